@@ -1,0 +1,123 @@
+package model
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Condition fields. Keyed fields carry their key in brackets, e.g.
+// "header[x-canary]"; see ParseField.
+const (
+	FieldHost        = "host"
+	FieldPath        = "path"
+	FieldMethod      = "method"
+	FieldScheme      = "scheme"
+	FieldHeader      = "header"
+	FieldQuery       = "query"
+	FieldCookie      = "cookie"
+	FieldGRPC        = "grpc"         // the request is gRPC (op present/absent)
+	FieldGRPCService = "grpc.service" // fully qualified service, e.g. "shop.v1.Cart"
+	FieldGRPCMethod  = "grpc.method"  // method name, e.g. "AddItem"
+)
+
+// Condition operators.
+const (
+	OpEquals        = "equals"
+	OpNotEquals     = "not-equals"
+	OpPrefix        = "prefix"
+	OpSuffix        = "suffix"
+	OpContains      = "contains"
+	OpRegex         = "regex" // RE2, full match
+	OpPresent       = "present"
+	OpAbsent        = "absent"
+	OpIn            = "in"
+	OpNotIn         = "not-in"
+	OpExact         = "exact"          // path only: same as equals
+	OpSegmentPrefix = "segment-prefix" // path only: prefix ending at "/" or end of path
+	OpTemplate      = "template"       // path only: "/users/{id}", "/files/**"
+)
+
+// Condition is a node of a rule's condition tree: exactly one of All, Any,
+// Not, or a predicate (Field + Op + Value/Values). The zero Condition (no
+// node at all) matches every request.
+type Condition struct {
+	All []Condition `json:"all,omitempty"`
+	Any []Condition `json:"any,omitempty"`
+	Not *Condition  `json:"not,omitempty"`
+
+	Field      string   `json:"field,omitempty"`
+	Op         string   `json:"op,omitempty"`
+	Value      string   `json:"value,omitempty"`
+	Values     []string `json:"values,omitempty"`
+	IgnoreCase bool     `json:"ignoreCase,omitempty"`
+
+	// Text is the condition language source this tree was written as, when
+	// it arrived as text (`when: host == "a.com"`). It is cleared once
+	// rules.Resolve has parsed it into the tree.
+	Text string `json:"-"`
+}
+
+// IsZero reports whether c is the empty condition (matches everything).
+func (c Condition) IsZero() bool {
+	return c.All == nil && c.Any == nil && c.Not == nil && c.Field == "" && c.Op == "" &&
+		c.Value == "" && c.Values == nil && !c.IgnoreCase && c.Text == ""
+}
+
+// IsPredicate reports whether c is a leaf.
+func (c Condition) IsPredicate() bool { return c.Field != "" || c.Op != "" }
+
+// UnmarshalJSON accepts either the structured tree or condition-language
+// text. Text is kept in c.Text for rules.Resolve to parse, because the parser
+// lives in backend/rules and model depends on nothing.
+func (c *Condition) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*c = Condition{Text: s}
+		if strings.TrimSpace(s) == "" {
+			c.Text = ""
+		}
+		return nil
+	}
+	type plain Condition
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*c = Condition(p)
+	return nil
+}
+
+// ParseField splits a field such as "header[x-canary]" into its kind
+// ("header") and key ("x-canary"). Unkeyed fields return an empty key. ok is
+// false for anything that is not a known field.
+func ParseField(f string) (kind, key string, ok bool) {
+	switch f {
+	case FieldHost, FieldPath, FieldMethod, FieldScheme, FieldGRPC, FieldGRPCService, FieldGRPCMethod:
+		return f, "", true
+	}
+	i := strings.IndexByte(f, '[')
+	if i < 0 || !strings.HasSuffix(f, "]") {
+		return "", "", false
+	}
+	kind, key = f[:i], f[i+1:len(f)-1]
+	switch kind {
+	case FieldHeader, FieldQuery, FieldCookie:
+		return kind, key, key != ""
+	}
+	return "", "", false
+}
+
+// KeyedField builds "kind[key]".
+func KeyedField(kind, key string) string { return kind + "[" + key + "]" }
+
+// And, Or, Not and Pred build trees in code and tests.
+func And(cs ...Condition) Condition { return Condition{All: cs} }
+
+// Or builds an any node.
+func Or(cs ...Condition) Condition { return Condition{Any: cs} }
+
+// Not builds a negation.
+func Not(c Condition) Condition { return Condition{Not: &c} }
+
+// Pred builds a single-value predicate.
+func Pred(field, op, value string) Condition { return Condition{Field: field, Op: op, Value: value} }
