@@ -1,0 +1,82 @@
+# routedeck — build, run and test.
+#
+#   make run      build the UI and the server, serve the demo on 127.0.0.1:8080
+#   make test     install what the tests need, then run every suite
+#
+# Tools that take long to build (Consul, kube-apiserver) are cached outside
+# the checkout, in $(TOOLS_DIR), so fresh clones reuse them.
+
+SHELL        := /usr/bin/env bash
+GO           ?= go
+BIN          := bin/routedeck
+DATA_DIR     ?= .routedeck
+LISTEN       ?= 127.0.0.1:8080
+ADS_LISTEN   ?= 127.0.0.1:18000
+TOOLS_DIR    ?= $(HOME)/.cache/routedeck/tools
+CONFORMANCE  ?= ../shared/conformance/envoy-router-check
+export ROUTEDECK_TOOLS_DIR := $(TOOLS_DIR)
+
+.PHONY: all run build ui ui-deps desktop test test-deps test-go test-fuzz test-ui test-e2e \
+        test-desktop conformance tools bench vet clean
+
+all: build
+
+## run: build everything and serve the dashboard with the demo workspace
+run: build
+	./$(BIN) serve --listen $(LISTEN) --ads-listen $(ADS_LISTEN) --data-dir $(DATA_DIR)
+
+## build: bin/routedeck, server build with the UI embedded (no webkit needed)
+build: ui
+	$(GO) build -o $(BIN) .
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ui-deps: frontend/node_modules/.installed
+
+## ui: the Vite build into frontend/dist (embedded by the Go build)
+ui: ui-deps
+	cd frontend && npm run build
+
+## tools: Consul, kube-apiserver, etcd for the integration suites (cached)
+tools:
+	./hack/deps.sh etcd-server
+	./hack/tools.sh
+
+## test: everything CI runs
+test: test-deps vet test-go test-fuzz test-ui build test-e2e conformance
+
+test-deps: tools
+	./hack/deps.sh chromium xvfb
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# A short coverage-guided run of the condition-language parser on top of the
+# seed corpus that `go test` already replays.
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 15s ./backend/rules
+
+test-ui: ui-deps
+	cd frontend && npm test
+
+test-e2e: build
+	./hack/e2e.sh
+
+## conformance: Envoy's router_check corpus through `routedeck check`, when present
+conformance: build
+	@if [ -d "$(CONFORMANCE)" ]; then ./sandbox/checktool/conformance.sh "$(CONFORMANCE)" ./$(BIN); \
+	else echo "conformance: $(CONFORMANCE) not present, skipped"; fi
+
+## bench: benchmarks and the JSON harness
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./backend/... ./sandbox/...
+	$(GO) run ./bench
+
+clean:
+	rm -rf bin frontend/node_modules
+	find frontend/dist -mindepth 1 ! -name .keep -delete
