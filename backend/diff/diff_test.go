@@ -14,7 +14,7 @@ func TestUnified(t *testing.T) {
 		context int
 		want    string
 	}{
-		"equal": {a: "x\ny\n", b: "x\ny\n", context: 3, want: ""},
+		"equal":      {a: "x\ny\n", b: "x\ny\n", context: 3, want: ""},
 		"both empty": {a: "", b: "", context: 3, want: ""},
 		"create": {a: "", b: "a\nb\n", context: 3, want: `--- a
 +++ b
@@ -168,7 +168,7 @@ func TestUnified(t *testing.T) {
 
 func TestLinesIsShortest(t *testing.T) {
 	tests := map[string]struct {
-		a, b       string
+		a, b      string
 		ins, dels int
 	}{
 		"identical":        {a: "a\nb\nc\n", b: "a\nb\nc\n"},
