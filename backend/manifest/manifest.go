@@ -1,0 +1,345 @@
+// Package manifest loads workspace files: multi-document YAML where every
+// document is a Gateway, Upstream or Route with `kind` and `name` at the top
+// level (the format of the design's route model). Problems are reported as
+// "file:line: field: message", every one of them, so an operator can fix a
+// file in one pass. The CLI's apply and validate, sandbox route tests and
+// import all read files through here.
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// Problem is one thing wrong with a file, located by line when known.
+type Problem struct {
+	File    string
+	Line    int    // 1-based; 0 when the problem has no place in the file
+	Field   string // path inside the document, e.g. "then.forward[0].weight"
+	Message string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(p.Line))
+	}
+	b.WriteString(": ")
+	if p.Field != "" {
+		b.WriteString(p.Field + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Error carries every problem found in a file. Its text is one problem per
+// line. It unwraps to an EINVALID *model.Error so callers that only know the
+// model's error kinds still classify it.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap exposes the problems as a model error (code EINVALID).
+func (e *Error) Unwrap() error {
+	me := &model.Error{Code: model.EINVALID, Message: "invalid manifest"}
+	for _, p := range e.Problems {
+		me.Fields = append(me.Fields, model.FieldError{Field: p.Field, Message: p.String()})
+	}
+	return me
+}
+
+// document is one YAML document of a file, kept so that field paths can be
+// mapped back to lines after decoding.
+type document struct {
+	kind string
+	name string
+	node *yaml.Node // the document's top-level mapping
+}
+
+// File is a loaded manifest: the workspace it describes and enough of the
+// YAML to locate any field path reported against that workspace.
+type File struct {
+	Name      string
+	Workspace model.Workspace
+	// byList holds the documents per workspace list ("gateways", "upstreams",
+	// "routes") in the order they were added to Workspace, so that
+	// "routes[2]" in a validation error is the third Route document.
+	byList map[string][]document
+}
+
+// listName is the workspace list a kind is kept in, as it appears in the
+// field paths of model.Workspace.Validate.
+func listName(kind string) string {
+	switch kind {
+	case model.KindGateway:
+		return "gateways"
+	case model.KindUpstream:
+		return "upstreams"
+	case model.KindRoute:
+		return "routes"
+	}
+	return ""
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// Load decodes the manifest data read from the file called name. It checks
+// structure only: unknown fields, wrong types, missing kind or name. Field
+// values (and condition text) are checked by the model and the rules
+// package; pass their errors to Explain to locate them in the file. On error
+// the returned *Error lists every problem and no File is returned.
+func Load(name string, data []byte) (*File, error) {
+	f := &File{Name: name, byList: map[string][]document{}}
+	var probs []Problem
+	add := func(line int, field, format string, args ...any) {
+		probs = append(probs, Problem{File: name, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var root yaml.Node
+		err := dec.Decode(&root)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// A syntax error ends the stream: yaml.v3 cannot resynchronise.
+			line := 0
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+				line, _ = strconv.Atoi(m[1])
+			}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
+			msg = strings.TrimPrefix(msg, ": ")
+			add(line, "", "invalid YAML: %s", msg)
+			break
+		}
+		if len(root.Content) == 0 {
+			continue
+		}
+		n := resolve(root.Content[0])
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			continue // an empty document between separators
+		}
+		if n.Kind != yaml.MappingNode {
+			add(n.Line, "", "document must be a mapping with kind and name")
+			continue
+		}
+		kind, name := scalarValue(n, "kind"), scalarValue(n, "name")
+		obj := model.NewObject(kind)
+		switch {
+		case kind == "":
+			add(n.Line, "kind", "required: one of %s", strings.Join(model.Kinds, ", "))
+			continue
+		case obj == nil:
+			add(lineOf(n, "kind"), "kind", "unknown kind %q: use one of %s", kind, strings.Join(model.Kinds, ", "))
+			continue
+		}
+		if name == "" {
+			add(n.Line, "name", "required")
+		}
+		before := len(probs)
+		var docProbs []Problem
+		value := convert(n, typeOf(obj), "", map[string]bool{"kind": true}, func(line int, field, msg string) {
+			docProbs = append(docProbs, Problem{File: f.Name, Line: line, Field: field, Message: msg})
+		})
+		probs = append(probs, docProbs...)
+		if len(probs) > before {
+			continue
+		}
+		raw, err := json.Marshal(value)
+		if err == nil {
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.DisallowUnknownFields()
+			err = d.Decode(obj)
+		}
+		if err != nil {
+			// The structural walk mirrors encoding/json; reaching this
+			// means they disagree, which is still the document's problem.
+			add(n.Line, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
+			continue
+		}
+		list := listName(kind)
+		f.byList[list] = append(f.byList[list], document{kind: kind, name: name, node: n})
+		f.Workspace.Add(obj)
+	}
+	if len(probs) > 0 {
+		sortProblems(probs)
+		return nil, &Error{Problems: probs}
+	}
+	return f, nil
+}
+
+func sortProblems(probs []Problem) {
+	sort.SliceStable(probs, func(i, j int) bool {
+		if probs[i].Line != probs[j].Line {
+			return probs[i].Line < probs[j].Line
+		}
+		return probs[i].Field < probs[j].Field
+	})
+}
+
+// Explain locates the field errors of err (paths such as
+// "routes[1].then.forward[0].upstream", as model.Workspace.Validate and the
+// API report them against this file's Workspace) in the file. It returns an
+// *Error with one problem per field error; errors without fields are
+// returned unchanged, and nil stays nil.
+func (f *File) Explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	fields := model.ErrorFields(err)
+	if len(fields) == 0 {
+		return err
+	}
+	var probs []Problem
+	for _, fe := range fields {
+		line, rel := f.Locate(fe.Field)
+		probs = append(probs, Problem{File: f.Name, Line: line, Field: rel, Message: fe.Message})
+	}
+	sortProblems(probs)
+	return &Error{Problems: probs}
+}
+
+// Locate maps a workspace field path to a line of the file and the path
+// relative to its document. Unknown paths give line 0 and the path as is.
+// When the path goes deeper than the YAML (a field that is missing), the
+// line of the deepest existing part is used: that is where to add it.
+func (f *File) Locate(path string) (line int, rel string) {
+	segs := splitPath(path)
+	if len(segs) < 2 || segs[1].index < 0 {
+		return 0, path
+	}
+	docs := f.byList[segs[0].key]
+	i := segs[1].index
+	if segs[0].key == "" || i >= len(docs) {
+		return 0, path
+	}
+	n := docs[i].node
+	line = n.Line
+	rest := segs[2:]
+	rel = joinSegs(rest)
+	for _, s := range rest {
+		n = resolve(n)
+		var next *yaml.Node
+		switch {
+		case s.index >= 0 && n.Kind == yaml.SequenceNode && s.index < len(n.Content):
+			next = n.Content[s.index]
+		case s.index < 0 && n.Kind == yaml.MappingNode:
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if n.Content[j].Value == s.key {
+					next = n.Content[j+1]
+					break
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		line = n.Line
+	}
+	return line, rel
+}
+
+// seg is one step of a field path: a key, or an index when index >= 0.
+type seg struct {
+	key   string
+	index int
+}
+
+// splitPath splits "routes[3].then.forward[0]" into
+// routes, [3], then, forward, [0].
+func splitPath(p string) []seg {
+	var out []seg
+	for _, part := range strings.Split(p, ".") {
+		for part != "" {
+			open := strings.IndexByte(part, '[')
+			if open < 0 {
+				out = append(out, seg{key: part, index: -1})
+				break
+			}
+			if open > 0 {
+				out = append(out, seg{key: part[:open], index: -1})
+			}
+			end := strings.IndexByte(part[open:], ']')
+			if end < 0 {
+				out = append(out, seg{key: part[open:], index: -1})
+				break
+			}
+			idx, err := strconv.Atoi(part[open+1 : open+end])
+			if err != nil {
+				// Not a list index (a keyed condition field): keep it whole.
+				out = append(out, seg{key: part[open : open+end+1], index: -1})
+			} else {
+				out = append(out, seg{index: idx})
+			}
+			part = part[open+end+1:]
+		}
+	}
+	return out
+}
+
+func joinSegs(segs []seg) string {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.index >= 0 {
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+// resolve follows aliases so anchors work like the values they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// scalarValue returns the scalar value of key in mapping n, "" if absent.
+func scalarValue(n *yaml.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			if v := resolve(n.Content[i+1]); v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+				return v.Value
+			}
+		}
+	}
+	return ""
+}
+
+func lineOf(n *yaml.Node, key string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1].Line
+		}
+	}
+	return n.Line
+}

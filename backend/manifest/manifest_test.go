@@ -1,0 +1,110 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+func load(t *testing.T, name string) (*File, error) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Load(name, data)
+}
+
+func TestLoadGood(t *testing.T) {
+	f, err := load(t, "good.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ws := f.Workspace
+	if len(ws.Gateways) != 1 || len(ws.Upstreams) != 1 || len(ws.Routes) != 2 {
+		t.Fatalf("got %d gateways, %d upstreams, %d routes", len(ws.Gateways), len(ws.Upstreams), len(ws.Routes))
+	}
+	home := ws.Routes[0]
+	if home.Name != "home" || home.Priority != 10 || home.When.Text != `host == "shop.example.com" && path.prefix("/")` {
+		t.Errorf("home route decoded wrong: %+v", home)
+	}
+	if home.Then.Timeout.String() != "5s" || home.Then.Retries.PerTryTimeout.String() != "1s" {
+		t.Errorf("durations: timeout %v perTry %v", home.Then.Timeout, home.Then.Retries.PerTryTimeout)
+	}
+	tree := ws.Routes[1].When
+	if len(tree.All) != 1 || tree.All[0].Value != "1" || tree.All[0].Field != "header[x-canary]" {
+		t.Errorf("tree condition decoded wrong: %+v", tree)
+	}
+	if ws.Upstreams[0].Static.Endpoints[0].Port != 9001 {
+		t.Errorf("endpoint port: %+v", ws.Upstreams[0].Static)
+	}
+}
+
+func TestLoadBadReportsEveryProblem(t *testing.T) {
+	_, err := load(t, "bad.yaml")
+	var merr *Error
+	if !errors.As(err, &merr) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	var got []string
+	for _, p := range merr.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`bad.yaml:4: listeners[0].port: expected an integer, got "eighty"`,
+		`bad.yaml:9: prority: unknown field`,
+		`bad.yaml:13: then.forward[0].weight: expected an integer, got "heavy"`,
+		`bad.yaml:14: then.timeout: invalid duration "soon": use units like 250ms, 5s, 1m`,
+		`bad.yaml:16: name: required`,
+		`bad.yaml:19: kind: unknown kind "Widget": use one of Gateway, Upstream, Route`,
+		`bad.yaml:22: document must be a mapping with kind and name`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if model.ErrorCode(err) != model.EINVALID {
+		t.Errorf("code = %q, want invalid", model.ErrorCode(err))
+	}
+}
+
+func TestLoadSyntaxError(t *testing.T) {
+	_, err := Load("x.yaml", []byte("kind: Route\nname: a\nthen: [\n"))
+	var merr *Error
+	if !errors.As(err, &merr) || len(merr.Problems) != 1 || merr.Problems[0].Line == 0 {
+		t.Fatalf("want one located syntax problem, got %v", err)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	f, err := load(t, "good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		field string
+		want  string
+	}{
+		"route field":        {"routes[0].then.forward[0].upstream", "good.yaml:20: then.forward[0].upstream: m"},
+		"second route":       {"routes[1].when.all[0].value", "good.yaml:29: when.all[0].value: m"},
+		"missing leaf":       {"routes[1].then.respond.headers", "good.yaml:31: then.respond.headers: m"},
+		"gateway":            {"gateways[0].listeners[0].port", "good.yaml:4: listeners[0].port: m"},
+		"out of range":       {"routes[9].name", "good.yaml: routes[9].name: m"},
+		"not a list path":    {"name", "good.yaml: name: m"},
+		"keyed field inside": {"upstreams[0].static.endpoints[0].port", "good.yaml:10: static.endpoints[0].port: m"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := f.Explain(&model.Error{Code: model.EINVALID, Fields: []model.FieldError{{Field: tc.field, Message: "m"}}})
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+	if f.Explain(nil) != nil {
+		t.Error("Explain(nil) != nil")
+	}
+}
