@@ -1,0 +1,256 @@
+// Types mirroring the JSON of backend/model. Field names must stay identical
+// to the Go json tags: the forms edit these objects directly so that a
+// problem path from the API ("then.forward[1].weight") names a form field.
+
+export type ConditionField =
+  | 'host'
+  | 'path'
+  | 'method'
+  | 'scheme'
+  | 'grpc'
+  | 'grpc.service'
+  | 'grpc.method'
+  | `header[${string}]`
+  | `query[${string}]`
+  | `cookie[${string}]`;
+
+export type ConditionOp =
+  | 'equals'
+  | 'not-equals'
+  | 'prefix'
+  | 'suffix'
+  | 'contains'
+  | 'regex'
+  | 'present'
+  | 'absent'
+  | 'in'
+  | 'not-in'
+  | 'exact'
+  | 'segment-prefix'
+  | 'template';
+
+/** A node of a rule's condition tree; the empty object matches everything. */
+export interface Condition {
+  all?: Condition[];
+  any?: Condition[];
+  not?: Condition;
+  field?: string;
+  op?: string;
+  value?: string;
+  values?: string[];
+  ignoreCase?: boolean;
+}
+
+export interface Meta {
+  name: string;
+  version?: number;
+  updatedAt?: string;
+  updatedBy?: string;
+}
+
+export interface HeaderMutation {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  addIfAbsent?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface HeaderPolicy {
+  request?: HeaderMutation;
+  response?: HeaderMutation;
+}
+
+export interface Backend {
+  upstream: string;
+  weight?: number;
+  headers?: HeaderPolicy;
+}
+
+export interface Redirect {
+  scheme?: string;
+  host?: string;
+  port?: number;
+  path?: string;
+  pathPrefix?: string;
+  stripQuery?: boolean;
+  status?: number;
+}
+
+export interface Respond {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Rewrite {
+  pathPrefix?: string;
+  pathRegex?: { pattern: string; substitution: string };
+  pathTemplate?: string;
+  host?: string;
+  hostFromHeader?: string;
+  autoHost?: boolean;
+}
+
+export interface Retries {
+  attempts: number;
+  on?: string[];
+  perTryTimeout?: string;
+  backoffBase?: string;
+  backoffMax?: string;
+}
+
+export interface RateLimit {
+  requests: number;
+  per: string;
+  burst?: number;
+  status?: number;
+}
+
+export interface Action {
+  forward?: Backend[];
+  redirect?: Redirect;
+  respond?: Respond;
+  rewrite?: Rewrite;
+  headers?: HeaderPolicy;
+  timeout?: string;
+  idleTimeout?: string;
+  retries?: Retries;
+  rateLimit?: RateLimit;
+  auth?: Record<string, unknown>;
+  access?: { allow?: string[]; deny?: string[] };
+  cors?: Record<string, unknown>;
+  websocket?: boolean;
+  mirror?: { upstream: string; percent?: number };
+  fault?: {
+    delay?: { duration: string; percent: number };
+    abort?: { status: number; percent: number };
+  };
+}
+
+export interface Route extends Meta {
+  gateway: string;
+  priority?: number;
+  description?: string;
+  disabled?: boolean;
+  /** Accepted as a tree or as condition-language text. */
+  when?: Condition | string;
+  /** The server's rendering of `when` in the condition language. */
+  whenText?: string;
+  then: Action;
+}
+
+export interface Listener {
+  name: string;
+  address?: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS' | string;
+  tls?: { certificates: { secret: string; hosts?: string[] }[]; minVersion?: string };
+}
+
+export interface Gateway extends Meta {
+  description?: string;
+  listeners: Listener[];
+  defaultResponse?: Respond;
+}
+
+export interface Endpoint {
+  address: string;
+  port: number;
+  weight?: number;
+}
+
+export interface Upstream extends Meta {
+  description?: string;
+  static?: { endpoints: Endpoint[] };
+  dns?: { host: string; port: number };
+  kubernetes?: { namespace: string; service: string; port: number; context?: string };
+  consul?: { service: string; tags?: string[]; datacenter?: string; passingOnly?: boolean };
+  protocol?: string;
+  loadBalancer?: { policy: string };
+  connectTimeout?: string;
+  healthCheck?: { path: string; interval?: string; timeout?: string };
+  circuitBreaker?: {
+    maxConnections?: number;
+    maxPendingRequests?: number;
+    maxRequests?: number;
+    maxRetries?: number;
+    retryBudget?: { budgetPercent: number; minRetryConcurrency?: number };
+  };
+}
+
+/** One endpoint as discovery currently sees it. */
+export interface EndpointStatus {
+  address: string;
+  port: number;
+  weight?: number;
+  healthy: boolean;
+  source: 'static' | 'dns' | 'kubernetes' | 'consul' | string;
+  stale?: boolean;
+}
+
+export interface ListResponse<T> {
+  items: T[];
+  total?: number;
+}
+
+export interface ProxyStatus {
+  node: string;
+  connected: boolean;
+  acked?: Record<string, string>;
+  nack?: { typeUrl: string; error: string; rule?: string } | null;
+}
+
+export interface Revision {
+  id: number | string;
+  kind?: string;
+  name?: string;
+  gateway?: string;
+  action?: string;
+  author?: string;
+  user?: string;
+  createdAt?: string;
+  at?: string;
+  message?: string;
+  published?: boolean;
+  version?: number;
+}
+
+export interface TraceCondition {
+  expr: string;
+  result: boolean;
+  /** Why a near miss missed, when the evaluator says. */
+  reason?: string;
+}
+
+export interface TraceRule {
+  rule: string;
+  matched: boolean;
+  conditions?: TraceCondition[];
+  nearMiss?: boolean | string;
+  reason?: string;
+}
+
+export interface SandboxRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface SandboxResult {
+  response: { status: number; headers?: Record<string, string | string[]>; body?: string };
+  upstream: string | null;
+  endpoint?: string;
+  received?: { method: string; path: string; headers?: Record<string, string | string[]>; body?: string };
+  rule: string | null;
+  trace: TraceRule[];
+  durationMs?: number;
+}
+
+export interface SimulationResult {
+  perUpstream: Record<string, number>;
+  statuses: Record<string, number>;
+  retries: number;
+  rateLimited: number;
+  latencyMs: { p50: number; p90: number; p99: number };
+}

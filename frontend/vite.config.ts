@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// JSX goes through esbuild's automatic runtime, so no React plugin is needed.
+// dist/.keep must survive the build (the Go embed directive needs dist/ to
+// exist in a fresh checkout); scripts/keep-dist.mjs puts it back after Vite
+// empties the folder.
+export default defineConfig({
+  esbuild: { jsx: 'automatic' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 900,
+    rollupOptions: {
+      output: {
+        manualChunks: {
+          react: ['react', 'react-dom', 'react-router'],
+          mantine: ['@mantine/core', '@mantine/hooks', '@mantine/form', '@mantine/notifications'],
+          codemirror: ['@uiw/react-codemirror', '@codemirror/state', '@codemirror/view', '@codemirror/language'],
+          charts: ['@mantine/charts', 'recharts'],
+        },
+      },
+    },
+  },
+  server: {
+    proxy: { '/api': process.env.ROUTEDECK_URL ?? 'http://127.0.0.1:8080' },
+  },
+  test: {
+    include: ['src/**/*.test.ts'],
+  },
+});
