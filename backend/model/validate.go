@@ -1,18 +1,854 @@
 package model
 
-// Validate methods are implemented in validate_*.go. These stubs keep the
-// package compiling until then.
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// maxNameLen keeps names usable as DNS labels and Envoy resource names.
+const maxNameLen = 63
+
+// maxDirectResponseBody is Envoy's default max_direct_response_body_size_bytes.
+const maxDirectResponseBody = 4096
+
+// validateName checks an object or listener name: lowercase letters, digits,
+// '-' and '.', starting and ending with a letter or digit, at most 63 chars.
+func validateName(p *Problems, path, name string) {
+	if name == "" {
+		p.Add(path, "required")
+		return
+	}
+	if msg := nameProblem(name); msg != "" {
+		p.Add(path, "%s", msg)
+	}
+}
+
+func nameProblem(name string) string {
+	if len(name) > maxNameLen {
+		return fmt.Sprintf("must be at most %d characters", maxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return fmt.Sprintf("invalid name %q: use lowercase letters, digits, '-' and '.'", name)
+		}
+	}
+	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
+		return fmt.Sprintf("invalid name %q: must start and end with a letter or digit", name)
+	}
+	return ""
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func validatePort(p *Problems, path string, port int) {
+	if port < 1 || port > 65535 {
+		p.Add(path, "must be between 1 and 65535")
+	}
+}
+
+func nonNegative(p *Problems, path string, d Duration) {
+	if d < 0 {
+		p.Add(path, "must not be negative")
+	}
+}
+
+func percent(p *Problems, path string, v float64) {
+	if v < 0 || v > 100 {
+		p.Add(path, "must be between 0 and 100")
+	}
+}
 
 // Validate checks the gateway on its own.
-func (g *Gateway) Validate() error { return nil }
+func (g *Gateway) Validate() error {
+	var p Problems
+	validateName(&p, "name", g.Name)
+	if len(g.Listeners) == 0 {
+		p.Add("listeners", "at least one listener is required")
+	}
+	names := map[string]int{}
+	ports := map[int]int{}
+	for i, l := range g.Listeners {
+		lp := Index("listeners", i)
+		validateName(&p, lp+".name", l.Name)
+		if j, dup := names[l.Name]; dup && l.Name != "" {
+			p.Add(lp+".name", "duplicate listener name %q (also listeners[%d])", l.Name, j)
+		} else {
+			names[l.Name] = i
+		}
+		validatePort(&p, lp+".port", l.Port)
+		if j, dup := ports[l.Port]; dup && l.Port != 0 {
+			p.Add(lp+".port", "duplicate port %d (also listeners[%d])", l.Port, j)
+		} else {
+			ports[l.Port] = i
+		}
+		if l.Address != "" {
+			if _, err := netip.ParseAddr(l.Address); err != nil {
+				p.Add(lp+".address", "must be an IP address")
+			}
+		}
+		switch l.Protocol {
+		case ProtocolHTTP:
+			if l.TLS != nil {
+				p.Add(lp+".tls", "only allowed with protocol HTTPS")
+			}
+		case ProtocolHTTPS:
+			if l.TLS == nil || len(l.TLS.Certificates) == 0 {
+				p.Add(lp+".tls.certificates", "HTTPS needs at least one certificate")
+			}
+		case "":
+			p.Add(lp+".protocol", "required (HTTP or HTTPS)")
+		default:
+			p.Add(lp+".protocol", "unknown protocol %q (HTTP or HTTPS)", l.Protocol)
+		}
+		if l.TLS != nil {
+			validateListenerTLS(&p, lp+".tls", l.TLS)
+		}
+	}
+	if g.DefaultResponse != nil {
+		validateRespond(&p, "defaultResponse", g.DefaultResponse)
+	}
+	return p.Err()
+}
+
+func validateListenerTLS(p *Problems, path string, t *ListenerTLS) {
+	switch t.MinVersion {
+	case "", "1.2", "1.3":
+	default:
+		p.Add(path+".minVersion", "must be 1.2 or 1.3")
+	}
+	defaults := 0
+	for i, c := range t.Certificates {
+		cp := Index(path+".certificates", i)
+		if c.Secret == "" {
+			p.Add(cp+".secret", "required")
+		}
+		if len(c.Hosts) == 0 {
+			defaults++
+			if defaults == 2 {
+				p.Add(cp+".hosts", "only one certificate may be the default (no hosts)")
+			}
+		}
+		for j, h := range c.Hosts {
+			if msg := checkHostPattern(h); msg != "" {
+				p.Add(Index(cp+".hosts", j), "%s", msg)
+			}
+		}
+	}
+}
 
 // Validate checks the upstream on its own.
-func (u *Upstream) Validate() error { return nil }
+func (u *Upstream) Validate() error {
+	var p Problems
+	validateName(&p, "name", u.Name)
+	sources := 0
+	if u.Static != nil {
+		sources++
+		if len(u.Static.Endpoints) == 0 {
+			p.Add("static.endpoints", "at least one endpoint is required")
+		}
+		for i, e := range u.Static.Endpoints {
+			ep := Index("static.endpoints", i)
+			if e.Address == "" {
+				p.Add(ep+".address", "required")
+			} else if msg := addressProblem(e.Address); msg != "" {
+				p.Add(ep+".address", "%s", msg)
+			}
+			validatePort(&p, ep+".port", e.Port)
+			if e.Weight < 0 {
+				p.Add(ep+".weight", "must not be negative")
+			}
+		}
+	}
+	if u.DNS != nil {
+		sources++
+		if u.DNS.Host == "" {
+			p.Add("dns.host", "required")
+		} else if msg := addressProblem(u.DNS.Host); msg != "" {
+			p.Add("dns.host", "%s", msg)
+		}
+		validatePort(&p, "dns.port", u.DNS.Port)
+	}
+	if u.Kubernetes != nil {
+		sources++
+		validateName(&p, "kubernetes.namespace", u.Kubernetes.Namespace)
+		validateName(&p, "kubernetes.service", u.Kubernetes.Service)
+		validatePort(&p, "kubernetes.port", u.Kubernetes.Port)
+	}
+	if u.Consul != nil {
+		sources++
+		if u.Consul.Service == "" {
+			p.Add("consul.service", "required")
+		}
+	}
+	switch sources {
+	case 0:
+		p.Add("", "exactly one source is required: static, dns, kubernetes or consul")
+	case 1:
+	default:
+		p.Add("", "exactly one source is allowed: static, dns, kubernetes or consul")
+	}
+	switch u.Protocol {
+	case "", UpstreamHTTP1, UpstreamHTTP2, UpstreamGRPC:
+	default:
+		p.Add("protocol", "unknown protocol %q (http1, http2 or grpc)", u.Protocol)
+	}
+	if lb := u.LoadBalancer; lb != nil {
+		switch lb.Policy {
+		case LBRoundRobin, LBLeastRequest, LBRandom:
+			if lb.HashOn != nil {
+				p.Add("loadBalancer.hashOn", "only used with ring-hash or maglev")
+			}
+		case LBRingHash, LBMaglev:
+			if lb.HashOn == nil {
+				p.Add("loadBalancer.hashOn", "required with %s", lb.Policy)
+			}
+		case "":
+			p.Add("loadBalancer.policy", "required")
+		default:
+			p.Add("loadBalancer.policy", "unknown policy %q", lb.Policy)
+		}
+		if h := lb.HashOn; h != nil {
+			n := 0
+			if h.Header != "" {
+				n++
+				if !isToken(h.Header) {
+					p.Add("loadBalancer.hashOn.header", "invalid header name %q", h.Header)
+				}
+			}
+			if h.Cookie != "" {
+				n++
+				if !isToken(h.Cookie) {
+					p.Add("loadBalancer.hashOn.cookie", "invalid cookie name %q", h.Cookie)
+				}
+			}
+			if h.SourceIP {
+				n++
+			}
+			if n != 1 {
+				p.Add("loadBalancer.hashOn", "exactly one of header, cookie and sourceIP is required")
+			}
+		}
+	}
+	nonNegative(&p, "connectTimeout", u.ConnectTimeout)
+	if hc := u.HealthCheck; hc != nil {
+		if !strings.HasPrefix(hc.Path, "/") {
+			p.Add("healthCheck.path", "must start with '/'")
+		}
+		nonNegative(&p, "healthCheck.interval", hc.Interval)
+		nonNegative(&p, "healthCheck.timeout", hc.Timeout)
+		if hc.HealthyThreshold < 0 {
+			p.Add("healthCheck.healthyThreshold", "must not be negative")
+		}
+		if hc.UnhealthyThreshold < 0 {
+			p.Add("healthCheck.unhealthyThreshold", "must not be negative")
+		}
+		for i, s := range hc.ExpectedStatuses {
+			if s < 100 || s > 599 {
+				p.Add(Index("healthCheck.expectedStatuses", i), "must be an HTTP status (100-599)")
+			}
+		}
+	}
+	if od := u.OutlierDetection; od != nil {
+		if od.Consecutive5xx < 0 {
+			p.Add("outlierDetection.consecutive5xx", "must not be negative")
+		}
+		nonNegative(&p, "outlierDetection.interval", od.Interval)
+		nonNegative(&p, "outlierDetection.baseEjectionTime", od.BaseEjectionTime)
+		percent(&p, "outlierDetection.maxEjectionPercent", float64(od.MaxEjectionPercent))
+	}
+	if cb := u.CircuitBreaker; cb != nil {
+		for field, v := range map[string]int{
+			"maxConnections": cb.MaxConnections, "maxPendingRequests": cb.MaxPendingRequests,
+			"maxRequests": cb.MaxRequests, "maxRetries": cb.MaxRetries,
+		} {
+			if v < 0 {
+				p.Add("circuitBreaker."+field, "must not be negative")
+			}
+		}
+		if rb := cb.RetryBudget; rb != nil {
+			percent(&p, "circuitBreaker.retryBudget.budgetPercent", rb.BudgetPercent)
+			if rb.MinRetryConcurrency < 0 {
+				p.Add("circuitBreaker.retryBudget.minRetryConcurrency", "must not be negative")
+			}
+		}
+	}
+	return p.Err()
+}
+
+// addressProblem accepts an IP address or a host name.
+func addressProblem(a string) string {
+	if _, err := netip.ParseAddr(a); err == nil {
+		return ""
+	}
+	if strings.Contains(a, ":") {
+		return "must be an IP address or host name without a port"
+	}
+	if strings.Contains(a, "*") {
+		return "must not contain wildcards"
+	}
+	if msg := checkHostPattern(a); msg != "" {
+		return msg
+	}
+	return ""
+}
 
 // Validate checks the route on its own (not whether its upstreams exist).
-func (r *Route) Validate() error { return nil }
+func (r *Route) Validate() error {
+	var p Problems
+	validateName(&p, "name", r.Name)
+	validateName(&p, "gateway", r.Gateway)
+	whenErr := r.When.Validate()
+	p.Merge("when", whenErr)
+	// Rewrites that depend on the condition are only judged against a valid
+	// condition; otherwise one mistake would be reported twice.
+	validateAction(&p, "then", &r.Then, r.When, whenErr == nil)
+	return p.Err()
+}
+
+func validateAction(p *Problems, path string, a *Action, when Condition, whenOK bool) {
+	kinds := 0
+	if a.Forward != nil {
+		kinds++
+	}
+	if a.Redirect != nil {
+		kinds++
+	}
+	if a.Respond != nil {
+		kinds++
+	}
+	if kinds != 1 {
+		p.Add(path, "exactly one of forward, redirect and respond is required")
+	}
+	if a.Forward != nil {
+		validateForward(p, path+".forward", a.Forward)
+	}
+	if a.Redirect != nil {
+		validateRedirect(p, path+".redirect", a.Redirect, when, whenOK)
+	}
+	if a.Respond != nil {
+		validateRespond(p, path+".respond", a.Respond)
+	}
+	if a.Rewrite != nil {
+		if a.Forward == nil {
+			p.Add(path+".rewrite", "only applies to forward (a redirect has its own path and host)")
+		}
+		validateRewrite(p, path+".rewrite", a.Rewrite, when, whenOK)
+	}
+	if a.Headers != nil {
+		validateHeaderPolicy(p, path+".headers", a.Headers)
+	}
+	nonNegative(p, path+".timeout", a.Timeout)
+	nonNegative(p, path+".idleTimeout", a.IdleTimeout)
+	if a.Retries != nil {
+		validateRetries(p, path+".retries", a.Retries)
+	}
+	if rl := a.RateLimit; rl != nil {
+		if rl.Requests <= 0 {
+			p.Add(path+".rateLimit.requests", "must be > 0")
+		}
+		if rl.Per <= 0 {
+			p.Add(path+".rateLimit.per", "must be > 0")
+		}
+		if rl.Burst < 0 {
+			p.Add(path+".rateLimit.burst", "must not be negative")
+		}
+		if rl.Status != 0 && (rl.Status < 400 || rl.Status > 599) {
+			p.Add(path+".rateLimit.status", "must be between 400 and 599")
+		}
+	}
+	if a.Auth != nil {
+		validateAuth(p, path+".auth", a.Auth)
+	}
+	if ac := a.Access; ac != nil {
+		if len(ac.Allow) == 0 && len(ac.Deny) == 0 {
+			p.Add(path+".access", "set allow, deny or both")
+		}
+		for i, c := range ac.Allow {
+			validateCIDR(p, Index(path+".access.allow", i), c)
+		}
+		for i, c := range ac.Deny {
+			validateCIDR(p, Index(path+".access.deny", i), c)
+		}
+	}
+	if c := a.CORS; c != nil {
+		validateCORS(p, path+".cors", c)
+	}
+	if m := a.Mirror; m != nil {
+		validateName(p, path+".mirror.upstream", m.Upstream)
+		percent(p, path+".mirror.percent", m.Percent)
+	}
+	if f := a.Fault; f != nil {
+		if f.Delay == nil && f.Abort == nil {
+			p.Add(path+".fault", "set delay, abort or both")
+		}
+		if d := f.Delay; d != nil {
+			if d.Duration <= 0 {
+				p.Add(path+".fault.delay.duration", "must be > 0")
+			}
+			percent(p, path+".fault.delay.percent", d.Percent)
+		}
+		if ab := f.Abort; ab != nil {
+			if ab.Status < 200 || ab.Status > 599 {
+				p.Add(path+".fault.abort.status", "must be between 200 and 599")
+			}
+			percent(p, path+".fault.abort.percent", ab.Percent)
+		}
+	}
+}
+
+func validateForward(p *Problems, path string, bs []Backend) {
+	if len(bs) == 0 {
+		p.Add(path, "at least one upstream is required")
+		return
+	}
+	total := 0
+	for i, b := range bs {
+		bp := Index(path, i)
+		validateName(p, bp+".upstream", b.Upstream)
+		if b.Weight < 0 {
+			p.Add(bp+".weight", "must be > 0")
+		}
+		total += EffectiveWeight(bs, i)
+		if b.Headers != nil {
+			validateHeaderPolicy(p, bp+".headers", b.Headers)
+		}
+	}
+	if total <= 0 {
+		p.Add(path, "the weights must add up to more than 0")
+	}
+	if total > 1<<32-1 {
+		p.Add(path, "the weights must add up to less than 2^32")
+	}
+}
+
+// EffectiveWeight is the weight backend i of a forward counts with: a lone
+// backend without a weight gets 1, everything else its own weight (negative
+// weights, which Validate rejects, count as 0).
+func EffectiveWeight(bs []Backend, i int) int {
+	w := bs[i].Weight
+	if len(bs) == 1 && w == 0 {
+		return 1
+	}
+	if w < 0 {
+		return 0
+	}
+	return w
+}
+
+func validateRedirect(p *Problems, path string, r *Redirect, when Condition, whenOK bool) {
+	switch r.Scheme {
+	case "", "http", "https":
+	default:
+		p.Add(path+".scheme", "must be http or https")
+	}
+	if r.Host != "" {
+		if msg := addressProblem(r.Host); msg != "" {
+			p.Add(path+".host", "%s", msg)
+		}
+	}
+	if r.Port != 0 {
+		validatePort(p, path+".port", r.Port)
+	}
+	if r.Path != "" && r.PathPrefix != "" {
+		p.Add(path, "set at most one of path and pathPrefix")
+	}
+	if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
+		p.Add(path+".path", "must start with '/'")
+	}
+	if r.PathPrefix != "" {
+		if !strings.HasPrefix(r.PathPrefix, "/") {
+			p.Add(path+".pathPrefix", "must start with '/'")
+		}
+		if _, ok := MatchedPathPrefix(when); whenOK && !ok {
+			p.Add(path+".pathPrefix", "needs exactly one path prefix, segmentPrefix, exact or == condition at the top level of when")
+		}
+	}
+	switch r.Status {
+	case 0, 301, 302, 303, 307, 308:
+	default:
+		p.Add(path+".status", "must be one of 301, 302, 303, 307, 308")
+	}
+}
+
+func validateRespond(p *Problems, path string, r *Respond) {
+	if r.Status < 200 || r.Status > 599 {
+		p.Add(path+".status", "must be between 200 and 599")
+	}
+	if len(r.Body) > maxDirectResponseBody {
+		p.Add(path+".body", "must be at most %d bytes (is %d)", maxDirectResponseBody, len(r.Body))
+	}
+	for _, name := range sortedKeys(r.Headers) {
+		validateHeaderName(p, path+".headers["+name+"]", name, false)
+		validateHeaderValue(p, path+".headers["+name+"]", r.Headers[name])
+	}
+}
+
+func validateRewrite(p *Problems, path string, rw *Rewrite, when Condition, whenOK bool) {
+	kinds := 0
+	if rw.PathPrefix != "" {
+		kinds++
+		if !strings.HasPrefix(rw.PathPrefix, "/") {
+			p.Add(path+".pathPrefix", "must start with '/'")
+		}
+		if _, ok := MatchedPathPrefix(when); whenOK && !ok {
+			p.Add(path+".pathPrefix", "needs exactly one path prefix, segmentPrefix, exact or == condition at the top level of when")
+		}
+	}
+	if rw.PathRegex != nil {
+		kinds++
+		if rw.PathRegex.Pattern == "" {
+			p.Add(path+".pathRegex.pattern", "required")
+		} else if _, err := regexp.Compile(rw.PathRegex.Pattern); err != nil {
+			p.Add(path+".pathRegex.pattern", "invalid regex: %s", regexErr(err))
+		}
+	}
+	if rw.PathTemplate != "" {
+		kinds++
+		tmpl, ok := MatchedPathTemplate(when)
+		if !whenOK {
+			// judged once the condition is fixed
+		} else if !ok {
+			p.Add(path+".pathTemplate", "needs exactly one path.template condition at the top level of when")
+		} else if t, err := ParsePathTemplate(tmpl); err == nil {
+			vars := map[string]string{}
+			for _, v := range t.Vars {
+				vars[v] = "x"
+			}
+			if _, err := RewritePathTemplate(rw.PathTemplate, vars); err != nil {
+				p.Add(path+".pathTemplate", "%s", err)
+			}
+		}
+	}
+	if kinds > 1 {
+		p.Add(path, "set at most one of pathPrefix, pathRegex and pathTemplate")
+	}
+	hosts := 0
+	if rw.Host != "" {
+		hosts++
+		// A literal Host header may carry a port, so only the name part is checked.
+		name := rw.Host
+		if h, port, found := strings.Cut(rw.Host, ":"); found && !strings.HasPrefix(rw.Host, "[") {
+			name = h
+			if port == "" || strings.Trim(port, "0123456789") != "" {
+				p.Add(path+".host", "invalid port in %q", rw.Host)
+			}
+		}
+		if msg := addressProblem(name); msg != "" && !strings.HasPrefix(name, "[") {
+			p.Add(path+".host", "%s", msg)
+		}
+	}
+	if rw.HostFromHeader != "" {
+		hosts++
+		validateHeaderName(p, path+".hostFromHeader", rw.HostFromHeader, false)
+	}
+	if rw.AutoHost {
+		hosts++
+	}
+	if hosts > 1 {
+		p.Add(path, "set at most one of host, hostFromHeader and autoHost")
+	}
+}
+
+// topLevelPredicates returns the predicates every match of c must satisfy
+// directly: c itself, or the direct predicate children of a top-level all.
+func topLevelPredicates(c Condition) []Condition {
+	if c.IsPredicate() {
+		return []Condition{c}
+	}
+	var out []Condition
+	for _, ch := range c.All {
+		if ch.IsPredicate() {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// MatchedPathPrefix returns the path value a prefix rewrite replaces: the
+// value of the single path predicate with op prefix, segment-prefix, exact
+// or equals at the top level of c (the root, or a direct child of a root
+// all). ok is false when there is none or more than one, because then the
+// replaced prefix would depend on which alternative matched.
+func MatchedPathPrefix(c Condition) (string, bool) {
+	var found []string
+	for _, pr := range topLevelPredicates(c) {
+		if pr.Field != FieldPath {
+			continue
+		}
+		switch pr.Op {
+		case OpPrefix, OpSegmentPrefix, OpExact, OpEquals:
+			found = append(found, pr.Value)
+		}
+	}
+	if len(found) != 1 {
+		return "", false
+	}
+	return found[0], true
+}
+
+// MatchedPathTemplate returns the template of the single top-level
+// path.template predicate of c, which a pathTemplate rewrite draws its
+// variables from.
+func MatchedPathTemplate(c Condition) (string, bool) {
+	var found []string
+	for _, pr := range topLevelPredicates(c) {
+		if pr.Field == FieldPath && pr.Op == OpTemplate {
+			found = append(found, pr.Value)
+		}
+	}
+	if len(found) != 1 {
+		return "", false
+	}
+	return found[0], true
+}
+
+func validateHeaderPolicy(p *Problems, path string, h *HeaderPolicy) {
+	if h.Request != nil {
+		validateHeaderMutation(p, path+".request", h.Request)
+	}
+	if h.Response != nil {
+		validateHeaderMutation(p, path+".response", h.Response)
+	}
+}
+
+func validateHeaderMutation(p *Problems, path string, m *HeaderMutation) {
+	for field, set := range map[string]map[string]string{"set": m.Set, "add": m.Add, "addIfAbsent": m.AddIfAbsent} {
+		for _, name := range sortedKeys(set) {
+			fp := path + "." + field + "[" + name + "]"
+			validateHeaderName(p, fp, name, true)
+			validateHeaderValue(p, fp, set[name])
+		}
+	}
+	for i, name := range m.Remove {
+		validateHeaderName(p, Index(path+".remove", i), name, true)
+	}
+}
+
+// validateHeaderName checks a header name; mutation forbids the headers
+// Envoy refuses to modify (pseudo-headers and host).
+func validateHeaderName(p *Problems, path, name string, mutation bool) {
+	switch {
+	case name == "":
+		p.Add(path, "empty header name")
+	case strings.HasPrefix(name, ":"):
+		p.Add(path, "pseudo-header %q cannot be set or removed", name)
+	case mutation && strings.EqualFold(name, "host"):
+		p.Add(path, "host cannot be set or removed here: use rewrite.host")
+	case !isToken(name):
+		p.Add(path, "invalid header name %q", name)
+	}
+}
+
+func validateHeaderValue(p *Problems, path, v string) {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		p.Add(path, "header value must not contain CR, LF or NUL")
+	}
+}
+
+var retryOn = map[string]bool{
+	Retry5xx: true, RetryGatewayError: true, RetryReset: true, RetryConnectFailure: true,
+	RetryRefusedStream: true, RetryRetriable4xx: true, RetryStatusCodes: true,
+	RetryGRPCUnavailable: true, RetryGRPCCancelled: true, RetryGRPCDeadline: true, RetryGRPCExhausted: true,
+}
+
+func validateRetries(p *Problems, path string, r *Retries) {
+	if r.Attempts < 0 {
+		p.Add(path+".attempts", "must not be negative")
+	}
+	hasStatusCodes := false
+	for i, on := range r.On {
+		if !retryOn[on] {
+			p.Add(Index(path+".on", i), "unknown retry condition %q (known: %s)", on, strings.Join(sortedKeys(retryOn), ", "))
+		}
+		hasStatusCodes = hasStatusCodes || on == RetryStatusCodes
+	}
+	for i, s := range r.StatusCodes {
+		if s < 100 || s > 599 {
+			p.Add(Index(path+".statusCodes", i), "must be an HTTP status (100-599)")
+		}
+	}
+	if len(r.StatusCodes) > 0 && !hasStatusCodes {
+		p.Add(path+".statusCodes", "only used with on: [%s]", RetryStatusCodes)
+	}
+	if hasStatusCodes && len(r.StatusCodes) == 0 {
+		p.Add(path+".statusCodes", "required with %s", RetryStatusCodes)
+	}
+	nonNegative(p, path+".perTryTimeout", r.PerTryTimeout)
+	nonNegative(p, path+".backoffBase", r.BackoffBase)
+	nonNegative(p, path+".backoffMax", r.BackoffMax)
+	if r.BackoffBase > 0 && r.BackoffMax > 0 && r.BackoffMax < r.BackoffBase {
+		p.Add(path+".backoffMax", "must not be less than backoffBase")
+	}
+}
+
+func validateAuth(p *Problems, path string, a *Auth) {
+	n := 0
+	if j := a.JWT; j != nil {
+		n++
+		jp := path + ".jwt"
+		if j.Issuer == "" {
+			p.Add(jp+".issuer", "required")
+		}
+		switch {
+		case j.JWKSURI == "" && j.JWKS == "":
+			p.Add(jp, "set one of jwksUri and jwks")
+		case j.JWKSURI != "" && j.JWKS != "":
+			p.Add(jp, "set only one of jwksUri and jwks")
+		}
+		if j.JWKSURI != "" {
+			u, err := url.Parse(j.JWKSURI)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.Add(jp+".jwksUri", "must be an http or https URL")
+			}
+			if j.JWKSUpstream == "" {
+				p.Add(jp+".jwksUpstream", "required with jwksUri: the upstream Envoy fetches the keys from")
+			}
+		}
+		if j.JWKSUpstream != "" {
+			validateName(p, jp+".jwksUpstream", j.JWKSUpstream)
+		}
+		if j.ForwardPayloadHeader != "" {
+			validateHeaderName(p, jp+".forwardPayloadHeader", j.ForwardPayloadHeader, true)
+		}
+	}
+	if k := a.APIKey; k != nil {
+		n++
+		validateHeaderName(p, path+".apiKey.header", k.Header, true)
+		if len(k.Keys) == 0 {
+			p.Add(path+".apiKey.keys", "at least one key is required")
+		}
+		for i, key := range k.Keys {
+			if key == "" {
+				p.Add(Index(path+".apiKey.keys", i), "must not be empty")
+			}
+		}
+	}
+	if b := a.Basic; b != nil {
+		n++
+		if len(b.Users) == 0 {
+			p.Add(path+".basic.users", "at least one user is required")
+		}
+		for _, u := range sortedKeys(b.Users) {
+			if u == "" || strings.Contains(u, ":") {
+				p.Add(path+".basic.users["+u+"]", "a user name must be non-empty and contain no ':'")
+			}
+			if b.Users[u] == "" {
+				p.Add(path+".basic.users["+u+"]", "password must not be empty")
+			}
+		}
+	}
+	if n != 1 {
+		p.Add(path, "exactly one of jwt, apiKey and basic is required")
+	}
+}
+
+func validateCIDR(p *Problems, path, c string) {
+	if _, err := netip.ParsePrefix(c); err != nil {
+		p.Add(path, "invalid CIDR %q (write 10.0.0.0/8, or 10.0.0.1/32 for one address)", c)
+	}
+}
+
+func validateCORS(p *Problems, path string, c *CORS) {
+	if len(c.AllowOrigins) == 0 {
+		p.Add(path+".allowOrigins", "at least one origin is required")
+	}
+	for i, o := range c.AllowOrigins {
+		op := Index(path+".allowOrigins", i)
+		switch {
+		case o == "":
+			p.Add(op, "must not be empty")
+		case strings.HasPrefix(o, "regex:"):
+			if _, err := regexp.Compile(o[len("regex:"):]); err != nil {
+				p.Add(op, "invalid regex: %s", regexErr(err))
+			}
+		}
+	}
+	for i, m := range c.AllowMethods {
+		if !isToken(m) {
+			p.Add(Index(path+".allowMethods", i), "invalid method %q", m)
+		}
+	}
+	for i, h := range c.AllowHeaders {
+		if h != "*" && !isToken(h) {
+			p.Add(Index(path+".allowHeaders", i), "invalid header name %q", h)
+		}
+	}
+	for i, h := range c.ExposeHeaders {
+		if h != "*" && !isToken(h) {
+			p.Add(Index(path+".exposeHeaders", i), "invalid header name %q", h)
+		}
+	}
+	nonNegative(p, path+".maxAge", c.MaxAge)
+}
 
 // Validate checks every object and every reference between them: duplicate
 // names, routes naming unknown gateways or upstreams. Paths are prefixed with
 // the list and index ("routes[3].then.forward[0].upstream").
-func (ws *Workspace) Validate() error { return nil }
+func (ws *Workspace) Validate() error {
+	var p Problems
+	gateways := map[string]int{}
+	for i := range ws.Gateways {
+		g := &ws.Gateways[i]
+		prefix := Index("gateways", i)
+		p.Merge(prefix, g.Validate())
+		if j, dup := gateways[g.Name]; dup && g.Name != "" {
+			p.Add(prefix+".name", "duplicate gateway name %q (also gateways[%d])", g.Name, j)
+		} else {
+			gateways[g.Name] = i
+		}
+	}
+	upstreams := map[string]int{}
+	for i := range ws.Upstreams {
+		u := &ws.Upstreams[i]
+		prefix := Index("upstreams", i)
+		p.Merge(prefix, u.Validate())
+		if j, dup := upstreams[u.Name]; dup && u.Name != "" {
+			p.Add(prefix+".name", "duplicate upstream name %q (also upstreams[%d])", u.Name, j)
+		} else {
+			upstreams[u.Name] = i
+		}
+	}
+	routes := map[string]int{}
+	for i := range ws.Routes {
+		r := &ws.Routes[i]
+		prefix := Index("routes", i)
+		p.Merge(prefix, r.Validate())
+		if j, dup := routes[r.Name]; dup && r.Name != "" {
+			p.Add(prefix+".name", "duplicate route name %q (also routes[%d])", r.Name, j)
+		} else {
+			routes[r.Name] = i
+		}
+		if _, ok := gateways[r.Gateway]; !ok && r.Gateway != "" {
+			p.Add(prefix+".gateway", "unknown gateway %q", r.Gateway)
+		}
+		upstreamRef := func(path, name string) {
+			if _, ok := upstreams[name]; !ok && name != "" {
+				p.Add(path, "unknown upstream %q", name)
+			}
+		}
+		for j, b := range r.Then.Forward {
+			upstreamRef(prefix+"."+Index("then.forward", j)+".upstream", b.Upstream)
+		}
+		if m := r.Then.Mirror; m != nil {
+			upstreamRef(prefix+".then.mirror.upstream", m.Upstream)
+		}
+		if a := r.Then.Auth; a != nil && a.JWT != nil {
+			upstreamRef(prefix+".then.auth.jwt.jwksUpstream", a.JWT.JWKSUpstream)
+		}
+	}
+	return p.Err()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
