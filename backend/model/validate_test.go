@@ -71,7 +71,7 @@ func TestRouteValidate(t *testing.T) {
 		mutate func(r *Route)
 		want   []string
 	}{
-		"valid": {mutate: func(r *Route) {}},
+		"valid":                       {mutate: func(r *Route) {}},
 		"empty condition matches all": {mutate: func(r *Route) { r.When = Condition{}; r.Then.Rewrite = nil }},
 		"bad names": {
 			mutate: func(r *Route) { r.Name = "Static_Assets"; r.Gateway = "" },
