@@ -1,0 +1,157 @@
+package xds
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"sigs.k8s.io/yaml"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// XDSClusterName is the static cluster through which a bootstrapped Envoy
+// reaches routedeck's ADS server.
+const XDSClusterName = "xds_cluster"
+
+// Bootstrap returns the Envoy bootstrap for a proxy of gateway: node
+// (id nodeID, cluster gateway), LDS and CDS over ADS at adsHostPort, and the
+// admin interface on 127.0.0.1:adminPort. A host that is an IP address gets
+// a STATIC cluster; a name is resolved by Envoy (STRICT_DNS), as in
+// Kubernetes where it is a Service name.
+func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int) (*bootstrapv3.Bootstrap, error) {
+	var p model.Problems
+	if gateway == "" {
+		p.Add("gateway", "required")
+	}
+	if nodeID == "" {
+		p.Add("node", "required")
+	}
+	host, portText, err := net.SplitHostPort(adsHostPort)
+	port, perr := strconv.Atoi(portText)
+	switch {
+	case err != nil:
+		p.Add("ads", "want HOST:PORT: %v", err)
+	case host == "":
+		p.Add("ads", "host is empty")
+	case perr != nil || port < 1 || port > 65535:
+		p.Add("ads", "port %q is not in 1-65535", portText)
+	}
+	if adminPort < 0 || adminPort > 65535 {
+		p.Add("adminPort", "%d is not in 0-65535", adminPort)
+	}
+	if err := p.Err(); err != nil {
+		return nil, fmt.Errorf("envoy bootstrap: %w", err)
+	}
+
+	// ADS is a gRPC stream: the cluster must speak HTTP/2 upstream.
+	h2, err := anypb.New(&httpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+					Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+				},
+			},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("envoy bootstrap: http2 options: %w", err)
+	}
+	discoveryType := clusterv3.Cluster_STRICT_DNS
+	if net.ParseIP(host) != nil {
+		discoveryType = clusterv3.Cluster_STATIC
+	}
+	adsSource := &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+	b := &bootstrapv3.Bootstrap{
+		Node: &corev3.Node{Id: nodeID, Cluster: gateway},
+		Admin: &bootstrapv3.Admin{
+			Address: socketAddress("127.0.0.1", adminPort),
+		},
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
+			Clusters: []*clusterv3.Cluster{{
+				Name:                 XDSClusterName,
+				ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: discoveryType},
+				ConnectTimeout:       durationpb.New(5 * time.Second),
+				TypedExtensionProtocolOptions: map[string]*anypb.Any{
+					"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": h2,
+				},
+				LoadAssignment: &endpointv3.ClusterLoadAssignment{
+					ClusterName: XDSClusterName,
+					Endpoints: []*endpointv3.LocalityLbEndpoints{{
+						LbEndpoints: []*endpointv3.LbEndpoint{{
+							HostIdentifier: &endpointv3.LbEndpoint_Endpoint{
+								Endpoint: &endpointv3.Endpoint{Address: socketAddress(host, port)},
+							},
+						}},
+					}},
+				},
+			}},
+		},
+		DynamicResources: &bootstrapv3.Bootstrap_DynamicResources{
+			AdsConfig: &corev3.ApiConfigSource{
+				ApiType:             corev3.ApiConfigSource_GRPC,
+				TransportApiVersion: corev3.ApiVersion_V3,
+				// Envoy then sends each resource type's requests in order on
+				// the one stream, which ADS needs for make-before-break.
+				SetNodeOnFirstMessageOnly: true,
+				GrpcServices: []*corev3.GrpcService{{
+					TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+						EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
+					},
+				}},
+			},
+			LdsConfig: adsSource,
+			CdsConfig: adsSource,
+		},
+	}
+	if err := b.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("envoy bootstrap: %w", err)
+	}
+	return b, nil
+}
+
+func socketAddress(host string, port int) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(port)},
+	}}}
+}
+
+// BootstrapYAML renders b as Envoy reads it: the proto's JSON mapping
+// (typed configs carry their @type) as YAML.
+func BootstrapYAML(b *bootstrapv3.Bootstrap) ([]byte, error) {
+	js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("render bootstrap: %w", err)
+	}
+	out, err := yaml.JSONToYAML(js)
+	if err != nil {
+		return nil, fmt.Errorf("render bootstrap: %w", err)
+	}
+	return out, nil
+}
+
+// ParseBootstrapYAML is the inverse of BootstrapYAML.
+func ParseBootstrapYAML(data []byte) (*bootstrapv3.Bootstrap, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse bootstrap: %w", err)
+	}
+	b := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal(js, b); err != nil {
+		return nil, fmt.Errorf("parse bootstrap: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,404 @@
+package xds
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// typeOrder is the order in which a new snapshot is pushed to the open
+// watches of a stream: secrets and clusters (with their endpoints) before the
+// listeners and routes that use them, so Envoy never sees a route pointing at
+// a cluster it does not know yet (make before break).
+var typeOrder = []string{
+	resource.SecretType,
+	resource.ClusterType,
+	resource.EndpointType,
+	resource.ListenerType,
+	resource.RouteType,
+}
+
+// typeResources is one resource type of a snapshot. Every resource is
+// marshalled exactly once, when the snapshot is built; responses to any number
+// of proxies share the marshalled bytes. go-control-plane's own SnapshotCache
+// re-marshals every resource for every response, which dominates the cost of
+// a push to thousands of proxies.
+type typeResources struct {
+	typeURL string
+	version string
+	// digest identifies the content, so a new snapshot whose content for this
+	// type is unchanged keeps the old version and causes no push.
+	digest string
+	names  []string // sorted
+	byName map[string]*anypb.Any
+	// hashes is the per-resource version that delta xDS reports.
+	hashes map[string]string
+	all    []*anypb.Any // in name order
+	raw    map[string]types.Resource
+}
+
+// newTypeResources marshals items once. version is used unless prev holds the
+// same content, in which case prev itself is returned.
+func newTypeResources(typeURL, version string, items []types.Resource, prev *typeResources) (*typeResources, error) {
+	t := &typeResources{
+		typeURL: typeURL,
+		byName:  make(map[string]*anypb.Any, len(items)),
+		hashes:  make(map[string]string, len(items)),
+		raw:     make(map[string]types.Resource, len(items)),
+	}
+	digest := sha256.New()
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, item := range items {
+		name := cache.GetResourceName(item)
+		if _, dup := t.byName[name]; dup {
+			return nil, fmt.Errorf("%s: duplicate resource name %q", typeURL, name)
+		}
+		b, err := opts.Marshal(item)
+		if err != nil {
+			return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, err)
+		}
+		sum := sha256.Sum256(b)
+		t.names = append(t.names, name)
+		t.byName[name] = &anypb.Any{TypeUrl: typeURL, Value: b}
+		t.hashes[name] = hex.EncodeToString(sum[:8])
+		t.raw[name] = item
+	}
+	slices.Sort(t.names)
+	t.all = make([]*anypb.Any, len(t.names))
+	for i, name := range t.names {
+		t.all[i] = t.byName[name]
+		fmt.Fprintf(digest, "%s=%s;", name, t.hashes[name])
+	}
+	t.digest = hex.EncodeToString(digest.Sum(nil)[:8])
+	if prev != nil && prev.digest == t.digest {
+		return prev, nil
+	}
+	t.version = version
+	if prev != nil && prev.version == version {
+		// Same version label for different content would make proxies
+		// believe they are up to date; tell the versions apart.
+		t.version = version + "." + t.digest
+	}
+	return t, nil
+}
+
+// sotwResponse builds the state-of-the-world response for one watch. The
+// DiscoveryResponse is per stream (the server writes the nonce into it) but
+// the resources in it are shared.
+func (t *typeResources) sotwResponse(req *cache.Request, sub cache.Subscription) *cache.PassthroughResponse {
+	var res []*anypb.Any
+	returned := make(map[string]string)
+	if sub.IsWildcard() {
+		res = t.all
+		for _, name := range t.names {
+			returned[name] = t.version
+		}
+	} else {
+		subscribed := sub.SubscribedResources()
+		for _, name := range t.names {
+			if _, ok := subscribed[name]; ok {
+				res = append(res, t.byName[name])
+				returned[name] = t.version
+			}
+		}
+	}
+	return &cache.PassthroughResponse{
+		Request: req,
+		DiscoveryResponse: &discovery.DiscoveryResponse{
+			VersionInfo: t.version,
+			Resources:   res,
+			TypeUrl:     t.typeURL,
+		},
+		ReturnedResources: returned,
+	}
+}
+
+// sotwShouldRespond reports whether a request must be answered now rather
+// than parked until the next snapshot: the client has another version, or it
+// subscribes to resources that exist and it has not been sent yet.
+func (t *typeResources) sotwShouldRespond(req *cache.Request, sub cache.Subscription) bool {
+	if req.GetVersionInfo() != t.version {
+		return true
+	}
+	known := sub.ReturnedResources()
+	if sub.IsWildcard() {
+		for _, name := range t.names {
+			if _, ok := known[name]; !ok {
+				return true
+			}
+		}
+		return false
+	}
+	for name := range sub.SubscribedResources() {
+		if _, ok := known[name]; !ok {
+			if _, exists := t.byName[name]; exists {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deltaResponse builds the incremental response for one watch, or returns nil
+// when the client already has everything it subscribes to.
+func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscription) *cache.DeltaPassthroughResponse {
+	returned := sub.ReturnedResources()
+	next := make(map[string]string)
+	var res []*discovery.Resource
+	var removed []string
+	add := func(name string) {
+		v := t.hashes[name]
+		next[name] = v
+		if prev, ok := returned[name]; !ok || prev != v {
+			res = append(res, &discovery.Resource{Name: name, Version: v, Resource: t.byName[name]})
+		}
+	}
+	if sub.IsWildcard() {
+		for _, name := range t.names {
+			add(name)
+		}
+		for name := range returned {
+			if _, ok := t.byName[name]; !ok {
+				removed = append(removed, name)
+			}
+		}
+	} else {
+		for name := range sub.SubscribedResources() {
+			if _, ok := t.byName[name]; ok {
+				add(name)
+			} else if _, ok := returned[name]; ok {
+				removed = append(removed, name)
+			}
+		}
+	}
+	// The first wildcard request of a stream is always answered, even when
+	// empty: Envoy waits for it to finish initialising.
+	first := sub.IsWildcard() && req.GetResponseNonce() == ""
+	if len(res) == 0 && len(removed) == 0 && !first {
+		return nil
+	}
+	slices.SortFunc(res, func(a, b *discovery.Resource) int { return compareStrings(a.Name, b.Name) })
+	slices.Sort(removed)
+	return &cache.DeltaPassthroughResponse{
+		DeltaRequest:   req,
+		NextVersionMap: next,
+		DeltaDiscoveryResponse: &discovery.DeltaDiscoveryResponse{
+			SystemVersionInfo: t.version,
+			Resources:         res,
+			RemovedResources:  removed,
+			TypeUrl:           t.typeURL,
+		},
+	}
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// snapshot is the complete, validated configuration of one node group
+// (node.cluster), immutable once built.
+type snapshot struct {
+	version string
+	types   map[string]*typeResources
+}
+
+type sotwWatch struct {
+	req *cache.Request
+	sub cache.Subscription
+	ch  chan cache.Response
+}
+
+type deltaWatch struct {
+	req *cache.DeltaRequest
+	sub cache.Subscription
+	ch  chan cache.DeltaResponse
+}
+
+// group holds what one node.cluster key has: its snapshot and the watches
+// parked until the snapshot changes.
+type group struct {
+	snap  *snapshot
+	sotw  map[int64]*sotwWatch
+	delta map[int64]*deltaWatch
+}
+
+// snapshotCache implements go-control-plane's cache.Cache over pre-marshalled
+// snapshots keyed by node.cluster.
+type snapshotCache struct {
+	log *slog.Logger
+
+	mu     sync.Mutex
+	groups map[string]*group
+	nextID int64
+}
+
+var _ cache.Cache = (*snapshotCache)(nil)
+
+func newSnapshotCache(log *slog.Logger) *snapshotCache {
+	return &snapshotCache{log: log, groups: make(map[string]*group)}
+}
+
+func (c *snapshotCache) groupLocked(key string) *group {
+	g, ok := c.groups[key]
+	if !ok {
+		g = &group{sotw: make(map[int64]*sotwWatch), delta: make(map[int64]*deltaWatch)}
+		c.groups[key] = g
+	}
+	return g
+}
+
+// get returns the current snapshot of key, or nil.
+func (c *snapshotCache) get(key string) *snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g, ok := c.groups[key]; ok {
+		return g.snap
+	}
+	return nil
+}
+
+// keys returns the keys that have a snapshot, sorted.
+func (c *snapshotCache) keys() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k, g := range c.groups {
+		if g.snap != nil {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// set installs snap for key and answers every parked watch whose client is
+// now out of date, in typeOrder.
+func (c *snapshotCache) set(key string, snap *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groupLocked(key)
+	g.snap = snap
+	for _, typeURL := range typeOrder {
+		t := snap.types[typeURL]
+		if t == nil {
+			continue
+		}
+		for id, w := range g.sotw {
+			if w.req.GetTypeUrl() != typeURL || !t.sotwShouldRespond(w.req, w.sub) {
+				continue
+			}
+			c.sendSotw(w.ch, t.sotwResponse(w.req, w.sub))
+			delete(g.sotw, id)
+		}
+		for id, w := range g.delta {
+			if w.req.GetTypeUrl() != typeURL {
+				continue
+			}
+			if resp := t.deltaResponse(w.req, w.sub); resp != nil {
+				c.sendDelta(w.ch, resp)
+				delete(g.delta, id)
+			}
+		}
+	}
+}
+
+// The server gives each stream a response channel with room for one response
+// per resource type, and a watch is answered at most once, so these sends do
+// not block; the default case only guards against a future change of that.
+func (c *snapshotCache) sendSotw(ch chan cache.Response, r cache.Response) {
+	select {
+	case ch <- r:
+	default:
+		c.log.Error("xds: response channel full, dropping response", "typeUrl", r.GetRequest().GetTypeUrl())
+	}
+}
+
+func (c *snapshotCache) sendDelta(ch chan cache.DeltaResponse, r cache.DeltaResponse) {
+	select {
+	case ch <- r:
+	default:
+		c.log.Error("xds: delta response channel full, dropping response", "typeUrl", r.GetDeltaRequest().GetTypeUrl())
+	}
+}
+
+// CreateWatch answers a state-of-the-world request at once when the client is
+// out of date, and otherwise parks it until the next snapshot.
+func (c *snapshotCache) CreateWatch(req *cache.Request, sub cache.Subscription, ch chan cache.Response) (func(), error) {
+	key := req.GetNode().GetCluster()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groupLocked(key)
+	if g.snap != nil {
+		if t := g.snap.types[req.GetTypeUrl()]; t != nil && t.sotwShouldRespond(req, sub) {
+			c.sendSotw(ch, t.sotwResponse(req, sub))
+			return func() {}, nil
+		}
+	}
+	c.nextID++
+	id := c.nextID
+	g.sotw[id] = &sotwWatch{req: req, sub: sub, ch: ch}
+	return func() {
+		c.mu.Lock()
+		delete(g.sotw, id)
+		c.mu.Unlock()
+	}, nil
+}
+
+// CreateDeltaWatch is CreateWatch for incremental xDS.
+func (c *snapshotCache) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subscription, ch chan cache.DeltaResponse) (func(), error) {
+	key := req.GetNode().GetCluster()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groupLocked(key)
+	if g.snap != nil {
+		if t := g.snap.types[req.GetTypeUrl()]; t != nil {
+			if resp := t.deltaResponse(req, sub); resp != nil {
+				c.sendDelta(ch, resp)
+				return func() {}, nil
+			}
+		}
+	}
+	c.nextID++
+	id := c.nextID
+	g.delta[id] = &deltaWatch{req: req, sub: sub, ch: ch}
+	return func() {
+		c.mu.Lock()
+		delete(g.delta, id)
+		c.mu.Unlock()
+	}, nil
+}
+
+// Fetch serves REST polling requests from the current snapshot.
+func (c *snapshotCache) Fetch(_ context.Context, req *cache.Request) (cache.Response, error) {
+	snap := c.get(req.GetNode().GetCluster())
+	if snap == nil {
+		return nil, fmt.Errorf("no snapshot for node cluster %q", req.GetNode().GetCluster())
+	}
+	t := snap.types[req.GetTypeUrl()]
+	if t == nil {
+		return nil, fmt.Errorf("unknown type %q", req.GetTypeUrl())
+	}
+	if req.GetVersionInfo() == t.version {
+		return nil, types.SkipFetchError{}
+	}
+	sub := stream.NewSotwSubscription(req.GetResourceNames(), true)
+	return t.sotwResponse(req, &sub), nil
+}

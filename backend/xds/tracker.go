@@ -1,0 +1,344 @@
+package xds
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// ProxyStatus is what the console shows about one proxy (an Envoy or a
+// proxyless gRPC client) of a gateway. The JSON shape is part of the HTTP API
+// (GET /gateways/{name}/proxies).
+type ProxyStatus struct {
+	// Node is the proxy's node.id.
+	Node string `json:"node"`
+	// Gateway is the proxy's node.cluster, the key of the snapshot it gets.
+	Gateway   string `json:"gateway"`
+	Connected bool   `json:"connected"`
+	// ConnectedSince is when the current (or last) connection was opened;
+	// it does not change while the proxy stays connected.
+	ConnectedSince time.Time `json:"connectedSince"`
+	LastSeen       time.Time `json:"lastSeen"`
+	// Acked maps each resource type URL to the last version the proxy accepted.
+	Acked map[string]string `json:"acked"`
+	// Nack is the last rejection, cleared once the proxy accepts a later
+	// version of the same type.
+	Nack *Nack `json:"nack"`
+}
+
+// Nack is a configuration rejected by a proxy.
+type Nack struct {
+	TypeURL string `json:"typeUrl"`
+	// Version is the version the proxy rejected.
+	Version string `json:"version"`
+	// Error is Envoy's error_detail.message.
+	Error string `json:"error"`
+	// Rule is the routedeck rule the error is attributed to, or "".
+	Rule string    `json:"rule"`
+	At   time.Time `json:"at"`
+}
+
+type proxyKey struct{ gateway, node string }
+
+type proxyState struct {
+	ProxyStatus
+	streams int // open streams (a proxy may open SotW and delta streams at once)
+}
+
+// sentResponse remembers a response until the proxy answers it, to know which
+// version an ACK or NACK refers to and which resources a NACK rejected.
+type sentResponse struct {
+	version   string
+	resources []*anypb.Any
+	names     []string
+}
+
+type streamState struct {
+	key      proxyKey
+	attached bool
+	// sent is keyed by type URL, then by nonce.
+	sent map[string]map[string]sentResponse
+}
+
+// tracker implements go-control-plane's server callbacks and keeps the
+// per-proxy view. SotW and delta streams are numbered independently by the
+// server, so they are kept in separate maps.
+type tracker struct {
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+	// keep is how long a disconnected proxy stays listed.
+	keep time.Duration
+
+	mu      sync.Mutex
+	proxies map[proxyKey]*proxyState
+	sotw    map[int64]*streamState
+	delta   map[int64]*streamState
+}
+
+var _ serverv3.Callbacks = (*tracker)(nil)
+
+func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
+	return &tracker{
+		log: log, metrics: m, now: time.Now, keep: keep,
+		proxies: make(map[proxyKey]*proxyState),
+		sotw:    make(map[int64]*streamState),
+		delta:   make(map[int64]*streamState),
+	}
+}
+
+// proxies returns the proxies of gateway sorted by node id, dropping
+// disconnected ones older than keep.
+func (t *tracker) list(gateway string) []ProxyStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	out := []ProxyStatus{}
+	for k, p := range t.proxies {
+		if !p.Connected && now.Sub(p.LastSeen) > t.keep {
+			delete(t.proxies, k)
+			continue
+		}
+		if k.gateway != gateway {
+			continue
+		}
+		st := p.ProxyStatus
+		st.Acked = make(map[string]string, len(p.Acked))
+		for typ, v := range p.Acked {
+			st.Acked[typ] = v
+		}
+		if p.Nack != nil {
+			n := *p.Nack
+			st.Nack = &n
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b ProxyStatus) int { return strings.Compare(a.Node, b.Node) })
+	return out
+}
+
+func (t *tracker) open(streams map[int64]*streamState, id int64) {
+	t.mu.Lock()
+	streams[id] = &streamState{sent: make(map[string]map[string]sentResponse)}
+	t.mu.Unlock()
+}
+
+func (t *tracker) closed(streams map[int64]*streamState, id int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := streams[id]
+	delete(streams, id)
+	if !ok || !s.attached {
+		return
+	}
+	if p, ok := t.proxies[s.key]; ok {
+		p.streams--
+		if p.streams == 0 {
+			p.Connected = false
+			p.LastSeen = t.now()
+			t.metrics.connected.Dec()
+			t.log.Info("xds: proxy disconnected", "gateway", s.key.gateway, "node", s.key.node)
+		}
+	}
+}
+
+// request records a request: it attaches the stream to its proxy on the
+// first request that carries a node, and turns a response nonce into an ACK
+// or a NACK.
+func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3.Node, typeURL, nonce string, errDetail string, nacked bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := streams[id]
+	if !ok {
+		return
+	}
+	now := t.now()
+	if !s.attached {
+		if node == nil {
+			return
+		}
+		s.key = proxyKey{gateway: node.GetCluster(), node: node.GetId()}
+		s.attached = true
+		p, ok := t.proxies[s.key]
+		if !ok {
+			p = &proxyState{ProxyStatus: ProxyStatus{Node: s.key.node, Gateway: s.key.gateway, Acked: map[string]string{}}}
+			t.proxies[s.key] = p
+		}
+		if p.streams == 0 {
+			p.Connected = true
+			p.ConnectedSince = now
+			t.metrics.connected.Inc()
+			t.log.Info("xds: proxy connected", "gateway", s.key.gateway, "node", s.key.node)
+		}
+		p.streams++
+	}
+	p := t.proxies[s.key]
+	if p == nil {
+		return
+	}
+	p.LastSeen = now
+	if nonce == "" {
+		return
+	}
+	sent, ok := s.sent[typeURL][nonce]
+	if !ok {
+		return // stale nonce: the proxy answers a response that was superseded
+	}
+	// A proxy answers the latest response of a type; older ones can go.
+	delete(s.sent, typeURL)
+	if !nacked {
+		p.Acked[typeURL] = sent.version
+		if p.Nack != nil && p.Nack.TypeURL == typeURL && p.Nack.Version != sent.version {
+			p.Nack = nil
+		}
+		t.metrics.acks.WithLabelValues(typeURL).Inc()
+		return
+	}
+	rule := attributeRule(errDetail, sent)
+	p.Nack = &Nack{TypeURL: typeURL, Version: sent.version, Error: errDetail, Rule: rule, At: now}
+	t.metrics.nacks.WithLabelValues(typeURL).Inc()
+	t.log.Warn("xds: proxy rejected configuration", "gateway", s.key.gateway, "node", s.key.node,
+		"typeUrl", typeURL, "version", sent.version, "rule", rule, "error", errDetail)
+}
+
+func (t *tracker) response(streams map[int64]*streamState, id int64, typeURL, nonce string, sent sentResponse) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.metrics.pushes.WithLabelValues(typeURL).Inc()
+	s, ok := streams[id]
+	if !ok {
+		return
+	}
+	m := s.sent[typeURL]
+	if m == nil {
+		m = make(map[string]sentResponse, 1)
+		s.sent[typeURL] = m
+	}
+	m[nonce] = sent
+}
+
+// OnStreamOpen implements sotw.Callbacks.
+func (t *tracker) OnStreamOpen(_ context.Context, id int64, _ string) error {
+	t.open(t.sotw, id)
+	return nil
+}
+
+// OnStreamClosed implements sotw.Callbacks.
+func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.closed(t.sotw, id) }
+
+// OnStreamRequest implements sotw.Callbacks.
+func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	t.request(t.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
+		req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
+	return nil
+}
+
+// OnStreamResponse implements sotw.Callbacks.
+func (t *tracker) OnStreamResponse(_ context.Context, id int64, _ *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
+	t.response(t.sotw, id, resp.GetTypeUrl(), resp.GetNonce(), sentResponse{version: resp.GetVersionInfo(), resources: resp.GetResources()})
+}
+
+// OnDeltaStreamOpen implements delta.Callbacks.
+func (t *tracker) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
+	t.open(t.delta, id)
+	return nil
+}
+
+// OnDeltaStreamClosed implements delta.Callbacks.
+func (t *tracker) OnDeltaStreamClosed(id int64, _ *corev3.Node) { t.closed(t.delta, id) }
+
+// OnStreamDeltaRequest implements delta.Callbacks. The server calls it before
+// it fills in the node of later requests, so only the first one has a node;
+// the stream remembers it.
+func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
+	t.request(t.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
+		req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
+	return nil
+}
+
+// OnStreamDeltaResponse implements delta.Callbacks.
+func (t *tracker) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
+	sent := sentResponse{version: resp.GetSystemVersionInfo()}
+	for _, r := range resp.GetResources() {
+		sent.names = append(sent.names, r.GetName())
+		sent.resources = append(sent.resources, r.GetResource())
+	}
+	t.response(t.delta, id, resp.GetTypeUrl(), resp.GetNonce(), sent)
+}
+
+// OnFetchRequest implements rest.Callbacks.
+func (t *tracker) OnFetchRequest(context.Context, *discovery.DiscoveryRequest) error { return nil }
+
+// OnFetchResponse implements rest.Callbacks.
+func (t *tracker) OnFetchResponse(*discovery.DiscoveryRequest, *discovery.DiscoveryResponse) {}
+
+// ruleRef finds a rule named in text the way the translator names Envoy
+// objects after rules: "rule/<name>/<n>".
+var ruleRef = regexp.MustCompile(`rule/([A-Za-z0-9][A-Za-z0-9._-]*)`)
+
+// attributeRule names the rule a NACK is about. First choice is a rule named
+// in Envoy's error message; next, a rejected resource or route whose name
+// appears in the message and carries a rule name; last, the only rule in the
+// rejected response, if there is exactly one. Otherwise it is unknown.
+func attributeRule(msg string, sent sentResponse) string {
+	if m := ruleRef.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	names := slices.Clone(sent.names)
+	for _, a := range sent.resources {
+		names = append(names, resourceNames(a)...)
+	}
+	rules := map[string]bool{}
+	for _, name := range names {
+		m := ruleRef.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		if name != "" && strings.Contains(msg, name) {
+			return m[1]
+		}
+		rules[m[1]] = true
+	}
+	if len(rules) == 1 {
+		for r := range rules {
+			return r
+		}
+	}
+	return ""
+}
+
+// resourceNames returns the name of a marshalled resource and, for a route
+// configuration, the names of its virtual hosts and routes, where rule names
+// live. It only runs for a NACK, so decoding here costs nothing in the
+// normal path.
+func resourceNames(a *anypb.Any) []string {
+	if a == nil {
+		return nil
+	}
+	msg, err := a.UnmarshalNew()
+	if err != nil {
+		return nil
+	}
+	names := []string{cache.GetResourceName(msg)}
+	if rc, ok := msg.(*routev3.RouteConfiguration); ok && a.GetTypeUrl() == resource.RouteType {
+		for _, vh := range rc.GetVirtualHosts() {
+			names = append(names, vh.GetName())
+			for _, r := range vh.GetRoutes() {
+				names = append(names, r.GetName())
+			}
+		}
+	}
+	return names
+}
