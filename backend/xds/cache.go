@@ -129,10 +129,21 @@ func (t *typeResources) sotwResponse(req *cache.Request, sub cache.Subscription)
 // than parked until the next snapshot: the client has another version, or it
 // subscribes to resources that exist and it has not been sent yet.
 func (t *typeResources) sotwShouldRespond(req *cache.Request, sub cache.Subscription) bool {
+	known := sub.ReturnedResources()
+	if req.GetErrorDetail() != nil && len(known) > 0 {
+		// A NACK of the current version: sending it again would only be
+		// rejected again, in a loop. Wait for a new snapshot instead.
+		rejectedCurrent := true
+		for _, v := range known {
+			rejectedCurrent = rejectedCurrent && v == t.version
+		}
+		if rejectedCurrent {
+			return false
+		}
+	}
 	if req.GetVersionInfo() != t.version {
 		return true
 	}
-	known := sub.ReturnedResources()
 	if sub.IsWildcard() {
 		for _, name := range t.names {
 			if _, ok := known[name]; !ok {

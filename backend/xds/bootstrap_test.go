@@ -1,0 +1,86 @@
+package xds
+
+import (
+	"strings"
+	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+)
+
+func TestBootstrapRoundTrip(t *testing.T) {
+	tests := map[string]struct {
+		ads      string
+		wantType clusterv3.Cluster_DiscoveryType
+		wantHost string
+	}{
+		"ip address":   {ads: "127.0.0.1:18000", wantType: clusterv3.Cluster_STATIC, wantHost: "127.0.0.1"},
+		"ipv6 address": {ads: "[::1]:18000", wantType: clusterv3.Cluster_STATIC, wantHost: "::1"},
+		"dns name":     {ads: "routedeck.routedeck-system.svc:18000", wantType: clusterv3.Cluster_STRICT_DNS, wantHost: "routedeck.routedeck-system.svc"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := Bootstrap("public", "public-0", tc.ads, 9901)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := BootstrapYAML(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseBootstrapYAML(y)
+			if err != nil {
+				t.Fatalf("parse rendered YAML: %v\n%s", err, y)
+			}
+			if err := back.ValidateAll(); err != nil {
+				t.Fatalf("rendered bootstrap invalid: %v", err)
+			}
+			if diff := cmp.Diff(b, back, protocmp.Transform()); diff != "" {
+				t.Fatalf("round trip changed the bootstrap (-want +got):\n%s", diff)
+			}
+			if back.Node.Cluster != "public" || back.Node.Id != "public-0" {
+				t.Errorf("node = %v", back.Node)
+			}
+			xc := back.StaticResources.Clusters[0]
+			if xc.Name != XDSClusterName || xc.GetType() != tc.wantType {
+				t.Errorf("xds cluster %q type %v, want %v", xc.Name, xc.GetType(), tc.wantType)
+			}
+			addr := xc.LoadAssignment.Endpoints[0].LbEndpoints[0].GetEndpoint().Address.GetSocketAddress()
+			if addr.Address != tc.wantHost || addr.GetPortValue() != 18000 {
+				t.Errorf("xds address %s:%d", addr.Address, addr.GetPortValue())
+			}
+			if back.Admin.Address.GetSocketAddress().Address != "127.0.0.1" {
+				t.Errorf("admin not on loopback: %v", back.Admin.Address)
+			}
+			dr := back.DynamicResources
+			if dr.LdsConfig.GetAds() == nil || dr.CdsConfig.GetAds() == nil || dr.LdsConfig.ResourceApiVersion != corev3.ApiVersion_V3 {
+				t.Errorf("lds/cds not over ADS v3: %v", dr)
+			}
+			if got := dr.AdsConfig.GrpcServices[0].GetEnvoyGrpc().ClusterName; got != XDSClusterName {
+				t.Errorf("ADS cluster %q", got)
+			}
+			for _, want := range []string{"envoy.extensions.upstreams.http.v3.HttpProtocolOptions", "http2_protocol_options", "ads: {}"} {
+				if !strings.Contains(string(y), want) {
+					t.Errorf("YAML lacks %q:\n%s", want, y)
+				}
+			}
+		})
+	}
+}
+
+func TestBootstrapRejectsBadInput(t *testing.T) {
+	_, err := Bootstrap("", "", "nohost", 70000)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"gateway: required", "node: required", "ads: want HOST:PORT", "adminPort: 70000"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, err := Bootstrap("g", "n", "h:0", 1); err == nil || !strings.Contains(err.Error(), `port "0"`) {
+		t.Errorf("port 0: err = %v", err)
+	}
+}

@@ -1,0 +1,437 @@
+package xds
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/genproto/googleapis/rpc/status"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/translate"
+)
+
+var baseRoutes = []testRoute{
+	{rule: "static-assets", prefix: "/static", cluster: "web-v1"},
+	{rule: "api", prefix: "/api", cluster: "api"},
+}
+
+var baseEndpoints = map[string][]string{
+	"web-v1": {"10.0.0.11:8080"},
+	"api":    {"10.0.0.21:9090"},
+}
+
+func TestSetGatewayRejectsInvalidAndKeepsPrevious(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(*translate.Resources)
+		want   []string // substrings of field paths or messages, all required
+	}{
+		"route configuration missing": {
+			mutate: func(r *translate.Resources) { r.Routes = nil },
+			want:   []string{`routes["http"]: referenced by a listener but missing`},
+		},
+		"endpoints missing and extra": {
+			mutate: func(r *translate.Resources) {
+				r.Endpoints = []*endpointv3.ClusterLoadAssignment{loadAssignment("ghost", "10.0.0.1:80"), r.Endpoints[1]}
+			},
+			want: []string{`endpoints["ghost"]: not referenced`, `endpoints["api"]: referenced by a cluster but missing`},
+		},
+		"invalid cluster and listener together": {
+			mutate: func(r *translate.Resources) {
+				r.Clusters[0].ConnectTimeout.Seconds = -1
+				r.Listeners[0].Name = ""
+			},
+			want: []string{`clusters["api"]`, "ConnectTimeout", "listeners[0]: resource has no name"},
+		},
+		"duplicate names": {
+			mutate: func(r *translate.Resources) { r.Clusters = append(r.Clusters, r.Clusters[0]) },
+			want:   []string{`duplicate resource name "api"`},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+			ctx := context.Background()
+			if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+				t.Fatalf("valid snapshot rejected: %v", err)
+			}
+			bad := fixture(t, baseRoutes, baseEndpoints)
+			tc.mutate(bad)
+			err := s.SetGateway(ctx, "public", bad, "2")
+			if err == nil {
+				t.Fatal("invalid snapshot accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if name != "duplicate names" && model.ErrorCode(err) != model.EINVALID {
+				t.Errorf("code = %q, want %q", model.ErrorCode(err), model.EINVALID)
+			}
+			if got := s.Version("public"); got != "1" {
+				t.Errorf("version after rejected set = %q, want previous %q", got, "1")
+			}
+		})
+	}
+}
+
+func TestSetResourcesUnsupportedType(t *testing.T) {
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	err := s.SetResources(context.Background(), "public", map[string][]types.Resource{resource.RuntimeType: nil}, "1")
+	if err == nil || !strings.Contains(err.Error(), "unsupported resource type") {
+		t.Fatalf("err = %v, want unsupported resource type", err)
+	}
+	if len(s.Gateways()) != 0 {
+		t.Fatalf("gateways = %v, want none", s.Gateways())
+	}
+}
+
+// TestADSStateOfTheWorld drives a full Envoy-style exchange on a raw ADS
+// stream: initial fetch of all four types, ACKs, a route-only publish that
+// pushes RDS alone, and a NACK attributed to the rule Envoy names.
+func TestADSStateOfTheWorld(t *testing.T) {
+	s, addr := startServer(t)
+	ctx := context.Background()
+	if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialADS(t, addr, "envoy-1", "public")
+
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType})
+	cds := c.expect(resource.ClusterType)
+	if cds.VersionInfo != "1" || len(decode(t, cds)) != 2 {
+		t.Fatalf("CDS version %q with %d clusters, want 1 with 2", cds.VersionInfo, len(cds.Resources))
+	}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: []string{"api", "web-v1"}})
+	eds := c.expect(resource.EndpointType)
+	if got := len(decode(t, eds)); got != 2 {
+		t.Fatalf("EDS has %d assignments, want 2", got)
+	}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType, VersionInfo: cds.VersionInfo, ResponseNonce: cds.Nonce})
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ListenerType})
+	lds := c.expect(resource.ListenerType)
+	if l := decode(t, lds); len(l) != 1 || l[0].(*listenerv3.Listener).Name != "http" {
+		t.Fatalf("LDS = %v, want listener http", l)
+	}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType, VersionInfo: eds.VersionInfo, ResponseNonce: eds.Nonce, ResourceNames: []string{"api", "web-v1"}})
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, ResourceNames: []string{"http"}})
+	rds := c.expect(resource.RouteType)
+	rc := decode(t, rds)[0].(*routev3.RouteConfiguration)
+	if got := rc.VirtualHosts[0].Routes[0].Name; got != "rule/static-assets/0" {
+		t.Fatalf("first route = %q", got)
+	}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ListenerType, VersionInfo: lds.VersionInfo, ResponseNonce: lds.Nonce})
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: rds.VersionInfo, ResponseNonce: rds.Nonce, ResourceNames: []string{"http"}})
+
+	allAcked := map[string]string{resource.ClusterType: "1", resource.EndpointType: "1", resource.ListenerType: "1", resource.RouteType: "1"}
+	waitFor(t, "4 ACKs", func() bool { return ackedEqual(s.Proxies("public"), allAcked) })
+	first := s.Proxies("public")[0]
+	if !first.Connected || first.Node != "envoy-1" || first.Nack != nil {
+		t.Fatalf("proxy = %+v", first)
+	}
+
+	// A publish that only changes a route's path pushes RDS alone: every
+	// other type keeps version 1.
+	changed := []testRoute{{rule: "static-assets", prefix: "/assets", cluster: "web-v1"}, baseRoutes[1]}
+	if err := s.SetGateway(ctx, "public", fixture(t, changed, baseEndpoints), "2"); err != nil {
+		t.Fatal(err)
+	}
+	rds2 := c.expect(resource.RouteType)
+	if rds2.VersionInfo != "2" {
+		t.Fatalf("RDS version %q, want 2", rds2.VersionInfo)
+	}
+	c.expectNothing(100 * time.Millisecond)
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: "2", ResponseNonce: rds2.Nonce, ResourceNames: []string{"http"}})
+	allAcked[resource.RouteType] = "2"
+	waitFor(t, "RDS v2 ACK", func() bool { return ackedEqual(s.Proxies("public"), allAcked) })
+
+	// Version 3 is rejected; Envoy keeps version 2 and says why.
+	bad := []testRoute{{rule: "static-assets", prefix: "/s", cluster: "web-v1"}, baseRoutes[1]}
+	if err := s.SetGateway(ctx, "public", fixture(t, bad, baseEndpoints), "3"); err != nil {
+		t.Fatal(err)
+	}
+	rds3 := c.expect(resource.RouteType)
+	c.send(&discovery.DiscoveryRequest{
+		TypeUrl: resource.RouteType, VersionInfo: "2", ResponseNonce: rds3.Nonce, ResourceNames: []string{"http"},
+		ErrorDetail: &status.Status{Code: 3, Message: "route rule/static-assets/0: invalid path prefix"},
+	})
+	waitFor(t, "NACK", func() bool { return s.Proxies("public")[0].Nack != nil })
+	c.expectNothing(100 * time.Millisecond) // no resend of the rejected version
+	p := s.Proxies("public")[0]
+	want := Nack{TypeURL: resource.RouteType, Version: "3", Error: "route rule/static-assets/0: invalid path prefix", Rule: "static-assets"}
+	got := *p.Nack
+	got.At = time.Time{}
+	if got != want {
+		t.Fatalf("nack = %+v, want %+v", got, want)
+	}
+	if p.Acked[resource.RouteType] != "2" {
+		t.Errorf("RDS acked = %q, want 2 (kept after NACK)", p.Acked[resource.RouteType])
+	}
+	if !p.ConnectedSince.Equal(first.ConnectedSince) {
+		t.Errorf("connectedSince moved from %v to %v on the same stream", first.ConnectedSince, p.ConnectedSince)
+	}
+
+	// The JSON shape is the HTTP API's.
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"node":"envoy-1"`, `"connected":true`, `"acked":{`, `"nack":{"typeUrl":`, `"rule":"static-assets"`, `"connectedSince":`, `"lastSeen":`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("JSON %s lacks %s", b, key)
+		}
+	}
+
+	m := s.Metrics()
+	if got := testutil.ToFloat64(m.nacks.WithLabelValues(resource.RouteType)); got != 1 {
+		t.Errorf("nacks{RDS} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.acks.WithLabelValues(resource.RouteType)); got != 2 {
+		t.Errorf("acks{RDS} = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.pushes.WithLabelValues(resource.RouteType)); got != 3 {
+		t.Errorf("pushes{RDS} = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(m.connected); got != 1 {
+		t.Errorf("connected = %v, want 1", got)
+	}
+
+	c.stream.CloseSend()
+	waitFor(t, "disconnect", func() bool { return !s.Proxies("public")[0].Connected })
+	if got := testutil.ToFloat64(m.connected); got != 0 {
+		t.Errorf("connected after close = %v, want 0", got)
+	}
+}
+
+func ackedEqual(ps []ProxyStatus, want map[string]string) bool {
+	if len(ps) != 1 || len(ps[0].Acked) != len(want) {
+		return false
+	}
+	for k, v := range want {
+		if ps[0].Acked[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSandboxKeying: proxies get the snapshot of their own node.cluster,
+// so a sandbox data plane never sees production configuration.
+func TestSandboxKeying(t *testing.T) {
+	s, addr := startServer(t)
+	ctx := context.Background()
+	if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes, baseEndpoints), "7"); err != nil {
+		t.Fatal(err)
+	}
+	sandboxEndpoints := map[string][]string{"web-v1": {"127.0.0.1:40001"}, "api": {"127.0.0.1:40002"}}
+	if err := s.SetGateway(ctx, "sandbox/public", fixture(t, baseRoutes, sandboxEndpoints), "draft"); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		cluster, wantVersion, wantAddr string
+	}{
+		"production": {"public", "7", "10.0.0.21"},
+		"sandbox":    {"sandbox/public", "draft", "127.0.0.1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := dialADS(t, addr, "node-"+name, tc.cluster)
+			c.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: []string{"api"}})
+			eds := c.expect(resource.EndpointType)
+			la := decode(t, eds)[0].(*endpointv3.ClusterLoadAssignment)
+			got := la.Endpoints[0].LbEndpoints[0].GetEndpoint().Address.GetSocketAddress().Address
+			if eds.VersionInfo != tc.wantVersion || got != tc.wantAddr {
+				t.Fatalf("got version %q address %q, want %q %q", eds.VersionInfo, got, tc.wantVersion, tc.wantAddr)
+			}
+			waitFor(t, "proxy listed", func() bool { return len(s.Proxies(tc.cluster)) == 1 })
+		})
+	}
+	if got := s.Gateways(); strings.Join(got, ",") != "public,sandbox/public" {
+		t.Fatalf("gateways = %v", got)
+	}
+}
+
+// TestADSWaitsForSnapshot: a proxy that connects before its gateway is
+// published gets the configuration as soon as it is.
+func TestADSWaitsForSnapshot(t *testing.T) {
+	s, addr := startServer(t)
+	c := dialADS(t, addr, "early", "public")
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType})
+	c.expectNothing(50 * time.Millisecond)
+	if err := s.SetGateway(context.Background(), "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.expect(resource.ClusterType).VersionInfo; got != "1" {
+		t.Fatalf("version %q, want 1", got)
+	}
+}
+
+// TestDeltaADS covers incremental xDS: the initial wildcard response, an
+// endpoints-only update carrying just the changed assignment, and removal.
+func TestDeltaADS(t *testing.T) {
+	s, addr := startServer(t)
+	ctx := context.Background()
+	if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialDelta(t, addr, "envoy-delta", "public")
+
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType})
+	cds := c.expect(resource.ClusterType)
+	if names := deltaNames(cds); names != "api,web-v1" {
+		t.Fatalf("CDS resources %s", names)
+	}
+	for _, r := range cds.Resources {
+		m, err := r.Resource.UnmarshalNew()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.(*clusterv3.Cluster).ValidateAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType, ResponseNonce: cds.Nonce})
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"api", "web-v1"}})
+	eds := c.expect(resource.EndpointType)
+	if names := deltaNames(eds); names != "api,web-v1" {
+		t.Fatalf("EDS resources %s", names)
+	}
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: eds.Nonce})
+	waitFor(t, "delta ACKs", func() bool {
+		ps := s.Proxies("public")
+		return len(ps) == 1 && ps[0].Acked[resource.ClusterType] == "1" && ps[0].Acked[resource.EndpointType] == "1"
+	})
+
+	// Discovery moves web-v1: only that assignment is sent, clusters stay.
+	moved := fixture(t, baseRoutes, map[string][]string{"web-v1": {"10.0.0.99:8080"}, "api": baseEndpoints["api"]}).Endpoints
+	if err := s.SetEndpoints(ctx, "public", moved); err != nil {
+		t.Fatal(err)
+	}
+	eds2 := c.expect(resource.EndpointType)
+	if names := deltaNames(eds2); names != "web-v1" {
+		t.Fatalf("EDS update resources %s, want web-v1 only", names)
+	}
+	if !strings.HasPrefix(eds2.SystemVersionInfo, "1/eds-") {
+		t.Errorf("EDS version %q, want 1/eds-...", eds2.SystemVersionInfo)
+	}
+	c.expectNothing(100 * time.Millisecond)
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: eds2.Nonce,
+		ErrorDetail: &status.Status{Code: 3, Message: "malformed endpoint"}})
+	waitFor(t, "delta NACK", func() bool { return s.Proxies("public")[0].Nack != nil })
+	if n := s.Proxies("public")[0].Nack; n.Version != eds2.SystemVersionInfo || n.TypeURL != resource.EndpointType || n.Rule != "" {
+		t.Errorf("nack = %+v", n)
+	}
+
+	// Removing the api rule removes its cluster.
+	if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes[:1], baseEndpoints), "2"); err != nil {
+		t.Fatal(err)
+	}
+	cds2 := c.expect(resource.ClusterType)
+	if len(cds2.Resources) != 0 || strings.Join(cds2.RemovedResources, ",") != "api" {
+		t.Fatalf("CDS update: resources %s removed %v, want none and [api]", deltaNames(cds2), cds2.RemovedResources)
+	}
+}
+
+// TestSetEndpointsValidation: endpoint updates must match the clusters.
+func TestSetEndpointsValidation(t *testing.T) {
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	if err := s.SetEndpoints(ctx, "public", nil); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Fatalf("no snapshot: err = %v, want not_found", err)
+	}
+	if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.SetEndpoints(ctx, "public", []*endpointv3.ClusterLoadAssignment{loadAssignment("api", "10.0.0.1:80")})
+	if err == nil || !strings.Contains(err.Error(), `endpoints["web-v1"]: referenced by a cluster but missing`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func deltaNames(r *discovery.DeltaDiscoveryResponse) string {
+	var names []string
+	for _, res := range r.Resources {
+		names = append(names, res.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+type deltaClient struct {
+	t      testing.TB
+	stream discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
+	node   bool
+	nodeID string
+	cl     string
+	recv   chan *discovery.DeltaDiscoveryResponse
+}
+
+func dialDelta(t testing.TB, addr, nodeID, cluster string) *deltaClient {
+	t.Helper()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(dialConn(t, addr)).DeltaAggregatedResources(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &deltaClient{t: t, stream: stream, nodeID: nodeID, cl: cluster, recv: make(chan *discovery.DeltaDiscoveryResponse, 16)}
+	go func() {
+		defer close(d.recv)
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			d.recv <- r
+		}
+	}()
+	return d
+}
+
+// send sets the node on the first request only, as Envoy does.
+func (d *deltaClient) send(req *discovery.DeltaDiscoveryRequest) {
+	d.t.Helper()
+	if !d.node {
+		req.Node = &corev3.Node{Id: d.nodeID, Cluster: d.cl}
+		d.node = true
+	}
+	if err := d.stream.Send(req); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *deltaClient) expect(typeURL string) *discovery.DeltaDiscoveryResponse {
+	d.t.Helper()
+	select {
+	case r, ok := <-d.recv:
+		if !ok {
+			d.t.Fatalf("stream closed waiting for %s", typeURL)
+		}
+		if r.TypeUrl != typeURL {
+			d.t.Fatalf("got %s, want %s", r.TypeUrl, typeURL)
+		}
+		return r
+	case <-time.After(5 * time.Second):
+		d.t.Fatalf("no %s delta response within 5s", typeURL)
+	}
+	return nil
+}
+
+func (d *deltaClient) expectNothing(dur time.Duration) {
+	d.t.Helper()
+	select {
+	case r := <-d.recv:
+		d.t.Fatalf("unexpected %s delta response", r.TypeUrl)
+	case <-time.After(dur):
+	}
+}

@@ -1,0 +1,60 @@
+package xds
+
+import (
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+func TestAttributeRule(t *testing.T) {
+	routes := func(names ...string) *anypb.Any {
+		vh := &routev3.VirtualHost{Name: "shop", Domains: []string{"*"}}
+		for _, n := range names {
+			vh.Routes = append(vh.Routes, &routev3.Route{Name: n})
+		}
+		a, err := anypb.New(&routev3.RouteConfiguration{Name: "http", VirtualHosts: []*routev3.VirtualHost{vh}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	tests := map[string]struct {
+		msg  string
+		sent sentResponse
+		want string
+	}{
+		"named in message": {
+			msg:  "Proto constraint validation failed (rule/checkout-v2/3: regex too large)",
+			want: "checkout-v2",
+		},
+		"route name in message": {
+			msg:  "route rule/api/0 has an invalid regex",
+			sent: sentResponse{resources: []*anypb.Any{routes("rule/static/0", "rule/api/0")}},
+			want: "api",
+		},
+		"only one rule in response": {
+			msg:  "invalid regex",
+			sent: sentResponse{resources: []*anypb.Any{routes("rule/static/0", "rule/static/1")}},
+			want: "static",
+		},
+		"delta resource names": {
+			msg:  "cluster rule/mirror/0-shadow: bad config",
+			sent: sentResponse{names: []string{"web"}},
+			want: "mirror",
+		},
+		"ambiguous": {
+			msg:  "invalid regex",
+			sent: sentResponse{resources: []*anypb.Any{routes("rule/static/0", "rule/api/0")}},
+			want: "",
+		},
+		"nothing to go on": {msg: "listener http: address already in use", want: ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := attributeRule(tc.msg, tc.sent); got != tc.want {
+				t.Fatalf("rule = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
