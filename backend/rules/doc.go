@@ -1,0 +1,3 @@
+// Package rules is the condition language and the reference semantics of
+// routedeck's rules.
+package rules
