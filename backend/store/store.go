@@ -4,28 +4,91 @@
 // audit log.
 //
 // CONTRACT: the exported API below is what backend/api and the CLI code
-// against. Bodies marked unimplemented are being filled in; keep the
-// signatures.
+// against; keep the signatures.
 package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Store is an open database. It is safe for concurrent use.
-type Store struct{}
+//
+// Reads go through a pool of read-only connections; every write goes through
+// a single connection that starts its transactions with BEGIN IMMEDIATE.
+// Writers therefore queue in Go instead of racing for SQLite's write lock, so
+// SQLITE_BUSY never surfaces from this process, and a read-check-write
+// (version check, then update) cannot interleave with another one.
+type Store struct {
+	db  *sql.DB // readers
+	wdb *sql.DB // the one writer
+
+	// now is the clock; tests replace it.
+	now func() time.Time
+
+	mu    sync.Mutex
+	draft *draftCache // last committed draft, see draft.go
+}
+
+// pragmas every connection gets. synchronous(FULL) makes each acknowledged
+// commit durable across power loss, not only across a crash of the process.
+const pragmas = "_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 
 // Open opens (creating if needed) the database file at path and runs the
 // embedded migrations. Pragmas (foreign keys, busy timeout, WAL, synchronous
 // FULL) are set in the DSN so every pooled connection has them.
-func Open(ctx context.Context, path string) (*Store, error) { panic("unimplemented") }
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open store: invalid database path %q", path)
+	}
+	wdb, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	s := &Store{wdb: wdb, now: func() time.Time { return time.Now().UTC() }}
+	// Migrations run first, on the writer: the readers' query_only pragma
+	// would refuse them, and journal_mode(WAL) must be set before readers
+	// open the file.
+	if err := s.migrate(ctx); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.db = db
+	return s, nil
+}
 
 // Close closes the database.
-func (s *Store) Close() error { panic("unimplemented") }
+func (s *Store) Close() error {
+	return errors.Join(s.db.Close(), s.wdb.Close())
+}
+
+// DB returns the read-only connection pool, for diagnostics and tests
+// (PRAGMA integrity_check and the like). Writes through it fail.
+func (s *Store) DB() *sql.DB { return s.db }
 
 // ListOptions filters and pages a list. Zero values mean "no filter";
 // Limit 0 means the default (100), capped at 1000.
@@ -40,13 +103,28 @@ type ListOptions struct {
 
 // Get returns the draft object of kind with name, or ENOTFOUND.
 func (s *Store) Get(ctx context.Context, kind, name string) (model.Object, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("get %s %q: %w", kind, name, err)
+	}
+	defer tx.Rollback()
+	return getObject(ctx, tx, kind, name)
 }
 
 // List returns draft objects of kind matching opt, sorted by name (routes:
 // by gateway, priority desc, name), and the total count before paging.
+//
+// Gateway and Upstream filters also apply to the other kinds where they mean
+// something: Gateway on upstreams selects those the gateway's routes use, on
+// gateways the gateway itself; Upstream on upstreams selects that upstream.
+// Host applies to routes only. Search is case-insensitive.
 func (s *Store) List(ctx context.Context, kind string, opt ListOptions) ([]model.Object, int, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", kind, err)
+	}
+	defer tx.Rollback()
+	return listObjects(ctx, tx, kind, opt)
 }
 
 // Create stores a new object with version 1. An existing name is ECONFLICT.
@@ -54,20 +132,26 @@ func (s *Store) List(ctx context.Context, kind string, opt ListOptions) ([]model
 // model.Workspace.Validate; otherwise EINVALID and nothing is written.
 // On success obj's Meta (Version, UpdatedAt, UpdatedBy) is filled in.
 func (s *Store) Create(ctx context.Context, actor string, obj model.Object) error {
-	panic("unimplemented")
+	return s.writeDraft(ctx, func(w *draftWrite) error {
+		return w.create(actor, obj)
+	})
 }
 
 // Update replaces an object. obj.Version must equal the stored version
 // (else ECONFLICT, nothing written); it is incremented on success.
 func (s *Store) Update(ctx context.Context, actor string, obj model.Object) error {
-	panic("unimplemented")
+	return s.writeDraft(ctx, func(w *draftWrite) error {
+		return w.update(actor, obj)
+	})
 }
 
 // Delete removes an object. version must equal the stored version (ECONFLICT
 // otherwise); 0 skips the check (CLI delete). Deleting something still
 // referenced fails with EINVALID naming the referrers.
 func (s *Store) Delete(ctx context.Context, actor, kind, name string, version int64) error {
-	panic("unimplemented")
+	return s.writeDraft(ctx, func(w *draftWrite) error {
+		return w.delete(actor, kind, name, version)
+	})
 }
 
 // ApplyResult says what Apply did to each object ("created", "updated",
@@ -83,16 +167,37 @@ type ApplyResult struct {
 // in ws are ignored: apply is "make it so"). The resulting draft must
 // validate; otherwise EINVALID with every problem and nothing is written.
 func (s *Store) Apply(ctx context.Context, actor string, ws model.Workspace) ([]ApplyResult, error) {
-	panic("unimplemented")
+	var results []ApplyResult
+	err := s.writeDraft(ctx, func(w *draftWrite) error {
+		var err error
+		results, err = w.apply(actor, ws)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 // Workspace returns the whole draft.
-func (s *Store) Workspace(ctx context.Context) (model.Workspace, error) { panic("unimplemented") }
+func (s *Store) Workspace(ctx context.Context) (model.Workspace, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return model.Workspace{}, fmt.Errorf("read workspace: %w", err)
+	}
+	defer tx.Rollback()
+	return readWorkspace(ctx, tx)
+}
 
 // GatewayWorkspace returns what a gateway's configuration is made of: the
 // gateway, its routes and the upstreams they reference.
 func (s *Store) GatewayWorkspace(ctx context.Context, gateway string) (model.Workspace, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return model.Workspace{}, fmt.Errorf("read gateway %q: %w", gateway, err)
+	}
+	defer tx.Rollback()
+	return gatewayWorkspace(ctx, tx, gateway)
 }
 
 // Revision is one recorded write.
@@ -118,12 +223,22 @@ type RevisionFilter struct {
 
 // ListRevisions lists revisions (Before/After/Diff omitted for size).
 func (s *Store) ListRevisions(ctx context.Context, f RevisionFilter) ([]Revision, int, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list revisions: %w", err)
+	}
+	defer tx.Rollback()
+	return listRevisions(ctx, tx, f)
 }
 
 // GetRevision returns one revision in full, or ENOTFOUND.
 func (s *Store) GetRevision(ctx context.Context, id int64) (Revision, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Revision{}, fmt.Errorf("get revision %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	return getRevision(ctx, tx, id)
 }
 
 // Published is one published version of a gateway.
@@ -140,25 +255,61 @@ type Published struct {
 // published version (1, 2, ...). The caller has already translated and
 // validated it.
 func (s *Store) Publish(ctx context.Context, actor, gateway, note string) (Published, error) {
-	panic("unimplemented")
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return Published{}, fmt.Errorf("publish %q: %w", gateway, err)
+	}
+	defer tx.Rollback()
+	p, err := publish(ctx, tx, s.now(), actor, gateway, note)
+	if err != nil {
+		return Published{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Published{}, fmt.Errorf("publish %q: commit: %w", gateway, err)
+	}
+	return p, nil
 }
 
 // GetPublished returns a published version; version 0 means the latest.
 // ENOTFOUND when there is none.
 func (s *Store) GetPublished(ctx context.Context, gateway string, version int64) (Published, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Published{}, fmt.Errorf("get published %q: %w", gateway, err)
+	}
+	defer tx.Rollback()
+	return getPublished(ctx, tx, gateway, version)
 }
 
 // ListPublished lists a gateway's published versions, newest first
 // (Workspace left empty).
 func (s *Store) ListPublished(ctx context.Context, gateway string) ([]Published, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list published %q: %w", gateway, err)
+	}
+	defer tx.Rollback()
+	return listPublished(ctx, tx, gateway)
 }
 
 // Rollback makes version the gateway's draft again (recording revisions) and
 // publishes it as a new version, which it returns.
+//
+// The gateway, the upstreams of the old version and its routes are written
+// back (only those that differ, each with a "rollback" revision); routes of
+// the gateway that the old version did not have are deleted. The resulting
+// draft must validate, as for any other write.
 func (s *Store) Rollback(ctx context.Context, actor, gateway string, version int64) (Published, error) {
-	panic("unimplemented")
+	var p Published
+	err := s.writeDraft(ctx, func(w *draftWrite) error {
+		var err error
+		p, err = w.rollback(actor, gateway, version)
+		return err
+	})
+	if err != nil {
+		return Published{}, err
+	}
+	return p, nil
 }
 
 // Roles, lowest first.
@@ -178,16 +329,49 @@ type User struct {
 }
 
 // CreateUser adds a user (ECONFLICT if the name exists).
-func (s *Store) CreateUser(ctx context.Context, actor string, u *User) error { panic("unimplemented") }
+func (s *Store) CreateUser(ctx context.Context, actor string, u *User) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Name, err)
+	}
+	defer tx.Rollback()
+	if err := createUser(ctx, tx, s.now(), actor, u); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create user %q: commit: %w", u.Name, err)
+	}
+	return nil
+}
 
 // UserByName returns a user or ENOTFOUND.
-func (s *Store) UserByName(ctx context.Context, name string) (User, error) { panic("unimplemented") }
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return User{}, fmt.Errorf("get user %q: %w", name, err)
+	}
+	defer tx.Rollback()
+	return userByName(ctx, tx, name)
+}
 
 // ListUsers lists users by name.
-func (s *Store) ListUsers(ctx context.Context) ([]User, error) { panic("unimplemented") }
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer tx.Rollback()
+	return listUsers(ctx, tx)
+}
 
 // CountUsers reports how many users exist (0 on first start).
-func (s *Store) CountUsers(ctx context.Context) (int, error) { panic("unimplemented") }
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
 
 // Token is an API token. Only its hash is stored.
 type Token struct {
@@ -201,18 +385,69 @@ type Token struct {
 
 // CreateToken stores a token by hash.
 func (s *Store) CreateToken(ctx context.Context, actor string, t *Token) error {
-	panic("unimplemented")
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create token %q: %w", t.Name, err)
+	}
+	defer tx.Rollback()
+	if err := createToken(ctx, tx, s.now(), actor, t); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create token %q: commit: %w", t.Name, err)
+	}
+	return nil
 }
 
 // TokenByHash returns the token with this hash or EUNAUTHORIZED.
-func (s *Store) TokenByHash(ctx context.Context, hash string) (Token, error) { panic("unimplemented") }
+//
+// LastUsed is refreshed at most once a minute, so authenticating a burst of
+// requests does not turn each of them into a write.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (Token, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Token{}, fmt.Errorf("get token: %w", err)
+	}
+	defer tx.Rollback()
+	t, err := tokenByHash(ctx, tx, hash)
+	if err != nil {
+		return Token{}, err
+	}
+	tx.Rollback()
+	now := s.now()
+	if t.LastUsed == nil || now.Sub(*t.LastUsed) > time.Minute {
+		if _, err := s.wdb.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE id = ?`, unixNano(now), t.ID); err != nil {
+			return Token{}, fmt.Errorf("token %q: record use: %w", t.Name, err)
+		}
+		t.LastUsed = &now
+	}
+	return t, nil
+}
 
 // ListTokens lists tokens (no hashes).
-func (s *Store) ListTokens(ctx context.Context) ([]Token, error) { panic("unimplemented") }
+func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer tx.Rollback()
+	return listTokens(ctx, tx)
+}
 
 // DeleteToken revokes a token by id.
 func (s *Store) DeleteToken(ctx context.Context, actor string, id int64) error {
-	panic("unimplemented")
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete token %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	if err := deleteToken(ctx, tx, s.now(), actor, id); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete token %d: commit: %w", id, err)
+	}
+	return nil
 }
 
 // Session is a browser login. Hash is the hash of the cookie value.
@@ -225,15 +460,40 @@ type Session struct {
 }
 
 // CreateSession stores a session.
-func (s *Store) CreateSession(ctx context.Context, sess Session) error { panic("unimplemented") }
+// Expired sessions are purged on the way.
+func (s *Store) CreateSession(ctx context.Context, sess Session) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	defer tx.Rollback()
+	if err := createSession(ctx, tx, s.now(), sess); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create session: commit: %w", err)
+	}
+	return nil
+}
 
 // SessionByHash returns an unexpired session or EUNAUTHORIZED.
 func (s *Store) SessionByHash(ctx context.Context, hash string) (Session, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Session{}, fmt.Errorf("get session: %w", err)
+	}
+	defer tx.Rollback()
+	return sessionByHash(ctx, tx, s.now(), hash)
 }
 
 // DeleteSession ends a session.
-func (s *Store) DeleteSession(ctx context.Context, hash string) error { panic("unimplemented") }
+// Deleting an unknown session is not an error: the session is gone either way.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
@@ -247,17 +507,63 @@ type AuditEntry struct {
 
 // Audit appends an entry outside any other write (writes above record their
 // own entries in the same transaction).
-func (s *Store) Audit(ctx context.Context, e AuditEntry) error { panic("unimplemented") }
+// A zero At is set to now.
+func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	defer tx.Rollback()
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	if err := audit(ctx, tx, e); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("audit %s: commit: %w", e.Action, err)
+	}
+	return nil
+}
 
 // ListAudit lists entries newest first.
+// Limit 0 means the default (100), capped at 1000.
 func (s *Store) ListAudit(ctx context.Context, limit, offset int) ([]AuditEntry, error) {
-	panic("unimplemented")
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer tx.Rollback()
+	return listAudit(ctx, tx, limit, offset)
 }
 
 // GetSetting reads a JSON setting (targets, sandbox options); ENOTFOUND if unset.
-func (s *Store) GetSetting(ctx context.Context, key string, v any) error { panic("unimplemented") }
+func (s *Store) GetSetting(ctx context.Context, key string, v any) error {
+	var raw string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Errorf(model.ENOTFOUND, "setting %q is not set", key)
+	} else if err != nil {
+		return fmt.Errorf("get setting %q: %w", key, err)
+	}
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		return fmt.Errorf("decode setting %q: %w", key, err)
+	}
+	return nil
+}
 
 // PutSetting writes a JSON setting.
 func (s *Store) PutSetting(ctx context.Context, actor, key string, v any) error {
-	panic("unimplemented")
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("put setting %q: %w", key, err)
+	}
+	defer tx.Rollback()
+	if err := putSetting(ctx, tx, s.now(), actor, key, v); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("put setting %q: commit: %w", key, err)
+	}
+	return nil
 }

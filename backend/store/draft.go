@@ -1,0 +1,654 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// draftCache is the decoded draft as of one committed generation. Every
+// write validates the whole resulting draft; decoding thousands of routes
+// for each write would dominate its cost, so the writer keeps the last
+// committed draft and reuses it while the stored generation is unchanged.
+// Objects in it are never mutated: writes build a new cache.
+type draftCache struct {
+	gen  int64
+	objs map[objKey]model.Object
+	// problems are the validation problems of this draft (nil until known).
+	// A write is refused only for problems it adds, so a draft that became
+	// invalid some other way (a stricter Validate after an upgrade) can
+	// still be repaired one object at a time.
+	problems      []keyedProblem
+	problemsKnown bool
+}
+
+// loadDraft returns the committed draft as seen by q's transaction.
+func (s *Store) loadDraft(ctx context.Context, q querier) (*draftCache, error) {
+	var gen int64
+	if err := q.QueryRowContext(ctx, `SELECT generation FROM draft_generation WHERE id = 1`).Scan(&gen); err != nil {
+		return nil, fmt.Errorf("read draft generation: %w", err)
+	}
+	s.mu.Lock()
+	c := s.draft
+	s.mu.Unlock()
+	if c != nil && c.gen == gen {
+		return c, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+objectColumns+` FROM objects`)
+	if err != nil {
+		return nil, fmt.Errorf("read draft: %w", err)
+	}
+	defer rows.Close()
+	c = &draftCache{gen: gen, objs: map[objKey]model.Object{}}
+	for rows.Next() {
+		obj, err := scanObject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read draft: %w", err)
+		}
+		c.objs[keyOf(obj)] = obj
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read draft: %w", err)
+	}
+	s.setDraft(c)
+	return c, nil
+}
+
+func (s *Store) setDraft(c *draftCache) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draft == nil || c.gen >= s.draft.gen {
+		s.draft = c
+	}
+}
+
+// wsKeys maps a list name ("routes") to the key of the object at each index.
+type wsKeys map[string][]objKey
+
+// workspaceKeys builds a Workspace of the cached objects with changes
+// applied (nil value: deleted), in a stable order: gateways and upstreams by
+// name, routes in rule order. The objects share memory with the cache, so
+// the result is for validation only.
+func (c *draftCache) workspaceKeys(changes map[objKey]model.Object) (model.Workspace, wsKeys) {
+	var ws model.Workspace
+	add := func(obj model.Object) {
+		if obj != nil {
+			ws.Add(obj)
+		}
+	}
+	for k, obj := range c.objs {
+		if ch, ok := changes[k]; ok {
+			obj = ch
+		}
+		add(obj)
+	}
+	for k, obj := range changes {
+		if _, ok := c.objs[k]; !ok {
+			add(obj)
+		}
+	}
+	sort.Slice(ws.Gateways, func(i, j int) bool { return ws.Gateways[i].Name < ws.Gateways[j].Name })
+	sort.Slice(ws.Upstreams, func(i, j int) bool { return ws.Upstreams[i].Name < ws.Upstreams[j].Name })
+	sort.Slice(ws.Routes, func(i, j int) bool { return routeLess(&ws.Routes[i], &ws.Routes[j]) })
+	keys := wsKeys{}
+	for _, g := range ws.Gateways {
+		keys["gateways"] = append(keys["gateways"], objKey{model.KindGateway, g.Name})
+	}
+	for _, u := range ws.Upstreams {
+		keys["upstreams"] = append(keys["upstreams"], objKey{model.KindUpstream, u.Name})
+	}
+	for _, r := range ws.Routes {
+		keys["routes"] = append(keys["routes"], objKey{model.KindRoute, r.Name})
+	}
+	return ws, keys
+}
+
+func routeLess(a, b *model.Route) bool {
+	if a.Gateway != b.Gateway {
+		return a.Gateway < b.Gateway
+	}
+	if a.Priority != b.Priority {
+		return a.Priority > b.Priority
+	}
+	return a.Name < b.Name
+}
+
+func listName(kind string) string { return strings.ToLower(kind) + "s" }
+
+// keyedProblem is a validation problem attached to the object it is about
+// (zero key when it is about none), with the path inside that object.
+type keyedProblem struct {
+	key     objKey
+	field   string
+	message string
+}
+
+var listIndex = regexp.MustCompile(`^(gateways|upstreams|routes)\[(\d+)\]\.?`)
+
+// validate runs model.Workspace.Validate and attaches each problem to its
+// object, so problems can be compared across drafts and relabelled for the
+// caller.
+func validate(ws model.Workspace, keys wsKeys) ([]keyedProblem, error) {
+	err := ws.Validate()
+	if err == nil {
+		return nil, nil
+	}
+	if model.ErrorCode(err) != model.EINVALID {
+		return nil, fmt.Errorf("validate draft: %w", err)
+	}
+	fields := model.ErrorFields(err)
+	if len(fields) == 0 {
+		fields = []model.FieldError{{Message: model.ErrorMessage(err)}}
+	}
+	out := make([]keyedProblem, 0, len(fields))
+	for _, f := range fields {
+		p := keyedProblem{field: f.Field, message: f.Message}
+		if m := listIndex.FindStringSubmatch(f.Field); m != nil {
+			i, _ := strconv.Atoi(m[2])
+			if i < len(keys[m[1]]) {
+				p.key = keys[m[1]][i]
+				p.field = f.Field[len(m[0]):]
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// draftWrite is one write transaction on the draft: changes are staged, the
+// resulting draft validated, and only then written.
+type draftWrite struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	now     time.Time
+	base    *draftCache
+	changes map[objKey]model.Object
+	ops     []op
+	flushed int // ops[:flushed] are written
+	// problems of the draft after the last flush.
+	problems []keyedProblem
+}
+
+// op is one staged change and the revision it records.
+type op struct {
+	action        string // create, update, delete, rollback
+	actor         string
+	before, after model.Object
+}
+
+// writeDraft runs fn in a write transaction with the current draft loaded,
+// commits, and keeps the resulting draft for the next write.
+func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer tx.Rollback()
+	base, err := s.loadDraft(ctx, tx)
+	if err != nil {
+		return err
+	}
+	w := &draftWrite{ctx: ctx, tx: tx, now: s.now(), base: base, changes: map[objKey]model.Object{}}
+	if err := fn(w); err != nil {
+		return err
+	}
+	next := base
+	if len(w.ops) > 0 {
+		next = &draftCache{objs: make(map[objKey]model.Object, len(base.objs)+len(w.changes)),
+			problems: w.problems, problemsKnown: true}
+		for k, obj := range base.objs {
+			next.objs[k] = obj
+		}
+		for k, obj := range w.changes {
+			if obj == nil {
+				delete(next.objs, k)
+			} else {
+				next.objs[k] = obj
+			}
+		}
+		if err := tx.QueryRowContext(ctx, `UPDATE draft_generation SET generation = generation + 1
+			WHERE id = 1 RETURNING generation`).Scan(&next.gen); err != nil {
+			return fmt.Errorf("bump draft generation: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.setDraft(next)
+	return nil
+}
+
+// current returns the object as staged so far, or nil.
+func (w *draftWrite) current(k objKey) model.Object {
+	if obj, ok := w.changes[k]; ok {
+		return obj
+	}
+	return w.base.objs[k]
+}
+
+// stage records a change; after is nil for a delete.
+func (w *draftWrite) stage(action, actor string, before, after model.Object) {
+	if after != nil {
+		w.changes[keyOf(after)] = after
+	} else {
+		w.changes[keyOf(before)] = nil
+	}
+	w.ops = append(w.ops, op{action: action, actor: actor, before: before, after: after})
+}
+
+// next returns a copy of obj carrying the metadata of its new version.
+func (w *draftWrite) next(actor string, obj model.Object, version int64) model.Object {
+	c := cloneObject(obj)
+	*c.ObjectMeta() = model.Meta{Name: obj.ObjectMeta().Name, Version: version, UpdatedAt: w.now, UpdatedBy: actor}
+	return c
+}
+
+// labeler names the object a problem belongs to, as a path prefix the
+// caller understands ("" for the object being written).
+type labeler func(objKey) string
+
+// byName labels other objects "routes[web]": their index in the draft means
+// nothing to a caller.
+func byName(k objKey) string { return listName(k.kind) + "[" + k.name + "]" }
+
+// flush validates the draft with every staged change and, if it adds no
+// problem, writes the staged changes, their revisions and audit entries.
+func (w *draftWrite) flush(label labeler) error {
+	ws, keys := w.base.workspaceKeys(w.changes)
+	after, err := validate(ws, keys)
+	if err != nil {
+		return err
+	}
+	before, err := w.baseProblems()
+	if err != nil {
+		return err
+	}
+	var p model.Problems
+	for _, np := range after {
+		if slices.Contains(before, np) {
+			continue
+		}
+		prefix := ""
+		if np.key != (objKey{}) {
+			prefix = label(np.key)
+		}
+		p.Add(model.JoinPath(prefix, np.field), "%s", np.message)
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	w.problems = after
+	for _, o := range w.ops[w.flushed:] {
+		if err := w.persist(o); err != nil {
+			return err
+		}
+	}
+	w.flushed = len(w.ops)
+	return nil
+}
+
+func (w *draftWrite) baseProblems() ([]keyedProblem, error) {
+	if w.base.problemsKnown {
+		return w.base.problems, nil
+	}
+	ws, keys := w.base.workspaceKeys(nil)
+	problems, err := validate(ws, keys)
+	if err != nil {
+		return nil, err
+	}
+	// Only the writer reaches here and the cache is replaced, never
+	// edited, once the write commits, so recording the result is safe.
+	w.base.problems, w.base.problemsKnown = problems, true
+	return problems, nil
+}
+
+// persist writes one change with its revision and audit entry.
+func (w *draftWrite) persist(o op) error {
+	ctx, tx := w.ctx, w.tx
+	obj := o.after
+	if obj == nil {
+		obj = o.before
+	}
+	kind, name := obj.Kind(), obj.ObjectMeta().Name
+	if o.after == nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM objects WHERE kind = ? AND name = ?`, kind, name); err != nil {
+			return fmt.Errorf("delete %s %q: %w", kind, name, err)
+		}
+	} else {
+		spec, err := encodeSpec(obj)
+		if err != nil {
+			return err
+		}
+		m := obj.ObjectMeta()
+		var gateway, description string
+		var priority int
+		switch v := obj.(type) {
+		case *model.Route:
+			gateway, priority, description = v.Gateway, v.Priority, v.Description
+		case *model.Upstream:
+			description = v.Description
+		case *model.Gateway:
+			description = v.Description
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO objects
+			(kind, name, version, gateway, priority, description, spec, updated_at, updated_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version, gateway = excluded.gateway,
+				priority = excluded.priority, description = excluded.description, spec = excluded.spec,
+				updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+			kind, name, m.Version, gateway, priority, description, spec, unixNano(m.UpdatedAt), m.UpdatedBy); err != nil {
+			return fmt.Errorf("write %s %q: %w", kind, name, err)
+		}
+	}
+	if kind == model.KindRoute {
+		if err := writeRouteRefs(ctx, tx, name, o.after); err != nil {
+			return err
+		}
+	}
+	rev, err := newRevision(w.now, o)
+	if err != nil {
+		return err
+	}
+	if err := insertRevision(ctx, tx, &rev); err != nil {
+		return err
+	}
+	return audit(ctx, tx, AuditEntry{At: w.now, Actor: rev.Actor, Action: strings.ToLower(kind) + "." + o.action,
+		Target: name, Detail: fmt.Sprintf("version %d, revision %d", rev.Version, rev.ID)})
+}
+
+// writeRouteRefs replaces the filter rows of a route (after nil: deleted).
+func writeRouteRefs(ctx context.Context, tx *sql.Tx, name string, after model.Object) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM route_refs WHERE route = ?`, name); err != nil {
+		return fmt.Errorf("route %q: clear references: %w", name, err)
+	}
+	if after == nil {
+		return nil
+	}
+	ups, hosts := routeRefs(after.(*model.Route))
+	for _, ref := range []struct {
+		kind   string
+		values []string
+	}{{"upstream", ups}, {"host", hosts}} {
+		for _, v := range ref.values {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO route_refs (route, ref, value) VALUES (?, ?, ?)`,
+				name, ref.kind, v); err != nil {
+				return fmt.Errorf("route %q: record %s %q: %w", name, ref.kind, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func requireName(obj model.Object) error {
+	if obj == nil || checkKind(obj.Kind()) != nil {
+		return model.Errorf(model.EINVALID, "unknown object kind")
+	}
+	if strings.TrimSpace(obj.ObjectMeta().Name) == "" {
+		var p model.Problems
+		p.Add("name", "is required")
+		return p.Err()
+	}
+	return nil
+}
+
+// only labels problems of the written object relative to it.
+func only(k objKey) labeler {
+	return func(o objKey) string {
+		if o == k {
+			return ""
+		}
+		return byName(o)
+	}
+}
+
+func (w *draftWrite) create(actor string, obj model.Object) error {
+	if err := requireName(obj); err != nil {
+		return err
+	}
+	k := keyOf(obj)
+	if w.current(k) != nil {
+		return model.Errorf(model.ECONFLICT, "%s %q already exists", k.kind, k.name)
+	}
+	after := w.next(actor, obj, 1)
+	w.stage("create", actor, nil, after)
+	if err := w.flush(only(k)); err != nil {
+		return err
+	}
+	*obj.ObjectMeta() = *after.ObjectMeta()
+	return nil
+}
+
+func (w *draftWrite) update(actor string, obj model.Object) error {
+	if err := requireName(obj); err != nil {
+		return err
+	}
+	k := keyOf(obj)
+	cur := w.current(k)
+	if cur == nil {
+		return model.Errorf(model.ENOTFOUND, "%s %q not found", k.kind, k.name)
+	}
+	if got, have := obj.ObjectMeta().Version, cur.ObjectMeta().Version; got != have {
+		return staleVersion(k, have, got)
+	}
+	after := w.next(actor, obj, cur.ObjectMeta().Version+1)
+	w.stage("update", actor, cur, after)
+	if err := w.flush(only(k)); err != nil {
+		return err
+	}
+	*obj.ObjectMeta() = *after.ObjectMeta()
+	return nil
+}
+
+func staleVersion(k objKey, current, given int64) error {
+	return model.Errorf(model.ECONFLICT,
+		"%s %q was changed by someone else: current version is %d, given version %d; reload and retry",
+		k.kind, k.name, current, given)
+}
+
+func (w *draftWrite) delete(actor, kind, name string, version int64) error {
+	if err := checkKind(kind); err != nil {
+		return err
+	}
+	k := objKey{kind, name}
+	cur := w.current(k)
+	if cur == nil {
+		return model.Errorf(model.ENOTFOUND, "%s %q not found", kind, name)
+	}
+	if have := cur.ObjectMeta().Version; version != 0 && version != have {
+		return staleVersion(k, have, version)
+	}
+	if refs := w.referrers(k); len(refs) > 0 {
+		return model.Errorf(model.EINVALID, "%s %q is still used by routes %s", kind, name, strings.Join(refs, ", "))
+	}
+	w.stage("delete", actor, cur, nil)
+	return w.flush(byName)
+}
+
+// referrers lists, sorted, the routes that refer to a gateway or upstream.
+func (w *draftWrite) referrers(k objKey) []string {
+	var out []string
+	visit := func(obj model.Object) {
+		r, ok := obj.(*model.Route)
+		if !ok {
+			return
+		}
+		switch k.kind {
+		case model.KindGateway:
+			if r.Gateway == k.name {
+				out = append(out, r.Name)
+			}
+		case model.KindUpstream:
+			if slices.Contains(referencedUpstreams(r), k.name) {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	for key, obj := range w.base.objs {
+		if ch, ok := w.changes[key]; ok {
+			obj = ch
+		}
+		if obj != nil {
+			visit(obj)
+		}
+	}
+	for key, obj := range w.changes {
+		if _, ok := w.base.objs[key]; !ok && obj != nil {
+			visit(obj)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (w *draftWrite) apply(actor string, ws model.Workspace) ([]ApplyResult, error) {
+	// Problems are reported with the document's own paths ("routes[2]"),
+	// which is what the author of the file can find.
+	input := map[objKey]string{}
+	var p model.Problems
+	for _, list := range []struct {
+		name string
+		objs []model.Object
+	}{
+		{"gateways", objectsOf(ws.Gateways)},
+		{"upstreams", objectsOf(ws.Upstreams)},
+		{"routes", objectsOf(ws.Routes)},
+	} {
+		for i, obj := range list.objs {
+			path := model.Index(list.name, i)
+			if err := requireName(obj); err != nil {
+				p.Merge(path, err)
+				continue
+			}
+			k := keyOf(obj)
+			if first, dup := input[k]; dup {
+				p.Add(model.JoinPath(path, "name"), "duplicate %s %q (also at %s)", k.kind, k.name, first)
+				continue
+			}
+			input[k] = path
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	var results []ApplyResult
+	for _, obj := range ws.Objects() {
+		k := keyOf(obj)
+		cur := w.current(k)
+		res := ApplyResult{Kind: k.kind, Name: k.name}
+		switch {
+		case cur == nil:
+			res.Action, res.Version = "created", 1
+			w.stage("create", actor, nil, w.next(actor, obj, 1))
+		default:
+			same, err := sameSpec(cur, obj)
+			if err != nil {
+				return nil, err
+			}
+			res.Version = cur.ObjectMeta().Version
+			if same {
+				res.Action = "unchanged"
+				break
+			}
+			res.Action = "updated"
+			res.Version++
+			w.stage("update", actor, cur, w.next(actor, obj, res.Version))
+		}
+		results = append(results, res)
+	}
+	err := w.flush(func(k objKey) string {
+		if path, ok := input[k]; ok {
+			return path
+		}
+		return byName(k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func objectsOf[T any, P interface {
+	*T
+	model.Object
+}](list []T) []model.Object {
+	out := make([]model.Object, len(list))
+	for i := range list {
+		out[i] = P(&list[i])
+	}
+	return out
+}
+
+func sameSpec(a, b model.Object) (bool, error) {
+	sa, err := encodeSpec(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := encodeSpec(b)
+	if err != nil {
+		return false, err
+	}
+	return sa == sb, nil
+}
+
+// rollback restores a published version of gateway into the draft, then
+// publishes it.
+func (w *draftWrite) rollback(actor, gateway string, version int64) (Published, error) {
+	old, err := getPublished(w.ctx, w.tx, gateway, version)
+	if err != nil {
+		return Published{}, err
+	}
+	keep := map[objKey]bool{}
+	restore := func(obj model.Object) error {
+		k := keyOf(obj)
+		keep[k] = true
+		cur := w.current(k)
+		if cur == nil {
+			w.stage("rollback", actor, nil, w.next(actor, obj, 1))
+			return nil
+		}
+		same, err := sameSpec(cur, obj)
+		if err != nil || same {
+			return err
+		}
+		w.stage("rollback", actor, cur, w.next(actor, obj, cur.ObjectMeta().Version+1))
+		return nil
+	}
+	for _, obj := range old.Workspace.Objects() {
+		if err := restore(obj); err != nil {
+			return Published{}, err
+		}
+	}
+	// Routes the gateway gained since that version go.
+	var drop []model.Object
+	for k, obj := range w.base.objs {
+		if r, ok := obj.(*model.Route); ok && r.Gateway == gateway && !keep[k] {
+			if _, changed := w.changes[k]; !changed {
+				drop = append(drop, obj)
+			}
+		}
+	}
+	sort.Slice(drop, func(i, j int) bool { return drop[i].ObjectMeta().Name < drop[j].ObjectMeta().Name })
+	for _, obj := range drop {
+		w.stage("rollback", actor, obj, nil)
+	}
+	if err := w.flush(byName); err != nil {
+		return Published{}, err
+	}
+	p, err := publish(w.ctx, w.tx, w.now, actor, gateway, fmt.Sprintf("rollback to version %d", version))
+	if err != nil {
+		return Published{}, err
+	}
+	if err := audit(w.ctx, w.tx, AuditEntry{At: w.now, Actor: actor, Action: "gateway.rollback", Target: gateway,
+		Detail: fmt.Sprintf("restored version %d as version %d", version, p.Version)}); err != nil {
+		return Published{}, err
+	}
+	return p, nil
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/diff"
+	"github.com/routedeck/routedeck/backend/model"
+	"sigs.k8s.io/yaml"
+)
+
+// newRevision describes op: the objects before and after as JSON and the
+// diff of their YAML forms.
+func newRevision(now time.Time, o op) (Revision, error) {
+	rev := Revision{At: now, Actor: o.actor, Action: o.action}
+	obj := o.after
+	if obj == nil {
+		obj = o.before
+	}
+	rev.Kind, rev.Name, rev.Version = obj.Kind(), obj.ObjectMeta().Name, obj.ObjectMeta().Version
+	var err error
+	if rev.Before, err = objectJSON(o.before); err != nil {
+		return rev, err
+	}
+	if rev.After, err = objectJSON(o.after); err != nil {
+		return rev, err
+	}
+	before, err := documentYAML(o.before)
+	if err != nil {
+		return rev, err
+	}
+	after, err := documentYAML(o.after)
+	if err != nil {
+		return rev, err
+	}
+	label := rev.Kind + "/" + rev.Name
+	rev.Diff = diff.Unified("a/"+label, "b/"+label, before, after, diff.DefaultContext)
+	return rev, nil
+}
+
+func objectJSON(obj model.Object) (json.RawMessage, error) {
+	if obj == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s %q: %w", obj.Kind(), obj.ObjectMeta().Name, err)
+	}
+	return b, nil
+}
+
+// documentYAML renders obj as the document an operator would write (kind and
+// name, no bookkeeping), so a diff shows changes of content only; the
+// version and author are in the revision itself. nil renders as "".
+func documentYAML(obj model.Object) (string, error) {
+	if obj == nil {
+		return "", nil
+	}
+	spec, err := encodeSpec(obj)
+	if err != nil {
+		return "", err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(spec), &doc); err != nil {
+		return "", fmt.Errorf("render %s %q: %w", obj.Kind(), obj.ObjectMeta().Name, err)
+	}
+	doc["kind"] = obj.Kind()
+	doc["name"] = obj.ObjectMeta().Name
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("render %s %q: %w", obj.Kind(), obj.ObjectMeta().Name, err)
+	}
+	y, err := yaml.JSONToYAML(b)
+	if err != nil {
+		return "", fmt.Errorf("render %s %q as YAML: %w", obj.Kind(), obj.ObjectMeta().Name, err)
+	}
+	return string(y), nil
+}
+
+func nullable(b json.RawMessage) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+func insertRevision(ctx context.Context, tx *sql.Tx, rev *Revision) error {
+	err := tx.QueryRowContext(ctx, `INSERT INTO revisions (at, actor, kind, name, action, version, before, after, diff)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		unixNano(rev.At), rev.Actor, rev.Kind, rev.Name, rev.Action, rev.Version,
+		nullable(rev.Before), nullable(rev.After), rev.Diff).Scan(&rev.ID)
+	if err != nil {
+		return fmt.Errorf("record revision of %s %q: %w", rev.Kind, rev.Name, err)
+	}
+	return nil
+}
+
+func listRevisions(ctx context.Context, q querier, f RevisionFilter) ([]Revision, int, error) {
+	where, args := `1 = 1`, []any{}
+	if f.Kind != "" {
+		where += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	if f.Name != "" {
+		where += ` AND name = ?`
+		args = append(args, f.Name)
+	}
+	var total int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM revisions WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count revisions: %w", err)
+	}
+	limit, offset := page(f.Limit, f.Offset)
+	rows, err := q.QueryContext(ctx, `SELECT id, at, actor, kind, name, action, version FROM revisions
+		WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list revisions: %w", err)
+	}
+	defer rows.Close()
+	var out []Revision
+	for rows.Next() {
+		var r Revision
+		var at int64
+		if err := rows.Scan(&r.ID, &at, &r.Actor, &r.Kind, &r.Name, &r.Action, &r.Version); err != nil {
+			return nil, 0, fmt.Errorf("list revisions: %w", err)
+		}
+		r.At = fromUnixNano(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list revisions: %w", err)
+	}
+	return out, total, nil
+}
+
+func getRevision(ctx context.Context, q querier, id int64) (Revision, error) {
+	var r Revision
+	var at int64
+	var before, after sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT id, at, actor, kind, name, action, version, before, after, diff
+		FROM revisions WHERE id = ?`, id).Scan(&r.ID, &at, &r.Actor, &r.Kind, &r.Name, &r.Action, &r.Version,
+		&before, &after, &r.Diff)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, model.Errorf(model.ENOTFOUND, "revision %d not found", id)
+	} else if err != nil {
+		return r, fmt.Errorf("get revision %d: %w", id, err)
+	}
+	r.At = fromUnixNano(at)
+	if before.Valid {
+		r.Before = json.RawMessage(before.String)
+	}
+	if after.Valid {
+		r.After = json.RawMessage(after.String)
+	}
+	return r, nil
+}
