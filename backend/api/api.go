@@ -1,0 +1,203 @@
+// Package api is routedeck's HTTP API under /api/v1: JSON in and out,
+// problem documents for errors, Bearer tokens or a session cookie for
+// authentication, a minimal role declared next to every route. The browser
+// dashboard, the desktop window and the CLI all use it.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+// Publisher publishes gateway drafts to their proxies. The ADS server
+// provides it; without one the publish endpoints answer 501.
+type Publisher interface {
+	// Publish translates, validates and records the gateway's draft as a
+	// new published version and pushes it. force skips the route tests.
+	Publish(ctx context.Context, actor, gateway string, force bool) (version int64, err error)
+	// Rollback republishes an older version as a new one.
+	Rollback(ctx context.Context, actor, gateway string, version int64) (newVersion int64, err error)
+	// Proxies reports the proxies of a gateway and what they acknowledged.
+	Proxies(ctx context.Context, gateway string) ([]Proxy, error)
+}
+
+// Proxy is one Envoy connected (or last seen) for a gateway.
+type Proxy struct {
+	Node      string            `json:"node"`
+	Connected bool              `json:"connected"`
+	Acked     map[string]string `json:"acked"` // type URL -> version
+	Nack      *Nack             `json:"nack"`
+}
+
+// Nack is the last configuration a proxy refused.
+type Nack struct {
+	TypeURL string `json:"typeUrl"`
+	Error   string `json:"error"`
+	Rule    string `json:"rule,omitempty"`
+}
+
+// Sandbox sends test requests through a gateway's draft in the local
+// sandbox. The request and reply are the JSON documents of the API contract
+// (POST /sandbox/requests); the sandbox owns their types.
+type Sandbox interface {
+	Send(ctx context.Context, body json.RawMessage) (any, error)
+}
+
+// Deps are what the API is built from. Store is required; the rest are
+// optional and their endpoints answer 501 when absent.
+type Deps struct {
+	Store     *store.Store
+	Logger    *slog.Logger
+	Publisher Publisher
+	Sandbox   Sandbox
+	// UI serves the dashboard for every path outside /api; nil mounts
+	// nothing there.
+	UI http.Handler
+	// MaxBodyBytes limits request bodies; 0 means 4 MiB.
+	MaxBodyBytes int64
+	// SecureCookies marks the session cookie Secure (serve behind TLS).
+	SecureCookies bool
+}
+
+type server struct {
+	Deps
+	log   *slog.Logger
+	authn *auth.Authenticator
+}
+
+// NewHandler builds the whole HTTP surface: the API under /api/v1 and,
+// when deps.UI is set, the dashboard everywhere else.
+func NewHandler(deps Deps) http.Handler {
+	s := &server{Deps: deps, log: deps.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 4 << 20
+	}
+	s.authn = &auth.Authenticator{Lookup: deps.Store, Fail: s.writeError}
+	need := s.authn.Require
+
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.logger)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.limitBody, s.authn.Authenticate, recordActor)
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, errNotFound("no such endpoint: %s", r.URL.Path))
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, errMethod(r))
+		})
+
+		r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		r.With(need(auth.RoleViewer)).Get("/openapi.json", serveOpenAPI)
+
+		r.Route("/auth", func(r chi.Router) {
+			// Login carries its credentials in the body.
+			r.Post("/login", s.login)
+			r.With(need(auth.RoleViewer)).Post("/logout", s.logout)
+			r.With(need(auth.RoleViewer)).Get("/me", s.me)
+		})
+
+		for _, k := range kinds {
+			r.Route("/"+k.path, func(r chi.Router) {
+				r.With(need(auth.RoleViewer)).Get("/", s.listObjects(k))
+				r.With(need(auth.RoleEditor)).Post("/", s.createObject(k))
+				r.Route("/{name}", func(r chi.Router) {
+					r.With(need(auth.RoleViewer)).Get("/", s.getObject(k))
+					r.With(need(auth.RoleEditor)).Put("/", s.updateObject(k))
+					r.With(need(auth.RoleEditor)).Delete("/", s.deleteObject(k))
+					switch k.kind {
+					case kindGateway.kind:
+						// Force-publishing skips the route tests: editors
+						// may publish, only admins may force (checked in
+						// the handler, where the body is read).
+						r.With(need(auth.RoleEditor)).Post("/publish", s.publish)
+						r.With(need(auth.RoleEditor)).Post("/rollback", s.rollback)
+						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
+						r.With(need(auth.RoleViewer)).Get("/published", s.published)
+					case kindUpstream.kind:
+						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
+					}
+				})
+			})
+		}
+
+		// Read-only evaluations are POSTs only because they carry a body.
+		r.With(need(auth.RoleViewer)).Post("/evaluate", s.evaluate)
+		r.With(need(auth.RoleViewer)).Post("/validate", s.validate)
+		r.With(need(auth.RoleViewer)).Post("/sandbox/requests", s.sandboxRequest)
+		r.With(need(auth.RoleEditor)).Post("/apply", s.apply)
+
+		r.Route("/revisions", func(r chi.Router) {
+			r.Use(need(auth.RoleViewer))
+			r.Get("/", s.listRevisions)
+			r.Get("/{id}", s.getRevision)
+			r.Get("/{id}/diff", s.revisionDiff)
+		})
+
+		r.Route("/users", func(r chi.Router) {
+			r.Use(need(auth.RoleAdmin))
+			r.Get("/", s.listUsers)
+			r.Post("/", s.createUser)
+		})
+		r.Route("/tokens", func(r chi.Router) {
+			r.Use(need(auth.RoleAdmin))
+			r.Get("/", s.listTokens)
+			r.Post("/", s.createToken)
+			r.Delete("/{id}", s.deleteToken)
+		})
+		r.With(need(auth.RoleAdmin)).Get("/audit", s.listAudit)
+	})
+
+	if deps.UI != nil {
+		r.Handle("/*", deps.UI)
+	}
+	return r
+}
+
+func (s *server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// actorSlot lets the outer access log learn who the inner authentication
+// middleware identified.
+type actorSlot struct{ name string }
+
+type actorSlotKey struct{}
+
+func recordActor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slot, ok := r.Context().Value(actorSlotKey{}).(*actorSlot); ok {
+			if p, ok := auth.FromContext(r.Context()); ok {
+				slot.name = p.Name
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func actorOf(r *http.Request) string {
+	if slot, ok := r.Context().Value(actorSlotKey{}).(*actorSlot); ok {
+		return slot.name
+	}
+	return ""
+}
+
+func withActorSlot(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), actorSlotKey{}, &actorSlot{}))
+}

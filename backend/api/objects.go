@@ -1,0 +1,275 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+// kindInfo ties a URL collection to a model kind.
+type kindInfo struct {
+	kind string // model kind, e.g. "Route"
+	path string // collection in URLs, e.g. "routes"
+}
+
+var (
+	kindGateway  = kindInfo{model.KindGateway, "gateways"}
+	kindUpstream = kindInfo{model.KindUpstream, "upstreams"}
+	kindRoute    = kindInfo{model.KindRoute, "routes"}
+	kinds        = []kindInfo{kindGateway, kindUpstream, kindRoute}
+)
+
+// listResponse is the shape of every list: the page and the total count.
+type listResponse struct {
+	Items []any `json:"items"`
+	Total int   `json:"total"`
+}
+
+func errNotFound(format string, args ...any) error {
+	return model.Errorf(model.ENOTFOUND, format, args...)
+}
+
+func errMethod(r *http.Request) error {
+	return model.Errorf(eMethod, "method %s not allowed on %s", r.Method, r.URL.Path)
+}
+
+// view renders an object for a response: its JSON plus "kind" and, for
+// routes, "whenText" (the condition in the text language, for editors that
+// show it).
+func view(obj model.Object) (any, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", obj.Kind(), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", obj.Kind(), err)
+	}
+	m["kind"] = obj.Kind()
+	if r, ok := obj.(*model.Route); ok {
+		m["whenText"] = formatCondition(r.When)
+	}
+	return m, nil
+}
+
+// decodeObject reads an object of kind k from the request body. "kind" and
+// "whenText" are accepted and ignored so that a client can send back what it
+// read; everything else unknown is refused. Condition text is parsed.
+func decodeObject(r *http.Request, k kindInfo) (model.Object, error) {
+	var fields map[string]json.RawMessage
+	if err := decode(r, &fields); err != nil {
+		return nil, err
+	}
+	if raw, ok := fields["kind"]; ok {
+		var kind string
+		if json.Unmarshal(raw, &kind) != nil || kind != k.kind {
+			return nil, fieldError("kind", fmt.Sprintf("must be %q here", k.kind))
+		}
+		delete(fields, "kind")
+	}
+	// whenText is output only: the tree (or text) in "when" is what counts.
+	delete(fields, "whenText")
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("re-encode body: %w", err)
+	}
+	obj := model.NewObject(k.kind)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
+		return nil, decodeError(err)
+	}
+	if err := prepare(obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// prepare parses condition text and checks the object on its own, so a
+// client gets every problem of its object in one answer.
+func prepare(obj model.Object) error {
+	var p model.Problems
+	if r, ok := obj.(*model.Route); ok {
+		if err := resolveRoute(r); err != nil {
+			p.Merge("", err)
+			// The condition did not parse: validation would only repeat
+			// that about "when", so keep its other findings.
+			for _, fe := range model.ErrorFields(obj.Validate()) {
+				if !strings.HasPrefix(fe.Field, "when") {
+					p.Add(fe.Field, "%s", fe.Message)
+				}
+			}
+			return p.Err()
+		}
+	}
+	p.Merge("", obj.Validate())
+	return p.Err()
+}
+
+func (s *server) listObjects(k kindInfo) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		opt := store.ListOptions{
+			Gateway:  q.Get("gateway"),
+			Upstream: q.Get("upstream"),
+			Host:     q.Get("host"),
+			Search:   q.Get("q"),
+		}
+		var err error
+		if opt.Limit, opt.Offset, err = paging(q); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		objs, total, err := s.Store.List(r.Context(), k.kind, opt)
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("list %s: %w", k.path, err))
+			return
+		}
+		resp := listResponse{Items: make([]any, 0, len(objs)), Total: total}
+		for _, o := range objs {
+			v, err := view(o)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			resp.Items = append(resp.Items, v)
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// paging reads ?limit= and ?offset=, reporting both when both are bad.
+func paging(q url.Values) (limit, offset int, err error) {
+	var p model.Problems
+	num := func(name string) int {
+		v := q.Get(name)
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			p.Add(name, "must be a non-negative integer")
+		}
+		return n
+	}
+	limit, offset = num("limit"), num("offset")
+	return limit, offset, p.Err()
+}
+
+func (s *server) getObject(k kindInfo) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		obj, err := s.Store.Get(r.Context(), k.kind, chi.URLParam(r, "name"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeObject(w, r, http.StatusOK, obj)
+	}
+}
+
+func (s *server) writeObject(w http.ResponseWriter, r *http.Request, status int, obj model.Object) {
+	v, err := view(obj)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(obj.ObjectMeta().Version, 10)))
+	writeJSON(w, status, v)
+}
+
+func (s *server) createObject(k kindInfo) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		obj, err := decodeObject(r, k)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.Store.Create(r.Context(), auth.Actor(r.Context()), obj); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/api/v1/"+k.path+"/"+url.PathEscape(obj.ObjectMeta().Name))
+		s.writeObject(w, r, http.StatusCreated, obj)
+	}
+}
+
+func (s *server) updateObject(k kindInfo) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		obj, err := decodeObject(r, k)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		meta := obj.ObjectMeta()
+		name := chi.URLParam(r, "name")
+		switch {
+		case meta.Name == "":
+			meta.Name = name
+		case meta.Name != name:
+			s.writeError(w, r, fieldError("name", fmt.Sprintf("%q does not match the URL (%q); renaming is not supported", meta.Name, name)))
+			return
+		}
+		if meta.Version == 0 {
+			v, err := versionFrom(r, false)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			meta.Version = v
+		}
+		if meta.Version == 0 {
+			s.writeError(w, r, fieldError("version", "required: send the version you read (or If-Match) so concurrent edits are detected"))
+			return
+		}
+		if err := s.Store.Update(r.Context(), auth.Actor(r.Context()), obj); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeObject(w, r, http.StatusOK, obj)
+	}
+}
+
+func (s *server) deleteObject(k kindInfo) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		version, err := versionFrom(r, true)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.Store.Delete(r.Context(), auth.Actor(r.Context()), k.kind, chi.URLParam(r, "name"), version); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// versionFrom reads the expected version from If-Match (an ETag as sent by
+// GET, quoted or not) or, when query is set, ?version=. 0 means none given.
+func versionFrom(r *http.Request, query bool) (int64, error) {
+	v := strings.Trim(strings.TrimPrefix(r.Header.Get("If-Match"), "W/"), `"`)
+	field := "If-Match"
+	if v == "" && query {
+		v, field = r.URL.Query().Get("version"), "version"
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fieldError(field, "must be a version number")
+	}
+	return n, nil
+}

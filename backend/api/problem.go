@@ -1,0 +1,185 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// API-only error codes, beside the model's. They never leave this package.
+const (
+	eTooLarge       = "too_large"
+	eNotImplemented = "not_implemented"
+	eMethod         = "method_not_allowed"
+)
+
+// statusByCode is the one table that turns an error kind into an HTTP
+// status. Everything the API answers with an error goes through it.
+var statusByCode = map[string]int{
+	model.EINVALID:      http.StatusBadRequest,
+	model.EUNAUTHORIZED: http.StatusUnauthorized,
+	model.EFORBIDDEN:    http.StatusForbidden,
+	model.ENOTFOUND:     http.StatusNotFound,
+	eMethod:             http.StatusMethodNotAllowed,
+	model.ECONFLICT:     http.StatusConflict,
+	eTooLarge:           http.StatusRequestEntityTooLarge,
+	model.EINTERNAL:     http.StatusInternalServerError,
+	eNotImplemented:     http.StatusNotImplemented,
+}
+
+// Problem is an RFC 9457 problem document, with the field errors a form
+// needs to put each message next to its field.
+type Problem struct {
+	Type      string             `json:"type"`
+	Title     string             `json:"title"`
+	Status    int                `json:"status"`
+	Detail    string             `json:"detail,omitempty"`
+	Errors    []model.FieldError `json:"errors,omitempty"`
+	RequestID string             `json:"requestId,omitempty"`
+}
+
+// writeError answers with the problem for err. Internal errors are logged
+// with their detail and shown only as "internal error".
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := model.ErrorCode(err)
+	status, ok := statusByCode[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	p := Problem{
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    model.ErrorMessage(err),
+		Errors:    model.ErrorFields(err),
+		RequestID: middleware.GetReqID(r.Context()),
+	}
+	if status >= 500 && code != eNotImplemented {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"request_id", p.RequestID, "err", err)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body into v, refusing unknown fields and trailing
+// data. Errors become EINVALID with the field path when the decoder knows
+// it, so a client learns which field to fix.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return model.Errorf(model.EINVALID, "request body must hold a single JSON value")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+		maxErr    *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return model.Errorf(eTooLarge, "request body larger than %d bytes", maxErr.Limit)
+	case errors.Is(err, io.EOF):
+		return model.Errorf(model.EINVALID, "request body is empty: a JSON object is required")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		return fieldError(field, fmt.Sprintf("expected %s, got %s", jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value))
+	case errors.As(err, &syntaxErr):
+		return model.Errorf(model.EINVALID, "malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fieldError(field, "unknown field")
+	}
+	// Errors from custom decoders (durations, conditions) carry no path.
+	return model.Errorf(model.EINVALID, "invalid request body: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonTypeName(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case kind == "slice", kind == "array":
+		return "a list"
+	}
+	return "an object"
+}
+
+func fieldError(field, msg string) error {
+	return &model.Error{Code: model.EINVALID, Message: "invalid request body",
+		Fields: []model.FieldError{{Field: field, Message: msg}}}
+}
+
+// notWired is the answer of endpoints whose backend this server was built
+// without (publishing before the ADS server is attached, for example).
+func notWired(what string) error {
+	return model.Errorf(eNotImplemented, "%s is not available in this server", what)
+}
+
+// logger is the access-log and recovery middleware: one line per request,
+// and a panic becomes a logged stack plus a 500 problem.
+func (s *server) logger(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withActorSlot(r)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v) // the client went away; let net/http handle it
+				}
+				s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
+					"request_id", middleware.GetReqID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if ww.Status() == 0 {
+					s.writeError(ww, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			level := slog.LevelInfo
+			if ww.Status() >= 500 {
+				level = slog.LevelError
+			}
+			s.log.Log(r.Context(), level, "http request",
+				"method", r.Method, "path", r.URL.Path, "status", statusOr200(ww.Status()),
+				"bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds(),
+				"request_id", middleware.GetReqID(r.Context()), "actor", actorOf(r))
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
+
+func statusOr200(s int) int {
+	if s == 0 {
+		return http.StatusOK
+	}
+	return s
+}

@@ -1,0 +1,167 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// decodeOptional is decode for bodies that may be left out entirely.
+func decodeOptional(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return decodeError(err)
+	}
+	return nil
+}
+
+type publishRequest struct {
+	// Force publishes even when route tests fail (admins only).
+	Force bool `json:"force"`
+}
+
+func (s *server) publish(w http.ResponseWriter, r *http.Request) {
+	var req publishRequest
+	if err := decodeOptional(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if p, _ := auth.FromContext(r.Context()); req.Force && !auth.Allows(p.Role, auth.RoleAdmin) {
+		s.writeError(w, r, model.Errorf(model.EFORBIDDEN, "force-publishing needs role admin, you have %s", p.Role))
+		return
+	}
+	if s.Publisher == nil {
+		s.writeError(w, r, notWired("publishing"))
+		return
+	}
+	v, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"), req.Force)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+}
+
+type rollbackRequest struct {
+	Version int64 `json:"version"`
+}
+
+func (s *server) rollback(w http.ResponseWriter, r *http.Request) {
+	var req rollbackRequest
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Version <= 0 {
+		s.writeError(w, r, fieldError("version", "required: the published version to go back to"))
+		return
+	}
+	if s.Publisher == nil {
+		s.writeError(w, r, notWired("publishing"))
+		return
+	}
+	v, err := s.Publisher.Rollback(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"), req.Version)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+}
+
+func (s *server) proxies(w http.ResponseWriter, r *http.Request) {
+	if s.Publisher == nil {
+		s.writeError(w, r, notWired("proxy status"))
+		return
+	}
+	list, err := s.Publisher.Proxies(r.Context(), chi.URLParam(r, "name"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []Proxy{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
+// published lists the gateway's published versions, newest first.
+func (s *server) published(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.Store.ListPublished(r.Context(), name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]any, len(list))
+	for i := range list {
+		items[i] = list[i]
+	}
+	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: len(items)})
+}
+
+// endpoint is one address of an upstream as the API reports it.
+type endpoint struct {
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	Weight  int    `json:"weight"`
+	Healthy bool   `json:"healthy"`
+	Source  string `json:"source"`
+	Stale   bool   `json:"stale"`
+}
+
+// endpoints reports an upstream's endpoints. Static and DNS upstreams are
+// answered from their definition; Kubernetes and Consul need discovery.
+func (s *server) endpoints(w http.ResponseWriter, r *http.Request) {
+	obj, err := s.Store.Get(r.Context(), model.KindUpstream, chi.URLParam(r, "name"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u := obj.(*model.Upstream)
+	items := []endpoint{}
+	switch {
+	case u.Static != nil:
+		for _, e := range u.Static.Endpoints {
+			weight := e.Weight
+			if weight == 0 {
+				weight = 1
+			}
+			items = append(items, endpoint{Address: e.Address, Port: e.Port, Weight: weight, Healthy: true, Source: "static"})
+		}
+	case u.DNS != nil:
+		items = append(items, endpoint{Address: u.DNS.Host, Port: u.DNS.Port, Weight: 1, Healthy: true, Source: "dns"})
+	default:
+		s.writeError(w, r, notWired("endpoint discovery"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *server) sandboxRequest(w http.ResponseWriter, r *http.Request) {
+	var body json.RawMessage
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.Sandbox == nil {
+		s.writeError(w, r, notWired("the sandbox"))
+		return
+	}
+	resp, err := s.Sandbox.Send(r.Context(), body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,242 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := s.Store.ListUsers(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]any, len(users))
+	for i := range users {
+		items[i] = users[i]
+	}
+	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: len(items)})
+}
+
+type createUserRequest struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+}
+
+// minPasswordLen is short enough for a lab, long enough to stop "admin".
+const minPasswordLen = 8
+
+func checkAccount(name, role string, p *model.Problems) {
+	if name == "" {
+		p.Add("name", "required")
+	}
+	if !auth.ValidRole(role) {
+		p.Add("role", "must be one of viewer, editor, admin")
+	}
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
+	var req createUserRequest
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var p model.Problems
+	checkAccount(req.Name, req.Role, &p)
+	if len(req.Password) < minPasswordLen {
+		p.Add("password", "must be at least %d characters", minPasswordLen)
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u := store.User{Name: req.Name, Role: req.Role, PasswordHash: hash}
+	if err := s.Store.CreateUser(r.Context(), auth.Actor(r.Context()), &u); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
+	toks, err := s.Store.ListTokens(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]any, len(toks))
+	for i := range toks {
+		items[i] = toks[i]
+	}
+	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: len(items)})
+}
+
+type createTokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// createTokenResponse shows the token once; only its hash is kept.
+type createTokenResponse struct {
+	store.Token
+	Secret string `json:"token"`
+}
+
+func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req createTokenRequest
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var p model.Problems
+	checkAccount(req.Name, req.Role, &p)
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	secret, hash, err := auth.NewToken()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t := store.Token{Name: req.Name, Role: req.Role, Hash: hash}
+	if err := s.Store.CreateToken(r.Context(), auth.Actor(r.Context()), &t); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, createTokenResponse{Token: t, Secret: secret})
+}
+
+func (s *server) deleteToken(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.writeError(w, r, errNotFound("no token %q", chi.URLParam(r, "id")))
+		return
+	}
+	if err := s.Store.DeleteToken(r.Context(), auth.Actor(r.Context()), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
+	limit, offset, err := paging(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.Store.ListAudit(r.Context(), limit, offset)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]any, len(entries))
+	for i := range entries {
+		items[i] = entries[i]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+type loginRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// sessionResponse is what the UI needs after login: who it is and the CSRF
+// token to send as X-CSRF-Token on writes.
+type sessionResponse struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CSRFToken string    `json:"csrfToken,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// One answer for unknown user and wrong password, so names cannot be
+	// probed.
+	denied := model.Errorf(model.EUNAUTHORIZED, "wrong user name or password")
+	if req.Name == "" || req.Password == "" {
+		s.writeError(w, r, denied)
+		return
+	}
+	u, err := s.Store.UserByName(r.Context(), req.Name)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		s.writeError(w, r, denied)
+		return
+	} else if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok, err := auth.VerifyPassword(u.PasswordHash, req.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		s.auditLog(r, store.AuditEntry{Actor: req.Name, Action: "login.failed", Target: "user/" + req.Name})
+		s.writeError(w, r, denied)
+		return
+	}
+	cookie, sess, err := auth.NewSession(u, time.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Store.CreateSession(r.Context(), sess); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.auditLog(r, store.AuditEntry{Actor: u.Name, Action: "login", Target: "user/" + u.Name})
+	http.SetCookie(w, auth.SessionCookieFor(cookie, sess.ExpiresAt, s.SecureCookies))
+	writeJSON(w, http.StatusOK, sessionResponse{Name: u.Name, Role: u.Role, CSRFToken: sess.CSRF, ExpiresAt: sess.ExpiresAt})
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if p, _ := auth.FromContext(r.Context()); p.Session != nil {
+		if err := s.Store.DeleteSession(r.Context(), p.Session.Hash); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, auth.SessionCookieFor("", time.Unix(0, 0), s.SecureCookies))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me tells the UI who it is. A session caller gets its CSRF token again, so
+// a reloaded page can keep writing; the cookie and this same-origin answer
+// are out of reach of other sites.
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	p, _ := auth.FromContext(r.Context())
+	resp := sessionResponse{Name: p.Name, Role: p.Role}
+	if p.Session != nil {
+		resp.CSRFToken, resp.ExpiresAt = p.Session.CSRF, p.Session.ExpiresAt
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// auditLog records an event that no store write records by itself. A
+// failure to audit is logged, not shown: the action already happened.
+func (s *server) auditLog(r *http.Request, e store.AuditEntry) {
+	if err := s.Store.Audit(r.Context(), e); err != nil {
+		s.log.ErrorContext(r.Context(), "audit failed", "action", e.Action, "err", err)
+	}
+}

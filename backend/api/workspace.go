@@ -1,0 +1,139 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+// checkWorkspace parses conditions and validates ws as it would be after
+// applying it to the current draft. Problems are reported with paths into
+// ws itself ("routes[2].then.forward[0].upstream"), which is what lets the
+// CLI point at the line of the file they came from: ws's objects go first
+// in the merged workspace, so their indices are unchanged.
+func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
+	var p model.Problems
+	p.Merge("", resolveWorkspace(ws))
+	if p.Len() > 0 {
+		return p.Err()
+	}
+	for i := range ws.Gateways {
+		p.Merge(model.Index("gateways", i), ws.Gateways[i].Validate())
+	}
+	for i := range ws.Upstreams {
+		p.Merge(model.Index("upstreams", i), ws.Upstreams[i].Validate())
+	}
+	for i := range ws.Routes {
+		p.Merge(model.Index("routes", i), ws.Routes[i].Validate())
+	}
+	if p.Len() > 0 {
+		return p.Err()
+	}
+	draft, err := s.Store.Workspace(r.Context())
+	if err != nil {
+		return fmt.Errorf("load draft: %w", err)
+	}
+	merged := mergeWorkspace(*ws, draft)
+	return merged.Validate()
+}
+
+// mergeWorkspace is draft with ws applied: ws's objects first, then the
+// draft's objects that ws does not replace.
+func mergeWorkspace(ws, draft model.Workspace) model.Workspace {
+	out := model.Workspace{
+		Gateways:  append([]model.Gateway(nil), ws.Gateways...),
+		Upstreams: append([]model.Upstream(nil), ws.Upstreams...),
+		Routes:    append([]model.Route(nil), ws.Routes...),
+	}
+	have := map[string]bool{}
+	for _, o := range ws.Objects() {
+		have[o.Kind()+"/"+o.ObjectMeta().Name] = true
+	}
+	for _, o := range draft.Objects() {
+		if !have[o.Kind()+"/"+o.ObjectMeta().Name] {
+			out.Add(o)
+		}
+	}
+	return out
+}
+
+// decodeWorkspace reads a workspace body ({"gateways": [...], "upstreams":
+// [...], "routes": [...]}), decoding each object on its own so that every
+// broken object is reported, each with its list path ("routes[2].gatway").
+func decodeWorkspace(r *http.Request) (model.Workspace, error) {
+	var lists struct {
+		Gateways  []json.RawMessage `json:"gateways"`
+		Upstreams []json.RawMessage `json:"upstreams"`
+		Routes    []json.RawMessage `json:"routes"`
+	}
+	var ws model.Workspace
+	if err := decode(r, &lists); err != nil {
+		return ws, err
+	}
+	var p model.Problems
+	each := func(list string, kind string, raws []json.RawMessage) {
+		for i, raw := range raws {
+			obj := model.NewObject(kind)
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(obj); err != nil {
+				p.Merge(model.Index(list, i), decodeError(err))
+				continue
+			}
+			ws.Add(obj)
+		}
+	}
+	each("gateways", model.KindGateway, lists.Gateways)
+	each("upstreams", model.KindUpstream, lists.Upstreams)
+	each("routes", model.KindRoute, lists.Routes)
+	return ws, p.Err()
+}
+
+// applyResponse says what happened to every object.
+type applyResponse struct {
+	Items []store.ApplyResult `json:"items"`
+}
+
+func (s *server) apply(w http.ResponseWriter, r *http.Request) {
+	ws, err := decodeWorkspace(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.checkWorkspace(r, &ws); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	results, err := s.Store.Apply(r.Context(), auth.Actor(r.Context()), ws)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if results == nil {
+		results = []store.ApplyResult{}
+	}
+	writeJSON(w, http.StatusOK, applyResponse{Items: results})
+}
+
+// validate checks a workspace like apply does and stores nothing.
+func (s *server) validate(w http.ResponseWriter, r *http.Request) {
+	ws, err := decodeWorkspace(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.checkWorkspace(r, &ws); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	names := make([]string, 0)
+	for _, o := range ws.Objects() {
+		names = append(names, o.Kind()+"/"+o.ObjectMeta().Name)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"valid": true, "objects": names})
+}
