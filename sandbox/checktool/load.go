@@ -1,0 +1,243 @@
+package checktool
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/prototext"
+	"sigs.k8s.io/yaml"
+
+	// Register the extension types a route configuration may embed.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/path/match/uri_template/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/path/rewrite/uri_template/v3"
+)
+
+// toJSON reads a YAML or JSON file as JSON. JSON goes through the YAML
+// reader when it is not strict JSON, which accepts what Envoy's lenient
+// JSON reader accepts (such as a trailing comma).
+func toJSON(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext == ".json" && json.Valid(data) {
+		return data, nil
+	}
+	out, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("unable to parse %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// LoadRouteConfig reads an Envoy v3 RouteConfiguration from YAML, JSON or
+// protobuf text (.pb_text), rejecting unknown fields like Envoy does.
+func LoadRouteConfig(path string) (*routev3.RouteConfiguration, error) {
+	rc := &routev3.RouteConfiguration{}
+	if strings.HasSuffix(path, ".pb_text") || strings.HasSuffix(path, ".textproto") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := prototext.Unmarshal(data, rc); err != nil {
+			return nil, fmt.Errorf("unable to parse %s as RouteConfiguration: %w", path, err)
+		}
+		return rc, nil
+	}
+	js, err := toJSON(path)
+	if err != nil {
+		return nil, err
+	}
+	if js, err = normalizeDurations(js); err != nil {
+		return nil, fmt.Errorf("unable to parse %s: %w", path, err)
+	}
+	if err := protojson.Unmarshal(js, rc); err != nil {
+		return nil, fmt.Errorf("unable to parse %s as RouteConfiguration: %w", path, err)
+	}
+	if err := rc.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("%s: proto constraint validation failed: %w", path, err)
+	}
+	return rc, nil
+}
+
+// TestFile is Envoy's router check test schema (validation.proto).
+type TestFile struct {
+	Tests []TestCase `json:"tests"`
+	// Runtime is loaded as a static runtime layer.
+	Runtime map[string]any `json:"runtime,omitempty"`
+}
+
+// TestCase is one ValidationItem.
+type TestCase struct {
+	TestName string     `json:"test_name"`
+	Input    *Input     `json:"input"`
+	Validate *Assertion `json:"validate"`
+}
+
+// HeaderValue is envoy.config.core.v3.HeaderValue.
+type HeaderValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// DynamicMetadata is one namespace of stream dynamic metadata set before
+// routing.
+type DynamicMetadata struct {
+	Namespace      string          `json:"metadata_namespace"`
+	Value          json.RawMessage `json:"value"`
+	AllowOverwrite bool            `json:"allow_overwrite"`
+}
+
+// Input is ValidationInput.
+type Input struct {
+	Authority                 string            `json:"authority"`
+	Path                      string            `json:"path"`
+	Method                    string            `json:"method"`
+	RandomValue               Uint64            `json:"random_value"`
+	SSL                       bool              `json:"ssl"`
+	Internal                  bool              `json:"internal"`
+	Runtime                   string            `json:"runtime"`
+	AdditionalRequestHeaders  []HeaderValue     `json:"additional_request_headers"`
+	AdditionalResponseHeaders []HeaderValue     `json:"additional_response_headers"`
+	DynamicMetadata           []DynamicMetadata `json:"dynamic_metadata"`
+}
+
+// Assertion is ValidationAssert. Pointers distinguish "not asserted"
+// from an asserted empty value.
+type Assertion struct {
+	ClusterName           *string           `json:"cluster_name"`
+	VirtualClusterName    *string           `json:"virtual_cluster_name"`
+	VirtualHostName       *string           `json:"virtual_host_name"`
+	HostRewrite           *string           `json:"host_rewrite"`
+	PathRewrite           *string           `json:"path_rewrite"`
+	PathRedirect          *string           `json:"path_redirect"`
+	CodeRedirect          *uint32           `json:"code_redirect"`
+	RequestHeaderFields   []HeaderValue     `json:"request_header_fields"`
+	ResponseHeaderFields  []HeaderValue     `json:"response_header_fields"`
+	RequestHeaderMatches  []json.RawMessage `json:"request_header_matches"`
+	ResponseHeaderMatches []json.RawMessage `json:"response_header_matches"`
+}
+
+// Uint64 accepts a JSON number or a decimal string, as proto3 JSON does
+// for 64-bit integers.
+type Uint64 uint64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (u *Uint64) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("random_value %s is not an unsigned integer", b)
+	}
+	*u = Uint64(n)
+	return nil
+}
+
+// LoadTestFile reads and validates a test file (JSON or YAML).
+func LoadTestFile(path string) (*TestFile, error) {
+	js, err := toJSON(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	tf := &TestFile{}
+	if err := dec.Decode(tf); err != nil {
+		return nil, fmt.Errorf("unable to parse %s as a router check test file: %w", path, err)
+	}
+	if err := tf.validate(); err != nil {
+		return nil, fmt.Errorf("%s: proto constraint validation failed: %w", path, err)
+	}
+	return tf, nil
+}
+
+// validate applies validation.proto's constraints, reporting them all.
+func (tf *TestFile) validate() error {
+	var errs []string
+	if len(tf.Tests) == 0 {
+		errs = append(errs, "tests: at least one test is required")
+	}
+	for i, t := range tf.Tests {
+		at := fmt.Sprintf("tests[%d]", i)
+		if t.TestName == "" {
+			errs = append(errs, at+".test_name: must not be empty")
+		}
+		if t.Input == nil {
+			errs = append(errs, at+".input: is required")
+		} else {
+			if t.Input.Authority == "" {
+				errs = append(errs, at+".input.authority: must not be empty")
+			}
+			if t.Input.Path == "" {
+				errs = append(errs, at+".input.path: must not be empty")
+			}
+			if len(t.Input.Method) < 3 {
+				errs = append(errs, at+".input.method: must be at least 3 characters")
+			}
+		}
+		if t.Validate == nil {
+			errs = append(errs, at+".validate: is required")
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// normalizeDurations rewrites {seconds, nanos} objects to the "1.5s"
+// string form proto3 JSON requires; Envoy's loader accepts both.
+func normalizeDurations(js []byte) ([]byte, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(walkDurations(v))
+}
+
+func walkDurations(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) > 0 && len(t) <= 2 {
+			secs, hasS := t["seconds"]
+			nanos, hasN := t["nanos"]
+			if (hasS || hasN) && len(t) == btoi(hasS)+btoi(hasN) {
+				s, _ := strconv.ParseInt(fmt.Sprint(orZero(secs)), 10, 64)
+				n, _ := strconv.ParseInt(fmt.Sprint(orZero(nanos)), 10, 64)
+				return strconv.FormatFloat(float64(s)+float64(n)/1e9, 'f', -1, 64) + "s"
+			}
+		}
+		for k, e := range t {
+			t[k] = walkDurations(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = walkDurations(e)
+		}
+	}
+	return v
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func orZero(v any) any {
+	if v == nil {
+		return 0
+	}
+	return v
+}
