@@ -9,6 +9,8 @@ import {
   isNullaryOp,
   normalizeCondition,
   parseCondition,
+  quote,
+  tryParseCondition,
 } from './conditionText';
 import type { Condition } from './model';
 
@@ -24,12 +26,12 @@ function rng(seed: number) {
   };
 }
 
-const STRINGS = ['', 'shop.example.com', '/static', 'GET', 'a "quoted" value', 'back\\slash', 'tab\tnew\nline', 'ünïcødé', '*.example.com', '^/v[0-9]+/.*$', ']', '&& ||'];
+const STRINGS = ['', 'shop.example.com', '/static', 'GET', 'a "quoted" value', 'back\\slash', 'tab\tnew\nline', 'ünïcødé 😀', '\u0000\u001f\u007f', '*.example.com', '^/v[0-9]+/.*$', ']', '&& ||'];
 const OPS = Object.keys(OP_METHODS);
 
 function genPredicate(r: () => number): Condition {
   const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
-  const field = r() < 0.6 ? pick(PLAIN_FIELDS) : `${pick(KEYED_FIELDS)}[${pick(['x-canary', 'v', 'session id', 'a]b'])}]`;
+  const field = r() < 0.6 ? pick(PLAIN_FIELDS) : `${pick(KEYED_FIELDS)}[${pick(['x-canary', 'v', 'session id', 'a]b', 'é"q'])}]`;
   const op = pick(OPS);
   const c: Condition = { field, op };
   if (isListOp(op)) c.values = Array.from({ length: Math.floor(r() * 4) }, () => pick(STRINGS));
@@ -42,7 +44,7 @@ function genTree(r: () => number, depth: number): Condition {
   const x = r();
   if (depth <= 0 || x < 0.4) return genPredicate(r);
   if (x < 0.55) return { not: genTree(r, depth - 1) };
-  const n = 2 + Math.floor(r() * 3);
+  const n = 1 + Math.floor(r() * 4); // 1 exercises collapsing
   const kids = Array.from({ length: n }, () => genTree(r, depth - 1));
   return x < 0.8 ? { all: kids } : { any: kids };
 }
@@ -141,6 +143,21 @@ describe('condition text examples', () => {
       tree: { field: 'host', op: 'equals', value: 'a' },
       canonical: 'host == "a"',
     },
+    escapes: {
+      text: 'cookie["a]b"] == "q\\"\\\\\\n\\u00e9\\t" && header["x"].suffix("\\u0001")',
+      tree: { all: [{ field: 'cookie[a]b]', op: 'equals', value: 'q"\\\né\t' }, { field: 'header[x]', op: 'suffix', value: '\u0001' }] },
+      canonical: 'cookie["a]b"] == "q\\"\\\\\\né\\t" && header["x"].suffix("\\u0001")',
+    },
+    'double negation': {
+      text: '!!host == "a"',
+      tree: { not: { not: { field: 'host', op: 'equals', value: 'a' } } },
+      canonical: '!(!(host == "a"))',
+    },
+    'multi-line': {
+      text: 'host == "a"\n  && path.prefix("/b")',
+      tree: { all: [{ field: 'host', op: 'equals', value: 'a' }, { field: 'path', op: 'prefix', value: '/b' }] },
+      canonical: 'host == "a" && path.prefix("/b")',
+    },
     'redundant parentheses vanish': {
       text: '((host == "a"))',
       tree: { field: 'host', op: 'equals', value: 'a' },
@@ -155,16 +172,29 @@ describe('condition text examples', () => {
   }
 });
 
+// The same cases as backend/rules TestParseErrors: the browser must refuse
+// what the server refuses, at the same place, with the same words.
 describe('condition text errors', () => {
-  const tests: Record<string, { text: string; message: RegExp; column: number }> = {
-    'unknown field': { text: 'hots == "a"', message: /unknown field "hots"/, column: 1 },
-    'missing value': { text: 'host ==', message: /expected a value/, column: 8 },
-    'unterminated string': { text: 'host == "a', message: /unterminated string/, column: 9 },
-    'unknown operator': { text: 'path.startsWith("/")', message: /unknown operator "startsWith"/, column: 6 },
-    'missing join': { text: 'host == "a" path == "/"', message: /join conditions with && or \|\|/, column: 13 },
-    'header without name': { text: 'header == "a"', message: /header needs a name/, column: 8 },
-    'unbalanced parenthesis': { text: '(host == "a"', message: /expected "\)"/, column: 13 },
-    'prefix without value': { text: 'path.prefix()', message: /prefix\(\) needs a value/, column: 6 },
+  const tests: Record<string, { text: string; want: string }> = {
+    'missing string after ==': { text: 'host == shop', want: '1:9: expected a quoted string after ==, found "shop"' },
+    'column after prefix': { text: 'path.prefix("/a") && host == ', want: '1:30: expected a quoted string after ==, found end of text' },
+    'second line': { text: 'host == "a" &&\n  hots == "b"', want: '2:3: unknown field "hots"' },
+    'unknown method': { text: 'path.startsWith("/a")', want: '1:6: unknown operator "startsWith"' },
+    'unterminated string': { text: 'host == "abc', want: '1:9: unterminated string' },
+    'bad escape': { text: 'host == "a\\q"', want: '1:9: invalid string' },
+    'unclosed group': { text: '(host == "a"', want: '1:13: expected ")" to close the group opened at 1:1' },
+    'juxtaposed predicates': { text: 'host == "a" path == "/"', want: '1:13: unexpected "path": join conditions with && or ||' },
+    'single ampersand': { text: 'host == "a" & path == "/"', want: "1:13: unexpected character '&'" },
+    'empty header name': { text: 'header[""].present()', want: '1:8: header name must not be empty' },
+    'header without name': { text: 'header == "a"', want: '1:8: header needs a name' },
+    'not without in': { text: 'method not ["GET"]', want: '1:12: expected "in" after "not"' },
+    'method needs value': { text: 'path.prefix()', want: '1:6: .prefix() needs a quoted string' },
+    'present takes no value': { text: 'header["x"].present("a")', want: '1:21: unexpected argument' },
+    'list element not string': { text: 'method in [GET]', want: '1:12: expected a quoted string in the list' },
+    'unicode column': { text: 'host == "é" && ?', want: "1:16: unexpected character '?'" },
+    'regex operator not in use': { text: 'path =~ "/a"', want: '1:6: =~ is not part of the language: use .regex("...")' },
+    'too deep': { text: '!'.repeat(300) + 'host == "a"', want: 'nested too deeply' },
+    'ignoreCase twice': { text: 'host.equals("a", ignoreCase, ignoreCase)', want: '1:30: unexpected argument "ignoreCase"' },
   };
   for (const [name, tc] of Object.entries(tests)) {
     it(name, () => {
@@ -175,11 +205,28 @@ describe('condition text errors', () => {
         err = e;
       }
       expect(err).toBeInstanceOf(ConditionSyntaxError);
-      const se = err as ConditionSyntaxError;
-      expect(se.message).toMatch(tc.message);
-      expect(se.column).toBe(tc.column);
+      expect((err as Error).message).toContain(tc.want);
     });
   }
+
+  it('reports line and column separately for the editor', () => {
+    const r = tryParseCondition('host == "a" &&\n  hots == "b"');
+    expect('error' in r && [r.error.line, r.error.column, r.error.offset]).toEqual([2, 3, 17]);
+  });
+});
+
+describe('quote', () => {
+  it('escapes like the server: control characters as \\u00xx, non-ASCII as is', () => {
+    expect(quote('a"b\\c\n\r\t\b\u007f é 😀')).toBe('"a\\"b\\\\c\\n\\r\\t\\u0008\u007f é 😀"');
+  });
+});
+
+describe('formatCondition', () => {
+  it('prints single-member groups as their member', () => {
+    expect(formatCondition({ all: [{ any: [{ field: 'host', op: 'equals', value: 'a' }, { field: 'host', op: 'equals', value: 'b' }] }] })).toBe(
+      'host == "a" || host == "b"',
+    );
+  });
 });
 
 describe('normalizeCondition', () => {

@@ -84,17 +84,29 @@ function isEmpty(c: Condition): boolean {
   return !c.all && !c.any && !c.not && !c.field && !c.op;
 }
 
+// Groups with a single member have no text of their own.
+function unwrap(c: Condition): Condition {
+  for (;;) {
+    if (c.all && c.all.length === 1 && !c.any) c = c.all[0];
+    else if (c.any && c.any.length === 1 && !c.all) c = c.any[0];
+    else return c;
+  }
+}
+
 function printOr(c: Condition): string {
+  c = unwrap(c);
   if (c.any && c.any.length > 0) return c.any.map(printAnd).join(' || ');
   return printAnd(c);
 }
 
 function printAnd(c: Condition): string {
+  c = unwrap(c);
   if (c.all && c.all.length > 0) return c.all.map(printUnary).join(' && ');
   return printUnary(c);
 }
 
 function printUnary(c: Condition): string {
+  c = unwrap(c);
   if (c.not) return '!' + parenthesise(c.not);
   if ((c.all && c.all.length > 0) || (c.any && c.any.length > 0)) return '(' + printOr(c) + ')';
   if (isEmpty(c) || (c.all && c.all.length === 0) || (c.any && c.any.length === 0)) {
@@ -143,8 +155,25 @@ function printList(values: string[]): string {
   return '[' + values.map(quote).join(', ') + ']';
 }
 
-function quote(s: string): string {
-  return JSON.stringify(s);
+/**
+ * Writes s as a JSON string literal exactly as backend/rules.Quote does: only
+ * quote, backslash and control characters are escaped; everything else,
+ * non-ASCII included, is written as is.
+ */
+export function quote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (cp < 0x20) out += '\\u00' + cp.toString(16).padStart(2, '0');
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\ufffd'; // a lone surrogate is not valid UTF-8
+    else out += ch;
+  }
+  return out + '"';
 }
 
 // ---------------------------------------------------------------- lexer
@@ -166,7 +195,7 @@ function lex(src: string): Token[] {
   let i = 0;
   while (i < src.length) {
     const ch = src[i];
-    if (/\s/.test(ch)) {
+    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') {
       i++;
       continue;
     }
@@ -193,7 +222,7 @@ function lex(src: string): Token[] {
       try {
         value = JSON.parse(text) as string;
       } catch {
-        throw syntaxError(src, start, `invalid string ${text}`);
+        throw syntaxError(src, start, `invalid string ${text}: use JSON escapes (\\" \\\\ \\n \\t \\uXXXX)`);
       }
       toks.push({ kind: 'string', text, value, offset: start });
       continue;
@@ -204,8 +233,9 @@ function lex(src: string): Token[] {
       toks.push({ kind: 'ident', text: src.slice(start, i), offset: start });
       continue;
     }
+    if (src.startsWith('=~', i)) throw syntaxError(src, i, '=~ is not part of the language: use .regex("...")');
     const p = PUNCT.find((p) => src.startsWith(p, i));
-    if (!p) throw syntaxError(src, i, `unexpected character ${JSON.stringify(ch)}`);
+    if (!p) throw syntaxError(src, i, `unexpected character '${String.fromCodePoint(src.codePointAt(i)!)}'`);
     toks.push({ kind: 'punct', text: p, offset: i });
     i += p.length;
   }
@@ -214,74 +244,93 @@ function lex(src: string): Token[] {
 }
 
 function syntaxError(src: string, offset: number, message: string): ConditionSyntaxError {
+  // Columns count characters (code points), as the server's do.
   const before = src.slice(0, offset);
   const line = before.split('\n').length;
-  const column = offset - before.lastIndexOf('\n');
+  const column = [...before.slice(before.lastIndexOf('\n') + 1)].length + 1;
   return new ConditionSyntaxError(message, offset, line, column);
 }
 
 // ---------------------------------------------------------------- parser
 
+/** Nesting bound, as on the server, so hostile input cannot exhaust the stack. */
+const MAX_DEPTH = 200;
+
 /**
  * Parses condition-language text into a tree. Throws ConditionSyntaxError
- * with the position of the first problem.
+ * with the position of the first problem; messages are those of the server.
  */
 export function parseCondition(src: string): Condition {
   const toks = lex(src);
   let pos = 0;
-  const peek = () => toks[pos];
-  const next = () => toks[pos++];
+  let depth = 0;
+  const peek = (n = 0) => toks[Math.min(pos + n, toks.length - 1)];
+  const next = () => {
+    const t = toks[pos];
+    if (t.kind !== 'eof') pos++;
+    return t;
+  };
   const fail = (t: Token, msg: string): never => {
     throw syntaxError(src, t.offset, msg);
   };
   const describe = (t: Token) => (t.kind === 'eof' ? 'end of text' : JSON.stringify(t.text));
   const isPunct = (t: Token, p: string) => t.kind === 'punct' && t.text === p;
-  const expectPunct = (p: string) => {
+  const isIdent = (t: Token, s: string) => t.kind === 'ident' && t.text === s;
+  const expectPunct = (p: string, after: string) => {
     const t = next();
-    if (!isPunct(t, p)) fail(t, `expected "${p}", found ${describe(t)}`);
+    if (!isPunct(t, p)) fail(t, `expected "${p}" ${after}, found ${describe(t)}`);
   };
   const expectString = (what: string): string => {
     const t = next();
-    if (t.kind !== 'string') fail(t, `expected ${what} (a quoted string), found ${describe(t)}`);
+    if (t.kind !== 'string') fail(t, `expected ${what}, found ${describe(t)}`);
     return t.value ?? '';
+  };
+  const position = (t: Token) => {
+    const e = syntaxError(src, t.offset, '');
+    return `${e.line}:${e.column}`;
   };
 
   const parseList = (): string[] => {
-    expectPunct('[');
+    expectPunct('[', 'to start a list');
     const out: string[] = [];
     if (isPunct(peek(), ']')) {
       next();
       return out;
     }
     for (;;) {
-      out.push(expectString('a list element'));
+      out.push(expectString('a quoted string in the list'));
       const t = next();
       if (isPunct(t, ']')) return out;
-      if (!isPunct(t, ',')) fail(t, `expected "," or "]", found ${describe(t)}`);
+      if (!isPunct(t, ',')) fail(t, `expected "," or "]" in the list, found ${describe(t)}`);
     }
   };
 
   const parseField = (): string => {
     const t = next();
-    if (t.kind !== 'ident') fail(t, `expected a field, found ${describe(t)}`);
+    if (t.kind !== 'ident') {
+      fail(t, `expected a field (host, path, method, scheme, header["..."], query["..."], cookie["..."], grpc), found ${describe(t)}`);
+    }
     const name = t.text;
     if ((KEYED_FIELDS as readonly string[]).includes(name)) {
       if (!isPunct(peek(), '[')) fail(peek(), `${name} needs a name: ${name}["..."]`);
       next();
-      const key = expectString(`the ${name} name`);
-      if (key === '') fail(t, `${name} name must not be empty`);
-      expectPunct(']');
+      const keyTok = peek();
+      const key = expectString(`the ${name} name (a quoted string)`);
+      if (key === '') fail(keyTok, `${name} name must not be empty`);
+      expectPunct(']', `after the ${name} name`);
       return `${name}[${key}]`;
     }
-    if (name === 'grpc' && isPunct(peek(), '.')) {
-      const sub = toks[pos + 1];
-      if (sub.kind === 'ident' && (sub.text === 'service' || sub.text === 'method') && !isPunct(toks[pos + 2], '(')) {
-        pos += 2;
+    if (name === 'grpc') {
+      const sub = peek(1);
+      if (isPunct(peek(), '.') && (isIdent(sub, 'service') || isIdent(sub, 'method')) && !isPunct(peek(2), '(')) {
+        next();
+        next();
         return `grpc.${sub.text}`;
       }
+      return name;
     }
     if (!(PLAIN_FIELDS as readonly string[]).includes(name)) {
-      fail(t, `unknown field ${JSON.stringify(name)}; expected one of ${[...PLAIN_FIELDS, ...KEYED_FIELDS].join(', ')}`);
+      fail(t, `unknown field ${JSON.stringify(name)}: expected host, path, method, scheme, header, query, cookie, grpc, grpc.service or grpc.method`);
     }
     return name;
   };
@@ -289,55 +338,61 @@ export function parseCondition(src: string): Condition {
   const parsePredicate = (): Condition => {
     const field = parseField();
     const t = next();
-    if (isPunct(t, '==')) return { field, op: 'equals', value: expectString('a value') };
-    if (isPunct(t, '!=')) return { field, op: 'not-equals', value: expectString('a value') };
-    if (t.kind === 'ident' && t.text === 'in') return { field, op: 'in', values: parseList() };
-    if (t.kind === 'ident' && t.text === 'not') {
+    if (isPunct(t, '==') || isPunct(t, '!=')) {
+      return { field, op: t.text === '==' ? 'equals' : 'not-equals', value: expectString(`a quoted string after ${t.text}`) };
+    }
+    if (isIdent(t, 'in')) return { field, op: 'in', values: parseList() };
+    if (isIdent(t, 'not')) {
       const u = next();
-      if (!(u.kind === 'ident' && u.text === 'in')) fail(u, `expected "in" after "not", found ${describe(u)}`);
+      if (!isIdent(u, 'in')) fail(u, `expected "in" after "not", found ${describe(u)}`);
       return { field, op: 'not-in', values: parseList() };
     }
-    if (!isPunct(t, '.')) fail(t, `expected an operator (==, !=, in, not in, .prefix(...), ...) after ${field}, found ${describe(t)}`);
+    if (!isPunct(t, '.')) fail(t, `expected an operator after ${field} (==, !=, in, not in, .prefix(...), .regex(...), ...), found ${describe(t)}`);
     const m = next();
-    const op = m.kind === 'ident' ? METHOD_OPS[m.text] : undefined;
-    if (!op) fail(m, `unknown operator ${describe(m)}; expected one of ${Object.values(OP_METHODS).join(', ')}`);
-    expectPunct('(');
+    const op = m.kind === 'ident' && Object.hasOwn(METHOD_OPS, m.text) ? METHOD_OPS[m.text] : undefined;
+    if (!op) {
+      fail(m, `unknown operator ${describe(m)}: expected one of equals, notEquals, prefix, suffix, contains, regex, exact, segmentPrefix, template, in, notIn, present, absent`);
+    }
     const c: Condition = { field, op };
+    expectPunct('(', `after .${m.text}`);
+    const list = isListOp(op);
+    const nullary = isNullaryOp(op);
     let sawValue = false;
-    let first = true;
-    while (!isPunct(peek(), ')')) {
-      if (!first) expectPunct(',');
-      first = false;
+    for (let first = true; !isPunct(peek(), ')'); first = false) {
+      if (!first) expectPunct(',', 'between arguments');
       const a = peek();
-      if (a.kind === 'ident' && a.text === 'ignoreCase') {
+      if (isIdent(a, 'ignoreCase') && !c.ignoreCase) {
         next();
         c.ignoreCase = true;
-      } else if (isListOp(op) && !sawValue) {
+      } else if (list && !sawValue) {
         c.values = parseList();
         sawValue = true;
-      } else if (!isNullaryOp(op) && !isListOp(op) && !sawValue) {
-        c.value = expectString('a value');
+      } else if (!list && !nullary && !sawValue) {
+        c.value = expectString(`a quoted string argument to .${m.text}()`);
         sawValue = true;
       } else {
-        fail(a, `unexpected argument ${describe(a)} to ${m.text}()`);
+        fail(a, `unexpected argument ${describe(a)} to .${m.text}()`);
       }
     }
     next();
-    if (!sawValue && !isNullaryOp(op!)) fail(m, `${m.text}() needs ${isListOp(op) ? 'a list' : 'a value'}`);
+    if (!sawValue && !nullary) fail(m, `.${m.text}() needs ${list ? 'a list' : 'a quoted string'}`);
     return c;
   };
 
   const parseUnary = (): Condition => {
     const t = peek();
-    if (isPunct(t, '!')) {
-      next();
-      return { not: parseUnary() };
-    }
-    if (isPunct(t, '(')) {
-      next();
-      const inner = parseOr();
-      expectPunct(')');
-      return inner;
+    if (isPunct(t, '!') || isPunct(t, '(')) {
+      if (depth + 1 > MAX_DEPTH) fail(t, `condition nested too deeply (more than ${MAX_DEPTH} levels)`);
+      depth++;
+      try {
+        next();
+        if (t.text === '!') return { not: parseUnary() };
+        const inner = parseOr();
+        expectPunct(')', `to close the group opened at ${position(t)}`);
+        return inner;
+      } finally {
+        depth--;
+      }
     }
     return parsePredicate();
   };
@@ -367,7 +422,7 @@ export function parseCondition(src: string): Condition {
   if (peek().kind === 'eof') return {};
   const tree = parseOr();
   const rest = peek();
-  if (rest.kind !== 'eof') fail(rest, `unexpected ${describe(rest)}; join conditions with && or ||`);
+  if (rest.kind !== 'eof') fail(rest, `unexpected ${describe(rest)}: join conditions with && or ||`);
   return tree;
 }
 

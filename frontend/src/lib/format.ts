@@ -1,0 +1,16 @@
+/** "type.googleapis.com/envoy.config.route.v3.RouteConfiguration" -> "RouteConfiguration". */
+export function shortTypeUrl(t: string): string {
+  return t.slice(t.lastIndexOf('.') + 1) || t;
+}
+
+/** A short relative time ("3 min ago"), or the raw text when it is not a date. */
+export function timeAgo(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(t).toLocaleString();
+}

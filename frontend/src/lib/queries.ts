@@ -1,0 +1,112 @@
+// Server state: one hook per resource, so screens share caches and a save
+// in one place refreshes every list that shows the object.
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { get, post, put, del, seg } from './api';
+import type {
+  EndpointStatus,
+  Gateway,
+  ListResponse,
+  ProxyStatus,
+  Revision,
+  Route,
+  SandboxRequest,
+  SandboxResult,
+  SimulationResult,
+  Upstream,
+} from './model';
+
+export interface Me {
+  user: string;
+  role: 'viewer' | 'editor' | 'admin' | string;
+  csrfToken?: string;
+}
+
+export const keys = {
+  me: ['me'] as const,
+  gateways: ['gateways'] as const,
+  upstreams: ['upstreams'] as const,
+  routes: ['routes'] as const,
+  route: (name: string) => ['routes', name] as const,
+  endpoints: (name: string) => ['upstreams', name, 'endpoints'] as const,
+  proxies: (gw: string) => ['gateways', gw, 'proxies'] as const,
+  published: (gw: string) => ['gateways', gw, 'published'] as const,
+  revisions: ['revisions'] as const,
+};
+
+export const useGateways = () => useQuery({ queryKey: keys.gateways, queryFn: () => get<ListResponse<Gateway>>('/gateways') });
+export const useUpstreams = () => useQuery({ queryKey: keys.upstreams, queryFn: () => get<ListResponse<Upstream>>('/upstreams') });
+export const useRoutes = () => useQuery({ queryKey: keys.routes, queryFn: () => get<ListResponse<Route>>('/routes') });
+export const useRoute = (name: string | undefined) =>
+  useQuery({ queryKey: keys.route(name ?? ''), queryFn: () => get<Route>(`/routes/${seg(name!)}`), enabled: !!name });
+
+export const useEndpoints = (name: string) =>
+  useQuery({
+    queryKey: keys.endpoints(name),
+    queryFn: () => get<ListResponse<EndpointStatus>>(`/upstreams/${seg(name)}/endpoints`),
+    refetchInterval: 10_000,
+  });
+
+export const useProxies = (gw: string | undefined, live = false) =>
+  useQuery({
+    queryKey: keys.proxies(gw ?? ''),
+    queryFn: () => get<ListResponse<ProxyStatus>>(`/gateways/${seg(gw!)}/proxies`),
+    enabled: !!gw,
+    refetchInterval: live ? 1_500 : 10_000,
+  });
+
+/** What is live on a gateway: the published version and its objects. */
+export interface Published {
+  version?: number;
+  publishedAt?: string;
+  publishedBy?: string;
+  routes?: Route[];
+  upstreams?: Upstream[];
+  gateway?: Gateway;
+  [k: string]: unknown;
+}
+
+export const usePublished = (gw: string | undefined) =>
+  useQuery({ queryKey: keys.published(gw ?? ''), queryFn: () => get<Published>(`/gateways/${seg(gw!)}/published`), enabled: !!gw });
+
+export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions') });
+
+/** Saves a route: POST when it is new, PUT with its version otherwise. */
+export function useSaveRoute() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ route, isNew, originalName }: { route: Route; isNew: boolean; originalName?: string }) =>
+      isNew ? post<Route>('/routes', route) : put<Route>(`/routes/${seg(originalName ?? route.name)}`, route),
+    onSuccess: (saved) => {
+      qc.setQueryData(keys.route(saved.name), saved);
+      qc.invalidateQueries({ queryKey: keys.routes });
+      qc.invalidateQueries({ queryKey: keys.revisions });
+    },
+  });
+}
+
+export function useDeleteRoute() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (r: Route) => del<void>(`/routes/${seg(r.name)}?version=${r.version ?? ''}`, { version: r.version }),
+    onSuccess: () => {
+      qc.invalidateQueries({ queryKey: keys.routes });
+      qc.invalidateQueries({ queryKey: keys.revisions });
+    },
+  });
+}
+
+export const sendSandboxRequest = (gateway: string, request: SandboxRequest) =>
+  post<SandboxResult>('/sandbox/requests', { gateway, request });
+
+export const evaluateRequest = (gateway: string, request: SandboxRequest) =>
+  post<Pick<SandboxResult, 'rule' | 'trace'> & { action?: unknown }>('/evaluate', { gateway, request });
+
+export interface SimulationProfile {
+  gateway: string;
+  requests: number;
+  mix: { method: string; url: string; headers?: Record<string, string>; weight: number }[];
+  upstreams?: Record<string, { latencyMs?: number; errorRate?: number }>;
+}
+
+export const runSimulation = (profile: SimulationProfile) => post<SimulationResult>('/sandbox/simulations', profile);
