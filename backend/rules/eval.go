@@ -1,0 +1,594 @@
+package rules
+
+import (
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// Result is what the rules do with one request.
+type Result struct {
+	// Rule is the name of the matching rule, "" when none matched (then
+	// the gateway's default response applies).
+	Rule string `json:"rule"`
+	// Action is the matched rule's action, nil when none matched.
+	Action *model.Action `json:"action"`
+	// Upstream is the backend a forward picked with Request.Random.
+	Upstream string `json:"upstream,omitempty"`
+	// Path is the :path the upstream receives (query included) and Host its
+	// Host header, after the rule's rewrites. Both are set for forwards.
+	Path string `json:"path,omitempty"`
+	Host string `json:"host,omitempty"`
+	// AutoHost means Envoy replaces Host with the chosen endpoint's host
+	// name, which the evaluator cannot know; Host is then the request's.
+	AutoHost bool `json:"autoHost,omitempty"`
+	// RedirectURL is the Location of a redirect.
+	RedirectURL string `json:"redirectUrl,omitempty"`
+	// Status is the response code of a redirect or direct response.
+	Status int `json:"status,omitempty"`
+	// Body is a direct response's body.
+	Body string `json:"body,omitempty"`
+	// Trace lists every rule tried, in order, up to and including the match.
+	Trace []RuleTrace `json:"trace"`
+}
+
+// MarshalJSON writes "rule": null when no rule matched, as the API promises.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	var rule *string
+	if r.Rule != "" {
+		rule = &r.Rule
+	}
+	return json.Marshal(struct {
+		plain
+		Rule *string `json:"rule"`
+	}{plain(r), rule})
+}
+
+// RuleTrace is how one rule fared.
+type RuleTrace struct {
+	Rule     string `json:"rule"`
+	Priority int    `json:"priority"`
+	Matched  bool   `json:"matched"`
+	// Skipped says why the rule was not evaluated ("disabled").
+	Skipped string `json:"skipped,omitempty"`
+	// Conditions holds every node of the condition tree in pre-order. The
+	// top-level conditions (the members of a top-level && or the root
+	// itself) have depth 0, their parts depth 1, and so on.
+	Conditions []ConditionTrace `json:"conditions"`
+	// FirstFailing is the first top-level condition that was false: for a
+	// near miss, the reason the rule did not match.
+	FirstFailing string `json:"firstFailing,omitempty"`
+}
+
+// ConditionTrace is one predicate or sub-tree and its result.
+type ConditionTrace struct {
+	Expr   string `json:"expr"`
+	Result bool   `json:"result"`
+	Depth  int    `json:"depth"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Program is a gateway's rules compiled for repeated evaluation: sorted,
+// regular expressions and templates compiled, trace text printed once.
+type Program struct {
+	rules []*compiledRule
+}
+
+type compiledRule struct {
+	route *model.Route
+	when  model.Condition // resolved and normalised
+	root  *node           // nil: matches every request
+	nodes int             // size of the trace
+	err   string          // the condition text did not parse
+}
+
+type nodeKind int
+
+const (
+	nodeAll nodeKind = iota
+	nodeAny
+	nodeNot
+	nodePred
+)
+
+type node struct {
+	kind  nodeKind
+	kids  []*node
+	index int // position in the trace
+	depth int
+	expr  string
+
+	// predicates
+	field, key string // field kind and its key (header names lower-cased)
+	op         string
+	values     []string // the value(s), lower-cased when compared that way
+	fold       bool     // compare ASCII case-insensitively
+	re         *regexp.Regexp
+	tmpl       *model.PathTemplate
+	err        string
+}
+
+// Compile prepares the enabled and disabled rules of gateway (every rule
+// when gateway is "") in evaluation order: priority descending, then name.
+// Conditions still in text form are parsed; a rule whose condition cannot be
+// parsed or compiled never matches and reports why in its trace.
+func Compile(routes []model.Route, gateway string) *Program {
+	p := &Program{}
+	for i := range routes {
+		r := &routes[i]
+		if gateway != "" && r.Gateway != gateway {
+			continue
+		}
+		p.rules = append(p.rules, compileRule(r))
+	}
+	sort.SliceStable(p.rules, func(i, j int) bool {
+		a, b := p.rules[i].route, p.rules[j].route
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		return a.Name < b.Name
+	})
+	return p
+}
+
+func compileRule(r *model.Route) *compiledRule {
+	cr := &compiledRule{route: r}
+	rr := *r
+	rr.When = deepCopy(r.When)
+	if err := Resolve(&rr); err != nil {
+		cr.err = err.Error()
+		return cr
+	}
+	cr.when = Normalize(rr.When)
+	if cr.when.IsZero() {
+		return cr
+	}
+	next := 0
+	var build func(c model.Condition, depth int) *node
+	build = func(c model.Condition, depth int) *node {
+		n := &node{index: next, depth: depth, expr: Format(c)}
+		next++
+		switch {
+		case len(c.All) > 0:
+			n.kind = nodeAll
+		case len(c.Any) > 0:
+			n.kind = nodeAny
+		case c.Not != nil:
+			n.kind = nodeNot
+			n.kids = []*node{build(*c.Not, depth+1)}
+			return n
+		default:
+			n.kind = nodePred
+			compilePredicate(n, c)
+			return n
+		}
+		for _, k := range c.All {
+			n.kids = append(n.kids, build(k, depth+1))
+		}
+		for _, k := range c.Any {
+			n.kids = append(n.kids, build(k, depth+1))
+		}
+		return n
+	}
+	if len(cr.when.All) > 0 {
+		// The members of a top-level && are the conditions people read;
+		// the && itself would only repeat the rule's verdict.
+		cr.root = &node{kind: nodeAll, index: -1, depth: -1}
+		for _, k := range cr.when.All {
+			cr.root.kids = append(cr.root.kids, build(k, 0))
+		}
+	} else {
+		cr.root = build(cr.when, 0)
+	}
+	cr.nodes = next
+	return cr
+}
+
+func deepCopy(c model.Condition) model.Condition {
+	out := c
+	if c.Not != nil {
+		n := deepCopy(*c.Not)
+		out.Not = &n
+	}
+	if c.All != nil {
+		out.All = make([]model.Condition, len(c.All))
+		for i := range c.All {
+			out.All[i] = deepCopy(c.All[i])
+		}
+	}
+	if c.Any != nil {
+		out.Any = make([]model.Condition, len(c.Any))
+		for i := range c.Any {
+			out.Any[i] = deepCopy(c.Any[i])
+		}
+	}
+	return out
+}
+
+func compilePredicate(n *node, c model.Condition) {
+	kind, key, ok := model.ParseField(c.Field)
+	if !ok {
+		n.err = "unknown field " + strconv.Quote(c.Field)
+		return
+	}
+	n.field, n.key, n.op = kind, key, c.Op
+	if kind == model.FieldHeader {
+		n.key = strings.ToLower(key)
+	}
+	// Host is always compared case-insensitively: DNS names are.
+	n.fold = c.IgnoreCase || kind == model.FieldHost
+	switch c.Op {
+	case model.OpIn, model.OpNotIn:
+		n.values = append([]string(nil), c.Values...)
+	case model.OpPresent, model.OpAbsent:
+	default:
+		n.values = []string{c.Value}
+	}
+	switch c.Op {
+	case model.OpRegex:
+		pattern := `^(?:` + c.Value + `)$`
+		if kind == model.FieldHost {
+			pattern = `(?i)` + pattern
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			n.err = "invalid regex: " + err.Error()
+			return
+		}
+		n.re = re
+		return
+	case model.OpTemplate:
+		t, err := model.ParsePathTemplate(c.Value)
+		if err != nil {
+			n.err = "invalid path template: " + err.Error()
+			return
+		}
+		n.tmpl = t
+		return
+	}
+	if n.fold {
+		for i, v := range n.values {
+			n.values[i] = asciiLower(v)
+		}
+	}
+}
+
+// Evaluate runs the rules of gatewayName (every rule when it is "") against
+// req and returns the first match, its effect and the trace. It is the
+// definition of what a rule set means; see the package documentation.
+func Evaluate(routes []model.Route, gatewayName string, req Request) Result {
+	return Compile(routes, gatewayName).Evaluate(req)
+}
+
+// Evaluate runs the compiled rules against req.
+func (p *Program) Evaluate(req Request) Result {
+	v := newView(req)
+	res := Result{Trace: make([]RuleTrace, 0, 8)}
+	for _, cr := range p.rules {
+		rt := RuleTrace{Rule: cr.route.Name, Priority: cr.route.Priority, Conditions: []ConditionTrace{}}
+		if cr.route.Disabled {
+			rt.Skipped = "disabled"
+			res.Trace = append(res.Trace, rt)
+			continue
+		}
+		var vars map[string]string
+		switch {
+		case cr.err != "":
+			rt.Conditions = append(rt.Conditions, ConditionTrace{Expr: cr.route.When.Text, Error: cr.err})
+			rt.FirstFailing = cr.err
+		case cr.root == nil:
+			rt.Matched = true
+		default:
+			rt.Conditions = make([]ConditionTrace, cr.nodes)
+			rt.Matched = eval(cr.root, v, rt.Conditions)
+			if !rt.Matched {
+				for _, ct := range rt.Conditions {
+					if ct.Depth == 0 && !ct.Result {
+						rt.FirstFailing = ct.Expr
+						break
+					}
+				}
+			}
+		}
+		res.Trace = append(res.Trace, rt)
+		if rt.Matched {
+			if cr.root != nil {
+				vars = templateVars(cr.when, v)
+			}
+			applyAction(&res, cr, v, req, vars)
+			return res
+		}
+	}
+	return res
+}
+
+// eval computes n without short-circuiting, so the trace shows every
+// predicate's result.
+func eval(n *node, v *view, trace []ConditionTrace) bool {
+	var result bool
+	switch n.kind {
+	case nodeAll:
+		result = true
+		for _, k := range n.kids {
+			if !eval(k, v, trace) {
+				result = false
+			}
+		}
+	case nodeAny:
+		for _, k := range n.kids {
+			if eval(k, v, trace) {
+				result = true
+			}
+		}
+	case nodeNot:
+		result = !eval(n.kids[0], v, trace)
+	case nodePred:
+		result = n.match(v)
+	}
+	if n.index >= 0 {
+		trace[n.index] = ConditionTrace{Expr: n.expr, Result: result, Depth: n.depth, Error: n.err}
+	}
+	return result
+}
+
+// subject returns what a predicate looks at and whether the request has it.
+func (n *node) subject(v *view) (string, bool) {
+	switch n.field {
+	case model.FieldHost:
+		return v.hostLower, true
+	case model.FieldPath:
+		return v.path, true
+	case model.FieldMethod:
+		return v.method, true
+	case model.FieldScheme:
+		return v.scheme, true
+	case model.FieldHeader:
+		return v.header(n.key)
+	case model.FieldQuery:
+		return v.queryParam(n.key)
+	case model.FieldCookie:
+		return v.cookie(n.key)
+	case model.FieldGRPC:
+		return "", v.grpc
+	case model.FieldGRPCService:
+		return v.grpcService, v.grpc && v.grpcPathOK
+	case model.FieldGRPCMethod:
+		return v.grpcMethod, v.grpc && v.grpcPathOK
+	}
+	return "", false
+}
+
+func (n *node) match(v *view) bool {
+	if n.err != "" {
+		return false
+	}
+	s, present := n.subject(v)
+	switch n.op {
+	case model.OpPresent:
+		return present
+	case model.OpAbsent:
+		return !present
+	}
+	// Every value matcher, negative ones included, is false when the
+	// request lacks the subject: Envoy's invert_match does not flip a
+	// missing header into a match.
+	if !present {
+		return false
+	}
+	switch n.op {
+	case model.OpRegex:
+		return n.re.MatchString(s)
+	case model.OpTemplate:
+		_, ok := n.tmpl.Match(s)
+		return ok
+	}
+	if n.fold {
+		s = asciiLower(s)
+	}
+	switch n.op {
+	case model.OpEquals, model.OpExact:
+		return n.equal(s, n.values[0])
+	case model.OpNotEquals:
+		return !n.equal(s, n.values[0])
+	case model.OpIn:
+		return n.in(s)
+	case model.OpNotIn:
+		return !n.in(s)
+	case model.OpPrefix:
+		return strings.HasPrefix(s, n.values[0])
+	case model.OpSuffix:
+		return strings.HasSuffix(s, n.values[0])
+	case model.OpContains:
+		return strings.Contains(s, n.values[0])
+	case model.OpSegmentPrefix:
+		p := n.values[0]
+		return s == p || strings.HasPrefix(s, p+"/")
+	}
+	return false
+}
+
+func (n *node) in(s string) bool {
+	for _, want := range n.values {
+		if n.equal(s, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// equal compares a (folded when needed) subject with a value; host patterns
+// may start with "*." and then match any non-empty label sequence before the
+// suffix, as Envoy's virtual host domains do.
+func (n *node) equal(s, want string) bool {
+	if n.field == model.FieldHost && strings.HasPrefix(want, "*") {
+		suffix := want[1:]
+		return len(s) > len(suffix) && strings.HasSuffix(s, suffix)
+	}
+	return s == want
+}
+
+// templateVars returns the variables of the rule's top-level path.template
+// predicate, for a pathTemplate rewrite.
+func templateVars(when model.Condition, v *view) map[string]string {
+	tmpl, ok := model.MatchedPathTemplate(when)
+	if !ok {
+		return nil
+	}
+	t, err := model.ParsePathTemplate(tmpl)
+	if err != nil {
+		return nil
+	}
+	vars, _ := t.Match(v.path)
+	return vars
+}
+
+func applyAction(res *Result, cr *compiledRule, v *view, req Request, vars map[string]string) {
+	a := &cr.route.Then
+	res.Rule = cr.route.Name
+	res.Action = a
+	querySuffix := ""
+	if v.hasQuery {
+		querySuffix = "?" + v.query
+	}
+	switch {
+	case a.Respond != nil:
+		res.Status = a.Respond.Status
+		res.Body = a.Respond.Body
+	case a.Redirect != nil:
+		res.Status = a.Redirect.Status
+		if res.Status == 0 {
+			res.Status = 301
+		}
+		res.RedirectURL = redirectURL(a.Redirect, cr.when, v, querySuffix)
+	case len(a.Forward) > 0:
+		res.Upstream = pickBackend(a.Forward, req.Random)
+		res.Path = v.fullPath
+		res.Host = v.host
+		if rw := a.Rewrite; rw != nil {
+			res.Path = rewritePath(rw, cr.when, v, querySuffix, vars)
+			switch {
+			case rw.Host != "":
+				res.Host = rw.Host
+			case rw.HostFromHeader != "":
+				if h := v.first(strings.ToLower(rw.HostFromHeader)); h != "" {
+					res.Host = h
+				}
+			case rw.AutoHost:
+				res.AutoHost = true
+			}
+		}
+	}
+}
+
+// pickBackend selects like Envoy's weighted clusters: v = random % total,
+// then the first backend whose range [begin, begin+weight) holds v.
+func pickBackend(bs []model.Backend, random uint64) string {
+	var total uint64
+	for i := range bs {
+		total += uint64(model.EffectiveWeight(bs, i))
+	}
+	if total == 0 {
+		return ""
+	}
+	x := random % total
+	var begin uint64
+	for i, b := range bs {
+		w := uint64(model.EffectiveWeight(bs, i))
+		if x >= begin && x < begin+w {
+			return b.Upstream
+		}
+		begin += w
+	}
+	return ""
+}
+
+func rewritePath(rw *model.Rewrite, when model.Condition, v *view, querySuffix string, vars map[string]string) string {
+	switch {
+	case rw.PathPrefix != "":
+		if prefix, ok := model.MatchedPathPrefix(when); ok && len(prefix) <= len(v.fullPath) {
+			return rw.PathPrefix + v.fullPath[len(prefix):]
+		}
+	case rw.PathRegex != nil:
+		re, err := regexp.Compile(rw.PathRegex.Pattern)
+		if err == nil {
+			return re.ReplaceAllString(v.path, envoySubstitution(rw.PathRegex.Substitution)) + querySuffix
+		}
+	case rw.PathTemplate != "":
+		if vars != nil {
+			if p, err := model.RewritePathTemplate(rw.PathTemplate, vars); err == nil {
+				return p + querySuffix
+			}
+		}
+	}
+	return v.fullPath
+}
+
+// envoySubstitution turns an RE2 substitution as Envoy writes it ("\1")
+// into Go's template syntax ("${1}"), escaping literal dollars.
+func envoySubstitution(sub string) string {
+	var b strings.Builder
+	for i := 0; i < len(sub); i++ {
+		c := sub[i]
+		switch {
+		case c == '$':
+			b.WriteString("$$")
+		case c == '\\' && i+1 < len(sub) && sub[i+1] >= '0' && sub[i+1] <= '9':
+			b.WriteString("${")
+			b.WriteByte(sub[i+1])
+			b.WriteString("}")
+			i++
+		case c == '\\' && i+1 < len(sub) && sub[i+1] == '\\':
+			b.WriteByte('\\')
+			i++
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// redirectURL builds the Location of a redirect (Envoy's RedirectAction).
+// The request's port is already gone (strip_any_host_port), so only an
+// explicit port appears in the URL.
+func redirectURL(r *model.Redirect, when model.Condition, v *view, querySuffix string) string {
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = v.scheme
+	}
+	host := r.Host
+	if host == "" {
+		host = v.host
+	}
+	if r.Port != 0 {
+		host += ":" + strconv.Itoa(r.Port)
+	}
+	var path string
+	switch {
+	case r.Path != "":
+		// A path with its own query is used verbatim; otherwise the
+		// request's query is carried over unless stripped.
+		path = r.Path
+		if !strings.Contains(path, "?") && !r.StripQuery {
+			path += querySuffix
+		}
+	case r.PathPrefix != "":
+		path = v.fullPath
+		if prefix, ok := model.MatchedPathPrefix(when); ok && len(prefix) <= len(v.fullPath) {
+			path = r.PathPrefix + v.fullPath[len(prefix):]
+		}
+		if r.StripQuery {
+			path, _, _ = strings.Cut(path, "?")
+		}
+	default:
+		path = v.fullPath
+		if r.StripQuery {
+			path = v.path
+		}
+	}
+	return scheme + "://" + host + path
+}
