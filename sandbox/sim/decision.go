@@ -123,6 +123,11 @@ func (r *Router) RouteWith(req *Request, random uint64, o RouteOptions) *Decisio
 		d.ResponseHeaders = d.Response.Headers
 		return d
 	}
+	if sel.blocked {
+		d.RequestHeaders = rq.Headers
+		d.Response = &Response{Status: 404}
+		return d
+	}
 	traced, trace := vh.trace(r, &rq, random)
 	d.Trace = trace
 	rt := sel.Route

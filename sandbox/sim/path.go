@@ -139,7 +139,7 @@ func parseURITemplate(t string) (*uriTemplate, error) {
 	ut := &uriTemplate{}
 	seen := map[string]bool{}
 	sawDoubleStar := false
-	segs := strings.Split(t[1:], "/")
+	segs := splitOutsideBraces(t[1:])
 	for i, seg := range segs {
 		b.WriteString("/")
 		if sawDoubleStar {
@@ -253,4 +253,25 @@ func (tr *templateRewrite) rewrite(tmpl *uriTemplate, path string) string {
 		b.WriteString(m[tmpl.re.SubexpIndex(p)])
 	}
 	return b.String()
+}
+
+// splitOutsideBraces splits a template on "/" that are not inside a
+// {variable=pattern}.
+func splitOutsideBraces(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case '/':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }

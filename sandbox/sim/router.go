@@ -265,6 +265,8 @@ type Selection struct {
 	// TLSRedirect is set when the virtual host's require_tls sends a
 	// redirect to https before any route is tried.
 	TLSRedirect bool
+	// blocked is set when require_tls finds no x-forwarded-proto.
+	blocked bool
 }
 
 // Match selects the virtual host and the first matching route. It does not
@@ -280,7 +282,7 @@ func (r *Router) Match(req *Request, random uint64) Selection {
 		xfp, _ := req.Headers.Get("x-forwarded-proto")
 		if xfp == "" {
 			// Without x-forwarded-proto Envoy gives no route at all.
-			return Selection{VirtualHost: vh}
+			return Selection{VirtualHost: vh, blocked: true}
 		}
 		if xfp != "https" {
 			internal, _ := req.Headers.Get("x-envoy-internal")
