@@ -1,0 +1,268 @@
+package translate
+
+import (
+	"fmt"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// maxTermsPerRule bounds how many Envoy routes one rule may expand into
+// (per virtual host). Expanding `any` and `not` into disjunctive normal form
+// can grow exponentially; past the bound the rule is rejected rather than
+// truncated, so the operator learns to split it.
+const maxTermsPerRule = 64
+
+// literal is one predicate of a conjunction, possibly negated. path names the
+// predicate in the rule ("when.all[1].not") so errors point at it.
+type literal struct {
+	pred model.Condition
+	neg  bool
+	path string
+	// keepMissing marks a negated header test whose matcher also matches the
+	// empty string: it must not treat a missing header as empty, so dnf pairs
+	// it with a separate "absent" alternative.
+	keepMissing bool
+}
+
+// term is a conjunction of literals: one alternative of a rule, which becomes
+// one Envoy route per virtual host it is placed in.
+type term []literal
+
+// dnf expands c into a disjunction of conjunctions. A zero condition yields a
+// single empty term (matches everything). Contradictions are not pruned here:
+// placement drops terms whose host literals are false for a virtual host, and
+// the remaining literals are all expressible as matchers.
+func dnf(c model.Condition, path string) ([]term, error) {
+	if c.IsZero() {
+		return []term{nil}, nil
+	}
+	return expand(c, false, path)
+}
+
+// expand returns the DNF of c (negated when neg), pushing negation down by
+// De Morgan's laws.
+func expand(c model.Condition, neg bool, path string) ([]term, error) {
+	switch {
+	case c.Text != "":
+		return nil, fieldError(path, fmt.Errorf("condition text %q was not parsed into a tree", c.Text))
+	case c.Not != nil:
+		return expand(*c.Not, !neg, model.JoinPath(path, "not"))
+	case c.All != nil && !neg, c.Any != nil && neg:
+		// A conjunction: the cross product of the children's terms.
+		children, key := c.All, "all"
+		if c.Any != nil {
+			children, key = c.Any, "any"
+		}
+		out := []term{nil}
+		for i, child := range children {
+			ts, err := expand(child, neg, model.Index(model.JoinPath(path, key), i))
+			if err != nil {
+				return nil, err
+			}
+			if len(out)*len(ts) > maxTermsPerRule {
+				return nil, errTooManyTerms(path)
+			}
+			out = crossTerms(out, ts)
+		}
+		return out, nil
+	case c.Any != nil || c.All != nil:
+		// A disjunction: the union of the children's terms.
+		children, key := c.Any, "any"
+		if c.All != nil {
+			children, key = c.All, "all"
+		}
+		var out []term
+		for i, child := range children {
+			ts, err := expand(child, neg, model.Index(model.JoinPath(path, key), i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ts...)
+			if len(out) > maxTermsPerRule {
+				return nil, errTooManyTerms(path)
+			}
+		}
+		if out == nil {
+			// An empty `any` matches nothing; an empty negated `all` likewise.
+			return []term{}, nil
+		}
+		return out, nil
+	case c.IsPredicate():
+		return expandPredicate(c, neg, path)
+	}
+	return nil, fieldError(path, fmt.Errorf("empty condition node"))
+}
+
+func crossTerms(a, b []term) []term {
+	out := make([]term, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			t := make(term, 0, len(x)+len(y))
+			t = append(append(t, x...), y...)
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func errTooManyTerms(path string) error {
+	return fieldError(path, fmt.Errorf("condition expands to more than %d alternatives (Envoy routes); split the rule or simplify its any/not nesting", maxTermsPerRule))
+}
+
+// expandPredicate rewrites predicates whose negation is not a single Envoy
+// matcher into small disjunctions, so the rest of the translator only meets
+// literals it can map one to one.
+func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
+	kind, _, ok := model.ParseField(c.Field)
+	if !ok {
+		return nil, fieldError(model.JoinPath(path, "field"), fmt.Errorf("unknown field %q", c.Field))
+	}
+	one := func(p model.Condition, n bool) []term { return []term{{{pred: p, neg: n, path: path}}} }
+	switch kind {
+	case model.FieldGRPCService, model.FieldGRPCMethod:
+		// grpc.service/grpc.method exist only on gRPC requests; they are a
+		// property of the path "/<service>/<method>".
+		sub, err := grpcPathCondition(c)
+		if err != nil {
+			return nil, fieldError(path, err)
+		}
+		return expand(sub, neg, path)
+	case model.FieldHeader, model.FieldCookie, model.FieldQuery:
+		if (c.Op == model.OpPrefix || c.Op == model.OpSuffix || c.Op == model.OpContains) && c.Value == "" {
+			// Every value starts with, ends with and contains "": the test is
+			// presence, and Envoy refuses empty string matchers anyway.
+			c = withOp(c, model.OpPresent)
+		}
+		if !neg {
+			return one(c, false), nil
+		}
+		// A negated value test on an optional field is true when the field is
+		// absent, while the positive complement ops (not-equals, not-in) are
+		// false when it is absent: rewrite them to "absent or the opposite".
+		switch c.Op {
+		case model.OpPresent:
+			return one(withOp(c, model.OpAbsent), false), nil
+		case model.OpAbsent:
+			return one(withOp(c, model.OpPresent), false), nil
+		case model.OpNotEquals:
+			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, model.OpEquals), false)...), nil
+		case model.OpNotIn:
+			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, model.OpIn), false)...), nil
+		}
+		if kind == model.FieldHeader && valueMatchesEmpty(c) {
+			// Envoy can only invert a value test on a missing header by
+			// treating it as "", which would not flip a test "" passes.
+			return []term{
+				{{pred: withOp(c, model.OpAbsent), path: path}},
+				{{pred: c, neg: true, path: path, keepMissing: true}},
+			}, nil
+		}
+		return one(c, true), nil
+	case model.FieldGRPC:
+		if neg {
+			switch c.Op {
+			case model.OpPresent:
+				return one(withOp(c, model.OpAbsent), false), nil
+			case model.OpAbsent:
+				return one(withOp(c, model.OpPresent), false), nil
+			}
+		}
+		return one(c, neg), nil
+	}
+	// host, path, method and scheme are always present, so presence tests
+	// are constants and the complement ops are plain negations.
+	switch c.Op {
+	case model.OpPresent, model.OpAbsent:
+		if (c.Op == model.OpPresent) != neg {
+			return []term{nil}, nil
+		}
+		return []term{}, nil
+	case model.OpNotEquals:
+		return one(withOp(c, model.OpEquals), !neg), nil
+	case model.OpNotIn:
+		return one(withOp(c, model.OpIn), !neg), nil
+	}
+	return one(c, neg), nil
+}
+
+// valueMatchesEmpty reports whether a value test passes on "".
+func valueMatchesEmpty(c model.Condition) bool {
+	switch c.Op {
+	case model.OpEquals:
+		return c.Value == ""
+	case model.OpIn:
+		for _, v := range c.Values {
+			if v == "" {
+				return true
+			}
+		}
+	case model.OpRegex:
+		return matchesEmpty(c.Value)
+	}
+	return false
+}
+
+func withOp(c model.Condition, op string) model.Condition {
+	c.Op = op
+	return c
+}
+
+// grpcPathCondition turns a grpc.service or grpc.method predicate into
+// "the request is gRPC and its path has that service/method segment".
+func grpcPathCondition(c model.Condition) (model.Condition, error) {
+	grpc := model.Pred(model.FieldGRPC, model.OpPresent, "")
+	switch c.Op {
+	case model.OpPresent:
+		return grpc, nil
+	case model.OpAbsent:
+		return model.Not(grpc), nil
+	}
+	positive := c
+	negate := false
+	switch c.Op {
+	case model.OpNotEquals:
+		positive, negate = withOp(c, model.OpEquals), true
+	case model.OpNotIn:
+		positive, negate = withOp(c, model.OpIn), true
+	}
+	seg, err := segmentRegex(positive)
+	if err != nil {
+		return model.Condition{}, err
+	}
+	re := "/" + seg + "/[^/?]*"
+	if c.Field == model.FieldGRPCMethod {
+		re = "/[^/?]+/" + seg
+	}
+	p := model.Pred(model.FieldPath, model.OpRegex, re)
+	if negate {
+		return model.And(grpc, model.Not(p)), nil
+	}
+	return model.And(grpc, p), nil
+}
+
+// segmentRegex renders a string predicate as a regex over one path segment.
+func segmentRegex(c model.Condition) (string, error) {
+	ci := ""
+	if c.IgnoreCase {
+		ci = "(?i)"
+	}
+	switch c.Op {
+	case model.OpEquals:
+		return ci + quote(c.Value), nil
+	case model.OpPrefix:
+		return ci + quote(c.Value) + "[^/?]*", nil
+	case model.OpSuffix:
+		return ci + "[^/?]*" + quote(c.Value), nil
+	case model.OpContains:
+		return ci + "[^/?]*" + quote(c.Value) + "[^/?]*", nil
+	case model.OpIn:
+		return ci + alternation(c.Values), nil
+	case model.OpRegex:
+		re, err := excludeRunes(c.Value, "/?")
+		if err != nil {
+			return "", err
+		}
+		return ci + "(?:" + re + ")", nil
+	}
+	return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+}

@@ -1,0 +1,296 @@
+package translate
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// keyEncoder writes model objects into a compact byte string that changes
+// whenever anything the translation depends on changes. The Translator
+// compares these keys to reuse the routes of unchanged rules and the
+// clusters of unchanged upstreams; it is much cheaper than JSON, which keeps
+// a one-rule edit fast on a gateway of thousands. Every field of the model
+// types must be written here (TestKeyCoversEveryField checks it).
+type keyEncoder struct{ b []byte }
+
+func (e *keyEncoder) reset() { e.b = e.b[:0] }
+
+func (e *keyEncoder) str(s string) {
+	e.b = strconv.AppendInt(e.b, int64(len(s)), 10)
+	e.b = append(e.b, ':')
+	e.b = append(e.b, s...)
+}
+
+func (e *keyEncoder) int(i int64) {
+	e.b = strconv.AppendInt(e.b, i, 10)
+	e.b = append(e.b, ';')
+}
+
+func (e *keyEncoder) bool(v bool) {
+	if v {
+		e.b = append(e.b, 'T')
+	} else {
+		e.b = append(e.b, 'F')
+	}
+}
+
+func (e *keyEncoder) float(f float64) { e.int(int64(math.Float64bits(f))) }
+
+func (e *keyEncoder) dur(d model.Duration) { e.int(int64(d)) }
+
+// present writes whether an optional part is set, so nil and empty differ.
+func (e *keyEncoder) present(set bool) bool {
+	e.bool(set)
+	return set
+}
+
+func (e *keyEncoder) strs(list []string) {
+	e.int(int64(len(list)))
+	for _, s := range list {
+		e.str(s)
+	}
+}
+
+func (e *keyEncoder) ints(list []int) {
+	e.int(int64(len(list)))
+	for _, v := range list {
+		e.int(int64(v))
+	}
+}
+
+func (e *keyEncoder) strMap(m map[string]string) {
+	e.int(int64(len(m)))
+	if len(m) == 0 {
+		return
+	}
+	for _, k := range sortedKeys(m) {
+		e.str(k)
+		e.str(m[k])
+	}
+}
+
+func (e *keyEncoder) condition(c *model.Condition) {
+	e.int(int64(len(c.All)))
+	for i := range c.All {
+		e.condition(&c.All[i])
+	}
+	e.int(int64(len(c.Any)))
+	for i := range c.Any {
+		e.condition(&c.Any[i])
+	}
+	if e.present(c.Not != nil) {
+		e.condition(c.Not)
+	}
+	e.str(c.Field)
+	e.str(c.Op)
+	e.str(c.Value)
+	e.strs(c.Values)
+	e.bool(c.IgnoreCase)
+	e.str(c.Text)
+}
+
+func (e *keyEncoder) headerPolicy(h *model.HeaderPolicy) {
+	if !e.present(h != nil) {
+		return
+	}
+	for _, m := range []*model.HeaderMutation{h.Request, h.Response} {
+		if e.present(m != nil) {
+			e.strMap(m.Set)
+			e.strMap(m.Add)
+			e.strMap(m.AddIfAbsent)
+			e.strs(m.Remove)
+		}
+	}
+}
+
+func (e *keyEncoder) respond(r *model.Respond) {
+	if e.present(r != nil) {
+		e.int(int64(r.Status))
+		e.str(r.Body)
+		e.strMap(r.Headers)
+	}
+}
+
+// route writes everything about a rule except Meta.Version and the audit
+// fields, which do not change the Envoy output.
+func (e *keyEncoder) route(r *model.Route) {
+	e.str(r.Name)
+	e.str(r.Gateway)
+	e.int(int64(r.Priority))
+	e.bool(r.Disabled)
+	e.condition(&r.When)
+	a := &r.Then
+	e.int(int64(len(a.Forward)))
+	for _, b := range a.Forward {
+		e.str(b.Upstream)
+		e.int(int64(b.Weight))
+		e.headerPolicy(b.Headers)
+	}
+	if rd := a.Redirect; e.present(rd != nil) {
+		e.str(rd.Scheme)
+		e.str(rd.Host)
+		e.int(int64(rd.Port))
+		e.str(rd.Path)
+		e.str(rd.PathPrefix)
+		e.bool(rd.StripQuery)
+		e.int(int64(rd.Status))
+	}
+	e.respond(a.Respond)
+	if rw := a.Rewrite; e.present(rw != nil) {
+		e.str(rw.PathPrefix)
+		if e.present(rw.PathRegex != nil) {
+			e.str(rw.PathRegex.Pattern)
+			e.str(rw.PathRegex.Substitution)
+		}
+		e.str(rw.PathTemplate)
+		e.str(rw.Host)
+		e.str(rw.HostFromHeader)
+		e.bool(rw.AutoHost)
+	}
+	e.headerPolicy(a.Headers)
+	e.dur(a.Timeout)
+	e.dur(a.IdleTimeout)
+	if rt := a.Retries; e.present(rt != nil) {
+		e.int(int64(rt.Attempts))
+		e.strs(rt.On)
+		e.ints(rt.StatusCodes)
+		e.dur(rt.PerTryTimeout)
+		e.dur(rt.BackoffBase)
+		e.dur(rt.BackoffMax)
+	}
+	if rl := a.RateLimit; e.present(rl != nil) {
+		e.int(int64(rl.Requests))
+		e.dur(rl.Per)
+		e.int(int64(rl.Burst))
+		e.int(int64(rl.Status))
+	}
+	if au := a.Auth; e.present(au != nil) {
+		if j := au.JWT; e.present(j != nil) {
+			e.str(j.Issuer)
+			e.strs(j.Audiences)
+			e.str(j.JWKSURI)
+			e.str(j.JWKS)
+			e.str(j.JWKSUpstream)
+			e.str(j.ForwardPayloadHeader)
+		}
+		if k := au.APIKey; e.present(k != nil) {
+			e.str(k.Header)
+			e.strs(k.Keys)
+		}
+		if b := au.Basic; e.present(b != nil) {
+			e.strMap(b.Users)
+		}
+	}
+	if ac := a.Access; e.present(ac != nil) {
+		e.strs(ac.Allow)
+		e.strs(ac.Deny)
+	}
+	if c := a.CORS; e.present(c != nil) {
+		e.strs(c.AllowOrigins)
+		e.strs(c.AllowMethods)
+		e.strs(c.AllowHeaders)
+		e.strs(c.ExposeHeaders)
+		e.dur(c.MaxAge)
+		e.bool(c.AllowCredentials)
+	}
+	e.bool(a.Websocket)
+	if m := a.Mirror; e.present(m != nil) {
+		e.str(m.Upstream)
+		e.float(m.Percent)
+	}
+	if f := a.Fault; e.present(f != nil) {
+		if d := f.Delay; e.present(d != nil) {
+			e.dur(d.Duration)
+			e.float(d.Percent)
+		}
+		if ab := f.Abort; e.present(ab != nil) {
+			e.int(int64(ab.Status))
+			e.float(ab.Percent)
+		}
+	}
+}
+
+// upstreamRef writes what a rule's routes depend on in an upstream it names:
+// whether it exists and its consistent-hash key.
+func (e *keyEncoder) upstreamRef(u *model.Upstream) {
+	if !e.present(u != nil) {
+		return
+	}
+	if lb := u.LoadBalancer; e.present(lb != nil && lb.HashOn != nil) {
+		e.str(lb.HashOn.Header)
+		e.str(lb.HashOn.Cookie)
+		e.bool(lb.HashOn.SourceIP)
+	}
+}
+
+func (e *keyEncoder) endpoints(eps []model.Endpoint) {
+	e.int(int64(len(eps)))
+	for _, ep := range eps {
+		e.str(ep.Address)
+		e.int(int64(ep.Port))
+		e.int(int64(ep.Weight))
+	}
+}
+
+// upstream writes everything about an upstream that shapes its cluster.
+func (e *keyEncoder) upstream(u *model.Upstream) {
+	e.str(u.Name)
+	if e.present(u.Static != nil) {
+		e.endpoints(u.Static.Endpoints)
+	}
+	if d := u.DNS; e.present(d != nil) {
+		e.str(d.Host)
+		e.int(int64(d.Port))
+	}
+	if k := u.Kubernetes; e.present(k != nil) {
+		e.str(k.Namespace)
+		e.str(k.Service)
+		e.int(int64(k.Port))
+		e.str(k.Context)
+	}
+	if c := u.Consul; e.present(c != nil) {
+		e.str(c.Service)
+		e.strs(c.Tags)
+		e.str(c.Datacenter)
+		if e.present(c.PassingOnly != nil) {
+			e.bool(*c.PassingOnly)
+		}
+	}
+	e.str(u.Protocol)
+	if lb := u.LoadBalancer; e.present(lb != nil) {
+		e.str(lb.Policy)
+		e.upstreamRef(u)
+	}
+	e.dur(u.ConnectTimeout)
+	if hc := u.HealthCheck; e.present(hc != nil) {
+		e.str(hc.Path)
+		e.dur(hc.Interval)
+		e.dur(hc.Timeout)
+		e.int(int64(hc.HealthyThreshold))
+		e.int(int64(hc.UnhealthyThreshold))
+		e.ints(hc.ExpectedStatuses)
+	}
+	if od := u.OutlierDetection; e.present(od != nil) {
+		e.int(int64(od.Consecutive5xx))
+		e.dur(od.Interval)
+		e.dur(od.BaseEjectionTime)
+		e.int(int64(od.MaxEjectionPercent))
+	}
+	if cb := u.CircuitBreaker; e.present(cb != nil) {
+		e.int(int64(cb.MaxConnections))
+		e.int(int64(cb.MaxPendingRequests))
+		e.int(int64(cb.MaxRequests))
+		e.int(int64(cb.MaxRetries))
+		if rb := cb.RetryBudget; e.present(rb != nil) {
+			e.float(rb.BudgetPercent)
+			e.int(int64(rb.MinRetryConcurrency))
+		}
+	}
+	if t := u.TLS; e.present(t != nil) {
+		e.str(t.SNI)
+		e.str(t.CASecret)
+		e.bool(t.InsecureSkipVerify)
+	}
+}

@@ -1,0 +1,503 @@
+package translate
+
+import (
+	"fmt"
+	"strings"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	uritemplatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/path/match/uri_template/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// The pseudo-headers Envoy exposes to header matchers. They are always
+// present on a request, so invert_match on them is an exact negation.
+const (
+	headerAuthority = ":authority"
+	headerPath      = ":path"
+	headerMethod    = ":method"
+	headerScheme    = ":scheme"
+)
+
+// grpcContentType is the content-type test Envoy's grpc route match applies:
+// application/grpc, optionally followed by "+codec".
+const grpcContentType = `application/grpc(?:\+.*)?`
+
+// pathUse says how the route action needs the path matched: a prefix rewrite
+// needs a prefix-like path specifier, a template rewrite a uri_template one.
+type pathUse int
+
+const (
+	pathAny pathUse = iota
+	pathForPrefixRewrite
+	pathForTemplateRewrite
+)
+
+// matchResult is a term's route match and what its path specifier was.
+type matchResult struct {
+	match *routev3.RouteMatch
+	// primary is the path literal used as the path specifier, nil when the
+	// route matches every path.
+	primary *literal
+}
+
+// buildMatch maps the non-host literals of a term to an Envoy RouteMatch.
+// One positive path literal becomes the path specifier; every other path
+// literal runs as a regex header matcher on :path.
+func buildMatch(t term, use pathUse) (matchResult, error) {
+	m := &routev3.RouteMatch{}
+	primary := choosePrimaryPath(t, use)
+	var res matchResult
+	if primary < 0 {
+		switch use {
+		case pathForPrefixRewrite:
+			return res, fmt.Errorf("a path prefix rewrite needs a path prefix, exact or segment-prefix condition in every alternative of the rule")
+		case pathForTemplateRewrite:
+			return res, fmt.Errorf("a path template rewrite needs a path template condition in every alternative of the rule")
+		}
+		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
+	} else {
+		res.primary = &t[primary]
+		if err := setPathSpecifier(m, t[primary].pred); err != nil {
+			return res, withPath(t[primary].path, err)
+		}
+	}
+	for i, l := range t {
+		if i == primary {
+			continue
+		}
+		kind, key, _ := model.ParseField(l.pred.Field)
+		var err error
+		switch kind {
+		case model.FieldHost:
+			continue // placed per virtual host
+		case model.FieldPath:
+			err = addPathHeader(m, l)
+		case model.FieldMethod:
+			err = addPseudoHeader(m, headerMethod, l)
+		case model.FieldScheme:
+			err = addPseudoHeader(m, headerScheme, l)
+		case model.FieldHeader:
+			err = addHeader(m, key, l)
+		case model.FieldCookie:
+			err = addCookie(m, key, l)
+		case model.FieldQuery:
+			err = addQuery(m, key, l)
+		case model.FieldGRPC:
+			err = addGRPC(m, l)
+		default:
+			err = fmt.Errorf("field %q is not supported here", l.pred.Field)
+		}
+		if err != nil {
+			return res, withPath(l.path, err)
+		}
+	}
+	res.match = m
+	return res, nil
+}
+
+func withPath(path string, err error) error {
+	return fieldError(path, err)
+}
+
+
+// choosePrimaryPath picks the literal that becomes the path specifier: a
+// template when a template rewrite needs it, a prefix-like one for a prefix
+// rewrite, else the first positive path test Envoy has a specifier for.
+func choosePrimaryPath(t term, use pathUse) int {
+	best, bestRank := -1, 99
+	for i, l := range t {
+		if l.neg || l.pred.Field != model.FieldPath {
+			continue
+		}
+		rank := 99
+		switch l.pred.Op {
+		case model.OpTemplate:
+			rank = 3
+			if use == pathForTemplateRewrite {
+				rank = 0
+			}
+		case model.OpPrefix, model.OpEquals, model.OpExact:
+			rank = 1
+		case model.OpSegmentPrefix:
+			rank = 2
+		case model.OpRegex:
+			rank = 4
+		}
+		switch use {
+		case pathForPrefixRewrite:
+			if rank > 2 {
+				continue
+			}
+		case pathForTemplateRewrite:
+			if rank != 0 {
+				continue
+			}
+		}
+		if rank < bestRank {
+			best, bestRank = i, rank
+		}
+	}
+	if bestRank == 99 {
+		return -1
+	}
+	return best
+}
+
+func setPathSpecifier(m *routev3.RouteMatch, p model.Condition) error {
+	cs := !p.IgnoreCase
+	switch p.Op {
+	case model.OpEquals, model.OpExact:
+		m.PathSpecifier = &routev3.RouteMatch_Path{Path: p.Value}
+	case model.OpPrefix:
+		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: p.Value}
+	case model.OpSegmentPrefix:
+		v := p.Value
+		if v == "" || v == "/" {
+			// Every path starts with "/": the test holds for all requests.
+			m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
+		} else if strings.HasSuffix(v, "/") || strings.ContainsAny(v, "?#") || !strings.HasPrefix(v, "/") {
+			re, err := pathRegex(p)
+			if err != nil {
+				return err
+			}
+			m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: regexMatcher(re)}
+		} else {
+			m.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: v}
+		}
+	case model.OpTemplate:
+		cfg, err := anyOf(&uritemplatev3.UriTemplateMatchConfig{PathTemplate: p.Value})
+		if err != nil {
+			return err
+		}
+		m.PathSpecifier = &routev3.RouteMatch_PathMatchPolicy{PathMatchPolicy: typedExtension("envoy.path.match.uri_template.uri_template_matcher", cfg)}
+	case model.OpRegex:
+		if err := checkRegex(p.Value); err != nil {
+			return err
+		}
+		re := p.Value
+		if p.IgnoreCase {
+			re = "(?i)" + re // safe_regex ignores case_sensitive
+		}
+		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: regexMatcher(re)}
+		return nil
+	default:
+		return fmt.Errorf("operator %q is not supported on path", p.Op)
+	}
+	if !cs {
+		m.CaseSensitive = wrapperspb.Bool(false)
+	}
+	return nil
+}
+
+// pathRegex is a regex over the path (without query) equivalent to p, with
+// '?' removed from what it can match so it can be followed by the query.
+func pathRegex(p model.Condition) (string, error) {
+	var re string
+	switch p.Op {
+	case model.OpEquals, model.OpExact:
+		re = quote(p.Value)
+	case model.OpPrefix:
+		re = quote(p.Value) + ".*"
+	case model.OpSuffix:
+		re = ".*" + quote(p.Value)
+	case model.OpContains:
+		re = ".*" + quote(p.Value) + ".*"
+	case model.OpIn:
+		re = alternation(p.Values)
+	case model.OpSegmentPrefix:
+		re = quote(p.Value) + "(?:/.*)?"
+	case model.OpRegex:
+		if err := checkRegex(p.Value); err != nil {
+			return "", err
+		}
+		re = p.Value
+	case model.OpTemplate:
+		var err error
+		if re, err = templateRegex(p.Value); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("operator %q is not supported on path", p.Op)
+	}
+	if p.IgnoreCase {
+		re = "(?i:" + re + ")"
+	}
+	return excludeRunes(re, "?")
+}
+
+// templateRegex renders a uri template ("/users/{id}", "/files/**") as the
+// equivalent regex, for templates that are not the route's path specifier.
+func templateRegex(tmpl string) (string, error) {
+	if !strings.HasPrefix(tmpl, "/") {
+		return "", fmt.Errorf("path template %q must start with /", tmpl)
+	}
+	segs := strings.Split(tmpl[1:], "/")
+	var b strings.Builder
+	for i, s := range segs {
+		last := i == len(segs)-1
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			inner := s[1 : len(s)-1]
+			if _, pat, ok := strings.Cut(inner, "="); ok {
+				s = pat
+			} else {
+				s = "*"
+			}
+		}
+		switch {
+		case s == "**":
+			if !last {
+				return "", fmt.Errorf("path template %q: ** must be the last segment", tmpl)
+			}
+			b.WriteString("(?:/.*)?")
+			if i == 0 {
+				// "/**" also matches "/" itself.
+				return "/.*", nil
+			}
+		case s == "*":
+			b.WriteString("/[^/]+")
+		case strings.ContainsAny(s, "{}*"):
+			return "", fmt.Errorf("path template %q: segment %q is not supported", tmpl, s)
+		default:
+			b.WriteString("/" + quote(s))
+		}
+	}
+	return b.String(), nil
+}
+
+// addPathHeader runs a path test as a regex on :path. :path carries the
+// query, so the regex allows an optional "?query" after the path part.
+func addPathHeader(m *routev3.RouteMatch, l literal) error {
+	re, err := pathRegex(l.pred)
+	if err != nil {
+		return err
+	}
+	m.Headers = append(m.Headers, &routev3.HeaderMatcher{
+		Name:                 headerPath,
+		HeaderMatchSpecifier: stringMatch(regexString(re + `(?:\?.*)?`)),
+		InvertMatch:          l.neg,
+	})
+	return nil
+}
+
+// addPseudoHeader maps a test on an always-present pseudo-header (:method,
+// :scheme, :authority); negation is a plain invert_match.
+func addPseudoHeader(m *routev3.RouteMatch, name string, l literal) error {
+	sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+	if err != nil {
+		return err
+	}
+	m.Headers = append(m.Headers, &routev3.HeaderMatcher{Name: name, HeaderMatchSpecifier: stringMatch(sm), InvertMatch: l.neg})
+	return nil
+}
+
+// addHeader maps a header test. The rule language says a value test on a
+// missing header is false, and its negation true; Envoy fails value matchers
+// on a missing header even when inverted, so negations treat the missing
+// header as "" (dnf splits off the tests "" would pass).
+func addHeader(m *routev3.RouteMatch, name string, l literal) error {
+	name = strings.ToLower(name)
+	if name == "host" {
+		name = headerAuthority
+	}
+	hm := &routev3.HeaderMatcher{Name: name}
+	switch l.pred.Op {
+	case model.OpPresent:
+		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
+	case model.OpAbsent:
+		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
+		hm.InvertMatch = true
+	case model.OpNotEquals, model.OpNotIn:
+		// "present and different": an inverted value matcher, which Envoy
+		// fails on a missing header.
+		sm, err := valueMatcher(positiveOf(l.pred), l.pred.IgnoreCase)
+		if err != nil {
+			return err
+		}
+		hm.HeaderMatchSpecifier = stringMatch(sm)
+		hm.InvertMatch = true
+	default:
+		sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+		if err != nil {
+			return err
+		}
+		hm.HeaderMatchSpecifier = stringMatch(sm)
+		if l.neg {
+			hm.InvertMatch = true
+			hm.TreatMissingHeaderAsEmpty = !l.keepMissing
+		}
+	}
+	m.Headers = append(m.Headers, hm)
+	return nil
+}
+
+// positiveOf turns not-equals/not-in into equals/in.
+func positiveOf(c model.Condition) model.Condition {
+	switch c.Op {
+	case model.OpNotEquals:
+		return withOp(c, model.OpEquals)
+	case model.OpNotIn:
+		return withOp(c, model.OpIn)
+	}
+	return c
+}
+
+// addCookie tests the cookie header with a regex that finds a cookie of the
+// given name anywhere in the list. A missing cookie header is treated as ""
+// for negations; the cookie regex never matches "", so that is exact.
+func addCookie(m *routev3.RouteMatch, name string, l literal) error {
+	cookieRe := func(value string) string {
+		return `(?:.*;)?[ \t]*` + quote(name) + `=` + value + `[ \t]*(?:;.*)?`
+	}
+	add := func(re string, invert bool) {
+		m.Headers = append(m.Headers, &routev3.HeaderMatcher{
+			Name:                      "cookie",
+			HeaderMatchSpecifier:      stringMatch(regexString(re)),
+			InvertMatch:               invert,
+			TreatMissingHeaderAsEmpty: invert,
+		})
+	}
+	switch l.pred.Op {
+	case model.OpPresent:
+		add(cookieRe(`[^;]*`), l.neg)
+	case model.OpAbsent:
+		add(cookieRe(`[^;]*`), !l.neg)
+	case model.OpNotEquals, model.OpNotIn:
+		v, err := cookieValueRegex(positiveOf(l.pred))
+		if err != nil {
+			return err
+		}
+		if l.neg {
+			return fmt.Errorf("negated %s is not supported on cookies", l.pred.Op)
+		}
+		add(cookieRe(`[^;]*`), false)
+		add(cookieRe(v), true)
+	default:
+		v, err := cookieValueRegex(l.pred)
+		if err != nil {
+			return err
+		}
+		add(cookieRe(v), l.neg)
+	}
+	return nil
+}
+
+func cookieValueRegex(c model.Condition) (string, error) {
+	var re string
+	switch c.Op {
+	case model.OpEquals:
+		re = quote(c.Value)
+	case model.OpPrefix:
+		re = quote(c.Value) + "[^;]*"
+	case model.OpSuffix:
+		re = "[^;]*" + quote(c.Value)
+	case model.OpContains:
+		re = "[^;]*" + quote(c.Value) + "[^;]*"
+	case model.OpIn:
+		re = alternation(c.Values)
+	case model.OpRegex:
+		if err := checkRegex(c.Value); err != nil {
+			return "", err
+		}
+		re = c.Value
+	default:
+		return "", fmt.Errorf("operator %q is not supported on cookies", c.Op)
+	}
+	if c.IgnoreCase {
+		re = "(?i:" + re + ")"
+	}
+	return excludeRunes("(?:"+re+")", ";")
+}
+
+// addQuery maps a query parameter test. Envoy matches the first value of the
+// key, without URL-decoding, and only when the key is present; it has no
+// inverted query matcher, so negated value tests are rejected.
+func addQuery(m *routev3.RouteMatch, key string, l literal) error {
+	switch {
+	case l.pred.Op == model.OpAbsent:
+		// No query matcher tests absence: test :path for the key instead.
+		re := `[^?]*\?(?:[^&]*&)*` + quote(key) + `(?:=[^&]*)?(?:&.*)?`
+		m.Headers = append(m.Headers, &routev3.HeaderMatcher{Name: headerPath, HeaderMatchSpecifier: stringMatch(regexString(re)), InvertMatch: true})
+		return nil
+	case l.neg, l.pred.Op == model.OpNotEquals, l.pred.Op == model.OpNotIn:
+		return fmt.Errorf("negated query parameter tests (%s) cannot be expressed in Envoy; test the parameter positively or use a header", l.pred.Op)
+	case l.pred.Op == model.OpPresent:
+		m.QueryParameters = append(m.QueryParameters, &routev3.QueryParameterMatcher{
+			Name: key, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true},
+		})
+		return nil
+	}
+	sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+	if err != nil {
+		return err
+	}
+	m.QueryParameters = append(m.QueryParameters, &routev3.QueryParameterMatcher{
+		Name: key, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm},
+	})
+	return nil
+}
+
+// addGRPC maps grpc present/absent.
+func addGRPC(m *routev3.RouteMatch, l literal) error {
+	switch {
+	case l.pred.Op == model.OpPresent && !l.neg:
+		m.Grpc = &routev3.RouteMatch_GrpcRouteMatchOptions{}
+	case l.pred.Op == model.OpAbsent && !l.neg:
+		m.Headers = append(m.Headers, &routev3.HeaderMatcher{
+			Name:                      "content-type",
+			HeaderMatchSpecifier:      stringMatch(regexString(grpcContentType)),
+			InvertMatch:               true,
+			TreatMissingHeaderAsEmpty: true,
+		})
+	default:
+		return fmt.Errorf("operator %q is not supported on grpc (use present or absent)", l.pred.Op)
+	}
+	return nil
+}
+
+// valueMatcher maps a string test to an Envoy StringMatcher.
+func valueMatcher(c model.Condition, ignoreCase bool) (*matcherv3.StringMatcher, error) {
+	sm := &matcherv3.StringMatcher{IgnoreCase: ignoreCase}
+	switch c.Op {
+	case model.OpEquals, model.OpExact:
+		sm.MatchPattern = &matcherv3.StringMatcher_Exact{Exact: c.Value}
+	case model.OpPrefix:
+		sm.MatchPattern = &matcherv3.StringMatcher_Prefix{Prefix: c.Value}
+	case model.OpSuffix:
+		sm.MatchPattern = &matcherv3.StringMatcher_Suffix{Suffix: c.Value}
+	case model.OpContains:
+		sm.MatchPattern = &matcherv3.StringMatcher_Contains{Contains: c.Value}
+	case model.OpRegex, model.OpIn:
+		re := c.Value
+		if c.Op == model.OpIn {
+			if len(c.Values) == 0 {
+				return nil, fmt.Errorf("in needs at least one value")
+			}
+			re = alternation(c.Values)
+		} else if err := checkRegex(re); err != nil {
+			return nil, err
+		}
+		if ignoreCase {
+			// Envoy ignores ignore_case for regexes.
+			re = "(?i:" + re + ")"
+		}
+		return regexString(re), nil
+	default:
+		return nil, fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+	}
+	return sm, nil
+}
+
+func regexMatcher(re string) *matcherv3.RegexMatcher {
+	return &matcherv3.RegexMatcher{Regex: re}
+}
+
+func regexString(re string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: regexMatcher(re)}}
+}
+
+func stringMatch(sm *matcherv3.StringMatcher) *routev3.HeaderMatcher_StringMatch {
+	return &routev3.HeaderMatcher_StringMatch{StringMatch: sm}
+}
