@@ -1,0 +1,200 @@
+// Package app wires routedeck's backend into a running service: the store
+// in the data directory, the demo workspace and first admin on a fresh
+// database, the HTTP API with the embedded dashboard. The `serve` command
+// and the desktop window (from its OnStartup hook) build the same Service.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/routedeck/routedeck/assets"
+	"github.com/routedeck/routedeck/backend/api"
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+// Config says where the service keeps its data and what it listens on.
+type Config struct {
+	DataDir string // created if missing
+	// Listen is the HTTP address (host:port). Empty serves nothing: the
+	// desktop build hands Handler to its window instead.
+	Listen string
+	// ADSListen is the address Envoys connect to for configuration.
+	ADSListen string
+	Logger    *slog.Logger
+	// Notices receives what an operator must see once, such as the first
+	// admin password. Defaults to stderr.
+	Notices io.Writer
+	// NoDemo skips loading the demo workspace into an empty database.
+	NoDemo bool
+}
+
+// DBFile is the database file name inside the data directory.
+const DBFile = "routedeck.db"
+
+// OpenStore opens the database in dataDir, creating the directory (private
+// to the user: it holds password and token hashes).
+func OpenStore(ctx context.Context, dataDir string) (*store.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile))
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", dataDir, err)
+	}
+	return st, nil
+}
+
+// Service is a running routedeck backend.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	handler http.Handler
+	httpSrv *http.Server
+	addr    net.Addr
+	wg      sync.WaitGroup
+	errc    chan error
+}
+
+// New returns a service for cfg; nothing is opened until Start.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Notices == nil {
+		cfg.Notices = os.Stderr
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, errc: make(chan error, 1)}
+}
+
+// Start opens the store, prepares a fresh database (demo workspace, first
+// admin) and starts listening. It returns once the service accepts
+// connections; serving errors arrive on Done.
+func (s *Service) Start(ctx context.Context) error {
+	st, err := OpenStore(ctx, s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	s.store = st
+	if err := s.firstStart(ctx); err != nil {
+		st.Close()
+		return err
+	}
+	s.handler = api.NewHandler(api.Deps{Store: st, Logger: s.log, UI: UIHandler()})
+	if s.cfg.Listen == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.addr = lis.Addr()
+	s.httpSrv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	s.log.Info("serving", "url", "http://"+s.addr.String(), "data_dir", s.cfg.DataDir)
+	if s.cfg.ADSListen != "" {
+		// The ADS server joins when publishing is wired; the address is
+		// accepted now so scripts and the Makefile keep one command line.
+		s.log.Info("ADS not started in this build", "ads_listen", s.cfg.ADSListen)
+	}
+	return nil
+}
+
+// Handler is the HTTP surface (API and dashboard), for the desktop window.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Addr is the address the HTTP server listens on (nil without Listen).
+func (s *Service) Addr() net.Addr { return s.addr }
+
+// Store is the open store.
+func (s *Service) Store() *store.Store { return s.store }
+
+// Done reports a serving failure after Start.
+func (s *Service) Done() <-chan error { return s.errc }
+
+// Stop shuts the service down, letting requests in flight finish for a few
+// seconds, and closes the store.
+func (s *Service) Stop() error {
+	var errs []error
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down http: %w", err))
+		}
+	}
+	s.wg.Wait()
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// firstStart loads the demo workspace into a database that was never
+// written to, and creates the admin user when there is no user at all.
+// An operator who deletes every object does not get the demo back: the
+// revision history says the database is not new.
+func (s *Service) firstStart(ctx context.Context) error {
+	_, revs, err := s.store.ListRevisions(ctx, store.RevisionFilter{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("check for first start: %w", err)
+	}
+	if revs == 0 && !s.cfg.NoDemo {
+		ws, err := assets.DemoWorkspace()
+		if err == nil {
+			err = rules.ResolveWorkspace(&ws)
+		}
+		if err == nil {
+			_, err = s.store.Apply(ctx, "routedeck", ws)
+		}
+		if err != nil {
+			return fmt.Errorf("load demo workspace: %w", err)
+		}
+		s.log.Info("loaded demo workspace", "objects", len(ws.Objects()))
+	}
+	users, err := s.store.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	if users > 0 {
+		return nil
+	}
+	password, err := auth.RandomPassword()
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateUser(ctx, "routedeck", &store.User{Name: "admin", Role: auth.RoleAdmin, PasswordHash: hash}); err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	fmt.Fprintf(s.cfg.Notices, "routedeck: created user \"admin\" with password %s\nroutedeck: it is shown only this once; add users and tokens in Settings\n", password)
+	return nil
+}

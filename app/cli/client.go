@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// client talks to a routedeck server's API.
+type client struct {
+	base  string // server URL without trailing slash
+	token string
+	http  *http.Client
+}
+
+func (o *options) client() (*client, error) {
+	if o.server == "" {
+		return nil, fmt.Errorf("no server: set --server or %s", EnvServer)
+	}
+	if o.token == "" {
+		return nil, fmt.Errorf("no token: set --token or %s (create one with: routedeck token create --name NAME --role editor)", EnvToken)
+	}
+	return &client{base: strings.TrimRight(o.server, "/"), token: o.token, http: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// codeByStatus inverts the API's status table so server errors keep their
+// kind (a stale write is still ECONFLICT on this side).
+var codeByStatus = map[int]string{
+	http.StatusBadRequest:   model.EINVALID,
+	http.StatusUnauthorized: model.EUNAUTHORIZED,
+	http.StatusForbidden:    model.EFORBIDDEN,
+	http.StatusNotFound:     model.ENOTFOUND,
+	http.StatusConflict:     model.ECONFLICT,
+}
+
+// do sends a request to /api/v1 + path. A non-nil in is sent as JSON; a
+// non-nil out receives the JSON answer. Error answers become *model.Error
+// carrying the problem's detail and field errors.
+func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, c.base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return problemError(resp.StatusCode, raw)
+	}
+	if out == nil {
+		return nil
+	}
+	if p, ok := out.(*[]byte); ok {
+		*p = raw
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+func problemError(status int, raw []byte) error {
+	var p struct {
+		Detail string             `json:"detail"`
+		Errors []model.FieldError `json:"errors"`
+	}
+	_ = json.Unmarshal(raw, &p)
+	code, ok := codeByStatus[status]
+	if !ok {
+		code = model.EINTERNAL
+	}
+	msg := p.Detail
+	if msg == "" {
+		msg = strings.TrimSpace(string(raw))
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &model.Error{Code: code, Message: fmt.Sprintf("server said %d %s: %s", status, http.StatusText(status), msg), Fields: p.Errors}
+}

@@ -1,0 +1,381 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/routedeck/routedeck/backend/diff"
+	"github.com/routedeck/routedeck/backend/manifest"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
+)
+
+// loadFile reads a manifest ("-" is stdin), parses its conditions and checks
+// each object on its own. Every problem comes back as file:line.
+func (o *options) loadFile(name string) (*manifest.File, error) {
+	if name == "" {
+		return nil, fmt.Errorf("-f FILE is required")
+	}
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(o.stdin)
+		name = "<stdin>"
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	f, err := manifest.Load(name, data)
+	if err != nil {
+		return nil, err
+	}
+	ws := &f.Workspace
+	var p model.Problems
+	p.Merge("", rules.ResolveWorkspace(ws))
+	for i := range ws.Gateways {
+		p.Merge(model.Index("gateways", i), ws.Gateways[i].Validate())
+	}
+	for i := range ws.Upstreams {
+		p.Merge(model.Index("upstreams", i), ws.Upstreams[i].Validate())
+	}
+	for i := range ws.Routes {
+		if ws.Routes[i].When.Text == "" { // unparsed conditions were reported above
+			p.Merge(model.Index("routes", i), ws.Routes[i].Validate())
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, f.Explain(err)
+	}
+	if len(ws.Objects()) == 0 {
+		return nil, fmt.Errorf("%s: no documents", name)
+	}
+	return f, nil
+}
+
+// applyResult mirrors the API's apply answer.
+type applyResult struct {
+	Items []struct {
+		Kind    string `json:"kind"`
+		Name    string `json:"name"`
+		Action  string `json:"action"`
+		Version int64  `json:"version"`
+	} `json:"items"`
+}
+
+func newApplyCmd(o *options) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Create or update the objects of a multi-document YAML file, all or nothing",
+		Long: `apply sends every Gateway, Upstream and Route of FILE (- for stdin) to the
+server, which stores all of them or, if anything is wrong, none. Problems are
+reported as FILE:LINE: field: message, all of them at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			f, err := o.loadFile(file)
+			if err != nil {
+				return err
+			}
+			var res applyResult
+			if err := c.do(cmd.Context(), "POST", "/apply", f.Workspace, &res); err != nil {
+				return f.Explain(err)
+			}
+			for _, it := range res.Items {
+				fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "filename", "f", "", "file to apply (- for stdin)")
+	return cmd
+}
+
+func newValidateCmd(o *options) *cobra.Command {
+	var file string
+	var offline bool
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Check a file as apply would, storing nothing",
+		Long: `validate checks FILE against the server's draft (references to objects that
+exist there are fine). With --offline it needs no server and checks the file
+on its own: every reference must point inside the file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := o.loadFile(file)
+			if err != nil {
+				return err
+			}
+			if offline {
+				if err := f.Explain(f.Workspace.Validate()); err != nil {
+					return err
+				}
+			} else {
+				c, err := o.client()
+				if err != nil {
+					return err
+				}
+				if err := c.do(cmd.Context(), "POST", "/validate", f.Workspace, nil); err != nil {
+					return f.Explain(err)
+				}
+			}
+			fmt.Fprintf(o.stdout, "%s: %d objects valid\n", f.Name, len(f.Workspace.Objects()))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "filename", "f", "", "file to check (- for stdin)")
+	cmd.Flags().BoolVar(&offline, "offline", false, "check the file alone, without a server")
+	return cmd
+}
+
+func newGetCmd(o *options) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "get KIND [NAME] [-o table|yaml|json]",
+		Short: "Show gateways, upstreams or routes from the server's draft",
+		Long: `get lists objects of KIND (gateway, upstream, route), or shows one by NAME.
+-o yaml prints the file format, ready for apply; -o json prints the API's JSON.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, coll, err := kindArg(args[0])
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "table", "yaml", "json":
+			default:
+				return fmt.Errorf("-o %q: use table, yaml or json", output)
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			path := "/" + coll
+			if len(args) == 2 {
+				path += "/" + url.PathEscape(args[1])
+			} else {
+				path += "?limit=1000"
+			}
+			var raw []byte
+			if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
+				return err
+			}
+			if output == "json" {
+				_, err := o.stdout.Write(raw)
+				return err
+			}
+			var views []json.RawMessage
+			if len(args) == 2 {
+				views = []json.RawMessage{raw}
+			} else {
+				var list struct {
+					Items []json.RawMessage `json:"items"`
+				}
+				if err := json.Unmarshal(raw, &list); err != nil {
+					return fmt.Errorf("decode list: %w", err)
+				}
+				views = list.Items
+			}
+			objs := make([]model.Object, 0, len(views))
+			for _, v := range views {
+				obj, err := objectFromView(kind, v)
+				if err != nil {
+					return err
+				}
+				objs = append(objs, obj)
+			}
+			if output == "yaml" {
+				return writeYAMLDocs(o.stdout, objs)
+			}
+			tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(tableHeader(kind), "\t"))
+			for _, obj := range objs {
+				row := append([]string{obj.ObjectMeta().Name, fmt.Sprint(obj.ObjectMeta().Version)}, summary(obj)...)
+				fmt.Fprintln(tw, strings.Join(row, "\t"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, yaml or json")
+	return cmd
+}
+
+func newDeleteCmd(o *options) *cobra.Command {
+	var version int64
+	cmd := &cobra.Command{
+		Use:   "delete KIND NAME",
+		Short: "Delete an object from the draft",
+		Long: `delete removes a gateway, upstream or route. With --version the server refuses
+if the object changed since you read it; objects still referenced cannot be
+deleted.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, coll, err := kindArg(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			path := "/" + coll + "/" + url.PathEscape(args[1])
+			if version > 0 {
+				path += fmt.Sprintf("?version=%d", version)
+			}
+			if err := c.do(cmd.Context(), "DELETE", path, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.stdout, "%s/%s deleted\n", kind, args[1])
+			return nil
+		},
+	}
+	cmd.Flags().Int64Var(&version, "version", 0, "only delete this version (0: any)")
+	return cmd
+}
+
+func newDiffCmd(o *options) *cobra.Command {
+	var file string
+	var revision int64
+	cmd := &cobra.Command{
+		Use:   "diff (-f FILE | --revision ID)",
+		Short: "Show what applying a file would change, or what a revision changed",
+		Long: `diff -f FILE prints a unified diff between the server's draft and each object
+of FILE (new objects diff against nothing). diff --revision ID prints the diff
+recorded with that revision.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			if revision > 0 {
+				var rev struct {
+					Diff string `json:"diff"`
+				}
+				if err := c.do(cmd.Context(), "GET", fmt.Sprintf("/revisions/%d/diff?format=json", revision), nil, &rev); err != nil {
+					return err
+				}
+				_, err := io.WriteString(o.stdout, rev.Diff)
+				return err
+			}
+			if file == "" {
+				return fmt.Errorf("give -f FILE or --revision ID")
+			}
+			f, err := o.loadFile(file)
+			if err != nil {
+				return err
+			}
+			return diffFile(cmd.Context(), c, f, o.stdout)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "filename", "f", "", "file to compare with the server's draft")
+	cmd.Flags().Int64Var(&revision, "revision", 0, "revision whose diff to print")
+	return cmd
+}
+
+func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) error {
+	for _, obj := range f.Workspace.Objects() {
+		_, coll, _ := kindArg(obj.Kind())
+		name := obj.ObjectMeta().Name
+		var raw []byte
+		before := ""
+		err := c.do(ctx, "GET", "/"+coll+"/"+url.PathEscape(name), nil, &raw)
+		switch {
+		case model.ErrorCode(err) == model.ENOTFOUND:
+		case err != nil:
+			return err
+		default:
+			cur, err := objectFromView(obj.Kind(), raw)
+			if err != nil {
+				return err
+			}
+			b, err := manifestYAML(cur)
+			if err != nil {
+				return err
+			}
+			before = string(b)
+		}
+		after, err := manifestYAML(obj)
+		if err != nil {
+			return err
+		}
+		label := obj.Kind() + "/" + name
+		if d := diff.Unified("server/"+label, f.Name+"/"+label, before, string(after), 3); d != "" {
+			if _, err := io.WriteString(w, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func newPublishCmd(o *options) *cobra.Command {
+	var gateway string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "publish --gateway G",
+		Short: "Publish a gateway's draft to its Envoys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Version int64 `json:"version"`
+			}
+			body := map[string]bool{"force": force}
+			if err := c.do(cmd.Context(), "POST", "/gateways/"+url.PathEscape(gateway)+"/publish", body, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.stdout, "gateway %s published as version %d\n", gateway, res.Version)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&gateway, "gateway", "", "gateway to publish")
+	cmd.Flags().BoolVar(&force, "force", false, "publish even if route tests fail (admin)")
+	_ = cmd.MarkFlagRequired("gateway")
+	return cmd
+}
+
+func newRollbackCmd(o *options) *cobra.Command {
+	var gateway string
+	var to int64
+	cmd := &cobra.Command{
+		Use:   "rollback --gateway G --to VERSION",
+		Short: "Publish an earlier version of a gateway again",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Version int64 `json:"version"`
+			}
+			if err := c.do(cmd.Context(), "POST", "/gateways/"+url.PathEscape(gateway)+"/rollback", map[string]int64{"version": to}, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.stdout, "gateway %s rolled back to version %d, published as version %d\n", gateway, to, res.Version)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&gateway, "gateway", "", "gateway to roll back")
+	cmd.Flags().Int64Var(&to, "to", 0, "published version to return to")
+	_ = cmd.MarkFlagRequired("gateway")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}

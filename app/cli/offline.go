@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+// offlineActor names the CLI in revisions and the audit log when it writes
+// to the data directory itself.
+const offlineActor = "cli"
+
+func checkRole(role string) error {
+	if !auth.ValidRole(role) {
+		return fmt.Errorf("--role %q: use viewer, editor or admin", role)
+	}
+	return nil
+}
+
+func newUserCmd(o *options) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage users in the data directory (offline)", Args: cobra.NoArgs}
+	var name, role string
+	var fromStdin bool
+	add := &cobra.Command{
+		Use:   "add --name NAME --role viewer|editor|admin --password-stdin",
+		Short: "Add a user; the password is read from the first line of stdin",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkRole(role); err != nil {
+				return err
+			}
+			if !fromStdin {
+				return fmt.Errorf("--password-stdin is required: passwords are not taken as arguments, where they would end up in shell history")
+			}
+			line, err := bufio.NewReader(o.stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("read password from stdin: %w", err)
+			}
+			password := strings.TrimRight(line, "\r\n")
+			if len(password) < 8 {
+				return fmt.Errorf("password must be at least 8 characters")
+			}
+			hash, err := auth.HashPassword(password)
+			if err != nil {
+				return err
+			}
+			st, err := app.OpenStore(cmd.Context(), o.dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.CreateUser(cmd.Context(), offlineActor, &store.User{Name: name, Role: role, PasswordHash: hash}); err != nil {
+				return fmt.Errorf("add user %q: %w", name, err)
+			}
+			fmt.Fprintf(o.stderr, "added user %s (%s)\n", name, role)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&name, "name", "", "user name")
+	add.Flags().StringVar(&role, "role", "", "viewer, editor or admin")
+	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
+	_ = add.MarkFlagRequired("name")
+	_ = add.MarkFlagRequired("role")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+func newTokenCmd(o *options) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens in the data directory (offline)", Args: cobra.NoArgs}
+	var name, role string
+	create := &cobra.Command{
+		Use:   "create --name NAME --role viewer|editor|admin",
+		Short: "Create an API token and print it alone on stdout (shown once, stored hashed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkRole(role); err != nil {
+				return err
+			}
+			tok, hash, err := auth.NewToken()
+			if err != nil {
+				return err
+			}
+			st, err := app.OpenStore(cmd.Context(), o.dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.CreateToken(cmd.Context(), offlineActor, &store.Token{Name: name, Role: role, Hash: hash}); err != nil {
+				return fmt.Errorf("create token %q: %w", name, err)
+			}
+			fmt.Fprintln(o.stdout, tok)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "token name (who or what uses it)")
+	create.Flags().StringVar(&role, "role", "", "viewer, editor or admin")
+	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("role")
+	cmd.AddCommand(create)
+	return cmd
+}

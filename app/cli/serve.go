@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"errors"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/routedeck/routedeck/app"
+)
+
+func newServeCmd(o *options) *cobra.Command {
+	cfg := app.Config{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the dashboard and API (and ADS for Envoys) from the data directory",
+		Long: `serve opens (or creates) the database in --data-dir and serves the HTTP API
+and dashboard on --listen. On first start it loads the demo workspace and, if
+there is no user, creates "admin" and prints its password once on stderr.
+SIGINT or SIGTERM stops it gracefully.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			cfg.DataDir, cfg.Logger, cfg.Notices = o.dataDir, o.log, o.stderr
+			svc := app.New(cfg)
+			if err := svc.Start(ctx); err != nil {
+				return err
+			}
+			var serveErr error
+			select {
+			case <-ctx.Done():
+				o.log.Info("shutting down")
+			case serveErr = <-svc.Done():
+			}
+			return errors.Join(serveErr, svc.Stop())
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP address for the dashboard and API")
+	cmd.Flags().StringVar(&cfg.ADSListen, "ads-listen", "127.0.0.1:18000", "gRPC address for Envoy ADS")
+	cmd.Flags().BoolVar(&cfg.NoDemo, "no-demo", false, "do not load the demo workspace into a new database")
+	return cmd
+}
