@@ -4,20 +4,13 @@ import (
 	"net/http"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
 )
 
 // evaluateRequest is the body of POST /evaluate.
 type evaluateRequest struct {
-	Gateway string      `json:"gateway"`
-	Request testRequest `json:"request"`
-}
-
-// testRequest is a request to evaluate, as the contract writes it.
-type testRequest struct {
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    string            `json:"body,omitempty"`
+	Gateway string        `json:"gateway"`
+	Request rules.Request `json:"request"`
 }
 
 // evaluate runs the reference evaluator over the gateway's draft rules. It
@@ -29,8 +22,15 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	var p model.Problems
 	if req.Gateway == "" {
-		s.writeError(w, r, fieldError("gateway", "required"))
+		p.Add("gateway", "required")
+	}
+	if req.Request.URL == "" {
+		p.Add("request.url", "required: a URL or a request target such as /v1/cart?x=1")
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	ws, err := s.Store.GatewayWorkspace(r.Context(), req.Gateway)
@@ -38,14 +38,5 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var gw *model.Gateway
-	if len(ws.Gateways) > 0 {
-		gw = &ws.Gateways[0]
-	}
-	res, err := evaluateRules(ws.Routes, gw, req.Request)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, rules.Evaluate(ws.Routes, req.Gateway, req.Request))
 }

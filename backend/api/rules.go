@@ -17,9 +17,3 @@ func formatCondition(c model.Condition) string {
 func resolveRoute(r *model.Route) error { return rules.Resolve(r) }
 
 func resolveWorkspace(ws *model.Workspace) error { return rules.ResolveWorkspace(ws) }
-
-// evaluateRules runs the reference evaluator. Until the rules package
-// exports its evaluator the endpoint answers 501.
-func evaluateRules(routes []model.Route, gw *model.Gateway, req testRequest) (any, error) {
-	return nil, notWired("rule evaluation")
-}
