@@ -1,0 +1,148 @@
+// Package consul discovers upstream endpoints from Consul's health API,
+// following changes with blocking queries.
+package consul
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/routedeck/routedeck/backend/discovery"
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// Source watches Consul services. It implements discovery.Source.
+type Source struct {
+	client *api.Client
+	log    *slog.Logger
+
+	// WaitTime bounds each blocking query; Consul answers early when the
+	// service changes. Zero means five minutes.
+	WaitTime time.Duration
+	// RetryMin and RetryMax bound the back-off between attempts while the
+	// agent cannot be reached. Zero means 200ms and 5s.
+	RetryMin, RetryMax time.Duration
+}
+
+// New returns a source that queries Consul through client, e.g. one built
+// from api.DefaultConfig(), which reads CONSUL_HTTP_ADDR and
+// CONSUL_HTTP_TOKEN like the consul CLI.
+func New(client *api.Client, logger *slog.Logger) *Source {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Source{client: client, log: logger}
+}
+
+// Watch implements discovery.Source: it reports the instances of
+// up.Consul.Service that carry all of its tags, in its datacenter (the
+// agent's by default), passing instances only unless PassingOnly is false.
+func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(discovery.Update)) error {
+	spec := up.Consul
+	if spec == nil || spec.Service == "" {
+		return fmt.Errorf("upstream %q: no consul service to watch", up.Name)
+	}
+	passingOnly := spec.PassingOnly == nil || *spec.PassingOnly
+	wait := orDefault(s.WaitTime, 5*time.Minute)
+	retryMin, retryMax := orDefault(s.RetryMin, 200*time.Millisecond), orDefault(s.RetryMax, 5*time.Second)
+
+	var index uint64
+	retry := retryMin
+	stale := false
+	for {
+		q := (&api.QueryOptions{Datacenter: spec.Datacenter, WaitIndex: index, WaitTime: wait}).WithContext(ctx)
+		entries, meta, err := s.client.Health().ServiceMultipleTags(spec.Service, spec.Tags, passingOnly, q)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if !stale {
+				s.log.Warn("consul: health query failed", "upstream", up.Name, "service", spec.Service, "err", err)
+				stale = true
+			}
+			report(discovery.Update{Stale: true, Err: fmt.Errorf("consul health query for service %q: %w", spec.Service, err)})
+			// The agent may come back with a new Raft log (a restarted dev
+			// agent does), whose index is below ours: start from scratch,
+			// or the first query would block for the full wait time.
+			index = 0
+			if !sleep(ctx, retry) {
+				return nil
+			}
+			retry = min(2*retry, retryMax)
+			continue
+		}
+		retry = retryMin
+		stale = false
+		// Consul's advice for blocking queries: an index that goes backwards
+		// means a reset, and one that is 0 must not be waited on.
+		switch {
+		case meta.LastIndex < index:
+			index = 0
+		default:
+			index = max(meta.LastIndex, 1)
+		}
+		report(discovery.Update{Endpoints: endpoints(entries)})
+	}
+}
+
+// endpoints converts health entries. An instance without its own address
+// is reached at its node's address, as Consul DNS does.
+func endpoints(entries []*api.ServiceEntry) []discovery.Endpoint {
+	eps := make([]discovery.Endpoint, 0, len(entries))
+	for _, e := range entries {
+		if e.Service == nil {
+			continue
+		}
+		addr := e.Service.Address
+		if addr == "" && e.Node != nil {
+			addr = e.Node.Address
+		}
+		status := e.Checks.AggregatedStatus()
+		// Consul routes to warning instances with their warning weight; a
+		// weight of 0 there takes them out, like critical.
+		weight, healthy := 0, false
+		switch status {
+		case api.HealthPassing:
+			weight, healthy = e.Service.Weights.Passing, true
+		case api.HealthWarning:
+			weight = e.Service.Weights.Warning
+			healthy = weight > 0
+		}
+		if weight <= 0 {
+			weight = 1
+		}
+		eps = append(eps, discovery.Endpoint{
+			Address: addr,
+			Port:    e.Service.Port,
+			Weight:  weight,
+			Healthy: healthy,
+			Source:  discovery.SourceConsul,
+		})
+	}
+	discovery.SortEndpoints(eps)
+	return eps
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// sleep waits d or until ctx ends; it reports whether to go on.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+var _ discovery.Source = (*Source)(nil)
