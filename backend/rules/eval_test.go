@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -392,4 +393,39 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestEvaluateAlgebra checks the evaluator against the boolean structure of
+// random trees: ! negates, && and || combine their members' results, and a
+// tree means the same after a trip through its text.
+func TestEvaluateAlgebra(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	reqs := []Request{
+		{URL: "http://shop.example.com/static/app.js?v=2", Headers: hdr("x-canary", "1", "cookie", "session id=x")},
+		{Method: "POST", URL: "https://a.b.example.com:8443/shop.v1.Cart/Add", Headers: hdr("content-type", "application/grpc")},
+		{URL: "/"},
+		{Method: "HEAD", URL: "/GET?&&%20||=]", Headers: hdr("x-canary", "*.example.com", "v", "")},
+	}
+	evalTree := func(c model.Condition, req Request) bool {
+		route := model.Route{Meta: model.Meta{Name: "r"}, When: c, Then: forwardTo("u")}
+		return Evaluate([]model.Route{route}, "", req).Rule == "r"
+	}
+	for i := range 250 {
+		a, b := genCondition(r, 2), genCondition(r, 2)
+		for j, req := range reqs {
+			ea, eb := evalTree(a, req), evalTree(b, req)
+			if got := evalTree(model.Not(a), req); got != !ea {
+				t.Fatalf("case %d/%d: !(%s) = %v, but the operand is %v", i, j, Format(a), got, ea)
+			}
+			if got := evalTree(model.And(a, b), req); got != (ea && eb) {
+				t.Fatalf("case %d/%d: %s && %s = %v", i, j, Format(a), Format(b), got)
+			}
+			if got := evalTree(model.Or(a, b), req); got != (ea || eb) {
+				t.Fatalf("case %d/%d: %s || %s = %v", i, j, Format(a), Format(b), got)
+			}
+			if text := Format(a); evalTree(model.Condition{Text: text}, req) != ea {
+				t.Fatalf("case %d/%d: text %s evaluates differently from its tree", i, j, text)
+			}
+		}
+	}
 }
