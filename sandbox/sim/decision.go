@@ -70,6 +70,9 @@ type Decision struct {
 	AutoHostRewrite bool          `json:"autoHostRewrite,omitempty"`
 	Retry           *RetryPolicy  `json:"retry,omitempty"`
 	Trace           []RouteTrace  `json:"trace"`
+	// TraceSkipped counts routes left out of Trace in large tables
+	// because their path matcher cannot match this request.
+	TraceSkipped int `json:"traceSkipped,omitempty"`
 }
 
 // IsRouteEntry reports whether a forwarding route matched (Envoy's
@@ -128,8 +131,8 @@ func (r *Router) RouteWith(req *Request, random uint64, o RouteOptions) *Decisio
 		d.Response = &Response{Status: 404}
 		return d
 	}
-	traced, trace := vh.trace(r, &rq, random)
-	d.Trace = trace
+	traced, trace, skipped := vh.trace(r, &rq, random)
+	d.Trace, d.TraceSkipped = trace, skipped
 	rt := sel.Route
 	if rt != traced {
 		// The index must agree with Envoy's linear scan; trust the scan.

@@ -322,26 +322,43 @@ type RouteTrace struct {
 	Failed string `json:"failed,omitempty"`
 }
 
-// trace tries every route in order, like Envoy's linear scan, and records
-// each verdict up to and including the first match.
-func (v *VirtualHost) trace(r *Router, req *Request, random uint64) (*Route, []RouteTrace) {
+// fullTraceLimit is the table size up to which a trace lists every route;
+// larger tables list only the routes whose path could match, since the
+// rest cannot matter to someone debugging the request.
+const fullTraceLimit = 256
+
+// trace tries routes in order, like Envoy's linear scan, and records each
+// verdict up to and including the first match. It also returns how many
+// routes were left out of the trace because their path cannot match.
+func (v *VirtualHost) trace(r *Router, req *Request, random uint64) (*Route, []RouteTrace, int) {
 	p, _ := req.Headers.Get(":path")
 	path, query := r.splitPath(p)
+	var order []int32
+	if len(v.routes) <= fullTraceLimit {
+		order = make([]int32, len(v.routes))
+		for i := range order {
+			order[i] = int32(i)
+		}
+	} else {
+		order = v.index.collect(path)
+	}
 	var out []RouteTrace
-	for _, rt := range v.routes {
+	for _, i := range order {
+		rt := v.routes[i]
 		ok, why := rt.matches(r, req, path, query, random)
 		out = append(out, RouteTrace{Index: rt.Index, Name: rt.Name, Path: rt.pathDesc, Matched: ok, Failed: why})
 		if ok {
-			return rt, out
+			return rt, out, int(i) + 1 - len(out)
 		}
 	}
-	return nil, out
+	return nil, out, len(v.routes) - len(out)
 }
 
 // routeIndex narrows the routes worth trying for a path while keeping
 // first-match-in-order: prefix/exact/path-separated routes sit in byte
-// tries keyed by their value, everything else (regex, templates) is always
-// tried. Every candidate still runs its full matcher.
+// tries keyed by their value, regex and template routes under their
+// literal prefix, and the rest (CONNECT) is always tried. Every candidate
+// still runs its full matcher, so the index only skips impossible routes.
 type routeIndex struct {
 	cs     *trieNode // case-sensitive values
 	ci     *trieNode // case-insensitive values, lower-cased
@@ -438,6 +455,16 @@ func buildIndex(routes []*Route) routeIndex {
 		case pathSeparatedPrefix:
 			n := root.insert(key)
 			n.sep = append(n.sep, int32(i))
+		case pathRegex, pathTemplate:
+			// Any match must start with the pattern's literal prefix, so
+			// the route is filed under it like a prefix route.
+			re := rt.path.re
+			if re == nil {
+				re = rt.path.tmpl.re
+			}
+			lit, _ := re.LiteralPrefix()
+			n := idx.cs.insert(lit)
+			n.prefix = append(n.prefix, int32(i))
 		default:
 			idx.always = append(idx.always, int32(i))
 		}
@@ -472,4 +499,31 @@ func walk(n *trieNode, path string, lower bool, s *scan) {
 			return
 		}
 	}
+}
+
+// collect returns, in route order, every route the index would consider
+// for path.
+func (idx *routeIndex) collect(path string) []int32 {
+	out := append([]int32(nil), idx.always...)
+	for _, root := range []*trieNode{idx.cs, idx.ci} {
+		n := root
+		for i := 0; n != nil; i++ {
+			out = append(out, n.prefix...)
+			if i == len(path) {
+				out = append(out, n.exact...)
+				out = append(out, n.sep...)
+				break
+			}
+			if path[i] == '/' {
+				out = append(out, n.sep...)
+			}
+			c := path[i]
+			if root == idx.ci && 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			n = n.find(c)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
+	return out
 }
