@@ -411,7 +411,7 @@ func validateForward(p *Problems, path string, bs []Backend) {
 		bp := Index(path, i)
 		validateName(p, bp+".upstream", b.Upstream)
 		if b.Weight < 0 {
-			p.Add(bp+".weight", "must be > 0")
+			p.Add(bp+".weight", "must not be negative (0 takes the backend out of rotation)")
 		}
 		total += EffectiveWeight(bs, i)
 		if b.Headers != nil {

@@ -216,7 +216,7 @@ func TestRouteValidate(t *testing.T) {
 			mutate: func(r *Route) {
 				r.Then.Forward = []Backend{{Upstream: "a", Weight: 0}, {Upstream: "b", Weight: -1}}
 			},
-			want: []string{"then.forward[1].weight: must be > 0", "then.forward: add up to more than 0"},
+			want: []string{"then.forward[1].weight: must not be negative", "then.forward: add up to more than 0"},
 		},
 		"single backend default weight": {
 			mutate: func(r *Route) { r.Then.Forward = []Backend{{Upstream: "a"}} },
@@ -441,7 +441,7 @@ func TestWorkspaceValidate(t *testing.T) {
 		`routes[1].then.mirror.upstream: unknown upstream "shadow"`,
 		`routes[1].then.auth.jwt.jwksUpstream: unknown upstream "idp"`,
 		`routes[2].name: duplicate route name "static-assets"`,
-		"routes[2].then.forward[1].weight: must be > 0",
+		"routes[2].then.forward[1].weight: must not be negative",
 	})
 
 	ok := Workspace{Gateways: []Gateway{validGateway()}, Upstreams: []Upstream{up("web-v1"), up("web-v2")}, Routes: []Route{validRoute()}}
