@@ -35,10 +35,12 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	f, err := manifest.Load(name, data)
-	if err != nil {
-		return nil, err
+	f, loadErr := manifest.Load(name, data)
+	if f == nil {
+		return nil, loadErr
 	}
+	// Check the documents that decoded as well, so one run reports every
+	// problem of the file.
 	ws := &f.Workspace
 	var p model.Problems
 	p.Merge("", rules.ResolveWorkspace(ws))
@@ -53,8 +55,8 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 			p.Merge(model.Index("routes", i), ws.Routes[i].Validate())
 		}
 	}
-	if err := p.Err(); err != nil {
-		return nil, f.Explain(err)
+	if err := manifest.Merge(loadErr, f.Explain(p.Err())); err != nil {
+		return nil, err
 	}
 	if len(ws.Objects()) == 0 {
 		return nil, fmt.Errorf("%s: no documents", name)

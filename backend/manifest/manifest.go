@@ -107,7 +107,9 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // structure only: unknown fields, wrong types, missing kind or name. Field
 // values (and condition text) are checked by the model and the rules
 // package; pass their errors to Explain to locate them in the file. On error
-// the returned *Error lists every problem and no File is returned.
+// the returned *Error lists every problem, and the File still holds the
+// documents that decoded, so a caller can check those too and report
+// everything at once (see Merge).
 func Load(name string, data []byte) (*File, error) {
 	f := &File{Name: name, byList: map[string][]document{}}
 	var probs []Problem
@@ -155,10 +157,10 @@ func Load(name string, data []byte) (*File, error) {
 			add(lineOf(n, "kind"), "kind", "unknown kind %q: use one of %s", kind, strings.Join(model.Kinds, ", "))
 			continue
 		}
+		before := len(probs)
 		if name == "" {
 			add(n.Line, "name", "required")
 		}
-		before := len(probs)
 		var docProbs []Problem
 		value := convert(n, typeOf(obj), "", map[string]bool{"kind": true}, func(line int, field, msg string) {
 			docProbs = append(docProbs, Problem{File: f.Name, Line: line, Field: field, Message: msg})
@@ -185,9 +187,30 @@ func Load(name string, data []byte) (*File, error) {
 	}
 	if len(probs) > 0 {
 		sortProblems(probs)
-		return nil, &Error{Problems: probs}
+		return f, &Error{Problems: probs}
 	}
 	return f, nil
+}
+
+// Merge combines errors about one file into a single *Error, problems
+// ordered by line. Errors that are not *Error are returned first, as is.
+func Merge(errs ...error) error {
+	var all []Problem
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		all = append(all, e.Problems...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	sortProblems(all)
+	return &Error{Problems: all}
 }
 
 func sortProblems(probs []Problem) {

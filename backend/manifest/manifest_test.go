@@ -45,7 +45,10 @@ func TestLoadGood(t *testing.T) {
 }
 
 func TestLoadBadReportsEveryProblem(t *testing.T) {
-	_, err := load(t, "bad.yaml")
+	f, err := load(t, "bad.yaml")
+	if f == nil || len(f.Workspace.Objects()) != 0 {
+		t.Errorf("want an empty partial file: every document of bad.yaml is broken")
+	}
 	var merr *Error
 	if !errors.As(err, &merr) {
 		t.Fatalf("want *Error, got %v", err)
@@ -108,3 +111,21 @@ func TestExplain(t *testing.T) {
 		t.Error("Explain(nil) != nil")
 	}
 }
+
+func TestPartialFileAndMerge(t *testing.T) {
+	data := "kind: Upstream\nname: u\nstatic: {endpoints: []}\nbogus: 1\n---\nkind: Route\nname: r\ngateway: g\n"
+	f, err := Load("p.yaml", []byte(data))
+	if err == nil || f == nil || len(f.Workspace.Routes) != 1 || len(f.Workspace.Upstreams) != 0 {
+		t.Fatalf("want the route decoded beside the error: %v %+v", err, f)
+	}
+	later := f.Explain(&model.Error{Code: model.EINVALID, Fields: []model.FieldError{{Field: "routes[0].gateway", Message: "unknown gateway"}}})
+	got := Merge(later, err, nil)
+	want := "p.yaml:4: bogus: unknown field\np.yaml:8: gateway: unknown gateway"
+	if got == nil || got.Error() != want {
+		t.Errorf("Merge = %v, want\n%s", got, want)
+	}
+	if Merge(nil, nil) != nil {
+		t.Error("Merge of nothing is not nil")
+	}
+}
+
