@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -98,11 +99,28 @@ func crossTerms(a, b []term) []term {
 	for _, x := range a {
 		for _, y := range b {
 			t := make(term, 0, len(x)+len(y))
-			t = append(append(t, x...), y...)
+			t = append(t, x...)
+			for _, l := range y {
+				if !t.has(l) {
+					t = append(t, l)
+				}
+			}
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// has reports whether t already holds the same test (repeated tests come
+// from rewrites such as grpc.service, which adds the gRPC shape test).
+func (t term) has(l literal) bool {
+	for _, x := range t {
+		if x.neg == l.neg && x.keepMissing == l.keepMissing && x.pred.Field == l.pred.Field && x.pred.Op == l.pred.Op &&
+			x.pred.Value == l.pred.Value && x.pred.IgnoreCase == l.pred.IgnoreCase && slices.Equal(x.pred.Values, l.pred.Values) {
+			return true
+		}
+	}
+	return false
 }
 
 func errTooManyTerms(path string) error {
@@ -210,7 +228,12 @@ func withOp(c model.Condition, op string) model.Condition {
 // grpcPathCondition turns a grpc.service or grpc.method predicate into
 // "the request is gRPC and its path has that service/method segment".
 func grpcPathCondition(c model.Condition) (model.Condition, error) {
-	grpc := model.Pred(model.FieldGRPC, model.OpPresent, "")
+	// The rules read service and method from a path of exactly two
+	// non-empty segments, and only on gRPC requests.
+	grpc := model.And(
+		model.Pred(model.FieldGRPC, model.OpPresent, ""),
+		model.Pred(model.FieldPath, model.OpRegex, "/[^/]+/[^/]+"),
+	)
 	switch c.Op {
 	case model.OpPresent:
 		return grpc, nil
@@ -229,9 +252,9 @@ func grpcPathCondition(c model.Condition) (model.Condition, error) {
 	if err != nil {
 		return model.Condition{}, err
 	}
-	re := "/" + seg + "/[^/?]*"
+	re := "/" + seg + "/[^/]+"
 	if c.Field == model.FieldGRPCMethod {
-		re = "/[^/?]+/" + seg
+		re = "/[^/]+/" + seg
 	}
 	p := model.Pred(model.FieldPath, model.OpRegex, re)
 	if negate {
@@ -242,27 +265,27 @@ func grpcPathCondition(c model.Condition) (model.Condition, error) {
 
 // segmentRegex renders a string predicate as a regex over one path segment.
 func segmentRegex(c model.Condition) (string, error) {
-	ci := ""
-	if c.IgnoreCase {
-		ci = "(?i)"
-	}
+	q := quoteFold(c.IgnoreCase)
+	var re string
 	switch c.Op {
 	case model.OpEquals:
-		return ci + quote(c.Value), nil
+		re = q(c.Value)
 	case model.OpPrefix:
-		return ci + quote(c.Value) + "[^/?]*", nil
+		re = q(c.Value) + "[^/]*"
 	case model.OpSuffix:
-		return ci + "[^/?]*" + quote(c.Value), nil
+		re = "[^/]*" + q(c.Value)
 	case model.OpContains:
-		return ci + "[^/?]*" + quote(c.Value) + "[^/?]*", nil
+		re = "[^/]*" + q(c.Value) + "[^/]*"
 	case model.OpIn:
-		return ci + alternation(c.Values), nil
+		re = alternationFold(c.Values, c.IgnoreCase)
 	case model.OpRegex:
-		re, err := excludeRunes(c.Value, "/?")
-		if err != nil {
+		if err := checkRegex(c.Value); err != nil {
 			return "", err
 		}
-		return ci + "(?:" + re + ")", nil
+		re = "(?:" + c.Value + ")"
+	default:
+		return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 	}
-	return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+	// A segment never holds '/': the regex must not reach across one.
+	return excludeRunes("(?:"+re+")", "/")
 }

@@ -46,16 +46,20 @@ type matchResult struct {
 // buildMatch maps the non-host literals of a term to an Envoy RouteMatch.
 // One positive path literal becomes the path specifier; every other path
 // literal runs as a regex header matcher on :path.
-func buildMatch(t term, use pathUse) (matchResult, error) {
+//
+// target is the top-level path predicate a prefix or template rewrite
+// replaces (model.MatchedPathPrefix / MatchedPathTemplate); it must be the
+// path specifier, because Envoy rewrites relative to the specifier.
+func buildMatch(t term, use pathUse, target *model.Condition) (matchResult, error) {
 	m := &routev3.RouteMatch{}
-	primary := choosePrimaryPath(t, use)
+	primary := choosePrimaryPath(t, use, target)
 	var res matchResult
 	if primary < 0 {
 		switch use {
 		case pathForPrefixRewrite:
-			return res, fmt.Errorf("a path prefix rewrite needs a path prefix, exact or segment-prefix condition in every alternative of the rule")
+			return res, fieldError("when", fmt.Errorf("a path prefix rewrite or redirect needs exactly one top-level path prefix, segment-prefix or exact condition"))
 		case pathForTemplateRewrite:
-			return res, fmt.Errorf("a path template rewrite needs a path template condition in every alternative of the rule")
+			return res, fieldError("when", fmt.Errorf("a path template rewrite needs exactly one top-level path template condition"))
 		}
 		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
 	} else {
@@ -103,45 +107,35 @@ func withPath(path string, err error) error {
 }
 
 
-// choosePrimaryPath picks the literal that becomes the path specifier: a
-// template when a template rewrite needs it, a prefix-like one for a prefix
-// rewrite, else the first positive path test Envoy has a specifier for.
-func choosePrimaryPath(t term, use pathUse) int {
+// choosePrimaryPath picks the literal that becomes the path specifier: the
+// rewrite's target when there is one, else the first positive path test
+// Envoy has a specifier for (exact and prefix before the rest).
+func choosePrimaryPath(t term, use pathUse, target *model.Condition) int {
 	best, bestRank := -1, 99
 	for i, l := range t {
 		if l.neg || l.pred.Field != model.FieldPath {
 			continue
 		}
+		if use != pathAny {
+			if target != nil && l.pred.Op == target.Op && l.pred.Value == target.Value && l.pred.IgnoreCase == target.IgnoreCase {
+				return i
+			}
+			continue
+		}
 		rank := 99
 		switch l.pred.Op {
-		case model.OpTemplate:
-			rank = 3
-			if use == pathForTemplateRewrite {
-				rank = 0
-			}
 		case model.OpPrefix, model.OpEquals, model.OpExact:
 			rank = 1
 		case model.OpSegmentPrefix:
 			rank = 2
+		case model.OpTemplate:
+			rank = 3
 		case model.OpRegex:
 			rank = 4
-		}
-		switch use {
-		case pathForPrefixRewrite:
-			if rank > 2 {
-				continue
-			}
-		case pathForTemplateRewrite:
-			if rank != 0 {
-				continue
-			}
 		}
 		if rank < bestRank {
 			best, bestRank = i, rank
 		}
-	}
-	if bestRank == 99 {
-		return -1
 	}
 	return best
 }
@@ -155,17 +149,16 @@ func setPathSpecifier(m *routev3.RouteMatch, p model.Condition) error {
 		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: p.Value}
 	case model.OpSegmentPrefix:
 		v := p.Value
-		if v == "" || v == "/" {
-			// Every path starts with "/": the test holds for all requests.
-			m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
-		} else if strings.HasSuffix(v, "/") || strings.ContainsAny(v, "?#") || !strings.HasPrefix(v, "/") {
-			re, err := pathRegex(p)
-			if err != nil {
-				return err
-			}
-			m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: regexMatcher(re)}
-		} else {
+		if v != "" && v != "/" && strings.HasPrefix(v, "/") && !strings.HasSuffix(v, "/") && !strings.ContainsAny(v, "?#") {
 			m.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: v}
+			break
+		}
+		// Values Envoy refuses for path_separated_prefix: match the plain
+		// prefix (so a prefix rewrite still replaces it) and check the
+		// segment boundary on :path.
+		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: v}
+		if err := addPathHeader(m, literal{pred: p}); err != nil {
+			return err
 		}
 	case model.OpTemplate:
 		cfg, err := anyOf(&uritemplatev3.UriTemplateMatchConfig{PathTemplate: p.Value})
@@ -195,20 +188,21 @@ func setPathSpecifier(m *routev3.RouteMatch, p model.Condition) error {
 // pathRegex is a regex over the path (without query) equivalent to p, with
 // '?' removed from what it can match so it can be followed by the query.
 func pathRegex(p model.Condition) (string, error) {
+	q := quoteFold(p.IgnoreCase)
 	var re string
 	switch p.Op {
 	case model.OpEquals, model.OpExact:
-		re = quote(p.Value)
+		re = q(p.Value)
 	case model.OpPrefix:
-		re = quote(p.Value) + ".*"
+		re = q(p.Value) + ".*"
 	case model.OpSuffix:
-		re = ".*" + quote(p.Value)
+		re = ".*" + q(p.Value)
 	case model.OpContains:
-		re = ".*" + quote(p.Value) + ".*"
+		re = ".*" + q(p.Value) + ".*"
 	case model.OpIn:
-		re = alternation(p.Values)
+		re = alternationFold(p.Values, p.IgnoreCase)
 	case model.OpSegmentPrefix:
-		re = quote(p.Value) + "(?:/.*)?"
+		re = q(p.Value) + "(?:/.*)?"
 	case model.OpRegex:
 		if err := checkRegex(p.Value); err != nil {
 			return "", err
@@ -222,49 +216,18 @@ func pathRegex(p model.Condition) (string, error) {
 	default:
 		return "", fmt.Errorf("operator %q is not supported on path", p.Op)
 	}
-	if p.IgnoreCase {
-		re = "(?i:" + re + ")"
-	}
 	return excludeRunes(re, "?")
 }
 
-// templateRegex renders a uri template ("/users/{id}", "/files/**") as the
-// equivalent regex, for templates that are not the route's path specifier.
+// templateRegex is the regex of a uri template that is not the route's path
+// specifier, from the model's parser (which follows Envoy's matcher).
 func templateRegex(tmpl string) (string, error) {
-	if !strings.HasPrefix(tmpl, "/") {
-		return "", fmt.Errorf("path template %q must start with /", tmpl)
+	t, err := model.ParsePathTemplate(tmpl)
+	if err != nil {
+		return "", fmt.Errorf("invalid path template %q: %w", tmpl, err)
 	}
-	segs := strings.Split(tmpl[1:], "/")
-	var b strings.Builder
-	for i, s := range segs {
-		last := i == len(segs)-1
-		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-			inner := s[1 : len(s)-1]
-			if _, pat, ok := strings.Cut(inner, "="); ok {
-				s = pat
-			} else {
-				s = "*"
-			}
-		}
-		switch {
-		case s == "**":
-			if !last {
-				return "", fmt.Errorf("path template %q: ** must be the last segment", tmpl)
-			}
-			b.WriteString("(?:/.*)?")
-			if i == 0 {
-				// "/**" also matches "/" itself.
-				return "/.*", nil
-			}
-		case s == "*":
-			b.WriteString("/[^/]+")
-		case strings.ContainsAny(s, "{}*"):
-			return "", fmt.Errorf("path template %q: segment %q is not supported", tmpl, s)
-		default:
-			b.WriteString("/" + quote(s))
-		}
-	}
-	return b.String(), nil
+	re := t.Regexp.String()
+	return strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$"), nil
 }
 
 // addPathHeader runs a path test as a regex on :path. :path carries the
@@ -298,11 +261,7 @@ func addPseudoHeader(m *routev3.RouteMatch, name string, l literal) error {
 // on a missing header even when inverted, so negations treat the missing
 // header as "" (dnf splits off the tests "" would pass).
 func addHeader(m *routev3.RouteMatch, name string, l literal) error {
-	name = strings.ToLower(name)
-	if name == "host" {
-		name = headerAuthority
-	}
-	hm := &routev3.HeaderMatcher{Name: name}
+	hm := &routev3.HeaderMatcher{Name: strings.ToLower(name)}
 	switch l.pred.Op {
 	case model.OpPresent:
 		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
@@ -345,11 +304,12 @@ func positiveOf(c model.Condition) model.Condition {
 }
 
 // addCookie tests the cookie header with a regex that finds a cookie of the
-// given name anywhere in the list. A missing cookie header is treated as ""
-// for negations; the cookie regex never matches "", so that is exact.
+// given name in the list; the value may be wrapped in double quotes, which
+// the comparison ignores. A missing cookie header is treated as "" for
+// negations; the cookie regex never matches "", so that is exact.
 func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 	cookieRe := func(value string) string {
-		return `(?:.*;)?[ \t]*` + quote(name) + `=` + value + `[ \t]*(?:;.*)?`
+		return `(?:.*;)?[ \t]*` + quote(name) + `=(?:` + value + `|"` + value + `")(?:;.*)?`
 	}
 	add := func(re string, invert bool) {
 		m.Headers = append(m.Headers, &routev3.HeaderMatcher{
@@ -365,12 +325,12 @@ func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 	case model.OpAbsent:
 		add(cookieRe(`[^;]*`), !l.neg)
 	case model.OpNotEquals, model.OpNotIn:
+		if l.neg {
+			return fmt.Errorf("negated %s is not supported on cookies", l.pred.Op)
+		}
 		v, err := cookieValueRegex(positiveOf(l.pred))
 		if err != nil {
 			return err
-		}
-		if l.neg {
-			return fmt.Errorf("negated %s is not supported on cookies", l.pred.Op)
 		}
 		add(cookieRe(`[^;]*`), false)
 		add(cookieRe(v), true)
@@ -385,18 +345,19 @@ func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 }
 
 func cookieValueRegex(c model.Condition) (string, error) {
+	q := quoteFold(c.IgnoreCase)
 	var re string
 	switch c.Op {
 	case model.OpEquals:
-		re = quote(c.Value)
+		re = q(c.Value)
 	case model.OpPrefix:
-		re = quote(c.Value) + "[^;]*"
+		re = q(c.Value) + "[^;]*"
 	case model.OpSuffix:
-		re = "[^;]*" + quote(c.Value)
+		re = "[^;]*" + q(c.Value)
 	case model.OpContains:
-		re = "[^;]*" + quote(c.Value) + "[^;]*"
+		re = "[^;]*" + q(c.Value) + "[^;]*"
 	case model.OpIn:
-		re = alternation(c.Values)
+		re = alternationFold(c.Values, c.IgnoreCase)
 	case model.OpRegex:
 		if err := checkRegex(c.Value); err != nil {
 			return "", err
@@ -404,9 +365,6 @@ func cookieValueRegex(c model.Condition) (string, error) {
 		re = c.Value
 	default:
 		return "", fmt.Errorf("operator %q is not supported on cookies", c.Op)
-	}
-	if c.IgnoreCase {
-		re = "(?i:" + re + ")"
 	}
 	return excludeRunes("(?:"+re+")", ";")
 }
@@ -469,21 +427,21 @@ func valueMatcher(c model.Condition, ignoreCase bool) (*matcherv3.StringMatcher,
 		sm.MatchPattern = &matcherv3.StringMatcher_Suffix{Suffix: c.Value}
 	case model.OpContains:
 		sm.MatchPattern = &matcherv3.StringMatcher_Contains{Contains: c.Value}
-	case model.OpRegex, model.OpIn:
-		re := c.Value
-		if c.Op == model.OpIn {
-			if len(c.Values) == 0 {
-				return nil, fmt.Errorf("in needs at least one value")
-			}
-			re = alternation(c.Values)
-		} else if err := checkRegex(re); err != nil {
+	case model.OpIn:
+		if len(c.Values) == 0 {
+			return nil, fmt.Errorf("in needs at least one value")
+		}
+		// Envoy ignores ignore_case for regexes: fold in the pattern.
+		return regexString(alternationFold(c.Values, ignoreCase)), nil
+	case model.OpRegex:
+		if err := checkRegex(c.Value); err != nil {
 			return nil, err
 		}
 		if ignoreCase {
-			// Envoy ignores ignore_case for regexes.
-			re = "(?i:" + re + ")"
+			// Host regexes are case-insensitive (DNS names are).
+			return regexString("(?i)" + c.Value), nil
 		}
-		return regexString(re), nil
+		return regexString(c.Value), nil
 	default:
 		return nil, fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 	}

@@ -20,6 +20,39 @@ func alternation(values []string) string {
 	return "(?:" + strings.Join(parts, "|") + ")"
 }
 
+// quoteFold returns quote, or with fold a quoting that matches ASCII
+// letters in either case ("Ab" -> "[aA][bB]"), which is how Envoy's
+// ignore_case and the rules evaluator compare (not Unicode folding).
+func quoteFold(fold bool) func(string) string {
+	if !fold {
+		return quote
+	}
+	return func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			switch {
+			case r >= 'a' && r <= 'z':
+				b.WriteString("[" + string(r) + string(r-'a'+'A') + "]")
+			case r >= 'A' && r <= 'Z':
+				b.WriteString("[" + string(r-'A'+'a') + string(r) + "]")
+			default:
+				b.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		return b.String()
+	}
+}
+
+// alternationFold is alternation with optional ASCII case folding.
+func alternationFold(values []string, fold bool) string {
+	q := quoteFold(fold)
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = q(v)
+	}
+	return "(?:" + strings.Join(parts, "|") + ")"
+}
+
 // checkRegex reports whether re compiles; Go's regexp accepts the RE2 syntax
 // Envoy uses, so a pattern that fails here would be NACKed by Envoy.
 func checkRegex(re string) error {

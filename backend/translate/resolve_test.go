@@ -4,8 +4,14 @@ import (
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
 )
 
-// resolveWorkspace parses text conditions once the rules package can; until
-// then golden inputs use the structured tree.
-func resolveWorkspace(t *testing.T, ws *model.Workspace) { t.Helper() }
+// resolveWorkspace parses conditions written as text, so golden inputs can
+// use either form.
+func resolveWorkspace(t *testing.T, ws *model.Workspace) {
+	t.Helper()
+	if err := rules.ResolveWorkspace(ws); err != nil {
+		t.Fatalf("resolve conditions: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
 )
 
 // Translator translates one gateway again and again, reusing the routes of
@@ -214,7 +215,19 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
 		return c
 	}
-	terms, err := dnf(r.When, "when")
+	when := r.When
+	if hasText(when) {
+		// Conditions written as text: parse a private copy, the workspace
+		// belongs to the caller.
+		rc := *r
+		rc.When = copyCondition(r.When)
+		if err := rules.Resolve(&rc); err != nil {
+			c.err = err
+			return c
+		}
+		when = rc.When
+	}
+	terms, err := dnf(when, "when")
 	if err != nil {
 		c.err = err
 		return c
@@ -225,13 +238,24 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		return c
 	}
 	c.use = use
+	var target *model.Condition
+	switch rr.pathUse {
+	case pathForPrefixRewrite:
+		if v, ok := model.MatchedPathPrefix(when); ok {
+			target = topLevelPathPredicate(when, v, model.OpPrefix, model.OpSegmentPrefix, model.OpExact, model.OpEquals)
+		}
+	case pathForTemplateRewrite:
+		if v, ok := model.MatchedPathTemplate(when); ok {
+			target = topLevelPathPredicate(when, v, model.OpTemplate)
+		}
+	}
 	var problems model.Problems
 	for n, tm := range terms {
 		if err := hostValues(tm, c.hosts); err != nil {
 			problems.Merge("", err)
 			continue
 		}
-		res, err := buildMatch(tm, rr.pathUse)
+		res, err := buildMatch(tm, rr.pathUse, target)
 		if err != nil {
 			problems.Merge("", err)
 			continue
@@ -446,4 +470,61 @@ func placeRule(vs *vhostSet, r *compiledRule) ([]placedRoute, error) {
 		}
 	}
 	return out, problems.Err()
+}
+
+// topLevelPathPredicate finds the root or root-all path predicate with value
+// v and one of ops: the one model.MatchedPathPrefix/Template picked.
+func topLevelPathPredicate(c model.Condition, v string, ops ...string) *model.Condition {
+	list := c.All
+	if c.IsPredicate() {
+		list = []model.Condition{c}
+	}
+	for i := range list {
+		p := &list[i]
+		if p.IsPredicate() && p.Field == model.FieldPath && p.Value == v && slices.Contains(ops, p.Op) {
+			return p
+		}
+	}
+	return nil
+}
+
+func hasText(c model.Condition) bool {
+	if c.Text != "" {
+		return true
+	}
+	if c.Not != nil && hasText(*c.Not) {
+		return true
+	}
+	for _, k := range c.All {
+		if hasText(k) {
+			return true
+		}
+	}
+	for _, k := range c.Any {
+		if hasText(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func copyCondition(c model.Condition) model.Condition {
+	out := c
+	if c.Not != nil {
+		n := copyCondition(*c.Not)
+		out.Not = &n
+	}
+	if c.All != nil {
+		out.All = make([]model.Condition, len(c.All))
+		for i := range c.All {
+			out.All[i] = copyCondition(c.All[i])
+		}
+	}
+	if c.Any != nil {
+		out.Any = make([]model.Condition, len(c.Any))
+		for i := range c.Any {
+			out.Any[i] = copyCondition(c.Any[i])
+		}
+	}
+	return out
 }
