@@ -13,8 +13,10 @@ import (
 // index.html so the single-page app can route them; /api paths never do, so
 // a mistyped API URL is an honest 404. Without a built UI it serves a page
 // saying how to build one.
-func UIHandler() http.Handler {
-	if !frontend.Built() {
+func UIHandler() http.Handler { return uiHandler(frontend.Dist(), frontend.Built()) }
+
+func uiHandler(dist fs.FS, built bool) http.Handler {
+	if !built {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/api/") {
 				http.NotFound(w, r)
@@ -25,7 +27,6 @@ func UIHandler() http.Handler {
 			_, _ = w.Write([]byte(notBuiltPage))
 		})
 	}
-	dist := frontend.Dist()
 	files := http.FileServerFS(dist)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
