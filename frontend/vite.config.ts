@@ -11,10 +11,16 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 900,
     rollupOptions: {
+      // Mantine marks its modules "use client" for React Server Components;
+      // a client-only bundle has nothing to do with it.
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
+        warn(warning);
+      },
       output: {
         manualChunks: {
-          react: ['react', 'react-dom', 'react-router'],
-          mantine: ['@mantine/core', '@mantine/hooks', '@mantine/form', '@mantine/notifications'],
+          react: ['react', 'react-dom', 'react-dom/client', 'react-router'],
+          mantine: ['@mantine/core', '@mantine/hooks', '@mantine/form', '@mantine/notifications', '@mantine/modals'],
           codemirror: ['@uiw/react-codemirror', '@codemirror/state', '@codemirror/view', '@codemirror/language'],
           charts: ['@mantine/charts', 'recharts'],
         },

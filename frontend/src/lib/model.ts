@@ -200,19 +200,19 @@ export interface ProxyStatus {
   nack?: { typeUrl: string; error: string; rule?: string } | null;
 }
 
+/** One change to one object, with the unified diff of its YAML forms. */
 export interface Revision {
-  id: number | string;
-  kind?: string;
-  name?: string;
-  gateway?: string;
-  action?: string;
-  author?: string;
-  user?: string;
-  createdAt?: string;
-  at?: string;
-  message?: string;
-  published?: boolean;
-  version?: number;
+  id: number;
+  at: string;
+  actor: string;
+  kind: string;
+  name: string;
+  /** create, update, delete, rollback */
+  action: string;
+  version: number;
+  before?: unknown;
+  after?: unknown;
+  diff: string;
 }
 
 export interface TraceCondition {

@@ -17,7 +17,7 @@ import type {
 } from './model';
 
 export interface Me {
-  user: string;
+  name: string;
   role: 'viewer' | 'editor' | 'admin' | string;
   csrfToken?: string;
 }
@@ -55,19 +55,26 @@ export const useProxies = (gw: string | undefined, live = false) =>
     refetchInterval: live ? 1_500 : 10_000,
   });
 
-/** What is live on a gateway: the published version and its objects. */
+/** One published version of a gateway: what went live, when and by whom. */
 export interface Published {
-  version?: number;
-  publishedAt?: string;
-  publishedBy?: string;
-  routes?: Route[];
-  upstreams?: Upstream[];
-  gateway?: Gateway;
-  [k: string]: unknown;
+  gateway: string;
+  version: number;
+  at: string;
+  actor: string;
+  note?: string;
+  workspace: { gateways?: Gateway[]; upstreams?: Upstream[]; routes?: Route[] };
 }
 
+/** Published versions of a gateway, newest first. */
 export const usePublished = (gw: string | undefined) =>
-  useQuery({ queryKey: keys.published(gw ?? ''), queryFn: () => get<Published>(`/gateways/${seg(gw!)}/published`), enabled: !!gw });
+  useQuery({
+    queryKey: keys.published(gw ?? ''),
+    queryFn: async () => {
+      const list = await get<ListResponse<Published>>(`/gateways/${seg(gw!)}/published`);
+      return [...list.items].sort((a, b) => b.version - a.version);
+    },
+    enabled: !!gw,
+  });
 
 export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions') });
 
@@ -88,7 +95,7 @@ export function useSaveRoute() {
 export function useDeleteRoute() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (r: Route) => del<void>(`/routes/${seg(r.name)}?version=${r.version ?? ''}`, { version: r.version }),
+    mutationFn: (r: Route) => del<void>(`/routes/${seg(r.name)}?version=${r.version ?? ''}`),
     onSuccess: () => {
       qc.invalidateQueries({ queryKey: keys.routes });
       qc.invalidateQueries({ queryKey: keys.revisions });

@@ -1,0 +1,205 @@
+import { Accordion, Alert, Badge, Button, Card, Checkbox, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconCloudUpload } from '@tabler/icons-react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMemo, useState } from 'react';
+import { useCanEdit, useMe } from '../auth';
+import { DiffView } from '../components/DiffView';
+import { DelayedLoader, ErrorNotice } from '../components/Loading';
+import { useCurrentGateway } from '../gateway';
+import { ApiError, friendlyMessage, post, seg } from '../lib/api';
+import { sideBySide } from '../lib/diff';
+import { shortTypeUrl } from '../lib/format';
+import type { Gateway, Route, Upstream } from '../lib/model';
+import { keys, useGateways, useProxies, usePublished, useRoutes, useUpstreams } from '../lib/queries';
+import { routeUpstreams } from '../lib/routeInfo';
+import { TestResults, useRunTests } from './RouteTests';
+
+type Obj = Gateway | Upstream | Route;
+
+/** An object as text for comparison: bookkeeping fields left out, keys sorted. */
+export function comparable(o: Obj | undefined): string {
+  if (!o) return '';
+  const skip = new Set(['version', 'updatedAt', 'updatedBy', 'whenText', 'kind']);
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v)
+          .filter((k) => !skip.has(k))
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return JSON.stringify(sort(o), null, 2) + '\n';
+}
+
+export interface Change {
+  key: string;
+  kind: 'added' | 'changed' | 'removed';
+  before: string;
+  after: string;
+}
+
+/** What publishing would change: objects added, changed or removed against the live version. */
+export function changesBetween(live: Record<string, Obj>, draft: Record<string, Obj>): Change[] {
+  const out: Change[] = [];
+  for (const k of [...new Set([...Object.keys(live), ...Object.keys(draft)])].sort()) {
+    const before = comparable(live[k]);
+    const after = comparable(draft[k]);
+    if (before === after) continue;
+    out.push({ key: k, kind: !before ? 'added' : !after ? 'removed' : 'changed', before, after });
+  }
+  return out;
+}
+
+const byKey = (kind: string, list: Obj[] | undefined) => Object.fromEntries((list ?? []).map((o) => [`${kind}/${o.name}`, o]));
+
+/** Diff against what is live, run the tests, push, then watch every proxy ACK or NACK. */
+export default function Publish() {
+  const { gateway } = useCurrentGateway();
+  const me = useMe();
+  const canEdit = useCanEdit();
+  const qc = useQueryClient();
+  const gws = useGateways();
+  const routes = useRoutes();
+  const ups = useUpstreams();
+  const published = usePublished(gateway);
+  const [watching, setWatching] = useState(false);
+  const proxies = useProxies(gateway, watching);
+  const tests = useRunTests();
+  const [force, setForce] = useState(false);
+
+  const changes = useMemo(() => {
+    if (!gateway || !routes.data || !ups.data || !gws.data || !published.data) return null;
+    const draftRoutes = routes.data.items.filter((r) => r.gateway === gateway);
+    const used = new Set(draftRoutes.flatMap(routeUpstreams));
+    const draftUps = ups.data.items.filter((u) => used.has(u.name));
+    const live = published.data[0]?.workspace ?? {};
+    return changesBetween(
+      { ...byKey('gateway', live.gateways), ...byKey('upstream', live.upstreams), ...byKey('route', live.routes) },
+      { ...byKey('gateway', gws.data.items.filter((g) => g.name === gateway)), ...byKey('upstream', draftUps), ...byKey('route', draftRoutes) },
+    );
+  }, [gateway, routes.data, ups.data, gws.data, published.data]);
+
+  const publish = useMutation({
+    mutationFn: () => post<{ version: number }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
+    onSuccess: (res) => {
+      notifications.show({ color: 'green', title: 'Published', message: `Version ${res.version} is being pushed to the proxies of ${gateway}.` });
+      setWatching(true);
+      setTimeout(() => setWatching(false), 60_000);
+      qc.invalidateQueries({ queryKey: keys.published(gateway!) });
+      qc.invalidateQueries({ queryKey: keys.proxies(gateway!) });
+    },
+  });
+
+  if (!gateway) return <Alert>Pick a gateway first.</Alert>;
+  const live = published.data?.[0];
+  const loading = routes.isPending || ups.isPending || published.isPending;
+  const failure = routes.error ?? ups.error ?? published.error;
+
+  return (
+    <Stack maw={1100}>
+      <Group justify="space-between">
+        <Title order={3}>Publish {gateway}</Title>
+        <Text size="sm" c="dimmed">Live: {live ? `version ${live.version}` : 'nothing published yet'}</Text>
+      </Group>
+
+      <Card withBorder>
+        <Text fw={600} mb="xs">1. What changes</Text>
+        {loading && <DelayedLoader />}
+        {failure && <ErrorNotice error={failure} />}
+        {changes && changes.length === 0 && <Text size="sm" c="dimmed">The draft is the same as what is live.</Text>}
+        {changes && changes.length > 0 && (
+          <Accordion variant="contained" data-testid="publish-changes">
+            {changes.map((c) => (
+              <Accordion.Item key={c.key} value={c.key}>
+                <Accordion.Control>
+                  <Group gap="xs">
+                    <Badge size="sm" color={c.kind === 'added' ? 'green' : c.kind === 'removed' ? 'red' : 'blue'}>{c.kind}</Badge>
+                    <Text size="sm" className="mono">{c.key}</Text>
+                  </Group>
+                </Accordion.Control>
+                <Accordion.Panel>
+                  <DiffView rows={sideBySide(c.before, c.after)} leftTitle="Live" rightTitle="Draft" maxHeight={320} />
+                </Accordion.Panel>
+              </Accordion.Item>
+            ))}
+          </Accordion>
+        )}
+      </Card>
+
+      <Card withBorder>
+        <Group justify="space-between" mb="xs">
+          <Text fw={600}>2. Route tests</Text>
+          <Button size="xs" variant="light" onClick={() => tests.mutate(gateway)} loading={tests.isPending}>Run tests</Button>
+        </Group>
+        <Text size="sm" c="dimmed">Publishing runs them too and stops if one fails.</Text>
+        {tests.isError && <ErrorNotice error={tests.error} title="Tests could not run" />}
+        {tests.data && <TestResults results={tests.data.items} />}
+      </Card>
+
+      <Card withBorder>
+        <Text fw={600} mb="xs">3. Push</Text>
+        <Group>
+          <Button leftSection={<IconCloudUpload size={16} />} disabled={!canEdit} loading={publish.isPending} onClick={() => publish.mutate()}>
+            Publish to {gateway}
+          </Button>
+          {me.role === 'admin' && (
+            <Checkbox label="Skip route tests (admin)" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} />
+          )}
+        </Group>
+        {publish.isError && (
+          <Alert color="red" mt="sm" title="Not published" role="alert">
+            {friendlyMessage(publish.error)}
+            {publish.error instanceof ApiError &&
+              publish.error.errors.map((p, i) => (
+                <Text key={i} size="sm" className="mono">{p.field ? `${p.field}: ` : ''}{p.message}</Text>
+              ))}
+          </Alert>
+        )}
+      </Card>
+
+      <Card withBorder>
+        <Group justify="space-between" mb="xs">
+          <Text fw={600}>4. Proxies</Text>
+          {watching && <Badge variant="dot">watching</Badge>}
+        </Group>
+        {proxies.isPending && <DelayedLoader />}
+        {proxies.isError && <ErrorNotice error={proxies.error} title="Proxy status unavailable" />}
+        {proxies.data && proxies.data.items.length === 0 && (
+          <Text size="sm" c="dimmed">No proxy has connected for {gateway}. Start an Envoy with the bootstrap from <code>routedeck bootstrap --gateway {gateway}</code>.</Text>
+        )}
+        {proxies.data && proxies.data.items.length > 0 && (
+          <Table fz="sm" data-testid="proxies">
+            <Table.Thead>
+              <Table.Tr><Table.Th>Proxy</Table.Th><Table.Th>State</Table.Th><Table.Th>Acknowledged</Table.Th></Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {proxies.data.items.map((p) => (
+                <Table.Tr key={p.node}>
+                  <Table.Td className="mono">{p.node}</Table.Td>
+                  <Table.Td>
+                    {!p.connected ? <Badge color="gray">disconnected</Badge> : p.nack ? <Badge color="red">NACK</Badge> : <Badge color="green">ACK</Badge>}
+                  </Table.Td>
+                  <Table.Td>
+                    {Object.entries(p.acked ?? {}).map(([t, v]) => (
+                      <Text key={t} size="xs" className="mono">{shortTypeUrl(t)} {v}</Text>
+                    ))}
+                    {p.nack && (
+                      <Text size="xs" c="red" role="alert">
+                        {shortTypeUrl(p.nack.typeUrl)} rejected{p.nack.rule ? ` (rule ${p.nack.rule})` : ''}: {p.nack.error}
+                      </Text>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Card>
+    </Stack>
+  );
+}

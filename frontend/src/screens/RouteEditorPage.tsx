@@ -1,0 +1,238 @@
+import { Alert, Badge, Button, Fieldset, Group, Kbd, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { useHotkeys } from '@mantine/hooks';
+import { modalsConfirm } from '../components/confirm';
+import { notifications } from '@mantine/notifications';
+import { IconAlertTriangle, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
+import { useEffect, useMemo, useState } from 'react';
+import { useNavigate, useParams } from 'react-router';
+import { useCanEdit } from '../auth';
+import { ActionForm, PoliciesForm, cleanAction, isRouteFormField, type RouteFormValues } from '../components/ActionForm';
+import { ConditionBuilder } from '../components/ConditionBuilder';
+import { ConditionTextEditor } from '../components/ConditionTextEditor';
+import { DelayedLoader, ErrorNotice } from '../components/Loading';
+import { ApiError, friendlyMessage } from '../lib/api';
+import { formatCondition, normalizeCondition, tryParseCondition, type ConditionSyntaxError } from '../lib/conditionText';
+import type { Condition, Route } from '../lib/model';
+import { conditionProblems, problemsToFormErrors, type FieldProblem } from '../lib/problems';
+import { useDeleteRoute, useGateways, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
+import { useCurrentGateway } from '../gateway';
+
+/** /routes/new and /routes/:name: loads the route, then shows the editor. */
+export default function RouteEditorPage() {
+  const { name } = useParams();
+  const route = useRoute(name);
+  const { gateway } = useCurrentGateway();
+  if (name && route.isPending) return <DelayedLoader />;
+  if (name && route.isError) return <ErrorNotice error={route.error} title={`Cannot open route ${name}`} />;
+  const initial: Route = route.data ?? { name: '', gateway: gateway ?? '', priority: 100, then: { forward: [{ upstream: '', weight: 100 }] } };
+  // Keyed by version so a reload after a conflict starts from the server's copy.
+  return <RouteEditor key={`${name ?? ''}@${route.data?.version ?? 'new'}`} initial={initial} isNew={!name} />;
+}
+
+/** The condition of a route as the builder wants it: the tree, parsed from text if needed. */
+function initialTree(r: Route): Condition {
+  if (typeof r.when === 'string') {
+    const p = tryParseCondition(r.when);
+    return 'tree' in p ? p.tree : {};
+  }
+  return normalizeCondition(r.when ?? {});
+}
+
+/** Edits one route: name and placement, the condition (builder or text), action and policies. */
+export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean }) {
+  const canEdit = useCanEdit();
+  const nav = useNavigate();
+  const gws = useGateways();
+  const ups = useUpstreams();
+  const save = useSaveRoute();
+  const remove = useDeleteRoute();
+  const upstreamNames = ups.data?.items.map((u) => u.name) ?? [];
+
+  const form = useForm<RouteFormValues>({
+    initialValues: {
+      name: initial.name,
+      version: initial.version,
+      gateway: initial.gateway,
+      priority: initial.priority ?? 0,
+      description: initial.description ?? '',
+      disabled: initial.disabled ?? false,
+      then: initial.then ?? {},
+    },
+    validate: {
+      name: (v) => (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(v) ? null : 'Use lower-case letters, digits, "-" and "."'),
+      gateway: (v) => (v ? null : 'Pick a gateway'),
+    },
+  });
+
+  // The condition lives outside the form: the builder and the text editor
+  // both edit it, and whichever the user typed in last is the source.
+  const [tree, setTree] = useState<Condition>(() => initialTree(initial));
+  const [mode, setMode] = useState<'builder' | 'text'>('builder');
+  const [text, setText] = useState(() => formatCondition(initialTree(initial)));
+  const [syntaxError, setSyntaxError] = useState<ConditionSyntaxError | null>(null);
+  const [condErrors, setCondErrors] = useState<Map<string, FieldProblem[]>>(new Map());
+  const [otherErrors, setOtherErrors] = useState<FieldProblem[]>([]);
+  const [dirtyWhen, setDirtyWhen] = useState(false);
+
+  const onTree = (c: Condition) => {
+    setTree(c);
+    setText(formatCondition(c));
+    setSyntaxError(null);
+    setDirtyWhen(true);
+  };
+  const onText = (t: string) => {
+    setText(t);
+    setDirtyWhen(true);
+    const p = tryParseCondition(t);
+    if ('tree' in p) {
+      setTree(p.tree);
+      setSyntaxError(null);
+    } else {
+      setSyntaxError(p.error);
+    }
+  };
+
+  const applyProblems = (problems: FieldProblem[]) => {
+    setCondErrors(conditionProblems(problems));
+    const rest = problems.filter((p) => !(p.field === 'when' || p.field.startsWith('when.') || p.field.startsWith('when[')));
+    const { fieldErrors, other } = problemsToFormErrors(rest, isRouteFormField);
+    form.setErrors(fieldErrors);
+    setOtherErrors(other);
+  };
+
+  const submit = async () => {
+    if (!canEdit) return;
+    if (syntaxError) {
+      notifications.show({ color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
+      return;
+    }
+    if (form.validate().hasErrors) return;
+    const v = form.values;
+    const route: Route = {
+      name: v.name,
+      version: v.version,
+      gateway: v.gateway,
+      priority: Number(v.priority) || 0,
+      description: v.description || undefined,
+      disabled: v.disabled || undefined,
+      when: tree,
+      then: cleanAction(v.then),
+    };
+    try {
+      const saved = await save.mutateAsync({ route, isNew, originalName: initial.name });
+      applyProblems([]);
+      form.resetDirty();
+      setDirtyWhen(false);
+      notifications.show({ color: 'green', title: 'Saved', message: `Route ${saved.name} saved to the draft.` });
+      if (isNew || saved.name !== initial.name) nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
+      else form.setFieldValue('version', saved.version);
+    } catch (e) {
+      if (e instanceof ApiError && e.errors.length > 0) applyProblems(e.errors);
+      else setOtherErrors([]);
+      notifications.show({ color: 'red', title: isNew ? 'Could not create the route' : 'Could not save the route', message: friendlyMessage(e) });
+    }
+  };
+
+  useHotkeys([['mod+S', () => void submit()]], [], true);
+
+  const onDelete = () =>
+    modalsConfirm(`Delete route ${initial.name}?`, 'It disappears from the draft; the live configuration changes only when you publish.', async () => {
+      try {
+        await remove.mutateAsync({ ...initial, version: form.values.version });
+        notifications.show({ color: 'green', title: 'Deleted', message: `Route ${initial.name} deleted from the draft.` });
+        nav('/routes');
+      } catch (e) {
+        notifications.show({ color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
+      }
+    });
+
+  const dirty = form.isDirty() || dirtyWhen;
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty]);
+
+  const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
+
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <Stack maw={1100}>
+        <Group justify="space-between">
+          <Group gap="xs">
+            <Title order={3}>{isNew ? 'New route' : initial.name}</Title>
+            {!isNew && <Badge variant="light">v{form.values.version}</Badge>}
+            {dirty && <Badge color="yellow" variant="light">unsaved</Badge>}
+          </Group>
+          {canEdit && (
+            <Group gap="xs">
+              {!isNew && <Button variant="subtle" color="red" leftSection={<IconTrash size={14} />} onClick={onDelete}>Delete</Button>}
+              <Button type="submit" leftSection={<IconDeviceFloppy size={16} />} loading={save.isPending}>
+                Save <Kbd ml={6} size="xs">Ctrl S</Kbd>
+              </Button>
+            </Group>
+          )}
+        </Group>
+
+        {otherErrors.length > 0 && (
+          <Alert color="red" icon={<IconAlertTriangle size={16} />} title="The server refused the route" role="alert">
+            {otherErrors.map((p, i) => (
+              <Text key={i} size="sm">{p.field ? <b className="mono">{p.field}: </b> : null}{p.message}</Text>
+            ))}
+          </Alert>
+        )}
+
+        <SimpleGrid cols={{ base: 1, md: 4 }}>
+          <TextInput label="Name" required disabled={!isNew && !canEdit} readOnly={!isNew} {...form.getInputProps('name')} />
+          <Select label="Gateway" required data={gatewayNames} disabled={!canEdit} {...form.getInputProps('gateway')} />
+          <NumberInput label="Priority" description="Higher is tried first" disabled={!canEdit} {...form.getInputProps('priority')} />
+          <Switch mt={32} label="Disabled" disabled={!canEdit} {...form.getInputProps('disabled', { type: 'checkbox' })} />
+        </SimpleGrid>
+        <TextInput label="Description" disabled={!canEdit} {...form.getInputProps('description')} />
+
+        <Fieldset legend="When">
+          <Stack gap="xs">
+            <Group justify="space-between">
+              <SegmentedControl
+                size="xs"
+                value={mode}
+                onChange={(m) => setMode(m as 'builder' | 'text')}
+                data={[
+                  { value: 'builder', label: 'Builder', disabled: !!syntaxError && mode === 'text' },
+                  { value: 'text', label: 'Text' },
+                ]}
+                aria-label="Condition editor"
+              />
+              {syntaxError && mode === 'text' && <Text size="xs" c="dimmed">Fix the text to go back to the builder.</Text>}
+            </Group>
+            {mode === 'builder' ? (
+              <>
+                <ConditionBuilder value={tree} onChange={onTree} errors={condErrors} readOnly={!canEdit} />
+                <Text size="xs" c="dimmed" className="mono" data-testid="condition-preview">{text || 'matches every request'}</Text>
+              </>
+            ) : (
+              <>
+                <ConditionTextEditor value={text} onChange={onText} error={syntaxError} readOnly={!canEdit} />
+                {[...condErrors.entries()].map(([path, ps]) =>
+                  ps.map((p, i) => (
+                    <Text key={path + i} c="red" size="xs" role="alert">when{path ? '.' + path : ''}{p.field ? '.' + p.field : ''}: {p.message}</Text>
+                  )),
+                )}
+              </>
+            )}
+          </Stack>
+        </Fieldset>
+
+        <ActionForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
+        <PoliciesForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
+      </Stack>
+    </form>
+  );
+}

@@ -1,0 +1,181 @@
+import { ActionIcon, Alert, Badge, Button, Card, Code, Collapse, Grid, Group, Kbd, ScrollArea, Select, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
+import { useDisclosure, useHotkeys, useLocalStorage } from '@mantine/hooks';
+import { IconPlus, IconSend, IconTerminal2, IconTrash } from '@tabler/icons-react';
+import { useMutation } from '@tanstack/react-query';
+import { useState } from 'react';
+import { DelayedLoader, ErrorNotice } from '../components/Loading';
+import { TraceView } from '../components/TraceView';
+import { useCurrentGateway } from '../gateway';
+import { parseCurl } from '../lib/curl';
+import type { SandboxRequest, SandboxResult } from '../lib/model';
+import { sendSandboxRequest } from '../lib/queries';
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+
+interface Draft {
+  method: string;
+  url: string;
+  headers: { name: string; value: string }[];
+  body: string;
+}
+
+const EMPTY: Draft = { method: 'GET', url: 'http://shop.example.com/', headers: [], body: '' };
+
+function toRequest(d: Draft): SandboxRequest {
+  const headers: Record<string, string> = {};
+  for (const h of d.headers) if (h.name.trim()) headers[h.name.trim().toLowerCase()] = h.value;
+  return { method: d.method, url: d.url.trim(), headers, body: d.body || undefined };
+}
+
+/** Compose a request (or paste curl), send it through the sandbox gateway and see where it went and why. */
+export default function Sandbox() {
+  const { gateway } = useCurrentGateway();
+  const [draft, setDraft] = useLocalStorage<Draft>({ key: 'routedeck.sandbox', defaultValue: EMPTY });
+  const [curlOpen, curl] = useDisclosure(false);
+  const [curlText, setCurlText] = useState('');
+  const [curlError, setCurlError] = useState<string | null>(null);
+  const send = useMutation({ mutationFn: (req: SandboxRequest) => sendSandboxRequest(gateway!, req) });
+
+  const doSend = () => {
+    if (!gateway || !draft.url.trim()) return;
+    send.mutate(toRequest(draft));
+  };
+  useHotkeys([['mod+Enter', doSend]], [], true);
+
+  const importCurl = () => {
+    try {
+      const r = parseCurl(curlText);
+      setDraft({ method: r.method, url: r.url, headers: Object.entries(r.headers).map(([name, value]) => ({ name, value })), body: r.body ?? '' });
+      setCurlError(null);
+      curl.close();
+    } catch (e) {
+      setCurlError((e as Error).message);
+    }
+  };
+  const setHeader = (i: number, patch: Partial<Draft['headers'][number]>) =>
+    setDraft({ ...draft, headers: draft.headers.map((h, j) => (j === i ? { ...h, ...patch } : h)) });
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={3}>Sandbox</Title>
+        <Text size="sm" c="dimmed">Requests go to the draft of <b>{gateway ?? '—'}</b> on a simulated gateway with mock upstreams.</Text>
+      </Group>
+      <Grid>
+        <Grid.Col span={{ base: 12, lg: 5 }}>
+          <Card withBorder>
+            <Stack gap="sm">
+              <Group gap="xs" wrap="nowrap">
+                <Select aria-label="Method" data={METHODS} value={draft.method} onChange={(m) => m && setDraft({ ...draft, method: m })} w={110} allowDeselect={false} searchable />
+                <TextInput aria-label="URL" className="mono" style={{ flex: 1 }} value={draft.url} onChange={(e) => setDraft({ ...draft, url: e.currentTarget.value })} placeholder="http://shop.example.com/static/app.js" />
+              </Group>
+              <Text size="sm" fw={500}>Headers</Text>
+              {draft.headers.map((h, i) => (
+                <Group key={i} gap="xs" wrap="nowrap">
+                  <TextInput aria-label={`Header name ${i + 1}`} placeholder="name" value={h.name} onChange={(e) => setHeader(i, { name: e.currentTarget.value })} w={170} size="xs" />
+                  <TextInput aria-label={`Header value ${i + 1}`} placeholder="value" value={h.value} onChange={(e) => setHeader(i, { value: e.currentTarget.value })} style={{ flex: 1 }} size="xs" />
+                  <ActionIcon variant="subtle" color="gray" aria-label={`Remove header ${i + 1}`} onClick={() => setDraft({ ...draft, headers: draft.headers.filter((_, j) => j !== i) })}>
+                    <IconTrash size={14} />
+                  </ActionIcon>
+                </Group>
+              ))}
+              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setDraft({ ...draft, headers: [...draft.headers, { name: '', value: '' }] })}>
+                Header
+              </Button>
+              {!['GET', 'HEAD'].includes(draft.method) && (
+                <Textarea label="Body" autosize minRows={3} maxRows={12} className="mono" value={draft.body} onChange={(e) => setDraft({ ...draft, body: e.currentTarget.value })} />
+              )}
+              <Group justify="space-between">
+                <Button variant="subtle" size="xs" leftSection={<IconTerminal2 size={14} />} onClick={curl.toggle}>Paste curl</Button>
+                <Button leftSection={<IconSend size={16} />} onClick={doSend} loading={send.isPending} disabled={!gateway}>
+                  Send <Kbd ml={6} size="xs">Ctrl ⏎</Kbd>
+                </Button>
+              </Group>
+              <Collapse in={curlOpen}>
+                <Stack gap="xs">
+                  <Textarea
+                    aria-label="curl command"
+                    placeholder="curl -H 'x-canary: 1' https://shop.example.com/static/app.js"
+                    className="mono"
+                    autosize
+                    minRows={3}
+                    value={curlText}
+                    onChange={(e) => setCurlText(e.currentTarget.value)}
+                    error={curlError}
+                  />
+                  <Button size="xs" w="fit-content" onClick={importCurl}>Use this command</Button>
+                </Stack>
+              </Collapse>
+            </Stack>
+          </Card>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 7 }}>
+          {send.isPending && <DelayedLoader label="Sending" />}
+          {send.isError && <ErrorNotice error={send.error} title="The sandbox could not send the request" />}
+          {send.data && !send.isPending && <SandboxResultView result={send.data} />}
+          {send.isIdle && <Alert variant="light">Send a request to see the response, the upstream that got it, and the trace of every rule.</Alert>}
+        </Grid.Col>
+      </Grid>
+    </Stack>
+  );
+}
+
+function HeaderTable({ headers }: { headers?: Record<string, string | string[]> }) {
+  const rows = Object.entries(headers ?? {});
+  if (rows.length === 0) return <Text size="xs" c="dimmed">no headers</Text>;
+  return (
+    <Table fz="xs" verticalSpacing={2} withRowBorders={false}>
+      <Table.Tbody>
+        {rows.map(([k, v]) => (
+          <Table.Tr key={k}>
+            <Table.Td className="mono" c="dimmed" w="35%">{k}</Table.Td>
+            <Table.Td className="mono">{Array.isArray(v) ? v.join(', ') : v}</Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
+
+function statusColor(s: number) {
+  return s >= 500 ? 'red' : s >= 400 ? 'orange' : s >= 300 ? 'blue' : 'green';
+}
+
+/** Response, upstream and trace of one sandbox request. */
+export function SandboxResultView({ result }: { result: SandboxResult }) {
+  return (
+    <Stack gap="sm" data-testid="sandbox-result">
+      <Card withBorder>
+        <Group gap="xs" mb="xs">
+          <Badge size="lg" color={statusColor(result.response.status)}>{result.response.status}</Badge>
+          <Text size="sm">matched rule <b data-testid="matched-rule">{result.rule ?? 'none'}</b></Text>
+          {result.upstream && <Text size="sm">→ upstream <b>{result.upstream}</b>{result.endpoint && <Text span c="dimmed"> ({result.endpoint})</Text>}</Text>}
+          {result.durationMs !== undefined && <Text size="xs" c="dimmed">{result.durationMs.toFixed(1)} ms</Text>}
+        </Group>
+        <Grid>
+          <Grid.Col span={6}>
+            <Text size="xs" fw={600} mb={2}>Response headers</Text>
+            <HeaderTable headers={result.response.headers} />
+          </Grid.Col>
+          <Grid.Col span={6}>
+            <Text size="xs" fw={600} mb={2}>Response body</Text>
+            <ScrollArea.Autosize mah={160}>
+              <Code block>{result.response.body || '(empty)'}</Code>
+            </ScrollArea.Autosize>
+          </Grid.Col>
+        </Grid>
+      </Card>
+      {result.received && (
+        <Card withBorder>
+          <Text size="sm" fw={600} mb={4}>What {result.upstream ?? 'the upstream'} received</Text>
+          <Code>{result.received.method} {result.received.path}</Code>
+          <HeaderTable headers={result.received.headers} />
+        </Card>
+      )}
+      <Card withBorder>
+        <Text size="sm" fw={600} mb="xs">Trace</Text>
+        <TraceView trace={result.trace ?? []} winner={result.rule} />
+      </Card>
+    </Stack>
+  );
+}

@@ -1,0 +1,123 @@
+import { BarChart, DonutChart } from '@mantine/charts';
+import { ActionIcon, Alert, Button, Card, Grid, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
+import { useHotkeys } from '@mantine/hooks';
+import { IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
+import { useMutation } from '@tanstack/react-query';
+import { useState } from 'react';
+import { DelayedLoader, ErrorNotice } from '../components/Loading';
+import { useCurrentGateway } from '../gateway';
+import { ApiError } from '../lib/api';
+import type { SimulationResult } from '../lib/model';
+import { runSimulation, useUpstreams, type SimulationProfile } from '../lib/queries';
+
+interface MixRow {
+  method: string;
+  url: string;
+  weight: number;
+}
+interface UpstreamProfile {
+  upstream: string;
+  latencyMs: number;
+  errorRate: number;
+}
+
+const COLORS = ['indigo.6', 'teal.6', 'orange.6', 'grape.6', 'cyan.6', 'pink.6', 'lime.6', 'yellow.6'];
+
+/** N requests with a traffic mix against mock upstreams with latency and error profiles; charts of what happened. */
+export default function TrafficSimulation() {
+  const { gateway } = useCurrentGateway();
+  const ups = useUpstreams();
+  const [requests, setRequests] = useState<number | string>(1000);
+  const [mix, setMix] = useState<MixRow[]>([{ method: 'GET', url: 'http://shop.example.com/', weight: 1 }]);
+  const [profiles, setProfiles] = useState<UpstreamProfile[]>([]);
+  const sim = useMutation({ mutationFn: (p: SimulationProfile) => runSimulation(p) });
+
+  const run = () => {
+    if (!gateway) return;
+    sim.mutate({
+      gateway,
+      requests: Number(requests) || 100,
+      mix,
+      upstreams: Object.fromEntries(profiles.filter((p) => p.upstream).map((p) => [p.upstream, { latencyMs: p.latencyMs, errorRate: p.errorRate / 100 }])),
+    });
+  };
+  useHotkeys([['mod+Enter', run]], [], true);
+  const notOffered = sim.error instanceof ApiError && (sim.error.status === 404 || sim.error.status === 501);
+
+  return (
+    <Stack maw={1200}>
+      <Title order={3}>Traffic simulation</Title>
+      <Grid>
+        <Grid.Col span={{ base: 12, lg: 5 }}>
+          <Card withBorder>
+            <Stack gap="sm">
+              <NumberInput label="Requests" min={1} max={100000} value={requests} onChange={setRequests} w={160} />
+              <Text size="sm" fw={500}>Traffic mix</Text>
+              {mix.map((m, i) => (
+                <Group key={i} gap="xs" wrap="nowrap">
+                  <Select aria-label="Method" data={['GET', 'POST', 'PUT', 'DELETE']} value={m.method} onChange={(v) => v && setMix(mix.map((x, j) => (j === i ? { ...x, method: v } : x)))} w={95} size="xs" />
+                  <TextInput aria-label="URL" className="mono" value={m.url} onChange={(e) => { const url = e.currentTarget.value; setMix(mix.map((x, j) => (j === i ? { ...x, url } : x))); }} style={{ flex: 1 }} size="xs" />
+                  <NumberInput aria-label="Weight" min={0} value={m.weight} onChange={(v) => setMix(mix.map((x, j) => (j === i ? { ...x, weight: Number(v) || 0 } : x)))} w={70} size="xs" />
+                  <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setMix(mix.filter((_, j) => j !== i))} disabled={mix.length === 1}><IconTrash size={14} /></ActionIcon>
+                </Group>
+              ))}
+              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setMix([...mix, { method: 'GET', url: 'http://shop.example.com/', weight: 1 }])}>Request kind</Button>
+              <Text size="sm" fw={500}>Upstream behaviour</Text>
+              {profiles.map((p, i) => (
+                <Group key={i} gap="xs" wrap="nowrap">
+                  <Select aria-label="Upstream" data={ups.data?.items.map((u) => u.name) ?? []} value={p.upstream || null} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, upstream: v ?? '' } : x)))} w={150} size="xs" searchable />
+                  <NumberInput aria-label="Latency ms" suffix=" ms" min={0} value={p.latencyMs} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, latencyMs: Number(v) || 0 } : x)))} w={100} size="xs" />
+                  <NumberInput aria-label="Error rate" suffix=" % 5xx" min={0} max={100} value={p.errorRate} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, errorRate: Number(v) || 0 } : x)))} w={110} size="xs" />
+                  <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setProfiles(profiles.filter((_, j) => j !== i))}><IconTrash size={14} /></ActionIcon>
+                </Group>
+              ))}
+              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setProfiles([...profiles, { upstream: '', latencyMs: 20, errorRate: 0 }])}>Upstream profile</Button>
+              <Button leftSection={<IconPlayerPlay size={16} />} onClick={run} loading={sim.isPending} disabled={!gateway}>Run simulation</Button>
+            </Stack>
+          </Card>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 7 }}>
+          {sim.isPending && <DelayedLoader label="Simulating" />}
+          {notOffered && <Alert>This server does not run traffic simulations yet.</Alert>}
+          {sim.isError && !notOffered && <ErrorNotice error={sim.error} title="Simulation failed" />}
+          {sim.data && <SimulationCharts result={sim.data} />}
+          {sim.isIdle && <Alert variant="light">Describe the traffic and how upstreams behave, then run: the charts show the split per upstream, statuses, retries and latency — for instance how a retry budget stops a retry storm.</Alert>}
+        </Grid.Col>
+      </Grid>
+    </Stack>
+  );
+}
+
+/** Split per upstream, status codes, retries, rate limiting and latency percentiles of one run. */
+export function SimulationCharts({ result }: { result: SimulationResult }) {
+  const perUpstream = Object.entries(result.perUpstream ?? {}).map(([upstream, count]) => ({ upstream, count }));
+  const statuses = Object.entries(result.statuses ?? {}).map(([code, value], i) => ({
+    name: code,
+    value,
+    color: code.startsWith('5') ? 'red.6' : code.startsWith('4') ? 'orange.5' : code.startsWith('3') ? 'blue.5' : COLORS[i % COLORS.length],
+  }));
+  const lat = result.latencyMs ?? { p50: 0, p90: 0, p99: 0 };
+  return (
+    <Stack data-testid="simulation-result">
+      <SimpleGrid cols={3}>
+        <Card withBorder><Text size="xs" c="dimmed">Retries</Text><Text fw={700} size="xl">{result.retries}</Text></Card>
+        <Card withBorder><Text size="xs" c="dimmed">Rate limited</Text><Text fw={700} size="xl">{result.rateLimited}</Text></Card>
+        <Card withBorder><Text size="xs" c="dimmed">Latency p50 / p90 / p99</Text><Text fw={700} size="lg">{lat.p50} / {lat.p90} / {lat.p99} ms</Text></Card>
+      </SimpleGrid>
+      <Card withBorder>
+        <Text fw={600} size="sm" mb="xs">Requests per upstream</Text>
+        <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} />
+      </Card>
+      <SimpleGrid cols={2}>
+        <Card withBorder>
+          <Text fw={600} size="sm" mb="xs">Status codes</Text>
+          <DonutChart data={statuses} withLabels withLabelsLine h={200} />
+        </Card>
+        <Card withBorder>
+          <Text fw={600} size="sm" mb="xs">Latency (ms)</Text>
+          <BarChart h={200} data={[{ p: 'p50', ms: lat.p50 }, { p: 'p90', ms: lat.p90 }, { p: 'p99', ms: lat.p99 }]} dataKey="p" series={[{ name: 'ms', color: 'teal.6' }]} />
+        </Card>
+      </SimpleGrid>
+    </Stack>
+  );
+}

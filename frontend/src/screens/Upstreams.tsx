@@ -1,0 +1,84 @@
+import { Accordion, Badge, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { IconSearch } from '@tabler/icons-react';
+import { useState } from 'react';
+import { ErrorNotice, DelayedLoader, QueryState } from '../components/Loading';
+import type { Upstream } from '../lib/model';
+import { useEndpoints, useUpstreams } from '../lib/queries';
+
+/** Where an upstream's endpoints come from, in one line. */
+export function sourceSummary(u: Upstream): { kind: string; text: string } {
+  if (u.static) return { kind: 'static', text: `${u.static.endpoints.length} endpoint(s)` };
+  if (u.dns) return { kind: 'dns', text: `${u.dns.host}:${u.dns.port}` };
+  if (u.kubernetes) return { kind: 'kubernetes', text: `${u.kubernetes.namespace}/${u.kubernetes.service}:${u.kubernetes.port}${u.kubernetes.context ? ` @${u.kubernetes.context}` : ''}` };
+  if (u.consul) return { kind: 'consul', text: `${u.consul.service}${u.consul.tags?.length ? ` [${u.consul.tags.join(', ')}]` : ''}${u.consul.datacenter ? ` @${u.consul.datacenter}` : ''}` };
+  return { kind: 'none', text: 'no source' };
+}
+
+const KIND_COLOR: Record<string, string> = { static: 'gray', dns: 'blue', kubernetes: 'indigo', consul: 'pink', none: 'red' };
+
+/** Upstreams with their source and, when opened, their live endpoints and health. */
+export function Upstreams() {
+  const ups = useUpstreams();
+  const [q, setQ] = useState('');
+  return (
+    <Stack>
+      <Title order={3}>Upstreams</Title>
+      <TextInput placeholder="Search" leftSection={<IconSearch size={14} />} value={q} onChange={(e) => setQ(e.currentTarget.value)} w={280} aria-label="Search upstreams" />
+      <QueryState query={ups}>
+        {(data) => (
+          <Accordion variant="separated" multiple>
+            {data.items
+              .filter((u) => u.name.includes(q))
+              .map((u) => {
+                const s = sourceSummary(u);
+                return (
+                  <Accordion.Item key={u.name} value={u.name}>
+                    <Accordion.Control>
+                      <Group gap="sm">
+                        <Text fw={600}>{u.name}</Text>
+                        <Badge color={KIND_COLOR[s.kind]} variant="light">{s.kind}</Badge>
+                        <Text size="sm" c="dimmed" className="mono">{s.text}</Text>
+                        {u.protocol && u.protocol !== 'http1' && <Badge variant="outline">{u.protocol}</Badge>}
+                        {u.circuitBreaker?.retryBudget && <Badge variant="outline" color="grape">retry budget {u.circuitBreaker.retryBudget.budgetPercent}%</Badge>}
+                      </Group>
+                    </Accordion.Control>
+                    <Accordion.Panel>
+                      <EndpointTable name={u.name} />
+                    </Accordion.Panel>
+                  </Accordion.Item>
+                );
+              })}
+          </Accordion>
+        )}
+      </QueryState>
+    </Stack>
+  );
+}
+
+function EndpointTable({ name }: { name: string }) {
+  const eps = useEndpoints(name);
+  if (eps.isPending) return <DelayedLoader />;
+  if (eps.isError) return <ErrorNotice error={eps.error} title="Endpoints unavailable" />;
+  if (eps.data.items.length === 0) return <Text size="sm" c="orange">No endpoints: requests to this upstream fail with 503.</Text>;
+  return (
+    <Table fz="sm" striped>
+      <Table.Thead>
+        <Table.Tr><Table.Th>Address</Table.Th><Table.Th>Port</Table.Th><Table.Th>Weight</Table.Th><Table.Th>Health</Table.Th><Table.Th>Source</Table.Th></Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {eps.data.items.map((e) => (
+          <Table.Tr key={`${e.address}:${e.port}`}>
+            <Table.Td className="mono">{e.address}</Table.Td>
+            <Table.Td>{e.port}</Table.Td>
+            <Table.Td>{e.weight ?? 1}</Table.Td>
+            <Table.Td>
+              <Badge color={e.healthy ? 'green' : 'red'} variant="light">{e.healthy ? 'healthy' : 'unhealthy'}</Badge>
+              {e.stale && <Badge ml={4} color="yellow" variant="light" title="Discovery is unreachable; these are the last known endpoints">stale</Badge>}
+            </Table.Td>
+            <Table.Td>{e.source}</Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
