@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -43,10 +44,62 @@ type typeResources struct {
 	digest string
 	names  []string // sorted
 	byName map[string]*anypb.Any
+	nameOf map[*anypb.Any]string
 	// hashes is the per-resource version that delta xDS reports.
 	hashes map[string]string
 	all    []*anypb.Any // in name order
 	raw    map[string]types.Resource
+
+	// subsets gives every stream subscribed to the same names the same
+	// resource slice, so that its encoding is shared (see codec.go).
+	subMu   sync.Mutex
+	subsets map[string][]*anypb.Any
+}
+
+// maxSubsets bounds the distinct subscriptions whose encoding is shared per
+// type; proxies of one gateway normally all ask for the same names.
+const maxSubsets = 64
+
+// subset returns the shared slice of the resources named in subscribed.
+func (t *typeResources) subset(subscribed map[string]struct{}) []*anypb.Any {
+	var names []string
+	for _, name := range t.names {
+		if _, ok := subscribed[name]; ok {
+			names = append(names, name)
+		}
+	}
+	if len(names) == len(t.names) {
+		return t.all
+	}
+	key := strings.Join(names, "\x00")
+	t.subMu.Lock()
+	defer t.subMu.Unlock()
+	if res, ok := t.subsets[key]; ok {
+		return res
+	}
+	res := make([]*anypb.Any, len(names))
+	for i, name := range names {
+		res[i] = t.byName[name]
+	}
+	if len(t.subsets) < maxSubsets {
+		if t.subsets == nil {
+			t.subsets = make(map[string][]*anypb.Any)
+		}
+		t.subsets[key] = res
+		registerShared(t.version, t.typeURL, res)
+	}
+	return res
+}
+
+// release forgets the shared encodings once t is no longer served.
+func (t *typeResources) release() {
+	unregisterShared(t.all)
+	t.subMu.Lock()
+	defer t.subMu.Unlock()
+	for _, res := range t.subsets {
+		unregisterShared(res)
+	}
+	t.subsets = nil
 }
 
 // newTypeResources marshals items once. version is used unless prev holds the
@@ -55,6 +108,7 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 	t := &typeResources{
 		typeURL: typeURL,
 		byName:  make(map[string]*anypb.Any, len(items)),
+		nameOf:  make(map[*anypb.Any]string, len(items)),
 		hashes:  make(map[string]string, len(items)),
 		raw:     make(map[string]types.Resource, len(items)),
 	}
@@ -71,7 +125,9 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		}
 		sum := sha256.Sum256(b)
 		t.names = append(t.names, name)
-		t.byName[name] = &anypb.Any{TypeUrl: typeURL, Value: b}
+		a := &anypb.Any{TypeUrl: typeURL, Value: b}
+		t.byName[name] = a
+		t.nameOf[a] = name
 		t.hashes[name] = hex.EncodeToString(sum[:8])
 		t.raw[name] = item
 	}
@@ -91,27 +147,31 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		// believe they are up to date; tell the versions apart.
 		t.version = version + "." + t.digest
 	}
+	registerShared(t.version, t.typeURL, t.all)
 	return t, nil
 }
+
+// wildcardReturned stands, in the returned-resources map of a wildcard
+// state-of-the-world subscription, for "every resource of this version". A
+// wildcard response always carries every resource of its version, so naming
+// them one by one per stream would only cost memory: with a thousand clusters
+// and a thousand proxies, a million map entries. No resource name is empty.
+const wildcardReturned = ""
 
 // sotwResponse builds the state-of-the-world response for one watch. The
 // DiscoveryResponse is per stream (the server writes the nonce into it) but
 // the resources in it are shared.
 func (t *typeResources) sotwResponse(req *cache.Request, sub cache.Subscription) *cache.PassthroughResponse {
 	var res []*anypb.Any
-	returned := make(map[string]string)
+	var returned map[string]string
 	if sub.IsWildcard() {
 		res = t.all
-		for _, name := range t.names {
-			returned[name] = t.version
-		}
+		returned = map[string]string{wildcardReturned: t.version}
 	} else {
-		subscribed := sub.SubscribedResources()
-		for _, name := range t.names {
-			if _, ok := subscribed[name]; ok {
-				res = append(res, t.byName[name])
-				returned[name] = t.version
-			}
+		res = t.subset(sub.SubscribedResources())
+		returned = make(map[string]string, len(res))
+		for _, a := range res {
+			returned[t.nameOf[a]] = t.version
 		}
 	}
 	return &cache.PassthroughResponse{
@@ -145,12 +205,10 @@ func (t *typeResources) sotwShouldRespond(req *cache.Request, sub cache.Subscrip
 		return true
 	}
 	if sub.IsWildcard() {
-		for _, name := range t.names {
-			if _, ok := known[name]; !ok {
-				return true
-			}
-		}
-		return false
+		// Same version, so the same names: the client lacks them only if
+		// what it was sent was not this wildcard response.
+		_, sent := known[wildcardReturned]
+		return !sent && len(t.names) > 0
 	}
 	for name := range sub.SubscribedResources() {
 		if _, ok := known[name]; !ok {
@@ -306,6 +364,13 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.groupLocked(key)
+	if old := g.snap; old != nil {
+		for typeURL, t := range old.types {
+			if snap.types[typeURL] != t {
+				t.release()
+			}
+		}
+	}
 	g.snap = snap
 	for _, typeURL := range typeOrder {
 		t := snap.types[typeURL]

@@ -99,14 +99,18 @@ func (s *Server) Register(g *grpc.Server) {
 	secretservice.RegisterSecretDiscoveryServiceServer(g, s.xds)
 }
 
-// GRPCServerOptions are the options Serve uses; exported for callers that
-// build their own grpc.Server around Register. Envoy pings idle ADS
-// connections, which the default enforcement policy would punish.
+// GRPCServerOptions are the options Serve uses; callers that build their own
+// grpc.Server around Register should pass them too. Envoy pings idle ADS
+// connections, which the default enforcement policy would punish, and the
+// codec keeps a publish to many proxies from copying the configuration once
+// per proxy.
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.MaxConcurrentStreams(1 << 20),
+		// Shares one encoding of a response among all proxies it goes to.
+		grpc.ForceServerCodecV2(newCodec()),
 	}
 }
 
@@ -224,6 +228,11 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 		}
 		t, err := newTypeResources(typeURL, version, byType[typeURL], old)
 		if err != nil {
+			for _, built := range snap.types {
+				if prev == nil || prev.types[built.typeURL] != built {
+					built.release()
+				}
+			}
 			return fmt.Errorf("set snapshot %q: %w", key, err)
 		}
 		snap.types[typeURL] = t

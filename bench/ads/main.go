@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ func main() {
 	compare := flag.Bool("compare", true, "also run the fan-out with go-control-plane's own SnapshotCache")
 	memRoutes := flag.Int("mem-routes", 10000, "routes for the memory run (0 skips it)")
 	memClients := flag.Int("mem-clients", 1000, "clients for the memory run")
+	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the memory run")
 	timeout := flag.Duration("timeout", 5*time.Minute, "stop everything after this long")
 	addr := flag.String("addr", "", "ADS address (clients role)")
 	n := flag.Int("n", 0, "clients to run (clients role)")
@@ -96,7 +98,7 @@ func main() {
 	res := Result{GoMaxProcs: runtime.GOMAXPROCS(0)}
 	// The memory run goes first, in a process that has held nothing else.
 	if *memRoutes > 0 {
-		m, err := memory(ctx, *memRoutes, *memClients)
+		m, err := memory(ctx, *memRoutes, *memClients, *memProfile)
 		if err != nil {
 			fail(err)
 		}
@@ -268,7 +270,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // memory serves a large gateway to clients run in a child process, so the
 // RSS read here is the server's alone.
-func memory(ctx context.Context, routes, clients int) (*Memory, error) {
+func memory(ctx context.Context, routes, clients int, profile string) (*Memory, error) {
 	m := &Memory{Routes: routes, Clients: clients}
 	s := xds.New(xds.Options{Logger: slog.New(slog.DiscardHandler)})
 	addr, stop, err := serve(ctx, s.Serve)
@@ -321,6 +323,16 @@ func memory(ctx context.Context, routes, clients int) (*Memory, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.HeapMiB = float64(ms.HeapInuse) / (1 << 20)
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
