@@ -791,38 +791,17 @@ func validateCORS(p *Problems, path string, c *CORS) {
 // the list and index ("routes[3].then.forward[0].upstream").
 func (ws *Workspace) Validate() error {
 	var p Problems
-	gateways := map[string]int{}
+	gateways, upstreams, routes := map[string]int{}, map[string]int{}, map[string]int{}
 	for i := range ws.Gateways {
-		g := &ws.Gateways[i]
-		prefix := Index("gateways", i)
-		p.Merge(prefix, g.Validate())
-		if j, dup := gateways[g.Name]; dup && g.Name != "" {
-			p.Add(prefix+".name", "duplicate gateway name %q (also gateways[%d])", g.Name, j)
-		} else {
-			gateways[g.Name] = i
-		}
+		validateElem(&p, "gateways", "gateway", i, &ws.Gateways[i], gateways)
 	}
-	upstreams := map[string]int{}
 	for i := range ws.Upstreams {
-		u := &ws.Upstreams[i]
-		prefix := Index("upstreams", i)
-		p.Merge(prefix, u.Validate())
-		if j, dup := upstreams[u.Name]; dup && u.Name != "" {
-			p.Add(prefix+".name", "duplicate upstream name %q (also upstreams[%d])", u.Name, j)
-		} else {
-			upstreams[u.Name] = i
-		}
+		validateElem(&p, "upstreams", "upstream", i, &ws.Upstreams[i], upstreams)
 	}
-	routes := map[string]int{}
 	for i := range ws.Routes {
 		r := &ws.Routes[i]
 		prefix := Index("routes", i)
-		p.Merge(prefix, r.Validate())
-		if j, dup := routes[r.Name]; dup && r.Name != "" {
-			p.Add(prefix+".name", "duplicate route name %q (also routes[%d])", r.Name, j)
-		} else {
-			routes[r.Name] = i
-		}
+		validateElem(&p, "routes", "route", i, r, routes)
 		if _, ok := gateways[r.Gateway]; !ok && r.Gateway != "" {
 			p.Add(prefix+".gateway", "unknown gateway %q", r.Gateway)
 		}
@@ -842,6 +821,19 @@ func (ws *Workspace) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+// validateElem validates obj as element i of list and records its name in
+// seen, reporting a name an earlier element already has.
+func validateElem(p *Problems, list, kind string, i int, obj Object, seen map[string]int) {
+	prefix := Index(list, i)
+	p.Merge(prefix, obj.Validate())
+	name := obj.ObjectMeta().Name
+	if j, dup := seen[name]; dup && name != "" {
+		p.Add(prefix+".name", "duplicate %s name %q (also %s[%d])", kind, name, list, j)
+	} else {
+		seen[name] = i
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

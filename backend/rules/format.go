@@ -40,12 +40,7 @@ func unwrap(c model.Condition) model.Condition {
 func writeOr(b *strings.Builder, c model.Condition) {
 	c = unwrap(c)
 	if len(c.Any) > 0 {
-		for i, ch := range c.Any {
-			if i > 0 {
-				b.WriteString(" || ")
-			}
-			writeAnd(b, ch)
-		}
+		writeJoined(b, c.Any, " || ", writeAnd)
 		return
 	}
 	writeAnd(b, c)
@@ -54,15 +49,19 @@ func writeOr(b *strings.Builder, c model.Condition) {
 func writeAnd(b *strings.Builder, c model.Condition) {
 	c = unwrap(c)
 	if len(c.All) > 0 {
-		for i, ch := range c.All {
-			if i > 0 {
-				b.WriteString(" && ")
-			}
-			writeUnary(b, ch)
-		}
+		writeJoined(b, c.All, " && ", writeUnary)
 		return
 	}
 	writeUnary(b, c)
+}
+
+func writeJoined(b *strings.Builder, cs []model.Condition, sep string, write func(*strings.Builder, model.Condition)) {
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		write(b, c)
+	}
 }
 
 func writeUnary(b *strings.Builder, c model.Condition) {
