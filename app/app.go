@@ -22,6 +22,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/xds"
 )
 
 // Config says where the service keeps its data and what it listens on.
@@ -64,6 +65,9 @@ type Service struct {
 	handler http.Handler
 	httpSrv *http.Server
 	addr    net.Addr
+	ads     *xds.Server
+	adsAddr net.Addr
+	stopADS context.CancelFunc
 	wg      sync.WaitGroup
 	errc    chan error
 }
@@ -92,13 +96,22 @@ func (s *Service) Start(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	s.handler = api.NewHandler(api.Deps{Store: st, Logger: s.log, UI: UIHandler()})
+	s.ads = xds.New(xds.Options{Logger: s.log})
+	pub := &adsPublisher{store: st, ads: s.ads, log: s.log}
+	pub.restore(ctx)
+	s.handler = api.NewHandler(api.Deps{Store: st, Logger: s.log, UI: UIHandler(), Publisher: pub})
+	if s.cfg.ADSListen != "" {
+		if err := s.startADS(); err != nil {
+			st.Close()
+			return err
+		}
+	}
 	if s.cfg.Listen == "" {
 		return nil
 	}
 	lis, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		st.Close()
+		s.Stop()
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	s.addr = lis.Addr()
@@ -111,17 +124,33 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		if err := s.httpSrv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.errc <- fmt.Errorf("http server: %w", err)
+			s.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
 	s.log.Info("serving", "url", "http://"+s.addr.String(), "data_dir", s.cfg.DataDir)
-	if s.cfg.ADSListen != "" {
-		// The ADS server joins when publishing is wired; the address is
-		// accepted now so scripts and the Makefile keep one command line.
-		s.log.Info("ADS not started in this build", "ads_listen", s.cfg.ADSListen)
-	}
 	return nil
 }
+
+func (s *Service) startADS() error {
+	lis, err := net.Listen("tcp", s.cfg.ADSListen)
+	if err != nil {
+		return fmt.Errorf("listen for ADS on %s: %w", s.cfg.ADSListen, err)
+	}
+	s.adsAddr = lis.Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopADS = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.ads.Serve(ctx, lis); err != nil {
+			s.fail(err)
+		}
+	}()
+	return nil
+}
+
+// ADSAddr is the address Envoys connect to (nil without ADSListen).
+func (s *Service) ADSAddr() net.Addr { return s.adsAddr }
 
 // Handler is the HTTP surface (API and dashboard), for the desktop window.
 func (s *Service) Handler() http.Handler { return s.handler }
@@ -131,6 +160,15 @@ func (s *Service) Addr() net.Addr { return s.addr }
 
 // Store is the open store.
 func (s *Service) Store() *store.Store { return s.store }
+
+// fail reports the first serving failure; later ones only get logged.
+func (s *Service) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+		s.log.Error("serving failed", "err", err)
+	}
+}
 
 // Done reports a serving failure after Start.
 func (s *Service) Done() <-chan error { return s.errc }
@@ -145,6 +183,9 @@ func (s *Service) Stop() error {
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
+	}
+	if s.stopADS != nil {
+		s.stopADS()
 	}
 	s.wg.Wait()
 	if s.store != nil {

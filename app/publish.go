@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/routedeck/routedeck/backend/api"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/translate"
+	"github.com/routedeck/routedeck/backend/xds"
+)
+
+// adsPublisher publishes gateways to the Envoys connected over ADS: it
+// records the version in the store and serves its translation as the
+// gateway's snapshot, labelled with the version number.
+type adsPublisher struct {
+	store *store.Store
+	ads   *xds.Server
+	log   *slog.Logger
+}
+
+var _ api.Publisher = (*adsPublisher)(nil)
+
+// Publish translates the draft first, so a draft Envoy cannot take never
+// becomes a published version. force is accepted for when route tests gate
+// publishing; there are none to skip yet.
+func (p *adsPublisher) Publish(ctx context.Context, actor, gateway string, force bool) (int64, error) {
+	ws, err := p.store.GatewayWorkspace(ctx, gateway)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := translate.Gateway(ws, gateway, translate.Options{}); err != nil {
+		return 0, err
+	}
+	note := ""
+	if force {
+		note = "forced"
+	}
+	pub, err := p.store.Publish(ctx, actor, gateway, note)
+	if err != nil {
+		return 0, err
+	}
+	// Serve exactly what was recorded, even if the draft moved meanwhile.
+	if err := p.serve(ctx, pub); err != nil {
+		return 0, err
+	}
+	return pub.Version, nil
+}
+
+// Rollback checks that the old version still translates, then republishes it.
+func (p *adsPublisher) Rollback(ctx context.Context, actor, gateway string, version int64) (int64, error) {
+	old, err := p.store.GetPublished(ctx, gateway, version)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := translate.Gateway(old.Workspace, gateway, translate.Options{}); err != nil {
+		return 0, fmt.Errorf("version %d no longer translates: %w", version, err)
+	}
+	pub, err := p.store.Rollback(ctx, actor, gateway, version)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.serve(ctx, pub); err != nil {
+		return 0, err
+	}
+	return pub.Version, nil
+}
+
+// Proxies reports the gateway's proxies as the API shows them.
+func (p *adsPublisher) Proxies(ctx context.Context, gateway string) ([]api.Proxy, error) {
+	if _, err := p.store.Get(ctx, model.KindGateway, gateway); err != nil {
+		return nil, err
+	}
+	var out []api.Proxy
+	for _, ps := range p.ads.Proxies(gateway) {
+		proxy := api.Proxy{Node: ps.Node, Connected: ps.Connected, Acked: ps.Acked}
+		if ps.Nack != nil {
+			proxy.Nack = &api.Nack{TypeURL: ps.Nack.TypeURL, Error: ps.Nack.Error, Rule: ps.Nack.Rule}
+		}
+		out = append(out, proxy)
+	}
+	return out, nil
+}
+
+func (p *adsPublisher) serve(ctx context.Context, pub store.Published) error {
+	res, err := translate.Gateway(pub.Workspace, pub.Gateway, translate.Options{})
+	if err != nil {
+		return fmt.Errorf("translate gateway %q version %d: %w", pub.Gateway, pub.Version, err)
+	}
+	if err := p.ads.SetGateway(ctx, pub.Gateway, res, strconv.FormatInt(pub.Version, 10)); err != nil {
+		return fmt.Errorf("serve gateway %q version %d: %w", pub.Gateway, pub.Version, err)
+	}
+	return nil
+}
+
+// restore serves the latest published version of every gateway, so Envoys
+// get their configuration back after a restart without a new publish.
+func (p *adsPublisher) restore(ctx context.Context) {
+	gws, _, err := p.store.List(ctx, model.KindGateway, store.ListOptions{Limit: 1000})
+	if err != nil {
+		p.log.Error("restore published gateways", "err", err)
+		return
+	}
+	for _, gw := range gws {
+		name := gw.ObjectMeta().Name
+		pub, err := p.store.GetPublished(ctx, name, 0)
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			continue
+		}
+		if err == nil {
+			err = p.serve(ctx, pub)
+		}
+		if err != nil {
+			p.log.Error("restore published gateway", "gateway", name, "err", err)
+			continue
+		}
+		p.log.Info("serving published gateway", "gateway", name, "version", pub.Version)
+	}
+}

@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
+)
+
+// TestPublishReachesEnvoy publishes the demo gateway through the API and
+// checks that a real ADS client, announcing itself as the gateway, receives
+// the listener labelled with the published version; then rolls back.
+func TestPublishReachesEnvoy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard})
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop()
+	tok, hash, _ := auth.NewToken()
+	if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: "t", Role: auth.RoleEditor, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if got := post("/gateways/public/publish", ""); !strings.Contains(got, `"version": 1`) {
+		t.Fatalf("publish: %s", got)
+	}
+
+	conn, err := grpc.NewClient(svc.ADSAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: "envoy-1", Cluster: "public"}
+	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.VersionInfo != "1" || len(resp.Resources) == 0 {
+		t.Fatalf("ADS answered version %q with %d listeners", resp.VersionInfo, len(resp.Resources))
+	}
+	// Each publish that changes the listeners is pushed; a rollback is a
+	// publish too.
+	ack := func(resp *discoveryv3.DiscoveryResponse) {
+		t.Helper()
+		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType,
+			VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(version string) {
+		t.Helper()
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.VersionInfo != version {
+			t.Fatalf("ADS sent version %q, want %s", resp.VersionInfo, version)
+		}
+		ack(resp)
+	}
+	ack(resp)
+	obj, err := svc.Store().Get(ctx, model.KindGateway, "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := obj.(*model.Gateway)
+	gw.Listeners[0].Port = 8081
+	if err := svc.Store().Update(ctx, "test", gw); err != nil {
+		t.Fatal(err)
+	}
+	if got := post("/gateways/public/publish", `{}`); !strings.Contains(got, `"version": 2`) {
+		t.Fatalf("second publish: %s", got)
+	}
+	expect("2")
+	if got := post("/gateways/public/rollback", `{"version": 1}`); !strings.Contains(got, `"version": 3`) {
+		t.Fatalf("rollback: %s", got)
+	}
+	expect("3")
+
+	req, _ := http.NewRequest("GET", "http://"+svc.Addr().String()+"/api/v1/gateways/public/proxies", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	presp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(presp.Body)
+	presp.Body.Close()
+	if !strings.Contains(string(b), `"node": "envoy-1"`) || !strings.Contains(string(b), `"connected": true`) {
+		t.Errorf("proxies: %s", b)
+	}
+}
