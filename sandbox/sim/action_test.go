@@ -55,14 +55,16 @@ func TestHostRewrites(t *testing.T) {
 		wantHost string
 		wantXFH  string
 	}{
-		"literal":                       {`{match: {prefix: /}, route: {cluster: c, host_rewrite_literal: new}}`, nil, "/", "new", ""},
-		"literal with x-forwarded-host": {`{match: {prefix: /}, route: {cluster: c, host_rewrite_literal: new, append_x_forwarded_host: true}}`, nil, "/", "new", "old.com"},
-		"from header":                   {`{match: {prefix: /}, route: {cluster: c, host_rewrite_header: X-Host}}`, []string{"x-host", "h1", "x-host", "h2"}, "/", "h1", ""},
-		"empty header leaves host":      {`{match: {prefix: /}, route: {cluster: c, host_rewrite_header: x-host}}`, []string{"x-host", ""}, "/", "old.com", ""},
-		"missing header leaves host":    {`{match: {prefix: /}, route: {cluster: c, host_rewrite_header: x-host}}`, nil, "/", "old.com", ""},
-		"path regex, query ignored":     {`{match: {prefix: /}, route: {cluster: c, host_rewrite_path_regex: {pattern: {regex: "^/([^/]+)/.*$"}, substitution: "\\1.svc"}}}`, nil, "/foo/bar?x=/y/z", "foo.svc", ""},
-		"weighted cluster host first":   {`{match: {prefix: /}, route: {weighted_clusters: {clusters: [{name: a, weight: 1, host_rewrite_literal: wc}]}}}`, nil, "/", "wc", ""},
-		"route host beats cluster":      {`{match: {prefix: /}, route: {host_rewrite_literal: rt, weighted_clusters: {clusters: [{name: a, weight: 1, host_rewrite_literal: wc}]}}}`, nil, "/", "rt", ""},
+		"literal":                          {`{match: {prefix: /}, route: {cluster: c, host_rewrite_literal: new}}`, nil, "/", "new", ""},
+		"literal with x-forwarded-host":    {`{match: {prefix: /}, route: {cluster: c, host_rewrite_literal: new, append_x_forwarded_host: true}}`, nil, "/", "new", "old.com"},
+		"from header":                      {`{match: {prefix: /}, route: {cluster: c, host_rewrite_header: X-Host}}`, []string{"x-host", "h1", "x-host", "h2"}, "/", "h1", ""},
+		"empty header leaves host":         {`{match: {prefix: /}, route: {cluster: c, host_rewrite_header: x-host}}`, []string{"x-host", ""}, "/", "old.com", ""},
+		"missing header leaves host":       {`{match: {prefix: /}, route: {cluster: c, host_rewrite_header: x-host}}`, nil, "/", "old.com", ""},
+		"path regex, query ignored":        {`{match: {prefix: /}, route: {cluster: c, host_rewrite_path_regex: {pattern: {regex: "^/([^/]+)/.*$"}, substitution: "\\1.svc"}}}`, nil, "/foo/bar?x=/y/z", "foo.svc", ""},
+		"x-forwarded-host is not repeated": {`{match: {prefix: /}, route: {cluster: c, host_rewrite_literal: new, append_x_forwarded_host: true}}`, []string{"x-forwarded-host", "a.com,old.com"}, "/", "new", "a.com,old.com"},
+		"x-forwarded-host appends":         {`{match: {prefix: /}, route: {cluster: c, host_rewrite_literal: new, append_x_forwarded_host: true}}`, []string{"x-forwarded-host", "a.com"}, "/", "new", "a.com,old.com"},
+		"weighted cluster host first":      {`{match: {prefix: /}, route: {weighted_clusters: {clusters: [{name: a, weight: 1, host_rewrite_literal: wc}]}}}`, nil, "/", "wc", ""},
+		"route host beats cluster":         {`{match: {prefix: /}, route: {host_rewrite_literal: rt, weighted_clusters: {clusters: [{name: a, weight: 1, host_rewrite_literal: wc}]}}}`, nil, "/", "rt", ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -118,6 +120,10 @@ func TestRedirects(t *testing.T) {
 			}
 			if loc, _ := d.Response.Headers.Get("location"); loc != tc.wantURL {
 				t.Fatalf("location = %q", loc)
+			}
+			// A rewriting redirect also rewrites the request :path.
+			if orig, ok := d.RequestHeaders.Get("x-envoy-original-path"); ok != contains(tc.redirect, "_rewrite") || ok && orig != tc.path {
+				t.Fatalf("x-envoy-original-path = %q (set %v)", orig, ok)
 			}
 		})
 	}

@@ -179,9 +179,11 @@ func (r *Router) apply(rt *Route, rq *Request, random uint64, o RouteOptions, d 
 			resp.Add("content-type", "text/plain")
 		}
 		resp = append(o.ResponseHeaders.Clone(), resp...)
-		// Envoy rewrites :path for direct response entries too.
-		if p, ok := h.Get(":path"); ok {
-			if np, did := rt.rewritePath(p); did && a.kind == KindDirect {
+		// Envoy applies a redirect's prefix/regex rewrite to :path itself
+		// (finalizePathHeaderForRedirect) before building the URL.
+		if p, ok := h.Get(":path"); ok && a.kind == KindRedirect && a.redirect.pathRedirect == "" {
+			if np, did := rt.rewritePath(p); did {
+				h.Set("x-envoy-original-path", p)
 				h.Set(":path", np)
 			}
 		}
@@ -243,8 +245,13 @@ func (r *Router) apply(rt *Route, rq *Request, random uint64, o RouteOptions, d 
 		d.AutoHostRewrite = true
 	}
 	if newHost != "" {
-		if a.appendXFH {
-			appendHeader(&h, "x-forwarded-host", oldHost)
+		if a.appendXFH && oldHost != "" {
+			// Appending is idempotent: the old host is not repeated when
+			// it is already the last x-forwarded-host value.
+			xfh, _ := h.Get("x-forwarded-host")
+			if i := strings.LastIndexByte(xfh, ','); xfh == "" || xfh[i+1:] != oldHost {
+				appendHeader(&h, "x-forwarded-host", oldHost)
+			}
 		}
 		h.Set(":authority", newHost)
 	}
