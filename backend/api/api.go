@@ -6,6 +6,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -87,7 +89,7 @@ func NewHandler(deps Deps) http.Handler {
 	need := s.authn.Require
 
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logger)
+	r.Use(requestID, s.logger)
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.limitBody, s.authn.Authenticate, recordActor)
@@ -200,4 +202,34 @@ func actorOf(r *http.Request) string {
 
 func withActorSlot(r *http.Request) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), actorSlotKey{}, &actorSlot{}))
+}
+
+// requestID tags each request with an id for logs and problem documents:
+// the caller's X-Request-Id when it is a sane token (so a proxy's id carries
+// through), else a random one. Unlike chi's default it does not reveal the
+// host name.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !saneID(id) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), middleware.RequestIDKey, id)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func saneID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

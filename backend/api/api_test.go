@@ -321,3 +321,31 @@ func TestPanicBecomesProblem(t *testing.T) {
 		t.Errorf("%d access log lines, want 1", n)
 	}
 }
+
+func TestRequestID(t *testing.T) {
+	a := newTestAPI(t)
+	tests := map[string]struct {
+		sent string
+		keep bool
+	}{
+		"none":      {"", false},
+		"kept":      {"edge-42.a_b", true},
+		"injection": {"a b\"c", false},
+		"too long":  {strings.Repeat("x", 65), false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var hdr []string
+			if tc.sent != "" {
+				hdr = []string{"X-Request-Id", tc.sent}
+			}
+			r := a.do(t, "", "GET", "/api/v1/routes", nil, hdr...).must(t, http.StatusUnauthorized)
+			id := r.header.Get("X-Request-Id")
+			var p Problem
+			_ = json.Unmarshal(r.body, &p)
+			if id == "" || p.RequestID != id || (id == tc.sent) != tc.keep {
+				t.Errorf("sent %q, header %q, problem %q", tc.sent, id, p.RequestID)
+			}
+		})
+	}
+}
