@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -11,21 +12,29 @@ import (
 //
 //	/users/{id}          {id} is {id=*}: one non-empty segment
 //	/files/*/raw         * is one non-empty segment
-//	/static/**           ** is zero or more segments (slashes included); last only
+//	/static/**           ** is zero or more characters including '/'
+//	/**.mpd              a literal suffix may follow the last glob or variable
 //	/v1/{rest=**}        a variable may bind a multi-segment pattern
 //	/a/{v=x/*}/b         literals, * and ** inside a variable
+//	/a/                  a trailing slash is kept
 //
-// Segment characters are the RFC 3986 pchar set without '*' and '/':
-// unreserved, percent signs, most sub-delims, ':' and '@' and '='.
-const templateLiteral = `a-zA-Z0-9\-._~%!$&'()+,;:@=`
+// After a ** no other * or ** (nor a {var}, which is an implicit *) may
+// follow. Literals use the RFC 3986 pchar set without '*' and '=':
+// unreserved characters, '%', most sub-delims, ':' and '@'.
+const templateLiteral = `a-zA-Z0-9\-._~%!$&'()+,;:@`
 
 var (
 	templateVarName    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]*$`)
 	templateLiteralSeg = regexp.MustCompile(`^[` + templateLiteral + `]+$`)
+	templatePrintable  = regexp.MustCompile(`^/[[:graph:]]*$`)
+	rewriteLiteral     = regexp.MustCompile(`^[` + templateLiteral + `/]*$`)
 )
 
-// maxTemplateVars is Envoy's limit on variables in one template.
-const maxTemplateVars = 5
+// Envoy's limits on template variables.
+const (
+	maxTemplateVars   = 5
+	maxTemplateVarLen = 16
+)
 
 // PathTemplate is a parsed path template: a full-match regular expression on
 // the path (without query) and the names of its variables, in order.
@@ -48,127 +57,136 @@ func (t *PathTemplate) Match(path string) (map[string]string, bool) {
 	return vars, true
 }
 
+// templateParser turns a template into a regular expression, one piece at a
+// time, enforcing Envoy's rules as it goes.
+type templateParser struct {
+	re       strings.Builder
+	vars     []string
+	textGlob bool // a ** has been seen
+}
+
 // ParsePathTemplate checks a path template such as "/users/{id}/**" and
 // compiles it to a regular expression with one capture group per variable.
 func ParsePathTemplate(tmpl string) (*PathTemplate, error) {
 	if !strings.HasPrefix(tmpl, "/") {
 		return nil, fmt.Errorf("must start with '/'")
 	}
-	if tmpl == "/" {
-		return &PathTemplate{Regexp: regexp.MustCompile(`^/$`)}, nil
+	if !templatePrintable.MatchString(tmpl) {
+		return nil, fmt.Errorf("must not contain spaces or control characters")
 	}
-	segs, err := splitTemplate(tmpl[1:])
-	if err != nil {
-		return nil, err
-	}
-	var (
-		re      strings.Builder
-		vars    []string
-		seenVar = map[string]bool{}
-	)
-	re.WriteString("^")
-	for i, seg := range segs {
-		last := i == len(segs)-1
-		re.WriteString("/")
-		if strings.HasPrefix(seg, "{") {
-			inner := seg[1 : len(seg)-1]
-			name, pattern, hasPattern := strings.Cut(inner, "=")
-			if !hasPattern {
-				pattern = "*"
-			}
-			if !templateVarName.MatchString(name) {
-				return nil, fmt.Errorf("invalid variable name %q (letters, digits and '_', starting with a letter)", name)
-			}
-			if seenVar[name] {
-				return nil, fmt.Errorf("variable %q appears twice", name)
-			}
-			seenVar[name] = true
-			vars = append(vars, name)
-			if len(vars) > maxTemplateVars {
-				return nil, fmt.Errorf("at most %d variables are allowed", maxTemplateVars)
-			}
-			if pattern == "" {
-				return nil, fmt.Errorf("variable %q has an empty pattern", name)
-			}
-			sub := strings.Split(pattern, "/")
-			re.WriteString("(")
-			for j, p := range sub {
-				if j > 0 {
-					re.WriteString("/")
-				}
-				if err := writeTemplateSegment(&re, p, last && j == len(sub)-1); err != nil {
-					return nil, fmt.Errorf("variable %q: %w", name, err)
-				}
-			}
-			re.WriteString(")")
-			continue
+	tp := &templateParser{}
+	tp.re.WriteString("^/")
+	rest := tmpl[1:]
+	for rest != "" {
+		var err error
+		switch rest[0] {
+		case '*':
+			rest, err = tp.glob(rest)
+		case '{':
+			rest, err = tp.variable(rest)
+		default:
+			rest, err = tp.literal(rest)
 		}
-		if err := writeTemplateSegment(&re, seg, last); err != nil {
+		if err != nil {
 			return nil, err
 		}
-	}
-	re.WriteString("$")
-	return &PathTemplate{Regexp: regexp.MustCompile(re.String()), Vars: vars}, nil
-}
-
-// splitTemplate splits on '/' outside braces and checks brace balance.
-func splitTemplate(s string) ([]string, error) {
-	var segs []string
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '{':
-			if depth > 0 {
-				return nil, fmt.Errorf("nested '{' at offset %d", i+1)
+		switch {
+		case rest == "" || rest == "/":
+			tp.re.WriteString(rest) // a trailing slash is part of the template
+			rest = ""
+		case rest[0] == '/':
+			if rest[1] == '/' {
+				return nil, fmt.Errorf("empty path segment")
 			}
-			if i != start {
-				return nil, fmt.Errorf("a variable must be a whole segment (offset %d)", i+1)
+			tp.re.WriteString("/")
+			rest = rest[1:]
+		default:
+			// A literal glued to a glob or variable ("*.m4s") must end the
+			// template.
+			if rest, err = tp.literal(rest); err != nil {
+				return nil, err
 			}
-			depth++
-		case '}':
-			if depth == 0 {
-				return nil, fmt.Errorf("unmatched '}' at offset %d", i+1)
-			}
-			depth--
-			if i+1 < len(s) && s[i+1] != '/' {
-				return nil, fmt.Errorf("a variable must be a whole segment (offset %d)", i+2)
-			}
-		case '/':
-			if depth == 0 {
-				segs = append(segs, s[start:i])
-				start = i + 1
+			if rest != "" {
+				return nil, fmt.Errorf("text after a glob or variable must end the template")
 			}
 		}
 	}
-	if depth > 0 {
-		return nil, fmt.Errorf("unclosed '{'")
-	}
-	segs = append(segs, s[start:])
-	for _, seg := range segs {
-		if seg == "" {
-			return nil, fmt.Errorf("empty path segment")
-		}
-	}
-	return segs, nil
+	tp.re.WriteString("$")
+	return &PathTemplate{Regexp: regexp.MustCompile(tp.re.String()), Vars: tp.vars}, nil
 }
 
-func writeTemplateSegment(re *strings.Builder, seg string, last bool) error {
+func (tp *templateParser) glob(s string) (string, error) {
+	if tp.textGlob {
+		return "", fmt.Errorf("no '*', '**' or {var} may follow '**'")
+	}
+	if strings.HasPrefix(s, "**") {
+		tp.textGlob = true
+		tp.re.WriteString(`[` + templateLiteral + `/]*`)
+		return s[2:], nil
+	}
+	tp.re.WriteString(`[` + templateLiteral + `]+`)
+	return s[1:], nil
+}
+
+func (tp *templateParser) literal(s string) (string, error) {
+	lit, rest := s, ""
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		lit, rest = s[:i], s[i:]
+	}
+	if lit == "" {
+		return "", fmt.Errorf("empty path segment")
+	}
+	if !templateLiteralSeg.MatchString(lit) {
+		return "", fmt.Errorf("invalid segment %q (use literals, '*', '**' or '{var}')", lit)
+	}
+	tp.re.WriteString(regexp.QuoteMeta(lit))
+	return rest, nil
+}
+
+func (tp *templateParser) variable(s string) (string, error) {
+	end := strings.IndexByte(s, '}')
+	if end < 0 {
+		return "", fmt.Errorf("unclosed '{'")
+	}
+	inner, rest := s[1:end], s[end+1:]
+	name, pattern, hasPattern := strings.Cut(inner, "=")
 	switch {
-	case seg == "**":
-		if !last {
-			return fmt.Errorf("'**' must be the last segment")
-		}
-		re.WriteString(`[` + templateLiteral + `/]*`)
-	case seg == "*":
-		re.WriteString(`[` + templateLiteral + `]+`)
-	case templateLiteralSeg.MatchString(seg):
-		re.WriteString(regexp.QuoteMeta(seg))
-	case seg == "":
-		return fmt.Errorf("empty path segment")
-	default:
-		return fmt.Errorf("invalid segment %q (use literals, '*', '**' or '{var}')", seg)
+	case !templateVarName.MatchString(name):
+		return "", fmt.Errorf("invalid variable name %q (letters, digits and '_', starting with a letter)", name)
+	case len(name) > maxTemplateVarLen:
+		return "", fmt.Errorf("variable name %q is longer than %d characters", name, maxTemplateVarLen)
+	case slices.Contains(tp.vars, name):
+		return "", fmt.Errorf("variable %q appears twice", name)
+	case len(tp.vars) == maxTemplateVars:
+		return "", fmt.Errorf("at most %d variables are allowed", maxTemplateVars)
+	case hasPattern && pattern == "":
+		return "", fmt.Errorf("variable %q has an empty pattern", name)
 	}
-	return nil
+	tp.vars = append(tp.vars, name)
+	tp.re.WriteString("(")
+	if !hasPattern {
+		pattern = "*"
+	}
+	for pattern != "" {
+		var err error
+		if pattern[0] == '*' {
+			pattern, err = tp.glob(pattern)
+		} else {
+			pattern, err = tp.literal(pattern)
+		}
+		if err != nil {
+			return "", fmt.Errorf("variable %q: %w", name, err)
+		}
+		if pattern != "" {
+			if pattern[0] != '/' || pattern == "/" {
+				return "", fmt.Errorf("variable %q: invalid pattern", name)
+			}
+			tp.re.WriteString("/")
+			pattern = pattern[1:]
+		}
+	}
+	tp.re.WriteString(")")
+	return rest, nil
 }
 
 // RewritePathTemplate applies a rewrite template such as "/v2/{id}" to the
@@ -182,16 +200,15 @@ func RewritePathTemplate(rewrite string, vars map[string]string) (string, error)
 	for rest != "" {
 		i := strings.IndexByte(rest, '{')
 		if i < 0 {
-			if strings.ContainsAny(rest, "}*") {
-				return "", fmt.Errorf("unexpected '}' or '*' in %q", rest)
-			}
-			out.WriteString(rest)
-			break
+			i = len(rest)
 		}
-		if strings.ContainsAny(rest[:i], "}*") {
-			return "", fmt.Errorf("unexpected '}' or '*' in %q", rest[:i])
+		if !rewriteLiteral.MatchString(rest[:i]) {
+			return "", fmt.Errorf("invalid characters in %q", rest[:i])
 		}
 		out.WriteString(rest[:i])
+		if i == len(rest) {
+			break
+		}
 		j := strings.IndexByte(rest[i:], '}')
 		if j < 0 {
 			return "", fmt.Errorf("unclosed '{'")

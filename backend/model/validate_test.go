@@ -169,16 +169,29 @@ func TestRouteValidate(t *testing.T) {
 				r.When = Or(
 					Pred(FieldPath, OpTemplate, "/users/{id}/**"),
 					Pred(FieldPath, OpTemplate, "/v1/{rest=**}"),
-					Pred(FieldPath, OpTemplate, "/a/**/b"),
+					Pred(FieldPath, OpTemplate, "/a/**/*"),
 					Pred(FieldPath, OpTemplate, "/a/{id"),
 					Pred(FieldPath, OpTemplate, "/a/{id}/{id}"),
 					Pred(FieldPath, OpTemplate, "users/{id}"),
 					Pred(FieldPath, OpTemplate, "/a/x{id}"),
 					Pred(FieldPath, OpTemplate, "/a//b"),
+					Pred(FieldPath, OpTemplate, "/a/**/{v}"),
+					Pred(FieldPath, OpTemplate, "/a=b"),
+					Pred(FieldPath, OpTemplate, "/{averyveryverylongname}"),
+					Pred(FieldPath, OpTemplate, "/*.js/x"),
+					Pred(FieldPath, OpTemplate, "/a b"),
+					Pred(FieldPath, OpTemplate, "/{a}/{b}/{c}/{d}/{e}/{f}"),
 				)
 				r.Then.Rewrite = nil
 			},
-			want: []string{"when.any[2].value: '**' must be the last", "when.any[3].value: unclosed", "when.any[4].value: appears twice", "when.any[5].value: must start with '/'", "when.any[6].value: whole segment", "when.any[7].value: empty path segment"},
+			want: []string{
+				"when.any[2].value: no '*', '**' or {var} may follow '**'", "when.any[3].value: unclosed",
+				"when.any[4].value: appears twice", "when.any[5].value: must start with '/'",
+				`when.any[6].value: invalid segment "x{id}"`, "when.any[7].value: empty path segment",
+				"when.any[8].value: may follow '**'", `when.any[9].value: invalid segment "a=b"`,
+				"when.any[10].value: longer than 16", "when.any[11].value: must end the template",
+				"when.any[12].value: not contain spaces", "when.any[13].value: at most 5 variables",
+			},
 		},
 		"ignoreCase where Envoy has none": {
 			mutate: func(r *Route) {
@@ -460,8 +473,16 @@ func TestPathTemplate(t *testing.T) {
 		"double star any depth": {"/files/**", "/files/a/b/c", true, map[string]string{}},
 		"double star zero":      {"/files/**", "/files/", true, map[string]string{}},
 		"double star needs sep": {"/files/**", "/files", false, nil},
+		"double star then text": {"/a/**/b", "/a/x/y/b", true, map[string]string{}},
+		"double star suffix":    {"/**.mpd", "/content/123/dash/manifest.mpd", true, map[string]string{}},
+		"glob suffix":           {"/videos/*/*.m4s", "/videos/123/seg1.m4s", true, map[string]string{}},
+		"glob suffix no slash":  {"/videos/*.m4s", "/videos/a/b.m4s", false, nil},
+		"variable suffix":       {"/v/{file}.mp4", "/v/cat.mp4", true, map[string]string{"file": "cat"}},
+		"trailing slash":        {"/a/", "/a/", true, map[string]string{}},
+		"trailing slash needed": {"/a/", "/a", false, nil},
 		"star one segment":      {"/a/*/c", "/a/b/c", true, map[string]string{}},
 		"star not two":          {"/a/*/c", "/a/b/x/c", false, nil},
+		"star not equals sign":  {"/a/*", "/a/x=1", false, nil},
 		"var double star":       {"/v1/{rest=**}", "/v1/x/y", true, map[string]string{"rest": "x/y"}},
 		"var pattern":           {"/a/{v=x/*}/b", "/a/x/q/b", true, map[string]string{"v": "x/q"}},
 		"literal escaped":       {"/a.b", "/aXb", false, nil},
@@ -491,5 +512,8 @@ func TestPathTemplate(t *testing.T) {
 	}
 	if _, err := RewritePathTemplate("/v2/{nope}", map[string]string{"id": "7"}); err == nil {
 		t.Fatal("want error for unbound variable")
+	}
+	if _, err := RewritePathTemplate("/v2/*", nil); err == nil {
+		t.Fatal("want error for a glob in a rewrite")
 	}
 }

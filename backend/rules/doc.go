@@ -99,8 +99,10 @@
 //   - regex: RE2, full match (anchored at both ends).
 //   - segmentPrefix("/api"): the path is /api or starts with /api/.
 //   - template("/users/{id}/**"): Envoy's uri_template: * and {v} match one
-//     non-empty segment, ** (last only) matches zero or more segments, so
-//     "/files/**" matches "/files/" and "/files/a/b" but not "/files".
+//     non-empty segment, ** matches any run of segment characters and '/'
+//     (only literals may follow it), so "/files/**" matches "/files/" and
+//     "/files/a/b" but not "/files"; "/**.mpd" and "/v/{f}.mp4" end in a
+//     literal suffix. See model.ParsePathTemplate.
 //   - present / absent: the header, query parameter, cookie or gRPC-ness is
 //     there or not (an empty value is present).
 //
