@@ -28,6 +28,8 @@ type draftCache struct {
 	// still be repaired one object at a time.
 	problems      []keyedProblem
 	problemsKnown bool
+	// sorted holds objs in workspace order (nil until needed).
+	sorted []model.Object
 }
 
 // loadDraft returns the committed draft as seen by q's transaction.
@@ -73,42 +75,98 @@ func (s *Store) setDraft(c *draftCache) {
 // wsKeys maps a list name ("routes") to the key of the object at each index.
 type wsKeys map[string][]objKey
 
+// ordered returns the cached objects in workspace order, sorting them once
+// per generation.
+func (c *draftCache) ordered() []model.Object {
+	if c.sorted == nil {
+		c.sorted = make([]model.Object, 0, len(c.objs))
+		for _, obj := range c.objs {
+			c.sorted = append(c.sorted, obj)
+		}
+		sort.Slice(c.sorted, func(i, j int) bool { return objectLess(c.sorted[i], c.sorted[j]) })
+	}
+	return c.sorted
+}
+
+// objectLess is workspace order: gateways, upstreams, routes; gateways and
+// upstreams by name, routes in rule order.
+func objectLess(a, b model.Object) bool {
+	ka, kb := kindRank(a.Kind()), kindRank(b.Kind())
+	if ka != kb {
+		return ka < kb
+	}
+	ra, aok := a.(*model.Route)
+	rb, bok := b.(*model.Route)
+	if aok && bok {
+		return routeLess(ra, rb)
+	}
+	return a.ObjectMeta().Name < b.ObjectMeta().Name
+}
+
+func kindRank(kind string) int {
+	switch kind {
+	case model.KindGateway:
+		return 0
+	case model.KindUpstream:
+		return 1
+	}
+	return 2
+}
+
 // workspaceKeys builds a Workspace of the cached objects with changes
-// applied (nil value: deleted), in a stable order: gateways and upstreams by
-// name, routes in rule order. The objects share memory with the cache, so
-// the result is for validation only.
+// applied (nil value: deleted), in workspace order. The objects share memory
+// with the cache, so the result is for validation only.
 func (c *draftCache) workspaceKeys(changes map[objKey]model.Object) (model.Workspace, wsKeys) {
-	var ws model.Workspace
-	add := func(obj model.Object) {
-		if obj != nil {
-			ws.Add(obj)
-		}
-	}
-	for k, obj := range c.objs {
-		if ch, ok := changes[k]; ok {
-			obj = ch
-		}
-		add(obj)
-	}
-	for k, obj := range changes {
-		if _, ok := c.objs[k]; !ok {
-			add(obj)
-		}
-	}
-	sort.Slice(ws.Gateways, func(i, j int) bool { return ws.Gateways[i].Name < ws.Gateways[j].Name })
-	sort.Slice(ws.Upstreams, func(i, j int) bool { return ws.Upstreams[i].Name < ws.Upstreams[j].Name })
-	sort.Slice(ws.Routes, func(i, j int) bool { return routeLess(&ws.Routes[i], &ws.Routes[j]) })
-	keys := wsKeys{}
-	for _, g := range ws.Gateways {
-		keys["gateways"] = append(keys["gateways"], objKey{model.KindGateway, g.Name})
-	}
-	for _, u := range ws.Upstreams {
-		keys["upstreams"] = append(keys["upstreams"], objKey{model.KindUpstream, u.Name})
-	}
-	for _, r := range ws.Routes {
-		keys["routes"] = append(keys["routes"], objKey{model.KindRoute, r.Name})
-	}
+	ws, keys, _ := c.build(changes)
 	return ws, keys
+}
+
+// build is workspaceKeys that also returns the objects in workspace order,
+// which become the next cache's order once the write commits.
+func (c *draftCache) build(changes map[objKey]model.Object) (model.Workspace, wsKeys, []model.Object) {
+	base := c.ordered()
+	objs := make([]model.Object, 0, len(base)+len(changes))
+	for _, obj := range base {
+		if _, changed := changes[keyOf(obj)]; !changed {
+			objs = append(objs, obj)
+		}
+	}
+	var added []model.Object
+	for _, obj := range changes {
+		if obj != nil {
+			added = append(added, obj)
+		}
+	}
+	// Few changes go in by binary search; a big apply is cheaper to sort.
+	if len(added) > 64 {
+		objs = append(objs, added...)
+		sort.Slice(objs, func(i, j int) bool { return objectLess(objs[i], objs[j]) })
+	} else {
+		for _, obj := range added {
+			i := sort.Search(len(objs), func(i int) bool { return objectLess(obj, objs[i]) })
+			objs = slices.Insert(objs, i, obj)
+		}
+	}
+	var n [3]int
+	for _, obj := range objs {
+		n[kindRank(obj.Kind())]++
+	}
+	ws := model.Workspace{
+		Gateways:  make([]model.Gateway, 0, n[0]),
+		Upstreams: make([]model.Upstream, 0, n[1]),
+		Routes:    make([]model.Route, 0, n[2]),
+	}
+	keys := wsKeys{
+		"gateways":  make([]objKey, 0, n[0]),
+		"upstreams": make([]objKey, 0, n[1]),
+		"routes":    make([]objKey, 0, n[2]),
+	}
+	for _, obj := range objs {
+		ws.Add(obj)
+		list := listName(obj.Kind())
+		keys[list] = append(keys[list], keyOf(obj))
+	}
+	return ws, keys, objs
 }
 
 func routeLess(a, b *model.Route) bool {
@@ -173,8 +231,9 @@ type draftWrite struct {
 	changes map[objKey]model.Object
 	ops     []op
 	flushed int // ops[:flushed] are written
-	// problems of the draft after the last flush.
+	// problems and order of the draft after the last flush.
 	problems []keyedProblem
+	sorted   []model.Object
 }
 
 // op is one staged change and the revision it records.
@@ -203,7 +262,7 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 	next := base
 	if len(w.ops) > 0 {
 		next = &draftCache{objs: make(map[objKey]model.Object, len(base.objs)+len(w.changes)),
-			problems: w.problems, problemsKnown: true}
+			problems: w.problems, problemsKnown: true, sorted: w.sorted}
 		for k, obj := range base.objs {
 			next.objs[k] = obj
 		}
@@ -262,7 +321,7 @@ func byName(k objKey) string { return listName(k.kind) + "[" + k.name + "]" }
 // flush validates the draft with every staged change and, if it adds no
 // problem, writes the staged changes, their revisions and audit entries.
 func (w *draftWrite) flush(label labeler) error {
-	ws, keys := w.base.workspaceKeys(w.changes)
+	ws, keys, sorted := w.base.build(w.changes)
 	after, err := validate(ws, keys)
 	if err != nil {
 		return err
@@ -271,9 +330,13 @@ func (w *draftWrite) flush(label labeler) error {
 	if err != nil {
 		return err
 	}
+	known := make(map[keyedProblem]bool, len(before))
+	for _, bp := range before {
+		known[bp] = true
+	}
 	var p model.Problems
 	for _, np := range after {
-		if slices.Contains(before, np) {
+		if known[np] {
 			continue
 		}
 		prefix := ""
@@ -285,7 +348,7 @@ func (w *draftWrite) flush(label labeler) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
-	w.problems = after
+	w.problems, w.sorted = after, sorted
 	for _, o := range w.ops[w.flushed:] {
 		if err := w.persist(o); err != nil {
 			return err

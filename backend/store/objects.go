@@ -118,7 +118,7 @@ func listObjects(ctx context.Context, q querier, kind string, opt ListOptions) (
 	if opt.Upstream != "" {
 		switch kind {
 		case model.KindRoute:
-			where = append(where, `EXISTS (SELECT 1 FROM route_refs f WHERE f.route = objects.name AND f.ref = 'upstream' AND f.value = ?)`)
+			where = append(where, `name IN (SELECT route FROM route_refs WHERE ref = 'upstream' AND value = ?)`)
 			args = append(args, opt.Upstream)
 		case model.KindUpstream:
 			where = append(where, `name = ?`)
@@ -129,7 +129,7 @@ func listObjects(ctx context.Context, q querier, kind string, opt ListOptions) (
 		// A stored value matches when equal, or when it is a wildcard
 		// "*.example.com" and the host ends in ".example.com" with at least
 		// one character before it, as Envoy's suffix wildcards require.
-		where = append(where, `EXISTS (SELECT 1 FROM route_refs f WHERE f.route = objects.name AND f.ref = 'host'
+		where = append(where, `name IN (SELECT route FROM route_refs f WHERE f.ref = 'host'
 			AND (f.value = ? OR (substr(f.value, 1, 2) = '*.' AND length(?) > length(f.value) - 1
 				AND substr(?, -(length(f.value) - 1)) = substr(f.value, 2))))`)
 		h := normalizeHost(opt.Host)

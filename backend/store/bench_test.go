@@ -1,0 +1,70 @@
+package store_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/store/storetest"
+)
+
+// BenchmarkStore10k measures writes and lists against a draft of 10,000
+// routes over 100 upstreams and 10 gateways. Every write validates the whole
+// draft, so this is where the cost of that shows.
+func BenchmarkStore10k(b *testing.B) {
+	s := storetest.MustOpen(b)
+	var ws model.Workspace
+	for g := 0; g < 10; g++ {
+		ws.Gateways = append(ws.Gateways, *gateway(fmt.Sprintf("gw%d", g)))
+	}
+	for u := 0; u < 100; u++ {
+		ws.Upstreams = append(ws.Upstreams, *upstream(fmt.Sprintf("up%d", u)))
+	}
+	for i := 0; i < 10000; i++ {
+		r := route(fmt.Sprintf("r%05d", i), fmt.Sprintf("gw%d", i%10), fmt.Sprintf("up%d", i%100), i%50)
+		r.When = model.And(model.Pred("host", "equals", fmt.Sprintf("h%d.example.com", i%500)), r.When)
+		ws.Routes = append(ws.Routes, *r)
+	}
+	if _, err := s.Apply(ctx, "bench", ws); err != nil {
+		b.Fatal(err)
+	}
+	next := 0
+	b.Run("Create", func(b *testing.B) {
+		for b.Loop() {
+			next++
+			if err := s.Create(ctx, "bench", route(fmt.Sprintf("new%06d", next), "gw1", "up1", 0)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Update", func(b *testing.B) {
+		obj, err := s.Get(ctx, model.KindRoute, "r00042")
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := obj.(*model.Route)
+		for b.Loop() {
+			r.Priority++
+			if err := s.Update(ctx, "bench", r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	lists := map[string]store.ListOptions{
+		"List/page":     {Limit: 100, Offset: 5000},
+		"List/gateway":  {Gateway: "gw3", Limit: 100},
+		"List/upstream": {Upstream: "up7"},
+		"List/host":     {Host: "h7.example.com"},
+		"List/search":   {Search: "r0999"},
+	}
+	for name, opt := range lists {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := s.List(ctx, model.KindRoute, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
