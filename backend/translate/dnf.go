@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -56,7 +57,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 		}
 		out := []term{nil}
 		for i, child := range children {
-			ts, err := expand(child, neg, model.Index(model.JoinPath(path, key), i))
+			ts, err := expand(child, neg, indexPath(path, key, i))
 			if err != nil {
 				return nil, err
 			}
@@ -74,7 +75,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 		}
 		var out []term
 		for i, child := range children {
-			ts, err := expand(child, neg, model.Index(model.JoinPath(path, key), i))
+			ts, err := expand(child, neg, indexPath(path, key, i))
 			if err != nil {
 				return nil, err
 			}
@@ -288,4 +289,13 @@ func segmentRegex(c model.Condition) (string, error) {
 	}
 	// A segment never holds '/': the regex must not reach across one.
 	return excludeRunes("(?:"+re+")", "/")
+}
+
+// indexPath is model.Index(model.JoinPath(path, key), i) without fmt: it
+// runs for every node of every rule.
+func indexPath(path, key string, i int) string {
+	if path == "" {
+		return key + "[" + strconv.Itoa(i) + "]"
+	}
+	return path + "." + key + "[" + strconv.Itoa(i) + "]"
 }

@@ -179,6 +179,9 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		return // a subset ran: the other outputs are not stale
+	}
 	outs, _ := filepath.Glob("testdata/out/*")
 	for _, path := range outs {
 		if written[path] {

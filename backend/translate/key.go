@@ -1,8 +1,8 @@
 package translate
 
 import (
+	"encoding/binary"
 	"math"
-	"strconv"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -18,15 +18,11 @@ type keyEncoder struct{ b []byte }
 func (e *keyEncoder) reset() { e.b = e.b[:0] }
 
 func (e *keyEncoder) str(s string) {
-	e.b = strconv.AppendInt(e.b, int64(len(s)), 10)
-	e.b = append(e.b, ':')
+	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
 	e.b = append(e.b, s...)
 }
 
-func (e *keyEncoder) int(i int64) {
-	e.b = strconv.AppendInt(e.b, i, 10)
-	e.b = append(e.b, ';')
-}
+func (e *keyEncoder) int(i int64) { e.b = binary.AppendVarint(e.b, i) }
 
 func (e *keyEncoder) bool(v bool) {
 	if v {
@@ -292,5 +288,23 @@ func (e *keyEncoder) upstream(u *model.Upstream) {
 		e.str(t.SNI)
 		e.str(t.CASecret)
 		e.bool(t.InsecureSkipVerify)
+	}
+}
+
+// upstreamRefs writes the upstreams a rule's output depends on: forward
+// backends, the mirror and the JWKS upstream.
+func (e *keyEncoder) upstreamRefs(r *model.Route, ups map[string]*model.Upstream) {
+	ref := func(name string) {
+		e.str(name)
+		e.upstreamRef(ups[name])
+	}
+	for i := range r.Then.Forward {
+		ref(r.Then.Forward[i].Upstream)
+	}
+	if r.Then.Mirror != nil {
+		ref(r.Then.Mirror.Upstream)
+	}
+	if au := r.Then.Auth; au != nil && au.JWT != nil && au.JWT.JWKSUpstream != "" {
+		ref(au.JWT.JWKSUpstream)
 	}
 }

@@ -106,7 +106,6 @@ func withPath(path string, err error) error {
 	return fieldError(path, err)
 }
 
-
 // choosePrimaryPath picks the literal that becomes the path specifier: the
 // rewrite's target when there is one, else the first positive path test
 // Envoy has a specifier for (exact and prefix before the rest).

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -244,20 +245,15 @@ func (vs *vhostSet) place(t term, out []placement) ([]placement, error) {
 		if l.pred.Op == model.OpEquals {
 			values = []string{l.pred.Value}
 		}
-		seen := map[int]bool{}
 		for _, v := range values {
 			p, err := parseHostPattern(v)
 			if err != nil {
 				return out, withPath(l.path, err)
 			}
-			for _, i := range vs.candidates(p) {
-				if !seen[i] {
-					seen[i] = true
-					cands = append(cands, i)
-				}
-			}
+			cands = append(cands, vs.candidates(p)...)
 		}
 		sort.Ints(cands)
+		cands = slices.Compact(cands)
 		narrowed = true
 	}
 	if len(hostLits) == 0 {

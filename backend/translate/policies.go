@@ -11,13 +11,13 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rbacconfigv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	faultcommonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/common/fault/v3"
 	basicauthv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/basic_auth/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
-	faultcommonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/common/fault/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -61,12 +61,15 @@ func (u *filterUse) merge(o filterUse, rule string, providers map[string]*jwtv3.
 func perRouteFilters(r *model.Route, ups map[string]*model.Upstream, use *filterUse) (map[string]*anypb.Any, error) {
 	a := &r.Then
 	var problems model.Problems
-	out := map[string]*anypb.Any{}
+	var out map[string]*anypb.Any
 	put := func(name, path string, msg validatable) {
 		cfg, err := anyOf(msg)
 		if err != nil {
 			problems.Add(path, "%v", err)
 			return
+		}
+		if out == nil {
+			out = map[string]*anypb.Any{}
 		}
 		out[name] = cfg
 	}
@@ -107,9 +110,6 @@ func perRouteFilters(r *model.Route, ups map[string]*model.Upstream, use *filter
 	if a.Access != nil || apiKey != nil {
 		use.rbac = true
 		put(filterRBAC, "then", rbacPerRoute(a.Access, apiKey, &problems))
-	}
-	if len(out) == 0 {
-		out = nil
 	}
 	return out, problems.Err()
 }

@@ -78,12 +78,12 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, 
 	}
 	if routeAction == nil {
 		forwardOnly := map[string]bool{
-			"then.rewrite":     a.Rewrite != nil,
-			"then.timeout":     a.Timeout != 0,
-			"then.idleTimeout": a.IdleTimeout != 0,
-			"then.retries":     a.Retries != nil,
-			"then.websocket":   a.Websocket,
-			"then.mirror":      a.Mirror != nil,
+			"then.rewrite":         a.Rewrite != nil,
+			"then.timeout":         a.Timeout != 0,
+			"then.idleTimeout":     a.IdleTimeout != 0,
+			"then.retries":         a.Retries != nil,
+			"then.websocket":       a.Websocket,
+			"then.mirror":          a.Mirror != nil,
 			"then.headers.request": a.Headers != nil && a.Headers.Request != nil,
 		}
 		for _, f := range sortedKeys(forwardOnly) {

@@ -23,17 +23,26 @@ import (
 // call, so a one-rule edit costs about one rule. The ADS server keeps one per
 // gateway. It is safe for concurrent use (calls are serialised).
 type Translator struct {
-	mu       sync.Mutex
-	enc      keyEncoder
+	mu   sync.Mutex
+	enc  keyEncoder
+	call uint64
+
 	rules    map[string]*compiledRule
 	clusters map[string]*compiledCluster
-	vhosts   map[string]*vhostEntry
-	// domains is the host pattern set of the previous call; placements
-	// cached on rules are valid only while it is unchanged.
-	domains    map[string]hostPattern
-	vs         *vhostSet
-	generation int
-	scratch    [][]*routev3.Route
+
+	// The state of the last successful translation, reused when the
+	// rules' order and host values did not change. Any failure clears it.
+	order       []*compiledRule // enabled rules in priority order
+	hostSet     []string        // the host values behind vs
+	vs          *vhostSet
+	generation  int // bumped whenever vs changes; placements carry it
+	vhosts      []*routev3.VirtualHost
+	vhostRoutes [][]*routev3.Route
+	rc          *routev3.RouteConfiguration
+	defaultKey  []byte
+	defaultRt   *routev3.Route
+	scratch     [][]*routev3.Route
+	dirty       []bool
 }
 
 // NewTranslator returns a Translator with empty caches.
@@ -41,20 +50,23 @@ func NewTranslator() *Translator {
 	return &Translator{
 		rules:    map[string]*compiledRule{},
 		clusters: map[string]*compiledCluster{},
-		vhosts:   map[string]*vhostEntry{},
 	}
 }
 
 // compiledRule is one rule's translation, valid while its key is unchanged.
+// A recompiled rule is updated in place, so t.order stays valid when
+// priorities did not change.
 type compiledRule struct {
 	key      []byte
 	name     string
 	priority int
 	index    int // position in the workspace, for error paths
 	terms    []compiledTerm
-	hosts    map[string]hostPattern
+	hosts    []string // sorted host values its conditions compare with
+	patterns map[string]hostPattern
 	use      filterUse
 	err      error
+	seenAt   uint64
 	// placed caches where the terms went for vhost set generation gen.
 	gen    int
 	placed []placedRoute
@@ -76,18 +88,38 @@ type compiledCluster struct {
 	cluster *clusterv3.Cluster
 	cla     *endpointv3.ClusterLoadAssignment
 	err     error
+	seenAt  uint64
 }
 
-type vhostEntry struct {
-	routes []*routev3.Route
-	vh     *routev3.VirtualHost
+// ruleChanges is what compileRules saw change since the last call.
+type ruleChanges struct {
+	order bool // a rule was added, removed or changed priority
+	hosts bool // the host values of some rule changed
+	// dirty lists virtual hosts (of the current generation) that held or
+	// will hold routes of changed rules.
+	dirty []int
 }
 
 // Translate translates the named gateway of ws; see Gateway.
 func (t *Translator) Translate(ws model.Workspace, gateway string, opts Options) (*Resources, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.call++
+	res, err := t.translate(ws, gateway, opts)
+	if err != nil {
+		t.resetState()
+	}
+	return res, err
+}
 
+// resetState forgets the last translation's order and virtual hosts (the
+// per-rule and per-upstream caches stay), so the next call rebuilds them.
+func (t *Translator) resetState() {
+	t.order, t.hostSet, t.vs, t.vhosts, t.vhostRoutes, t.rc = nil, nil, nil, nil, nil, nil
+	t.generation++
+}
+
+func (t *Translator) translate(ws model.Workspace, gateway string, opts Options) (*Resources, error) {
 	var gw *model.Gateway
 	gwIndex := -1
 	for i := range ws.Gateways {
@@ -98,6 +130,7 @@ func (t *Translator) Translate(ws model.Workspace, gateway string, opts Options)
 	if gw == nil {
 		return nil, model.Errorf(model.ENOTFOUND, "gateway %q not found", gateway)
 	}
+	gwPath, gwName := model.Index("gateways", gwIndex), fmt.Sprintf("gateway %q", gw.Name)
 
 	var problems model.Problems
 	ups := make(map[string]*model.Upstream, len(ws.Upstreams))
@@ -109,30 +142,26 @@ func (t *Translator) Translate(ws model.Workspace, gateway string, opts Options)
 		ups[u.Name] = u
 	}
 
-	rules := t.compileRules(ws.Routes, gateway, ups, &problems)
+	changes := t.compileRules(ws.Routes, gateway, ups, &problems)
 	clusters, clas := t.compileClusters(ws.Upstreams, opts, &problems)
 
 	var use filterUse
 	providers := map[string]*jwtv3.JwtProvider{}
-	for _, r := range rules {
+	for _, r := range t.order {
 		use.merge(r.use, r.name, providers)
 	}
-	var defaultRt *routev3.Route
-	if gw.DefaultResponse != nil {
-		var err error
-		if defaultRt, err = defaultRoute(gw.DefaultResponse); err != nil {
-			mergeProblems(&problems, model.Index("gateways", gwIndex), fmt.Sprintf("gateway %q", gw.Name), err)
-		}
+	if err := t.updateDefaultRoute(gw.DefaultResponse); err != nil {
+		mergeProblems(&problems, gwPath, gwName, err)
 	}
 	listeners, err := buildListeners(gw, use, providers)
 	if err != nil {
-		mergeProblems(&problems, model.Index("gateways", gwIndex), fmt.Sprintf("gateway %q", gw.Name), err)
+		mergeProblems(&problems, gwPath, gwName, err)
 	}
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
 
-	rc, err := t.routeConfig(gw.Name, rules, defaultRt)
+	rc, err := t.routeConfig(gw.Name, changes)
 	if err != nil {
 		return nil, err
 	}
@@ -144,73 +173,105 @@ func (t *Translator) Translate(ws model.Workspace, gateway string, opts Options)
 	}, nil
 }
 
-// compileRules returns the gateway's enabled rules in priority order (higher
-// first, then name), translating only the ones whose key changed.
-func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[string]*model.Upstream, problems *model.Problems) []*compiledRule {
-	out := make([]*compiledRule, 0, len(routes))
-	seen := make(map[string]bool, len(routes))
+// updateDefaultRoute rebuilds the default-response route when it changed.
+func (t *Translator) updateDefaultRoute(r *model.Respond) error {
+	t.enc.reset()
+	t.enc.respond(r)
+	if t.defaultKey != nil && bytes.Equal(t.defaultKey, t.enc.b) {
+		return nil
+	}
+	t.defaultKey = bytes.Clone(t.enc.b)
+	t.defaultRt = nil
+	t.rc = nil // every virtual host ends with it
+	if r == nil {
+		return nil
+	}
+	rt, err := defaultRoute(r)
+	if err != nil {
+		t.defaultKey = nil
+		return err
+	}
+	t.defaultRt = rt
+	return nil
+}
+
+// compileRules brings t.order up to date: the gateway's enabled rules in
+// priority order (higher first, then name), translating only the ones
+// whose key changed.
+func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[string]*model.Upstream, problems *model.Problems) ruleChanges {
+	var ch ruleChanges
+	if t.order == nil {
+		ch.order = true
+	}
+	forget := func(c *compiledRule) {
+		if c.gen == t.generation {
+			for _, p := range c.placed {
+				ch.dirty = append(ch.dirty, p.vhost)
+			}
+		}
+	}
 	for i := range routes {
 		r := &routes[i]
 		if r.Gateway != gateway || r.Disabled {
 			continue
 		}
-		if seen[r.Name] {
-			problems.Add(model.Index("routes", i)+".name", "duplicate route name %q", r.Name)
-			continue
-		}
-		seen[r.Name] = true
 		t.enc.reset()
 		t.enc.route(r)
-		for _, name := range referencedUpstreams(r) {
-			t.enc.str(name)
-			t.enc.upstreamRef(ups[name])
-		}
+		t.enc.upstreamRefs(r, ups)
 		c := t.rules[r.Name]
-		if c == nil || !bytes.Equal(c.key, t.enc.b) {
+		switch {
+		case c != nil && c.seenAt == t.call:
+			problems.Add(model.Index("routes", i)+".name", "duplicate route name %q", r.Name)
+			continue
+		case c == nil:
 			c = compileRule(r, ups)
 			c.key = bytes.Clone(t.enc.b)
 			t.rules[r.Name] = c
+			ch.order = true
+			ch.hosts = ch.hosts || len(c.hosts) > 0
+		case !bytes.Equal(c.key, t.enc.b):
+			forget(c)
+			nc := compileRule(r, ups)
+			nc.key = bytes.Clone(t.enc.b)
+			ch.order = ch.order || nc.priority != c.priority || (nc.err == nil) != (c.err == nil)
+			ch.hosts = ch.hosts || !slices.Equal(nc.hosts, c.hosts)
+			*c = *nc
 		}
+		c.seenAt = t.call
 		c.index = i
 		if c.err != nil {
 			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
-			continue
 		}
-		out = append(out, c)
 	}
-	for name := range t.rules {
-		if !seen[name] {
+	for name, c := range t.rules {
+		if c.seenAt != t.call {
+			forget(c)
 			delete(t.rules, name)
+			ch.order = true
+			ch.hosts = ch.hosts || len(c.hosts) > 0
 		}
 	}
-	slices.SortFunc(out, func(a, b *compiledRule) int {
-		if a.priority != b.priority {
-			return b.priority - a.priority
+	if ch.order {
+		t.order = t.order[:0]
+		for _, c := range t.rules {
+			if c.err == nil {
+				t.order = append(t.order, c)
+			}
 		}
-		return strings.Compare(a.name, b.name)
-	})
-	return out
-}
-
-// referencedUpstreams lists the upstreams a rule's output depends on.
-func referencedUpstreams(r *model.Route) []string {
-	var names []string
-	for _, b := range r.Then.Forward {
-		names = append(names, b.Upstream)
+		slices.SortFunc(t.order, func(a, b *compiledRule) int {
+			if a.priority != b.priority {
+				return b.priority - a.priority
+			}
+			return strings.Compare(a.name, b.name)
+		})
 	}
-	if r.Then.Mirror != nil {
-		names = append(names, r.Then.Mirror.Upstream)
-	}
-	if au := r.Then.Auth; au != nil && au.JWT != nil && au.JWT.JWKSUpstream != "" {
-		names = append(names, au.JWT.JWKSUpstream)
-	}
-	return names
+	return ch
 }
 
 // compileRule translates one rule into one Envoy route per alternative of
 // its condition (without per-virtual-host :authority matchers).
 func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
-	c := &compiledRule{name: r.Name, priority: r.Priority, hosts: map[string]hostPattern{}}
+	c := &compiledRule{name: r.Name, priority: r.Priority, patterns: map[string]hostPattern{}}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
 		return c
@@ -251,7 +312,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	}
 	var problems model.Problems
 	for n, tm := range terms {
-		if err := hostValues(tm, c.hosts); err != nil {
+		if err := hostValues(tm, c.patterns); err != nil {
 			problems.Merge("", err)
 			continue
 		}
@@ -269,6 +330,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		c.terms = append(c.terms, compiledTerm{t: tm, route: rt, rr: rr})
 	}
 	c.err = problems.Err()
+	c.hosts = sortedKeys(c.patterns)
 	return c
 }
 
@@ -292,15 +354,13 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(upstreams[a].Name, upstreams[b].Name) })
-	seen := make(map[string]bool, len(upstreams))
 	clusters := make([]*clusterv3.Cluster, 0, len(upstreams))
 	var clas []*endpointv3.ClusterLoadAssignment
 	for _, i := range order {
 		u := &upstreams[i]
-		if seen[u.Name] {
+		if c := t.clusters[u.Name]; c != nil && c.seenAt == t.call {
 			continue // reported as a duplicate
 		}
-		seen[u.Name] = true
 		eps, overridden := opts.Endpoints[u.Name]
 		t.enc.reset()
 		t.enc.upstream(u)
@@ -313,6 +373,7 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 			c.cluster, c.cla, c.err = buildCluster(u, eps, overridden)
 			t.clusters[u.Name] = c
 		}
+		c.seenAt = t.call
 		if c.err != nil {
 			mergeProblems(problems, model.Index("upstreams", i), fmt.Sprintf("upstream %q", u.Name), c.err)
 			continue
@@ -322,8 +383,8 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 			clas = append(clas, c.cla)
 		}
 	}
-	for name := range t.clusters {
-		if !seen[name] {
+	for name, c := range t.clusters {
+		if c.seenAt != t.call {
 			delete(t.clusters, name)
 		}
 	}
@@ -332,68 +393,97 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 
 // routeConfig places every rule into the virtual hosts it can match, in
 // priority order, and ends each virtual host with the default response.
-func (t *Translator) routeConfig(name string, rules []*compiledRule, defaultRt *routev3.Route) (*routev3.RouteConfiguration, error) {
-	t.updateVhostSet(rules)
+// When neither the order of the rules nor the virtual hosts changed, only
+// the virtual hosts that changed rules touch are rebuilt.
+func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteConfiguration, error) {
+	if ch.hosts || t.vs == nil {
+		t.updateVhostSet()
+	}
 	vs := t.vs
-	if cap(t.scratch) < len(vs.list) {
-		t.scratch = make([][]*routev3.Route, len(vs.list))
+	n := len(vs.list)
+	full := ch.order || t.rc == nil || t.rc.Name != name || len(t.vhosts) != n
+	if cap(t.scratch) < n {
+		t.scratch = make([][]*routev3.Route, n)
+		t.dirty = make([]bool, n)
 	}
-	scratch := t.scratch[:len(vs.list)]
-	for i := range scratch {
-		scratch[i] = scratch[i][:0]
+	scratch, dirty := t.scratch[:n], t.dirty[:n]
+	for i := range dirty {
+		dirty[i] = full
 	}
-	var problems model.Problems
-	for _, r := range rules {
-		if r.gen != t.generation {
-			placed, err := placeRule(vs, r)
-			if err != nil {
-				mergeProblems(&problems, model.Index("routes", r.index), fmt.Sprintf("rule %q", r.name), err)
-				continue
-			}
-			r.placed, r.gen = placed, t.generation
+	for _, v := range ch.dirty {
+		if v < n {
+			dirty[v] = true
 		}
-		for _, p := range r.placed {
-			scratch[p.vhost] = append(scratch[p.vhost], p.route)
+	}
+
+	var problems model.Problems
+	for _, r := range t.order {
+		if r.gen == t.generation {
+			continue
+		}
+		placed, err := placeRule(vs, r)
+		if err != nil {
+			mergeProblems(&problems, model.Index("routes", r.index), fmt.Sprintf("rule %q", r.name), err)
+			continue
+		}
+		r.placed, r.gen = placed, t.generation
+		for _, p := range placed {
+			dirty[p.vhost] = true
 		}
 	}
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
+	if !full && !slices.Contains(dirty, true) {
+		return t.rc, nil
+	}
 
-	rc := &routev3.RouteConfiguration{Name: name, VirtualHosts: make([]*routev3.VirtualHost, len(vs.list))}
-	live := make(map[string]bool, len(vs.list))
+	for i := range scratch {
+		if dirty[i] {
+			scratch[i] = scratch[i][:0]
+		}
+	}
+	for _, r := range t.order {
+		for _, p := range r.placed {
+			if dirty[p.vhost] {
+				scratch[p.vhost] = append(scratch[p.vhost], p.route)
+			}
+		}
+	}
+	if full {
+		t.vhosts = make([]*routev3.VirtualHost, n)
+		t.vhostRoutes = make([][]*routev3.Route, n)
+	} else {
+		t.vhosts = slices.Clone(t.vhosts)
+	}
 	for i, p := range vs.list {
+		if !dirty[i] {
+			continue
+		}
 		routes := scratch[i]
-		if defaultRt != nil {
-			routes = append(routes, defaultRt)
+		if t.defaultRt != nil {
+			routes = append(routes, t.defaultRt)
 			scratch[i] = routes
 		}
-		vname := vhostName(p)
-		live[vname] = true
-		e := t.vhosts[vname]
-		if e == nil || !slices.Equal(e.routes, routes) {
-			vh := &routev3.VirtualHost{Name: vname, Domains: []string{p.raw}}
-			// Routes are validated one by one when compiled; validating the
-			// virtual host without them checks the rest without walking
-			// thousands of routes again.
-			if err := vh.Validate(); err != nil {
-				return nil, fmt.Errorf("virtual host %s: %w", vname, err)
-			}
-			vh.Routes = slices.Clone(routes)
-			e = &vhostEntry{routes: vh.Routes, vh: vh}
-			t.vhosts[vname] = e
+		if t.vhosts[i] != nil && slices.Equal(t.vhostRoutes[i], routes) {
+			continue
 		}
-		rc.VirtualHosts[i] = e.vh
-	}
-	for n := range t.vhosts {
-		if !live[n] {
-			delete(t.vhosts, n)
+		vh := &routev3.VirtualHost{Name: vhostName(p), Domains: []string{p.raw}}
+		// Routes are validated one by one when compiled; validating the
+		// virtual host without them checks the rest without walking
+		// thousands of routes again.
+		if err := vh.Validate(); err != nil {
+			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
+		vh.Routes = slices.Clone(routes)
+		t.vhosts[i], t.vhostRoutes[i] = vh, vh.Routes
 	}
+	rc := &routev3.RouteConfiguration{Name: name, VirtualHosts: t.vhosts}
 	shell := &routev3.RouteConfiguration{Name: name}
 	if err := shell.Validate(); err != nil {
 		return nil, fmt.Errorf("route configuration %s: %w", name, err)
 	}
+	t.rc = rc
 	return rc, nil
 }
 
@@ -404,41 +494,23 @@ func vhostName(p hostPattern) string {
 	return p.raw
 }
 
-// updateVhostSet rebuilds the virtual host set when the rules' host values
-// changed, which invalidates every cached placement.
-func (t *Translator) updateVhostSet(rules []*compiledRule) {
-	n := 0
-	changed := t.vs == nil
-	for _, r := range rules {
-		for k := range r.hosts {
-			if _, ok := t.domains[k]; !ok {
-				changed = true
-			}
-		}
-	}
-	if !changed {
-		// Same or fewer values: count the distinct ones still used.
-		used := make(map[string]struct{}, len(t.domains))
-		for _, r := range rules {
-			for k := range r.hosts {
-				used[k] = struct{}{}
-			}
-		}
-		n = len(used)
-		changed = n != len(t.domains)
-	}
-	if !changed {
-		return
-	}
+// updateVhostSet rebuilds the virtual host set from the rules' host values;
+// when the set really changed, every cached placement becomes stale.
+func (t *Translator) updateVhostSet() {
 	domains := map[string]hostPattern{}
-	for _, r := range rules {
-		for k, p := range r.hosts {
+	for _, r := range t.order {
+		for k, p := range r.patterns {
 			domains[k] = p
 		}
 	}
-	t.domains = domains
+	keys := sortedKeys(domains)
+	if t.vs != nil && slices.Equal(keys, t.hostSet) {
+		return
+	}
+	t.hostSet = keys
 	t.vs = newVhostSet(domains)
 	t.generation++
+	t.rc = nil
 }
 
 // placeRule decides each term's virtual hosts and builds the routes that

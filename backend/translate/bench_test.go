@@ -1,0 +1,96 @@
+package translate
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// benchWorkspace is a large gateway: routes spread over hosts and
+// upstreams, one rule in a thousand host-less (placed in every virtual
+// host), some with policies.
+func benchWorkspace(routes, hosts, upstreams int) model.Workspace {
+	ws := model.Workspace{Gateways: []model.Gateway{{
+		Meta:      model.Meta{Name: "bench"},
+		Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}},
+	}}}
+	for i := range upstreams {
+		ws.Upstreams = append(ws.Upstreams, model.Upstream{
+			Meta: model.Meta{Name: fmt.Sprintf("svc-%04d", i)},
+			Static: &model.StaticSource{Endpoints: []model.Endpoint{
+				{Address: fmt.Sprintf("10.%d.%d.1", i/250, i%250), Port: 8080},
+				{Address: fmt.Sprintf("10.%d.%d.2", i/250, i%250), Port: 8080},
+			}},
+		})
+	}
+	for i := range routes {
+		r := model.Route{
+			Meta:     model.Meta{Name: fmt.Sprintf("route-%05d", i)},
+			Gateway:  "bench",
+			Priority: i % 7,
+			When: model.And(
+				model.Pred(model.FieldHost, model.OpEquals, fmt.Sprintf("h%d.example.com", i%hosts)),
+				model.Pred(model.FieldPath, model.OpPrefix, fmt.Sprintf("/api/%d", i/hosts)),
+			),
+			Then: model.Action{Forward: []model.Backend{{Upstream: fmt.Sprintf("svc-%04d", i%upstreams)}}},
+		}
+		if i%1000 == 999 {
+			r.When = model.Pred(model.FieldPath, model.OpPrefix, fmt.Sprintf("/global/%d", i))
+		}
+		if i%10 == 0 {
+			r.Then.Timeout = model.Duration(5 * time.Second)
+			r.Then.Retries = &model.Retries{Attempts: 2, On: []string{model.Retry5xx}}
+			r.Then.Headers = &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-route": r.Name}}}
+		}
+		ws.Routes = append(ws.Routes, r)
+	}
+	return ws
+}
+
+// BenchmarkTranslateFull is a cold translation of 10,000 routes over 1,000
+// hosts and 1,000 upstreams.
+func BenchmarkTranslateFull(b *testing.B) {
+	ws := benchWorkspace(10000, 1000, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Gateway(ws, "bench", Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTranslateOneRouteChange edits one rule between translations on a
+// warm Translator, as the ADS server does after a route edit.
+func BenchmarkTranslateOneRouteChange(b *testing.B) {
+	ws := benchWorkspace(10000, 1000, 1000)
+	tr := NewTranslator()
+	if _, err := tr.Translate(ws, "bench", Options{}); err != nil {
+		b.Fatal(err)
+	}
+	edited := &ws.Routes[4242]
+	paths := []string{"/edited/a", "/edited/b"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		edited.When.All[1].Value = paths[i%2]
+		i++
+		if _, err := tr.Translate(ws, "bench", Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVersion hashes the full output, which the ADS server does once
+// per snapshot.
+func BenchmarkVersion(b *testing.B) {
+	res, err := Gateway(benchWorkspace(10000, 1000, 1000), "bench", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = res.Version()
+	}
+}
