@@ -19,8 +19,8 @@ import (
 // stores them; pseudo-headers (:authority, :path, :method, :scheme) are
 // ordinary entries.
 type Header struct {
-	Name  string
-	Value string
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Headers is an ordered header list that may repeat names.

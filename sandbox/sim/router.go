@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -23,7 +24,13 @@ type Options struct {
 	// nil means an empty runtime (every key takes its default).
 	Runtime Runtime
 	// Clusters gives the circuit breakers used to report retry budgets.
+	// When it is set, a route to a cluster missing from it gets the
+	// route's cluster_not_found_response_code.
 	Clusters map[string]*clusterv3.Cluster
+	// NormalizePath and MergeSlashes are the HCM options of the same
+	// name, applied to :path before routing.
+	NormalizePath bool
+	MergeSlashes  bool
 }
 
 // Router is a compiled RouteConfiguration. It is immutable and safe for
@@ -40,6 +47,7 @@ type Router struct {
 	defaultVH   *VirtualHost
 	ignorePort  bool
 	stripParams bool
+	vhostHeader string
 
 	mostSpecificWins bool
 	reqHeaders       *headerMutation
@@ -62,11 +70,16 @@ func New(cfg *routev3.RouteConfiguration, opts Options) (*Router, error) {
 		exact:            map[string]*VirtualHost{},
 		ignorePort:       cfg.GetIgnorePortInHostMatching(),
 		stripParams:      cfg.GetIgnorePathParametersInPathMatching(),
+		vhostHeader:      ":authority",
 		mostSpecificWins: cfg.GetMostSpecificHeaderMutationsWins(),
 		maxBody:          4096,
 	}
 	if r.runtime == nil {
 		r.runtime = StaticRuntime(nil)
+	}
+	if h := cfg.GetVhostHeader(); h != "" {
+		// vhost_header picks the virtual host by another header.
+		r.vhostHeader = strings.ToLower(h)
 	}
 	if m := cfg.GetMaxDirectResponseBodySizeBytes(); m != nil {
 		r.maxBody = int(m.GetValue())
@@ -237,9 +250,17 @@ func (r *Router) FindVirtualHost(authority string) *VirtualHost {
 	return r.defaultVH
 }
 
-// Normalize applies the HCM host rewrites that run before routing
-// (strip_any_host_port, strip_matching_host_port) to req in place.
+// Normalize applies the HCM rewrites that run before routing
+// (normalize_path, merge_slashes, strip_any_host_port,
+// strip_matching_host_port) to req in place.
 func (r *Router) Normalize(req *Request) {
+	if r.opts.NormalizePath || r.opts.MergeSlashes {
+		if p, ok := req.Headers.Get(":path"); ok {
+			if np := normalizePath(p, r.opts.NormalizePath, r.opts.MergeSlashes); np != p {
+				req.Headers.Set(":path", np)
+			}
+		}
+	}
 	if !r.opts.StripAnyHostPort && !r.opts.StripMatchingHostPort {
 		return
 	}
@@ -251,9 +272,51 @@ func (r *Router) Normalize(req *Request) {
 	if port == "" {
 		return
 	}
-	if r.opts.StripAnyHostPort || port == fmt.Sprint(r.opts.ListenerPort) {
+	if r.opts.StripAnyHostPort || port == strconv.FormatUint(uint64(r.opts.ListenerPort), 10) {
 		req.Headers.Set(":authority", stripPort(host))
 	}
+}
+
+// normalizePath applies RFC 3986 dot-segment removal (normalize_path)
+// and collapses repeated slashes (merge_slashes) on the path part only.
+func normalizePath(p string, dots, slashes bool) string {
+	path, rest := p, ""
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		path, rest = p[:i], p[i:]
+	}
+	if slashes {
+		for strings.Contains(path, "//") {
+			path = strings.ReplaceAll(path, "//", "/")
+		}
+	}
+	if dots {
+		// Envoy also turns backslashes into slashes when normalizing.
+		path = strings.ReplaceAll(path, "\\", "/")
+		segs := strings.Split(path, "/")
+		out := make([]string, 0, len(segs))
+		for i, s := range segs {
+			switch s {
+			case ".":
+				if i == len(segs)-1 {
+					out = append(out, "")
+				}
+			case "..":
+				if len(out) > 1 {
+					out = out[:len(out)-1]
+				}
+				if i == len(segs)-1 {
+					out = append(out, "")
+				}
+			default:
+				out = append(out, s)
+			}
+		}
+		path = strings.Join(out, "/")
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+	}
+	return path + rest
 }
 
 // Selection is the result of Match: where the request goes, without the
@@ -273,7 +336,7 @@ type Selection struct {
 // allocate for ordinary requests; the request should already be
 // normalized (see Normalize).
 func (r *Router) Match(req *Request, random uint64) Selection {
-	auth, _ := req.Headers.Get(":authority")
+	auth, _ := req.Headers.Get(r.vhostHeader)
 	vh := r.FindVirtualHost(auth)
 	if vh == nil {
 		return Selection{}

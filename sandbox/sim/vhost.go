@@ -60,6 +60,9 @@ func (r *Router) compileVirtualHost(i int, vh *routev3.VirtualHost) (*VirtualHos
 	v := &VirtualHost{Name: vh.GetName(), Index: i, proto: vh, requireTLS: vh.GetRequireTls(), retry: vh.GetRetryPolicy()}
 	var errs []string
 	var err error
+	if vh.GetMatcher() != nil {
+		errs = append(errs, "matcher (generic matching tree) is not supported by the simulator")
+	}
 	if v.reqHeaders, err = newHeaderMutation(vh.GetRequestHeadersToAdd(), vh.GetRequestHeadersToRemove(), true); err != nil {
 		errs = append(errs, "request_headers_to_add: "+err.Error())
 	}
@@ -180,6 +183,9 @@ func (r *Router) compileRoute(v *VirtualHost, j int, rt *routev3.Route) (*Route,
 		route.metadata = append(route.metadata, mm)
 	}
 	route.filterState = len(m.GetFilterState()) > 0
+	if len(m.GetCookies()) > 0 {
+		errs = append(errs, "cookie matchers are not supported by the simulator")
+	}
 	act, aerrs := r.compileAction(route, rt)
 	route.action = act
 	errs = append(errs, aerrs...)

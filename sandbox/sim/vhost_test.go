@@ -170,3 +170,38 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func TestNormalizeAndVhostHeader(t *testing.T) {
+	const cfg = `
+virtual_hosts:
+- {name: a, domains: [a.com], routes: [{match: {path: /x/y}, route: {cluster: xy}}, {match: {prefix: /}, route: {cluster: other}}]}
+`
+	tests := map[string]struct {
+		opts     Options
+		path     string
+		wantPath string
+	}{
+		"untouched by default":  {Options{}, "/x//y", "/x//y"},
+		"merge slashes":         {Options{MergeSlashes: true}, "//x///y?a=//b", "/x/y?a=//b"},
+		"normalize dot segment": {Options{NormalizePath: true}, "/x/./z/../y", "/x/y"},
+		"normalize above root":  {Options{NormalizePath: true}, "/../x/y", "/x/y"},
+		"normalize backslash":   {Options{NormalizePath: true}, `/x\y`, "/x/y"},
+		"trailing dot keeps /":  {Options{NormalizePath: true}, "/x/y/.", "/x/y/"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := mustRouter(t, cfg, tc.opts)
+			d := route(t, r, req("a.com", tc.path), 0)
+			if got, _ := d.RequestHeaders.Get(":path"); got != tc.wantPath {
+				t.Fatalf(":path = %q, want %q", got, tc.wantPath)
+			}
+			if want := map[bool]string{true: "xy", false: "other"}[pathOnly(tc.wantPath) == "/x/y"]; d.Cluster != want {
+				t.Fatalf("cluster %q, want %q", d.Cluster, want)
+			}
+		})
+	}
+	r := mustRouter(t, "vhost_header: X-Vhost\n"+cfg, Options{})
+	if d := route(t, r, req("b.com", "/x/y", "x-vhost", "A.com"), 0); d.VirtualHost != "a" {
+		t.Fatalf("vhost_header ignored: %q", d.VirtualHost)
+	}
+}
