@@ -158,7 +158,8 @@ func writeList(b *strings.Builder, vs []string) {
 }
 
 // Quote writes s as a JSON string literal, the string syntax of the
-// condition language. Invalid UTF-8 becomes U+FFFD, as in JSON.
+// condition language, escaping exactly what JSON.stringify escapes so the
+// browser prints the same text. Invalid UTF-8 becomes U+FFFD.
 func Quote(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
@@ -175,6 +176,10 @@ func Quote(s string) string {
 			b.WriteString(`\r`)
 		case '\t':
 			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
 		default:
 			if r < 0x20 {
 				b.WriteString(`\u00`)

@@ -300,3 +300,26 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("route 0 not resolved: %+v", ws.Routes[0].When)
 	}
 }
+
+func TestQuote(t *testing.T) {
+	tests := map[string]struct{ in, want string }{
+		"plain":           {"abc", `"abc"`},
+		"quote and back":  {`a"b\c`, `"a\"b\\c"`},
+		"named escapes":   {"\n\r\t\b\f", `"\n\r\t\b\f"`},
+		"other controls":  {"\x00\x1f", `"\u0000\u001f"`},
+		"del and unicode": {"\x7fé😀\u2028", "\"\x7fé😀\u2028\""},
+		"invalid utf8":    {"a\xffb", "\"a\uFFFDb\""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Quote(tc.in)
+			if got != tc.want {
+				t.Fatalf("Quote(%q) = %s, want %s", tc.in, got, tc.want)
+			}
+			var back string
+			if err := json.Unmarshal([]byte(got), &back); err != nil || back != strings.ToValidUTF8(tc.in, "\uFFFD") {
+				t.Fatalf("JSON reads %s as %q (%v)", got, back, err)
+			}
+		})
+	}
+}
