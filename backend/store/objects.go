@@ -51,7 +51,27 @@ func cloneObject(obj model.Object) model.Object {
 	}
 	// Meta is copied by hand: UpdatedAt must keep its exact value.
 	*c.ObjectMeta() = *obj.ObjectMeta()
+	if r, ok := obj.(*model.Route); ok {
+		copyText(&c.(*model.Route).When, &r.When)
+	}
 	return c
+}
+
+// copyText restores condition text that JSON does not carry, so a route
+// whose text was never parsed reaches validation as such (and is refused)
+// instead of turning into a condition that matches everything. The JSON
+// copy has the same tree shape as the original.
+func copyText(dst, src *model.Condition) {
+	dst.Text = src.Text
+	for i := range min(len(dst.All), len(src.All)) {
+		copyText(&dst.All[i], &src.All[i])
+	}
+	for i := range min(len(dst.Any), len(src.Any)) {
+		copyText(&dst.Any[i], &src.Any[i])
+	}
+	if dst.Not != nil && src.Not != nil {
+		copyText(dst.Not, src.Not)
+	}
 }
 
 func decodeObject(kind, name string, version int64, spec string, updatedAt int64, updatedBy string) (model.Object, error) {
