@@ -27,8 +27,8 @@ func TestCreateAndGet(t *testing.T) {
 		"unknown gateway":    {obj: route("r", "private", "web", 0), wantCode: model.EINVALID, field: "gateway"},
 		"invalid on its own": {obj: &model.Upstream{Meta: model.Meta{Name: "empty"}}, wantCode: model.EINVALID},
 		"unparsed condition text": {obj: &model.Route{Meta: model.Meta{Name: "t"}, Gateway: "public",
-			When: model.And(model.Pred("path", "prefix", "/"), model.Condition{Text: `host == "a.com"`}),
-			Then: model.Action{Forward: []model.Backend{{Upstream: "web"}}}}, wantCode: model.EINVALID, field: "when.all[1]"},
+			When: model.Condition{Text: `host == "a.com"`},
+			Then: model.Action{Forward: []model.Backend{{Upstream: "web"}}}}, wantCode: model.EINVALID, field: "when"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
