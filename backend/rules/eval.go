@@ -116,7 +116,9 @@ type node struct {
 // Compile prepares the enabled and disabled rules of gateway (every rule
 // when gateway is "") in evaluation order: priority descending, then name.
 // Conditions still in text form are parsed; a rule whose condition cannot be
-// parsed or compiled never matches and reports why in its trace.
+// parsed or compiled never matches and reports why in its trace. The Program
+// refers to the routes (Result.Action points into them), so they must not
+// change while it is in use.
 func Compile(routes []model.Route, gateway string) *Program {
 	p := &Program{}
 	for i := range routes {
