@@ -157,6 +157,8 @@ type Result struct {
 	Failures []string `json:"failures,omitempty"`
 }
 
+// writeResults writes --output-path. Envoy writes a binary
+// ValidationResult proto there; this tool writes the same fields as JSON.
 func writeResults(path string, results []Result, onlyFailures bool) error {
 	var out []Result
 	for _, r := range results {
@@ -367,26 +369,26 @@ func (c *Checker) runTest(t TestCase) Result {
 			c.cov.mark(key, d).redirectCode = true
 		}
 	}
-	for _, raw := range v.RequestHeaderMatches {
-		if msg := matchHeader(d.RequestHeaders, raw, "request_header_matches"); msg != "" {
-			fail(msg)
-		}
+	// Header checks run last, on the finalized request and response.
+	sides := []struct {
+		name    string
+		headers sim.Headers
+		matches []json.RawMessage
+		fields  []HeaderValue
+	}{
+		{"request", d.RequestHeaders, v.RequestHeaderMatches, v.RequestHeaderFields},
+		{"response", d.ResponseHeaders, v.ResponseHeaderMatches, v.ResponseHeaderFields},
 	}
-	for _, hv := range v.RequestHeaderFields {
-		actual, _ := d.RequestHeaders.Get(strings.ToLower(hv.Key))
-		if actual != hv.Value {
-			fail(fmt.Sprintf("expected: [%s], actual: [%s], test type: request_header_fields", hv.Value, actual))
+	for _, side := range sides {
+		for _, raw := range side.matches {
+			if msg := matchHeader(side.headers, raw, side.name+"_header_matches"); msg != "" {
+				fail(msg)
+			}
 		}
-	}
-	for _, raw := range v.ResponseHeaderMatches {
-		if msg := matchHeader(d.ResponseHeaders, raw, "response_header_matches"); msg != "" {
-			fail(msg)
-		}
-	}
-	for _, hv := range v.ResponseHeaderFields {
-		actual, _ := d.ResponseHeaders.Get(strings.ToLower(hv.Key))
-		if actual != hv.Value {
-			fail(fmt.Sprintf("expected: [%s], actual: [%s], test type: response_header_fields", hv.Value, actual))
+		for _, hv := range side.fields {
+			if actual, _ := side.headers.Get(strings.ToLower(hv.Key)); actual != hv.Value {
+				fail(fmt.Sprintf("expected: [%s], actual: [%s], test type: %s_header_fields", hv.Value, actual, side.name))
+			}
 		}
 	}
 	res.Passed = len(res.Failures) == 0

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,10 +116,10 @@ func (r *Router) compileAction(rt *Route, p *routev3.Route) (*action, []string) 
 	a := &action{notFoundCode: 503, timeout: 15 * time.Second}
 	var errs []string
 	var err error
-	if a.reqHeaders, err = newHeaderMutation(p.GetRequestHeadersToAdd(), p.GetRequestHeadersToRemove(), true); err != nil {
+	if a.reqHeaders, err = newHeaderMutation(p.GetRequestHeadersToAdd(), p.GetRequestHeadersToRemove()); err != nil {
 		errs = append(errs, "request_headers_to_add: "+err.Error())
 	}
-	if a.respHeaders, err = newHeaderMutation(p.GetResponseHeadersToAdd(), p.GetResponseHeadersToRemove(), false); err != nil {
+	if a.respHeaders, err = newHeaderMutation(p.GetResponseHeadersToAdd(), p.GetResponseHeadersToRemove()); err != nil {
 		errs = append(errs, "response_headers_to_add: "+err.Error())
 	}
 	switch act := p.GetAction().(type) {
@@ -182,10 +181,10 @@ func (r *Router) compileRouteAction(a *action, rt *Route, ra *routev3.RouteActio
 		for i, cw := range wc.GetClusters() {
 			w := weightedCluster{name: cw.GetName(), header: strings.ToLower(cw.GetClusterHeader()), weight: uint64(cw.GetWeight().GetValue()), hostLiteral: cw.GetHostRewriteLiteral()}
 			var err error
-			if w.reqHeaders, err = newHeaderMutation(cw.GetRequestHeadersToAdd(), cw.GetRequestHeadersToRemove(), true); err != nil {
+			if w.reqHeaders, err = newHeaderMutation(cw.GetRequestHeadersToAdd(), cw.GetRequestHeadersToRemove()); err != nil {
 				errs = append(errs, fmt.Sprintf("weighted_clusters.clusters[%d].request_headers_to_add: %v", i, err))
 			}
-			if w.respHeaders, err = newHeaderMutation(cw.GetResponseHeadersToAdd(), cw.GetResponseHeadersToRemove(), false); err != nil {
+			if w.respHeaders, err = newHeaderMutation(cw.GetResponseHeadersToAdd(), cw.GetResponseHeadersToRemove()); err != nil {
 				errs = append(errs, fmt.Sprintf("weighted_clusters.clusters[%d].response_headers_to_add: %v", i, err))
 			}
 			if (w.name == "") == (w.header == "") {
@@ -346,5 +345,3 @@ func (rt *Route) rewritePath(path string) (string, bool) {
 	}
 	return path, false
 }
-
-func statusOf(code int) string { return strconv.Itoa(code) }

@@ -63,7 +63,7 @@ type headerMutation struct {
 	removes []string
 }
 
-func newHeaderMutation(adds []*corev3.HeaderValueOption, removes []string, request bool) (*headerMutation, error) {
+func newHeaderMutation(adds []*corev3.HeaderValueOption, removes []string) (*headerMutation, error) {
 	m := &headerMutation{}
 	var errs []string
 	for _, r := range removes {
@@ -75,7 +75,8 @@ func newHeaderMutation(adds []*corev3.HeaderValueOption, removes []string, reque
 			errs = append(errs, fmt.Sprintf("[%d]: header key is empty", i))
 			continue
 		}
-		if request && (name == ":path" || name == ":method" || name == ":scheme" || name == "host") || strings.HasPrefix(name, ":") && name != ":authority" {
+		// Envoy refuses to let header mutations touch pseudo-headers or Host.
+		if strings.HasPrefix(name, ":") || name == "host" {
 			errs = append(errs, fmt.Sprintf("[%d]: header %q cannot be modified", i, name))
 			continue
 		}

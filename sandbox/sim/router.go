@@ -86,10 +86,10 @@ func New(cfg *routev3.RouteConfiguration, opts Options) (*Router, error) {
 	}
 	var errs []string
 	var err error
-	if r.reqHeaders, err = newHeaderMutation(cfg.GetRequestHeadersToAdd(), cfg.GetRequestHeadersToRemove(), true); err != nil {
+	if r.reqHeaders, err = newHeaderMutation(cfg.GetRequestHeadersToAdd(), cfg.GetRequestHeadersToRemove()); err != nil {
 		errs = append(errs, "request_headers_to_add: "+err.Error())
 	}
-	if r.respHeaders, err = newHeaderMutation(cfg.GetResponseHeadersToAdd(), cfg.GetResponseHeadersToRemove(), false); err != nil {
+	if r.respHeaders, err = newHeaderMutation(cfg.GetResponseHeadersToAdd(), cfg.GetResponseHeadersToRemove()); err != nil {
 		errs = append(errs, "response_headers_to_add: "+err.Error())
 	}
 	suffix := map[int]map[string]*VirtualHost{}

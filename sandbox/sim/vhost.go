@@ -63,10 +63,10 @@ func (r *Router) compileVirtualHost(i int, vh *routev3.VirtualHost) (*VirtualHos
 	if vh.GetMatcher() != nil {
 		errs = append(errs, "matcher (generic matching tree) is not supported by the simulator")
 	}
-	if v.reqHeaders, err = newHeaderMutation(vh.GetRequestHeadersToAdd(), vh.GetRequestHeadersToRemove(), true); err != nil {
+	if v.reqHeaders, err = newHeaderMutation(vh.GetRequestHeadersToAdd(), vh.GetRequestHeadersToRemove()); err != nil {
 		errs = append(errs, "request_headers_to_add: "+err.Error())
 	}
-	if v.respHeaders, err = newHeaderMutation(vh.GetResponseHeadersToAdd(), vh.GetResponseHeadersToRemove(), false); err != nil {
+	if v.respHeaders, err = newHeaderMutation(vh.GetResponseHeadersToAdd(), vh.GetResponseHeadersToRemove()); err != nil {
 		errs = append(errs, "response_headers_to_add: "+err.Error())
 	}
 	for j, vc := range vh.GetVirtualClusters() {
