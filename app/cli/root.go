@@ -88,6 +88,8 @@ running server (--server, --token) or open the data directory directly.`,
 		newDiffCmd(o),
 		newPublishCmd(o),
 		newRollbackCmd(o),
+		newCheckCmd(o),
+		newBootstrapCmd(o),
 	)
 	return root
 }
@@ -114,6 +116,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := NewRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if code, quiet := statusOf(err); quiet {
+			return code
+		}
 		msg := err.Error()
 		if errors.Is(err, context.Canceled) {
 			msg = "interrupted"
