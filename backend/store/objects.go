@@ -29,8 +29,24 @@ func checkKind(kind string) error {
 // columns. Equal specs mean equal content, which is how Apply tells
 // "unchanged" from "updated".
 func encodeSpec(obj model.Object) (string, error) {
-	c := cloneObject(obj)
-	*c.ObjectMeta() = model.Meta{}
+	// A shallow copy is enough: only its Meta is changed.
+	var c any
+	switch v := obj.(type) {
+	case *model.Gateway:
+		g := *v
+		g.Meta = model.Meta{}
+		c = &g
+	case *model.Upstream:
+		u := *v
+		u.Meta = model.Meta{}
+		c = &u
+	case *model.Route:
+		r := *v
+		r.Meta = model.Meta{}
+		c = &r
+	default:
+		return "", fmt.Errorf("encode: unknown object type %T", obj)
+	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("encode %s %q: %w", obj.Kind(), obj.ObjectMeta().Name, err)
