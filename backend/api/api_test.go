@@ -114,6 +114,8 @@ func TestInvalidBodies(t *testing.T) {
 			`{"name":"g","listeners":[{"name":"h","port":"x","protocol":"HTTP"}]}`, 400, []string{"listeners.port"}},
 		"bad condition text": {"POST", "/api/v1/routes",
 			`{"name":"r","gateway":"public","when":"host == ","then":{"forward":[{"upstream":"web"}]}}`, 400, []string{"when"}},
+		"unknown upstream, object-relative path": {"POST", "/api/v1/routes",
+			`{"name":"r","gateway":"public","then":{"forward":[{"upstream":"nope"}]}}`, 400, []string{"then.forward[0].upstream"}},
 		"kind mismatch":    {"POST", "/api/v1/routes", `{"kind":"Gateway","name":"r"}`, 400, []string{"kind"}},
 		"not json":         {"POST", "/api/v1/routes", `{"name":`, 400, nil},
 		"empty body":       {"POST", "/api/v1/routes", ``, 400, nil},
