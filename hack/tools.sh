@@ -27,8 +27,9 @@ nice=(nice -n 19)
 
 log() { echo "tools: $*" >&2; }
 
-# build_module NAME VERSION DIR: prepares (in DIR) a throwaway main module
-# that requires the tool; the caller has already written DIR/go.mod.
+# Each tool is built from a throwaway main module (under .build/ in the tools
+# directory, never in the checkout) that requires the tool's module, so the
+# tool's dependencies do not leak into routedeck's go.mod.
 build_consul() {
 	local out="$tools_dir/consul-$CONSUL_VERSION"
 	if [ -x "$out/consul" ]; then echo "consul=$out/consul"; return; fi
