@@ -30,9 +30,17 @@ var (
 )
 
 // listResponse is the shape of every list: the page and the total count.
-type listResponse struct {
-	Items []any `json:"items"`
-	Total int   `json:"total"`
+type listResponse[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+}
+
+// writeList answers with a list; an empty one is [], never null.
+func writeList[T any](w http.ResponseWriter, items []T, total int) {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, listResponse[T]{Items: items, Total: total})
 }
 
 func errNotFound(format string, args ...any) error {
@@ -137,16 +145,16 @@ func (s *server) listObjects(k kindInfo) http.HandlerFunc {
 			s.writeError(w, r, fmt.Errorf("list %s: %w", k.path, err))
 			return
 		}
-		resp := listResponse{Items: make([]any, 0, len(objs)), Total: total}
+		items := make([]any, 0, len(objs))
 		for _, o := range objs {
 			v, err := view(o)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			resp.Items = append(resp.Items, v)
+			items = append(items, v)
 		}
-		writeJSON(w, http.StatusOK, resp)
+		writeList(w, items, total)
 	}
 }
 

@@ -103,11 +103,7 @@ func (s *server) published(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]any, len(list))
-	for i := range list {
-		items[i] = list[i]
-	}
-	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: len(items)})
+	writeList(w, list, len(list))
 }
 
 // endpoint is one address of an upstream as the API reports it.

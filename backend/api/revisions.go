@@ -23,11 +23,7 @@ func (s *server) listRevisions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]any, len(revs))
-	for i := range revs {
-		items[i] = revs[i]
-	}
-	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: total})
+	writeList(w, revs, total)
 }
 
 func (s *server) revision(w http.ResponseWriter, r *http.Request) (store.Revision, bool) {

@@ -18,11 +18,7 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]any, len(users))
-	for i := range users {
-		items[i] = users[i]
-	}
-	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: len(items)})
+	writeList(w, users, len(users))
 }
 
 type createUserRequest struct {
@@ -77,11 +73,7 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]any, len(toks))
-	for i := range toks {
-		items[i] = toks[i]
-	}
-	writeJSON(w, http.StatusOK, listResponse{Items: items, Total: len(items)})
+	writeList(w, toks, len(toks))
 }
 
 type createTokenRequest struct {
@@ -144,11 +136,11 @@ func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]any, len(entries))
-	for i := range entries {
-		items[i] = entries[i]
+	if entries == nil {
+		entries = []store.AuditEntry{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	// No total: the audit log only grows, and pages are read newest first.
+	writeJSON(w, http.StatusOK, map[string]any{"items": entries})
 }
 
 type loginRequest struct {

@@ -99,14 +99,23 @@ type applyResponse struct {
 	Items []store.ApplyResult `json:"items"`
 }
 
-func (s *server) apply(w http.ResponseWriter, r *http.Request) {
+// checkedWorkspace reads and checks the workspace of an apply or validate
+// request, answering the problem itself when there is one.
+func (s *server) checkedWorkspace(w http.ResponseWriter, r *http.Request) (model.Workspace, bool) {
 	ws, err := decodeWorkspace(r)
+	if err == nil {
+		err = s.checkWorkspace(r, &ws)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return
+		return ws, false
 	}
-	if err := s.checkWorkspace(r, &ws); err != nil {
-		s.writeError(w, r, err)
+	return ws, true
+}
+
+func (s *server) apply(w http.ResponseWriter, r *http.Request) {
+	ws, ok := s.checkedWorkspace(w, r)
+	if !ok {
 		return
 	}
 	results, err := s.Store.Apply(r.Context(), auth.Actor(r.Context()), ws)
@@ -122,13 +131,8 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 
 // validate checks a workspace like apply does and stores nothing.
 func (s *server) validate(w http.ResponseWriter, r *http.Request) {
-	ws, err := decodeWorkspace(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.checkWorkspace(r, &ws); err != nil {
-		s.writeError(w, r, err)
+	ws, ok := s.checkedWorkspace(w, r)
+	if !ok {
 		return
 	}
 	names := make([]string, 0)
