@@ -140,8 +140,6 @@ func NewRequest(method, authority, path string, kv ...string) *Request {
 	return r
 }
 
-func (r *Request) header(name string) (string, bool) { return r.Headers.Get(name) }
-
 // pathOnly strips the query and fragment from a :path value.
 func pathOnly(p string) string {
 	for i := 0; i < len(p); i++ {

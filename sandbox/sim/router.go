@@ -156,8 +156,8 @@ func (r *Router) Config() *routev3.RouteConfiguration { return r.cfg }
 // VirtualHosts returns the compiled virtual hosts in configuration order.
 func (r *Router) VirtualHosts() []*VirtualHost { return r.vhosts }
 
-// lowerBuf lower-cases s into buf without allocating when s fits and has
-// upper-case letters; otherwise it returns s itself.
+// lowerInto lower-cases s into buf, which the caller keeps on its stack so
+// that host lookups do not allocate.
 func lowerInto(buf []byte, s string) []byte {
 	buf = buf[:0]
 	for i := 0; i < len(s); i++ {
