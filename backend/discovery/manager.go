@@ -53,7 +53,8 @@ type watch struct {
 
 // NewManager returns a manager that watches upstreams with sources, keyed
 // by Source* kind; the static source is added when missing. Upstreams of a
-// kind without a source (DNS: Envoy resolves those itself) are not watched.
+// kind without a source are not watched (pass DNS{} to show what DNS
+// upstreams resolve to).
 //
 // onChange, if not nil, is called with an upstream's complete endpoint list
 // each time it changes (content or stale flag), and with nil when the
@@ -246,13 +247,15 @@ func (m *Manager) Status(upstream string) (Status, bool) {
 }
 
 // Routable returns the routable endpoints of every upstream whose source
-// has reported, for translate.Options.Endpoints.
+// has reported, for translate.Options.Endpoints. DNS upstreams are left
+// out: Envoy resolves those itself, and pinning the addresses found here
+// would stop it following the name.
 func (m *Manager) Routable() map[string][]model.Endpoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[string][]model.Endpoint, len(m.watches))
 	for name, w := range m.watches {
-		if w.status.Reported {
+		if w.status.Reported && w.status.Source != SourceDNS {
 			out[name] = Routable(w.status.Endpoints)
 		}
 	}
