@@ -17,6 +17,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/routedeck/routedeck/assets"
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
@@ -99,7 +103,16 @@ func (s *Service) Start(ctx context.Context) error {
 	s.ads = xds.New(xds.Options{Logger: s.log})
 	pub := &adsPublisher{store: st, ads: s.ads, log: s.log}
 	pub.restore(ctx)
-	s.handler = api.NewHandler(api.Deps{Store: st, Logger: s.log, UI: UIHandler(), Publisher: pub})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(s.ads.Metrics().Collectors()...)
+	s.handler = api.NewHandler(api.Deps{
+		Store:     st,
+		Logger:    s.log,
+		UI:        UIHandler(),
+		Publisher: pub,
+		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	})
 	if s.cfg.ADSListen != "" {
 		if err := s.startADS(); err != nil {
 			st.Close()

@@ -114,6 +114,22 @@ func TestPublishReachesEnvoy(t *testing.T) {
 	}
 	expect("3")
 
+	// Metrics need a token like the API, and count the proxy.
+	if resp, err := http.Get("http://" + svc.Addr().String() + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous /metrics: %v %v", resp, err)
+	}
+	mreq, _ := http.NewRequest("GET", "http://"+svc.Addr().String()+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+tok)
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if mresp.StatusCode != 200 || !strings.Contains(string(mb), "go_goroutines") {
+		t.Errorf("/metrics: %d %.200s", mresp.StatusCode, mb)
+	}
+
 	req, _ := http.NewRequest("GET", "http://"+svc.Addr().String()+"/api/v1/gateways/public/proxies", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	presp, err := http.DefaultClient.Do(req)

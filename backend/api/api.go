@@ -63,6 +63,9 @@ type Deps struct {
 	// UI serves the dashboard for every path outside /api; nil mounts
 	// nothing there.
 	UI http.Handler
+	// Metrics serves Prometheus metrics at /metrics (viewer role, so a
+	// scraper uses a token like any client); nil mounts nothing.
+	Metrics http.Handler
 	// MaxBodyBytes limits request bodies; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// SecureCookies marks the session cookie Secure (serve behind TLS).
@@ -163,6 +166,9 @@ func NewHandler(deps Deps) http.Handler {
 		r.With(need(auth.RoleAdmin)).Get("/audit", s.listAudit)
 	})
 
+	if deps.Metrics != nil {
+		r.With(s.authn.Authenticate, need(auth.RoleViewer)).Handle("/metrics", deps.Metrics)
+	}
 	if deps.UI != nil {
 		r.Handle("/*", deps.UI)
 	}
