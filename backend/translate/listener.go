@@ -187,6 +187,10 @@ func tlsFilterChains(l model.Listener, hcm *listenerv3.Filter) ([]*listenerv3.Fi
 	return chains, problems.Err()
 }
 
+// basicAuthPlaceholder is an htpasswd line for a user no one can log in as
+// through the HCM-level config (it is disabled; routes bring their own users).
+const basicAuthPlaceholder = "routedeck-unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
 // httpFilters is the HCM chain: only the filters some rule uses, each a
 // no-op for routes without per-route config, then the router.
 func httpFilters(use filterUse, providers map[string]*jwtv3.JwtProvider) ([]*hcmv3.HttpFilter, error) {
@@ -204,9 +208,12 @@ func httpFilters(use filterUse, providers map[string]*jwtv3.JwtProvider) ([]*hcm
 		{use.cors, filterCORS, &corsv3.Cors{}, false},
 		{use.rbac, filterRBAC, &rbacv3.RBAC{}, false},
 		{len(providers) > 0, filterJWT, jwt, false},
-		// basic_auth would check every route against its (empty) user list,
-		// so it is off by default and switched on by per-route config.
-		{use.basic, filterBasicAuth, &basicauthv3.BasicAuth{}, true},
+		// basic_auth is off by default and switched on by the per-route
+		// config, whose user list replaces this one. Envoy refuses an empty
+		// list, so it gets a placeholder that no route ever uses.
+		{use.basic, filterBasicAuth, &basicauthv3.BasicAuth{Users: &corev3.DataSource{
+			Specifier: &corev3.DataSource_InlineString{InlineString: basicAuthPlaceholder},
+		}}, true},
 		{use.rateLimit, filterRateLimit, &ratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"}, false},
 		{use.fault, filterFault, &faultv3.HTTPFault{}, false},
 		{true, filterRouter, &routerv3.Router{}, false},
