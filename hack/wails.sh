@@ -13,6 +13,8 @@ if [ ! -x "$dir/wails" ]; then
 		go get "github.com/wailsapp/wails/v2/cmd/wails@$version" >/dev/null 2>&1
 		# The CLI's pinned x/tools no longer builds with current Go.
 		go get golang.org/x/tools@latest >/dev/null 2>&1
+		printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/wailsapp/wails/v2/cmd/wails"\n' >tools.go
+		go mod tidy >/dev/null 2>&1
 		mkdir -p "$dir"
 		go build -o "$dir/wails" github.com/wailsapp/wails/v2/cmd/wails
 	) >&2
