@@ -60,7 +60,7 @@ export function LoginPage() {
     try {
       const me = await post<Me>('/auth/login', values);
       setCsrfToken(me.csrfToken);
-      qc.clear();
+      forgetServerState(qc);
       qc.setQueryData(keys.me, me);
     } catch (e) {
       form.setErrors({ password: e instanceof ApiError && e.status === 401 ? 'Wrong user name or password' : friendlyMessage(e) });
@@ -88,13 +88,20 @@ export function LoginPage() {
   );
 }
 
+// Drops everything cached for the previous user, but not the session query
+// itself: AuthGate observes it, and a removed query would leave the gate
+// watching a stale copy.
+function forgetServerState(qc: ReturnType<typeof useQueryClient>) {
+  qc.removeQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
+}
+
 /** Ends the session on the server and returns to the login page. */
 export async function logout(qc: ReturnType<typeof useQueryClient>) {
   try {
     await post('/auth/logout');
   } finally {
     setCsrfToken('');
-    qc.clear();
+    forgetServerState(qc);
     qc.setQueryData(keys.me, null);
   }
 }

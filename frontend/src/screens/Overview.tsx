@@ -49,7 +49,7 @@ function GatewayCard({ gateway, routeCount }: { gateway: Gateway; routeCount?: n
       <Stack gap={4}>
         <Text size="sm">Routes: <b>{routeCount ?? '…'}</b></Text>
         <Text size="sm">
-          Proxies: <b>{proxies.isPending ? '…' : `${connected} connected`}</b>
+          Proxies: <b>{proxies.isError ? 'status unavailable' : proxies.isPending ? '…' : `${connected} connected`}</b>
           {items.length > connected && <Text span c="dimmed"> ({items.length - connected} gone)</Text>}
         </Text>
         <Text size="sm">

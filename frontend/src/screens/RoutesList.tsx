@@ -13,7 +13,7 @@ import { actionSummary, byPriority, routeHosts, routeUpstreams, whenText } from 
 
 const col = createColumnHelper<Route>();
 const columns = [
-  col.accessor((r) => r.priority ?? 0, { id: 'priority', header: 'Priority' }),
+  col.accessor((r) => r.priority ?? 0, { id: 'priority', header: 'Priority', cell: (c) => <Text size="sm" ta="right" pr="md">{c.getValue()}</Text> }),
   col.accessor('name', {
     header: 'Name',
     cell: (c) => (
@@ -23,7 +23,7 @@ const columns = [
       </Group>
     ),
   }),
-  col.accessor('gateway', { header: 'Gateway' }),
+  col.accessor('gateway', { header: 'Gateway', cell: (c) => <Text size="sm">{c.getValue()}</Text> }),
   col.accessor((r) => whenText(r), { id: 'when', header: 'When', cell: (c) => <Text size="xs" className="mono ellipsis">{c.getValue() || 'always'}</Text> }),
   col.accessor((r) => actionSummary(r), { id: 'then', header: 'Then', cell: (c) => <Text size="sm" className="ellipsis">{c.getValue()}</Text> }),
 ];

@@ -1,0 +1,210 @@
+// End-to-end flows of the console in headless Chromium against a running
+// `routedeck serve` (with its demo workspace):
+//
+//   ROUTEDECK_URL=http://127.0.0.1:8080 ROUTEDECK_ADMIN_PASSWORD=... node e2e/run.mjs [flow...]
+//
+// Each flow leaves a screenshot in e2e/screenshots/. The last line is
+// "N passed, N failed"; the exit status is 1 when a flow failed.
+
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.ROUTEDECK_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+const USER = process.env.ROUTEDECK_ADMIN_USER ?? 'admin';
+const PASSWORD = process.env.ROUTEDECK_ADMIN_PASSWORD;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
+// A name no demo object has, unique per run so reruns against one server work.
+const RULE = `e2e-${Date.now().toString(36)}`;
+
+if (!PASSWORD) {
+  console.error('set ROUTEDECK_ADMIN_PASSWORD (the admin password `routedeck serve` printed on first start)');
+  process.exit(2);
+}
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+page.setDefaultTimeout(15_000);
+
+const mod = process.platform === 'darwin' ? 'Meta' : 'Control';
+const shot = (name) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: false });
+const go = async (hash) => {
+  await page.goto(`${BASE}/#${hash}`);
+  await page.waitForLoadState('networkidle');
+};
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** Calls the API with the browser's session, as the UI does. */
+async function api(method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const me = await fetch('/api/v1/auth/me').then((r) => r.json());
+      const r = await fetch('/api/v1' + path, {
+        method,
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrfToken ?? '' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.text() };
+    },
+    { method, path, body },
+  );
+}
+
+/** Picks an option of a Mantine Select by its accessible name. */
+async function choose(scope, label, option) {
+  await scope.getByRole('textbox', { name: label, exact: true }).click();
+  await page.getByRole('option', { name: option, exact: true }).click();
+}
+
+const flows = {
+  async login() {
+    await page.goto(BASE + '/');
+    await page.getByLabel('User name').fill(USER);
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Wrong user name or password').waitFor();
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByTestId('gateway-public').waitFor();
+    await page.waitForLoadState('networkidle');
+    await shot('01-overview');
+  },
+
+  async routes() {
+    await go('/routes');
+    await page.locator('[data-route="web-canary"]').waitFor();
+    // Priority order: shop-api (300) is tried before web (10).
+    const names = await page.locator('[data-route]').evaluateAll((els) => els.map((e) => e.getAttribute('data-route')));
+    assert(names.indexOf('shop-api') < names.indexOf('web'), `routes not in priority order: ${names.join(', ')}`);
+    await page.getByLabel('Search routes').fill('canary');
+    await page.waitForTimeout(300);
+    const filtered = await page.locator('[data-route]').count();
+    assert(filtered === 1, `search "canary" shows ${filtered} routes`);
+    await page.getByLabel('Search routes').fill('');
+    await page.locator('[data-route="web"]').waitFor();
+    await shot('02-routes');
+  },
+
+  async createRoute() {
+    await go('/routes/new');
+    await page.getByLabel('Name').fill(RULE);
+    await page.getByLabel('Priority').fill('1000');
+    const builder = page.getByTestId('condition-builder');
+    // Row 1: header[x-e2e] equals "yes".
+    await builder.getByRole('button', { name: 'Condition', exact: true }).first().click();
+    const row1 = builder.getByTestId('condition-row').nth(0);
+    await choose(row1, 'Field', 'header');
+    await row1.getByLabel('header name').fill('x-e2e');
+    await choose(row1, 'Operator', 'equals');
+    await row1.getByLabel('Value').fill('yes');
+    // Enter in the value adds row 2: path starts with /.
+    await row1.getByLabel('Value').press('Enter');
+    const row2 = builder.getByTestId('condition-row').nth(1);
+    await row2.getByLabel('Value').fill('/');
+    const preview = await page.getByTestId('condition-preview').innerText();
+    assert(preview === 'header["x-e2e"] == "yes" && path.prefix("/")', `text preview is ${preview}`);
+    // The text mode shows the same condition.
+    await page.getByText('Text', { exact: true }).click();
+    await page.getByTestId('condition-text').getByText('x-e2e').first().waitFor();
+    await page.getByText('Builder', { exact: true }).click();
+    await choose(page, 'Upstream 1', 'web-v2');
+    await shot('03-route-editor');
+    await page.keyboard.press(`${mod}+s`);
+    await page.waitForURL(`**/#/routes/${RULE}`);
+    await page.getByText('saved to the draft').waitFor();
+    await shot('03-route-saved');
+  },
+
+  async sandbox() {
+    await go('/sandbox');
+    await page.getByLabel('URL').fill('http://shop.example.com/hello');
+    for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
+    await page.getByRole('button', { name: 'Header', exact: true }).click();
+    await page.getByLabel('Header name 1').fill('x-e2e');
+    await page.getByLabel('Header value 1').fill('yes');
+    await page.getByLabel('URL').press(`${mod}+Enter`);
+    await page.getByTestId('sandbox-result').or(page.getByRole('alert')).first().waitFor();
+    await shot('04-sandbox');
+    const winner = await page.locator('[data-winner]').getAttribute('data-rule', { timeout: 2000 }).catch(() => null);
+    assert(winner === RULE, `trace winner is ${winner}, want ${RULE}`);
+  },
+
+  async brokenRule() {
+    await go(`/routes/${RULE}`);
+    const row1 = page.getByTestId('condition-row').nth(0);
+    await choose(row1, 'Operator', 'matches regex');
+    await row1.getByLabel('Value').fill('([a-z');
+    await page.getByLabel('Weight 1').fill('-5');
+    await page.keyboard.press(`${mod}+s`);
+    // The server's problems appear next to the fields they name.
+    const valueError = row1.locator('.mantine-InputWrapper-error, [role=alert]').first();
+    await valueError.waitFor();
+    const weightError = page.locator('.mantine-NumberInput-root').filter({ has: page.getByLabel('Weight 1') }).locator('.mantine-InputWrapper-error');
+    await weightError.waitFor();
+    await shot('05-field-errors');
+  },
+
+  async publish() {
+    await go('/publish');
+    await page.getByRole('button', { name: /^Publish to/ }).click();
+    await page.getByText(/Version \d+ is being pushed/).or(page.getByText('Not published')).first().waitFor();
+    const ok = await page.getByText(/Version \d+ is being pushed/).isVisible();
+    // A proxy (the e2e ADS client, when one runs) acknowledges the new configuration.
+    if (process.env.ROUTEDECK_E2E_EXPECT_PROXY) await page.getByTestId('proxies').getByText('ACK', { exact: true }).first().waitFor({ timeout: 20_000 });
+    await shot('06-publish');
+    assert(ok, 'publish was refused: ' + (await page.getByRole('alert').allInnerTexts()).join(' | '));
+  },
+
+  async rollback() {
+    // Two published versions are needed to go back to the older one.
+    const r = await api('POST', '/gateways/public/publish', {});
+    assert(r.status === 200, `second publish: ${r.status} ${r.body}`);
+    await go('/history');
+    const table = page.getByTestId('published-versions');
+    await table.waitFor();
+    await table.getByRole('button', { name: 'Roll back' }).first().click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+    await page.getByText(/is live again as version/).waitFor();
+    await page.locator('[data-testid=revisions] button').first().click();
+    await shot('07-history-rollback');
+  },
+
+  async darkTheme() {
+    await go('/');
+    await page.getByRole('button', { name: 'Toggle theme' }).click();
+    await go(`/routes/${RULE}`);
+    await shot('08-dark-editor');
+  },
+};
+
+const selected = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+for (const [name, fn] of Object.entries(flows)) {
+  if (selected.length && !selected.includes(name)) continue;
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    await shot(`fail-${name}`).catch(() => {});
+  }
+}
+if (consoleErrors.length) console.log('page errors:\n  ' + consoleErrors.join('\n  '));
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
