@@ -15,6 +15,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -297,8 +298,11 @@ func attributeRule(msg string, sent sentResponse) string {
 		return m[1]
 	}
 	names := slices.Clone(sent.names)
+	var routes []*routev3.Route
 	for _, a := range sent.resources {
-		names = append(names, resourceNames(a)...)
+		n, r := resourceNames(a)
+		names = append(names, n...)
+		routes = append(routes, r...)
 	}
 	rules := map[string]bool{}
 	for _, name := range names {
@@ -311,34 +315,85 @@ func attributeRule(msg string, sent sentResponse) string {
 		}
 		rules[m[1]] = true
 	}
-	if len(rules) == 1 {
-		for r := range rules {
-			return r
+	// Envoy often quotes the offending value (a regex, a path, a header
+	// value) rather than naming the route: find the rules whose match
+	// contains a value the message quotes.
+	quoted := map[string]bool{}
+	for _, r := range routes {
+		m := ruleRef.FindStringSubmatch(r.GetName())
+		if m == nil {
+			continue
 		}
+		for _, v := range matchStrings(r.GetMatch().ProtoReflect(), nil) {
+			if len(v) >= 3 && strings.Contains(msg, v) {
+				quoted[m[1]] = true
+			}
+		}
+	}
+	if len(quoted) == 1 {
+		return onlyKey(quoted)
+	}
+	if len(rules) == 1 {
+		return onlyKey(rules)
 	}
 	return ""
 }
 
+func onlyKey(m map[string]bool) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// matchStrings collects every string field set in m and its sub-messages.
+func matchStrings(m protoreflect.Message, out []string) []string {
+	if !m.IsValid() {
+		return out
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				if fd.Kind() == protoreflect.MessageKind {
+					out = matchStrings(l.Get(i).Message(), out)
+				} else if fd.Kind() == protoreflect.StringKind {
+					out = append(out, l.Get(i).String())
+				}
+			}
+		case fd.IsMap():
+		case fd.Kind() == protoreflect.MessageKind:
+			out = matchStrings(v.Message(), out)
+		case fd.Kind() == protoreflect.StringKind:
+			out = append(out, v.String())
+		}
+		return true
+	})
+	return out
+}
+
 // resourceNames returns the name of a marshalled resource and, for a route
 // configuration, the names of its virtual hosts and routes, where rule names
-// live. It only runs for a NACK, so decoding here costs nothing in the
+// live, and the routes themselves. It only runs for a NACK, so decoding here costs nothing in the
 // normal path.
-func resourceNames(a *anypb.Any) []string {
+func resourceNames(a *anypb.Any) (names []string, routes []*routev3.Route) {
 	if a == nil {
-		return nil
+		return nil, nil
 	}
 	msg, err := a.UnmarshalNew()
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	names := []string{cache.GetResourceName(msg)}
+	names = []string{cache.GetResourceName(msg)}
 	if rc, ok := msg.(*routev3.RouteConfiguration); ok && a.GetTypeUrl() == resource.RouteType {
 		for _, vh := range rc.GetVirtualHosts() {
 			names = append(names, vh.GetName())
 			for _, r := range vh.GetRoutes() {
 				names = append(names, r.GetName())
+				routes = append(routes, r)
 			}
 		}
 	}
-	return names
+	return names, routes
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -42,6 +43,23 @@ func TestAttributeRule(t *testing.T) {
 			msg:  "cluster rule/mirror/0-shadow: bad config",
 			sent: sentResponse{names: []string{"web"}},
 			want: "mirror",
+		},
+		"value quoted from one rule's match": {
+			msg: "Invalid regex '^/v[0-9]+(/.*': missing closing )",
+			sent: sentResponse{resources: []*anypb.Any{func() *anypb.Any {
+				rc := &routev3.RouteConfiguration{Name: "http", VirtualHosts: []*routev3.VirtualHost{{Name: "shop", Routes: []*routev3.Route{
+					{Name: "rule/static/0", Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/static"}}},
+					{Name: "rule/versioned/0", Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{
+						SafeRegex: &matcherv3.RegexMatcher{Regex: "^/v[0-9]+(/.*"},
+					}}},
+				}}}}
+				a, err := anypb.New(rc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a
+			}()}},
+			want: "versioned",
 		},
 		"ambiguous": {
 			msg:  "invalid regex",
