@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,11 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/sandbox/sim"
+)
+
+var (
+	diffSets = flag.Int("diff.sets", 300, "random rule sets in the differential test")
+	diffSeed = flag.Uint64("diff.seed", 1, "seed of the differential test")
 )
 
 // predicates the generator draws from: every field, the tricky operators
@@ -113,20 +119,22 @@ func randomRequest(r *rand.Rand) diffRequest {
 // rules mean) and with the simulated Envoy running the translated route
 // configuration. The matched rule must be the same.
 func TestDifferentialAgainstEvaluator(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
+	r := rand.New(rand.NewPCG(*diffSeed, 2))
 	translated, compared := 0, 0
-	for set := 0; set < 300; set++ {
+	for set := 0; set < *diffSets; set++ {
 		ws := model.Workspace{
 			Gateways:  []model.Gateway{{Meta: model.Meta{Name: "gw"}, Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}},
 			Upstreams: []model.Upstream{{Meta: model.Meta{Name: "up"}, Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: "10.0.0.1", Port: 80}}}}},
 		}
+		ws.Upstreams = append(ws.Upstreams, model.Upstream{Meta: model.Meta{Name: "up2"}, Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: "10.0.0.2", Port: 80}}}})
 		for i := range 1 + r.IntN(6) {
+			when, then := randomAction(r, i)
 			ws.Routes = append(ws.Routes, model.Route{
 				Meta:     model.Meta{Name: fmt.Sprintf("r%d", i)},
 				Gateway:  "gw",
 				Priority: r.IntN(3),
-				When:     randomCondition(r, 3, false),
-				Then:     model.Action{Respond: &model.Respond{Status: 200 + i}},
+				When:     when,
+				Then:     then,
 			})
 		}
 		res, err := Gateway(ws, "gw", Options{})
@@ -144,21 +152,24 @@ func TestDifferentialAgainstEvaluator(t *testing.T) {
 		prog := rules.Compile(ws.Routes, "gw")
 		for range 40 {
 			req := randomRequest(r)
-			want := prog.Evaluate(evalRequest(req)).Rule
-			d := router.Route(simRequest(req), 0)
-			got := ruleOf(d.Route)
+			random := r.Uint64N(100)
+			er := evalRequest(req)
+			er.Random = random
+			want := outcomeOf(prog.Evaluate(er))
+			d := router.Route(simRequest(req), random)
+			got := simOutcome(d)
 			compared++
 			if got != want {
-				t.Errorf("set %d, request %+v:\n  evaluator: %q\n  envoy:     %q (route %q)\n  rules: %s",
-					set, req, want, got, d.Route, describeRules(ws.Routes))
+				t.Errorf("set %d, request %+v random %d:\n  evaluator: %+v\n  envoy:     %+v (route %q)\n  rules: %s",
+					set, req, random, want, got, d.Route, describeRules(ws.Routes))
 				if t.Failed() && compared > 0 && countErrors(t) {
 					return
 				}
 			}
 		}
 	}
-	if translated < 150 {
-		t.Errorf("only %d of 300 random rule sets translated", translated)
+	if translated < *diffSets/2 {
+		t.Errorf("only %d of %d random rule sets translated", translated, *diffSets)
 	}
 	t.Logf("%d rule sets translated, %d requests compared", translated, compared)
 }
@@ -200,7 +211,88 @@ func ruleOf(route string) string {
 func describeRules(routes []model.Route) string {
 	var b strings.Builder
 	for _, r := range routes {
-		fmt.Fprintf(&b, "\n    %s (priority %d): %s", r.Name, r.Priority, rules.Format(r.When))
+		fmt.Fprintf(&b, "\n    %s (priority %d): %s then %+v", r.Name, r.Priority, rules.Format(r.When), describeAction(r.Then))
 	}
 	return b.String()
+}
+
+func describeAction(a model.Action) string {
+	var parts []string
+	for _, b := range a.Forward {
+		parts = append(parts, fmt.Sprintf("forward %s/%d", b.Upstream, b.Weight))
+	}
+	if a.Rewrite != nil {
+		parts = append(parts, fmt.Sprintf("rewrite %+v", *a.Rewrite))
+	}
+	if a.Redirect != nil {
+		parts = append(parts, fmt.Sprintf("redirect %+v", *a.Redirect))
+	}
+	if a.Respond != nil {
+		parts = append(parts, fmt.Sprintf("respond %d", a.Respond.Status))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// outcome is what a request's routing decides, in terms both sides report.
+type outcome struct {
+	Rule, Upstream, Path, Host, Redirect string
+	Status                               int
+}
+
+func outcomeOf(res rules.Result) outcome {
+	o := outcome{Rule: res.Rule, Upstream: res.Upstream, Redirect: res.RedirectURL, Status: res.Status}
+	if res.Upstream != "" {
+		o.Path, o.Host = res.Path, res.Host
+	}
+	if o.Rule == "" {
+		o.Status = 404
+	}
+	return o
+}
+
+func simOutcome(d *sim.Decision) outcome {
+	o := outcome{Rule: ruleOf(d.Route), Upstream: d.Cluster}
+	if d.Response != nil {
+		o.Status = d.Response.Status
+		if d.Response.Status >= 300 && d.Response.Status < 400 {
+			o.Redirect = d.RedirectURL
+		}
+	}
+	if o.Upstream != "" {
+		o.Path, _ = d.RequestHeaders.Get(":path")
+		o.Host, _ = d.RequestHeaders.Get(":authority")
+	}
+	return o
+}
+
+// randomAction picks an action; rewrites that replace a matched prefix or
+// template get the top-level path test they need.
+func randomAction(r *rand.Rand, i int) (model.Condition, model.Action) {
+	when := randomCondition(r, 3, false)
+	fwd := []model.Backend{{Upstream: "up"}}
+	switch r.IntN(8) {
+	case 0:
+		return when, model.Action{Respond: &model.Respond{Status: 200 + i}}
+	case 1:
+		return when, model.Action{Forward: []model.Backend{{Upstream: "up", Weight: 30}, {Upstream: "up2", Weight: 70}}}
+	case 2:
+		prefix := []string{"/api", "/docs", "/"}[r.IntN(3)]
+		op := []string{model.OpPrefix, model.OpSegmentPrefix, model.OpExact}[r.IntN(3)]
+		return model.And(model.Pred(model.FieldPath, op, prefix), when),
+			model.Action{Forward: fwd, Rewrite: &model.Rewrite{PathPrefix: []string{"/", "/v2", "/v2/"}[r.IntN(3)]}}
+	case 3:
+		return when, model.Action{Forward: fwd, Rewrite: &model.Rewrite{PathRegex: &model.RegexSub{Pattern: "/([a-z]+)", Substitution: "/x-\\1"}}}
+	case 4:
+		return model.And(model.Pred(model.FieldPath, model.OpTemplate, "/users/{id}/orders"), when),
+			model.Action{Forward: fwd, Rewrite: &model.Rewrite{PathTemplate: "/orders/{id}"}}
+	case 5:
+		return when, model.Action{Forward: fwd, Rewrite: &model.Rewrite{Host: "internal.example"}}
+	case 6:
+		rd := &model.Redirect{Scheme: "https", Status: 302}
+		if r.IntN(2) == 0 {
+			rd = &model.Redirect{Host: "new.example.com", Path: "/moved", StripQuery: r.IntN(2) == 0}
+		}
+		return when, model.Action{Redirect: rd}
+	}
+	return when, model.Action{Forward: fwd, Rewrite: &model.Rewrite{HostFromHeader: "x-b"}}
 }
