@@ -1,0 +1,360 @@
+// Package upstream runs the sandbox's mock upstreams: one small HTTP server
+// per upstream endpoint, on loopback, that answers every request with who it
+// is and exactly what it received. A test request routed through the
+// simulated gateway then shows which upstream got it and how the gateway
+// changed it (rewritten path and host, added headers).
+//
+// Each server has a Profile (latency with jitter, a share of 5xx answers, a
+// share of connection resets) so traffic simulations can show retries,
+// timeouts and retry budgets at work.
+package upstream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HeaderUpstream is the response header that names the upstream that
+// answered, so a caller can tell even when the body is not JSON.
+const HeaderUpstream = "x-routedeck-upstream"
+
+// HeaderEndpoint is the response header with the answering endpoint's
+// host:port.
+const HeaderEndpoint = "x-routedeck-endpoint"
+
+// Profile is how a mock upstream misbehaves. The zero value answers at once
+// and never fails.
+type Profile struct {
+	// Latency is added before every answer, plus a uniform random share
+	// of Jitter.
+	Latency time.Duration `json:"latency,omitempty"`
+	Jitter  time.Duration `json:"jitter,omitempty"`
+	// ErrorPercent of requests (0-100) get ErrorStatus (default 503).
+	ErrorPercent float64 `json:"errorPercent,omitempty"`
+	ErrorStatus  int     `json:"errorStatus,omitempty"`
+	// ResetPercent of requests (0-100) get their connection closed with
+	// no answer, which a gateway sees as a reset.
+	ResetPercent float64 `json:"resetPercent,omitempty"`
+}
+
+// Received is what a mock upstream got.
+type Received struct {
+	Method  string              `json:"method"`
+	Path    string              `json:"path"`
+	Headers map[string][]string `json:"headers"`
+	Body    string              `json:"body"`
+}
+
+// Echo is the JSON body every mock upstream answers with.
+type Echo struct {
+	Upstream string   `json:"upstream"`
+	Endpoint string   `json:"endpoint"`
+	Received Received `json:"received"`
+}
+
+// Stats counts what a server did.
+type Stats struct {
+	Requests uint64 `json:"requests"`
+	Errors   uint64 `json:"errors"`
+	Resets   uint64 `json:"resets"`
+}
+
+// Server is one mock upstream endpoint.
+type Server struct {
+	name    string
+	addr    string
+	lis     net.Listener
+	srv     *http.Server
+	profile atomic.Pointer[Profile]
+	log     *slog.Logger
+
+	requests, errors, resets atomic.Uint64
+	done                     chan struct{}
+}
+
+// Options configure Start.
+type Options struct {
+	// Addr to listen on; "" means 127.0.0.1 on a free port. A sandbox
+	// must stay on loopback.
+	Addr string
+	// HTTP2 serves HTTP/2 without TLS (h2c) next to HTTP/1.1, for
+	// http2 and grpc upstreams.
+	HTTP2   bool
+	Profile Profile
+	Logger  *slog.Logger
+}
+
+// Start listens and serves until Close.
+func Start(name string, opts Options) (*Server, error) {
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("mock upstream %q: listen on %s: %w", name, addr, err)
+	}
+	s := &Server{name: name, addr: lis.Addr().String(), lis: lis, log: opts.Logger, done: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	p := opts.Profile
+	s.profile.Store(&p)
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	if opts.HTTP2 {
+		protos.SetUnencryptedHTTP2(true)
+	}
+	s.srv = &http.Server{Handler: s, Protocols: protos, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("mock upstream stopped", "upstream", name, "addr", s.addr, "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Name is the upstream this server stands for.
+func (s *Server) Name() string { return s.name }
+
+// Addr is the host:port the server listens on.
+func (s *Server) Addr() string { return s.addr }
+
+// Port is the port the server listens on.
+func (s *Server) Port() int { return s.lis.Addr().(*net.TCPAddr).Port }
+
+// SetProfile changes how the server behaves from the next request on.
+func (s *Server) SetProfile(p Profile) { s.profile.Store(&p) }
+
+// Profile returns the current profile.
+func (s *Server) Profile() Profile { return *s.profile.Load() }
+
+// Stats returns the counters since Start.
+func (s *Server) Stats() Stats {
+	return Stats{Requests: s.requests.Load(), Errors: s.errors.Load(), Resets: s.resets.Load()}
+}
+
+// Close stops the server at once, dropping requests in flight.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	<-s.done
+	return err
+}
+
+// ServeHTTP answers with the echo document after the profile's latency.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	p := s.profile.Load()
+	if d := p.Latency + jitter(p.Jitter); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if p.ResetPercent > 0 && rand.Float64()*100 < p.ResetPercent {
+		s.resets.Add(1)
+		// Abort the handler without an answer: net/http closes the
+		// connection (HTTP/1) or resets the stream (HTTP/2).
+		panic(http.ErrAbortHandler)
+	}
+	if isUpgrade(r) {
+		s.tunnel(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	echo := Echo{Upstream: s.name, Endpoint: s.addr, Received: Received{
+		Method: r.Method, Path: r.URL.RequestURI(), Headers: receivedHeaders(r), Body: string(body),
+	}}
+	status := http.StatusOK
+	if p.ErrorPercent > 0 && rand.Float64()*100 < p.ErrorPercent {
+		s.errors.Add(1)
+		status = p.ErrorStatus
+		if status == 0 {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(HeaderUpstream, s.name)
+	w.Header().Set(HeaderEndpoint, s.addr)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(echo)
+}
+
+// receivedHeaders lists the headers with lower-case names and the Host
+// header included, as a gateway sent them.
+func receivedHeaders(r *http.Request) map[string][]string {
+	out := make(map[string][]string, len(r.Header)+1)
+	for k, v := range r.Header {
+		out[strings.ToLower(k)] = append([]string(nil), v...)
+	}
+	out["host"] = []string{r.Host}
+	return out
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// tunnel accepts an upgrade and then echoes every byte back, so a
+// websocket client sees its own frames: enough to prove the gateway
+// tunnels both ways without a websocket implementation here.
+func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "upgrade needs HTTP/1.1", http.StatusBadRequest)
+		return
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n%s: %s\r\n%s: %s\r\n\r\n",
+		HeaderUpstream, s.name, HeaderEndpoint, s.addr)
+	if err := brw.Flush(); err != nil {
+		return
+	}
+	// Bytes already buffered by the server belong to the tunnel.
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		if _, err := conn.Write(b); err != nil {
+			return
+		}
+		_, _ = brw.Reader.Discard(n)
+	}
+	_, _ = io.Copy(conn, conn)
+}
+
+func jitter(j time.Duration) time.Duration {
+	if j <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(j)))
+}
+
+// Key names one endpoint of one upstream in a Pool.
+type Key struct {
+	Upstream string
+	Index    int
+}
+
+// Pool keeps mock upstreams across sandbox rebuilds: asking for the same
+// upstream endpoint again returns the running server, so its address (and
+// any connections the gateway holds) survive a change of the rules.
+type Pool struct {
+	log     *slog.Logger
+	mu      sync.Mutex
+	servers map[Key]*Server
+}
+
+// NewPool returns an empty pool.
+func NewPool(log *slog.Logger) *Pool {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pool{log: log, servers: map[Key]*Server{}}
+}
+
+// Ensure returns n servers for upstream, starting the missing ones and
+// closing any beyond n. http2 chooses h2c support for new servers; a
+// server whose protocol changed is restarted.
+func (p *Pool) Ensure(upstream string, n int, http2 bool) ([]*Server, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Server, 0, n)
+	for i := 0; i < n; i++ {
+		k := Key{upstream, i}
+		if s := p.servers[k]; s != nil {
+			if s.srv.Protocols.UnencryptedHTTP2() == http2 {
+				out = append(out, s)
+				continue
+			}
+			_ = s.Close()
+			delete(p.servers, k)
+		}
+		s, err := Start(upstream, Options{HTTP2: http2, Logger: p.log})
+		if err != nil {
+			return nil, err
+		}
+		p.servers[k] = s
+		out = append(out, s)
+	}
+	for k, s := range p.servers {
+		if k.Upstream == upstream && k.Index >= n {
+			_ = s.Close()
+			delete(p.servers, k)
+		}
+	}
+	return out, nil
+}
+
+// Retain closes the servers of every upstream not in keep.
+func (p *Pool) Retain(keep map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, s := range p.servers {
+		if !keep[k.Upstream] {
+			_ = s.Close()
+			delete(p.servers, k)
+		}
+	}
+}
+
+// Servers returns the running servers sorted by upstream and index.
+func (p *Pool) Servers() []*Server {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]Key, 0, len(p.servers))
+	for k := range p.servers {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Upstream != keys[j].Upstream {
+			return keys[i].Upstream < keys[j].Upstream
+		}
+		return keys[i].Index < keys[j].Index
+	})
+	out := make([]*Server, len(keys))
+	for i, k := range keys {
+		out[i] = p.servers[k]
+	}
+	return out
+}
+
+// SetProfile sets the profile of every endpoint of upstream and reports
+// whether there was any.
+func (p *Pool) SetProfile(upstream string, prof Profile) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	found := false
+	for k, s := range p.servers {
+		if k.Upstream == upstream {
+			s.SetProfile(prof)
+			found = true
+		}
+	}
+	return found
+}
+
+// Close stops every server.
+func (p *Pool) Close() { p.Retain(nil) }
