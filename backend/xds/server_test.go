@@ -16,6 +16,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/genproto/googleapis/rpc/status"
 
@@ -433,5 +434,33 @@ func (d *deltaClient) expectNothing(dur time.Duration) {
 	case r := <-d.recv:
 		d.t.Fatalf("unexpected %s delta response", r.TypeUrl)
 	case <-time.After(dur):
+	}
+}
+
+func TestMetricsRegister(t *testing.T) {
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Metrics().Collectors()...)
+	if err := s.SetGateway(context.Background(), "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Metrics().ObserveTranslation(3 * time.Millisecond)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			counts[f.GetName()] += m.GetHistogram().GetSampleCount()
+		}
+	}
+	for _, name := range []string{"routedeck_xds_snapshot_set_duration_seconds", "routedeck_xds_translation_duration_seconds"} {
+		if counts[name] != 1 {
+			t.Errorf("%s observed %d times, want 1", name, counts[name])
+		}
+	}
+	if _, ok := counts["routedeck_xds_connected_proxies"]; !ok {
+		t.Error("connected_proxies gauge not exported")
 	}
 }

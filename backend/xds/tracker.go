@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -227,8 +228,21 @@ func (t *tracker) response(streams map[int64]*streamState, id int64, typeURL, no
 		m = make(map[string]sentResponse, 1)
 		s.sent[typeURL] = m
 	}
+	// A proxy that never answers must not grow this map: keep the few
+	// latest responses (nonces count up per stream), which are the only
+	// ones an answer can still refer to.
+	if n, err := strconv.ParseInt(nonce, 10, 64); err == nil {
+		for old := range m {
+			if o, err := strconv.ParseInt(old, 10, 64); err == nil && o <= n-maxPending {
+				delete(m, old)
+			}
+		}
+	}
 	m[nonce] = sent
 }
+
+// maxPending is how many unanswered responses per type a stream remembers.
+const maxPending = 4
 
 // OnStreamOpen implements sotw.Callbacks.
 func (t *tracker) OnStreamOpen(_ context.Context, id int64, _ string) error {

@@ -1,7 +1,15 @@
 package xds
 
 import (
+	"context"
+	"log/slog"
+	"strconv"
 	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -74,5 +82,32 @@ func TestAttributeRule(t *testing.T) {
 				t.Fatalf("rule = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTrackerBoundsUnansweredResponses: a proxy that never answers does not
+// make the tracker grow, and an answer to a recent response still counts.
+func TestTrackerBoundsUnansweredResponses(t *testing.T) {
+	tr := newTracker(slog.New(slog.DiscardHandler), newMetrics(), time.Hour)
+	if err := tr.OnStreamOpen(context.Background(), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: "n", Cluster: "public"}
+	if err := tr.OnStreamRequest(1, &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.RouteType}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 100; i++ {
+		tr.OnStreamResponse(context.Background(), 1, nil, &discovery.DiscoveryResponse{
+			TypeUrl: resource.RouteType, VersionInfo: strconv.Itoa(i), Nonce: strconv.Itoa(i),
+		})
+	}
+	if n := len(tr.sotw[1].sent[resource.RouteType]); n > maxPending {
+		t.Fatalf("%d responses remembered, want at most %d", n, maxPending)
+	}
+	if err := tr.OnStreamRequest(1, &discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: "99", ResponseNonce: "99"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.list("public")[0].Acked[resource.RouteType]; got != "99" {
+		t.Fatalf("acked %q, want 99", got)
 	}
 }
