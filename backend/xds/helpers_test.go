@@ -138,37 +138,73 @@ func loadAssignment(cluster string, addrs ...string) *endpointv3.ClusterLoadAssi
 	return la
 }
 
-// adsClient is a raw ADS client speaking the protocol by hand, as Envoy does.
+// responses receives a stream's responses in the background so a test can
+// wait for one with a deadline. R is a SotW or a delta discovery response.
+type responses[R interface{ GetTypeUrl() string }] struct {
+	t  testing.TB
+	ch chan R
+}
+
+func receive[R interface{ GetTypeUrl() string }](t testing.TB, recv func() (R, error)) *responses[R] {
+	r := &responses[R]{t: t, ch: make(chan R, 16)}
+	go func() {
+		defer close(r.ch)
+		for {
+			resp, err := recv()
+			if err != nil {
+				return
+			}
+			r.ch <- resp
+		}
+	}()
+	return r
+}
+
+// expect waits for the next response and checks its type.
+func (r *responses[R]) expect(typeURL string) R {
+	r.t.Helper()
+	var zero R
+	select {
+	case resp, ok := <-r.ch:
+		if !ok {
+			r.t.Fatalf("stream closed while waiting for %s", typeURL)
+		}
+		if resp.GetTypeUrl() != typeURL {
+			r.t.Fatalf("got response for %s, want %s", resp.GetTypeUrl(), typeURL)
+		}
+		return resp
+	case <-time.After(5 * time.Second):
+		r.t.Fatalf("no %s response within 5s", typeURL)
+	}
+	return zero
+}
+
+// expectNothing checks that no response arrives for a short while.
+func (r *responses[R]) expectNothing(d time.Duration) {
+	r.t.Helper()
+	select {
+	case resp := <-r.ch:
+		r.t.Fatalf("unexpected %s response", resp.GetTypeUrl())
+	case <-time.After(d):
+	}
+}
+
+// adsClient is a raw state-of-the-world ADS client speaking the protocol by
+// hand, as Envoy does.
 type adsClient struct {
+	*responses[*discovery.DiscoveryResponse]
 	t      testing.TB
-	conn   *grpc.ClientConn
 	stream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	node   *corev3.Node
-	recv   chan *discovery.DiscoveryResponse
 }
 
 func dialADS(t testing.TB, addr, nodeID, cluster string) *adsClient {
 	t.Helper()
-	conn := dialConn(t, addr)
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(dialConn(t, addr)).StreamAggregatedResources(t.Context())
 	if err != nil {
 		t.Fatalf("open ADS stream: %v", err)
 	}
-	c := &adsClient{t: t, conn: conn, stream: stream, node: &corev3.Node{Id: nodeID, Cluster: cluster},
-		recv: make(chan *discovery.DiscoveryResponse, 16)}
-	go func() {
-		defer close(c.recv)
-		for {
-			resp, err := stream.Recv()
-			if err != nil {
-				return
-			}
-			c.recv <- resp
-		}
-	}()
-	t.Cleanup(cancel)
-	return c
+	return &adsClient{responses: receive(t, stream.Recv), t: t, stream: stream, node: &corev3.Node{Id: nodeID, Cluster: cluster}}
 }
 
 // dialConn opens a client connection closed at the end of the test.
@@ -187,34 +223,6 @@ func (c *adsClient) send(req *discovery.DiscoveryRequest) {
 	req.Node = c.node
 	if err := c.stream.Send(req); err != nil {
 		c.t.Fatalf("send %s: %v", req.TypeUrl, err)
-	}
-}
-
-// expect waits for the next response and checks its type.
-func (c *adsClient) expect(typeURL string) *discovery.DiscoveryResponse {
-	c.t.Helper()
-	select {
-	case resp, ok := <-c.recv:
-		if !ok {
-			c.t.Fatalf("stream closed while waiting for %s", typeURL)
-		}
-		if resp.TypeUrl != typeURL {
-			c.t.Fatalf("got response for %s, want %s", resp.TypeUrl, typeURL)
-		}
-		return resp
-	case <-time.After(5 * time.Second):
-		c.t.Fatalf("no %s response within 5s", typeURL)
-	}
-	return nil
-}
-
-// expectNothing checks that no response arrives for a short while.
-func (c *adsClient) expectNothing(d time.Duration) {
-	c.t.Helper()
-	select {
-	case resp := <-c.recv:
-		c.t.Fatalf("unexpected %s response version %s", resp.TypeUrl, resp.VersionInfo)
-	case <-time.After(d):
 	}
 }
 

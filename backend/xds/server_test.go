@@ -370,13 +370,12 @@ func deltaNames(r *discovery.DeltaDiscoveryResponse) string {
 	return strings.Join(names, ",")
 }
 
+// deltaClient is a raw incremental ADS client.
 type deltaClient struct {
+	*responses[*discovery.DeltaDiscoveryResponse]
 	t      testing.TB
 	stream discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
-	node   bool
-	nodeID string
-	cl     string
-	recv   chan *discovery.DeltaDiscoveryResponse
+	node   *corev3.Node
 }
 
 func dialDelta(t testing.TB, addr, nodeID, cluster string) *deltaClient {
@@ -385,58 +384,17 @@ func dialDelta(t testing.TB, addr, nodeID, cluster string) *deltaClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &deltaClient{t: t, stream: stream, nodeID: nodeID, cl: cluster, recv: make(chan *discovery.DeltaDiscoveryResponse, 16)}
-	go func() {
-		defer close(d.recv)
-		for {
-			r, err := stream.Recv()
-			if err != nil {
-				return
-			}
-			d.recv <- r
-		}
-	}()
-	return d
+	return &deltaClient{responses: receive(t, stream.Recv), t: t, stream: stream, node: &corev3.Node{Id: nodeID, Cluster: cluster}}
 }
 
 // send sets the node on the first request only, as Envoy does.
 func (d *deltaClient) send(req *discovery.DeltaDiscoveryRequest) {
 	d.t.Helper()
-	if !d.node {
-		req.Node = &corev3.Node{Id: d.nodeID, Cluster: d.cl}
-		d.node = true
-	}
+	req.Node, d.node = d.node, nil
 	if err := d.stream.Send(req); err != nil {
 		d.t.Fatal(err)
 	}
 }
-
-func (d *deltaClient) expect(typeURL string) *discovery.DeltaDiscoveryResponse {
-	d.t.Helper()
-	select {
-	case r, ok := <-d.recv:
-		if !ok {
-			d.t.Fatalf("stream closed waiting for %s", typeURL)
-		}
-		if r.TypeUrl != typeURL {
-			d.t.Fatalf("got %s, want %s", r.TypeUrl, typeURL)
-		}
-		return r
-	case <-time.After(5 * time.Second):
-		d.t.Fatalf("no %s delta response within 5s", typeURL)
-	}
-	return nil
-}
-
-func (d *deltaClient) expectNothing(dur time.Duration) {
-	d.t.Helper()
-	select {
-	case r := <-d.recv:
-		d.t.Fatalf("unexpected %s delta response", r.TypeUrl)
-	case <-time.After(dur):
-	}
-}
-
 func TestMetricsRegister(t *testing.T) {
 	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
 	reg := prometheus.NewRegistry()
