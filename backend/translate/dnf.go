@@ -64,6 +64,10 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 			if len(out)*len(ts) > maxTermsPerRule {
 				return nil, errTooManyTerms(path)
 			}
+			if len(out) == 1 && len(out[0]) == 0 {
+				out = ts // the first child: nothing to combine with yet
+				continue
+			}
 			out = crossTerms(out, ts)
 		}
 		return out, nil

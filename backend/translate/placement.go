@@ -192,7 +192,7 @@ func authorityMatcher(l literal) (*routev3.HeaderMatcher, error) {
 }
 
 // hostValues collects the host values a term compares with for equality.
-func hostValues(t term, into map[string]hostPattern) error {
+func hostValues(t term, into *[]hostPattern) error {
 	for _, l := range t {
 		if l.pred.Field != model.FieldHost {
 			continue
@@ -213,7 +213,7 @@ func hostValues(t term, into map[string]hostPattern) error {
 			if err != nil {
 				return withPath(l.path, err)
 			}
-			into[p.raw] = p
+			*into = append(*into, p)
 		}
 	}
 	return nil
@@ -250,7 +250,11 @@ func (vs *vhostSet) place(t term, out []placement) ([]placement, error) {
 			if err != nil {
 				return out, withPath(l.path, err)
 			}
-			cands = append(cands, vs.candidates(p)...)
+			if p.suffix == "" {
+				cands = append(cands, vs.index[p.raw])
+			} else {
+				cands = append(cands, vs.candidates(p)...)
+			}
 		}
 		sort.Ints(cands)
 		cands = slices.Compact(cands)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 // routeName is the Envoy route name of alternative n of a rule, so a NACK or
 // a trace names the rule it came from.
-func routeName(rule string, n int) string { return fmt.Sprintf("rule/%s/%d", rule, n) }
+func routeName(rule string, n int) string { return "rule/" + rule + "/" + strconv.Itoa(n) }
 
 // defaultRouteName names the gateway's default-response route.
 const defaultRouteName = "default"

@@ -62,8 +62,7 @@ type compiledRule struct {
 	priority int
 	index    int // position in the workspace, for error paths
 	terms    []compiledTerm
-	hosts    []string // sorted host values its conditions compare with
-	patterns map[string]hostPattern
+	hosts    []hostPattern // host values its conditions compare with, sorted, unique
 	use      filterUse
 	err      error
 	seenAt   uint64
@@ -271,7 +270,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 // compileRule translates one rule into one Envoy route per alternative of
 // its condition (without per-virtual-host :authority matchers).
 func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
-	c := &compiledRule{name: r.Name, priority: r.Priority, patterns: map[string]hostPattern{}}
+	c := &compiledRule{name: r.Name, priority: r.Priority}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
 		return c
@@ -312,7 +311,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	}
 	var problems model.Problems
 	for n, tm := range terms {
-		if err := hostValues(tm, c.patterns); err != nil {
+		if err := hostValues(tm, &c.hosts); err != nil {
 			problems.Merge("", err)
 			continue
 		}
@@ -330,7 +329,8 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		c.terms = append(c.terms, compiledTerm{t: tm, route: rt, rr: rr})
 	}
 	c.err = problems.Err()
-	c.hosts = sortedKeys(c.patterns)
+	slices.SortFunc(c.hosts, func(a, b hostPattern) int { return strings.Compare(a.raw, b.raw) })
+	c.hosts = slices.CompactFunc(c.hosts, func(a, b hostPattern) bool { return a.raw == b.raw })
 	return c
 }
 
@@ -499,8 +499,8 @@ func vhostName(p hostPattern) string {
 func (t *Translator) updateVhostSet() {
 	domains := map[string]hostPattern{}
 	for _, r := range t.order {
-		for k, p := range r.patterns {
-			domains[k] = p
+		for _, p := range r.hosts {
+			domains[p.raw] = p
 		}
 	}
 	keys := sortedKeys(domains)
