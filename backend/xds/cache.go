@@ -416,7 +416,10 @@ func (c *snapshotCache) sendDelta(ch chan cache.DeltaResponse, r cache.DeltaResp
 }
 
 // CreateWatch answers a state-of-the-world request at once when the client is
-// out of date, and otherwise parks it until the next snapshot.
+// out of date, and otherwise parks it until the next snapshot. Unlike
+// go-control-plane's SnapshotCache in ADS mode, a request naming resources
+// the snapshot lacks is still answered with those it has: snapshots are
+// consistent as a whole, and Envoy waits for named resources that are absent.
 func (c *snapshotCache) CreateWatch(req *cache.Request, sub cache.Subscription, ch chan cache.Response) (func(), error) {
 	key := req.GetNode().GetCluster()
 	c.mu.Lock()
