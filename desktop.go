@@ -1,0 +1,7 @@
+//go:build desktop
+
+package main
+
+import "github.com/routedeck/routedeck/app/desktop"
+
+func init() { openWindow = desktop.Run }
