@@ -39,16 +39,21 @@ ui-deps: frontend/node_modules/.installed
 ui: ui-deps
 	cd frontend && npm run build
 
+## desktop: the Wails desktop app, build/bin/routedeck-desktop
+desktop: ui
+	./hack/deps.sh libgtk-3-dev libwebkit2gtk-4.0-dev
+	"$$(./hack/wails.sh)" build -m -s -skipbindings -tags webkit2_40 -o routedeck-desktop
+
 ## tools: Consul, kube-apiserver, etcd for the integration suites (cached)
 tools:
 	./hack/deps.sh etcd-server
 	./hack/tools.sh
 
 ## test: everything CI runs
-test: test-deps vet test-go test-fuzz test-ui build test-e2e conformance
+test: test-deps vet test-go test-fuzz test-ui build test-e2e conformance test-desktop
 
 test-deps: tools
-	./hack/deps.sh chromium xvfb
+	./hack/deps.sh chromium xvfb imagemagick
 
 vet:
 	$(GO) vet ./...
@@ -66,6 +71,11 @@ test-ui: ui-deps
 
 test-e2e: build
 	./hack/e2e.sh
+
+# The desktop binary under Xvfb: its window must load the UI, whose first
+# API call reaches the Wails asset handler.
+test-desktop: desktop
+	./hack/desktop-smoke.sh build/bin/routedeck-desktop build/bin/desktop.png
 
 ## conformance: Envoy's router_check corpus through `routedeck check`, when present
 conformance: build
