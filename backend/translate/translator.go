@@ -487,12 +487,9 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 	return rc, nil
 }
 
-func vhostName(p hostPattern) string {
-	if p.raw == catchAll {
-		return "catch-all"
-	}
-	return p.raw
-}
+// vhostName is the virtual host's domain, which is unique in the route
+// configuration ("*" for the catch-all; no rule can name "*" as a host).
+func vhostName(p hostPattern) string { return p.raw }
 
 // updateVhostSet rebuilds the virtual host set from the rules' host values;
 // when the set really changed, every cached placement becomes stale.
