@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -47,6 +48,8 @@ type Resources struct {
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	Secrets   []*tlsv3.Secret
+
+	digests *digestCache // shared with the Translator that made these
 }
 
 // Gateway translates the named gateway of ws. Everything the model allows is
@@ -58,27 +61,71 @@ func Gateway(ws model.Workspace, gateway string, opts Options) (*Resources, erro
 
 // Version is a hash of the deterministic wire form of every resource, so
 // equal configurations get equal versions across processes and restarts.
-// It marshals everything: call it once per translation.
+// Resources from a Translator remember the digest of each virtual host,
+// listener and cluster they share with earlier translations, so after a
+// small edit only the changed parts are marshalled again.
 func (r *Resources) Version() string {
 	h := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	var buf []byte
+	d := r.digests
+	if d == nil {
+		d = newDigestCache()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	live := make(map[proto.Message][32]byte, len(d.m))
 	for typ, list := range r.lists() {
 		fmt.Fprintf(h, "%s/%d\n", typ, len(list))
 		for _, m := range list {
-			var err error
-			buf, err = opts.MarshalAppend(buf[:0], m)
-			if err != nil {
-				// Only an invalid UTF-8 string can fail here; hash its
-				// text form so the version still changes with content.
-				fmt.Fprintf(h, "%v", m)
-				continue
+			var sum [32]byte
+			if rc, ok := m.(*routev3.RouteConfiguration); ok {
+				// Hash route configurations per virtual host: a rule edit
+				// changes one or two of them.
+				rh := sha256.New()
+				shell := &routev3.RouteConfiguration{Name: rc.Name}
+				rh.Write(d.marshal(shell))
+				for _, vh := range rc.VirtualHosts {
+					vs := d.digest(vh, live)
+					rh.Write(vs[:])
+				}
+				rh.Sum(sum[:0])
+			} else {
+				sum = d.digest(m, live)
 			}
-			fmt.Fprintf(h, "%d:", len(buf))
-			h.Write(buf)
+			h.Write(sum[:])
 		}
 	}
+	d.m = live
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// digestCache maps resources (by identity: they are immutable once
+// returned) to the SHA-256 of their deterministic encoding.
+type digestCache struct {
+	mu  sync.Mutex
+	m   map[proto.Message][32]byte
+	buf []byte
+}
+
+func newDigestCache() *digestCache { return &digestCache{m: map[proto.Message][32]byte{}} }
+
+func (d *digestCache) digest(m proto.Message, live map[proto.Message][32]byte) [32]byte {
+	sum, ok := d.m[m]
+	if !ok {
+		sum = sha256.Sum256(d.marshal(m))
+	}
+	live[m] = sum
+	return sum
+}
+
+func (d *digestCache) marshal(m proto.Message) []byte {
+	var err error
+	d.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(d.buf[:0], m)
+	if err != nil {
+		// Only invalid UTF-8 can fail; fall back to the text form so the
+		// digest still follows the content.
+		d.buf = append(d.buf[:0], fmt.Sprint(m)...)
+	}
+	return d.buf
 }
 
 // lists yields the resource lists in a fixed type order.

@@ -29,6 +29,7 @@ type Translator struct {
 
 	rules    map[string]*compiledRule
 	clusters map[string]*compiledCluster
+	digests  *digestCache
 
 	// The state of the last successful translation, reused when the
 	// rules' order and host values did not change. Any failure clears it.
@@ -50,6 +51,7 @@ func NewTranslator() *Translator {
 	return &Translator{
 		rules:    map[string]*compiledRule{},
 		clusters: map[string]*compiledCluster{},
+		digests:  newDigestCache(),
 	}
 }
 
@@ -169,6 +171,7 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 		Routes:    []*routev3.RouteConfiguration{rc},
 		Clusters:  clusters,
 		Endpoints: clas,
+		digests:   t.digests,
 	}, nil
 }
 
