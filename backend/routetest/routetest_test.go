@@ -106,7 +106,9 @@ type fakePlane struct {
 }
 
 func (f fakePlane) Name() string { return "sim" }
-func (f fakePlane) Observe(context.Context, string, rules.Request) (Outcome, error) { return f.out, f.err }
+func (f fakePlane) Observe(context.Context, string, rules.Request) (Outcome, error) {
+	return f.out, f.err
+}
 
 func TestRunDataPlane(t *testing.T) {
 	ws := loadWorkspace(t, "testdata/shop.yaml")
@@ -157,7 +159,7 @@ func TestValidate(t *testing.T) {
 		test Test
 		want []string
 	}{
-		"good": {Test{Name: "a.b-1", Gateway: "g", Request: rules.Request{URL: "/x"}, Expect: Expect{Status: ptr(200)}}, nil},
+		"good":               {Test{Name: "a.b-1", Gateway: "g", Request: rules.Request{URL: "/x"}, Expect: Expect{Status: ptr(200)}}, nil},
 		"everything missing": {Test{}, []string{"expect", "gateway", "name", "request.url"}},
 		"bad values": {Test{Name: "Bad Name", Gateway: "g",
 			Request: rules.Request{URL: "x", Method: "G T", Headers: http.Header{"bad header": {"v"}}},
