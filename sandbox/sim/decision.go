@@ -73,7 +73,16 @@ type Decision struct {
 	// TraceSkipped counts routes left out of Trace in large tables
 	// because their path matcher cannot match this request.
 	TraceSkipped int `json:"traceSkipped,omitempty"`
+
+	// What FinalizeResponse needs to run the response header mutations
+	// once the upstream has answered.
+	route *Route
+	wc    *weightedCluster
+	fc    *formatContext
 }
+
+// MatchedRoute is the compiled route that matched, nil when none did.
+func (d *Decision) MatchedRoute() *Route { return d.route }
 
 // IsRouteEntry reports whether a forwarding route matched (Envoy's
 // routeEntry() != nullptr).
@@ -93,6 +102,9 @@ type RouteOptions struct {
 	// ResponseHeaders are the upstream's response headers, finalized by
 	// the response header mutations of a forwarding route.
 	ResponseHeaders Headers
+	// NoTrace skips the per-route trace: the data plane's request path,
+	// where nobody reads it.
+	NoTrace bool
 }
 
 // Route routes a request the way Envoy's router would and finalizes it.
@@ -131,19 +143,21 @@ func (r *Router) RouteWith(req *Request, random uint64, o RouteOptions) *Decisio
 		d.Response = &Response{Status: 404}
 		return d
 	}
-	traced, trace, skipped := vh.trace(r, &rq, random)
-	d.Trace, d.TraceSkipped = trace, skipped
 	rt := sel.Route
-	if rt != traced {
-		// The index must agree with Envoy's linear scan; trust the scan.
-		rt = traced
+	if !o.NoTrace {
+		traced, trace, skipped := vh.trace(r, &rq, random)
+		d.Trace, d.TraceSkipped = trace, skipped
+		if rt != traced {
+			// The index must agree with Envoy's linear scan; trust the scan.
+			rt = traced
+		}
 	}
 	if rt == nil {
 		d.RequestHeaders = rq.Headers
 		d.Response = &Response{Status: 404}
 		return d
 	}
-	d.Route, d.RouteIndex = rt.Name, rt.Index
+	d.Route, d.RouteIndex, d.route = rt.Name, rt.Index, rt
 	d.VirtualCluster = vh.VirtualCluster(rq.Headers)
 	r.apply(rt, &rq, random, o, d)
 	return d
@@ -270,6 +284,7 @@ func (r *Router) apply(rt *Route, rq *Request, random uint64, o RouteOptions, d 
 		m.apply(&resp, fc)
 	}
 	d.ResponseHeaders = resp
+	d.wc, d.fc = wc, fc
 	d.Timeout = a.timeout
 	if v, ok := h.Get("x-envoy-upstream-rq-timeout-ms"); ok {
 		if ms, err := strconv.ParseUint(v, 10, 64); err == nil {
@@ -280,6 +295,23 @@ func (r *Router) apply(rt *Route, rq *Request, random uint64, o RouteOptions, d 
 		d.IdleTimeout = *a.idleTimeout
 	}
 	d.Retry = r.retryPolicy(a, d.Cluster, h)
+}
+
+// FinalizeResponse applies a forwarding route's response header mutations
+// (weighted cluster, then route, virtual host and configuration levels) to
+// an upstream's response headers, as Envoy's router does when the answer
+// arrives. Other decisions return h unchanged.
+func (r *Router) FinalizeResponse(d *Decision, h Headers) Headers {
+	if d.route == nil || !d.IsRouteEntry() || d.fc == nil {
+		return h
+	}
+	if d.wc != nil {
+		d.wc.respHeaders.apply(&h, d.fc)
+	}
+	for _, m := range r.levels(d.route, false) {
+		m.apply(&h, d.fc)
+	}
+	return h
 }
 
 // pickWeighted is Envoy's pickWeightedCluster.

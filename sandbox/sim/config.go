@@ -1,0 +1,425 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+)
+
+// config is one compiled snapshot of the data plane: everything the
+// request path needs, built once when a response is accepted.
+type config struct {
+	listeners map[string]*hcmConfig
+	clusters  map[string]*cluster
+	versions  map[string]string
+}
+
+// hcmConfig is a listener's (first) HTTP connection manager.
+type hcmConfig struct {
+	listener string
+	port     uint32
+	// tls marks a listener whose filter chain terminates TLS; the sandbox
+	// serves it in plain text and sets x-forwarded-proto: https.
+	tls       bool
+	routeName string
+	router    *Router // nil until the route configuration arrives
+	filters   []*httpFilter
+	websocket bool // HCM-level upgrade_configs
+	extras    map[*Route]*routeExtras
+}
+
+// routeExtras are a route's parts the router does not handle: filter
+// configs, mirrors and upgrades.
+type routeExtras struct {
+	filters   map[string]filterImpl
+	mirrors   []mirrorPolicy
+	websocket *bool
+}
+
+type mirrorPolicy struct {
+	cluster  string
+	fraction *fractionalPercent
+}
+
+// cluster is an upstream cluster with its endpoints and load balancer.
+type cluster struct {
+	name      string
+	http2     bool
+	lb        clusterv3.Cluster_LbPolicy
+	endpoints []endpoint
+	ring      []ringEntry
+	rr        atomic.Uint64
+	// Circuit-breaker accounting for the retry budget.
+	active, pending, retries atomic.Int64
+	maxRetries               int64 // concurrent retries without a budget
+	budgetPercent            float64
+	budgetMin                int64
+	budget                   bool
+}
+
+type endpoint struct {
+	addr   string
+	weight uint32
+	active *atomic.Int64 // outstanding requests, for least request
+}
+
+type ringEntry struct {
+	hash uint64
+	ep   int
+}
+
+func hcmOf(fc *listenerv3.FilterChain) (*hcmv3.HttpConnectionManager, error) {
+	for _, f := range fc.GetFilters() {
+		if f.GetTypedConfig().GetTypeUrl() == "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager" {
+			h := &hcmv3.HttpConnectionManager{}
+			if err := f.GetTypedConfig().UnmarshalTo(h); err != nil {
+				return nil, fmt.Errorf("filter %q: %w", f.GetName(), err)
+			}
+			return h, nil
+		}
+		return nil, fmt.Errorf("network filter %q (%s) is not supported", f.GetName(), f.GetTypedConfig().GetTypeUrl())
+	}
+	return nil, fmt.Errorf("filter chain has no http_connection_manager")
+}
+
+// buildErrors are the problems of one build, by xDS type, so a response is
+// NACKed only for what it brought.
+type buildErrors map[string][]error
+
+func (b buildErrors) add(typeURL string, err error) { b[typeURL] = append(b[typeURL], err) }
+
+// build compiles a state. Missing dependencies (a route configuration or
+// load assignment not yet received) are not errors: the listener waits,
+// the cluster has no endpoints.
+func build(s *resources) (*config, buildErrors) {
+	errs := buildErrors{}
+	cfg := &config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: s.versions}
+	for _, name := range sortedKeys(s.clusters) {
+		c, err := buildCluster(s.clusters[name], s)
+		if err != nil {
+			errs.add(TypeCluster, fmt.Errorf("cluster %q: %w", name, err))
+			continue
+		}
+		cfg.clusters[name] = c
+	}
+	// Route configurations compile once each, even when several
+	// listeners share one; the router depends on the HCM options, so the
+	// key includes them.
+	type routerKey struct {
+		name       string
+		strip      bool
+		stripMatch bool
+		port       uint32
+		norm, mrg  bool
+	}
+	routers := map[routerKey]*Router{}
+	for _, name := range sortedKeys(s.listeners) {
+		l := s.listeners[name]
+		if len(l.GetFilterChains()) == 0 {
+			errs.add(TypeListener, fmt.Errorf("listener %q has no filter chains", name))
+			continue
+		}
+		fch := l.GetFilterChains()[0]
+		h, err := hcmOf(fch)
+		if err != nil {
+			errs.add(TypeListener, fmt.Errorf("listener %q: %w", name, err))
+			continue
+		}
+		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: fch.GetTransportSocket() != nil, extras: map[*Route]*routeExtras{}}
+		var ferrs []error
+		for _, f := range h.GetHttpFilters() {
+			hf, err := compileFilter(f)
+			if err != nil {
+				ferrs = append(ferrs, err)
+				continue
+			}
+			if hf != nil && hf.kind != filterRouter {
+				hc.filters = append(hc.filters, hf)
+			}
+		}
+		for _, u := range h.GetUpgradeConfigs() {
+			if u.GetUpgradeType() == "websocket" && (u.GetEnabled() == nil || u.GetEnabled().GetValue()) {
+				hc.websocket = true
+			}
+		}
+		if len(ferrs) > 0 {
+			errs.add(TypeListener, fmt.Errorf("listener %q: %w", name, errors.Join(ferrs...)))
+			continue
+		}
+		var rc *routev3.RouteConfiguration
+		switch spec := h.GetRouteSpecifier().(type) {
+		case *hcmv3.HttpConnectionManager_Rds:
+			hc.routeName = spec.Rds.GetRouteConfigName()
+			rc = s.routes[hc.routeName]
+		case *hcmv3.HttpConnectionManager_RouteConfig:
+			rc = spec.RouteConfig
+		default:
+			errs.add(TypeListener, fmt.Errorf("listener %q: route specifier %T is not supported", name, spec))
+			continue
+		}
+		cfg.listeners[name] = hc
+		if rc == nil {
+			continue
+		}
+		opts := Options{
+			StripAnyHostPort:      h.GetStripAnyHostPort(),
+			StripMatchingHostPort: h.GetStripMatchingHostPort(),
+			ListenerPort:          hc.port,
+			NormalizePath:         h.GetNormalizePath().GetValue(),
+			MergeSlashes:          h.GetMergeSlashes(),
+			Clusters:              s.clusters,
+		}
+		key := routerKey{rc.GetName(), opts.StripAnyHostPort, opts.StripMatchingHostPort, opts.ListenerPort, opts.NormalizePath, opts.MergeSlashes}
+		r := routers[key]
+		if r == nil {
+			r, err = New(rc, opts)
+			if err != nil {
+				errs.add(TypeRoute, err)
+				continue
+			}
+			routers[key] = r
+		}
+		if err := compileExtras(hc, r); err != nil {
+			errs.add(TypeRoute, fmt.Errorf("route configuration %q: %w", rc.GetName(), err))
+			continue
+		}
+		hc.router = r
+	}
+	// A route configuration nobody uses yet must still be one Envoy takes.
+	for _, name := range sortedKeys(s.routes) {
+		used := false
+		for k := range routers {
+			used = used || k.name == name
+		}
+		if !used {
+			if _, err := New(s.routes[name], Options{}); err != nil {
+				errs.add(TypeRoute, err)
+			}
+		}
+	}
+	return cfg, errs
+}
+
+func compileExtras(hc *hcmConfig, r *Router) error {
+	var errs []error
+	for _, vh := range r.VirtualHosts() {
+		vhFilters := map[string]filterImpl{}
+		for name, a := range vh.Proto().GetTypedPerFilterConfig() {
+			impl, err := compilePerRoute(name, a)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("virtual host %q: %w", vh.Name, err))
+				continue
+			}
+			vhFilters[name] = impl
+		}
+		for _, rt := range vh.Routes() {
+			ex := &routeExtras{filters: map[string]filterImpl{}}
+			for k, v := range vhFilters {
+				ex.filters[k] = v
+			}
+			p := rt.Proto()
+			for name, a := range p.GetTypedPerFilterConfig() {
+				impl, err := compilePerRoute(name, a)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("route %q: %w", rt.Name, err))
+					continue
+				}
+				ex.filters[name] = impl
+			}
+			ra := p.GetRoute()
+			for _, m := range ra.GetRequestMirrorPolicies() {
+				ex.mirrors = append(ex.mirrors, mirrorPolicy{cluster: m.GetCluster(), fraction: mirrorFraction(m)})
+			}
+			for _, u := range ra.GetUpgradeConfigs() {
+				if u.GetUpgradeType() == "websocket" {
+					on := u.GetEnabled() == nil || u.GetEnabled().GetValue()
+					ex.websocket = &on
+				}
+			}
+			hc.extras[rt] = ex
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func buildCluster(c *clusterv3.Cluster, s *resources) (*cluster, error) {
+	out := &cluster{name: c.GetName(), lb: c.GetLbPolicy(), maxRetries: 3}
+	switch out.lb {
+	case clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_LEAST_REQUEST, clusterv3.Cluster_RANDOM, clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
+	default:
+		return nil, fmt.Errorf("lb_policy %s is not supported", out.lb)
+	}
+	if a := c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]; a != nil {
+		po := &httpv3.HttpProtocolOptions{}
+		if err := a.UnmarshalTo(po); err != nil {
+			return nil, fmt.Errorf("http protocol options: %w", err)
+		}
+		out.http2 = po.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil
+	}
+	if c.GetHttp2ProtocolOptions() != nil {
+		out.http2 = true
+	}
+	for _, t := range c.GetCircuitBreakers().GetThresholds() {
+		if t.GetPriority() != 0 {
+			continue
+		}
+		if t.GetMaxRetries() != nil {
+			out.maxRetries = int64(t.GetMaxRetries().GetValue())
+		}
+		if b := t.GetRetryBudget(); b != nil && (b.GetBudgetPercent() != nil || b.GetMinRetryConcurrency() != nil) {
+			out.budget, out.budgetPercent, out.budgetMin = true, 20, 3
+			if b.GetBudgetPercent() != nil {
+				out.budgetPercent = b.GetBudgetPercent().GetValue()
+			}
+			if b.GetMinRetryConcurrency() != nil {
+				out.budgetMin = int64(b.GetMinRetryConcurrency().GetValue())
+			}
+		}
+		break
+	}
+	cla := c.GetLoadAssignment()
+	switch c.GetType() {
+	case clusterv3.Cluster_EDS:
+		name := c.GetName()
+		if n := c.GetEdsClusterConfig().GetServiceName(); n != "" {
+			name = n
+		}
+		cla = s.endpoints[name]
+	case clusterv3.Cluster_STATIC, clusterv3.Cluster_STRICT_DNS, clusterv3.Cluster_LOGICAL_DNS:
+	default:
+		return nil, fmt.Errorf("discovery type %s is not supported", c.GetType())
+	}
+	for _, lle := range cla.GetEndpoints() {
+		for _, lb := range lle.GetLbEndpoints() {
+			sa := lb.GetEndpoint().GetAddress().GetSocketAddress()
+			if sa == nil {
+				return nil, fmt.Errorf("endpoint without a socket address")
+			}
+			w := lb.GetLoadBalancingWeight().GetValue()
+			if w == 0 {
+				w = 1
+			}
+			out.endpoints = append(out.endpoints, endpoint{addr: net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue()))), weight: w, active: new(atomic.Int64)})
+		}
+	}
+	if out.lb == clusterv3.Cluster_RING_HASH || out.lb == clusterv3.Cluster_MAGLEV {
+		out.buildRing()
+	}
+	return out, nil
+}
+
+// buildRing places each endpoint on the hash ring in proportion to its
+// weight (Maglev is approximated by the same consistent ring).
+func (c *cluster) buildRing() {
+	const perWeight = 64
+	for i, ep := range c.endpoints {
+		for j := 0; j < perWeight*int(ep.weight); j++ {
+			c.ring = append(c.ring, ringEntry{hash: xxhash.Sum64String(ep.addr + "_" + strconv.Itoa(j)), ep: i})
+		}
+	}
+	sort.Slice(c.ring, func(i, j int) bool { return c.ring[i].hash < c.ring[j].hash })
+}
+
+// pick chooses an endpoint by the cluster's policy; hash is the route's
+// request hash for ring hash and Maglev (ok false: no hash, pick at random).
+func (c *cluster) pick(hash uint64, hashed bool, exclude int) int {
+	n := len(c.endpoints)
+	if n == 0 {
+		return -1
+	}
+	if n == 1 {
+		return 0
+	}
+	switch c.lb {
+	case clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
+		if !hashed {
+			hash = rand.Uint64()
+		}
+		i := sort.Search(len(c.ring), func(i int) bool { return c.ring[i].hash >= hash })
+		if i == len(c.ring) {
+			i = 0
+		}
+		return c.ring[i].ep
+	case clusterv3.Cluster_RANDOM:
+		return c.weightedRandom()
+	case clusterv3.Cluster_LEAST_REQUEST:
+		// Envoy's default: the better of two random choices.
+		a, b := c.weightedRandom(), c.weightedRandom()
+		if a == b && exclude >= 0 && a == exclude {
+			b = (a + 1) % n
+		}
+		if c.endpoints[b].active.Load() < c.endpoints[a].active.Load() {
+			return b
+		}
+		return a
+	}
+	// Weighted round robin over the expanded weights.
+	var total uint64
+	for _, ep := range c.endpoints {
+		total += uint64(ep.weight)
+	}
+	x := c.rr.Add(1) - 1
+	x %= total
+	for i, ep := range c.endpoints {
+		if x < uint64(ep.weight) {
+			return i
+		}
+		x -= uint64(ep.weight)
+	}
+	return 0
+}
+
+func (c *cluster) weightedRandom() int {
+	var total uint64
+	for _, ep := range c.endpoints {
+		total += uint64(ep.weight)
+	}
+	x := rand.Uint64N(total)
+	for i, ep := range c.endpoints {
+		if x < uint64(ep.weight) {
+			return i
+		}
+		x -= uint64(ep.weight)
+	}
+	return 0
+}
+
+// retryAllowed reserves a concurrent retry slot if the budget (or
+// max_retries without one) allows it: the budget is budget_percent of the
+// active and pending requests, at least min_retry_concurrency.
+func (c *cluster) retryAllowed() bool {
+	limit := c.maxRetries
+	if c.budget {
+		limit = int64(c.budgetPercent / 100 * float64(c.active.Load()+c.pending.Load()))
+		limit = max(limit, c.budgetMin)
+	}
+	for {
+		cur := c.retries.Load()
+		if cur >= limit {
+			return false
+		}
+		if c.retries.CompareAndSwap(cur, cur+1) {
+			return true
+		}
+	}
+}
+
+// mirrorFraction is a mirror's runtime_fraction default; nil (always) when
+// none is set.
+func mirrorFraction(m *routev3.RouteAction_RequestMirrorPolicy) *fractionalPercent {
+	if m.GetRuntimeFraction() == nil {
+		return nil
+	}
+	return newFractionalPercent(m.GetRuntimeFraction().GetDefaultValue())
+}

@@ -1,0 +1,888 @@
+package sim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/grpc"
+)
+
+// DataPlaneOptions configure Start.
+type DataPlaneOptions struct {
+	// ADS is the management server's host:port.
+	ADS string
+	// NodeID and Cluster identify the data plane; the server picks the
+	// snapshot by Cluster ("sandbox/<gateway>" for the sandbox).
+	NodeID, Cluster string
+	// ListenHost is where listeners are served, on a free port each;
+	// default 127.0.0.1.
+	ListenHost  string
+	Logger      *slog.Logger
+	DialOptions []grpc.DialOption
+	// MaxBodyBytes bounds request bodies, which are buffered for retries
+	// and mirrors; default 8 MiB.
+	MaxBodyBytes int64
+}
+
+// DataPlane is the simulated Envoy: an ADS client that builds a compiled
+// configuration from every accepted snapshot and serves each listener on a
+// loopback port as a real HTTP/1.1 and h2c proxy.
+type DataPlane struct {
+	opts   DataPlaneOptions
+	log    *slog.Logger
+	client *adsClient
+	cfg    atomic.Pointer[config]
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	servers  map[string]*listenerServer
+	nacks    []Nack
+	changed  chan struct{} // closed and replaced on every change
+	pending  *config       // built by check, installed by apply
+	captures sync.Map      // request id -> chan *Exchange
+	reqSeq   atomic.Uint64
+}
+
+type listenerServer struct {
+	name string
+	addr string
+	srv  *http.Server
+	dp   *DataPlane
+}
+
+// Start connects to the ADS server and serves listeners as they arrive. It
+// returns at once; use WaitFor to wait for a configuration.
+func Start(opts DataPlaneOptions) (*DataPlane, error) {
+	if opts.ADS == "" {
+		return nil, errors.New("sim: ADS address required")
+	}
+	if opts.ListenHost == "" {
+		opts.ListenHost = "127.0.0.1"
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 8 << 20
+	}
+	if opts.NodeID == "" {
+		opts.NodeID = "routedeck-sim"
+	}
+	dp := &DataPlane{opts: opts, log: opts.Logger, servers: map[string]*listenerServer{}, changed: make(chan struct{}), done: make(chan struct{})}
+	if dp.log == nil {
+		dp.log = slog.Default()
+	}
+	dp.cfg.Store(&config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: map[string]string{}})
+	dp.client = &adsClient{
+		addr: opts.ADS, log: dp.log, dialOpt: opts.DialOptions,
+		node:  &corev3.Node{Id: opts.NodeID, Cluster: opts.Cluster, UserAgentName: "routedeck-sim"},
+		state: &resources{versions: map[string]string{}},
+		check: dp.check, apply: dp.apply, nack: dp.recordNack,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dp.cancel = cancel
+	go func() {
+		defer close(dp.done)
+		dp.client.run(ctx)
+	}()
+	return dp, nil
+}
+
+// Close stops the ADS stream and every listener.
+func (dp *DataPlane) Close() error {
+	dp.cancel()
+	<-dp.done
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	var errs []error
+	for name, s := range dp.servers {
+		errs = append(errs, s.srv.Close())
+		delete(dp.servers, name)
+	}
+	return errors.Join(errs...)
+}
+
+func (dp *DataPlane) check(typeURL string, next *resources) error {
+	cfg, errs := build(next)
+	if e := errs[typeURL]; len(e) > 0 {
+		return errors.Join(e...)
+	}
+	dp.mu.Lock()
+	dp.pending = cfg
+	dp.mu.Unlock()
+	return nil
+}
+
+func (dp *DataPlane) apply(*resources) {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	cfg := dp.pending
+	dp.pending = nil
+	if cfg == nil {
+		return
+	}
+	dp.cfg.Store(cfg)
+	// Serve new listeners, stop removed ones; kept ones keep their port.
+	for name := range cfg.listeners {
+		if dp.servers[name] != nil {
+			continue
+		}
+		s, err := dp.serve(name)
+		if err != nil {
+			dp.log.Error("sim: serve listener", "listener", name, "err", err)
+			continue
+		}
+		dp.servers[name] = s
+	}
+	for name, s := range dp.servers {
+		if cfg.listeners[name] == nil {
+			_ = s.srv.Close()
+			delete(dp.servers, name)
+		}
+	}
+	close(dp.changed)
+	dp.changed = make(chan struct{})
+}
+
+func (dp *DataPlane) recordNack(n Nack) {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	dp.nacks = append(dp.nacks, n)
+	if len(dp.nacks) > 20 {
+		dp.nacks = dp.nacks[1:]
+	}
+	close(dp.changed)
+	dp.changed = make(chan struct{})
+}
+
+// Status is what the data plane has accepted and refused.
+type Status struct {
+	// Versions are the accepted versions by type URL.
+	Versions map[string]string `json:"versions"`
+	// Listeners maps listener names to the loopback address serving them.
+	Listeners map[string]string `json:"listeners"`
+	// Ready lists listeners whose route configuration has arrived.
+	Ready map[string]bool `json:"ready"`
+	Nacks []Nack          `json:"nacks,omitempty"`
+}
+
+// Status returns the current status.
+func (dp *DataPlane) Status() Status {
+	cfg := dp.cfg.Load()
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	st := Status{Versions: map[string]string{}, Listeners: map[string]string{}, Ready: map[string]bool{}, Nacks: append([]Nack(nil), dp.nacks...)}
+	for k, v := range cfg.versions {
+		st.Versions[k] = v
+	}
+	for name, s := range dp.servers {
+		st.Listeners[name] = s.addr
+		if hc := cfg.listeners[name]; hc != nil {
+			st.Ready[name] = hc.router != nil
+		}
+	}
+	return st
+}
+
+// WaitFor waits until cond holds for the status or ctx ends.
+func (dp *DataPlane) WaitFor(ctx context.Context, cond func(Status) bool) (Status, error) {
+	for {
+		dp.mu.Lock()
+		ch := dp.changed
+		dp.mu.Unlock()
+		st := dp.Status()
+		if cond(st) {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("sim: waiting for configuration: %w", ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// Router returns the compiled router of a listener, nil if none yet.
+func (dp *DataPlane) Router(listener string) *Router {
+	if hc := dp.cfg.Load().listeners[listener]; hc != nil {
+		return hc.router
+	}
+	return nil
+}
+
+func (dp *DataPlane) serve(name string) (*listenerServer, error) {
+	lis, err := net.Listen("tcp", net.JoinHostPort(dp.opts.ListenHost, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("listener %q: %w", name, err)
+	}
+	s := &listenerServer{name: name, addr: lis.Addr().String(), dp: dp}
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	s.srv = &http.Server{Handler: s, Protocols: protos, ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(dp.log.Handler(), slog.LevelDebug)}
+	go func() {
+		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			dp.log.Error("sim: listener stopped", "listener", name, "err", err)
+		}
+	}()
+	dp.log.Info("sim: serving listener", "listener", name, "addr", s.addr)
+	return s, nil
+}
+
+// Exchange is what the data plane did with one request, for the sandbox's
+// trace: the routing decision (with the per-route trace), the filters that
+// spoke, and each attempt upstream.
+type Exchange struct {
+	Listener string    `json:"listener"`
+	Decision *Decision `json:"decision"`
+	Cluster  string    `json:"cluster,omitempty"`
+	Endpoint string    `json:"endpoint,omitempty"`
+	Attempts []Attempt `json:"attempts,omitempty"`
+	// LocalReply names who answered without an upstream (router, rbac,
+	// jwt_authn, local_ratelimit, cors, fault, basic_auth).
+	LocalReply string   `json:"localReply,omitempty"`
+	Notes      []string `json:"notes,omitempty"`
+	Status     int      `json:"status"`
+}
+
+// Attempt is one try upstream.
+type Attempt struct {
+	Endpoint string        `json:"endpoint"`
+	Status   int           `json:"status,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"durationNs"`
+	Backoff  time.Duration `json:"backoffNs,omitempty"`
+}
+
+// HeaderCapture on a request asks the data plane to report its Exchange
+// to Capture; it is removed before the request goes upstream.
+const HeaderCapture = "x-routedeck-capture"
+
+// Capture returns an id to send in HeaderCapture and a function that waits
+// for that request's Exchange.
+func (dp *DataPlane) Capture() (string, func(context.Context) (*Exchange, error)) {
+	id := strconv.FormatUint(dp.reqSeq.Add(1), 10) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+	ch := make(chan *Exchange, 1)
+	dp.captures.Store(id, ch)
+	return id, func(ctx context.Context) (*Exchange, error) {
+		defer dp.captures.Delete(id)
+		select {
+		case ex := <-ch:
+			return ex, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// hop-by-hop headers are not forwarded (RFC 9110 section 7.6.1).
+var hopHeaders = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true,
+	"trailer": true, "transfer-encoding": true, "upgrade": true,
+}
+
+func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	dp := s.dp
+	cfg := dp.cfg.Load()
+	hc := cfg.listeners[s.name]
+	captureID := r.Header.Get(HeaderCapture)
+	r.Header.Del(HeaderCapture)
+	ex := &Exchange{Listener: s.name}
+	defer func() {
+		if captureID == "" {
+			return
+		}
+		if ch, ok := dp.captures.Load(captureID); ok {
+			select {
+			case ch.(chan *Exchange) <- ex:
+			default:
+			}
+		}
+	}()
+	if hc == nil || hc.router == nil {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "no route configuration yet"}, nil)
+		return
+	}
+	req := toSimRequest(r, hc)
+	random := rand.Uint64()
+	d := hc.router.RouteWith(req, random, RouteOptions{NoTrace: captureID == ""})
+	ex.Decision = d
+	var respAdd, reqAdd Headers
+	notes := []string{}
+	fc := &filterCtx{req: req, d: d, random: random, respAdd: &respAdd, reqAdd: &reqAdd, dp: dp, notes: &notes}
+	defer func() { ex.Notes = notes }()
+	var extras *routeExtras
+	if rt := d.MatchedRoute(); rt != nil {
+		extras = hc.extras[rt]
+	}
+	for _, f := range hc.filters {
+		var per filterImpl
+		if extras != nil {
+			per = extras.filters[f.name]
+		}
+		if _, off := per.(filterDisabled); off {
+			continue
+		}
+		if f.disabled && per == nil {
+			continue
+		}
+		var lr *localReply
+		switch f.kind {
+		case filterJWT:
+			if jr, ok := per.(*jwtRoute); ok && !jr.disabled {
+				lr = f.global.(*jwtFilter).check(fc, jr.requirement)
+			}
+		default:
+			impl := per
+			if impl == nil {
+				impl = f.global
+			}
+			if impl != nil {
+				lr = impl.decode(fc)
+			}
+		}
+		if lr != nil {
+			ex.LocalReply, ex.Status = lr.by, lr.status
+			writeLocal(w, lr, respAdd)
+			return
+		}
+	}
+	if d.Response != nil {
+		// Redirects, direct responses, no route, unknown cluster.
+		ex.LocalReply, ex.Status = "router", d.Response.Status
+		lr := &localReply{status: d.Response.Status, body: d.Response.Body, by: "router"}
+		for _, h := range d.Response.Headers {
+			if h.Name != ":status" {
+				lr.headers = append(lr.headers, h)
+			}
+		}
+		if d.Response.Status == 503 && d.Cluster != "" && !d.IsDirectResponseEntry() {
+			lr.body = "cluster not found"
+		}
+		writeLocal(w, lr, respAdd)
+		return
+	}
+	if !d.IsRouteEntry() {
+		ex.LocalReply, ex.Status = "router", 404
+		writeLocal(w, &localReply{status: 404}, respAdd)
+		return
+	}
+	ex.Cluster = d.Cluster
+	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if upgrade {
+		allowed := hc.websocket
+		if extras != nil && extras.websocket != nil {
+			allowed = *extras.websocket
+		}
+		if !allowed {
+			ex.LocalReply, ex.Status = "router", 403
+			writeLocal(w, &localReply{status: 403, body: "upgrade failed"}, respAdd)
+			return
+		}
+	}
+	cl := cfg.clusters[d.Cluster]
+	if cl == nil {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "cluster not found"}, respAdd)
+		return
+	}
+	up := d.RequestHeaders.Clone()
+	for _, name := range fc.reqDel {
+		up.Del(name)
+	}
+	up = append(up, reqAdd...)
+	if upgrade {
+		dp.tunnel(w, r, cl, d, up, ex)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, dp.opts.MaxBodyBytes))
+	if err != nil {
+		ex.LocalReply, ex.Status = "router", 413
+		writeLocal(w, &localReply{status: 413, body: "request body too large"}, respAdd)
+		return
+	}
+	if extras != nil {
+		for _, m := range extras.mirrors {
+			if m.fraction == nil || EvaluateFraction(uint64(m.fraction.proto.GetNumerator()), denominator(m.fraction.proto.GetDenominator()), rand.Uint64()) {
+				if mc := cfg.clusters[m.cluster]; mc != nil {
+					go dp.mirror(mc, up, body)
+					notes = append(notes, "mirrored to "+m.cluster)
+				}
+			}
+		}
+	}
+	dp.forward(w, r, hc, cl, d, up, body, respAdd, ex)
+}
+
+// toSimRequest turns an HTTP request into the router's view: pseudo-headers
+// first, names lower-cased, the peer address kept for RBAC.
+func toSimRequest(r *http.Request, hc *hcmConfig) *Request {
+	scheme := "http"
+	if hc.tls {
+		scheme = "https"
+	}
+	req := &Request{RemoteAddress: r.RemoteAddr, LocalAddress: r.Host}
+	req.Headers = make(Headers, 0, len(r.Header)+6)
+	req.Headers = append(req.Headers, Header{":authority", r.Host}, Header{":path", r.URL.RequestURI()}, Header{":method", r.Method}, Header{":scheme", scheme})
+	for name, vals := range r.Header {
+		ln := strings.ToLower(name)
+		if hopHeaders[ln] && !(ln == "upgrade" || ln == "connection") {
+			continue
+		}
+		for _, v := range vals {
+			req.Headers = append(req.Headers, Header{ln, v})
+		}
+	}
+	// Envoy sets x-forwarded-proto from the connection at the edge.
+	req.Headers.Set("x-forwarded-proto", scheme)
+	if _, ok := req.Headers.Get("x-request-id"); !ok {
+		req.Headers.Add("x-request-id", fmt.Sprintf("%016x", rand.Uint64()))
+	}
+	return req
+}
+
+func writeLocal(w http.ResponseWriter, lr *localReply, extra Headers) {
+	h := w.Header()
+	for _, e := range lr.headers {
+		h.Add(e.Name, e.Value)
+	}
+	for _, e := range extra {
+		h.Add(e.Name, e.Value)
+	}
+	if lr.body != "" && h.Get("content-type") == "" {
+		h.Set("content-type", "text/plain")
+	}
+	h.Set("server", "envoy")
+	w.WriteHeader(lr.status)
+	_, _ = io.WriteString(w, lr.body)
+}
+
+// retryOn is a parsed retry_on list.
+type retryOn struct {
+	fiveXX, gatewayErr, reset, connectFailure, retriable4xx, refused bool
+	codes                                                            map[int]bool
+}
+
+func parseRetryOn(s string, codes []uint32) retryOn {
+	var ro retryOn
+	for _, c := range strings.Split(s, ",") {
+		switch strings.TrimSpace(c) {
+		case "5xx":
+			ro.fiveXX = true
+		case "gateway-error":
+			ro.gatewayErr = true
+		case "reset", "reset-before-request":
+			ro.reset = true
+		case "connect-failure":
+			ro.connectFailure = true
+		case "retriable-4xx":
+			ro.retriable4xx = true
+		case "refused-stream":
+			ro.refused = true
+		case "retriable-status-codes":
+			ro.codes = map[int]bool{}
+			for _, code := range codes {
+				ro.codes[int(code)] = true
+			}
+		}
+	}
+	return ro
+}
+
+func (ro retryOn) status(code int) bool {
+	return (ro.fiveXX && code >= 500) || (ro.gatewayErr && code >= 502 && code <= 504) ||
+		(ro.retriable4xx && code == 409) || ro.codes[code]
+}
+
+// failure classifies a transport error for retry_on.
+func (ro retryOn) failure(err error, timedOut bool) bool {
+	if timedOut {
+		// A per-try timeout counts as a 504.
+		return ro.fiveXX || ro.gatewayErr
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return ro.connectFailure || ro.fiveXX || ro.gatewayErr
+	}
+	return ro.reset || ro.fiveXX || ro.gatewayErr
+}
+
+func (dp *DataPlane) transport(cl *cluster) *http.Transport {
+	tr := &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
+	if cl.http2 {
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	} else {
+		tr.Protocols.SetHTTP1(true)
+	}
+	return tr
+}
+
+var transports sync.Map // cluster name + protocol -> *http.Transport
+
+func (dp *DataPlane) transportFor(cl *cluster) *http.Transport {
+	key := cl.name + "/" + strconv.FormatBool(cl.http2)
+	if t, ok := transports.Load(key); ok {
+		return t.(*http.Transport)
+	}
+	t, _ := transports.LoadOrStore(key, dp.transport(cl))
+	return t.(*http.Transport)
+}
+
+func upstreamRequest(ctx context.Context, endpoint string, h Headers, body []byte) (*http.Request, error) {
+	path, _ := h.Get(":path")
+	method, _ := h.Get(":method")
+	host, _ := h.Get(":authority")
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+endpoint+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" && !strings.HasPrefix(path, "/") {
+		req.URL = &url.URL{Scheme: "http", Host: endpoint, Opaque: path}
+	}
+	req.Host = host
+	for _, e := range h {
+		if strings.HasPrefix(e.Name, ":") || hopHeaders[e.Name] || e.Name == "host" {
+			continue
+		}
+		req.Header.Add(e.Name, e.Value)
+	}
+	if len(body) > 0 {
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		req.ContentLength = int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(body))), nil }
+	}
+	return req, nil
+}
+
+// forward sends the request upstream with the route's retry policy, under
+// the route timeout that covers every try.
+func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConfig, cl *cluster, d *Decision, up Headers, body []byte, respAdd Headers, ex *Exchange) {
+	ctx := r.Context()
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+		up.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(d.Timeout.Milliseconds(), 10))
+	}
+	if len(cl.endpoints) == 0 {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, respAdd)
+		return
+	}
+	cl.active.Add(1)
+	defer cl.active.Add(-1)
+	var ro retryOn
+	retries := uint32(0)
+	var perTry time.Duration
+	var base, maxBackoff time.Duration
+	if rp := d.Retry; rp != nil {
+		var codes []uint32
+		if rt := d.MatchedRoute(); rt != nil && rt.action.retry != nil {
+			codes = rt.action.retry.GetRetriableStatusCodes()
+		}
+		ro = parseRetryOn(rp.RetryOn, codes)
+		retries, perTry, base, maxBackoff = rp.NumRetries, rp.PerTryTimeout, rp.BackoffBase, rp.BackoffMax
+	}
+	var hash uint64
+	var hashed bool
+	if rt := d.MatchedRoute(); rt != nil {
+		hash, hashed = hashRequest(rt.action.hashPolicy, up)
+	}
+	tr := dp.transportFor(cl)
+	last := -1
+	for attempt := uint32(0); ; attempt++ {
+		i := cl.pick(hash, hashed, last)
+		last = i
+		ep := cl.endpoints[i]
+		ex.Endpoint = ep.addr
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if perTry > 0 {
+			tctx, cancel = context.WithTimeout(ctx, perTry)
+		}
+		if attempt > 0 {
+			up.Set("x-envoy-attempt-count", strconv.Itoa(int(attempt)+1))
+		}
+		req, err := upstreamRequest(tctx, ep.addr, up, body)
+		if err != nil {
+			cancel()
+			ex.LocalReply, ex.Status = "router", 500
+			writeLocal(w, &localReply{status: 500, body: err.Error()}, respAdd)
+			return
+		}
+		start := time.Now()
+		ep.active.Add(1)
+		resp, err := tr.RoundTrip(req)
+		ep.active.Add(-1)
+		at := Attempt{Endpoint: ep.addr, Duration: time.Since(start)}
+		var retry bool
+		if err != nil {
+			at.Error = err.Error()
+			timedOut := tctx.Err() != nil
+			if ctx.Err() != nil {
+				cancel()
+				ex.Attempts = append(ex.Attempts, at)
+				ex.LocalReply, ex.Status = "router", 504
+				writeLocal(w, &localReply{status: 504, body: "upstream request timeout"}, respAdd)
+				return
+			}
+			retry = ro.failure(err, timedOut)
+			if !retry || attempt >= retries {
+				cancel()
+				ex.Attempts = append(ex.Attempts, at)
+				status, msg := 503, "upstream connect error or disconnect/reset before headers. reset reason: "+resetReason(err)
+				if timedOut {
+					status, msg = 504, "upstream request timeout"
+				}
+				ex.LocalReply, ex.Status = "router", status
+				writeLocal(w, &localReply{status: status, body: msg}, respAdd)
+				return
+			}
+		} else {
+			at.Status = resp.StatusCode
+			retry = ro.status(resp.StatusCode) && attempt < retries
+		}
+		if retry {
+			if !cl.retryAllowed() {
+				ex.Notes = append(ex.Notes, "retry budget exhausted: no retry")
+				retry = false
+			}
+		}
+		if !retry {
+			ex.Attempts = append(ex.Attempts, at)
+			if resp == nil {
+				cancel()
+				writeLocal(w, &localReply{status: 503, body: "upstream reset"}, respAdd)
+				return
+			}
+			dp.relay(w, hc, d, resp, respAdd, ex)
+			cancel()
+			return
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		cancel()
+		// Fully jittered exponential backoff: uniform in
+		// [0, base*(2^n - 1)], capped at the maximum.
+		bound := base * time.Duration((uint64(1)<<min(attempt+1, 30))-1)
+		if bound > maxBackoff || bound <= 0 {
+			bound = maxBackoff
+		}
+		backoff := time.Duration(0)
+		if bound > 0 {
+			backoff = time.Duration(rand.Int64N(int64(bound)))
+		}
+		at.Backoff = backoff
+		ex.Attempts = append(ex.Attempts, at)
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+			cl.retries.Add(-1)
+		case <-ctx.Done():
+			timer.Stop()
+			cl.retries.Add(-1)
+			ex.LocalReply, ex.Status = "router", 504
+			writeLocal(w, &localReply{status: 504, body: "upstream request timeout"}, respAdd)
+			return
+		}
+	}
+}
+
+func resetReason(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "connection failure"
+	}
+	return "remote reset"
+}
+
+// relay copies the upstream answer back with the route's response header
+// mutations and the filters' headers.
+func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, resp *http.Response, respAdd Headers, ex *Exchange) {
+	defer resp.Body.Close()
+	h := make(Headers, 0, len(resp.Header)+1)
+	h = append(h, Header{":status", strconv.Itoa(resp.StatusCode)})
+	for name, vals := range resp.Header {
+		ln := strings.ToLower(name)
+		if hopHeaders[ln] {
+			continue
+		}
+		for _, v := range vals {
+			h = append(h, Header{ln, v})
+		}
+	}
+	h = hc.router.FinalizeResponse(d, h)
+	h = append(h, respAdd...)
+	out := w.Header()
+	status := resp.StatusCode
+	for _, e := range h {
+		if e.Name == ":status" {
+			if n, err := strconv.Atoi(e.Value); err == nil {
+				status = n
+			}
+			continue
+		}
+		out.Add(e.Name, e.Value)
+	}
+	out.Set("server", "envoy")
+	ex.Status = status
+	w.WriteHeader(status)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// mirror sends a copy to the shadow cluster and forgets it; Envoy adds
+// "-shadow" to the host so upstreams can tell.
+func (dp *DataPlane) mirror(cl *cluster, h Headers, body []byte) {
+	i := cl.pick(0, false, -1)
+	if i < 0 {
+		return
+	}
+	h = h.Clone()
+	if host, ok := h.Get(":authority"); ok {
+		h.Set(":authority", stripPort(host)+"-shadow")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := upstreamRequest(ctx, cl.endpoints[i].addr, h, body)
+	if err != nil {
+		return
+	}
+	resp, err := dp.transportFor(cl).RoundTrip(req)
+	if err != nil {
+		dp.log.Debug("sim: mirror failed", "cluster", cl.name, "err", err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// tunnel serves a websocket upgrade: the request goes to one endpoint and,
+// once it answers 101, bytes flow both ways until either side closes.
+func (dp *DataPlane) tunnel(w http.ResponseWriter, r *http.Request, cl *cluster, d *Decision, up Headers, ex *Exchange) {
+	if len(cl.endpoints) == 0 {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, nil)
+		return
+	}
+	ep := cl.endpoints[cl.pick(0, false, -1)]
+	ex.Endpoint = ep.addr
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		ex.LocalReply, ex.Status = "router", 403
+		writeLocal(w, &localReply{status: 403, body: "upgrade failed"}, nil)
+		return
+	}
+	uc, err := net.DialTimeout("tcp", ep.addr, 5*time.Second)
+	if err != nil {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure"}, nil)
+		return
+	}
+	defer uc.Close()
+	path, _ := up.Get(":path")
+	method, _ := up.Get(":method")
+	host, _ := up.Get(":authority")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
+	for _, e := range up {
+		if strings.HasPrefix(e.Name, ":") || e.Name == "host" || e.Name == "connection" || e.Name == "upgrade" {
+			continue
+		}
+		fmt.Fprintf(&b, "%s: %s\r\n", e.Name, e.Value)
+	}
+	b.WriteString("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if _, err := io.WriteString(uc, b.String()); err != nil {
+		return
+	}
+	ubr := bufio.NewReader(uc)
+	resp, err := http.ReadResponse(ubr, r)
+	if err != nil {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "upstream reset"}, nil)
+		return
+	}
+	ex.Status = resp.StatusCode
+	ex.Attempts = append(ex.Attempts, Attempt{Endpoint: ep.addr, Status: resp.StatusCode})
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+		return
+	}
+	dc, dbuf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer dc.Close()
+	if err := resp.Write(dc); err != nil {
+		return
+	}
+	errc := make(chan error, 2)
+	go func() {
+		// Bytes the server already read belong to the tunnel.
+		if n := dbuf.Reader.Buffered(); n > 0 {
+			p, _ := dbuf.Reader.Peek(n)
+			_, _ = uc.Write(p)
+		}
+		_, err := io.Copy(uc, dc)
+		errc <- err
+	}()
+	go func() {
+		_, err := io.Copy(dc, ubr)
+		errc <- err
+	}()
+	<-errc
+}
+
+// fetchFromCluster GETs a URI from an endpoint of the named cluster, as
+// Envoy's remote JWKS fetcher does: the cluster picks the address, the URI
+// gives the path and Host.
+func (dp *DataPlane) fetchFromCluster(name, uri string, timeout time.Duration) ([]byte, error) {
+	cl := dp.cfg.Load().clusters[name]
+	if cl == nil {
+		return nil, fmt.Errorf("cluster %q not found", name)
+	}
+	i := cl.pick(0, false, -1)
+	if i < 0 {
+		return nil, fmt.Errorf("cluster %q has no endpoints", name)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := upstreamRequest(ctx, cl.endpoints[i].addr, Headers{{":method", "GET"}, {":path", u.RequestURI()}, {":authority", u.Host}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := dp.transportFor(cl).RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("%s answered %d", uri, resp.StatusCode)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}

@@ -1,0 +1,297 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// xDS type URLs, in the order Envoy subscribes to them.
+const (
+	TypeListener = "type.googleapis.com/envoy.config.listener.v3.Listener"
+	TypeRoute    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+	TypeCluster  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+	TypeEndpoint = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+)
+
+// resources is the accepted state of every subscribed type.
+type resources struct {
+	listeners map[string]*listenerv3.Listener
+	routes    map[string]*routev3.RouteConfiguration
+	clusters  map[string]*clusterv3.Cluster
+	endpoints map[string]*endpointv3.ClusterLoadAssignment
+	versions  map[string]string
+}
+
+func (r *resources) clone() *resources {
+	return &resources{
+		listeners: maps.Clone(r.listeners),
+		routes:    maps.Clone(r.routes),
+		clusters:  maps.Clone(r.clusters),
+		endpoints: maps.Clone(r.endpoints),
+		versions:  maps.Clone(r.versions),
+	}
+}
+
+// Nack is a response the data plane refused, as it told the server.
+type Nack struct {
+	TypeURL string    `json:"typeUrl"`
+	Version string    `json:"version"`
+	Error   string    `json:"error"`
+	At      time.Time `json:"at"`
+}
+
+// adsClient holds one ADS stream at a time, reconnecting with backoff, and
+// hands every accepted state to apply. It subscribes like Envoy: listeners
+// and clusters by wildcard, then the route configurations the listeners
+// name and the load assignments of the EDS clusters.
+type adsClient struct {
+	addr    string
+	node    *corev3.Node
+	log     *slog.Logger
+	dialOpt []grpc.DialOption
+	// check refuses a response it does not understand (the error becomes
+	// the NACK's error_detail); apply installs an accepted state.
+	check func(typeURL string, next *resources) error
+	apply func(*resources)
+	nack  func(Nack)
+
+	mu    sync.Mutex
+	state *resources
+}
+
+type typeState struct {
+	version, nonce string
+	names          []string // subscribed names; nil = wildcard
+	sent           bool
+}
+
+func (c *adsClient) run(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		err := c.stream(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("sim: ADS stream ended, reconnecting", "addr", c.addr, "err", err, "after", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (c *adsClient) stream(ctx context.Context) error {
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.dialOpt...)
+	conn, err := grpc.NewClient(c.addr, opts...)
+	if err != nil {
+		return fmt.Errorf("dial ADS %s: %w", c.addr, err)
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(sctx)
+	if err != nil {
+		return fmt.Errorf("open ADS stream: %w", err)
+	}
+	c.mu.Lock()
+	state := c.state.clone()
+	c.mu.Unlock()
+	types := map[string]*typeState{
+		TypeListener: {}, TypeRoute: {names: []string{}}, TypeCluster: {}, TypeEndpoint: {names: []string{}},
+	}
+	// Versions survive a reconnect so the server can skip what we have.
+	for t, ts := range types {
+		ts.version = state.versions[t]
+	}
+	first := true
+	send := func(typeURL string, errDetail error) error {
+		ts := types[typeURL]
+		req := &discovery.DiscoveryRequest{
+			TypeUrl: typeURL, VersionInfo: ts.version, ResponseNonce: ts.nonce,
+			ResourceNames: ts.names,
+		}
+		if first {
+			req.Node = c.node
+			first = false
+		}
+		if errDetail != nil {
+			req.ErrorDetail = &status.Status{Code: int32(codes.InvalidArgument), Message: errDetail.Error()}
+		}
+		ts.sent = true
+		return st.Send(req)
+	}
+	// Listeners before clusters, as the brief order of a fresh Envoy's
+	// requests does not matter to a state-of-the-world server.
+	if err := send(TypeListener, nil); err != nil {
+		return err
+	}
+	if err := send(TypeCluster, nil); err != nil {
+		return err
+	}
+	// Dependent subscriptions start when the names are known, so an
+	// empty name list never reads as a wildcard.
+	resubscribe := func() error {
+		want := map[string][]string{TypeRoute: routeNames(state), TypeEndpoint: edsNames(state)}
+		for _, t := range []string{TypeRoute, TypeEndpoint} {
+			ts := types[t]
+			if ts.sent && slices.Equal(ts.names, want[t]) {
+				continue
+			}
+			if !ts.sent && len(want[t]) == 0 {
+				continue
+			}
+			ts.names = want[t]
+			if err := send(t, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := resubscribe(); err != nil {
+		return err
+	}
+	for {
+		resp, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		ts, ok := types[resp.GetTypeUrl()]
+		if !ok {
+			continue
+		}
+		ts.nonce = resp.GetNonce()
+		next, err := decode(state, resp)
+		if err == nil {
+			err = c.check(resp.GetTypeUrl(), next)
+		}
+		if err != nil {
+			c.log.Warn("sim: NACK", "type", resp.GetTypeUrl(), "version", resp.GetVersionInfo(), "err", err)
+			if c.nack != nil {
+				c.nack(Nack{TypeURL: resp.GetTypeUrl(), Version: resp.GetVersionInfo(), Error: err.Error(), At: time.Now()})
+			}
+			if err := send(resp.GetTypeUrl(), err); err != nil {
+				return err
+			}
+			continue
+		}
+		ts.version = resp.GetVersionInfo()
+		next.versions[resp.GetTypeUrl()] = ts.version
+		state = next
+		c.mu.Lock()
+		c.state = state.clone()
+		c.mu.Unlock()
+		c.apply(state)
+		if err := send(resp.GetTypeUrl(), nil); err != nil {
+			return err
+		}
+		if err := resubscribe(); err != nil {
+			return err
+		}
+	}
+}
+
+// decode returns the state with resp's resources in place of the old ones
+// of its type (state of the world: the response is the whole set, except
+// that route and endpoint responses only replace what they name).
+func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, error) {
+	next := prev.clone()
+	var errs []error
+	unpack := func(a *anypb.Any, m proto.Message) bool {
+		if err := a.UnmarshalTo(m); err != nil {
+			errs = append(errs, fmt.Errorf("resource of type %s: %w", a.GetTypeUrl(), err))
+			return false
+		}
+		return true
+	}
+	switch resp.GetTypeUrl() {
+	case TypeListener:
+		next.listeners = map[string]*listenerv3.Listener{}
+		for _, a := range resp.GetResources() {
+			l := &listenerv3.Listener{}
+			if unpack(a, l) {
+				next.listeners[l.GetName()] = l
+			}
+		}
+	case TypeCluster:
+		next.clusters = map[string]*clusterv3.Cluster{}
+		for _, a := range resp.GetResources() {
+			cl := &clusterv3.Cluster{}
+			if unpack(a, cl) {
+				next.clusters[cl.GetName()] = cl
+			}
+		}
+	case TypeRoute:
+		next.routes = map[string]*routev3.RouteConfiguration{}
+		for _, a := range resp.GetResources() {
+			rc := &routev3.RouteConfiguration{}
+			if unpack(a, rc) {
+				next.routes[rc.GetName()] = rc
+			}
+		}
+	case TypeEndpoint:
+		next.endpoints = map[string]*endpointv3.ClusterLoadAssignment{}
+		for _, a := range resp.GetResources() {
+			cla := &endpointv3.ClusterLoadAssignment{}
+			if unpack(a, cla) {
+				next.endpoints[cla.GetClusterName()] = cla
+			}
+		}
+	}
+	return next, errors.Join(errs...)
+}
+
+func routeNames(s *resources) []string {
+	set := map[string]bool{}
+	for _, l := range s.listeners {
+		for _, fc := range l.GetFilterChains() {
+			if hcm, err := hcmOf(fc); err == nil && hcm.GetRds() != nil {
+				set[hcm.GetRds().GetRouteConfigName()] = true
+			}
+		}
+	}
+	return sortedSet(set)
+}
+
+func edsNames(s *resources) []string {
+	set := map[string]bool{}
+	for name, cl := range s.clusters {
+		if cl.GetType() == clusterv3.Cluster_EDS {
+			if n := cl.GetEdsClusterConfig().GetServiceName(); n != "" {
+				name = n
+			}
+			set[name] = true
+		}
+	}
+	return sortedSet(set)
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
