@@ -36,6 +36,8 @@ var diffPredicates = []model.Condition{
 	model.Pred(model.FieldPath, model.OpSegmentPrefix, "/"),
 	model.Pred(model.FieldPath, model.OpRegex, "/users/[0-9]+.*"),
 	model.Pred(model.FieldPath, model.OpSuffix, ".js"),
+	model.Pred(model.FieldPath, model.OpRegex, "/api|/docs/.*"),
+	model.Pred("cookie[s]", model.OpRegex, "v1|x"),
 	model.Pred(model.FieldPath, model.OpContains, "x"),
 	model.Pred(model.FieldPath, model.OpTemplate, "/users/{id}/orders"),
 	{Field: model.FieldMethod, Op: model.OpIn, Values: []string{"GET", "HEAD"}},

@@ -270,29 +270,12 @@ func grpcPathCondition(c model.Condition) (model.Condition, error) {
 
 // segmentRegex renders a string predicate as a regex over one path segment.
 func segmentRegex(c model.Condition) (string, error) {
-	q := quoteFold(c.IgnoreCase)
-	var re string
-	switch c.Op {
-	case model.OpEquals:
-		re = q(c.Value)
-	case model.OpPrefix:
-		re = q(c.Value) + "[^/]*"
-	case model.OpSuffix:
-		re = "[^/]*" + q(c.Value)
-	case model.OpContains:
-		re = "[^/]*" + q(c.Value) + "[^/]*"
-	case model.OpIn:
-		re = alternationFold(c.Values, c.IgnoreCase)
-	case model.OpRegex:
-		if err := checkRegex(c.Value); err != nil {
-			return "", err
-		}
-		re = "(?:" + c.Value + ")"
-	default:
-		return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+	re, err := stringRegex(c)
+	if err != nil {
+		return "", err
 	}
 	// A segment never holds '/': the regex must not reach across one.
-	return excludeRunes("(?:"+re+")", "/")
+	return excludeRunes(re, "/")
 }
 
 // indexPath is model.Index(model.JoinPath(path, key), i) without fmt: it

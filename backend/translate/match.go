@@ -187,35 +187,45 @@ func setPathSpecifier(m *routev3.RouteMatch, p model.Condition) error {
 // pathRegex is a regex over the path (without query) equivalent to p, with
 // '?' removed from what it can match so it can be followed by the query.
 func pathRegex(p model.Condition) (string, error) {
-	q := quoteFold(p.IgnoreCase)
 	var re string
+	var err error
 	switch p.Op {
-	case model.OpEquals, model.OpExact:
-		re = q(p.Value)
-	case model.OpPrefix:
-		re = q(p.Value) + ".*"
-	case model.OpSuffix:
-		re = ".*" + q(p.Value)
-	case model.OpContains:
-		re = ".*" + q(p.Value) + ".*"
-	case model.OpIn:
-		re = alternationFold(p.Values, p.IgnoreCase)
 	case model.OpSegmentPrefix:
-		re = q(p.Value) + "(?:/.*)?"
-	case model.OpRegex:
-		if err := checkRegex(p.Value); err != nil {
-			return "", err
-		}
-		re = p.Value
+		re = quoteFold(p.IgnoreCase)(p.Value) + "(?:/.*)?"
 	case model.OpTemplate:
-		var err error
-		if re, err = templateRegex(p.Value); err != nil {
-			return "", err
-		}
+		re, err = templateRegex(p.Value)
 	default:
-		return "", fmt.Errorf("operator %q is not supported on path", p.Op)
+		re, err = stringRegex(p)
+	}
+	if err != nil {
+		return "", err
 	}
 	return excludeRunes(re, "?")
+}
+
+// stringRegex renders a string test as a full-match regex in which "any
+// text" is ".*"; callers remove the characters their context cannot hold
+// with excludeRunes.
+func stringRegex(c model.Condition) (string, error) {
+	q := quoteFold(c.IgnoreCase)
+	switch c.Op {
+	case model.OpEquals, model.OpExact:
+		return q(c.Value), nil
+	case model.OpPrefix:
+		return q(c.Value) + ".*", nil
+	case model.OpSuffix:
+		return ".*" + q(c.Value), nil
+	case model.OpContains:
+		return ".*" + q(c.Value) + ".*", nil
+	case model.OpIn:
+		return alternationFold(c.Values, c.IgnoreCase), nil
+	case model.OpRegex:
+		if err := checkRegex(c.Value); err != nil {
+			return "", err
+		}
+		return c.Value, nil
+	}
+	return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 }
 
 // templateRegex is the regex of a uri template that is not the route's path
@@ -344,28 +354,11 @@ func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 }
 
 func cookieValueRegex(c model.Condition) (string, error) {
-	q := quoteFold(c.IgnoreCase)
-	var re string
-	switch c.Op {
-	case model.OpEquals:
-		re = q(c.Value)
-	case model.OpPrefix:
-		re = q(c.Value) + "[^;]*"
-	case model.OpSuffix:
-		re = "[^;]*" + q(c.Value)
-	case model.OpContains:
-		re = "[^;]*" + q(c.Value) + "[^;]*"
-	case model.OpIn:
-		re = alternationFold(c.Values, c.IgnoreCase)
-	case model.OpRegex:
-		if err := checkRegex(c.Value); err != nil {
-			return "", err
-		}
-		re = c.Value
-	default:
-		return "", fmt.Errorf("operator %q is not supported on cookies", c.Op)
+	re, err := stringRegex(c)
+	if err != nil {
+		return "", err
 	}
-	return excludeRunes("(?:"+re+")", ";")
+	return excludeRunes(re, ";")
 }
 
 // addQuery maps a query parameter test. Envoy matches the first value of the

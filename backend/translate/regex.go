@@ -79,9 +79,10 @@ func excludeRunes(re, except string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("invalid regex %q: %w", re, err)
 	}
-	excluded := []rune(except)
-	stripRunes(parsed, excluded)
-	return parsed.String(), nil
+	stripRunes(parsed, []rune(except))
+	// Grouped, so the caller can append to it ("a|b" would otherwise bind
+	// only its last branch to what follows).
+	return "(?:" + parsed.String() + ")", nil
 }
 
 func stripRunes(re *syntax.Regexp, except []rune) {
