@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
 )
 
@@ -60,6 +61,9 @@ type Deps struct {
 	Logger    *slog.Logger
 	Publisher Publisher
 	Sandbox   Sandbox
+	// TestPlane runs route tests through the sandbox's data plane as well
+	// as the reference evaluator; nil runs them through the evaluator only.
+	TestPlane routetest.DataPlane
 	// UI serves the dashboard for every path outside /api; nil mounts
 	// nothing there.
 	UI http.Handler
@@ -144,6 +148,20 @@ func NewHandler(deps Deps) http.Handler {
 		r.With(need(auth.RoleViewer)).Post("/validate", s.validate)
 		r.With(need(auth.RoleViewer)).Post("/sandbox/requests", s.sandboxRequest)
 		r.With(need(auth.RoleEditor)).Post("/apply", s.apply)
+
+		r.Route("/tests", func(r chi.Router) {
+			r.With(need(auth.RoleViewer)).Get("/", s.listTests)
+			r.With(need(auth.RoleEditor)).Post("/", s.createTest)
+			// Running tests changes nothing: a viewer may.
+			r.With(need(auth.RoleViewer)).Post("/run", s.runTests)
+			r.With(need(auth.RoleViewer)).Get("/envoy", s.exportEnvoyTests)
+			r.With(need(auth.RoleEditor)).Post("/envoy", s.importEnvoyTests)
+			r.Route("/{name}", func(r chi.Router) {
+				r.With(need(auth.RoleViewer)).Get("/", s.getTest)
+				r.With(need(auth.RoleEditor)).Put("/", s.updateTest)
+				r.With(need(auth.RoleEditor)).Delete("/", s.deleteTest)
+			})
+		})
 
 		r.Route("/revisions", func(r chi.Router) {
 			r.Use(need(auth.RoleViewer))

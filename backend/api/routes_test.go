@@ -101,7 +101,8 @@ func TestAuthEveryRoute(t *testing.T) {
 			return "admin"
 		case method == "GET", path == "/auth/logout",
 			// Read-only questions that need a body.
-			path == "/evaluate", path == "/validate", path == "/sandbox/requests":
+			path == "/evaluate", path == "/validate", path == "/sandbox/requests",
+			path == "/tests/run":
 			return "viewer"
 		}
 		return "editor"
