@@ -310,6 +310,10 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	case pathForTemplateRewrite:
 		if v, ok := model.MatchedPathTemplate(when); ok {
 			target = topLevelPathPredicate(when, v, model.OpTemplate)
+			if err := checkTemplateRewrite(v, r.Then.Rewrite.PathTemplate); err != nil {
+				c.err = fieldError("then.rewrite.pathTemplate", err)
+				return c
+			}
 		}
 	}
 	var problems model.Problems
@@ -599,4 +603,21 @@ func copyCondition(c model.Condition) model.Condition {
 		}
 	}
 	return out
+}
+
+// checkTemplateRewrite refuses a rewrite template Envoy would NACK: bad
+// syntax, or a variable the match template does not bind.
+func checkTemplateRewrite(match, rewrite string) error {
+	t, err := model.ParsePathTemplate(match)
+	if err != nil {
+		return fmt.Errorf("path template %q: %w", match, err)
+	}
+	vars := make(map[string]string, len(t.Vars))
+	for _, v := range t.Vars {
+		vars[v] = "x"
+	}
+	if _, err := model.RewritePathTemplate(rewrite, vars); err != nil {
+		return fmt.Errorf("rewrite %q: %w", rewrite, err)
+	}
+	return nil
 }
