@@ -8,6 +8,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/backend/xds"
@@ -20,13 +21,19 @@ type adsPublisher struct {
 	store *store.Store
 	ads   *xds.Server
 	log   *slog.Logger
+	// tests is the sandbox data plane route tests also run through before
+	// a publish; nil runs them through the reference evaluator only.
+	tests routetest.DataPlane
 }
 
 var _ api.Publisher = (*adsPublisher)(nil)
 
 // Publish translates the draft first, so a draft Envoy cannot take never
-// becomes a published version. force is accepted for when route tests gate
-// publishing; there are none to skip yet.
+// becomes a published version, then runs the gateway's route tests on it:
+// any failure refuses the publish (ECONFLICT, one field error per failed
+// expectation) unless force is set. A forced publish is recorded in the
+// audit log as publish.force with what failed, before anything is
+// published, so it cannot happen unrecorded.
 func (p *adsPublisher) Publish(ctx context.Context, actor, gateway string, force bool) (int64, error) {
 	ws, err := p.store.GatewayWorkspace(ctx, gateway)
 	if err != nil {
@@ -35,9 +42,23 @@ func (p *adsPublisher) Publish(ctx context.Context, actor, gateway string, force
 	if _, err := translate.Gateway(ws, gateway, translate.Options{}); err != nil {
 		return 0, err
 	}
+	tests, err := routetest.Load(ctx, p.store, gateway)
+	if err != nil {
+		return 0, fmt.Errorf("load route tests of %q: %w", gateway, err)
+	}
+	rep := routetest.Run(ctx, ws, tests, p.tests)
 	note := ""
 	if force {
 		note = "forced"
+		detail := fmt.Sprintf("%d route tests passed, %d failed", rep.Passed, rep.Failed)
+		if err := rep.Err(model.ECONFLICT); err != nil {
+			detail = err.Error()
+		}
+		if err := p.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "publish.force", Target: gateway, Detail: detail}); err != nil {
+			return 0, err
+		}
+	} else if err := rep.Err(model.ECONFLICT); err != nil {
+		return 0, err
 	}
 	pub, err := p.store.Publish(ctx, actor, gateway, note)
 	if err != nil {
