@@ -200,14 +200,9 @@ func simRequest(req diffRequest) *sim.Request {
 	return sim.NewRequest(req.method, req.host, req.path, kv...)
 }
 
-// ruleOf recovers the rule name from an Envoy route name "rule/<name>/<n>".
 func ruleOf(route string) string {
-	name, ok := strings.CutPrefix(route, "rule/")
-	if !ok {
-		return ""
-	}
-	name = name[:strings.LastIndexByte(name, '/')]
-	return name
+	rule, _ := RuleOfRoute(route)
+	return rule
 }
 
 func describeRules(routes []model.Route) string {

@@ -24,6 +24,18 @@ import (
 // a trace names the rule it came from.
 func routeName(rule string, n int) string { return "rule/" + rule + "/" + strconv.Itoa(n) }
 
+// RuleOfRoute returns the rule an Envoy route name belongs to
+// ("rule/api/2" -> "api"), for traces and NACK attribution. ok is false for
+// the default-response route and for names this package did not make.
+func RuleOfRoute(route string) (rule string, ok bool) {
+	rest, ok := strings.CutPrefix(route, "rule/")
+	i := strings.LastIndexByte(rest, '/')
+	if !ok || i <= 0 {
+		return "", false
+	}
+	return rest[:i], true
+}
+
 // defaultRouteName names the gateway's default-response route.
 const defaultRouteName = "default"
 

@@ -124,3 +124,25 @@ func TestByType(t *testing.T) {
 		t.Errorf("version %q, want 16 hex digits", v)
 	}
 }
+
+func TestRuleOfRoute(t *testing.T) {
+	tests := map[string]struct {
+		route string
+		rule  string
+		ok    bool
+	}{
+		"first":   {routeName("api", 0), "api", true},
+		"dotted":  {routeName("shop.v2", 12), "shop.v2", true},
+		"default": {defaultRouteName, "", false},
+		"foreign": {"my-route", "", false},
+		"no rule": {"rule/", "", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rule, ok := RuleOfRoute(tc.route)
+			if rule != tc.rule || ok != tc.ok {
+				t.Errorf("RuleOfRoute(%q) = %q, %v; want %q, %v", tc.route, rule, ok, tc.rule, tc.ok)
+			}
+		})
+	}
+}
