@@ -44,7 +44,21 @@ func dnf(c model.Condition, path string) ([]term, error) {
 // expand returns the DNF of c (negated when neg), pushing negation down by
 // De Morgan's laws.
 func expand(c model.Condition, neg bool, path string) ([]term, error) {
+	kinds := 0
+	for _, set := range []bool{c.All != nil, c.Any != nil, c.Not != nil, c.IsPredicate()} {
+		if set {
+			kinds++
+		}
+	}
 	switch {
+	case kinds > 1:
+		return nil, fieldError(path, fmt.Errorf("a condition must have exactly one of all, any, not or a predicate"))
+	case c.All != nil && len(c.All) == 0:
+		// The rules language gives an empty list no meaning: refuse it
+		// rather than guess "always" or "never".
+		return nil, fieldError(model.JoinPath(path, "all"), fmt.Errorf("must not be empty"))
+	case c.Any != nil && len(c.Any) == 0:
+		return nil, fieldError(model.JoinPath(path, "any"), fmt.Errorf("must not be empty"))
 	case c.Text != "":
 		return nil, fieldError(path, fmt.Errorf("condition text %q was not parsed into a tree", c.Text))
 	case c.Not != nil:
@@ -87,10 +101,6 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 			if len(out) > maxTermsPerRule {
 				return nil, errTooManyTerms(path)
 			}
-		}
-		if out == nil {
-			// An empty `any` matches nothing; an empty negated `all` likewise.
-			return []term{}, nil
 		}
 		return out, nil
 	case c.IsPredicate():
