@@ -90,6 +90,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newRollbackCmd(o),
 		newCheckCmd(o),
 		newBootstrapCmd(o),
+		newTestCmd(o),
 	)
 	return root
 }
