@@ -14,7 +14,9 @@ import (
 )
 
 // registerWeb registers the instances the test watches: web-1 and web-2
-// tagged v1, and web-3 tagged v2, each with a passing TTL check.
+// tagged v1, and web-3 tagged v2, each with a passing TTL check. The agent
+// keeps a TTL check's last state across restarts and re-registrations, so
+// the checks are passed explicitly, as the instances' heartbeats would.
 func registerWeb(t *testing.T, client *api.Client) {
 	t.Helper()
 	for _, inst := range []struct {
@@ -30,6 +32,9 @@ func registerWeb(t *testing.T, client *api.Client) {
 		})
 		if err != nil {
 			t.Fatalf("register %s: %v", inst.id, err)
+		}
+		if err := client.Agent().PassTTL(inst.id+"-ttl", "heartbeat"); err != nil {
+			t.Fatalf("pass %s's check: %v", inst.id, err)
 		}
 	}
 }
