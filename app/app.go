@@ -27,6 +27,7 @@ import (
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/session"
 )
 
 // Config says where the service keeps its data and what it listens on.
@@ -72,6 +73,7 @@ type Service struct {
 	ads     *xds.Server
 	adsAddr net.Addr
 	stopADS context.CancelFunc
+	sandbox *session.Service
 	wg      sync.WaitGroup
 	errc    chan error
 }
@@ -106,19 +108,26 @@ func (s *Service) Start(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.ads.Metrics().Collectors()...)
+	// The sandbox's simulated Envoy takes its configuration over ADS like
+	// any proxy; without an ADS address to serve, ADS still runs on a
+	// loopback port for it alone.
+	adsListen := s.cfg.ADSListen
+	if adsListen == "" {
+		adsListen = "127.0.0.1:0"
+	}
+	if err := s.startADS(adsListen); err != nil {
+		st.Close()
+		return err
+	}
+	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), Logger: s.log})
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,
 		Logger:    s.log,
 		UI:        UIHandler(),
 		Publisher: pub,
+		Sandbox:   s.sandbox,
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	})
-	if s.cfg.ADSListen != "" {
-		if err := s.startADS(); err != nil {
-			st.Close()
-			return err
-		}
-	}
 	if s.cfg.Listen == "" {
 		return nil
 	}
@@ -144,10 +153,10 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) startADS() error {
-	lis, err := net.Listen("tcp", s.cfg.ADSListen)
+func (s *Service) startADS(addr string) error {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen for ADS on %s: %w", s.cfg.ADSListen, err)
+		return fmt.Errorf("listen for ADS on %s: %w", addr, err)
 	}
 	s.adsAddr = lis.Addr()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -162,7 +171,8 @@ func (s *Service) startADS() error {
 	return nil
 }
 
-// ADSAddr is the address Envoys connect to (nil without ADSListen).
+// ADSAddr is the address Envoys connect to (a loopback port of the
+// sandbox's own without ADSListen).
 func (s *Service) ADSAddr() net.Addr { return s.adsAddr }
 
 // Handler is the HTTP surface (API and dashboard), for the desktop window.
@@ -195,6 +205,11 @@ func (s *Service) Stop() error {
 		defer cancel()
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
+		}
+	}
+	if s.sandbox != nil {
+		if err := s.sandbox.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop sandbox: %w", err))
 		}
 	}
 	if s.stopADS != nil {
