@@ -88,8 +88,9 @@ func newVhostSet(patterns map[string]hostPattern) *vhostSet {
 
 func (vs *vhostSet) isCatchAll(i int) bool { return i == len(vs.list)-1 }
 
-// reaches reports whether a request for a host in pattern p can arrive at
-// virtual host i, and whether every request arriving at i is in p.
+// equalsAt decides host == p for the requests that virtual host i receives.
+// Every host value has a virtual host of its own, so the answer is the same
+// for all of them: either every host arriving at i is in p or none is.
 func (vs *vhostSet) equalsAt(p hostPattern, i int) bool {
 	v := vs.list[i]
 	switch {

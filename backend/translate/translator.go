@@ -290,14 +290,13 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		}
 		when = rc.When
 	}
+	// Report the condition's and the action's problems together.
+	var problems model.Problems
 	terms, err := dnf(when, "when")
-	if err != nil {
-		c.err = err
-		return c
-	}
+	problems.Merge("", err)
 	rr, use, err := buildRuleRoute(r, ups)
-	if err != nil {
-		c.err = err
+	problems.Merge("", err)
+	if c.err = problems.Err(); c.err != nil {
 		return c
 	}
 	c.use = use
@@ -316,7 +315,6 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 			}
 		}
 	}
-	var problems model.Problems
 	for n, tm := range terms {
 		if err := hostValues(tm, &c.hosts); err != nil {
 			problems.Merge("", err)
