@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -237,4 +238,37 @@ func splitPath(p string) []string {
 		}
 	}
 	return append(out, p[start:])
+}
+
+// TestTranslatorConcurrentUse translates and hashes from several goroutines
+// (run with -race): the ADS server may publish while a sandbox translates.
+func TestTranslatorConcurrentUse(t *testing.T) {
+	tr := NewTranslator()
+	want, err := Gateway(benchWorkspace(200, 20, 10), "bench", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVersion := want.Version()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 5 {
+				res, err := tr.Translate(benchWorkspace(200, 20, 10), "bench", Options{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if v := res.Version(); v != wantVersion {
+					errs <- fmt.Errorf("version %s, want %s", v, wantVersion)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
