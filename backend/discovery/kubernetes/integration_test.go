@@ -83,6 +83,7 @@ func TestKubernetesDiscovery(t *testing.T) {
 	got := make(changes, 64)
 	src := New(FromKubeconfig(kube.Kubeconfig), slog.New(slog.DiscardHandler))
 	src.RetryMax = 300 * time.Millisecond
+	src.ProbeInterval = 200 * time.Millisecond
 	m := discovery.NewManager(map[string]discovery.Source{discovery.SourceKubernetes: src}, got.onChange, slog.New(slog.DiscardHandler))
 	t.Cleanup(m.Close)
 	m.Sync([]model.Upstream{{

@@ -29,6 +29,10 @@ type Source struct {
 	clients ClientFunc
 	log     *slog.Logger
 
+	// ProbeInterval is how often a watch checks that the API server still
+	// answers; zero means 2s. Informers alone do not tell: they retry a
+	// refused connection quietly and forever.
+	ProbeInterval time.Duration
 	// RetryMin and RetryMax bound the interval at which an unreachable API
 	// server is probed. Zero means 200ms and 5s.
 	RetryMin, RetryMax time.Duration
@@ -123,7 +127,7 @@ func (s *Source) session(ctx context.Context, client kubernetes.Interface, spec 
 			return
 		}
 		select {
-		case lost <- err:
+		case lost <- fmt.Errorf("watch service %s/%s: %w", spec.Namespace, spec.Service, err):
 		default:
 		}
 	}
@@ -146,6 +150,29 @@ func (s *Source) session(ctx context.Context, client kubernetes.Interface, spec 
 			inf.RunWithContext(sctx)
 		}()
 	}
+	// Informers retry a refused connection without telling anyone, so a
+	// lost server is noticed by probing it.
+	probeEvery := orDefault(s.ProbeInterval, 2*time.Second)
+	running.Add(1)
+	go func() {
+		defer running.Done()
+		tick := time.NewTicker(probeEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := probe(sctx, client, spec); err != nil && sctx.Err() == nil {
+				select {
+				case lost <- err:
+				default:
+				}
+				return
+			}
+		}
+	}()
 	// An empty list produces no events, so tell the loop when both caches
 	// are filled.
 	running.Add(1)
@@ -161,7 +188,6 @@ func (s *Source) session(ctx context.Context, client kubernetes.Interface, spec 
 		case <-ctx.Done():
 			return nil
 		case err := <-lost:
-			err = fmt.Errorf("watch service %s/%s: %w", spec.Namespace, spec.Service, err)
 			report(discovery.Update{Stale: true, Err: err})
 			return err
 		case <-changed:
