@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -17,7 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/grpc"
 )
 
@@ -175,6 +180,9 @@ type Status struct {
 	Listeners map[string]string `json:"listeners"`
 	// Ready lists listeners whose route configuration has arrived.
 	Ready map[string]bool `json:"ready"`
+	// TLS marks listeners whose filter chain terminates TLS in the
+	// configuration (the sandbox serves them in plain text).
+	TLS   map[string]bool `json:"tls,omitempty"`
 	Nacks []Nack          `json:"nacks,omitempty"`
 }
 
@@ -183,7 +191,7 @@ func (dp *DataPlane) Status() Status {
 	cfg := dp.cfg.Load()
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	st := Status{Versions: map[string]string{}, Listeners: map[string]string{}, Ready: map[string]bool{}, Nacks: append([]Nack(nil), dp.nacks...)}
+	st := Status{Versions: map[string]string{}, Listeners: map[string]string{}, Ready: map[string]bool{}, TLS: map[string]bool{}, Nacks: append([]Nack(nil), dp.nacks...)}
 	for k, v := range cfg.versions {
 		st.Versions[k] = v
 	}
@@ -191,6 +199,7 @@ func (dp *DataPlane) Status() Status {
 		st.Listeners[name] = s.addr
 		if hc := cfg.listeners[name]; hc != nil {
 			st.Ready[name] = hc.router != nil
+			st.TLS[name] = hc.tls
 		}
 	}
 	return st
@@ -212,6 +221,23 @@ func (dp *DataPlane) WaitFor(ctx context.Context, cond func(Status) bool) (Statu
 		case <-ch:
 		}
 	}
+}
+
+// Accepted is the configuration the data plane last accepted, by type and
+// name. The maps are copies; the resources are shared and read-only.
+type Accepted struct {
+	Listeners map[string]*listenerv3.Listener
+	Routes    map[string]*routev3.RouteConfiguration
+	Clusters  map[string]*clusterv3.Cluster
+	Endpoints map[string]*endpointv3.ClusterLoadAssignment
+}
+
+// Accepted returns the accepted resources.
+func (dp *DataPlane) Accepted() Accepted {
+	dp.client.mu.Lock()
+	defer dp.client.mu.Unlock()
+	s := dp.client.state
+	return Accepted{Listeners: maps.Clone(s.listeners), Routes: maps.Clone(s.routes), Clusters: maps.Clone(s.clusters), Endpoints: maps.Clone(s.endpoints)}
 }
 
 // Router returns the compiled router of a listener, nil if none yet.
@@ -324,7 +350,7 @@ func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var respAdd, reqAdd Headers
 	notes := []string{}
 	fc := &filterCtx{req: req, d: d, random: random, respAdd: &respAdd, reqAdd: &reqAdd, dp: dp, notes: &notes}
-	defer func() { ex.Notes = notes }()
+	defer func() { ex.Notes = append(notes, ex.Notes...) }()
 	var extras *routeExtras
 	if rt := d.MatchedRoute(); rt != nil {
 		extras = hc.extras[rt]

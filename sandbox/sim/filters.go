@@ -42,18 +42,18 @@ const (
 // filterTypes maps a typed_config type URL (filter level and per route)
 // to the filter it configures.
 var filterTypes = map[string]filterKind{
-	"type.googleapis.com/envoy.extensions.filters.http.router.v3.Router":                   filterRouter,
-	"type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC":                       filterRBAC,
-	"type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute":               filterRBAC,
-	"type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication":     filterJWT,
-	"type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":        filterJWT,
-	"type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit":  filterRateLimit,
-	"type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors":                       filterCORS,
-	"type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy":                 filterCORS,
-	"type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault":                 filterFault,
-	"type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth":            filterBasicAuth,
-	"type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute":    filterBasicAuth,
-	"type.googleapis.com/envoy.config.route.v3.FilterConfig":                               "", // wrapper, see unwrapFilterConfig
+	"type.googleapis.com/envoy.extensions.filters.http.router.v3.Router":                  filterRouter,
+	"type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC":                      filterRBAC,
+	"type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute":              filterRBAC,
+	"type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication":    filterJWT,
+	"type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":       filterJWT,
+	"type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit": filterRateLimit,
+	"type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors":                      filterCORS,
+	"type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy":                filterCORS,
+	"type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault":                filterFault,
+	"type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth":           filterBasicAuth,
+	"type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute":   filterBasicAuth,
+	"type.googleapis.com/envoy.config.route.v3.FilterConfig":                              "", // wrapper, see unwrapFilterConfig
 }
 
 // localReply is an answer a filter or the router gives by itself.
