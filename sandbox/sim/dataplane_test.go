@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bufio"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -11,7 +12,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -334,4 +338,79 @@ func TestDataPlaneRetriesAndTimeouts(t *testing.T) {
 	if ex.Decision == nil || ex.Decision.Route != "rule/slow/0" || len(ex.Decision.Trace) == 0 {
 		t.Errorf("captured decision %+v", ex.Decision)
 	}
+}
+
+// TestDataPlaneUpgradesMirrorsAndHashing covers websocket tunnels, request
+// mirroring and ring-hash stickiness.
+func TestDataPlaneUpgradesMirrorsAndHashing(t *testing.T) {
+	h := newHarness(t)
+	ws := mock(t, "ws", upstream.Profile{})
+	web := mock(t, "web", upstream.Profile{})
+	shadow := mock(t, "shadow", upstream.Profile{})
+	rings := []*upstream.Server{mock(t, "ring", upstream.Profile{}), mock(t, "ring", upstream.Profile{}), mock(t, "ring", upstream.Profile{})}
+	wsRoute := prefixRoute("rule/ws/0", "/ws", "ws")
+	wsRoute.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket"}}
+	mirrored := prefixRoute("rule/mirror/0", "/mirror", "web")
+	mirrored.GetRoute().RequestMirrorPolicies = []*routev3.RouteAction_RequestMirrorPolicy{{Cluster: "shadow"}}
+	ring := prefixRoute("rule/ring/0", "/ring", "ring")
+	ring.GetRoute().HashPolicy = []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_Header_{Header: &routev3.RouteAction_HashPolicy_Header{HeaderName: "x-user"}}}}
+	h.set(t, "1", listener(t),
+		routeConfig(wsRoute, mirrored, ring, prefixRoute("rule/web/0", "/", "web")),
+		edsCluster("ws", clusterv3.Cluster_ROUND_ROBIN), edsCluster("web", clusterv3.Cluster_LEAST_REQUEST), edsCluster("shadow", clusterv3.Cluster_RANDOM), edsCluster("ring", clusterv3.Cluster_RING_HASH),
+		loadAssignment("ws", ws), loadAssignment("web", web), loadAssignment("shadow", shadow), loadAssignment("ring", rings...))
+
+	t.Run("websocket tunnel", func(t *testing.T) {
+		conn, err := net.Dial("tcp", h.dp.Status().Listeners["http"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "GET /ws/chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 101 || resp.Header.Get(upstream.HeaderUpstream) != "ws" {
+			t.Fatalf("upgrade answered %d %v", resp.StatusCode, resp.Header)
+		}
+		fmt.Fprint(conn, "hello")
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "hello" {
+			t.Fatalf("tunnel echoed %q, %v", buf, err)
+		}
+	})
+	t.Run("upgrade refused without upgrade_configs", func(t *testing.T) {
+		if resp, _ := h.do(t, "GET", "http://x/", "Connection", "Upgrade", "Upgrade", "websocket"); resp.StatusCode != 403 {
+			t.Errorf("status %d, want 403", resp.StatusCode)
+		}
+	})
+	t.Run("mirror", func(t *testing.T) {
+		before := shadow.Stats().Requests
+		if resp, _ := h.do(t, "POST", "http://x/mirror"); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for shadow.Stats().Requests == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the shadow cluster got no copy")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	t.Run("ring hash by header", func(t *testing.T) {
+		for _, user := range []string{"alice", "bob", "carol"} {
+			first := ""
+			for range 5 {
+				_, body := h.do(t, "GET", "http://x/ring", "x-user", user)
+				ep := echoOf(t, body).Endpoint
+				if first == "" {
+					first = ep
+				} else if ep != first {
+					t.Errorf("user %s moved from %s to %s", user, first, ep)
+				}
+			}
+		}
+	})
 }
