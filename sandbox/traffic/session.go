@@ -1,0 +1,95 @@
+package traffic
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/sandbox/session"
+	"github.com/routedeck/routedeck/sandbox/upstream"
+)
+
+// Simulator runs simulations through the sandbox: the gateway's draft on
+// the simulated Envoy, with mock upstreams.
+type Simulator struct {
+	sandbox *session.Service
+	// mu runs one simulation at a time: upstream profiles are shared by
+	// every request to a mock, so two runs would disturb each other.
+	mu sync.Mutex
+}
+
+// NewSimulator returns a simulator over a sandbox service.
+func NewSimulator(sandbox *session.Service) *Simulator { return &Simulator{sandbox: sandbox} }
+
+// Simulate validates spec, brings the gateway's sandbox up, applies the
+// upstream profiles for the run (restoring the previous ones after) and
+// runs it.
+func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
+	if err := spec.Validate(); err != nil {
+		return Result{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// One request brings the sandbox up to date with the draft, so the
+	// mocks whose profiles are set below exist. It is not counted.
+	if _, err := s.sandbox.Do(ctx, session.TestRequest{Gateway: spec.Gateway, Request: &spec.Mix[0].Request}); err != nil {
+		return Result{}, err
+	}
+	previous := map[string]upstream.Profile{}
+	for _, m := range s.sandbox.Mocks() {
+		if _, seen := previous[m.Name()]; !seen {
+			previous[m.Name()] = m.Profile()
+		}
+	}
+	defer func() {
+		for name, p := range previous {
+			s.sandbox.SetProfile(name, p)
+		}
+	}()
+	names := make([]string, 0, len(spec.Upstreams))
+	for name := range spec.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var p model.Problems
+	for _, name := range names {
+		u := spec.Upstreams[name]
+		prof := upstream.Profile{
+			Latency:      time.Duration(u.LatencyMs * float64(time.Millisecond)),
+			Jitter:       time.Duration(u.JitterMs * float64(time.Millisecond)),
+			ErrorPercent: u.Percent(),
+		}
+		if !s.sandbox.SetProfile(name, prof) {
+			p.Add("upstreams."+name, "gateway %q's sandbox has no upstream %q", spec.Gateway, name)
+		}
+	}
+	if err := p.Err(); err != nil {
+		return Result{}, err
+	}
+	return Run(ctx, spec, sessionSender{s.sandbox}), nil
+}
+
+// sessionSender sends through the sandbox and reads the outcome from the
+// simulated Envoy's own account of the exchange.
+type sessionSender struct{ sandbox *session.Service }
+
+func (s sessionSender) Send(ctx context.Context, gateway string, req rules.Request) (Outcome, error) {
+	res, err := s.sandbox.Do(ctx, session.TestRequest{Gateway: gateway, Request: &req})
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Status: res.Response.Status}
+	if res.Upstream != nil {
+		out.Upstream = *res.Upstream
+	}
+	if ex := res.Envoy; ex != nil {
+		if n := len(ex.Attempts); n > 1 {
+			out.Retries = n - 1
+		}
+		out.RateLimited = ex.LocalReply == "local_ratelimit"
+	}
+	return out, nil
+}

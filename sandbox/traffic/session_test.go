@@ -1,0 +1,122 @@
+package traffic
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/manifest"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/session"
+)
+
+// draft serves one workspace as every gateway's draft.
+type draft struct{ ws model.Workspace }
+
+func (d draft) GatewayWorkspace(context.Context, string) (model.Workspace, error) { return d.ws, nil }
+
+// newSimulator runs the real sandbox: an ADS server on loopback, the
+// simulated Envoy fed over gRPC, mock upstreams.
+func newSimulator(t *testing.T) *Simulator {
+	t.Helper()
+	data, err := os.ReadFile("testdata/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := manifest.Load("shop.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := f.Workspace
+	if err := rules.ResolveWorkspace(&ws); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ads := xds.New(xds.Options{Logger: log})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = ads.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-done })
+	svc := session.New(session.Options{Store: draft{ws}, ADS: ads, ADSAddr: lis.Addr().String(), Logger: log, Timeout: 20 * time.Second})
+	t.Cleanup(func() { _ = svc.Close() })
+	return NewSimulator(svc)
+}
+
+// TestCanarySplitThroughSim sends 2,000 requests to a 90/10 canary through
+// the simulated Envoy: the split shows in perUpstream.
+func TestCanarySplitThroughSim(t *testing.T) {
+	sim := newSimulator(t)
+	res, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 2000, Concurrency: 16,
+		Mix: []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com/"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2 := res.PerUpstream["web-v1"], res.PerUpstream["web-v2"]
+	if v1+v2 != 2000 || res.Statuses["200"] != 2000 || res.Failed != 0 || res.Sent != 2000 {
+		t.Fatalf("result %+v", res)
+	}
+	// 10% of 2,000 is 200; the binomial spread is about 13.
+	if v2 < 140 || v2 > 260 {
+		t.Errorf("web-v2 got %d of 2000, want about 200", v2)
+	}
+	t.Logf("perUpstream %v, latency %+v, %.0f ms", res.PerUpstream, res.LatencyMs, res.DurationMs)
+}
+
+// TestRetryBudgetLimitsRetries fails every request of an upstream and
+// compares the retries Envoy makes with and without a retry budget on the
+// cluster: the budget keeps a failure from tripling the load.
+func TestRetryBudgetLimitsRetries(t *testing.T) {
+	sim := newSimulator(t)
+	run := func(path, upstream string) Result {
+		t.Helper()
+		res, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 300, Concurrency: 32,
+			Mix:       []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com" + path}}},
+			Upstreams: map[string]UpstreamProfile{upstream: {LatencyMs: 20, ErrorPercent: 100}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Failed != 300 || res.Statuses["503"] != 300 {
+			t.Fatalf("%s: want every request to fail with 503: %+v", upstream, res)
+		}
+		return res
+	}
+	storm := run("/api/orders", "api")
+	budget := run("/budget/orders", "api-budget")
+	t.Logf("retries without budget %d, with budget %d", storm.Retries, budget.Retries)
+	if storm.Retries < 800 {
+		t.Errorf("without a budget: %d retries, want about 900 (3 per request)", storm.Retries)
+	}
+	if budget.Retries*3 > storm.Retries {
+		t.Errorf("with a budget: %d retries, want well under a third of %d", budget.Retries, storm.Retries)
+	}
+
+	// The profiles were for the run only.
+	after, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 10,
+		Mix: []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com/api/x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Statuses["200"] != 10 || after.Retries != 0 {
+		t.Errorf("after the runs: %+v", after)
+	}
+}
+
+func TestSimulateUnknownUpstream(t *testing.T) {
+	sim := newSimulator(t)
+	_, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 1,
+		Mix:       []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com/"}}},
+		Upstreams: map[string]UpstreamProfile{"nope": {LatencyMs: 1}}})
+	if f := model.ErrorFields(err); len(f) != 1 || f[0].Field != "upstreams.nope" {
+		t.Errorf("err %v", err)
+	}
+}
