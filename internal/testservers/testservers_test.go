@@ -8,6 +8,12 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // The cache directory names come from the script's versions; a bump in one
@@ -75,5 +81,54 @@ func TestConsulStopStart(t *testing.T) {
 	c.Start()
 	if _, err := httpGet(ctx, http.DefaultClient, c.URL()+"/v1/agent/self", nil); err != nil {
 		t.Fatalf("agent not answering after restart: %v", err)
+	}
+}
+
+func TestKubeStopStart(t *testing.T) {
+	k := StartKube(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// The kubeconfig is what clients outside the test see: load it the way
+	// kubectl would.
+	cfg, err := clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
+	if err != nil {
+		t.Fatalf("load kubeconfig: %v", err)
+	}
+	fromFile, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fromFile.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		t.Fatalf("get namespace default through the kubeconfig: %v", err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kept"}, Data: map[string]string{"k": "v"}}
+	if _, err := fromFile.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create configmap: %v", err)
+	}
+
+	// Without credentials the server refuses: anonymous access is off.
+	anon := k.Config()
+	anon.BearerToken = ""
+	anonClient, err := kubernetes.NewForConfig(anon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anonClient.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); !apierrors.IsUnauthorized(err) {
+		t.Fatalf("anonymous request: err = %v, want 401", err)
+	}
+
+	client, err := kubernetes.NewForConfig(k.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Stop()
+	if _, err := client.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err == nil {
+		t.Fatal("API server still answering after Stop")
+	}
+	k.Start()
+	got, err := client.CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "v" {
+		t.Fatalf("configmap after restart: %v, %v; want it kept in etcd", got, err)
 	}
 }
