@@ -46,11 +46,13 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 		return fmt.Errorf("upstream %q: no consul service to watch", up.Name)
 	}
 	passingOnly := spec.PassingOnly == nil || *spec.PassingOnly
-	wait := orDefault(s.WaitTime, 5*time.Minute)
-	retryMin, retryMax := orDefault(s.RetryMin, 200*time.Millisecond), orDefault(s.RetryMax, 5*time.Second)
+	wait := s.WaitTime
+	if wait <= 0 {
+		wait = 5 * time.Minute
+	}
+	retry := discovery.Retry{Min: s.RetryMin, Max: s.RetryMax}
 
 	var index uint64
-	retry := retryMin
 	stale := false
 	for {
 		q := (&api.QueryOptions{Datacenter: spec.Datacenter, WaitIndex: index, WaitTime: wait}).WithContext(ctx)
@@ -68,13 +70,12 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 			// agent does), whose index is below ours: start from scratch,
 			// or the first query would block for the full wait time.
 			index = 0
-			if !sleep(ctx, retry) {
+			if !retry.Wait(ctx) {
 				return nil
 			}
-			retry = min(2*retry, retryMax)
 			continue
 		}
-		retry = retryMin
+		retry.Reset()
 		stale = false
 		// Consul's advice for blocking queries: an index that goes backwards
 		// means a reset, and one that is 0 must not be waited on.
@@ -124,25 +125,6 @@ func endpoints(entries []*api.ServiceEntry) []discovery.Endpoint {
 	}
 	discovery.SortEndpoints(eps)
 	return eps
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-// sleep waits d or until ctx ends; it reports whether to go on.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 var _ discovery.Source = (*Source)(nil)

@@ -64,8 +64,6 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 	if err != nil {
 		return fmt.Errorf("upstream %q: kubernetes client for context %q: %w", up.Name, spec.Context, err)
 	}
-	retryMin := orDefault(s.RetryMin, 200*time.Millisecond)
-	retryMax := orDefault(s.RetryMax, 5*time.Second)
 	log := s.log.With("upstream", up.Name, "namespace", spec.Namespace, "service", spec.Service)
 	for {
 		lost := s.session(ctx, client, spec, report, log)
@@ -77,17 +75,16 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 		// that cannot be tuned; probe ourselves and start a fresh session
 		// as soon as the server answers, so a recovery shows within a
 		// second or so.
-		retry := retryMin
+		retry := discovery.Retry{Min: s.RetryMin, Max: s.RetryMax}
 		for {
-			if !sleep(ctx, retry) {
+			if !retry.Wait(ctx) {
 				return nil
 			}
-			if err := probe(ctx, client, spec); err == nil {
+			err := probe(ctx, client, spec)
+			if err == nil {
 				break
-			} else {
-				report(discovery.Update{Stale: true, Err: err})
 			}
-			retry = min(2*retry, retryMax)
+			report(discovery.Update{Stale: true, Err: err})
 		}
 		log.Info("kubernetes: API server reachable again")
 	}
@@ -152,7 +149,10 @@ func (s *Source) session(ctx context.Context, client kubernetes.Interface, spec 
 	}
 	// Informers retry a refused connection without telling anyone, so a
 	// lost server is noticed by probing it.
-	probeEvery := orDefault(s.ProbeInterval, 2*time.Second)
+	probeEvery := s.ProbeInterval
+	if probeEvery <= 0 {
+		probeEvery = 2 * time.Second
+	}
 	running.Add(1)
 	go func() {
 		defer running.Done()
@@ -299,25 +299,6 @@ func slicePort(es *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, bo
 		return sp.Port, true
 	}
 	return 0, false
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-// sleep waits d or until ctx ends; it reports whether to go on.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 var _ discovery.Source = (*Source)(nil)
