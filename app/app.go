@@ -28,6 +28,7 @@ import (
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/sandbox/session"
+	"github.com/routedeck/routedeck/sandbox/traffic"
 )
 
 // Config says where the service keeps its data and what it listens on.
@@ -120,12 +121,17 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), Logger: s.log})
+	// Route tests run through the simulated Envoy as well as the
+	// evaluator, before a publish too.
+	pub.tests = sandboxTests{s.sandbox}
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,
 		Logger:    s.log,
 		UI:        UIHandler(),
 		Publisher: pub,
 		Sandbox:   s.sandbox,
+		TestPlane: pub.tests,
+		Simulator: traffic.NewSimulator(s.sandbox),
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	})
 	if s.cfg.Listen == "" {

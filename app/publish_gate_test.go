@@ -66,8 +66,10 @@ func TestPublishRunsRouteTests(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &problem); err != nil {
 		t.Fatal(err)
 	}
-	if problem.Detail != "1 of 1 route tests failed" || len(problem.Errors) != 1 ||
-		problem.Errors[0].Field != "tests.api-to-api.upstream" || problem.Errors[0].Message != `evaluator: expected "web-v1", got "api"` {
+	// Both engines see the failure: the evaluator and the simulated Envoy.
+	if problem.Detail != "1 of 1 route tests failed" || len(problem.Errors) != 2 ||
+		problem.Errors[0].Field != "tests.api-to-api.upstream" || problem.Errors[0].Message != `evaluator: expected "web-v1", got "api"` ||
+		problem.Errors[1].Field != "tests.api-to-api.upstream" || problem.Errors[1].Message != `sim: expected "web-v1", got "api"` {
 		t.Errorf("problem: %s", body)
 	}
 	if code, body := call("editor", "POST", "/gateways/public/publish", `{"force": true}`); code != http.StatusForbidden {

@@ -18,6 +18,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/sandbox/traffic"
 )
 
 // Publisher publishes gateway drafts to their proxies. The ADS server
@@ -54,6 +55,12 @@ type Sandbox interface {
 	Send(ctx context.Context, body json.RawMessage) (any, error)
 }
 
+// Simulator runs traffic simulations through a gateway's sandbox
+// (POST /sandbox/simulations). It validates the spec itself.
+type Simulator interface {
+	Simulate(ctx context.Context, spec traffic.Spec) (traffic.Result, error)
+}
+
 // Deps are what the API is built from. Store is required; the rest are
 // optional and their endpoints answer 501 when absent.
 type Deps struct {
@@ -61,6 +68,8 @@ type Deps struct {
 	Logger    *slog.Logger
 	Publisher Publisher
 	Sandbox   Sandbox
+	// Simulator runs traffic simulations in the sandbox.
+	Simulator Simulator
 	// TestPlane runs route tests through the sandbox's data plane as well
 	// as the reference evaluator; nil runs them through the evaluator only.
 	TestPlane routetest.DataPlane
@@ -147,6 +156,7 @@ func NewHandler(deps Deps) http.Handler {
 		r.With(need(auth.RoleViewer)).Post("/evaluate", s.evaluate)
 		r.With(need(auth.RoleViewer)).Post("/validate", s.validate)
 		r.With(need(auth.RoleViewer)).Post("/sandbox/requests", s.sandboxRequest)
+		r.With(need(auth.RoleViewer)).Post("/sandbox/simulations", s.simulate)
 		r.With(need(auth.RoleEditor)).Post("/apply", s.apply)
 
 		r.Route("/tests", func(r chi.Router) {

@@ -102,7 +102,7 @@ func TestAuthEveryRoute(t *testing.T) {
 		case method == "GET", path == "/auth/logout",
 			// Read-only questions that need a body.
 			path == "/evaluate", path == "/validate", path == "/sandbox/requests",
-			path == "/tests/run":
+			path == "/tests/run", path == "/sandbox/simulations":
 			return "viewer"
 		}
 		return "editor"
