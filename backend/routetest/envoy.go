@@ -196,7 +196,7 @@ func ImportEnvoy(tf *checktool.TestFile, gateway string) ([]Test, error) {
 	names := map[string]int{}
 	for i, tc := range tf.Tests {
 		at := model.Index("tests", i)
-		t := Test{Name: testName(tc.TestName), Gateway: gateway}
+		t := Test{Name: testName(tc.TestName, i), Gateway: gateway}
 		if j, dup := names[t.Name]; dup {
 			p.Add(at+".test_name", "becomes %q, like tests[%d]", t.Name, j)
 		}
@@ -299,8 +299,9 @@ func importAssertion(p *model.Problems, at string, v *checktool.Assertion, e *Ex
 }
 
 // testName turns a test_name ("Test 1: cart") into a routedeck name
-// ("test-1-cart").
-func testName(s string) string {
+// ("test-1-cart"); one with nothing usable in it becomes "test-N" after its
+// position in the file.
+func testName(s string, i int) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {
@@ -318,7 +319,7 @@ func testName(s string) string {
 		name = strings.Trim(name[:63], "-.")
 	}
 	if name == "" || reservedNames[name] {
-		name = "test-" + strconv.Itoa(len(s)) + name
+		name = "test-" + strconv.Itoa(i+1)
 	}
 	return name
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -142,7 +143,8 @@ tests:
    "validate": {"virtual_host_name": "vh", "virtual_cluster_name": "vc",
                 "request_header_matches": [{"name": "x", "string_match": {"prefix": "a"}}, {"name": "y", "bogus": 1}]}},
   {"test_name": "A", "input": {"authority": "h", "path": "/", "method": "GET"}, "validate": {}},
-  {"test_name": "b"}
+  {"test_name": "b"},
+  {"test_name": "run", "input": {"authority": "h", "path": "/", "method": "GET"}, "validate": {"cluster_name": "c"}}
 ]}`,
 			problems: []string{
 				"tests[0].input", "tests[0].input.authority", "tests[0].input.path",
@@ -192,5 +194,22 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+func TestTestName(t *testing.T) {
+	tests := map[string]string{
+		"Cart: POST":            "cart-post",
+		"  --Weird__Name!!  ":   "weird-name",
+		"v1.2 route":            "v1.2-route",
+		"":                      "test-4",
+		"???":                   "test-4",
+		"run":                   "test-4",
+		strings.Repeat("a", 70): strings.Repeat("a", 63),
+	}
+	for in, want := range tests {
+		if got := testName(in, 3); got != want {
+			t.Errorf("testName(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
