@@ -65,17 +65,29 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 		return fmt.Errorf("upstream %q: kubernetes client for context %q: %w", up.Name, spec.Context, err)
 	}
 	log := s.log.With("upstream", up.Name, "namespace", spec.Namespace, "service", spec.Service)
+	// The pacing carries over sessions that never delivered anything (say,
+	// the list is forbidden), so such a watch settles at RetryMax instead
+	// of spinning.
+	retry := discovery.Retry{Min: s.RetryMin, Max: s.RetryMax}
+	fresh := false
+	track := func(u discovery.Update) {
+		fresh = fresh || !u.Stale
+		report(u)
+	}
 	for {
-		lost := s.session(ctx, client, spec, report, log)
+		lost := s.session(ctx, client, spec, track, log)
 		if lost == nil {
 			return nil // ctx ended
 		}
 		log.Warn("kubernetes: lost the API server", "err", lost)
+		if fresh {
+			retry.Reset()
+			fresh = false
+		}
 		// Informers retry on their own, but with a back-off of up to 30s
 		// that cannot be tuned; probe ourselves and start a fresh session
 		// as soon as the server answers, so a recovery shows within a
 		// second or so.
-		retry := discovery.Retry{Min: s.RetryMin, Max: s.RetryMax}
 		for {
 			if !retry.Wait(ctx) {
 				return nil
@@ -86,7 +98,7 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 			}
 			report(discovery.Update{Stale: true, Err: err})
 		}
-		log.Info("kubernetes: API server reachable again")
+		log.Info("kubernetes: API server answers again")
 	}
 }
 
