@@ -53,7 +53,6 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 	retry := discovery.Retry{Min: s.RetryMin, Max: s.RetryMax}
 
 	var index uint64
-	stale := false
 	for {
 		q := (&api.QueryOptions{Datacenter: spec.Datacenter, WaitIndex: index, WaitTime: wait}).WithContext(ctx)
 		entries, meta, err := s.client.Health().ServiceMultipleTags(spec.Service, spec.Tags, passingOnly, q)
@@ -61,10 +60,8 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 			return nil
 		}
 		if err != nil {
-			if !stale {
-				s.log.Warn("consul: health query failed", "upstream", up.Name, "service", spec.Service, "err", err)
-				stale = true
-			}
+			// The manager logs the change to stale; this is per attempt.
+			s.log.Debug("consul: health query failed", "upstream", up.Name, "service", spec.Service, "err", err)
 			report(discovery.Update{Stale: true, Err: fmt.Errorf("consul health query for service %q: %w", spec.Service, err)})
 			// The agent may come back with a new Raft log (a restarted dev
 			// agent does), whose index is below ours: start from scratch,
@@ -76,13 +73,11 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 			continue
 		}
 		retry.Reset()
-		stale = false
 		// Consul's advice for blocking queries: an index that goes backwards
 		// means a reset, and one that is 0 must not be waited on.
-		switch {
-		case meta.LastIndex < index:
+		if meta.LastIndex < index {
 			index = 0
-		default:
+		} else {
 			index = max(meta.LastIndex, 1)
 		}
 		report(discovery.Update{Endpoints: endpoints(entries)})
