@@ -31,6 +31,9 @@ type Manager struct {
 	onChange func(upstream string, eps []Endpoint)
 	log      *slog.Logger
 
+	// syncMu makes Sync calls take turns: each one's stop-then-start
+	// sequence must not interleave with another's.
+	syncMu  sync.Mutex
 	mu      sync.Mutex
 	watches map[string]*watch
 	closed  bool
@@ -78,6 +81,8 @@ func NewManager(sources map[string]Source, onChange func(upstream string, eps []
 // upstreams, restarts those whose source settings changed, and stops those
 // no longer listed. Unchanged upstreams keep their watch and endpoints.
 func (m *Manager) Sync(ups []model.Upstream) {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	var starts []*watch
 	var stopped []*watch
 	var gone []string
