@@ -14,30 +14,27 @@ import (
 	"github.com/routedeck/routedeck/backend/store"
 )
 
-// TestPublishRunsRouteTests saves a failing route test for the demo gateway
-// and checks that publish refuses with the failure listed, that only an
-// admin may force it, that forcing is audited, and that a passing test lets
-// an ordinary publish through.
-func TestPublishRunsRouteTests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+// apiService starts the service on loopback with a token per role and
+// returns a function that calls its API as a role: status and body.
+func apiService(t *testing.T, ctx context.Context, roles ...string) (*Service, func(role, method, path, body string) (int, string)) {
+	t.Helper()
 	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard})
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Stop()
+	t.Cleanup(func() { svc.Stop() })
 	tokens := map[string]string{}
-	for _, role := range []string{auth.RoleEditor, auth.RoleAdmin} {
+	for _, role := range roles {
 		tok, hash, _ := auth.NewToken()
 		if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: role, Role: role, Hash: hash}); err != nil {
 			t.Fatal(err)
 		}
 		tokens[role] = tok
 	}
-	call := func(role, method, path, body string) (int, string) {
+	return svc, func(role, method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
+		req, _ := http.NewRequestWithContext(ctx, method, "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tokens[role])
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -47,6 +44,16 @@ func TestPublishRunsRouteTests(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+}
+
+// TestPublishRunsRouteTests saves a failing route test for the demo gateway
+// and checks that publish refuses with the failure listed, that only an
+// admin may force it, that forcing is audited, and that a passing test lets
+// an ordinary publish through.
+func TestPublishRunsRouteTests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	svc, call := apiService(t, ctx, auth.RoleEditor, auth.RoleAdmin)
 
 	test := `{"name": "api-to-api", "gateway": "public", "version": %s,
 		"request": {"url": "http://shop.example.com/api/cart"},

@@ -3,47 +3,27 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/auth"
-	"github.com/routedeck/routedeck/backend/store"
 )
 
-// TestSandboxWiring runs the demo through the service as a user would:
+// TestSandboxTestsAndSimulations runs the demo through the service as a user would:
 // route tests report both engines, a test the simulated Envoy disagrees
 // with fails there, and a traffic simulation answers with the split.
 func TestSandboxTestsAndSimulations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Stop()
-	tok, hash, _ := auth.NewToken()
-	if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: "t", Role: auth.RoleEditor, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
+	_, call := apiService(t, ctx, auth.RoleEditor)
 	post := func(path, body string, out any) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, b := call(auth.RoleEditor, "POST", path, body)
+		if code != 200 {
+			t.Fatalf("POST %s: %d %s", path, code, b)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
-		}
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := json.Unmarshal([]byte(b), out); err != nil {
 			t.Fatal(err)
 		}
 	}
