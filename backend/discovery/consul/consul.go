@@ -51,6 +51,10 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 		wait = 5 * time.Minute
 	}
 	retry := discovery.Retry{Min: s.RetryMin, Max: s.RetryMax}
+	what := fmt.Sprintf("service %q", spec.Service)
+	if spec.Datacenter != "" {
+		what += fmt.Sprintf(" in datacenter %q", spec.Datacenter)
+	}
 
 	var index uint64
 	for {
@@ -62,7 +66,7 @@ func (s *Source) Watch(ctx context.Context, up model.Upstream, report func(disco
 		if err != nil {
 			// The manager logs the change to stale; this is per attempt.
 			s.log.Debug("consul: health query failed", "upstream", up.Name, "service", spec.Service, "err", err)
-			report(discovery.Update{Stale: true, Err: fmt.Errorf("consul health query for service %q: %w", spec.Service, err)})
+			report(discovery.Update{Stale: true, Err: fmt.Errorf("consul health query for %s: %w", what, err)})
 			// The agent may come back with a new Raft log (a restarted dev
 			// agent does), whose index is below ours: start from scratch,
 			// or the first query would block for the full wait time.

@@ -2,10 +2,12 @@ package consul
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/routedeck/routedeck/backend/discovery"
@@ -51,7 +53,7 @@ func waitFor(t *testing.T, m *discovery.Manager, upstream string, wantStale bool
 	var got discovery.Status
 	for time.Now().Before(deadline) {
 		got, _ = m.Status(upstream)
-		if got.Reported && got.Stale == wantStale && cmp.Equal(want, got.Endpoints) {
+		if got.Reported && got.Stale == wantStale && cmp.Equal(want, got.Endpoints, cmpopts.EquateEmpty()) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -76,6 +78,8 @@ func TestConsulDiscovery(t *testing.T) {
 	m.Sync([]model.Upstream{
 		{Meta: model.Meta{Name: "web-v1"}, Consul: &model.ConsulSource{Service: "web", Tags: []string{"v1"}}},
 		{Meta: model.Meta{Name: "web-any"}, Consul: &model.ConsulSource{Service: "web", PassingOnly: &all}},
+		{Meta: model.Meta{Name: "web-dc1"}, Consul: &model.ConsulSource{Service: "web", Tags: []string{"v2"}, Datacenter: "dc1"}},
+		{Meta: model.Meta{Name: "web-dc2"}, Consul: &model.ConsulSource{Service: "web", Datacenter: "dc2"}},
 	})
 
 	t.Log("two healthy v1 instances")
@@ -83,6 +87,14 @@ func TestConsulDiscovery(t *testing.T) {
 	waitFor(t, m, "web-any", false, []discovery.Endpoint{
 		webEndpoint("10.0.0.1", true, false), webEndpoint("10.0.0.2", true, false), webEndpoint("10.0.0.3", true, false),
 	})
+
+	waitFor(t, m, "web-dc1", false, []discovery.Endpoint{webEndpoint("10.0.0.3", true, false)})
+	// A datacenter the agent cannot reach is an outage from where we stand:
+	// nothing known, marked stale, with Consul's reason.
+	waitFor(t, m, "web-dc2", true, nil)
+	if st, _ := m.Status("web-dc2"); !strings.Contains(st.Error, "dc2") {
+		t.Errorf("web-dc2 status error %q does not name the datacenter", st.Error)
+	}
 
 	t.Log("a failing check takes web-2 out")
 	if err := client.Agent().FailTTL("web-2-ttl", "disk full"); err != nil {

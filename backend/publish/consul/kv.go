@@ -25,6 +25,10 @@ const maxTxnOps = 64
 type KV struct {
 	client *api.Client
 	prefix string
+
+	// beforeTxn, when set, runs between Publish's read and its write, so
+	// tests can change the store in that window.
+	beforeTxn func()
 }
 
 // New returns a KV publisher under DefaultPrefix.
@@ -132,6 +136,9 @@ func (k *KV) Publish(ctx context.Context, ws model.Workspace) error {
 	}
 	if len(ops) == 0 {
 		return nil
+	}
+	if k.beforeTxn != nil {
+		k.beforeTxn()
 	}
 	_, err = k.txn(ctx, ops)
 	return err

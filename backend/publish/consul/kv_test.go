@@ -132,3 +132,50 @@ func TestPublishReplacesThePrefix(t *testing.T) {
 		t.Fatal("List accepted a key of unknown kind")
 	}
 }
+
+func TestPublishRefusesAConcurrentChange(t *testing.T) {
+	kv, client := newKV(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base := model.Workspace{Routes: []model.Route{*route("static", "web-v1")}}
+
+	tests := map[string]func(){
+		"key changed": func() {
+			if _, err := kv.Put(ctx, route("static", "someone-else"), mustIndex(t, kv, "static")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"key created": func() {
+			if _, err := kv.Put(ctx, route("api", "someone-else"), 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, interfere := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := client.KV().DeleteTree(DefaultPrefix+"/", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := kv.Publish(ctx, base); err != nil {
+				t.Fatalf("publish the base: %v", err)
+			}
+			kv.beforeTxn = interfere
+			defer func() { kv.beforeTxn = nil }()
+			next := model.Workspace{Routes: []model.Route{*route("static", "web-v2"), *route("api", "web-v2"), *route("new", "web-v2")}}
+			wantCode(t, kv.Publish(ctx, next), model.ECONFLICT)
+
+			// All or nothing: the route only this publish wrote is absent.
+			_, err := kv.Get(ctx, model.KindRoute, "new")
+			wantCode(t, err, model.ENOTFOUND)
+		})
+	}
+}
+
+func mustIndex(t *testing.T, kv *KV, name string) uint64 {
+	t.Helper()
+	e, err := kv.Get(context.Background(), model.KindRoute, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.ModifyIndex
+}
