@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -38,6 +40,8 @@ type Manager struct {
 	watches map[string]*watch
 	closed  bool
 	wg      sync.WaitGroup
+
+	changes *prometheus.CounterVec // endpoint lists delivered to onChange, by source
 }
 
 type watch struct {
@@ -74,7 +78,13 @@ func NewManager(sources map[string]Source, onChange func(upstream string, eps []
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Manager{sources: all, onChange: onChange, log: logger, watches: map[string]*watch{}}
+	return &Manager{
+		sources: all, onChange: onChange, log: logger, watches: map[string]*watch{},
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routedeck_discovery_changes_total",
+			Help: "Endpoint list changes delivered, by source.",
+		}, []string{"source"}),
+	}
 }
 
 // Sync makes the set of watches match ups: it starts watches for new
@@ -218,6 +228,7 @@ func (m *Manager) record(w *watch, u Update) {
 	if prev.Reported && slices.Equal(prev.Endpoints, next.Endpoints) {
 		return
 	}
+	m.changes.WithLabelValues(next.Source).Inc()
 	m.onChange(next.Upstream, slices.Clone(next.Endpoints))
 }
 
