@@ -5,7 +5,12 @@
 //
 // Each flow leaves a screenshot in e2e/screenshots/. The last line is
 // "N passed, N failed"; the exit status is 1 when a flow failed.
+//
+// With ROUTEDECK_ADS=HOST:PORT (the server's --ads-listen) a stand-in proxy
+// (e2e/adsproxy, one real ADS stream) joins gateway "public", and the
+// publish flow waits for its ACK.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -24,6 +29,13 @@ if (!PASSWORD) {
 }
 mkdirSync(SHOTS, { recursive: true });
 
+const ADS = process.env.ROUTEDECK_ADS;
+let proxy = null;
+if (ADS) {
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  proxy = spawn('go', ['run', './frontend/e2e/adsproxy', '-ads', ADS, '-gateway', 'public', '-for', '10m'], { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
@@ -36,8 +48,9 @@ page.setDefaultTimeout(15_000);
 
 const mod = process.platform === 'darwin' ? 'Meta' : 'Control';
 const shot = (name) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: false });
+// A fresh document per screen, so notifications of the last flow are gone.
 const go = async (hash) => {
-  await page.goto(`${BASE}/#${hash}`);
+  await page.goto(`${BASE}/?t=${Date.now()}#${hash}`);
   await page.waitForLoadState('networkidle');
 };
 function assert(cond, msg) {
@@ -121,19 +134,19 @@ const flows = {
     await choose(page, 'Upstream 1', 'web-v2');
     await shot('03-route-editor');
     await page.keyboard.press(`${mod}+s`);
-    await page.waitForURL(`**/#/routes/${RULE}`);
+    await page.waitForURL(new RegExp(`#/routes/${RULE}$`));
     await page.getByText('saved to the draft').waitFor();
     await shot('03-route-saved');
   },
 
   async sandbox() {
     await go('/sandbox');
-    await page.getByLabel('URL').fill('http://shop.example.com/hello');
+    await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/hello');
     for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
     await page.getByRole('button', { name: 'Header', exact: true }).click();
     await page.getByLabel('Header name 1').fill('x-e2e');
     await page.getByLabel('Header value 1').fill('yes');
-    await page.getByLabel('URL').press(`${mod}+Enter`);
+    await page.getByLabel('URL', { exact: true }).press(`${mod}+Enter`);
     await page.getByTestId('sandbox-result').or(page.getByRole('alert')).first().waitFor();
     await shot('04-sandbox');
     const winner = await page.locator('[data-winner]').getAttribute('data-rule', { timeout: 2000 }).catch(() => null);
@@ -160,10 +173,13 @@ const flows = {
     await page.getByRole('button', { name: /^Publish to/ }).click();
     await page.getByText(/Version \d+ is being pushed/).or(page.getByText('Not published')).first().waitFor();
     const ok = await page.getByText(/Version \d+ is being pushed/).isVisible();
-    // A proxy (the e2e ADS client, when one runs) acknowledges the new configuration.
-    if (process.env.ROUTEDECK_E2E_EXPECT_PROXY) await page.getByTestId('proxies').getByText('ACK', { exact: true }).first().waitFor({ timeout: 20_000 });
-    await shot('06-publish');
     assert(ok, 'publish was refused: ' + (await page.getByRole('alert').allInnerTexts()).join(' | '));
+    if (ADS) {
+      // The stand-in proxy acknowledges the new configuration.
+      await page.getByTestId('proxies').getByText('ACK', { exact: true }).first().waitFor({ timeout: 60_000 });
+    }
+    await page.waitForTimeout(500);
+    await shot('06-publish');
   },
 
   async rollback() {
@@ -206,5 +222,6 @@ for (const [name, fn] of Object.entries(flows)) {
 }
 if (consoleErrors.length) console.log('page errors:\n  ' + consoleErrors.join('\n  '));
 await browser.close();
+proxy?.kill('SIGTERM');
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

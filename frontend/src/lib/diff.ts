@@ -1,5 +1,5 @@
-// Line diffs shown side by side: the history screen gets unified diffs from
-// the server, the publish screen compares the draft with what is live here.
+// Unified diffs from the server (revisions are diffs of the objects' YAML
+// forms) laid out side by side.
 
 /** One row of a side-by-side view; a missing side is blank on screen. */
 export interface DiffRow {
@@ -9,35 +9,6 @@ export interface DiffRow {
 }
 
 type Edit = { op: ' ' | '-' | '+'; text: string };
-
-/** A shortest edit script between two line lists (LCS by dynamic programming; fine for object-sized texts). */
-export function lineEdits(a: string[], b: string[]): Edit[] {
-  const n = a.length;
-  const m = b.length;
-  const lcs: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-  const out: Edit[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) {
-      out.push({ op: ' ', text: a[i++] });
-      j++;
-    } else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) out.push({ op: '+', text: b[j++] });
-    else out.push({ op: '-', text: a[i++] });
-  }
-  // Deletions before insertions within a changed region, as in unified diffs.
-  for (let k = 0; k < out.length; k++) {
-    let e = k;
-    while (e < out.length && out[e].op !== ' ') e++;
-    if (e - k > 1) {
-      const region = out.slice(k, e);
-      out.splice(k, e - k, ...region.filter((x) => x.op === '-'), ...region.filter((x) => x.op === '+'));
-    }
-    k = e;
-  }
-  return out;
-}
 
 /** Pairs the deletions and insertions of each changed region so they sit on the same rows. */
 function pair(edits: Edit[], startLeft: number, startRight: number, rows: DiffRow[]) {
@@ -64,14 +35,6 @@ function pair(edits: Edit[], startLeft: number, startRight: number, rows: DiffRo
     }
   }
   flush();
-}
-
-/** Side-by-side rows for two texts. */
-export function sideBySide(before: string, after: string): DiffRow[] {
-  const split = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
-  const rows: DiffRow[] = [];
-  pair(lineEdits(split(before), split(after)), 1, 1, rows);
-  return rows;
 }
 
 /** Side-by-side rows for a unified diff ("--- a", "+++ b", "@@ -l,n +l,n @@", then " ", "-", "+" lines). */

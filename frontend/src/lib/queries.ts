@@ -76,7 +76,16 @@ export const usePublished = (gw: string | undefined) =>
     enabled: !!gw,
   });
 
-export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions') });
+export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions?limit=500') });
+
+/** The unified diff of one revision (lists leave it out to stay small). */
+export const useRevisionDiff = (id: number | undefined) =>
+  useQuery({
+    queryKey: ['revisions', id, 'diff'],
+    queryFn: () => get<{ diff: string }>(`/revisions/${id}/diff?format=json`),
+    enabled: id !== undefined,
+    staleTime: Infinity,
+  });
 
 /** Saves a route: POST when it is new, PUT with its version otherwise. */
 export function useSaveRoute() {

@@ -12,7 +12,7 @@ import { friendlyMessage, post, seg } from '../lib/api';
 import { parseUnified } from '../lib/diff';
 import { timeAgo } from '../lib/format';
 import type { Revision } from '../lib/model';
-import { keys, usePublished, useRevisions } from '../lib/queries';
+import { keys, usePublished, useRevisionDiff, useRevisions } from '../lib/queries';
 
 const ACTION_COLOR: Record<string, string> = { create: 'green', update: 'blue', delete: 'red', rollback: 'grape' };
 
@@ -59,7 +59,7 @@ export default function History() {
             {selected ? (
               <Stack gap="xs">
                 <Text fw={600}>{selected.kind.toLowerCase()}/{selected.name} · {selected.action} by {selected.actor}</Text>
-                <DiffView rows={parseUnified(selected.diff ?? '')} />
+                <RevisionDiff id={selected.id} />
               </Stack>
             ) : (
               <Text c="dimmed" size="sm">Pick a change to see what it did.</Text>
@@ -69,6 +69,12 @@ export default function History() {
       </Grid>
     </Stack>
   );
+}
+
+/** The side-by-side diff of one revision, loaded when it is opened. */
+export function RevisionDiff({ id }: { id: number }) {
+  const diff = useRevisionDiff(id);
+  return <QueryState query={diff}>{(d) => <DiffView rows={parseUnified(d.diff ?? '')} />}</QueryState>;
 }
 
 /** Published versions of the current gateway, each with a rollback button. */
@@ -100,7 +106,6 @@ function PublishedVersions() {
                   <Table.Tr key={p.version}>
                     <Table.Td w={70}><b>v{p.version}</b></Table.Td>
                     <Table.Td>{p.actor} · {timeAgo(p.at)}{p.note ? ` · ${p.note}` : ''}</Table.Td>
-                    <Table.Td>{(p.workspace.routes ?? []).length} routes</Table.Td>
                     <Table.Td w={160}>
                       {i === 0 ? (
                         <Badge color="green">live</Badge>

@@ -4,58 +4,14 @@ import { IconCloudUpload } from '@tabler/icons-react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { useCanEdit, useMe } from '../auth';
-import { DiffView } from '../components/DiffView';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
 import { ApiError, friendlyMessage, post, seg } from '../lib/api';
-import { sideBySide } from '../lib/diff';
-import { shortTypeUrl } from '../lib/format';
-import type { Gateway, Route, Upstream } from '../lib/model';
-import { keys, useGateways, useProxies, usePublished, useRoutes, useUpstreams } from '../lib/queries';
-import { routeUpstreams } from '../lib/routeInfo';
+import { shortTypeUrl, timeAgo } from '../lib/format';
+import { changesSince } from '../lib/revisions';
+import { keys, useProxies, usePublished, useRevisions } from '../lib/queries';
+import { RevisionDiff } from './History';
 import { TestResults, useRunTests } from './RouteTests';
-
-type Obj = Gateway | Upstream | Route;
-
-/** An object as text for comparison: bookkeeping fields left out, keys sorted. */
-export function comparable(o: Obj | undefined): string {
-  if (!o) return '';
-  const skip = new Set(['version', 'updatedAt', 'updatedBy', 'whenText', 'kind']);
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(
-        Object.keys(v)
-          .filter((k) => !skip.has(k))
-          .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-      );
-    }
-    return v;
-  };
-  return JSON.stringify(sort(o), null, 2) + '\n';
-}
-
-export interface Change {
-  key: string;
-  kind: 'added' | 'changed' | 'removed';
-  before: string;
-  after: string;
-}
-
-/** What publishing would change: objects added, changed or removed against the live version. */
-export function changesBetween(live: Record<string, Obj>, draft: Record<string, Obj>): Change[] {
-  const out: Change[] = [];
-  for (const k of [...new Set([...Object.keys(live), ...Object.keys(draft)])].sort()) {
-    const before = comparable(live[k]);
-    const after = comparable(draft[k]);
-    if (before === after) continue;
-    out.push({ key: k, kind: !before ? 'added' : !after ? 'removed' : 'changed', before, after });
-  }
-  return out;
-}
-
-const byKey = (kind: string, list: Obj[] | undefined) => Object.fromEntries((list ?? []).map((o) => [`${kind}/${o.name}`, o]));
 
 /** Diff against what is live, run the tests, push, then watch every proxy ACK or NACK. */
 export default function Publish() {
@@ -63,26 +19,18 @@ export default function Publish() {
   const me = useMe();
   const canEdit = useCanEdit();
   const qc = useQueryClient();
-  const gws = useGateways();
-  const routes = useRoutes();
-  const ups = useUpstreams();
+  const revisions = useRevisions();
   const published = usePublished(gateway);
   const [watching, setWatching] = useState(false);
   const proxies = useProxies(gateway, watching);
   const tests = useRunTests();
   const [force, setForce] = useState(false);
 
-  const changes = useMemo(() => {
-    if (!gateway || !routes.data || !ups.data || !gws.data || !published.data) return null;
-    const draftRoutes = routes.data.items.filter((r) => r.gateway === gateway);
-    const used = new Set(draftRoutes.flatMap(routeUpstreams));
-    const draftUps = ups.data.items.filter((u) => used.has(u.name));
-    const live = published.data[0]?.workspace ?? {};
-    return changesBetween(
-      { ...byKey('gateway', live.gateways), ...byKey('upstream', live.upstreams), ...byKey('route', live.routes) },
-      { ...byKey('gateway', gws.data.items.filter((g) => g.name === gateway)), ...byKey('upstream', draftUps), ...byKey('route', draftRoutes) },
-    );
-  }, [gateway, routes.data, ups.data, gws.data, published.data]);
+  const live = published.data?.[0];
+  const changes = useMemo(
+    () => (revisions.data && published.data ? changesSince(revisions.data.items, published.data[0]?.at) : null),
+    [revisions.data, published.data],
+  );
 
   const publish = useMutation({
     mutationFn: () => post<{ version: number }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
@@ -92,13 +40,13 @@ export default function Publish() {
       setTimeout(() => setWatching(false), 60_000);
       qc.invalidateQueries({ queryKey: keys.published(gateway!) });
       qc.invalidateQueries({ queryKey: keys.proxies(gateway!) });
+      qc.invalidateQueries({ queryKey: keys.revisions });
     },
   });
 
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
-  const live = published.data?.[0];
-  const loading = routes.isPending || ups.isPending || published.isPending;
-  const failure = routes.error ?? ups.error ?? published.error;
+  const loading = revisions.isPending || published.isPending;
+  const failure = revisions.error ?? published.error;
 
   return (
     <Stack maw={1100}>
@@ -108,22 +56,23 @@ export default function Publish() {
       </Group>
 
       <Card withBorder>
-        <Text fw={600} mb="xs">1. What changes</Text>
+        <Text fw={600} mb="xs">1. What changed since {live ? `version ${live.version}` : 'the start'}</Text>
         {loading && <DelayedLoader />}
         {failure && <ErrorNotice error={failure} />}
-        {changes && changes.length === 0 && <Text size="sm" c="dimmed">The draft is the same as what is live.</Text>}
+        {changes && changes.length === 0 && <Text size="sm" c="dimmed">Nothing was edited since the live version.</Text>}
         {changes && changes.length > 0 && (
           <Accordion variant="contained" data-testid="publish-changes">
             {changes.map((c) => (
-              <Accordion.Item key={c.key} value={c.key}>
+              <Accordion.Item key={c.id} value={String(c.id)}>
                 <Accordion.Control>
                   <Group gap="xs">
-                    <Badge size="sm" color={c.kind === 'added' ? 'green' : c.kind === 'removed' ? 'red' : 'blue'}>{c.kind}</Badge>
-                    <Text size="sm" className="mono">{c.key}</Text>
+                    <Badge size="sm" color={c.action === 'create' ? 'green' : c.action === 'delete' ? 'red' : 'blue'}>{c.action}</Badge>
+                    <Text size="sm" className="mono">{c.kind.toLowerCase()}/{c.name}</Text>
+                    <Text size="xs" c="dimmed">{c.actor} · {timeAgo(c.at)}</Text>
                   </Group>
                 </Accordion.Control>
                 <Accordion.Panel>
-                  <DiffView rows={sideBySide(c.before, c.after)} leftTitle="Live" rightTitle="Draft" maxHeight={320} />
+                  <RevisionDiff id={c.id} />
                 </Accordion.Panel>
               </Accordion.Item>
             ))}
