@@ -24,18 +24,27 @@ export function TraceView({ trace, winner }: { trace: TraceRule[]; winner: strin
           >
             <Group gap="xs" mb={4}>
               <Text fw={600} size="sm">{t.rule}</Text>
-              {isWinner ? <Badge color="green">winner</Badge> : t.matched ? <Badge color="teal" variant="light">matched (lower priority)</Badge> : <Badge color="gray" variant="light">no match</Badge>}
+              {t.priority !== undefined && <Text size="xs" c="dimmed">priority {t.priority}</Text>}
+              {isWinner ? (
+                <Badge color="green">winner</Badge>
+              ) : t.skipped ? (
+                <Badge color="gray" variant="outline">skipped: {t.skipped}</Badge>
+              ) : t.matched ? (
+                <Badge color="teal" variant="light">matched (lower priority)</Badge>
+              ) : (
+                <Badge color="gray" variant="light">no match</Badge>
+              )}
               {near && <Badge color="orange" variant="light">near miss</Badge>}
             </Group>
             <Stack gap={2}>
               {(t.conditions ?? []).length === 0 && <Text size="xs" c="dimmed">no condition: matches every request</Text>}
               {(t.conditions ?? []).map((c, j) => (
-                <Group key={j} gap={6} wrap="nowrap" data-result={c.result}>
+                <Group key={j} gap={6} wrap="nowrap" data-result={c.result} pl={(c.depth ?? 0) * 18}>
                   <ThemeIcon size={16} radius="xl" color={c.result ? 'green' : 'red'} variant="light" aria-label={c.result ? 'true' : 'false'}>
                     {c.result ? <IconCheck size={11} /> : <IconX size={11} />}
                   </ThemeIcon>
                   <Text size="xs" className="mono" c={c.result ? 'green.8' : 'red.7'}>{c.expr}</Text>
-                  {c.reason && <Text size="xs" c="dimmed">— {c.reason}</Text>}
+                  {c.error && <Text size="xs" c="red">— {c.error}</Text>}
                 </Group>
               ))}
             </Stack>

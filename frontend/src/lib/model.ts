@@ -215,19 +215,25 @@ export interface Revision {
   diff: string;
 }
 
+/** One node of a rule's condition tree as the evaluator judged it (pre-order). */
 export interface TraceCondition {
   expr: string;
   result: boolean;
-  /** Why a near miss missed, when the evaluator says. */
-  reason?: string;
+  /** 0 for the top-level conditions (members of a top-level &&), 1 for their parts, ... */
+  depth?: number;
+  error?: string;
 }
 
+/** How one rule fared for a request. */
 export interface TraceRule {
   rule: string;
+  priority?: number;
   matched: boolean;
+  /** Why the rule was not evaluated ("disabled"). */
+  skipped?: string;
   conditions?: TraceCondition[];
-  nearMiss?: boolean | string;
-  reason?: string;
+  /** The first top-level condition that was false. */
+  firstFailing?: string;
 }
 
 export interface SandboxRequest {
@@ -244,6 +250,8 @@ export interface SandboxResult {
   received?: { method: string; path: string; headers?: Record<string, string | string[]>; body?: string };
   rule: string | null;
   trace: TraceRule[];
+  /** Set when the simulated Envoy and the reference evaluator chose different rules. */
+  ruleMismatch?: { envoy: string; evaluator: string };
   durationMs?: number;
 }
 
@@ -252,5 +260,9 @@ export interface SimulationResult {
   statuses: Record<string, number>;
   retries: number;
   rateLimited: number;
-  latencyMs: { p50: number; p90: number; p99: number };
+  latencyMs: { p50: number; p90: number; p99: number; max?: number };
+  failed?: number;
+  sent?: number;
+  durationMs?: number;
+  timedOut?: boolean;
 }

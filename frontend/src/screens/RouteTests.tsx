@@ -11,18 +11,21 @@ export interface RouteTest {
   name: string;
   gateway: string;
   request: SandboxRequest;
-  expect: { rule?: string; upstream?: string; path?: string; host?: string; redirect?: string; status?: number; headers?: Record<string, string> };
+  expect: { rule?: string; upstream?: string; path?: string; host?: string; redirect?: string; status?: number; requestHeaders?: Record<string, string | null>; responseHeaders?: Record<string, string | null> };
 }
 
 export interface TestResult {
   name: string;
+  gateway?: string;
   passed: boolean;
   message?: string;
+  /** Each expectation that did not hold, per engine (evaluator, sim, envoy). */
+  failures?: { engine: string; field: string; expected: string; actual: string }[];
 }
 
 /** Runs a gateway's route tests on the server. */
 export function useRunTests() {
-  return useMutation({ mutationFn: (gateway: string) => post<ListResponse<TestResult>>('/tests/run', { gateway }) });
+  return useMutation({ mutationFn: (gateway: string) => post<{ passed: number; failed: number; items: TestResult[] }>('/tests/run', { gateway }) });
 }
 
 /** Pass/fail per test, failures with the server's explanation. */
@@ -39,7 +42,12 @@ export function TestResults({ results }: { results: TestResult[] }) {
             <Table.Tr key={r.name}>
               <Table.Td w={90}><Badge color={r.passed ? 'green' : 'red'}>{r.passed ? 'pass' : 'fail'}</Badge></Table.Td>
               <Table.Td>{r.name}</Table.Td>
-              <Table.Td c="red" className="mono">{r.message}</Table.Td>
+              <Table.Td c="red" className="mono">
+                {r.message}
+                {r.failures?.map((f, i) => (
+                  <div key={i}>{f.engine}: {f.field} expected {f.expected || '(none)'}, got {f.actual || '(none)'}</div>
+                ))}
+              </Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>

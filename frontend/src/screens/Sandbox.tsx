@@ -165,6 +165,11 @@ export function SandboxResultView({ result }: { result: SandboxResult }) {
           </Grid.Col>
         </Grid>
       </Card>
+      {result.ruleMismatch && (
+        <Alert color="red" title="The simulated Envoy and the rules disagree" role="alert">
+          Envoy chose <b>{result.ruleMismatch.envoy || 'no rule'}</b>, the rules say <b>{result.ruleMismatch.evaluator || 'no rule'}</b>. This is a translation bug worth reporting.
+        </Alert>
+      )}
       {result.received && (
         <Card withBorder>
           <Text size="sm" fw={600} mb={4}>What {result.upstream ?? 'the upstream'} received</Text>

@@ -88,6 +88,8 @@ export default function TrafficSimulation() {
   );
 }
 
+const fmtMs = (v: number) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
+
 /** Split per upstream, status codes, retries, rate limiting and latency percentiles of one run. */
 export function SimulationCharts({ result }: { result: SimulationResult }) {
   const perUpstream = Object.entries(result.perUpstream ?? {}).map(([upstream, count]) => ({ upstream, count }));
@@ -99,10 +101,12 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
   const lat = result.latencyMs ?? { p50: 0, p90: 0, p99: 0 };
   return (
     <Stack data-testid="simulation-result">
-      <SimpleGrid cols={3}>
+      {result.timedOut && <Alert color="yellow">The run hit its time limit: {result.sent} of the requests were sent.</Alert>}
+      <SimpleGrid cols={4}>
+        <Card withBorder><Text size="xs" c="dimmed">Failed</Text><Text fw={700} size="xl" c={result.failed ? 'red' : undefined}>{result.failed ?? 0}</Text></Card>
         <Card withBorder><Text size="xs" c="dimmed">Retries</Text><Text fw={700} size="xl">{result.retries}</Text></Card>
         <Card withBorder><Text size="xs" c="dimmed">Rate limited</Text><Text fw={700} size="xl">{result.rateLimited}</Text></Card>
-        <Card withBorder><Text size="xs" c="dimmed">Latency p50 / p90 / p99</Text><Text fw={700} size="lg">{lat.p50} / {lat.p90} / {lat.p99} ms</Text></Card>
+        <Card withBorder><Text size="xs" c="dimmed">Latency p50 / p90 / p99</Text><Text fw={700} size="lg">{fmtMs(lat.p50)} / {fmtMs(lat.p90)} / {fmtMs(lat.p99)} ms</Text></Card>
       </SimpleGrid>
       <Card withBorder>
         <Text fw={600} size="sm" mb="xs">Requests per upstream</Text>
