@@ -7,11 +7,13 @@ const (
 	KindGateway  = "Gateway"
 	KindUpstream = "Upstream"
 	KindRoute    = "Route"
+	KindSecret   = "Secret"
 )
 
-// Kinds lists every document kind, in the order they are applied (a route
-// refers to gateways and upstreams, so those go first).
-var Kinds = []string{KindGateway, KindUpstream, KindRoute}
+// Kinds lists every document kind, in the order they are applied (gateways
+// and upstreams refer to secrets, routes to gateways and upstreams, so the
+// referenced kinds go first).
+var Kinds = []string{KindSecret, KindGateway, KindUpstream, KindRoute}
 
 // Meta is what every stored object carries. Version is the optimistic
 // concurrency token: a write must carry the version it read, and a stale one
@@ -384,6 +386,7 @@ type FaultAbort struct {
 // Workspace is a complete set of objects: what a gateway's draft or a
 // published version holds, what a file applies, what the translator reads.
 type Workspace struct {
+	Secrets   []Secret   `json:"secrets,omitempty"`
 	Gateways  []Gateway  `json:"gateways,omitempty"`
 	Upstreams []Upstream `json:"upstreams,omitempty"`
 	Routes    []Route    `json:"routes,omitempty"`

@@ -1,6 +1,7 @@
 package model
 
-// Object is any stored workspace document: *Gateway, *Upstream or *Route.
+// Object is any stored workspace document: *Secret, *Gateway, *Upstream or
+// *Route.
 type Object interface {
 	Kind() string
 	ObjectMeta() *Meta
@@ -36,13 +37,19 @@ func NewObject(kind string) Object {
 		return &Upstream{}
 	case KindRoute:
 		return &Route{}
+	case KindSecret:
+		return &Secret{}
 	}
 	return nil
 }
 
-// Objects returns pointers to every object in ws, gateways first.
+// Objects returns pointers to every object in ws in Kinds order: secrets,
+// gateways, upstreams, routes.
 func (ws *Workspace) Objects() []Object {
-	out := make([]Object, 0, len(ws.Gateways)+len(ws.Upstreams)+len(ws.Routes))
+	out := make([]Object, 0, len(ws.Secrets)+len(ws.Gateways)+len(ws.Upstreams)+len(ws.Routes))
+	for i := range ws.Secrets {
+		out = append(out, &ws.Secrets[i])
+	}
 	for i := range ws.Gateways {
 		out = append(out, &ws.Gateways[i])
 	}
@@ -64,5 +71,7 @@ func (ws *Workspace) Add(obj Object) {
 		ws.Upstreams = append(ws.Upstreams, *o)
 	case *Route:
 		ws.Routes = append(ws.Routes, *o)
+	case *Secret:
+		ws.Secrets = append(ws.Secrets, *o)
 	}
 }

@@ -787,16 +787,38 @@ func validateCORS(p *Problems, path string, c *CORS) {
 }
 
 // Validate checks every object and every reference between them: duplicate
-// names, routes naming unknown gateways or upstreams. Paths are prefixed with
-// the list and index ("routes[3].then.forward[0].upstream").
+// names, routes naming unknown gateways or upstreams, gateways and upstreams
+// naming unknown secrets (or secrets without the part they need). Paths are
+// prefixed with the list and index ("routes[3].then.forward[0].upstream").
 func (ws *Workspace) Validate() error {
 	var p Problems
 	gateways, upstreams, routes := map[string]int{}, map[string]int{}, map[string]int{}
+	secretIdx, secrets := map[string]int{}, map[string]*Secret{}
+	for i := range ws.Secrets {
+		validateElem(&p, "secrets", "secret", i, &ws.Secrets[i], secretIdx)
+		if _, dup := secrets[ws.Secrets[i].Name]; !dup {
+			secrets[ws.Secrets[i].Name] = &ws.Secrets[i]
+		}
+	}
 	for i := range ws.Gateways {
-		validateElem(&p, "gateways", "gateway", i, &ws.Gateways[i], gateways)
+		g := &ws.Gateways[i]
+		validateElem(&p, "gateways", "gateway", i, g, gateways)
+		for j, l := range g.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for k, c := range l.TLS.Certificates {
+				path := Index("gateways", i) + "." + Index("listeners", j) + "." + Index("tls.certificates", k) + ".secret"
+				secretRef(&p, path, c.Secret, secrets, true)
+			}
+		}
 	}
 	for i := range ws.Upstreams {
-		validateElem(&p, "upstreams", "upstream", i, &ws.Upstreams[i], upstreams)
+		u := &ws.Upstreams[i]
+		validateElem(&p, "upstreams", "upstream", i, u, upstreams)
+		if u.TLS != nil {
+			secretRef(&p, Index("upstreams", i)+".tls.caSecret", u.TLS.CASecret, secrets, false)
+		}
 	}
 	for i := range ws.Routes {
 		r := &ws.Routes[i]

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -448,6 +449,9 @@ func TestWorkspaceValidate(t *testing.T) {
 		Routes:    []Route{r, r2, bad},
 	}
 	checkProblems(t, ws.Validate(), []string{
+		// The workspace has no secrets: both gateways' HTTPS listeners name one.
+		`gateways[0].listeners[1].tls.certificates[0].secret: unknown secret "example-com"`,
+		`gateways[1].listeners[1].tls.certificates[0].secret: unknown secret "example-com"`,
 		`gateways[1].name: duplicate gateway name "public" (also gateways[0])`,
 		`upstreams[2].name: duplicate upstream name "web-v1"`,
 		`routes[1].gateway: unknown gateway "private"`,
@@ -457,8 +461,23 @@ func TestWorkspaceValidate(t *testing.T) {
 		"routes[2].then.forward[1].weight: must not be negative",
 	})
 
-	ok := Workspace{Gateways: []Gateway{validGateway()}, Upstreams: []Upstream{up("web-v1"), up("web-v2")}, Routes: []Route{validRoute()}}
+	ok := Workspace{Secrets: []Secret{testSecret(t)}, Gateways: []Gateway{validGateway()}, Upstreams: []Upstream{up("web-v1"), up("web-v2")}, Routes: []Route{validRoute()}}
 	checkProblems(t, ok.Validate(), nil)
+}
+
+// testSecret is the example-com secret validGateway's HTTPS listener
+// names, from a certificate and key generated once for tests.
+func testSecret(t *testing.T) Secret {
+	t.Helper()
+	cert, err := os.ReadFile("testdata/example-com.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile("testdata/example-com.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Secret{Meta: Meta{Name: "example-com"}, TLS: &SecretTLS{Certificate: string(cert), PrivateKey: string(key)}}
 }
 
 func TestPathTemplate(t *testing.T) {

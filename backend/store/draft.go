@@ -88,8 +88,8 @@ func (c *draftCache) ordered() []model.Object {
 	return c.sorted
 }
 
-// objectLess is workspace order: gateways, upstreams, routes; gateways and
-// upstreams by name, routes in rule order.
+// objectLess is workspace order: secrets, gateways, upstreams, routes;
+// routes in rule order, the others by name.
 func objectLess(a, b model.Object) bool {
 	ka, kb := kindRank(a.Kind()), kindRank(b.Kind())
 	if ka != kb {
@@ -105,12 +105,14 @@ func objectLess(a, b model.Object) bool {
 
 func kindRank(kind string) int {
 	switch kind {
-	case model.KindGateway:
+	case model.KindSecret:
 		return 0
-	case model.KindUpstream:
+	case model.KindGateway:
 		return 1
+	case model.KindUpstream:
+		return 2
 	}
-	return 2
+	return 3
 }
 
 // workspaceKeys builds a Workspace of the cached objects with changes
@@ -147,19 +149,21 @@ func (c *draftCache) build(changes map[objKey]model.Object) (model.Workspace, ws
 			objs = slices.Insert(objs, i, obj)
 		}
 	}
-	var n [3]int
+	var n [4]int
 	for _, obj := range objs {
 		n[kindRank(obj.Kind())]++
 	}
 	ws := model.Workspace{
-		Gateways:  make([]model.Gateway, 0, n[0]),
-		Upstreams: make([]model.Upstream, 0, n[1]),
-		Routes:    make([]model.Route, 0, n[2]),
+		Secrets:   make([]model.Secret, 0, n[0]),
+		Gateways:  make([]model.Gateway, 0, n[1]),
+		Upstreams: make([]model.Upstream, 0, n[2]),
+		Routes:    make([]model.Route, 0, n[3]),
 	}
 	keys := wsKeys{
-		"gateways":  make([]objKey, 0, n[0]),
-		"upstreams": make([]objKey, 0, n[1]),
-		"routes":    make([]objKey, 0, n[2]),
+		"secrets":   make([]objKey, 0, n[0]),
+		"gateways":  make([]objKey, 0, n[1]),
+		"upstreams": make([]objKey, 0, n[2]),
+		"routes":    make([]objKey, 0, n[3]),
 	}
 	for _, obj := range objs {
 		ws.Add(obj)
@@ -189,7 +193,7 @@ type keyedProblem struct {
 	message string
 }
 
-var listIndex = regexp.MustCompile(`^(gateways|upstreams|routes)\[(\d+)\]\.?`)
+var listIndex = regexp.MustCompile(`^(secrets|gateways|upstreams|routes)\[(\d+)\]\.?`)
 
 // validate runs model.Workspace.Validate and attaches each problem to its
 // object, so problems can be compared across drafts and relabelled for the
@@ -400,6 +404,8 @@ func (w *draftWrite) persist(o op) error {
 			description = v.Description
 		case *model.Gateway:
 			description = v.Description
+		case *model.Secret:
+			description = v.Description
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO objects
 			(kind, name, version, gateway, priority, description, spec, updated_at, updated_by)
@@ -529,16 +535,34 @@ func (w *draftWrite) delete(actor, kind, name string, version int64) error {
 		return staleVersion(k, have, version)
 	}
 	if refs := w.referrers(k); len(refs) > 0 {
-		return model.Errorf(model.EINVALID, "%s %q is still used by routes %s", kind, name, strings.Join(refs, ", "))
+		users := "routes"
+		if kind == model.KindSecret {
+			users = "gateways and upstreams"
+		}
+		return model.Errorf(model.EINVALID, "%s %q is still used by %s %s", kind, name, users, strings.Join(refs, ", "))
 	}
 	w.stage("delete", actor, cur, nil)
 	return w.flush(byName)
 }
 
-// referrers lists, sorted, the routes that refer to a gateway or upstream.
+// referrers lists, sorted, the routes that refer to a gateway or upstream,
+// or the gateways and upstreams ("gateways[edge]") that use a secret.
 func (w *draftWrite) referrers(k objKey) []string {
 	var out []string
 	visit := func(obj model.Object) {
+		if k.kind == model.KindSecret {
+			var names []string
+			switch o := obj.(type) {
+			case *model.Gateway:
+				names = model.SecretNames(o, nil)
+			case *model.Upstream:
+				names = model.SecretNames(nil, []model.Upstream{*o})
+			}
+			if slices.Contains(names, k.name) {
+				out = append(out, byName(keyOf(obj)))
+			}
+			return
+		}
 		r, ok := obj.(*model.Route)
 		if !ok {
 			return
@@ -580,6 +604,7 @@ func (w *draftWrite) apply(actor string, ws model.Workspace) ([]ApplyResult, err
 		name string
 		objs []model.Object
 	}{
+		{"secrets", objectsOf(ws.Secrets)},
 		{"gateways", objectsOf(ws.Gateways)},
 		{"upstreams", objectsOf(ws.Upstreams)},
 		{"routes", objectsOf(ws.Routes)},

@@ -20,7 +20,7 @@ func keyOf(obj model.Object) objKey { return objKey{obj.Kind(), obj.ObjectMeta()
 
 func checkKind(kind string) error {
 	if model.NewObject(kind) == nil {
-		return model.Errorf(model.EINVALID, "unknown kind %q (want Gateway, Upstream or Route)", kind)
+		return model.Errorf(model.EINVALID, "unknown kind %q (want Secret, Gateway, Upstream or Route)", kind)
 	}
 	return nil
 }
@@ -44,6 +44,10 @@ func encodeSpec(obj model.Object) (string, error) {
 		r := *v
 		r.Meta = model.Meta{}
 		c = &r
+	case *model.Secret:
+		sc := *v
+		sc.Meta = model.Meta{}
+		c = &sc
 	default:
 		return "", fmt.Errorf("encode: unknown object type %T", obj)
 	}
@@ -282,8 +286,9 @@ func referencedUpstreams(r *model.Route) []string {
 	return ups
 }
 
-// gatewayWorkspace reads the gateway, its routes in rule order and the
-// upstreams they reference, sorted by name.
+// gatewayWorkspace reads the gateway, its routes in rule order, the
+// upstreams they reference and the secrets the gateway and those upstreams
+// use, each sorted by name.
 func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Workspace, error) {
 	var ws model.Workspace
 	g, err := getObject(ctx, q, model.KindGateway, gateway)
@@ -326,15 +331,26 @@ func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Wor
 		}
 		ws.Upstreams = append(ws.Upstreams, *obj.(*model.Upstream))
 	}
+	secrets := model.SecretNames(&ws.Gateways[0], ws.Upstreams)
+	sort.Strings(secrets)
+	for _, name := range secrets {
+		obj, err := getObject(ctx, q, model.KindSecret, name)
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			continue // as for upstreams: validation reports dangling references
+		} else if err != nil {
+			return ws, err
+		}
+		ws.Secrets = append(ws.Secrets, *obj.(*model.Secret))
+	}
 	return ws, nil
 }
 
-// readWorkspace decodes the whole draft: gateways and upstreams by name,
-// routes in rule order. It is decoded afresh so callers may change it.
+// readWorkspace decodes the whole draft: secrets, gateways and upstreams by
+// name, routes in rule order. It is decoded afresh so callers may change it.
 func readWorkspace(ctx context.Context, q querier) (model.Workspace, error) {
 	var ws model.Workspace
 	rows, err := q.QueryContext(ctx, `SELECT `+objectColumns+` FROM objects
-		ORDER BY CASE kind WHEN 'Gateway' THEN 0 WHEN 'Upstream' THEN 1 ELSE 2 END, `+routeOrder)
+		ORDER BY CASE kind WHEN 'Secret' THEN 0 WHEN 'Gateway' THEN 1 WHEN 'Upstream' THEN 2 ELSE 3 END, `+routeOrder)
 	if err != nil {
 		return ws, fmt.Errorf("read workspace: %w", err)
 	}

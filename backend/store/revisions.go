@@ -14,9 +14,11 @@ import (
 )
 
 // newRevision describes op: the objects before and after as JSON and the
-// diff of their YAML forms.
+// diff of their YAML forms. Private keys of secrets are redacted: the
+// history is shown to every viewer and must not keep key material.
 func newRevision(now time.Time, o op) (Revision, error) {
 	rev := Revision{At: now, Actor: o.actor, Action: o.action}
+	o.before, o.after = redact(o.before), redact(o.after)
 	obj := o.after
 	if obj == nil {
 		obj = o.before
@@ -40,6 +42,14 @@ func newRevision(now time.Time, o op) (Revision, error) {
 	label := rev.Kind + "/" + rev.Name
 	rev.Diff = diff.Unified("a/"+label, "b/"+label, before, after, diff.DefaultContext)
 	return rev, nil
+}
+
+// redact returns obj with any private key replaced by a placeholder.
+func redact(obj model.Object) model.Object {
+	if s, ok := obj.(*model.Secret); ok {
+		return s.Redacted()
+	}
+	return obj
 }
 
 func objectJSON(obj model.Object) (json.RawMessage, error) {

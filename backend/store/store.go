@@ -190,7 +190,8 @@ func (s *Store) Workspace(ctx context.Context) (model.Workspace, error) {
 }
 
 // GatewayWorkspace returns what a gateway's configuration is made of: the
-// gateway, its routes and the upstreams they reference.
+// gateway, its routes, the upstreams they reference and the secrets the
+// gateway and those upstreams use.
 func (s *Store) GatewayWorkspace(ctx context.Context, gateway string) (model.Workspace, error) {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
