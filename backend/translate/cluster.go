@@ -249,7 +249,7 @@ func upstreamTLS(t *model.UpstreamTLS) (*corev3.TransportSocket, error) {
 		// No validation context: Envoy then accepts any server certificate.
 	case t.CASecret != "":
 		common.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
-			ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: t.CASecret, SdsConfig: adsSource()},
+			ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: caSecretName(t.CASecret), SdsConfig: adsSource()},
 		}
 	default:
 		vc := &tlsv3.CertificateValidationContext{

@@ -128,12 +128,17 @@ func outputs(t *testing.T, res *Resources, err error) map[string][]byte {
 	if err != nil {
 		return map[string][]byte{"error.txt": []byte(err.Error() + "\n")}
 	}
-	return map[string][]byte{
+	out := map[string][]byte{
 		"listeners.yaml": yamlOf(t, res.Listeners),
 		"routes.yaml":    yamlOf(t, res.Routes),
 		"clusters.yaml":  yamlOf(t, res.Clusters),
 		"endpoints.yaml": yamlOf(t, res.Endpoints),
 	}
+	// Only cases with TLS have secrets; the others keep four files.
+	if len(res.Secrets) > 0 {
+		out["secrets.yaml"] = yamlOf(t, res.Secrets)
+	}
+	return out
 }
 
 // TestGolden translates every testdata/in case and compares with

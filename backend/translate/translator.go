@@ -158,6 +158,7 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 	if err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
+	secrets := buildSecrets(ws, gw, gwIndex, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
@@ -171,6 +172,7 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 		Routes:    []*routev3.RouteConfiguration{rc},
 		Clusters:  clusters,
 		Endpoints: clas,
+		Secrets:   secrets,
 		digests:   t.digests,
 	}, nil
 }

@@ -348,14 +348,16 @@ func typeKind(typeURL string) string {
 
 // checkConsistency is go-control-plane's Snapshot.Consistent() extended to
 // API listeners (the listeners of proxyless gRPC clients, whose route
-// configuration Consistent does not see) and reporting every problem: each
-// route configuration and endpoint assignment must be referenced, and each
-// reference must resolve.
+// configuration Consistent does not see) and to SDS secrets, and reporting
+// every problem: each route configuration, endpoint assignment and secret
+// must be referenced, and each reference must resolve.
 func checkConsistency(p *model.Problems, byType map[string][]types.Resource) {
 	refs := map[string]map[string]bool{
 		resource.RouteType:    {},
 		resource.EndpointType: {},
+		resource.SecretType:   {},
 	}
+	sdsReferences(byType, refs[resource.SecretType])
 	listeners := map[string]types.ResourceWithTTL{}
 	for _, r := range byType[resource.ListenerType] {
 		l, ok := r.(*listenerv3.Listener)
@@ -385,7 +387,7 @@ func checkConsistency(p *model.Problems, byType map[string][]types.Resource) {
 			}
 		}
 	}
-	for _, typeURL := range []string{resource.RouteType, resource.EndpointType} {
+	for _, typeURL := range []string{resource.RouteType, resource.EndpointType, resource.SecretType} {
 		kind := typeKind(typeURL)
 		have := map[string]bool{}
 		for _, r := range byType[typeURL] {
@@ -409,8 +411,11 @@ func checkConsistency(p *model.Problems, byType map[string][]types.Resource) {
 }
 
 func referrer(typeURL string) string {
-	if typeURL == resource.RouteType {
+	switch typeURL {
+	case resource.RouteType:
 		return "listener"
+	case resource.SecretType:
+		return "listener or cluster"
 	}
 	return "cluster"
 }
