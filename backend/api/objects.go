@@ -26,7 +26,8 @@ var (
 	kindGateway  = kindInfo{model.KindGateway, "gateways"}
 	kindUpstream = kindInfo{model.KindUpstream, "upstreams"}
 	kindRoute    = kindInfo{model.KindRoute, "routes"}
-	kinds        = []kindInfo{kindGateway, kindUpstream, kindRoute}
+	kindSecret   = kindInfo{model.KindSecret, "secrets"}
+	kinds        = []kindInfo{kindGateway, kindUpstream, kindRoute, kindSecret}
 )
 
 // listResponse is the shape of every list: the page and the total count.
@@ -53,8 +54,12 @@ func errMethod(r *http.Request) error {
 
 // view renders an object for a response: its JSON plus "kind" and, for
 // routes, "whenText" (the condition in the text language, for editors that
-// show it).
+// show it). A secret's private key is never shown: it reads
+// model.RedactedPrivateKey.
 func view(obj model.Object) (any, error) {
+	if sec, ok := obj.(*model.Secret); ok {
+		obj = sec.Redacted()
+	}
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", obj.Kind(), err)
@@ -75,7 +80,9 @@ func view(obj model.Object) (any, error) {
 // decodeObject reads an object of kind k from the request body. "kind" and
 // "whenText" are accepted and ignored so that a client can send back what it
 // read; everything else unknown is refused. Condition text is parsed.
-func decodeObject(r *http.Request, k kindInfo) (model.Object, error) {
+// complete, when set, fills in what the client may leave out (a secret's
+// stored private key) before the object is checked.
+func decodeObject(r *http.Request, k kindInfo, complete func(model.Object) error) (model.Object, error) {
 	var fields map[string]json.RawMessage
 	if err := decode(r, &fields); err != nil {
 		return nil, err
@@ -98,6 +105,11 @@ func decodeObject(r *http.Request, k kindInfo) (model.Object, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(obj); err != nil {
 		return nil, decodeError(err)
+	}
+	if complete != nil {
+		if err := complete(obj); err != nil {
+			return nil, err
+		}
 	}
 	if err := prepare(obj); err != nil {
 		return nil, err
@@ -199,7 +211,7 @@ func (s *server) writeObject(w http.ResponseWriter, r *http.Request, status int,
 
 func (s *server) createObject(k kindInfo) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		obj, err := decodeObject(r, k)
+		obj, err := decodeObject(r, k, nil)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -215,13 +227,15 @@ func (s *server) createObject(k kindInfo) http.HandlerFunc {
 
 func (s *server) updateObject(k kindInfo) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		obj, err := decodeObject(r, k)
+		name := chi.URLParam(r, "name")
+		obj, err := decodeObject(r, k, func(obj model.Object) error {
+			return s.keepStoredKey(r, name, obj)
+		})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		meta := obj.ObjectMeta()
-		name := chi.URLParam(r, "name")
 		switch {
 		case meta.Name == "":
 			meta.Name = name
@@ -280,4 +294,26 @@ func versionFrom(r *http.Request, query bool) (int64, error) {
 		return 0, fieldError(field, "must be a version number")
 	}
 	return n, nil
+}
+
+// keepStoredKey gives a secret sent without its private key (omitted, or
+// the redacted placeholder a GET returned) the key stored under name, so a
+// client can edit a secret it can never read in full. The store's version
+// check still guards the write: a key taken from a newer version than the
+// client read ends in 409 like any stale update.
+func (s *server) keepStoredKey(r *http.Request, name string, obj model.Object) error {
+	sec, ok := obj.(*model.Secret)
+	if !ok || !sec.KeepsStoredKey() {
+		return nil
+	}
+	cur, err := s.Store.Get(r.Context(), model.KindSecret, name)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		return nil // the update answers 404; validation must not hide it
+	} else if err != nil {
+		return err
+	}
+	if stored := cur.(*model.Secret); stored.TLS != nil {
+		sec.TLS.PrivateKey = stored.TLS.PrivateKey
+	}
+	return nil
 }

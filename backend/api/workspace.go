@@ -22,6 +22,14 @@ func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
 	if p.Len() > 0 {
 		return p.Err()
 	}
+	draft, err := s.Store.Workspace(r.Context())
+	if err != nil {
+		return fmt.Errorf("load draft: %w", err)
+	}
+	keepStoredKeys(ws, draft)
+	for i := range ws.Secrets {
+		p.Merge(model.Index("secrets", i), ws.Secrets[i].Validate())
+	}
 	for i := range ws.Gateways {
 		p.Merge(model.Index("gateways", i), ws.Gateways[i].Validate())
 	}
@@ -34,18 +42,32 @@ func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
 	if p.Len() > 0 {
 		return p.Err()
 	}
-	draft, err := s.Store.Workspace(r.Context())
-	if err != nil {
-		return fmt.Errorf("load draft: %w", err)
-	}
 	merged := mergeWorkspace(*ws, draft)
 	return merged.Validate()
+}
+
+// keepStoredKeys gives every secret of ws sent without a private key (as
+// `get -o yaml` prints it) the key of the draft's secret of that name, so a
+// file read from the server can be applied back.
+func keepStoredKeys(ws *model.Workspace, draft model.Workspace) {
+	for i := range ws.Secrets {
+		sec := &ws.Secrets[i]
+		if !sec.KeepsStoredKey() {
+			continue
+		}
+		for _, d := range draft.Secrets {
+			if d.Name == sec.Name && d.TLS != nil {
+				sec.TLS.PrivateKey = d.TLS.PrivateKey
+			}
+		}
+	}
 }
 
 // mergeWorkspace is draft with ws applied: ws's objects first, then the
 // draft's objects that ws does not replace.
 func mergeWorkspace(ws, draft model.Workspace) model.Workspace {
 	out := model.Workspace{
+		Secrets:   append([]model.Secret(nil), ws.Secrets...),
 		Gateways:  append([]model.Gateway(nil), ws.Gateways...),
 		Upstreams: append([]model.Upstream(nil), ws.Upstreams...),
 		Routes:    append([]model.Route(nil), ws.Routes...),
@@ -62,11 +84,12 @@ func mergeWorkspace(ws, draft model.Workspace) model.Workspace {
 	return out
 }
 
-// decodeWorkspace reads a workspace body ({"gateways": [...], "upstreams":
-// [...], "routes": [...]}), decoding each object on its own so that every
+// decodeWorkspace reads a workspace body ({"secrets": [...], "gateways":
+// [...], "upstreams": [...], "routes": [...]}), decoding each object on its own so that every
 // broken object is reported, each with its list path ("routes[2].gatway").
 func decodeWorkspace(r *http.Request) (model.Workspace, error) {
 	var lists struct {
+		Secrets   []json.RawMessage `json:"secrets"`
 		Gateways  []json.RawMessage `json:"gateways"`
 		Upstreams []json.RawMessage `json:"upstreams"`
 		Routes    []json.RawMessage `json:"routes"`
@@ -88,6 +111,7 @@ func decodeWorkspace(r *http.Request) (model.Workspace, error) {
 			ws.Add(obj)
 		}
 	}
+	each("secrets", model.KindSecret, lists.Secrets)
 	each("gateways", model.KindGateway, lists.Gateways)
 	each("upstreams", model.KindUpstream, lists.Upstreams)
 	each("routes", model.KindRoute, lists.Routes)

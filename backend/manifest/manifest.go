@@ -1,5 +1,5 @@
 // Package manifest loads workspace files: multi-document YAML where every
-// document is a Gateway, Upstream or Route with `kind` and `name` at the top
+// document is a Secret, Gateway, Upstream or Route with `kind` and `name` at the top
 // level (the format of the design's route model). Problems are reported as
 // "file:line: field: message", every one of them, so an operator can fix a
 // file in one pass. The CLI's apply and validate, sandbox route tests and
@@ -81,8 +81,8 @@ type document struct {
 type File struct {
 	Name      string
 	Workspace model.Workspace
-	// byList holds the documents per workspace list ("gateways", "upstreams",
-	// "routes") in the order they were added to Workspace, so that
+	// byList holds the documents per workspace list ("secrets", "gateways",
+	// "upstreams", "routes") in the order they were added to Workspace, so that
 	// "routes[2]" in a validation error is the third Route document.
 	byList map[string][]document
 }
@@ -97,6 +97,8 @@ func listName(kind string) string {
 		return "upstreams"
 	case model.KindRoute:
 		return "routes"
+	case model.KindSecret:
+		return "secrets"
 	}
 	return ""
 }

@@ -63,7 +63,7 @@ func TestLoadBadReportsEveryProblem(t *testing.T) {
 		`bad.yaml:13: then.forward[0].weight: expected an integer, got "heavy"`,
 		`bad.yaml:14: then.timeout: invalid duration "soon": use units like 250ms, 5s, 1m`,
 		`bad.yaml:16: name: required`,
-		`bad.yaml:19: kind: unknown kind "Widget": use one of Gateway, Upstream, Route`,
+		`bad.yaml:19: kind: unknown kind "Widget": use one of Secret, Gateway, Upstream, Route`,
 		`bad.yaml:22: document must be a mapping with kind and name`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
