@@ -44,6 +44,17 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 	ws := &f.Workspace
 	var p model.Problems
 	p.Merge("", rules.ResolveWorkspace(ws))
+	for i := range ws.Secrets {
+		sec := &ws.Secrets[i]
+		for _, fe := range model.ErrorFields(sec.Validate()) {
+			// A key left out (or redacted, as `get` prints it) is the
+			// server's to fill from the stored secret.
+			if sec.KeepsStoredKey() && strings.HasPrefix(fe.Field, "tls.privateKey") {
+				continue
+			}
+			p.Add(model.JoinPath(model.Index("secrets", i), fe.Field), "%s", fe.Message)
+		}
+	}
 	for i := range ws.Gateways {
 		p.Merge(model.Index("gateways", i), ws.Gateways[i].Validate())
 	}
@@ -220,7 +231,7 @@ func newDeleteCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete KIND NAME",
 		Short: "Delete an object from the draft",
-		Long: `delete removes a gateway, upstream or route. With --version the server refuses
+		Long: `delete removes a gateway, upstream, route or secret. With --version the server refuses
 if the object changed since you read it; objects still referenced cannot be
 deleted.`,
 		Args: cobra.ExactArgs(2),
@@ -310,7 +321,13 @@ func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) err
 			}
 			before = string(b)
 		}
-		after, err := manifestYAML(obj)
+		shown := obj
+		if sec, ok := obj.(*model.Secret); ok {
+			// The server shows keys redacted; so does the diff, which
+			// also keeps the file's key off the terminal.
+			shown = sec.Redacted()
+		}
+		after, err := manifestYAML(shown)
 		if err != nil {
 			return err
 		}

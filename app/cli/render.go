@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"strings"
@@ -23,8 +25,10 @@ func kindArg(s string) (kind, coll string, err error) {
 		return model.KindUpstream, "upstreams", nil
 	case "route", "routes", "rt":
 		return model.KindRoute, "routes", nil
+	case "secret", "secrets":
+		return model.KindSecret, "secrets", nil
 	}
-	return "", "", fmt.Errorf("unknown kind %q: use gateway, upstream or route", s)
+	return "", "", fmt.Errorf("unknown kind %q: use gateway, upstream, route or secret", s)
 }
 
 // objectFromView decodes an API object (with kind, whenText, version...)
@@ -188,8 +192,36 @@ func summary(obj model.Object) []string {
 		return []string{""}
 	case *model.Route:
 		return []string{o.Gateway, fmt.Sprint(o.Priority), actionSummary(o.Then), rules.Format(o.When)}
+	case *model.Secret:
+		var holds []string
+		notAfter := ""
+		if o.TLS != nil {
+			holds = append(holds, "tls")
+			notAfter = leafNotAfter(o.TLS.Certificate)
+		}
+		if o.CA != "" {
+			holds = append(holds, "ca")
+			if notAfter == "" {
+				notAfter = leafNotAfter(o.CA)
+			}
+		}
+		return []string{strings.Join(holds, "+"), notAfter}
 	}
 	return nil
+}
+
+// leafNotAfter is the expiry date of the first certificate in pemText, ""
+// when it does not parse.
+func leafNotAfter(pemText string) string {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return ""
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return ""
+	}
+	return c.NotAfter.UTC().Format("2006-01-02")
 }
 
 func actionSummary(a model.Action) string {
@@ -216,6 +248,8 @@ func tableHeader(kind string) []string {
 		return []string{"NAME", "VERSION", "LISTENERS"}
 	case model.KindUpstream:
 		return []string{"NAME", "VERSION", "SOURCE"}
+	case model.KindSecret:
+		return []string{"NAME", "VERSION", "HOLDS", "NOT AFTER"}
 	}
 	return []string{"NAME", "VERSION", "GATEWAY", "PRIORITY", "ACTION", "WHEN"}
 }
