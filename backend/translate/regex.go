@@ -6,6 +6,13 @@ import (
 	"regexp/syntax"
 	"strings"
 	"unicode"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/routedeck/routedeck/backend/model"
 )
 
 // quote escapes s for use as a literal inside an RE2 pattern.
@@ -134,4 +141,115 @@ func subtractRunes(ranges []rune, except []rune) []rune {
 		ranges = out
 	}
 	return ranges
+}
+
+// MaxRegexProgramSize bounds the size of every regex the translator emits,
+// as Go's regexp/syntax compiles it. Envoy refuses a regex whose RE2
+// program is larger than the runtime value re2.max_program_size.error_level
+// (100 unless set), and the generated bootstrap raises that to twice this
+// bound. The two sizes are not the same measure: RE2 (C++) compiles to
+// UTF-8 byte ranges where Go compiles to runes, so RE2's count is usually
+// the larger one, by a small factor for patterns with '.' or non-ASCII
+// classes; the factor of two is the headroom for that difference.
+const MaxRegexProgramSize = 500
+
+// regexProgramSize estimates the RE2 program size of re: the number of
+// instructions Go compiles it to after simplification (which expands
+// counted repetitions, as RE2 does).
+func regexProgramSize(re string) (int, error) {
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return 0, fmt.Errorf("invalid regex %q: %w", re, err)
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return 0, fmt.Errorf("invalid regex %q: %w", re, err)
+	}
+	return len(prog.Inst), nil
+}
+
+// regexMatcherName is the proto name every Envoy safe regex is held in.
+var regexMatcherName = (&matcherv3.RegexMatcher{}).ProtoReflect().Descriptor().FullName()
+
+// checkRegexSizes finds every regex in rt (matchers, rewrites, and those in
+// per-filter configs such as CORS origins) and reports each whose program
+// is larger than MaxRegexProgramSize, with the rule field it comes from.
+func checkRegexSizes(rt *routev3.Route, problems *model.Problems) {
+	rt.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		field := "then"
+		if fd.Name() == "match" {
+			field = "when"
+		}
+		walkRegexes(fd, v, func(re string, rewrite bool) {
+			at := field
+			if rewrite {
+				at = "then.rewrite.pathRegex.pattern"
+			}
+			size, err := regexProgramSize(re)
+			if err != nil {
+				problems.Add(at, "%v", err)
+			} else if size > MaxRegexProgramSize {
+				problems.Add(at, "regex %q is too complex for Envoy: program size about %d, limit %d; "+
+					"split the rule or simplify the pattern (fewer alternatives or case-insensitive values)",
+					shorten(re, 80), size, MaxRegexProgramSize)
+			}
+		})
+		return true
+	})
+}
+
+// walkRegexes calls found for every RegexMatcher under the field value v;
+// rewrite is set for the pattern of a regex rewrite. Any fields are opened
+// (unknown types are skipped).
+func walkRegexes(fd protoreflect.FieldDescriptor, v protoreflect.Value, found func(re string, rewrite bool)) {
+	var visit func(m protoreflect.Message, rewrite bool)
+	visit = func(m protoreflect.Message, rewrite bool) {
+		switch m.Descriptor().FullName() {
+		case regexMatcherName:
+			found(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), rewrite)
+			return
+		case "google.protobuf.Any":
+			if inner, err := m.Interface().(*anypb.Any).UnmarshalNew(); err == nil {
+				visit(inner.ProtoReflect(), rewrite)
+			}
+			return
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			eachMessage(fd, v, func(m protoreflect.Message) {
+				visit(m, rewrite || fd.Name() == "regex_rewrite")
+			})
+			return true
+		})
+	}
+	eachMessage(fd, v, func(m protoreflect.Message) { visit(m, false) })
+}
+
+// eachMessage calls f for the message, the messages of the list, or the
+// message values of the map that field fd holds in v.
+func eachMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value, f func(protoreflect.Message)) {
+	switch {
+	case fd.IsMap():
+		if fd.MapValue().Kind() == protoreflect.MessageKind {
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				f(mv.Message())
+				return true
+			})
+		}
+	case fd.Kind() != protoreflect.MessageKind && fd.Kind() != protoreflect.GroupKind:
+	case fd.IsList():
+		l := v.List()
+		for i := 0; i < l.Len(); i++ {
+			f(l.Get(i).Message())
+		}
+	default:
+		f(v.Message())
+	}
+}
+
+// shorten cuts s to at most n bytes for a message.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -333,6 +333,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 			problems.Add("", "envoy route %s: %v", rt.Name, err)
 			continue
 		}
+		checkRegexSizes(rt, &problems)
 		c.terms = append(c.terms, compiledTerm{t: tm, route: rt, rr: rr})
 	}
 	c.err = problems.Err()
@@ -540,6 +541,10 @@ func placeRule(vs *vhostSet, r *compiledRule) ([]placedRoute, error) {
 				if err := rt.Validate(); err != nil {
 					problems.Add("", "envoy route %s: %v", rt.Name, err)
 					continue
+				}
+				// Only the added :authority matchers are new here.
+				for _, h := range p.authority {
+					checkRegexSizes(&routev3.Route{Match: &routev3.RouteMatch{Headers: []*routev3.HeaderMatcher{h}}}, &problems)
 				}
 			}
 			out = append(out, placedRoute{vhost: p.vhost, route: rt})

@@ -14,20 +14,41 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"sigs.k8s.io/yaml"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/translate"
 )
 
 // XDSClusterName is the static cluster through which a bootstrapped Envoy
 // reaches routedeck's ADS server.
 const XDSClusterName = "xds_cluster"
 
+// Envoy refuses a regex whose RE2 program is larger than the runtime value
+// re2.max_program_size.error_level, 100 by default, which translated rules
+// (host lists, case-insensitive values) easily exceed. The bootstrap raises
+// it to twice the translator's own bound (translate.MaxRegexProgramSize,
+// measured with Go's compiler, which counts a little lower than RE2) and
+// asks Envoy to warn, and count re2.exceeded_warn_level, from that bound.
+const (
+	RegexProgramSizeErrorLevel = 2 * translate.MaxRegexProgramSize
+	RegexProgramSizeWarnLevel  = translate.MaxRegexProgramSize
+)
+
+// Runtime keys of Envoy's RE2 program size checks.
+const (
+	runtimeRegexErrorLevel = "re2.max_program_size.error_level"
+	runtimeRegexWarnLevel  = "re2.max_program_size.warn_level"
+)
+
 // Bootstrap returns the Envoy bootstrap for a proxy of gateway: node
 // (id nodeID, cluster gateway), LDS and CDS over ADS at adsHostPort, and the
 // admin interface on 127.0.0.1:adminPort. A host that is an IP address gets
 // a STATIC cluster; a name is resolved by Envoy (STRICT_DNS), as in
-// Kubernetes where it is a Service name.
+// Kubernetes where it is a Service name. A static runtime layer sets the
+// RE2 program size limits (see RegexProgramSizeErrorLevel), with an admin
+// layer above it so /runtime_modify keeps working.
 func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int) (*bootstrapv3.Bootstrap, error) {
 	var p model.Problems
 	if gateway == "" {
@@ -115,6 +136,16 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int) (*bootstrapv3
 			LdsConfig: adsSource,
 			CdsConfig: adsSource,
 		},
+		LayeredRuntime: &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{
+			{
+				Name: "routedeck",
+				LayerSpecifier: &bootstrapv3.RuntimeLayer_StaticLayer{StaticLayer: &structpb.Struct{Fields: map[string]*structpb.Value{
+					runtimeRegexErrorLevel: structpb.NewNumberValue(RegexProgramSizeErrorLevel),
+					runtimeRegexWarnLevel:  structpb.NewNumberValue(RegexProgramSizeWarnLevel),
+				}}},
+			},
+			{Name: "admin", LayerSpecifier: &bootstrapv3.RuntimeLayer_AdminLayer_{AdminLayer: &bootstrapv3.RuntimeLayer_AdminLayer{}}},
+		}},
 	}
 	if err := b.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)

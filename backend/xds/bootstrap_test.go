@@ -8,6 +8,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/routedeck/routedeck/backend/translate"
 )
 
 func TestBootstrapRoundTrip(t *testing.T) {
@@ -82,5 +84,39 @@ func TestBootstrapRejectsBadInput(t *testing.T) {
 	}
 	if _, err := Bootstrap("g", "n", "h:0", 1); err == nil || !strings.Contains(err.Error(), `port "0"`) {
 		t.Errorf("port 0: err = %v", err)
+	}
+}
+
+// TestBootstrapRaisesRegexLimit checks the static runtime layer that lifts
+// Envoy's RE2 program size limit (100 by default) above what the translator
+// may emit, with the admin layer on top, as Envoy reads it from YAML.
+func TestBootstrapRaisesRegexLimit(t *testing.T) {
+	b, err := Bootstrap("public", "public-0", "127.0.0.1:18000", 9901)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := BootstrapYAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"re2.max_program_size.error_level: 1000",
+		"re2.max_program_size.warn_level: 500",
+		"admin_layer: {}",
+	} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("YAML lacks %q:\n%s", want, y)
+		}
+	}
+	layers := b.GetLayeredRuntime().GetLayers()
+	if len(layers) != 2 || layers[0].GetStaticLayer() == nil || layers[1].GetAdminLayer() == nil {
+		t.Fatalf("runtime layers = %v, want static then admin", layers)
+	}
+	static := layers[0].GetStaticLayer().GetFields()
+	errLevel := static["re2.max_program_size.error_level"].GetNumberValue()
+	warnLevel := static["re2.max_program_size.warn_level"].GetNumberValue()
+	if errLevel <= 100 || warnLevel >= errLevel || errLevel < float64(translate.MaxRegexProgramSize) {
+		t.Errorf("error level %v, warn level %v: want error above Envoy's 100 and the translator's bound %d, warn below error",
+			errLevel, warnLevel, translate.MaxRegexProgramSize)
 	}
 }
