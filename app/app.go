@@ -26,6 +26,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/sandbox/session"
 	"github.com/routedeck/routedeck/sandbox/traffic"
@@ -45,6 +46,9 @@ type Config struct {
 	Notices io.Writer
 	// NoDemo skips loading the demo workspace into an empty database.
 	NoDemo bool
+	// Getenv supplies the environment the Kubernetes and Consul targets
+	// default from (KUBECONFIG, CONSUL_HTTP_ADDR, ...); nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // DBFile is the database file name inside the data directory.
@@ -75,6 +79,8 @@ type Service struct {
 	adsAddr net.Addr
 	stopADS context.CancelFunc
 	sandbox *session.Service
+	targets *targets.Service
+	feed    *endpointFeed
 	wg      sync.WaitGroup
 	errc    chan error
 }
@@ -104,7 +110,11 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.ads = xds.New(xds.Options{Logger: s.log})
-	pub := &adsPublisher{store: st, ads: s.ads, log: s.log}
+	s.targets = targets.New(st, s.cfg.Getenv)
+	s.feed = newEndpointFeed(st, s.ads, s.targets, s.log)
+	s.feed.start()
+	pub := &adsPublisher{store: st, ads: s.ads, log: s.log, feed: s.feed,
+		consul: consulKV{targets: s.targets, store: st, log: s.log}}
 	pub.restore(ctx)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -117,6 +127,7 @@ func (s *Service) Start(ctx context.Context) error {
 		adsListen = "127.0.0.1:0"
 	}
 	if err := s.startADS(adsListen); err != nil {
+		s.feed.close()
 		st.Close()
 		return err
 	}
@@ -133,6 +144,9 @@ func (s *Service) Start(ctx context.Context) error {
 		TestPlane: pub.tests,
 		Simulator: traffic.NewSimulator(s.sandbox),
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Endpoints: s.feed,
+		Targets:   s.targets,
+		Push:      &pusher{store: st, targets: s.targets, log: s.log},
 	})
 	if s.cfg.Listen == "" {
 		return nil
@@ -217,6 +231,9 @@ func (s *Service) Stop() error {
 		if err := s.sandbox.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop sandbox: %w", err))
 		}
+	}
+	if s.feed != nil {
+		s.feed.close()
 	}
 	if s.stopADS != nil {
 		s.stopADS()

@@ -24,6 +24,10 @@ type adsPublisher struct {
 	// tests is the sandbox data plane route tests also run through before
 	// a publish; nil runs them through the reference evaluator only.
 	tests routetest.DataPlane
+	// feed translates with the discovered endpoints and keeps them current.
+	feed *endpointFeed
+	// consul, when set, also writes published workspaces to Consul's KV.
+	consul consulKV
 }
 
 var _ api.Publisher = (*adsPublisher)(nil)
@@ -68,6 +72,7 @@ func (p *adsPublisher) Publish(ctx context.Context, actor, gateway string, force
 	if err := p.serve(ctx, pub); err != nil {
 		return 0, err
 	}
+	p.pushConsul(ctx, actor, pub)
 	return pub.Version, nil
 }
 
@@ -87,6 +92,7 @@ func (p *adsPublisher) Rollback(ctx context.Context, actor, gateway string, vers
 	if err := p.serve(ctx, pub); err != nil {
 		return 0, err
 	}
+	p.pushConsul(ctx, actor, pub)
 	return pub.Version, nil
 }
 
@@ -106,16 +112,16 @@ func (p *adsPublisher) Proxies(ctx context.Context, gateway string) ([]api.Proxy
 	return out, nil
 }
 
+// serve translates pub with the discovered endpoints and serves it.
 func (p *adsPublisher) serve(ctx context.Context, pub store.Published) error {
-	res, err := translate.Gateway(pub.Workspace, pub.Gateway, translate.Options{})
-	if err != nil {
-		return fmt.Errorf("translate gateway %q version %d: %w", pub.Gateway, pub.Version, err)
-	}
-	if err := p.ads.SetGateway(ctx, pub.Gateway, res, strconv.FormatInt(pub.Version, 10)); err != nil {
+	if _, err := p.feed.serve(ctx, pub); err != nil {
 		return fmt.Errorf("serve gateway %q version %d: %w", pub.Gateway, pub.Version, err)
 	}
 	return nil
 }
+
+// versionLabel is the snapshot version of a published version.
+func versionLabel(v int64) string { return strconv.FormatInt(v, 10) }
 
 // restore serves the latest published version of every gateway, so Envoys
 // get their configuration back after a restart without a new publish.

@@ -79,6 +79,13 @@ type Deps struct {
 	// Metrics serves Prometheus metrics at /metrics (viewer role, so a
 	// scraper uses a token like any client); nil mounts nothing.
 	Metrics http.Handler
+	// Endpoints reports discovered upstream endpoints; without it only
+	// static and DNS upstreams are answered.
+	Endpoints Endpoints
+	// Targets keeps the Kubernetes and Consul settings.
+	Targets Targets
+	// Push deploys and exports gateways to Kubernetes and Consul.
+	Push Push
 	// MaxBodyBytes limits request bodies; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// SecureCookies marks the session cookie Secure (serve behind TLS).
@@ -145,6 +152,13 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleEditor)).Post("/rollback", s.rollback)
 						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
 						r.With(need(auth.RoleViewer)).Get("/published", s.published)
+						// Deploying and applying exports write to clusters
+						// outside routedeck: admins only.
+						r.With(need(auth.RoleAdmin)).Post("/deploy", s.deploy)
+						r.With(need(auth.RoleViewer)).Get("/export/gateway-api", s.exportGatewayAPI)
+						r.With(need(auth.RoleAdmin)).Post("/export/gateway-api", s.exportGatewayAPI)
+						r.With(need(auth.RoleViewer)).Get("/export/consul", s.exportConsul)
+						r.With(need(auth.RoleAdmin)).Post("/export/consul", s.exportConsul)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
 					}
@@ -171,6 +185,14 @@ func NewHandler(deps Deps) http.Handler {
 				r.With(need(auth.RoleEditor)).Put("/", s.updateTest)
 				r.With(need(auth.RoleEditor)).Delete("/", s.deleteTest)
 			})
+		})
+
+		r.Route("/targets", func(r chi.Router) {
+			r.With(need(auth.RoleViewer)).Get("/", s.getTargets)
+			r.With(need(auth.RoleAdmin)).Put("/", s.putTargets)
+			r.With(need(auth.RoleViewer)).Get("/kubernetes/services", s.kubeServices)
+			r.With(need(auth.RoleViewer)).Get("/consul/services", s.consulServices)
+			r.With(need(auth.RoleViewer)).Get("/consul/kv", s.consulKV)
 		})
 
 		r.Route("/revisions", func(r chi.Router) {

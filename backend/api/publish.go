@@ -106,44 +106,6 @@ func (s *server) published(w http.ResponseWriter, r *http.Request) {
 	writeList(w, list, len(list))
 }
 
-// endpoint is one address of an upstream as the API reports it.
-type endpoint struct {
-	Address string `json:"address"`
-	Port    int    `json:"port"`
-	Weight  int    `json:"weight"`
-	Healthy bool   `json:"healthy"`
-	Source  string `json:"source"`
-	Stale   bool   `json:"stale"`
-}
-
-// endpoints reports an upstream's endpoints. Static and DNS upstreams are
-// answered from their definition; Kubernetes and Consul need discovery.
-func (s *server) endpoints(w http.ResponseWriter, r *http.Request) {
-	obj, err := s.Store.Get(r.Context(), model.KindUpstream, chi.URLParam(r, "name"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u := obj.(*model.Upstream)
-	items := []endpoint{}
-	switch {
-	case u.Static != nil:
-		for _, e := range u.Static.Endpoints {
-			weight := e.Weight
-			if weight == 0 {
-				weight = 1
-			}
-			items = append(items, endpoint{Address: e.Address, Port: e.Port, Weight: weight, Healthy: true, Source: "static"})
-		}
-	case u.DNS != nil:
-		items = append(items, endpoint{Address: u.DNS.Host, Port: u.DNS.Port, Weight: 1, Healthy: true, Source: "dns"})
-	default:
-		s.writeError(w, r, notWired("endpoint discovery"))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
-}
-
 func (s *server) sandboxRequest(w http.ResponseWriter, r *http.Request) {
 	var body json.RawMessage
 	if err := decode(r, &body); err != nil {

@@ -87,7 +87,8 @@ var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 // it refuses anonymous callers (except health and login), refuses roles
 // below the one the OpenAPI document declares, and lets the declared role
 // through authorization. The declared roles themselves follow the policy:
-// reads viewer, writes editor, users/tokens/audit admin.
+// reads viewer, writes editor, users/tokens/audit, targets and writes to
+// clusters (deploy, export apply) admin.
 func TestAuthEveryRoute(t *testing.T) {
 	a := newTestAPI(t)
 	a.seed(t)
@@ -98,6 +99,9 @@ func TestAuthEveryRoute(t *testing.T) {
 		case path == "/health" || path == "/auth/login":
 			return "none"
 		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit":
+			return "admin"
+		case method != "GET" && (path == "/targets" || strings.HasSuffix(path, "/deploy") || strings.Contains(path, "/export/")):
+			// Settings and writes to clusters outside routedeck.
 			return "admin"
 		case method == "GET", path == "/auth/logout",
 			// Read-only questions that need a body.

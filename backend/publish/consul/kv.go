@@ -34,6 +34,17 @@ type KV struct {
 // New returns a KV publisher under DefaultPrefix.
 func New(client *api.Client) *KV { return &KV{client: client, prefix: DefaultPrefix} }
 
+// ForGateway returns a KV publisher for one gateway's published workspace,
+// under <DefaultPrefix>/gateways/<gateway>. Gateways share upstreams, and
+// Publish makes its prefix hold exactly one workspace, so each gateway
+// needs a folder of its own.
+func ForGateway(client *api.Client, gateway string) *KV {
+	return &KV{client: client, prefix: DefaultPrefix + "/gateways/" + gateway}
+}
+
+// Prefix is the KV folder this publisher owns.
+func (k *KV) Prefix() string { return k.prefix }
+
 // Entry is a stored object with the ModifyIndex a later write must present.
 type Entry struct {
 	Object      model.Object
