@@ -104,6 +104,10 @@ func (s *server) endpoints(w http.ResponseWriter, r *http.Request) {
 		discovery.SortEndpoints(reply.Items)
 	case u.DNS != nil:
 		reply.Items = append(reply.Items, discovery.Endpoint{Address: u.DNS.Host, Port: u.DNS.Port, Weight: 1, Healthy: true, Source: discovery.SourceDNS})
+	case s.Endpoints != nil:
+		// Discovery runs but has not picked the upstream up yet (it
+		// follows the store within a fraction of a second).
+		reply.Reported = false
 	default:
 		s.writeError(w, r, notWired("endpoint discovery"))
 		return
