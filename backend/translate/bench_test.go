@@ -1,53 +1,18 @@
 package translate
 
 import (
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/bench/workload"
 )
 
-// benchWorkspace is a large gateway: routes spread over hosts and
-// upstreams, one rule in a thousand host-less (placed in every virtual
-// host), some with policies.
+// benchWorkspace is the harness's workload (bench/workload), so the Go
+// benchmarks and `go run ./bench` time the same gateway.
 func benchWorkspace(routes, hosts, upstreams int) model.Workspace {
-	ws := model.Workspace{Gateways: []model.Gateway{{
-		Meta:      model.Meta{Name: "bench"},
-		Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}},
-	}}}
-	for i := range upstreams {
-		ws.Upstreams = append(ws.Upstreams, model.Upstream{
-			Meta: model.Meta{Name: fmt.Sprintf("svc-%04d", i)},
-			Static: &model.StaticSource{Endpoints: []model.Endpoint{
-				{Address: fmt.Sprintf("10.%d.%d.1", i/250, i%250), Port: 8080},
-				{Address: fmt.Sprintf("10.%d.%d.2", i/250, i%250), Port: 8080},
-			}},
-		})
-	}
-	for i := range routes {
-		r := model.Route{
-			Meta:     model.Meta{Name: fmt.Sprintf("route-%05d", i)},
-			Gateway:  "bench",
-			Priority: i % 7,
-			When: model.And(
-				model.Pred(model.FieldHost, model.OpEquals, fmt.Sprintf("h%d.example.com", i%hosts)),
-				model.Pred(model.FieldPath, model.OpPrefix, fmt.Sprintf("/api/%d", i/hosts)),
-			),
-			Then: model.Action{Forward: []model.Backend{{Upstream: fmt.Sprintf("svc-%04d", i%upstreams)}}},
-		}
-		if i%1000 == 999 {
-			r.When = model.Pred(model.FieldPath, model.OpPrefix, fmt.Sprintf("/global/%d", i))
-		}
-		if i%10 == 0 {
-			r.Then.Timeout = model.Duration(5 * time.Second)
-			r.Then.Retries = &model.Retries{Attempts: 2, On: []string{model.Retry5xx}}
-			r.Then.Headers = &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-route": r.Name}}}
-		}
-		ws.Routes = append(ws.Routes, r)
-	}
-	return ws
+	return workload.Workspace(routes, hosts, upstreams)
 }
 
 // reportCPU adds the process CPU time per operation (user + system, all

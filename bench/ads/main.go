@@ -1,71 +1,31 @@
 // Command ads measures the ADS server: how long a publish takes to be ACKed
 // by every connected proxy, and how much memory the server holds with a large
-// gateway and many proxies. Everything runs on loopback and stops by itself;
-// results are printed as JSON on stdout.
+// gateway and many proxies (see package adsbench). Everything runs on
+// loopback and stops by itself; results are printed as JSON on stdout.
 //
 //	go run ./bench/ads [-clients 100,500,2000] [-publishes 10] [-mem-routes 10000] [-mem-clients 1000]
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"runtime"
-	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
-	"google.golang.org/grpc"
-
-	"github.com/routedeck/routedeck/backend/xds"
-	"github.com/routedeck/routedeck/backend/xds/xdsload"
+	"github.com/routedeck/routedeck/bench/adsbench"
 )
-
-// FanOut is the publish-to-all-ACKed latency for one fleet size.
-type FanOut struct {
-	Server    string  `json:"server"`
-	Clients   int     `json:"clients"`
-	Routes    int     `json:"routes"`
-	Publishes int     `json:"publishes"`
-	ConnectMs float64 `json:"connectMs"` // all clients connected and ACKed the first snapshot
-	P50Ms     float64 `json:"p50Ms"`
-	MaxMs     float64 `json:"maxMs"`
-	MeanMs    float64 `json:"meanMs"`
-}
-
-// Memory is the server's resident memory with a large gateway.
-type Memory struct {
-	Routes     int     `json:"routes"`
-	Clients    int     `json:"clients"`
-	AllAckedMs float64 `json:"allAckedMs"` // second publish, every client ACKed
-	RSSMiB     float64 `json:"rssMiB"`
-	PeakRSSMiB float64 `json:"peakRssMiB"`
-	HeapMiB    float64 `json:"heapMiB"`
-	// BaselineRSSMiB is the RSS with the snapshot set and no clients.
-	BaselineRSSMiB float64 `json:"baselineRssMiB"`
-}
 
 // Result is the JSON printed on stdout.
 type Result struct {
-	GoMaxProcs int      `json:"gomaxprocs"`
-	FanOut     []FanOut `json:"fanOut"`
-	Memory     *Memory  `json:"memory,omitempty"`
+	GoMaxProcs int               `json:"gomaxprocs"`
+	FanOut     []adsbench.FanOut `json:"fanOut"`
+	Memory     *adsbench.Memory  `json:"memory,omitempty"`
 }
 
 func main() {
@@ -83,12 +43,12 @@ func main() {
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	raiseFileLimit()
+	adsbench.RaiseFileLimit()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 
 	if *role == "clients" {
-		if err := runClients(ctx, *addr, *n); err != nil {
+		if err := adsbench.RunClients(ctx, *addr, *n); err != nil {
 			fmt.Fprintln(os.Stderr, "clients:", err)
 			os.Exit(1)
 		}
@@ -98,7 +58,7 @@ func main() {
 	res := Result{GoMaxProcs: runtime.GOMAXPROCS(0)}
 	// The memory run goes first, in a process that has held nothing else.
 	if *memRoutes > 0 {
-		m, err := memory(ctx, *memRoutes, *memClients, *memProfile)
+		m, err := adsbench.RunMemory(ctx, *memRoutes, *memClients, *memProfile)
 		if err != nil {
 			fail(err)
 		}
@@ -112,13 +72,12 @@ func main() {
 		if err != nil || c <= 0 {
 			fail(fmt.Errorf("-clients: bad size %q", f))
 		}
-		r, err := fanOut(ctx, routedeckServer, c, *routes, *publishes)
-		if err != nil {
-			fail(err)
-		}
-		res.FanOut = append(res.FanOut, r)
+		servers := []adsbench.Server{adsbench.Routedeck}
 		if *compare {
-			r, err := fanOut(ctx, controlPlaneServer, c, *routes, *publishes)
+			servers = append(servers, adsbench.GoControlPlane)
+		}
+		for _, s := range servers {
+			r, err := adsbench.RunFanOut(ctx, s, c, *routes, *publishes)
 			if err != nil {
 				fail(err)
 			}
@@ -135,275 +94,4 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
-}
-
-// raiseFileLimit lifts the soft descriptor limit to the hard one: every
-// client is a connection, and both of its ends may be in this process.
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
-}
-
-// publisher sets a gateway's snapshot on some ADS server implementation.
-type publisher interface {
-	publish(ctx context.Context, routes, generation int) (version string, err error)
-}
-
-type serverKind struct {
-	name  string
-	start func(ctx context.Context) (publisher, string, func(), error)
-}
-
-var routedeckServer = serverKind{name: "routedeck", start: func(ctx context.Context) (publisher, string, func(), error) {
-	s := xds.New(xds.Options{Logger: slog.New(slog.DiscardHandler)})
-	addr, stop, err := serve(ctx, s.Serve)
-	return routedeckPublisher{s}, addr, stop, err
-}}
-
-type routedeckPublisher struct{ s *xds.Server }
-
-func (p routedeckPublisher) publish(ctx context.Context, routes, gen int) (string, error) {
-	res, err := xdsload.Gateway(routes, gen)
-	if err != nil {
-		return "", err
-	}
-	v := strconv.Itoa(gen)
-	return v, p.s.SetGateway(ctx, "bench", res, v)
-}
-
-// controlPlaneServer is go-control-plane's own SnapshotCache, for comparison:
-// it marshals every resource again for every proxy it responds to.
-var controlPlaneServer = serverKind{name: "go-control-plane", start: func(ctx context.Context) (publisher, string, func(), error) {
-	c := cache.NewSnapshotCache(true, clusterHash{}, nil)
-	srv := serverv3.NewServer(ctx, c, nil)
-	addr, stop, err := serve(ctx, func(ctx context.Context, lis net.Listener) error {
-		g := grpc.NewServer(xds.GRPCServerOptions()...)
-		discovery.RegisterAggregatedDiscoveryServiceServer(g, srv)
-		go func() { <-ctx.Done(); g.Stop() }()
-		return g.Serve(lis)
-	})
-	return controlPlanePublisher{c}, addr, stop, err
-}}
-
-type clusterHash struct{}
-
-func (clusterHash) ID(n *corev3.Node) string { return n.GetCluster() }
-
-type controlPlanePublisher struct{ c cache.SnapshotCache }
-
-func (p controlPlanePublisher) publish(ctx context.Context, routes, gen int) (string, error) {
-	res, err := xdsload.Gateway(routes, gen)
-	if err != nil {
-		return "", err
-	}
-	v := strconv.Itoa(gen)
-	snap, err := cache.NewSnapshot(v, map[resource.Type][]types.Resource(xds.ByType(res)))
-	if err != nil {
-		return "", err
-	}
-	if err := snap.Consistent(); err != nil {
-		return "", err
-	}
-	return v, p.c.SetSnapshot(ctx, "bench", snap)
-}
-
-// serve runs fn on a loopback listener until the returned stop is called.
-func serve(ctx context.Context, fn func(context.Context, net.Listener) error) (string, func(), error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = fn(ctx, lis); close(done) }()
-	return lis.Addr().String(), func() { cancel(); <-done }, nil
-}
-
-func fanOut(ctx context.Context, kind serverKind, clients, routes, publishes int) (FanOut, error) {
-	r := FanOut{Server: kind.name, Clients: clients, Routes: routes, Publishes: publishes}
-	pub, addr, stop, err := kind.start(ctx)
-	if err != nil {
-		return r, err
-	}
-	defer stop()
-	gen := 1
-	v, err := pub.publish(ctx, routes, gen)
-	if err != nil {
-		return r, err
-	}
-	start := time.Now()
-	fleet, err := xdsload.Start(ctx, addr, "bench", "envoy", clients)
-	if err != nil {
-		return r, err
-	}
-	defer fleet.Stop()
-	if err := fleet.WaitAll(ctx, v); err != nil {
-		return r, fmt.Errorf("%s, %d clients, connect: %w", kind.name, clients, err)
-	}
-	r.ConnectMs = ms(time.Since(start))
-	var took []float64
-	for range publishes {
-		gen++
-		start := time.Now()
-		v, err := pub.publish(ctx, routes, gen)
-		if err != nil {
-			return r, err
-		}
-		if err := fleet.Wait(ctx, resource.RouteType, v); err != nil {
-			return r, fmt.Errorf("%s, %d clients, publish %d: %w", kind.name, clients, gen, err)
-		}
-		took = append(took, ms(time.Since(start)))
-	}
-	slices.Sort(took)
-	r.P50Ms = took[len(took)/2]
-	r.MaxMs = took[len(took)-1]
-	for _, t := range took {
-		r.MeanMs += t / float64(len(took))
-	}
-	return r, nil
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// memory serves a large gateway to clients run in a child process, so the
-// RSS read here is the server's alone.
-func memory(ctx context.Context, routes, clients int, profile string) (*Memory, error) {
-	m := &Memory{Routes: routes, Clients: clients}
-	s := xds.New(xds.Options{Logger: slog.New(slog.DiscardHandler)})
-	addr, stop, err := serve(ctx, s.Serve)
-	if err != nil {
-		return nil, err
-	}
-	defer stop()
-	pub := routedeckPublisher{s}
-	v, err := pub.publish(ctx, routes, 1)
-	if err != nil {
-		return nil, err
-	}
-	runtime.GC()
-	m.BaselineRSSMiB, _ = procStatus("VmRSS")
-
-	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(clients),
-		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String())
-	child.Stderr = os.Stderr
-	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start client process: %w", err)
-	}
-	defer func() { stdin.Close(); _ = child.Wait() }()
-	if err := waitLine(stdout, "connected"); err != nil {
-		return nil, fmt.Errorf("client process: %w", err)
-	}
-	if err := waitAcked(ctx, s, clients, v); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	v, err = pub.publish(ctx, routes, 2)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitAcked(ctx, s, clients, v); err != nil {
-		return nil, err
-	}
-	m.AllAckedMs = ms(time.Since(start))
-	runtime.GC()
-	m.RSSMiB, _ = procStatus("VmRSS")
-	m.PeakRSSMiB, _ = procStatus("VmHWM")
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	m.HeapMiB = float64(ms.HeapInuse) / (1 << 20)
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
-func deadline(ctx context.Context) time.Time {
-	d, ok := ctx.Deadline()
-	if !ok {
-		return time.Now().Add(time.Minute)
-	}
-	return d
-}
-
-// waitAcked polls the server's proxy view until every client ACKed version
-// of the routes.
-func waitAcked(ctx context.Context, s *xds.Server, clients int, version string) error {
-	for {
-		n := 0
-		for _, p := range s.Proxies("bench") {
-			if p.Connected && p.Acked[resource.RouteType] == version {
-				n++
-			}
-		}
-		if n == clients {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d of %d clients acked version %s: %w", n, clients, version, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-}
-
-func waitLine(r io.Reader, want string) error {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == want {
-			return nil
-		}
-	}
-	return fmt.Errorf("exited before saying %q", want)
-}
-
-// procStatus reads a "kB" field of /proc/self/status in MiB.
-func procStatus(field string) (float64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/self/status", field)
-}
-
-// runClients is the child process of the memory run: it connects the fleet,
-// says so, and runs until its parent closes stdin or the timeout passes.
-func runClients(ctx context.Context, addr string, n int) error {
-	fleet, err := xdsload.Start(ctx, addr, "bench", "envoy", n)
-	if err != nil {
-		return err
-	}
-	defer fleet.Stop()
-	fmt.Println("connected")
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	return nil
 }
