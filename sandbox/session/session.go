@@ -405,7 +405,9 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	res.Trace = ref.Trace
 	envoyRule := ""
 	if ex.Decision != nil {
-		envoyRule = RuleOf(ex.Decision.Route)
+		// The translator names routes after rules; its default-response
+		// route belongs to no rule.
+		envoyRule, _ = translate.RuleOfRoute(ex.Decision.Route)
 	}
 	if envoyRule != "" {
 		res.Rule = &envoyRule
@@ -423,19 +425,6 @@ func hostOr(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// RuleOf recovers the rule name from a translated route name,
-// "rule/<name>/<n>"; other routes (a gateway's default response) give "".
-func RuleOf(route string) string {
-	name, ok := strings.CutPrefix(route, "rule/")
-	if !ok {
-		return ""
-	}
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		return name[:i]
-	}
-	return name
 }
 
 func pickListener(st sim.Status, tls bool) string {
