@@ -1,0 +1,180 @@
+package kubernetes
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/xds"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got):\n%s", name, d)
+	}
+}
+
+func testGateway() *model.Gateway {
+	return &model.Gateway{Meta: model.Meta{Name: "public"}, Listeners: []model.Listener{
+		{Name: "https", Port: 8443, Protocol: model.ProtocolHTTPS},
+		{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP},
+	}}
+}
+
+func TestManifestsGolden(t *testing.T) {
+	tests := map[string]ManifestOptions{
+		"manifests-nlb.yaml": {ADS: "routedeck.infra:18000", Namespace: "edge", CreateNamespace: true,
+			AWSNLB: true, ExternalTrafficPolicy: "Local", Replicas: 3},
+		"manifests-nodeport.yaml": {ADS: "10.0.0.5:18000", ServiceType: "NodePort", Image: "envoyproxy/envoy:v1.34.0"},
+	}
+	for name, opts := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Manifests(testGateway(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := YAML(objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name, out)
+		})
+	}
+}
+
+func TestManifestsBootstrapIsValid(t *testing.T) {
+	objs, err := Manifests(testGateway(), ManifestOptions{ADS: "routedeck:18000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := toUnstructured(objs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := u.Object["data"].(map[string]any)["envoy.yaml"].(string)
+	b, err := xds.ParseBootstrapYAML([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ValidateAll(); err != nil {
+		t.Fatalf("bootstrap in the ConfigMap is invalid: %v", err)
+	}
+	names := []string{}
+	for _, l := range b.GetStaticResources().GetListeners() {
+		names = append(names, l.GetName())
+	}
+	if strings.Join(names, ",") != "ready" {
+		t.Errorf("static listeners %v, want the readiness listener", names)
+	}
+	if a := b.GetAdmin().GetAddress().GetSocketAddress().GetAddress(); a != "127.0.0.1" {
+		t.Errorf("admin bound to %s, want loopback", a)
+	}
+}
+
+func TestManifestsInvalid(t *testing.T) {
+	tests := map[string]struct {
+		gw     *model.Gateway
+		opts   ManifestOptions
+		fields []string
+	}{
+		"bad service type and policy": {testGateway(), ManifestOptions{ADS: "a:1", ServiceType: "ClusterIP", ExternalTrafficPolicy: "Nearest"},
+			[]string{"externalTrafficPolicy", "serviceType"}},
+		"nlb needs a load balancer": {testGateway(), ManifestOptions{ADS: "a:1", ServiceType: "NodePort", AWSNLB: true}, []string{"awsNlb"}},
+		"no listeners":              {&model.Gateway{Meta: model.Meta{Name: "x"}}, ManifestOptions{ADS: "a:1"}, []string{"listeners"}},
+		"port taken by readiness": {&model.Gateway{Meta: model.Meta{Name: "x"}, Listeners: []model.Listener{{Name: "h", Port: ReadyPort, Protocol: "HTTP"}}},
+			ManifestOptions{ADS: "a:1"}, []string{"listeners[0].port"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Manifests(tc.gw, tc.opts)
+			var got []string
+			for _, f := range model.ErrorFields(err) {
+				got = append(got, f.Field)
+			}
+			if d := cmp.Diff(tc.fields, got); d != "" {
+				t.Errorf("fields (-want +got):\n%s\nerr: %v", d, err)
+			}
+		})
+	}
+}
+
+func exportWorkspace() model.Workspace {
+	return model.Workspace{
+		Gateways: []model.Gateway{*testGateway()},
+		Upstreams: []model.Upstream{
+			{Meta: model.Meta{Name: "web-v1"}, Kubernetes: &model.KubernetesSource{Namespace: "default", Service: "web-v1", Port: 80}},
+			{Meta: model.Meta{Name: "web-v2"}, Kubernetes: &model.KubernetesSource{Namespace: "shop", Service: "web-v2", Port: 8080}},
+			{Meta: model.Meta{Name: "legacy"}, Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: "10.0.0.1", Port: 80}}}},
+		},
+		Routes: []model.Route{
+			{Meta: model.Meta{Name: "static"}, Gateway: "public", Priority: 100,
+				When: model.Condition{All: []model.Condition{
+					{Field: "host", Op: "equals", Value: "shop.example.com"},
+					{Field: "path", Op: "segment-prefix", Value: "/static"},
+					{Field: "method", Op: "in", Values: []string{"GET", "HEAD"}},
+				}},
+				Then: model.Action{
+					Forward: []model.Backend{{Upstream: "web-v1", Weight: 90}, {Upstream: "web-v2", Weight: 10}},
+					Rewrite: &model.Rewrite{PathPrefix: "/"},
+					Headers: &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-team": "shop"}, Remove: []string{"x-debug"}}},
+					RateLimit: &model.RateLimit{Requests: 100, Per: model.Duration(1e9)},
+				}},
+			{Meta: model.Meta{Name: "canary"}, Gateway: "public", Priority: 50,
+				When: model.Condition{Any: []model.Condition{
+					{Field: "header[x-canary]", Op: "equals", Value: "1"},
+					{Field: "query[canary]", Op: "regex", Value: "y.*"},
+				}},
+				Then: model.Action{Forward: []model.Backend{{Upstream: "web-v2"}}, Timeout: model.Duration(5e9)}},
+			{Meta: model.Meta{Name: "http-to-https"}, Gateway: "public", Priority: 10,
+				When: model.Condition{Field: "scheme", Op: "equals", Value: "http"},
+				Then: model.Action{Redirect: &model.Redirect{Scheme: "https"}}},
+			{Meta: model.Meta{Name: "old"}, Gateway: "public", Priority: 5,
+				When: model.Condition{Field: "path", Op: "prefix", Value: "/old"},
+				Then: model.Action{Redirect: &model.Redirect{PathPrefix: "/new", Status: 308}}},
+			{Meta: model.Meta{Name: "mock"}, Gateway: "public",
+				When: model.Condition{Field: "path", Op: "exact", Value: "/health"},
+				Then: model.Action{Respond: &model.Respond{Status: 200, Body: "ok"}}},
+			{Meta: model.Meta{Name: "not-beta"}, Gateway: "public",
+				When: model.Condition{Not: &model.Condition{Field: "header[x-beta]", Op: "present"}},
+				Then: model.Action{Forward: []model.Backend{{Upstream: "web-v1"}}}},
+			{Meta: model.Meta{Name: "legacy"}, Gateway: "public", Priority: 1,
+				When: model.Condition{Field: "host", Op: "suffix", Value: ".legacy.example.com"},
+				Then: model.Action{Forward: []model.Backend{{Upstream: "legacy"}}}},
+		},
+	}
+}
+
+func TestGatewayAPIExportGolden(t *testing.T) {
+	ex := ExportGatewayAPI(exportWorkspace(), "public", "default")
+	out, err := ex.RoutesYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "gateway-api.yaml", out)
+	report, err := json.MarshalIndent(ex.Report, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "gateway-api-report.json", append(report, '\n'))
+}
