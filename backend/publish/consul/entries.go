@@ -38,6 +38,9 @@ func ExportEntries(ws model.Workspace, gateway string) EntriesExport {
 	var splitters []api.ConfigEntry
 
 	for _, r := range export.SortedRules(ws, gateway) {
+		if export.Guarded(&rep, r) {
+			continue
+		}
 		dest, ok := destination(ws, r, gateway, &rep, services, resolvers, &splitters)
 		if !ok {
 			continue
@@ -244,7 +247,9 @@ func httpMatch(rule string, alt []export.Predicate, rep *export.Report) (*api.Se
 		}
 		switch field {
 		case model.FieldHost:
-			rep.Add(rule, p.Path, "Consul routers do not match hosts; set the hosts on the ingress gateway's listener")
+			// Dropping the test would widen the rule to every host.
+			rep.Skip(rule, p.Path, "Consul routers do not match hosts (hosts belong to the ingress gateway's listener)")
+			return nil, false
 		case model.FieldPath:
 			if h.PathExact != "" || h.PathPrefix != "" || h.PathRegex != "" {
 				return bad()

@@ -145,7 +145,23 @@ func Upstream(ws model.Workspace, name string) *model.Upstream {
 	return nil
 }
 
-// UnsupportedPolicies reports the action policies neither exporter maps.
+// Guarded reports whether r must be left out: a rule that requires
+// authentication or restricts source addresses would, exported without
+// that check, open its upstream to everyone.
+func Guarded(rep *Report, r *model.Route) bool {
+	switch {
+	case r.Then.Auth != nil:
+		rep.Skip(r.Name, "then.auth", "authentication has no equivalent; exported without it the rule would let anyone through")
+		return true
+	case r.Then.Access != nil:
+		rep.Skip(r.Name, "then.access", "source address rules have no equivalent; exported without them the rule would let anyone through")
+		return true
+	}
+	return false
+}
+
+// UnsupportedPolicies reports the action policies neither exporter maps
+// and that the exported route can do without (rate limits, CORS, ...).
 func UnsupportedPolicies(rep *Report, r *model.Route) {
 	a := r.Then
 	for _, p := range []struct {
@@ -153,8 +169,6 @@ func UnsupportedPolicies(rep *Report, r *model.Route) {
 		field string
 	}{
 		{a.RateLimit != nil, "then.rateLimit"},
-		{a.Auth != nil, "then.auth"},
-		{a.Access != nil, "then.access"},
 		{a.CORS != nil, "then.cors"},
 		{a.Fault != nil, "then.fault"},
 		{a.Mirror != nil, "then.mirror"},

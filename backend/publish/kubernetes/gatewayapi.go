@@ -199,6 +199,9 @@ func exportRule(ws model.Workspace, r *model.Route, gateway, namespace string, r
 			Annotations: map[string]string{"routedeck.io/rule": r.Name, "routedeck.io/priority": fmt.Sprint(r.Priority)}},
 		Spec: HTTPRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
 	}
+	if export.Guarded(rep, r) {
+		return hr, false
+	}
 	alts, err := export.Alternatives(r.When)
 	if err != nil {
 		rep.Skip(r.Name, "when", "%v", err)
