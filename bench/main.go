@@ -1,0 +1,279 @@
+// Command bench is routedeck's benchmark harness. It measures what the
+// design promises at scale and prints one JSON document: the machine, then
+// every figure with its target and whether it met it.
+//
+//	go run ./bench [-only translate,incremental,fanout,memory,sim] [-quick] [-timeout 15m] [-strict]
+//
+// Figures:
+//   - translate: a cold translation of 10,000 routes over 1,000 hosts and
+//     1,000 upstreams (bench/workload);
+//   - incremental: one route edited, then translated again by the warm
+//     translate.Translator the ADS server keeps per gateway;
+//   - fanout: a publish until every ADS client ACKed it, for 100, 500 and
+//     2,000 clients (package adsbench over backend/xds/xdsload);
+//   - memory: the ADS server's resident memory with 10,000 routes and 1,000
+//     clients, the clients in a child process (adsbench.RunMemory);
+//   - sim: route selection by the simulated Envoy over 10,000 routes (first,
+//     last, miss, regex), ns/op and allocs/op from testing.Benchmark.
+//
+// Everything runs on loopback, is bounded in count, and stops at -timeout.
+// -quick shrinks every workload (and says so in the output) for a smoke run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routedeck/routedeck/bench/adsbench"
+)
+
+// Machine describes where the figures were taken.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	GoMaxProcs int    `json:"gomaxprocs"`
+	Go         string `json:"go"`
+	OS         string `json:"os"`
+	Kernel     string `json:"kernel,omitempty"`
+}
+
+// Figure is one measured value against its target.
+type Figure struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Value       float64 `json:"value"`
+	Unit        string  `json:"unit"`
+	// Target is the bound the value must meet: at most Target, or at least
+	// when AtLeast is set.
+	Target  float64        `json:"target"`
+	AtLeast bool           `json:"atLeast,omitempty"`
+	Pass    bool           `json:"pass"`
+	Detail  map[string]any `json:"detail,omitempty"`
+}
+
+// Report is the JSON document the harness prints.
+type Report struct {
+	At       time.Time `json:"at"`
+	Quick    bool      `json:"quick"`
+	Sections []string  `json:"sections"`
+	Machine  Machine   `json:"machine"`
+	Figures  []Figure  `json:"figures"`
+	Passed   int       `json:"passed"`
+	Failed   int       `json:"failed"`
+	Seconds  float64   `json:"seconds"`
+}
+
+// sections in the order they run; memory first, in a process that has held
+// nothing else, so its RSS is the ADS server's.
+var sections = []string{"memory", "translate", "incremental", "fanout", "sim"}
+
+func main() {
+	testing.Init() // testing.Benchmark reads -test.benchtime
+	only := flag.String("only", strings.Join(sections, ","), "sections to run, comma-separated: "+strings.Join(sections, ", "))
+	quick := flag.Bool("quick", false, "small workloads and short runs, for a smoke test")
+	timeout := flag.Duration("timeout", 15*time.Minute, "stop everything after this long")
+	strict := flag.Bool("strict", false, "exit 1 when a figure misses its target")
+	// The memory run's client fleet is this program again (adsbench.RunMemory).
+	role := flag.String("role", "harness", "harness, or clients (internal: the memory run's fleet)")
+	addr := flag.String("addr", "", "ADS address (clients role)")
+	n := flag.Int("n", 0, "clients to run (clients role)")
+	flag.Parse()
+
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	adsbench.RaiseFileLimit()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if *role == "clients" {
+		if err := adsbench.RunClients(ctx, *addr, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "clients:", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	chosen := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(sections, s) {
+			fail(fmt.Errorf("-only: unknown section %q (want %s)", s, strings.Join(sections, ", ")))
+		}
+		chosen[s] = true
+	}
+	if *quick {
+		_ = flag.Set("test.benchtime", "100ms")
+	} else {
+		_ = flag.Set("test.benchtime", "1s")
+	}
+
+	start := time.Now()
+	rep := Report{At: start.UTC().Truncate(time.Second), Quick: *quick, Machine: machine()}
+	sc := scale(*quick)
+	for _, s := range sections {
+		if !chosen[s] {
+			continue
+		}
+		rep.Sections = append(rep.Sections, s)
+		fmt.Fprintf(os.Stderr, "bench: %s...\n", s)
+		var figs []Figure
+		var err error
+		switch s {
+		case "memory":
+			figs, err = benchMemory(ctx, sc)
+		case "translate":
+			figs, err = benchTranslate(sc)
+		case "incremental":
+			figs, err = benchIncremental(sc)
+		case "fanout":
+			figs, err = benchFanOut(ctx, sc)
+		case "sim":
+			figs, err = benchSim(sc)
+		}
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", s, err))
+		}
+		rep.Figures = append(rep.Figures, figs...)
+	}
+	for i := range rep.Figures {
+		f := &rep.Figures[i]
+		f.Pass = f.Value <= f.Target
+		if f.AtLeast {
+			f.Pass = f.Value >= f.Target
+		}
+		if f.Pass {
+			rep.Passed++
+		} else {
+			rep.Failed++
+		}
+	}
+	rep.Seconds = round(time.Since(start).Seconds(), 1)
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		fail(err)
+	}
+	if *strict && rep.Failed > 0 {
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// sizes are the workloads; quick mode shrinks them (targets stay, so a
+// quick run is a smoke test, not a measurement).
+type sizes struct {
+	routes, hosts, upstreams int
+	fullRuns, edits          int
+	fanOutClients            []int
+	fanOutRoutes, publishes  int
+	memRoutes, memClients    int
+	simRoutes                int
+}
+
+func scale(quick bool) sizes {
+	if quick {
+		return sizes{routes: 1000, hosts: 100, upstreams: 100, fullRuns: 2, edits: 5,
+			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
+			memRoutes: 1000, memClients: 100, simRoutes: 1000}
+	}
+	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
+		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
+		memRoutes: 10000, memClients: 1000, simRoutes: 10000}
+}
+
+// machine reads the CPU model from /proc/cpuinfo and the kernel release.
+func machine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0), Go: runtime.Version(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return round(float64(d.Nanoseconds())/1e6, 3) }
+
+func round(v float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	if v < 0 {
+		return -float64(int64(-v*p+0.5)) / p
+	}
+	return float64(int64(v*p+0.5)) / p
+}
+
+// median of a copy of xs.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// cpuTime is the process's CPU time (user and system, all threads), which
+// on a shared machine says more than wall time about the work done.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchMemory(ctx context.Context, sc sizes) ([]Figure, error) {
+	m, err := adsbench.RunMemory(ctx, sc.memRoutes, sc.memClients, "")
+	if err != nil {
+		return nil, err
+	}
+	return []Figure{{
+		Name:        "memory.rss",
+		Description: fmt.Sprintf("ADS server resident memory serving %d routes to %d ACKing clients (clients in a child process)", m.Routes, m.Clients),
+		Value:       round(m.RSSMiB, 1), Unit: "MiB", Target: 512,
+		Detail: map[string]any{"peakRssMiB": round(m.PeakRSSMiB, 1), "heapMiB": round(m.HeapMiB, 1),
+			"baselineRssMiB": round(m.BaselineRSSMiB, 1), "republishAllAckedMs": m.AllAckedMs},
+	}}, nil
+}
+
+func benchFanOut(ctx context.Context, sc sizes) ([]Figure, error) {
+	// Targets: a publish reaches every proxy of a large fleet within a
+	// second, a small one within a tenth of that.
+	targets := map[int]float64{100: 100, 500: 250, 2000: 1000}
+	var out []Figure
+	for _, c := range sc.fanOutClients {
+		r, err := adsbench.RunFanOut(ctx, adsbench.Routedeck, c, sc.fanOutRoutes, sc.publishes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Figure{
+			Name:        fmt.Sprintf("fanout.%d", c),
+			Description: fmt.Sprintf("publish until all %d ADS clients ACKed the routes (p50 of %d publishes, %d-route gateway)", c, r.Publishes, r.Routes),
+			Value:       r.P50Ms, Unit: "ms", Target: targets[c],
+			Detail: map[string]any{"maxMs": r.MaxMs, "meanMs": round(r.MeanMs, 3), "connectMs": r.ConnectMs},
+		})
+	}
+	return out, nil
+}

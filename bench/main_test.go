@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestQuickSections runs the in-process sections at quick size and checks
+// that every figure is measured, named and judged against a target.
+func TestQuickSections(t *testing.T) {
+	sc := scale(true)
+	tests := map[string]struct {
+		run   func() ([]Figure, error)
+		names []string
+	}{
+		"translate":   {func() ([]Figure, error) { return benchTranslate(sc) }, []string{"translate.full"}},
+		"incremental": {func() ([]Figure, error) { return benchIncremental(sc) }, []string{"translate.oneRouteChange"}},
+		"sim": {func() ([]Figure, error) { return benchSim(sc) },
+			[]string{"sim.match.first", "sim.match.last", "sim.match.miss", "sim.match.regex", "sim.match.allocs"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			figs, err := tc.run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range figs {
+				got = append(got, f.Name)
+				if f.Unit == "" || f.Description == "" {
+					t.Errorf("%s: unit %q, description %q", f.Name, f.Unit, f.Description)
+				}
+				if f.Value <= 0 && f.Unit != "allocs/op" {
+					t.Errorf("%s: value %v, want a measurement", f.Name, f.Value)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.names, ",") {
+				t.Errorf("figures %v, want %v", got, tc.names)
+			}
+		})
+	}
+}
+
+func TestMachine(t *testing.T) {
+	m := machine()
+	if m.Cores < 1 || !strings.HasPrefix(m.Go, "go") || m.OS == "" {
+		t.Errorf("machine = %+v", m)
+	}
+}
