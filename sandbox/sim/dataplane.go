@@ -60,7 +60,9 @@ type DataPlane struct {
 	changed  chan struct{} // closed and replaced on every change
 	pending  *config       // built by check, installed by apply
 	captures sync.Map      // request id -> chan *Exchange
-	reqSeq   atomic.Uint64
+	// transports holds one *http.Transport per cluster and protocol.
+	transports sync.Map
+	reqSeq     atomic.Uint64
 }
 
 type listenerServer struct {
@@ -116,6 +118,10 @@ func (dp *DataPlane) Close() error {
 		errs = append(errs, s.srv.Close())
 		delete(dp.servers, name)
 	}
+	dp.transports.Range(func(_, t any) bool {
+		t.(*http.Transport).CloseIdleConnections()
+		return true
+	})
 	return errors.Join(errs...)
 }
 
@@ -557,14 +563,14 @@ func (dp *DataPlane) transport(cl *cluster) *http.Transport {
 	return tr
 }
 
-var transports sync.Map // cluster name + protocol -> *http.Transport
-
+// transportFor returns the connection pool of a cluster, kept across
+// configuration changes so connections to unchanged endpoints are reused.
 func (dp *DataPlane) transportFor(cl *cluster) *http.Transport {
 	key := cl.name + "/" + strconv.FormatBool(cl.http2)
-	if t, ok := transports.Load(key); ok {
+	if t, ok := dp.transports.Load(key); ok {
 		return t.(*http.Transport)
 	}
-	t, _ := transports.LoadOrStore(key, dp.transport(cl))
+	t, _ := dp.transports.LoadOrStore(key, dp.transport(cl))
 	return t.(*http.Transport)
 }
 
@@ -769,6 +775,12 @@ func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, re
 	ex.Status = status
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, resp.Body)
+	// gRPC answers in trailers (grpc-status); pass them on.
+	for name, vals := range resp.Trailer {
+		for _, v := range vals {
+			out.Add(http.TrailerPrefix+name, v)
+		}
+	}
 }
 
 // mirror sends a copy to the shadow cluster and forgets it; Envoy adds

@@ -182,9 +182,17 @@ func edsCluster(name string, lb clusterv3.Cluster_LbPolicy) *clusterv3.Cluster {
 }
 
 func loadAssignment(name string, servers ...*upstream.Server) *endpointv3.ClusterLoadAssignment {
+	addrs := make([]string, len(servers))
+	for i, s := range servers {
+		addrs[i] = s.Addr()
+	}
+	return loadAssignmentOf(name, addrs...)
+}
+
+func loadAssignmentOf(name string, addrs ...string) *endpointv3.ClusterLoadAssignment {
 	lle := &endpointv3.LocalityLbEndpoints{}
-	for _, s := range servers {
-		host, port, _ := net.SplitHostPort(s.Addr())
+	for _, a := range addrs {
+		host, port, _ := net.SplitHostPort(a)
 		p := 0
 		for _, c := range port {
 			p = p*10 + int(c-'0')

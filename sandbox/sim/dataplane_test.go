@@ -16,7 +16,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,12 +207,28 @@ func TestDataPlaneFilters(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwksDoc := fmt.Sprintf(`{"keys":[{"kty":"RSA","kid":"r1","n":%q,"e":%q},{"kty":"EC","kid":"e1","crv":"P-256","x":%q,"y":%q}]}`,
 		b64(rsaKey.N.Bytes()), b64(big.NewInt(int64(rsaKey.E)).Bytes()), b64(ecKey.X.FillBytes(make([]byte, 32))), b64(ecKey.Y.FillBytes(make([]byte, 32))))
+	var jwksFetches atomic.Int32
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/jwks.json" || r.Host != "idp.example.com" {
+			http.NotFound(w, r)
+			return
+		}
+		jwksFetches.Add(1)
+		io.WriteString(w, jwksDoc)
+	}))
+	defer idp.Close()
 	jwtCfg := &jwtv3.JwtAuthentication{
 		Providers: map[string]*jwtv3.JwtProvider{
+			"remote": {Issuer: "https://idp.example.com",
+				JwksSourceSpecifier: &jwtv3.JwtProvider_RemoteJwks{RemoteJwks: &jwtv3.RemoteJwks{CacheDuration: durationpb.New(time.Minute),
+					HttpUri: &corev3.HttpUri{Uri: "https://idp.example.com/.well-known/jwks.json", HttpUpstreamType: &corev3.HttpUri_Cluster{Cluster: "idp"}, Timeout: durationpb.New(5 * time.Second)}}}},
 			"local": {Issuer: "https://idp.example.com", Audiences: []string{"shop"}, ForwardPayloadHeader: "x-jwt-payload",
 				JwksSourceSpecifier: &jwtv3.JwtProvider_LocalJwks{LocalJwks: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: jwksDoc}}}},
 		},
-		RequirementMap: map[string]*jwtv3.JwtRequirement{"local": {RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: "local"}}},
+		RequirementMap: map[string]*jwtv3.JwtRequirement{
+			"local":  {RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: "local"}},
+			"remote": {RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: "remote"}},
+		},
 	}
 	limit := &ratelimitv3.LocalRateLimit{StatPrefix: "rl", TokenBucket: &typev3.TokenBucket{MaxTokens: 2, TokensPerFill: u32(2), FillInterval: durationpb.New(time.Hour)},
 		FilterEnabled:           &corev3.RuntimeFractionalPercent{DefaultValue: &typev3.FractionalPercent{Numerator: 100}},
@@ -230,11 +248,13 @@ func TestDataPlaneFilters(t *testing.T) {
 			perRoute(t, prefixRoute("rule/deny/0", "/deny", "web"), "envoy.filters.http.rbac", cidrPolicy("10.0.0.0", 8)),
 			perRoute(t, prefixRoute("rule/allow/0", "/allow", "web"), "envoy.filters.http.rbac", cidrPolicy("127.0.0.0", 8)),
 			perRoute(t, prefixRoute("rule/jwt/0", "/jwt", "web"), "envoy.filters.http.jwt_authn", &jwtv3.PerRouteConfig{RequirementSpecifier: &jwtv3.PerRouteConfig_RequirementName{RequirementName: "local"}}),
+			perRoute(t, prefixRoute("rule/jwt-remote/0", "/remote", "web"), "envoy.filters.http.jwt_authn", &jwtv3.PerRouteConfig{RequirementSpecifier: &jwtv3.PerRouteConfig_RequirementName{RequirementName: "remote"}}),
 			perRoute(t, prefixRoute("rule/limited/0", "/limited", "web"), "envoy.filters.http.local_ratelimit", limit),
 			perRoute(t, prefixRoute("rule/cors/0", "/cors", "web"), "envoy.filters.http.cors", cors),
 			perRoute(t, prefixRoute("rule/fault/0", "/fault", "web"), "envoy.filters.http.fault", fault),
 			prefixRoute("rule/web/0", "/", "web")),
-		edsCluster("web", clusterv3.Cluster_ROUND_ROBIN), loadAssignment("web", web))
+		edsCluster("web", clusterv3.Cluster_ROUND_ROBIN), loadAssignment("web", web),
+		edsCluster("idp", clusterv3.Cluster_ROUND_ROBIN), loadAssignmentOf("idp", strings.TrimPrefix(idp.URL, "http://")))
 
 	good := map[string]any{"iss": "https://idp.example.com", "aud": "shop", "exp": time.Now().Add(time.Hour).Unix()}
 	expired := map[string]any{"iss": "https://idp.example.com", "aud": "shop", "exp": time.Now().Add(-time.Hour).Unix()}
@@ -248,12 +268,16 @@ func TestDataPlaneFilters(t *testing.T) {
 		upstreamHdr  string // a header the upstream must have received
 	}
 	tests := map[string][]step{
-		"rbac denies":        {{path: "/deny", status: 403, body: "RBAC: access denied"}},
-		"rbac allows":        {{path: "/allow", status: 200}},
-		"jwt missing":        {{path: "/jwt", status: 401, body: "Jwt is missing"}},
-		"jwt RS256":          {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", rsaKey, good)}, status: 200, upstreamHdr: "x-jwt-payload"}},
-		"jwt ES256":          {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "ES256", "e1", ecKey, good)}, status: 200}},
-		"jwt wrong key":      {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", otherKey, good)}, status: 401, body: "Jwt verification fails"}},
+		"rbac denies":   {{path: "/deny", status: 403, body: "RBAC: access denied"}},
+		"rbac allows":   {{path: "/allow", status: 200}},
+		"jwt missing":   {{path: "/jwt", status: 401, body: "Jwt is missing"}},
+		"jwt RS256":     {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", rsaKey, good)}, status: 200, upstreamHdr: "x-jwt-payload"}},
+		"jwt ES256":     {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "ES256", "e1", ecKey, good)}, status: 200}},
+		"jwt wrong key": {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", otherKey, good)}, status: 401, body: "Jwt verification fails"}},
+		"jwt remote JWKS": {
+			{path: "/remote", hdr: []string{"Authorization", "Bearer " + signJWT(t, "ES256", "e1", ecKey, good)}, status: 200},
+			{path: "/remote", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", otherKey, good)}, status: 401, body: "Jwt verification fails"},
+		},
 		"jwt expired":        {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", rsaKey, expired)}, status: 401, body: "Jwt is expired"}},
 		"rate limit":         {{path: "/limited", status: 200, respHeader: [2]string{"x-ratelimit-remaining", "1"}}, {path: "/limited", status: 200}, {path: "/limited", status: 429, body: "local_rate_limited", respHeader: [2]string{"x-ratelimit-limit", "2"}}},
 		"cors preflight":     {{method: "OPTIONS", path: "/cors", hdr: []string{"Origin", "https://app.example.com", "Access-Control-Request-Method", "POST"}, status: 200, respHeader: [2]string{"access-control-allow-methods", "GET,POST"}}},
@@ -285,6 +309,10 @@ func TestDataPlaneFilters(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Two requests used the remote key set; it was fetched once and cached.
+	if n := jwksFetches.Load(); n != 1 {
+		t.Errorf("remote JWKS fetched %d times, want 1", n)
 	}
 }
 
