@@ -451,7 +451,7 @@ func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, m := range extras.mirrors {
 			if m.fraction == nil || EvaluateFraction(uint64(m.fraction.proto.GetNumerator()), denominator(m.fraction.proto.GetDenominator()), rand.Uint64()) {
 				if mc := cfg.clusters[m.cluster]; mc != nil {
-					go dp.mirror(mc, up, body)
+					go dp.mirror(mc, up.Clone(), body)
 					notes = append(notes, "mirrored to "+m.cluster)
 				}
 			}
