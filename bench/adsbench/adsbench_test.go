@@ -1,0 +1,38 @@
+package adsbench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestRunFanOut measures a small fleet against both servers: every publish
+// must reach every client, and the figures must be filled in.
+func TestRunFanOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range []Server{Routedeck, GoControlPlane} {
+		t.Run(s.Name(), func(t *testing.T) {
+			r, err := RunFanOut(ctx, s, 5, 20, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Server != s.Name() || r.Clients != 5 || r.Publishes != 3 {
+				t.Errorf("result = %+v", r)
+			}
+			if r.P50Ms <= 0 || r.MaxMs < r.P50Ms || r.ConnectMs <= 0 {
+				t.Errorf("timings = %+v", r)
+			}
+		})
+	}
+}
+
+func TestProcStatus(t *testing.T) {
+	rss, err := procStatus("VmRSS")
+	if err != nil || rss <= 0 {
+		t.Errorf("VmRSS = %v, %v", rss, err)
+	}
+	if _, err := procStatus("NoSuchField"); err == nil {
+		t.Error("want an error for a missing field")
+	}
+}
