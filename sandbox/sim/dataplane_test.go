@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -26,6 +27,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	basicauthv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/basic_auth/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
@@ -243,7 +245,10 @@ func TestDataPlaneFilters(t *testing.T) {
 			httpFilterOf(t, "envoy.filters.http.jwt_authn", jwtCfg),
 			httpFilterOf(t, "envoy.filters.http.local_ratelimit", &ratelimitv3.LocalRateLimit{StatPrefix: "x"}),
 			httpFilterOf(t, "envoy.filters.http.cors", &corsv3.Cors{}),
-			httpFilterOf(t, "envoy.filters.http.fault", &faultv3.HTTPFault{})),
+			httpFilterOf(t, "envoy.filters.http.fault", &faultv3.HTTPFault{}),
+			// Disabled at the listener, switched on by a route's config,
+			// as the translator emits it.
+			disabled(httpFilterOf(t, "envoy.filters.http.basic_auth", &basicauthv3.BasicAuth{Users: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}))),
 		routeConfig(
 			perRoute(t, prefixRoute("rule/deny/0", "/deny", "web"), "envoy.filters.http.rbac", cidrPolicy("10.0.0.0", 8)),
 			perRoute(t, prefixRoute("rule/allow/0", "/allow", "web"), "envoy.filters.http.rbac", cidrPolicy("127.0.0.0", 8)),
@@ -252,6 +257,7 @@ func TestDataPlaneFilters(t *testing.T) {
 			perRoute(t, prefixRoute("rule/limited/0", "/limited", "web"), "envoy.filters.http.local_ratelimit", limit),
 			perRoute(t, prefixRoute("rule/cors/0", "/cors", "web"), "envoy.filters.http.cors", cors),
 			perRoute(t, prefixRoute("rule/fault/0", "/fault", "web"), "envoy.filters.http.fault", fault),
+			perRoute(t, prefixRoute("rule/admin/0", "/admin", "web"), "envoy.filters.http.basic_auth", &basicauthv3.BasicAuthPerRoute{Users: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "alice:" + shaPassword("secret")}}}),
 			prefixRoute("rule/web/0", "/", "web")),
 		edsCluster("web", clusterv3.Cluster_ROUND_ROBIN), loadAssignment("web", web),
 		edsCluster("idp", clusterv3.Cluster_ROUND_ROBIN), loadAssignmentOf("idp", strings.TrimPrefix(idp.URL, "http://")))
@@ -278,13 +284,17 @@ func TestDataPlaneFilters(t *testing.T) {
 			{path: "/remote", hdr: []string{"Authorization", "Bearer " + signJWT(t, "ES256", "e1", ecKey, good)}, status: 200},
 			{path: "/remote", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", otherKey, good)}, status: 401, body: "Jwt verification fails"},
 		},
-		"jwt expired":        {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", rsaKey, expired)}, status: 401, body: "Jwt is expired"}},
-		"rate limit":         {{path: "/limited", status: 200, respHeader: [2]string{"x-ratelimit-remaining", "1"}}, {path: "/limited", status: 200}, {path: "/limited", status: 429, body: "local_rate_limited", respHeader: [2]string{"x-ratelimit-limit", "2"}}},
-		"cors preflight":     {{method: "OPTIONS", path: "/cors", hdr: []string{"Origin", "https://app.example.com", "Access-Control-Request-Method", "POST"}, status: 200, respHeader: [2]string{"access-control-allow-methods", "GET,POST"}}},
-		"cors actual":        {{path: "/cors", hdr: []string{"Origin", "https://app.example.com"}, status: 200, respHeader: [2]string{"access-control-allow-origin", "https://app.example.com"}}},
-		"cors other origin":  {{path: "/cors", hdr: []string{"Origin", "https://evil.example.com"}, status: 200, respHeader: [2]string{"access-control-allow-origin", ""}}},
-		"fault abort":        {{path: "/fault", status: 418, body: "fault filter abort"}},
-		"no filter on route": {{path: "/plain", status: 200}},
+		"jwt expired":              {{path: "/jwt", hdr: []string{"Authorization", "Bearer " + signJWT(t, "RS256", "r1", rsaKey, expired)}, status: 401, body: "Jwt is expired"}},
+		"rate limit":               {{path: "/limited", status: 200, respHeader: [2]string{"x-ratelimit-remaining", "1"}}, {path: "/limited", status: 200}, {path: "/limited", status: 429, body: "local_rate_limited", respHeader: [2]string{"x-ratelimit-limit", "2"}}},
+		"cors preflight":           {{method: "OPTIONS", path: "/cors", hdr: []string{"Origin", "https://app.example.com", "Access-Control-Request-Method", "POST"}, status: 200, respHeader: [2]string{"access-control-allow-methods", "GET,POST"}}},
+		"cors actual":              {{path: "/cors", hdr: []string{"Origin", "https://app.example.com"}, status: 200, respHeader: [2]string{"access-control-allow-origin", "https://app.example.com"}}},
+		"cors other origin":        {{path: "/cors", hdr: []string{"Origin", "https://evil.example.com"}, status: 200, respHeader: [2]string{"access-control-allow-origin", ""}}},
+		"basic auth missing":       {{path: "/admin", status: 401, body: "User authentication failed. Missing username and password."}},
+		"basic auth wrong":         {{path: "/admin", hdr: []string{"Authorization", basic("alice", "nope")}, status: 401, body: "User authentication failed. Invalid username/password combination."}},
+		"basic auth ok":            {{path: "/admin", hdr: []string{"Authorization", basic("alice", "secret")}, status: 200}},
+		"basic auth elsewhere off": {{path: "/plain", status: 200}},
+		"fault abort":              {{path: "/fault", status: 418, body: "fault filter abort"}},
+		"no filter on route":       {{path: "/plain", status: 200}},
 	}
 	for name, steps := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -314,6 +324,20 @@ func TestDataPlaneFilters(t *testing.T) {
 	if n := jwksFetches.Load(); n != 1 {
 		t.Errorf("remote JWKS fetched %d times, want 1", n)
 	}
+}
+
+func disabled(f *hcmv3.HttpFilter) *hcmv3.HttpFilter {
+	f.Disabled = true
+	return f
+}
+
+func shaPassword(p string) string {
+	sum := sha1.Sum([]byte(p))
+	return "{SHA}" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
 // TestDataPlaneRetriesAndTimeouts covers retry_on, the retry budget and
