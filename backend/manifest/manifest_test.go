@@ -128,4 +128,3 @@ func TestPartialFileAndMerge(t *testing.T) {
 		t.Error("Merge of nothing is not nil")
 	}
 }
-

@@ -41,4 +41,3 @@ func TestLoadSecrets(t *testing.T) {
 		t.Errorf("Explain = %v, want line %d", err, wantLine)
 	}
 }
-
