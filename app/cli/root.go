@@ -90,6 +90,8 @@ running server (--server, --token) or open the data directory directly.`,
 		newRollbackCmd(o),
 		newCheckCmd(o),
 		newBootstrapCmd(o),
+		newManifestsCmd(o),
+		newExportCmd(o),
 		newTestCmd(o),
 	)
 	return root

@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/model"
+	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
+)
+
+func newManifestsCmd(o *options) *cobra.Command {
+	var gateway, file string
+	var opts kubepub.ManifestOptions
+	cmd := &cobra.Command{
+		Use:   "manifests --gateway G --ads HOST:PORT [--namespace NS] [--service-type LoadBalancer|NodePort] [--aws-nlb]",
+		Short: "Print Kubernetes manifests that run a gateway's Envoys (for kubectl apply -f -)",
+		Long: `manifests prints a multi-document YAML stream: the Namespace (with
+--create-namespace), a ConfigMap holding the Envoy bootstrap, a Deployment
+running Envoy and a Service exposing the gateway's listeners. The gateway is
+read from -f FILE, or else from the data directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gw, err := o.gatewayFor(cmd.Context(), gateway, file)
+			if err != nil {
+				return err
+			}
+			objs, err := kubepub.Manifests(gw, opts)
+			if err != nil {
+				return err
+			}
+			out, err := kubepub.YAML(objs)
+			if err != nil {
+				return err
+			}
+			_, err = o.stdout.Write(out)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&gateway, "gateway", "", "gateway whose Envoys to run")
+	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the data directory")
+	f.StringVar(&opts.ADS, "ads", "", "routedeck ADS address as the pods reach it (HOST:PORT)")
+	f.StringVar(&opts.Namespace, "namespace", "default", "namespace of the objects")
+	f.BoolVar(&opts.CreateNamespace, "create-namespace", false, "include the Namespace object")
+	f.StringVar(&opts.ServiceType, "service-type", "LoadBalancer", "Service type: LoadBalancer or NodePort")
+	f.BoolVar(&opts.AWSNLB, "aws-nlb", false, "annotate the Service for an AWS Network Load Balancer")
+	f.StringVar(&opts.ExternalTrafficPolicy, "external-traffic-policy", "Cluster", "Cluster, or Local to keep client source addresses")
+	f.Int32Var(&opts.Replicas, "replicas", 2, "Envoy replicas")
+	f.StringVar(&opts.Image, "image", kubepub.DefaultImage, "Envoy image")
+	_ = cmd.MarkFlagRequired("gateway")
+	_ = cmd.MarkFlagRequired("ads")
+	return cmd
+}
+
+// gatewayFor reads gateway from file when given, else from the data
+// directory.
+func (o *options) gatewayFor(ctx context.Context, gateway, file string) (*model.Gateway, error) {
+	if file != "" {
+		f, err := o.loadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		for i := range f.Workspace.Gateways {
+			if gw := &f.Workspace.Gateways[i]; gw.Name == gateway {
+				return gw, nil
+			}
+		}
+		return nil, fmt.Errorf("%s has no gateway %q", file, gateway)
+	}
+	st, err := app.OpenStore(ctx, o.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	obj, err := st.Get(ctx, model.KindGateway, gateway)
+	if err != nil {
+		return nil, fmt.Errorf("gateway %q in %s: %w", gateway, o.dataDir, err)
+	}
+	return obj.(*model.Gateway), nil
+}
+
+// exportIssue is one line of an export's report.
+type exportIssue struct {
+	Rule    string `json:"rule"`
+	Field   string `json:"field"`
+	Reason  string `json:"reason"`
+	Skipped bool   `json:"skipped"`
+}
+
+func newExportCmd(o *options) *cobra.Command {
+	cmd := &cobra.Command{Use: "export", Short: "Export a gateway's routes to other routing APIs", Args: cobra.NoArgs}
+	var gateway, namespace string
+	var apply, dryRun bool
+	printReport := func(report []exportIssue) {
+		for _, is := range report {
+			what := "not translated"
+			if is.Skipped {
+				what = "rule left out"
+			}
+			where := is.Field
+			if is.Rule != "" {
+				where = "rule " + is.Rule + ": " + where
+			}
+			fmt.Fprintf(o.stderr, "routedeck: %s: %s: %s\n", what, where, is.Reason)
+		}
+	}
+	gwapi := &cobra.Command{
+		Use:   "gateway-api --gateway G [--namespace NS] [--apply [--dry-run]]",
+		Short: "Print the gateway's rules as Gateway API HTTPRoutes; --apply applies them (server-side apply)",
+		Long: `Prints HTTPRoutes (YAML) on stdout and, on stderr, what does not translate.
+The published version is exported, or the draft if the gateway was never
+published. --apply applies the routes to the server's Kubernetes target when
+it serves the Gateway API CRDs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				YAML          string            `json:"yaml"`
+				Report        []exportIssue     `json:"report"`
+				CRDsInstalled *bool             `json:"crdsInstalled"`
+				Applied       []json.RawMessage `json:"applied"`
+			}
+			path := "/gateways/" + url.PathEscape(gateway) + "/export/gateway-api"
+			if apply {
+				err = c.do(cmd.Context(), "POST", path, map[string]any{"namespace": namespace, "dryRun": dryRun}, &res)
+			} else {
+				err = c.do(cmd.Context(), "GET", path+"?namespace="+url.QueryEscape(namespace), nil, &res)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(o.stdout, res.YAML)
+			printReport(res.Report)
+			if apply && res.CRDsInstalled != nil && !*res.CRDsInstalled {
+				return fmt.Errorf("nothing applied: the Gateway API CRDs are not installed in the cluster")
+			}
+			if apply {
+				fmt.Fprintf(o.stderr, "routedeck: applied %d HTTPRoutes%s\n", len(res.Applied), dryRunNote(dryRun))
+			}
+			return nil
+		},
+	}
+	gwapi.Flags().StringVar(&namespace, "namespace", "", "namespace of the HTTPRoutes (default: the target's)")
+	gwapi.Flags().BoolVar(&dryRun, "dry-run", false, "with --apply: let the API server validate without storing")
+
+	consul := &cobra.Command{
+		Use:   "consul --gateway G [--apply]",
+		Short: "Print the gateway's rules as Consul config entries; --apply writes them to the agent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Entries []json.RawMessage `json:"entries"`
+				Report  []exportIssue     `json:"report"`
+				Applied []json.RawMessage `json:"applied"`
+			}
+			method := "GET"
+			if apply {
+				method = "POST"
+			}
+			if err := c.do(cmd.Context(), method, "/gateways/"+url.PathEscape(gateway)+"/export/consul", nil, &res); err != nil {
+				return err
+			}
+			for i, e := range res.Entries {
+				b, err := yaml.JSONToYAML(e)
+				if err != nil {
+					return fmt.Errorf("render config entry: %w", err)
+				}
+				if i > 0 {
+					fmt.Fprintln(o.stdout, "---")
+				}
+				o.stdout.Write(b)
+			}
+			printReport(res.Report)
+			if apply {
+				fmt.Fprintf(o.stderr, "routedeck: wrote %d config entries to consul\n", len(res.Applied))
+			}
+			return nil
+		},
+	}
+	for _, sub := range []*cobra.Command{gwapi, consul} {
+		sub.Flags().StringVar(&gateway, "gateway", "", "gateway whose routes to export")
+		sub.Flags().BoolVar(&apply, "apply", false, "apply the export to the server's target")
+		_ = sub.MarkFlagRequired("gateway")
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func dryRunNote(dryRun bool) string {
+	if dryRun {
+		return " (dry run: nothing stored)"
+	}
+	return ""
+}
