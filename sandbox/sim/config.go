@@ -37,6 +37,13 @@ type hcmConfig struct {
 	filters   []*httpFilter
 	websocket bool // HCM-level upgrade_configs
 	extras    map[*Route]*routeExtras
+
+	// What this was compiled from, so an update that leaves them alone
+	// (endpoints only, say) keeps the compiled listener and with it the
+	// filters' state: rate-limit buckets, fetched key sets.
+	source     *listenerv3.Listener
+	rc         *routev3.RouteConfiguration
+	clusterGen uint64
 }
 
 // routeExtras are a route's parts the router does not handle: filter
@@ -102,7 +109,7 @@ func (b buildErrors) add(typeURL string, err error) { b[typeURL] = append(b[type
 // build compiles a state. Missing dependencies (a route configuration or
 // load assignment not yet received) are not errors: the listener waits,
 // the cluster has no endpoints.
-func build(s *resources) (*config, buildErrors) {
+func build(s *resources, prev *config) (*config, buildErrors) {
 	errs := buildErrors{}
 	cfg := &config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: s.versions}
 	for _, name := range sortedKeys(s.clusters) {
@@ -126,6 +133,11 @@ func build(s *resources) (*config, buildErrors) {
 	routers := map[routerKey]*Router{}
 	for _, name := range sortedKeys(s.listeners) {
 		l := s.listeners[name]
+		if p := prev.reusable(name, l, s); p != nil {
+			cfg.listeners[name] = p
+			routers[routerKey{name: p.rc.GetName()}] = p.router
+			continue
+		}
 		if len(l.GetFilterChains()) == 0 {
 			errs.add(TypeListener, fmt.Errorf("listener %q has no filter chains", name))
 			continue
@@ -136,7 +148,8 @@ func build(s *resources) (*config, buildErrors) {
 			errs.add(TypeListener, fmt.Errorf("listener %q: %w", name, err))
 			continue
 		}
-		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: fch.GetTransportSocket() != nil, extras: map[*Route]*routeExtras{}}
+		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: fch.GetTransportSocket() != nil, extras: map[*Route]*routeExtras{},
+			source: l, clusterGen: s.clusterGen}
 		var ferrs []error
 		for _, f := range h.GetHttpFilters() {
 			hf, err := compileFilter(f)
@@ -172,6 +185,7 @@ func build(s *resources) (*config, buildErrors) {
 		if rc == nil {
 			continue
 		}
+		hc.rc = rc
 		opts := Options{
 			StripAnyHostPort:      h.GetStripAnyHostPort(),
 			StripMatchingHostPort: h.GetStripMatchingHostPort(),
@@ -209,6 +223,22 @@ func build(s *resources) (*config, buildErrors) {
 		}
 	}
 	return cfg, errs
+}
+
+// reusable returns the previous build's listener when nothing it was
+// compiled from has changed.
+func (prev *config) reusable(name string, l *listenerv3.Listener, s *resources) *hcmConfig {
+	if prev == nil {
+		return nil
+	}
+	p := prev.listeners[name]
+	if p == nil || p.router == nil || p.source != l || p.clusterGen != s.clusterGen {
+		return nil
+	}
+	if p.routeName != "" && s.routes[p.routeName] != p.rc {
+		return nil
+	}
+	return p
 }
 
 func compileExtras(hc *hcmConfig, r *Router) error {

@@ -126,7 +126,7 @@ func (dp *DataPlane) Close() error {
 }
 
 func (dp *DataPlane) check(typeURL string, next *resources) error {
-	cfg, errs := build(next)
+	cfg, errs := build(next, dp.cfg.Load())
 	if e := errs[typeURL]; len(e) > 0 {
 		return errors.Join(e...)
 	}

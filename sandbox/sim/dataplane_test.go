@@ -25,6 +25,8 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	basicauthv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/basic_auth/v3"
@@ -465,4 +467,50 @@ func TestDataPlaneUpgradesMirrorsAndHashing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBuildKeepsCompiledListeners checks that an endpoints-only update keeps
+// the compiled listener (and the filters' state), while a cluster or route
+// change recompiles it.
+func TestBuildKeepsCompiledListeners(t *testing.T) {
+	a := mock(t, "web", upstream.Profile{})
+	s := &resources{
+		listeners: map[string]*listenerv3.Listener{"http": listener(t)},
+		routes:    map[string]*routev3.RouteConfiguration{"rc": routeConfig(prefixRoute("r", "/", "web"))},
+		clusters:  map[string]*clusterv3.Cluster{"web": edsCluster("web", clusterv3.Cluster_ROUND_ROBIN)},
+		endpoints: map[string]*endpointv3.ClusterLoadAssignment{"web": loadAssignment("web")},
+		versions:  map[string]string{},
+	}
+	first, errs := build(s, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	tests := map[string]struct {
+		change func(*resources)
+		reused bool
+	}{
+		"endpoints only": {func(r *resources) {
+			r.endpoints = map[string]*endpointv3.ClusterLoadAssignment{"web": loadAssignment("web", a)}
+		}, true},
+		"clusters": {func(r *resources) { r.clusterGen++ }, false},
+		"routes": {func(r *resources) {
+			r.routes = map[string]*routev3.RouteConfiguration{"rc": routeConfig(prefixRoute("r", "/", "web"))}
+		}, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			next := s.clone()
+			tc.change(next)
+			cfg, errs := build(next, first)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := cfg.listeners["http"] == first.listeners["http"]; got != tc.reused {
+				t.Errorf("listener reused = %v, want %v", got, tc.reused)
+			}
+			if n := len(cfg.clusters["web"].endpoints); tc.reused && n != 1 {
+				t.Errorf("cluster has %d endpoints after the update", n)
+			}
+		})
+	}
 }

@@ -40,6 +40,9 @@ type resources struct {
 	clusters  map[string]*clusterv3.Cluster
 	endpoints map[string]*endpointv3.ClusterLoadAssignment
 	versions  map[string]string
+	// clusterGen counts cluster responses, so a build can tell that the
+	// clusters its routers were compiled against are unchanged.
+	clusterGen uint64
 }
 
 func (r *resources) clone() *resources {
@@ -49,6 +52,8 @@ func (r *resources) clone() *resources {
 		clusters:  maps.Clone(r.clusters),
 		endpoints: maps.Clone(r.endpoints),
 		versions:  maps.Clone(r.versions),
+
+		clusterGen: r.clusterGen,
 	}
 }
 
@@ -235,6 +240,7 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 			}
 		}
 	case TypeCluster:
+		next.clusterGen++
 		next.clusters = map[string]*clusterv3.Cluster{}
 		for _, a := range resp.GetResources() {
 			cl := &clusterv3.Cluster{}
