@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	consulapi "github.com/hashicorp/consul/api"
 
@@ -53,11 +54,22 @@ func (c consulKV) publish(ctx context.Context, pub store.Published) error {
 		return err
 	}
 	kv := consulpub.ForGateway(client, pub.Gateway)
-	if err := kv.Publish(ctx, pub.Workspace); err != nil {
+	if err := kv.Publish(ctx, kvWorkspace(pub.Workspace)); err != nil {
 		return err
 	}
 	c.log.Info("published to consul kv", "gateway", pub.Gateway, "version", pub.Version, "prefix", kv.Prefix())
 	return nil
+}
+
+// kvWorkspace is what goes to Consul's KV: the workspace with private keys
+// redacted. KV is readable by anyone with a read token for the prefix, and
+// Envoys get their keys over SDS from routedeck, never from KV.
+func kvWorkspace(ws model.Workspace) model.Workspace {
+	ws.Secrets = slices.Clone(ws.Secrets)
+	for i := range ws.Secrets {
+		ws.Secrets[i] = *ws.Secrets[i].Redacted()
+	}
+	return ws
 }
 
 // pusher deploys gateways to Kubernetes and exports their routes to the

@@ -220,3 +220,15 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 		t.Errorf("router read back: %+v", r.Routes)
 	}
 }
+
+func TestKVWorkspaceRedactsPrivateKeys(t *testing.T) {
+	ws := model.Workspace{Secrets: []model.Secret{{Meta: model.Meta{Name: "example-com"},
+		TLS: &model.SecretTLS{Certificate: "CERT", PrivateKey: "KEY"}}}}
+	got := kvWorkspace(ws)
+	if got.Secrets[0].TLS.PrivateKey != model.RedactedPrivateKey || got.Secrets[0].TLS.Certificate != "CERT" {
+		t.Errorf("secret for KV: %+v", got.Secrets[0].TLS)
+	}
+	if ws.Secrets[0].TLS.PrivateKey != "KEY" {
+		t.Error("redacting changed the published workspace itself")
+	}
+}

@@ -159,6 +159,18 @@ func (s *Service) Put(ctx context.Context, actor string, u Update) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
+	if c := u.Kubernetes.Context; c != "" {
+		loader, from := s.kubeLoader(u.Kubernetes)
+		raw, err := loader.RawConfig()
+		if err != nil {
+			p.Add("kubernetes.kubeconfig", "read kubeconfig (%s): %v", from, err)
+		} else if _, ok := raw.Contexts[c]; !ok {
+			p.Add("kubernetes.context", "%q is not a context of the kubeconfig (%s); it has %v", c, from, contextNames(raw))
+		}
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
 	cur, err := s.Settings(ctx)
 	if err != nil {
 		return err

@@ -144,6 +144,18 @@ func TestKubeconfigPrecedence(t *testing.T) {
 			}
 		})
 	}
+	t.Run("unknown context", func(t *testing.T) {
+		s := New(openStore(t), func(k string) string {
+			if k == "KUBECONFIG" {
+				return envFile
+			}
+			return ""
+		})
+		err := s.Put(context.Background(), "test", Update{Kubernetes: KubernetesSettings{Context: "nope"}})
+		if fs := model.ErrorFields(err); len(fs) != 1 || fs[0].Field != "kubernetes.context" {
+			t.Errorf("err %v, want a kubernetes.context field error", err)
+		}
+	})
 	t.Run("unreadable file", func(t *testing.T) {
 		s := New(openStore(t), func(string) string { return "" })
 		err := s.Put(context.Background(), "test", Update{Kubernetes: KubernetesSettings{Kubeconfig: filepath.Join(dir, "missing")}})
