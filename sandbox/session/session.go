@@ -118,7 +118,7 @@ func workspaceHash(ws model.Workspace) (string, error) {
 	return hex.EncodeToString(sum[:8]), nil
 }
 
-// Ensure brings the gateway's sandbox up to date with its draft and
+// ensure brings the gateway's sandbox up to date with its draft and
 // returns it ready: the data plane has accepted the draft's configuration.
 func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, error) {
 	s.mu.Lock()
@@ -156,13 +156,22 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, "sandbox-"+hash); err != nil {
 		return nil, fmt.Errorf("sandbox snapshot for %q: %w", gateway, err)
 	}
-	if gs == nil {
-		dp, err := sim.Start(sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway), Logger: s.log})
-		if err != nil {
+	var dp *sim.DataPlane
+	if gs != nil {
+		dp = gs.dp
+	} else {
+		if dp, err = sim.Start(sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway), Logger: s.log}); err != nil {
 			return nil, err
 		}
-		gs = &gatewaySandbox{gateway: gateway, dp: dp}
+		// Kept even if this draft fails, so the next one reuses the data
+		// plane; the empty hash never passes for up to date.
+		s.mu.Lock()
+		s.gateways[gateway] = &gatewaySandbox{gateway: gateway, dp: dp}
+		s.mu.Unlock()
 	}
+	// A new value, not an update in place: requests in flight keep the
+	// draft they started with.
+	gs = &gatewaySandbox{gateway: gateway, dp: dp}
 	since := time.Now()
 	if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
 		return hasConfig(gs.dp.Accepted(), res) || nackedSince(st, since)

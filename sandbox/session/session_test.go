@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -227,5 +228,26 @@ func TestSendValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDraftThatDoesNotTranslate reports the translator's problem and
+// recovers when the draft is fixed.
+func TestDraftThatDoesNotTranslate(t *testing.T) {
+	ws := demo(t)
+	s := newService(t, ws)
+	req := TestRequest{Gateway: "public", Request: &rules.Request{URL: "http://shop.example.com/"}}
+	ws.update(func(w *model.Workspace) { w.Routes[0].Then.Forward = []model.Backend{{Upstream: "ghost"}} })
+	if _, err := s.Do(t.Context(), req); model.ErrorCode(err) != model.EINVALID || !strings.Contains(err.Error()+fmt.Sprint(err), "ghost") {
+		t.Fatalf("error %v, want EINVALID naming the upstream", err)
+	}
+	fixed := demo(t)
+	ws.update(func(w *model.Workspace) { *w = fixed.ws })
+	res, err := s.Do(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Response.Status != 200 || res.Rule == nil || *res.Rule != "web" {
+		t.Errorf("after the fix: %d rule %v", res.Response.Status, res.Rule)
 	}
 }

@@ -545,7 +545,6 @@ type corsPolicy struct {
 	expose      string
 	maxAge      string
 	credentials bool
-	preflight   bool // forward_not_matching_preflights aside, preflights answered
 }
 
 func compileCORS(p *corsv3.CorsPolicy) (filterImpl, error) {

@@ -147,8 +147,8 @@ func (c *adsClient) stream(ctx context.Context) error {
 		ts.sent = true
 		return st.Send(req)
 	}
-	// Listeners before clusters, as the brief order of a fresh Envoy's
-	// requests does not matter to a state-of-the-world server.
+	// Listeners and clusters by wildcard first; route configurations and
+	// load assignments follow once the names they depend on are known.
 	if err := send(TypeListener, nil); err != nil {
 		return err
 	}
