@@ -617,6 +617,14 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 	}
 	cl.active.Add(1)
 	defer cl.active.Add(-1)
+	// A retry holds its slot in the cluster's retry budget from the
+	// backoff until its attempt ends, so concurrent retries are counted.
+	holding := false
+	defer func() {
+		if holding {
+			cl.retries.Add(-1)
+		}
+	}()
 	var ro retryOn
 	retries := uint32(0)
 	var perTry time.Duration
@@ -659,6 +667,10 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		ep.active.Add(1)
 		resp, err := tr.RoundTrip(req)
 		ep.active.Add(-1)
+		if holding {
+			cl.retries.Add(-1)
+			holding = false
+		}
 		at := Attempt{Endpoint: ep.addr, Duration: time.Since(start)}
 		var retry bool
 		if err != nil {
@@ -688,7 +700,7 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 			retry = ro.status(resp.StatusCode) && attempt < retries
 		}
 		if retry {
-			if !cl.retryAllowed() {
+			if holding = cl.retryAllowed(); !holding {
 				ex.Notes = append(ex.Notes, "retry budget exhausted: no retry")
 				retry = false
 			}
@@ -724,10 +736,8 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		timer := time.NewTimer(backoff)
 		select {
 		case <-timer.C:
-			cl.retries.Add(-1)
 		case <-ctx.Done():
 			timer.Stop()
-			cl.retries.Add(-1)
 			ex.LocalReply, ex.Status = "router", 504
 			writeLocal(w, &localReply{status: 504, body: "upstream request timeout"}, respAdd)
 			return
