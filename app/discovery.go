@@ -41,6 +41,9 @@ type endpointFeed struct {
 	// writes last carries the newest endpoints.
 	mu     sync.Mutex
 	served map[string]store.Published // gateway -> version on ADS
+	// priming are versions about to be served at start-up, whose
+	// upstreams are watched before they are.
+	priming []store.Published
 	// known is the last routable endpoint list of each discovered
 	// upstream. It outlives a manager restart (after a targets change),
 	// so gateways keep their endpoints while the new watches start.
@@ -169,6 +172,11 @@ func (f *endpointFeed) upstreamsInUse(ctx context.Context) ([]model.Upstream, er
 		byName[u.Name] = u
 	}
 	f.mu.Lock()
+	for _, pub := range f.priming {
+		for _, u := range pub.Workspace.Upstreams {
+			byName[u.Name] = u
+		}
+	}
 	for _, pub := range f.served {
 		for _, u := range pub.Workspace.Upstreams {
 			byName[u.Name] = u
@@ -191,6 +199,44 @@ func compareNames(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// prime watches the upstreams of pubs and waits, at most wait, until each
+// Kubernetes and Consul one has reported (endpoints, or that its source is
+// unreachable). Serving a restored version before that would hand its
+// proxies empty load assignments: after a restart of routedeck, Envoys
+// would drop every discovered endpoint until discovery caught up.
+func (f *endpointFeed) prime(ctx context.Context, pubs []store.Published, wait time.Duration) {
+	f.mu.Lock()
+	f.priming = pubs
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.priming = nil
+		f.mu.Unlock()
+	}()
+	f.sync(ctx)
+	var pending []string
+	for _, pub := range pubs {
+		for _, u := range pub.Workspace.Upstreams {
+			if u.Kubernetes != nil || u.Consul != nil {
+				pending = append(pending, u.Name)
+			}
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		pending = slices.DeleteFunc(pending, func(name string) bool {
+			st, ok := f.Status(name)
+			return ok && st.Reported
+		})
+		if len(pending) > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if len(pending) > 0 {
+		f.log.Warn("discovery: serving restored gateways before these upstreams reported", "upstreams", pending)
+	}
 }
 
 // routableLocked is the discovered endpoints to translate with: the

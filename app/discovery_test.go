@@ -331,3 +331,44 @@ func TestConsulEndpointsReachProxies(t *testing.T) {
 		t.Errorf("failed check took %s to reach EDS, want at most 1s", d)
 	}
 }
+
+// TestRestartServesDiscoveredEndpoints: after routedeck restarts, the first
+// EDS a proxy receives for a Kubernetes upstream already lists its
+// endpoints: the restored version waits for discovery instead of handing
+// out an empty load assignment.
+func TestRestartServesDiscoveredEndpoints(t *testing.T) {
+	kube := testservers.StartKube(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client, err := kubernetes.NewForConfig(kube.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	createShop(t, ctx, client)
+	env := map[string]string{"KUBECONFIG": kube.Kubeconfig}
+	svc, call := targetService(t, ctx, env, gatewayWorkspace(model.Upstream{Meta: model.Meta{Name: "web"},
+		Kubernetes: &model.KubernetesSource{Namespace: "shop", Service: "web", Port: 80}}))
+	if code, body := call("POST", "/gateways/edge/publish", ""); code != http.StatusOK {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	if err := svc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := New(Config{DataDir: svc.cfg.DataDir, ADSListen: "127.0.0.1:0", NoDemo: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard,
+		Getenv: func(k string) string { return env[k] }})
+	if err := again.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop()
+	eds := watchEDS(t, ctx, again.ADSAddr().String(), "edge", "web")
+	select {
+	case u := <-eds:
+		if !slices.Equal(u.endpoints, []string{"10.1.0.1:8080"}) {
+			t.Errorf("first EDS after a restart lists %v, want the discovered endpoint", u.endpoints)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no EDS after the restart")
+	}
+}

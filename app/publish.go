@@ -136,26 +136,37 @@ func (p *adsPublisher) serve(ctx context.Context, pub store.Published) error {
 func versionLabel(v int64) string { return strconv.FormatInt(v, 10) }
 
 // restore serves the latest published version of every gateway, so Envoys
-// get their configuration back after a restart without a new publish.
+// get their configuration back after a restart without a new publish. The
+// discovered upstreams of those versions get a few seconds to report first.
 func (p *adsPublisher) restore(ctx context.Context) {
 	gws, _, err := p.store.List(ctx, model.KindGateway, store.ListOptions{Limit: 1000})
 	if err != nil {
 		p.log.Error("restore published gateways", "err", err)
 		return
 	}
+	var pubs []store.Published
 	for _, gw := range gws {
 		name := gw.ObjectMeta().Name
 		pub, err := p.store.GetPublished(ctx, name, 0)
 		if model.ErrorCode(err) == model.ENOTFOUND {
 			continue
 		}
-		if err == nil {
-			err = p.serve(ctx, pub)
-		}
 		if err != nil {
 			p.log.Error("restore published gateway", "gateway", name, "err", err)
 			continue
 		}
-		p.log.Info("serving published gateway", "gateway", name, "version", pub.Version)
+		pubs = append(pubs, pub)
+	}
+	p.feed.prime(ctx, pubs, restoreWait)
+	for _, pub := range pubs {
+		if err := p.serve(ctx, pub); err != nil {
+			p.log.Error("restore published gateway", "gateway", pub.Gateway, "err", err)
+			continue
+		}
+		p.log.Info("serving published gateway", "gateway", pub.Gateway, "version", pub.Version)
 	}
 }
+
+// restoreWait bounds how long a start waits for discovery before serving
+// the published gateways.
+const restoreWait = 5 * time.Second
