@@ -119,6 +119,7 @@ func (s *Service) Start(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.ads.Metrics().Collectors()...)
+	reg.MustRegister(s.feed)
 	// The sandbox's simulated Envoy takes its configuration over ADS like
 	// any proxy; without an ADS address to serve, ADS still runs on a
 	// loopback port for it alone.

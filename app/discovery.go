@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/routedeck/routedeck/backend/discovery"
@@ -310,5 +311,20 @@ func (f *endpointFeed) onChange(upstream string, eps []discovery.Endpoint) {
 			continue
 		}
 		f.log.Debug("discovery: endpoints pushed", "gateway", gateway, "upstream", upstream)
+	}
+}
+
+// Describe and Collect make the feed a Prometheus collector for the
+// current manager's metrics, which outlive a manager restart this way.
+func (f *endpointFeed) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range f.mgr.Load().Collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (f *endpointFeed) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range f.mgr.Load().Collectors() {
+		c.Collect(ch)
 	}
 }

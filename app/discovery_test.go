@@ -32,7 +32,8 @@ import (
 )
 
 // targetService starts a service without the demo whose targets default
-// from env, with ws applied, and returns it with an admin API caller.
+// from env, with ws applied, and returns it with an admin caller of its
+// API (paths under /api/v1, and /metrics).
 func targetService(t *testing.T, ctx context.Context, env map[string]string, ws model.Workspace) (*Service, func(method, path, body string) (int, string)) {
 	t.Helper()
 	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0", NoDemo: true,
@@ -51,7 +52,10 @@ func targetService(t *testing.T, ctx context.Context, env map[string]string, ws 
 	}
 	return svc, func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, method, "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
+		if path != "/metrics" {
+			path = "/api/v1" + path
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, "http://"+svc.Addr().String()+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -321,6 +325,10 @@ func TestConsulEndpointsReachProxies(t *testing.T) {
 	r := getEndpoints(t, call, "api")
 	if len(r.Items) != 2 || r.Items[0].Source != "consul" || !r.Items[0].Healthy || r.Stale {
 		t.Errorf("endpoints = %+v, want two healthy consul endpoints", r)
+	}
+
+	if _, metrics := call("GET", "/metrics", ""); !strings.Contains(metrics, `routedeck_discovery_endpoints{healthy="true",source="consul",upstream="api"} 2`) {
+		t.Errorf("/metrics lacks the consul upstream's endpoints:\n%s", metrics)
 	}
 
 	changed := time.Now()
