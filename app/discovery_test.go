@@ -294,9 +294,10 @@ func TestKubernetesEndpointsReachProxies(t *testing.T) {
 	}
 }
 
-// TestConsulEndpointsReachProxies: a Consul service with two healthy
-// instances is two endpoints of a consul upstream and of the published
-// gateway's EDS; failing one instance's health check removes it.
+// TestConsulEndpointsReachProxies: with the agent chosen in the targets, a
+// Consul service with two healthy instances is two endpoints of a consul
+// upstream and of the published gateway's EDS; failing one instance's
+// health check removes it.
 func TestConsulEndpointsReachProxies(t *testing.T) {
 	agent := testservers.StartConsul(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -315,8 +316,13 @@ func TestConsulEndpointsReachProxies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc, call := targetService(t, ctx, map[string]string{"CONSUL_HTTP_ADDR": agent.HTTPAddr},
+	// No CONSUL_HTTP_ADDR: the agent is chosen in the settings, and
+	// discovery restarts its watches with the new client.
+	svc, call := targetService(t, ctx, map[string]string{},
 		gatewayWorkspace(model.Upstream{Meta: model.Meta{Name: "api"}, Consul: &model.ConsulSource{Service: "api"}}))
+	if code, body := call("PUT", "/targets", `{"consul": {"address": "`+agent.HTTPAddr+`"}}`); code != http.StatusOK {
+		t.Fatalf("PUT /targets: %d %s", code, body)
+	}
 	if code, body := call("POST", "/gateways/edge/publish", ""); code != http.StatusOK {
 		t.Fatalf("publish: %d %s", code, body)
 	}
