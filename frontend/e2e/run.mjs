@@ -114,19 +114,19 @@ const flows = {
     await page.getByLabel('Name').fill(RULE);
     await page.getByLabel('Priority').fill('1000');
     const builder = page.getByTestId('condition-builder');
-    // Row 1: header[x-e2e] equals "yes".
+    // Row 1: header[x-e2e] equals the run's name, so rules of earlier runs stay out of the way.
     await builder.getByRole('button', { name: 'Condition', exact: true }).first().click();
     const row1 = builder.getByTestId('condition-row').nth(0);
     await choose(row1, 'Field', 'header');
     await row1.getByLabel('header name').fill('x-e2e');
     await choose(row1, 'Operator', 'equals');
-    await row1.getByLabel('Value').fill('yes');
+    await row1.getByLabel('Value').fill(RULE);
     // Enter in the value adds row 2: path starts with /.
     await row1.getByLabel('Value').press('Enter');
     const row2 = builder.getByTestId('condition-row').nth(1);
     await row2.getByLabel('Value').fill('/');
     const preview = await page.getByTestId('condition-preview').innerText();
-    assert(preview === 'header["x-e2e"] == "yes" && path.prefix("/")', `text preview is ${preview}`);
+    assert(preview === `header["x-e2e"] == "${RULE}" && path.prefix("/")`, `text preview is ${preview}`);
     // The text mode shows the same condition.
     await page.getByText('Text', { exact: true }).click();
     await page.getByTestId('condition-text').getByText('x-e2e').first().waitFor();
@@ -145,12 +145,16 @@ const flows = {
     for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
     await page.getByRole('button', { name: 'Header', exact: true }).click();
     await page.getByLabel('Header name 1').fill('x-e2e');
-    await page.getByLabel('Header value 1').fill('yes');
+    await page.getByLabel('Header value 1').fill(RULE);
     await page.getByLabel('URL', { exact: true }).press(`${mod}+Enter`);
     await page.getByTestId('sandbox-result').or(page.getByRole('alert')).first().waitFor();
-    await shot('04-sandbox');
+    await page.screenshot({ path: `${SHOTS}04-sandbox.png`, fullPage: true });
     const winner = await page.locator('[data-winner]').getAttribute('data-rule', { timeout: 2000 }).catch(() => null);
     assert(winner === RULE, `trace winner is ${winner}, want ${RULE}`);
+    // Keep it as a route test for the tests flow.
+    await page.getByLabel('Test name').fill(`${RULE}-matches`);
+    await page.getByRole('button', { name: 'Save as route test' }).click();
+    await page.getByText('Test saved').waitFor();
   },
 
   async brokenRule() {
@@ -179,7 +183,7 @@ const flows = {
       await page.getByTestId('proxies').getByText('ACK', { exact: true }).first().waitFor({ timeout: 60_000 });
     }
     await page.waitForTimeout(500);
-    await shot('06-publish');
+    await page.screenshot({ path: `${SHOTS}06-publish.png`, fullPage: true });
   },
 
   async rollback() {
@@ -194,6 +198,40 @@ const flows = {
     await page.getByText(/is live again as version/).waitFor();
     await page.locator('[data-testid=revisions] button').first().click();
     await shot('07-history-rollback');
+  },
+
+  async upstreams() {
+    await go('/upstreams');
+    await page.getByText('web-v1', { exact: true }).click();
+    await page.getByRole('row').filter({ hasText: '9102' }).getByText('healthy').waitFor();
+    await shot('09-upstreams');
+  },
+
+  async simulation() {
+    await go('/simulation');
+    await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/');
+    await page.getByRole('button', { name: 'Run simulation' }).click();
+    await page.getByTestId('simulation-result').waitFor({ timeout: 60_000 });
+    await page.locator('.recharts-bar-rectangle').first().waitFor();
+    await shot('10-simulation');
+  },
+
+  async routeTests() {
+    await go('/tests');
+    await page.getByRole('button', { name: 'Run all' }).click();
+    await page.getByTestId('test-results').or(page.getByRole('alert')).first().waitFor({ timeout: 60_000 });
+    await shot('11-route-tests');
+    const summary = await page.getByTestId('test-results').innerText();
+    assert(/[1-9]\d* passed/.test(summary), `no test passed: ${summary.split('\n')[0]}`);
+  },
+
+  async settings() {
+    await go('/settings');
+    await page.getByRole('tab', { name: 'API tokens' }).click();
+    await page.getByLabel('Name').fill(`e2e-token-${RULE}`);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText('shown only once').waitFor();
+    await shot('12-settings-tokens');
   },
 
   async darkTheme() {

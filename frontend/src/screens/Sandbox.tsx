@@ -1,7 +1,11 @@
 import { ActionIcon, Alert, Badge, Button, Card, Code, Collapse, Grid, Group, Kbd, ScrollArea, Select, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
 import { useDisclosure, useHotkeys, useLocalStorage } from '@mantine/hooks';
-import { IconPlus, IconSend, IconTerminal2, IconTrash } from '@tabler/icons-react';
-import { useMutation } from '@tanstack/react-query';
+import { IconDeviceFloppy, IconPlus, IconSend, IconTerminal2, IconTrash } from '@tabler/icons-react';
+import { notifications } from '@mantine/notifications';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useCanEdit } from '../auth';
+import { friendlyMessage, post } from '../lib/api';
+import type { RouteTest } from './RouteTests';
 import { useState } from 'react';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { TraceView } from '../components/TraceView';
@@ -112,11 +116,56 @@ export default function Sandbox() {
         <Grid.Col span={{ base: 12, lg: 7 }}>
           {send.isPending && <DelayedLoader label="Sending" />}
           {send.isError && <ErrorNotice error={send.error} title="The sandbox could not send the request" />}
-          {send.data && !send.isPending && <SandboxResultView result={send.data} />}
+          {send.data && !send.isPending && (
+            <Stack gap="sm">
+              <SaveAsTest gateway={gateway!} request={send.variables!} result={send.data} />
+              <SandboxResultView result={send.data} />
+            </Stack>
+          )}
           {send.isIdle && <Alert variant="light">Send a request to see the response, the upstream that got it, and the trace of every rule.</Alert>}
         </Grid.Col>
       </Grid>
     </Stack>
+  );
+}
+
+/** Keeps the request just sent, with what happened to it as the expectation, as a route test. */
+function SaveAsTest({ gateway, request, result }: { gateway: string; request: SandboxRequest; result: SandboxResult }) {
+  const canEdit = useCanEdit();
+  const qc = useQueryClient();
+  const [name, setName] = useState('');
+  const save = useMutation({
+    mutationFn: () => {
+      const expect: RouteTest['expect'] = { status: result.response.status };
+      if (result.rule) expect.rule = result.rule;
+      if (result.upstream) expect.upstream = result.upstream;
+      return post<RouteTest>('/tests', { name, gateway, request, expect });
+    },
+    onSuccess: (t) => {
+      notifications.show({ color: 'green', title: 'Test saved', message: `${t.name} now runs before every publish of ${gateway}.` });
+      setName('');
+      qc.invalidateQueries({ queryKey: ['tests'] });
+    },
+  });
+  if (!canEdit) return null;
+  return (
+    <Group gap="xs" align="flex-start">
+      <TextInput
+        size="xs"
+        aria-label="Test name"
+        placeholder={`name, e.g. ${result.rule ?? 'default'}-matches`}
+        value={name}
+        onChange={(e) => setName(e.currentTarget.value)}
+        error={save.isError ? friendlyMessage(save.error) : undefined}
+        w={260}
+      />
+      <Button size="xs" variant="light" leftSection={<IconDeviceFloppy size={14} />} disabled={!name.trim()} loading={save.isPending} onClick={() => save.mutate()}>
+        Save as route test
+      </Button>
+      <Text size="xs" c="dimmed" mt={6}>
+        expects rule {result.rule ?? 'none'}{result.upstream ? `, upstream ${result.upstream}` : ''}, status {result.response.status}
+      </Text>
+    </Group>
   );
 }
 
@@ -135,6 +184,16 @@ function HeaderTable({ headers }: { headers?: Record<string, string | string[]> 
       </Table.Tbody>
     </Table>
   );
+}
+
+/** JSON bodies indented for reading; anything else as it came. */
+function prettyBody(body: string | undefined): string {
+  if (!body) return '(empty)';
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
 }
 
 function statusColor(s: number) {
@@ -160,7 +219,7 @@ export function SandboxResultView({ result }: { result: SandboxResult }) {
           <Grid.Col span={6}>
             <Text size="xs" fw={600} mb={2}>Response body</Text>
             <ScrollArea.Autosize mah={160}>
-              <Code block>{result.response.body || '(empty)'}</Code>
+              <Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>{prettyBody(result.response.body)}</Code>
             </ScrollArea.Autosize>
           </Grid.Col>
         </Grid>

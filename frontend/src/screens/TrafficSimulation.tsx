@@ -1,5 +1,5 @@
 import { BarChart, DonutChart } from '@mantine/charts';
-import { ActionIcon, Alert, Button, Card, Grid, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
+import { ActionIcon, Alert, Button, Card, ColorSwatch, Grid, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useHotkeys } from '@mantine/hooks';
 import { IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useMutation } from '@tanstack/react-query';
@@ -115,7 +115,18 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
       <SimpleGrid cols={2}>
         <Card withBorder>
           <Text fw={600} size="sm" mb="xs">Status codes</Text>
-          <DonutChart data={statuses} withLabels withLabelsLine h={200} />
+          <Group align="center" wrap="nowrap">
+            <DonutChart data={statuses} size={150} thickness={24} withTooltip chartLabel={`${statuses.reduce((a, b) => a + b.value, 0)}`} />
+            <Stack gap={4}>
+              {statuses.map((st) => (
+                <Group key={st.name} gap={6} wrap="nowrap">
+                  <ColorSwatch size={12} color={`var(--mantine-color-${st.color.replace('.', '-')})`} />
+                  <Text size="sm" className="mono">{st.name}</Text>
+                  <Text size="sm" c="dimmed">{st.value}</Text>
+                </Group>
+              ))}
+            </Stack>
+          </Group>
         </Card>
         <Card withBorder>
           <Text fw={600} size="sm" mb="xs">Latency (ms)</Text>

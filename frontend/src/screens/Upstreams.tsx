@@ -20,13 +20,15 @@ const KIND_COLOR: Record<string, string> = { static: 'gray', dns: 'blue', kubern
 export function Upstreams() {
   const ups = useUpstreams();
   const [q, setQ] = useState('');
+  // Only open panels poll their endpoints.
+  const [open, setOpen] = useState<string[]>([]);
   return (
     <Stack>
       <Title order={3}>Upstreams</Title>
       <TextInput placeholder="Search" leftSection={<IconSearch size={14} />} value={q} onChange={(e) => setQ(e.currentTarget.value)} w={280} aria-label="Search upstreams" />
       <QueryState query={ups}>
         {(data) => (
-          <Accordion variant="separated" multiple>
+          <Accordion variant="separated" multiple value={open} onChange={setOpen}>
             {data.items
               .filter((u) => u.name.includes(q))
               .map((u) => {
@@ -43,7 +45,7 @@ export function Upstreams() {
                       </Group>
                     </Accordion.Control>
                     <Accordion.Panel>
-                      <EndpointTable name={u.name} />
+                      {open.includes(u.name) && <EndpointTable name={u.name} />}
                     </Accordion.Panel>
                   </Accordion.Item>
                 );
