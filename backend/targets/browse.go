@@ -7,6 +7,7 @@ import (
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-cleanhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -50,16 +51,22 @@ func (s *Service) probeKube(ctx context.Context) Status {
 }
 
 func (s *Service) probeConsul(ctx context.Context) Status {
-	c, err := s.Consul(ctx)
+	cfg, _, err := s.ConsulConfig(ctx)
 	if err != nil {
 		return Status{Error: err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	self, err := c.Agent().Self()
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+	// Agent().Self takes no context: the probe's own HTTP client bounds it.
+	hc, err := consulapi.NewHttpClient(cleanhttp.DefaultTransport(), cfg.TLSConfig)
+	if err != nil {
+		return Status{Error: err.Error()}
 	}
+	hc.Timeout = probeTimeout
+	cfg.HttpClient = hc
+	c, err := consulapi.NewClient(cfg)
+	if err != nil {
+		return Status{Error: err.Error()}
+	}
+	self, err := c.Agent().Self()
 	if err != nil {
 		return Status{Error: err.Error()}
 	}

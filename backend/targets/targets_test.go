@@ -2,9 +2,11 @@ package targets
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
@@ -163,4 +165,31 @@ func TestKubeconfigPrecedence(t *testing.T) {
 			t.Errorf("err %v, want EINVALID", err)
 		}
 	})
+}
+
+// TestViewAnswersWhileTargetsHang: a Consul agent that accepts connections
+// but never answers does not hold GET /targets beyond the probe timeout.
+func TestViewAnswersWhileTargetsHang(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close() // never accepted: the kernel completes the handshake, nobody answers
+	s := New(openStore(t), func(k string) string {
+		if k == "CONSUL_HTTP_ADDR" {
+			return lis.Addr().String()
+		}
+		return ""
+	})
+	start := time.Now()
+	v, err := s.View(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > probeTimeout+2*time.Second {
+		t.Errorf("View took %s", d)
+	}
+	if v.Consul.Status.Reachable || v.Consul.Status.Error == "" {
+		t.Errorf("hanging agent reported as %+v", v.Consul.Status)
+	}
 }
