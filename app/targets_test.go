@@ -131,7 +131,9 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 	if !slices.ContainsFunc(consulSvcs.Items, func(s struct {
 		Name string
 		Tags []string
-	}) bool { return s.Name == "api" && slices.Equal(s.Tags, []string{"v1"}) }) {
+	}) bool {
+		return s.Name == "api" && slices.Equal(s.Tags, []string{"v1"})
+	}) {
 		t.Errorf("consul services: %s", body)
 	}
 

@@ -135,9 +135,9 @@ func exportWorkspace() model.Workspace {
 					{Field: "method", Op: "in", Values: []string{"GET", "HEAD"}},
 				}},
 				Then: model.Action{
-					Forward: []model.Backend{{Upstream: "web-v1", Weight: 90}, {Upstream: "web-v2", Weight: 10}},
-					Rewrite: &model.Rewrite{PathPrefix: "/"},
-					Headers: &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-team": "shop"}, Remove: []string{"x-debug"}}},
+					Forward:   []model.Backend{{Upstream: "web-v1", Weight: 90}, {Upstream: "web-v2", Weight: 10}},
+					Rewrite:   &model.Rewrite{PathPrefix: "/"},
+					Headers:   &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-team": "shop"}, Remove: []string{"x-debug"}}},
 					RateLimit: &model.RateLimit{Requests: 100, Per: model.Duration(1e9)},
 				}},
 			{Meta: model.Meta{Name: "canary"}, Gateway: "public", Priority: 50,
