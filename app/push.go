@@ -102,7 +102,8 @@ func (p *pusher) applier(ctx context.Context) (*kubepub.Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kubepub.NewApplier(cfg)
+	a, err := kubepub.NewApplier(cfg)
+	return a, targets.Unavailable("kubernetes target", err)
 }
 
 // DeployReply is the answer of POST /gateways/{name}/deploy.
@@ -145,7 +146,7 @@ func (p *pusher) Deploy(ctx context.Context, actor, gateway string, req api.Depl
 	}
 	applied, err := a.Apply(ctx, objs, req.DryRun)
 	if err != nil {
-		return nil, err
+		return nil, targets.Unavailable("kubernetes target", err)
 	}
 	if !req.DryRun {
 		if err := p.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "gateway.deploy", Target: gateway,
@@ -197,7 +198,7 @@ func (p *pusher) ExportGatewayAPI(ctx context.Context, actor, gateway string, ap
 	}
 	ok, err := a.ServesGroupVersion(kubepub.GatewayAPIGroupVersion, kubepub.HTTPRouteKind)
 	if err != nil {
-		return nil, err
+		return nil, targets.Unavailable("kubernetes target", err)
 	}
 	reply.CRDsInstalled = &ok
 	if !ok {
@@ -210,7 +211,7 @@ func (p *pusher) ExportGatewayAPI(ctx context.Context, actor, gateway string, ap
 		return nil, err
 	}
 	if reply.Applied, err = a.Apply(ctx, objs, req.DryRun); err != nil {
-		return nil, err
+		return nil, targets.Unavailable("kubernetes target", err)
 	}
 	if !req.DryRun {
 		if err := p.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "gateway.export.gateway-api", Target: gateway,
@@ -246,10 +247,10 @@ func (p *pusher) ExportConsul(ctx context.Context, actor, gateway string, apply 
 	}
 	client, err := p.targets.Consul(ctx)
 	if err != nil {
-		return nil, err
+		return nil, targets.Unavailable("consul target", err)
 	}
 	if reply.Applied, err = consulpub.ApplyEntries(ctx, client, ex.Entries); err != nil {
-		return nil, err
+		return nil, targets.Unavailable("consul target", err)
 	}
 	if err := p.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "gateway.export.consul", Target: gateway,
 		Detail: fmt.Sprintf("%d config entries from the %s", len(ex.Entries), from)}); err != nil {
@@ -276,12 +277,12 @@ type KVObject struct {
 func (p *pusher) ConsulKV(ctx context.Context, gateway string) (any, error) {
 	client, err := p.targets.Consul(ctx)
 	if err != nil {
-		return nil, err
+		return nil, targets.Unavailable("consul target", err)
 	}
 	kv := consulpub.ForGateway(client, gateway)
 	entries, err := kv.List(ctx)
 	if err != nil {
-		return nil, err
+		return nil, targets.Unavailable("consul target", err)
 	}
 	reply := ConsulKVReply{Prefix: kv.Prefix(), Items: []KVObject{}}
 	for _, e := range entries {

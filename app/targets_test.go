@@ -234,3 +234,33 @@ func TestKVWorkspaceRedactsPrivateKeys(t *testing.T) {
 		t.Error("redacting changed the published workspace itself")
 	}
 }
+
+// TestUnconfiguredTargetsAnswer502 : with no kubeconfig and no Consul
+// agent, the push and picker endpoints say which target is missing (502)
+// instead of an internal error.
+func TestUnconfiguredTargetsAnswer502(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A Consul address where nothing listens.
+	_, call := targetService(t, ctx, map[string]string{"CONSUL_HTTP_ADDR": "127.0.0.1:1"},
+		gatewayWorkspace(model.Upstream{Meta: model.Meta{Name: "web"}, Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: "10.0.0.1", Port: 80}}}}))
+	tests := map[string]struct {
+		method, path, body string
+		want               string
+	}{
+		"kubernetes services": {"GET", "/targets/kubernetes/services", "", "no kubeconfig"},
+		"deploy":              {"POST", "/gateways/edge/deploy", `{"ads": "a:1"}`, "no kubeconfig"},
+		"gateway api apply":   {"POST", "/gateways/edge/export/gateway-api", `{}`, "kubernetes target"},
+		"consul services":     {"GET", "/targets/consul/services", "", "consul target"},
+		"consul kv":           {"GET", "/targets/consul/kv?gateway=edge", "", "consul target"},
+		"consul apply":        {"POST", "/gateways/edge/export/consul", "", "consul target"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, body := call(tc.method, tc.path, tc.body)
+			if code != http.StatusBadGateway || !strings.Contains(body, tc.want) {
+				t.Errorf("%d %s, want 502 mentioning %q", code, body, tc.want)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/targets"
 )
 
 // API-only error codes, beside the model's. They never leave this package.
@@ -35,6 +36,8 @@ var statusByCode = map[string]int{
 	eTooLarge:           http.StatusRequestEntityTooLarge,
 	model.EINTERNAL:     http.StatusInternalServerError,
 	eNotImplemented:     http.StatusNotImplemented,
+	// A Kubernetes or Consul target that is not set up or does not answer.
+	targets.EUnavailable: http.StatusBadGateway,
 }
 
 // Problem is an RFC 9457 problem document, with the field errors a form

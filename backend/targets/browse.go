@@ -93,11 +93,11 @@ type KubePort struct {
 func (s *Service) KubeServices(ctx context.Context, namespace string) ([]string, []KubeService, error) {
 	c, err := s.Kubernetes(ctx, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, Unavailable("kubernetes target", err)
 	}
 	nsList, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("list namespaces: %w", err)
+		return nil, nil, Unavailable("kubernetes target", fmt.Errorf("list namespaces: %w", err))
 	}
 	namespaces := make([]string, 0, len(nsList.Items))
 	for _, ns := range nsList.Items {
@@ -106,7 +106,7 @@ func (s *Service) KubeServices(ctx context.Context, namespace string) ([]string,
 	slices.Sort(namespaces)
 	svcs, err := c.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("list services in %q: %w", namespace, err)
+		return nil, nil, Unavailable("kubernetes target", fmt.Errorf("list services in %q: %w", namespace, err))
 	}
 	out := make([]KubeService, 0, len(svcs.Items))
 	for _, svc := range svcs.Items {
@@ -145,11 +145,11 @@ type ConsulService struct {
 func (s *Service) ConsulServices(ctx context.Context) ([]ConsulService, error) {
 	c, err := s.Consul(ctx)
 	if err != nil {
-		return nil, err
+		return nil, Unavailable("consul target", err)
 	}
 	m, _, err := c.Catalog().Services((&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("list consul services: %w", err)
+		return nil, Unavailable("consul target", fmt.Errorf("list consul services: %w", err))
 	}
 	out := make([]ConsulService, 0, len(m))
 	for name, tags := range m {

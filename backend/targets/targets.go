@@ -239,8 +239,11 @@ func (s *Service) RESTConfig(ctx context.Context, kubeContext string) (*rest.Con
 		return cfg, nil
 	}
 	cfg, err := loader.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, model.Errorf(EUnavailable, "kubernetes target: %v", errNoKubeconfig)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig (%s): %w", from, err)
+		return nil, Unavailable("kubernetes target", fmt.Errorf("kubeconfig (%s): %w", from, err))
 	}
 	cfg.UserAgent = "routedeck"
 	return cfg, nil
@@ -365,3 +368,20 @@ func (s *Service) consulView(ctx context.Context, st ConsulSettings) ConsulView 
 // errNoKubeconfig reads better than client-go's message about an empty
 // configuration.
 var errNoKubeconfig = errors.New("no kubeconfig: set KUBECONFIG or choose a file in the settings")
+
+// EUnavailable is the error code of a target that is not configured or
+// cannot be reached (the API answers 502): unlike an internal error, the
+// operator needs its detail to fix the settings or the network.
+const EUnavailable = "target_unavailable"
+
+// Unavailable marks err, from talking to a target, as EUnavailable unless
+// it already carries a code of its own (an invalid object stays invalid).
+func Unavailable(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if model.ErrorCode(err) != model.EINTERNAL {
+		return err
+	}
+	return model.Errorf(EUnavailable, "%s: %v", what, err)
+}

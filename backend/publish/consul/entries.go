@@ -2,6 +2,7 @@ package consul
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -323,8 +324,14 @@ func ApplyEntries(ctx context.Context, client *api.Client, entries []api.ConfigE
 	for _, e := range entries {
 		what := e.GetKind() + " " + e.GetName()
 		ok, _, err := ce.Set(e, (&api.WriteOptions{}).WithContext(ctx))
+		// The agent answers validation failures with 500 as well as 400;
+		// either way it answered, and its reason is for the operator.
+		var status api.StatusError
+		if errors.As(err, &status) {
+			return out, model.Errorf(model.EINVALID, "consul refused config entry %s: %s", what, strings.TrimSpace(status.Body))
+		}
 		if err != nil {
-			return out, model.Errorf(model.EINVALID, "consul refused config entry %s: %v", what, err)
+			return out, fmt.Errorf("write config entry %s: %w", what, err)
 		}
 		if !ok {
 			return out, fmt.Errorf("consul did not write config entry %s", what)
