@@ -34,9 +34,29 @@ export const keys = {
   revisions: ['revisions'] as const,
 };
 
-export const useGateways = () => useQuery({ queryKey: keys.gateways, queryFn: () => get<ListResponse<Gateway>>('/gateways') });
-export const useUpstreams = () => useQuery({ queryKey: keys.upstreams, queryFn: () => get<ListResponse<Upstream>>('/upstreams') });
-export const useRoutes = () => useQuery({ queryKey: keys.routes, queryFn: () => get<ListResponse<Route>>('/routes') });
+/** The server's largest page; lists default to 100 items. */
+const PAGE = 1000;
+
+/**
+ * Fetches every item of a list: the first page says the total, the other
+ * pages are then fetched side by side.
+ */
+export async function getAll<T>(path: string, fetchPage: (p: string) => Promise<ListResponse<T>> = get): Promise<ListResponse<T>> {
+  const sep = path.includes('?') ? '&' : '?';
+  const first = await fetchPage(`${path}${sep}limit=${PAGE}&offset=0`);
+  const total = first.total ?? first.items.length;
+  const rest: Promise<ListResponse<T>>[] = [];
+  for (let off = first.items.length; off < total && first.items.length > 0; off += PAGE) {
+    rest.push(fetchPage(`${path}${sep}limit=${PAGE}&offset=${off}`));
+  }
+  const items = [...first.items];
+  for (const page of await Promise.all(rest)) items.push(...page.items);
+  return { items, total };
+}
+
+export const useGateways = () => useQuery({ queryKey: keys.gateways, queryFn: () => getAll<Gateway>('/gateways') });
+export const useUpstreams = () => useQuery({ queryKey: keys.upstreams, queryFn: () => getAll<Upstream>('/upstreams') });
+export const useRoutes = () => useQuery({ queryKey: keys.routes, queryFn: () => getAll<Route>('/routes') });
 export const useRoute = (name: string | undefined) =>
   useQuery({ queryKey: keys.route(name ?? ''), queryFn: () => get<Route>(`/routes/${seg(name!)}`), enabled: !!name });
 
@@ -76,7 +96,7 @@ export const usePublished = (gw: string | undefined) =>
     enabled: !!gw,
   });
 
-export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions?limit=500') });
+export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions?limit=1000') });
 
 /** The unified diff of one revision (lists leave it out to stay small). */
 export const useRevisionDiff = (id: number | undefined) =>
