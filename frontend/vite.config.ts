@@ -21,7 +21,7 @@ export default defineConfig({
         manualChunks: {
           react: ['react', 'react-dom', 'react-dom/client', 'react-router'],
           mantine: ['@mantine/core', '@mantine/hooks', '@mantine/form', '@mantine/notifications', '@mantine/modals'],
-          codemirror: ['@uiw/react-codemirror', '@codemirror/state', '@codemirror/view', '@codemirror/language'],
+          codemirror: ['@uiw/react-codemirror', '@codemirror/state', '@codemirror/view', '@codemirror/language', '@codemirror/lang-json'],
           charts: ['@mantine/charts', 'recharts'],
         },
       },

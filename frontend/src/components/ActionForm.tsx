@@ -37,6 +37,7 @@ const ROUTE_FIELDS = [
   /^then\.rateLimit\.(requests|per)$/,
   /^then\.rewrite\.(pathPrefix|host)$/,
   /^then\.mirror\.(upstream|percent)$/,
+  /^then\.(headers|auth|access|cors|fault)$/,
 ];
 
 const RETRY_ON = ['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx', 'refused-stream', 'retriable-status-codes'];

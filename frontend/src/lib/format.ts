@@ -14,3 +14,6 @@ export function timeAgo(iso: string | undefined, now = Date.now()): string {
   if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
   return new Date(t).toLocaleString();
 }
+
+/** How the platform writes the shortcut modifier: ⌘ on Apple systems, Ctrl elsewhere. */
+export const MOD_KEY = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';

@@ -8,7 +8,10 @@ import { useEffect, useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { useCanEdit } from '../auth';
 import { ActionForm, PoliciesForm, cleanAction, isRouteFormField, type RouteFormValues } from '../components/ActionForm';
+import { AdvancedPolicies } from '../components/AdvancedPolicies';
 import { ConditionBuilder } from '../components/ConditionBuilder';
+import { ADVANCED_KEYS } from '../lib/advanced';
+import { MOD_KEY } from '../lib/format';
 import { ConditionTextEditor } from '../components/ConditionTextEditor';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { ApiError, friendlyMessage } from '../lib/api';
@@ -175,7 +178,7 @@ export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean
             <Group gap="xs">
               {!isNew && <Button variant="subtle" color="red" leftSection={<IconTrash size={14} />} onClick={onDelete}>Delete</Button>}
               <Button type="submit" leftSection={<IconDeviceFloppy size={16} />} loading={save.isPending}>
-                Save <Kbd ml={6} size="xs">Ctrl S</Kbd>
+                Save <Kbd ml={6} size="xs">{MOD_KEY} S</Kbd>
               </Button>
             </Group>
           )}
@@ -232,6 +235,12 @@ export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean
 
         <ActionForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
         <PoliciesForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
+        <AdvancedPolicies
+          value={form.values.then}
+          onChange={(patch) => form.setFieldValue('then', { ...form.values.then, ...patch })}
+          errors={ADVANCED_KEYS.flatMap((k) => (form.errors[`then.${k}`] ? [`${k}: ${form.errors[`then.${k}`]}`] : []))}
+          readOnly={!canEdit}
+        />
       </Stack>
     </form>
   );

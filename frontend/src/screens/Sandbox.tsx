@@ -11,6 +11,7 @@ import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { TraceView } from '../components/TraceView';
 import { useCurrentGateway } from '../gateway';
 import { parseCurl } from '../lib/curl';
+import { MOD_KEY } from '../lib/format';
 import type { SandboxRequest, SandboxResult } from '../lib/model';
 import { sendSandboxRequest } from '../lib/queries';
 
@@ -92,7 +93,7 @@ export default function Sandbox() {
               <Group justify="space-between">
                 <Button variant="subtle" size="xs" leftSection={<IconTerminal2 size={14} />} onClick={curl.toggle}>Paste curl</Button>
                 <Button leftSection={<IconSend size={16} />} onClick={doSend} loading={send.isPending} disabled={!gateway}>
-                  Send <Kbd ml={6} size="xs">Ctrl ⏎</Kbd>
+                  Send <Kbd ml={6} size="xs">{MOD_KEY} ⏎</Kbd>
                 </Button>
               </Group>
               <Collapse in={curlOpen}>
