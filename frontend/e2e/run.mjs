@@ -175,15 +175,41 @@ const flows = {
     await shot('05-field-errors');
   },
 
+  async conflict() {
+    await go(`/routes/${RULE}`);
+    await page.getByLabel('Description').fill('edited in the browser');
+    // Someone else saves the route meanwhile.
+    const cur = JSON.parse((await api('GET', `/routes/${RULE}`)).body);
+    const r = await api('PUT', `/routes/${RULE}`, { ...cur, description: 'edited by someone else' });
+    assert(r.status === 200, `concurrent update: ${r.status} ${r.body}`);
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByRole('alert').filter({ hasText: 'Load the latest version' }).waitFor();
+    await shot('05b-conflict');
+    await page.getByRole('button', { name: 'Load the latest version' }).click();
+    await page.waitForFunction(() => document.querySelector('input[value="edited by someone else"]') !== null);
+  },
+
   async publish() {
+    const acked = async () => {
+      const r = await api('GET', '/gateways/public/proxies');
+      const p = JSON.parse(r.body).items?.find((x) => x.node.startsWith('e2e-proxy'));
+      return JSON.stringify(p?.acked ?? {});
+    };
+    const before = ADS ? await acked() : '';
     await go('/publish');
     await page.getByRole('button', { name: /^Publish to/ }).click();
     await page.getByText(/Version \d+ is being pushed/).or(page.getByText('Not published')).first().waitFor();
     const ok = await page.getByText(/Version \d+ is being pushed/).isVisible();
     assert(ok, 'publish was refused: ' + (await page.getByRole('alert').allInnerTexts()).join(' | '));
     if (ADS) {
-      // The stand-in proxy acknowledges the new configuration.
-      await page.getByTestId('proxies').getByText('ACK', { exact: true }).first().waitFor({ timeout: 60_000 });
+      // The stand-in proxy acknowledges the new configuration: its ACKed
+      // versions move on, and the table says ACK.
+      const deadline = Date.now() + 60_000;
+      while ((await acked()) === before) {
+        assert(Date.now() < deadline, `the proxy did not ACK the new version (still ${before})`);
+        await page.waitForTimeout(500);
+      }
+      await page.getByTestId('proxies').getByText('ACK', { exact: true }).first().waitFor();
     }
     await page.waitForTimeout(500);
     await page.screenshot({ path: `${SHOTS}06-publish.png`, fullPage: true });

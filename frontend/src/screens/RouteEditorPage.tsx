@@ -26,11 +26,16 @@ export default function RouteEditorPage() {
   const { name } = useParams();
   const route = useRoute(name);
   const { gateway } = useCurrentGateway();
+  // Bumped to start the editor over from the server's copy after a conflict.
+  const [generation, setGeneration] = useState(0);
   if (name && route.isPending) return <DelayedLoader />;
   if (name && route.isError) return <ErrorNotice error={route.error} title={`Cannot open route ${name}`} />;
   const initial: Route = route.data ?? { name: '', gateway: gateway ?? '', priority: 100, then: { forward: [{ upstream: '', weight: 100 }] } };
-  // Keyed by version so a reload after a conflict starts from the server's copy.
-  return <RouteEditor key={`${name ?? ''}@${route.data?.version ?? 'new'}`} initial={initial} isNew={!name} />;
+  const reload = async () => {
+    await route.refetch();
+    setGeneration((g) => g + 1);
+  };
+  return <RouteEditor key={`${name ?? ''}#${generation}`} initial={initial} isNew={!name} onReload={reload} />;
 }
 
 /** The condition of a route as the builder wants it: the tree, parsed from text if needed. */
@@ -43,7 +48,7 @@ function initialTree(r: Route): Condition {
 }
 
 /** Edits one route: name and placement, the condition (builder or text), action and policies. */
-export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean }) {
+export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNew: boolean; onReload: () => void }) {
   const canEdit = useCanEdit();
   const nav = useNavigate();
   const gws = useGateways();
@@ -77,6 +82,7 @@ export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean
   const [condErrors, setCondErrors] = useState<Map<string, FieldProblem[]>>(new Map());
   const [otherErrors, setOtherErrors] = useState<FieldProblem[]>([]);
   const [dirtyWhen, setDirtyWhen] = useState(false);
+  const [conflict, setConflict] = useState(false);
 
   const onTree = (c: Condition) => {
     setTree(c);
@@ -125,14 +131,16 @@ export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean
     try {
       const saved = await save.mutateAsync({ route, isNew, originalName: initial.name });
       applyProblems([]);
-      form.resetDirty();
+      // The saved version is the new baseline: carry it, and nothing is unsaved.
+      form.setFieldValue('version', saved.version);
+      form.resetDirty({ ...form.values, version: saved.version });
       setDirtyWhen(false);
       notifications.show({ color: 'green', title: 'Saved', message: `Route ${saved.name} saved to the draft.` });
-      if (isNew || saved.name !== initial.name) nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
-      else form.setFieldValue('version', saved.version);
+      if (isNew) nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
     } catch (e) {
       if (e instanceof ApiError && e.errors.length > 0) applyProblems(e.errors);
       else setOtherErrors([]);
+      setConflict(e instanceof ApiError && e.status === 409);
       notifications.show({ color: 'red', title: isNew ? 'Could not create the route' : 'Could not save the route', message: friendlyMessage(e) });
     }
   };
@@ -184,6 +192,14 @@ export function RouteEditor({ initial, isNew }: { initial: Route; isNew: boolean
           )}
         </Group>
 
+        {conflict && (
+          <Alert color="orange" icon={<IconAlertTriangle size={16} />} title="Changed by someone else" role="alert">
+            <Group justify="space-between">
+              <Text size="sm">This route was saved by someone else since you opened it. Load their version to see it; your unsaved edits here are dropped.</Text>
+              <Button size="xs" variant="light" color="orange" onClick={onReload}>Load the latest version</Button>
+            </Group>
+          </Alert>
+        )}
         {otherErrors.length > 0 && (
           <Alert color="red" icon={<IconAlertTriangle size={16} />} title="The server refused the route" role="alert">
             {otherErrors.map((p, i) => (
