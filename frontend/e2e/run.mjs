@@ -256,6 +256,8 @@ const flows = {
 
   async settings() {
     await go('/settings');
+    await page.getByText('Kubernetes', { exact: true }).waitFor();
+    await shot('12-settings-targets');
     await page.getByRole('tab', { name: 'API tokens' }).click();
     await page.getByLabel('Name').fill(`e2e-token-${RULE}`);
     await page.getByRole('button', { name: 'Create token' }).click();

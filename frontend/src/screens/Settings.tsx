@@ -1,8 +1,8 @@
-import { Alert, Badge, Button, Card, Code, CopyButton, Group, PasswordInput, Select, Stack, Table, Tabs, Text, TextInput, Textarea, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, CopyButton, Group, PasswordInput, Select, Stack, Switch, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { useMe } from '../auth';
 import { modalsConfirm } from '../components/confirm';
 import { ErrorNotice, QueryState } from '../components/Loading';
@@ -37,50 +37,98 @@ export default function Settings() {
   );
 }
 
-/** Kubernetes and Consul connection settings, edited as JSON since their shape belongs to the server. */
+interface TargetStatus {
+  reachable: boolean;
+  version?: string;
+  error?: string;
+}
+
+/** GET /targets: what is configured, where it came from, and whether it answers. */
+interface TargetsView {
+  kubernetes: { kubeconfig?: string; context?: string; namespace?: string; from: string; contexts: string[]; currentContext?: string; inCluster: boolean; status: TargetStatus };
+  consul: { address: string; from: string; tokenSet: boolean; datacenter?: string; kvPublish: boolean; status: TargetStatus };
+}
+
+const TARGET_FIELDS = ['kubernetes.kubeconfig', 'kubernetes.context', 'kubernetes.namespace', 'consul.address', 'consul.token', 'consul.datacenter', 'consul.kvPublish'];
+
+function StatusBadge({ status }: { status: TargetStatus }) {
+  return status.reachable ? (
+    <Badge color="green" variant="light">reachable{status.version ? ` · ${status.version}` : ''}</Badge>
+  ) : (
+    <Badge color="red" variant="light" title={status.error}>unreachable</Badge>
+  );
+}
+
+/** Kubernetes and Consul connection settings, with whether each answers. */
 function Targets({ editable }: { editable: boolean }) {
-  const q = useQuery({ queryKey: ['targets'], queryFn: () => get<unknown>('/targets') });
-  const [text, setText] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const qc = useQueryClient();
-  useEffect(() => {
-    if (q.data !== undefined) setText(JSON.stringify(q.data, null, 2));
-  }, [q.data]);
-  const save = useMutation({
-    mutationFn: (body: unknown) => put<unknown>('/targets', body),
-    onSuccess: () => {
-      notifications.show({ color: 'green', title: 'Saved', message: 'Target settings saved.' });
-      qc.invalidateQueries({ queryKey: ['targets'] });
-    },
-    onError: (e) => setError(e instanceof ApiError && e.errors.length ? e.errors.map((p) => `${p.field}: ${p.message}`).join('\n') : friendlyMessage(e)),
-  });
+  const q = useQuery({ queryKey: ['targets'], queryFn: () => get<TargetsView>('/targets') });
   if (q.error instanceof ApiError && (q.error.status === 404 || q.error.status === 501)) {
-    return <Alert>Kubernetes and Consul targets are not configurable on this server yet; it reads KUBECONFIG and CONSUL_HTTP_ADDR.</Alert>;
+    return <Alert>Kubernetes and Consul targets are not configurable on this server; it reads KUBECONFIG and CONSUL_HTTP_ADDR.</Alert>;
   }
+  return <QueryState query={q}>{(v) => <TargetsForm view={v} editable={editable} />}</QueryState>;
+}
+
+function TargetsForm({ view, editable }: { view: TargetsView; editable: boolean }) {
+  const qc = useQueryClient();
+  const form = useForm({
+    initialValues: {
+      kubernetes: { kubeconfig: view.kubernetes.kubeconfig ?? '', context: view.kubernetes.context ?? '', namespace: view.kubernetes.namespace ?? '' },
+      consul: { address: view.consul.from === 'settings' ? view.consul.address : '', token: '', datacenter: view.consul.datacenter ?? '', kvPublish: view.consul.kvPublish },
+    },
+  });
+  const save = useMutation({
+    mutationFn: (v: typeof form.values) =>
+      // An empty token box keeps the saved token: the server never shows it.
+      put<TargetsView>('/targets', { kubernetes: v.kubernetes, consul: { ...v.consul, token: v.consul.token || undefined } }),
+    onSuccess: (v) => {
+      qc.setQueryData(['targets'], v);
+      form.setFieldValue('consul.token', '');
+      notifications.show({ color: 'green', title: 'Saved', message: 'Target settings saved.' });
+    },
+    onError: (e) => {
+      const { fieldErrors, other } = problemsToFormErrors(e instanceof ApiError ? e.errors : [], (p) => TARGET_FIELDS.includes(p));
+      form.setErrors(fieldErrors);
+      if (other.length || !Object.keys(fieldErrors).length) notifications.show({ color: 'red', title: 'Not saved', message: friendlyMessage(e) });
+    },
+  });
+  const k = view.kubernetes;
+  const c = view.consul;
   return (
-    <QueryState query={q}>
-      {() => (
-        <Stack>
-          <Textarea className="mono" autosize minRows={8} value={text} onChange={(e) => setText(e.currentTarget.value)} readOnly={!editable} error={error} aria-label="Targets" />
-          {editable && (
-            <Button
-              w="fit-content"
-              loading={save.isPending}
-              onClick={() => {
-                try {
-                  setError(null);
-                  save.mutate(JSON.parse(text));
-                } catch {
-                  setError('This is not valid JSON.');
-                }
-              }}
-            >
-              Save targets
-            </Button>
-          )}
-        </Stack>
-      )}
-    </QueryState>
+    <form onSubmit={form.onSubmit((v) => save.mutate(v))}>
+      <Stack>
+        <Card withBorder>
+          <Group justify="space-between" mb="xs">
+            <Text fw={600}>Kubernetes</Text>
+            <StatusBadge status={k.status} />
+          </Group>
+          <Text size="xs" c="dimmed" mb="xs">
+            {k.inCluster ? 'In-cluster service account' : `kubeconfig from ${k.from}`}{k.currentContext ? ` · context ${k.currentContext}` : ''}
+            {k.status.error ? ` · ${k.status.error}` : ''}
+          </Text>
+          <Group align="flex-start" grow>
+            <TextInput label="Kubeconfig path" placeholder="KUBECONFIG or ~/.kube/config" disabled={!editable} {...form.getInputProps('kubernetes.kubeconfig')} />
+            <Select label="Context" placeholder={k.currentContext ?? 'current context'} data={k.contexts ?? []} clearable searchable disabled={!editable} {...form.getInputProps('kubernetes.context')} value={form.values.kubernetes.context || null} onChange={(v) => form.setFieldValue('kubernetes.context', v ?? '')} />
+            <TextInput label="Namespace for gateways" placeholder="default" disabled={!editable} {...form.getInputProps('kubernetes.namespace')} />
+          </Group>
+        </Card>
+        <Card withBorder>
+          <Group justify="space-between" mb="xs">
+            <Text fw={600}>Consul</Text>
+            <StatusBadge status={c.status} />
+          </Group>
+          <Text size="xs" c="dimmed" mb="xs">
+            {c.address} from {c.from}{c.status.error ? ` · ${c.status.error}` : ''}
+          </Text>
+          <Group align="flex-start" grow>
+            <TextInput label="Address" placeholder={c.address || 'CONSUL_HTTP_ADDR'} disabled={!editable} {...form.getInputProps('consul.address')} />
+            <PasswordInput label="ACL token" placeholder={c.tokenSet ? 'saved (leave empty to keep)' : 'CONSUL_HTTP_TOKEN'} disabled={!editable} {...form.getInputProps('consul.token')} />
+            <TextInput label="Datacenter" disabled={!editable} {...form.getInputProps('consul.datacenter')} />
+          </Group>
+          <Switch mt="sm" label="Publish configuration to Consul KV" disabled={!editable} {...form.getInputProps('consul.kvPublish', { type: 'checkbox' })} />
+        </Card>
+        {editable && <Button type="submit" w="fit-content" loading={save.isPending}>Save targets</Button>}
+      </Stack>
+    </form>
   );
 }
 
