@@ -60,10 +60,21 @@ export const useRoutes = () => useQuery({ queryKey: keys.routes, queryFn: () => 
 export const useRoute = (name: string | undefined) =>
   useQuery({ queryKey: keys.route(name ?? ''), queryFn: () => get<Route>(`/routes/${seg(name!)}`), enabled: !!name });
 
+/** An upstream's endpoints as discovery sees them. */
+export interface EndpointsReply {
+  items: EndpointStatus[];
+  source?: string;
+  /** The source is unreachable: the items are the last known. */
+  stale?: boolean;
+  /** False while the source has not answered yet. */
+  reported?: boolean;
+  error?: string;
+}
+
 export const useEndpoints = (name: string) =>
   useQuery({
     queryKey: keys.endpoints(name),
-    queryFn: () => get<ListResponse<EndpointStatus>>(`/upstreams/${seg(name)}/endpoints`),
+    queryFn: () => get<EndpointsReply>(`/upstreams/${seg(name)}/endpoints`),
     refetchInterval: 10_000,
   });
 

@@ -1,4 +1,4 @@
-import { Accordion, Badge, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Accordion, Alert, Badge, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useState } from 'react';
 import { ErrorNotice, DelayedLoader, QueryState } from '../components/Loading';
@@ -61,8 +61,24 @@ function EndpointTable({ name }: { name: string }) {
   const eps = useEndpoints(name);
   if (eps.isPending) return <DelayedLoader />;
   if (eps.isError) return <ErrorNotice error={eps.error} title="Endpoints unavailable" />;
-  if (eps.data.items.length === 0) return <Text size="sm" c="orange">No endpoints: requests to this upstream fail with 503.</Text>;
+  const d = eps.data;
+  const notice = (
+    <>
+      {d.error && <Alert color={d.stale ? 'yellow' : 'red'} p="xs" mb="xs">{d.source ?? 'Discovery'}: {d.error}{d.stale ? ' — showing the last known endpoints.' : ''}</Alert>}
+      {d.reported === false && <Text size="sm" c="dimmed">Waiting for {d.source ?? 'discovery'} to answer…</Text>}
+    </>
+  );
+  if (d.items.length === 0) {
+    return (
+      <>
+        {notice}
+        {d.reported !== false && <Text size="sm" c="orange">No endpoints: requests to this upstream fail with 503.</Text>}
+      </>
+    );
+  }
   return (
+    <>
+    {notice}
     <Table fz="sm" striped>
       <Table.Thead>
         <Table.Tr><Table.Th>Address</Table.Th><Table.Th>Port</Table.Th><Table.Th>Weight</Table.Th><Table.Th>Health</Table.Th><Table.Th>Source</Table.Th></Table.Tr>
@@ -82,5 +98,6 @@ function EndpointTable({ name }: { name: string }) {
         ))}
       </Table.Tbody>
     </Table>
+    </>
   );
 }
