@@ -166,7 +166,11 @@ const flows = {
     await choose(row1, 'Operator', 'matches regex');
     await row1.getByLabel('Value').fill('([a-z');
     await page.getByLabel('Weight 1').fill('-5');
+    // Check asks the server without saving; Save then reports the same.
+    await page.getByRole('button', { name: 'Check' }).click();
+    await page.getByText('The route has problems').waitFor();
     await page.keyboard.press(`${mod}+s`);
+    await page.getByText('Could not save the route').waitFor();
     // The server's problems appear next to the fields they name.
     const valueError = row1.locator('.mantine-InputWrapper-error, [role=alert]').first();
     await valueError.waitFor();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiPathToFormPath, conditionProblems, problemsToFormErrors } from './problems';
+import { apiPathToFormPath, conditionProblems, problemsToFormErrors, relativeTo } from './problems';
 
 describe('apiPathToFormPath', () => {
   const tests: Record<string, { in: string; want: string }> = {
@@ -70,5 +70,21 @@ describe('conditionProblems', () => {
       'all.0.not.any.2': [{ field: 'op', message: 'prefix is not allowed on method' }],
       '': [{ field: '', message: 'too many alternatives' }],
     });
+  });
+});
+
+describe('relativeTo', () => {
+  it('strips the object prefix and leaves other objects alone', () => {
+    expect(
+      relativeTo('routes[0]', [
+        { field: 'routes[0].then.forward[0].upstream', message: 'unknown upstream "nope"' },
+        { field: 'routes[0]', message: 'shadowed' },
+        { field: 'routes[10].name', message: 'other' },
+      ]),
+    ).toEqual([
+      { field: 'then.forward[0].upstream', message: 'unknown upstream "nope"' },
+      { field: '', message: 'shadowed' },
+      { field: 'routes[10].name', message: 'other' },
+    ]);
   });
 });

@@ -79,3 +79,15 @@ export function conditionProblems(problems: FieldProblem[]): Map<string, FieldPr
   }
   return out;
 }
+
+/**
+ * Problems from POST /validate about a one-object workspace are addressed
+ * into it ("routes[0].then.timeout"); this makes them relative to the object
+ * ("then.timeout"), as a save would report them. Problems about other
+ * objects keep their path.
+ */
+export function relativeTo(prefix: string, problems: FieldProblem[]): FieldProblem[] {
+  return problems.map((p) =>
+    p.field === prefix ? { ...p, field: '' } : p.field.startsWith(prefix + '.') ? { ...p, field: p.field.slice(prefix.length + 1) } : p,
+  );
+}

@@ -3,7 +3,7 @@ import { useForm } from '@mantine/form';
 import { useHotkeys } from '@mantine/hooks';
 import { modalsConfirm } from '../components/confirm';
 import { notifications } from '@mantine/notifications';
-import { IconAlertTriangle, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
+import { IconAlertTriangle, IconChecks, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { useCanEdit } from '../auth';
@@ -14,10 +14,10 @@ import { ADVANCED_KEYS } from '../lib/advanced';
 import { MOD_KEY } from '../lib/format';
 import { ConditionTextEditor } from '../components/ConditionTextEditor';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
-import { ApiError, friendlyMessage } from '../lib/api';
+import { ApiError, friendlyMessage, post } from '../lib/api';
 import { formatCondition, normalizeCondition, tryParseCondition, type ConditionSyntaxError } from '../lib/conditionText';
 import type { Condition, Route } from '../lib/model';
-import { conditionProblems, problemsToFormErrors, type FieldProblem } from '../lib/problems';
+import { conditionProblems, problemsToFormErrors, relativeTo, type FieldProblem } from '../lib/problems';
 import { useDeleteRoute, useGateways, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
 import { useCurrentGateway } from '../gateway';
 
@@ -110,15 +110,9 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     setOtherErrors(other);
   };
 
-  const submit = async () => {
-    if (!canEdit) return;
-    if (syntaxError) {
-      notifications.show({ color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
-      return;
-    }
-    if (form.validate().hasErrors) return;
+  const currentRoute = (): Route => {
     const v = form.values;
-    const route: Route = {
+    return {
       name: v.name,
       version: v.version,
       gateway: v.gateway,
@@ -128,6 +122,35 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       when: tree,
       then: cleanAction(v.then),
     };
+  };
+
+  // Asks the server whether the route would be accepted, storing nothing.
+  const [checking, setChecking] = useState(false);
+  const check = async () => {
+    if (syntaxError || form.validate().hasErrors) return;
+    setChecking(true);
+    try {
+      const route = currentRoute();
+      delete route.version;
+      await post('/validate', { routes: [route] });
+      applyProblems([]);
+      notifications.show({ color: 'green', title: 'Looks good', message: 'The server accepts this route as it is.' });
+    } catch (e) {
+      if (e instanceof ApiError && e.errors.length > 0) applyProblems(relativeTo('routes[0]', e.errors));
+      notifications.show({ color: 'red', title: 'The route has problems', message: friendlyMessage(e) });
+    } finally {
+      setChecking(false);
+    }
+  };
+
+  const submit = async () => {
+    if (!canEdit) return;
+    if (syntaxError) {
+      notifications.show({ color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
+      return;
+    }
+    if (form.validate().hasErrors) return;
+    const route = currentRoute();
     try {
       const saved = await save.mutateAsync({ route, isNew, originalName: initial.name });
       applyProblems([]);
@@ -185,6 +208,7 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
           {canEdit && (
             <Group gap="xs">
               {!isNew && <Button variant="subtle" color="red" leftSection={<IconTrash size={14} />} onClick={onDelete}>Delete</Button>}
+              <Button variant="default" leftSection={<IconChecks size={16} />} loading={checking} onClick={() => void check()}>Check</Button>
               <Button type="submit" leftSection={<IconDeviceFloppy size={16} />} loading={save.isPending}>
                 Save <Kbd ml={6} size="xs">{MOD_KEY} S</Kbd>
               </Button>
