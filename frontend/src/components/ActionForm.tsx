@@ -82,7 +82,7 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
                   w={240}
                   {...form.getInputProps(`then.forward.${i}.upstream`)}
                 />
-                <NumberInput label={i === 0 ? 'Weight' : undefined} aria-label={`Weight ${i + 1}`} w={110} {...form.getInputProps(`then.forward.${i}.weight`)} />
+                <NumberInput label={i === 0 ? 'Weight' : undefined} aria-label={`Weight ${i + 1}`} w={170} {...form.getInputProps(`then.forward.${i}.weight`)} />
                 {forward.length > 1 && (
                   <ActionIcon mt={i === 0 ? 28 : 4} variant="subtle" color="gray" aria-label={`Remove upstream ${i + 1}`} onClick={() => form.removeListItem('then.forward', i)}>
                     <IconTrash size={14} />

@@ -87,13 +87,21 @@ function toApiError(status: number, data: unknown): ApiError {
   return new ApiError(status, title, detail, errors);
 }
 
+/** "validation failed" -> "Validation failed." */
+function sentence(s: string): string {
+  const t = s.trim();
+  if (!t) return t;
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
 /** A message fit for a notification, whatever was thrown. */
 export function friendlyMessage(e: unknown): string {
   if (e instanceof ApiError) {
+    const detail = sentence(e.detail);
     if (e.errors.length > 0 && e.status === 400) {
-      return `${e.detail} ${e.errors.length === 1 ? '1 problem' : `${e.errors.length} problems`} to fix.`;
+      return `${detail} ${e.errors.length === 1 ? '1 problem' : `${e.errors.length} problems`} to fix.`;
     }
-    return e.detail;
+    return detail;
   }
   return 'Something went wrong. Try again.';
 }
