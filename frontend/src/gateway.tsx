@@ -14,10 +14,13 @@ export const useCurrentGateway = () => useContext(GatewayContext);
 export function GatewayProvider({ children }: { children: ReactNode }) {
   const gws = useGateways();
   const [gateway, setGateway] = useLocalStorage<string>({ key: 'routedeck.gateway', defaultValue: '' });
-  const names = gws.data?.items.map((g) => g.name) ?? [];
+  // A remembered gateway that no longer exists (or none yet) falls back to
+  // the first one, so every screen has a gateway to work on.
+  const names = gws.data?.items.map((g) => g.name).join('\n') ?? '';
   useEffect(() => {
-    if (names.length > 0 && !names.includes(gateway)) setGateway(names[0]);
-  }, [names.join(','), gateway]); // eslint-disable-line react-hooks/exhaustive-deps
+    const list = names ? names.split('\n') : [];
+    if (list.length > 0 && !list.includes(gateway)) setGateway(list[0]);
+  }, [names, gateway, setGateway]);
   return <GatewayContext.Provider value={{ gateway: gateway || undefined, setGateway }}>{children}</GatewayContext.Provider>;
 }
 

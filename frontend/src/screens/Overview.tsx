@@ -2,8 +2,7 @@ import { Alert, Anchor, Badge, Card, Group, SimpleGrid, Stack, Text, Title } fro
 import { IconAlertOctagon } from '@tabler/icons-react';
 import { QueryState } from '../components/Loading';
 import type { Gateway } from '../lib/model';
-import { useProxies, usePublished, useRoutes } from '../lib/queries';
-import { useGateways } from '../lib/queries';
+import { useGateways, useProxies, usePublished, useRoutes } from '../lib/queries';
 import { shortTypeUrl, timeAgo } from '../lib/format';
 
 /** The landing page: every gateway with its proxies, last publish and any NACK. */
