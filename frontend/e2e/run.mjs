@@ -10,8 +10,10 @@
 // (e2e/adsproxy, one real ADS stream) joins gateway "public", and the
 // publish flow waits for its ACK.
 
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -32,8 +34,12 @@ mkdirSync(SHOTS, { recursive: true });
 const ADS = process.env.ROUTEDECK_ADS;
 let proxy = null;
 if (ADS) {
+  // Built first and run directly, so that stopping it stops the proxy itself
+  // (`go run` would leave its child behind).
   const repo = fileURLToPath(new URL('../../', import.meta.url));
-  proxy = spawn('go', ['run', './frontend/e2e/adsproxy', '-ads', ADS, '-gateway', 'public', '-for', '10m'], { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
+  const bin = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-')), 'adsproxy');
+  execFileSync('go', ['build', '-o', bin, './frontend/e2e/adsproxy'], { cwd: repo, stdio: 'inherit' });
+  proxy = spawn(bin, ['-ads', ADS, '-gateway', 'public', '-for', '5m'], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 const browser = await chromium.launch({
