@@ -6,9 +6,9 @@
 // Each flow leaves a screenshot in e2e/screenshots/. The last line is
 // "N passed, N failed"; the exit status is 1 when a flow failed.
 //
-// With ROUTEDECK_ADS=HOST:PORT (the server's --ads-listen) a stand-in proxy
-// (e2e/adsproxy, one real ADS stream) joins gateway "public", and the
-// publish flow waits for its ACK.
+// With ROUTEDECK_ADS=HOST:PORT (the server's --ads-listen) a simulated Envoy
+// (e2e/adsproxy) joins gateway "public" over ADS, and the publish flow waits
+// for its ACK.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
