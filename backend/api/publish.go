@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -104,6 +105,31 @@ func (s *server) published(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeList(w, list, len(list))
+}
+
+// publishedVersion returns one published version with its workspace, so a
+// client can compare what is live with the draft. Private keys are shown
+// redacted, as everywhere else.
+func (s *server) publishedVersion(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	v, err := strconv.ParseInt(chi.URLParam(r, "version"), 10, 64)
+	if err != nil || v <= 0 {
+		s.writeError(w, r, errNotFound("gateway %q has no published version %q", name, chi.URLParam(r, "version")))
+		return
+	}
+	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := s.Store.GetPublished(r.Context(), name, v)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for i := range p.Workspace.Secrets {
+		p.Workspace.Secrets[i] = *p.Workspace.Secrets[i].Redacted()
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (s *server) sandboxRequest(w http.ResponseWriter, r *http.Request) {

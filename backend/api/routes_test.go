@@ -104,6 +104,8 @@ func TestAuthEveryRoute(t *testing.T) {
 			// Settings and writes to clusters outside routedeck.
 			return "admin"
 		case method == "GET", path == "/auth/logout",
+			// Reads include the published versions with their workspace
+			// (GET /gateways/{name}/published/{version}): keys redacted.
 			// Read-only questions that need a body.
 			path == "/evaluate", path == "/validate", path == "/sandbox/requests",
 			path == "/tests/run", path == "/sandbox/simulations":
@@ -128,6 +130,8 @@ func TestAuthEveryRoute(t *testing.T) {
 				switch p {
 				case "{id}":
 					return "999999" // never delete the tokens the walk uses
+				case "{version}":
+					return "1"
 				}
 				return "public"
 			})
