@@ -1,24 +1,36 @@
 // Package session runs the sandbox: for a gateway's draft it starts mock
-// upstreams for every upstream endpoint, translates the draft with the
-// endpoints remapped to the mocks, serves that as the "sandbox/<gateway>"
-// snapshot on the ADS server, and runs the simulated Envoy against it over
-// real gRPC. A test request then goes through the simulated gateway to a
-// mock upstream, and the reply shows what happened on the way, checked
-// against the reference evaluator.
+// upstreams for every upstream endpoint (for Kubernetes and Consul
+// upstreams, one per discovered endpoint), translates the draft with the
+// endpoints remapped to the mocks and the listeners moved to free
+// loopback ports, serves that as the "sandbox/<gateway>" snapshot on the
+// ADS server, and runs a data plane against it over real gRPC. A test
+// request then goes through the gateway to a mock upstream, and the reply
+// shows what happened on the way, checked against the reference
+// evaluator.
+//
+// The data plane is the simulated Envoy (sandbox/sim) unless the sandbox
+// settings ask for a real Envoy and one is installed. CI runs the sim: the
+// real-Envoy path is tested there with a stand-in executable that speaks
+// ADS through the sim, not with Envoy itself.
 package session
 
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +41,7 @@ import (
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/envoy"
 	"github.com/routedeck/routedeck/sandbox/sim"
 	"github.com/routedeck/routedeck/sandbox/upstream"
 )
@@ -48,6 +61,21 @@ type Options struct {
 	Logger  *slog.Logger
 	// Timeout bounds one test request, sandbox start included; default 30s.
 	Timeout time.Duration
+	// Settings holds the sandbox Settings (engine choice); nil runs the sim.
+	Settings SettingsStore
+	// FindEnvoy looks up the Envoy binary; default envoy.Find.
+	FindEnvoy func(configured string) (string, error)
+	// WorkDir is where each real Envoy gets its directory (bootstrap,
+	// admin address); default the system temporary directory.
+	WorkDir string
+	// EnvoyEnv is added to a real Envoy's environment.
+	EnvoyEnv []string
+	// Discovered gives the endpoints discovery currently reports for a
+	// Kubernetes or Consul upstream (routable ones only). The sandbox
+	// starts one mock per endpoint so a test request shows which real
+	// endpoint would have been picked. nil, or no answer, gives such an
+	// upstream a single mock.
+	Discovered func(upstream string) ([]model.Endpoint, bool)
 }
 
 // Service is the sandbox of every gateway that has been sent a test
@@ -60,14 +88,39 @@ type Service struct {
 	mu        sync.Mutex
 	gateways  map[string]*gatewaySandbox
 	buildLock map[string]*sync.Mutex
+	ports     map[string]*portPicker // by gateway; touched under its build lock
 }
 
+// gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
+// sim) and proxy (a real Envoy) is set.
 type gatewaySandbox struct {
 	gateway string
 	hash    string
+	engine  string
 	dp      *sim.DataPlane
+	proxy   *envoy.Envoy
+	dir     string // the real Envoy's directory
 	prog    *rules.Program
 	res     *translate.Resources
+	// addrs is where each listener is served; tls marks the listeners
+	// that terminate TLS.
+	addrs map[string]string
+	tls   map[string]bool
+}
+
+// close stops the data plane.
+func (gs *gatewaySandbox) close() error {
+	if gs.proxy != nil {
+		err := gs.proxy.Stop()
+		if rmErr := os.RemoveAll(gs.dir); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+		return err
+	}
+	if gs.dp != nil {
+		return gs.dp.Close()
+	}
+	return nil
 }
 
 // New returns a service; sandboxes start on the first request for their
@@ -79,8 +132,11 @@ func New(opts Options) *Service {
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.FindEnvoy == nil {
+		opts.FindEnvoy = envoy.Find
+	}
 	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger),
-		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}}
+		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}, ports: map[string]*portPicker{}}
 }
 
 // Close stops every data plane and mock upstream.
@@ -89,7 +145,7 @@ func (s *Service) Close() error {
 	defer s.mu.Unlock()
 	var errs []error
 	for name, gs := range s.gateways {
-		errs = append(errs, gs.dp.Close())
+		errs = append(errs, gs.close())
 		delete(s.gateways, name)
 	}
 	s.pool.Close()
@@ -107,15 +163,67 @@ func (s *Service) SetProfile(upstreamName string, p upstream.Profile) bool {
 // Key is the ADS snapshot key of a gateway's sandbox.
 func Key(gateway string) string { return "sandbox/" + gateway }
 
-// workspaceHash identifies a draft: any change to the gateway's rules,
-// upstreams or listeners rebuilds the sandbox.
-func workspaceHash(ws model.Workspace) (string, error) {
-	b, err := json.Marshal(ws)
+// workspaceHash identifies what a sandbox runs: any change to the
+// gateway's rules, upstreams or listeners, to the endpoints discovery
+// reports for them, or of the engine rebuilds the sandbox.
+func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, engine string) (string, error) {
+	b, err := json.Marshal(struct {
+		WS         model.Workspace
+		Discovered map[string][]model.Endpoint
+		Engine     string
+	}{ws, discovered, engine})
 	if err != nil {
 		return "", fmt.Errorf("hash workspace: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8]), nil
+}
+
+// Stop stops the gateway's sandbox, if it runs: its data plane, and the
+// mocks of upstreams no other sandbox uses are left to the next rebuild.
+// The gateway was deleted, say.
+func (s *Service) Stop(gateway string) error {
+	s.mu.Lock()
+	gs := s.gateways[gateway]
+	delete(s.gateways, gateway)
+	delete(s.buildLock, gateway)
+	delete(s.ports, gateway)
+	s.mu.Unlock()
+	if gs == nil {
+		return nil
+	}
+	s.log.Info("sandbox: stopped", "gateway", gateway)
+	return gs.close()
+}
+
+// Running lists the gateways whose sandbox runs, sorted.
+func (s *Service) Running() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.gateways))
+	for name := range s.gateways {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Prune stops the sandboxes of gateways the store no longer has. The
+// service wiring calls it periodically, since a delete goes to the store
+// without passing here.
+func (s *Service) Prune(ctx context.Context) error {
+	var errs []error
+	for _, name := range s.Running() {
+		_, err := s.opts.Store.GatewayWorkspace(ctx, name)
+		switch model.ErrorCode(err) {
+		case "":
+		case model.ENOTFOUND:
+			errs = append(errs, s.Stop(name))
+		default:
+			errs = append(errs, fmt.Errorf("prune sandbox of %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ensure brings the gateway's sandbox up to date with its draft and
@@ -132,20 +240,34 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	defer lock.Unlock()
 
 	ws, err := s.opts.Store.GatewayWorkspace(ctx, gateway)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		// Gone from the store: its sandbox must not linger.
+		_ = s.Stop(gateway)
+	}
 	if err != nil {
 		return nil, err
 	}
-	hash, err := workspaceHash(ws)
+	engine, binary, err := s.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	discovered := s.discovered(ws)
+	hash, err := workspaceHash(ws, discovered, engine)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	gs := s.gateways[gateway]
+	pp := s.ports[gateway]
+	if pp == nil {
+		pp = newPortPicker()
+		s.ports[gateway] = pp
+	}
 	s.mu.Unlock()
 	if gs != nil && gs.hash == hash {
 		return gs, nil
 	}
-	endpoints, err := s.startMocks(ws)
+	endpoints, err := s.startMocks(ws, discovered)
 	if err != nil {
 		return nil, err
 	}
@@ -153,40 +275,74 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, "sandbox-"+hash); err != nil {
+	res, addrs, err := pp.remapListeners(res)
+	if err != nil {
+		return nil, err
+	}
+	version := "sandbox-" + hash
+	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, version); err != nil {
 		return nil, fmt.Errorf("sandbox snapshot for %q: %w", gateway, err)
 	}
-	var dp *sim.DataPlane
-	if gs != nil {
-		dp = gs.dp
-	} else {
-		if dp, err = sim.Start(sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway), Logger: s.log}); err != nil {
-			return nil, err
+	if gs != nil && gs.engine != engine {
+		// The engine changed: the old data plane frees the listener
+		// ports before the new one binds them.
+		s.mu.Lock()
+		delete(s.gateways, gateway)
+		s.mu.Unlock()
+		if err := gs.close(); err != nil {
+			s.log.Warn("sandbox: stop the previous data plane", "gateway", gateway, "engine", gs.engine, "err", err)
+		}
+		gs = nil
+	}
+	if gs == nil {
+		started := &gatewaySandbox{gateway: gateway, engine: engine}
+		if engine == EngineEnvoy {
+			if started.proxy, started.dir, err = s.startEnvoy(ctx, gateway, binary); err != nil {
+				return nil, err
+			}
+		} else {
+			// The sim binds the listeners' (remapped) addresses like
+			// Envoy would, so both are reached the same way.
+			if started.dp, err = sim.Start(sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway),
+				BindConfiguredAddress: true, Logger: s.log}); err != nil {
+				return nil, err
+			}
 		}
 		// Kept even if this draft fails, so the next one reuses the data
 		// plane; the empty hash never passes for up to date.
 		s.mu.Lock()
-		s.gateways[gateway] = &gatewaySandbox{gateway: gateway, dp: dp}
+		s.gateways[gateway] = started
 		s.mu.Unlock()
+		gs = started
 	}
 	// A new value, not an update in place: requests in flight keep the
 	// draft they started with.
-	gs = &gatewaySandbox{gateway: gateway, dp: dp}
-	since := time.Now()
-	if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
-		return hasConfig(gs.dp.Accepted(), res) || nackedSince(st, since)
-	}); err != nil {
-		return nil, fmt.Errorf("sandbox for %q did not take its configuration: %w", gateway, err)
+	gs = &gatewaySandbox{gateway: gateway, engine: engine, dp: gs.dp, proxy: gs.proxy, dir: gs.dir}
+	if gs.proxy != nil {
+		if err := s.waitAcked(ctx, gs, version, res); err != nil {
+			return nil, fmt.Errorf("sandbox envoy for %q did not take its configuration: %w", gateway, err)
+		}
+	} else {
+		since := time.Now()
+		if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
+			return hasConfig(gs.dp.Accepted(), res) || nackedSince(st, since)
+		}); err != nil {
+			return nil, fmt.Errorf("sandbox for %q did not take its configuration: %w", gateway, err)
+		}
+		if st := gs.dp.Status(); nackedSince(st, since) {
+			n := st.Nacks[len(st.Nacks)-1]
+			return nil, model.Errorf(model.EINVALID, "the simulated gateway refused the draft (%s): %s", n.TypeURL, n.Error)
+		}
 	}
-	if st := gs.dp.Status(); nackedSince(st, since) {
-		n := st.Nacks[len(st.Nacks)-1]
-		return nil, model.Errorf(model.EINVALID, "the simulated gateway refused the draft (%s): %s", n.TypeURL, n.Error)
+	gs.hash, gs.res, gs.prog, gs.addrs = hash, res, rules.Compile(ws.Routes, gateway), addrs
+	gs.tls = map[string]bool{}
+	for _, l := range res.Listeners {
+		gs.tls[l.GetName()] = listenerTLS(l)
 	}
-	gs.hash, gs.res, gs.prog = hash, res, rules.Compile(ws.Routes, gateway)
 	s.mu.Lock()
 	s.gateways[gateway] = gs
 	s.mu.Unlock()
-	s.log.Info("sandbox: ready", "gateway", gateway, "draft", hash)
+	s.log.Info("sandbox: ready", "gateway", gateway, "draft", hash, "engine", engine)
 	return gs, nil
 }
 
@@ -222,19 +378,48 @@ func hasConfig(a sim.Accepted, res *translate.Resources) bool {
 	return true
 }
 
-// startMocks runs one mock per endpoint of every upstream (one for
-// upstreams whose endpoints are discovered) and returns the endpoint
-// overrides that point the translation at them. Mocks of upstreams that
-// no longer exist are stopped; the rest keep their ports.
-func (s *Service) startMocks(ws model.Workspace) (map[string][]model.Endpoint, error) {
+// discovered returns what discovery reports for the workspace's
+// Kubernetes and Consul upstreams, by upstream; upstreams with no
+// endpoints (yet) are left out and get a single mock.
+func (s *Service) discovered(ws model.Workspace) map[string][]model.Endpoint {
+	if s.opts.Discovered == nil {
+		return nil
+	}
+	out := map[string][]model.Endpoint{}
+	for _, u := range ws.Upstreams {
+		if u.Kubernetes == nil && u.Consul == nil {
+			continue
+		}
+		if eps, ok := s.opts.Discovered(u.Name); ok && len(eps) > 0 {
+			out[u.Name] = slices.Clone(eps)
+		}
+	}
+	return out
+}
+
+// startMocks runs one mock per endpoint of every upstream and returns the
+// endpoint overrides that point the translation at them. Static upstreams
+// get one per static endpoint; Kubernetes and Consul upstreams one per
+// endpoint discovery reports (in its order, with its weights), each mock
+// saying which real endpoint it stands for; without any, one mock. Mocks
+// of upstreams that no longer exist are stopped; the rest keep their
+// ports.
+func (s *Service) startMocks(ws model.Workspace, discovered map[string][]model.Endpoint) (map[string][]model.Endpoint, error) {
 	out := map[string][]model.Endpoint{}
 	keep := map[string]bool{}
 	for _, u := range ws.Upstreams {
-		n, weights := 1, []int{0}
+		n, weights, real := 1, []int{0}, []string{""}
 		if u.Static != nil && len(u.Static.Endpoints) > 0 {
-			n, weights = len(u.Static.Endpoints), nil
+			n, weights, real = len(u.Static.Endpoints), nil, make([]string, len(u.Static.Endpoints))
 			for _, e := range u.Static.Endpoints {
 				weights = append(weights, e.Weight)
+			}
+		}
+		if eps := discovered[u.Name]; len(eps) > 0 {
+			n, weights, real = len(eps), nil, nil
+			for _, e := range eps {
+				weights = append(weights, e.Weight)
+				real = append(real, net.JoinHostPort(e.Address, strconv.Itoa(e.Port)))
 			}
 		}
 		h2 := u.Protocol == "http2" || u.Protocol == "grpc"
@@ -244,6 +429,7 @@ func (s *Service) startMocks(ws model.Workspace) (map[string][]model.Endpoint, e
 		}
 		keep[u.Name] = true
 		for i, srv := range servers {
+			srv.SetStandsFor(real[i])
 			out[u.Name] = append(out[u.Name], model.Endpoint{Address: "127.0.0.1", Port: srv.Port(), Weight: weights[i]})
 		}
 	}
@@ -271,10 +457,19 @@ type Result struct {
 	Response Response `json:"response"`
 	// Upstream and Endpoint say which mock answered; nil and "" when the
 	// gateway answered by itself.
-	Upstream *string            `json:"upstream"`
-	Endpoint string             `json:"endpoint,omitempty"`
-	Received *upstream.Received `json:"received"`
-	// Rule is the rule the simulated Envoy applied, from its route name.
+	Upstream *string `json:"upstream"`
+	Endpoint string  `json:"endpoint,omitempty"`
+	// StandsFor is the real endpoint (host:port) the answering mock
+	// replaces, for Kubernetes and Consul upstreams: the endpoint the
+	// gateway would have picked.
+	StandsFor string             `json:"standsFor,omitempty"`
+	Received  *upstream.Received `json:"received"`
+	// Engine is the data plane that answered: sim or envoy.
+	Engine string `json:"engine"`
+	// Rule is the rule the data plane applied. The sim names the route it
+	// took; a real Envoy does not report it, so with envoy this is the
+	// reference evaluator's rule (the response, upstream and received
+	// request are still Envoy's).
 	Rule *string `json:"rule"`
 	// RuleMismatch is set when the reference evaluator chose another rule:
 	// the translation does not mean what the rules say.
@@ -282,9 +477,13 @@ type Result struct {
 	// Trace is the reference evaluator's per-rule, per-condition trace.
 	Trace []rules.RuleTrace `json:"trace"`
 	// Envoy is the simulated Envoy's side: virtual host and route trace,
-	// filters that answered, upstream attempts.
-	Envoy      *sim.Exchange `json:"envoy"`
-	DurationMs float64       `json:"durationMs"`
+	// filters that answered, upstream attempts. nil with a real Envoy,
+	// which reports only what EnvoyHeaders holds.
+	Envoy *sim.Exchange `json:"envoy"`
+	// EnvoyHeaders are the response headers a real Envoy added about the
+	// exchange (x-envoy-*, server); set with the envoy engine only.
+	EnvoyHeaders map[string][]string `json:"envoyHeaders,omitempty"`
+	DurationMs   float64             `json:"durationMs"`
 	// Curl is the request as a curl command against the gateway.
 	Curl string `json:"curl"`
 }
@@ -351,12 +550,20 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	if req.Scheme != "" {
 		scheme = req.Scheme
 	}
-	st := gs.dp.Status()
-	listener := pickListener(st, scheme == "https")
+	listener := pickListener(gs.tls, scheme == "https")
 	if listener == "" {
 		return nil, model.Errorf(model.EINVALID, "gateway %q has no listener in the sandbox", gs.gateway)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, method, "http://"+st.Listeners[listener]+u.RequestURI(), strings.NewReader(req.Body))
+	// A real Envoy terminates TLS on a TLS listener; the sim serves those
+	// in plain text and marks the request as https itself.
+	target, client := "http://", &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if gs.proxy != nil && gs.tls[listener] {
+		target = "https://"
+		// The sandbox's certificates are the draft's, made for the real
+		// host names: the test is about routing, not about trust.
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // see above
+	}
+	hreq, err := http.NewRequestWithContext(ctx, method, target+gs.addrs[listener]+u.RequestURI(), strings.NewReader(req.Body))
 	if err != nil {
 		return nil, model.Errorf(model.EINVALID, "request: %v", err)
 	}
@@ -375,9 +582,15 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	if hreq.Host == "" {
 		hreq.Host = "localhost"
 	}
-	id, wait := gs.dp.Capture()
-	hreq.Header.Set(sim.HeaderCapture, id)
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if t, ok := client.Transport.(*http.Transport); ok {
+		t.TLSClientConfig.ServerName = hostOnly(hreq.Host)
+	}
+	var wait func(context.Context) (*sim.Exchange, error)
+	if gs.dp != nil {
+		var id string
+		id, wait = gs.dp.Capture()
+		hreq.Header.Set(sim.HeaderCapture, id)
+	}
 	start := time.Now()
 	resp, err := client.Do(hreq)
 	if err != nil {
@@ -389,19 +602,22 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 		return nil, fmt.Errorf("read test response: %w", err)
 	}
 	dur := time.Since(start)
-	ex, err := wait(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox trace: %w", err)
-	}
 	res := &Result{
 		Response:   Response{Status: resp.StatusCode, Headers: lowerHeaders(resp.Header), Body: string(rb)},
-		Envoy:      ex,
+		Engine:     gs.engine,
 		DurationMs: float64(dur.Microseconds()) / 1000,
+	}
+	if wait != nil {
+		if res.Envoy, err = wait(ctx); err != nil {
+			return nil, fmt.Errorf("sandbox trace: %w", err)
+		}
+	} else {
+		res.EnvoyHeaders = envoyHeaders(res.Response.Headers)
 	}
 	if name := resp.Header.Get(upstream.HeaderUpstream); name != "" {
 		var echo upstream.Echo
 		if json.Unmarshal(rb, &echo) == nil {
-			res.Upstream, res.Endpoint, res.Received = &echo.Upstream, echo.Endpoint, &echo.Received
+			res.Upstream, res.Endpoint, res.Received, res.StandsFor = &echo.Upstream, echo.Endpoint, &echo.Received, echo.StandsFor
 		}
 	}
 	// The evaluator sees the request the client sent (scheme included).
@@ -412,21 +628,47 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	}
 	ref := gs.prog.Evaluate(eval)
 	res.Trace = ref.Trace
-	envoyRule := ""
-	if ex.Decision != nil {
-		// The translator names routes after rules; its default-response
-		// route belongs to no rule.
-		envoyRule, _ = translate.RuleOfRoute(ex.Decision.Route)
-	}
-	if envoyRule != "" {
-		res.Rule = &envoyRule
-	}
-	if envoyRule != ref.Rule {
-		res.RuleMismatch = &Mismatch{Envoy: envoyRule, Evaluator: ref.Rule}
-		s.log.Error("sandbox: the simulated Envoy and the evaluator disagree", "gateway", gs.gateway, "envoy", envoyRule, "evaluator", ref.Rule, "url", req.URL)
+	if res.Envoy == nil {
+		// A real Envoy does not say which route it took; see Result.Rule.
+		if ref.Rule != "" {
+			res.Rule = &ref.Rule
+		}
+	} else {
+		envoyRule := ""
+		if res.Envoy.Decision != nil {
+			// The translator names routes after rules; its default-response
+			// route belongs to no rule.
+			envoyRule, _ = translate.RuleOfRoute(res.Envoy.Decision.Route)
+		}
+		if envoyRule != "" {
+			res.Rule = &envoyRule
+		}
+		if envoyRule != ref.Rule {
+			res.RuleMismatch = &Mismatch{Envoy: envoyRule, Evaluator: ref.Rule}
+			s.log.Error("sandbox: the simulated Envoy and the evaluator disagree", "gateway", gs.gateway, "envoy", envoyRule, "evaluator", ref.Rule, "url", req.URL)
+		}
 	}
 	res.Curl = CurlCommand(method, scheme+"://"+hostOr(u.Host, hreq.Host)+u.RequestURI(), req.Headers, req.Body)
 	return res, nil
+}
+
+// envoyHeaders picks the response headers in which Envoy reports on an
+// exchange.
+func envoyHeaders(h map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for name, vals := range h {
+		if strings.HasPrefix(name, "x-envoy-") || name == "server" {
+			out[name] = vals
+		}
+	}
+	return out
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 func hostOr(a, b string) string {
@@ -436,16 +678,16 @@ func hostOr(a, b string) string {
 	return b
 }
 
-func pickListener(st sim.Status, tls bool) string {
-	names := make([]string, 0, len(st.Listeners))
-	for name := range st.Listeners {
-		if st.Ready[name] {
-			names = append(names, name)
-		}
+// pickListener chooses the listener a request is sent to: the first by
+// name that matches the request's scheme (TLS or not), else the first.
+func pickListener(tlsByName map[string]bool, tls bool) string {
+	names := make([]string, 0, len(tlsByName))
+	for name := range tlsByName {
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if st.TLS[n] == tls {
+		if tlsByName[n] == tls {
 			return n
 		}
 	}

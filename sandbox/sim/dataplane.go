@@ -35,8 +35,14 @@ type DataPlaneOptions struct {
 	NodeID, Cluster string
 	// ListenHost is where listeners are served, on a free port each;
 	// default 127.0.0.1.
-	ListenHost  string
-	Logger      *slog.Logger
+	ListenHost string
+	// BindConfiguredAddress serves each listener on the socket address its
+	// Listener resource names, as a real Envoy does, instead of a free
+	// port on ListenHost. The sandbox sets it once it has remapped the
+	// gateway's ports to free loopback ones, so the sim and a real Envoy
+	// are reached the same way.
+	BindConfiguredAddress bool
+	Logger                *slog.Logger
 	DialOptions []grpc.DialOption
 	// MaxBodyBytes bounds request bodies, which are buffered for retries
 	// and mirrors; default 8 MiB.
@@ -146,11 +152,19 @@ func (dp *DataPlane) apply(*resources) {
 	}
 	dp.cfg.Store(cfg)
 	// Serve new listeners, stop removed ones; kept ones keep their port.
-	for name := range cfg.listeners {
-		if dp.servers[name] != nil {
-			continue
+	for name, hc := range cfg.listeners {
+		want := dp.bindAddr(hc)
+		if old := dp.servers[name]; old != nil {
+			if dp.opts.BindConfiguredAddress && old.addr != want {
+				// A real Envoy drains and rebinds a listener whose
+				// address changed; so does the sim.
+				_ = old.srv.Close()
+				delete(dp.servers, name)
+			} else {
+				continue
+			}
 		}
-		s, err := dp.serve(name)
+		s, err := dp.serve(name, want)
 		if err != nil {
 			dp.log.Error("sim: serve listener", "listener", name, "err", err)
 			continue
@@ -254,8 +268,19 @@ func (dp *DataPlane) Router(listener string) *Router {
 	return nil
 }
 
-func (dp *DataPlane) serve(name string) (*listenerServer, error) {
-	lis, err := net.Listen("tcp", net.JoinHostPort(dp.opts.ListenHost, "0"))
+// bindAddr is where a listener is served: its configured socket address
+// with BindConfiguredAddress, else a free port on ListenHost.
+func (dp *DataPlane) bindAddr(hc *hcmConfig) string {
+	if dp.opts.BindConfiguredAddress {
+		if sa := hc.source.GetAddress().GetSocketAddress(); sa != nil {
+			return net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
+		}
+	}
+	return net.JoinHostPort(dp.opts.ListenHost, "0")
+}
+
+func (dp *DataPlane) serve(name, addr string) (*listenerServer, error) {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listener %q: %w", name, err)
 	}

@@ -56,11 +56,19 @@ type Received struct {
 	Body    string              `json:"body"`
 }
 
+// HeaderStandsFor is the response header with the real endpoint a mock
+// stands in for, when it stands for a discovered one.
+const HeaderStandsFor = "x-routedeck-stands-for"
+
 // Echo is the JSON body every mock upstream answers with.
 type Echo struct {
-	Upstream string   `json:"upstream"`
-	Endpoint string   `json:"endpoint"`
-	Received Received `json:"received"`
+	Upstream string `json:"upstream"`
+	Endpoint string `json:"endpoint"`
+	// StandsFor is the real endpoint (host:port) this mock replaces in the
+	// sandbox: a Kubernetes or Consul endpoint discovery reported. Empty
+	// for mocks of static upstreams.
+	StandsFor string   `json:"standsFor,omitempty"`
+	Received  Received `json:"received"`
 }
 
 // Stats counts what a server did.
@@ -77,7 +85,9 @@ type Server struct {
 	lis     net.Listener
 	srv     *http.Server
 	profile atomic.Pointer[Profile]
-	log     *slog.Logger
+	// standsFor is the real endpoint the mock replaces; "" for none.
+	standsFor atomic.Pointer[string]
+	log       *slog.Logger
 
 	requests, errors, resets atomic.Uint64
 	done                     chan struct{}
@@ -136,6 +146,18 @@ func (s *Server) Addr() string { return s.addr }
 // Port is the port the server listens on.
 func (s *Server) Port() int { return s.lis.Addr().(*net.TCPAddr).Port }
 
+// SetStandsFor records the real endpoint (host:port) the mock replaces,
+// which its echo then reports; "" for none.
+func (s *Server) SetStandsFor(endpoint string) { s.standsFor.Store(&endpoint) }
+
+// StandsFor is the real endpoint the mock replaces, "" for none.
+func (s *Server) StandsFor() string {
+	if p := s.standsFor.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // SetProfile changes how the server behaves from the next request on.
 func (s *Server) SetProfile(p Profile) { s.profile.Store(&p) }
 
@@ -182,7 +204,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	echo := Echo{Upstream: s.name, Endpoint: s.addr, Received: Received{
+	standsFor := s.StandsFor()
+	echo := Echo{Upstream: s.name, Endpoint: s.addr, StandsFor: standsFor, Received: Received{
 		Method: r.Method, Path: r.URL.RequestURI(), Headers: receivedHeaders(r), Body: string(body),
 	}}
 	status := http.StatusOK
@@ -196,6 +219,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set(HeaderUpstream, s.name)
 	w.Header().Set(HeaderEndpoint, s.addr)
+	if standsFor != "" {
+		w.Header().Set(HeaderStandsFor, standsFor)
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(echo)
 }
