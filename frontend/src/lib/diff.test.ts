@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseUnified } from './diff';
+import { diffLines, parseUnified } from './diff';
 
 describe('parseUnified', () => {
   it('reads hunks with their line numbers', () => {
@@ -18,5 +18,24 @@ describe('parseUnified', () => {
     const rows = parseUnified(diff);
     expect(rows.map((r) => r.kind)).toEqual(['hunk', 'same', 'change', 'hunk', 'same', 'add']);
     expect(rows[5].right).toEqual({ n: 11, text: 'y' });
+  });
+});
+
+describe('diffLines', () => {
+  it('pairs a changed line and keeps the common ones', () => {
+    const rows = diffLines('a\nb\nc', 'a\nB\nc\nd');
+    expect(rows).toEqual([
+      { kind: 'same', left: { n: 1, text: 'a' }, right: { n: 1, text: 'a' } },
+      { kind: 'change', left: { n: 2, text: 'b' }, right: { n: 2, text: 'B' } },
+      { kind: 'same', left: { n: 3, text: 'c' }, right: { n: 3, text: 'c' } },
+      { kind: 'add', right: { n: 4, text: 'd' } },
+    ]);
+  });
+  it('shows a new text as all added and a removed one as all deleted', () => {
+    expect(diffLines('', 'x\ny').map((r) => r.kind)).toEqual(['add', 'add']);
+    expect(diffLines('x\ny', '').map((r) => r.kind)).toEqual(['del', 'del']);
+  });
+  it('has only same rows for equal texts', () => {
+    expect(diffLines('p\nq', 'p\nq').every((r) => r.kind === 'same')).toBe(true);
   });
 });

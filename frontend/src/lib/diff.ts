@@ -65,3 +65,36 @@ export function parseUnified(diff: string): DiffRow[] {
   flush();
   return rows;
 }
+
+/**
+ * Side-by-side rows for two texts, compared line by line (longest common
+ * subsequence). Used where the server gives two objects rather than a diff,
+ * such as the live workspace against the draft.
+ */
+export function diffLines(before: string, after: string): DiffRow[] {
+  const a = before === '' ? [] : before.split('\n');
+  const b = after === '' ? [] : after.split('\n');
+  // lcs[i][j]: length of the longest common subsequence of a[i:] and b[j:].
+  const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const edits: Edit[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      edits.push({ op: ' ', text: a[i++] });
+      j++;
+    } else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      edits.push({ op: '+', text: b[j++] });
+    } else {
+      edits.push({ op: '-', text: a[i++] });
+    }
+  }
+  const rows: DiffRow[] = [];
+  pair(edits, 1, 1, rows);
+  return rows;
+}

@@ -166,9 +166,18 @@ export interface Upstream extends Meta {
   kubernetes?: { namespace: string; service: string; port: number; context?: string };
   consul?: { service: string; tags?: string[]; datacenter?: string; passingOnly?: boolean };
   protocol?: string;
-  loadBalancer?: { policy: string };
+  loadBalancer?: { policy: string; hashOn?: { header?: string; cookie?: string; sourceIP?: boolean } };
   connectTimeout?: string;
-  healthCheck?: { path: string; interval?: string; timeout?: string };
+  healthCheck?: {
+    path: string;
+    interval?: string;
+    timeout?: string;
+    healthyThreshold?: number;
+    unhealthyThreshold?: number;
+    expectedStatuses?: number[];
+  };
+  outlierDetection?: { consecutive5xx?: number; interval?: string; baseEjectionTime?: string; maxEjectionPercent?: number };
+  tls?: { sni?: string; caSecret?: string; insecureSkipVerify?: boolean };
   circuitBreaker?: {
     maxConnections?: number;
     maxPendingRequests?: number;
@@ -177,6 +186,16 @@ export interface Upstream extends Meta {
     retryBudget?: { budgetPercent: number; minRetryConcurrency?: number };
   };
 }
+
+/** Key material for SDS. The private key is write-only: the API shows it as REDACTED_KEY. */
+export interface Secret extends Meta {
+  description?: string;
+  tls?: { certificate: string; privateKey?: string };
+  ca?: string;
+}
+
+/** What the API shows in place of a stored private key. */
+export const REDACTED_KEY = '<redacted>';
 
 /** One endpoint as discovery currently sees it. */
 export interface EndpointStatus {

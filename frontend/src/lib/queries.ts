@@ -10,6 +10,7 @@ import type {
   ProxyStatus,
   Revision,
   Route,
+  Secret,
   SandboxRequest,
   SandboxResult,
   SimulationResult,
@@ -26,11 +27,13 @@ export const keys = {
   me: ['me'] as const,
   gateways: ['gateways'] as const,
   upstreams: ['upstreams'] as const,
+  secrets: ['secrets'] as const,
   routes: ['routes'] as const,
   route: (name: string) => ['routes', name] as const,
   endpoints: (name: string) => ['upstreams', name, 'endpoints'] as const,
   proxies: (gw: string) => ['gateways', gw, 'proxies'] as const,
   published: (gw: string) => ['gateways', gw, 'published'] as const,
+  publishedVersion: (gw: string, v: number) => ['gateways', gw, 'published', v] as const,
   revisions: ['revisions'] as const,
 };
 
@@ -56,6 +59,7 @@ export async function getAll<T>(path: string, fetchPage: (p: string) => Promise<
 
 export const useGateways = () => useQuery({ queryKey: keys.gateways, queryFn: () => getAll<Gateway>('/gateways') });
 export const useUpstreams = () => useQuery({ queryKey: keys.upstreams, queryFn: () => getAll<Upstream>('/upstreams') });
+export const useSecrets = () => useQuery({ queryKey: keys.secrets, queryFn: () => getAll<Secret>('/secrets') });
 export const useRoutes = () => useQuery({ queryKey: keys.routes, queryFn: () => getAll<Route>('/routes') });
 export const useRoute = (name: string | undefined) =>
   useQuery({ queryKey: keys.route(name ?? ''), queryFn: () => get<Route>(`/routes/${seg(name!)}`), enabled: !!name });
@@ -93,8 +97,17 @@ export interface Published {
   at: string;
   actor: string;
   note?: string;
-  workspace: { gateways?: Gateway[]; upstreams?: Upstream[]; routes?: Route[] };
+  workspace: { gateways?: Gateway[]; upstreams?: Upstream[]; routes?: Route[]; secrets?: Secret[] };
 }
+
+/** One published version with its workspace (what is live when it is the newest). */
+export const usePublishedVersion = (gw: string | undefined, version: number | undefined) =>
+  useQuery({
+    queryKey: keys.publishedVersion(gw ?? '', version ?? 0),
+    queryFn: () => get<Published>(`/gateways/${seg(gw!)}/published/${version}`),
+    enabled: !!gw && !!version,
+    staleTime: Infinity, // a published version never changes
+  });
 
 /** Published versions of a gateway, newest first. */
 export const usePublished = (gw: string | undefined) =>
@@ -138,6 +151,43 @@ export function useDeleteRoute() {
     mutationFn: (r: Route) => del<void>(`/routes/${seg(r.name)}?version=${r.version ?? ''}`),
     onSuccess: () => {
       qc.invalidateQueries({ queryKey: keys.routes });
+      qc.invalidateQueries({ queryKey: keys.revisions });
+    },
+  });
+}
+
+/** The kinds the generic object editors save, by their API collection. */
+export type ObjectCollection = 'gateways' | 'upstreams' | 'secrets';
+
+/** Fetches one gateway, upstream or secret. */
+export const useObject = <T,>(collection: ObjectCollection, name: string | undefined) =>
+  useQuery({
+    queryKey: [collection, name ?? ''],
+    queryFn: () => get<T>(`/${collection}/${seg(name!)}`),
+    enabled: !!name,
+  });
+
+/** Saves a gateway, upstream or secret: POST when new, PUT (carrying its version) otherwise. */
+export function useSaveObject<T extends { name: string }>(collection: ObjectCollection) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ obj, isNew }: { obj: T; isNew: boolean }) =>
+      isNew ? post<T>(`/${collection}`, obj) : put<T>(`/${collection}/${seg(obj.name)}`, obj),
+    onSuccess: (saved) => {
+      qc.setQueryData([collection, saved.name], saved);
+      qc.invalidateQueries({ queryKey: [collection] });
+      qc.invalidateQueries({ queryKey: keys.revisions });
+    },
+  });
+}
+
+/** Deletes a gateway, upstream or secret at the version the editor loaded (409 when it moved on). */
+export function useDeleteObject(collection: ObjectCollection) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ name, version }: { name: string; version?: number }) => del<void>(`/${collection}/${seg(name)}?version=${version ?? ''}`),
+    onSuccess: () => {
+      qc.invalidateQueries({ queryKey: [collection] });
       qc.invalidateQueries({ queryKey: keys.revisions });
     },
   });

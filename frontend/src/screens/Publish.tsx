@@ -7,11 +7,14 @@ import { useCanEdit, useMe } from '../auth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
 import { ApiError, friendlyMessage, post, seg } from '../lib/api';
-import { shortTypeUrl, timeAgo } from '../lib/format';
-import { changesSince } from '../lib/revisions';
-import { keys, useProxies, usePublished, useRevisions } from '../lib/queries';
-import { RevisionDiff } from './History';
+import { shortTypeUrl } from '../lib/format';
+import { diffLines } from '../lib/diff';
+import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams } from '../lib/queries';
+import { draftWorkspace, workspaceChanges } from '../lib/workspaceDiff';
+import { DiffView } from '../components/DiffView';
 import { TestResults, useRunTests } from './RouteTests';
+
+const CHANGE_COLOR: Record<string, string> = { added: 'green', removed: 'red', changed: 'blue' };
 
 /** Diff against what is live, run the tests, push, then watch every proxy ACK or NACK. */
 export default function Publish() {
@@ -19,7 +22,6 @@ export default function Publish() {
   const me = useMe();
   const canEdit = useCanEdit();
   const qc = useQueryClient();
-  const revisions = useRevisions();
   const published = usePublished(gateway);
   const [watching, setWatching] = useState(false);
   const proxies = useProxies(gateway, watching);
@@ -27,10 +29,20 @@ export default function Publish() {
   const [force, setForce] = useState(false);
 
   const live = published.data?.[0];
-  const changes = useMemo(
-    () => (revisions.data && published.data ? changesSince(revisions.data.items, published.data[0]?.at) : null),
-    [revisions.data, published.data],
-  );
+  const liveVersion = usePublishedVersion(gateway, live?.version);
+  const gws = useGateways();
+  const routes = useRoutes();
+  const ups = useUpstreams();
+  const secrets = useSecrets();
+  const draftQueries = [gws, routes, ups, secrets];
+  // Live against draft, object by object; with nothing published yet every
+  // object of the draft is new.
+  const changes = useMemo(() => {
+    if (!gateway || !gws.data || !routes.data || !ups.data || !secrets.data) return null;
+    if (live && !liveVersion.data) return null;
+    const draft = draftWorkspace(gateway, { gateways: gws.data.items, routes: routes.data.items, upstreams: ups.data.items, secrets: secrets.data.items });
+    return workspaceChanges(liveVersion.data?.workspace ?? {}, draft);
+  }, [gateway, live, liveVersion.data, gws.data, routes.data, ups.data, secrets.data]);
 
   const publish = useMutation({
     mutationFn: () => post<{ version: number }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
@@ -41,12 +53,13 @@ export default function Publish() {
       qc.invalidateQueries({ queryKey: keys.published(gateway!) });
       qc.invalidateQueries({ queryKey: keys.proxies(gateway!) });
       qc.invalidateQueries({ queryKey: keys.revisions });
+      qc.invalidateQueries({ queryKey: keys.secrets });
     },
   });
 
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
-  const loading = revisions.isPending || published.isPending;
-  const failure = revisions.error ?? published.error;
+  const loading = published.isPending || liveVersion.isLoading || draftQueries.some((q) => q.isPending);
+  const failure = published.error ?? liveVersion.error ?? draftQueries.find((q) => q.error)?.error;
 
   return (
     <Stack maw={1100}>
@@ -56,23 +69,22 @@ export default function Publish() {
       </Group>
 
       <Card withBorder>
-        <Text fw={600} mb="xs">1. What changed since {live ? `version ${live.version}` : 'the start'}</Text>
+        <Text fw={600} mb="xs">1. What changes against {live ? `version ${live.version} (live)` : 'nothing (first publish)'}</Text>
         {loading && <DelayedLoader />}
         {failure && <ErrorNotice error={failure} />}
-        {changes && changes.length === 0 && <Text size="sm" c="dimmed">Nothing was edited since the live version.</Text>}
+        {changes && changes.length === 0 && <Text size="sm" c="dimmed">The draft is the same as what is live.</Text>}
         {changes && changes.length > 0 && (
-          <Accordion variant="contained" data-testid="publish-changes">
+          <Accordion variant="contained" multiple data-testid="publish-changes" defaultValue={changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : []}>
             {changes.map((c) => (
-              <Accordion.Item key={c.id} value={String(c.id)}>
+              <Accordion.Item key={`${c.kind}/${c.name}`} value={`${c.kind}/${c.name}`} data-change={`${c.kind.toLowerCase()}/${c.name}`}>
                 <Accordion.Control>
                   <Group gap="xs">
-                    <Badge size="sm" color={c.action === 'create' ? 'green' : c.action === 'delete' ? 'red' : 'blue'}>{c.action}</Badge>
+                    <Badge size="sm" color={CHANGE_COLOR[c.change]}>{c.change}</Badge>
                     <Text size="sm" className="mono">{c.kind.toLowerCase()}/{c.name}</Text>
-                    <Text size="xs" c="dimmed">{c.actor} · {timeAgo(c.at)}</Text>
                   </Group>
                 </Accordion.Control>
                 <Accordion.Panel>
-                  <RevisionDiff id={c.id} />
+                  <DiffView rows={diffLines(c.before, c.after)} leftTitle={live ? `Live (version ${live.version})` : 'Live'} rightTitle="Draft" />
                 </Accordion.Panel>
               </Accordion.Item>
             ))}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import type { Gateway, Upstream } from './model';
+import { REDACTED_KEY } from './model';
+import {
+  UPSTREAM_CONTAINERS,
+  formFieldKnown,
+  formToGateway,
+  formToSecret,
+  formToUpstream,
+  gatewayToForm,
+  prune,
+  secretToForm,
+  upstreamToForm,
+} from './objectForms';
+import { problemsToFormErrors } from './problems';
+
+describe('prune', () => {
+  it('drops empty values but keeps lists, zeros and false', () => {
+    expect(prune({ a: '', b: 0, c: false, d: [], e: { f: undefined, g: null, h: 'x' } })).toEqual({ b: 0, c: false, d: [], e: { h: 'x' } });
+  });
+});
+
+describe('upstream form', () => {
+  const tests: Record<string, Upstream> = {
+    static: { name: 'web', static: { endpoints: [{ address: '10.0.0.1', port: 80, weight: 2 }, { address: '10.0.0.2', port: 81 }] } },
+    dns: { name: 'd', dns: { host: 'api.internal', port: 443 }, protocol: 'http2', tls: { sni: 'api.internal' } },
+    kubernetes: { name: 'k', kubernetes: { namespace: 'shop', service: 'cart', port: 8080 }, loadBalancer: { policy: 'least-request' } },
+    consul: { name: 'c', consul: { service: 'pay', tags: ['v2'], datacenter: 'eu', passingOnly: false } },
+    'with every policy': {
+      name: 'p',
+      static: { endpoints: [{ address: 'a', port: 1 }] },
+      connectTimeout: '2s',
+      healthCheck: { path: '/hz', interval: '5s', unhealthyThreshold: 3 },
+      outlierDetection: { consecutive5xx: 5, baseEjectionTime: '30s' },
+      circuitBreaker: { maxRequests: 100, retryBudget: { budgetPercent: 25, minRetryConcurrency: 3 } },
+      tls: { caSecret: 'ca', insecureSkipVerify: true },
+    },
+  };
+  for (const [name, u] of Object.entries(tests)) {
+    it(`round-trips ${name}`, () => {
+      expect(formToUpstream(upstreamToForm(u))).toEqual(u);
+    });
+  }
+  it('sends only the chosen source and the sections switched on', () => {
+    const v = upstreamToForm(tests['with every policy']);
+    v.source = 'dns';
+    v.dns = { host: 'h', port: 80 };
+    v.healthCheckOn = false;
+    v.retryBudgetOn = false;
+    v.tlsOn = false;
+    const u = formToUpstream(v);
+    expect(u.static).toBeUndefined();
+    expect(u.dns).toEqual({ host: 'h', port: 80 });
+    expect(u.healthCheck).toBeUndefined();
+    expect(u.circuitBreaker).toEqual({ maxRequests: 100 });
+    expect(u.tls).toBeUndefined();
+  });
+  it('places server problems on the inputs they name', () => {
+    const v = upstreamToForm(tests.static);
+    const { fieldErrors, other } = problemsToFormErrors(
+      [
+        { field: 'static.endpoints[1].port', message: 'must be 1-65535' },
+        { field: 'static.endpoints', message: 'duplicate endpoint' },
+        { field: 'static.endpoints[0]', message: 'bad endpoint' },
+        { field: 'nope.deeper', message: 'unknown' },
+      ],
+      formFieldKnown(v, UPSTREAM_CONTAINERS),
+    );
+    expect(fieldErrors).toEqual({ 'static.endpoints.1.port': 'must be 1-65535', 'static.endpoints': 'duplicate endpoint; bad endpoint' });
+    expect(other).toEqual([{ field: 'nope.deeper', message: 'unknown' }]);
+  });
+});
+
+describe('gateway form', () => {
+  const g: Gateway = {
+    name: 'public',
+    listeners: [
+      { name: 'http', port: 80, protocol: 'HTTP' },
+      { name: 'https', port: 443, protocol: 'HTTPS', tls: { certificates: [{ secret: 'shop', hosts: ['shop.example.com'] }, { secret: 'default' }], minVersion: '1.3' } },
+    ],
+    defaultResponse: { status: 404, body: 'no route' },
+  };
+  it('round-trips', () => {
+    expect(formToGateway(gatewayToForm(g))).toEqual(g);
+  });
+  it('drops TLS from a listener switched to HTTP and the default response when off', () => {
+    const v = gatewayToForm(g);
+    v.listeners[1].protocol = 'HTTP';
+    v.defaultResponseOn = false;
+    const out = formToGateway(v);
+    expect(out.listeners[1].tls).toBeUndefined();
+    expect(out.defaultResponse).toBeUndefined();
+  });
+});
+
+describe('secret form', () => {
+  it('never shows the stored key and sends the placeholder back to keep it', () => {
+    const v = secretToForm({ name: 's', tls: { certificate: 'CERT', privateKey: REDACTED_KEY } });
+    expect(v.tls.privateKey).toBe('');
+    expect(formToSecret(v, true)).toEqual({ name: 's', tls: { certificate: 'CERT', privateKey: REDACTED_KEY } });
+  });
+  it('sends a replacement key', () => {
+    const v = secretToForm({ name: 's', tls: { certificate: 'CERT', privateKey: REDACTED_KEY } });
+    v.tls.privateKey = 'NEWKEY';
+    expect(formToSecret(v, true).tls?.privateKey).toBe('NEWKEY');
+  });
+  it('leaves tls out of a CA-only secret', () => {
+    expect(formToSecret(secretToForm({ name: 'ca', ca: 'PEM\n' }), false)).toEqual({ name: 'ca', ca: 'PEM' });
+  });
+});
