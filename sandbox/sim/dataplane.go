@@ -43,7 +43,7 @@ type DataPlaneOptions struct {
 	// are reached the same way.
 	BindConfiguredAddress bool
 	Logger                *slog.Logger
-	DialOptions []grpc.DialOption
+	DialOptions           []grpc.DialOption
 	// MaxBodyBytes bounds request bodies, which are buffered for retries
 	// and mirrors; default 8 MiB.
 	MaxBodyBytes int64
