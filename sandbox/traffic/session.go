@@ -2,7 +2,9 @@ package traffic
 
 import (
 	"context"
+	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,7 +37,8 @@ func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
 	defer s.mu.Unlock()
 	// One request brings the sandbox up to date with the draft, so the
 	// mocks whose profiles are set below exist. It is not counted.
-	if _, err := s.sandbox.Do(ctx, session.TestRequest{Gateway: spec.Gateway, Request: &spec.Mix[0].Request}); err != nil {
+	warm, err := s.sandbox.Do(ctx, session.TestRequest{Gateway: spec.Gateway, Request: &spec.Mix[0].Request})
+	if err != nil {
 		return Result{}, err
 	}
 	previous := map[string]upstream.Profile{}
@@ -69,11 +72,16 @@ func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
 	if err := p.Err(); err != nil {
 		return Result{}, err
 	}
-	return Run(ctx, spec, sessionSender{s.sandbox}), nil
+	res := Run(ctx, spec, sessionSender{s.sandbox})
+	res.Engine = warm.Engine
+	return res, nil
 }
 
 // sessionSender sends through the sandbox and reads the outcome from the
-// simulated Envoy's own account of the exchange.
+// simulated Envoy's own account of the exchange. A real Envoy gives no
+// such account: retries then come from the attempt count it tells the
+// upstream (x-envoy-attempt-count, when the route asks for it) and rate
+// limiting from a 429 that no upstream sent.
 type sessionSender struct{ sandbox *session.Service }
 
 func (s sessionSender) Send(ctx context.Context, gateway string, req rules.Request) (Outcome, error) {
@@ -81,6 +89,11 @@ func (s sessionSender) Send(ctx context.Context, gateway string, req rules.Reque
 	if err != nil {
 		return Outcome{}, err
 	}
+	return outcomeOf(res), nil
+}
+
+// outcomeOf reads the outcome of one request from the sandbox's reply.
+func outcomeOf(res *session.Result) Outcome {
 	out := Outcome{Status: res.Response.Status}
 	if res.Upstream != nil {
 		out.Upstream = *res.Upstream
@@ -90,6 +103,15 @@ func (s sessionSender) Send(ctx context.Context, gateway string, req rules.Reque
 			out.Retries = n - 1
 		}
 		out.RateLimited = ex.LocalReply == "local_ratelimit"
+		return out
 	}
-	return out, nil
+	if res.Received != nil {
+		if vals := res.Received.Headers["x-envoy-attempt-count"]; len(vals) > 0 {
+			if n, err := strconv.Atoi(vals[0]); err == nil && n > 1 {
+				out.Retries = n - 1
+			}
+		}
+	}
+	out.RateLimited = res.Response.Status == http.StatusTooManyRequests && res.Upstream == nil
+	return out
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/sandbox/session"
+	"github.com/routedeck/routedeck/sandbox/sim"
+	"github.com/routedeck/routedeck/sandbox/upstream"
 )
 
 // draft serves one workspace as every gateway's draft.
@@ -62,6 +64,9 @@ func TestCanarySplitThroughSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1, v2 := res.PerUpstream["web-v1"], res.PerUpstream["web-v2"]
+	if res.Engine != session.EngineSim {
+		t.Errorf("engine %q, want the sim", res.Engine)
+	}
 	if v1+v2 != 2000 || res.Statuses["200"] != 2000 || res.Failed != 0 || res.Sent != 2000 {
 		t.Fatalf("result %+v", res)
 	}
@@ -118,5 +123,44 @@ func TestSimulateUnknownUpstream(t *testing.T) {
 		Upstreams: map[string]UpstreamProfile{"nope": {LatencyMs: 1}}})
 	if f := model.ErrorFields(err); len(f) != 1 || f[0].Field != "upstreams.nope" {
 		t.Errorf("err %v", err)
+	}
+}
+
+// TestOutcomeOf reads outcomes from the sim's account of an exchange and,
+// for a real Envoy, which gives none, from headers and status.
+func TestOutcomeOf(t *testing.T) {
+	api := "api"
+	tests := map[string]struct {
+		res  session.Result
+		want Outcome
+	}{
+		"sim retried twice": {
+			res:  session.Result{Engine: "sim", Response: session.Response{Status: 200}, Upstream: &api, Envoy: &sim.Exchange{Attempts: make([]sim.Attempt, 3)}},
+			want: Outcome{Status: 200, Upstream: "api", Retries: 2},
+		},
+		"sim rate limited": {
+			res:  session.Result{Engine: "sim", Response: session.Response{Status: 429}, Envoy: &sim.Exchange{LocalReply: "local_ratelimit"}},
+			want: Outcome{Status: 429, RateLimited: true},
+		},
+		"envoy attempt count": {
+			res: session.Result{Engine: "envoy", Response: session.Response{Status: 200}, Upstream: &api,
+				Received: &upstream.Received{Headers: map[string][]string{"x-envoy-attempt-count": {"2"}}}},
+			want: Outcome{Status: 200, Upstream: "api", Retries: 1},
+		},
+		"envoy local 429": {
+			res:  session.Result{Engine: "envoy", Response: session.Response{Status: 429}},
+			want: Outcome{Status: 429, RateLimited: true},
+		},
+		"envoy upstream 429 is not a rate limit of the gateway": {
+			res:  session.Result{Engine: "envoy", Response: session.Response{Status: 429}, Upstream: &api, Received: &upstream.Received{}},
+			want: Outcome{Status: 429, Upstream: "api"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := outcomeOf(&tc.res); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

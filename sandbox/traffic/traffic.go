@@ -192,6 +192,9 @@ type Sender interface {
 
 // Result sums up a run; the dashboard charts exactly these keys.
 type Result struct {
+	// Engine is the data plane the run went through: sim or envoy
+	// (set by Simulator; empty when Run is given another Sender).
+	Engine      string         `json:"engine,omitempty"`
 	PerUpstream map[string]int `json:"perUpstream"`
 	Statuses    map[string]int `json:"statuses"`
 	Retries     int            `json:"retries"`
