@@ -20,9 +20,11 @@ tools_dir="${ROUTEDECK_TOOLS_DIR:-$HOME/.cache/routedeck/tools}"
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(etcd consul kube-apiserver)
 
-# The builds are long and the machines they run on are often shared: stay at
-# the lowest priority and compile one package at a time.
-build_env=(env GOFLAGS=-p=1 GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0)
+# The builds are long: they run at the lowest priority so a shared machine
+# stays usable. On a busy machine, ROUTEDECK_TOOLS_GOFLAGS=-p=1 also limits
+# them to one package at a time; by default they use every core, which is
+# what keeps a fresh CI machine's first run short.
+build_env=(env "GOFLAGS=${ROUTEDECK_TOOLS_GOFLAGS:-}" GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0)
 nice=(nice -n 19)
 
 log() { echo "tools: $*" >&2; }
