@@ -79,10 +79,12 @@ type Service struct {
 	adsAddr net.Addr
 	stopADS context.CancelFunc
 	sandbox *session.Service
-	targets *targets.Service
-	feed    *endpointFeed
-	wg      sync.WaitGroup
-	errc    chan error
+	// stopPrune ends the loop that stops deleted gateways' sandboxes.
+	stopPrune context.CancelFunc
+	targets   *targets.Service
+	feed      *endpointFeed
+	wg        sync.WaitGroup
+	errc      chan error
 }
 
 // New returns a service for cfg; nothing is opened until Start.
@@ -132,7 +134,12 @@ func (s *Service) Start(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), Logger: s.log})
+	// The data plane is the sim unless the "sandbox" setting asks for a
+	// real Envoy; Kubernetes and Consul upstreams get a mock per endpoint
+	// discovery reports.
+	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), Logger: s.log,
+		Settings: st, Discovered: s.feed.Routable})
+	s.startSandboxPrune()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.
 	pub.tests = sandboxTests{s.sandbox}
@@ -227,6 +234,9 @@ func (s *Service) Stop() error {
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
+	}
+	if s.stopPrune != nil {
+		s.stopPrune()
 	}
 	if s.sandbox != nil {
 		if err := s.sandbox.Close(); err != nil {

@@ -255,6 +255,15 @@ func (f *endpointFeed) routableLocked() map[string][]model.Endpoint {
 	return out
 }
 
+// Routable is the endpoints discovery reports now for a discovered
+// upstream; the sandbox starts one mock per endpoint.
+func (f *endpointFeed) Routable(upstream string) ([]model.Endpoint, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	eps, ok := f.routableLocked()[upstream]
+	return eps, ok
+}
+
 // Status reports what discovery knows about an upstream (the API's
 // GET /upstreams/{name}/endpoints).
 func (f *endpointFeed) Status(upstream string) (discovery.Status, bool) {

@@ -4,21 +4,50 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/sandbox/session"
 )
 
-// sandboxTests runs route test requests through the sandbox's simulated
-// Envoy, so tests check what Envoy does with the translated draft, not
-// only what the rules mean.
+// sandboxPruneInterval is how often the sandboxes of deleted gateways are
+// looked for; a delete goes to the store without passing the sandbox.
+const sandboxPruneInterval = time.Second
+
+// startSandboxPrune stops the sandbox (data plane, listeners) of every
+// gateway that is deleted, until Stop.
+func (s *Service) startSandboxPrune() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopPrune = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(sandboxPruneInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.sandbox.Prune(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sandbox: stop deleted gateways' sandboxes", "err", err)
+			}
+		}
+	}()
+}
+
+// sandboxTests runs route test requests through the sandbox's data plane
+// (the simulated Envoy, or a real one when the sandbox settings choose
+// it), so tests check what Envoy does with the translated draft, not only
+// what the rules mean.
 type sandboxTests struct{ sandbox *session.Service }
 
 var _ routetest.DataPlane = sandboxTests{}
 
-// Name implements routetest.DataPlane.
-func (sandboxTests) Name() string { return "sim" }
+// Name implements routetest.DataPlane: the engine the sandbox runs now.
+func (p sandboxTests) Name() string { return p.sandbox.Engine(context.Background()) }
 
 // Observe implements routetest.DataPlane.
 func (p sandboxTests) Observe(ctx context.Context, gateway string, req rules.Request) (routetest.Outcome, error) {

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +62,39 @@ func TestSandboxTestsAndSimulations(t *testing.T) {
 	}
 	if total != 200 || sim.Statuses["200"] != 200 || sim.Failed != 0 {
 		t.Errorf("simulation %+v", sim)
+	}
+}
+
+// TestDeletedGatewaySandboxStops deletes a gateway whose sandbox runs: the
+// sandbox (its data plane and listeners) stops instead of lingering.
+func TestDeletedGatewaySandboxStops(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	svc, call := apiService(t, ctx, auth.RoleEditor)
+	if code, b := call(auth.RoleEditor, "POST", "/gateways", `{"name": "lab", "listeners": [{"name": "http", "port": 9000, "protocol": "HTTP"}]}`); code != 201 && code != 200 {
+		t.Fatalf("create gateway: %d %s", code, b)
+	}
+	code, b := call(auth.RoleEditor, "POST", "/sandbox/requests", `{"gateway": "lab", "request": {"url": "http://lab.example/"}}`)
+	var reply struct{ Engine string }
+	if err := json.Unmarshal([]byte(b), &reply); code != 200 || err != nil || reply.Engine != "sim" {
+		t.Fatalf("sandbox request: %d %s", code, b)
+	}
+	if got := svc.sandbox.Running(); !slices.Contains(got, "lab") {
+		t.Fatalf("running sandboxes %v, want lab among them", got)
+	}
+	code, b = call(auth.RoleEditor, "GET", "/gateways/lab", "")
+	var gw struct{ Version int64 }
+	if err := json.Unmarshal([]byte(b), &gw); code != 200 || err != nil {
+		t.Fatalf("get gateway: %d %s", code, b)
+	}
+	if code, b := call(auth.RoleEditor, "DELETE", "/gateways/lab", fmt.Sprintf(`{"version": %d}`, gw.Version)); code/100 != 2 {
+		t.Fatalf("delete gateway: %d %s", code, b)
+	}
+	deadline := time.Now().Add(5 * sandboxPruneInterval)
+	for slices.Contains(svc.sandbox.Running(), "lab") {
+		if time.Now().After(deadline) {
+			t.Fatalf("lab's sandbox still runs %v after the gateway was deleted", 5*sandboxPruneInterval)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
