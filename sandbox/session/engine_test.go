@@ -495,3 +495,65 @@ func TestDeletedGatewayStopsItsSandbox(t *testing.T) {
 		})
 	}
 }
+
+// byGateway holds one workspace per gateway, as the store gives a
+// gateway only the upstreams its routes use.
+type byGateway map[string]model.Workspace
+
+func (b byGateway) GatewayWorkspace(_ context.Context, gateway string) (model.Workspace, error) {
+	if ws, ok := b[gateway]; ok {
+		return ws, nil
+	}
+	return model.Workspace{}, model.Errorf(model.ENOTFOUND, "gateway %q not found", gateway)
+}
+
+// TestMocksSharedBetweenGateways: building one gateway's sandbox keeps
+// the mocks another gateway's sandbox uses; stopping a sandbox stops only
+// the mocks no other sandbox uses.
+func TestMocksSharedBetweenGateways(t *testing.T) {
+	public := demo(t).ws
+	var api model.Upstream
+	for _, u := range public.Upstreams {
+		if u.Name == "api" {
+			api = u
+		}
+	}
+	lab := model.Workspace{
+		Gateways:  []model.Gateway{{Meta: model.Meta{Name: "lab"}, Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}},
+		Upstreams: []model.Upstream{api},
+		Routes: []model.Route{{Meta: model.Meta{Name: "all"}, Gateway: "lab",
+			When: model.Condition{Field: model.FieldPath, Op: model.OpPrefix, Value: "/"},
+			Then: model.Action{Forward: []model.Backend{{Upstream: "api"}}}}},
+	}
+	s := newService(t, byGateway{"public": public, "lab": lab})
+	mocks := func() map[string]int {
+		out := map[string]int{}
+		for _, m := range s.Mocks() {
+			out[m.Name()]++
+		}
+		return out
+	}
+	send := func(gateway, url, wantUpstream string) {
+		t.Helper()
+		res, err := s.Do(t.Context(), TestRequest{Gateway: gateway, Request: &rules.Request{URL: url}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Upstream == nil || *res.Upstream != wantUpstream {
+			t.Fatalf("%s %s answered by %v, want %s", gateway, url, res.Upstream, wantUpstream)
+		}
+	}
+	send("public", "http://other.example/static/app.js", "web-v1")
+	before := mocks()
+	send("lab", "http://lab.example/x", "api")
+	if diff := cmp.Diff(before, mocks()); diff != "" {
+		t.Errorf("lab's sandbox changed public's mocks (-before +after):\n%s", diff)
+	}
+	if err := s.Stop("public"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"api": before["api"]}, mocks()); diff != "" {
+		t.Errorf("after public stopped, mocks (-want +got):\n%s", diff)
+	}
+	send("lab", "http://lab.example/x", "api")
+}

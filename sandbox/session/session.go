@@ -89,6 +89,10 @@ type Service struct {
 	gateways  map[string]*gatewaySandbox
 	buildLock map[string]*sync.Mutex
 	ports     map[string]*portPicker // by gateway; touched under its build lock
+	// uses is the upstreams each gateway's sandbox has mocks for. Mocks
+	// are per upstream and shared, so one gateway's rebuild must not stop
+	// the mocks another still uses.
+	uses map[string]map[string]bool
 }
 
 // gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
@@ -136,7 +140,7 @@ func New(opts Options) *Service {
 		opts.FindEnvoy = envoy.Find
 	}
 	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger),
-		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}, ports: map[string]*portPicker{}}
+		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
 }
 
 // Close stops every data plane and mock upstream.
@@ -179,15 +183,15 @@ func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, e
 	return hex.EncodeToString(sum[:8]), nil
 }
 
-// Stop stops the gateway's sandbox, if it runs: its data plane, and the
-// mocks of upstreams no other sandbox uses are left to the next rebuild.
-// The gateway was deleted, say.
+// Stop stops the gateway's sandbox, if it runs: its data plane and the
+// mocks of upstreams no other sandbox uses. The gateway was deleted, say.
 func (s *Service) Stop(gateway string) error {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
 	delete(s.gateways, gateway)
 	delete(s.buildLock, gateway)
 	delete(s.ports, gateway)
+	s.retainMocksLocked(gateway, nil)
 	s.mu.Unlock()
 	if gs == nil {
 		return nil
@@ -267,7 +271,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if gs != nil && gs.hash == hash {
 		return gs, nil
 	}
-	endpoints, err := s.startMocks(ws, discovered)
+	endpoints, err := s.startMocks(gateway, ws, discovered)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +408,7 @@ func (s *Service) discovered(ws model.Workspace) map[string][]model.Endpoint {
 // saying which real endpoint it stands for; without any, one mock. Mocks
 // of upstreams that no longer exist are stopped; the rest keep their
 // ports.
-func (s *Service) startMocks(ws model.Workspace, discovered map[string][]model.Endpoint) (map[string][]model.Endpoint, error) {
+func (s *Service) startMocks(gateway string, ws model.Workspace, discovered map[string][]model.Endpoint) (map[string][]model.Endpoint, error) {
 	out := map[string][]model.Endpoint{}
 	keep := map[string]bool{}
 	for _, u := range ws.Upstreams {
@@ -433,8 +437,27 @@ func (s *Service) startMocks(ws model.Workspace, discovered map[string][]model.E
 			out[u.Name] = append(out[u.Name], model.Endpoint{Address: "127.0.0.1", Port: srv.Port(), Weight: weights[i]})
 		}
 	}
-	s.pool.Retain(keep)
+	s.mu.Lock()
+	s.retainMocksLocked(gateway, keep)
+	s.mu.Unlock()
 	return out, nil
+}
+
+// retainMocksLocked records the upstreams gateway's sandbox uses (nil:
+// none) and stops the mocks no sandbox uses any more. Callers hold s.mu.
+func (s *Service) retainMocksLocked(gateway string, uses map[string]bool) {
+	if uses == nil {
+		delete(s.uses, gateway)
+	} else {
+		s.uses[gateway] = uses
+	}
+	all := map[string]bool{}
+	for _, names := range s.uses {
+		for name := range names {
+			all[name] = true
+		}
+	}
+	s.pool.Retain(all)
 }
 
 // TestRequest is the body of POST /sandbox/requests: a request, or a curl
