@@ -152,6 +152,14 @@ func TestApplyBadFileReportsEveryProblemAndStoresNothing(t *testing.T) {
 			},
 			none: []string{"Upstream/fresh", "Route/fresh-route", "Route/typo"},
 		},
+		"local and server problems together": {
+			file: "testdata/mixed.yaml",
+			want: []string{
+				"testdata/mixed.yaml:6: when.value: invalid regex",
+				"testdata/mixed.yaml:8: then.forward[0].upstream: unknown upstream \"nowhere\"",
+			},
+			none: []string{"Route/mixed"},
+		},
 		"references, found by the server": {
 			file: "testdata/dangling.yaml",
 			want: []string{"testdata/dangling.yaml:13: then.forward[1].upstream: "},

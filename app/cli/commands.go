@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -67,13 +68,40 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 		}
 	}
 	if err := manifest.Merge(loadErr, f.Explain(p.Err())); err != nil {
-		return nil, err
+		return f, err
 	}
 	if len(ws.Objects()) == 0 {
 		return nil, fmt.Errorf("%s: no documents", name)
 	}
 	return f, nil
 }
+
+// withServerProblems adds what the server finds in the documents that
+// decoded (references to unknown gateways or upstreams, duplicates) to the
+// file's own problems, so one run reports everything wrong with the file.
+// It never stores anything: it uses the server's validate endpoint.
+func withServerProblems(ctx context.Context, c *client, f *manifest.File, local error) error {
+	if f == nil || len(f.Workspace.Objects()) == 0 {
+		return local
+	}
+	var p model.Problems
+	for _, fe := range model.ErrorFields(c.do(ctx, "POST", "/validate", f.Workspace, nil)) {
+		// A reference to a document of this file that did not decode is
+		// not news: that document's own problem is already reported.
+		if m := unknownRef.FindStringSubmatch(fe.Message); m != nil && f.Declares(refKinds[m[1]], m[2]) {
+			continue
+		}
+		p.Add(fe.Field, "%s", fe.Message)
+	}
+	return manifest.Merge(local, f.Explain(p.Err()))
+}
+
+// unknownRef matches model.Workspace.Validate's messages for references to
+// objects that do not exist.
+var (
+	unknownRef = regexp.MustCompile(`^unknown (gateway|upstream|secret) "(.*)"$`)
+	refKinds   = map[string]string{"gateway": model.KindGateway, "upstream": model.KindUpstream, "secret": model.KindSecret}
+)
 
 // applyResult mirrors the API's apply answer.
 type applyResult struct {
@@ -101,7 +129,7 @@ reported as FILE:LINE: field: message, all of them at once.`,
 			}
 			f, err := o.loadFile(file)
 			if err != nil {
-				return err
+				return withServerProblems(cmd.Context(), c, f, err)
 			}
 			var res applyResult
 			if err := c.do(cmd.Context(), "POST", "/apply", f.Workspace, &res); err != nil {
@@ -130,6 +158,11 @@ on its own: every reference must point inside the file.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := o.loadFile(file)
 			if err != nil {
+				if !offline {
+					if c, cerr := o.client(); cerr == nil {
+						return withServerProblems(cmd.Context(), c, f, err)
+					}
+				}
 				return err
 			}
 			if offline {

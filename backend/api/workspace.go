@@ -39,11 +39,25 @@ func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
 	for i := range ws.Routes {
 		p.Merge(model.Index("routes", i), ws.Routes[i].Validate())
 	}
-	if p.Len() > 0 {
-		return p.Err()
-	}
 	merged := mergeWorkspace(*ws, draft)
-	return merged.Validate()
+	mergedErr := merged.Validate()
+	if p.Len() == 0 {
+		return mergedErr
+	}
+	// Some objects are broken on their own; report what is wrong between
+	// objects too (unknown upstreams, duplicate names), each problem once,
+	// so a client fixes everything in one round.
+	seen := map[model.FieldError]bool{}
+	for _, fe := range p.List() {
+		seen[fe] = true
+	}
+	for _, fe := range model.ErrorFields(mergedErr) {
+		if !seen[fe] {
+			seen[fe] = true
+			p.Add(fe.Field, "%s", fe.Message)
+		}
+	}
+	return p.Err()
 }
 
 // keepStoredKeys gives every secret of ws sent without a private key (as

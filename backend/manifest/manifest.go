@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +86,15 @@ type File struct {
 	// "upstreams", "routes") in the order they were added to Workspace, so that
 	// "routes[2]" in a validation error is the third Route document.
 	byList map[string][]document
+	// declared holds "Kind/name" of every document with a kind and name,
+	// including those that did not decode.
+	declared map[string]bool
 }
+
+// Declares reports whether the file has a document of kind named name, even
+// one too broken to decode. A reference to such an object is not "unknown":
+// the file's own problem with that document is the one to fix.
+func (f *File) Declares(kind, name string) bool { return f.declared[kind+"/"+name] }
 
 // listName is the workspace list a kind is kept in, as it appears in the
 // field paths of model.Workspace.Validate.
@@ -113,7 +122,7 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // documents that decoded, so a caller can check those too and report
 // everything at once (see Merge).
 func Load(name string, data []byte) (*File, error) {
-	f := &File{Name: name, byList: map[string][]document{}}
+	f := &File{Name: name, byList: map[string][]document{}, declared: map[string]bool{}}
 	var probs []Problem
 	add := func(line int, field, format string, args ...any) {
 		probs = append(probs, Problem{File: name, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
@@ -159,6 +168,7 @@ func Load(name string, data []byte) (*File, error) {
 			add(lineOf(n, "kind"), "kind", "unknown kind %q: use one of %s", kind, strings.Join(model.Kinds, ", "))
 			continue
 		}
+		f.declared[kind+"/"+name] = true
 		before := len(probs)
 		if name == "" {
 			add(n.Line, "name", "required")
@@ -212,7 +222,9 @@ func Merge(errs ...error) error {
 		return nil
 	}
 	sortProblems(all)
-	return &Error{Problems: all}
+	// The same problem found twice (by the file's own checks and by a
+	// server checking the same documents) is reported once.
+	return &Error{Problems: slices.Compact(all)}
 }
 
 func sortProblems(probs []Problem) {
