@@ -129,11 +129,7 @@ func Compile(routes []model.Route, gateway string) *Program {
 		p.rules = append(p.rules, compileRule(r))
 	}
 	sort.SliceStable(p.rules, func(i, j int) bool {
-		a, b := p.rules[i].route, p.rules[j].route
-		if a.Priority != b.Priority {
-			return a.Priority > b.Priority
-		}
-		return a.Name < b.Name
+		return model.CompareRoutes(p.rules[i].route, p.rules[j].route) < 0
 	})
 	return p
 }
@@ -141,7 +137,7 @@ func Compile(routes []model.Route, gateway string) *Program {
 func compileRule(r *model.Route) *compiledRule {
 	cr := &compiledRule{route: r}
 	rr := *r
-	rr.When = deepCopy(r.When)
+	rr.When = r.When.Clone()
 	if err := Resolve(&rr); err != nil {
 		cr.err = err.Error()
 		return cr
@@ -189,27 +185,6 @@ func compileRule(r *model.Route) *compiledRule {
 	}
 	cr.nodes = next
 	return cr
-}
-
-func deepCopy(c model.Condition) model.Condition {
-	out := c
-	if c.Not != nil {
-		n := deepCopy(*c.Not)
-		out.Not = &n
-	}
-	if c.All != nil {
-		out.All = make([]model.Condition, len(c.All))
-		for i := range c.All {
-			out.All[i] = deepCopy(c.All[i])
-		}
-	}
-	if c.Any != nil {
-		out.Any = make([]model.Condition, len(c.Any))
-		for i := range c.Any {
-			out.Any[i] = deepCopy(c.Any[i])
-		}
-	}
-	return out
 }
 
 func compilePredicate(n *node, c model.Condition) {

@@ -39,17 +39,12 @@ func Lint(routes []model.Route) []Finding {
 	var out []Finding
 	for _, g := range gateways {
 		rs := byGateway[g]
-		sort.SliceStable(rs, func(i, j int) bool {
-			if rs[i].Priority != rs[j].Priority {
-				return rs[i].Priority > rs[j].Priority
-			}
-			return rs[i].Name < rs[j].Name
-		})
+		sort.SliceStable(rs, func(i, j int) bool { return model.CompareRoutes(rs[i], rs[j]) < 0 })
 		catchAll := ""
 		seen := map[string]string{} // canonical condition text -> first rule
 		for _, r := range rs {
 			rr := *r
-			rr.When = deepCopy(r.When)
+			rr.When = r.When.Clone()
 			if err := Resolve(&rr); err != nil {
 				continue
 			}

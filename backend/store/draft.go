@@ -177,10 +177,7 @@ func routeLess(a, b *model.Route) bool {
 	if a.Gateway != b.Gateway {
 		return a.Gateway < b.Gateway
 	}
-	if a.Priority != b.Priority {
-		return a.Priority > b.Priority
-	}
-	return a.Name < b.Name
+	return model.CompareRoutes(a, b) < 0
 }
 
 func listName(kind string) string { return strings.ToLower(kind) + "s" }

@@ -263,10 +263,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			}
 		}
 		slices.SortFunc(t.order, func(a, b *compiledRule) int {
-			if a.priority != b.priority {
-				return b.priority - a.priority
-			}
-			return strings.Compare(a.name, b.name)
+			return model.ComparePrecedence(a.priority, a.name, b.priority, b.name)
 		})
 	}
 	return ch
@@ -285,7 +282,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		// Conditions written as text: parse a private copy, the workspace
 		// belongs to the caller.
 		rc := *r
-		rc.When = copyCondition(r.When)
+		rc.When = r.When.Clone()
 		if err := rules.Resolve(&rc); err != nil {
 			c.err = err
 			return c
@@ -587,27 +584,6 @@ func hasText(c model.Condition) bool {
 		}
 	}
 	return false
-}
-
-func copyCondition(c model.Condition) model.Condition {
-	out := c
-	if c.Not != nil {
-		n := copyCondition(*c.Not)
-		out.Not = &n
-	}
-	if c.All != nil {
-		out.All = make([]model.Condition, len(c.All))
-		for i := range c.All {
-			out.All[i] = copyCondition(c.All[i])
-		}
-	}
-	if c.Any != nil {
-		out.Any = make([]model.Condition, len(c.Any))
-		for i := range c.Any {
-			out.Any[i] = copyCondition(c.Any[i])
-		}
-	}
-	return out
 }
 
 // checkTemplateRewrite refuses a rewrite template Envoy would NACK: bad
