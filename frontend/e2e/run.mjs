@@ -239,11 +239,62 @@ const flows = {
     await shot('07-history-rollback');
   },
 
+  async publishDiff() {
+    // After the rollback the draft equals what is live; one edited route is
+    // then the whole difference, shown live against draft.
+    await go(`/routes/${RULE}`);
+    await page.getByLabel('Description').fill(`changed for the publish diff ${RULE}`);
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByText('saved to the draft').waitFor();
+    await go('/publish');
+    const change = page.locator(`[data-change="route/${RULE}"]`);
+    await change.waitFor();
+    await change.getByText('changed', { exact: true }).waitFor();
+    const diff = change.getByTestId('diff');
+    await diff.waitFor();
+    await diff.locator('.diff-del').filter({ hasText: 'edited by someone else' }).waitFor();
+    await diff.locator('.diff-add').filter({ hasText: `changed for the publish diff ${RULE}` }).waitFor();
+    const others = await page.locator('[data-change]').evaluateAll((els) => els.map((e) => e.getAttribute('data-change')));
+    assert(others.length === 1, `publish lists more than the edited route: ${others.join(', ')}`);
+    await page.screenshot({ path: `${SHOTS}14-publish-diff.png`, fullPage: true });
+  },
+
   async upstreams() {
     await go('/upstreams');
     await page.getByText('web-v1', { exact: true }).click();
     await page.getByRole('row').filter({ hasText: '9102' }).getByText('healthy').waitFor();
     await shot('09-upstreams');
+  },
+
+  async editUpstream() {
+    await go('/upstreams');
+    await page.getByText('web-v2', { exact: true }).click();
+    await page.getByRole('link', { name: 'Edit upstream web-v2' }).click();
+    await page.waitForURL(/#\/upstreams\/web-v2$/);
+    const address = page.getByLabel('Endpoint 1 address');
+    await address.waitFor();
+    // The server's problem appears under the field it names.
+    await address.fill('127.0.0.1:9201');
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByText('Could not save the upstream').waitFor();
+    const err = page.locator('.mantine-TextInput-root').filter({ has: address }).locator('.mantine-InputWrapper-error');
+    await err.waitFor();
+    assert(/without a port/.test(await err.innerText()), `address error: ${await err.innerText()}`);
+    await shot('15-upstream-field-error');
+    await address.fill('127.0.0.1');
+    await page.getByLabel('Endpoint 1 port').fill('9299');
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByText('is saved to the draft').waitFor();
+    // Kubernetes as a source offers the cluster's services, or says why it cannot.
+    await page.getByText('Kubernetes', { exact: true }).click();
+    await page.getByTestId('target-notice').or(page.getByLabel('Namespace')).first().waitFor();
+    await shot('15-upstream-kubernetes');
+    await page.getByText('Static list', { exact: true }).click();
+    // The list shows the draft's endpoints (discovery picks the change up on its own schedule).
+    await go('/upstreams');
+    await page.locator('[data-upstream="web-v2"]').getByText('127.0.0.1:9299').waitFor();
+    await page.getByText('web-v2', { exact: true }).click();
+    await shot('15-upstream-edited');
   },
 
   async simulation() {

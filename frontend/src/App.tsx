@@ -6,6 +6,8 @@ import {
   IconChecklist,
   IconCloudUpload,
   IconHistory,
+  IconKey,
+  IconNetwork,
   IconLayoutDashboard,
   IconLogout,
   IconMoon,
@@ -33,11 +35,18 @@ const TrafficSimulation = lazy(() => import('./screens/TrafficSimulation'));
 const History = lazy(() => import('./screens/History'));
 const Publish = lazy(() => import('./screens/Publish'));
 const Settings = lazy(() => import('./screens/Settings'));
+const Gateways = lazy(() => import('./screens/Gateways'));
+const GatewayEditorPage = lazy(() => import('./screens/GatewayEditor'));
+const UpstreamEditorPage = lazy(() => import('./screens/UpstreamEditor'));
+const Secrets = lazy(() => import('./screens/Secrets'));
+const SecretEditorPage = lazy(() => import('./screens/SecretEditor'));
 
 const NAV = [
   { to: '/', label: 'Overview', icon: IconLayoutDashboard },
   { to: '/routes', label: 'Routes', icon: IconRoute },
   { to: '/upstreams', label: 'Upstreams', icon: IconServer },
+  { to: '/gateways', label: 'Gateways', icon: IconNetwork },
+  { to: '/secrets', label: 'Secrets', icon: IconKey },
   { to: '/sandbox', label: 'Sandbox', icon: IconActivity },
   { to: '/tests', label: 'Route tests', icon: IconChecklist },
   { to: '/simulation', label: 'Traffic simulation', icon: IconChartBar },
@@ -125,6 +134,14 @@ function Shell() {
             <Route path="/routes/new" element={<RouteEditorPage />} />
             <Route path="/routes/:name" element={<RouteEditorPage />} />
             <Route path="/upstreams" element={<Upstreams />} />
+            <Route path="/upstreams/new" element={<UpstreamEditorPage />} />
+            <Route path="/upstreams/:name" element={<UpstreamEditorPage />} />
+            <Route path="/gateways" element={<Gateways />} />
+            <Route path="/gateways/new" element={<GatewayEditorPage />} />
+            <Route path="/gateways/:name" element={<GatewayEditorPage />} />
+            <Route path="/secrets" element={<Secrets />} />
+            <Route path="/secrets/new" element={<SecretEditorPage />} />
+            <Route path="/secrets/:name" element={<SecretEditorPage />} />
             <Route path="/sandbox" element={<Sandbox />} />
             <Route path="/tests" element={<RouteTests />} />
             <Route path="/simulation" element={<TrafficSimulation />} />

@@ -64,9 +64,14 @@ export interface UpstreamFormValues {
   outlierOn: boolean;
   outlierDetection: { consecutive5xx: Num; interval: string; baseEjectionTime: string; maxEjectionPercent: Num };
   circuitBreakerOn: boolean;
-  circuitBreaker: { maxConnections: Num; maxPendingRequests: Num; maxRequests: Num; maxRetries: Num };
+  circuitBreaker: {
+    maxConnections: Num;
+    maxPendingRequests: Num;
+    maxRequests: Num;
+    maxRetries: Num;
+    retryBudget: { budgetPercent: Num; minRetryConcurrency: Num };
+  };
   retryBudgetOn: boolean;
-  retryBudget: { budgetPercent: Num; minRetryConcurrency: Num };
   tlsOn: boolean;
   tls: { sni: string; caSecret: string; insecureSkipVerify: boolean };
 }
@@ -111,9 +116,14 @@ export function upstreamToForm(u: Upstream): UpstreamFormValues {
       maxEjectionPercent: num(u.outlierDetection?.maxEjectionPercent),
     },
     circuitBreakerOn: !!cb,
-    circuitBreaker: { maxConnections: num(cb?.maxConnections), maxPendingRequests: num(cb?.maxPendingRequests), maxRequests: num(cb?.maxRequests), maxRetries: num(cb?.maxRetries) },
+    circuitBreaker: {
+      maxConnections: num(cb?.maxConnections),
+      maxPendingRequests: num(cb?.maxPendingRequests),
+      maxRequests: num(cb?.maxRequests),
+      maxRetries: num(cb?.maxRetries),
+      retryBudget: { budgetPercent: num(cb?.retryBudget?.budgetPercent ?? 20), minRetryConcurrency: num(cb?.retryBudget?.minRetryConcurrency) },
+    },
     retryBudgetOn: !!cb?.retryBudget,
-    retryBudget: { budgetPercent: num(cb?.retryBudget?.budgetPercent ?? 20), minRetryConcurrency: num(cb?.retryBudget?.minRetryConcurrency) },
     tlsOn: !!u.tls,
     tls: { sni: u.tls?.sni ?? '', caSecret: u.tls?.caSecret ?? '', insecureSkipVerify: u.tls?.insecureSkipVerify ?? false },
   };
@@ -142,8 +152,8 @@ export function formToUpstream(v: UpstreamFormValues): Upstream {
   if (v.healthCheckOn) u.healthCheck = prune({ ...v.healthCheck }) as Upstream['healthCheck'];
   if (v.outlierOn) u.outlierDetection = prune({ ...v.outlierDetection }) as Upstream['outlierDetection'];
   if (v.circuitBreakerOn) {
-    u.circuitBreaker = prune({ ...v.circuitBreaker }) as NonNullable<Upstream['circuitBreaker']>;
-    if (v.retryBudgetOn) u.circuitBreaker.retryBudget = prune({ ...v.retryBudget }) as NonNullable<NonNullable<Upstream['circuitBreaker']>['retryBudget']>;
+    const { retryBudget, ...limits } = v.circuitBreaker;
+    u.circuitBreaker = prune({ ...limits, retryBudget: v.retryBudgetOn ? retryBudget : undefined }) as Upstream['circuitBreaker'];
   }
   if (v.tlsOn) u.tls = prune({ ...v.tls, insecureSkipVerify: v.tls.insecureSkipVerify || undefined });
   return prune(u);

@@ -1,5 +1,6 @@
-import { Accordion, Alert, Badge, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { IconSearch } from '@tabler/icons-react';
+import { Accordion, Alert, Badge, Button, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { IconEdit, IconPlus, IconSearch } from '@tabler/icons-react';
+import { useCanEdit } from '../auth';
 import { useState } from 'react';
 import { ErrorNotice, DelayedLoader, QueryState } from '../components/Loading';
 import type { Upstream } from '../lib/model';
@@ -7,7 +8,11 @@ import { useEndpoints, useUpstreams } from '../lib/queries';
 
 /** Where an upstream's endpoints come from, in one line. */
 export function sourceSummary(u: Upstream): { kind: string; text: string } {
-  if (u.static) return { kind: 'static', text: `${u.static.endpoints.length} endpoint(s)` };
+  if (u.static) {
+    const eps = u.static.endpoints;
+    // A few endpoints fit on the line; more are counted.
+    return { kind: 'static', text: eps.length > 0 && eps.length <= 3 ? eps.map((e) => `${e.address}:${e.port}`).join(', ') : `${eps.length} endpoint(s)` };
+  }
   if (u.dns) return { kind: 'dns', text: `${u.dns.host}:${u.dns.port}` };
   if (u.kubernetes) return { kind: 'kubernetes', text: `${u.kubernetes.namespace}/${u.kubernetes.service}:${u.kubernetes.port}${u.kubernetes.context ? ` @${u.kubernetes.context}` : ''}` };
   if (u.consul) return { kind: 'consul', text: `${u.consul.service}${u.consul.tags?.length ? ` [${u.consul.tags.join(', ')}]` : ''}${u.consul.datacenter ? ` @${u.consul.datacenter}` : ''}` };
@@ -22,9 +27,13 @@ export function Upstreams() {
   const [q, setQ] = useState('');
   // Only open panels poll their endpoints.
   const [open, setOpen] = useState<string[]>([]);
+  const canEdit = useCanEdit();
   return (
     <Stack>
-      <Title order={3}>Upstreams</Title>
+      <Group justify="space-between">
+        <Title order={3}>Upstreams</Title>
+        {canEdit && <Button component="a" href="#/upstreams/new" leftSection={<IconPlus size={14} />}>New upstream</Button>}
+      </Group>
       <TextInput placeholder="Search" leftSection={<IconSearch size={14} />} value={q} onChange={(e) => setQ(e.currentTarget.value)} w={280} aria-label="Search upstreams" />
       <QueryState query={ups}>
         {(data) => (
@@ -35,7 +44,7 @@ export function Upstreams() {
                 const s = sourceSummary(u);
                 return (
                   <Accordion.Item key={u.name} value={u.name}>
-                    <Accordion.Control>
+                    <Accordion.Control data-upstream={u.name}>
                       <Group gap="sm">
                         <Text fw={600}>{u.name}</Text>
                         <Badge color={KIND_COLOR[s.kind]} variant="light">{s.kind}</Badge>
@@ -45,6 +54,11 @@ export function Upstreams() {
                       </Group>
                     </Accordion.Control>
                     <Accordion.Panel>
+                      <Group justify="flex-end" mb="xs">
+                        <Button component="a" size="xs" variant="light" href={`#/upstreams/${encodeURIComponent(u.name)}`} leftSection={<IconEdit size={14} />} aria-label={`Edit upstream ${u.name}`}>
+                          {canEdit ? 'Edit' : 'Details'}
+                        </Button>
+                      </Group>
                       {open.includes(u.name) && <EndpointTable name={u.name} />}
                     </Accordion.Panel>
                   </Accordion.Item>
