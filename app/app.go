@@ -151,10 +151,12 @@ func (s *Service) Start(ctx context.Context) error {
 		Sandbox:   s.sandbox,
 		TestPlane: pub.tests,
 		Simulator: traffic.NewSimulator(s.sandbox),
-		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Endpoints: s.feed,
-		Targets:   s.targets,
-		Push:      &pusher{store: st, targets: s.targets, log: s.log},
+		// The settings are saved in st, which the sandbox reads them from.
+		SandboxSettings: s.sandbox,
+		Metrics:         promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Endpoints:       s.feed,
+		Targets:         s.targets,
+		Push:            &pusher{store: st, targets: s.targets, log: s.log},
 	})
 	if s.cfg.Listen == "" {
 		return nil

@@ -70,6 +70,8 @@ type Deps struct {
 	Sandbox   Sandbox
 	// Simulator runs traffic simulations in the sandbox.
 	Simulator Simulator
+	// SandboxSettings reports and checks the sandbox's engine choice.
+	SandboxSettings SandboxSettings
 	// TestPlane runs route tests through the sandbox's data plane as well
 	// as the reference evaluator; nil runs them through the evaluator only.
 	TestPlane routetest.DataPlane
@@ -172,6 +174,10 @@ func NewHandler(deps Deps) http.Handler {
 		r.With(need(auth.RoleViewer)).Post("/validate", s.validate)
 		r.With(need(auth.RoleViewer)).Post("/sandbox/requests", s.sandboxRequest)
 		r.With(need(auth.RoleViewer)).Post("/sandbox/simulations", s.simulate)
+		// Which data plane runs test requests is a setting of the server
+		// (it may start a local Envoy binary): admins only.
+		r.With(need(auth.RoleViewer)).Get("/sandbox/settings", s.getSandboxSettings)
+		r.With(need(auth.RoleAdmin)).Put("/sandbox/settings", s.putSandboxSettings)
 		r.With(need(auth.RoleEditor)).Post("/apply", s.apply)
 
 		r.Route("/tests", func(r chi.Router) {

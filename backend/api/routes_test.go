@@ -87,8 +87,8 @@ var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 // it refuses anonymous callers (except health and login), refuses roles
 // below the one the OpenAPI document declares, and lets the declared role
 // through authorization. The declared roles themselves follow the policy:
-// reads viewer, writes editor, users/tokens/audit, targets and writes to
-// clusters (deploy, export apply) admin.
+// reads viewer, writes editor, users/tokens/audit, targets, sandbox
+// settings and writes to clusters (deploy, export apply) admin.
 func TestAuthEveryRoute(t *testing.T) {
 	a := newTestAPI(t)
 	a.seed(t)
@@ -100,8 +100,10 @@ func TestAuthEveryRoute(t *testing.T) {
 			return "none"
 		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit":
 			return "admin"
-		case method != "GET" && (path == "/targets" || strings.HasSuffix(path, "/deploy") || strings.Contains(path, "/export/")):
-			// Settings and writes to clusters outside routedeck.
+		case method != "GET" && (path == "/targets" || path == "/sandbox/settings" ||
+			strings.HasSuffix(path, "/deploy") || strings.Contains(path, "/export/")):
+			// Settings (the sandbox's may start a local binary) and writes
+			// to clusters outside routedeck.
 			return "admin"
 		case method == "GET", path == "/auth/logout",
 			// Reads include the published versions with their workspace
