@@ -79,11 +79,9 @@ func SelectEngine(set Settings, find func(configured string) (string, error)) (e
 
 // engine reads the settings and selects the engine.
 func (s *Service) engine(ctx context.Context) (engine, binary string, err error) {
-	var set Settings
-	if s.opts.Settings != nil {
-		if err := s.opts.Settings.GetSetting(ctx, SettingsKey, &set); err != nil && model.ErrorCode(err) != model.ENOTFOUND {
-			return "", "", fmt.Errorf("read sandbox settings: %w", err)
-		}
+	set, err := s.settings(ctx)
+	if err != nil {
+		return "", "", err
 	}
 	return SelectEngine(set, s.opts.FindEnvoy)
 }

@@ -25,14 +25,24 @@ type EngineStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
-// SettingsStatus returns the saved settings (the zero Settings when
-// nothing is saved) and what the sandbox runs under them.
-func (s *Service) SettingsStatus(ctx context.Context) (Settings, EngineStatus, error) {
+// settings reads the saved settings; the zero Settings (the sim) when
+// nothing is saved or there is no store.
+func (s *Service) settings(ctx context.Context) (Settings, error) {
 	var set Settings
 	if s.opts.Settings != nil {
 		if err := s.opts.Settings.GetSetting(ctx, SettingsKey, &set); err != nil && model.ErrorCode(err) != model.ENOTFOUND {
-			return Settings{}, EngineStatus{}, fmt.Errorf("read sandbox settings: %w", err)
+			return Settings{}, fmt.Errorf("read sandbox settings: %w", err)
 		}
+	}
+	return set, nil
+}
+
+// SettingsStatus returns the saved settings (the zero Settings when
+// nothing is saved) and what the sandbox runs under them.
+func (s *Service) SettingsStatus(ctx context.Context) (Settings, EngineStatus, error) {
+	set, err := s.settings(ctx)
+	if err != nil {
+		return Settings{}, EngineStatus{}, err
 	}
 	var st EngineStatus
 	if bin, err := s.opts.FindEnvoy(set.EnvoyBinary); err == nil {
