@@ -11,7 +11,7 @@
 // for its ACK.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -295,6 +295,48 @@ const flows = {
     await page.locator('[data-upstream="web-v2"]').getByText('127.0.0.1:9299').waitFor();
     await page.getByText('web-v2', { exact: true }).click();
     await shot('15-upstream-edited');
+  },
+
+  async secretAndGateway() {
+    // A throwaway certificate for a gateway of this run's own.
+    const dir = mkdtempSync(join(tmpdir(), 'routedeck-e2e-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=tls.example.com', '-addext', 'subjectAltName=DNS:tls.example.com', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    const secret = `${RULE}-tls`;
+    await go('/secrets/new');
+    await page.getByLabel(/^Name/).fill(secret);
+    await page.getByLabel('Certificate chain (PEM, leaf first)').fill(cert);
+    await page.getByLabel('Private key (PEM)').fill(key);
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByText('is saved to the draft').waitFor();
+    await page.waitForURL(new RegExp(`#/secrets/${secret}$`));
+    // The key is write-only: stored, never shown, replaceable.
+    await page.getByTestId('stored-key').getByText('stored, hidden').waitFor();
+    const shown = await page.locator('textarea').evaluateAll((els) => els.map((e) => e.value).join('\n'));
+    assert(!shown.includes('PRIVATE KEY'), 'the secret editor shows the private key');
+    await page.getByRole('button', { name: 'Replace' }).click();
+    assert((await page.getByLabel('Private key (PEM)').inputValue()) === '', 'the replace field is not empty');
+    await shot('16-secret');
+    await page.getByRole('button', { name: 'Keep the stored key' }).click();
+
+    const gateway = `${RULE}-gw`;
+    await go('/gateways/new');
+    await page.getByLabel(/^Name/).fill(gateway);
+    await page.getByLabel('Listener 1 name').fill('https');
+    await page.getByLabel('Listener 1 port').fill(String(20000 + Math.floor(Math.random() * 20000)));
+    await choose(page, 'Listener 1 protocol', 'HTTPS');
+    await page.getByRole('button', { name: 'Certificate', exact: true }).click();
+    await choose(page, 'Listener 1 certificate 1 secret', secret);
+    await shot('16-gateway-editor');
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByText('is saved to the draft').waitFor();
+    await page.waitForURL(new RegExp(`#/gateways/${gateway}$`));
+    const saved = JSON.parse((await api('GET', `/gateways/${gateway}`)).body);
+    assert(saved.listeners?.[0]?.tls?.certificates?.[0]?.secret === secret, `saved gateway: ${JSON.stringify(saved)}`);
+    await go('/gateways');
+    await page.getByTestId('gateways').getByRole('row').filter({ hasText: gateway }).getByText('HTTPS').waitFor();
   },
 
   async simulation() {

@@ -91,7 +91,7 @@ function GatewayEditor({ initial, isNew, onReload }: { initial: Gateway; isNew: 
           {v.defaultResponseOn && (
             <SimpleGrid cols={{ base: 1, md: 4 }}>
               <NumberInput label="Status" min={200} max={599} disabled={ro} {...form.getInputProps('defaultResponse.status')} />
-              <Textarea label="Body" autosize minRows={1} className="mono" style={{ gridColumn: 'span 3' }} disabled={ro} {...form.getInputProps('defaultResponse.body')} />
+              <Textarea label="Body" autosize minRows={1} classNames={{ input: 'mono' }} style={{ gridColumn: 'span 3' }} disabled={ro} {...form.getInputProps('defaultResponse.body')} />
             </SimpleGrid>
           )}
         </Stack>

@@ -51,7 +51,7 @@ function SecretEditor({ initial, isNew, onReload }: { initial: Secret; isNew: bo
       <Fieldset legend="TLS certificate and key (for HTTPS listeners)">
         <Stack gap="xs">
           <SectionError error={form.errors.tls} />
-          <Textarea label="Certificate chain (PEM, leaf first)" autosize minRows={3} maxRows={12} className="mono" placeholder={PEM_PLACEHOLDER} disabled={ro} {...form.getInputProps('tls.certificate')} />
+          <Textarea label="Certificate chain (PEM, leaf first)" autosize minRows={3} maxRows={12} classNames={{ input: 'mono' }} placeholder={PEM_PLACEHOLDER} disabled={ro} {...form.getInputProps('tls.certificate')} />
           {replacing ? (
             <Textarea
               label="Private key (PEM)"
@@ -59,7 +59,7 @@ function SecretEditor({ initial, isNew, onReload }: { initial: Secret; isNew: bo
               autosize
               minRows={3}
               maxRows={12}
-              className="mono"
+              classNames={{ input: 'mono' }}
               placeholder="-----BEGIN PRIVATE KEY-----"
               disabled={ro}
               {...form.getInputProps('tls.privateKey')}
@@ -84,7 +84,7 @@ function SecretEditor({ initial, isNew, onReload }: { initial: Secret; isNew: bo
         </Stack>
       </Fieldset>
       <Fieldset legend="CA certificates (to verify upstreams)">
-        <Textarea label="CA bundle (PEM)" autosize minRows={3} maxRows={12} className="mono" placeholder={PEM_PLACEHOLDER} disabled={ro} {...form.getInputProps('ca')} />
+        <Textarea label="CA bundle (PEM)" autosize minRows={3} maxRows={12} classNames={{ input: 'mono' }} placeholder={PEM_PLACEHOLDER} disabled={ro} {...form.getInputProps('ca')} />
       </Fieldset>
     </ObjectEditorShell>
   );
