@@ -290,6 +290,16 @@ const flows = {
     await page.getByTestId('target-notice').or(page.getByLabel('Namespace')).first().waitFor();
     await shot('15-upstream-kubernetes');
     await page.getByText('Static list', { exact: true }).click();
+    // Someone else saves the upstream meanwhile: saving says so and offers their version.
+    await page.getByLabel('Description').fill('edited in the browser');
+    const cur = JSON.parse((await api('GET', '/upstreams/web-v2')).body);
+    const r = await api('PUT', '/upstreams/web-v2', { ...cur, description: 'Storefront release candidate (edited elsewhere)' });
+    assert(r.status === 200, `concurrent update: ${r.status} ${r.body}`);
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByRole('alert').filter({ hasText: 'Load the latest version' }).waitFor();
+    await shot('15-upstream-conflict');
+    await page.getByRole('button', { name: 'Load the latest version' }).click();
+    await page.waitForFunction(() => document.querySelector('input[value="Storefront release candidate (edited elsewhere)"]') !== null);
     // The list shows the draft's endpoints (discovery picks the change up on its own schedule).
     await go('/upstreams');
     await page.locator('[data-upstream="web-v2"]').getByText('127.0.0.1:9299').waitFor();

@@ -7,6 +7,8 @@ import {
   formToGateway,
   formToSecret,
   formToUpstream,
+  kubeChoices,
+  type KubeServices,
   gatewayToForm,
   prune,
   secretToForm,
@@ -106,5 +108,28 @@ describe('secret form', () => {
   });
   it('leaves tls out of a CA-only secret', () => {
     expect(formToSecret(secretToForm({ name: 'ca', ca: 'PEM\n' }), false)).toEqual({ name: 'ca', ca: 'PEM' });
+  });
+});
+
+describe('kubeChoices', () => {
+  const reply: KubeServices = {
+    namespaces: ['shop', 'default', 'empty'],
+    items: [
+      { namespace: 'shop', name: 'cart', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }, { name: 'dns', port: 53, protocol: 'UDP' }] },
+      { namespace: 'shop', name: 'pay', ports: [{ port: 9000 }] },
+      { namespace: 'default', name: 'cart', ports: [{ port: 80 }] },
+    ],
+  };
+  it('offers every namespace, the services of the chosen one and the ports of the chosen service', () => {
+    const c = kubeChoices(reply, 'shop', 'cart');
+    expect(c.namespaces).toEqual(['default', 'empty', 'shop']);
+    expect(c.services).toEqual(['cart', 'pay']);
+    expect(c.ports).toEqual([{ value: '8080', label: '8080 (http)' }, { value: '53', label: '53 (dns) UDP' }]);
+    expect(c.portsOf('pay')).toEqual([{ port: 9000 }]);
+  });
+  it('offers services of every namespace until one is chosen, and nothing without an answer', () => {
+    expect(kubeChoices(reply, '', '').services).toEqual(['cart', 'pay']);
+    expect(kubeChoices(reply, 'default', 'cart').ports).toEqual([{ value: '80', label: '80' }]);
+    expect(kubeChoices(undefined, 'x', 'y')).toMatchObject({ namespaces: [], services: [], ports: [] });
   });
 });

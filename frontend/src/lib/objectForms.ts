@@ -247,3 +247,29 @@ export function formToSecret(v: SecretFormValues, storedKey: boolean): Secret {
 }
 
 export const SECRET_CONTAINERS = [/^$/, /^tls$/];
+
+// ---- Discovery pickers ----
+
+/** GET /targets/kubernetes/services. */
+export interface KubeServices {
+  namespaces?: string[];
+  items?: { namespace: string; name: string; ports?: { name?: string; port: number; protocol?: string }[] }[];
+}
+
+/**
+ * What the Kubernetes picker offers for the namespace and service typed so
+ * far: every namespace the cluster reported, the services of the chosen
+ * namespace and the ports of the chosen service.
+ */
+export function kubeChoices(reply: KubeServices | undefined, namespace: string, service: string) {
+  const items = reply?.items ?? [];
+  const namespaces = [...new Set([...(reply?.namespaces ?? []), ...items.map((s) => s.namespace)])].sort();
+  const inNs = items.filter((s) => !namespace || s.namespace === namespace);
+  const services = [...new Set(inNs.map((s) => s.name))].sort();
+  const svc = inNs.find((s) => s.name === service);
+  const ports = (svc?.ports ?? []).map((p) => ({
+    value: String(p.port),
+    label: `${p.port}${p.name ? ` (${p.name})` : ''}${p.protocol && p.protocol !== 'TCP' ? ` ${p.protocol}` : ''}`,
+  }));
+  return { namespaces, services, ports, portsOf: (name: string) => inNs.find((s) => s.name === name)?.ports ?? [] };
+}

@@ -8,7 +8,7 @@ import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { ObjectEditorShell, SectionError, useObjectEditor, type ObjectKind } from '../components/ObjectEditor';
 import { friendlyMessage, get, seg } from '../lib/api';
 import type { Upstream } from '../lib/model';
-import { UPSTREAM_CONTAINERS, formFieldKnown, formToUpstream, upstreamToForm, type UpstreamFormValues } from '../lib/objectForms';
+import { UPSTREAM_CONTAINERS, formFieldKnown, formToUpstream, kubeChoices, upstreamToForm, type KubeServices, type UpstreamFormValues } from '../lib/objectForms';
 import { useObject, useSecrets } from '../lib/queries';
 
 const KIND: ObjectKind<UpstreamFormValues, Upstream> = {
@@ -183,11 +183,6 @@ function StaticEndpoints({ form, readOnly }: { form: UseFormReturnType<UpstreamF
   );
 }
 
-interface KubeServices {
-  namespaces?: string[];
-  items?: { namespace: string; name: string; ports?: { name?: string; port: number; protocol?: string }[] }[];
-}
-
 /** A target that is not configured (or unreachable) answers with a reason: show it and let the user type. */
 function TargetNotice({ name, error }: { name: string; error: unknown }) {
   return (
@@ -205,11 +200,7 @@ function KubernetesSource({ form, readOnly }: { form: UseFormReturnType<Upstream
     retry: false,
     staleTime: 30_000,
   });
-  const items = svcs.data?.items ?? [];
-  const namespaces = [...new Set([...(svcs.data?.namespaces ?? []), ...items.map((s) => s.namespace)])].sort();
-  const inNs = items.filter((s) => !k.namespace || s.namespace === k.namespace);
-  const svc = inNs.find((s) => s.name === k.service);
-  const ports = (svc?.ports ?? []).map((p) => ({ value: String(p.port), label: `${p.port}${p.name ? ` (${p.name})` : ''}${p.protocol && p.protocol !== 'TCP' ? ` ${p.protocol}` : ''}` }));
+  const { namespaces, services, ports, portsOf } = kubeChoices(svcs.data, k.namespace, k.service);
   return (
     <Stack gap="xs">
       {svcs.isError && <TargetNotice name="Kubernetes" error={svcs.error} />}
@@ -217,13 +208,14 @@ function KubernetesSource({ form, readOnly }: { form: UseFormReturnType<Upstream
         <Autocomplete label="Namespace" data={namespaces} disabled={readOnly} {...form.getInputProps('kubernetes.namespace')} />
         <Autocomplete
           label="Service"
-          data={[...new Set(inNs.map((s) => s.name))]}
+          data={services}
           disabled={readOnly}
           {...form.getInputProps('kubernetes.service')}
           onChange={(name) => {
             form.setFieldValue('kubernetes.service', name);
-            const only = inNs.find((s) => s.name === name)?.ports;
-            if (only?.length === 1) form.setFieldValue('kubernetes.port', only[0].port);
+            // A service with one port leaves nothing to choose.
+            const only = portsOf(name);
+            if (only.length === 1) form.setFieldValue('kubernetes.port', only[0].port);
           }}
         />
         {ports.length > 0 ? (
