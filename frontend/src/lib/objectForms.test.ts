@@ -133,3 +133,26 @@ describe('kubeChoices', () => {
     expect(kubeChoices(undefined, 'x', 'y')).toMatchObject({ namespaces: [], services: [], ports: [] });
   });
 });
+
+describe('saving from a form loses nothing', () => {
+  // Fields a form does not show yet must survive an edit-and-save: the
+  // editor is not allowed to drop what an operator set through the API or a
+  // file.
+  it('keeps an upstream hash policy and expected health statuses', () => {
+    const u: Upstream = {
+      name: 'carts',
+      static: { endpoints: [{ address: '10.0.0.1', port: 80 }] },
+      loadBalancer: { policy: 'ring-hash', hashOn: { header: 'x-user' } },
+      healthCheck: { path: '/ready', expectedStatuses: [200, 204] },
+    };
+    expect(formToUpstream(upstreamToForm(u))).toEqual(u);
+  });
+  it('keeps a gateway default response headers', () => {
+    const g: Gateway = {
+      name: 'public',
+      listeners: [{ name: 'http', port: 8080, protocol: 'HTTP' }],
+      defaultResponse: { status: 404, body: 'no route\n', headers: { 'content-type': 'text/plain' } },
+    };
+    expect(formToGateway(gatewayToForm(g))).toEqual(g);
+  });
+});

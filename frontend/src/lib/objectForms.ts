@@ -57,10 +57,12 @@ export interface UpstreamFormValues {
   kubernetes: { namespace: string; service: string; port: Num; context: string };
   consul: { service: string; tags: string[]; datacenter: string; passingOnly: boolean };
   protocol: string;
-  loadBalancer: { policy: string };
+  /** hashOn is not edited here yet; it is carried through so a save keeps it. */
+  loadBalancer: { policy: string; hashOn?: NonNullable<Upstream['loadBalancer']>['hashOn'] };
   connectTimeout: string;
   healthCheckOn: boolean;
-  healthCheck: { path: string; interval: string; timeout: string; healthyThreshold: Num; unhealthyThreshold: Num };
+  /** expectedStatuses is carried through unedited so a save keeps it. */
+  healthCheck: { path: string; interval: string; timeout: string; healthyThreshold: Num; unhealthyThreshold: Num; expectedStatuses?: number[] };
   outlierOn: boolean;
   outlierDetection: { consecutive5xx: Num; interval: string; baseEjectionTime: string; maxEjectionPercent: Num };
   circuitBreakerOn: boolean;
@@ -98,7 +100,7 @@ export function upstreamToForm(u: Upstream): UpstreamFormValues {
     kubernetes: { namespace: u.kubernetes?.namespace ?? '', service: u.kubernetes?.service ?? '', port: num(u.kubernetes?.port), context: u.kubernetes?.context ?? '' },
     consul: { service: u.consul?.service ?? '', tags: u.consul?.tags ?? [], datacenter: u.consul?.datacenter ?? '', passingOnly: u.consul?.passingOnly ?? true },
     protocol: u.protocol ?? '',
-    loadBalancer: { policy: u.loadBalancer?.policy ?? '' },
+    loadBalancer: { policy: u.loadBalancer?.policy ?? '', hashOn: u.loadBalancer?.hashOn },
     connectTimeout: u.connectTimeout ?? '',
     healthCheckOn: !!u.healthCheck,
     healthCheck: {
@@ -107,6 +109,7 @@ export function upstreamToForm(u: Upstream): UpstreamFormValues {
       timeout: u.healthCheck?.timeout ?? '',
       healthyThreshold: num(u.healthCheck?.healthyThreshold),
       unhealthyThreshold: num(u.healthCheck?.unhealthyThreshold),
+      expectedStatuses: u.healthCheck?.expectedStatuses,
     },
     outlierOn: !!u.outlierDetection,
     outlierDetection: {
@@ -147,7 +150,7 @@ export function formToUpstream(v: UpstreamFormValues): Upstream {
       break;
   }
   u.protocol = v.protocol;
-  if (v.loadBalancer.policy) u.loadBalancer = { policy: v.loadBalancer.policy };
+  if (v.loadBalancer.policy) u.loadBalancer = prune({ policy: v.loadBalancer.policy, hashOn: v.loadBalancer.hashOn });
   u.connectTimeout = v.connectTimeout;
   if (v.healthCheckOn) u.healthCheck = prune({ ...v.healthCheck }) as Upstream['healthCheck'];
   if (v.outlierOn) u.outlierDetection = prune({ ...v.outlierDetection }) as Upstream['outlierDetection'];
@@ -178,7 +181,8 @@ export interface GatewayFormValues {
   description: string;
   listeners: ListenerFormValues[];
   defaultResponseOn: boolean;
-  defaultResponse: { status: Num; body: string };
+  /** headers are not edited here yet; they are carried through so a save keeps them. */
+  defaultResponse: { status: Num; body: string; headers?: Record<string, string> };
 }
 
 export function gatewayToForm(g: Gateway): GatewayFormValues {
@@ -194,7 +198,7 @@ export function gatewayToForm(g: Gateway): GatewayFormValues {
       tls: { certificates: (l.tls?.certificates ?? []).map((c) => ({ secret: c.secret, hosts: c.hosts ?? [] })), minVersion: l.tls?.minVersion ?? '' },
     })),
     defaultResponseOn: !!g.defaultResponse,
-    defaultResponse: { status: num(g.defaultResponse?.status ?? 404), body: g.defaultResponse?.body ?? '' },
+    defaultResponse: { status: num(g.defaultResponse?.status ?? 404), body: g.defaultResponse?.body ?? '', headers: g.defaultResponse?.headers },
   };
 }
 
@@ -211,7 +215,7 @@ export function formToGateway(v: GatewayFormValues): Gateway {
     return out;
   });
   const g: Gateway = prune({ name: v.name, version: v.version, description: v.description, listeners });
-  if (v.defaultResponseOn) g.defaultResponse = prune({ status: v.defaultResponse.status, body: v.defaultResponse.body }) as Respond;
+  if (v.defaultResponseOn) g.defaultResponse = prune({ status: v.defaultResponse.status, body: v.defaultResponse.body, headers: v.defaultResponse.headers }) as Respond;
   return g;
 }
 
