@@ -53,8 +53,8 @@ func (c consulKV) publish(ctx context.Context, pub store.Published) error {
 	if err != nil {
 		return err
 	}
-	kv := consulpub.ForGateway(client, pub.Gateway)
-	if err := kv.Publish(ctx, kvWorkspace(pub.Workspace)); err != nil {
+	kv := consulpub.New(client)
+	if err := kv.Publish(ctx, pub.Gateway, kvWorkspace(pub.Workspace)); err != nil {
 		return err
 	}
 	c.log.Info("published to consul kv", "gateway", pub.Gateway, "version", pub.Version, "prefix", kv.Prefix())
@@ -260,6 +260,8 @@ func (p *pusher) ExportConsul(ctx context.Context, actor, gateway string, apply 
 }
 
 // ConsulKVReply is GET /targets/consul/kv: what a publish left in the KV.
+// Prefix is the tree all gateways share; Items is the gateway's part of
+// it: its Gateway document, routes, and the upstreams and secrets they use.
 type ConsulKVReply struct {
 	Prefix string     `json:"prefix"`
 	Items  []KVObject `json:"items"`
@@ -279,9 +281,9 @@ func (p *pusher) ConsulKV(ctx context.Context, gateway string) (any, error) {
 	if err != nil {
 		return nil, targets.Unavailable("consul target", err)
 	}
-	kv := consulpub.ForGateway(client, gateway)
-	entries, err := kv.List(ctx)
-	if err != nil {
+	kv := consulpub.New(client)
+	entries, err := kv.ReadGateway(ctx, gateway)
+	if err != nil { // a gateway never published stays ENOTFOUND
 		return nil, targets.Unavailable("consul target", err)
 	}
 	reply := ConsulKVReply{Prefix: kv.Prefix(), Items: []KVObject{}}

@@ -155,7 +155,7 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 		keys = append(keys, it.Kind+"/"+it.Name)
 	}
 	slices.Sort(keys)
-	if want := []string{"Gateway/edge", "Route/all", "Route/api", "Upstream/api", "Upstream/web"}; !slices.Equal(keys, want) || kv.Prefix != "routedeck/v1/gateways/edge" {
+	if want := []string{"Gateway/edge", "Route/all", "Route/api", "Upstream/api", "Upstream/web"}; !slices.Equal(keys, want) || kv.Prefix != "routedeck/v1" {
 		t.Errorf("consul kv under %s holds %v, want %v", kv.Prefix, keys, want)
 	}
 

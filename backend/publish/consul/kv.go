@@ -1,13 +1,17 @@
 // Package consul publishes routedeck objects to Consul's KV store, one key
-// per object under routedeck/v1/<kind>/<name>, as JSON. Every write is a
-// check-and-set on the key's ModifyIndex, so two publishers never silently
-// overwrite each other: the loser gets a conflict and must read again.
+// per object under routedeck/v1/<kind>/<name>, as JSON. All gateways share
+// that one tree: a gateway's routes record which gateway they belong to,
+// and upstreams and secrets are shared by whichever routes use them. Every
+// write is a check-and-set on the key's ModifyIndex, so two publishers
+// never silently overwrite each other: the loser gets a conflict and must
+// read again.
 package consul
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/consul/api"
@@ -33,14 +37,6 @@ type KV struct {
 
 // New returns a KV publisher under DefaultPrefix.
 func New(client *api.Client) *KV { return &KV{client: client, prefix: DefaultPrefix} }
-
-// ForGateway returns a KV publisher for one gateway's published workspace,
-// under <DefaultPrefix>/gateways/<gateway>. Gateways share upstreams, and
-// Publish makes its prefix hold exactly one workspace, so each gateway
-// needs a folder of its own.
-func ForGateway(client *api.Client, gateway string) *KV {
-	return &KV{client: client, prefix: DefaultPrefix + "/gateways/" + gateway}
-}
 
 // Prefix is the KV folder this publisher owns.
 func (k *KV) Prefix() string { return k.prefix }
@@ -111,39 +107,106 @@ func (k *KV) Delete(ctx context.Context, kind, name string, index uint64) error 
 	return err
 }
 
-// Publish makes the prefix hold exactly ws's objects, in one transaction:
-// every object is written and every other key under the prefix deleted,
-// each checked against the index read at the start. If anything changed
-// in between, nothing is written and the error is model.ECONFLICT.
-func (k *KV) Publish(ctx context.Context, ws model.Workspace) error {
+// Publish writes gateway's published workspace ws into the shared tree,
+// in one transaction with a check-and-set on every key it touches:
+//
+//   - the Gateway document, ws's routes, and the upstreams and secrets
+//     they use are written;
+//   - routes of this gateway that ws no longer holds are deleted (a route
+//     records its gateway, so another gateway's routes are never
+//     candidates);
+//   - upstreams no route left in the tree uses, and secrets no gateway or
+//     upstream left in the tree uses, are deleted.
+//
+// Each check is against the index read at the start; if anything changed
+// in between, nothing is written and the error is model.ECONFLICT. A
+// publish that needs more than Consul's 64 operations is refused
+// (model.EINVALID) rather than split: split transactions could leave a
+// reader, or a second routedeck, with routes whose upstreams are not
+// written yet.
+func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) error {
+	if err := checkGatewayWorkspace(gateway, ws); err != nil {
+		return err
+	}
 	current, err := k.List(ctx)
 	if err != nil {
 		return err
 	}
+	// after is the tree as it will be once the transaction commits; the
+	// garbage collection below decides on it, not on what was read.
+	after := map[string]model.Object{}
+	for _, e := range current {
+		after[k.objectKey(e.Object)] = e.Object
+	}
 	index := map[string]uint64{}
 	for _, e := range current {
-		index[k.Key(e.Object.Kind(), e.Object.ObjectMeta().Name)] = e.ModifyIndex
+		index[k.objectKey(e.Object)] = e.ModifyIndex
 	}
+
 	var ops api.KVTxnOps
-	keep := map[string]bool{}
+	written := map[string]bool{}
 	for _, obj := range ws.Objects() {
-		key := k.Key(obj.Kind(), obj.ObjectMeta().Name)
-		keep[key] = true
+		key := k.objectKey(obj)
+		if old, ok := after[key].(*model.Route); ok && old.Gateway != gateway {
+			return model.Errorf(model.ECONFLICT,
+				"route %q in consul belongs to gateway %q, not %q", old.Name, old.Gateway, gateway)
+		}
+		written[key] = true
+		after[key] = obj
 		op, err := k.casOp(obj, index[key])
 		if err != nil {
 			return err
 		}
 		ops = append(ops, op)
 	}
+	del := func(e Entry) {
+		key := k.objectKey(e.Object)
+		delete(after, key)
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: key, Index: e.ModifyIndex})
+	}
 	for _, e := range current {
-		key := k.Key(e.Object.Kind(), e.Object.ObjectMeta().Name)
-		if !keep[key] {
-			ops = append(ops, &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: key, Index: e.ModifyIndex})
+		if r, ok := e.Object.(*model.Route); ok && r.Gateway == gateway && !written[k.objectKey(r)] {
+			del(e)
 		}
 	}
+	// Routes are settled, so the upstreams they use are known; upstreams
+	// are settled once those are deleted, and with them the secrets.
+	usedUpstreams := map[string]bool{}
+	for _, obj := range after {
+		if r, ok := obj.(*model.Route); ok {
+			for _, u := range RouteUpstreams(r) {
+				usedUpstreams[u] = true
+			}
+		}
+	}
+	for _, e := range current {
+		if u, ok := e.Object.(*model.Upstream); ok && !usedUpstreams[u.Name] && !written[k.objectKey(u)] {
+			del(e)
+		}
+	}
+	usedSecrets := map[string]bool{}
+	for _, obj := range after {
+		var names []string
+		switch o := obj.(type) {
+		case *model.Gateway:
+			names = model.SecretNames(o, nil)
+		case *model.Upstream:
+			names = model.SecretNames(nil, []model.Upstream{*o})
+		}
+		for _, n := range names {
+			usedSecrets[n] = true
+		}
+	}
+	for _, e := range current {
+		if s, ok := e.Object.(*model.Secret); ok && !usedSecrets[s.Name] && !written[k.objectKey(s)] {
+			del(e)
+		}
+	}
+
 	if len(ops) > maxTxnOps {
 		return model.Errorf(model.EINVALID,
-			"publishing to consul takes %d writes, more than the %d one transaction allows", len(ops), maxTxnOps)
+			"publishing gateway %q to consul takes %d writes and deletes, more than the %d one consul transaction allows; "+
+				"it is refused rather than split, so consul never holds half of it", gateway, len(ops), maxTxnOps)
 	}
 	if len(ops) == 0 {
 		return nil
@@ -153,6 +216,109 @@ func (k *KV) Publish(ctx context.Context, ws model.Workspace) error {
 	}
 	_, err = k.txn(ctx, ops)
 	return err
+}
+
+// checkGatewayWorkspace refuses a workspace that is not one gateway's: the
+// tree is shared, so writing another gateway's routes here would take them
+// over.
+func checkGatewayWorkspace(gateway string, ws model.Workspace) error {
+	var p model.Problems
+	if len(ws.Gateways) != 1 || ws.Gateways[0].Name != gateway {
+		p.Add("gateways", "must hold exactly gateway %q", gateway)
+	}
+	for i, r := range ws.Routes {
+		if r.Gateway != gateway {
+			p.Add(model.JoinPath(model.Index("routes", i), "gateway"), "is %q, publishing gateway %q", r.Gateway, gateway)
+		}
+	}
+	return p.Err()
+}
+
+// ReadGateway reads gateway's published workspace back from the tree: its
+// Gateway document, its routes in rule order, the upstreams those routes
+// use and the secrets the gateway and those upstreams use, each sorted by
+// name. Secrets come back as they were published, without private keys. A
+// gateway that was never published is a model.ENOTFOUND error.
+func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
+	all, err := k.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]Entry{}
+	for _, e := range all {
+		byKey[k.objectKey(e.Object)] = e
+	}
+	gw, ok := byKey[k.Key(model.KindGateway, gateway)]
+	if !ok {
+		return nil, model.Errorf(model.ENOTFOUND, "gateway %q is not published to consul", gateway)
+	}
+	out := []Entry{gw}
+	var routes []Entry
+	usedUpstreams := map[string]bool{}
+	for _, e := range all {
+		if r, ok := e.Object.(*model.Route); ok && r.Gateway == gateway {
+			routes = append(routes, e)
+			for _, u := range RouteUpstreams(r) {
+				usedUpstreams[u] = true
+			}
+		}
+	}
+	slices.SortStableFunc(routes, func(a, b Entry) int {
+		return model.CompareRoutes(a.Object.(*model.Route), b.Object.(*model.Route))
+	})
+	var upstreams []model.Upstream
+	var upEntries []Entry
+	for _, e := range all { // List is in key order, so by name
+		if u, ok := e.Object.(*model.Upstream); ok && usedUpstreams[u.Name] {
+			upstreams = append(upstreams, *u)
+			upEntries = append(upEntries, e)
+		}
+	}
+	secrets := model.SecretNames(gw.Object.(*model.Gateway), upstreams)
+	slices.Sort(secrets)
+	var secEntries []Entry
+	for _, name := range secrets {
+		if e, ok := byKey[k.Key(model.KindSecret, name)]; ok {
+			secEntries = append(secEntries, e)
+		}
+	}
+	out = append(out, upEntries...)
+	out = append(out, routes...)
+	return append(secEntries, out...), nil
+}
+
+// Workspace collects entries' objects into a workspace.
+func Workspace(entries []Entry) model.Workspace {
+	var ws model.Workspace
+	for _, e := range entries {
+		ws.Add(e.Object)
+	}
+	return ws
+}
+
+// RouteUpstreams returns the upstreams r sends requests to: its forward
+// backends, its mirror and the upstream its JWKS is fetched from.
+func RouteUpstreams(r *model.Route) []string {
+	var out []string
+	add := func(u string) {
+		if u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	for _, b := range r.Then.Forward {
+		add(b.Upstream)
+	}
+	if r.Then.Mirror != nil {
+		add(r.Then.Mirror.Upstream)
+	}
+	if r.Then.Auth != nil && r.Then.Auth.JWT != nil {
+		add(r.Then.Auth.JWT.JWKSUpstream)
+	}
+	return out
+}
+
+func (k *KV) objectKey(obj model.Object) string {
+	return k.Key(obj.Kind(), obj.ObjectMeta().Name)
 }
 
 func (k *KV) casOp(obj model.Object, index uint64) (*api.KVTxnOp, error) {
