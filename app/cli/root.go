@@ -93,6 +93,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newManifestsCmd(o),
 		newExportCmd(o),
 		newTestCmd(o),
+		newImportCmd(o),
 	)
 	return root
 }

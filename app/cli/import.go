@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	consulapi "github.com/hashicorp/consul/api"
+	"github.com/spf13/cobra"
+
+	"github.com/routedeck/routedeck/backend/model"
+	consulpub "github.com/routedeck/routedeck/backend/publish/consul"
+)
+
+func newImportCmd(o *options) *cobra.Command {
+	cmd := &cobra.Command{Use: "import", Short: "Read configuration another routedeck published", Args: cobra.NoArgs}
+	var gateway, addr string
+	var apply bool
+	consul := &cobra.Command{
+		Use:   "consul [--gateway G] [--consul-addr HOST:PORT] [--apply]",
+		Short: "Read what routedeck published to Consul KV; print it as a file, or --apply it to the server",
+		Long: `Reads the workspace routedeck publishes to Consul KV (routedeck/v1/<kind>/<name>):
+with --gateway, that gateway, its routes and the upstreams and secrets they
+use; without, everything in the tree. It is printed as multi-document YAML,
+ready for apply, or with --apply sent to the server as apply -f does, all or
+nothing. Publish it there with: routedeck publish --gateway G.
+
+The agent is CONSUL_HTTP_ADDR (and CONSUL_HTTP_TOKEN) unless --consul-addr
+is given.
+
+Consul holds TLS secrets without their private keys. With --apply, such a
+secret must already exist on the server (with its key): the server's copy is
+kept and the one from Consul is left out. If any is missing, nothing is
+applied and the missing secrets are listed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ws, err := readConsulKV(cmd.Context(), addr, gateway)
+			if err != nil {
+				return err
+			}
+			if !apply {
+				for _, s := range ws.Secrets {
+					if s.KeepsStoredKey() {
+						fmt.Fprintf(o.stderr, "routedeck: secret %s: consul holds no private key; add it before applying\n", s.Name)
+					}
+				}
+				return writeYAMLDocs(o.stdout, ws.Objects())
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			if ws, err = keepServerSecrets(cmd.Context(), c, ws, func(name string) {
+				fmt.Fprintf(o.stderr, "routedeck: secret %s: kept the server's copy (consul holds no private key)\n", name)
+			}); err != nil {
+				return err
+			}
+			var res applyResult
+			if err := c.do(cmd.Context(), "POST", "/apply", ws, &res); err != nil {
+				return fmt.Errorf("apply the workspace read from consul: %w", err)
+			}
+			for _, it := range res.Items {
+				fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
+			}
+			return nil
+		},
+	}
+	consul.Flags().StringVar(&gateway, "gateway", "", "gateway to import (default: everything in the tree)")
+	consul.Flags().StringVar(&addr, "consul-addr", "", "Consul HTTP address (default: CONSUL_HTTP_ADDR)")
+	consul.Flags().BoolVar(&apply, "apply", false, "send the workspace to the server instead of printing it")
+	cmd.AddCommand(consul)
+	return cmd
+}
+
+// readConsulKV reads gateway's published workspace (every object when
+// gateway is empty) from the agent at addr, or the environment's agent.
+// Versions and who-wrote-when belong to the routedeck that published, so
+// they are cleared: on another server they would read as stale versions.
+func readConsulKV(ctx context.Context, addr, gateway string) (model.Workspace, error) {
+	cfg := consulapi.DefaultConfig()
+	if addr != "" {
+		cfg.Address = addr
+	}
+	client, err := consulapi.NewClient(cfg)
+	if err != nil {
+		return model.Workspace{}, fmt.Errorf("consul client for %s: %w", cfg.Address, err)
+	}
+	kv := consulpub.New(client)
+	var entries []consulpub.Entry
+	if gateway != "" {
+		entries, err = kv.ReadGateway(ctx, gateway)
+	} else {
+		entries, err = kv.List(ctx)
+	}
+	if err != nil {
+		return model.Workspace{}, fmt.Errorf("read %s from consul at %s: %w", kv.Prefix(), cfg.Address, err)
+	}
+	if len(entries) == 0 {
+		return model.Workspace{}, model.Errorf(model.ENOTFOUND, "nothing is published under %s in consul at %s", kv.Prefix(), cfg.Address)
+	}
+	ws := consulpub.Workspace(entries)
+	for _, obj := range ws.Objects() {
+		meta := obj.ObjectMeta()
+		*meta = model.Meta{Name: meta.Name}
+	}
+	return ws, nil
+}
+
+// keepServerSecrets leaves out of ws the TLS secrets Consul holds without
+// a private key, which the server must already have (kept reports each);
+// if any is missing, it lists them all and nothing is applied.
+func keepServerSecrets(ctx context.Context, c *client, ws model.Workspace, kept func(name string)) (model.Workspace, error) {
+	var keep []model.Secret
+	var missing []string
+	for _, s := range ws.Secrets {
+		if !s.KeepsStoredKey() {
+			keep = append(keep, s)
+			continue
+		}
+		err := c.do(ctx, "GET", "/secrets/"+url.PathEscape(s.Name), nil, nil)
+		switch {
+		case err == nil:
+			kept(s.Name)
+		case model.ErrorCode(err) == model.ENOTFOUND:
+			missing = append(missing, s.Name)
+		default:
+			return ws, fmt.Errorf("look up secret %q on the server: %w", s.Name, err)
+		}
+	}
+	if len(missing) > 0 {
+		return ws, model.Errorf(model.EINVALID,
+			"consul holds secret(s) %s without private keys and the server has none of that name: "+
+				"create them with their keys first (routedeck apply -f), then import again; nothing was applied",
+			strings.Join(missing, ", "))
+	}
+	ws.Secrets = keep
+	return ws, nil
+}
