@@ -3,8 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/routedeck/routedeck/backend/auth"
-	"github.com/routedeck/routedeck/backend/store"
 )
 
 // scrape reads /metrics as a viewer and returns each sample by its series
@@ -64,31 +61,16 @@ func scrape(t *testing.T, ctx context.Context, addr, token string) map[string]fl
 func TestMetricsAfterPublish(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Stop()
-	tok, hash, _ := auth.NewToken()
-	if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: "t", Role: auth.RoleEditor, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
+	svc, call := apiService(t, ctx, auth.RoleEditor)
+	tok := newToken(t, ctx, svc, auth.RoleViewer)
 	addr := svc.Addr().String()
 
 	before := scrape(t, ctx, addr, tok)
 	if got := before["routedeck_xds_translation_duration_seconds_count"]; got != 0 {
 		t.Fatalf("translations before any publish: %v", got)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/api/v1/gateways/public/publish", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("publish: status %d", resp.StatusCode)
+	if code, body := call(auth.RoleEditor, "POST", "/gateways/public/publish", ""); code != http.StatusOK {
+		t.Fatalf("publish: %d %s", code, body)
 	}
 
 	conn, err := grpc.NewClient(svc.ADSAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,38 +11,6 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/store"
 )
-
-// apiService starts the service on loopback with a token per role and
-// returns a function that calls its API as a role: status and body.
-func apiService(t *testing.T, ctx context.Context, roles ...string) (*Service, func(role, method, path, body string) (int, string)) {
-	t.Helper()
-	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop() })
-	tokens := map[string]string{}
-	for _, role := range roles {
-		tok, hash, _ := auth.NewToken()
-		if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: role, Role: role, Hash: hash}); err != nil {
-			t.Fatal(err)
-		}
-		tokens[role] = tok
-	}
-	return svc, func(role, method, path, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, method, "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tokens[role])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-}
 
 // TestPublishRunsRouteTests saves a failing route test for the demo gateway
 // and checks that publish refuses with the failure listed, that only an

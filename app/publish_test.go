@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/store"
 )
 
 // TestPublishReachesEnvoy publishes the demo gateway through the API and
@@ -26,30 +23,14 @@ import (
 func TestPublishReachesEnvoy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	svc := New(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Stop()
-	tok, hash, _ := auth.NewToken()
-	if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: "t", Role: auth.RoleEditor, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
+	svc, call := apiService(t, ctx, auth.RoleEditor)
 	post := func(path, body string) string {
 		t.Helper()
-		req, _ := http.NewRequest("POST", "http://"+svc.Addr().String()+"/api/v1"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, b := call(auth.RoleEditor, "POST", path, body)
+		if code != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", path, code, b)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
-		}
-		return string(b)
+		return b
 	}
 	if got := post("/gateways/public/publish", ""); !strings.Contains(got, `"version": 1`) {
 		t.Fatalf("publish: %s", got)
@@ -118,27 +99,12 @@ func TestPublishReachesEnvoy(t *testing.T) {
 	if resp, err := http.Get("http://" + svc.Addr().String() + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("anonymous /metrics: %v %v", resp, err)
 	}
-	mreq, _ := http.NewRequest("GET", "http://"+svc.Addr().String()+"/metrics", nil)
-	mreq.Header.Set("Authorization", "Bearer "+tok)
-	mresp, err := http.DefaultClient.Do(mreq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, _ := io.ReadAll(mresp.Body)
-	mresp.Body.Close()
-	if mresp.StatusCode != 200 || !strings.Contains(string(mb), "go_goroutines") {
-		t.Errorf("/metrics: %d %.200s", mresp.StatusCode, mb)
+	if m := scrape(t, ctx, svc.Addr().String(), newToken(t, ctx, svc, auth.RoleViewer)); m["go_goroutines"] == 0 {
+		t.Errorf("/metrics lacks go_goroutines")
 	}
 
-	req, _ := http.NewRequest("GET", "http://"+svc.Addr().String()+"/api/v1/gateways/public/proxies", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	presp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(presp.Body)
-	presp.Body.Close()
-	if !strings.Contains(string(b), `"node": "envoy-1"`) || !strings.Contains(string(b), `"connected": true`) {
-		t.Errorf("proxies: %s", b)
+	code, b := call(auth.RoleEditor, "GET", "/gateways/public/proxies", "")
+	if code != http.StatusOK || !strings.Contains(b, `"node": "envoy-1"`) || !strings.Contains(b, `"connected": true`) {
+		t.Errorf("proxies: %d %s", code, b)
 	}
 }
