@@ -382,18 +382,11 @@ func newPublishCmd(o *options) *cobra.Command {
 		Short: "Publish a gateway's draft to its Envoys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := o.client()
+			version, err := o.publishAction(cmd.Context(), gateway, "publish", map[string]bool{"force": force})
 			if err != nil {
 				return err
 			}
-			var res struct {
-				Version int64 `json:"version"`
-			}
-			body := map[string]bool{"force": force}
-			if err := c.do(cmd.Context(), "POST", "/gateways/"+url.PathEscape(gateway)+"/publish", body, &res); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.stdout, "gateway %s published as version %d\n", gateway, res.Version)
+			fmt.Fprintf(o.stdout, "gateway %s published as version %d\n", gateway, version)
 			return nil
 		},
 	}
@@ -411,17 +404,11 @@ func newRollbackCmd(o *options) *cobra.Command {
 		Short: "Publish an earlier version of a gateway again",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := o.client()
+			version, err := o.publishAction(cmd.Context(), gateway, "rollback", map[string]int64{"version": to})
 			if err != nil {
 				return err
 			}
-			var res struct {
-				Version int64 `json:"version"`
-			}
-			if err := c.do(cmd.Context(), "POST", "/gateways/"+url.PathEscape(gateway)+"/rollback", map[string]int64{"version": to}, &res); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.stdout, "gateway %s rolled back to version %d, published as version %d\n", gateway, to, res.Version)
+			fmt.Fprintf(o.stdout, "gateway %s rolled back to version %d, published as version %d\n", gateway, to, version)
 			return nil
 		},
 	}
@@ -430,4 +417,20 @@ func newRollbackCmd(o *options) *cobra.Command {
 	_ = cmd.MarkFlagRequired("gateway")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
+}
+
+// publishAction posts body to the gateway's publish or rollback endpoint;
+// both answer with the version that was published.
+func (o *options) publishAction(ctx context.Context, gateway, action string, body any) (int64, error) {
+	c, err := o.client()
+	if err != nil {
+		return 0, err
+	}
+	var res struct {
+		Version int64 `json:"version"`
+	}
+	if err := c.do(ctx, "POST", "/gateways/"+url.PathEscape(gateway)+"/"+action, body, &res); err != nil {
+		return 0, err
+	}
+	return res.Version, nil
 }
