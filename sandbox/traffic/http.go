@@ -10,13 +10,14 @@ import (
 	"strings"
 
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/sandbox/upstream"
 )
 
 // Response headers an outcome is read from. HeaderUpstream is what the
 // sandbox's mock upstreams answer with; Envoy adds the attempt count when a
 // route asks it to (include_attempt_count_in_response).
 const (
-	HeaderUpstream     = "x-routedeck-upstream"
+	HeaderUpstream     = upstream.HeaderUpstream
 	headerAttemptCount = "x-envoy-attempt-count"
 )
 
