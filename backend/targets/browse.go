@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
@@ -118,21 +119,11 @@ func (s *Service) KubeServices(ctx context.Context, namespace string) ([]string,
 	}
 	slices.SortFunc(out, func(a, b KubeService) int {
 		if a.Namespace != b.Namespace {
-			return compare(a.Namespace, b.Namespace)
+			return strings.Compare(a.Namespace, b.Namespace)
 		}
-		return compare(a.Name, b.Name)
+		return strings.Compare(a.Name, b.Name)
 	})
 	return namespaces, out, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ConsulService is one catalog service as the upstream picker lists it.
@@ -159,6 +150,6 @@ func (s *Service) ConsulServices(ctx context.Context) ([]ConsulService, error) {
 		slices.Sort(tags)
 		out = append(out, ConsulService{Name: name, Tags: slices.Compact(tags)})
 	}
-	slices.SortFunc(out, func(a, b ConsulService) int { return compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b ConsulService) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }

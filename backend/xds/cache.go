@@ -258,7 +258,7 @@ func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscri
 	if len(res) == 0 && len(removed) == 0 && !first {
 		return nil
 	}
-	slices.SortFunc(res, func(a, b *discovery.Resource) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(res, func(a, b *discovery.Resource) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(removed)
 	return &cache.DeltaPassthroughResponse{
 		DeltaRequest:   req,
@@ -270,16 +270,6 @@ func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscri
 			TypeUrl:           t.typeURL,
 		},
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // snapshot is the complete, validated configuration of one node group

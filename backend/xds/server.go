@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -446,7 +447,7 @@ func contentVersion(byType map[string][]types.Resource) string {
 	for _, k := range keys {
 		items := slices.Clone(byType[k])
 		slices.SortFunc(items, func(a, b types.Resource) int {
-			return compareStrings(cache.GetResourceName(a), cache.GetResourceName(b))
+			return strings.Compare(cache.GetResourceName(a), cache.GetResourceName(b))
 		})
 		for _, item := range items {
 			b, err := cache.MarshalResource(item)
