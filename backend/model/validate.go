@@ -2,10 +2,11 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -482,7 +483,7 @@ func validateRespond(p *Problems, path string, r *Respond) {
 	if len(r.Body) > maxDirectResponseBody {
 		p.Add(path+".body", "must be at most %d bytes (is %d)", maxDirectResponseBody, len(r.Body))
 	}
-	for _, name := range sortedKeys(r.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(r.Headers)) {
 		validateHeaderName(p, path+".headers["+name+"]", name, false)
 		validateHeaderValue(p, path+".headers["+name+"]", r.Headers[name])
 	}
@@ -618,7 +619,7 @@ func validateHeaderPolicy(p *Problems, path string, h *HeaderPolicy) {
 
 func validateHeaderMutation(p *Problems, path string, m *HeaderMutation) {
 	for field, set := range map[string]map[string]string{"set": m.Set, "add": m.Add, "addIfAbsent": m.AddIfAbsent} {
-		for _, name := range sortedKeys(set) {
+		for _, name := range slices.Sorted(maps.Keys(set)) {
 			fp := path + "." + field + "[" + name + "]"
 			validateHeaderName(p, fp, name, true)
 			validateHeaderValue(p, fp, set[name])
@@ -663,7 +664,7 @@ func validateRetries(p *Problems, path string, r *Retries) {
 	hasStatusCodes := false
 	for i, on := range r.On {
 		if !retryOn[on] {
-			p.Add(Index(path+".on", i), "unknown retry condition %q (known: %s)", on, strings.Join(sortedKeys(retryOn), ", "))
+			p.Add(Index(path+".on", i), "unknown retry condition %q (known: %s)", on, strings.Join(slices.Sorted(maps.Keys(retryOn)), ", "))
 		}
 		hasStatusCodes = hasStatusCodes || on == RetryStatusCodes
 	}
@@ -733,7 +734,7 @@ func validateAuth(p *Problems, path string, a *Auth) {
 		if len(b.Users) == 0 {
 			p.Add(path+".basic.users", "at least one user is required")
 		}
-		for _, u := range sortedKeys(b.Users) {
+		for _, u := range slices.Sorted(maps.Keys(b.Users)) {
 			if u == "" || strings.Contains(u, ":") {
 				p.Add(path+".basic.users["+u+"]", "a user name must be non-empty and contain no ':'")
 			}
@@ -856,13 +857,4 @@ func validateElem(p *Problems, list, kind string, i int, obj Object, seen map[st
 	} else {
 		seen[name] = i
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

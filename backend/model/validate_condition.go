@@ -2,6 +2,7 @@ package model
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -113,7 +114,7 @@ func validatePredicate(p *Problems, path string, c Condition) {
 		p.Add(opPath, "unknown op %q", c.Op)
 		return
 	}
-	if ok && !contains(opsFor[kind], c.Op) {
+	if ok && !slices.Contains(opsFor[kind], c.Op) {
 		p.Add(opPath, "op %q is not allowed on %s (allowed: %s)", c.Op, kind, strings.Join(opsFor[kind], ", "))
 	}
 	if c.IgnoreCase && !ignoreCaseOps[c.Op] {
@@ -294,13 +295,4 @@ func isToken(s string) bool {
 // what the message already says.
 func regexErr(err error) string {
 	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,7 +59,7 @@ func ExportEnvoy(tests []Test) (*checktool.TestFile, []Skipped) {
 		if in.Method == "" {
 			in.Method = http.MethodGet
 		}
-		for _, name := range sortedKeys(t.Request.Headers) {
+		for _, name := range slices.Sorted(maps.Keys(t.Request.Headers)) {
 			if strings.EqualFold(name, "host") || strings.EqualFold(name, ":authority") {
 				continue
 			}
@@ -95,7 +96,7 @@ func ExportEnvoy(tests []Test) (*checktool.TestFile, []Skipped) {
 // string match, or "not present" for an expected absence.
 func headerMatches(m map[string]*string) []json.RawMessage {
 	var out []json.RawMessage
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		hm := &routev3.HeaderMatcher{Name: strings.ToLower(name)}
 		if v := m[name]; v == nil {
 			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
@@ -357,15 +358,6 @@ func splitRequest(r rules.Request) (scheme, authority, target string) {
 		target = "/" + target
 	}
 	return scheme, authority, target
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func exactMatcher(v string) *matcherv3.StringMatcher {

@@ -2,7 +2,9 @@ package translate
 
 import (
 	"encoding/binary"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -61,7 +63,7 @@ func (e *keyEncoder) strMap(m map[string]string) {
 	if len(m) == 0 {
 		return
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		e.str(k)
 		e.str(m[k])
 	}

@@ -4,7 +4,9 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -261,7 +263,7 @@ func basicAuth(b *model.BasicAuth, problems *model.Problems) *basicauthv3.BasicA
 		problems.Add("then.auth.basic.users", "list at least one user")
 	}
 	var lines []string
-	for _, user := range sortedKeys(b.Users) {
+	for _, user := range slices.Sorted(maps.Keys(b.Users)) {
 		if strings.ContainsAny(user, ":\n") {
 			problems.Add("then.auth.basic.users."+user, "user names must not contain ':' or newlines")
 			continue

@@ -2,8 +2,9 @@ package translate
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, 
 			"then.mirror":          a.Mirror != nil,
 			"then.headers.request": a.Headers != nil && a.Headers.Request != nil,
 		}
-		for _, f := range sortedKeys(forwardOnly) {
+		for _, f := range slices.Sorted(maps.Keys(forwardOnly)) {
 			if forwardOnly[f] {
 				problems.Add(f, "applies only to forward actions, not to redirect or respond")
 			}
@@ -305,7 +306,7 @@ func retryPolicy(r *model.Retries) (*routev3.RetryPolicy, error) {
 			problems.Add(model.Index("on", i), "unknown retry condition %q", o)
 		}
 	}
-	if len(r.StatusCodes) > 0 && !contains(on, model.RetryStatusCodes) {
+	if len(r.StatusCodes) > 0 && !slices.Contains(on, model.RetryStatusCodes) {
 		on = append(on, model.RetryStatusCodes)
 	}
 	rp.RetryOn = strings.Join(on, ",")
@@ -430,7 +431,7 @@ func setHeaders(h map[string]string) []*corev3.HeaderValueOption {
 
 func headerOptions(h map[string]string, action corev3.HeaderValueOption_HeaderAppendAction) []*corev3.HeaderValueOption {
 	var out []*corev3.HeaderValueOption
-	for _, k := range sortedKeys(h) {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		out = append(out, &corev3.HeaderValueOption{
 			Header:       &corev3.HeaderValue{Key: strings.ToLower(k), Value: h[k]},
 			AppendAction: action,
@@ -452,22 +453,4 @@ func fraction(percent float64) *typev3.FractionalPercent {
 
 func typedExtension(name string, cfg *anypb.Any) *corev3.TypedExtensionConfig {
 	return &corev3.TypedExtensionConfig{Name: name, TypedConfig: cfg}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -505,7 +506,7 @@ func (t *Translator) updateVhostSet() {
 			domains[p.raw] = p
 		}
 	}
-	keys := sortedKeys(domains)
+	keys := slices.Sorted(maps.Keys(domains))
 	if t.vs != nil && slices.Equal(keys, t.hostSet) {
 		return
 	}
