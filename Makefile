@@ -46,7 +46,6 @@ desktop: ui
 
 ## tools: Consul, kube-apiserver, etcd for the integration suites (cached)
 tools:
-	./hack/deps.sh etcd-server
 	./hack/tools.sh
 
 ## test: everything CI runs

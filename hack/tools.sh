@@ -93,13 +93,8 @@ build_kube_apiserver() {
 }
 
 install_etcd() {
-	if ! [ -x /usr/bin/etcd ]; then
-		local sudo=""
-		[ "$(id -u)" -eq 0 ] || sudo="sudo"
-		log "installing etcd-server from Debian"
-		$sudo apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends etcd-server >&2
-	fi
+	# stdout carries only NAME=PATH lines.
+	[ -x /usr/bin/etcd ] || "$(dirname "$0")/deps.sh" etcd-server >&2
 	echo "etcd=/usr/bin/etcd"
 }
 
