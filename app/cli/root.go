@@ -1,7 +1,8 @@
-// Package cli is routedeck's command line: `serve`, the offline commands
-// that open the data directory directly (user add, token create), and the
-// client commands that talk to a server's API (apply, get, delete, validate,
-// diff, publish, rollback).
+// Package cli is routedeck's command line: `serve`; the offline commands
+// that open the data directory or read files directly (user add, token
+// create, check, bootstrap, manifests); and the client commands that talk
+// to a server's API (apply, get, delete, validate, diff, publish, rollback,
+// test, export, import).
 package cli
 
 import (
@@ -114,7 +115,8 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // Run executes the command line args and returns the exit status: 0, or 1
-// after printing the error. An error is one line, except a file with
+// after printing the error, or the status a command chose itself (check
+// exits as router_check_tool does). An error is one line, except a file with
 // several problems, which gets one line per problem.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdin, stdout, stderr)
