@@ -18,15 +18,6 @@ import (
 // quote escapes s for use as a literal inside an RE2 pattern.
 func quote(s string) string { return regexp.QuoteMeta(s) }
 
-// alternation is an RE2 group matching exactly one of values.
-func alternation(values []string) string {
-	parts := make([]string, len(values))
-	for i, v := range values {
-		parts[i] = quote(v)
-	}
-	return "(?:" + strings.Join(parts, "|") + ")"
-}
-
 // quoteFold returns quote, or with fold a quoting that matches ASCII
 // letters in either case ("Ab" -> "[aA][bB]"), which is how Envoy's
 // ignore_case and the rules evaluator compare (not Unicode folding).
@@ -50,7 +41,8 @@ func quoteFold(fold bool) func(string) string {
 	}
 }
 
-// alternationFold is alternation with optional ASCII case folding.
+// alternationFold is an RE2 group matching exactly one of values, with
+// optional ASCII case folding.
 func alternationFold(values []string, fold bool) string {
 	q := quoteFold(fold)
 	parts := make([]string, len(values))
