@@ -13,17 +13,6 @@ import (
 // current context.
 type ClientFunc func(kubeContext string) (kubernetes.Interface, error)
 
-// ForClient serves one cluster: the client for "" and an error for any
-// named context.
-func ForClient(client kubernetes.Interface) ClientFunc {
-	return func(kubeContext string) (kubernetes.Interface, error) {
-		if kubeContext != "" {
-			return nil, fmt.Errorf("context %q: only the default cluster is configured", kubeContext)
-		}
-		return client, nil
-	}
-}
-
 // FromKubeconfig loads clients the way kubectl does: from path if set,
 // else from $KUBECONFIG or ~/.kube/config, and in a pod from its service
 // account. Clients are built once per context and shared.
