@@ -329,7 +329,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	} else {
 		since := time.Now()
 		if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
-			return hasConfig(gs.dp.Accepted(), res) || nackedSince(st, since)
+			return (hasConfig(gs.dp.Accepted(), res) && served(st, res)) || nackedSince(st, since)
 		}); err != nil {
 			return nil, fmt.Errorf("sandbox for %q did not take its configuration: %w", gateway, err)
 		}
@@ -348,6 +348,20 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	s.mu.Unlock()
 	s.log.Info("sandbox: ready", "gateway", gateway, "draft", hash, "engine", engine)
 	return gs, nil
+}
+
+// served reports whether the sim serves every listener of res: a TLS
+// listener warms, unserved, until its secrets arrive, like Envoy's.
+func served(st sim.Status, res *translate.Resources) bool {
+	if len(st.Warming) > 0 {
+		return false
+	}
+	for _, l := range res.Listeners {
+		if st.Listeners[l.GetName()] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func nackedSince(st sim.Status, t time.Time) bool {
@@ -376,6 +390,13 @@ func hasConfig(a sim.Accepted, res *translate.Resources) bool {
 	}
 	for _, e := range res.Endpoints {
 		if !proto.Equal(a.Endpoints[e.GetClusterName()], e) {
+			return false
+		}
+	}
+	// Secrets are fetched by the names the listeners and clusters give,
+	// so only those count.
+	for _, sec := range res.Secrets {
+		if got, ok := a.Secrets[sec.GetName()]; ok && !proto.Equal(got, sec) {
 			return false
 		}
 	}
@@ -475,6 +496,21 @@ type Response struct {
 	Body    string              `json:"body"`
 }
 
+// TLSResult describes the handshake of a test request sent to an HTTPS
+// listener.
+type TLSResult struct {
+	// ServerName is the SNI sent: the request's host.
+	ServerName string `json:"serverName"`
+	// Version is the negotiated TLS version ("TLS 1.3") and Protocol the
+	// ALPN protocol (h2 or http/1.1).
+	Version  string `json:"version"`
+	Protocol string `json:"protocol,omitempty"`
+	// Subject and DNSNames are those of the certificate the gateway
+	// presented, which its filter chains chose by SNI.
+	Subject  string   `json:"subject"`
+	DNSNames []string `json:"dnsNames,omitempty"`
+}
+
 // Result is the reply of POST /sandbox/requests.
 type Result struct {
 	Response Response `json:"response"`
@@ -489,6 +525,8 @@ type Result struct {
 	Received  *upstream.Received `json:"received"`
 	// Engine is the data plane that answered: sim or envoy.
 	Engine string `json:"engine"`
+	// TLS is the handshake with an HTTPS listener; nil for plain HTTP.
+	TLS *TLSResult `json:"tls,omitempty"`
 	// Rule is the rule the data plane applied. The sim names the route it
 	// took; a real Envoy does not report it, so with envoy this is the
 	// reference evaluator's rule (the response, upstream and received
@@ -577,14 +615,17 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	if listener == "" {
 		return nil, model.Errorf(model.EINVALID, "gateway %q has no listener in the sandbox", gs.gateway)
 	}
-	// A real Envoy terminates TLS on a TLS listener; the sim serves those
-	// in plain text and marks the request as https itself.
+	// Both engines terminate TLS on a TLS listener, choosing the
+	// certificate by SNI, so the request goes over TLS with the SNI set
+	// from the request's host (below).
 	target, client := "http://", &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if gs.proxy != nil && gs.tls[listener] {
+	if gs.tls[listener] {
 		target = "https://"
-		// The sandbox's certificates are the draft's, made for the real
-		// host names: the test is about routing, not about trust.
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // see above
+		// The certificate is not verified (InsecureSkipVerify): the
+		// draft's certificates are made for the real host names and are
+		// often self-signed, and the test is about routing, not about
+		// trust. The result reports which certificate was presented.
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} //nolint:gosec // see above
 	}
 	hreq, err := http.NewRequestWithContext(ctx, method, target+gs.addrs[listener]+u.RequestURI(), strings.NewReader(req.Body))
 	if err != nil {
@@ -629,6 +670,13 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 		Response:   Response{Status: resp.StatusCode, Headers: lowerHeaders(resp.Header), Body: string(rb)},
 		Engine:     gs.engine,
 		DurationMs: float64(dur.Microseconds()) / 1000,
+	}
+	if cs := resp.TLS; cs != nil {
+		res.TLS = &TLSResult{ServerName: cs.ServerName, Version: tls.VersionName(cs.Version), Protocol: cs.NegotiatedProtocol}
+		if len(cs.PeerCertificates) > 0 {
+			leaf := cs.PeerCertificates[0]
+			res.TLS.Subject, res.TLS.DNSNames = leaf.Subject.CommonName, leaf.DNSNames
+		}
 	}
 	if wait != nil {
 		if res.Envoy, err = wait(ctx); err != nil {

@@ -14,6 +14,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 )
 
@@ -23,15 +24,25 @@ type config struct {
 	listeners map[string]*hcmConfig
 	clusters  map[string]*cluster
 	versions  map[string]string
+	// secrets are the accepted secrets, parsed; secretSrc is what each
+	// was parsed from, so the next build reuses unchanged ones.
+	secrets   map[string]*compiledSecret
+	secretSrc map[string]*tlsv3.Secret
+	// warming lists, by listener, the secrets it still waits for. Like
+	// Envoy, a new listener is not served until they arrive, and an
+	// updated one keeps serving its previous configuration meanwhile.
+	warming map[string][]string
 }
 
 // hcmConfig is a listener's (first) HTTP connection manager.
 type hcmConfig struct {
 	listener string
 	port     uint32
-	// tls marks a listener whose filter chain terminates TLS; the sandbox
-	// serves it in plain text and sets x-forwarded-proto: https.
+	// tls marks a listener whose filter chains terminate TLS; tlsConf
+	// holds their certificates by server name. Requests on it have
+	// :scheme and x-forwarded-proto https.
 	tls       bool
+	tlsConf   *listenerTLS
 	routeName string
 	router    *Router // nil until the route configuration arrives
 	filters   []*httpFilter
@@ -44,6 +55,7 @@ type hcmConfig struct {
 	source     *listenerv3.Listener
 	rc         *routev3.RouteConfiguration
 	clusterGen uint64
+	secretGen  uint64
 }
 
 // routeExtras are a route's parts the router does not handle: filter
@@ -111,7 +123,13 @@ func (b buildErrors) add(typeURL string, err error) { b[typeURL] = append(b[type
 // the cluster has no endpoints.
 func build(s *resources, prev *config) (*config, buildErrors) {
 	errs := buildErrors{}
-	cfg := &config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: s.versions}
+	cfg := &config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: s.versions,
+		secretSrc: s.secrets, warming: map[string][]string{}}
+	var serrs []error
+	cfg.secrets, serrs = compileSecrets(s, prev)
+	for _, err := range serrs {
+		errs.add(TypeSecret, err)
+	}
 	for _, name := range sortedKeys(s.clusters) {
 		c, err := buildCluster(s.clusters[name], s)
 		if err != nil {
@@ -142,14 +160,29 @@ func build(s *resources, prev *config) (*config, buildErrors) {
 			errs.add(TypeListener, fmt.Errorf("listener %q has no filter chains", name))
 			continue
 		}
+		lt, missing, err := buildListenerTLS(l, cfg.secrets)
+		if err != nil {
+			errs.add(TypeListener, fmt.Errorf("listener %q: %w", name, err))
+			continue
+		}
+		if len(missing) > 0 {
+			cfg.warming[name] = missing
+			if p := prev.listenerNamed(name); p != nil {
+				cfg.listeners[name] = p
+			}
+			continue
+		}
+		// Every chain's HTTP connection manager is taken to be the
+		// first's: the translator gives all chains of a listener the
+		// same one, differing only in certificate.
 		fch := l.GetFilterChains()[0]
 		h, err := hcmOf(fch)
 		if err != nil {
 			errs.add(TypeListener, fmt.Errorf("listener %q: %w", name, err))
 			continue
 		}
-		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: fch.GetTransportSocket() != nil, extras: map[*Route]*routeExtras{},
-			source: l, clusterGen: s.clusterGen}
+		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: lt != nil, tlsConf: lt, extras: map[*Route]*routeExtras{},
+			source: l, clusterGen: s.clusterGen, secretGen: s.secretGen}
 		var ferrs []error
 		for _, f := range h.GetHttpFilters() {
 			hf, err := compileFilter(f)
@@ -232,13 +265,21 @@ func (prev *config) reusable(name string, l *listenerv3.Listener, s *resources) 
 		return nil
 	}
 	p := prev.listeners[name]
-	if p == nil || p.router == nil || p.source != l || p.clusterGen != s.clusterGen {
+	if p == nil || p.router == nil || p.source != l || p.clusterGen != s.clusterGen || (p.tls && p.secretGen != s.secretGen) {
 		return nil
 	}
 	if p.routeName != "" && s.routes[p.routeName] != p.rc {
 		return nil
 	}
 	return p
+}
+
+// listenerNamed is the previous build's listener, nil if none.
+func (prev *config) listenerNamed(name string) *hcmConfig {
+	if prev == nil {
+		return nil
+	}
+	return prev.listeners[name]
 }
 
 func compileExtras(hc *hcmConfig, r *Router) error {

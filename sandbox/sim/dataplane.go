@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/grpc"
 )
 
@@ -51,7 +53,9 @@ type DataPlaneOptions struct {
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
 // configuration from every accepted snapshot and serves each listener on a
-// loopback port as a real HTTP/1.1 and h2c proxy.
+// loopback port as a real HTTP/1.1 and h2c proxy, or, for a listener whose
+// filter chains terminate TLS, as an HTTPS (HTTP/1.1 and h2) proxy with
+// the certificates its SDS secrets hold.
 type DataPlane struct {
 	opts   DataPlaneOptions
 	log    *slog.Logger
@@ -74,6 +78,7 @@ type DataPlane struct {
 type listenerServer struct {
 	name string
 	addr string
+	tls  bool
 	srv  *http.Server
 	dp   *DataPlane
 }
@@ -155,16 +160,16 @@ func (dp *DataPlane) apply(*resources) {
 	for name, hc := range cfg.listeners {
 		want := dp.bindAddr(hc)
 		if old := dp.servers[name]; old != nil {
-			if dp.opts.BindConfiguredAddress && old.addr != want {
+			if (dp.opts.BindConfiguredAddress && old.addr != want) || old.tls != hc.tls {
 				// A real Envoy drains and rebinds a listener whose
-				// address changed; so does the sim.
+				// address (or transport) changed; so does the sim.
 				_ = old.srv.Close()
 				delete(dp.servers, name)
 			} else {
 				continue
 			}
 		}
-		s, err := dp.serve(name, want)
+		s, err := dp.serve(name, want, hc.tls)
 		if err != nil {
 			dp.log.Error("sim: serve listener", "listener", name, "err", err)
 			continue
@@ -200,10 +205,13 @@ type Status struct {
 	Listeners map[string]string `json:"listeners"`
 	// Ready lists listeners whose route configuration has arrived.
 	Ready map[string]bool `json:"ready"`
-	// TLS marks listeners whose filter chain terminates TLS in the
-	// configuration (the sandbox serves them in plain text).
-	TLS   map[string]bool `json:"tls,omitempty"`
-	Nacks []Nack          `json:"nacks,omitempty"`
+	// TLS marks listeners whose filter chains terminate TLS; they are
+	// served over TLS with the certificates of their secrets.
+	TLS map[string]bool `json:"tls,omitempty"`
+	// Warming lists, by listener, the SDS secrets it waits for before it
+	// is served (or, if it was served before, updated).
+	Warming map[string][]string `json:"warming,omitempty"`
+	Nacks   []Nack              `json:"nacks,omitempty"`
 }
 
 // Status returns the current status.
@@ -214,6 +222,9 @@ func (dp *DataPlane) Status() Status {
 	st := Status{Versions: map[string]string{}, Listeners: map[string]string{}, Ready: map[string]bool{}, TLS: map[string]bool{}, Nacks: append([]Nack(nil), dp.nacks...)}
 	for k, v := range cfg.versions {
 		st.Versions[k] = v
+	}
+	if len(cfg.warming) > 0 {
+		st.Warming = maps.Clone(cfg.warming)
 	}
 	for name, s := range dp.servers {
 		st.Listeners[name] = s.addr
@@ -250,6 +261,7 @@ type Accepted struct {
 	Routes    map[string]*routev3.RouteConfiguration
 	Clusters  map[string]*clusterv3.Cluster
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
+	Secrets   map[string]*tlsv3.Secret
 }
 
 // Accepted returns the accepted resources.
@@ -257,7 +269,7 @@ func (dp *DataPlane) Accepted() Accepted {
 	dp.client.mu.Lock()
 	defer dp.client.mu.Unlock()
 	s := dp.client.state
-	return Accepted{Listeners: maps.Clone(s.listeners), Routes: maps.Clone(s.routes), Clusters: maps.Clone(s.clusters), Endpoints: maps.Clone(s.endpoints)}
+	return Accepted{Listeners: maps.Clone(s.listeners), Routes: maps.Clone(s.routes), Clusters: maps.Clone(s.clusters), Endpoints: maps.Clone(s.endpoints), Secrets: maps.Clone(s.secrets)}
 }
 
 // Router returns the compiled router of a listener, nil if none yet.
@@ -279,19 +291,33 @@ func (dp *DataPlane) bindAddr(hc *hcmConfig) string {
 	return net.JoinHostPort(dp.opts.ListenHost, "0")
 }
 
-func (dp *DataPlane) serve(name, addr string) (*listenerServer, error) {
+func (dp *DataPlane) serve(name, addr string, useTLS bool) (*listenerServer, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listener %q: %w", name, err)
 	}
-	s := &listenerServer{name: name, addr: lis.Addr().String(), dp: dp}
+	s := &listenerServer{name: name, addr: lis.Addr().String(), tls: useTLS, dp: dp}
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
-	protos.SetUnencryptedHTTP2(true)
+	if useTLS {
+		protos.SetHTTP2(true)
+	} else {
+		protos.SetUnencryptedHTTP2(true)
+	}
 	s.srv = &http.Server{Handler: s, Protocols: protos, ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(dp.log.Handler(), slog.LevelDebug)}
+	if useTLS {
+		// The chain is chosen per handshake from the current
+		// configuration, so rotated certificates apply to new
+		// connections without a rebind.
+		s.srv.TLSConfig = &tls.Config{GetConfigForClient: s.configForClient}
+	}
 	go func() {
-		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := s.srv.Serve
+		if useTLS {
+			serve = func(l net.Listener) error { return s.srv.ServeTLS(l, "", "") }
+		}
+		if err := serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			dp.log.Error("sim: listener stopped", "listener", name, "err", err)
 		}
 	}()
@@ -349,6 +375,20 @@ func (dp *DataPlane) Capture() (string, func(context.Context) (*Exchange, error)
 var hopHeaders = map[string]bool{
 	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true,
 	"trailer": true, "transfer-encoding": true, "upgrade": true,
+}
+
+// configForClient picks the filter chain for a ClientHello's SNI. With no
+// matching chain Envoy closes the connection; the handshake fails here.
+func (s *listenerServer) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	hc := s.dp.cfg.Load().listeners[s.name]
+	if hc == nil || hc.tlsConf == nil {
+		return nil, fmt.Errorf("listener %q has no TLS filter chain", s.name)
+	}
+	c := hc.tlsConf.choose(hello.ServerName)
+	if c == nil {
+		return nil, fmt.Errorf("listener %q: no filter chain matches server name %q", s.name, hello.ServerName)
+	}
+	return c.conf, nil
 }
 
 func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {

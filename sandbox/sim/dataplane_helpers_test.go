@@ -19,6 +19,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -85,6 +86,8 @@ func (h *harness) set(t *testing.T, version string, res ...types.Resource) {
 			typ = resource.ClusterType
 		case *endpointv3.ClusterLoadAssignment:
 			typ = resource.EndpointType
+		case *tlsv3.Secret:
+			typ = resource.SecretType
 		}
 		byType[typ] = append(byType[typ], r)
 	}

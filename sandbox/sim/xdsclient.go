@@ -16,6 +16,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
@@ -39,10 +40,14 @@ type resources struct {
 	routes    map[string]*routev3.RouteConfiguration
 	clusters  map[string]*clusterv3.Cluster
 	endpoints map[string]*endpointv3.ClusterLoadAssignment
+	secrets   map[string]*tlsv3.Secret
 	versions  map[string]string
 	// clusterGen counts cluster responses, so a build can tell that the
 	// clusters its routers were compiled against are unchanged.
 	clusterGen uint64
+	// secretGen counts secret responses, so a rotated certificate
+	// rebuilds the listeners that present it.
+	secretGen uint64
 }
 
 func (r *resources) clone() *resources {
@@ -51,9 +56,11 @@ func (r *resources) clone() *resources {
 		routes:    maps.Clone(r.routes),
 		clusters:  maps.Clone(r.clusters),
 		endpoints: maps.Clone(r.endpoints),
+		secrets:   maps.Clone(r.secrets),
 		versions:  maps.Clone(r.versions),
 
 		clusterGen: r.clusterGen,
+		secretGen:  r.secretGen,
 	}
 }
 
@@ -68,7 +75,8 @@ type Nack struct {
 // adsClient holds one ADS stream at a time, reconnecting with backoff, and
 // hands every accepted state to apply. It subscribes like Envoy: listeners
 // and clusters by wildcard, then the route configurations the listeners
-// name and the load assignments of the EDS clusters.
+// name, the load assignments of the EDS clusters and the secrets the TLS
+// contexts of both name.
 type adsClient struct {
 	addr    string
 	node    *corev3.Node
@@ -124,7 +132,7 @@ func (c *adsClient) stream(ctx context.Context) error {
 	state := c.state.clone()
 	c.mu.Unlock()
 	types := map[string]*typeState{
-		TypeListener: {}, TypeRoute: {names: []string{}}, TypeCluster: {}, TypeEndpoint: {names: []string{}},
+		TypeListener: {}, TypeRoute: {names: []string{}}, TypeCluster: {}, TypeEndpoint: {names: []string{}}, TypeSecret: {names: []string{}},
 	}
 	// Versions survive a reconnect so the server can skip what we have.
 	for t, ts := range types {
@@ -158,8 +166,8 @@ func (c *adsClient) stream(ctx context.Context) error {
 	// Dependent subscriptions start when the names are known, so an
 	// empty name list never reads as a wildcard.
 	resubscribe := func() error {
-		want := map[string][]string{TypeRoute: routeNames(state), TypeEndpoint: edsNames(state)}
-		for _, t := range []string{TypeRoute, TypeEndpoint} {
+		want := map[string][]string{TypeRoute: routeNames(state), TypeEndpoint: edsNames(state), TypeSecret: sdsNames(state)}
+		for _, t := range []string{TypeRoute, TypeEndpoint, TypeSecret} {
 			ts := types[t]
 			if ts.sent && slices.Equal(ts.names, want[t]) {
 				continue
@@ -218,8 +226,8 @@ func (c *adsClient) stream(ctx context.Context) error {
 }
 
 // decode returns the state with resp's resources in place of the old ones
-// of its type (state of the world: the response is the whole set, except
-// that route and endpoint responses only replace what they name).
+// of its type (state of the world: the response is the whole set of its
+// type that was subscribed to).
 func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, error) {
 	next := prev.clone()
 	var errs []error
@@ -262,6 +270,15 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 			cla := &endpointv3.ClusterLoadAssignment{}
 			if unpack(a, cla) {
 				next.endpoints[cla.GetClusterName()] = cla
+			}
+		}
+	case TypeSecret:
+		next.secretGen++
+		next.secrets = map[string]*tlsv3.Secret{}
+		for _, a := range resp.GetResources() {
+			sec := &tlsv3.Secret{}
+			if unpack(a, sec) {
+				next.secrets[sec.GetName()] = sec
 			}
 		}
 	}
