@@ -85,6 +85,9 @@ type compiledRule struct {
 	root  *node           // nil: matches every request
 	nodes int             // size of the trace
 	err   string          // the condition text did not parse
+	// rewriteRe is the action's path regex rewrite, compiled once here
+	// rather than per request; nil when there is none or it is invalid.
+	rewriteRe *regexp.Regexp
 }
 
 type nodeKind int
@@ -136,6 +139,9 @@ func Compile(routes []model.Route, gateway string) *Program {
 
 func compileRule(r *model.Route) *compiledRule {
 	cr := &compiledRule{route: r}
+	if rw := r.Then.Rewrite; rw != nil && rw.PathRegex != nil {
+		cr.rewriteRe, _ = regexp.Compile(rw.PathRegex.Pattern)
+	}
 	rr := *r
 	rr.When = r.When.Clone()
 	if err := Resolve(&rr); err != nil {
@@ -447,7 +453,7 @@ func applyAction(res *Result, cr *compiledRule, v *view, req Request, vars map[s
 		res.Path = v.fullPath
 		res.Host = v.host
 		if rw := a.Rewrite; rw != nil {
-			res.Path = rewritePath(rw, cr.when, v, querySuffix, vars)
+			res.Path = rewritePath(rw, cr.rewriteRe, cr.when, v, querySuffix, vars)
 			switch {
 			case rw.Host != "":
 				res.Host = rw.Host
@@ -484,15 +490,14 @@ func pickBackend(bs []model.Backend, random uint64) string {
 	return ""
 }
 
-func rewritePath(rw *model.Rewrite, when model.Condition, v *view, querySuffix string, vars map[string]string) string {
+func rewritePath(rw *model.Rewrite, re *regexp.Regexp, when model.Condition, v *view, querySuffix string, vars map[string]string) string {
 	switch {
 	case rw.PathPrefix != "":
 		if prefix, ok := model.MatchedPathPrefix(when); ok && len(prefix) <= len(v.fullPath) {
 			return rw.PathPrefix + v.fullPath[len(prefix):]
 		}
 	case rw.PathRegex != nil:
-		re, err := regexp.Compile(rw.PathRegex.Pattern)
-		if err == nil {
+		if re != nil {
 			return re.ReplaceAllString(v.path, envoySubstitution(rw.PathRegex.Substitution)) + querySuffix
 		}
 	case rw.PathTemplate != "":
