@@ -205,3 +205,15 @@ func SecretNames(g *Gateway, ups []Upstream) []string {
 	}
 	return out
 }
+
+// ObjectSecretNames is SecretNames for one object: the secrets a gateway or
+// an upstream uses; nil for any other kind.
+func ObjectSecretNames(obj Object) []string {
+	switch o := obj.(type) {
+	case *Gateway:
+		return SecretNames(o, nil)
+	case *Upstream:
+		return SecretNames(nil, []Upstream{*o})
+	}
+	return nil
+}

@@ -122,6 +122,26 @@ func TestWorkspaceSecretReferences(t *testing.T) {
 	}
 }
 
+func TestObjectSecretNames(t *testing.T) {
+	tests := map[string]struct {
+		obj  model.Object
+		want string
+	}{
+		"gateway certificates": {&model.Gateway{Listeners: []model.Listener{{TLS: &model.ListenerTLS{
+			Certificates: []model.Certificate{{Secret: "a"}, {Secret: "b"}, {Secret: "a"}}}}}}, "a,b"},
+		"upstream ca":          {&model.Upstream{TLS: &model.UpstreamTLS{CASecret: "ca"}}, "ca"},
+		"upstream without tls": {&model.Upstream{}, ""},
+		"route":                {&model.Route{}, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := strings.Join(model.ObjectSecretNames(tc.obj), ","); got != tc.want {
+				t.Errorf("ObjectSecretNames = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestSecretRedacted(t *testing.T) {
 	s := secrettest.TLS(t, "web", "example.com")
 	r := s.Redacted()

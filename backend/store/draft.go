@@ -548,14 +548,7 @@ func (w *draftWrite) referrers(k objKey) []string {
 	var out []string
 	visit := func(obj model.Object) {
 		if k.kind == model.KindSecret {
-			var names []string
-			switch o := obj.(type) {
-			case *model.Gateway:
-				names = model.SecretNames(o, nil)
-			case *model.Upstream:
-				names = model.SecretNames(nil, []model.Upstream{*o})
-			}
-			if slices.Contains(names, k.name) {
+			if slices.Contains(model.ObjectSecretNames(obj), k.name) {
 				out = append(out, byName(keyOf(obj)))
 			}
 			return

@@ -186,14 +186,7 @@ func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) er
 	}
 	usedSecrets := map[string]bool{}
 	for _, obj := range after {
-		var names []string
-		switch o := obj.(type) {
-		case *model.Gateway:
-			names = model.SecretNames(o, nil)
-		case *model.Upstream:
-			names = model.SecretNames(nil, []model.Upstream{*o})
-		}
-		for _, n := range names {
+		for _, n := range model.ObjectSecretNames(obj) {
 			usedSecrets[n] = true
 		}
 	}
