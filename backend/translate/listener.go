@@ -148,6 +148,10 @@ func tlsFilterChains(l model.Listener, hcm *listenerv3.Filter) ([]*listenerv3.Fi
 		}
 		ctx := &tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
 			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: c.Secret, SdsConfig: adsSource()}},
+			// Without ALPN, Envoy's TLS listener offers no protocol and every
+			// client falls back to HTTP/1.1, although the connection manager
+			// (codec AUTO) speaks HTTP/2 too.
+			AlpnProtocols: []string{"h2", "http/1.1"},
 		}}
 		if l.TLS.MinVersion != "" {
 			ctx.CommonTlsContext.TlsParams = params
