@@ -153,6 +153,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleEditor)).Post("/publish", s.publish)
 						r.With(need(auth.RoleEditor)).Post("/rollback", s.rollback)
 						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
+						r.With(need(auth.RoleViewer)).Get("/lint", s.lint)
 						r.With(need(auth.RoleViewer)).Get("/published", s.published)
 						r.With(need(auth.RoleViewer)).Get("/published/{version}", s.publishedVersion)
 						// Deploying and applying exports write to clusters

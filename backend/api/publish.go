@@ -42,12 +42,20 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notWired("publishing"))
 		return
 	}
-	v, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"), req.Force)
+	name := chi.URLParam(r, "name")
+	v, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), name, req.Force)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+	writeJSON(w, http.StatusOK, publishResponse{Version: v, Warnings: s.publishWarnings(r, name)})
+}
+
+// publishResponse is the answer to a publish: the new version, and the
+// rules of the draft that can never match (warnings, not errors).
+type publishResponse struct {
+	Version  int64         `json:"version"`
+	Warnings []lintFinding `json:"warnings"`
 }
 
 type rollbackRequest struct {

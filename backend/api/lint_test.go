@@ -1,0 +1,124 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// recordingPublisher publishes nothing: it answers with the next version,
+// so the API's publish response can be tested without an ADS server.
+type recordingPublisher struct{ version int64 }
+
+func (p *recordingPublisher) Publish(context.Context, string, string, bool) (int64, error) {
+	p.version++
+	return p.version, nil
+}
+
+func (p *recordingPublisher) Rollback(context.Context, string, string, int64) (int64, error) {
+	return 0, nil
+}
+
+func (p *recordingPublisher) Proxies(context.Context, string) ([]Proxy, error) { return nil, nil }
+
+// lintRoute is a route body for the API forwarding to upstream web.
+func lintRoute(name string, priority int, when any, disabled bool) map[string]any {
+	return map[string]any{"name": name, "gateway": "public", "priority": priority, "when": when, "disabled": disabled,
+		"then": map[string]any{"forward": []any{map[string]any{"upstream": "web"}}}}
+}
+
+func TestGatewayLint(t *testing.T) {
+	tests := map[string]struct {
+		gateway string
+		routes  []map[string]any // added to the seeded home and api
+		status  int
+		want    []lintFinding
+	}{
+		"seed is clean": {gateway: "public", status: http.StatusOK, want: []lintFinding{}},
+		"same condition as a higher priority rule": {
+			gateway: "public",
+			routes:  []map[string]any{lintRoute("api-copy", 5, map[string]any{"field": "path", "op": "prefix", "value": "/api"}, false)},
+			status:  http.StatusOK,
+			want: []lintFinding{{Rule: "api-copy", ShadowedBy: "api",
+				Message: `never matches: rule "api" before it has the same condition`}},
+		},
+		"catch-all shadows everything after it": {
+			gateway: "public",
+			routes:  []map[string]any{lintRoute("everything", 20, "", false)},
+			status:  http.StatusOK,
+			want: []lintFinding{
+				{Rule: "api", ShadowedBy: "everything", Message: `never matches: rule "everything" before it has no condition and takes every request`},
+				{Rule: "home", ShadowedBy: "everything", Message: `never matches: rule "everything" before it has no condition and takes every request`},
+			},
+		},
+		"a disabled duplicate is not a finding": {
+			gateway: "public",
+			routes:  []map[string]any{lintRoute("api-off", 5, map[string]any{"field": "path", "op": "prefix", "value": "/api"}, true)},
+			status:  http.StatusOK,
+			want:    []lintFinding{},
+		},
+		"unknown gateway": {gateway: "nope", status: http.StatusNotFound},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a := newTestAPI(t)
+			a.seed(t)
+			for _, r := range tc.routes {
+				a.do(t, "editor", "POST", "/api/v1/routes", r).must(t, http.StatusCreated)
+			}
+			r := a.do(t, "viewer", "GET", "/api/v1/gateways/"+tc.gateway+"/lint", nil).must(t, tc.status)
+			if tc.status != http.StatusOK {
+				return
+			}
+			var got struct {
+				Items []lintFinding `json:"items"`
+			}
+			if err := json.Unmarshal(r.body, &got); err != nil {
+				t.Fatalf("decode: %v\n%s", err, r.body)
+			}
+			if got.Items == nil {
+				t.Fatalf("items is null, want a list: %s", r.body)
+			}
+			if diff := cmp.Diff(tc.want, got.Items); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPublishWarnings(t *testing.T) {
+	tests := map[string]struct {
+		routes []map[string]any
+		want   []lintFinding
+	}{
+		"clean draft": {want: []lintFinding{}},
+		"shadowed rule": {
+			routes: []map[string]any{lintRoute("home-again", 0, `host == "shop.example.com"`, false)},
+			want: []lintFinding{{Rule: "home-again", ShadowedBy: "home",
+				Message: `never matches: rule "home" before it has the same condition`}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a := newTestAPI(t, func(d *Deps) { d.Publisher = &recordingPublisher{} })
+			a.seed(t)
+			for _, r := range tc.routes {
+				a.do(t, "editor", "POST", "/api/v1/routes", r).must(t, http.StatusCreated)
+			}
+			r := a.do(t, "editor", "POST", "/api/v1/gateways/public/publish", nil).must(t, http.StatusOK)
+			var got publishResponse
+			if err := json.Unmarshal(r.body, &got); err != nil {
+				t.Fatalf("decode: %v\n%s", err, r.body)
+			}
+			if got.Version != 1 {
+				t.Errorf("version %d, want 1", got.Version)
+			}
+			if diff := cmp.Diff(tc.want, got.Warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
