@@ -118,6 +118,36 @@ const flows = {
     await shot('02-routes');
   },
 
+  async shadowed() {
+    // A copy of shop-api's condition at a lower priority: shop-api takes
+    // every request the copy would, so lint marks the copy.
+    const name = `${RULE}-shadow`;
+    const src = await api('GET', '/routes/shop-api');
+    assert(src.status === 200, `get shop-api: ${src.status} ${src.body.slice(0, 200)}`);
+    const higher = JSON.parse(src.body);
+    const made = await api('POST', '/routes', { name, gateway: higher.gateway, priority: (higher.priority ?? 0) - 1, when: higher.when, then: higher.then });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go('/routes');
+      await choose(page, 'Filter by gateway', higher.gateway);
+      const badge = page.locator(`[data-route="${name}"]`).getByTestId('shadowed-badge');
+      await badge.waitFor();
+      await badge.hover();
+      await page.getByRole('tooltip').getByText('shop-api').waitFor();
+      await page.waitForTimeout(300); // the tooltip fades in
+      await shot('15-routes-shadowed');
+      // The rule it shadows has no badge of its own.
+      assert((await page.locator('[data-route="shop-api"]').getByTestId('shadowed-badge').count()) === 0, 'shop-api is marked shadowed');
+      await go(`/routes/${name}`);
+      await page.getByTestId('shadowed-alert').getByText('rule shop-api, tried earlier').waitFor();
+      await shot('15-editor-shadowed');
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
   async createRoute() {
     await go('/routes/new');
     await page.getByLabel('Name').fill(RULE);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getAll } from './queries';
+import { getAll, lintIndex, lintKey } from './queries';
 
 describe('getAll', () => {
   it('fetches every page of a long list', async () => {
@@ -23,5 +23,23 @@ describe('getAll', () => {
   it('stops after one page when the server sends no total', async () => {
     const got = await getAll<number>('/gateways', async () => ({ items: [1, 2] }));
     expect(got).toEqual({ items: [1, 2], total: 2 });
+  });
+});
+
+describe('lintIndex', () => {
+  const f = (rule: string, shadowedBy: string) => ({ rule, shadowedBy, message: `never matches: rule "${shadowedBy}" before it` });
+  it('keys findings by gateway and rule, so equal names on two gateways stay apart', () => {
+    const idx = lintIndex([
+      { gateway: 'public', items: [f('api-copy', 'api')] },
+      { gateway: 'internal', items: [f('api', 'all')] },
+      { gateway: 'loading' },
+    ]);
+    expect(idx.size).toBe(2);
+    expect(idx.get(lintKey('public', 'api-copy'))?.shadowedBy).toBe('api');
+    expect(idx.get(lintKey('internal', 'api'))?.shadowedBy).toBe('all');
+    expect(idx.get(lintKey('public', 'api'))).toBeUndefined();
+  });
+  it('does not confuse a gateway/rule split at a different place', () => {
+    expect(lintKey('a', 'b-c')).not.toBe(lintKey('a-b', 'c'));
   });
 });

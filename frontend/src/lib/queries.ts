@@ -1,7 +1,7 @@
 // Server state: one hook per resource, so screens share caches and a save
 // in one place refreshes every list that shows the object.
 
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, put, del, seg } from './api';
 import type {
   EndpointStatus,
@@ -35,6 +35,10 @@ export const keys = {
   published: (gw: string) => ['gateways', gw, 'published'] as const,
   publishedVersion: (gw: string, v: number) => ['gateways', gw, 'published', v] as const,
   revisions: ['revisions'] as const,
+  // Not under 'routes': a route may be named "lint". Every route write
+  // invalidates the whole 'lint' prefix.
+  lints: ['lint'] as const,
+  lint: (gw: string) => ['lint', gw] as const,
 };
 
 /** The server's largest page; lists default to 100 items. */
@@ -131,6 +135,47 @@ export const useRevisionDiff = (id: number | undefined) =>
     staleTime: Infinity,
   });
 
+/** A rule of a gateway's draft that never matches: an earlier rule takes every request it would. */
+export interface LintFinding {
+  rule: string;
+  shadowedBy: string;
+  message: string;
+}
+
+/** The lint findings of one gateway's draft routes. */
+export const useLint = (gw: string | undefined) =>
+  useQuery({
+    queryKey: keys.lint(gw ?? ''),
+    queryFn: () => get<{ items: LintFinding[] }>(`/gateways/${seg(gw!)}/lint`),
+    enabled: !!gw,
+  });
+
+/** The key of a finding in lintIndex: rule names are unique per gateway only. */
+export const lintKey = (gateway: string, rule: string) => `${gateway}\u0000${rule}`;
+
+/** Indexes the findings of several gateways by lintKey. */
+export function lintIndex(perGateway: { gateway: string; items?: LintFinding[] }[]): Map<string, LintFinding> {
+  const out = new Map<string, LintFinding>();
+  for (const { gateway, items } of perGateway) {
+    for (const f of items ?? []) out.set(lintKey(gateway, f.rule), f);
+  }
+  return out;
+}
+
+/**
+ * The lint findings of several gateways at once, indexed by lintKey. A
+ * gateway whose lint fails only loses its badges: the list still shows.
+ */
+export function useLints(gateways: string[]) {
+  return useQueries({
+    queries: gateways.map((gw) => ({
+      queryKey: keys.lint(gw),
+      queryFn: () => get<{ items: LintFinding[] }>(`/gateways/${seg(gw)}/lint`),
+    })),
+    combine: (results) => lintIndex(results.map((r, i) => ({ gateway: gateways[i], items: r.data?.items }))),
+  });
+}
+
 /** Saves a route: POST when it is new, PUT with its version otherwise. */
 export function useSaveRoute() {
   const qc = useQueryClient();
@@ -140,6 +185,7 @@ export function useSaveRoute() {
     onSuccess: (saved) => {
       qc.setQueryData(keys.route(saved.name), saved);
       qc.invalidateQueries({ queryKey: keys.routes });
+      qc.invalidateQueries({ queryKey: keys.lints });
       qc.invalidateQueries({ queryKey: keys.revisions });
     },
   });
@@ -151,6 +197,7 @@ export function useDeleteRoute() {
     mutationFn: (r: Route) => del<void>(`/routes/${seg(r.name)}?version=${r.version ?? ''}`),
     onSuccess: () => {
       qc.invalidateQueries({ queryKey: keys.routes });
+      qc.invalidateQueries({ queryKey: keys.lints });
       qc.invalidateQueries({ queryKey: keys.revisions });
     },
   });

@@ -9,7 +9,7 @@ import { useCurrentGateway } from '../gateway';
 import { ApiError, friendlyMessage, post, seg } from '../lib/api';
 import { shortTypeUrl } from '../lib/format';
 import { diffLines } from '../lib/diff';
-import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams } from '../lib/queries';
+import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams, type LintFinding } from '../lib/queries';
 import { draftWorkspace, workspaceChanges } from '../lib/workspaceDiff';
 import { DiffView } from '../components/DiffView';
 import { TestResults, useRunTests } from './RouteTests';
@@ -45,9 +45,18 @@ export default function Publish() {
   }, [gateway, live, liveVersion.data, gws.data, routes.data, ups.data, secrets.data]);
 
   const publish = useMutation({
-    mutationFn: () => post<{ version: number }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
+    mutationFn: () => post<{ version: number; warnings?: LintFinding[] }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
     onSuccess: (res) => {
       notifications.show({ color: 'green', title: 'Published', message: `Version ${res.version} is being pushed to the proxies of ${gateway}.` });
+      // Shadowed rules do not stop a publish, but they are dead weight worth a look.
+      if (res.warnings?.length) {
+        notifications.show({
+          color: 'yellow',
+          title: `${res.warnings.length} rule${res.warnings.length === 1 ? '' : 's'} never match`,
+          message: res.warnings.map((w) => `${w.rule}: ${w.message}`).join('\n'),
+          autoClose: 15_000,
+        });
+      }
       setWatching(true);
       setTimeout(() => setWatching(false), 60_000);
       qc.invalidateQueries({ queryKey: keys.published(gateway!) });

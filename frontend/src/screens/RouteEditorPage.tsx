@@ -18,7 +18,7 @@ import { ApiError, friendlyMessage, post } from '../lib/api';
 import { formatCondition, normalizeCondition, tryParseCondition, type ConditionSyntaxError } from '../lib/conditionText';
 import type { Condition, Route } from '../lib/model';
 import { conditionProblems, problemsToFormErrors, relativeTo, type FieldProblem } from '../lib/problems';
-import { useDeleteRoute, useGateways, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
+import { useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
 import { useCurrentGateway } from '../gateway';
 
 /** /routes/new and /routes/:name: loads the route, then shows the editor. */
@@ -56,6 +56,9 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
   const save = useSaveRoute();
   const remove = useDeleteRoute();
   const upstreamNames = ups.data?.items.map((u) => u.name) ?? [];
+  // Lint looks at the saved draft, so it speaks of the route as saved.
+  const lint = useLint(isNew ? undefined : initial.gateway);
+  const shadowed = isNew ? undefined : lint.data?.items.find((f) => f.rule === initial.name);
 
   const form = useForm<RouteFormValues>({
     initialValues: {
@@ -216,6 +219,14 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
           )}
         </Group>
 
+        {shadowed && (
+          <Alert color="yellow" icon={<IconAlertTriangle size={16} />} role="alert" data-testid="shadowed-alert">
+            <Text size="sm">
+              Never matches: rule <b className="mono">{shadowed.shadowedBy}</b>, tried earlier, matches every request this one does.
+              Give this rule a higher priority or a narrower condition, or delete it.
+            </Text>
+          </Alert>
+        )}
         {conflict && (
           <Alert color="orange" icon={<IconAlertTriangle size={16} />} title="Changed by someone else" role="alert">
             <Group justify="space-between">

@@ -1,15 +1,31 @@
-import { Badge, Button, Group, Select, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Badge, Button, Group, Select, Stack, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconPlus, IconSearch } from '@tabler/icons-react';
 import { createColumnHelper, flexRender, getCoreRowModel, getFilteredRowModel, useReactTable } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState } from 'react';
+import { createContext, useContext, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { useCanEdit } from '../auth';
 import { QueryState } from '../components/Loading';
 import type { Route } from '../lib/model';
-import { useGateways, useRoutes, useUpstreams } from '../lib/queries';
+import { lintKey, useGateways, useLints, useRoutes, useUpstreams, type LintFinding } from '../lib/queries';
 import { actionSummary, byPriority, routeHosts, routeUpstreams, whenText } from '../lib/routeInfo';
+
+// The lint findings of every gateway, by lintKey. A context rather than a
+// column dependency: the columns stay module constants and a lint refetch
+// re-renders only the badges.
+const LintContext = createContext<Map<string, LintFinding>>(new Map());
+
+/** The yellow badge of a rule that never matches, with the reason on hover. */
+function ShadowedBadge({ route }: { route: Route }) {
+  const f = useContext(LintContext).get(lintKey(route.gateway, route.name));
+  if (!f) return null;
+  return (
+    <Tooltip label={f.message} multiline maw={360} withArrow>
+      <Badge size="xs" color="yellow" data-testid="shadowed-badge" style={{ flexShrink: 0 }}>shadowed</Badge>
+    </Tooltip>
+  );
+}
 
 const col = createColumnHelper<Route>();
 const columns = [
@@ -20,6 +36,7 @@ const columns = [
       <Group gap={4} wrap="nowrap">
         <Text size="sm" fw={500} className="ellipsis">{c.getValue()}</Text>
         {c.row.original.disabled && <Badge size="xs" color="gray">off</Badge>}
+        <ShadowedBadge route={c.row.original} />
       </Group>
     ),
   }),
@@ -42,30 +59,34 @@ export function RoutesList() {
   const [gateway, setGateway] = useState<string | null>(null);
   const [upstream, setUpstream] = useState<string | null>(null);
   const [host, setHost] = useState('');
+  const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
+  const lints = useLints(gatewayNames);
 
   return (
-    <Stack h="calc(100vh - 52px - 2 * var(--mantine-spacing-md))" gap="sm">
-      <Group justify="space-between">
-        <Title order={3}>Routes</Title>
-        {canEdit && <Button leftSection={<IconPlus size={16} />} onClick={() => nav('/routes/new')}>New route</Button>}
-      </Group>
-      <Group>
-        <TextInput
-          placeholder="Search name or condition"
-          leftSection={<IconSearch size={14} />}
-          value={search}
-          onChange={(e) => setSearch(e.currentTarget.value)}
-          w={280}
-          aria-label="Search routes"
-        />
-        <Select placeholder="Gateway" clearable data={gws.data?.items.map((g) => g.name) ?? []} value={gateway} onChange={setGateway} w={160} aria-label="Filter by gateway" />
-        <Select placeholder="Upstream" clearable searchable data={ups.data?.items.map((u) => u.name) ?? []} value={upstream} onChange={setUpstream} w={180} aria-label="Filter by upstream" />
-        <TextInput placeholder="Host" value={host} onChange={(e) => setHost(e.currentTarget.value)} w={180} aria-label="Filter by host" />
-      </Group>
-      <QueryState query={routes}>
-        {(data) => <RouteTable routes={data.items} filter={{ q, gateway, upstream, host }} onOpen={(r) => nav(`/routes/${encodeURIComponent(r.name)}`)} />}
-      </QueryState>
-    </Stack>
+    <LintContext.Provider value={lints}>
+      <Stack h="calc(100vh - 52px - 2 * var(--mantine-spacing-md))" gap="sm">
+        <Group justify="space-between">
+          <Title order={3}>Routes</Title>
+          {canEdit && <Button leftSection={<IconPlus size={16} />} onClick={() => nav('/routes/new')}>New route</Button>}
+        </Group>
+        <Group>
+          <TextInput
+            placeholder="Search name or condition"
+            leftSection={<IconSearch size={14} />}
+            value={search}
+            onChange={(e) => setSearch(e.currentTarget.value)}
+            w={280}
+            aria-label="Search routes"
+          />
+          <Select placeholder="Gateway" clearable data={gatewayNames} value={gateway} onChange={setGateway} w={160} aria-label="Filter by gateway" />
+          <Select placeholder="Upstream" clearable searchable data={ups.data?.items.map((u) => u.name) ?? []} value={upstream} onChange={setUpstream} w={180} aria-label="Filter by upstream" />
+          <TextInput placeholder="Host" value={host} onChange={(e) => setHost(e.currentTarget.value)} w={180} aria-label="Filter by host" />
+        </Group>
+        <QueryState query={routes}>
+          {(data) => <RouteTable routes={data.items} filter={{ q, gateway, upstream, host }} onOpen={(r) => nav(`/routes/${encodeURIComponent(r.name)}`)} />}
+        </QueryState>
+      </Stack>
+    </LintContext.Provider>
   );
 }
 
