@@ -1,0 +1,300 @@
+// Package convert reads Kubernetes routing objects (Gateway API HTTPRoutes
+// and networking.k8s.io/v1 Ingresses) and turns them into routedeck Routes
+// and Upstreams for one gateway: the inverse of the Gateway API export in
+// backend/publish/kubernetes.
+//
+// Precedence. Gateway API and Ingress do not apply rules in file order:
+// among the matches that fit a request, the most specific wins. routedeck
+// tries rules by priority, so every match becomes its own Route and the
+// priorities are computed from specificity, in this order of significance:
+//
+//  1. hostnames: routes with only exact hostnames, then routes with a
+//     wildcard hostname, then routes with none (Envoy picks the most
+//     specific virtual host before it looks at paths);
+//  2. an Exact path before any prefix or regex;
+//  3. the longer path value (for prefixes: the longest prefix);
+//  4. a method match before none;
+//  5. more header matches;
+//  6. more query parameter matches;
+//  7. then, as the spec's last tie-breakers, namespace/name and the rule's
+//     and match's position in the object.
+//
+// Every Route gets its own priority (10 apart, so rules can be inserted by
+// hand between them); an Ingress defaultBackend becomes a catch-all with
+// priority 0. Regular-expression paths have no defined precedence in the
+// spec; they rank after exact paths by the length of the expression.
+//
+// What has no routedeck equivalent is listed in the Report, never dropped
+// silently.
+package convert
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// Issue is one thing of the input that did not translate, or translated
+// with different semantics.
+type Issue struct {
+	// Object is "Kind namespace/name" of the Kubernetes object.
+	Object string `json:"object"`
+	// Field is the path inside the object, e.g. "spec.rules[0].filters[1]".
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (i Issue) String() string {
+	if i.Field == "" {
+		return i.Object + ": " + i.Message
+	}
+	return i.Object + ": " + i.Field + ": " + i.Message
+}
+
+// Result is the converted workspace (routes and upstreams only: the
+// gateway is expected to exist) and the report of what did not translate.
+type Result struct {
+	Workspace model.Workspace
+	Report    []Issue
+}
+
+// document is one YAML document of the input, decoded as JSON so the
+// Kubernetes structs can use their JSON tags.
+type document struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	raw []byte
+}
+
+func (d document) ref() string {
+	return d.Kind + " " + d.namespace() + "/" + d.Metadata.Name
+}
+
+func (d document) namespace() string {
+	if d.Metadata.Namespace == "" {
+		return "default"
+	}
+	return d.Metadata.Namespace
+}
+
+// splitDocuments decodes every non-empty document of a multi-document YAML
+// stream; a `kind: List` is flattened into its items.
+func splitDocuments(data []byte) ([]document, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []document
+	for i := 0; ; i++ {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if v == nil {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		var d document
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if d.Kind == "List" {
+			var list struct {
+				Items []json.RawMessage `json:"items"`
+			}
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return nil, fmt.Errorf("document %d: items: %w", i+1, err)
+			}
+			for _, it := range list.Items {
+				var d document
+				if err := json.Unmarshal(it, &d); err != nil {
+					return nil, fmt.Errorf("document %d: items: %w", i+1, err)
+				}
+				d.raw = it
+				out = append(out, d)
+			}
+			continue
+		}
+		d.raw = raw
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// builder collects converted routes with their precedence keys and the
+// upstreams they use.
+type builder struct {
+	gateway   string
+	routes    []candidate
+	upstreams map[string]model.Upstream
+	report    []Issue
+	catchAll  []model.Route
+}
+
+// candidate is a route before its priority is known.
+type candidate struct {
+	route model.Route
+	key   specificity
+}
+
+// specificity orders matches as the Gateway API spec does; see the
+// package documentation.
+type specificity struct {
+	hostTier  int // 2 exact hostnames only, 1 some wildcard, 0 none
+	exactPath bool
+	pathLen   int
+	method    bool
+	headers   int
+	queries   int
+	tie       []string // namespace, name; then positions
+	tiePos    []int
+}
+
+// moreSpecific reports whether a should be tried before b.
+func moreSpecific(a, b specificity) int {
+	if c := b.hostTier - a.hostTier; c != 0 {
+		return c
+	}
+	if a.exactPath != b.exactPath {
+		if a.exactPath {
+			return -1
+		}
+		return 1
+	}
+	for _, c := range []int{b.pathLen - a.pathLen, boolInt(b.method) - boolInt(a.method), b.headers - a.headers, b.queries - a.queries} {
+		if c != 0 {
+			return c
+		}
+	}
+	if c := slices.Compare(a.tie, b.tie); c != 0 {
+		return c
+	}
+	return slices.Compare(a.tiePos, b.tiePos)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func newBuilder(gateway string) *builder {
+	return &builder{gateway: gateway, upstreams: map[string]model.Upstream{}}
+}
+
+func (b *builder) issue(obj, field, format string, args ...any) {
+	b.report = append(b.report, Issue{Object: obj, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// upstream returns the name of the Upstream for a Service port, creating it
+// on first use.
+func (b *builder) upstream(namespace, service string, port int) string {
+	name := Name(fmt.Sprintf("%s-%s-%d", service, namespace, port))
+	if _, ok := b.upstreams[name]; !ok {
+		b.upstreams[name] = model.Upstream{Meta: model.Meta{Name: name},
+			Kubernetes: &model.KubernetesSource{Namespace: namespace, Service: service, Port: port}}
+	}
+	return name
+}
+
+// result assigns priorities and returns the workspace in apply order.
+func (b *builder) result() Result {
+	slices.SortStableFunc(b.routes, func(x, y candidate) int { return moreSpecific(x.key, y.key) })
+	var ws model.Workspace
+	for i, c := range b.routes {
+		c.route.Priority = (len(b.routes) - i) * 10
+		ws.Routes = append(ws.Routes, c.route)
+	}
+	ws.Routes = append(ws.Routes, b.catchAll...)
+	for _, name := range slices.Sorted(maps.Keys(b.upstreams)) {
+		ws.Upstreams = append(ws.Upstreams, b.upstreams[name])
+	}
+	return Result{Workspace: ws, Report: b.report}
+}
+
+// Name turns s into a valid routedeck object name: lowercase letters,
+// digits, '-' and '.', at most 63 characters. Names that had to be
+// shortened end in a hash of s, so distinct inputs stay distinct.
+func Name(s string) string {
+	var sb strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
+			sb.WriteRune(r)
+		default:
+			sb.WriteByte('-')
+		}
+	}
+	n := strings.Trim(sb.String(), "-.")
+	if n == "" {
+		n = "x"
+	}
+	const maxLen = 63
+	if len(n) > maxLen {
+		sum := sha256.Sum256([]byte(s))
+		n = strings.TrimRight(n[:maxLen-9], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+	}
+	return n
+}
+
+// hostCondition is "any of" the hostnames, and its precedence tier.
+func hostCondition(hosts []string) (model.Condition, int, bool) {
+	if len(hosts) == 0 {
+		return model.Condition{}, 0, false
+	}
+	tier := 2
+	var cs []model.Condition
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "*") {
+			tier = 1
+		}
+		cs = append(cs, model.Pred(model.FieldHost, model.OpEquals, h))
+	}
+	if len(cs) == 1 {
+		return cs[0], tier, true
+	}
+	return model.Or(cs...), tier, true
+}
+
+// all joins conditions; one stays itself so rewrites find their path
+// predicate at the top level.
+func all(cs []model.Condition) model.Condition {
+	if len(cs) == 1 {
+		return cs[0]
+	}
+	return model.And(cs...)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// segmentPrefix matches whole path segments under prefix (a trailing slash
+// already trimmed); "/" covers every path, which routedeck spells as a
+// plain prefix.
+func segmentPrefix(prefix string) model.Condition {
+	if prefix == "/" {
+		return model.Pred(model.FieldPath, model.OpPrefix, "/")
+	}
+	return model.Pred(model.FieldPath, model.OpSegmentPrefix, prefix)
+}
