@@ -14,7 +14,7 @@ import (
 )
 
 func newImportCmd(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "import", Short: "Read configuration another routedeck published", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "import", Short: "Read configuration another routedeck published, or Kubernetes routing objects", Args: cobra.NoArgs}
 	var gateway, addr string
 	var apply bool
 	consul := &cobra.Command{
@@ -70,6 +70,7 @@ applied and the missing secrets are listed.`,
 	consul.Flags().StringVar(&addr, "consul-addr", "", "Consul HTTP address (default: CONSUL_HTTP_ADDR)")
 	consul.Flags().BoolVar(&apply, "apply", false, "send the workspace to the server instead of printing it")
 	cmd.AddCommand(consul)
+	cmd.AddCommand(newImportK8sCmds(o)...)
 	return cmd
 }
 

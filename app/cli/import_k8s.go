@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/routedeck/routedeck/backend/convert"
+	"github.com/routedeck/routedeck/backend/model"
+)
+
+// newImportK8sCmds returns `import gateway-api` and `import ingress`, which
+// convert Kubernetes routing objects into routes of a gateway.
+func newImportK8sCmds(o *options) []*cobra.Command {
+	mk := func(use, short, long string, conv func([]byte, string) (convert.Result, error)) *cobra.Command {
+		var file, gateway string
+		var apply bool
+		cmd := &cobra.Command{
+			Use:   use + " -f FILE --gateway G [--apply]",
+			Short: short,
+			Long: long + `
+
+Each match becomes a Route of gateway G (which must exist when applying),
+prioritised by specificity as Kubernetes does (exact path, longest path,
+method, header and query counts), and each Service port an Upstream of kind
+kubernetes. The result is printed as multi-document YAML, ready for apply,
+or with --apply sent to the server as apply -f does, all or nothing.
+Everything that does not translate is listed on stderr.`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if gateway == "" {
+					return fmt.Errorf("--gateway is required")
+				}
+				data, name, err := o.readInput(file)
+				if err != nil {
+					return err
+				}
+				res, err := conv(data, gateway)
+				if err != nil {
+					return fmt.Errorf("import %s: %w", name, err)
+				}
+				for _, is := range res.Report {
+					fmt.Fprintf(o.stderr, "routedeck: not imported as is: %s\n", is)
+				}
+				ws := res.Workspace
+				if len(ws.Routes) == 0 {
+					return model.Errorf(model.EINVALID, "%s: nothing to import", name)
+				}
+				if !apply {
+					return writeYAMLDocs(o.stdout, ws.Objects())
+				}
+				c, err := o.client()
+				if err != nil {
+					return err
+				}
+				var out applyResult
+				if err := c.do(cmd.Context(), "POST", "/apply", ws, &out); err != nil {
+					return fmt.Errorf("apply the routes imported from %s: %w", name, err)
+				}
+				for _, it := range out.Items {
+					fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
+				}
+				return nil
+			},
+		}
+		cmd.Flags().StringVarP(&file, "filename", "f", "", "Kubernetes YAML to read (- for stdin)")
+		cmd.Flags().StringVar(&gateway, "gateway", "", "gateway the routes belong to")
+		cmd.Flags().BoolVar(&apply, "apply", false, "send the routes to the server instead of printing them")
+		return cmd
+	}
+	return []*cobra.Command{
+		mk("gateway-api", "Convert Gateway API HTTPRoutes into routes; print them, or --apply them",
+			`Reads gateway.networking.k8s.io/v1 HTTPRoutes from FILE. Hostnames become
+host conditions, PathPrefix a segment prefix (Gateway API prefixes match
+whole path segments), weighted backendRefs a weighted forward; header,
+redirect and rewrite filters and one RequestMirror map to their policies.`,
+			convert.GatewayAPI),
+		mk("ingress", "Convert networking.k8s.io/v1 Ingresses into routes; print them, or --apply them",
+			`Reads networking.k8s.io/v1 Ingresses from FILE. Prefix paths match whole
+segments, Exact paths the full path, ImplementationSpecific is read as a
+plain prefix; the defaultBackend becomes a catch-all with priority 0.
+Annotations and TLS sections are reported, not imported: certificates must
+be added as Secret objects.`,
+			convert.Ingress),
+	}
+}
+
+// readInput reads FILE, or stdin for "-", returning the name to report.
+func (o *options) readInput(name string) ([]byte, string, error) {
+	if name == "" {
+		return nil, "", fmt.Errorf("-f FILE is required")
+	}
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(o.stdin)
+		name = "<stdin>"
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, name, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, name, nil
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/routedeck/routedeck/backend/manifest"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
+)
+
+// TestImportKubernetes runs import gateway-api and import ingress
+// in-process: printed, the output must load as a manifest and carry the
+// report on stderr; with --apply, the server must then hold the routes and
+// upstreams.
+func TestImportKubernetes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	httproute := write("route.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: web}
+spec:
+  parentRefs: [{name: public}]
+  hostnames: [shop.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    filters: [{type: ExtensionRef, extensionRef: {group: x, kind: y, name: z}}]
+    backendRefs: [{name: api, port: 8080, weight: 3}, {name: api-v2, port: 8080, weight: 1}]
+`)
+	ing := write("ingress.yaml", `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: web}
+spec:
+  tls: [{hosts: [shop.example.com], secretName: shop-tls}]
+  defaultBackend: {service: {name: fallback, port: {number: 80}}}
+  rules:
+  - host: shop.example.com
+    http:
+      paths: [{path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 8080}}}}]
+`)
+	gateway := write("gateway.yaml", `kind: Gateway
+name: public
+listeners:
+- {name: http, port: 8080, protocol: HTTP}
+`)
+	tests := map[string]struct {
+		args      []string
+		routes    []string
+		upstreams []string
+		report    string
+	}{
+		"gateway-api": {[]string{"import", "gateway-api", "-f", httproute, "--gateway", "public"},
+			[]string{"web-shop-r0-m0"}, []string{"api-web-8080", "api-v2-web-8080"}, "ExtensionRef filters are implementation-specific"},
+		"ingress": {[]string{"import", "ingress", "-f", ing, "--gateway", "public"},
+			[]string{"web-shop-r0-p0", "web-shop-default"}, []string{"api-web-8080", "fallback-web-80"}, `add secret "shop-tls" as a routedeck Secret`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			out, errOut, code := e.run(t, "", tc.args...)
+			if code != 0 {
+				t.Fatalf("print: exit %d: %s", code, errOut)
+			}
+			if !strings.Contains(errOut, tc.report) {
+				t.Errorf("stderr lacks %q:\n%s", tc.report, errOut)
+			}
+			f, err := manifest.Load("out.yaml", []byte(out))
+			if err != nil {
+				t.Fatalf("printed documents do not load: %v\n%s", err, out)
+			}
+			if err := rules.ResolveWorkspace(&f.Workspace); err != nil {
+				t.Fatalf("printed conditions do not parse: %v\n%s", err, out)
+			}
+			f.Workspace.Gateways = []model.Gateway{{Meta: model.Meta{Name: "public"},
+				Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}}
+			if err := f.Workspace.Validate(); err != nil {
+				t.Fatalf("printed documents do not validate: %v", err)
+			}
+			if got := len(f.Workspace.Routes); got != len(tc.routes) {
+				t.Errorf("printed %d routes, want %d", got, len(tc.routes))
+			}
+
+			if _, errOut, code := e.client(t, "apply", "-f", gateway); code != 0 {
+				t.Fatalf("apply gateway: %s", errOut)
+			}
+			out, errOut, code = e.client(t, append(tc.args, "--apply")...)
+			if code != 0 {
+				t.Fatalf("--apply: exit %d: %s", code, errOut)
+			}
+			for _, r := range tc.routes {
+				if !e.exists(t, model.KindRoute, r) {
+					t.Errorf("route %s not stored; output:\n%s", r, out)
+				}
+			}
+			for _, u := range tc.upstreams {
+				if !e.exists(t, model.KindUpstream, u) {
+					t.Errorf("upstream %s not stored; output:\n%s", u, out)
+				}
+			}
+		})
+	}
+}
+
+// TestImportKubernetesErrors checks the refusals: no gateway, a file with
+// nothing to import, and applying to a server without the gateway.
+func TestImportKubernetesErrors(t *testing.T) {
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "svc.yaml")
+	if err := os.WriteFile(svc, []byte("apiVersion: v1\nkind: Service\nmetadata: {name: api}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ing := filepath.Join(dir, "ing.yaml")
+	if err := os.WriteFile(ing, []byte(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: x}
+spec: {defaultBackend: {service: {name: fallback, port: {number: 80}}}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		args   []string
+		client bool
+		want   string
+	}{
+		"no gateway":      {[]string{"import", "ingress", "-f", ing}, false, "--gateway is required"},
+		"nothing":         {[]string{"import", "gateway-api", "-f", svc, "--gateway", "public"}, false, "nothing to import"},
+		"missing gateway": {[]string{"import", "ingress", "-f", ing, "--gateway", "public", "--apply"}, true, "public"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			run := e.run
+			if tc.client {
+				run = func(t *testing.T, _ string, args ...string) (string, string, int) { return e.client(t, args...) }
+			}
+			_, errOut, code := run(t, "", tc.args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want a failure")
+			}
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, errOut)
+			}
+		})
+	}
+}
