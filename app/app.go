@@ -155,6 +155,7 @@ func (s *Service) Start(ctx context.Context) error {
 		SandboxSettings: s.sandbox,
 		Metrics:         promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Endpoints:       s.feed,
+		Translator:      s.feed,
 		Targets:         s.targets,
 		Push:            &pusher{store: st, targets: s.targets, log: s.log},
 	})

@@ -274,11 +274,28 @@ func (f *endpointFeed) Status(upstream string) (discovery.Status, bool) {
 	return m.Status(upstream)
 }
 
+// translateLocked translates gateway of ws with the discovered endpoints
+// known now, as its proxies get it. Callers hold f.mu.
+func (f *endpointFeed) translateLocked(ws model.Workspace, gateway string) (*translate.Resources, error) {
+	return translate.Gateway(ws, gateway, translate.Options{Endpoints: f.routableLocked()})
+}
+
+// TranslateGateway translates gateway of ws exactly as serve would hand it
+// to the proxies, discovered endpoints included (the API's Envoy export).
+// Upstreams discovery does not watch (those only an old, unserved version
+// uses) get empty load assignments, as they would if that version were
+// served before discovery reported.
+func (f *endpointFeed) TranslateGateway(ws model.Workspace, gateway string) (*translate.Resources, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.translateLocked(ws, gateway)
+}
+
 // serve translates pub with the current endpoints and makes it the
 // gateway's snapshot.
 func (f *endpointFeed) serve(ctx context.Context, pub store.Published) (*translate.Resources, error) {
 	f.mu.Lock()
-	res, err := translate.Gateway(pub.Workspace, pub.Gateway, translate.Options{Endpoints: f.routableLocked()})
+	res, err := f.translateLocked(pub.Workspace, pub.Gateway)
 	if err == nil {
 		err = f.ads.SetGateway(ctx, pub.Gateway, res, versionLabel(pub.Version))
 	}
@@ -311,7 +328,7 @@ func (f *endpointFeed) onChange(upstream string, eps []discovery.Endpoint) {
 		if !slices.ContainsFunc(pub.Workspace.Upstreams, func(u model.Upstream) bool { return u.Name == upstream }) {
 			continue
 		}
-		res, err := translate.Gateway(pub.Workspace, gateway, translate.Options{Endpoints: f.routableLocked()})
+		res, err := f.translateLocked(pub.Workspace, gateway)
 		if err == nil {
 			err = f.ads.SetEndpoints(ctx, gateway, res.Endpoints)
 		}

@@ -94,7 +94,7 @@ type exportIssue struct {
 }
 
 func newExportCmd(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "export", Short: "Export a gateway's routes to other routing APIs", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "export", Short: "Export a gateway's routes to other routing APIs, or as the Envoy resources routedeck serves", Args: cobra.NoArgs}
 	var gateway, namespace string
 	var apply, dryRun bool
 	printReport := func(report []exportIssue) {
@@ -196,6 +196,7 @@ it serves the Gateway API CRDs.`,
 		_ = sub.MarkFlagRequired("gateway")
 		cmd.AddCommand(sub)
 	}
+	cmd.AddCommand(newExportEnvoyCmd(o))
 	return cmd
 }
 

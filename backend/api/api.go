@@ -84,6 +84,9 @@ type Deps struct {
 	// Endpoints reports discovered upstream endpoints; without it only
 	// static and DNS upstreams are answered.
 	Endpoints Endpoints
+	// Translator translates gateways for the Envoy export with the
+	// discovered endpoints; nil translates with static and DNS ones only.
+	Translator EnvoyTranslator
 	// Targets keeps the Kubernetes and Consul settings.
 	Targets Targets
 	// Push deploys and exports gateways to Kubernetes and Consul.
@@ -163,6 +166,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleAdmin)).Post("/export/gateway-api", s.exportGatewayAPI)
 						r.With(need(auth.RoleViewer)).Get("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleAdmin)).Post("/export/consul", s.exportConsul)
+						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
 					}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/model/secrettest"
+)
+
+// TestExportEnvoy exports the seeded gateway, with a TLS listener, from the
+// draft and from a published version that differs from it (upstream web's
+// port), and checks the type filter, the errors and that no private key
+// leaves the server.
+func TestExportEnvoy(t *testing.T) {
+	a := newTestAPI(t)
+	a.seed(t)
+	cert, key := secrettest.Pair(t, "shop.example.com")
+	a.do(t, "editor", "POST", "/api/v1/secrets", map[string]any{
+		"name": "shop-tls", "tls": map[string]any{"certificate": cert, "privateKey": key},
+	}).must(t, http.StatusCreated)
+	gw := a.do(t, "viewer", "GET", "/api/v1/gateways/public", nil).must(t, http.StatusOK)
+	a.do(t, "editor", "PUT", "/api/v1/gateways/public", map[string]any{
+		"name": "public", "listeners": []any{
+			map[string]any{"name": "http", "port": 8080, "protocol": "HTTP"},
+			map[string]any{"name": "https", "port": 8443, "protocol": "HTTPS",
+				"tls": map[string]any{"certificates": []any{map[string]any{"secret": "shop-tls"}}}},
+		},
+	}, "If-Match", gw.header.Get("ETag")).must(t, http.StatusOK)
+	if _, err := a.store.Publish(context.Background(), "test", "public", "v1"); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	// The draft moves on: web answers on another port than in version 1.
+	up := a.do(t, "viewer", "GET", "/api/v1/upstreams/web", nil).must(t, http.StatusOK)
+	a.do(t, "editor", "PUT", "/api/v1/upstreams/web", map[string]any{
+		"name": "web", "static": map[string]any{"endpoints": []any{map[string]any{"address": "127.0.0.1", "port": 9009}}},
+	}, "If-Match", up.header.Get("ETag")).must(t, http.StatusOK)
+
+	all := []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType}
+	tests := map[string]struct {
+		query     string
+		gateway   string
+		status    int
+		wantTypes []string // the distinct types, in order
+		want      []string // substrings of the body
+		notWant   []string
+	}{
+		"draft": {
+			status: http.StatusOK, wantTypes: all,
+			want:    []string{`"port_value":9009`, `"private_key":{"inline_string":"` + htmlEscaped(model.RedactedPrivateKey) + `"}`, `"name":"shop-tls"`},
+			notWant: []string{`"port_value":9001`},
+		},
+		"published version": {
+			query: "?version=1", status: http.StatusOK, wantTypes: all,
+			want:    []string{`"port_value":9001`},
+			notWant: []string{`"port_value":9009`},
+		},
+		"routes only": {
+			query: "?type=routes", status: http.StatusOK, wantTypes: []string{resourcev3.RouteType},
+			want: []string{`"virtual_hosts"`, `"prefix":"/api"`},
+		},
+		"secrets only": {
+			query: "?type=secrets&version=1", status: http.StatusOK, wantTypes: []string{resourcev3.SecretType},
+			want: []string{`"certificate_chain"`},
+		},
+		"unknown gateway": {gateway: "nope", status: http.StatusNotFound},
+		"unknown version": {query: "?version=7", status: http.StatusNotFound},
+		"bad type and version": {
+			query: "?type=virtualhosts&version=latest", status: http.StatusBadRequest,
+			want: []string{`"field":"type"`, `"field":"version"`},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			gateway := tc.gateway
+			if gateway == "" {
+				gateway = "public"
+			}
+			r := a.do(t, "viewer", "GET", "/api/v1/gateways/"+gateway+"/export/envoy"+tc.query, nil).must(t, tc.status)
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, r.body); err != nil {
+				t.Fatalf("answer is not JSON: %v\n%s", err, r.body)
+			}
+			body := compact.String()
+			// Whatever the answer, a private key never leaves the server.
+			if strings.Contains(body, "PRIVATE KEY") || strings.Contains(body, strings.TrimSpace(key)[40:80]) {
+				t.Fatalf("answer shows the private key: %s", body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("answer lacks %s:\n%s", w, body)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(body, w) {
+					t.Errorf("answer has %s:\n%s", w, body)
+				}
+			}
+			if tc.status != http.StatusOK {
+				return
+			}
+			var got struct {
+				Items []EnvoyResource `json:"items"`
+			}
+			if err := json.Unmarshal(r.body, &got); err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, it := range got.Items {
+				if it.Name == "" || !json.Valid(it.Resource) {
+					t.Errorf("item %+v: no name or not JSON", it)
+				}
+				if len(types) == 0 || types[len(types)-1] != it.Type {
+					types = append(types, it.Type)
+				}
+			}
+			if !slices.Equal(types, tc.wantTypes) {
+				t.Errorf("types %v, want %v (each once, in this order)", types, tc.wantTypes)
+			}
+		})
+	}
+}
+
+// htmlEscaped is s as encoding/json writes it in a string: <, > and & escaped.
+func htmlEscaped(s string) string {
+	raw, _ := json.Marshal(s)
+	return strings.Trim(string(raw), `"`)
+}
