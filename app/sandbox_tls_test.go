@@ -46,7 +46,7 @@ func TestSandboxRequestOverTLS(t *testing.T) {
 			}
 			var got struct {
 				Response struct{ Status int } `json:"response"`
-				Upstream *string             `json:"upstream"`
+				Upstream *string              `json:"upstream"`
 				Received *struct {
 					Path    string              `json:"path"`
 					Headers map[string][]string `json:"headers"`
