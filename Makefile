@@ -55,6 +55,8 @@ test-deps: tools
 	./hack/deps.sh chromium xvfb imagemagick
 
 vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 test-go:
