@@ -8,7 +8,8 @@
 //
 // With ROUTEDECK_ADS=HOST:PORT (the server's --ads-listen) a simulated Envoy
 // (e2e/adsproxy) joins gateway "public" over ADS, and the publish flow waits
-// for its ACK.
+// for its ACK; a second proxy of the same gateway, NACKER, rejects every
+// route configuration, and the nack flow finds its NACK on the Overview.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -32,6 +33,10 @@ if (!PASSWORD) {
 mkdirSync(SHOTS, { recursive: true });
 
 const ADS = process.env.ROUTEDECK_ADS;
+// The NACKing proxy and its error, quoting a route of the demo rule "web"
+// the way Envoy's messages name the route they reject.
+const NACKER = 'e2e-nacker';
+const NACK_ERROR = 'route: rule/web/0: invalid regex: missing closing )';
 let proxy = null;
 if (ADS) {
   // Built first and run directly, so that stopping it stops the proxy itself
@@ -39,7 +44,9 @@ if (ADS) {
   const repo = fileURLToPath(new URL('../../', import.meta.url));
   const bin = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-')), 'adsproxy');
   execFileSync('go', ['build', '-o', bin, './frontend/e2e/adsproxy'], { cwd: repo, stdio: 'inherit' });
-  proxy = spawn(bin, ['-ads', ADS, '-gateway', 'public', '-for', '5m'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  proxy = spawn(bin, ['-ads', ADS, '-gateway', 'public', '-for', '5m', '-nack-node', NACKER, '-nack-error', NACK_ERROR], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 const browser = await chromium.launch({
@@ -253,6 +260,47 @@ const flows = {
     }
     await page.waitForTimeout(500);
     await page.screenshot({ path: `${SHOTS}06-publish.png`, fullPage: true });
+  },
+
+  async nack() {
+    assert(ADS, 'the nack flow needs ROUTEDECK_ADS (a proxy to NACK)');
+    const nack = async () => {
+      const r = await api('GET', '/gateways/public/proxies');
+      return JSON.parse(r.body).items?.find((x) => x.node === NACKER)?.nack ?? null;
+    };
+    await go('/');
+    // The NACKing proxy only gets route configurations once something is
+    // published; publish when it has nothing to reject yet.
+    let n = null;
+    for (let deadline = Date.now() + 3_000; !n && Date.now() < deadline; ) {
+      n = await nack();
+      if (!n) await page.waitForTimeout(300);
+    }
+    if (!n) {
+      const r = await api('POST', '/gateways/public/publish', {});
+      assert(r.status === 200, `publish: ${r.status} ${r.body.slice(0, 200)}`);
+      for (let deadline = Date.now() + 60_000; !n; ) {
+        assert(Date.now() < deadline, `${NACKER} has no NACK after publishing`);
+        await page.waitForTimeout(500);
+        n = await nack();
+      }
+    }
+    assert(n.error === NACK_ERROR && n.rule === 'web', `NACK of ${NACKER}: ${JSON.stringify(n)}`);
+    await go('/');
+    const card = page.getByTestId('gateway-public');
+    const alert = card.getByRole('alert').filter({ hasText: `${NACKER} rejected` });
+    await alert.waitFor();
+    await alert.getByText(NACK_ERROR, { exact: true }).waitFor();
+    await alert.getByRole('link', { name: 'web', exact: true }).waitFor();
+    const href = await alert.getByRole('link', { name: 'web', exact: true }).getAttribute('href');
+    assert(href === '#/routes/web', `rule link goes to ${href}`);
+    // Red: the alert's title is drawn in a colour whose red channel dominates.
+    const rgb = await alert.locator('.mantine-Alert-title').evaluate((el) => getComputedStyle(el).color);
+    const [r, g, b] = rgb.match(/\d+/g).map(Number);
+    assert(r > 150 && r > g + 60 && r > b + 60, `the NACK is not shown in red: title colour ${rgb}`);
+    // The other proxy stays clean.
+    assert((await card.getByRole('alert').filter({ hasText: 'e2e-proxy-0' }).count()) === 0, 'e2e-proxy-0 shows a NACK');
+    await shot('16-overview-nack');
   },
 
   async rollback() {

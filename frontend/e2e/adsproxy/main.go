@@ -1,10 +1,13 @@
 // Command adsproxy joins a gateway as a proxy in the console's end-to-end
 // tests: it runs routedeck's simulated Envoy, which subscribes over ADS like
 // an Envoy of that gateway, ACKs what it can serve and NACKs what it cannot,
-// so the publish screen shows a real data plane's answers. It stops by
-// itself after -for, or when killed.
+// so the publish screen shows a real data plane's answers. With -nack-node
+// it also joins as a second proxy that rejects every route configuration
+// with -nack-error, so the console has a NACK to show. It stops by itself
+// after -for, or when killed.
 //
-//	go run ./frontend/e2e/adsproxy -ads 127.0.0.1:18000 -gateway public
+//	go run ./frontend/e2e/adsproxy -ads 127.0.0.1:18000 -gateway public \
+//		-nack-node e2e-nacker -nack-error 'route: rule/web/0: invalid regex'
 package main
 
 import (
@@ -25,6 +28,8 @@ func main() {
 	gateway := flag.String("gateway", "public", "gateway (node.cluster) to subscribe as")
 	node := flag.String("node", "e2e-proxy-0", "node id")
 	limit := flag.Duration("for", 10*time.Minute, "stop after this long")
+	nackNode := flag.String("nack-node", "", "if set, also join as this node and NACK every route configuration")
+	nackError := flag.String("nack-error", "invalid route configuration", "error_detail message of the NACKs of -nack-node")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -32,11 +37,12 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
 
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dp, err := sim.Start(sim.DataPlaneOptions{
 		ADS:     *addr,
 		NodeID:  *node,
 		Cluster: *gateway,
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:  log,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "adsproxy: connect %s: %v\n", *addr, err)
@@ -44,5 +50,11 @@ func main() {
 	}
 	defer dp.Close()
 	fmt.Println("adsproxy: simulated Envoy", *node, "connected for gateway", *gateway)
-	<-ctx.Done()
+	if *nackNode == "" {
+		<-ctx.Done()
+		return
+	}
+	n := &nacker{addr: *addr, node: *nackNode, cluster: *gateway, errText: *nackError, log: log}
+	fmt.Println("adsproxy:", *nackNode, "joins gateway", *gateway, "and NACKs route configurations")
+	n.run(ctx)
 }
