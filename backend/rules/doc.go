@@ -155,6 +155,7 @@
 // the reason a near miss missed.
 //
 // Compile builds a Program once for many requests; Evaluate compiles on
-// every call. Lint reports rules shadowed by an earlier catch-all or by an
-// earlier rule with the same condition.
+// every call. Lint reports rules shadowed by an earlier catch-all, by an
+// earlier rule with the same condition, or by an earlier rule that provably
+// matches every request the later one does.
 package rules

@@ -16,12 +16,17 @@ type Finding struct {
 }
 
 // Lint reports rules that are fully shadowed: an earlier enabled rule of the
-// same gateway (in evaluation order) has no condition, or the same condition
-// after normalisation, so it takes every request the later rule would. It is
-// deliberately narrow: conditions are compared as written (up to the order
-// of the members of && and ||), not proven equivalent, so every finding is
-// real. Rules whose condition text does not
-// parse are skipped (Validate reports them).
+// same gateway (in evaluation order) takes every request the later rule
+// would. That is the case when the earlier rule has no condition, has the
+// same condition after normalisation (up to the order of the members of &&
+// and ||), or provably matches every request the later one does. The proof
+// is conservative, so every finding is real: both conditions are brought
+// into disjunctive normal form (rules whose form would exceed 64
+// conjunctions are left out) and each conjunction of the later rule must
+// imply some conjunction of the earlier, predicate by predicate, using only
+// implications that follow from the evaluator's definitions (see
+// litImplies). Rules whose condition text does not parse are skipped
+// (Validate reports them).
 func Lint(routes []model.Route) []Finding {
 	byGateway := map[string][]*model.Route{}
 	for i := range routes {
@@ -42,13 +47,35 @@ func Lint(routes []model.Route) []Finding {
 		sort.SliceStable(rs, func(i, j int) bool { return model.CompareRoutes(rs[i], rs[j]) < 0 })
 		catchAll := ""
 		seen := map[string]string{} // canonical condition text -> first rule
+		// The DNF of every earlier rule, in order; a rule
+		// already reported still counts, because whatever it covers its
+		// own shadower covers too.
+		type earlier struct {
+			name string
+			dnf  []conjunction
+		}
+		var before []earlier
 		for _, r := range rs {
 			rr := *r
 			rr.When = r.When.Clone()
 			if err := Resolve(&rr); err != nil {
 				continue
 			}
-			text := Format(sortedCondition(Normalize(rr.When)))
+			when := Normalize(rr.When)
+			text := Format(sortedCondition(when))
+			d, dnfOK := dnf(when)
+			by := ""
+			if catchAll == "" && seen[text] == "" && dnfOK {
+				for _, e := range before {
+					if dnfImplies(d, e.dnf) {
+						by = e.name
+						break
+					}
+				}
+			}
+			if dnfOK {
+				before = append(before, earlier{r.Name, d})
+			}
 			switch {
 			case catchAll != "":
 				out = append(out, Finding{Gateway: g, Rule: r.Name, ShadowedBy: catchAll,
@@ -56,6 +83,9 @@ func Lint(routes []model.Route) []Finding {
 			case seen[text] != "":
 				out = append(out, Finding{Gateway: g, Rule: r.Name, ShadowedBy: seen[text],
 					Message: fmt.Sprintf("never matches: rule %q before it has the same condition", seen[text])})
+			case by != "":
+				out = append(out, Finding{Gateway: g, Rule: r.Name, ShadowedBy: by,
+					Message: fmt.Sprintf("never matches: rule %q before it matches every request this one does", by)})
 			default:
 				seen[text] = r.Name
 				if text == "" {
