@@ -298,3 +298,20 @@ func TestLintImplicationSound(t *testing.T) {
 		t.Fatalf("only %d findings and %d requests checked", findings, checked)
 	}
 }
+
+// BenchmarkLint10k lints 10,000 rules over 1,000 hosts, the size the route
+// list and publish lint on every call.
+func BenchmarkLint10k(b *testing.B) {
+	rs := make([]model.Route, 0, 10000)
+	for i := range 10000 {
+		c, err := Parse(fmt.Sprintf(`host == "h%d.example.com" && path.prefix("/p%d")`, i%1000, i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, model.Route{Meta: model.Meta{Name: fmt.Sprintf("r-%05d", i)}, Gateway: "g", Priority: i % 500, When: c})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		Lint(rs)
+	}
+}
