@@ -71,6 +71,7 @@ applied and the missing secrets are listed.`,
 	consul.Flags().BoolVar(&apply, "apply", false, "send the workspace to the server instead of printing it")
 	cmd.AddCommand(consul)
 	cmd.AddCommand(newImportK8sCmds(o)...)
+	cmd.AddCommand(newImportOpenAPICmd(o))
 	return cmd
 }
 

@@ -3,6 +3,9 @@
 // and Upstreams for one gateway: the inverse of the Gateway API export in
 // backend/publish/kubernetes.
 //
+// OpenAPI 3.x documents are read too (see OpenAPI): one Route per path,
+// all forwarding to one existing Upstream, with their own precedence rule.
+//
 // Precedence. Gateway API and Ingress do not apply rules in file order:
 // among the matches that fit a request, the most specific wins. routedeck
 // tries rules by priority, so every match becomes its own Route and the
@@ -49,7 +52,8 @@ import (
 // Issue is one thing of the input that did not translate, or translated
 // with different semantics.
 type Issue struct {
-	// Object is "Kind namespace/name" of the Kubernetes object.
+	// Object is "Kind namespace/name" of the Kubernetes object, or for
+	// OpenAPI "path /pets/{petId}" or "servers[0]".
 	Object string `json:"object"`
 	// Field is the path inside the object, e.g. "spec.rules[0].filters[1]".
 	Field   string `json:"field,omitempty"`
