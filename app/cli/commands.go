@@ -103,6 +103,20 @@ var (
 	refKinds   = map[string]string{"gateway": model.KindGateway, "upstream": model.KindUpstream, "secret": model.KindSecret}
 )
 
+// applyWorkspace sends ws to the server's apply endpoint (all or nothing)
+// and prints what happened to each object. Errors are the server's, for the
+// caller to place (in a file, or under what was imported).
+func (o *options) applyWorkspace(ctx context.Context, c *client, ws model.Workspace) error {
+	var res applyResult
+	if err := c.do(ctx, "POST", "/apply", ws, &res); err != nil {
+		return err
+	}
+	for _, it := range res.Items {
+		fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
+	}
+	return nil
+}
+
 // applyResult mirrors the API's apply answer.
 type applyResult struct {
 	Items []struct {
@@ -131,14 +145,7 @@ reported as FILE:LINE: field: message, all of them at once.`,
 			if err != nil {
 				return withServerProblems(cmd.Context(), c, f, err)
 			}
-			var res applyResult
-			if err := c.do(cmd.Context(), "POST", "/apply", f.Workspace, &res); err != nil {
-				return f.Explain(err)
-			}
-			for _, it := range res.Items {
-				fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
-			}
-			return nil
+			return f.Explain(o.applyWorkspace(cmd.Context(), c, f.Workspace))
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "file to apply (- for stdin)")

@@ -56,12 +56,8 @@ applied and the missing secrets are listed.`,
 			}); err != nil {
 				return err
 			}
-			var res applyResult
-			if err := c.do(cmd.Context(), "POST", "/apply", ws, &res); err != nil {
+			if err := o.applyWorkspace(cmd.Context(), c, ws); err != nil {
 				return fmt.Errorf("apply the workspace read from consul: %w", err)
-			}
-			for _, it := range res.Items {
-				fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
 			}
 			return nil
 		},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -41,28 +42,7 @@ Everything that does not translate is listed on stderr.`,
 				if err != nil {
 					return fmt.Errorf("import %s: %w", name, err)
 				}
-				for _, is := range res.Report {
-					fmt.Fprintf(o.stderr, "routedeck: not imported as is: %s\n", is)
-				}
-				ws := res.Workspace
-				if len(ws.Routes) == 0 {
-					return model.Errorf(model.EINVALID, "%s: nothing to import", name)
-				}
-				if !apply {
-					return writeYAMLDocs(o.stdout, ws.Objects())
-				}
-				c, err := o.client()
-				if err != nil {
-					return err
-				}
-				var out applyResult
-				if err := c.do(cmd.Context(), "POST", "/apply", ws, &out); err != nil {
-					return fmt.Errorf("apply the routes imported from %s: %w", name, err)
-				}
-				for _, it := range out.Items {
-					fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
-				}
-				return nil
+				return o.emitImport(cmd.Context(), name, res, apply)
 			},
 		}
 		cmd.Flags().StringVarP(&file, "filename", "f", "", "Kubernetes YAML to read (- for stdin)")
@@ -85,6 +65,29 @@ Annotations and TLS sections are reported, not imported: certificates must
 be added as Secret objects.`,
 			convert.Ingress),
 	}
+}
+
+// emitImport reports what did not translate on stderr, then prints the
+// converted workspace as YAML or, with apply, applies it.
+func (o *options) emitImport(ctx context.Context, name string, res convert.Result, apply bool) error {
+	for _, is := range res.Report {
+		fmt.Fprintf(o.stderr, "routedeck: not imported as is: %s\n", is)
+	}
+	ws := res.Workspace
+	if len(ws.Routes) == 0 {
+		return model.Errorf(model.EINVALID, "%s: nothing to import", name)
+	}
+	if !apply {
+		return writeYAMLDocs(o.stdout, ws.Objects())
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	if err := o.applyWorkspace(ctx, c, ws); err != nil {
+		return fmt.Errorf("apply the routes imported from %s: %w", name, err)
+	}
+	return nil
 }
 
 // readInput reads FILE, or stdin for "-", returning the name to report.

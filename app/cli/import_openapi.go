@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/routedeck/routedeck/backend/convert"
-	"github.com/routedeck/routedeck/backend/model"
 )
 
 // newImportOpenAPICmd returns `import openapi`, which turns the paths of an
@@ -51,28 +50,7 @@ translate is listed on stderr.`,
 			if err != nil {
 				return fmt.Errorf("import %s: %w", name, err)
 			}
-			for _, is := range res.Report {
-				fmt.Fprintf(o.stderr, "routedeck: not imported as is: %s\n", is)
-			}
-			ws := res.Workspace
-			if len(ws.Routes) == 0 {
-				return model.Errorf(model.EINVALID, "%s: nothing to import", name)
-			}
-			if !apply {
-				return writeYAMLDocs(o.stdout, ws.Objects())
-			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			var out applyResult
-			if err := c.do(cmd.Context(), "POST", "/apply", ws, &out); err != nil {
-				return fmt.Errorf("apply the routes imported from %s: %w", name, err)
-			}
-			for _, it := range out.Items {
-				fmt.Fprintf(o.stdout, "%s/%s %s (version %d)\n", it.Kind, it.Name, it.Action, it.Version)
-			}
-			return nil
+			return o.emitImport(cmd.Context(), name, res, apply)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "OpenAPI 3.x document, YAML or JSON (- for stdin)")
