@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Gateway, Upstream } from './model';
+import type { UpstreamFormValues } from './objectForms';
 import { REDACTED_KEY } from './model';
 import {
   UPSTREAM_CONTAINERS,
@@ -12,6 +13,7 @@ import {
   gatewayToForm,
   prune,
   secretToForm,
+  upstreamFormProblems,
   upstreamToForm,
 } from './objectForms';
 import { problemsToFormErrors } from './problems';
@@ -71,6 +73,144 @@ describe('upstream form', () => {
     expect(fieldErrors).toEqual({ 'static.endpoints.1.port': 'must be 1-65535', 'static.endpoints': 'duplicate endpoint; bad endpoint' });
     expect(other).toEqual([{ field: 'nope.deeper', message: 'unknown' }]);
   });
+  it('places hash key and expected status problems on their inputs', () => {
+    const v = upstreamToForm({
+      name: 'h',
+      static: { endpoints: [{ address: 'a', port: 1 }] },
+      loadBalancer: { policy: 'maglev', hashOn: { cookie: 'bad cookie' } },
+      healthCheck: { path: '/hz', expectedStatuses: [200, 700] },
+    });
+    const { fieldErrors, other } = problemsToFormErrors(
+      [
+        { field: 'loadBalancer.hashOn.cookie', message: 'invalid cookie name "bad cookie"' },
+        { field: 'loadBalancer.hashOn', message: 'exactly one of header, cookie and sourceIP is required' },
+        { field: 'healthCheck.expectedStatuses[1]', message: 'must be an HTTP status (100-599)' },
+        { field: 'consul.tags[0]', message: 'bad tag' },
+      ],
+      formFieldKnown(v, UPSTREAM_CONTAINERS),
+    );
+    expect(fieldErrors).toEqual({
+      'loadBalancer.hashOn.cookie': 'invalid cookie name "bad cookie"',
+      'loadBalancer.hashOn': 'exactly one of header, cookie and sourceIP is required',
+      'healthCheck.expectedStatuses': 'must be an HTTP status (100-599)',
+      // One tag's problem lands on the tags input.
+      'consul.tags': 'bad tag',
+    });
+    expect(other).toEqual([]);
+  });
+});
+
+describe('upstream hash key and expected statuses', () => {
+  const base: Upstream = { name: 'h', static: { endpoints: [{ address: 'a', port: 1 }] } };
+  const roundTrips: Record<string, Upstream> = {
+    'ring-hash on a header': { ...base, loadBalancer: { policy: 'ring-hash', hashOn: { header: 'x-user' } } },
+    'maglev on a cookie': { ...base, loadBalancer: { policy: 'maglev', hashOn: { cookie: 'session' } } },
+    'ring-hash on the source IP': { ...base, loadBalancer: { policy: 'ring-hash', hashOn: { sourceIP: true } } },
+    'expected statuses': { ...base, healthCheck: { path: '/hz', expectedStatuses: [200, 204, 301] } },
+  };
+  for (const [name, u] of Object.entries(roundTrips)) {
+    it(`round-trips ${name}`, () => {
+      expect(formToUpstream(upstreamToForm(u))).toEqual(u);
+    });
+  }
+
+  const edits: Record<string, { edit: (v: UpstreamFormValues) => void; want: Upstream }> = {
+    'switch the key from header to source IP': {
+      edit: (v) => {
+        v.loadBalancer.hashBy = 'sourceIP';
+      },
+      want: { ...base, loadBalancer: { policy: 'ring-hash', hashOn: { sourceIP: true } } },
+    },
+    'switch the key to a cookie, trimmed': {
+      edit: (v) => {
+        v.loadBalancer.hashBy = 'cookie';
+        v.loadBalancer.hashOn.cookie = ' sid ';
+      },
+      want: { ...base, loadBalancer: { policy: 'ring-hash', hashOn: { cookie: 'sid' } } },
+    },
+    'a policy that does not hash drops the key': {
+      edit: (v) => {
+        v.loadBalancer.policy = 'least-request';
+      },
+      want: { ...base, loadBalancer: { policy: 'least-request' } },
+    },
+    'typed statuses become numbers': {
+      edit: (v) => {
+        v.healthCheckOn = true;
+        v.healthCheck.path = '/ready';
+        v.healthCheck.expectedStatuses = ['200', ' 503 '];
+      },
+      want: { ...base, loadBalancer: { policy: 'ring-hash', hashOn: { header: 'x-user' } }, healthCheck: { path: '/ready', expectedStatuses: [200, 503] } },
+    },
+    'no statuses sends none': {
+      edit: (v) => {
+        v.healthCheckOn = true;
+        v.healthCheck.path = '/ready';
+        v.healthCheck.expectedStatuses = [];
+      },
+      want: { ...base, loadBalancer: { policy: 'ring-hash', hashOn: { header: 'x-user' } }, healthCheck: { path: '/ready' } },
+    },
+  };
+  for (const [name, tc] of Object.entries(edits)) {
+    it(name, () => {
+      const v = upstreamToForm(roundTrips['ring-hash on a header']);
+      tc.edit(v);
+      const out = formToUpstream(v);
+      expect(out).toEqual(tc.want);
+      // What the form sends reads back as the same form.
+      expect(formToUpstream(upstreamToForm(out))).toEqual(out);
+    });
+  }
+
+  it('shows a stored key naming several sources as the first of them', () => {
+    const v = upstreamToForm({ ...base, loadBalancer: { policy: 'ring-hash', hashOn: { cookie: 'c', sourceIP: true } } });
+    expect(v.loadBalancer.hashBy).toBe('cookie');
+    expect(formToUpstream(v).loadBalancer).toEqual({ policy: 'ring-hash', hashOn: { cookie: 'c' } });
+  });
+
+  const problems: Record<string, { edit: (v: UpstreamFormValues) => void; want: Record<string, string> }> = {
+    'nothing wrong': { edit: () => {}, want: {} },
+    'missing header name': {
+      edit: (v) => {
+        v.loadBalancer.hashOn.header = ' ';
+      },
+      want: { 'loadBalancer.hashOn.header': 'Name the header to hash on' },
+    },
+    'missing cookie name': {
+      edit: (v) => {
+        v.loadBalancer.hashBy = 'cookie';
+      },
+      want: { 'loadBalancer.hashOn.cookie': 'Name the cookie to hash on' },
+    },
+    'names do not matter without a hashing policy': {
+      edit: (v) => {
+        v.loadBalancer.policy = 'random';
+        v.loadBalancer.hashOn.header = '';
+      },
+      want: {},
+    },
+    'statuses out of range or not numbers': {
+      edit: (v) => {
+        v.healthCheckOn = true;
+        v.healthCheck.expectedStatuses = ['200', '99', '600', 'ok', '2000'];
+      },
+      want: { 'healthCheck.expectedStatuses': 'Not an HTTP status (100-599): 99, 600, ok, 2000' },
+    },
+    'statuses are not checked with the health check off': {
+      edit: (v) => {
+        v.healthCheckOn = false;
+        v.healthCheck.expectedStatuses = ['ok'];
+      },
+      want: {},
+    },
+  };
+  for (const [name, tc] of Object.entries(problems)) {
+    it(`checks before saving: ${name}`, () => {
+      const v = upstreamToForm(roundTrips['ring-hash on a header']);
+      tc.edit(v);
+      expect(upstreamFormProblems(v)).toEqual(tc.want);
+    });
+  }
 });
 
 describe('gateway form', () => {

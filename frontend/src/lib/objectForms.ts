@@ -1,8 +1,8 @@
 // Form values for gateways, upstreams and secrets, and their conversion to
 // and from the API objects. The values keep the API's field names, so a
 // problem path from the server ("static.endpoints[1].port") names a form
-// field ("static.endpoints.1.port"); switches and the source choice are the
-// only additions, and they are dropped on the way out.
+// field ("static.endpoints.1.port"); switches, the source choice and the
+// hash key choice are the only additions, and they are dropped on the way out.
 
 import type { Endpoint, Gateway, Listener, Respond, Secret, Upstream } from './model';
 import { REDACTED_KEY } from './model';
@@ -33,11 +33,16 @@ export function formFieldKnown(values: unknown, containers: RegExp[]) {
   return (path: string): boolean => {
     if (containers.some((re) => re.test(path))) return true;
     let v: unknown = values;
+    let parent: unknown;
     for (const part of path.split('.')) {
       if (v === null || typeof v !== 'object') return false;
+      parent = v;
       v = (v as Record<string, unknown>)[part];
     }
     if (v === undefined) return false;
+    // One entry of a list of plain values (a tag, a status code) has no
+    // input of its own: the list's input shows its problems.
+    if (Array.isArray(parent) && parent.every((x) => x === null || typeof x !== 'object')) return false;
     if (Array.isArray(v)) return v.every((x) => x === null || typeof x !== 'object');
     return v === null || typeof v !== 'object';
   };
@@ -46,6 +51,12 @@ export function formFieldKnown(values: unknown, containers: RegExp[]) {
 // ---- Upstream ----
 
 export type UpstreamSource = 'static' | 'dns' | 'kubernetes' | 'consul';
+
+/** What consistent hashing keys on; the model allows exactly one. '' is not chosen yet. */
+export type HashBy = '' | 'header' | 'cookie' | 'sourceIP';
+
+/** Whether a load balancer policy hashes requests (and so needs a hash key). */
+export const hashesRequests = (policy: string) => policy === 'ring-hash' || policy === 'maglev';
 
 export interface UpstreamFormValues {
   name: string;
@@ -57,12 +68,12 @@ export interface UpstreamFormValues {
   kubernetes: { namespace: string; service: string; port: Num; context: string };
   consul: { service: string; tags: string[]; datacenter: string; passingOnly: boolean };
   protocol: string;
-  /** hashOn is not edited here yet; it is carried through so a save keeps it. */
-  loadBalancer: { policy: string; hashOn?: NonNullable<Upstream['loadBalancer']>['hashOn'] };
+  /** hashBy picks which of hashOn's names (or the source IP) is sent. */
+  loadBalancer: { policy: string; hashBy: HashBy; hashOn: { header: string; cookie: string } };
   connectTimeout: string;
   healthCheckOn: boolean;
-  /** expectedStatuses is carried through unedited so a save keeps it. */
-  healthCheck: { path: string; interval: string; timeout: string; healthyThreshold: Num; unhealthyThreshold: Num; expectedStatuses?: number[] };
+  /** expectedStatuses are the status codes as typed (a tags input edits strings). */
+  healthCheck: { path: string; interval: string; timeout: string; healthyThreshold: Num; unhealthyThreshold: Num; expectedStatuses: string[] };
   outlierOn: boolean;
   outlierDetection: { consecutive5xx: Num; interval: string; baseEjectionTime: string; maxEjectionPercent: Num };
   circuitBreakerOn: boolean;
@@ -79,6 +90,39 @@ export interface UpstreamFormValues {
 }
 
 const num = (v: number | undefined): Num => (v === undefined ? '' : v);
+
+/**
+ * The hash key an upstream uses. A stored value naming more than one (which
+ * validation rejects) shows the first of header, cookie and source IP.
+ */
+function hashBy(h: NonNullable<Upstream['loadBalancer']>['hashOn']): HashBy {
+  if (h?.header) return 'header';
+  if (h?.cookie) return 'cookie';
+  if (h?.sourceIP) return 'sourceIP';
+  return '';
+}
+
+/** Whether a typed status code is a whole number the server accepts (100-599). */
+export const isStatusCode = (s: string) => /^\d{3}$/.test(s.trim()) && Number(s) >= 100 && Number(s) <= 599;
+
+/**
+ * Problems the upstream form can tell before saving, keyed by form path:
+ * a missing header or cookie name for the chosen hash key and typed status
+ * codes that are not HTTP statuses. The server checks the same again.
+ */
+export function upstreamFormProblems(v: UpstreamFormValues): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lb = v.loadBalancer;
+  if (hashesRequests(lb.policy)) {
+    if (lb.hashBy === 'header' && !lb.hashOn.header.trim()) out['loadBalancer.hashOn.header'] = 'Name the header to hash on';
+    if (lb.hashBy === 'cookie' && !lb.hashOn.cookie.trim()) out['loadBalancer.hashOn.cookie'] = 'Name the cookie to hash on';
+  }
+  if (v.healthCheckOn) {
+    const bad = v.healthCheck.expectedStatuses.filter((s) => !isStatusCode(s));
+    if (bad.length) out['healthCheck.expectedStatuses'] = `Not an HTTP status (100-599): ${bad.join(', ')}`;
+  }
+  return out;
+}
 
 /** The source an upstream uses (static when it has none yet). */
 export function upstreamSource(u: Upstream): UpstreamSource {
@@ -100,7 +144,11 @@ export function upstreamToForm(u: Upstream): UpstreamFormValues {
     kubernetes: { namespace: u.kubernetes?.namespace ?? '', service: u.kubernetes?.service ?? '', port: num(u.kubernetes?.port), context: u.kubernetes?.context ?? '' },
     consul: { service: u.consul?.service ?? '', tags: u.consul?.tags ?? [], datacenter: u.consul?.datacenter ?? '', passingOnly: u.consul?.passingOnly ?? true },
     protocol: u.protocol ?? '',
-    loadBalancer: { policy: u.loadBalancer?.policy ?? '', hashOn: u.loadBalancer?.hashOn },
+    loadBalancer: {
+      policy: u.loadBalancer?.policy ?? '',
+      hashBy: hashBy(u.loadBalancer?.hashOn),
+      hashOn: { header: u.loadBalancer?.hashOn?.header ?? '', cookie: u.loadBalancer?.hashOn?.cookie ?? '' },
+    },
     connectTimeout: u.connectTimeout ?? '',
     healthCheckOn: !!u.healthCheck,
     healthCheck: {
@@ -109,7 +157,7 @@ export function upstreamToForm(u: Upstream): UpstreamFormValues {
       timeout: u.healthCheck?.timeout ?? '',
       healthyThreshold: num(u.healthCheck?.healthyThreshold),
       unhealthyThreshold: num(u.healthCheck?.unhealthyThreshold),
-      expectedStatuses: u.healthCheck?.expectedStatuses,
+      expectedStatuses: (u.healthCheck?.expectedStatuses ?? []).map(String),
     },
     outlierOn: !!u.outlierDetection,
     outlierDetection: {
@@ -150,9 +198,20 @@ export function formToUpstream(v: UpstreamFormValues): Upstream {
       break;
   }
   u.protocol = v.protocol;
-  if (v.loadBalancer.policy) u.loadBalancer = prune({ policy: v.loadBalancer.policy, hashOn: v.loadBalancer.hashOn });
+  const lb = v.loadBalancer;
+  if (lb.policy) {
+    u.loadBalancer = { policy: lb.policy };
+    // Only hashing policies take a key, and only the chosen one is sent:
+    // the model allows exactly one.
+    if (hashesRequests(lb.policy) && lb.hashBy) {
+      u.loadBalancer.hashOn = lb.hashBy === 'sourceIP' ? { sourceIP: true } : { [lb.hashBy]: lb.hashOn[lb.hashBy].trim() };
+    }
+  }
   u.connectTimeout = v.connectTimeout;
-  if (v.healthCheckOn) u.healthCheck = prune({ ...v.healthCheck }) as Upstream['healthCheck'];
+  if (v.healthCheckOn) {
+    const statuses = v.healthCheck.expectedStatuses.map((s) => Number(s.trim()));
+    u.healthCheck = prune({ ...v.healthCheck, expectedStatuses: statuses.length ? statuses : undefined }) as Upstream['healthCheck'];
+  }
   if (v.outlierOn) u.outlierDetection = prune({ ...v.outlierDetection }) as Upstream['outlierDetection'];
   if (v.circuitBreakerOn) {
     const { retryBudget, ...limits } = v.circuitBreaker;
@@ -163,7 +222,7 @@ export function formToUpstream(v: UpstreamFormValues): Upstream {
 }
 
 /** Form paths the upstream form shows errors under although they hold no single value. */
-export const UPSTREAM_CONTAINERS = [/^$/, /^(static|dns|kubernetes|consul)$/, /^static\.endpoints$/, /^(healthCheck|outlierDetection|circuitBreaker|tls)$/, /^circuitBreaker\.retryBudget$/];
+export const UPSTREAM_CONTAINERS = [/^$/, /^(static|dns|kubernetes|consul)$/, /^static\.endpoints$/, /^(healthCheck|outlierDetection|circuitBreaker|tls)$/, /^circuitBreaker\.retryBudget$/, /^loadBalancer\.hashOn$/];
 
 // ---- Gateway ----
 

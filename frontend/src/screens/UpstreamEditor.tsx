@@ -8,7 +8,18 @@ import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { ObjectEditorShell, SectionError, useObjectEditor, type ObjectKind } from '../components/ObjectEditor';
 import { friendlyMessage, get, seg } from '../lib/api';
 import type { Upstream } from '../lib/model';
-import { UPSTREAM_CONTAINERS, formFieldKnown, formToUpstream, kubeChoices, upstreamToForm, type KubeServices, type UpstreamFormValues } from '../lib/objectForms';
+import {
+  UPSTREAM_CONTAINERS,
+  formFieldKnown,
+  formToUpstream,
+  hashesRequests,
+  kubeChoices,
+  upstreamFormProblems,
+  upstreamToForm,
+  type HashBy,
+  type KubeServices,
+  type UpstreamFormValues,
+} from '../lib/objectForms';
 import { useObject, useSecrets } from '../lib/queries';
 
 const KIND: ObjectKind<UpstreamFormValues, Upstream> = {
@@ -37,7 +48,10 @@ export default function UpstreamEditorPage() {
 const nameRule = (v: string) => (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(v) ? null : 'Use lower-case letters, digits, "-" and "."');
 
 function UpstreamEditor({ initial, isNew, onReload }: { initial: Upstream; isNew: boolean; onReload: () => void }) {
-  const form = useForm<UpstreamFormValues>({ initialValues: upstreamToForm(initial), validate: { name: nameRule } });
+  const form = useForm<UpstreamFormValues>({
+    initialValues: upstreamToForm(initial),
+    validate: (values) => ({ name: nameRule(values.name), ...upstreamFormProblems(values) }),
+  });
   const editor = useObjectEditor(KIND, form, isNew);
   const secrets = useSecrets();
   const ro = !editor.canEdit;
@@ -88,6 +102,7 @@ function UpstreamEditor({ initial, isNew, onReload }: { initial: Upstream; isNew
           />
           <TextInput label="Connect timeout" placeholder="5s" {...inp('connectTimeout')} />
         </SimpleGrid>
+        {hashesRequests(v.loadBalancer.policy) && <HashOnFields form={form} readOnly={ro} />}
       </Fieldset>
       <Fieldset legend="Health check">
         <Stack gap="xs">
@@ -101,6 +116,16 @@ function UpstreamEditor({ initial, isNew, onReload }: { initial: Upstream; isNew
               <NumberInput label="Healthy after" min={1} {...inp('healthCheck.healthyThreshold')} />
               <NumberInput label="Unhealthy after" min={1} {...inp('healthCheck.unhealthyThreshold')} />
             </SimpleGrid>
+          )}
+          {v.healthCheckOn && (
+            <TagsInput
+              label="Expected statuses"
+              description="Status codes (100-599) that count as healthy; none means 200 only"
+              placeholder="200, 204"
+              splitChars={[',', ' ']}
+              clearable
+              {...inp('healthCheck.expectedStatuses')}
+            />
           )}
         </Stack>
       </Fieldset>
@@ -156,6 +181,31 @@ function UpstreamEditor({ initial, isNew, onReload }: { initial: Upstream; isNew
         </Stack>
       </Fieldset>
     </ObjectEditorShell>
+  );
+}
+
+/** The consistent hashing key for ring-hash and maglev: one header, one cookie or the source IP. */
+function HashOnFields({ form, readOnly }: { form: UseFormReturnType<UpstreamFormValues>; readOnly: boolean }) {
+  const by = form.values.loadBalancer.hashBy;
+  return (
+    <SimpleGrid cols={{ base: 1, md: 3 }} mt="xs">
+      <Select
+        label="Hash on"
+        description="Requests with the same key go to the same endpoint"
+        placeholder="Choose a key"
+        data={[
+          { value: 'header', label: 'Header' },
+          { value: 'cookie', label: 'Cookie' },
+          { value: 'sourceIP', label: 'Source IP' },
+        ]}
+        disabled={readOnly}
+        value={by || null}
+        onChange={(b) => form.setFieldValue('loadBalancer.hashBy', (b ?? '') as HashBy)}
+        error={form.errors['loadBalancer.hashOn'] ?? form.errors['loadBalancer.hashBy']}
+      />
+      {by === 'header' && <TextInput label="Header name" description=" " placeholder="x-user-id" disabled={readOnly} {...form.getInputProps('loadBalancer.hashOn.header')} />}
+      {by === 'cookie' && <TextInput label="Cookie name" description=" " placeholder="session" disabled={readOnly} {...form.getInputProps('loadBalancer.hashOn.cookie')} />}
+    </SimpleGrid>
   );
 }
 
