@@ -363,6 +363,35 @@ const flows = {
     await page.getByLabel('Endpoint 1 port').fill('9299');
     await page.keyboard.press(`${mod}+s`);
     await page.getByText('is saved to the draft').waitFor();
+    // A hashing policy asks for its key; the server's problem about the
+    // header name lands under that input, and expected statuses are saved.
+    await choose(page, 'Load balancer', 'ring-hash');
+    await choose(page, 'Hash on', 'Header');
+    const header = page.getByLabel('Header name');
+    await header.fill('bad header');
+    await page.getByLabel('Check endpoints actively over HTTP').check();
+    const statuses = page.getByRole('textbox', { name: 'Expected statuses', exact: true });
+    for (const code of ['200', '204']) {
+      await statuses.click();
+      await page.keyboard.type(code);
+      await page.keyboard.press('Enter');
+    }
+    await page.keyboard.press(`${mod}+s`);
+    await page.getByText('Could not save the upstream').waitFor();
+    const hashErr = page.locator('.mantine-TextInput-root').filter({ has: header }).locator('.mantine-InputWrapper-error');
+    await hashErr.waitFor();
+    assert(/invalid header name/.test(await hashErr.innerText()), `header error: ${await hashErr.innerText()}`);
+    await shot('15-upstream-hash-key');
+    await header.fill('x-user');
+    await page.keyboard.press(`${mod}+s`);
+    // An earlier "saved" notice may still show, so wait for the draft itself.
+    for (let i = 0; ; i++) {
+      const saved = JSON.parse((await api('GET', '/upstreams/web-v2')).body);
+      const got = JSON.stringify([saved.loadBalancer, saved.healthCheck?.expectedStatuses]);
+      if (got === JSON.stringify([{ policy: 'ring-hash', hashOn: { header: 'x-user' } }, [200, 204]])) break;
+      assert(i < 50, `saved hash key and statuses: ${got}`);
+      await page.waitForTimeout(100);
+    }
     // Kubernetes as a source offers the cluster's services, or says why it cannot.
     await page.getByText('Kubernetes', { exact: true }).click();
     await page.getByTestId('target-notice').or(page.getByLabel('Namespace')).first().waitFor();
