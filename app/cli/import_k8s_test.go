@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/routedeck/routedeck/backend/manifest"
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/rules"
 )
 
 // TestImportKubernetes runs import gateway-api and import ingress
@@ -17,13 +15,7 @@ import (
 // upstreams.
 func TestImportKubernetes(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	httproute := write("route.yaml", `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: shop, namespace: web}
@@ -72,13 +64,7 @@ listeners:
 			if !strings.Contains(errOut, tc.report) {
 				t.Errorf("stderr lacks %q:\n%s", tc.report, errOut)
 			}
-			f, err := manifest.Load("out.yaml", []byte(out))
-			if err != nil {
-				t.Fatalf("printed documents do not load: %v\n%s", err, out)
-			}
-			if err := rules.ResolveWorkspace(&f.Workspace); err != nil {
-				t.Fatalf("printed conditions do not parse: %v\n%s", err, out)
-			}
+			f := loadPrinted(t, out)
 			f.Workspace.Gateways = []model.Gateway{{Meta: model.Meta{Name: "public"},
 				Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}}
 			if err := f.Workspace.Validate(); err != nil {

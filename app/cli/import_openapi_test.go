@@ -8,7 +8,6 @@ import (
 
 	"github.com/routedeck/routedeck/backend/manifest"
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/rules"
 )
 
 // TestImportOpenAPI runs import openapi in-process: printed (from a YAML
@@ -17,13 +16,7 @@ import (
 // server must then hold the routes.
 func TestImportOpenAPI(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	spec := write("petstore.yaml", `openapi: 3.0.3
 info: {title: Petstore, version: "1"}
 servers: [{url: "https://petstore.example.com/v1"}]
@@ -68,13 +61,7 @@ static:
 			if !strings.Contains(errOut, tc.report) {
 				t.Errorf("stderr lacks %q:\n%s", tc.report, errOut)
 			}
-			f, err := manifest.Load("out.yaml", []byte(out))
-			if err != nil {
-				t.Fatalf("printed documents do not load: %v\n%s", err, out)
-			}
-			if err := rules.ResolveWorkspace(&f.Workspace); err != nil {
-				t.Fatalf("printed conditions do not parse: %v\n%s", err, out)
-			}
+			f := loadPrinted(t, out)
 			var got []string
 			for _, r := range f.Workspace.Routes {
 				got = append(got, r.Name)
