@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model/secrettest"
 	"github.com/routedeck/routedeck/backend/store"
 )
 
@@ -151,4 +152,25 @@ func (a *testAPI) seed(t *testing.T) {
 				"then": map[string]any{"forward": []any{map[string]any{"upstream": "api"}}}},
 		},
 	}).must(t, http.StatusOK)
+}
+
+// seedHTTPS seeds the workspace and gives gateway public an HTTPS listener
+// serving secret shop-tls; it returns the generated certificate and the
+// private key, which no answer may show.
+func (a *testAPI) seedHTTPS(t *testing.T) (cert, key string) {
+	t.Helper()
+	a.seed(t)
+	cert, key = secrettest.Pair(t, "shop.example.com")
+	a.do(t, "editor", "POST", "/api/v1/secrets", map[string]any{
+		"name": "shop-tls", "tls": map[string]any{"certificate": cert, "privateKey": key},
+	}).must(t, http.StatusCreated)
+	gw := a.do(t, "viewer", "GET", "/api/v1/gateways/public", nil).must(t, http.StatusOK)
+	a.do(t, "editor", "PUT", "/api/v1/gateways/public", map[string]any{
+		"name": "public", "listeners": []any{
+			map[string]any{"name": "http", "port": 8080, "protocol": "HTTP"},
+			map[string]any{"name": "https", "port": 8443, "protocol": "HTTPS",
+				"tls": map[string]any{"certificates": []any{map[string]any{"secret": "shop-tls"}}}},
+		},
+	}, "If-Match", gw.header.Get("ETag")).must(t, http.StatusOK)
+	return cert, key
 }

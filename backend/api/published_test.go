@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/model/secrettest"
 )
 
 // TestPublishedVersionHasWorkspace publishes the seeded gateway with a TLS
@@ -15,19 +14,7 @@ import (
 // can diff live against draft), the private key is not.
 func TestPublishedVersionHasWorkspace(t *testing.T) {
 	a := newTestAPI(t)
-	a.seed(t)
-	cert, key := secrettest.Pair(t, "shop.example.com")
-	a.do(t, "editor", "POST", "/api/v1/secrets", map[string]any{
-		"name": "shop-tls", "tls": map[string]any{"certificate": cert, "privateKey": key},
-	}).must(t, http.StatusCreated)
-	gw := a.do(t, "viewer", "GET", "/api/v1/gateways/public", nil).must(t, http.StatusOK)
-	a.do(t, "editor", "PUT", "/api/v1/gateways/public", map[string]any{
-		"name": "public", "listeners": []any{
-			map[string]any{"name": "http", "port": 8080, "protocol": "HTTP"},
-			map[string]any{"name": "https", "port": 8443, "protocol": "HTTPS",
-				"tls": map[string]any{"certificates": []any{map[string]any{"secret": "shop-tls"}}}},
-		},
-	}, "If-Match", gw.header.Get("ETag")).must(t, http.StatusOK)
+	cert, _ := a.seedHTTPS(t)
 	if _, err := a.store.Publish(context.Background(), "test", "public", "first"); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
