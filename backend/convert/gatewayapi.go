@@ -138,11 +138,7 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 
 func (b *builder) httpRoute(d document, hr httpRoute) {
 	obj, ns := d.ref(), d.namespace()
-	for _, k := range slices.Sorted(maps.Keys(d.Metadata.Annotations)) {
-		if !strings.HasPrefix(k, "kubectl.kubernetes.io/") {
-			b.issue(obj, "metadata.annotations["+k+"]", "annotations are not imported")
-		}
-	}
+	b.annotations(d, "annotations are not imported")
 	for i, p := range hr.Spec.ParentRefs {
 		if p.SectionName != "" || p.Port != 0 {
 			b.issue(obj, fmt.Sprintf("spec.parentRefs[%d]", i), "sectionName and port are not imported: the routes apply to every listener of gateway %s", b.gateway)
@@ -394,4 +390,14 @@ func mutation(m *headerModifier) *model.HeaderMutation {
 		out.Add[h.Name] = h.Value
 	}
 	return out
+}
+
+// annotations reports every annotation of d (but kubectl's own
+// bookkeeping) as not imported, saying why.
+func (b *builder) annotations(d document, why string) {
+	for _, k := range slices.Sorted(maps.Keys(d.Metadata.Annotations)) {
+		if !strings.HasPrefix(k, "kubectl.kubernetes.io/") {
+			b.issue(d.ref(), "metadata.annotations["+k+"]", "%s", why)
+		}
+	}
 }

@@ -3,8 +3,6 @@ package convert
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -69,11 +67,7 @@ func Ingress(data []byte, gateway string) (Result, error) {
 
 func (b *builder) ingress(d document, in ingress) {
 	obj, ns := d.ref(), d.namespace()
-	for _, k := range slices.Sorted(maps.Keys(d.Metadata.Annotations)) {
-		if !strings.HasPrefix(k, "kubectl.kubernetes.io/") {
-			b.issue(obj, "metadata.annotations["+k+"]", "annotations are controller-specific and not imported")
-		}
-	}
+	b.annotations(d, "annotations are controller-specific and not imported")
 	for i, t := range in.Spec.TLS {
 		b.issue(obj, fmt.Sprintf("spec.tls[%d]", i), "TLS is not imported: add secret %q as a routedeck Secret and list it in a listener of gateway %s (hosts %s)",
 			t.SecretName, b.gateway, strings.Join(t.Hosts, ", "))
