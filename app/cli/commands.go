@@ -434,10 +434,18 @@ func (o *options) publishAction(ctx context.Context, gateway, action string, bod
 		return 0, err
 	}
 	var res struct {
-		Version int64 `json:"version"`
+		Version  int64 `json:"version"`
+		Warnings []struct {
+			Rule    string `json:"rule"`
+			Message string `json:"message"`
+		} `json:"warnings"`
 	}
 	if err := c.do(ctx, "POST", "/gateways/"+url.PathEscape(gateway)+"/"+action, body, &res); err != nil {
 		return 0, err
+	}
+	// Lint findings do not stop a publish, but an operator should see them.
+	for _, w := range res.Warnings {
+		fmt.Fprintf(o.stderr, "routedeck: warning: rule %s %s\n", w.Rule, w.Message)
 	}
 	return res.Version, nil
 }
