@@ -66,6 +66,9 @@ const go = async (hash) => {
   await page.goto(`${BASE}/?t=${Date.now()}#${hash}`);
   await page.waitForLoadState('networkidle');
 };
+// Waits for a notification. A save's notice replaces the previous one of
+// the same editor, but the old one may still be fading out: take the newest.
+const notice = (text) => page.getByText(text).last().waitFor();
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -181,7 +184,7 @@ const flows = {
     await shot('03-route-editor');
     await page.keyboard.press(`${mod}+s`);
     await page.waitForURL(new RegExp(`#/routes/${RULE}$`));
-    await page.getByText('saved to the draft').waitFor();
+    await notice('saved to the draft');
     await shot('03-route-saved');
   },
 
@@ -213,7 +216,7 @@ const flows = {
     await page.getByRole('button', { name: 'Check' }).click();
     await page.getByText('The route has problems').waitFor();
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('Could not save the route').waitFor();
+    await notice('Could not save the route');
     // The server's problems appear next to the fields they name.
     const valueError = row1.locator('.mantine-InputWrapper-error, [role=alert]').first();
     await valueError.waitFor();
@@ -323,7 +326,7 @@ const flows = {
     await go(`/routes/${RULE}`);
     await page.getByLabel('Description').fill(`changed for the publish diff ${RULE}`);
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('saved to the draft').waitFor();
+    await notice('saved to the draft');
     await go('/publish');
     const change = page.locator(`[data-change="route/${RULE}"]`);
     await change.waitFor();
@@ -354,7 +357,7 @@ const flows = {
     // The server's problem appears under the field it names.
     await address.fill('127.0.0.1:9201');
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('Could not save the upstream').waitFor();
+    await notice('Could not save the upstream');
     const err = page.locator('.mantine-TextInput-root').filter({ has: address }).locator('.mantine-InputWrapper-error');
     await err.waitFor();
     assert(/without a port/.test(await err.innerText()), `address error: ${await err.innerText()}`);
@@ -362,7 +365,7 @@ const flows = {
     await address.fill('127.0.0.1');
     await page.getByLabel('Endpoint 1 port').fill('9299');
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('is saved to the draft').waitFor();
+    await notice('is saved to the draft');
     // A hashing policy asks for its key; the server's problem about the
     // header name lands under that input, and expected statuses are saved.
     await choose(page, 'Load balancer', 'ring-hash');
@@ -377,7 +380,7 @@ const flows = {
       await page.keyboard.press('Enter');
     }
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('Could not save the upstream').waitFor();
+    await notice('Could not save the upstream');
     const hashErr = page.locator('.mantine-TextInput-root').filter({ has: header }).locator('.mantine-InputWrapper-error');
     await hashErr.waitFor();
     assert(/invalid header name/.test(await hashErr.innerText()), `header error: ${await hashErr.innerText()}`);
@@ -427,7 +430,7 @@ const flows = {
     await page.getByLabel('Certificate chain (PEM, leaf first)').fill(cert);
     await page.getByLabel('Private key (PEM)').fill(key);
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('is saved to the draft').waitFor();
+    await notice('is saved to the draft');
     await page.waitForURL(new RegExp(`#/secrets/${secret}$`));
     // The key is write-only: stored, never shown, replaceable.
     await page.getByTestId('stored-key').getByText('stored, hidden').waitFor();
@@ -448,7 +451,7 @@ const flows = {
     await choose(page, 'Listener 1 certificate 1 secret', secret);
     await shot('16-gateway-editor');
     await page.keyboard.press(`${mod}+s`);
-    await page.getByText('is saved to the draft').waitFor();
+    await notice('is saved to the draft');
     await page.waitForURL(new RegExp(`#/gateways/${gateway}$`));
     const saved = JSON.parse((await api('GET', `/gateways/${gateway}`)).body);
     assert(saved.listeners?.[0]?.tls?.certificates?.[0]?.secret === secret, `saved gateway: ${JSON.stringify(saved)}`);

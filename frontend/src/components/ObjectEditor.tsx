@@ -1,6 +1,5 @@
 import { Alert, Badge, Button, Group, Kbd, Stack, Text, Title } from '@mantine/core';
 import { useHotkeys } from '@mantine/hooks';
-import { notifications } from '@mantine/notifications';
 import type { UseFormReturnType } from '@mantine/form';
 import { IconAlertTriangle, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
 import { useEffect, useState, type ReactNode } from 'react';
@@ -11,6 +10,7 @@ import { MOD_KEY } from '../lib/format';
 import { problemsToFormErrors, type FieldProblem } from '../lib/problems';
 import { useDeleteObject, useSaveObject, type ObjectCollection } from '../lib/queries';
 import { modalsConfirm } from './confirm';
+import { notifyOutcome } from '../lib/notify';
 
 /** What the shell needs to know about one kind of object. */
 export interface ObjectKind<V, T extends { name: string; version?: number }> {
@@ -53,13 +53,13 @@ export function useObjectEditor<V extends { name: string; version?: number }, T 
       setConflict(false);
       form.setFieldValue('version' as never, saved.version as never);
       form.resetDirty({ ...form.values, version: saved.version });
-      notifications.show({ color: 'green', title: 'Saved', message: `The ${kind.label} ${saved.name} is saved to the draft.` });
+      notifyOutcome(`editor:${kind.collection}`, { color: 'green', title: 'Saved', message: `The ${kind.label} ${saved.name} is saved to the draft.` });
       if (isNew) nav(`/${kind.collection}/${encodeURIComponent(saved.name)}`, { replace: true });
     } catch (e) {
       if (e instanceof ApiError && e.errors.length > 0) applyProblems(e.errors);
       else setOtherErrors([]);
       setConflict(e instanceof ApiError && e.status === 409);
-      notifications.show({ color: 'red', title: isNew ? `Could not create the ${kind.label}` : `Could not save the ${kind.label}`, message: friendlyMessage(e) });
+      notifyOutcome(`editor:${kind.collection}`, { color: 'red', title: isNew ? `Could not create the ${kind.label}` : `Could not save the ${kind.label}`, message: friendlyMessage(e) });
     }
   };
 
@@ -69,11 +69,11 @@ export function useObjectEditor<V extends { name: string; version?: number }, T 
     modalsConfirm(`Delete ${kind.label} ${form.values.name}?`, 'It disappears from the draft; the live configuration changes only when you publish.', async () => {
       try {
         await remove.mutateAsync({ name: form.values.name, version: form.values.version });
-        notifications.show({ color: 'green', title: 'Deleted', message: `The ${kind.label} ${form.values.name} is deleted from the draft.` });
+        notifyOutcome(`editor:${kind.collection}`, { color: 'green', title: 'Deleted', message: `The ${kind.label} ${form.values.name} is deleted from the draft.` });
         nav(`/${kind.collection}`);
       } catch (e) {
         setConflict(e instanceof ApiError && e.status === 409);
-        notifications.show({ color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
+        notifyOutcome(`editor:${kind.collection}`, { color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
       }
     });
 

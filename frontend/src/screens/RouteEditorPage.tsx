@@ -2,7 +2,6 @@ import { Alert, Badge, Button, Fieldset, Group, Kbd, NumberInput, SegmentedContr
 import { useForm } from '@mantine/form';
 import { useHotkeys } from '@mantine/hooks';
 import { modalsConfirm } from '../components/confirm';
-import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle, IconChecks, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
@@ -20,6 +19,7 @@ import type { Condition, Route } from '../lib/model';
 import { conditionProblems, problemsToFormErrors, relativeTo, type FieldProblem } from '../lib/problems';
 import { useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
 import { useCurrentGateway } from '../gateway';
+import { notifyOutcome } from '../lib/notify';
 
 /** /routes/new and /routes/:name: loads the route, then shows the editor. */
 export default function RouteEditorPage() {
@@ -137,10 +137,10 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       delete route.version;
       await post('/validate', { routes: [route] });
       applyProblems([]);
-      notifications.show({ color: 'green', title: 'Looks good', message: 'The server accepts this route as it is.' });
+      notifyOutcome('editor:routes', { color: 'green', title: 'Looks good', message: 'The server accepts this route as it is.' });
     } catch (e) {
       if (e instanceof ApiError && e.errors.length > 0) applyProblems(relativeTo('routes[0]', e.errors));
-      notifications.show({ color: 'red', title: 'The route has problems', message: friendlyMessage(e) });
+      notifyOutcome('editor:routes', { color: 'red', title: 'The route has problems', message: friendlyMessage(e) });
     } finally {
       setChecking(false);
     }
@@ -149,7 +149,7 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
   const submit = async () => {
     if (!canEdit) return;
     if (syntaxError) {
-      notifications.show({ color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
+      notifyOutcome('editor:routes', { color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
       return;
     }
     if (form.validate().hasErrors) return;
@@ -161,13 +161,13 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       form.setFieldValue('version', saved.version);
       form.resetDirty({ ...form.values, version: saved.version });
       setDirtyWhen(false);
-      notifications.show({ color: 'green', title: 'Saved', message: `Route ${saved.name} saved to the draft.` });
+      notifyOutcome('editor:routes', { color: 'green', title: 'Saved', message: `Route ${saved.name} saved to the draft.` });
       if (isNew) nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
     } catch (e) {
       if (e instanceof ApiError && e.errors.length > 0) applyProblems(e.errors);
       else setOtherErrors([]);
       setConflict(e instanceof ApiError && e.status === 409);
-      notifications.show({ color: 'red', title: isNew ? 'Could not create the route' : 'Could not save the route', message: friendlyMessage(e) });
+      notifyOutcome('editor:routes', { color: 'red', title: isNew ? 'Could not create the route' : 'Could not save the route', message: friendlyMessage(e) });
     }
   };
 
@@ -177,10 +177,10 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     modalsConfirm(`Delete route ${initial.name}?`, 'It disappears from the draft; the live configuration changes only when you publish.', async () => {
       try {
         await remove.mutateAsync({ ...initial, version: form.values.version });
-        notifications.show({ color: 'green', title: 'Deleted', message: `Route ${initial.name} deleted from the draft.` });
+        notifyOutcome('editor:routes', { color: 'green', title: 'Deleted', message: `Route ${initial.name} deleted from the draft.` });
         nav('/routes');
       } catch (e) {
-        notifications.show({ color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
+        notifyOutcome('editor:routes', { color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
       }
     });
 
