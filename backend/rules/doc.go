@@ -76,12 +76,16 @@
 //   - method: as sent (GET when empty), case-sensitive.
 //   - scheme: Request.Scheme, else the URL's scheme, else http; lower-cased.
 //   - header["n"]: names are case-insensitive; repeated headers are joined
-//     with "," before matching.
+//     with "," before matching, except Cookie headers, which are joined with
+//     "; " (Envoy coalesces cookies that way).
 //   - query["n"]: the raw query is split on "&" and at the first "=", NOT
 //     URL-decoded ("a%20b" stays as it is, "+" is not a space); only the
 //     first value of a repeated key counts; a key without "=" has value "".
-//   - cookie["n"]: the first cookie of that name in any Cookie header,
-//     surrounding double quotes removed, not decoded.
+//   - cookie["n"]: every cookie of that name in any Cookie header,
+//     surrounding double quotes removed, not decoded. A value test holds
+//     when some of them passes it ("a=1; a=2" matches cookie["a"] == "2"),
+//     and != / not in hold when there is one and none of them is equal,
+//     as the translator's regex over the coalesced header does.
 //   - grpc: present when content-type is exactly "application/grpc" or
 //     starts with "application/grpc+" (so application/grpc-web is not).
 //   - grpc.service / grpc.method: from a gRPC request's path

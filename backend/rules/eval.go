@@ -334,8 +334,6 @@ func (n *node) subject(v *view) (string, bool) {
 		return v.header(n.key)
 	case model.FieldQuery:
 		return v.queryParam(n.key)
-	case model.FieldCookie:
-		return v.cookie(n.key)
 	case model.FieldGRPC:
 		return "", v.grpc
 	case model.FieldGRPCService:
@@ -350,6 +348,9 @@ func (n *node) match(v *view) bool {
 	if n.err != "" {
 		return false
 	}
+	if n.field == model.FieldCookie {
+		return n.matchCookie(v.cookie(n.key))
+	}
 	s, present := n.subject(v)
 	switch n.op {
 	case model.OpPresent:
@@ -360,9 +361,37 @@ func (n *node) match(v *view) bool {
 	// Every value matcher, negative ones included, is false when the
 	// request lacks the subject: Envoy's invert_match does not flip a
 	// missing header into a match.
-	if !present {
-		return false
+	return present && n.matchValue(s)
+}
+
+// matchCookie tests every cookie of the predicate's name, as a regex over
+// Envoy's coalesced Cookie header does: a positive test holds when some
+// cookie passes it; != and not in hold when the cookie is there and none
+// of its occurrences is equal to (one of) the values.
+func (n *node) matchCookie(vals []string) bool {
+	switch n.op {
+	case model.OpPresent:
+		return len(vals) > 0
+	case model.OpAbsent:
+		return len(vals) == 0
+	case model.OpNotEquals, model.OpNotIn:
+		for _, s := range vals {
+			if !n.matchValue(s) {
+				return false
+			}
+		}
+		return len(vals) > 0
 	}
+	for _, s := range vals {
+		if n.matchValue(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchValue applies a value operator to a subject the request has.
+func (n *node) matchValue(s string) bool {
 	switch n.op {
 	case model.OpRegex:
 		return n.re.MatchString(s)

@@ -242,6 +242,11 @@ func genImplRequest(r *rand.Rand) Request {
 	}
 	if r.IntN(2) == 0 {
 		req.Headers.Set("cookie", "c="+pick(vals))
+		// A repeated cookie makes "some occurrence" and "every
+		// occurrence" differ.
+		if r.IntN(3) == 0 {
+			req.Headers.Add("cookie", "c="+pick(vals))
+		}
 	}
 	return req
 }

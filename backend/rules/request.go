@@ -73,8 +73,8 @@ type view struct {
 	hasQuery  bool
 	headers   map[string][]string // lower-case name -> values
 
-	queryParams map[string]string // first value per key, parsed lazily
-	cookies     map[string]string // parsed lazily
+	queryParams map[string]string   // first value per key, parsed lazily
+	cookies     map[string][]string // parsed lazily
 
 	grpc                    bool
 	grpcService, grpcMethod string
@@ -171,7 +171,8 @@ func (v *view) first(name string) string {
 	return ""
 }
 
-// header returns the value a header matcher sees: every value joined by ",".
+// header returns the value a header matcher sees: every value joined by
+// ",", except Cookie headers, which Envoy coalesces with "; ".
 func (v *view) header(name string) (string, bool) {
 	vals, ok := v.headers[name]
 	if !ok {
@@ -179,6 +180,9 @@ func (v *view) header(name string) (string, bool) {
 	}
 	if len(vals) == 1 {
 		return vals[0], true
+	}
+	if name == "cookie" {
+		return strings.Join(vals, "; "), true
 	}
 	return strings.Join(vals, ","), true
 }
@@ -203,11 +207,11 @@ func (v *view) queryParam(key string) (string, bool) {
 	return val, ok
 }
 
-// cookie returns the first cookie called name across all Cookie headers,
-// with surrounding double quotes removed and nothing decoded.
-func (v *view) cookie(name string) (string, bool) {
+// cookie returns every cookie called name across all Cookie headers, in
+// order, with surrounding double quotes removed and nothing decoded.
+func (v *view) cookie(name string) []string {
 	if v.cookies == nil {
-		v.cookies = map[string]string{}
+		v.cookies = map[string][]string{}
 		for _, line := range v.headers["cookie"] {
 			for _, part := range strings.Split(line, ";") {
 				k, val, ok := strings.Cut(strings.TrimLeft(part, " \t"), "=")
@@ -217,14 +221,11 @@ func (v *view) cookie(name string) (string, bool) {
 				if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
 					val = val[1 : len(val)-1]
 				}
-				if _, seen := v.cookies[k]; !seen {
-					v.cookies[k] = val
-				}
+				v.cookies[k] = append(v.cookies[k], val)
 			}
 		}
 	}
-	val, ok := v.cookies[name]
-	return val, ok
+	return v.cookies[name]
 }
 
 // asciiLower lower-cases ASCII letters only, as Envoy's case-insensitive

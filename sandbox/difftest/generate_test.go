@@ -61,9 +61,12 @@ var predicates = []model.Condition{
 	model.Pred("grpc.method", model.OpNotEquals, "Get"),
 }
 
-// query predicates can only appear un-negated (Envoy cannot invert a query
-// parameter matcher).
-var queryPredicates = []model.Condition{
+// positivePredicates can only appear un-negated: Envoy cannot invert a
+// query parameter matcher, and a negated cookie != would need one regex to
+// say "absent, or some occurrence equal".
+var positivePredicates = []model.Condition{
+	model.Pred("cookie[s]", model.OpNotEquals, "v1"),
+	{Field: "cookie[s]", Op: model.OpNotIn, Values: []string{"v1", "v2"}},
 	model.Pred("query[q]", model.OpEquals, "1"),
 	model.Pred("query[q]", model.OpPresent, ""),
 	model.Pred("query[q]", model.OpAbsent, ""),
@@ -84,7 +87,7 @@ var (
 	headerValues = map[string][]string{
 		"x-a":          {"1", "2", "", "11", "a1"},
 		"x-b":          {"red", "RED", "Blue", "reed", "green"},
-		"cookie":       {"s=v1", "a=1; s=v2", "s=\"v1\"", "x=s=v1", "s=v1 ; b=2", "S=v1"},
+		"cookie":       {"s=v1", "a=1; s=v2", "s=\"v1\"", "x=s=v1", "s=v1 ; b=2", "S=v1", "s=v2; s=v1", "s=w; a=1; s=v3"},
 		"content-type": {"application/grpc", "application/grpc+proto", "application/json"},
 	}
 )
@@ -92,7 +95,7 @@ var (
 func randomCondition(r *rand.Rand, depth int, negated bool) model.Condition {
 	if depth == 0 || r.IntN(3) == 0 {
 		if !negated && r.IntN(6) == 0 {
-			return queryPredicates[r.IntN(len(queryPredicates))]
+			return positivePredicates[r.IntN(len(positivePredicates))]
 		}
 		return predicates[r.IntN(len(predicates))]
 	}

@@ -110,6 +110,7 @@ func TestHeaderMatchers(t *testing.T) {
 		"range not a number":                  {`{name: x, range_match: {start: 0, end: 10}}`, []string{"x", "1.5"}, false},
 		"range inverted not a number":         {`{name: x, range_match: {start: 0, end: 10}, invert_match: true}`, []string{"x", "z"}, true},
 		"repeated headers joined":             {`{name: x, string_match: {exact: "a,b"}}`, []string{"x", "a", "x", "b"}, true},
+		"repeated cookies joined with ;":      {`{name: cookie, string_match: {exact: "a=1; b=2"}}`, []string{"cookie", "a=1", "cookie", "b=2"}, true},
 		"repeated headers, first only fails":  {`{name: x, string_match: {exact: "a"}}`, []string{"x", "a", "x", "b"}, false},
 		"pseudo-header :method":               {`{name: ":method", string_match: {exact: GET}}`, nil, true},
 	}

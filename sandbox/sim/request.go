@@ -47,8 +47,9 @@ func (h Headers) Values(name string) []string {
 	return out
 }
 
-// joined returns the values of name joined with "," the way Envoy's header
-// matchers see repeated headers. It only allocates when the header repeats.
+// joined returns the values of name joined the way Envoy's header matchers
+// see repeated headers: with ",", except Cookie headers, which Envoy
+// coalesces with "; ". It only allocates when the header repeats.
 func (h Headers) joined(name string) (string, bool) {
 	first := -1
 	for i := range h {
@@ -56,11 +57,15 @@ func (h Headers) joined(name string) (string, bool) {
 			continue
 		}
 		if first >= 0 {
+			sep := ","
+			if name == "cookie" {
+				sep = "; "
+			}
 			var b strings.Builder
 			b.WriteString(h[first].Value)
 			for j := i; j < len(h); j++ {
 				if h[j].Name == name {
-					b.WriteByte(',')
+					b.WriteString(sep)
 					b.WriteString(h[j].Value)
 				}
 			}
