@@ -95,6 +95,9 @@ type Deps struct {
 	MaxBodyBytes int64
 	// SecureCookies marks the session cookie Secure (serve behind TLS).
 	SecureCookies bool
+	// LoginGuard throttles password guessing; nil uses
+	// auth.NewLoginGuard's limits.
+	LoginGuard *auth.LoginGuard
 }
 
 type server struct {
@@ -112,6 +115,9 @@ func NewHandler(deps Deps) http.Handler {
 	}
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = 4 << 20
+	}
+	if s.LoginGuard == nil {
+		s.LoginGuard = auth.NewLoginGuard()
 	}
 	s.authn = &auth.Authenticator{Lookup: deps.Store, Fail: s.writeError}
 	need := s.authn.Require

@@ -8,6 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/routedeck/routedeck/backend/auth"
 )
 
 func TestHealthNeedsNoCredentials(t *testing.T) {
@@ -273,6 +276,46 @@ func TestSessionLogin(t *testing.T) {
 	}
 	a.do(t, "", "POST", "/api/v1/auth/logout", nil, "Cookie", cookie, "X-CSRF-Token", csrf).must(t, http.StatusNoContent)
 	a.do(t, "", "GET", "/api/v1/auth/me", nil, "Cookie", cookie).must(t, http.StatusUnauthorized)
+}
+
+func TestLoginThrottled(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	guard := auth.NewLoginGuard()
+	guard.SetClock(func() time.Time { return now })
+	a := newTestAPI(t, func(d *Deps) { d.LoginGuard = guard })
+	a.seed(t)
+	for _, name := range []string{"ana", "bob"} {
+		a.do(t, "admin", "POST", "/api/v1/users", map[string]any{"name": name, "role": "editor", "password": "long enough"}).must(t, http.StatusCreated)
+	}
+	login := func(name, password string, header ...string) reply {
+		return a.do(t, "", "POST", "/api/v1/auth/login", map[string]any{"name": name, "password": password}, header...)
+	}
+	for range 6 {
+		login("ana", "wrong!!!").must(t, http.StatusUnauthorized)
+	}
+	// Locked now: even the right password is refused, and saying another
+	// client address in a header changes nothing.
+	r := login("ana", "long enough", "X-Forwarded-For", "203.0.113.9").must(t, http.StatusTooManyRequests)
+	if got := r.header.Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q, want 1", got)
+	}
+	if d, _ := r.json(t)["detail"].(string); !strings.Contains(d, "try again in 1 s") {
+		t.Errorf("detail = %q", d)
+	}
+	// Unknown names count like wrong passwords, so names cannot be probed
+	// past the lock either.
+	for range 6 {
+		login("nobody", "long enough").must(t, http.StatusUnauthorized)
+	}
+	login("nobody", "long enough").must(t, http.StatusTooManyRequests)
+	// Another user at the same address is not held back by ana's lock.
+	login("bob", "long enough").must(t, http.StatusOK)
+
+	now = now.Add(time.Second)
+	login("ana", "long enough").must(t, http.StatusOK)
+	// Success forgot ana's failures: a typo is a plain 401 again.
+	login("ana", "wrong!!!").must(t, http.StatusUnauthorized)
+	login("ana", "long enough").must(t, http.StatusOK)
 }
 
 func TestNotWiredAnswers501(t *testing.T) {

@@ -22,6 +22,7 @@ const (
 	eTooLarge       = "too_large"
 	eNotImplemented = "not_implemented"
 	eMethod         = "method_not_allowed"
+	eTooMany        = "too_many_requests"
 )
 
 // statusByCode is the one table that turns an error kind into an HTTP
@@ -34,6 +35,7 @@ var statusByCode = map[string]int{
 	eMethod:             http.StatusMethodNotAllowed,
 	model.ECONFLICT:     http.StatusConflict,
 	eTooLarge:           http.StatusRequestEntityTooLarge,
+	eTooMany:            http.StatusTooManyRequests,
 	model.EINTERNAL:     http.StatusInternalServerError,
 	eNotImplemented:     http.StatusNotImplemented,
 	// A Kubernetes or Consul target that is not set up or does not answer.

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -170,8 +172,19 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, denied)
 		return
 	}
+	// A locked name or address is refused before the password is looked
+	// at, so guessing on during the lock learns nothing.
+	addr := clientAddr(r)
+	if wait := s.LoginGuard.Wait(req.Name, addr); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.log.WarnContext(r.Context(), "login throttled", "user", req.Name, "addr", addr, "retry_after_s", secs)
+		s.writeError(w, r, model.Errorf(eTooMany, "too many failed sign-ins for this user or address; try again in %d s", secs))
+		return
+	}
 	u, err := s.Store.UserByName(r.Context(), req.Name)
 	if model.ErrorCode(err) == model.ENOTFOUND {
+		s.LoginGuard.Fail(req.Name, addr)
 		s.writeError(w, r, denied)
 		return
 	} else if err != nil {
@@ -184,6 +197,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		s.LoginGuard.Fail(req.Name, addr)
 		s.auditLog(r, store.AuditEntry{Actor: req.Name, Action: "login.failed", Target: "user/" + req.Name})
 		s.writeError(w, r, denied)
 		return
@@ -197,9 +211,20 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.LoginGuard.Succeed(req.Name)
 	s.auditLog(r, store.AuditEntry{Actor: u.Name, Action: "login", Target: "user/" + u.Name})
 	http.SetCookie(w, auth.SessionCookieFor(cookie, sess.ExpiresAt, s.SecureCookies))
 	writeJSON(w, http.StatusOK, sessionResponse{Name: u.Name, Role: u.Role, CSRFToken: sess.CSRF, ExpiresAt: sess.ExpiresAt})
+}
+
+// clientAddr is the address the request came from. Forwarding headers are
+// not trusted: anyone can send them, and a throttle keyed on them could be
+// dodged by changing the header.
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
