@@ -5,14 +5,59 @@
 // write is a check-and-set on the key's ModifyIndex, so two publishers
 // never silently overwrite each other: the loser gets a conflict and must
 // read again.
+//
+// A publish writes only what changed: objects whose stored JSON is
+// byte-identical to what would be written are left alone, except an
+// upstream or secret that something the publish does write refers to. That
+// write is a claim: a concurrent publish of another gateway that read the
+// object as unused, and is about to delete it, then conflicts instead of
+// leaving a route here pointing at nothing (before writes were skipped,
+// rewriting every object gave the same guarantee).
+//
+// A publish that fits in one Consul transaction (64 operations) is one
+// atomic transaction, and readers can never see half of it. A larger one is
+// split into transactions of at most 64 operations, ordered so that no
+// committed prefix leaves a dangling reference: secrets, upstreams, routes,
+// the Gateway document, then deletions of removed routes, of upstreams no
+// route uses any more and of secrets nothing uses any more. Readers still
+// must not see the gateway half-written, so such a publish keeps a commit
+// record at routedeck/v1/_commit/<gateway> (no kind is named "_commit", so
+// List never takes it for an object):
+//
+//   - before the first batch the record is locked by a Consul session and
+//     set to "in-progress" with the hash of every key the gateway owns (its
+//     Gateway document and its routes) as the publish will leave them;
+//     every batch checks that it still holds the lock, so a second
+//     publisher of the gateway gets a conflict rather than interleaving;
+//   - after the last batch one operation sets it to "done" and releases
+//     the lock. A publish that fails or is cancelled half-way destroys its
+//     session, which releases the lock and leaves the record "in-progress"
+//     with no holder: the gateway reads as interrupted until it is
+//     published again, and the next publish repairs it.
+//
+// ReadGateway checks what it read against the record: while a publish holds
+// it, or the owned keys do not hash to what it lists, it reads again a few
+// times and then reports a conflict; an interrupted publish is reported at
+// once. A gateway without a record (published in one transaction, which
+// also deletes any record an earlier split publish left) reads as is. Only
+// owned keys are hashed: upstreams and secrets are shared, and another
+// gateway's publish may legitimately change them afterwards.
+//
+// While any other gateway's split publish is in progress (or interrupted),
+// a publish does not collect unused upstreams and secrets: what looks
+// unused may be what that publish wrote for routes of its later batches.
+// They are collected by a later publish.
 package consul
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -30,9 +75,19 @@ type KV struct {
 	client *api.Client
 	prefix string
 
-	// beforeTxn, when set, runs between Publish's read and its write, so
-	// tests can change the store in that window.
+	// beforeTxn, when set, runs between Publish's read and its first
+	// write, so tests can change the store in that window.
 	beforeTxn func()
+	// beforeBatch, when set, runs before each transaction of content
+	// Publish commits (batch counts from 0) with its operations; an error
+	// stops the publish there, as a failed transaction would.
+	beforeBatch func(batch int, ops api.KVTxnOps) error
+
+	// readAttempts and readPause bound how often and after how long a
+	// first pause ReadGateway reads again while a publish is in progress;
+	// zero means the defaults.
+	readAttempts int
+	readPause    time.Duration
 }
 
 // New returns a KV publisher under DefaultPrefix.
@@ -66,21 +121,52 @@ func (k *KV) Get(ctx context.Context, kind, name string) (Entry, error) {
 	return k.decode(pair)
 }
 
-// List reads every object under the prefix, in key order.
+// List reads every object under the prefix, in key order. Commit records
+// of split publishes are not objects and are left out.
 func (k *KV) List(ctx context.Context) ([]Entry, error) {
+	snap, err := k.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.entries, nil
+}
+
+// snapshot is the whole tree as one consistent read saw it.
+type snapshot struct {
+	entries []Entry           // objects, in key order
+	raw     map[string][]byte // key -> stored JSON
+	index   map[string]uint64 // key -> ModifyIndex
+	commits map[string]commitEntry
+}
+
+// read lists the tree in one consistent read, objects and commit records
+// together, so a reader checks objects against the record of the same
+// moment.
+func (k *KV) read(ctx context.Context) (snapshot, error) {
 	pairs, _, err := k.client.KV().List(k.prefix+"/", (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("consul kv list %s/: %w", k.prefix, err)
+		return snapshot{}, fmt.Errorf("consul kv list %s/: %w", k.prefix, err)
 	}
-	out := make([]Entry, 0, len(pairs))
+	snap := snapshot{raw: map[string][]byte{}, index: map[string]uint64{}, commits: map[string]commitEntry{}}
+	commitFolder := k.commitKey("")
 	for _, p := range pairs {
+		if gw, ok := strings.CutPrefix(p.Key, commitFolder); ok {
+			c, err := decodeCommit(p)
+			if err != nil {
+				return snapshot{}, err
+			}
+			snap.commits[gw] = c
+			continue
+		}
 		e, err := k.decode(p)
 		if err != nil {
-			return nil, err
+			return snapshot{}, err
 		}
-		out = append(out, e)
+		snap.entries = append(snap.entries, e)
+		snap.raw[p.Key] = p.Value
+		snap.index[p.Key] = p.ModifyIndex
 	}
-	return out, nil
+	return snap, nil
 }
 
 // Put writes obj if its key's ModifyIndex is still index; index 0 means
@@ -108,65 +194,169 @@ func (k *KV) Delete(ctx context.Context, kind, name string, index uint64) error 
 }
 
 // Publish writes gateway's published workspace ws into the shared tree,
-// in one transaction with a check-and-set on every key it touches:
+// with a check-and-set on every key it touches:
 //
-//   - the Gateway document, ws's routes, and the upstreams and secrets
-//     they use are written;
+//   - objects of ws that differ from what is stored are written, and so
+//     are unchanged upstreams and secrets that something written refers
+//     to (see the package doc for why);
 //   - routes of this gateway that ws no longer holds are deleted (a route
 //     records its gateway, so another gateway's routes are never
 //     candidates);
 //   - upstreams no route left in the tree uses, and secrets no gateway or
-//     upstream left in the tree uses, are deleted.
+//     upstream left in the tree uses, are deleted, unless another
+//     gateway's split publish is in progress.
 //
 // Each check is against the index read at the start; if anything changed
-// in between, nothing is written and the error is model.ECONFLICT. A
-// publish that needs more than Consul's 64 operations is refused
-// (model.EINVALID) rather than split: split transactions could leave a
-// reader, or a second routedeck, with routes whose upstreams are not
-// written yet.
+// in between, the error is model.ECONFLICT. Up to 64 operations this is
+// one transaction and nothing is written on a conflict. Past that the
+// publish is split into ordered batches behind a commit record (see the
+// package doc); a conflict or failure in a batch stops it, says how many
+// batches committed, and leaves the gateway reading as interrupted until
+// it is published again.
 func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) error {
 	if err := checkGatewayWorkspace(gateway, ws); err != nil {
 		return err
 	}
-	current, err := k.List(ctx)
+	snap, err := k.read(ctx)
 	if err != nil {
 		return err
 	}
-	// after is the tree as it will be once the transaction commits; the
+	p, err := k.plan(gateway, ws, snap)
+	if err != nil {
+		return err
+	}
+	rec, hasRec := snap.commits[gateway]
+	if hasRec && rec.session != "" {
+		return model.Errorf(model.ECONFLICT,
+			"another publish of gateway %q to consul is in progress; publish again once it has finished", gateway)
+	}
+	ops := p.ops()
+	if len(ops) == 0 && (!hasRec || rec.State == stateDone) {
+		return nil
+	}
+	// The record guard keeps a split publish that starts after the read
+	// from interleaving with this one, and deletes the record of an earlier
+	// split publish: after this transaction the keys no longer hash to it.
+	guard := &api.KVTxnOp{Verb: api.KVCheckNotExists, Key: k.commitKey(gateway)}
+	if hasRec {
+		guard = &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: k.commitKey(gateway), Index: rec.modifyIndex}
+	}
+	if len(ops)+1 <= maxTxnOps {
+		if k.beforeTxn != nil {
+			k.beforeTxn()
+		}
+		if k.beforeBatch != nil {
+			if err := k.beforeBatch(0, ops); err != nil {
+				return fmt.Errorf("publish gateway %q to consul: %w", gateway, err)
+			}
+		}
+		_, err = k.txn(ctx, append(ops, guard))
+		return err
+	}
+	return k.publishSplit(ctx, gateway, ops, p.owned, rec, hasRec)
+}
+
+// publishPlan is what one publish writes and deletes, by kind, in the
+// order a split publish commits them.
+type publishPlan struct {
+	secrets, upstreams, routes, gateway []*api.KVTxnOp
+	delRoutes, delUpstreams, delSecrets []*api.KVTxnOp
+	// owned maps each key the gateway owns (its Gateway document and its
+	// routes) to the hash of its value once the publish is done.
+	owned map[string]string
+}
+
+// ops is every operation of p in commit order: nothing is written before
+// what it refers to, and nothing is deleted before what refers to it.
+func (p publishPlan) ops() api.KVTxnOps {
+	var out api.KVTxnOps
+	for _, group := range [][]*api.KVTxnOp{p.secrets, p.upstreams, p.routes, p.gateway, p.delRoutes, p.delUpstreams, p.delSecrets} {
+		out = append(out, group...)
+	}
+	return out
+}
+
+// plan decides what publishing ws for gateway over snap writes and deletes.
+func (k *KV) plan(gateway string, ws model.Workspace, snap snapshot) (publishPlan, error) {
+	// after is the tree as it will be once the publish is done; the
 	// garbage collection below decides on it, not on what was read.
 	after := map[string]model.Object{}
-	for _, e := range current {
+	for _, e := range snap.entries {
 		after[k.objectKey(e.Object)] = e.Object
 	}
-	index := map[string]uint64{}
-	for _, e := range current {
-		index[k.objectKey(e.Object)] = e.ModifyIndex
-	}
-
-	var ops api.KVTxnOps
+	p := publishPlan{owned: map[string]string{}}
 	written := map[string]bool{}
+	ops := map[string]*api.KVTxnOp{}
 	for _, obj := range ws.Objects() {
 		key := k.objectKey(obj)
 		if old, ok := after[key].(*model.Route); ok && old.Gateway != gateway {
-			return model.Errorf(model.ECONFLICT,
+			return p, model.Errorf(model.ECONFLICT,
 				"route %q in consul belongs to gateway %q, not %q", old.Name, old.Gateway, gateway)
 		}
 		written[key] = true
 		after[key] = obj
-		op, err := k.casOp(obj, index[key])
+		op, err := k.casOp(obj, snap.index[key])
 		if err != nil {
-			return err
+			return p, err
 		}
-		ops = append(ops, op)
+		ops[key] = op
 	}
-	del := func(e Entry) {
+	// An unchanged object is written anyway when something this publish
+	// writes refers to it: that write is the claim that makes a concurrent
+	// publish collecting it as unused conflict (see the package doc).
+	// Referrers come before what they refer to, so each claim is known
+	// before its target is decided.
+	claimed := map[string]bool{}
+	changed := func(key string) bool {
+		old, ok := snap.raw[key]
+		return claimed[key] || !ok || !bytes.Equal(old, ops[key].Value)
+	}
+	for _, r := range ws.Routes {
+		key := k.objectKey(&r)
+		p.owned[key] = valueHash(ops[key].Value)
+		if changed(key) {
+			p.routes = append(p.routes, ops[key])
+			for _, u := range RouteUpstreams(&r) {
+				claimed[k.Key(model.KindUpstream, u)] = true
+			}
+		}
+	}
+	for _, g := range ws.Gateways {
+		key := k.objectKey(&g)
+		p.owned[key] = valueHash(ops[key].Value)
+		if changed(key) {
+			p.gateway = append(p.gateway, ops[key])
+			for _, s := range model.ObjectSecretNames(&g) {
+				claimed[k.Key(model.KindSecret, s)] = true
+			}
+		}
+	}
+	for _, u := range ws.Upstreams {
+		if key := k.objectKey(&u); changed(key) {
+			p.upstreams = append(p.upstreams, ops[key])
+			for _, s := range model.ObjectSecretNames(&u) {
+				claimed[k.Key(model.KindSecret, s)] = true
+			}
+		}
+	}
+	for _, s := range ws.Secrets {
+		if key := k.objectKey(&s); changed(key) {
+			p.secrets = append(p.secrets, ops[key])
+		}
+	}
+	del := func(e Entry) *api.KVTxnOp {
 		key := k.objectKey(e.Object)
 		delete(after, key)
-		ops = append(ops, &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: key, Index: e.ModifyIndex})
+		return &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: key, Index: e.ModifyIndex}
 	}
-	for _, e := range current {
+	for _, e := range snap.entries {
 		if r, ok := e.Object.(*model.Route); ok && r.Gateway == gateway && !written[k.objectKey(r)] {
-			del(e)
+			p.delRoutes = append(p.delRoutes, del(e))
+		}
+	}
+	for gw, rec := range snap.commits {
+		if gw != gateway && rec.State != stateDone {
+			return p, nil // that publish may be about to use what looks unused
 		}
 	}
 	// Routes are settled, so the upstreams they use are known; upstreams
@@ -179,9 +369,9 @@ func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) er
 			}
 		}
 	}
-	for _, e := range current {
+	for _, e := range snap.entries {
 		if u, ok := e.Object.(*model.Upstream); ok && !usedUpstreams[u.Name] && !written[k.objectKey(u)] {
-			del(e)
+			p.delUpstreams = append(p.delUpstreams, del(e))
 		}
 	}
 	usedSecrets := map[string]bool{}
@@ -190,25 +380,12 @@ func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) er
 			usedSecrets[n] = true
 		}
 	}
-	for _, e := range current {
+	for _, e := range snap.entries {
 		if s, ok := e.Object.(*model.Secret); ok && !usedSecrets[s.Name] && !written[k.objectKey(s)] {
-			del(e)
+			p.delSecrets = append(p.delSecrets, del(e))
 		}
 	}
-
-	if len(ops) > maxTxnOps {
-		return model.Errorf(model.EINVALID,
-			"publishing gateway %q to consul takes %d writes and deletes, more than the %d one consul transaction allows; "+
-				"it is refused rather than split, so consul never holds half of it", gateway, len(ops), maxTxnOps)
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	if k.beforeTxn != nil {
-		k.beforeTxn()
-	}
-	_, err = k.txn(ctx, ops)
-	return err
+	return p, nil
 }
 
 // checkGatewayWorkspace refuses a workspace that is not one gateway's: the
@@ -232,13 +409,47 @@ func checkGatewayWorkspace(gateway string, ws model.Workspace) error {
 // use and the secrets the gateway and those upstreams use, each sorted by
 // name. Secrets come back as they were published, without private keys. A
 // gateway that was never published is a model.ENOTFOUND error.
+//
+// It never returns half of a split publish (see the package doc): while
+// one is in progress it reads again a few times, with a growing pause, and
+// then gives up with a model.ECONFLICT error; an interrupted one is a
+// model.ECONFLICT error at once. Both say that publishing the gateway
+// again repairs it.
 func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
-	all, err := k.List(ctx)
-	if err != nil {
+	attempts, pause := k.readAttempts, k.readPause
+	if attempts <= 0 {
+		attempts, pause = defaultReadAttempts, defaultReadPause
+	}
+	for attempt := 1; ; attempt++ {
+		snap, err := k.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := k.gatewayEntries(gateway, snap)
+		var again readAgain
+		if !errors.As(err, &again) {
+			return entries, err
+		}
+		if attempt >= attempts {
+			return nil, again.err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read gateway %q from consul: %w (%s)", gateway, ctx.Err(), again.err)
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
+}
+
+// gatewayEntries picks gateway's read set out of snap and checks it
+// against the gateway's commit record.
+func (k *KV) gatewayEntries(gateway string, snap snapshot) ([]Entry, error) {
+	if err := k.checkCommit(gateway, snap); err != nil {
 		return nil, err
 	}
 	byKey := map[string]Entry{}
-	for _, e := range all {
+	for _, e := range snap.entries {
 		byKey[k.objectKey(e.Object)] = e
 	}
 	gw, ok := byKey[k.Key(model.KindGateway, gateway)]
@@ -248,7 +459,7 @@ func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
 	out := []Entry{gw}
 	var routes []Entry
 	usedUpstreams := map[string]bool{}
-	for _, e := range all {
+	for _, e := range snap.entries {
 		if r, ok := e.Object.(*model.Route); ok && r.Gateway == gateway {
 			routes = append(routes, e)
 			for _, u := range RouteUpstreams(r) {
@@ -261,7 +472,7 @@ func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
 	})
 	var upstreams []model.Upstream
 	var upEntries []Entry
-	for _, e := range all { // List is in key order, so by name
+	for _, e := range snap.entries { // in key order, so by name
 		if u, ok := e.Object.(*model.Upstream); ok && usedUpstreams[u.Name] {
 			upstreams = append(upstreams, *u)
 			upEntries = append(upEntries, e)

@@ -2,7 +2,6 @@ package consul
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -230,16 +229,11 @@ func TestPublishRefuses(t *testing.T) {
 	}
 	before := keys(t, client)
 
-	many := model.Workspace{Gateways: []model.Gateway{gateway("public")}, Upstreams: []model.Upstream{upstream("web")}}
-	for i := range maxTxnOps {
-		many.Routes = append(many.Routes, routeOf("public", fmt.Sprintf("r%02d", i), "web"))
-	}
 	tests := map[string]struct {
 		ws       model.Workspace
 		wantCode string
 		wantText string
 	}{
-		"more operations than one transaction takes": {many, model.EINVALID, "66 writes and deletes, more than the 64"},
 		"another gateway's route":                    {model.Workspace{Gateways: []model.Gateway{gateway("public")}, Routes: []model.Route{routeOf("other", "x", "web")}}, model.EINVALID, "routes[0].gateway"},
 		"another gateway's document":                 {model.Workspace{Gateways: []model.Gateway{gateway("other")}}, model.EINVALID, "gateways"},
 		"a route name another gateway has in consul": {model.Workspace{Gateways: []model.Gateway{gateway("public")}, Routes: []model.Route{routeOf("public", "taken", "web")}}, model.ECONFLICT, `belongs to gateway "other"`},
