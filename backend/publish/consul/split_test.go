@@ -230,7 +230,7 @@ func TestReadDuringASplitPublishNeverSeesAMix(t *testing.T) {
 		releaseWhen string // "reader-waiting" or "reader-done"
 		wantCode    string
 	}{
-		"the reader waits and gets the new version":  {attempts: 50, releaseWhen: "reader-waiting"},
+		"the reader waits and gets the new version": {attempts: 50, releaseWhen: "reader-waiting"},
 		"the reader gives up with a clear conflict": {attempts: 3, releaseWhen: "reader-done", wantCode: model.ECONFLICT},
 	}
 	for name, tc := range tests {
@@ -347,7 +347,7 @@ func TestASecondPublisherConflictsWithASplitPublish(t *testing.T) {
 	kv, client := newKV(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	old, next := bigWorkspace("public", 200, 5, "v1"), bigWorkspace("public", 200, 5, "v2")
+	old := bigWorkspace("public", 200, 5, "v1")
 	other := bigWorkspace("internal", 3, 1, "v1")
 
 	tests := map[string]struct {
@@ -366,9 +366,10 @@ func TestASecondPublisherConflictsWithASplitPublish(t *testing.T) {
 			if _, err := client.KV().DeleteTree(DefaultPrefix+"/", nil); err != nil {
 				t.Fatal(err)
 			}
-			// The paused publish moves public to new upstreams: between its
-			// upstream and route batches they are used by nothing.
-			moved := bigWorkspace("public", 200, 5, "v2")
+			// The paused publish moves public to 100 new upstreams, so its
+			// first batch writes 63 of them and nothing else: while it is
+			// paused before the second, they are used by nothing.
+			moved := bigWorkspace("public", 200, 100, "v2")
 			for i := range moved.Upstreams {
 				moved.Upstreams[i].Name += "-moved"
 			}
@@ -399,5 +400,56 @@ func TestASecondPublisherConflictsWithASplitPublish(t *testing.T) {
 			}
 		})
 	}
-	_ = next
+}
+
+// TestPublishClaimsWhatItRefersTo checks that an unchanged upstream a newly
+// written route uses is written too, so that another gateway's publish
+// collecting it as unused in the meantime makes this publish conflict
+// instead of leaving the route pointing at nothing.
+func TestPublishClaimsWhatItRefersTo(t *testing.T) {
+	kv, client := newKV(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	tests := map[string]struct {
+		routes int // a split publish past one transaction
+	}{
+		"single transaction": {routes: 3},
+		"split publish":      {routes: 100},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := client.KV().DeleteTree(DefaultPrefix+"/", nil); err != nil {
+				t.Fatal(err)
+			}
+			// "spare" is in the tree, used by nothing.
+			spare := upstream("spare")
+			if _, err := kv.Put(ctx, &spare, 0); err != nil {
+				t.Fatal(err)
+			}
+			internal := model.Workspace{Gateways: []model.Gateway{gateway("internal")}, Upstreams: []model.Upstream{upstream("web")},
+				Routes: []model.Route{routeOf("internal", "admin", "web")}}
+			ws := bigWorkspace("public", tc.routes, 1, "v1")
+			ws.Upstreams = append(ws.Upstreams, spare)
+			ws.Routes[0].Then.Forward[0].Upstream = "spare"
+			// Between this publish's read and its first write, the other
+			// gateway's publish collects spare.
+			kv.beforeTxn = func() {
+				if err := New(client).Publish(ctx, "internal", internal); err != nil {
+					t.Errorf("the other gateway's publish: %v", err)
+				}
+				if _, err := kv.Get(ctx, model.KindUpstream, "spare"); model.ErrorCode(err) != model.ENOTFOUND {
+					t.Errorf("the other gateway's publish left spare (%v); the test proves nothing", err)
+				}
+			}
+			defer func() { kv.beforeTxn = nil }()
+			wantCode(t, kv.Publish(ctx, "public", ws), model.ECONFLICT)
+			kv.beforeTxn = nil
+			// Read again, it publishes whole.
+			if err := kv.Publish(ctx, "public", ws); err != nil {
+				t.Fatalf("publish after the conflict: %v", err)
+			}
+			readBack(t, kv, "public", ws)
+		})
+	}
 }
