@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -195,6 +196,9 @@ func (k *KV) publishSplit(ctx context.Context, gateway string, ops api.KVTxnOps,
 			_, err = k.txn(ctx, append(slices.Clip(batch), holds))
 		}
 		if err != nil {
+			if i == 0 {
+				err = k.abandon(ctx, gateway, session, rec, hasRec, err)
+			}
 			return splitError(gateway, i, len(batches), err)
 		}
 	}
@@ -210,11 +214,47 @@ func (k *KV) publishSplit(ctx context.Context, gateway string, ops api.KVTxnOps,
 	return nil
 }
 
+// abandon puts gateway's record back as it was read when a split publish
+// stops before its first batch committed, so the gateway does not read as
+// interrupted when nothing was written. If that fails too, the record
+// stays "in-progress" and the next publish repairs it. cause is what
+// stopped the publish.
+func (k *KV) abandon(ctx context.Context, gateway, session string, rec commitEntry, hasRec bool, cause error) error {
+	key := k.commitKey(gateway)
+	ops := api.KVTxnOps{{Verb: api.KVCheckSession, Key: key, Session: session}, {Verb: api.KVDelete, Key: key}}
+	if hasRec {
+		body, err := json.Marshal(rec.commitRecord)
+		if err != nil {
+			return errors.Join(cause, fmt.Errorf("encode commit record of gateway %q: %w", gateway, err))
+		}
+		ops = api.KVTxnOps{{Verb: api.KVUnlock, Key: key, Value: body, Session: session}}
+	}
+	// Also when ctx was cancelled: this is the cleanup of that.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := k.txn(uctx, ops); err != nil {
+		return errors.Join(cause, fmt.Errorf("put back the commit record of gateway %q: %w", gateway, err))
+	}
+	return &untouched{cause}
+}
+
+// untouched marks a split publish's error after which consul holds what it
+// held before.
+type untouched struct{ err error }
+
+func (u *untouched) Error() string { return u.err.Error() }
+func (u *untouched) Unwrap() error { return u.err }
+
 // splitError reports a split publish that stopped after committed of total
 // batches, keeping a conflict a conflict.
 func splitError(gateway string, committed, total int, err error) error {
 	what := fmt.Sprintf("publishing gateway %q to consul stopped with %d of %d batches committed, "+
 		"and it reads as interrupted until it is published again", gateway, committed, total)
+	var u *untouched
+	if errors.As(err, &u) {
+		what = fmt.Sprintf("publishing gateway %q to consul stopped before its first of %d batches; nothing was written", gateway, total)
+		err = u.err
+	}
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return model.Errorf(model.ECONFLICT, "%s: %s", what, model.ErrorMessage(err))
 	}

@@ -453,3 +453,69 @@ func TestPublishClaimsWhatItRefersTo(t *testing.T) {
 		})
 	}
 }
+
+// TestSplitPublishConflictingInItsFirstBatchLeavesNoTrace checks that a
+// split publish refused before anything was written puts the commit record
+// back, so the gateway reads as it was rather than as interrupted.
+func TestSplitPublishConflictingInItsFirstBatchLeavesNoTrace(t *testing.T) {
+	kv, client := newKV(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	next := bigWorkspace("public", 100, 5, "v2")
+
+	tests := map[string]model.Workspace{
+		"published before in one transaction": bigWorkspace("public", 5, 5, "v1"),
+		"published before in batches":         bigWorkspace("public", 100, 5, "v1"),
+	}
+	for name, old := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := client.KV().DeleteTree(DefaultPrefix+"/", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := kv.Publish(ctx, "public", old); err != nil {
+				t.Fatal(err)
+			}
+			recordBefore, _, err := client.KV().Get(DefaultPrefix+"/_commit/public", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kv.beforeBatch = func(batch int, _ api.KVTxnOps) error {
+				if batch == 0 { // someone else changes an upstream this publish writes
+					u := upstream("public-u03")
+					e, err := kv.Get(ctx, model.KindUpstream, u.Name)
+					if err != nil {
+						return err
+					}
+					u.Consul.Service = "elsewhere"
+					_, err = kv.Put(ctx, &u, e.ModifyIndex)
+					return err
+				}
+				return nil
+			}
+			defer func() { kv.beforeBatch = nil }()
+			err = kv.Publish(ctx, "public", next)
+			wantCode(t, err, model.ECONFLICT)
+			if !strings.Contains(err.Error(), "nothing was written") {
+				t.Fatalf("error %q does not say nothing was written", err)
+			}
+			recordAfter, _, err := client.KV().Get(DefaultPrefix+"/_commit/public", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (recordBefore == nil) != (recordAfter == nil) ||
+				recordBefore != nil && (string(recordBefore.Value) != string(recordAfter.Value) || recordAfter.Session != "") {
+				t.Fatalf("commit record before %+v, after %+v", recordBefore, recordAfter)
+			}
+			entries, err := kv.ReadGateway(ctx, "public")
+			if err != nil {
+				t.Fatalf("read after the refused publish: %v", err)
+			}
+			want := old
+			want.Upstreams = slices.Clone(old.Upstreams)
+			want.Upstreams[3].Consul = &model.ConsulSource{Service: "elsewhere"}
+			if diff := cmp.Diff(want, Workspace(entries)); diff != "" {
+				t.Fatalf("read after the refused publish (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
