@@ -5,6 +5,9 @@
 //
 // OpenAPI 3.x documents are read too (see OpenAPI): one Route per path,
 // all forwarding to one existing Upstream, with their own precedence rule.
+// So are Kong declarative configurations (see Kong): services, routes,
+// upstreams and the plugins that have a routedeck policy, prioritised in
+// the order of Kong's router rather than by the rule below.
 //
 // Precedence. Gateway API and Ingress do not apply rules in file order:
 // among the matches that fit a request, the most specific wins. routedeck

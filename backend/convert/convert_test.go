@@ -72,6 +72,7 @@ func TestImport(t *testing.T) {
 	}{
 		"httproute": {"httproute.in.yaml", GatewayAPI},
 		"ingress":   {"ingress.in.yaml", Ingress},
+		"kong":      {"kong.in.yaml", Kong},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
