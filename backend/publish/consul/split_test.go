@@ -519,3 +519,40 @@ func TestSplitPublishConflictingInItsFirstBatchLeavesNoTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestASplitPublishThatLostItsLockStops checks that every batch checks the
+// publish still holds the commit record: once its session is gone (as when
+// its TTL runs out) and another publish has repaired the gateway, the rest
+// of it must not land on top, even where no key's index would stop it.
+func TestASplitPublishThatLostItsLockStops(t *testing.T) {
+	kv, client := newKV(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	old, next := bigWorkspace("public", 200, 5, "v1"), bigWorkspace("public", 200, 5, "v2")
+	if err := kv.Publish(ctx, "public", old); err != nil {
+		t.Fatal(err)
+	}
+	writer := New(client)
+	paused, release, result := pausingPublish(ctx, writer, "public", next, 1)
+	waitPaused(t, paused, result)
+
+	rec, _, err := client.KV().Get(DefaultPrefix+"/_commit/public", nil)
+	if err != nil || rec == nil || rec.Session == "" {
+		t.Fatalf("commit record during the publish: %+v, %v; want it locked", rec, err)
+	}
+	if _, err := client.Session().Destroy(rec.Session, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The repair writes back only what the first batch changed, so the
+	// keys of the later batches keep the indexes the writer read.
+	if err := New(client).Publish(ctx, "public", old); err != nil {
+		t.Fatalf("repair: %v", err)
+	}
+	release(nil)
+	err = <-result
+	wantCode(t, err, model.ECONFLICT)
+	if !strings.Contains(err.Error(), "1 of 4 batches committed") {
+		t.Fatalf("error %q does not say how many batches committed", err)
+	}
+	readBack(t, kv, "public", old)
+}
