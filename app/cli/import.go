@@ -68,6 +68,7 @@ applied and the missing secrets are listed.`,
 	cmd.AddCommand(consul)
 	cmd.AddCommand(newImportK8sCmds(o)...)
 	cmd.AddCommand(newImportOpenAPICmd(o))
+	cmd.AddCommand(newImportKongCmd(o))
 	return cmd
 }
 

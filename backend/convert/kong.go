@@ -301,8 +301,8 @@ type kongImporter struct {
 // paths as if each path were its own route, and because a prefix rewrite
 // needs exactly one matched path.
 //
-// Precedence follows Kong's traditional router (also what the
-// traditional_compatible flavour reproduces). Kong first groups routes by
+// Precedence follows Kong's traditional router, whose order the
+// traditional_compatible flavour is meant to keep. Kong first groups routes by
 // which attributes they match on and then sorts inside each group, so the
 // priorities are computed from this key, most significant first:
 //
@@ -339,6 +339,25 @@ type kongImporter struct {
 // each case of path_handling v0 and v1). preserve_host false sets Host to
 // the service host (with its port when it is not the scheme's default), or
 // to an upstream's host_header, or to the picked target (auto host rewrite).
+//
+// Protocols: a route for https (or grpcs) only is two rules in one
+// precedence slot, because Kong matches it for plain HTTP too and then
+// refuses: the https rule forwards, the http rule answers 426 or redirects
+// (https_redirect_status_code). A grpc-only route also requires a gRPC
+// request. Stream routes (tcp, tls, udp) are reported and skipped.
+//
+// Services: one Upstream per service (a static endpoint for an IP, DNS for
+// a name) or per Kong upstream (its targets as weighted static endpoints,
+// hashing, health checks); https/grpcs turn on upstream TLS;
+// connect_timeout is the upstream's, read_timeout the route's timeout and
+// retries retry connect failures and resets.
+//
+// Plugins: per plugin name the route's instance wins over the service's,
+// which wins over the global one, as in Kong. rate-limiting, cors,
+// ip-restriction and the header parts of request-transformer and
+// response-transformer map to policies; authentication plugins need
+// consumers, which routedeck does not have, and are reported (the route is
+// then imported without authentication, which the report says).
 func Kong(data []byte, gateway string) (Result, error) {
 	if gateway == "" {
 		return Result{}, fmt.Errorf("a gateway is required")
