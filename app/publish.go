@@ -115,7 +115,7 @@ func (p *adsPublisher) Proxies(ctx context.Context, gateway string) ([]api.Proxy
 	}
 	var out []api.Proxy
 	for _, ps := range p.ads.Proxies(gateway) {
-		proxy := api.Proxy{Node: ps.Node, Connected: ps.Connected, Acked: ps.Acked}
+		proxy := api.Proxy{Node: ps.Node, Connected: ps.Connected, Acked: ps.Acked, InSync: p.ads.InSync(gateway, ps.Acked)}
 		if ps.Nack != nil {
 			proxy.Nack = &api.Nack{TypeURL: ps.Nack.TypeURL, Error: ps.Nack.Error, Rule: ps.Nack.Rule}
 		}

@@ -107,4 +107,8 @@ func TestPublishReachesEnvoy(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(b, `"node": "envoy-1"`) || !strings.Contains(b, `"connected": true`) {
 		t.Errorf("proxies: %d %s", code, b)
 	}
+	// It took listeners only, never clusters or routes: not in sync.
+	if !strings.Contains(b, `"inSync": false`) {
+		t.Errorf("a proxy that acknowledged only listeners is reported in sync: %s", b)
+	}
 }

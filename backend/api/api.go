@@ -38,7 +38,10 @@ type Proxy struct {
 	Node      string            `json:"node"`
 	Connected bool              `json:"connected"`
 	Acked     map[string]string `json:"acked"` // type URL -> version
-	Nack      *Nack             `json:"nack"`
+	// InSync is true when the proxy runs the gateway's current
+	// configuration: it acknowledged the version each type is served at.
+	InSync bool  `json:"inSync"`
+	Nack   *Nack `json:"nack"`
 }
 
 // Nack is the last configuration a proxy refused.

@@ -151,6 +151,27 @@ func (s *Server) Version(gateway string) string {
 	return ""
 }
 
+// InSync reports whether a proxy that acknowledged acked (type URL ->
+// version, as ProxyStatus.Acked) runs key's current snapshot. Versions are
+// per type: a type whose content did not change keeps the version the
+// proxy already has. Listeners and clusters count always (Envoy
+// subscribes to them by wildcard); routes, endpoints and secrets only when
+// the snapshot has some, since Envoy asks for those by name and an unused
+// type is never acknowledged. No snapshot: never in sync.
+func (s *Server) InSync(key string, acked map[string]string) bool {
+	snap := s.cache.get(key)
+	if snap == nil {
+		return false
+	}
+	for typeURL, t := range snap.types {
+		wildcard := typeURL == resource.ListenerType || typeURL == resource.ClusterType
+		if (wildcard || len(t.names) > 0) && acked[typeURL] != t.version {
+			return false
+		}
+	}
+	return true
+}
+
 // Proxies returns the proxies of gateway (node.cluster), connected or
 // recently disconnected, sorted by node id. Never nil.
 func (s *Server) Proxies(gateway string) []ProxyStatus { return s.tracker.list(gateway) }

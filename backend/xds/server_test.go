@@ -143,6 +143,12 @@ func TestADSStateOfTheWorld(t *testing.T) {
 	if !first.Connected || first.Node != "envoy-1" || first.Nack != nil {
 		t.Fatalf("proxy = %+v", first)
 	}
+	if !s.InSync("public", first.Acked) {
+		t.Errorf("a proxy that acknowledged every type of version 1 is not in sync")
+	}
+	if s.InSync("other", first.Acked) {
+		t.Errorf("in sync with a gateway that has no snapshot")
+	}
 
 	// A publish that only changes a route's path pushes RDS alone: every
 	// other type keeps version 1.
@@ -155,9 +161,16 @@ func TestADSStateOfTheWorld(t *testing.T) {
 		t.Fatalf("RDS version %q, want 2", rds2.VersionInfo)
 	}
 	c.expectNothing(100 * time.Millisecond)
+	if s.InSync("public", s.Proxies("public")[0].Acked) {
+		t.Errorf("in sync before the proxy acknowledged RDS version 2")
+	}
 	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: "2", ResponseNonce: rds2.Nonce, ResourceNames: []string{"http"}})
 	allAcked[resource.RouteType] = "2"
 	waitFor(t, "RDS v2 ACK", func() bool { return ackedEqual(s.Proxies("public"), allAcked) })
+	// The other types kept version 1, and that is what they are served at.
+	if !s.InSync("public", s.Proxies("public")[0].Acked) {
+		t.Errorf("not in sync after RDS 2 with the unchanged types at 1: %v", s.Proxies("public")[0].Acked)
+	}
 
 	// Version 3 is rejected; Envoy keeps version 2 and says why.
 	bad := []testRoute{{rule: "static-assets", prefix: "/s", cluster: "web-v1"}, baseRoutes[1]}
@@ -180,6 +193,9 @@ func TestADSStateOfTheWorld(t *testing.T) {
 	}
 	if p.Acked[resource.RouteType] != "2" {
 		t.Errorf("RDS acked = %q, want 2 (kept after NACK)", p.Acked[resource.RouteType])
+	}
+	if s.InSync("public", p.Acked) {
+		t.Errorf("a proxy that refused version 3 is in sync")
 	}
 	if !p.ConnectedSince.Equal(first.ConnectedSince) {
 		t.Errorf("connectedSince moved from %v to %v on the same stream", first.ConnectedSince, p.ConnectedSince)

@@ -6,10 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/sandbox/envoy"
 )
 
@@ -111,33 +108,24 @@ func (s *Service) startEnvoy(ctx context.Context, gateway, binary string) (*envo
 	return e, dir, nil
 }
 
-// waitAcked waits until a connected proxy of the gateway's sandbox has
-// accepted version for every type res uses, as the ADS server's tracking
-// of ACKs and NACKs reports; a NACK of that version is EINVALID with
-// Envoy's own message.
-func (s *Service) waitAcked(ctx context.Context, gs *gatewaySandbox, version string, res *translate.Resources) error {
-	types := []string{resource.ListenerType, resource.ClusterType}
-	if len(res.Routes) > 0 {
-		types = append(types, resource.RouteType)
-	}
-	if len(res.Endpoints) > 0 {
-		types = append(types, resource.EndpointType)
-	}
+// waitAcked waits until a connected proxy of the gateway's sandbox runs
+// the snapshot just set (version), as the ADS server's tracking of ACKs
+// and NACKs reports; a NACK of that version is EINVALID with Envoy's own
+// message. Types whose content did not change keep their earlier version,
+// so "runs it" is the server's InSync, not every type at version.
+func (s *Service) waitAcked(ctx context.Context, gs *gatewaySandbox, version string) error {
+	key := Key(gs.gateway)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		for _, p := range s.opts.ADS.Proxies(Key(gs.gateway)) {
+		for _, p := range s.opts.ADS.Proxies(key) {
 			if !p.Connected {
 				continue
 			}
 			if p.Nack != nil && p.Nack.Version == version {
 				return model.Errorf(model.EINVALID, "envoy refused the draft (%s): %s", p.Nack.TypeURL, p.Nack.Error)
 			}
-			acked := true
-			for _, t := range types {
-				acked = acked && p.Acked[t] == version
-			}
-			if acked {
+			if s.opts.ADS.InSync(key, p.Acked) {
 				return nil
 			}
 		}

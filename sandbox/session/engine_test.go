@@ -44,6 +44,7 @@ const (
 
 // standInStart is what the stand-in records.
 type standInStart struct {
+	Exe         string   `json:"exe"` // the path it was started as
 	Args        []string `json:"args"`
 	NodeCluster string   `json:"nodeCluster"`
 	NodeID      string   `json:"nodeId"`
@@ -73,7 +74,7 @@ func standInEnvoy(args []string) int {
 	}
 	sa := boot.GetStaticResources().GetClusters()[0].GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
 	ads := net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
-	rec, _ := json.Marshal(standInStart{Args: args, NodeCluster: boot.GetNode().GetCluster(), NodeID: boot.GetNode().GetId(), ADS: ads})
+	rec, _ := json.Marshal(standInStart{Exe: os.Args[0], Args: args, NodeCluster: boot.GetNode().GetCluster(), NodeID: boot.GetNode().GetId(), ADS: ads})
 	if err := os.WriteFile(standInRecord, rec, 0o600); err != nil {
 		return fail(err)
 	}
@@ -321,6 +322,38 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 	}
 	if !acked {
 		t.Errorf("the ADS server does not list the stand-in %s: %+v", started.NodeID, ads.Proxies(Key("public")))
+	}
+
+	// Another Envoy binary (an upgrade, say): the running one is replaced
+	// by one started from the new path.
+	s.mu.Lock()
+	first := s.gateways["public"].proxy
+	s.mu.Unlock()
+	next := filepath.Join(t.TempDir(), "envoy-next")
+	if err := os.Symlink(self, next); err != nil {
+		t.Fatal(err)
+	}
+	settings.put(Settings{Engine: EngineEnvoy, EnvoyBinary: next})
+	if res, err = s.Do(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if res.Engine != EngineEnvoy || res.Upstream == nil || *res.Upstream != "web-v2" {
+		t.Errorf("after the binary change: engine %q, upstream %v", res.Engine, res.Upstream)
+	}
+	select {
+	case <-first.Done():
+	case <-time.After(5 * time.Second):
+		t.Errorf("the Envoy started from the old binary still runs")
+	}
+	recs, _ = filepath.Glob(filepath.Join(work, "*", standInRecord))
+	if len(recs) != 1 {
+		t.Fatalf("stand-in records %v after the binary change, want one", recs)
+	}
+	if b, err := os.ReadFile(recs[0]); err != nil || json.Unmarshal(b, &started) != nil {
+		t.Fatalf("read %s: %v", recs[0], err)
+	}
+	if started.Exe != next {
+		t.Errorf("the sandbox Envoy was started as %q, want %q", started.Exe, next)
 	}
 
 	// Back to the sim: the process ends and the sim answers.

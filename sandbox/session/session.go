@@ -101,6 +101,7 @@ type gatewaySandbox struct {
 	gateway string
 	hash    string
 	engine  string
+	binary  string // the Envoy executable; "" for the sim
 	dp      *sim.DataPlane
 	proxy   *envoy.Envoy
 	dir     string // the real Envoy's directory
@@ -169,13 +170,15 @@ func Key(gateway string) string { return "sandbox/" + gateway }
 
 // workspaceHash identifies what a sandbox runs: any change to the
 // gateway's rules, upstreams or listeners, to the endpoints discovery
-// reports for them, or of the engine rebuilds the sandbox.
-func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, engine string) (string, error) {
+// reports for them, or of the engine or its Envoy binary rebuilds the
+// sandbox.
+func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, engine, binary string) (string, error) {
 	b, err := json.Marshal(struct {
 		WS         model.Workspace
 		Discovered map[string][]model.Endpoint
 		Engine     string
-	}{ws, discovered, engine})
+		Binary     string
+	}{ws, discovered, engine, binary})
 	if err != nil {
 		return "", fmt.Errorf("hash workspace: %w", err)
 	}
@@ -256,7 +259,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		return nil, err
 	}
 	discovered := s.discovered(ws)
-	hash, err := workspaceHash(ws, discovered, engine)
+	hash, err := workspaceHash(ws, discovered, engine, binary)
 	if err != nil {
 		return nil, err
 	}
@@ -287,9 +290,9 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, version); err != nil {
 		return nil, fmt.Errorf("sandbox snapshot for %q: %w", gateway, err)
 	}
-	if gs != nil && gs.engine != engine {
-		// The engine changed: the old data plane frees the listener
-		// ports before the new one binds them.
+	if gs != nil && (gs.engine != engine || gs.binary != binary) {
+		// The engine or the Envoy binary changed: the old data plane
+		// frees the listener ports before the new one binds them.
 		s.mu.Lock()
 		delete(s.gateways, gateway)
 		s.mu.Unlock()
@@ -299,7 +302,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		gs = nil
 	}
 	if gs == nil {
-		started := &gatewaySandbox{gateway: gateway, engine: engine}
+		started := &gatewaySandbox{gateway: gateway, engine: engine, binary: binary}
 		if engine == EngineEnvoy {
 			if started.proxy, started.dir, err = s.startEnvoy(ctx, gateway, binary); err != nil {
 				return nil, err
@@ -321,9 +324,9 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	}
 	// A new value, not an update in place: requests in flight keep the
 	// draft they started with.
-	gs = &gatewaySandbox{gateway: gateway, engine: engine, dp: gs.dp, proxy: gs.proxy, dir: gs.dir}
+	gs = &gatewaySandbox{gateway: gateway, engine: engine, binary: binary, dp: gs.dp, proxy: gs.proxy, dir: gs.dir}
 	if gs.proxy != nil {
-		if err := s.waitAcked(ctx, gs, version, res); err != nil {
+		if err := s.waitAcked(ctx, gs, version); err != nil {
 			return nil, fmt.Errorf("sandbox envoy for %q did not take its configuration: %w", gateway, err)
 		}
 	} else {
