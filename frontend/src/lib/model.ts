@@ -215,6 +215,8 @@ export interface ListResponse<T> {
 export interface ProxyStatus {
   node: string;
   connected: boolean;
+  /** The proxy runs the gateway's current configuration. */
+  inSync?: boolean;
   acked?: Record<string, string>;
   nack?: { typeUrl: string; error: string; rule?: string } | null;
 }

@@ -11,6 +11,7 @@ import { shortTypeUrl } from '../lib/format';
 import { diffLines } from '../lib/diff';
 import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams, type LintFinding } from '../lib/queries';
 import { draftWorkspace, workspaceChanges } from '../lib/workspaceDiff';
+import type { ProxyStatus } from '../lib/model';
 import { DiffView } from '../components/DiffView';
 import { TestResults, useRunTests } from './RouteTests';
 
@@ -152,7 +153,7 @@ export default function Publish() {
                 <Table.Tr key={p.node}>
                   <Table.Td className="mono">{p.node}</Table.Td>
                   <Table.Td>
-                    {!p.connected ? <Badge color="gray">disconnected</Badge> : p.nack ? <Badge color="red">NACK</Badge> : <Badge color="green">ACK</Badge>}
+                    <ProxyState proxy={p} />
                   </Table.Td>
                   <Table.Td>
                     {Object.entries(p.acked ?? {}).map(([t, v]) => (
@@ -172,4 +173,17 @@ export default function Publish() {
       </Card>
     </Stack>
   );
+}
+
+/**
+ * A proxy's state at a glance: refused (red), running the current
+ * configuration (green), or still taking it (yellow). Versions are per
+ * resource type, so "current" is the server's verdict, not a comparison
+ * of the numbers shown.
+ */
+function ProxyState({ proxy }: { proxy: ProxyStatus }) {
+  if (!proxy.connected) return <Badge color="gray">disconnected</Badge>;
+  if (proxy.nack) return <Badge color="red">NACK</Badge>;
+  if (proxy.inSync) return <Badge color="green" title="Acknowledged the current configuration">ACK</Badge>;
+  return <Badge color="yellow" title="Has not yet acknowledged the current configuration">pending</Badge>;
 }
