@@ -648,12 +648,15 @@ func (k *kongImporter) route(in *kongRouteIn) {
 	var base []model.Condition
 	key := kongKey{order: in.order, createdAt: r.CreatedAt}
 	if len(r.Hosts) > 0 {
-		if c, sub, ok := k.hosts(obj, r.Hosts); ok {
-			base = append(base, c)
-			key.submatch |= sub
-			key.matchWeight++
-			key.category |= kongHost
+		c, sub, ok := k.hosts(obj, r.Hosts)
+		if !ok {
+			k.issue(obj, "hosts", "no usable host: route not imported (it would match every host)")
+			return
 		}
+		base = append(base, c)
+		key.submatch |= sub
+		key.matchWeight++
+		key.category |= kongHost
 	}
 	if len(r.Headers) > 0 {
 		hs := k.headers(obj, r.Headers)
@@ -814,7 +817,7 @@ func (k *kongImporter) route(in *kongRouteIn) {
 			// Kong matches the route for plain HTTP too, then refuses it:
 			// 426, or a redirect to https.
 			main.When = all(append(slices.Clone(cs), model.Pred(model.FieldScheme, model.OpEquals, "https")))
-			plain := model.Route{Meta: model.Meta{Name: Name(name + "-http")}, Gateway: k.gateway,
+			plain := model.Route{Meta: model.Meta{Name: k.uniqueName(Name(name + "-http"))}, Gateway: k.gateway,
 				Description: desc + " (plain HTTP, refused as Kong does)",
 				When:        all(append(slices.Clone(cs), model.Pred(model.FieldScheme, model.OpEquals, "http")))}
 			switch redirect {
@@ -1170,7 +1173,7 @@ func (k *kongImporter) upstreamName(name string, up model.Upstream) string {
 		prev, taken := k.upUsed[n]
 		if !taken {
 			k.upUsed[n] = string(sig)
-			k.upstreams2(up)
+			k.builder.upstreams[n] = up
 			return n
 		}
 		if prev == string(sig) {
@@ -1178,8 +1181,6 @@ func (k *kongImporter) upstreamName(name string, up model.Upstream) string {
 		}
 	}
 }
-
-func (k *kongImporter) upstreams2(up model.Upstream) { k.builder.upstreams[up.Name] = up }
 
 // kongUpstream turns a Kong upstream and its targets into a routedeck
 // upstream with static endpoints; base carries the service's protocol,
@@ -1277,6 +1278,7 @@ func (k *kongImporter) kongUpstream(ku kongUpstream, base model.Upstream, svcObj
 		t.host = ku.HostHeader
 	} else {
 		t.autoHost = true
+		k.issue(svcObj, "host", "Kong sends the picked target's address as Host (unless preserve_host); imported as auto host rewrite, which Envoy applies only to endpoints with host names, or set host_header")
 	}
 	return k.upstreamName(Name(ku.Name), up)
 }
