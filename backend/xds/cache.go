@@ -386,6 +386,26 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 	}
 }
 
+// clear drops key's snapshot. Parked watches stay parked: their proxies
+// keep what they have until a snapshot for key is set again.
+func (c *snapshotCache) clear(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.groups[key]
+	if !ok {
+		return
+	}
+	if g.snap != nil {
+		for _, t := range g.snap.types {
+			t.release()
+		}
+		g.snap = nil
+	}
+	if len(g.sotw) == 0 && len(g.delta) == 0 {
+		delete(c.groups, key)
+	}
+}
+
 // The server gives each stream a response channel with room for one response
 // per resource type, and a watch is answered at most once, so these sends do
 // not block; the default case only guards against a future change of that.

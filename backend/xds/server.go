@@ -212,6 +212,16 @@ func (s *Server) SetGateway(ctx context.Context, gateway string, res *translate.
 	return s.SetResources(ctx, gateway, ByType(res), version)
 }
 
+// DeleteGateway drops key's snapshot, e.g. the sandbox of a deleted
+// gateway. Connected proxies keep their configuration (nothing is pushed);
+// new ones wait until a snapshot is set again.
+func (s *Server) DeleteGateway(key string) {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	s.cache.clear(key)
+	s.log.Info("xds: snapshot deleted", "key", key)
+}
+
 // supportedTypes are the resource types a snapshot may hold.
 var supportedTypes = map[string]bool{
 	resource.ListenerType: true, resource.RouteType: true, resource.ClusterType: true,

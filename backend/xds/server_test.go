@@ -296,6 +296,45 @@ func TestADSWaitsForSnapshot(t *testing.T) {
 	}
 }
 
+// TestDeleteGateway: a deleted snapshot is gone from the list, a connected
+// proxy is sent nothing, one that connects later waits, and setting the
+// gateway again reaches both.
+func TestDeleteGateway(t *testing.T) {
+	s, addr := startServer(t)
+	ctx := context.Background()
+	if err := s.SetGateway(ctx, "sandbox/public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	old := dialADS(t, addr, "old", "sandbox/public")
+	old.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType})
+	cds := old.expect(resource.ClusterType)
+	old.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType, VersionInfo: cds.VersionInfo, ResponseNonce: cds.Nonce})
+
+	s.DeleteGateway("sandbox/public")
+	s.DeleteGateway("never-set") // not an error
+	if got := s.Gateways(); len(got) != 0 {
+		t.Fatalf("gateways after delete = %v", got)
+	}
+	if s.InSync("sandbox/public", map[string]string{resource.ClusterType: "1", resource.ListenerType: "1"}) {
+		t.Errorf("in sync with a deleted snapshot")
+	}
+	old.expectNothing(50 * time.Millisecond)
+	late := dialADS(t, addr, "late", "sandbox/public")
+	late.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType})
+	late.expectNothing(50 * time.Millisecond)
+
+	changed := []testRoute{{rule: "static-assets", prefix: "/assets", cluster: "web-v1"}, baseRoutes[1]}
+	if err := s.SetGateway(ctx, "sandbox/public", fixture(t, changed, map[string][]string{"web-v1": {"10.0.0.9:80"}, "api": {"10.0.0.8:80"}}), "2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := late.expect(resource.ClusterType).VersionInfo; got != "2" {
+		t.Errorf("late proxy got version %q, want 2", got)
+	}
+	if got := old.expect(resource.ClusterType).VersionInfo; got != "2" {
+		t.Errorf("old proxy got version %q, want 2", got)
+	}
+}
+
 // TestDeltaADS covers incremental xDS: the initial wildcard response, an
 // endpoints-only update carrying just the changed assignment, and removal.
 func TestDeltaADS(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -524,6 +525,9 @@ func TestDeletedGatewayStopsItsSandbox(t *testing.T) {
 			if c, err := net.DialTimeout("tcp", listener, time.Second); err == nil {
 				c.Close()
 				t.Errorf("the deleted gateway's listener %s still accepts connections", listener)
+			}
+			if slices.Contains(s.opts.ADS.Gateways(), Key("public")) {
+				t.Errorf("the ADS server still holds the deleted gateway's sandbox snapshot: %v", s.opts.ADS.Gateways())
 			}
 		})
 	}

@@ -186,8 +186,9 @@ func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, e
 	return hex.EncodeToString(sum[:8]), nil
 }
 
-// Stop stops the gateway's sandbox, if it runs: its data plane and the
-// mocks of upstreams no other sandbox uses. The gateway was deleted, say.
+// Stop stops the gateway's sandbox, if it runs: its data plane, the mocks
+// of upstreams no other sandbox uses, and its snapshot on the ADS server.
+// The gateway was deleted, say.
 func (s *Service) Stop(gateway string) error {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
@@ -196,6 +197,7 @@ func (s *Service) Stop(gateway string) error {
 	delete(s.ports, gateway)
 	s.retainMocksLocked(gateway, nil)
 	s.mu.Unlock()
+	s.opts.ADS.DeleteGateway(Key(gateway))
 	if gs == nil {
 		return nil
 	}
