@@ -14,6 +14,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/manifest"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/translate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -104,6 +105,11 @@ func TestImport(t *testing.T) {
 				Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}}
 			if err := ws.Validate(); err != nil {
 				t.Fatalf("converted workspace does not validate: %v", err)
+			}
+			// An import is only useful if it can be published: every
+			// converted rule must translate to Envoy.
+			if _, err := translate.Gateway(ws, "public", translate.Options{}); err != nil {
+				t.Fatalf("converted workspace does not translate: %v", err)
 			}
 		})
 	}
