@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getAll, lintIndex, lintKey } from './queries';
+import { addPage, getAll, lintIndex, lintKey, pages, type GrowingList } from './queries';
 
 describe('getAll', () => {
   it('fetches every page of a long list', async () => {
@@ -23,6 +23,34 @@ describe('getAll', () => {
   it('stops after one page when the server sends no total', async () => {
     const got = await getAll<number>('/gateways', async () => ({ items: [1, 2] }));
     expect(got).toEqual({ items: [1, 2], total: 2 });
+  });
+});
+
+describe('pages', () => {
+  it('yields pages in list order even when a later page answers first', async () => {
+    const all = Array.from({ length: 3000 }, (_, i) => i);
+    const fetchPage = async (p: string) => {
+      const off = Number(new URLSearchParams(p.split('?')[1]).get('offset'));
+      // The last page answers at once, the middle one late.
+      await new Promise((r) => setTimeout(r, off === 1000 ? 30 : 0));
+      return { items: all.slice(off, off + 1000), total: all.length };
+    };
+    const got: number[][] = [];
+    for await (const page of pages<number>('/routes', fetchPage)) got.push([page.items[0], page.items.length, page.total ?? -1]);
+    expect(got).toEqual([
+      [0, 1000, 3000],
+      [1000, 1000, 3000],
+      [2000, 1000, 3000],
+    ]);
+  });
+
+  it('a growing list is complete with its last page', () => {
+    let acc: GrowingList<number> = { items: [], total: 0, complete: false };
+    acc = addPage(acc, { items: [1, 2], total: 4 });
+    expect(acc).toEqual({ items: [1, 2], total: 4, complete: false });
+    acc = addPage(acc, { items: [3, 4], total: 4 });
+    expect(acc).toEqual({ items: [1, 2, 3, 4], total: 4, complete: true });
+    expect(addPage({ items: [], total: 0, complete: false }, { items: [] })).toEqual({ items: [], total: 0, complete: true });
   });
 });
 

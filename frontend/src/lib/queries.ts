@@ -1,7 +1,7 @@
 // Server state: one hook per resource, so screens share caches and a save
 // in one place refreshes every list that shows the object.
 
-import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { experimental_streamedQuery as streamedQuery, useMutation, useQueries, useQuery, useQueryClient, type UseQueryResult } from '@tanstack/react-query';
 import { get, post, put, del, seg } from './api';
 import type {
   EndpointStatus,
@@ -45,10 +45,11 @@ export const keys = {
 const PAGE = 1000;
 
 /**
- * Fetches every item of a list: the first page says the total, the other
- * pages are then fetched side by side.
+ * Yields every page of a list in order: the first page says the total, the
+ * other pages are then fetched side by side and handed on as soon as the
+ * ones before them are.
  */
-export async function getAll<T>(path: string, fetchPage: (p: string) => Promise<ListResponse<T>> = get): Promise<ListResponse<T>> {
+export async function* pages<T>(path: string, fetchPage: (p: string) => Promise<ListResponse<T>> = get): AsyncGenerator<ListResponse<T>> {
   const sep = path.includes('?') ? '&' : '?';
   const first = await fetchPage(`${path}${sep}limit=${PAGE}&offset=0`);
   const total = first.total ?? first.items.length;
@@ -56,15 +57,63 @@ export async function getAll<T>(path: string, fetchPage: (p: string) => Promise<
   for (let off = first.items.length; off < total && first.items.length > 0; off += PAGE) {
     rest.push(fetchPage(`${path}${sep}limit=${PAGE}&offset=${off}`));
   }
-  const items = [...first.items];
-  for (const page of await Promise.all(rest)) items.push(...page.items);
+  // Nothing is left unobserved if a page fails while an earlier one is awaited.
+  for (const p of rest) p.catch(() => {});
+  yield { items: first.items, total };
+  for (const p of rest) yield { items: (await p).items, total };
+}
+
+/** Fetches every item of a list (see pages). */
+export async function getAll<T>(path: string, fetchPage: (p: string) => Promise<ListResponse<T>> = get): Promise<ListResponse<T>> {
+  const items: T[] = [];
+  let total = 0;
+  for await (const page of pages(path, fetchPage)) {
+    items.push(...page.items);
+    total = page.total ?? items.length;
+  }
   return { items, total };
+}
+
+/** A list being fetched page by page; complete once the last page is in. */
+export interface GrowingList<T> extends ListResponse<T> {
+  complete: boolean;
+}
+
+/** Adds a page to a growing list. */
+export function addPage<T>(acc: GrowingList<T>, page: ListResponse<T>): GrowingList<T> {
+  const items = acc.items.concat(page.items);
+  const total = page.total ?? items.length;
+  return { items, total, complete: items.length >= total };
+}
+
+const routesQuery = {
+  queryKey: keys.routes,
+  queryFn: streamedQuery({
+    streamFn: () => pages<Route>('/routes'),
+    // A refetch (after any route write) keeps the list on screen and swaps
+    // in the new one when it is whole.
+    refetchMode: 'replace',
+    reducer: addPage<Route>,
+    initialValue: { items: [], total: 0, complete: false } as GrowingList<Route>,
+  }),
+};
+
+/**
+ * Every route as pages arrive, for the route list: the first thousand show
+ * while the rest load (data.complete says when they are all in).
+ */
+export const useRoutesAsTheyLoad = () => useQuery(routesQuery);
+
+/** Every route: pending until all of them are in, so no screen works on part of the list. */
+export function useRoutes(): UseQueryResult<GrowingList<Route>> {
+  const q = useQuery(routesQuery);
+  if (q.data && !q.data.complete) return { ...q, data: undefined, isPending: true, isSuccess: false, status: 'pending' } as unknown as UseQueryResult<GrowingList<Route>>;
+  return q;
 }
 
 export const useGateways = () => useQuery({ queryKey: keys.gateways, queryFn: () => getAll<Gateway>('/gateways') });
 export const useUpstreams = () => useQuery({ queryKey: keys.upstreams, queryFn: () => getAll<Upstream>('/upstreams') });
 export const useSecrets = () => useQuery({ queryKey: keys.secrets, queryFn: () => getAll<Secret>('/secrets') });
-export const useRoutes = () => useQuery({ queryKey: keys.routes, queryFn: () => getAll<Route>('/routes') });
 export const useRoute = (name: string | undefined) =>
   useQuery({ queryKey: keys.route(name ?? ''), queryFn: () => get<Route>(`/routes/${seg(name!)}`), enabled: !!name });
 

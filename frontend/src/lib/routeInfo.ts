@@ -44,7 +44,13 @@ export function actionSummary(r: Route): string {
   return '→ ' + fw.map((b) => `${b.upstream} ${b.weight ?? 1}`).join(' / ');
 }
 
-/** Rules in the order the gateway tries them: priority (higher first), then name. */
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Rules in the order their gateway tries them: by gateway, then priority
+ * (higher first), then name. The server lists routes in this order too, so
+ * pages that arrive later extend the list at its end.
+ */
 export function byPriority(a: Route, b: Route): number {
-  return (b.priority ?? 0) - (a.priority ?? 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return cmp(a.gateway, b.gateway) || (b.priority ?? 0) - (a.priority ?? 0) || cmp(a.name, b.name);
 }

@@ -1,4 +1,4 @@
-import { Badge, Button, Group, Select, Stack, Text, TextInput, Title, Tooltip } from '@mantine/core';
+import { Badge, Button, Group, Progress, Select, Stack, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconPlus, IconSearch } from '@tabler/icons-react';
 import { createColumnHelper, flexRender, getCoreRowModel, getFilteredRowModel, useReactTable } from '@tanstack/react-table';
@@ -8,7 +8,7 @@ import { useNavigate } from 'react-router';
 import { useCanEdit } from '../auth';
 import { QueryState } from '../components/Loading';
 import type { Route } from '../lib/model';
-import { lintKey, useGateways, useLints, useRoutes, useUpstreams, type LintFinding } from '../lib/queries';
+import { lintKey, useGateways, useLints, useRoutesAsTheyLoad, useUpstreams, type LintFinding } from '../lib/queries';
 import { actionSummary, byPriority, routeHosts, routeUpstreams, whenText } from '../lib/routeInfo';
 
 // The lint findings of every gateway, by lintKey. A context rather than a
@@ -49,7 +49,7 @@ const ROW_HEIGHT = 40;
 
 /** Every route, in the order the gateways try them, with search and filters. */
 export function RoutesList() {
-  const routes = useRoutes();
+  const routes = useRoutesAsTheyLoad();
   const gws = useGateways();
   const ups = useUpstreams();
   const canEdit = useCanEdit();
@@ -83,7 +83,14 @@ export function RoutesList() {
           <TextInput placeholder="Host" value={host} onChange={(e) => setHost(e.currentTarget.value)} w={180} aria-label="Filter by host" />
         </Group>
         <QueryState query={routes}>
-          {(data) => <RouteTable routes={data.items} filter={{ q, gateway, upstream, host }} onOpen={(r) => nav(`/routes/${encodeURIComponent(r.name)}`)} />}
+          {(data) => (
+            <RouteTable
+              routes={data.items}
+              loading={data.complete ? undefined : { loaded: data.items.length, total: data.total ?? 0 }}
+              filter={{ q, gateway, upstream, host }}
+              onOpen={(r) => nav(`/routes/${encodeURIComponent(r.name)}`)}
+            />
+          )}
         </QueryState>
       </Stack>
     </LintContext.Provider>
@@ -97,7 +104,7 @@ interface Filter {
   host: string;
 }
 
-function RouteTable({ routes, filter, onOpen }: { routes: Route[]; filter: Filter; onOpen: (r: Route) => void }) {
+function RouteTable({ routes, loading, filter, onOpen }: { routes: Route[]; loading?: { loaded: number; total: number }; filter: Filter; onOpen: (r: Route) => void }) {
   const rows = useMemo(() => {
     const q = filter.q.toLowerCase();
     const host = filter.host.toLowerCase();
@@ -144,7 +151,14 @@ function RouteTable({ routes, filter, onOpen }: { routes: Route[]; filter: Filte
           })}
         </div>
       </div>
-      <Text size="xs" c="dimmed">{rows.length} of {routes.length} routes</Text>
+      {loading ? (
+        <Group gap="xs" data-testid="routes-loading">
+          <Progress value={(100 * loading.loaded) / Math.max(loading.total, 1)} w={160} size="sm" aria-label="Routes loaded" />
+          <Text size="xs" c="dimmed">loading routes: {loading.loaded.toLocaleString()} of {loading.total.toLocaleString()}</Text>
+        </Group>
+      ) : (
+        <Text size="xs" c="dimmed">{rows.length} of {routes.length} routes</Text>
+      )}
     </Stack>
   );
 }
