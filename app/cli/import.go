@@ -90,7 +90,7 @@ func readConsulKV(ctx context.Context, addr, gateway string) (model.Workspace, e
 	if gateway != "" {
 		entries, err = kv.ReadGateway(ctx, gateway)
 	} else {
-		entries, err = kv.List(ctx)
+		entries, err = kv.ReadAll(ctx)
 	}
 	if err != nil {
 		return model.Workspace{}, fmt.Errorf("read %s from consul at %s: %w", kv.Prefix(), cfg.Address, err)

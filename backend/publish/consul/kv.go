@@ -416,6 +416,43 @@ func checkGatewayWorkspace(gateway string, ws model.Workspace) error {
 // model.ECONFLICT error at once. Both say that publishing the gateway
 // again repairs it.
 func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
+	return k.readConsistent(ctx, fmt.Sprintf("gateway %q", gateway), func(snap snapshot) ([]Entry, error) {
+		return k.gatewayEntries(gateway, snap)
+	})
+}
+
+// ReadAll reads every published gateway as ReadGateway does, from one
+// consistent read of the tree: each gateway's read set, shared upstreams
+// and secrets once. Objects no gateway uses are left out. An empty tree is
+// no entries and no error.
+func (k *KV) ReadAll(ctx context.Context) ([]Entry, error) {
+	return k.readConsistent(ctx, "every gateway", func(snap snapshot) ([]Entry, error) {
+		var out []Entry
+		seen := map[string]bool{}
+		for _, e := range snap.entries {
+			gw, ok := e.Object.(*model.Gateway)
+			if !ok {
+				continue
+			}
+			entries, err := k.gatewayEntries(gw.Name, snap)
+			if err != nil {
+				return nil, err
+			}
+			for _, ge := range entries {
+				if key := k.objectKey(ge.Object); !seen[key] {
+					seen[key] = true
+					out = append(out, ge)
+				}
+			}
+		}
+		return out, nil
+	})
+}
+
+// readConsistent reads the tree and picks from it until pick stops asking
+// to read again (a split publish in progress), a few times with a growing
+// pause; what says what is being read, for errors.
+func (k *KV) readConsistent(ctx context.Context, what string, pick func(snapshot) ([]Entry, error)) ([]Entry, error) {
 	attempts, pause := k.readAttempts, k.readPause
 	if attempts <= 0 {
 		attempts, pause = defaultReadAttempts, defaultReadPause
@@ -425,7 +462,7 @@ func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		entries, err := k.gatewayEntries(gateway, snap)
+		entries, err := pick(snap)
 		var again readAgain
 		if !errors.As(err, &again) {
 			return entries, err
@@ -435,7 +472,7 @@ func (k *KV) ReadGateway(ctx context.Context, gateway string) ([]Entry, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("read gateway %q from consul: %w (%s)", gateway, ctx.Err(), again.err)
+			return nil, fmt.Errorf("read %s from consul: %w (%s)", what, ctx.Err(), again.err)
 		case <-time.After(pause):
 		}
 		pause *= 2

@@ -334,6 +334,9 @@ func TestInterruptedPublishReadsAsInterruptedUntilRepublished(t *testing.T) {
 			if waited := time.Since(start); waited > time.Second {
 				t.Fatalf("reading an interrupted publish waited %s: nothing will finish it", waited)
 			}
+			// Reading every gateway refuses the same way.
+			_, err = kv.ReadAll(ctx)
+			wantCode(t, err, model.ECONFLICT)
 
 			if err := kv.Publish(ctx, "public", tc.repair); err != nil {
 				t.Fatalf("re-publish: %v", err)
@@ -555,4 +558,39 @@ func TestASplitPublishThatLostItsLockStops(t *testing.T) {
 		t.Fatalf("error %q does not say how many batches committed", err)
 	}
 	readBack(t, kv, "public", old)
+}
+
+// TestReadAll reads every published gateway: a split one and a single-
+// transaction one that share an upstream come back whole, the shared
+// upstream once.
+func TestReadAll(t *testing.T) {
+	kv, client := newKV(t)
+	ctx := context.Background()
+	if _, err := client.KV().DeleteTree(DefaultPrefix+"/", nil); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := kv.ReadAll(ctx); err != nil || len(entries) != 0 {
+		t.Fatalf("empty tree: %d entries, %v", len(entries), err)
+	}
+	public := bigWorkspace("public", 200, 5, "v1")
+	internal := bigWorkspace("internal", 3, 1, "v1")
+	// internal also sends a route to one of public's upstreams.
+	shared := routeOf("internal", "internal-shared", public.Upstreams[1].Name)
+	shared.When.Value = "/shared"
+	internal.Routes = append(internal.Routes, shared)
+	internal.Upstreams = append(internal.Upstreams, public.Upstreams[1])
+	for gw, ws := range map[string]model.Workspace{"public": public, "internal": internal} {
+		if err := kv.Publish(ctx, gw, ws); err != nil {
+			t.Fatalf("publish %s: %v", gw, err)
+		}
+	}
+	entries, err := kv.ReadAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Workspace(entries)
+	if len(got.Gateways) != 2 || len(got.Routes) != 204 || len(got.Upstreams) != 6 || len(got.Secrets) != 2 {
+		t.Fatalf("read %d gateways, %d routes, %d upstreams, %d secrets; want 2, 204, 6, 2",
+			len(got.Gateways), len(got.Routes), len(got.Upstreams), len(got.Secrets))
+	}
 }
