@@ -1,26 +1,53 @@
 #!/usr/bin/env bash
 # End-to-end test of the dashboard: starts `routedeck serve` on free
 # loopback ports with a fresh data directory (demo workspace, first admin),
-# then walks the UI flows in headless Chromium (frontend/e2e/run.mjs).
+# and a real Consul agent and kube-apiserver for the upstream pickers
+# (frontend/e2e/targets, with the servers `make tools` builds), then walks
+# the UI flows in headless Chromium (frontend/e2e/run.mjs).
 #
-#   hack/e2e.sh [BINARY]      (default bin/routedeck)
+#   hack/e2e.sh [BINARY [FLOW...]]      (default bin/routedeck, every flow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-bin/routedeck}
+[ $# -gt 0 ] && shift
 work=$(mktemp -d)
 server=""
+targets=""
 cleanup() {
 	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+	# The targets helper stops its servers within a few seconds of SIGTERM.
+	[ -n "$targets" ] && kill "$targets" 2>/dev/null && wait "$targets" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The discovery flows need real servers: a missing one fails the run (with
+# what to do) instead of leaving those flows out.
+tools_dir=${ROUTEDECK_TOOLS_DIR:-$HOME/.cache/routedeck/tools}
+for tool in "${ROUTEDECK_CONSUL:-$tools_dir/consul-v1.20.6/consul}" \
+	"${ROUTEDECK_KUBE_APISERVER:-$tools_dir/kube-apiserver-v1.35.4/kube-apiserver}" \
+	"${ROUTEDECK_ETCD:-/usr/bin/etcd}"; do
+	if [ ! -x "$tool" ]; then
+		echo "e2e: $tool is missing; run \`make tools\` (hack/tools.sh) first" >&2
+		exit 1
+	fi
+done
+
+# Started first, as the API server takes the longest to come up. Its stdin
+# is a pipe this script holds open: however the script ends, the helper
+# sees the pipe close and stops its servers.
+go build -o "$work/targets" ./frontend/e2e/targets
+mkfifo "$work/targets.in"
+"$work/targets" <"$work/targets.in" >"$work/targets.json" 2>"$work/targets.log" &
+targets=$!
+exec 3>"$work/targets.in"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 http_port=$(free_port)
 ads_port=$(free_port)
 
 "$bin" serve --listen "127.0.0.1:$http_port" --ads-listen "127.0.0.1:$ads_port" \
-	--data-dir "$work/data" >"$work/server.log" 2>&1 &
+	--data-dir "$work/data" >"$work/server.log" 2>&1 3>&- &
 server=$!
 
 deadline=$((SECONDS + 60))
@@ -32,6 +59,17 @@ until curl -fsS "http://127.0.0.1:$http_port/api/v1/health" >/dev/null 2>&1; do
 	fi
 	sleep 0.2
 done
+deadline=$((SECONDS + 120))
+until [ -s "$work/targets.json" ]; do
+	if ! kill -0 "$targets" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+		echo "e2e: Consul and kube-apiserver did not come up" >&2
+		cat "$work/targets.log" >&2
+		exit 1
+	fi
+	sleep 0.2
+done
+target() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/targets.json" "$1"; }
+
 password=$(sed -n 's/.*created user "admin" with password \([^ ]*\).*/\1/p' "$work/server.log" | head -1)
 [ -n "$password" ] || { echo "e2e: no admin password in the server log" >&2; cat "$work/server.log" >&2; exit 1; }
 
@@ -39,10 +77,15 @@ status=0
 (
 	cd frontend
 	ROUTEDECK_URL="http://127.0.0.1:$http_port" ROUTEDECK_ADMIN_PASSWORD="$password" \
-		ROUTEDECK_ADS="127.0.0.1:$ads_port" node e2e/run.mjs
+		ROUTEDECK_ADS="127.0.0.1:$ads_port" \
+		ROUTEDECK_E2E_CONSUL="$(target consul)" ROUTEDECK_E2E_KUBECONFIG="$(target kubeconfig)" \
+		ROUTEDECK_E2E_KUBE_CONTEXT="$(target kubeContext)" ROUTEDECK_E2E_TARGETS="$(target control)" \
+		node e2e/run.mjs "$@" 3>&-
 ) || status=$?
 if [ $status -ne 0 ]; then
 	echo "e2e: failed; server log follows" >&2
 	tail -50 "$work/server.log" >&2
+	echo "e2e: targets log follows" >&2
+	tail -20 "$work/targets.log" >&2
 fi
 exit $status

@@ -10,6 +10,12 @@
 // (e2e/adsproxy) joins gateway "public" over ADS, and the publish flow waits
 // for its ACK; a second proxy of the same gateway, NACKER, rejects every
 // route configuration, and the nack flow finds its NACK on the Overview.
+//
+// The discovery flows (targets, kubernetesPicker, consulPicker) need a real
+// Consul agent and kube-apiserver, which e2e/targets runs (hack/e2e.sh
+// starts it): ROUTEDECK_E2E_KUBECONFIG and ROUTEDECK_E2E_KUBE_CONTEXT name
+// its kubeconfig, ROUTEDECK_E2E_CONSUL the agent, ROUTEDECK_E2E_TARGETS its
+// control API (which stops and starts the agent).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -35,6 +41,20 @@ mkdirSync(SHOTS, { recursive: true });
 const ADS = process.env.ROUTEDECK_ADS;
 // The NACKing proxy and its error, quoting a route of the demo rule "web"
 // the way Envoy's messages name the route they reject.
+
+const TARGETS = {
+  control: process.env.ROUTEDECK_E2E_TARGETS,
+  kubeconfig: process.env.ROUTEDECK_E2E_KUBECONFIG,
+  kubeContext: process.env.ROUTEDECK_E2E_KUBE_CONTEXT,
+  consul: process.env.ROUTEDECK_E2E_CONSUL,
+};
+const needTargets = () =>
+  assert(Object.values(TARGETS).every(Boolean), 'this flow needs the ROUTEDECK_E2E_* variables of e2e/targets (hack/e2e.sh starts it)');
+/** Stops or starts the Consul agent of e2e/targets. */
+async function consulAgent(action) {
+  const r = await fetch(`${TARGETS.control}/consul/${action}`, { method: 'POST' });
+  assert(r.ok, `consul ${action}: ${r.status} ${await r.text()}`);
+}
 const NACKER = 'e2e-nacker';
 const NACK_ERROR = 'route: rule/web/0: invalid regex: missing closing )';
 let proxy = null;
@@ -486,6 +506,106 @@ const flows = {
     await page.getByRole('button', { name: 'Create token' }).click();
     await page.getByText('shown only once').waitFor();
     await shot('12-settings-tokens');
+  },
+
+  async targets() {
+    // The targets are set in the Settings form, as an administrator would.
+    needTargets();
+    await go('/settings');
+    const kube = page.getByTestId('target-kubernetes');
+    const consul = page.getByTestId('target-consul');
+    await kube.getByLabel('Kubeconfig path').fill(TARGETS.kubeconfig);
+    await consul.getByLabel('Address', { exact: true }).fill(TARGETS.consul);
+    await page.getByRole('button', { name: 'Save targets' }).click();
+    await notice('Target settings saved.');
+    // The saved kubeconfig offers its contexts.
+    await choose(kube, 'Context', TARGETS.kubeContext);
+    await page.getByRole('button', { name: 'Save targets' }).click();
+    await notice('Target settings saved.');
+    for (const card of [kube, consul]) await card.getByText(/^reachable/).waitFor();
+    const settings = JSON.parse((await api('GET', '/targets')).body);
+    assert(settings.kubernetes.kubeconfig === TARGETS.kubeconfig && settings.kubernetes.context === TARGETS.kubeContext,
+      `saved kubernetes target: ${JSON.stringify(settings.kubernetes)}`);
+    assert(settings.consul.address === TARGETS.consul && settings.consul.from === 'settings', `saved consul target: ${JSON.stringify(settings.consul)}`);
+    await shot('20-targets');
+  },
+
+  async kubernetesPicker() {
+    needTargets();
+    const name = `${RULE}-cart`;
+    await go('/upstreams/new');
+    await page.getByLabel(/^Name/).fill(name);
+    await page.getByText('Kubernetes', { exact: true }).click();
+    // Namespace, service and port are picked from what the cluster has.
+    await choose(page, 'Namespace', 'shop');
+    await choose(page, 'Service', 'cart');
+    // cart has one port, so it is chosen with the service.
+    const port = page.getByRole('textbox', { name: 'Port', exact: true });
+    await page.waitForFunction((el) => el.value === '8080 (http)', await port.elementHandle(), { timeout: 5_000 });
+    await port.click();
+    await page.getByRole('option', { name: '8080 (http)', exact: true }).waitFor();
+    await shot('21-kubernetes-picker');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press(`${mod}+s`);
+    await notice('is saved to the draft');
+    await page.waitForURL(new RegExp(`#/upstreams/${name}$`));
+    const saved = JSON.parse((await api('GET', `/upstreams/${name}`)).body);
+    assert(JSON.stringify(saved.kubernetes) === JSON.stringify({ namespace: 'shop', service: 'cart', port: 8080 }), `saved source: ${JSON.stringify(saved.kubernetes)}`);
+    // Discovery reads the EndpointSlice: the two ready endpoints, not the third.
+    await go('/upstreams');
+    await page.getByText(name, { exact: true }).click();
+    const eps = page.locator(`[data-endpoints="${name}"]`);
+    for (const addr of ['10.4.0.1', '10.4.0.2']) await eps.getByRole('row').filter({ hasText: addr }).getByText('kubernetes', { exact: true }).waitFor();
+    const rows = await eps.getByRole('row').allInnerTexts();
+    assert(rows.length === 3 && !rows.some((r) => r.includes('10.4.0.3')), `endpoints of ${name}: ${rows.join(' | ')}`);
+    await page.waitForTimeout(300); // the panel slides open
+    await shot('21-kubernetes-endpoints');
+  },
+
+  async consulPicker() {
+    needTargets();
+    const name = `${RULE}-payments`;
+    await go('/upstreams/new');
+    await page.getByLabel(/^Name/).fill(name);
+    await page.getByText('Consul', { exact: true }).click();
+    await choose(page, 'Service', 'payments');
+    // The service's tags are offered once it is chosen.
+    await choose(page, 'Tags', 'v2');
+    await page.keyboard.press('Escape');
+    await page.getByLabel('Only instances whose health checks pass').check();
+    await shot('22-consul-picker');
+    await page.keyboard.press(`${mod}+s`);
+    await notice('is saved to the draft');
+    await page.waitForURL(new RegExp(`#/upstreams/${name}$`));
+    const saved = JSON.parse((await api('GET', `/upstreams/${name}`)).body);
+    assert(JSON.stringify(saved.consul) === JSON.stringify({ service: 'payments', tags: ['v2'], passingOnly: true }), `saved source: ${JSON.stringify(saved.consul)}`);
+    // Only the instance whose check passes.
+    await go('/upstreams');
+    await page.getByText(name, { exact: true }).click();
+    const eps = page.locator(`[data-endpoints="${name}"]`);
+    const row = eps.getByRole('row').filter({ hasText: '10.3.0.1' });
+    await row.getByText('consul', { exact: true }).waitFor();
+    const count = async () => (await eps.getByRole('row').count()) - 1;
+    assert((await count()) === 1, `endpoints of ${name}: ${(await eps.getByRole('row').allInnerTexts()).join(' | ')}`);
+    // Consul goes away: the endpoint stays, marked stale, with the reason.
+    let stopped = false;
+    try {
+      await consulAgent('stop');
+      stopped = true;
+      await row.getByText('stale', { exact: true }).waitFor({ timeout: 10_000 });
+      await eps.getByText('showing the last known endpoints').waitFor();
+      assert((await count()) === 1, 'the stale endpoint is not listed');
+      await shot('22-consul-stale');
+      // It comes back: stale goes away.
+      await consulAgent('start');
+      stopped = false;
+      await eps.getByText('showing the last known endpoints').waitFor({ state: 'detached', timeout: 10_000 });
+      await row.getByText('consul', { exact: true }).waitFor();
+      assert((await row.getByText('stale', { exact: true }).count()) === 0, 'the endpoint is still stale after Consul came back');
+      await shot('22-consul-recovered');
+    } finally {
+      if (stopped) await consulAgent('start');
+    }
   },
 
   async bigList() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addPage, getAll, lintIndex, lintKey, pages, type GrowingList } from './queries';
+import { addPage, endpointsRefetchInterval, getAll, lintIndex, lintKey, pages, type GrowingList } from './queries';
 
 describe('getAll', () => {
   it('fetches every page of a long list', async () => {
@@ -70,4 +70,24 @@ describe('lintIndex', () => {
   it('does not confuse a gateway/rule split at a different place', () => {
     expect(lintKey('a', 'b-c')).not.toBe(lintKey('a-b', 'c'));
   });
+});
+
+describe('endpointsRefetchInterval', () => {
+  const tests: Record<string, { data: Parameters<typeof endpointsRefetchInterval>[0]; fast: boolean }> = {
+    'nothing loaded yet': { data: undefined, fast: true },
+    'source answering': { data: { items: [], reported: true }, fast: false },
+    'stale endpoints': { data: { items: [], reported: true, stale: true, error: 'connection refused' }, fast: true },
+    'source failing with nothing known': { data: { items: [], reported: true, error: 'connection refused' }, fast: true },
+    'source not reported yet': { data: { items: [], reported: false }, fast: true },
+  };
+  for (const [name, tc] of Object.entries(tests)) {
+    it(name, () => {
+      const ms = endpointsRefetchInterval(tc.data);
+      // Fast enough that a recovery shows within a couple of seconds;
+      // never more than a few seconds, so an outage shows soon.
+      expect(ms <= 2_000).toBe(tc.fast);
+      expect(ms).toBeGreaterThanOrEqual(1_000);
+      expect(ms).toBeLessThanOrEqual(5_000);
+    });
+  }
 });

@@ -128,11 +128,22 @@ export interface EndpointsReply {
   error?: string;
 }
 
+/**
+ * How often an open endpoint view asks again: every few seconds, so an
+ * outage of the source (and the stale endpoints it leaves) shows soon
+ * after it starts, and faster while something is wrong (the source is
+ * unreachable or has not answered yet), so its recovery shows at once.
+ */
+export function endpointsRefetchInterval(data: EndpointsReply | undefined): number {
+  if (!data) return 2_000;
+  return data.stale || data.error || data.reported === false ? 1_500 : 4_000;
+}
+
 export const useEndpoints = (name: string) =>
   useQuery({
     queryKey: keys.endpoints(name),
     queryFn: () => get<EndpointsReply>(`/upstreams/${seg(name)}/endpoints`),
-    refetchInterval: 10_000,
+    refetchInterval: (q) => endpointsRefetchInterval(q.state.data),
   });
 
 export const useProxies = (gw: string | undefined, live = false) =>

@@ -82,6 +82,9 @@ function TargetsForm({ view, editable }: { view: TargetsView; editable: boolean 
       put<TargetsView>('/targets', { kubernetes: v.kubernetes, consul: { ...v.consul, token: v.consul.token || undefined } }),
     onSuccess: (v) => {
       qc.setQueryData(['targets'], v);
+      // What the pickers listed came from the old connection.
+      qc.removeQueries({ queryKey: ['targets', 'kubernetes'] });
+      qc.removeQueries({ queryKey: ['targets', 'consul'] });
       form.setFieldValue('consul.token', '');
       notifications.show({ color: 'green', title: 'Saved', message: 'Target settings saved.' });
     },
@@ -96,7 +99,7 @@ function TargetsForm({ view, editable }: { view: TargetsView; editable: boolean 
   return (
     <form onSubmit={form.onSubmit((v) => save.mutate(v))}>
       <Stack>
-        <Card withBorder>
+        <Card withBorder data-testid="target-kubernetes">
           <Group justify="space-between" mb="xs">
             <Text fw={600}>Kubernetes</Text>
             <StatusBadge status={k.status} />
@@ -111,7 +114,7 @@ function TargetsForm({ view, editable }: { view: TargetsView; editable: boolean 
             <TextInput label="Namespace for gateways" placeholder="default" disabled={!editable} {...form.getInputProps('kubernetes.namespace')} />
           </Group>
         </Card>
-        <Card withBorder>
+        <Card withBorder data-testid="target-consul">
           <Group justify="space-between" mb="xs">
             <Text fw={600}>Consul</Text>
             <StatusBadge status={c.status} />

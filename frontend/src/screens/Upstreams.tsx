@@ -84,14 +84,14 @@ function EndpointTable({ name }: { name: string }) {
   );
   if (d.items.length === 0) {
     return (
-      <>
+      <div data-endpoints={name}>
         {notice}
         {d.reported !== false && <Text size="sm" c="orange">No endpoints: requests to this upstream fail with 503.</Text>}
-      </>
+      </div>
     );
   }
   return (
-    <>
+    <div data-endpoints={name}>
     {notice}
     <Table fz="sm" striped>
       <Table.Thead>
@@ -112,6 +112,6 @@ function EndpointTable({ name }: { name: string }) {
         ))}
       </Table.Tbody>
     </Table>
-    </>
+    </div>
   );
 }
