@@ -44,7 +44,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -293,8 +292,6 @@ func all(cs []model.Condition) model.Condition {
 	}
 	return model.And(cs...)
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // segmentPrefix matches whole path segments under prefix (a trailing slash
 // already trimmed); "/" covers every path, which routedeck spells as a
