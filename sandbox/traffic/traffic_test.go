@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,15 +15,16 @@ import (
 	"github.com/routedeck/routedeck/backend/rules"
 )
 
-// gateway is a loopback HTTP server standing in for a data plane: every
-// tenth request of /split goes to web-v2, the rest to web-v1; /limited is
-// refused with 429; /flaky fails after three attempts; /slow takes its time.
-// It records the most requests it ever had in flight.
+// gateway stands in for a data plane (Run's aggregation is pure logic; the
+// session tests run the real sim): every tenth request of /split goes to
+// web-v2, the rest to web-v1; /limited is refused with 429; /flaky fails
+// after three attempts; /slow takes its time. It records the most requests
+// it ever had in flight.
 type gateway struct {
 	n, inFlight, maxInFlight atomic.Int64
 }
 
-func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *gateway) Send(ctx context.Context, _ string, req rules.Request) (Outcome, error) {
 	cur := g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
 	for {
@@ -34,42 +34,34 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	time.Sleep(time.Millisecond) // let requests overlap
-	switch r.URL.Path {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return Outcome{}, err
+	}
+	switch u.Path {
 	case "/split":
 		up := "web-v1"
 		if g.n.Add(1)%10 == 0 {
 			up = "web-v2"
 		}
-		w.Header().Set(HeaderUpstream, up)
+		return Outcome{Status: http.StatusOK, Upstream: up}, nil
 	case "/limited":
-		w.WriteHeader(http.StatusTooManyRequests)
+		return Outcome{Status: http.StatusTooManyRequests, RateLimited: true}, nil
 	case "/flaky":
-		w.Header().Set(HeaderUpstream, "api")
-		w.Header().Set(headerAttemptCount, "3")
-		w.WriteHeader(http.StatusServiceUnavailable)
+		return Outcome{Status: http.StatusServiceUnavailable, Upstream: "api", Retries: 2}, nil
 	case "/slow":
 		select {
 		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
+			return Outcome{Status: http.StatusOK}, nil
+		case <-ctx.Done():
+			return Outcome{}, ctx.Err()
 		}
 	}
-}
-
-func sender(t *testing.T, h http.Handler) *HTTPSender {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	s, err := NewHTTPSender(strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return Outcome{Status: http.StatusOK}, nil
 }
 
 func TestRunSumsUp(t *testing.T) {
 	g := &gateway{}
-	s := sender(t, g)
 	spec := Spec{Gateway: "public", Requests: 400, Concurrency: 4, Seed: 1, Mix: []MixEntry{
 		{Weight: 2, Request: rules.Request{URL: "http://shop.example.com/split"}},
 		{Weight: 1, Request: rules.Request{URL: "/limited"}},
@@ -78,7 +70,7 @@ func TestRunSumsUp(t *testing.T) {
 	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	res := Run(context.Background(), spec, s)
+	res := Run(context.Background(), spec, g)
 	split := res.PerUpstream["web-v1"] + res.PerUpstream["web-v2"]
 	if res.Sent != 400 || res.TimedOut {
 		t.Fatalf("sent %d (timed out %v), want 400", res.Sent, res.TimedOut)
@@ -102,44 +94,25 @@ func TestRunSumsUp(t *testing.T) {
 	}
 
 	// The same seed draws the same mix.
-	again := Run(context.Background(), spec, sender(t, &gateway{}))
+	again := Run(context.Background(), spec, &gateway{})
 	if again.Statuses["429"] != res.Statuses["429"] || again.PerUpstream["api"] != flaky {
 		t.Errorf("seeded runs differ: %v vs %v", res.Statuses, again.Statuses)
 	}
 }
 
 func TestRunIsBoundedInTime(t *testing.T) {
-	s := sender(t, &gateway{})
 	spec := Spec{Gateway: "public", Requests: 100, Concurrency: 2, TimeoutSeconds: 0.3,
 		Mix: []MixEntry{{Weight: 1, Request: rules.Request{URL: "/slow"}}}}
 	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res := Run(context.Background(), spec, s)
+	res := Run(context.Background(), spec, &gateway{})
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("took %v with a 0.3s bound", took)
 	}
 	if !res.TimedOut || res.Sent > 4 || res.Failed != res.Sent {
 		t.Errorf("result %+v: want a timed-out run with the in-flight requests failed", res)
-	}
-}
-
-func TestHTTPSenderLoopbackOnly(t *testing.T) {
-	tests := map[string]bool{
-		"127.0.0.1:8080": true,
-		"[::1]:8080":     true,
-		"10.0.0.1:8080":  false,
-		"example.com:80": false,
-		"localhost":      false,
-	}
-	for addr, ok := range tests {
-		t.Run(addr, func(t *testing.T) {
-			_, err := NewHTTPSender(addr)
-			if (err == nil) != ok {
-				t.Errorf("NewHTTPSender(%q): %v", addr, err)
-			}
-		})
 	}
 }
 
