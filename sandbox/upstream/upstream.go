@@ -10,6 +10,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,21 @@ type Received struct {
 	Path    string              `json:"path"`
 	Headers map[string][]string `json:"headers"`
 	Body    string              `json:"body"`
+	// TLS is the connection's handshake when the mock serves TLS; nil
+	// for a plaintext connection.
+	TLS *ReceivedTLS `json:"tls,omitempty"`
+}
+
+// ReceivedTLS is the TLS handshake a request arrived over, as the mock
+// saw it: what the gateway sent when it originated TLS.
+type ReceivedTLS struct {
+	// Version is the negotiated version, such as "TLS 1.2".
+	Version string `json:"version"`
+	// ServerName is the SNI the gateway sent; "" for none.
+	ServerName string `json:"serverName"`
+	// ALPN is the negotiated application protocol (h2, http/1.1); ""
+	// when the gateway offered none the mock speaks.
+	ALPN string `json:"alpn,omitempty"`
 }
 
 // HeaderStandsFor is the response header with the real endpoint a mock
@@ -88,6 +104,7 @@ type Server struct {
 	// standsFor is the real endpoint the mock replaces; "" for none.
 	standsFor atomic.Pointer[string]
 	log       *slog.Logger
+	mode      Mode
 
 	requests, errors, resets atomic.Uint64
 	done                     chan struct{}
@@ -98,11 +115,23 @@ type Options struct {
 	// Addr to listen on; "" means 127.0.0.1 on a free port. A sandbox
 	// must stay on loopback.
 	Addr string
-	// HTTP2 serves HTTP/2 without TLS (h2c) next to HTTP/1.1, for
-	// http2 and grpc upstreams.
-	HTTP2   bool
+	// HTTP2 serves HTTP/2 next to HTTP/1.1, for http2 and grpc
+	// upstreams: without TLS as h2c, with TLS after ALPN.
+	HTTP2 bool
+	// TLS, when set, makes the server serve TLS with this certificate.
+	TLS     *tls.Certificate
 	Profile Profile
 	Logger  *slog.Logger
+}
+
+// Mode is how a mock serves: the protocol and transport parts of
+// Options, which a Pool compares to tell whether a running mock still
+// fits.
+type Mode struct {
+	HTTP2 bool
+	// TLS is the certificate served; nil for plaintext. Compared by
+	// identity: CA.Issue returns the same value for the same names.
+	TLS *tls.Certificate
 }
 
 // Start listens and serves until Close.
@@ -115,7 +144,8 @@ func Start(name string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mock upstream %q: listen on %s: %w", name, addr, err)
 	}
-	s := &Server{name: name, addr: lis.Addr().String(), lis: lis, log: opts.Logger, done: make(chan struct{})}
+	s := &Server{name: name, addr: lis.Addr().String(), lis: lis, log: opts.Logger, done: make(chan struct{}),
+		mode: Mode{HTTP2: opts.HTTP2, TLS: opts.TLS}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -123,14 +153,25 @@ func Start(name string, opts Options) (*Server, error) {
 	s.profile.Store(&p)
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
-	if opts.HTTP2 {
+	switch {
+	case opts.HTTP2 && opts.TLS != nil:
+		protos.SetHTTP2(true)
+	case opts.HTTP2:
 		protos.SetUnencryptedHTTP2(true)
 	}
 	s.srv = &http.Server{Handler: s, Protocols: protos, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	serve := s.srv.Serve
+	if opts.TLS != nil {
+		// Any client is let in: the mock stands for an upstream that
+		// accepts the gateway, and ServeTLS adds h2 and http/1.1 to
+		// the ALPN list as the protocols allow.
+		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*opts.TLS}, MinVersion: tls.VersionTLS12}
+		serve = func(l net.Listener) error { return s.srv.ServeTLS(l, "", "") }
+	}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("mock upstream stopped", "upstream", name, "addr", s.addr, "err", err)
 		}
 	}()
@@ -142,6 +183,9 @@ func (s *Server) Name() string { return s.name }
 
 // Addr is the host:port the server listens on.
 func (s *Server) Addr() string { return s.addr }
+
+// Mode is how the server serves (protocol, TLS).
+func (s *Server) Mode() Mode { return s.mode }
 
 // Port is the port the server listens on.
 func (s *Server) Port() int { return s.lis.Addr().(*net.TCPAddr).Port }
@@ -206,7 +250,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	standsFor := s.StandsFor()
 	echo := Echo{Upstream: s.name, Endpoint: s.addr, StandsFor: standsFor, Received: Received{
-		Method: r.Method, Path: r.URL.RequestURI(), Headers: receivedHeaders(r), Body: string(body),
+		Method: r.Method, Path: r.URL.RequestURI(), Headers: receivedHeaders(r), Body: string(body), TLS: receivedTLS(r.TLS),
 	}}
 	status := http.StatusOK
 	if p.ErrorPercent > 0 && rand.Float64()*100 < p.ErrorPercent {
@@ -235,6 +279,13 @@ func receivedHeaders(r *http.Request) map[string][]string {
 	}
 	out["host"] = []string{r.Host}
 	return out
+}
+
+func receivedTLS(cs *tls.ConnectionState) *ReceivedTLS {
+	if cs == nil {
+		return nil
+	}
+	return &ReceivedTLS{Version: tls.VersionName(cs.Version), ServerName: cs.ServerName, ALPN: cs.NegotiatedProtocol}
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -301,24 +352,30 @@ func NewPool(log *slog.Logger) *Pool {
 	return &Pool{log: log, servers: map[Key]*Server{}}
 }
 
-// Ensure returns n servers for upstream, starting the missing ones and
-// closing any beyond n. http2 chooses h2c support for new servers; a
-// server whose protocol changed is restarted.
+// Ensure returns n plaintext servers for upstream, starting the missing
+// ones and closing any beyond n. http2 chooses h2c support for new
+// servers; a server whose protocol changed is restarted.
 func (p *Pool) Ensure(upstream string, n int, http2 bool) ([]*Server, error) {
+	return p.EnsureMode(upstream, n, Mode{HTTP2: http2})
+}
+
+// EnsureMode is Ensure for servers that serve as mode says; a running
+// server whose mode differs (protocol, TLS or certificate) is restarted.
+func (p *Pool) EnsureMode(upstream string, n int, mode Mode) ([]*Server, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]*Server, 0, n)
 	for i := 0; i < n; i++ {
 		k := Key{upstream, i}
 		if s := p.servers[k]; s != nil {
-			if s.srv.Protocols.UnencryptedHTTP2() == http2 {
+			if s.mode == mode {
 				out = append(out, s)
 				continue
 			}
 			_ = s.Close()
 			delete(p.servers, k)
 		}
-		s, err := Start(upstream, Options{HTTP2: http2, Logger: p.log})
+		s, err := Start(upstream, Options{HTTP2: mode.HTTP2, TLS: mode.TLS, Logger: p.log})
 		if err != nil {
 			return nil, err
 		}
