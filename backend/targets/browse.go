@@ -24,6 +24,7 @@ func (s *Service) Kubernetes(ctx context.Context, kubeContext string) (kubernete
 	if err != nil {
 		return nil, err
 	}
+	cfg.UserAgent = "routedeck"
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)

@@ -72,7 +72,7 @@ func webSlice(eps ...discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
 
 func TestKubernetesDiscovery(t *testing.T) {
 	kube := testservers.StartKube(t)
-	client, err := NewClient(kube.Config())
+	client, err := kubernetes.NewForConfig(kube.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestKubernetesDiscovery(t *testing.T) {
 	create(t, ctx, client)
 
 	got := make(changes, 64)
-	src := New(FromKubeconfig(kube.Kubeconfig), slog.New(slog.DiscardHandler))
+	src := New(func(string) (kubernetes.Interface, error) { return client, nil }, slog.New(slog.DiscardHandler))
 	src.RetryMax = 300 * time.Millisecond
 	src.ProbeInterval = 200 * time.Millisecond
 	m := discovery.NewManager(map[string]discovery.Source{discovery.SourceKubernetes: src}, got.onChange, slog.New(slog.DiscardHandler))

@@ -24,6 +24,10 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 )
 
+// ClientFunc returns the client for a kubeconfig context; "" means the
+// chosen one. The service wiring passes the targets' settings loader.
+type ClientFunc func(kubeContext string) (kubernetes.Interface, error)
+
 // Source watches Kubernetes Services. It implements discovery.Source.
 type Source struct {
 	clients ClientFunc
