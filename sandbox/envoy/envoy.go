@@ -117,15 +117,24 @@ func (c *Config) defaults() {
 	}
 }
 
-// BootstrapYAML is the bootstrap a sandbox Envoy of the gateway runs with:
-// node cluster sandbox/<gateway>, ADS at adsAddr, the admin interface on a
-// loopback port Envoy picks (it writes the address to AdminAddrFile).
-func BootstrapYAML(gateway, adsAddr string) ([]byte, error) {
+// NodeID is the node id of a sandbox Envoy: the gateway, this machine and
+// process, and the Envoy's base id, so every Envoy routedeck starts has its
+// own and the ADS server's account of one is never mistaken for another's
+// (a replaced Envoy's last ACKs linger until its stream closes).
+func NodeID(gateway string, baseID int) string {
 	host, err := os.Hostname()
 	if err != nil {
 		host = "localhost"
 	}
-	b, err := xds.Bootstrap(NodeCluster(gateway), "sandbox-"+gateway+"-"+host+"-"+strconv.Itoa(os.Getpid()), adsAddr, 0)
+	return "sandbox-" + gateway + "-" + host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(baseID)
+}
+
+// BootstrapYAML is the bootstrap a sandbox Envoy of the gateway runs with:
+// node cluster sandbox/<gateway> and id nodeID, ADS at adsAddr, the admin
+// interface on a loopback port Envoy picks (it writes the address to
+// AdminAddrFile).
+func BootstrapYAML(gateway, nodeID, adsAddr string) ([]byte, error) {
+	b, err := xds.Bootstrap(NodeCluster(gateway), nodeID, adsAddr, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +168,9 @@ type Envoy struct {
 	stopErr  error
 }
 
+// NodeID is the node id this Envoy announces to the ADS server.
+func (e *Envoy) NodeID() string { return NodeID(e.cfg.Gateway, e.cfg.BaseID) }
+
 // Start writes the bootstrap, starts Envoy and waits until its admin
 // interface answers /ready with 200. On failure the process is stopped and
 // the error carries the tail of its log.
@@ -177,7 +189,7 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 	if err := p.Err(); err != nil {
 		return nil, fmt.Errorf("start envoy: %w", err)
 	}
-	boot, err := BootstrapYAML(cfg.Gateway, cfg.ADSAddr)
+	boot, err := BootstrapYAML(cfg.Gateway, NodeID(cfg.Gateway, cfg.BaseID), cfg.ADSAddr)
 	if err != nil {
 		return nil, fmt.Errorf("start envoy for %q: %w", cfg.Gateway, err)
 	}

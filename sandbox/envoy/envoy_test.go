@@ -129,7 +129,7 @@ func TestArgs(t *testing.T) {
 }
 
 func TestBootstrap(t *testing.T) {
-	data, err := BootstrapYAML("public", "127.0.0.1:18000")
+	data, err := BootstrapYAML("public", NodeID("public", 7), "127.0.0.1:18000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestBootstrap(t *testing.T) {
 	if got := b.GetNode().GetCluster(); got != "sandbox/public" {
 		t.Errorf("node cluster %q", got)
 	}
-	if !strings.HasPrefix(b.GetNode().GetId(), "sandbox-public-") {
+	if id := b.GetNode().GetId(); !strings.HasPrefix(id, "sandbox-public-") || !strings.HasSuffix(id, "-7") || id == NodeID("public", 8) {
 		t.Errorf("node id %q", b.GetNode().GetId())
 	}
 	admin := b.GetAdmin().GetAddress().GetSocketAddress()
@@ -154,7 +154,7 @@ func TestBootstrap(t *testing.T) {
 	if b.GetDynamicResources().GetAdsConfig() == nil || b.GetDynamicResources().GetLdsConfig().GetAds() == nil {
 		t.Error("listeners do not come over ADS")
 	}
-	if _, err := BootstrapYAML("public", "no-port"); err == nil {
+	if _, err := BootstrapYAML("public", "n", "no-port"); err == nil {
 		t.Error("a bad ADS address passed")
 	}
 }

@@ -108,7 +108,7 @@ func (s *Service) startEnvoy(ctx context.Context, gateway, binary string) (*envo
 	return e, dir, nil
 }
 
-// waitAcked waits until a connected proxy of the gateway's sandbox runs
+// waitAcked waits until the gateway's sandbox Envoy runs
 // the snapshot just set (version), as the ADS server's tracking of ACKs
 // and NACKs reports; a NACK of that version is EINVALID with Envoy's own
 // message. Types whose content did not change keep their earlier version,
@@ -119,7 +119,9 @@ func (s *Service) waitAcked(ctx context.Context, gs *gatewaySandbox, version str
 	defer tick.Stop()
 	for {
 		for _, p := range s.opts.ADS.Proxies(key) {
-			if !p.Connected {
+			// Only this Envoy counts: one it replaced may still be listed
+			// with ACKs of the same content.
+			if !p.Connected || p.Node != gs.proxy.NodeID() {
 				continue
 			}
 			if p.Nack != nil && p.Nack.Version == version {
