@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -139,6 +140,30 @@ func (s *Service) waitAcked(ctx context.Context, gs *gatewaySandbox, version str
 		case <-tick.C:
 		}
 	}
+}
+
+// waitListening waits until every listener address accepts connections.
+// Envoy acknowledges a listener while it still warms (its routes and
+// clusters on the way), and binds it only then.
+func waitListening(ctx context.Context, e *envoy.Envoy, addrs map[string]string) error {
+	var d net.Dialer
+	for name, addr := range addrs {
+		for {
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-e.Done():
+				return fmt.Errorf("envoy exited: %s", tail(e.Logs(), 2000))
+			case <-ctx.Done():
+				return fmt.Errorf("listener %s on %s never accepted a connection: %w", name, addr, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 func tail(s string, n int) string {

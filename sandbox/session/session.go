@@ -331,6 +331,9 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		if err := s.waitAcked(ctx, gs, version); err != nil {
 			return nil, fmt.Errorf("sandbox envoy for %q did not take its configuration: %w", gateway, err)
 		}
+		if err := waitListening(ctx, gs.proxy, addrs); err != nil {
+			return nil, fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
+		}
 	} else {
 		since := time.Now()
 		if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
