@@ -32,6 +32,11 @@ type config struct {
 	// Envoy, a new listener is not served until they arrive, and an
 	// updated one keeps serving its previous configuration meanwhile.
 	warming map[string][]string
+	// clusterWarming lists, by cluster, the secrets its TLS context still
+	// waits for. Like Envoy, a new cluster does not exist for routing
+	// until they arrive (503, no cluster), and an updated one keeps its
+	// previous configuration meanwhile.
+	clusterWarming map[string][]string
 }
 
 // hcmConfig is a listener's (first) HTTP connection manager.
@@ -73,8 +78,14 @@ type mirrorPolicy struct {
 
 // cluster is an upstream cluster with its endpoints and load balancer.
 type cluster struct {
-	name      string
-	http2     bool
+	name  string
+	http2 bool
+	// tls originates TLS to the endpoints; nil for plaintext.
+	tls *upstreamTLS
+	// poolKey names the connection pool: the cluster, its protocol and
+	// its TLS identity, so connections outlive a configuration change
+	// only when nothing they were made with changed.
+	poolKey   string
 	lb        clusterv3.Cluster_LbPolicy
 	endpoints []endpoint
 	ring      []ringEntry
@@ -124,16 +135,23 @@ func (b buildErrors) add(typeURL string, err error) { b[typeURL] = append(b[type
 func build(s *resources, prev *config) (*config, buildErrors) {
 	errs := buildErrors{}
 	cfg := &config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: s.versions,
-		secretSrc: s.secrets, warming: map[string][]string{}}
+		secretSrc: s.secrets, warming: map[string][]string{}, clusterWarming: map[string][]string{}}
 	var serrs []error
 	cfg.secrets, serrs = compileSecrets(s, prev)
 	for _, err := range serrs {
 		errs.add(TypeSecret, err)
 	}
 	for _, name := range sortedKeys(s.clusters) {
-		c, err := buildCluster(s.clusters[name], s)
+		c, missing, err := buildCluster(s.clusters[name], s, cfg.secrets)
 		if err != nil {
 			errs.add(TypeCluster, fmt.Errorf("cluster %q: %w", name, err))
+			continue
+		}
+		if len(missing) > 0 {
+			cfg.clusterWarming[name] = missing
+			if p := prev.clusterNamed(name); p != nil {
+				cfg.clusters[name] = p
+			}
 			continue
 		}
 		cfg.clusters[name] = c
@@ -274,6 +292,14 @@ func (prev *config) reusable(name string, l *listenerv3.Listener, s *resources) 
 	return p
 }
 
+// clusterNamed is the previous build's cluster, nil if none.
+func (prev *config) clusterNamed(name string) *cluster {
+	if prev == nil {
+		return nil
+	}
+	return prev.clusters[name]
+}
+
 // listenerNamed is the previous build's listener, nil if none.
 func (prev *config) listenerNamed(name string) *hcmConfig {
 	if prev == nil {
@@ -324,7 +350,33 @@ func compileExtras(hc *hcmConfig, r *Router) error {
 	return errors.Join(errs...)
 }
 
-func buildCluster(c *clusterv3.Cluster, s *resources) (*cluster, error) {
+// buildCluster compiles a cluster. missing lists the SDS secrets its TLS
+// context waits for; the cluster is then not usable yet.
+func buildCluster(c *clusterv3.Cluster, s *resources, secrets map[string]*compiledSecret) (*cluster, []string, error) {
+	out, err := buildClusterParts(c, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := clusterTLSContext(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	out.poolKey = out.name + "/" + strconv.FormatBool(out.http2)
+	if ctx != nil {
+		var missing []string
+		out.tls, missing, err = buildUpstreamTLS(ctx, out.http2, secrets, s.secrets)
+		if err != nil {
+			return nil, nil, fmt.Errorf("transport socket: %w", err)
+		}
+		if len(missing) > 0 {
+			return nil, missing, nil
+		}
+		out.poolKey += "/tls/" + out.tls.key
+	}
+	return out, nil, nil
+}
+
+func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
 	out := &cluster{name: c.GetName(), lb: c.GetLbPolicy(), maxRetries: 3}
 	switch out.lb {
 	case clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_LEAST_REQUEST, clusterv3.Cluster_RANDOM, clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
@@ -337,6 +389,13 @@ func buildCluster(c *clusterv3.Cluster, s *resources) (*cluster, error) {
 			return nil, fmt.Errorf("http protocol options: %w", err)
 		}
 		out.http2 = po.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil
+		if o := po.GetUpstreamHttpProtocolOptions(); o.GetAutoSni() || o.GetAutoSanValidation() {
+			// SNI per request would need a pool per host name.
+			return nil, errors.New("upstream_http_protocol_options auto_sni and auto_san_validation are not supported")
+		}
+	}
+	if o := c.GetUpstreamHttpProtocolOptions(); o.GetAutoSni() || o.GetAutoSanValidation() {
+		return nil, errors.New("upstream_http_protocol_options auto_sni and auto_san_validation are not supported")
 	}
 	if c.GetHttp2ProtocolOptions() != nil {
 		out.http2 = true

@@ -70,7 +70,8 @@ type DataPlane struct {
 	changed  chan struct{} // closed and replaced on every change
 	pending  *config       // built by check, installed by apply
 	captures sync.Map      // request id -> chan *Exchange
-	// transports holds one *http.Transport per cluster and protocol.
+	// transports holds one *http.Transport per cluster pool key
+	// (cluster, protocol, TLS identity).
 	transports sync.Map
 	reqSeq     atomic.Uint64
 }
@@ -156,6 +157,7 @@ func (dp *DataPlane) apply(*resources) {
 		return
 	}
 	dp.cfg.Store(cfg)
+	dp.pruneTransports(cfg)
 	// Serve new listeners, stop removed ones; kept ones keep their port.
 	for name, hc := range cfg.listeners {
 		want := dp.bindAddr(hc)
@@ -211,7 +213,10 @@ type Status struct {
 	// Warming lists, by listener, the SDS secrets it waits for before it
 	// is served (or, if it was served before, updated).
 	Warming map[string][]string `json:"warming,omitempty"`
-	Nacks   []Nack              `json:"nacks,omitempty"`
+	// WarmingClusters lists, by cluster, the SDS secrets its TLS context
+	// waits for: a new cluster is not routed to until they arrive.
+	WarmingClusters map[string][]string `json:"warmingClusters,omitempty"`
+	Nacks           []Nack              `json:"nacks,omitempty"`
 }
 
 // Status returns the current status.
@@ -225,6 +230,9 @@ func (dp *DataPlane) Status() Status {
 	}
 	if len(cfg.warming) > 0 {
 		st.Warming = maps.Clone(cfg.warming)
+	}
+	if len(cfg.clusterWarming) > 0 {
+		st.WarmingClusters = maps.Clone(cfg.clusterWarming)
 	}
 	for name, s := range dp.servers {
 		st.Listeners[name] = s.addr
@@ -493,6 +501,9 @@ func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cl := cfg.clusters[d.Cluster]
 	if cl == nil {
+		if missing := cfg.clusterWarming[d.Cluster]; len(missing) > 0 {
+			ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q is warming: waiting for secrets %s", d.Cluster, strings.Join(missing, ", ")))
+		}
 		ex.LocalReply, ex.Status = "router", 503
 		writeLocal(w, &localReply{status: 503, body: "cluster not found"}, respAdd)
 		return
@@ -611,44 +622,87 @@ func (ro retryOn) failure(err error, timedOut bool) bool {
 		// A per-try timeout counts as a 504.
 		return ro.fiveXX || ro.gatewayErr
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if connectFailure(err) {
 		return ro.connectFailure || ro.fiveXX || ro.gatewayErr
 	}
 	return ro.reset || ro.fiveXX || ro.gatewayErr
 }
 
+// connectFailure reports whether err means no connection was made: the
+// TCP connect or, for a TLS cluster, the handshake failed.
+func connectFailure(err error) bool {
+	var op *net.OpError
+	var hs *tlsHandshakeError
+	return errors.As(err, &hs) || (errors.As(err, &op) && op.Op == "dial")
+}
+
 func (dp *DataPlane) transport(cl *cluster) *http.Transport {
 	tr := &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
-	if cl.http2 {
+	switch {
+	case cl.tls != nil:
+		// The handshake is the sim's own, so SNI, ALPN and
+		// verification are exactly the cluster's, never derived from
+		// the request URL.
+		tr.DialTLSContext = cl.tls.dial
+		if cl.http2 {
+			tr.Protocols.SetHTTP2(true)
+		} else {
+			tr.Protocols.SetHTTP1(true)
+		}
+	case cl.http2:
 		tr.Protocols.SetUnencryptedHTTP2(true)
-	} else {
+	default:
 		tr.Protocols.SetHTTP1(true)
 	}
 	return tr
 }
 
 // transportFor returns the connection pool of a cluster, kept across
-// configuration changes so connections to unchanged endpoints are reused.
+// configuration changes so connections to unchanged endpoints are reused
+// while the cluster's protocol and TLS identity stay the same.
 func (dp *DataPlane) transportFor(cl *cluster) *http.Transport {
-	key := cl.name + "/" + strconv.FormatBool(cl.http2)
-	if t, ok := dp.transports.Load(key); ok {
+	if t, ok := dp.transports.Load(cl.poolKey); ok {
 		return t.(*http.Transport)
 	}
-	t, _ := dp.transports.LoadOrStore(key, dp.transport(cl))
+	t, _ := dp.transports.LoadOrStore(cl.poolKey, dp.transport(cl))
 	return t.(*http.Transport)
 }
 
-func upstreamRequest(ctx context.Context, endpoint string, h Headers, body []byte) (*http.Request, error) {
+// pruneTransports drops the pools no cluster of cfg uses (a cluster that
+// was removed, or whose TLS changed); requests still using one finish on
+// their connections.
+func (dp *DataPlane) pruneTransports(cfg *config) {
+	keep := make(map[string]bool, len(cfg.clusters))
+	for _, cl := range cfg.clusters {
+		keep[cl.poolKey] = true
+	}
+	dp.transports.Range(func(k, t any) bool {
+		if !keep[k.(string)] {
+			dp.transports.Delete(k)
+			t.(*http.Transport).CloseIdleConnections()
+		}
+		return true
+	})
+}
+
+// scheme is how requests to the cluster's endpoints are addressed.
+func (cl *cluster) scheme() string {
+	if cl.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, body []byte) (*http.Request, error) {
 	path, _ := h.Get(":path")
 	method, _ := h.Get(":method")
 	host, _ := h.Get(":authority")
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+endpoint+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, scheme+"://"+endpoint+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	if path != "" && !strings.HasPrefix(path, "/") {
-		req.URL = &url.URL{Scheme: "http", Host: endpoint, Opaque: path}
+		req.URL = &url.URL{Scheme: scheme, Host: endpoint, Opaque: path}
 	}
 	req.Host = host
 	for _, e := range h {
@@ -721,7 +775,7 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		if attempt > 0 {
 			up.Set("x-envoy-attempt-count", strconv.Itoa(int(attempt)+1))
 		}
-		req, err := upstreamRequest(tctx, ep.addr, up, body)
+		req, err := upstreamRequest(tctx, cl.scheme(), ep.addr, up, body)
 		if err != nil {
 			cancel()
 			ex.LocalReply, ex.Status = "router", 500
@@ -811,8 +865,11 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 }
 
 func resetReason(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	var hs *tlsHandshakeError
+	if errors.As(err, &hs) {
+		return "connection failure, transport failure reason: " + hs.Error()
+	}
+	if connectFailure(err) {
 		return "connection failure"
 	}
 	return "remote reset"
@@ -871,7 +928,7 @@ func (dp *DataPlane) mirror(cl *cluster, h Headers, body []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := upstreamRequest(ctx, cl.endpoints[i].addr, h, body)
+	req, err := upstreamRequest(ctx, cl.scheme(), cl.endpoints[i].addr, h, body)
 	if err != nil {
 		return
 	}
@@ -900,10 +957,17 @@ func (dp *DataPlane) tunnel(w http.ResponseWriter, r *http.Request, cl *cluster,
 		writeLocal(w, &localReply{status: 403, body: "upgrade failed"}, nil)
 		return
 	}
-	uc, err := net.DialTimeout("tcp", ep.addr, 5*time.Second)
+	var uc net.Conn
+	var err error
+	if cl.tls != nil {
+		uc, err = cl.tls.dialHTTP1(r.Context(), ep.addr)
+	} else {
+		uc, err = net.DialTimeout("tcp", ep.addr, connectTimeout)
+	}
 	if err != nil {
 		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure"}, nil)
+		ex.Attempts = append(ex.Attempts, Attempt{Endpoint: ep.addr, Error: err.Error()})
+		writeLocal(w, &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: " + resetReason(err)}, nil)
 		return
 	}
 	defer uc.Close()
@@ -985,7 +1049,7 @@ func (dp *DataPlane) fetchFromCluster(name, uri string, timeout time.Duration) (
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := upstreamRequest(ctx, cl.endpoints[i].addr, Headers{{":method", "GET"}, {":path", u.RequestURI()}, {":authority", u.Host}}, nil)
+	req, err := upstreamRequest(ctx, cl.scheme(), cl.endpoints[i].addr, Headers{{":method", "GET"}, {":path", u.RequestURI()}, {":authority", u.Host}}, nil)
 	if err != nil {
 		return nil, err
 	}

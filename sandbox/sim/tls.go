@@ -21,6 +21,9 @@ const TypeSecret = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v
 type compiledSecret struct {
 	cert  *tls.Certificate // tls_certificate
 	roots *x509.CertPool   // validation_context.trusted_ca
+	// vc is the validation context as sent, for upstream TLS, which
+	// also needs its matchers.
+	vc *tlsv3.CertificateValidationContext
 }
 
 // dataSource reads an Envoy DataSource: inline bytes or string, a file, or
@@ -67,6 +70,12 @@ func compileSecret(s *tlsv3.Secret) (*compiledSecret, error) {
 		}
 		out.cert = &cert
 	case *tlsv3.Secret_ValidationContext:
+		out.vc = t.ValidationContext
+		if t.ValidationContext.GetTrustedCa() == nil {
+			// Matchers or system roots only; what uses the context
+			// decides whether that is enough.
+			break
+		}
 		ca, err := dataSource(t.ValidationContext.GetTrustedCa())
 		if err != nil {
 			return nil, fmt.Errorf("validation_context.trusted_ca: %w", err)
