@@ -74,9 +74,11 @@ func main() {
 func run(limit time.Duration, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	go watchParent(ctx, cancel, log)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, limit, fmt.Errorf("ran for %s", limit))
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchParent(ctx, cancel)
 
 	env, err := newEnv()
 	if err != nil {
@@ -136,9 +138,14 @@ func run(limit time.Duration, log *slog.Logger) error {
 	fmt.Println(string(line))
 	log.Info("targets: consul and kube-apiserver are up", "consul", consul.HTTPAddr, "kube", kube.Host)
 
-	go watchStdin(cancel, log)
+	go watchStdin(cancel)
 	<-ctx.Done()
-	log.Info("targets: stopping", "why", context.Cause(ctx))
+	why := context.Cause(ctx)
+	if errors.Is(why, context.Canceled) {
+		// Only the signal context cancels without a cause of its own.
+		why = errors.New("interrupted or terminated")
+	}
+	log.Info("targets: stopping", "why", why)
 	return nil
 }
 
@@ -245,19 +252,18 @@ func seedKube(ctx context.Context, k *testservers.Kube) error {
 // watchStdin cancels when stdin, if it is a pipe, reaches its end: the
 // parent holds the other end, so it closes when the parent exits, however
 // it exits. Any other stdin (a terminal, /dev/null) is left alone.
-func watchStdin(cancel context.CancelFunc, log *slog.Logger) {
+func watchStdin(cancel context.CancelCauseFunc) {
 	fi, err := os.Stdin.Stat()
 	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		return
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	log.Info("targets: stdin closed")
-	cancel()
+	cancel(errors.New("stdin closed"))
 }
 
 // watchParent cancels when the parent process is gone (this process is
 // handed to another parent), in case nothing else tells it.
-func watchParent(ctx context.Context, cancel context.CancelFunc, log *slog.Logger) {
+func watchParent(ctx context.Context, cancel context.CancelCauseFunc) {
 	parent := os.Getppid()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -267,8 +273,7 @@ func watchParent(ctx context.Context, cancel context.CancelFunc, log *slog.Logge
 			return
 		case <-t.C:
 			if os.Getppid() != parent {
-				log.Info("targets: parent process exited")
-				cancel()
+				cancel(errors.New("parent process exited"))
 				return
 			}
 		}
