@@ -93,6 +93,9 @@ type Service struct {
 	// are per upstream and shared, so one gateway's rebuild must not stop
 	// the mocks another still uses.
 	uses map[string]map[string]bool
+	// ca issues the certificates of TLS mocks; made on first use, kept in
+	// memory only.
+	ca *upstream.CA
 }
 
 // gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
@@ -284,6 +287,15 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if err != nil {
 		return nil, err
 	}
+	if hasUpstreamTLS(ws) {
+		ca, err := s.sandboxCA()
+		if err != nil {
+			return nil, err
+		}
+		if res, err = trustSandboxCA(res, ca.CertPEM()); err != nil {
+			return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
+		}
+	}
 	res, addrs, err := pp.remapListeners(res)
 	if err != nil {
 		return nil, err
@@ -359,9 +371,10 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 }
 
 // served reports whether the sim serves every listener of res: a TLS
-// listener warms, unserved, until its secrets arrive, like Envoy's.
+// listener warms, unserved, until its secrets arrive, like Envoy's, and
+// so does a cluster whose TLS context names secrets.
 func served(st sim.Status, res *translate.Resources) bool {
-	if len(st.Warming) > 0 {
+	if len(st.Warming) > 0 || len(st.WarmingClusters) > 0 {
 		return false
 	}
 	for _, l := range res.Listeners {
@@ -455,8 +468,11 @@ func (s *Service) startMocks(gateway string, ws model.Workspace, discovered map[
 				real = append(real, net.JoinHostPort(e.Address, strconv.Itoa(e.Port)))
 			}
 		}
-		h2 := u.Protocol == "http2" || u.Protocol == "grpc"
-		servers, err := s.pool.Ensure(u.Name, n, h2)
+		mode, err := s.mockMode(u)
+		if err != nil {
+			return nil, err
+		}
+		servers, err := s.pool.EnsureMode(u.Name, n, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -470,6 +486,15 @@ func (s *Service) startMocks(gateway string, ws model.Workspace, discovered map[
 	s.retainMocksLocked(gateway, keep)
 	s.mu.Unlock()
 	return out, nil
+}
+
+func hasUpstreamTLS(ws model.Workspace) bool {
+	for _, u := range ws.Upstreams {
+		if u.TLS != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // retainMocksLocked records the upstreams gateway's sandbox uses (nil:
