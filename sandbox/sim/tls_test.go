@@ -151,11 +151,12 @@ func tlsGateway(t *testing.T, addr string, certs []model.Certificate, secrets ..
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
+	ports := freeTCPPorts(t, 2)
 	return model.Workspace{
 		Secrets: secrets,
 		Gateways: []model.Gateway{{Meta: model.Meta{Name: "edge"}, Listeners: []model.Listener{
-			{Name: "http", Address: "127.0.0.1", Port: freeTCPPort(t), Protocol: model.ProtocolHTTP},
-			{Name: "https", Address: "127.0.0.1", Port: freeTCPPort(t), Protocol: model.ProtocolHTTPS,
+			{Name: "http", Address: "127.0.0.1", Port: ports[0], Protocol: model.ProtocolHTTP},
+			{Name: "https", Address: "127.0.0.1", Port: ports[1], Protocol: model.ProtocolHTTPS,
 				TLS: &model.ListenerTLS{MinVersion: "1.3", Certificates: certs}},
 		}}},
 		Upstreams: []model.Upstream{{Meta: model.Meta{Name: "web"}, Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: host, Port: p}}}}},
@@ -163,14 +164,20 @@ func tlsGateway(t *testing.T, addr string, certs []model.Certificate, secrets ..
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
+// freeTCPPorts returns n distinct free loopback ports: each is held until
+// all are picked, so the kernel cannot hand one out twice.
+func freeTCPPorts(t *testing.T, n int) []int {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lis.Close()
+		ports[i] = lis.Addr().(*net.TCPAddr).Port
 	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // adsWithGateway serves ws's gateway "edge" from the real ADS server and
@@ -201,7 +208,10 @@ func adsWithGateway(t *testing.T, ws model.Workspace) (*xds.Server, *DataPlane) 
 	t.Cleanup(func() { _ = dp.Close() })
 	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer wcancel()
-	if _, err := dp.WaitFor(wctx, func(st Status) bool { return st.Ready["http"] && st.Ready["https"] }); err != nil {
+	// The endpoints too: a request before them finds no healthy upstream.
+	if _, err := dp.WaitFor(wctx, func(st Status) bool {
+		return st.Ready["http"] && st.Ready["https"] && st.Versions[TypeEndpoint] != ""
+	}); err != nil {
 		t.Fatalf("%v (status %+v)", err, dp.Status())
 	}
 	return srv, dp
