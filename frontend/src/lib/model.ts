@@ -268,7 +268,14 @@ export interface SandboxResult {
   response: { status: number; headers?: Record<string, string | string[]>; body?: string };
   upstream: string | null;
   endpoint?: string;
-  received?: { method: string; path: string; headers?: Record<string, string | string[]>; body?: string };
+  received?: {
+    method: string;
+    path: string;
+    headers?: Record<string, string | string[]>;
+    body?: string;
+    /** The TLS handshake the upstream got when the gateway originated TLS to it. */
+    tls?: { version: string; serverName: string; alpn?: string };
+  };
   rule: string | null;
   trace: TraceRule[];
   /** Set when the simulated Envoy and the reference evaluator chose different rules. */

@@ -234,6 +234,12 @@ export function SandboxResultView({ result }: { result: SandboxResult }) {
         <Card withBorder>
           <Text size="sm" fw={600} mb={4}>What {result.upstream ?? 'the upstream'} received</Text>
           <Code>{result.received.method} {result.received.path}</Code>
+          {result.received.tls && (
+            <Text size="xs" c="dimmed" mt={4}>
+              over {result.received.tls.version}, SNI {result.received.tls.serverName || 'none'}
+              {result.received.tls.alpn ? `, ALPN ${result.received.tls.alpn}` : ''}
+            </Text>
+          )}
           <HeaderTable headers={result.received.headers} />
         </Card>
       )}
