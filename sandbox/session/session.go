@@ -554,8 +554,10 @@ type Result struct {
 	// StandsFor is the real endpoint (host:port) the answering mock
 	// replaces, for Kubernetes and Consul upstreams: the endpoint the
 	// gateway would have picked.
-	StandsFor string             `json:"standsFor,omitempty"`
-	Received  *upstream.Received `json:"received"`
+	StandsFor string `json:"standsFor,omitempty"`
+	// Received is the request as the mock got it, with the TLS handshake
+	// (version, SNI, ALPN) when the gateway originated TLS to it.
+	Received *upstream.Received `json:"received"`
 	// Engine is the data plane that answered: sim or envoy.
 	Engine string `json:"engine"`
 	// TLS is the handshake with an HTTPS listener; nil for plain HTTP.

@@ -371,7 +371,10 @@ func buildCluster(c *clusterv3.Cluster, s *resources, secrets map[string]*compil
 		if len(missing) > 0 {
 			return nil, missing, nil
 		}
-		out.poolKey += "/tls/" + out.tls.key
+		if d := c.GetConnectTimeout(); d != nil && d.AsDuration() > 0 {
+			out.tls.timeout = d.AsDuration()
+		}
+		out.poolKey += "/tls/" + out.tls.key + "/" + out.tls.timeout.String()
 	}
 	return out, nil, nil
 }

@@ -29,6 +29,9 @@ type upstreamTLS struct {
 	// connections are reused across configuration changes only while
 	// nothing about its TLS changed.
 	key string
+	// timeout bounds the TCP connect and the handshake: the cluster's
+	// connect_timeout.
+	timeout time.Duration
 }
 
 // tlsHandshakeError is a failed TLS handshake with an upstream. Envoy
@@ -40,13 +43,13 @@ type tlsHandshakeError struct{ err error }
 func (e *tlsHandshakeError) Error() string { return "TLS error: " + e.err.Error() }
 func (e *tlsHandshakeError) Unwrap() error { return e.err }
 
-// connectTimeout bounds the TCP connect and the handshake, like a
-// cluster's connect_timeout (Envoy's default is 5s).
+// connectTimeout is Envoy's default connect_timeout.
 const connectTimeout = 5 * time.Second
 
-// dial connects to addr and completes the handshake with conf.
-func dialTLS(ctx context.Context, addr string, conf *tls.Config) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+// dialTLS connects to addr and completes the handshake with conf, both
+// within timeout.
+func dialTLS(parent context.Context, addr string, conf *tls.Config, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -55,8 +58,14 @@ func dialTLS(ctx context.Context, addr string, conf *tls.Config) (net.Conn, erro
 	conn := tls.Client(raw, conf)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		switch {
+		case parent.Err() != nil:
+			// The request's own timeout or cancellation.
+			return nil, parent.Err()
+		case ctx.Err() != nil:
+			// A handshake that outlasts the connect timeout is a
+			// connect failure, as a slow TCP connect is.
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection timeout during the TLS handshake")}
 		}
 		return nil, &tlsHandshakeError{err: err}
 	}
@@ -65,7 +74,7 @@ func dialTLS(ctx context.Context, addr string, conf *tls.Config) (net.Conn, erro
 
 // dial is the cluster transport's DialTLSContext.
 func (u *upstreamTLS) dial(ctx context.Context, _, addr string) (net.Conn, error) {
-	return dialTLS(ctx, addr, u.conf)
+	return dialTLS(ctx, addr, u.conf, u.timeout)
 }
 
 // dialHTTP1 dials for a websocket tunnel, which the sim speaks as
@@ -75,7 +84,7 @@ func (u *upstreamTLS) dialHTTP1(ctx context.Context, addr string) (net.Conn, err
 	if len(conf.NextProtos) > 0 {
 		conf.NextProtos = []string{"http/1.1"}
 	}
-	return dialTLS(ctx, addr, conf)
+	return dialTLS(ctx, addr, conf, u.timeout)
 }
 
 // clusterTLSContext decodes a cluster's transport socket: nil for none or
@@ -258,7 +267,7 @@ func buildUpstreamTLS(ctx *tlsv3.UpstreamTlsContext, http2 bool, secrets map[str
 	if keys > 0 {
 		conf.ClientSessionCache = tls.NewLRUClientSessionCache(keys)
 	}
-	return &upstreamTLS{conf: conf, key: hex.EncodeToString(h.Sum(nil)[:12])}, nil, nil
+	return &upstreamTLS{conf: conf, key: hex.EncodeToString(h.Sum(nil)[:12]), timeout: connectTimeout}, nil, nil
 }
 
 // peerValidation checks an upstream's certificate.

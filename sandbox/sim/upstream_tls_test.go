@@ -3,7 +3,9 @@ package sim
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -394,5 +396,51 @@ func TestUpstreamTLSConfig(t *testing.T) {
 				t.Errorf("verifies = %v, want %v", u.conf.VerifyConnection != nil, tc.verifies)
 			}
 		})
+	}
+}
+
+// TestUpstreamTLSHandshakeTimeout checks that a handshake the upstream
+// never answers ends at the cluster's connect_timeout as a connect
+// failure, and is retried as one.
+func TestUpstreamTLSHandshakeTimeout(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // accepted, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	h := newHarness(t)
+	cl := withTLS(t, edsCluster("api", clusterv3.Cluster_ROUND_ROBIN), &tlsv3.UpstreamTlsContext{Sni: "api.internal"})
+	cl.ConnectTimeout = durationpb.New(100 * time.Millisecond)
+	rt := prefixRoute("rule/api/0", "/", "api")
+	rt.GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "connect-failure", NumRetries: u32(1),
+		RetryBackOff: &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(time.Millisecond)}}
+	h.set(t, "1", listener(t), routeConfig(rt), cl, loadAssignmentOf("api", lis.Addr().String()))
+	start := time.Now()
+	ex, status, body := h.capture(t, "http://x/")
+	if status != 503 || !strings.HasSuffix(body, "reset reason: connection failure") || len(ex.Attempts) != 2 {
+		t.Fatalf("status %d body %q attempts %+v", status, body, ex.Attempts)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v: the connect timeout was not applied", d)
 	}
 }
