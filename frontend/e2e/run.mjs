@@ -568,7 +568,14 @@ const flows = {
     await go('/upstreams/new');
     await page.getByLabel(/^Name/).fill(name);
     await page.getByText('Consul', { exact: true }).click();
-    await choose(page, 'Service', 'payments');
+    // Picked with the keyboard: type part of the name, take the suggestion.
+    const service = page.getByRole('textbox', { name: 'Service', exact: true });
+    await service.click();
+    await page.keyboard.type('pay');
+    await page.getByRole('option', { name: 'payments', exact: true }).waitFor();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    assert((await service.inputValue()) === 'payments', `service is ${await service.inputValue()}`);
     // The service's tags are offered once it is chosen.
     await choose(page, 'Tags', 'v2');
     await page.keyboard.press('Escape');
@@ -595,6 +602,9 @@ const flows = {
       await row.getByText('stale', { exact: true }).waitFor({ timeout: 10_000 });
       await eps.getByText('showing the last known endpoints').waitFor();
       assert((await count()) === 1, 'the stale endpoint is not listed');
+      const reply = JSON.parse((await api('GET', `/upstreams/${name}/endpoints`)).body);
+      assert(reply.stale && reply.source === 'consul' && reply.items.length === 1 && reply.items[0].stale && reply.items[0].address === '10.3.0.1',
+        `endpoints while Consul is away: ${JSON.stringify(reply)}`);
       await shot('22-consul-stale');
       // It comes back: stale goes away.
       await consulAgent('start');
