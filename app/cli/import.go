@@ -66,9 +66,8 @@ applied and the missing secrets are listed.`,
 	consul.Flags().StringVar(&addr, "consul-addr", "", "Consul HTTP address (default: CONSUL_HTTP_ADDR)")
 	consul.Flags().BoolVar(&apply, "apply", false, "send the workspace to the server instead of printing it")
 	cmd.AddCommand(consul)
-	cmd.AddCommand(newImportK8sCmds(o)...)
+	cmd.AddCommand(newImportConvertCmds(o)...)
 	cmd.AddCommand(newImportOpenAPICmd(o))
-	cmd.AddCommand(newImportKongCmd(o))
 	return cmd
 }
 

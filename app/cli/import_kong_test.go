@@ -103,39 +103,3 @@ listeners:
 		})
 	}
 }
-
-// TestImportKongErrors checks the refusals: no gateway, a file that is not
-// a Kong configuration, one with nothing to import, and applying to a
-// server without the gateway.
-func TestImportKongErrors(t *testing.T) {
-	dir := t.TempDir()
-	notKong := writeFile(t, dir, "route.yaml", "kind: Route\nname: x\n")
-	empty := writeFile(t, dir, "empty.yml", "_format_version: \"3.0\"\nservices:\n- {name: s, url: \"tcp://10.0.0.1:5432\", routes: [{name: r, protocols: [tcp], destinations: [{port: 5432}]}]}\n")
-	ok := writeFile(t, dir, "ok.yml", "_format_version: \"3.0\"\nservices:\n- {name: s, url: \"http://10.0.0.1\", routes: [{name: r, paths: [/]}]}\n")
-	tests := map[string]struct {
-		args   []string
-		client bool
-		want   string
-	}{
-		"no gateway":      {[]string{"import", "kong", "-f", ok}, false, "--gateway is required"},
-		"not kong":        {[]string{"import", "kong", "-f", notKong, "--gateway", "public"}, false, "_format_version is missing"},
-		"nothing":         {[]string{"import", "kong", "-f", empty, "--gateway", "public"}, false, "nothing to import"},
-		"missing gateway": {[]string{"import", "kong", "-f", ok, "--gateway", "public", "--apply"}, true, "public"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			run := e.run
-			if tc.client {
-				run = func(t *testing.T, _ string, args ...string) (string, string, int) { return e.client(t, args...) }
-			}
-			_, errOut, code := run(t, "", tc.args...)
-			if code == 0 {
-				t.Fatalf("exit 0, want a failure")
-			}
-			if !strings.Contains(errOut, tc.want) {
-				t.Errorf("stderr lacks %q:\n%s", tc.want, errOut)
-			}
-		})
-	}
-}

@@ -95,9 +95,10 @@ listeners:
 	}
 }
 
-// TestImportKubernetesErrors checks the refusals: no gateway, a file with
-// nothing to import, and applying to a server without the gateway.
-func TestImportKubernetesErrors(t *testing.T) {
+// TestImportConvertErrors checks the refusals of the converting importers:
+// no gateway, a file of the wrong kind, one with nothing to import, and
+// applying to a server without the gateway.
+func TestImportConvertErrors(t *testing.T) {
 	dir := t.TempDir()
 	svc := filepath.Join(dir, "svc.yaml")
 	if err := os.WriteFile(svc, []byte("apiVersion: v1\nkind: Service\nmetadata: {name: api}\n"), 0o644); err != nil {
@@ -111,14 +112,21 @@ spec: {defaultBackend: {service: {name: fallback, port: {number: 80}}}}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	notKong := writeFile(t, dir, "route.yaml", "kind: Route\nname: x\n")
+	streamOnly := writeFile(t, dir, "stream.yml", "_format_version: \"3.0\"\nservices:\n- {name: s, url: \"tcp://10.0.0.1:5432\", routes: [{name: r, protocols: [tcp], destinations: [{port: 5432}]}]}\n")
+	kong := writeFile(t, dir, "ok.yml", "_format_version: \"3.0\"\nservices:\n- {name: s, url: \"http://10.0.0.1\", routes: [{name: r, paths: [/]}]}\n")
 	tests := map[string]struct {
 		args   []string
 		client bool
 		want   string
 	}{
-		"no gateway":      {[]string{"import", "ingress", "-f", ing}, false, "--gateway is required"},
-		"nothing":         {[]string{"import", "gateway-api", "-f", svc, "--gateway", "public"}, false, "nothing to import"},
-		"missing gateway": {[]string{"import", "ingress", "-f", ing, "--gateway", "public", "--apply"}, true, "public"},
+		"no gateway":            {[]string{"import", "ingress", "-f", ing}, false, "--gateway is required"},
+		"nothing":               {[]string{"import", "gateway-api", "-f", svc, "--gateway", "public"}, false, "nothing to import"},
+		"missing gateway":       {[]string{"import", "ingress", "-f", ing, "--gateway", "public", "--apply"}, true, "public"},
+		"kong: no gateway":      {[]string{"import", "kong", "-f", kong}, false, "--gateway is required"},
+		"kong: not kong":        {[]string{"import", "kong", "-f", notKong, "--gateway", "public"}, false, "_format_version is missing"},
+		"kong: nothing":         {[]string{"import", "kong", "-f", streamOnly, "--gateway", "public"}, false, "nothing to import"},
+		"kong: missing gateway": {[]string{"import", "kong", "-f", kong, "--gateway", "public", "--apply"}, true, "public"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
