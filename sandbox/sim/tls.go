@@ -202,17 +202,27 @@ func downstreamContext(fc *listenerv3.FilterChain) (*tlsv3.DownstreamTlsContext,
 	return ctx, nil
 }
 
-// buildChain compiles one TLS filter chain. missing lists SDS secrets that
-// have not arrived: the listener warms until they do.
-func buildChain(fc *listenerv3.FilterChain, ctx *tlsv3.DownstreamTlsContext, secrets map[string]*compiledSecret) (c *tlsChain, missing []string, err error) {
-	common := ctx.GetCommonTlsContext()
+// inlineCertificates compiles the certificates a TLS context holds itself
+// (not over SDS).
+func inlineCertificates(common *tlsv3.CommonTlsContext) ([]tls.Certificate, error) {
 	var certs []tls.Certificate
 	for i, tc := range common.GetTlsCertificates() {
 		sec, err := compileSecret(&tlsv3.Secret{Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: tc}})
 		if err != nil {
-			return nil, nil, fmt.Errorf("tls_certificates[%d]: %w", i, err)
+			return nil, fmt.Errorf("tls_certificates[%d]: %w", i, err)
 		}
 		certs = append(certs, *sec.cert)
+	}
+	return certs, nil
+}
+
+// buildChain compiles one TLS filter chain. missing lists SDS secrets that
+// have not arrived: the listener warms until they do.
+func buildChain(fc *listenerv3.FilterChain, ctx *tlsv3.DownstreamTlsContext, secrets map[string]*compiledSecret) (c *tlsChain, missing []string, err error) {
+	common := ctx.GetCommonTlsContext()
+	certs, err := inlineCertificates(common)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, sc := range common.GetTlsCertificateSdsSecretConfigs() {
 		name := sdsName(sc)

@@ -157,13 +157,9 @@ func buildUpstreamTLS(ctx *tlsv3.UpstreamTlsContext, http2 bool, secrets map[str
 		return sec
 	}
 
-	var certs []tls.Certificate
-	for i, tc := range common.GetTlsCertificates() {
-		sec, err := compileSecret(&tlsv3.Secret{Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: tc}})
-		if err != nil {
-			return nil, nil, fmt.Errorf("tls_certificates[%d]: %w", i, err)
-		}
-		certs = append(certs, *sec.cert)
+	certs, err := inlineCertificates(common)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, sc := range common.GetTlsCertificateSdsSecretConfigs() {
 		name := sdsName(sc)
