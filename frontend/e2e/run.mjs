@@ -630,26 +630,29 @@ const flows = {
     }));
     const r = await api('POST', '/apply', { gateways: [{ name: 'e2e-big', listeners: [{ name: 'http', port: 8081, protocol: 'HTTP' }] }], routes });
     assert(r.status === 200, `apply ${N} routes: ${r.status} ${r.body.slice(0, 200)}`);
-    // Time to a usable list: from navigation until the list (all pages of
-    // routes fetched) shows its first rows, then from choosing the gateway
-    // until its 10,000 rules are on screen.
+    // From navigation until the list shows its first rows (the first page
+    // of routes renders while the rest load), until every route is in,
+    // then from choosing the gateway until its 10,000 rules are on screen.
     // (page.goto, not go(): its wait for an idle network would count half
     // a second of nothing.)
     const t0 = Date.now();
     await page.goto(`${BASE}/?t=${t0}#/routes`);
     await page.locator('[data-route]').first().waitFor({ timeout: 30_000 });
-    const loadMs = Date.now() - t0;
+    const firstMs = Date.now() - t0;
+    await page.getByText(/^\d+ of \d+ routes$/).waitFor({ timeout: 30_000 });
+    const allMs = Date.now() - t0;
     const t1 = Date.now();
     await choose(page, 'Filter by gateway', 'e2e-big');
     await page.getByText(`${N} of `).waitFor({ timeout: 30_000 });
     await page.locator('[data-route^="big-"]').first().waitFor();
     const filterMs = Date.now() - t1;
-    console.log(`     list of ${N}+ routes: shown ${loadMs} ms after navigation, filtered to ${N} in ${filterMs} ms`);
-    // Rendering the 10,000 rows is held to a second. The cold load also
-    // fetches every route (about 5 MB of JSON) and is given more room, so a
-    // busy CI machine does not fail the suite on network time alone.
+    console.log(`     list of ${N}+ routes: first rows ${firstMs} ms after navigation, all loaded at ${allMs} ms, filtered to ${N} in ${filterMs} ms`);
+    // Showing the list and rendering the 10,000 rows are held to a second.
+    // Loading every route (about 7 MB of JSON) is given more room, so a
+    // busy CI machine does not fail the suite on transfer time alone.
+    assert(firstMs < 1000, `the route list took ${firstMs} ms to show`);
     assert(filterMs < 1000, `rendering ${N} routes took ${filterMs} ms`);
-    assert(loadMs < 3000, `the route list took ${loadMs} ms to load and render`);
+    assert(allMs < 3000, `the route list took ${allMs} ms to load every route`);
     const scroller = page.getByTestId('routes-scroller');
     const rendered = await scroller.locator('[data-route]').count();
     assert(rendered < 120, `${rendered} rows in the DOM: the list is not virtualised`);

@@ -1,7 +1,7 @@
 import { Badge, Button, Group, Progress, Select, Stack, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconPlus, IconSearch } from '@tabler/icons-react';
-import { createColumnHelper, flexRender, getCoreRowModel, getFilteredRowModel, useReactTable } from '@tanstack/react-table';
+import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { createContext, useContext, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
@@ -115,7 +115,7 @@ function RouteTable({ routes, loading, filter, onOpen }: { routes: Route[]; load
       .filter((r) => !q || r.name.toLowerCase().includes(q) || whenText(r).toLowerCase().includes(q))
       .sort(byPriority);
   }, [routes, filter]);
-  const table = useReactTable({ data: rows, columns, getCoreRowModel: getCoreRowModel(), getFilteredRowModel: getFilteredRowModel() });
+  const table = useReactTable({ data: rows, columns, getCoreRowModel: getCoreRowModel() });
   const parentRef = useRef<HTMLDivElement>(null);
   const virt = useVirtualizer({ count: rows.length, getScrollElement: () => parentRef.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
   const tableRows = table.getRowModel().rows;
