@@ -323,6 +323,11 @@ const flows = {
     assert(r > 150 && r > g + 60 && r > b + 60, `the NACK is not shown in red: title colour ${rgb}`);
     // The other proxy stays clean.
     assert((await card.getByRole('alert').filter({ hasText: 'e2e-proxy-0' }).count()) === 0, 'e2e-proxy-0 shows a NACK');
+    // At a glance: one proxy runs the configuration, one refused it.
+    await card.getByText(/1 up to date · 1 NACK/).waitFor();
+    await card.getByTestId('proxy-bar').waitFor();
+    // What changed lately, newest first, links to its rule.
+    await page.getByTestId('recent-changes').getByRole('row').first().waitFor();
     await shot('16-overview-nack');
   },
 
