@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -90,6 +91,17 @@ type cluster struct {
 	endpoints []endpoint
 	ring      []ringEntry
 	rr        atomic.Uint64
+	// src is the resource the cluster was built from; hc and od its
+	// active health check and outlier detection (nil: none), health
+	// their running state (set when the build is installed).
+	src            *clusterv3.Cluster
+	hc             *hcSpec
+	od             *odSpec
+	health         *clusterHealth
+	panicThreshold float64
+	// healthyRing caches the ring of the last healthy set the ring hash
+	// balancer chose from.
+	healthyRing atomic.Pointer[subsetRing]
 	// Circuit-breaker accounting for the retry budget.
 	active, pending, retries atomic.Int64
 	maxRetries               int64 // concurrent retries without a budget
@@ -102,6 +114,15 @@ type endpoint struct {
 	addr   string
 	weight uint32
 	active *atomic.Int64 // outstanding requests, for least request
+	// host is the endpoint's health; nil when the cluster neither
+	// checks nor detects outliers.
+	host *hostState
+}
+
+// subsetRing is a hash ring over some of a cluster's endpoints.
+type subsetRing struct {
+	set  []int
+	ring []ringEntry
 }
 
 type ringEntry struct {
@@ -380,11 +401,18 @@ func buildCluster(c *clusterv3.Cluster, s *resources, secrets map[string]*compil
 }
 
 func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
-	out := &cluster{name: c.GetName(), lb: c.GetLbPolicy(), maxRetries: 3}
+	out := &cluster{name: c.GetName(), lb: c.GetLbPolicy(), maxRetries: 3, src: c, panicThreshold: panicThreshold(c)}
 	switch out.lb {
 	case clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_LEAST_REQUEST, clusterv3.Cluster_RANDOM, clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
 	default:
 		return nil, fmt.Errorf("lb_policy %s is not supported", out.lb)
+	}
+	var err error
+	if out.hc, err = compileHealthCheck(c.GetHealthChecks()); err != nil {
+		return nil, err
+	}
+	if out.od, err = compileOutlierDetection(c.GetOutlierDetection()); err != nil {
+		return nil, err
 	}
 	if a := c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]; a != nil {
 		po := &httpv3.HttpProtocolOptions{}
@@ -454,76 +482,139 @@ func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
 
 // buildRing places each endpoint on the hash ring in proportion to its
 // weight (Maglev is approximated by the same consistent ring).
-func (c *cluster) buildRing() {
+func (c *cluster) buildRing() { c.ring = c.ringOf(nil) }
+
+// ringOf builds the ring over the endpoints in set (nil: all). Like
+// Envoy's, the ring holds only the hosts the balancer may choose, so a
+// host leaving the healthy set moves only its own share of the keys.
+func (c *cluster) ringOf(set []int) []ringEntry {
 	const perWeight = 64
-	for i, ep := range c.endpoints {
+	var ring []ringEntry
+	add := func(i int) {
+		ep := c.endpoints[i]
 		for j := 0; j < perWeight*int(ep.weight); j++ {
-			c.ring = append(c.ring, ringEntry{hash: xxhash.Sum64String(ep.addr + "_" + strconv.Itoa(j)), ep: i})
+			ring = append(ring, ringEntry{hash: xxhash.Sum64String(ep.addr + "_" + strconv.Itoa(j)), ep: i})
 		}
 	}
-	sort.Slice(c.ring, func(i, j int) bool { return c.ring[i].hash < c.ring[j].hash })
+	if set == nil {
+		for i := range c.endpoints {
+			add(i)
+		}
+	} else {
+		for _, i := range set {
+			add(i)
+		}
+	}
+	sort.Slice(ring, func(i, j int) bool { return ring[i].hash < ring[j].hash })
+	return ring
 }
 
 // pick chooses an endpoint by the cluster's policy; hash is the route's
-// request hash for ring hash and Maglev (ok false: no hash, pick at random).
+// request hash for ring hash and Maglev (hashed false: no hash, pick at
+// random). It returns -1 when there is no host to choose.
 func (c *cluster) pick(hash uint64, hashed bool, exclude int) int {
+	i, _ := c.choose(hash, hashed, exclude)
+	return i
+}
+
+// choose is pick that also reports whether the cluster was in panic.
+func (c *cluster) choose(hash uint64, hashed bool, exclude int) (int, bool) {
+	set, panicking := c.candidates()
 	n := len(c.endpoints)
+	if set != nil {
+		n = len(set)
+	}
+	at := func(k int) int {
+		if set == nil {
+			return k
+		}
+		return set[k]
+	}
 	if n == 0 {
-		return -1
+		return -1, panicking
 	}
 	if n == 1 {
-		return 0
+		return at(0), panicking
 	}
 	switch c.lb {
 	case clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
 		if !hashed {
 			hash = rand.Uint64()
 		}
-		i := sort.Search(len(c.ring), func(i int) bool { return c.ring[i].hash >= hash })
-		if i == len(c.ring) {
+		ring := c.ring
+		if set != nil {
+			cached := c.healthyRing.Load()
+			if cached == nil || !slices.Equal(cached.set, set) {
+				cached = &subsetRing{set: set, ring: c.ringOf(set)}
+				c.healthyRing.Store(cached)
+			}
+			ring = cached.ring
+		}
+		i := sort.Search(len(ring), func(i int) bool { return ring[i].hash >= hash })
+		if i == len(ring) {
 			i = 0
 		}
-		return c.ring[i].ep
+		return ring[i].ep, panicking
 	case clusterv3.Cluster_RANDOM:
-		return c.weightedRandom()
+		return at(c.weightedRandom(set)), panicking
 	case clusterv3.Cluster_LEAST_REQUEST:
 		// Envoy's default: the better of two random choices.
-		a, b := c.weightedRandom(), c.weightedRandom()
+		a, b := at(c.weightedRandom(set)), at(c.weightedRandom(set))
 		if a == b && exclude >= 0 && a == exclude {
-			b = (a + 1) % n
+			b = at((c.position(set, a) + 1) % n)
 		}
 		if c.endpoints[b].active.Load() < c.endpoints[a].active.Load() {
-			return b
+			return b, panicking
 		}
-		return a
+		return a, panicking
 	}
 	// Weighted round robin over the expanded weights.
 	var total uint64
-	for _, ep := range c.endpoints {
-		total += uint64(ep.weight)
+	for k := range n {
+		total += uint64(c.endpoints[at(k)].weight)
 	}
 	x := c.rr.Add(1) - 1
 	x %= total
-	for i, ep := range c.endpoints {
-		if x < uint64(ep.weight) {
-			return i
+	for k := range n {
+		w := uint64(c.endpoints[at(k)].weight)
+		if x < w {
+			return at(k), panicking
 		}
-		x -= uint64(ep.weight)
+		x -= w
 	}
-	return 0
+	return at(0), panicking
 }
 
-func (c *cluster) weightedRandom() int {
+// position is the index of endpoint i within set (nil: all).
+func (c *cluster) position(set []int, i int) int {
+	if set == nil {
+		return i
+	}
+	return slices.Index(set, i)
+}
+
+// weightedRandom draws a position in set (nil: all endpoints) by weight.
+func (c *cluster) weightedRandom(set []int) int {
+	n := len(c.endpoints)
+	if set != nil {
+		n = len(set)
+	}
+	w := func(k int) uint64 {
+		if set == nil {
+			return uint64(c.endpoints[k].weight)
+		}
+		return uint64(c.endpoints[set[k]].weight)
+	}
 	var total uint64
-	for _, ep := range c.endpoints {
-		total += uint64(ep.weight)
+	for k := range n {
+		total += w(k)
 	}
 	x := rand.Uint64N(total)
-	for i, ep := range c.endpoints {
-		if x < uint64(ep.weight) {
-			return i
+	for k := range n {
+		if x < w(k) {
+			return k
 		}
-		x -= uint64(ep.weight)
+		x -= w(k)
 	}
 	return 0
 }

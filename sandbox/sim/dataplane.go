@@ -49,6 +49,9 @@ type DataPlaneOptions struct {
 	// MaxBodyBytes bounds request bodies, which are buffered for retries
 	// and mirrors; default 8 MiB.
 	MaxBodyBytes int64
+	// healthRand, when set, replaces the random draws of health checking
+	// and outlier detection (jitter, enforcing percentages), for tests.
+	healthRand func(n uint64) uint64
 }
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
@@ -74,6 +77,10 @@ type DataPlane struct {
 	// (cluster, protocol, TLS identity).
 	transports sync.Map
 	reqSeq     atomic.Uint64
+	// health holds, by cluster, the running health checkers and outlier
+	// detectors; guarded by mu.
+	health     map[string]*clusterHealth
+	healthRand func(n uint64) uint64
 }
 
 type listenerServer struct {
@@ -99,7 +106,8 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 	if opts.NodeID == "" {
 		opts.NodeID = "routedeck-sim"
 	}
-	dp := &DataPlane{opts: opts, log: opts.Logger, servers: map[string]*listenerServer{}, changed: make(chan struct{}), done: make(chan struct{})}
+	dp := &DataPlane{opts: opts, log: opts.Logger, servers: map[string]*listenerServer{}, changed: make(chan struct{}), done: make(chan struct{}),
+		health: map[string]*clusterHealth{}, healthRand: opts.healthRand}
 	if dp.log == nil {
 		dp.log = slog.Default()
 	}
@@ -130,6 +138,10 @@ func (dp *DataPlane) Close() error {
 		errs = append(errs, s.srv.Close())
 		delete(dp.servers, name)
 	}
+	for name, ch := range dp.health {
+		ch.close()
+		delete(dp.health, name)
+	}
 	dp.transports.Range(func(_, t any) bool {
 		t.(*http.Transport).CloseIdleConnections()
 		return true
@@ -156,6 +168,7 @@ func (dp *DataPlane) apply(*resources) {
 	if cfg == nil {
 		return
 	}
+	dp.attachHealth(cfg)
 	dp.cfg.Store(cfg)
 	dp.pruneTransports(cfg)
 	// Serve new listeners, stop removed ones; kept ones keep their port.
@@ -216,7 +229,10 @@ type Status struct {
 	// WarmingClusters lists, by cluster, the SDS secrets its TLS context
 	// waits for: a new cluster is not routed to until they arrive.
 	WarmingClusters map[string][]string `json:"warmingClusters,omitempty"`
-	Nacks           []Nack              `json:"nacks,omitempty"`
+	// Health is, by cluster, the health of the hosts of clusters with
+	// active health checks or outlier detection.
+	Health map[string]ClusterHealth `json:"health,omitempty"`
+	Nacks  []Nack                   `json:"nacks,omitempty"`
 }
 
 // Status returns the current status.
@@ -233,6 +249,16 @@ func (dp *DataPlane) Status() Status {
 	}
 	if len(cfg.clusterWarming) > 0 {
 		st.WarmingClusters = maps.Clone(cfg.clusterWarming)
+	}
+	for name, cl := range cfg.clusters {
+		if cl.health == nil {
+			continue
+		}
+		if st.Health == nil {
+			st.Health = map[string]ClusterHealth{}
+		}
+		_, panicking := cl.candidates()
+		st.Health[name] = ClusterHealth{Hosts: cl.health.snapshot(), Panic: panicking}
 	}
 	for name, s := range dp.servers {
 		st.Listeners[name] = s.addr
@@ -347,6 +373,9 @@ type Exchange struct {
 	LocalReply string   `json:"localReply,omitempty"`
 	Notes      []string `json:"notes,omitempty"`
 	Status     int      `json:"status"`
+	// Health is the cluster's host health when the request was balanced,
+	// for clusters with active health checks or outlier detection.
+	Health *ClusterHealth `json:"health,omitempty"`
 }
 
 // Attempt is one try upstream.
@@ -729,6 +758,19 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		defer cancel()
 		up.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(d.Timeout.Milliseconds(), 10))
 	}
+	if cl.health != nil {
+		cl.health.traffic.Store(true)
+		_, panicking := cl.candidates()
+		ex.Health = &ClusterHealth{Hosts: cl.health.snapshot(), Panic: panicking}
+		for _, h := range ex.Health.Hosts {
+			if !h.Healthy {
+				ex.Notes = append(ex.Notes, fmt.Sprintf("host %s is unhealthy: %s", h.Address, h.Reason))
+			}
+		}
+		if panicking {
+			ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q is in panic: fewer than %g%% of its hosts are healthy, so all hosts are balanced over", cl.name, cl.panicThreshold))
+		}
+	}
 	if len(cl.endpoints) == 0 {
 		ex.LocalReply, ex.Status = "router", 503
 		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, respAdd)
@@ -765,6 +807,12 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 	last := -1
 	for attempt := uint32(0); ; attempt++ {
 		i := cl.pick(hash, hashed, last)
+		if i < 0 {
+			// Every host is unhealthy and the panic threshold is 0.
+			ex.LocalReply, ex.Status = "router", 503
+			writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, respAdd)
+			return
+		}
 		last = i
 		ep := cl.endpoints[i]
 		ex.Endpoint = ep.addr
@@ -791,6 +839,19 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 			holding = false
 		}
 		at := Attempt{Endpoint: ep.addr, Duration: time.Since(start)}
+		if cl.health != nil {
+			// A client that went away says nothing about the host; a
+			// per-try or route timeout counts as a 504 from it.
+			switch {
+			case err == nil:
+				cl.health.observe(ep.host, resp.StatusCode, nil, false)
+			case r.Context().Err() != nil:
+			case tctx.Err() != nil:
+				cl.health.observe(ep.host, 0, err, true)
+			default:
+				cl.health.observe(ep.host, 0, err, false)
+			}
+		}
 		var retry bool
 		if err != nil {
 			at.Error = err.Error()
@@ -949,7 +1010,13 @@ func (dp *DataPlane) tunnel(w http.ResponseWriter, r *http.Request, cl *cluster,
 		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, nil)
 		return
 	}
-	ep := cl.endpoints[cl.pick(0, false, -1)]
+	i := cl.pick(0, false, -1)
+	if i < 0 {
+		ex.LocalReply, ex.Status = "router", 503
+		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, nil)
+		return
+	}
+	ep := cl.endpoints[i]
 	ex.Endpoint = ep.addr
 	hj, ok := w.(http.Hijacker)
 	if !ok {
