@@ -168,6 +168,20 @@ func (s *Service) SetProfile(upstreamName string, p upstream.Profile) bool {
 	return s.pool.SetProfile(upstreamName, p)
 }
 
+// Health is the host health the gateway's simulated Envoy keeps, by
+// cluster (the translator names clusters after upstreams), for clusters
+// with active health checks or outlier detection. nil when the sandbox
+// does not run or runs a real Envoy, which does not report it here.
+func (s *Service) Health(gateway string) map[string]sim.ClusterHealth {
+	s.mu.Lock()
+	gs := s.gateways[gateway]
+	s.mu.Unlock()
+	if gs == nil || gs.dp == nil {
+		return nil
+	}
+	return gs.dp.Status().Health
+}
+
 // Key is the ADS snapshot key of a gateway's sandbox.
 func Key(gateway string) string { return "sandbox/" + gateway }
 

@@ -2,7 +2,9 @@ package traffic
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/sandbox/session"
+	"github.com/routedeck/routedeck/sandbox/sim"
 	"github.com/routedeck/routedeck/sandbox/upstream"
 )
 
@@ -41,17 +44,13 @@ func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	previous := map[string]upstream.Profile{}
+	// The mocks by upstream, in endpoint order; each one's profile is
+	// restored after the run.
+	mocks := map[string][]*upstream.Server{}
 	for _, m := range s.sandbox.Mocks() {
-		if _, seen := previous[m.Name()]; !seen {
-			previous[m.Name()] = m.Profile()
-		}
+		mocks[m.Name()] = append(mocks[m.Name()], m)
+		defer m.SetProfile(m.Profile())
 	}
-	defer func() {
-		for name, p := range previous {
-			s.sandbox.SetProfile(name, p)
-		}
-	}()
 	names := make([]string, 0, len(spec.Upstreams))
 	for name := range spec.Upstreams {
 		names = append(names, name)
@@ -60,13 +59,22 @@ func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
 	var p model.Problems
 	for _, name := range names {
 		u := spec.Upstreams[name]
-		prof := upstream.Profile{
-			Latency:      time.Duration(u.LatencyMs * float64(time.Millisecond)),
-			Jitter:       time.Duration(u.JitterMs * float64(time.Millisecond)),
-			ErrorPercent: u.Percent(),
-		}
-		if !s.sandbox.SetProfile(name, prof) {
+		servers := mocks[name]
+		if len(servers) == 0 {
 			p.Add("upstreams."+name, "gateway %q's sandbox has no upstream %q", spec.Gateway, name)
+			continue
+		}
+		for i, m := range servers {
+			prof := u
+			if e, ok := u.Endpoints[i]; ok {
+				prof = e
+			}
+			m.SetProfile(mockProfile(prof))
+		}
+		for _, i := range slices.Sorted(maps.Keys(u.Endpoints)) {
+			if i >= len(servers) {
+				p.Add("upstreams."+name+".endpoints."+strconv.Itoa(i), "upstream %q has %d endpoints in the sandbox (indexes from 0)", name, len(servers))
+			}
 		}
 	}
 	if err := p.Err(); err != nil {
@@ -74,7 +82,49 @@ func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
 	}
 	res := Run(ctx, spec, sessionSender{s.sandbox})
 	res.Engine = warm.Engine
+	res.Endpoints = endpointResults(mocks, res.perEndpoint, s.sandbox.Health(spec.Gateway))
 	return res, nil
+}
+
+func mockProfile(u UpstreamProfile) upstream.Profile {
+	return upstream.Profile{
+		Latency:      time.Duration(u.LatencyMs * float64(time.Millisecond)),
+		Jitter:       time.Duration(u.JitterMs * float64(time.Millisecond)),
+		ErrorPercent: u.Percent(),
+	}
+}
+
+// endpointResults lists the endpoints of the upstreams that answered or
+// whose health the sim keeps, in upstream and endpoint order. The
+// translator names each cluster after its upstream.
+func endpointResults(mocks map[string][]*upstream.Server, answered map[string]int, health map[string]sim.ClusterHealth) []EndpointResult {
+	names := make([]string, 0, len(mocks))
+	for name := range mocks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []EndpointResult
+	for _, name := range names {
+		hosts := map[string]sim.HostHealth{}
+		for _, h := range health[name].Hosts {
+			hosts[h.Address] = h
+		}
+		used := len(hosts) > 0
+		for _, m := range mocks[name] {
+			used = used || answered[m.Addr()] > 0
+		}
+		if !used {
+			continue
+		}
+		for i, m := range mocks[name] {
+			e := EndpointResult{Upstream: name, Index: i, Address: m.Addr(), StandsFor: m.StandsFor(), Requests: answered[m.Addr()]}
+			if h, ok := hosts[m.Addr()]; ok {
+				e.Health = &h
+			}
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // sessionSender sends through the sandbox and reads the outcome from the
@@ -94,7 +144,7 @@ func (s sessionSender) Send(ctx context.Context, gateway string, req rules.Reque
 
 // outcomeOf reads the outcome of one request from the sandbox's reply.
 func outcomeOf(res *session.Result) Outcome {
-	out := Outcome{Status: res.Response.Status}
+	out := Outcome{Status: res.Response.Status, Endpoint: res.Endpoint}
 	if res.Upstream != nil {
 		out.Upstream = *res.Upstream
 	}

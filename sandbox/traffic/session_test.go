@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,55 @@ func TestOutcomeOf(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestFailingEndpointIsEjected fails one of the two endpoints of an
+// upstream with outlier detection: after three 5xx in a row it is
+// ejected and the rest of the run goes to the healthy one, and the
+// result says so per endpoint.
+func TestFailingEndpointIsEjected(t *testing.T) {
+	sim := newSimulator(t)
+	res, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 200, Concurrency: 4,
+		Mix:       []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com/cart/items"}}},
+		Upstreams: map[string]UpstreamProfile{"cart": {Endpoints: map[int]UpstreamProfile{1: {ErrorPercent: 100}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eps []EndpointResult
+	for _, e := range res.Endpoints {
+		if e.Upstream == "cart" {
+			eps = append(eps, e)
+		}
+	}
+	if len(eps) != 2 || eps[0].Index != 0 || eps[1].Index != 1 {
+		t.Fatalf("cart endpoints %+v", res.Endpoints)
+	}
+	good, bad := eps[0], eps[1]
+	t.Logf("good %d, bad %d, statuses %v", good.Requests, bad.Requests, res.Statuses)
+	// Round robin sends every other request to the failing endpoint
+	// until its third 5xx; requests already in flight (at most the
+	// concurrency) may still reach it.
+	if bad.Requests < 3 || bad.Requests > 3+4 {
+		t.Errorf("the failing endpoint answered %d requests, want 3 to 7", bad.Requests)
+	}
+	if good.Requests+bad.Requests != 200 || res.Failed != bad.Requests || res.Statuses["503"] != bad.Requests {
+		t.Errorf("result %+v", res)
+	}
+	if h := bad.Health; h == nil || !h.Ejected || h.Ejections != 1 || !strings.Contains(h.Reason, "3 consecutive 5xx") {
+		t.Errorf("failing endpoint health %+v", bad.Health)
+	}
+	if h := good.Health; h == nil || !h.Healthy {
+		t.Errorf("healthy endpoint health %+v", good.Health)
+	}
+}
+
+func TestSimulateEndpointProfileOutOfRange(t *testing.T) {
+	sim := newSimulator(t)
+	_, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 1,
+		Mix:       []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com/cart/x"}}},
+		Upstreams: map[string]UpstreamProfile{"cart": {Endpoints: map[int]UpstreamProfile{2: {ErrorPercent: 100}}}}})
+	if f := model.ErrorFields(err); len(f) != 1 || f[0].Field != "upstreams.cart.endpoints.2" {
+		t.Errorf("err %v", err)
 	}
 }

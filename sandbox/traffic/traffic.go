@@ -24,6 +24,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
 // Bounds of a simulation.
@@ -99,6 +100,11 @@ type UpstreamProfile struct {
 	// ErrorRate is ErrorPercent as a fraction (0-1), as the dashboard
 	// sends it; ErrorPercent wins when both are set.
 	ErrorRate float64 `json:"errorRate,omitempty"`
+	// Endpoints gives single endpoints of the upstream, by their index in
+	// its endpoint list (from 0), a profile of their own instead: one
+	// failing endpoint of two shows health checks and outlier detection
+	// moving the traffic. Their own Endpoints must be empty.
+	Endpoints map[int]UpstreamProfile `json:"endpoints,omitempty"`
 }
 
 // Percent is the error share in percent, from either field.
@@ -157,20 +163,39 @@ func (s *Spec) Validate() error {
 	sort.Strings(names)
 	for _, name := range names {
 		u, at := s.Upstreams[name], "upstreams."+name
-		if u.LatencyMs < 0 || u.LatencyMs > 10_000 {
-			p.Add(at+".latencyMs", "must be between 0 and 10000")
+		u.validate(&p, at)
+		idx := make([]int, 0, len(u.Endpoints))
+		for i := range u.Endpoints {
+			idx = append(idx, i)
 		}
-		if u.JitterMs < 0 || u.JitterMs > 10_000 {
-			p.Add(at+".jitterMs", "must be between 0 and 10000")
-		}
-		if u.ErrorPercent < 0 || u.ErrorPercent > 100 {
-			p.Add(at+".errorPercent", "must be between 0 and 100")
-		}
-		if u.ErrorRate < 0 || u.ErrorRate > 1 {
-			p.Add(at+".errorRate", "must be between 0 and 1")
+		sort.Ints(idx)
+		for _, i := range idx {
+			e, eat := u.Endpoints[i], at+".endpoints."+strconv.Itoa(i)
+			if i < 0 {
+				p.Add(eat, "an endpoint index starts at 0")
+			}
+			if len(e.Endpoints) > 0 {
+				p.Add(eat+".endpoints", "an endpoint has no endpoints of its own")
+			}
+			e.validate(&p, eat)
 		}
 	}
 	return p.Err()
+}
+
+func (u UpstreamProfile) validate(p *model.Problems, at string) {
+	if u.LatencyMs < 0 || u.LatencyMs > 10_000 {
+		p.Add(at+".latencyMs", "must be between 0 and 10000")
+	}
+	if u.JitterMs < 0 || u.JitterMs > 10_000 {
+		p.Add(at+".jitterMs", "must be between 0 and 10000")
+	}
+	if u.ErrorPercent < 0 || u.ErrorPercent > 100 {
+		p.Add(at+".errorPercent", "must be between 0 and 100")
+	}
+	if u.ErrorRate < 0 || u.ErrorRate > 1 {
+		p.Add(at+".errorRate", "must be between 0 and 1")
+	}
 }
 
 // Outcome is what happened to one request.
@@ -178,6 +203,8 @@ type Outcome struct {
 	Status int
 	// Upstream answered; "" when the gateway answered by itself.
 	Upstream string
+	// Endpoint is the address of the mock that answered, if any.
+	Endpoint string
 	// Retries is the number of tries after the first.
 	Retries int
 	// RateLimited means a rate limit refused the request.
@@ -207,6 +234,32 @@ type Result struct {
 	// ran out (then TimedOut is set).
 	Sent     int  `json:"sent"`
 	TimedOut bool `json:"timedOut,omitempty"`
+	// Endpoints are the upstreams' endpoints with the requests each
+	// answered and, with the sim, their health at the end of the run (set
+	// by Simulator).
+	Endpoints []EndpointResult `json:"endpoints,omitempty"`
+
+	// perEndpoint counts answers by endpoint address, for Endpoints.
+	perEndpoint map[string]int
+}
+
+// EndpointResult is one endpoint of an upstream in a run.
+type EndpointResult struct {
+	Upstream string `json:"upstream"`
+	// Index is the endpoint's place in the upstream's endpoint list, as
+	// UpstreamProfile.Endpoints names it.
+	Index int `json:"index"`
+	// Address is the mock's loopback address; StandsFor the real endpoint
+	// it replaces, for discovered upstreams.
+	Address   string `json:"address"`
+	StandsFor string `json:"standsFor,omitempty"`
+	// Requests is how many requests of the run it answered.
+	Requests int `json:"requests"`
+	// Health is what the simulated Envoy thought of the endpoint when the
+	// run ended: failing its health check, ejected by outlier detection
+	// (and how often), and why. nil when its upstream has neither, or with
+	// a real Envoy.
+	Health *sim.HostHealth `json:"health,omitempty"`
 }
 
 // Percentiles of request latency, in milliseconds.
@@ -248,7 +301,7 @@ func Run(ctx context.Context, spec Spec, sender Sender) Result {
 		}()
 	}
 	start := time.Now()
-	res := Result{PerUpstream: map[string]int{}, Statuses: map[string]int{}}
+	res := Result{PerUpstream: map[string]int{}, Statuses: map[string]int{}, perEndpoint: map[string]int{}}
 	go func() {
 		defer close(jobs)
 		for range spec.Requests {
@@ -275,6 +328,9 @@ func Run(ctx context.Context, spec Spec, sender Sender) Result {
 		res.Statuses[strconv.Itoa(d.out.Status)]++
 		if d.out.Upstream != "" {
 			res.PerUpstream[d.out.Upstream]++
+		}
+		if d.out.Endpoint != "" {
+			res.perEndpoint[d.out.Endpoint]++
 		}
 		res.Retries += d.out.Retries
 		if d.out.RateLimited {

@@ -129,6 +129,9 @@ func TestSpecValidate(t *testing.T) {
 			[]string{"concurrency", "gateway", "mix", "mix[0].request.url", "mix[0].weight", "requests", "timeoutSeconds",
 				"upstreams.web.errorPercent", "upstreams.web.errorRate", "upstreams.web.latencyMs"}},
 		"empty": {`{"gateway": "g"}`, []string{"mix", "requests"}},
+		"endpoint profiles": {`{"gateway": "g", "requests": 10, "mix": [{"weight": 1, "request": {"url": "/"}}],
+			"upstreams": {"web": {"endpoints": {"1": {"errorRate": 1}, "3": {"latencyMs": -1, "endpoints": {"0": {}}}, "-1": {}}}}}`,
+			[]string{"upstreams.web.endpoints.-1", "upstreams.web.endpoints.3.endpoints", "upstreams.web.endpoints.3.latencyMs"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
