@@ -281,6 +281,48 @@ export interface SandboxResult {
   /** Set when the simulated Envoy and the reference evaluator chose different rules. */
   ruleMismatch?: { envoy: string; evaluator: string };
   durationMs?: number;
+  /** The simulated Envoy's account of the exchange; null with a real Envoy. */
+  envoy?: SandboxExchange | null;
+}
+
+/** What the simulated Envoy reports about one request (the fields the UI reads). */
+export interface SandboxExchange {
+  notes?: string[];
+  /** Health of the chosen cluster's hosts, for upstreams with health checks or outlier detection. */
+  health?: ClusterHealth;
+}
+
+/** One upstream host's health as the simulated Envoy's load balancer sees it. */
+export interface HostHealth {
+  address: string;
+  /** Chosen by the load balancer (outside panic): passing its check and not ejected. */
+  healthy: boolean;
+  failedHealthCheck?: boolean;
+  pendingHealthCheck?: boolean;
+  ejected?: boolean;
+  ejectedUntil?: string;
+  /** Times ejected by outlier detection: the multiplier of the base ejection time. */
+  ejections?: number;
+  reason?: string;
+  lastCheck?: string;
+}
+
+export interface ClusterHealth {
+  hosts: HostHealth[];
+  /** Too few healthy hosts: requests are balanced over all of them. */
+  panic?: boolean;
+}
+
+/** One upstream endpoint in a traffic simulation. */
+export interface SimulationEndpoint {
+  upstream: string;
+  /** Place in the upstream's endpoint list, as per-endpoint profiles name it. */
+  index: number;
+  address: string;
+  standsFor?: string;
+  requests: number;
+  /** Health when the run ended (sim only, upstreams with health checks or outlier detection). */
+  health?: HostHealth;
 }
 
 export interface SimulationResult {
@@ -293,4 +335,5 @@ export interface SimulationResult {
   sent?: number;
   durationMs?: number;
   timedOut?: boolean;
+  endpoints?: SimulationEndpoint[];
 }

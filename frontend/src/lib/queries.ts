@@ -310,7 +310,14 @@ export interface SimulationProfile {
   gateway: string;
   requests: number;
   mix: { method: string; url: string; headers?: Record<string, string>; weight: number }[];
-  upstreams?: Record<string, { latencyMs?: number; errorRate?: number }>;
+  upstreams?: Record<string, UpstreamBehaviour & { endpoints?: Record<string, UpstreamBehaviour> }>;
+}
+
+/** How an upstream's mocks (or one endpoint's) behave during a simulation. */
+export interface UpstreamBehaviour {
+  latencyMs?: number;
+  /** Share of 5xx answers, 0 to 1. */
+  errorRate?: number;
 }
 
 export const runSimulation = (profile: SimulationProfile) => post<SimulationResult>('/sandbox/simulations', profile);

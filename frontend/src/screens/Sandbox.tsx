@@ -7,6 +7,7 @@ import { useCanEdit } from '../auth';
 import { friendlyMessage, post } from '../lib/api';
 import type { RouteTest } from './RouteTests';
 import { useState } from 'react';
+import { ClusterHealthView } from '../components/HostHealth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { TraceView } from '../components/TraceView';
 import { useCurrentGateway } from '../gateway';
@@ -241,6 +242,12 @@ export function SandboxResultView({ result }: { result: SandboxResult }) {
             </Text>
           )}
           <HeaderTable headers={result.received.headers} />
+        </Card>
+      )}
+      {result.envoy?.health && (
+        <Card withBorder>
+          <Text size="sm" fw={600} mb={4}>Hosts of {result.upstream ?? 'the upstream'}</Text>
+          <ClusterHealthView health={result.envoy.health} />
         </Card>
       )}
       <Card withBorder>

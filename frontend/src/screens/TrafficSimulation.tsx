@@ -4,9 +4,11 @@ import { useHotkeys } from '@mantine/hooks';
 import { IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
+import { EndpointResultsView } from '../components/HostHealth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
 import { ApiError } from '../lib/api';
+import { upstreamBehaviours, type ProfileRow } from '../lib/health';
 import type { SimulationResult } from '../lib/model';
 import { runSimulation, useUpstreams, type SimulationProfile } from '../lib/queries';
 
@@ -14,11 +16,6 @@ interface MixRow {
   method: string;
   url: string;
   weight: number;
-}
-interface UpstreamProfile {
-  upstream: string;
-  latencyMs: number;
-  errorRate: number;
 }
 
 const COLORS = ['indigo.6', 'teal.6', 'orange.6', 'grape.6', 'cyan.6', 'pink.6', 'lime.6', 'yellow.6'];
@@ -29,7 +26,7 @@ export default function TrafficSimulation() {
   const ups = useUpstreams();
   const [requests, setRequests] = useState<number | string>(1000);
   const [mix, setMix] = useState<MixRow[]>([{ method: 'GET', url: 'http://shop.example.com/', weight: 1 }]);
-  const [profiles, setProfiles] = useState<UpstreamProfile[]>([]);
+  const [profiles, setProfiles] = useState<ProfileRow[]>([]);
   const sim = useMutation({ mutationFn: (p: SimulationProfile) => runSimulation(p) });
 
   const run = () => {
@@ -38,7 +35,7 @@ export default function TrafficSimulation() {
       gateway,
       requests: Number(requests) || 100,
       mix,
-      upstreams: Object.fromEntries(profiles.filter((p) => p.upstream).map((p) => [p.upstream, { latencyMs: p.latencyMs, errorRate: p.errorRate / 100 }])),
+      upstreams: upstreamBehaviours(profiles),
     });
   };
   useHotkeys([['mod+Enter', run]], [], true);
@@ -66,12 +63,13 @@ export default function TrafficSimulation() {
               {profiles.map((p, i) => (
                 <Group key={i} gap="xs" wrap="nowrap">
                   <Select aria-label="Upstream" data={ups.data?.items.map((u) => u.name) ?? []} value={p.upstream || null} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, upstream: v ?? '' } : x)))} w={150} size="xs" searchable />
+                  <NumberInput aria-label="Endpoint" title="Endpoint index (from 0); empty for every endpoint" placeholder="all" prefix="#" min={0} allowDecimal={false} value={p.endpoint} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, endpoint: v === '' ? '' : Number(v) } : x)))} w={70} size="xs" />
                   <NumberInput aria-label="Latency ms" suffix=" ms" min={0} value={p.latencyMs} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, latencyMs: Number(v) || 0 } : x)))} w={100} size="xs" />
                   <NumberInput aria-label="Error rate" suffix=" % 5xx" min={0} max={100} value={p.errorRate} onChange={(v) => setProfiles(profiles.map((x, j) => (j === i ? { ...x, errorRate: Number(v) || 0 } : x)))} w={110} size="xs" />
                   <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setProfiles(profiles.filter((_, j) => j !== i))}><IconTrash size={14} /></ActionIcon>
                 </Group>
               ))}
-              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setProfiles([...profiles, { upstream: '', latencyMs: 20, errorRate: 0 }])}>Upstream profile</Button>
+              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setProfiles([...profiles, { upstream: '', endpoint: '', latencyMs: 20, errorRate: 0 }])}>Upstream profile</Button>
               <Button leftSection={<IconPlayerPlay size={16} />} onClick={run} loading={sim.isPending} disabled={!gateway}>Run simulation</Button>
             </Stack>
           </Card>
@@ -112,6 +110,12 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
         <Text fw={600} size="sm" mb="xs">Requests per upstream</Text>
         <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} />
       </Card>
+      {result.endpoints && result.endpoints.length > 0 && (
+        <Card withBorder>
+          <Text fw={600} size="sm" mb="xs">Endpoints</Text>
+          <EndpointResultsView endpoints={result.endpoints} />
+        </Card>
+      )}
       <SimpleGrid cols={2}>
         <Card withBorder>
           <Text fw={600} size="sm" mb="xs">Status codes</Text>
