@@ -81,6 +81,8 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // HostHealth is one upstream host's health as the load balancer sees it.
@@ -145,11 +147,20 @@ type odSpec struct {
 	alwaysEjectOne, unejectOnCheck      bool
 }
 
-func durOr(d interface{ AsDuration() time.Duration }, isNil bool, def time.Duration) time.Duration {
-	if isNil {
+// durationOr is d, or def when d is unset.
+func durationOr(d *durationpb.Duration, def time.Duration) time.Duration {
+	if d == nil {
 		return def
 	}
 	return d.AsDuration()
+}
+
+// uint32Or is v, or def when v is unset.
+func uint32Or(v *wrapperspb.UInt32Value, def uint32) uint32 {
+	if v == nil {
+		return def
+	}
+	return v.GetValue()
 }
 
 // compileHealthCheck reads a cluster's health checks. The sim runs one
@@ -169,7 +180,7 @@ func compileHealthCheck(hcs []*corev3.HealthCheck) (*hcSpec, error) {
 		initialJitter:      h.GetInitialJitter().AsDuration(),
 		intervalJitter:     h.GetIntervalJitter().AsDuration(),
 		jitterPercent:      h.GetIntervalJitterPercent(),
-		noTraffic:          durOr(h.GetNoTrafficInterval(), h.GetNoTrafficInterval() == nil, 60*time.Second),
+		noTraffic:          durationOr(h.GetNoTrafficInterval(), 60*time.Second),
 		noTrafficHealthy:   h.GetNoTrafficHealthyInterval().AsDuration(),
 		unhealthy:          h.GetUnhealthyInterval().AsDuration(),
 		unhealthyEdge:      h.GetUnhealthyEdgeInterval().AsDuration(),
@@ -225,21 +236,15 @@ func compileOutlierDetection(o *clusterv3.OutlierDetection) (*odSpec, error) {
 	if o.GetSplitExternalLocalOriginErrors() {
 		return nil, errors.New("outlier detection: split_external_local_origin_errors is not supported")
 	}
-	u32 := func(v interface{ GetValue() uint32 }, isNil bool, def uint32) uint32 {
-		if isNil {
-			return def
-		}
-		return v.GetValue()
-	}
 	s := &odSpec{
-		consecutive5xx:     int(u32(o.GetConsecutive_5Xx(), o.GetConsecutive_5Xx() == nil, 5)),
-		consecutiveGateway: int(u32(o.GetConsecutiveGatewayFailure(), o.GetConsecutiveGatewayFailure() == nil, 5)),
-		enforce5xx:         min(u32(o.GetEnforcingConsecutive_5Xx(), o.GetEnforcingConsecutive_5Xx() == nil, 100), 100),
-		enforceGateway:     min(u32(o.GetEnforcingConsecutiveGatewayFailure(), o.GetEnforcingConsecutiveGatewayFailure() == nil, 0), 100),
-		maxPercent:         min(u32(o.GetMaxEjectionPercent(), o.GetMaxEjectionPercent() == nil, 10), 100),
-		interval:           durOr(o.GetInterval(), o.GetInterval() == nil, 10*time.Second),
-		baseEjection:       durOr(o.GetBaseEjectionTime(), o.GetBaseEjectionTime() == nil, 30*time.Second),
-		maxEjection:        durOr(o.GetMaxEjectionTime(), o.GetMaxEjectionTime() == nil, 300*time.Second),
+		consecutive5xx:     int(uint32Or(o.GetConsecutive_5Xx(), 5)),
+		consecutiveGateway: int(uint32Or(o.GetConsecutiveGatewayFailure(), 5)),
+		enforce5xx:         min(uint32Or(o.GetEnforcingConsecutive_5Xx(), 100), 100),
+		enforceGateway:     min(uint32Or(o.GetEnforcingConsecutiveGatewayFailure(), 0), 100),
+		maxPercent:         min(uint32Or(o.GetMaxEjectionPercent(), 10), 100),
+		interval:           durationOr(o.GetInterval(), 10*time.Second),
+		baseEjection:       durationOr(o.GetBaseEjectionTime(), 30*time.Second),
+		maxEjection:        durationOr(o.GetMaxEjectionTime(), 300*time.Second),
 		alwaysEjectOne:     o.GetAlwaysEjectOneHost().GetValue(),
 		unejectOnCheck:     o.GetSuccessfulActiveHealthCheckUnejectHost() == nil || o.GetSuccessfulActiveHealthCheckUnejectHost().GetValue(),
 	}
@@ -310,7 +315,7 @@ func newClusterHealth(cl *cluster, log *slog.Logger) *clusterHealth {
 	if ch.hc != nil {
 		// Checks speak HTTP/1.1 (codec_client_type's default) on their
 		// own connections, so they never queue behind traffic.
-		ch.tr = &http.Transport{Protocols: new(http.Protocols), DisableKeepAlives: false, MaxIdleConnsPerHost: 1}
+		ch.tr = &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 1}
 		ch.tr.Protocols.SetHTTP1(true)
 		ch.tr.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 			c := ch.cl.Load()

@@ -27,6 +27,7 @@ import (
 type hcBackend struct {
 	srv      *httptest.Server
 	status   atomic.Int32
+	answer   atomic.Int32 // to requests other than checks
 	delay    atomic.Int64
 	checks   atomic.Int64
 	lastHost atomic.Pointer[string]
@@ -37,6 +38,7 @@ func newHCBackend(t *testing.T) *hcBackend {
 	t.Helper()
 	b := &hcBackend{}
 	b.status.Store(200)
+	b.answer.Store(200)
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			b.checks.Add(1)
@@ -54,7 +56,7 @@ func newHCBackend(t *testing.T) *hcBackend {
 			return
 		}
 		w.Header().Set("x-backend", b.addr())
-		w.WriteHeader(200)
+		w.WriteHeader(int(b.answer.Load()))
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
@@ -570,6 +572,70 @@ func TestHealthConfigRefused(t *testing.T) {
 			_, err := buildClusterParts(tc.c, &resources{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestOutlierDetectionDefaults: unset fields take Envoy's defaults.
+func TestOutlierDetectionDefaults(t *testing.T) {
+	got, err := compileOutlierDetection(&clusterv3.OutlierDetection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := odSpec{consecutive5xx: 5, consecutiveGateway: 5, enforce5xx: 100, enforceGateway: 0, interval: 10 * time.Second,
+		baseEjection: 30 * time.Second, maxEjection: 300 * time.Second, maxPercent: 10, unejectOnCheck: true}
+	if *got != want {
+		t.Errorf("defaults %+v, want %+v", *got, want)
+	}
+	got, err = compileOutlierDetection(&clusterv3.OutlierDetection{BaseEjectionTime: durationpb.New(10 * time.Minute), MaxEjectionPercent: u32(250),
+		SuccessfulActiveHealthCheckUnejectHost: wrapperspb.Bool(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.maxEjection != 10*time.Minute || got.maxPercent != 100 || got.unejectOnCheck {
+		t.Errorf("bounds %+v", *got)
+	}
+}
+
+// TestPassingCheckReturnsEjectedHost: with active checks as well, a host
+// ejected for its answers returns at its next passing check, long before
+// the ejection time, unless successful_active_health_check_uneject_host
+// is false.
+func TestPassingCheckReturnsEjectedHost(t *testing.T) {
+	tests := map[string]struct {
+		uneject  *wrapperspb.BoolValue
+		wantBack bool
+	}{
+		"default":          {wantBack: true},
+		"uneject disabled": {uneject: wrapperspb.Bool(false)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			a, b := newHCBackend(t), newHCBackend(t)
+			c := checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(1, 1))
+			// Sweeps are a minute apart: only a check can return b.
+			c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: u32(2), Interval: ms(60_000), BaseEjectionTime: ms(60_000), MaxEjectionPercent: u32(50),
+				SuccessfulActiveHealthCheckUnejectHost: tc.uneject}
+			h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")), c, loadAssignmentOf("web", a.addr(), b.addr()))
+			waitHealth(t, h.dp, "web", "both healthy", allHealthy(2))
+			b.answer.Store(500)
+			for range 4 {
+				h.do(t, "GET", "http://x/")
+			}
+			b.answer.Store(200)
+			if tc.wantBack {
+				hosts := waitHealth(t, h.dp, "web", "b returned by its check", allHealthy(2))
+				if hosts[b.addr()].Ejections != 1 {
+					t.Errorf("b was not ejected: %+v", hosts[b.addr()])
+				}
+				return
+			}
+			hosts := waitHealth(t, h.dp, "web", "b ejected", func(m map[string]HostHealth) bool { return m[b.addr()].Ejected })
+			time.Sleep(50 * time.Millisecond) // ten passing checks
+			if hosts = waitHealth(t, h.dp, "web", "status", func(map[string]HostHealth) bool { return true }); !hosts[b.addr()].Ejected {
+				t.Errorf("b returned though checks may not uneject: %+v", hosts[b.addr()])
 			}
 		})
 	}
