@@ -12,6 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -99,6 +100,9 @@ type cluster struct {
 	od             *odSpec
 	health         *clusterHealth
 	panicThreshold float64
+	// edsHealth is set when the load assignment marks some endpoint
+	// unhealthy.
+	edsHealth bool
 	// healthyRing caches the ring of the last healthy set the ring hash
 	// balancer chose from.
 	healthyRing atomic.Pointer[subsetRing]
@@ -117,6 +121,9 @@ type endpoint struct {
 	// host is the endpoint's health; nil when the cluster neither
 	// checks nor detects outliers.
 	host *hostState
+	// edsStatus is the load assignment's health_status when it takes the
+	// endpoint out of the healthy set (UNHEALTHY, DRAINING, TIMEOUT).
+	edsStatus string
 }
 
 // subsetRing is a hash ring over some of a cluster's endpoints.
@@ -471,7 +478,17 @@ func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
 			if w == 0 {
 				w = 1
 			}
-			out.endpoints = append(out.endpoints, endpoint{addr: net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue()))), weight: w, active: new(atomic.Int64)})
+			ep := endpoint{addr: net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue()))), weight: w, active: new(atomic.Int64)}
+			// Envoy takes hosts the load assignment calls unhealthy,
+			// draining or timed out out of the healthy set, as if they
+			// failed a check. DEGRADED hosts are balanced like healthy
+			// ones here (Envoy uses them only when too few are healthy).
+			switch st := lb.GetHealthStatus(); st {
+			case corev3.HealthStatus_UNHEALTHY, corev3.HealthStatus_DRAINING, corev3.HealthStatus_TIMEOUT:
+				ep.edsStatus = st.String()
+				out.edsHealth = true
+			}
+			out.endpoints = append(out.endpoints, ep)
 		}
 	}
 	if out.lb == clusterv3.Cluster_RING_HASH || out.lb == clusterv3.Cluster_MAGLEV {

@@ -758,13 +758,20 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		defer cancel()
 		up.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(d.Timeout.Milliseconds(), 10))
 	}
-	if cl.health != nil {
-		cl.health.traffic.Store(true)
+	if cl.health != nil || cl.edsHealth {
 		_, panicking := cl.candidates()
-		ex.Health = &ClusterHealth{Hosts: cl.health.snapshot(), Panic: panicking}
-		for _, h := range ex.Health.Hosts {
-			if !h.Healthy {
-				ex.Notes = append(ex.Notes, fmt.Sprintf("host %s is unhealthy: %s", h.Address, h.Reason))
+		if cl.health != nil {
+			cl.health.traffic.Store(true)
+			ex.Health = &ClusterHealth{Hosts: cl.health.snapshot(), Panic: panicking}
+			for _, h := range ex.Health.Hosts {
+				if !h.Healthy {
+					ex.Notes = append(ex.Notes, fmt.Sprintf("host %s is unhealthy: %s", h.Address, h.Reason))
+				}
+			}
+		}
+		for _, ep := range cl.endpoints {
+			if ep.edsStatus != "" {
+				ex.Notes = append(ex.Notes, fmt.Sprintf("host %s is %s in the cluster's load assignment", ep.addr, ep.edsStatus))
 			}
 		}
 		if panicking {

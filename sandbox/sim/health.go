@@ -125,6 +125,12 @@ type hcSpec struct {
 	tcp                                                                bool
 	path, host, method                                                 string
 	expected, retriable                                                []statusRange
+	// altPort, when set, is checked instead of the endpoint's port.
+	altPort uint32
+	// reuse keeps the check connection open between checks (default).
+	reuse      bool
+	addHeaders []*corev3.HeaderValueOption
+	delHeaders []string
 }
 
 type statusRange struct{ start, end int64 } // [start, end)
@@ -194,6 +200,8 @@ func compileHealthCheck(hcs []*corev3.HealthCheck) (*hcSpec, error) {
 	if h.GetUnhealthyThreshold() == nil || h.GetHealthyThreshold() == nil {
 		return nil, errors.New("health check: unhealthy_threshold and healthy_threshold are required")
 	}
+	s.altPort = h.GetAltPort().GetValue()
+	s.reuse = h.GetReuseConnection() == nil || h.GetReuseConnection().GetValue()
 	// A threshold of 0 behaves as 1: the first result decides.
 	s.unhealthyThreshold, s.healthyThreshold = max(s.unhealthyThreshold, 1), max(s.healthyThreshold, 1)
 	switch c := h.GetHealthChecker().(type) {
@@ -202,7 +210,11 @@ func compileHealthCheck(hcs []*corev3.HealthCheck) (*hcSpec, error) {
 		if hh.GetCodecClientType() != 0 {
 			return nil, fmt.Errorf("health check: codec_client_type %s is not supported", hh.GetCodecClientType())
 		}
+		if hh.GetSend() != nil || len(hh.GetReceive()) > 0 || hh.GetServiceNameMatcher() != nil {
+			return nil, errors.New("health check: HTTP send/receive payloads and service_name_matcher are not supported")
+		}
 		s.path, s.host = hh.GetPath(), hh.GetHost()
+		s.addHeaders, s.delHeaders = hh.GetRequestHeadersToAdd(), hh.GetRequestHeadersToRemove()
 		s.method = http.MethodGet
 		if m := hh.GetMethod(); m != corev3.RequestMethod_METHOD_UNSPECIFIED {
 			s.method = m.String()
@@ -315,7 +327,7 @@ func newClusterHealth(cl *cluster, log *slog.Logger) *clusterHealth {
 	if ch.hc != nil {
 		// Checks speak HTTP/1.1 (codec_client_type's default) on their
 		// own connections, so they never queue behind traffic.
-		ch.tr = &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 1}
+		ch.tr = &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 1, DisableKeepAlives: !ch.hc.reuse}
 		ch.tr.Protocols.SetHTTP1(true)
 		ch.tr.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 			c := ch.cl.Load()
@@ -445,6 +457,11 @@ func (ch *clusterHealth) probe(parent context.Context, addr string) checkResult 
 	ctx, cancel := context.WithTimeout(parent, ch.hc.timeout)
 	defer cancel()
 	cl := ch.cl.Load()
+	if ch.hc.altPort != 0 {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			addr = net.JoinHostPort(host, strconv.Itoa(int(ch.hc.altPort)))
+		}
+	}
 	if ch.hc.tcp {
 		var err error
 		var c net.Conn
@@ -469,6 +486,32 @@ func (ch *clusterHealth) probe(parent context.Context, addr string) checkResult 
 	}
 	req.Host = host
 	req.Header.Set("User-Agent", "Envoy/HC")
+	// Header values are taken literally: the sim has no formatter for
+	// %UPSTREAM_...% variables in checks.
+	for _, o := range ch.hc.addHeaders {
+		k, v := o.GetHeader().GetKey(), o.GetHeader().GetValue()
+		switch o.GetAppendAction() {
+		case corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD:
+			if o.GetAppend() != nil && !o.GetAppend().GetValue() {
+				req.Header.Set(k, v)
+			} else {
+				req.Header.Add(k, v)
+			}
+		case corev3.HeaderValueOption_ADD_IF_ABSENT:
+			if req.Header.Get(k) == "" {
+				req.Header.Set(k, v)
+			}
+		case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD:
+			req.Header.Set(k, v)
+		case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS:
+			if req.Header.Get(k) != "" {
+				req.Header.Set(k, v)
+			}
+		}
+	}
+	for _, k := range ch.hc.delHeaders {
+		req.Header.Del(k)
+	}
 	resp, err := ch.tr.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil && parent.Err() == nil {
@@ -704,12 +747,12 @@ func (dp *DataPlane) attachHealth(cfg *config) {
 // share is below the panic threshold. An empty, non-nil set means no
 // healthy host and no panic.
 func (c *cluster) candidates() (set []int, panicking bool) {
-	if c.health == nil {
+	if c.health == nil && !c.edsHealth {
 		return nil, false
 	}
 	set = make([]int, 0, len(c.endpoints))
 	for i, ep := range c.endpoints {
-		if ep.host == nil || !ep.host.unhealthy.Load() {
+		if ep.edsStatus == "" && (ep.host == nil || !ep.host.unhealthy.Load()) {
 			set = append(set, i)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,6 +33,7 @@ type hcBackend struct {
 	checks   atomic.Int64
 	lastHost atomic.Pointer[string]
 	lastUA   atomic.Pointer[string]
+	lastHdr  atomic.Pointer[http.Header]
 }
 
 func newHCBackend(t *testing.T) *hcBackend {
@@ -45,6 +47,8 @@ func newHCBackend(t *testing.T) *hcBackend {
 			host, ua := r.Host, r.UserAgent()
 			b.lastHost.Store(&host)
 			b.lastUA.Store(&ua)
+			hdr := r.Header.Clone()
+			b.lastHdr.Store(&hdr)
 			if d := time.Duration(b.delay.Load()); d > 0 {
 				select {
 				case <-time.After(d):
@@ -638,5 +642,70 @@ func TestPassingCheckReturnsEjectedHost(t *testing.T) {
 				t.Errorf("b returned though checks may not uneject: %+v", hosts[b.addr()])
 			}
 		})
+	}
+}
+
+// TestLoadAssignmentHealthStatus: hosts the load assignment calls
+// unhealthy, draining or timed out are left out like failing ones, and
+// count towards the panic threshold.
+func TestLoadAssignmentHealthStatus(t *testing.T) {
+	tests := map[string]struct {
+		statuses []corev3.HealthStatus
+		wantTo   int
+	}{
+		"one unhealthy":           {statuses: []corev3.HealthStatus{corev3.HealthStatus_HEALTHY, corev3.HealthStatus_UNHEALTHY, corev3.HealthStatus_UNKNOWN}, wantTo: 2},
+		"degraded is balanced to": {statuses: []corev3.HealthStatus{corev3.HealthStatus_DEGRADED, corev3.HealthStatus_TIMEOUT, corev3.HealthStatus_UNKNOWN}, wantTo: 2},
+		"two draining: panic":     {statuses: []corev3.HealthStatus{corev3.HealthStatus_DRAINING, corev3.HealthStatus_DRAINING, corev3.HealthStatus_HEALTHY}, wantTo: 3},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			backs := []*hcBackend{newHCBackend(t), newHCBackend(t), newHCBackend(t)}
+			cla := loadAssignmentOf("web", backs[0].addr(), backs[1].addr(), backs[2].addr())
+			for i, st := range tc.statuses {
+				cla.Endpoints[0].LbEndpoints[i].HealthStatus = st
+			}
+			h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")), edsCluster("web", clusterv3.Cluster_ROUND_ROBIN), cla)
+			seen := h.spread(t, 9)
+			if len(seen) != tc.wantTo {
+				t.Errorf("reached %v, want %d hosts", seen, tc.wantTo)
+			}
+			for i, st := range tc.statuses {
+				if (st == corev3.HealthStatus_UNHEALTHY || st == corev3.HealthStatus_TIMEOUT) && seen[backs[i].addr()] > 0 {
+					t.Errorf("host %d (%s) got traffic", i, st)
+				}
+			}
+		})
+	}
+}
+
+// TestHealthCheckRequestOptions: request headers to add and remove, and
+// alt_port, which checks another port of the host.
+func TestHealthCheckRequestOptions(t *testing.T) {
+	h := newHarness(t)
+	a, other := newHCBackend(t), newHCBackend(t)
+	hc := httpCheck(1, 1)
+	hc.GetHttpHealthCheck().RequestHeadersToAdd = []*corev3.HeaderValueOption{
+		{Header: &corev3.HeaderValue{Key: "x-probe", Value: "1"}},
+		{Header: &corev3.HeaderValue{Key: "user-agent", Value: "custom"}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD},
+	}
+	hc.GetHttpHealthCheck().RequestHeadersToRemove = []string{"x-none"}
+	h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")), checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, hc), loadAssignmentOf("web", a.addr()))
+	waitHealth(t, h.dp, "web", "healthy", allHealthy(1))
+	if hdr := *a.lastHdr.Load(); hdr.Get("x-probe") != "1" || hdr.Get("user-agent") != "custom" {
+		t.Errorf("check headers %v", hdr)
+	}
+
+	// With alt_port the checks of a go to other's port: other failing
+	// takes a out.
+	other.status.Store(500)
+	alt := httpCheck(1, 1)
+	alt.AltPort = u32(uint32(other.srv.Listener.Addr().(*net.TCPAddr).Port))
+	h.set(t, "2", listener(t), routeConfig(prefixRoute("r", "/", "web")), checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, alt), loadAssignmentOf("web", a.addr()))
+	hosts := waitHealth(t, h.dp, "web", "a checked on the other port", func(m map[string]HostHealth) bool {
+		return len(m) == 1 && !m[a.addr()].PendingHealthCheck
+	})
+	if hosts[a.addr()].Healthy || other.checks.Load() == 0 {
+		t.Errorf("a %+v, other checked %d times", hosts[a.addr()], other.checks.Load())
 	}
 }
