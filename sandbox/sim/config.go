@@ -530,13 +530,7 @@ func (c *cluster) ringOf(set []int) []ringEntry {
 // request hash for ring hash and Maglev (hashed false: no hash, pick at
 // random). It returns -1 when there is no host to choose.
 func (c *cluster) pick(hash uint64, hashed bool, exclude int) int {
-	i, _ := c.choose(hash, hashed, exclude)
-	return i
-}
-
-// choose is pick that also reports whether the cluster was in panic.
-func (c *cluster) choose(hash uint64, hashed bool, exclude int) (int, bool) {
-	set, panicking := c.candidates()
+	set, _ := c.candidates()
 	n := len(c.endpoints)
 	if set != nil {
 		n = len(set)
@@ -548,10 +542,10 @@ func (c *cluster) choose(hash uint64, hashed bool, exclude int) (int, bool) {
 		return set[k]
 	}
 	if n == 0 {
-		return -1, panicking
+		return -1
 	}
 	if n == 1 {
-		return at(0), panicking
+		return at(0)
 	}
 	switch c.lb {
 	case clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
@@ -571,9 +565,9 @@ func (c *cluster) choose(hash uint64, hashed bool, exclude int) (int, bool) {
 		if i == len(ring) {
 			i = 0
 		}
-		return ring[i].ep, panicking
+		return ring[i].ep
 	case clusterv3.Cluster_RANDOM:
-		return at(c.weightedRandom(set)), panicking
+		return at(c.weightedRandom(set))
 	case clusterv3.Cluster_LEAST_REQUEST:
 		// Envoy's default: the better of two random choices.
 		a, b := at(c.weightedRandom(set)), at(c.weightedRandom(set))
@@ -581,9 +575,9 @@ func (c *cluster) choose(hash uint64, hashed bool, exclude int) (int, bool) {
 			b = at((c.position(set, a) + 1) % n)
 		}
 		if c.endpoints[b].active.Load() < c.endpoints[a].active.Load() {
-			return b, panicking
+			return b
 		}
-		return a, panicking
+		return a
 	}
 	// Weighted round robin over the expanded weights.
 	var total uint64
@@ -595,11 +589,11 @@ func (c *cluster) choose(hash uint64, hashed bool, exclude int) (int, bool) {
 	for k := range n {
 		w := uint64(c.endpoints[at(k)].weight)
 		if x < w {
-			return at(k), panicking
+			return at(k)
 		}
 		x -= w
 	}
-	return at(0), panicking
+	return at(0)
 }
 
 // position is the index of endpoint i within set (nil: all).

@@ -49,9 +49,6 @@ type DataPlaneOptions struct {
 	// MaxBodyBytes bounds request bodies, which are buffered for retries
 	// and mirrors; default 8 MiB.
 	MaxBodyBytes int64
-	// healthRand, when set, replaces the random draws of health checking
-	// and outlier detection (jitter, enforcing percentages), for tests.
-	healthRand func(n uint64) uint64
 }
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
@@ -79,8 +76,7 @@ type DataPlane struct {
 	reqSeq     atomic.Uint64
 	// health holds, by cluster, the running health checkers and outlier
 	// detectors; guarded by mu.
-	health     map[string]*clusterHealth
-	healthRand func(n uint64) uint64
+	health map[string]*clusterHealth
 }
 
 type listenerServer struct {
@@ -107,7 +103,7 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 		opts.NodeID = "routedeck-sim"
 	}
 	dp := &DataPlane{opts: opts, log: opts.Logger, servers: map[string]*listenerServer{}, changed: make(chan struct{}), done: make(chan struct{}),
-		health: map[string]*clusterHealth{}, healthRand: opts.healthRand}
+		health: map[string]*clusterHealth{}}
 	if dp.log == nil {
 		dp.log = slog.Default()
 	}

@@ -718,9 +718,6 @@ func (dp *DataPlane) attachHealth(cfg *config) {
 				old.close()
 			}
 			old = newClusterHealth(cl, dp.log)
-			if dp.healthRand != nil {
-				old.rnd = dp.healthRand
-			}
 			dp.health[name] = old
 		}
 		old.cl.Store(cl)
