@@ -286,7 +286,7 @@ type hostState struct {
 	passes, fails             int
 	lastCheck, checkReason    string
 	ejected                   bool
-	ejectedAt, ejectedUntil   time.Time
+	ejectedUntil              time.Time
 	ejections                 int
 	cons5xx, consGateway      int
 	ejectReason               string
@@ -627,7 +627,7 @@ func (ch *clusterHealth) ejectLocked(h *hostState, why string, enforcing uint32)
 		return
 	}
 	now := ch.now()
-	h.ejected, h.ejections, h.ejectedAt = true, h.ejections+1, now
+	h.ejected, h.ejections = true, h.ejections+1
 	h.ejectedUntil = now.Add(min(ch.od.baseEjection*time.Duration(h.ejections), ch.od.maxEjection))
 	h.ejectReason = "ejected by outlier detection: " + why
 	h.update()
