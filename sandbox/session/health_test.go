@@ -3,6 +3,7 @@ package session
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/sandbox/upstream"
@@ -53,5 +54,37 @@ func TestHostHealthInResults(t *testing.T) {
 	}
 	if s.Health("nope") != nil {
 		t.Error("health of a gateway without a sandbox")
+	}
+}
+
+// TestSandboxChecksIdleClusters: a failing endpoint shows as unhealthy at
+// the check interval, without traffic to wake the checker (Envoy checks an
+// idle cluster once a minute unless told otherwise).
+func TestSandboxChecksIdleClusters(t *testing.T) {
+	ws := demo(t)
+	ws.update(func(w *model.Workspace) {
+		for i := range w.Upstreams {
+			if w.Upstreams[i].Name == "api" {
+				w.Upstreams[i].HealthCheck = &model.HealthCheck{Path: "/healthz", Interval: model.Duration(50 * time.Millisecond), UnhealthyThreshold: 1}
+			}
+		}
+	})
+	s := newService(t, ws)
+	if _, err := s.Do(t.Context(), TestRequest{Gateway: "public", Curl: `curl -H 'Host: shop.example.com' http://gw/`}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.SetProfile("api", upstream.Profile{ErrorPercent: 100}) {
+		t.Fatal("no api mock")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		h := s.Health("public")["api"]
+		if len(h.Hosts) == 1 && !h.Hosts[0].Healthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failing api endpoint is still healthy after 3s of 50ms checks: %+v", h)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -310,6 +310,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 			return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
 		}
 	}
+	res = checkIdleClusters(res)
 	res, addrs, err := pp.remapListeners(res)
 	if err != nil {
 		return nil, err
