@@ -235,10 +235,26 @@ func TestUpstreamTLSWarmsUntilSecret(t *testing.T) {
 	}
 
 	// The cluster now names a secret that is missing: the previous
-	// cluster keeps serving meanwhile.
-	h.set(t, "3", append(base("ca-2"), caSecret("ca-1", ca.CertPEM()))...)
-	if st := h.dp.Status(); strings.Join(st.WarmingClusters["api"], ",") != "ca-2" {
-		t.Fatalf("warming clusters %v", st.WarmingClusters)
+	// cluster keeps serving meanwhile. The server has nothing to send for
+	// ca-2, so only the other types reach version 3 (an ADS server holds
+	// back a response that lacks a requested name, as this one does).
+	snap, err := cache.NewSnapshot("3", map[resource.Type][]types.Resource{
+		resource.ListenerType: {listener(t)}, resource.RouteType: {routeConfig(prefixRoute("rule/api/0", "/", "api"))},
+		resource.ClusterType:  {withTLS(t, edsCluster("api", clusterv3.Cluster_ROUND_ROBIN), &tlsv3.UpstreamTlsContext{Sni: "api.internal", CommonTlsContext: sdsCA("ca-2")})},
+		resource.EndpointType: {loadAssignment("api", mockSrv)}, resource.SecretType: {caSecret("ca-1", ca.CertPEM())},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cache.SetSnapshot(t.Context(), "n1", snap); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := h.dp.WaitFor(ctx, func(st Status) bool {
+		return st.Versions[resource.ClusterType] == "3" && strings.Join(st.WarmingClusters["api"], ",") == "ca-2"
+	}); err != nil {
+		t.Fatalf("cluster naming the missing ca-2: %v (status %+v)", err, h.dp.Status())
 	}
 	if _, status, body := h.capture(t, "http://x/"); status != 200 {
 		t.Fatalf("updated warming cluster: %d %q", status, body)
