@@ -25,7 +25,7 @@ func TestCheckIdleClusters(t *testing.T) {
 		same   bool            // the cluster is passed on as it is
 	}{
 		"no health check":           {nil, nil, true},
-		"idle interval unset":       {[]*corev3.HealthCheck{check(2 * time.Second, 0)}, []time.Duration{2 * time.Second}, false},
+		"idle interval unset":       {[]*corev3.HealthCheck{check(2*time.Second, 0)}, []time.Duration{2 * time.Second}, false},
 		"idle interval set is kept": {[]*corev3.HealthCheck{check(2*time.Second, 10*time.Second)}, []time.Duration{10 * time.Second}, true},
 	}
 	for name, tc := range tests {
