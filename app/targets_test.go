@@ -163,8 +163,8 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 	var dep struct {
 		DryRun  bool
 		Applied []struct {
-			Kind, Namespace, Name string
-			Changed               bool
+			Kind, Namespace, Name, Action string
+			Changed                       bool
 		}
 		YAML string
 	}
@@ -177,6 +177,18 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 	decodeInto(t, code, body, &dep)
 	if len(dep.Applied) != 3 || dep.Applied[2].Kind != "Service" || dep.Applied[2].Namespace != "shop" || !dep.Applied[2].Changed {
 		t.Errorf("deploy: %s", body)
+	}
+	for _, ap := range dep.Applied {
+		if ap.Action != "created" {
+			t.Errorf("deploy: %s %s %s, want created", ap.Kind, ap.Name, ap.Action)
+		}
+	}
+	code, body = call("POST", "/gateways/edge/deploy", `{"ads": "routedeck.infra:18000", "serviceType": "NodePort", "dryRun": true}`)
+	decodeInto(t, code, body, &dep)
+	for _, ap := range dep.Applied {
+		if ap.Action != "unchanged" || ap.Changed {
+			t.Errorf("dry run after the deploy: %s %s %s (changed %v), want unchanged", ap.Kind, ap.Name, ap.Action, ap.Changed)
+		}
 	}
 	if code, body := call("POST", "/gateways/edge/deploy", `{"ads": "routedeck.infra:18000", "serviceType": "ClusterIP"}`); code != http.StatusBadRequest {
 		t.Errorf("invalid service type: %d %s", code, body)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,9 +49,20 @@ type Applied struct {
 	Namespace       string `json:"namespace,omitempty"`
 	Name            string `json:"name"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
-	// Changed is false when the apply left the object as it was.
+	// Changed is false when the apply left the object as it was (or, in a
+	// dry run, would leave it).
 	Changed bool `json:"changed"`
+	// Action is what the apply did, or in a dry run would do, to the
+	// object: ActionCreated, ActionConfigured or ActionUnchanged.
+	Action string `json:"action"`
 }
+
+// What an apply does to one object, in kubectl's words.
+const (
+	ActionCreated    = "created"
+	ActionConfigured = "configured"
+	ActionUnchanged  = "unchanged"
+)
 
 // Apply applies objs in order with server-side apply under FieldManager,
 // taking over fields other managers set (routedeck owns these objects).
@@ -89,22 +101,50 @@ func (a *Applier) Apply(ctx context.Context, objs []runtime.Object, dryRun bool)
 		if err != nil {
 			return out, fmt.Errorf("encode %s: %w", what, err)
 		}
-		before := ""
-		if cur, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{}); err == nil {
-			before = cur.GetResourceVersion()
-		} else if !apierrors.IsNotFound(err) {
+		cur, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			cur = nil
+		} else if err != nil {
 			return out, fmt.Errorf("read %s: %w", what, err)
 		}
 		got, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, body, opts)
 		if err != nil {
 			return out, applyError(what, err)
 		}
+		action := applyAction(cur, got)
 		out = append(out, Applied{
 			APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Namespace: got.GetNamespace(), Name: got.GetName(),
-			ResourceVersion: got.GetResourceVersion(), Changed: got.GetResourceVersion() != before,
+			ResourceVersion: got.GetResourceVersion(), Changed: action != ActionUnchanged, Action: action,
 		})
 	}
 	return out, nil
+}
+
+// applyAction says what an apply did to an object that was cur before (nil
+// when it did not exist) and is got after. A dry run stores nothing, so the
+// resource version does not tell: the objects are compared without the
+// bookkeeping an apply touches even when nothing else changes.
+func applyAction(cur, got *unstructured.Unstructured) string {
+	if cur == nil {
+		return ActionCreated
+	}
+	if cur.GetResourceVersion() != got.GetResourceVersion() {
+		return ActionConfigured
+	}
+	if !equality.Semantic.DeepEqual(withoutBookkeeping(cur), withoutBookkeeping(got)) {
+		return ActionConfigured
+	}
+	return ActionUnchanged
+}
+
+// withoutBookkeeping is a copy of u without the metadata the API server
+// maintains on every write (managed fields, generation, resource version).
+func withoutBookkeeping(u *unstructured.Unstructured) map[string]any {
+	c := u.DeepCopy()
+	c.SetManagedFields(nil)
+	c.SetGeneration(0)
+	c.SetResourceVersion("")
+	return c.Object
 }
 
 // applyError keeps the API server's verdict on an invalid object an

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,8 +55,8 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		t.Fatalf("applied %d objects, want 4: %+v", len(applied), applied)
 	}
 	for _, ap := range applied {
-		if !ap.Changed {
-			t.Errorf("first apply of %s %s: not changed", ap.Kind, ap.Name)
+		if !ap.Changed || ap.Action != ActionCreated {
+			t.Errorf("first apply of %s %s: changed %v, action %q; want created", ap.Kind, ap.Name, ap.Changed, ap.Action)
 		}
 	}
 	again, err := a.Apply(ctx, objs, false)
@@ -63,10 +64,37 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		t.Fatalf("re-apply: %v", err)
 	}
 	for _, ap := range again {
-		if ap.Changed {
-			t.Errorf("re-apply changed %s %s: apply is not idempotent", ap.Kind, ap.Name)
+		if ap.Changed || ap.Action != ActionUnchanged {
+			t.Errorf("re-apply changed %s %s (action %q): apply is not idempotent", ap.Kind, ap.Name, ap.Action)
 		}
 	}
+	t.Run("dry run says what would change", func(t *testing.T) {
+		o := opts
+		o.Replicas = 5
+		objs, err := Manifests(testGateway(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err := a.Apply(ctx, objs, true)
+		if err != nil {
+			t.Fatalf("dry-run apply: %v", err)
+		}
+		got := map[string]string{}
+		for _, ap := range applied {
+			got[ap.Kind] = ap.Action
+		}
+		want := map[string]string{"Namespace": ActionUnchanged, "ConfigMap": ActionUnchanged, "Service": ActionUnchanged, "Deployment": ActionConfigured}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("dry-run actions (-want +got):\n%s", diff)
+		}
+		dep, err := client.AppsV1().Deployments("edge").Get(ctx, "routedeck-public", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *dep.Spec.Replicas != 3 {
+			t.Errorf("the dry run stored replicas %d", *dep.Spec.Replicas)
+		}
+	})
 
 	dep, err := client.AppsV1().Deployments("edge").Get(ctx, "routedeck-public", metav1.GetOptions{})
 	if err != nil {
@@ -106,8 +134,12 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Apply(ctx, objs[:1], true); err != nil {
+		applied, err := a.Apply(ctx, objs[:1], true)
+		if err != nil {
 			t.Fatalf("dry-run apply: %v", err)
+		}
+		if len(applied) != 1 || applied[0].Action != ActionCreated || !applied[0].Changed {
+			t.Errorf("dry-run of a new namespace: %+v, want created", applied)
 		}
 		if _, err := client.CoreV1().Namespaces().Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("dry run created the namespace (err %v)", err)
