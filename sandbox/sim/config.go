@@ -71,6 +71,9 @@ type routeExtras struct {
 	filters   map[string]filterImpl
 	mirrors   []mirrorPolicy
 	websocket *bool
+	// bufferLimit is how much request body is kept for retries; past it
+	// the request is streamed without retry.
+	bufferLimit int64
 }
 
 type mirrorPolicy struct {
@@ -349,7 +352,7 @@ func compileExtras(hc *hcmConfig, r *Router) error {
 			vhFilters[name] = impl
 		}
 		for _, rt := range vh.Routes() {
-			ex := &routeExtras{filters: map[string]filterImpl{}}
+			ex := &routeExtras{filters: map[string]filterImpl{}, bufferLimit: retryBufferLimit(hc.source, vh.Proto(), rt.Proto())}
 			for k, v := range vhFilters {
 				ex.filters[k] = v
 			}

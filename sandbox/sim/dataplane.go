@@ -46,9 +46,6 @@ type DataPlaneOptions struct {
 	BindConfiguredAddress bool
 	Logger                *slog.Logger
 	DialOptions           []grpc.DialOption
-	// MaxBodyBytes bounds request bodies, which are buffered for retries
-	// and mirrors; default 8 MiB.
-	MaxBodyBytes int64
 }
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
@@ -95,9 +92,6 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 	}
 	if opts.ListenHost == "" {
 		opts.ListenHost = "127.0.0.1"
-	}
-	if opts.MaxBodyBytes == 0 {
-		opts.MaxBodyBytes = 8 << 20
 	}
 	if opts.NodeID == "" {
 		opts.NodeID = "routedeck-sim"
@@ -542,21 +536,30 @@ func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dp.tunnel(w, r, cl, d, up, ex)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, dp.opts.MaxBodyBytes))
-	if err != nil {
-		ex.LocalReply, ex.Status = "router", 413
-		writeLocal(w, &localReply{status: 413, body: "request body too large"}, respAdd)
-		return
+	limit := int64(defaultConnectionBufferLimit)
+	if extras != nil {
+		limit = extras.bufferLimit
 	}
+	body := newRequestBody(r, limit)
+	defer body.finish()
 	if extras != nil {
 		for _, m := range extras.mirrors {
 			if m.fraction == nil || EvaluateFraction(uint64(m.fraction.proto.GetNumerator()), denominator(m.fraction.proto.GetDenominator()), rand.Uint64()) {
 				if mc := cfg.clusters[m.cluster]; mc != nil {
-					go dp.mirror(mc, up.Clone(), body)
+					var sb io.Reader
+					if body != nil {
+						sb = body.shadow()
+					}
+					go dp.mirror(mc, up.Clone(), sb, r.ContentLength)
 					notes = append(notes, "mirrored to "+m.cluster)
 				}
 			}
 		}
+	}
+	if r.ProtoMajor == 1 {
+		// Envoy is full duplex on HTTP/1.1 too: the upstream may answer,
+		// and the answer be relayed, while the request body still flows.
+		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
 	dp.forward(w, r, hc, cl, d, up, body, respAdd, ex)
 }
@@ -718,7 +721,10 @@ func (cl *cluster) scheme() string {
 	return "http"
 }
 
-func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, body []byte) (*http.Request, error) {
+// upstreamRequest builds the request of one try. body is nil for a request
+// without one; length is its size, -1 when unknown (the upstream then
+// gets it chunked, or as HTTP/2 data frames, as from Envoy).
+func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, body io.Reader, length int64) (*http.Request, error) {
 	path, _ := h.Get(":path")
 	method, _ := h.Get(":method")
 	host, _ := h.Get(":authority")
@@ -736,17 +742,24 @@ func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, bo
 		}
 		req.Header.Add(e.Name, e.Value)
 	}
-	if len(body) > 0 {
-		req.Body = io.NopCloser(strings.NewReader(string(body)))
-		req.ContentLength = int64(len(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(body))), nil }
+	if body != nil {
+		rc, ok := body.(io.ReadCloser)
+		if !ok {
+			rc = io.NopCloser(body)
+		}
+		req.Body = rc
+		req.ContentLength = length
+		if length == 0 {
+			// A body of unknown length; the transport reads 0 as none.
+			req.ContentLength = -1
+		}
 	}
 	return req, nil
 }
 
 // forward sends the request upstream with the route's retry policy, under
 // the route timeout that covers every try.
-func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConfig, cl *cluster, d *Decision, up Headers, body []byte, respAdd Headers, ex *Exchange) {
+func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConfig, cl *cluster, d *Decision, up Headers, body *requestBody, respAdd Headers, ex *Exchange) {
 	ctx := r.Context()
 	if d.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -826,7 +839,27 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		if attempt > 0 {
 			up.Set("x-envoy-attempt-count", strconv.Itoa(int(attempt)+1))
 		}
-		req, err := upstreamRequest(tctx, cl.scheme(), ep.addr, up, body)
+		if attempt > 0 && body.overflowed() {
+			// The body outgrew the buffer after the retry was decided,
+			// during the backoff: Envoy can no longer send it again.
+			cancel()
+			ex.Notes = append(ex.Notes, fmt.Sprintf("request body exceeded the %d byte retry buffer limit while retrying", body.limit))
+			ex.LocalReply, ex.Status = "router", 507
+			writeLocal(w, &localReply{status: 507, body: "exceeded request buffer limit while retrying upstream"}, respAdd)
+			return
+		}
+		var reqBody io.Reader
+		length := int64(0)
+		var try *tryBody
+		if body != nil {
+			try = body.nextTry()
+			reqBody, length = try, body.length
+		}
+		req, err := upstreamRequest(tctx, cl.scheme(), ep.addr, up, reqBody, length)
+		if try != nil && err == nil {
+			gen := try.gen
+			req.GetBody = func() (io.ReadCloser, error) { return body.replay(gen) }
+		}
 		if err != nil {
 			cancel()
 			ex.LocalReply, ex.Status = "router", 500
@@ -867,6 +900,10 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 				return
 			}
 			retry = ro.failure(err, timedOut)
+			if retry && attempt < retries && body.overflowed() {
+				ex.Notes = append(ex.Notes, fmt.Sprintf("request body exceeded the %d byte retry buffer limit: no retry", body.limit))
+				retry = false
+			}
 			if !retry || attempt >= retries {
 				cancel()
 				ex.Attempts = append(ex.Attempts, at)
@@ -881,6 +918,13 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		} else {
 			at.Status = resp.StatusCode
 			retry = ro.status(resp.StatusCode) && attempt < retries
+		}
+		if retry && body.overflowed() {
+			// Envoy stops buffering once the body passes the limit and
+			// gives up on retrying (retry_or_shadow_abandoned): the try
+			// that is running is the only one.
+			ex.Notes = append(ex.Notes, fmt.Sprintf("request body exceeded the %d byte retry buffer limit: no retry", body.limit))
+			retry = false
 		}
 		if retry {
 			if holding = cl.retryAllowed(); !holding {
@@ -900,7 +944,9 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 			return
 		}
 		if resp != nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
+			// A little is read so the connection can be reused; a
+			// streaming answer is cut off.
+			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 			resp.Body.Close()
 		}
 		cancel()
@@ -970,8 +1016,37 @@ func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, re
 	out.Set("server", "envoy")
 	ex.Status = status
 	w.WriteHeader(status)
-	_, _ = io.Copy(w, resp.Body)
-	// gRPC answers in trailers (grpc-status); pass them on.
+	// The body is streamed: every chunk is flushed as it arrives, so
+	// server-streaming gRPC, SSE and long polls reach the client as the
+	// upstream sends them, as through Envoy.
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				// The client went away; the deferred close resets the
+				// upstream stream.
+				return
+			}
+			_ = rc.Flush()
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// The upstream reset mid-answer: Envoy resets the
+			// downstream stream (HTTP/2) or closes the connection
+			// (HTTP/1.1) rather than end the body cleanly.
+			ex.Notes = append(ex.Notes, "upstream reset while sending the response body: "+err.Error())
+			panic(http.ErrAbortHandler)
+		}
+	}
+	// gRPC answers in trailers (grpc-status, grpc-message); they are
+	// known only once the body has ended, so they go out under
+	// http.TrailerPrefix: HTTP/2 trailers for an h2 client, a chunked
+	// trailer for HTTP/1.1.
 	for name, vals := range resp.Trailer {
 		for _, v := range vals {
 			out.Add(http.TrailerPrefix+name, v)
@@ -981,7 +1056,11 @@ func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, re
 
 // mirror sends a copy to the shadow cluster and forgets it; Envoy adds
 // "-shadow" to the host so upstreams can tell.
-func (dp *DataPlane) mirror(cl *cluster, h Headers, body []byte) {
+func (dp *DataPlane) mirror(cl *cluster, h Headers, body io.Reader, length int64) {
+	if c, ok := body.(io.Closer); ok {
+		// However the shadow ends, the request stops feeding it.
+		defer c.Close()
+	}
 	i := cl.pick(0, false, -1)
 	if i < 0 {
 		return
@@ -992,7 +1071,7 @@ func (dp *DataPlane) mirror(cl *cluster, h Headers, body []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := upstreamRequest(ctx, cl.scheme(), cl.endpoints[i].addr, h, body)
+	req, err := upstreamRequest(ctx, cl.scheme(), cl.endpoints[i].addr, h, body, length)
 	if err != nil {
 		return
 	}
@@ -1119,7 +1198,7 @@ func (dp *DataPlane) fetchFromCluster(name, uri string, timeout time.Duration) (
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := upstreamRequest(ctx, cl.scheme(), cl.endpoints[i].addr, Headers{{":method", "GET"}, {":path", u.RequestURI()}, {":authority", u.Host}}, nil)
+	req, err := upstreamRequest(ctx, cl.scheme(), cl.endpoints[i].addr, Headers{{":method", "GET"}, {":path", u.RequestURI()}, {":authority", u.Host}}, nil, 0)
 	if err != nil {
 		return nil, err
 	}
