@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -55,6 +56,9 @@ type Applied struct {
 	// Action is what the apply did, or in a dry run would do, to the
 	// object: ActionCreated, ActionConfigured or ActionUnchanged.
 	Action string `json:"action"`
+	// Note says what the caller should know about this object's outcome,
+	// such as a dry run that could not have the API server check it.
+	Note string `json:"note,omitempty"`
 }
 
 // What an apply does to one object, in kubectl's words.
@@ -79,6 +83,9 @@ func (a *Applier) Apply(ctx context.Context, objs []runtime.Object, dryRun bool)
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	out := make([]Applied, 0, len(objs))
+	// Namespaces a dry run would create: the API server refuses objects in
+	// a namespace that does not exist, so their dry run cannot go to it.
+	dryNamespaces := map[string]bool{}
 	for _, obj := range objs {
 		u, err := toUnstructured(obj)
 		if err != nil {
@@ -92,6 +99,11 @@ func (a *Applier) Apply(ctx context.Context, objs []runtime.Object, dryRun bool)
 				return out, model.Errorf(model.EINVALID, "apply %s: the cluster does not serve %s", what, gvk.GroupVersion())
 			}
 			return out, fmt.Errorf("apply %s: %w", what, err)
+		}
+		if dryRun && mapping.Scope.Name() == meta.RESTScopeNameNamespace && dryNamespaces[u.GetNamespace()] {
+			out = append(out, Applied{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
+				Changed: true, Action: ActionCreated, Note: "not checked by the API server: its namespace does not exist until the apply creates it"})
+			continue
 		}
 		var ri dynamic.ResourceInterface = a.dyn.Resource(mapping.Resource)
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -112,6 +124,9 @@ func (a *Applier) Apply(ctx context.Context, objs []runtime.Object, dryRun bool)
 			return out, applyError(what, err)
 		}
 		action := applyAction(cur, got)
+		if dryRun && gvk.GroupKind() == (schema.GroupKind{Kind: "Namespace"}) && action == ActionCreated {
+			dryNamespaces[u.GetName()] = true
+		}
 		out = append(out, Applied{
 			APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Namespace: got.GetNamespace(), Name: got.GetName(),
 			ResourceVersion: got.GetResourceVersion(), Changed: action != ActionUnchanged, Action: action,

@@ -134,12 +134,20 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		applied, err := a.Apply(ctx, objs[:1], true)
+		// Everything in the namespace the dry run would create is reported
+		// as created, unchecked: the API server refuses objects in a
+		// namespace it does not have.
+		applied, err := a.Apply(ctx, objs, true)
 		if err != nil {
 			t.Fatalf("dry-run apply: %v", err)
 		}
-		if len(applied) != 1 || applied[0].Action != ActionCreated || !applied[0].Changed {
-			t.Errorf("dry-run of a new namespace: %+v, want created", applied)
+		if len(applied) != 4 {
+			t.Fatalf("dry run applied %d objects, want 4: %+v", len(applied), applied)
+		}
+		for i, ap := range applied {
+			if ap.Action != ActionCreated || !ap.Changed || (i > 0) != (ap.Note != "") {
+				t.Errorf("dry run into a new namespace: %+v, want created (with a note for all but the namespace)", ap)
+			}
 		}
 		if _, err := client.CoreV1().Namespaces().Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("dry run created the namespace (err %v)", err)
