@@ -1020,7 +1020,15 @@ func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, re
 	// server-streaming gRPC, SSE and long polls reach the client as the
 	// upstream sends them, as through Envoy.
 	rc := http.NewResponseController(w)
-	_ = rc.Flush()
+	if resp.ContentLength != 0 {
+		// The headers go out now, before the first body byte (a
+		// bidi stream may answer before the client sent anything).
+		// An answer known to be empty, such as a trailers-only gRPC
+		// error, is left to end with its headers: flushed first, it
+		// would be headers then an empty end of stream, and gRPC
+		// clients read grpc-status only from the final header block.
+		_ = rc.Flush()
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := resp.Body.Read(buf)
