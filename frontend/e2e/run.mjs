@@ -81,6 +81,11 @@ page.setDefaultTimeout(15_000);
 
 const mod = process.platform === 'darwin' ? 'Meta' : 'Control';
 const shot = (name) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: false });
+// A screenshot of one part of the page, once confirm dialogs have faded out.
+const shotOf = async (locator, name) => {
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  await locator.screenshot({ path: `${SHOTS}${name}.png` });
+};
 // A fresh document per screen, so notifications of the last flow are gone.
 const go = async (hash) => {
   await page.goto(`${BASE}/?t=${Date.now()}#${hash}`);
@@ -621,6 +626,84 @@ const flows = {
     } finally {
       if (stopped) await consulAgent('start');
     }
+  },
+
+  async deployExport() {
+    // After targets: the Kubernetes and Consul targets are configured.
+    needTargets();
+    await go('/gateways/public');
+    const section = page.getByTestId('deploy-export');
+    await section.scrollIntoViewIfNeeded();
+    const ads = section.getByLabel('ADS address');
+    // Without an ADS address the server's problem shows beside the field.
+    await ads.fill('');
+    await section.getByRole('button', { name: /^Preview \(dry run\)/ }).click();
+    await section.getByText('required: routedeck', { exact: false }).waitFor();
+    await ads.fill('routedeck.infra:18000');
+    await section.getByLabel('Namespace', { exact: true }).fill('shop');
+    await section.getByLabel('Create the namespace').check();
+    // Ctrl/Cmd+Enter runs the dry run from inside the form.
+    await ads.focus();
+    await page.keyboard.press(`${mod}+Enter`);
+    const result = section.getByTestId('deploy-result');
+    await result.getByText('Dry run (nothing stored)', { exact: false }).waitFor();
+    const rows = async () =>
+      Object.fromEntries(
+        await result.locator('[data-applied]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-applied'), e.querySelector('td:last-child')?.textContent ?? ''])),
+      );
+    let got = await rows();
+    for (const k of ['Namespace/shop', 'ConfigMap/routedeck-public', 'Deployment/routedeck-public', 'Service/routedeck-public']) assert(k in got, `dry run lists ${JSON.stringify(got)}, no ${k}`);
+    assert((await result.getByTestId('export-text').innerText()).includes('kind: Deployment'), 'the dry run shows no manifests');
+    // The real deploy asks first.
+    await section.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Deploy', exact: true }).click();
+    await result.getByText(/^Applied:/).waitFor();
+    got = await rows();
+    assert(Object.values(got).every((a) => !a.startsWith('would')), `deploy: ${JSON.stringify(got)}`);
+    await notice('Deployed');
+    await shotOf(section, '23-deploy');
+    // A second dry run finds every object as the deploy left it: it was stored.
+    await page.keyboard.press(`${mod}+Enter`);
+    await result.getByText('Dry run (nothing stored)', { exact: false }).waitFor();
+    got = await rows();
+    assert(Object.keys(got).length === 4 && Object.values(got).every((a) => a === 'unchanged'), `dry run after the deploy: ${JSON.stringify(got)}`);
+
+    // Gateway API: the preview renders HTTPRoutes and what does not
+    // translate; the test cluster has no Gateway API CRDs, which an apply says.
+    await section.getByRole('tab', { name: 'Gateway API' }).click();
+    await section.getByLabel('Namespace', { exact: true }).fill('shop');
+    await page.keyboard.press(`${mod}+Enter`);
+    const gw = section.getByTestId('gateway-api-result');
+    await gw.waitFor();
+    assert((await gw.getByTestId('export-text').innerText()).includes('kind: HTTPRoute'), 'the Gateway API preview shows no HTTPRoute');
+    await gw.getByTestId('export-report').waitFor();
+    await section.getByRole('button', { name: 'Apply to cluster' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Apply', exact: true }).click();
+    await section.getByTestId('crds-missing').waitFor();
+    await section.getByTestId('crds-missing').getByText('install the Gateway API CRDs', { exact: false }).waitFor();
+    await shotOf(section, '24-export-gateway-api');
+
+    // Consul: preview, then write the entries and see what the agent holds.
+    await section.getByRole('tab', { name: 'Consul config entries' }).click();
+    await section.getByRole('button', { name: /^Preview/ }).click();
+    await section.getByTestId('consul-result').getByTestId('export-report').waitFor();
+    await section.getByRole('button', { name: 'Apply to Consul' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Write', exact: true }).click();
+    const held = section.getByTestId('consul-applied');
+    await held.getByText('service-router/public', { exact: true }).waitFor();
+    await notice('Config entries written');
+    await shotOf(section, '25-export-consul');
+
+    // Envoy: the resources load with the tab and can be copied or downloaded.
+    await section.getByRole('tab', { name: 'Envoy resources' }).click();
+    const envoy = section.getByTestId('envoy-result');
+    await envoy.getByText(/^\d+ Listener$/).waitFor();
+    const download = page.waitForEvent('download');
+    await envoy.getByRole('button', { name: 'Download JSON' }).click();
+    const file = await download;
+    assert(file.suggestedFilename() === 'public-envoy-all-draft.json', `download named ${file.suggestedFilename()}`);
+    const text = readFileSync(await file.path(), 'utf8');
+    assert(JSON.parse(text).some((r) => r.type.endsWith('.Listener')), 'the downloaded export has no listener');
   },
 
   async bigList() {

@@ -3,6 +3,7 @@ import { useForm, type UseFormReturnType } from '@mantine/form';
 import { IconPlus, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useParams } from 'react-router';
+import { DeployExport } from '../components/DeployExport';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { ObjectEditorShell, SectionError, useObjectEditor, type ObjectKind } from '../components/ObjectEditor';
 import type { Gateway } from '../lib/model';
@@ -29,7 +30,13 @@ export default function GatewayEditorPage() {
     await q.refetch();
     setGeneration((g) => g + 1);
   };
-  return <GatewayEditor key={`${name ?? ''}#${generation}`} initial={q.data ?? NEW} isNew={!name} onReload={reload} />;
+  return (
+    <Stack maw={1100}>
+      <GatewayEditor key={`${name ?? ''}#${generation}`} initial={q.data ?? NEW} isNew={!name} onReload={reload} />
+      {/* Below the settings it acts on; outside the editor's form, so its buttons and Ctrl/⌘+Enter do not save the gateway. */}
+      {name && <DeployExport gateway={name} />}
+    </Stack>
+  );
 }
 
 function GatewayEditor({ initial, isNew, onReload }: { initial: Gateway; isNew: boolean; onReload: () => void }) {
