@@ -1,12 +1,14 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -91,6 +93,8 @@ type requestBody struct {
 	overflow bool
 	err      error // src's final error, io.EOF when it ended cleanly
 	shadows  []*io.PipeWriter
+	// ended is closed when err is set.
+	ended chan struct{}
 }
 
 // newRequestBody wraps a downstream request body; nil when the request has
@@ -99,7 +103,61 @@ func newRequestBody(r *http.Request, limit int64) *requestBody {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
-	return &requestBody{src: r.Body, length: r.ContentLength, limit: limit}
+	return &requestBody{src: r.Body, length: r.ContentLength, limit: limit, ended: make(chan struct{})}
+}
+
+// closedChan is the end of a body that was never there.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// complete is closed once the downstream body has been read to its end
+// (or failed): Envoy's onRequestComplete, when its route and per-try
+// timers start.
+func (b *requestBody) complete() <-chan struct{} {
+	if b == nil {
+		return closedChan
+	}
+	return b.ended
+}
+
+// end records src's final error; b.mu is held.
+func (b *requestBody) end(err error) {
+	if b.err != nil {
+		return
+	}
+	b.err = err
+	b.closeShadows(err)
+	close(b.ended)
+}
+
+// timeoutAfterBody is parent ending d after the request body is complete,
+// as Envoy times a request from the end of the downstream request, not
+// its start: a long upload, or a bidi stream the client keeps open, is
+// not cut off by the route timeout while it is still sending. d <= 0
+// means no timeout.
+func timeoutAfterBody(parent context.Context, body *requestBody, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	if d <= 0 {
+		return ctx, cancel
+	}
+	go func() {
+		select {
+		case <-body.complete():
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // overflowed reports whether the body outgrew the buffer, so it can no
@@ -157,10 +215,7 @@ func (b *requestBody) finish() {
 	go func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if b.err == nil {
-			b.err = errTryOver
-			b.closeShadows(errTryOver)
-		}
+		b.end(errTryOver)
 	}()
 }
 
@@ -231,8 +286,7 @@ func (t *tryBody) Read(p []byte) (int, error) {
 		b.tee(p[:n])
 	}
 	if err != nil {
-		b.err = err
-		b.closeShadows(err)
+		b.end(err)
 	}
 	return n, err
 }

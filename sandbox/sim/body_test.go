@@ -354,3 +354,59 @@ func TestDataPlaneRetryBufferLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestDataPlaneTimeoutFromEndOfBody checks that the route timeout runs
+// from the end of the request body, as in Envoy, so a slow upload is not
+// cut off while the upstream is still answering in time.
+func TestDataPlaneTimeoutFromEndOfBody(t *testing.T) {
+	// The upstream reads the whole body, then waits the time asked for
+	// in the query before it answers.
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+		select {
+		case <-time.After(wait):
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, n)
+	}))
+	t.Cleanup(up.Close)
+	rt := prefixRoute("rule/slow/0", "/", "slow")
+	rt.GetRoute().Timeout = durationpb.New(300 * time.Millisecond)
+	h := newHarness(t)
+	h.set(t, "1", listener(t), routeConfig(rt), edsCluster("slow", clusterv3.Cluster_ROUND_ROBIN), loadAssignmentOf("slow", up.Listener.Addr().String()))
+
+	tests := map[string]struct {
+		upload time.Duration // how long the client takes to send the body
+		wait   time.Duration // how long the upstream takes after it
+		want   int
+	}{
+		"an upload longer than the timeout":         {upload: 600 * time.Millisecond, want: 200},
+		"an answer too slow after the body is done": {upload: 100 * time.Millisecond, wait: time.Second, want: 504},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			pr, pw := io.Pipe()
+			go func() {
+				for range 6 {
+					if _, err := pw.Write(patterned(1000)); err != nil {
+						return
+					}
+					time.Sleep(tc.upload / 6)
+				}
+				_ = pw.Close()
+			}()
+			resp := h.send(ctx, t, "POST", "/?wait="+tc.wait.String(), pr, -1)
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d %q, want %d", resp.StatusCode, b, tc.want)
+			}
+			if tc.want == 200 && string(b) != "6000" {
+				t.Errorf("upstream got %s bytes, want 6000", b)
+			}
+		})
+	}
+}

@@ -760,11 +760,11 @@ func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, bo
 // forward sends the request upstream with the route's retry policy, under
 // the route timeout that covers every try.
 func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConfig, cl *cluster, d *Decision, up Headers, body *requestBody, respAdd Headers, ex *Exchange) {
-	ctx := r.Context()
+	// The route timeout covers every try and, as in Envoy, runs from
+	// the end of the request body.
+	ctx, cancelRoute := timeoutAfterBody(r.Context(), body, d.Timeout)
+	defer cancelRoute()
 	if d.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
-		defer cancel()
 		up.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(d.Timeout.Milliseconds(), 10))
 	}
 	if cl.health != nil || cl.edsHealth {
@@ -832,10 +832,7 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		last = i
 		ep := cl.endpoints[i]
 		ex.Endpoint = ep.addr
-		tctx, cancel := ctx, context.CancelFunc(func() {})
-		if perTry > 0 {
-			tctx, cancel = context.WithTimeout(ctx, perTry)
-		}
+		tctx, cancel := timeoutAfterBody(ctx, body, perTry)
 		if attempt > 0 {
 			up.Set("x-envoy-attempt-count", strconv.Itoa(int(attempt)+1))
 		}
