@@ -206,6 +206,25 @@ func TestDataPlaneStreamsBodies(t *testing.T) {
 		}
 	})
 
+	t.Run("TE keeps only trailers", func(t *testing.T) {
+		tests := map[string]struct {
+			te   string
+			want []string
+		}{
+			"trailers":             {te: "trailers", want: []string{"trailers"}},
+			"trailers among codes": {te: "gzip, trailers;q=1", want: []string{"trailers"}},
+			"codings only":         {te: "gzip, deflate"},
+		}
+		for name, tc := range tests {
+			t.Run(name, func(t *testing.T) {
+				_, body := h.do(t, "GET", "http://x/echo", "TE", tc.te)
+				if got := echoOf(t, body).Received.Headers["te"]; strings.Join(got, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("upstream got te %q, want %q", got, tc.want)
+				}
+			})
+		}
+	})
+
 	t.Run("server-sent events arrive one by one", func(t *testing.T) {
 		resp := h.send(deadline(t), t, "GET", "/events", nil, 0)
 		br := bufio.NewReader(resp.Body)

@@ -576,6 +576,14 @@ func toSimRequest(r *http.Request, hc *hcmConfig) *Request {
 	req.Headers = append(req.Headers, Header{":authority", r.Host}, Header{":path", r.URL.RequestURI()}, Header{":method", r.Method}, Header{":scheme", scheme})
 	for name, vals := range r.Header {
 		ln := strings.ToLower(name)
+		if ln == "te" {
+			// Envoy drops every TE token but "trailers", which gRPC
+			// upstreams may insist on (sanitizeTEHeader).
+			if teTrailers(vals) {
+				req.Headers = append(req.Headers, Header{"te", "trailers"})
+			}
+			continue
+		}
 		if hopHeaders[ln] && !(ln == "upgrade" || ln == "connection") {
 			continue
 		}
@@ -589,6 +597,19 @@ func toSimRequest(r *http.Request, hc *hcmConfig) *Request {
 		req.Headers.Add("x-request-id", fmt.Sprintf("%016x", rand.Uint64()))
 	}
 	return req
+}
+
+// teTrailers reports whether TE header values name "trailers".
+func teTrailers(vals []string) bool {
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok, _, _ = strings.Cut(tok, ";")
+			if strings.EqualFold(strings.TrimSpace(tok), "trailers") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func writeLocal(w http.ResponseWriter, lr *localReply, extra Headers) {
@@ -737,7 +758,7 @@ func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, bo
 	}
 	req.Host = host
 	for _, e := range h {
-		if strings.HasPrefix(e.Name, ":") || hopHeaders[e.Name] || e.Name == "host" {
+		if strings.HasPrefix(e.Name, ":") || (hopHeaders[e.Name] && !(e.Name == "te" && e.Value == "trailers")) || e.Name == "host" {
 			continue
 		}
 		req.Header.Add(e.Name, e.Value)
