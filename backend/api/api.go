@@ -107,6 +107,7 @@ type server struct {
 	Deps
 	log   *slog.Logger
 	authn *auth.Authenticator
+	lints lintCache
 }
 
 // NewHandler builds the whole HTTP surface: the API under /api/v1 and,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,10 +18,47 @@ type lintFinding struct {
 	Message    string `json:"message"`
 }
 
+// lintCache keeps each gateway's findings for the draft generation they
+// were computed on: loading and linting 10,000 routes costs a few hundred
+// milliseconds, and the routes list asks on every visit.
+type lintCache struct {
+	mu  sync.Mutex
+	gen int64
+	by  map[string][]lintFinding
+}
+
+func (c *lintCache) get(gen int64, gateway string) ([]lintFinding, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.by[gateway]
+	return f, ok && c.gen == gen
+}
+
+func (c *lintCache) put(gen int64, gateway string, f []lintFinding) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil || gen > c.gen {
+		c.gen, c.by = gen, map[string][]lintFinding{}
+	}
+	if gen == c.gen {
+		c.by[gateway] = f
+	}
+}
+
 // gatewayLint lints the gateway's draft routes. Lint only proves shadowing
 // that is certain (a catch-all or an identical condition earlier in
 // evaluation order), so every finding is a rule that takes no traffic.
 func (s *server) gatewayLint(ctx context.Context, gateway string) ([]lintFinding, error) {
+	// The generation is read before the workspace: a write in between
+	// makes the stored findings older than their generation says, and the
+	// next write's generation replaces them.
+	gen, err := s.Store.DraftGeneration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := s.lints.get(gen, gateway); ok {
+		return f, nil
+	}
 	ws, err := s.Store.GatewayWorkspace(ctx, gateway)
 	if err != nil {
 		return nil, err
@@ -34,6 +72,7 @@ func (s *server) gatewayLint(ctx context.Context, gateway string) ([]lintFinding
 		}
 		out = append(out, lintFinding{Rule: f.Rule, ShadowedBy: f.ShadowedBy, Message: f.Message})
 	}
+	s.lints.put(gen, gateway, out)
 	return out, nil
 }
 

@@ -189,6 +189,17 @@ func (s *Store) Workspace(ctx context.Context) (model.Workspace, error) {
 	return readWorkspace(ctx, tx)
 }
 
+// DraftGeneration is a number that changes with every committed write to
+// the draft, so derived results (lint findings, say) can be cached until
+// it moves.
+func (s *Store) DraftGeneration(ctx context.Context) (int64, error) {
+	var gen int64
+	if err := s.db.QueryRowContext(ctx, `SELECT generation FROM draft_generation WHERE id = 1`).Scan(&gen); err != nil {
+		return 0, fmt.Errorf("read draft generation: %w", err)
+	}
+	return gen, nil
+}
+
 // GatewayWorkspace returns what a gateway's configuration is made of: the
 // gateway, its routes, the upstreams they reference and the secrets the
 // gateway and those upstreams use.

@@ -60,7 +60,9 @@ export function RoutesList() {
   const [upstream, setUpstream] = useState<string | null>(null);
   const [host, setHost] = useState('');
   const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
-  const lints = useLints(gatewayNames);
+  // Lint badges wait for the whole list: linting a large gateway costs the
+  // server more than a page of routes, and the rows matter first.
+  const lints = useLints(routes.data?.complete ? gatewayNames : []);
 
   return (
     <LintContext.Provider value={lints}>
