@@ -2,8 +2,10 @@ package convert
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -365,7 +367,9 @@ func Kong(data []byte, gateway string) (Result, error) {
 	}
 	var f kongFile
 	if err := remarshal(top, &f); err != nil {
-		return Result{}, fmt.Errorf("read Kong configuration: %w", err)
+		var p model.Problems
+		decodeProblem(&p, "", err)
+		return Result{}, p.Err()
 	}
 	k := &kongImporter{builder: newBuilder(gateway), upstreams: map[string]kongUpstream{}, upObj: map[string]string{},
 		byKey: map[string]*kongServiceIn{}, routeNames: map[string]bool{}, pluginSeen: map[string]bool{}, upUsed: map[string]string{}}
@@ -424,10 +428,12 @@ func (k *kongImporter) topLevel(top map[string]any) {
 
 // read decodes the entities and indexes them.
 func (k *kongImporter) read(f kongFile) error {
+	var p model.Problems
 	for i, raw := range f.Upstreams {
 		var u kongUpstream
 		if err := remarshal(raw, &u); err != nil {
-			return fmt.Errorf("upstreams[%d]: %w", i, err)
+			decodeProblem(&p, model.Index("upstreams", i), err)
+			continue
 		}
 		obj := "upstream " + u.Name
 		k.unknownFields(obj, "", raw, kongUpstreamFields)
@@ -459,7 +465,8 @@ func (k *kongImporter) read(f kongFile) error {
 	for i, raw := range f.Services {
 		var s kongService
 		if err := remarshal(raw, &s); err != nil {
-			return fmt.Errorf("services[%d]: %w", i, err)
+			decodeProblem(&p, model.Index("services", i), err)
+			continue
 		}
 		name := s.Name
 		if name == "" {
@@ -489,7 +496,8 @@ func (k *kongImporter) read(f kongFile) error {
 	for i, raw := range f.Routes {
 		var r kongRoute
 		if err := remarshal(raw, &r); err != nil {
-			return fmt.Errorf("routes[%d]: %w", i, err)
+			decodeProblem(&p, model.Index("routes", i), err)
+			continue
 		}
 		svc := k.byKey[r.Service.key()]
 		n := 0
@@ -499,31 +507,32 @@ func (k *kongImporter) read(f kongFile) error {
 		addRoute(r, svc, raw, n)
 	}
 	for i, raw := range f.Plugins {
-		var p kongPlugin
-		if err := remarshal(raw, &p); err != nil {
-			return fmt.Errorf("plugins[%d]: %w", i, err)
+		var pl kongPlugin
+		if err := remarshal(raw, &pl); err != nil {
+			decodeProblem(&p, model.Index("plugins", i), err)
+			continue
 		}
-		k.unknownFields(pluginObj(p), "", raw, kongPluginFields)
+		k.unknownFields(pluginObj(pl), "", raw, kongPluginFields)
 		switch {
-		case p.Consumer != nil:
-			k.issue(pluginObj(p), "consumer", "consumer-scoped plugins are not imported: routedeck has no consumers")
-		case p.Route != nil:
-			if r := k.routeByKey(p.Route.key()); r != nil {
-				r.plugins = append(r.plugins, p)
+		case pl.Consumer != nil:
+			k.issue(pluginObj(pl), "consumer", "consumer-scoped plugins are not imported: routedeck has no consumers")
+		case pl.Route != nil:
+			if r := k.routeByKey(pl.Route.key()); r != nil {
+				r.plugins = append(r.plugins, pl)
 			} else {
-				k.issue(pluginObj(p), "route", "route %q not found: plugin not imported", p.Route.key())
+				k.issue(pluginObj(pl), "route", "route %q not found: plugin not imported", pl.Route.key())
 			}
-		case p.Service != nil:
-			if s := k.byKey[p.Service.key()]; s != nil {
-				s.plugins = append(s.plugins, p)
+		case pl.Service != nil:
+			if s := k.byKey[pl.Service.key()]; s != nil {
+				s.plugins = append(s.plugins, pl)
 			} else {
-				k.issue(pluginObj(p), "service", "service %q not found: plugin not imported", p.Service.key())
+				k.issue(pluginObj(pl), "service", "service %q not found: plugin not imported", pl.Service.key())
 			}
 		default:
-			k.global = append(k.global, p)
+			k.global = append(k.global, pl)
 		}
 	}
-	return nil
+	return p.Err()
 }
 
 func (k *kongImporter) countRoutes(svc *kongServiceIn) int {
@@ -1029,6 +1038,58 @@ func (k *kongImporter) result() Result {
 		ws.Upstreams = append(ws.Upstreams, k.builder.upstreams[name])
 	}
 	return Result{Workspace: ws, Report: k.report}
+}
+
+// decodeProblem records a decoding error of the entity at prefix in the
+// file's terms (a field path, what it must be), not Go's.
+func decodeProblem(p *model.Problems, prefix string, err error) {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		p.Add(prefix, "%v", err)
+		return
+	}
+	p.Add(model.JoinPath(prefix, te.Field), "must be %s, not %s", kongType(te.Type), jsonKind(te.Value))
+}
+
+// kongType names what a Go field holds as a YAML author would.
+func kongType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if e := t.Elem(); e.Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Pointer:
+		return kongType(t.Elem())
+	}
+	return t.String()
+}
+
+// jsonKind names a JSON value kind as its YAML counterpart.
+func jsonKind(v string) string {
+	switch v {
+	case "array":
+		return "a list"
+	case "object":
+		return "a mapping"
+	case "bool":
+		return "true or false"
+	}
+	if strings.HasPrefix(v, "number") {
+		return "a number"
+	}
+	return "a " + v
 }
 
 // remarshal decodes a generic YAML value into a typed struct through JSON.
