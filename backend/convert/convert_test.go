@@ -114,3 +114,48 @@ func TestImport(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeProblems: an input of the wrong shape is refused with every
+// entity's problem at once, with where it is and what it must be.
+func TestDecodeProblems(t *testing.T) {
+	openAPI := func(data []byte, gateway string) (Result, error) {
+		return OpenAPI(data, OpenAPIOptions{Gateway: gateway, Upstream: "u"})
+	}
+	tests := map[string]struct {
+		convert func([]byte, string) (Result, error)
+		doc     string
+		want    []model.FieldError
+	}{
+		"kong: one per entity, all together": {Kong,
+			"_format_version: \"3.0\"\nservices:\n- {name: a, host: x, routes: [{name: r, paths: 5}]}\n- {name: b, retries: many}\nupstreams:\n- {name: u, targets: x}\n",
+			[]model.FieldError{
+				{Field: "services[0].routes.paths", Message: "must be a list of strings, not a number"},
+				{Field: "services[1].retries", Message: "must be a whole number, not a string"},
+				{Field: "upstreams[0].targets", Message: "must be a list, not a string"},
+			}},
+		"kong: a section of the wrong shape": {Kong, "_format_version: \"3.0\"\nservices: {name: a}\n",
+			[]model.FieldError{{Field: "services", Message: "must be a list, not a mapping"}}},
+		"gateway api: each document": {GatewayAPI,
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec: {hostnames: 5}\n---\n" +
+				"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: b, namespace: shop}\nspec: {rules: {}}\n",
+			[]model.FieldError{
+				{Field: "HTTPRoute default/a: spec.hostnames", Message: "must be a list of strings, not a number"},
+				{Field: "HTTPRoute shop/b: spec.rules", Message: "must be a list, not a mapping"},
+			}},
+		"ingress": {Ingress, "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\nspec: {rules: 3}\n",
+			[]model.FieldError{{Field: "Ingress default/a: spec.rules", Message: "must be a list, not a number"}}},
+		"openapi": {openAPI, "openapi: 3.0.0\ninfo: {title: x, version: \"1\"}\npaths: 5\n",
+			[]model.FieldError{{Field: "paths", Message: "must be a mapping, not a number"}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := tc.convert([]byte(tc.doc), "public")
+			if model.ErrorCode(err) != model.EINVALID {
+				t.Fatalf("err = %v, want EINVALID", err)
+			}
+			if diff := cmp.Diff(tc.want, model.ErrorFields(err)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -119,6 +119,7 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 		return Result{}, err
 	}
 	b := newBuilder(gateway)
+	var bad model.Problems // documents that do not decode, all of them
 	for _, d := range docs {
 		if d.Kind != "HTTPRoute" || !strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/") {
 			b.issue(d.ref(), "", "skipped: only gateway.networking.k8s.io HTTPRoutes are imported (apiVersion %s)", d.APIVersion)
@@ -129,9 +130,13 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 		}
 		var hr httpRoute
 		if err := json.Unmarshal(d.raw, &hr); err != nil {
-			return Result{}, fmt.Errorf("%s: %w", d.ref(), err)
+			decodeProblem(&bad, d.ref()+":", err)
+			continue
 		}
 		b.httpRoute(d, hr)
+	}
+	if err := bad.Err(); err != nil {
+		return Result{}, err
 	}
 	return b.result(), nil
 }

@@ -51,6 +51,7 @@ func Ingress(data []byte, gateway string) (Result, error) {
 		return Result{}, err
 	}
 	b := newBuilder(gateway)
+	var bad model.Problems // documents that do not decode, all of them
 	for _, d := range docs {
 		if d.Kind != "Ingress" || d.APIVersion != "networking.k8s.io/v1" {
 			b.issue(d.ref(), "", "skipped: only networking.k8s.io/v1 Ingresses are imported (apiVersion %s)", d.APIVersion)
@@ -58,9 +59,13 @@ func Ingress(data []byte, gateway string) (Result, error) {
 		}
 		var in ingress
 		if err := json.Unmarshal(d.raw, &in); err != nil {
-			return Result{}, fmt.Errorf("%s: %w", d.ref(), err)
+			decodeProblem(&bad, d.ref()+":", err)
+			continue
 		}
 		b.ingress(d, in)
+	}
+	if err := bad.Err(); err != nil {
+		return Result{}, err
 	}
 	return b.result(), nil
 }

@@ -2,10 +2,8 @@ package convert
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -1038,65 +1036,4 @@ func (k *kongImporter) result() Result {
 		ws.Upstreams = append(ws.Upstreams, k.builder.upstreams[name])
 	}
 	return Result{Workspace: ws, Report: k.report}
-}
-
-// decodeProblem records a decoding error of the entity at prefix in the
-// file's terms (a field path, what it must be), not Go's.
-func decodeProblem(p *model.Problems, prefix string, err error) {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		p.Add(prefix, "%v", err)
-		return
-	}
-	p.Add(model.JoinPath(prefix, te.Field), "must be %s, not %s", kongType(te.Type), jsonKind(te.Value))
-}
-
-// kongType names what a Go field holds as a YAML author would.
-func kongType(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		if e := t.Elem(); e.Kind() == reflect.String {
-			return "a list of strings"
-		}
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "a mapping"
-	case reflect.Pointer:
-		return kongType(t.Elem())
-	}
-	return t.String()
-}
-
-// jsonKind names a JSON value kind as its YAML counterpart.
-func jsonKind(v string) string {
-	switch v {
-	case "array":
-		return "a list"
-	case "object":
-		return "a mapping"
-	case "bool":
-		return "true or false"
-	}
-	if strings.HasPrefix(v, "number") {
-		return "a number"
-	}
-	return "a " + v
-}
-
-// remarshal decodes a generic YAML value into a typed struct through JSON.
-func remarshal(v any, into any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, into)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
 )
@@ -258,39 +257,6 @@ func TestKongFormats(t *testing.T) {
 			}
 			if !strings.Contains(rep.String(), tc.report) {
 				t.Errorf("report lacks %q:\n%s", tc.report, rep.String())
-			}
-		})
-	}
-}
-
-// TestKongDecodeProblems reports every entity of the wrong shape at once,
-// with its path and what it must be.
-func TestKongDecodeProblems(t *testing.T) {
-	tests := map[string]struct {
-		doc  string
-		want []model.FieldError
-	}{
-		"one per entity, all together": {
-			doc: "_format_version: \"3.0\"\nservices:\n- {name: a, host: x, routes: [{name: r, paths: 5}]}\n- {name: b, retries: many}\nupstreams:\n- {name: u, targets: x}\n",
-			want: []model.FieldError{
-				{Field: "services[0].routes.paths", Message: "must be a list of strings, not a number"},
-				{Field: "services[1].retries", Message: "must be a whole number, not a string"},
-				{Field: "upstreams[0].targets", Message: "must be a list, not a string"},
-			},
-		},
-		"a section of the wrong shape": {
-			doc:  "_format_version: \"3.0\"\nservices: {name: a}\n",
-			want: []model.FieldError{{Field: "services", Message: "must be a list, not a mapping"}},
-		},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			_, err := Kong([]byte(tc.doc), "public")
-			if model.ErrorCode(err) != model.EINVALID {
-				t.Fatalf("err = %v, want EINVALID", err)
-			}
-			if diff := cmp.Diff(tc.want, model.ErrorFields(err)); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
 	}

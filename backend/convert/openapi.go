@@ -70,9 +70,15 @@ var templateVarInvalid = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 // longer literal text (the path without its parameters) first, then the
 // path in byte order. So `/pets/mine` is tried before `/pets/{petId}`.
 func OpenAPI(data []byte, opts OpenAPIOptions) (Result, error) {
-	var doc openAPIDoc
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	var top any
+	if err := yaml.Unmarshal(data, &top); err != nil {
 		return Result{}, fmt.Errorf("read OpenAPI document: %w", err)
+	}
+	var doc openAPIDoc
+	if err := remarshal(top, &doc); err != nil {
+		var p model.Problems
+		decodeProblem(&p, "", err)
+		return Result{}, p.Err()
 	}
 	switch {
 	case doc.Swagger != "":
