@@ -74,24 +74,44 @@ func EtcdBinary(t testing.TB) string {
 	return binary(t, "ROUTEDECK_ETCD", "/usr/bin/etcd")
 }
 
-// freePorts reserves n distinct loopback TCP ports. They are released
-// before the server binds them, so another process could in principle
-// take one in between; holding all n open until the end at least keeps
-// them distinct from each other.
+// handedOut is every port freePorts has returned in this process. The
+// kernel may hand a released port out again at once, so two servers
+// started side by side (Consul and etcd, say) could otherwise be given
+// the same one.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePorts reserves n distinct loopback TCP ports, none returned before
+// in this process. They are released before the server binds them, so
+// another process could in principle take one in between.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	ports := make([]int, 0, n)
 	var ls []net.Listener
-	for range n {
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for len(ports) < n {
+		if len(ls) > n+1000 {
+			t.Fatalf("reserve %d loopback ports: the kernel keeps handing out ports already given", n)
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("reserve a loopback port: %v", err)
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
+		ls = append(ls, l) // held open until the end, so each is new
+		p := l.Addr().(*net.TCPAddr).Port
+		if handedOut.ports[p] {
+			continue
+		}
+		handedOut.ports[p] = true
+		ports = append(ports, p)
 	}
 	return ports
 }

@@ -132,3 +132,18 @@ func TestKubeStopStart(t *testing.T) {
 		t.Fatalf("configmap after restart: %v, %v; want it kept in etcd", got, err)
 	}
 }
+
+// TestFreePortsNeverRepeat: servers started side by side in one process
+// never get the same port, even when the kernel offers a released one
+// again.
+func TestFreePortsNeverRepeat(t *testing.T) {
+	seen := map[int]bool{}
+	for range 50 {
+		for _, p := range freePorts(t, 4) {
+			if seen[p] {
+				t.Fatalf("port %d handed out twice", p)
+			}
+			seen[p] = true
+		}
+	}
+}
