@@ -42,9 +42,26 @@ mkfifo "$work/targets.in"
 targets=$!
 exec 3>"$work/targets.in"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The server's ports come from below the kernel's ephemeral range, so the
+# ports the helper's servers are given (bind to port 0) can never be them.
+free_port() {
+	python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(10000, lo)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break
+'
+}
 http_port=$(free_port)
 ads_port=$(free_port)
+while [ "$ads_port" = "$http_port" ]; do ads_port=$(free_port); done
 
 "$bin" serve --listen "127.0.0.1:$http_port" --ads-listen "127.0.0.1:$ads_port" \
 	--data-dir "$work/data" >"$work/server.log" 2>&1 3>&- &
