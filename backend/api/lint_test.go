@@ -125,3 +125,36 @@ func TestPublishWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayLintNotes: a rate-limited rule that Envoy counts in several
+// buckets is noted, in lint and in the publish answer; one in a single
+// route is not.
+func TestGatewayLintNotes(t *testing.T) {
+	a := newTestAPI(t, func(d *Deps) { d.Publisher = &recordingPublisher{} })
+	a.seed(t)
+	limited := func(name string, when any) map[string]any {
+		r := lintRoute(name, 50, when, false)
+		r["then"].(map[string]any)["rateLimit"] = map[string]any{"requests": 10, "per": "1s"}
+		return r
+	}
+	a.do(t, "editor", "POST", "/api/v1/routes", limited("everywhere", map[string]any{"field": "path", "op": "prefix", "value": "/x"})).must(t, http.StatusCreated)
+	a.do(t, "editor", "POST", "/api/v1/routes", limited("one-host", `host == "shop.example.com" && path.prefix("/y")`)).must(t, http.StatusCreated)
+
+	var lint lintReport
+	if err := json.Unmarshal(a.do(t, "viewer", "GET", "/api/v1/gateways/public/lint", nil).must(t, http.StatusOK).body, &lint); err != nil {
+		t.Fatal(err)
+	}
+	// No host: the rule goes into shop.example.com's virtual host and the
+	// catch-all, two buckets of 10.
+	want := []lintNote{{Rule: "everywhere", Message: "rate limit counted per Envoy route: this rule becomes 2 routes (one per virtual host it can match, times its any/not alternatives), each with its own bucket, so up to 20 requests per 1s pass, not 10"}}
+	if diff := cmp.Diff(want, lint.Notes); diff != "" {
+		t.Errorf("lint notes (-want +got):\n%s", diff)
+	}
+	var pub publishResponse
+	if err := json.Unmarshal(a.do(t, "editor", "POST", "/api/v1/gateways/public/publish", nil).must(t, http.StatusOK).body, &pub); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, pub.Notes); diff != "" {
+		t.Errorf("publish notes (-want +got):\n%s", diff)
+	}
+}

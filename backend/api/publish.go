@@ -48,14 +48,17 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, publishResponse{Version: v, Warnings: s.publishWarnings(r, name)})
+	lint := s.publishWarnings(r, name)
+	writeJSON(w, http.StatusOK, publishResponse{Version: v, Warnings: lint.Items, Notes: lint.Notes})
 }
 
-// publishResponse is the answer to a publish: the new version, and the
-// rules of the draft that can never match (warnings, not errors).
+// publishResponse is the answer to a publish: the new version, the rules
+// of the draft that can never match (warnings, not errors) and notes on
+// rules that work differently from how they read.
 type publishResponse struct {
 	Version  int64         `json:"version"`
 	Warnings []lintFinding `json:"warnings"`
+	Notes    []lintNote    `json:"notes"`
 }
 
 type rollbackRequest struct {

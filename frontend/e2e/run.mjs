@@ -183,6 +183,28 @@ const flows = {
     }
   },
 
+  async rateLimitNote() {
+    // No host: the rule goes into every virtual host of the gateway, and
+    // Envoy keeps a rate-limit bucket per route. The editor says so.
+    const name = `${RULE}-limited`;
+    const made = await api('POST', '/routes', {
+      name, gateway: 'public', priority: 1, when: 'path.prefix("/e2e-limited")',
+      then: { forward: [{ upstream: 'web-v1' }], rateLimit: { requests: 5, per: '1s' } },
+    });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go(`/routes/${name}`);
+      const note = page.getByTestId('lint-note');
+      await note.getByText(/each with its own bucket/).waitFor();
+      assert(/up to \d+ requests per 1s pass, not 5/.test(await note.innerText()), `note: ${await note.innerText()}`);
+      await shot('15-editor-rate-limit-note');
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
   async createRoute() {
     await go('/routes/new');
     await page.getByLabel('Name').fill(RULE);

@@ -202,11 +202,17 @@ export interface LintFinding {
   message: string;
 }
 
-/** The lint findings of one gateway's draft routes. */
+/** Something to know about a rule that still works (a rate limit Envoy counts per route, say). */
+export interface LintNote {
+  rule: string;
+  message: string;
+}
+
+/** The lint findings and notes of one gateway's draft routes. */
 export const useLint = (gw: string | undefined) =>
   useQuery({
     queryKey: keys.lint(gw ?? ''),
-    queryFn: () => get<{ items: LintFinding[] }>(`/gateways/${seg(gw!)}/lint`),
+    queryFn: () => get<{ items: LintFinding[]; notes?: LintNote[] }>(`/gateways/${seg(gw!)}/lint`),
     enabled: !!gw,
   });
 

@@ -9,7 +9,7 @@ import { useCurrentGateway } from '../gateway';
 import { ApiError, friendlyMessage, post, seg } from '../lib/api';
 import { shortTypeUrl } from '../lib/format';
 import { diffLines } from '../lib/diff';
-import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams, type LintFinding } from '../lib/queries';
+import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams, type LintFinding, type LintNote } from '../lib/queries';
 import { draftWorkspace, workspaceChanges } from '../lib/workspaceDiff';
 import type { ProxyStatus } from '../lib/model';
 import { DiffView } from '../components/DiffView';
@@ -46,7 +46,7 @@ export default function Publish() {
   }, [gateway, live, liveVersion.data, gws.data, routes.data, ups.data, secrets.data]);
 
   const publish = useMutation({
-    mutationFn: () => post<{ version: number; warnings?: LintFinding[] }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
+    mutationFn: () => post<{ version: number; warnings?: LintFinding[]; notes?: LintNote[] }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
     onSuccess: (res) => {
       notifications.show({ color: 'green', title: 'Published', message: `Version ${res.version} is being pushed to the proxies of ${gateway}.` });
       // Shadowed rules do not stop a publish, but they are dead weight worth a look.
@@ -55,6 +55,14 @@ export default function Publish() {
           color: 'yellow',
           title: `${res.warnings.length} rule${res.warnings.length === 1 ? '' : 's'} never match`,
           message: res.warnings.map((w) => `${w.rule}: ${w.message}`).join('\n'),
+          autoClose: 15_000,
+        });
+      }
+      if (res.notes?.length) {
+        notifications.show({
+          color: 'yellow',
+          title: `Worth knowing about ${res.notes.length} rule${res.notes.length === 1 ? '' : 's'}`,
+          message: res.notes.map((n) => `${n.rule}: ${n.message}`).join('\n'),
           autoClose: 15_000,
         });
       }

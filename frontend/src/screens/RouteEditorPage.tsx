@@ -59,6 +59,7 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
   // Lint looks at the saved draft, so it speaks of the route as saved.
   const lint = useLint(isNew ? undefined : initial.gateway);
   const shadowed = isNew ? undefined : lint.data?.items.find((f) => f.rule === initial.name);
+  const note = isNew ? undefined : lint.data?.notes?.find((n) => n.rule === initial.name);
 
   const form = useForm<RouteFormValues>({
     initialValues: {
@@ -225,6 +226,11 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
               Never matches: rule <b className="mono">{shadowed.shadowedBy}</b>, tried earlier, matches every request this one does.
               Give this rule a higher priority or a narrower condition, or delete it.
             </Text>
+          </Alert>
+        )}
+        {note && (
+          <Alert color="yellow" icon={<IconAlertTriangle size={16} />} role="note" data-testid="lint-note">
+            <Text size="sm">{note.message[0].toUpperCase() + note.message.slice(1)}.</Text>
           </Alert>
         )}
         {conflict && (
