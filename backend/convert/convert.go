@@ -304,6 +304,35 @@ func segmentPrefix(prefix string) model.Condition {
 	return model.Pred(model.FieldPath, model.OpSegmentPrefix, prefix)
 }
 
+// convertDocuments is the loop of the Kubernetes importers: every document
+// of data that accept keeps is decoded into T and handed to add; the others
+// are reported as skipped (only names what is imported). Documents that do
+// not decode are refused all together.
+func convertDocuments[T any](data []byte, gateway, only string, accept func(document) bool, add func(*builder, document, T)) (Result, error) {
+	docs, err := splitDocuments(data)
+	if err != nil {
+		return Result{}, err
+	}
+	b := newBuilder(gateway)
+	var bad model.Problems
+	for _, d := range docs {
+		if !accept(d) {
+			b.issue(d.ref(), "", "skipped: only %s are imported (apiVersion %s)", only, d.APIVersion)
+			continue
+		}
+		var obj T
+		if err := json.Unmarshal(d.raw, &obj); err != nil {
+			decodeProblem(&bad, d.ref()+":", err)
+			continue
+		}
+		add(b, d, obj)
+	}
+	if err := bad.Err(); err != nil {
+		return Result{}, err
+	}
+	return b.result(), nil
+}
+
 // decodeProblem records a decoding error of the entity at prefix (a field
 // path, or a document reference ending in ":") in the file's terms: where,
 // and what it must be; not Go's.

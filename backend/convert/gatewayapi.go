@@ -114,35 +114,18 @@ type backendRef struct {
 // (multi-document YAML) into routes of gateway. Other documents are
 // reported and skipped.
 func GatewayAPI(data []byte, gateway string) (Result, error) {
-	docs, err := splitDocuments(data)
-	if err != nil {
-		return Result{}, err
-	}
-	b := newBuilder(gateway)
-	var bad model.Problems // documents that do not decode, all of them
-	for _, d := range docs {
-		if d.Kind != "HTTPRoute" || !strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/") {
-			b.issue(d.ref(), "", "skipped: only gateway.networking.k8s.io HTTPRoutes are imported (apiVersion %s)", d.APIVersion)
-			continue
-		}
-		if d.APIVersion != "gateway.networking.k8s.io/v1" {
-			b.issue(d.ref(), "apiVersion", "read as gateway.networking.k8s.io/v1")
-		}
-		var hr httpRoute
-		if err := json.Unmarshal(d.raw, &hr); err != nil {
-			decodeProblem(&bad, d.ref()+":", err)
-			continue
-		}
-		b.httpRoute(d, hr)
-	}
-	if err := bad.Err(); err != nil {
-		return Result{}, err
-	}
-	return b.result(), nil
+	return convertDocuments(data, gateway, "gateway.networking.k8s.io HTTPRoutes",
+		func(d document) bool {
+			return d.Kind == "HTTPRoute" && strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/")
+		},
+		(*builder).httpRoute)
 }
 
 func (b *builder) httpRoute(d document, hr httpRoute) {
 	obj, ns := d.ref(), d.namespace()
+	if d.APIVersion != "gateway.networking.k8s.io/v1" {
+		b.issue(obj, "apiVersion", "read as gateway.networking.k8s.io/v1")
+	}
 	b.annotations(d, "annotations are not imported")
 	for i, p := range hr.Spec.ParentRefs {
 		if p.SectionName != "" || p.Port != 0 {

@@ -46,28 +46,9 @@ type ingressBackend struct {
 // segments, as the Ingress spec says; ImplementationSpecific is read as a
 // plain prefix and reported. Other documents are reported and skipped.
 func Ingress(data []byte, gateway string) (Result, error) {
-	docs, err := splitDocuments(data)
-	if err != nil {
-		return Result{}, err
-	}
-	b := newBuilder(gateway)
-	var bad model.Problems // documents that do not decode, all of them
-	for _, d := range docs {
-		if d.Kind != "Ingress" || d.APIVersion != "networking.k8s.io/v1" {
-			b.issue(d.ref(), "", "skipped: only networking.k8s.io/v1 Ingresses are imported (apiVersion %s)", d.APIVersion)
-			continue
-		}
-		var in ingress
-		if err := json.Unmarshal(d.raw, &in); err != nil {
-			decodeProblem(&bad, d.ref()+":", err)
-			continue
-		}
-		b.ingress(d, in)
-	}
-	if err := bad.Err(); err != nil {
-		return Result{}, err
-	}
-	return b.result(), nil
+	return convertDocuments(data, gateway, "networking.k8s.io/v1 Ingresses",
+		func(d document) bool { return d.Kind == "Ingress" && d.APIVersion == "networking.k8s.io/v1" },
+		(*builder).ingress)
 }
 
 func (b *builder) ingress(d document, in ingress) {
