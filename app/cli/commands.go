@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -22,19 +21,9 @@ import (
 // loadFile reads a manifest ("-" is stdin), parses its conditions and checks
 // each object on its own. Every problem comes back as file:line.
 func (o *options) loadFile(name string) (*manifest.File, error) {
-	if name == "" {
-		return nil, fmt.Errorf("-f FILE is required")
-	}
-	var data []byte
-	var err error
-	if name == "-" {
-		data, err = io.ReadAll(o.stdin)
-		name = "<stdin>"
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, name, err := o.readInput(name)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, err
 	}
 	f, loadErr := manifest.Load(name, data)
 	if f == nil {
