@@ -127,6 +127,30 @@ type kongHealth struct {
 	} `json:"passive"`
 }
 
+// kongConsumer is a consumer with the credentials routedeck can use: its
+// key-auth keys, basic-auth users and ACL groups.
+type kongConsumer struct {
+	Username string `json:"username"`
+	ID       string `json:"id"`
+	Keys     []struct {
+		Key string `json:"key"`
+	} `json:"keyauth_credentials"`
+	Basic []struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	} `json:"basicauth_credentials"`
+	ACLs []struct {
+		Group string `json:"group"`
+	} `json:"acls"`
+}
+
+func (c kongConsumer) name() string {
+	if c.Username != "" {
+		return c.Username
+	}
+	return c.ID
+}
+
 type kongPlugin struct {
 	Name     string          `json:"name"`
 	Enabled  *bool           `json:"enabled"`
@@ -174,6 +198,7 @@ var kongPlainOrigin = regexp.MustCompile(`^[A-Za-z0-9.:/-]+$`)
 // unknown-field check.
 type kongFile struct {
 	FormatVersion string           `json:"_format_version"`
+	Consumers     []kongConsumer   `json:"consumers"`
 	Services      []map[string]any `json:"services"`
 	Routes        []map[string]any `json:"routes"`
 	Upstreams     []map[string]any `json:"upstreams"`
@@ -287,6 +312,7 @@ type kongImporter struct {
 	cands      []kongCandidate
 	pluginSeen map[string]bool
 	upUsed     map[string]string // routedeck upstream name -> settings signature
+	consumers  []kongConsumer
 }
 
 // Kong converts a Kong declarative configuration (decK / kong.yml, YAML or
@@ -352,9 +378,12 @@ type kongImporter struct {
 // Plugins: per plugin name the route's instance wins over the service's,
 // which wins over the global one, as in Kong. rate-limiting, cors,
 // ip-restriction and the header parts of request-transformer and
-// response-transformer map to policies; authentication plugins need
-// consumers, which routedeck does not have, and are reported (the route is
-// then imported without authentication, which the report says).
+// response-transformer map to policies. key-auth and basic-auth become the
+// route's auth with the credentials of the consumers (narrowed to the
+// groups an acl plugin on the same route allows); passwords Kong stores
+// hashed cannot be, and are reported. The other authentication plugins
+// are reported, and the route is then imported without authentication,
+// which the report says.
 func Kong(data []byte, gateway string) (Result, error) {
 	if gateway == "" {
 		return Result{}, fmt.Errorf("a gateway is required")
@@ -402,7 +431,6 @@ func Kong(data []byte, gateway string) (Result, error) {
 // topLevel reports the top-level sections that are not imported.
 func (k *kongImporter) topLevel(top map[string]any) {
 	why := map[string]string{
-		"consumers":       "consumers and their credentials are not imported: routedeck has no consumers (key-auth and basic-auth keys must be added to the routes' auth by hand)",
 		"consumer_groups": "consumer groups are not imported",
 		"certificates":    "certificates are not imported: add each as a routedeck Secret and list it in the gateway's HTTPS listener (a gateway is not changed by an import)",
 		"ca_certificates": "CA certificates are not imported: add them as Secrets and set the upstream's tls.caSecret",
@@ -411,9 +439,31 @@ func (k *kongImporter) topLevel(top map[string]any) {
 		"keys":            "keys are not imported",
 		"key_sets":        "key sets are not imported",
 	}
+	if cs, ok := top["consumers"].([]any); ok && len(cs) > 0 {
+		k.issue("consumers", "", "consumers are not imported as such: their key-auth keys and basic-auth users become the auth of the routes those plugins protect")
+		for i, c := range cs {
+			cm, _ := c.(map[string]any)
+			name, _ := cm["username"].(string)
+			if name == "" {
+				name, _ = cm["id"].(string)
+			}
+			if name == "" {
+				name = fmt.Sprintf("#%d", i+1)
+			}
+			for _, field := range slices.Sorted(maps.Keys(cm)) {
+				switch field {
+				case "username", "id", "custom_id", "tags", "keyauth_credentials", "basicauth_credentials", "acls":
+				case "plugins":
+					k.issue("consumer "+name, "plugins", "consumer-scoped plugins are not imported: routedeck has no consumers")
+				default:
+					k.issue("consumer "+name, field, "not imported")
+				}
+			}
+		}
+	}
 	for _, key := range slices.Sorted(maps.Keys(top)) {
 		switch key {
-		case "_format_version", "_info", "_transform", "_workspace", "_konnect", "services", "routes", "upstreams", "plugins":
+		case "_format_version", "_info", "_transform", "_workspace", "_konnect", "services", "routes", "upstreams", "plugins", "consumers":
 			continue
 		}
 		msg, ok := why[key]
@@ -427,6 +477,7 @@ func (k *kongImporter) topLevel(top map[string]any) {
 // read decodes the entities and indexes them.
 func (k *kongImporter) read(f kongFile) error {
 	var p model.Problems
+	k.consumers = f.Consumers
 	for i, raw := range f.Upstreams {
 		var u kongUpstream
 		if err := remarshal(raw, &u); err != nil {

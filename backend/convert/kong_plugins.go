@@ -28,9 +28,164 @@ func (k *kongImporter) plugins(in *kongRouteIn, a *model.Action) {
 			chosen[p.Name] = p
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(chosen)) {
-		k.plugin(chosen[name], a)
+	// Credentials come from the consumers, narrowed by an acl plugin on
+	// the same route; one authentication per route in routedeck.
+	var acl *kongPlugin
+	if p, ok := chosen["acl"]; ok && (p.Enabled == nil || *p.Enabled) {
+		acl = &p
 	}
+	authed := ""
+	for _, name := range slices.Sorted(maps.Keys(chosen)) {
+		p := chosen[name]
+		if name == "key-auth" || name == "basic-auth" {
+			if authed != "" {
+				k.issue(pluginObj(p)+" (route "+in.name+")", "", "not imported: routedeck takes one authentication per route, and %s is already imported", authed)
+				continue
+			}
+			if k.credentialAuth(p, acl, a) {
+				authed = name
+			}
+			continue
+		}
+		if name == "acl" && (chosen["key-auth"].Name != "" || chosen["basic-auth"].Name != "") {
+			continue // applied to the credentials above
+		}
+		k.plugin(p, a)
+	}
+}
+
+// credentialAuth maps key-auth or basic-auth onto a.Auth with the
+// credentials of every consumer acl lets through (all of them without an
+// acl plugin). It reports whatever Kong would do differently and says
+// whether the route now authenticates.
+func (k *kongImporter) credentialAuth(p kongPlugin, acl *kongPlugin, a *model.Action) bool {
+	obj := pluginObj(p)
+	seen := k.pluginSeen[obj]
+	k.pluginSeen[obj] = true
+	issue := func(field, format string, args ...any) {
+		if !seen {
+			k.issue(obj, field, format, args...)
+		}
+	}
+	if p.Enabled != nil && !*p.Enabled {
+		issue("enabled", "disabled: not imported")
+		return false
+	}
+	var c struct {
+		KeyNames        []string `json:"key_names"`
+		KeyInQuery      *bool    `json:"key_in_query"`
+		KeyInBody       bool     `json:"key_in_body"`
+		HideCredentials bool     `json:"hide_credentials"`
+		Anonymous       string   `json:"anonymous"`
+	}
+	if len(p.Config) > 0 {
+		if err := json.Unmarshal(p.Config, &c); err != nil {
+			issue("config", "cannot read: %v: not imported; the imported route does not authenticate", err)
+			return false
+		}
+	}
+	if c.Anonymous != "" {
+		issue("config.anonymous", "anonymous access is not imported: requests without credentials are refused")
+	}
+	if c.HideCredentials {
+		issue("config.hide_credentials", "the credentials are not removed before the upstream")
+	}
+	allowed, denied := map[string]bool{}, map[string]bool{}
+	if acl != nil {
+		var ac struct {
+			Allow []string `json:"allow"`
+			Deny  []string `json:"deny"`
+		}
+		_ = json.Unmarshal(acl.Config, &ac)
+		for _, g := range ac.Allow {
+			allowed[g] = true
+		}
+		for _, g := range ac.Deny {
+			denied[g] = true
+		}
+	}
+	lets := func(con kongConsumer) bool {
+		if acl == nil {
+			return true
+		}
+		in := false
+		for _, g := range con.ACLs {
+			if denied[g.Group] {
+				return false
+			}
+			in = in || allowed[g.Group]
+		}
+		return in || len(allowed) == 0
+	}
+	switch p.Name {
+	case "key-auth":
+		header := "apikey"
+		if len(c.KeyNames) > 0 {
+			header = c.KeyNames[0]
+		}
+		if len(c.KeyNames) > 1 {
+			issue("config.key_names", "only the first key name (%s) is imported", header)
+		}
+		if c.KeyInQuery == nil || *c.KeyInQuery {
+			issue("config.key_in_query", "keys are read from the %s header only, not from the query string", header)
+		}
+		if c.KeyInBody {
+			issue("config.key_in_body", "keys are read from the %s header only, not from the body", header)
+		}
+		var keys []string
+		for _, con := range k.consumers {
+			if !lets(con) {
+				continue
+			}
+			for _, kc := range con.Keys {
+				if kc.Key != "" {
+					keys = append(keys, kc.Key)
+				}
+			}
+		}
+		if len(keys) == 0 {
+			issue("", "no consumer it lets in has a key-auth key: not imported. The imported route does not authenticate")
+			return false
+		}
+		slices.Sort(keys)
+		a.Auth = &model.Auth{APIKey: &model.APIKeyAuth{Header: header, Keys: slices.Compact(keys)}}
+	case "basic-auth":
+		users := map[string]string{}
+		for _, con := range k.consumers {
+			if !lets(con) {
+				continue
+			}
+			for _, bc := range con.Basic {
+				if isSHA1Hex(bc.Password) {
+					issue("", "consumer %s: the password of %s is stored hashed by Kong and cannot be imported", con.name(), bc.Username)
+					continue
+				}
+				if bc.Username != "" && bc.Password != "" {
+					users[bc.Username] = bc.Password
+				}
+			}
+		}
+		if len(users) == 0 {
+			issue("", "no consumer it lets in has a usable basic-auth password: not imported. The imported route does not authenticate")
+			return false
+		}
+		a.Auth = &model.Auth{Basic: &model.BasicAuth{Users: users}}
+	}
+	return true
+}
+
+// isSHA1Hex reports whether a password looks like the salted SHA-1 Kong
+// stores and decK dumps: forty hex digits.
+func isSHA1Hex(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }
 
 // plugin maps one plugin instance onto a; its problems are reported once
@@ -159,10 +314,10 @@ func (k *kongImporter) plugin(p kongPlugin, a *model.Action) {
 		k.transformer(p, a, issue)
 	case "jwt":
 		issue("", "not imported: Kong checks tokens against consumers' JWT credentials; routedeck's JWT auth needs an issuer and a JWKS (then.auth.jwt). The imported route does not authenticate")
-	case "key-auth", "basic-auth", "hmac-auth", "oauth2", "ldap-auth", "openid-connect":
+	case "hmac-auth", "oauth2", "ldap-auth", "openid-connect":
 		issue("", "not imported: Kong checks credentials of consumers, which are not imported. The imported route does not authenticate; add then.auth by hand")
 	case "acl":
-		issue("", "not imported: consumer groups do not exist in routedeck. The imported route does not restrict access")
+		issue("", "not imported: on a route without key-auth or basic-auth there are no consumers to check groups of. The imported route does not restrict access")
 	default:
 		issue("", "plugin %s has no routedeck equivalent: not imported", p.Name)
 	}
