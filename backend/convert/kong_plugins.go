@@ -59,16 +59,8 @@ func (k *kongImporter) plugins(in *kongRouteIn, a *model.Action) {
 // acl plugin). It reports whatever Kong would do differently and says
 // whether the route now authenticates.
 func (k *kongImporter) credentialAuth(p kongPlugin, acl *kongPlugin, a *model.Action) bool {
-	obj := pluginObj(p)
-	seen := k.pluginSeen[obj]
-	k.pluginSeen[obj] = true
-	issue := func(field, format string, args ...any) {
-		if !seen {
-			k.issue(obj, field, format, args...)
-		}
-	}
-	if p.Enabled != nil && !*p.Enabled {
-		issue("enabled", "disabled: not imported")
+	issue, enabled := k.pluginIssues(p)
+	if !enabled {
 		return false
 	}
 	var c struct {
@@ -188,19 +180,29 @@ func isSHA1Hex(s string) bool {
 	return true
 }
 
-// plugin maps one plugin instance onto a; its problems are reported once
-// per instance, however many routes it applies to.
-func (k *kongImporter) plugin(p kongPlugin, a *model.Action) {
+// pluginIssues returns how to report a problem of plugin instance p: once
+// per instance, however many routes it applies to. A disabled instance is
+// reported as such and enabled is false.
+func (k *kongImporter) pluginIssues(p kongPlugin) (issue func(field, format string, args ...any), enabled bool) {
 	obj := pluginObj(p)
 	seen := k.pluginSeen[obj]
 	k.pluginSeen[obj] = true
-	issue := func(field, format string, args ...any) {
+	issue = func(field, format string, args ...any) {
 		if !seen {
 			k.issue(obj, field, format, args...)
 		}
 	}
 	if p.Enabled != nil && !*p.Enabled {
 		issue("enabled", "disabled: not imported")
+		return issue, false
+	}
+	return issue, true
+}
+
+// plugin maps one plugin instance onto a.
+func (k *kongImporter) plugin(p kongPlugin, a *model.Action) {
+	issue, enabled := k.pluginIssues(p)
+	if !enabled {
 		return
 	}
 	switch p.Name {
