@@ -4,39 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/auth"
-	"github.com/routedeck/routedeck/backend/store"
 )
 
 // TestExportEnvoy prints a running server's Envoy resources for a gateway,
 // and feeds the route configuration it prints to routedeck check.
 func TestExportEnvoy(t *testing.T) {
-	for _, k := range []string{EnvServer, EnvToken, EnvDataDir} {
-		t.Setenv(k, "")
-	}
 	ctx := context.Background()
-	svc := app.New(app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", NoDemo: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard, Getenv: func(string) string { return "" }})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop() })
-	tok, hash, _ := auth.NewToken()
-	if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: "t", Role: auth.RoleViewer, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{dataDir: t.TempDir(), url: "http://" + svc.Addr().String(), token: tok}
-	if _, errOut, code := e.run(t, "", "apply", "-f", "testdata/shop.yaml", "--server", e.url, "--token", editorToken(t, svc)); code != 0 {
+	svc, e, _ := startServer(t, ctx)
+	if _, errOut, code := e.client(t, "apply", "-f", "testdata/shop.yaml"); code != 0 {
 		t.Fatalf("apply: %s", errOut)
 	}
+	// The export runs with the role it needs.
+	e.token = roleToken(t, svc, auth.RoleViewer)
 	if _, err := svc.Store().Publish(ctx, "test", "edge", "v1"); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -137,15 +122,4 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// editorToken makes an editor token on svc for writing the workspace; the
-// export itself runs with the viewer token, the role it needs.
-func editorToken(t *testing.T, svc *app.Service) string {
-	t.Helper()
-	tok, hash, _ := auth.NewToken()
-	if err := svc.Store().CreateToken(context.Background(), "test", &store.Token{Name: "editor", Role: auth.RoleEditor, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }

@@ -23,6 +23,9 @@ import (
 // returns it with a CLI env (editor token) and an admin API client.
 func startServer(t *testing.T, ctx context.Context) (*app.Service, *env, *client) {
 	t.Helper()
+	for _, k := range []string{EnvServer, EnvToken, EnvDataDir} {
+		t.Setenv(k, "")
+	}
 	svc := app.New(app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", NoDemo: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard, Getenv: func(string) string { return "" }})
 	if err := svc.Start(ctx); err != nil {
@@ -30,16 +33,19 @@ func startServer(t *testing.T, ctx context.Context) (*app.Service, *env, *client
 	}
 	t.Cleanup(func() { svc.Stop() })
 	url := "http://" + svc.Addr().String()
-	token := func(role string) string {
-		tok, hash, _ := auth.NewToken()
-		if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: role, Role: role, Hash: hash}); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	e := &env{dataDir: t.TempDir(), url: url, token: token(auth.RoleEditor)}
-	admin := &client{base: url, token: token(auth.RoleAdmin), http: &http.Client{Timeout: time.Minute}}
+	e := &env{dataDir: t.TempDir(), url: url, token: roleToken(t, svc, auth.RoleEditor)}
+	admin := &client{base: url, token: roleToken(t, svc, auth.RoleAdmin), http: &http.Client{Timeout: time.Minute}}
 	return svc, e, admin
+}
+
+// roleToken makes an API token with role on svc.
+func roleToken(t *testing.T, svc *app.Service, role string) string {
+	t.Helper()
+	tok, hash, _ := auth.NewToken()
+	if err := svc.Store().CreateToken(context.Background(), "test", &store.Token{Name: role + "-" + tok[:8], Role: role, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // comparable is ws without what only the server that stored it knows:

@@ -2,14 +2,8 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/routedeck/routedeck/app"
-	"github.com/routedeck/routedeck/backend/auth"
-	"github.com/routedeck/routedeck/backend/store"
 )
 
 func TestManifests(t *testing.T) {
@@ -73,21 +67,8 @@ func TestManifests(t *testing.T) {
 // TestExportCommands runs both exports against a running server: the
 // routes on stdout, what did not translate on stderr.
 func TestExportCommands(t *testing.T) {
-	for _, k := range []string{EnvServer, EnvToken, EnvDataDir} {
-		t.Setenv(k, "")
-	}
 	ctx := context.Background()
-	svc := app.New(app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", NoDemo: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard, Getenv: func(string) string { return "" }})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop() })
-	tok, hash, _ := auth.NewToken()
-	if err := svc.Store().CreateToken(ctx, "test", &store.Token{Name: "t", Role: auth.RoleEditor, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{dataDir: t.TempDir(), url: "http://" + svc.Addr().String(), token: tok}
+	_, e, _ := startServer(t, ctx)
 	if _, errOut, code := e.client(t, "apply", "-f", "testdata/shop.yaml"); code != 0 {
 		t.Fatalf("apply: %s", errOut)
 	}
