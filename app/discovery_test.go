@@ -302,10 +302,8 @@ func TestConsulEndpointsReachProxies(t *testing.T) {
 	agent := testservers.StartConsul(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	client, err := consulapi.NewClient(&consulapi.Config{Address: agent.HTTPAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := agent.Client(t)
+	agent.RegisterPassing(t, client, "api", 9000, "10.2.0.1", "10.2.0.2")
 	for i, addr := range []string{"10.2.0.1", "10.2.0.2"} {
 		id := fmt.Sprintf("api-%d", i+1)
 		if err := client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: id, Name: "api", Address: addr, Port: 9000,

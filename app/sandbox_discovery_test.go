@@ -22,10 +22,8 @@ func TestSandboxFollowsConsulEndpoints(t *testing.T) {
 	agent := testservers.StartConsul(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	client, err := consulapi.NewClient(&consulapi.Config{Address: agent.HTTPAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := agent.Client(t)
+	agent.RegisterPassing(t, client, "orders", 7000, "10.3.0.1", "10.3.0.2")
 	for i, addr := range []string{"10.3.0.1", "10.3.0.2"} {
 		id := fmt.Sprintf("orders-%d", i+1)
 		if err := client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: id, Name: "orders", Address: addr, Port: 7000,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
 )
 
 // Consul is a single-node Consul agent in dev mode (server + client, in
@@ -101,4 +103,33 @@ func (c *Consul) ready(ctx context.Context) error {
 		return fmt.Errorf("node not registered yet")
 	}
 	return nil
+}
+
+// Client returns an API client for the agent.
+func (c *Consul) Client(t testing.TB) *consulapi.Client {
+	t.Helper()
+	client, err := consulapi.NewClient(&consulapi.Config{Address: c.HTTPAddr})
+	if err != nil {
+		t.Fatalf("consul client: %v", err)
+	}
+	return client
+}
+
+// RegisterPassing registers one instance of service per address, ids
+// service-1, service-2, ..., each with a passing TTL check whose id is the
+// instance id plus "-ttl" (FailTTL it to take the instance out). The check
+// is passed explicitly too: a dev agent keeps a TTL check's last state
+// across re-registrations.
+func (c *Consul) RegisterPassing(t testing.TB, client *consulapi.Client, service string, port int, addrs ...string) {
+	t.Helper()
+	for i, addr := range addrs {
+		id := fmt.Sprintf("%s-%d", service, i+1)
+		if err := client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: id, Name: service, Address: addr, Port: port,
+			Checks: consulapi.AgentServiceChecks{{CheckID: id + "-ttl", TTL: "10m", Status: consulapi.HealthPassing}}}); err != nil {
+			t.Fatalf("register %s: %v", id, err)
+		}
+		if err := client.Agent().PassTTL(id+"-ttl", "up"); err != nil {
+			t.Fatalf("pass %s's check: %v", id, err)
+		}
+	}
 }
