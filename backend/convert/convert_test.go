@@ -3,11 +3,12 @@ package convert
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/routedeck/routedeck/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
@@ -16,8 +17,6 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/translate"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // render writes ws as documents of the manifest file format.
 func render(t *testing.T, ws model.Workspace) []byte {
@@ -45,22 +44,9 @@ func render(t *testing.T, ws model.Workspace) []byte {
 	return b.Bytes()
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 // TestImport converts each input and compares the routedeck documents and
@@ -86,12 +72,12 @@ func TestImport(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := render(t, res.Workspace)
-			golden(t, name+".out.yaml", out)
+			goldenFile(t, name+".out.yaml", out)
 			var rep strings.Builder
 			for _, is := range res.Report {
 				rep.WriteString(is.String() + "\n")
 			}
-			golden(t, name+".report.txt", []byte(rep.String()))
+			goldenFile(t, name+".report.txt", []byte(rep.String()))
 
 			f, err := manifest.Load(name+".out.yaml", out)
 			if err != nil {

@@ -27,12 +27,12 @@ func TestImportOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := render(t, res.Workspace)
-	golden(t, "openapi.out.yaml", out)
+	goldenFile(t, "openapi.out.yaml", out)
 	var rep strings.Builder
 	for _, is := range res.Report {
 		rep.WriteString(is.String() + "\n")
 	}
-	golden(t, "openapi.report.txt", []byte(rep.String()))
+	goldenFile(t, "openapi.report.txt", []byte(rep.String()))
 
 	f, err := manifest.Load("openapi.out.yaml", out)
 	if err != nil {

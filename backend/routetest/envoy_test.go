@@ -1,12 +1,12 @@
 package routetest
 
 import (
-	"flag"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/routedeck/routedeck/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -15,8 +15,6 @@ import (
 	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/sandbox/checktool"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // shopTests pass on testdata/shop.yaml.
 func shopTests() []Test {
@@ -58,7 +56,7 @@ func TestExportEnvoyRunsOnTranslation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/export.golden.json", got)
+	golden.Check(t, "testdata/export.golden.json", got)
 
 	res, err := translate.Gateway(ws, "public", translate.Options{})
 	if err != nil {
@@ -175,25 +173,6 @@ tests:
 	}
 	if _, err := ParseEnvoy([]byte(`{"tests": [], "extra": 1}`)); model.ErrorCode(err) != model.EINVALID {
 		t.Errorf("unknown field: %v, want invalid", err)
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/routedeck/routedeck/internal/golden"
+
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	yamlv3 "gopkg.in/yaml.v3"
@@ -19,8 +20,6 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/out from the current translator output")
 
 // testOptions is an extra document kind in golden inputs: translation
 // options such as discovered endpoints.
@@ -168,19 +167,7 @@ func TestGolden(t *testing.T) {
 			for kind, got := range outputs(t, res, err) {
 				path := filepath.Join("testdata/out", name+"."+kind)
 				written[path] = true
-				if *update {
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./backend/translate -update)", err)
-				}
-				if diff := cmp.Diff(string(want), string(got)); diff != "" {
-					t.Errorf("%s differs (-want +got):\n%s", path, diff)
-				}
+				golden.Check(t, path, got)
 			}
 		})
 	}
@@ -192,7 +179,7 @@ func TestGolden(t *testing.T) {
 		if written[path] {
 			continue
 		}
-		if *update {
+		if golden.Update() {
 			if err := os.Remove(path); err != nil {
 				t.Error(err)
 			}

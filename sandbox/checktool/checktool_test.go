@@ -2,17 +2,16 @@ package checktool
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/routedeck/routedeck/internal/golden"
+
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden output files")
 
 func TestCorpus(t *testing.T) {
 	var out bytes.Buffer
@@ -68,20 +67,7 @@ func TestOutput(t *testing.T) {
 			got := "--- stdout\n" + stdout.String() + "--- stderr\n" + stderr.String()
 			// protobuf varies the space in its error texts on purpose.
 			got = strings.ReplaceAll(got, "\u00a0", " ")
-			golden := filepath.Join("testdata/output", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run with -update): %v", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("output (-want +got):\n%s", diff)
-			}
+			golden.Check(t, filepath.Join("testdata/output", name+".golden"), []byte(got))
 		})
 	}
 }

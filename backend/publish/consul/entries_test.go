@@ -3,19 +3,16 @@ package consul
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/routedeck/routedeck/internal/golden"
+
 	"github.com/hashicorp/consul/api"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func entriesWorkspace() model.Workspace {
 	return model.Workspace{
@@ -68,23 +65,7 @@ func TestExportEntriesGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "entries.golden.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("entries differ (-want +got):\n%s", d)
-	}
+	golden.Check(t, filepath.Join("testdata", "entries.golden.json"), got)
 }
 
 // TestApplyEntriesToAgent writes the exported entries to a real Consul

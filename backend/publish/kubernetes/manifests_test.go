@@ -2,11 +2,11 @@ package kubernetes
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	goldenfile "github.com/routedeck/routedeck/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -14,25 +14,10 @@ import (
 	"github.com/routedeck/routedeck/backend/xds"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got):\n%s", name, d)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func testGateway() *model.Gateway {
