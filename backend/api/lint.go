@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -107,6 +108,10 @@ func (s *server) lint(w http.ResponseWriter, r *http.Request) {
 // it fails and says why.
 func rateLimitNotes(ws model.Workspace, gateway string) []lintNote {
 	notes := []lintNote{}
+	// Translating is the costly part; most gateways have no rate limit.
+	if !slices.ContainsFunc(ws.Routes, func(r model.Route) bool { return r.Then.RateLimit != nil }) {
+		return notes
+	}
 	res, err := translate.Gateway(ws, gateway, translate.Options{})
 	if err != nil {
 		return notes
