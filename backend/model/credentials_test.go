@@ -1,0 +1,44 @@
+package model
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMapSecretsVisitsEverySecretFieldWithoutTouchingTheOriginal(t *testing.T) {
+	orig := &Route{Meta: Meta{Name: "r"}, Then: Action{Auth: &Auth{
+		APIKey: &APIKeyAuth{Header: "x-key", Keys: []string{"k1", "k2"}},
+		Basic:  &BasicAuth{Users: map[string]string{"bob": "pw-b", "alice": "pw-a"}},
+	}}}
+	cp := *orig
+	var paths []string
+	err := MapSecrets(&cp, func(path, v string) (string, error) {
+		paths = append(paths, path)
+		return "X" + v, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "then.auth.apiKey.keys[0] then.auth.apiKey.keys[1] then.auth.basic.users.alice then.auth.basic.users.bob"
+	if got := strings.Join(paths, " "); got != want {
+		t.Fatalf("paths = %q, want %q", got, want)
+	}
+	if cp.Then.Auth.APIKey.Keys[1] != "Xk2" || cp.Then.Auth.Basic.Users["alice"] != "Xpw-a" {
+		t.Fatalf("copy not rewritten: %+v %+v", cp.Then.Auth.APIKey, cp.Then.Auth.Basic)
+	}
+	if orig.Then.Auth.APIKey.Keys[1] != "k2" || orig.Then.Auth.Basic.Users["alice"] != "pw-a" {
+		t.Fatalf("original changed: %+v %+v", orig.Then.Auth.APIKey, orig.Then.Auth.Basic)
+	}
+
+	sec := &Secret{TLS: &SecretTLS{Certificate: "c", PrivateKey: "key"}}
+	cs := *sec
+	if err := MapSecrets(&cs, func(p, v string) (string, error) { return p + "=" + v, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if cs.TLS.PrivateKey != "tls.privateKey=key" || sec.TLS.PrivateKey != "key" {
+		t.Fatalf("secret: copy %q original %q", cs.TLS.PrivateKey, sec.TLS.PrivateKey)
+	}
+	if !HasSecrets(sec) || HasSecrets(&Route{}) || HasSecrets(&Gateway{}) {
+		t.Fatal("HasSecrets")
+	}
+}
