@@ -25,6 +25,7 @@ import (
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
@@ -55,12 +56,24 @@ type Config struct {
 const DBFile = "routedeck.db"
 
 // OpenStore opens the database in dataDir, creating the directory (private
-// to the user: it holds password and token hashes).
+// to the user: it holds password and token hashes, and the master key that
+// seals the secrets). The master key comes from ROUTEDECK_MASTER_KEY or
+// the key file in dataDir, created on first start.
 func OpenStore(ctx context.Context, dataDir string) (*store.Store, error) {
+	return OpenStoreEnv(ctx, dataDir, os.Getenv)
+}
+
+// OpenStoreEnv is OpenStore reading the master key variable through getenv
+// (nil means os.Getenv).
+func OpenStoreEnv(ctx context.Context, dataDir string, getenv func(string) string) (*store.Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile))
+	keys, err := seal.Open(dataDir, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("open master key: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile), keys)
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dataDir, err)
 	}
@@ -102,7 +115,7 @@ func New(cfg Config) *Service {
 // admin) and starts listening. It returns once the service accepts
 // connections; serving errors arrive on Done.
 func (s *Service) Start(ctx context.Context) error {
-	st, err := OpenStore(ctx, s.cfg.DataDir)
+	st, err := OpenStoreEnv(ctx, s.cfg.DataDir, s.cfg.Getenv)
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model/secrettest"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/store/storetest"
 )
 
 // testAPI is a real API over a real store in a temporary directory, with
@@ -28,11 +28,7 @@ type testAPI struct {
 func newTestAPI(t *testing.T, deps ...func(*Deps)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "routedeck.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.MustOpen(t)
 	d := Deps{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range deps {
 		f(&d)

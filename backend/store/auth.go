@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 func checkRole(role string) error {
@@ -240,7 +241,7 @@ func listAudit(ctx context.Context, q querier, limit, offset int) ([]AuditEntry,
 	return out, nil
 }
 
-func putSetting(ctx context.Context, tx *sql.Tx, now time.Time, actor, key string, v any) error {
+func putSetting(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, now time.Time, actor, key string, v any) error {
 	if key == "" {
 		return model.Errorf(model.EINVALID, "setting key is required")
 	}
@@ -248,9 +249,13 @@ func putSetting(ctx context.Context, tx *sql.Tx, now time.Time, actor, key strin
 	if err != nil {
 		return fmt.Errorf("encode setting %q: %w", key, err)
 	}
+	sealed, err := sealSetting(keys, key, b)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-			updated_by = excluded.updated_by`, key, string(b), unixNano(now), actor); err != nil {
+			updated_by = excluded.updated_by`, key, sealed, unixNano(now), actor); err != nil {
 		return fmt.Errorf("put setting %q: %w", key, err)
 	}
 	return audit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: "setting.put", Target: key})

@@ -186,13 +186,13 @@ func TestAuditAndSettings(t *testing.T) {
 
 func TestReopenKeepsDataAndMigrationsOnce(t *testing.T) {
 	path := t.TempDir() + "/db"
-	s, err := store.Open(ctx, path)
+	s, err := store.Open(ctx, path, storetest.Keys(t, filepath.Dir(path)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustCreate(t, s, gateway("public"))
 	s.Close()
-	s, err = store.Open(ctx, path)
+	s, err = store.Open(ctx, path, storetest.Keys(t, filepath.Dir(path)))
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -218,7 +218,7 @@ func TestReopenKeepsDataAndMigrationsOnce(t *testing.T) {
 	if _, err := s.DB().Exec(`DELETE FROM objects`); err == nil {
 		t.Error("the read pool accepted a write")
 	}
-	if _, err := store.Open(ctx, t.TempDir()+"/x?mode=ro"); err == nil {
+	if _, err := store.Open(ctx, t.TempDir()+"/x?mode=ro", s.Keys()); err == nil {
 		t.Error("a path with a query part should be refused")
 	}
 }

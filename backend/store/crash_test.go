@@ -15,6 +15,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/store/storetest"
 )
 
 // The crash test runs a writer in a child process (this test binary again,
@@ -36,7 +37,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	run := os.Getenv(crashRunEnv)
 	ctx := context.Background()
-	s, err := store.Open(ctx, path)
+	s, err := store.Open(ctx, path, storetest.Keys(t, filepath.Dir(path)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -184,7 +185,7 @@ func TestCrashDurability(t *testing.T) {
 			}
 		}
 		// Every acknowledged write must have survived this kill.
-		s, err := store.Open(context.Background(), path)
+		s, err := store.Open(context.Background(), path, storetest.Keys(t, filepath.Dir(path)))
 		if err != nil {
 			t.Fatalf("run %d: reopen after kill: %v", run, err)
 		}

@@ -25,6 +25,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("list migrations: %w", err)
 	}
 	sort.Strings(names)
+	// Two files with one number would leave the second unapplied for
+	// good: the number alone marks a migration done. Branches that each
+	// add "the next" migration meet here.
+	seen := map[int]string{}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		if v, err := strconv.Atoi(num); err == nil {
+			if other, dup := seen[v]; dup {
+				return fmt.Errorf("migrations %s and %s share number %d", other, base, v)
+			}
+			seen[v] = base
+		}
+	}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		num, _, ok := strings.Cut(base, "_")

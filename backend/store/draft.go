@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 // draftCache is the decoded draft as of one committed generation. Every
@@ -51,7 +52,7 @@ func (s *Store) loadDraft(ctx context.Context, q querier) (*draftCache, error) {
 	defer rows.Close()
 	c = &draftCache{gen: gen, objs: map[objKey]model.Object{}}
 	for rows.Next() {
-		obj, err := scanObject(rows)
+		obj, err := scanObject(s.keys, rows)
 		if err != nil {
 			return nil, fmt.Errorf("read draft: %w", err)
 		}
@@ -227,6 +228,7 @@ func validate(ws model.Workspace, keys wsKeys) ([]keyedProblem, error) {
 type draftWrite struct {
 	ctx     context.Context
 	tx      *sql.Tx
+	keys    *seal.Keyring
 	now     time.Time
 	base    *draftCache
 	changes map[objKey]model.Object
@@ -256,7 +258,7 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 	if err != nil {
 		return err
 	}
-	w := &draftWrite{ctx: ctx, tx: tx, now: s.now(), base: base, changes: map[objKey]model.Object{}}
+	w := &draftWrite{ctx: ctx, tx: tx, keys: s.keys, now: s.now(), base: base, changes: map[objKey]model.Object{}}
 	if err := fn(w); err != nil {
 		return err
 	}
@@ -387,7 +389,7 @@ func (w *draftWrite) persist(o op) error {
 			return fmt.Errorf("delete %s %q: %w", kind, name, err)
 		}
 	} else {
-		spec, err := encodeSpec(obj)
+		spec, err := sealedSpec(w.keys, obj)
 		if err != nil {
 			return err
 		}
@@ -419,7 +421,7 @@ func (w *draftWrite) persist(o op) error {
 			return err
 		}
 	}
-	rev, err := newRevision(w.now, o)
+	rev, err := newRevision(w.keys, w.now, o)
 	if err != nil {
 		return err
 	}
@@ -679,7 +681,7 @@ func sameSpec(a, b model.Object) (bool, error) {
 // rollback restores a published version of gateway into the draft, then
 // publishes it.
 func (w *draftWrite) rollback(actor, gateway string, version int64) (Published, error) {
-	old, err := getPublished(w.ctx, w.tx, gateway, version)
+	old, err := getPublished(w.ctx, w.tx, w.keys, gateway, version)
 	if err != nil {
 		return Published{}, err
 	}
@@ -720,7 +722,7 @@ func (w *draftWrite) rollback(actor, gateway string, version int64) (Published, 
 	if err := w.flush(byName); err != nil {
 		return Published{}, err
 	}
-	p, err := publish(w.ctx, w.tx, w.now, actor, gateway, fmt.Sprintf("rollback to version %d", version))
+	p, err := publish(w.ctx, w.tx, w.keys, w.now, actor, gateway, fmt.Sprintf("rollback to version %d", version))
 	if err != nil {
 		return Published{}, err
 	}

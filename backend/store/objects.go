@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 // objKey names one draft object.
@@ -94,7 +95,7 @@ func copyText(dst, src *model.Condition) {
 	}
 }
 
-func decodeObject(kind, name string, version int64, spec string, updatedAt int64, updatedBy string) (model.Object, error) {
+func decodeObject(keys *seal.Keyring, kind, name string, version int64, spec string, updatedAt int64, updatedBy string) (model.Object, error) {
 	obj := model.NewObject(kind)
 	if obj == nil {
 		return nil, fmt.Errorf("stored object %s %q has unknown kind", kind, name)
@@ -102,13 +103,16 @@ func decodeObject(kind, name string, version int64, spec string, updatedAt int64
 	if err := json.Unmarshal([]byte(spec), obj); err != nil {
 		return nil, fmt.Errorf("decode %s %q: %w", kind, name, err)
 	}
+	if err := openSecrets(keys, obj); err != nil {
+		return nil, err
+	}
 	*obj.ObjectMeta() = model.Meta{Name: name, Version: version, UpdatedAt: fromUnixNano(updatedAt), UpdatedBy: updatedBy}
 	return obj, nil
 }
 
 const objectColumns = `kind, name, version, spec, updated_at, updated_by`
 
-func scanObject(row interface{ Scan(...any) error }) (model.Object, error) {
+func scanObject(keys *seal.Keyring, row interface{ Scan(...any) error }) (model.Object, error) {
 	var (
 		kind, name, spec, by string
 		version, at          int64
@@ -116,14 +120,14 @@ func scanObject(row interface{ Scan(...any) error }) (model.Object, error) {
 	if err := row.Scan(&kind, &name, &version, &spec, &at, &by); err != nil {
 		return nil, err
 	}
-	return decodeObject(kind, name, version, spec, at, by)
+	return decodeObject(keys, kind, name, version, spec, at, by)
 }
 
-func getObject(ctx context.Context, q querier, kind, name string) (model.Object, error) {
+func getObject(ctx context.Context, q querier, keys *seal.Keyring, kind, name string) (model.Object, error) {
 	if err := checkKind(kind); err != nil {
 		return nil, err
 	}
-	obj, err := scanObject(q.QueryRowContext(ctx,
+	obj, err := scanObject(keys, q.QueryRowContext(ctx,
 		`SELECT `+objectColumns+` FROM objects WHERE kind = ? AND name = ?`, kind, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, model.Errorf(model.ENOTFOUND, "%s %q not found", kind, name)
@@ -137,7 +141,7 @@ func getObject(ctx context.Context, q querier, kind, name string) (model.Object,
 // priority (higher first), then name, the order rules are tried in.
 const routeOrder = `gateway, priority DESC, name`
 
-func listObjects(ctx context.Context, q querier, kind string, opt ListOptions) ([]model.Object, int, error) {
+func listObjects(ctx context.Context, q querier, keys *seal.Keyring, kind string, opt ListOptions) ([]model.Object, int, error) {
 	if err := checkKind(kind); err != nil {
 		return nil, 0, err
 	}
@@ -199,7 +203,7 @@ func listObjects(ctx context.Context, q querier, kind string, opt ListOptions) (
 	defer rows.Close()
 	var out []model.Object
 	for rows.Next() {
-		obj, err := scanObject(rows)
+		obj, err := scanObject(keys, rows)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list %s: %w", kind, err)
 		}
@@ -289,9 +293,9 @@ func referencedUpstreams(r *model.Route) []string {
 // gatewayWorkspace reads the gateway, its routes in rule order, the
 // upstreams they reference and the secrets the gateway and those upstreams
 // use, each sorted by name.
-func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Workspace, error) {
+func gatewayWorkspace(ctx context.Context, q querier, keys *seal.Keyring, gateway string) (model.Workspace, error) {
 	var ws model.Workspace
-	g, err := getObject(ctx, q, model.KindGateway, gateway)
+	g, err := getObject(ctx, q, keys, model.KindGateway, gateway)
 	if err != nil {
 		return ws, err
 	}
@@ -304,7 +308,7 @@ func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Wor
 	defer rows.Close()
 	need := map[string]bool{}
 	for rows.Next() {
-		obj, err := scanObject(rows)
+		obj, err := scanObject(keys, rows)
 		if err != nil {
 			return ws, fmt.Errorf("read routes of gateway %q: %w", gateway, err)
 		}
@@ -323,7 +327,7 @@ func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Wor
 	}
 	sort.Strings(names)
 	for _, u := range names {
-		obj, err := getObject(ctx, q, model.KindUpstream, u)
+		obj, err := getObject(ctx, q, keys, model.KindUpstream, u)
 		if model.ErrorCode(err) == model.ENOTFOUND {
 			continue // the draft validates references; a gap here is not ours to report
 		} else if err != nil {
@@ -334,7 +338,7 @@ func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Wor
 	secrets := model.SecretNames(&ws.Gateways[0], ws.Upstreams)
 	sort.Strings(secrets)
 	for _, name := range secrets {
-		obj, err := getObject(ctx, q, model.KindSecret, name)
+		obj, err := getObject(ctx, q, keys, model.KindSecret, name)
 		if model.ErrorCode(err) == model.ENOTFOUND {
 			continue // as for upstreams: validation reports dangling references
 		} else if err != nil {
@@ -347,7 +351,7 @@ func gatewayWorkspace(ctx context.Context, q querier, gateway string) (model.Wor
 
 // readWorkspace decodes the whole draft: secrets, gateways and upstreams by
 // name, routes in rule order. It is decoded afresh so callers may change it.
-func readWorkspace(ctx context.Context, q querier) (model.Workspace, error) {
+func readWorkspace(ctx context.Context, q querier, keys *seal.Keyring) (model.Workspace, error) {
 	var ws model.Workspace
 	rows, err := q.QueryContext(ctx, `SELECT `+objectColumns+` FROM objects
 		ORDER BY CASE kind WHEN 'Secret' THEN 0 WHEN 'Gateway' THEN 1 WHEN 'Upstream' THEN 2 ELSE 3 END, `+routeOrder)
@@ -356,7 +360,7 @@ func readWorkspace(ctx context.Context, q querier) (model.Workspace, error) {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		obj, err := scanObject(rows)
+		obj, err := scanObject(keys, rows)
 		if err != nil {
 			return ws, fmt.Errorf("read workspace: %w", err)
 		}

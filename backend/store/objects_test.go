@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/store/storetest"
 )
 
 func TestCreateAndGet(t *testing.T) {
@@ -505,12 +506,12 @@ func TestConcurrentUpdates(t *testing.T) {
 // file (another process, in production) are seen, cache or not.
 func TestTwoStoresOneFile(t *testing.T) {
 	dir := t.TempDir()
-	a, err := store.Open(ctx, dir+"/db")
+	a, err := store.Open(ctx, dir+"/db", storetest.Keys(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := store.Open(ctx, dir+"/db")
+	b, err := store.Open(ctx, dir+"/db", storetest.Keys(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

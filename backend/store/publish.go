@@ -9,16 +9,21 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 // publish records the gateway's draft, as q's transaction sees it, as the
 // gateway's next version.
-func publish(ctx context.Context, q querier, now time.Time, actor, gateway, note string) (Published, error) {
-	ws, err := gatewayWorkspace(ctx, q, gateway)
+func publish(ctx context.Context, q querier, keys *seal.Keyring, now time.Time, actor, gateway, note string) (Published, error) {
+	ws, err := gatewayWorkspace(ctx, q, keys, gateway)
 	if err != nil {
 		return Published{}, err
 	}
-	body, err := json.Marshal(ws)
+	sealed, err := sealWorkspace(keys, ws)
+	if err != nil {
+		return Published{}, fmt.Errorf("publish %q: %w", gateway, err)
+	}
+	body, err := json.Marshal(sealed)
 	if err != nil {
 		return Published{}, fmt.Errorf("publish %q: encode: %w", gateway, err)
 	}
@@ -35,7 +40,7 @@ func publish(ctx context.Context, q querier, now time.Time, actor, gateway, note
 	return p, nil
 }
 
-func getPublished(ctx context.Context, q querier, gateway string, version int64) (Published, error) {
+func getPublished(ctx context.Context, q querier, keys *seal.Keyring, gateway string, version int64) (Published, error) {
 	query := `SELECT version, at, actor, note, workspace FROM published WHERE gateway = ? AND version = ?`
 	args := []any{gateway, version}
 	if version == 0 {
@@ -58,6 +63,9 @@ func getPublished(ctx context.Context, q querier, gateway string, version int64)
 	p.At = fromUnixNano(at)
 	if err := json.Unmarshal([]byte(body), &p.Workspace); err != nil {
 		return p, fmt.Errorf("decode published %q version %d: %w", gateway, p.Version, err)
+	}
+	if err := openWorkspace(keys, &p.Workspace); err != nil {
+		return p, fmt.Errorf("published %q version %d: %w", gateway, p.Version, err)
 	}
 	return p, nil
 }

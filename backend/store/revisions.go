@@ -10,13 +10,15 @@ import (
 
 	"github.com/routedeck/routedeck/backend/diff"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 	"sigs.k8s.io/yaml"
 )
 
-// newRevision describes op: the objects before and after as JSON and the
-// diff of their YAML forms. Private keys of secrets are redacted: the
-// history is shown to every viewer and must not keep key material.
-func newRevision(now time.Time, o op) (Revision, error) {
+// newRevision describes op: the objects before and after as JSON, their
+// secrets sealed, and the diff of their YAML forms with each secret shown as
+// its fingerprint. Private keys of secrets are redacted: the history is
+// shown to every viewer and must not keep key material.
+func newRevision(keys *seal.Keyring, now time.Time, o op) (Revision, error) {
 	rev := Revision{At: now, Actor: o.actor, Action: o.action}
 	o.before, o.after = redact(o.before), redact(o.after)
 	obj := o.after
@@ -25,23 +27,29 @@ func newRevision(now time.Time, o op) (Revision, error) {
 	}
 	rev.Kind, rev.Name, rev.Version = obj.Kind(), obj.ObjectMeta().Name, obj.ObjectMeta().Version
 	var err error
-	if rev.Before, err = objectJSON(o.before); err != nil {
+	if rev.Before, err = sealedObjectJSON(keys, o.before); err != nil {
 		return rev, err
 	}
-	if rev.After, err = objectJSON(o.after); err != nil {
+	if rev.After, err = sealedObjectJSON(keys, o.after); err != nil {
 		return rev, err
 	}
-	before, err := documentYAML(o.before)
+	rev.Diff, err = revisionDiff(keys, rev.Kind, rev.Name, o.before, o.after)
+	return rev, err
+}
+
+// revisionDiff is the unified diff of the YAML forms of before and after
+// (either may be nil), secrets shown as fingerprints.
+func revisionDiff(keys *seal.Keyring, kind, name string, before, after model.Object) (string, error) {
+	b, err := documentYAML(fingerprinted(keys, before))
 	if err != nil {
-		return rev, err
+		return "", err
 	}
-	after, err := documentYAML(o.after)
+	a, err := documentYAML(fingerprinted(keys, after))
 	if err != nil {
-		return rev, err
+		return "", err
 	}
-	label := rev.Kind + "/" + rev.Name
-	rev.Diff = diff.Unified("a/"+label, "b/"+label, before, after, diff.DefaultContext)
-	return rev, nil
+	label := kind + "/" + name
+	return diff.Unified("a/"+label, "b/"+label, b, a, diff.DefaultContext), nil
 }
 
 // redact returns obj with any private key replaced by a placeholder.
@@ -146,7 +154,7 @@ func listRevisions(ctx context.Context, q querier, f RevisionFilter) ([]Revision
 	return out, total, nil
 }
 
-func getRevision(ctx context.Context, q querier, id int64) (Revision, error) {
+func getRevision(ctx context.Context, q querier, keys *seal.Keyring, id int64) (Revision, error) {
 	var r Revision
 	var at int64
 	var before, after sql.NullString
@@ -164,6 +172,12 @@ func getRevision(ctx context.Context, q querier, id int64) (Revision, error) {
 	}
 	if after.Valid {
 		r.After = json.RawMessage(after.String)
+	}
+	if r.Before, err = openObjectJSON(keys, r.Kind, r.Before); err != nil {
+		return r, fmt.Errorf("revision %d: before: %w", id, err)
+	}
+	if r.After, err = openObjectJSON(keys, r.Kind, r.After); err != nil {
+		return r, fmt.Errorf("revision %d: after: %w", id, err)
 	}
 	return r, nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -33,6 +34,10 @@ type Store struct {
 	db  *sql.DB // readers
 	wdb *sql.DB // the one writer
 
+	// keys seal every secret value on its way into the database and open
+	// it on the way out (sealing.go).
+	keys *seal.Keyring
+
 	// now is the clock; tests replace it.
 	now func() time.Time
 
@@ -47,9 +52,17 @@ const pragmas = "_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=jour
 // Open opens (creating if needed) the database file at path and runs the
 // embedded migrations. Pragmas (foreign keys, busy timeout, WAL, synchronous
 // FULL) are set in the DSN so every pooled connection has them.
-func Open(ctx context.Context, path string) (*Store, error) {
+//
+// keys seal the secrets the store keeps (seal.Open loads them from the data
+// directory or the environment). A database whose secrets were sealed with
+// a key keys does not hold is refused here, not on the first read. Secrets
+// left in clear by a version that did not seal them are sealed on open.
+func Open(ctx context.Context, path string, keys *seal.Keyring) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open store: invalid database path %q", path)
+	}
+	if keys == nil {
+		return nil, fmt.Errorf("open store %s: no master key", path)
 	}
 	wdb, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
@@ -59,11 +72,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &Store{wdb: wdb, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{wdb: wdb, keys: keys, now: func() time.Time { return time.Now().UTC() }}
 	// Migrations run first, on the writer: the readers' query_only pragma
 	// would refuse them, and journal_mode(WAL) must be set before readers
 	// open the file.
 	if err := s.migrate(ctx); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := s.checkKeys(ctx); err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -85,6 +102,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	return errors.Join(s.db.Close(), s.wdb.Close())
 }
+
+// Keys returns the keyring the store seals with, for services that keep
+// secrets of their own or show fingerprints of the store's.
+func (s *Store) Keys() *seal.Keyring { return s.keys }
 
 // DB returns the read-only connection pool, for diagnostics and tests
 // (PRAGMA integrity_check and the like). Writes through it fail.
@@ -108,7 +129,7 @@ func (s *Store) Get(ctx context.Context, kind, name string) (model.Object, error
 		return nil, fmt.Errorf("get %s %q: %w", kind, name, err)
 	}
 	defer tx.Rollback()
-	return getObject(ctx, tx, kind, name)
+	return getObject(ctx, tx, s.keys, kind, name)
 }
 
 // List returns draft objects of kind matching opt, sorted by name (routes:
@@ -124,7 +145,7 @@ func (s *Store) List(ctx context.Context, kind string, opt ListOptions) ([]model
 		return nil, 0, fmt.Errorf("list %s: %w", kind, err)
 	}
 	defer tx.Rollback()
-	return listObjects(ctx, tx, kind, opt)
+	return listObjects(ctx, tx, s.keys, kind, opt)
 }
 
 // Create stores a new object with version 1. An existing name is ECONFLICT.
@@ -186,7 +207,7 @@ func (s *Store) Workspace(ctx context.Context) (model.Workspace, error) {
 		return model.Workspace{}, fmt.Errorf("read workspace: %w", err)
 	}
 	defer tx.Rollback()
-	return readWorkspace(ctx, tx)
+	return readWorkspace(ctx, tx, s.keys)
 }
 
 // DraftGeneration is a number that changes with every committed write to
@@ -209,7 +230,7 @@ func (s *Store) GatewayWorkspace(ctx context.Context, gateway string) (model.Wor
 		return model.Workspace{}, fmt.Errorf("read gateway %q: %w", gateway, err)
 	}
 	defer tx.Rollback()
-	return gatewayWorkspace(ctx, tx, gateway)
+	return gatewayWorkspace(ctx, tx, s.keys, gateway)
 }
 
 // Revision is one recorded write.
@@ -250,7 +271,7 @@ func (s *Store) GetRevision(ctx context.Context, id int64) (Revision, error) {
 		return Revision{}, fmt.Errorf("get revision %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	return getRevision(ctx, tx, id)
+	return getRevision(ctx, tx, s.keys, id)
 }
 
 // Published is one published version of a gateway.
@@ -272,7 +293,7 @@ func (s *Store) Publish(ctx context.Context, actor, gateway, note string) (Publi
 		return Published{}, fmt.Errorf("publish %q: %w", gateway, err)
 	}
 	defer tx.Rollback()
-	p, err := publish(ctx, tx, s.now(), actor, gateway, note)
+	p, err := publish(ctx, tx, s.keys, s.now(), actor, gateway, note)
 	if err != nil {
 		return Published{}, err
 	}
@@ -290,7 +311,7 @@ func (s *Store) GetPublished(ctx context.Context, gateway string, version int64)
 		return Published{}, fmt.Errorf("get published %q: %w", gateway, err)
 	}
 	defer tx.Rollback()
-	return getPublished(ctx, tx, gateway, version)
+	return getPublished(ctx, tx, s.keys, gateway, version)
 }
 
 // ListPublished lists a gateway's published versions, newest first
@@ -558,7 +579,11 @@ func (s *Store) GetSetting(ctx context.Context, key string, v any) error {
 	} else if err != nil {
 		return fmt.Errorf("get setting %q: %w", key, err)
 	}
-	if err := json.Unmarshal([]byte(raw), v); err != nil {
+	body, err := openSetting(s.keys, key, raw)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode setting %q: %w", key, err)
 	}
 	return nil
@@ -571,7 +596,7 @@ func (s *Store) PutSetting(ctx context.Context, actor, key string, v any) error 
 		return fmt.Errorf("put setting %q: %w", key, err)
 	}
 	defer tx.Rollback()
-	if err := putSetting(ctx, tx, s.now(), actor, key, v); err != nil {
+	if err := putSetting(ctx, tx, s.keys, s.now(), actor, key, v); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

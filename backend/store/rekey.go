@@ -1,0 +1,378 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
+)
+
+// checkPlaintext is what the seal_check row holds, sealed.
+const checkPlaintext = "routedeck seal check"
+
+// checkKeys makes sure keys open this database's secrets. On the first open
+// after an upgrade it first seals every secret left in clear.
+func (s *Store) checkKeys(ctx context.Context) error {
+	var sealed string
+	err := s.wdb.QueryRowContext(ctx, `SELECT sealed FROM seal_check WHERE id = 1`).Scan(&sealed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return s.sealClear(ctx)
+	case err != nil:
+		return fmt.Errorf("read seal check: %w", err)
+	}
+	return s.openCheck(sealed)
+}
+
+func (s *Store) openCheck(sealed string) error {
+	got, err := s.keys.Unseal(sealed)
+	if errors.Is(err, seal.ErrUnknownKey) {
+		id, _ := seal.KeyID(sealed)
+		return fmt.Errorf("the secrets in this database are sealed with master key %s, but the key from %s is %s: "+
+			"restore the key file that was backed up with this database, or set %s to that key",
+			id, s.keys.Source(), s.keys.CurrentID(), seal.EnvMasterKey)
+	}
+	if err != nil || string(got) != checkPlaintext {
+		return fmt.Errorf("seal check: %v", errOr(err, "unexpected content"))
+	}
+	return nil
+}
+
+func errOr(err error, msg string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// sealClear is the one-time migration to sealed secrets. Everything is
+// rewritten in one transaction; afterwards the file is vacuumed and the WAL
+// checkpointed and truncated, so the clear values of the old rows do not
+// linger in free pages or old WAL frames.
+func (s *Store) sealClear(ctx context.Context) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	defer tx.Rollback()
+	// Another process may have done it between our read and our lock.
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM seal_check`).Scan(&done); err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	if done > 0 {
+		return tx.Commit()
+	}
+	sealClearValue := func(v string) (string, error) {
+		if seal.IsSealed(v) {
+			return v, nil
+		}
+		return s.keys.Seal([]byte(v))
+	}
+	n, err := rewriteSecrets(ctx, tx, s.keys, sealClearValue)
+	if err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	check, err := s.keys.Seal([]byte(checkPlaintext))
+	if err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO seal_check (id, sealed) VALUES (1, ?)`, check); err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("seal secrets: commit: %w", err)
+	}
+	if n > 0 {
+		return s.purgeFreed(ctx)
+	}
+	return nil
+}
+
+// purgeFreed rewrites the database file without its free pages and empties
+// the WAL, so values a transaction replaced are gone from the disk, not
+// only from the tables.
+func (s *Store) purgeFreed(ctx context.Context) error {
+	if _, err := s.wdb.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	if _, err := s.wdb.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Rekey reseals every secret in the database under the current key of
+// keys, which must also hold the key they are sealed with now, in one
+// transaction, then purges the old ciphertexts from the file. It is the
+// database half of a key rotation; the caller owns the key file and must
+// keep the old key readable until Rekey has returned (see the rotate-key
+// command). The store must be open with keys, and no other process may
+// have the database open.
+func (s *Store) Rekey(ctx context.Context) (int, error) {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("rekey: %w", err)
+	}
+	defer tx.Rollback()
+	reseal := func(v string) (string, error) {
+		if !seal.IsSealed(v) {
+			// Left by a write that bypassed sealing: seal it now.
+			return s.keys.Seal([]byte(v))
+		}
+		out, _, err := s.keys.Reseal(v)
+		return out, err
+	}
+	n, err := rewriteSecrets(ctx, tx, s.keys, reseal)
+	if err != nil {
+		return 0, fmt.Errorf("rekey: %w", err)
+	}
+	check, err := s.keys.Seal([]byte(checkPlaintext))
+	if err != nil {
+		return 0, fmt.Errorf("rekey: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO seal_check (id, sealed) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed`, check); err != nil {
+		return 0, fmt.Errorf("rekey: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("rekey: commit: %w", err)
+	}
+	// The draft cache holds plaintext, which has not changed; it stays.
+	if err := s.purgeFreed(ctx); err != nil {
+		return n, fmt.Errorf("rekey: committed, but %w", err)
+	}
+	return n, nil
+}
+
+// rewriteSecrets applies f to every secret value stored in the draft,
+// revisions and published versions, and to every setting, and writes back
+// the rows it changed. Revision diffs with secrets are computed again,
+// over fingerprints under the current key: an old diff may hold a clear
+// value, and a rotation changes every fingerprint. It returns how many
+// rows it rewrote.
+func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(string) (string, error)) (int, error) {
+	apply := func(obj model.Object) (bool, error) {
+		changed := false
+		err := model.MapSecrets(obj, func(_, v string) (string, error) {
+			out, err := f(v)
+			if out != v {
+				changed = true
+			}
+			return out, err
+		})
+		return changed, err
+	}
+	total := 0
+
+	// The draft.
+	type objRow struct{ kind, name, spec string }
+	var objs []objRow
+	if err := collect(ctx, tx, `SELECT kind, name, spec FROM objects WHERE kind IN ('Secret', 'Route')`,
+		func(r *sql.Rows) error {
+			var o objRow
+			if err := r.Scan(&o.kind, &o.name, &o.spec); err != nil {
+				return err
+			}
+			objs = append(objs, o)
+			return nil
+		}); err != nil {
+		return 0, fmt.Errorf("read draft: %w", err)
+	}
+	for _, o := range objs {
+		obj := model.NewObject(o.kind)
+		if err := json.Unmarshal([]byte(o.spec), obj); err != nil {
+			return 0, fmt.Errorf("decode %s %q: %w", o.kind, o.name, err)
+		}
+		obj.ObjectMeta().Name = o.name
+		changed, err := apply(obj)
+		if err != nil || !changed {
+			if err != nil {
+				return 0, fmt.Errorf("%s %q: %w", o.kind, o.name, err)
+			}
+			continue
+		}
+		spec, err := encodeSpec(obj)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE objects SET spec = ? WHERE kind = ? AND name = ?`, spec, o.kind, o.name); err != nil {
+			return 0, fmt.Errorf("write %s %q: %w", o.kind, o.name, err)
+		}
+		total++
+	}
+
+	// Revisions: the objects before and after, and the diff between them.
+	type revRow struct {
+		id                  int64
+		kind, name          string
+		before, after, diff sql.NullString
+	}
+	var revs []revRow
+	if err := collect(ctx, tx, `SELECT id, kind, name, before, after, diff FROM revisions WHERE kind IN ('Secret', 'Route')`,
+		func(r *sql.Rows) error {
+			var v revRow
+			var d string
+			if err := r.Scan(&v.id, &v.kind, &v.name, &v.before, &v.after, &d); err != nil {
+				return err
+			}
+			v.diff = sql.NullString{String: d, Valid: true}
+			revs = append(revs, v)
+			return nil
+		}); err != nil {
+		return 0, fmt.Errorf("read revisions: %w", err)
+	}
+	for _, r := range revs {
+		var stored, plain [2]model.Object
+		var texts [2]sql.NullString
+		changed := false
+		for i, raw := range []sql.NullString{r.before, r.after} {
+			texts[i] = raw
+			if !raw.Valid {
+				continue
+			}
+			obj := model.NewObject(r.kind)
+			if err := json.Unmarshal([]byte(raw.String), obj); err != nil {
+				return 0, fmt.Errorf("decode revision %d: %w", r.id, err)
+			}
+			if !model.HasSecrets(obj) {
+				stored[i], plain[i] = obj, obj
+				continue
+			}
+			c, err := apply(obj)
+			if err != nil {
+				return 0, fmt.Errorf("revision %d: %w", r.id, err)
+			}
+			stored[i] = obj
+			if c {
+				changed = true
+				b, err := objectJSON(obj)
+				if err != nil {
+					return 0, err
+				}
+				texts[i] = sql.NullString{String: string(b), Valid: true}
+			}
+			p := model.NewObject(r.kind)
+			_ = json.Unmarshal([]byte(texts[i].String), p)
+			if err := openSecrets(keys, p); err != nil {
+				return 0, fmt.Errorf("revision %d: %w", r.id, err)
+			}
+			plain[i] = p
+		}
+		hasSecrets := (stored[0] != nil && model.HasSecrets(stored[0])) || (stored[1] != nil && model.HasSecrets(stored[1]))
+		if !changed && !hasSecrets {
+			continue
+		}
+		d, err := revisionDiff(keys, r.kind, r.name, plain[0], plain[1])
+		if err != nil {
+			return 0, fmt.Errorf("revision %d: %w", r.id, err)
+		}
+		if !changed && d == r.diff.String {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE revisions SET before = ?, after = ?, diff = ? WHERE id = ?`,
+			nullString(texts[0]), nullString(texts[1]), d, r.id); err != nil {
+			return 0, fmt.Errorf("write revision %d: %w", r.id, err)
+		}
+		total++
+	}
+
+	// Published versions.
+	type pubRow struct {
+		gateway string
+		version int64
+		body    string
+	}
+	var pubs []pubRow
+	if err := collect(ctx, tx, `SELECT gateway, version, workspace FROM published`, func(r *sql.Rows) error {
+		var p pubRow
+		if err := r.Scan(&p.gateway, &p.version, &p.body); err != nil {
+			return err
+		}
+		pubs = append(pubs, p)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read published versions: %w", err)
+	}
+	for _, p := range pubs {
+		var ws model.Workspace
+		if err := json.Unmarshal([]byte(p.body), &ws); err != nil {
+			return 0, fmt.Errorf("decode published %q version %d: %w", p.gateway, p.version, err)
+		}
+		changed := false
+		for _, obj := range ws.Objects() {
+			c, err := apply(obj)
+			if err != nil {
+				return 0, fmt.Errorf("published %q version %d: %w", p.gateway, p.version, err)
+			}
+			changed = changed || c
+		}
+		if !changed {
+			continue
+		}
+		b, err := json.Marshal(ws)
+		if err != nil {
+			return 0, fmt.Errorf("encode published %q version %d: %w", p.gateway, p.version, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE published SET workspace = ? WHERE gateway = ? AND version = ?`,
+			string(b), p.gateway, p.version); err != nil {
+			return 0, fmt.Errorf("write published %q version %d: %w", p.gateway, p.version, err)
+		}
+		total++
+	}
+
+	// Settings, sealed whole.
+	type setRow struct{ key, value string }
+	var sets []setRow
+	if err := collect(ctx, tx, `SELECT key, value FROM settings`, func(r *sql.Rows) error {
+		var v setRow
+		if err := r.Scan(&v.key, &v.value); err != nil {
+			return err
+		}
+		sets = append(sets, v)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read settings: %w", err)
+	}
+	for _, v := range sets {
+		out, err := f(v.value)
+		if err != nil {
+			return 0, fmt.Errorf("setting %q: %w", v.key, err)
+		}
+		if out == v.value {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE settings SET value = ? WHERE key = ?`, out, v.key); err != nil {
+			return 0, fmt.Errorf("write setting %q: %w", v.key, err)
+		}
+		total++
+	}
+	return total, nil
+}
+
+// collect runs query and hands each row to scan; rows are read in full
+// before the caller writes, as one connection cannot do both at once.
+func collect(ctx context.Context, tx *sql.Tx, query string, scan func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func nullString(s sql.NullString) any {
+	if !s.Valid {
+		return nil
+	}
+	return s.String
+}
