@@ -271,6 +271,9 @@ func TestRekey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// Seven rows hold secrets: two routes and a secret in the draft, their
 	// six revisions, one published version and one setting.
 	if n < 11 {

@@ -88,15 +88,15 @@ func (s *Store) sealClear(ctx context.Context) error {
 		return fmt.Errorf("seal secrets: commit: %w", err)
 	}
 	if n > 0 {
-		return s.purgeFreed(ctx)
+		return s.Compact(ctx)
 	}
 	return nil
 }
 
-// purgeFreed rewrites the database file without its free pages and empties
+// Compact rewrites the database file without its free pages and empties
 // the WAL, so values a transaction replaced are gone from the disk, not
-// only from the tables.
-func (s *Store) purgeFreed(ctx context.Context) error {
+// only from the tables. It takes as long as copying the database.
+func (s *Store) Compact(ctx context.Context) error {
 	if _, err := s.wdb.ExecContext(ctx, `VACUUM`); err != nil {
 		return fmt.Errorf("vacuum: %w", err)
 	}
@@ -108,11 +108,12 @@ func (s *Store) purgeFreed(ctx context.Context) error {
 
 // Rekey reseals every secret in the database under the current key of
 // keys, which must also hold the key they are sealed with now, in one
-// transaction, then purges the old ciphertexts from the file. It is the
-// database half of a key rotation; the caller owns the key file and must
-// keep the old key readable until Rekey has returned (see the rotate-key
-// command). The store must be open with keys, and no other process may
-// have the database open.
+// transaction, and returns how many rows it rewrote. It is the database
+// half of a key rotation; the caller owns the key file and must keep the
+// old key readable until Rekey has returned (see the rotate-key command),
+// and should Compact afterwards, so the old ciphertexts leave the file.
+// The store must be open with keys, and no other process may have the
+// database open.
 func (s *Store) Rekey(ctx context.Context) (int, error) {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -143,9 +144,6 @@ func (s *Store) Rekey(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("rekey: commit: %w", err)
 	}
 	// The draft cache holds plaintext, which has not changed; it stays.
-	if err := s.purgeFreed(ctx); err != nil {
-		return n, fmt.Errorf("rekey: committed, but %w", err)
-	}
 	return n, nil
 }
 
