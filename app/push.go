@@ -53,7 +53,7 @@ func (c consulKV) publish(ctx context.Context, pub store.Published) error {
 	if err != nil {
 		return err
 	}
-	kv := consulpub.New(client)
+	kv := consulpub.New(client, consulpub.WithKeys(c.store.Keys()))
 	if err := kv.Publish(ctx, pub.Gateway, kvWorkspace(pub.Workspace)); err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func (p *pusher) ConsulKV(ctx context.Context, gateway string) (any, error) {
 	if err != nil {
 		return nil, targets.Unavailable("consul target", err)
 	}
-	kv := consulpub.New(client)
+	kv := consulpub.New(client, consulpub.WithKeys(p.store.Keys()))
 	entries, err := kv.ReadGateway(ctx, gateway)
 	if err != nil { // a gateway never published stays ENOTFOUND
 		return nil, targets.Unavailable("consul target", err)

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 
 	consulapi "github.com/hashicorp/consul/api"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	consulpub "github.com/routedeck/routedeck/backend/publish/consul"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 func newImportCmd(o *options) *cobra.Command {
@@ -29,13 +33,21 @@ nothing. Publish it there with: routedeck publish --gateway G.
 The agent is CONSUL_HTTP_ADDR (and CONSUL_HTTP_TOKEN) unless --consul-addr
 is given.
 
+Credentials (basic-auth passwords, API keys) are sealed in Consul with the
+publishing routedeck's master key: they are opened with the key of the data
+directory (--data-dir) or ` + seal.EnvMasterKey + `, which must be the same.
+
 Consul holds TLS secrets without their private keys. With --apply, such a
 secret must already exist on the server (with its key): the server's copy is
 kept and the one from Consul is left out. If any is missing, nothing is
 applied and the missing secrets are listed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ws, err := readConsulKV(cmd.Context(), addr, gateway)
+			keys, err := localKeys(o.dataDir, os.Getenv)
+			if err != nil {
+				return err
+			}
+			ws, err := readConsulKV(cmd.Context(), addr, gateway, keys)
 			if err != nil {
 				return err
 			}
@@ -75,7 +87,10 @@ applied and the missing secrets are listed.`,
 // gateway is empty) from the agent at addr, or the environment's agent.
 // Versions and who-wrote-when belong to the routedeck that published, so
 // they are cleared: on another server they would read as stale versions.
-func readConsulKV(ctx context.Context, addr, gateway string) (model.Workspace, error) {
+//
+// keys open the credentials; nil leaves a workspace with credentials
+// unreadable, with an error that says so.
+func readConsulKV(ctx context.Context, addr, gateway string, keys *seal.Keyring) (model.Workspace, error) {
 	cfg := consulapi.DefaultConfig()
 	if addr != "" {
 		cfg.Address = addr
@@ -84,7 +99,11 @@ func readConsulKV(ctx context.Context, addr, gateway string) (model.Workspace, e
 	if err != nil {
 		return model.Workspace{}, fmt.Errorf("consul client for %s: %w", cfg.Address, err)
 	}
-	kv := consulpub.New(client)
+	var opts []consulpub.Option
+	if keys != nil {
+		opts = append(opts, consulpub.WithKeys(keys))
+	}
+	kv := consulpub.New(client, opts...)
 	var entries []consulpub.Entry
 	if gateway != "" {
 		entries, err = kv.ReadGateway(ctx, gateway)
@@ -134,4 +153,20 @@ func keepServerSecrets(ctx context.Context, c *client, ws model.Workspace, kept 
 	}
 	ws.Secrets = keep
 	return ws, nil
+}
+
+// localKeys is the master key of dataDir for a command that only reads
+// with it: the environment's or the key file's, or nil when there is
+// neither. Unlike a server's first start, it never creates a key file.
+func localKeys(dataDir string, getenv func(string) string) (*seal.Keyring, error) {
+	if getenv(seal.EnvMasterKey) == "" {
+		if _, err := os.Stat(seal.KeyFile(dataDir)); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	keys, err := seal.Open(dataDir, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("open master key: %w", err)
+	}
+	return keys, nil
 }

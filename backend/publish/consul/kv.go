@@ -43,6 +43,12 @@
 // owned keys are hashed: upstreams and secrets are shared, and another
 // gateway's publish may legitimately change them afterwards.
 //
+// Credentials (API keys, basic-auth passwords: model.MapSecrets) are sealed
+// with routedeck's master key before they are written, so a KV read token
+// does not give them away, and a routedeck with the same key reads them
+// back. TLS private keys are never written: secrets go out with their key
+// redacted, and one that still carries a key is refused.
+//
 // While any other gateway's split publish is in progress (or interrupted),
 // a publish does not collect unused upstreams and secrets: what looks
 // unused may be what that publish wrote for routes of its later batches.
@@ -62,6 +68,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 // DefaultPrefix is the KV folder objects are published under.
@@ -74,6 +81,10 @@ const maxTxnOps = 64
 type KV struct {
 	client *api.Client
 	prefix string
+	// keys seal credentials on the way in and open them on the way out;
+	// without them, objects with credentials can be neither written nor
+	// read.
+	keys *seal.Keyring
 
 	// beforeTxn, when set, runs between Publish's read and its first
 	// write, so tests can change the store in that window.
@@ -90,8 +101,21 @@ type KV struct {
 	readPause    time.Duration
 }
 
+// Option configures a KV.
+type Option func(*KV)
+
+// WithKeys seals the credentials KV writes with keys' current master key,
+// and opens those it reads with any of keys' master keys.
+func WithKeys(keys *seal.Keyring) Option { return func(k *KV) { k.keys = keys } }
+
 // New returns a KV publisher under DefaultPrefix.
-func New(client *api.Client) *KV { return &KV{client: client, prefix: DefaultPrefix} }
+func New(client *api.Client, opts ...Option) *KV {
+	k := &KV{client: client, prefix: DefaultPrefix}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
 
 // Prefix is the KV folder this publisher owns.
 func (k *KV) Prefix() string { return k.prefix }
@@ -118,7 +142,14 @@ func (k *KV) Get(ctx context.Context, kind, name string) (Entry, error) {
 	if pair == nil {
 		return Entry{}, model.Errorf(model.ENOTFOUND, "%s %q is not published to consul", kind, name)
 	}
-	return k.decode(pair)
+	e, err := k.decode(pair)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := k.openCredentials(key, e.Object); err != nil {
+		return Entry{}, err
+	}
+	return e, nil
 }
 
 // List reads every object under the prefix, in key order. Commit records
@@ -128,15 +159,39 @@ func (k *KV) List(ctx context.Context) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := k.opened(snap, snap.entries); err != nil {
+		return nil, err
+	}
 	return snap.entries, nil
+}
+
+// opened fails when credentials of one of entries could not be opened.
+// Only what is handed out must open: a publish plans over the whole tree,
+// and another routedeck's objects there are none of its business.
+func (k *KV) opened(snap snapshot, entries []Entry) error {
+	var errs []error
+	for _, e := range entries {
+		if err := snap.unopened[k.objectKey(e.Object)]; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // snapshot is the whole tree as one consistent read saw it.
 type snapshot struct {
 	entries []Entry           // objects, in key order
 	raw     map[string][]byte // key -> stored JSON
-	index   map[string]uint64 // key -> ModifyIndex
-	commits map[string]commitEntry
+	// plain maps the key of each object with credentials to its JSON with
+	// the credentials opened: sealing is randomised, so an unchanged
+	// object is recognised by its content, not by its stored bytes.
+	plain map[string][]byte
+	// unopened holds why the credentials of an object could not be
+	// opened (no key, another routedeck's key); the object keeps them
+	// sealed.
+	unopened map[string]error
+	index    map[string]uint64 // key -> ModifyIndex
+	commits  map[string]commitEntry
 }
 
 // read lists the tree in one consistent read, objects and commit records
@@ -147,7 +202,8 @@ func (k *KV) read(ctx context.Context) (snapshot, error) {
 	if err != nil {
 		return snapshot{}, fmt.Errorf("consul kv list %s/: %w", k.prefix, err)
 	}
-	snap := snapshot{raw: map[string][]byte{}, index: map[string]uint64{}, commits: map[string]commitEntry{}}
+	snap := snapshot{raw: map[string][]byte{}, plain: map[string][]byte{}, unopened: map[string]error{},
+		index: map[string]uint64{}, commits: map[string]commitEntry{}}
 	commitFolder := k.commitKey("")
 	for _, p := range pairs {
 		if gw, ok := strings.CutPrefix(p.Key, commitFolder); ok {
@@ -164,6 +220,13 @@ func (k *KV) read(ctx context.Context) (snapshot, error) {
 		}
 		snap.entries = append(snap.entries, e)
 		snap.raw[p.Key] = p.Value
+		if model.HasSecrets(e.Object) {
+			if err := k.openCredentials(p.Key, e.Object); err != nil {
+				snap.unopened[p.Key] = err
+			} else if plain, err := json.Marshal(e.Object); err == nil {
+				snap.plain[p.Key] = plain
+			}
+		}
 		snap.index[p.Key] = p.ModifyIndex
 	}
 	return snap, nil
@@ -298,6 +361,13 @@ func (k *KV) plan(gateway string, ws model.Workspace, snap snapshot) (publishPla
 		op, err := k.casOp(obj, snap.index[key])
 		if err != nil {
 			return p, err
+		}
+		if prev, ok := snap.plain[key]; ok {
+			// Same content, credentials included: keep the stored
+			// ciphertext, so the object counts as unchanged.
+			if now, err := json.Marshal(obj); err == nil && bytes.Equal(now, prev) {
+				op.Value = snap.raw[key]
+			}
 		}
 		ops[key] = op
 	}
@@ -465,7 +535,13 @@ func (k *KV) readConsistent(ctx context.Context, what string, pick func(snapshot
 		entries, err := pick(snap)
 		var again readAgain
 		if !errors.As(err, &again) {
-			return entries, err
+			if err == nil {
+				err = k.opened(snap, entries)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return entries, nil
 		}
 		if attempt >= attempts {
 			return nil, again.err
@@ -564,11 +640,75 @@ func (k *KV) objectKey(obj model.Object) string {
 
 func (k *KV) casOp(obj model.Object, index uint64) (*api.KVTxnOp, error) {
 	key := k.Key(obj.Kind(), obj.ObjectMeta().Name)
-	body, err := json.Marshal(obj)
+	sealed, err := k.sealCredentials(key, obj)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(sealed)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", key, err)
 	}
 	return &api.KVTxnOp{Verb: api.KVCAS, Key: key, Value: body, Index: index}, nil
+}
+
+// sealCredentials returns obj as it may be written to KV: credentials
+// sealed, on a copy. A TLS private key is refused: it has no business in
+// KV, sealed or not, and callers redact it.
+func (k *KV) sealCredentials(key string, obj model.Object) (model.Object, error) {
+	if !model.HasSecrets(obj) {
+		return obj, nil
+	}
+	var c model.Object
+	switch o := obj.(type) {
+	case *model.Secret:
+		s := *o
+		c = &s
+	case *model.Route:
+		r := *o
+		c = &r
+	default:
+		return obj, nil
+	}
+	err := model.MapSecrets(c, func(path, v string) (string, error) {
+		if path == "tls.privateKey" {
+			if v == model.RedactedPrivateKey {
+				return v, nil
+			}
+			return "", model.Errorf(model.EINVALID, "%s: a TLS private key is never published to consul; redact it", key)
+		}
+		if k.keys == nil {
+			return "", fmt.Errorf("%s: %s holds a credential, and this publisher has no master key to seal it", key, path)
+		}
+		s, err := k.keys.Seal([]byte(v))
+		if err != nil {
+			return "", fmt.Errorf("%s: seal %s: %w", key, path, err)
+		}
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// openCredentials opens, in place, the sealed credentials of obj read from
+// key.
+func (k *KV) openCredentials(key string, obj model.Object) error {
+	return model.MapSecrets(obj, func(path, v string) (string, error) {
+		if !seal.IsSealed(v) {
+			return v, nil
+		}
+		if k.keys == nil {
+			return "", fmt.Errorf("consul kv %s: %s is sealed with a routedeck master key, and none is at hand to open it (%s)", key, path, seal.EnvMasterKey)
+		}
+		p, err := k.keys.Unseal(v)
+		if errors.Is(err, seal.ErrUnknownKey) {
+			return "", fmt.Errorf("consul kv %s: %s was sealed by a routedeck with another master key", key, path)
+		} else if err != nil {
+			return "", fmt.Errorf("consul kv %s: %s: %w", key, path, err)
+		}
+		return string(p), nil
+	})
 }
 
 // txn runs ops atomically. A failed check-and-set comes back as a
@@ -623,5 +763,6 @@ func (k *KV) decode(p *api.KVPair) (Entry, error) {
 	if obj.ObjectMeta().Name != name {
 		return Entry{}, fmt.Errorf("consul kv %s holds an object named %q", p.Key, obj.ObjectMeta().Name)
 	}
+
 	return Entry{Object: obj, ModifyIndex: p.ModifyIndex}, nil
 }
