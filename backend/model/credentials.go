@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 )
@@ -11,7 +12,8 @@ import (
 type SecretFunc func(path, value string) (string, error)
 
 // MapSecrets replaces, in place, every secret value obj carries with what f
-// returns for it: TLS private keys, API keys and basic-auth passwords. It is
+// returns for it: TLS private keys, API keys, basic-auth passwords and
+// inline JWKS that hold key material (see jwksIsSecret). It is
 // the one list of secret fields: sealing at rest, redaction in answers and
 // restoring a redacted value on update all walk it, so a new secret field is
 // added here once. Empty values are not passed to f. Map entries are visited
@@ -38,10 +40,19 @@ func MapSecrets(obj Object, f SecretFunc) error {
 // object shallow-copied from a stored one never shares the rewritten maps
 // and slices with it.
 func mapAuthSecrets(a *Auth, path string, f SecretFunc, set func(*Auth)) error {
-	if a == nil || (a.APIKey == nil && a.Basic == nil) {
+	if a == nil || (a.APIKey == nil && a.Basic == nil && (a.JWT == nil || !jwksIsSecret(a.JWT.JWKS))) {
 		return nil
 	}
 	c := *a
+	if a.JWT != nil && jwksIsSecret(a.JWT.JWKS) {
+		j := *a.JWT
+		v, err := f(path+".jwt.jwks", a.JWT.JWKS)
+		if err != nil {
+			return err
+		}
+		j.JWKS = v
+		c.JWT = &j
+	}
 	if a.APIKey != nil {
 		k := *a.APIKey
 		k.Keys = make([]string, len(a.APIKey.Keys))
@@ -83,6 +94,41 @@ func mapAuthSecrets(a *Auth, path string, f SecretFunc, set func(*Auth)) error {
 	}
 	set(&c)
 	return nil
+}
+
+// jwksIsSecret reports whether an inline JWKS must be kept like a
+// password. A JWKS of public keys is not secret, but one may carry an HMAC
+// key ("k", of kty "oct") or, pasted by mistake, a private key ("d"). Text
+// that is not a JWKS at all counts as secret: that is what a sealed value
+// or a fingerprint standing in for one looks like, and they must be found
+// by the same walk that produced them.
+func jwksIsSecret(s string) bool {
+	if s == "" {
+		return false
+	}
+	var set struct {
+		Keys []map[string]json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(s), &set); err != nil {
+		return true
+	}
+	if set.Keys == nil {
+		// A single JWK rather than a set.
+		var one map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(s), &one); err != nil || one == nil {
+			return true
+		}
+		set.Keys = append(set.Keys, one)
+	}
+	for _, k := range set.Keys {
+		if _, ok := k["k"]; ok {
+			return true
+		}
+		if _, ok := k["d"]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // HasSecrets reports whether obj carries any secret value.

@@ -42,3 +42,37 @@ func TestMapSecretsVisitsEverySecretFieldWithoutTouchingTheOriginal(t *testing.T
 		t.Fatal("HasSecrets")
 	}
 }
+
+func TestInlineJWKSIsSecretWhenItHoldsKeyMaterial(t *testing.T) {
+	tests := map[string]struct {
+		jwks string
+		want bool
+	}{
+		"none":             {"", false},
+		"public RSA set":   {`{"keys":[{"kty":"RSA","kid":"a","n":"0vx7","e":"AQAB"}]}`, false},
+		"public single EC": {`{"kty":"EC","crv":"P-256","x":"f83O","y":"x_FE"}`, false},
+		"HMAC key":         {`{"keys":[{"kty":"oct","k":"GawgguFyGrWKav7AX4VKUg"}]}`, true},
+		"private RSA key":  {`{"keys":[{"kty":"RSA","n":"0vx7","e":"AQAB","d":"X4cT"}]}`, true},
+		"sealed":           {"rdseal:v1:0123456789abcdef:AAAA", true},
+		"fingerprint":      {"fp:0123456789ab", true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := &Route{Then: Action{Auth: &Auth{JWT: &JWTAuth{Issuer: "i", JWKS: tc.jwks}}}}
+			var paths []string
+			err := MapSecrets(r, func(path, v string) (string, error) {
+				paths = append(paths, path)
+				return "X", nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(paths) == 1 && paths[0] == "then.auth.jwt.jwks"; got != tc.want {
+				t.Fatalf("visited %v, want the JWKS visited: %v", paths, tc.want)
+			}
+			if tc.want && r.Then.Auth.JWT.JWKS != "X" {
+				t.Fatal("JWKS not rewritten")
+			}
+		})
+	}
+}
