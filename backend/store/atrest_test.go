@@ -298,3 +298,24 @@ func TestRekey(t *testing.T) {
 	checkRevisions(t, s)
 	scanDir(t, dir, secrets)
 }
+
+// TestAuditDetailScrubsSecrets has an audit entry quote a credential of
+// the draft, as an error message might: the log keeps its fingerprint.
+func TestAuditDetailScrubsSecrets(t *testing.T) {
+	s := seeded(t)
+	r := route("basic", "public", "web", 1)
+	r.Then.Auth = &model.Auth{Basic: &model.BasicAuth{Users: map[string]string{"ops": testPassword}}}
+	mustCreate(t, s, r)
+	if err := s.Audit(ctx, store.AuditEntry{Actor: "t", Action: "publish.force", Target: "public",
+		Detail: "test login failed: sent ops:" + testPassword + ", got 401"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.ListAudit(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "test login failed: sent ops:" + s.Keys().Fingerprint(testPassword) + ", got 401"
+	if entries[0].Detail != want {
+		t.Fatalf("detail = %q, want %q", entries[0].Detail, want)
+	}
+}

@@ -550,6 +550,9 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
+	if e.Detail, err = s.scrubSecrets(ctx, e.Detail); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
 	if err := audit(ctx, tx, e); err != nil {
 		return err
 	}
