@@ -39,6 +39,21 @@ func secretFixture(t *testing.T, s *store.Store) map[string]string {
 	key := route("key", "edge", "web", 1)
 	key.Then.Auth = &model.Auth{APIKey: &model.APIKeyAuth{Header: "x-api-key", Keys: []string{testAPIKey + "-old"}}}
 	mustCreate(t, s, &tls, gw, basic, key)
+	basicHeader := func(pw string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+pw))
+	}
+	routeTest := func(pw, apiKey string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{
+			"request": map[string]any{"url": "http://shop.example.com/key", "headers": map[string]string{
+				"x-api-key": apiKey, "authorization": basicHeader(pw)}},
+			"expect": map[string]any{"status": 200},
+		})
+		return b
+	}
+	rt := &store.RouteTest{Name: "with-credentials", Gateway: "edge", Spec: routeTest(testPassword+"-old", testAPIKey+"-old")}
+	if err := s.CreateRouteTest(ctx, "alice", rt); err != nil {
+		t.Fatal(err)
+	}
 
 	tls2 := secrettest.TLS(t, "web-tls", "shop.example.com")
 	tls2.Version = 1
@@ -48,6 +63,10 @@ func secretFixture(t *testing.T, s *store.Store) map[string]string {
 		if err := s.Update(ctx, "bob", o); err != nil {
 			t.Fatalf("update %s: %v", o.ObjectMeta().Name, err)
 		}
+	}
+	rt.Spec = routeTest(testPassword, testAPIKey)
+	if err := s.UpdateRouteTest(ctx, "bob", rt); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := s.Publish(ctx, "bob", "edge", "with secrets"); err != nil {
 		t.Fatal(err)
@@ -167,9 +186,28 @@ func TestNoSecretInDatabaseFiles(t *testing.T) {
 }
 
 // checkRevisions checks the route revisions: their objects carry the
-// values, their diffs only fingerprints, and still show a change.
+// values, their diffs only fingerprints, and still show a change; and the
+// route test with credentials reads back whole.
 func checkRevisions(t *testing.T, s *store.Store) {
 	t.Helper()
+	rt, err := s.GetRouteTest(ctx, "with-credentials")
+	if err != nil || !strings.Contains(string(rt.Spec), testAPIKey) {
+		t.Fatalf("route test read back: %s, %v", rt.Spec, err)
+	}
+	revs, _, err := s.ListRevisions(ctx, store.RevisionFilter{Kind: store.KindRouteTest, Name: "with-credentials"})
+	if err != nil || len(revs) != 2 {
+		t.Fatalf("route test revisions: %v, %v", revs, err)
+	}
+	upd, err := s.GetRevision(ctx, revs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(upd.After), testAPIKey) {
+		t.Errorf("route test revision: after does not carry the test: %s", upd.After)
+	}
+	if strings.Contains(upd.Diff, testAPIKey) || !strings.Contains(upd.Diff, s.Keys().Fingerprint(testAPIKey)) {
+		t.Errorf("route test diff should show the API key as its fingerprint:\n%s", upd.Diff)
+	}
 	for _, name := range []string{"basic", "key"} {
 		revs, _, err := s.ListRevisions(ctx, store.RevisionFilter{Kind: model.KindRoute, Name: name})
 		if err != nil || len(revs) != 2 {

@@ -249,7 +249,7 @@ func putSetting(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, now time.Ti
 	if err != nil {
 		return fmt.Errorf("encode setting %q: %w", key, err)
 	}
-	sealed, err := sealSetting(keys, key, b)
+	sealed, err := sealText(keys, fmt.Sprintf("setting %q", key), b)
 	if err != nil {
 		return err
 	}

@@ -55,15 +55,29 @@ func UnsealForTest(t testing.TB, s *Store) {
 		before, after sql.NullString
 	}
 	var revs []rev
-	if err := collect(ctx, tx, `SELECT id, kind, name, before, after FROM revisions WHERE kind = 'Route'`, func(r *sql.Rows) error {
+	if err := collect(ctx, tx, `SELECT id, kind, name, before, after FROM revisions WHERE kind IN ('Route', 'RouteTest')`, func(r *sql.Rows) error {
 		var v rev
+		if err := r.Scan(&v.id, &v.kind, &v.name, &v.before, &v.after); err != nil {
+			return err
+		}
 		revs = append(revs, v)
-		p := &revs[len(revs)-1]
-		return r.Scan(&p.id, &p.kind, &p.name, &p.before, &p.after)
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range revs {
+		if r.kind == KindRouteTest {
+			var y [2]string
+			for i, raw := range []sql.NullString{r.before, r.after} {
+				if raw.Valid {
+					y[i], _ = routeTestYAML([]byte(raw.String))
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE revisions SET diff = ? WHERE id = ?`, routeTestDiff(r.name, y[0], y[1]), r.id); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		var objs [2]model.Object
 		for i, raw := range []sql.NullString{r.before, r.after} {
 			if raw.Valid {

@@ -166,6 +166,9 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 		return changed, err
 	}
 	total := 0
+	// The draft's credentials in clear, to find them where the store
+	// keeps text it does not know the fields of (route tests).
+	var sc scrubber
 
 	// The draft.
 	type objRow struct{ kind, name, spec string }
@@ -187,6 +190,11 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 			return 0, fmt.Errorf("decode %s %q: %w", o.kind, o.name, err)
 		}
 		obj.ObjectMeta().Name = o.name
+		plain := shallowCopy(obj)
+		if err := openSecrets(keys, plain); err != nil {
+			return 0, err
+		}
+		sc.add(plain)
 		changed, err := apply(obj)
 		if err != nil || !changed {
 			if err != nil {
@@ -319,6 +327,78 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 		if _, err := tx.ExecContext(ctx, `UPDATE published SET workspace = ? WHERE gateway = ? AND version = ?`,
 			string(b), p.gateway, p.version); err != nil {
 			return 0, fmt.Errorf("write published %q version %d: %w", p.gateway, p.version, err)
+		}
+		total++
+	}
+
+	// Route tests, sealed whole, and their revisions, whose diffs are
+	// computed again and scrubbed of the draft's credentials.
+	type testRow struct{ name, spec string }
+	var tests []testRow
+	if err := collect(ctx, tx, `SELECT name, spec FROM route_tests`, func(r *sql.Rows) error {
+		var v testRow
+		if err := r.Scan(&v.name, &v.spec); err != nil {
+			return err
+		}
+		tests = append(tests, v)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read route tests: %w", err)
+	}
+	for _, v := range tests {
+		out, err := f(v.spec)
+		if err != nil {
+			return 0, fmt.Errorf("route test %q: %w", v.name, err)
+		}
+		if out == v.spec {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE route_tests SET spec = ? WHERE name = ?`, out, v.name); err != nil {
+			return 0, fmt.Errorf("write route test %q: %w", v.name, err)
+		}
+		total++
+	}
+	var testRevs []revRow
+	if err := collect(ctx, tx, `SELECT id, kind, name, before, after, diff FROM revisions WHERE kind = '`+KindRouteTest+`'`,
+		func(r *sql.Rows) error {
+			var v revRow
+			var d string
+			if err := r.Scan(&v.id, &v.kind, &v.name, &v.before, &v.after, &d); err != nil {
+				return err
+			}
+			v.diff = sql.NullString{String: d, Valid: true}
+			testRevs = append(testRevs, v)
+			return nil
+		}); err != nil {
+		return 0, fmt.Errorf("read route test revisions: %w", err)
+	}
+	for _, r := range testRevs {
+		var texts [2]sql.NullString
+		var yamls [2]string
+		for i, raw := range []sql.NullString{r.before, r.after} {
+			if !raw.Valid {
+				continue
+			}
+			plain, err := openText(keys, "revision", raw.String)
+			if err != nil {
+				return 0, fmt.Errorf("revision %d: %w", r.id, err)
+			}
+			if yamls[i], err = routeTestYAML(plain); err != nil {
+				return 0, fmt.Errorf("revision %d: %w", r.id, err)
+			}
+			out, err := f(raw.String)
+			if err != nil {
+				return 0, fmt.Errorf("revision %d: %w", r.id, err)
+			}
+			texts[i] = sql.NullString{String: out, Valid: true}
+		}
+		d := sc.scrub(keys, routeTestDiff(r.name, yamls[0], yamls[1]))
+		if texts == [2]sql.NullString{r.before, r.after} && d == r.diff.String {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE revisions SET before = ?, after = ?, diff = ? WHERE id = ?`,
+			nullString(texts[0]), nullString(texts[1]), d, r.id); err != nil {
+			return 0, fmt.Errorf("write revision %d: %w", r.id, err)
 		}
 		total++
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/diff"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 // KindRouteTest is the revision kind of route test writes.
@@ -45,7 +46,7 @@ func (s *Store) ListRouteTests(ctx context.Context, gateway string) ([]RouteTest
 	defer rows.Close()
 	var out []RouteTest
 	for rows.Next() {
-		t, err := scanRouteTest(rows)
+		t, err := scanRouteTest(s.keys, rows)
 		if err != nil {
 			return nil, err
 		}
@@ -59,21 +60,25 @@ func (s *Store) ListRouteTests(ctx context.Context, gateway string) ([]RouteTest
 
 // GetRouteTest returns one test or ENOTFOUND.
 func (s *Store) GetRouteTest(ctx context.Context, name string) (RouteTest, error) {
-	return getRouteTest(ctx, s.db, name)
+	return getRouteTest(ctx, s.db, s.keys, name)
 }
 
 // CreateRouteTest stores a new test with version 1 (ECONFLICT if the name
 // is taken) and records a revision. t's Version and Updated* are filled in.
 func (s *Store) CreateRouteTest(ctx context.Context, actor string, t *RouteTest) error {
 	return s.writeRouteTest(ctx, actor, "create", t.Name, func(tx *sql.Tx, now time.Time) (before, after *RouteTest, err error) {
-		if _, err := getRouteTest(ctx, tx, t.Name); err == nil {
+		if _, err := getRouteTest(ctx, tx, s.keys, t.Name); err == nil {
 			return nil, nil, model.Errorf(model.ECONFLICT, "route test %q already exists", t.Name)
 		} else if model.ErrorCode(err) != model.ENOTFOUND {
 			return nil, nil, err
 		}
+		spec, err := sealText(s.keys, fmt.Sprintf("route test %q", t.Name), t.Spec)
+		if err != nil {
+			return nil, nil, err
+		}
 		t.Version, t.UpdatedAt, t.UpdatedBy = 1, now, actor
 		if _, err := tx.ExecContext(ctx, `INSERT INTO route_tests (name, gateway, version, spec, updated_at, updated_by)
-			VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Gateway, t.Version, string(t.Spec), unixNano(now), actor); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Gateway, t.Version, spec, unixNano(now), actor); err != nil {
 			return nil, nil, fmt.Errorf("insert route test %q: %w", t.Name, err)
 		}
 		return nil, t, nil
@@ -84,16 +89,20 @@ func (s *Store) CreateRouteTest(ctx context.Context, actor string, t *RouteTest)
 // (ECONFLICT otherwise, nothing written); it is incremented on success.
 func (s *Store) UpdateRouteTest(ctx context.Context, actor string, t *RouteTest) error {
 	return s.writeRouteTest(ctx, actor, "update", t.Name, func(tx *sql.Tx, now time.Time) (before, after *RouteTest, err error) {
-		old, err := getRouteTest(ctx, tx, t.Name)
+		old, err := getRouteTest(ctx, tx, s.keys, t.Name)
 		if err != nil {
 			return nil, nil, err
 		}
 		if old.Version != t.Version {
 			return nil, nil, model.Errorf(model.ECONFLICT, "route test %q is at version %d, not %d: reload and retry", t.Name, old.Version, t.Version)
 		}
+		spec, err := sealText(s.keys, fmt.Sprintf("route test %q", t.Name), t.Spec)
+		if err != nil {
+			return nil, nil, err
+		}
 		t.Version, t.UpdatedAt, t.UpdatedBy = old.Version+1, now, actor
 		if _, err := tx.ExecContext(ctx, `UPDATE route_tests SET gateway = ?, version = ?, spec = ?, updated_at = ?, updated_by = ?
-			WHERE name = ?`, t.Gateway, t.Version, string(t.Spec), unixNano(now), actor, t.Name); err != nil {
+			WHERE name = ?`, t.Gateway, t.Version, spec, unixNano(now), actor, t.Name); err != nil {
 			return nil, nil, fmt.Errorf("update route test %q: %w", t.Name, err)
 		}
 		return &old, t, nil
@@ -104,7 +113,7 @@ func (s *Store) UpdateRouteTest(ctx context.Context, actor string, t *RouteTest)
 // (ECONFLICT otherwise); 0 skips the check.
 func (s *Store) DeleteRouteTest(ctx context.Context, actor, name string, version int64) error {
 	return s.writeRouteTest(ctx, actor, "delete", name, func(tx *sql.Tx, _ time.Time) (before, after *RouteTest, err error) {
-		old, err := getRouteTest(ctx, tx, name)
+		old, err := getRouteTest(ctx, tx, s.keys, name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -134,6 +143,9 @@ func (s *Store) writeRouteTest(ctx context.Context, actor, action, name string,
 	}
 	rev, err := routeTestRevision(now, actor, action, before, after)
 	if err != nil {
+		return err
+	}
+	if err := s.sealRouteTestRevision(ctx, &rev); err != nil {
 		return err
 	}
 	if err := insertRevision(ctx, tx, &rev); err != nil {
@@ -167,9 +179,35 @@ func routeTestRevision(now time.Time, actor, action string, before, after *Route
 			return rev, err
 		}
 	}
-	label := KindRouteTest + "/" + t.Name
-	rev.Diff = diff.Unified("a/"+label, "b/"+label, beforeYAML, afterYAML, diff.DefaultContext)
+	rev.Diff = routeTestDiff(t.Name, beforeYAML, afterYAML)
 	return rev, nil
+}
+
+func routeTestDiff(name, beforeYAML, afterYAML string) string {
+	label := KindRouteTest + "/" + name
+	return diff.Unified("a/"+label, "b/"+label, beforeYAML, afterYAML, diff.DefaultContext)
+}
+
+// routeTestYAML renders the JSON a revision records of a test (nil: none)
+// as routeTestDocument does.
+func routeTestYAML(js []byte) (string, error) {
+	if js == nil {
+		return "", nil
+	}
+	doc := map[string]any{}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return "", fmt.Errorf("decode route test: %w", err)
+	}
+	doc["kind"] = KindRouteTest
+	withKind, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("encode route test: %w", err)
+	}
+	y, err := yaml.JSONToYAML(withKind)
+	if err != nil {
+		return "", fmt.Errorf("render route test as YAML: %w", err)
+	}
+	return string(y), nil
 }
 
 // routeTestDocument renders a test as JSON (for the revision) and as the
@@ -199,16 +237,16 @@ func routeTestDocument(t *RouteTest) (json.RawMessage, string, error) {
 	return js, string(y), nil
 }
 
-func getRouteTest(ctx context.Context, q querier, name string) (RouteTest, error) {
+func getRouteTest(ctx context.Context, q querier, keys *seal.Keyring, name string) (RouteTest, error) {
 	row := q.QueryRowContext(ctx, `SELECT name, gateway, version, spec, updated_at, updated_by FROM route_tests WHERE name = ?`, name)
-	t, err := scanRouteTest(row)
+	t, err := scanRouteTest(keys, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return RouteTest{}, model.Errorf(model.ENOTFOUND, "route test %q not found", name)
 	}
 	return t, err
 }
 
-func scanRouteTest(row interface{ Scan(...any) error }) (RouteTest, error) {
+func scanRouteTest(keys *seal.Keyring, row interface{ Scan(...any) error }) (RouteTest, error) {
 	var t RouteTest
 	var spec string
 	var at int64
@@ -218,6 +256,34 @@ func scanRouteTest(row interface{ Scan(...any) error }) (RouteTest, error) {
 		}
 		return t, fmt.Errorf("read route test: %w", err)
 	}
-	t.Spec, t.UpdatedAt = json.RawMessage(spec), fromUnixNano(at)
+	plain, err := openText(keys, fmt.Sprintf("route test %q", t.Name), spec)
+	if err != nil {
+		return t, err
+	}
+	t.Spec, t.UpdatedAt = json.RawMessage(plain), fromUnixNano(at)
 	return t, nil
+}
+
+// sealRouteTestRevision seals the tests a revision records, whole, and
+// takes out of its diff the credentials of the draft a test request may
+// carry (an API key header, a basic-auth Authorization header): a route
+// test is the natural place to try a route's credentials, and the store
+// cannot tell which of its fields hold one.
+func (s *Store) sealRouteTestRevision(ctx context.Context, rev *Revision) error {
+	for _, side := range []*json.RawMessage{&rev.Before, &rev.After} {
+		if *side == nil {
+			continue
+		}
+		sealed, err := sealText(s.keys, fmt.Sprintf("route test %q", rev.Name), *side)
+		if err != nil {
+			return err
+		}
+		*side = json.RawMessage(sealed)
+	}
+	d, err := s.scrubSecrets(ctx, rev.Diff)
+	if err != nil {
+		return err
+	}
+	rev.Diff = d
+	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -118,6 +119,14 @@ func openObjectJSON(keys *seal.Keyring, kind string, raw json.RawMessage) (json.
 	if raw == nil {
 		return nil, nil
 	}
+	if seal.IsSealed(string(raw)) {
+		// Kinds the store keeps whole, such as route tests.
+		plain, err := openText(keys, strings.ToLower(kind), string(raw))
+		if err != nil {
+			return nil, err
+		}
+		raw = plain
+	}
 	obj := model.NewObject(kind)
 	if obj == nil {
 		return raw, nil // route tests and the like: no secret fields
@@ -170,28 +179,6 @@ func openWorkspace(keys *seal.Keyring, ws *model.Workspace) error {
 	return nil
 }
 
-// sealSetting seals a setting's JSON text whole.
-func sealSetting(keys *seal.Keyring, key string, value []byte) (string, error) {
-	s, err := keys.Seal(value)
-	if err != nil {
-		return "", fmt.Errorf("seal setting %q: %w", key, err)
-	}
-	return s, nil
-}
-
-// openSetting returns a setting's JSON text; a value stored before sealing
-// existed is returned as it is.
-func openSetting(keys *seal.Keyring, key, stored string) ([]byte, error) {
-	if !seal.IsSealed(stored) {
-		return []byte(stored), nil
-	}
-	b, err := keys.Unseal(stored)
-	if err != nil {
-		return nil, fmt.Errorf("open setting %q: %w", key, err)
-	}
-	return b, nil
-}
-
 // minScrubbed is the shortest secret scrubSecrets looks for: replacing
 // every "ab" in a message would say more about a two-letter password than
 // leaving it.
@@ -214,18 +201,72 @@ func (s *Store) scrubSecrets(ctx context.Context, text string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var sc scrubber
 	// objs, not ordered(): the cache is shared with the writer, and only
 	// its map is never written after it is built.
 	for _, obj := range draft.objs {
-		if !model.HasSecrets(obj) {
-			continue
-		}
-		_ = model.MapSecrets(shallowCopy(obj), func(_, v string) (string, error) {
-			if len(v) >= minScrubbed && strings.Contains(text, v) {
-				text = strings.ReplaceAll(text, v, s.keys.Fingerprint(v))
-			}
-			return v, nil
-		})
+		sc.add(obj)
 	}
-	return text, nil
+	return sc.scrub(s.keys, text), nil
+}
+
+// scrubber finds the secret values of a set of objects in free text.
+type scrubber struct {
+	// needles map a form of a secret found in text to the secret.
+	needles map[string]string
+}
+
+// add collects the secrets of obj, whose values are in clear: each value,
+// and for a basic-auth user the base64 "user:password" an Authorization
+// header carries.
+func (sc *scrubber) add(obj model.Object) {
+	if !model.HasSecrets(obj) {
+		return
+	}
+	if sc.needles == nil {
+		sc.needles = map[string]string{}
+	}
+	_ = model.MapSecrets(shallowCopy(obj), func(path, v string) (string, error) {
+		if len(v) < minScrubbed || seal.IsSealed(v) || v == model.RedactedPrivateKey {
+			return v, nil
+		}
+		sc.needles[v] = v
+		if user, ok := strings.CutPrefix(path, "then.auth.basic.users."); ok {
+			sc.needles[base64.StdEncoding.EncodeToString([]byte(user+":"+v))] = v
+		}
+		return v, nil
+	})
+}
+
+// scrub replaces every secret found in text by its fingerprint.
+func (sc *scrubber) scrub(keys *seal.Keyring, text string) string {
+	for needle, secret := range sc.needles {
+		if strings.Contains(text, needle) {
+			text = strings.ReplaceAll(text, needle, keys.Fingerprint(secret))
+		}
+	}
+	return text
+}
+
+// sealText seals a value the store keeps whole without knowing its fields,
+// such as a route test.
+func sealText(keys *seal.Keyring, what string, plain []byte) (string, error) {
+	s, err := keys.Seal(plain)
+	if err != nil {
+		return "", fmt.Errorf("seal %s: %w", what, err)
+	}
+	return s, nil
+}
+
+// openText is the inverse of sealText; a value stored before sealing
+// existed comes back as it is.
+func openText(keys *seal.Keyring, what, stored string) ([]byte, error) {
+	if !seal.IsSealed(stored) {
+		return []byte(stored), nil
+	}
+	b, err := keys.Unseal(stored)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	return b, nil
 }

@@ -582,7 +582,7 @@ func (s *Store) GetSetting(ctx context.Context, key string, v any) error {
 	} else if err != nil {
 		return fmt.Errorf("get setting %q: %w", key, err)
 	}
-	body, err := openSetting(s.keys, key, raw)
+	body, err := openText(s.keys, fmt.Sprintf("setting %q", key), raw)
 	if err != nil {
 		return err
 	}
