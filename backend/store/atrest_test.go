@@ -3,9 +3,7 @@ package store_test
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,74 +83,6 @@ func secretFixture(t *testing.T, s *store.Store) map[string]string {
 	}
 }
 
-// needles returns the forms in which value could sit in a file: as is,
-// JSON-escaped, base64 (at each byte alignment, so a value inside a longer
-// encoded text is found too) and hex; for a PEM key also its DER bytes and
-// a line of its body.
-func needles(value string) map[string][]byte {
-	out := map[string][]byte{}
-	add := func(form string, b []byte) {
-		if len(b) >= 8 {
-			out[form] = b
-		}
-	}
-	raw := []byte(value)
-	if blk, _ := pem.Decode(raw); blk != nil {
-		der := blk.Bytes
-		mid := der[len(der)/2 : len(der)/2+32]
-		add("DER", mid)
-		add("DER hex", []byte(hex.EncodeToString(mid)))
-		lines := strings.Split(strings.TrimSpace(value), "\n")
-		add("PEM body line", []byte(lines[len(lines)/2]))
-		raw = []byte(lines[len(lines)/2])
-	}
-	add("raw", raw)
-	j, _ := json.Marshal(string(raw))
-	add("JSON", j[1:len(j)-1])
-	for shift := range 3 {
-		enc := base64.StdEncoding.EncodeToString(raw[shift:])
-		// Drop the characters that depend on what follows the value.
-		enc = strings.TrimRight(enc, "=")
-		add("base64+"+string(rune('0'+shift)), []byte(enc[:len(enc)-2]))
-		url := base64.RawURLEncoding.EncodeToString(raw[shift:])
-		add("base64url+"+string(rune('0'+shift)), []byte(url[:len(url)-2]))
-	}
-	add("hex", []byte(hex.EncodeToString(raw)))
-	add("HEX", []byte(strings.ToUpper(hex.EncodeToString(raw))))
-	return out
-}
-
-// scanDir fails t for every secret found, in any form, in any file of dir
-// but the key file.
-func scanDir(t *testing.T, dir string, secrets map[string]string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scanned := 0
-	for _, e := range entries {
-		if e.IsDir() || e.Name() == seal.KeyFileName {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		scanned++
-		for what, v := range secrets {
-			for form, n := range needles(v) {
-				if bytes.Contains(data, n) || bytes.Contains(bytes.ToLower(data), bytes.ToLower(n)) && strings.HasPrefix(form, "hex") {
-					t.Errorf("%s: the %s, %s form, is in the file", e.Name(), what, form)
-				}
-			}
-		}
-	}
-	if scanned == 0 {
-		t.Fatal("no database file to scan")
-	}
-}
-
 // TestNoSecretInDatabaseFiles writes secrets everywhere the store keeps
 // them and finds none of them in the database, its WAL or its shared-memory
 // file, read while the WAL is not yet checkpointed.
@@ -165,7 +95,7 @@ func TestNoSecretInDatabaseFiles(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, "routedeck.db-wal")); err != nil || st.Size() == 0 {
 		t.Fatalf("the WAL should hold the writes: %v", err)
 	}
-	scanDir(t, dir, secrets)
+	storetest.ScanForSecrets(t, dir, secrets)
 
 	// The rest of the code still sees plaintext.
 	r, err := s.Get(ctx, model.KindRoute, "basic")
@@ -255,7 +185,7 @@ func TestOpenSealsClearSecrets(t *testing.T) {
 	}
 
 	s = storetest.MustOpenAt(t, path, keys)
-	scanDir(t, dir, secrets)
+	storetest.ScanForSecrets(t, dir, secrets)
 	checkRevisions(t, s)
 	r, err := s.Get(ctx, model.KindRoute, "key")
 	if err != nil || r.(*model.Route).Then.Auth.APIKey.Keys[0] != testAPIKey {
@@ -334,7 +264,7 @@ func TestRekey(t *testing.T) {
 		t.Errorf("published version after rotation: %v", err)
 	}
 	checkRevisions(t, s)
-	scanDir(t, dir, secrets)
+	storetest.ScanForSecrets(t, dir, secrets)
 }
 
 // TestAuditDetailScrubsSecrets has an audit entry quote a credential of
