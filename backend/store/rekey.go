@@ -157,6 +157,9 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 	apply := func(obj model.Object) (bool, error) {
 		changed := false
 		err := model.MapSecrets(obj, func(_, v string) (string, error) {
+			if v == model.RedactedPrivateKey {
+				return v, nil
+			}
 			out, err := f(v)
 			if out != v {
 				changed = true

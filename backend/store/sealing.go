@@ -52,6 +52,9 @@ func sealSecrets(keys *seal.Keyring, obj model.Object) (model.Object, error) {
 	}
 	c := shallowCopy(obj)
 	err := model.MapSecrets(c, func(path, v string) (string, error) {
+		if v == model.RedactedPrivateKey {
+			return v, nil // revisions keep no key to seal
+		}
 		s, err := keys.Seal([]byte(v))
 		if err != nil {
 			return "", fmt.Errorf("seal %s of %s %q: %w", path, obj.Kind(), obj.ObjectMeta().Name, err)
