@@ -3,6 +3,11 @@
 // write, published versions per gateway, users, tokens, sessions and the
 // audit log.
 //
+// Secret values (model.MapSecrets' list, route tests, settings) are sealed
+// with the master key the store is opened with before they reach the file,
+// and opened again when read: see sealing.go, and rekey.go for the
+// migration of older databases and key rotation.
+//
 // CONTRACT: the exported API below is what backend/api and the CLI code
 // against; keep the signatures.
 package store
