@@ -147,3 +147,45 @@ func TestRotateKeyRefusesWrongKey(t *testing.T) {
 		t.Fatalf("database after a refused rotation: %q, %v", pw, err)
 	}
 }
+
+// TestRotateKeyCrashPoints replays rotate-key's steps one by one and opens
+// the database as a restarted server would after a crash at each point:
+// it must open every time.
+func TestRotateKeyCrashPoints(t *testing.T) {
+	t.Setenv(seal.EnvMasterKey, "")
+	dir := t.TempDir()
+	seedSecrets(t, dir, nil)
+	old, err := seal.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opens := func(step string) {
+		t.Helper()
+		if pw, err := password(t, dir, nil); err != nil || pw != "rotate-me-please" {
+			t.Fatalf("after %s: %q, %v", step, pw, err)
+		}
+	}
+	next, _, err := old.Rotated()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.WriteFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	opens("the key file gained the new key")
+
+	st, err := app.OpenStore(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Rekey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	opens("the database was resealed, the old key still in the file")
+
+	if err := next.CurrentOnly().WriteFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	opens("the old key was dropped")
+}
