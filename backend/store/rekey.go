@@ -36,17 +36,13 @@ func (s *Store) openCheck(sealed string) error {
 			"restore the key file that was backed up with this database, or set %s to that key",
 			id, s.keys.Source(), s.keys.CurrentID(), seal.EnvMasterKey)
 	}
-	if err != nil || string(got) != checkPlaintext {
-		return fmt.Errorf("seal check: %v", errOr(err, "unexpected content"))
+	if err != nil {
+		return fmt.Errorf("seal check: %w", err)
+	}
+	if string(got) != checkPlaintext {
+		return errors.New("seal check: the check value has unexpected content")
 	}
 	return nil
-}
-
-func errOr(err error, msg string) error {
-	if err != nil {
-		return err
-	}
-	return errors.New(msg)
 }
 
 // sealClear is the one-time migration to sealed secrets. Everything is
@@ -59,13 +55,14 @@ func (s *Store) sealClear(ctx context.Context) error {
 		return fmt.Errorf("seal secrets: %w", err)
 	}
 	defer tx.Rollback()
-	// Another process may have done it between our read and our lock.
-	var done int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM seal_check`).Scan(&done); err != nil {
+	// Another process may have done it between our read and our lock:
+	// then there is only its key to check.
+	var sealed string
+	err = tx.QueryRowContext(ctx, `SELECT sealed FROM seal_check WHERE id = 1`).Scan(&sealed)
+	if err == nil {
+		return s.openCheck(sealed)
+	} else if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("seal secrets: %w", err)
-	}
-	if done > 0 {
-		return tx.Commit()
 	}
 	sealClearValue := func(v string) (string, error) {
 		if seal.IsSealed(v) {
