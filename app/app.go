@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/routedeck/routedeck/assets"
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/certfile"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
@@ -41,7 +43,12 @@ type Config struct {
 	Listen string
 	// ADSListen is the address Envoys connect to for configuration.
 	ADSListen string
-	Logger    *slog.Logger
+	// TLSCert and TLSKey are PEM files of the certificate chain and key
+	// the dashboard and API are served with. Both set serves HTTPS (and
+	// marks the session cookie Secure); replacing the files rotates the
+	// certificate without a restart.
+	TLSCert, TLSKey string
+	Logger          *slog.Logger
 	// Notices receives what an operator must see once, such as the first
 	// admin password. Defaults to stderr.
 	Notices io.Writer
@@ -115,6 +122,11 @@ func New(cfg Config) *Service {
 // admin) and starts listening. It returns once the service accepts
 // connections; serving errors arrive on Done.
 func (s *Service) Start(ctx context.Context) error {
+	// A bad certificate is found before anything is opened.
+	tlsConf, err := s.serverTLS()
+	if err != nil {
+		return err
+	}
 	st, err := OpenStoreEnv(ctx, s.cfg.DataDir, s.cfg.Getenv)
 	if err != nil {
 		return err
@@ -171,6 +183,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Translator:      s.feed,
 		Targets:         s.targets,
 		Push:            &pusher{store: st, targets: s.targets, log: s.log},
+		SecureCookies:   tlsConf != nil,
 	})
 	if s.cfg.Listen == "" {
 		return nil
@@ -181,10 +194,12 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	s.addr = lis.Addr()
-	s.httpSrv = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	s.httpSrv = api.NewServer(s.handler, api.Timeouts{}, s.log)
+	scheme := "http"
+	if tlsConf != nil {
+		s.httpSrv.TLSConfig = tlsConf
+		lis = tls.NewListener(lis, tlsConf)
+		scheme = "https"
 	}
 	s.wg.Add(1)
 	go func() {
@@ -193,8 +208,29 @@ func (s *Service) Start(ctx context.Context) error {
 			s.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
-	s.log.Info("serving", "url", "http://"+s.addr.String(), "data_dir", s.cfg.DataDir)
+	s.log.Info("serving", "url", scheme+"://"+s.addr.String(), "data_dir", s.cfg.DataDir)
 	return nil
+}
+
+// serverTLS is the TLS configuration of the dashboard and API, or nil
+// when they are served over plain HTTP.
+func (s *Service) serverTLS() (*tls.Config, error) {
+	if s.cfg.TLSCert == "" && s.cfg.TLSKey == "" {
+		return nil, nil
+	}
+	if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
+		return nil, fmt.Errorf("serving over TLS needs both a certificate file and a key file")
+	}
+	pair, err := certfile.Load(s.cfg.TLSCert, s.cfg.TLSKey, s.log)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: pair.GetCertificate,
+		// HTTP/2 first, as http.Server.ServeTLS would offer.
+		NextProtos: []string{"h2", "http/1.1"},
+	}, nil
 }
 
 func (s *Service) startADS(addr string) error {

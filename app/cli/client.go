@@ -3,10 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -27,7 +30,34 @@ func (o *options) client() (*client, error) {
 	if o.token == "" {
 		return nil, fmt.Errorf("no token: set --token or %s (create one with: routedeck token create --name NAME --role editor)", EnvToken)
 	}
-	return &client{base: strings.TrimRight(o.server, "/"), token: o.token, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	transport, err := o.transport()
+	if err != nil {
+		return nil, err
+	}
+	return &client{base: strings.TrimRight(o.server, "/"), token: o.token,
+		http: &http.Client{Timeout: 60 * time.Second, Transport: transport}}, nil
+}
+
+// transport is the default one, trusting --ca-file's certificates as well
+// as the system's, for a server whose certificate a private CA signed.
+func (o *options) transport() (http.RoundTripper, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if o.caFile == "" {
+		return t, nil
+	}
+	pem, err := os.ReadFile(o.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", o.caFile)
+	}
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
 }
 
 // codeByStatus inverts the API's status table so server errors keep their

@@ -16,9 +16,18 @@ import (
 // to the data directory itself.
 const offlineActor = "cli"
 
-func checkRole(role string) error {
+// checkAccount reports a bad --name, --role or password in flag terms.
+func checkAccount(name, role string, password *string) error {
 	if !auth.ValidRole(role) {
 		return fmt.Errorf("--role %q: use viewer, editor or admin", role)
+	}
+	if msg := auth.AccountNameProblem(name); msg != "" {
+		return fmt.Errorf("--name %q: %s", name, msg)
+	}
+	if password != nil {
+		if msg := auth.PasswordProblem(*password); msg != "" {
+			return fmt.Errorf("password %s", msg)
+		}
 	}
 	return nil
 }
@@ -32,7 +41,7 @@ func newUserCmd(o *options) *cobra.Command {
 		Short: "Add a user; the password is read from the first line of stdin",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkRole(role); err != nil {
+			if err := checkAccount(name, role, nil); err != nil {
 				return err
 			}
 			if !fromStdin {
@@ -43,8 +52,8 @@ func newUserCmd(o *options) *cobra.Command {
 				return fmt.Errorf("read password from stdin: %w", err)
 			}
 			password := strings.TrimRight(line, "\r\n")
-			if len(password) < 8 {
-				return fmt.Errorf("password must be at least 8 characters")
+			if err := checkAccount(name, role, &password); err != nil {
+				return err
 			}
 			hash, err := auth.HashPassword(password)
 			if err != nil {
@@ -79,7 +88,7 @@ func newTokenCmd(o *options) *cobra.Command {
 		Short: "Create an API token and print it alone on stdout (shown once, stored hashed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkRole(role); err != nil {
+			if err := checkAccount(name, role, nil); err != nil {
 				return err
 			}
 			tok, hash, err := auth.NewToken()

@@ -22,6 +22,7 @@ const (
 	EnvDataDir = "ROUTEDECK_DATA_DIR"
 	EnvServer  = "ROUTEDECK_SERVER"
 	EnvToken   = "ROUTEDECK_TOKEN"
+	EnvCAFile  = "ROUTEDECK_CA_FILE"
 )
 
 // options are the flags shared by every command.
@@ -29,6 +30,7 @@ type options struct {
 	dataDir   string
 	server    string
 	token     string
+	caFile    string
 	logFormat string
 	logLevel  string
 
@@ -74,6 +76,7 @@ running server (--server, --token) or open the data directory directly.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&o.dataDir, "data-dir", envOr(EnvDataDir, ".routedeck"), "data directory (env "+EnvDataDir+")")
 	pf.StringVar(&o.server, "server", envOr(EnvServer, "http://127.0.0.1:8080"), "server URL for client commands (env "+EnvServer+")")
+	pf.StringVar(&o.caFile, "ca-file", os.Getenv(EnvCAFile), "PEM CA certificates to trust, besides the system's, for an https --server (env "+EnvCAFile+")")
 	pf.StringVar(&o.token, "token", os.Getenv(EnvToken), "API token for client commands (env "+EnvToken+")")
 	pf.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")

@@ -18,6 +18,9 @@ func newServeCmd(o *options) *cobra.Command {
 		Long: `serve opens (or creates) the database in --data-dir and serves the HTTP API
 and dashboard on --listen. On first start it loads the demo workspace and, if
 there is no user, creates "admin" and prints its password once on stderr.
+With --tls-cert and --tls-key the dashboard and API are served over HTTPS
+(session cookies are then Secure and answers carry HSTS); replacing the two
+files rotates the certificate without a restart.
 SIGINT or SIGTERM stops it gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,6 +42,8 @@ SIGINT or SIGTERM stops it gracefully.`,
 	}
 	cmd.Flags().StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP address for the dashboard and API")
 	cmd.Flags().StringVar(&cfg.ADSListen, "ads-listen", "127.0.0.1:18000", "gRPC address for Envoy ADS")
+	cmd.Flags().StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate chain to serve the dashboard and API over HTTPS (with --tls-key)")
+	cmd.Flags().StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	cmd.Flags().BoolVar(&cfg.NoDemo, "no-demo", false, "do not load the demo workspace into a new database")
 	return cmd
 }

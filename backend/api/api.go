@@ -101,6 +101,10 @@ type Deps struct {
 	// LoginGuard throttles password guessing; nil uses
 	// auth.NewLoginGuard's limits.
 	LoginGuard *auth.LoginGuard
+	// Timeouts are the body deadline and the long endpoints' write
+	// deadline; zero fields take DefaultTimeouts. Serve with NewServer and
+	// the same value so the server's own timeouts match.
+	Timeouts Timeouts
 }
 
 type server struct {
@@ -123,11 +127,13 @@ func NewHandler(deps Deps) http.Handler {
 	if s.LoginGuard == nil {
 		s.LoginGuard = auth.NewLoginGuard()
 	}
+	s.Timeouts = s.Timeouts.orDefault()
 	s.authn = &auth.Authenticator{Lookup: deps.Store, Fail: s.writeError}
 	need := s.authn.Require
 
 	r := chi.NewRouter()
-	r.Use(requestID, s.logger)
+	r.Use(securityHeaders, requestID, s.logger, s.bodyDeadline)
+	long := s.runsLong
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.limitBody, s.authn.Authenticate, recordActor)
@@ -163,19 +169,19 @@ func NewHandler(deps Deps) http.Handler {
 						// Force-publishing skips the route tests: editors
 						// may publish, only admins may force (checked in
 						// the handler, where the body is read).
-						r.With(need(auth.RoleEditor)).Post("/publish", s.publish)
-						r.With(need(auth.RoleEditor)).Post("/rollback", s.rollback)
+						r.With(need(auth.RoleEditor), long).Post("/publish", s.publish)
+						r.With(need(auth.RoleEditor), long).Post("/rollback", s.rollback)
 						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
 						r.With(need(auth.RoleViewer)).Get("/lint", s.lint)
 						r.With(need(auth.RoleViewer)).Get("/published", s.published)
 						r.With(need(auth.RoleViewer)).Get("/published/{version}", s.publishedVersion)
 						// Deploying and applying exports write to clusters
 						// outside routedeck: admins only.
-						r.With(need(auth.RoleAdmin)).Post("/deploy", s.deploy)
+						r.With(need(auth.RoleAdmin), long).Post("/deploy", s.deploy)
 						r.With(need(auth.RoleViewer)).Get("/export/gateway-api", s.exportGatewayAPI)
-						r.With(need(auth.RoleAdmin)).Post("/export/gateway-api", s.exportGatewayAPI)
+						r.With(need(auth.RoleAdmin), long).Post("/export/gateway-api", s.exportGatewayAPI)
 						r.With(need(auth.RoleViewer)).Get("/export/consul", s.exportConsul)
-						r.With(need(auth.RoleAdmin)).Post("/export/consul", s.exportConsul)
+						r.With(need(auth.RoleAdmin), long).Post("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
@@ -187,19 +193,19 @@ func NewHandler(deps Deps) http.Handler {
 		// Read-only evaluations are POSTs only because they carry a body.
 		r.With(need(auth.RoleViewer)).Post("/evaluate", s.evaluate)
 		r.With(need(auth.RoleViewer)).Post("/validate", s.validate)
-		r.With(need(auth.RoleViewer)).Post("/sandbox/requests", s.sandboxRequest)
-		r.With(need(auth.RoleViewer)).Post("/sandbox/simulations", s.simulate)
+		r.With(need(auth.RoleViewer), long).Post("/sandbox/requests", s.sandboxRequest)
+		r.With(need(auth.RoleViewer), long).Post("/sandbox/simulations", s.simulate)
 		// Which data plane runs test requests is a setting of the server
 		// (it may start a local Envoy binary): admins only.
 		r.With(need(auth.RoleViewer)).Get("/sandbox/settings", s.getSandboxSettings)
 		r.With(need(auth.RoleAdmin)).Put("/sandbox/settings", s.putSandboxSettings)
-		r.With(need(auth.RoleEditor)).Post("/apply", s.apply)
+		r.With(need(auth.RoleEditor), long).Post("/apply", s.apply)
 
 		r.Route("/tests", func(r chi.Router) {
 			r.With(need(auth.RoleViewer)).Get("/", s.listTests)
 			r.With(need(auth.RoleEditor)).Post("/", s.createTest)
 			// Running tests changes nothing: a viewer may.
-			r.With(need(auth.RoleViewer)).Post("/run", s.runTests)
+			r.With(need(auth.RoleViewer), long).Post("/run", s.runTests)
 			r.With(need(auth.RoleViewer)).Get("/envoy", s.exportEnvoyTests)
 			r.With(need(auth.RoleEditor)).Post("/envoy", s.importEnvoyTests)
 			r.Route("/{name}", func(r chi.Router) {

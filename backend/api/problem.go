@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -23,6 +24,8 @@ const (
 	eNotImplemented = "not_implemented"
 	eMethod         = "method_not_allowed"
 	eTooMany        = "too_many_requests"
+	eTimeout        = "request_timeout"
+	eMediaType      = "unsupported_media_type"
 )
 
 // statusByCode is the one table that turns an error kind into an HTTP
@@ -36,6 +39,8 @@ var statusByCode = map[string]int{
 	model.ECONFLICT:     http.StatusConflict,
 	eTooLarge:           http.StatusRequestEntityTooLarge,
 	eTooMany:            http.StatusTooManyRequests,
+	eTimeout:            http.StatusRequestTimeout,
+	eMediaType:          http.StatusUnsupportedMediaType,
 	model.EINTERNAL:     http.StatusInternalServerError,
 	eNotImplemented:     http.StatusNotImplemented,
 	// A Kubernetes or Consul target that is not set up or does not answer.
@@ -107,10 +112,14 @@ func decodeError(err error) error {
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
 		maxErr    *http.MaxBytesError
+		netErr    net.Error
 	)
 	switch {
 	case errors.As(err, &maxErr):
 		return model.Errorf(eTooLarge, "request body larger than %d bytes", maxErr.Limit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The body deadline passed (see bodyDeadline).
+		return model.Errorf(eTimeout, "request body not received in time")
 	case errors.Is(err, io.EOF):
 		return model.Errorf(model.EINVALID, "request body is empty: a JSON object is required")
 	case errors.As(err, &typeErr):

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,30 +31,13 @@ type createUserRequest struct {
 	Password string `json:"password"`
 }
 
-// minPasswordLen is short enough for a lab, long enough to stop "admin".
-const minPasswordLen = 8
-
-func checkAccount(name, role string, p *model.Problems) {
-	if name == "" {
-		p.Add("name", "required")
-	}
-	if !auth.ValidRole(role) {
-		p.Add("role", "must be one of viewer, editor, admin")
-	}
-}
-
 func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 	var req createUserRequest
 	if err := decode(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var p model.Problems
-	checkAccount(req.Name, req.Role, &p)
-	if len(req.Password) < minPasswordLen {
-		p.Add("password", "must be at least %d characters", minPasswordLen)
-	}
-	if err := p.Err(); err != nil {
+	if err := auth.CheckAccount(req.Name, req.Role, &req.Password); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -95,9 +80,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var p model.Problems
-	checkAccount(req.Name, req.Role, &p)
-	if err := p.Err(); err != nil {
+	if err := auth.CheckAccount(req.Name, req.Role, nil); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -159,27 +142,57 @@ type sessionResponse struct {
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
+// loginOrigin refuses sign-ins that a page of another site makes the
+// browser send (login CSRF: signing the victim in as the attacker). Other
+// writes need the session's CSRF token; the sign-in cannot, having no
+// session yet. Clients that are not browsers send neither Origin nor
+// Sec-Fetch-Site and pass.
+var loginOrigin = http.NewCrossOriginProtection()
+
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	if err := loginOrigin.Check(r); err != nil {
+		s.writeError(w, r, model.Errorf(model.EFORBIDDEN, "sign-in from another site refused"))
+		return
+	}
+	// Only JSON: a form or text/plain post is what a foreign page can
+	// send without a CORS preflight.
+	if err := requireJSON(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req loginRequest
 	if err := decode(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if len(req.Password) > auth.MaxPasswordLen {
+		s.writeError(w, r, fieldError("password", fmt.Sprintf("must be at most %d bytes", auth.MaxPasswordLen)))
+		return
+	}
 	// One answer for unknown user and wrong password, so names cannot be
 	// probed.
 	denied := model.Errorf(model.EUNAUTHORIZED, "wrong user name or password")
+	addr := clientAddr(r)
 	if req.Name == "" || req.Password == "" {
+		s.writeError(w, r, denied)
+		return
+	}
+	// No account can have a name that is not valid: count the failure
+	// against the address only, so junk names take no room in the table
+	// of user names.
+	if auth.AccountNameProblem(req.Name) != "" {
+		if wait := s.LoginGuard.Addrs.Wait(addr); wait > 0 {
+			s.throttled(w, r, "", addr, wait)
+			return
+		}
+		s.LoginGuard.Addrs.Fail(addr)
 		s.writeError(w, r, denied)
 		return
 	}
 	// A locked name or address is refused before the password is looked
 	// at, so guessing on during the lock learns nothing.
-	addr := clientAddr(r)
 	if wait := s.LoginGuard.Wait(req.Name, addr); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		s.log.WarnContext(r.Context(), "login throttled", "user", req.Name, "addr", addr, "retry_after_s", secs)
-		s.writeError(w, r, model.Errorf(eTooMany, "too many failed sign-ins for this user or address; try again in %d s", secs))
+		s.throttled(w, r, req.Name, addr, wait)
 		return
 	}
 	u, err := s.Store.UserByName(r.Context(), req.Name)
@@ -215,6 +228,23 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	s.auditLog(r, store.AuditEntry{Actor: u.Name, Action: "login", Target: "user/" + u.Name})
 	http.SetCookie(w, auth.SessionCookieFor(cookie, sess.ExpiresAt, s.SecureCookies))
 	writeJSON(w, http.StatusOK, sessionResponse{Name: u.Name, Role: u.Role, CSRFToken: sess.CSRF, ExpiresAt: sess.ExpiresAt})
+}
+
+// throttled answers a sign-in that must wait.
+func (s *server) throttled(w http.ResponseWriter, r *http.Request, user, addr string, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.log.WarnContext(r.Context(), "login throttled", "user", user, "addr", addr, "retry_after_s", secs)
+	s.writeError(w, r, model.Errorf(eTooMany, "too many failed sign-ins for this user or address; try again in %d s", secs))
+}
+
+// requireJSON refuses a body that does not say it is JSON.
+func requireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return model.Errorf(eMediaType, "Content-Type must be application/json")
+	}
+	return nil
 }
 
 // clientAddr is the address the request came from. Forwarding headers are

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/routedeck/routedeck/backend/model"
 )
 
 // argon2id parameters: the OWASP minimum for argon2id (19 MiB, 2 passes,
@@ -31,7 +33,11 @@ var b64 = base64.RawStdEncoding
 // HashPassword hashes a password with argon2id and returns the PHC string
 // form ($argon2id$v=19$m=...,t=...,p=...$salt$hash), which records its own
 // parameters so they can be raised later without breaking old hashes.
+// A password over MaxPasswordLen is refused rather than hashed.
 func HashPassword(password string) (string, error) {
+	if len(password) > MaxPasswordLen {
+		return "", model.Errorf(model.EINVALID, "password longer than %d bytes", MaxPasswordLen)
+	}
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
@@ -42,8 +48,13 @@ func HashPassword(password string) (string, error) {
 }
 
 // VerifyPassword reports whether password matches an encoded hash from
-// HashPassword. A malformed hash is an error, not a mismatch.
+// HashPassword. A malformed hash is an error, not a mismatch. A password
+// over MaxPasswordLen never matches and is not hashed: no stored hash can
+// have come from it.
 func VerifyPassword(encoded, password string) (bool, error) {
+	if len(password) > MaxPasswordLen {
+		return false, nil
+	}
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, fmt.Errorf("verify password: unsupported hash format")
