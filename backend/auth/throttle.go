@@ -15,12 +15,31 @@ import (
 // It is in memory on purpose: a restart forgets the counts, which costs an
 // attacker a restart per few guesses, and no guess ever writes to the
 // store.
+//
+// Memory is bounded by MaxKeys, and a flood of failures for other keys
+// must not buy a guesser a fresh start on the key it is after. So when the
+// table is full, room is made in this order, and never further:
+//
+//  1. a key quiet for Forget (it would be forgotten anyway);
+//  2. a key that was never locked, the one with the fewest failures and,
+//     among those, the stalest: a flood of one-off names evicts its own
+//     kind before a name that has been guessed at several times;
+//  3. a key whose lock has run out, the one that ran out first: it is
+//     known to be a target, but losing its count costs the guesser a whole
+//     table of keys locked at once to gain Free guesses.
+//
+// A key that is locked is never evicted. When every key in the table is
+// locked, new keys are refused outright (Wait reports the time until the
+// first lock ends, at most MaxDelay) rather than remembered at the cost of
+// a lock: keys already known still count as usual. Filling the table that
+// way takes MaxKeys keys each past its free failures, while the address
+// throttle holds every address to its own few.
 type Throttle struct {
 	Free     int           // failures allowed before the first lock
 	Base     time.Duration // the first lock
 	MaxDelay time.Duration // the longest lock
 	Forget   time.Duration // quiet time after which failures are forgotten
-	MaxKeys  int           // bound on remembered keys; the stalest go first
+	MaxKeys  int           // bound on remembered keys; 0 means no bound
 	Now      func() time.Time
 
 	mu   sync.Mutex
@@ -35,7 +54,8 @@ type attempts struct {
 
 // NewThrottle returns a throttle with defaults that stop online guessing
 // without bothering someone who mistypes a few times: 5 free failures,
-// then 1 s doubling to 15 minutes, forgotten after an hour of quiet.
+// then 1 s doubling to 15 minutes, forgotten after an hour of quiet, at
+// most 10,000 keys (about a megabyte).
 func NewThrottle() *Throttle {
 	return &Throttle{Free: 5, Base: time.Second, MaxDelay: 15 * time.Minute, Forget: time.Hour, MaxKeys: 10_000}
 }
@@ -48,18 +68,24 @@ func (t *Throttle) now() time.Time {
 }
 
 // Wait reports how long the caller must wait before another attempt with
-// key is considered; 0 means go ahead.
+// key is considered; 0 means go ahead. A key the table has no room for
+// waits until room can be made (see Throttle).
 func (t *Throttle) Wait(key string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if a := t.live(key, now); a != nil && a.until.After(now) {
-		return a.until.Sub(now)
+	if a := t.live(key, now); a != nil {
+		if a.until.After(now) {
+			return a.until.Sub(now)
+		}
+		return 0
 	}
-	return 0
+	_, _, wait := t.room(now)
+	return wait
 }
 
-// Fail records a failed attempt with key.
+// Fail records a failed attempt with key. A new key that finds the table
+// full of locks is not recorded: Wait refuses it until there is room.
 func (t *Throttle) Fail(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -69,7 +95,11 @@ func (t *Throttle) Fail(key string) {
 		if t.keys == nil {
 			t.keys = map[string]*attempts{}
 		}
-		t.evict()
+		victim, ok, _ := t.room(now)
+		if !ok {
+			return
+		}
+		delete(t.keys, victim)
 		a = &attempts{}
 		t.keys[key] = a
 	}
@@ -87,6 +117,13 @@ func (t *Throttle) Succeed(key string) {
 	delete(t.keys, key)
 }
 
+// Len is the number of keys remembered.
+func (t *Throttle) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.keys)
+}
+
 // delay is the lock after the n-th failure past the free ones.
 func (t *Throttle) delay(n int) time.Duration {
 	d := t.Base
@@ -99,28 +136,58 @@ func (t *Throttle) delay(n int) time.Duration {
 // live returns k's record unless it has been quiet long enough to forget.
 func (t *Throttle) live(k string, now time.Time) *attempts {
 	a := t.keys[k]
-	if a != nil && now.Sub(a.last) >= t.Forget && !a.until.After(now) {
+	if a != nil && t.forgettable(a, now) {
 		delete(t.keys, k)
 		return nil
 	}
 	return a
 }
 
-// evict makes room for one more key, dropping the one whose last failure
-// is oldest. Scanning is fine: it runs only when the table is full, which
-// takes MaxKeys distinct failing names or addresses.
-func (t *Throttle) evict() {
+func (t *Throttle) forgettable(a *attempts, now time.Time) bool {
+	return now.Sub(a.last) >= t.Forget && !a.until.After(now)
+}
+
+// room finds room for one more key in a full table, by the order the
+// Throttle comment gives: victim is the key to evict ("" when the table is
+// not full). When every key is locked there is no room: ok is false and
+// wait is the time until the first lock ends. Scanning is fine: it runs
+// only for a new key while the table is full, and a sign-in costs more
+// than a scan of MaxKeys records.
+func (t *Throttle) room(now time.Time) (victim string, ok bool, wait time.Duration) {
 	if t.MaxKeys <= 0 || len(t.keys) < t.MaxKeys {
-		return
+		return "", true, 0
 	}
-	var oldest string
-	var at time.Time
+	var (
+		fresh, expired   string
+		freshA, expiredA *attempts
+		firstUnlock      time.Time
+	)
 	for k, a := range t.keys {
-		if oldest == "" || a.last.Before(at) {
-			oldest, at = k, a.last
+		switch {
+		case t.forgettable(a, now):
+			return k, true, 0
+		case a.until.After(now):
+			if firstUnlock.IsZero() || a.until.Before(firstUnlock) {
+				firstUnlock = a.until
+			}
+		case a.until.IsZero():
+			if freshA == nil || a.failures < freshA.failures ||
+				a.failures == freshA.failures && a.last.Before(freshA.last) {
+				fresh, freshA = k, a
+			}
+		default:
+			if expiredA == nil || a.until.Before(expiredA.until) {
+				expired, expiredA = k, a
+			}
 		}
 	}
-	delete(t.keys, oldest)
+	switch {
+	case freshA != nil:
+		return fresh, true, 0
+	case expiredA != nil:
+		return expired, true, 0
+	}
+	return "", false, firstUnlock.Sub(now)
 }
 
 // LoginGuard throttles logins by user name and by client address. The

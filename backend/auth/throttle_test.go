@@ -77,19 +77,103 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
-func TestThrottleBoundsItsMemory(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	th := &Throttle{Free: 0, Base: time.Minute, MaxDelay: time.Minute, Forget: time.Hour, MaxKeys: 100, Now: c.now}
-	for i := range 1000 {
-		c.t = c.t.Add(time.Millisecond)
-		th.Fail(fmt.Sprintf("addr-%d", i))
+func TestThrottleBoundsItsMemoryWithoutForgettingLocks(t *testing.T) {
+	const bound = 100
+	newThrottle := func(c *clock) *Throttle {
+		return &Throttle{Free: 3, Base: time.Minute, MaxDelay: 10 * time.Minute, Forget: time.Hour, MaxKeys: bound, Now: c.now}
 	}
-	if n := len(th.keys); n != 100 {
-		t.Fatalf("remembered %d keys, want the bound 100", n)
+	// flood fails n new keys once each, a millisecond apart.
+	flood := func(c *clock, th *Throttle, prefix string, n int) {
+		for i := range n {
+			c.t = c.t.Add(time.Millisecond)
+			th.Fail(fmt.Sprintf("%s-%d", prefix, i))
+		}
 	}
-	// The newest keys stay locked; the oldest were dropped.
-	if th.Wait("addr-999") == 0 || th.Wait("addr-0") != 0 {
-		t.Fatalf("eviction kept the wrong keys: newest wait %v, oldest wait %v", th.Wait("addr-999"), th.Wait("addr-0"))
+	failN := func(th *Throttle, key string, n int) {
+		for range n {
+			th.Fail(key)
+		}
+	}
+	tests := map[string]func(t *testing.T, c *clock, th *Throttle){
+		"a locked key outlives a flood of other keys": func(t *testing.T, c *clock, th *Throttle) {
+			failN(th, "admin", 4)
+			flood(c, th, "junk", 50*bound)
+			if w := th.Wait("admin"); w == 0 {
+				t.Fatal("the flood evicted the locked key")
+			}
+		},
+		"a key guessed at several times outlives one-off keys": func(t *testing.T, c *clock, th *Throttle) {
+			failN(th, "admin", 3) // free failures used up, not locked yet
+			flood(c, th, "junk", 50*bound)
+			th.Fail("admin")
+			if w := th.Wait("admin"); w == 0 {
+				t.Fatal("the flood reset the key's failures: its next failure did not lock it")
+			}
+		},
+		"one-off keys evict the stalest of their kind": func(t *testing.T, c *clock, th *Throttle) {
+			flood(c, th, "old", bound)
+			flood(c, th, "new", bound/2)
+			failN(th, "new-0", 3)
+			failN(th, "old-99", 3)
+			th.Fail("old-99") // the newest old key was kept
+			if th.Wait("old-99") == 0 {
+				t.Fatal("evicted a newer key before the stalest")
+			}
+		},
+		"a table full of locks refuses new keys until the first lock ends": func(t *testing.T, c *clock, th *Throttle) {
+			for i := range bound {
+				c.t = c.t.Add(100 * time.Millisecond)
+				failN(th, fmt.Sprintf("locked-%d", i), 4) // each locked for a minute
+			}
+			w := th.Wait("newcomer")
+			if w <= 0 || w > time.Minute {
+				t.Fatalf("Wait(newcomer) = %v, want the time until the first lock ends", w)
+			}
+			th.Fail("newcomer")
+			if th.Len() != bound {
+				t.Fatalf("remembered %d keys, want %d", th.Len(), bound)
+			}
+			for i := range bound {
+				if th.Wait(fmt.Sprintf("locked-%d", i)) == 0 {
+					t.Fatalf("locked-%d lost its lock to a newcomer", i)
+				}
+			}
+			// The first lock ends: that key may now make room, and only it.
+			c.t = c.t.Add(w)
+			if w := th.Wait("newcomer"); w != 0 {
+				t.Fatalf("after the first lock ended Wait(newcomer) = %v", w)
+			}
+			th.Fail("newcomer")
+			if th.Wait("locked-0") != 0 || th.Wait("locked-1") == 0 {
+				t.Fatal("the newcomer should have replaced the key whose lock ended, and only it")
+			}
+		},
+		"a key quiet for Forget makes room first": func(t *testing.T, c *clock, th *Throttle) {
+			failN(th, "stale", 4)
+			c.t = c.t.Add(2 * time.Hour)
+			for i := range bound - 1 {
+				failN(th, fmt.Sprintf("locked-%d", i), 4)
+			}
+			th.Fail("newcomer")
+			if th.Len() != bound {
+				t.Fatalf("remembered %d keys, want %d", th.Len(), bound)
+			}
+			if th.Wait("locked-0") == 0 {
+				t.Fatal("a locked key was evicted while a forgettable one was there")
+			}
+		},
+		"memory stays bounded": func(t *testing.T, c *clock, th *Throttle) {
+			flood(c, th, "junk", 50*bound)
+			if th.Len() != bound {
+				t.Fatalf("remembered %d keys, want the bound %d", th.Len(), bound)
+			}
+		},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			test(t, c, newThrottle(c))
+		})
 	}
 }
 
