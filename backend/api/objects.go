@@ -30,18 +30,29 @@ var (
 	kinds        = []kindInfo{kindGateway, kindUpstream, kindRoute, kindSecret}
 )
 
-// listResponse is the shape of every list: the page and the total count.
+// listResponse is the shape of every list: one page of items, the total
+// when it is known, the page size that was applied and its cap, and the
+// cursor of the next page (absent on the last).
 type listResponse[T any] struct {
-	Items []T `json:"items"`
-	Total int `json:"total"`
+	Items []T  `json:"items"`
+	Total *int `json:"total,omitempty"`
+	// Limit is the page size applied: the ?limit asked for, the default
+	// when none was, never more than MaxLimit.
+	Limit    int `json:"limit"`
+	MaxLimit int `json:"maxLimit"`
+	// Next is an opaque cursor: repeat the request with ?cursor=Next (and
+	// the same filters) for the next page. The same URL is in the Link
+	// header with rel="next".
+	Next string `json:"next,omitempty"`
 }
 
-// writeList answers with a list; an empty one is [], never null.
-func writeList[T any](w http.ResponseWriter, items []T, total int) {
+// writeItems answers with a list that is not paged (the results of one
+// request); an empty one is [], never null.
+func writeItems[T any](w http.ResponseWriter, items []T) {
 	if items == nil {
 		items = []T{}
 	}
-	writeJSON(w, http.StatusOK, listResponse[T]{Items: items, Total: total})
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
 func errNotFound(format string, args ...any) error {
@@ -152,11 +163,12 @@ func (s *server) listObjects(k kindInfo) http.HandlerFunc {
 			Host:     q.Get("host"),
 			Search:   q.Get("q"),
 		}
-		var err error
-		if opt.Limit, opt.Offset, err = paging(q); err != nil {
+		pg, err := readPage(q)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		opt.Limit, opt.Offset = pg.limit, pg.offset
 		objs, total, err := s.Store.List(r.Context(), k.kind, opt)
 		if err != nil {
 			s.writeError(w, r, fmt.Errorf("list %s: %w", k.path, err))
@@ -171,26 +183,8 @@ func (s *server) listObjects(k kindInfo) http.HandlerFunc {
 			}
 			items = append(items, v)
 		}
-		writeList(w, items, total)
+		writePage(w, r, pg, items, total)
 	}
-}
-
-// paging reads ?limit= and ?offset=, reporting both when both are bad.
-func paging(q url.Values) (limit, offset int, err error) {
-	var p model.Problems
-	num := func(name string) int {
-		v := q.Get(name)
-		if v == "" {
-			return 0
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			p.Add(name, "must be a non-negative integer")
-		}
-		return n
-	}
-	limit, offset = num("limit"), num("offset")
-	return limit, offset, p.Err()
 }
 
 func (s *server) getObject(k kindInfo) http.HandlerFunc {

@@ -115,7 +115,7 @@ func (s *server) published(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, list, len(list))
+	writeSlice(s, w, r, list)
 }
 
 // publishedVersion returns one published version with its workspace, so a

@@ -13,17 +13,18 @@ import (
 func (s *server) listRevisions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.RevisionFilter{Kind: q.Get("kind"), Name: q.Get("name")}
-	var err error
-	if f.Limit, f.Offset, err = paging(q); err != nil {
+	pg, err := readPage(q)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	f.Limit, f.Offset = pg.limit, pg.offset
 	revs, total, err := s.Store.ListRevisions(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, revs, total)
+	writePage(w, r, pg, revs, total)
 }
 
 func (s *server) revision(w http.ResponseWriter, r *http.Request) (store.Revision, bool) {

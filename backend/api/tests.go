@@ -21,7 +21,7 @@ func (s *server) listTests(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, tests, len(tests))
+	writeSlice(s, w, r, tests)
 }
 
 func (s *server) getTest(w http.ResponseWriter, r *http.Request) {
@@ -277,5 +277,5 @@ func (s *server) importEnvoyTests(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, importedTest{Name: t.Name, Action: action, Version: st.Version})
 	}
-	writeList(w, out, len(out))
+	writeItems(w, out)
 }

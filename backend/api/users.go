@@ -22,7 +22,7 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, users, len(users))
+	writeSlice(s, w, r, users)
 }
 
 type createUserRequest struct {
@@ -60,7 +60,7 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, toks, len(toks))
+	writeSlice(s, w, r, toks)
 }
 
 type createTokenRequest struct {
@@ -111,21 +111,18 @@ func (s *server) deleteToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
-	limit, offset, err := paging(r.URL.Query())
+	pg, err := readPage(r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	entries, err := s.Store.ListAudit(r.Context(), limit, offset)
+	entries, err := s.Store.ListAudit(r.Context(), pg.limit, pg.offset)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	if entries == nil {
-		entries = []store.AuditEntry{}
 	}
 	// No total: the audit log only grows, and pages are read newest first.
-	writeJSON(w, http.StatusOK, map[string]any{"items": entries})
+	writePage(w, r, pg, entries, -1)
 }
 
 type loginRequest struct {

@@ -102,13 +102,20 @@ func unixNano(t time.Time) int64 { return t.UnixNano() }
 
 func fromUnixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// Page sizes of every list: the default when a caller asks for none, and
+// the most one page holds (a page is built in memory and sent whole).
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
 // page applies the default and the cap of list limits.
 func page(limit, offset int) (int, int) {
 	switch {
 	case limit <= 0:
-		limit = 100
-	case limit > 1000:
-		limit = 1000
+		limit = DefaultPageSize
+	case limit > MaxPageSize:
+		limit = MaxPageSize
 	}
 	return limit, max(offset, 0)
 }
