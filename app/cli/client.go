@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,6 +116,50 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// listAll fetches every item of a list, following the cursor each page
+// gives to the next, in the largest pages the server allows.
+func (c *client) listAll(ctx context.Context, path string) ([]json.RawMessage, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	var items []json.RawMessage
+	next := ""
+	for {
+		p := path + sep + "limit=" + strconv.Itoa(maxPage)
+		if next != "" {
+			p += "&cursor=" + url.QueryEscape(next)
+		}
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+			Next  string            `json:"next"`
+		}
+		if err := c.do(ctx, "GET", p, nil, &page); err != nil {
+			return nil, err
+		}
+		items = append(items, page.Items...)
+		if page.Next == "" || len(page.Items) == 0 {
+			return items, nil
+		}
+		next = page.Next
+	}
+}
+
+// maxPage is the page size the CLI asks for; the server cuts it to its own
+// cap and the cursors carry on from there.
+const maxPage = 1000
+
+// writeJSONList prints a whole list in the shape of one page of the API
+// with every item in it.
+func writeJSONList(w io.Writer, items []json.RawMessage) error {
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"items": items, "total": len(items)})
 }
 
 func problemError(status int, raw []byte) error {

@@ -205,31 +205,24 @@ func newGetCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path := "/" + coll
-			if len(args) == 2 {
-				path += "/" + url.PathEscape(args[1])
-			} else {
-				path += "?limit=1000"
-			}
-			var raw []byte
-			if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
-				return err
-			}
-			if output == "json" {
-				_, err := o.stdout.Write(raw)
-				return err
-			}
 			var views []json.RawMessage
 			if len(args) == 2 {
+				var raw []byte
+				if err := c.do(cmd.Context(), "GET", "/"+coll+"/"+url.PathEscape(args[1]), nil, &raw); err != nil {
+					return err
+				}
+				if output == "json" {
+					_, err := o.stdout.Write(raw)
+					return err
+				}
 				views = []json.RawMessage{raw}
 			} else {
-				var list struct {
-					Items []json.RawMessage `json:"items"`
+				if views, err = c.listAll(cmd.Context(), "/"+coll); err != nil {
+					return err
 				}
-				if err := json.Unmarshal(raw, &list); err != nil {
-					return fmt.Errorf("decode list: %w", err)
+				if output == "json" {
+					return writeJSONList(o.stdout, views)
 				}
-				views = list.Items
 			}
 			objs := make([]model.Object, 0, len(views))
 			for _, v := range views {
