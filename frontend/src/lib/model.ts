@@ -209,7 +209,13 @@ export interface EndpointStatus {
 
 export interface ListResponse<T> {
   items: T[];
+  /** Absent where the server does not count (the audit log). */
   total?: number;
+  /** The page size the server applied, at most maxLimit. */
+  limit?: number;
+  maxLimit?: number;
+  /** Cursor of the next page (?cursor=); absent on the last. */
+  next?: string;
 }
 
 export interface ProxyStatus {

@@ -27,6 +27,35 @@ describe('getAll', () => {
 });
 
 describe('pages', () => {
+  it('follows the cursors of a list without a total', async () => {
+    const all = [1, 2, 3, 4, 5];
+    const asked: string[] = [];
+    const fetchPage = async (p: string) => {
+      asked.push(p);
+      const q = new URL(p, 'http://x').searchParams;
+      const off = Number(q.get('cursor') ?? 0);
+      const items = all.slice(off, off + 2);
+      return { items, limit: 2, next: off + 2 < all.length ? String(off + 2) : undefined };
+    };
+    const got = await getAll<number>('/audit', fetchPage);
+    expect(got).toEqual({ items: all, total: 5 });
+    expect(asked).toEqual(['/audit?limit=1000&offset=0', '/audit?limit=1000&cursor=2', '/audit?limit=1000&cursor=4']);
+  });
+
+  it('steps by the page size the server applied', async () => {
+    const all = Array.from({ length: 7 }, (_, i) => i);
+    const asked: string[] = [];
+    const fetchPage = async (p: string) => {
+      asked.push(p);
+      const q = new URL(p, 'http://x').searchParams;
+      const off = Number(q.get('offset'));
+      const limit = Math.min(Number(q.get('limit')), 3);
+      return { items: all.slice(off, off + limit), total: all.length, limit };
+    };
+    expect(await getAll<number>('/routes', fetchPage)).toEqual({ items: all, total: 7 });
+    expect(asked).toEqual(['/routes?limit=1000&offset=0', '/routes?limit=3&offset=3', '/routes?limit=3&offset=6']);
+  });
+
   it('yields pages in list order even when a later page answers first', async () => {
     const all = Array.from({ length: 3000 }, (_, i) => i);
     const fetchPage = async (p: string) => {

@@ -41,21 +41,34 @@ export const keys = {
   lint: (gw: string) => ['lint', gw] as const,
 };
 
-/** The server's largest page; lists default to 100 items. */
+/** The page size asked for; the server cuts it to its cap and says which applied. */
 const PAGE = 1000;
 
 /**
- * Yields every page of a list in order: the first page says the total, the
- * other pages are then fetched side by side and handed on as soon as the
- * ones before them are.
+ * Yields every page of a list in order. When the first page says the total,
+ * the other pages are fetched side by side (by offset, in the page size the
+ * server applied) and handed on as soon as the ones before them are; without
+ * a total, the cursor each page gives as next is followed.
  */
 export async function* pages<T>(path: string, fetchPage: (p: string) => Promise<ListResponse<T>> = get): AsyncGenerator<ListResponse<T>> {
   const sep = path.includes('?') ? '&' : '?';
   const first = await fetchPage(`${path}${sep}limit=${PAGE}&offset=0`);
-  const total = first.total ?? first.items.length;
+  if (first.total === undefined) {
+    let page = first;
+    let count = 0;
+    for (;;) {
+      count += page.items.length;
+      // Until the last page, the total is "at least one more".
+      yield { items: page.items, total: page.next && page.items.length > 0 ? count + 1 : count };
+      if (!page.next || page.items.length === 0) return;
+      page = await fetchPage(`${path}${sep}limit=${PAGE}&cursor=${encodeURIComponent(page.next)}`);
+    }
+  }
+  const total = first.total;
+  const size = first.limit || first.items.length;
   const rest: Promise<ListResponse<T>>[] = [];
-  for (let off = first.items.length; off < total && first.items.length > 0; off += PAGE) {
-    rest.push(fetchPage(`${path}${sep}limit=${PAGE}&offset=${off}`));
+  for (let off = first.items.length; off < total && size > 0; off += size) {
+    rest.push(fetchPage(`${path}${sep}limit=${size}&offset=${off}`));
   }
   // Nothing is left unobserved if a page fails while an earlier one is awaited.
   for (const p of rest) p.catch(() => {});
@@ -178,7 +191,7 @@ export const usePublished = (gw: string | undefined) =>
   useQuery({
     queryKey: keys.published(gw ?? ''),
     queryFn: async () => {
-      const list = await get<ListResponse<Published>>(`/gateways/${seg(gw!)}/published`);
+      const list = await getAll<Published>(`/gateways/${seg(gw!)}/published`);
       return [...list.items].sort((a, b) => b.version - a.version);
     },
     enabled: !!gw,

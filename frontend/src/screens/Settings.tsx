@@ -1,7 +1,7 @@
 import { Alert, Badge, Button, Card, Code, CopyButton, Group, PasswordInput, Select, Stack, Switch, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useMe } from '../auth';
 import { modalsConfirm } from '../components/confirm';
@@ -9,6 +9,7 @@ import { ErrorNotice, QueryState } from '../components/Loading';
 import { ApiError, del, friendlyMessage, get, post, put } from '../lib/api';
 import { timeAgo } from '../lib/format';
 import type { ListResponse } from '../lib/model';
+import { getAll } from '../lib/queries';
 import { problemsToFormErrors } from '../lib/problems';
 
 const ROLES = ['viewer', 'editor', 'admin'];
@@ -144,7 +145,7 @@ interface User {
 
 function Users() {
   const qc = useQueryClient();
-  const users = useQuery({ queryKey: ['users'], queryFn: () => get<ListResponse<User>>('/users') });
+  const users = useQuery({ queryKey: ['users'], queryFn: () => getAll<User>('/users') });
   const form = useForm({ initialValues: { name: '', role: 'viewer', password: '' } });
   const create = useMutation({
     mutationFn: (v: typeof form.values) => post<User>('/users', v),
@@ -196,7 +197,7 @@ interface Token {
 
 function Tokens() {
   const qc = useQueryClient();
-  const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => get<ListResponse<Token>>('/tokens') });
+  const tokens = useQuery({ queryKey: ['tokens'], queryFn: () => getAll<Token>('/tokens') });
   const form = useForm({ initialValues: { name: '', role: 'viewer' } });
   const [secret, setSecret] = useState<string | null>(null);
   const create = useMutation({
@@ -265,25 +266,50 @@ interface AuditEntry {
   detail?: string;
 }
 
+function uniqueById<T extends { id: number }>(items: T[]): T[] {
+  const seen = new Set<number>();
+  return items.filter((it) => !seen.has(it.id) && !!seen.add(it.id));
+}
+
+/** The audit log, newest first, a page at a time: older entries on request. */
 function Audit() {
-  const audit = useQuery({ queryKey: ['audit'], queryFn: () => get<ListResponse<AuditEntry>>('/audit') });
+  const audit = useInfiniteQuery({
+    queryKey: ['audit'],
+    queryFn: ({ pageParam }) => get<ListResponse<AuditEntry>>(pageParam ? `/audit?cursor=${encodeURIComponent(pageParam)}` : '/audit'),
+    initialPageParam: '',
+    getNextPageParam: (last) => last.next,
+  });
   if (audit.isError) return <ErrorNotice error={audit.error} />;
+  const entries = {
+    isPending: audit.isPending,
+    isError: audit.isError,
+    error: audit.error,
+    // Entries written between two pages push older ones down a page; each is shown once.
+    data: audit.data ? uniqueById(audit.data.pages.flatMap((p) => p.items)) : undefined,
+  };
   return (
-    <QueryState query={audit}>
+    <QueryState query={entries}>
       {(data) => (
-        <Table fz="sm">
-          <Table.Thead><Table.Tr><Table.Th>When</Table.Th><Table.Th>Who</Table.Th><Table.Th>What</Table.Th><Table.Th>Target</Table.Th></Table.Tr></Table.Thead>
-          <Table.Tbody>
-            {data.items.map((a) => (
-              <Table.Tr key={a.id}>
-                <Table.Td>{timeAgo(a.at)}</Table.Td>
-                <Table.Td>{a.actor}</Table.Td>
-                <Table.Td><Badge variant="light" color={a.action.includes('fail') ? 'red' : 'gray'}>{a.action}</Badge></Table.Td>
-                <Table.Td className="mono">{a.target}{a.detail ? ` · ${a.detail}` : ''}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <Stack gap="xs">
+          <Table fz="sm">
+            <Table.Thead><Table.Tr><Table.Th>When</Table.Th><Table.Th>Who</Table.Th><Table.Th>What</Table.Th><Table.Th>Target</Table.Th></Table.Tr></Table.Thead>
+            <Table.Tbody>
+              {data.map((a) => (
+                <Table.Tr key={a.id}>
+                  <Table.Td>{timeAgo(a.at)}</Table.Td>
+                  <Table.Td>{a.actor}</Table.Td>
+                  <Table.Td><Badge variant="light" color={a.action.includes('fail') ? 'red' : 'gray'}>{a.action}</Badge></Table.Td>
+                  <Table.Td className="mono">{a.target}{a.detail ? ` · ${a.detail}` : ''}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+          {audit.hasNextPage && (
+            <Group>
+              <Button variant="subtle" size="xs" loading={audit.isFetchingNextPage} onClick={() => audit.fetchNextPage()}>Show older entries</Button>
+            </Group>
+          )}
+        </Stack>
       )}
     </QueryState>
   );
