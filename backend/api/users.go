@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -244,14 +245,25 @@ func requireJSON(r *http.Request) error {
 	return nil
 }
 
-// clientAddr is the address the request came from. Forwarding headers are
-// not trusted: anyone can send them, and a throttle keyed on them could be
-// dodged by changing the header.
+// clientAddr is the address the request came from, as the sign-in
+// throttle counts it. Forwarding headers are not trusted: anyone can send
+// them, and a throttle keyed on them could be dodged by changing the
+// header. An IPv6 client counts by its /64, the block one host or site is
+// given, or it could change address for every guess.
 func clientAddr(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	return r.RemoteAddr
+	if ip = ip.Unmap(); ip.Is6() {
+		prefix, _ := ip.Prefix(64)
+		return prefix.String()
+	}
+	return ip.String()
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {

@@ -140,3 +140,21 @@ func TestLoginLockSurvivesAFlood(t *testing.T) {
 		t.Fatalf("after the flood ana's sign-in answered %d, want 429: the lock was evicted", got)
 	}
 }
+
+func TestClientAddrCountsIPv6ByItsBlock(t *testing.T) {
+	tests := map[string]string{
+		"127.0.0.1:5000":                  "127.0.0.1",
+		"[::ffff:10.0.0.1]:5000":          "10.0.0.1",
+		"[2001:db8:1:2:aaaa::1]:443":      "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:ffff::9]:443": "2001:db8:1:2::/64",
+		"[::1]:8080":                      "::/64",
+		"pipe":                            "pipe",
+	}
+	for remote, want := range tests {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := clientAddr(r); got != want {
+			t.Errorf("clientAddr(%q) = %q, want %q", remote, got, want)
+		}
+	}
+}
