@@ -77,6 +77,12 @@ const context = await browser.newContext({ viewport: { width: 1400, height: 900 
 const page = await context.newPage();
 const consoleErrors = [];
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
+// The server's Content-Security-Policy must let every screen work: a
+// violation anywhere fails the run.
+const cspViolations = [];
+page.on('console', (m) => {
+  if (m.type() === 'error' && m.text().includes('Content Security Policy')) cspViolations.push(m.text());
+});
 page.setDefaultTimeout(15_000);
 
 const mod = process.platform === 'darwin' ? 'Meta' : 'Control';
@@ -824,6 +830,10 @@ for (const [name, fn] of Object.entries(flows)) {
   }
 }
 if (consoleErrors.length) console.log('page errors:\n  ' + consoleErrors.join('\n  '));
+if (cspViolations.length) {
+  failed++;
+  console.log('FAIL content security policy:\n  ' + [...new Set(cspViolations)].join('\n  '));
+}
 await browser.close();
 proxy?.kill('SIGTERM');
 console.log(`${passed} passed, ${failed} failed`);
