@@ -72,6 +72,11 @@ type expect struct {
 	// bound itself, 200 levels where 201 are refused); its objects are
 	// deleted afterwards through Cleanup.
 	Stored bool `yaml:"stored"`
+	// MayStore marks input a legitimate user might send, where the case
+	// holds the server to its bounds (time, memory) whether it stores the
+	// input or refuses it. Stored, it is undone through Cleanup, or by a
+	// fresh server when Cleanup is empty (an update of a fixture object).
+	MayStore bool `yaml:"mayStore"`
 	// NoCookie: the answer must not start a session.
 	NoCookie bool `yaml:"noCookie"`
 }
@@ -189,7 +194,7 @@ func (s *spec) written(body []byte) []string {
 	coll, rest, _ := strings.Cut(strings.TrimPrefix(s.Path, "/api/v1/"), "/")
 	switch coll {
 	case "routes", "gateways", "upstreams", "secrets", "tests":
-		if rest != "" {
+		if rest, _, _ = strings.Cut(rest, "?"); rest != "" {
 			return []string{"/api/v1/" + coll + "/" + strings.TrimSuffix(rest, "/")}
 		}
 		if name := nameOf(body); name != "" {
@@ -231,7 +236,7 @@ func nameOf(b []byte) string {
 var plainName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
 
 // genToken is a generator token where a JSON or YAML value goes.
-var genToken = regexp.MustCompile(`"\$gen:([A-Za-z]+)((?::[^":]*)*)"`)
+var genToken = regexp.MustCompile(`"\$gen:([A-Za-z0-9]+)((?::[^":]*)*)"`)
 
 // expand replaces generator tokens: a quoted token by the generated value,
 // and a text that is one unquoted token as a whole.
@@ -249,6 +254,9 @@ func expand(b []byte) ([]byte, error) {
 		}
 		return v
 	})
+	if err == nil && bytes.Contains(out, []byte("$gen:")) {
+		err = fmt.Errorf("a generator token is not where a value goes: %.80s", out[bytes.Index(out, []byte("$gen:")):])
+	}
 	return out, err
 }
 
@@ -320,6 +328,40 @@ var generators = map[string]func(args []string) ([]byte, error){
 			vals[i] = "/v" + strconv.Itoa(i)
 		}
 		return json.Marshal(vals)
+	},
+	// headerField:N is the condition field of a header whose name is N
+	// bytes long.
+	"headerField": func(a []string) ([]byte, error) {
+		n, err := intArg(a, 0)
+		if err != nil {
+			return nil, err
+		}
+		return quote("header[" + strings.Repeat("x", n) + "]"), nil
+	},
+	// originRegex:N is a CORS origin pattern with a regex of N bytes.
+	"originRegex": func(a []string) ([]byte, error) {
+		n, err := intArg(a, 0)
+		if err != nil {
+			return nil, err
+		}
+		return quote("regex:" + strings.Repeat("a", n)), nil
+	},
+	// backends:N is a forward to N weighted backends.
+	"backends": func(a []string) ([]byte, error) {
+		n, err := intArg(a, 0)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"upstream":"hx-%c","weight":1}`, "ab"[i%2])
+		}
+		b.WriteByte(']')
+		return b.Bytes(), nil
 	},
 	// notText:N is condition text with N negations, as a string.
 	"notText": func(a []string) ([]byte, error) {

@@ -84,6 +84,7 @@ type server struct {
 	tokens  map[string]string // role -> bearer token
 	proc    *child
 	http    *http.Client
+	last    snapshot // taken after the last clean case; nil when unknown
 }
 
 func startServer(t *testing.T, bin string) *server {
@@ -101,6 +102,7 @@ func (s *server) start() error {
 	s.dataDir = filepath.Join(s.root, fmt.Sprintf("data-%d", s.n))
 	s.logPath = filepath.Join(s.root, fmt.Sprintf("serve-%d.log", s.n))
 	s.tokens = map[string]string{}
+	s.last = nil
 	if _, err := s.offline(signinPassword+"\n", "user", "add", "--name", signinUser, "--role", "viewer", "--password-stdin"); err != nil {
 		return err
 	}
