@@ -61,8 +61,9 @@ type expect struct {
 	// Exit is the CLI's exit status; any non-zero one when unset.
 	Exit *int `yaml:"exit"`
 	// Fields are the field paths the error must name: in the problem
-	// document's errors[].field for the API, in stderr for the CLI. A
-	// field under the one given (more precise) counts too.
+	// document's errors[].field for the API (when the answer is 400 or
+	// 413; a 401 or 409 names no field), in stderr for the CLI. A field
+	// under the one given (more precise) counts too.
 	Fields []string `yaml:"fields"`
 	// Stderr and Body are texts the CLI's stderr or the response body must
 	// contain.
@@ -433,14 +434,18 @@ var generators = map[string]func(args []string) ([]byte, error){
 		}
 		return []byte(strings.Repeat("[", n) + strings.Repeat("]", n)), nil
 	},
-	// bytes:N[:C] is N raw bytes C (default 'x'), not quoted.
+	// bytes:N[:C] is N raw bytes C (default 'x'; "space" for ' '), not
+	// quoted.
 	"bytes": func(a []string) ([]byte, error) {
 		n, err := intArg(a, 0)
 		if err != nil {
 			return nil, err
 		}
 		c := byte('x')
-		if len(a) > 1 && a[1] != "" {
+		switch {
+		case len(a) > 1 && a[1] == "space":
+			c = ' '
+		case len(a) > 1 && a[1] != "":
 			c = a[1][0]
 		}
 		return bytes.Repeat([]byte{c}, n), nil

@@ -237,7 +237,11 @@ func (s *server) runAPI(t *testing.T, c tc, body []byte) (status int, broken boo
 		t.Errorf("status %d, want %v: %s", resp.StatusCode, c.Expect.Status, short)
 	}
 	if resp.StatusCode >= 400 {
-		checkProblem(t, resp, got, c.Expect.Fields)
+		var fields []string
+		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge {
+			fields = c.Expect.Fields
+		}
+		checkProblem(t, resp, got, fields)
 	}
 	for _, want := range c.Expect.Body {
 		if !bytes.Contains(got, []byte(want)) {
