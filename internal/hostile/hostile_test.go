@@ -131,6 +131,9 @@ func (s *server) run(t *testing.T, c tc) {
 	default:
 		broken = s.checkNothingStored(t, before, was, readBacks)
 	}
+	if t.Failed() && c.Why != "" {
+		t.Logf("why this case: %s", c.Why)
+	}
 	if broken {
 		if err := s.restart(); err != nil {
 			t.Fatalf("restart the server: %v", err)

@@ -24,7 +24,7 @@ const (
 	answerWithin = 5 * time.Second
 	peakRSSLimit = 300 << 20
 	// killRSS is where a runaway process is killed rather than watched:
-	// the cases that fail today grow by gigabytes, and the machine running
+	// a case the server fails can grow it by gigabytes, and the machine running
 	// the suite is shared.
 	killRSS = 1 << 30
 )
