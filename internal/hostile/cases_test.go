@@ -78,6 +78,8 @@ type expect struct {
 	// input or refuses it. Stored, it is undone through Cleanup, or by a
 	// fresh server when Cleanup is empty (an update of a fixture object).
 	MayStore bool `yaml:"mayStore"`
+	// Headers are response headers the answer must carry (any value).
+	Headers []string `yaml:"headers"`
 	// NoCookie: the answer must not start a session.
 	NoCookie bool `yaml:"noCookie"`
 }

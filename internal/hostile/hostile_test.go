@@ -251,6 +251,11 @@ func (s *server) runAPI(t *testing.T, c tc, body []byte) (status int, broken boo
 			t.Errorf("answer lacks %q: %s", want, short)
 		}
 	}
+	for _, h := range c.Expect.Headers {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("answer has no %s header", h)
+		}
+	}
 	if c.Expect.NoCookie && len(resp.Cookies()) > 0 {
 		t.Errorf("answer sets a cookie: %v", resp.Header.Values("Set-Cookie"))
 	}
