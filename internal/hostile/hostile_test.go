@@ -126,7 +126,7 @@ func (s *server) run(t *testing.T, c tc) {
 	case broken:
 	case c.Expect.MayStore && accepted:
 		broken = s.cleanUp(t, c.Cleanup, true)
-	case c.Expect.Stored:
+	case c.Expect.Stored && accepted:
 		broken = s.cleanUp(t, c.Cleanup, false)
 	default:
 		broken = s.checkNothingStored(t, before, was, readBacks)
