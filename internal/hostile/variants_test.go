@@ -40,10 +40,8 @@ type base struct {
 	// Kind, when set, also runs the variants through the CLI as a
 	// manifest document of this kind (`apply -f`), and through POST
 	// /apply under Apply ("routes").
-	Kind  string `json:"kind"`
-	Apply string `json:"apply"`
-	// Skip lists variant names that do not apply (a value of either type).
-	Skip   []string       `json:"skip"`
+	Kind   string         `json:"kind"`
+	Apply  string         `json:"apply"`
 	Object map[string]any `json:"object"`
 }
 
@@ -119,7 +117,7 @@ func (b *base) variants() []variant {
 		}
 	}
 	walk("", b.Object, nil)
-	return slices.DeleteFunc(out, func(v variant) bool { return slices.Contains(b.Skip, v.name) })
+	return out
 }
 
 // mutate applies change to the object, takes a deep copy of the result and
