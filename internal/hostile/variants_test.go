@@ -71,8 +71,8 @@ type variant struct {
 // variants walks b.Object and returns every variant, in a stable order.
 func (b *base) variants() []variant {
 	var out []variant
-	var walk func(path string, v any, set func(any))
-	walk = func(path string, v any, set func(any)) {
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			if slices.Contains(b.Maps, path) {
@@ -99,7 +99,7 @@ func (b *base) variants() []variant {
 					v[k] = wrongType(val)
 					return func() { v[k] = val }
 				}))
-				walk(join(path, k), val, func(nv any) { v[k] = nv })
+				walk(join(path, k), val)
 			}
 		case []any:
 			for i, el := range v {
@@ -112,11 +112,11 @@ func (b *base) variants() []variant {
 						return func() { v[i] = el }
 					}))
 				}
-				walk(p, el, func(nv any) { v[i] = nv })
+				walk(p, el)
 			}
 		}
 	}
-	walk("", b.Object, nil)
+	walk("", b.Object)
 	return out
 }
 
