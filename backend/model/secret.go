@@ -11,9 +11,9 @@ import (
 // with its private key (TLS, named by Gateway listener certificates) and/or
 // CA certificates (CA, named by Upstream.tls.caSecret to verify upstreams).
 //
-// The private key is write-only: the API and the CLI show it as
-// RedactedPrivateKey, and an update that sends it empty or redacted keeps
-// the stored key.
+// The private key is write-only: the API and the CLI show it as its
+// fingerprint (Redact), and an update that sends it empty, as that
+// fingerprint or as RedactedPrivateKey keeps the stored key.
 type Secret struct {
 	Meta
 	Description string     `json:"description,omitempty"`
@@ -27,8 +27,9 @@ type SecretTLS struct {
 	PrivateKey  string `json:"privateKey,omitempty"`
 }
 
-// RedactedPrivateKey stands in for a private key in everything routedeck
-// shows: API answers, CLI output and revision history.
+// RedactedPrivateKey stands in for a private key where no fingerprint can
+// be made: the revision history recorded before fingerprints, and what
+// publishing writes to Consul. An update may send it to keep the stored key.
 const RedactedPrivateKey = "<redacted>"
 
 // Kind returns KindSecret.
@@ -52,10 +53,11 @@ func (s *Secret) Redacted() *Secret {
 }
 
 // KeepsStoredKey reports whether s carries no private key of its own (none
-// sent, or the redacted placeholder sent back), so an update should keep
-// the stored one.
+// sent, or a stand-in sent back: a fingerprint or RedactedPrivateKey), so
+// an update should keep the stored one (RestoreSecrets checks that a
+// fingerprint names it).
 func (s *Secret) KeepsStoredKey() bool {
-	return s.TLS != nil && (s.TLS.PrivateKey == "" || s.TLS.PrivateKey == RedactedPrivateKey)
+	return s.TLS != nil && (s.TLS.PrivateKey == "" || shownRedacted(s.TLS.PrivateKey))
 }
 
 // Validate checks the secret on its own: at least one of tls and ca, PEM
@@ -70,7 +72,7 @@ func (s *Secret) Validate() error {
 		certOK := validateCertificates(&p, "tls.certificate", t.Certificate)
 		keyOK := true
 		switch {
-		case t.PrivateKey == "" || t.PrivateKey == RedactedPrivateKey:
+		case t.PrivateKey == "" || shownRedacted(t.PrivateKey):
 			p.Add("tls.privateKey", "required (PEM private key of the certificate)")
 			keyOK = false
 		default:
