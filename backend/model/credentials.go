@@ -138,6 +138,14 @@ func HasSecrets(obj Object) bool {
 	return found
 }
 
+// SecretValues returns every secret value obj carries, in MapSecrets
+// order; obj is not changed.
+func SecretValues(obj Object) []string {
+	var out []string
+	_ = MapSecrets(copyForScan(obj), func(_, v string) (string, error) { out = append(out, v); return v, nil })
+	return out
+}
+
 // copyForScan returns a shallow copy so a read-only scan never replaces
 // obj's nested pointers.
 func copyForScan(obj Object) Object {

@@ -38,6 +38,9 @@ func TestMapSecretsVisitsEverySecretFieldWithoutTouchingTheOriginal(t *testing.T
 	if cs.TLS.PrivateKey != "tls.privateKey=key" || sec.TLS.PrivateKey != "key" {
 		t.Fatalf("secret: copy %q original %q", cs.TLS.PrivateKey, sec.TLS.PrivateKey)
 	}
+	if got := strings.Join(SecretValues(orig), " "); got != "k1 k2 pw-a pw-b" {
+		t.Errorf("SecretValues = %q", got)
+	}
 	if !HasSecrets(sec) || HasSecrets(&Route{}) || HasSecrets(&Gateway{}) {
 		t.Fatal("HasSecrets")
 	}

@@ -1,5 +1,6 @@
-// Package secrettest makes TLS key material for tests: fresh self-signed
-// certificates and keys in PEM, and Secret objects holding them.
+// Package secrettest makes secrets for tests: fresh self-signed
+// certificates and keys in PEM, Secret objects holding them, and the
+// fingerprints of a fresh master keyring.
 package secrettest
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/seal"
 )
 
 // Pair returns a new self-signed ECDSA P-256 certificate for hosts (the
@@ -66,4 +68,15 @@ func CA(t testing.TB, name string) model.Secret {
 	t.Helper()
 	cert, _ := Pair(t, name)
 	return model.Secret{Meta: model.Meta{Name: name}, CA: cert}
+}
+
+// Fingerprinter returns the fingerprints of a master keyring with a fresh
+// random key, as a server has.
+func Fingerprinter(t testing.TB) model.Fingerprinter {
+	t.Helper()
+	k, err := seal.Generate()
+	if err != nil {
+		t.Fatalf("master key: %v", err)
+	}
+	return k
 }
