@@ -268,16 +268,21 @@ func basicAuth(b *model.BasicAuth, problems *model.Problems) *basicauthv3.BasicA
 			problems.Add("then.auth.basic.users."+user, "user names must not contain ':' or newlines")
 			continue
 		}
-		pw := b.Users[user]
-		if !strings.HasPrefix(pw, "{SHA}") {
-			sum := sha1.Sum([]byte(pw))
-			pw = "{SHA}" + base64.StdEncoding.EncodeToString(sum[:])
-		}
-		lines = append(lines, user+":"+pw)
+		lines = append(lines, user+":"+htpasswdHash(b.Users[user]))
 	}
 	return &basicauthv3.BasicAuthPerRoute{Users: &corev3.DataSource{
 		Specifier: &corev3.DataSource_InlineString{InlineString: strings.Join(lines, "\n")},
 	}}
+}
+
+// htpasswdHash is the htpasswd form of a basic-auth password: as given when
+// it is already a "{SHA}" hash, else its SHA-1 hash in that form.
+func htpasswdHash(pw string) string {
+	if strings.HasPrefix(pw, "{SHA}") {
+		return pw
+	}
+	sum := sha1.Sum([]byte(pw))
+	return "{SHA}" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // rbacPerRoute allows a request only when its direct peer address passes the
