@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/sandbox/traffic"
@@ -105,6 +106,10 @@ type Deps struct {
 	// deadline; zero fields take DefaultTimeouts. Serve with NewServer and
 	// the same value so the server's own timeouts match.
 	Timeouts Timeouts
+	// Fingerprinter names secret values (TLS private keys, API keys,
+	// basic-auth passwords) in every answer, to every role; required. An
+	// update that sends a fingerprint back keeps the value it names.
+	Fingerprinter model.Fingerprinter
 }
 
 type server struct {
@@ -117,6 +122,10 @@ type server struct {
 // NewHandler builds the whole HTTP surface: the API under /api/v1 and,
 // when deps.UI is set, the dashboard everywhere else.
 func NewHandler(deps Deps) http.Handler {
+	if deps.Fingerprinter == nil {
+		// Without it every answer would carry credentials in clear.
+		panic("api: Deps.Fingerprinter is required")
+	}
 	s := &server{Deps: deps, log: deps.Logger}
 	if s.log == nil {
 		s.log = slog.Default()

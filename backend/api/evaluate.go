@@ -38,5 +38,17 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rules.Evaluate(ws.Routes, req.Gateway, req.Request))
+	res := rules.Evaluate(ws.Routes, req.Gateway, req.Request)
+	res.Action = redactAction(res.Action, s.Fingerprinter)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// redactAction is a matched rule's action as answers show it, with its
+// credentials as fingerprints.
+func redactAction(a *model.Action, fp model.Fingerprinter) *model.Action {
+	if a == nil || a.Auth == nil {
+		return a
+	}
+	r := model.Redact(&model.Route{Then: *a}, fp).(*model.Route)
+	return &r.Then
 }

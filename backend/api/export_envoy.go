@@ -8,15 +8,15 @@ import (
 	"strconv"
 	"strings"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/go-chi/chi/v5"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/translate"
 )
 
@@ -42,8 +42,11 @@ type EnvoyResource struct {
 var envoyExportTypes = []string{"listeners", "routes", "clusters", "endpoints", "secrets"}
 
 // exportEnvoy answers the Envoy resources routedeck generates for a
-// gateway: from the draft, or from ?version=N. Private keys read
-// model.RedactedPrivateKey: a viewer may export.
+// gateway: from the draft, or from ?version=N. Credentials (TLS private
+// keys, htpasswd hashes, API keys) read as their fingerprints, so a viewer
+// may export. ?secrets=true leaves them in, as Envoy gets them: admins
+// only, and audited, since the answer then holds every credential of the
+// gateway.
 func (s *server) exportEnvoy(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	q := r.URL.Query()
@@ -63,11 +66,23 @@ func (s *server) exportEnvoy(w http.ResponseWriter, r *http.Request) {
 		}
 		version = n
 	}
+	var withSecrets bool
+	switch v := q.Get("secrets"); v {
+	case "", "false":
+	case "true":
+		withSecrets = true
+	default:
+		problems.Add("secrets", "must be true or false, not %q", v)
+	}
 	if err := problems.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	ctx := r.Context()
+	if p, _ := auth.FromContext(ctx); withSecrets && !auth.Allows(p.Role, auth.RoleAdmin) {
+		s.writeError(w, r, model.Errorf(model.EFORBIDDEN, "exporting with secrets needs role admin, you have %s", p.Role))
+		return
+	}
 	if _, err := s.Store.Get(ctx, model.KindGateway, name); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -94,9 +109,25 @@ func (s *server) exportEnvoy(w http.ResponseWriter, r *http.Request) {
 	} else {
 		res, err = translate.Gateway(ws, name, translate.Options{})
 	}
+	if err == nil && !withSecrets {
+		res, err = translate.Redacted(res, ws, s.Fingerprinter)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if withSecrets {
+		from := "draft"
+		if version > 0 {
+			from = fmt.Sprintf("published version %d", version)
+		}
+		// Unlike other audit entries of reads, no answer without it: the
+		// record of who took the credentials is the point.
+		if err := s.Store.Audit(ctx, store.AuditEntry{Actor: auth.Actor(ctx), Action: "gateway.export.envoy.secrets",
+			Target: name, Detail: fmt.Sprintf("%s resources of the %s, credentials included", typ, from)}); err != nil {
+			s.writeError(w, r, fmt.Errorf("audit export with secrets: %w", err))
+			return
+		}
 	}
 	items, err := envoyItems(res, typ)
 	if err != nil {
@@ -117,10 +148,7 @@ func envoyItems(res *translate.Resources, typ string) ([]EnvoyResource, error) {
 		{"routes", resourcev3.RouteType, messages(res.Routes)},
 		{"clusters", resourcev3.ClusterType, messages(res.Clusters)},
 		{"endpoints", resourcev3.EndpointType, messages(res.Endpoints)},
-		{"secrets", resourcev3.SecretType, nil},
-	}
-	for _, sec := range res.Secrets {
-		groups[4].list = append(groups[4].list, redactSecret(sec))
+		{"secrets", resourcev3.SecretType, messages(res.Secrets)},
 	}
 	// Proto field names are what Envoy's own YAML examples and
 	// router_check_tool's configurations use.
@@ -147,15 +175,4 @@ func messages[T proto.Message](list []T) []proto.Message {
 		out[i] = m
 	}
 	return out
-}
-
-// redactSecret returns a copy of sec whose private key reads
-// model.RedactedPrivateKey; sec itself is shared with the translator's
-// cache and must not change.
-func redactSecret(sec *tlsv3.Secret) *tlsv3.Secret {
-	c := proto.Clone(sec).(*tlsv3.Secret)
-	if tc := c.GetTlsCertificate(); tc != nil && tc.PrivateKey != nil {
-		tc.PrivateKey = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: model.RedactedPrivateKey}}
-	}
-	return c
 }

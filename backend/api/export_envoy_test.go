@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-
-	"github.com/routedeck/routedeck/backend/model"
 )
 
 // TestExportEnvoy exports the seeded gateway, with a TLS listener, from the
@@ -33,6 +31,7 @@ func TestExportEnvoy(t *testing.T) {
 	all := []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType}
 	tests := map[string]struct {
 		query     string
+		role      string // viewer when empty
 		gateway   string
 		status    int
 		wantTypes []string // the distinct types, in order
@@ -41,7 +40,7 @@ func TestExportEnvoy(t *testing.T) {
 	}{
 		"draft": {
 			status: http.StatusOK, wantTypes: all,
-			want:    []string{`"port_value":9009`, `"private_key":{"inline_string":"` + htmlEscaped(model.RedactedPrivateKey) + `"}`, `"name":"shop-tls"`},
+			want:    []string{`"port_value":9009`, `"private_key":{"inline_string":"` + a.fp.Fingerprint(key) + `"}`, `"name":"shop-tls"`},
 			notWant: []string{`"port_value":9001`},
 		},
 		"published version": {
@@ -57,6 +56,12 @@ func TestExportEnvoy(t *testing.T) {
 			query: "?type=secrets&version=1", status: http.StatusOK, wantTypes: []string{resourcev3.SecretType},
 			want: []string{`"certificate_chain"`},
 		},
+		"with secrets, not admin": {
+			query: "?secrets=true", role: "editor", status: http.StatusForbidden,
+		},
+		"with secrets, not a boolean": {
+			query: "?secrets=yes", role: "admin", status: http.StatusBadRequest, want: []string{`"field":"secrets"`},
+		},
 		"unknown gateway": {gateway: "nope", status: http.StatusNotFound},
 		"unknown version": {query: "?version=7", status: http.StatusNotFound},
 		"bad type and version": {
@@ -70,7 +75,11 @@ func TestExportEnvoy(t *testing.T) {
 			if gateway == "" {
 				gateway = "public"
 			}
-			r := a.do(t, "viewer", "GET", "/api/v1/gateways/"+gateway+"/export/envoy"+tc.query, nil).must(t, tc.status)
+			role := tc.role
+			if role == "" {
+				role = "viewer"
+			}
+			r := a.do(t, role, "GET", "/api/v1/gateways/"+gateway+"/export/envoy"+tc.query, nil).must(t, tc.status)
 			var compact bytes.Buffer
 			if err := json.Compact(&compact, r.body); err != nil {
 				t.Fatalf("answer is not JSON: %v\n%s", err, r.body)
@@ -119,4 +128,33 @@ func TestExportEnvoy(t *testing.T) {
 func htmlEscaped(s string) string {
 	raw, _ := json.Marshal(s)
 	return strings.Trim(string(raw), `"`)
+}
+
+// TestExportEnvoyWithSecrets: an admin may export the credentials as Envoy
+// gets them, and that leaves an audit entry naming who and what.
+func TestExportEnvoyWithSecrets(t *testing.T) {
+	a := newTestAPI(t)
+	_, key := a.seedHTTPS(t)
+	r := a.do(t, "admin", "GET", "/api/v1/gateways/public/export/envoy?type=secrets&secrets=true", nil).must(t, http.StatusOK)
+	if !strings.Contains(string(r.body), strings.Split(key, "\n")[1]) {
+		t.Fatalf("export with secrets lacks the private key: %s", r.body)
+	}
+	var audit struct {
+		Items []struct{ Actor, Action, Target, Detail string }
+	}
+	if err := json.Unmarshal(a.do(t, "admin", "GET", "/api/v1/audit", nil).must(t, http.StatusOK).body, &audit); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range audit.Items {
+		if e.Action == "gateway.export.envoy.secrets" {
+			found = true
+			if e.Target != "public" || e.Actor != "token:admin-token" || !strings.Contains(e.Detail, "draft") {
+				t.Errorf("audit entry = %+v", e)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no audit entry for the export with secrets: %+v", audit)
+	}
 }

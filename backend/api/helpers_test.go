@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/model/secrettest"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/store/storetest"
@@ -23,17 +24,20 @@ type testAPI struct {
 	store  *store.Store
 	tokens map[string]string // role -> token
 	h      http.Handler
+	fp     model.Fingerprinter
 }
 
 func newTestAPI(t *testing.T, deps ...func(*Deps)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.MustOpen(t)
-	d := Deps{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// The store's own keyring, as the app wires it, so the API's
+	// fingerprints are the ones the store puts in revision diffs.
+	d := Deps{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Fingerprinter: st.Keys()}
 	for _, f := range deps {
 		f(&d)
 	}
-	a := &testAPI{store: st, tokens: map[string]string{}, h: NewHandler(d)}
+	a := &testAPI{store: st, tokens: map[string]string{}, h: NewHandler(d), fp: d.Fingerprinter}
 	for _, role := range auth.Roles {
 		tok, hash, err := auth.NewToken()
 		if err != nil {

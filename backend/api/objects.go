@@ -65,12 +65,10 @@ func errMethod(r *http.Request) error {
 
 // view renders an object for a response: its JSON plus "kind" and, for
 // routes, "whenText" (the condition in the text language, for editors that
-// show it). A secret's private key is never shown: it reads
-// model.RedactedPrivateKey.
-func view(obj model.Object) (any, error) {
-	if sec, ok := obj.(*model.Secret); ok {
-		obj = sec.Redacted()
-	}
+// show it). Secret values are never shown: private keys, API keys and
+// passwords read as their fingerprints.
+func (s *server) view(obj model.Object) (any, error) {
+	obj = model.Redact(obj, s.Fingerprinter)
 	raw, err := json.Marshal(obj)
 	if err != nil || len(raw) < 2 || raw[0] != '{' {
 		return nil, fmt.Errorf("encode %s: %v", obj.Kind(), err)
@@ -96,8 +94,8 @@ func view(obj model.Object) (any, error) {
 // decodeObject reads an object of kind k from the request body. "kind" and
 // "whenText" are accepted and ignored so that a client can send back what it
 // read; everything else unknown is refused. Condition text is parsed.
-// complete, when set, fills in what the client may leave out (a secret's
-// stored private key) before the object is checked.
+// complete, when set, fills in what the client may leave out or send as
+// fingerprints (stored secret values) before the object is checked.
 func decodeObject(r *http.Request, k kindInfo, complete func(model.Object) error) (model.Object, error) {
 	var fields map[string]json.RawMessage
 	if err := decode(r, &fields); err != nil {
@@ -176,7 +174,7 @@ func (s *server) listObjects(k kindInfo) http.HandlerFunc {
 		}
 		items := make([]any, 0, len(objs))
 		for _, o := range objs {
-			v, err := view(o)
+			v, err := s.view(o)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -199,7 +197,7 @@ func (s *server) getObject(k kindInfo) http.HandlerFunc {
 }
 
 func (s *server) writeObject(w http.ResponseWriter, r *http.Request, status int, obj model.Object) {
-	v, err := view(obj)
+	v, err := s.view(obj)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -210,7 +208,10 @@ func (s *server) writeObject(w http.ResponseWriter, r *http.Request, status int,
 
 func (s *server) createObject(k kindInfo) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		obj, err := decodeObject(r, k, nil)
+		// A new object has no stored values for a fingerprint to name.
+		obj, err := decodeObject(r, k, func(obj model.Object) error {
+			return model.RestoreSecrets(obj, nil, s.Fingerprinter)
+		})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -228,7 +229,7 @@ func (s *server) updateObject(k kindInfo) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := chi.URLParam(r, "name")
 		obj, err := decodeObject(r, k, func(obj model.Object) error {
-			return s.keepStoredKey(r, name, obj)
+			return s.restoreSecrets(r, k, name, obj)
 		})
 		if err != nil {
 			s.writeError(w, r, err)
@@ -295,24 +296,20 @@ func versionFrom(r *http.Request, query bool) (int64, error) {
 	return n, nil
 }
 
-// keepStoredKey gives a secret sent without its private key (omitted, or
-// the redacted placeholder a GET returned) the key stored under name, so a
-// client can edit a secret it can never read in full. The store's version
-// check still guards the write: a key taken from a newer version than the
-// client read ends in 409 like any stale update.
-func (s *server) keepStoredKey(r *http.Request, name string, obj model.Object) error {
-	sec, ok := obj.(*model.Secret)
-	if !ok || !sec.KeepsStoredKey() {
+// restoreSecrets gives obj the stored values its fingerprints name (and a
+// secret sent without its private key the stored key), so a client can
+// send back what it read, though it can never read those values. The
+// store's version check still guards the write: a value taken from a newer
+// version than the client read ends in 409 like any stale update.
+func (s *server) restoreSecrets(r *http.Request, k kindInfo, name string, obj model.Object) error {
+	if sec, ok := obj.(*model.Secret); !model.HasSecrets(obj) && !(ok && sec.KeepsStoredKey()) {
 		return nil
 	}
-	cur, err := s.Store.Get(r.Context(), model.KindSecret, name)
+	cur, err := s.Store.Get(r.Context(), k.kind, name)
 	if model.ErrorCode(err) == model.ENOTFOUND {
 		return nil // the update answers 404; validation must not hide it
 	} else if err != nil {
 		return err
 	}
-	if stored := cur.(*model.Secret); stored.TLS != nil {
-		sec.TLS.PrivateKey = stored.TLS.PrivateKey
-	}
-	return nil
+	return model.RestoreSecrets(obj, cur, s.Fingerprinter)
 }

@@ -119,8 +119,8 @@ func (s *server) published(w http.ResponseWriter, r *http.Request) {
 }
 
 // publishedVersion returns one published version with its workspace, so a
-// client can compare what is live with the draft. Private keys are shown
-// redacted, as everywhere else.
+// client can compare what is live with the draft. Secret values read as
+// fingerprints, as everywhere else.
 func (s *server) publishedVersion(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	v, err := strconv.ParseInt(chi.URLParam(r, "version"), 10, 64)
@@ -137,9 +137,7 @@ func (s *server) publishedVersion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	for i := range p.Workspace.Secrets {
-		p.Workspace.Secrets[i] = *p.Workspace.Secrets[i].Redacted()
-	}
+	p.Workspace = model.RedactWorkspace(p.Workspace, s.Fingerprinter)
 	writeJSON(w, http.StatusOK, p)
 }
 

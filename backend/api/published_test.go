@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/routedeck/routedeck/backend/model"
 )
 
 // TestPublishedVersionHasWorkspace publishes the seeded gateway with a TLS
@@ -14,7 +12,7 @@ import (
 // can diff live against draft), the private key is not.
 func TestPublishedVersionHasWorkspace(t *testing.T) {
 	a := newTestAPI(t)
-	cert, _ := a.seedHTTPS(t)
+	cert, key := a.seedHTTPS(t)
 	if _, err := a.store.Publish(context.Background(), "test", "public", "first"); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -33,7 +31,7 @@ func TestPublishedVersionHasWorkspace(t *testing.T) {
 		t.Fatalf("workspace = %v", ws)
 	}
 	sec := ws["secrets"].([]any)[0].(map[string]any)
-	if tls := sec["tls"].(map[string]any); tls["privateKey"] != model.RedactedPrivateKey || tls["certificate"] != cert {
+	if tls := sec["tls"].(map[string]any); tls["privateKey"] != a.fp.Fingerprint(key) || tls["certificate"] != cert {
 		t.Errorf("secret = %v", sec)
 	}
 

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
 )
 
@@ -34,11 +37,39 @@ func (s *server) revision(w http.ResponseWriter, r *http.Request) (store.Revisio
 		return store.Revision{}, false
 	}
 	rev, err := s.Store.GetRevision(r.Context(), id)
+	if err == nil {
+		rev, err = s.shownRevision(rev)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return store.Revision{}, false
 	}
 	return rev, true
+}
+
+// shownRevision is rev as answers show it: its objects with secret values
+// as fingerprints. The store opens them for its readers; its diff it made
+// over fingerprints already. Revisions of route tests, which have no
+// secret fields, are shown as the store opens them.
+func (s *server) shownRevision(rev store.Revision) (store.Revision, error) {
+	for _, raw := range []*json.RawMessage{&rev.Before, &rev.After} {
+		obj := model.NewObject(rev.Kind)
+		if obj == nil || len(*raw) == 0 || string(*raw) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(*raw, obj); err != nil {
+			return rev, fmt.Errorf("revision %d: decode %s: %w", rev.ID, rev.Kind, err)
+		}
+		if !model.HasSecrets(obj) {
+			continue
+		}
+		b, err := json.Marshal(model.Redact(obj, s.Fingerprinter))
+		if err != nil {
+			return rev, fmt.Errorf("revision %d: encode %s: %w", rev.ID, rev.Kind, err)
+		}
+		*raw = b
+	}
+	return rev, nil
 }
 
 func (s *server) getRevision(w http.ResponseWriter, r *http.Request) {

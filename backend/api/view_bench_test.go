@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/model/secrettest"
 )
 
 // BenchmarkViewRoutes renders a page of 1,000 routes the way list handlers do.
@@ -20,10 +21,11 @@ func BenchmarkViewRoutes(b *testing.B) {
 			Then: model.Action{Forward: []model.Backend{{Upstream: "web", Weight: 90}, {Upstream: "web-v2", Weight: 10}}},
 		}
 	}
+	s := &server{Deps: Deps{Fingerprinter: secrettest.Fingerprinter(b)}}
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range routes {
-			if _, err := view(&routes[i]); err != nil {
+			if _, err := s.view(&routes[i]); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -26,7 +26,9 @@ func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
 	if err != nil {
 		return fmt.Errorf("load draft: %w", err)
 	}
-	keepStoredKeys(ws, draft)
+	// Objects read from the server carry fingerprints for their secret
+	// values (and secrets may leave their keys out): they keep the draft's.
+	p.Merge("", model.RestoreWorkspaceSecrets(ws, draft, s.Fingerprinter))
 	for i := range ws.Secrets {
 		p.Merge(model.Index("secrets", i), ws.Secrets[i].Validate())
 	}
@@ -58,23 +60,6 @@ func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
 		}
 	}
 	return p.Err()
-}
-
-// keepStoredKeys gives every secret of ws sent without a private key (as
-// `get -o yaml` prints it) the key of the draft's secret of that name, so a
-// file read from the server can be applied back.
-func keepStoredKeys(ws *model.Workspace, draft model.Workspace) {
-	for i := range ws.Secrets {
-		sec := &ws.Secrets[i]
-		if !sec.KeepsStoredKey() {
-			continue
-		}
-		for _, d := range draft.Secrets {
-			if d.Name == sec.Name && d.TLS != nil {
-				sec.TLS.PrivateKey = d.TLS.PrivateKey
-			}
-		}
-	}
 }
 
 // mergeWorkspace is draft with ws applied: ws's objects first, then the

@@ -1,0 +1,220 @@
+package api
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/routedeck/routedeck/backend/auth"
+)
+
+// Clear credentials of the matrix test. The password has characters that
+// JSON escapes, so the search covers the escaped form too.
+const (
+	matrixPassword = `pw-7f3a<&>"alice`
+	matrixHashed   = "{SHA}Gf0kSGJXmBqCA1n0h2JqDNF7nLg=" // already an htpasswd hash: still a credential
+	matrixKeyOne   = "ak-5d21e0c9-partner-one"
+	matrixKeyTwo   = "ak-90b7f4aa-partner-two"
+	matrixHMAC     = "bWF0cml4LWhtYWMta2V5LW5ldmVyLXNob3du"
+	matrixJWKS     = `{"keys":[{"kty":"oct","kid":"m1","alg":"HS256","k":"` + matrixHMAC + `"}]}`
+)
+
+// credentialRoutes creates a basic-auth route, an API-key route and a JWT
+// route with an HMAC key on the seeded gateway, edits each once (so revisions have before and after) and
+// publishes the gateway, so that every kind of answer has a credential
+// to leak.
+func (a *testAPI) credentialRoutes(t *testing.T) {
+	t.Helper()
+	forward := []any{map[string]any{"upstream": "web"}}
+	a.do(t, "editor", "POST", "/api/v1/routes", map[string]any{
+		"name": "members", "gateway": "public", "priority": 50, "when": `path.prefix("/members")`,
+		"then": map[string]any{"forward": forward, "auth": map[string]any{"basic": map[string]any{
+			"users": map[string]any{"alice": matrixPassword, "bob": matrixHashed}}}},
+	}).must(t, http.StatusCreated)
+	a.do(t, "editor", "POST", "/api/v1/routes", map[string]any{
+		"name": "partners", "gateway": "public", "priority": 40, "when": `path.prefix("/partners")`,
+		"then": map[string]any{"forward": forward, "auth": map[string]any{"apiKey": map[string]any{
+			"header": "x-api-key", "keys": []any{matrixKeyOne, matrixKeyTwo}}}},
+	}).must(t, http.StatusCreated)
+	a.do(t, "editor", "POST", "/api/v1/routes", map[string]any{
+		"name": "tokens", "gateway": "public", "priority": 30, "when": `path.prefix("/tokens")`,
+		"then": map[string]any{"forward": forward, "auth": map[string]any{"jwt": map[string]any{
+			"issuer": "shop", "jwks": matrixJWKS}}},
+	}).must(t, http.StatusCreated)
+	for _, name := range []string{"members", "partners", "tokens"} {
+		got := a.do(t, "editor", "GET", "/api/v1/routes/"+name, nil).must(t, http.StatusOK).json(t)
+		got["priority"] = got["priority"].(float64) + 1
+		a.do(t, "editor", "PUT", "/api/v1/routes/"+name, got).must(t, http.StatusOK)
+	}
+	if _, err := a.store.Publish(t.Context(), "test", "public", "with credentials"); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// secretNeedles are the byte strings no answer may hold: each clear value
+// as written and as JSON escapes it, the htpasswd hash Envoy gets for the
+// clear password, and every base64 line of the private key.
+func secretNeedles(key string) map[string]string {
+	sum := sha1.Sum([]byte(matrixPassword))
+	needles := map[string]string{
+		"password hash": "{SHA}" + base64.StdEncoding.EncodeToString(sum[:]),
+		"given hash":    matrixHashed,
+		"api key 1":     matrixKeyOne,
+		"api key 2":     matrixKeyTwo,
+		"hmac key":      matrixHMAC,
+	}
+	for _, v := range []string{matrixPassword, matrixHashed} {
+		needles["password "+v] = v
+		needles["escaped password "+v] = htmlEscaped(v)
+		raw, _ := json.Marshal(v)
+		needles["json password "+v] = strings.Trim(string(raw), `"`)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(key), "\n") {
+		if !strings.HasPrefix(line, "-----") {
+			needles[fmt.Sprintf("private key line %d", i)] = line
+		}
+	}
+	return needles
+}
+
+// TestNoRoleReadsACredential is the role matrix for secret values: after a
+// TLS secret, a basic-auth route and an API-key route exist (edited and
+// published), every GET the API serves, with every name and id it knows,
+// is called as each role, and no answer holds a credential, whatever its
+// status; only an admin's export with ?secrets=true does. Read-only POSTs
+// that echo rules are called too.
+func TestNoRoleReadsACredential(t *testing.T) {
+	a := newTestAPI(t)
+	_, key := a.seedHTTPS(t)
+	a.credentialRoutes(t)
+	needles := secretNeedles(key)
+
+	var revs struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(a.do(t, "viewer", "GET", "/api/v1/revisions?limit=1000", nil).must(t, http.StatusOK).body, &revs); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string][]string{
+		"{version}": {"1"},
+		"{id}":      nil,
+	}
+	for _, r := range revs.Items {
+		values["{id}"] = append(values["{id}"], fmt.Sprint(r.ID))
+	}
+	names := map[string][]string{
+		"gateways":  {"public"},
+		"upstreams": {"web", "api"},
+		"routes":    {"members", "partners", "tokens", "home"},
+		"secrets":   {"shop-tls"},
+		"tests":     {"none"},
+	}
+	// Query strings that change what a GET answers.
+	queries := map[string][]string{
+		"/gateways/{name}/export/envoy": {"", "?version=1", "?type=secrets", "?type=routes&version=1", "?secrets=true"},
+		"/revisions/{id}/diff":          {"", "?format=json"},
+		"/routes":                       {"", "?gateway=public&limit=1000", "?q=members"},
+		"/revisions":                    {"?kind=Route"},
+	}
+
+	var paths []string
+	for op := range registered(t, a.h) {
+		method, path, _ := strings.Cut(op, " ")
+		if method != http.MethodGet {
+			continue
+		}
+		expanded := []string{path}
+		if strings.Contains(path, "{name}") {
+			coll := strings.Split(path, "/")[1]
+			expanded = nil
+			for _, n := range names[coll] {
+				expanded = append(expanded, strings.Replace(path, "{name}", n, 1))
+			}
+		}
+		for param, vals := range values {
+			var next []string
+			for _, p := range expanded {
+				if !strings.Contains(p, param) {
+					next = append(next, p)
+					continue
+				}
+				for _, v := range vals {
+					next = append(next, strings.Replace(p, param, v, 1))
+				}
+			}
+			expanded = next
+		}
+		qs := queries[path]
+		if qs == nil {
+			qs = []string{""}
+		}
+		for _, p := range expanded {
+			for _, q := range qs {
+				paths = append(paths, p+q)
+			}
+		}
+	}
+	sort.Strings(paths)
+
+	check := func(t *testing.T, what string, r reply) {
+		t.Helper()
+		for name, n := range needles {
+			if strings.Contains(string(r.body), n) {
+				t.Errorf("%s (status %d) shows the %s", what, r.status, name)
+			}
+		}
+	}
+	answered := map[string]bool{}
+	for _, role := range auth.Roles {
+		t.Run(role, func(t *testing.T) {
+			for _, p := range paths {
+				r := a.do(t, role, "GET", "/api/v1"+p, nil)
+				if strings.Contains(p, "secrets=true") {
+					// The one read of credentials there is: admins only,
+					// audited (TestExportEnvoyWithSecrets).
+					want := http.StatusForbidden
+					if role == auth.RoleAdmin {
+						want = http.StatusOK
+					}
+					r.must(t, want)
+					if role == auth.RoleAdmin {
+						continue
+					}
+				}
+				check(t, "GET "+p, r)
+				if r.status == http.StatusOK {
+					answered[p] = true
+				}
+			}
+			for _, body := range []map[string]any{
+				{"gateway": "public", "request": map[string]any{"url": "http://shop.example.com/members/x"}},
+				{"gateway": "public", "request": map[string]any{"url": "http://shop.example.com/partners/x"}},
+				{"gateway": "public", "request": map[string]any{"url": "http://shop.example.com/tokens/x"}},
+			} {
+				check(t, "POST /evaluate", a.do(t, role, "POST", "/api/v1/evaluate", body).must(t, http.StatusOK))
+			}
+			route := a.do(t, role, "GET", "/api/v1/routes/members", nil).must(t, http.StatusOK)
+			if !strings.Contains(string(route.body), a.fp.Fingerprint(matrixPassword)) {
+				t.Errorf("route members does not show the password's fingerprint: %s", route.body)
+			}
+		})
+	}
+	// The walk must have read every kind of answer that holds credentials,
+	// or it proves nothing.
+	for _, p := range []string{
+		"/routes", "/routes/members", "/routes/partners", "/secrets/shop-tls", "/gateways/public/published/1",
+		"/gateways/public/export/envoy", "/gateways/public/export/envoy?version=1",
+		"/revisions/" + values["{id}"][0] + "/diff", "/audit",
+	} {
+		if !answered[p] {
+			t.Errorf("GET %s never answered 200", p)
+		}
+	}
+}
