@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/model"
 )
 
 // Clear credentials of the matrix test. The password has characters that
@@ -216,5 +219,75 @@ func TestNoRoleReadsACredential(t *testing.T) {
 		if !answered[p] {
 			t.Errorf("GET %s never answered 200", p)
 		}
+	}
+}
+
+// storedAuth reads route name's credentials from the store itself.
+func (a *testAPI) storedAuth(t *testing.T, name string) *model.Auth {
+	t.Helper()
+	obj, err := a.store.Get(t.Context(), model.KindRoute, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj.(*model.Route).Then.Auth
+}
+
+// TestCredentialsSurviveARoundTrip: what a client reads it can send back,
+// by PUT or apply, and the stored credentials stay; a fingerprint the
+// server does not know is refused on its field; a clear value replaces.
+func TestCredentialsSurviveARoundTrip(t *testing.T) {
+	a := newTestAPI(t)
+	a.seed(t)
+	a.credentialRoutes(t)
+	want := map[string]string{"alice": matrixPassword, "bob": matrixHashed}
+
+	got := a.do(t, "editor", "GET", "/api/v1/routes/members", nil).must(t, http.StatusOK).json(t)
+	got["priority"] = 7
+	a.do(t, "editor", "PUT", "/api/v1/routes/members", got).must(t, http.StatusOK)
+	if users := a.storedAuth(t, "members").Basic.Users; !maps.Equal(users, want) {
+		t.Fatalf("after PUT of what GET read, users = %v", users)
+	}
+
+	// apply of the list as read, less the view's extra fields, as `get -o
+	// yaml` prints it.
+	list := a.do(t, "viewer", "GET", "/api/v1/routes?limit=1000", nil).must(t, http.StatusOK).json(t)
+	for _, it := range list["items"].([]any) {
+		delete(it.(map[string]any), "kind")
+		delete(it.(map[string]any), "whenText")
+	}
+	a.do(t, "editor", "POST", "/api/v1/apply", map[string]any{"routes": list["items"]}).must(t, http.StatusOK)
+	if users := a.storedAuth(t, "members").Basic.Users; !maps.Equal(users, want) {
+		t.Fatalf("after apply of what GET read, users = %v", users)
+	}
+	if keys := a.storedAuth(t, "partners").APIKey.Keys; !slices.Equal(keys, []string{matrixKeyOne, matrixKeyTwo}) {
+		t.Fatalf("after apply of what GET read, keys = %v", keys)
+	}
+
+	// A fingerprint of another route's value, or of nothing, is unknown here.
+	got = a.do(t, "editor", "GET", "/api/v1/routes/members", nil).must(t, http.StatusOK).json(t)
+	basic := got["then"].(map[string]any)["auth"].(map[string]any)["basic"].(map[string]any)
+	basic["users"].(map[string]any)["carol"] = a.fp.Fingerprint(matrixKeyOne)
+	fields := a.do(t, "editor", "PUT", "/api/v1/routes/members", got).must(t, http.StatusBadRequest).problemFields(t)
+	if !strings.Contains(fields["then.auth.basic.users.carol"], "unknown fingerprint") {
+		t.Errorf("problems = %v", fields)
+	}
+	delete(got, "kind")
+	delete(got, "whenText")
+	ws := map[string]any{"routes": []any{got}}
+	fields = a.do(t, "editor", "POST", "/api/v1/apply", ws).must(t, http.StatusBadRequest).problemFields(t)
+	if !strings.Contains(fields["routes[0].then.auth.basic.users.carol"], "unknown fingerprint") {
+		t.Errorf("apply problems = %v", fields)
+	}
+	a.do(t, "editor", "POST", "/api/v1/routes", map[string]any{
+		"name": "copy", "gateway": "public", "then": map[string]any{"forward": []any{map[string]any{"upstream": "web"}},
+			"auth": map[string]any{"apiKey": map[string]any{"header": "x-api-key", "keys": []any{a.fp.Fingerprint(matrixKeyOne)}}}},
+	}).must(t, http.StatusBadRequest)
+
+	// A clear value replaces; the others stay.
+	basic["users"].(map[string]any)["carol"] = "carol-new-password"
+	a.do(t, "editor", "PUT", "/api/v1/routes/members", got).must(t, http.StatusOK)
+	want["carol"] = "carol-new-password"
+	if users := a.storedAuth(t, "members").Basic.Users; !maps.Equal(users, want) {
+		t.Fatalf("after adding carol, users = %v", users)
 	}
 }
