@@ -55,7 +55,8 @@ type Config struct {
 	// NoDemo skips loading the demo workspace into an empty database.
 	NoDemo bool
 	// Getenv supplies the environment the Kubernetes and Consul targets
-	// default from (KUBECONFIG, CONSUL_HTTP_ADDR, ...); nil means os.Getenv.
+	// default from (KUBECONFIG, CONSUL_HTTP_ADDR, ...) and the master key
+	// (ROUTEDECK_MASTER_KEY); nil means os.Getenv.
 	Getenv func(string) string
 }
 
@@ -184,6 +185,10 @@ func (s *Service) Start(ctx context.Context) error {
 		Targets:         s.targets,
 		Push:            &pusher{store: st, targets: s.targets, log: s.log},
 		SecureCookies:   tlsConf != nil,
+		// The master keyring's fingerprints: the ones revision diffs
+		// show, the same across restarts and on every server that shares
+		// the key.
+		Fingerprinter: st.Keys(),
 	})
 	if s.cfg.Listen == "" {
 		return nil

@@ -275,7 +275,8 @@ type KVObject struct {
 	Object      model.Object `json:"object"`
 }
 
-// ConsulKV reads the gateway's published workspace back from Consul.
+// ConsulKV reads the gateway's published workspace back from Consul, its
+// secret values shown as fingerprints like every other answer.
 func (p *pusher) ConsulKV(ctx context.Context, gateway string) (any, error) {
 	client, err := p.targets.Consul(ctx)
 	if err != nil {
@@ -288,7 +289,7 @@ func (p *pusher) ConsulKV(ctx context.Context, gateway string) (any, error) {
 	}
 	reply := ConsulKVReply{Prefix: kv.Prefix(), Items: []KVObject{}}
 	for _, e := range entries {
-		reply.Items = append(reply.Items, KVObject{Kind: e.Object.Kind(), Name: e.Object.ObjectMeta().Name, ModifyIndex: e.ModifyIndex, Object: e.Object})
+		reply.Items = append(reply.Items, KVObject{Kind: e.Object.Kind(), Name: e.Object.ObjectMeta().Name, ModifyIndex: e.ModifyIndex, Object: model.Redact(e.Object, p.store.Keys())})
 	}
 	return reply, nil
 }
