@@ -41,7 +41,8 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.store = st
-	srv := httptest.NewServer(api.NewHandler(api.Deps{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	srv := httptest.NewServer(api.NewHandler(api.Deps{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Fingerprinter: st.Keys()}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	out, errOut, code := e.run(t, "", "token", "create", "--name", "ci", "--role", "editor")

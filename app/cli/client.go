@@ -29,14 +29,18 @@ func (o *options) client() (*client, error) {
 	if o.server == "" {
 		return nil, fmt.Errorf("no server: set --server or %s", EnvServer)
 	}
-	if o.token == "" {
+	token := o.token
+	if token == "" {
+		token = os.Getenv(EnvToken)
+	}
+	if token == "" {
 		return nil, fmt.Errorf("no token: set --token or %s (create one with: routedeck token create --name NAME --role editor)", EnvToken)
 	}
 	transport, err := o.transport()
 	if err != nil {
 		return nil, err
 	}
-	return &client{base: strings.TrimRight(o.server, "/"), token: o.token,
+	return &client{base: strings.TrimRight(o.server, "/"), token: token,
 		http: &http.Client{Timeout: 60 * time.Second, Transport: transport}}, nil
 }
 
@@ -95,7 +99,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, c.base, err)
+		return fmt.Errorf("%s %s: %w", method, redactedURL(c.base), err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -180,4 +184,14 @@ func problemError(status int, raw []byte) error {
 		msg = http.StatusText(status)
 	}
 	return &model.Error{Code: code, Message: fmt.Sprintf("server said %d %s: %s", status, http.StatusText(status), msg), Fields: p.Errors}
+}
+
+// redactedURL is the server URL as errors show it: a password in it (a
+// proxy's basic auth, say) is masked.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the server"
+	}
+	return u.Redacted()
 }

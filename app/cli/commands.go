@@ -289,7 +289,11 @@ func newDiffCmd(o *options) *cobra.Command {
 		Short: "Show what applying a file would change, or what a revision changed",
 		Long: `diff -f FILE prints a unified diff between the server's draft and each object
 of FILE (new objects diff against nothing). diff --revision ID prints the diff
-recorded with that revision.`,
+recorded with that revision.
+
+Passwords, API keys and private keys are never printed: the server's read as
+fingerprints (fp:...), and a value the file holds in clear reads as
+"` + fileSecret + `", a change even if it equals the stored value.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
@@ -326,6 +330,7 @@ func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) err
 		_, coll, _ := kindArg(obj.Kind())
 		name := obj.ObjectMeta().Name
 		var raw []byte
+		var cur model.Object
 		before := ""
 		err := c.do(ctx, "GET", "/"+coll+"/"+url.PathEscape(name), nil, &raw)
 		switch {
@@ -333,8 +338,7 @@ func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) err
 		case err != nil:
 			return err
 		default:
-			cur, err := objectFromView(obj.Kind(), raw)
-			if err != nil {
+			if cur, err = objectFromView(obj.Kind(), raw); err != nil {
 				return err
 			}
 			b, err := manifestYAML(cur)
@@ -343,13 +347,7 @@ func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) err
 			}
 			before = string(b)
 		}
-		shown := obj
-		if sec, ok := obj.(*model.Secret); ok {
-			// The server shows keys redacted; so does the diff, which
-			// also keeps the file's key off the terminal.
-			shown = sec.Redacted()
-		}
-		after, err := manifestYAML(shown)
+		after, err := manifestYAML(shownFromFile(obj, cur))
 		if err != nil {
 			return err
 		}
@@ -361,6 +359,30 @@ func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) err
 		}
 	}
 	return nil
+}
+
+// fileSecret stands in, on the file's side of a diff, for a secret value
+// the file holds in clear: only the server can fingerprint it, and the
+// value itself stays off the terminal. It reads as a change even when the
+// value equals the stored one, which the client cannot know.
+const fileSecret = "<in the file, not shown>"
+
+// shownFromFile is obj of a file as diff shows it next to cur, the
+// server's view (nil when the server has none): clear secret values read
+// as fileSecret, fingerprints as they are, and a private key the file
+// leaves out or redacts as the server's, which apply keeps.
+func shownFromFile(obj, cur model.Object) model.Object {
+	shown := model.Redact(obj, model.FingerprintFunc(func(string) string { return fileSecret }))
+	sec, ok := shown.(*model.Secret)
+	stored, _ := cur.(*model.Secret)
+	if !ok || sec.TLS == nil || stored == nil || stored.TLS == nil ||
+		(sec.TLS.PrivateKey != "" && sec.TLS.PrivateKey != model.RedactedPrivateKey) {
+		return shown
+	}
+	c, t := *sec, *sec.TLS
+	t.PrivateKey = stored.TLS.PrivateKey
+	c.TLS = &t
+	return &c
 }
 
 func newPublishCmd(o *options) *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
@@ -22,14 +23,20 @@ type envoyResource struct {
 func newExportEnvoyCmd(o *options) *cobra.Command {
 	var gateway, typ, output string
 	var version int64
+	var withSecrets bool
 	cmd := &cobra.Command{
-		Use:   "envoy --gateway G [--version N] [--type listeners|routes|clusters|endpoints|secrets|all] [-o yaml|json]",
+		Use:   "envoy --gateway G [--version N] [--type listeners|routes|clusters|endpoints|secrets|all] [--with-secrets] [-o yaml|json]",
 		Short: "Print the Envoy v3 resources routedeck generates for a gateway",
 		Long: `Prints the gateway's listeners, route configurations, clusters, load
 assignments and secrets, in that order and each sorted by name: one YAML
 document per resource, under a comment naming its type. The draft is
 translated unless --version names a published version; discovered endpoints
-are the ones the server knows now. Private keys are printed as <redacted>.
+are the ones the server knows now.
+
+Credentials are printed as their fingerprints (fp:...): private keys, the
+password hashes of basic-auth users and the API keys routes accept. With
+--with-secrets they are printed as Envoy gets them; that needs the admin
+role, and the server records it in the audit log.
 
 --type routes prints the route configuration alone, ready for
 routedeck check -c (or Envoy's router_check_tool) when the gateway has one.`,
@@ -46,6 +53,9 @@ routedeck check -c (or Envoy's router_check_tool) when the gateway has one.`,
 			if version > 0 {
 				q.Set("version", strconv.FormatInt(version, 10))
 			}
+			if withSecrets {
+				q.Set("secrets", "true")
+			}
 			var res struct {
 				Items []envoyResource `json:"items"`
 			}
@@ -53,9 +63,11 @@ routedeck check -c (or Envoy's router_check_tool) when the gateway has one.`,
 			if err := c.do(cmd.Context(), "GET", path, nil, &res); err != nil {
 				return err
 			}
-			for _, it := range res.Items {
-				if it.Type == secretTypeURL {
-					fmt.Fprintf(o.stderr, "routedeck: secret %s: private key printed as <redacted>, not usable as is\n", it.Name)
+			if !withSecrets {
+				for _, it := range res.Items {
+					if it.Type == secretTypeURL && !strings.HasSuffix(it.Name, "/ca") {
+						fmt.Fprintf(o.stderr, "routedeck: secret %s: private key printed as a fingerprint, not usable as is\n", it.Name)
+					}
 				}
 			}
 			if output == "json" {
@@ -74,6 +86,7 @@ routedeck check -c (or Envoy's router_check_tool) when the gateway has one.`,
 	f.Int64Var(&version, "version", 0, "published version to translate (default: the draft)")
 	f.StringVar(&typ, "type", "all", "listeners, routes, clusters, endpoints, secrets or all")
 	f.StringVarP(&output, "output", "o", "yaml", "yaml or json")
+	f.BoolVar(&withSecrets, "with-secrets", false, "print credentials as Envoy gets them (admin; audited)")
 	_ = cmd.MarkFlagRequired("gateway")
 	return cmd
 }

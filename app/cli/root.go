@@ -77,7 +77,10 @@ running server (--server, --token) or open the data directory directly.`,
 	pf.StringVar(&o.dataDir, "data-dir", envOr(EnvDataDir, ".routedeck"), "data directory (env "+EnvDataDir+")")
 	pf.StringVar(&o.server, "server", envOr(EnvServer, "http://127.0.0.1:8080"), "server URL for client commands (env "+EnvServer+")")
 	pf.StringVar(&o.caFile, "ca-file", os.Getenv(EnvCAFile), "PEM CA certificates to trust, besides the system's, for an https --server (env "+EnvCAFile+")")
-	pf.StringVar(&o.token, "token", os.Getenv(EnvToken), "API token for client commands (env "+EnvToken+")")
+	// No default from the environment here: cobra prints flag defaults in
+	// every command's help, and a token must never be printed. client()
+	// reads the variable when a command runs.
+	pf.StringVar(&o.token, "token", "", "API token for client commands (default $"+EnvToken+")")
 	pf.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 
