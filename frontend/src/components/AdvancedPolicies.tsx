@@ -3,7 +3,7 @@ import { useComputedColorScheme } from '@mantine/core';
 import { json } from '@codemirror/lang-json';
 import CodeMirror from '@uiw/react-codemirror';
 import { useMemo, useState } from 'react';
-import { advancedText, parseAdvanced, ADVANCED_KEYS } from '../lib/advanced';
+import { advancedText, keptCredentials, parseAdvanced, ADVANCED_KEYS } from '../lib/advanced';
 import type { Action } from '../lib/model';
 
 /**
@@ -38,6 +38,7 @@ export function AdvancedPolicies({
     onChange(patch);
   };
   const problems = [...(syntax ? [syntax] : []), ...errors];
+  const kept = keptCredentials(value);
   return (
     <Fieldset legend="Headers, auth, access, CORS, faults (JSON)">
       <div data-testid="advanced-policies">
@@ -52,6 +53,12 @@ export function AdvancedPolicies({
           basicSetup={{ foldGutter: false, autocompletion: false }}
           style={{ border: `1px solid ${problems.length ? 'var(--mantine-color-red-6)' : 'var(--mantine-color-default-border)'}`, borderRadius: 4 }}
         />
+        {kept > 0 && (
+          <Text size="xs" c="dimmed" mt={4} data-testid="kept-credentials">
+            {kept === 1 ? '1 stored credential is' : `${kept} stored credentials are`} unchanged (passwords, API keys, JWKS): they show as
+            fingerprints (fp:…) and are kept as long as you leave them. Write a new value in place of one to change it.
+          </Text>
+        )}
         {problems.map((p, i) => (
           <Text key={i} c="red" size="xs" mt={4} role="alert">{p}</Text>
         ))}

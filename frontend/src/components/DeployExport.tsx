@@ -405,7 +405,7 @@ function EnvoyExport({ gateway }: { gateway: string }) {
   const versions = [{ value: '', label: 'Draft' }, ...(published.data ?? []).map((p) => ({ value: String(p.version), label: `Published version ${p.version}` }))];
   return (
     <Stack>
-      <Text size="sm" c="dimmed">The listeners, routes, clusters, endpoints and secrets routedeck serves this gateway's Envoys over ADS (private keys redacted).</Text>
+      <Text size="sm" c="dimmed">The listeners, routes, clusters, endpoints and secrets routedeck serves this gateway's Envoys over ADS, credentials (private keys, passwords, API keys) shown as fingerprints.</Text>
       <Group align="flex-end">
         <Select label="Resources" data={ENVOY_TYPES} value={type} onChange={(t) => setType(t ?? 'all')} allowDeselect={false} w={160} />
         <Select label="From" data={versions} value={version ?? ''} onChange={(x) => setVersion(x || null)} allowDeselect={false} w={220} />

@@ -187,14 +187,14 @@ export interface Upstream extends Meta {
   };
 }
 
-/** Key material for SDS. The private key is write-only: the API shows it as REDACTED_KEY. */
+/** Key material for SDS. The private key is write-only: the API shows its fingerprint (fp:…). */
 export interface Secret extends Meta {
   description?: string;
   tls?: { certificate: string; privateKey?: string };
   ca?: string;
 }
 
-/** What the API shows in place of a stored private key. */
+/** What an update sends in place of the private key to keep the stored one. */
 export const REDACTED_KEY = '<redacted>';
 
 /** One endpoint as discovery currently sees it. */

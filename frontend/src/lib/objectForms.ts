@@ -291,7 +291,7 @@ export interface SecretFormValues {
   ca: string;
 }
 
-/** Whether the server holds a private key for the secret (it only ever shows it redacted). */
+/** Whether the server holds a private key for the secret (it only ever shows its fingerprint). */
 export const hasStoredKey = (s: Secret) => !!s.tls?.privateKey;
 
 export function secretToForm(s: Secret): SecretFormValues {
