@@ -352,10 +352,13 @@ func diffFile(ctx context.Context, c *client, f *manifest.File, w io.Writer) err
 			return err
 		}
 		label := obj.Kind() + "/" + name
-		if d := diff.Unified("server/"+label, f.Name+"/"+label, before, string(after), 3); d != "" {
-			if _, err := io.WriteString(w, d); err != nil {
-				return err
-			}
+		d, err := diff.Unified("server/"+label, f.Name+"/"+label, before, string(after), 3)
+		if err != nil {
+			// Too large to diff: say that it changed, as revisions do.
+			d = fmt.Sprintf("%s changed, %v\n", label, err)
+		}
+		if _, err := io.WriteString(w, d); err != nil {
+			return err
 		}
 	}
 	return nil

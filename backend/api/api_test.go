@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/diff"
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/store"
 )
 
 func TestHealthNeedsNoCredentials(t *testing.T) {
@@ -206,11 +210,40 @@ func TestRevisions(t *testing.T) {
 		t.Errorf("diff (%s):\n%s", diff.header.Get("Content-Type"), diff.body)
 	}
 	dj := a.do(t, "viewer", "GET", path+"/diff", nil, "Accept", "application/json").must(t, http.StatusOK).json(t)
-	if !strings.Contains(dj["diff"].(string), "+priority: 7") {
+	if !strings.Contains(dj["diff"].(string), "+priority: 7") || dj["diffTooLarge"] != false {
 		t.Errorf("json diff: %v", dj)
 	}
 	a.do(t, "viewer", "GET", "/api/v1/revisions/999999/diff", nil).must(t, http.StatusNotFound)
 	a.do(t, "viewer", "GET", "/api/v1/revisions/abc", nil).must(t, http.StatusNotFound)
+}
+
+// TestRevisionTooLargeToDiff reads a revision whose object was past the
+// diff caps: the JSON flags it and both forms carry the recorded note.
+func TestRevisionTooLargeToDiff(t *testing.T) {
+	a := newTestAPI(t)
+	a.seed(t)
+	obj, err := a.store.Get(context.Background(), model.KindRoute, "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := obj.(*model.Route)
+	home.Description = strings.Repeat("x\n", diff.MaxLines+1)
+	if err := a.store.Update(context.Background(), "test", home); err != nil {
+		t.Fatal(err)
+	}
+	revs, _, err := a.store.ListRevisions(context.Background(), store.RevisionFilter{Kind: model.KindRoute, Name: "home", Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/revisions/" + jsonNumber(revs[0].ID) + "/diff"
+	note := "Route/home changed, too large to diff"
+	dj := a.do(t, "viewer", "GET", path, nil, "Accept", "application/json").must(t, http.StatusOK).json(t)
+	if dj["diffTooLarge"] != true || !strings.HasPrefix(dj["diff"].(string), note) {
+		t.Errorf("json: %v", dj)
+	}
+	if text := a.do(t, "viewer", "GET", path, nil).must(t, http.StatusOK); !strings.HasPrefix(string(text.body), note) {
+		t.Errorf("text: %s", text.body)
+	}
 }
 
 func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -79,7 +79,8 @@ func (s *server) getRevision(w http.ResponseWriter, r *http.Request) {
 }
 
 // revisionDiff answers with the unified diff as text/plain, or wrapped in
-// JSON when the client asks for application/json.
+// JSON when the client asks for application/json. A change too large to
+// diff answers with the note recorded in its place, flagged in JSON.
 func (s *server) revisionDiff(w http.ResponseWriter, r *http.Request) {
 	rev, ok := s.revision(w, r)
 	if !ok {
@@ -88,6 +89,7 @@ func (s *server) revisionDiff(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.Header.Get("Accept"), "application/json") || r.URL.Query().Get("format") == "json" {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": rev.ID, "kind": rev.Kind, "name": rev.Name, "action": rev.Action, "diff": rev.Diff,
+			"diffTooLarge": rev.DiffTooLarge,
 		})
 		return
 	}

@@ -2,14 +2,28 @@
 // them in the unified format ("--- a", "+++ b", "@@ -l,n +l,n @@") that
 // reviewers know from git and patch.
 //
-// The edit script is a shortest one, found with Myers' O(ND) algorithm, so
-// small changes to large documents stay cheap.
+// Every write to the store records a diff, so the cost of one must not
+// depend on what a hostile editor puts in an object. Memory is linear in
+// the number of lines (Myers' divide-and-conquer on the middle snake, see
+// myers.go), time is bounded by an edit-cost budget past which a changed
+// region is given as a plain delete-and-insert (still a correct script,
+// just not a shortest one), and texts past MaxLines or MaxBytes are not
+// diffed at all: callers get ErrTooLarge and record that instead.
 package diff
 
 import (
 	"fmt"
 	"strings"
 )
+
+// Size caps. A text past either one is not diffed.
+const (
+	MaxLines = 50_000
+	MaxBytes = 4 << 20
+)
+
+// ErrTooLarge is returned for a text past MaxLines or MaxBytes.
+var ErrTooLarge = fmt.Errorf("too large to diff (over %d lines or %d MiB)", MaxLines, MaxBytes>>20)
 
 // Op is the kind of one line edit.
 type Op int
@@ -34,23 +48,40 @@ type Line struct {
 // as in `diff -u`.
 const DefaultContext = 3
 
-// Lines returns a shortest edit script turning a into b, line by line.
-// Deletions come before insertions within each changed region.
-func Lines(a, b string) []Line {
+// TooLarge reports whether a or b is past the size caps.
+func TooLarge(a, b string) bool {
+	return tooLarge(a) || tooLarge(b)
+}
+
+func tooLarge(s string) bool {
+	// The byte cap is checked first so a huge text is not scanned.
+	return len(s) > MaxBytes || strings.Count(s, "\n") > MaxLines
+}
+
+// Lines returns an edit script turning a into b, line by line: a shortest
+// one unless the changes are too many to search for it within the cost
+// budget. Deletions come before insertions within each changed region.
+func Lines(a, b string) ([]Line, error) {
+	if TooLarge(a, b) {
+		return nil, ErrTooLarge
+	}
 	edits := script(split(a), split(b))
 	for i := range edits {
 		edits[i].Text, _ = noNewline(edits[i].Text)
 	}
-	return edits
+	return edits, nil
 }
 
 // Unified returns the unified diff of a and b with the given header names and
 // context lines (negative means DefaultContext). Equal texts give "".
 // A missing final newline is marked "\ No newline at end of file" so the
-// output applies with patch(1).
-func Unified(oldName, newName, a, b string, context int) string {
+// output applies with patch(1). Texts past the size caps give ErrTooLarge.
+func Unified(oldName, newName, a, b string, context int) (string, error) {
 	if a == b {
-		return ""
+		return "", nil
+	}
+	if TooLarge(a, b) {
+		return "", ErrTooLarge
 	}
 	if context < 0 {
 		context = DefaultContext
@@ -58,10 +89,16 @@ func Unified(oldName, newName, a, b string, context int) string {
 	edits := script(split(a), split(b))
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", oldName, newName)
+	// Lines before each hunk are counted once over the whole script, not
+	// again for every hunk.
+	var oldBefore, newBefore, at int
 	for _, h := range hunks(edits, context) {
-		writeHunk(&sb, edits, h)
+		for ; at < h.from; at++ {
+			oldBefore, newBefore = advance(edits[at].Op, oldBefore, newBefore)
+		}
+		writeHunk(&sb, edits[h.from:h.to], oldBefore, newBefore)
 	}
-	return sb.String()
+	return sb.String(), nil
 }
 
 // split cuts text into lines without their newlines. A final newline does not
@@ -93,111 +130,6 @@ func noNewline(text string) (string, bool) {
 		return t, true
 	}
 	return text, false
-}
-
-// script runs Myers' greedy forward search, keeping a copy of the furthest
-// reaching paths per edit distance, then walks back to recover the edits.
-func script(a, b []string) []Line {
-	n, m := len(a), len(b)
-	max := n + m
-	if max == 0 {
-		return nil
-	}
-	offset := max + 1
-	v := make([]int, 2*max+3)
-	var trace [][]int
-	var d int
-search:
-	for d = 0; d <= max; d++ {
-		snapshot := make([]int, len(v))
-		copy(snapshot, v)
-		trace = append(trace, snapshot)
-		for k := -d; k <= d; k += 2 {
-			var x int
-			if k == -d || (k != d && v[offset+k-1] < v[offset+k+1]) {
-				x = v[offset+k+1] // step down: insert from b
-			} else {
-				x = v[offset+k-1] + 1 // step right: delete from a
-			}
-			y := x - k
-			for x < n && y < m && a[x] == b[y] {
-				x++
-				y++
-			}
-			v[offset+k] = x
-			if x >= n && y >= m {
-				break search
-			}
-		}
-	}
-
-	// Walk back from (n, m) through the saved frontiers, collecting edits in
-	// reverse.
-	rev := make([]Line, 0, n+m)
-	x, y := n, m
-	for ; d > 0; d-- {
-		vd := trace[d]
-		k := x - y
-		var prevK int
-		if k == -d || (k != d && vd[offset+k-1] < vd[offset+k+1]) {
-			prevK = k + 1
-		} else {
-			prevK = k - 1
-		}
-		prevX := vd[offset+prevK]
-		prevY := prevX - prevK
-		for x > prevX && y > prevY {
-			x--
-			y--
-			rev = append(rev, Line{Op: Equal, Text: a[x], OldLine: x + 1, NewLine: y + 1})
-		}
-		if x == prevX {
-			y--
-			rev = append(rev, Line{Op: Insert, Text: b[y], NewLine: y + 1})
-		} else {
-			x--
-			rev = append(rev, Line{Op: Delete, Text: a[x], OldLine: x + 1})
-		}
-	}
-	for x > 0 && y > 0 {
-		x--
-		y--
-		rev = append(rev, Line{Op: Equal, Text: a[x], OldLine: x + 1, NewLine: y + 1})
-	}
-	out := make([]Line, len(rev))
-	for i := range rev {
-		out[len(rev)-1-i] = rev[i]
-	}
-	return normalize(out)
-}
-
-// normalize orders each run of changes as all deletions, then all insertions,
-// the form unified diffs are read in. Myers may interleave them.
-func normalize(edits []Line) []Line {
-	for i := 0; i < len(edits); {
-		if edits[i].Op == Equal {
-			i++
-			continue
-		}
-		j := i
-		for j < len(edits) && edits[j].Op != Equal {
-			j++
-		}
-		run := make([]Line, 0, j-i)
-		for _, e := range edits[i:j] {
-			if e.Op == Delete {
-				run = append(run, e)
-			}
-		}
-		for _, e := range edits[i:j] {
-			if e.Op == Insert {
-				run = append(run, e)
-			}
-		}
-		copy(edits[i:j], run)
-		i = j
-	}
-	return edits
 }
 
 type span struct{ from, to int }
@@ -233,30 +165,16 @@ func hunks(edits []Line, context int) []span {
 	return out
 }
 
-// writeHunk prints edits[from:to]. Line numbers come from counting what
-// precedes the hunk, which also gives the position of an empty side: diff -u
+// writeHunk prints one hunk, preceded by oldBefore and newBefore lines of
+// the texts. Those counts also give the position of an empty side: diff -u
 // addresses it by the line before it ("-0,0" for an empty old file).
-func writeHunk(sb *strings.Builder, edits []Line, sp span) {
-	var oldBefore, newBefore int
-	for _, e := range edits[:sp.from] {
-		if e.Op != Insert {
-			oldBefore++
-		}
-		if e.Op != Delete {
-			newBefore++
-		}
-	}
+func writeHunk(sb *strings.Builder, hunk []Line, oldBefore, newBefore int) {
 	var oldCount, newCount int
-	for _, e := range edits[sp.from:sp.to] {
-		if e.Op != Insert {
-			oldCount++
-		}
-		if e.Op != Delete {
-			newCount++
-		}
+	for _, e := range hunk {
+		oldCount, newCount = advance(e.Op, oldCount, newCount)
 	}
 	fmt.Fprintf(sb, "@@ -%s +%s @@\n", rng(oldBefore, oldCount), rng(newBefore, newCount))
-	for _, e := range edits[sp.from:sp.to] {
+	for _, e := range hunk {
 		prefix := " "
 		switch e.Op {
 		case Delete:
@@ -272,6 +190,17 @@ func writeHunk(sb *strings.Builder, edits []Line, sp span) {
 			sb.WriteString("\\ No newline at end of file\n")
 		}
 	}
+}
+
+// advance counts one edit's lines on each side.
+func advance(op Op, oldN, newN int) (int, int) {
+	if op != Insert {
+		oldN++
+	}
+	if op != Delete {
+		newN++
+	}
+	return oldN, newN
 }
 
 // rng formats a hunk range from the count of lines before it and its length.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/routedeck/routedeck/backend/diff"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/seal"
 )
@@ -89,7 +88,7 @@ func UnsealForTest(t testing.TB, s *Store) {
 		}
 		b, _ := documentYAML(objs[0])
 		a, _ := documentYAML(objs[1])
-		d := diff.Unified("a/"+r.kind+"/"+r.name, "b/"+r.kind+"/"+r.name, b, a, diff.DefaultContext)
+		d := unifiedOrNote(r.kind+"/"+r.name, b, a)
 		if _, err := tx.ExecContext(ctx, `UPDATE revisions SET diff = ? WHERE id = ?`, d, r.id); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/diff"
@@ -34,6 +35,7 @@ func newRevision(keys *seal.Keyring, now time.Time, o op) (Revision, error) {
 		return rev, err
 	}
 	rev.Diff, err = revisionDiff(keys, rev.Kind, rev.Name, o.before, o.after)
+	rev.DiffTooLarge = isTooLargeNote(rev.Diff)
 	return rev, err
 }
 
@@ -48,8 +50,25 @@ func revisionDiff(keys *seal.Keyring, kind, name string, before, after model.Obj
 	if err != nil {
 		return "", err
 	}
-	label := kind + "/" + name
-	return diff.Unified("a/"+label, "b/"+label, b, a, diff.DefaultContext), nil
+	return unifiedOrNote(kind+"/"+name, b, a), nil
+}
+
+// unifiedOrNote is the unified diff of two YAML forms of the object label
+// names. Past the diff package's size caps it is a one-line note instead,
+// naming the object and the caps. A unified diff starts with "--- ", so
+// the note is told apart from one when read back (isTooLargeNote).
+func unifiedOrNote(label, before, after string) string {
+	d, err := diff.Unified("a/"+label, "b/"+label, before, after, diff.DefaultContext)
+	if err != nil { // diff.ErrTooLarge, the only error Unified has
+		return fmt.Sprintf("%s changed, %v\n", label, err)
+	}
+	return d
+}
+
+// isTooLargeNote reports whether a recorded diff is the note unifiedOrNote
+// writes for a change too large to diff ("" is no change at all).
+func isTooLargeNote(d string) bool {
+	return d != "" && !strings.HasPrefix(d, "--- ")
 }
 
 // redact returns obj with any private key replaced by a placeholder.
@@ -167,6 +186,7 @@ func getRevision(ctx context.Context, q querier, keys *seal.Keyring, id int64) (
 		return r, fmt.Errorf("get revision %d: %w", id, err)
 	}
 	r.At = fromUnixNano(at)
+	r.DiffTooLarge = isTooLargeNote(r.Diff)
 	if before.Valid {
 		r.Before = json.RawMessage(before.String)
 	}

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/routedeck/routedeck/backend/diff"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
 )
@@ -106,5 +108,44 @@ func TestAuditOfWrites(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Action != "route.create" || entries[0].Target != "home" || entries[0].Actor != "alice" {
 		t.Errorf("audit of a create: %+v", entries)
+	}
+}
+
+// TestRevisionTooLargeToDiff writes a route whose YAML is past the diff
+// caps: the revision keeps both objects and records a note, flagged as
+// such when read back, in place of a diff.
+func TestRevisionTooLargeToDiff(t *testing.T) {
+	s := seeded(t)
+	r := route("long", "public", "web", 1)
+	mustCreate(t, s, r)
+	r.Description = strings.Repeat("a line of text\n", diff.MaxLines+1)
+	if err := s.Update(ctx, "bob", r); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := s.ListRevisions(ctx, store.RevisionFilter{Kind: model.KindRoute, Name: "long"})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("revisions: %v %+v", err, list)
+	}
+	created, err := s.GetRevision(ctx, list[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.DiffTooLarge || !strings.HasPrefix(created.Diff, "--- a/Route/long") {
+		t.Errorf("a small create must have its diff: too large %v, %q", created.DiffTooLarge, created.Diff)
+	}
+	rev, err := s.GetRevision(ctx, list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rev.DiffTooLarge {
+		t.Errorf("revision not flagged too large to diff")
+	}
+	want := fmt.Sprintf("Route/long changed, too large to diff (over %d lines or %d MiB)\n", diff.MaxLines, diff.MaxBytes>>20)
+	if rev.Diff != want {
+		t.Errorf("diff = %q, want %q", rev.Diff, want)
+	}
+	var back model.Route
+	if err := json.Unmarshal(rev.After, &back); err != nil || back.Description != r.Description {
+		t.Errorf("the revision must keep the whole object: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/routedeck/routedeck/backend/diff"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/seal"
 )
@@ -180,12 +179,12 @@ func routeTestRevision(now time.Time, actor, action string, before, after *Route
 		}
 	}
 	rev.Diff = routeTestDiff(t.Name, beforeYAML, afterYAML)
+	rev.DiffTooLarge = isTooLargeNote(rev.Diff)
 	return rev, nil
 }
 
 func routeTestDiff(name, beforeYAML, afterYAML string) string {
-	label := KindRouteTest + "/" + name
-	return diff.Unified("a/"+label, "b/"+label, beforeYAML, afterYAML, diff.DefaultContext)
+	return unifiedOrNote(KindRouteTest+"/"+name, beforeYAML, afterYAML)
 }
 
 // routeTestYAML renders the JSON a revision records of a test (nil: none)

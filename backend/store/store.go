@@ -250,6 +250,10 @@ type Revision struct {
 	Before  json.RawMessage `json:"before,omitempty"` // object JSON, null on create
 	After   json.RawMessage `json:"after,omitempty"`  // object JSON, null on delete
 	Diff    string          `json:"diff"`             // unified diff of the YAML forms
+	// DiffTooLarge is set when the object was past the diff size caps:
+	// Diff is then a one-line note saying so, not a diff, while Before
+	// and After still hold the whole objects.
+	DiffTooLarge bool `json:"diffTooLarge,omitempty"`
 }
 
 // RevisionFilter selects revisions; newest first.
