@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffLines, parseUnified } from './diff';
+import { diffLines, MAX_LCS_CELLS, parseUnified } from './diff';
 
 describe('parseUnified', () => {
   it('reads hunks with their line numbers', () => {
@@ -37,5 +37,27 @@ describe('diffLines', () => {
   });
   it('has only same rows for equal texts', () => {
     expect(diffLines('p\nq', 'p\nq').every((r) => r.kind === 'same')).toBe(true);
+  });
+});
+
+describe('diffLines on large texts', () => {
+  const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag} ${i}`).join('\n');
+
+  it('keeps the common head and tail and diffs only the middle', () => {
+    const before = `${lines(3000, 'same')}\nold\n${lines(3000, 'end')}`;
+    const after = `${lines(3000, 'same')}\nnew\n${lines(3000, 'end')}`;
+    const rows = diffLines(before, after);
+    expect(rows).toHaveLength(6001);
+    expect(rows.filter((r) => r.kind !== 'same')).toEqual([{ kind: 'change', left: { n: 3001, text: 'old' }, right: { n: 3001, text: 'new' } }]);
+  });
+
+  it('shows a middle past the table limit as removed and added whole', () => {
+    const before = lines(3000, 'old');
+    const after = lines(3000, 'new');
+    expect(3000 * 3000).toBeGreaterThan(MAX_LCS_CELLS);
+    const rows = diffLines(before, after);
+    expect(rows).toHaveLength(3000);
+    expect(rows.every((r) => r.kind === 'change')).toBe(true);
+    expect(rows[2999]).toEqual({ kind: 'change', left: { n: 3000, text: 'old 2999' }, right: { n: 3000, text: 'new 2999' } });
   });
 });

@@ -67,6 +67,15 @@ export function parseUnified(diff: string): DiffRow[] {
 }
 
 /**
+ * The most cells the longest-common-subsequence table may have (old lines
+ * times new lines, after the common head and tail are set aside). Past it
+ * the changed middle is shown as removed and added whole: a correct
+ * picture, if not the closest one, instead of a table that would freeze
+ * the page.
+ */
+export const MAX_LCS_CELLS = 4_000_000;
+
+/**
  * Side-by-side rows for two texts, compared line by line (longest common
  * subsequence). Used where the server gives two objects rather than a diff,
  * such as the live workspace against the draft.
@@ -74,6 +83,29 @@ export function parseUnified(diff: string): DiffRow[] {
 export function diffLines(before: string, after: string): DiffRow[] {
   const a = before === '' ? [] : before.split('\n');
   const b = after === '' ? [] : after.split('\n');
+  // The lines both texts start and end with are kept as they are; only the
+  // middle needs the table.
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const ma = a.slice(head, a.length - tail);
+  const mb = b.slice(head, b.length - tail);
+  const edits: Edit[] = a.slice(0, head).map((text) => ({ op: ' ', text }));
+  if (ma.length * mb.length > MAX_LCS_CELLS) {
+    for (const text of ma) edits.push({ op: '-', text });
+    for (const text of mb) edits.push({ op: '+', text });
+  } else {
+    edits.push(...lcsEdits(ma, mb));
+  }
+  for (const text of a.slice(a.length - tail)) edits.push({ op: ' ', text });
+  const rows: DiffRow[] = [];
+  pair(edits, 1, 1, rows);
+  return rows;
+}
+
+/** A shortest edit script from a to b, from a full LCS table. */
+function lcsEdits(a: string[], b: string[]): Edit[] {
   // lcs[i][j]: length of the longest common subsequence of a[i:] and b[j:].
   const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
   for (let i = a.length - 1; i >= 0; i--) {
@@ -94,7 +126,5 @@ export function diffLines(before: string, after: string): DiffRow[] {
       edits.push({ op: '-', text: a[i++] });
     }
   }
-  const rows: DiffRow[] = [];
-  pair(edits, 1, 1, rows);
-  return rows;
+  return edits;
 }

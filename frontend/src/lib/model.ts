@@ -240,6 +240,8 @@ export interface Revision {
   before?: unknown;
   after?: unknown;
   diff: string;
+  /** Set when the object was too large to diff: diff is then a one-line note saying so. */
+  diffTooLarge?: boolean;
 }
 
 /** One node of a rule's condition tree as the evaluator judged it (pre-order). */

@@ -203,7 +203,7 @@ export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: 
 export const useRevisionDiff = (id: number | undefined) =>
   useQuery({
     queryKey: ['revisions', id, 'diff'],
-    queryFn: () => get<{ diff: string }>(`/revisions/${id}/diff?format=json`),
+    queryFn: () => get<Pick<Revision, 'diff' | 'diffTooLarge'>>(`/revisions/${id}/diff?format=json`),
     enabled: id !== undefined,
     staleTime: Infinity,
   });

@@ -71,10 +71,23 @@ export default function History() {
   );
 }
 
-/** The side-by-side diff of one revision, loaded when it is opened. */
+/**
+ * The side-by-side diff of one revision, loaded when it is opened. A change
+ * too large to diff was recorded as a note, which is shown as it is.
+ */
 export function RevisionDiff({ id }: { id: number }) {
   const diff = useRevisionDiff(id);
-  return <QueryState query={diff}>{(d) => <DiffView rows={parseUnified(d.diff ?? '')} />}</QueryState>;
+  return (
+    <QueryState query={diff}>
+      {(d) =>
+        d.diffTooLarge ? (
+          <Text size="sm" c="dimmed" data-testid="diff-too-large">{d.diff}</Text>
+        ) : (
+          <DiffView rows={parseUnified(d.diff ?? '')} />
+        )
+      }
+    </QueryState>
+  );
 }
 
 /** Published versions of the current gateway, each with a rollback button. */
