@@ -66,6 +66,7 @@ test-go:
 # seed corpus that `go test` already replays.
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 15s ./backend/rules
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10s ./backend/manifest
 
 test-ui: ui-deps
 	cd frontend && npm test

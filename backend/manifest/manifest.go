@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"sort"
@@ -20,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -128,25 +128,24 @@ func Load(name string, data []byte) (*File, error) {
 		probs = append(probs, Problem{File: name, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var root yaml.Node
-		err := dec.Decode(&root)
-		if errors.Is(err, io.EOF) {
-			break
+	// A syntax error or a limit ends the stream (yaml.v3 cannot
+	// resynchronise); the documents before it are still checked.
+	docs, err := input.YAML(name, data)
+	var limit *input.Error
+	switch {
+	case errors.As(err, &limit):
+		add(limit.Line, "", "%s", limit.Msg)
+	case err != nil:
+		line := 0
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
 		}
-		if err != nil {
-			// A syntax error ends the stream: yaml.v3 cannot resynchronise.
-			line := 0
-			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-				line, _ = strconv.Atoi(m[1])
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
-			msg = strings.TrimPrefix(msg, ": ")
-			add(line, "", "invalid YAML: %s", msg)
-			break
-		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
+		msg = strings.TrimPrefix(msg, ": ")
+		add(line, "", "invalid YAML: %s", msg)
+	}
+	for _, root := range docs {
 		if len(root.Content) == 0 {
 			continue
 		}

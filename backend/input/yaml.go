@@ -1,0 +1,144 @@
+package input
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"gopkg.in/yaml.v3"
+)
+
+// YAML parses data, a stream of YAML documents (JSON is YAML too), into
+// one node per document, checking the limits as it goes. On error it
+// returns the documents before the one at fault. A syntax error is
+// returned as the parser words it; a limit as an *Error with the line.
+//
+// Decoding the nodes afterwards, into a Go value or by walking them, is
+// bounded by the limits: aliases are still pointers here, and the checks
+// count what they would become.
+func YAML(name string, data []byte) ([]*yaml.Node, error) {
+	if len(data) > MaxBytes {
+		return nil, tooLarge(name)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	c := checker{name: name, expanded: map[*yaml.Node]shape{}}
+	var docs []*yaml.Node
+	for {
+		doc := new(yaml.Node)
+		err := dec.Decode(doc)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return docs, err
+		}
+		if err := c.walk(doc, 0); err != nil {
+			return docs, err
+		}
+		docs = append(docs, doc)
+	}
+}
+
+// CheckYAML checks data as YAML does, for callers that decode it with
+// another library.
+func CheckYAML(name string, data []byte) error {
+	_, err := YAML(name, data)
+	return err
+}
+
+// checker measures documents as they would be with every alias replaced
+// by a copy of its anchor's node.
+type checker struct {
+	name string
+	// added is the nodes aliases have added so far, over the whole stream.
+	added int
+	// expanded holds the shape of every node measured so far, so each is
+	// measured once however often aliases refer to it: that keeps the
+	// check itself linear in the written size of a document built to
+	// explode.
+	expanded map[*yaml.Node]shape
+}
+
+// shape is a node's size (nodes, capped just past MaxAliasNodes so sums
+// cannot overflow) and height (levels) with aliases expanded. A height of
+// inProgress marks a node being measured, to catch an alias inside the
+// node it refers to.
+type shape struct{ size, height int }
+
+const inProgress = -1
+
+// walk goes over the written nodes of a document once; level is the
+// nesting of n's parent. An alias stands for its anchor's node, in full,
+// at the alias's place.
+func (c *checker) walk(n *yaml.Node, level int) error {
+	if n.Kind == yaml.AliasNode {
+		sh, err := c.measure(n, n, 0)
+		if err != nil {
+			return err
+		}
+		c.added = min(c.added+sh.size, MaxAliasNodes+1)
+		if c.added > MaxAliasNodes {
+			return c.fail(n, "aliases expand to more than %d nodes, the limit", MaxAliasNodes)
+		}
+		if level+sh.height > MaxDepth {
+			return c.tooDeep(n)
+		}
+		return nil
+	}
+	if n.Kind != yaml.DocumentNode {
+		level++ // the document itself is not a level of nesting
+	}
+	if level > MaxDepth {
+		return c.tooDeep(n)
+	}
+	for _, child := range n.Content {
+		if err := c.walk(child, level); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measure returns the expanded shape of n. via is the alias the walk
+// came through, which errors point at; depth counts the levels measured
+// above n: past MaxDepth the answer is known, and stopping there bounds
+// the recursion.
+func (c *checker) measure(via, n *yaml.Node, depth int) (shape, error) {
+	if n.Kind == yaml.AliasNode {
+		via, n = n, n.Alias
+		if n == nil {
+			return shape{}, nil // the parser refuses an unknown anchor first
+		}
+	}
+	if sh, ok := c.expanded[n]; ok {
+		if sh.height == inProgress {
+			return shape{}, c.fail(via, "alias *%s is inside the node it refers to", via.Value)
+		}
+		return sh, nil
+	}
+	if depth > MaxDepth {
+		return shape{}, c.tooDeep(via)
+	}
+	c.expanded[n] = shape{height: inProgress}
+	sh := shape{size: 1}
+	for _, child := range n.Content {
+		csh, err := c.measure(via, child, depth+1)
+		if err != nil {
+			return shape{}, err
+		}
+		sh.size = min(sh.size+csh.size, MaxAliasNodes+1)
+		sh.height = max(sh.height, csh.height)
+	}
+	sh.height++
+	c.expanded[n] = sh
+	return sh, nil
+}
+
+func (c *checker) tooDeep(n *yaml.Node) error {
+	return c.fail(n, "nested deeper than %d levels, the limit", MaxDepth)
+}
+
+func (c *checker) fail(n *yaml.Node, format string, args ...any) error {
+	return &Error{Name: c.name, Line: n.Line, Msg: "YAML " + fmt.Sprintf(format, args...)}
+}
