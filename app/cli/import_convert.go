@@ -3,12 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/routedeck/routedeck/backend/convert"
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -34,7 +33,9 @@ func newConvertCmd(o *options, use, fileHelp, short, long string, conv converter
 				return err
 			}
 			res, err := conv(data, gateway)
-			if err != nil {
+			if input.IsLimit(err) {
+				return input.Named(err, name)
+			} else if err != nil {
 				return fmt.Errorf("import %s: %w", name, err)
 			}
 			return o.emitImport(cmd.Context(), name, res, apply)
@@ -125,21 +126,17 @@ func (o *options) emitImport(ctx context.Context, name string, res convert.Resul
 	return nil
 }
 
-// readInput reads FILE, or stdin for "-", returning the name to report.
+// readInput reads FILE, or stdin for "-", within the input size cap,
+// returning the name to report.
 func (o *options) readInput(name string) ([]byte, string, error) {
 	if name == "" {
 		return nil, "", fmt.Errorf("-f FILE is required")
 	}
-	var data []byte
-	var err error
 	if name == "-" {
-		data, err = io.ReadAll(o.stdin)
 		name = "<stdin>"
-	} else {
-		data, err = os.ReadFile(name)
+		data, err := input.Read(name, o.stdin)
+		return data, name, err
 	}
-	if err != nil {
-		return nil, name, fmt.Errorf("read %s: %w", name, err)
-	}
-	return data, name, nil
+	data, err := input.ReadFile(name)
+	return data, name, err
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/routedeck/routedeck/backend/convert"
+	"github.com/routedeck/routedeck/backend/input"
 )
 
 // newImportOpenAPICmd returns `import openapi`, which turns the paths of an
@@ -47,7 +48,9 @@ translate is listed on stderr.`,
 				return err
 			}
 			res, err := convert.OpenAPI(data, opts)
-			if err != nil {
+			if input.IsLimit(err) {
+				return input.Named(err, name)
+			} else if err != nil {
 				return fmt.Errorf("import %s: %w", name, err)
 			}
 			return o.emitImport(cmd.Context(), name, res, apply)

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	yamlv3 "gopkg.in/yaml.v3"
 	"sigs.k8s.io/yaml"
 
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
 )
@@ -75,7 +75,7 @@ FILE saves the tests of such a file under --gateway.`,
 				if gateway == "" {
 					return errors.New("--import-envoy needs --gateway: the gateway the tests belong to")
 				}
-				data, err := os.ReadFile(importEnvoy)
+				data, err := input.ReadFile(importEnvoy)
 				if err != nil {
 					return err
 				}
@@ -161,36 +161,33 @@ func withFile(name string, err error) error {
 // RouteTest` optional). Every problem is reported as file:line: field:
 // message, all of them at once.
 func loadTestFile(name string) ([]routetest.Test, error) {
-	data, err := os.ReadFile(name)
+	data, err := input.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
 	var tests []routetest.Test
 	var problems []string
-	dec := yamlv3.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yamlv3.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
-			break
-		}
+	docs, err := input.YAML(name, data)
+	for _, doc := range docs {
 		line := doc.Line
 		if len(doc.Content) > 0 {
 			line = doc.Content[0].Line
 		}
-		t, err := decodeTestDoc(&doc)
+		t, err := decodeTestDoc(doc)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s:%d: %v", name, line, err))
 			continue
 		}
 		for _, f := range model.ErrorFields(t.Validate()) {
-			problems = append(problems, fmt.Sprintf("%s:%d: %s", name, fieldLine(&doc, f.Field, line), f))
+			problems = append(problems, fmt.Sprintf("%s:%d: %s", name, fieldLine(doc, f.Field, line), f))
 		}
 		tests = append(tests, t)
+	}
+	// A syntax error or a limit ends the stream, after what came before.
+	if input.IsLimit(err) {
+		problems = append(problems, err.Error())
+	} else if err != nil {
+		problems = append(problems, fmt.Sprintf("%s: %v", name, err))
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))

@@ -35,20 +35,17 @@
 package convert
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -102,17 +99,19 @@ func (d document) namespace() string {
 }
 
 // splitDocuments decodes every non-empty document of a multi-document YAML
-// stream; a `kind: List` is flattened into its items.
+// stream, held to the input limits; a `kind: List` is flattened into its
+// items.
 func splitDocuments(data []byte) ([]document, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	nodes, err := input.YAML("", data)
+	if input.IsLimit(err) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("document %d: %w", len(nodes)+1, err)
+	}
 	var out []document
-	for i := 0; ; i++ {
+	for i, n := range nodes {
 		var v any
-		err := dec.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+		if err := n.Decode(&v); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
 		if v == nil {

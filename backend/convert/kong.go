@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -387,6 +388,13 @@ type kongImporter struct {
 func Kong(data []byte, gateway string) (Result, error) {
 	if gateway == "" {
 		return Result{}, fmt.Errorf("a gateway is required")
+	}
+	// Held to the input limits first: the decoder below expands every
+	// alias into a copy.
+	if err := input.CheckYAML("", data); input.IsLimit(err) {
+		return Result{}, err
+	} else if err != nil {
+		return Result{}, fmt.Errorf("read Kong configuration: %w", err)
 	}
 	var top map[string]any
 	if err := yaml.Unmarshal(data, &top); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -70,6 +71,13 @@ var templateVarInvalid = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 // longer literal text (the path without its parameters) first, then the
 // path in byte order. So `/pets/mine` is tried before `/pets/{petId}`.
 func OpenAPI(data []byte, opts OpenAPIOptions) (Result, error) {
+	// Held to the input limits first: the decoder below expands every
+	// alias into a copy.
+	if err := input.CheckYAML("", data); input.IsLimit(err) {
+		return Result{}, err
+	} else if err != nil {
+		return Result{}, fmt.Errorf("read OpenAPI document: %w", err)
+	}
 	var top any
 	if err := yaml.Unmarshal(data, &top); err != nil {
 		return Result{}, fmt.Errorf("read OpenAPI document: %w", err)

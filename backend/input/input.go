@@ -85,3 +85,16 @@ func IsLimit(err error) bool {
 	var e *Error
 	return errors.As(err, &e)
 }
+
+// Named gives a limit error from a reader that had no name for its input
+// (a converter handed bytes) the name of the file, so it reads
+// "file:line: ..." like every other. Other errors are returned as they are.
+func Named(err error, name string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Name == "" {
+		named := *e
+		named.Name = name
+		return &named
+	}
+	return err
+}

@@ -218,3 +218,26 @@ func TestErrorText(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNamed(t *testing.T) {
+	_, unnamed := YAML("", []byte(laughs(9)))
+	other := errors.New("other")
+	tests := map[string]struct {
+		err  error
+		want string
+	}{
+		"unnamed limit": {unnamed, "k.yml:8: YAML aliases expand to more than 100000 nodes, the limit"},
+		"already named": {&Error{Name: "a.yaml", Line: 2, Msg: "m"}, "a.yaml:2: m"},
+		"not a limit":   {other, "other"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := Named(tt.err, "k.yml"); got.Error() != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if unnamed.Error() != "line 8: YAML aliases expand to more than 100000 nodes, the limit" {
+		t.Errorf("Named changed the original: %v", unnamed)
+	}
+}

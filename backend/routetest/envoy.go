@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/sandbox/checktool"
@@ -165,10 +166,15 @@ func prune(v any) any {
 }
 
 // ParseEnvoy reads a router_check_tool test file (JSON or YAML), refusing
-// unknown fields as the tool does.
+// unknown fields as the tool does. YAML is held to the input limits.
 func ParseEnvoy(data []byte) (*checktool.TestFile, error) {
 	js := data
 	if !json.Valid(bytes.TrimSpace(data)) {
+		if err := input.CheckYAML("", data); input.IsLimit(err) {
+			return nil, model.Errorf(model.EINVALID, "%v", err)
+		} else if err != nil {
+			return nil, model.Errorf(model.EINVALID, "not a router check test file: %v", err)
+		}
 		var err error
 		if js, err = yaml.YAMLToJSON(data); err != nil {
 			return nil, model.Errorf(model.EINVALID, "not a router check test file: %v", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,22 +13,29 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"sigs.k8s.io/yaml"
 
+	"github.com/routedeck/routedeck/backend/input"
+
 	// Register the extension types a route configuration may embed.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/path/match/uri_template/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/path/rewrite/uri_template/v3"
 )
 
-// toJSON reads a YAML or JSON file as JSON. JSON goes through the YAML
-// reader when it is not strict JSON, which accepts what Envoy's lenient
-// JSON reader accepts (such as a trailing comma).
+// toJSON reads a YAML or JSON file as JSON, within the input limits. JSON
+// goes through the YAML reader when it is not strict JSON, which accepts
+// what Envoy's lenient JSON reader accepts (such as a trailing comma).
 func toJSON(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext == ".json" && json.Valid(data) {
 		return data, nil
+	}
+	if err := input.CheckYAML(path, data); input.IsLimit(err) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("unable to parse %s: %w", path, err)
 	}
 	out, err := yaml.YAMLToJSON(data)
 	if err != nil {
@@ -43,7 +49,7 @@ func toJSON(path string) ([]byte, error) {
 func LoadRouteConfig(path string) (*routev3.RouteConfiguration, error) {
 	rc := &routev3.RouteConfiguration{}
 	if strings.HasSuffix(path, ".pb_text") || strings.HasSuffix(path, ".textproto") {
-		data, err := os.ReadFile(path)
+		data, err := input.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/routedeck/routedeck/backend/diff"
+	"github.com/routedeck/routedeck/backend/input"
+)
+
+// laughs returns "key:" followed by a "billion laughs": levels anchors,
+// each a list of ten aliases to the one before, indented by indent. The
+// last anchor stands for 10^levels copies of the first.
+func laughs(key, indent string, levels int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s%s:\n%s- &l0 {field: path, op: prefix, value: /lol}\n", indent, key, indent)
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "%s- &l%d [", indent, i)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}
+
+// forever is stdin that never ends, as /dev/zero or `yes` would be.
+type forever struct{ read int64 }
+
+func (f *forever) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '#'
+	}
+	f.read += int64(len(p))
+	return len(p), nil
+}
+
+// TestHostileInputFiles runs every command that reads a YAML or JSON file
+// on inputs built to exhaust memory: alias bombs, nesting past the depth
+// limit, an alias inside its own anchor, a file past the size cap and
+// stdin that never ends. Each must fail at once with one error naming the
+// file, the line where there is one, and the limit; store nothing; and
+// allocate about the size cap at most.
+func TestHostileInputFiles(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	w := func(name, body string) string { return writeFile(t, dir, name, body) }
+	route := "kind: Gateway\nname: public\nlisteners: [{name: http, port: 8080, protocol: HTTP}]\n---\nkind: Route\nname: lol\ngateway: public\nthen: {respond: {status: 200}}\nwhen:\n  any:\n"
+	bomb := w("bomb.yaml", route+strings.TrimPrefix(laughs("x", "  ", 30), "  x:\n"))
+	deep := w("deep.yaml", route+"  - "+strings.Repeat("{not: ", input.MaxDepth)+"{}"+strings.Repeat("}", input.MaxDepth)+"\n")
+	loop := w("loop.yaml", route+"  - &w {all: [*w]}\n")
+	big := filepath.Join(dir, "big.yaml")
+	if f, err := os.Create(big); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Truncate(input.MaxBytes + 1)
+		f.Close()
+	}
+	tests := w("tests.yaml", "kind: RouteTest\nname: t\ngateway: public\nrequest: {url: http://a/}\n"+laughs("expect", "", 30))
+	envoyTests := w("envoy-tests.yaml", "tests:\n- test_name: t\n  input: {authority: a, path: /, method: GET}\n  validate: {cluster_name: c}\n"+laughs("runtime", "", 30))
+	kong := w("kong.yml", "_format_version: \"3.0\"\n"+laughs("services", "", 30))
+	openapi := w("openapi.yaml", "openapi: 3.0.0\ninfo: {title: t, version: \"1\"}\n"+laughs("paths", "", 30))
+	httproute := w("httproute.yaml", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n"+laughs("rules", "  ", 30))
+	routeConfig := w("rc.yaml", "name: rc\n"+laughs("virtual_hosts", "", 30))
+	good := "../../sandbox/checktool/testdata/corpus/Headers.yaml"
+	goodTests := "../../sandbox/checktool/testdata/corpus/Headers.golden.proto.json"
+
+	limit := fmt.Sprintf("larger than %d MiB, the limit for an input file", input.MaxBytes>>20)
+	aliases := fmt.Sprintf("YAML aliases expand to more than %d nodes, the limit", input.MaxAliasNodes)
+	depth := fmt.Sprintf("YAML nested deeper than %d levels, the limit", input.MaxDepth)
+	server := []string{"--server", e.url, "--token", e.token}
+	cases := map[string]struct {
+		args  []string
+		stdin io.Reader
+		want  string
+	}{
+		"apply: alias bomb":            {args: []string{"apply", "-f", bomb}, want: bomb + ":16: " + aliases},
+		"validate: alias bomb":         {args: []string{"validate", "-f", bomb}, want: bomb + ":16: " + aliases},
+		"validate offline: alias bomb": {args: []string{"validate", "--offline", "-f", bomb}, want: bomb + ":16: " + aliases},
+		"diff: alias bomb":             {args: []string{"diff", "-f", bomb}, want: bomb + ":16: " + aliases},
+		"apply: too deep":              {args: []string{"apply", "-f", deep}, want: deep + ":11: " + depth},
+		"validate: alias in its anchor": {args: []string{"validate", "--offline", "-f", loop},
+			want: loop + ":11: YAML alias *w is inside the node it refers to"},
+		"apply: past the size cap":        {args: []string{"apply", "-f", big}, want: big + ": " + limit},
+		"apply: endless stdin":            {args: []string{"apply", "-f", "-"}, stdin: &forever{}, want: "<stdin>: " + limit},
+		"validate offline: endless stdin": {args: []string{"validate", "--offline", "-f", "-"}, stdin: &forever{}, want: "<stdin>: " + limit},
+		"import ingress: endless stdin":   {args: []string{"import", "ingress", "-f", "-", "--gateway", "public"}, stdin: &forever{}, want: "<stdin>: " + limit},
+		"test: alias bomb":                {args: []string{"test", "-f", tests}, want: tests + ":11: " + aliases},
+		"test: imported envoy alias bomb": {args: []string{"test", "--import-envoy", envoyTests, "--gateway", "public"}, want: envoyTests + ": line 11: " + aliases},
+		"import kong: alias bomb":         {args: []string{"import", "kong", "-f", kong, "--gateway", "public"}, want: kong + ":8: " + aliases},
+		"import openapi: alias bomb":      {args: []string{"import", "openapi", "-f", openapi, "--gateway", "public", "--upstream", "u"}, want: openapi + ":9: " + aliases},
+		"import gateway-api: alias bomb":  {args: []string{"import", "gateway-api", "-f", httproute, "--gateway", "public"}, want: httproute + ":11: " + aliases},
+		"check: route config bomb":        {args: []string{"check", "-c", routeConfig, "-t", goodTests}, want: routeConfig + ":8: " + aliases},
+		"check: test file bomb":           {args: []string{"check", "-c", good, "-t", envoyTests}, want: envoyTests + ":11: " + aliases},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			stdin := tc.stdin
+			if stdin == nil {
+				stdin = strings.NewReader("")
+			}
+			args := tc.args
+			if tc.args[0] != "check" { // check takes only its router_check_tool flags
+				args = append(append(append([]string{}, tc.args...), "--data-dir", e.dataDir), server...)
+			}
+			var out, errOut bytes.Buffer
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			code := Run(context.Background(), args, stdin, &out, &errOut)
+			runtime.ReadMemStats(&after)
+			if code != 1 {
+				t.Errorf("exit %d, want 1; stdout %q", code, out.String())
+			}
+			msg := errOut.String() + out.String()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, msg)
+			}
+			if f, ok := tc.stdin.(*forever); ok && f.read > input.MaxBytes+1<<20 {
+				t.Errorf("read %d bytes of endless stdin", f.read)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*input.MaxBytes+32<<20 {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+			if e.exists(t, "Route", "lol") || e.exists(t, "Gateway", "public") {
+				t.Errorf("something was stored")
+			}
+		})
+	}
+}
+
+// TestDiffTooLarge compares a route too large to diff with the server's:
+// diff -f says it changed, as the revision does, instead of a diff.
+func TestDiffTooLarge(t *testing.T) {
+	e := newEnv(t)
+	file := writeFile(t, t.TempDir(), "long.yaml", "kind: Gateway\nname: public\nlisteners: [{name: http, port: 8080, protocol: HTTP}]\n---\n"+
+		"kind: Route\nname: long\ngateway: public\nthen: {respond: {status: 200}}\ndescription: |\n"+strings.Repeat("  x\n", diff.MaxLines+1))
+	out, errOut, code := e.client(t, "diff", "-f", file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := fmt.Sprintf("Route/long changed, too large to diff (over %d lines or %d MiB)\n", diff.MaxLines, diff.MaxBytes>>20)
+	if !strings.Contains(out, want) || !strings.Contains(out, "+kind: Gateway") {
+		t.Errorf("diff -f printed:\n%.500s", out)
+	}
+}
