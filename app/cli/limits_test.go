@@ -13,36 +13,13 @@ import (
 
 	"github.com/routedeck/routedeck/backend/diff"
 	"github.com/routedeck/routedeck/backend/input"
+	"github.com/routedeck/routedeck/internal/bombs"
 )
 
-// laughs returns "key:" followed by a "billion laughs": levels anchors,
-// each a list of ten aliases to the one before, indented by indent. The
-// last anchor stands for 10^levels copies of the first.
+// laughs returns "key:" and under it a "billion laughs" list, indented by
+// indent: the item on the fifth line stands for 10^4 condition mappings.
 func laughs(key, indent string, levels int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s%s:\n%s- &l0 {field: path, op: prefix, value: /lol}\n", indent, key, indent)
-	for i := 1; i <= levels; i++ {
-		fmt.Fprintf(&b, "%s- &l%d [", indent, i)
-		for j := 0; j < 10; j++ {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "*l%d", i-1)
-		}
-		b.WriteString("]\n")
-	}
-	return b.String()
-}
-
-// forever is stdin that never ends, as /dev/zero or `yes` would be.
-type forever struct{ read int64 }
-
-func (f *forever) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = '#'
-	}
-	f.read += int64(len(p))
-	return len(p), nil
+	return indent + key + ":\n" + bombs.Laughs(indent, "{field: path, op: prefix, value: /lol}", levels)
 }
 
 // TestHostileInputFiles runs every command that reads a YAML or JSON file
@@ -92,9 +69,9 @@ func TestHostileInputFiles(t *testing.T) {
 		"validate: alias in its anchor": {args: []string{"validate", "--offline", "-f", loop},
 			want: loop + ":11: YAML alias *w is inside the node it refers to"},
 		"apply: past the size cap":        {args: []string{"apply", "-f", big}, want: big + ": " + limit},
-		"apply: endless stdin":            {args: []string{"apply", "-f", "-"}, stdin: &forever{}, want: "<stdin>: " + limit},
-		"validate offline: endless stdin": {args: []string{"validate", "--offline", "-f", "-"}, stdin: &forever{}, want: "<stdin>: " + limit},
-		"import ingress: endless stdin":   {args: []string{"import", "ingress", "-f", "-", "--gateway", "public"}, stdin: &forever{}, want: "<stdin>: " + limit},
+		"apply: endless stdin":            {args: []string{"apply", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
+		"validate offline: endless stdin": {args: []string{"validate", "--offline", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
+		"import ingress: endless stdin":   {args: []string{"import", "ingress", "-f", "-", "--gateway", "public"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
 		"test: alias bomb":                {args: []string{"test", "-f", tests}, want: tests + ":11: " + aliases},
 		"test: imported envoy alias bomb": {args: []string{"test", "--import-envoy", envoyTests, "--gateway", "public"}, want: envoyTests + ": line 11: " + aliases},
 		"import kong: alias bomb":         {args: []string{"import", "kong", "-f", kong, "--gateway", "public"}, want: kong + ":8: " + aliases},
@@ -126,8 +103,8 @@ func TestHostileInputFiles(t *testing.T) {
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("output lacks %q:\n%s", tc.want, msg)
 			}
-			if f, ok := tc.stdin.(*forever); ok && f.read > input.MaxBytes+1<<20 {
-				t.Errorf("read %d bytes of endless stdin", f.read)
+			if f, ok := tc.stdin.(*bombs.Endless); ok && f.N > input.MaxBytes+1<<20 {
+				t.Errorf("read %d bytes of endless stdin", f.N)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*input.MaxBytes+32<<20 {
 				t.Errorf("allocated %d MiB", alloc>>20)

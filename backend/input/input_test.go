@@ -9,29 +9,19 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/routedeck/routedeck/internal/bombs"
 )
 
-// endless is a stream that never ends, like /dev/zero, counting what was
-// read from it.
-type endless struct{ read int64 }
-
-func (e *endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'a'
-	}
-	e.read += int64(len(p))
-	return len(p), nil
-}
-
 func TestReadStopsAtTheCap(t *testing.T) {
-	src := &endless{}
+	src := &bombs.Endless{}
 	_, err := Read("<stdin>", src)
 	want := fmt.Sprintf("<stdin>: larger than %d MiB, the limit for an input file", MaxBytes>>20)
 	if err == nil || err.Error() != want || !IsLimit(err) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
-	if src.read > MaxBytes+64<<10 {
-		t.Errorf("read %d bytes from an endless stream; the cap is %d", src.read, MaxBytes)
+	if src.N > MaxBytes+64<<10 {
+		t.Errorf("read %d bytes from an endless stream; the cap is %d", src.N, MaxBytes)
 	}
 }
 
@@ -91,22 +81,10 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
-// laughs is the "billion laughs" document: levels anchors, each a list of
-// ten aliases to the one before, so the last stands for 10^levels values.
+// laughs is a "billion laughs" document: the item on line levels+4
+// stands for 10^levels copies of "lol".
 func laughs(levels int) string {
-	var b strings.Builder
-	b.WriteString("kind: Route\nname: lol\nl0: &l0 \"lol\"\n")
-	for i := 1; i <= levels; i++ {
-		fmt.Fprintf(&b, "l%d: &l%d [", i, i)
-		for j := 0; j < 10; j++ {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "*l%d", i-1)
-		}
-		b.WriteString("]\n")
-	}
-	return b.String()
+	return "kind: Route\nname: lol\nl:\n" + bombs.Laughs("", `"lol"`, levels)
 }
 
 // nested returns a flow list nested depth levels deep.
@@ -141,7 +119,7 @@ routes:
 - {<<: *common, name: a}
 - {<<: *common, name: b}
 `, docs: 1},
-		"billion laughs":        {data: laughs(9), wantErr: "f.yaml:8: YAML aliases expand to more than 100000 nodes, the limit", limit: true},
+		"billion laughs":        {data: laughs(9), wantErr: "f.yaml:9: YAML aliases expand to more than 100000 nodes, the limit", limit: true},
 		"laughs within the cap": {data: laughs(4), docs: 1},
 		"laughs over documents": {
 			// Each document adds 12,340 nodes: eight fit under the cap.
@@ -158,7 +136,7 @@ routes:
 		"syntax error":            {data: "kind: Route\n  name: [\n", wantErr: "yaml: line 2: mapping values are not allowed in this context"},
 		"good then bad": {
 			data: "kind: Route\nname: a\n---\n" + laughs(9),
-			docs: 1, wantErr: "f.yaml:11: YAML aliases expand", limit: true,
+			docs: 1, wantErr: "f.yaml:12: YAML aliases expand", limit: true,
 		},
 	}
 	for name, tt := range tests {
@@ -211,10 +189,10 @@ func TestBombsAreCheap(t *testing.T) {
 func TestErrorText(t *testing.T) {
 	var e *Error
 	_, err := YAML("in.yaml", []byte(laughs(9)))
-	if !errors.As(err, &e) || e.Name != "in.yaml" || e.Line != 8 {
+	if !errors.As(err, &e) || e.Name != "in.yaml" || e.Line != 9 {
 		t.Fatalf("err = %#v", err)
 	}
-	if _, err := Read("x", io.LimitReader(&endless{}, 10)); err != nil {
+	if _, err := Read("x", io.LimitReader(&bombs.Endless{}, 10)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -226,7 +204,7 @@ func TestNamed(t *testing.T) {
 		err  error
 		want string
 	}{
-		"unnamed limit": {unnamed, "k.yml:8: YAML aliases expand to more than 100000 nodes, the limit"},
+		"unnamed limit": {unnamed, "k.yml:9: YAML aliases expand to more than 100000 nodes, the limit"},
 		"already named": {&Error{Name: "a.yaml", Line: 2, Msg: "m"}, "a.yaml:2: m"},
 		"not a limit":   {other, "other"},
 	}
@@ -237,7 +215,7 @@ func TestNamed(t *testing.T) {
 			}
 		})
 	}
-	if unnamed.Error() != "line 8: YAML aliases expand to more than 100000 nodes, the limit" {
+	if unnamed.Error() != "line 9: YAML aliases expand to more than 100000 nodes, the limit" {
 		t.Errorf("Named changed the original: %v", unnamed)
 	}
 }

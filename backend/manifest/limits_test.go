@@ -8,25 +8,14 @@ import (
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/internal/bombs"
 )
 
-// laughsRoute is a Route whose condition is a "billion laughs": each
-// anchor a list of ten aliases to the one before.
+// laughsRoute is a Route whose condition is a "billion laughs".
 func laughsRoute(levels int) string {
-	var b strings.Builder
-	b.WriteString("kind: Route\nname: lol\ngateway: public\nwhen:\n  any:\n  - &c0 {field: path, op: prefix, value: /lol}\n")
-	for i := 1; i <= levels; i++ {
-		fmt.Fprintf(&b, "  - &c%d {any: [", i)
-		for j := 0; j < 10; j++ {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "*c%d", i-1)
-		}
-		b.WriteString("]}\n")
-	}
-	b.WriteString("then: {respond: {status: 200}}\n")
-	return b.String()
+	return "kind: Route\nname: lol\ngateway: public\nwhen:\n  any:\n" +
+		bombs.Laughs("  ", "{field: path, op: prefix, value: /lol}", levels) +
+		"then: {respond: {status: 200}}\n"
 }
 
 // TestLoadRefusesPastTheLimits loads hostile manifests: each is refused
