@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -53,7 +54,10 @@ func (e *Error) Error() string {
 // costs MaxBytes+1 bytes and stops. name is what errors call the input.
 func Read(name string, r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
-	if err != nil {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return nil, err // it names the file already
+	} else if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(data) > MaxBytes {

@@ -53,7 +53,8 @@ func TestReadFile(t *testing.T) {
 		"small":          {path: small},
 		"exactly at cap": {path: atCap},
 		"one byte past":  {path: big, wantErr: big + ": " + tooBig, limit: true},
-		"missing":        {path: filepath.Join(dir, "nope.yaml"), wantErr: "read " + filepath.Join(dir, "nope.yaml")},
+		"missing":        {path: filepath.Join(dir, "nope.yaml"), wantErr: "read " + filepath.Join(dir, "nope.yaml") + ": open "},
+		"a directory":    {path: dir, wantErr: "read " + dir + ": is a directory"},
 	}
 	if _, err := os.Stat("/dev/zero"); err == nil {
 		tests["endless device"] = struct {
