@@ -24,8 +24,8 @@ func laughs(key, indent string, levels int) string {
 
 // TestHostileInputFiles runs every command that reads a YAML or JSON file
 // on inputs built to exhaust memory: alias bombs, nesting past the depth
-// limit, an alias inside its own anchor, a file past the size cap and
-// stdin that never ends. Each must fail at once with one error naming the
+// limit, an alias inside its own anchor, a megabyte of nodes two bytes
+// each, a file past the size cap and stdin that never ends. Each must fail at once with one error naming the
 // file, the line where there is one, and the limit; store nothing; and
 // allocate about the size cap at most.
 func TestHostileInputFiles(t *testing.T) {
@@ -36,6 +36,7 @@ func TestHostileInputFiles(t *testing.T) {
 	bomb := w("bomb.yaml", route+strings.TrimPrefix(laughs("x", "  ", 30), "  x:\n"))
 	deep := w("deep.yaml", route+"  - "+strings.Repeat("{not: ", input.MaxDepth)+"{}"+strings.Repeat("}", input.MaxDepth)+"\n")
 	loop := w("loop.yaml", route+"  - &w {all: [*w]}\n")
+	dense := w("dense.yaml", route+"  - ["+strings.Repeat("a,", input.MaxSeparators)+"a]\n")
 	big := filepath.Join(dir, "big.yaml")
 	if f, err := os.Create(big); err != nil {
 		t.Fatal(err)
@@ -68,6 +69,8 @@ func TestHostileInputFiles(t *testing.T) {
 		"apply: too deep":              {args: []string{"apply", "-f", deep}, want: deep + ":11: " + depth},
 		"validate: alias in its anchor": {args: []string{"validate", "--offline", "-f", loop},
 			want: loop + ":11: YAML alias *w is inside the node it refers to"},
+		"validate offline: too dense": {args: []string{"validate", "--offline", "-f", dense},
+			want: dense + fmt.Sprintf(":11: YAML has more than %d separators", input.MaxSeparators)},
 		"apply: past the size cap":        {args: []string{"apply", "-f", big}, want: big + ": " + limit},
 		"apply: endless stdin":            {args: []string{"apply", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
 		"validate offline: endless stdin": {args: []string{"validate", "--offline", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},

@@ -4,6 +4,8 @@
 // bounded amount of memory and time:
 //
 //   - at most MaxBytes are read from a file or stdin;
+//   - YAML may have at most MaxSeparators node separators, which bounds
+//     its nodes before any parser builds them;
 //   - YAML aliases may add at most MaxAliasNodes nodes to what is written
 //     (a "billion laughs" document is a few lines that expand to billions);
 //   - YAML may nest at most MaxDepth levels, counted with aliases expanded;
@@ -25,6 +27,7 @@ import (
 // Limits.
 const (
 	MaxBytes      = 4 << 20
+	MaxSeparators = 500_000
 	MaxAliasNodes = 100_000
 	MaxDepth      = 512
 )

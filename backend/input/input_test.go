@@ -134,7 +134,13 @@ routes:
 		"nested past the cap":     {data: nested(MaxDepth + 1), wantErr: "f.yaml:1: YAML nested deeper than 512 levels, the limit", limit: true},
 		"deep through aliases":    {data: deepAliases(300), wantErr: "YAML nested deeper than 512 levels, the limit", limit: true},
 		"aliases, shallow enough": {data: deepAliases(200), docs: 1},
-		"syntax error":            {data: "kind: Route\n  name: [\n", wantErr: "yaml: line 2: mapping values are not allowed in this context"},
+		"dense, within the cap":   {data: "l: [" + strings.Repeat("a,", MaxSeparators/2-2) + "a]\n", docs: 1},
+		"too dense": {
+			data:    "kind: Route\nname: d\nwhen: {any: [" + strings.Repeat("a,", MaxSeparators) + "a]}\n",
+			wantErr: fmt.Sprintf("f.yaml:3: YAML has more than %d separators (, : - [ { and line breaks), the limit", MaxSeparators),
+			limit:   true,
+		},
+		"syntax error": {data: "kind: Route\n  name: [\n", wantErr: "yaml: line 2: mapping values are not allowed in this context"},
 		"good then bad": {
 			data: "kind: Route\nname: a\n---\n" + laughs(9),
 			docs: 1, wantErr: "f.yaml:12: YAML aliases expand", limit: true,

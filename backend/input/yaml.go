@@ -21,6 +21,9 @@ func YAML(name string, data []byte) ([]*yaml.Node, error) {
 	if len(data) > MaxBytes {
 		return nil, tooLarge(name)
 	}
+	if err := checkDensity(name, data); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	c := checker{name: name, expanded: map[*yaml.Node]shape{}}
 	var docs []*yaml.Node
@@ -45,6 +48,32 @@ func YAML(name string, data []byte) ([]*yaml.Node, error) {
 func CheckYAML(name string, data []byte) error {
 	_, err := YAML(name, data)
 	return err
+}
+
+// checkDensity bounds the nodes of a stream before it is parsed. A parsed
+// node costs a hundred times its bytes or more, and "a," is a node in two
+// bytes, so the size cap alone lets a dense file cost gigabytes once
+// parsed and decoded. Every node but a document's first follows one of
+// the separators counted here, so their count bounds the nodes; text that
+// merely contains them (a long description) counts too, which the limit
+// leaves room for.
+func checkDensity(name string, data []byte) error {
+	n, line := 0, 1
+	for _, b := range data {
+		switch b {
+		case '\n':
+			line++
+			n++
+		case ',', ':', '-', '[', '{':
+			n++
+		default:
+			continue
+		}
+		if n > MaxSeparators {
+			return &Error{Name: name, Line: line, Msg: fmt.Sprintf("YAML has more than %d separators (, : - [ { and line breaks), the limit", MaxSeparators)}
+		}
+	}
+	return nil
 }
 
 // checker measures documents as they would be with every alias replaced
