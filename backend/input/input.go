@@ -37,19 +37,26 @@ const (
 type Error struct {
 	Name string // "" when the caller names the input itself
 	Line int    // 1-based; 0 when the problem has no one place
-	Msg  string
+	// Field is the path in the YAML document ("when.any[3]") of the node
+	// at fault, "" when there is none.
+	Field string
+	Msg   string
 }
 
 func (e *Error) Error() string {
+	msg := e.Msg
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
 	switch {
 	case e.Name == "" && e.Line > 0:
-		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+		return fmt.Sprintf("line %d: %s", e.Line, msg)
 	case e.Name == "":
-		return e.Msg
+		return msg
 	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg)
+		return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, msg)
 	}
-	return e.Name + ": " + e.Msg
+	return e.Name + ": " + msg
 }
 
 // Read reads r to its end, or fails as soon as it has gone past MaxBytes:

@@ -120,7 +120,7 @@ routes:
 - {<<: *common, name: a}
 - {<<: *common, name: b}
 `, docs: 1},
-		"billion laughs":        {data: laughs(9), wantErr: "f.yaml:9: YAML aliases expand to more than 100000 nodes, the limit", limit: true},
+		"billion laughs":        {data: laughs(9), wantErr: "f.yaml:9: l[5][7]: YAML aliases expand to more than 100000 nodes, the limit", limit: true},
 		"laughs within the cap": {data: laughs(4), docs: 1},
 		"laughs over documents": {
 			// Each document adds 12,340 nodes: eight fit under the cap.
@@ -128,10 +128,10 @@ routes:
 			docs:    8,
 			wantErr: "YAML aliases expand to more than 100000 nodes, the limit", limit: true,
 		},
-		"alias inside its anchor": {data: "a: &a [1, *a]\n", wantErr: "f.yaml:1: YAML alias *a is inside the node it refers to", limit: true},
-		"cycle over two anchors":  {data: "a: &a [&b [*a]]\nc: *b\n", wantErr: "f.yaml:1: YAML alias *a is inside the node it refers to", limit: true},
+		"alias inside its anchor": {data: "a: &a [1, *a]\n", wantErr: "f.yaml:1: a[1]: YAML alias *a is inside the node it refers to", limit: true},
+		"cycle over two anchors":  {data: "a: &a [&b [*a]]\nc: *b\n", wantErr: "f.yaml:1: a[0][0]: YAML alias *a is inside the node it refers to", limit: true},
 		"nested to the cap":       {data: nested(MaxDepth), docs: 1},
-		"nested past the cap":     {data: nested(MaxDepth + 1), wantErr: "f.yaml:1: YAML nested deeper than 512 levels, the limit", limit: true},
+		"nested past the cap":     {data: nested(MaxDepth + 1), wantErr: "f.yaml:1: when[0][0][0][0][0][0][0][0][0][0][0]...: YAML nested deeper than 512 levels, the limit", limit: true},
 		"deep through aliases":    {data: deepAliases(300), wantErr: "YAML nested deeper than 512 levels, the limit", limit: true},
 		"aliases, shallow enough": {data: deepAliases(200), docs: 1},
 		"dense, within the cap":   {data: "l: [" + strings.Repeat("a,", MaxSeparators/2-2) + "a]\n", docs: 1},
@@ -143,7 +143,7 @@ routes:
 		"syntax error": {data: "kind: Route\n  name: [\n", wantErr: "yaml: line 2: mapping values are not allowed in this context"},
 		"good then bad": {
 			data: "kind: Route\nname: a\n---\n" + laughs(9),
-			docs: 1, wantErr: "f.yaml:12: YAML aliases expand", limit: true,
+			docs: 1, wantErr: "f.yaml:12: l[5][7]: YAML aliases expand", limit: true,
 		},
 	}
 	for name, tt := range tests {
@@ -211,7 +211,7 @@ func TestNamed(t *testing.T) {
 		err  error
 		want string
 	}{
-		"unnamed limit": {unnamed, "k.yml:9: YAML aliases expand to more than 100000 nodes, the limit"},
+		"unnamed limit": {unnamed, "k.yml:9: l[5][7]: YAML aliases expand to more than 100000 nodes, the limit"},
 		"already named": {&Error{Name: "a.yaml", Line: 2, Msg: "m"}, "a.yaml:2: m"},
 		"not a limit":   {other, "other"},
 	}
@@ -222,7 +222,7 @@ func TestNamed(t *testing.T) {
 			}
 		})
 	}
-	if unnamed.Error() != "line 9: YAML aliases expand to more than 100000 nodes, the limit" {
+	if unnamed.Error() != "line 9: l[5][7]: YAML aliases expand to more than 100000 nodes, the limit" {
 		t.Errorf("Named changed the original: %v", unnamed)
 	}
 }

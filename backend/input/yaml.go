@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -87,6 +89,7 @@ type checker struct {
 	// check itself linear in the written size of a document built to
 	// explode.
 	expanded map[*yaml.Node]shape
+	path     []step
 }
 
 // shape is a node's size (nodes, capped just past MaxAliasNodes so sums
@@ -99,19 +102,20 @@ const inProgress = -1
 
 // walk goes over the written nodes of a document once; level is the
 // nesting of n's parent. An alias stands for its anchor's node, in full,
-// at the alias's place.
+// at the alias's place. The path to n is kept in c.path, as steps, and
+// spelt out only for an error.
 func (c *checker) walk(n *yaml.Node, level int) error {
 	if n.Kind == yaml.AliasNode {
 		sh, err := c.measure(n, n, 0)
 		if err != nil {
-			return err
+			return c.located(err)
 		}
 		c.added = min(c.added+sh.size, MaxAliasNodes+1)
 		if c.added > MaxAliasNodes {
-			return c.fail(n, "aliases expand to more than %d nodes, the limit", MaxAliasNodes)
+			return c.located(c.fail(n, "aliases expand to more than %d nodes, the limit", MaxAliasNodes))
 		}
 		if level+sh.height > MaxDepth {
-			return c.tooDeep(n)
+			return c.located(c.tooDeep(n))
 		}
 		return nil
 	}
@@ -119,14 +123,63 @@ func (c *checker) walk(n *yaml.Node, level int) error {
 		level++ // the document itself is not a level of nesting
 	}
 	if level > MaxDepth {
-		return c.tooDeep(n)
+		return c.located(c.tooDeep(n))
 	}
-	for _, child := range n.Content {
-		if err := c.walk(child, level); err != nil {
+	for i, child := range n.Content {
+		switch {
+		case n.Kind == yaml.SequenceNode:
+			c.path = append(c.path, step{index: i})
+		case n.Kind == yaml.MappingNode && i%2 == 1:
+			c.path = append(c.path, step{key: n.Content[i-1], index: -1})
+		default:
+			if err := c.walk(child, level); err != nil {
+				return err
+			}
+			continue
+		}
+		err := c.walk(child, level)
+		c.path = c.path[:len(c.path)-1]
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// step is one step of a field path: a mapping key, or an index when
+// index >= 0.
+type step struct {
+	key   *yaml.Node
+	index int
+}
+
+// maxPathSteps is how much of a path an error spells out: enough to find
+// the place, where a path past the depth limit has hundreds of steps.
+const maxPathSteps = 12
+
+// located gives a limit error the field path of the node being walked.
+func (c *checker) located(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	var b strings.Builder
+	for i, s := range c.path {
+		if i == maxPathSteps {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case s.index >= 0:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case b.Len() > 0:
+			b.WriteString("." + s.key.Value)
+		default:
+			b.WriteString(s.key.Value)
+		}
+	}
+	e.Field = b.String()
+	return err
 }
 
 // measure returns the expanded shape of n. via is the alias the walk

@@ -29,15 +29,15 @@ func TestLoadRefusesPastTheLimits(t *testing.T) {
 	}{
 		"billion laughs in when": {
 			data: good + laughsRoute(30),
-			want: fmt.Sprintf("m.yaml:15: YAML aliases expand to more than %d nodes, the limit", input.MaxAliasNodes),
+			want: fmt.Sprintf("m.yaml:15: when.any[5][0]: YAML aliases expand to more than %d nodes, the limit", input.MaxAliasNodes),
 		},
 		"alias inside its own anchor": {
 			data: good + "kind: Route\nname: loop\nwhen: &w {all: [*w]}\n",
-			want: "m.yaml:7: YAML alias *w is inside the node it refers to",
+			want: "m.yaml:7: when.all[0]: YAML alias *w is inside the node it refers to",
 		},
 		"nested past the depth limit": {
 			data: good + "kind: Route\nname: deep\nwhen: " + strings.Repeat("{not: ", input.MaxDepth) + "{field: path, op: exists}" + strings.Repeat("}", input.MaxDepth) + "\n",
-			want: fmt.Sprintf("m.yaml:7: YAML nested deeper than %d levels, the limit", input.MaxDepth),
+			want: fmt.Sprintf("m.yaml:7: when.not.not.not.not.not.not.not.not.not.not.not...: YAML nested deeper than %d levels, the limit", input.MaxDepth),
 		},
 		"past the size cap": {
 			data: good + "kind: Route\nname: big\ndescription: " + strings.Repeat("x", input.MaxBytes) + "\n",

@@ -134,7 +134,7 @@ func Load(name string, data []byte) (*File, error) {
 	var limit *input.Error
 	switch {
 	case errors.As(err, &limit):
-		add(limit.Line, "", "%s", limit.Msg)
+		add(limit.Line, limit.Field, "%s", limit.Msg)
 	case err != nil:
 		line := 0
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
