@@ -74,6 +74,7 @@ func TestHostileInputFiles(t *testing.T) {
 		"apply: past the size cap":        {args: []string{"apply", "-f", big}, want: big + ": " + limit},
 		"apply: endless stdin":            {args: []string{"apply", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
 		"validate offline: endless stdin": {args: []string{"validate", "--offline", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
+		"test: endless stdin":             {args: []string{"test", "-f", "-"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
 		"import ingress: endless stdin":   {args: []string{"import", "ingress", "-f", "-", "--gateway", "public"}, stdin: &bombs.Endless{}, want: "<stdin>: " + limit},
 		"test: alias bomb":                {args: []string{"test", "-f", tests}, want: tests + ":11: expect[5][0]: " + aliases},
 		"test: imported envoy alias bomb": {args: []string{"test", "--import-envoy", envoyTests, "--gateway", "public"}, want: envoyTests + ": line 11: runtime[5][0]: " + aliases},

@@ -100,7 +100,7 @@ FILE saves the tests of such a file under --gateway.`,
 			}
 			body := map[string]any{"gateway": gateway}
 			if file != "" {
-				tests, err := loadTestFile(file)
+				tests, err := o.loadTestFile(file)
 				if err != nil {
 					return err
 				}
@@ -118,7 +118,7 @@ FILE saves the tests of such a file under --gateway.`,
 		},
 	}
 	cmd.Flags().StringVar(&gateway, "gateway", "", "gateway whose tests run (default: every gateway)")
-	cmd.Flags().StringVarP(&file, "file", "f", "", "run the RouteTest documents of this YAML file instead of the saved tests")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "run the RouteTest documents of this YAML file (- for stdin) instead of the saved tests")
 	cmd.Flags().BoolVar(&exportEnvoy, "export-envoy", false, "print the saved tests as an Envoy router_check_tool test file")
 	cmd.Flags().StringVar(&importEnvoy, "import-envoy", "", "save the tests of an Envoy router_check_tool test file under --gateway")
 	return cmd
@@ -158,10 +158,10 @@ func withFile(name string, err error) error {
 }
 
 // loadTestFile reads RouteTest documents (multi-document YAML, `kind:
-// RouteTest` optional). Every problem is reported as file:line: field:
-// message, all of them at once.
-func loadTestFile(name string) ([]routetest.Test, error) {
-	data, err := input.ReadFile(name)
+// RouteTest` optional) from a file or, for "-", stdin. Every problem is
+// reported as file:line: field: message, all of them at once.
+func (o *options) loadTestFile(name string) ([]routetest.Test, error) {
+	data, name, err := o.readInput(name)
 	if err != nil {
 		return nil, err
 	}
