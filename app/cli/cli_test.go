@@ -299,6 +299,10 @@ func TestUserAdd(t *testing.T) {
 	if _, errOut, code := e.run(t, "x\n", "user", "add", "--name", "bo", "--role", "viewer", "--password-stdin"); code != 1 || !strings.Contains(errOut, "8 characters") {
 		t.Errorf("short password: %d %s", code, errOut)
 	}
+	// 8 MiB without a line end: read no further than the cap, refused.
+	if _, errOut, code := e.run(t, strings.Repeat("p", 8<<20), "user", "add", "--name", "bo", "--role", "viewer", "--password-stdin"); code != 1 || !strings.Contains(errOut, "at most 1024 bytes") {
+		t.Errorf("endless password: %d %s", code, errOut)
+	}
 	if _, errOut, code := e.run(t, "", "user", "add", "--name", "bo", "--role", "viewer"); code != 1 || !strings.Contains(errOut, "--password-stdin") {
 		t.Errorf("without --password-stdin: %d %s", code, errOut)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -47,7 +48,9 @@ func newUserCmd(o *options) *cobra.Command {
 			if !fromStdin {
 				return fmt.Errorf("--password-stdin is required: passwords are not taken as arguments, where they would end up in shell history")
 			}
-			line, err := bufio.NewReader(o.stdin).ReadString('\n')
+			// Read no more than a password may hold (plus its line end and one
+			// byte to tell "too long"), so endless stdin costs nothing.
+			line, err := bufio.NewReader(io.LimitReader(o.stdin, auth.MaxPasswordLen+3)).ReadString('\n')
 			if err != nil && line == "" {
 				return fmt.Errorf("read password from stdin: %w", err)
 			}
