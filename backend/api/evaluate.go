@@ -39,12 +39,11 @@ type resultFields rules.Result
 type evaluateReply struct {
 	resultFields
 	// Rule is null when no rule matched (shadows resultFields.Rule).
-	Rule          *string           `json:"rule"`
-	Winner        *rules.RuleTrace  `json:"winner"`
-	Tried         int               `json:"tried"`
-	Before        []rules.RuleBrief `json:"before"`
-	NearMisses    []rules.RuleTrace `json:"nearMisses"`
-	NearMissCount int               `json:"nearMissCount"`
+	Rule       *string           `json:"rule"`
+	Winner     *rules.RuleTrace  `json:"winner"`
+	Tried      int               `json:"tried"`
+	Before     []rules.RuleBrief `json:"before"`
+	NearMisses []rules.RuleTrace `json:"nearMisses"`
 	// Trace is one page of every rule tried, in order, with every
 	// condition; only with ?trace=full (shadows resultFields.Trace).
 	Trace []rules.RuleTrace `json:"trace,omitempty"`
@@ -104,7 +103,7 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 
 	ex := prog.Explain(req.Request, rules.ExplainOptions{Before: evalBefore, NearMisses: evalNearMisses})
 	reply := evaluateReply{resultFields: resultFields(ex.Result), Winner: ex.Winner, Tried: ex.Tried,
-		Before: ex.Before, NearMisses: ex.NearMisses, NearMissCount: ex.NearMissCount}
+		Before: ex.Before, NearMisses: ex.NearMisses}
 	reply.Action = redactAction(ex.Result.Action, s.Fingerprinter)
 	if ex.Result.Rule != "" {
 		reply.Rule = &ex.Result.Rule
@@ -116,7 +115,10 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 			reply.TraceNext = traceCursor(gen, next, req)
 		}
 	}
-	writeJSON(w, http.StatusOK, reply)
+	// Compact, unlike writeJSON: this is the API's busiest answer, and
+	// indenting it cost a third of its time.
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(reply)
 }
 
 // A trace cursor says where the next page starts, for which draft

@@ -323,10 +323,8 @@ type Explanation struct {
 	Before []RuleBrief
 	// NearMisses are rules tried before the winner that had two or more
 	// top-level conditions of which exactly one was false, in evaluation
-	// order, with their full trace; at most ExplainOptions.NearMisses.
+	// order, with their full trace: the first ExplainOptions.NearMisses.
 	NearMisses []RuleTrace
-	// NearMissCount counts every near miss, listed or not.
-	NearMissCount int
 }
 
 // ExplainOptions bound an Explanation.
@@ -344,7 +342,9 @@ func (p *Program) Explain(req Request, opts ExplainOptions) Explanation {
 	v := newView(req)
 	ex := Explanation{Before: []RuleBrief{}, NearMisses: []RuleTrace{}}
 	for _, cr := range p.rules {
-		matched, failed, first := cr.quick(v)
+		// Once the near misses are all found, a rule's first false
+		// condition is all there is to know about it.
+		matched, failed, first := cr.quick(v, len(ex.NearMisses) < opts.NearMisses)
 		if matched {
 			rt := cr.trace(v)
 			ex.Winner = &rt
@@ -359,11 +359,8 @@ func (p *Program) Explain(req Request, opts ExplainOptions) Explanation {
 			}
 			ex.Before = append(ex.Before, b)
 		}
-		if failed == 1 && cr.root != nil && cr.root.index < 0 && len(cr.root.kids) >= 2 {
-			ex.NearMissCount++
-			if len(ex.NearMisses) < opts.NearMisses {
-				ex.NearMisses = append(ex.NearMisses, cr.trace(v))
-			}
+		if failed == 1 && len(ex.NearMisses) < opts.NearMisses && cr.root != nil && cr.root.index < 0 && len(cr.root.kids) >= 2 {
+			ex.NearMisses = append(ex.NearMisses, cr.trace(v))
 		}
 	}
 	return ex
@@ -390,10 +387,10 @@ func (p *Program) TracePage(req Request, from, limit int) (page []RuleTrace, nex
 }
 
 // quick evaluates a rule with short-circuits and reports whether it
-// matched and, for a top-level &&, how many of its members were false
-// (counting stops at two, which is all a near miss needs) and the text of
-// the first false one.
-func (cr *compiledRule) quick(v *view) (matched bool, failed int, first string) {
+// matched and, for a top-level &&, how many of its members were false and
+// the text of the first false one. Counting stops at two, which is all a
+// near miss needs, or with count false at one.
+func (cr *compiledRule) quick(v *view, count bool) (matched bool, failed int, first string) {
 	switch {
 	case cr.route.Disabled:
 		return false, 0, ""
@@ -414,7 +411,8 @@ func (cr *compiledRule) quick(v *view) (matched bool, failed int, first string) 
 		}
 		if failed++; failed == 1 {
 			first = k.expr
-		} else {
+		}
+		if failed == 2 || !count {
 			break
 		}
 	}

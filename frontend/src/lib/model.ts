@@ -289,7 +289,6 @@ export interface EvaluateResult {
   tried: number;
   before: TraceRuleBrief[];
   nearMisses: TraceRule[];
-  nearMissCount: number;
   trace?: TraceRule[];
   traceNext?: string;
 }
