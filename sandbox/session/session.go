@@ -639,7 +639,7 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	// A request net/http cannot send, or a gateway would refuse, is the
 	// caller's mistake: it is answered here, field by field, before any
 	// sandbox starts.
-	if req != nil && req.URL != "" {
+	if req != nil && req.URL != "" && (tr.Curl == "" || tr.Request == nil) {
 		where := "request"
 		if tr.Curl != "" {
 			where = "curl"
