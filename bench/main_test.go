@@ -17,6 +17,8 @@ func TestQuickSections(t *testing.T) {
 		"incremental": {func() ([]Figure, error) { return benchIncremental(sc) }, []string{"translate.oneRouteChange"}},
 		"sim": {func() ([]Figure, error) { return benchSim(sc) },
 			[]string{"sim.match.first", "sim.match.last", "sim.match.miss", "sim.match.regex", "sim.match.allocs"}},
+		"evaluate": {func() ([]Figure, error) { return benchEvaluate(t.Context(), sc) },
+			[]string{"evaluate.1000.throughput", "evaluate.1000.p50", "evaluate.3.throughput"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -116,7 +116,9 @@ type server struct {
 	Deps
 	log   *slog.Logger
 	authn *auth.Authenticator
-	lints lintCache
+	// drafts keeps what is derived from each gateway's draft (compiled
+	// rules, lint) until the draft changes.
+	drafts draftCache
 }
 
 // NewHandler builds the whole HTTP surface: the API under /api/v1 and,

@@ -27,7 +27,7 @@ type testAPI struct {
 	fp     model.Fingerprinter
 }
 
-func newTestAPI(t *testing.T, deps ...func(*Deps)) *testAPI {
+func newTestAPI(t testing.TB, deps ...func(*Deps)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.MustOpen(t)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -35,62 +34,26 @@ type lintReport struct {
 	Notes []lintNote    `json:"notes"`
 }
 
-// lintCache keeps each gateway's findings for the draft generation they
-// were computed on: loading and linting 10,000 routes costs a few hundred
-// milliseconds, and the routes list asks on every visit.
-type lintCache struct {
-	mu  sync.Mutex
-	gen int64
-	by  map[string]lintReport
-}
-
-func (c *lintCache) get(gen int64, gateway string) (lintReport, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, ok := c.by[gateway]
-	return f, ok && c.gen == gen
-}
-
-func (c *lintCache) put(gen int64, gateway string, f lintReport) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.by == nil || gen > c.gen {
-		c.gen, c.by = gen, map[string]lintReport{}
-	}
-	if gen == c.gen {
-		c.by[gateway] = f
-	}
-}
-
 // gatewayLint lints the gateway's draft routes. Lint only proves shadowing
 // that is certain (a catch-all or an identical condition earlier in
 // evaluation order), so every finding is a rule that takes no traffic.
 func (s *server) gatewayLint(ctx context.Context, gateway string) (lintReport, error) {
-	// The generation is read before the workspace: a write in between
-	// makes the stored findings older than their generation says, and the
-	// next write's generation replaces them.
-	gen, err := s.Store.DraftGeneration(ctx)
+	e, ws, _, err := s.gatewayDraft(ctx, gateway)
 	if err != nil {
 		return lintReport{}, err
 	}
-	if f, ok := s.lints.get(gen, gateway); ok {
-		return f, nil
-	}
-	ws, err := s.Store.GatewayWorkspace(ctx, gateway)
-	if err != nil {
-		return lintReport{}, err
-	}
-	out := lintReport{Items: []lintFinding{}, Notes: rateLimitNotes(ws, gateway)}
-	for _, f := range rules.Lint(ws.Routes) {
-		// GatewayWorkspace holds only this gateway's routes; the check
-		// keeps the answer right should that ever widen.
-		if f.Gateway != gateway {
-			continue
+	return e.lint.get(func() (lintReport, error) {
+		out := lintReport{Items: []lintFinding{}, Notes: rateLimitNotes(ws, gateway)}
+		for _, f := range rules.Lint(ws.Routes) {
+			// GatewayWorkspace holds only this gateway's routes; the check
+			// keeps the answer right should that ever widen.
+			if f.Gateway != gateway {
+				continue
+			}
+			out.Items = append(out.Items, lintFinding{Rule: f.Rule, ShadowedBy: f.ShadowedBy, Message: f.Message})
 		}
-		out.Items = append(out.Items, lintFinding{Rule: f.Rule, ShadowedBy: f.ShadowedBy, Message: f.Message})
-	}
-	s.lints.put(gen, gateway, out)
-	return out, nil
+		return out, nil
+	})
 }
 
 // lint answers GET /gateways/{name}/lint.

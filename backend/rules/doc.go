@@ -158,6 +158,13 @@
 // && are the depth-0 conditions; FirstFailing names the first false one,
 // the reason a near miss missed.
 //
+// A trace of every rule tried grows with the rule set. Program.Explain
+// gives the same verdict with a bounded account instead: the winner's
+// trace, how many rules were tried before it and the first of them in
+// brief, and the first near misses (rules with two or more top-level
+// conditions of which exactly one was false) in full; Program.TracePage
+// gives the full trace a page at a time.
+//
 // Compile builds a Program once for many requests; Evaluate compiles on
 // every call. Lint reports rules shadowed by an earlier catch-all, by an
 // earlier rule with the same condition, or by an earlier rule that provably

@@ -253,41 +253,193 @@ func (p *Program) Evaluate(req Request) Result {
 	v := newView(req)
 	res := Result{Trace: make([]RuleTrace, 0, 8)}
 	for _, cr := range p.rules {
-		rt := RuleTrace{Rule: cr.route.Name, Priority: cr.route.Priority, Conditions: []ConditionTrace{}}
-		if cr.route.Disabled {
-			rt.Skipped = "disabled"
-			res.Trace = append(res.Trace, rt)
-			continue
-		}
-		var vars map[string]string
-		switch {
-		case cr.err != "":
-			rt.Conditions = append(rt.Conditions, ConditionTrace{Expr: cr.route.When.Text, Error: cr.err})
-			rt.FirstFailing = cr.err
-		case cr.root == nil:
-			rt.Matched = true
-		default:
-			rt.Conditions = make([]ConditionTrace, cr.nodes)
-			rt.Matched = eval(cr.root, v, rt.Conditions)
-			if !rt.Matched {
-				for _, ct := range rt.Conditions {
-					if ct.Depth == 0 && !ct.Result {
-						rt.FirstFailing = ct.Expr
-						break
-					}
-				}
-			}
-		}
+		rt := cr.trace(v)
 		res.Trace = append(res.Trace, rt)
 		if rt.Matched {
-			if cr.root != nil {
-				vars = templateVars(cr.when, v)
-			}
-			applyAction(&res, cr, v, req, vars)
+			applyMatch(&res, cr, v, req)
 			return res
 		}
 	}
 	return res
+}
+
+// trace evaluates one rule for v, recording every condition's result.
+func (cr *compiledRule) trace(v *view) RuleTrace {
+	rt := RuleTrace{Rule: cr.route.Name, Priority: cr.route.Priority, Conditions: []ConditionTrace{}}
+	switch {
+	case cr.route.Disabled:
+		rt.Skipped = "disabled"
+	case cr.err != "":
+		rt.Conditions = append(rt.Conditions, ConditionTrace{Expr: cr.route.When.Text, Error: cr.err})
+		rt.FirstFailing = cr.err
+	case cr.root == nil:
+		rt.Matched = true
+	default:
+		rt.Conditions = make([]ConditionTrace, cr.nodes)
+		rt.Matched = eval(cr.root, v, rt.Conditions)
+		if !rt.Matched {
+			for _, ct := range rt.Conditions {
+				if ct.Depth == 0 && !ct.Result {
+					rt.FirstFailing = ct.Expr
+					break
+				}
+			}
+		}
+	}
+	return rt
+}
+
+// applyMatch fills in the effect of the matched rule cr.
+func applyMatch(res *Result, cr *compiledRule, v *view, req Request) {
+	var vars map[string]string
+	if cr.root != nil {
+		vars = templateVars(cr.when, v)
+	}
+	applyAction(res, cr, v, req, vars)
+}
+
+// RuleBrief is a rule that was tried and did not match, without its
+// conditions: FirstFailing says why, Skipped why it was not evaluated.
+type RuleBrief struct {
+	Rule         string `json:"rule"`
+	Priority     int    `json:"priority"`
+	Skipped      string `json:"skipped,omitempty"`
+	FirstFailing string `json:"firstFailing,omitempty"`
+}
+
+// Explanation is the answer to "which rule takes this request, and why",
+// sized by what a reader needs rather than by the rule set: the winner's
+// trace, how many rules came before it, the first of those in brief, and
+// the near misses in full. Result carries the effect, without a trace.
+type Explanation struct {
+	Result Result
+	// Winner is the matched rule's trace; nil when none matched.
+	Winner *RuleTrace
+	// Tried counts the rules tried before the winner (every rule when
+	// none matched), disabled ones included.
+	Tried int
+	// Before holds the first of those rules, in evaluation order, at most
+	// ExplainOptions.Before of them.
+	Before []RuleBrief
+	// NearMisses are rules tried before the winner that had two or more
+	// top-level conditions of which exactly one was false, in evaluation
+	// order, with their full trace: the first ExplainOptions.NearMisses.
+	NearMisses []RuleTrace
+}
+
+// ExplainOptions bound an Explanation.
+type ExplainOptions struct {
+	Before, NearMisses int
+}
+
+// Explain evaluates req like Evaluate and says the same about the winner,
+// but builds a trace only for the rules a reader looks at: its cost and
+// size grow with the rules tried only by a few comparisons each, so a
+// gateway of thousands of rules answers about as fast as a small one. The
+// outcome is Evaluate's: conditions have no side effects, so evaluating
+// them with short-circuits gives the same results.
+func (p *Program) Explain(req Request, opts ExplainOptions) Explanation {
+	v := newView(req)
+	ex := Explanation{Before: []RuleBrief{}, NearMisses: []RuleTrace{}}
+	for _, cr := range p.rules {
+		// Once the near misses are all found, a rule's first false
+		// condition is all there is to know about it.
+		matched, failed, first := cr.quick(v, len(ex.NearMisses) < opts.NearMisses)
+		if matched {
+			rt := cr.trace(v)
+			ex.Winner = &rt
+			applyMatch(&ex.Result, cr, v, req)
+			return ex
+		}
+		ex.Tried++
+		if len(ex.Before) < opts.Before {
+			b := RuleBrief{Rule: cr.route.Name, Priority: cr.route.Priority, FirstFailing: first}
+			if cr.route.Disabled {
+				b.Skipped = "disabled"
+			}
+			ex.Before = append(ex.Before, b)
+		}
+		if failed == 1 && len(ex.NearMisses) < opts.NearMisses && cr.root != nil && cr.root.index < 0 && len(cr.root.kids) >= 2 {
+			ex.NearMisses = append(ex.NearMisses, cr.trace(v))
+		}
+	}
+	return ex
+}
+
+// TracePage is the full trace of the rules tried for req from position
+// from (0 is the first rule in evaluation order), at most limit of them.
+// next is where the following page starts, -1 after the winner or the last
+// rule.
+func (p *Program) TracePage(req Request, from, limit int) (page []RuleTrace, next int) {
+	v := newView(req)
+	page = []RuleTrace{}
+	for i := max(from, 0); i < len(p.rules); i++ {
+		if len(page) == limit {
+			return page, i
+		}
+		rt := p.rules[i].trace(v)
+		page = append(page, rt)
+		if rt.Matched {
+			break
+		}
+	}
+	return page, -1
+}
+
+// quick evaluates a rule with short-circuits and reports whether it
+// matched and, for a top-level &&, how many of its members were false and
+// the text of the first false one. Counting stops at two, which is all a
+// near miss needs, or with count false at one.
+func (cr *compiledRule) quick(v *view, count bool) (matched bool, failed int, first string) {
+	switch {
+	case cr.route.Disabled:
+		return false, 0, ""
+	case cr.err != "":
+		return false, 1, cr.err
+	case cr.root == nil:
+		return true, 0, ""
+	case cr.root.index >= 0:
+		// A single top-level condition.
+		if evalShort(cr.root, v) {
+			return true, 0, ""
+		}
+		return false, 1, cr.root.expr
+	}
+	for _, k := range cr.root.kids {
+		if evalShort(k, v) {
+			continue
+		}
+		if failed++; failed == 1 {
+			first = k.expr
+		}
+		if failed == 2 || !count {
+			break
+		}
+	}
+	return failed == 0, failed, first
+}
+
+// evalShort computes n, stopping as soon as the result is known.
+func evalShort(n *node, v *view) bool {
+	switch n.kind {
+	case nodeAll:
+		for _, k := range n.kids {
+			if !evalShort(k, v) {
+				return false
+			}
+		}
+		return true
+	case nodeAny:
+		for _, k := range n.kids {
+			if evalShort(k, v) {
+				return true
+			}
+		}
+		return false
+	case nodeNot:
+		return !evalShort(n.kids[0], v)
+	}
+	return n.match(v)
 }
 
 // eval computes n without short-circuiting, so the trace shows every

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -433,5 +434,163 @@ func TestEvaluateAlgebra(t *testing.T) {
 				t.Fatalf("case %d/%d: text %s evaluates differently from its tree", i, j, text)
 			}
 		}
+	}
+}
+
+// TestExplainAgreesWithEvaluate: on random rule sets, Explain picks the
+// rule Evaluate picks with the same effect and winner trace, lists exactly
+// the near misses the full trace shows, and the trace pages put together
+// are Evaluate's trace.
+func TestExplainAgreesWithEvaluate(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	reqs := []Request{
+		{URL: "http://shop.example.com/static/app.js?v=2", Headers: hdr("x-canary", "1", "cookie", "session id=x")},
+		{Method: "POST", URL: "https://a.b.example.com:8443/shop.v1.Cart/Add", Headers: hdr("content-type", "application/grpc")},
+		{URL: "/"},
+		{Method: "HEAD", URL: "/GET?&&%20||=]", Headers: hdr("x-canary", "*.example.com", "v", "")},
+	}
+	for i := range 200 {
+		var routes []model.Route
+		for j := range 1 + r.IntN(12) {
+			var c model.Condition
+			switch r.IntN(4) {
+			case 0:
+				c = genCondition(r, 2)
+			case 1: // no condition: matches everything
+			default:
+				c = model.And(genCondition(r, 1), genCondition(r, 1), genCondition(r, 1))
+			}
+			route := model.Route{Meta: model.Meta{Name: fmt.Sprintf("r%02d", j)}, Priority: r.IntN(3), When: c, Then: forwardTo("u")}
+			route.Disabled = r.IntN(8) == 0
+			routes = append(routes, route)
+		}
+		p := Compile(routes, "")
+		for j, req := range reqs {
+			want := p.Evaluate(req)
+			ex := p.Explain(req, ExplainOptions{Before: 100, NearMisses: 100})
+			if ex.Result.Rule != want.Rule || ex.Result.Upstream != want.Upstream || ex.Result.Path != want.Path {
+				t.Fatalf("case %d/%d: explain chose %q, evaluate %q", i, j, ex.Result.Rule, want.Rule)
+			}
+			tried := want.Trace
+			if want.Rule != "" {
+				if diff := cmp.Diff(&tried[len(tried)-1], ex.Winner); diff != "" {
+					t.Fatalf("case %d/%d: winner (-evaluate +explain):\n%s", i, j, diff)
+				}
+				tried = tried[:len(tried)-1]
+			} else if ex.Winner != nil {
+				t.Fatalf("case %d/%d: winner %q without a match", i, j, ex.Winner.Rule)
+			}
+			if ex.Tried != len(tried) || len(ex.Before) != len(tried) {
+				t.Fatalf("case %d/%d: tried %d, %d listed; evaluate tried %d", i, j, ex.Tried, len(ex.Before), len(tried))
+			}
+			var near []RuleTrace
+			for k, rt := range tried {
+				if b := ex.Before[k]; b.Rule != rt.Rule || b.Skipped != rt.Skipped || b.FirstFailing != rt.FirstFailing {
+					t.Fatalf("case %d/%d: before[%d] = %+v, trace says %+v", i, j, k, b, rt)
+				}
+				top, failed := 0, 0
+				for _, c := range rt.Conditions {
+					if c.Depth == 0 {
+						top++
+						if !c.Result {
+							failed++
+						}
+					}
+				}
+				if rt.Skipped == "" && top >= 2 && failed == 1 {
+					near = append(near, rt)
+				}
+			}
+			if diff := cmp.Diff(near, ex.NearMisses, cmpEmptyIsNil); diff != "" {
+				t.Fatalf("case %d/%d: near misses (-trace +explain):\n%s", i, j, diff)
+			}
+			if few := p.Explain(req, ExplainOptions{Before: 1, NearMisses: 1}); len(near) > 0 && !cmp.Equal(near[:1], few.NearMisses) ||
+				few.Result.Rule != want.Rule || few.Tried != len(tried) {
+				t.Fatalf("case %d/%d: with room for one near miss: %+v", i, j, few.NearMisses)
+			}
+			var pages []RuleTrace
+			for from := 0; from >= 0; {
+				var page []RuleTrace
+				page, from = p.TracePage(req, from, 3)
+				if len(page) > 3 {
+					t.Fatalf("page of %d", len(page))
+				}
+				pages = append(pages, page...)
+			}
+			if diff := cmp.Diff(want.Trace, pages, cmpEmptyIsNil); diff != "" {
+				t.Fatalf("case %d/%d: pages (-evaluate +pages):\n%s", i, j, diff)
+			}
+		}
+	}
+}
+
+var cmpEmptyIsNil = cmpopts.EquateEmpty()
+
+func TestExplainBounds(t *testing.T) {
+	var routes []model.Route
+	for i := range 50 {
+		routes = append(routes, textRoute(fmt.Sprintf("r%02d", i), fmt.Sprintf(`host == "h%d.example.com" && path.prefix("/api")`, i)))
+	}
+	routes = append(routes, textRoute("zz-last", `path.prefix("/")`))
+	ex := Compile(routes, "").Explain(Request{URL: "http://other.example.com/api/x"}, ExplainOptions{Before: 5, NearMisses: 3})
+	if ex.Result.Rule != "zz-last" || ex.Tried != 50 || len(ex.Before) != 5 || len(ex.NearMisses) != 3 {
+		t.Fatalf("rule %q, tried %d, %d before, %d near misses", ex.Result.Rule, ex.Tried, len(ex.Before), len(ex.NearMisses))
+	}
+	if ex.Before[0].Rule != "r00" || ex.Before[0].FirstFailing != `host == "h0.example.com"` {
+		t.Fatalf("before[0] = %+v", ex.Before[0])
+	}
+}
+
+func TestRequestValidate(t *testing.T) {
+	big := strings.Repeat("a", MaxHeaderBytes+1)
+	tests := map[string]struct {
+		req  Request
+		want map[string]string // field -> part of the message
+	}{
+		"fine": {req: Request{Method: "PURGE", URL: "http://a.example.com/x?y=1", Headers: hdr("x-a", "1\twith tab", ":authority", "b.example.com")}},
+		"space in name": {req: Request{URL: "/", Headers: http.Header{"a": {"1"}, "b": {"2"}, "x y": {"3"}}},
+			want: map[string]string{"headers[2].name": `"x y": space at byte 1`}},
+		"CR LF in value": {req: Request{URL: "/", Headers: http.Header{"x": {"a\r\nb: c"}}},
+			want: map[string]string{"headers[0].value": "control character 0x0D at byte 1"}},
+		"NUL in one of several values": {req: Request{URL: "/", Headers: http.Header{"x": {"ok", "a\x00"}}},
+			want: map[string]string{"headers[0].value[1]": "control character 0x00"}},
+		"huge value": {req: Request{URL: "/", Headers: http.Header{"x": {big}}},
+			want: map[string]string{"headers[0].value": "61441 bytes"}},
+		"huge name, clipped in the message": {req: Request{URL: "/", Headers: http.Header{big: {"1"}}},
+			want: map[string]string{"headers[0].name": `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"… (61441 bytes)`}},
+		"total over 60 KiB": {req: Request{URL: "/", Headers: http.Header{"a": {big[:40000]}, "b": {big[:40000]}}},
+			want: map[string]string{"headers": "at most 61440"}},
+		"too many": {req: Request{URL: "/", Headers: http.Header{"x": make([]string, 101)}},
+			want: map[string]string{"headers": "101 header lines"}},
+		"pseudo-header": {req: Request{URL: "/", Headers: http.Header{":path": {"/x"}}},
+			want: map[string]string{"headers[0].name": "only pseudo-header accepted is :authority"}},
+		"method": {req: Request{Method: "GET /x", URL: "/"},
+			want: map[string]string{"method": "space at byte 3"}},
+		"url": {req: Request{URL: "/a\nb"},
+			want: map[string]string{"url": "control character 0x0A at byte 2"}},
+		"scheme": {req: Request{URL: "/", Scheme: "ftp"},
+			want: map[string]string{"scheme": "http or https"}},
+		"body": {req: Request{URL: "/", Body: strings.Repeat("b", MaxBodyBytes+1)},
+			want: map[string]string{"body": "at most 1048576 bytes"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := tc.req.Validate()
+			got := map[string]string{}
+			for _, f := range model.ErrorFields(err) {
+				got[f.Field] = f.Message
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("problems %v, want fields %v", got, tc.want)
+			}
+			for field, part := range tc.want {
+				if !strings.Contains(got[field], part) {
+					t.Errorf("%s: %q, want it to say %q", field, got[field], part)
+				}
+			}
+			if err != nil && model.ErrorCode(err) != model.EINVALID {
+				t.Errorf("code %q", model.ErrorCode(err))
+			}
+		})
 	}
 }

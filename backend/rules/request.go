@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/routedeck/routedeck/backend/model"
 )
 
 // Request is a test request for the evaluator. URL is either absolute
@@ -57,6 +60,135 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// Limits of a test request. Envoy's defaults where it has one, so a
+// request that passes is one a gateway with default settings would take.
+const (
+	// MaxHeaderBytes bounds the method, URL and every header name and
+	// value together: Envoy's max_request_headers_kb default, 60 KiB.
+	MaxHeaderBytes = 60 << 10
+	// MaxHeaders is Envoy's max_headers_count default.
+	MaxHeaders = 100
+	// MaxBodyBytes is Envoy's default per-connection buffer limit, 1 MiB;
+	// the sandbox keeps a test body in memory several times over.
+	MaxBodyBytes = 1 << 20
+)
+
+// Validate reports what keeps req from being sent as an HTTP request:
+// a method that is not an RFC 9110 token, a URL with control characters
+// or spaces, header names that are not tokens, values with control
+// characters (CR, LF and NUL among them; tab is allowed), and sizes over
+// the limits above. Field paths are relative to the request: "method",
+// "url", "headers[2].name", "headers[2].value", "headers", "body".
+// Headers are numbered in name order, the order the evaluator reads them
+// in, and each message names its header.
+func (r Request) Validate() error {
+	var p model.Problems
+	total := len(r.Method) + len(r.URL)
+	if r.Method != "" {
+		if i, ok := httpToken(r.Method); !ok {
+			p.Add("method", "%s at byte %d: a method is a token of letters, digits and !#$%%&'*+-.^_`|~", describeByte(r.Method, i), i)
+		}
+	}
+	if len(r.URL) > MaxHeaderBytes {
+		p.Add("url", "%d bytes; the request line and headers may take at most %d bytes (Envoy's max_request_headers_kb, 60 KiB)", len(r.URL), MaxHeaderBytes)
+	} else if i := strings.IndexFunc(r.URL, func(c rune) bool { return c <= ' ' || c == 0x7f }); i >= 0 {
+		p.Add("url", "%s at byte %d: a URL may not hold spaces or control characters (percent-encode them)", describeByte(r.URL, i), i)
+	}
+	switch strings.ToLower(r.Scheme) {
+	case "", "http", "https":
+	default:
+		p.Add("scheme", "must be http or https")
+	}
+	names := make([]string, 0, len(r.Headers))
+	count := 0
+	for name, vals := range r.Headers {
+		names = append(names, name)
+		count += len(vals)
+	}
+	sort.Strings(names)
+	if count > MaxHeaders {
+		p.Add("headers", "%d header lines; Envoy takes at most %d (max_headers_count)", count, MaxHeaders)
+	}
+	for i, name := range names {
+		path := model.Index("headers", i)
+		shown := clipQuote(name)
+		switch j, ok := httpToken(name); {
+		case name == ":authority":
+		case strings.HasPrefix(name, ":"):
+			p.Add(path+".name", "%s: the only pseudo-header accepted is :authority; set the method and URL instead", shown)
+		case name == "":
+			p.Add(path+".name", "empty header name")
+		case len(name) > MaxHeaderBytes:
+			p.Add(path+".name", "%s: %d bytes; the headers may take at most %d bytes in all (Envoy's max_request_headers_kb, 60 KiB)", shown, len(name), MaxHeaderBytes)
+		case !ok:
+			p.Add(path+".name", "%s: %s at byte %d; a header name is a token of letters, digits and !#$%%&'*+-.^_`|~", shown, describeByte(name, j), j)
+		}
+		vals := r.Headers[name]
+		for k, v := range vals {
+			total += len(name) + len(v)
+			vpath := path + ".value"
+			if len(vals) > 1 {
+				vpath = model.Index(vpath, k)
+			}
+			if len(v) > MaxHeaderBytes {
+				p.Add(vpath, "header %s: %d bytes; the headers may take at most %d bytes in all (Envoy's max_request_headers_kb, 60 KiB)", shown, len(v), MaxHeaderBytes)
+				continue
+			}
+			if j := strings.IndexFunc(v, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f }); j >= 0 {
+				p.Add(vpath, "header %s: %s at byte %d; a header value may not hold control characters other than tab (CR and LF would end the header)", shown, describeByte(v, j), j)
+			}
+		}
+	}
+	if total > MaxHeaderBytes && p.Len() == 0 {
+		p.Add("headers", "method, URL and headers take %d bytes; Envoy takes at most %d (max_request_headers_kb, 60 KiB)", total, MaxHeaderBytes)
+	}
+	if len(r.Body) > MaxBodyBytes {
+		p.Add("body", "%d bytes; a test request's body may be at most %d bytes (1 MiB, Envoy's default buffer limit)", len(r.Body), MaxBodyBytes)
+	}
+	return p.Err()
+}
+
+// httpToken reports whether s is an RFC 9110 token, and if not the byte
+// offset of the first character that is not a tchar.
+func httpToken(s string) (int, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return i, false
+	}
+	return -1, s != ""
+}
+
+// describeByte names the character at s[i] the way a reader can see it.
+func describeByte(s string, i int) string {
+	c := s[i]
+	switch {
+	case c == ' ':
+		return "space"
+	case c < ' ' || c == 0x7f:
+		return fmt.Sprintf("control character 0x%02X", c)
+	case c >= 0x80:
+		return "non-ASCII byte"
+	}
+	return fmt.Sprintf("%q", string(c))
+}
+
+// clipQuote quotes a name for a message, cut short so a huge name cannot
+// make a huge message.
+func clipQuote(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return fmt.Sprintf("%q", s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
 }
 
 // view is a request as Envoy's router sees it after the connection manager

@@ -48,6 +48,11 @@ type Store struct {
 
 	mu    sync.Mutex
 	draft *draftCache // last committed draft, see draft.go
+
+	// generation reads the draft generation. Callers check it on every
+	// request that serves something derived from the draft (/evaluate,
+	// lint), so it is prepared once rather than parsed each time.
+	generation *sql.Stmt
 }
 
 // pragmas every connection gets. synchronous(FULL) makes each acknowledged
@@ -100,12 +105,17 @@ func Open(ctx context.Context, path string, keys *seal.Keyring) (*Store, error) 
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.db = db
+	if s.generation, err = db.PrepareContext(ctx, `SELECT generation FROM draft_generation WHERE id = 1`); err != nil {
+		db.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.db.Close(), s.wdb.Close())
+	return errors.Join(s.generation.Close(), s.db.Close(), s.wdb.Close())
 }
 
 // Keys returns the keyring the store seals with, for services that keep
@@ -220,7 +230,7 @@ func (s *Store) Workspace(ctx context.Context) (model.Workspace, error) {
 // it moves.
 func (s *Store) DraftGeneration(ctx context.Context) (int64, error) {
 	var gen int64
-	if err := s.db.QueryRowContext(ctx, `SELECT generation FROM draft_generation WHERE id = 1`).Scan(&gen); err != nil {
+	if err := s.generation.QueryRowContext(ctx).Scan(&gen); err != nil {
 		return 0, fmt.Errorf("read draft generation: %w", err)
 	}
 	return gen, nil

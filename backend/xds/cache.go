@@ -406,6 +406,15 @@ func (c *snapshotCache) clear(key string) {
 	}
 }
 
+// dropIdleLocked forgets key's group once it has neither a snapshot nor
+// a watch: proxies may name any node.cluster, and one that names a
+// gateway that does not exist must leave nothing behind when it goes.
+func (c *snapshotCache) dropIdleLocked(key string, g *group) {
+	if g.snap == nil && len(g.sotw) == 0 && len(g.delta) == 0 && c.groups[key] == g {
+		delete(c.groups, key)
+	}
+}
+
 // The server gives each stream a response channel with room for one response
 // per resource type, and a watch is answered at most once, so these sends do
 // not block; the default case only guards against a future change of that.
@@ -447,6 +456,7 @@ func (c *snapshotCache) CreateWatch(req *cache.Request, sub cache.Subscription, 
 	return func() {
 		c.mu.Lock()
 		delete(g.sotw, id)
+		c.dropIdleLocked(key, g)
 		c.mu.Unlock()
 	}, nil
 }
@@ -471,6 +481,7 @@ func (c *snapshotCache) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subs
 	return func() {
 		c.mu.Lock()
 		delete(g.delta, id)
+		c.dropIdleLocked(key, g)
 		c.mu.Unlock()
 	}, nil
 }

@@ -27,10 +27,15 @@ import (
 	"github.com/routedeck/routedeck/backend/translate"
 )
 
-// startServer serves ADS on a loopback port for the length of the test.
-func startServer(t testing.TB) (*Server, string) {
+// startServer serves ADS on a loopback port for the length of the test,
+// logging nowhere unless a logger is given.
+func startServer(t testing.TB, logger ...*slog.Logger) (*Server, string) {
 	t.Helper()
-	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	log := slog.New(slog.DiscardHandler)
+	if len(logger) > 0 {
+		log = logger[0]
+	}
+	s := New(Options{Logger: log})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

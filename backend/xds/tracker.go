@@ -16,6 +16,8 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -83,18 +85,22 @@ type tracker struct {
 	now     func() time.Time
 	// keep is how long a disconnected proxy stays listed.
 	keep time.Duration
+	// max bounds the proxies listed (maxTrackedProxies; tests lower it).
+	max int
 
 	mu      sync.Mutex
 	proxies map[proxyKey]*proxyState
 	sotw    map[int64]*streamState
 	delta   map[int64]*streamState
+	// pruned is when disconnected proxies past keep were last dropped.
+	pruned time.Time
 }
 
 var _ serverv3.Callbacks = (*tracker)(nil)
 
 func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
 	return &tracker{
-		log: log, metrics: m, now: time.Now, keep: keep,
+		log: log, metrics: m, now: time.Now, keep: keep, max: maxTrackedProxies,
 		proxies: make(map[proxyKey]*proxyState),
 		sotw:    make(map[int64]*streamState),
 		delta:   make(map[int64]*streamState),
@@ -106,13 +112,9 @@ func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
 func (t *tracker) list(gateway string) []ProxyStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
+	t.pruneLocked(t.now())
 	out := []ProxyStatus{}
 	for k, p := range t.proxies {
-		if !p.Connected && now.Sub(p.LastSeen) > t.keep {
-			delete(t.proxies, k)
-			continue
-		}
 		if k.gateway != gateway {
 			continue
 		}
@@ -129,6 +131,41 @@ func (t *tracker) list(gateway string) []ProxyStatus {
 	}
 	slices.SortFunc(out, func(a, b ProxyStatus) int { return strings.Compare(a.Node, b.Node) })
 	return out
+}
+
+// pruneLocked drops the disconnected proxies last seen more than keep
+// ago.
+func (t *tracker) pruneLocked(now time.Time) {
+	t.pruned = now
+	for k, p := range t.proxies {
+		if !p.Connected && now.Sub(p.LastSeen) > t.keep {
+			delete(t.proxies, k)
+		}
+	}
+}
+
+// roomLocked makes room for one more proxy: expired ones go (a scan at
+// most once a minute while the table fills), then, when it is full, the
+// disconnected proxy seen longest ago. False when every tracked proxy is
+// connected.
+func (t *tracker) roomLocked(now time.Time) bool {
+	if now.Sub(t.pruned) > time.Minute {
+		t.pruneLocked(now)
+	}
+	if len(t.proxies) < t.max {
+		return true
+	}
+	var oldest *proxyState
+	for _, p := range t.proxies {
+		if !p.Connected && (oldest == nil || p.LastSeen.Before(oldest.LastSeen)) {
+			oldest = p
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	delete(t.proxies, proxyKey{gateway: oldest.Gateway, node: oldest.Node})
+	return true
 }
 
 func (t *tracker) open(streams map[int64]*streamState, id int64) {
@@ -151,52 +188,57 @@ func (t *tracker) closed(streams map[int64]*streamState, id int64) {
 			p.Connected = false
 			p.LastSeen = t.now()
 			t.metrics.connected.Dec()
-			t.log.Info("xds: proxy disconnected", "gateway", s.key.gateway, "node", s.key.node)
+			t.log.Info("xds: proxy disconnected", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node))
 		}
 	}
 }
 
 // request records a request: it attaches the stream to its proxy on the
 // first request that carries a node, and turns a response nonce into an ACK
-// or a NACK.
-func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3.Node, typeURL, nonce string, errDetail string, nacked bool) {
+// or a NACK. A new proxy that finds the table full of connected ones is
+// refused.
+func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3.Node, typeURL, nonce string, errDetail string, nacked bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := streams[id]
 	if !ok {
-		return
+		return nil
 	}
 	now := t.now()
 	if !s.attached {
 		if node == nil {
-			return
+			return nil
 		}
-		s.key = proxyKey{gateway: node.GetCluster(), node: node.GetId()}
-		s.attached = true
-		p, ok := t.proxies[s.key]
+		key := proxyKey{gateway: node.GetCluster(), node: node.GetId()}
+		p, ok := t.proxies[key]
 		if !ok {
-			p = &proxyState{ProxyStatus: ProxyStatus{Node: s.key.node, Gateway: s.key.gateway, Acked: map[string]string{}}}
-			t.proxies[s.key] = p
+			if !t.roomLocked(now) {
+				t.log.Warn("xds: proxy refused: too many proxies connected", "gateway", untrusted(key.gateway), "node", untrusted(key.node), "max", t.max)
+				return status.Errorf(codes.ResourceExhausted, "this server tracks at most %d proxies and all are connected", t.max)
+			}
+			p = &proxyState{ProxyStatus: ProxyStatus{Node: key.node, Gateway: key.gateway, Acked: map[string]string{}}}
+			t.proxies[key] = p
 		}
+		s.key, s.attached = key, true
 		if p.streams == 0 {
 			p.Connected = true
 			p.ConnectedSince = now
 			t.metrics.connected.Inc()
-			t.log.Info("xds: proxy connected", "gateway", s.key.gateway, "node", s.key.node)
+			t.log.Info("xds: proxy connected", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node))
 		}
 		p.streams++
 	}
 	p := t.proxies[s.key]
 	if p == nil {
-		return
+		return nil
 	}
 	p.LastSeen = now
 	if nonce == "" {
-		return
+		return nil
 	}
 	sent, ok := s.sent[typeURL][nonce]
 	if !ok {
-		return // stale nonce: the proxy answers a response that was superseded
+		return nil // stale nonce: the proxy answers a response that was superseded
 	}
 	// A proxy answers the latest response of a type; older ones can go.
 	delete(s.sent, typeURL)
@@ -206,13 +248,14 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 			p.Nack = nil
 		}
 		t.metrics.acks.WithLabelValues(typeURL).Inc()
-		return
+		return nil
 	}
 	rule := attributeRule(errDetail, sent)
 	p.Nack = &Nack{TypeURL: typeURL, Version: sent.version, Error: errDetail, Rule: rule, At: now}
 	t.metrics.nacks.WithLabelValues(typeURL).Inc()
-	t.log.Warn("xds: proxy rejected configuration", "gateway", s.key.gateway, "node", s.key.node,
-		"typeUrl", typeURL, "version", sent.version, "rule", rule, "error", errDetail)
+	t.log.Warn("xds: proxy rejected configuration", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node),
+		"typeUrl", typeURL, "version", sent.version, "rule", rule, "error", untrusted(errDetail))
+	return nil
 }
 
 func (t *tracker) response(streams map[int64]*streamState, id int64, typeURL, nonce string, sent sentResponse) {
@@ -253,11 +296,15 @@ func (t *tracker) OnStreamOpen(_ context.Context, id int64, _ string) error {
 // OnStreamClosed implements sotw.Callbacks.
 func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.closed(t.sotw, id) }
 
-// OnStreamRequest implements sotw.Callbacks.
+// OnStreamRequest implements sotw.Callbacks. A request over the bounds
+// (see limits.go) ends the stream.
 func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
-	t.request(t.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
+	if err := t.admit(id, req.GetNode(), req.GetTypeUrl()); err != nil {
+		return err
+	}
+	clipErrorDetail(req.GetErrorDetail())
+	return t.request(t.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
 		req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
-	return nil
 }
 
 // OnStreamResponse implements sotw.Callbacks.
@@ -278,9 +325,23 @@ func (t *tracker) OnDeltaStreamClosed(id int64, _ *corev3.Node) { t.closed(t.del
 // it fills in the node of later requests, so only the first one has a node;
 // the stream remembers it.
 func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
-	t.request(t.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
+	if err := t.admit(id, req.GetNode(), req.GetTypeUrl()); err != nil {
+		return err
+	}
+	clipErrorDetail(req.GetErrorDetail())
+	return t.request(t.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
 		req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
-	return nil
+}
+
+// admit checks a request against the bounds and logs a refusal, with what
+// the proxy sent cut short.
+func (t *tracker) admit(id int64, node *corev3.Node, typeURL string) error {
+	err := checkRequest(node, typeURL)
+	if err != nil {
+		t.log.Warn("xds: request refused", "stream", id, "gateway", untrusted(node.GetCluster()), "node", untrusted(node.GetId()),
+			"reason", status.Convert(err).Message())
+	}
+	return err
 }
 
 // OnStreamDeltaResponse implements delta.Callbacks.

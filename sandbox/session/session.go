@@ -636,6 +636,25 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	case req.URL == "":
 		p.Add("request.url", "required: a URL or a request target such as /v1/cart?x=1")
 	}
+	// A request net/http cannot send, or a gateway would refuse, is the
+	// caller's mistake: it is answered here, field by field, before any
+	// sandbox starts.
+	if req != nil && req.URL != "" && (tr.Curl == "" || tr.Request == nil) {
+		where := "request"
+		if tr.Curl != "" {
+			where = "curl"
+		}
+		if err := req.Validate(); err != nil {
+			p.Merge(where, err)
+		} else if _, err := requestURL(req.URL); err != nil {
+			// url.Error repeats the whole URL; the field says which it is.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			p.Add(where+".url", "%s", err.Error())
+		}
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}

@@ -231,6 +231,52 @@ func TestSendValidation(t *testing.T) {
 	}
 }
 
+// TestSendRefusesBadRequests: requests that net/http could not send or a
+// gateway would refuse are invalid, each problem at its field, and no
+// sandbox starts for them.
+func TestSendRefusesBadRequests(t *testing.T) {
+	s := newService(t, demo(t))
+	bigValue := strings.Repeat("v", 3<<20)
+	tests := map[string]struct {
+		body  string
+		field string
+		says  string
+	}{
+		"CR LF in a value": {`{"gateway":"public","request":{"url":"/","headers":{"a":"1","x-b":"evil\r\nx-injected: 1"}}}`,
+			"request.headers[1].value", "control character 0x0D"},
+		"space in a name": {`{"gateway":"public","request":{"url":"/","headers":{"x bad":"1"}}}`,
+			"request.headers[0].name", "space at byte 1"},
+		"3 MB value": {`{"gateway":"public","request":{"url":"/","headers":{"x-big":"` + bigValue + `"}}}`,
+			"request.headers[0].value", "3145728 bytes"},
+		"NUL in the URL": {`{"gateway":"public","request":{"url":"/a\u0000b"}}`,
+			"request.url", "control character 0x00"},
+		"method with a space": {`{"gateway":"public","request":{"method":"GET /","url":"/"}}`,
+			"request.method", "space"},
+		"scheme the URL cannot have": {`{"gateway":"public","request":{"url":"ftp://a/b"}}`,
+			"request.url", "want http or https"},
+		"curl with a bad header": {`{"gateway":"public","curl":"curl -H 'x y: 1' http://shop.example.com/"}`,
+			"curl.headers[0].name", "space"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Send(t.Context(), json.RawMessage(tc.body))
+			if model.ErrorCode(err) != model.EINVALID {
+				t.Fatalf("error %v, want invalid", err)
+			}
+			fields := model.ErrorFields(err)
+			if len(fields) != 1 || fields[0].Field != tc.field || !strings.Contains(fields[0].Message, tc.says) {
+				t.Fatalf("problems %v, want one at %s saying %q", fields, tc.field, tc.says)
+			}
+			if len(fields[0].Message) > 300 {
+				t.Errorf("message of %d bytes", len(fields[0].Message))
+			}
+		})
+	}
+	if running := s.Running(); len(running) != 0 {
+		t.Errorf("sandboxes started for refused requests: %v", running)
+	}
+}
+
 // TestDraftThatDoesNotTranslate reports the translator's problem and
 // recovers when the draft is fixed.
 func TestDraftThatDoesNotTranslate(t *testing.T) {

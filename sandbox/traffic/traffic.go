@@ -152,6 +152,9 @@ func (s *Spec) Validate() error {
 		if m.Request.URL == "" {
 			p.Add(at+".request.url", "required: a URL or a request target such as /v1/cart?x=1")
 		}
+		// The same checks as a single test request: a header the sandbox
+		// cannot send is the spec's mistake, not a failed simulation.
+		p.Merge(at+".request", m.Request.Validate())
 	}
 	if len(s.Mix) > 0 && total == 0 {
 		p.Add("mix", "at least one weight must be positive")

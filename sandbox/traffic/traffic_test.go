@@ -129,6 +129,8 @@ func TestSpecValidate(t *testing.T) {
 			[]string{"concurrency", "gateway", "mix", "mix[0].request.url", "mix[0].weight", "requests", "timeoutSeconds",
 				"upstreams.web.errorPercent", "upstreams.web.errorRate", "upstreams.web.latencyMs"}},
 		"empty": {`{"gateway": "g"}`, []string{"mix", "requests"}},
+		"bad headers": {`{"gateway": "g", "requests": 10, "mix": [{"weight": 1, "request": {"url": "/", "headers": {"ok": "1", "x y": "a\r\nb"}}}]}`,
+			[]string{"mix[0].request.headers[1].name", "mix[0].request.headers[1].value"}},
 		"endpoint profiles": {`{"gateway": "g", "requests": 10, "mix": [{"weight": 1, "request": {"url": "/"}}],
 			"upstreams": {"web": {"endpoints": {"1": {"errorRate": 1}, "3": {"latencyMs": -1, "endpoints": {"0": {}}}, "-1": {}}}}}`,
 			[]string{"upstreams.web.endpoints.-1", "upstreams.web.endpoints.3.endpoints", "upstreams.web.endpoints.3.latencyMs"}},

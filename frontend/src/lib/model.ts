@@ -265,6 +265,36 @@ export interface TraceRule {
   firstFailing?: string;
 }
 
+/** A rule tried before the winner, in brief: why it did not match. */
+export interface TraceRuleBrief {
+  rule: string;
+  priority?: number;
+  skipped?: string;
+  firstFailing?: string;
+}
+
+/**
+ * What POST /evaluate answers: the winner's effect and trace, how many rules
+ * were tried before it (the first few in brief) and the near misses, whatever
+ * the size of the gateway. With `?trace=full`, one page of the trace of every
+ * rule tried, and `traceNext` as the cursor of the next page.
+ */
+export interface EvaluateResult {
+  rule: string | null;
+  action?: unknown;
+  upstream?: string;
+  path?: string;
+  host?: string;
+  redirectUrl?: string;
+  status?: number;
+  winner: TraceRule | null;
+  tried: number;
+  before: TraceRuleBrief[];
+  nearMisses: TraceRule[];
+  trace?: TraceRule[];
+  traceNext?: string;
+}
+
 export interface SandboxRequest {
   method: string;
   url: string;

@@ -5,6 +5,7 @@ import { experimental_streamedQuery as streamedQuery, useMutation, useQueries, u
 import { get, post, put, del, seg } from './api';
 import type {
   EndpointStatus,
+  EvaluateResult,
   Gateway,
   ListResponse,
   ProxyStatus,
@@ -322,8 +323,12 @@ export function useDeleteObject(collection: ObjectCollection) {
 export const sendSandboxRequest = (gateway: string, request: SandboxRequest) =>
   post<SandboxResult>('/sandbox/requests', { gateway, request });
 
-export const evaluateRequest = (gateway: string, request: SandboxRequest) =>
-  post<Pick<SandboxResult, 'rule' | 'trace'> & { action?: unknown }>('/evaluate', { gateway, request });
+/** The reference evaluator's verdict; `full` adds a page of the whole trace (from `cursor`, the previous page's traceNext). */
+export const evaluateRequest = (gateway: string, request: SandboxRequest, full?: { cursor?: string }) =>
+  post<EvaluateResult>(
+    '/evaluate' + (full ? `?trace=full${full.cursor ? `&cursor=${encodeURIComponent(full.cursor)}` : ''}` : ''),
+    { gateway, request },
+  );
 
 export interface SimulationProfile {
   gateway: string;

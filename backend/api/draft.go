@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"sync"
+
+	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/rules"
+)
+
+// draftCache keeps what the API derives from a gateway's draft (the
+// workspace read from the store, its compiled rules, its lint report) for
+// the draft generation it was derived from. Loading and compiling
+// thousands of routes costs milliseconds to seconds, and /evaluate and
+// the routes list ask far more often than the draft changes. Only the
+// newest generation is kept, one entry per gateway that exists.
+type draftCache struct {
+	mu  sync.Mutex
+	gen int64
+	by  map[string]*draftEntry
+}
+
+// draftEntry is one gateway's derived values at one generation. Each is
+// computed once, by the first caller; the others wait for it rather than
+// repeat the work.
+type draftEntry struct {
+	ws   derived[model.Workspace]
+	prog derived[*rules.Program]
+	lint derived[lintReport]
+}
+
+// derived is a value computed on first use. A failure is not kept: the
+// next caller tries again.
+type derived[T any] struct {
+	mu   sync.Mutex
+	done bool
+	v    T
+}
+
+func (d *derived[T]) get(build func() (T, error)) (T, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done {
+		return d.v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return v, err
+	}
+	d.v, d.done = v, true
+	return v, nil
+}
+
+// entry returns the gateway's entry for generation gen. A reader that
+// started before a newer generation was seen gets an entry of its own,
+// used once and not kept.
+func (c *draftCache) entry(gen int64, gateway string) *draftEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil || gen > c.gen {
+		c.gen, c.by = gen, map[string]*draftEntry{}
+	}
+	if gen < c.gen {
+		return &draftEntry{}
+	}
+	e := c.by[gateway]
+	if e == nil {
+		e = &draftEntry{}
+		c.by[gateway] = e
+	}
+	return e
+}
+
+// forget drops an entry whose workspace could not be read (no such
+// gateway, say), so names that do not exist take no room.
+func (c *draftCache) forget(gen int64, gateway string, e *draftEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen && c.by[gateway] == e {
+		delete(c.by, gateway)
+	}
+}
+
+// gatewayDraft is the gateway's entry for the current draft generation,
+// with its workspace loaded, and that generation.
+func (s *server) gatewayDraft(ctx context.Context, gateway string) (*draftEntry, model.Workspace, int64, error) {
+	// The generation is read before the workspace: a write in between
+	// makes the entry older than its generation says, and the next
+	// write's generation replaces it.
+	gen, err := s.Store.DraftGeneration(ctx)
+	if err != nil {
+		return nil, model.Workspace{}, 0, err
+	}
+	e := s.drafts.entry(gen, gateway)
+	ws, err := e.ws.get(func() (model.Workspace, error) { return s.Store.GatewayWorkspace(ctx, gateway) })
+	if err != nil {
+		s.drafts.forget(gen, gateway, e)
+		return nil, model.Workspace{}, 0, err
+	}
+	return e, ws, gen, nil
+}
+
+// gatewayProgram is the gateway's draft rules compiled for evaluation,
+// once per draft generation, and that generation.
+func (s *server) gatewayProgram(ctx context.Context, gateway string) (*rules.Program, int64, error) {
+	e, ws, gen, err := s.gatewayDraft(ctx, gateway)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The workspace is shared and never changed, which Compile needs of
+	// the routes it keeps.
+	prog, err := e.prog.get(func() (*rules.Program, error) { return rules.Compile(ws.Routes, gateway), nil })
+	return prog, gen, err
+}
