@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/strictjson"
 )
 
 // kindInfo ties a URL collection to a model kind.
@@ -115,10 +115,8 @@ func decodeObject(r *http.Request, k kindInfo, complete func(model.Object) error
 		return nil, fmt.Errorf("re-encode body: %w", err)
 	}
 	obj := model.NewObject(k.kind)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(obj); err != nil {
-		return nil, decodeError(err)
+	if err := strictjson.Decode(raw, obj); err != nil {
+		return nil, err
 	}
 	if complete != nil {
 		if err := complete(obj); err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,12 +10,12 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/backend/targets"
 )
 
@@ -92,27 +93,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decode reads a JSON body into v, refusing unknown fields and trailing
-// data. Errors become EINVALID with the field path when the decoder knows
-// it, so a client learns which field to fix.
+// decode reads a JSON body into v strictly (see backend/strictjson):
+// unknown or wrongly cased fields, duplicate keys, numbers that do not fit
+// and documents nested too deeply are refused, every problem with its
+// field path, so a client learns which field to fix.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+	body, err := readBody(r)
+	if err != nil {
+		return err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return model.Errorf(model.EINVALID, "request body must hold a single JSON value")
+	return strictjson.Decode(body, v)
+}
+
+// decodeOptional is decode for bodies that may be left out entirely.
+func decodeOptional(r *http.Request, v any) error {
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
 	}
-	return nil
+	return strictjson.Decode(body, v)
+}
+
+// readBody reads the whole body, which limitBody bounds; a body over the
+// bound is a 413 that names the bound.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	return body, nil
 }
 
 func decodeError(err error) error {
 	var (
-		typeErr   *json.UnmarshalTypeError
-		syntaxErr *json.SyntaxError
-		maxErr    *http.MaxBytesError
-		netErr    net.Error
+		maxErr *http.MaxBytesError
+		netErr net.Error
 	)
 	switch {
 	case errors.As(err, &maxErr):
@@ -120,33 +135,8 @@ func decodeError(err error) error {
 	case errors.As(err, &netErr) && netErr.Timeout():
 		// The body deadline passed (see bodyDeadline).
 		return model.Errorf(eTimeout, "request body not received in time")
-	case errors.Is(err, io.EOF):
-		return model.Errorf(model.EINVALID, "request body is empty: a JSON object is required")
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		return fieldError(field, fmt.Sprintf("expected %s, got %s", jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value))
-	case errors.As(err, &syntaxErr):
-		return model.Errorf(model.EINVALID, "malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fieldError(field, "unknown field")
 	}
-	// Errors from custom decoders (durations, conditions) carry no path.
-	return model.Errorf(model.EINVALID, "invalid request body: %s", strings.TrimPrefix(err.Error(), "json: "))
-}
-
-func jsonTypeName(kind string) string {
-	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
-		return "a number"
-	case kind == "string":
-		return "a string"
-	case kind == "bool":
-		return "true or false"
-	case kind == "slice", kind == "array":
-		return "a list"
-	}
-	return "an object"
+	return model.Errorf(model.EINVALID, "could not read the request body: %v", err)
 }
 
 func fieldError(field, msg string) error {

@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -12,16 +10,6 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
 )
-
-// decodeOptional is decode for bodies that may be left out entirely.
-func decodeOptional(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return decodeError(err)
-	}
-	return nil
-}
 
 type publishRequest struct {
 	// Force publishes even when route tests fail (admins only).

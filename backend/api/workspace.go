@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/strictjson"
 )
 
 // checkWorkspace parses conditions and validates ws as it would be after
@@ -101,10 +101,8 @@ func decodeWorkspace(r *http.Request) (model.Workspace, error) {
 	each := func(list string, kind string, raws []json.RawMessage) {
 		for i, raw := range raws {
 			obj := model.NewObject(kind)
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(obj); err != nil {
-				p.Merge(model.Index(list, i), decodeError(err))
+			if err := strictjson.Decode(raw, obj); err != nil {
+				p.Merge(model.Index(list, i), err)
 				continue
 			}
 			ws.Add(obj)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/strictjson"
 )
 
 // Problem is one thing wrong with a file, located by line when known.
@@ -181,15 +182,21 @@ func Load(name string, data []byte) (*File, error) {
 			continue
 		}
 		raw, err := json.Marshal(value)
-		if err == nil {
-			d := json.NewDecoder(bytes.NewReader(raw))
-			d.DisallowUnknownFields()
-			err = d.Decode(obj)
-		}
 		if err != nil {
-			// The structural walk mirrors encoding/json; reaching this
-			// means they disagree, which is still the document's problem.
 			add(n.Line, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
+			continue
+		}
+		// The structural walk above has the lines; the strict decoder is
+		// the one every input path shares, with its limits (object size,
+		// condition depth and size, numbers that do not fit).
+		if err := strictjson.Decode(raw, obj); err != nil {
+			fields := model.ErrorFields(err)
+			if len(fields) == 0 {
+				add(n.Line, "", "%s", model.ErrorMessage(err))
+			}
+			for _, fe := range fields {
+				add(lineAt(n, splitPath(fe.Field)), fe.Field, "%s", fe.Message)
+			}
 			continue
 		}
 		list := listName(kind)
@@ -271,11 +278,15 @@ func (f *File) Locate(path string) (line int, rel string) {
 	if segs[0].key == "" || i >= len(docs) {
 		return 0, path
 	}
-	n := docs[i].node
-	line = n.Line
 	rest := segs[2:]
-	rel = joinSegs(rest)
-	for _, s := range rest {
+	return lineAt(docs[i].node, rest), joinSegs(rest)
+}
+
+// lineAt is the line of the node at segs under n, or of the deepest part
+// of that path the YAML has.
+func lineAt(n *yaml.Node, segs []seg) int {
+	line := n.Line
+	for _, s := range segs {
 		n = resolve(n)
 		var next *yaml.Node
 		switch {
@@ -295,7 +306,7 @@ func (f *File) Locate(path string) (line int, rel string) {
 		n = next
 		line = n.Line
 	}
-	return line, rel
+	return line
 }
 
 // seg is one step of a field path: a key, or an index when index >= 0.

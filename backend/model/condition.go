@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -69,6 +70,11 @@ func (c Condition) IsPredicate() bool { return c.Field != "" || c.Op != "" }
 // UnmarshalJSON accepts either the structured tree or condition-language
 // text. Text is kept in c.Text for rules.Resolve to parse, because the parser
 // lives in backend/rules and model depends on nothing.
+//
+// Input from users is decoded by backend/strictjson, which reads
+// conditions itself (exact keys, bounded depth); this method serves stored
+// data and other callers of encoding/json, and still refuses unknown keys:
+// a dropped "not" would turn a rule into its opposite.
 func (c *Condition) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
@@ -80,7 +86,9 @@ func (c *Condition) UnmarshalJSON(b []byte) error {
 	}
 	type plain Condition
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return err
 	}
 	*c = Condition(p)

@@ -10,6 +10,10 @@ import (
 // in JSON and YAML, the way operators write timeouts.
 type Duration time.Duration
 
+// maxDurationSeconds is the longest duration a number of seconds may
+// give: time.Duration's range, rounded down, so the conversion cannot wrap.
+const maxDurationSeconds = float64(1<<63-1)/float64(time.Second) - 1
+
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
@@ -25,6 +29,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		var secs float64
 		if err2 := json.Unmarshal(b, &secs); err2 != nil {
 			return fmt.Errorf("duration must be text like \"5s\" or a number of seconds")
+		}
+		if secs > maxDurationSeconds || secs < -maxDurationSeconds {
+			return fmt.Errorf("duration of %g seconds is out of range (at most %.0f)", secs, maxDurationSeconds)
 		}
 		*d = Duration(secs * float64(time.Second))
 		return nil

@@ -65,6 +65,17 @@ func (s *Secret) KeepsStoredKey() bool {
 func (s *Secret) Validate() error {
 	var p Problems
 	validateName(&p, "name", s.Name)
+	validateDescription(&p, "description", s.Description)
+	tooBig := false
+	for path, pemText := range map[string]string{"ca": s.CA, "tls.certificate": s.tlsPart(false), "tls.privateKey": s.tlsPart(true)} {
+		if len(pemText) > MaxPEMBytes {
+			p.Add(path, "is %d bytes; at most %d are allowed", len(pemText), MaxPEMBytes)
+			tooBig = true
+		}
+	}
+	if tooBig {
+		return p.Err()
+	}
 	if s.TLS == nil && strings.TrimSpace(s.CA) == "" {
 		p.Add("", "at least one of tls and ca is required")
 	}
@@ -88,6 +99,16 @@ func (s *Secret) Validate() error {
 		validateCertificates(&p, "ca", s.CA)
 	}
 	return p.Err()
+}
+
+func (s *Secret) tlsPart(key bool) string {
+	switch {
+	case s.TLS == nil:
+		return ""
+	case key:
+		return s.TLS.PrivateKey
+	}
+	return s.TLS.Certificate
 }
 
 // validateCertificates checks that pemText holds one or more PEM

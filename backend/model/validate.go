@@ -5,13 +5,9 @@ import (
 	"maps"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 )
-
-// maxNameLen keeps names usable as DNS labels and Envoy resource names.
-const maxNameLen = 63
 
 // maxDirectResponseBody is Envoy's default max_direct_response_body_size_bytes.
 const maxDirectResponseBody = 4096
@@ -29,8 +25,8 @@ func validateName(p *Problems, path, name string) {
 }
 
 func nameProblem(name string) string {
-	if len(name) > maxNameLen {
-		return fmt.Sprintf("must be at most %d characters", maxNameLen)
+	if len(name) > MaxNameLen {
+		return fmt.Sprintf("must be at most %d characters", MaxNameLen)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -58,6 +54,28 @@ func nonNegative(p *Problems, path string, d Duration) {
 	}
 }
 
+// validateDescription keeps a description a note: bounded in bytes and
+// lines, every line of which ends up in each revision's diff.
+func validateDescription(p *Problems, path, d string) {
+	switch {
+	case len(d) > MaxDescriptionBytes:
+		p.Add(path, "is %d bytes; at most %d are allowed", len(d), MaxDescriptionBytes)
+	case strings.Count(d, "\n") >= MaxDescriptionLines:
+		p.Add(path, "has %d lines; at most %d are allowed", strings.Count(d, "\n")+1, MaxDescriptionLines)
+	}
+}
+
+// uint32Field checks a count Envoy holds in a uint32: non-negative and at
+// most MaxUint32, where a larger value would wrap.
+func uint32Field(p *Problems, path string, v int) {
+	switch {
+	case v < 0:
+		p.Add(path, "must not be negative")
+	case v > MaxUint32:
+		p.Add(path, "must be at most %d", MaxUint32)
+	}
+}
+
 func percent(p *Problems, path string, v float64) {
 	if v < 0 || v > 100 {
 		p.Add(path, "must be between 0 and 100")
@@ -68,6 +86,7 @@ func percent(p *Problems, path string, v float64) {
 func (g *Gateway) Validate() error {
 	var p Problems
 	validateName(&p, "name", g.Name)
+	validateDescription(&p, "description", g.Description)
 	if len(g.Listeners) == 0 {
 		p.Add("listeners", "at least one listener is required")
 	}
@@ -146,12 +165,14 @@ func validateListenerTLS(p *Problems, path string, t *ListenerTLS) {
 func (u *Upstream) Validate() error {
 	var p Problems
 	validateName(&p, "name", u.Name)
+	validateDescription(&p, "description", u.Description)
 	sources := 0
 	if u.Static != nil {
 		sources++
 		if len(u.Static.Endpoints) == 0 {
 			p.Add("static.endpoints", "at least one endpoint is required")
 		}
+		total := 0
 		for i, e := range u.Static.Endpoints {
 			ep := Index("static.endpoints", i)
 			if e.Address == "" {
@@ -160,9 +181,15 @@ func (u *Upstream) Validate() error {
 				p.Add(ep+".address", "%s", msg)
 			}
 			validatePort(&p, ep+".port", e.Port)
-			if e.Weight < 0 {
-				p.Add(ep+".weight", "must not be negative")
+			// Envoy's endpoint weight is a uint32 of at least 1; 0 here
+			// means the default, 1.
+			uint32Field(&p, ep+".weight", e.Weight)
+			if e.Weight >= 0 && e.Weight <= MaxUint32 {
+				total += max(e.Weight, 1)
 			}
+		}
+		if total > MaxUint32 {
+			p.Add("static.endpoints", "the endpoint weights must add up to at most %d (Envoy's bound for one locality)", MaxUint32)
 		}
 	}
 	if u.DNS != nil {
@@ -242,12 +269,8 @@ func (u *Upstream) Validate() error {
 		}
 		nonNegative(&p, "healthCheck.interval", hc.Interval)
 		nonNegative(&p, "healthCheck.timeout", hc.Timeout)
-		if hc.HealthyThreshold < 0 {
-			p.Add("healthCheck.healthyThreshold", "must not be negative")
-		}
-		if hc.UnhealthyThreshold < 0 {
-			p.Add("healthCheck.unhealthyThreshold", "must not be negative")
-		}
+		uint32Field(&p, "healthCheck.healthyThreshold", hc.HealthyThreshold)
+		uint32Field(&p, "healthCheck.unhealthyThreshold", hc.UnhealthyThreshold)
 		for i, s := range hc.ExpectedStatuses {
 			if s < 100 || s > 599 {
 				p.Add(Index("healthCheck.expectedStatuses", i), "must be an HTTP status (100-599)")
@@ -255,9 +278,7 @@ func (u *Upstream) Validate() error {
 		}
 	}
 	if od := u.OutlierDetection; od != nil {
-		if od.Consecutive5xx < 0 {
-			p.Add("outlierDetection.consecutive5xx", "must not be negative")
-		}
+		uint32Field(&p, "outlierDetection.consecutive5xx", od.Consecutive5xx)
 		nonNegative(&p, "outlierDetection.interval", od.Interval)
 		nonNegative(&p, "outlierDetection.baseEjectionTime", od.BaseEjectionTime)
 		percent(&p, "outlierDetection.maxEjectionPercent", float64(od.MaxEjectionPercent))
@@ -267,15 +288,11 @@ func (u *Upstream) Validate() error {
 			"maxConnections": cb.MaxConnections, "maxPendingRequests": cb.MaxPendingRequests,
 			"maxRequests": cb.MaxRequests, "maxRetries": cb.MaxRetries,
 		} {
-			if v < 0 {
-				p.Add("circuitBreaker."+field, "must not be negative")
-			}
+			uint32Field(&p, "circuitBreaker."+field, v)
 		}
 		if rb := cb.RetryBudget; rb != nil {
 			percent(&p, "circuitBreaker.retryBudget.budgetPercent", rb.BudgetPercent)
-			if rb.MinRetryConcurrency < 0 {
-				p.Add("circuitBreaker.retryBudget.minRetryConcurrency", "must not be negative")
-			}
+			uint32Field(&p, "circuitBreaker.retryBudget.minRetryConcurrency", rb.MinRetryConcurrency)
 		}
 	}
 	return p.Err()
@@ -303,6 +320,7 @@ func (r *Route) Validate() error {
 	var p Problems
 	validateName(&p, "name", r.Name)
 	validateName(&p, "gateway", r.Gateway)
+	validateDescription(&p, "description", r.Description)
 	whenErr := r.When.Validate()
 	p.Merge("when", whenErr)
 	// Rewrites that depend on the condition are only judged against a valid
@@ -351,13 +369,13 @@ func validateAction(p *Problems, path string, a *Action, when Condition, whenOK 
 	if rl := a.RateLimit; rl != nil {
 		if rl.Requests <= 0 {
 			p.Add(path+".rateLimit.requests", "must be > 0")
+		} else {
+			uint32Field(p, path+".rateLimit.requests", rl.Requests)
 		}
 		if rl.Per <= 0 {
 			p.Add(path+".rateLimit.per", "must be > 0")
 		}
-		if rl.Burst < 0 {
-			p.Add(path+".rateLimit.burst", "must not be negative")
-		}
+		uint32Field(p, path+".rateLimit.burst", rl.Burst)
 		if rl.Status != 0 && (rl.Status < 400 || rl.Status > 599) {
 			p.Add(path+".rateLimit.status", "must be between 400 and 599")
 		}
@@ -411,10 +429,14 @@ func validateForward(p *Problems, path string, bs []Backend) {
 	for i, b := range bs {
 		bp := Index(path, i)
 		validateName(p, bp+".upstream", b.Upstream)
-		if b.Weight < 0 {
+		switch {
+		case b.Weight < 0:
 			p.Add(bp+".weight", "must not be negative (0 takes the backend out of rotation)")
+		case b.Weight > MaxUint32:
+			p.Add(bp+".weight", "must be at most %d", MaxUint32)
+		default:
+			total += EffectiveWeight(bs, i)
 		}
-		total += EffectiveWeight(bs, i)
 		if b.Headers != nil {
 			validateHeaderPolicy(p, bp+".headers", b.Headers)
 		}
@@ -484,8 +506,9 @@ func validateRespond(p *Problems, path string, r *Respond) {
 		p.Add(path+".body", "must be at most %d bytes (is %d)", maxDirectResponseBody, len(r.Body))
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Headers)) {
-		validateHeaderName(p, path+".headers["+name+"]", name, false)
-		validateHeaderValue(p, path+".headers["+name+"]", r.Headers[name])
+		hp := path + ".headers[" + shortKey(name) + "]"
+		validateHeaderName(p, hp, name, false)
+		validateHeaderValue(p, hp, r.Headers[name])
 	}
 }
 
@@ -504,8 +527,11 @@ func validateRewrite(p *Problems, path string, rw *Rewrite, when Condition, when
 		kinds++
 		if rw.PathRegex.Pattern == "" {
 			p.Add(path+".pathRegex.pattern", "required")
-		} else if _, err := regexp.Compile(rw.PathRegex.Pattern); err != nil {
-			p.Add(path+".pathRegex.pattern", "invalid regex: %s", regexErr(err))
+		} else if msg := regexProblem(rw.PathRegex.Pattern); msg != "" {
+			p.Add(path+".pathRegex.pattern", "%s", msg)
+		}
+		if n := len(rw.PathRegex.Substitution); n > MaxValueBytes {
+			p.Add(path+".pathRegex.substitution", "is %d bytes; at most %d are allowed", n, MaxValueBytes)
 		}
 	}
 	if rw.PathTemplate != "" {
@@ -620,7 +646,7 @@ func validateHeaderPolicy(p *Problems, path string, h *HeaderPolicy) {
 func validateHeaderMutation(p *Problems, path string, m *HeaderMutation) {
 	for field, set := range map[string]map[string]string{"set": m.Set, "add": m.Add, "addIfAbsent": m.AddIfAbsent} {
 		for _, name := range slices.Sorted(maps.Keys(set)) {
-			fp := path + "." + field + "[" + name + "]"
+			fp := path + "." + field + "[" + shortKey(name) + "]"
 			validateHeaderName(p, fp, name, true)
 			validateHeaderValue(p, fp, set[name])
 		}
@@ -636,6 +662,8 @@ func validateHeaderName(p *Problems, path, name string, mutation bool) {
 	switch {
 	case name == "":
 		p.Add(path, "empty header name")
+	case len(name) > MaxHeaderNameBytes:
+		p.Add(path, "a header name is at most %d bytes (this one has %d)", MaxHeaderNameBytes, len(name))
 	case strings.HasPrefix(name, ":"):
 		p.Add(path, "pseudo-header %q cannot be set or removed", name)
 	case mutation && strings.EqualFold(name, "host"):
@@ -646,7 +674,9 @@ func validateHeaderName(p *Problems, path, name string, mutation bool) {
 }
 
 func validateHeaderValue(p *Problems, path, v string) {
-	if strings.ContainsAny(v, "\r\n\x00") {
+	if len(v) > MaxValueBytes {
+		p.Add(path, "a header value is at most %d bytes (this one has %d)", MaxValueBytes, len(v))
+	} else if strings.ContainsAny(v, "\r\n\x00") {
 		p.Add(path, "header value must not contain CR, LF or NUL")
 	}
 }
@@ -658,9 +688,7 @@ var retryOn = map[string]bool{
 }
 
 func validateRetries(p *Problems, path string, r *Retries) {
-	if r.Attempts < 0 {
-		p.Add(path+".attempts", "must not be negative")
-	}
+	uint32Field(p, path+".attempts", r.Attempts)
 	hasStatusCodes := false
 	for i, on := range r.On {
 		if !retryOn[on] {
@@ -700,6 +728,9 @@ func validateAuth(p *Problems, path string, a *Auth) {
 			p.Add(jp, "set one of jwksUri and jwks")
 		case j.JWKSURI != "" && j.JWKS != "":
 			p.Add(jp, "set only one of jwksUri and jwks")
+		}
+		if len(j.JWKS) > MaxInlineJWKSBytes {
+			p.Add(jp+".jwks", "is %d bytes; at most %d are allowed", len(j.JWKS), MaxInlineJWKSBytes)
 		}
 		if j.JWKSURI != "" {
 			u, err := url.Parse(j.JWKSURI)
@@ -764,8 +795,8 @@ func validateCORS(p *Problems, path string, c *CORS) {
 		case o == "":
 			p.Add(op, "must not be empty")
 		case strings.HasPrefix(o, "regex:"):
-			if _, err := regexp.Compile(o[len("regex:"):]); err != nil {
-				p.Add(op, "invalid regex: %s", regexErr(err))
+			if msg := regexProblem(o[len("regex:"):]); msg != "" {
+				p.Add(op, "%s", msg)
 			}
 		}
 	}
@@ -857,4 +888,13 @@ func validateElem(p *Problems, list, kind string, i int, obj Object, seen map[st
 	} else {
 		seen[name] = i
 	}
+}
+
+// shortKey keeps a map key used in a field path readable: a hostile
+// 100 KB header name must not be repeated in every message about it.
+func shortKey(k string) string {
+	if len(k) <= 64 {
+		return k
+	}
+	return k[:64] + "..."
 }

@@ -1,7 +1,7 @@
 package model
 
 import (
-	"regexp"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -12,9 +12,47 @@ import (
 func (c Condition) Validate() error {
 	var p Problems
 	if !c.IsZero() {
+		if msg := conditionSizeProblem(c); msg != "" {
+			// Too big to be worth judging node by node.
+			p.Add("", "%s", msg)
+			return p.Err()
+		}
 		validateCondition(&p, "", c)
 	}
 	return p.Err()
+}
+
+// conditionSizeProblem checks MaxConditionDepth and MaxConditionNodes
+// without recursion, for trees built in code or parsed from text (JSON
+// input is already bounded while it is read).
+func conditionSizeProblem(c Condition) string {
+	type item struct {
+		c     *Condition
+		depth int
+	}
+	stack := []item{{&c, 1}}
+	nodes := 0
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nodes++
+		switch {
+		case it.depth > MaxConditionDepth:
+			return fmt.Sprintf("condition nested more than %d levels deep", MaxConditionDepth)
+		case nodes > MaxConditionNodes:
+			return fmt.Sprintf("condition has more than %d nodes", MaxConditionNodes)
+		}
+		if it.c.Not != nil {
+			stack = append(stack, item{it.c.Not, it.depth + 1})
+		}
+		for i := range it.c.All {
+			stack = append(stack, item{&it.c.All[i], it.depth + 1})
+		}
+		for i := range it.c.Any {
+			stack = append(stack, item{&it.c.Any[i], it.depth + 1})
+		}
+	}
+	return ""
 }
 
 func validateCondition(p *Problems, path string, c Condition) {
@@ -141,6 +179,10 @@ func validatePredicate(p *Problems, path string, c Condition) {
 		if len(c.Values) == 0 {
 			p.Add(valuesPath, "op %q needs at least one value", c.Op)
 		}
+		if len(c.Values) > MaxInValues {
+			p.Add(valuesPath, "has %d values; at most %d are allowed", len(c.Values), MaxInValues)
+			return
+		}
 		for i, v := range c.Values {
 			validateValue(p, valuesPath+Index("", i), kind, OpEquals, v)
 		}
@@ -155,10 +197,14 @@ func validatePredicate(p *Problems, path string, c Condition) {
 // validateValue checks one value of a single-value op (in/not-in values are
 // checked as equals).
 func validateValue(p *Problems, path, kind, op, v string) {
+	if len(v) > MaxValueBytes {
+		p.Add(path, "is %d bytes; at most %d are allowed", len(v), MaxValueBytes)
+		return
+	}
 	switch op {
 	case OpRegex:
-		if _, err := regexp.Compile(v); err != nil {
-			p.Add(path, "invalid regex: %s", regexErr(err))
+		if msg := regexProblem(v); msg != "" {
+			p.Add(path, "%s", msg)
 		}
 		return
 	case OpPrefix, OpSuffix, OpContains:
@@ -253,6 +299,10 @@ func checkHostPattern(v string) string {
 func quoteRune(r rune) string { return "'" + string(r) + "'" }
 
 func validateKey(p *Problems, path, kind, key string) {
+	if len(key) > MaxHeaderNameBytes {
+		p.Add(path, "a %s name is at most %d bytes (this one has %d)", kind, MaxHeaderNameBytes, len(key))
+		return
+	}
 	switch kind {
 	case FieldHeader:
 		switch {
@@ -291,8 +341,3 @@ func isToken(s string) bool {
 	return true
 }
 
-// regexErr trims Go's "error parsing regexp: " prefix, which only repeats
-// what the message already says.
-func regexErr(err error) string {
-	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
-}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/strictjson"
 )
 
 // Request is a test request for the evaluator. URL is either absolute
@@ -27,39 +28,45 @@ type Request struct {
 
 // UnmarshalJSON accepts header values as a string or a list of strings, so
 // API clients can send {"x-canary": "1"} or {"cookie": ["a=1", "b=2"]}.
+// Input from clients goes through DecodeStrict, which accepts the same.
 func (r *Request) UnmarshalJSON(b []byte) error {
-	type plain Request
-	var raw struct {
-		plain
-		Headers map[string]json.RawMessage `json:"headers,omitempty"`
+	return strictjson.Decode(b, r)
+}
+
+// DecodeStrict decodes a request strictly (see backend/strictjson),
+// accepting each header value as a string or a list of strings.
+func (r *Request) DecodeStrict(d *strictjson.Decoder, path string, tok json.Token) {
+	*r = Request{}
+	d.Object(tok, path, func(key, kp string) { r.DecodeField(d, key, kp) })
+}
+
+// DecodeField decodes the request field key, for documents that carry a
+// request's fields inline among their own.
+func (r *Request) DecodeField(d *strictjson.Decoder, key, path string) {
+	if key != "headers" {
+		d.Field(r, key, path)
+		return
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	*r = Request(raw.plain)
 	r.Headers = nil
-	if len(raw.Headers) > 0 {
-		r.Headers = http.Header{}
-		names := make([]string, 0, len(raw.Headers))
-		for name := range raw.Headers {
-			names = append(names, name)
+	d.Object(d.Next(), path, func(name, np string) {
+		if r.Headers == nil {
+			r.Headers = http.Header{}
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			v := raw.Headers[name]
-			var one string
-			if err := json.Unmarshal(v, &one); err == nil {
-				r.Headers[name] = append(r.Headers[name], one)
-				continue
+		switch t := d.Next(); t.(type) {
+		case string:
+			r.Headers[name] = append(r.Headers[name], t.(string))
+		case json.Delim:
+			d.Array(t, np, func(_ int, ip string) {
+				var v string
+				d.Value(&v, ip)
+				r.Headers[name] = append(r.Headers[name], v)
+			})
+		default:
+			if !d.Stopped() {
+				d.Problem(np, "expected a string or a list of strings")
 			}
-			var many []string
-			if err := json.Unmarshal(v, &many); err != nil {
-				return fmt.Errorf("header %q: want a string or a list of strings", name)
-			}
-			r.Headers[name] = append(r.Headers[name], many...)
 		}
-	}
-	return nil
+	})
 }
 
 // Limits of a test request. Envoy's defaults where it has one, so a

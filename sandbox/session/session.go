@@ -39,6 +39,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/sandbox/envoy"
@@ -609,8 +610,8 @@ type Mismatch struct {
 // sandbox hook.
 func (s *Service) Send(ctx context.Context, body json.RawMessage) (any, error) {
 	var tr TestRequest
-	if err := json.Unmarshal(body, &tr); err != nil {
-		return nil, model.Errorf(model.EINVALID, "invalid JSON body: %v", err)
+	if err := strictjson.Decode(body, &tr); err != nil {
+		return nil, err
 	}
 	return s.Do(ctx, tr)
 }

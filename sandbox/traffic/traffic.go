@@ -11,11 +11,9 @@
 package traffic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
@@ -62,33 +61,29 @@ type MixEntry struct {
 }
 
 // UnmarshalJSON accepts both shapes of a mix entry.
-func (m *MixEntry) UnmarshalJSON(b []byte) error {
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return err
-	}
-	type nested MixEntry
-	if _, ok := probe["request"]; ok || len(probe) == 0 {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		return dec.Decode((*nested)(m))
-	}
-	var flat struct {
-		Weight int `json:"weight"`
-		rules.Request
-	}
-	if w, ok := probe["weight"]; ok {
-		if err := json.Unmarshal(w, &flat.Weight); err != nil {
-			return fmt.Errorf("weight: %w", err)
+func (m *MixEntry) UnmarshalJSON(b []byte) error { return strictjson.Decode(b, m) }
+
+// DecodeStrict decodes either shape strictly (see backend/strictjson): a
+// key is the entry's weight, its request, or a field of the inline
+// request, never both a request and inline fields.
+func (m *MixEntry) DecodeStrict(d *strictjson.Decoder, path string, tok json.Token) {
+	*m = MixEntry{}
+	var nested, inline string
+	d.Object(tok, path, func(key, kp string) {
+		switch key {
+		case "weight":
+			d.Value(&m.Weight, kp)
+		case "request":
+			nested = kp
+			d.Value(&m.Request, kp)
+		default:
+			inline = kp
+			m.Request.DecodeField(d, key, kp)
 		}
-		delete(probe, "weight")
+	})
+	if nested != "" && inline != "" {
+		d.Problem(inline, "give the request either in request or inline, not both")
 	}
-	rest, _ := json.Marshal(probe)
-	if err := json.Unmarshal(rest, &flat.Request); err != nil {
-		return err
-	}
-	m.Weight, m.Request = flat.Weight, flat.Request
-	return nil
 }
 
 // UpstreamProfile is how an upstream's mocks behave during the run.
