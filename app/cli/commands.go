@@ -16,6 +16,7 @@ import (
 	"github.com/routedeck/routedeck/backend/manifest"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/translate"
 )
 
 // loadFile reads a manifest ("-" is stdin), parses its conditions and checks
@@ -46,14 +47,14 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 		}
 	}
 	for i := range ws.Gateways {
-		p.Merge(model.Index("gateways", i), ws.Gateways[i].Validate())
+		p.Merge(model.Index("gateways", i), translate.Validate(&ws.Gateways[i]))
 	}
 	for i := range ws.Upstreams {
-		p.Merge(model.Index("upstreams", i), ws.Upstreams[i].Validate())
+		p.Merge(model.Index("upstreams", i), translate.Validate(&ws.Upstreams[i]))
 	}
 	for i := range ws.Routes {
 		if ws.Routes[i].When.Text == "" { // unparsed conditions were reported above
-			p.Merge(model.Index("routes", i), ws.Routes[i].Validate())
+			p.Merge(model.Index("routes", i), translate.Validate(&ws.Routes[i]))
 		}
 	}
 	if err := manifest.Merge(loadErr, f.Explain(p.Err())); err != nil {

@@ -118,7 +118,7 @@ func TestInvalidBodies(t *testing.T) {
 	}{
 		"unknown field": {"POST", "/api/v1/gateways", `{"name":"g","listners":[]}`, 400, []string{"listners"}},
 		"wrong type with path": {"POST", "/api/v1/gateways",
-			`{"name":"g","listeners":[{"name":"h","port":"x","protocol":"HTTP"}]}`, 400, []string{"listeners.port"}},
+			`{"name":"g","listeners":[{"name":"h","port":"x","protocol":"HTTP"}]}`, 400, []string{"listeners[0].port"}},
 		"bad condition text": {"POST", "/api/v1/routes",
 			`{"name":"r","gateway":"public","when":"host == ","then":{"forward":[{"upstream":"web"}]}}`, 400, []string{"when"}},
 		"unknown upstream, object-relative path": {"POST", "/api/v1/routes",

@@ -14,6 +14,7 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/strictjson"
+	"github.com/routedeck/routedeck/backend/translate"
 )
 
 // kindInfo ties a URL collection to a model kind.
@@ -146,7 +147,7 @@ func prepare(obj model.Object) error {
 			return p.Err()
 		}
 	}
-	p.Merge("", obj.Validate())
+	p.Merge("", translate.Validate(obj))
 	return p.Err()
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/strictjson"
+	"github.com/routedeck/routedeck/backend/translate"
 )
 
 // checkWorkspace parses conditions and validates ws as it would be after
@@ -30,16 +31,16 @@ func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
 	// values (and secrets may leave their keys out): they keep the draft's.
 	p.Merge("", model.RestoreWorkspaceSecrets(ws, draft, s.Fingerprinter))
 	for i := range ws.Secrets {
-		p.Merge(model.Index("secrets", i), ws.Secrets[i].Validate())
+		p.Merge(model.Index("secrets", i), translate.Validate(&ws.Secrets[i]))
 	}
 	for i := range ws.Gateways {
-		p.Merge(model.Index("gateways", i), ws.Gateways[i].Validate())
+		p.Merge(model.Index("gateways", i), translate.Validate(&ws.Gateways[i]))
 	}
 	for i := range ws.Upstreams {
-		p.Merge(model.Index("upstreams", i), ws.Upstreams[i].Validate())
+		p.Merge(model.Index("upstreams", i), translate.Validate(&ws.Upstreams[i]))
 	}
 	for i := range ws.Routes {
-		p.Merge(model.Index("routes", i), ws.Routes[i].Validate())
+		p.Merge(model.Index("routes", i), translate.Validate(&ws.Routes[i]))
 	}
 	merged := mergeWorkspace(*ws, draft)
 	mergedErr := merged.Validate()

@@ -135,29 +135,19 @@ func subtractRunes(ranges []rune, except []rune) []rune {
 	return ranges
 }
 
-// MaxRegexProgramSize bounds the size of every regex the translator emits,
-// as Go's regexp/syntax compiles it. Envoy refuses a regex whose RE2
-// program is larger than the runtime value re2.max_program_size.error_level
-// (100 unless set), and the generated bootstrap raises that to twice this
-// bound. The two sizes are not the same measure: RE2 (C++) compiles to
-// UTF-8 byte ranges where Go compiles to runes, so RE2's count is usually
-// the larger one, by a small factor for patterns with '.' or non-ASCII
-// classes; the factor of two is the headroom for that difference.
-const MaxRegexProgramSize = 500
+// MaxRegexProgramSize bounds the size of every regex the translator emits;
+// it is the model's limit (see model.MaxRegexProgramSize for why this
+// value), which writes check user regexes against too.
+const MaxRegexProgramSize = model.MaxRegexProgramSize
 
-// regexProgramSize estimates the RE2 program size of re: the number of
-// instructions Go compiles it to after simplification (which expands
-// counted repetitions, as RE2 does).
+// regexProgramSize estimates the RE2 program size of re with the model's
+// measure, so a write and a publish agree on what is too large.
 func regexProgramSize(re string) (int, error) {
-	parsed, err := syntax.Parse(re, syntax.Perl)
+	n, err := model.RegexProgramSize(re)
 	if err != nil {
 		return 0, fmt.Errorf("invalid regex %q: %w", re, err)
 	}
-	prog, err := syntax.Compile(parsed.Simplify())
-	if err != nil {
-		return 0, fmt.Errorf("invalid regex %q: %w", re, err)
-	}
-	return len(prog.Inst), nil
+	return n, nil
 }
 
 // regexMatcherName is the proto name every Envoy safe regex is held in.
