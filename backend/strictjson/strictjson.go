@@ -47,14 +47,7 @@ func Decode(data []byte, v any) error {
 		return fmt.Errorf("strictjson: decode into %T: need a non-nil pointer", v)
 	}
 	d := newDecoder(data)
-	tok := d.Next()
-	if d.stopped {
-		if d.empty {
-			return model.Errorf(model.EINVALID, "empty body: a JSON value is required")
-		}
-		return d.err()
-	}
-	d.ValueFrom(tok, rv.Elem(), "")
+	d.ValueFrom(d.Next(), rv.Elem(), "")
 	if !d.stopped {
 		if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
 			d.Problem("", "must hold a single JSON value, with nothing after it")
@@ -71,7 +64,6 @@ type Decoder struct {
 	p    model.Problems
 
 	stopped bool // a syntax error or a limit ends the document
-	empty   bool // the document had no value at all
 	depth   int  // JSON nesting of the value being read
 
 	// tokStart is the input offset before the last token read by Next,
@@ -139,7 +131,6 @@ func (d *Decoder) Next() json.Token {
 	var syn *json.SyntaxError
 	switch {
 	case errors.Is(err, io.EOF) && d.tokStart == 0:
-		d.empty = true
 		d.fatal("", "empty body: a JSON value is required")
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		d.fatal("", "malformed JSON: unexpected end of input")
