@@ -67,6 +67,7 @@ test-go:
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 15s ./backend/rules
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10s ./backend/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRoute$$' -fuzztime 10s ./backend/api
 
 test-ui: ui-deps
 	cd frontend && npm test

@@ -119,6 +119,8 @@ type server struct {
 	// drafts keeps what is derived from each gateway's draft (compiled
 	// rules, lint) until the draft changes.
 	drafts draftCache
+	// translators find the draft warnings of writes.
+	translators draftTranslators
 }
 
 // NewHandler builds the whole HTTP surface: the API under /api/v1 and,

@@ -68,7 +68,11 @@ func errMethod(r *http.Request) error {
 // routes, "whenText" (the condition in the text language, for editors that
 // show it). Secret values are never shown: private keys, API keys and
 // passwords read as their fingerprints.
-func (s *server) view(obj model.Object) (any, error) {
+func (s *server) view(obj model.Object) (any, error) { return s.viewWarnings(obj, nil) }
+
+// viewWarnings is view with the draft warnings of a write beside the
+// object's fields (nil: no "warnings" field, as in reads).
+func (s *server) viewWarnings(obj model.Object, warnings []model.FieldError) (any, error) {
 	obj = model.Redact(obj, s.Fingerprinter)
 	raw, err := json.Marshal(obj)
 	if err != nil || len(raw) < 2 || raw[0] != '{' {
@@ -77,9 +81,12 @@ func (s *server) view(obj model.Object) (any, error) {
 	// The extra fields go in front of the object's own, spliced into its
 	// encoding: lists of 10,000 routes are rendered with one Marshal per
 	// object rather than a decode into a map and a second encode.
-	extra := map[string]string{"kind": obj.Kind()}
+	extra := map[string]any{"kind": obj.Kind()}
 	if r, ok := obj.(*model.Route); ok {
 		extra["whenText"] = formatCondition(r.When)
+	}
+	if warnings != nil {
+		extra["warnings"] = warnings
 	}
 	head, err := json.Marshal(extra)
 	if err != nil {
@@ -109,8 +116,10 @@ func decodeObject(r *http.Request, k kindInfo, complete func(model.Object) error
 		}
 		delete(fields, "kind")
 	}
-	// whenText is output only: the tree (or text) in "when" is what counts.
+	// whenText and warnings are output only: the tree (or text) in "when"
+	// is what counts.
 	delete(fields, "whenText")
+	delete(fields, "warnings")
 	raw, err := json.Marshal(fields)
 	if err != nil {
 		return nil, fmt.Errorf("re-encode body: %w", err)
@@ -196,7 +205,17 @@ func (s *server) getObject(k kindInfo) http.HandlerFunc {
 }
 
 func (s *server) writeObject(w http.ResponseWriter, r *http.Request, status int, obj model.Object) {
-	v, err := s.view(obj)
+	s.writeObjectWarnings(w, r, status, obj, nil)
+}
+
+// writeWritten answers a create or an update: the object as stored and
+// its draft warnings.
+func (s *server) writeWritten(w http.ResponseWriter, r *http.Request, status int, obj model.Object) {
+	s.writeObjectWarnings(w, r, status, obj, s.draftWarnings(r.Context(), obj))
+}
+
+func (s *server) writeObjectWarnings(w http.ResponseWriter, r *http.Request, status int, obj model.Object, warnings []model.FieldError) {
+	v, err := s.viewWarnings(obj, warnings)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -220,7 +239,7 @@ func (s *server) createObject(k kindInfo) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Location", "/api/v1/"+k.path+"/"+url.PathEscape(obj.ObjectMeta().Name))
-		s.writeObject(w, r, http.StatusCreated, obj)
+		s.writeWritten(w, r, http.StatusCreated, obj)
 	}
 }
 
@@ -258,7 +277,7 @@ func (s *server) updateObject(k kindInfo) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		s.writeObject(w, r, http.StatusOK, obj)
+		s.writeWritten(w, r, http.StatusOK, obj)
 	}
 }
 

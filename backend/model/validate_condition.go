@@ -340,4 +340,3 @@ func isToken(s string) bool {
 	}
 	return true
 }
-
