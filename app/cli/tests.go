@@ -16,6 +16,7 @@ import (
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
+	"github.com/routedeck/routedeck/backend/strictjson"
 )
 
 func newTestCmd(o *options) *cobra.Command {
@@ -219,10 +220,8 @@ func decodeTestDoc(doc *yamlv3.Node) (routetest.Test, error) {
 		delete(fields, "kind")
 	}
 	js, _ = json.Marshal(fields)
-	d := json.NewDecoder(bytes.NewReader(js))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&t); err != nil {
-		return t, errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	if err := strictjson.Decode(js, &t); err != nil {
+		return t, errors.New(strings.TrimPrefix(err.Error(), "invalid input: "))
 	}
 	return t, nil
 }
