@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -126,5 +127,25 @@ func TestPartialFileAndMerge(t *testing.T) {
 	}
 	if Merge(nil, nil) != nil {
 		t.Error("Merge of nothing is not nil")
+	}
+}
+
+// TestLoadLimits: the strict decoder's bounds hold for files too, and its
+// problems are placed on the line they are about.
+func TestLoadLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("kind: Route\nname: deep\ngateway: g\nthen: {forward: [{upstream: u}]}\nwhen:\n")
+	indent := "  "
+	for i := 0; i < 201; i++ {
+		b.WriteString(indent + "not:\n")
+		indent += "  "
+	}
+	b.WriteString(indent + "field: host\n" + indent + "op: present\n")
+	_, err := Load("deep.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "condition nested more than 200 levels deep") {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "deep.yaml:206: when.not") {
+		t.Errorf("not placed on the line of the 201st level (206): %.80s", err)
 	}
 }
