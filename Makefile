@@ -67,7 +67,7 @@ test-go:
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 15s ./backend/rules
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10s ./backend/manifest
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRoute$$' -fuzztime 10s ./backend/api
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRoute$$' -fuzztime 10s ./backend/strictjson
 
 test-ui: ui-deps
 	cd frontend && npm test

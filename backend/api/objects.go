@@ -99,33 +99,18 @@ func (s *server) viewWarnings(obj model.Object, warnings []model.FieldError) (an
 	return json.RawMessage(append(out, raw[1:]...)), nil
 }
 
-// decodeObject reads an object of kind k from the request body. "kind" and
-// "whenText" are accepted and ignored so that a client can send back what it
-// read; everything else unknown is refused. Condition text is parsed.
-// complete, when set, fills in what the client may leave out or send as
-// fingerprints (stored secret values) before the object is checked.
+// decodeObject reads an object of kind k from the request body, strictly
+// (strictjson.DecodeObject: what a read answered may be sent back).
+// Condition text is parsed. complete, when set, fills in what the client
+// may leave out or send as fingerprints (stored secret values) before the
+// object is checked.
 func decodeObject(r *http.Request, k kindInfo, complete func(model.Object) error) (model.Object, error) {
-	var fields map[string]json.RawMessage
-	if err := decode(r, &fields); err != nil {
+	body, err := readBody(r)
+	if err != nil {
 		return nil, err
 	}
-	if raw, ok := fields["kind"]; ok {
-		var kind string
-		if json.Unmarshal(raw, &kind) != nil || kind != k.kind {
-			return nil, fieldError("kind", fmt.Sprintf("must be %q here", k.kind))
-		}
-		delete(fields, "kind")
-	}
-	// whenText and warnings are output only: the tree (or text) in "when"
-	// is what counts.
-	delete(fields, "whenText")
-	delete(fields, "warnings")
-	raw, err := json.Marshal(fields)
+	obj, err := strictjson.DecodeObject(body, k.kind)
 	if err != nil {
-		return nil, fmt.Errorf("re-encode body: %w", err)
-	}
-	obj := model.NewObject(k.kind)
-	if err := strictjson.Decode(raw, obj); err != nil {
 		return nil, err
 	}
 	if complete != nil {
