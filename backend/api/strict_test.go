@@ -24,6 +24,13 @@ func TestStrictBodies(t *testing.T) {
 	values := func(n int) string {
 		return `{"field":"method","op":"in","values":[` + strings.TrimSuffix(strings.Repeat(`"GET",`, n), ",") + `]}`
 	}
+	distinct := func(n int) string {
+		vals := make([]string, n)
+		for i := range vals {
+			vals[i] = fmt.Sprintf(`"value-%03d-abcdefgh"`, i)
+		}
+		return strings.Join(vals, ",")
+	}
 	tests := map[string]struct {
 		path, body string
 		status     int
@@ -55,7 +62,7 @@ func TestStrictBodies(t *testing.T) {
 			routeWith("r8", `{"field":"path","op":"regex","value":"/(?P<id>a)/(?P<id>b)"}`, fwd),
 			400, "when.value", "/api/v1/routes/r8"},
 		"generated regex too large": {"/api/v1/routes",
-			routeWith("r9", `{"field":"header[x-a]","op":"in","ignoreCase":true,"values":[`+strings.TrimSuffix(strings.Repeat(`"abcdefghij",`, 60), ",")+`]}`, fwd),
+			routeWith("r9", `{"field":"header[x-a]","op":"in","ignoreCase":true,"values":[`+distinct(60)+`]}`, fwd),
 			400, "when", "/api/v1/routes/r9"},
 		"backend weight 2^32": {"/api/v1/routes",
 			routeWith("r10", `""`, `{"forward":[{"upstream":"web","weight":4294967296},{"upstream":"api","weight":1}]}`),

@@ -4,58 +4,59 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
 
-// outputOnly are the fields the API and the CLI add when they show an
-// object: "kind", and for routes "whenText" (the condition as text) and,
-// in the answer to a write, "warnings". A client may send back what it
-// read, so they are accepted and dropped ("kind" must name the right
-// kind).
-var outputOnly = map[string]bool{"kind": true, "whenText": true, "warnings": true}
-
 // DecodeObject decodes one object of kind (model.KindRoute, ...) from data
-// strictly, accepting the output-only fields a read answer carries. It is
-// what every API write of one object decodes its body with.
+// strictly. It accepts the fields the API and the CLI add when they show an
+// object, because a client may send back what it read: "kind" (which must
+// name kind), and for routes "whenText" (the condition as text) and, in the
+// answer to a write, "warnings"; those are dropped. It is what every API
+// write of one object decodes its body with.
 func DecodeObject(data []byte, kind string) (model.Object, error) {
 	obj := model.NewObject(kind)
 	if obj == nil {
 		return nil, fmt.Errorf("strictjson: unknown kind %q", kind)
 	}
-	var fields map[string]json.RawMessage
-	if err := Decode(data, &fields); err != nil {
-		return nil, err
-	}
-	if fields == nil {
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 		return nil, &model.Error{Code: model.EINVALID, Message: "invalid input",
 			Fields: []model.FieldError{{Message: "expected an object, got null"}}}
 	}
-	var p model.Problems
-	if raw, ok := fields["kind"]; ok {
-		var k string
-		if json.Unmarshal(raw, &k) != nil || k != kind {
-			p.Add("kind", "must be %q here", kind)
-		}
-	}
-	for f := range outputOnly {
-		delete(fields, f)
-	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	// The fields go back together in one object: the strict decoder then
-	// sees the whole object (its size, every field) as the client sent it,
-	// less the output-only fields.
-	var b bytes.Buffer
-	b.Grow(len(data))
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(fields); err != nil {
-		return nil, fmt.Errorf("re-encode object: %w", err)
-	}
-	if err := Decode(b.Bytes(), obj); err != nil {
+	if err := Decode(data, &objectBody{obj: obj}); err != nil {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// objectBody is an object with the output-only fields of its views.
+type objectBody struct {
+	obj model.Object
+}
+
+func (o *objectBody) DecodeStrict(d *Decoder, path string, tok json.Token) {
+	start := d.tokStart
+	target := reflect.ValueOf(o.obj).Elem()
+	shown := 0 // bytes of output-only fields, which the size bound leaves out
+	d.Object(tok, path, func(key, kp string) {
+		switch key {
+		case "kind":
+			var k string
+			if d.Value(&k, kp); !d.stopped && k != o.obj.Kind() {
+				d.Problem(kp, "must be %q here", o.obj.Kind())
+			}
+		case "whenText", "warnings":
+			from := d.dec.InputOffset()
+			d.Skip(kp)
+			shown += len(d.raw(from))
+		default:
+			d.field(target, key, kp)
+		}
+	})
+	if !d.stopped {
+		if n := len(d.raw(start)) - shown; n > model.MaxObjectBytes {
+			d.Problem(path, "object is %d bytes; at most %d (1 MiB) are allowed", n, model.MaxObjectBytes)
+		}
+	}
 }

@@ -222,3 +222,26 @@ func TestWorkspaceLists(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeObject(t *testing.T) {
+	read := `{"kind":"Route","whenText":"host == \"a\"","warnings":[{"field":"when","message":"m"}],"name":"r","gateway":"g","then":{"forward":[{"upstream":"u"}]}}`
+	obj, err := strictjson.DecodeObject([]byte(read), model.KindRoute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := obj.(*model.Route); r.Name != "r" || r.Then.Forward[0].Upstream != "u" {
+		t.Errorf("decoded %+v", r)
+	}
+	tests := map[string]string{
+		`{"kind":"Gateway","name":"r"}`: "kind: must be \"Route\" here",
+		`null`:                          "expected an object, got null",
+		`{"name":"r","Kind":"Route"}`:   "Kind: unknown field",
+		`{"name":"r","whenText":"x","whenText":"y"}`: "whenText: duplicate key",
+		route(notChain(10_000)):                      "condition nested more than 200 levels deep",
+	}
+	for body, want := range tests {
+		if _, err := strictjson.DecodeObject([]byte(body), model.KindRoute); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60s: got %v, want %q", body, err, want)
+		}
+	}
+}
