@@ -31,7 +31,7 @@ FAIL canary (gateway edge)
 		"testdata/bad_tests.yaml:1: name: invalid name",
 		"testdata/bad_tests.yaml:5: expect.status: must be an HTTP status",
 		"testdata/bad_tests.yaml:7: kind: \"Route\" is not RouteTest",
-		"testdata/bad_tests.yaml:10: unknown field \"extra\"",
+		"testdata/bad_tests.yaml:10: extra: unknown field",
 	}
 	for _, w := range wantErr {
 		if code != 1 || !strings.Contains(errOut, w) {
