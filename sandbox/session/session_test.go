@@ -214,6 +214,7 @@ func TestSendValidation(t *testing.T) {
 		"both":       {`{"gateway":"public","curl":"curl http://x/","request":{"url":"/"}}`, []string{"curl"}},
 		"bad curl":   {`{"gateway":"public","curl":"curl --bogus http://x/"}`, []string{"--bogus"}},
 		"unknown gw": {`{"gateway":"nope","request":{"url":"/"}}`, []string{"nope"}},
+		"strict":     {`{"gateway":"public","gateway":"public","request":{"URL":"/","method":"GET"},"trace":1}`, []string{"gateway: duplicate key", "request.URL: unknown field (did you mean \"url\"?)", "trace: unknown field"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
