@@ -8,6 +8,16 @@ import (
 )
 
 // Error codes. The API maps each to exactly one HTTP status (see backend/api).
+//
+// EINVALID is also the answer for input over a limit (limits.go) and for
+// anything a publish would refuse about an object on its own: writes and
+// publish share that check (translate.Validate), so a draft never holds an
+// object Envoy would refuse. References between objects (a route to its
+// gateway and upstreams, a listener to its secret) are checked at write
+// time too. Only what depends on several objects together (a rule's Envoy
+// routes once other rules' hosts split it into virtual hosts) is tolerated
+// in a draft: a write answers it as a warning beside the object, and a
+// publish refuses it.
 const (
 	EINVALID      = "invalid"
 	ENOTFOUND     = "not_found"
