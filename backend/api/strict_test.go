@@ -94,6 +94,8 @@ func TestStrictBodies(t *testing.T) {
 		"in apply": {"/api/v1/apply",
 			`{"routes":[{"name":"r15","gateway":"public","when":{"all":[{"field":"host","op":"present","negate":true}]},"then":{"forward":[{"upstream":"web"}]}}]}`,
 			400, "routes[0].when.all[0].negate", "/api/v1/routes/r15"},
+		"deep chain in apply": {"/api/v1/apply", `{"routes":[` + routeWith("r17", chain(10_000), fwd) + `]}`,
+			400, "routes[0].when" + strings.Repeat(".not", 200), "/api/v1/routes/r17"},
 		"evaluate": {"/api/v1/evaluate", `{"gateway":"public","request":{"url":"/","Method":"GET"}}`,
 			400, "request.Method", ""},
 		"evaluate unknown": {"/api/v1/evaluate", `{"gateway":"public","request":{"url":"/"},"trace":true}`,

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -85,35 +84,14 @@ func mergeWorkspace(ws, draft model.Workspace) model.Workspace {
 }
 
 // decodeWorkspace reads a workspace body ({"secrets": [...], "gateways":
-// [...], "upstreams": [...], "routes": [...]}), decoding each object on its own so that every
-// broken object is reported, each with its list path ("routes[2].gatway").
+// [...], "upstreams": [...], "routes": [...]}) strictly, reporting every
+// broken object, each with its list path ("routes[2].gatway").
 func decodeWorkspace(r *http.Request) (model.Workspace, error) {
-	var lists struct {
-		Secrets   []json.RawMessage `json:"secrets"`
-		Gateways  []json.RawMessage `json:"gateways"`
-		Upstreams []json.RawMessage `json:"upstreams"`
-		Routes    []json.RawMessage `json:"routes"`
+	body, err := readBody(r)
+	if err != nil {
+		return model.Workspace{}, err
 	}
-	var ws model.Workspace
-	if err := decode(r, &lists); err != nil {
-		return ws, err
-	}
-	var p model.Problems
-	each := func(list string, kind string, raws []json.RawMessage) {
-		for i, raw := range raws {
-			obj := model.NewObject(kind)
-			if err := strictjson.Decode(raw, obj); err != nil {
-				p.Merge(model.Index(list, i), err)
-				continue
-			}
-			ws.Add(obj)
-		}
-	}
-	each("secrets", model.KindSecret, lists.Secrets)
-	each("gateways", model.KindGateway, lists.Gateways)
-	each("upstreams", model.KindUpstream, lists.Upstreams)
-	each("routes", model.KindRoute, lists.Routes)
-	return ws, p.Err()
+	return strictjson.DecodeWorkspace(body)
 }
 
 // applyResponse says what happened to every object.

@@ -60,3 +60,44 @@ func (o *objectBody) DecodeStrict(d *Decoder, path string, tok json.Token) {
 		}
 	}
 }
+
+// DecodeWorkspace decodes a workspace ({"secrets": [...], "gateways":
+// [...], "upstreams": [...], "routes": [...]}) in one pass, each object as
+// DecodeObject would, so every problem of every object comes back with its
+// list path ("routes[2].gatway") and a deep condition meets the condition
+// bound, not the JSON one.
+func DecodeWorkspace(data []byte) (model.Workspace, error) {
+	var ws model.Workspace
+	err := Decode(data, &workspaceBody{ws: &ws})
+	return ws, err
+}
+
+var workspaceLists = map[string]string{
+	"secrets": model.KindSecret, "gateways": model.KindGateway,
+	"upstreams": model.KindUpstream, "routes": model.KindRoute,
+}
+
+type workspaceBody struct {
+	ws *model.Workspace
+}
+
+func (w *workspaceBody) DecodeStrict(d *Decoder, path string, tok json.Token) {
+	d.Object(tok, path, func(key, kp string) {
+		kind, ok := workspaceLists[key]
+		if !ok {
+			d.Field(&model.Workspace{}, key, kp) // reports it, with a suggestion
+			return
+		}
+		if t := d.Next(); t != nil {
+			d.Array(t, kp, func(_ int, ip string) {
+				obj := model.NewObject(kind)
+				if t := d.Next(); t != nil {
+					(&objectBody{obj: obj}).DecodeStrict(d, ip, t)
+				} else if !d.stopped {
+					d.Problem(ip, "expected an object, got null")
+				}
+				w.ws.Add(obj)
+			})
+		}
+	})
+}

@@ -211,12 +211,11 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestWorkspaceLists(t *testing.T) {
-	var ws model.Workspace
-	err := strictjson.Decode([]byte(`{"routes":[{"name":"a","gateway":"g","then":{"forward":[{"upstream":"u"}]}},{"name":"b","gatway":"g"}],"upstreams":[{"name":"u","static":{"endpoints":[{"address":"1.2.3.4","port":80,"weight":4294967296}]}}]}`), &ws)
+	_, err := strictjson.DecodeWorkspace([]byte(`{"routes":[{"name":"a","gateway":"g","then":{"forward":[{"upstream":"u"}]}},{"name":"b","gatway":"g"}],"upstreams":[{"name":"u","static":{"endpoints":[{"address":"1.2.3.4","port":80,"weight":4294967296}]}}],"Routes":[],"routes":null}`))
 	if err == nil {
 		t.Fatal("decoded")
 	}
-	for _, want := range []string{"routes[1].gatway: unknown field"} {
+	for _, want := range []string{"routes[1].gatway: unknown field", `Routes: unknown field (did you mean "routes"?)`, "routes: duplicate key"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v does not contain %q", err, want)
 		}
