@@ -48,7 +48,11 @@ func (r *Request) DecodeField(d *strictjson.Decoder, key, path string) {
 		return
 	}
 	r.Headers = nil
-	d.Object(d.Next(), path, func(name, np string) {
+	t := d.Next()
+	if t == nil { // null: no headers
+		return
+	}
+	d.Object(t, path, func(name, np string) {
 		if r.Headers == nil {
 			r.Headers = http.Header{}
 		}
