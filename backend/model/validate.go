@@ -24,17 +24,6 @@ func validateName(p *Problems, path, name string) {
 	}
 }
 
-// NameProblem says what is wrong with a name (empty: nothing), by the rules
-// of object names; user and token names follow them too, so none carries
-// control characters, path separators or a page of text into logs and
-// audit entries.
-func NameProblem(name string) string {
-	if name == "" {
-		return "required"
-	}
-	return nameProblem(name)
-}
-
 func nameProblem(name string) string {
 	if len(name) > MaxNameLen {
 		return fmt.Sprintf("must be at most %d characters", MaxNameLen)
