@@ -136,7 +136,7 @@ func TestLoadLimits(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("kind: Route\nname: deep\ngateway: g\nthen: {forward: [{upstream: u}]}\nwhen:\n")
 	indent := "  "
-	for i := 0; i < 201; i++ {
+	for i := 0; i < 202; i++ {
 		b.WriteString(indent + "not:\n")
 		indent += "  "
 	}
@@ -145,7 +145,7 @@ func TestLoadLimits(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "condition nested more than 200 levels deep") {
 		t.Fatalf("got %v", err)
 	}
-	if !strings.HasPrefix(err.Error(), "deep.yaml:206: when.not") {
-		t.Errorf("not placed on the line of the 201st level (206): %.80s", err)
+	if !strings.HasPrefix(err.Error(), "deep.yaml:207: when.not") {
+		t.Errorf("not placed on the line of the 202nd level (207): %.80s", err)
 	}
 }

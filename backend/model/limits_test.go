@@ -7,7 +7,7 @@ import (
 
 func TestRouteLimits(t *testing.T) {
 	deep := Pred(FieldHost, OpPresent, "")
-	for i := 1; i < MaxConditionDepth+1; i++ {
+	for i := 0; i < MaxConditionDepth+1; i++ {
 		deep = Not(deep)
 	}
 	many := make([]Condition, MaxConditionNodes)

@@ -36,8 +36,9 @@ func conditionSizeProblem(c Condition) string {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		nodes++
+		operator := it.c.Not != nil || it.c.All != nil || it.c.Any != nil
 		switch {
-		case it.depth > MaxConditionDepth:
+		case operator && it.depth > MaxConditionDepth:
 			return fmt.Sprintf("condition nested more than %d levels deep", MaxConditionDepth)
 		case nodes > MaxConditionNodes:
 			return fmt.Sprintf("condition has more than %d nodes", MaxConditionNodes)

@@ -347,6 +347,11 @@ func (d *Decoder) ValueFrom(tok json.Token, v reflect.Value, path string) {
 		if t == conditionType {
 			v.SetZero()
 		}
+		if d.condDepth > 0 && (t == conditionType || t == reflect.PointerTo(conditionType) || t == reflect.SliceOf(conditionType)) {
+			// Inside a tree, null would silently mean "no condition":
+			// {"not": null} must not match every request.
+			d.Problem(path, "must not be null")
+		}
 		return
 	}
 	if t.Kind() == reflect.Pointer {
@@ -618,7 +623,9 @@ func (d *Decoder) condition(tok json.Token, v reflect.Value, path string) {
 	defer func() { d.condDepth-- }()
 	d.condNodes++
 	switch {
-	case d.condDepth > model.MaxConditionDepth:
+	case d.condDepth > model.MaxConditionDepth+1:
+		// Depth counts all, any and not levels; the predicate at the
+		// bottom of a chain of MaxConditionDepth of them is not one.
 		d.fatal(path, "condition nested more than %d levels deep", model.MaxConditionDepth)
 		return
 	case d.condNodes > model.MaxConditionNodes:

@@ -57,10 +57,14 @@ func TestDecodeRoute(t *testing.T) {
 			body: route(`{"field":"host","op":"present","op":"absent"}`),
 			want: []string{"when.op: duplicate key"},
 		},
-		"depth 200": {body: route(notChain(200))},
+		"depth 200": {body: route(notChain(201))},
 		"depth 201": {
-			body: route(notChain(201)),
-			want: []string{"when" + strings.Repeat(".not", 200) + ": condition nested more than 200 levels deep"},
+			body: route(notChain(202)),
+			want: []string{"when" + strings.Repeat(".not", 201) + ": condition nested more than 200 levels deep"},
+		},
+		"null inside a condition": {
+			body: route(`{"not":null}`),
+			want: []string{"when.not: must not be null"},
 		},
 		"too many nodes": {
 			body: route(`{"any":[` + strings.TrimSuffix(strings.Repeat(`{"field":"host","op":"present"},`, model.MaxConditionNodes), ",") + `]}`),
