@@ -118,6 +118,12 @@ func decodeOptional(r *http.Request, v any) error {
 // bound is a 413 that names the bound.
 func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		// Name the field that filled the body, as far as it was read.
+		return nil, &model.Error{Code: eTooLarge, Message: fmt.Sprintf("request body larger than %d bytes", maxErr.Limit),
+			Fields: []model.FieldError{{Field: strictjson.Heaviest(body), Message: fmt.Sprintf("makes the request body larger than %d bytes", maxErr.Limit)}}}
+	}
 	if err != nil {
 		return nil, decodeError(err)
 	}

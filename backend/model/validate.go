@@ -54,6 +54,10 @@ func nonNegative(p *Problems, path string, d Duration) {
 	}
 }
 
+// CheckDescription is validateDescription for descriptions outside the
+// workspace objects (route tests).
+func CheckDescription(p *Problems, path, d string) { validateDescription(p, path, d) }
+
 // validateDescription keeps a description a note: bounded in bytes and
 // lines, every line of which ends up in each revision's diff.
 func validateDescription(p *Problems, path, d string) {
@@ -62,6 +66,22 @@ func validateDescription(p *Problems, path, d string) {
 		p.Add(path, "is %d bytes; at most %d are allowed", len(d), MaxDescriptionBytes)
 	case strings.Count(d, "\n") >= MaxDescriptionLines:
 		p.Add(path, "has %d lines; at most %d are allowed", strings.Count(d, "\n")+1, MaxDescriptionLines)
+	}
+}
+
+// plainText refuses control characters (CR, LF, NUL and the rest) in a
+// value that ends up in a header, a path, a log line or a registry query,
+// where they would split or truncate it, and bounds its length.
+func plainText(p *Problems, path, v string) {
+	if len(v) > MaxValueBytes {
+		p.Add(path, "is %d bytes; at most %d are allowed", len(v), MaxValueBytes)
+		return
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			p.Add(path, "must not contain control characters (CR, LF, NUL, ...)")
+			return
+		}
 	}
 }
 
@@ -212,6 +232,11 @@ func (u *Upstream) Validate() error {
 		if u.Consul.Service == "" {
 			p.Add("consul.service", "required")
 		}
+		plainText(&p, "consul.service", u.Consul.Service)
+		plainText(&p, "consul.datacenter", u.Consul.Datacenter)
+		for i, tag := range u.Consul.Tags {
+			plainText(&p, Index("consul.tags", i), tag)
+		}
 	}
 	switch sources {
 	case 0:
@@ -244,13 +269,17 @@ func (u *Upstream) Validate() error {
 			n := 0
 			if h.Header != "" {
 				n++
-				if !isToken(h.Header) {
+				if len(h.Header) > MaxHeaderNameBytes {
+					p.Add("loadBalancer.hashOn.header", "a header name is at most %d bytes (this one has %d)", MaxHeaderNameBytes, len(h.Header))
+				} else if !isToken(h.Header) {
 					p.Add("loadBalancer.hashOn.header", "invalid header name %q", h.Header)
 				}
 			}
 			if h.Cookie != "" {
 				n++
-				if !isToken(h.Cookie) {
+				if len(h.Cookie) > MaxHeaderNameBytes {
+					p.Add("loadBalancer.hashOn.cookie", "a cookie name is at most %d bytes (this one has %d)", MaxHeaderNameBytes, len(h.Cookie))
+				} else if !isToken(h.Cookie) {
 					p.Add("loadBalancer.hashOn.cookie", "invalid cookie name %q", h.Cookie)
 				}
 			}
@@ -267,6 +296,7 @@ func (u *Upstream) Validate() error {
 		if !strings.HasPrefix(hc.Path, "/") {
 			p.Add("healthCheck.path", "must start with '/'")
 		}
+		plainText(&p, "healthCheck.path", hc.Path)
 		nonNegative(&p, "healthCheck.interval", hc.Interval)
 		nonNegative(&p, "healthCheck.timeout", hc.Timeout)
 		uint32Field(&p, "healthCheck.healthyThreshold", hc.HealthyThreshold)
@@ -483,6 +513,8 @@ func validateRedirect(p *Problems, path string, r *Redirect, when Condition, whe
 	if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
 		p.Add(path+".path", "must start with '/'")
 	}
+	plainText(p, path+".path", r.Path)
+	plainText(p, path+".pathPrefix", r.PathPrefix)
 	if r.PathPrefix != "" {
 		if !strings.HasPrefix(r.PathPrefix, "/") {
 			p.Add(path+".pathPrefix", "must start with '/'")
@@ -523,6 +555,8 @@ func validateRewrite(p *Problems, path string, rw *Rewrite, when Condition, when
 			p.Add(path+".pathPrefix", "needs exactly one path prefix, segmentPrefix, exact or == condition at the top level of when")
 		}
 	}
+	plainText(p, path+".pathPrefix", rw.PathPrefix)
+	plainText(p, path+".pathTemplate", rw.PathTemplate)
 	if rw.PathRegex != nil {
 		kinds++
 		if rw.PathRegex.Pattern == "" {
@@ -723,6 +757,10 @@ func validateAuth(p *Problems, path string, a *Auth) {
 		if j.Issuer == "" {
 			p.Add(jp+".issuer", "required")
 		}
+		plainText(p, jp+".issuer", j.Issuer)
+		for i, a := range j.Audiences {
+			plainText(p, Index(jp+".audiences", i), a)
+		}
 		switch {
 		case j.JWKSURI == "" && j.JWKS == "":
 			p.Add(jp, "set one of jwksUri and jwks")
@@ -758,6 +796,9 @@ func validateAuth(p *Problems, path string, a *Auth) {
 			if key == "" {
 				p.Add(Index(path+".apiKey.keys", i), "must not be empty")
 			}
+			// A key is compared with a header value: it has a header
+			// value's bounds.
+			plainText(p, Index(path+".apiKey.keys", i), key)
 		}
 	}
 	if b := a.Basic; b != nil {
@@ -766,12 +807,15 @@ func validateAuth(p *Problems, path string, a *Auth) {
 			p.Add(path+".basic.users", "at least one user is required")
 		}
 		for _, u := range slices.Sorted(maps.Keys(b.Users)) {
+			up := path + ".basic.users[" + shortKey(u) + "]"
 			if u == "" || strings.Contains(u, ":") {
-				p.Add(path+".basic.users["+u+"]", "a user name must be non-empty and contain no ':'")
+				p.Add(up, "a user name must be non-empty and contain no ':'")
 			}
 			if b.Users[u] == "" {
-				p.Add(path+".basic.users["+u+"]", "password must not be empty")
+				p.Add(up, "password must not be empty")
 			}
+			plainText(p, up, u)
+			plainText(p, up, b.Users[u])
 		}
 	}
 	if n != 1 {

@@ -63,6 +63,7 @@ var reservedNames = map[string]bool{"run": true, "envoy": true}
 // Validate reports every problem of t with field paths.
 func (t *Test) Validate() error {
 	var p model.Problems
+	model.CheckDescription(&p, "description", t.Description)
 	switch {
 	case t.Name == "":
 		p.Add("name", "required")

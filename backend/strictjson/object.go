@@ -39,14 +39,27 @@ func (o *objectBody) DecodeStrict(d *Decoder, path string, tok json.Token) {
 	start := d.tokStart
 	target := reflect.ValueOf(o.obj).Elem()
 	shown := 0 // bytes of output-only fields, which the size bound leaves out
+	var hasWhen bool
+	var whenTextAt string
 	d.Object(tok, path, func(key, kp string) {
 		switch key {
+		case "when":
+			hasWhen = true
+			d.field(target, key, kp)
+		case "whenText":
+			from := d.dec.InputOffset()
+			var text string
+			d.Value(&text, kp)
+			shown += len(d.raw(from))
+			if text != "" {
+				whenTextAt = kp
+			}
 		case "kind":
 			var k string
 			if d.Value(&k, kp); !d.stopped && k != o.obj.Kind() {
 				d.Problem(kp, "must be %q here", o.obj.Kind())
 			}
-		case "whenText", "warnings":
+		case "warnings":
 			from := d.dec.InputOffset()
 			d.Skip(kp)
 			shown += len(d.raw(from))
@@ -54,9 +67,15 @@ func (o *objectBody) DecodeStrict(d *Decoder, path string, tok json.Token) {
 			d.field(target, key, kp)
 		}
 	})
+	if whenTextAt != "" && !hasWhen {
+		// A client that read a route sends whenText back beside when;
+		// whenText alone would be a condition silently ignored.
+		d.Problem(whenTextAt, "output only: write the condition in when")
+	}
 	if !d.stopped {
-		if n := len(d.raw(start)) - shown; n > model.MaxObjectBytes {
-			d.Problem(path, "object is %d bytes; at most %d (1 MiB) are allowed", n, model.MaxObjectBytes)
+		raw := d.raw(start)
+		if n := len(raw) - shown; n > model.MaxObjectBytes {
+			d.Problem(model.JoinPath(path, heaviest(raw)), "makes the object %d bytes; at most %d (1 MiB) are allowed", n, model.MaxObjectBytes)
 		}
 	}
 }

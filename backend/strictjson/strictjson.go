@@ -481,8 +481,8 @@ func (d *Decoder) checkObjectSize(start int64, path string) {
 	if d.stopped {
 		return
 	}
-	if n := len(d.raw(start)); n > model.MaxObjectBytes {
-		d.Problem(path, "object is %d bytes; at most %d (1 MiB) are allowed", n, model.MaxObjectBytes)
+	if raw := d.raw(start); len(raw) > model.MaxObjectBytes {
+		d.Problem(model.JoinPath(path, heaviest(raw)), "makes the object %d bytes; at most %d (1 MiB) are allowed", len(raw), model.MaxObjectBytes)
 	}
 }
 

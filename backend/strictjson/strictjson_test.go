@@ -103,7 +103,7 @@ func TestDecodeRoute(t *testing.T) {
 		},
 		"object too large": {
 			body: `{"name":"r","gateway":"g","description":"` + strings.Repeat("x", model.MaxObjectBytes) + `","then":{"forward":[{"upstream":"u"}]}}`,
-			want: []string{"object is 1048657 bytes; at most 1048576"},
+			want: []string{"description: makes the object 1048657 bytes; at most 1048576"},
 		},
 	}
 	for name, tc := range tests {
@@ -227,7 +227,7 @@ func TestWorkspaceLists(t *testing.T) {
 }
 
 func TestDecodeObject(t *testing.T) {
-	read := `{"kind":"Route","whenText":"host == \"a\"","warnings":[{"field":"when","message":"m"}],"name":"r","gateway":"g","then":{"forward":[{"upstream":"u"}]}}`
+	read := `{"kind":"Route","whenText":"host == \"a\"","when":"host == \"a\"","warnings":[{"field":"when","message":"m"}],"name":"r","gateway":"g","then":{"forward":[{"upstream":"u"}]}}`
 	obj, err := strictjson.DecodeObject([]byte(read), model.KindRoute)
 	if err != nil {
 		t.Fatal(err)
@@ -239,8 +239,9 @@ func TestDecodeObject(t *testing.T) {
 		`{"kind":"Gateway","name":"r"}`: "kind: must be \"Route\" here",
 		`null`:                          "expected an object, got null",
 		`{"name":"r","Kind":"Route"}`:   "Kind: unknown field",
-		`{"name":"r","whenText":"x","whenText":"y"}`: "whenText: duplicate key",
-		route(notChain(10_000)):                      "condition nested more than 200 levels deep",
+		`{"name":"r","whenText":"x","whenText":"y"}`:        "whenText: duplicate key",
+		`{"name":"r","whenText":"path.prefix(\"/admin\")"}`: "whenText: output only",
+		route(notChain(10_000)):                             "condition nested more than 200 levels deep",
 	}
 	for body, want := range tests {
 		if _, err := strictjson.DecodeObject([]byte(body), model.KindRoute); err == nil || !strings.Contains(err.Error(), want) {
