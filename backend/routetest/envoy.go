@@ -17,6 +17,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/sandbox/checktool"
 )
@@ -180,11 +181,12 @@ func ParseEnvoy(data []byte) (*checktool.TestFile, error) {
 			return nil, model.Errorf(model.EINVALID, "not a router check test file: %v", err)
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
 	tf := &checktool.TestFile{}
-	if err := dec.Decode(tf); err != nil {
-		return nil, model.Errorf(model.EINVALID, "not a router check test file: %v", err)
+	if err := strictjson.Decode(js, tf); err != nil {
+		if fields := model.ErrorFields(err); len(fields) > 0 {
+			return nil, &model.Error{Code: model.EINVALID, Message: "not a router check test file", Fields: fields}
+		}
+		return nil, err
 	}
 	return tf, nil
 }
