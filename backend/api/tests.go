@@ -243,7 +243,7 @@ func (s *server) importEnvoyTests(w http.ResponseWriter, r *http.Request) {
 	if len(req.File) == 0 {
 		p.Add("file", "required: a router_check_tool test file ({\"tests\": [...]})")
 	} else if tf, err := routetest.ParseEnvoy(req.File); err != nil {
-		p.Add("file", "%s", model.ErrorMessage(err))
+		p.Merge("file", err)
 	} else if tests, err = routetest.ImportEnvoy(tf, req.Gateway); err != nil {
 		p.Merge("file", err)
 	}
