@@ -17,8 +17,8 @@ import (
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/sandbox/checktool"
 )
 
