@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -227,7 +228,13 @@ func TestRevisionTooLargeToDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	home := obj.(*model.Route)
-	home.Description = strings.Repeat("x\n", diff.MaxLines+1)
+	// Descriptions are bounded far below the diff caps; many headers are
+	// not (each is a line of the revision's YAML).
+	set := make(map[string]string, diff.MaxLines+1)
+	for i := range diff.MaxLines + 1 {
+		set["x-h-"+strconv.Itoa(i)] = "1"
+	}
+	home.Then.Headers = &model.HeaderPolicy{Request: &model.HeaderMutation{Set: set}}
 	if err := a.store.Update(context.Background(), "test", home); err != nil {
 		t.Fatal(err)
 	}
