@@ -120,17 +120,19 @@ func TestHostileInputFiles(t *testing.T) {
 	}
 }
 
-// TestDiffTooLarge compares a route too large to diff with the server's:
+// TestDiffTooLarge compares an upstream too large to diff with the server's:
 // diff -f says it changed, as the revision does, instead of a diff.
 func TestDiffTooLarge(t *testing.T) {
 	e := newEnv(t)
 	file := writeFile(t, t.TempDir(), "long.yaml", "kind: Gateway\nname: public\nlisteners: [{name: http, port: 8080, protocol: HTTP}]\n---\n"+
-		"kind: Route\nname: long\ngateway: public\nthen: {respond: {status: 200}}\ndescription: |\n"+strings.Repeat("  x\n", diff.MaxLines+1))
+		// Descriptions are bounded far below the diff caps; endpoints,
+		// two lines each in the object's YAML, fit the object size bound.
+		"kind: Upstream\nname: long\nstatic:\n  endpoints:\n"+strings.Repeat("  - {address: a, port: 1}\n", diff.MaxLines/2+1))
 	out, errOut, code := e.client(t, "diff", "-f", file)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := fmt.Sprintf("Route/long changed, too large to diff (over %d lines or %d MiB)\n", diff.MaxLines, diff.MaxBytes>>20)
+	want := fmt.Sprintf("Upstream/long changed, too large to diff (over %d lines or %d MiB)\n", diff.MaxLines, diff.MaxBytes>>20)
 	if !strings.Contains(out, want) || !strings.Contains(out, "+kind: Gateway") {
 		t.Errorf("diff -f printed:\n%.500s", out)
 	}
