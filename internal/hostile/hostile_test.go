@@ -266,6 +266,11 @@ func (s *server) runAPI(t *testing.T, c tc, body []byte) (status int, broken boo
 // expected field (or a field under it).
 func checkProblem(t *testing.T, resp *http.Response, got []byte, fields []string) {
 	t.Helper()
+	// A request line or header block past the server's limit is refused by
+	// the HTTP layer before any handler runs; its answer is Go's plain 431.
+	if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+		return
+	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/problem+json" {
 		t.Errorf("error answer is %q, not application/problem+json", resp.Header.Get("Content-Type"))
 		return
