@@ -95,8 +95,11 @@ test-desktop: desktop
 	./hack/desktop-smoke.sh build/bin/routedeck-desktop build/bin/desktop.png
 
 ## conformance: Envoy's router_check corpus through `routedeck check`, when present
+# It also makes, on that corpus, the checks of the tool's output that
+# Envoy's own test of its tool makes.
 conformance: build
-	@if [ -d "$(CONFORMANCE)" ]; then ./sandbox/checktool/conformance.sh "$(CONFORMANCE)" ./$(BIN); \
+	@if [ -d "$(CONFORMANCE)" ]; then ./sandbox/checktool/conformance.sh "$(CONFORMANCE)" ./$(BIN) && \
+		ROUTEDECK_ROUTER_CHECK_CORPUS="$(abspath $(CONFORMANCE))" $(GO) test -count=1 -run '^TestEnvoyToolSequence$$' ./sandbox/checktool; \
 	else echo "conformance: $(CONFORMANCE) not present, skipped"; fi
 
 ## bench: benchmarks and the JSON harness

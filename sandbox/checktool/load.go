@@ -85,8 +85,10 @@ func loadMessage(path string, m proto.Message) error {
 		if f := unknownField.FindStringSubmatch(err.Error()); f != nil {
 			// Envoy reads again ignoring unknown fields and, when that
 			// works, refuses the file for the field it does not know.
+			// Positions are in the JSON read, which for YAML is its
+			// conversion, as in Envoy.
 			if (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(js, proto.Clone(m)) == nil {
-				return fmt.Errorf("Protobuf message (type %s reason INVALID_ARGUMENT:%s: Cannot find field.) has unknown fields", typ, f[1])
+				return fmt.Errorf("Protobuf message (type %s reason INVALID_ARGUMENT: invalid JSON in %s, near %s: no such field: '%s') has unknown fields", typ, typ, f[1], f[2])
 			}
 		}
 		return fmt.Errorf("Unable to parse JSON as proto (INVALID_ARGUMENT:%s): %s", strings.TrimPrefix(err.Error(), "proto: "), js)
@@ -94,7 +96,7 @@ func loadMessage(path string, m proto.Message) error {
 	return nil
 }
 
-var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+var unknownField = regexp.MustCompile(`\(line (\d+:\d+)\): unknown field "([^"]+)"`)
 
 // LoadRouteConfig reads an Envoy v3 RouteConfiguration from JSON, YAML,
 // proto text or binary, rejecting unknown fields like Envoy does.
