@@ -57,6 +57,7 @@ func TestOutput(t *testing.T) {
 		"tests_unknown_field":      {[]string{"-c", rwCfg, "-t", "testdata/load/unknown_test_field.json"}, 1},
 		"config_is_test_file":      {[]string{"-c", "testdata/formats/tests.yaml", "-t", "testdata/formats/tests.yaml"}, 1},
 		"config_is_test_file_text": {[]string{"-c", "testdata/formats/tests.pb_text", "-t", "testdata/formats/tests.yaml"}, 1},
+		"failure_texts":            {[]string{"-c", "testdata/formats/route.yaml", "-t", "testdata/formats/failures.yaml", "--only-show-failures"}, 1},
 		"tests_are_route_text":     {[]string{"-c", "testdata/formats/route.yaml", "-t", "testdata/formats/route.pb_text"}, 1},
 		"config_duration_object":   {[]string{"-c", "testdata/load/duration_object.yaml", "-t", "testdata/load/duration_object.tests.yaml", "-d"}, 0},
 	}

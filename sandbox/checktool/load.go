@@ -167,6 +167,17 @@ type Assertion struct {
 	ResponseHeaderFields  []HeaderValue     `json:"response_header_fields"`
 	RequestHeaderMatches  []json.RawMessage `json:"request_header_matches"`
 	ResponseHeaderMatches []json.RawMessage `json:"response_header_matches"`
+	// Timeout is the matched route's timeout in proto3 JSON form ("15s").
+	Timeout       *string               `json:"timeout,omitempty"`
+	RouteMetadata []RouteMetadataAssert `json:"route_metadata,omitempty"`
+}
+
+// RouteMetadataAssert expects a string value in the matched route's
+// filter metadata.
+type RouteMetadataAssert struct {
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	Value     string `json:"value"`
 }
 
 // Uint64 accepts a JSON number or a decimal string, as proto3 JSON does

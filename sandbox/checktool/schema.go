@@ -13,6 +13,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/set_metadata/v3"
+	_ "google.golang.org/protobuf/types/known/durationpb"
 	_ "google.golang.org/protobuf/types/known/structpb"
 	_ "google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -72,6 +73,14 @@ var schemaMessages = []struct {
 		{"request_header_matches", 11, ".envoy.config.route.v3.HeaderMatcher", true},
 		{"response_header_matches", 12, ".envoy.config.route.v3.HeaderMatcher", true},
 		{"code_redirect", 13, ".google.protobuf.UInt32Value", false},
+		{"timeout", 14, ".google.protobuf.Duration", false},
+		{"route_metadata", 15, ".envoy.RouterCheckToolSchema.RouteMetadata", true},
+	}},
+	// One string value of the matched route's filter metadata.
+	{"RouteMetadata", []schemaField{
+		{"namespace", 1, "string", false},
+		{"key", 2, "string", false},
+		{"value", 3, "string", false},
 	}},
 }
 
@@ -92,6 +101,7 @@ func buildSchema() protoreflect.MessageDescriptor {
 			"envoy/config/core/v3/base.proto",
 			"envoy/config/route/v3/route_components.proto",
 			"envoy/extensions/filters/http/set_metadata/v3/set_metadata.proto",
+			"google/protobuf/duration.proto",
 			"google/protobuf/struct.proto",
 			"google/protobuf/wrappers.proto",
 		},

@@ -1,15 +1,19 @@
 
-shopè
+shop∑
 shopshop.example
 
 /old/new
 
-/ping:»pongF
+/ping:»pongn
 (j 
 example.meta
 tier
 gold
-/api*/v2
+/api""
+ 
+	shop.meta
+
+route_idapi*/v2Bx
 gold2gold.internal.
 "J
 2checkout.canary
