@@ -65,7 +65,7 @@ test-go:
 # The simulated Envoy's xDS tests again and again with the race detector,
 # several processes at once: updates lost to an interleaving or to a port
 # taken under load show up here rather than once in a while in test-go.
-STRESS_COUNT ?= 10
+STRESS_COUNT ?= 8
 STRESS_PROCS ?= 2
 STRESS_RUN   := TestDataPlane|TestTLS|TestSecrets|TestListener|TestUpstreamTLS|TestBuildKeeps
 test-stress:

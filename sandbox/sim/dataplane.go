@@ -170,7 +170,9 @@ func (dp *DataPlane) check(typeURL string, next *resources) error {
 	return nil
 }
 
-// reservedSocket is a listener's socket, bound but not yet served.
+// reservedSocket is a listener's socket, bound but not yet served. Unlike
+// a warming Envoy listener, which is bound but not listening, it already
+// queues connections; they are served once the listener is.
 type reservedSocket struct {
 	configured string
 	lis        net.Listener
