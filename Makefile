@@ -16,7 +16,7 @@ TOOLS_DIR    ?= $(HOME)/.cache/routedeck/tools
 CONFORMANCE  ?= ../shared/conformance/envoy-router-check
 export ROUTEDECK_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: all run build ui ui-deps desktop test test-deps test-go test-fuzz test-ui test-e2e \
+.PHONY: all run build ui ui-deps desktop test test-deps test-go test-stress test-fuzz test-ui test-e2e \
         test-desktop conformance tools bench vet clean
 
 all: build
@@ -49,7 +49,7 @@ tools:
 	./hack/tools.sh
 
 ## test: everything CI runs
-test: test-deps vet test-go test-fuzz test-ui build test-e2e conformance test-desktop
+test: test-deps vet test-go test-stress test-fuzz test-ui build test-e2e conformance test-desktop
 
 test-deps: tools
 	./hack/deps.sh chromium xvfb imagemagick
@@ -61,6 +61,20 @@ vet:
 
 test-go:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The simulated Envoy's xDS tests again and again with the race detector,
+# several processes at once: updates lost to an interleaving or to a port
+# taken under load show up here rather than once in a while in test-go.
+STRESS_COUNT ?= 8
+STRESS_PROCS ?= 2
+STRESS_RUN   := TestDataPlane|TestTLS|TestSecrets|TestListener|TestUpstreamTLS|TestBuildKeeps
+test-stress:
+	$(GO) test -race -c -o bin/sim-stress.test ./sandbox/sim
+	cd sandbox/sim && pids=(); \
+	for i in $$(seq $(STRESS_PROCS)); do \
+		../../bin/sim-stress.test -test.run '$(STRESS_RUN)' -test.count $(STRESS_COUNT) -test.timeout 5m & pids+=($$!); \
+	done; \
+	status=0; for p in "$${pids[@]}"; do wait $$p || status=1; done; exit $$status
 
 # A short coverage-guided run of the condition-language parser on top of the
 # seed corpus that `go test` already replays.
@@ -81,8 +95,11 @@ test-desktop: desktop
 	./hack/desktop-smoke.sh build/bin/routedeck-desktop build/bin/desktop.png
 
 ## conformance: Envoy's router_check corpus through `routedeck check`, when present
+# It also makes, on that corpus, the checks of the tool's output that
+# Envoy's own test of its tool makes.
 conformance: build
-	@if [ -d "$(CONFORMANCE)" ]; then ./sandbox/checktool/conformance.sh "$(CONFORMANCE)" ./$(BIN); \
+	@if [ -d "$(CONFORMANCE)" ]; then ./sandbox/checktool/conformance.sh "$(CONFORMANCE)" ./$(BIN) && \
+		ROUTEDECK_ROUTER_CHECK_CORPUS="$(abspath $(CONFORMANCE))" $(GO) test -count=1 -run '^TestEnvoyToolSequence$$' ./sandbox/checktool; \
 	else echo "conformance: $(CONFORMANCE) not present, skipped"; fi
 
 ## bench: benchmarks and the JSON harness

@@ -40,22 +40,26 @@ func TestOutput(t *testing.T) {
 		args []string
 		code int
 	}{
-		"failures_quiet":         {[]string{"-c", cfg, "-t", failing}, 1},
-		"failures_details":       {[]string{"-c", cfg, "-t", failing, "--details"}, 1},
-		"failures_only":          {[]string{"-c", cfg, "-t", failing, "--details", "--only-show-failures"}, 1},
-		"pass_details":           {[]string{"--config-path", rwCfg, "--test-path", passing, "-d"}, 0},
-		"pass_only_failures":     {[]string{"-c", rwCfg, "-t", passing, "--only-show-failures"}, 0},
-		"fail_under_met":         {[]string{"-c", rwCfg, "-t", passing, "-f", "90"}, 0},
-		"fail_under_missed":      {[]string{"-c", rwCfg, "-t", passing, "--fail-under=95.5"}, 1},
-		"covall":                 {[]string{"-c", rwCfg, "-t", passing, "--covall"}, 0},
-		"missing_test_path":      {[]string{"-c", rwCfg}, 1},
-		"unknown_flag":           {[]string{"-c", rwCfg, "-t", passing, "--nope"}, 1},
-		"bad_fail_under":         {[]string{"-c", rwCfg, "-t", passing, "-f", "x"}, 1},
-		"config_unknown_field":   {[]string{"-c", "testdata/load/unknown_field.yaml", "-t", passing}, 1},
-		"config_invalid_route":   {[]string{"-c", "testdata/load/invalid_route.yaml", "-t", passing}, 1},
-		"tests_violate_schema":   {[]string{"-c", rwCfg, "-t", "testdata/load/bad_tests.yaml"}, 1},
-		"tests_unknown_field":    {[]string{"-c", rwCfg, "-t", "testdata/load/unknown_test_field.json"}, 1},
-		"config_duration_object": {[]string{"-c", "testdata/load/duration_object.yaml", "-t", "testdata/load/duration_object.tests.yaml", "-d"}, 0},
+		"failures_quiet":           {[]string{"-c", cfg, "-t", failing}, 1},
+		"failures_details":         {[]string{"-c", cfg, "-t", failing, "--details"}, 1},
+		"failures_only":            {[]string{"-c", cfg, "-t", failing, "--details", "--only-show-failures"}, 1},
+		"pass_details":             {[]string{"--config-path", rwCfg, "--test-path", passing, "-d"}, 0},
+		"pass_only_failures":       {[]string{"-c", rwCfg, "-t", passing, "--only-show-failures"}, 0},
+		"fail_under_met":           {[]string{"-c", rwCfg, "-t", passing, "-f", "90"}, 0},
+		"fail_under_missed":        {[]string{"-c", rwCfg, "-t", passing, "--fail-under=95.5"}, 1},
+		"covall":                   {[]string{"-c", rwCfg, "-t", passing, "--covall"}, 0},
+		"missing_test_path":        {[]string{"-c", rwCfg}, 1},
+		"unknown_flag":             {[]string{"-c", rwCfg, "-t", passing, "--nope"}, 1},
+		"bad_fail_under":           {[]string{"-c", rwCfg, "-t", passing, "-f", "x"}, 1},
+		"config_unknown_field":     {[]string{"-c", "testdata/load/unknown_field.yaml", "-t", passing}, 1},
+		"config_invalid_route":     {[]string{"-c", "testdata/load/invalid_route.yaml", "-t", passing}, 1},
+		"tests_violate_schema":     {[]string{"-c", rwCfg, "-t", "testdata/load/bad_tests.yaml"}, 1},
+		"tests_unknown_field":      {[]string{"-c", rwCfg, "-t", "testdata/load/unknown_test_field.json"}, 1},
+		"config_is_test_file":      {[]string{"-c", "testdata/formats/tests.yaml", "-t", "testdata/formats/tests.yaml"}, 1},
+		"config_is_test_file_text": {[]string{"-c", "testdata/formats/tests.pb_text", "-t", "testdata/formats/tests.yaml"}, 1},
+		"failure_texts":            {[]string{"-c", "testdata/formats/route.yaml", "-t", "testdata/formats/failures.yaml", "--only-show-failures"}, 1},
+		"tests_are_route_text":     {[]string{"-c", "testdata/formats/route.yaml", "-t", "testdata/formats/route.pb_text"}, 1},
+		"config_duration_object":   {[]string{"-c", "testdata/load/duration_object.yaml", "-t", "testdata/load/duration_object.tests.yaml", "-d"}, 0},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -69,6 +73,26 @@ func TestOutput(t *testing.T) {
 			got = strings.ReplaceAll(got, "\u00a0", " ")
 			golden.Check(t, filepath.Join("testdata/output", name+".golden"), []byte(got))
 		})
+	}
+}
+
+// TestFormats runs one test file, written in each format Envoy reads,
+// against one route configuration in each format: the extension decides
+// how a file is read, and every assertion and input of the schema is used.
+func TestFormats(t *testing.T) {
+	const dir = "testdata/formats/"
+	for _, cfg := range []string{"route.yaml", "route.pb_text", "route.pb"} {
+		for _, tests := range []string{"tests.yaml", "tests.json", "tests.pb_text", "tests.pb"} {
+			t.Run(cfg+" "+tests, func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				if code := Run([]string{"-c", dir + cfg, "-t", dir + tests, "--details"}, &stdout, &stderr); code != 0 {
+					t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+				}
+				if n := strings.Count(stdout.String(), "\n"); n != 8 {
+					t.Errorf("%d lines, want 7 test names and the coverage:\n%s", n, stdout.String())
+				}
+			})
+		}
 	}
 }
 

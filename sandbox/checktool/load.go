@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"sigs.k8s.io/yaml"
 
 	"github.com/routedeck/routedeck/backend/input"
@@ -44,29 +47,63 @@ func toJSON(path string) ([]byte, error) {
 	return out, nil
 }
 
-// LoadRouteConfig reads an Envoy v3 RouteConfiguration from YAML, JSON or
-// protobuf text (.pb_text), rejecting unknown fields like Envoy does.
-func LoadRouteConfig(path string) (*routev3.RouteConfiguration, error) {
-	rc := &routev3.RouteConfiguration{}
-	if strings.HasSuffix(path, ".pb_text") || strings.HasSuffix(path, ".textproto") {
+// loadMessage reads path into m in the format its extension names, as
+// Envoy's loader chooses: ".pb" binary, ".pb_text" proto text, ".yaml" or
+// ".yml" YAML, anything else JSON. Errors are worded as Envoy words them,
+// naming the message type, so a file given in the wrong place says which
+// type it was read as.
+func loadMessage(path string, m proto.Message) error {
+	typ := m.ProtoReflect().Descriptor().FullName()
+	switch {
+	case strings.HasSuffix(path, ".pb"):
 		data, err := input.ReadFile(path)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := prototext.Unmarshal(data, rc); err != nil {
-			return nil, fmt.Errorf("unable to parse %s as RouteConfiguration: %w", path, err)
+		if proto.Unmarshal(data, m) != nil {
+			return fmt.Errorf("Unable to parse file \"%s\" as a binary protobuf (type %s)", path, typ)
 		}
-		return rc, nil
+		return nil
+	case strings.HasSuffix(path, ".pb_text"):
+		data, err := input.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if prototext.Unmarshal(data, m) != nil {
+			return fmt.Errorf("Unable to parse file \"%s\" as a text protobuf (type %s)", path, typ)
+		}
+		return nil
 	}
 	js, err := toJSON(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if js, err = normalizeDurations(js); err != nil {
-		return nil, fmt.Errorf("unable to parse %s: %w", path, err)
+		return fmt.Errorf("unable to parse %s: %w", path, err)
 	}
-	if err := protojson.Unmarshal(js, rc); err != nil {
-		return nil, fmt.Errorf("unable to parse %s as RouteConfiguration: %w", path, err)
+	if err := protojson.Unmarshal(js, m); err != nil {
+		if f := unknownField.FindStringSubmatch(err.Error()); f != nil {
+			// Envoy reads again ignoring unknown fields and, when that
+			// works, refuses the file for the field it does not know.
+			// Positions are in the JSON read, which for YAML is its
+			// conversion, as in Envoy.
+			if (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(js, proto.Clone(m)) == nil {
+				return fmt.Errorf("Protobuf message (type %s reason INVALID_ARGUMENT: invalid JSON in %s, near %s: no such field: '%s') has unknown fields", typ, typ, f[1], f[2])
+			}
+		}
+		return fmt.Errorf("Unable to parse JSON as proto (INVALID_ARGUMENT:%s): %s", strings.TrimPrefix(err.Error(), "proto: "), js)
+	}
+	return nil
+}
+
+var unknownField = regexp.MustCompile(`\(line (\d+:\d+)\): unknown field "([^"]+)"`)
+
+// LoadRouteConfig reads an Envoy v3 RouteConfiguration from JSON, YAML,
+// proto text or binary, rejecting unknown fields like Envoy does.
+func LoadRouteConfig(path string) (*routev3.RouteConfiguration, error) {
+	rc := &routev3.RouteConfiguration{}
+	if err := loadMessage(path, rc); err != nil {
+		return nil, err
 	}
 	if err := rc.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("%s: proto constraint validation failed: %w", path, err)
@@ -130,6 +167,17 @@ type Assertion struct {
 	ResponseHeaderFields  []HeaderValue     `json:"response_header_fields"`
 	RequestHeaderMatches  []json.RawMessage `json:"request_header_matches"`
 	ResponseHeaderMatches []json.RawMessage `json:"response_header_matches"`
+	// Timeout is the matched route's timeout in proto3 JSON form ("15s").
+	Timeout       *string               `json:"timeout,omitempty"`
+	RouteMetadata []RouteMetadataAssert `json:"route_metadata,omitempty"`
+}
+
+// RouteMetadataAssert expects a string value in the matched route's
+// filter metadata.
+type RouteMetadataAssert struct {
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	Value     string `json:"value"`
 }
 
 // Uint64 accepts a JSON number or a decimal string, as proto3 JSON does
@@ -147,17 +195,21 @@ func (u *Uint64) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// LoadTestFile reads and validates a test file (JSON or YAML).
+// LoadTestFile reads and validates a test file in any format Envoy reads
+// (see loadMessage).
 func LoadTestFile(path string) (*TestFile, error) {
-	js, err := toJSON(path)
+	m := dynamicpb.NewMessage(validationType)
+	if err := loadMessage(path, m); err != nil {
+		return nil, err
+	}
+	// The schema has been checked; the typed view is read from its JSON.
+	js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
 	tf := &TestFile{}
-	if err := dec.Decode(tf); err != nil {
-		return nil, fmt.Errorf("unable to parse %s as a router check test file: %w", path, err)
+	if err := json.Unmarshal(js, tf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := tf.validate(); err != nil {
 		return nil, fmt.Errorf("%s: proto constraint validation failed: %w", path, err)

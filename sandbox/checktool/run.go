@@ -10,12 +10,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/routedeck/routedeck/sandbox/sim"
@@ -367,6 +369,35 @@ func (c *Checker) runTest(t TestCase) Result {
 			fail(fmt.Sprintf("expected: [%d], actual: [%d], test type: code_redirect", *v.CodeRedirect, actual))
 		} else if direct {
 			c.cov.mark(key, d).redirectCode = true
+		}
+	}
+	var route *routev3.Route
+	if entry {
+		route = d.MatchedRoute().Proto()
+	}
+	if v.Timeout != nil {
+		// The route's own timeout (Envoy's default when it sets none),
+		// not one a request header asks for.
+		actual := ""
+		if route != nil {
+			t := route.GetRoute().GetTimeout()
+			if t == nil {
+				t = durationpb.New(15 * time.Second)
+			}
+			b, _ := protojson.Marshal(t)
+			actual = strings.Trim(string(b), `"`)
+		}
+		if actual != *v.Timeout {
+			fail(fmt.Sprintf("expected: [%s], actual: [%s], test type: timeout", *v.Timeout, actual))
+		}
+	}
+	for _, m := range v.RouteMetadata {
+		actual := ""
+		if f := route.GetMetadata().GetFilterMetadata()[m.Namespace].GetFields()[m.Key]; f != nil {
+			actual = f.GetStringValue()
+		}
+		if actual != m.Value {
+			fail(fmt.Sprintf("expected: [%s.%s: %s], actual: [%s.%s: %s], test type: route_metadata", m.Namespace, m.Key, m.Value, m.Namespace, m.Key, actual))
 		}
 	}
 	// Header checks run last, on the finalized request and response.

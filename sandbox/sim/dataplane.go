@@ -61,12 +61,16 @@ type DataPlane struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu       sync.Mutex
-	servers  map[string]*listenerServer
-	nacks    []Nack
-	changed  chan struct{} // closed and replaced on every change
-	pending  *config       // built by check, installed by apply
-	captures sync.Map      // request id -> chan *Exchange
+	mu      sync.Mutex
+	servers map[string]*listenerServer
+	nacks   []Nack
+	changed chan struct{} // closed and replaced on every change
+	pending *config       // built by check, installed by apply
+	// reserved holds, by listener, the socket bound when the listener
+	// response naming it was checked, until apply serves it; a warming
+	// listener keeps its socket meanwhile. Guarded by mu.
+	reserved map[string]*reservedSocket
+	captures sync.Map // request id -> chan *Exchange
 	// transports holds one *http.Transport per cluster pool key
 	// (cluster, protocol, TLS identity).
 	transports sync.Map
@@ -79,9 +83,12 @@ type DataPlane struct {
 type listenerServer struct {
 	name string
 	addr string
-	tls  bool
-	srv  *http.Server
-	dp   *DataPlane
+	// configured is the address the listener was bound for (host:0 for
+	// a free port), so an update that keeps it keeps the socket.
+	configured string
+	tls        bool
+	srv        *http.Server
+	dp         *DataPlane
 }
 
 // Start connects to the ADS server and serves listeners as they arrive. It
@@ -97,7 +104,7 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 		opts.NodeID = "routedeck-sim"
 	}
 	dp := &DataPlane{opts: opts, log: opts.Logger, servers: map[string]*listenerServer{}, changed: make(chan struct{}), done: make(chan struct{}),
-		health: map[string]*clusterHealth{}}
+		health: map[string]*clusterHealth{}, reserved: map[string]*reservedSocket{}}
 	if dp.log == nil {
 		dp.log = slog.Default()
 	}
@@ -128,6 +135,10 @@ func (dp *DataPlane) Close() error {
 		errs = append(errs, s.srv.Close())
 		delete(dp.servers, name)
 	}
+	for name, r := range dp.reserved {
+		errs = append(errs, r.lis.Close())
+		delete(dp.reserved, name)
+	}
 	for name, ch := range dp.health {
 		ch.close()
 		delete(dp.health, name)
@@ -144,9 +155,71 @@ func (dp *DataPlane) check(typeURL string, next *resources) error {
 	if e := errs[typeURL]; len(e) > 0 {
 		return errors.Join(e...)
 	}
+	if typeURL == TypeListener {
+		// Like Envoy, bind before accepting: a listener whose address is
+		// taken is refused with the listener response, where the server
+		// (and the sandbox waiting on it) can see it, instead of being
+		// accepted and never served.
+		if err := dp.reserve(next.listeners); err != nil {
+			return err
+		}
+	}
 	dp.mu.Lock()
 	dp.pending = cfg
 	dp.mu.Unlock()
+	return nil
+}
+
+// reservedSocket is a listener's socket, bound but not yet served. Unlike
+// a warming Envoy listener, which is bound but not listening, it already
+// queues connections; they are served once the listener is.
+type reservedSocket struct {
+	configured string
+	lis        net.Listener
+}
+
+// reserve binds a socket for every listener of an incoming listener
+// response that is not served or reserved at its address yet, and
+// releases the reservations of listeners the response drops. If any
+// address cannot be bound nothing changes and the error names them all.
+func (dp *DataPlane) reserve(listeners map[string]*listenerv3.Listener) error {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	bound := map[string]*reservedSocket{}
+	var errs []error
+	for _, name := range sortedKeys(listeners) {
+		want := dp.bindAddr(listeners[name])
+		if s := dp.servers[name]; s != nil && (!dp.opts.BindConfiguredAddress || s.configured == want) {
+			continue
+		}
+		if r := dp.reserved[name]; r != nil && r.configured == want {
+			continue
+		}
+		if s := dp.servers[name]; s != nil && s.addr == want {
+			// Configured now with the port it was given as a free
+			// one: still held by its server, so apply rebinds it.
+			continue
+		}
+		lis, err := net.Listen("tcp", want)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listener %q: cannot bind %s: %w", name, want, err))
+			continue
+		}
+		bound[name] = &reservedSocket{configured: want, lis: lis}
+	}
+	if len(errs) > 0 {
+		for _, r := range bound {
+			_ = r.lis.Close()
+		}
+		return errors.Join(errs...)
+	}
+	for name, r := range dp.reserved {
+		if bound[name] != nil || listeners[name] == nil {
+			_ = r.lis.Close()
+			delete(dp.reserved, name)
+		}
+	}
+	maps.Copy(dp.reserved, bound)
 	return nil
 }
 
@@ -163,9 +236,10 @@ func (dp *DataPlane) apply(*resources) {
 	dp.pruneTransports(cfg)
 	// Serve new listeners, stop removed ones; kept ones keep their port.
 	for name, hc := range cfg.listeners {
-		want := dp.bindAddr(hc)
+		want := dp.bindAddr(hc.source)
+		r := dp.reserved[name]
 		if old := dp.servers[name]; old != nil {
-			if (dp.opts.BindConfiguredAddress && old.addr != want) || old.tls != hc.tls {
+			if (dp.opts.BindConfiguredAddress && old.configured != want) || old.tls != hc.tls {
 				// A real Envoy drains and rebinds a listener whose
 				// address (or transport) changed; so does the sim.
 				_ = old.srv.Close()
@@ -174,12 +248,20 @@ func (dp *DataPlane) apply(*resources) {
 				continue
 			}
 		}
-		s, err := dp.serve(name, want, hc.tls)
-		if err != nil {
-			dp.log.Error("sim: serve listener", "listener", name, "err", err)
-			continue
+		var lis net.Listener
+		if r != nil && r.configured == want {
+			lis = r.lis
+			delete(dp.reserved, name)
+		} else {
+			// Only a transport change on the same address gets here:
+			// its socket was served, so it is bound again now.
+			var err error
+			if lis, err = net.Listen("tcp", want); err != nil {
+				dp.log.Error("sim: serve listener", "listener", name, "err", err)
+				continue
+			}
 		}
-		dp.servers[name] = s
+		dp.servers[name] = dp.serve(name, lis, want, hc.tls)
 	}
 	for name, s := range dp.servers {
 		if cfg.listeners[name] == nil {
@@ -306,21 +388,18 @@ func (dp *DataPlane) Router(listener string) *Router {
 
 // bindAddr is where a listener is served: its configured socket address
 // with BindConfiguredAddress, else a free port on ListenHost.
-func (dp *DataPlane) bindAddr(hc *hcmConfig) string {
+func (dp *DataPlane) bindAddr(l *listenerv3.Listener) string {
 	if dp.opts.BindConfiguredAddress {
-		if sa := hc.source.GetAddress().GetSocketAddress(); sa != nil {
+		if sa := l.GetAddress().GetSocketAddress(); sa != nil {
 			return net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
 		}
 	}
 	return net.JoinHostPort(dp.opts.ListenHost, "0")
 }
 
-func (dp *DataPlane) serve(name, addr string, useTLS bool) (*listenerServer, error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listener %q: %w", name, err)
-	}
-	s := &listenerServer{name: name, addr: lis.Addr().String(), tls: useTLS, dp: dp}
+// serve serves a listener on lis, bound for the address configured.
+func (dp *DataPlane) serve(name string, lis net.Listener, configured string, useTLS bool) *listenerServer {
+	s := &listenerServer{name: name, addr: lis.Addr().String(), configured: configured, tls: useTLS, dp: dp}
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
 	if useTLS {
@@ -346,7 +425,7 @@ func (dp *DataPlane) serve(name, addr string, useTLS bool) (*listenerServer, err
 		}
 	}()
 	dp.log.Info("sim: serving listener", "listener", name, "addr", s.addr)
-	return s, nil
+	return s
 }
 
 // Exchange is what the data plane did with one request, for the sandbox's

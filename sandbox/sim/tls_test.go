@@ -23,6 +23,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/model/secrettest"
@@ -146,17 +147,17 @@ func TestListenerTLSErrors(t *testing.T) {
 
 // tlsGateway is a workspace with gateway "edge": a plaintext listener and
 // an HTTPS one presenting the given certificates, routing everything to
-// the upstream "web" at addr.
+// the upstream "web" at addr. Its ports are placeholders: adsWithGateway
+// serves both listeners on free ports.
 func tlsGateway(t *testing.T, addr string, certs []model.Certificate, secrets ...model.Secret) model.Workspace {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	ports := freeTCPPorts(t, 2)
 	return model.Workspace{
 		Secrets: secrets,
 		Gateways: []model.Gateway{{Meta: model.Meta{Name: "edge"}, Listeners: []model.Listener{
-			{Name: "http", Address: "127.0.0.1", Port: ports[0], Protocol: model.ProtocolHTTP},
-			{Name: "https", Address: "127.0.0.1", Port: ports[1], Protocol: model.ProtocolHTTPS,
+			{Name: "http", Address: "127.0.0.1", Port: 8080, Protocol: model.ProtocolHTTP},
+			{Name: "https", Address: "127.0.0.1", Port: 8443, Protocol: model.ProtocolHTTPS,
 				TLS: &model.ListenerTLS{MinVersion: "1.3", Certificates: certs}},
 		}}},
 		Upstreams: []model.Upstream{{Meta: model.Meta{Name: "web"}, Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: host, Port: p}}}}},
@@ -164,32 +165,48 @@ func tlsGateway(t *testing.T, addr string, certs []model.Certificate, secrets ..
 	}
 }
 
-// freeTCPPorts returns n distinct free loopback ports: each is held until
-// all are picked, so the kernel cannot hand one out twice.
-func freeTCPPorts(t *testing.T, n int) []int {
+// translateEdge translates ws's gateway "edge" with each listener's port
+// replaced by ports[listener name], or by 0 (a free port, bound by the data
+// plane as Envoy binds one) when ports does not name it. A port picked
+// free beforehand and released would race with every other socket opened
+// meanwhile, here and in other processes.
+func translateEdge(t *testing.T, ws model.Workspace, ports map[string]int) *translate.Resources {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lis.Close()
-		ports[i] = lis.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
-
-// adsWithGateway serves ws's gateway "edge" from the real ADS server and
-// starts a data plane bound to the configured addresses.
-func adsWithGateway(t *testing.T, ws model.Workspace) (*xds.Server, *DataPlane) {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := xds.New(xds.Options{Logger: log})
 	res, err := translate.Gateway(ws, "edge", translate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i, l := range res.Listeners {
+		l = proto.Clone(l).(*listenerv3.Listener)
+		l.GetAddress().GetSocketAddress().PortSpecifier = &corev3.SocketAddress_PortValue{PortValue: uint32(ports[l.GetName()])}
+		res.Listeners[i] = l
+	}
+	return res
+}
+
+// adsWithGateway serves ws's gateway "edge" from the real ADS server, its
+// listeners on free ports, and starts a data plane bound to the configured
+// addresses.
+func adsWithGateway(t *testing.T, ws model.Workspace) (*xds.Server, *DataPlane) {
+	t.Helper()
+	srv, dp := adsServing(t, translateEdge(t, ws, nil))
+	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer wcancel()
+	// The endpoints too: a request before them finds no healthy upstream.
+	if _, err := dp.WaitFor(wctx, func(st Status) bool {
+		return st.Ready["http"] && st.Ready["https"] && st.Versions[TypeEndpoint] != ""
+	}); err != nil {
+		t.Fatalf("%v (status %+v)", err, dp.Status())
+	}
+	return srv, dp
+}
+
+// adsServing serves res as version v1 of gateway "edge" from the real ADS
+// server and starts a data plane bound to the configured addresses.
+func adsServing(t *testing.T, res *translate.Resources) (*xds.Server, *DataPlane) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := xds.New(xds.Options{Logger: log})
 	if err := srv.SetGateway(t.Context(), "edge", res, "v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -206,15 +223,59 @@ func adsWithGateway(t *testing.T, ws model.Workspace) (*xds.Server, *DataPlane) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dp.Close() })
-	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer wcancel()
-	// The endpoints too: a request before them finds no healthy upstream.
-	if _, err := dp.WaitFor(wctx, func(st Status) bool {
-		return st.Ready["http"] && st.Ready["https"] && st.Versions[TypeEndpoint] != ""
-	}); err != nil {
+	return srv, dp
+}
+
+// A listener whose address is taken is refused with its listener
+// response, as Envoy refuses it, rather than accepted and never served; a
+// later response that can be bound is served.
+func TestListenerBindConflictNacks(t *testing.T) {
+	web := mock(t, "web", upstream.Profile{})
+	example := secrettest.TLS(t, "example-com", "example.com")
+	ws := tlsGateway(t, web.Addr(), []model.Certificate{{Secret: "example-com", Hosts: []string{"example.com"}}}, example)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	srv, dp := adsServing(t, translateEdge(t, ws, map[string]int{"http": port}))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st, err := dp.WaitFor(ctx, func(st Status) bool { return len(st.Nacks) > 0 })
+	if err != nil {
 		t.Fatalf("%v (status %+v)", err, dp.Status())
 	}
-	return srv, dp
+	n := st.Nacks[0]
+	if want := sprintf(`listener "http": cannot bind 127.0.0.1:%d: `, port); n.TypeURL != TypeListener || !strings.Contains(n.Error, want) {
+		t.Fatalf("nack %+v, want a listener NACK containing %q", n, want)
+	}
+	if st.Versions[TypeListener] != "" || len(st.Listeners) != 0 {
+		t.Fatalf("the refused listener response was taken: %+v", st)
+	}
+
+	// A new version with the listener on a free port is bound and served;
+	// the socket reserved for the refused response was not kept.
+	if err := srv.SetGateway(t.Context(), "edge", translateEdge(t, ws, nil), "v2"); err != nil {
+		t.Fatal(err)
+	}
+	st, err = dp.WaitFor(ctx, func(st Status) bool { return st.Ready["http"] && st.Ready["https"] })
+	if err != nil {
+		t.Fatalf("%v (status %+v)", err, dp.Status())
+	}
+	if st.Versions[TypeListener] != "v2" {
+		t.Errorf("listener version %q, want v2", st.Versions[TypeListener])
+	}
+	resp, err := http.Get("http://" + st.Listeners["http"] + "/after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if e := echoOf(t, string(body)); resp.StatusCode != 200 || e.Received.Path != "/after" {
+		t.Fatalf("status %d, echo %+v", resp.StatusCode, e)
+	}
 }
 
 func leafOf(t *testing.T, certPEM string) []byte {
