@@ -3,9 +3,7 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,23 +11,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/routedeck/routedeck/internal/pkitest"
 )
 
-// testSealer stands in for the data directory's keyring: reversible, and
-// recognisably not the plaintext.
-type testSealer struct{}
-
-func (testSealer) Seal(b []byte) (string, error) {
-	return "sealed:" + base64.StdEncoding.EncodeToString(b), nil
-}
-
-func (testSealer) Unseal(s string) ([]byte, error) {
-	rest, ok := strings.CutPrefix(s, "sealed:")
-	if !ok {
-		return nil, errors.New("not sealed by this sealer")
-	}
-	return base64.StdEncoding.DecodeString(rest)
-}
+type testSealer = pkitest.Sealer
 
 // clock is a settable time for expiry tests.
 type clock struct {

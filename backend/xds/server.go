@@ -11,6 +11,7 @@ package xds
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -49,6 +51,14 @@ type Options struct {
 	// KeepDisconnected is how long a disconnected proxy stays in Proxies
 	// (default one hour), so the console can show that it went away.
 	KeepDisconnected time.Duration
+	// TLS, when set, is the server side of mutual TLS for Serve: proxies
+	// without a certificate it accepts never complete the handshake.
+	TLS *tls.Config
+	// Authorize, when set, decides per stream whether the peer may
+	// receive its node.cluster's configuration; a refused stream ends
+	// with PermissionDenied and receives nothing. nil lets every stream
+	// in (plaintext development).
+	Authorize Authorizer
 }
 
 // Server is the ADS server. Create it with New.
@@ -58,6 +68,7 @@ type Server struct {
 	tracker *tracker
 	metrics *Metrics
 	xds     serverv3.Server
+	tls     *tls.Config
 
 	// setMu serialises snapshot changes so each is derived from the one
 	// before it (versions of unchanged types are kept, endpoints updated
@@ -81,9 +92,14 @@ func New(opts Options) *Server {
 		log:     log,
 		cache:   newSnapshotCache(log),
 		metrics: m,
+		tls:     opts.TLS,
 	}
 	s.tracker = newTracker(log, m, keep)
-	s.xds = serverv3.NewServer(context.Background(), s.cache, s.tracker)
+	var callbacks serverv3.Callbacks = s.tracker
+	if opts.Authorize != nil {
+		callbacks = newAccess(s.tracker, opts.Authorize)
+	}
+	s.xds = serverv3.NewServer(context.Background(), s.cache, callbacks)
 	return s
 }
 
@@ -116,13 +132,18 @@ func GRPCServerOptions() []grpc.ServerOption {
 }
 
 // Serve serves ADS on lis until ctx is done, then stops gracefully (giving
-// streams a few seconds) and returns nil.
+// streams a few seconds) and returns nil. With Options.TLS it serves over
+// TLS, else in plaintext.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	g := grpc.NewServer(GRPCServerOptions()...)
+	opts := GRPCServerOptions()
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
+	}
+	g := grpc.NewServer(opts...)
 	s.Register(g)
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
-	s.log.Info("xds: serving ADS", "addr", lis.Addr().String())
+	s.log.Info("xds: serving ADS", "addr", lis.Addr().String(), "tls", s.tls != nil)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve ADS on %s: %w", lis.Addr(), err)
