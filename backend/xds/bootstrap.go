@@ -49,7 +49,11 @@ const (
 // Kubernetes where it is a Service name. A static runtime layer sets the
 // RE2 program size limits (see RegexProgramSizeErrorLevel), with an admin
 // layer above it so /runtime_modify keeps working.
-func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int) (*bootstrapv3.Bootstrap, error) {
+//
+// With tls, ADS runs over mutual TLS with the credentials it names (see
+// SDSFiles for the files that go with the bootstrap); nil is plaintext,
+// which the server refuses unless started for it.
+func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) (*bootstrapv3.Bootstrap, error) {
 	var p model.Problems
 	if gateway == "" {
 		p.Add("gateway", "required")
@@ -146,6 +150,19 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int) (*bootstrapv3
 			},
 			{Name: "admin", LayerSpecifier: &bootstrapv3.RuntimeLayer_AdminLayer_{AdminLayer: &bootstrapv3.RuntimeLayer_AdminLayer{}}},
 		}},
+	}
+	if tls != nil {
+		// The host name as SNI lets a TLS-routing load balancer in front
+		// of routedeck pick the right backend; an IP address is no SNI.
+		sni := ""
+		if net.ParseIP(host) == nil {
+			sni = host
+		}
+		ts, err := tls.transportSocket(sni)
+		if err != nil {
+			return nil, fmt.Errorf("envoy bootstrap: %w", err)
+		}
+		b.StaticResources.Clusters[0].TransportSocket = ts
 	}
 	if err := b.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)

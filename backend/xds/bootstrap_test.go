@@ -1,15 +1,18 @@
 package xds
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/routedeck/routedeck/backend/translate"
+	"github.com/routedeck/routedeck/internal/golden"
 )
 
 func TestBootstrapRoundTrip(t *testing.T) {
@@ -24,7 +27,7 @@ func TestBootstrapRoundTrip(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			b, err := Bootstrap("public", "public-0", tc.ads, 9901)
+			b, err := Bootstrap("public", "public-0", tc.ads, 9901, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +76,7 @@ func TestBootstrapRoundTrip(t *testing.T) {
 }
 
 func TestBootstrapRejectsBadInput(t *testing.T) {
-	_, err := Bootstrap("", "", "nohost", 70000)
+	_, err := Bootstrap("", "", "nohost", 70000, nil)
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -82,7 +85,7 @@ func TestBootstrapRejectsBadInput(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if _, err := Bootstrap("g", "n", "h:0", 1); err == nil || !strings.Contains(err.Error(), `port "0"`) {
+	if _, err := Bootstrap("g", "n", "h:0", 1, nil); err == nil || !strings.Contains(err.Error(), `port "0"`) {
 		t.Errorf("port 0: err = %v", err)
 	}
 }
@@ -91,7 +94,7 @@ func TestBootstrapRejectsBadInput(t *testing.T) {
 // Envoy's RE2 program size limit (100 by default) above what the translator
 // may emit, with the admin layer on top, as Envoy reads it from YAML.
 func TestBootstrapRaisesRegexLimit(t *testing.T) {
-	b, err := Bootstrap("public", "public-0", "127.0.0.1:18000", 9901)
+	b, err := Bootstrap("public", "public-0", "127.0.0.1:18000", 9901, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +121,66 @@ func TestBootstrapRaisesRegexLimit(t *testing.T) {
 	if errLevel <= 100 || warnLevel >= errLevel || errLevel < float64(translate.MaxRegexProgramSize) {
 		t.Errorf("error level %v, warn level %v: want error above Envoy's 100 and the translator's bound %d, warn below error",
 			errLevel, warnLevel, translate.MaxRegexProgramSize)
+	}
+}
+
+// TestBootstrapMTLSGolden: the ADS cluster of a bootstrap with credentials
+// speaks TLS with the certificate and trust bundle from SDS files, and
+// those files point at tls.crt, tls.key and ca.crt in watched directories.
+func TestBootstrapMTLSGolden(t *testing.T) {
+	tlsDirs := ADSTLS{CertDir: "/etc/routedeck/tls", ConfigDir: "/etc/envoy"}
+	b, err := Bootstrap("public", "public-0", "routedeck.infra:18000", 9901, &tlsDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := BootstrapYAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "bootstrap-mtls.yaml"), y)
+	back, err := ParseBootstrapYAML(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.ValidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	ts := back.StaticResources.Clusters[0].GetTransportSocket()
+	upstream := &tlsv3.UpstreamTlsContext{}
+	if err := ts.GetTypedConfig().UnmarshalTo(upstream); err != nil {
+		t.Fatalf("ADS cluster transport socket: %v", err)
+	}
+	if upstream.Sni != "routedeck.infra" {
+		t.Errorf("sni = %q", upstream.Sni)
+	}
+	ctx := upstream.CommonTlsContext
+	if got := ctx.TlsCertificateSdsSecretConfigs[0].SdsConfig.GetPathConfigSource().GetPath(); got != "/etc/envoy/"+SDSCertificateFile {
+		t.Errorf("certificate SDS path %q", got)
+	}
+
+	files, err := SDSFiles(tlsDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		golden.Check(t, filepath.Join("testdata", name), data)
+	}
+	cert, err := ParseSDSFile(files[SDSCertificateFile])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := cert.GetTlsCertificate()
+	if cert.Name != ctx.TlsCertificateSdsSecretConfigs[0].Name || tc.CertificateChain.GetFilename() != "/etc/routedeck/tls/tls.crt" ||
+		tc.PrivateKey.GetFilename() != "/etc/routedeck/tls/tls.key" || tc.WatchedDirectory.GetPath() != "/etc/routedeck/tls" {
+		t.Errorf("certificate secret %v", cert)
+	}
+	trust, err := ParseSDSFile(files[SDSTrustFile])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := trust.GetValidationContext()
+	if trust.Name != ctx.GetValidationContextSdsSecretConfig().Name || vc.TrustedCa.GetFilename() != "/etc/routedeck/tls/ca.crt" ||
+		vc.MatchTypedSubjectAltNames[0].Matcher.GetExact() != "spiffe://routedeck/ads" {
+		t.Errorf("trust secret %v", trust)
 	}
 }

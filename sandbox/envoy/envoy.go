@@ -66,6 +66,10 @@ type Config struct {
 	Gateway string
 	// ADSAddr is routedeck's ADS server, host:port.
 	ADSAddr string
+	// Credentials are the sandbox's ADS client certificate, key and the
+	// server's trust bundle, written into Dir for the bootstrap's SDS
+	// files; nil connects in plaintext.
+	Credentials *xds.Credentials
 	// Dir holds the bootstrap, the admin address file and nothing else;
 	// it must exist. Each running Envoy needs its own.
 	Dir string
@@ -130,11 +134,11 @@ func NodeID(gateway string, baseID int) string {
 }
 
 // BootstrapYAML is the bootstrap a sandbox Envoy of the gateway runs with:
-// node cluster sandbox/<gateway> and id nodeID, ADS at adsAddr, the admin
-// interface on a loopback port Envoy picks (it writes the address to
-// AdminAddrFile).
-func BootstrapYAML(gateway, nodeID, adsAddr string) ([]byte, error) {
-	b, err := xds.Bootstrap(NodeCluster(gateway), nodeID, adsAddr, 0)
+// node cluster sandbox/<gateway> and id nodeID, ADS at adsAddr (over mutual
+// TLS with tls's files when it is set), the admin interface on a loopback
+// port Envoy picks (it writes the address to AdminAddrFile).
+func BootstrapYAML(gateway, nodeID, adsAddr string, tls *xds.ADSTLS) ([]byte, error) {
+	b, err := xds.Bootstrap(NodeCluster(gateway), nodeID, adsAddr, 0, tls)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +193,19 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 	if err := p.Err(); err != nil {
 		return nil, fmt.Errorf("start envoy: %w", err)
 	}
-	boot, err := BootstrapYAML(cfg.Gateway, NodeID(cfg.Gateway, cfg.BaseID), cfg.ADSAddr)
+	var adsTLS *xds.ADSTLS
+	if cfg.Credentials != nil {
+		// The same files and SDS indirection as a production proxy, all
+		// in the Envoy's own directory.
+		adsTLS = &xds.ADSTLS{CertDir: cfg.Dir, ConfigDir: cfg.Dir}
+		if err := xds.WriteCredentials(cfg.Dir, cfg.Credentials); err != nil {
+			return nil, fmt.Errorf("start envoy for %q: %w", cfg.Gateway, err)
+		}
+		if err := xds.WriteSDSFiles(*adsTLS); err != nil {
+			return nil, fmt.Errorf("start envoy for %q: %w", cfg.Gateway, err)
+		}
+	}
+	boot, err := BootstrapYAML(cfg.Gateway, NodeID(cfg.Gateway, cfg.BaseID), cfg.ADSAddr, adsTLS)
 	if err != nil {
 		return nil, fmt.Errorf("start envoy for %q: %w", cfg.Gateway, err)
 	}

@@ -129,7 +129,7 @@ func TestArgs(t *testing.T) {
 }
 
 func TestBootstrap(t *testing.T) {
-	data, err := BootstrapYAML("public", NodeID("public", 7), "127.0.0.1:18000")
+	data, err := BootstrapYAML("public", NodeID("public", 7), "127.0.0.1:18000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestBootstrap(t *testing.T) {
 	if b.GetDynamicResources().GetAdsConfig() == nil || b.GetDynamicResources().GetLdsConfig().GetAds() == nil {
 		t.Error("listeners do not come over ADS")
 	}
-	if _, err := BootstrapYAML("public", "n", "no-port"); err == nil {
+	if _, err := BootstrapYAML("public", "n", "no-port", nil); err == nil {
 		t.Error("a bad ADS address passed")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/sandbox/envoy"
 )
 
@@ -100,8 +101,17 @@ func (s *Service) startEnvoy(ctx context.Context, gateway, binary string) (*envo
 	if err != nil {
 		return nil, "", fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
 	}
-	e, err := envoy.Start(ctx, envoy.Config{Binary: binary, Gateway: gateway, ADSAddr: s.opts.ADSAddr, Dir: dir,
-		Env: s.opts.EnvoyEnv, Logger: s.log})
+	cfg := envoy.Config{Binary: binary, Gateway: gateway, ADSAddr: s.opts.ADSAddr, Dir: dir,
+		Env: s.opts.EnvoyEnv, Logger: s.log}
+	if s.opts.ADSCredentials != nil {
+		files, err := s.opts.ADSCredentials.Files(gateway)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, "", fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
+		}
+		cfg.Credentials = &xds.Credentials{Cert: files.CertPEM, Key: files.KeyPEM, CA: files.CAPEM}
+	}
+	e, err := envoy.Start(ctx, cfg)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, "", err

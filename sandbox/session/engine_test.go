@@ -50,6 +50,7 @@ type standInStart struct {
 	NodeCluster string   `json:"nodeCluster"`
 	NodeID      string   `json:"nodeId"`
 	ADS         string   `json:"ads"`
+	TLS         bool     `json:"tls"`
 }
 
 func TestMain(m *testing.M) {
@@ -73,14 +74,19 @@ func standInEnvoy(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	sa := boot.GetStaticResources().GetClusters()[0].GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
-	ads := net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
-	rec, _ := json.Marshal(standInStart{Exe: os.Args[0], Args: args, NodeCluster: boot.GetNode().GetCluster(), NodeID: boot.GetNode().GetId(), ADS: ads})
+	// The node, the ADS address and the TLS credentials (through the SDS
+	// files the bootstrap names) as Envoy would read them.
+	dpOpts, err := sim.FromBootstrap(boot)
+	if err != nil {
+		return fail(err)
+	}
+	rec, _ := json.Marshal(standInStart{Exe: os.Args[0], Args: args, NodeCluster: dpOpts.Cluster, NodeID: dpOpts.NodeID, ADS: dpOpts.ADS, TLS: dpOpts.TLS != nil})
 	if err := os.WriteFile(standInRecord, rec, 0o600); err != nil {
 		return fail(err)
 	}
-	dp, err := sim.Start(sim.DataPlaneOptions{ADS: ads, NodeID: boot.GetNode().GetId(), Cluster: boot.GetNode().GetCluster(),
-		BindConfiguredAddress: true, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	dpOpts.BindConfiguredAddress = true
+	dpOpts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	dp, err := sim.Start(dpOpts)
 	if err != nil {
 		return fail(err)
 	}
@@ -239,8 +245,8 @@ func TestRemapListeners(t *testing.T) {
 // end: the sim accepts listeners on sandbox ports, binds exactly those,
 // and test requests reach them.
 func TestSimServesRemappedListeners(t *testing.T) {
-	ads, addr := startADS(t)
-	s := New(Options{Store: demo(t), ADS: ads, ADSAddr: addr, Logger: quiet(), Timeout: 20 * time.Second})
+	ads, addr, creds := startADS(t)
+	s := New(Options{Store: demo(t), ADS: ads, ADSAddr: addr, ADSCredentials: creds, Logger: quiet(), Timeout: 20 * time.Second})
 	t.Cleanup(func() { _ = s.Close() })
 	res, err := s.Do(t.Context(), TestRequest{Gateway: "public", Request: &rules.Request{URL: "http://shop.example.com/cart", Headers: http.Header{"X-Canary": {"1"}}}})
 	if err != nil {
@@ -277,11 +283,11 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ads, addr := startADS(t)
+	ads, addr, creds := startADS(t)
 	settings := &memSettings{}
 	settings.put(Settings{Engine: EngineEnvoy, EnvoyBinary: self})
 	work := t.TempDir()
-	s := New(Options{Store: demo(t), ADS: ads, ADSAddr: addr, Logger: quiet(), Timeout: 20 * time.Second,
+	s := New(Options{Store: demo(t), ADS: ads, ADSAddr: addr, ADSCredentials: creds, Logger: quiet(), Timeout: 20 * time.Second,
 		Settings: settings, WorkDir: work, EnvoyEnv: []string{envStandIn + "=1"}})
 	t.Cleanup(func() { _ = s.Close() })
 	if got := s.Engine(t.Context()); got != EngineEnvoy {
@@ -314,8 +320,17 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 	if b, err := os.ReadFile(recs[0]); err != nil || json.Unmarshal(b, &started) != nil {
 		t.Fatalf("read %s: %v", recs[0], err)
 	}
-	if started.NodeCluster != "sandbox/public" || started.ADS != addr || started.Args[0] != "-c" || filepath.Base(started.Args[1]) != "bootstrap.yaml" {
-		t.Errorf("stand-in started with %+v, want node cluster sandbox/public and ADS %s", started, addr)
+	if started.NodeCluster != "sandbox/public" || started.ADS != addr || started.Args[0] != "-c" || filepath.Base(started.Args[1]) != "bootstrap.yaml" || !started.TLS {
+		t.Errorf("stand-in started with %+v, want node cluster sandbox/public and ADS %s over TLS", started, addr)
+	}
+	// Its credentials are the sandbox CA's, beside the bootstrap: never
+	// the data directory CA's, which `certs issue` hands out.
+	crt, err := os.ReadFile(filepath.Join(filepath.Dir(started.Args[1]), xds.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(crt), "BEGIN CERTIFICATE") {
+		t.Errorf("tls.crt is not a certificate: %q", crt)
 	}
 	var acked bool
 	for _, p := range ads.Proxies(Key("public")) {
@@ -381,10 +396,10 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 
 // TestEnvoyEngineWithoutEnvoy says why, instead of answering with the sim.
 func TestEnvoyEngineWithoutEnvoy(t *testing.T) {
-	ads, addr := startADS(t)
+	ads, addr, creds := startADS(t)
 	settings := &memSettings{}
 	settings.put(Settings{Engine: EngineEnvoy})
-	s := New(Options{Store: demo(t), ADS: ads, ADSAddr: addr, Logger: quiet(), Settings: settings,
+	s := New(Options{Store: demo(t), ADS: ads, ADSAddr: addr, ADSCredentials: creds, Logger: quiet(), Settings: settings,
 		FindEnvoy: func(string) (string, error) { return "", model.Errorf(model.ENOTFOUND, "no envoy binary") }})
 	t.Cleanup(func() { _ = s.Close() })
 	_, err := s.Do(t.Context(), TestRequest{Gateway: "public", Request: &rules.Request{URL: "/"}})
@@ -429,8 +444,8 @@ func TestDiscoveredEndpointsGetMocks(t *testing.T) {
 	disc.set("api", model.Endpoint{Address: "10.1.0.1", Port: 8080}, model.Endpoint{Address: "10.1.0.2", Port: 8080}, model.Endpoint{Address: "10.1.0.3", Port: 8080})
 	// Discovery of a static upstream is ignored: its endpoints are its own.
 	disc.set("web-v1", model.Endpoint{Address: "10.9.9.9", Port: 1})
-	ads, addr := startADS(t)
-	s := New(Options{Store: ws, ADS: ads, ADSAddr: addr, Logger: quiet(), Timeout: 20 * time.Second, Discovered: disc.endpoints})
+	ads, addr, creds := startADS(t)
+	s := New(Options{Store: ws, ADS: ads, ADSAddr: addr, ADSCredentials: creds, Logger: quiet(), Timeout: 20 * time.Second, Discovered: disc.endpoints})
 	t.Cleanup(func() { _ = s.Close() })
 
 	seen := func(n int) []string {

@@ -38,6 +38,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/pki"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/backend/translate"
@@ -59,7 +60,12 @@ type Options struct {
 	// address it serves on (the sim connects there over gRPC).
 	ADS     *xds.Server
 	ADSAddr string
-	Logger  *slog.Logger
+	// ADSCredentials give the sandbox's data planes their identity on an
+	// ADS server that requires mutual TLS: certificates of a CA only the
+	// server holds, for "sandbox/<gateway>" alone. nil connects in
+	// plaintext.
+	ADSCredentials *pki.SandboxCredentials
+	Logger         *slog.Logger
 	// Timeout bounds one test request, sandbox start included; default 30s.
 	Timeout time.Duration
 	// Settings holds the sandbox Settings (engine choice); nil runs the sim.
@@ -340,8 +346,14 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		} else {
 			// The sim binds the listeners' (remapped) addresses like
 			// Envoy would, so both are reached the same way.
-			if started.dp, err = sim.Start(sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway),
-				BindConfiguredAddress: true, Logger: s.log}); err != nil {
+			opts := sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway),
+				BindConfiguredAddress: true, Logger: s.log}
+			if s.opts.ADSCredentials != nil {
+				if opts.TLS, err = s.opts.ADSCredentials.ClientTLS(gateway); err != nil {
+					return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
+				}
+			}
+			if started.dp, err = sim.Start(opts); err != nil {
 				return nil, err
 			}
 		}

@@ -15,8 +15,10 @@ import (
 
 	"github.com/routedeck/routedeck/assets"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/pki"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/internal/pkitest"
 )
 
 // memWorkspaces is a draft held in memory, changeable by the test.
@@ -54,10 +56,20 @@ func demo(t *testing.T) *memWorkspaces {
 	return &memWorkspaces{ws: ws}
 }
 
-// startADS serves a real ADS server on loopback for the test.
-func startADS(t *testing.T) (*xds.Server, string) {
+// startADS serves a real ADS server on loopback for the test, with mutual
+// TLS as `serve` runs it, and returns the sandbox's credentials for it.
+func startADS(t *testing.T) (*xds.Server, string, *pki.SandboxCredentials) {
 	t.Helper()
-	srv := xds.New(xds.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ca, err := pki.Open(t.TempDir(), pkitest.Sealer{}, pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxCA, err := pki.NewSandboxCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := pki.NewGuard(ca, sandboxCA, pki.ServerNames("127.0.0.1", nil))
+	srv := xds.New(xds.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TLS: guard.TLSConfig(), Authorize: guard.Authorize})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +78,13 @@ func startADS(t *testing.T) (*xds.Server, string) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ctx, lis) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return srv, lis.Addr().String()
+	return srv, lis.Addr().String(), &pki.SandboxCredentials{CA: sandboxCA, Authority: ca}
 }
 
 func newService(t *testing.T, ws Workspaces) *Service {
 	t.Helper()
-	ads, addr := startADS(t)
-	s := New(Options{Store: ws, ADS: ads, ADSAddr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: 20 * time.Second})
+	ads, addr, creds := startADS(t)
+	s := New(Options{Store: ws, ADS: ads, ADSAddr: addr, ADSCredentials: creds, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: 20 * time.Second})
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -44,8 +44,13 @@ type DataPlaneOptions struct {
 	// gateway's ports to free loopback ones, so the sim and a real Envoy
 	// are reached the same way.
 	BindConfiguredAddress bool
-	Logger                *slog.Logger
-	DialOptions           []grpc.DialOption
+	// TLS, when set, is the client side of mutual TLS to the ADS server
+	// (a certificate for Cluster and the server's trust); nil dials in
+	// plaintext. The caller builds it: the sim knows no CA of its own.
+	// FromBootstrap builds one from the files an Envoy bootstrap names.
+	TLS         *tls.Config
+	Logger      *slog.Logger
+	DialOptions []grpc.DialOption
 }
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
@@ -110,7 +115,7 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 	}
 	dp.cfg.Store(&config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: map[string]string{}})
 	dp.client = &adsClient{
-		addr: opts.ADS, log: dp.log, dialOpt: opts.DialOptions,
+		addr: opts.ADS, log: dp.log, dialOpt: opts.DialOptions, tls: opts.TLS,
 		node:  &corev3.Node{Id: opts.NodeID, Cluster: opts.Cluster, UserAgentName: "routedeck-sim"},
 		state: &resources{versions: map[string]string{}},
 		check: dp.check, apply: dp.apply, nack: dp.recordNack,

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -82,6 +84,7 @@ type adsClient struct {
 	node    *corev3.Node
 	log     *slog.Logger
 	dialOpt []grpc.DialOption
+	tls     *tls.Config
 	// check refuses a response it does not understand (the error becomes
 	// the NACK's error_detail); apply installs an accepted state.
 	check func(typeURL string, next *resources) error
@@ -116,7 +119,11 @@ func (c *adsClient) run(ctx context.Context) {
 }
 
 func (c *adsClient) stream(ctx context.Context) error {
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.dialOpt...)
+	creds := insecure.NewCredentials()
+	if c.tls != nil {
+		creds = credentials.NewTLS(c.tls)
+	}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, c.dialOpt...)
 	conn, err := grpc.NewClient(c.addr, opts...)
 	if err != nil {
 		return fmt.Errorf("dial ADS %s: %w", c.addr, err)

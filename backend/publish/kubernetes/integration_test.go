@@ -41,7 +41,7 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := ManifestOptions{ADS: "routedeck.infra:18000", Namespace: "edge", CreateNamespace: true,
-		AWSNLB: true, ExternalTrafficPolicy: "Local", Replicas: 3}
+		AWSNLB: true, ExternalTrafficPolicy: "Local", Replicas: 3, Credentials: testCredentials()}
 	objs, err := Manifests(testGateway(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -51,8 +51,8 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	if len(applied) != 4 {
-		t.Fatalf("applied %d objects, want 4: %+v", len(applied), applied)
+	if len(applied) != 5 {
+		t.Fatalf("applied %d objects, want 5: %+v", len(applied), applied)
 	}
 	for _, ap := range applied {
 		if !ap.Changed || ap.Action != ActionCreated {

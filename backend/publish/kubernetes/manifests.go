@@ -50,7 +50,20 @@ type ManifestOptions struct {
 	Replicas              int32  // default 2
 	Image                 string // default DefaultImage
 	AdminPort             int    // default DefaultAdminPort
+	// Credentials are the gateway's ADS client certificate and key and
+	// routedeck's trust bundle. They go into a kubernetes.io/tls Secret
+	// mounted into the pods. Required unless InsecurePlaintext.
+	Credentials *xds.Credentials
+	// InsecurePlaintext connects to ADS without TLS, for a server started
+	// with --ads-insecure-plaintext (loopback development only).
+	InsecurePlaintext bool
 }
+
+// TLSSecretName is the name of a gateway's ADS credentials Secret.
+func TLSSecretName(gateway string) string { return ObjectName(gateway) + "-ads-tls" }
+
+// bootstrapDir is where the ConfigMap (bootstrap and SDS files) is mounted.
+const bootstrapDir = xds.DefaultConfigDir
 
 // Labels every object of a gateway carries; the selector uses the last two.
 const (
@@ -101,6 +114,14 @@ func (o ManifestOptions) validate(gw *model.Gateway) error {
 	if o.AWSNLB && o.ServiceType != string(corev1.ServiceTypeLoadBalancer) {
 		p.Add("awsNlb", "needs serviceType LoadBalancer")
 	}
+	switch {
+	case o.InsecurePlaintext && o.Credentials != nil:
+		p.Add("credentials", "not used with insecure plaintext ADS")
+	case !o.InsecurePlaintext && o.Credentials == nil:
+		p.Add("credentials", "required: the ADS server accepts proxies with a client certificate only")
+	case o.Credentials != nil && (len(o.Credentials.Cert) == 0 || len(o.Credentials.Key) == 0 || len(o.Credentials.CA) == 0):
+		p.Add("credentials", "need a certificate, its key and the CA bundle")
+	}
 	if o.Replicas < 0 {
 		p.Add("replicas", "%d is negative", o.Replicas)
 	}
@@ -113,8 +134,9 @@ func (o ManifestOptions) validate(gw *model.Gateway) error {
 }
 
 // Manifests returns the objects that run gw's Envoys: the Namespace (when
-// asked), the ConfigMap holding the bootstrap, the Deployment and the
-// Service, in the order they are applied.
+// asked), the Secret with the ADS credentials, the ConfigMap holding the
+// bootstrap and its SDS files, the Deployment and the Service, in the order
+// they are applied.
 func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 	o.defaults()
 	if err := o.validate(gw); err != nil {
@@ -122,7 +144,11 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 	}
 	// The node id comes from the pod name (--service-node overrides the
 	// bootstrap's), so each replica shows as its own proxy.
-	b, err := xds.Bootstrap(gw.Name, ObjectName(gw.Name), o.ADS, o.AdminPort)
+	var adsTLS *xds.ADSTLS
+	if !o.InsecurePlaintext {
+		adsTLS = &xds.ADSTLS{CertDir: xds.DefaultCertDir, ConfigDir: bootstrapDir}
+	}
+	b, err := xds.Bootstrap(gw.Name, ObjectName(gw.Name), o.ADS, o.AdminPort, adsTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -147,10 +173,42 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 			ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{labelManagedBy: "routedeck"}},
 		})
 	}
+	config := map[string]string{"envoy.yaml": string(bootstrap)}
+	volumes := []corev1.Volume{{Name: "bootstrap", VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}},
+	}}}
+	mounts := []corev1.VolumeMount{{Name: "bootstrap", MountPath: bootstrapDir, ReadOnly: true}}
+	if adsTLS != nil {
+		sds, err := xds.SDSFiles(*adsTLS)
+		if err != nil {
+			return nil, err
+		}
+		for file, data := range sds {
+			config[file] = string(data)
+		}
+		// Replacing the Secret's data (a re-issued certificate, a new CA
+		// bundle) reaches the running Envoys: the kubelet swaps the
+		// files and Envoy watches the directory. No restart, so no
+		// checksum annotation on the pod template.
+		objs = append(objs, &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: meta(TLSSecretName(gw.Name)),
+			Type:       corev1.SecretTypeTLS,
+			Data: map[string][]byte{
+				corev1.TLSCertKey:       o.Credentials.Cert,
+				corev1.TLSPrivateKeyKey: o.Credentials.Key,
+				xds.CAFile:              o.Credentials.CA,
+			},
+		})
+		volumes = append(volumes, corev1.Volume{Name: "ads-tls", VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: TLSSecretName(gw.Name)},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "ads-tls", MountPath: xds.DefaultCertDir, ReadOnly: true})
+	}
 	objs = append(objs, &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: meta(name),
-		Data:       map[string]string{"envoy.yaml": string(bootstrap)},
+		Data:       config,
 	})
 
 	listeners := slices.Clone(gw.Listeners)
@@ -178,7 +236,7 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 						Name:  "envoy",
 						Image: o.Image,
 						Args: []string{
-							"--config-path", "/etc/envoy/envoy.yaml",
+							"--config-path", bootstrapDir + "/envoy.yaml",
 							"--service-node", "$(POD_NAME)",
 							"--log-level", "info",
 						},
@@ -193,11 +251,9 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 							PeriodSeconds:    5,
 							FailureThreshold: 2,
 						},
-						VolumeMounts: []corev1.VolumeMount{{Name: "bootstrap", MountPath: "/etc/envoy", ReadOnly: true}},
+						VolumeMounts: mounts,
 					}},
-					Volumes: []corev1.Volume{{Name: "bootstrap", VolumeSource: corev1.VolumeSource{
-						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}},
-					}}},
+					Volumes: volumes,
 					// Let in-flight requests drain after the endpoint is
 					// removed from the load balancer.
 					TerminationGracePeriodSeconds: ptr(int64(30)),

@@ -9,6 +9,8 @@ import (
 	goldenfile "github.com/routedeck/routedeck/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/xds"
@@ -27,11 +29,23 @@ func testGateway() *model.Gateway {
 	}}
 }
 
+// testCredentials stand in for `certs issue` output: fixed, so the golden
+// files are.
+func testCredentials() *xds.Credentials {
+	return &xds.Credentials{
+		Cert: []byte("-----BEGIN CERTIFICATE-----\ngateway\n-----END CERTIFICATE-----\n"),
+		Key:  []byte("-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n"),
+		CA:   []byte("-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"),
+	}
+}
+
 func TestManifestsGolden(t *testing.T) {
 	tests := map[string]ManifestOptions{
 		"manifests-nlb.yaml": {ADS: "routedeck.infra:18000", Namespace: "edge", CreateNamespace: true,
-			AWSNLB: true, ExternalTrafficPolicy: "Local", Replicas: 3},
-		"manifests-nodeport.yaml": {ADS: "10.0.0.5:18000", ServiceType: "NodePort", Image: "envoyproxy/envoy:v1.34.0"},
+			AWSNLB: true, ExternalTrafficPolicy: "Local", Replicas: 3, Credentials: testCredentials()},
+		"manifests-nodeport.yaml": {ADS: "10.0.0.5:18000", ServiceType: "NodePort", Image: "envoyproxy/envoy:v1.34.0",
+			Credentials: testCredentials()},
+		"manifests-plaintext.yaml": {ADS: "127.0.0.1:18000", ServiceType: "NodePort", InsecurePlaintext: true},
 	}
 	for name, opts := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -49,15 +63,56 @@ func TestManifestsGolden(t *testing.T) {
 }
 
 func TestManifestsBootstrapIsValid(t *testing.T) {
-	objs, err := Manifests(testGateway(), ManifestOptions{ADS: "routedeck:18000"})
+	objs, err := Manifests(testGateway(), ManifestOptions{ADS: "routedeck:18000", Credentials: testCredentials()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := toUnstructured(objs[0])
-	if err != nil {
-		t.Fatal(err)
+	var secret *corev1.Secret
+	var config *corev1.ConfigMap
+	var deploy *appsv1.Deployment
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1.Secret:
+			secret = o
+		case *corev1.ConfigMap:
+			config = o
+		case *appsv1.Deployment:
+			deploy = o
+		}
 	}
-	data := u.Object["data"].(map[string]any)["envoy.yaml"].(string)
+	if secret == nil || config == nil || deploy == nil {
+		t.Fatalf("objects %v: want a Secret, a ConfigMap and a Deployment", objs)
+	}
+	if secret.Type != corev1.SecretTypeTLS || secret.Name != TLSSecretName("public") ||
+		string(secret.Data["ca.crt"]) != string(testCredentials().CA) || len(secret.Data["tls.crt"]) == 0 || len(secret.Data["tls.key"]) == 0 {
+		t.Errorf("secret %s of type %s with keys %v", secret.Name, secret.Type, secret.Data)
+	}
+	// The Secret is mounted where the SDS files in the ConfigMap look.
+	mounts := map[string]string{}
+	for _, m := range deploy.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	volumes := map[string]string{}
+	for _, v := range deploy.Spec.Template.Spec.Volumes {
+		if v.Secret != nil {
+			volumes[v.Name] = v.Secret.SecretName
+		}
+	}
+	if volumes["ads-tls"] != secret.Name || mounts["ads-tls"] != xds.DefaultCertDir {
+		t.Errorf("secret volumes %v mounted at %v", volumes, mounts)
+	}
+	for _, file := range []string{xds.SDSCertificateFile, xds.SDSTrustFile} {
+		sds, err := xds.ParseSDSFile([]byte(config.Data[file]))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, f := range []string{sds.GetTlsCertificate().GetCertificateChain().GetFilename(), sds.GetValidationContext().GetTrustedCa().GetFilename()} {
+			if f != "" && !strings.HasPrefix(f, mounts["ads-tls"]+"/") {
+				t.Errorf("%s reads %s, outside the Secret's mount", file, f)
+			}
+		}
+	}
+	data := config.Data["envoy.yaml"]
 	b, err := xds.ParseBootstrapYAML([]byte(data))
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +130,9 @@ func TestManifestsBootstrapIsValid(t *testing.T) {
 	if a := b.GetAdmin().GetAddress().GetSocketAddress().GetAddress(); a != "127.0.0.1" {
 		t.Errorf("admin bound to %s, want loopback", a)
 	}
+	if b.GetStaticResources().GetClusters()[0].GetTransportSocket() == nil {
+		t.Error("ADS cluster without TLS")
+	}
 }
 
 func TestManifestsInvalid(t *testing.T) {
@@ -83,12 +141,15 @@ func TestManifestsInvalid(t *testing.T) {
 		opts   ManifestOptions
 		fields []string
 	}{
-		"bad service type and policy": {testGateway(), ManifestOptions{ADS: "a:1", ServiceType: "ClusterIP", ExternalTrafficPolicy: "Nearest"},
+		"bad service type and policy": {testGateway(), ManifestOptions{ADS: "a:1", ServiceType: "ClusterIP", ExternalTrafficPolicy: "Nearest", Credentials: testCredentials()},
 			[]string{"externalTrafficPolicy", "serviceType"}},
-		"nlb needs a load balancer": {testGateway(), ManifestOptions{ADS: "a:1", ServiceType: "NodePort", AWSNLB: true}, []string{"awsNlb"}},
-		"no listeners":              {&model.Gateway{Meta: model.Meta{Name: "x"}}, ManifestOptions{ADS: "a:1"}, []string{"listeners"}},
+		"nlb needs a load balancer": {testGateway(), ManifestOptions{ADS: "a:1", ServiceType: "NodePort", AWSNLB: true, Credentials: testCredentials()}, []string{"awsNlb"}},
+		"no listeners":              {&model.Gateway{Meta: model.Meta{Name: "x"}}, ManifestOptions{ADS: "a:1", Credentials: testCredentials()}, []string{"listeners"}},
 		"port taken by readiness": {&model.Gateway{Meta: model.Meta{Name: "x"}, Listeners: []model.Listener{{Name: "h", Port: ReadyPort, Protocol: "HTTP"}}},
-			ManifestOptions{ADS: "a:1"}, []string{"listeners[0].port"}},
+			ManifestOptions{ADS: "a:1", Credentials: testCredentials()}, []string{"listeners[0].port"}},
+		"credentials and plaintext":   {testGateway(), ManifestOptions{ADS: "a:1", Credentials: testCredentials(), InsecurePlaintext: true}, []string{"credentials"}},
+		"no credentials":              {testGateway(), ManifestOptions{ADS: "a:1"}, []string{"credentials"}},
+		"credentials without the key": {testGateway(), ManifestOptions{ADS: "a:1", Credentials: &xds.Credentials{Cert: []byte("c"), CA: []byte("a")}}, []string{"credentials"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
