@@ -26,6 +26,7 @@ import (
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/certfile"
+	"github.com/routedeck/routedeck/backend/pki"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
@@ -48,7 +49,16 @@ type Config struct {
 	// marks the session cookie Secure); replacing the files rotates the
 	// certificate without a restart.
 	TLSCert, TLSKey string
-	Logger          *slog.Logger
+	// ADSInsecurePlaintext serves ADS without TLS: any client gets any
+	// gateway's configuration. Loopback development only; refused on
+	// another address unless ADSInsecureAllowRemote.
+	ADSInsecurePlaintext   bool
+	ADSInsecureAllowRemote bool
+	// ADSNames are host names and addresses, beyond the listen address
+	// and loopback, that proxies use to reach ADS (the SANs of its
+	// certificate).
+	ADSNames []string
+	Logger   *slog.Logger
 	// Notices receives what an operator must see once, such as the first
 	// admin password. Defaults to stderr.
 	Notices io.Writer
@@ -98,6 +108,7 @@ type Service struct {
 	addr    net.Addr
 	ads     *xds.Server
 	adsAddr net.Addr
+	ca      *pki.Authority
 	stopADS context.CancelFunc
 	sandbox *session.Service
 	// stopPrune ends the loop that stops deleted gateways' sandboxes.
@@ -137,7 +148,19 @@ func (s *Service) Start(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	s.ads = xds.New(xds.Options{Logger: s.log})
+	// The sandbox's simulated Envoy takes its configuration over ADS like
+	// any proxy; without an ADS address to serve, ADS still runs on a
+	// loopback port for it alone.
+	adsListen := s.cfg.ADSListen
+	if adsListen == "" {
+		adsListen = "127.0.0.1:0"
+	}
+	adsOpts, sandboxCreds, err := s.adsSecurity(st.Keys(), adsListen)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	s.ads = xds.New(adsOpts)
 	s.targets = targets.New(st, s.cfg.Getenv)
 	s.feed = newEndpointFeed(st, s.ads, s.targets, s.log)
 	s.feed.start()
@@ -148,13 +171,6 @@ func (s *Service) Start(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.ads.Metrics().Collectors()...)
 	reg.MustRegister(s.feed)
-	// The sandbox's simulated Envoy takes its configuration over ADS like
-	// any proxy; without an ADS address to serve, ADS still runs on a
-	// loopback port for it alone.
-	adsListen := s.cfg.ADSListen
-	if adsListen == "" {
-		adsListen = "127.0.0.1:0"
-	}
 	if err := s.startADS(adsListen); err != nil {
 		s.feed.close()
 		st.Close()
@@ -163,8 +179,8 @@ func (s *Service) Start(ctx context.Context) error {
 	// The data plane is the sim unless the "sandbox" setting asks for a
 	// real Envoy; Kubernetes and Consul upstreams get a mock per endpoint
 	// discovery reports.
-	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), Logger: s.log,
-		Settings: st, Discovered: s.feed.Routable})
+	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), ADSCredentials: sandboxCreds,
+		Logger: s.log, Settings: st, Discovered: s.feed.Routable})
 	s.startSandboxPrune()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.
@@ -183,12 +199,13 @@ func (s *Service) Start(ctx context.Context) error {
 		Endpoints:       s.feed,
 		Translator:      s.feed,
 		Targets:         s.targets,
-		Push:            &pusher{store: st, targets: s.targets, log: s.log},
+		Push:            &pusher{store: st, targets: s.targets, log: s.log, ca: s.ca, adsPlaintext: s.cfg.ADSInsecurePlaintext},
 		SecureCookies:   tlsConf != nil,
 		// The master keyring's fingerprints: the ones revision diffs
 		// show, the same across restarts and on every server that shares
 		// the key.
 		Fingerprinter: st.Keys(),
+		Certs:         &Certs{CA: s.ca, Store: st},
 	})
 	if s.cfg.Listen == "" {
 		return nil
@@ -236,6 +253,38 @@ func (s *Service) serverTLS() (*tls.Config, error) {
 		// HTTP/2 first, as http.Server.ServeTLS would offer.
 		NextProtos: []string{"h2", "http/1.1"},
 	}, nil
+}
+
+// adsSecurity opens the data directory's CA, its key sealed with the
+// store's master keyring, and returns the ADS server's
+// options: mutual TLS with the identity check, and the sandbox's own
+// credentials from a CA that exists only in this process; or, when asked
+// for, plaintext on loopback.
+func (s *Service) adsSecurity(keys pki.Sealer, listen string) (xds.Options, *pki.SandboxCredentials, error) {
+	opts := xds.Options{Logger: s.log}
+	ca, err := pki.Open(s.cfg.DataDir, keys, pki.Options{})
+	if err != nil {
+		return opts, nil, fmt.Errorf("open CA in %s: %w", s.cfg.DataDir, err)
+	}
+	s.ca = ca
+	if s.cfg.ADSInsecurePlaintext {
+		if err := CheckPlaintextADS(listen, s.cfg.ADSInsecureAllowRemote); err != nil {
+			return opts, nil, err
+		}
+		s.log.Warn("ADS serves in plaintext: any client that connects reads any gateway's configuration", "addr", listen)
+		return opts, nil, nil
+	}
+	sandboxCA, err := pki.NewSandboxCA()
+	if err != nil {
+		return opts, nil, err
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	guard := pki.NewGuard(ca, sandboxCA, pki.ServerNames(host, s.cfg.ADSNames))
+	if err := guard.Check(); err != nil {
+		return opts, nil, err
+	}
+	opts.TLS, opts.Authorize = guard.TLSConfig(), guard.Authorize
+	return opts, &pki.SandboxCredentials{CA: sandboxCA, Authority: ca}, nil
 }
 
 func (s *Service) startADS(addr string) error {

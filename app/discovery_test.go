@@ -17,8 +17,6 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	consulapi "github.com/hashicorp/consul/api"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,13 +84,9 @@ type edsUpdate struct {
 
 // watchEDS subscribes to the load assignment of cluster over a real ADS
 // stream as a proxy of gateway, ACKs every response, and reports each.
-func watchEDS(t *testing.T, ctx context.Context, addr, gateway, cluster string) <-chan edsUpdate {
+func watchEDS(t *testing.T, ctx context.Context, svc *Service, gateway, cluster string) <-chan edsUpdate {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := dialADS(t, svc, gateway)
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +241,7 @@ func TestKubernetesEndpointsReachProxies(t *testing.T) {
 	if code, body := call("POST", "/gateways/edge/publish", ""); code != http.StatusOK {
 		t.Fatalf("publish: %d %s", code, body)
 	}
-	eds := watchEDS(t, ctx, svc.ADSAddr().String(), "edge", "web")
+	eds := watchEDS(t, ctx, svc, "edge", "web")
 	waitEDS(t, eds, "10.1.0.1:8080")
 
 	changed := time.Now()
@@ -324,7 +318,7 @@ func TestConsulEndpointsReachProxies(t *testing.T) {
 	if code, body := call("POST", "/gateways/edge/publish", ""); code != http.StatusOK {
 		t.Fatalf("publish: %d %s", code, body)
 	}
-	eds := watchEDS(t, ctx, svc.ADSAddr().String(), "edge", "api")
+	eds := watchEDS(t, ctx, svc, "edge", "api")
 	waitEDS(t, eds, "10.2.0.1:9000", "10.2.0.2:9000")
 	r := getEndpoints(t, call, "api")
 	if len(r.Items) != 2 || r.Items[0].Source != "consul" || !r.Items[0].Healthy || r.Stale {
@@ -374,7 +368,7 @@ func TestRestartServesDiscoveredEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Stop()
-	eds := watchEDS(t, ctx, again.ADSAddr().String(), "edge", "web")
+	eds := watchEDS(t, ctx, again, "edge", "web")
 	select {
 	case u := <-eds:
 		if !slices.Equal(u.endpoints, []string{"10.1.0.1:8080"}) {

@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/store"
@@ -52,4 +56,24 @@ func newToken(t *testing.T, ctx context.Context, svc *Service, role string) stri
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// dialADS connects to svc's ADS as a proxy of gateway does: over mutual
+// TLS with a certificate of the data directory's CA.
+func dialADS(t *testing.T, svc *Service, gateway string) *grpc.ClientConn {
+	t.Helper()
+	is, err := svc.ca.IssueGateway(gateway, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(is.CertPEM, is.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(svc.ADSAddr().String(), grpc.WithTransportCredentials(credentials.NewTLS(svc.ca.ClientTLS(cert))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

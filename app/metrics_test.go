@@ -13,8 +13,6 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/routedeck/routedeck/backend/auth"
 )
@@ -73,11 +71,7 @@ func TestMetricsAfterPublish(t *testing.T) {
 		t.Fatalf("publish: %d %s", code, body)
 	}
 
-	conn, err := grpc.NewClient(svc.ADSAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialADS(t, svc, "public")
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,13 @@ import (
 
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/pki"
 	consulpub "github.com/routedeck/routedeck/backend/publish/consul"
 	"github.com/routedeck/routedeck/backend/publish/export"
 	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
+	"github.com/routedeck/routedeck/backend/xds"
 )
 
 // consulKV writes published workspaces to Consul's KV store when the Consul
@@ -78,6 +80,10 @@ type pusher struct {
 	store   *store.Store
 	targets *targets.Service
 	log     *slog.Logger
+	// ca issues the deployed Envoys' ADS certificates, unless ADS runs in
+	// plaintext.
+	ca           *pki.Authority
+	adsPlaintext bool
 }
 
 var _ api.Push = (*pusher)(nil)
@@ -129,10 +135,21 @@ func (p *pusher) Deploy(ctx context.Context, actor, gateway string, req api.Depl
 	if ns == "" {
 		ns = p.targets.DefaultNamespace(ctx)
 	}
-	objs, err := kubepub.Manifests(obj.(*model.Gateway), kubepub.ManifestOptions{
+	opts := kubepub.ManifestOptions{
 		ADS: req.ADS, Namespace: ns, CreateNamespace: req.CreateNamespace, ServiceType: req.ServiceType,
 		AWSNLB: req.AWSNLB, ExternalTrafficPolicy: req.ExternalTrafficPolicy, Replicas: req.Replicas, Image: req.Image,
-	})
+		InsecurePlaintext: p.adsPlaintext,
+	}
+	if !p.adsPlaintext {
+		// A fresh certificate on every deploy: applying the Secret
+		// renews the running Envoys' one in place.
+		is, err := p.ca.IssueGateway(gateway, 0)
+		if err != nil {
+			return nil, err
+		}
+		opts.Credentials = &xds.Credentials{Cert: is.CertPEM, Key: is.KeyPEM, CA: is.CAPEM}
+	}
+	objs, err := kubepub.Manifests(obj.(*model.Gateway), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +166,12 @@ func (p *pusher) Deploy(ctx context.Context, actor, gateway string, req api.Depl
 		return nil, targets.Unavailable("kubernetes target", err)
 	}
 	if !req.DryRun {
+		detail := fmt.Sprintf("kubernetes namespace %s", ns)
+		if opts.Credentials != nil {
+			detail += ", with a new ADS client certificate"
+		}
 		if err := p.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "gateway.deploy", Target: gateway,
-			Detail: fmt.Sprintf("kubernetes namespace %s", ns)}); err != nil {
+			Detail: detail}); err != nil {
 			return nil, err
 		}
 	}

@@ -5,30 +5,47 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/pki"
 	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
 )
 
 func newManifestsCmd(o *options) *cobra.Command {
 	var gateway, file string
+	var days int
 	var opts kubepub.ManifestOptions
 	cmd := &cobra.Command{
 		Use:   "manifests --gateway G --ads HOST:PORT [--namespace NS] [--service-type LoadBalancer|NodePort] [--aws-nlb]",
 		Short: "Print Kubernetes manifests that run a gateway's Envoys (for kubectl apply -f -)",
 		Long: `manifests prints a multi-document YAML stream: the Namespace (with
---create-namespace), a ConfigMap holding the Envoy bootstrap, a Deployment
-running Envoy and a Service exposing the gateway's listeners. The gateway is
-read from -f FILE, or else from the data directory.`,
+--create-namespace), a kubernetes.io/tls Secret with a new ADS client
+certificate of the gateway (tls.crt, tls.key) and routedeck's CA bundle
+(ca.crt), a ConfigMap holding the Envoy bootstrap and its SDS files, a
+Deployment running Envoy with both mounted, and a Service exposing the
+gateway's listeners. The gateway is read from -f FILE, or else from the
+data directory; the certificate is issued as "certs issue" does (through
+the server when one is named, else from the data directory).
+
+Applying the output again renews the certificate in place: Envoy picks up
+the updated Secret without a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			gw, err := o.gatewayFor(cmd.Context(), gateway, file)
 			if err != nil {
 				return err
+			}
+			if !opts.InsecurePlaintext {
+				is, err := o.issueGateway(cmd, gw.Name, days)
+				if err != nil {
+					return err
+				}
+				opts.Credentials = &is.creds
 			}
 			objs, err := kubepub.Manifests(gw, opts)
 			if err != nil {
@@ -53,6 +70,8 @@ read from -f FILE, or else from the data directory.`,
 	f.StringVar(&opts.ExternalTrafficPolicy, "external-traffic-policy", "Cluster", "Cluster, or Local to keep client source addresses")
 	f.Int32Var(&opts.Replicas, "replicas", 2, "Envoy replicas")
 	f.StringVar(&opts.Image, "image", kubepub.DefaultImage, "Envoy image")
+	f.IntVar(&days, "days", int(pki.DefaultLifetime/(24*time.Hour)), "lifetime of the ADS client certificate in days")
+	f.BoolVar(&opts.InsecurePlaintext, "ads-insecure-plaintext", false, "no ADS certificate: for a server started with the same flag (development only)")
 	_ = cmd.MarkFlagRequired("gateway")
 	_ = cmd.MarkFlagRequired("ads")
 	return cmd

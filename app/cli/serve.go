@@ -21,7 +21,12 @@ there is no user, creates "admin" and prints its password once on stderr.
 With --tls-cert and --tls-key the dashboard and API are served over HTTPS
 (session cookies are then Secure and answers carry HSTS); replacing the two
 files rotates the certificate without a restart.
-SIGINT or SIGTERM stops it gracefully.`,
+SIGINT or SIGTERM stops it gracefully.
+
+ADS (--ads-listen) requires mutual TLS: an Envoy presents a certificate of
+the data directory's CA naming its gateway ("routedeck certs issue") and
+receives that gateway's configuration only. The server's own certificate,
+from the same CA, names the listen address, localhost and --ads-san.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -45,5 +50,9 @@ SIGINT or SIGTERM stops it gracefully.`,
 	cmd.Flags().StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate chain to serve the dashboard and API over HTTPS (with --tls-key)")
 	cmd.Flags().StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	cmd.Flags().BoolVar(&cfg.NoDemo, "no-demo", false, "do not load the demo workspace into a new database")
+	cmd.Flags().StringSliceVar(&cfg.ADSNames, "ads-san", nil, "extra host names or addresses Envoys use to reach ADS, for the server certificate (repeatable)")
+	cmd.Flags().BoolVar(&cfg.ADSInsecurePlaintext, "ads-insecure-plaintext", false,
+		"serve ADS without TLS, for loopback development only: any client that connects gets any gateway's configuration, keys included")
+	cmd.Flags().BoolVar(&cfg.ADSInsecureAllowRemote, "ads-insecure-allow-remote", false, "allow --ads-insecure-plaintext on a non-loopback --ads-listen")
 	return cmd
 }

@@ -95,6 +95,9 @@ type Deps struct {
 	Targets Targets
 	// Push deploys and exports gateways to Kubernetes and Consul.
 	Push Push
+	// Certs issues gateways' ADS certificates and rotates the CA; nil
+	// answers /certs with 404.
+	Certs Certs
 	// MaxBodyBytes limits request bodies; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// SecureCookies marks the session cookie Secure (serve behind TLS).
@@ -255,6 +258,14 @@ func NewHandler(deps Deps) http.Handler {
 			r.Delete("/{id}", s.deleteToken)
 		})
 		r.With(need(auth.RoleAdmin)).Get("/audit", s.listAudit)
+		// A certificate lets a proxy read its gateway's configuration,
+		// keys included: admins only, and audited.
+		r.Route("/certs", func(r chi.Router) {
+			r.Use(need(auth.RoleAdmin), s.needCerts)
+			r.Get("/cas", s.listCAs)
+			r.Post("/rotate-ca", s.rotateCA)
+			r.Post("/gateways/{name}", s.issueGatewayCert)
+		})
 	})
 
 	if deps.Metrics != nil {

@@ -88,7 +88,8 @@ var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 // below the one the OpenAPI document declares, and lets the declared role
 // through authorization. The declared roles themselves follow the policy:
 // reads viewer, writes editor, users/tokens/audit, targets, sandbox
-// settings and writes to clusters (deploy, export apply) admin.
+// settings, writes to clusters (deploy, export apply) and the CA (a
+// certificate opens a gateway's configuration) admin.
 func TestAuthEveryRoute(t *testing.T) {
 	a := newTestAPI(t)
 	a.seed(t)
@@ -98,7 +99,7 @@ func TestAuthEveryRoute(t *testing.T) {
 		switch {
 		case path == "/health" || path == "/auth/login":
 			return "none"
-		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit":
+		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit", strings.HasPrefix(path, "/certs"):
 			return "admin"
 		case method != "GET" && (path == "/targets" || path == "/sandbox/settings" ||
 			strings.HasSuffix(path, "/deploy") || strings.Contains(path, "/export/")):

@@ -25,6 +25,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/routedeck/routedeck/backend/model"
 )
 
 // Sealer encrypts the CA private keys at rest; the data directory's keyring
@@ -396,7 +398,7 @@ func (a *Authority) IssueGateway(gateway string, lifetime time.Duration) (*Issue
 	case lifetime == 0:
 		lifetime = DefaultLifetime
 	case lifetime < 0 || lifetime > MaxLifetime:
-		return nil, fmt.Errorf("issue certificate: lifetime %s is not between 0 and %d days", lifetime, MaxLifetime/(24*time.Hour))
+		return nil, model.Errorf(model.EINVALID, "certificate lifetime %s is not between 0 and %d days", lifetime, MaxLifetime/(24*time.Hour))
 	}
 	trusted, _, err := a.current()
 	if err != nil {
@@ -491,17 +493,17 @@ func minTime(a, b time.Time) time.Time {
 // all) could make an identity that names a sandbox.
 func CheckGatewayName(name string) error {
 	if name == "" || len(name) > 253 {
-		return fmt.Errorf("gateway name %q: want 1-253 characters", name)
+		return model.Errorf(model.EINVALID, "gateway name %q: want 1-253 characters", name)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return fmt.Errorf("gateway name %q: use lowercase letters, digits, '-' and '.'", name)
+			return model.Errorf(model.EINVALID, "gateway name %q: use lowercase letters, digits, '-' and '.'", name)
 		}
 	}
 	if !slices.Contains([]byte("abcdefghijklmnopqrstuvwxyz0123456789"), name[0]) ||
 		!slices.Contains([]byte("abcdefghijklmnopqrstuvwxyz0123456789"), name[len(name)-1]) {
-		return fmt.Errorf("gateway name %q: must start and end with a letter or digit", name)
+		return model.Errorf(model.EINVALID, "gateway name %q: must start and end with a letter or digit", name)
 	}
 	return nil
 }
