@@ -309,6 +309,9 @@ func (s *Service) startADS(addr string) error {
 // sandbox's own without ADSListen).
 func (s *Service) ADSAddr() net.Addr { return s.adsAddr }
 
+// ADS is the running ADS server.
+func (s *Service) ADS() *xds.Server { return s.ads }
+
 // Handler is the HTTP surface (API and dashboard), for the desktop window.
 func (s *Service) Handler() http.Handler { return s.handler }
 
