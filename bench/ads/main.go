@@ -34,6 +34,7 @@ func main() {
 	publishes := flag.Int("publishes", 10, "publishes per fan-out run")
 	routes := flag.Int("routes", 100, "routes in the fan-out gateway")
 	compare := flag.Bool("compare", true, "also run the fan-out with go-control-plane's own SnapshotCache")
+	withTLS := flag.Bool("mtls", true, "also run the fan-out over mutual TLS, as serve runs ADS")
 	memRoutes := flag.Int("mem-routes", 10000, "routes for the memory run (0 skips it)")
 	memClients := flag.Int("mem-clients", 1000, "clients for the memory run")
 	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the memory run")
@@ -73,6 +74,9 @@ func main() {
 			fail(fmt.Errorf("-clients: bad size %q", f))
 		}
 		servers := []adsbench.Server{adsbench.Routedeck}
+		if *withTLS {
+			servers = append(servers, adsbench.RoutedeckMTLS)
+		}
 		if *compare {
 			servers = append(servers, adsbench.GoControlPlane)
 		}

@@ -8,6 +8,7 @@ package adsbench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +31,8 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
 
+	"github.com/routedeck/routedeck/backend/pki"
+	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/backend/xds/xdsload"
 )
@@ -73,20 +76,52 @@ type publisher interface {
 	publish(ctx context.Context, routes, generation int) (version string, err error)
 }
 
-// Server is an ADS server implementation a fan-out run can measure.
+// Server is an ADS server implementation a fan-out run can measure. start
+// returns how to publish, the address, the clients' TLS configuration (nil
+// for plaintext) and how to stop.
 type Server struct {
 	name  string
-	start func(ctx context.Context) (publisher, string, func(), error)
+	start func(ctx context.Context) (publisher, string, *tls.Config, func(), error)
 }
 
 // Name is the server's name in results.
 func (s Server) Name() string { return s.name }
 
 // Routedeck is this project's ADS server (backend/xds).
-var Routedeck = Server{name: "routedeck", start: func(ctx context.Context) (publisher, string, func(), error) {
+var Routedeck = Server{name: "routedeck", start: func(ctx context.Context) (publisher, string, *tls.Config, func(), error) {
 	s := xds.New(xds.Options{Logger: slog.New(slog.DiscardHandler)})
 	addr, stop, err := serve(ctx, s.Serve)
-	return routedeckPublisher{s}, addr, stop, err
+	return routedeckPublisher{s}, addr, nil, stop, err
+}}
+
+// RoutedeckMTLS is this project's ADS server as `serve` runs it: mutual
+// TLS with a CA of its own (key sealed) and the per-stream identity check.
+// The clients share one certificate of the benchmark's gateway.
+var RoutedeckMTLS = Server{name: "routedeck-mtls", start: func(ctx context.Context) (publisher, string, *tls.Config, func(), error) {
+	dir, err := os.MkdirTemp("", "routedeck-bench-pki-")
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	keys, err := seal.Generate()
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	ca, err := pki.Open(dir, keys, pki.Options{})
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	guard := pki.NewGuard(ca, nil, pki.ServerNames("127.0.0.1", nil))
+	s := xds.New(xds.Options{Logger: slog.New(slog.DiscardHandler), TLS: guard.TLSConfig(), Authorize: guard.Authorize})
+	is, err := ca.IssueGateway("bench", 0)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	cert, err := tls.X509KeyPair(is.CertPEM, is.KeyPEM)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	addr, stop, err := serve(ctx, s.Serve)
+	return routedeckPublisher{s}, addr, ca.ClientTLS(cert), func() { stop(); os.RemoveAll(dir) }, err
 }}
 
 type routedeckPublisher struct{ s *xds.Server }
@@ -102,7 +137,7 @@ func (p routedeckPublisher) publish(ctx context.Context, routes, gen int) (strin
 
 // GoControlPlane is go-control-plane's own SnapshotCache, for comparison:
 // it marshals every resource again for every proxy it responds to.
-var GoControlPlane = Server{name: "go-control-plane", start: func(ctx context.Context) (publisher, string, func(), error) {
+var GoControlPlane = Server{name: "go-control-plane", start: func(ctx context.Context) (publisher, string, *tls.Config, func(), error) {
 	c := cache.NewSnapshotCache(true, clusterHash{}, nil)
 	srv := serverv3.NewServer(ctx, c, nil)
 	addr, stop, err := serve(ctx, func(ctx context.Context, lis net.Listener) error {
@@ -111,7 +146,7 @@ var GoControlPlane = Server{name: "go-control-plane", start: func(ctx context.Co
 		go func() { <-ctx.Done(); g.Stop() }()
 		return g.Serve(lis)
 	})
-	return controlPlanePublisher{c}, addr, stop, err
+	return controlPlanePublisher{c}, addr, nil, stop, err
 }}
 
 type clusterHash struct{}
@@ -153,7 +188,7 @@ func serve(ctx context.Context, fn func(context.Context, net.Listener) error) (s
 // measures publishes publishes, each until every client ACKed its routes.
 func RunFanOut(ctx context.Context, kind Server, clients, routes, publishes int) (FanOut, error) {
 	r := FanOut{Server: kind.name, Clients: clients, Routes: routes, Publishes: publishes}
-	pub, addr, stop, err := kind.start(ctx)
+	pub, addr, clientTLS, stop, err := kind.start(ctx)
 	if err != nil {
 		return r, err
 	}
@@ -164,7 +199,7 @@ func RunFanOut(ctx context.Context, kind Server, clients, routes, publishes int)
 		return r, err
 	}
 	start := time.Now()
-	fleet, err := xdsload.Start(ctx, addr, "bench", "envoy", clients)
+	fleet, err := xdsload.StartTLS(ctx, addr, "bench", "envoy", clients, clientTLS)
 	if err != nil {
 		return r, err
 	}

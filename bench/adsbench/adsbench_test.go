@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// TestRunFanOut measures a small fleet against both servers: every publish
+// TestRunFanOut measures a small fleet against every server: every publish
 // must reach every client, and the figures must be filled in.
 func TestRunFanOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, s := range []Server{Routedeck, GoControlPlane} {
+	for _, s := range []Server{Routedeck, RoutedeckMTLS, GoControlPlane} {
 		t.Run(s.Name(), func(t *testing.T) {
 			r, err := RunFanOut(ctx, s, 5, 20, 3)
 			if err != nil {

@@ -7,6 +7,7 @@ package xdsload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -43,12 +45,23 @@ type client struct {
 // Start connects n clients to addr with node.cluster = gateway and node.id
 // "<prefix>-<i>". Clients connect in parallel, a bounded number at a time.
 func Start(ctx context.Context, addr, gateway, prefix string, n int) (*Fleet, error) {
+	return StartTLS(ctx, addr, gateway, prefix, n, nil)
+}
+
+// StartTLS is Start over TLS with cfg (a client certificate of gateway, as
+// all proxies of one gateway may share); nil is plaintext. Each client
+// still has its own connection and handshake.
+func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls.Config) (*Fleet, error) {
+	creds := insecure.NewCredentials()
+	if cfg != nil {
+		creds = credentials.NewTLS(cfg)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &Fleet{cancel: cancel, acked: map[string]map[string]int{}}
 	f.changed = sync.NewCond(&f.mu)
 	for i := range n {
 		conn, err := grpc.NewClient(addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 		if err != nil {
 			f.Stop()
