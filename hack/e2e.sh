@@ -87,6 +87,13 @@ until [ -s "$work/targets.json" ]; do
 done
 target() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/targets.json" "$1"; }
 
+# The e2e proxies connect as an operator's Envoy would: a certificate of the
+# data directory's CA for gateway "public", and a bootstrap whose ADS cluster
+# reads it through SDS files, over mutual TLS.
+"$bin" certs issue --gateway public --out "$work/tls" --data-dir "$work/data" 2>>"$work/server.log"
+"$bin" bootstrap --gateway public --node e2e-envoy --ads "127.0.0.1:$ads_port" \
+	--cert-dir "$work/tls" --out "$work/envoy" 2>>"$work/server.log"
+
 password=$(sed -n 's/.*created user "admin" with password \([^ ]*\).*/\1/p' "$work/server.log" | head -1)
 [ -n "$password" ] || { echo "e2e: no admin password in the server log" >&2; cat "$work/server.log" >&2; exit 1; }
 
@@ -94,7 +101,7 @@ status=0
 (
 	cd frontend
 	ROUTEDECK_URL="http://127.0.0.1:$http_port" ROUTEDECK_ADMIN_PASSWORD="$password" \
-		ROUTEDECK_ADS="127.0.0.1:$ads_port" \
+		ROUTEDECK_ADS="127.0.0.1:$ads_port" ROUTEDECK_ADS_BOOTSTRAP="$work/envoy/envoy.yaml" \
 		ROUTEDECK_E2E_CONSUL="$(target consul)" ROUTEDECK_E2E_KUBECONFIG="$(target kubeconfig)" \
 		ROUTEDECK_E2E_KUBE_CONTEXT="$(target kubeContext)" ROUTEDECK_E2E_TARGETS="$(target control)" \
 		node e2e/run.mjs "$@" 3>&-

@@ -10,6 +10,9 @@
 // (e2e/adsproxy) joins gateway "public" over ADS, and the publish flow waits
 // for its ACK; a second proxy of the same gateway, NACKER, rejects every
 // route configuration, and the nack flow finds its NACK on the Overview.
+// ROUTEDECK_ADS_BOOTSTRAP names the Envoy bootstrap both connect with, over
+// mutual TLS with the credentials it names (hack/e2e.sh writes it with
+// `routedeck certs issue` and `routedeck bootstrap --out`).
 //
 // The discovery flows (targets, kubernetesPicker, consulPicker) need a real
 // Consul agent and kube-apiserver, which e2e/targets runs (hack/e2e.sh
@@ -64,7 +67,9 @@ if (ADS) {
   const repo = fileURLToPath(new URL('../../', import.meta.url));
   const bin = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-')), 'adsproxy');
   execFileSync('go', ['build', '-o', bin, './frontend/e2e/adsproxy'], { cwd: repo, stdio: 'inherit' });
-  proxy = spawn(bin, ['-ads', ADS, '-gateway', 'public', '-for', '5m', '-nack-node', NACKER, '-nack-error', NACK_ERROR], {
+  const boot = process.env.ROUTEDECK_ADS_BOOTSTRAP;
+  const from = boot ? ['-bootstrap', boot] : ['-ads', ADS, '-gateway', 'public'];
+  proxy = spawn(bin, [...from, '-for', '5m', '-nack-node', NACKER, '-nack-error', NACK_ERROR], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }

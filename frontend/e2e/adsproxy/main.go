@@ -20,6 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"sigs.k8s.io/yaml"
+
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
@@ -30,6 +34,7 @@ func main() {
 	limit := flag.Duration("for", 10*time.Minute, "stop after this long")
 	nackNode := flag.String("nack-node", "", "if set, also join as this node and NACK every route configuration")
 	nackError := flag.String("nack-error", "invalid route configuration", "error_detail message of the NACKs of -nack-node")
+	bootstrap := flag.String("bootstrap", "", "Envoy bootstrap to take the ADS address, gateway and TLS credentials from")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -38,12 +43,17 @@ func main() {
 	defer cancel()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	dp, err := sim.Start(sim.DataPlaneOptions{
-		ADS:     *addr,
-		NodeID:  *node,
-		Cluster: *gateway,
-		Logger:  log,
-	})
+	opts := sim.DataPlaneOptions{ADS: *addr, Cluster: *gateway}
+	if *bootstrap != "" {
+		var err error
+		if opts, err = fromBootstrap(*bootstrap); err != nil {
+			fmt.Fprintf(os.Stderr, "adsproxy: %v\n", err)
+			os.Exit(1)
+		}
+		*addr, *gateway = opts.ADS, opts.Cluster
+	}
+	opts.NodeID, opts.Logger = *node, log
+	dp, err := sim.Start(opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "adsproxy: connect %s: %v\n", *addr, err)
 		os.Exit(1)
@@ -54,7 +64,25 @@ func main() {
 		<-ctx.Done()
 		return
 	}
-	n := &nacker{addr: *addr, node: *nackNode, cluster: *gateway, errText: *nackError, log: log}
+	n := &nacker{addr: *addr, node: *nackNode, cluster: *gateway, errText: *nackError, tls: opts.TLS, log: log}
 	fmt.Println("adsproxy:", *nackNode, "joins gateway", *gateway, "and NACKs route configurations")
 	n.run(ctx)
+}
+
+// fromBootstrap reads what an Envoy started with the bootstrap at path
+// would use to reach ADS.
+func fromBootstrap(path string) (sim.DataPlaneOptions, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return sim.DataPlaneOptions{}, err
+	}
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return sim.DataPlaneOptions{}, fmt.Errorf("%s: %w", path, err)
+	}
+	b := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal(js, b); err != nil {
+		return sim.DataPlaneOptions{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return sim.FromBootstrap(b)
 }

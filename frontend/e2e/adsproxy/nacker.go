@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -28,14 +30,20 @@ import (
 // with a fixed error_detail. The console then has a real NACK to show.
 type nacker struct {
 	addr, node, cluster, errText string
-	log                          *slog.Logger
+	// tls is the gateway's credentials; nil dials in plaintext.
+	tls *tls.Config
+	log *slog.Logger
 }
 
 // run keeps a stream open until ctx ends, reconnecting after a pause when
 // the server goes away (a restart must not leave the console without the
 // NACK the tests look for).
 func (n *nacker) run(ctx context.Context) {
-	conn, err := grpc.NewClient(n.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if n.tls != nil {
+		creds = credentials.NewTLS(n.tls)
+	}
+	conn, err := grpc.NewClient(n.addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		n.log.Error("adsproxy: nacker dial", "addr", n.addr, "err", err)
 		return
