@@ -211,14 +211,6 @@ func (a *Authority) addCALocked(overlap time.Duration) error {
 		return fmt.Errorf("create CA certificate: %w", err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encode CA key: %w", err)
-	}
-	sealed, err := a.sealer.Seal(keyDER)
-	if err != nil {
-		return fmt.Errorf("seal CA key: %w", err)
-	}
 	next := &ca{cert: cert, certPEM: pemCert(der), key: key, trustedUntil: cert.NotAfter}
 	cas := make([]*ca, 0, len(a.cas)+1)
 	for _, old := range a.cas {
@@ -232,22 +224,22 @@ func (a *Authority) addCALocked(overlap time.Duration) error {
 		}
 	}
 	cas = append(cas, next)
+	return a.writeLocked(cas)
+}
 
+// writeLocked stores cas, every key sealed afresh, and makes them current.
+func (a *Authority) writeLocked(cas []*ca) error {
 	f := caFile{}
 	for _, c := range cas {
-		r := caRecord{Cert: string(c.certPEM), TrustedUntil: c.trustedUntil.UTC()}
-		if c == next {
-			r.Key = sealed
-		} else {
-			kd, err := x509.MarshalPKCS8PrivateKey(c.key)
-			if err != nil {
-				return fmt.Errorf("encode CA key: %w", err)
-			}
-			if r.Key, err = a.sealer.Seal(kd); err != nil {
-				return fmt.Errorf("seal CA key: %w", err)
-			}
+		kd, err := x509.MarshalPKCS8PrivateKey(c.key)
+		if err != nil {
+			return fmt.Errorf("encode CA key: %w", err)
 		}
-		f.CAs = append(f.CAs, r)
+		sealed, err := a.sealer.Seal(kd)
+		if err != nil {
+			return fmt.Errorf("seal CA key: %w", err)
+		}
+		f.CAs = append(f.CAs, caRecord{Cert: string(c.certPEM), Key: sealed, TrustedUntil: c.trustedUntil.UTC()})
 	}
 	raw, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -307,6 +299,18 @@ func (a *Authority) RotateCA(overlap time.Duration) (CAInfo, error) {
 		return CAInfo{}, err
 	}
 	return info(a.cas[len(a.cas)-1], true), nil
+}
+
+// Reseal writes the CA keys again sealed with the sealer the Authority was
+// opened with, for a master key rotation: open with the new keyring (which
+// still unseals with the previous key), then Reseal.
+func (a *Authority) Reseal() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.refreshLocked(); err != nil {
+		return err
+	}
+	return a.writeLocked(a.cas)
 }
 
 // CAInfo describes one CA for listings.

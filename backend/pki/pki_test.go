@@ -331,3 +331,39 @@ func TestGuardHandshake(t *testing.T) {
 		t.Error("server certificate not renewed after the CA rotation")
 	}
 }
+
+// nextSealer stands for the keyring after a master key rotation: it seals
+// under a new mark and still unseals what the previous key sealed.
+type nextSealer struct{}
+
+func (nextSealer) Seal(b []byte) (string, error) {
+	s, err := testSealer{}.Seal(b)
+	return "next:" + s, err
+}
+
+func (nextSealer) Unseal(s string) ([]byte, error) {
+	return testSealer{}.Unseal(strings.TrimPrefix(s, "next:"))
+}
+
+func TestReseal(t *testing.T) {
+	a, _, dir := openTest(t)
+	before, _ := a.BundlePEM()
+	b, err := Open(dir, nextSealer{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reseal(); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, File))
+	if !strings.Contains(string(raw), `"key": "next:`) {
+		t.Errorf("keys not sealed again:\n%s", raw)
+	}
+	if _, err := Open(dir, nextSealer{}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := b.BundlePEM()
+	if string(before) != string(after) {
+		t.Error("resealing changed the CAs")
+	}
+}
