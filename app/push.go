@@ -153,7 +153,8 @@ func (p *pusher) Deploy(ctx context.Context, actor, gateway string, req api.Depl
 	if err != nil {
 		return nil, err
 	}
-	out, err := kubepub.YAML(objs)
+	// The reply shows what was applied, but not the proxies' private key.
+	out, err := kubepub.YAML(kubepub.WithoutPrivateKeys(objs))
 	if err != nil {
 		return nil, err
 	}

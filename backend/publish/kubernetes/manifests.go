@@ -279,6 +279,24 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 	return objs, nil
 }
 
+// RedactedKey replaces a private key in WithoutPrivateKeys' copies.
+const RedactedKey = "<redacted>"
+
+// WithoutPrivateKeys returns objs with every Secret replaced by a copy
+// whose tls.key is RedactedKey, for showing what was applied.
+func WithoutPrivateKeys(objs []runtime.Object) []runtime.Object {
+	out := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+		if sec, ok := o.(*corev1.Secret); ok && sec.Data[corev1.TLSPrivateKeyKey] != nil {
+			c := sec.DeepCopy()
+			c.Data[corev1.TLSPrivateKeyKey] = []byte(RedactedKey)
+			out[i] = c
+		}
+	}
+	return out
+}
+
 // portName is a valid IANA_SVC_NAME for a listener: at most 15 lowercase
 // letters, digits and dashes.
 func portName(l model.Listener) string {

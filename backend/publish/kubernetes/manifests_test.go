@@ -227,3 +227,26 @@ func TestGatewayAPIExportGolden(t *testing.T) {
 	}
 	golden(t, "gateway-api-report.json", append(report, '\n'))
 }
+
+func TestWithoutPrivateKeys(t *testing.T) {
+	objs, err := Manifests(testGateway(), ManifestOptions{ADS: "a:1", Credentials: testCredentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := WithoutPrivateKeys(objs)
+	for i, o := range shown {
+		sec, ok := o.(*corev1.Secret)
+		if !ok {
+			if o != objs[i] {
+				t.Errorf("object %d copied though it is no Secret", i)
+			}
+			continue
+		}
+		if string(sec.Data["tls.key"]) != RedactedKey || string(sec.Data["tls.crt"]) != string(testCredentials().Cert) {
+			t.Errorf("shown secret %v", sec.Data)
+		}
+		if string(objs[i].(*corev1.Secret).Data["tls.key"]) != string(testCredentials().Key) {
+			t.Error("the applied secret lost its key")
+		}
+	}
+}
