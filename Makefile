@@ -1,6 +1,8 @@
 # routedeck — build, run and test.
 #
 #   make run      build the UI and the server, serve the demo on 127.0.0.1:8080
+#                 (ADS on 127.0.0.1:18000 over mutual TLS; make envoy-config
+#                 writes what a local Envoy of the demo gateway needs)
 #   make test     install what the tests need, then run every suite
 #
 # Tools that take long to build (Consul, kube-apiserver) are cached outside
@@ -16,7 +18,7 @@ TOOLS_DIR    ?= $(HOME)/.cache/routedeck/tools
 CONFORMANCE  ?= ../shared/conformance/envoy-router-check
 export ROUTEDECK_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: all run build ui ui-deps desktop test test-deps test-go test-stress test-fuzz test-ui test-e2e \
+.PHONY: all run envoy-config build ui ui-deps desktop test test-deps test-go test-stress test-fuzz test-ui test-e2e \
         test-desktop conformance tools bench vet clean
 
 all: build
@@ -24,6 +26,13 @@ all: build
 ## run: build everything and serve the dashboard with the demo workspace
 run: build
 	./$(BIN) serve --listen $(LISTEN) --ads-listen $(ADS_LISTEN) --data-dir $(DATA_DIR)
+
+## envoy-config: a certificate of the data directory's CA for gateway "public"
+## and a bootstrap reading it, in $(DATA_DIR)/envoy: envoy -c $(DATA_DIR)/envoy/envoy.yaml
+envoy-config: build
+	./$(BIN) certs issue --gateway public --out $(abspath $(DATA_DIR))/envoy/tls --data-dir $(DATA_DIR)
+	./$(BIN) bootstrap --gateway public --ads $(ADS_LISTEN) --cert-dir $(abspath $(DATA_DIR))/envoy/tls \
+		--out $(abspath $(DATA_DIR))/envoy --data-dir $(DATA_DIR)
 
 ## build: bin/routedeck, server build with the UI embedded (no webkit needed)
 build: ui
