@@ -17,6 +17,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -58,6 +59,7 @@ func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &Fleet{cancel: cancel, acked: map[string]map[string]int{}}
+	dialing := make(chan struct{}, maxDialing)
 	f.changed = sync.NewCond(&f.mu)
 	for i := range n {
 		conn, err := grpc.NewClient(addr,
@@ -74,6 +76,15 @@ func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
+			if err := connect(ctx, conn, dialing); err != nil {
+				if ctx.Err() == nil {
+					f.mu.Lock()
+					f.errs = append(f.errs, fmt.Errorf("%s: %w", node.Id, err))
+					f.mu.Unlock()
+					f.changed.Broadcast()
+				}
+				return
+			}
 			if err := f.run(ctx, conn, node, c); err != nil && ctx.Err() == nil {
 				f.mu.Lock()
 				f.errs = append(f.errs, fmt.Errorf("%s: %w", node.Id, err))
@@ -83,6 +94,34 @@ func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls
 		}()
 	}
 	return f, nil
+}
+
+// maxDialing bounds the connections being set up at once: thousands of
+// TLS handshakes started together on a small machine would outlast gRPC's
+// connect timeout instead of finishing sooner.
+const maxDialing = 64
+
+// connect establishes conn, at most cap(dialing) at a time.
+func connect(ctx context.Context, conn *grpc.ClientConn, dialing chan struct{}) error {
+	select {
+	case dialing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-dialing }()
+	conn.Connect()
+	for {
+		s := conn.GetState()
+		switch s {
+		case connectivity.Ready:
+			return nil
+		case connectivity.Shutdown:
+			return errors.New("connection shut down")
+		}
+		if !conn.WaitForStateChange(ctx, s) {
+			return fmt.Errorf("connect: %w", ctx.Err())
+		}
+	}
 }
 
 func (f *Fleet) run(ctx context.Context, conn *grpc.ClientConn, node *corev3.Node, c *client) error {
