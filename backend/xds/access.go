@@ -69,25 +69,27 @@ func (a *access) closed(streams map[int64]*streamPeer, id int64) {
 }
 
 // check allows a request carrying node (nil on later requests of Envoy's
-// streams, which send it once) on stream id.
+// delta streams, which send it once) on stream id.
 func (a *access) check(streams map[int64]*streamPeer, id int64, node *corev3.Node) error {
 	a.mu.Lock()
 	sp := streams[id]
-	a.mu.Unlock()
-	if sp == nil {
-		return status.Error(codes.Internal, "stream not opened")
+	var state *tls.ConnectionState
+	var allowed string
+	if sp != nil {
+		state, allowed = sp.state, sp.allowed
 	}
-	if node == nil {
-		if sp.allowed == "" {
-			return status.Error(codes.PermissionDenied, "the first request of a stream must carry the node")
-		}
+	a.mu.Unlock()
+	switch {
+	case sp == nil:
+		return status.Error(codes.Internal, "stream not opened")
+	case node == nil && allowed == "":
+		return status.Error(codes.PermissionDenied, "the first request of a stream must carry the node")
+	case node == nil || allowed != "" && node.GetCluster() == allowed:
+		// "" is never allowed: an empty cluster is checked like any.
 		return nil
 	}
 	cluster := node.GetCluster()
-	if sp.allowed != "" && cluster == sp.allowed {
-		return nil
-	}
-	if err := a.authorize(sp.state, cluster); err != nil {
+	if err := a.authorize(state, cluster); err != nil {
 		return status.Errorf(codes.PermissionDenied, "node.cluster %q: %v", cluster, err)
 	}
 	a.mu.Lock()
