@@ -156,4 +156,3 @@ func verifyADSServer(peer []*x509.Certificate, caFile string, uris []string) err
 	}
 	return fmt.Errorf("ADS server certificate matches none of %v", uris)
 }
-
