@@ -83,7 +83,7 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		for _, ap := range applied {
 			got[ap.Kind] = ap.Action
 		}
-		want := map[string]string{"Namespace": ActionUnchanged, "ConfigMap": ActionUnchanged, "Service": ActionUnchanged, "Deployment": ActionConfigured}
+		want := map[string]string{"Namespace": ActionUnchanged, "Secret": ActionUnchanged, "ConfigMap": ActionUnchanged, "Service": ActionUnchanged, "Deployment": ActionConfigured}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("dry-run actions (-want +got):\n%s", diff)
 		}
@@ -126,6 +126,13 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 	if b.GetNode().GetCluster() != "public" {
 		t.Errorf("stored bootstrap node cluster %q, want public", b.GetNode().GetCluster())
 	}
+	sec, err := client.CoreV1().Secrets("edge").Get(ctx, TLSSecretName("public"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.Type != corev1.SecretTypeTLS || string(sec.Data["ca.crt"]) != string(testCredentials().CA) {
+		t.Errorf("stored ADS secret of type %s with keys %v", sec.Type, sec.Data)
+	}
 
 	t.Run("dry run stores nothing", func(t *testing.T) {
 		o := opts
@@ -141,8 +148,8 @@ func TestDeployAgainstAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dry-run apply: %v", err)
 		}
-		if len(applied) != 4 {
-			t.Fatalf("dry run applied %d objects, want 4: %+v", len(applied), applied)
+		if len(applied) != 5 {
+			t.Fatalf("dry run applied %d objects, want 5: %+v", len(applied), applied)
 		}
 		for i, ap := range applied {
 			if ap.Action != ActionCreated || !ap.Changed || (i > 0) != (ap.Note != "") {
