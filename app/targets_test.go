@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/routedeck/routedeck/backend/model"
+	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
 	"github.com/routedeck/routedeck/internal/testservers"
 )
 
@@ -170,12 +172,13 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 	}
 	code, body = call("POST", "/gateways/edge/deploy", `{"ads": "routedeck.infra:18000", "serviceType": "NodePort", "dryRun": true}`)
 	decodeInto(t, code, body, &dep)
-	if !dep.DryRun || len(dep.Applied) != 3 || !strings.Contains(dep.YAML, "kind: Deployment") {
+	if !dep.DryRun || len(dep.Applied) != 4 || !strings.Contains(dep.YAML, "kind: Deployment") ||
+		!strings.Contains(dep.YAML, "tls.key: "+base64.StdEncoding.EncodeToString([]byte(kubepub.RedactedKey))) {
 		t.Errorf("dry-run deploy: %s", body)
 	}
 	code, body = call("POST", "/gateways/edge/deploy", `{"ads": "routedeck.infra:18000", "serviceType": "NodePort"}`)
 	decodeInto(t, code, body, &dep)
-	if len(dep.Applied) != 3 || dep.Applied[2].Kind != "Service" || dep.Applied[2].Namespace != "shop" || !dep.Applied[2].Changed {
+	if len(dep.Applied) != 4 || dep.Applied[0].Kind != "Secret" || dep.Applied[3].Kind != "Service" || dep.Applied[3].Namespace != "shop" || !dep.Applied[3].Changed {
 		t.Errorf("deploy: %s", body)
 	}
 	for _, ap := range dep.Applied {
@@ -185,9 +188,15 @@ func TestTargetsAndPushThroughAPI(t *testing.T) {
 	}
 	code, body = call("POST", "/gateways/edge/deploy", `{"ads": "routedeck.infra:18000", "serviceType": "NodePort", "dryRun": true}`)
 	decodeInto(t, code, body, &dep)
+	// Every deploy issues the Envoys a fresh ADS certificate, so the
+	// Secret alone changes.
 	for _, ap := range dep.Applied {
-		if ap.Action != "unchanged" || ap.Changed {
-			t.Errorf("dry run after the deploy: %s %s %s (changed %v), want unchanged", ap.Kind, ap.Name, ap.Action, ap.Changed)
+		want := "unchanged"
+		if ap.Kind == "Secret" {
+			want = "configured"
+		}
+		if ap.Action != want || ap.Changed != (want != "unchanged") {
+			t.Errorf("dry run after the deploy: %s %s %s (changed %v), want %s", ap.Kind, ap.Name, ap.Action, ap.Changed, want)
 		}
 	}
 	if code, body := call("POST", "/gateways/edge/deploy", `{"ads": "routedeck.infra:18000", "serviceType": "ClusterIP"}`); code != http.StatusBadRequest {
