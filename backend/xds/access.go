@@ -88,6 +88,10 @@ func (a *access) check(streams map[int64]*streamPeer, id int64, node *corev3.Nod
 		// "" is never allowed: an empty cluster is checked like any.
 		return nil
 	}
+	// The bounds first, so what the refusal quotes is bounded too.
+	if err := checkRequest(node, ""); err != nil {
+		return err
+	}
 	cluster := node.GetCluster()
 	if err := a.authorize(state, cluster); err != nil {
 		return status.Errorf(codes.PermissionDenied, "node.cluster %q: %v", cluster, err)
@@ -135,6 +139,9 @@ func (a *access) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryReq
 // OnFetchRequest checks the unary Fetch RPCs, which carry the node on
 // every request.
 func (a *access) OnFetchRequest(ctx context.Context, req *discovery.DiscoveryRequest) error {
+	if err := checkRequest(req.GetNode(), req.GetTypeUrl()); err != nil {
+		return err
+	}
 	cluster := req.GetNode().GetCluster()
 	if err := a.authorize(tlsState(ctx), cluster); err != nil {
 		return status.Errorf(codes.PermissionDenied, "node.cluster %q: %v", cluster, err)
