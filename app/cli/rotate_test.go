@@ -9,6 +9,7 @@ import (
 
 	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/pki"
 	"github.com/routedeck/routedeck/backend/seal"
 )
 
@@ -63,6 +64,14 @@ func TestRotateKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ca, err := pki.Open(dir, before, pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caBefore, err := ca.CAs()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var out, errOut bytes.Buffer
 	if code := Run(context.Background(), []string{"secrets", "rotate-key", "--data-dir", dir}, strings.NewReader(""), &out, &errOut); code != 0 {
@@ -80,6 +89,14 @@ func TestRotateKeyFile(t *testing.T) {
 	}
 	if pw, err := password(t, dir, nil); err != nil || pw != "rotate-me-please" {
 		t.Fatalf("after rotation: %q, %v", pw, err)
+	}
+	// The CA opens with the new key alone and is the same CA.
+	ca, err = pki.Open(dir, after, pki.Options{})
+	if err != nil {
+		t.Fatalf("CA after rotation: %v", err)
+	}
+	if got, err := ca.CAs(); err != nil || len(got) != len(caBefore) || got[0].Serial != caBefore[0].Serial {
+		t.Fatalf("CA after rotation: %+v, was %+v", got, caBefore)
 	}
 	// The old key, restored from an old backup, no longer opens it.
 	if err := before.WriteFile(dir); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/pki"
 	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
 )
@@ -103,6 +104,18 @@ func rotateKey(ctx context.Context, dataDir string, getenv func(string) string, 
 	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("rotate key: close database: %w", err)
+	}
+	// The CA's keys live beside the database, sealed with the same master
+	// key: reseal them too before the old key is dropped, or the CA could
+	// no longer sign or serve ADS.
+	if _, err := os.Stat(filepath.Join(dataDir, pki.File)); err == nil {
+		ca, err := pki.Open(dataDir, next, pki.Options{})
+		if err == nil {
+			err = ca.Reseal()
+		}
+		if err != nil {
+			return fmt.Errorf("rotate key: the database is resealed, but the CA keys are not (the key file still holds both keys; run rotate-key again): %w", err)
+		}
 	}
 
 	if !fromEnv {
