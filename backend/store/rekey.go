@@ -333,31 +333,11 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 
 	// Route tests, sealed whole, and their revisions, whose diffs are
 	// computed again and scrubbed of the draft's credentials.
-	type testRow struct{ name, spec string }
-	var tests []testRow
-	if err := collect(ctx, tx, `SELECT name, spec FROM route_tests`, func(r *sql.Rows) error {
-		var v testRow
-		if err := r.Scan(&v.name, &v.spec); err != nil {
-			return err
-		}
-		tests = append(tests, v)
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("read route tests: %w", err)
+	n, err := resealWhole(ctx, tx, "route_tests", "name", "spec", "route test", f)
+	if err != nil {
+		return 0, err
 	}
-	for _, v := range tests {
-		out, err := f(v.spec)
-		if err != nil {
-			return 0, fmt.Errorf("route test %q: %w", v.name, err)
-		}
-		if out == v.spec {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE route_tests SET spec = ? WHERE name = ?`, out, v.name); err != nil {
-			return 0, fmt.Errorf("write route test %q: %w", v.name, err)
-		}
-		total++
-	}
+	total += n
 	var testRevs []revRow
 	if err := collect(ctx, tx, `SELECT id, kind, name, before, after, diff FROM revisions WHERE kind = '`+KindRouteTest+`'`,
 		func(r *sql.Rows) error {
@@ -404,32 +384,11 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 	}
 
 	// Settings, sealed whole.
-	type setRow struct{ key, value string }
-	var sets []setRow
-	if err := collect(ctx, tx, `SELECT key, value FROM settings`, func(r *sql.Rows) error {
-		var v setRow
-		if err := r.Scan(&v.key, &v.value); err != nil {
-			return err
-		}
-		sets = append(sets, v)
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("read settings: %w", err)
+	n, err = resealWhole(ctx, tx, "settings", "key", "value", "setting", f)
+	if err != nil {
+		return 0, err
 	}
-	for _, v := range sets {
-		out, err := f(v.value)
-		if err != nil {
-			return 0, fmt.Errorf("setting %q: %w", v.key, err)
-		}
-		if out == v.value {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE settings SET value = ? WHERE key = ?`, out, v.key); err != nil {
-			return 0, fmt.Errorf("write setting %q: %w", v.key, err)
-		}
-		total++
-	}
-	return total, nil
+	return total + n, nil
 }
 
 // collect runs query and hands each row to scan; rows are read in full
@@ -453,4 +412,37 @@ func nullString(s sql.NullString) any {
 		return nil
 	}
 	return s.String
+}
+
+// resealWhole rewrites with f every value of a table whose rows are sealed
+// whole (a key column and a value column), writing back only the rows f
+// changed. The table and column names are the caller's constants.
+func resealWhole(ctx context.Context, tx *sql.Tx, table, keyCol, valCol, what string, f func(string) (string, error)) (int, error) {
+	type row struct{ key, value string }
+	var rows []row
+	if err := collect(ctx, tx, `SELECT `+keyCol+`, `+valCol+` FROM `+table, func(r *sql.Rows) error {
+		var v row
+		if err := r.Scan(&v.key, &v.value); err != nil {
+			return err
+		}
+		rows = append(rows, v)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read %ss: %w", what, err)
+	}
+	n := 0
+	for _, v := range rows {
+		out, err := f(v.value)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q: %w", what, v.key, err)
+		}
+		if out == v.value {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET `+valCol+` = ? WHERE `+keyCol+` = ?`, out, v.key); err != nil {
+			return 0, fmt.Errorf("write %s %q: %w", what, v.key, err)
+		}
+		n++
+	}
+	return n, nil
 }

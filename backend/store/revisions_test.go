@@ -111,18 +111,22 @@ func TestAuditOfWrites(t *testing.T) {
 	}
 }
 
-// TestRevisionTooLargeToDiff writes a route whose YAML is past the diff
-// caps: the revision keeps both objects and records a note, flagged as
+// TestRevisionTooLargeToDiff writes an upstream whose YAML is past the
+// diff caps (an endpoint list: descriptions are capped well below them): the revision keeps both objects and records a note, flagged as
 // such when read back, in place of a diff.
 func TestRevisionTooLargeToDiff(t *testing.T) {
 	s := seeded(t)
-	r := route("long", "public", "web", 1)
+	r := upstream("long")
 	mustCreate(t, s, r)
-	r.Description = strings.Repeat("a line of text\n", diff.MaxLines+1)
+	// Each endpoint is two lines of YAML.
+	r.Static.Endpoints = make([]model.Endpoint, diff.MaxLines/2+1)
+	for i := range r.Static.Endpoints {
+		r.Static.Endpoints[i] = model.Endpoint{Address: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), Port: 8080}
+	}
 	if err := s.Update(ctx, "bob", r); err != nil {
 		t.Fatal(err)
 	}
-	list, _, err := s.ListRevisions(ctx, store.RevisionFilter{Kind: model.KindRoute, Name: "long"})
+	list, _, err := s.ListRevisions(ctx, store.RevisionFilter{Kind: model.KindUpstream, Name: "long"})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("revisions: %v %+v", err, list)
 	}
@@ -130,7 +134,7 @@ func TestRevisionTooLargeToDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.DiffTooLarge || !strings.HasPrefix(created.Diff, "--- a/Route/long") {
+	if created.DiffTooLarge || !strings.HasPrefix(created.Diff, "--- a/Upstream/long") {
 		t.Errorf("a small create must have its diff: too large %v, %q", created.DiffTooLarge, created.Diff)
 	}
 	rev, err := s.GetRevision(ctx, list[0].ID)
@@ -140,12 +144,12 @@ func TestRevisionTooLargeToDiff(t *testing.T) {
 	if !rev.DiffTooLarge {
 		t.Errorf("revision not flagged too large to diff")
 	}
-	want := fmt.Sprintf("Route/long changed, too large to diff (over %d lines or %d MiB)\n", diff.MaxLines, diff.MaxBytes>>20)
+	want := fmt.Sprintf("Upstream/long changed, too large to diff (over %d lines or %d MiB)\n", diff.MaxLines, diff.MaxBytes>>20)
 	if rev.Diff != want {
 		t.Errorf("diff = %q, want %q", rev.Diff, want)
 	}
-	var back model.Route
-	if err := json.Unmarshal(rev.After, &back); err != nil || back.Description != r.Description {
+	var back model.Upstream
+	if err := json.Unmarshal(rev.After, &back); err != nil || len(back.Static.Endpoints) != len(r.Static.Endpoints) {
 		t.Errorf("the revision must keep the whole object: %v", err)
 	}
 }
