@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/routedeck/routedeck/backend/atomicfile"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -245,7 +246,7 @@ func (a *Authority) writeLocked(cas []*ca) error {
 	if err != nil {
 		return fmt.Errorf("encode CA: %w", err)
 	}
-	if err := writeFileAtomic(a.path, raw); err != nil {
+	if err := atomicfile.Write(a.path, raw, 0o600); err != nil {
 		return fmt.Errorf("write CA: %w", err)
 	}
 	fi, err := os.Stat(a.path)
@@ -255,31 +256,6 @@ func (a *Authority) writeLocked(cas []*ca) error {
 	a.cas, a.stamp = cas, fileStamp{mod: fi.ModTime(), size: fi.Size()}
 	a.gen++
 	return nil
-}
-
-// writeFileAtomic replaces path by a complete new file, so a server reading
-// it while a rotation writes never sees half of it.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ca-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // RotateCA adds a new CA, which issues every certificate from now on. The

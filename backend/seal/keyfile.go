@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/routedeck/routedeck/backend/atomicfile"
 )
 
 // EnvMasterKey names the environment variable that carries the master key
@@ -157,7 +159,7 @@ func createKeyFile(dataDir, path string) (*Keyring, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("close master key file: %w", err)
 	}
-	if err := syncDir(dataDir); err != nil {
+	if err := atomicfile.SyncDir(dataDir); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -180,50 +182,8 @@ func (k *Keyring) fileContent() []byte {
 // then renamed over the old one, and the directory is synced, so a crash
 // leaves either the old file or the new one, never a torn one.
 func (k *Keyring) WriteFile(dataDir string) error {
-	path := KeyFile(dataDir)
-	tmp, err := os.CreateTemp(dataDir, "."+KeyFileName+".*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(KeyFile(dataDir), k.fileContent(), 0o600); err != nil {
 		return fmt.Errorf("write master key file: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp already uses 0600; say so anyway, the check on open needs it.
-	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		return fmt.Errorf("write master key file: %w", err)
-	}
-	if _, err := tmp.Write(k.fileContent()); err != nil {
-		return fmt.Errorf("write master key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync master key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close master key file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace master key file: %w", err)
-	}
-	done = true
-	return syncDir(dataDir)
-}
-
-// syncDir makes a create or rename in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync data directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync data directory: %w", err)
 	}
 	return nil
 }

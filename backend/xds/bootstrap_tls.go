@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"sigs.k8s.io/yaml"
 
+	"github.com/routedeck/routedeck/backend/atomicfile"
 	"github.com/routedeck/routedeck/backend/pki"
 )
 
@@ -187,7 +188,7 @@ func WriteCredentials(dir string, c *Credentials) error {
 		name string
 		data []byte
 	}{{CAFile, c.CA}, {KeyFile, c.Key}, {CertFile, c.Cert}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return fmt.Errorf("write credentials: %w", err)
 		}
 	}
@@ -202,25 +203,9 @@ func WriteSDSFiles(t ADSTLS) error {
 	}
 	_, configDir := t.dirs()
 	for name, data := range files {
-		if err := writeFileAtomic(filepath.Join(configDir, name), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(configDir, name), data, 0o644); err != nil {
 			return fmt.Errorf("write sds file: %w", err)
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
