@@ -175,27 +175,30 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, denied)
 		return
 	}
-	// No account can have a name that is not valid: count the failure
-	// against the address only, so junk names take no room in the table
-	// of user names.
-	if auth.AccountNameProblem(req.Name) != "" {
-		if wait := s.LoginGuard.Addrs.Wait(addr); wait > 0 {
-			s.throttled(w, r, "", addr, wait)
-			return
-		}
-		s.LoginGuard.Addrs.Fail(addr)
-		s.writeError(w, r, denied)
-		return
+	// A name new accounts cannot have is counted against the address
+	// only, so junk names take no room in the table of user names. It is
+	// still looked up: an account made before names were checked can sign
+	// in.
+	unchecked := auth.AccountNameProblem(req.Name) != ""
+	fail := func() { s.LoginGuard.Fail(req.Name, addr) }
+	wait := func() time.Duration { return s.LoginGuard.Wait(req.Name, addr) }
+	if unchecked {
+		fail = func() { s.LoginGuard.Addrs.Fail(addr) }
+		wait = func() time.Duration { return s.LoginGuard.Addrs.Wait(addr) }
 	}
 	// A locked name or address is refused before the password is looked
 	// at, so guessing on during the lock learns nothing.
-	if wait := s.LoginGuard.Wait(req.Name, addr); wait > 0 {
-		s.throttled(w, r, req.Name, addr, wait)
+	if d := wait(); d > 0 {
+		logged := req.Name
+		if unchecked {
+			logged = "" // junk: kept out of the log
+		}
+		s.throttled(w, r, logged, addr, d)
 		return
 	}
 	u, err := s.Store.UserByName(r.Context(), req.Name)
 	if model.ErrorCode(err) == model.ENOTFOUND {
-		s.LoginGuard.Fail(req.Name, addr)
+		fail()
 		s.writeError(w, r, denied)
 		return
 	} else if err != nil {
@@ -208,7 +211,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.LoginGuard.Fail(req.Name, addr)
+		fail()
 		s.auditLog(r, store.AuditEntry{Actor: req.Name, Action: "login.failed", Target: "user/" + req.Name})
 		s.writeError(w, r, denied)
 		return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/store"
 )
 
 func TestLoginRefusesForeignPagesAndNonJSON(t *testing.T) {
@@ -157,4 +159,26 @@ func TestClientAddrCountsIPv6ByItsBlock(t *testing.T) {
 			t.Errorf("clientAddr(%q) = %q, want %q", remote, got, want)
 		}
 	}
+}
+
+// TestLoginKeepsAccountsMadeBeforeNamesWereChecked: a name the account
+// rules now refuse (here with a space) was allowed once; its account must
+// still sign in, with failures counted against the address.
+func TestLoginKeepsAccountsMadeBeforeNamesWereChecked(t *testing.T) {
+	a := newTestAPI(t)
+	hash, err := auth.HashPassword("long enough")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const legacy = "Ana Lima"
+	if auth.AccountNameProblem(legacy) == "" {
+		t.Fatalf("%q is a valid name now; the test needs one that is not", legacy)
+	}
+	if err := a.store.CreateUser(context.Background(), "test", &store.User{Name: legacy, Role: auth.RoleEditor, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	body := func(pw string) string { return fmt.Sprintf(`{"name":%q,"password":%q}`, legacy, pw) }
+	json := []string{"Content-Type", "application/json"}
+	a.do(t, "", "POST", "/api/v1/auth/login", body("wrong password"), json...).must(t, http.StatusUnauthorized)
+	a.do(t, "", "POST", "/api/v1/auth/login", body("long enough"), json...).must(t, http.StatusOK)
 }
