@@ -42,14 +42,15 @@ mkfifo "$work/targets.in"
 targets=$!
 exec 3>"$work/targets.in"
 
-# The server's ports come from below the kernel's ephemeral range, so the
-# ports the helper's servers are given (bind to port 0) can never be them.
+# The server's ports come from 10000-19999: below the kernel's ephemeral
+# range (where anything bound to port 0 lands) and below the ports the
+# helper's test servers claim (20000 up to that range).
 free_port() {
 	python3 -c '
 import random, socket
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(200):
-    p = random.randrange(10000, lo)
+    p = random.randrange(10000, min(lo, 20000))
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))

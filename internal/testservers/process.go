@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -74,46 +75,82 @@ func EtcdBinary(t testing.TB) string {
 	return binary(t, "ROUTEDECK_ETCD", "/usr/bin/etcd")
 }
 
-// handedOut is every port freePorts has returned in this process. The
-// kernel may hand a released port out again at once, so two servers
-// started side by side (Consul and etcd, say) could otherwise be given
-// the same one.
+// handedOut is every port freePorts has returned in this process, with
+// the lock file that keeps other test processes off it.
 var handedOut = struct {
 	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
+	ports map[int]*os.File
+}{ports: map[int]*os.File{}}
 
-// freePorts reserves n distinct loopback TCP ports, none returned before
-// in this process. They are released before the server binds them, so
-// another process could in principle take one in between.
+// freePorts reserves n distinct loopback TCP ports for servers this
+// process starts. A port found by listening on port 0 is released before
+// the server binds it, and in between any socket of any process on the
+// machine (a listener on port 0, an outgoing connection) may be given it.
+// So ports come from below the kernel's ephemeral range, where the kernel
+// hands out nothing on its own, and each is claimed with a lock file that
+// every test process honours, held until this process ends. The shell
+// scripts that pick ports use another part of that range.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	handedOut.Lock()
 	defer handedOut.Unlock()
+	lo, hi := portRange()
+	lockDir := filepath.Join(os.TempDir(), "routedeck-test-ports")
+	if err := os.MkdirAll(lockDir, 0o777); err != nil {
+		t.Fatalf("reserve loopback ports: %v", err)
+	}
 	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		if len(ls) > n+1000 {
-			t.Fatalf("reserve %d loopback ports: the kernel keeps handing out ports already given", n)
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("reserve a loopback port: %v", err)
-		}
-		ls = append(ls, l) // held open until the end, so each is new
-		p := l.Addr().(*net.TCPAddr).Port
-		if handedOut.ports[p] {
+	span := hi - lo
+	start := rand.IntN(span)
+	for i := 0; i < span && len(ports) < n; i++ {
+		p := lo + (start+i)%span
+		if handedOut.ports[p] != nil {
 			continue
 		}
-		handedOut.ports[p] = true
+		f, ok := claimPort(lockDir, p)
+		if !ok {
+			continue
+		}
+		handedOut.ports[p] = f // never closed: the claim lasts as long as the process
 		ports = append(ports, p)
 	}
+	if len(ports) < n {
+		t.Fatalf("reserve %d loopback ports in %d-%d: only %d free", n, lo, hi-1, len(ports))
+	}
 	return ports
+}
+
+// portRange is the part of the ports below the kernel's ephemeral range
+// that test servers are given.
+func portRange() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var first int
+		if _, err := fmt.Sscan(string(b), &first); err == nil && first > 21000 {
+			hi = first
+		}
+	}
+	return 20000, hi
+}
+
+// claimPort takes port p for this process if no other test process holds
+// its lock and nothing listens on it.
+func claimPort(lockDir string, p int) (*os.File, bool) {
+	f, err := os.OpenFile(filepath.Join(lockDir, fmt.Sprintf("%d.lock", p)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		f.Close() // closing drops the lock
+		return nil, false
+	}
+	l.Close()
+	return f, true
 }
 
 // process is one server child process that can be stopped and started

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,5 +147,25 @@ func TestFreePortsNeverRepeat(t *testing.T) {
 			}
 			seen[p] = true
 		}
+	}
+}
+
+// TestFreePortsAreClaimedForOtherProcesses: a port handed out here is
+// locked for every other test process (flock conflicts between open file
+// descriptions, as between processes), and lies below the ephemeral range.
+func TestFreePortsAreClaimedForOtherProcesses(t *testing.T) {
+	lo, hi := portRange()
+	for _, p := range freePorts(t, 3) {
+		if p < lo || p >= hi {
+			t.Errorf("port %d outside %d-%d", p, lo, hi-1)
+		}
+		f, err := os.Open(filepath.Join(os.TempDir(), "routedeck-test-ports", fmt.Sprintf("%d.lock", p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+			t.Errorf("port %d: another process could claim it too", p)
+		}
+		f.Close()
 	}
 }
