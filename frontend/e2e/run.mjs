@@ -685,7 +685,7 @@ const flows = {
         await result.locator('[data-applied]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-applied'), e.querySelector('td:last-child')?.textContent ?? ''])),
       );
     let got = await rows();
-    for (const k of ['Namespace/shop', 'ConfigMap/routedeck-public', 'Deployment/routedeck-public', 'Service/routedeck-public']) assert(k in got, `dry run lists ${JSON.stringify(got)}, no ${k}`);
+    for (const k of ['Namespace/shop', 'ConfigMap/routedeck-public', 'Deployment/routedeck-public', 'Service/routedeck-public', 'Secret/routedeck-public-ads-tls']) assert(k in got, `dry run lists ${JSON.stringify(got)}, no ${k}`);
     assert((await result.getByTestId('export-text').innerText()).includes('kind: Deployment'), 'the dry run shows no manifests');
     // The real deploy asks first.
     await section.getByRole('button', { name: 'Deploy', exact: true }).click();
@@ -695,11 +695,15 @@ const flows = {
     assert(Object.values(got).every((a) => !a.startsWith('would')), `deploy: ${JSON.stringify(got)}`);
     await notice('Deployed');
     await shotOf(section, '23-deploy');
-    // A second dry run finds every object as the deploy left it: it was stored.
+    // A second dry run finds every object as the deploy left it: it was
+    // stored. Only the proxies' ADS certificate Secret would change: every
+    // deploy issues the gateway a fresh certificate.
     await page.keyboard.press(`${mod}+Enter`);
     await result.getByText('Dry run (nothing stored)', { exact: false }).waitFor();
     got = await rows();
-    assert(Object.keys(got).length === 4 && Object.values(got).every((a) => a === 'unchanged'), `dry run after the deploy: ${JSON.stringify(got)}`);
+    const tlsSecret = 'Secret/routedeck-public-ads-tls';
+    assert(Object.keys(got).length === 5 && got[tlsSecret] === 'would be configured' &&
+      Object.entries(got).every(([k, a]) => k === tlsSecret || a === 'unchanged'), `dry run after the deploy: ${JSON.stringify(got)}`);
 
     // Gateway API: the preview renders HTTPRoutes and what does not
     // translate; the test cluster has no Gateway API CRDs, which an apply says.
