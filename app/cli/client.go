@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/model"
 )
 
@@ -40,8 +41,13 @@ func (o *options) client() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server lets its long endpoints (publish with its route tests, a
+	// deploy waiting for a cluster) answer within api.DefaultTimeouts().Long
+	// and cuts every other answer off sooner itself; waiting a little longer
+	// than that never gives up on an answer still coming.
+	timeout := api.DefaultTimeouts().Long + 30*time.Second
 	return &client{base: strings.TrimRight(o.server, "/"), token: token,
-		http: &http.Client{Timeout: 60 * time.Second, Transport: transport}}, nil
+		http: &http.Client{Timeout: timeout, Transport: transport}}, nil
 }
 
 // transport is the default one, trusting --ca-file's certificates as well
