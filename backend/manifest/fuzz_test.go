@@ -38,12 +38,12 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > input.MaxBytes {
-			t.Skip()
-		}
 		file, err := Load("fuzz.yaml", data)
 		if file == nil {
 			t.Fatal("no file returned")
+		}
+		if len(data) > input.MaxBytes && err == nil {
+			t.Fatalf("%d bytes, past the %d-byte input limit, were accepted", len(data), input.MaxBytes)
 		}
 		if err != nil {
 			var merr *Error

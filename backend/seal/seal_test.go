@@ -211,7 +211,7 @@ func TestOpenCreatesKeyFile(t *testing.T) {
 
 func TestOpenRefusesReadableKeyFile(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("no mode bits")
+		t.Skip("Windows files have no POSIX mode bits to refuse")
 	}
 	dir := t.TempDir()
 	if _, err := Open(dir, func(string) string { return "" }); err != nil {
