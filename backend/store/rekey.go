@@ -213,23 +213,8 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 	}
 
 	// Revisions: the objects before and after, and the diff between them.
-	type revRow struct {
-		id                  int64
-		kind, name          string
-		before, after, diff sql.NullString
-	}
-	var revs []revRow
-	if err := collect(ctx, tx, `SELECT id, kind, name, before, after, diff FROM revisions WHERE kind IN ('Secret', 'Route')`,
-		func(r *sql.Rows) error {
-			var v revRow
-			var d string
-			if err := r.Scan(&v.id, &v.kind, &v.name, &v.before, &v.after, &d); err != nil {
-				return err
-			}
-			v.diff = sql.NullString{String: d, Valid: true}
-			revs = append(revs, v)
-			return nil
-		}); err != nil {
+	revs, err := readRevisions(ctx, tx, `kind IN ('Secret', 'Route')`)
+	if err != nil {
 		return 0, fmt.Errorf("read revisions: %w", err)
 	}
 	for _, r := range revs {
@@ -338,18 +323,8 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 		return 0, err
 	}
 	total += n
-	var testRevs []revRow
-	if err := collect(ctx, tx, `SELECT id, kind, name, before, after, diff FROM revisions WHERE kind = '`+KindRouteTest+`'`,
-		func(r *sql.Rows) error {
-			var v revRow
-			var d string
-			if err := r.Scan(&v.id, &v.kind, &v.name, &v.before, &v.after, &d); err != nil {
-				return err
-			}
-			v.diff = sql.NullString{String: d, Valid: true}
-			testRevs = append(testRevs, v)
-			return nil
-		}); err != nil {
+	testRevs, err := readRevisions(ctx, tx, `kind = '`+KindRouteTest+`'`)
+	if err != nil {
 		return 0, fmt.Errorf("read route test revisions: %w", err)
 	}
 	for _, r := range testRevs {
@@ -445,4 +420,30 @@ func resealWhole(ctx context.Context, tx *sql.Tx, table, keyCol, valCol, what st
 		n++
 	}
 	return n, nil
+}
+
+// revRow is a revision as resealing reads it: the objects before and
+// after, and the diff between them.
+type revRow struct {
+	id                  int64
+	kind, name          string
+	before, after, diff sql.NullString
+}
+
+// readRevisions reads the revisions matching where (the caller's constant
+// SQL condition).
+func readRevisions(ctx context.Context, tx *sql.Tx, where string) ([]revRow, error) {
+	var revs []revRow
+	err := collect(ctx, tx, `SELECT id, kind, name, before, after, diff FROM revisions WHERE `+where,
+		func(r *sql.Rows) error {
+			var v revRow
+			var d string
+			if err := r.Scan(&v.id, &v.kind, &v.name, &v.before, &v.after, &d); err != nil {
+				return err
+			}
+			v.diff = sql.NullString{String: d, Valid: true}
+			revs = append(revs, v)
+			return nil
+		})
+	return revs, err
 }
