@@ -34,6 +34,8 @@ type Gateway struct {
 	// DefaultResponse answers requests no rule matches. Nil means Envoy's own
 	// behaviour: 404 with an empty body.
 	DefaultResponse *Respond `json:"defaultResponse,omitempty"`
+	// AccessLog configures the request log; nil logs every request.
+	AccessLog *AccessLog `json:"accessLog,omitempty"`
 }
 
 // Listener protocols.

@@ -152,6 +152,9 @@ func (g *Gateway) Validate() error {
 	if g.DefaultResponse != nil {
 		validateRespond(&p, "defaultResponse", g.DefaultResponse)
 	}
+	if g.AccessLog != nil {
+		validateAccessLog(&p, "accessLog", g.AccessLog)
+	}
 	return p.Err()
 }
 
@@ -918,6 +921,7 @@ func (ws *Workspace) Validate() error {
 			upstreamRef(prefix+".then.auth.jwt.jwksUpstream", a.JWT.JWKSUpstream)
 		}
 	}
+	validateAccessLogKeys(&p, ws)
 	return p.Err()
 }
 

@@ -47,6 +47,7 @@ func buildListeners(gw *model.Gateway, use filterUse, providers map[string]*jwtv
 		// Rules compare hosts without the port.
 		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
 		HttpFilters:   filters,
+		AccessLog:     accessLogs(gw, &problems),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("http connection manager: %w", err)
