@@ -69,6 +69,7 @@ type Server struct {
 	metrics *Metrics
 	xds     serverv3.Server
 	tls     *tls.Config
+	als     *accessLogService
 
 	// setMu serialises snapshot changes so each is derived from the one
 	// before it (versions of unchanged types are kept, endpoints updated
@@ -95,6 +96,7 @@ func New(opts Options) *Server {
 		tls:     opts.TLS,
 	}
 	s.tracker = newTracker(log, m, keep)
+	s.als = newAccessLogService(s, opts.Authorize)
 	var callbacks serverv3.Callbacks = s.tracker
 	if opts.Authorize != nil {
 		callbacks = newAccess(s.tracker, opts.Authorize)
@@ -114,6 +116,7 @@ func (s *Server) Register(g *grpc.Server) {
 	clusterservice.RegisterClusterDiscoveryServiceServer(g, s.xds)
 	endpointservice.RegisterEndpointDiscoveryServiceServer(g, s.xds)
 	secretservice.RegisterSecretDiscoveryServiceServer(g, s.xds)
+	s.registerAccessLog(g)
 }
 
 // GRPCServerOptions are the options Serve uses; callers that build their own

@@ -1,0 +1,419 @@
+// Package accesslog keeps the requests gateways serve, as their proxies
+// report them over Envoy's gRPC access log service: recent entries per
+// gateway and per-rule per-minute rollups (requests by status class,
+// latency percentiles), in a SQLite database of its own so the request
+// log's churn never slows the configuration store. Size is bounded by age
+// and count, enforced as entries arrive; entries are written in batches by
+// one goroutine, never on the gRPC path.
+package accesslog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/routedeck/routedeck/backend/xds"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxAge       = 24 * time.Hour
+	DefaultMaxEntries   = 1_000_000
+	DefaultRollupMaxAge = 30 * 24 * time.Hour
+	// DefaultMaxQueued bounds the entries received but not yet written.
+	DefaultMaxQueued = 100_000
+)
+
+// flushRows and flushEvery say when the writer commits: a full batch or
+// a short wait, so a follower sees an entry within a fraction of a second
+// and a busy gateway is written a few thousand rows per transaction.
+const (
+	flushRows  = 4000
+	flushEvery = 200 * time.Millisecond
+	// retentionEvery is how often entries and rollups past their age go.
+	retentionEvery = time.Minute
+)
+
+// Options configure Open. Zero values take the defaults.
+type Options struct {
+	// MaxAge and MaxEntries bound the entries kept per gateway: older
+	// ones, and the oldest past the count, are deleted.
+	MaxAge     time.Duration
+	MaxEntries int
+	// RollupMaxAge is how long per-minute rollups are kept.
+	RollupMaxAge time.Duration
+	// MaxQueued bounds the entries waiting to be written; past it new
+	// ones are dropped and counted.
+	MaxQueued int
+	// Now is the clock (tests inject one).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Store is the access log database. It implements xds.AccessLogSink.
+type Store struct {
+	db      *sql.DB
+	opts    Options
+	log     *slog.Logger
+	metrics *Metrics
+
+	queue  chan xds.AccessLogBatch
+	queued atomic.Int64
+	stop   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+	// sync asks the writer to commit what is queued (and, with retain,
+	// to enforce retention) and answer.
+	sync chan syncRequest
+
+	// Owned by the writer goroutine: entries stored per gateway, and
+	// when retention last ran.
+	counts    map[string]int
+	retention time.Time
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every commit
+}
+
+var _ xds.AccessLogSink = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS entries (
+	id INTEGER PRIMARY KEY,
+	gateway TEXT NOT NULL,
+	ts INTEGER NOT NULL,          -- request start, unix microseconds
+	node TEXT NOT NULL,
+	version TEXT NOT NULL,
+	route TEXT NOT NULL,          -- Envoy route name
+	rule TEXT NOT NULL,           -- routedeck rule, '' when none
+	method TEXT NOT NULL,
+	scheme TEXT NOT NULL,
+	host TEXT NOT NULL,           -- lower case
+	path TEXT NOT NULL,
+	original_path TEXT NOT NULL,
+	status INTEGER NOT NULL,
+	duration_us INTEGER NOT NULL,
+	flags TEXT NOT NULL,
+	details TEXT NOT NULL,
+	upstream_cluster TEXT NOT NULL,
+	upstream_host TEXT NOT NULL,
+	client TEXT NOT NULL,
+	user_agent TEXT NOT NULL,
+	request_id TEXT NOT NULL,
+	bytes_received INTEGER NOT NULL,
+	bytes_sent INTEGER NOT NULL,
+	headers TEXT NOT NULL         -- JSON object of the kept request headers
+);
+CREATE INDEX IF NOT EXISTS entries_gateway_ts ON entries (gateway, ts, id);
+CREATE INDEX IF NOT EXISTS entries_gateway_rule_ts ON entries (gateway, rule, ts, id);
+CREATE TABLE IF NOT EXISTS rollups (
+	gateway TEXT NOT NULL,
+	rule TEXT NOT NULL,
+	minute INTEGER NOT NULL,      -- unix minutes
+	requests INTEGER NOT NULL,
+	s1xx INTEGER NOT NULL, s2xx INTEGER NOT NULL, s3xx INTEGER NOT NULL,
+	s4xx INTEGER NOT NULL, s5xx INTEGER NOT NULL, sother INTEGER NOT NULL,
+	latency BLOB NOT NULL,        -- histogram, see histogram.go
+	PRIMARY KEY (gateway, rule, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute);
+`
+
+// Open opens (creating) the database at path and starts the writer.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open access log: invalid database path %q", path)
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
+	if opts.RollupMaxAge <= 0 {
+		opts.RollupMaxAge = DefaultRollupMaxAge
+	}
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = DefaultMaxQueued
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	// synchronous(NORMAL): a crash may lose the last commits, which a
+	// request log can afford; the configuration store cannot and keeps
+	// FULL.
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open access log %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open access log %s: %w", path, err)
+	}
+	s := &Store{db: db, opts: opts, log: opts.Logger, metrics: newMetrics(),
+		queue: make(chan xds.AccessLogBatch, 4096), stop: make(chan struct{}), done: make(chan struct{}),
+		sync: make(chan syncRequest), counts: map[string]int{}, changed: make(chan struct{})}
+	rows, err := db.QueryContext(ctx, `SELECT gateway, COUNT(*) FROM entries GROUP BY gateway`)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open access log %s: %w", path, err)
+	}
+	for rows.Next() {
+		var g string
+		var n int
+		if err := rows.Scan(&g, &n); err != nil {
+			rows.Close()
+			db.Close()
+			return nil, fmt.Errorf("open access log %s: %w", path, err)
+		}
+		s.counts[g] = n
+	}
+	rows.Close()
+	if err := s.enforceRetention(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+// Metrics returns the store's Prometheus collectors.
+func (s *Store) Metrics() *Metrics { return s.metrics }
+
+// Offer queues a batch for writing without blocking; false when the queue
+// is full (or the store closed) and the batch was dropped.
+func (s *Store) Offer(b xds.AccessLogBatch) bool {
+	n := int64(len(b.Entries))
+	if s.closed.Load() || s.queued.Add(n) > int64(s.opts.MaxQueued) {
+		s.queued.Add(-n)
+		s.metrics.dropped.Add(float64(n))
+		return false
+	}
+	select {
+	case s.queue <- b:
+		return true
+	default:
+		s.queued.Add(-n)
+		s.metrics.dropped.Add(float64(n))
+		return false
+	}
+}
+
+// Close writes what is queued and closes the database.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.stop)
+	<-s.done
+	return s.db.Close()
+}
+
+// Changed returns a channel closed at the next commit of entries.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+func (s *Store) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// run is the writer: it gathers batches and commits them together.
+func (s *Store) run() {
+	defer close(s.done)
+	ticker := time.NewTicker(flushEvery)
+	defer ticker.Stop()
+	var pending []xds.AccessLogBatch
+	rows := 0
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		if err := s.write(context.Background(), pending); err != nil {
+			s.log.Error("access log: write failed; entries lost", "entries", rows, "err", err)
+			s.metrics.dropped.Add(float64(rows))
+		}
+		s.queued.Add(-int64(rows))
+		pending, rows = pending[:0], 0
+	}
+	for {
+		select {
+		case b := <-s.queue:
+			pending = append(pending, b)
+			rows += len(b.Entries)
+			if rows >= flushRows {
+				flush()
+			}
+		case req := <-s.sync:
+			for drained := false; !drained; {
+				select {
+				case b := <-s.queue:
+					pending = append(pending, b)
+					rows += len(b.Entries)
+				default:
+					drained = true
+				}
+			}
+			flush()
+			var err error
+			if req.retain {
+				err = s.enforceRetention(context.Background())
+			}
+			req.done <- err
+		case <-ticker.C:
+			flush()
+			if s.opts.Now().Sub(s.retention) >= retentionEvery {
+				if err := s.enforceRetention(context.Background()); err != nil {
+					s.log.Error("access log: retention failed", "err", err)
+				}
+			}
+		case <-s.stop:
+			for drained := false; !drained; {
+				select {
+				case b := <-s.queue:
+					pending = append(pending, b)
+					rows += len(b.Entries)
+				default:
+					drained = true
+				}
+			}
+			flush()
+			return
+		}
+	}
+}
+
+// write stores batches in one transaction: the entries, the rollups they
+// add to, and the count bound of each gateway they touch.
+func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
+	start := time.Now()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (gateway, ts, node, version, route, rule, method, scheme, host, path,
+		original_path, status, duration_us, flags, details, upstream_cluster, upstream_host, client, user_agent, request_id,
+		bytes_received, bytes_sent, headers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	roll := map[rollupKey]*rollup{}
+	added := map[string]int{}
+	for _, b := range batches {
+		for _, pe := range b.Entries {
+			e := fromProto(b, pe)
+			if _, err := ins.ExecContext(ctx, e.Gateway, e.Time.UnixMicro(), e.Node, e.Version, e.Route, e.Rule, e.Method, e.Scheme,
+				e.Host, e.Path, e.OriginalPath, e.Status, e.duration.Microseconds(), e.ResponseFlags, e.ResponseDetails,
+				e.UpstreamCluster, e.UpstreamHost, e.Client, e.UserAgent, e.RequestID, e.BytesReceived, e.BytesSent,
+				e.headersJSON()); err != nil {
+				return err
+			}
+			added[e.Gateway]++
+			k := rollupKey{gateway: e.Gateway, rule: e.Rule, minute: e.Time.Unix() / 60}
+			r := roll[k]
+			if r == nil {
+				r = &rollup{}
+				roll[k] = r
+			}
+			r.add(e.Status, e.duration)
+			s.metrics.count(e.Gateway, e.Rule, e.Status)
+		}
+	}
+	if err := mergeRollups(ctx, tx, roll); err != nil {
+		return err
+	}
+	trimmed := map[string]int{}
+	for g, n := range added {
+		total := s.counts[g] + n
+		if over := total - s.opts.MaxEntries; over > 0 {
+			res, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id IN
+				(SELECT id FROM entries WHERE gateway = ? ORDER BY ts, id LIMIT ?)`, g, over)
+			if err != nil {
+				return err
+			}
+			d, _ := res.RowsAffected()
+			total -= int(d)
+		}
+		trimmed[g] = total
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for g, n := range trimmed {
+		s.counts[g] = n
+	}
+	s.metrics.write.Observe(time.Since(start).Seconds())
+	s.notify()
+	return nil
+}
+
+// enforceRetention deletes entries past MaxAge and rollups past
+// RollupMaxAge. It runs on the writer goroutine (or before it starts).
+func (s *Store) enforceRetention(ctx context.Context) error {
+	now := s.opts.Now()
+	s.retention = now
+	cut := now.Add(-s.opts.MaxAge).UnixMicro()
+	for g := range s.counts {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM entries WHERE gateway = ? AND ts < ?`, g, cut)
+		if err != nil {
+			return fmt.Errorf("access log retention: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		s.counts[g] -= int(n)
+		if s.counts[g] <= 0 {
+			delete(s.counts, g)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM rollups WHERE minute < ?`, now.Add(-s.opts.RollupMaxAge).Unix()/60); err != nil {
+		return fmt.Errorf("access log retention: %w", err)
+	}
+	return nil
+}
+
+type syncRequest struct {
+	retain bool
+	done   chan error
+}
+
+// Flush waits until every batch offered before it is written.
+func (s *Store) Flush(ctx context.Context) error { return s.request(ctx, false) }
+
+// EnforceRetention writes what is queued, then deletes what is past its
+// age now, as the writer does every minute.
+func (s *Store) EnforceRetention(ctx context.Context) error { return s.request(ctx, true) }
+
+func (s *Store) request(ctx context.Context, retain bool) error {
+	req := syncRequest{retain: retain, done: make(chan error, 1)}
+	select {
+	case s.sync <- req:
+	case <-s.done:
+		return errors.New("access log store closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
