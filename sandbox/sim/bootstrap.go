@@ -46,6 +46,7 @@ func FromBootstrap(b *bootstrapv3.Bootstrap) (DataPlaneOptions, error) {
 	}
 	sa := eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
 	opts.ADS = net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
+	opts.ADSClusterName = name
 
 	ts := c.GetTransportSocket()
 	if ts == nil {

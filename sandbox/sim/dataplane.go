@@ -51,6 +51,12 @@ type DataPlaneOptions struct {
 	TLS         *tls.Config
 	Logger      *slog.Logger
 	DialOptions []grpc.DialOption
+
+	// ADSClusterName is the bootstrap's static cluster that reaches the
+	// ADS server (FromBootstrap reads it; default DefaultADSClusterName):
+	// gRPC services that name it, such as access logs, reach ADS's
+	// address with TLS.
+	ADSClusterName string
 }
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
@@ -83,6 +89,8 @@ type DataPlane struct {
 	// health holds, by cluster, the running health checkers and outlier
 	// detectors; guarded by mu.
 	health map[string]*clusterHealth
+	// accessLogs streams the listeners' access logs (accesslog.go).
+	accessLogs accessLogs
 }
 
 type listenerServer struct {
@@ -509,6 +517,8 @@ func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	captureID := r.Header.Get(HeaderCapture)
 	r.Header.Del(HeaderCapture)
 	ex := &Exchange{Listener: s.name}
+	w, logged := dp.accessLog(w, r, hc, ex)
+	defer logged()
 	defer func() {
 		if captureID == "" {
 			return
