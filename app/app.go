@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/routedeck/routedeck/assets"
+	"github.com/routedeck/routedeck/backend/accesslog"
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/certfile"
@@ -68,6 +69,10 @@ type Config struct {
 	// default from (KUBECONFIG, CONSUL_HTTP_ADDR, ...) and the master key
 	// (ROUTEDECK_MASTER_KEY); nil means os.Getenv.
 	Getenv func(string) string
+	// AccessLog bounds the request log (zero fields take accesslog's
+	// defaults: 24 hours or 1,000,000 entries per gateway, rollups for
+	// 30 days).
+	AccessLog accesslog.Options
 }
 
 // DBFile is the database file name inside the data directory.
@@ -115,6 +120,7 @@ type Service struct {
 	stopPrune context.CancelFunc
 	targets   *targets.Service
 	feed      *endpointFeed
+	accessLog *accesslog.Store
 	wg        sync.WaitGroup
 	errc      chan error
 }
@@ -176,6 +182,10 @@ func (s *Service) Start(ctx context.Context) error {
 		st.Close()
 		return err
 	}
+	if err := s.startAccessLog(ctx, reg); err != nil {
+		s.Stop()
+		return err
+	}
 	// The data plane is the sim unless the "sandbox" setting asks for a
 	// real Envoy; Kubernetes and Consul upstreams get a mock per endpoint
 	// discovery reports.
@@ -206,6 +216,7 @@ func (s *Service) Start(ctx context.Context) error {
 		// the key.
 		Fingerprinter: st.Keys(),
 		Certs:         &Certs{CA: s.ca, Store: st},
+		AccessLog:     s.accessLog,
 	})
 	if s.cfg.Listen == "" {
 		return nil
@@ -305,6 +316,30 @@ func (s *Service) startADS(addr string) error {
 	return nil
 }
 
+// AccessLogFile is the request log's database file inside the data
+// directory: a database of its own, so its churn never slows the
+// configuration store.
+const AccessLogFile = "accesslog.db"
+
+// startAccessLog opens the request log and makes it the sink of the
+// access log service on the ADS port.
+func (s *Service) startAccessLog(ctx context.Context, reg prometheus.Registerer) error {
+	opts := s.cfg.AccessLog
+	opts.Logger = s.log
+	al, err := accesslog.Open(ctx, filepath.Join(s.cfg.DataDir, AccessLogFile), opts)
+	if err != nil {
+		return err
+	}
+	s.accessLog = al
+	s.ads.SetAccessLogSink(al)
+	reg.MustRegister(s.ads.AccessLogCollectors()...)
+	reg.MustRegister(al.Metrics().Collectors()...)
+	return nil
+}
+
+// AccessLog is the request log.
+func (s *Service) AccessLog() *accesslog.Store { return s.accessLog }
+
 // ADSAddr is the address Envoys connect to (a loopback port of the
 // sandbox's own without ADSListen).
 func (s *Service) ADSAddr() net.Addr { return s.adsAddr }
@@ -359,6 +394,11 @@ func (s *Service) Stop() error {
 		s.stopADS()
 	}
 	s.wg.Wait()
+	if s.accessLog != nil {
+		if err := s.accessLog.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close access log: %w", err))
+		}
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))

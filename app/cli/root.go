@@ -103,6 +103,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newExportCmd(o),
 		newTestCmd(o),
 		newImportCmd(o),
+		newLogsCmd(o),
 	)
 	return root
 }

@@ -98,6 +98,8 @@ type Deps struct {
 	// Certs issues gateways' ADS certificates and rotates the CA; nil
 	// answers /certs with 404.
 	Certs Certs
+	// AccessLog is the request log the gateways' proxies report to.
+	AccessLog AccessLog
 	// MaxBodyBytes limits request bodies; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// SecureCookies marks the session cookie Secure (serve behind TLS).
@@ -199,6 +201,8 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleViewer)).Get("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleAdmin), long).Post("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
+						r.With(need(auth.RoleViewer)).Get("/logs", s.logs)
+						r.With(need(auth.RoleViewer)).Get("/traffic", s.traffic)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
 					}
