@@ -70,7 +70,16 @@ as 10m). --sandbox shows the requests sent through the gateway's sandbox.
 			if !lo.follow {
 				return nil
 			}
-			return lo.followLogs(cmd.Context(), c, p)
+			// The stream goes on from the newest entry printed, so none
+			// stored meanwhile is missed; with none printed (and no
+			// --since hiding older ones) from the start.
+			after := ""
+			if len(entries) > 0 {
+				after = strconv.FormatInt(entries[len(entries)-1].ID, 10)
+			} else if lo.since == "" {
+				after = "0"
+			}
+			return lo.followLogs(cmd.Context(), c, p, after)
 		},
 	}
 	f := cmd.Flags()
@@ -138,12 +147,11 @@ func (lo *logsOptions) recent(ctx context.Context, c *client) ([]accesslog.Entry
 
 // followLogs reads the server's event stream until ctx ends, resuming
 // after the last entry it printed when the server ends a stream.
-func (lo *logsOptions) followLogs(ctx context.Context, c *client, p *logPrinter) error {
+func (lo *logsOptions) followLogs(ctx context.Context, c *client, p *logPrinter, lastID string) error {
 	// The stream is as long as the command runs: no overall timeout,
 	// unlike the client's other requests.
 	hc := &http.Client{Transport: c.http.Transport}
 	u := c.base + "/api/v1/gateways/" + url.PathEscape(lo.gateway) + "/logs?" + lo.query(true).Encode()
-	lastID := ""
 	backoff := time.Second
 	for {
 		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
