@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/accesslog"
 )
 
 func newServeCmd(o *options) *cobra.Command {
@@ -54,5 +55,7 @@ from the same CA, names the listen address, localhost and --ads-san.`,
 	cmd.Flags().BoolVar(&cfg.ADSInsecurePlaintext, "ads-insecure-plaintext", false,
 		"serve ADS without TLS, for loopback development only: any client that connects gets any gateway's configuration, keys included")
 	cmd.Flags().BoolVar(&cfg.ADSInsecureAllowRemote, "ads-insecure-allow-remote", false, "allow --ads-insecure-plaintext on a non-loopback --ads-listen")
+	cmd.Flags().DurationVar(&cfg.AccessLog.MaxAge, "access-log-max-age", accesslog.DefaultMaxAge, "how long each gateway's request log keeps requests")
+	cmd.Flags().IntVar(&cfg.AccessLog.MaxEntries, "access-log-max-entries", accesslog.DefaultMaxEntries, "most requests each gateway's request log keeps")
 	return cmd
 }

@@ -29,8 +29,8 @@ const (
 	// alsRate and alsBurst are the entries per second one stream may
 	// send; entries over them are dropped and counted, the stream goes on
 	// (Envoy does not resend, so ending the stream would lose more).
-	alsRate  = 20000
-	alsBurst = 40000
+	alsRate  = 50000
+	alsBurst = 100000
 	// maxLogName bounds the identifier's log_name.
 	maxLogName = 256
 )
