@@ -153,7 +153,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// synchronous(NORMAL): a crash may lose the last commits, which a
 	// request log can afford; the configuration store cannot and keeps
 	// FULL.
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open access log %s: %w", path, err)
 	}
@@ -309,22 +309,14 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (gateway, ts, node, version, route, rule, method, scheme, host, path,
-		original_path, status, duration_us, flags, details, upstream_cluster, upstream_host, client, user_agent, request_id,
-		bytes_received, bytes_sent, headers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
+	ins := &inserter{tx: tx}
+	defer ins.close()
 	roll := map[rollupKey]*rollup{}
 	added := map[string]int{}
 	for _, b := range batches {
 		for _, pe := range b.Entries {
 			e := fromProto(b, pe)
-			if _, err := ins.ExecContext(ctx, e.Gateway, e.Time.UnixMicro(), e.Node, e.Version, e.Route, e.Rule, e.Method, e.Scheme,
-				e.Host, e.Path, e.OriginalPath, e.Status, e.duration.Microseconds(), e.ResponseFlags, e.ResponseDetails,
-				e.UpstreamCluster, e.UpstreamHost, e.Client, e.UserAgent, e.RequestID, e.BytesReceived, e.BytesSent,
-				e.headersJSON()); err != nil {
+			if err := ins.add(ctx, &e); err != nil {
 				return err
 			}
 			added[e.Gateway]++
@@ -337,6 +329,9 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 			r.add(e.Status, e.duration)
 			s.metrics.count(e.Gateway, e.Rule, e.Status)
 		}
+	}
+	if err := ins.flush(ctx); err != nil {
+		return err
 	}
 	if err := mergeRollups(ctx, tx, roll); err != nil {
 		return err
@@ -387,6 +382,64 @@ func (s *Store) enforceRetention(ctx context.Context) error {
 		return fmt.Errorf("access log retention: %w", err)
 	}
 	return nil
+}
+
+const insertColumns = `gateway, ts, node, version, route, rule, method, scheme, host, path, original_path, status,
+	duration_us, flags, details, upstream_cluster, upstream_host, client, user_agent, request_id, bytes_received, bytes_sent, headers`
+
+// insertRows is how many entries one INSERT statement writes: SQLite's
+// cost is mostly per statement, so rows go in groups.
+const (
+	insertRows   = 64
+	insertParams = 23
+)
+
+// inserter writes entries insertRows at a time within a transaction.
+type inserter struct {
+	tx   *sql.Tx
+	full *sql.Stmt
+	args []any
+}
+
+func (in *inserter) add(ctx context.Context, e *Entry) error {
+	in.args = append(in.args, e.Gateway, e.Time.UnixMicro(), e.Node, e.Version, e.Route, e.Rule, e.Method, e.Scheme,
+		e.Host, e.Path, e.OriginalPath, e.Status, e.duration.Microseconds(), e.ResponseFlags, e.ResponseDetails,
+		e.UpstreamCluster, e.UpstreamHost, e.Client, e.UserAgent, e.RequestID, int64(e.BytesReceived), int64(e.BytesSent),
+		e.headersJSON())
+	if len(in.args) < insertRows*insertParams {
+		return nil
+	}
+	if in.full == nil {
+		st, err := in.tx.PrepareContext(ctx, insertStatement(insertRows))
+		if err != nil {
+			return err
+		}
+		in.full = st
+	}
+	_, err := in.full.ExecContext(ctx, in.args...)
+	in.args = in.args[:0]
+	return err
+}
+
+// flush writes the rows of a last, partial group.
+func (in *inserter) flush(ctx context.Context) error {
+	if len(in.args) == 0 {
+		return nil
+	}
+	_, err := in.tx.ExecContext(ctx, insertStatement(len(in.args)/insertParams), in.args...)
+	in.args = in.args[:0]
+	return err
+}
+
+func (in *inserter) close() {
+	if in.full != nil {
+		in.full.Close()
+	}
+}
+
+func insertStatement(rows int) string {
+	row := "(" + strings.Repeat("?,", insertParams-1) + "?)"
+	return "INSERT INTO entries (" + insertColumns + ") VALUES " + strings.Repeat(row+",", rows-1) + row
 }
 
 type syncRequest struct {
