@@ -28,8 +28,10 @@ const (
 	DefaultMaxAge       = 24 * time.Hour
 	DefaultMaxEntries   = 1_000_000
 	DefaultRollupMaxAge = 30 * 24 * time.Hour
-	// DefaultMaxQueued bounds the entries received but not yet written.
-	DefaultMaxQueued = 100_000
+	// DefaultMaxQueued and DefaultMaxQueuedBytes bound what is received
+	// but not yet written.
+	DefaultMaxQueued      = 100_000
+	DefaultMaxQueuedBytes = 64 << 20
 )
 
 // flushRows and flushEvery say when the writer commits: a full batch or
@@ -50,9 +52,11 @@ type Options struct {
 	MaxEntries int
 	// RollupMaxAge is how long per-minute rollups are kept.
 	RollupMaxAge time.Duration
-	// MaxQueued bounds the entries waiting to be written; past it new
-	// ones are dropped and counted.
-	MaxQueued int
+	// MaxQueued and MaxQueuedBytes (encoded, as received) bound the
+	// entries waiting to be written; past either, new ones are dropped
+	// and counted.
+	MaxQueued      int
+	MaxQueuedBytes int
 	// Now is the clock (tests inject one).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -65,11 +69,12 @@ type Store struct {
 	log     *slog.Logger
 	metrics *Metrics
 
-	queue  chan xds.AccessLogBatch
-	queued atomic.Int64
-	stop   chan struct{}
-	done   chan struct{}
-	closed atomic.Bool
+	queue       chan xds.AccessLogBatch
+	queued      atomic.Int64
+	queuedBytes atomic.Int64
+	stop        chan struct{}
+	done        chan struct{}
+	closed      atomic.Bool
 	// sync asks the writer to commit what is queued (and, with retain,
 	// to enforce retention) and answer.
 	sync chan syncRequest
@@ -144,6 +149,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = DefaultMaxQueued
 	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -195,20 +203,25 @@ func (s *Store) Metrics() *Metrics { return s.metrics }
 // Offer queues a batch for writing without blocking; false when the queue
 // is full (or the store closed) and the batch was dropped.
 func (s *Store) Offer(b xds.AccessLogBatch) bool {
-	n := int64(len(b.Entries))
-	if s.closed.Load() || s.queued.Add(n) > int64(s.opts.MaxQueued) {
-		s.queued.Add(-n)
-		s.metrics.dropped.Add(float64(n))
-		return false
+	n, size := int64(len(b.Entries)), int64(b.Bytes)
+	over := s.queued.Add(n) > int64(s.opts.MaxQueued)
+	over = s.queuedBytes.Add(size) > int64(s.opts.MaxQueuedBytes) || over
+	if !over && !s.closed.Load() {
+		select {
+		case s.queue <- b:
+			return true
+		default:
+		}
 	}
-	select {
-	case s.queue <- b:
-		return true
-	default:
-		s.queued.Add(-n)
-		s.metrics.dropped.Add(float64(n))
-		return false
-	}
+	s.release(b)
+	s.metrics.dropped.Add(float64(n))
+	return false
+}
+
+// release forgets a batch's share of the queue bounds.
+func (s *Store) release(b xds.AccessLogBatch) {
+	s.queued.Add(-int64(len(b.Entries)))
+	s.queuedBytes.Add(-int64(b.Bytes))
 }
 
 // Close writes what is queued and closes the database.
@@ -250,7 +263,10 @@ func (s *Store) run() {
 			s.log.Error("access log: write failed; entries lost", "entries", rows, "err", err)
 			s.metrics.dropped.Add(float64(rows))
 		}
-		s.queued.Add(-int64(rows))
+		for _, b := range pending {
+			s.release(b)
+		}
+		clear(pending)
 		pending, rows = pending[:0], 0
 	}
 	for {

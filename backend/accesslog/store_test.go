@@ -14,6 +14,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/routedeck/routedeck/backend/xds"
 )
 
@@ -308,7 +310,7 @@ func TestTrafficRollups(t *testing.T) {
 }
 
 func TestOfferDropsWhenFull(t *testing.T) {
-	s, c := openTest(t, Options{MaxQueued: 3})
+	s, c := openTest(t, Options{MaxQueued: 3, MaxQueuedBytes: 1000})
 	now := c.now()
 	big := xds.AccessLogBatch{Gateway: "g", Received: now}
 	for range 4 {
@@ -317,11 +319,19 @@ func TestOfferDropsWhenFull(t *testing.T) {
 	if s.Offer(big) {
 		t.Fatal("a batch over the queue bound was taken")
 	}
-	small := xds.AccessLogBatch{Gateway: "g", Received: now, Entries: big.Entries[:3]}
+	if s.Offer(xds.AccessLogBatch{Gateway: "g", Received: now, Entries: big.Entries[:1], Bytes: 1001}) {
+		t.Fatal("a batch over the byte bound was taken")
+	}
+	small := xds.AccessLogBatch{Gateway: "g", Received: now, Entries: big.Entries[:3], Bytes: 1000}
+	offer(t, s, small)
+	// Written, the batch no longer counts: another fits.
 	offer(t, s, small)
 	got, _, _ := s.Entries(context.Background(), Query{Gateway: "g", Limit: 10})
-	if len(got) != 3 {
-		t.Fatalf("%d entries stored, want 3", len(got))
+	if len(got) != 6 {
+		t.Fatalf("%d entries stored, want 6", len(got))
+	}
+	if d := testutil.ToFloat64(s.Metrics().dropped); d != 5 {
+		t.Fatalf("dropped = %v, want 5", d)
 	}
 	s.Close()
 	if s.Offer(small) {

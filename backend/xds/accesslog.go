@@ -49,6 +49,9 @@ type AccessLogBatch struct {
 	Version  string
 	Received time.Time
 	Entries  []*accesslogdata.HTTPAccessLogEntry
+	// Bytes is the encoded size of the message the entries came in, for
+	// a sink that bounds what it holds by memory.
+	Bytes int
 }
 
 // AccessLogSink takes the entries proxies report. Offer is called on the
@@ -65,6 +68,8 @@ type accessLogService struct {
 	authorize Authorizer
 	sink      atomic.Pointer[AccessLogSink]
 	now       func() time.Time
+	// rate and burst are alsRate and alsBurst (tests lower them).
+	rate, burst float64
 
 	streams   prometheus.Gauge
 	received  prometheus.Counter
@@ -74,7 +79,7 @@ type accessLogService struct {
 }
 
 func newAccessLogService(srv *Server, authorize Authorizer) *accessLogService {
-	a := &accessLogService{srv: srv, authorize: authorize, now: time.Now,
+	a := &accessLogService{srv: srv, authorize: authorize, now: time.Now, rate: alsRate, burst: alsBurst,
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "routedeck", Subsystem: "als", Name: "streams",
 			Help: "Access log streams currently open.",
@@ -118,7 +123,7 @@ func (a *accessLogService) StreamAccessLogs(stream alsv3.AccessLogService_Stream
 	a.streams.Inc()
 	defer a.streams.Dec()
 	var gateway, node string
-	bucket := tokenBucket{tokens: alsBurst, last: a.now()}
+	bucket := tokenBucket{rate: a.rate, burst: a.burst, tokens: a.burst, last: a.now()}
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -127,9 +132,10 @@ func (a *accessLogService) StreamAccessLogs(stream alsv3.AccessLogService_Stream
 		if err != nil {
 			return err
 		}
-		if n := proto.Size(msg); n > maxALSMessage {
+		size := proto.Size(msg)
+		if size > maxALSMessage {
 			a.refused.Inc()
-			return status.Errorf(codes.ResourceExhausted, "message of %d bytes, at most %d", n, maxALSMessage)
+			return status.Errorf(codes.ResourceExhausted, "message of %d bytes, at most %d", size, maxALSMessage)
 		}
 		if gateway == "" {
 			if gateway, node, err = a.identify(stream, msg.GetIdentifier()); err != nil {
@@ -154,7 +160,7 @@ func (a *accessLogService) StreamAccessLogs(stream alsv3.AccessLogService_Stream
 				continue
 			}
 		}
-		b := AccessLogBatch{Gateway: gateway, Node: node, Version: a.srv.servedVersion(gateway, node), Received: now, Entries: entries}
+		b := AccessLogBatch{Gateway: gateway, Node: node, Version: a.srv.servedVersion(gateway, node), Received: now, Entries: entries, Bytes: size}
 		if !sink.Offer(b) {
 			a.dropped.WithLabelValues("queue").Add(float64(len(entries)))
 		}
@@ -226,14 +232,15 @@ func (t *tracker) acked(gateway, node string) map[string]string {
 
 // tokenBucket is a per-stream rate limit, used from one goroutine.
 type tokenBucket struct {
-	tokens float64
-	last   time.Time
+	rate, burst float64
+	tokens      float64
+	last        time.Time
 }
 
 // take removes up to n tokens and returns how many it could.
 func (b *tokenBucket) take(now time.Time, n int) int {
 	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(alsBurst, b.tokens+d.Seconds()*alsRate)
+		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.rate)
 		b.last = now
 	}
 	got := min(n, int(b.tokens))

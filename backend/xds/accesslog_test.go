@@ -181,25 +181,25 @@ func TestAccessLogServiceBounds(t *testing.T) {
 	s, addr := startServer(t)
 	frozen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.als.now = func() time.Time { return frozen }
+	s.als.rate, s.als.burst = 100, 2500
 
 	// No store yet: refused, so Envoy keeps its entries and retries.
 	wantCode(t, "no sink", streamLogs(t, dialConn(t, addr), identified("public", "public", 1)), codes.Unavailable)
 
 	sink := &recordingSink{}
 	s.SetAccessLogSink(sink)
-	msgs := []*alsv3.StreamAccessLogsMessage{identified("public", "public", maxALSEntries)}
-	messages := alsBurst/maxALSEntries + 2
-	for range messages - 1 {
-		msgs = append(msgs, &alsv3.StreamAccessLogsMessage{LogEntries: httpLogs(maxALSEntries, "rule/r/0")})
+	msgs := []*alsv3.StreamAccessLogsMessage{identified("public", "public", 1000)}
+	for range 2 {
+		msgs = append(msgs, &alsv3.StreamAccessLogsMessage{LogEntries: httpLogs(1000, "rule/r/0")})
 	}
 	if err := streamLogs(t, dialConn(t, addr), msgs...); err != nil {
 		t.Fatal(err)
 	}
 	// The clock does not move: the burst passes, the rest is dropped.
-	if n, _ := sink.entries(); n != alsBurst {
-		t.Fatalf("%d entries passed, want the burst of %d", n, alsBurst)
+	if n, _ := sink.entries(); n != 2500 {
+		t.Fatalf("%d entries passed, want the burst of 2500", n)
 	}
-	if got := testutil.ToFloat64(s.als.dropped.WithLabelValues("rate")); got != float64(messages*maxALSEntries-alsBurst) {
+	if got := testutil.ToFloat64(s.als.dropped.WithLabelValues("rate")); got != 500 {
 		t.Fatalf("rate drops = %v", got)
 	}
 
