@@ -151,6 +151,8 @@ export interface Gateway extends Meta {
   description?: string;
   listeners: Listener[];
   defaultResponse?: Respond;
+  /** What the gateway's proxies report about each request; absent logs every request. */
+  accessLog?: { disabled?: boolean; sampling?: number; requestHeaders?: string[] };
 }
 
 export interface Endpoint {

@@ -242,6 +242,8 @@ export interface GatewayFormValues {
   defaultResponseOn: boolean;
   /** headers are not edited here yet; they are carried through so a save keeps them. */
   defaultResponse: { status: Num; body: string; headers?: Record<string, string> };
+  /** Not edited here yet; carried through so a save keeps it. */
+  accessLog?: Gateway['accessLog'];
 }
 
 export function gatewayToForm(g: Gateway): GatewayFormValues {
@@ -258,6 +260,7 @@ export function gatewayToForm(g: Gateway): GatewayFormValues {
     })),
     defaultResponseOn: !!g.defaultResponse,
     defaultResponse: { status: num(g.defaultResponse?.status ?? 404), body: g.defaultResponse?.body ?? '', headers: g.defaultResponse?.headers },
+    accessLog: g.accessLog,
   };
 }
 
@@ -275,6 +278,7 @@ export function formToGateway(v: GatewayFormValues): Gateway {
   });
   const g: Gateway = prune({ name: v.name, version: v.version, description: v.description, listeners });
   if (v.defaultResponseOn) g.defaultResponse = prune({ status: v.defaultResponse.status, body: v.defaultResponse.body, headers: v.defaultResponse.headers }) as Respond;
+  if (v.accessLog) g.accessLog = v.accessLog;
   return g;
 }
 
