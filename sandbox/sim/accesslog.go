@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
@@ -92,7 +93,7 @@ func (dp *DataPlane) accessLog(w http.ResponseWriter, r *http.Request, hc *hcmCo
 		r.Body = body
 	}
 	return cw, func() {
-		e, h := dp.httpLogEntry(r, hc, ex, start, cw.n, body.n)
+		e, h := dp.httpLogEntry(r, hc, ex, start, cw.n, body.n.Load())
 		for i, l := range logs {
 			le := e
 			if i < len(logs)-1 {
@@ -698,14 +699,15 @@ func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nil, nil, fmt.Errorf("sim: %T cannot be hijacked", w.ResponseWriter)
 }
 
-// countingBody counts the request body bytes read.
+// countingBody counts the request body bytes read, by whichever
+// goroutine reads them (an upstream transport, a mirror).
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
