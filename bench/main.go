@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,fanout,memory,sim,evaluate] [-quick] [-timeout 15m] [-strict]
+//	go run ./bench [-only translate,incremental,fanout,memory,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -18,7 +18,9 @@
 //     last, miss, regex), ns/op and allocs/op from testing.Benchmark;
 //   - evaluate: POST /evaluate over loopback against the server routedeck
 //     serve builds, 50 concurrent clients, 1,000 routes and 3 routes in
-//     alternating rounds.
+//     alternating rounds;
+//   - accesslog: access log entries over loopback gRPC into the ADS
+//     server's access log service and the request log store, committed.
 //
 // Everything runs on loopback, is bounded in count, and stops at -timeout.
 // -quick shrinks every workload (and says so in the output) for a smoke run.
@@ -79,7 +81,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "translate", "incremental", "fanout", "sim", "evaluate"}
+var sections = []string{"memory", "translate", "incremental", "fanout", "sim", "evaluate", "accesslog"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -146,6 +148,8 @@ func main() {
 			figs, err = benchSim(sc)
 		case "evaluate":
 			figs, err = benchEvaluate(ctx, sc)
+		case "accesslog":
+			figs, err = benchAccessLog(ctx, sc)
 		}
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", s, err))
@@ -192,6 +196,7 @@ type sizes struct {
 	evalRoutes, evalClients  int
 	evalRounds               int
 	evalDuration             time.Duration // per gateway size, over all rounds
+	alsEntries               int
 }
 
 func scale(quick bool) sizes {
@@ -199,12 +204,12 @@ func scale(quick bool) sizes {
 		return sizes{routes: 1000, hosts: 100, upstreams: 100, fullRuns: 2, edits: 5,
 			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
 			memRoutes: 1000, memClients: 100, simRoutes: 1000,
-			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second}
+			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000}
 	}
 	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
 		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
 		memRoutes: 10000, memClients: 1000, simRoutes: 10000,
-		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second}
+		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000}
 }
 
 // machine reads the CPU model from /proc/cpuinfo and the kernel release.

@@ -19,6 +19,7 @@ func TestQuickSections(t *testing.T) {
 			[]string{"sim.match.first", "sim.match.last", "sim.match.miss", "sim.match.regex", "sim.match.allocs"}},
 		"evaluate": {func() ([]Figure, error) { return benchEvaluate(t.Context(), sc) },
 			[]string{"evaluate.1000.throughput", "evaluate.1000.p50", "evaluate.3.throughput"}},
+		"accesslog": {func() ([]Figure, error) { return benchAccessLog(t.Context(), sc) }, []string{"accesslog.ingest"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
