@@ -337,9 +337,17 @@ func (s *server) traffic(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	var p model.Problems
 	for k := range v {
-		if k != "window" {
-			p.Add(k, "unknown parameter (known: window)")
+		if k != "window" && k != "sandbox" {
+			p.Add(k, "unknown parameter (known: window, sandbox)")
 		}
+	}
+	key := name
+	switch v.Get("sandbox") {
+	case "", "false", "0":
+	case "true", "1":
+		key = "sandbox/" + name
+	default:
+		p.Add("sandbox", "must be true or false")
 	}
 	window := time.Hour
 	if ws := v.Get("window"); ws != "" {
@@ -354,7 +362,7 @@ func (s *server) traffic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	since := time.Now().Add(-window)
-	items, err := s.AccessLog.Traffic(r.Context(), name, since)
+	items, err := s.AccessLog.Traffic(r.Context(), key, since)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -382,6 +390,8 @@ func (s *server) traffic(w http.ResponseWriter, r *http.Request) {
 	}
 	pub, err := s.Store.GetPublished(r.Context(), name, 0)
 	switch {
+	case key != name:
+		// The sandbox serves the draft: published rules say nothing.
 	case model.ErrorCode(err) == model.ENOTFOUND:
 	case err != nil:
 		s.writeError(w, r, err)

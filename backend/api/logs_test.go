@@ -219,4 +219,14 @@ func TestTraffic(t *testing.T) {
 	if tr.Version != 1 || tr.Window != "1h0m0s" || len(tr.NoTraffic) != 1 || tr.NoTraffic[0] != "home" || len(tr.Items) != 3 {
 		t.Fatalf("traffic after publish = %+v", tr)
 	}
+	// The sandbox's traffic is apart, and lists no published rules.
+	log("sandbox/public", logEntry("rule/home/0", 200, "/"))
+	r = a.do(t, "viewer", "GET", "/api/v1/gateways/public/traffic?sandbox=true", nil).must(t, http.StatusOK)
+	tr = Traffic{}
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Items) != 1 || tr.Items[0].Rule != "home" || len(tr.NoTraffic) != 0 || tr.Version != 0 {
+		t.Fatalf("sandbox traffic = %+v", tr)
+	}
 }
