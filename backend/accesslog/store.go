@@ -269,6 +269,19 @@ func (s *Store) run() {
 		clear(pending)
 		pending, rows = pending[:0], 0
 	}
+	// drain takes what is queued now, so a Flush or Close that follows
+	// an Offer finds its batch written.
+	drain := func() {
+		for {
+			select {
+			case b := <-s.queue:
+				pending = append(pending, b)
+				rows += len(b.Entries)
+			default:
+				return
+			}
+		}
+	}
 	for {
 		select {
 		case b := <-s.queue:
@@ -278,15 +291,7 @@ func (s *Store) run() {
 				flush()
 			}
 		case req := <-s.sync:
-			for drained := false; !drained; {
-				select {
-				case b := <-s.queue:
-					pending = append(pending, b)
-					rows += len(b.Entries)
-				default:
-					drained = true
-				}
-			}
+			drain()
 			flush()
 			var err error
 			if req.retain {
@@ -301,15 +306,7 @@ func (s *Store) run() {
 				}
 			}
 		case <-s.stop:
-			for drained := false; !drained; {
-				select {
-				case b := <-s.queue:
-					pending = append(pending, b)
-					rows += len(b.Entries)
-				default:
-					drained = true
-				}
-			}
+			drain()
 			flush()
 			return
 		}
