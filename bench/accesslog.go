@@ -49,6 +49,7 @@ func benchAccessLog(ctx context.Context, sc sizes) ([]Figure, error) {
 	}
 	defer conn.Close()
 
+	cpuBefore := cpuTime()
 	start := time.Now()
 	sent, err := alsload.Send(ctx, conn, alsload.Options{Gateway: "public", Entries: sc.alsEntries})
 	if err != nil {
@@ -58,6 +59,7 @@ func benchAccessLog(ctx context.Context, sc sizes) ([]Figure, error) {
 		return nil, err
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpuBefore
 	tr, err := store.Traffic(ctx, "public", time.Time{})
 	if err != nil {
 		return nil, err
@@ -70,6 +72,9 @@ func benchAccessLog(ctx context.Context, sc sizes) ([]Figure, error) {
 		Name:        "accesslog.ingest",
 		Description: "access log entries stored per second, sent over 4 loopback gRPC streams in messages of 100",
 		Value:       round(float64(stored)/elapsed.Seconds(), 0), Unit: "entries/s", Target: 50000, AtLeast: true,
-		Detail: map[string]any{"sent": sent, "stored": stored, "dropped": uint64(sent) - stored, "seconds": round(elapsed.Seconds(), 2)},
+		// CPU time says what a busy machine's wall clock hides; it
+		// includes the sending side, which runs in this process too.
+		Detail: map[string]any{"sent": sent, "stored": stored, "dropped": uint64(sent) - stored, "seconds": round(elapsed.Seconds(), 2),
+			"cpuSeconds": round(cpu.Seconds(), 2), "entriesPerCPUSecond": round(float64(stored)/cpu.Seconds(), 0)},
 	}}, nil
 }
