@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -228,5 +229,61 @@ func TestTraffic(t *testing.T) {
 	}
 	if len(tr.Items) != 1 || tr.Items[0].Rule != "home" || len(tr.NoTraffic) != 0 || tr.Version != 0 {
 		t.Fatalf("sandbox traffic = %+v", tr)
+	}
+}
+
+// TestLogsFollowOutlivesWriteTimeout: a follow stream served by the
+// production server outlives its write timeout (each write gets its own
+// deadline) and ends when the server shuts down instead of holding the
+// shutdown up.
+func TestLogsFollowOutlivesWriteTimeout(t *testing.T) {
+	a, log := newLogAPI(t)
+	srv := NewServer(a.h, Timeouts{Write: 300 * time.Millisecond}, nil)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+lis.Addr().String()+"/api/v1/gateways/public/logs?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer "+a.tokens["viewer"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		br := bufio.NewReader(resp.Body)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- line
+		}
+	}()
+	// Past the write timeout, an entry still arrives.
+	time.Sleep(600 * time.Millisecond)
+	log("public", logEntry("rule/home/0", 200, "/late"))
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended before the entry")
+			}
+			got = strings.Contains(line, `"path":"/late"`)
+		case <-deadline:
+			t.Fatal("no entry")
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown held up by the stream: %v", err)
+	}
+	for range lines {
 	}
 }
