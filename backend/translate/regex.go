@@ -2,14 +2,19 @@ package translate
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -157,12 +162,8 @@ var regexMatcherName = (&matcherv3.RegexMatcher{}).ProtoReflect().Descriptor().F
 // per-filter configs such as CORS origins) and reports each whose program
 // is larger than MaxRegexProgramSize, with the rule field it comes from.
 func checkRegexSizes(rt *routev3.Route, problems *model.Problems) {
-	rt.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		field := "then"
-		if fd.Name() == "match" {
-			field = "when"
-		}
-		walkRegexes(fd, v, func(re string, rewrite bool) {
+	check := func(field string) regexFound {
+		return func(re string, rewrite bool) {
 			at := field
 			if rewrite {
 				at = "then.rewrite.pathRegex.pattern"
@@ -175,35 +176,237 @@ func checkRegexSizes(rt *routev3.Route, problems *model.Problems) {
 					"split the rule or simplify the pattern (fewer alternatives or case-insensitive values)",
 					shorten(re, 80), size, MaxRegexProgramSize)
 			}
-		})
-		return true
-	})
+		}
+	}
+	routeRegexes(rt, check("when"), check("then"))
 }
 
-// walkRegexes calls found for every RegexMatcher under the field value v;
-// rewrite is set for the pattern of a regex rewrite. Any fields are opened
-// (unknown types are skipped).
-func walkRegexes(fd protoreflect.FieldDescriptor, v protoreflect.Value, found func(re string, rewrite bool)) {
-	var visit func(m protoreflect.Message, rewrite bool)
-	visit = func(m protoreflect.Message, rewrite bool) {
-		switch m.Descriptor().FullName() {
-		case regexMatcherName:
-			found(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), rewrite)
-			return
-		case "google.protobuf.Any":
-			if inner, err := m.Interface().(*anypb.Any).UnmarshalNew(); err == nil {
-				visit(inner.ProtoReflect(), rewrite)
-			}
-			return
+// regexFound receives a regex met in a walk; rewrite is set for the
+// pattern of a regex rewrite.
+type regexFound func(re string, rewrite bool)
+
+// routeRegexes calls inMatch for every regex of rt's match and inAction
+// for every other one. The messages every route is made of are read with
+// their Go accessors: reflection over them cost a third of a cold
+// translation. Rarer messages, and what an Any holds, are walked by
+// reflection. TestRouteRegexesCoversEveryField holds these functions to
+// the field list protoreflect derives, so a field added to the Envoy API
+// cannot be skipped silently.
+func routeRegexes(rt *routev3.Route, inMatch, inAction regexFound) {
+	if m := rt.GetMatch(); m != nil {
+		matchRegexes(m, inMatch)
+	}
+	switch a := rt.GetAction().(type) {
+	case *routev3.Route_Route:
+		actionRegexes(a.Route, inAction)
+	case *routev3.Route_Redirect:
+		messageRegexes(a.Redirect, inAction)
+	case *routev3.Route_DirectResponse:
+		messageRegexes(a.DirectResponse, inAction)
+	case *routev3.Route_FilterAction:
+		messageRegexes(a.FilterAction, inAction)
+	}
+	messageRegexes(rt.GetMetadata(), inAction)
+	anyMapRegexes(rt.GetTypedPerFilterConfig(), inAction)
+	for _, x := range rt.GetRouteSpecifiers() {
+		messageRegexes(x, inAction)
+	}
+}
+
+func matchRegexes(m *routev3.RouteMatch, found regexFound) {
+	if r, ok := m.GetPathSpecifier().(*routev3.RouteMatch_SafeRegex); ok && r.SafeRegex != nil {
+		found(r.SafeRegex.GetRegex(), false)
+	}
+	if p, ok := m.GetPathSpecifier().(*routev3.RouteMatch_PathMatchPolicy); ok {
+		messageRegexes(p.PathMatchPolicy, found)
+	}
+	for _, h := range m.GetHeaders() {
+		if r := h.GetSafeRegexMatch(); r != nil {
+			found(r.GetRegex(), false)
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			eachMessage(fd, v, func(m protoreflect.Message) {
-				visit(m, rewrite || fd.Name() == "regex_rewrite")
-			})
-			return true
+		if sm := h.GetStringMatch(); sm != nil {
+			stringMatcherRegexes(sm, found)
+		}
+	}
+	for _, q := range m.GetQueryParameters() {
+		messageRegexes(q, found)
+	}
+	for _, c := range m.GetCookies() {
+		messageRegexes(c, found)
+	}
+	for _, d := range m.GetDynamicMetadata() {
+		messageRegexes(d, found)
+	}
+	for _, f := range m.GetFilterState() {
+		messageRegexes(f, found)
+	}
+}
+
+func stringMatcherRegexes(sm *matcherv3.StringMatcher, found regexFound) {
+	if r := sm.GetSafeRegex(); r != nil {
+		found(r.GetRegex(), false)
+	}
+	messageRegexes(sm.GetCustom(), found)
+}
+
+func actionRegexes(a *routev3.RouteAction, found regexFound) {
+	if wc := a.GetWeightedClusters(); wc != nil {
+		for _, c := range wc.GetClusters() {
+			messageRegexes(c.GetMetadataMatch(), found)
+			anyMapRegexes(c.GetTypedPerFilterConfig(), found)
+		}
+	}
+	messageRegexes(a.GetInlineClusterSpecifierPlugin(), found)
+	messageRegexes(a.GetMetadataMatch(), found)
+	if rw := a.GetRegexRewrite(); rw != nil {
+		if p := rw.GetPattern(); p != nil {
+			found(p.GetRegex(), true)
+		}
+	}
+	messageRegexes(a.GetPathRewritePolicy(), found)
+	messageRegexes(a.GetHostRewritePathRegex(), found)
+	messageRegexes(a.GetEarlyDataPolicy(), found)
+	messageRegexes(a.GetRetryPolicy(), found)
+	messageRegexes(a.GetRetryPolicyTypedConfig(), found)
+	for _, x := range a.GetRequestMirrorPolicies() {
+		messageRegexes(x, found)
+	}
+	for _, x := range a.GetRateLimits() {
+		messageRegexes(x, found)
+	}
+	for _, x := range a.GetHashPolicy() {
+		messageRegexes(x, found)
+	}
+	messageRegexes(a.GetCors(), found) //nolint:staticcheck // deprecated, still accepted by Envoy
+	for _, x := range a.GetUpgradeConfigs() {
+		messageRegexes(x, found)
+	}
+	messageRegexes(a.GetInternalRedirectPolicy(), found)
+}
+
+// anyMapRegexes walks a per-filter config map in key order.
+func anyMapRegexes(m map[string]*anypb.Any, found regexFound) {
+	if len(m) == 0 {
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		messageRegexes(m[k], found)
+	}
+}
+
+// messageRegexes walks any message by reflection; a nil one has none.
+func messageRegexes[M interface {
+	comparable
+	proto.Message
+}](m M, found regexFound) {
+	var zero M
+	if m == zero {
+		return
+	}
+	walkMessageRegexes(m.ProtoReflect(), false, found)
+}
+
+// walkMessageRegexes calls found for every RegexMatcher in m, following
+// only the fields through which one can be reached. Any fields are opened
+// (unknown types are skipped).
+func walkMessageRegexes(m protoreflect.Message, rewrite bool, found regexFound) {
+	switch m.Descriptor().FullName() {
+	case regexMatcherName:
+		found(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), rewrite)
+		return
+	case anyName:
+		a := m.Interface().(*anypb.Any)
+		mt, err := protoregistry.GlobalTypes.FindMessageByURL(a.GetTypeUrl())
+		if err != nil || (mt.Descriptor().FullName() != regexMatcherName && len(regexFields(mt.Descriptor())) == 0) {
+			return // unknown, or a type that cannot hold a regex
+		}
+		if inner, err := a.UnmarshalNew(); err == nil {
+			walkMessageRegexes(inner.ProtoReflect(), rewrite, found)
+		}
+		return
+	}
+	for _, fd := range regexFields(m.Descriptor()) {
+		if !m.Has(fd) {
+			continue
+		}
+		eachMessage(fd, m.Get(fd), func(m protoreflect.Message) {
+			walkMessageRegexes(m, rewrite || fd.Name() == "regex_rewrite", found)
 		})
 	}
-	eachMessage(fd, v, func(m protoreflect.Message) { visit(m, false) })
+}
+
+var anyName = (&anypb.Any{}).ProtoReflect().Descriptor().FullName()
+
+// regexFieldsOf maps a message type to its fields, in declaration order,
+// through which a RegexMatcher can be reached (directly, nested, or inside
+// an Any). Walking only those keeps the check off the many fields of a
+// route that never hold a regex, which reflection would otherwise visit
+// for every route of every translation.
+var regexFieldsOf sync.Map // protoreflect.FullName -> []protoreflect.FieldDescriptor
+
+func regexFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := regexFieldsOf.Load(md.FullName()); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	// Every message type reachable from md, then a fixpoint of which of
+	// them can lead to a regex (the type graph has cycles).
+	var order []protoreflect.MessageDescriptor
+	seen := map[protoreflect.FullName]bool{}
+	var collect func(protoreflect.MessageDescriptor)
+	collect = func(d protoreflect.MessageDescriptor) {
+		if seen[d.FullName()] {
+			return
+		}
+		seen[d.FullName()] = true
+		order = append(order, d)
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if t := fieldMessage(fields.Get(i)); t != nil {
+				collect(t)
+			}
+		}
+	}
+	collect(md)
+	holds := map[protoreflect.FullName]bool{regexMatcherName: true, anyName: true}
+	for changed := true; changed; {
+		changed = false
+		for _, d := range order {
+			if holds[d.FullName()] {
+				continue
+			}
+			fields := d.Fields()
+			for i := range fields.Len() {
+				if t := fieldMessage(fields.Get(i)); t != nil && holds[t.FullName()] {
+					holds[d.FullName()], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	for _, d := range order {
+		var out []protoreflect.FieldDescriptor
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if t := fieldMessage(fields.Get(i)); t != nil && holds[t.FullName()] {
+				out = append(out, fields.Get(i))
+			}
+		}
+		regexFieldsOf.LoadOrStore(d.FullName(), out)
+	}
+	v, _ := regexFieldsOf.Load(md.FullName())
+	return v.([]protoreflect.FieldDescriptor)
+}
+
+// fieldMessage is the message type a field holds (a map's value type), or
+// nil for scalars.
+func fieldMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	if fd.IsMap() {
+		fd = fd.MapValue()
+	}
+	if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
+		return fd.Message()
+	}
+	return nil
 }
 
 // eachMessage calls f for the message, the messages of the list, or the
