@@ -64,7 +64,7 @@ func buildMatch(t term, use pathUse, target *model.Condition) (matchResult, erro
 		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
 	} else {
 		res.primary = &t[primary]
-		if err := setPathSpecifier(m, t[primary].pred); err != nil {
+		if err := setPathSpecifier(m, *t[primary].pred); err != nil {
 			return res, withPath(t[primary].path, err)
 		}
 	}
@@ -156,7 +156,7 @@ func setPathSpecifier(m *routev3.RouteMatch, p model.Condition) error {
 		// prefix (so a prefix rewrite still replaces it) and check the
 		// segment boundary on :path.
 		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: v}
-		if err := addPathHeader(m, literal{pred: p}); err != nil {
+		if err := addPathHeader(m, literal{pred: &p}); err != nil {
 			return err
 		}
 	case model.OpTemplate:
@@ -242,7 +242,7 @@ func templateRegex(tmpl string) (string, error) {
 // addPathHeader runs a path test as a regex on :path. :path carries the
 // query, so the regex allows an optional "?query" after the path part.
 func addPathHeader(m *routev3.RouteMatch, l literal) error {
-	re, err := pathRegex(l.pred)
+	re, err := pathRegex(*l.pred)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func addPathHeader(m *routev3.RouteMatch, l literal) error {
 // addPseudoHeader maps a test on an always-present pseudo-header (:method,
 // :scheme, :authority); negation is a plain invert_match.
 func addPseudoHeader(m *routev3.RouteMatch, name string, l literal) error {
-	sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+	sm, err := valueMatcher(*l.pred, l.pred.IgnoreCase)
 	if err != nil {
 		return err
 	}
@@ -280,14 +280,14 @@ func addHeader(m *routev3.RouteMatch, name string, l literal) error {
 	case model.OpNotEquals, model.OpNotIn:
 		// "present and different": an inverted value matcher, which Envoy
 		// fails on a missing header.
-		sm, err := valueMatcher(positiveOf(l.pred), l.pred.IgnoreCase)
+		sm, err := valueMatcher(positiveOf(*l.pred), l.pred.IgnoreCase)
 		if err != nil {
 			return err
 		}
 		hm.HeaderMatchSpecifier = stringMatch(sm)
 		hm.InvertMatch = true
 	default:
-		sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+		sm, err := valueMatcher(*l.pred, l.pred.IgnoreCase)
 		if err != nil {
 			return err
 		}
@@ -337,14 +337,14 @@ func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 		if l.neg {
 			return fmt.Errorf("negated %s is not supported on cookies", l.pred.Op)
 		}
-		v, err := cookieValueRegex(positiveOf(l.pred))
+		v, err := cookieValueRegex(positiveOf(*l.pred))
 		if err != nil {
 			return err
 		}
 		add(cookieRe(`[^;]*`), false)
 		add(cookieRe(v), true)
 	default:
-		v, err := cookieValueRegex(l.pred)
+		v, err := cookieValueRegex(*l.pred)
 		if err != nil {
 			return err
 		}
@@ -379,7 +379,7 @@ func addQuery(m *routev3.RouteMatch, key string, l literal) error {
 		})
 		return nil
 	}
-	sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+	sm, err := valueMatcher(*l.pred, l.pred.IgnoreCase)
 	if err != nil {
 		return err
 	}

@@ -162,135 +162,148 @@ var regexMatcherName = (&matcherv3.RegexMatcher{}).ProtoReflect().Descriptor().F
 // per-filter configs such as CORS origins) and reports each whose program
 // is larger than MaxRegexProgramSize, with the rule field it comes from.
 func checkRegexSizes(rt *routev3.Route, problems *model.Problems) {
-	check := func(field string) regexFound {
-		return func(re string, rewrite bool) {
-			at := field
-			if rewrite {
-				at = "then.rewrite.pathRegex.pattern"
-			}
-			size, err := regexProgramSize(re)
-			if err != nil {
-				problems.Add(at, "%v", err)
-			} else if size > MaxRegexProgramSize {
-				problems.Add(at, "regex %q is too complex for Envoy: program size about %d, limit %d; "+
-					"split the rule or simplify the pattern (fewer alternatives or case-insensitive values)",
-					shorten(re, 80), size, MaxRegexProgramSize)
-			}
+	var found regexList
+	routeRegexes(rt, &found)
+	for _, f := range found {
+		at := "then"
+		switch {
+		case f.rewrite:
+			at = "then.rewrite.pathRegex.pattern"
+		case f.inMatch:
+			at = "when"
+		}
+		size, err := regexProgramSize(f.re)
+		if err != nil {
+			problems.Add(at, "%v", err)
+		} else if size > MaxRegexProgramSize {
+			problems.Add(at, "regex %q is too complex for Envoy: program size about %d, limit %d; "+
+				"split the rule or simplify the pattern (fewer alternatives or case-insensitive values)",
+				shorten(f.re, 80), size, MaxRegexProgramSize)
 		}
 	}
-	routeRegexes(rt, check("when"), check("then"))
 }
 
-// regexFound receives a regex met in a walk; rewrite is set for the
-// pattern of a regex rewrite.
-type regexFound func(re string, rewrite bool)
+// foundRegex is a regex met in a walk: in the route's match or elsewhere,
+// and whether it is the pattern of a regex rewrite.
+type foundRegex struct {
+	re               string
+	inMatch, rewrite bool
+}
 
-// routeRegexes calls inMatch for every regex of rt's match and inAction
-// for every other one. The messages every route is made of are read with
-// their Go accessors: reflection over them cost a third of a cold
-// translation. Rarer messages, and what an Any holds, are walked by
-// reflection. TestRouteRegexesCoversEveryField holds these functions to
+// regexList collects what a walk met. It is a list rather than a callback
+// so that the walk, run on every route, allocates nothing when a route has
+// no regex.
+type regexList []foundRegex
+
+func (l *regexList) add(re string, inMatch, rewrite bool) {
+	*l = append(*l, foundRegex{re: re, inMatch: inMatch, rewrite: rewrite})
+}
+
+// routeRegexes lists every regex of rt. The messages every route is made
+// of are read with their Go accessors: reflection over them cost a third
+// of a cold translation. Rarer messages, and what an Any holds, are walked
+// by reflection. TestRouteRegexesCoversEveryField holds these functions to
 // the field list protoreflect derives, so a field added to the Envoy API
 // cannot be skipped silently.
-func routeRegexes(rt *routev3.Route, inMatch, inAction regexFound) {
+func routeRegexes(rt *routev3.Route, found *regexList) {
 	if m := rt.GetMatch(); m != nil {
-		matchRegexes(m, inMatch)
+		matchRegexes(m, found)
 	}
 	switch a := rt.GetAction().(type) {
 	case *routev3.Route_Route:
-		actionRegexes(a.Route, inAction)
+		actionRegexes(a.Route, found)
 	case *routev3.Route_Redirect:
-		messageRegexes(a.Redirect, inAction)
+		messageRegexes(a.Redirect, false, found)
 	case *routev3.Route_DirectResponse:
-		messageRegexes(a.DirectResponse, inAction)
+		messageRegexes(a.DirectResponse, false, found)
 	case *routev3.Route_FilterAction:
-		messageRegexes(a.FilterAction, inAction)
+		messageRegexes(a.FilterAction, false, found)
 	}
-	messageRegexes(rt.GetMetadata(), inAction)
-	anyMapRegexes(rt.GetTypedPerFilterConfig(), inAction)
+	messageRegexes(rt.GetMetadata(), false, found)
+	anyMapRegexes(rt.GetTypedPerFilterConfig(), false, found)
 	for _, x := range rt.GetRouteSpecifiers() {
-		messageRegexes(x, inAction)
+		messageRegexes(x, false, found)
 	}
 }
 
-func matchRegexes(m *routev3.RouteMatch, found regexFound) {
+func matchRegexes(m *routev3.RouteMatch, found *regexList) {
 	if r, ok := m.GetPathSpecifier().(*routev3.RouteMatch_SafeRegex); ok && r.SafeRegex != nil {
-		found(r.SafeRegex.GetRegex(), false)
+		found.add(r.SafeRegex.GetRegex(), true, false)
 	}
 	if p, ok := m.GetPathSpecifier().(*routev3.RouteMatch_PathMatchPolicy); ok {
-		messageRegexes(p.PathMatchPolicy, found)
+		messageRegexes(p.PathMatchPolicy, true, found)
 	}
 	for _, h := range m.GetHeaders() {
 		if r := h.GetSafeRegexMatch(); r != nil {
-			found(r.GetRegex(), false)
+			found.add(r.GetRegex(), true, false)
 		}
 		if sm := h.GetStringMatch(); sm != nil {
 			stringMatcherRegexes(sm, found)
 		}
 	}
 	for _, q := range m.GetQueryParameters() {
-		messageRegexes(q, found)
+		messageRegexes(q, true, found)
 	}
 	for _, c := range m.GetCookies() {
-		messageRegexes(c, found)
+		messageRegexes(c, true, found)
 	}
 	for _, d := range m.GetDynamicMetadata() {
-		messageRegexes(d, found)
+		messageRegexes(d, true, found)
 	}
 	for _, f := range m.GetFilterState() {
-		messageRegexes(f, found)
+		messageRegexes(f, true, found)
 	}
 }
 
-func stringMatcherRegexes(sm *matcherv3.StringMatcher, found regexFound) {
+func stringMatcherRegexes(sm *matcherv3.StringMatcher, found *regexList) {
 	if r := sm.GetSafeRegex(); r != nil {
-		found(r.GetRegex(), false)
+		found.add(r.GetRegex(), true, false)
 	}
-	messageRegexes(sm.GetCustom(), found)
+	messageRegexes(sm.GetCustom(), true, found)
 }
 
-func actionRegexes(a *routev3.RouteAction, found regexFound) {
+func actionRegexes(a *routev3.RouteAction, found *regexList) {
 	if wc := a.GetWeightedClusters(); wc != nil {
 		for _, c := range wc.GetClusters() {
-			messageRegexes(c.GetMetadataMatch(), found)
-			anyMapRegexes(c.GetTypedPerFilterConfig(), found)
+			messageRegexes(c.GetMetadataMatch(), false, found)
+			anyMapRegexes(c.GetTypedPerFilterConfig(), false, found)
 		}
 	}
-	messageRegexes(a.GetInlineClusterSpecifierPlugin(), found)
-	messageRegexes(a.GetMetadataMatch(), found)
+	messageRegexes(a.GetInlineClusterSpecifierPlugin(), false, found)
+	messageRegexes(a.GetMetadataMatch(), false, found)
 	if rw := a.GetRegexRewrite(); rw != nil {
 		if p := rw.GetPattern(); p != nil {
-			found(p.GetRegex(), true)
+			found.add(p.GetRegex(), false, true)
 		}
 	}
-	messageRegexes(a.GetPathRewritePolicy(), found)
-	messageRegexes(a.GetHostRewritePathRegex(), found)
-	messageRegexes(a.GetEarlyDataPolicy(), found)
-	messageRegexes(a.GetRetryPolicy(), found)
-	messageRegexes(a.GetRetryPolicyTypedConfig(), found)
+	messageRegexes(a.GetPathRewritePolicy(), false, found)
+	messageRegexes(a.GetHostRewritePathRegex(), false, found)
+	messageRegexes(a.GetEarlyDataPolicy(), false, found)
+	messageRegexes(a.GetRetryPolicy(), false, found)
+	messageRegexes(a.GetRetryPolicyTypedConfig(), false, found)
 	for _, x := range a.GetRequestMirrorPolicies() {
-		messageRegexes(x, found)
+		messageRegexes(x, false, found)
 	}
 	for _, x := range a.GetRateLimits() {
-		messageRegexes(x, found)
+		messageRegexes(x, false, found)
 	}
 	for _, x := range a.GetHashPolicy() {
-		messageRegexes(x, found)
+		messageRegexes(x, false, found)
 	}
-	messageRegexes(a.GetCors(), found) //nolint:staticcheck // deprecated, still accepted by Envoy
+	messageRegexes(a.GetCors(), false, found) //nolint:staticcheck // deprecated, still accepted by Envoy
 	for _, x := range a.GetUpgradeConfigs() {
-		messageRegexes(x, found)
+		messageRegexes(x, false, found)
 	}
-	messageRegexes(a.GetInternalRedirectPolicy(), found)
+	messageRegexes(a.GetInternalRedirectPolicy(), false, found)
 }
 
 // anyMapRegexes walks a per-filter config map in key order.
-func anyMapRegexes(m map[string]*anypb.Any, found regexFound) {
+func anyMapRegexes(m map[string]*anypb.Any, inMatch bool, found *regexList) {
 	if len(m) == 0 {
 		return
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		messageRegexes(m[k], found)
+		messageRegexes(m[k], inMatch, found)
 	}
 }
 
@@ -298,21 +311,21 @@ func anyMapRegexes(m map[string]*anypb.Any, found regexFound) {
 func messageRegexes[M interface {
 	comparable
 	proto.Message
-}](m M, found regexFound) {
+}](m M, inMatch bool, found *regexList) {
 	var zero M
 	if m == zero {
 		return
 	}
-	walkMessageRegexes(m.ProtoReflect(), false, found)
+	walkMessageRegexes(m.ProtoReflect(), inMatch, false, found)
 }
 
-// walkMessageRegexes calls found for every RegexMatcher in m, following
+// walkMessageRegexes adds to found every RegexMatcher in m, following
 // only the fields through which one can be reached. Any fields are opened
 // (unknown types are skipped).
-func walkMessageRegexes(m protoreflect.Message, rewrite bool, found regexFound) {
+func walkMessageRegexes(m protoreflect.Message, inMatch, rewrite bool, found *regexList) {
 	switch m.Descriptor().FullName() {
 	case regexMatcherName:
-		found(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), rewrite)
+		found.add(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), inMatch, rewrite)
 		return
 	case anyName:
 		a := m.Interface().(*anypb.Any)
@@ -321,7 +334,7 @@ func walkMessageRegexes(m protoreflect.Message, rewrite bool, found regexFound) 
 			return // unknown, or a type that cannot hold a regex
 		}
 		if inner, err := a.UnmarshalNew(); err == nil {
-			walkMessageRegexes(inner.ProtoReflect(), rewrite, found)
+			walkMessageRegexes(inner.ProtoReflect(), inMatch, rewrite, found)
 		}
 		return
 	}
@@ -329,9 +342,27 @@ func walkMessageRegexes(m protoreflect.Message, rewrite bool, found regexFound) 
 		if !m.Has(fd) {
 			continue
 		}
-		eachMessage(fd, m.Get(fd), func(m protoreflect.Message) {
-			walkMessageRegexes(m, rewrite || fd.Name() == "regex_rewrite", found)
-		})
+		// Loops, not a callback: a closure holding found would move
+		// every caller's list to the heap.
+		rw := rewrite || fd.Name() == "regex_rewrite"
+		v := m.Get(fd)
+		switch {
+		case fd.IsMap():
+			var inner []protoreflect.Message
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				inner = append(inner, mv.Message())
+				return true
+			})
+			for _, im := range inner {
+				walkMessageRegexes(im, inMatch, rw, found)
+			}
+		case fd.IsList():
+			for i, l := 0, v.List(); i < l.Len(); i++ {
+				walkMessageRegexes(l.Get(i).Message(), inMatch, rw, found)
+			}
+		default:
+			walkMessageRegexes(v.Message(), inMatch, rw, found)
+		}
 	}
 }
 
@@ -407,28 +438,6 @@ func fieldMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescripto
 		return fd.Message()
 	}
 	return nil
-}
-
-// eachMessage calls f for the message, the messages of the list, or the
-// message values of the map that field fd holds in v.
-func eachMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value, f func(protoreflect.Message)) {
-	switch {
-	case fd.IsMap():
-		if fd.MapValue().Kind() == protoreflect.MessageKind {
-			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-				f(mv.Message())
-				return true
-			})
-		}
-	case fd.Kind() != protoreflect.MessageKind && fd.Kind() != protoreflect.GroupKind:
-	case fd.IsList():
-		l := v.List()
-		for i := 0; i < l.Len(); i++ {
-			f(l.Get(i).Message())
-		}
-	default:
-		f(v.Message())
-	}
 }
 
 // shorten cuts s to at most n bytes for a message.

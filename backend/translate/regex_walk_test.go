@@ -28,12 +28,12 @@ func TestRouteRegexesCoversEveryField(t *testing.T) {
 	}
 	// pathTo leads from a route to a message of each typed kind.
 	pathTo := map[protoreflect.FullName][]string{
-		"envoy.config.route.v3.Route":                          nil,
-		"envoy.config.route.v3.RouteMatch":                     {"match"},
-		"envoy.config.route.v3.HeaderMatcher":                  {"match", "headers"},
-		"envoy.type.matcher.v3.StringMatcher":                  {"match", "headers", "string_match"},
-		"envoy.config.route.v3.RouteAction":                    {"route"},
-		"envoy.config.route.v3.WeightedCluster":                {"route", "weighted_clusters"},
+		"envoy.config.route.v3.Route":                         nil,
+		"envoy.config.route.v3.RouteMatch":                    {"match"},
+		"envoy.config.route.v3.HeaderMatcher":                 {"match", "headers"},
+		"envoy.type.matcher.v3.StringMatcher":                 {"match", "headers", "string_match"},
+		"envoy.config.route.v3.RouteAction":                   {"route"},
+		"envoy.config.route.v3.WeightedCluster":               {"route", "weighted_clusters"},
 		"envoy.config.route.v3.WeightedCluster.ClusterWeight": {"route", "weighted_clusters", "clusters"},
 	}
 	planted := 0
@@ -49,26 +49,19 @@ func TestRouteRegexesCoversEveryField(t *testing.T) {
 			if !plant(child(m, fd), re, 8) {
 				t.Fatalf("%s.%s: found no way to a regex", md.FullName(), fd.Name())
 			}
-			var wantMatch, wantAction, gotMatch, gotAction []string
-			collect := func(into *[]string) regexFound {
-				return func(re string, rewrite bool) { *into = append(*into, fmt.Sprint(re, rewrite)) }
-			}
-			rm := rt.ProtoReflect()
-			rm.Range(func(top protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-				into := &wantAction
-				if top.Name() == "match" {
-					into = &wantMatch
-				}
-				eachMessage(top, v, func(m protoreflect.Message) { walkMessageRegexes(m, false, collect(into)) })
+			var want, got regexList
+			rt.ProtoReflect().Range(func(top protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+				eachMessage(top, v, func(m protoreflect.Message) {
+					walkMessageRegexes(m, top.Name() == "match", false, &want)
+				})
 				return true
 			})
-			routeRegexes(rt, collect(&gotMatch), collect(&gotAction))
-			if len(wantMatch)+len(wantAction) == 0 {
+			routeRegexes(rt, &got)
+			if len(want) == 0 {
 				t.Fatalf("%s.%s: the reflective walk found nothing", md.FullName(), fd.Name())
 			}
-			if !slices.Equal(gotMatch, wantMatch) || !slices.Equal(gotAction, wantAction) {
-				t.Errorf("%s.%s: typed walk found match %v, action %v; reflection found match %v, action %v",
-					md.FullName(), fd.Name(), gotMatch, gotAction, wantMatch, wantAction)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s.%s: typed walk found %+v; reflection found %+v", md.FullName(), fd.Name(), got, want)
 			}
 		}
 	}
@@ -113,4 +106,26 @@ func plant(m protoreflect.Message, re string, depth int) bool {
 		m.Clear(fd)
 	}
 	return false
+}
+
+// eachMessage calls f for the message, the messages of the list, or the
+// message values of the map that field fd holds in v.
+func eachMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value, f func(protoreflect.Message)) {
+	switch {
+	case fd.IsMap():
+		if fd.MapValue().Kind() == protoreflect.MessageKind {
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				f(mv.Message())
+				return true
+			})
+		}
+	case fd.Kind() != protoreflect.MessageKind && fd.Kind() != protoreflect.GroupKind:
+	case fd.IsList():
+		l := v.List()
+		for i := 0; i < l.Len(); i++ {
+			f(l.Get(i).Message())
+		}
+	default:
+		f(v.Message())
+	}
 }

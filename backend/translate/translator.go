@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -215,6 +217,10 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			}
 		}
 	}
+	// Keys first, in workspace order (duplicates are found here); then the
+	// rules whose key changed are compiled, in parallel when there are
+	// many; then their results are folded in, in workspace order.
+	var jobs []ruleJob
 	for i := range routes {
 		r := &routes[i]
 		if r.Gateway != gateway || r.Disabled {
@@ -229,23 +235,32 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			problems.Add(model.Index("routes", i)+".name", "duplicate route name %q", r.Name)
 			continue
 		case c == nil:
-			c = compileRule(r, ups)
-			c.key = bytes.Clone(t.enc.b)
+			c = &compiledRule{}
 			t.rules[r.Name] = c
-			ch.order = true
-			ch.hosts = ch.hosts || len(c.hosts) > 0
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), added: true})
 		case !bytes.Equal(c.key, t.enc.b):
 			forget(c)
-			nc := compileRule(r, ups)
-			nc.key = bytes.Clone(t.enc.b)
-			ch.order = ch.order || nc.priority != c.priority || (nc.err == nil) != (c.err == nil)
-			ch.hosts = ch.hosts || !slices.Equal(nc.hosts, c.hosts)
-			*c = *nc
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b)})
+		case c.err != nil:
+			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
 		}
 		c.seenAt = t.call
 		c.index = i
+	}
+	compileJobs(jobs, ups)
+	for _, j := range jobs {
+		c, nc := j.into, j.out
+		nc.key, nc.seenAt, nc.index = j.key, c.seenAt, c.index
+		if j.added {
+			ch.order = true
+			ch.hosts = ch.hosts || len(nc.hosts) > 0
+		} else {
+			ch.order = ch.order || nc.priority != c.priority || (nc.err == nil) != (c.err == nil)
+			ch.hosts = ch.hosts || !slices.Equal(nc.hosts, c.hosts)
+		}
+		*c = *nc
 		if c.err != nil {
-			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
+			mergeProblems(problems, model.Index("routes", c.index), fmt.Sprintf("rule %q", c.name), c.err)
 		}
 	}
 	for name, c := range t.rules {
@@ -268,6 +283,54 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		})
 	}
 	return ch
+}
+
+// ruleJob is a rule to compile into the cache entry into.
+type ruleJob struct {
+	rule  *model.Route
+	into  *compiledRule
+	key   []byte
+	added bool // into is new (else it holds the rule's last translation)
+	out   *compiledRule
+}
+
+// parallelRules is the number of rules to compile below which one
+// goroutine does it all: a route edit compiles one rule, a cold start
+// thousands.
+const parallelRules = 256
+
+// compileJobs runs compileRule for every job, spread over the processors
+// for a large batch. compileRule reads only its rule and the upstreams.
+func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelRules+1)
+	if workers <= 1 {
+		for i := range jobs {
+			jobs[i].out = compileRule(jobs[i].rule, ups)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var panicked atomic.Value
+	chunk := (len(jobs) + workers - 1) / workers
+	for start := 0; start < len(jobs); start += chunk {
+		part := jobs[start:min(start+chunk, len(jobs))]
+		wg.Go(func() {
+			// A panic is raised again in the caller's goroutine, where
+			// the caller can recover it, as from a serial compile.
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, fmt.Sprintf("compiling rules: %v", v))
+				}
+			}()
+			for i := range part {
+				part[i].out = compileRule(part[i].rule, ups)
+			}
+		})
+	}
+	wg.Wait()
+	if v := panicked.Load(); v != nil {
+		panic(v)
+	}
 }
 
 // compileRule translates one rule into one Envoy route per alternative of
