@@ -14,7 +14,6 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -149,15 +148,14 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 	changes := t.compileRules(ws.Routes, gateway, ups, &problems)
 	clusters, clas := t.compileClusters(ws.Upstreams, opts, &problems)
 
-	var use filterUse
-	providers := map[string]*jwtv3.JwtProvider{}
+	var parts filterParts
 	for _, r := range t.order {
-		use.merge(r.use, r.name, providers)
+		parts.add(r.name, r.use)
 	}
 	if err := t.updateDefaultRoute(gw.DefaultResponse); err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
-	listeners, err := buildListeners(gw, use, providers)
+	listeners, err := buildListeners(gw, parts)
 	if err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
