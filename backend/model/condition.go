@@ -21,23 +21,6 @@ const (
 	FieldGRPCMethod  = "grpc.method"  // method name, e.g. "AddItem"
 )
 
-// Condition operators.
-const (
-	OpEquals        = "equals"
-	OpNotEquals     = "not-equals"
-	OpPrefix        = "prefix"
-	OpSuffix        = "suffix"
-	OpContains      = "contains"
-	OpRegex         = "regex" // RE2, full match
-	OpPresent       = "present"
-	OpAbsent        = "absent"
-	OpIn            = "in"
-	OpNotIn         = "not-in"
-	OpExact         = "exact"          // path only: same as equals
-	OpSegmentPrefix = "segment-prefix" // path only: prefix ending at "/" or end of path
-	OpTemplate      = "template"       // path only: "/users/{id}", "/files/**"
-)
-
 // Condition is a node of a rule's condition tree: exactly one of All, Any,
 // Not, or a predicate (Field + Op + Value/Values). The zero Condition (no
 // node at all) matches every request.

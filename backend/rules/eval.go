@@ -106,14 +106,8 @@ type node struct {
 	depth int
 	expr  string
 
-	// predicates
-	field, key string // field kind and its key (header names lower-cased)
-	op         string
-	values     []string // the value(s), lower-cased when compared that way
-	fold       bool     // compare ASCII case-insensitively
-	re         *regexp.Regexp
-	tmpl       *model.PathTemplate
-	err        string
+	pred *predicate // predicates
+	err  string     // why the predicate can never hold
 }
 
 // Compile prepares the enabled and disabled rules of gateway (every rule
@@ -194,51 +188,12 @@ func compileRule(r *model.Route) *compiledRule {
 }
 
 func compilePredicate(n *node, c model.Condition) {
-	kind, key, ok := model.ParseField(c.Field)
-	if !ok {
+	if _, _, ok := model.ParseField(c.Field); !ok {
 		n.err = "unknown field " + strconv.Quote(c.Field)
 		return
 	}
-	n.field, n.key, n.op = kind, key, c.Op
-	if kind == model.FieldHeader {
-		n.key = strings.ToLower(key)
-	}
-	// Host is always compared case-insensitively: DNS names are.
-	n.fold = c.IgnoreCase || kind == model.FieldHost
-	switch c.Op {
-	case model.OpIn, model.OpNotIn:
-		n.values = append([]string(nil), c.Values...)
-	case model.OpPresent, model.OpAbsent:
-	default:
-		n.values = []string{c.Value}
-	}
-	switch c.Op {
-	case model.OpRegex:
-		pattern := `^(?:` + c.Value + `)$`
-		if kind == model.FieldHost {
-			pattern = `(?i)` + pattern
-		}
-		re, err := regexp.Compile(pattern)
-		if err != nil {
-			n.err = "invalid regex: " + err.Error()
-			return
-		}
-		n.re = re
-		return
-	case model.OpTemplate:
-		t, err := model.ParsePathTemplate(c.Value)
-		if err != nil {
-			n.err = "invalid path template: " + err.Error()
-			return
-		}
-		n.tmpl = t
-		return
-	}
-	if n.fold {
-		for i, v := range n.values {
-			n.values[i] = asciiLower(v)
-		}
-	}
+	n.pred = compilePred(c)
+	n.err = n.pred.prepare()
 }
 
 // Evaluate runs the rules of gatewayName (every rule when it is "") against
@@ -473,7 +428,7 @@ func eval(n *node, v *view, trace []ConditionTrace) bool {
 
 // subject returns what a predicate looks at and whether the request has it.
 func (n *node) subject(v *view) (string, bool) {
-	switch n.field {
+	switch n.pred.kind {
 	case model.FieldHost:
 		return v.hostLower, true
 	case model.FieldPath:
@@ -483,9 +438,9 @@ func (n *node) subject(v *view) (string, bool) {
 	case model.FieldScheme:
 		return v.scheme, true
 	case model.FieldHeader:
-		return v.header(n.key)
+		return v.header(n.pred.key)
 	case model.FieldQuery:
-		return v.queryParam(n.key)
+		return v.queryParam(n.pred.key)
 	case model.FieldGRPC:
 		return "", v.grpc
 	case model.FieldGRPCService:
@@ -500,11 +455,12 @@ func (n *node) match(v *view) bool {
 	if n.err != "" {
 		return false
 	}
-	if n.field == model.FieldCookie {
-		return n.matchCookie(v.cookie(n.key))
+	p := n.pred
+	if p.kind == model.FieldCookie {
+		return p.matchCookie(v.cookie(p.key))
 	}
 	s, present := n.subject(v)
-	switch n.op {
+	switch p.op {
 	case model.OpPresent:
 		return present
 	case model.OpAbsent:
@@ -513,29 +469,30 @@ func (n *node) match(v *view) bool {
 	// Every value matcher, negative ones included, is false when the
 	// request lacks the subject: Envoy's invert_match does not flip a
 	// missing header into a match.
-	return present && n.matchValue(s)
+	return present && p.matchValue(s)
 }
 
 // matchCookie tests every cookie of the predicate's name, as a regex over
 // Envoy's coalesced Cookie header does: a positive test holds when some
 // cookie passes it; != and not in hold when the cookie is there and none
 // of its occurrences is equal to (one of) the values.
-func (n *node) matchCookie(vals []string) bool {
-	switch n.op {
+func (p *predicate) matchCookie(vals []string) bool {
+	switch p.op {
 	case model.OpPresent:
 		return len(vals) > 0
 	case model.OpAbsent:
 		return len(vals) == 0
-	case model.OpNotEquals, model.OpNotIn:
+	}
+	if _, complement := p.test.(notTest); complement {
 		for _, s := range vals {
-			if !n.matchValue(s) {
+			if !p.matchValue(s) {
 				return false
 			}
 		}
 		return len(vals) > 0
 	}
 	for _, s := range vals {
-		if n.matchValue(s) {
+		if p.matchValue(s) {
 			return true
 		}
 	}
@@ -543,57 +500,14 @@ func (n *node) matchCookie(vals []string) bool {
 }
 
 // matchValue applies a value operator to a subject the request has.
-func (n *node) matchValue(s string) bool {
-	switch n.op {
-	case model.OpRegex:
-		return n.re.MatchString(s)
-	case model.OpTemplate:
-		_, ok := n.tmpl.Match(s)
-		return ok
+func (p *predicate) matchValue(s string) bool {
+	if p.test == nil {
+		return false
 	}
-	if n.fold {
+	if p.fold && p.op != model.OpRegex && p.op != model.OpTemplate {
 		s = asciiLower(s)
 	}
-	switch n.op {
-	case model.OpEquals, model.OpExact:
-		return n.equal(s, n.values[0])
-	case model.OpNotEquals:
-		return !n.equal(s, n.values[0])
-	case model.OpIn:
-		return n.in(s)
-	case model.OpNotIn:
-		return !n.in(s)
-	case model.OpPrefix:
-		return strings.HasPrefix(s, n.values[0])
-	case model.OpSuffix:
-		return strings.HasSuffix(s, n.values[0])
-	case model.OpContains:
-		return strings.Contains(s, n.values[0])
-	case model.OpSegmentPrefix:
-		p := n.values[0]
-		return s == p || strings.HasPrefix(s, p+"/")
-	}
-	return false
-}
-
-func (n *node) in(s string) bool {
-	for _, want := range n.values {
-		if n.equal(s, want) {
-			return true
-		}
-	}
-	return false
-}
-
-// equal compares a (folded when needed) subject with a value; host patterns
-// may start with "*." and then match any non-empty label sequence before the
-// suffix, as Envoy's virtual host domains do.
-func (n *node) equal(s, want string) bool {
-	if n.field == model.FieldHost && strings.HasPrefix(want, "*") {
-		suffix := want[1:]
-		return len(s) > len(suffix) && strings.HasSuffix(s, suffix)
-	}
-	return s == want
+	return p.test.match(s)
 }
 
 // templateVars returns the variables of the rule's top-level path.template

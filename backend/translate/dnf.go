@@ -179,10 +179,9 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 			return one(withOp(c, model.OpAbsent), false), nil
 		case model.OpAbsent:
 			return one(withOp(c, model.OpPresent), false), nil
-		case model.OpNotEquals:
-			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, model.OpEquals), false)...), nil
-		case model.OpNotIn:
-			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, model.OpIn), false)...), nil
+		}
+		if pos := complementOf(c.Op); pos != "" {
+			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, pos), false)...), nil
 		}
 		if kind == model.FieldHeader && valueMatchesEmpty(c) {
 			// Envoy can only invert a value test on a missing header by
@@ -211,10 +210,9 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 			return []term{nil}, nil
 		}
 		return []term{}, nil
-	case model.OpNotEquals:
-		return one(withOp(c, model.OpEquals), !neg), nil
-	case model.OpNotIn:
-		return one(withOp(c, model.OpIn), !neg), nil
+	}
+	if pos := complementOf(c.Op); pos != "" {
+		return one(withOp(c, pos), !neg), nil
 	}
 	return one(c, neg), nil
 }
@@ -273,11 +271,8 @@ func grpcPathCondition(c model.Condition) (model.Condition, error) {
 	}
 	positive := c
 	negate := false
-	switch c.Op {
-	case model.OpNotEquals:
-		positive, negate = withOp(c, model.OpEquals), true
-	case model.OpNotIn:
-		positive, negate = withOp(c, model.OpIn), true
+	if pos := complementOf(c.Op); pos != "" {
+		positive, negate = withOp(c, pos), true
 	}
 	seg, err := segmentRegex(positive)
 	if err != nil {

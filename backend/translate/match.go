@@ -271,13 +271,13 @@ func addPseudoHeader(m *routev3.RouteMatch, name string, l literal) error {
 // header as "" (dnf splits off the tests "" would pass).
 func addHeader(m *routev3.RouteMatch, name string, l literal) error {
 	hm := &routev3.HeaderMatcher{Name: strings.ToLower(name)}
-	switch l.pred.Op {
-	case model.OpPresent:
+	switch {
+	case l.pred.Op == model.OpPresent:
 		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
-	case model.OpAbsent:
+	case l.pred.Op == model.OpAbsent:
 		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
 		hm.InvertMatch = true
-	case model.OpNotEquals, model.OpNotIn:
+	case complementOf(l.pred.Op) != "":
 		// "present and different": an inverted value matcher, which Envoy
 		// fails on a missing header.
 		sm, err := valueMatcher(positiveOf(*l.pred), l.pred.IgnoreCase)
@@ -301,15 +301,22 @@ func addHeader(m *routev3.RouteMatch, name string, l literal) error {
 	return nil
 }
 
-// positiveOf turns not-equals/not-in into equals/in.
+// positiveOf turns a value operator that complements another (not-equals,
+// not-in) into that one.
 func positiveOf(c model.Condition) model.Condition {
-	switch c.Op {
-	case model.OpNotEquals:
-		return withOp(c, model.OpEquals)
-	case model.OpNotIn:
-		return withOp(c, model.OpIn)
+	if pos := complementOf(c.Op); pos != "" {
+		return withOp(c, pos)
 	}
 	return c
+}
+
+// complementOf is the operator a value operator negates (equals for
+// not-equals), or "".
+func complementOf(op string) string {
+	if o, ok := model.LookupOperator(op); ok && o.Shape != model.ShapeNone {
+		return o.Complement
+	}
+	return ""
 }
 
 // addCookie tests the cookie header with a regex that finds a cookie of the
@@ -328,12 +335,12 @@ func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 			TreatMissingHeaderAsEmpty: invert,
 		})
 	}
-	switch l.pred.Op {
-	case model.OpPresent:
+	switch {
+	case l.pred.Op == model.OpPresent:
 		add(cookieRe(`[^;]*`), l.neg)
-	case model.OpAbsent:
+	case l.pred.Op == model.OpAbsent:
 		add(cookieRe(`[^;]*`), !l.neg)
-	case model.OpNotEquals, model.OpNotIn:
+	case complementOf(l.pred.Op) != "":
 		if l.neg {
 			return fmt.Errorf("negated %s is not supported on cookies", l.pred.Op)
 		}
@@ -371,7 +378,7 @@ func addQuery(m *routev3.RouteMatch, key string, l literal) error {
 		re := `[^?]*\?(?:[^&]*&)*` + quote(key) + `(?:=[^&]*)?(?:&.*)?`
 		m.Headers = append(m.Headers, &routev3.HeaderMatcher{Name: headerPath, HeaderMatchSpecifier: stringMatch(regexString(re)), InvertMatch: true})
 		return nil
-	case l.neg, l.pred.Op == model.OpNotEquals, l.pred.Op == model.OpNotIn:
+	case l.neg, complementOf(l.pred.Op) != "":
 		return fmt.Errorf("negated query parameter tests (%s) cannot be expressed in Envoy; test the parameter positively or use a header", l.pred.Op)
 	case l.pred.Op == model.OpPresent:
 		m.QueryParameters = append(m.QueryParameters, &routev3.QueryParameterMatcher{
