@@ -207,25 +207,11 @@ func pathRegex(p model.Condition) (string, error) {
 // text" is ".*"; callers remove the characters their context cannot hold
 // with excludeRunes.
 func stringRegex(c model.Condition) (string, error) {
-	q := quoteFold(c.IgnoreCase)
-	switch c.Op {
-	case model.OpEquals, model.OpExact:
-		return q(c.Value), nil
-	case model.OpPrefix:
-		return q(c.Value) + ".*", nil
-	case model.OpSuffix:
-		return ".*" + q(c.Value), nil
-	case model.OpContains:
-		return ".*" + q(c.Value) + ".*", nil
-	case model.OpIn:
-		return alternationFold(c.Values, c.IgnoreCase), nil
-	case model.OpRegex:
-		if err := checkRegex(c.Value); err != nil {
-			return "", err
-		}
-		return c.Value, nil
+	op, ok := envoyOpOf(c.Op)
+	if !ok || op.regex == nil {
+		return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 	}
-	return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+	return op.regex(c)
 }
 
 // templateRegex is the regex of a uri template that is not the route's path
@@ -416,35 +402,11 @@ func addGRPC(m *routev3.RouteMatch, l literal) error {
 
 // valueMatcher maps a string test to an Envoy StringMatcher.
 func valueMatcher(c model.Condition, ignoreCase bool) (*matcherv3.StringMatcher, error) {
-	sm := &matcherv3.StringMatcher{IgnoreCase: ignoreCase}
-	switch c.Op {
-	case model.OpEquals, model.OpExact:
-		sm.MatchPattern = &matcherv3.StringMatcher_Exact{Exact: c.Value}
-	case model.OpPrefix:
-		sm.MatchPattern = &matcherv3.StringMatcher_Prefix{Prefix: c.Value}
-	case model.OpSuffix:
-		sm.MatchPattern = &matcherv3.StringMatcher_Suffix{Suffix: c.Value}
-	case model.OpContains:
-		sm.MatchPattern = &matcherv3.StringMatcher_Contains{Contains: c.Value}
-	case model.OpIn:
-		if len(c.Values) == 0 {
-			return nil, fmt.Errorf("in needs at least one value")
-		}
-		// Envoy ignores ignore_case for regexes: fold in the pattern.
-		return regexString(alternationFold(c.Values, ignoreCase)), nil
-	case model.OpRegex:
-		if err := checkRegex(c.Value); err != nil {
-			return nil, err
-		}
-		if ignoreCase {
-			// Host regexes are case-insensitive (DNS names are).
-			return regexString("(?i)" + c.Value), nil
-		}
-		return regexString(c.Value), nil
-	default:
+	op, ok := envoyOpOf(c.Op)
+	if !ok || op.matcher == nil {
 		return nil, fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 	}
-	return sm, nil
+	return op.matcher(c, ignoreCase)
 }
 
 func regexMatcher(re string) *matcherv3.RegexMatcher {
