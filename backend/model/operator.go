@@ -100,16 +100,17 @@ func LookupOperator(name string) (*Operator, bool) {
 // AppliesTo reports whether the operator may be used on a field of kind
 // (a field kind as ParseField returns it).
 func (o *Operator) AppliesTo(kind string) bool {
-	switch kind {
-	case FieldGRPC:
-		// The gRPC marker holds no string: only presence.
-		return o.Scope == ScopePresence
-	case FieldHeader, FieldQuery, FieldCookie:
-		return o.Scope == ScopeString || o.Scope == ScopePresence
-	case FieldPath:
-		return o.Scope == ScopeString || o.Scope == ScopePath
+	f, ok := LookupFieldKind(kind)
+	if !ok {
+		return false
 	}
-	return o.Scope == ScopeString
+	switch o.Scope {
+	case ScopePath:
+		return f.Path
+	case ScopePresence:
+		return f.Optional
+	}
+	return f.Value
 }
 
 // opsFor lists the operators a field kind accepts, in table order.

@@ -37,7 +37,16 @@ var opMethods = func() map[string]string {
 	return m
 }()
 
-var plainFields = []string{model.FieldHost, model.FieldPath, model.FieldMethod, model.FieldScheme, model.FieldGRPC, model.FieldGRPCService, model.FieldGRPCMethod}
+// plainFields are the fields written without a key.
+var plainFields = func() []string {
+	var out []string
+	for _, f := range model.FieldKinds {
+		if !f.Keyed {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}()
 
 type tokKind int
 
