@@ -22,15 +22,12 @@ func adsSource() *corev3.ConfigSource {
 	}
 }
 
-// buildListeners makes one Listener per gateway listener. They all route
-// through the gateway's single RouteConfiguration (named after the gateway).
-func buildListeners(gw *model.Gateway, parts filterParts) ([]*listenerv3.Listener, error) {
-	var problems model.Problems
-	filters, err := httpFilters(parts)
-	if err != nil {
-		return nil, err
-	}
-	hcm, err := anyOf(&hcmv3.HttpConnectionManager{
+// httpConnectionManager is the gateway's HTTP connection manager: the
+// policies' filter chain (httpfilters.go) and the gateway's route
+// configuration over RDS. Settings of the whole connection manager, such
+// as access loggers, belong here.
+func httpConnectionManager(gw *model.Gateway, filters []*hcmv3.HttpFilter) *hcmv3.HttpConnectionManager {
+	return &hcmv3.HttpConnectionManager{
 		StatPrefix: gw.Name,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
@@ -40,7 +37,18 @@ func buildListeners(gw *model.Gateway, parts filterParts) ([]*listenerv3.Listene
 		// Rules compare hosts without the port.
 		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
 		HttpFilters:   filters,
-	})
+	}
+}
+
+// buildListeners makes one Listener per gateway listener. They all route
+// through the gateway's single RouteConfiguration (named after the gateway).
+func buildListeners(gw *model.Gateway, parts filterParts) ([]*listenerv3.Listener, error) {
+	var problems model.Problems
+	filters, err := httpFilters(parts)
+	if err != nil {
+		return nil, err
+	}
+	hcm, err := anyOf(httpConnectionManager(gw, filters))
 	if err != nil {
 		return nil, fmt.Errorf("http connection manager: %w", err)
 	}
