@@ -270,9 +270,11 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		}
 	}
 	if ch.order {
+		// Collected in workspace order, which is usually name order
+		// already, so the sort has little left to do.
 		t.order = t.order[:0]
-		for _, c := range t.rules {
-			if c.err == nil {
+		for i := range routes {
+			if c := t.rules[routes[i].Name]; c != nil && c.index == i && c.seenAt == t.call && c.err == nil {
 				t.order = append(t.order, c)
 			}
 		}
