@@ -294,36 +294,41 @@ type ruleJob struct {
 	out   *compiledRule
 }
 
-// parallelRules is the number of rules to compile below which one
-// goroutine does it all: a route edit compiles one rule, a cold start
-// thousands.
+// parallelRules is the number of rules below which one goroutine does the
+// work: a route edit compiles and places one rule, a cold start thousands.
 const parallelRules = 256
 
 // compileJobs runs compileRule for every job, spread over the processors
 // for a large batch. compileRule reads only its rule and the upstreams.
 func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
-	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelRules+1)
+	parallelFor(len(jobs), func(i int) { jobs[i].out = compileRule(jobs[i].rule, ups) })
+}
+
+// parallelFor calls f(0) to f(n-1), spread over the processors when n is
+// large. Each call must touch only what belongs to its index.
+func parallelFor(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelRules+1)
 	if workers <= 1 {
-		for i := range jobs {
-			jobs[i].out = compileRule(jobs[i].rule, ups)
+		for i := range n {
+			f(i)
 		}
 		return
 	}
 	var wg sync.WaitGroup
 	var panicked atomic.Value
-	chunk := (len(jobs) + workers - 1) / workers
-	for start := 0; start < len(jobs); start += chunk {
-		part := jobs[start:min(start+chunk, len(jobs))]
+	chunk := (n + workers - 1) / workers
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
 		wg.Go(func() {
 			// A panic is raised again in the caller's goroutine, where
-			// the caller can recover it, as from a serial compile.
+			// the caller can recover it, as from a serial loop.
 			defer func() {
 				if v := recover(); v != nil {
-					panicked.CompareAndSwap(nil, fmt.Sprintf("compiling rules: %v", v))
+					panicked.CompareAndSwap(nil, fmt.Sprintf("translating: %v", v))
 				}
 			}()
-			for i := range part {
-				part[i].out = compileRule(part[i].rule, ups)
+			for i := start; i < end; i++ {
+				f(i)
 			}
 		})
 	}
@@ -485,18 +490,25 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 		}
 	}
 
-	var problems model.Problems
+	// Rules not placed in this generation of virtual hosts are placed, in
+	// parallel when there are many (placeRule reads only vs and the rule).
+	var pending []*compiledRule
 	for _, r := range t.order {
-		if r.gen == t.generation {
+		if r.gen != t.generation {
+			pending = append(pending, r)
+		}
+	}
+	placed := make([][]placedRoute, len(pending))
+	errs := make([]error, len(pending))
+	parallelFor(len(pending), func(i int) { placed[i], errs[i] = placeRule(vs, pending[i]) })
+	var problems model.Problems
+	for i, r := range pending {
+		if errs[i] != nil {
+			mergeProblems(&problems, model.Index("routes", r.index), fmt.Sprintf("rule %q", r.name), errs[i])
 			continue
 		}
-		placed, err := placeRule(vs, r)
-		if err != nil {
-			mergeProblems(&problems, model.Index("routes", r.index), fmt.Sprintf("rule %q", r.name), err)
-			continue
-		}
-		r.placed, r.gen = placed, t.generation
-		for _, p := range placed {
+		r.placed, r.gen = placed[i], t.generation
+		for _, p := range placed[i] {
 			dirty[p.vhost] = true
 		}
 	}
