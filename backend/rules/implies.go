@@ -125,7 +125,8 @@ func litImplies(b, a literal) bool {
 	if a.neg || b.neg || !a.known || !b.known || a.kind != b.kind || a.key != b.key {
 		return false
 	}
-	keyed := a.kind == model.FieldHeader || a.kind == model.FieldQuery || a.kind == model.FieldCookie
+	f, _ := model.LookupFieldKind(a.kind)
+	keyed := f != nil && f.Keyed
 	if a.op == model.OpPresent {
 		// Every value operator is false on a missing subject, so any
 		// predicate on a header, parameter or cookie but absent proves it
