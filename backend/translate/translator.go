@@ -219,6 +219,11 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 	// rules whose key changed are compiled, in parallel when there are
 	// many; then their results are folded in, in workspace order.
 	var jobs []ruleJob
+	if len(t.rules) == 0 {
+		// A cold start compiles every rule: size for them at once.
+		jobs = make([]ruleJob, 0, len(routes))
+		t.rules = make(map[string]*compiledRule, len(routes))
+	}
 	for i := range routes {
 		r := &routes[i]
 		if r.Gateway != gateway || r.Disabled {
@@ -235,7 +240,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		case c == nil:
 			c = &compiledRule{}
 			t.rules[r.Name] = c
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), added: true})
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), added: true, index: i})
 		case !bytes.Equal(c.key, t.enc.b):
 			forget(c)
 			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b)})
@@ -248,7 +253,12 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 	compileJobs(jobs, ups)
 	for _, j := range jobs {
 		c, nc := j.into, j.out
-		nc.key, nc.seenAt, nc.index = j.key, c.seenAt, c.index
+		seenAt, index := c.seenAt, c.index
+		if j.added {
+			// Compiled in place, which reset what was set before.
+			seenAt, index = t.call, j.index
+		}
+		nc.key, nc.seenAt, nc.index = j.key, seenAt, index
 		if j.added {
 			ch.order = true
 			ch.hosts = ch.hosts || len(nc.hosts) > 0
@@ -291,6 +301,7 @@ type ruleJob struct {
 	into  *compiledRule
 	key   []byte
 	added bool // into is new (else it holds the rule's last translation)
+	index int  // position in the workspace
 	out   *compiledRule
 }
 
@@ -301,7 +312,16 @@ const parallelRules = 256
 // compileJobs runs compileRule for every job, spread over the processors
 // for a large batch. compileRule reads only its rule and the upstreams.
 func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
-	parallelFor(len(jobs), func(i int) { jobs[i].out = compileRule(jobs[i].rule, ups) })
+	parallelFor(len(jobs), func(i int) {
+		j := &jobs[i]
+		if j.added {
+			// A new entry has nothing to compare with: compile into it.
+			compileRuleInto(j.into, j.rule, ups)
+			j.out = j.into
+			return
+		}
+		j.out = compileRule(j.rule, ups)
+	})
 }
 
 // parallelFor calls f(0) to f(n-1), spread over the processors when n is
@@ -341,10 +361,17 @@ func parallelFor(n int, f func(i int)) {
 // compileRule translates one rule into one Envoy route per alternative of
 // its condition (without per-virtual-host :authority matchers).
 func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
-	c := &compiledRule{name: r.Name, priority: r.Priority}
+	c := &compiledRule{}
+	compileRuleInto(c, r, ups)
+	return c
+}
+
+// compileRuleInto is compileRule into c, which it overwrites.
+func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream) {
+	*c = compiledRule{name: r.Name, priority: r.Priority}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
-		return c
+		return
 	}
 	when := r.When
 	if hasText(when) {
@@ -354,7 +381,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		rc.When = r.When.Clone()
 		if err := rules.Resolve(&rc); err != nil {
 			c.err = err
-			return c
+			return
 		}
 		when = rc.When
 	}
@@ -365,7 +392,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	rr, use, err := buildRuleRoute(r, ups)
 	problems.Merge("", err)
 	if c.err = problems.Err(); c.err != nil {
-		return c
+		return
 	}
 	c.use = use
 	var target *model.Condition
@@ -379,7 +406,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 			target = topLevelPathPredicate(when, v, model.OpTemplate)
 			if err := checkTemplateRewrite(v, r.Then.Rewrite.PathTemplate); err != nil {
 				c.err = fieldError("then.rewrite.pathTemplate", err)
-				return c
+				return
 			}
 		}
 	}
@@ -405,7 +432,6 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	c.err = problems.Err()
 	slices.SortFunc(c.hosts, func(a, b hostPattern) int { return strings.Compare(a.raw, b.raw) })
 	c.hosts = slices.CompactFunc(c.hosts, func(a, b hostPattern) bool { return a.raw == b.raw })
-	return c
 }
 
 // mergeProblems adds err's field problems under prefix, each message naming
