@@ -6,7 +6,8 @@
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
-//     1,000 upstreams (bench/workload);
+//     1,000 upstreams (bench/workload), and of the comparison corpus
+//     (workload.Corpus) at 1,000 and 10,000 routes;
 //   - incremental: one route edited, then translated again by the warm
 //     translate.Translator the ADS server keeps per gateway;
 //   - fanout: a publish until every ADS client ACKed it, for 100, 500 and

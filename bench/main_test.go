@@ -13,7 +13,7 @@ func TestQuickSections(t *testing.T) {
 		run   func() ([]Figure, error)
 		names []string
 	}{
-		"translate":   {func() ([]Figure, error) { return benchTranslate(sc) }, []string{"translate.full"}},
+		"translate":   {func() ([]Figure, error) { return benchTranslate(sc) }, []string{"translate.full", "translate.corpus.1000"}},
 		"incremental": {func() ([]Figure, error) { return benchIncremental(sc) }, []string{"translate.oneRouteChange"}},
 		"sim": {func() ([]Figure, error) { return benchSim(sc) },
 			[]string{"sim.match.first", "sim.match.last", "sim.match.miss", "sim.match.regex", "sim.match.allocs"}},

@@ -21,23 +21,6 @@ const (
 	FieldGRPCMethod  = "grpc.method"  // method name, e.g. "AddItem"
 )
 
-// Condition operators.
-const (
-	OpEquals        = "equals"
-	OpNotEquals     = "not-equals"
-	OpPrefix        = "prefix"
-	OpSuffix        = "suffix"
-	OpContains      = "contains"
-	OpRegex         = "regex" // RE2, full match
-	OpPresent       = "present"
-	OpAbsent        = "absent"
-	OpIn            = "in"
-	OpNotIn         = "not-in"
-	OpExact         = "exact"          // path only: same as equals
-	OpSegmentPrefix = "segment-prefix" // path only: prefix ending at "/" or end of path
-	OpTemplate      = "template"       // path only: "/users/{id}", "/files/**"
-)
-
 // Condition is a node of a rule's condition tree: exactly one of All, Any,
 // Not, or a predicate (Field + Op + Value/Values). The zero Condition (no
 // node at all) matches every request.
@@ -95,21 +78,61 @@ func (c *Condition) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// FieldKind describes one kind of condition field: what the request
+// offers under that name decides which operators apply.
+type FieldKind struct {
+	Name string
+	// Keyed fields name what they read: header[x-canary].
+	Keyed bool
+	// Optional fields can be missing from a request: presence tests apply.
+	Optional bool
+	// Value fields hold text: the value operators apply.
+	Value bool
+	// Path marks the path, whose Envoy path specifiers add operators.
+	Path bool
+}
+
+// FieldKinds is every kind of condition field.
+var FieldKinds = []FieldKind{
+	{Name: FieldHost, Value: true},
+	{Name: FieldPath, Value: true, Path: true},
+	{Name: FieldMethod, Value: true},
+	{Name: FieldScheme, Value: true},
+	{Name: FieldHeader, Keyed: true, Optional: true, Value: true},
+	{Name: FieldQuery, Keyed: true, Optional: true, Value: true},
+	{Name: FieldCookie, Keyed: true, Optional: true, Value: true},
+	{Name: FieldGRPC, Optional: true},
+	{Name: FieldGRPCService, Value: true},
+	{Name: FieldGRPCMethod, Value: true},
+}
+
+// LookupFieldKind returns the field kind named kind ("header", not
+// "header[x-a]").
+func LookupFieldKind(kind string) (*FieldKind, bool) {
+	for i := range FieldKinds {
+		if FieldKinds[i].Name == kind {
+			return &FieldKinds[i], true
+		}
+	}
+	return nil, false
+}
+
 // ParseField splits a field such as "header[x-canary]" into its kind
 // ("header") and key ("x-canary"). Unkeyed fields return an empty key. ok is
 // false for anything that is not a known field.
 func ParseField(f string) (kind, key string, ok bool) {
-	switch f {
-	case FieldHost, FieldPath, FieldMethod, FieldScheme, FieldGRPC, FieldGRPCService, FieldGRPCMethod:
-		return f, "", true
-	}
 	i := strings.IndexByte(f, '[')
-	if i < 0 || !strings.HasSuffix(f, "]") {
+	if i < 0 {
+		if k, known := LookupFieldKind(f); known && !k.Keyed {
+			return f, "", true
+		}
+		return "", "", false
+	}
+	if !strings.HasSuffix(f, "]") {
 		return "", "", false
 	}
 	kind, key = f[:i], f[i+1:len(f)-1]
-	switch kind {
-	case FieldHeader, FieldQuery, FieldCookie:
+	if k, known := LookupFieldKind(kind); known && k.Keyed {
 		return kind, key, key != ""
 	}
 	return "", "", false

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -103,36 +102,6 @@ func validateList(p *Problems, path string, cs []Condition) {
 	}
 }
 
-// opsFor lists the operators each field kind accepts. Path-only operators
-// exist because Envoy has dedicated path specifiers for them; present and
-// absent only make sense for things a request may lack.
-var opsFor = map[string][]string{
-	FieldHost:        {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex},
-	FieldPath:        {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex, OpExact, OpSegmentPrefix, OpTemplate},
-	FieldMethod:      {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex},
-	FieldScheme:      {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex},
-	FieldHeader:      {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex, OpPresent, OpAbsent},
-	FieldQuery:       {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex, OpPresent, OpAbsent},
-	FieldCookie:      {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex, OpPresent, OpAbsent},
-	FieldGRPC:        {OpPresent, OpAbsent},
-	FieldGRPCService: {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex},
-	FieldGRPCMethod:  {OpEquals, OpNotEquals, OpIn, OpNotIn, OpPrefix, OpSuffix, OpContains, OpRegex},
-}
-
-// knownOps is every operator, to tell "unknown" from "not for this field".
-var knownOps = map[string]bool{
-	OpEquals: true, OpNotEquals: true, OpPrefix: true, OpSuffix: true, OpContains: true,
-	OpRegex: true, OpPresent: true, OpAbsent: true, OpIn: true, OpNotIn: true,
-	OpExact: true, OpSegmentPrefix: true, OpTemplate: true,
-}
-
-// ignoreCaseOps are the operators Envoy's StringMatcher and path specifiers
-// can run case-insensitively (not regex, not uri templates).
-var ignoreCaseOps = map[string]bool{
-	OpEquals: true, OpNotEquals: true, OpPrefix: true, OpSuffix: true, OpContains: true,
-	OpIn: true, OpNotIn: true, OpExact: true, OpSegmentPrefix: true,
-}
-
 func validatePredicate(p *Problems, path string, c Condition) {
 	kind, key, ok := ParseField(c.Field)
 	switch {
@@ -145,18 +114,19 @@ func validatePredicate(p *Problems, path string, c Condition) {
 		validateKey(p, JoinPath(path, "field"), kind, key)
 	}
 	opPath := JoinPath(path, "op")
+	op, known := LookupOperator(c.Op)
 	switch {
 	case c.Op == "":
 		p.Add(opPath, "required")
 		return
-	case !knownOps[c.Op]:
+	case !known:
 		p.Add(opPath, "unknown op %q", c.Op)
 		return
 	}
-	if ok && !slices.Contains(opsFor[kind], c.Op) {
-		p.Add(opPath, "op %q is not allowed on %s (allowed: %s)", c.Op, kind, strings.Join(opsFor[kind], ", "))
+	if ok && !op.AppliesTo(kind) {
+		p.Add(opPath, "op %q is not allowed on %s (allowed: %s)", c.Op, kind, strings.Join(opsFor(kind), ", "))
 	}
-	if c.IgnoreCase && !ignoreCaseOps[c.Op] {
+	if c.IgnoreCase && !op.IgnoreCase {
 		p.Add(JoinPath(path, "ignoreCase"), "not supported with op %q", c.Op)
 	}
 	if c.IgnoreCase && (kind == FieldGRPCService || kind == FieldGRPCMethod) {
@@ -164,8 +134,8 @@ func validatePredicate(p *Problems, path string, c Condition) {
 	}
 
 	valuePath, valuesPath := JoinPath(path, "value"), JoinPath(path, "values")
-	switch c.Op {
-	case OpPresent, OpAbsent:
+	switch op.Shape {
+	case ShapeNone:
 		if c.Value != "" {
 			p.Add(valuePath, "op %q takes no value", c.Op)
 		}
@@ -173,7 +143,7 @@ func validatePredicate(p *Problems, path string, c Condition) {
 			p.Add(valuesPath, "op %q takes no values", c.Op)
 		}
 		return
-	case OpIn, OpNotIn:
+	case ShapeValues:
 		if c.Value != "" {
 			p.Add(valuePath, "op %q takes a list: use values", c.Op)
 		}

@@ -82,7 +82,7 @@ type Program struct {
 type compiledRule struct {
 	route *model.Route
 	when  model.Condition // resolved and normalised
-	root  *node           // nil: matches every request
+	root  node            // nil: matches every request
 	nodes int             // size of the trace
 	err   string          // the condition text did not parse
 	// rewriteRe is the action's path regex rewrite, compiled once here
@@ -90,30 +90,118 @@ type compiledRule struct {
 	rewriteRe *regexp.Regexp
 }
 
-type nodeKind int
+// node is a compiled condition node: && , ||, ! or a predicate, each a
+// type of its own that computes itself.
+type node interface {
+	// test computes the node, stopping as soon as the result is known.
+	test(v *view) bool
+	// traceInto computes the node without short-circuiting, so the trace
+	// shows every predicate's result, and records it.
+	traceInto(v *view, trace []ConditionTrace) bool
+	// place is the node's place in the trace.
+	place() *tracePlace
+}
 
-const (
-	nodeAll nodeKind = iota
-	nodeAny
-	nodeNot
-	nodePred
-)
-
-type node struct {
-	kind  nodeKind
-	kids  []*node
-	index int // position in the trace
+// tracePlace is a node's entry in a rule's trace: its index (-1 for the
+// implicit top-level &&, which is not shown), depth and text.
+type tracePlace struct {
+	index int
 	depth int
 	expr  string
+}
 
-	// predicates
-	field, key string // field kind and its key (header names lower-cased)
-	op         string
-	values     []string // the value(s), lower-cased when compared that way
-	fold       bool     // compare ASCII case-insensitively
-	re         *regexp.Regexp
-	tmpl       *model.PathTemplate
-	err        string
+func (p *tracePlace) place() *tracePlace { return p }
+
+func (p *tracePlace) record(trace []ConditionTrace, result bool, err string) {
+	if p.index >= 0 {
+		trace[p.index] = ConditionTrace{Expr: p.expr, Result: result, Depth: p.depth, Error: err}
+	}
+}
+
+type allNode struct {
+	tracePlace
+	kids []node
+}
+
+func (n *allNode) test(v *view) bool {
+	for _, k := range n.kids {
+		if !k.test(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *allNode) traceInto(v *view, trace []ConditionTrace) bool {
+	result := true
+	for _, k := range n.kids {
+		if !k.traceInto(v, trace) {
+			result = false
+		}
+	}
+	n.record(trace, result, "")
+	return result
+}
+
+type anyNode struct {
+	tracePlace
+	kids []node
+}
+
+func (n *anyNode) test(v *view) bool {
+	for _, k := range n.kids {
+		if k.test(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *anyNode) traceInto(v *view, trace []ConditionTrace) bool {
+	result := false
+	for _, k := range n.kids {
+		if k.traceInto(v, trace) {
+			result = true
+		}
+	}
+	n.record(trace, result, "")
+	return result
+}
+
+type notNode struct {
+	tracePlace
+	kid node
+}
+
+func (n *notNode) test(v *view) bool { return !n.kid.test(v) }
+
+func (n *notNode) traceInto(v *view, trace []ConditionTrace) bool {
+	result := !n.kid.traceInto(v, trace)
+	n.record(trace, result, "")
+	return result
+}
+
+type predNode struct {
+	tracePlace
+	pred *predicate
+	err  string // why the predicate can never hold
+}
+
+func (n *predNode) test(v *view) bool { return n.match(v) }
+
+func (n *predNode) traceInto(v *view, trace []ConditionTrace) bool {
+	result := n.match(v)
+	n.record(trace, result, n.err)
+	return result
+}
+
+// topLevel is the number of top-level conditions of a rule with root
+// (the members of its top-level &&), or 0 when it has a single one.
+func topLevel(root node) int {
+	if all, ok := root.(*allNode); ok && all.index < 0 {
+		return len(all.kids)
+	}
+	return 0
 }
 
 // Compile prepares the enabled and disabled rules of gateway (every rule
@@ -153,39 +241,35 @@ func compileRule(r *model.Route) *compiledRule {
 		return cr
 	}
 	next := 0
-	var build func(c model.Condition, depth int) *node
-	build = func(c model.Condition, depth int) *node {
-		n := &node{index: next, depth: depth, expr: Format(c)}
+	var build func(c model.Condition, depth int) node
+	build = func(c model.Condition, depth int) node {
+		at := tracePlace{index: next, depth: depth, expr: Format(c)}
 		next++
-		switch {
-		case len(c.All) > 0:
-			n.kind = nodeAll
-		case len(c.Any) > 0:
-			n.kind = nodeAny
-		case c.Not != nil:
-			n.kind = nodeNot
-			n.kids = []*node{build(*c.Not, depth+1)}
-			return n
-		default:
-			n.kind = nodePred
-			compilePredicate(n, c)
-			return n
-		}
+		var kids []node
 		for _, k := range c.All {
-			n.kids = append(n.kids, build(k, depth+1))
+			kids = append(kids, build(k, depth+1))
 		}
 		for _, k := range c.Any {
-			n.kids = append(n.kids, build(k, depth+1))
+			kids = append(kids, build(k, depth+1))
 		}
-		return n
+		switch {
+		case len(c.All) > 0:
+			return &allNode{tracePlace: at, kids: kids}
+		case len(c.Any) > 0:
+			return &anyNode{tracePlace: at, kids: kids}
+		case c.Not != nil:
+			return &notNode{tracePlace: at, kid: build(*c.Not, depth+1)}
+		}
+		return compilePredicate(at, c)
 	}
 	if len(cr.when.All) > 0 {
 		// The members of a top-level && are the conditions people read;
 		// the && itself would only repeat the rule's verdict.
-		cr.root = &node{kind: nodeAll, index: -1, depth: -1}
+		root := &allNode{tracePlace: tracePlace{index: -1, depth: -1}}
 		for _, k := range cr.when.All {
-			cr.root.kids = append(cr.root.kids, build(k, 0))
+			root.kids = append(root.kids, build(k, 0))
 		}
+		cr.root = root
 	} else {
 		cr.root = build(cr.when, 0)
 	}
@@ -193,52 +277,15 @@ func compileRule(r *model.Route) *compiledRule {
 	return cr
 }
 
-func compilePredicate(n *node, c model.Condition) {
-	kind, key, ok := model.ParseField(c.Field)
-	if !ok {
+func compilePredicate(at tracePlace, c model.Condition) *predNode {
+	n := &predNode{tracePlace: at}
+	if _, _, ok := model.ParseField(c.Field); !ok {
 		n.err = "unknown field " + strconv.Quote(c.Field)
-		return
+		return n
 	}
-	n.field, n.key, n.op = kind, key, c.Op
-	if kind == model.FieldHeader {
-		n.key = strings.ToLower(key)
-	}
-	// Host is always compared case-insensitively: DNS names are.
-	n.fold = c.IgnoreCase || kind == model.FieldHost
-	switch c.Op {
-	case model.OpIn, model.OpNotIn:
-		n.values = append([]string(nil), c.Values...)
-	case model.OpPresent, model.OpAbsent:
-	default:
-		n.values = []string{c.Value}
-	}
-	switch c.Op {
-	case model.OpRegex:
-		pattern := `^(?:` + c.Value + `)$`
-		if kind == model.FieldHost {
-			pattern = `(?i)` + pattern
-		}
-		re, err := regexp.Compile(pattern)
-		if err != nil {
-			n.err = "invalid regex: " + err.Error()
-			return
-		}
-		n.re = re
-		return
-	case model.OpTemplate:
-		t, err := model.ParsePathTemplate(c.Value)
-		if err != nil {
-			n.err = "invalid path template: " + err.Error()
-			return
-		}
-		n.tmpl = t
-		return
-	}
-	if n.fold {
-		for i, v := range n.values {
-			n.values[i] = asciiLower(v)
-		}
-	}
+	n.pred = compilePred(c)
+	n.err = n.pred.prepare()
+	return n
 }
 
 // Evaluate runs the rules of gatewayName (every rule when it is "") against
@@ -276,7 +323,7 @@ func (cr *compiledRule) trace(v *view) RuleTrace {
 		rt.Matched = true
 	default:
 		rt.Conditions = make([]ConditionTrace, cr.nodes)
-		rt.Matched = eval(cr.root, v, rt.Conditions)
+		rt.Matched = cr.root.traceInto(v, rt.Conditions)
 		if !rt.Matched {
 			for _, ct := range rt.Conditions {
 				if ct.Depth == 0 && !ct.Result {
@@ -359,7 +406,7 @@ func (p *Program) Explain(req Request, opts ExplainOptions) Explanation {
 			}
 			ex.Before = append(ex.Before, b)
 		}
-		if failed == 1 && len(ex.NearMisses) < opts.NearMisses && cr.root != nil && cr.root.index < 0 && len(cr.root.kids) >= 2 {
+		if failed == 1 && len(ex.NearMisses) < opts.NearMisses && topLevel(cr.root) >= 2 {
 			ex.NearMisses = append(ex.NearMisses, cr.trace(v))
 		}
 	}
@@ -398,19 +445,19 @@ func (cr *compiledRule) quick(v *view, count bool) (matched bool, failed int, fi
 		return false, 1, cr.err
 	case cr.root == nil:
 		return true, 0, ""
-	case cr.root.index >= 0:
+	case cr.root.place().index >= 0:
 		// A single top-level condition.
-		if evalShort(cr.root, v) {
+		if cr.root.test(v) {
 			return true, 0, ""
 		}
-		return false, 1, cr.root.expr
+		return false, 1, cr.root.place().expr
 	}
-	for _, k := range cr.root.kids {
-		if evalShort(k, v) {
+	for _, k := range cr.root.(*allNode).kids {
+		if k.test(v) {
 			continue
 		}
 		if failed++; failed == 1 {
-			first = k.expr
+			first = k.place().expr
 		}
 		if failed == 2 || !count {
 			break
@@ -419,61 +466,9 @@ func (cr *compiledRule) quick(v *view, count bool) (matched bool, failed int, fi
 	return failed == 0, failed, first
 }
 
-// evalShort computes n, stopping as soon as the result is known.
-func evalShort(n *node, v *view) bool {
-	switch n.kind {
-	case nodeAll:
-		for _, k := range n.kids {
-			if !evalShort(k, v) {
-				return false
-			}
-		}
-		return true
-	case nodeAny:
-		for _, k := range n.kids {
-			if evalShort(k, v) {
-				return true
-			}
-		}
-		return false
-	case nodeNot:
-		return !evalShort(n.kids[0], v)
-	}
-	return n.match(v)
-}
-
-// eval computes n without short-circuiting, so the trace shows every
-// predicate's result.
-func eval(n *node, v *view, trace []ConditionTrace) bool {
-	var result bool
-	switch n.kind {
-	case nodeAll:
-		result = true
-		for _, k := range n.kids {
-			if !eval(k, v, trace) {
-				result = false
-			}
-		}
-	case nodeAny:
-		for _, k := range n.kids {
-			if eval(k, v, trace) {
-				result = true
-			}
-		}
-	case nodeNot:
-		result = !eval(n.kids[0], v, trace)
-	case nodePred:
-		result = n.match(v)
-	}
-	if n.index >= 0 {
-		trace[n.index] = ConditionTrace{Expr: n.expr, Result: result, Depth: n.depth, Error: n.err}
-	}
-	return result
-}
-
 // subject returns what a predicate looks at and whether the request has it.
-func (n *node) subject(v *view) (string, bool) {
-	switch n.field {
+func (n *predNode) subject(v *view) (string, bool) {
+	switch n.pred.kind {
 	case model.FieldHost:
 		return v.hostLower, true
 	case model.FieldPath:
@@ -483,9 +478,9 @@ func (n *node) subject(v *view) (string, bool) {
 	case model.FieldScheme:
 		return v.scheme, true
 	case model.FieldHeader:
-		return v.header(n.key)
+		return v.header(n.pred.key)
 	case model.FieldQuery:
-		return v.queryParam(n.key)
+		return v.queryParam(n.pred.key)
 	case model.FieldGRPC:
 		return "", v.grpc
 	case model.FieldGRPCService:
@@ -496,15 +491,16 @@ func (n *node) subject(v *view) (string, bool) {
 	return "", false
 }
 
-func (n *node) match(v *view) bool {
+func (n *predNode) match(v *view) bool {
 	if n.err != "" {
 		return false
 	}
-	if n.field == model.FieldCookie {
-		return n.matchCookie(v.cookie(n.key))
+	p := n.pred
+	if p.kind == model.FieldCookie {
+		return p.matchCookie(v.cookie(p.key))
 	}
 	s, present := n.subject(v)
-	switch n.op {
+	switch p.op {
 	case model.OpPresent:
 		return present
 	case model.OpAbsent:
@@ -513,29 +509,30 @@ func (n *node) match(v *view) bool {
 	// Every value matcher, negative ones included, is false when the
 	// request lacks the subject: Envoy's invert_match does not flip a
 	// missing header into a match.
-	return present && n.matchValue(s)
+	return present && p.matchValue(s)
 }
 
 // matchCookie tests every cookie of the predicate's name, as a regex over
 // Envoy's coalesced Cookie header does: a positive test holds when some
 // cookie passes it; != and not in hold when the cookie is there and none
 // of its occurrences is equal to (one of) the values.
-func (n *node) matchCookie(vals []string) bool {
-	switch n.op {
+func (p *predicate) matchCookie(vals []string) bool {
+	switch p.op {
 	case model.OpPresent:
 		return len(vals) > 0
 	case model.OpAbsent:
 		return len(vals) == 0
-	case model.OpNotEquals, model.OpNotIn:
+	}
+	if _, complement := p.test.(notTest); complement {
 		for _, s := range vals {
-			if !n.matchValue(s) {
+			if !p.matchValue(s) {
 				return false
 			}
 		}
 		return len(vals) > 0
 	}
 	for _, s := range vals {
-		if n.matchValue(s) {
+		if p.matchValue(s) {
 			return true
 		}
 	}
@@ -543,57 +540,14 @@ func (n *node) matchCookie(vals []string) bool {
 }
 
 // matchValue applies a value operator to a subject the request has.
-func (n *node) matchValue(s string) bool {
-	switch n.op {
-	case model.OpRegex:
-		return n.re.MatchString(s)
-	case model.OpTemplate:
-		_, ok := n.tmpl.Match(s)
-		return ok
+func (p *predicate) matchValue(s string) bool {
+	if p.test == nil {
+		return false
 	}
-	if n.fold {
+	if p.fold && p.op != model.OpRegex && p.op != model.OpTemplate {
 		s = asciiLower(s)
 	}
-	switch n.op {
-	case model.OpEquals, model.OpExact:
-		return n.equal(s, n.values[0])
-	case model.OpNotEquals:
-		return !n.equal(s, n.values[0])
-	case model.OpIn:
-		return n.in(s)
-	case model.OpNotIn:
-		return !n.in(s)
-	case model.OpPrefix:
-		return strings.HasPrefix(s, n.values[0])
-	case model.OpSuffix:
-		return strings.HasSuffix(s, n.values[0])
-	case model.OpContains:
-		return strings.Contains(s, n.values[0])
-	case model.OpSegmentPrefix:
-		p := n.values[0]
-		return s == p || strings.HasPrefix(s, p+"/")
-	}
-	return false
-}
-
-func (n *node) in(s string) bool {
-	for _, want := range n.values {
-		if n.equal(s, want) {
-			return true
-		}
-	}
-	return false
-}
-
-// equal compares a (folded when needed) subject with a value; host patterns
-// may start with "*." and then match any non-empty label sequence before the
-// suffix, as Envoy's virtual host domains do.
-func (n *node) equal(s, want string) bool {
-	if n.field == model.FieldHost && strings.HasPrefix(want, "*") {
-		suffix := want[1:]
-		return len(s) > len(suffix) && strings.HasSuffix(s, suffix)
-	}
-	return s == want
+	return p.test.match(s)
 }
 
 // templateVars returns the variables of the rule's top-level path.template

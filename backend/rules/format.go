@@ -88,25 +88,14 @@ func writeUnary(b *strings.Builder, c model.Condition) {
 
 func writePredicate(b *strings.Builder, c model.Condition) {
 	writeField(b, c.Field)
-	if !c.IgnoreCase {
-		switch c.Op {
-		case model.OpEquals:
-			b.WriteString(" == ")
-			b.WriteString(Quote(c.Value))
-			return
-		case model.OpNotEquals:
-			b.WriteString(" != ")
-			b.WriteString(Quote(c.Value))
-			return
-		case model.OpIn:
-			b.WriteString(" in ")
+	if op, ok := model.LookupOperator(c.Op); ok && op.Infix != "" && !c.IgnoreCase {
+		b.WriteString(" " + op.Infix + " ")
+		if op.Shape == model.ShapeValues {
 			writeList(b, c.Values)
-			return
-		case model.OpNotIn:
-			b.WriteString(" not in ")
-			writeList(b, c.Values)
-			return
+		} else {
+			b.WriteString(Quote(c.Value))
 		}
+		return
 	}
 	method, ok := opMethods[c.Op]
 	if !ok {
@@ -115,12 +104,12 @@ func writePredicate(b *strings.Builder, c model.Condition) {
 	b.WriteString(".")
 	b.WriteString(method)
 	b.WriteString("(")
-	switch c.Op {
-	case model.OpPresent, model.OpAbsent:
+	switch model.ShapeOf(c.Op) {
+	case model.ShapeNone:
 		if c.IgnoreCase {
 			b.WriteString("ignoreCase")
 		}
-	case model.OpIn, model.OpNotIn:
+	case model.ShapeValues:
 		writeList(b, c.Values)
 		if c.IgnoreCase {
 			b.WriteString(", ignoreCase")
@@ -217,12 +206,12 @@ func Normalize(c model.Condition) model.Condition {
 	}
 	out := model.Condition{Field: c.Field, Op: c.Op, IgnoreCase: c.IgnoreCase}
 	out.Field = strings.ToValidUTF8(out.Field, "\uFFFD")
-	switch c.Op {
-	case model.OpIn, model.OpNotIn:
+	switch model.ShapeOf(c.Op) {
+	case model.ShapeValues:
 		for _, v := range c.Values {
 			out.Values = append(out.Values, strings.ToValidUTF8(v, "\uFFFD"))
 		}
-	case model.OpPresent, model.OpAbsent:
+	case model.ShapeNone:
 	default:
 		out.Value = strings.ToValidUTF8(c.Value, "\uFFFD")
 	}

@@ -2,8 +2,6 @@ package rules
 
 import (
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -13,17 +11,11 @@ import (
 // the rule rather than spend unbounded time, which only loses findings.
 const maxConjunctions = 64
 
-// literal is a predicate or its negation, with the predicate in the form the
-// evaluator compares it: header names lower-cased, exact read as equals,
-// values folded when the comparison folds.
+// literal is a predicate, compiled as the evaluator compiles it, or its
+// negation.
 type literal struct {
-	neg    bool
-	kind   string // field kind ("header"); the raw field when unknown
-	key    string // keyed fields only
-	op     string
-	fold   bool
-	values []string // one value, the list of in/not in, none for present/absent
-	known  bool     // the field parsed
+	neg bool
+	*predicate
 }
 
 // conjunction is a list of literals that must all hold; a DNF is a list of
@@ -90,41 +82,7 @@ func dnfNode(c model.Condition, neg bool) ([]conjunction, bool) {
 }
 
 func toLiteral(c model.Condition, neg bool) literal {
-	l := literal{neg: neg, op: c.Op}
-	if l.op == model.OpExact {
-		l.op = model.OpEquals
-	}
-	kind, key, ok := model.ParseField(c.Field)
-	if !ok {
-		// Never matches; kept apart from every known field by its raw text.
-		l.kind = c.Field
-		l.values = append([]string{c.Value}, c.Values...)
-		return l
-	}
-	l.known, l.kind, l.key = true, kind, key
-	if kind == model.FieldHeader {
-		l.key = strings.ToLower(key)
-	}
-	l.fold = c.IgnoreCase || kind == model.FieldHost
-	switch c.Op {
-	case model.OpIn, model.OpNotIn:
-		l.values = slices.Clone(c.Values)
-	case model.OpPresent, model.OpAbsent:
-	default:
-		l.values = []string{c.Value}
-	}
-	// The evaluator folds every value except regular expressions and
-	// templates, which it compiles as written.
-	if l.fold && l.op != model.OpRegex && l.op != model.OpTemplate {
-		for i, v := range l.values {
-			l.values[i] = asciiLower(v)
-		}
-	}
-	if l.op == model.OpIn || l.op == model.OpNotIn {
-		sort.Strings(l.values)
-		l.values = slices.Compact(l.values)
-	}
-	return l
+	return literal{neg: neg, predicate: compilePred(c)}
 }
 
 // same reports whether a and b are the same literal: same polarity and a
@@ -167,120 +125,16 @@ func litImplies(b, a literal) bool {
 	if a.neg || b.neg || !a.known || !b.known || a.kind != b.kind || a.key != b.key {
 		return false
 	}
-	keyed := a.kind == model.FieldHeader || a.kind == model.FieldQuery || a.kind == model.FieldCookie
+	f, _ := model.LookupFieldKind(a.kind)
+	keyed := f != nil && f.Keyed
 	if a.op == model.OpPresent {
 		// Every value operator is false on a missing subject, so any
 		// predicate on a header, parameter or cookie but absent proves it
 		// is there; present, ignoreCase or not, says just that.
 		return keyed && b.op != model.OpAbsent
 	}
-	if a.fold != b.fold {
+	if a.fold != b.fold || a.test == nil || b.test == nil {
 		return false
 	}
-	if b.op == model.OpIn {
-		// b is a disjunction of equalities: each one must imply a. An
-		// empty list never matches and implies anything.
-		for _, v := range b.values {
-			if !equalsImplies(a.kind, v, a) {
-				return false
-			}
-		}
-		return true
-	}
-	if b.op == model.OpEquals {
-		return equalsImplies(a.kind, b.values[0], a)
-	}
-	p := b.values
-	if len(p) != 1 || len(a.values) != 1 {
-		return false
-	}
-	q := a.values[0]
-	switch b.op {
-	case model.OpPrefix:
-		switch a.op {
-		case model.OpPrefix:
-			return strings.HasPrefix(p[0], q)
-		case model.OpContains:
-			return strings.Contains(p[0], q)
-		case model.OpSegmentPrefix:
-			return strings.HasPrefix(p[0], q+"/")
-		}
-	case model.OpSegmentPrefix:
-		// The subject is p or starts with p+"/".
-		switch a.op {
-		case model.OpPrefix:
-			return strings.HasPrefix(p[0], q)
-		case model.OpContains:
-			return strings.Contains(p[0], q)
-		case model.OpSegmentPrefix:
-			return p[0] == q || strings.HasPrefix(p[0], q+"/")
-		}
-	case model.OpSuffix:
-		switch a.op {
-		case model.OpSuffix:
-			return strings.HasSuffix(p[0], q)
-		case model.OpContains:
-			return strings.Contains(p[0], q)
-		}
-	case model.OpContains:
-		return a.op == model.OpContains && strings.Contains(p[0], q)
-	}
-	return false
-}
-
-// equalsImplies reports whether kind == v (v folded like a's values) implies
-// the positive literal a. On host a value starting with "*" is a pattern
-// matching any longer host ending in the rest, as in the evaluator.
-func equalsImplies(kind, v string, a literal) bool {
-	if kind == model.FieldHost && strings.HasPrefix(v, "*") {
-		// The subject is some host longer than rest and ending in it.
-		rest := v[1:]
-		switch a.op {
-		case model.OpEquals:
-			return hostPatternCovers(a.values[0], v)
-		case model.OpIn:
-			return slices.ContainsFunc(a.values, func(w string) bool { return hostPatternCovers(w, v) })
-		case model.OpSuffix:
-			return strings.HasSuffix(rest, a.values[0])
-		case model.OpContains:
-			return strings.Contains(rest, a.values[0])
-		}
-		return false
-	}
-	// The subject is exactly v.
-	switch a.op {
-	case model.OpEquals:
-		return equalValue(kind, v, a.values[0])
-	case model.OpIn:
-		return slices.ContainsFunc(a.values, func(w string) bool { return equalValue(kind, v, w) })
-	case model.OpPrefix:
-		return strings.HasPrefix(v, a.values[0])
-	case model.OpSuffix:
-		return strings.HasSuffix(v, a.values[0])
-	case model.OpContains:
-		return strings.Contains(v, a.values[0])
-	case model.OpSegmentPrefix:
-		p := a.values[0]
-		return v == p || strings.HasPrefix(v, p+"/")
-	}
-	return false
-}
-
-// equalValue is the evaluator's equality of a subject s with want.
-func equalValue(kind, s, want string) bool {
-	if kind == model.FieldHost && strings.HasPrefix(want, "*") {
-		suffix := want[1:]
-		return len(s) > len(suffix) && strings.HasSuffix(s, suffix)
-	}
-	return s == want
-}
-
-// hostPatternCovers reports whether every host matching pattern inner (a
-// "*..." value) also equals want: want is the same pattern or a pattern
-// whose rest is a suffix of inner's rest.
-func hostPatternCovers(want, inner string) bool {
-	if !strings.HasPrefix(want, "*") {
-		return false
-	}
-	return strings.HasSuffix(inner[1:], want[1:])
+	return b.test.implies(a.test)
 }

@@ -20,21 +20,13 @@ type SyntaxError struct {
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Msg) }
 
 // methodOps maps the method names of the text form to model operators.
-var methodOps = map[string]string{
-	"equals":        model.OpEquals,
-	"notEquals":     model.OpNotEquals,
-	"prefix":        model.OpPrefix,
-	"suffix":        model.OpSuffix,
-	"contains":      model.OpContains,
-	"regex":         model.OpRegex,
-	"present":       model.OpPresent,
-	"absent":        model.OpAbsent,
-	"in":            model.OpIn,
-	"notIn":         model.OpNotIn,
-	"exact":         model.OpExact,
-	"segmentPrefix": model.OpSegmentPrefix,
-	"template":      model.OpTemplate,
-}
+var methodOps = func() map[string]string {
+	m := make(map[string]string, len(model.Operators))
+	for _, op := range model.Operators {
+		m[op.Method] = op.Name
+	}
+	return m
+}()
 
 // opMethods is the inverse of methodOps, for the printer.
 var opMethods = func() map[string]string {
@@ -45,7 +37,16 @@ var opMethods = func() map[string]string {
 	return m
 }()
 
-var plainFields = []string{model.FieldHost, model.FieldPath, model.FieldMethod, model.FieldScheme, model.FieldGRPC, model.FieldGRPCService, model.FieldGRPCMethod}
+// plainFields are the fields written without a key.
+var plainFields = func() []string {
+	var out []string
+	for _, f := range model.FieldKinds {
+		if !f.Keyed {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}()
 
 type tokKind int
 
@@ -393,8 +394,8 @@ func (p *parser) parsePredicate() (model.Condition, error) {
 	if err := p.expectPunct("(", "after ."+m.text); err != nil {
 		return c, err
 	}
-	list := op == model.OpIn || op == model.OpNotIn
-	nullary := op == model.OpPresent || op == model.OpAbsent
+	list := model.ShapeOf(op) == model.ShapeValues
+	nullary := model.ShapeOf(op) == model.ShapeNone
 	sawValue := false
 	for first := true; !isPunct(p.peek(), ")"); first = false {
 		if !first {

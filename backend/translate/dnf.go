@@ -17,7 +17,9 @@ const maxTermsPerRule = 64
 // literal is one predicate of a conjunction, possibly negated. path names the
 // predicate in the rule ("when.all[1].not") so errors point at it.
 type literal struct {
-	pred model.Condition
+	// pred is the literal's own copy: literals are copied between terms,
+	// and a pointer keeps that cheap.
+	pred *model.Condition
 	neg  bool
 	path string
 	// keepMissing marks a negated header test whose matcher also matches the
@@ -150,7 +152,7 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 	if !ok {
 		return nil, fieldError(model.JoinPath(path, "field"), fmt.Errorf("unknown field %q", c.Field))
 	}
-	one := func(p model.Condition, n bool) []term { return []term{{{pred: p, neg: n, path: path}}} }
+	one := func(p model.Condition, n bool) []term { return oneTerm(p, n, path) }
 	switch kind {
 	case model.FieldGRPCService, model.FieldGRPCMethod:
 		// grpc.service/grpc.method exist only on gRPC requests; they are a
@@ -177,18 +179,16 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 			return one(withOp(c, model.OpAbsent), false), nil
 		case model.OpAbsent:
 			return one(withOp(c, model.OpPresent), false), nil
-		case model.OpNotEquals:
-			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, model.OpEquals), false)...), nil
-		case model.OpNotIn:
-			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, model.OpIn), false)...), nil
+		}
+		if pos := complementOf(c.Op); pos != "" {
+			return append(one(withOp(c, model.OpAbsent), false), one(withOp(c, pos), false)...), nil
 		}
 		if kind == model.FieldHeader && valueMatchesEmpty(c) {
 			// Envoy can only invert a value test on a missing header by
 			// treating it as "", which would not flip a test "" passes.
-			return []term{
-				{{pred: withOp(c, model.OpAbsent), path: path}},
-				{{pred: c, neg: true, path: path, keepMissing: true}},
-			}, nil
+			absent, negated := oneTerm(withOp(c, model.OpAbsent), false, path), oneTerm(c, true, path)
+			negated[0][0].keepMissing = true
+			return append(absent, negated...), nil
 		}
 		return one(c, true), nil
 	case model.FieldGRPC:
@@ -210,12 +210,26 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 			return []term{nil}, nil
 		}
 		return []term{}, nil
-	case model.OpNotEquals:
-		return one(withOp(c, model.OpEquals), !neg), nil
-	case model.OpNotIn:
-		return one(withOp(c, model.OpIn), !neg), nil
+	}
+	if pos := complementOf(c.Op); pos != "" {
+		return one(withOp(c, pos), !neg), nil
 	}
 	return one(c, neg), nil
+}
+
+// oneLiteral is the DNF of one predicate, made in one allocation: it is
+// what almost every predicate of every rule expands to.
+type oneLiteral struct {
+	terms [1]term
+	lits  [1]literal
+	pred  model.Condition
+}
+
+func oneTerm(p model.Condition, neg bool, path string) []term {
+	o := &oneLiteral{pred: p}
+	o.lits[0] = literal{pred: &o.pred, neg: neg, path: path}
+	o.terms[0] = o.lits[:]
+	return o.terms[:]
 }
 
 // valueMatchesEmpty reports whether a value test passes on "".
@@ -257,11 +271,8 @@ func grpcPathCondition(c model.Condition) (model.Condition, error) {
 	}
 	positive := c
 	negate := false
-	switch c.Op {
-	case model.OpNotEquals:
-		positive, negate = withOp(c, model.OpEquals), true
-	case model.OpNotIn:
-		positive, negate = withOp(c, model.OpIn), true
+	if pos := complementOf(c.Op); pos != "" {
+		positive, negate = withOp(c, pos), true
 	}
 	seg, err := segmentRegex(positive)
 	if err != nil {
@@ -289,10 +300,28 @@ func segmentRegex(c model.Condition) (string, error) {
 }
 
 // indexPath is model.Index(model.JoinPath(path, key), i) without fmt: it
-// runs for every node of every rule.
+// runs for every node of every rule, and the paths of a rule's first level
+// come from a table.
 func indexPath(path, key string, i int) string {
+	if path == "when" && i < len(whenAll) {
+		switch key {
+		case "all":
+			return whenAll[i]
+		case "any":
+			return whenAny[i]
+		}
+	}
 	if path == "" {
 		return key + "[" + strconv.Itoa(i) + "]"
 	}
 	return path + "." + key + "[" + strconv.Itoa(i) + "]"
+}
+
+var whenAll, whenAny [16]string
+
+func init() {
+	for i := range whenAll {
+		whenAll[i] = "when.all[" + strconv.Itoa(i) + "]"
+		whenAny[i] = "when.any[" + strconv.Itoa(i) + "]"
+	}
 }

@@ -158,55 +158,16 @@ func (e *keyEncoder) route(r *model.Route) {
 		e.dur(rt.BackoffBase)
 		e.dur(rt.BackoffMax)
 	}
-	if rl := a.RateLimit; e.present(rl != nil) {
-		e.int(int64(rl.Requests))
-		e.dur(rl.Per)
-		e.int(int64(rl.Burst))
-		e.int(int64(rl.Status))
-	}
-	if au := a.Auth; e.present(au != nil) {
-		if j := au.JWT; e.present(j != nil) {
-			e.str(j.Issuer)
-			e.strs(j.Audiences)
-			e.str(j.JWKSURI)
-			e.str(j.JWKS)
-			e.str(j.JWKSUpstream)
-			e.str(j.ForwardPayloadHeader)
-		}
-		if k := au.APIKey; e.present(k != nil) {
-			e.str(k.Header)
-			e.strs(k.Keys)
-		}
-		if b := au.Basic; e.present(b != nil) {
-			e.strMap(b.Users)
-		}
-	}
-	if ac := a.Access; e.present(ac != nil) {
-		e.strs(ac.Allow)
-		e.strs(ac.Deny)
-	}
-	if c := a.CORS; e.present(c != nil) {
-		e.strs(c.AllowOrigins)
-		e.strs(c.AllowMethods)
-		e.strs(c.AllowHeaders)
-		e.strs(c.ExposeHeaders)
-		e.dur(c.MaxAge)
-		e.bool(c.AllowCredentials)
-	}
+	// The auth methods are keyed by their policies; that one is set
+	// (Auth{} is an error) is keyed here.
+	e.bool(a.Auth != nil)
 	e.bool(a.Websocket)
 	if m := a.Mirror; e.present(m != nil) {
 		e.str(m.Upstream)
 		e.float(m.Percent)
 	}
-	if f := a.Fault; e.present(f != nil) {
-		if d := f.Delay; e.present(d != nil) {
-			e.dur(d.Duration)
-			e.float(d.Percent)
-		}
-		if ab := f.Abort; e.present(ab != nil) {
-			e.int(int64(ab.Status))
-			e.float(ab.Percent)
-		}
+	for _, p := range httpPolicies {
+		p.key(e, a)
 	}
 }
 

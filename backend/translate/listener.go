@@ -6,13 +6,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	basicauthv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/basic_auth/v3"
-	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
-	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
-	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
-	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
-	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
-	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -29,15 +22,12 @@ func adsSource() *corev3.ConfigSource {
 	}
 }
 
-// buildListeners makes one Listener per gateway listener. They all route
-// through the gateway's single RouteConfiguration (named after the gateway).
-func buildListeners(gw *model.Gateway, use filterUse, providers map[string]*jwtv3.JwtProvider) ([]*listenerv3.Listener, error) {
-	var problems model.Problems
-	filters, err := httpFilters(use, providers)
-	if err != nil {
-		return nil, err
-	}
-	hcm, err := anyOf(&hcmv3.HttpConnectionManager{
+// httpConnectionManager is the gateway's HTTP connection manager: the
+// policies' filter chain (httpfilters.go) and the gateway's route
+// configuration over RDS. Settings of the whole connection manager, such
+// as access loggers, belong here.
+func httpConnectionManager(gw *model.Gateway, filters []*hcmv3.HttpFilter, problems *model.Problems) *hcmv3.HttpConnectionManager {
+	return &hcmv3.HttpConnectionManager{
 		StatPrefix: gw.Name,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
@@ -47,8 +37,19 @@ func buildListeners(gw *model.Gateway, use filterUse, providers map[string]*jwtv
 		// Rules compare hosts without the port.
 		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
 		HttpFilters:   filters,
-		AccessLog:     accessLogs(gw, &problems),
-	})
+		AccessLog:     accessLogs(gw, problems),
+	}
+}
+
+// buildListeners makes one Listener per gateway listener. They all route
+// through the gateway's single RouteConfiguration (named after the gateway).
+func buildListeners(gw *model.Gateway, parts filterParts) ([]*listenerv3.Listener, error) {
+	var problems model.Problems
+	filters, err := httpFilters(parts)
+	if err != nil {
+		return nil, err
+	}
+	hcm, err := anyOf(httpConnectionManager(gw, filters, &problems))
 	if err != nil {
 		return nil, fmt.Errorf("http connection manager: %w", err)
 	}
@@ -190,53 +191,4 @@ func tlsFilterChains(l model.Listener, hcm *listenerv3.Filter) ([]*listenerv3.Fi
 		chains = append(chains, chain)
 	}
 	return chains, problems.Err()
-}
-
-// basicAuthPlaceholder is an htpasswd line for a user no one can log in as
-// through the HCM-level config (it is disabled; routes bring their own users).
-const basicAuthPlaceholder = "routedeck-unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="
-
-// httpFilters is the HCM chain: only the filters some rule uses, each a
-// no-op for routes without per-route config, then the router.
-func httpFilters(use filterUse, providers map[string]*jwtv3.JwtProvider) ([]*hcmv3.HttpFilter, error) {
-	type entry struct {
-		on       bool
-		name     string
-		cfg      validatable
-		disabled bool
-	}
-	jwt := &jwtv3.JwtAuthentication{Providers: providers, RequirementMap: map[string]*jwtv3.JwtRequirement{}}
-	for name := range providers {
-		jwt.RequirementMap[name] = &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: name}}
-	}
-	entries := []entry{
-		{use.cors, filterCORS, &corsv3.Cors{}, false},
-		{use.rbac, filterRBAC, &rbacv3.RBAC{}, false},
-		{len(providers) > 0, filterJWT, jwt, false},
-		// basic_auth is off by default and switched on by the per-route
-		// config, whose user list replaces this one. Envoy refuses an empty
-		// list, so it gets a placeholder that no route ever uses.
-		{use.basic, filterBasicAuth, &basicauthv3.BasicAuth{Users: &corev3.DataSource{
-			Specifier: &corev3.DataSource_InlineString{InlineString: basicAuthPlaceholder},
-		}}, true},
-		{use.rateLimit, filterRateLimit, &ratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"}, false},
-		{use.fault, filterFault, &faultv3.HTTPFault{}, false},
-		{true, filterRouter, &routerv3.Router{}, false},
-	}
-	var out []*hcmv3.HttpFilter
-	for _, e := range entries {
-		if !e.on {
-			continue
-		}
-		cfg, err := anyOf(e.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("http filter %s: %w", e.name, err)
-		}
-		out = append(out, &hcmv3.HttpFilter{
-			Name:       e.name,
-			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: cfg},
-			Disabled:   e.disabled,
-		})
-	}
-	return out, nil
 }

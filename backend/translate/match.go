@@ -64,7 +64,7 @@ func buildMatch(t term, use pathUse, target *model.Condition) (matchResult, erro
 		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
 	} else {
 		res.primary = &t[primary]
-		if err := setPathSpecifier(m, t[primary].pred); err != nil {
+		if err := setPathSpecifier(m, *t[primary].pred); err != nil {
 			return res, withPath(t[primary].path, err)
 		}
 	}
@@ -156,7 +156,7 @@ func setPathSpecifier(m *routev3.RouteMatch, p model.Condition) error {
 		// prefix (so a prefix rewrite still replaces it) and check the
 		// segment boundary on :path.
 		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: v}
-		if err := addPathHeader(m, literal{pred: p}); err != nil {
+		if err := addPathHeader(m, literal{pred: &p}); err != nil {
 			return err
 		}
 	case model.OpTemplate:
@@ -207,25 +207,11 @@ func pathRegex(p model.Condition) (string, error) {
 // text" is ".*"; callers remove the characters their context cannot hold
 // with excludeRunes.
 func stringRegex(c model.Condition) (string, error) {
-	q := quoteFold(c.IgnoreCase)
-	switch c.Op {
-	case model.OpEquals, model.OpExact:
-		return q(c.Value), nil
-	case model.OpPrefix:
-		return q(c.Value) + ".*", nil
-	case model.OpSuffix:
-		return ".*" + q(c.Value), nil
-	case model.OpContains:
-		return ".*" + q(c.Value) + ".*", nil
-	case model.OpIn:
-		return alternationFold(c.Values, c.IgnoreCase), nil
-	case model.OpRegex:
-		if err := checkRegex(c.Value); err != nil {
-			return "", err
-		}
-		return c.Value, nil
+	op, ok := envoyOpOf(c.Op)
+	if !ok || op.regex == nil {
+		return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 	}
-	return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+	return op.regex(c)
 }
 
 // templateRegex is the regex of a uri template that is not the route's path
@@ -242,7 +228,7 @@ func templateRegex(tmpl string) (string, error) {
 // addPathHeader runs a path test as a regex on :path. :path carries the
 // query, so the regex allows an optional "?query" after the path part.
 func addPathHeader(m *routev3.RouteMatch, l literal) error {
-	re, err := pathRegex(l.pred)
+	re, err := pathRegex(*l.pred)
 	if err != nil {
 		return err
 	}
@@ -257,7 +243,7 @@ func addPathHeader(m *routev3.RouteMatch, l literal) error {
 // addPseudoHeader maps a test on an always-present pseudo-header (:method,
 // :scheme, :authority); negation is a plain invert_match.
 func addPseudoHeader(m *routev3.RouteMatch, name string, l literal) error {
-	sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+	sm, err := valueMatcher(*l.pred, l.pred.IgnoreCase)
 	if err != nil {
 		return err
 	}
@@ -271,23 +257,23 @@ func addPseudoHeader(m *routev3.RouteMatch, name string, l literal) error {
 // header as "" (dnf splits off the tests "" would pass).
 func addHeader(m *routev3.RouteMatch, name string, l literal) error {
 	hm := &routev3.HeaderMatcher{Name: strings.ToLower(name)}
-	switch l.pred.Op {
-	case model.OpPresent:
+	switch {
+	case l.pred.Op == model.OpPresent:
 		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
-	case model.OpAbsent:
+	case l.pred.Op == model.OpAbsent:
 		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
 		hm.InvertMatch = true
-	case model.OpNotEquals, model.OpNotIn:
+	case complementOf(l.pred.Op) != "":
 		// "present and different": an inverted value matcher, which Envoy
 		// fails on a missing header.
-		sm, err := valueMatcher(positiveOf(l.pred), l.pred.IgnoreCase)
+		sm, err := valueMatcher(positiveOf(*l.pred), l.pred.IgnoreCase)
 		if err != nil {
 			return err
 		}
 		hm.HeaderMatchSpecifier = stringMatch(sm)
 		hm.InvertMatch = true
 	default:
-		sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+		sm, err := valueMatcher(*l.pred, l.pred.IgnoreCase)
 		if err != nil {
 			return err
 		}
@@ -301,15 +287,22 @@ func addHeader(m *routev3.RouteMatch, name string, l literal) error {
 	return nil
 }
 
-// positiveOf turns not-equals/not-in into equals/in.
+// positiveOf turns a value operator that complements another (not-equals,
+// not-in) into that one.
 func positiveOf(c model.Condition) model.Condition {
-	switch c.Op {
-	case model.OpNotEquals:
-		return withOp(c, model.OpEquals)
-	case model.OpNotIn:
-		return withOp(c, model.OpIn)
+	if pos := complementOf(c.Op); pos != "" {
+		return withOp(c, pos)
 	}
 	return c
+}
+
+// complementOf is the operator a value operator negates (equals for
+// not-equals), or "".
+func complementOf(op string) string {
+	if o, ok := model.LookupOperator(op); ok && o.Shape != model.ShapeNone {
+		return o.Complement
+	}
+	return ""
 }
 
 // addCookie tests the cookie header with a regex that finds a cookie of the
@@ -328,23 +321,23 @@ func addCookie(m *routev3.RouteMatch, name string, l literal) error {
 			TreatMissingHeaderAsEmpty: invert,
 		})
 	}
-	switch l.pred.Op {
-	case model.OpPresent:
+	switch {
+	case l.pred.Op == model.OpPresent:
 		add(cookieRe(`[^;]*`), l.neg)
-	case model.OpAbsent:
+	case l.pred.Op == model.OpAbsent:
 		add(cookieRe(`[^;]*`), !l.neg)
-	case model.OpNotEquals, model.OpNotIn:
+	case complementOf(l.pred.Op) != "":
 		if l.neg {
 			return fmt.Errorf("negated %s is not supported on cookies", l.pred.Op)
 		}
-		v, err := cookieValueRegex(positiveOf(l.pred))
+		v, err := cookieValueRegex(positiveOf(*l.pred))
 		if err != nil {
 			return err
 		}
 		add(cookieRe(`[^;]*`), false)
 		add(cookieRe(v), true)
 	default:
-		v, err := cookieValueRegex(l.pred)
+		v, err := cookieValueRegex(*l.pred)
 		if err != nil {
 			return err
 		}
@@ -371,7 +364,7 @@ func addQuery(m *routev3.RouteMatch, key string, l literal) error {
 		re := `[^?]*\?(?:[^&]*&)*` + quote(key) + `(?:=[^&]*)?(?:&.*)?`
 		m.Headers = append(m.Headers, &routev3.HeaderMatcher{Name: headerPath, HeaderMatchSpecifier: stringMatch(regexString(re)), InvertMatch: true})
 		return nil
-	case l.neg, l.pred.Op == model.OpNotEquals, l.pred.Op == model.OpNotIn:
+	case l.neg, complementOf(l.pred.Op) != "":
 		return fmt.Errorf("negated query parameter tests (%s) cannot be expressed in Envoy; test the parameter positively or use a header", l.pred.Op)
 	case l.pred.Op == model.OpPresent:
 		m.QueryParameters = append(m.QueryParameters, &routev3.QueryParameterMatcher{
@@ -379,7 +372,7 @@ func addQuery(m *routev3.RouteMatch, key string, l literal) error {
 		})
 		return nil
 	}
-	sm, err := valueMatcher(l.pred, l.pred.IgnoreCase)
+	sm, err := valueMatcher(*l.pred, l.pred.IgnoreCase)
 	if err != nil {
 		return err
 	}
@@ -409,35 +402,11 @@ func addGRPC(m *routev3.RouteMatch, l literal) error {
 
 // valueMatcher maps a string test to an Envoy StringMatcher.
 func valueMatcher(c model.Condition, ignoreCase bool) (*matcherv3.StringMatcher, error) {
-	sm := &matcherv3.StringMatcher{IgnoreCase: ignoreCase}
-	switch c.Op {
-	case model.OpEquals, model.OpExact:
-		sm.MatchPattern = &matcherv3.StringMatcher_Exact{Exact: c.Value}
-	case model.OpPrefix:
-		sm.MatchPattern = &matcherv3.StringMatcher_Prefix{Prefix: c.Value}
-	case model.OpSuffix:
-		sm.MatchPattern = &matcherv3.StringMatcher_Suffix{Suffix: c.Value}
-	case model.OpContains:
-		sm.MatchPattern = &matcherv3.StringMatcher_Contains{Contains: c.Value}
-	case model.OpIn:
-		if len(c.Values) == 0 {
-			return nil, fmt.Errorf("in needs at least one value")
-		}
-		// Envoy ignores ignore_case for regexes: fold in the pattern.
-		return regexString(alternationFold(c.Values, ignoreCase)), nil
-	case model.OpRegex:
-		if err := checkRegex(c.Value); err != nil {
-			return nil, err
-		}
-		if ignoreCase {
-			// Host regexes are case-insensitive (DNS names are).
-			return regexString("(?i)" + c.Value), nil
-		}
-		return regexString(c.Value), nil
-	default:
+	op, ok := envoyOpOf(c.Op)
+	if !ok || op.matcher == nil {
 		return nil, fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
 	}
-	return sm, nil
+	return op.matcher(c, ignoreCase)
 }
 
 func regexMatcher(re string) *matcherv3.RegexMatcher {

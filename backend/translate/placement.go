@@ -147,7 +147,7 @@ func (vs *vhostSet) hostLiteral(l literal, i int) (tri, error) {
 		if v.suffix != "" || vs.isCatchAll(i) {
 			return triUnknown, nil
 		}
-		ok, err := hostTest(l.pred, v.raw)
+		ok, err := hostTest(*l.pred, v.raw)
 		if err != nil {
 			return 0, err
 		}
@@ -185,7 +185,7 @@ func hostTest(c model.Condition, host string) (bool, error) {
 // authorityMatcher runs an undecided host test per request. strip_any_host_port
 // has removed the port; host comparisons ignore case.
 func authorityMatcher(l literal) (*routev3.HeaderMatcher, error) {
-	sm, err := valueMatcher(l.pred, true)
+	sm, err := valueMatcher(*l.pred, true)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func hostValues(t term, into *[]hostPattern) error {
 		case model.OpIn:
 			values = l.pred.Values
 		default:
-			if _, err := hostTest(l.pred, ""); err != nil {
+			if _, err := hostTest(*l.pred, ""); err != nil {
 				return withPath(l.path, err)
 			}
 		}

@@ -2,14 +2,19 @@ package translate
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -157,75 +162,282 @@ var regexMatcherName = (&matcherv3.RegexMatcher{}).ProtoReflect().Descriptor().F
 // per-filter configs such as CORS origins) and reports each whose program
 // is larger than MaxRegexProgramSize, with the rule field it comes from.
 func checkRegexSizes(rt *routev3.Route, problems *model.Problems) {
-	rt.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		field := "then"
-		if fd.Name() == "match" {
-			field = "when"
+	var found regexList
+	routeRegexes(rt, &found)
+	for _, f := range found {
+		at := "then"
+		switch {
+		case f.rewrite:
+			at = "then.rewrite.pathRegex.pattern"
+		case f.inMatch:
+			at = "when"
 		}
-		walkRegexes(fd, v, func(re string, rewrite bool) {
-			at := field
-			if rewrite {
-				at = "then.rewrite.pathRegex.pattern"
-			}
-			size, err := regexProgramSize(re)
-			if err != nil {
-				problems.Add(at, "%v", err)
-			} else if size > MaxRegexProgramSize {
-				problems.Add(at, "regex %q is too complex for Envoy: program size about %d, limit %d; "+
-					"split the rule or simplify the pattern (fewer alternatives or case-insensitive values)",
-					shorten(re, 80), size, MaxRegexProgramSize)
-			}
-		})
-		return true
-	})
-}
-
-// walkRegexes calls found for every RegexMatcher under the field value v;
-// rewrite is set for the pattern of a regex rewrite. Any fields are opened
-// (unknown types are skipped).
-func walkRegexes(fd protoreflect.FieldDescriptor, v protoreflect.Value, found func(re string, rewrite bool)) {
-	var visit func(m protoreflect.Message, rewrite bool)
-	visit = func(m protoreflect.Message, rewrite bool) {
-		switch m.Descriptor().FullName() {
-		case regexMatcherName:
-			found(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), rewrite)
-			return
-		case "google.protobuf.Any":
-			if inner, err := m.Interface().(*anypb.Any).UnmarshalNew(); err == nil {
-				visit(inner.ProtoReflect(), rewrite)
-			}
-			return
+		size, err := regexProgramSize(f.re)
+		if err != nil {
+			problems.Add(at, "%v", err)
+		} else if size > MaxRegexProgramSize {
+			problems.Add(at, "regex %q is too complex for Envoy: program size about %d, limit %d; "+
+				"split the rule or simplify the pattern (fewer alternatives or case-insensitive values)",
+				shorten(f.re, 80), size, MaxRegexProgramSize)
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			eachMessage(fd, v, func(m protoreflect.Message) {
-				visit(m, rewrite || fd.Name() == "regex_rewrite")
-			})
-			return true
-		})
 	}
-	eachMessage(fd, v, func(m protoreflect.Message) { visit(m, false) })
 }
 
-// eachMessage calls f for the message, the messages of the list, or the
-// message values of the map that field fd holds in v.
-func eachMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value, f func(protoreflect.Message)) {
-	switch {
-	case fd.IsMap():
-		if fd.MapValue().Kind() == protoreflect.MessageKind {
+// foundRegex is a regex met in a walk: in the route's match or elsewhere,
+// and whether it is the pattern of a regex rewrite.
+type foundRegex struct {
+	re               string
+	inMatch, rewrite bool
+}
+
+// regexList collects what a walk met. It is a list rather than a callback
+// so that the walk, run on every route, allocates nothing when a route has
+// no regex.
+type regexList []foundRegex
+
+func (l *regexList) add(re string, inMatch, rewrite bool) {
+	*l = append(*l, foundRegex{re: re, inMatch: inMatch, rewrite: rewrite})
+}
+
+// routeRegexes lists every regex of rt. The messages every route is made
+// of are read with their Go accessors: reflection over them cost a third
+// of a cold translation. Rarer messages, and what an Any holds, are walked
+// by reflection. TestRouteRegexesCoversEveryField holds these functions to
+// the field list protoreflect derives, so a field added to the Envoy API
+// cannot be skipped silently.
+func routeRegexes(rt *routev3.Route, found *regexList) {
+	if m := rt.GetMatch(); m != nil {
+		matchRegexes(m, found)
+	}
+	switch a := rt.GetAction().(type) {
+	case *routev3.Route_Route:
+		actionRegexes(a.Route, found)
+	case *routev3.Route_Redirect:
+		messageRegexes(a.Redirect, false, found)
+	case *routev3.Route_DirectResponse:
+		messageRegexes(a.DirectResponse, false, found)
+	case *routev3.Route_FilterAction:
+		messageRegexes(a.FilterAction, false, found)
+	}
+	messageRegexes(rt.GetMetadata(), false, found)
+	anyMapRegexes(rt.GetTypedPerFilterConfig(), false, found)
+	for _, x := range rt.GetRouteSpecifiers() {
+		messageRegexes(x, false, found)
+	}
+}
+
+func matchRegexes(m *routev3.RouteMatch, found *regexList) {
+	if r, ok := m.GetPathSpecifier().(*routev3.RouteMatch_SafeRegex); ok && r.SafeRegex != nil {
+		found.add(r.SafeRegex.GetRegex(), true, false)
+	}
+	if p, ok := m.GetPathSpecifier().(*routev3.RouteMatch_PathMatchPolicy); ok {
+		messageRegexes(p.PathMatchPolicy, true, found)
+	}
+	for _, h := range m.GetHeaders() {
+		if r := h.GetSafeRegexMatch(); r != nil {
+			found.add(r.GetRegex(), true, false)
+		}
+		if sm := h.GetStringMatch(); sm != nil {
+			stringMatcherRegexes(sm, found)
+		}
+	}
+	for _, q := range m.GetQueryParameters() {
+		messageRegexes(q, true, found)
+	}
+	for _, c := range m.GetCookies() {
+		messageRegexes(c, true, found)
+	}
+	for _, d := range m.GetDynamicMetadata() {
+		messageRegexes(d, true, found)
+	}
+	for _, f := range m.GetFilterState() {
+		messageRegexes(f, true, found)
+	}
+}
+
+func stringMatcherRegexes(sm *matcherv3.StringMatcher, found *regexList) {
+	if r := sm.GetSafeRegex(); r != nil {
+		found.add(r.GetRegex(), true, false)
+	}
+	messageRegexes(sm.GetCustom(), true, found)
+}
+
+func actionRegexes(a *routev3.RouteAction, found *regexList) {
+	if wc := a.GetWeightedClusters(); wc != nil {
+		for _, c := range wc.GetClusters() {
+			messageRegexes(c.GetMetadataMatch(), false, found)
+			anyMapRegexes(c.GetTypedPerFilterConfig(), false, found)
+		}
+	}
+	messageRegexes(a.GetInlineClusterSpecifierPlugin(), false, found)
+	messageRegexes(a.GetMetadataMatch(), false, found)
+	if rw := a.GetRegexRewrite(); rw != nil {
+		if p := rw.GetPattern(); p != nil {
+			found.add(p.GetRegex(), false, true)
+		}
+	}
+	messageRegexes(a.GetPathRewritePolicy(), false, found)
+	messageRegexes(a.GetHostRewritePathRegex(), false, found)
+	messageRegexes(a.GetEarlyDataPolicy(), false, found)
+	messageRegexes(a.GetRetryPolicy(), false, found)
+	messageRegexes(a.GetRetryPolicyTypedConfig(), false, found)
+	for _, x := range a.GetRequestMirrorPolicies() {
+		messageRegexes(x, false, found)
+	}
+	for _, x := range a.GetRateLimits() {
+		messageRegexes(x, false, found)
+	}
+	for _, x := range a.GetHashPolicy() {
+		messageRegexes(x, false, found)
+	}
+	messageRegexes(a.GetCors(), false, found) //nolint:staticcheck // deprecated, still accepted by Envoy
+	for _, x := range a.GetUpgradeConfigs() {
+		messageRegexes(x, false, found)
+	}
+	messageRegexes(a.GetInternalRedirectPolicy(), false, found)
+}
+
+// anyMapRegexes walks a per-filter config map in key order.
+func anyMapRegexes(m map[string]*anypb.Any, inMatch bool, found *regexList) {
+	if len(m) == 0 {
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		messageRegexes(m[k], inMatch, found)
+	}
+}
+
+// messageRegexes walks any message by reflection; a nil one has none.
+func messageRegexes[M interface {
+	comparable
+	proto.Message
+}](m M, inMatch bool, found *regexList) {
+	var zero M
+	if m == zero {
+		return
+	}
+	walkMessageRegexes(m.ProtoReflect(), inMatch, false, found)
+}
+
+// walkMessageRegexes adds to found every RegexMatcher in m, following
+// only the fields through which one can be reached. Any fields are opened
+// (unknown types are skipped).
+func walkMessageRegexes(m protoreflect.Message, inMatch, rewrite bool, found *regexList) {
+	switch m.Descriptor().FullName() {
+	case regexMatcherName:
+		found.add(m.Interface().(*matcherv3.RegexMatcher).GetRegex(), inMatch, rewrite)
+		return
+	case anyName:
+		a := m.Interface().(*anypb.Any)
+		mt, err := protoregistry.GlobalTypes.FindMessageByURL(a.GetTypeUrl())
+		if err != nil || (mt.Descriptor().FullName() != regexMatcherName && len(regexFields(mt.Descriptor())) == 0) {
+			return // unknown, or a type that cannot hold a regex
+		}
+		if inner, err := a.UnmarshalNew(); err == nil {
+			walkMessageRegexes(inner.ProtoReflect(), inMatch, rewrite, found)
+		}
+		return
+	}
+	for _, fd := range regexFields(m.Descriptor()) {
+		if !m.Has(fd) {
+			continue
+		}
+		// Loops, not a callback: a closure holding found would move
+		// every caller's list to the heap.
+		rw := rewrite || fd.Name() == "regex_rewrite"
+		v := m.Get(fd)
+		switch {
+		case fd.IsMap():
+			var inner []protoreflect.Message
 			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-				f(mv.Message())
+				inner = append(inner, mv.Message())
 				return true
 			})
+			for _, im := range inner {
+				walkMessageRegexes(im, inMatch, rw, found)
+			}
+		case fd.IsList():
+			for i, l := 0, v.List(); i < l.Len(); i++ {
+				walkMessageRegexes(l.Get(i).Message(), inMatch, rw, found)
+			}
+		default:
+			walkMessageRegexes(v.Message(), inMatch, rw, found)
 		}
-	case fd.Kind() != protoreflect.MessageKind && fd.Kind() != protoreflect.GroupKind:
-	case fd.IsList():
-		l := v.List()
-		for i := 0; i < l.Len(); i++ {
-			f(l.Get(i).Message())
-		}
-	default:
-		f(v.Message())
 	}
+}
+
+var anyName = (&anypb.Any{}).ProtoReflect().Descriptor().FullName()
+
+// regexFieldsOf maps a message type to its fields, in declaration order,
+// through which a RegexMatcher can be reached (directly, nested, or inside
+// an Any). Walking only those keeps the check off the many fields of a
+// route that never hold a regex, which reflection would otherwise visit
+// for every route of every translation.
+var regexFieldsOf sync.Map // protoreflect.FullName -> []protoreflect.FieldDescriptor
+
+func regexFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := regexFieldsOf.Load(md.FullName()); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	// Every message type reachable from md, then a fixpoint of which of
+	// them can lead to a regex (the type graph has cycles).
+	var order []protoreflect.MessageDescriptor
+	seen := map[protoreflect.FullName]bool{}
+	var collect func(protoreflect.MessageDescriptor)
+	collect = func(d protoreflect.MessageDescriptor) {
+		if seen[d.FullName()] {
+			return
+		}
+		seen[d.FullName()] = true
+		order = append(order, d)
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if t := fieldMessage(fields.Get(i)); t != nil {
+				collect(t)
+			}
+		}
+	}
+	collect(md)
+	holds := map[protoreflect.FullName]bool{regexMatcherName: true, anyName: true}
+	for changed := true; changed; {
+		changed = false
+		for _, d := range order {
+			if holds[d.FullName()] {
+				continue
+			}
+			fields := d.Fields()
+			for i := range fields.Len() {
+				if t := fieldMessage(fields.Get(i)); t != nil && holds[t.FullName()] {
+					holds[d.FullName()], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	for _, d := range order {
+		var out []protoreflect.FieldDescriptor
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if t := fieldMessage(fields.Get(i)); t != nil && holds[t.FullName()] {
+				out = append(out, fields.Get(i))
+			}
+		}
+		regexFieldsOf.LoadOrStore(d.FullName(), out)
+	}
+	v, _ := regexFieldsOf.Load(md.FullName())
+	return v.([]protoreflect.FieldDescriptor)
+}
+
+// fieldMessage is the message type a field holds (a map's value type), or
+// nil for scalars.
+func fieldMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	if fd.IsMap() {
+		fd = fd.MapValue()
+	}
+	if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
+		return fd.Message()
+	}
+	return nil
 }
 
 // shorten cuts s to at most n bytes for a message.

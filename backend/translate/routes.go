@@ -107,7 +107,7 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, 
 		}
 	}
 
-	filters, err := perRouteFilters(r, ups, &use)
+	filters, use, err := perRouteFilters(r, ups)
 	if err != nil {
 		problems.Merge("", err)
 	}

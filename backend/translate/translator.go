@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -147,15 +148,14 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 	changes := t.compileRules(ws.Routes, gateway, ups, &problems)
 	clusters, clas := t.compileClusters(ws.Upstreams, opts, &problems)
 
-	var use filterUse
-	providers := map[string]*jwtv3.JwtProvider{}
+	var parts filterParts
 	for _, r := range t.order {
-		use.merge(r.use, r.name, providers)
+		parts.add(r.name, r.use)
 	}
 	if err := t.updateDefaultRoute(gw.DefaultResponse); err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
-	listeners, err := buildListeners(gw, use, providers)
+	listeners, err := buildListeners(gw, parts)
 	if err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
@@ -215,6 +215,15 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			}
 		}
 	}
+	// Keys first, in workspace order (duplicates are found here); then the
+	// rules whose key changed are compiled, in parallel when there are
+	// many; then their results are folded in, in workspace order.
+	var jobs []ruleJob
+	if len(t.rules) == 0 {
+		// A cold start compiles every rule: size for them at once.
+		jobs = make([]ruleJob, 0, len(routes))
+		t.rules = make(map[string]*compiledRule, len(routes))
+	}
 	for i := range routes {
 		r := &routes[i]
 		if r.Gateway != gateway || r.Disabled {
@@ -229,23 +238,37 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			problems.Add(model.Index("routes", i)+".name", "duplicate route name %q", r.Name)
 			continue
 		case c == nil:
-			c = compileRule(r, ups)
-			c.key = bytes.Clone(t.enc.b)
+			c = &compiledRule{}
 			t.rules[r.Name] = c
-			ch.order = true
-			ch.hosts = ch.hosts || len(c.hosts) > 0
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), added: true, index: i})
 		case !bytes.Equal(c.key, t.enc.b):
 			forget(c)
-			nc := compileRule(r, ups)
-			nc.key = bytes.Clone(t.enc.b)
-			ch.order = ch.order || nc.priority != c.priority || (nc.err == nil) != (c.err == nil)
-			ch.hosts = ch.hosts || !slices.Equal(nc.hosts, c.hosts)
-			*c = *nc
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b)})
+		case c.err != nil:
+			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
 		}
 		c.seenAt = t.call
 		c.index = i
+	}
+	compileJobs(jobs, ups)
+	for _, j := range jobs {
+		c, nc := j.into, j.out
+		seenAt, index := c.seenAt, c.index
+		if j.added {
+			// Compiled in place, which reset what was set before.
+			seenAt, index = t.call, j.index
+		}
+		nc.key, nc.seenAt, nc.index = j.key, seenAt, index
+		if j.added {
+			ch.order = true
+			ch.hosts = ch.hosts || len(nc.hosts) > 0
+		} else {
+			ch.order = ch.order || nc.priority != c.priority || (nc.err == nil) != (c.err == nil)
+			ch.hosts = ch.hosts || !slices.Equal(nc.hosts, c.hosts)
+		}
+		*c = *nc
 		if c.err != nil {
-			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
+			mergeProblems(problems, model.Index("routes", c.index), fmt.Sprintf("rule %q", c.name), c.err)
 		}
 	}
 	for name, c := range t.rules {
@@ -257,9 +280,11 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		}
 	}
 	if ch.order {
+		// Collected in workspace order, which is usually name order
+		// already, so the sort has little left to do.
 		t.order = t.order[:0]
-		for _, c := range t.rules {
-			if c.err == nil {
+		for i := range routes {
+			if c := t.rules[routes[i].Name]; c != nil && c.index == i && c.seenAt == t.call && c.err == nil {
 				t.order = append(t.order, c)
 			}
 		}
@@ -270,13 +295,83 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 	return ch
 }
 
+// ruleJob is a rule to compile into the cache entry into.
+type ruleJob struct {
+	rule  *model.Route
+	into  *compiledRule
+	key   []byte
+	added bool // into is new (else it holds the rule's last translation)
+	index int  // position in the workspace
+	out   *compiledRule
+}
+
+// parallelRules is the number of rules below which one goroutine does the
+// work: a route edit compiles and places one rule, a cold start thousands.
+const parallelRules = 256
+
+// compileJobs runs compileRule for every job, spread over the processors
+// for a large batch. compileRule reads only its rule and the upstreams.
+func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
+	parallelFor(len(jobs), func(i int) {
+		j := &jobs[i]
+		if j.added {
+			// A new entry has nothing to compare with: compile into it.
+			compileRuleInto(j.into, j.rule, ups)
+			j.out = j.into
+			return
+		}
+		j.out = compileRule(j.rule, ups)
+	})
+}
+
+// parallelFor calls f(0) to f(n-1), spread over the processors when n is
+// large. Each call must touch only what belongs to its index.
+func parallelFor(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelRules+1)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var panicked atomic.Value
+	chunk := (n + workers - 1) / workers
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		wg.Go(func() {
+			// A panic is raised again in the caller's goroutine, where
+			// the caller can recover it, as from a serial loop.
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, fmt.Sprintf("translating: %v", v))
+				}
+			}()
+			for i := start; i < end; i++ {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+	if v := panicked.Load(); v != nil {
+		panic(v)
+	}
+}
+
 // compileRule translates one rule into one Envoy route per alternative of
 // its condition (without per-virtual-host :authority matchers).
 func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
-	c := &compiledRule{name: r.Name, priority: r.Priority}
+	c := &compiledRule{}
+	compileRuleInto(c, r, ups)
+	return c
+}
+
+// compileRuleInto is compileRule into c, which it overwrites.
+func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream) {
+	*c = compiledRule{name: r.Name, priority: r.Priority}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
-		return c
+		return
 	}
 	when := r.When
 	if hasText(when) {
@@ -286,7 +381,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 		rc.When = r.When.Clone()
 		if err := rules.Resolve(&rc); err != nil {
 			c.err = err
-			return c
+			return
 		}
 		when = rc.When
 	}
@@ -297,7 +392,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	rr, use, err := buildRuleRoute(r, ups)
 	problems.Merge("", err)
 	if c.err = problems.Err(); c.err != nil {
-		return c
+		return
 	}
 	c.use = use
 	var target *model.Condition
@@ -311,7 +406,7 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 			target = topLevelPathPredicate(when, v, model.OpTemplate)
 			if err := checkTemplateRewrite(v, r.Then.Rewrite.PathTemplate); err != nil {
 				c.err = fieldError("then.rewrite.pathTemplate", err)
-				return c
+				return
 			}
 		}
 	}
@@ -337,7 +432,6 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	c.err = problems.Err()
 	slices.SortFunc(c.hosts, func(a, b hostPattern) int { return strings.Compare(a.raw, b.raw) })
 	c.hosts = slices.CompactFunc(c.hosts, func(a, b hostPattern) bool { return a.raw == b.raw })
-	return c
 }
 
 // mergeProblems adds err's field problems under prefix, each message naming
@@ -422,18 +516,25 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 		}
 	}
 
-	var problems model.Problems
+	// Rules not placed in this generation of virtual hosts are placed, in
+	// parallel when there are many (placeRule reads only vs and the rule).
+	var pending []*compiledRule
 	for _, r := range t.order {
-		if r.gen == t.generation {
+		if r.gen != t.generation {
+			pending = append(pending, r)
+		}
+	}
+	placed := make([][]placedRoute, len(pending))
+	errs := make([]error, len(pending))
+	parallelFor(len(pending), func(i int) { placed[i], errs[i] = placeRule(vs, pending[i]) })
+	var problems model.Problems
+	for i, r := range pending {
+		if errs[i] != nil {
+			mergeProblems(&problems, model.Index("routes", r.index), fmt.Sprintf("rule %q", r.name), errs[i])
 			continue
 		}
-		placed, err := placeRule(vs, r)
-		if err != nil {
-			mergeProblems(&problems, model.Index("routes", r.index), fmt.Sprintf("rule %q", r.name), err)
-			continue
-		}
-		r.placed, r.gen = placed, t.generation
-		for _, p := range placed {
+		r.placed, r.gen = placed[i], t.generation
+		for _, p := range placed[i] {
 			dirty[p.vhost] = true
 		}
 	}

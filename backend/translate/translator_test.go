@@ -3,11 +3,13 @@ package translate
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/bench/workload"
 )
 
 func sameResources(t *testing.T, step string, got, want *Resources) {
@@ -270,5 +272,28 @@ func TestTranslatorConcurrentUse(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestParallelTranslationIsSerialTranslation translates a gateway large
+// enough for rules to be compiled and placed on several goroutines, and
+// again on one, and requires the same resources.
+func TestParallelTranslationIsSerialTranslation(t *testing.T) {
+	ws := workload.Workspace(3000, 300, 300)
+	ws.Routes[7].When = model.Or(ws.Routes[7].When, model.Pred(model.FieldHost, model.OpSuffix, ".example.org"))
+	parallel, err := Gateway(ws, workload.Gateway, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	serial, err := Gateway(ws, workload.Gateway, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(parallel.Routes[0], serial.Routes[0]) || len(parallel.Clusters) != len(serial.Clusters) {
+		t.Fatal("parallel and serial translations differ")
+	}
+	if parallel.Version() != serial.Version() {
+		t.Errorf("versions %s and %s differ", parallel.Version(), serial.Version())
 	}
 }

@@ -54,3 +54,53 @@ func Workspace(routes, hosts, upstreams int) model.Workspace {
 	}
 	return ws
 }
+
+// Corpus is the comparison corpus: n routes over n/10 hosts and n/10
+// upstreams; a third match a path prefix, a third an exact path and a third
+// a header equality under a prefix; every tenth splits its traffic 90/10
+// between two upstreams. Other translators are timed on the same shape, so
+// it stays this plain: no policies, no regexes.
+func Corpus(n int) model.Workspace {
+	hosts, upstreams := max(n/10, 1), max(n/10, 1)
+	ws := model.Workspace{Gateways: []model.Gateway{{
+		Meta:      model.Meta{Name: Gateway},
+		Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}},
+	}}}
+	for i := range upstreams {
+		ws.Upstreams = append(ws.Upstreams, model.Upstream{
+			Meta: model.Meta{Name: fmt.Sprintf("svc-%04d", i)},
+			Static: &model.StaticSource{Endpoints: []model.Endpoint{
+				{Address: fmt.Sprintf("10.%d.%d.1", i/250, i%250), Port: 8080},
+			}},
+		})
+	}
+	for i := range n {
+		host := model.Pred(model.FieldHost, model.OpEquals, fmt.Sprintf("h%d.example.com", i%hosts))
+		var match model.Condition
+		switch i % 3 {
+		case 0:
+			match = model.Pred(model.FieldPath, model.OpPrefix, fmt.Sprintf("/prefix/%d", i))
+		case 1:
+			match = model.Pred(model.FieldPath, model.OpExact, fmt.Sprintf("/exact/%d", i))
+		default:
+			match = model.And(
+				model.Pred(model.FieldPath, model.OpPrefix, "/header"),
+				model.Pred(model.KeyedField(model.FieldHeader, "x-tenant"), model.OpEquals, fmt.Sprintf("t%d", i)),
+			)
+		}
+		r := model.Route{
+			Meta:    model.Meta{Name: fmt.Sprintf("route-%05d", i)},
+			Gateway: Gateway,
+			When:    model.And(host, match),
+			Then:    model.Action{Forward: []model.Backend{{Upstream: fmt.Sprintf("svc-%04d", i%upstreams)}}},
+		}
+		if i%10 == 0 {
+			r.Then.Forward = []model.Backend{
+				{Upstream: fmt.Sprintf("svc-%04d", i%upstreams), Weight: 90},
+				{Upstream: fmt.Sprintf("svc-%04d", (i+1)%upstreams), Weight: 10},
+			}
+		}
+		ws.Routes = append(ws.Routes, r)
+	}
+	return ws
+}

@@ -1,7 +1,17 @@
-// Types mirroring the JSON of backend/model. Field names must stay identical
-// to the Go json tags: the forms edit these objects directly so that a
-// problem path from the API ("then.forward[1].weight") names a form field.
+// The model's types, generated from the API's OpenAPI document
+// (backend/api/openapi.json, whose model schemas the Go model writes) into
+// openapi.gen.ts by `npm run gen:types`; `npm run check:types` fails when
+// that file is stale. Field names are the Go json tags: the forms edit
+// these objects directly so that a problem path from the API
+// ("then.forward[1].weight") names a form field. What the document cannot
+// say (the shape of a condition field) and the API's answers not yet
+// described there are written here by hand.
 
+import type { components } from './openapi.gen';
+
+type Schemas = components['schemas'];
+
+/** A condition's field; keyed fields carry their key in brackets. */
 export type ConditionField =
   | 'host'
   | 'path'
@@ -14,187 +24,41 @@ export type ConditionField =
   | `query[${string}]`
   | `cookie[${string}]`;
 
-export type ConditionOp =
-  | 'equals'
-  | 'not-equals'
-  | 'prefix'
-  | 'suffix'
-  | 'contains'
-  | 'regex'
-  | 'present'
-  | 'absent'
-  | 'in'
-  | 'not-in'
-  | 'exact'
-  | 'segment-prefix'
-  | 'template';
+/** The operators the API accepts (the model's operator table). */
+export type ConditionOp = NonNullable<Schemas['Condition']['op']>;
 
-/** A node of a rule's condition tree; the empty object matches everything. */
-export interface Condition {
+/**
+ * A node of a rule's condition tree; the empty object matches everything.
+ * `op` stays a string: the condition editor and the text parser hold nodes
+ * whose operator is still being typed, and the server names a bad one.
+ */
+export type Condition = Omit<Schemas['Condition'], 'op' | 'all' | 'any' | 'not'> & {
+  op?: string;
   all?: Condition[];
   any?: Condition[];
   not?: Condition;
-  field?: string;
-  op?: string;
-  value?: string;
-  values?: string[];
-  ignoreCase?: boolean;
-}
+};
 
-export interface Meta {
-  name: string;
-  version?: number;
-  updatedAt?: string;
-  updatedBy?: string;
-}
-
-export interface HeaderMutation {
-  set?: Record<string, string>;
-  add?: Record<string, string>;
-  addIfAbsent?: Record<string, string>;
-  remove?: string[];
-}
-
-export interface HeaderPolicy {
-  request?: HeaderMutation;
-  response?: HeaderMutation;
-}
-
-export interface Backend {
-  upstream: string;
-  weight?: number;
-  headers?: HeaderPolicy;
-}
-
-export interface Redirect {
-  scheme?: string;
-  host?: string;
-  port?: number;
-  path?: string;
-  pathPrefix?: string;
-  stripQuery?: boolean;
-  status?: number;
-}
-
-export interface Respond {
-  status: number;
-  body?: string;
-  headers?: Record<string, string>;
-}
-
-export interface Rewrite {
-  pathPrefix?: string;
-  pathRegex?: { pattern: string; substitution: string };
-  pathTemplate?: string;
-  host?: string;
-  hostFromHeader?: string;
-  autoHost?: boolean;
-}
-
-export interface Retries {
-  attempts: number;
-  on?: string[];
-  perTryTimeout?: string;
-  backoffBase?: string;
-  backoffMax?: string;
-}
-
-export interface RateLimit {
-  requests: number;
-  per: string;
-  burst?: number;
-  status?: number;
-}
-
-export interface Action {
-  forward?: Backend[];
-  redirect?: Redirect;
-  respond?: Respond;
-  rewrite?: Rewrite;
-  headers?: HeaderPolicy;
-  timeout?: string;
-  idleTimeout?: string;
-  retries?: Retries;
-  rateLimit?: RateLimit;
-  auth?: Record<string, unknown>;
-  access?: { allow?: string[]; deny?: string[] };
-  cors?: Record<string, unknown>;
-  websocket?: boolean;
-  mirror?: { upstream: string; percent?: number };
-  fault?: {
-    delay?: { duration: string; percent: number };
-    abort?: { status: number; percent: number };
-  };
-}
-
-export interface Route extends Meta {
-  gateway: string;
-  priority?: number;
-  description?: string;
-  disabled?: boolean;
-  /** Accepted as a tree or as condition-language text. */
-  when?: Condition | string;
-  /** The server's rendering of `when` in the condition language. */
-  whenText?: string;
-  then: Action;
-}
-
-export interface Listener {
-  name: string;
-  address?: string;
-  port: number;
-  protocol: 'HTTP' | 'HTTPS' | string;
-  tls?: { certificates: { secret: string; hosts?: string[] }[]; minVersion?: string };
-}
-
-export interface Gateway extends Meta {
-  description?: string;
-  listeners: Listener[];
-  defaultResponse?: Respond;
-  /** What the gateway's proxies report about each request; absent logs every request. */
-  accessLog?: { disabled?: boolean; sampling?: number; requestHeaders?: string[] };
-}
-
-export interface Endpoint {
-  address: string;
-  port: number;
-  weight?: number;
-}
-
-export interface Upstream extends Meta {
-  description?: string;
-  static?: { endpoints: Endpoint[] };
-  dns?: { host: string; port: number };
-  kubernetes?: { namespace: string; service: string; port: number; context?: string };
-  consul?: { service: string; tags?: string[]; datacenter?: string; passingOnly?: boolean };
-  protocol?: string;
-  loadBalancer?: { policy: string; hashOn?: { header?: string; cookie?: string; sourceIP?: boolean } };
-  connectTimeout?: string;
-  healthCheck?: {
-    path: string;
-    interval?: string;
-    timeout?: string;
-    healthyThreshold?: number;
-    unhealthyThreshold?: number;
-    expectedStatuses?: number[];
-  };
-  outlierDetection?: { consecutive5xx?: number; interval?: string; baseEjectionTime?: string; maxEjectionPercent?: number };
-  tls?: { sni?: string; caSecret?: string; insecureSkipVerify?: boolean };
-  circuitBreaker?: {
-    maxConnections?: number;
-    maxPendingRequests?: number;
-    maxRequests?: number;
-    maxRetries?: number;
-    retryBudget?: { budgetPercent: number; minRetryConcurrency?: number };
-  };
-}
-
+export type Route = Omit<Schemas['Route'], 'when'> & { when?: Condition | string };
+export type Gateway = Schemas['Gateway'];
+export type Upstream = Schemas['Upstream'];
 /** Key material for SDS. The private key is write-only: the API shows its fingerprint (fp:…). */
-export interface Secret extends Meta {
-  description?: string;
-  tls?: { certificate: string; privateKey?: string };
-  ca?: string;
-}
+export type Secret = Schemas['Secret'];
+
+/** What every object has: its name, version and last change. */
+export type Meta = Pick<Route, 'name' | 'version' | 'updatedAt' | 'updatedBy'>;
+
+export type Action = Schemas['Action'];
+export type Backend = Schemas['Backend'];
+export type HeaderPolicy = Schemas['HeaderPolicy'];
+export type HeaderMutation = Schemas['HeaderMutation'];
+export type Redirect = Schemas['Redirect'];
+export type Respond = Schemas['Respond'];
+export type Rewrite = Schemas['Rewrite'];
+export type Retries = Schemas['Retries'];
+export type RateLimit = Schemas['RateLimit'];
+export type Listener = Schemas['Listener'];
+export type Endpoint = Schemas['UpstreamEndpoint'];
 
 /** What an update sends in place of the private key to keep the stored one. */
 export const REDACTED_KEY = '<redacted>';
