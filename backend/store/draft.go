@@ -237,6 +237,8 @@ type draftWrite struct {
 	// problems and order of the draft after the last flush.
 	problems []keyedProblem
 	sorted   []model.Object
+	// published are the versions recorded, announced after the commit.
+	published []Published
 }
 
 // op is one staged change and the revision it records.
@@ -285,6 +287,12 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 		return fmt.Errorf("commit: %w", err)
 	}
 	s.setDraft(next)
+	if len(w.ops) > 0 {
+		s.announceDraft(next.gen, base, w.changes)
+	}
+	for _, p := range w.published {
+		s.announcePublished(p)
+	}
 	return nil
 }
 
@@ -726,6 +734,7 @@ func (w *draftWrite) rollback(actor, gateway string, version int64) (Published, 
 	if err != nil {
 		return Published{}, err
 	}
+	w.published = append(w.published, p)
 	if err := audit(w.ctx, w.tx, AuditEntry{At: w.now, Actor: actor, Action: "gateway.rollback", Target: gateway,
 		Detail: fmt.Sprintf("restored version %d as version %d", version, p.Version)}); err != nil {
 		return Published{}, err

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,25 +21,62 @@ func publish(ctx context.Context, q querier, keys *seal.Keyring, now time.Time, 
 	if err != nil {
 		return Published{}, err
 	}
+	p, _, err := publishWorkspace(ctx, q, keys, now, actor, gateway, note, ws, false)
+	return p, err
+}
+
+// publishWorkspace records ws as the gateway's next version. With
+// skipEqual, a ws equal to the latest version records nothing and returns
+// that version with unchanged set.
+func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, now time.Time, actor, gateway, note string,
+	ws model.Workspace, skipEqual bool) (p Published, unchanged bool, err error) {
+	digest, err := workspaceDigest(keys, ws)
+	if err != nil {
+		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
+	}
+	if skipEqual {
+		var version int64
+		var last sql.NullString
+		err := q.QueryRowContext(ctx, `SELECT version, digest FROM published WHERE gateway = ?
+			ORDER BY version DESC LIMIT 1`, gateway).Scan(&version, &last)
+		switch {
+		case err == nil && last.Valid && last.String == digest:
+			return Published{Gateway: gateway, Version: version, Workspace: ws}, true, nil
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return Published{}, false, fmt.Errorf("publish %q: read latest version: %w", gateway, err)
+		}
+	}
 	sealed, err := sealWorkspace(keys, ws)
 	if err != nil {
-		return Published{}, fmt.Errorf("publish %q: %w", gateway, err)
+		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
 	}
 	body, err := json.Marshal(sealed)
 	if err != nil {
-		return Published{}, fmt.Errorf("publish %q: encode: %w", gateway, err)
+		return Published{}, false, fmt.Errorf("publish %q: encode: %w", gateway, err)
 	}
-	p := Published{Gateway: gateway, At: now, Actor: actor, Note: note, Workspace: ws}
-	if err := q.QueryRowContext(ctx, `INSERT INTO published (gateway, version, at, actor, note, workspace)
-		VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM published WHERE gateway = ?), ?, ?, ?, ?)
-		RETURNING version`, gateway, gateway, unixNano(now), actor, note, string(body)).Scan(&p.Version); err != nil {
-		return Published{}, fmt.Errorf("publish %q: %w", gateway, err)
+	p = Published{Gateway: gateway, At: now, Actor: actor, Note: note, Workspace: ws}
+	if err := q.QueryRowContext(ctx, `INSERT INTO published (gateway, version, at, actor, note, workspace, digest)
+		VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM published WHERE gateway = ?), ?, ?, ?, ?, ?)
+		RETURNING version`, gateway, gateway, unixNano(now), actor, note, string(body), digest).Scan(&p.Version); err != nil {
+		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
 	}
 	if err := audit(ctx, q, AuditEntry{At: now, Actor: actor, Action: "gateway.publish", Target: gateway,
 		Detail: fmt.Sprintf("version %d", p.Version)}); err != nil {
-		return Published{}, err
+		return Published{}, false, err
 	}
-	return p, nil
+	return p, false, nil
+}
+
+// workspaceDigest identifies ws's content, objects' versions included.
+// Secret values enter it as their keyed fingerprints: a plain hash of a
+// password on disk could be tested against guesses.
+func workspaceDigest(keys *seal.Keyring, ws model.Workspace) (string, error) {
+	b, err := json.Marshal(model.RedactWorkspace(ws, keys))
+	if err != nil {
+		return "", fmt.Errorf("digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func getPublished(ctx context.Context, q querier, keys *seal.Keyring, gateway string, version int64) (Published, error) {

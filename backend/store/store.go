@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/routedeck/routedeck/backend/events"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/seal"
 
@@ -48,6 +49,9 @@ type Store struct {
 
 	mu    sync.Mutex
 	draft *draftCache // last committed draft, see draft.go
+
+	// events announces every committed change (events.go).
+	events *events.Bus
 
 	// generation reads the draft generation. Callers check it on every
 	// request that serves something derived from the draft (/evaluate,
@@ -82,7 +86,7 @@ func Open(ctx context.Context, path string, keys *seal.Keyring) (*Store, error) 
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &Store{wdb: wdb, keys: keys, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{wdb: wdb, keys: keys, events: events.NewBus(), now: func() time.Time { return time.Now().UTC() }}
 	// Migrations run first, on the writer: the readers' query_only pragma
 	// would refuse them, and journal_mode(WAL) must be set before readers
 	// open the file.
@@ -319,7 +323,31 @@ func (s *Store) Publish(ctx context.Context, actor, gateway, note string) (Publi
 	if err := tx.Commit(); err != nil {
 		return Published{}, fmt.Errorf("publish %q: commit: %w", gateway, err)
 	}
+	s.announcePublished(p)
 	return p, nil
+}
+
+// PublishWorkspace records ws, a gateway workspace the caller read from
+// the draft (GatewayWorkspace) and checked, as the gateway's next version:
+// what was translated and tested is what is recorded, even if the draft
+// moved on meanwhile. When ws equals the latest version (the same objects
+// at the same versions), nothing is recorded and that version comes back
+// with unchanged set.
+func (s *Store) PublishWorkspace(ctx context.Context, actor, gateway, note string, ws model.Workspace) (p Published, unchanged bool, err error) {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
+	}
+	defer tx.Rollback()
+	p, unchanged, err = publishWorkspace(ctx, tx, s.keys, s.now(), actor, gateway, note, ws, true)
+	if err != nil || unchanged {
+		return p, unchanged, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Published{}, false, fmt.Errorf("publish %q: commit: %w", gateway, err)
+	}
+	s.announcePublished(p)
+	return p, false, nil
 }
 
 // GetPublished returns a published version; version 0 means the latest.
@@ -624,5 +652,6 @@ func (s *Store) PutSetting(ctx context.Context, actor, key string, v any) error 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("put setting %q: commit: %w", key, err)
 	}
+	s.events.Settings.Publish(events.SettingChanged{Key: key})
 	return nil
 }
