@@ -22,8 +22,16 @@ import (
 
 // Translator translates one gateway again and again, reusing the routes of
 // rules and the clusters of upstreams that did not change since the last
-// call, so a one-rule edit costs about one rule. The ADS server keeps one per
-// gateway. It is safe for concurrent use (calls are serialised).
+// call, so a one-rule edit costs about one rule. It is safe for concurrent
+// use (calls are serialised).
+//
+// In the server, each gateway's xDS runner owns one: a publish translates
+// the draft with it (only rules edited since the last publish are
+// translated again) and serves that very result, and an endpoint change
+// from discovery rebuilds only the load assignments it affects
+// (LoadAssignments). Each gateway's sandbox owns another for the draft it
+// runs. Gateway, a translation from cold, is for one-off callers (export,
+// lint notes, tests).
 type Translator struct {
 	mu   sync.Mutex
 	enc  keyEncoder
@@ -32,6 +40,7 @@ type Translator struct {
 	rules    map[string]*compiledRule
 	clusters map[string]*compiledCluster
 	digests  *digestCache
+	stats    Stats
 
 	// The state of the last successful translation, reused when the
 	// rules' order and host values did not change. Any failure clears it.
@@ -103,11 +112,28 @@ type ruleChanges struct {
 	dirty []int
 }
 
+// Stats counts the work a Translator did since it was made: what a change
+// really cost, for the server's translation metrics and for tests.
+type Stats struct {
+	Translations    int64 // Translate calls
+	Routes          int64 // rules translated (the others were reused)
+	Clusters        int64 // upstreams whose cluster was built
+	LoadAssignments int64 // load assignments rebuilt by LoadAssignments
+}
+
+// Stats returns the counts so far.
+func (t *Translator) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stats
+}
+
 // Translate translates the named gateway of ws; see Gateway.
 func (t *Translator) Translate(ws model.Workspace, gateway string, opts Options) (*Resources, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.call++
+	t.stats.Translations++
 	res, err := t.translate(ws, gateway, opts)
 	if err != nil {
 		t.resetState()
@@ -251,6 +277,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		c.index = i
 	}
 	compileJobs(jobs, ups)
+	t.stats.Routes += int64(len(jobs))
 	for _, j := range jobs {
 		c, nc := j.into, j.out
 		seenAt, index := c.seenAt, c.index
@@ -469,6 +496,7 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 		}
 		c := t.clusters[u.Name]
 		if c == nil || !bytes.Equal(c.key, t.enc.b) {
+			t.stats.Clusters++
 			c = &compiledCluster{key: bytes.Clone(t.enc.b)}
 			c.cluster, c.cla, c.err = buildCluster(u, eps, overridden)
 			t.clusters[u.Name] = c
@@ -489,6 +517,78 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 		}
 	}
 	return clusters, clas
+}
+
+// LoadAssignments returns the EDS load assignments of upstreams (those of
+// the workspace last served) with opts' endpoints, sorted by name. Only
+// upstreams whose definition or endpoints changed since this Translator
+// last saw them are rebuilt, and no rule is looked at: an endpoint change
+// costs its own load assignments, however many routes the gateway has.
+// The clusters themselves do not depend on the endpoints (they read them
+// over EDS), so the served clusters stay valid.
+func (t *Translator) LoadAssignments(upstreams []model.Upstream, opts Options) ([]*endpointv3.ClusterLoadAssignment, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	order := make([]int, len(upstreams))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(upstreams[a].Name, upstreams[b].Name) })
+	var problems model.Problems
+	var clas []*endpointv3.ClusterLoadAssignment
+	for _, i := range order {
+		u := &upstreams[i]
+		eps, overridden := opts.Endpoints[u.Name]
+		t.enc.reset()
+		t.enc.upstream(u)
+		if t.enc.present(overridden) {
+			t.enc.endpoints(eps)
+		}
+		c := t.clusters[u.Name]
+		if c == nil || !bytes.Equal(c.key, t.enc.b) {
+			t.stats.LoadAssignments++
+			c = &compiledCluster{key: bytes.Clone(t.enc.b), seenAt: t.call}
+			c.cluster, c.cla, c.err = buildCluster(u, eps, overridden)
+			t.clusters[u.Name] = c
+		}
+		if c.err != nil {
+			mergeProblems(&problems, model.Index("upstreams", i), fmt.Sprintf("upstream %q", u.Name), c.err)
+			continue
+		}
+		if c.cla != nil {
+			clas = append(clas, c.cla)
+		}
+	}
+	return clas, problems.Err()
+}
+
+// Translators keeps one Translator per gateway. The zero value is ready
+// to use; it is safe for concurrent use.
+type Translators struct {
+	mu sync.Mutex
+	m  map[string]*Translator
+}
+
+// For returns gateway's Translator, making it on first use.
+func (ts *Translators) For(gateway string) *Translator {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.m == nil {
+		ts.m = map[string]*Translator{}
+	}
+	t := ts.m[gateway]
+	if t == nil {
+		t = NewTranslator()
+		ts.m[gateway] = t
+	}
+	return t
+}
+
+// Forget drops gateway's Translator (the gateway was deleted).
+func (ts *Translators) Forget(gateway string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	delete(ts.m, gateway)
 }
 
 // routeConfig places every rule into the virtual hosts it can match, in
