@@ -27,7 +27,9 @@ import (
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/certfile"
+	"github.com/routedeck/routedeck/backend/events"
 	"github.com/routedeck/routedeck/backend/pki"
+	"github.com/routedeck/routedeck/backend/release"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
@@ -116,13 +118,18 @@ type Service struct {
 	ca      *pki.Authority
 	stopADS context.CancelFunc
 	sandbox *session.Service
-	// stopPrune ends the loop that stops deleted gateways' sandboxes.
-	stopPrune context.CancelFunc
-	targets   *targets.Service
-	feed      *endpointFeed
-	accessLog *accesslog.Store
-	wg        sync.WaitGroup
-	errc      chan error
+	// stopSandbox ends the runner that stops deleted gateways' sandboxes.
+	stopSandbox func()
+	targets     *targets.Service
+	feed        *endpointFeed
+	release     *release.Service
+	// stopRunners ends the release service's event runners.
+	stopRunners  func()
+	events       *events.Metrics
+	translations *release.Metrics
+	accessLog    *accesslog.Store
+	wg           sync.WaitGroup
+	errc         chan error
 }
 
 // New returns a service for cfg; nothing is opened until Start.
@@ -168,16 +175,30 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.ads = xds.New(adsOpts)
 	s.targets = targets.New(st, s.cfg.Getenv)
-	s.feed = newEndpointFeed(st, s.ads, s.targets, s.log)
-	s.feed.start()
-	pub := &adsPublisher{store: st, ads: s.ads, log: s.log, feed: s.feed,
-		consul: consulKV{targets: s.targets, store: st, log: s.log}}
-	pub.restore(ctx)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.ads.Metrics().Collectors()...)
+	s.events = events.NewMetrics()
+	reg.MustRegister(s.events.Collectors()...)
+	s.translations = release.NewMetrics()
+	reg.MustRegister(s.translations.Collectors()...)
+	s.feed = newEndpointFeed(st, s.targets, s.log)
+	s.feed.start(s.events)
 	reg.MustRegister(s.feed)
+	consul := consulKV{targets: s.targets, store: st, log: s.log}
+	s.release = release.New(release.Options{Store: st, ADS: s.ads, Endpoints: s.feed, Published: consul.published,
+		Logger: s.log, Metrics: s.translations, Events: s.events})
+	// Restored versions are served before the runners follow the
+	// store's events; the discovered upstreams of those versions get a
+	// few seconds to report first.
+	pubs := release.LatestPublished(ctx, st, s.log)
+	s.feed.prime(ctx, pubs, restoreWait)
+	s.release.Restore(ctx, pubs)
+	runCtx, stopRunners := context.WithCancel(context.Background())
+	waitRelease := s.release.Start(runCtx, st.Events())
+	s.stopRunners = func() { stopRunners(); waitRelease() }
 	if err := s.startADS(adsListen); err != nil {
+		s.stopRunners()
 		s.feed.close()
 		st.Close()
 		return err
@@ -191,17 +212,18 @@ func (s *Service) Start(ctx context.Context) error {
 	// discovery reports.
 	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), ADSCredentials: sandboxCreds,
 		Logger: s.log, Settings: st, Discovered: s.feed.Routable})
-	s.startSandboxPrune()
+	s.startSandboxRunner()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.
-	pub.tests = sandboxTests{s.sandbox}
+	tests := sandboxTests{s.sandbox}
+	s.release.SetTests(tests)
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,
 		Logger:    s.log,
 		UI:        UIHandler(),
-		Publisher: pub,
+		Publisher: publisher{Service: s.release, store: st, ads: s.ads},
 		Sandbox:   s.sandbox,
-		TestPlane: pub.tests,
+		TestPlane: tests,
 		Simulator: traffic.NewSimulator(s.sandbox),
 		// The settings are saved in st, which the sandbox reads them from.
 		SandboxSettings: s.sandbox,
@@ -353,6 +375,10 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Addr is the address the HTTP server listens on (nil without Listen).
 func (s *Service) Addr() net.Addr { return s.addr }
 
+// Translations is the xDS runners' translation metrics, what
+// routedeck_translations_total reports.
+func (s *Service) Translations() *release.Metrics { return s.translations }
+
 // Store is the open store.
 func (s *Service) Store() *store.Store { return s.store }
 
@@ -364,6 +390,10 @@ func (s *Service) fail(err error) {
 		s.log.Error("serving failed", "err", err)
 	}
 }
+
+// restoreWait bounds how long a start waits for discovery before serving
+// the published gateways.
+const restoreWait = 5 * time.Second
 
 // Done reports a serving failure after Start.
 func (s *Service) Done() <-chan error { return s.errc }
@@ -379,13 +409,16 @@ func (s *Service) Stop() error {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
 	}
-	if s.stopPrune != nil {
-		s.stopPrune()
+	if s.stopSandbox != nil {
+		s.stopSandbox()
 	}
 	if s.sandbox != nil {
 		if err := s.sandbox.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop sandbox: %w", err))
 		}
+	}
+	if s.stopRunners != nil {
+		s.stopRunners()
 	}
 	if s.feed != nil {
 		s.feed.close()

@@ -16,32 +16,27 @@ import (
 	"github.com/routedeck/routedeck/backend/discovery"
 	consuldisc "github.com/routedeck/routedeck/backend/discovery/consul"
 	kubedisc "github.com/routedeck/routedeck/backend/discovery/kubernetes"
+	"github.com/routedeck/routedeck/backend/events"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/translate"
-	"github.com/routedeck/routedeck/backend/xds"
 )
 
-// syncInterval is how often the feed compares the upstreams in use with the
-// ones it watches. Reading the draft is a cached, in-memory operation, and a
-// publish does not wait for it: it kicks the loop at once.
-const syncInterval = 250 * time.Millisecond
-
 // endpointFeed runs discovery for the draft's and the published versions'
-// upstreams and turns endpoint changes into EDS-only updates of every
-// gateway whose published configuration uses the upstream.
+// upstreams and announces endpoint changes on the events bus, where each
+// gateway's xDS runner turns them into EDS-only updates. It follows the
+// store's events: a draft write or a published version may change the
+// upstreams to watch, a saved targets setting restarts the watches with
+// new clients.
 type endpointFeed struct {
 	store   *store.Store
-	ads     *xds.Server
 	targets *targets.Service
 	log     *slog.Logger
+	bus     *events.Bus
 
-	// mu orders snapshot writes: a publish and an endpoint change both
-	// translate with the endpoints known at that moment, so whichever
-	// writes last carries the newest endpoints.
 	mu     sync.Mutex
-	served map[string]store.Published // gateway -> version on ADS
+	served map[string]store.Published // gateway -> latest version recorded
 	// priming are versions about to be served at start-up, whose
 	// upstreams are watched before they are.
 	priming []store.Published
@@ -54,40 +49,57 @@ type endpointFeed struct {
 	// or Close waits for it, so it must not wait for mgrMu.
 	mgr atomic.Pointer[discovery.Manager]
 	// mgrMu serialises sync's restarts and Sync calls.
-	mgrMu      sync.Mutex
-	generation uint64 // of the targets the manager's sources were built from
-	upstreams  [32]byte
+	mgrMu     sync.Mutex
+	upstreams [32]byte
 
-	kick chan struct{}
 	stop context.CancelFunc
-	done chan struct{}
+	wg   sync.WaitGroup
 }
 
-func newEndpointFeed(st *store.Store, ads *xds.Server, tg *targets.Service, log *slog.Logger) *endpointFeed {
-	return &endpointFeed{store: st, ads: ads, targets: tg, log: log,
-		served: map[string]store.Published{}, known: map[string][]model.Endpoint{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func newEndpointFeed(st *store.Store, tg *targets.Service, log *slog.Logger) *endpointFeed {
+	return &endpointFeed{store: st, targets: tg, log: log, bus: st.Events(),
+		served: map[string]store.Published{}, known: map[string][]model.Endpoint{}}
 }
 
-// start builds the manager and keeps it in step with the store until close.
-func (f *endpointFeed) start() {
+// start builds the manager and keeps it in step with the store's events
+// until close. The subscriptions are made before the first sync, so no
+// change committed after start is missed.
+func (f *endpointFeed) start(m *events.Metrics) {
 	f.mgr.Store(f.newManager(context.Background()))
-	f.generation = f.targets.Generation()
 	ctx, cancel := context.WithCancel(context.Background())
 	f.stop = cancel
-	f.sync(ctx)
+	draft, pubs, settings := f.bus.Draft.Subscribe(), f.bus.Published.Subscribe(), f.bus.Settings.Subscribe()
+	f.sync(ctx, false)
+	f.wg.Add(3)
 	go func() {
-		defer close(f.done)
-		t := time.NewTicker(syncInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-f.kick:
+		defer f.wg.Done()
+		defer draft.Close()
+		events.Run(ctx, m, f.log, "discovery-draft", draft, func(ctx context.Context, _ []events.DraftChanged, _ int) {
+			f.sync(ctx, false)
+		})
+	}()
+	go func() {
+		defer f.wg.Done()
+		defer pubs.Close()
+		events.Run(ctx, m, f.log, "discovery-published", pubs, func(ctx context.Context, batch []events.Published, _ int) {
+			f.mu.Lock()
+			for _, ev := range batch {
+				if cur, ok := f.served[ev.Gateway]; !ok || ev.Version > cur.Version {
+					f.served[ev.Gateway] = store.Published{Gateway: ev.Gateway, Version: ev.Version, Workspace: ev.Workspace}
+				}
 			}
-			f.sync(ctx)
-		}
+			f.mu.Unlock()
+			f.sync(ctx, false)
+		})
+	}()
+	go func() {
+		defer f.wg.Done()
+		defer settings.Close()
+		events.Run(ctx, m, f.log, "discovery-settings", settings, func(ctx context.Context, batch []events.SettingChanged, lost int) {
+			if lost > 0 || slices.ContainsFunc(batch, func(e events.SettingChanged) bool { return e.Key == targets.SettingKey }) {
+				f.sync(ctx, true)
+			}
+		})
 	}()
 }
 
@@ -96,18 +108,10 @@ func (f *endpointFeed) close() {
 		return
 	}
 	f.stop()
-	<-f.done
+	f.wg.Wait()
 	f.mgrMu.Lock()
 	f.mgr.Load().Close()
 	f.mgrMu.Unlock()
-}
-
-// changed asks for a sync now (after a publish or a settings change).
-func (f *endpointFeed) changed() {
-	select {
-	case f.kick <- struct{}{}:
-	default:
-	}
 }
 
 // newManager builds a manager whose Kubernetes and Consul sources use the
@@ -131,9 +135,10 @@ func (f *endpointFeed) newManager(ctx context.Context) *discovery.Manager {
 	return discovery.NewManager(sources, f.onChange, f.log)
 }
 
-// sync restarts the manager when the targets changed and makes it watch
-// the upstreams now in use.
-func (f *endpointFeed) sync(ctx context.Context) {
+// sync makes the manager watch the upstreams now in use; with restart
+// (the targets changed) it first replaces the manager with one whose
+// sources use the new clients.
+func (f *endpointFeed) sync(ctx context.Context, restart bool) {
 	ups, err := f.upstreamsInUse(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -145,11 +150,10 @@ func (f *endpointFeed) sync(ctx context.Context) {
 	sum := sha256.Sum256(raw)
 	f.mgrMu.Lock()
 	defer f.mgrMu.Unlock()
-	if gen := f.targets.Generation(); gen != f.generation {
+	if restart {
 		f.log.Info("discovery: targets changed, restarting watches")
 		f.mgr.Load().Close()
 		f.mgr.Store(f.newManager(ctx))
-		f.generation = gen
 		f.upstreams = [32]byte{}
 	}
 	if sum == f.upstreams {
@@ -216,7 +220,7 @@ func (f *endpointFeed) prime(ctx context.Context, pubs []store.Published, wait t
 		f.priming = nil
 		f.mu.Unlock()
 	}()
-	f.sync(ctx)
+	f.sync(ctx, false)
 	var pending []string
 	for _, pub := range pubs {
 		for _, u := range pub.Workspace.Upstreams {
@@ -225,6 +229,9 @@ func (f *endpointFeed) prime(ctx context.Context, pubs []store.Published, wait t
 			}
 		}
 	}
+	// A bounded wait at start-up only, checked every 20 ms: discovery
+	// reports per upstream through the manager's status, which announces
+	// no event of its own for "reported, with no endpoints".
 	deadline := time.Now().Add(wait)
 	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		pending = slices.DeleteFunc(pending, func(name string) bool {
@@ -264,6 +271,14 @@ func (f *endpointFeed) Routable(upstream string) ([]model.Endpoint, bool) {
 	return eps, ok
 }
 
+// RoutableAll is the endpoints of every discovered upstream now, what the
+// gateways' xDS runners translate with.
+func (f *endpointFeed) RoutableAll() map[string][]model.Endpoint {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.routableLocked()
+}
+
 // Status reports what discovery knows about an upstream (the API's
 // GET /upstreams/{name}/endpoints).
 func (f *endpointFeed) Status(upstream string) (discovery.Status, bool) {
@@ -274,70 +289,32 @@ func (f *endpointFeed) Status(upstream string) (discovery.Status, bool) {
 	return m.Status(upstream)
 }
 
-// translateLocked translates gateway of ws with the discovered endpoints
-// known now, as its proxies get it. Callers hold f.mu.
-func (f *endpointFeed) translateLocked(ws model.Workspace, gateway string) (*translate.Resources, error) {
-	return translate.Gateway(ws, gateway, translate.Options{Endpoints: f.routableLocked()})
-}
-
-// TranslateGateway translates gateway of ws exactly as serve would hand it
-// to the proxies, discovered endpoints included (the API's Envoy export).
+// TranslateGateway translates gateway of ws exactly as its proxies would
+// get it, discovered endpoints included (the API's Envoy export).
 // Upstreams discovery does not watch (those only an old, unserved version
 // uses) get empty load assignments, as they would if that version were
 // served before discovery reported.
 func (f *endpointFeed) TranslateGateway(ws model.Workspace, gateway string) (*translate.Resources, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.translateLocked(ws, gateway)
+	return translate.Gateway(ws, gateway, translate.Options{Endpoints: f.RoutableAll()})
 }
 
-// serve translates pub with the current endpoints and makes it the
-// gateway's snapshot.
-func (f *endpointFeed) serve(ctx context.Context, pub store.Published) (*translate.Resources, error) {
-	f.mu.Lock()
-	res, err := f.translateLocked(pub.Workspace, pub.Gateway)
-	if err == nil {
-		err = f.ads.SetGateway(ctx, pub.Gateway, res, versionLabel(pub.Version))
-	}
-	if err == nil {
-		f.served[pub.Gateway] = pub
-	}
-	f.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	f.changed()
-	return res, nil
-}
-
-// onChange is the manager's callback: every gateway on ADS that uses the
-// upstream gets its endpoints again, EDS only.
+// onChange is the manager's callback: it keeps the upstream's last known
+// endpoints and announces the change; the xDS runners push EDS.
 func (f *endpointFeed) onChange(upstream string, eps []discovery.Endpoint) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	switch {
 	case eps == nil:
 		delete(f.known, upstream)
 	case len(eps) > 0 && eps[0].Source == discovery.SourceDNS:
 		// Envoy resolves DNS upstreams itself; see Manager.Routable.
+		f.mu.Unlock()
+		return
 	default:
 		f.known[upstream] = discovery.Routable(eps)
 	}
-	ctx := context.Background()
-	for gateway, pub := range f.served {
-		if !slices.ContainsFunc(pub.Workspace.Upstreams, func(u model.Upstream) bool { return u.Name == upstream }) {
-			continue
-		}
-		res, err := f.translateLocked(pub.Workspace, gateway)
-		if err == nil {
-			err = f.ads.SetEndpoints(ctx, gateway, res.Endpoints)
-		}
-		if err != nil {
-			f.log.Error("discovery: update gateway endpoints", "gateway", gateway, "upstream", upstream, "err", err)
-			continue
-		}
-		f.log.Debug("discovery: endpoints pushed", "gateway", gateway, "upstream", upstream)
-	}
+	ev := events.EndpointsChanged{Upstream: upstream, Endpoints: f.known[upstream]}
+	f.mu.Unlock()
+	f.bus.Endpoints.Publish(ev)
 }
 
 // Describe and Collect make the feed a Prometheus collector for the

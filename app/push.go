@@ -27,22 +27,20 @@ type consulKV struct {
 	log     *slog.Logger
 }
 
-// pushConsul writes pub to Consul's KV when the target asks for it. The
-// version is already live on ADS by then, so a Consul failure does not undo
-// the publish: it is logged and audited as publish.consul.failed, where an
-// operator sees it next to the publish.
-func (p *adsPublisher) pushConsul(ctx context.Context, actor string, pub store.Published) {
-	if p.consul.targets == nil {
-		return
-	}
-	err := p.consul.publish(ctx, pub)
+// published writes pub to Consul's KV when the target asks for it (the
+// release service's Published hook). The version is already live on ADS
+// by then, so a Consul failure does not undo the publish: it is logged and
+// audited as publish.consul.failed, where an operator sees it next to the
+// publish.
+func (c consulKV) published(ctx context.Context, actor string, pub store.Published) {
+	err := c.publish(ctx, pub)
 	if err == nil {
 		return
 	}
-	p.log.Error("publish to consul kv", "gateway", pub.Gateway, "version", pub.Version, "err", err)
-	if aerr := p.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "publish.consul.failed", Target: pub.Gateway,
+	c.log.Error("publish to consul kv", "gateway", pub.Gateway, "version", pub.Version, "err", err)
+	if aerr := c.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "publish.consul.failed", Target: pub.Gateway,
 		Detail: fmt.Sprintf("version %d: %v", pub.Version, err)}); aerr != nil {
-		p.log.Error("audit consul publish failure", "err", aerr)
+		c.log.Error("audit consul publish failure", "err", aerr)
 	}
 }
 

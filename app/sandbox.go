@@ -3,39 +3,39 @@ package app
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
-	"time"
 
+	"github.com/routedeck/routedeck/backend/events"
+	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/sandbox/session"
 )
 
-// sandboxPruneInterval is how often the sandboxes of deleted gateways are
-// looked for; a delete goes to the store without passing the sandbox.
-const sandboxPruneInterval = time.Second
-
-// startSandboxPrune stops the sandbox (data plane, listeners) of every
-// gateway that is deleted, until Stop.
-func (s *Service) startSandboxPrune() {
+// startSandboxRunner stops the sandbox (data plane, listeners) of every
+// gateway the draft loses, as the store announces it, until Stop.
+func (s *Service) startSandboxRunner() {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stopPrune = cancel
-	s.wg.Add(1)
+	sub := s.store.Events().Draft.Subscribe()
+	done := make(chan struct{})
+	s.stopSandbox = func() { cancel(); <-done }
 	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(sandboxPruneInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
+		defer close(done)
+		defer sub.Close()
+		events.Run(ctx, s.events, s.log, "sandbox", sub, func(ctx context.Context, batch []events.DraftChanged, lost int) {
+			if lost == 0 && !slices.ContainsFunc(batch, deletesGateway) {
 				return
-			case <-t.C:
 			}
 			if err := s.sandbox.Prune(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("sandbox: stop deleted gateways' sandboxes", "err", err)
 			}
-		}
+		})
 	}()
+}
+
+func deletesGateway(e events.DraftChanged) bool {
+	return slices.ContainsFunc(e.Deleted, func(obj model.Object) bool { return obj.Kind() == model.KindGateway })
 }
 
 // sandboxTests runs route test requests through the sandbox's data plane

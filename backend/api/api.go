@@ -26,8 +26,10 @@ import (
 // provides it; without one the publish endpoints answer 501.
 type Publisher interface {
 	// Publish translates, validates and records the gateway's draft as a
-	// new published version and pushes it. force skips the route tests.
-	Publish(ctx context.Context, actor, gateway string, force bool) (version int64, err error)
+	// new published version and pushes it; a draft equal to the live
+	// version records nothing (PublishResult.Unchanged). force skips the
+	// route tests.
+	Publish(ctx context.Context, actor, gateway string, force bool) (PublishResult, error)
 	// Rollback republishes an older version as a new one.
 	Rollback(ctx context.Context, actor, gateway string, version int64) (newVersion int64, err error)
 	// Proxies reports the proxies of a gateway and what they acknowledged.

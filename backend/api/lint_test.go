@@ -13,9 +13,9 @@ import (
 // so the API's publish response can be tested without an ADS server.
 type recordingPublisher struct{ version int64 }
 
-func (p *recordingPublisher) Publish(context.Context, string, string, bool) (int64, error) {
+func (p *recordingPublisher) Publish(context.Context, string, string, bool) (PublishResult, error) {
 	p.version++
-	return p.version, nil
+	return PublishResult{Version: p.version}, nil
 }
 
 func (p *recordingPublisher) Rollback(context.Context, string, string, int64) (int64, error) {

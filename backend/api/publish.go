@@ -31,22 +31,32 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := chi.URLParam(r, "name")
-	v, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), name, req.Force)
+	res, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), name, req.Force)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	lint := s.publishWarnings(r, name)
-	writeJSON(w, http.StatusOK, publishResponse{Version: v, Warnings: lint.Items, Notes: lint.Notes})
+	writeJSON(w, http.StatusOK, publishResponse{Version: res.Version, Unchanged: res.Unchanged, Warnings: lint.Items, Notes: lint.Notes})
 }
 
-// publishResponse is the answer to a publish: the new version, the rules
+// PublishResult is what a publish did: the version live now and whether
+// the draft already equalled it, in which case nothing was recorded or
+// pushed.
+type PublishResult struct {
+	Version   int64
+	Unchanged bool
+}
+
+// publishResponse is the answer to a publish: the live version, whether
+// the publish changed nothing (the draft equals that version), the rules
 // of the draft that can never match (warnings, not errors) and notes on
 // rules that work differently from how they read.
 type publishResponse struct {
-	Version  int64         `json:"version"`
-	Warnings []lintFinding `json:"warnings"`
-	Notes    []lintNote    `json:"notes"`
+	Version   int64         `json:"version"`
+	Unchanged bool          `json:"unchanged"`
+	Warnings  []lintFinding `json:"warnings"`
+	Notes     []lintNote    `json:"notes"`
 }
 
 type rollbackRequest struct {
