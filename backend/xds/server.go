@@ -175,6 +175,17 @@ func (s *Server) Version(gateway string) string {
 	return ""
 }
 
+// TypeVersion returns the version key's snapshot serves typeURL at, ""
+// if none: after an endpoint-only update EDS moves on while the snapshot's
+// version stays.
+func (s *Server) TypeVersion(key, typeURL string) string {
+	snap := s.cache.get(key)
+	if snap == nil || snap.types[typeURL] == nil {
+		return ""
+	}
+	return snap.types[typeURL].version
+}
+
 // InSync reports whether a proxy that acknowledged acked (type URL ->
 // version, as ProxyStatus.Acked) runs key's current snapshot. Versions are
 // per type: a type whose content did not change keeps the version the
