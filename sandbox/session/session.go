@@ -103,6 +103,9 @@ type Service struct {
 	// ca issues the certificates of TLS mocks; made on first use, kept in
 	// memory only.
 	ca *upstream.CA
+	// translators keep each gateway's draft translation, so a rebuild
+	// after an edit translates only the rules it changed.
+	translators translate.Translators
 }
 
 // gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
@@ -221,6 +224,7 @@ func (s *Service) Stop(gateway string) error {
 	delete(s.ports, gateway)
 	s.retainMocksLocked(gateway, nil)
 	s.mu.Unlock()
+	s.translators.Forget(gateway)
 	s.opts.ADS.DeleteGateway(Key(gateway))
 	if gs == nil {
 		return nil
@@ -304,7 +308,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := translate.Gateway(ws, gateway, translate.Options{Endpoints: endpoints})
+	res, err := s.translators.For(gateway).Translate(ws, gateway, translate.Options{Endpoints: endpoints})
 	if err != nil {
 		return nil, err
 	}
