@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/lint"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
@@ -128,6 +129,8 @@ type server struct {
 	drafts draftCache
 	// translators find the draft warnings of writes.
 	translators draftTranslators
+	// lint keeps each gateway's lint report until a change touches it.
+	lint *lint.Cache
 }
 
 // NewHandler builds the whole HTTP surface: the API under /api/v1 and,
@@ -149,6 +152,7 @@ func NewHandler(deps Deps) http.Handler {
 	}
 	s.Timeouts = s.Timeouts.orDefault()
 	s.authn = &auth.Authenticator{Lookup: deps.Store, Fail: s.writeError}
+	s.lint = lint.New(deps.Store)
 	need := s.authn.Require
 
 	r := chi.NewRouter()
@@ -192,7 +196,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleEditor), long).Post("/publish", s.publish)
 						r.With(need(auth.RoleEditor), long).Post("/rollback", s.rollback)
 						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
-						r.With(need(auth.RoleViewer)).Get("/lint", s.lint)
+						r.With(need(auth.RoleViewer)).Get("/lint", s.lintGateway)
 						r.With(need(auth.RoleViewer)).Get("/published", s.published)
 						r.With(need(auth.RoleViewer)).Get("/published/{version}", s.publishedVersion)
 						// Deploying and applying exports write to clusters

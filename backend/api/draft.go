@@ -9,7 +9,7 @@ import (
 )
 
 // draftCache keeps what the API derives from a gateway's draft (the
-// workspace read from the store, its compiled rules, its lint report) for
+// workspace read from the store, its compiled rules) for
 // the draft generation it was derived from. Loading and compiling
 // thousands of routes costs milliseconds to seconds, and /evaluate and
 // the routes list ask far more often than the draft changes. Only the
@@ -26,7 +26,6 @@ type draftCache struct {
 type draftEntry struct {
 	ws   derived[model.Workspace]
 	prog derived[*rules.Program]
-	lint derived[lintReport]
 }
 
 // derived is a value computed on first use. A failure is not kept: the

@@ -251,6 +251,8 @@ type op struct {
 // writeDraft runs fn in a write transaction with the current draft loaded,
 // commits, and keeps the resulting draft for the next write.
 func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) error {
+	s.draftMu.Lock()
+	defer s.draftMu.Unlock()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)

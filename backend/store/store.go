@@ -49,6 +49,9 @@ type Store struct {
 
 	mu    sync.Mutex
 	draft *draftCache // last committed draft, see draft.go
+	// draftMu orders draft writes from start to announcement, so their
+	// events arrive in generation order, one generation apart.
+	draftMu sync.Mutex
 
 	// events announces every committed change (events.go).
 	events *events.Bus
