@@ -397,9 +397,13 @@ func newPublishCmd(o *options) *cobra.Command {
 		Short: "Publish a gateway's draft to its Envoys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			version, err := o.publishAction(cmd.Context(), gateway, "publish", map[string]bool{"force": force})
+			version, unchanged, err := o.publishAction(cmd.Context(), gateway, "publish", map[string]bool{"force": force})
 			if err != nil {
 				return err
+			}
+			if unchanged {
+				fmt.Fprintf(o.stdout, "gateway %s unchanged: the draft equals the live version %d, nothing published\n", gateway, version)
+				return nil
 			}
 			fmt.Fprintf(o.stdout, "gateway %s published as version %d\n", gateway, version)
 			return nil
@@ -419,7 +423,7 @@ func newRollbackCmd(o *options) *cobra.Command {
 		Short: "Publish an earlier version of a gateway again",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			version, err := o.publishAction(cmd.Context(), gateway, "rollback", map[string]int64{"version": to})
+			version, _, err := o.publishAction(cmd.Context(), gateway, "rollback", map[string]int64{"version": to})
 			if err != nil {
 				return err
 			}
@@ -435,25 +439,27 @@ func newRollbackCmd(o *options) *cobra.Command {
 }
 
 // publishAction posts body to the gateway's publish or rollback endpoint;
-// both answer with the version that was published.
-func (o *options) publishAction(ctx context.Context, gateway, action string, body any) (int64, error) {
+// both answer with the version that is live, and a publish says whether
+// the draft already equalled it.
+func (o *options) publishAction(ctx context.Context, gateway, action string, body any) (version int64, unchanged bool, err error) {
 	c, err := o.client()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	var res struct {
-		Version  int64 `json:"version"`
+		Version   int64 `json:"version"`
+		Unchanged bool  `json:"unchanged"`
 		Warnings []struct {
 			Rule    string `json:"rule"`
 			Message string `json:"message"`
 		} `json:"warnings"`
 	}
 	if err := c.do(ctx, "POST", "/gateways/"+url.PathEscape(gateway)+"/"+action, body, &res); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	// Lint findings do not stop a publish, but an operator should see them.
 	for _, w := range res.Warnings {
 		fmt.Fprintf(o.stderr, "routedeck: warning: rule %s %s\n", w.Rule, w.Message)
 	}
-	return res.Version, nil
+	return res.Version, res.Unchanged, nil
 }

@@ -46,4 +46,9 @@ then: {forward: [{upstream: web}]}
 	if !strings.Contains(errOut, `warning: rule orders never matches: rule "all-api"`) {
 		t.Errorf("stderr lacks the lint warning:\n%s", errOut)
 	}
+	// Nothing changed since: nothing is published, and the output says so.
+	out, errOut, code = e.client(t, "publish", "--gateway", "edge")
+	if code != 0 || !strings.Contains(out, "gateway edge unchanged: the draft equals the live version 1, nothing published") {
+		t.Fatalf("publish of an unchanged draft: exit %d %s%s", code, out, errOut)
+	}
 }
