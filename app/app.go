@@ -375,6 +375,9 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Addr is the address the HTTP server listens on (nil without Listen).
 func (s *Service) Addr() net.Addr { return s.addr }
 
+// Release is the publish flow and the gateways' xDS runners.
+func (s *Service) Release() *release.Service { return s.release }
+
 // Translations is the xDS runners' translation metrics, what
 // routedeck_translations_total reports.
 func (s *Service) Translations() *release.Metrics { return s.translations }

@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,fanout,memory,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
+//	go run ./bench [-only translate,incremental,fanout,publish,eds,memory,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -13,6 +13,11 @@
 //   - fanout: a publish until every ADS client ACKed it, for 100, 500 and
 //     2,000 clients (package adsbench over backend/xds/xdsload), and for
 //     2,000 clients over mutual TLS, held to 1.5x the plaintext figure;
+//   - publish: publishes through the API of the server routedeck serve
+//     builds, 10,000 routes: the first (cold), after a one-route edit,
+//     and with 1,000 ADS clients until all ACKed (bench/publish.go);
+//   - eds: one upstream's endpoint change until 1,000 ADS clients ACKed
+//     the new EDS, and how many rules it translated (none);
 //   - memory: the ADS server's resident memory with 10,000 routes and 1,000
 //     clients, the clients in a child process (adsbench.RunMemory);
 //   - sim: route selection by the simulated Envoy over 10,000 routes (first,
@@ -82,7 +87,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "translate", "incremental", "fanout", "sim", "evaluate", "accesslog"}
+var sections = []string{"memory", "translate", "incremental", "fanout", "publish", "eds", "sim", "evaluate", "accesslog"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -145,6 +150,10 @@ func main() {
 			figs, err = benchIncremental(sc)
 		case "fanout":
 			figs, err = benchFanOut(ctx, sc)
+		case "publish":
+			figs, err = benchPublish(ctx, sc)
+		case "eds":
+			figs, err = benchEDS(ctx, sc)
 		case "sim":
 			figs, err = benchSim(sc)
 		case "evaluate":

@@ -129,7 +129,7 @@ func (c *Cache) Report(ctx context.Context, gateway string) (Report, error) {
 	if fresh {
 		return e.report, nil
 	}
-	ws, err := c.store.GatewayWorkspace(ctx, gateway)
+	ws, err := c.store.GatewayDraft(ctx, gateway)
 	if err != nil {
 		return Report{}, err
 	}

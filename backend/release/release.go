@@ -143,7 +143,7 @@ func (s *Service) report(r *runner) {
 // translated and tested is what is recorded and served, even if the draft
 // moves meanwhile. A draft equal to the live version records nothing.
 func (s *Service) Publish(ctx context.Context, actor, gateway string, force bool) (Result, error) {
-	ws, err := s.opts.Store.GatewayWorkspace(ctx, gateway)
+	ws, err := s.opts.Store.GatewayDraft(ctx, gateway)
 	if err != nil {
 		return Result{}, err
 	}

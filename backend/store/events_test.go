@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/routedeck/routedeck/backend/events"
@@ -105,5 +106,28 @@ func TestPublishWorkspaceSkipsAnUnchangedDraft(t *testing.T) {
 	next, unchanged, err := s.PublishWorkspace(ctx, "alice", "public", "", ws)
 	if err != nil || unchanged || next.Version != first.Version+1 {
 		t.Fatalf("changed draft: version %d, unchanged %v, %v; want version %d", next.Version, unchanged, err, first.Version+1)
+	}
+}
+
+func TestGatewayDraftEqualsGatewayWorkspace(t *testing.T) {
+	s := seeded(t)
+	ctx := t.Context()
+	mustCreate(t, s, gateway("internal"), route("b", "public", "web", 5), route("a", "public", "api", 5),
+		route("c", "public", "web", 9), route("x", "internal", "api", 1))
+	for _, gw := range []string{"public", "internal"} {
+		want, err := s.GatewayWorkspace(ctx, gw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GatewayDraft(ctx, gw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("GatewayDraft(%s) = %+v\nGatewayWorkspace = %+v", gw, got, want)
+		}
+	}
+	if _, err := s.GatewayDraft(ctx, "nope"); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Fatalf("missing gateway: %v", err)
 	}
 }
