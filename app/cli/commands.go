@@ -449,7 +449,7 @@ func (o *options) publishAction(ctx context.Context, gateway, action string, bod
 	var res struct {
 		Version   int64 `json:"version"`
 		Unchanged bool  `json:"unchanged"`
-		Warnings []struct {
+		Warnings  []struct {
 			Rule    string `json:"rule"`
 			Message string `json:"message"`
 		} `json:"warnings"`

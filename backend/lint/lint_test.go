@@ -42,7 +42,9 @@ func open(t *testing.T) (*store.Store, string) {
 
 // computed is how many reports of gateway the cache computed so far: each
 // one translates once for its rate-limit notes.
-func (c *Cache) computed(gateway string) int64 { return c.translators.For(gateway).Stats().Translations }
+func (c *Cache) computed(gateway string) int64 {
+	return c.translators.For(gateway).Stats().Translations
+}
 
 func TestCacheKeepsReportsUntilAChangeTouchesThem(t *testing.T) {
 	st, dir := open(t)
