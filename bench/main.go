@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,fanout,publish,eds,memory,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
+//	go run ./bench [-only translate,incremental,fanout,publish,eds,memory,servermem,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -20,6 +20,9 @@
 //     the new EDS, and how many rules it translated (none);
 //   - memory: the ADS server's resident memory with 10,000 routes and 1,000
 //     clients, the clients in a child process (adsbench.RunMemory);
+//   - servermem: the whole server's resident memory (store, API, lint,
+//     release service, ADS) with 10,000 routes published to 1,000
+//     clients in a child process (bench/servermem.go);
 //   - sim: route selection by the simulated Envoy over 10,000 routes (first,
 //     last, miss, regex), ns/op and allocs/op from testing.Benchmark;
 //   - evaluate: POST /evaluate over loopback against the server routedeck
@@ -87,7 +90,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "translate", "incremental", "fanout", "publish", "eds", "sim", "evaluate", "accesslog"}
+var sections = []string{"memory", "servermem", "translate", "incremental", "fanout", "publish", "eds", "sim", "evaluate", "accesslog"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -144,6 +147,8 @@ func main() {
 		switch s {
 		case "memory":
 			figs, err = benchMemory(ctx, sc)
+		case "servermem":
+			figs, err = benchServerMemory(ctx, sc)
 		case "translate":
 			figs, err = benchTranslate(sc)
 		case "incremental":

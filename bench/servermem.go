@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/release"
+	"github.com/routedeck/routedeck/bench/workload"
+)
+
+// benchServerMemory is the resident memory of the whole server routedeck
+// serve runs (store with its decoded draft, API, lint, release service and
+// its translators, ADS) holding a published sc.memRoutes-route gateway
+// served to sc.memClients ADS clients, the clients in a child process. Run
+// it alone (-only servermem) for a figure no other section's leftovers
+// weigh on; in a full run the memory freed before it is returned to the
+// system first.
+func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	before, _ := vmStatus("VmRSS")
+	dir, err := os.MkdirTemp("", "routedeck-bench-servermem-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	svc := app.New(app.Config{DataDir: dir, Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0", ADSInsecurePlaintext: true,
+		NoDemo: true, Notices: io.Discard, Logger: slog.New(slog.DiscardHandler)})
+	if err := svc.Start(ctx); err != nil {
+		return nil, err
+	}
+	defer svc.Stop()
+	if _, err := svc.Store().Apply(ctx, "bench", workload.Workspace(sc.memRoutes, sc.memRoutes/10, sc.memRoutes/10)); err != nil {
+		return nil, err
+	}
+	res, err := svc.Release().Publish(ctx, "bench", workload.Gateway, false)
+	if err != nil {
+		return nil, err
+	}
+	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+svc.ADSAddr().String(), "-n="+strconv.Itoa(sc.memClients),
+		"-timeout="+time.Until(deadlineOf(ctx)).Round(time.Second).String())
+	child.Stderr = os.Stderr
+	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := child.Start(); err != nil {
+		return nil, fmt.Errorf("start client process: %w", err)
+	}
+	defer func() { stdin.Close(); _ = child.Wait() }()
+	if err := readLine(stdout, "connected"); err != nil {
+		return nil, fmt.Errorf("client process: %w", err)
+	}
+	want := release.VersionLabel(res.Version)
+	for {
+		n := 0
+		for _, p := range svc.ADS().Proxies(workload.Gateway) {
+			if p.Connected && p.Acked[resource.RouteType] == want {
+				n++
+			}
+		}
+		if n == sc.memClients {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%d of %d clients acked: %w", n, sc.memClients, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	runtime.GC()
+	rss, _ := vmStatus("VmRSS")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return []Figure{{
+		Name: "memory.server.rss",
+		Description: fmt.Sprintf("resident memory of the whole server (store, API, lint, release service, ADS) with a published %d-route gateway served to %d ACKing clients (clients in a child process)",
+			sc.memRoutes, sc.memClients),
+		Value: round(rss, 1), Unit: "MiB", Target: 150,
+		Detail: map[string]any{"heapMiB": round(float64(ms.HeapInuse)/(1<<20), 1), "rssBeforeStartMiB": round(before, 1)},
+	}}, nil
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(time.Minute)
+}
+
+func readLine(r io.Reader, want string) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("exited before saying %q", want)
+}
+
+// vmStatus reads a "kB" field of /proc/self/status in MiB.
+func vmStatus(field string) (float64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/self/status", field)
+}
