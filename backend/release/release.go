@@ -163,25 +163,35 @@ func (s *Service) Publish(ctx context.Context, actor, gateway string, force bool
 	if force {
 		note = "forced"
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	// The lock is held from recording to serving, so the runner's own
-	// handling of the published event finds the version served already.
-	pub, unchanged, err := s.opts.Store.PublishWorkspace(ctx, actor, gateway, note, ws)
+	pub, unchanged, err := s.record(ctx, r, actor, gateway, note, ws, res)
 	if err != nil {
 		return Result{}, err
 	}
-	if unchanged && r.served != nil && r.served.Version == pub.Version {
-		s.log.Info("publish: draft equals the live version, nothing to do", "gateway", gateway, "version", pub.Version)
-		return Result{Version: pub.Version, Unchanged: true}, nil
-	}
-	if err := s.serveLocked(ctx, r, pub, res); err != nil {
-		return Result{}, err
-	}
-	if !unchanged && s.opts.Published != nil {
+	if unchanged {
+		s.log.Info("publish: the draft equals the live version, nothing published", "gateway", gateway, "version", pub.Version)
+	} else if s.opts.Published != nil {
 		s.opts.Published(ctx, actor, pub)
 	}
 	return Result{Version: pub.Version, Unchanged: unchanged}, nil
+}
+
+// record records ws as the gateway's next version and serves res, its
+// translation. r.mu is held from recording to serving, so the runner's
+// own handling of the published event finds the version served already.
+// An unchanged draft is served only if its version is not (a failed
+// serve before).
+func (s *Service) record(ctx context.Context, r *runner, actor, gateway, note string, ws model.Workspace,
+	res *translate.Resources) (store.Published, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pub, unchanged, err := s.opts.Store.PublishWorkspace(ctx, actor, gateway, note, ws)
+	if err != nil {
+		return pub, false, err
+	}
+	if unchanged && r.served != nil && r.served.Version == pub.Version {
+		return pub, true, nil
+	}
+	return pub, unchanged, s.serveLocked(ctx, r, pub, res)
 }
 
 // runTests runs the gateway's route tests on ws; see Publish.
@@ -209,21 +219,24 @@ func (s *Service) Rollback(ctx context.Context, actor, gateway string, version i
 		return 0, err
 	}
 	r := s.runner(gateway)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, err := s.translate(r, old.Workspace, gateway); err != nil {
-		return 0, fmt.Errorf("version %d no longer translates: %w", version, err)
-	}
-	pub, err := s.opts.Store.Rollback(ctx, actor, gateway, version)
-	if err != nil {
-		return 0, err
-	}
-	// The restored objects carry new object versions; translating them
-	// again reuses every rule the check above translated.
-	res, err := s.translate(r, pub.Workspace, gateway)
-	if err == nil {
-		err = s.serveLocked(ctx, r, pub, res)
-	}
+	pub, err := func() (store.Published, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if _, err := s.translate(r, old.Workspace, gateway); err != nil {
+			return store.Published{}, fmt.Errorf("version %d no longer translates: %w", version, err)
+		}
+		pub, err := s.opts.Store.Rollback(ctx, actor, gateway, version)
+		if err != nil {
+			return pub, err
+		}
+		// The restored objects carry new object versions; translating
+		// them again reuses every rule the check above translated.
+		res, err := s.translate(r, pub.Workspace, gateway)
+		if err == nil {
+			err = s.serveLocked(ctx, r, pub, res)
+		}
+		return pub, err
+	}()
 	if err != nil {
 		return 0, err
 	}
