@@ -370,9 +370,16 @@ const flows = {
   },
 
   async rollback() {
-    // Two published versions are needed to go back to the older one.
+    // Two published versions are needed to go back to the older one, and
+    // a publish of an unchanged draft records none: add a rule first (the
+    // rollback removes it again).
+    const made = await api('POST', '/routes', {
+      name: `${RULE}-rollback`, gateway: 'public', priority: 1, when: 'path.prefix("/e2e-rollback")',
+      then: { respond: { status: 204 } },
+    });
+    assert(made.status === 201, `create ${RULE}-rollback: ${made.status} ${made.body.slice(0, 200)}`);
     const r = await api('POST', '/gateways/public/publish', {});
-    assert(r.status === 200, `second publish: ${r.status} ${r.body}`);
+    assert(r.status === 200 && !JSON.parse(r.body).unchanged, `second publish: ${r.status} ${r.body}`);
     await go('/history');
     const table = page.getByTestId('published-versions');
     await table.waitFor();
