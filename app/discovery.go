@@ -74,8 +74,12 @@ func (f *endpointFeed) start(m *events.Metrics) {
 	go func() {
 		defer f.wg.Done()
 		defer draft.Close()
-		events.Run(ctx, m, f.log, "discovery-draft", draft, func(ctx context.Context, _ []events.DraftChanged, _ int) {
-			f.sync(ctx, false)
+		events.Run(ctx, m, f.log, "discovery-draft", draft, func(ctx context.Context, batch []events.DraftChanged, lost int) {
+			// Every upstream of the draft is watched, so only upstream
+			// writes change what to watch; route edits do not.
+			if lost > 0 || slices.ContainsFunc(batch, changesUpstreams) {
+				f.sync(ctx, false)
+			}
 		})
 	}()
 	go func() {
@@ -101,6 +105,11 @@ func (f *endpointFeed) start(m *events.Metrics) {
 			}
 		})
 	}()
+}
+
+func changesUpstreams(e events.DraftChanged) bool {
+	isUpstream := func(obj model.Object) bool { return obj.Kind() == model.KindUpstream }
+	return slices.ContainsFunc(e.Changed, isUpstream) || slices.ContainsFunc(e.Deleted, isUpstream)
 }
 
 func (f *endpointFeed) close() {
@@ -169,11 +178,11 @@ func (f *endpointFeed) sync(ctx context.Context, restart bool) {
 // is published.
 func (f *endpointFeed) upstreamsInUse(ctx context.Context) ([]model.Upstream, error) {
 	byName := map[string]model.Upstream{}
-	ws, err := f.store.Workspace(ctx)
+	draft, err := f.store.DraftUpstreams(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, u := range ws.Upstreams {
+	for _, u := range draft {
 		byName[u.Name] = u
 	}
 	f.mu.Lock()

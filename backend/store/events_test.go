@@ -131,3 +131,14 @@ func TestGatewayDraftEqualsGatewayWorkspace(t *testing.T) {
 		t.Fatalf("missing gateway: %v", err)
 	}
 }
+
+func TestDraftUpstreams(t *testing.T) {
+	s := seeded(t)
+	ups, err := s.DraftUpstreams(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups) != 2 || ups[0].Name != "api" || ups[1].Name != "web" {
+		t.Fatalf("DraftUpstreams = %+v, want api and web", ups)
+	}
+}

@@ -73,3 +73,25 @@ func (c *draftCache) gatewayWorkspace(gateway string) (model.Workspace, error) {
 	}
 	return ws, nil
 }
+
+// DraftUpstreams is every upstream of the draft, sorted by name, from the
+// decoded draft the store keeps (shared: callers must not change them).
+func (s *Store) DraftUpstreams(ctx context.Context) ([]model.Upstream, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read upstreams: %w", err)
+	}
+	defer tx.Rollback()
+	c, err := s.loadDraft(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.Upstream
+	for _, obj := range c.objs {
+		if u, ok := obj.(*model.Upstream); ok {
+			out = append(out, *u)
+		}
+	}
+	slices.SortFunc(out, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
