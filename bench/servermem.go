@@ -19,6 +19,7 @@ import (
 
 	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/release"
+	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/bench/workload"
 )
 
@@ -51,41 +52,13 @@ func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+svc.ADSAddr().String(), "-n="+strconv.Itoa(sc.memClients),
-		"-timeout="+time.Until(deadlineOf(ctx)).Round(time.Second).String())
-	child.Stderr = os.Stderr
-	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := child.StdinPipe()
+	stop, err := startClients(ctx, svc.ADSAddr().String(), sc.memClients)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
+	defer stop()
+	if err := waitAcked(ctx, svc.ADS(), resource.RouteType, sc.memClients, release.VersionLabel(res.Version)); err != nil {
 		return nil, err
-	}
-	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start client process: %w", err)
-	}
-	defer func() { stdin.Close(); _ = child.Wait() }()
-	if err := readLine(stdout, "connected"); err != nil {
-		return nil, fmt.Errorf("client process: %w", err)
-	}
-	want := release.VersionLabel(res.Version)
-	for {
-		n := 0
-		for _, p := range svc.ADS().Proxies(workload.Gateway) {
-			if p.Connected && p.Acked[resource.RouteType] == want {
-				n++
-			}
-		}
-		if n == sc.memClients {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%d of %d clients acked: %w", n, sc.memClients, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
 	}
 	runtime.GC()
 	rss, _ := vmStatus("VmRSS")
@@ -104,6 +77,54 @@ func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 		Detail: map[string]any{"heapMiB": round(float64(ms.HeapInuse)/(1<<20), 1), "rssBeforeStartMiB": round(before, 1),
 			"rssAfterFreeOSMemoryMiB": round(steady, 1)},
 	}}, nil
+}
+
+// startClients runs n ADS clients of the bench gateway in a child process
+// (this program again, as "-role=clients"), so they take no memory and no
+// scheduling from the server measured here; stop ends them.
+func startClients(ctx context.Context, addr string, n int) (stop func(), err error) {
+	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(n),
+		"-timeout="+time.Until(deadlineOf(ctx)).Round(time.Second).String())
+	child.Stderr = os.Stderr
+	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := child.Start(); err != nil {
+		return nil, fmt.Errorf("start client process: %w", err)
+	}
+	stop = func() { stdin.Close(); _ = child.Wait() }
+	if err := readLine(stdout, "connected"); err != nil {
+		stop()
+		return nil, fmt.Errorf("client process: %w", err)
+	}
+	return stop, nil
+}
+
+// waitAcked waits until n connected proxies of the bench gateway ACKed
+// version of typeURL, as the server tracks their ACKs.
+func waitAcked(ctx context.Context, ads *xds.Server, typeURL string, n int, version string) error {
+	for {
+		acked := 0
+		for _, p := range ads.Proxies(workload.Gateway) {
+			if p.Connected && p.Acked[typeURL] == version {
+				acked++
+			}
+		}
+		if acked >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d clients acked %s %s: %w", acked, n, typeURL, version, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 func deadlineOf(ctx context.Context) time.Time {
