@@ -30,8 +30,9 @@ import (
 // translated again) and serves that very result, and an endpoint change
 // from discovery rebuilds only the load assignments it affects
 // (LoadAssignments). Each gateway's sandbox owns another for the draft it
-// runs. Gateway, a translation from cold, is for one-off callers (export,
-// lint notes, tests).
+// runs, and the lint cache one for its rate-limit notes (Translators).
+// Gateway, a translation from cold, is for one-off callers (the Envoy
+// export, tests).
 type Translator struct {
 	mu   sync.Mutex
 	enc  keyEncoder
