@@ -63,6 +63,8 @@ type localReply struct {
 	headers Headers
 	// by names who answered, for the sandbox trace.
 	by string
+	// flag is the Envoy response flag the reply sets ("" for none).
+	flag string
 }
 
 // filterCtx is what a filter sees of one request.
@@ -529,7 +531,7 @@ func (rl *rateLimit) decode(fc *filterCtx) *localReply {
 		return nil
 	}
 	fc.note("local_ratelimit: bucket empty")
-	lr := &localReply{status: rl.status, body: "local_rate_limited", by: "local_ratelimit"}
+	lr := &localReply{status: rl.status, body: "local_rate_limited", by: "local_ratelimit", flag: "RL"}
 	for _, h := range rl.addResp {
 		lr.headers.Add(strings.ToLower(h.GetHeader().GetKey()), h.GetHeader().GetValue())
 	}
@@ -648,7 +650,7 @@ func (f *faultFilter) decode(fc *filterCtx) *localReply {
 	}
 	if f.abortStatus != 0 && rand.Uint64N(1_000_000) < f.abortPercent {
 		fc.note("fault: aborted with %d", f.abortStatus)
-		return &localReply{status: f.abortStatus, body: "fault filter abort", by: "fault"}
+		return &localReply{status: f.abortStatus, body: "fault filter abort", by: "fault", flag: "FI"}
 	}
 	return nil
 }
