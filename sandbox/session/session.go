@@ -189,6 +189,19 @@ func (s *Service) Health(gateway string) map[string]sim.ClusterHealth {
 	return gs.dp.Status().Health
 }
 
+// Stats are the statistics of the gateway's simulated Envoy under
+// Envoy's names (cluster.<name>.upstream_rq_pending_overflow, ...); nil
+// when the sandbox does not run or runs a real Envoy.
+func (s *Service) Stats(gateway string) map[string]uint64 {
+	s.mu.Lock()
+	gs := s.gateways[gateway]
+	s.mu.Unlock()
+	if gs == nil || gs.dp == nil {
+		return nil
+	}
+	return gs.dp.Stats()
+}
+
 // Key is the ADS snapshot key of a gateway's sandbox.
 func Key(gateway string) string { return "sandbox/" + gateway }
 

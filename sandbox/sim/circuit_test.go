@@ -71,6 +71,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 type captured struct {
 	status int
 	body   string
+	header http.Header
 	ex     *Exchange
 }
 
@@ -92,7 +93,7 @@ func (h *harness) sendCaptured(t *testing.T, path string) captured {
 	if err != nil {
 		t.Error(err)
 	}
-	return captured{resp.StatusCode, string(b), ex}
+	return captured{resp.StatusCode, string(b), resp.Header, ex}
 }
 
 func circuitBreakers(ts ...*clusterv3.CircuitBreakers_Thresholds) *clusterv3.CircuitBreakers {
@@ -152,7 +153,7 @@ func TestCircuitBreakerMaxRequests(t *testing.T) {
 		switch {
 		case c.status == 200:
 			ok++
-		case c.status == 503 && c.body == "upstream connect error or disconnect/reset before headers. reset reason: overflow" && c.ex.Flags == "UO" && c.ex.LocalReply == "router":
+		case c.status == 503 && c.body == "upstream connect error or disconnect/reset before headers. reset reason: overflow" && c.ex.Flags == "UO" && c.ex.LocalReply == "router" && c.header.Get("x-envoy-overloaded") == "true":
 			overflow++
 		default:
 			t.Errorf("unexpected answer %d %q flags %q", c.status, c.body, c.ex.Flags)

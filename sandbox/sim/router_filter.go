@@ -144,7 +144,7 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 			cancel()
 			ex.Attempts = append(ex.Attempts, Attempt{Endpoint: ep.addr, Error: err.Error(), Duration: time.Since(start)})
 			ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q: the %s circuit breaker (%s priority) is open", cl.name, of.what, d.Priority))
-			sendLocal(w, ex, &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", by: "router", flag: "UO"}, respAdd)
+			sendLocal(w, ex, overflowReply(), respAdd)
 			return
 		}
 		var resp *http.Response
@@ -299,4 +299,11 @@ func noteHealth(cl *cluster, ex *Exchange) {
 	if panicking {
 		ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q is in panic: fewer than %g%% of its hosts are healthy, so all hosts are balanced over", cl.name, cl.panicThreshold))
 	}
+}
+
+// overflowReply is the router's answer when a circuit breaker refuses a
+// try: Envoy marks it x-envoy-overloaded.
+func overflowReply() *localReply {
+	return &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", by: "router", flag: "UO",
+		headers: Headers{{"x-envoy-overloaded", "true"}}}
 }

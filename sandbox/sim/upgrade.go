@@ -39,7 +39,7 @@ func (dp *DataPlane) tunnel(w http.ResponseWriter, r *http.Request, cl *cluster,
 	if !take(&u.rq, l.maxRequests) {
 		cl.stats.rqPendingOverflow.Add(1)
 		ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q: the max_requests circuit breaker (%s priority) is open", cl.name, d.Priority))
-		sendLocal(w, ex, &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", by: "router", flag: "UO"}, respAdd)
+		sendLocal(w, ex, overflowReply(), respAdd)
 		return
 	}
 	defer u.rq.Add(-1)
