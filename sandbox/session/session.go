@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -103,6 +102,9 @@ type Service struct {
 	// ca issues the certificates of TLS mocks; made on first use, kept in
 	// memory only.
 	ca *upstream.CA
+	// life ends at Close, and with it every request in flight.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
@@ -150,12 +152,15 @@ func New(opts Options) *Service {
 	if opts.FindEnvoy == nil {
 		opts.FindEnvoy = envoy.Find
 	}
-	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger),
+	life, endLife := context.WithCancel(context.Background())
+	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger), life: life, endLife: endLife,
 		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
 }
 
-// Close stops every data plane and mock upstream.
+// Close ends the requests in flight and stops every data plane and mock
+// upstream.
 func (s *Service) Close() error {
+	s.endLife()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
@@ -617,6 +622,9 @@ type Result struct {
 	// filters that answered, upstream attempts. nil with a real Envoy,
 	// which reports only what EnvoyHeaders holds.
 	Envoy *sim.Exchange `json:"envoy"`
+	// WebSocket is the message exchange of a request that upgraded to a
+	// WebSocket: nil for any other request.
+	WebSocket *WebSocketResult `json:"webSocket,omitempty"`
 	// EnvoyHeaders are the response headers a real Envoy added about the
 	// exchange (x-envoy-*, server); set with the envoy engine only.
 	EnvoyHeaders map[string][]string `json:"envoyHeaders,omitempty"`
@@ -686,6 +694,7 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	defer context.AfterFunc(s.life, cancel)()
 	gs, err := s.ensure(ctx, tr.Gateway)
 	if err != nil {
 		return nil, err
@@ -720,7 +729,11 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 		// draft's certificates are made for the real host names and are
 		// often self-signed, and the test is about routing, not about
 		// trust. The result reports which certificate was presented.
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} //nolint:gosec // see above
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} //nolint:gosec // see above
+		// The transport is this request's alone: its connection must
+		// not outlive it.
+		defer tr.CloseIdleConnections()
+		client.Transport = tr
 	}
 	hreq, err := http.NewRequestWithContext(ctx, method, target+gs.addrs[listener]+u.RequestURI(), strings.NewReader(req.Body))
 	if err != nil {
@@ -751,22 +764,23 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 		hreq.Header.Set(sim.HeaderCapture, id)
 	}
 	start := time.Now()
-	resp, err := client.Do(hreq)
-	if err != nil {
-		return nil, fmt.Errorf("send test request: %w", err)
+	var ans answer
+	if hreq.Header.Get("Upgrade") != "" {
+		ans, err = upgradeTrip(ctx, gs.addrs[listener], gs.tls[listener], hreq)
+	} else {
+		ans, err = roundTrip(client, hreq)
 	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read test response: %w", err)
+		return nil, err
 	}
 	dur := time.Since(start)
 	res := &Result{
-		Response:   Response{Status: resp.StatusCode, Headers: lowerHeaders(resp.Header), Body: string(rb)},
+		Response:   Response{Status: ans.status, Headers: lowerHeaders(ans.header), Body: string(ans.body)},
 		Engine:     gs.engine,
 		DurationMs: float64(dur.Microseconds()) / 1000,
+		WebSocket:  ans.ws,
 	}
-	if cs := resp.TLS; cs != nil {
+	if cs := ans.tls; cs != nil {
 		res.TLS = &TLSResult{ServerName: cs.ServerName, Version: tls.VersionName(cs.Version), Protocol: cs.NegotiatedProtocol}
 		if len(cs.PeerCertificates) > 0 {
 			leaf := cs.PeerCertificates[0]
@@ -780,9 +794,14 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	} else {
 		res.EnvoyHeaders = envoyHeaders(res.Response.Headers)
 	}
-	if name := resp.Header.Get(upstream.HeaderUpstream); name != "" {
+	if name := ans.header.Get(upstream.HeaderUpstream); name != "" {
 		var echo upstream.Echo
-		if json.Unmarshal(rb, &echo) == nil {
+		switch {
+		case ans.status == http.StatusSwitchingProtocols:
+			// An upgrade has no echo body: the mock names itself in
+			// the 101's headers.
+			res.Upstream, res.Endpoint = &name, ans.header.Get(upstream.HeaderEndpoint)
+		case json.Unmarshal(ans.body, &echo) == nil:
 			res.Upstream, res.Endpoint, res.Received, res.StandsFor = &echo.Upstream, echo.Endpoint, &echo.Received, echo.StandsFor
 		}
 	}
