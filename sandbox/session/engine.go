@@ -45,10 +45,12 @@ func (s Settings) Validate() error {
 	return p.Err()
 }
 
-// SettingsStore is where the sandbox settings are read from; *store.Store
+// SettingsStore is where the sandbox settings are kept; *store.Store
 // provides it.
 type SettingsStore interface {
 	GetSetting(ctx context.Context, key string, v any) error
+	// PutSetting saves a setting on behalf of actor, for the audit log.
+	PutSetting(ctx context.Context, actor, key string, v any) error
 }
 
 // SelectEngine decides which data plane runs: the engine and, for envoy,

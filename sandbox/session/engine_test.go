@@ -124,6 +124,14 @@ func (m *memSettings) GetSetting(_ context.Context, key string, v any) error {
 	return nil
 }
 
+func (m *memSettings) PutSetting(_ context.Context, _, key string, v any) error {
+	if key != SettingsKey {
+		return fmt.Errorf("unexpected setting %q", key)
+	}
+	m.put(v.(Settings))
+	return nil
+}
+
 func (m *memSettings) put(s Settings) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

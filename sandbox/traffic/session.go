@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/sandbox/session"
 	"github.com/routedeck/routedeck/sandbox/sim"
 	"github.com/routedeck/routedeck/sandbox/upstream"
@@ -29,6 +31,16 @@ type Simulator struct {
 
 // NewSimulator returns a simulator over a sandbox service.
 func NewSimulator(sandbox *session.Service) *Simulator { return &Simulator{sandbox: sandbox} }
+
+// RunSimulation decodes a spec strictly (the body of POST
+// /sandbox/simulations) and runs it: the API's simulation hook.
+func (s *Simulator) RunSimulation(ctx context.Context, body json.RawMessage) (any, error) {
+	var spec Spec
+	if err := strictjson.Decode(body, &spec); err != nil {
+		return nil, err
+	}
+	return s.Simulate(ctx, spec)
+}
 
 // Simulate validates spec, brings the gateway's sandbox up, applies the
 // upstream profiles for the run (restoring the previous ones after) and
