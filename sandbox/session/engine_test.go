@@ -617,3 +617,42 @@ func TestMocksSharedBetweenGateways(t *testing.T) {
 	}
 	send("lab", "http://lab.example/x", "api")
 }
+
+// TestGatewayLockOutlivesStop: Stop waits for a build that holds the
+// gateway's lock instead of dropping the lock from under it, so no second
+// build of the same gateway can start beside the first; the lock leaves
+// the map once nobody holds or waits for it.
+func TestGatewayLockOutlivesStop(t *testing.T) {
+	s := newService(t, demo(t))
+	unlock := s.lockGateway("public")
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop("public") }()
+	second := make(chan func(), 1)
+	go func() { second <- s.lockGateway("public") }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop ran while a build held the gateway's lock")
+	case <-second:
+		t.Fatal("a second holder got the gateway's lock")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlock()
+	// Either may get the lock next; each lets the other in.
+	for stopped != nil || second != nil {
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Error(err)
+			}
+			stopped = nil
+		case release := <-second:
+			release()
+			second = nil
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.locks) != 0 {
+		t.Errorf("%d locks left in the map", len(s.locks))
+	}
+}

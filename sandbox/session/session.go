@@ -91,10 +91,13 @@ type Service struct {
 	log  *slog.Logger
 	pool *upstream.Pool
 
-	mu        sync.Mutex
-	gateways  map[string]*gatewaySandbox
-	buildLock map[string]*sync.Mutex
-	ports     map[string]*portPicker // by gateway; touched under its build lock
+	mu       sync.Mutex
+	gateways map[string]*gatewaySandbox
+	// locks serialize the builds and the stop of each gateway's sandbox.
+	locks map[string]*gatewayLock
+	ports map[string]*portPicker // by gateway; touched under its lock
+	// closed is set by Close: nothing starts after it.
+	closed bool
 	// uses is the upstreams each gateway's sandbox has mocks for. Mocks
 	// are per upstream and shared, so one gateway's rebuild must not stop
 	// the mocks another still uses.
@@ -106,6 +109,9 @@ type Service struct {
 	life    context.Context
 	endLife context.CancelFunc
 }
+
+// errClosed is the answer of a service that was closed.
+var errClosed = errors.New("the sandbox is shutting down")
 
 // gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
 // sim) and proxy (a real Envoy) is set.
@@ -154,7 +160,7 @@ func New(opts Options) *Service {
 	}
 	life, endLife := context.WithCancel(context.Background())
 	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger), life: life, endLife: endLife,
-		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
+		gateways: map[string]*gatewaySandbox{}, locks: map[string]*gatewayLock{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
 }
 
 // Close ends the requests in flight and stops every data plane and mock
@@ -163,6 +169,7 @@ func (s *Service) Close() error {
 	s.endLife()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	var errs []error
 	for name, gs := range s.gateways {
 		errs = append(errs, gs.close())
@@ -228,14 +235,49 @@ func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, e
 	return hex.EncodeToString(sum[:8]), nil
 }
 
+// gatewayLock serializes the work on one gateway's sandbox. It stays in
+// Service.locks while anyone holds it or waits for it, so a second lock
+// for the same gateway can never be made beside it.
+type gatewayLock struct {
+	mu sync.Mutex
+	// users counts holders and waiters; guarded by Service.mu.
+	users int
+}
+
+// lockGateway takes the gateway's lock and returns its release.
+func (s *Service) lockGateway(gateway string) (unlock func()) {
+	s.mu.Lock()
+	l := s.locks[gateway]
+	if l == nil {
+		l = &gatewayLock{}
+		s.locks[gateway] = l
+	}
+	l.users++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if l.users--; l.users == 0 {
+			delete(s.locks, gateway)
+		}
+	}
+}
+
 // Stop stops the gateway's sandbox, if it runs: its data plane, the mocks
 // of upstreams no other sandbox uses, and its snapshot on the ADS server.
-// The gateway was deleted, say.
+// The gateway was deleted, say. A build of it in progress finishes first.
 func (s *Service) Stop(gateway string) error {
+	defer s.lockGateway(gateway)()
+	return s.stopLocked(gateway)
+}
+
+// stopLocked is Stop for a caller holding the gateway's lock.
+func (s *Service) stopLocked(gateway string) error {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
 	delete(s.gateways, gateway)
-	delete(s.buildLock, gateway)
 	delete(s.ports, gateway)
 	s.retainMocksLocked(gateway, nil)
 	s.mu.Unlock()
@@ -280,20 +322,11 @@ func (s *Service) Prune(ctx context.Context) error {
 // ensure brings the gateway's sandbox up to date with its draft and
 // returns it ready: the data plane has accepted the draft's configuration.
 func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, error) {
-	s.mu.Lock()
-	lock := s.buildLock[gateway]
-	if lock == nil {
-		lock = &sync.Mutex{}
-		s.buildLock[gateway] = lock
-	}
-	s.mu.Unlock()
-	lock.Lock()
-	defer lock.Unlock()
-
+	defer s.lockGateway(gateway)()
 	ws, err := s.opts.Store.GatewayWorkspace(ctx, gateway)
 	if model.ErrorCode(err) == model.ENOTFOUND {
 		// Gone from the store: its sandbox must not linger.
-		_ = s.Stop(gateway)
+		_ = s.stopLocked(gateway)
 	}
 	if err != nil {
 		return nil, err
@@ -378,8 +411,14 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		// Kept even if this draft fails, so the next one reuses the data
 		// plane; the empty hash never passes for up to date.
 		s.mu.Lock()
-		s.gateways[gateway] = started
+		closed := s.closed
+		if !closed {
+			s.gateways[gateway] = started
+		}
 		s.mu.Unlock()
+		if closed {
+			return nil, errors.Join(errClosed, started.close())
+		}
 		gs = started
 	}
 	// A new value, not an update in place: requests in flight keep the
@@ -410,6 +449,10 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		gs.tls[l.GetName()] = listenerTLS(l)
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
 	s.gateways[gateway] = gs
 	s.mu.Unlock()
 	s.log.Info("sandbox: ready", "gateway", gateway, "draft", hash, "engine", engine)
