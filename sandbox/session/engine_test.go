@@ -266,8 +266,9 @@ func TestSimServesRemappedListeners(t *testing.T) {
 	s.mu.Lock()
 	gs := s.gateways["public"]
 	s.mu.Unlock()
-	accepted := gs.dp.Accepted()
-	served := gs.dp.Status().Listeners
+	dp := gs.plane.(simPlane).dp
+	accepted := dp.Accepted()
+	served := dp.Status().Listeners
 	for name, want := range gs.addrs {
 		sa := accepted.Listeners[name].GetAddress().GetSocketAddress()
 		got := net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
@@ -351,7 +352,7 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 	// Another Envoy binary (an upgrade, say): the running one is replaced
 	// by one started from the new path.
 	s.mu.Lock()
-	first := s.gateways["public"].proxy
+	first := s.gateways["public"].plane.(*envoyPlane).proxy
 	s.mu.Unlock()
 	next := filepath.Join(t.TempDir(), "envoy-next")
 	if err := os.Symlink(self, next); err != nil {
@@ -382,7 +383,7 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 
 	// Back to the sim: the process ends and the sim answers.
 	s.mu.Lock()
-	proxy := s.gateways["public"].proxy
+	proxy := s.gateways["public"].plane.(*envoyPlane).proxy
 	s.mu.Unlock()
 	settings.put(Settings{Engine: EngineSim})
 	res, err = s.Do(t.Context(), req)

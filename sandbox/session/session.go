@@ -26,7 +26,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -113,16 +112,13 @@ type Service struct {
 // errClosed is the answer of a service that was closed.
 var errClosed = errors.New("the sandbox is shutting down")
 
-// gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
-// sim) and proxy (a real Envoy) is set.
+// gatewaySandbox is one gateway's running sandbox.
 type gatewaySandbox struct {
 	gateway string
 	hash    string
 	engine  string
 	binary  string // the Envoy executable; "" for the sim
-	dp      *sim.DataPlane
-	proxy   *envoy.Envoy
-	dir     string // the real Envoy's directory
+	plane   dataPlane
 	prog    *rules.Program
 	res     *translate.Resources
 	// addrs is where each listener is served; tls marks the listeners
@@ -133,17 +129,10 @@ type gatewaySandbox struct {
 
 // close stops the data plane.
 func (gs *gatewaySandbox) close() error {
-	if gs.proxy != nil {
-		err := gs.proxy.Stop()
-		if rmErr := os.RemoveAll(gs.dir); rmErr != nil {
-			err = errors.Join(err, rmErr)
-		}
-		return err
+	if gs.plane == nil {
+		return nil
 	}
-	if gs.dp != nil {
-		return gs.dp.Close()
-	}
-	return nil
+	return gs.plane.close()
 }
 
 // New returns a service; sandboxes start on the first request for their
@@ -195,10 +184,10 @@ func (s *Service) Health(gateway string) map[string]sim.ClusterHealth {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
 	s.mu.Unlock()
-	if gs == nil || gs.dp == nil {
+	if gs == nil {
 		return nil
 	}
-	return gs.dp.Status().Health
+	return gs.plane.health()
 }
 
 // Stats are the statistics of the gateway's simulated Envoy under
@@ -208,10 +197,10 @@ func (s *Service) Stats(gateway string) map[string]uint64 {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
 	s.mu.Unlock()
-	if gs == nil || gs.dp == nil {
+	if gs == nil {
 		return nil
 	}
-	return gs.dp.Stats()
+	return gs.plane.stats()
 }
 
 // Key is the ADS snapshot key of a gateway's sandbox.
@@ -374,6 +363,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		return nil, err
 	}
 	version := "sandbox-" + hash
+	since := time.Now()
 	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, version); err != nil {
 		return nil, fmt.Errorf("sandbox snapshot for %q: %w", gateway, err)
 	}
@@ -391,22 +381,12 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if gs == nil {
 		started := &gatewaySandbox{gateway: gateway, engine: engine, binary: binary}
 		if engine == EngineEnvoy {
-			if started.proxy, started.dir, err = s.startEnvoy(ctx, gateway, binary); err != nil {
-				return nil, err
-			}
+			started.plane, err = s.startEnvoy(ctx, gateway, binary)
 		} else {
-			// The sim binds the listeners' (remapped) addresses like
-			// Envoy would, so both are reached the same way.
-			opts := sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway),
-				BindConfiguredAddress: true, Logger: s.log}
-			if s.opts.ADSCredentials != nil {
-				if opts.TLS, err = s.opts.ADSCredentials.ClientTLS(gateway); err != nil {
-					return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
-				}
-			}
-			if started.dp, err = sim.Start(opts); err != nil {
-				return nil, err
-			}
+			started.plane, err = s.startSim(gateway)
+		}
+		if err != nil {
+			return nil, err
 		}
 		// Kept even if this draft fails, so the next one reuses the data
 		// plane; the empty hash never passes for up to date.
@@ -423,25 +403,9 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	}
 	// A new value, not an update in place: requests in flight keep the
 	// draft they started with.
-	gs = &gatewaySandbox{gateway: gateway, engine: engine, binary: binary, dp: gs.dp, proxy: gs.proxy, dir: gs.dir}
-	if gs.proxy != nil {
-		if err := s.waitAcked(ctx, gs, version); err != nil {
-			return nil, fmt.Errorf("sandbox envoy for %q did not take its configuration: %w", gateway, err)
-		}
-		if err := waitListening(ctx, gs.proxy, addrs); err != nil {
-			return nil, fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
-		}
-	} else {
-		since := time.Now()
-		if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
-			return (hasConfig(gs.dp.Accepted(), res) && served(st, res)) || nackedSince(st, since)
-		}); err != nil {
-			return nil, fmt.Errorf("sandbox for %q did not take its configuration: %w", gateway, err)
-		}
-		if st := gs.dp.Status(); nackedSince(st, since) {
-			n := st.Nacks[len(st.Nacks)-1]
-			return nil, model.Errorf(model.EINVALID, "the simulated gateway refused the draft (%s): %s", n.TypeURL, n.Error)
-		}
+	gs = &gatewaySandbox{gateway: gateway, engine: engine, binary: binary, plane: gs.plane}
+	if err := gs.plane.waitConfigured(ctx, configured{version: version, since: since, res: res, addrs: addrs}); err != nil {
+		return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
 	}
 	gs.hash, gs.res, gs.prog, gs.addrs = hash, res, rules.Compile(ws.Routes, gateway), addrs
 	gs.tls = map[string]bool{}
@@ -800,10 +764,8 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	if t, ok := client.Transport.(*http.Transport); ok {
 		t.TLSClientConfig.ServerName = hostOnly(hreq.Host)
 	}
-	var wait func(context.Context) (*sim.Exchange, error)
-	if gs.dp != nil {
-		var id string
-		id, wait = gs.dp.Capture()
+	id, wait := gs.plane.capture()
+	if wait != nil {
 		hreq.Header.Set(sim.HeaderCapture, id)
 	}
 	start := time.Now()
