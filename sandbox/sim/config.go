@@ -55,7 +55,8 @@ type hcmConfig struct {
 	tlsConf   *listenerTLS
 	routeName string
 	router    *Router // nil until the route configuration arrives
-	filters   []*httpFilter
+	// filters is the HCM's http_filters chain in order, the router last.
+	filters []*httpFilter
 	// upgrades are the HCM's upgrade_configs: whether each upgrade type
 	// (lower case) is allowed.
 	upgrades map[string]bool
@@ -250,13 +251,22 @@ func build(s *resources, prev *config) (*config, buildErrors) {
 		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: lt != nil, tlsConf: lt, extras: map[*Route]*routeExtras{},
 			source: l, clusterGen: s.clusterGen, secretGen: s.secretGen}
 		var ferrs []error
-		for _, f := range h.GetHttpFilters() {
+		for i, f := range h.GetHttpFilters() {
 			hf, err := compileFilter(f)
 			if err != nil {
 				ferrs = append(ferrs, err)
 				continue
 			}
-			if hf != nil && hf.kind != filterRouter {
+			// Envoy's terminal filter check: the router ends the
+			// chain, and nothing may come after it.
+			last := i == len(h.GetHttpFilters())-1
+			switch {
+			case hf != nil && hf.kind == filterRouter && !last:
+				ferrs = append(ferrs, fmt.Errorf("terminal filter %q must be the last filter in a http filter chain", f.GetName()))
+			case hf != nil && hf.kind != filterRouter && last:
+				ferrs = append(ferrs, fmt.Errorf("non-terminal filter %q is the last filter in a http filter chain", f.GetName()))
+			}
+			if hf != nil {
 				hc.filters = append(hc.filters, hf)
 			}
 		}

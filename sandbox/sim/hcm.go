@@ -132,6 +132,7 @@ func (s *listenerServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		sendLocal(w, ex, lr, respAdd)
 		return
 	}
+	// The router, the chain's terminal filter.
 	dp.routeRequest(w, r, cfg, hc, d, extras, fc, upgrade, ex)
 }
 
@@ -165,11 +166,14 @@ func (hc *hcmConfig) upgradeAllowed(upgrade string, extras *routeExtras) bool {
 	return hc.upgrades[upgrade]
 }
 
-// decodeHeaders runs the HCM's decoder filters in configuration order,
-// each with the route's per-filter config in place of its own when the
-// route has one; the first local reply ends the chain.
+// decodeHeaders runs the HCM's decoder filters in configuration order up
+// to the router, each with the route's per-filter config in place of its
+// own when the route has one; the first local reply ends the chain.
 func (hc *hcmConfig) decodeHeaders(fc *filterCtx, extras *routeExtras) *localReply {
 	for _, f := range hc.filters {
+		if f.kind == filterRouter {
+			return nil
+		}
 		var per filterImpl
 		if extras != nil {
 			per = extras.filters[f.name]

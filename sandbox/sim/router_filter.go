@@ -8,7 +8,21 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
+
+// routerDef is the router, the terminal filter: the connection manager
+// ends its chain with routeRequest and forward.
+var routerDef = filterDef{
+	kind:  filterRouter,
+	types: []string{"type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+	compile: func(a *anypb.Any) (filterImpl, error) {
+		_, err := unpackAny(a, &routerv3.Router{})
+		return nil, err
+	},
+}
 
 // retryState is the router's account of one request's retries, as
 // Envoy's RetryStateImpl keeps it: what the policy retries on, how many
