@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -320,4 +322,149 @@ func noteHealth(cl *cluster, ex *Exchange) {
 func overflowReply() *localReply {
 	return &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", by: "router", flag: "UO",
 		headers: Headers{{"x-envoy-overloaded", "true"}}}
+}
+
+// retryOn is a parsed retry_on list.
+type retryOn struct {
+	fiveXX, gatewayErr, reset, connectFailure, retriable4xx, refused bool
+	codes                                                            map[int]bool
+}
+
+func parseRetryOn(s string, codes []uint32) retryOn {
+	var ro retryOn
+	for _, c := range strings.Split(s, ",") {
+		switch strings.TrimSpace(c) {
+		case "5xx":
+			ro.fiveXX = true
+		case "gateway-error":
+			ro.gatewayErr = true
+		case "reset", "reset-before-request":
+			ro.reset = true
+		case "connect-failure":
+			ro.connectFailure = true
+		case "retriable-4xx":
+			ro.retriable4xx = true
+		case "refused-stream":
+			ro.refused = true
+		case "retriable-status-codes":
+			ro.codes = map[int]bool{}
+			for _, code := range codes {
+				ro.codes[int(code)] = true
+			}
+		}
+	}
+	return ro
+}
+
+func (ro retryOn) status(code int) bool {
+	return (ro.fiveXX && code >= 500) || (ro.gatewayErr && code >= 502 && code <= 504) ||
+		(ro.retriable4xx && code == 409) || ro.codes[code]
+}
+
+// failure classifies a transport error for retry_on.
+func (ro retryOn) failure(err error, timedOut bool) bool {
+	if timedOut {
+		// A per-try timeout counts as a 504.
+		return ro.fiveXX || ro.gatewayErr
+	}
+	if connectFailure(err) {
+		return ro.connectFailure || ro.fiveXX || ro.gatewayErr
+	}
+	return ro.reset || ro.fiveXX || ro.gatewayErr
+}
+
+// connectFailure reports whether err means no connection was made: the
+// TCP connect or, for a TLS cluster, the handshake failed.
+func connectFailure(err error) bool {
+	var op *net.OpError
+	var hs *tlsHandshakeError
+	return errors.As(err, &hs) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+func resetReason(err error) string {
+	var hs *tlsHandshakeError
+	if errors.As(err, &hs) {
+		return "connection failure, transport failure reason: " + hs.Error()
+	}
+	if connectFailure(err) {
+		return "connection failure"
+	}
+	return "remote reset"
+}
+
+// relay copies the upstream answer back with the route's response header
+// mutations and the filters' headers.
+func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, resp *http.Response, respAdd Headers, ex *Exchange) {
+	defer resp.Body.Close()
+	h := make(Headers, 0, len(resp.Header)+1)
+	h = append(h, Header{":status", strconv.Itoa(resp.StatusCode)})
+	for name, vals := range resp.Header {
+		ln := strings.ToLower(name)
+		if hopHeaders[ln] {
+			continue
+		}
+		for _, v := range vals {
+			h = append(h, Header{ln, v})
+		}
+	}
+	h = hc.router.FinalizeResponse(d, h)
+	h = append(h, respAdd...)
+	out := w.Header()
+	status := resp.StatusCode
+	for _, e := range h {
+		if e.Name == ":status" {
+			if n, err := strconv.Atoi(e.Value); err == nil {
+				status = n
+			}
+			continue
+		}
+		out.Add(e.Name, e.Value)
+	}
+	out.Set("server", "envoy")
+	ex.Status = status
+	w.WriteHeader(status)
+	// The body is streamed: every chunk is flushed as it arrives, so
+	// server-streaming gRPC, SSE and long polls reach the client as the
+	// upstream sends them, as through Envoy.
+	rc := http.NewResponseController(w)
+	if resp.ContentLength != 0 {
+		// The headers go out now, before the first body byte (a
+		// bidi stream may answer before the client sent anything).
+		// An answer known to be empty, such as a trailers-only gRPC
+		// error, is left to end with its headers: flushed first, it
+		// would be headers then an empty end of stream, and gRPC
+		// clients read grpc-status only from the final header block.
+		_ = rc.Flush()
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				// The client went away; the deferred close resets the
+				// upstream stream.
+				return
+			}
+			_ = rc.Flush()
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// The upstream reset mid-answer: Envoy resets the
+			// downstream stream (HTTP/2) or closes the connection
+			// (HTTP/1.1) rather than end the body cleanly.
+			ex.Notes = append(ex.Notes, "upstream reset while sending the response body: "+err.Error())
+			panic(http.ErrAbortHandler)
+		}
+	}
+	// gRPC answers in trailers (grpc-status, grpc-message); they are
+	// known only once the body has ended, so they go out under
+	// http.TrailerPrefix: HTTP/2 trailers for an h2 client, a chunked
+	// trailer for HTTP/1.1.
+	for name, vals := range resp.Trailer {
+		for _, v := range vals {
+			out.Add(http.TrailerPrefix+name, v)
+		}
+	}
 }
