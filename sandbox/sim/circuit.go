@@ -33,7 +33,11 @@ package sim
 //
 // The limits are per cluster and shared by every listener; Envoy's are
 // per cluster and shared by its worker threads, so the sim, which has one
-// pool per host, overflows where a single-worker Envoy would.
+// pool per host, overflows where a single-worker Envoy would. For HTTP/2
+// clusters the sim enforces max_requests and the retry limits; their one
+// multiplexed connection per host is not counted against max_connections,
+// and no request waits for it (in Envoy requests wait, as pending, only
+// while that connection is being established).
 
 import (
 	"context"
