@@ -57,7 +57,14 @@ func (f *faultFilter) decode(fc *filterCtx) *localReply {
 	// separately for the delay and the abort.
 	if f.delay > 0 && rand.Uint64N(1_000_000) < f.delayPercent {
 		fc.note("fault: delayed %v", f.delay)
-		time.Sleep(f.delay)
+		fc.flags = addFlag(fc.flags, "DI")
+		t := time.NewTimer(f.delay)
+		select {
+		case <-t.C:
+		case <-fc.ctx.Done():
+			// The client is gone; nothing will be answered.
+			t.Stop()
+		}
 	}
 	if f.abortStatus != 0 && rand.Uint64N(1_000_000) < f.abortPercent {
 		fc.note("fault: aborted with %d", f.abortStatus)

@@ -1,9 +1,9 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
@@ -69,15 +69,18 @@ type localReply struct {
 
 // filterCtx is what a filter sees of one request.
 type filterCtx struct {
-	req      *Request
-	d        *Decision
-	random   uint64
-	respAdd  *Headers // headers to add to whatever answer goes back
-	reqAdd   *Headers // headers to add to the upstream request
-	reqDel   []string
-	dp       *DataPlane
-	notes    *[]string
-	deadline time.Time
+	req     *Request
+	d       *Decision
+	random  uint64
+	respAdd *Headers // headers to add to whatever answer goes back
+	reqAdd  *Headers // headers to add to the upstream request
+	reqDel  []string
+	dp      *DataPlane
+	notes   *[]string
+	// ctx ends with the request: a filter that waits stops waiting.
+	ctx context.Context
+	// flags are the response flags the filters set (DI: a delay).
+	flags string
 }
 
 func (fc *filterCtx) note(format string, args ...any) {

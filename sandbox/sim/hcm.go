@@ -2,6 +2,8 @@ package sim
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -28,18 +30,56 @@ type stream struct {
 	start     time.Time
 	w         *meteredWriter
 	received  atomic.Int64
+	// active is when bytes last moved either way (unix nanoseconds),
+	// for the stream idle timeout.
+	active atomic.Int64
+}
+
+// errStreamIdle ends a stream that saw no bytes either way for its idle
+// timeout.
+var errStreamIdle = errors.New("stream idle timeout")
+
+// watchIdle ends the request's context with errStreamIdle once no bytes
+// have moved either way for idle, as Envoy's stream idle timeout (the
+// route's idle_timeout, else the HCM's stream_idle_timeout) does.
+func (st *stream) watchIdle(r *http.Request, idle time.Duration) (*http.Request, func()) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTimer(idle)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			left := idle - time.Since(time.Unix(0, st.active.Load()))
+			if left <= 0 {
+				cancel(errStreamIdle)
+				return
+			}
+			t.Reset(left)
+		}
+	}()
+	return r.WithContext(ctx), func() {
+		close(done)
+		cancel(nil)
+	}
 }
 
 // meteredWriter counts the body bytes written; Unwrap keeps the
 // ResponseController's flushing, hijacking and full duplex working.
 type meteredWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	n      *atomic.Int64
+	active *atomic.Int64
 }
 
 func (c *meteredWriter) Write(p []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(p)
 	c.n.Add(int64(n))
+	c.active.Store(time.Now().UnixNano())
 	return n, err
 }
 
@@ -56,21 +96,26 @@ func (c *meteredWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // meteredBody counts the request body bytes read.
 type meteredBody struct {
 	io.ReadCloser
-	n *atomic.Int64
+	n      *atomic.Int64
+	active *atomic.Int64
 }
 
 func (c *meteredBody) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(n))
+	if n > 0 {
+		c.n.Add(int64(n))
+		c.active.Store(time.Now().UnixNano())
+	}
 	return n, err
 }
 
 func (dp *DataPlane) newStream(listener string, w http.ResponseWriter, r *http.Request) *stream {
 	st := &stream{ex: &Exchange{Listener: listener}, captureID: r.Header.Get(HeaderCapture), start: time.Now()}
 	r.Header.Del(HeaderCapture)
-	st.w = &meteredWriter{ResponseWriter: w, n: new(atomic.Int64)}
+	st.active.Store(st.start.UnixNano())
+	st.w = &meteredWriter{ResponseWriter: w, n: new(atomic.Int64), active: &st.active}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &meteredBody{ReadCloser: r.Body, n: &st.received}
+		r.Body = &meteredBody{ReadCloser: r.Body, n: &st.received, active: &st.active}
 	}
 	return st
 }
@@ -124,10 +169,31 @@ func (s *listenerServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		sendLocal(w, ex, &localReply{status: http.StatusForbidden, by: "http_connection_manager"}, nil)
 		return
 	}
+	if upgrade == "" {
+		// A tunnel keeps its own idle timer (see tunnel).
+		idle := d.IdleTimeout
+		if idle <= 0 {
+			idle = dp.streamIdle(s.name)
+		}
+		if idle > 0 {
+			var stop func()
+			r, stop = st.watchIdle(r, idle)
+			defer stop()
+		}
+	}
 	var respAdd, reqAdd Headers
 	notes := []string{}
-	fc := &filterCtx{req: req, d: d, random: random, respAdd: &respAdd, reqAdd: &reqAdd, dp: dp, notes: &notes}
-	defer func() { ex.Notes = append(notes, ex.Notes...) }()
+	fc := &filterCtx{req: req, d: d, random: random, respAdd: &respAdd, reqAdd: &reqAdd, dp: dp, notes: &notes, ctx: r.Context()}
+	defer func() {
+		ex.Notes = append(notes, ex.Notes...)
+		switch {
+		case fc.flags == "":
+		case ex.Flags == "":
+			ex.Flags = fc.flags
+		default:
+			ex.Flags = fc.flags + "," + ex.Flags
+		}
+	}()
 	if lr := hc.decodeHeaders(fc, extras); lr != nil {
 		sendLocal(w, ex, lr, respAdd)
 		return

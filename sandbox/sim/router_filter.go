@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -126,6 +127,10 @@ func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConf
 		hash, hashed = hashRequest(rt.action.hashPolicy, up)
 	}
 	timedOut := func() {
+		if errors.Is(context.Cause(r.Context()), errStreamIdle) {
+			sendLocal(w, ex, &localReply{status: http.StatusRequestTimeout, body: "stream timeout", by: "http_connection_manager", flag: "SI"}, respAdd)
+			return
+		}
 		cl.stats.rqTimeout.Add(1)
 		sendLocal(w, ex, &localReply{status: 504, body: "upstream request timeout", by: "router", flag: "UT"}, respAdd)
 	}
