@@ -190,9 +190,10 @@ func (s *Service) Health(gateway string) map[string]sim.ClusterHealth {
 	return gs.plane.health()
 }
 
-// Stats are the statistics of the gateway's simulated Envoy under
-// Envoy's names (cluster.<name>.upstream_rq_pending_overflow, ...); nil
-// when the sandbox does not run or runs a real Envoy.
+// Stats are the statistics of the gateway's data plane under Envoy's
+// names (cluster.<name>.upstream_rq_pending_overflow, ...): the sim's, or
+// a real Envoy's from its admin interface; nil when the sandbox does not
+// run or they cannot be read.
 func (s *Service) Stats(gateway string) map[string]uint64 {
 	s.mu.Lock()
 	gs := s.gateways[gateway]

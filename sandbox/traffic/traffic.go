@@ -236,10 +236,11 @@ type Result struct {
 	// ResponseFlags counts requests by each Envoy response flag they
 	// carried (UO, UF, UT, URX, NR, ...).
 	ResponseFlags map[string]int `json:"responseFlags"`
-	// Clusters are, by cluster, the simulated Envoy's request, retry and
-	// overflow counters over the run under Envoy's names
+	// Clusters are, by cluster, the data plane's request, retry and
+	// overflow counters that moved during the run, under Envoy's names
 	// (upstream_rq_pending_overflow, upstream_cx_overflow,
-	// upstream_rq_retry_overflow, ...); set by Simulator with the sim.
+	// upstream_rq_retry_overflow, ...); set by Simulator, from a real
+	// Envoy's admin interface when it runs one.
 	Clusters map[string]map[string]uint64 `json:"clusters,omitempty"`
 	// Failed counts requests with no response or a 5xx.
 	Failed     int         `json:"failed"`
