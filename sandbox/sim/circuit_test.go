@@ -233,3 +233,15 @@ func TestCircuitBreakerRetryOverflow(t *testing.T) {
 		t.Errorf("upstream_rq_retry_overflow %d, want 1", v)
 	}
 }
+
+// TestOverflowInAccessLogFlags: the access log marks an overflow UO, not
+// a reset.
+func TestOverflowInAccessLogFlags(t *testing.T) {
+	dp := &DataPlane{}
+	ex := &Exchange{LocalReply: "router", Status: 503, Flags: "UO", Decision: &Decision{Kind: KindCluster, Cluster: "c"},
+		Attempts: []Attempt{{Endpoint: "127.0.0.1:1", Error: "overflow: max_requests"}}}
+	f := dp.responseFlags(ex)
+	if !f.GetUpstreamOverflow() || f.GetUpstreamRemoteReset() {
+		t.Errorf("flags %v", f)
+	}
+}
