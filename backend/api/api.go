@@ -20,7 +20,6 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
-	"github.com/routedeck/routedeck/sandbox/traffic"
 )
 
 // Publisher publishes gateway drafts to their proxies. The ADS server
@@ -60,12 +59,6 @@ type Nack struct {
 // (POST /sandbox/requests); the sandbox owns their types.
 type Sandbox interface {
 	Send(ctx context.Context, body json.RawMessage) (any, error)
-}
-
-// Simulator runs traffic simulations through a gateway's sandbox
-// (POST /sandbox/simulations). It validates the spec itself.
-type Simulator interface {
-	Simulate(ctx context.Context, spec traffic.Spec) (traffic.Result, error)
 }
 
 // Deps are what the API is built from. Store is required; the rest are

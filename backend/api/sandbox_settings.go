@@ -5,28 +5,27 @@ import (
 	"net/http"
 
 	"github.com/routedeck/routedeck/backend/auth"
-	"github.com/routedeck/routedeck/sandbox/session"
 )
 
-// SandboxSettings reports and checks the sandbox's data plane choice
-// (GET|PUT /sandbox/settings); *session.Service provides it. The settings
-// themselves live in the store under session.SettingsKey, where the
-// sandbox reads them on every request.
+// SandboxSettings keeps the sandbox's data-plane choice (GET|PUT
+// /sandbox/settings); *session.Service provides it. The sandbox reads the
+// settings on every test request, so a change applies to the next one.
 type SandboxSettings interface {
-	// SettingsStatus returns the saved settings and what the sandbox runs
-	// under them now.
-	SettingsStatus(ctx context.Context) (session.Settings, session.EngineStatus, error)
-	// CheckSettings reports every problem with settings about to be saved.
-	CheckSettings(set session.Settings) error
+	// SettingsView is the reply of GET|PUT /sandbox/settings: the saved
+	// choice and what the sandbox runs under it now, a document of the
+	// API contract.
+	SettingsView(ctx context.Context) (any, error)
+	// SaveSettings checks settings, reporting every problem at once, and
+	// saves them on behalf of actor.
+	SaveSettings(ctx context.Context, actor, engine, envoyBinary string) error
 }
 
-// sandboxSettingsView is the reply of GET|PUT /sandbox/settings.
-type sandboxSettingsView struct {
-	// Engine is the saved choice: sim (also when nothing is saved), envoy
-	// or auto.
-	Engine      string               `json:"engine"`
-	EnvoyBinary string               `json:"envoyBinary"`
-	Status      session.EngineStatus `json:"status"`
+// sandboxSettingsBody is the body of PUT /sandbox/settings.
+type sandboxSettingsBody struct {
+	// Engine is sim, envoy or auto; EnvoyBinary the Envoy executable
+	// (empty: $ROUTEDECK_ENVOY, then envoy on PATH).
+	Engine      string `json:"engine,omitempty"`
+	EnvoyBinary string `json:"envoyBinary,omitempty"`
 }
 
 func (s *server) getSandboxSettings(w http.ResponseWriter, r *http.Request) {
@@ -34,20 +33,16 @@ func (s *server) getSandboxSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notWired("the sandbox"))
 		return
 	}
-	set, st, err := s.SandboxSettings.SettingsStatus(r.Context())
+	v, err := s.SandboxSettings.SettingsView(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	v := sandboxSettingsView{Engine: set.Engine, EnvoyBinary: set.EnvoyBinary, Status: st}
-	if v.Engine == "" {
-		v.Engine = session.EngineSim
 	}
 	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *server) putSandboxSettings(w http.ResponseWriter, r *http.Request) {
-	var set session.Settings
+	var set sandboxSettingsBody
 	if err := decode(r, &set); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -56,16 +51,11 @@ func (s *server) putSandboxSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notWired("the sandbox"))
 		return
 	}
-	if err := s.SandboxSettings.CheckSettings(set); err != nil {
+	actor := auth.Actor(r.Context())
+	if err := s.SandboxSettings.SaveSettings(r.Context(), actor, set.Engine, set.EnvoyBinary); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// The next test request picks the change up: a sandbox rebuilds when
-	// its engine differs from the one it runs.
-	if err := s.Store.PutSetting(r.Context(), auth.Actor(r.Context()), session.SettingsKey, set); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.log.Info("sandbox: settings saved", "engine", set.Engine, "envoy_binary", set.EnvoyBinary, "actor", auth.Actor(r.Context()))
+	s.log.Info("sandbox: settings saved", "engine", set.Engine, "envoy_binary", set.EnvoyBinary, "actor", actor)
 	s.getSandboxSettings(w, r)
 }

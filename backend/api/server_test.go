@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model/secrettest"
-	"github.com/routedeck/routedeck/sandbox/traffic"
 )
 
 // serveReal serves the API of a with a server built by NewServer and t's
@@ -117,12 +116,12 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 // request's context was cancelled meanwhile.
 type slowSim struct{ took time.Duration }
 
-func (s slowSim) Simulate(ctx context.Context, _ traffic.Spec) (traffic.Result, error) {
+func (s slowSim) RunSimulation(ctx context.Context, _ json.RawMessage) (any, error) {
 	select {
 	case <-time.After(s.took):
-		return traffic.Result{Sent: 1}, nil
+		return map[string]int{"sent": 1}, nil
 	case <-ctx.Done():
-		return traffic.Result{}, fmt.Errorf("request cancelled while simulating: %w", ctx.Err())
+		return nil, fmt.Errorf("request cancelled while simulating: %w", ctx.Err())
 	}
 }
 

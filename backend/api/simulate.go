@@ -1,20 +1,24 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
-
-	"github.com/routedeck/routedeck/sandbox/traffic"
 )
 
-// simulate runs a traffic simulation in the gateway's sandbox. The run is
-// bounded by the spec (at most 10,000 requests, 64 in flight, 60 seconds).
+// Simulator runs traffic simulations through a gateway's sandbox
+// (POST /sandbox/simulations); *traffic.Simulator provides it. The spec
+// and the result are the JSON documents of the API contract: the
+// simulator owns their types, decodes the spec strictly and validates it
+// (a run is bounded: at most 10,000 requests, 64 in flight, 60 seconds).
+type Simulator interface {
+	RunSimulation(ctx context.Context, spec json.RawMessage) (any, error)
+}
+
+// simulate runs a traffic simulation in the gateway's sandbox.
 func (s *server) simulate(w http.ResponseWriter, r *http.Request) {
-	var spec traffic.Spec
+	var spec json.RawMessage
 	if err := decode(r, &spec); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := spec.Validate(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -22,7 +26,7 @@ func (s *server) simulate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notWired("traffic simulation"))
 		return
 	}
-	res, err := s.Simulator.Simulate(r.Context(), spec)
+	res, err := s.Simulator.RunSimulation(r.Context(), spec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -307,6 +307,44 @@ func (e *Envoy) ConfigDump(ctx context.Context) ([]byte, error) {
 	return body, nil
 }
 
+// Stats reads the admin interface's /stats: every counter and gauge by
+// name (histograms, which are not single numbers, are left out).
+func (e *Envoy) Stats(ctx context.Context) (map[string]uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/stats", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("envoy stats: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("envoy stats: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("envoy stats: %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	return ParseStats(body), nil
+}
+
+// ParseStats reads Envoy's plain-text stats ("name: value" lines); lines
+// whose value is not a whole number (histograms) are skipped.
+func ParseStats(text []byte) map[string]uint64 {
+	out := map[string]uint64{}
+	for line := range strings.SplitSeq(string(text), "\n") {
+		name, value, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(value), 10, 64); err == nil {
+			out[strings.TrimSpace(name)] = n
+		}
+	}
+	return out
+}
+
 // Stop sends SIGTERM and waits up to the grace period for Envoy to exit,
 // then kills it. Stopping twice is harmless. An exit caused by the signal
 // is not an error.

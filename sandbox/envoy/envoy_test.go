@@ -267,3 +267,17 @@ func TestFind(t *testing.T) {
 		})
 	}
 }
+
+func TestParseStats(t *testing.T) {
+	got := ParseStats([]byte("cluster.api.upstream_rq_pending_overflow: 14\ncluster.api.circuit_breakers.default.rq_open: 1\n" +
+		"cluster.api.upstream_rq_time: P0(nan,1) P25(nan,2)\nbroken line\nserver.uptime: 7\n"))
+	want := map[string]uint64{"cluster.api.upstream_rq_pending_overflow": 14, "cluster.api.circuit_breakers.default.rq_open": 1, "server.uptime": 7}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
+	}
+}

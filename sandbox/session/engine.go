@@ -2,14 +2,8 @@ package session
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/xds"
-	"github.com/routedeck/routedeck/sandbox/envoy"
 )
 
 // The data planes a sandbox can run. The simulated Envoy needs nothing
@@ -45,10 +39,12 @@ func (s Settings) Validate() error {
 	return p.Err()
 }
 
-// SettingsStore is where the sandbox settings are read from; *store.Store
+// SettingsStore is where the sandbox settings are kept; *store.Store
 // provides it.
 type SettingsStore interface {
 	GetSetting(ctx context.Context, key string, v any) error
+	// PutSetting saves a setting on behalf of actor, for the audit log.
+	PutSetting(ctx context.Context, actor, key string, v any) error
 }
 
 // SelectEngine decides which data plane runs: the engine and, for envoy,
@@ -92,88 +88,6 @@ func (s *Service) Engine(ctx context.Context) string {
 		return EngineEnvoy // asked for, and every request says why it cannot run
 	}
 	return e
-}
-
-// startEnvoy runs a real Envoy for the gateway's sandbox in its own
-// directory. The snapshot is already on the ADS server.
-func (s *Service) startEnvoy(ctx context.Context, gateway, binary string) (*envoy.Envoy, string, error) {
-	dir, err := os.MkdirTemp(s.opts.WorkDir, "routedeck-envoy-")
-	if err != nil {
-		return nil, "", fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
-	}
-	cfg := envoy.Config{Binary: binary, Gateway: gateway, ADSAddr: s.opts.ADSAddr, Dir: dir,
-		Env: s.opts.EnvoyEnv, Logger: s.log}
-	if s.opts.ADSCredentials != nil {
-		files, err := s.opts.ADSCredentials.Files(gateway)
-		if err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, "", fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
-		}
-		cfg.Credentials = &xds.Credentials{Cert: files.CertPEM, Key: files.KeyPEM, CA: files.CAPEM}
-	}
-	e, err := envoy.Start(ctx, cfg)
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, "", err
-	}
-	return e, dir, nil
-}
-
-// waitAcked waits until the gateway's sandbox Envoy runs
-// the snapshot just set (version), as the ADS server's tracking of ACKs
-// and NACKs reports; a NACK of that version is EINVALID with Envoy's own
-// message. Types whose content did not change keep their earlier version,
-// so "runs it" is the server's InSync, not every type at version.
-func (s *Service) waitAcked(ctx context.Context, gs *gatewaySandbox, version string) error {
-	key := Key(gs.gateway)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		for _, p := range s.opts.ADS.Proxies(key) {
-			// Only this Envoy counts: one it replaced may still be listed
-			// with ACKs of the same content.
-			if !p.Connected || p.Node != gs.proxy.NodeID() {
-				continue
-			}
-			if p.Nack != nil && p.Nack.Version == version {
-				return model.Errorf(model.EINVALID, "envoy refused the draft (%s): %s", p.Nack.TypeURL, p.Nack.Error)
-			}
-			if s.opts.ADS.InSync(key, p.Acked) {
-				return nil
-			}
-		}
-		select {
-		case <-gs.proxy.Done():
-			return fmt.Errorf("envoy exited: %s", tail(gs.proxy.Logs(), 2000))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-// waitListening waits until every listener address accepts connections.
-// Envoy acknowledges a listener while it still warms (its routes and
-// clusters on the way), and binds it only then.
-func waitListening(ctx context.Context, e *envoy.Envoy, addrs map[string]string) error {
-	var d net.Dialer
-	for name, addr := range addrs {
-		for {
-			c, err := d.DialContext(ctx, "tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-e.Done():
-				return fmt.Errorf("envoy exited: %s", tail(e.Logs(), 2000))
-			case <-ctx.Done():
-				return fmt.Errorf("listener %s on %s never accepted a connection: %w", name, addr, ctx.Err())
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }
 
 func tail(s string, n int) string {

@@ -124,6 +124,14 @@ func (m *memSettings) GetSetting(_ context.Context, key string, v any) error {
 	return nil
 }
 
+func (m *memSettings) PutSetting(_ context.Context, _, key string, v any) error {
+	if key != SettingsKey {
+		return fmt.Errorf("unexpected setting %q", key)
+	}
+	m.put(v.(Settings))
+	return nil
+}
+
 func (m *memSettings) put(s Settings) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -258,8 +266,9 @@ func TestSimServesRemappedListeners(t *testing.T) {
 	s.mu.Lock()
 	gs := s.gateways["public"]
 	s.mu.Unlock()
-	accepted := gs.dp.Accepted()
-	served := gs.dp.Status().Listeners
+	dp := gs.plane.(simPlane).dp
+	accepted := dp.Accepted()
+	served := dp.Status().Listeners
 	for name, want := range gs.addrs {
 		sa := accepted.Listeners[name].GetAddress().GetSocketAddress()
 		got := net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
@@ -343,7 +352,7 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 	// Another Envoy binary (an upgrade, say): the running one is replaced
 	// by one started from the new path.
 	s.mu.Lock()
-	first := s.gateways["public"].proxy
+	first := s.gateways["public"].plane.(*envoyPlane).proxy
 	s.mu.Unlock()
 	next := filepath.Join(t.TempDir(), "envoy-next")
 	if err := os.Symlink(self, next); err != nil {
@@ -374,7 +383,7 @@ func TestEnvoyEngineWithStandIn(t *testing.T) {
 
 	// Back to the sim: the process ends and the sim answers.
 	s.mu.Lock()
-	proxy := s.gateways["public"].proxy
+	proxy := s.gateways["public"].plane.(*envoyPlane).proxy
 	s.mu.Unlock()
 	settings.put(Settings{Engine: EngineSim})
 	res, err = s.Do(t.Context(), req)
@@ -608,4 +617,43 @@ func TestMocksSharedBetweenGateways(t *testing.T) {
 		t.Errorf("after public stopped, mocks (-want +got):\n%s", diff)
 	}
 	send("lab", "http://lab.example/x", "api")
+}
+
+// TestGatewayLockOutlivesStop: Stop waits for a build that holds the
+// gateway's lock instead of dropping the lock from under it, so no second
+// build of the same gateway can start beside the first; the lock leaves
+// the map once nobody holds or waits for it.
+func TestGatewayLockOutlivesStop(t *testing.T) {
+	s := newService(t, demo(t))
+	unlock := s.lockGateway("public")
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop("public") }()
+	second := make(chan func(), 1)
+	go func() { second <- s.lockGateway("public") }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop ran while a build held the gateway's lock")
+	case <-second:
+		t.Fatal("a second holder got the gateway's lock")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlock()
+	// Either may get the lock next; each lets the other in.
+	for stopped != nil || second != nil {
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Error(err)
+			}
+			stopped = nil
+		case release := <-second:
+			release()
+			second = nil
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.locks) != 0 {
+		t.Errorf("%d locks left in the map", len(s.locks))
+	}
 }

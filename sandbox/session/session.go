@@ -22,12 +22,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -92,10 +90,13 @@ type Service struct {
 	log  *slog.Logger
 	pool *upstream.Pool
 
-	mu        sync.Mutex
-	gateways  map[string]*gatewaySandbox
-	buildLock map[string]*sync.Mutex
-	ports     map[string]*portPicker // by gateway; touched under its build lock
+	mu       sync.Mutex
+	gateways map[string]*gatewaySandbox
+	// locks serialize the builds and the stop of each gateway's sandbox.
+	locks map[string]*gatewayLock
+	ports map[string]*portPicker // by gateway; touched under its lock
+	// closed is set by Close: nothing starts after it.
+	closed bool
 	// uses is the upstreams each gateway's sandbox has mocks for. Mocks
 	// are per upstream and shared, so one gateway's rebuild must not stop
 	// the mocks another still uses.
@@ -106,18 +107,21 @@ type Service struct {
 	// translators keep each gateway's draft translation, so a rebuild
 	// after an edit translates only the rules it changed.
 	translators translate.Translators
+	// life ends at Close, and with it every request in flight.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
-// gatewaySandbox is one gateway's running sandbox. Exactly one of dp (the
-// sim) and proxy (a real Envoy) is set.
+// errClosed is the answer of a service that was closed.
+var errClosed = errors.New("the sandbox is shutting down")
+
+// gatewaySandbox is one gateway's running sandbox.
 type gatewaySandbox struct {
 	gateway string
 	hash    string
 	engine  string
 	binary  string // the Envoy executable; "" for the sim
-	dp      *sim.DataPlane
-	proxy   *envoy.Envoy
-	dir     string // the real Envoy's directory
+	plane   dataPlane
 	prog    *rules.Program
 	res     *translate.Resources
 	// addrs is where each listener is served; tls marks the listeners
@@ -128,17 +132,10 @@ type gatewaySandbox struct {
 
 // close stops the data plane.
 func (gs *gatewaySandbox) close() error {
-	if gs.proxy != nil {
-		err := gs.proxy.Stop()
-		if rmErr := os.RemoveAll(gs.dir); rmErr != nil {
-			err = errors.Join(err, rmErr)
-		}
-		return err
+	if gs.plane == nil {
+		return nil
 	}
-	if gs.dp != nil {
-		return gs.dp.Close()
-	}
-	return nil
+	return gs.plane.close()
 }
 
 // New returns a service; sandboxes start on the first request for their
@@ -153,14 +150,18 @@ func New(opts Options) *Service {
 	if opts.FindEnvoy == nil {
 		opts.FindEnvoy = envoy.Find
 	}
-	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger),
-		gateways: map[string]*gatewaySandbox{}, buildLock: map[string]*sync.Mutex{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
+	life, endLife := context.WithCancel(context.Background())
+	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger), life: life, endLife: endLife,
+		gateways: map[string]*gatewaySandbox{}, locks: map[string]*gatewayLock{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
 }
 
-// Close stops every data plane and mock upstream.
+// Close ends the requests in flight and stops every data plane and mock
+// upstream.
 func (s *Service) Close() error {
+	s.endLife()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	var errs []error
 	for name, gs := range s.gateways {
 		errs = append(errs, gs.close())
@@ -186,10 +187,24 @@ func (s *Service) Health(gateway string) map[string]sim.ClusterHealth {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
 	s.mu.Unlock()
-	if gs == nil || gs.dp == nil {
+	if gs == nil {
 		return nil
 	}
-	return gs.dp.Status().Health
+	return gs.plane.health()
+}
+
+// Stats are the statistics of the gateway's data plane under Envoy's
+// names (cluster.<name>.upstream_rq_pending_overflow, ...): the sim's, or
+// a real Envoy's from its admin interface; nil when the sandbox does not
+// run or they cannot be read.
+func (s *Service) Stats(gateway string) map[string]uint64 {
+	s.mu.Lock()
+	gs := s.gateways[gateway]
+	s.mu.Unlock()
+	if gs == nil {
+		return nil
+	}
+	return gs.plane.stats()
 }
 
 // Key is the ADS snapshot key of a gateway's sandbox.
@@ -213,14 +228,49 @@ func workspaceHash(ws model.Workspace, discovered map[string][]model.Endpoint, e
 	return hex.EncodeToString(sum[:8]), nil
 }
 
+// gatewayLock serializes the work on one gateway's sandbox. It stays in
+// Service.locks while anyone holds it or waits for it, so a second lock
+// for the same gateway can never be made beside it.
+type gatewayLock struct {
+	mu sync.Mutex
+	// users counts holders and waiters; guarded by Service.mu.
+	users int
+}
+
+// lockGateway takes the gateway's lock and returns its release.
+func (s *Service) lockGateway(gateway string) (unlock func()) {
+	s.mu.Lock()
+	l := s.locks[gateway]
+	if l == nil {
+		l = &gatewayLock{}
+		s.locks[gateway] = l
+	}
+	l.users++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if l.users--; l.users == 0 {
+			delete(s.locks, gateway)
+		}
+	}
+}
+
 // Stop stops the gateway's sandbox, if it runs: its data plane, the mocks
 // of upstreams no other sandbox uses, and its snapshot on the ADS server.
-// The gateway was deleted, say.
+// The gateway was deleted, say. A build of it in progress finishes first.
 func (s *Service) Stop(gateway string) error {
+	defer s.lockGateway(gateway)()
+	return s.stopLocked(gateway)
+}
+
+// stopLocked is Stop for a caller holding the gateway's lock.
+func (s *Service) stopLocked(gateway string) error {
 	s.mu.Lock()
 	gs := s.gateways[gateway]
 	delete(s.gateways, gateway)
-	delete(s.buildLock, gateway)
 	delete(s.ports, gateway)
 	s.retainMocksLocked(gateway, nil)
 	s.mu.Unlock()
@@ -266,20 +316,11 @@ func (s *Service) Prune(ctx context.Context) error {
 // ensure brings the gateway's sandbox up to date with its draft and
 // returns it ready: the data plane has accepted the draft's configuration.
 func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, error) {
-	s.mu.Lock()
-	lock := s.buildLock[gateway]
-	if lock == nil {
-		lock = &sync.Mutex{}
-		s.buildLock[gateway] = lock
-	}
-	s.mu.Unlock()
-	lock.Lock()
-	defer lock.Unlock()
-
+	defer s.lockGateway(gateway)()
 	ws, err := s.opts.Store.GatewayWorkspace(ctx, gateway)
 	if model.ErrorCode(err) == model.ENOTFOUND {
 		// Gone from the store: its sandbox must not linger.
-		_ = s.Stop(gateway)
+		_ = s.stopLocked(gateway)
 	}
 	if err != nil {
 		return nil, err
@@ -327,6 +368,7 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		return nil, err
 	}
 	version := "sandbox-" + hash
+	since := time.Now()
 	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, version); err != nil {
 		return nil, fmt.Errorf("sandbox snapshot for %q: %w", gateway, err)
 	}
@@ -344,51 +386,31 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	if gs == nil {
 		started := &gatewaySandbox{gateway: gateway, engine: engine, binary: binary}
 		if engine == EngineEnvoy {
-			if started.proxy, started.dir, err = s.startEnvoy(ctx, gateway, binary); err != nil {
-				return nil, err
-			}
+			started.plane, err = s.startEnvoy(ctx, gateway, binary)
 		} else {
-			// The sim binds the listeners' (remapped) addresses like
-			// Envoy would, so both are reached the same way.
-			opts := sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway),
-				BindConfiguredAddress: true, Logger: s.log}
-			if s.opts.ADSCredentials != nil {
-				if opts.TLS, err = s.opts.ADSCredentials.ClientTLS(gateway); err != nil {
-					return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
-				}
-			}
-			if started.dp, err = sim.Start(opts); err != nil {
-				return nil, err
-			}
+			started.plane, err = s.startSim(gateway)
+		}
+		if err != nil {
+			return nil, err
 		}
 		// Kept even if this draft fails, so the next one reuses the data
 		// plane; the empty hash never passes for up to date.
 		s.mu.Lock()
-		s.gateways[gateway] = started
+		closed := s.closed
+		if !closed {
+			s.gateways[gateway] = started
+		}
 		s.mu.Unlock()
+		if closed {
+			return nil, errors.Join(errClosed, started.close())
+		}
 		gs = started
 	}
 	// A new value, not an update in place: requests in flight keep the
 	// draft they started with.
-	gs = &gatewaySandbox{gateway: gateway, engine: engine, binary: binary, dp: gs.dp, proxy: gs.proxy, dir: gs.dir}
-	if gs.proxy != nil {
-		if err := s.waitAcked(ctx, gs, version); err != nil {
-			return nil, fmt.Errorf("sandbox envoy for %q did not take its configuration: %w", gateway, err)
-		}
-		if err := waitListening(ctx, gs.proxy, addrs); err != nil {
-			return nil, fmt.Errorf("sandbox envoy for %q: %w", gateway, err)
-		}
-	} else {
-		since := time.Now()
-		if _, err := gs.dp.WaitFor(ctx, func(st sim.Status) bool {
-			return (hasConfig(gs.dp.Accepted(), res) && served(st, res)) || nackedSince(st, since)
-		}); err != nil {
-			return nil, fmt.Errorf("sandbox for %q did not take its configuration: %w", gateway, err)
-		}
-		if st := gs.dp.Status(); nackedSince(st, since) {
-			n := st.Nacks[len(st.Nacks)-1]
-			return nil, model.Errorf(model.EINVALID, "the simulated gateway refused the draft (%s): %s", n.TypeURL, n.Error)
-		}
+	gs = &gatewaySandbox{gateway: gateway, engine: engine, binary: binary, plane: gs.plane}
+	if err := gs.plane.waitConfigured(ctx, configured{version: version, since: since, res: res, addrs: addrs}); err != nil {
+		return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
 	}
 	gs.hash, gs.res, gs.prog, gs.addrs = hash, res, rules.Compile(ws.Routes, gateway), addrs
 	gs.tls = map[string]bool{}
@@ -396,6 +418,10 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		gs.tls[l.GetName()] = listenerTLS(l)
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
 	s.gateways[gateway] = gs
 	s.mu.Unlock()
 	s.log.Info("sandbox: ready", "gateway", gateway, "draft", hash, "engine", engine)
@@ -608,6 +634,9 @@ type Result struct {
 	// filters that answered, upstream attempts. nil with a real Envoy,
 	// which reports only what EnvoyHeaders holds.
 	Envoy *sim.Exchange `json:"envoy"`
+	// WebSocket is the message exchange of a request that upgraded to a
+	// WebSocket: nil for any other request.
+	WebSocket *WebSocketResult `json:"webSocket,omitempty"`
 	// EnvoyHeaders are the response headers a real Envoy added about the
 	// exchange (x-envoy-*, server); set with the envoy engine only.
 	EnvoyHeaders map[string][]string `json:"envoyHeaders,omitempty"`
@@ -677,6 +706,7 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	defer context.AfterFunc(s.life, cancel)()
 	gs, err := s.ensure(ctx, tr.Gateway)
 	if err != nil {
 		return nil, err
@@ -711,7 +741,11 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 		// draft's certificates are made for the real host names and are
 		// often self-signed, and the test is about routing, not about
 		// trust. The result reports which certificate was presented.
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} //nolint:gosec // see above
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} //nolint:gosec // see above
+		// The transport is this request's alone: its connection must
+		// not outlive it.
+		defer tr.CloseIdleConnections()
+		client.Transport = tr
 	}
 	hreq, err := http.NewRequestWithContext(ctx, method, target+gs.addrs[listener]+u.RequestURI(), strings.NewReader(req.Body))
 	if err != nil {
@@ -735,29 +769,28 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	if t, ok := client.Transport.(*http.Transport); ok {
 		t.TLSClientConfig.ServerName = hostOnly(hreq.Host)
 	}
-	var wait func(context.Context) (*sim.Exchange, error)
-	if gs.dp != nil {
-		var id string
-		id, wait = gs.dp.Capture()
+	id, wait := gs.plane.capture()
+	if wait != nil {
 		hreq.Header.Set(sim.HeaderCapture, id)
 	}
 	start := time.Now()
-	resp, err := client.Do(hreq)
-	if err != nil {
-		return nil, fmt.Errorf("send test request: %w", err)
+	var ans answer
+	if hreq.Header.Get("Upgrade") != "" {
+		ans, err = upgradeTrip(ctx, gs.addrs[listener], gs.tls[listener], hreq)
+	} else {
+		ans, err = roundTrip(client, hreq)
 	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read test response: %w", err)
+		return nil, err
 	}
 	dur := time.Since(start)
 	res := &Result{
-		Response:   Response{Status: resp.StatusCode, Headers: lowerHeaders(resp.Header), Body: string(rb)},
+		Response:   Response{Status: ans.status, Headers: lowerHeaders(ans.header), Body: string(ans.body)},
 		Engine:     gs.engine,
 		DurationMs: float64(dur.Microseconds()) / 1000,
+		WebSocket:  ans.ws,
 	}
-	if cs := resp.TLS; cs != nil {
+	if cs := ans.tls; cs != nil {
 		res.TLS = &TLSResult{ServerName: cs.ServerName, Version: tls.VersionName(cs.Version), Protocol: cs.NegotiatedProtocol}
 		if len(cs.PeerCertificates) > 0 {
 			leaf := cs.PeerCertificates[0]
@@ -771,9 +804,14 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	} else {
 		res.EnvoyHeaders = envoyHeaders(res.Response.Headers)
 	}
-	if name := resp.Header.Get(upstream.HeaderUpstream); name != "" {
+	if name := ans.header.Get(upstream.HeaderUpstream); name != "" {
 		var echo upstream.Echo
-		if json.Unmarshal(rb, &echo) == nil {
+		switch {
+		case ans.status == http.StatusSwitchingProtocols:
+			// An upgrade has no echo body: the mock names itself in
+			// the 101's headers.
+			res.Upstream, res.Endpoint = &name, ans.header.Get(upstream.HeaderEndpoint)
+		case json.Unmarshal(ans.body, &echo) == nil:
 			res.Upstream, res.Endpoint, res.Received, res.StandsFor = &echo.Upstream, echo.Endpoint, &echo.Received, echo.StandsFor
 		}
 	}

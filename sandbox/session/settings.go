@@ -80,3 +80,40 @@ func (s *Service) CheckSettings(set Settings) error {
 	}
 	return p.Err()
 }
+
+// SettingsView is the reply of GET|PUT /sandbox/settings.
+type SettingsView struct {
+	// Engine is the saved choice: sim (also when nothing is saved), envoy
+	// or auto.
+	Engine      string       `json:"engine"`
+	EnvoyBinary string       `json:"envoyBinary"`
+	Status      EngineStatus `json:"status"`
+}
+
+// SettingsView returns the saved settings and what the sandbox runs under
+// them now, as the API answers them; the API's settings hook.
+func (s *Service) SettingsView(ctx context.Context) (any, error) {
+	set, st, err := s.SettingsStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := SettingsView{Engine: set.Engine, EnvoyBinary: set.EnvoyBinary, Status: st}
+	if v.Engine == "" {
+		v.Engine = EngineSim
+	}
+	return v, nil
+}
+
+// SaveSettings checks settings (every problem at once, see CheckSettings)
+// and saves them on behalf of actor; the next test request picks them up,
+// since a sandbox rebuilds when its engine differs from the one it runs.
+func (s *Service) SaveSettings(ctx context.Context, actor, engine, envoyBinary string) error {
+	set := Settings{Engine: engine, EnvoyBinary: envoyBinary}
+	if err := s.CheckSettings(set); err != nil {
+		return err
+	}
+	if s.opts.Settings == nil {
+		return model.Errorf(model.EINVALID, "the sandbox keeps no settings here")
+	}
+	return s.opts.Settings.PutSetting(ctx, actor, SettingsKey, set)
+}

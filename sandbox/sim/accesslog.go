@@ -428,6 +428,19 @@ func (dp *DataPlane) responseFlags(ex *Exchange) *accesslogdata.ResponseFlags {
 	if len(ex.Attempts) > 1 && ex.Status >= 500 {
 		f.UpstreamRetryLimitExceeded = true
 	}
+	// The flags the request path sets itself: a circuit breaker's
+	// overflow (which classify takes for a reset), the stream idle
+	// timeout and an injected delay.
+	for _, fl := range strings.Split(ex.Flags, ",") {
+		switch fl {
+		case "UO":
+			f.UpstreamOverflow, f.UpstreamRemoteReset = true, false
+		case "SI":
+			f.StreamIdleTimeout = true
+		case "DI":
+			f.DelayInjected = true
+		}
+	}
 	if proto.Equal(f, &accesslogdata.ResponseFlags{}) {
 		return nil
 	}

@@ -71,6 +71,7 @@ type action struct {
 	autoHost     bool
 	appendXFH    bool
 
+	priority       Priority
 	timeout        time.Duration
 	idleTimeout    *time.Duration
 	perTryTimeout  time.Duration
@@ -257,6 +258,7 @@ func (r *Router) compileRouteAction(a *action, rt *Route, ra *routev3.RouteActio
 		a.autoHost = h.AutoHostRewrite.GetValue()
 	}
 	a.appendXFH = ra.GetAppendXForwardedHost()
+	a.priority = routePriority(ra.GetPriority())
 	if t := ra.GetTimeout(); t != nil {
 		a.timeout = t.AsDuration()
 	}

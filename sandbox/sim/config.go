@@ -8,7 +8,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -18,6 +20,7 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // config is one compiled snapshot of the data plane: everything the
@@ -52,9 +55,15 @@ type hcmConfig struct {
 	tlsConf   *listenerTLS
 	routeName string
 	router    *Router // nil until the route configuration arrives
-	filters   []*httpFilter
-	websocket bool // HCM-level upgrade_configs
-	extras    map[*Route]*routeExtras
+	// filters is the HCM's http_filters chain in order, the router last.
+	filters []*httpFilter
+	// upgrades are the HCM's upgrade_configs: whether each upgrade type
+	// (lower case) is allowed.
+	upgrades map[string]bool
+	// streamIdle is the HCM's stream_idle_timeout, nil when unset (5
+	// minutes); 0 disables it.
+	streamIdle *time.Duration
+	extras     map[*Route]*routeExtras
 
 	// What this was compiled from, so an update that leaves them alone
 	// (endpoints only, say) keeps the compiled listener and with it the
@@ -68,9 +77,11 @@ type hcmConfig struct {
 // routeExtras are a route's parts the router does not handle: filter
 // configs, mirrors and upgrades.
 type routeExtras struct {
-	filters   map[string]filterImpl
-	mirrors   []mirrorPolicy
-	websocket *bool
+	filters map[string]filterImpl
+	mirrors []mirrorPolicy
+	// upgrades are the route's upgrade_configs, which override the
+	// HCM's for the types they name.
+	upgrades map[string]bool
 	// bufferLimit is how much request body is kept for retries; past it
 	// the request is streamed without retry.
 	bufferLimit int64
@@ -109,12 +120,11 @@ type cluster struct {
 	// healthyRing caches the ring of the last healthy set the ring hash
 	// balancer chose from.
 	healthyRing atomic.Pointer[subsetRing]
-	// Circuit-breaker accounting for the retry budget.
-	active, pending, retries atomic.Int64
-	maxRetries               int64 // concurrent retries without a budget
-	budgetPercent            float64
-	budgetMin                int64
-	budget                   bool
+	// res are the circuit breakers, stats the counters under the
+	// cluster's name; both carried over from the previous build when
+	// they still apply (see build).
+	res   *breakers
+	stats *clusterStats
 }
 
 type endpoint struct {
@@ -185,6 +195,14 @@ func build(s *resources, prev *config) (*config, buildErrors) {
 			}
 			continue
 		}
+		if p := prev.clusterNamed(name); p != nil {
+			// Counters belong to the name; the circuit breakers, and
+			// with them the requests in flight, to the thresholds.
+			c.stats = p.stats
+			if proto.Equal(p.res.src, c.res.src) {
+				c.res = p.res
+			}
+		}
 		cfg.clusters[name] = c
 	}
 	// Route configurations compile once each, even when several
@@ -233,20 +251,34 @@ func build(s *resources, prev *config) (*config, buildErrors) {
 		hc := &hcmConfig{listener: name, port: l.GetAddress().GetSocketAddress().GetPortValue(), tls: lt != nil, tlsConf: lt, extras: map[*Route]*routeExtras{},
 			source: l, clusterGen: s.clusterGen, secretGen: s.secretGen}
 		var ferrs []error
-		for _, f := range h.GetHttpFilters() {
+		for i, f := range h.GetHttpFilters() {
 			hf, err := compileFilter(f)
 			if err != nil {
 				ferrs = append(ferrs, err)
 				continue
 			}
-			if hf != nil && hf.kind != filterRouter {
+			// Envoy's terminal filter check: the router ends the
+			// chain, and nothing may come after it.
+			last := i == len(h.GetHttpFilters())-1
+			switch {
+			case hf != nil && hf.kind == filterRouter && !last:
+				ferrs = append(ferrs, fmt.Errorf("terminal filter %q must be the last filter in a http filter chain", f.GetName()))
+			case hf != nil && hf.kind != filterRouter && last:
+				ferrs = append(ferrs, fmt.Errorf("non-terminal filter %q is the last filter in a http filter chain", f.GetName()))
+			}
+			if hf != nil {
 				hc.filters = append(hc.filters, hf)
 			}
 		}
+		if t := h.GetStreamIdleTimeout(); t != nil {
+			d := t.AsDuration()
+			hc.streamIdle = &d
+		}
 		for _, u := range h.GetUpgradeConfigs() {
-			if u.GetUpgradeType() == "websocket" && (u.GetEnabled() == nil || u.GetEnabled().GetValue()) {
-				hc.websocket = true
+			if hc.upgrades == nil {
+				hc.upgrades = map[string]bool{}
 			}
+			hc.upgrades[strings.ToLower(u.GetUpgradeType())] = u.GetEnabled() == nil || u.GetEnabled().GetValue()
 		}
 		if len(ferrs) > 0 {
 			errs.add(TypeListener, fmt.Errorf("listener %q: %w", name, errors.Join(ferrs...)))
@@ -370,10 +402,10 @@ func compileExtras(hc *hcmConfig, r *Router) error {
 				ex.mirrors = append(ex.mirrors, mirrorPolicy{cluster: m.GetCluster(), fraction: mirrorFraction(m)})
 			}
 			for _, u := range ra.GetUpgradeConfigs() {
-				if u.GetUpgradeType() == "websocket" {
-					on := u.GetEnabled() == nil || u.GetEnabled().GetValue()
-					ex.websocket = &on
+				if ex.upgrades == nil {
+					ex.upgrades = map[string]bool{}
 				}
+				ex.upgrades[strings.ToLower(u.GetUpgradeType())] = u.GetEnabled() == nil || u.GetEnabled().GetValue()
 			}
 			hc.extras[rt] = ex
 		}
@@ -411,7 +443,8 @@ func buildCluster(c *clusterv3.Cluster, s *resources, secrets map[string]*compil
 }
 
 func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
-	out := &cluster{name: c.GetName(), lb: c.GetLbPolicy(), maxRetries: 3, src: c, panicThreshold: panicThreshold(c)}
+	out := &cluster{name: c.GetName(), lb: c.GetLbPolicy(), src: c, panicThreshold: panicThreshold(c),
+		res: newBreakers(c.GetCircuitBreakers()), stats: &clusterStats{}}
 	switch out.lb {
 	case clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_LEAST_REQUEST, clusterv3.Cluster_RANDOM, clusterv3.Cluster_RING_HASH, clusterv3.Cluster_MAGLEV:
 	default:
@@ -440,24 +473,6 @@ func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
 	}
 	if c.GetHttp2ProtocolOptions() != nil {
 		out.http2 = true
-	}
-	for _, t := range c.GetCircuitBreakers().GetThresholds() {
-		if t.GetPriority() != 0 {
-			continue
-		}
-		if t.GetMaxRetries() != nil {
-			out.maxRetries = int64(t.GetMaxRetries().GetValue())
-		}
-		if b := t.GetRetryBudget(); b != nil && (b.GetBudgetPercent() != nil || b.GetMinRetryConcurrency() != nil) {
-			out.budget, out.budgetPercent, out.budgetMin = true, 20, 3
-			if b.GetBudgetPercent() != nil {
-				out.budgetPercent = b.GetBudgetPercent().GetValue()
-			}
-			if b.GetMinRetryConcurrency() != nil {
-				out.budgetMin = int64(b.GetMinRetryConcurrency().GetValue())
-			}
-		}
-		break
 	}
 	cla := c.GetLoadAssignment()
 	switch c.GetType() {
@@ -633,24 +648,15 @@ func (c *cluster) weightedRandom(set []int) int {
 	return 0
 }
 
-// retryAllowed reserves a concurrent retry slot if the budget (or
-// max_retries without one) allows it: the budget is budget_percent of the
-// active and pending requests, at least min_retry_concurrency.
-func (c *cluster) retryAllowed() bool {
-	limit := c.maxRetries
-	if c.budget {
-		limit = int64(c.budgetPercent / 100 * float64(c.active.Load()+c.pending.Load()))
-		limit = max(limit, c.budgetMin)
+// retryAllowed reserves a concurrent retry slot at priority p if the
+// budget (or max_retries without one) allows it.
+func (c *cluster) retryAllowed(p Priority) bool {
+	if take(&c.res.used[p].retries, c.res.retryLimit(p)) {
+		c.stats.rqRetry.Add(1)
+		return true
 	}
-	for {
-		cur := c.retries.Load()
-		if cur >= limit {
-			return false
-		}
-		if c.retries.CompareAndSwap(cur, cur+1) {
-			return true
-		}
-	}
+	c.stats.rqRetryOverflow.Add(1)
+	return false
 }
 
 // mirrorFraction is a mirror's runtime_fraction default; nil (always) when

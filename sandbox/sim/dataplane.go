@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -83,14 +82,20 @@ type DataPlane struct {
 	reserved map[string]*reservedSocket
 	captures sync.Map // request id -> chan *Exchange
 	// transports holds one *http.Transport per cluster pool key
-	// (cluster, protocol, TLS identity).
+	// (cluster, protocol, TLS identity): the HTTP/2 pools, and the
+	// connections of mirrors and key-set fetches.
 	transports sync.Map
-	reqSeq     atomic.Uint64
+	// h1Pools holds the HTTP/1.1 connection pools by cluster pool,
+	// circuit breakers, priority and host (see h1PoolFor).
+	h1Pools sync.Map
+	reqSeq  atomic.Uint64
 	// health holds, by cluster, the running health checkers and outlier
 	// detectors; guarded by mu.
 	health map[string]*clusterHealth
 	// accessLogs streams the listeners' access logs (accesslog.go).
 	accessLogs accessLogs
+	// tunnels are the upgraded connections in use.
+	tunnels tunnels
 }
 
 type listenerServer struct {
@@ -160,6 +165,8 @@ func (dp *DataPlane) Close() error {
 		t.(*http.Transport).CloseIdleConnections()
 		return true
 	})
+	dp.pruneH1Pools(&config{})
+	dp.closeTunnels()
 	return errors.Join(errs...)
 }
 
@@ -247,6 +254,7 @@ func (dp *DataPlane) apply(*resources) {
 	dp.attachHealth(cfg)
 	dp.cfg.Store(cfg)
 	dp.pruneTransports(cfg)
+	dp.pruneH1Pools(cfg)
 	// Serve new listeners, stop removed ones; kept ones keep their port.
 	for name, hc := range cfg.listeners {
 		want := dp.bindAddr(hc.source)
@@ -451,13 +459,27 @@ type Exchange struct {
 	Endpoint string    `json:"endpoint,omitempty"`
 	Attempts []Attempt `json:"attempts,omitempty"`
 	// LocalReply names who answered without an upstream (router, rbac,
-	// jwt_authn, local_ratelimit, cors, fault, basic_auth).
-	LocalReply string   `json:"localReply,omitempty"`
-	Notes      []string `json:"notes,omitempty"`
-	Status     int      `json:"status"`
+	// jwt_authn, local_ratelimit, cors, fault, basic_auth, or
+	// http_connection_manager for a refused upgrade).
+	LocalReply string `json:"localReply,omitempty"`
+	// Flags are Envoy's response flags for the exchange, as
+	// %RESPONSE_FLAGS% prints them ("UO", "UF,URX"); "" for none.
+	Flags  string   `json:"responseFlags,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+	Status int      `json:"status"`
 	// Health is the cluster's host health when the request was balanced,
 	// for clusters with active health checks or outlier detection.
 	Health *ClusterHealth `json:"health,omitempty"`
+	// Upgrade is the protocol the request upgraded to ("websocket") once
+	// the upstream accepted it; the exchange then lasted as long as the
+	// tunnel.
+	Upgrade string `json:"upgrade,omitempty"`
+	// Duration runs from the request's arrival to the end of the answer;
+	// BytesReceived and BytesSent count the request and response bodies
+	// (both directions of a tunnel).
+	Duration      time.Duration `json:"durationNs"`
+	BytesReceived int64         `json:"bytesReceived"`
+	BytesSent     int64         `json:"bytesSent"`
 }
 
 // Attempt is one try upstream.
@@ -510,154 +532,6 @@ func (s *listenerServer) configForClient(hello *tls.ClientHelloInfo) (*tls.Confi
 	return c.conf, nil
 }
 
-func (s *listenerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	dp := s.dp
-	cfg := dp.cfg.Load()
-	hc := cfg.listeners[s.name]
-	captureID := r.Header.Get(HeaderCapture)
-	r.Header.Del(HeaderCapture)
-	ex := &Exchange{Listener: s.name}
-	w, logged := dp.accessLog(w, r, hc, ex)
-	defer logged()
-	defer func() {
-		if captureID == "" {
-			return
-		}
-		if ch, ok := dp.captures.Load(captureID); ok {
-			select {
-			case ch.(chan *Exchange) <- ex:
-			default:
-			}
-		}
-	}()
-	if hc == nil || hc.router == nil {
-		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "no route configuration yet"}, nil)
-		return
-	}
-	req := toSimRequest(r, hc)
-	random := rand.Uint64()
-	d := hc.router.RouteWith(req, random, RouteOptions{NoTrace: captureID == ""})
-	ex.Decision = d
-	var respAdd, reqAdd Headers
-	notes := []string{}
-	fc := &filterCtx{req: req, d: d, random: random, respAdd: &respAdd, reqAdd: &reqAdd, dp: dp, notes: &notes}
-	defer func() { ex.Notes = append(notes, ex.Notes...) }()
-	var extras *routeExtras
-	if rt := d.MatchedRoute(); rt != nil {
-		extras = hc.extras[rt]
-	}
-	for _, f := range hc.filters {
-		var per filterImpl
-		if extras != nil {
-			per = extras.filters[f.name]
-		}
-		if _, off := per.(filterDisabled); off {
-			continue
-		}
-		if f.disabled && per == nil {
-			continue
-		}
-		var lr *localReply
-		switch f.kind {
-		case filterJWT:
-			if jr, ok := per.(*jwtRoute); ok && !jr.disabled {
-				lr = f.global.(*jwtFilter).check(fc, jr.requirement)
-			}
-		default:
-			impl := per
-			if impl == nil {
-				impl = f.global
-			}
-			if impl != nil {
-				lr = impl.decode(fc)
-			}
-		}
-		if lr != nil {
-			ex.LocalReply, ex.Status = lr.by, lr.status
-			writeLocal(w, lr, respAdd)
-			return
-		}
-	}
-	if d.Response != nil {
-		// Redirects, direct responses, no route, unknown cluster.
-		ex.LocalReply, ex.Status = "router", d.Response.Status
-		lr := &localReply{status: d.Response.Status, body: d.Response.Body, by: "router"}
-		for _, h := range d.Response.Headers {
-			if h.Name != ":status" {
-				lr.headers = append(lr.headers, h)
-			}
-		}
-		if d.Response.Status == 503 && d.Cluster != "" && !d.IsDirectResponseEntry() {
-			lr.body = "cluster not found"
-		}
-		writeLocal(w, lr, respAdd)
-		return
-	}
-	if !d.IsRouteEntry() {
-		ex.LocalReply, ex.Status = "router", 404
-		writeLocal(w, &localReply{status: 404}, respAdd)
-		return
-	}
-	ex.Cluster = d.Cluster
-	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-	if upgrade {
-		allowed := hc.websocket
-		if extras != nil && extras.websocket != nil {
-			allowed = *extras.websocket
-		}
-		if !allowed {
-			ex.LocalReply, ex.Status = "router", 403
-			writeLocal(w, &localReply{status: 403, body: "upgrade failed"}, respAdd)
-			return
-		}
-	}
-	cl := cfg.clusters[d.Cluster]
-	if cl == nil {
-		if missing := cfg.clusterWarming[d.Cluster]; len(missing) > 0 {
-			ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q is warming: waiting for secrets %s", d.Cluster, strings.Join(missing, ", ")))
-		}
-		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "cluster not found"}, respAdd)
-		return
-	}
-	up := d.RequestHeaders.Clone()
-	for _, name := range fc.reqDel {
-		up.Del(name)
-	}
-	up = append(up, reqAdd...)
-	if upgrade {
-		dp.tunnel(w, r, cl, d, up, ex)
-		return
-	}
-	limit := int64(defaultConnectionBufferLimit)
-	if extras != nil {
-		limit = extras.bufferLimit
-	}
-	body := newRequestBody(r, limit)
-	defer body.finish()
-	if extras != nil {
-		for _, m := range extras.mirrors {
-			if m.fraction == nil || EvaluateFraction(uint64(m.fraction.proto.GetNumerator()), denominator(m.fraction.proto.GetDenominator()), rand.Uint64()) {
-				if mc := cfg.clusters[m.cluster]; mc != nil {
-					var sb io.Reader
-					if body != nil {
-						sb = body.shadow()
-					}
-					go dp.mirror(mc, up.Clone(), sb, r.ContentLength)
-					notes = append(notes, "mirrored to "+m.cluster)
-				}
-			}
-		}
-	}
-	if r.ProtoMajor == 1 {
-		// Envoy is full duplex on HTTP/1.1 too: the upstream may answer,
-		// and the answer be relayed, while the request body still flows.
-		_ = http.NewResponseController(w).EnableFullDuplex()
-	}
-	dp.forward(w, r, hc, cl, d, up, body, respAdd, ex)
-}
-
 // toSimRequest turns an HTTP request into the router's view: pseudo-headers
 // first, names lower-cased, the peer address kept for RBAC.
 func toSimRequest(r *http.Request, hc *hcmConfig) *Request {
@@ -704,79 +578,6 @@ func teTrailers(vals []string) bool {
 		}
 	}
 	return false
-}
-
-func writeLocal(w http.ResponseWriter, lr *localReply, extra Headers) {
-	h := w.Header()
-	for _, e := range lr.headers {
-		h.Add(e.Name, e.Value)
-	}
-	for _, e := range extra {
-		h.Add(e.Name, e.Value)
-	}
-	if lr.body != "" && h.Get("content-type") == "" {
-		h.Set("content-type", "text/plain")
-	}
-	h.Set("server", "envoy")
-	w.WriteHeader(lr.status)
-	_, _ = io.WriteString(w, lr.body)
-}
-
-// retryOn is a parsed retry_on list.
-type retryOn struct {
-	fiveXX, gatewayErr, reset, connectFailure, retriable4xx, refused bool
-	codes                                                            map[int]bool
-}
-
-func parseRetryOn(s string, codes []uint32) retryOn {
-	var ro retryOn
-	for _, c := range strings.Split(s, ",") {
-		switch strings.TrimSpace(c) {
-		case "5xx":
-			ro.fiveXX = true
-		case "gateway-error":
-			ro.gatewayErr = true
-		case "reset", "reset-before-request":
-			ro.reset = true
-		case "connect-failure":
-			ro.connectFailure = true
-		case "retriable-4xx":
-			ro.retriable4xx = true
-		case "refused-stream":
-			ro.refused = true
-		case "retriable-status-codes":
-			ro.codes = map[int]bool{}
-			for _, code := range codes {
-				ro.codes[int(code)] = true
-			}
-		}
-	}
-	return ro
-}
-
-func (ro retryOn) status(code int) bool {
-	return (ro.fiveXX && code >= 500) || (ro.gatewayErr && code >= 502 && code <= 504) ||
-		(ro.retriable4xx && code == 409) || ro.codes[code]
-}
-
-// failure classifies a transport error for retry_on.
-func (ro retryOn) failure(err error, timedOut bool) bool {
-	if timedOut {
-		// A per-try timeout counts as a 504.
-		return ro.fiveXX || ro.gatewayErr
-	}
-	if connectFailure(err) {
-		return ro.connectFailure || ro.fiveXX || ro.gatewayErr
-	}
-	return ro.reset || ro.fiveXX || ro.gatewayErr
-}
-
-// connectFailure reports whether err means no connection was made: the
-// TCP connect or, for a TLS cluster, the handshake failed.
-func connectFailure(err error) bool {
-	var op *net.OpError
-	var hs *tlsHandshakeError
-	return errors.As(err, &hs) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 func (dp *DataPlane) transport(cl *cluster) *http.Transport {
@@ -872,308 +673,6 @@ func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, bo
 	return req, nil
 }
 
-// forward sends the request upstream with the route's retry policy, under
-// the route timeout that covers every try.
-func (dp *DataPlane) forward(w http.ResponseWriter, r *http.Request, hc *hcmConfig, cl *cluster, d *Decision, up Headers, body *requestBody, respAdd Headers, ex *Exchange) {
-	// The route timeout covers every try and, as in Envoy, runs from
-	// the end of the request body.
-	ctx, cancelRoute := timeoutAfterBody(r.Context(), body, d.Timeout)
-	defer cancelRoute()
-	if d.Timeout > 0 {
-		up.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(d.Timeout.Milliseconds(), 10))
-	}
-	if cl.health != nil || cl.edsHealth {
-		_, panicking := cl.candidates()
-		if cl.health != nil {
-			cl.health.traffic.Store(true)
-			ex.Health = &ClusterHealth{Hosts: cl.health.snapshot(), Panic: panicking}
-			for _, h := range ex.Health.Hosts {
-				if !h.Healthy {
-					ex.Notes = append(ex.Notes, fmt.Sprintf("host %s is unhealthy: %s", h.Address, h.Reason))
-				}
-			}
-		}
-		for _, ep := range cl.endpoints {
-			if ep.edsStatus != "" {
-				ex.Notes = append(ex.Notes, fmt.Sprintf("host %s is %s in the cluster's load assignment", ep.addr, ep.edsStatus))
-			}
-		}
-		if panicking {
-			ex.Notes = append(ex.Notes, fmt.Sprintf("cluster %q is in panic: fewer than %g%% of its hosts are healthy, so all hosts are balanced over", cl.name, cl.panicThreshold))
-		}
-	}
-	if len(cl.endpoints) == 0 {
-		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, respAdd)
-		return
-	}
-	cl.active.Add(1)
-	defer cl.active.Add(-1)
-	// A retry holds its slot in the cluster's retry budget from the
-	// backoff until its attempt ends, so concurrent retries are counted.
-	holding := false
-	defer func() {
-		if holding {
-			cl.retries.Add(-1)
-		}
-	}()
-	var ro retryOn
-	retries := uint32(0)
-	var perTry time.Duration
-	var base, maxBackoff time.Duration
-	if rp := d.Retry; rp != nil {
-		var codes []uint32
-		if rt := d.MatchedRoute(); rt != nil && rt.action.retry != nil {
-			codes = rt.action.retry.GetRetriableStatusCodes()
-		}
-		ro = parseRetryOn(rp.RetryOn, codes)
-		retries, perTry, base, maxBackoff = rp.NumRetries, rp.PerTryTimeout, rp.BackoffBase, rp.BackoffMax
-	}
-	var hash uint64
-	var hashed bool
-	if rt := d.MatchedRoute(); rt != nil {
-		hash, hashed = hashRequest(rt.action.hashPolicy, up)
-	}
-	tr := dp.transportFor(cl)
-	last := -1
-	for attempt := uint32(0); ; attempt++ {
-		i := cl.pick(hash, hashed, last)
-		if i < 0 {
-			// Every host is unhealthy and the panic threshold is 0.
-			ex.LocalReply, ex.Status = "router", 503
-			writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, respAdd)
-			return
-		}
-		last = i
-		ep := cl.endpoints[i]
-		ex.Endpoint = ep.addr
-		tctx, cancel := timeoutAfterBody(ctx, body, perTry)
-		if attempt > 0 {
-			up.Set("x-envoy-attempt-count", strconv.Itoa(int(attempt)+1))
-		}
-		if attempt > 0 && body.overflowed() {
-			// The body outgrew the buffer after the retry was decided,
-			// during the backoff: Envoy can no longer send it again.
-			cancel()
-			ex.Notes = append(ex.Notes, fmt.Sprintf("request body exceeded the %d byte retry buffer limit while retrying", body.limit))
-			ex.LocalReply, ex.Status = "router", 507
-			writeLocal(w, &localReply{status: 507, body: "exceeded request buffer limit while retrying upstream"}, respAdd)
-			return
-		}
-		var reqBody io.Reader
-		length := int64(0)
-		var try *tryBody
-		if body != nil {
-			try = body.nextTry()
-			reqBody, length = try, body.length
-		}
-		req, err := upstreamRequest(tctx, cl.scheme(), ep.addr, up, reqBody, length)
-		if try != nil && err == nil {
-			gen := try.gen
-			req.GetBody = func() (io.ReadCloser, error) { return body.replay(gen) }
-		}
-		if err != nil {
-			cancel()
-			ex.LocalReply, ex.Status = "router", 500
-			writeLocal(w, &localReply{status: 500, body: err.Error()}, respAdd)
-			return
-		}
-		start := time.Now()
-		ep.active.Add(1)
-		resp, err := tr.RoundTrip(req)
-		ep.active.Add(-1)
-		if holding {
-			cl.retries.Add(-1)
-			holding = false
-		}
-		at := Attempt{Endpoint: ep.addr, Duration: time.Since(start)}
-		if cl.health != nil {
-			// A client that went away says nothing about the host; a
-			// per-try or route timeout counts as a 504 from it.
-			switch {
-			case err == nil:
-				cl.health.observe(ep.host, resp.StatusCode, nil, false)
-			case r.Context().Err() != nil:
-			case tctx.Err() != nil:
-				cl.health.observe(ep.host, 0, err, true)
-			default:
-				cl.health.observe(ep.host, 0, err, false)
-			}
-		}
-		var retry bool
-		if err != nil {
-			at.Error = err.Error()
-			timedOut := tctx.Err() != nil
-			if ctx.Err() != nil {
-				cancel()
-				ex.Attempts = append(ex.Attempts, at)
-				ex.LocalReply, ex.Status = "router", 504
-				writeLocal(w, &localReply{status: 504, body: "upstream request timeout"}, respAdd)
-				return
-			}
-			retry = ro.failure(err, timedOut)
-			if retry && attempt < retries && body.overflowed() {
-				ex.Notes = append(ex.Notes, fmt.Sprintf("request body exceeded the %d byte retry buffer limit: no retry", body.limit))
-				retry = false
-			}
-			if !retry || attempt >= retries {
-				cancel()
-				ex.Attempts = append(ex.Attempts, at)
-				status, msg := 503, "upstream connect error or disconnect/reset before headers. reset reason: "+resetReason(err)
-				if timedOut {
-					status, msg = 504, "upstream request timeout"
-				}
-				ex.LocalReply, ex.Status = "router", status
-				writeLocal(w, &localReply{status: status, body: msg}, respAdd)
-				return
-			}
-		} else {
-			at.Status = resp.StatusCode
-			retry = ro.status(resp.StatusCode) && attempt < retries
-		}
-		if retry && body.overflowed() {
-			// Envoy stops buffering once the body passes the limit and
-			// gives up on retrying (retry_or_shadow_abandoned): the try
-			// that is running is the only one.
-			ex.Notes = append(ex.Notes, fmt.Sprintf("request body exceeded the %d byte retry buffer limit: no retry", body.limit))
-			retry = false
-		}
-		if retry {
-			if holding = cl.retryAllowed(); !holding {
-				ex.Notes = append(ex.Notes, "retry budget exhausted: no retry")
-				retry = false
-			}
-		}
-		if !retry {
-			ex.Attempts = append(ex.Attempts, at)
-			if resp == nil {
-				cancel()
-				writeLocal(w, &localReply{status: 503, body: "upstream reset"}, respAdd)
-				return
-			}
-			dp.relay(w, hc, d, resp, respAdd, ex)
-			cancel()
-			return
-		}
-		if resp != nil {
-			// A little is read so the connection can be reused; a
-			// streaming answer is cut off.
-			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-			resp.Body.Close()
-		}
-		cancel()
-		// Fully jittered exponential backoff: uniform in
-		// [0, base*(2^n - 1)], capped at the maximum.
-		bound := base * time.Duration((uint64(1)<<min(attempt+1, 30))-1)
-		if bound > maxBackoff || bound <= 0 {
-			bound = maxBackoff
-		}
-		backoff := time.Duration(0)
-		if bound > 0 {
-			backoff = time.Duration(rand.Int64N(int64(bound)))
-		}
-		at.Backoff = backoff
-		ex.Attempts = append(ex.Attempts, at)
-		timer := time.NewTimer(backoff)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			ex.LocalReply, ex.Status = "router", 504
-			writeLocal(w, &localReply{status: 504, body: "upstream request timeout"}, respAdd)
-			return
-		}
-	}
-}
-
-func resetReason(err error) string {
-	var hs *tlsHandshakeError
-	if errors.As(err, &hs) {
-		return "connection failure, transport failure reason: " + hs.Error()
-	}
-	if connectFailure(err) {
-		return "connection failure"
-	}
-	return "remote reset"
-}
-
-// relay copies the upstream answer back with the route's response header
-// mutations and the filters' headers.
-func (dp *DataPlane) relay(w http.ResponseWriter, hc *hcmConfig, d *Decision, resp *http.Response, respAdd Headers, ex *Exchange) {
-	defer resp.Body.Close()
-	h := make(Headers, 0, len(resp.Header)+1)
-	h = append(h, Header{":status", strconv.Itoa(resp.StatusCode)})
-	for name, vals := range resp.Header {
-		ln := strings.ToLower(name)
-		if hopHeaders[ln] {
-			continue
-		}
-		for _, v := range vals {
-			h = append(h, Header{ln, v})
-		}
-	}
-	h = hc.router.FinalizeResponse(d, h)
-	h = append(h, respAdd...)
-	out := w.Header()
-	status := resp.StatusCode
-	for _, e := range h {
-		if e.Name == ":status" {
-			if n, err := strconv.Atoi(e.Value); err == nil {
-				status = n
-			}
-			continue
-		}
-		out.Add(e.Name, e.Value)
-	}
-	out.Set("server", "envoy")
-	ex.Status = status
-	w.WriteHeader(status)
-	// The body is streamed: every chunk is flushed as it arrives, so
-	// server-streaming gRPC, SSE and long polls reach the client as the
-	// upstream sends them, as through Envoy.
-	rc := http.NewResponseController(w)
-	if resp.ContentLength != 0 {
-		// The headers go out now, before the first body byte (a
-		// bidi stream may answer before the client sent anything).
-		// An answer known to be empty, such as a trailers-only gRPC
-		// error, is left to end with its headers: flushed first, it
-		// would be headers then an empty end of stream, and gRPC
-		// clients read grpc-status only from the final header block.
-		_ = rc.Flush()
-	}
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				// The client went away; the deferred close resets the
-				// upstream stream.
-				return
-			}
-			_ = rc.Flush()
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// The upstream reset mid-answer: Envoy resets the
-			// downstream stream (HTTP/2) or closes the connection
-			// (HTTP/1.1) rather than end the body cleanly.
-			ex.Notes = append(ex.Notes, "upstream reset while sending the response body: "+err.Error())
-			panic(http.ErrAbortHandler)
-		}
-	}
-	// gRPC answers in trailers (grpc-status, grpc-message); they are
-	// known only once the body has ended, so they go out under
-	// http.TrailerPrefix: HTTP/2 trailers for an h2 client, a chunked
-	// trailer for HTTP/1.1.
-	for name, vals := range resp.Trailer {
-		for _, v := range vals {
-			out.Add(http.TrailerPrefix+name, v)
-		}
-	}
-}
-
 // mirror sends a copy to the shadow cluster and forgets it; Envoy adds
 // "-shadow" to the host so upstreams can tell.
 func (dp *DataPlane) mirror(cl *cluster, h Headers, body io.Reader, length int64) {
@@ -1202,99 +701,6 @@ func (dp *DataPlane) mirror(cl *cluster, h Headers, body io.Reader, length int64
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-}
-
-// tunnel serves a websocket upgrade: the request goes to one endpoint and,
-// once it answers 101, bytes flow both ways until either side closes.
-func (dp *DataPlane) tunnel(w http.ResponseWriter, r *http.Request, cl *cluster, d *Decision, up Headers, ex *Exchange) {
-	if len(cl.endpoints) == 0 {
-		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, nil)
-		return
-	}
-	i := cl.pick(0, false, -1)
-	if i < 0 {
-		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "no healthy upstream"}, nil)
-		return
-	}
-	ep := cl.endpoints[i]
-	ex.Endpoint = ep.addr
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		ex.LocalReply, ex.Status = "router", 403
-		writeLocal(w, &localReply{status: 403, body: "upgrade failed"}, nil)
-		return
-	}
-	var uc net.Conn
-	var err error
-	if cl.tls != nil {
-		uc, err = cl.tls.dialHTTP1(r.Context(), ep.addr)
-	} else {
-		uc, err = net.DialTimeout("tcp", ep.addr, connectTimeout)
-	}
-	if err != nil {
-		ex.LocalReply, ex.Status = "router", 503
-		ex.Attempts = append(ex.Attempts, Attempt{Endpoint: ep.addr, Error: err.Error()})
-		writeLocal(w, &localReply{status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: " + resetReason(err)}, nil)
-		return
-	}
-	defer uc.Close()
-	path, _ := up.Get(":path")
-	method, _ := up.Get(":method")
-	host, _ := up.Get(":authority")
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
-	for _, e := range up {
-		if strings.HasPrefix(e.Name, ":") || e.Name == "host" || e.Name == "connection" || e.Name == "upgrade" {
-			continue
-		}
-		fmt.Fprintf(&b, "%s: %s\r\n", e.Name, e.Value)
-	}
-	b.WriteString("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-	if _, err := io.WriteString(uc, b.String()); err != nil {
-		return
-	}
-	ubr := bufio.NewReader(uc)
-	resp, err := http.ReadResponse(ubr, r)
-	if err != nil {
-		ex.LocalReply, ex.Status = "router", 503
-		writeLocal(w, &localReply{status: 503, body: "upstream reset"}, nil)
-		return
-	}
-	ex.Status = resp.StatusCode
-	ex.Attempts = append(ex.Attempts, Attempt{Endpoint: ep.addr, Status: resp.StatusCode})
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-		return
-	}
-	dc, dbuf, err := hj.Hijack()
-	if err != nil {
-		return
-	}
-	defer dc.Close()
-	if err := resp.Write(dc); err != nil {
-		return
-	}
-	errc := make(chan error, 2)
-	go func() {
-		// Bytes the server already read belong to the tunnel.
-		if n := dbuf.Reader.Buffered(); n > 0 {
-			p, _ := dbuf.Reader.Peek(n)
-			_, _ = uc.Write(p)
-		}
-		_, err := io.Copy(uc, dc)
-		errc <- err
-	}()
-	go func() {
-		_, err := io.Copy(dc, ubr)
-		errc <- err
-	}()
-	<-errc
 }
 
 // fetchFromCluster GETs a URI from an endpoint of the named cluster, as

@@ -35,6 +35,7 @@ import (
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	rbacfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -104,6 +105,8 @@ func TestDataPlaneNacks(t *testing.T) {
 		"unknown http filter":           {filters: []*hcmv3.HttpFilter{lua}, route: prefixRoute("r", "/", "web"), typeURL: TypeListener, want: "lua.v3.Lua"},
 		"route config sim.New refuses":  {route: badRegex, typeURL: TypeRoute, want: "regex"},
 		"unknown per-route filter type": {route: unknownPerRoute, typeURL: TypeRoute, want: "LuaPerRoute"},
+		"router before another filter": {filters: []*hcmv3.HttpFilter{httpFilterOf(t, "first-router", &routerv3.Router{})}, route: prefixRoute("r", "/", "web"),
+			typeURL: TypeListener, want: `terminal filter "first-router" must be the last filter`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

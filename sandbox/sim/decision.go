@@ -68,8 +68,11 @@ type Decision struct {
 	Timeout         time.Duration `json:"timeout"`
 	IdleTimeout     time.Duration `json:"idleTimeout,omitempty"`
 	AutoHostRewrite bool          `json:"autoHostRewrite,omitempty"`
-	Retry           *RetryPolicy  `json:"retry,omitempty"`
-	Trace           []RouteTrace  `json:"trace"`
+	// Priority is the route's routing priority, which picks the
+	// cluster's circuit-breaker thresholds.
+	Priority Priority     `json:"priority,omitempty"`
+	Retry    *RetryPolicy `json:"retry,omitempty"`
+	Trace    []RouteTrace `json:"trace"`
 	// TraceSkipped counts routes left out of Trace in large tables
 	// because their path matcher cannot match this request.
 	TraceSkipped int `json:"traceSkipped,omitempty"`
@@ -294,6 +297,7 @@ func (r *Router) apply(rt *Route, rq *Request, random uint64, o RouteOptions, d 
 	if a.idleTimeout != nil {
 		d.IdleTimeout = *a.idleTimeout
 	}
+	d.Priority = a.priority
 	d.Retry = r.retryPolicy(a, d.Cluster, h)
 }
 
@@ -492,9 +496,9 @@ func (r *Router) retryPolicy(a *action, cluster string, h Headers) *RetryPolicy 
 		}
 	}
 	if c := r.opts.Clusters[cluster]; c != nil {
-		// The first thresholds entry for the default priority wins.
+		// The first thresholds entry for the route's priority wins.
 		for _, t := range c.GetCircuitBreakers().GetThresholds() {
-			if t.GetPriority() != 0 {
+			if routePriority(t.GetPriority()) != a.priority {
 				continue
 			}
 			if t.GetMaxRetries() != nil {

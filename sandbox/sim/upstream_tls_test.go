@@ -299,6 +299,7 @@ func TestUpstreamTLSPools(t *testing.T) {
 	}
 	n := 0
 	h.dp.transports.Range(func(any, any) bool { n++; return true })
+	h.dp.h1Pools.Range(func(any, any) bool { n++; return true })
 	if n != 1 {
 		t.Errorf("%d connection pools kept, want 1", n)
 	}

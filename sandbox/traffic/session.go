@@ -2,16 +2,19 @@ package traffic
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/strictjson"
 	"github.com/routedeck/routedeck/sandbox/session"
 	"github.com/routedeck/routedeck/sandbox/sim"
 	"github.com/routedeck/routedeck/sandbox/upstream"
@@ -28,6 +31,16 @@ type Simulator struct {
 
 // NewSimulator returns a simulator over a sandbox service.
 func NewSimulator(sandbox *session.Service) *Simulator { return &Simulator{sandbox: sandbox} }
+
+// RunSimulation decodes a spec strictly (the body of POST
+// /sandbox/simulations) and runs it: the API's simulation hook.
+func (s *Simulator) RunSimulation(ctx context.Context, body json.RawMessage) (any, error) {
+	var spec Spec
+	if err := strictjson.Decode(body, &spec); err != nil {
+		return nil, err
+	}
+	return s.Simulate(ctx, spec)
+}
 
 // Simulate validates spec, brings the gateway's sandbox up, applies the
 // upstream profiles for the run (restoring the previous ones after) and
@@ -80,8 +93,10 @@ func (s *Simulator) Simulate(ctx context.Context, spec Spec) (Result, error) {
 	if err := p.Err(); err != nil {
 		return Result{}, err
 	}
+	before := s.sandbox.Stats(spec.Gateway)
 	res := Run(ctx, spec, sessionSender{s.sandbox})
 	res.Engine = warm.Engine
+	res.Clusters = clusterCounters(before, s.sandbox.Stats(spec.Gateway))
 	res.Endpoints = endpointResults(mocks, res.perEndpoint, s.sandbox.Health(spec.Gateway))
 	return res, nil
 }
@@ -153,8 +168,12 @@ func outcomeOf(res *session.Result) Outcome {
 			out.Retries = n - 1
 		}
 		out.RateLimited = ex.LocalReply == "local_ratelimit"
+		out.Flags = ex.Flags
+		out.Overflowed = slices.Contains(strings.Split(ex.Flags, ","), "UO")
 		return out
 	}
+	// Envoy marks the answers of an overflow.
+	out.Overflowed = len(res.Response.Headers["x-envoy-overloaded"]) > 0
 	if res.Received != nil {
 		if vals := res.Received.Headers["x-envoy-attempt-count"]; len(vals) > 0 {
 			if n, err := strconv.Atoi(vals[0]); err == nil && n > 1 {
@@ -163,5 +182,35 @@ func outcomeOf(res *session.Result) Outcome {
 		}
 	}
 	out.RateLimited = res.Response.Status == http.StatusTooManyRequests && res.Upstream == nil
+	return out
+}
+
+// countedStats are the cluster counters a run reports.
+var countedStats = []string{"upstream_rq_total", "upstream_rq_retry", "upstream_rq_timeout",
+	"upstream_rq_pending_overflow", "upstream_cx_overflow", "upstream_rq_retry_overflow"}
+
+// clusterCounters are the counters of each cluster that moved between
+// two readings of the sim's stats.
+func clusterCounters(before, after map[string]uint64) map[string]map[string]uint64 {
+	out := map[string]map[string]uint64{}
+	for name, v := range after {
+		rest, ok := strings.CutPrefix(name, "cluster.")
+		if !ok {
+			continue
+		}
+		for _, stat := range countedStats {
+			cluster, found := strings.CutSuffix(rest, "."+stat)
+			if !found || v <= before[name] {
+				continue
+			}
+			if out[cluster] == nil {
+				out[cluster] = map[string]uint64{}
+			}
+			out[cluster][stat] = v - before[name]
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }

@@ -117,6 +117,25 @@ func TestRetryBudgetLimitsRetries(t *testing.T) {
 	}
 }
 
+// TestCircuitBreakerOverflowThroughSim sends 16 concurrent requests to a
+// slow upstream whose circuit breaker allows 2 requests: the other 14 get
+// Envoy's 503 with the UO flag, and the run reports the overflow.
+func TestCircuitBreakerOverflowThroughSim(t *testing.T) {
+	sim := newSimulator(t)
+	res, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 16, Concurrency: 16,
+		Mix:       []MixEntry{{Weight: 1, Request: rules.Request{URL: "http://shop.example.com/slow/x"}}},
+		Upstreams: map[string]UpstreamProfile{"slow": {LatencyMs: 2000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Statuses["200"] != 2 || res.Statuses["503"] != 14 || res.Overflowed != 14 || res.ResponseFlags["UO"] != 14 || res.PerUpstream["slow"] != 2 {
+		t.Errorf("statuses %v, overflowed %d, flags %v, per upstream %v", res.Statuses, res.Overflowed, res.ResponseFlags, res.PerUpstream)
+	}
+	if got := res.Clusters["slow"]; got["upstream_rq_pending_overflow"] != 14 || got["upstream_rq_total"] != 2 {
+		t.Errorf("cluster counters %v", res.Clusters)
+	}
+}
+
 func TestSimulateUnknownUpstream(t *testing.T) {
 	sim := newSimulator(t)
 	_, err := sim.Simulate(context.Background(), Spec{Gateway: "public", Requests: 1,

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -207,6 +208,11 @@ type Outcome struct {
 	Retries int
 	// RateLimited means a rate limit refused the request.
 	RateLimited bool
+	// Overflowed means a circuit breaker refused the request or its
+	// retry (Envoy's UO response flag).
+	Overflowed bool
+	// Flags are Envoy's response flags ("UO", "UF,URX"), when known.
+	Flags string
 }
 
 // Sender sends one request through a gateway's data plane. An error means
@@ -224,6 +230,18 @@ type Result struct {
 	Statuses    map[string]int `json:"statuses"`
 	Retries     int            `json:"retries"`
 	RateLimited int            `json:"rateLimited"`
+	// Overflowed counts requests a circuit breaker refused, or whose
+	// retry it refused (Envoy's UO flag).
+	Overflowed int `json:"overflowed"`
+	// ResponseFlags counts requests by each Envoy response flag they
+	// carried (UO, UF, UT, URX, NR, ...).
+	ResponseFlags map[string]int `json:"responseFlags"`
+	// Clusters are, by cluster, the data plane's request, retry and
+	// overflow counters that moved during the run, under Envoy's names
+	// (upstream_rq_pending_overflow, upstream_cx_overflow,
+	// upstream_rq_retry_overflow, ...); set by Simulator, from a real
+	// Envoy's admin interface when it runs one.
+	Clusters map[string]map[string]uint64 `json:"clusters,omitempty"`
 	// Failed counts requests with no response or a 5xx.
 	Failed     int         `json:"failed"`
 	LatencyMs  Percentiles `json:"latencyMs"`
@@ -299,7 +317,7 @@ func Run(ctx context.Context, spec Spec, sender Sender) Result {
 		}()
 	}
 	start := time.Now()
-	res := Result{PerUpstream: map[string]int{}, Statuses: map[string]int{}, perEndpoint: map[string]int{}}
+	res := Result{PerUpstream: map[string]int{}, Statuses: map[string]int{}, ResponseFlags: map[string]int{}, perEndpoint: map[string]int{}}
 	go func() {
 		defer close(jobs)
 		for range spec.Requests {
@@ -333,6 +351,14 @@ func Run(ctx context.Context, spec Spec, sender Sender) Result {
 		res.Retries += d.out.Retries
 		if d.out.RateLimited {
 			res.RateLimited++
+		}
+		if d.out.Overflowed {
+			res.Overflowed++
+		}
+		if d.out.Flags != "" {
+			for f := range strings.SplitSeq(d.out.Flags, ",") {
+				res.ResponseFlags[f]++
+			}
 		}
 		if d.out.Status >= 500 {
 			res.Failed++

@@ -159,3 +159,30 @@ func TestSpecValidate(t *testing.T) {
 		t.Errorf("percent: %v %v", s.Upstreams["a"].Percent(), s.Upstreams["b"].Percent())
 	}
 }
+
+// TestRunSimulationDecodesStrictly: the API's hook refuses unknown fields
+// and a spec out of bounds, every problem with its field, before any
+// sandbox is touched.
+func TestRunSimulationDecodesStrictly(t *testing.T) {
+	s := NewSimulator(nil)
+	for name, tc := range map[string]struct {
+		body   string
+		fields []string
+	}{
+		"out of bounds": {`{"gateway": "public", "requests": 20000, "concurrency": 100, "mix": []}`, []string{"requests", "concurrency", "mix"}},
+		"unknown field": {`{"gateway": "public", "requests": 1, "mixx": []}`, []string{"mixx"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.RunSimulation(t.Context(), json.RawMessage(tc.body))
+			got := map[string]bool{}
+			for _, f := range model.ErrorFields(err) {
+				got[f.Field] = true
+			}
+			for _, f := range tc.fields {
+				if !got[f] {
+					t.Errorf("no problem at %s: %v", f, err)
+				}
+			}
+		})
+	}
+}

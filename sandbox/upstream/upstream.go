@@ -108,6 +108,9 @@ type Server struct {
 
 	requests, errors, resets atomic.Uint64
 	done                     chan struct{}
+
+	tunnelMu sync.Mutex
+	tunnels  map[net.Conn]struct{}
 }
 
 // Options configure Start.
@@ -213,10 +216,16 @@ func (s *Server) Stats() Stats {
 	return Stats{Requests: s.requests.Load(), Errors: s.errors.Load(), Resets: s.resets.Load()}
 }
 
-// Close stops the server at once, dropping requests in flight.
+// Close stops the server at once, dropping requests in flight and
+// upgraded connections.
 func (s *Server) Close() error {
 	err := s.srv.Close()
 	<-s.done
+	s.tunnelMu.Lock()
+	for c := range s.tunnels {
+		_ = c.Close()
+	}
+	s.tunnelMu.Unlock()
 	return err
 }
 
@@ -292,34 +301,86 @@ func isUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
 }
 
-// tunnel accepts an upgrade and then echoes every byte back, so a
-// websocket client sees its own frames: enough to prove the gateway
-// tunnels both ways without a websocket implementation here.
+// tunnelIdle ends an upgraded connection with no traffic for this long:
+// a mock never holds a connection open forever.
+const tunnelIdle = time.Minute
+
+// tunnel accepts an upgrade and echoes what the client sends: as
+// WebSocket messages when the client opened a WebSocket handshake (its
+// Sec-WebSocket-Key answered, text and binary messages sent back, pings
+// answered, a close returned), else every byte as it is, so any tunnel
+// can be seen to carry data both ways.
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
 		http.Error(w, "upgrade needs HTTP/1.1", http.StatusBadRequest)
 		return
 	}
-	conn, brw, err := hj.Hijack()
-	if err != nil {
-		return
-	}
 	defer conn.Close()
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n%s: %s\r\n%s: %s\r\n\r\n",
-		HeaderUpstream, s.name, HeaderEndpoint, s.addr)
+	defer s.track(conn)()
+	key := r.Header.Get("Sec-WebSocket-Key")
+	accept := ""
+	if key != "" {
+		accept = "Sec-WebSocket-Accept: " + WebSocketAccept(key) + "\r\n"
+	}
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n%s%s: %s\r\n%s: %s\r\n\r\n",
+		r.Header.Get("Upgrade"), accept, HeaderUpstream, s.name, HeaderEndpoint, s.addr)
 	if err := brw.Flush(); err != nil {
 		return
 	}
-	// Bytes already buffered by the server belong to the tunnel.
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		if _, err := conn.Write(b); err != nil {
+	idle := func() { _ = conn.SetDeadline(time.Now().Add(tunnelIdle)) }
+	idle()
+	if key == "" {
+		// Bytes the server read already belong to the tunnel.
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := brw.Reader.Read(buf)
+			if n > 0 {
+				idle()
+				if _, werr := conn.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	for {
+		f, err := ReadFrame(brw.Reader, true)
+		if err != nil {
 			return
 		}
-		_, _ = brw.Reader.Discard(n)
+		idle()
+		switch f.Op {
+		case OpText, OpBinary:
+			err = WriteFrame(conn, f.Op, f.Payload, false)
+		case OpPing:
+			err = WriteFrame(conn, OpPong, f.Payload, false)
+		case OpClose:
+			_ = WriteFrame(conn, OpClose, f.Payload, false)
+			return
+		}
+		if err != nil {
+			return
+		}
 	}
-	_, _ = io.Copy(conn, conn)
+}
+
+// track records an upgraded connection until the returned function runs,
+// so Close ends it: the HTTP server no longer owns a hijacked connection.
+func (s *Server) track(c net.Conn) func() {
+	s.tunnelMu.Lock()
+	defer s.tunnelMu.Unlock()
+	if s.tunnels == nil {
+		s.tunnels = map[net.Conn]struct{}{}
+	}
+	s.tunnels[c] = struct{}{}
+	return func() {
+		s.tunnelMu.Lock()
+		defer s.tunnelMu.Unlock()
+		delete(s.tunnels, c)
+	}
 }
 
 func jitter(j time.Duration) time.Duration {

@@ -1498,7 +1498,7 @@ export interface paths {
         put?: never;
         /**
          * Send a test request through the sandbox
-         * @description Runs the request through the gateway's draft in the sandbox: the simulated Envoy, configured over ADS with the draft's translation, forwards it to mock upstreams that echo what they received. Give either request or a curl command line. The reply has the response, the upstream and endpoint that answered and what they received, the rule (from the Envoy route that matched, checked against the reference evaluator: ruleMismatch is set if they differ), the evaluator's per-rule trace, the simulated Envoy's route trace and upstream attempts (envoy), durationMs and the equivalent curl command.
+         * @description Runs the request through the gateway's draft in the sandbox: the simulated Envoy, configured over ADS with the draft's translation, forwards it to mock upstreams that echo what they received. Give either request or a curl command line. The reply has the response, the upstream and endpoint that answered and what they received, the rule (from the Envoy route that matched, checked against the reference evaluator: ruleMismatch is set if they differ), the evaluator's per-rule trace, the simulated Envoy's route trace and upstream attempts (envoy), durationMs and the equivalent curl command. A request with an Upgrade header is sent as an HTTP/1.1 upgrade; for a WebSocket the reply reports the 101 and one message echoed through the tunnel (webSocket), its body being the message. Every test request ends by the sandbox's timeout.
          */
         post: {
             parameters: {
@@ -1547,6 +1547,16 @@ export interface paths {
                             };
                             trace: Record<string, never>[];
                             envoy?: Record<string, never>;
+                            /** @description for a request with Upgrade: websocket that the gateway upgraded (status 101): one message sent through the tunnel and the echo that came back */
+                            webSocket?: {
+                                /** @description the 101's Sec-WebSocket-Accept answers the key sent */
+                                accepted?: boolean;
+                                sent?: string;
+                                received?: string;
+                                echoed?: boolean;
+                                roundTripMs?: number;
+                                error?: string;
+                            };
                             durationMs: number;
                             curl: string;
                         };
@@ -3312,6 +3322,18 @@ export interface components {
             };
             retries?: number;
             rateLimited?: number;
+            /** @description requests a circuit breaker refused, or whose retry it refused (Envoy's UO response flag) */
+            overflowed?: number;
+            /** @description requests by Envoy response flag (UO, UF, UT, URX, NR, ...) */
+            responseFlags?: {
+                [key: string]: number;
+            };
+            /** @description by cluster, the data plane's counters that moved during the run, under Envoy's names (upstream_rq_total, upstream_rq_retry, upstream_rq_timeout, upstream_rq_pending_overflow, upstream_cx_overflow, upstream_rq_retry_overflow); a real Envoy's are read from its admin interface */
+            clusters?: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
             /** @description no response or a 5xx */
             failed?: number;
             latencyMs?: {

@@ -18,7 +18,31 @@ import (
 	"time"
 
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
+
+// jwtAuthnDef is the JWT authentication filter: its config holds the
+// providers and named requirements, and a route's PerRouteConfig says
+// which requirement applies (none: the request passes).
+var jwtAuthnDef = filterDef{
+	kind:    filterJWT,
+	types:   []string{"type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"},
+	perType: "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig",
+	compile: func(a *anypb.Any) (filterImpl, error) {
+		m, err := unpackAny(a, &jwtv3.JwtAuthentication{})
+		if err != nil {
+			return nil, err
+		}
+		return compileJWT(m)
+	},
+	compileRoute: func(a *anypb.Any) (filterImpl, error) {
+		m, err := unpackAny(a, &jwtv3.PerRouteConfig{})
+		if err != nil {
+			return nil, err
+		}
+		return &jwtRoute{disabled: m.GetDisabled(), requirement: m.GetRequirementName()}, nil
+	},
+}
 
 // jwtFilter is the JwtAuthentication filter: providers, and requirements by
 // name for routes that name one.
