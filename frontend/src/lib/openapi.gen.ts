@@ -930,7 +930,7 @@ export interface paths {
         put?: never;
         /**
          * Publish the gateway's draft (force: admins only)
-         * @description Runs the gateway's route tests first; any failure gets 409 with one error per failing expectation (field tests.NAME.FIELD). An admin may send force: true to publish anyway, recorded in the audit log as publish.force.
+         * @description Runs the gateway's route tests first; any failure gets 409 with one error per failing expectation (field tests.NAME.FIELD). An admin may send force: true to publish anyway, recorded in the audit log as publish.force. A draft equal to the live version publishes nothing and answers 200 with unchanged: true and that version.
          */
         post: {
             parameters: {
@@ -3506,7 +3506,10 @@ export interface components {
             message: string;
         };
         PublishResult: {
+            /** @description The version live now: the new one, or with unchanged the one the draft already equals. */
             version: number;
+            /** @description The draft equals the live version (the same objects at the same versions): nothing was recorded or pushed. */
+            unchanged: boolean;
             /** @description Lint findings of what was published: rules that never match. They do not stop a publish. */
             warnings: components["schemas"]["LintFinding"][];
             /** @description Lint notes of what was published (see GET /gateways/{name}/lint). */
