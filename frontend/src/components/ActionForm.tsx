@@ -2,6 +2,7 @@ import { ActionIcon, Button, Checkbox, Fieldset, Group, MultiSelect, NumberInput
 import type { UseFormReturnType } from '@mantine/form';
 import { IconPlus, IconTrash } from '@tabler/icons-react';
 import type { Action, Route } from '../lib/model';
+import { weightShares } from '../lib/weights';
 
 /** The form's values: a route without its condition, which the builder edits. */
 export type RouteFormValues = Omit<Route, 'when' | 'whenText'>;
@@ -54,6 +55,8 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
     form.setFieldValue('then', next);
   };
   const forward = then.forward ?? [];
+  // A lone backend takes everything whatever its weight.
+  const shares = weightShares(forward.map((b) => b.weight));
   return (
     <Fieldset legend="Then" disabled={readOnly}>
       <Stack gap="sm">
@@ -83,6 +86,11 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
                   {...form.getInputProps(`then.forward.${i}.upstream`)}
                 />
                 <NumberInput label={i === 0 ? 'Weight' : undefined} aria-label={`Weight ${i + 1}`} w={170} {...form.getInputProps(`then.forward.${i}.weight`)} />
+                {forward.length > 1 && (
+                  <Text mt={i === 0 ? 32 : 6} size="sm" c="dimmed" w={44} ta="right" data-testid={`weight-share-${i + 1}`} title="Share of the traffic: this weight over the sum of the weights">
+                    {shares[i]}%
+                  </Text>
+                )}
                 {forward.length > 1 && (
                   <ActionIcon mt={i === 0 ? 28 : 4} variant="subtle" color="gray" aria-label={`Remove upstream ${i + 1}`} onClick={() => form.removeListItem('then.forward', i)}>
                     <IconTrash size={14} />

@@ -200,11 +200,11 @@ export const usePublished = (gw: string | undefined) =>
 
 export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions?limit=1000') });
 
-/** The unified diff of one revision (lists leave it out to stay small). */
-export const useRevisionDiff = (id: number | undefined) =>
+/** One revision with the object before and after it (lists leave them out to stay small). */
+export const useRevision = (id: number | undefined) =>
   useQuery({
-    queryKey: ['revisions', id, 'diff'],
-    queryFn: () => get<Pick<Revision, 'diff' | 'diffTooLarge'>>(`/revisions/${id}/diff?format=json`),
+    queryKey: ['revisions', id, 'full'],
+    queryFn: () => get<Revision>(`/revisions/${id}`),
     enabled: id !== undefined,
     staleTime: Infinity,
   });

@@ -3,7 +3,7 @@ import { useForm } from '@mantine/form';
 import { useHotkeys } from '@mantine/hooks';
 import { modalsConfirm } from '../components/confirm';
 import { IconAlertTriangle, IconChecks, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { useCanEdit } from '../auth';
 import { ActionForm, PoliciesForm, cleanAction, isRouteFormField, type RouteFormValues } from '../components/ActionForm';
@@ -13,6 +13,7 @@ import { ADVANCED_KEYS } from '../lib/advanced';
 import { MOD_KEY } from '../lib/format';
 import { ConditionTextEditor } from '../components/ConditionTextEditor';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
+import { useUnsavedGuard } from '../components/UnsavedGuard';
 import { ApiError, friendlyMessage, post } from '../lib/api';
 import { formatCondition, normalizeCondition, tryParseCondition, type ConditionSyntaxError } from '../lib/conditionText';
 import type { Condition, Route } from '../lib/model';
@@ -147,13 +148,15 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     }
   };
 
-  const submit = async () => {
-    if (!canEdit) return;
+  // Saves the route; true when it was saved. `leaving`: the user is on
+  // the way to another screen, so a new route does not open its own page.
+  const submit = async (leaving = false): Promise<boolean> => {
+    if (!canEdit) return false;
     if (syntaxError) {
       notifyOutcome('editor:routes', { color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
-      return;
+      return false;
     }
-    if (form.validate().hasErrors) return;
+    if (form.validate().hasErrors) return false;
     const route = currentRoute();
     try {
       const saved = await save.mutateAsync({ route, isNew, originalName: initial.name });
@@ -163,35 +166,36 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       form.resetDirty({ ...form.values, version: saved.version });
       setDirtyWhen(false);
       notifyOutcome('editor:routes', { color: 'green', title: 'Saved', message: `Route ${saved.name} saved to the draft.` });
-      if (isNew) nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
+      if (isNew && !leaving) {
+        guard.release();
+        nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
+      }
+      return true;
     } catch (e) {
       if (e instanceof ApiError && e.errors.length > 0) applyProblems(e.errors);
       else setOtherErrors([]);
       setConflict(e instanceof ApiError && e.status === 409);
       notifyOutcome('editor:routes', { color: 'red', title: isNew ? 'Could not create the route' : 'Could not save the route', message: friendlyMessage(e) });
+      return false;
     }
   };
 
   useHotkeys([['mod+S', () => void submit()]], [], true);
+  const dirty = form.isDirty() || dirtyWhen;
+  const guard = useUnsavedGuard(dirty && canEdit, () => submit(true));
 
   const onDelete = () =>
     modalsConfirm(`Delete route ${initial.name}?`, 'It disappears from the draft; the live configuration changes only when you publish.', async () => {
       try {
         await remove.mutateAsync({ ...initial, version: form.values.version });
         notifyOutcome('editor:routes', { color: 'green', title: 'Deleted', message: `Route ${initial.name} deleted from the draft.` });
+        guard.release();
         nav('/routes');
       } catch (e) {
         notifyOutcome('editor:routes', { color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
       }
     });
 
-  const dirty = form.isDirty() || dirtyWhen;
-  useEffect(() => {
-    if (!dirty) return;
-    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
-    window.addEventListener('beforeunload', warn);
-    return () => window.removeEventListener('beforeunload', warn);
-  }, [dirty]);
 
   const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
 
@@ -201,7 +205,13 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
         e.preventDefault();
         void submit();
       }}
+      // Enter in a text box (a picked upstream, a typed timeout) must not
+      // save the whole route: Save and the shortcut do.
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' && !e.ctrlKey && !e.metaKey && e.target instanceof HTMLInputElement) e.preventDefault();
+      }}
     >
+      {guard.prompt}
       <Stack maw={1100}>
         <Group justify="space-between">
           <Group gap="xs">
