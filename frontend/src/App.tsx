@@ -19,7 +19,7 @@ import {
 } from '@tabler/icons-react';
 import { useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { AuthGate, logout, useMe } from './auth';
 import { DelayedLoader } from './components/Loading';
 import { GatewayPicker, GatewayProvider } from './gateway';
@@ -121,7 +121,9 @@ function Shell() {
               label={n.label}
               leftSection={<n.icon size={16} />}
               active={active(n.to)}
-              href={'#' + n.to}
+              // A router link, so an editor with unsaved changes can hold the navigation.
+              component={Link}
+              to={n.to}
             />
           ))}
         </ScrollArea>

@@ -21,6 +21,7 @@ import { conditionProblems, problemsToFormErrors, relativeTo, type FieldProblem 
 import { useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
 import { useCurrentGateway } from '../gateway';
 import { notifyOutcome } from '../lib/notify';
+import { isPathConditionProblem, pathConditionProblem } from '../lib/pathRewrite';
 
 /** /routes/new and /routes/:name: loads the route, then shows the editor. */
 export default function RouteEditorPage() {
@@ -107,7 +108,9 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     }
   };
 
-  const applyProblems = (problems: FieldProblem[]) => {
+  const applyProblems = (all: FieldProblem[]) => {
+    // A rewrite that lacks its path condition is shown on `when` (pathProblem below).
+    const problems = all.filter((p) => !isPathConditionProblem(p.field, p.message));
     setCondErrors(conditionProblems(problems));
     const rest = problems.filter((p) => !(p.field === 'when' || p.field.startsWith('when.') || p.field.startsWith('when[')));
     const { fieldErrors, other } = problemsToFormErrors(rest, isRouteFormField);
@@ -197,6 +200,8 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     });
 
 
+  const pathProblem = pathConditionProblem(tree, form.values.then);
+
   const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
 
   return (
@@ -282,6 +287,18 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
               />
               {syntaxError && mode === 'text' && <Text size="xs" c="dimmed">Fix the text to go back to the builder.</Text>}
             </Group>
+            {pathProblem && (
+              <Alert color="red" p="xs" icon={<IconAlertTriangle size={16} />} role="alert" data-testid="when-path-problem">
+                <Group justify="space-between" wrap="nowrap" gap="sm">
+                  <Text size="sm">{pathProblem.message}</Text>
+                  {pathProblem.fix && canEdit && (
+                    <Button size="xs" variant="light" color="red" style={{ flexShrink: 0 }} onClick={() => onTree(pathProblem.fix!.tree)}>
+                      {pathProblem.fix.label}
+                    </Button>
+                  )}
+                </Group>
+              </Alert>
+            )}
             {mode === 'builder' ? (
               <>
                 <ConditionBuilder value={tree} onChange={onTree} errors={condErrors} readOnly={!canEdit} />

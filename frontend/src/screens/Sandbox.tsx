@@ -5,7 +5,7 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useCanEdit } from '../auth';
 import { friendlyMessage, post } from '../lib/api';
-import type { RouteTest } from './RouteTests';
+import type { RouteTest } from '../lib/routeTests';
 import { useState } from 'react';
 import { ClusterHealthView } from '../components/HostHealth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';

@@ -298,9 +298,9 @@ function Audit() {
                 <Table.Tr key={a.id}>
                   <Table.Td style={{ whiteSpace: 'nowrap' }}>{timeAgo(a.at)}</Table.Td>
                   <Table.Td>{a.actor}</Table.Td>
-                  {/* As wide as its badge: a long target never cuts the action short. */}
-                  <Table.Td w="1%" style={{ whiteSpace: 'nowrap' }}>
-                    <Badge variant="light" tt="none" maw="none" color={a.action.includes('fail') ? 'red' : 'gray'} data-testid="audit-action">{a.action}</Badge>
+                  {/* The badge keeps its whole width: a long target never cuts the action short. */}
+                  <Table.Td>
+                    <Badge variant="light" tt="none" maw="none" miw="max-content" color={a.action.includes('fail') ? 'red' : 'gray'} data-testid="audit-action">{a.action}</Badge>
                   </Table.Td>
                   <Table.Td className="mono" style={{ wordBreak: 'break-word' }}>{a.target}{a.detail ? ` · ${a.detail}` : ''}</Table.Td>
                 </Table.Tr>

@@ -1,7 +1,7 @@
 import { BarChart, DonutChart } from '@mantine/charts';
-import { ActionIcon, Alert, Button, Card, ColorSwatch, Grid, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput, Title, Tooltip } from '@mantine/core';
+import { ActionIcon, Alert, Button, Card, ColorSwatch, Grid, Group, NumberInput, Select, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useHotkeys } from '@mantine/hooks';
-import { IconHeading, IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { EndpointResultsView } from '../components/HostHealth';
@@ -69,13 +69,11 @@ export default function TrafficSimulation() {
                     <Select aria-label="Method" data={['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']} value={m.method} onChange={(v) => v && setRow(i, { method: v })} w={95} size="xs" />
                     <TextInput aria-label="URL" className="mono" value={m.url} onChange={(e) => setRow(i, { url: e.currentTarget.value })} style={{ flex: 1 }} size="xs" />
                     <NumberInput aria-label="Weight" min={0} value={m.weight} onChange={(v) => setRow(i, { weight: Number(v) || 0 })} w={70} size="xs" />
-                    <Tooltip label="Add a request header">
-                      <ActionIcon variant="subtle" color="gray" aria-label={`Add header to request kind ${i + 1}`} onClick={() => setRow(i, { headers: [...m.headers, { name: '', value: '' }] })}><IconHeading size={14} /></ActionIcon>
-                    </Tooltip>
+                    <Button size="compact-xs" variant="subtle" leftSection={<IconPlus size={12} />} aria-label={`Add header to request kind ${i + 1}`} onClick={() => setRow(i, { headers: [...m.headers, { name: '', value: '' }] })}>header</Button>
                     <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setMix(mix.filter((_, j) => j !== i))} disabled={mix.length === 1}><IconTrash size={14} /></ActionIcon>
                   </Group>
                   {m.headers.map((h, k) => (
-                    <Group key={k} gap="xs" wrap="nowrap" ml={103}>
+                    <Group key={k} gap="xs" wrap="nowrap" ml={103} mr={92}>
                       <TextInput aria-label={`Header name ${i + 1}.${k + 1}`} placeholder="x-canary" className="mono" value={h.name} size="xs" w={150}
                         onChange={(e) => { const name = e.currentTarget.value; setRow(i, { headers: m.headers.map((x, j) => (j === k ? { ...x, name } : x)) }); }} />
                       <TextInput aria-label={`Header value ${i + 1}.${k + 1}`} placeholder="value" className="mono" value={h.value} size="xs" style={{ flex: 1 }}
