@@ -7,6 +7,8 @@ import type { SandboxRequest } from './model';
 export interface TestExpect {
   rule?: string;
   upstream?: string;
+  /** The request reaches one of these (a weighted split: which one is chance). */
+  upstreamIn?: string[];
   path?: string;
   host?: string;
   redirect?: string;
@@ -28,7 +30,7 @@ export interface RouteTest {
   version?: number;
 }
 
-export type ExpectKind = 'rule' | 'upstream' | 'path' | 'host' | 'redirect' | 'status' | 'requestHeader' | 'responseHeader';
+export type ExpectKind = 'rule' | 'upstream' | 'upstreamIn' | 'path' | 'host' | 'redirect' | 'status' | 'requestHeader' | 'responseHeader';
 
 /** One checked thing: a field, or one header by name, and the value it must have. */
 export interface ExpectRow {
@@ -43,6 +45,7 @@ export interface ExpectRow {
 export const EXPECT_LABELS: Record<ExpectKind, string> = {
   rule: 'Rule',
   upstream: 'Upstream',
+  upstreamIn: 'Upstream is one of',
   path: 'Path at the upstream',
   host: 'Host at the upstream',
   redirect: 'Redirect to',
@@ -56,7 +59,10 @@ const SCALARS = ['rule', 'upstream', 'path', 'host', 'redirect', 'status'] as co
 /** The rows of an expectation, in a fixed order. */
 export function expectRows(e: TestExpect): ExpectRow[] {
   const rows: ExpectRow[] = [];
-  for (const k of SCALARS) if (e[k] !== undefined && e[k] !== null) rows.push({ kind: k, value: String(e[k]) });
+  for (const k of SCALARS) {
+    if (e[k] !== undefined && e[k] !== null) rows.push({ kind: k, value: String(e[k]) });
+    if (k === 'upstream' && Array.isArray(e.upstreamIn)) rows.push({ kind: 'upstreamIn', value: e.upstreamIn.join(', ') });
+  }
   for (const [kind, key] of [['requestHeader', 'requestHeaders'], ['responseHeader', 'responseHeaders']] as const) {
     for (const [header, v] of Object.entries(e[key] ?? {})) rows.push({ kind, header, value: v ?? '', absent: v === null });
   }
@@ -67,7 +73,7 @@ export function expectRows(e: TestExpect): ExpectRow[] {
 export function otherExpectations(e: TestExpect): TestExpect {
   const out: TestExpect = {};
   for (const [k, v] of Object.entries(e)) {
-    if ((SCALARS as readonly string[]).includes(k) || k === 'requestHeaders' || k === 'responseHeaders') continue;
+    if ((SCALARS as readonly string[]).includes(k) || k === 'upstreamIn' || k === 'requestHeaders' || k === 'responseHeaders') continue;
     out[k] = v;
   }
   return out;
@@ -86,6 +92,8 @@ export function rowsToExpect(rows: ExpectRow[], kept: TestExpect = {}): TestExpe
       const map = (e[key] ?? {}) as Record<string, string | null>;
       map[(r.header ?? '').trim()] = r.absent ? null : r.value;
       e[key] = map;
+    } else if (r.kind === 'upstreamIn') {
+      e.upstreamIn = r.value.split(',').map((x) => x.trim()).filter(Boolean);
     } else if (r.kind === 'status') {
       const n = Number(r.value);
       (e as Record<string, unknown>).status = r.value.trim() !== '' && Number.isInteger(n) ? n : r.value;
@@ -119,8 +127,22 @@ export function expectSummary(e: TestExpect): string {
     .map((r) => {
       if (r.kind === 'requestHeader' || r.kind === 'responseHeader') return `${r.kind === 'requestHeader' ? 'upstream gets' : 'client gets'} ${r.header}${r.absent ? ' absent' : `=${r.value}`}`;
       if (r.kind === 'rule' && r.value === '') return 'no rule';
+      if (r.kind === 'upstreamIn') return `upstream in [${r.value}]`;
       return `${r.kind}=${r.value}`;
     })
     .concat(Object.entries(otherExpectations(e)).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`))
     .join(' · ');
+}
+
+/**
+ * What a test saved from a sandbox result expects of the upstream. When the
+ * rule splits its traffic, which upstream answered was chance: the test
+ * asks for one of the split's upstreams (those with a weight), never the
+ * one that happened to answer.
+ */
+export function upstreamExpectation(forward: { upstream: string; weight?: number }[] | undefined, answered: string): Pick<TestExpect, 'upstream' | 'upstreamIn'> {
+  const split = (forward ?? []).filter((b) => forward!.length === 1 || (b.weight ?? 0) > 0).map((b) => b.upstream);
+  const members = [...new Set(split)];
+  if (members.length > 1 && members.includes(answered)) return { upstreamIn: members.sort() };
+  return { upstream: answered };
 }

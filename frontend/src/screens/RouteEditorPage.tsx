@@ -7,9 +7,8 @@ import { useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { useCanEdit } from '../auth';
 import { ActionForm, PoliciesForm, cleanAction, isRouteFormField, type RouteFormValues } from '../components/ActionForm';
-import { AdvancedPolicies } from '../components/AdvancedPolicies';
+import { PolicyForms } from '../components/PolicyForms';
 import { ConditionBuilder } from '../components/ConditionBuilder';
-import { ADVANCED_KEYS } from '../lib/advanced';
 import { MOD_KEY } from '../lib/format';
 import { ConditionTextEditor } from '../components/ConditionTextEditor';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
@@ -319,12 +318,7 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
 
         <ActionForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
         <PoliciesForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
-        <AdvancedPolicies
-          value={form.values.then}
-          onChange={(patch) => form.setFieldValue('then', { ...form.values.then, ...patch })}
-          errors={ADVANCED_KEYS.flatMap((k) => (form.errors[`then.${k}`] ? [`${k}: ${form.errors[`then.${k}`]}`] : []))}
-          readOnly={!canEdit}
-        />
+        <PolicyForms form={form} upstreams={upstreamNames} readOnly={!canEdit} />
       </Stack>
     </form>
   );
