@@ -21,7 +21,7 @@
 // control API (which stops and starts the agent).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,7 +196,15 @@ const flows = {
       // The rule it shadows has no badge of its own.
       assert((await page.locator('[data-route="shop-api"]').getByTestId('shadowed-badge').count()) === 0, 'shop-api is marked shadowed');
       await go(`/routes/${name}`);
-      await page.getByTestId('shadowed-alert').getByText('rule shop-api, tried earlier').waitFor();
+      const alert = page.getByTestId('shadowed-alert');
+      await alert.getByText(/rule shop-api, tried earlier/).waitFor();
+      // The request that shows it, when the server finds one.
+      const lint = JSON.parse((await api('GET', `/gateways/${higher.gateway}/lint`)).body);
+      const witness = lint.items.find((f) => f.rule === name)?.witness;
+      if (witness) {
+        const line = await alert.getByTestId('lint-witness').innerText();
+        assert(line.includes(`${witness.method} ${witness.url}`) && line.includes('taken by rule shop-api'), `witness line: ${line}`);
+      }
       await shot('15-editor-shadowed');
     } finally {
       const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
@@ -409,6 +417,123 @@ const flows = {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
     await row.waitFor({ state: 'detached' });
     assert((await api('GET', `/tests/${name}`)).status === 404, 'the deleted test is still there');
+  },
+
+  async policyForms() {
+    const name = `${RULE}-policies`;
+    const made = await api('POST', '/routes', { name, gateway: 'public', priority: 2, when: 'path.prefix("/e2e-policies")', then: { forward: [{ upstream: 'web-v1' }] } });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go(`/routes/${name}`);
+      const forms = page.getByTestId('policy-forms');
+      // CORS without an origin and a user without a password: the server's
+      // problems appear in the sections they are about.
+      await forms.getByLabel('CORS').check();
+      await forms.getByText('Basic', { exact: true }).click();
+      await forms.getByRole('button', { name: 'User (Basic auth users)' }).click();
+      await forms.getByLabel('Basic auth users user 1').fill('alice');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('Could not save the route');
+      await forms.locator('.mantine-InputWrapper-error').filter({ hasText: 'at least one origin is required' }).waitFor();
+      await forms.getByRole('alert').filter({ hasText: /user|password/ }).first().waitFor();
+      await shotOf(forms, '24-policy-errors');
+      // Filled in: origins, a password, a header to set, a regex rewrite (which needs no prefix condition).
+      await forms.getByRole('textbox', { name: 'Allowed origins' }).fill('https://shop.example.com');
+      await forms.getByRole('textbox', { name: 'Allowed origins' }).press('Enter');
+      await forms.getByLabel('Basic auth users password 1').fill('s3cret-e2e');
+      await forms.getByLabel('Change headers').check();
+      await forms.getByLabel('Route headers request set name 1').fill('x-team');
+      await forms.getByLabel('Route headers request set value 1').fill('shop');
+      await page.getByLabel('Rewrite', { exact: true }).check();
+      await page.getByText('Regex', { exact: true }).click();
+      await page.getByLabel('Pattern (RE2)').fill('^/e2e-policies/(.*)$');
+      await page.getByLabel('Substitution').fill('/\\1');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('saved to the draft');
+      await shotOf(forms, '24-policy-forms');
+      const saved = JSON.parse((await api('GET', `/routes/${name}`)).body).then;
+      assert(JSON.stringify(saved.cors?.allowOrigins) === '["https://shop.example.com"]', `cors: ${JSON.stringify(saved.cors)}`);
+      assert(/^fp:[0-9a-f]{12}$/.test(saved.auth?.basic?.users?.alice ?? ''), `basic users: ${JSON.stringify(saved.auth)}`);
+      assert(saved.headers?.request?.set?.['x-team'] === 'shop', `headers: ${JSON.stringify(saved.headers)}`);
+      assert(saved.rewrite?.pathRegex?.pattern === '^/e2e-policies/(.*)$' && saved.rewrite.pathRegex.substitution === '/\\1', `rewrite: ${JSON.stringify(saved.rewrite)}`);
+      // Opened again, the stored password is kept as its fingerprint.
+      await go(`/routes/${name}`);
+      await page.getByTestId('kept-credentials').waitFor();
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
+  async importFile() {
+    const name = `${RULE}-imported`;
+    const file = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-import-')), 'httproute.yaml');
+    writeFileSync(file, [
+      'apiVersion: gateway.networking.k8s.io/v1',
+      'kind: HTTPRoute',
+      `metadata: {name: ${name}, namespace: shop, annotations: {example.com/team: checkout}}`,
+      'spec:',
+      '  hostnames: [imported.example.com]',
+      '  rules:',
+      '  - matches: [{path: {type: PathPrefix, value: /cart}}]',
+      '    backendRefs: [{name: cart, port: 8080}]',
+      '',
+    ].join('\n'));
+    await go('/import');
+    await page.locator('input[type=file]').setInputFiles(file);
+    // The format is recognised from the file.
+    await page.getByRole('radio', { name: 'Gateway API' }).and(page.locator(':checked')).waitFor({ state: 'attached' });
+    // The gateway picked in the header is the one imported into.
+    assert((await page.getByRole('textbox', { name: 'Gateway' }).last().inputValue()) === 'public', 'the import does not default to the current gateway');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const preview = page.getByTestId('import-preview');
+    await preview.getByTestId('import-report').getByText('annotations are not imported').waitFor();
+    await preview.locator('[data-object^="route/"]').first().click();
+    await preview.getByText('when: host == "imported.example.com"', { exact: false }).first().waitFor();
+    await page.screenshot({ path: `${SHOTS}25-import-preview.png`, fullPage: true });
+    await preview.getByRole('button', { name: 'Apply to the draft' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Apply' }).click();
+    await page.getByTestId('import-applied').waitFor();
+    const applied = await page.getByTestId('import-applied').innerText();
+    const route = /route\/(\S+) created/.exec(applied)?.[1];
+    const upstream = /upstream\/(\S+) created/.exec(applied)?.[1];
+    assert(route && upstream, `applied: ${applied}`);
+    const got = JSON.parse((await api('GET', `/routes/${route}`)).body);
+    assert(got.gateway === 'public' && /imported\.example\.com/.test(got.whenText ?? JSON.stringify(got.when)), `imported route: ${JSON.stringify(got)}`);
+    // An OpenAPI document pasted, pointed at an upstream that does not
+    // exist: the preview says that applying would be refused.
+    await page.getByText('OpenAPI', { exact: true }).click();
+    await page.getByLabel('File content').fill('openapi: 3.0.3\ninfo: {title: pets, version: "1"}\npaths:\n  /pets:\n    get: {responses: {"200": {description: ok}}}\n');
+    await choose(page, 'Upstream', 'web-v1');
+    await page.getByLabel('Path prefix').fill('/e2e-pets');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await preview.getByText(/1 routes and 0 upstreams/).waitFor();
+    assert((await page.getByTestId('import-problems').count()) === 0, 'the OpenAPI preview has problems');
+    for (const [kind, n] of [['routes', route], ['upstreams', upstream]]) {
+      const cur = JSON.parse((await api('GET', `/${kind}/${n}`)).body);
+      const gone = await api('DELETE', `/${kind}/${n}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${kind}/${n}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
+  async apiDocs() {
+    await go('/gateways/public');
+    const card = page.getByTestId('api-docs');
+    await card.waitFor();
+    const r = await api('GET', '/gateways/public/export/openapi');
+    if (r.status !== 200) {
+      // A server without the export says why on the card.
+      await card.getByRole('alert').or(card.locator('.mantine-Alert-root')).first().waitFor();
+      return;
+    }
+    const doc = JSON.parse(r.body);
+    await card.getByTestId('api-docs-summary').getByText(`on ${Object.keys(doc.paths ?? {}).length} paths`, { exact: false }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'Download OpenAPI' }).click()]);
+    assert(download.suggestedFilename() === 'public-openapi.json', `download named ${download.suggestedFilename()}`);
+    const saved = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    assert(saved.openapi?.startsWith('3.1') && JSON.stringify(saved.paths) === JSON.stringify(doc.paths), 'the download is not the server\'s document');
+    await shotOf(card, '26-api-docs');
   },
 
   async publish() {

@@ -46,7 +46,8 @@ export function KeyValueRows({
   secret?: boolean;
   addLabel: string;
 }) {
-  const [rows, setRows] = useState(() => Object.entries(value ?? {}).map(([k, v]) => ({ k, v })));
+  // A map just switched on ({}) starts with one row to fill in.
+  const [rows, setRows] = useState(() => (value && Object.keys(value).length === 0 ? [{ k: '', v: '' }] : Object.entries(value ?? {}).map(([k, v]) => ({ k, v }))));
   const emit = (next: { k: string; v: string }[]) => {
     setRows(next);
     const named = next.filter((r) => r.k.trim() !== '');

@@ -4,7 +4,7 @@ import { useHotkeys } from '@mantine/hooks';
 import { modalsConfirm } from '../components/confirm';
 import { IconAlertTriangle, IconChecks, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
 import { useMemo, useState } from 'react';
-import { useNavigate, useParams } from 'react-router';
+import { Link, useNavigate, useParams } from 'react-router';
 import { useCanEdit } from '../auth';
 import { ActionForm, PoliciesForm, cleanAction, isRouteFormField, type RouteFormValues } from '../components/ActionForm';
 import { PolicyForms } from '../components/PolicyForms';
@@ -17,7 +17,7 @@ import { ApiError, friendlyMessage, post } from '../lib/api';
 import { formatCondition, normalizeCondition, tryParseCondition, type ConditionSyntaxError } from '../lib/conditionText';
 import type { Condition, Route } from '../lib/model';
 import { conditionProblems, problemsToFormErrors, relativeTo, type FieldProblem } from '../lib/problems';
-import { useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
+import { isShadowed, useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams, witnessText, type LintFix, type LintWitness } from '../lib/queries';
 import { useCurrentGateway } from '../gateway';
 import { notifyOutcome } from '../lib/notify';
 import { isPathConditionProblem, pathConditionProblem } from '../lib/pathRewrite';
@@ -59,8 +59,10 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
   const upstreamNames = ups.data?.items.map((u) => u.name) ?? [];
   // Lint looks at the saved draft, so it speaks of the route as saved.
   const lint = useLint(isNew ? undefined : initial.gateway);
-  const shadowed = isNew ? undefined : lint.data?.items.find((f) => f.rule === initial.name);
-  const note = isNew ? undefined : lint.data?.notes?.find((n) => n.rule === initial.name);
+  const findings = isNew ? [] : (lint.data?.items ?? []).filter((f) => f.rule === initial.name);
+  const shadowed = findings.find(isShadowed);
+  const others = findings.filter((f) => !isShadowed(f));
+  const notes = isNew ? [] : (lint.data?.notes ?? []).filter((n) => n.rule === initial.name);
 
   const form = useForm<RouteFormValues>({
     initialValues: {
@@ -201,6 +203,15 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
 
   const pathProblem = pathConditionProblem(tree, form.values.then);
 
+  // A lint fix names one field of the rule: the condition (as text) or a field of then.
+  const applyFix = (fix: LintFix) => {
+    if (fix.field === 'when') {
+      onText(fix.value);
+      return;
+    }
+    form.setFieldValue(fix.field as never, fix.value as never);
+  };
+
   const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
 
   return (
@@ -237,16 +248,31 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
         {shadowed && (
           <Alert color="yellow" icon={<IconAlertTriangle size={16} />} role="alert" data-testid="shadowed-alert">
             <Text size="sm">
-              Never matches: rule <b className="mono">{shadowed.shadowedBy}</b>, tried earlier, matches every request this one does.
+              Never matches: rule <Link className="mono" to={`/routes/${encodeURIComponent(shadowed.shadowedBy)}`}>{shadowed.shadowedBy}</Link>, tried earlier, matches every request this one does.
               Give this rule a higher priority or a narrower condition, or delete it.
             </Text>
+            {shadowed.witness && <WitnessLine witness={shadowed.witness} takenBy={shadowed.shadowedBy} />}
           </Alert>
         )}
-        {note && (
-          <Alert color="yellow" icon={<IconAlertTriangle size={16} />} role="note" data-testid="lint-note">
-            <Text size="sm">{note.message[0].toUpperCase() + note.message.slice(1)}.</Text>
+        {others.map((f, i) => (
+          <Alert key={i} color={f.severity === 'error' ? 'red' : 'yellow'} icon={<IconAlertTriangle size={16} />} role="alert" data-testid="lint-finding">
+            <Group justify="space-between" wrap="nowrap">
+              <Text size="sm">{sentence(f.message)}{f.fix ? ` ${sentence(f.fix.message)}` : ''}</Text>
+              {f.fix && canEdit && (
+                <Button size="xs" variant="light" style={{ flexShrink: 0 }} onClick={() => applyFix(f.fix!)}>
+                  Set {f.fix.field === 'when' ? 'the condition' : f.fix.field.replace(/^then\./, '')} to <span className="mono" style={{ marginLeft: 4 }}>{f.fix.value}</span>
+                </Button>
+              )}
+            </Group>
+            {f.witness && <WitnessLine witness={f.witness} />}
           </Alert>
-        )}
+        ))}
+        {notes.map((n, i) => (
+          <Alert key={i} color="yellow" icon={<IconAlertTriangle size={16} />} role="note" data-testid="lint-note">
+            <Text size="sm">{sentence(n.message)}</Text>
+            {n.witness && <WitnessLine witness={n.witness} takenBy={n.shadowedBy} />}
+          </Alert>
+        ))}
         {conflict && (
           <Alert color="orange" icon={<IconAlertTriangle size={16} />} title="Changed by someone else" role="alert">
             <Group justify="space-between">
@@ -321,5 +347,23 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
         <PolicyForms form={form} upstreams={upstreamNames} readOnly={!canEdit} />
       </Stack>
     </form>
+  );
+}
+
+/** A message of the server as a sentence: capital first, full stop last. */
+function sentence(m: string): string {
+  const t = m.trim();
+  if (!t) return t;
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
+/** The request that shows a lint finding, and the rule that takes it. */
+function WitnessLine({ witness, takenBy }: { witness: LintWitness; takenBy?: string }) {
+  const by = witness.takenBy ?? takenBy;
+  return (
+    <Text size="sm" mt={4} data-testid="lint-witness">
+      For example <span className="mono">{witnessText(witness)}</span>
+      {by ? <> is taken by rule <Link className="mono" to={`/routes/${encodeURIComponent(by)}`}>{by}</Link> before it reaches this one.</> : ' shows it.'}
+    </Text>
   );
 }

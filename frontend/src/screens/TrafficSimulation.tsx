@@ -69,11 +69,10 @@ export default function TrafficSimulation() {
                     <Select aria-label="Method" data={['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']} value={m.method} onChange={(v) => v && setRow(i, { method: v })} w={95} size="xs" />
                     <TextInput aria-label="URL" className="mono" value={m.url} onChange={(e) => setRow(i, { url: e.currentTarget.value })} style={{ flex: 1 }} size="xs" />
                     <NumberInput aria-label="Weight" min={0} value={m.weight} onChange={(v) => setRow(i, { weight: Number(v) || 0 })} w={70} size="xs" />
-                    <Button size="compact-xs" variant="subtle" leftSection={<IconPlus size={12} />} aria-label={`Add header to request kind ${i + 1}`} onClick={() => setRow(i, { headers: [...m.headers, { name: '', value: '' }] })}>header</Button>
                     <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setMix(mix.filter((_, j) => j !== i))} disabled={mix.length === 1}><IconTrash size={14} /></ActionIcon>
                   </Group>
                   {m.headers.map((h, k) => (
-                    <Group key={k} gap="xs" wrap="nowrap" ml={103} mr={92}>
+                    <Group key={k} gap="xs" wrap="nowrap" ml={103} mr={36}>
                       <TextInput aria-label={`Header name ${i + 1}.${k + 1}`} placeholder="x-canary" className="mono" value={h.name} size="xs" w={150}
                         onChange={(e) => { const name = e.currentTarget.value; setRow(i, { headers: m.headers.map((x, j) => (j === k ? { ...x, name } : x)) }); }} />
                       <TextInput aria-label={`Header value ${i + 1}.${k + 1}`} placeholder="value" className="mono" value={h.value} size="xs" style={{ flex: 1 }}
@@ -81,6 +80,9 @@ export default function TrafficSimulation() {
                       <ActionIcon variant="subtle" color="gray" aria-label={`Remove header ${i + 1}.${k + 1}`} onClick={() => setRow(i, { headers: m.headers.filter((_, j) => j !== k) })}><IconTrash size={14} /></ActionIcon>
                     </Group>
                   ))}
+                  <Button ml={103} size="compact-xs" variant="subtle" w="fit-content" leftSection={<IconPlus size={12} />} aria-label={`Add header to request kind ${i + 1}`} onClick={() => setRow(i, { headers: [...m.headers, { name: '', value: '' }] })}>
+                    Header
+                  </Button>
                 </Stack>
               ))}
               <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setMix([...mix, newMixRow()])}>Request kind</Button>
@@ -133,7 +135,7 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
       </SimpleGrid>
       <Card withBorder>
         <Text fw={600} size="sm" mb="xs">Requests per upstream</Text>
-        <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} withBarValueLabel data-testid="per-upstream-chart" />
+        <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} withBarValueLabel valueFormatter={(v) => String(v)} data-testid="per-upstream-chart" />
       </Card>
       {result.endpoints && result.endpoints.length > 0 && (
         <Card withBorder>
