@@ -214,12 +214,21 @@ export function cleanAction(a: Action): Action {
   return prune(a) as Action;
 }
 
-function prune(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(prune);
+// Maps whose entries are values the user wrote, where "" means something
+// ("set this header to empty") or is a problem the server must name ("no
+// password"): their entries are sent as they are.
+const VERBATIM_MAPS = new Set(['set', 'add', 'addIfAbsent', 'users']);
+
+function prune(v: unknown, verbatim = false): unknown {
+  if (Array.isArray(v)) return v.map((x) => prune(x));
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      const p = prune(x);
+      if (verbatim && typeof x === 'string') {
+        out[k] = x;
+        continue;
+      }
+      const p = prune(x, VERBATIM_MAPS.has(k));
       if (p === undefined || p === '' || p === null) continue;
       out[k] = p;
     }

@@ -41,8 +41,7 @@ export default function Import() {
   const apply = useMutation({
     mutationFn: () => post<ImportResult>('/import', request(true)),
     onSuccess: (res) => {
-      const n = res.applied?.length ?? 0;
-      notifications.show({ color: 'green', title: 'Imported', message: `${n} ${n === 1 ? 'object' : 'objects'} applied to the draft of ${gateway}. Publish to put them live.` });
+      notifications.show({ color: 'green', title: 'Imported', message: `${count(res.applied?.length ?? 0, 'object')} applied to the draft of ${gateway}. Publish to put them live.` });
       preview.reset();
       for (const k of [keys.routes, keys.upstreams, keys.revisions, keys.lints]) qc.invalidateQueries({ queryKey: k });
     },
@@ -119,7 +118,7 @@ export default function Import() {
               edit(setContent)(e.currentTarget.value);
             }}
             error={errorFields.get('content')}
-            styles={{ input: { fontSize: 12 } }}
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 12 } }}
           />
           <Group>
             <Button leftSection={<IconEye size={16} />} onClick={() => preview.mutate()} loading={preview.isPending} disabled={!canEdit || !content.trim()}>
@@ -143,7 +142,7 @@ export default function Import() {
           <Stack gap="sm">
             <Group justify="space-between">
               <Text fw={600}>
-                {res.workspace.routes?.length ?? 0} routes and {res.workspace.upstreams?.length ?? 0} upstreams for {gateway}
+                {count(res.workspace.routes?.length ?? 0, 'route')} and {count(res.workspace.upstreams?.length ?? 0, 'upstream')} for {gateway}
               </Text>
               <Button
                 leftSection={<IconFileImport size={16} />}
@@ -151,7 +150,7 @@ export default function Import() {
                 loading={apply.isPending}
                 onClick={() =>
                   modalsConfirm(
-                    `Apply ${objects.length} objects to ${gateway}?`,
+                    `Apply ${count(objects.length, 'object')} to ${gateway}?`,
                     'They are written to the draft all or nothing (existing objects of the same name are replaced); the live configuration changes when you publish.',
                     () => apply.mutate(),
                     'Apply',
@@ -162,7 +161,7 @@ export default function Import() {
               </Button>
             </Group>
             {res.report.length > 0 ? (
-              <Alert color="yellow" icon={<IconAlertTriangle size={16} />} title={`${res.report.length} ${res.report.length === 1 ? 'thing does' : 'things do'} not translate as they are`} data-testid="import-report">
+              <Alert color="yellow" icon={<IconAlertTriangle size={16} />} title={res.report.length === 1 ? '1 thing does not translate as it is' : `${res.report.length} things do not translate as they are`} data-testid="import-report">
                 <List size="sm" spacing={2}>
                   {res.report.map((is, i) => (
                     <List.Item key={i}>
@@ -213,3 +212,6 @@ export default function Import() {
     </Stack>
   );
 }
+
+/** "1 route", "2 routes". */
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
