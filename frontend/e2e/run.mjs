@@ -585,6 +585,13 @@ const flows = {
     await page.getByText(/Version \d+ is being pushed/).waitFor();
     assert(!(await skip.isChecked()), '"Skip route tests" is still ticked after the publish');
     await page.getByTestId('nothing-to-publish').waitFor();
+    // Without proxies, the hint names the ADS address the server really dials.
+    const server = await api('GET', '/server');
+    const noProxies = page.getByTestId('no-proxies');
+    if (server.status === 200 && (await noProxies.count()) > 0) {
+      const { address } = JSON.parse(server.body).ads;
+      await noProxies.getByText(address).waitFor();
+    }
   },
 
   async nack() {

@@ -2,12 +2,12 @@ import { Accordion, Alert, Badge, Button, Card, Checkbox, Group, ScrollArea, Sta
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { IconCloudUpload } from '@tabler/icons-react';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { useCanEdit, useMe } from '../auth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
-import { ApiError, friendlyMessage, post, seg } from '../lib/api';
+import { ApiError, friendlyMessage, get, post, seg } from '../lib/api';
 import { shortTypeUrl } from '../lib/format';
 import { diffLines } from '../lib/diff';
 import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams, type LintFinding, type LintNote } from '../lib/queries';
@@ -17,6 +17,11 @@ import { DiffView } from '../components/DiffView';
 import { TestResults, useRunTests } from './RouteTests';
 
 const CHANGE_COLOR: Record<string, string> = { added: 'green', removed: 'red', changed: 'blue' };
+
+/** How proxies reach this server's ADS (GET /server). */
+interface ServerInfo {
+  ads?: { listen: string; address: string; plaintext: boolean; sandboxOnly: boolean; serverNames: string[] };
+}
 
 interface PublishResult {
   version: number;
@@ -64,6 +69,8 @@ export default function Publish() {
   const [watching, setWatching] = useState(false);
   const proxies = useProxies(gateway, watching);
   const tests = useRunTests();
+  // Where proxies reach this server's ADS, for the hint below (servers without GET /server leave it out).
+  const server = useQuery({ queryKey: ['server'], queryFn: () => get<ServerInfo>('/server'), retry: false, staleTime: Infinity });
   const [force, setForce] = useState(false);
 
   const live = published.data?.[0];
@@ -205,7 +212,16 @@ export default function Publish() {
         {proxies.isPending && <DelayedLoader />}
         {proxies.isError && <ErrorNotice error={proxies.error} title="Proxy status unavailable" />}
         {proxies.data && proxies.data.items.length === 0 && (
-          <Text size="sm" c="dimmed">No proxy has connected for {gateway}. Start an Envoy with the bootstrap from <code>routedeck bootstrap --gateway {gateway}</code>.</Text>
+          <Text size="sm" c="dimmed" data-testid="no-proxies">
+            No proxy has connected for {gateway}. Start an Envoy with the bootstrap from <code>routedeck bootstrap --gateway {gateway}</code>
+            {server.data?.ads && (
+              <>
+                , which dials ADS at <code>{server.data.ads.address}</code> {server.data.ads.plaintext ? 'in plaintext' : 'over mutual TLS'}
+                {server.data.ads.sandboxOnly ? ' (a loopback port for the sandbox only: start the server with --ads-listen for real proxies)' : ''}
+              </>
+            )}
+            .
+          </Text>
         )}
         {proxies.data && proxies.data.items.length > 0 && (
           <Table fz="sm" data-testid="proxies">
