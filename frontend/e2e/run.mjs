@@ -262,6 +262,12 @@ const flows = {
     await page.keyboard.press(`${mod}+s`);
     await page.waitForURL(new RegExp(`#/routes/${RULE}$`));
     await notice('saved to the draft');
+    // The notice leaves the Save button free to press again.
+    const toast = await page.locator('.mantine-Notification-root').last().boundingBox();
+    const save = await page.getByRole('button', { name: /^Save/ }).boundingBox();
+    assert(toast && save, 'no notice or no Save button on screen');
+    const overlaps = toast.x < save.x + save.width && save.x < toast.x + toast.width && toast.y < save.y + save.height && save.y < toast.y + toast.height;
+    assert(!overlaps, `the notice covers the Save button: ${JSON.stringify({ toast, save })}`);
     await shot('03-route-saved');
   },
 
