@@ -200,7 +200,6 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       }
     });
 
-
   const pathProblem = pathConditionProblem(tree, form.values.then);
 
   // A lint fix names one field of the rule: the condition (as text) or a field of then.
