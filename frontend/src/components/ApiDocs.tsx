@@ -1,8 +1,8 @@
-import { Alert, Button, Card, Group, Stack, Text } from '@mantine/core';
+import { Alert, Button, Card, Group, List, Stack, Text } from '@mantine/core';
 import { IconDownload } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError, get, seg } from '../lib/api';
-import { openAPISummary, type OpenAPIDocument } from '../lib/apiDocs';
+import { openAPISummary, type OpenAPIExport } from '../lib/apiDocs';
 
 /**
  * The gateway's published routes as an OpenAPI 3.1 document, to download
@@ -11,18 +11,18 @@ import { openAPISummary, type OpenAPIDocument } from '../lib/apiDocs';
 export function ApiDocs({ gateway }: { gateway: string }) {
   const doc = useQuery({
     queryKey: ['gateways', gateway, 'export', 'openapi'],
-    queryFn: () => get<OpenAPIDocument>(`/gateways/${seg(gateway)}/export/openapi`),
+    queryFn: () => get<OpenAPIExport>(`/gateways/${seg(gateway)}/export/openapi`),
   });
-  const notPublished = doc.error instanceof ApiError && doc.error.status === 409;
   const download = () => {
-    const url = URL.createObjectURL(new Blob([JSON.stringify(doc.data, null, 2) + '\n'], { type: 'application/json' }));
+    const url = URL.createObjectURL(new Blob([JSON.stringify(doc.data?.document, null, 2) + '\n'], { type: 'application/json' }));
     const a = document.createElement('a');
     a.href = url;
     a.download = `${gateway}-openapi.json`;
     a.click();
     URL.revokeObjectURL(url);
   };
-  const s = doc.data ? openAPISummary(doc.data) : null;
+  const s = doc.data ? openAPISummary(doc.data.document) : null;
+  const version = doc.data?.version;
   return (
     <Card withBorder data-testid="api-docs">
       <Stack gap="xs">
@@ -38,12 +38,23 @@ export function ApiDocs({ gateway }: { gateway: string }) {
         </Text>
         {s && (
           <Text size="sm" data-testid="api-docs-summary">
-            {s.operations} operations on {s.paths} paths{s.servers.length ? `, served at ${s.servers.join(', ')}` : ''}
+            {version === 'draft' ? 'The draft (nothing is published yet)' : `Published version ${version}`}: {s.operations} operations on {s.paths} paths
+            {s.servers.length ? `, served at ${s.servers.join(', ')}` : ''}
             {s.securitySchemes.length ? `; security: ${s.securitySchemes.join(', ')}` : ''}
           </Text>
         )}
-        {notPublished && <Alert color="gray">Nothing is published for {gateway} yet: publish first.</Alert>}
-        {doc.isError && !notPublished && <Alert color="red">{doc.error instanceof ApiError ? doc.error.message : 'The document could not be made.'}</Alert>}
+        {doc.data && doc.data.report.length > 0 && (
+          <Alert color="yellow" p="xs" title="What OpenAPI cannot say" data-testid="api-docs-report">
+            <List size="sm" spacing={2}>
+              {doc.data.report.map((r, i) => (
+                <List.Item key={i}>
+                  <span className="mono">{r.rule}</span>: {r.reason}{r.skipped ? ' (left out of the document)' : ''}
+                </List.Item>
+              ))}
+            </List>
+          </Alert>
+        )}
+        {doc.isError && <Alert color="red">{doc.error instanceof ApiError ? doc.error.message : 'The document could not be made.'}</Alert>}
       </Stack>
     </Card>
   );

@@ -1,5 +1,14 @@
 // The OpenAPI document of a gateway's published routes, in brief.
 
+/** What GET /gateways/{name}/export/openapi answers. */
+export interface OpenAPIExport {
+  /** The published version documented, or "draft" when nothing was published. */
+  version: string;
+  document: OpenAPIDocument;
+  /** What the rules do that OpenAPI cannot say; skipped rules are not in the document. */
+  report: { rule: string; reason: string; skipped: boolean }[];
+}
+
 export interface OpenAPIDocument {
   openapi?: string;
   servers?: { url: string }[];
