@@ -3,7 +3,6 @@ import type { UseFormReturnType } from '@mantine/form';
 import { IconPlus, IconTrash } from '@tabler/icons-react';
 import type { Action, Route } from '../lib/model';
 import { weightShares } from '../lib/weights';
-import type { RetriesWithCodes } from '../lib/modelExtra';
 import { sectionErrors } from '../lib/policies';
 import { HeaderPolicyForm, RewriteForm } from './PolicyForms';
 
@@ -172,7 +171,7 @@ export function PoliciesForm({ form, upstreams, readOnly }: { form: Form; upstre
               <TagsInput
                 label="Status codes"
                 w={200}
-                value={((then.retries as RetriesWithCodes).statusCodes ?? []).map(String)}
+                value={(then.retries.statusCodes ?? []).map(String)}
                 onChange={(v) => form.setFieldValue('then.retries.statusCodes', v.map((x) => (/^\d+$/.test(x) ? Number(x) : x)) as never)}
                 error={form.errors['then.retries.statusCodes']}
               />

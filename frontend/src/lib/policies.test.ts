@@ -4,9 +4,9 @@ import { authKind, rewritePathKind, sectionErrors } from './policies';
 describe('policy forms', () => {
   it('tells the authentication kind', () => {
     expect(authKind(undefined)).toBe('none');
-    expect(authKind({ jwt: {} })).toBe('jwt');
-    expect(authKind({ apiKey: {} })).toBe('apiKey');
-    expect(authKind({ basic: {} })).toBe('basic');
+    expect(authKind({ jwt: { issuer: 'i' } })).toBe('jwt');
+    expect(authKind({ apiKey: { header: 'x-key', keys: [] } })).toBe('apiKey');
+    expect(authKind({ basic: { users: {} } })).toBe('basic');
   });
   it('tells how the path is rewritten', () => {
     expect(rewritePathKind(undefined)).toBe('keep');
