@@ -219,6 +219,8 @@ func NewHandler(deps Deps) http.Handler {
 		r.With(need(auth.RoleViewer)).Get("/sandbox/settings", s.getSandboxSettings)
 		r.With(need(auth.RoleAdmin)).Put("/sandbox/settings", s.putSandboxSettings)
 		r.With(need(auth.RoleEditor), long).Post("/apply", s.apply)
+		// Converting is harmless, but its answer is a step towards applying.
+		r.With(need(auth.RoleEditor), long).Post("/import", s.importFile)
 
 		r.Route("/tests", func(r chi.Router) {
 			r.With(need(auth.RoleViewer)).Get("/", s.listTests)

@@ -21,7 +21,7 @@
 // control API (which stops and starts the agent).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +89,17 @@ page.on('console', (m) => {
   if (m.type() === 'error' && m.text().includes('Content Security Policy')) cspViolations.push(m.text());
 });
 page.setDefaultTimeout(15_000);
+// An editor with unsaved changes asks before the page unloads; the flows
+// leave such editors all the time, and the unsavedEdits flow counts the asks.
+let beforeUnloadAsks = 0;
+page.on('dialog', (d) => {
+  if (d.type() === 'beforeunload') {
+    beforeUnloadAsks++;
+    void d.accept();
+  } else {
+    void d.dismiss();
+  }
+});
 
 const mod = process.platform === 'darwin' ? 'Meta' : 'Control';
 const shot = (name) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: false });
@@ -185,7 +196,15 @@ const flows = {
       // The rule it shadows has no badge of its own.
       assert((await page.locator('[data-route="shop-api"]').getByTestId('shadowed-badge').count()) === 0, 'shop-api is marked shadowed');
       await go(`/routes/${name}`);
-      await page.getByTestId('shadowed-alert').getByText('rule shop-api, tried earlier').waitFor();
+      const alert = page.getByTestId('shadowed-alert');
+      await alert.getByText(/rule shop-api, tried earlier/).waitFor();
+      // The request that shows it, when the server finds one.
+      const lint = JSON.parse((await api('GET', `/gateways/${higher.gateway}/lint`)).body);
+      const witness = lint.items.find((f) => f.rule === name)?.witness;
+      if (witness) {
+        const line = await alert.getByTestId('lint-witness').innerText();
+        assert(line.includes(`${witness.method} ${witness.url}`) && line.includes('taken by rule shop-api'), `witness line: ${line}`);
+      }
       await shot('15-editor-shadowed');
     } finally {
       const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
@@ -243,6 +262,12 @@ const flows = {
     await page.keyboard.press(`${mod}+s`);
     await page.waitForURL(new RegExp(`#/routes/${RULE}$`));
     await notice('saved to the draft');
+    // The notice leaves the Save button free to press again.
+    const toast = await page.locator('.mantine-Notification-root').last().boundingBox();
+    const save = await page.getByRole('button', { name: /^Save/ }).boundingBox();
+    assert(toast && save, 'no notice or no Save button on screen');
+    const overlaps = toast.x < save.x + save.width && save.x < toast.x + toast.width && toast.y < save.y + save.height && save.y < toast.y + toast.height;
+    assert(!overlaps, `the notice covers the Save button: ${JSON.stringify({ toast, save })}`);
     await shot('03-route-saved');
   },
 
@@ -297,6 +322,225 @@ const flows = {
     await page.waitForFunction(() => document.querySelector('input[value="edited by someone else"]') !== null);
   },
 
+  async unsavedEdits() {
+    const orig = JSON.parse((await api('GET', `/routes/${RULE}`)).body);
+    await go(`/routes/${RULE}`);
+    await page.getByLabel('Description').fill('an edit not yet saved');
+    // Enter in the upstream picker picks; it does not save the route.
+    await choose(page, 'Upstream 1', 'web-v1');
+    await page.getByRole('textbox', { name: 'Upstream 1', exact: true }).press('Enter');
+    await page.waitForTimeout(700);
+    assert((await page.getByText('saved to the draft').count()) === 0, 'Enter in the upstream picker saved the route');
+    await page.getByText('unsaved', { exact: true }).waitFor();
+    // Leaving through the menu asks first; Stay keeps the edits.
+    await page.getByRole('link', { name: 'Upstreams' }).click();
+    const prompt = page.getByRole('dialog', { name: 'Leave without saving?' });
+    await prompt.waitFor();
+    await page.waitForTimeout(300); // the dialog fades in
+    await shot('17-unsaved-prompt');
+    await prompt.getByRole('button', { name: 'Stay' }).click();
+    await prompt.waitFor({ state: 'detached' });
+    assert(page.url().endsWith(`#/routes/${RULE}`), `Stay left the editor: ${page.url()}`);
+    assert((await page.getByLabel('Description').inputValue()) === 'an edit not yet saved', 'Stay lost the edit');
+    // Closing or reloading the tab asks too (the browser's prompt).
+    const asked = beforeUnloadAsks;
+    await page.reload();
+    assert(beforeUnloadAsks === asked + 1, 'reloading with unsaved edits did not ask');
+    await page.getByLabel('Description').waitFor();
+    // Save and leave: the edit is kept, and the menu link is followed.
+    await page.getByLabel('Description').fill('saved on the way out');
+    await page.getByRole('link', { name: 'Upstreams' }).click();
+    await prompt.getByRole('button', { name: 'Save and leave' }).click();
+    await page.waitForURL(/#\/upstreams$/);
+    const saved = JSON.parse((await api('GET', `/routes/${RULE}`)).body);
+    assert(saved.description === 'saved on the way out', `description after Save and leave: ${saved.description}`);
+    // Put back what the later flows expect.
+    const back = await api('PUT', `/routes/${RULE}`, { ...saved, description: orig.description, then: orig.then });
+    assert(back.status === 200, `restore ${RULE}: ${back.status} ${back.body.slice(0, 200)}`);
+  },
+
+  async editorHints() {
+    // Weights read as shares of their sum.
+    await go('/routes/web');
+    await page.getByLabel('Weight 2').fill('20');
+    assert((await page.getByTestId('weight-share-1').innerText()) === '82%', `share 1: ${await page.getByTestId('weight-share-1').innerText()}`);
+    assert((await page.getByTestId('weight-share-2').innerText()) === '18%', `share 2: ${await page.getByTestId('weight-share-2').innerText()}`);
+    await shotOf(page.locator('fieldset').filter({ hasText: 'Split traffic' }), '18-weight-shares');
+    // web-canary's prefix rewrite needs its path condition: without it the
+    // editor says so on the condition, and adds it back at a click.
+    await go('/routes/web-canary');
+    // Its third row: path.prefix("/").
+    const pathRow = page.getByTestId('condition-row').nth(2);
+    assert((await pathRow.getByRole('textbox', { name: 'Field' }).inputValue()) === 'path', 'the third row of web-canary is not its path');
+    await pathRow.getByRole('button', { name: 'Remove condition' }).click();
+    const problem = page.getByTestId('when-path-problem');
+    await problem.getByText(/has none/).waitFor();
+    await shotOf(page.locator('fieldset').filter({ hasText: 'When' }).first(), '19-rewrite-needs-path');
+    await problem.getByRole('button', { name: 'Add path.prefix("/")' }).click();
+    await problem.waitFor({ state: 'detached' });
+    const preview = await page.getByTestId('condition-preview').innerText();
+    assert(preview.endsWith('path.prefix("/")'), `condition after the fix: ${preview}`);
+    // A row switched from path to method drops the path's operator and value.
+    await go('/routes/new');
+    const builder = page.getByTestId('condition-builder');
+    await builder.getByRole('button', { name: 'Condition', exact: true }).first().click();
+    const row = builder.getByTestId('condition-row').first();
+    await row.getByLabel('Value').fill('/x');
+    await choose(row, 'Field', 'method');
+    const op = await row.getByRole('textbox', { name: 'Operator' }).inputValue();
+    assert(op === 'equals', `operator after switching to method: ${op}`);
+    assert((await row.getByLabel('Value').inputValue()) === '', 'the path value stayed on the method row');
+  },
+
+  async routeTestEdit() {
+    const name = `${RULE}-edit`;
+    const made = await api('POST', '/tests', { name, gateway: 'public', request: { method: 'GET', url: 'http://shop.example.com/healthz' }, expect: { rule: 'healthz', status: 200 } });
+    assert(made.status === 201, `create test: ${made.status} ${made.body.slice(0, 200)}`);
+    await go('/tests');
+    const row = page.locator(`[data-test="${name}"]`);
+    await row.getByRole('button', { name: `Edit test ${name}` }).click();
+    const editor = page.getByTestId('test-editor');
+    // A wrong value is refused with the problem beside its field.
+    await editor.getByLabel('Expected value 2').fill('abc');
+    await editor.getByRole('button', { name: 'Save test' }).click();
+    await editor.locator('.mantine-InputWrapper-error').first().waitFor();
+    await shot('11-route-test-edit');
+    await editor.getByLabel('Expected value 2').fill('200');
+    await editor.getByRole('button', { name: 'Header', exact: true }).click();
+    await editor.getByLabel('Request header name 1').fill('x-e2e');
+    await editor.getByLabel('Request header value 1').fill(RULE);
+    await editor.getByRole('button', { name: 'Expectation', exact: true }).click();
+    await choose(editor, 'Expectation 3', 'Upstream');
+    await editor.getByRole('textbox', { name: 'Expected value 3' }).fill('web-v2');
+    await editor.getByRole('button', { name: 'Save test' }).click();
+    await editor.waitFor({ state: 'detached' });
+    await row.getByText('upstream=web-v2').waitFor();
+    const saved = JSON.parse((await api('GET', `/tests/${name}`)).body);
+    assert(saved.request.headers?.['x-e2e'] === RULE || saved.request.headers?.['x-e2e']?.[0] === RULE, `saved headers: ${JSON.stringify(saved.request.headers)}`);
+    assert(saved.expect.upstream === 'web-v2' && saved.expect.status === 200 && saved.expect.rule === 'healthz', `saved expect: ${JSON.stringify(saved.expect)}`);
+    // Deleted from the list, after a confirmation.
+    await row.getByRole('button', { name: `Delete test ${name}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert((await api('GET', `/tests/${name}`)).status === 404, 'the deleted test is still there');
+  },
+
+  async policyForms() {
+    const name = `${RULE}-policies`;
+    const made = await api('POST', '/routes', { name, gateway: 'public', priority: 2, when: 'path.prefix("/e2e-policies")', then: { forward: [{ upstream: 'web-v1' }] } });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go(`/routes/${name}`);
+      const forms = page.getByTestId('policy-forms');
+      // CORS without an origin and a user without a password: the server's
+      // problems appear in the sections they are about.
+      await forms.getByLabel('CORS').check();
+      await forms.getByText('Basic', { exact: true }).click();
+      await forms.getByLabel('Basic auth users user 1').fill('alice');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('Could not save the route');
+      await forms.locator('.mantine-InputWrapper-error').filter({ hasText: 'at least one origin is required' }).waitFor();
+      await forms.getByRole('alert').filter({ hasText: /user|password/ }).first().waitFor();
+      await shotOf(forms, '24-policy-errors');
+      // Filled in: origins, a password, a header to set, a regex rewrite (which needs no prefix condition).
+      await forms.getByRole('textbox', { name: 'Allowed origins' }).fill('https://shop.example.com');
+      await forms.getByRole('textbox', { name: 'Allowed origins' }).press('Enter');
+      await forms.getByLabel('Basic auth users password 1').fill('s3cret-e2e');
+      await forms.getByLabel('Change headers').check();
+      await forms.getByLabel('Route headers request set name 1').fill('x-team');
+      await forms.getByLabel('Route headers request set value 1').fill('shop');
+      await page.getByLabel('Rewrite', { exact: true }).check();
+      await page.getByText('Regex', { exact: true }).click();
+      await page.getByLabel('Pattern (RE2)').fill('^/e2e-policies/(.*)$');
+      await page.getByLabel('Substitution').fill('/\\1');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('saved to the draft');
+      await shotOf(forms, '24-policy-forms');
+      const saved = JSON.parse((await api('GET', `/routes/${name}`)).body).then;
+      assert(JSON.stringify(saved.cors?.allowOrigins) === '["https://shop.example.com"]', `cors: ${JSON.stringify(saved.cors)}`);
+      assert(/^fp:[0-9a-f]{12}$/.test(saved.auth?.basic?.users?.alice ?? ''), `basic users: ${JSON.stringify(saved.auth)}`);
+      assert(saved.headers?.request?.set?.['x-team'] === 'shop', `headers: ${JSON.stringify(saved.headers)}`);
+      assert(saved.rewrite?.pathRegex?.pattern === '^/e2e-policies/(.*)$' && saved.rewrite.pathRegex.substitution === '/\\1', `rewrite: ${JSON.stringify(saved.rewrite)}`);
+      // Opened again, the stored password is kept as its fingerprint.
+      await go(`/routes/${name}`);
+      await page.getByTestId('kept-credentials').waitFor();
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
+  async importFile() {
+    const name = `${RULE}-imported`;
+    const file = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-import-')), 'httproute.yaml');
+    writeFileSync(file, [
+      'apiVersion: gateway.networking.k8s.io/v1',
+      'kind: HTTPRoute',
+      `metadata: {name: ${name}, namespace: shop, annotations: {example.com/team: checkout}}`,
+      'spec:',
+      '  hostnames: [imported.example.com]',
+      '  rules:',
+      '  - matches: [{path: {type: PathPrefix, value: /cart}}]',
+      '    backendRefs: [{name: cart, port: 8080}]',
+      '',
+    ].join('\n'));
+    await go('/import');
+    await page.locator('input[type=file]').setInputFiles(file);
+    // The format is recognised from the file.
+    await page.getByRole('radio', { name: 'Gateway API' }).and(page.locator(':checked')).waitFor({ state: 'attached' });
+    // The gateway picked in the header is the one imported into.
+    assert((await page.getByRole('textbox', { name: 'Gateway' }).last().inputValue()) === 'public', 'the import does not default to the current gateway');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const preview = page.getByTestId('import-preview');
+    await preview.getByTestId('import-report').getByText('annotations are not imported').waitFor();
+    await preview.locator('[data-object^="route/"]').first().click();
+    await preview.getByText('when: host == "imported.example.com"', { exact: false }).first().waitFor();
+    await page.screenshot({ path: `${SHOTS}25-import-preview.png`, fullPage: true });
+    await preview.getByRole('button', { name: 'Apply to the draft' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Apply' }).click();
+    await page.getByTestId('import-applied').waitFor();
+    const applied = await page.getByTestId('import-applied').innerText();
+    const route = /route\/(\S+) created/.exec(applied)?.[1];
+    const upstream = /upstream\/(\S+) created/.exec(applied)?.[1];
+    assert(route && upstream, `applied: ${applied}`);
+    const got = JSON.parse((await api('GET', `/routes/${route}`)).body);
+    assert(got.gateway === 'public' && /imported\.example\.com/.test(got.whenText ?? JSON.stringify(got.when)), `imported route: ${JSON.stringify(got)}`);
+    // An OpenAPI document pasted, pointed at an upstream that does not
+    // exist: the preview says that applying would be refused.
+    await page.getByText('OpenAPI', { exact: true }).click();
+    await page.getByLabel('File content').fill('openapi: 3.0.3\ninfo: {title: pets, version: "1"}\npaths:\n  /pets:\n    get: {responses: {"200": {description: ok}}}\n');
+    await choose(page, 'Upstream', 'web-v1');
+    await page.getByLabel('Path prefix').fill('/e2e-pets');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await preview.getByText(/1 route and 0 upstreams/).waitFor();
+    assert((await page.getByTestId('import-problems').count()) === 0, 'the OpenAPI preview has problems');
+    for (const [kind, n] of [['routes', route], ['upstreams', upstream]]) {
+      const cur = JSON.parse((await api('GET', `/${kind}/${n}`)).body);
+      const gone = await api('DELETE', `/${kind}/${n}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${kind}/${n}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
+  async apiDocs() {
+    await go('/gateways/public');
+    const card = page.getByTestId('api-docs');
+    await card.waitFor();
+    const r = await api('GET', '/gateways/public/export/openapi');
+    if (r.status !== 200) {
+      // A server that cannot make the document says why on the card.
+      await card.locator('.mantine-Alert-root').first().waitFor();
+      return;
+    }
+    const doc = JSON.parse(r.body).document;
+    await card.getByTestId('api-docs-summary').getByText(`on ${Object.keys(doc.paths ?? {}).length} paths`, { exact: false }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'Download OpenAPI' }).click()]);
+    assert(download.suggestedFilename() === 'public-openapi.json', `download named ${download.suggestedFilename()}`);
+    const saved = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    assert(saved.openapi?.startsWith('3.1') && JSON.stringify(saved.paths) === JSON.stringify(doc.paths), 'the download is not the server\'s document');
+    await shotOf(card, '26-api-docs');
+  },
+
   async publish() {
     const acked = async () => {
       const r = await api('GET', '/gateways/public/proxies');
@@ -306,6 +550,13 @@ const flows = {
     const before = ADS ? await acked() : '';
     await go('/publish');
     await page.getByRole('button', { name: /^Publish to/ }).click();
+    // Nothing goes out before the user has seen what changes.
+    const confirm = page.getByTestId('publish-confirm');
+    await confirm.getByText(/^(added|changed|removed)$/).first().waitFor();
+    await confirm.getByText(`route/${RULE}`).waitFor();
+    await page.waitForTimeout(300); // the dialog fades in
+    await shot('06-publish-confirm');
+    await page.getByRole('dialog').getByRole('button', { name: 'Publish', exact: true }).click();
     await page.getByText(/Version \d+ is being pushed/).or(page.getByText('Not published')).first().waitFor();
     const ok = await page.getByText(/Version \d+ is being pushed/).isVisible();
     assert(ok, 'publish was refused: ' + (await page.getByRole('alert').allInnerTexts()).join(' | '));
@@ -321,6 +572,32 @@ const flows = {
     }
     await page.waitForTimeout(500);
     await page.screenshot({ path: `${SHOTS}06-publish.png`, fullPage: true });
+    // The draft is now what is live: there is nothing left to publish.
+    await page.getByTestId('nothing-to-publish').waitFor();
+    assert(await page.getByRole('button', { name: /^Publish to/ }).isDisabled(), 'Publish stays enabled with nothing to publish');
+  },
+
+  async publishSkipTests() {
+    // An admin may skip the route tests for one publish; the box is clear again afterwards.
+    const cur = JSON.parse((await api('GET', '/routes/healthz')).body);
+    const r = await api('PUT', '/routes/healthz', { ...cur, description: `skip-tests publish ${RULE}` });
+    assert(r.status === 200, `update healthz: ${r.status} ${r.body.slice(0, 200)}`);
+    await go('/publish');
+    const skip = page.getByLabel('Skip route tests (admin)');
+    await skip.check();
+    await page.getByRole('button', { name: /^Publish to/ }).click();
+    await page.getByTestId('publish-confirm').getByText('Route tests are skipped for this publish.').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Publish', exact: true }).click();
+    await page.getByText(/Version \d+ is being pushed/).waitFor();
+    assert(!(await skip.isChecked()), '"Skip route tests" is still ticked after the publish');
+    await page.getByTestId('nothing-to-publish').waitFor();
+    // Without proxies, the hint names the ADS address the server really dials.
+    const server = await api('GET', '/server');
+    const noProxies = page.getByTestId('no-proxies');
+    if (server.status === 200 && (await noProxies.count()) > 0) {
+      const { address } = JSON.parse(server.body).ads;
+      await noProxies.getByText(address).waitFor();
+    }
   },
 
   async nack() {
@@ -370,14 +647,11 @@ const flows = {
   },
 
   async rollback() {
-    // Two published versions are needed to go back to the older one, and
-    // a publish of an unchanged draft records none: add a rule first (the
-    // rollback removes it again).
-    const made = await api('POST', '/routes', {
-      name: `${RULE}-rollback`, gateway: 'public', priority: 1, when: 'path.prefix("/e2e-rollback")',
-      then: { respond: { status: 204 } },
-    });
-    assert(made.status === 201, `create ${RULE}-rollback: ${made.status} ${made.body.slice(0, 200)}`);
+    // Two published versions that differ are needed to go back to the
+    // older one: the newer has healthz described otherwise.
+    const cur = JSON.parse((await api('GET', '/routes/healthz')).body);
+    const u = await api('PUT', '/routes/healthz', { ...cur, description: `to be rolled back ${RULE}` });
+    assert(u.status === 200, `update healthz: ${u.status} ${u.body.slice(0, 200)}`);
     const r = await api('POST', '/gateways/public/publish', {});
     assert(r.status === 200 && !JSON.parse(r.body).unchanged, `second publish: ${r.status} ${r.body}`);
     await go('/history');
@@ -386,7 +660,10 @@ const flows = {
     await table.getByRole('button', { name: 'Roll back' }).first().click();
     await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
     await page.getByText(/is live again as version/).waitFor();
+    // The change list shows the rollback's changes at once, without a reload.
+    await page.getByTestId('revisions').getByRole('row').first().getByText('rollback', { exact: true }).waitFor();
     await page.locator('[data-testid=revisions] button').first().click();
+    await page.getByTestId('diff').waitFor();
     await shot('07-history-rollback');
   },
 
@@ -407,7 +684,19 @@ const flows = {
     await diff.locator('.diff-add').filter({ hasText: `changed for the publish diff ${RULE}` }).waitFor();
     const others = await page.locator('[data-change]').evaluateAll((els) => els.map((e) => e.getAttribute('data-change')));
     assert(others.length === 1, `publish lists more than the edited route: ${others.join(', ')}`);
+    // Conditions read as they are written, not as field/op/value.
+    await diff.getByText(`when: header["x-e2e"] == "${RULE}"`).first().waitFor();
+    const text = await diff.innerText();
+    assert(!/"?(field|op)"?:/.test(text), `the publish diff shows the condition tree:\n${text}`);
     await page.screenshot({ path: `${SHOTS}14-publish-diff.png`, fullPage: true });
+    // History shows the same change in the same form.
+    await go('/history');
+    await page.locator('[data-testid=revisions] button').filter({ hasText: `route/${RULE}` }).first().click();
+    const hdiff = page.getByTestId('diff');
+    await hdiff.locator('.diff-add').filter({ hasText: `changed for the publish diff ${RULE}` }).waitFor();
+    await hdiff.getByText(`when: header["x-e2e"] == "${RULE}"`).first().waitFor();
+    assert(!/"?(field|op)"?:/.test(await hdiff.innerText()), 'the History diff shows the condition tree');
+    await shot('07-history-diff');
   },
 
   async upstreams() {
@@ -531,10 +820,33 @@ const flows = {
 
   async simulation() {
     await go('/simulation');
+    await page.getByLabel('Requests').fill('400');
     await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/');
+    // A second kind of request carries the canary header: web-canary takes
+    // it to web-v2, next to the 90/10 split of everyone else.
+    await page.getByRole('button', { name: 'Request kind', exact: true }).click();
+    await page.getByLabel('URL', { exact: true }).nth(1).fill('http://shop.example.com/');
+    await page.getByRole('button', { name: 'Add header to request kind 2' }).click();
+    await page.getByLabel('Header name 2.1').fill('x-canary');
+    await page.getByLabel('Header value 2.1').fill('1');
     await page.getByRole('button', { name: 'Run simulation' }).click();
     await page.getByTestId('simulation-result').waitFor({ timeout: 60_000 });
     await page.locator('.recharts-bar-rectangle').first().waitFor();
+    // Half the requests are canaries (all to web-v2) and half split 90/10:
+    // web-v2 gets well over the 10% it would get without the header.
+    const chart = page.getByTestId('per-upstream-chart');
+    // The numbers are drawn once the bars have grown.
+    const labelsOf = () => chart.locator('.recharts-label-list text').evaluateAll((els) => els.map((e) => Number((e.textContent ?? '').replace(/[^\d]/g, ''))));
+    let labels = await labelsOf();
+    for (let deadline = Date.now() + 5_000; labels.some((n) => !n) || labels.length < 2; ) {
+      if (Date.now() > deadline) break;
+      await page.waitForTimeout(200);
+      labels = await labelsOf();
+    }
+    assert(labels.length >= 2 && labels.every((n) => n > 0), `the bars carry no numbers: ${JSON.stringify(labels)}`);
+    assert(labels.reduce((a, b) => a + b, 0) === 400, `the bar numbers do not add up to the 400 requests: ${labels}`);
+    const v2 = Math.max(...labels);
+    assert(v2 > 200 && v2 < 400, `web-v2 got ${v2} of 400: the canary header did not reach the gateway`);
     await shot('10-simulation');
   },
 
@@ -556,6 +868,13 @@ const flows = {
     await page.getByRole('button', { name: 'Create token' }).click();
     await page.getByText('shown only once').waitFor();
     await shot('12-settings-tokens');
+    await page.getByRole('tab', { name: 'Audit log' }).click();
+    await page.getByTestId('audit-action').first().waitFor();
+    const cut = await page.getByTestId('audit-action').evaluateAll((els) =>
+      els.filter((el) => [el, ...el.querySelectorAll('*')].some((x) => x.scrollWidth > x.clientWidth + 1)).map((el) => el.textContent),
+    );
+    assert(cut.length === 0, `audit badges cut off: ${cut.join(', ')}`);
+    await shot('12-settings-audit');
   },
 
   async targets() {

@@ -5,6 +5,7 @@ import {
   IconChartBar,
   IconChecklist,
   IconCloudUpload,
+  IconFileImport,
   IconHistory,
   IconKey,
   IconNetwork,
@@ -19,7 +20,7 @@ import {
 } from '@tabler/icons-react';
 import { useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { AuthGate, logout, useMe } from './auth';
 import { DelayedLoader } from './components/Loading';
 import { GatewayPicker, GatewayProvider } from './gateway';
@@ -40,6 +41,7 @@ const GatewayEditorPage = lazy(() => import('./screens/GatewayEditor'));
 const UpstreamEditorPage = lazy(() => import('./screens/UpstreamEditor'));
 const Secrets = lazy(() => import('./screens/Secrets'));
 const SecretEditorPage = lazy(() => import('./screens/SecretEditor'));
+const Import = lazy(() => import('./screens/Import'));
 
 const NAV = [
   { to: '/', label: 'Overview', icon: IconLayoutDashboard },
@@ -47,6 +49,7 @@ const NAV = [
   { to: '/upstreams', label: 'Upstreams', icon: IconServer },
   { to: '/gateways', label: 'Gateways', icon: IconNetwork },
   { to: '/secrets', label: 'Secrets', icon: IconKey },
+  { to: '/import', label: 'Import', icon: IconFileImport },
   { to: '/sandbox', label: 'Sandbox', icon: IconActivity },
   { to: '/tests', label: 'Route tests', icon: IconChecklist },
   { to: '/simulation', label: 'Traffic simulation', icon: IconChartBar },
@@ -121,7 +124,9 @@ function Shell() {
               label={n.label}
               leftSection={<n.icon size={16} />}
               active={active(n.to)}
-              href={'#' + n.to}
+              // A router link, so an editor with unsaved changes can hold the navigation.
+              component={Link}
+              to={n.to}
             />
           ))}
         </ScrollArea>
@@ -142,6 +147,7 @@ function Shell() {
             <Route path="/secrets" element={<Secrets />} />
             <Route path="/secrets/new" element={<SecretEditorPage />} />
             <Route path="/secrets/:name" element={<SecretEditorPage />} />
+            <Route path="/import" element={<Import />} />
             <Route path="/sandbox" element={<Sandbox />} />
             <Route path="/tests" element={<RouteTests />} />
             <Route path="/simulation" element={<TrafficSimulation />} />

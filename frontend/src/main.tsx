@@ -9,7 +9,7 @@ import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { HashRouter } from 'react-router';
+import { createHashRouter, RouterProvider } from 'react-router';
 import { ApiError } from './lib/api';
 import { App } from './App';
 
@@ -30,18 +30,20 @@ const queryClient = new QueryClient({
   },
 });
 
+// Hash routes work whether the server falls back to index.html or not (the
+// desktop asset server and the browser dashboard both). A data router, so
+// that an editor with unsaved changes can hold a navigation (useBlocker).
+const router = createHashRouter([{ path: '*', element: <App /> }]);
+
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <ColorSchemeScript defaultColorScheme="auto" />
     <MantineProvider theme={theme} defaultColorScheme="auto">
-      <Notifications position="top-right" />
+      {/* Bottom right: the top right of every screen holds its Save and Publish buttons. */}
+      <Notifications position="bottom-right" />
       <ModalsProvider>
       <QueryClientProvider client={queryClient}>
-        {/* Hash routes work whether the server falls back to index.html or not
-            (the desktop asset server and the browser dashboard both). */}
-        <HashRouter>
-          <App />
-        </HashRouter>
+        <RouterProvider router={router} />
       </QueryClientProvider>
       </ModalsProvider>
     </MantineProvider>

@@ -1,7 +1,10 @@
-import { ActionIcon, Button, Checkbox, Fieldset, Group, MultiSelect, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, TextInput, Textarea } from '@mantine/core';
+import { ActionIcon, Button, Checkbox, Fieldset, Group, MultiSelect, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch, TagsInput, Text, TextInput, Textarea } from '@mantine/core';
 import type { UseFormReturnType } from '@mantine/form';
 import { IconPlus, IconTrash } from '@tabler/icons-react';
 import type { Action, Route } from '../lib/model';
+import { weightShares } from '../lib/weights';
+import { sectionErrors } from '../lib/policies';
+import { HeaderPolicyForm, RewriteForm } from './PolicyForms';
 
 /** The form's values: a route without its condition, which the builder edits. */
 export type RouteFormValues = Omit<Route, 'when' | 'whenText'>;
@@ -32,12 +35,15 @@ const ROUTE_FIELDS = [
   /^then\.respond\.(status|body)$/,
   /^then\.(timeout|idleTimeout|websocket)$/,
   /^then\.retries$/,
-  /^then\.retries\.(attempts|on|perTryTimeout)$/,
+  /^then\.retries\.(attempts|on|perTryTimeout|backoffBase|backoffMax|statusCodes)$/,
   /^then\.rateLimit$/,
-  /^then\.rateLimit\.(requests|per)$/,
-  /^then\.rewrite\.(pathPrefix|host)$/,
+  /^then\.rateLimit\.(requests|per|burst|status)$/,
   /^then\.mirror\.(upstream|percent)$/,
-  /^then\.(headers|auth|access|cors|fault)$/,
+  // The policy forms show every problem under their sections, on the
+  // input it names or beneath the section (maps and lists, whose entries
+  // have no input of their own: "then.auth.basic.users[bob]").
+  /^then\.(rewrite|headers|auth|access|cors|fault)(\.|\[|$)/,
+  /^then\.forward\.\d+\.headers(\.|\[|$)/,
 ];
 
 const RETRY_ON = ['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx', 'refused-stream', 'retriable-status-codes'];
@@ -54,6 +60,8 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
     form.setFieldValue('then', next);
   };
   const forward = then.forward ?? [];
+  // A lone backend takes everything whatever its weight.
+  const shares = weightShares(forward.map((b) => b.weight));
   return (
     <Fieldset legend="Then" disabled={readOnly}>
       <Stack gap="sm">
@@ -73,7 +81,7 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
           <Stack gap={6}>
             {form.errors['then.forward'] && <Text c="red" size="xs" role="alert">{form.errors['then.forward']}</Text>}
             {forward.map((_, i) => (
-              <Group key={i} align="flex-start" gap="xs">
+              <Group key={i} align="flex-start" gap="xs" wrap="wrap">
                 <Select
                   label={i === 0 ? 'Upstream' : undefined}
                   aria-label={`Upstream ${i + 1}`}
@@ -84,9 +92,30 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
                 />
                 <NumberInput label={i === 0 ? 'Weight' : undefined} aria-label={`Weight ${i + 1}`} w={170} {...form.getInputProps(`then.forward.${i}.weight`)} />
                 {forward.length > 1 && (
+                  <Text mt={i === 0 ? 32 : 6} size="sm" c="dimmed" w={44} ta="right" data-testid={`weight-share-${i + 1}`} title="Share of the traffic: this weight over the sum of the weights">
+                    {shares[i]}%
+                  </Text>
+                )}
+                <Checkbox
+                  mt={i === 0 ? 32 : 8}
+                  label="Headers"
+                  aria-label={`Headers of upstream ${i + 1}`}
+                  checked={!!forward[i].headers}
+                  onChange={(e) => form.setFieldValue(`then.forward.${i}.headers`, (e.currentTarget.checked ? { request: { set: {} } } : undefined) as never)}
+                />
+                {forward.length > 1 && (
                   <ActionIcon mt={i === 0 ? 28 : 4} variant="subtle" color="gray" aria-label={`Remove upstream ${i + 1}`} onClick={() => form.removeListItem('then.forward', i)}>
                     <IconTrash size={14} />
                   </ActionIcon>
+                )}
+                {forward[i].headers && (
+                  <Stack w="100%" ml="lg" gap={4} data-testid={`backend-headers-${i + 1}`}>
+                    <Text size="xs" c="dimmed">Header changes for requests sent to {forward[i].upstream || 'this upstream'} only, after the route's own.</Text>
+                    <HeaderPolicyForm label={`Upstream ${i + 1} headers`} value={forward[i].headers} onChange={(h) => form.setFieldValue(`then.forward.${i}.headers`, (h ?? {}) as never)} />
+                    {sectionErrors(form.errors, `then.forward.${i}.headers`).map(([k, m]) => (
+                      <Text key={k} c="red" size="xs" role="alert">{k.slice(`then.forward.${i}.headers`.length + 1)}: {m}</Text>
+                    ))}
+                  </Stack>
                 )}
               </Group>
             ))}
@@ -136,6 +165,17 @@ export function PoliciesForm({ form, upstreams, readOnly }: { form: Form; upstre
             <NumberInput label="Attempts" w={100} min={0} {...form.getInputProps('then.retries.attempts')} />
             <MultiSelect label="Retry on" data={RETRY_ON} w={340} {...form.getInputProps('then.retries.on')} />
             <TextInput label="Per try timeout" placeholder="1s" w={130} {...form.getInputProps('then.retries.perTryTimeout')} />
+            <TextInput label="Backoff base" description="Envoy: 25ms" placeholder="25ms" w={120} {...form.getInputProps('then.retries.backoffBase')} />
+            <TextInput label="Backoff max" description="Envoy: 10 × base" placeholder="250ms" w={120} {...form.getInputProps('then.retries.backoffMax')} />
+            {then.retries.on?.includes('retriable-status-codes') && (
+              <TagsInput
+                label="Status codes"
+                w={200}
+                value={(then.retries.statusCodes ?? []).map(String)}
+                onChange={(v) => form.setFieldValue('then.retries.statusCodes', v.map((x) => (/^\d+$/.test(x) ? Number(x) : x)) as never)}
+                error={form.errors['then.retries.statusCodes']}
+              />
+            )}
           </Group>
         )}
 
@@ -145,16 +185,13 @@ export function PoliciesForm({ form, upstreams, readOnly }: { form: Form; upstre
           <Group align="flex-start" ml="lg">
             <NumberInput label="Requests" w={120} min={1} {...form.getInputProps('then.rateLimit.requests')} />
             <TextInput label="Per" placeholder="1s" w={100} {...form.getInputProps('then.rateLimit.per')} />
+            <NumberInput label="Burst" description="Extra requests a quiet client may send at once" w={200} min={0} {...form.getInputProps('then.rateLimit.burst')} />
+            <NumberInput label="Status when limited" placeholder="429" w={150} min={400} max={599} {...form.getInputProps('then.rateLimit.status')} />
           </Group>
         )}
 
         <Checkbox label="Rewrite" checked={!!then.rewrite} onChange={(e) => toggle('rewrite', e.currentTarget.checked, { pathPrefix: '/' })} />
-        {then.rewrite && (
-          <Group align="flex-start" ml="lg">
-            <TextInput label="Path prefix" w={200} {...form.getInputProps('then.rewrite.pathPrefix')} />
-            <TextInput label="Host" w={220} {...form.getInputProps('then.rewrite.host')} />
-          </Group>
-        )}
+        {then.rewrite && <RewriteForm form={form} />}
 
         <Checkbox label="Mirror traffic" checked={!!then.mirror} onChange={(e) => toggle('mirror', e.currentTarget.checked, { upstream: '', percent: 5 })} />
         {then.mirror && (
@@ -176,12 +213,21 @@ export function cleanAction(a: Action): Action {
   return prune(a) as Action;
 }
 
-function prune(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(prune);
+// Maps whose entries are values the user wrote, where "" means something
+// ("set this header to empty") or is a problem the server must name ("no
+// password"): their entries are sent as they are.
+const VERBATIM_MAPS = new Set(['set', 'add', 'addIfAbsent', 'users']);
+
+function prune(v: unknown, verbatim = false): unknown {
+  if (Array.isArray(v)) return v.map((x) => prune(x));
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      const p = prune(x);
+      if (verbatim && typeof x === 'string') {
+        out[k] = x;
+        continue;
+      }
+      const p = prune(x, VERBATIM_MAPS.has(k));
       if (p === undefined || p === '' || p === null) continue;
       out[k] = p;
     }

@@ -2,6 +2,7 @@ import { ActionIcon, Button, Checkbox, Group, SegmentedControl, Select, Stack, T
 import { IconBracketsContain, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useEffect, useRef, useState } from 'react';
 import { isListOp, isNullaryOp, KEYED_FIELDS, normalizeCondition } from '../lib/conditionText';
+import { opsFor, retargetRow } from '../lib/conditionOps';
 import type { Condition } from '../lib/model';
 import type { FieldProblem } from '../lib/problems';
 
@@ -37,24 +38,6 @@ const OP_LABELS: Record<string, string> = {
   'segment-prefix': 'starts with segment',
   template: 'matches template',
 };
-
-const STRING_OPS = ['equals', 'not-equals', 'prefix', 'suffix', 'contains', 'regex', 'in', 'not-in'];
-
-/** Operators that make sense for a field kind (the server has the final word). */
-export function opsFor(kind: string): string[] {
-  switch (kind) {
-    case 'path':
-      return ['prefix', 'exact', 'segment-prefix', 'template', ...STRING_OPS.filter((o) => o !== 'prefix')];
-    case 'header':
-    case 'query':
-    case 'cookie':
-      return [...STRING_OPS, 'present', 'absent'];
-    case 'grpc':
-      return ['present', 'absent'];
-    default:
-      return STRING_OPS;
-  }
-}
 
 function splitField(f: string | undefined): { kind: string; key: string } {
   const v = f ?? '';
@@ -259,9 +242,9 @@ function PredicateRow({ node, path, onChange, onRemove, onAddAfter, errorsAt, re
     onChange(next);
   };
   const setKind = (k: string) => {
-    const nextOps = opsFor(k);
     const field = (KEYED_FIELDS as readonly string[]).includes(k) ? `${k}[${key}]` : k;
-    set({ field, op: nextOps.includes(op) ? op : nextOps[0] });
+    const next = retargetRow({ ...node, op }, field, kind, k);
+    onChange({ ...next, ...(isListOp(next.op) ? { values: next.values ?? [] } : isNullaryOp(next.op) ? {} : { value: next.value ?? '' }) });
   };
   // Enter in the value adds the next row, so a list of conditions can be typed without the mouse.
   const onValueKey = (e: React.KeyboardEvent) => {
@@ -300,7 +283,8 @@ function PredicateRow({ node, path, onChange, onRemove, onAddAfter, errorsAt, re
         )}
         <Select
           aria-label="Operator"
-          data={ops.map((o) => ({ value: o, label: OP_LABELS[o] ?? o }))}
+          // An operator read from text that the builder does not offer for this field is kept on the list.
+          data={(ops.includes(op) ? ops : [...ops, op]).map((o) => ({ value: o, label: OP_LABELS[o] ?? o }))}
           value={op}
           onChange={(v) => v && set({ op: v })}
           w={170}

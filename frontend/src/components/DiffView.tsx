@@ -17,11 +17,12 @@ export function DiffView({ rows, leftTitle = 'Before', rightTitle = 'After', max
   return (
     <ScrollArea.Autosize mah={maxHeight} type="auto">
       <Grid gutter={4} data-testid="diff">
-        <Grid.Col span={6}>
+        {/* Each side scrolls on its own: a long line never runs into the other. */}
+        <Grid.Col span={6} style={{ overflowX: 'auto' }}>
           <Text size="xs" fw={600} c="dimmed">{leftTitle}</Text>
           {rows.map((r, i) => cell('left', r, i))}
         </Grid.Col>
-        <Grid.Col span={6}>
+        <Grid.Col span={6} style={{ overflowX: 'auto' }}>
           <Text size="xs" fw={600} c="dimmed">{rightTitle}</Text>
           {rows.map((r, i) => cell('right', r, i))}
         </Grid.Col>

@@ -1,25 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffLines, MAX_LCS_CELLS, parseUnified } from './diff';
-
-describe('parseUnified', () => {
-  it('reads hunks with their line numbers', () => {
-    const diff = ['--- route/a (v1)', '+++ route/a (v2)', '@@ -3,3 +3,4 @@', ' then:', '-  timeout: 1s', '+  timeout: 5s', '+  websocket: true', ' ', '\\ No newline at end of file', ''].join('\n');
-    expect(parseUnified(diff)).toEqual([
-      { kind: 'hunk', left: { n: 0, text: '@@ -3,3 +3,4 @@' }, right: { n: 0, text: '@@ -3,3 +3,4 @@' } },
-      { kind: 'same', left: { n: 3, text: 'then:' }, right: { n: 3, text: 'then:' } },
-      { kind: 'change', left: { n: 4, text: '  timeout: 1s' }, right: { n: 4, text: '  timeout: 5s' } },
-      { kind: 'add', left: undefined, right: { n: 5, text: '  websocket: true' } },
-      { kind: 'same', left: { n: 5, text: '' }, right: { n: 6, text: '' } },
-    ]);
-  });
-
-  it('keeps several hunks apart and numbers each from its header', () => {
-    const diff = ['@@ -1,2 +1,2 @@', ' a', '-b', '+B', '@@ -10,1 +10,2 @@', ' x', '+y'].join('\n');
-    const rows = parseUnified(diff);
-    expect(rows.map((r) => r.kind)).toEqual(['hunk', 'same', 'change', 'hunk', 'same', 'add']);
-    expect(rows[5].right).toEqual({ n: 11, text: 'y' });
-  });
-});
+import { diffLines, MAX_LCS_CELLS } from './diff';
 
 describe('diffLines', () => {
   it('pairs a changed line and keeps the common ones', () => {

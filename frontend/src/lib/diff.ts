@@ -1,5 +1,5 @@
-// Unified diffs from the server (revisions are diffs of the objects' YAML
-// forms) laid out side by side.
+// Two texts compared line by line and laid out side by side: the diff view
+// of History and Publish (objects as objectText shows them).
 
 /** One row of a side-by-side view; a missing side is blank on screen. */
 export interface DiffRow {
@@ -35,35 +35,6 @@ function pair(edits: Edit[], startLeft: number, startRight: number, rows: DiffRo
     }
   }
   flush();
-}
-
-/** Side-by-side rows for a unified diff ("--- a", "+++ b", "@@ -l,n +l,n @@", then " ", "-", "+" lines). */
-export function parseUnified(diff: string): DiffRow[] {
-  const rows: DiffRow[] = [];
-  let edits: Edit[] = [];
-  let l = 1;
-  let r = 1;
-  const flush = () => {
-    pair(edits, l, r, rows);
-    edits = [];
-  };
-  for (const line of diff.split('\n')) {
-    if (line.startsWith('--- ') || line.startsWith('+++ ') || line.startsWith('\\')) continue;
-    const h = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$/.exec(line);
-    if (h) {
-      flush();
-      l = Number(h[1]) || 1;
-      r = Number(h[2]) || 1;
-      rows.push({ kind: 'hunk', left: { n: 0, text: line }, right: { n: 0, text: line } });
-      continue;
-    }
-    // An empty context line still carries its leading space; '' is only the final newline.
-    if (line === '') continue;
-    const op = line[0];
-    if (op === '-' || op === '+' || op === ' ') edits.push({ op, text: line.slice(1) });
-  }
-  flush();
-  return rows;
 }
 
 /**

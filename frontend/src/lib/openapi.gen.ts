@@ -1487,6 +1487,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Convert a Gateway API, Ingress, Kong or OpenAPI file into routes and upstreams; preview what does not translate, or apply
+         * @description The converters of `routedeck import`. Without apply nothing is stored: the answer is the converted objects, the report of what did not translate, and the problems applying them to the current draft would meet. With apply the objects are applied all or nothing, as POST /apply does.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        format: "gateway-api" | "ingress" | "kong" | "openapi";
+                        /** @description The file, YAML or JSON; at most 4 MiB */
+                        content: string;
+                        /** @description The gateway the routes belong to */
+                        gateway: string;
+                        apply?: boolean;
+                        /** @description Only for format openapi */
+                        openapi?: {
+                            upstream: string;
+                            host?: string;
+                            prefix?: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImportResult"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sandbox/requests": {
         parameters: {
             query?: never;
@@ -3514,6 +3572,19 @@ export interface components {
             warnings: components["schemas"]["LintFinding"][];
             /** @description Lint notes of what was published (see GET /gateways/{name}/lint). */
             notes: components["schemas"]["LintNote"][];
+        };
+        ImportResult: {
+            report?: {
+                object?: string;
+                field?: string;
+                message?: string;
+            }[];
+            workspace?: components["schemas"]["Workspace"];
+            problems?: {
+                field?: string;
+                message?: string;
+            }[];
+            applied?: components["schemas"]["ApplyResult"][];
         };
         EnvoyExport: {
             items: {

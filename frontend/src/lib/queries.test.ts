@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addPage, endpointsRefetchInterval, getAll, lintIndex, lintKey, pages, type GrowingList } from './queries';
+import { addPage, endpointsRefetchInterval, getAll, lintIndex, lintKey, pages, witnessText, type GrowingList } from './queries';
 
 describe('getAll', () => {
   it('fetches every page of a long list', async () => {
@@ -119,4 +119,24 @@ describe('endpointsRefetchInterval', () => {
       expect(ms).toBeLessThanOrEqual(5_000);
     });
   }
+});
+
+describe('lint findings with kinds', () => {
+  it('marks only the rules that never match', () => {
+    const idx = lintIndex([
+      {
+        gateway: 'g',
+        items: [
+          { rule: 'old', shadowedBy: 'a', message: 'm' },
+          { rule: 'b', kind: 'shadowed', shadowedBy: 'a', message: 'm' },
+          { rule: 'c', kind: 'rewrite-slash', shadowedBy: '', message: 'doubles the slash' },
+        ],
+      },
+    ]);
+    expect([...idx.keys()].sort()).toEqual([lintKey('g', 'b'), lintKey('g', 'old')]);
+  });
+  it('writes a witness request on one line', () => {
+    expect(witnessText({ method: 'GET', url: 'http://shop.example.com/x' })).toBe('GET http://shop.example.com/x');
+    expect(witnessText({ method: 'POST', url: 'http://a/', headers: { 'x-canary': '1', cookie: 'a=b' } })).toBe('POST http://a/ with x-canary: 1, cookie: a=b');
+  });
 });

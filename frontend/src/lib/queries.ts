@@ -200,26 +200,66 @@ export const usePublished = (gw: string | undefined) =>
 
 export const useRevisions = () => useQuery({ queryKey: keys.revisions, queryFn: () => get<ListResponse<Revision>>('/revisions?limit=1000') });
 
-/** The unified diff of one revision (lists leave it out to stay small). */
-export const useRevisionDiff = (id: number | undefined) =>
+/** One revision with the object before and after it (lists leave them out to stay small). */
+export const useRevision = (id: number | undefined) =>
   useQuery({
-    queryKey: ['revisions', id, 'diff'],
-    queryFn: () => get<Pick<Revision, 'diff' | 'diffTooLarge'>>(`/revisions/${id}/diff?format=json`),
+    queryKey: ['revisions', id, 'full'],
+    queryFn: () => get<Revision>(`/revisions/${id}`),
     enabled: id !== undefined,
     staleTime: Infinity,
   });
 
-/** A rule of a gateway's draft that never matches: an earlier rule takes every request it would. */
-export interface LintFinding {
-  rule: string;
-  shadowedBy: string;
+/**
+ * A request that shows a lint finding, checked with the evaluator: the
+ * rule matches it, and takenBy is the rule the gateway hands it to instead.
+ */
+export interface LintWitness {
+  method: string;
+  url: string;
+  /** Headers it must carry, by lower-case name. */
+  headers?: Record<string, string>;
+  takenBy?: string;
+}
+
+/** A change to one field of a rule that removes a finding ("when": value is condition text). */
+export interface LintFix {
+  field: string;
+  value: string;
   message: string;
 }
 
-/** Something to know about a rule that still works (a rate limit Envoy counts per route, say). */
+/**
+ * A rule of a gateway's draft that never matches (kind shadowed: an
+ * earlier rule takes every request it would), or another problem of it
+ * (kind rewrite-slash). Servers before kinds existed send only shadowed
+ * findings, without kind.
+ */
+export interface LintFinding {
+  rule: string;
+  kind?: 'shadowed' | 'rewrite-slash' | string;
+  severity?: 'error' | 'warning' | string;
+  shadowedBy: string;
+  message: string;
+  witness?: LintWitness | null;
+  fix?: LintFix | null;
+}
+
+/** Something to know about a rule that still works: an earlier rule takes part of its requests (overlap), or a rate limit Envoy counts per route. */
 export interface LintNote {
   rule: string;
+  kind?: 'overlap' | 'rate-limit' | string;
+  shadowedBy?: string;
   message: string;
+  witness?: LintWitness;
+}
+
+/** A finding that the rule never matches. */
+export const isShadowed = (f: LintFinding) => !f.kind || f.kind === 'shadowed';
+
+/** A witness request in one line, as curl-like text: GET http://host/path with x-canary: 1. */
+export function witnessText(w: LintWitness): string {
+  const headers = Object.entries(w.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  return `${w.method} ${w.url}${headers.length ? ` with ${headers.join(', ')}` : ''}`;
 }
 
 /** The lint findings and notes of one gateway's draft routes. */
@@ -237,7 +277,7 @@ export const lintKey = (gateway: string, rule: string) => `${gateway}\u0000${rul
 export function lintIndex(perGateway: { gateway: string; items?: LintFinding[] }[]): Map<string, LintFinding> {
   const out = new Map<string, LintFinding>();
   for (const { gateway, items } of perGateway) {
-    for (const f of items ?? []) out.set(lintKey(gateway, f.rule), f);
+    for (const f of items ?? []) if (isShadowed(f)) out.set(lintKey(gateway, f.rule), f);
   }
   return out;
 }

@@ -71,7 +71,14 @@ describe('workspaceChanges', () => {
   }
   it('carries both sides as text for the diff view', () => {
     const [c] = workspaceChanges({ upstreams: [up('web', 1)] }, { upstreams: [up('web', 2)] });
-    expect(c.before).toContain('"port": 1');
-    expect(c.after).toContain('"port": 2');
+    expect(c.before).toContain('port: 1');
+    expect(c.after).toContain('port: 2');
+  });
+
+  it('shows a route condition as text on both sides', () => {
+    const r = (v: string) => ({ name: 'r', gateway: 'g', when: { field: 'path', op: 'prefix', value: v }, then: {} });
+    const [c] = workspaceChanges({ routes: [r('/a')] }, { routes: [r('/b')] });
+    expect(c.before).toContain('when: path.prefix("/a")');
+    expect(c.after).toContain('when: path.prefix("/b")');
   });
 });

@@ -3,6 +3,7 @@
 // with the workspace of the live version.
 
 import type { Gateway, Route, Secret, Upstream } from './model';
+import { objectText } from './objectText';
 
 /** The objects one gateway publishes. */
 export interface GatewayWorkspace {
@@ -17,9 +18,9 @@ export interface ObjectChange {
   kind: 'Gateway' | 'Route' | 'Upstream' | 'Secret';
   name: string;
   change: 'added' | 'removed' | 'changed';
-  /** Pretty JSON of the live object ('' when added). */
+  /** The live object as diffs show it (objectText; '' when added). */
   before: string;
-  /** Pretty JSON of the draft object ('' when removed). */
+  /** The draft object as diffs show it (objectText; '' when removed). */
   after: string;
 }
 
@@ -84,16 +85,14 @@ const KINDS = [
 export function workspaceChanges(live: GatewayWorkspace, draft: GatewayWorkspace): ObjectChange[] {
   const out: ObjectChange[] = [];
   for (const [kind, key] of KINDS) {
-    const before = new Map<string, string>();
-    for (const o of live[key] ?? []) before.set(o.name, canonicalJSON(o));
-    const after = new Map<string, string>();
-    for (const o of draft[key] ?? []) after.set(o.name, canonicalJSON(o));
+    const before = new Map<string, object>(live[key]?.map((o) => [o.name, o]));
+    const after = new Map<string, object>(draft[key]?.map((o) => [o.name, o]));
     const names = [...new Set([...before.keys(), ...after.keys()])].sort();
     for (const name of names) {
-      const b = before.get(name) ?? '';
-      const a = after.get(name) ?? '';
-      if (a === b) continue;
-      out.push({ kind, name, change: !b ? 'added' : !a ? 'removed' : 'changed', before: b, after: a });
+      const b = before.get(name);
+      const a = after.get(name);
+      if (b && a && canonicalJSON(a) === canonicalJSON(b)) continue;
+      out.push({ kind, name, change: !b ? 'added' : !a ? 'removed' : 'changed', before: objectText(kind, b), after: objectText(kind, a) });
     }
   }
   return out;

@@ -3,6 +3,7 @@ import { useForm, type UseFormReturnType } from '@mantine/form';
 import { IconPlus, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useParams } from 'react-router';
+import { ApiDocs } from '../components/ApiDocs';
 import { DeployExport } from '../components/DeployExport';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { ObjectEditorShell, SectionError, useObjectEditor, type ObjectKind } from '../components/ObjectEditor';
@@ -34,6 +35,7 @@ export default function GatewayEditorPage() {
     <Stack maw={1100}>
       <GatewayEditor key={`${name ?? ''}#${generation}`} initial={q.data ?? NEW} isNew={!name} onReload={reload} />
       {/* Below the settings it acts on; outside the editor's form, so its buttons and Ctrl/⌘+Enter do not save the gateway. */}
+      {name && <ApiDocs gateway={name} />}
       {name && <DeployExport gateway={name} />}
     </Stack>
   );

@@ -9,10 +9,11 @@ import { DiffView } from '../components/DiffView';
 import { QueryState } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
 import { friendlyMessage, post, seg } from '../lib/api';
-import { parseUnified } from '../lib/diff';
+import { diffLines } from '../lib/diff';
+import { objectText } from '../lib/objectText';
 import { timeAgo } from '../lib/format';
 import type { Revision } from '../lib/model';
-import { keys, usePublished, useRevisionDiff, useRevisions } from '../lib/queries';
+import { keys, usePublished, useRevision, useRevisions } from '../lib/queries';
 
 const ACTION_COLOR: Record<string, string> = { create: 'green', update: 'blue', delete: 'red', rollback: 'grape' };
 
@@ -76,14 +77,14 @@ export default function History() {
  * too large to diff was recorded as a note, which is shown as it is.
  */
 export function RevisionDiff({ id }: { id: number }) {
-  const diff = useRevisionDiff(id);
+  const rev = useRevision(id);
   return (
-    <QueryState query={diff}>
+    <QueryState query={rev}>
       {(d) =>
         d.diffTooLarge ? (
           <Text size="sm" c="dimmed" data-testid="diff-too-large">{d.diff}</Text>
         ) : (
-          <DiffView rows={parseUnified(d.diff ?? '')} />
+          <DiffView rows={diffLines(objectText(d.kind, d.before), objectText(d.kind, d.after))} />
         )
       }
     </QueryState>
@@ -102,6 +103,14 @@ function PublishedVersions() {
       notifications.show({ color: 'green', title: 'Rolled back', message: `Version ${version} is live again as version ${res.version}.` });
       qc.invalidateQueries({ queryKey: keys.published(gateway!) });
       qc.invalidateQueries({ queryKey: keys.proxies(gateway!) });
+      // A rollback rewrites the draft to the version rolled back to: the
+      // change list and every screen showing draft objects move on with it.
+      qc.invalidateQueries({ queryKey: keys.revisions });
+      qc.invalidateQueries({ queryKey: ['routes'] });
+      qc.invalidateQueries({ queryKey: ['upstreams'] });
+      qc.invalidateQueries({ queryKey: ['gateways'] });
+      qc.invalidateQueries({ queryKey: ['secrets'] });
+      qc.invalidateQueries({ queryKey: keys.lints });
     },
     onError: (e) => notifications.show({ color: 'red', title: 'Rollback failed', message: friendlyMessage(e) }),
   });

@@ -1,21 +1,63 @@
-import { Accordion, Alert, Badge, Button, Card, Checkbox, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { Accordion, Alert, Badge, Button, Card, Checkbox, Group, ScrollArea, Stack, Table, Text, Title } from '@mantine/core';
+import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { IconCloudUpload } from '@tabler/icons-react';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { useCanEdit, useMe } from '../auth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
-import { ApiError, friendlyMessage, post, seg } from '../lib/api';
+import { ApiError, friendlyMessage, get, post, seg } from '../lib/api';
 import { shortTypeUrl } from '../lib/format';
 import { diffLines } from '../lib/diff';
 import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRoutes, useSecrets, useUpstreams, type LintFinding, type LintNote } from '../lib/queries';
-import { draftWorkspace, workspaceChanges } from '../lib/workspaceDiff';
+import { draftWorkspace, workspaceChanges, type ObjectChange } from '../lib/workspaceDiff';
 import type { ProxyStatus } from '../lib/model';
 import { DiffView } from '../components/DiffView';
 import { TestResults, useRunTests } from './RouteTests';
 
 const CHANGE_COLOR: Record<string, string> = { added: 'green', removed: 'red', changed: 'blue' };
+
+/** How proxies reach this server's ADS (GET /server). */
+interface ServerInfo {
+  ads?: { listen: string; address: string; plaintext: boolean; sandboxOnly: boolean; serverNames: string[] };
+}
+
+interface PublishResult {
+  version: number;
+  /** The draft equals the live version: nothing new was published. */
+  unchanged?: boolean;
+  warnings?: LintFinding[];
+  notes?: LintNote[];
+}
+
+/** Asks before publishing, listing what goes live. */
+function confirmPublish(gateway: string, liveVersion: number | undefined, changes: ObjectChange[], force: boolean, onConfirm: () => void) {
+  modals.openConfirmModal({
+    title: `Publish to ${gateway}?`,
+    children: (
+      <Stack gap="xs" data-testid="publish-confirm">
+        <Text size="sm">
+          {liveVersion ? `Against version ${liveVersion}, which is live now, ` : 'Nothing is live yet; '}
+          {changes.length === 1 ? 'this object changes' : `these ${changes.length} objects change`}. Every proxy of {gateway} gets the new configuration.
+        </Text>
+        <ScrollArea.Autosize mah={260}>
+          <Stack gap={4}>
+            {changes.map((c) => (
+              <Group key={`${c.kind}/${c.name}`} gap="xs" wrap="nowrap">
+                <Badge size="sm" color={CHANGE_COLOR[c.change]} miw={74}>{c.change}</Badge>
+                <Text size="sm" className="mono">{c.kind.toLowerCase()}/{c.name}</Text>
+              </Group>
+            ))}
+          </Stack>
+        </ScrollArea.Autosize>
+        {force && <Alert color="orange" p="xs">Route tests are skipped for this publish.</Alert>}
+      </Stack>
+    ),
+    labels: { confirm: 'Publish', cancel: 'Cancel' },
+    onConfirm,
+  });
+}
 
 /** Diff against what is live, run the tests, push, then watch every proxy ACK or NACK. */
 export default function Publish() {
@@ -27,6 +69,8 @@ export default function Publish() {
   const [watching, setWatching] = useState(false);
   const proxies = useProxies(gateway, watching);
   const tests = useRunTests();
+  // Where proxies reach this server's ADS, for the hint below (servers without GET /server leave it out).
+  const server = useQuery({ queryKey: ['server'], queryFn: () => get<ServerInfo>('/server'), retry: false, staleTime: Infinity });
   const [force, setForce] = useState(false);
 
   const live = published.data?.[0];
@@ -46,8 +90,15 @@ export default function Publish() {
   }, [gateway, live, liveVersion.data, gws.data, routes.data, ups.data, secrets.data]);
 
   const publish = useMutation({
-    mutationFn: () => post<{ version: number; warnings?: LintFinding[]; notes?: LintNote[] }>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
+    mutationFn: () => post<PublishResult>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
     onSuccess: (res) => {
+      // Skipping the tests is a choice for one publish, never a standing setting.
+      setForce(false);
+      if (res.unchanged) {
+        notifications.show({ color: 'gray', title: 'Nothing to publish', message: `The draft is the same as version ${res.version}, which stays live.` });
+        qc.invalidateQueries({ queryKey: keys.published(gateway!) });
+        return;
+      }
       notifications.show({ color: 'green', title: 'Published', message: `Version ${res.version} is being pushed to the proxies of ${gateway}.` });
       // Shadowed rules do not stop a publish, but they are dead weight worth a look.
       if (res.warnings?.length) {
@@ -76,6 +127,8 @@ export default function Publish() {
   });
 
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
+  // Only when the comparison is complete: a draft still loading is not "unchanged".
+  const nothingToPublish = !!live && changes !== null && changes.length === 0;
   const loading = published.isPending || liveVersion.isLoading || draftQueries.some((q) => q.isPending);
   const failure = published.error ?? liveVersion.error ?? draftQueries.find((q) => q.error)?.error;
 
@@ -123,13 +176,23 @@ export default function Publish() {
       <Card withBorder>
         <Text fw={600} mb="xs">3. Push</Text>
         <Group>
-          <Button leftSection={<IconCloudUpload size={16} />} disabled={!canEdit} loading={publish.isPending} onClick={() => publish.mutate()}>
+          <Button
+            leftSection={<IconCloudUpload size={16} />}
+            disabled={!canEdit || nothingToPublish}
+            loading={publish.isPending}
+            onClick={() => changes && confirmPublish(gateway, live?.version, changes, force, () => publish.mutate())}
+          >
             Publish to {gateway}
           </Button>
           {me.role === 'admin' && (
             <Checkbox label="Skip route tests (admin)" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} />
           )}
         </Group>
+        {nothingToPublish && (
+          <Text size="sm" c="dimmed" mt="xs" data-testid="nothing-to-publish">
+            Nothing to publish: the draft is the same as version {live?.version}, which is live.
+          </Text>
+        )}
         {publish.isError && (
           <Alert color="red" mt="sm" title="Not published" role="alert">
             {friendlyMessage(publish.error)}
@@ -149,7 +212,16 @@ export default function Publish() {
         {proxies.isPending && <DelayedLoader />}
         {proxies.isError && <ErrorNotice error={proxies.error} title="Proxy status unavailable" />}
         {proxies.data && proxies.data.items.length === 0 && (
-          <Text size="sm" c="dimmed">No proxy has connected for {gateway}. Start an Envoy with the bootstrap from <code>routedeck bootstrap --gateway {gateway}</code>.</Text>
+          <Text size="sm" c="dimmed" data-testid="no-proxies">
+            No proxy has connected for {gateway}. Start an Envoy with the bootstrap from <code>routedeck bootstrap --gateway {gateway}</code>
+            {server.data?.ads && (
+              <>
+                , which dials ADS at <code>{server.data.ads.address}</code> {server.data.ads.plaintext ? 'in plaintext' : 'over mutual TLS'}
+                {server.data.ads.sandboxOnly ? ' (a loopback port for the sandbox only: start the server with --ads-listen for real proxies)' : ''}
+              </>
+            )}
+            .
+          </Text>
         )}
         {proxies.data && proxies.data.items.length > 0 && (
           <Table fz="sm" data-testid="proxies">

@@ -3,23 +3,24 @@ import { useForm } from '@mantine/form';
 import { useHotkeys } from '@mantine/hooks';
 import { modalsConfirm } from '../components/confirm';
 import { IconAlertTriangle, IconChecks, IconDeviceFloppy, IconTrash } from '@tabler/icons-react';
-import { useEffect, useMemo, useState } from 'react';
-import { useNavigate, useParams } from 'react-router';
+import { useMemo, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
 import { useCanEdit } from '../auth';
 import { ActionForm, PoliciesForm, cleanAction, isRouteFormField, type RouteFormValues } from '../components/ActionForm';
-import { AdvancedPolicies } from '../components/AdvancedPolicies';
+import { PolicyForms } from '../components/PolicyForms';
 import { ConditionBuilder } from '../components/ConditionBuilder';
-import { ADVANCED_KEYS } from '../lib/advanced';
 import { MOD_KEY } from '../lib/format';
 import { ConditionTextEditor } from '../components/ConditionTextEditor';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
+import { useUnsavedGuard } from '../components/UnsavedGuard';
 import { ApiError, friendlyMessage, post } from '../lib/api';
 import { formatCondition, normalizeCondition, tryParseCondition, type ConditionSyntaxError } from '../lib/conditionText';
 import type { Condition, Route } from '../lib/model';
 import { conditionProblems, problemsToFormErrors, relativeTo, type FieldProblem } from '../lib/problems';
-import { useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams } from '../lib/queries';
+import { isShadowed, useDeleteRoute, useGateways, useLint, useRoute, useSaveRoute, useUpstreams, witnessText, type LintFix, type LintWitness } from '../lib/queries';
 import { useCurrentGateway } from '../gateway';
 import { notifyOutcome } from '../lib/notify';
+import { isPathConditionProblem, pathConditionProblem } from '../lib/pathRewrite';
 
 /** /routes/new and /routes/:name: loads the route, then shows the editor. */
 export default function RouteEditorPage() {
@@ -58,8 +59,10 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
   const upstreamNames = ups.data?.items.map((u) => u.name) ?? [];
   // Lint looks at the saved draft, so it speaks of the route as saved.
   const lint = useLint(isNew ? undefined : initial.gateway);
-  const shadowed = isNew ? undefined : lint.data?.items.find((f) => f.rule === initial.name);
-  const note = isNew ? undefined : lint.data?.notes?.find((n) => n.rule === initial.name);
+  const findings = isNew ? [] : (lint.data?.items ?? []).filter((f) => f.rule === initial.name);
+  const shadowed = findings.find(isShadowed);
+  const others = findings.filter((f) => !isShadowed(f));
+  const notes = isNew ? [] : (lint.data?.notes ?? []).filter((n) => n.rule === initial.name);
 
   const form = useForm<RouteFormValues>({
     initialValues: {
@@ -106,7 +109,9 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     }
   };
 
-  const applyProblems = (problems: FieldProblem[]) => {
+  const applyProblems = (all: FieldProblem[]) => {
+    // A rewrite that lacks its path condition is shown on `when` (pathProblem below).
+    const problems = all.filter((p) => !isPathConditionProblem(p.field, p.message));
     setCondErrors(conditionProblems(problems));
     const rest = problems.filter((p) => !(p.field === 'when' || p.field.startsWith('when.') || p.field.startsWith('when[')));
     const { fieldErrors, other } = problemsToFormErrors(rest, isRouteFormField);
@@ -147,13 +152,15 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
     }
   };
 
-  const submit = async () => {
-    if (!canEdit) return;
+  // Saves the route; true when it was saved. `leaving`: the user is on
+  // the way to another screen, so a new route does not open its own page.
+  const submit = async (leaving = false): Promise<boolean> => {
+    if (!canEdit) return false;
     if (syntaxError) {
       notifyOutcome('editor:routes', { color: 'red', title: 'Condition has a syntax error', message: 'Fix the condition text before saving.' });
-      return;
+      return false;
     }
-    if (form.validate().hasErrors) return;
+    if (form.validate().hasErrors) return false;
     const route = currentRoute();
     try {
       const saved = await save.mutateAsync({ route, isNew, originalName: initial.name });
@@ -163,35 +170,46 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       form.resetDirty({ ...form.values, version: saved.version });
       setDirtyWhen(false);
       notifyOutcome('editor:routes', { color: 'green', title: 'Saved', message: `Route ${saved.name} saved to the draft.` });
-      if (isNew) nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
+      if (isNew && !leaving) {
+        guard.release();
+        nav(`/routes/${encodeURIComponent(saved.name)}`, { replace: true });
+      }
+      return true;
     } catch (e) {
       if (e instanceof ApiError && e.errors.length > 0) applyProblems(e.errors);
       else setOtherErrors([]);
       setConflict(e instanceof ApiError && e.status === 409);
       notifyOutcome('editor:routes', { color: 'red', title: isNew ? 'Could not create the route' : 'Could not save the route', message: friendlyMessage(e) });
+      return false;
     }
   };
 
   useHotkeys([['mod+S', () => void submit()]], [], true);
+  const dirty = form.isDirty() || dirtyWhen;
+  const guard = useUnsavedGuard(dirty && canEdit, () => submit(true));
 
   const onDelete = () =>
     modalsConfirm(`Delete route ${initial.name}?`, 'It disappears from the draft; the live configuration changes only when you publish.', async () => {
       try {
         await remove.mutateAsync({ ...initial, version: form.values.version });
         notifyOutcome('editor:routes', { color: 'green', title: 'Deleted', message: `Route ${initial.name} deleted from the draft.` });
+        guard.release();
         nav('/routes');
       } catch (e) {
         notifyOutcome('editor:routes', { color: 'red', title: 'Could not delete', message: friendlyMessage(e) });
       }
     });
 
-  const dirty = form.isDirty() || dirtyWhen;
-  useEffect(() => {
-    if (!dirty) return;
-    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
-    window.addEventListener('beforeunload', warn);
-    return () => window.removeEventListener('beforeunload', warn);
-  }, [dirty]);
+  const pathProblem = pathConditionProblem(tree, form.values.then);
+
+  // A lint fix names one field of the rule: the condition (as text) or a field of then.
+  const applyFix = (fix: LintFix) => {
+    if (fix.field === 'when') {
+      onText(fix.value);
+      return;
+    }
+    form.setFieldValue(fix.field as never, fix.value as never);
+  };
 
   const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
 
@@ -201,7 +219,13 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
         e.preventDefault();
         void submit();
       }}
+      // Enter in a text box (a picked upstream, a typed timeout) must not
+      // save the whole route: Save and the shortcut do.
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' && !e.ctrlKey && !e.metaKey && e.target instanceof HTMLInputElement) e.preventDefault();
+      }}
     >
+      {guard.prompt}
       <Stack maw={1100}>
         <Group justify="space-between">
           <Group gap="xs">
@@ -223,16 +247,31 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
         {shadowed && (
           <Alert color="yellow" icon={<IconAlertTriangle size={16} />} role="alert" data-testid="shadowed-alert">
             <Text size="sm">
-              Never matches: rule <b className="mono">{shadowed.shadowedBy}</b>, tried earlier, matches every request this one does.
+              Never matches: rule <Link className="mono" to={`/routes/${encodeURIComponent(shadowed.shadowedBy)}`}>{shadowed.shadowedBy}</Link>, tried earlier, matches every request this one does.
               Give this rule a higher priority or a narrower condition, or delete it.
             </Text>
+            {shadowed.witness && <WitnessLine witness={shadowed.witness} takenBy={shadowed.shadowedBy} />}
           </Alert>
         )}
-        {note && (
-          <Alert color="yellow" icon={<IconAlertTriangle size={16} />} role="note" data-testid="lint-note">
-            <Text size="sm">{note.message[0].toUpperCase() + note.message.slice(1)}.</Text>
+        {others.map((f, i) => (
+          <Alert key={i} color={f.severity === 'error' ? 'red' : 'yellow'} icon={<IconAlertTriangle size={16} />} role="alert" data-testid="lint-finding">
+            <Group justify="space-between" wrap="nowrap">
+              <Text size="sm">{sentence(f.message)}{f.fix ? ` ${sentence(f.fix.message)}` : ''}</Text>
+              {f.fix && canEdit && (
+                <Button size="xs" variant="light" style={{ flexShrink: 0 }} onClick={() => applyFix(f.fix!)}>
+                  Set {f.fix.field === 'when' ? 'the condition' : f.fix.field.replace(/^then\./, '')} to <span className="mono" style={{ marginLeft: 4 }}>{f.fix.value}</span>
+                </Button>
+              )}
+            </Group>
+            {f.witness && <WitnessLine witness={f.witness} />}
           </Alert>
-        )}
+        ))}
+        {notes.map((n, i) => (
+          <Alert key={i} color="yellow" icon={<IconAlertTriangle size={16} />} role="note" data-testid="lint-note">
+            <Text size="sm">{sentence(n.message)}</Text>
+            {n.witness && <WitnessLine witness={n.witness} takenBy={n.shadowedBy} />}
+          </Alert>
+        ))}
         {conflict && (
           <Alert color="orange" icon={<IconAlertTriangle size={16} />} title="Changed by someone else" role="alert">
             <Group justify="space-between">
@@ -272,6 +311,18 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
               />
               {syntaxError && mode === 'text' && <Text size="xs" c="dimmed">Fix the text to go back to the builder.</Text>}
             </Group>
+            {pathProblem && (
+              <Alert color="red" p="xs" icon={<IconAlertTriangle size={16} />} role="alert" data-testid="when-path-problem">
+                <Group justify="space-between" wrap="nowrap" gap="sm">
+                  <Text size="sm">{pathProblem.message}</Text>
+                  {pathProblem.fix && canEdit && (
+                    <Button size="xs" variant="light" color="red" style={{ flexShrink: 0 }} onClick={() => onTree(pathProblem.fix!.tree)}>
+                      {pathProblem.fix.label}
+                    </Button>
+                  )}
+                </Group>
+              </Alert>
+            )}
             {mode === 'builder' ? (
               <>
                 <ConditionBuilder value={tree} onChange={onTree} errors={condErrors} readOnly={!canEdit} />
@@ -292,13 +343,26 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
 
         <ActionForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
         <PoliciesForm form={form} upstreams={upstreamNames} readOnly={!canEdit} />
-        <AdvancedPolicies
-          value={form.values.then}
-          onChange={(patch) => form.setFieldValue('then', { ...form.values.then, ...patch })}
-          errors={ADVANCED_KEYS.flatMap((k) => (form.errors[`then.${k}`] ? [`${k}: ${form.errors[`then.${k}`]}`] : []))}
-          readOnly={!canEdit}
-        />
+        <PolicyForms form={form} upstreams={upstreamNames} readOnly={!canEdit} />
       </Stack>
     </form>
+  );
+}
+
+/** A message of the server as a sentence: capital first, full stop last. */
+function sentence(m: string): string {
+  const t = m.trim();
+  if (!t) return t;
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
+/** The request that shows a lint finding, and the rule that takes it. */
+function WitnessLine({ witness, takenBy }: { witness: LintWitness; takenBy?: string }) {
+  const by = witness.takenBy ?? takenBy;
+  return (
+    <Text size="sm" mt={4} data-testid="lint-witness">
+      For example <span className="mono">{witnessText(witness)}</span>
+      {by ? <> is taken by rule <Link className="mono" to={`/routes/${encodeURIComponent(by)}`}>{by}</Link> before it reaches this one.</> : ' shows it.'}
+    </Text>
   );
 }

@@ -1,18 +1,18 @@
-import { Alert, Badge, Button, Card, Group, Stack, Table, Text, Title } from '@mantine/core';
-import { IconPlayerPlay } from '@tabler/icons-react';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { ActionIcon, Alert, Badge, Button, Card, Group, Modal, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconPencil, IconPlayerPlay, IconTrash } from '@tabler/icons-react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useCanEdit } from '../auth';
+import { modalsConfirm } from '../components/confirm';
 import { ErrorNotice, QueryState } from '../components/Loading';
+import { RouteTestEditor } from '../components/RouteTestEditor';
 import { useCurrentGateway } from '../gateway';
-import { ApiError, get, post } from '../lib/api';
-import type { ListResponse, SandboxRequest } from '../lib/model';
+import { ApiError, del, friendlyMessage, get, post, seg } from '../lib/api';
+import type { ListResponse } from '../lib/model';
+import { expectSummary, type RouteTest } from '../lib/routeTests';
 
-/** A saved case: a request and what must happen to it (router_check style). */
-export interface RouteTest {
-  name: string;
-  gateway: string;
-  request: SandboxRequest;
-  expect: { rule?: string; upstream?: string; path?: string; host?: string; redirect?: string; status?: number; requestHeaders?: Record<string, string | null>; responseHeaders?: Record<string, string | null> };
-}
+export type { RouteTest } from '../lib/routeTests';
 
 export interface TestResult {
   name: string;
@@ -56,15 +56,26 @@ export function TestResults({ results }: { results: TestResult[] }) {
   );
 }
 
-/** Saved route tests of the current gateway, run on demand. */
+/** Saved route tests of the current gateway, run on demand, edited and deleted in place. */
 export default function RouteTests() {
   const { gateway } = useCurrentGateway();
+  const canEdit = useCanEdit();
+  const qc = useQueryClient();
   const tests = useQuery({
     queryKey: ['tests', gateway],
     queryFn: () => get<ListResponse<RouteTest>>(`/tests?gateway=${encodeURIComponent(gateway!)}`),
     enabled: !!gateway,
   });
   const run = useRunTests();
+  const [editing, setEditing] = useState<RouteTest | null>(null);
+  const remove = useMutation({
+    mutationFn: (t: RouteTest) => del<void>(`/tests/${seg(t.name)}?version=${t.version ?? ''}`),
+    onSuccess: (_, t) => {
+      notifications.show({ color: 'green', title: 'Deleted', message: `Route test ${t.name} deleted.` });
+      qc.invalidateQueries({ queryKey: ['tests'] });
+    },
+    onError: (e) => notifications.show({ color: 'red', title: 'Could not delete the test', message: friendlyMessage(e) }),
+  });
   const missing = tests.error instanceof ApiError && (tests.error.status === 404 || tests.error.status === 501);
   return (
     <Stack maw={1100}>
@@ -81,18 +92,41 @@ export default function RouteTests() {
           <QueryState query={{ ...tests, isPending: tests.isPending && tests.fetchStatus !== 'idle' }}>
             {(data) =>
               !data || data.items.length === 0 ? (
-                <Text size="sm" c="dimmed">No saved tests for {gateway}.</Text>
+                <Text size="sm" c="dimmed">No saved tests for {gateway}. Save one from a request in the Sandbox.</Text>
               ) : (
                 <Table fz="sm" data-testid="tests">
                   <Table.Thead>
-                    <Table.Tr><Table.Th>Test</Table.Th><Table.Th>Request</Table.Th><Table.Th>Expect</Table.Th></Table.Tr>
+                    <Table.Tr><Table.Th>Test</Table.Th><Table.Th>Request</Table.Th><Table.Th>Expect</Table.Th><Table.Th w={90} /></Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
                     {data.items.map((t) => (
-                      <Table.Tr key={t.name}>
-                        <Table.Td>{t.name}</Table.Td>
-                        <Table.Td className="mono">{t.request.method} {t.request.url}</Table.Td>
-                        <Table.Td className="mono">{Object.entries(t.expect).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ')}</Table.Td>
+                      <Table.Tr key={t.name} data-test={t.name}>
+                        <Table.Td>
+                          {t.name}
+                          {t.description && <Text size="xs" c="dimmed">{t.description}</Text>}
+                        </Table.Td>
+                        <Table.Td className="mono">{t.request.method || 'GET'} {t.request.url}</Table.Td>
+                        <Table.Td className="mono">{expectSummary(t.expect)}</Table.Td>
+                        <Table.Td>
+                          {canEdit && (
+                            <Group gap={2} wrap="nowrap">
+                              <Tooltip label="Edit">
+                                <ActionIcon variant="subtle" aria-label={`Edit test ${t.name}`} onClick={() => setEditing(t)}><IconPencil size={16} /></ActionIcon>
+                              </Tooltip>
+                              <Tooltip label="Delete">
+                                <ActionIcon
+                                  variant="subtle"
+                                  color="red"
+                                  aria-label={`Delete test ${t.name}`}
+                                  loading={remove.isPending && remove.variables?.name === t.name}
+                                  onClick={() => modalsConfirm(`Delete route test ${t.name}?`, 'Publishing no longer runs it.', () => remove.mutate(t), 'Delete')}
+                                >
+                                  <IconTrash size={16} />
+                                </ActionIcon>
+                              </Tooltip>
+                            </Group>
+                          )}
+                        </Table.Td>
                       </Table.Tr>
                     ))}
                   </Table.Tbody>
@@ -104,6 +138,9 @@ export default function RouteTests() {
       )}
       {run.isError && <ErrorNotice error={run.error} title="Tests could not run" />}
       {run.data && <TestResults results={run.data.items} />}
+      <Modal opened={!!editing} onClose={() => setEditing(null)} title={editing ? `Edit route test ${editing.name}` : ''} size="xl">
+        {editing && <RouteTestEditor key={`${editing.name}@${editing.version}`} test={editing} onSaved={() => setEditing(null)} />}
+      </Modal>
     </Stack>
   );
 }

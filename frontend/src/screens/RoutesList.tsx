@@ -8,7 +8,7 @@ import { useNavigate } from 'react-router';
 import { useCanEdit } from '../auth';
 import { QueryState } from '../components/Loading';
 import type { Route } from '../lib/model';
-import { lintKey, useGateways, useLints, useRoutesAsTheyLoad, useUpstreams, type LintFinding } from '../lib/queries';
+import { lintKey, useGateways, useLints, useRoutesAsTheyLoad, useUpstreams, type LintFinding, witnessText } from '../lib/queries';
 import { actionSummary, byPriority, routeHosts, routeUpstreams, whenText } from '../lib/routeInfo';
 
 // The lint findings of every gateway, by lintKey. A context rather than a
@@ -21,7 +21,7 @@ function ShadowedBadge({ route }: { route: Route }) {
   const f = useContext(LintContext).get(lintKey(route.gateway, route.name));
   if (!f) return null;
   return (
-    <Tooltip label={f.message} multiline maw={360} withArrow>
+    <Tooltip label={f.witness ? `${f.message} For example ${witnessText(f.witness)} is taken by ${f.witness.takenBy ?? f.shadowedBy}.` : f.message} multiline maw={360} withArrow>
       <Badge size="xs" color="yellow" data-testid="shadowed-badge" style={{ flexShrink: 0 }}>shadowed</Badge>
     </Tooltip>
   );

@@ -5,7 +5,7 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useCanEdit } from '../auth';
 import { friendlyMessage, post } from '../lib/api';
-import type { RouteTest } from './RouteTests';
+import { upstreamExpectation, type RouteTest } from '../lib/routeTests';
 import { useState } from 'react';
 import { ClusterHealthView } from '../components/HostHealth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
@@ -14,7 +14,7 @@ import { useCurrentGateway } from '../gateway';
 import { parseCurl } from '../lib/curl';
 import { MOD_KEY } from '../lib/format';
 import type { SandboxRequest, SandboxResult } from '../lib/model';
-import { sendSandboxRequest } from '../lib/queries';
+import { sendSandboxRequest, useRoute } from '../lib/queries';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
@@ -136,11 +136,13 @@ function SaveAsTest({ gateway, request, result }: { gateway: string; request: Sa
   const canEdit = useCanEdit();
   const qc = useQueryClient();
   const [name, setName] = useState('');
+  // The winning rule's split, so a weighted result is saved as membership.
+  const rule = useRoute(result.rule ?? undefined);
   const save = useMutation({
     mutationFn: () => {
       const expect: RouteTest['expect'] = { status: result.response.status };
       if (result.rule) expect.rule = result.rule;
-      if (result.upstream) expect.upstream = result.upstream;
+      if (result.upstream) Object.assign(expect, upstreamExpectation(rule.data?.then.forward, result.upstream));
       return post<RouteTest>('/tests', { name, gateway, request, expect });
     },
     onSuccess: (t) => {
@@ -150,6 +152,8 @@ function SaveAsTest({ gateway, request, result }: { gateway: string; request: Sa
     },
   });
   if (!canEdit) return null;
+  const up = result.upstream ? upstreamExpectation(rule.data?.then.forward, result.upstream) : {};
+  const upstreamText = up.upstreamIn ? `, upstream one of ${up.upstreamIn.join(', ')} (a weighted split)` : up.upstream ? `, upstream ${up.upstream}` : '';
   return (
     <Group gap="xs" align="flex-start">
       <TextInput
@@ -161,11 +165,12 @@ function SaveAsTest({ gateway, request, result }: { gateway: string; request: Sa
         error={save.isError ? friendlyMessage(save.error) : undefined}
         w={260}
       />
-      <Button size="xs" variant="light" leftSection={<IconDeviceFloppy size={14} />} disabled={!name.trim()} loading={save.isPending} onClick={() => save.mutate()}>
+      <Button size="xs" variant="light" leftSection={<IconDeviceFloppy size={14} />} disabled={!name.trim()} loading={save.isPending || (!!result.rule && rule.isPending)} onClick={() => save.mutate()}>
         Save as route test
       </Button>
-      <Text size="xs" c="dimmed" mt={6}>
-        expects rule {result.rule ?? 'none'}{result.upstream ? `, upstream ${result.upstream}` : ''}, status {result.response.status}
+      <Text size="xs" c="dimmed" mt={6} data-testid="test-expectation">
+        expects rule {result.rule ?? 'none'}
+        {upstreamText}, status {result.response.status}
       </Text>
     </Group>
   );

@@ -296,10 +296,13 @@ function Audit() {
             <Table.Tbody>
               {data.map((a) => (
                 <Table.Tr key={a.id}>
-                  <Table.Td>{timeAgo(a.at)}</Table.Td>
+                  <Table.Td style={{ whiteSpace: 'nowrap' }}>{timeAgo(a.at)}</Table.Td>
                   <Table.Td>{a.actor}</Table.Td>
-                  <Table.Td><Badge variant="light" color={a.action.includes('fail') ? 'red' : 'gray'}>{a.action}</Badge></Table.Td>
-                  <Table.Td className="mono">{a.target}{a.detail ? ` · ${a.detail}` : ''}</Table.Td>
+                  {/* The badge keeps its whole width: a long target never cuts the action short. */}
+                  <Table.Td>
+                    <Badge variant="light" tt="none" maw="none" miw="max-content" color={a.action.includes('fail') ? 'red' : 'gray'} data-testid="audit-action">{a.action}</Badge>
+                  </Table.Td>
+                  <Table.Td className="mono" style={{ wordBreak: 'break-word' }}>{a.target}{a.detail ? ` · ${a.detail}` : ''}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

@@ -16,6 +16,18 @@ interface MixRow {
   method: string;
   url: string;
   weight: number;
+  /** Request headers, so a header-based canary can be exercised. */
+  headers: { name: string; value: string }[];
+}
+
+const newMixRow = (): MixRow => ({ method: 'GET', url: 'http://shop.example.com/', weight: 1, headers: [] });
+
+/** The mix as the API takes it: headers without a name are left out. */
+export function mixRequest(rows: MixRow[]) {
+  return rows.map(({ headers, ...r }) => {
+    const named = headers.filter((h) => h.name.trim());
+    return named.length ? { ...r, headers: Object.fromEntries(named.map((h) => [h.name.trim(), h.value])) } : r;
+  });
 }
 
 const COLORS = ['indigo.6', 'teal.6', 'orange.6', 'grape.6', 'cyan.6', 'pink.6', 'lime.6', 'yellow.6'];
@@ -25,7 +37,8 @@ export default function TrafficSimulation() {
   const { gateway } = useCurrentGateway();
   const ups = useUpstreams();
   const [requests, setRequests] = useState<number | string>(1000);
-  const [mix, setMix] = useState<MixRow[]>([{ method: 'GET', url: 'http://shop.example.com/', weight: 1 }]);
+  const [mix, setMix] = useState<MixRow[]>([newMixRow()]);
+  const setRow = (i: number, patch: Partial<MixRow>) => setMix(mix.map((x, j) => (j === i ? { ...x, ...patch } : x)));
   const [profiles, setProfiles] = useState<ProfileRow[]>([]);
   const sim = useMutation({ mutationFn: (p: SimulationProfile) => runSimulation(p) });
 
@@ -34,7 +47,7 @@ export default function TrafficSimulation() {
     sim.mutate({
       gateway,
       requests: Number(requests) || 100,
-      mix,
+      mix: mixRequest(mix),
       upstreams: upstreamBehaviours(profiles),
     });
   };
@@ -51,14 +64,28 @@ export default function TrafficSimulation() {
               <NumberInput label="Requests" min={1} max={100000} value={requests} onChange={setRequests} w={160} />
               <Text size="sm" fw={500}>Traffic mix</Text>
               {mix.map((m, i) => (
-                <Group key={i} gap="xs" wrap="nowrap">
-                  <Select aria-label="Method" data={['GET', 'POST', 'PUT', 'DELETE']} value={m.method} onChange={(v) => v && setMix(mix.map((x, j) => (j === i ? { ...x, method: v } : x)))} w={95} size="xs" />
-                  <TextInput aria-label="URL" className="mono" value={m.url} onChange={(e) => { const url = e.currentTarget.value; setMix(mix.map((x, j) => (j === i ? { ...x, url } : x))); }} style={{ flex: 1 }} size="xs" />
-                  <NumberInput aria-label="Weight" min={0} value={m.weight} onChange={(v) => setMix(mix.map((x, j) => (j === i ? { ...x, weight: Number(v) || 0 } : x)))} w={70} size="xs" />
-                  <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setMix(mix.filter((_, j) => j !== i))} disabled={mix.length === 1}><IconTrash size={14} /></ActionIcon>
-                </Group>
+                <Stack key={i} gap={4} data-testid="mix-row">
+                  <Group gap="xs" wrap="nowrap">
+                    <Select aria-label="Method" data={['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']} value={m.method} onChange={(v) => v && setRow(i, { method: v })} w={95} size="xs" />
+                    <TextInput aria-label="URL" className="mono" value={m.url} onChange={(e) => setRow(i, { url: e.currentTarget.value })} style={{ flex: 1 }} size="xs" />
+                    <NumberInput aria-label="Weight" min={0} value={m.weight} onChange={(v) => setRow(i, { weight: Number(v) || 0 })} w={70} size="xs" />
+                    <ActionIcon variant="subtle" color="gray" aria-label="Remove" onClick={() => setMix(mix.filter((_, j) => j !== i))} disabled={mix.length === 1}><IconTrash size={14} /></ActionIcon>
+                  </Group>
+                  {m.headers.map((h, k) => (
+                    <Group key={k} gap="xs" wrap="nowrap" ml={103} mr={36}>
+                      <TextInput aria-label={`Header name ${i + 1}.${k + 1}`} placeholder="x-canary" className="mono" value={h.name} size="xs" w={150}
+                        onChange={(e) => { const name = e.currentTarget.value; setRow(i, { headers: m.headers.map((x, j) => (j === k ? { ...x, name } : x)) }); }} />
+                      <TextInput aria-label={`Header value ${i + 1}.${k + 1}`} placeholder="value" className="mono" value={h.value} size="xs" style={{ flex: 1 }}
+                        onChange={(e) => { const value = e.currentTarget.value; setRow(i, { headers: m.headers.map((x, j) => (j === k ? { ...x, value } : x)) }); }} />
+                      <ActionIcon variant="subtle" color="gray" aria-label={`Remove header ${i + 1}.${k + 1}`} onClick={() => setRow(i, { headers: m.headers.filter((_, j) => j !== k) })}><IconTrash size={14} /></ActionIcon>
+                    </Group>
+                  ))}
+                  <Button ml={103} size="compact-xs" variant="subtle" w="fit-content" leftSection={<IconPlus size={12} />} aria-label={`Add header to request kind ${i + 1}`} onClick={() => setRow(i, { headers: [...m.headers, { name: '', value: '' }] })}>
+                    Header
+                  </Button>
+                </Stack>
               ))}
-              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setMix([...mix, { method: 'GET', url: 'http://shop.example.com/', weight: 1 }])}>Request kind</Button>
+              <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setMix([...mix, newMixRow()])}>Request kind</Button>
               <Text size="sm" fw={500}>Upstream behaviour</Text>
               {profiles.map((p, i) => (
                 <Group key={i} gap="xs" wrap="nowrap">
@@ -108,7 +135,7 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
       </SimpleGrid>
       <Card withBorder>
         <Text fw={600} size="sm" mb="xs">Requests per upstream</Text>
-        <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} />
+        <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} withBarValueLabel valueFormatter={(v) => String(v)} data-testid="per-upstream-chart" />
       </Card>
       {result.endpoints && result.endpoints.length > 0 && (
         <Card withBorder>
@@ -134,7 +161,7 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
         </Card>
         <Card withBorder>
           <Text fw={600} size="sm" mb="xs">Latency (ms)</Text>
-          <BarChart h={200} data={[{ p: 'p50', ms: lat.p50 }, { p: 'p90', ms: lat.p90 }, { p: 'p99', ms: lat.p99 }]} dataKey="p" series={[{ name: 'ms', color: 'teal.6' }]} />
+          <BarChart h={200} data={[{ p: 'p50', ms: lat.p50 }, { p: 'p90', ms: lat.p90 }, { p: 'p99', ms: lat.p99 }]} dataKey="p" series={[{ name: 'ms', color: 'teal.6' }]} withBarValueLabel valueFormatter={(v) => fmtMs(v)} />
         </Card>
       </SimpleGrid>
     </Stack>
