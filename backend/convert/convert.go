@@ -67,8 +67,9 @@ func (i Issue) String() string {
 	return i.Object + ": " + i.Field + ": " + i.Message
 }
 
-// Result is the converted workspace (routes and upstreams only: the
-// gateway is expected to exist) and the report of what did not translate.
+// Result is the converted workspace (routes and upstreams; the gateway
+// too when the input describes it, as a Gateway API Gateway does) and the
+// report of what did not translate.
 type Result struct {
 	Workspace model.Workspace
 	Report    []Issue
@@ -156,6 +157,11 @@ type builder struct {
 	upstreams map[string]model.Upstream
 	report    []Issue
 	catchAll  []model.Route
+	// Gateway API only: the Gateway the routes attach to, and the
+	// routedeck gateway made of it.
+	source     *source
+	gatewayOut *model.Gateway
+	secrets    map[string]bool
 }
 
 // candidate is a route before its priority is known.
@@ -229,6 +235,9 @@ func (b *builder) upstream(namespace, service string, port int) string {
 func (b *builder) result() Result {
 	slices.SortStableFunc(b.routes, func(x, y candidate) int { return moreSpecific(x.key, y.key) })
 	var ws model.Workspace
+	if b.gatewayOut != nil {
+		ws.Gateways = []model.Gateway{*b.gatewayOut}
+	}
 	for i, c := range b.routes {
 		c.route.Priority = (len(b.routes) - i) * 10
 		ws.Routes = append(ws.Routes, c.route)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -18,14 +19,9 @@ import (
 
 type httpRoute struct {
 	Spec struct {
-		ParentRefs []struct {
-			Name        string `json:"name"`
-			Namespace   string `json:"namespace"`
-			SectionName string `json:"sectionName"`
-			Port        int    `json:"port"`
-		} `json:"parentRefs"`
-		Hostnames []string   `json:"hostnames"`
-		Rules     []httpRule `json:"rules"`
+		ParentRefs []parentRef `json:"parentRefs"`
+		Hostnames  []string    `json:"hostnames"`
+		Rules      []httpRule  `json:"rules"`
 	} `json:"spec"`
 }
 
@@ -110,15 +106,110 @@ type backendRef struct {
 	Filters   []httpFilter `json:"filters"`
 }
 
-// GatewayAPI converts every gateway.networking.k8s.io/v1 HTTPRoute of data
-// (multi-document YAML) into routes of gateway. Other documents are
-// reported and skipped.
+// GatewayAPI converts the gateway.networking.k8s.io/v1 objects of data
+// (multi-document YAML) for gateway: the Gateway named gateway (or the
+// only Gateway of the input) becomes the gateway with its listeners, and
+// the HTTPRoutes and GRPCRoutes attached to it become its routes. Without
+// any Gateway in the input, every route is imported for all the listeners
+// of an existing gateway. Other documents are reported and skipped.
 func GatewayAPI(data []byte, gateway string) (Result, error) {
-	return convertDocuments(data, gateway, "gateway.networking.k8s.io HTTPRoutes",
-		func(d document) bool {
-			return d.Kind == "HTTPRoute" && strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/")
-		},
-		(*builder).httpRoute)
+	docs, err := splitDocuments(data)
+	if err != nil {
+		return Result{}, err
+	}
+	b := newBuilder(gateway)
+	var gateways, routes []document
+	for _, d := range docs {
+		switch {
+		case !strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/"):
+		case d.Kind == "Gateway":
+			gateways = append(gateways, d)
+			continue
+		case d.Kind == "HTTPRoute" || d.Kind == "GRPCRoute":
+			routes = append(routes, d)
+			continue
+		}
+		b.issue(d.ref(), "", "skipped: only gateway.networking.k8s.io Gateways, HTTPRoutes and GRPCRoutes are imported (apiVersion %s)", d.APIVersion)
+	}
+	src, err := pickSource(gateways, gateway)
+	if err != nil {
+		return Result{}, err
+	}
+	var bad model.Problems
+	for i, d := range gateways {
+		if &gateways[i] == src {
+			var gw k8sGateway
+			if err := json.Unmarshal(d.raw, &gw); err != nil {
+				decodeProblem(&bad, d.ref()+":", err)
+				continue
+			}
+			b.source = b.gatewayObject(d, gw)
+			continue
+		}
+		b.issue(d.ref(), "", "skipped: another Gateway than the one imported as %s", gateway)
+	}
+	for _, d := range routes {
+		var err error
+		if d.Kind == "HTTPRoute" {
+			var hr httpRoute
+			if err = json.Unmarshal(d.raw, &hr); err == nil {
+				b.httpRoute(d, hr)
+			}
+		} else {
+			var gr grpcRoute
+			if err = json.Unmarshal(d.raw, &gr); err == nil {
+				b.grpcRoute(d, gr)
+			}
+		}
+		if err != nil {
+			decodeProblem(&bad, d.ref()+":", err)
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return Result{}, err
+	}
+	return b.result(), nil
+}
+
+// routeName is the name of the route imported from match mi of rule ri of
+// route kind ns/name for gateway: unique and the same at every import. The
+// parts are joined with '.', which a namespace cannot hold, so two
+// objects never share a name; the gateway is part of it since one object
+// may be imported for several gateways.
+func (b *builder) routeName(kind, ns, name string, ri, mi int) string {
+	k := "http"
+	if kind == "GRPCRoute" {
+		k = "grpc"
+	}
+	return Name(fmt.Sprintf("%s.%s.%s.%s.r%d.m%d", b.gateway, k, ns, name, ri, mi))
+}
+
+// routeAttachment resolves where a route applies: its host condition (and
+// precedence tier) and the listeners it attaches to. ok is false when the
+// route attaches to no listener of the imported gateway.
+func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []string) (host model.Condition, tier int, hasHost bool, at attachment, ok bool) {
+	obj, ns := d.ref(), d.namespace()
+	at = b.attach(obj, ns, d.Kind, refs)
+	if !at.all && len(at.listeners) == 0 {
+		b.issue(obj, "spec.parentRefs", "attaches to no listener of Gateway %s/%s: skipped", b.source.namespace, b.source.name)
+		return host, 0, false, at, false
+	}
+	hosts, anyHost := routeHosts(at, hostnames)
+	if !anyHost && len(hosts) == 0 {
+		b.issue(obj, "spec.hostnames", "no hostname is accepted by the listeners the route attaches to: skipped")
+		return host, 0, false, at, false
+	}
+	if !at.all {
+		for i, l := range b.source.listeners {
+			if b.source.usable[i] && !slices.ContainsFunc(at.listeners, func(a k8sListener) bool { return a.Port == l.Port }) {
+				b.issue(obj, "spec.parentRefs", "not attached to listener %s (port %d), but routedeck routes apply on every port of the gateway: the route answers there too",
+					l.Name, l.Port)
+				break
+			}
+		}
+	}
+	host, tier, hasHost = hostCondition(hosts)
+	return host, tier, hasHost, at, true
 }
 
 func (b *builder) httpRoute(d document, hr httpRoute) {
@@ -127,15 +218,13 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 		b.issue(obj, "apiVersion", "read as gateway.networking.k8s.io/v1")
 	}
 	b.annotations(d, "annotations are not imported")
-	for i, p := range hr.Spec.ParentRefs {
-		if p.SectionName != "" || p.Port != 0 {
-			b.issue(obj, fmt.Sprintf("spec.parentRefs[%d]", i), "sectionName and port are not imported: the routes apply to every listener of gateway %s", b.gateway)
-		}
+	hosts, tier, hasHost, at, ok := b.routeAttachment(d, hr.Spec.ParentRefs, hr.Spec.Hostnames)
+	if !ok {
+		return
 	}
-	hosts, tier, hasHost := hostCondition(hr.Spec.Hostnames)
 	for ri, rule := range hr.Spec.Rules {
 		rp := fmt.Sprintf("spec.rules[%d]", ri)
-		action, ok := b.ruleAction(obj, ns, rp, rule)
+		action, ok := b.ruleAction(obj, ns, rp, rule, at)
 		if !ok {
 			continue
 		}
@@ -161,6 +250,7 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 				}
 			}
 			key.pathLen = len(value)
+			act := action
 			switch pathType {
 			case "Exact":
 				key.exactPath = true
@@ -172,6 +262,7 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 					value = v
 				}
 				cs = append(cs, segmentPrefix(value))
+				act = prefixReplacement(act, value)
 			case "RegularExpression":
 				cs = append(cs, model.Pred(model.FieldPath, model.OpRegex, value))
 			default:
@@ -193,17 +284,52 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 					b.issue(obj, fmt.Sprintf("%s.queryParams[%d].type", mp, qi), "unknown match type %q, read as Exact", q.Type)
 				}
 			}
-			name := Name(fmt.Sprintf("%s-%s", ns, d.Metadata.Name))
-			name = Name(fmt.Sprintf("%s-r%d-m%d", strings.TrimSuffix(name[:min(len(name), 52)], "-"), ri, mi))
 			b.routes = append(b.routes, candidate{key: key, route: model.Route{
-				Meta:        model.Meta{Name: name},
+				Meta:        model.Meta{Name: b.routeName(d.Kind, ns, d.Metadata.Name, ri, mi)},
 				Gateway:     b.gateway,
 				Description: fmt.Sprintf("imported from HTTPRoute %s/%s, rule %d, match %d", ns, d.Metadata.Name, ri, mi),
 				When:        all(cs),
-				Then:        action,
+				Then:        act,
 			}})
 		}
 	}
+}
+
+// prefixReplacement gives a ReplacePrefixMatch its Gateway API meaning for
+// the matched prefix. Envoy's prefix rewrite replaces the characters of
+// the prefix only, so "/" for the prefix /strip would send /strip/three
+// as //three; the specification wants /three (and / for /strip itself).
+// The matched segments and the slashes after them are replaced by a
+// regular expression instead. A replacement with a trailing slash has it
+// trimmed for the same reason.
+func prefixReplacement(a model.Action, matched string) model.Action {
+	fix := func(repl string) (prefix string, regex *model.RegexSub) {
+		if matched == "/" {
+			// Every path matches "/": the replacement goes in front.
+			return repl, nil
+		}
+		if repl == "/" {
+			return "", &model.RegexSub{Pattern: "^" + regexp.QuoteMeta(matched) + "/*", Substitution: "/"}
+		}
+		return strings.TrimSuffix(repl, "/"), nil
+	}
+	if rw := a.Rewrite; rw != nil && rw.PathPrefix != "" {
+		c := *rw
+		c.PathPrefix, c.PathRegex = fix(rw.PathPrefix)
+		a.Rewrite = &c
+	}
+	if rd := a.Redirect; rd != nil && rd.PathPrefix != "" {
+		c := *rd
+		p, re := fix(rd.PathPrefix)
+		if re != nil {
+			// A redirect has no regex rewrite in routedeck; "/" replaces
+			// the prefix, which leaves the slash that follows it.
+			p = "/"
+		}
+		c.PathPrefix = p
+		a.Redirect = &c
+	}
+	return a
 }
 
 func valuePred(kind string, v valueMatch) model.Condition {
@@ -221,7 +347,7 @@ func valuePred(kind string, v valueMatch) model.Condition {
 
 // ruleAction maps a rule's filters and backends to an action. It returns
 // false when the rule cannot be imported at all.
-func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, bool) {
+func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (model.Action, bool) {
 	var a model.Action
 	for fi, f := range rule.Filters {
 		fp := fmt.Sprintf("%s.filters[%d]", rp, fi)
@@ -233,6 +359,16 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, b
 		case f.Type == "RequestRedirect" && f.RequestRedirect != nil:
 			r := f.RequestRedirect
 			a.Redirect = &model.Redirect{Scheme: r.Scheme, Host: r.Hostname, Port: r.Port, Status: r.StatusCode}
+			if a.Redirect.Status == 0 {
+				a.Redirect.Status = 302 // the Gateway API default; Envoy's is 301
+			}
+			if r.Port == 0 && r.Scheme == "" && r.Hostname != "" {
+				// A new hostname replaces the Host header with its port;
+				// the specification keeps the listener's port then.
+				if p := at.listenerPort(); p != 0 && p != 80 && p != 443 {
+					a.Redirect.Port = p
+				}
+			}
 			if r.Path != nil {
 				a.Redirect.Path, a.Redirect.PathPrefix = r.Path.ReplaceFullPath, r.Path.ReplacePrefixMatch
 			}
