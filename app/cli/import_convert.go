@@ -120,10 +120,38 @@ func (o *options) emitImport(ctx context.Context, name string, res convert.Resul
 	if err != nil {
 		return err
 	}
+	if err := foreignRoutes(ctx, c, ws); err != nil {
+		return fmt.Errorf("apply the routes imported from %s: %w", name, err)
+	}
 	if err := o.applyWorkspace(ctx, c, ws); err != nil {
 		return fmt.Errorf("apply the routes imported from %s: %w", name, err)
 	}
 	return nil
+}
+
+// foreignRoutes refuses an import whose route names are taken by routes of
+// another gateway: applying would move them away from it.
+func foreignRoutes(ctx context.Context, c *client, ws model.Workspace) error {
+	var list struct {
+		Items []struct {
+			Name    string `json:"name"`
+			Gateway string `json:"gateway"`
+		} `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/routes", nil, &list); err != nil {
+		return err
+	}
+	owner := make(map[string]string, len(list.Items))
+	for _, r := range list.Items {
+		owner[r.Name] = r.Gateway
+	}
+	var p model.Problems
+	for i, r := range ws.Routes {
+		if g, ok := owner[r.Name]; ok && g != r.Gateway {
+			p.Add(model.Index("routes", i)+".name", "route %s of gateway %s already exists: the import for gateway %s would take it over", r.Name, g, r.Gateway)
+		}
+	}
+	return p.Err()
 }
 
 // readInput reads FILE, or stdin for "-", within the input size cap,
