@@ -162,6 +162,9 @@ type builder struct {
 	source     *source
 	gatewayOut *model.Gateway
 	secrets    map[string]bool
+	// services holds "namespace/name" of the input's Services; nil when
+	// it has none, and every backendRef is taken to resolve.
+	services map[string]bool
 }
 
 // candidate is a route before its priority is known.

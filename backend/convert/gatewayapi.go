@@ -121,6 +121,14 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 	var gateways, routes []document
 	for _, d := range docs {
 		switch {
+		case d.APIVersion == "v1" && d.Kind == "Service":
+			// Services say which backendRefs resolve; they are not
+			// imported themselves (their endpoints are discovered).
+			if b.services == nil {
+				b.services = map[string]bool{}
+			}
+			b.services[d.namespace()+"/"+d.Metadata.Name] = true
+			continue
 		case !strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/"):
 		case d.Kind == "Gateway":
 			gateways = append(gateways, d)
@@ -469,7 +477,7 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (
 		// The spec answers 500 when a rule has no usable backend.
 		b.issue(obj, rp+".backendRefs", "no usable backend: imported as a 500 response, as the Gateway API specifies")
 		a.Respond = &model.Respond{Status: 500}
-		a.Rewrite, a.Mirror = nil, nil
+		a.Rewrite, a.Mirror, a.Timeout = nil, nil, 0
 	}
 	return a, true
 }
@@ -488,6 +496,12 @@ func (b *builder) backend(obj, ns, path string, ref backendRef) (string, bool) {
 	if ref.Namespace != "" && ref.Namespace != ns {
 		b.issue(obj, path+".namespace", "cross-namespace reference to %s/%s: imported, but no ReferenceGrant is checked", ref.Namespace, ref.Name)
 		ns = ref.Namespace
+	}
+	if b.services != nil && !b.services[ns+"/"+ref.Name] {
+		// The input holds the Services: one it lacks does not exist, and
+		// the reference does not resolve.
+		b.issue(obj, path, "Service %s/%s is not in the input: skipped", ns, ref.Name)
+		return "", false
 	}
 	return b.upstream(ns, ref.Name, ref.Port), true
 }

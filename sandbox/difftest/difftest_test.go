@@ -208,4 +208,3 @@ func throughProxy(t *testing.T, dp *sim.DataPlane, prog *rules.Program, q reques
 	}
 	return ""
 }
-

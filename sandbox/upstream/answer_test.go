@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestChosenAnswer: request headers choose the mock's status, response
@@ -17,6 +18,7 @@ func TestChosenAnswer(t *testing.T) {
 		status     int
 		respHeader map[string][]string
 		body       string // "" for the echo document
+		atLeast    time.Duration
 	}{
 		"echo by default": {status: 200},
 		"status and headers": {
@@ -27,6 +29,9 @@ func TestChosenAnswer(t *testing.T) {
 		"body": {headers: [][2]string{{HeaderRespondBody, "plain text"}}, status: 200, body: "plain text"},
 		"bad status": {headers: [][2]string{{HeaderRespondStatus, "99"}}, status: 400,
 			body: "x-routedeck-respond-status: \"99\" is not a status code (100-599)\n"},
+		"delay": {headers: [][2]string{{HeaderRespondDelay, "20ms"}, {HeaderRespondStatus, "201"}}, status: 201, atLeast: 20 * time.Millisecond},
+		"bad delay": {headers: [][2]string{{HeaderRespondDelay, "2h"}}, status: 400,
+			body: "x-routedeck-respond-delay: \"2h\" is not a duration from 0 to 1m0s\n"},
 		"bad header": {headers: [][2]string{{HeaderRespondHeader, "no colon"}}, status: 400,
 			body: "x-routedeck-respond-header: \"no colon\" is not \"name: value\"\n"},
 	}
@@ -36,12 +41,16 @@ func TestChosenAnswer(t *testing.T) {
 			for _, h := range tc.headers {
 				req.Header.Add(h[0], h[1])
 			}
+			start := time.Now()
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
+			if took := time.Since(start); took < tc.atLeast {
+				t.Errorf("answered after %s, want at least %s", took, tc.atLeast)
+			}
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
 			}

@@ -281,6 +281,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if chosen.delay > 0 {
+		t := time.NewTimer(chosen.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	if chosen.status != 0 {
 		status = chosen.status
 	}
@@ -307,9 +316,16 @@ const (
 	HeaderRespondHeader = "x-routedeck-respond-header"
 	// HeaderRespondBody replaces the echo document with its value.
 	HeaderRespondBody = "x-routedeck-respond-body"
+	// HeaderRespondDelay holds the answer back for a duration ("1.5s", at
+	// most MaxRespondDelay), so a test can trip a gateway's timeout.
+	HeaderRespondDelay = "x-routedeck-respond-delay"
 )
 
+// MaxRespondDelay bounds HeaderRespondDelay.
+const MaxRespondDelay = time.Minute
+
 type answer struct {
+	delay   time.Duration
 	status  int
 	headers [][2]string
 	body    *string
@@ -338,6 +354,13 @@ func chosenAnswer(h http.Header) (answer, error) {
 			return a, fmt.Errorf("%s: %q is not \"name: value\"", HeaderRespondHeader, v)
 		}
 		a.headers = append(a.headers, [2]string{name, strings.TrimSpace(value)})
+	}
+	if v := h.Get(HeaderRespondDelay); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > MaxRespondDelay {
+			return a, fmt.Errorf("%s: %q is not a duration from 0 to %s", HeaderRespondDelay, v, MaxRespondDelay)
+		}
+		a.delay = d
 	}
 	if vs := h.Values(HeaderRespondBody); len(vs) > 0 {
 		a.body = &vs[0]
