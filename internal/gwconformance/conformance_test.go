@@ -244,16 +244,12 @@ func (h *harness) load(t *testing.T, manifests []byte, gw string) (*loaded, erro
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if _, err := h.dp.WaitFor(ctx, func(st sim.Status) bool {
-		a := h.dp.Accepted()
-		if len(tr.Routes) != 1 || !proto.Equal(a.Routes[tr.Routes[0].GetName()], tr.Routes[0]) {
-			return false
-		}
 		for _, lis := range l.gateway.Listeners {
 			if !st.Ready[lis.Name] {
 				return false
 			}
 		}
-		return len(a.Listeners) == len(l.gateway.Listeners)
+		return accepted(h.dp.Accepted(), tr)
 	}); err != nil {
 		return nil, fmt.Errorf("%v: status %+v", err, h.dp.Status())
 	}
@@ -289,6 +285,29 @@ func (l *loaded) readPorts(manifests []byte, gw string) error {
 		return nil
 	}
 	return fmt.Errorf("no Gateway %s in the manifests", gw)
+}
+
+// accepted reports whether the data plane runs exactly the resources of
+// tr: every one of them, and nothing left of an earlier gateway.
+func accepted(a sim.Accepted, tr *translate.Resources) bool {
+	type named = interface{ GetName() string }
+	type cla = interface{ GetClusterName() string }
+	return same(a.Listeners, tr.Listeners, func(m named) string { return m.GetName() }) &&
+		same(a.Routes, tr.Routes, func(m named) string { return m.GetName() }) &&
+		same(a.Clusters, tr.Clusters, func(m named) string { return m.GetName() }) &&
+		same(a.Endpoints, tr.Endpoints, func(m cla) string { return m.GetClusterName() })
+}
+
+func same[M proto.Message, K any](got map[string]M, want []M, name func(K) string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		if g, ok := got[name(any(w).(K))]; !ok || !proto.Equal(g, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // check sends one expected request and compares the answer.
