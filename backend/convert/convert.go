@@ -176,20 +176,25 @@ type candidate struct {
 // specificity orders matches as the Gateway API spec does; see the
 // package documentation.
 type specificity struct {
-	hostTier  int // 2 exact hostnames only, 1 some wildcard, 0 none
-	exactPath bool
-	pathLen   int
-	method    bool
-	headers   int
-	queries   int
-	tie       []string // namespace, name; then positions
-	tiePos    []int
+	hostTier int // 2 exact hostnames only, 1 some wildcard, 0 none
+	// Gateway API: the characters of the matching exact hostname, then
+	// of the matching hostname (routes are split per hostname).
+	exactHostLen, hostLen int
+	exactPath             bool
+	pathLen               int
+	method                bool
+	headers               int
+	queries               int
+	tie                   []string // namespace, name; then positions
+	tiePos                []int
 }
 
 // moreSpecific reports whether a should be tried before b.
 func moreSpecific(a, b specificity) int {
-	if c := b.hostTier - a.hostTier; c != 0 {
-		return c
+	for _, c := range []int{b.hostTier - a.hostTier, b.exactHostLen - a.exactHostLen, b.hostLen - a.hostLen} {
+		if c != 0 {
+			return c
+		}
 	}
 	if a.exactPath != b.exactPath {
 		if a.exactPath {

@@ -192,20 +192,35 @@ func (b *builder) routeName(kind, ns, name string, ri, mi int) string {
 	return Name(fmt.Sprintf("%s.%s.%s.%s.r%d.m%d", b.gateway, k, ns, name, ri, mi))
 }
 
-// routeAttachment resolves where a route applies: its host condition (and
-// precedence tier) and the listeners it attaches to. ok is false when the
-// route attaches to no listener of the imported gateway.
-func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []string) (host model.Condition, tier int, hasHost bool, at attachment, ok bool) {
+// hostGroup is one hostname a route matches, with its precedence: the
+// Gateway API prefers the route whose matching hostname has the most
+// characters, exact names before wildcards, so a route with several
+// hostnames becomes one route per hostname.
+type hostGroup struct {
+	cond            model.Condition
+	has             bool
+	exactLen, chars int
+}
+
+func (g hostGroup) key(k specificity) specificity {
+	k.exactHostLen, k.hostLen = g.exactLen, g.chars
+	return k
+}
+
+// routeAttachment resolves where a route applies: its hostnames and the
+// listeners it attaches to. ok is false when the route attaches to no
+// listener of the imported gateway.
+func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []string) (groups []hostGroup, at attachment, ok bool) {
 	obj, ns := d.ref(), d.namespace()
 	at = b.attach(obj, ns, d.Kind, refs)
 	if !at.all && len(at.listeners) == 0 {
 		b.issue(obj, "spec.parentRefs", "attaches to no listener of Gateway %s/%s: skipped", b.source.namespace, b.source.name)
-		return host, 0, false, at, false
+		return nil, at, false
 	}
 	hosts, anyHost := routeHosts(at, hostnames)
 	if !anyHost && len(hosts) == 0 {
 		b.issue(obj, "spec.hostnames", "no hostname is accepted by the listeners the route attaches to: skipped")
-		return host, 0, false, at, false
+		return nil, at, false
 	}
 	if !at.all {
 		for i, l := range b.source.listeners {
@@ -216,8 +231,26 @@ func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []stri
 			}
 		}
 	}
-	host, tier, hasHost = hostCondition(hosts)
-	return host, tier, hasHost, at, true
+	if anyHost {
+		return []hostGroup{{}}, at, true
+	}
+	for _, h := range hosts {
+		g := hostGroup{cond: model.Pred(model.FieldHost, model.OpEquals, h), has: true, chars: len(h)}
+		if !strings.HasPrefix(h, "*") {
+			g.exactLen = len(h)
+		}
+		groups = append(groups, g)
+	}
+	return groups, at, true
+}
+
+// routeName is the name of the route for hostname group gi of match mi of
+// rule ri: the hostname's index is added only when there are several.
+func (b *builder) matchName(d document, groups []hostGroup, gi, ri, mi int) string {
+	if len(groups) == 1 {
+		return b.routeName(d.Kind, d.namespace(), d.Metadata.Name, ri, mi)
+	}
+	return Name(fmt.Sprintf("%s.h%d", b.routeName(d.Kind, d.namespace(), d.Metadata.Name, ri, mi), gi))
 }
 
 func (b *builder) httpRoute(d document, hr httpRoute) {
@@ -226,7 +259,7 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 		b.issue(obj, "apiVersion", "read as gateway.networking.k8s.io/v1")
 	}
 	b.annotations(d, "annotations are not imported")
-	hosts, tier, hasHost, at, ok := b.routeAttachment(d, hr.Spec.ParentRefs, hr.Spec.Hostnames)
+	groups, at, ok := b.routeAttachment(d, hr.Spec.ParentRefs, hr.Spec.Hostnames)
 	if !ok {
 		return
 	}
@@ -243,11 +276,8 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 		for mi, m := range matches {
 			mp := fmt.Sprintf("%s.matches[%d]", rp, mi)
 			var cs []model.Condition
-			key := specificity{hostTier: tier, method: m.Method != "", headers: len(m.Headers), queries: len(m.QueryParams),
+			key := specificity{method: m.Method != "", headers: len(m.Headers), queries: len(m.QueryParams),
 				tie: []string{ns, d.Metadata.Name}, tiePos: []int{ri, mi}}
-			if hasHost {
-				cs = append(cs, hosts)
-			}
 			pathType, value := "PathPrefix", "/"
 			if m.Path != nil {
 				if m.Path.Type != "" {
@@ -292,14 +322,25 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 					b.issue(obj, fmt.Sprintf("%s.queryParams[%d].type", mp, qi), "unknown match type %q, read as Exact", q.Type)
 				}
 			}
-			b.routes = append(b.routes, candidate{key: key, route: model.Route{
-				Meta:        model.Meta{Name: b.routeName(d.Kind, ns, d.Metadata.Name, ri, mi)},
-				Gateway:     b.gateway,
-				Description: fmt.Sprintf("imported from HTTPRoute %s/%s, rule %d, match %d", ns, d.Metadata.Name, ri, mi),
-				When:        all(cs),
-				Then:        act,
-			}})
+			b.addPerHost(d, groups, ri, mi, key, cs, act)
 		}
+	}
+}
+
+// addPerHost adds the route of match mi of rule ri once per hostname group.
+func (b *builder) addPerHost(d document, groups []hostGroup, ri, mi int, key specificity, cs []model.Condition, act model.Action) {
+	for gi, g := range groups {
+		when := cs
+		if g.has {
+			when = append([]model.Condition{g.cond}, cs...)
+		}
+		b.routes = append(b.routes, candidate{key: g.key(key), route: model.Route{
+			Meta:        model.Meta{Name: b.matchName(d, groups, gi, ri, mi)},
+			Gateway:     b.gateway,
+			Description: fmt.Sprintf("imported from %s %s/%s, rule %d, match %d", d.Kind, d.namespace(), d.Metadata.Name, ri, mi),
+			When:        all(when),
+			Then:        act,
+		}})
 	}
 }
 

@@ -39,7 +39,7 @@ func (b *builder) grpcRoute(d document, gr grpcRoute) {
 		b.issue(obj, "apiVersion", "read as gateway.networking.k8s.io/v1")
 	}
 	b.annotations(d, "annotations are not imported")
-	hosts, tier, hasHost, at, ok := b.routeAttachment(d, gr.Spec.ParentRefs, gr.Spec.Hostnames)
+	groups, at, ok := b.routeAttachment(d, gr.Spec.ParentRefs, gr.Spec.Hostnames)
 	if !ok {
 		return
 	}
@@ -74,11 +74,8 @@ func (b *builder) grpcRoute(d document, gr grpcRoute) {
 		for mi, m := range matches {
 			mp := fmt.Sprintf("%s.matches[%d]", rp, mi)
 			cs := []model.Condition{model.Pred(model.FieldGRPC, model.OpPresent, "")}
-			if hasHost {
-				cs = append(cs, hosts)
-			}
 			// pathLen ranks service+method (2) over one of them (1) over none.
-			key := specificity{hostTier: tier, headers: len(m.Headers), tie: []string{ns, d.Metadata.Name}, tiePos: []int{ri, mi}}
+			key := specificity{headers: len(m.Headers), tie: []string{ns, d.Metadata.Name}, tiePos: []int{ri, mi}}
 			if mm := m.Method; mm != nil {
 				if mm.Service == "" && mm.Method == "" {
 					b.issue(obj, mp+".method", "a method match needs a service or a method: match skipped")
@@ -108,13 +105,7 @@ func (b *builder) grpcRoute(d document, gr grpcRoute) {
 					b.issue(obj, fmt.Sprintf("%s.headers[%d].type", mp, hi), "unknown match type %q, read as Exact", h.Type)
 				}
 			}
-			b.routes = append(b.routes, candidate{key: key, route: model.Route{
-				Meta:        model.Meta{Name: b.routeName(d.Kind, ns, d.Metadata.Name, ri, mi)},
-				Gateway:     b.gateway,
-				Description: fmt.Sprintf("imported from GRPCRoute %s/%s, rule %d, match %d", ns, d.Metadata.Name, ri, mi),
-				When:        all(cs),
-				Then:        action,
-			}})
+			b.addPerHost(d, groups, ri, mi, key, cs, action)
 		}
 	}
 }
