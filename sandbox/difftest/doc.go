@@ -5,7 +5,7 @@
 // exercised with real HTTP requests. Any disagreement is shrunk to a
 // minimal rule set and request before it is reported.
 //
-// TestGatewayAPIDifferential does the same for the Gateway API path:
+// TestGatewayAPIDifferential compares the Gateway API path the same way
 // random HTTPRoutes routed by a small reference of the specification
 // (hostname intersection, precedence across routes, ReplacePrefixMatch)
 // and by the simulated Envoy running their import.
