@@ -42,8 +42,12 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
@@ -109,41 +113,65 @@ func splitDocuments(data []byte) ([]document, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("document %d: %w", len(nodes)+1, err)
 	}
+	// Documents convert independently: spread them over the processors,
+	// then gather them in order.
+	parts := make([][]document, len(nodes))
+	errs := make([]error, len(nodes))
+	workers := min(runtime.GOMAXPROCS(0), len(nodes)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(nodes); i += workers {
+				parts[i], errs[i] = decodeDocument(i, nodes[i])
+			}
+		})
+	}
+	wg.Wait()
 	var out []document
-	for i, n := range nodes {
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
+	for i := range nodes {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if v == nil {
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
-		var d document
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
-		if d.Kind == "List" {
-			var list struct {
-				Items []json.RawMessage `json:"items"`
-			}
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return nil, fmt.Errorf("document %d: items: %w", i+1, err)
-			}
-			for _, it := range list.Items {
-				var d document
-				if err := json.Unmarshal(it, &d); err != nil {
-					return nil, fmt.Errorf("document %d: items: %w", i+1, err)
-				}
-				d.raw = it
-				out = append(out, d)
-			}
-			continue
-		}
+		out = append(out, parts[i]...)
+	}
+	return out, nil
+}
+
+// decodeDocument decodes document i of a stream; a `kind: List` gives its
+// items.
+func decodeDocument(i int, n *yaml.Node) ([]document, error) {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, fmt.Errorf("document %d: %w", i+1, err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("document %d: %w", i+1, err)
+	}
+	var d document
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("document %d: %w", i+1, err)
+	}
+	if d.Kind != "List" {
 		d.raw = raw
+		return []document{d}, nil
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("document %d: items: %w", i+1, err)
+	}
+	var out []document
+	for _, it := range list.Items {
+		var d document
+		if err := json.Unmarshal(it, &d); err != nil {
+			return nil, fmt.Errorf("document %d: items: %w", i+1, err)
+		}
+		d.raw = it
 		out = append(out, d)
 	}
 	return out, nil

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -156,27 +158,45 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 		}
 		b.issue(d.ref(), "", "skipped: another Gateway than the one imported as %s", gateway)
 	}
-	for _, d := range routes {
-		var err error
-		if d.Kind == "HTTPRoute" {
-			var hr httpRoute
-			if err = json.Unmarshal(d.raw, &hr); err == nil {
-				b.httpRoute(d, hr)
-			}
-		} else {
-			var gr grpcRoute
-			if err = json.Unmarshal(d.raw, &gr); err == nil {
-				b.grpcRoute(d, gr)
-			}
-		}
-		if err != nil {
-			decodeProblem(&bad, d.ref()+":", err)
+	decoded := decodeRoutes(routes)
+	for i, d := range routes {
+		switch r := decoded[i].(type) {
+		case error:
+			decodeProblem(&bad, d.ref()+":", r)
+		case *httpRoute:
+			b.httpRoute(d, *r)
+		case *grpcRoute:
+			b.grpcRoute(d, *r)
 		}
 	}
 	if err := bad.Err(); err != nil {
 		return Result{}, err
 	}
 	return b.result(), nil
+}
+
+// decodeRoutes decodes the HTTPRoutes and GRPCRoutes, spread over the
+// processors: each gives a *httpRoute, a *grpcRoute or its error.
+func decodeRoutes(routes []document) []any {
+	out := make([]any, len(routes))
+	workers := min(runtime.GOMAXPROCS(0), len(routes)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(routes); i += workers {
+				var v any = new(httpRoute)
+				if routes[i].Kind == "GRPCRoute" {
+					v = new(grpcRoute)
+				}
+				if err := json.Unmarshal(routes[i].raw, v); err != nil {
+					v = err
+				}
+				out[i] = v
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // routeName is the name of the route imported from match mi of rule ri of
@@ -244,7 +264,7 @@ func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []stri
 	return groups, at, true
 }
 
-// routeName is the name of the route for hostname group gi of match mi of
+// matchName is the name of the route for hostname group gi of match mi of
 // rule ri: the hostname's index is added only when there are several.
 func (b *builder) matchName(d document, groups []hostGroup, gi, ri, mi int) string {
 	if len(groups) == 1 {
