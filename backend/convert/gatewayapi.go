@@ -485,7 +485,13 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (
 			}
 		}
 		if t.BackendRequest != "" {
-			b.issue(obj, rp+".timeouts.backendRequest", "per-try timeouts are not imported")
+			// The timeout of each request to a backend: Envoy's per-try
+			// timeout, which bounds the first try too.
+			if d, err := time.ParseDuration(t.BackendRequest); err == nil {
+				a.Retries = &model.Retries{PerTryTimeout: model.Duration(d)}
+			} else {
+				b.issue(obj, rp+".timeouts.backendRequest", "cannot read duration %q: not imported", t.BackendRequest)
+			}
 		}
 	}
 	if len(rule.Retry) > 0 {
@@ -538,7 +544,7 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (
 		// The spec answers 500 when a rule has no usable backend.
 		b.issue(obj, rp+".backendRefs", "no usable backend: imported as a 500 response, as the Gateway API specifies")
 		a.Respond = &model.Respond{Status: 500}
-		a.Rewrite, a.Mirror, a.Timeout = nil, nil, 0
+		a.Rewrite, a.Mirror, a.Timeout, a.Retries = nil, nil, 0, nil
 	}
 	return a, true
 }

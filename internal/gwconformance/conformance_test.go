@@ -49,6 +49,7 @@ var claimed = []string{
 	"SupportHTTPRouteSchemeRedirect",
 	"SupportHTTPRouteRequestTimeout",
 	"SupportHTTPRouteNamedRouteRule",
+	"SupportHTTPRouteBackendTimeout",
 	"SupportHTTPRouteBackendRequestHeaderModification",
 }
 
