@@ -88,6 +88,14 @@ type httpFilter struct {
 		Hostname string        `json:"hostname"`
 		Path     *pathModifier `json:"path"`
 	} `json:"urlRewrite"`
+	CORS *struct {
+		AllowOrigins     []string `json:"allowOrigins"`
+		AllowCredentials *bool    `json:"allowCredentials"`
+		AllowMethods     []string `json:"allowMethods"`
+		AllowHeaders     []string `json:"allowHeaders"`
+		ExposeHeaders    []string `json:"exposeHeaders"`
+		MaxAge           *int     `json:"maxAge"`
+	} `json:"cors"`
 	RequestMirror *struct {
 		BackendRef backendRef `json:"backendRef"`
 		Percent    *int       `json:"percent"`
@@ -401,6 +409,24 @@ func prefixReplacement(a model.Action, matched string) model.Action {
 	return a
 }
 
+// corsPolicy maps a CORS filter. An origin with a '*' in its host (as in
+// https://*.example.com) becomes a regular expression; maxAge defaults to
+// the specification's 5 seconds.
+func corsPolicy(origins, methods, headers, expose []string, maxAge *int, creds *bool) *model.CORS {
+	c := &model.CORS{AllowMethods: methods, AllowHeaders: headers, ExposeHeaders: expose,
+		MaxAge: model.Duration(5 * time.Second), AllowCredentials: creds != nil && *creds}
+	if maxAge != nil {
+		c.MaxAge = model.Duration(time.Duration(*maxAge) * time.Second)
+	}
+	for _, o := range origins {
+		if o != "*" && strings.Contains(o, "*") {
+			o = "regex:" + strings.ReplaceAll(regexp.QuoteMeta(o), `\*`, `[^/]*`)
+		}
+		c.AllowOrigins = append(c.AllowOrigins, o)
+	}
+	return c
+}
+
 func valuePred(kind string, v valueMatch) model.Condition {
 	op := model.OpEquals
 	if v.Type == "RegularExpression" {
@@ -470,6 +496,8 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (
 			} else if fr := f.RequestMirror.Fraction; fr != nil && fr.Denominator > 0 {
 				a.Mirror.Percent = 100 * float64(fr.Numerator) / float64(fr.Denominator)
 			}
+		case f.Type == "CORS" && f.CORS != nil:
+			a.CORS = corsPolicy(f.CORS.AllowOrigins, f.CORS.AllowMethods, f.CORS.AllowHeaders, f.CORS.ExposeHeaders, f.CORS.MaxAge, f.CORS.AllowCredentials)
 		case f.Type == "ExtensionRef":
 			b.issue(obj, fp, "ExtensionRef filters are implementation-specific: not imported")
 		default:

@@ -50,6 +50,7 @@ var claimed = []string{
 	"SupportHTTPRouteRequestTimeout",
 	"SupportHTTPRouteNamedRouteRule",
 	"SupportHTTPRouteBackendTimeout",
+	"SupportHTTPRouteCORS",
 	"SupportHTTPRouteBackendRequestHeaderModification",
 }
 
