@@ -2,6 +2,7 @@ package gwconformance
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,6 +52,7 @@ var claimed = []string{
 	"SupportHTTPRouteNamedRouteRule",
 	"SupportHTTPRouteBackendTimeout",
 	"SupportHTTPRouteCORS",
+	"SupportHTTPRouteRequestMirror",
 	"SupportHTTPRouteBackendRequestHeaderModification",
 }
 
@@ -209,8 +211,9 @@ func startHarness(t *testing.T) *harness {
 type loaded struct {
 	gateway model.Gateway
 	// services maps upstream names to the Service (namespace, name) they
-	// stand for.
+	// stand for; mocks, Services ("namespace/name") to their mock.
 	services map[string][2]string
+	mocks    map[string]*upstream.Server
 	// listeners maps a port to the data plane's address for it.
 	listeners map[int]string
 	// ports are the ports of the Gateway API Gateway's listeners by name,
@@ -230,7 +233,7 @@ func (h *harness) load(t *testing.T, manifests []byte, gw string) (*loaded, erro
 	if len(ws.Gateways) != 1 {
 		return nil, fmt.Errorf("no gateway imported; report: %v", res.Report)
 	}
-	l := &loaded{gateway: ws.Gateways[0], services: map[string][2]string{}, listeners: map[int]string{}, ports: map[string]int{}}
+	l := &loaded{gateway: ws.Gateways[0], services: map[string][2]string{}, listeners: map[int]string{}, ports: map[string]int{}, mocks: map[string]*upstream.Server{}}
 	if err := l.readPorts(manifests, gw); err != nil {
 		return nil, err
 	}
@@ -243,6 +246,7 @@ func (h *harness) load(t *testing.T, manifests []byte, gw string) (*loaded, erro
 		endpoints[u.Name] = []model.Endpoint{{Address: "127.0.0.1", Port: servers[0].Port()}}
 		if k := u.Kubernetes; k != nil {
 			l.services[u.Name] = [2]string{k.Namespace, k.Service}
+			l.mocks[k.Namespace+"/"+k.Service] = servers[0]
 		}
 	}
 	if err := ws.Validate(); err != nil {
@@ -343,11 +347,41 @@ func (h *harness) check(t *testing.T, l *loaded, c confCase) error {
 	// An address of the documentation range, as a load balancer's would be.
 	gwAddr := net.JoinHostPort("192.0.2.10", strconv.Itoa(port))
 	req := gwhttp.MakeRequest(t, &exp, gwAddr, "HTTP", "http")
+	mirrors := map[*upstream.Server]uint64{}
+	for _, m := range exp.MirroredTo {
+		ns := cmp.Or(m.Namespace, c.Namespace)
+		s, ok := l.mocks[ns+"/"+m.Name]
+		if !ok {
+			return fmt.Errorf("mirror backend %s/%s not imported", ns, m.Name)
+		}
+		mirrors[s] = s.Stats().Requests
+	}
 	cReq, cRes, err := l.roundTrip(req)
 	if err != nil {
 		return err
 	}
-	return gwhttp.CompareRoundTrip(t, &req, cReq, cRes, exp)
+	if err := gwhttp.CompareRoundTrip(t, &req, cReq, cRes, exp); err != nil {
+		return err
+	}
+	return mirrored(t, mirrors)
+}
+
+// mirrored waits until every mock of mirrors has answered one more request
+// than it had: a mirror is sent beside the request, its answer ignored, so
+// it may arrive after the response.
+func mirrored(t *testing.T, before map[*upstream.Server]uint64) error {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for s, n := range before {
+		for s.Stats().Requests <= n {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the mirror %s received nothing", s.Name())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // roundTrip sends req to the data plane's listener for the port of its
