@@ -35,15 +35,18 @@
 package convert
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -140,16 +143,22 @@ func splitDocuments(data []byte) ([]document, error) {
 // decodeDocument decodes document i of a stream; a `kind: List` gives its
 // items.
 func decodeDocument(i int, n *yaml.Node) ([]document, error) {
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil, fmt.Errorf("document %d: %w", i+1, err)
+	var buf bytes.Buffer
+	raw := []byte(nil)
+	if nodeJSON(&buf, n) {
+		raw = buf.Bytes()
+	} else {
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
 	}
-	if v == nil {
+	if string(raw) == "null" {
 		return nil, nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("document %d: %w", i+1, err)
 	}
 	var d document
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -175,6 +184,108 @@ func decodeDocument(i int, n *yaml.Node) ([]document, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// nodeJSON writes n as JSON straight from the parsed nodes, which costs a
+// fraction of decoding it into Go values and encoding those. It gives up
+// (false) on what only the decoder handles as the decoder does: merge keys,
+// duplicate keys, and scalars other than strings, booleans, null and
+// plain numbers.
+func nodeJSON(b *bytes.Buffer, n *yaml.Node) bool {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			b.WriteString("null")
+			return true
+		}
+		return nodeJSON(b, n.Content[0])
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		var seen map[string]bool
+		if len(n.Content) > 16 {
+			seen = make(map[string]bool, len(n.Content)/2)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+				return false
+			}
+			if seen != nil {
+				if seen[k.Value] {
+					return false
+				}
+				seen[k.Value] = true
+			} else {
+				for j := 0; j < i; j += 2 {
+					if n.Content[j].Value == k.Value {
+						return false
+					}
+				}
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(b, k.Value)
+			b.WriteByte(':')
+			if !nodeJSON(b, n.Content[i+1]) {
+				return false
+			}
+		}
+		b.WriteByte('}')
+		return true
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if !nodeJSON(b, c) {
+				return false
+			}
+		}
+		b.WriteByte(']')
+		return true
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str":
+			writeJSONString(b, n.Value)
+			return true
+		case "!!null":
+			b.WriteString("null")
+			return true
+		case "!!bool":
+			var v bool
+			if n.Decode(&v) != nil {
+				return false
+			}
+			b.WriteString(strconv.FormatBool(v))
+			return true
+		case "!!int":
+			v, err := strconv.ParseInt(n.Value, 10, 64)
+			if err != nil {
+				return false // 0x, 0o, _ separators, too large: the decoder's job
+			}
+			b.WriteString(strconv.FormatInt(v, 10))
+			return true
+		case "!!float":
+			v, err := strconv.ParseFloat(n.Value, 64)
+			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				return false
+			}
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+			return true
+		}
+	}
+	return false
+}
+
+// writeJSONString writes s as a JSON string, as encoding/json would.
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
 }
 
 // builder collects converted routes with their precedence keys and the
