@@ -52,11 +52,18 @@ func newConvertCmd(o *options, use, fileHelp, short, long string, conv converter
 func newImportConvertCmds(o *options) []*cobra.Command {
 	return []*cobra.Command{
 		newConvertCmd(o, "gateway-api", "Kubernetes YAML to read",
-			"Convert Gateway API HTTPRoutes into routes; print them, or --apply them",
-			`Reads gateway.networking.k8s.io/v1 HTTPRoutes from FILE. Hostnames become
-host conditions, PathPrefix a segment prefix (Gateway API prefixes match
-whole path segments), weighted backendRefs a weighted forward; header,
-redirect and rewrite filters and one RequestMirror map to their policies.`+k8sImportTail,
+			"Convert a Gateway API Gateway, HTTPRoutes and GRPCRoutes into a gateway and routes; print them, or --apply them",
+			`Reads gateway.networking.k8s.io/v1 Gateways, HTTPRoutes and GRPCRoutes from
+FILE. The Gateway named G (or the only one) becomes gateway G with its HTTP
+and HTTPS listeners; routes attach to it through their parentRefs
+(sectionName, port, allowedRoutes), their hostnames intersected with the
+listeners'. Each hostname becomes a host condition of its own route,
+PathPrefix a segment prefix (Gateway API prefixes match whole path
+segments), a GRPCRoute method match conditions on grpc.service and
+grpc.method, weighted backendRefs a weighted forward; header, redirect,
+rewrite and CORS filters, timeouts and one RequestMirror map to their
+policies. Route names are G.http.NAMESPACE.NAME.rI.mJ: stable, and a name
+held by another gateway's route is refused on --apply.`+k8sImportTail,
 			convert.GatewayAPI),
 		newConvertCmd(o, "ingress", "Kubernetes YAML to read",
 			"Convert networking.k8s.io/v1 Ingresses into routes; print them, or --apply them",

@@ -1,6 +1,7 @@
-// Package convert reads Kubernetes routing objects (Gateway API HTTPRoutes
-// and networking.k8s.io/v1 Ingresses) and turns them into routedeck Routes
-// and Upstreams for one gateway: the inverse of the Gateway API export in
+// Package convert reads Kubernetes routing objects (Gateway API Gateways,
+// HTTPRoutes and GRPCRoutes, and networking.k8s.io/v1 Ingresses) and turns
+// them into routedeck Routes and Upstreams for one gateway (and the gateway
+// itself, from a Gateway): the inverse of the Gateway API export in
 // backend/publish/kubernetes.
 //
 // OpenAPI 3.x documents are read too (see OpenAPI): one Route per path,
@@ -14,9 +15,11 @@
 // tries rules by priority, so every match becomes its own Route and the
 // priorities are computed from specificity, in this order of significance:
 //
-//  1. hostnames: routes with only exact hostnames, then routes with a
-//     wildcard hostname, then routes with none (Envoy picks the most
-//     specific virtual host before it looks at paths);
+//  1. hostnames: for Ingress, rules with only exact hostnames, then those
+//     with a wildcard, then those with none; for the Gateway API, which
+//     ranks by the matching hostname, one Route per hostname, ordered by
+//     the characters of an exact hostname, then of any hostname (Envoy
+//     picks the most specific virtual host before it looks at paths);
 //  2. an Exact path before any prefix or regex;
 //  3. the longer path value (for prefixes: the longest prefix);
 //  4. a method match before none;

@@ -17,7 +17,7 @@ import (
 // gives up where only the decoder knows the answer.
 func TestNodeJSON(t *testing.T) {
 	inputs := map[string][]byte{
-		"corpus": workload.CorpusGatewayAPI(200),
+		"corpus":  workload.CorpusGatewayAPI(200),
 		"scalars": []byte("a: 1\nb: -2.5e3\nc: true\nd: ~\ne: 'x'\nf: \"<&>\"\ng: [1, yes, no, 0.5]\nh: {i: [], j: {}}\nk: &x {l: 1}\nm: *x\n"),
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
