@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -136,21 +137,55 @@ func (o *options) emitImport(ctx context.Context, name string, res convert.Resul
 	return nil
 }
 
-// foreignRoutes refuses an import whose route names are taken by routes of
-// another gateway: applying would move them away from it.
+// foreignRoutes refuses an import that would change what another gateway
+// runs: route names taken by routes of another gateway (applying would
+// move them away from it), and upstreams other gateways' routes use that
+// the import would change.
 func foreignRoutes(ctx context.Context, c *client, ws model.Workspace) error {
-	var list struct {
+	var routes struct {
 		Items []struct {
 			Name    string `json:"name"`
 			Gateway string `json:"gateway"`
+			Then    struct {
+				Forward []struct {
+					Upstream string `json:"upstream"`
+				} `json:"forward"`
+				Mirror *struct {
+					Upstream string `json:"upstream"`
+				} `json:"mirror"`
+			} `json:"then"`
 		} `json:"items"`
 	}
-	if err := c.do(ctx, "GET", "/routes", nil, &list); err != nil {
+	if err := c.do(ctx, "GET", "/routes", nil, &routes); err != nil {
 		return err
 	}
-	owner := make(map[string]string, len(list.Items))
-	for _, r := range list.Items {
+	var upstreams struct {
+		Items []model.Upstream `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/upstreams", nil, &upstreams); err != nil {
+		return err
+	}
+	gateway := ""
+	if len(ws.Routes) > 0 {
+		gateway = ws.Routes[0].Gateway
+	}
+	owner := make(map[string]string, len(routes.Items))
+	usedBy := map[string]string{} // upstream -> a gateway other than the import's that uses it
+	for _, r := range routes.Items {
 		owner[r.Name] = r.Gateway
+		if r.Gateway == gateway {
+			continue
+		}
+		for _, f := range r.Then.Forward {
+			usedBy[f.Upstream] = r.Gateway
+		}
+		if m := r.Then.Mirror; m != nil {
+			usedBy[m.Upstream] = r.Gateway
+		}
+	}
+	stored := map[string]model.Upstream{}
+	for _, u := range upstreams.Items {
+		stored[u.Name] = u
 	}
 	var p model.Problems
 	for i, r := range ws.Routes {
@@ -158,7 +193,22 @@ func foreignRoutes(ctx context.Context, c *client, ws model.Workspace) error {
 			p.Add(model.Index("routes", i)+".name", "route %s of gateway %s already exists: the import for gateway %s would take it over", r.Name, g, r.Gateway)
 		}
 	}
+	for i, u := range ws.Upstreams {
+		s, ok := stored[u.Name]
+		g, used := usedBy[u.Name]
+		if ok && used && !sameUpstream(s, u) {
+			p.Add(model.Index("upstreams", i)+".name", "upstream %s is used by gateway %s and differs from the import for gateway %s, which would change it", u.Name, g, gateway)
+		}
+	}
 	return p.Err()
+}
+
+// sameUpstream compares two upstreams but for their bookkeeping.
+func sameUpstream(a, b model.Upstream) bool {
+	a.Meta, b.Meta = model.Meta{Name: a.Name}, model.Meta{Name: b.Name}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 // readInput reads FILE, or stdin for "-", within the input size cap,

@@ -189,4 +189,29 @@ then: {forward: [{upstream: u}]}
 	if !strings.Contains(out, `"gateway": "other"`) {
 		t.Errorf("the route changed gateway:\n%s", out)
 	}
+
+	// An upstream another gateway uses, which the import would change.
+	grpc := writeFile(t, dir, "grpc.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: cart, namespace: web}
+spec:
+  rules: [{backendRefs: [{name: cart, port: 9090}]}]
+`)
+	shared := writeFile(t, dir, "shared.yaml", `kind: Upstream
+name: cart-web-9090
+kubernetes: {namespace: web, service: cart, port: 9090}
+---
+kind: Route
+name: cart-http
+gateway: other
+when: path.prefix("/cart")
+then: {forward: [{upstream: cart-web-9090}]}
+`)
+	if _, errOut, code := e.client(t, "apply", "-f", shared); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	_, errOut, code = e.client(t, "import", "gateway-api", "-f", grpc, "--gateway", "public", "--apply")
+	if want := "upstream cart-web-9090 is used by gateway other and differs from the import for gateway public"; code == 0 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errOut)
+	}
 }
