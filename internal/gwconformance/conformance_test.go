@@ -33,8 +33,8 @@ import (
 )
 
 // claimed are the Gateway API features routedeck's import supports: every
-// request of every HTTPRoute conformance test whose features are all
-// claimed must behave as the test expects. The README lists them, and
+// request of every HTTPRoute and GRPCRoute conformance test whose features
+// are all claimed must behave as the test expects. The README lists them, and
 // the features not claimed with the reason.
 var claimed = []string{
 	"SupportGateway",
@@ -53,6 +53,8 @@ var claimed = []string{
 	"SupportHTTPRouteBackendTimeout",
 	"SupportHTTPRouteCORS",
 	"SupportHTTPRouteRequestMirror",
+	"SupportGRPCRoute",
+	"SupportGRPCRouteNamedRouteRule",
 	"SupportHTTPRouteBackendRequestHeaderModification",
 }
 
@@ -65,20 +67,23 @@ var notRun = map[string]string{
 
 const infraNS = "gateway-conformance-infra"
 
-// TestHTTPRouteConformance imports the manifests of each HTTPRoute
+// TestConformance imports the manifests of each HTTPRoute and GRPCRoute
 // conformance test of sigs.k8s.io/gateway-api for the Gateways its
 // requests go to, publishes the result over ADS to the simulated Envoy
-// with mock upstreams for the Services, sends every expected request and
-// checks the answer with the module's own comparison.
-func TestHTTPRouteConformance(t *testing.T) {
+// with mock upstreams for the Services (gRPC echo servers for GRPCRoute
+// backends), sends every expected request and checks the answer: HTTP
+// with the module's own comparison, gRPC with the same checks as its.
+func TestConformance(t *testing.T) {
 	dir := moduleDir(t)
 	base, err := os.ReadFile(filepath.Join(dir, "conformance", "base", "manifests.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "conformance", "tests", "httproute-*.go"))
+	grpcFiles, _ := filepath.Glob(filepath.Join(dir, "conformance", "tests", "grpcroute-*.go"))
+	files = append(files, grpcFiles...)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no HTTPRoute conformance tests in %s: %v", dir, err)
+		t.Fatalf("no conformance tests in %s: %v", dir, err)
 	}
 	h := startHarness(t)
 	var tally tally
@@ -153,7 +158,7 @@ func (h *harness) run(t *testing.T, ct *confTest, base []byte, dir string, n *ta
 				switch {
 				case isClaimed && err != nil:
 					n.failed++
-					t.Errorf("%s %s: %v", gw, c.Expected.GetTestCaseName(i), err)
+					t.Errorf("%s %s: %v", gw, c.name(i), err)
 				case isClaimed:
 					n.passed++
 				case err == nil:
@@ -161,7 +166,7 @@ func (h *harness) run(t *testing.T, ct *confTest, base []byte, dir string, n *ta
 					n.otherPassed++
 				default:
 					n.other++
-					t.Logf("%s %s (features not claimed: %v): %v", gw, c.Expected.GetTestCaseName(i), ct.Features, err)
+					t.Logf("%s %s (features not claimed: %v): %v", gw, c.name(i), ct.Features, err)
 				}
 			}
 		}
@@ -185,11 +190,14 @@ type harness struct {
 	ads  *xds.Server
 	dp   *sim.DataPlane
 	pool *upstream.Pool
+	grpc map[string]*grpcEcho // gRPC upstreams by name
+	// root is the test the harness lives as long as.
+	root *testing.T
 }
 
 func startHarness(t *testing.T) *harness {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := &harness{ads: xds.New(xds.Options{Logger: quiet}), pool: upstream.NewPool(quiet)}
+	h := &harness{ads: xds.New(xds.Options{Logger: quiet}), pool: upstream.NewPool(quiet), grpc: map[string]*grpcEcho{}, root: t}
 	t.Cleanup(h.pool.Close)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -239,6 +247,17 @@ func (h *harness) load(t *testing.T, manifests []byte, gw string) (*loaded, erro
 	}
 	endpoints := map[string][]model.Endpoint{}
 	for _, u := range ws.Upstreams {
+		if u.Protocol == model.UpstreamGRPC && u.Kubernetes != nil {
+			e, ok := h.grpc[u.Name]
+			if !ok {
+				e = startGRPCEcho(h.root, u.Kubernetes.Namespace, u.Kubernetes.Service)
+				h.grpc[u.Name] = e
+			}
+			_, p, _ := net.SplitHostPort(e.addr)
+			port, _ := strconv.Atoi(p)
+			endpoints[u.Name] = []model.Endpoint{{Address: "127.0.0.1", Port: port}}
+			continue
+		}
 		servers, err := h.pool.EnsureMode(u.Name, 1, upstream.Mode{})
 		if err != nil {
 			return nil, err
@@ -276,6 +295,13 @@ func (h *harness) load(t *testing.T, manifests []byte, gw string) (*loaded, erro
 		l.listeners[lis.Port] = st.Listeners[lis.Name]
 	}
 	return l, nil
+}
+
+func (c confCase) name(i int) string {
+	if c.GRPC != nil {
+		return c.GRPC.GetTestCaseName(i)
+	}
+	return c.Expected.GetTestCaseName(i)
 }
 
 // readPorts reads the listener ports of the Gateway gw in manifests.
@@ -342,6 +368,9 @@ func (h *harness) check(t *testing.T, l *loaded, c confCase) error {
 		if port, ok = l.ports[c.Listener]; !ok {
 			return fmt.Errorf("gateway %s has no listener %s", c.Gateway, c.Listener)
 		}
+	}
+	if c.GRPC != nil {
+		return checkGRPC(t, l, c, port)
 	}
 	exp := c.Expected
 	// An address of the documentation range, as a load balancer's would be.

@@ -1,3 +1,3 @@
-// Package gwconformance runs the HTTPRoute conformance tests of the Gateway
+// Package gwconformance runs the HTTPRoute and GRPCRoute conformance tests of the Gateway
 // API module through routedeck: see the package's test.
 package gwconformance

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+	pb "sigs.k8s.io/gateway-api/conformance/echo-basic/grpcechoserver"
+	gwgrpc "sigs.k8s.io/gateway-api/conformance/utils/grpc"
 	gwhttp "sigs.k8s.io/gateway-api/conformance/utils/http"
 	"sigs.k8s.io/gateway-api/conformance/utils/roundtripper"
 )
@@ -40,6 +43,8 @@ type confCase struct {
 	// ByHostPort: the listener on the port of the Host header.
 	ByHostPort bool
 	Expected   gwhttp.ExpectedResponse
+	// GRPC is set instead of Expected for a GRPCRoute test.
+	GRPC *gwgrpc.ExpectedResponse
 }
 
 type gwRef struct {
@@ -132,11 +137,12 @@ func testFunc(cl *ast.CompositeLit) (*ast.FuncLit, bool) {
 // body walks a Test function in source order, tracking the string
 // variables, gateway names and addresses, and the pending test cases.
 type body struct {
-	ct      *confTest
-	strs    map[string]string
-	nns     map[string]gwRef // NamespacedName variables
-	addrs   map[string]gwRef // gateway address variables
-	pending []gwhttp.ExpectedResponse
+	ct          *confTest
+	strs        map[string]string
+	nns         map[string]gwRef // NamespacedName variables
+	addrs       map[string]gwRef // gateway address variables
+	pending     []gwhttp.ExpectedResponse
+	pendingGRPC []gwgrpc.ExpectedResponse
 }
 
 func (ct *confTest) readBody(b *ast.BlockStmt) {
@@ -165,6 +171,10 @@ func (w *body) visit(n ast.Node) bool {
 		}
 	case *ast.CallExpr:
 		fn := exprString(n.Fun)
+		if fn == "grpc.MakeRequestAndExpectEventuallyConsistentResponse" && len(n.Args) == 5 {
+			w.grpcCall(n)
+			return false
+		}
 		if !strings.HasPrefix(fn, "http.MakeRequestAndExpect") || len(n.Args) < 5 {
 			return true
 		}
@@ -219,6 +229,16 @@ func (w *body) assign(name string, rhs ast.Expr) {
 		case "[]http.ExpectedResponse":
 			w.pending = nil
 			w.appendCases(v.Elts)
+		case "[]grpc.ExpectedResponse":
+			w.pendingGRPC = nil
+			for _, e := range v.Elts {
+				var er gwgrpc.ExpectedResponse
+				if err := w.eval(e, reflect.ValueOf(&er).Elem()); err != nil {
+					w.ct.Unread = append(w.ct.Unread, err.Error())
+					continue
+				}
+				w.pendingGRPC = append(w.pendingGRPC, er)
+			}
 		}
 	case *ast.Ident:
 		if a, ok := w.addrs[v.Name]; ok {
@@ -247,6 +267,30 @@ func (w *body) assign(name string, rhs ast.Expr) {
 				w.addrs[name] = gw
 			}
 		}
+	}
+}
+
+// grpcCall binds the pending gRPC cases (or the literal) to the gateway of
+// the call's address.
+func (w *body) grpcCall(n *ast.CallExpr) {
+	addr, ok := w.addrs[exprString(n.Args[3])]
+	if !ok {
+		w.ct.Unread = append(w.ct.Unread, "a request to "+exprString(n.Args[3]))
+		return
+	}
+	cases := w.pendingGRPC
+	if lit, ok := n.Args[4].(*ast.CompositeLit); ok {
+		var er gwgrpc.ExpectedResponse
+		if err := w.eval(lit, reflect.ValueOf(&er).Elem()); err != nil {
+			w.ct.Unread = append(w.ct.Unread, err.Error())
+			return
+		}
+		cases = []gwgrpc.ExpectedResponse{er}
+	} else {
+		w.pendingGRPC = nil
+	}
+	for _, c := range cases {
+		w.ct.Cases = append(w.ct.Cases, confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, GRPC: &c})
 	}
 }
 
@@ -287,6 +331,10 @@ var named = map[string]reflect.Type{
 	"http.MirroredBackend":         reflect.TypeFor[gwhttp.MirroredBackend](),
 	"http.BackendRef":              reflect.TypeFor[gwhttp.BackendRef](),
 	"roundtripper.RedirectRequest": reflect.TypeFor[roundtripper.RedirectRequest](),
+	"grpc.ExpectedResponse":        reflect.TypeFor[gwgrpc.ExpectedResponse](),
+	"grpc.RequestMetadata":         reflect.TypeFor[gwgrpc.RequestMetadata](),
+	"grpc.Response":                reflect.TypeFor[gwgrpc.Response](),
+	"pb.EchoRequest":               reflect.TypeFor[pb.EchoRequest](),
 }
 
 // eval sets v from the literal expression e, for the kinds of values the
@@ -389,6 +437,16 @@ func (w *body) eval(e ast.Expr, v reflect.Value) error {
 			if s, ok := w.strs[x.Name]; ok {
 				v.SetString(s)
 				return nil
+			}
+		}
+	case *ast.SelectorExpr:
+		// codes.Unimplemented and the other gRPC codes.
+		if v.Type() == reflect.TypeFor[codes.Code]() && exprString(x.X) == "codes" {
+			for c := range codes.Code(17) {
+				if c.String() == x.Sel.Name {
+					v.SetUint(uint64(c))
+					return nil
+				}
 			}
 		}
 	case *ast.CallExpr:
