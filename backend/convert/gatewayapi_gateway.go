@@ -140,6 +140,9 @@ func (b *builder) gatewayObject(d document, gw k8sGateway) *source {
 			continue
 		}
 		src.usable[i] = true
+		if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From == "Selector" {
+			b.issue(obj, lp+".allowedRoutes.namespaces", "namespace selectors are not evaluated: routes from every namespace attach to listener %s", l.Name)
+		}
 		key := proto + "/" + strconv.Itoa(l.Port)
 		at, seen := byPort[key]
 		if !seen {
@@ -280,7 +283,7 @@ func allows(l k8sListener, gwNS, routeNS, kind string) bool {
 		return gwNS == routeNS
 	}
 	// Selector: namespace labels are not part of the input; the route is
-	// admitted and the report says so (see routeHosts' caller).
+	// admitted (gatewayObject reports it).
 	return true
 }
 
