@@ -13,18 +13,20 @@ type grpcRoute struct {
 		ParentRefs []parentRef `json:"parentRefs"`
 		Hostnames  []string    `json:"hostnames"`
 		Rules      []struct {
-			Matches []struct {
-				Method *struct {
-					Type    string `json:"type"`
-					Service string `json:"service"`
-					Method  string `json:"method"`
-				} `json:"method"`
-				Headers []valueMatch `json:"headers"`
-			} `json:"matches"`
+			Matches     []grpcMatch  `json:"matches"`
 			Filters     []httpFilter `json:"filters"`
 			BackendRefs []backendRef `json:"backendRefs"`
 		} `json:"rules"`
 	} `json:"spec"`
+}
+
+type grpcMatch struct {
+	Method *struct {
+		Type    string `json:"type"`
+		Service string `json:"service"`
+		Method  string `json:"method"`
+	} `json:"method"`
+	Headers []valueMatch `json:"headers"`
 }
 
 // grpcRoute converts a GRPCRoute: a method match becomes conditions on the
@@ -62,14 +64,7 @@ func (b *builder) grpcRoute(d document, gr grpcRoute) {
 		}
 		matches := rule.Matches
 		if len(matches) == 0 {
-			matches = append(matches, struct {
-				Method *struct {
-					Type    string `json:"type"`
-					Service string `json:"service"`
-					Method  string `json:"method"`
-				} `json:"method"`
-				Headers []valueMatch `json:"headers"`
-			}{})
+			matches = []grpcMatch{{}} // no matches: every gRPC request
 		}
 		for mi, m := range matches {
 			mp := fmt.Sprintf("%s.matches[%d]", rp, mi)
