@@ -466,6 +466,9 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (
 			}
 			if r.Path != nil {
 				a.Redirect.Path, a.Redirect.PathPrefix = r.Path.ReplaceFullPath, r.Path.ReplacePrefixMatch
+				if r.Path.Type == "ReplacePrefixMatch" && r.Path.ReplacePrefixMatch == "/" {
+					b.issue(obj, fp+".requestRedirect.path", "a redirect replaces the matched prefix by \"/\" and keeps the slash after it (/prefix/x redirects to //x), where the specification gives /x")
+				}
 			}
 		case f.Type == "URLRewrite" && f.URLRewrite != nil:
 			a.Rewrite = &model.Rewrite{Host: f.URLRewrite.Hostname}
