@@ -3472,6 +3472,7 @@ export interface components {
         GatewayAPIExport: {
             from?: string;
             routes?: Record<string, never>[];
+            grpcRoutes?: Record<string, never>[];
             report?: components["schemas"]["ExportIssue"][];
             yaml?: string;
             applied?: components["schemas"]["Applied"][];
