@@ -179,10 +179,11 @@ func (p *pusher) Deploy(ctx context.Context, actor, gateway string, req api.Depl
 
 // GatewayAPIReply is the answer of the Gateway API export endpoints.
 type GatewayAPIReply struct {
-	From   string              `json:"from"`
-	Routes []kubepub.HTTPRoute `json:"routes"`
-	Report []export.Issue      `json:"report"`
-	YAML   string              `json:"yaml"`
+	From       string              `json:"from"`
+	Routes     []kubepub.HTTPRoute `json:"routes"`
+	GRPCRoutes []kubepub.GRPCRoute `json:"grpcRoutes,omitempty"`
+	Report     []export.Issue      `json:"report"`
+	YAML       string              `json:"yaml"`
 	// Applied is set after an apply; CRDsInstalled says whether the
 	// cluster serves HTTPRoutes at all (nothing is applied without them).
 	Applied       []kubepub.Applied `json:"applied,omitempty"`
@@ -208,7 +209,7 @@ func (p *pusher) ExportGatewayAPI(ctx context.Context, actor, gateway string, ap
 	if err != nil {
 		return nil, err
 	}
-	reply := GatewayAPIReply{From: from, Routes: ex.Routes, Report: ex.Report, YAML: string(out), DryRun: req.DryRun}
+	reply := GatewayAPIReply{From: from, Routes: ex.Routes, GRPCRoutes: ex.GRPCRoutes, Report: ex.Report, YAML: string(out), DryRun: req.DryRun}
 	if !apply {
 		return reply, nil
 	}

@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,fanout,publish,eds,memory,servermem,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
+//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,memory,servermem,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -10,6 +10,9 @@
 //     (workload.Corpus) at 1,000 and 10,000 routes;
 //   - incremental: one route edited, then translated again by the warm
 //     translate.Translator the ADS server keeps per gateway;
+//   - load: 10,000 routes of the shared corpus (bench/workload
+//     CorpusYAML, CorpusGatewayAPI) read from routedeck's YAML and
+//     imported from Gateway API YAML;
 //   - fanout: a publish until every ADS client ACKed it, for 100, 500 and
 //     2,000 clients (package adsbench over backend/xds/xdsload), and for
 //     2,000 clients over mutual TLS, held to 1.5x the plaintext figure;
@@ -90,7 +93,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "servermem", "translate", "incremental", "fanout", "publish", "eds", "sim", "evaluate", "accesslog"}
+var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "sim", "evaluate", "accesslog"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -153,6 +156,8 @@ func main() {
 			figs, err = benchTranslate(sc)
 		case "incremental":
 			figs, err = benchIncremental(sc)
+		case "load":
+			figs, err = benchLoad(sc)
 		case "fanout":
 			figs, err = benchFanOut(ctx, sc)
 		case "publish":

@@ -15,6 +15,8 @@ func TestQuickSections(t *testing.T) {
 	}{
 		"translate":   {func() ([]Figure, error) { return benchTranslate(sc) }, []string{"translate.full", "translate.corpus.1000"}},
 		"incremental": {func() ([]Figure, error) { return benchIncremental(sc) }, []string{"translate.oneRouteChange"}},
+		"load": {func() ([]Figure, error) { return benchLoad(sc) },
+			[]string{"load.manifest", "load.manifest.allocated", "load.gatewayapi"}},
 		"sim": {func() ([]Figure, error) { return benchSim(sc) },
 			[]string{"sim.match.first", "sim.match.last", "sim.match.miss", "sim.match.regex", "sim.match.allocs"}},
 		"evaluate": {func() ([]Figure, error) { return benchEvaluate(t.Context(), sc) },

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -52,11 +53,18 @@ func newConvertCmd(o *options, use, fileHelp, short, long string, conv converter
 func newImportConvertCmds(o *options) []*cobra.Command {
 	return []*cobra.Command{
 		newConvertCmd(o, "gateway-api", "Kubernetes YAML to read",
-			"Convert Gateway API HTTPRoutes into routes; print them, or --apply them",
-			`Reads gateway.networking.k8s.io/v1 HTTPRoutes from FILE. Hostnames become
-host conditions, PathPrefix a segment prefix (Gateway API prefixes match
-whole path segments), weighted backendRefs a weighted forward; header,
-redirect and rewrite filters and one RequestMirror map to their policies.`+k8sImportTail,
+			"Convert a Gateway API Gateway, HTTPRoutes and GRPCRoutes into a gateway and routes; print them, or --apply them",
+			`Reads gateway.networking.k8s.io/v1 Gateways, HTTPRoutes and GRPCRoutes from
+FILE. The Gateway named G (or the only one) becomes gateway G with its HTTP
+and HTTPS listeners; routes attach to it through their parentRefs
+(sectionName, port, allowedRoutes), their hostnames intersected with the
+listeners'. Each hostname becomes a host condition of its own route,
+PathPrefix a segment prefix (Gateway API prefixes match whole path
+segments), a GRPCRoute method match conditions on grpc.service and
+grpc.method, weighted backendRefs a weighted forward; header, redirect,
+rewrite and CORS filters, timeouts and one RequestMirror map to their
+policies. Route names are G.http.NAMESPACE.NAME.rI.mJ: stable, and a name
+held by another gateway's route is refused on --apply.`+k8sImportTail,
 			convert.GatewayAPI),
 		newConvertCmd(o, "ingress", "Kubernetes YAML to read",
 			"Convert networking.k8s.io/v1 Ingresses into routes; print them, or --apply them",
@@ -120,10 +128,87 @@ func (o *options) emitImport(ctx context.Context, name string, res convert.Resul
 	if err != nil {
 		return err
 	}
+	if err := foreignRoutes(ctx, c, ws); err != nil {
+		return fmt.Errorf("apply the routes imported from %s: %w", name, err)
+	}
 	if err := o.applyWorkspace(ctx, c, ws); err != nil {
 		return fmt.Errorf("apply the routes imported from %s: %w", name, err)
 	}
 	return nil
+}
+
+// foreignRoutes refuses an import that would change what another gateway
+// runs: route names taken by routes of another gateway (applying would
+// move them away from it), and upstreams other gateways' routes use that
+// the import would change.
+func foreignRoutes(ctx context.Context, c *client, ws model.Workspace) error {
+	var routes struct {
+		Items []struct {
+			Name    string `json:"name"`
+			Gateway string `json:"gateway"`
+			Then    struct {
+				Forward []struct {
+					Upstream string `json:"upstream"`
+				} `json:"forward"`
+				Mirror *struct {
+					Upstream string `json:"upstream"`
+				} `json:"mirror"`
+			} `json:"then"`
+		} `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/routes", nil, &routes); err != nil {
+		return err
+	}
+	var upstreams struct {
+		Items []model.Upstream `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/upstreams", nil, &upstreams); err != nil {
+		return err
+	}
+	gateway := ""
+	if len(ws.Routes) > 0 {
+		gateway = ws.Routes[0].Gateway
+	}
+	owner := make(map[string]string, len(routes.Items))
+	usedBy := map[string]string{} // upstream -> a gateway other than the import's that uses it
+	for _, r := range routes.Items {
+		owner[r.Name] = r.Gateway
+		if r.Gateway == gateway {
+			continue
+		}
+		for _, f := range r.Then.Forward {
+			usedBy[f.Upstream] = r.Gateway
+		}
+		if m := r.Then.Mirror; m != nil {
+			usedBy[m.Upstream] = r.Gateway
+		}
+	}
+	stored := map[string]model.Upstream{}
+	for _, u := range upstreams.Items {
+		stored[u.Name] = u
+	}
+	var p model.Problems
+	for i, r := range ws.Routes {
+		if g, ok := owner[r.Name]; ok && g != r.Gateway {
+			p.Add(model.Index("routes", i)+".name", "route %s of gateway %s already exists: the import for gateway %s would take it over", r.Name, g, r.Gateway)
+		}
+	}
+	for i, u := range ws.Upstreams {
+		s, ok := stored[u.Name]
+		g, used := usedBy[u.Name]
+		if ok && used && !sameUpstream(s, u) {
+			p.Add(model.Index("upstreams", i)+".name", "upstream %s is used by gateway %s and differs from the import for gateway %s, which would change it", u.Name, g, gateway)
+		}
+	}
+	return p.Err()
+}
+
+// sameUpstream compares two upstreams but for their bookkeeping.
+func sameUpstream(a, b model.Upstream) bool {
+	a.Meta, b.Meta = model.Meta{Name: a.Name}, model.Meta{Name: b.Name}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 // readInput reads FILE, or stdin for "-", within the input size cap,

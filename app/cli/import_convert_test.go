@@ -50,7 +50,7 @@ listeners:
 		report    string
 	}{
 		"gateway-api": {[]string{"import", "gateway-api", "-f", httproute, "--gateway", "public"},
-			[]string{"web-shop-r0-m0"}, []string{"api-web-8080", "api-v2-web-8080"}, "ExtensionRef filters are implementation-specific"},
+			[]string{"public.http.web.shop.r0.m0"}, []string{"api-web-8080", "api-v2-web-8080"}, "ExtensionRef filters are implementation-specific"},
 		"ingress": {[]string{"import", "ingress", "-f", ing, "--gateway", "public"},
 			[]string{"web-shop-r0-p0", "web-shop-default"}, []string{"api-web-8080", "fallback-web-80"}, `add secret "shop-tls" as a routedeck Secret`},
 	}
@@ -143,5 +143,75 @@ spec: {defaultBackend: {service: {name: fallback, port: {number: 80}}}}
 				t.Errorf("stderr lacks %q:\n%s", tc.want, errOut)
 			}
 		})
+	}
+}
+
+// TestImportRouteOfAnotherGateway: an import whose route name is taken by
+// a route of another gateway is refused, naming both, and changes nothing.
+func TestImportRouteOfAnotherGateway(t *testing.T) {
+	dir := t.TempDir()
+	route := writeFile(t, dir, "route.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: web}
+spec:
+  rules: [{backendRefs: [{name: api, port: 8080}]}]
+`)
+	existing := writeFile(t, dir, "existing.yaml", `kind: Gateway
+name: public
+listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Gateway
+name: other
+listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Upstream
+name: u
+static: {endpoints: [{address: 10.0.0.1, port: 80}]}
+---
+kind: Route
+name: public.http.web.shop.r0.m0
+gateway: other
+when: path.prefix("/")
+then: {forward: [{upstream: u}]}
+`)
+	e := newEnv(t)
+	if _, errOut, code := e.client(t, "apply", "-f", existing); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	_, errOut, code := e.client(t, "import", "gateway-api", "-f", route, "--gateway", "public", "--apply")
+	if code == 0 {
+		t.Fatal("exit 0, want a refusal")
+	}
+	if want := "route public.http.web.shop.r0.m0 of gateway other already exists: the import for gateway public would take it over"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	out, _, _ := e.client(t, "get", "route", "public.http.web.shop.r0.m0", "-o", "json")
+	if !strings.Contains(out, `"gateway": "other"`) {
+		t.Errorf("the route changed gateway:\n%s", out)
+	}
+
+	// An upstream another gateway uses, which the import would change.
+	grpc := writeFile(t, dir, "grpc.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: cart, namespace: web}
+spec:
+  rules: [{backendRefs: [{name: cart, port: 9090}]}]
+`)
+	shared := writeFile(t, dir, "shared.yaml", `kind: Upstream
+name: cart-web-9090
+kubernetes: {namespace: web, service: cart, port: 9090}
+---
+kind: Route
+name: cart-http
+gateway: other
+when: path.prefix("/cart")
+then: {forward: [{upstream: cart-web-9090}]}
+`)
+	if _, errOut, code := e.client(t, "apply", "-f", shared); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	_, errOut, code = e.client(t, "import", "gateway-api", "-f", grpc, "--gateway", "public", "--apply")
+	if want := "upstream cart-web-9090 is used by gateway other and differs from the import for gateway public"; code == 0 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errOut)
 	}
 }

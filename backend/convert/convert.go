@@ -1,6 +1,7 @@
-// Package convert reads Kubernetes routing objects (Gateway API HTTPRoutes
-// and networking.k8s.io/v1 Ingresses) and turns them into routedeck Routes
-// and Upstreams for one gateway: the inverse of the Gateway API export in
+// Package convert reads Kubernetes routing objects (Gateway API Gateways,
+// HTTPRoutes and GRPCRoutes, and networking.k8s.io/v1 Ingresses) and turns
+// them into routedeck Routes and Upstreams for one gateway (and the gateway
+// itself, from a Gateway): the inverse of the Gateway API export in
 // backend/publish/kubernetes.
 //
 // OpenAPI 3.x documents are read too (see OpenAPI): one Route per path,
@@ -14,9 +15,11 @@
 // tries rules by priority, so every match becomes its own Route and the
 // priorities are computed from specificity, in this order of significance:
 //
-//  1. hostnames: routes with only exact hostnames, then routes with a
-//     wildcard hostname, then routes with none (Envoy picks the most
-//     specific virtual host before it looks at paths);
+//  1. hostnames: for Ingress, rules with only exact hostnames, then those
+//     with a wildcard, then those with none; for the Gateway API, which
+//     ranks by the matching hostname, one Route per hostname, ordered by
+//     the characters of an exact hostname, then of any hostname (Envoy
+//     picks the most specific virtual host before it looks at paths);
 //  2. an Exact path before any prefix or regex;
 //  3. the longer path value (for prefixes: the longest prefix);
 //  4. a method match before none;
@@ -35,15 +38,22 @@
 package convert
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
@@ -67,8 +77,9 @@ func (i Issue) String() string {
 	return i.Object + ": " + i.Field + ": " + i.Message
 }
 
-// Result is the converted workspace (routes and upstreams only: the
-// gateway is expected to exist) and the report of what did not translate.
+// Result is the converted workspace (routes and upstreams; the gateway
+// too when the input describes it, as a Gateway API Gateway does) and the
+// report of what did not translate.
 type Result struct {
 	Workspace model.Workspace
 	Report    []Issue
@@ -108,44 +119,176 @@ func splitDocuments(data []byte) ([]document, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("document %d: %w", len(nodes)+1, err)
 	}
+	// Documents convert independently: spread them over the processors,
+	// then gather them in order.
+	parts := make([][]document, len(nodes))
+	errs := make([]error, len(nodes))
+	workers := min(runtime.GOMAXPROCS(0), len(nodes)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(nodes); i += workers {
+				parts[i], errs[i] = decodeDocument(i, nodes[i])
+			}
+		})
+	}
+	wg.Wait()
 	var out []document
-	for i, n := range nodes {
+	for i := range nodes {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, parts[i]...)
+	}
+	return out, nil
+}
+
+// decodeDocument decodes document i of a stream; a `kind: List` gives its
+// items.
+func decodeDocument(i int, n *yaml.Node) ([]document, error) {
+	var buf bytes.Buffer
+	raw := []byte(nil)
+	if nodeJSON(&buf, n) {
+		raw = buf.Bytes()
+	} else {
 		var v any
 		if err := n.Decode(&v); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
-		if v == nil {
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
-		var d document
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
-		if d.Kind == "List" {
-			var list struct {
-				Items []json.RawMessage `json:"items"`
-			}
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return nil, fmt.Errorf("document %d: items: %w", i+1, err)
-			}
-			for _, it := range list.Items {
-				var d document
-				if err := json.Unmarshal(it, &d); err != nil {
-					return nil, fmt.Errorf("document %d: items: %w", i+1, err)
-				}
-				d.raw = it
-				out = append(out, d)
-			}
-			continue
-		}
+	}
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	var d document
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("document %d: %w", i+1, err)
+	}
+	if d.Kind != "List" {
 		d.raw = raw
+		return []document{d}, nil
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("document %d: items: %w", i+1, err)
+	}
+	var out []document
+	for _, it := range list.Items {
+		var d document
+		if err := json.Unmarshal(it, &d); err != nil {
+			return nil, fmt.Errorf("document %d: items: %w", i+1, err)
+		}
+		d.raw = it
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// nodeJSON writes n as JSON straight from the parsed nodes, which costs a
+// fraction of decoding it into Go values and encoding those. It gives up
+// (false) on what only the decoder handles as the decoder does: merge keys,
+// duplicate keys, and scalars other than strings, booleans, null and
+// plain numbers.
+func nodeJSON(b *bytes.Buffer, n *yaml.Node) bool {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			b.WriteString("null")
+			return true
+		}
+		return nodeJSON(b, n.Content[0])
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		var seen map[string]bool
+		if len(n.Content) > 16 {
+			seen = make(map[string]bool, len(n.Content)/2)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+				return false
+			}
+			if seen != nil {
+				if seen[k.Value] {
+					return false
+				}
+				seen[k.Value] = true
+			} else {
+				for j := 0; j < i; j += 2 {
+					if n.Content[j].Value == k.Value {
+						return false
+					}
+				}
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(b, k.Value)
+			b.WriteByte(':')
+			if !nodeJSON(b, n.Content[i+1]) {
+				return false
+			}
+		}
+		b.WriteByte('}')
+		return true
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if !nodeJSON(b, c) {
+				return false
+			}
+		}
+		b.WriteByte(']')
+		return true
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str":
+			writeJSONString(b, n.Value)
+			return true
+		case "!!null":
+			b.WriteString("null")
+			return true
+		case "!!bool":
+			var v bool
+			if n.Decode(&v) != nil {
+				return false
+			}
+			b.WriteString(strconv.FormatBool(v))
+			return true
+		case "!!int":
+			v, err := strconv.ParseInt(n.Value, 10, 64)
+			if err != nil {
+				return false // 0x, 0o, _ separators, too large: the decoder's job
+			}
+			b.WriteString(strconv.FormatInt(v, 10))
+			return true
+		case "!!float":
+			v, err := strconv.ParseFloat(n.Value, 64)
+			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				return false
+			}
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+			return true
+		}
+	}
+	return false
+}
+
+// writeJSONString writes s as a JSON string, as encoding/json would.
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
 }
 
 // builder collects converted routes with their precedence keys and the
@@ -156,6 +299,14 @@ type builder struct {
 	upstreams map[string]model.Upstream
 	report    []Issue
 	catchAll  []model.Route
+	// Gateway API only: the Gateway the routes attach to, and the
+	// routedeck gateway made of it.
+	source     *source
+	gatewayOut *model.Gateway
+	secrets    map[string]bool
+	// services holds "namespace/name" of the input's Services; nil when
+	// it has none, and every backendRef is taken to resolve.
+	services map[string]bool
 }
 
 // candidate is a route before its priority is known.
@@ -167,20 +318,25 @@ type candidate struct {
 // specificity orders matches as the Gateway API spec does; see the
 // package documentation.
 type specificity struct {
-	hostTier  int // 2 exact hostnames only, 1 some wildcard, 0 none
-	exactPath bool
-	pathLen   int
-	method    bool
-	headers   int
-	queries   int
-	tie       []string // namespace, name; then positions
-	tiePos    []int
+	hostTier int // 2 exact hostnames only, 1 some wildcard, 0 none
+	// Gateway API: the characters of the matching exact hostname, then
+	// of the matching hostname (routes are split per hostname).
+	exactHostLen, hostLen int
+	exactPath             bool
+	pathLen               int
+	method                bool
+	headers               int
+	queries               int
+	tie                   []string // namespace, name; then positions
+	tiePos                []int
 }
 
 // moreSpecific reports whether a should be tried before b.
 func moreSpecific(a, b specificity) int {
-	if c := b.hostTier - a.hostTier; c != 0 {
-		return c
+	for _, c := range []int{b.hostTier - a.hostTier, b.exactHostLen - a.exactHostLen, b.hostLen - a.hostLen} {
+		if c != 0 {
+			return c
+		}
 	}
 	if a.exactPath != b.exactPath {
 		if a.exactPath {
@@ -229,6 +385,9 @@ func (b *builder) upstream(namespace, service string, port int) string {
 func (b *builder) result() Result {
 	slices.SortStableFunc(b.routes, func(x, y candidate) int { return moreSpecific(x.key, y.key) })
 	var ws model.Workspace
+	if b.gatewayOut != nil {
+		ws.Gateways = []model.Gateway{*b.gatewayOut}
+	}
 	for i, c := range b.routes {
 		c.route.Priority = (len(b.routes) - i) * 10
 		ws.Routes = append(ws.Routes, c.route)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/routedeck/routedeck/backend/manifest"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/model/secrettest"
 	"github.com/routedeck/routedeck/backend/translate"
 )
 
@@ -58,6 +59,7 @@ func TestImport(t *testing.T) {
 		convert func([]byte, string) (Result, error)
 	}{
 		"httproute": {"httproute.in.yaml", GatewayAPI},
+		"gateway":   {"gateway.in.yaml", GatewayAPI},
 		"ingress":   {"ingress.in.yaml", Ingress},
 		"kong":      {"kong.in.yaml", Kong},
 	}
@@ -87,8 +89,11 @@ func TestImport(t *testing.T) {
 				t.Errorf("manifest round trip differs (-converted +loaded):\n%s", diff)
 			}
 			ws := res.Workspace
-			ws.Gateways = []model.Gateway{{Meta: model.Meta{Name: "public"},
-				Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}}
+			if len(ws.Gateways) == 0 {
+				ws.Gateways = []model.Gateway{{Meta: model.Meta{Name: "public"},
+					Listeners: []model.Listener{{Name: "http", Port: 8080, Protocol: model.ProtocolHTTP}}}}
+			}
+			ws.Secrets = secretsFor(t, ws.Gateways)
 			if err := ws.Validate(); err != nil {
 				t.Fatalf("converted workspace does not validate: %v", err)
 			}
@@ -144,4 +149,21 @@ func TestDecodeProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// secretsFor makes a certificate for every secret the gateways' listeners
+// reference, standing in for the Secrets an import asks the user to add.
+func secretsFor(t *testing.T, gws []model.Gateway) []model.Secret {
+	var out []model.Secret
+	for _, g := range gws {
+		for _, l := range g.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, c := range l.TLS.Certificates {
+				out = append(out, secrettest.TLS(t, c.Secret, append([]string{"localhost"}, c.Hosts...)...))
+			}
+		}
+	}
+	return out
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -18,14 +21,9 @@ import (
 
 type httpRoute struct {
 	Spec struct {
-		ParentRefs []struct {
-			Name        string `json:"name"`
-			Namespace   string `json:"namespace"`
-			SectionName string `json:"sectionName"`
-			Port        int    `json:"port"`
-		} `json:"parentRefs"`
-		Hostnames []string   `json:"hostnames"`
-		Rules     []httpRule `json:"rules"`
+		ParentRefs []parentRef `json:"parentRefs"`
+		Hostnames  []string    `json:"hostnames"`
+		Rules      []httpRule  `json:"rules"`
 	} `json:"spec"`
 }
 
@@ -90,6 +88,14 @@ type httpFilter struct {
 		Hostname string        `json:"hostname"`
 		Path     *pathModifier `json:"path"`
 	} `json:"urlRewrite"`
+	CORS *struct {
+		AllowOrigins     []string `json:"allowOrigins"`
+		AllowCredentials *bool    `json:"allowCredentials"`
+		AllowMethods     []string `json:"allowMethods"`
+		AllowHeaders     []string `json:"allowHeaders"`
+		ExposeHeaders    []string `json:"exposeHeaders"`
+		MaxAge           *int     `json:"maxAge"`
+	} `json:"cors"`
 	RequestMirror *struct {
 		BackendRef backendRef `json:"backendRef"`
 		Percent    *int       `json:"percent"`
@@ -110,15 +116,169 @@ type backendRef struct {
 	Filters   []httpFilter `json:"filters"`
 }
 
-// GatewayAPI converts every gateway.networking.k8s.io/v1 HTTPRoute of data
-// (multi-document YAML) into routes of gateway. Other documents are
-// reported and skipped.
+// GatewayAPI converts the gateway.networking.k8s.io/v1 objects of data
+// (multi-document YAML) for gateway: the Gateway named gateway (or the
+// only Gateway of the input) becomes the gateway with its listeners, and
+// the HTTPRoutes and GRPCRoutes attached to it become its routes. Without
+// any Gateway in the input, every route is imported for all the listeners
+// of an existing gateway. Other documents are reported and skipped.
 func GatewayAPI(data []byte, gateway string) (Result, error) {
-	return convertDocuments(data, gateway, "gateway.networking.k8s.io HTTPRoutes",
-		func(d document) bool {
-			return d.Kind == "HTTPRoute" && strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/")
-		},
-		(*builder).httpRoute)
+	docs, err := splitDocuments(data)
+	if err != nil {
+		return Result{}, err
+	}
+	b := newBuilder(gateway)
+	var gateways, routes []document
+	for _, d := range docs {
+		switch {
+		case d.APIVersion == "v1" && d.Kind == "Service":
+			// Services say which backendRefs resolve; they are not
+			// imported themselves (their endpoints are discovered).
+			if b.services == nil {
+				b.services = map[string]bool{}
+			}
+			b.services[d.namespace()+"/"+d.Metadata.Name] = true
+			continue
+		case !strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/"):
+		case d.Kind == "Gateway":
+			gateways = append(gateways, d)
+			continue
+		case d.Kind == "HTTPRoute" || d.Kind == "GRPCRoute":
+			routes = append(routes, d)
+			continue
+		}
+		b.issue(d.ref(), "", "skipped: only gateway.networking.k8s.io Gateways, HTTPRoutes and GRPCRoutes are imported (apiVersion %s)", d.APIVersion)
+	}
+	src, err := pickSource(gateways, gateway)
+	if err != nil {
+		return Result{}, err
+	}
+	var bad model.Problems
+	for i, d := range gateways {
+		if &gateways[i] == src {
+			var gw k8sGateway
+			if err := json.Unmarshal(d.raw, &gw); err != nil {
+				decodeProblem(&bad, d.ref()+":", err)
+				continue
+			}
+			b.source = b.gatewayObject(d, gw)
+			continue
+		}
+		b.issue(d.ref(), "", "skipped: another Gateway than the one imported as %s", gateway)
+	}
+	decoded := decodeRoutes(routes)
+	for i, d := range routes {
+		switch r := decoded[i].(type) {
+		case error:
+			decodeProblem(&bad, d.ref()+":", r)
+		case *httpRoute:
+			b.httpRoute(d, *r)
+		case *grpcRoute:
+			b.grpcRoute(d, *r)
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return Result{}, err
+	}
+	return b.result(), nil
+}
+
+// decodeRoutes decodes the HTTPRoutes and GRPCRoutes, spread over the
+// processors: each gives a *httpRoute, a *grpcRoute or its error.
+func decodeRoutes(routes []document) []any {
+	out := make([]any, len(routes))
+	workers := min(runtime.GOMAXPROCS(0), len(routes)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(routes); i += workers {
+				var v any = new(httpRoute)
+				if routes[i].Kind == "GRPCRoute" {
+					v = new(grpcRoute)
+				}
+				if err := json.Unmarshal(routes[i].raw, v); err != nil {
+					v = err
+				}
+				out[i] = v
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// routeName is the name of the route imported from match mi of rule ri of
+// route kind ns/name for gateway: unique and the same at every import. The
+// parts are joined with '.', which a namespace cannot hold, so two
+// objects never share a name; the gateway is part of it since one object
+// may be imported for several gateways.
+func (b *builder) routeName(kind, ns, name string, ri, mi int) string {
+	k := "http"
+	if kind == "GRPCRoute" {
+		k = "grpc"
+	}
+	return Name(fmt.Sprintf("%s.%s.%s.%s.r%d.m%d", b.gateway, k, ns, name, ri, mi))
+}
+
+// hostGroup is one hostname a route matches, with its precedence: the
+// Gateway API prefers the route whose matching hostname has the most
+// characters, exact names before wildcards, so a route with several
+// hostnames becomes one route per hostname.
+type hostGroup struct {
+	cond            model.Condition
+	has             bool
+	exactLen, chars int
+}
+
+func (g hostGroup) key(k specificity) specificity {
+	k.exactHostLen, k.hostLen = g.exactLen, g.chars
+	return k
+}
+
+// routeAttachment resolves where a route applies: its hostnames and the
+// listeners it attaches to. ok is false when the route attaches to no
+// listener of the imported gateway.
+func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []string) (groups []hostGroup, at attachment, ok bool) {
+	obj, ns := d.ref(), d.namespace()
+	at = b.attach(obj, ns, d.Kind, refs)
+	if !at.all && len(at.listeners) == 0 {
+		b.issue(obj, "spec.parentRefs", "attaches to no listener of Gateway %s/%s: skipped", b.source.namespace, b.source.name)
+		return nil, at, false
+	}
+	hosts, anyHost := routeHosts(at, hostnames)
+	if !anyHost && len(hosts) == 0 {
+		b.issue(obj, "spec.hostnames", "no hostname is accepted by the listeners the route attaches to: skipped")
+		return nil, at, false
+	}
+	if !at.all {
+		for i, l := range b.source.listeners {
+			if b.source.usable[i] && !slices.ContainsFunc(at.listeners, func(a k8sListener) bool { return a.Port == l.Port }) {
+				b.issue(obj, "spec.parentRefs", "not attached to listener %s (port %d), but routedeck routes apply on every port of the gateway: the route answers there too",
+					l.Name, l.Port)
+				break
+			}
+		}
+	}
+	if anyHost {
+		return []hostGroup{{}}, at, true
+	}
+	for _, h := range hosts {
+		g := hostGroup{cond: model.Pred(model.FieldHost, model.OpEquals, h), has: true, chars: len(h)}
+		if !strings.HasPrefix(h, "*") {
+			g.exactLen = len(h)
+		}
+		groups = append(groups, g)
+	}
+	return groups, at, true
+}
+
+// matchName is the name of the route for hostname group gi of match mi of
+// rule ri: the hostname's index is added only when there are several.
+func (b *builder) matchName(d document, groups []hostGroup, gi, ri, mi int) string {
+	if len(groups) == 1 {
+		return b.routeName(d.Kind, d.namespace(), d.Metadata.Name, ri, mi)
+	}
+	return Name(fmt.Sprintf("%s.h%d", b.routeName(d.Kind, d.namespace(), d.Metadata.Name, ri, mi), gi))
 }
 
 func (b *builder) httpRoute(d document, hr httpRoute) {
@@ -127,15 +287,13 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 		b.issue(obj, "apiVersion", "read as gateway.networking.k8s.io/v1")
 	}
 	b.annotations(d, "annotations are not imported")
-	for i, p := range hr.Spec.ParentRefs {
-		if p.SectionName != "" || p.Port != 0 {
-			b.issue(obj, fmt.Sprintf("spec.parentRefs[%d]", i), "sectionName and port are not imported: the routes apply to every listener of gateway %s", b.gateway)
-		}
+	groups, at, ok := b.routeAttachment(d, hr.Spec.ParentRefs, hr.Spec.Hostnames)
+	if !ok {
+		return
 	}
-	hosts, tier, hasHost := hostCondition(hr.Spec.Hostnames)
 	for ri, rule := range hr.Spec.Rules {
 		rp := fmt.Sprintf("spec.rules[%d]", ri)
-		action, ok := b.ruleAction(obj, ns, rp, rule)
+		action, ok := b.ruleAction(obj, ns, rp, rule, at)
 		if !ok {
 			continue
 		}
@@ -146,11 +304,8 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 		for mi, m := range matches {
 			mp := fmt.Sprintf("%s.matches[%d]", rp, mi)
 			var cs []model.Condition
-			key := specificity{hostTier: tier, method: m.Method != "", headers: len(m.Headers), queries: len(m.QueryParams),
+			key := specificity{method: m.Method != "", headers: len(m.Headers), queries: len(m.QueryParams),
 				tie: []string{ns, d.Metadata.Name}, tiePos: []int{ri, mi}}
-			if hasHost {
-				cs = append(cs, hosts)
-			}
 			pathType, value := "PathPrefix", "/"
 			if m.Path != nil {
 				if m.Path.Type != "" {
@@ -161,6 +316,7 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 				}
 			}
 			key.pathLen = len(value)
+			act := action
 			switch pathType {
 			case "Exact":
 				key.exactPath = true
@@ -172,6 +328,7 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 					value = v
 				}
 				cs = append(cs, segmentPrefix(value))
+				act = prefixReplacement(act, value)
 			case "RegularExpression":
 				cs = append(cs, model.Pred(model.FieldPath, model.OpRegex, value))
 			default:
@@ -193,17 +350,81 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 					b.issue(obj, fmt.Sprintf("%s.queryParams[%d].type", mp, qi), "unknown match type %q, read as Exact", q.Type)
 				}
 			}
-			name := Name(fmt.Sprintf("%s-%s", ns, d.Metadata.Name))
-			name = Name(fmt.Sprintf("%s-r%d-m%d", strings.TrimSuffix(name[:min(len(name), 52)], "-"), ri, mi))
-			b.routes = append(b.routes, candidate{key: key, route: model.Route{
-				Meta:        model.Meta{Name: name},
-				Gateway:     b.gateway,
-				Description: fmt.Sprintf("imported from HTTPRoute %s/%s, rule %d, match %d", ns, d.Metadata.Name, ri, mi),
-				When:        all(cs),
-				Then:        action,
-			}})
+			b.addPerHost(d, groups, ri, mi, key, cs, act)
 		}
 	}
+}
+
+// addPerHost adds the route of match mi of rule ri once per hostname group.
+func (b *builder) addPerHost(d document, groups []hostGroup, ri, mi int, key specificity, cs []model.Condition, act model.Action) {
+	for gi, g := range groups {
+		when := cs
+		if g.has {
+			when = append([]model.Condition{g.cond}, cs...)
+		}
+		b.routes = append(b.routes, candidate{key: g.key(key), route: model.Route{
+			Meta:        model.Meta{Name: b.matchName(d, groups, gi, ri, mi)},
+			Gateway:     b.gateway,
+			Description: fmt.Sprintf("imported from %s %s/%s, rule %d, match %d", d.Kind, d.namespace(), d.Metadata.Name, ri, mi),
+			When:        all(when),
+			Then:        act,
+		}})
+	}
+}
+
+// prefixReplacement gives a ReplacePrefixMatch its Gateway API meaning for
+// the matched prefix. Envoy's prefix rewrite replaces the characters of
+// the prefix only, so "/" for the prefix /strip would send /strip/three
+// as //three; the specification wants /three (and / for /strip itself).
+// The matched segments and the slashes after them are replaced by a
+// regular expression instead. A replacement with a trailing slash has it
+// trimmed for the same reason.
+func prefixReplacement(a model.Action, matched string) model.Action {
+	fix := func(repl string) (prefix string, regex *model.RegexSub) {
+		if matched == "/" {
+			// Every path matches "/": the replacement goes in front.
+			return repl, nil
+		}
+		if repl == "/" {
+			return "", &model.RegexSub{Pattern: "^" + regexp.QuoteMeta(matched) + "/*", Substitution: "/"}
+		}
+		return strings.TrimSuffix(repl, "/"), nil
+	}
+	if rw := a.Rewrite; rw != nil && rw.PathPrefix != "" {
+		c := *rw
+		c.PathPrefix, c.PathRegex = fix(rw.PathPrefix)
+		a.Rewrite = &c
+	}
+	if rd := a.Redirect; rd != nil && rd.PathPrefix != "" {
+		c := *rd
+		p, re := fix(rd.PathPrefix)
+		if re != nil {
+			// A redirect has no regex rewrite in routedeck; "/" replaces
+			// the prefix, which leaves the slash that follows it.
+			p = "/"
+		}
+		c.PathPrefix = p
+		a.Redirect = &c
+	}
+	return a
+}
+
+// corsPolicy maps a CORS filter. An origin with a '*' in its host (as in
+// https://*.example.com) becomes a regular expression; maxAge defaults to
+// the specification's 5 seconds.
+func corsPolicy(origins, methods, headers, expose []string, maxAge *int, creds *bool) *model.CORS {
+	c := &model.CORS{AllowMethods: methods, AllowHeaders: headers, ExposeHeaders: expose,
+		MaxAge: model.Duration(5 * time.Second), AllowCredentials: creds != nil && *creds}
+	if maxAge != nil {
+		c.MaxAge = model.Duration(time.Duration(*maxAge) * time.Second)
+	}
+	for _, o := range origins {
+		if o != "*" && strings.Contains(o, "*") {
+			o = "regex:" + strings.ReplaceAll(regexp.QuoteMeta(o), `\*`, `[^/]*`)
+		}
+		c.AllowOrigins = append(c.AllowOrigins, o)
+	}
+	return c
 }
 
 func valuePred(kind string, v valueMatch) model.Condition {
@@ -221,7 +442,7 @@ func valuePred(kind string, v valueMatch) model.Condition {
 
 // ruleAction maps a rule's filters and backends to an action. It returns
 // false when the rule cannot be imported at all.
-func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, bool) {
+func (b *builder) ruleAction(obj, ns, rp string, rule httpRule, at attachment) (model.Action, bool) {
 	var a model.Action
 	for fi, f := range rule.Filters {
 		fp := fmt.Sprintf("%s.filters[%d]", rp, fi)
@@ -233,8 +454,21 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, b
 		case f.Type == "RequestRedirect" && f.RequestRedirect != nil:
 			r := f.RequestRedirect
 			a.Redirect = &model.Redirect{Scheme: r.Scheme, Host: r.Hostname, Port: r.Port, Status: r.StatusCode}
+			if a.Redirect.Status == 0 {
+				a.Redirect.Status = 302 // the Gateway API default; Envoy's is 301
+			}
+			if r.Port == 0 && r.Scheme == "" && r.Hostname != "" {
+				// A new hostname replaces the Host header with its port;
+				// the specification keeps the listener's port then.
+				if p := at.listenerPort(); p != 0 && p != 80 && p != 443 {
+					a.Redirect.Port = p
+				}
+			}
 			if r.Path != nil {
 				a.Redirect.Path, a.Redirect.PathPrefix = r.Path.ReplaceFullPath, r.Path.ReplacePrefixMatch
+				if r.Path.Type == "ReplacePrefixMatch" && r.Path.ReplacePrefixMatch == "/" {
+					b.issue(obj, fp+".requestRedirect.path", "a redirect replaces the matched prefix by \"/\" and keeps the slash after it (/prefix/x redirects to //x), where the specification gives /x")
+				}
 			}
 		case f.Type == "URLRewrite" && f.URLRewrite != nil:
 			a.Rewrite = &model.Rewrite{Host: f.URLRewrite.Hostname}
@@ -265,6 +499,8 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, b
 			} else if fr := f.RequestMirror.Fraction; fr != nil && fr.Denominator > 0 {
 				a.Mirror.Percent = 100 * float64(fr.Numerator) / float64(fr.Denominator)
 			}
+		case f.Type == "CORS" && f.CORS != nil:
+			a.CORS = corsPolicy(f.CORS.AllowOrigins, f.CORS.AllowMethods, f.CORS.AllowHeaders, f.CORS.ExposeHeaders, f.CORS.MaxAge, f.CORS.AllowCredentials)
 		case f.Type == "ExtensionRef":
 			b.issue(obj, fp, "ExtensionRef filters are implementation-specific: not imported")
 		default:
@@ -280,7 +516,13 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, b
 			}
 		}
 		if t.BackendRequest != "" {
-			b.issue(obj, rp+".timeouts.backendRequest", "per-try timeouts are not imported")
+			// The timeout of each request to a backend: Envoy's per-try
+			// timeout, which bounds the first try too.
+			if d, err := time.ParseDuration(t.BackendRequest); err == nil {
+				a.Retries = &model.Retries{PerTryTimeout: model.Duration(d)}
+			} else {
+				b.issue(obj, rp+".timeouts.backendRequest", "cannot read duration %q: not imported", t.BackendRequest)
+			}
 		}
 	}
 	if len(rule.Retry) > 0 {
@@ -333,7 +575,7 @@ func (b *builder) ruleAction(obj, ns, rp string, rule httpRule) (model.Action, b
 		// The spec answers 500 when a rule has no usable backend.
 		b.issue(obj, rp+".backendRefs", "no usable backend: imported as a 500 response, as the Gateway API specifies")
 		a.Respond = &model.Respond{Status: 500}
-		a.Rewrite, a.Mirror = nil, nil
+		a.Rewrite, a.Mirror, a.Timeout, a.Retries = nil, nil, 0, nil
 	}
 	return a, true
 }
@@ -352,6 +594,12 @@ func (b *builder) backend(obj, ns, path string, ref backendRef) (string, bool) {
 	if ref.Namespace != "" && ref.Namespace != ns {
 		b.issue(obj, path+".namespace", "cross-namespace reference to %s/%s: imported, but no ReferenceGrant is checked", ref.Namespace, ref.Name)
 		ns = ref.Namespace
+	}
+	if b.services != nil && !b.services[ns+"/"+ref.Name] {
+		// The input holds the Services: one it lacks does not exist, and
+		// the reference does not resolve.
+		b.issue(obj, path, "Service %s/%s is not in the input: skipped", ns, ref.Name)
+		return "", false
 	}
 	return b.upstream(ns, ref.Name, ref.Port), true
 }

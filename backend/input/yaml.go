@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -26,8 +29,54 @@ func YAML(name string, data []byte) ([]*yaml.Node, error) {
 	if err := checkDensity(name, data); err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	// Parsing is most of the cost of a large file: its documents are
+	// parsed in parallel, then measured in order as one stream.
+	docs, perr := parseChunks(data, runtime.GOMAXPROCS(0))
 	c := checker{name: name, expanded: map[*yaml.Node]shape{}}
+	for i, doc := range docs {
+		if err := c.walk(doc, 0); err != nil {
+			return docs[:i], err
+		}
+	}
+	return docs, perr
+}
+
+// parseChunks parses the documents of data, split at document markers
+// into up to n chunks when data is large enough to gain from it.
+// On a syntax error it returns the documents before it and the error,
+// with lines counted from the start of data.
+func parseChunks(data []byte, n int) ([]*yaml.Node, error) {
+	chunks := splitStream(data, n)
+	if len(chunks) == 1 {
+		return parseStream(data, 0)
+	}
+	type result struct {
+		docs []*yaml.Node
+		err  error
+	}
+	results := make([]result, len(chunks))
+	var wg sync.WaitGroup
+	for i, ch := range chunks {
+		wg.Go(func() {
+			docs, err := parseStream(data[ch.start:ch.end], ch.line-1)
+			results[i] = result{docs, err}
+		})
+	}
+	wg.Wait()
+	var docs []*yaml.Node
+	for _, r := range results {
+		docs = append(docs, r.docs...)
+		if r.err != nil {
+			return docs, r.err
+		}
+	}
+	return docs, nil
+}
+
+// parseStream parses every document of data; lineOffset is added to the
+// lines of the nodes and of a syntax error.
+func parseStream(data []byte, lineOffset int) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
 	for {
 		doc := new(yaml.Node)
@@ -36,13 +85,87 @@ func YAML(name string, data []byte) ([]*yaml.Node, error) {
 			return docs, nil
 		}
 		if err != nil {
+			if lineOffset > 0 {
+				err = shiftLines(err, lineOffset)
+			}
 			return docs, err
 		}
-		if err := c.walk(doc, 0); err != nil {
-			return docs, err
+		if lineOffset > 0 {
+			shiftNode(doc, lineOffset)
 		}
 		docs = append(docs, doc)
 	}
+}
+
+// chunk is a part of a stream that starts at a document marker (or at the
+// start) and holds whole documents; line is its first line.
+type chunk struct{ start, end, line int }
+
+// minChunk is the least a chunk holds: smaller files are parsed at once.
+const minChunk = 256 << 10
+
+// splitStream cuts data into at most n chunks of whole documents. A line
+// that starts with "---" followed by a space or a line break always
+// starts a document (no scalar may hold one), so the chunks parse as the
+// whole would. Directives (lines starting with '%') apply to the
+// document that follows them, so a stream with any is not cut.
+func splitStream(data []byte, n int) []chunk {
+	whole := []chunk{{0, len(data), 1}}
+	if n < 2 || len(data) < 2*minChunk || bytes.Contains(data, []byte("\n%")) || bytes.HasPrefix(data, []byte("%")) {
+		return whole
+	}
+	size := max(len(data)/n, minChunk)
+	var out []chunk
+	start, line := 0, 1
+	for len(out) < n-1 {
+		from := start + size
+		if from >= len(data) {
+			break
+		}
+		at := -1
+		for i := from; i < len(data); {
+			j := bytes.Index(data[i:], []byte("\n---"))
+			if j < 0 {
+				break
+			}
+			k := i + j + 1 // the marker's first byte
+			if k+3 == len(data) || data[k+3] == ' ' || data[k+3] == '\n' || data[k+3] == '\r' || data[k+3] == '\t' {
+				at = k
+				break
+			}
+			i = k + 3
+		}
+		if at < 0 {
+			break
+		}
+		out = append(out, chunk{start, at, line})
+		line += bytes.Count(data[start:at], []byte("\n"))
+		start = at
+	}
+	if len(out) == 0 {
+		return whole
+	}
+	return append(out, chunk{start, len(data), line})
+}
+
+// shiftNode adds offset to the line of n and of every node under it
+// (aliases are pointers to nodes already counted).
+func shiftNode(n *yaml.Node, offset int) {
+	n.Line += offset
+	for _, c := range n.Content {
+		shiftNode(c, offset)
+	}
+}
+
+var errLine = regexp.MustCompile(`line (\d+)`)
+
+// shiftLines moves the line numbers of a parser error by offset.
+func shiftLines(err error, offset int) error {
+	msg := errLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		return "line " + strconv.Itoa(n+offset)
+	})
+	return errors.New(msg)
 }
 
 // CheckYAML checks data as YAML does, for callers that decode it with

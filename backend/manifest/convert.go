@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -134,9 +135,23 @@ func convertStruct(n *yaml.Node, t reflect.Type, path string, skip map[string]bo
 	return out
 }
 
+// fieldCache holds jsonFields per struct type: a file of thousands of
+// routes would otherwise walk the same struct types for every document.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields lists the JSON field names of struct t and their types,
-// flattening embedded structs the way encoding/json does.
+// flattening embedded structs the way encoding/json does. The map is
+// shared: callers must not change it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := structFields(t)
+	fieldCache.Store(t, m)
+	return m
+}
+
+func structFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -151,7 +166,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range jsonFields(ft) {
+				for k, v := range structFields(ft) {
 					if _, shadowed := out[k]; !shadowed {
 						out[k] = v
 					}

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -145,6 +147,7 @@ func Load(name string, data []byte) (*File, error) {
 		msg = strings.TrimPrefix(msg, ": ")
 		add(line, "", "invalid YAML: %s", msg)
 	}
+	var jobs []job
 	for _, root := range docs {
 		if len(root.Content) == 0 {
 			continue
@@ -168,45 +171,92 @@ func Load(name string, data []byte) (*File, error) {
 			continue
 		}
 		f.declared[kind+"/"+name] = true
-		before := len(probs)
 		if name == "" {
 			add(n.Line, "name", "required")
 		}
-		var docProbs []Problem
-		value := convert(n, typeOf(obj), "", map[string]bool{"kind": true}, func(line int, field, msg string) {
-			docProbs = append(docProbs, Problem{File: f.Name, Line: line, Field: field, Message: msg})
-		})
-		probs = append(probs, docProbs...)
-		if len(probs) > before {
+		jobs = append(jobs, job{kind: kind, name: name, node: n, obj: obj})
+	}
+	decodeAll(f.Name, jobs)
+	if routes := countKind(jobs, model.KindRoute); routes > 0 {
+		f.Workspace.Routes = make([]model.Route, 0, routes)
+	}
+	for _, j := range jobs {
+		probs = append(probs, j.probs...)
+		if len(j.probs) > 0 || j.name == "" {
 			continue
 		}
-		raw, err := json.Marshal(value)
-		if err != nil {
-			add(n.Line, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
-			continue
-		}
-		// The structural walk above has the lines; the strict decoder is
-		// the one every input path shares, with its limits (object size,
-		// condition depth and size, numbers that do not fit).
-		if err := strictjson.Decode(raw, obj); err != nil {
-			fields := model.ErrorFields(err)
-			if len(fields) == 0 {
-				add(n.Line, "", "%s", model.ErrorMessage(err))
-			}
-			for _, fe := range fields {
-				add(lineAt(n, splitPath(fe.Field)), fe.Field, "%s", fe.Message)
-			}
-			continue
-		}
-		list := listName(kind)
-		f.byList[list] = append(f.byList[list], document{kind: kind, name: name, node: n})
-		f.Workspace.Add(obj)
+		list := listName(j.kind)
+		f.byList[list] = append(f.byList[list], document{kind: j.kind, name: j.name, node: j.node})
+		f.Workspace.Add(j.obj)
 	}
 	if len(probs) > 0 {
 		sortProblems(probs)
 		return f, &Error{Problems: probs}
 	}
 	return f, nil
+}
+
+// job is one document to decode into obj; probs are its problems.
+type job struct {
+	kind, name string
+	node       *yaml.Node
+	obj        model.Object
+	probs      []Problem
+}
+
+func countKind(jobs []job, kind string) int {
+	n := 0
+	for _, j := range jobs {
+		if j.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// decodeAll decodes the documents of a file, spread over the processors:
+// they are independent, and a file of thousands of routes spends most of
+// its load time here.
+func decodeAll(file string, jobs []job) {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(jobs); i += workers {
+				jobs[i].decode(file)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// decode checks the document's structure against its kind (every unknown
+// field and type mismatch, with lines), then decodes it with the strict
+// decoder every input path shares, with its limits (object size,
+// condition depth and size, numbers that do not fit).
+func (j *job) decode(file string) {
+	n := j.node
+	add := func(line int, field, msg string) {
+		j.probs = append(j.probs, Problem{File: file, Line: line, Field: field, Message: msg})
+	}
+	value := convert(n, typeOf(j.obj), "", map[string]bool{"kind": true}, add)
+	if len(j.probs) > 0 {
+		return
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		add(n.Line, "", strings.TrimPrefix(err.Error(), "json: "))
+		return
+	}
+	if err := strictjson.Decode(raw, j.obj); err != nil {
+		fields := model.ErrorFields(err)
+		if len(fields) == 0 {
+			add(n.Line, "", model.ErrorMessage(err))
+		}
+		for _, fe := range fields {
+			add(lineAt(n, splitPath(fe.Field)), fe.Field, fe.Message)
+		}
+	}
 }
 
 // Merge combines errors about one file into a single *Error, problems

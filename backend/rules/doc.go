@@ -66,7 +66,8 @@
 // manager prepares it:
 //
 //   - host: the Host header (or :authority), else the URL's host, with any
-//     ":port" removed (the translator sets strip_any_host_port; an IPv6
+//     ":port" ignored (the translator sets ignore_port_in_host_matching,
+//     which leaves the header the upstream receives as sent; an IPv6
 //     literal keeps its brackets). Every host comparison is ASCII
 //     case-insensitive, including prefix, suffix, contains and regex.
 //     "*.example.com" (in ==, !=, in, not in) matches a.example.com and

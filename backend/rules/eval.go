@@ -586,7 +586,7 @@ func applyAction(res *Result, cr *compiledRule, v *view, req Request, vars map[s
 	case len(a.Forward) > 0:
 		res.Upstream = pickBackend(a.Forward, req.Random)
 		res.Path = v.fullPath
-		res.Host = v.host
+		res.Host = v.hostSent
 		if rw := a.Rewrite; rw != nil {
 			res.Path = rewritePath(rw, cr.rewriteRe, cr.when, v, querySuffix, vars)
 			switch {
@@ -670,8 +670,8 @@ func envoySubstitution(sub string) string {
 }
 
 // redirectURL builds the Location of a redirect (Envoy's RedirectAction).
-// The request's port is already gone (strip_any_host_port), so only an
-// explicit port appears in the URL.
+// The request's Host keeps its port unless the redirect sets a port, or
+// changes the scheme away from the one the port is the default of.
 func redirectURL(r *model.Redirect, when model.Condition, v *view, querySuffix string) string {
 	scheme := r.Scheme
 	if scheme == "" {
@@ -679,7 +679,13 @@ func redirectURL(r *model.Redirect, when model.Condition, v *view, querySuffix s
 	}
 	host := r.Host
 	if host == "" {
-		host = v.host
+		host = v.hostSent
+		if port, ok := strings.CutPrefix(host[len(stripPort(host)):], ":"); ok {
+			drop := r.Port != 0 || (scheme != v.scheme && (v.scheme == "https" && port == "443" || v.scheme == "http" && port == "80"))
+			if drop {
+				host = stripPort(host)
+			}
+		}
 	}
 	if r.Port != 0 {
 		host += ":" + strconv.Itoa(r.Port)

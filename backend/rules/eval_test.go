@@ -269,20 +269,20 @@ func TestRewrites(t *testing.T) {
 		wantPath string
 		wantHost string
 	}{
-		"no rewrite keeps path and strips port": {`path.prefix("/a")`, model.Rewrite{}, Request{URL: "http://Shop.com:8080/a/b?x=1"}, "/a/b?x=1", "Shop.com"},
-		"prefix keeps query":                    {`path.prefix("/api")`, model.Rewrite{PathPrefix: "/v2"}, Request{URL: "/api/users?id=1"}, "/v2/users?id=1", ""},
-		"prefix to slash doubles slash":         {`path.prefix("/prefix")`, model.Rewrite{PathPrefix: "/"}, Request{URL: "/prefix/etc"}, "//etc", ""},
-		"prefix with trailing slash":            {`path.prefix("/prefix/")`, model.Rewrite{PathPrefix: "/"}, Request{URL: "/prefix/etc"}, "/etc", ""},
-		"prefix ignoreCase keeps length":        {`path.prefix("/API", ignoreCase)`, model.Rewrite{PathPrefix: "/v2"}, Request{URL: "/api/x"}, "/v2/x", ""},
-		"segment prefix":                        {`host == "a" && path.segmentPrefix("/api")`, model.Rewrite{PathPrefix: "/internal"}, Request{URL: "http://a/api/x"}, "/internal/x", "a"},
-		"exact replaces the whole path":         {`path == "/old"`, model.Rewrite{PathPrefix: "/new"}, Request{URL: "/old?q"}, "/new?q", ""},
-		"regex on path without query":           {`path.prefix("/")`, model.Rewrite{PathRegex: &model.RegexSub{Pattern: `^/service/([^/]+)(/.*)$`, Substitution: `\2/instance/\1`}}, Request{URL: "/service/foo/v1/api?a=$1"}, "/v1/api/instance/foo?a=$1", ""},
-		"regex replaces all":                    {`path.prefix("/")`, model.Rewrite{PathRegex: &model.RegexSub{Pattern: `a`, Substitution: `$b`}}, Request{URL: "/aXa"}, "/$bX$b", ""},
-		"template":                              {`path.template("/users/{id}/{rest=**}")`, model.Rewrite{PathTemplate: "/v2/{rest}/by-id/{id}"}, Request{URL: "/users/7/posts/1?x"}, "/v2/posts/1/by-id/7?x", ""},
-		"host literal":                          {``, model.Rewrite{Host: "internal:8080"}, Request{URL: "http://a.com/"}, "/", "internal:8080"},
-		"host from header":                      {``, model.Rewrite{HostFromHeader: "X-Target"}, Request{URL: "http://a.com/", Headers: hdr("x-target", "b.com", "x-target", "c.com")}, "/", "b.com"},
-		"host from missing header":              {``, model.Rewrite{HostFromHeader: "x-target"}, Request{URL: "http://a.com/"}, "/", "a.com"},
-		"host from empty header":                {``, model.Rewrite{HostFromHeader: "x-target"}, Request{URL: "http://a.com/", Headers: hdr("x-target", "")}, "/", "a.com"},
+		"no rewrite keeps path and the Host header with its port": {`path.prefix("/a")`, model.Rewrite{}, Request{URL: "http://Shop.com:8080/a/b?x=1"}, "/a/b?x=1", "Shop.com:8080"},
+		"prefix keeps query":             {`path.prefix("/api")`, model.Rewrite{PathPrefix: "/v2"}, Request{URL: "/api/users?id=1"}, "/v2/users?id=1", ""},
+		"prefix to slash doubles slash":  {`path.prefix("/prefix")`, model.Rewrite{PathPrefix: "/"}, Request{URL: "/prefix/etc"}, "//etc", ""},
+		"prefix with trailing slash":     {`path.prefix("/prefix/")`, model.Rewrite{PathPrefix: "/"}, Request{URL: "/prefix/etc"}, "/etc", ""},
+		"prefix ignoreCase keeps length": {`path.prefix("/API", ignoreCase)`, model.Rewrite{PathPrefix: "/v2"}, Request{URL: "/api/x"}, "/v2/x", ""},
+		"segment prefix":                 {`host == "a" && path.segmentPrefix("/api")`, model.Rewrite{PathPrefix: "/internal"}, Request{URL: "http://a/api/x"}, "/internal/x", "a"},
+		"exact replaces the whole path":  {`path == "/old"`, model.Rewrite{PathPrefix: "/new"}, Request{URL: "/old?q"}, "/new?q", ""},
+		"regex on path without query":    {`path.prefix("/")`, model.Rewrite{PathRegex: &model.RegexSub{Pattern: `^/service/([^/]+)(/.*)$`, Substitution: `\2/instance/\1`}}, Request{URL: "/service/foo/v1/api?a=$1"}, "/v1/api/instance/foo?a=$1", ""},
+		"regex replaces all":             {`path.prefix("/")`, model.Rewrite{PathRegex: &model.RegexSub{Pattern: `a`, Substitution: `$b`}}, Request{URL: "/aXa"}, "/$bX$b", ""},
+		"template":                       {`path.template("/users/{id}/{rest=**}")`, model.Rewrite{PathTemplate: "/v2/{rest}/by-id/{id}"}, Request{URL: "/users/7/posts/1?x"}, "/v2/posts/1/by-id/7?x", ""},
+		"host literal":                   {``, model.Rewrite{Host: "internal:8080"}, Request{URL: "http://a.com/"}, "/", "internal:8080"},
+		"host from header":               {``, model.Rewrite{HostFromHeader: "X-Target"}, Request{URL: "http://a.com/", Headers: hdr("x-target", "b.com", "x-target", "c.com")}, "/", "b.com"},
+		"host from missing header":       {``, model.Rewrite{HostFromHeader: "x-target"}, Request{URL: "http://a.com/"}, "/", "a.com"},
+		"host from empty header":         {``, model.Rewrite{HostFromHeader: "x-target"}, Request{URL: "http://a.com/", Headers: hdr("x-target", "")}, "/", "a.com"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -203,12 +203,13 @@ func clipQuote(s string) string {
 }
 
 // view is a request as Envoy's router sees it after the connection manager
-// has prepared it: port stripped from Host, fragment dropped from :path,
+// has prepared it: fragment dropped from :path,
 // header names lower-cased and repeated headers joined with ",".
 type view struct {
 	method    string
 	scheme    string
-	host      string // Host without port, as sent
+	hostSent  string // Host as sent, port included: what the upstream receives
+	host      string // Host without port: what host conditions compare
 	hostLower string // host, lower-cased for matching
 	fullPath  string // :path with query, without fragment
 	path      string // :path without query
@@ -248,6 +249,7 @@ func newView(req Request) *view {
 		scheme = "http"
 	}
 	v.scheme = strings.ToLower(scheme)
+	v.hostSent = host
 	v.host = stripPort(host)
 	v.hostLower = asciiLower(v.host)
 
@@ -293,8 +295,9 @@ func splitURL(raw string) (scheme, host, target string) {
 	return "", "", raw
 }
 
-// stripPort removes ":port" like Envoy's strip_any_host_port: from the last
-// ':' unless that colon is inside an IPv6 literal.
+// stripPort removes ":port" as Envoy's ignore_port_in_host_matching does
+// for matching: from the last ':' unless that colon is inside an IPv6
+// literal.
 func stripPort(host string) string {
 	i := strings.LastIndexByte(host, ':')
 	if i < 0 {

@@ -34,10 +34,10 @@ func httpConnectionManager(gw *model.Gateway, filters []*hcmv3.HttpFilter, probl
 			ConfigSource:    adsSource(),
 			RouteConfigName: gw.Name,
 		}},
-		// Rules compare hosts without the port.
-		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
-		HttpFilters:   filters,
-		AccessLog:     accessLogs(gw, problems),
+		// No strip_any_host_port: the route configuration ignores the
+		// port when matching hosts and leaves the Host header as sent.
+		HttpFilters: filters,
+		AccessLog:   accessLogs(gw, problems),
 	}
 }
 

@@ -182,14 +182,55 @@ func hostTest(c model.Condition, host string) (bool, error) {
 	return false, fmt.Errorf("operator %q is not supported on host", c.Op)
 }
 
-// authorityMatcher runs an undecided host test per request. strip_any_host_port
-// has removed the port; host comparisons ignore case.
+// authorityMatcher runs an undecided host test per request. The header
+// keeps its port (ignore_port_in_host_matching only affects the choice of
+// virtual host), so the test is a regular expression that accepts an
+// optional ":port" after the host; host comparisons ignore case.
 func authorityMatcher(l literal) (*routev3.HeaderMatcher, error) {
-	sm, err := valueMatcher(*l.pred, true)
+	re, err := hostRegex(*l.pred)
 	if err != nil {
 		return nil, err
 	}
+	sm := regexString("(?i)(?:" + re + ")(?::[0-9]+)?")
 	return &routev3.HeaderMatcher{Name: headerAuthority, HeaderMatchSpecifier: stringMatch(sm), InvertMatch: l.neg}, nil
+}
+
+// hostRegex is a host test as a regular expression of the host alone.
+func hostRegex(c model.Condition) (string, error) {
+	switch c.Op {
+	case model.OpEquals, model.OpExact:
+		return hostValueRegex(c.Value), nil
+	case model.OpIn:
+		if len(c.Values) == 0 {
+			return "", fmt.Errorf("in needs at least one value")
+		}
+		alts := make([]string, len(c.Values))
+		for i, v := range c.Values {
+			alts[i] = hostValueRegex(v)
+		}
+		return strings.Join(alts, "|"), nil
+	case model.OpPrefix:
+		return regexp.QuoteMeta(c.Value) + "[^:]*", nil
+	case model.OpSuffix:
+		return "[^:]*" + regexp.QuoteMeta(c.Value), nil
+	case model.OpContains:
+		return "[^:]*" + regexp.QuoteMeta(c.Value) + "[^:]*", nil
+	case model.OpRegex:
+		if err := checkRegex(c.Value); err != nil {
+			return "", err
+		}
+		return c.Value, nil
+	}
+	return "", fmt.Errorf("operator %q is not supported on %s", c.Op, c.Field)
+}
+
+// hostValueRegex matches one host value; "*.example.com" stands for any
+// name under example.com, as in a virtual host's domains.
+func hostValueRegex(v string) string {
+	if rest, ok := strings.CutPrefix(v, "*"); ok {
+		return ".+" + regexp.QuoteMeta(rest)
+	}
+	return regexp.QuoteMeta(v)
 }
 
 // hostValues collects the host values a term compares with for equality.

@@ -81,7 +81,7 @@ func (r *Resources) Version() string {
 				// Hash route configurations per virtual host: a rule edit
 				// changes one or two of them.
 				rh := sha256.New()
-				shell := &routev3.RouteConfiguration{Name: rc.Name}
+				shell := &routev3.RouteConfiguration{Name: rc.Name, IgnorePortInHostMatching: rc.IgnorePortInHostMatching}
 				rh.Write(d.marshal(shell))
 				for _, vh := range rc.VirtualHosts {
 					vs := d.digest(vh, live)

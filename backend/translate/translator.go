@@ -686,8 +686,12 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 		vh.Routes = slices.Clone(routes)
 		t.vhosts[i], t.vhostRoutes[i] = vh, vh.Routes
 	}
-	rc := &routev3.RouteConfiguration{Name: name, VirtualHosts: t.vhosts}
-	shell := &routev3.RouteConfiguration{Name: name}
+	// Host conditions compare the host without its port, and the upstream
+	// receives the Host header as sent (port included): Envoy's
+	// ignore_port_in_host_matching does both, where the connection
+	// manager's strip_any_host_port would rewrite the header.
+	rc := &routev3.RouteConfiguration{Name: name, VirtualHosts: t.vhosts, IgnorePortInHostMatching: true}
+	shell := &routev3.RouteConfiguration{Name: name, IgnorePortInHostMatching: true}
 	if err := shell.Validate(); err != nil {
 		return nil, fmt.Errorf("route configuration %s: %w", name, err)
 	}

@@ -18,7 +18,7 @@ func judge(ws model.Workspace, q request, random uint64) (want, got outcome, ok 
 	if err != nil || len(res.Routes) == 0 {
 		return want, got, false
 	}
-	router, err := sim.New(res.Routes[0], sim.Options{StripAnyHostPort: true})
+	router, err := sim.New(res.Routes[0], sim.Options{})
 	if err != nil {
 		return want, got, false
 	}

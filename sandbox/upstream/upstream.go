@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,8 +276,96 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if standsFor != "" {
 		w.Header().Set(HeaderStandsFor, standsFor)
 	}
+	chosen, err := chosenAnswer(r.Header)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if chosen.delay > 0 {
+		t := time.NewTimer(chosen.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if chosen.status != 0 {
+		status = chosen.status
+	}
+	for _, h := range chosen.headers {
+		w.Header().Add(h[0], h[1])
+	}
 	w.WriteHeader(status)
+	if chosen.body != nil {
+		_, _ = io.WriteString(w, *chosen.body)
+		return
+	}
 	_ = json.NewEncoder(w).Encode(echo)
+}
+
+// Request headers that choose the mock's answer, so a test can check what
+// a gateway does to a response (header filters, status-based retries, a
+// body it must pass on unchanged). They reach the mock like any header,
+// so a gateway that removes them removes the choice too.
+const (
+	// HeaderRespondStatus sets the status code (100-599).
+	HeaderRespondStatus = "x-routedeck-respond-status"
+	// HeaderRespondHeader adds a response header, written "name: value";
+	// repeat it for several.
+	HeaderRespondHeader = "x-routedeck-respond-header"
+	// HeaderRespondBody replaces the echo document with its value.
+	HeaderRespondBody = "x-routedeck-respond-body"
+	// HeaderRespondDelay holds the answer back for a duration ("1.5s", at
+	// most MaxRespondDelay), so a test can trip a gateway's timeout.
+	HeaderRespondDelay = "x-routedeck-respond-delay"
+)
+
+// MaxRespondDelay bounds HeaderRespondDelay.
+const MaxRespondDelay = time.Minute
+
+type answer struct {
+	delay   time.Duration
+	status  int
+	headers [][2]string
+	body    *string
+}
+
+// maxChosenHeaders bounds the response headers one request may choose.
+const maxChosenHeaders = 64
+
+func chosenAnswer(h http.Header) (answer, error) {
+	var a answer
+	if v := h.Get(HeaderRespondStatus); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n > 599 {
+			return a, fmt.Errorf("%s: %q is not a status code (100-599)", HeaderRespondStatus, v)
+		}
+		a.status = n
+	}
+	vals := h.Values(HeaderRespondHeader)
+	if len(vals) > maxChosenHeaders {
+		return a, fmt.Errorf("%s: more than %d headers", HeaderRespondHeader, maxChosenHeaders)
+	}
+	for _, v := range vals {
+		name, value, ok := strings.Cut(v, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return a, fmt.Errorf("%s: %q is not \"name: value\"", HeaderRespondHeader, v)
+		}
+		a.headers = append(a.headers, [2]string{name, strings.TrimSpace(value)})
+	}
+	if v := h.Get(HeaderRespondDelay); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > MaxRespondDelay {
+			return a, fmt.Errorf("%s: %q is not a duration from 0 to %s", HeaderRespondDelay, v, MaxRespondDelay)
+		}
+		a.delay = d
+	}
+	if vs := h.Values(HeaderRespondBody); len(vs) > 0 {
+		a.body = &vs[0]
+	}
+	return a, nil
 }
 
 // receivedHeaders lists the headers with lower-case names and the Host

@@ -141,25 +141,39 @@ type RouteTimeouts struct {
 	Request string `json:"request,omitempty"`
 }
 
-// GatewayAPIExport is the HTTPRoutes of a gateway and what did not translate.
+// GatewayAPIExport is the HTTPRoutes and GRPCRoutes of a gateway and what
+// did not translate.
 type GatewayAPIExport struct {
-	Routes []HTTPRoute    `json:"routes"`
-	Report []export.Issue `json:"report"`
+	Routes     []HTTPRoute    `json:"routes"`
+	GRPCRoutes []GRPCRoute    `json:"grpcRoutes,omitempty"`
+	Report     []export.Issue `json:"report"`
 }
 
-// Objects returns the routes as objects to apply.
+// Objects returns the routes as objects to apply: the HTTPRoutes, then
+// the GRPCRoutes.
 func (e GatewayAPIExport) Objects() ([]runtime.Object, error) {
-	out := make([]runtime.Object, 0, len(e.Routes))
-	for _, r := range e.Routes {
+	out := make([]runtime.Object, 0, len(e.Routes)+len(e.GRPCRoutes))
+	add := func(kind, name string, r any) error {
 		b, err := json.Marshal(r)
 		if err != nil {
-			return nil, fmt.Errorf("encode HTTPRoute %s: %w", r.Metadata.Name, err)
+			return fmt.Errorf("encode %s %s: %w", kind, name, err)
 		}
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(b); err != nil {
-			return nil, fmt.Errorf("encode HTTPRoute %s: %w", r.Metadata.Name, err)
+			return fmt.Errorf("encode %s %s: %w", kind, name, err)
 		}
 		out = append(out, u)
+		return nil
+	}
+	for _, r := range e.Routes {
+		if err := add(HTTPRouteKind, r.Metadata.Name, r); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range e.GRPCRoutes {
+		if err := add(GRPCRouteKind, r.Metadata.Name, r); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -180,6 +194,12 @@ func ExportGatewayAPI(ws model.Workspace, gateway, namespace string) GatewayAPIE
 			"(exact path, longest prefix, method, most headers, most query parameters), so rules that overlap may pick differently")
 	}
 	for _, r := range rules {
+		if isGRPC(r) {
+			if gr, ok := exportGRPCRule(ws, r, gateway, namespace, &rep); ok {
+				out.GRPCRoutes = append(out.GRPCRoutes, gr)
+			}
+			continue
+		}
 		if hr, ok := exportRule(ws, r, gateway, namespace, &rep); ok {
 			out.Routes = append(out.Routes, hr)
 		}
@@ -250,27 +270,7 @@ func exportRule(ws model.Workspace, r *model.Route, gateway, namespace string, r
 		}
 		rule.Filters = append(rule.Filters, HTTPFilter{Type: "RequestRedirect", RequestRedirect: red})
 	default:
-		for i, b := range a.Forward {
-			field := fmt.Sprintf("then.forward[%d]", i)
-			u := export.Upstream(ws, b.Upstream)
-			if u == nil || u.Kubernetes == nil {
-				rep.Add(r.Name, field, "upstream %q is not a Kubernetes Service; HTTPRoute backends are Services", b.Upstream)
-				continue
-			}
-			ref := BackendRef{Name: u.Kubernetes.Service, Port: u.Kubernetes.Port}
-			if u.Kubernetes.Namespace != namespace {
-				ref.Namespace = u.Kubernetes.Namespace
-				rep.Add(r.Name, field, "Service %s/%s is in another namespace: it needs a ReferenceGrant there", u.Kubernetes.Namespace, u.Kubernetes.Service)
-			}
-			if len(a.Forward) > 1 {
-				w := max(b.Weight, 0)
-				ref.Weight = &w
-			}
-			if b.Headers != nil {
-				rep.Add(r.Name, field+".headers", "per-backend header changes are not exported")
-			}
-			rule.BackendRefs = append(rule.BackendRefs, ref)
-		}
+		rule.BackendRefs = backendRefs(ws, r, HTTPRouteKind, namespace, rep)
 		if len(rule.BackendRefs) == 0 {
 			rep.Skip(r.Name, "then.forward", "no Kubernetes backend to send to")
 			return hr, false
@@ -310,6 +310,35 @@ func exportRule(ws model.Workspace, r *model.Route, gateway, namespace string, r
 	export.UnsupportedPolicies(rep, r)
 	hr.Spec.Rules = []HTTPRouteRule{rule}
 	return hr, true
+}
+
+// backendRefs are the Services a rule forwards to, reporting the upstreams
+// that are not Services.
+func backendRefs(ws model.Workspace, r *model.Route, kind, namespace string, rep *export.Report) []BackendRef {
+	var out []BackendRef
+	a := r.Then
+	for i, b := range a.Forward {
+		field := fmt.Sprintf("then.forward[%d]", i)
+		u := export.Upstream(ws, b.Upstream)
+		if u == nil || u.Kubernetes == nil {
+			rep.Add(r.Name, field, "upstream %q is not a Kubernetes Service; %s backends are Services", b.Upstream, kind)
+			continue
+		}
+		ref := BackendRef{Name: u.Kubernetes.Service, Port: u.Kubernetes.Port}
+		if u.Kubernetes.Namespace != namespace {
+			ref.Namespace = u.Kubernetes.Namespace
+			rep.Add(r.Name, field, "Service %s/%s is in another namespace: it needs a ReferenceGrant there", u.Kubernetes.Namespace, u.Kubernetes.Service)
+		}
+		if len(a.Forward) > 1 {
+			w := max(b.Weight, 0)
+			ref.Weight = &w
+		}
+		if b.Headers != nil {
+			rep.Add(r.Name, field+".headers", "per-backend header changes are not exported")
+		}
+		out = append(out, ref)
+	}
+	return out
 }
 
 func headerModifier(rule, field string, m *model.HeaderMutation, rep *export.Report) *HeaderModifier {

@@ -3530,6 +3530,7 @@ export interface components {
         GatewayAPIExport: {
             from?: string;
             routes?: Record<string, never>[];
+            grpcRoutes?: Record<string, never>[];
             report?: components["schemas"]["ExportIssue"][];
             yaml?: string;
             applied?: components["schemas"]["Applied"][];

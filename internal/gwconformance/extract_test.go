@@ -1,0 +1,489 @@
+package gwconformance
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	pb "sigs.k8s.io/gateway-api/conformance/echo-basic/grpcechoserver"
+	gwgrpc "sigs.k8s.io/gateway-api/conformance/utils/grpc"
+	gwhttp "sigs.k8s.io/gateway-api/conformance/utils/http"
+	"sigs.k8s.io/gateway-api/conformance/utils/roundtripper"
+)
+
+// The conformance tests keep their expectations in Go: each test's Test
+// function builds []http.ExpectedResponse literals and sends each one to
+// a gateway address obtained from kubernetes.GatewayAndHTTPRoutesMustBeAccepted.
+// Running those functions needs a Kubernetes cluster, so the runner reads
+// the same literals from the test sources instead, with the module's own
+// types, and binds each case to the gateway (and listener) its address
+// came from.
+
+// confTest is one conformance test read from its source file.
+type confTest struct {
+	Name      string
+	Features  []string
+	Manifests []string
+	Cases     []confCase
+	// Unread counts the expectations the reader could not evaluate;
+	// reported, so a new construct in the sources cannot pass silently.
+	Unread []string
+}
+
+// confCase is one expected response and where it is sent.
+type confCase struct {
+	Gateway   string // Gateway name (namespace gateway-conformance-infra)
+	Namespace string
+	Listener  string // first listener named in the gateway ref; "" for the first listener
+	// ByHostPort: the listener on the port of the Host header.
+	ByHostPort bool
+	Expected   gwhttp.ExpectedResponse
+	// GRPC is set instead of Expected for a GRPCRoute test.
+	GRPC *gwgrpc.ExpectedResponse
+}
+
+type gwRef struct {
+	namespace, name, listener string
+	// byHostPort: the listener is the one on the port of the request's
+	// Host header (port 80 without one).
+	byHostPort bool
+}
+
+// readTests parses one test source file: its ConformanceTests, whose Test
+// may be another test's (Test: Other.Test).
+func readTests(path string) ([]*confTest, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	lits := map[string]*ast.CompositeLit{}
+	var names []string
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok {
+			continue
+		}
+		for _, sp := range gd.Specs {
+			vs, ok := sp.(*ast.ValueSpec)
+			if !ok || len(vs.Values) != 1 {
+				continue
+			}
+			if cl, ok := vs.Values[0].(*ast.CompositeLit); ok && exprString(cl.Type) == "suite.ConformanceTest" {
+				lits[vs.Names[0].Name] = cl
+				names = append(names, vs.Names[0].Name)
+			}
+		}
+	}
+	var out []*confTest
+	for _, name := range names {
+		ct := &confTest{}
+		for _, el := range lits[name].Elts {
+			kv, ok := el.(*ast.KeyValueExpr)
+			if !ok {
+				continue
+			}
+			switch exprString(kv.Key) {
+			case "ShortName":
+				ct.Name, _ = strconv.Unquote(exprString(kv.Value))
+			case "Features":
+				for _, e := range kv.Value.(*ast.CompositeLit).Elts {
+					ct.Features = append(ct.Features, strings.TrimPrefix(exprString(e), "features."))
+				}
+			case "Manifests":
+				for _, e := range kv.Value.(*ast.CompositeLit).Elts {
+					s, _ := strconv.Unquote(exprString(e))
+					ct.Manifests = append(ct.Manifests, s)
+				}
+			case "Test":
+				fn, ok := kv.Value.(*ast.FuncLit)
+				if sel, isSel := kv.Value.(*ast.SelectorExpr); isSel {
+					fn, ok = testFunc(lits[exprString(sel.X)])
+				}
+				if !ok {
+					ct.Unread = append(ct.Unread, "Test "+exprString(kv.Value))
+					continue
+				}
+				ct.readBody(fn.Body)
+			}
+		}
+		out = append(out, ct)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no suite.ConformanceTest", path)
+	}
+	return out, nil
+}
+
+// testFunc is the Test function literal of a ConformanceTest literal.
+func testFunc(cl *ast.CompositeLit) (*ast.FuncLit, bool) {
+	if cl == nil {
+		return nil, false
+	}
+	for _, el := range cl.Elts {
+		if kv, ok := el.(*ast.KeyValueExpr); ok && exprString(kv.Key) == "Test" {
+			fn, ok := kv.Value.(*ast.FuncLit)
+			return fn, ok
+		}
+	}
+	return nil, false
+}
+
+// body walks a Test function in source order, tracking the string
+// variables, gateway names and addresses, and the pending test cases.
+type body struct {
+	ct          *confTest
+	strs        map[string]string
+	nns         map[string]gwRef // NamespacedName variables
+	addrs       map[string]gwRef // gateway address variables
+	pending     []gwhttp.ExpectedResponse
+	pendingGRPC []gwgrpc.ExpectedResponse
+}
+
+func (ct *confTest) readBody(b *ast.BlockStmt) {
+	w := &body{ct: ct, strs: map[string]string{}, nns: map[string]gwRef{}, addrs: map[string]gwRef{}}
+	ast.Inspect(b, w.visit)
+}
+
+func (w *body) visit(n ast.Node) bool {
+	switch n := n.(type) {
+	case *ast.AssignStmt:
+		if len(n.Lhs) != 1 || len(n.Rhs) != 1 {
+			// gwAddr, err := ... style: take the first name.
+			if len(n.Rhs) == 1 && len(n.Lhs) > 1 {
+				w.assign(exprString(n.Lhs[0]), n.Rhs[0])
+			}
+			return true
+		}
+		w.assign(exprString(n.Lhs[0]), n.Rhs[0])
+	case *ast.ValueSpec:
+		for i, name := range n.Names {
+			if i < len(n.Values) {
+				w.assign(name.Name, n.Values[i])
+			} else if exprString(n.Type) == "[]http.ExpectedResponse" {
+				w.pending = nil
+			}
+		}
+	case *ast.CallExpr:
+		fn := exprString(n.Fun)
+		if fn == "grpc.MakeRequestAndExpectEventuallyConsistentResponse" && len(n.Args) == 5 {
+			w.grpcCall(n)
+			return false
+		}
+		if !strings.HasPrefix(fn, "http.MakeRequestAndExpect") || len(n.Args) < 5 {
+			return true
+		}
+		addr, ok := w.addrs[exprString(n.Args[3])]
+		if !ok {
+			w.ct.Unread = append(w.ct.Unread, "a request to "+exprString(n.Args[3]))
+			return true
+		}
+		if fn != "http.MakeRequestAndExpectEventuallyConsistentResponse" {
+			w.ct.Unread = append(w.ct.Unread, fn)
+			return true
+		}
+		cases := w.pending
+		if lit, ok := n.Args[4].(*ast.CompositeLit); ok {
+			var er gwhttp.ExpectedResponse
+			if err := w.eval(lit, reflect.ValueOf(&er).Elem()); err != nil {
+				w.ct.Unread = append(w.ct.Unread, err.Error())
+				return true
+			}
+			cases = []gwhttp.ExpectedResponse{er}
+		} else {
+			w.pending = nil // sent: the next call has its own cases
+		}
+		for _, c := range cases {
+			w.ct.Cases = append(w.ct.Cases, confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, ByHostPort: addr.byHostPort, Expected: c})
+		}
+		return false
+	}
+	return true
+}
+
+func (w *body) assign(name string, rhs ast.Expr) {
+	switch v := rhs.(type) {
+	case *ast.BasicLit:
+		if s, err := strconv.Unquote(v.Value); err == nil {
+			w.strs[name] = s
+		}
+	case *ast.CompositeLit:
+		switch exprString(v.Type) {
+		case "types.NamespacedName":
+			var ref gwRef
+			for _, el := range v.Elts {
+				kv := el.(*ast.KeyValueExpr)
+				s, _ := w.str(kv.Value)
+				if exprString(kv.Key) == "Name" {
+					ref.name = s
+				} else {
+					ref.namespace = s
+				}
+			}
+			w.nns[name] = ref
+		case "[]http.ExpectedResponse":
+			w.pending = nil
+			w.appendCases(v.Elts)
+		case "[]grpc.ExpectedResponse":
+			w.pendingGRPC = nil
+			for _, e := range v.Elts {
+				var er gwgrpc.ExpectedResponse
+				if err := w.eval(e, reflect.ValueOf(&er).Elem()); err != nil {
+					w.ct.Unread = append(w.ct.Unread, err.Error())
+					continue
+				}
+				w.pendingGRPC = append(w.pendingGRPC, er)
+			}
+		}
+	case *ast.Ident:
+		if a, ok := w.addrs[v.Name]; ok {
+			if _, again := w.addrs[name]; again {
+				// An address chosen in code (by the request's port):
+				// the request goes to the listener its Host names.
+				a = gwRef{namespace: a.namespace, name: a.name, byHostPort: true}
+			}
+			w.addrs[name] = a
+		}
+	case *ast.CallExpr:
+		fn := exprString(v.Fun)
+		switch {
+		case fn == "append" && len(v.Args) > 0 && exprString(v.Args[0]) == name:
+			w.appendCases(v.Args[1:])
+		case strings.HasPrefix(fn, "kubernetes.GatewayAndHTTPRoutesMustBeAccepted") || strings.HasPrefix(fn, "kubernetes.GatewayAndRoutesMustBeAccepted"):
+			for _, a := range v.Args {
+				ref, ok := a.(*ast.CallExpr)
+				if !ok || exprString(ref.Fun) != "kubernetes.NewGatewayRef" {
+					continue
+				}
+				gw := w.nns[exprString(ref.Args[0])]
+				if len(ref.Args) > 1 {
+					gw.listener, _ = w.str(ref.Args[1])
+				}
+				w.addrs[name] = gw
+			}
+		}
+	}
+}
+
+// grpcCall binds the pending gRPC cases (or the literal) to the gateway of
+// the call's address.
+func (w *body) grpcCall(n *ast.CallExpr) {
+	addr, ok := w.addrs[exprString(n.Args[3])]
+	if !ok {
+		w.ct.Unread = append(w.ct.Unread, "a request to "+exprString(n.Args[3]))
+		return
+	}
+	cases := w.pendingGRPC
+	if lit, ok := n.Args[4].(*ast.CompositeLit); ok {
+		var er gwgrpc.ExpectedResponse
+		if err := w.eval(lit, reflect.ValueOf(&er).Elem()); err != nil {
+			w.ct.Unread = append(w.ct.Unread, err.Error())
+			return
+		}
+		cases = []gwgrpc.ExpectedResponse{er}
+	} else {
+		w.pendingGRPC = nil
+	}
+	for _, c := range cases {
+		w.ct.Cases = append(w.ct.Cases, confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, GRPC: &c})
+	}
+}
+
+func (w *body) appendCases(elts []ast.Expr) {
+	for _, e := range elts {
+		if cl, ok := e.(*ast.CompositeLit); ok && exprString(cl.Type) == "[]http.ExpectedResponse" {
+			w.appendCases(cl.Elts) // append(testCases, []http.ExpectedResponse{...}...)
+			continue
+		}
+		var er gwhttp.ExpectedResponse
+		if err := w.eval(e, reflect.ValueOf(&er).Elem()); err != nil {
+			w.ct.Unread = append(w.ct.Unread, err.Error())
+			continue
+		}
+		w.pending = append(w.pending, er)
+	}
+}
+
+func (w *body) str(e ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.Ident:
+		s, ok := w.strs[e.Name]
+		return s, ok
+	}
+	return "", false
+}
+
+// named are the types the literals of the tests use, by their name in
+// the sources.
+var named = map[string]reflect.Type{
+	"http.ExpectedResponse":        reflect.TypeFor[gwhttp.ExpectedResponse](),
+	"http.Request":                 reflect.TypeFor[gwhttp.Request](),
+	"http.ExpectedRequest":         reflect.TypeFor[gwhttp.ExpectedRequest](),
+	"http.Response":                reflect.TypeFor[gwhttp.Response](),
+	"http.MirroredBackend":         reflect.TypeFor[gwhttp.MirroredBackend](),
+	"http.BackendRef":              reflect.TypeFor[gwhttp.BackendRef](),
+	"roundtripper.RedirectRequest": reflect.TypeFor[roundtripper.RedirectRequest](),
+	"grpc.ExpectedResponse":        reflect.TypeFor[gwgrpc.ExpectedResponse](),
+	"grpc.RequestMetadata":         reflect.TypeFor[gwgrpc.RequestMetadata](),
+	"grpc.Response":                reflect.TypeFor[gwgrpc.Response](),
+	"pb.EchoRequest":               reflect.TypeFor[pb.EchoRequest](),
+}
+
+// eval sets v from the literal expression e, for the kinds of values the
+// test literals hold; anything else is an error naming the expression.
+func (w *body) eval(e ast.Expr, v reflect.Value) error {
+	switch x := e.(type) {
+	case *ast.UnaryExpr:
+		if x.Op == token.AND && v.Kind() == reflect.Pointer {
+			nv := reflect.New(v.Type().Elem())
+			if err := w.eval(x.X, nv.Elem()); err != nil {
+				return err
+			}
+			v.Set(nv)
+			return nil
+		}
+	case *ast.CompositeLit:
+		if x.Type != nil {
+			if t, ok := named[exprString(x.Type)]; ok && v.Kind() == reflect.Pointer && v.Type().Elem() == t {
+				nv := reflect.New(t)
+				if err := w.eval(x, nv.Elem()); err != nil {
+					return err
+				}
+				v.Set(nv)
+				return nil
+			}
+		}
+		switch v.Kind() {
+		case reflect.Struct:
+			for _, el := range x.Elts {
+				kv, ok := el.(*ast.KeyValueExpr)
+				if !ok {
+					return fmt.Errorf("positional literal %s", exprString(x))
+				}
+				f := v.FieldByName(exprString(kv.Key))
+				if !f.IsValid() {
+					return fmt.Errorf("no field %s in %s", exprString(kv.Key), v.Type())
+				}
+				if err := w.eval(kv.Value, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		case reflect.Slice:
+			s := reflect.MakeSlice(v.Type(), len(x.Elts), len(x.Elts))
+			for i, el := range x.Elts {
+				if err := w.eval(el, s.Index(i)); err != nil {
+					return err
+				}
+			}
+			v.Set(s)
+			return nil
+		case reflect.Map:
+			m := reflect.MakeMap(v.Type())
+			for _, el := range x.Elts {
+				kv := el.(*ast.KeyValueExpr)
+				k, val := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+				if err := w.eval(kv.Key, k); err != nil {
+					return err
+				}
+				if err := w.eval(kv.Value, val); err != nil {
+					return err
+				}
+				m.SetMapIndex(k, val)
+			}
+			v.Set(m)
+			return nil
+		case reflect.Pointer:
+			nv := reflect.New(v.Type().Elem())
+			if err := w.eval(x, nv.Elem()); err != nil {
+				return err
+			}
+			v.Set(nv)
+			return nil
+		}
+	case *ast.BasicLit:
+		switch v.Kind() {
+		case reflect.String:
+			s, err := strconv.Unquote(x.Value)
+			if err != nil {
+				return err
+			}
+			v.SetString(s)
+			return nil
+		case reflect.Int, reflect.Int32, reflect.Int64:
+			n, err := strconv.ParseInt(x.Value, 0, 64)
+			if err != nil {
+				return err
+			}
+			v.SetInt(n)
+			return nil
+		}
+	case *ast.Ident:
+		switch {
+		case x.Name == "true" || x.Name == "false":
+			v.SetBool(x.Name == "true")
+			return nil
+		case x.Name == "nil":
+			return nil
+		case v.Kind() == reflect.String:
+			if s, ok := w.strs[x.Name]; ok {
+				v.SetString(s)
+				return nil
+			}
+		}
+	case *ast.SelectorExpr:
+		// codes.Unimplemented and the other gRPC codes.
+		if v.Type() == reflect.TypeFor[codes.Code]() && exprString(x.X) == "codes" {
+			for c := range codes.Code(17) {
+				if c.String() == x.Sel.Name {
+					v.SetUint(uint64(c))
+					return nil
+				}
+			}
+		}
+	case *ast.CallExpr:
+		// ptr.To[int32](50) and the like.
+		if strings.HasPrefix(exprString(x.Fun), "ptr.To") && len(x.Args) == 1 && v.Kind() == reflect.Pointer {
+			nv := reflect.New(v.Type().Elem())
+			if err := w.eval(x.Args[0], nv.Elem()); err != nil {
+				return err
+			}
+			v.Set(nv)
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot read %s as %s", exprString(e), v.Type())
+}
+
+// exprString prints an expression back as source, enough to compare names.
+func exprString(e ast.Expr) string {
+	switch x := e.(type) {
+	case nil:
+		return ""
+	case *ast.Ident:
+		return x.Name
+	case *ast.SelectorExpr:
+		return exprString(x.X) + "." + x.Sel.Name
+	case *ast.BasicLit:
+		return x.Value
+	case *ast.ArrayType:
+		return "[]" + exprString(x.Elt)
+	case *ast.StarExpr:
+		return "*" + exprString(x.X)
+	case *ast.IndexExpr:
+		return exprString(x.X) + "[" + exprString(x.Index) + "]"
+	case *ast.CallExpr:
+		return exprString(x.Fun) + "(...)"
+	case *ast.CompositeLit:
+		return exprString(x.Type) + "{...}"
+	}
+	return fmt.Sprintf("%T", e)
+}
