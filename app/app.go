@@ -239,6 +239,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Fingerprinter: st.Keys(),
 		Certs:         &Certs{CA: s.ca, Store: st},
 		AccessLog:     s.accessLog,
+		Info:          s,
 	})
 	if s.cfg.Listen == "" {
 		return nil
@@ -365,6 +366,27 @@ func (s *Service) AccessLog() *accesslog.Store { return s.accessLog }
 // ADSAddr is the address Envoys connect to (a loopback port of the
 // sandbox's own without ADSListen).
 func (s *Service) ADSAddr() net.Addr { return s.adsAddr }
+
+// ServerInfo tells clients where proxies reach ADS and which CA vouches
+// for it.
+func (s *Service) ServerInfo(context.Context) (api.ServerInfo, error) {
+	info := api.ADSInfo{
+		Listen:      s.adsAddr.String(),
+		Address:     api.DialAddress(s.adsAddr, s.cfg.ADSNames),
+		Plaintext:   s.cfg.ADSInsecurePlaintext,
+		SandboxOnly: s.cfg.ADSListen == "",
+	}
+	if !info.Plaintext {
+		host, _, _ := net.SplitHostPort(info.Listen)
+		info.ServerNames = pki.ServerNames(host, s.cfg.ADSNames)
+		ca, err := s.ca.BundlePEM()
+		if err != nil {
+			return api.ServerInfo{}, err
+		}
+		info.CA = string(ca)
+	}
+	return api.ServerInfo{ADS: info}, nil
+}
 
 // ADS is the running ADS server.
 func (s *Service) ADS() *xds.Server { return s.ads }

@@ -96,6 +96,9 @@ type Deps struct {
 	Certs Certs
 	// AccessLog is the request log the gateways' proxies report to.
 	AccessLog AccessLog
+	// Info tells clients how proxies reach the server's ADS; nil answers
+	// GET /server with 501.
+	Info ServerInfoSource
 	// MaxBodyBytes limits request bodies; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// SecureCookies marks the session cookie Secure (serve behind TLS).
@@ -165,6 +168,7 @@ func NewHandler(deps Deps) http.Handler {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		})
 		r.With(need(auth.RoleViewer)).Get("/openapi.json", serveOpenAPI)
+		r.With(need(auth.RoleViewer)).Get("/server", s.serverInfo)
 
 		r.Route("/auth", func(r chi.Router) {
 			// Login carries its credentials in the body.

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+)
+
+type fixedInfo ServerInfo
+
+func (f fixedInfo) ServerInfo(context.Context) (ServerInfo, error) { return ServerInfo(f), nil }
+
+func TestServerInfo(t *testing.T) {
+	info := ServerInfo{ADS: ADSInfo{Listen: "0.0.0.0:18443", Address: "ads.example.com:18443", ServerNames: []string{"ads.example.com"}, CA: "-----BEGIN CERTIFICATE-----\n"}}
+	a := newTestAPI(t, func(d *Deps) { d.Info = fixedInfo(info) })
+	got := a.do(t, "viewer", "GET", "/api/v1/server", nil).must(t, http.StatusOK).json(t)
+	ads, _ := got["ads"].(map[string]any)
+	if ads["address"] != "ads.example.com:18443" || ads["listen"] != "0.0.0.0:18443" || ads["plaintext"] != false || ads["ca"] != info.ADS.CA {
+		t.Errorf("GET /server: %v", got)
+	}
+	fields := a.do(t, "viewer", "GET", "/api/v1/server?verbose=1", nil).must(t, http.StatusBadRequest).problemFields(t)
+	if fields["verbose"] == "" {
+		t.Errorf("unknown query parameter not named: %v", fields)
+	}
+	a.do(t, "", "GET", "/api/v1/server", nil).must(t, http.StatusUnauthorized)
+
+	bare := newTestAPI(t)
+	bare.do(t, "viewer", "GET", "/api/v1/server", nil).must(t, http.StatusNotImplemented)
+}
+
+func TestDialAddress(t *testing.T) {
+	tests := map[string]struct {
+		listen string
+		names  []string
+		want   string
+	}{
+		"loopback":              {"127.0.0.1:18000", nil, "127.0.0.1:18000"},
+		"a host":                {"10.1.2.3:443", []string{"ads.example.com"}, "10.1.2.3:443"},
+		"wildcard v4":           {"0.0.0.0:18000", nil, "127.0.0.1:18000"},
+		"wildcard v6":           {"[::]:18000", nil, "127.0.0.1:18000"},
+		"wildcard with a name":  {"0.0.0.0:18000", []string{"ads.example.com", "10.0.0.1"}, "ads.example.com:18000"},
+		"wildcard with an ipv6": {"[::]:9", []string{"fd00::1"}, "[fd00::1]:9"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			addr, err := net.ResolveTCPAddr("tcp", tc.listen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := DialAddress(addr, tc.names); got != tc.want {
+				t.Errorf("DialAddress(%s, %v) = %s, want %s", tc.listen, tc.names, got, tc.want)
+			}
+		})
+	}
+}
