@@ -76,6 +76,9 @@ func ExportEnvoy(tests []Test) (*checktool.TestFile, []Skipped) {
 			HostRewrite:  e.Host,
 			PathRedirect: e.Redirect,
 		}
+		if e.UpstreamIn != nil {
+			skipped = append(skipped, Skipped{Test: t.Name, Field: "expect.upstreamIn", Reason: "router_check_tool checks one cluster name; set request.random to pin a member of the split"})
+		}
 		if e.Rule != nil {
 			skipped = append(skipped, Skipped{Test: t.Name, Field: "expect.rule", Reason: "router_check_tool cannot check which route matched"})
 		}

@@ -12,6 +12,7 @@ package routetest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,8 +36,17 @@ type Test struct {
 // checked. Pointers tell "not checked" from an expected empty value: rule ""
 // expects that no rule matches.
 type Expect struct {
-	Rule     *string `json:"rule,omitempty"`
+	Rule *string `json:"rule,omitempty"`
+	// Upstream is the upstream that must receive the request. When the
+	// matched rule splits traffic by weight, which upstream answers one
+	// request is chance, so there it only asks that Upstream is one of the
+	// split's (tests saved before UpstreamIn existed keep passing on
+	// their weighted rules instead of failing at random).
 	Upstream *string `json:"upstream,omitempty"`
+	// UpstreamIn asks that the request reaches one of these upstreams: a
+	// weighted split's members, which is what a test saved from one
+	// request on a weighted rule can promise.
+	UpstreamIn []string `json:"upstreamIn,omitempty"`
 	// Path is the :path the upstream receives (query included) and Host its
 	// Host header, after rewrites.
 	Path *string `json:"path,omitempty"`
@@ -53,7 +63,7 @@ type Expect struct {
 
 // empty reports whether nothing is expected.
 func (e Expect) empty() bool {
-	return e.Rule == nil && e.Upstream == nil && e.Path == nil && e.Host == nil && e.Redirect == nil &&
+	return e.Rule == nil && e.Upstream == nil && e.UpstreamIn == nil && e.Path == nil && e.Host == nil && e.Redirect == nil &&
 		e.Status == nil && len(e.RequestHeaders) == 0 && len(e.ResponseHeaders) == 0
 }
 
@@ -92,12 +102,30 @@ func (t *Test) Validate() error {
 	}
 	e := t.Expect
 	if e.empty() {
-		p.Add("expect", "expect at least one of rule, upstream, path, host, redirect, status, requestHeaders, responseHeaders")
+		p.Add("expect", "expect at least one of rule, upstream, upstreamIn, path, host, redirect, status, requestHeaders, responseHeaders")
+	}
+	if e.UpstreamIn != nil {
+		seen := map[string]bool{}
+		switch {
+		case len(e.UpstreamIn) == 0:
+			p.Add("expect.upstreamIn", "name at least one upstream, or leave upstreamIn out")
+		case e.Upstream != nil:
+			p.Add("expect.upstreamIn", "give upstream or upstreamIn, not both")
+		}
+		for i, u := range e.UpstreamIn {
+			switch {
+			case u == "":
+				p.Add(fmt.Sprintf("expect.upstreamIn[%d]", i), "must not be empty")
+			case seen[u]:
+				p.Add(fmt.Sprintf("expect.upstreamIn[%d]", i), "%q is listed twice", u)
+			}
+			seen[u] = true
+		}
 	}
 	if e.Status != nil && (*e.Status < 100 || *e.Status > 599) {
 		p.Add("expect.status", "must be an HTTP status between 100 and 599")
 	}
-	if e.Redirect != nil && (e.Upstream != nil && *e.Upstream != "" || e.Path != nil || len(e.RequestHeaders) > 0) {
+	if e.Redirect != nil && (e.Upstream != nil && *e.Upstream != "" || len(e.UpstreamIn) > 0 || e.Path != nil || len(e.RequestHeaders) > 0) {
 		p.Add("expect.redirect", "a redirected request reaches no upstream: drop upstream, path and requestHeaders")
 	}
 	for _, hs := range []struct {
@@ -151,6 +179,10 @@ type Outcome struct {
 	// forwarded); ResponseHeaders what the client got.
 	RequestHeaders  http.Header
 	ResponseHeaders http.Header
+	// Split lists the upstreams the matched rule's forward may pick (weight
+	// above 0), in the rule's order: more than one means the upstream of a
+	// single request is chance.
+	Split []string
 	// PartialResponseHeaders means the engine knows only some response
 	// headers (the evaluator knows what the rules set, not what an upstream
 	// adds): an expected header it does not report is not checked.
@@ -173,8 +205,11 @@ func (m Mismatch) String() string {
 	return fmt.Sprintf("%s: %s: expected %s, got %s", m.Engine, m.Field, m.Expected, m.Actual)
 }
 
-// Check compares an outcome with the expectations, field by field.
-func Check(engine string, e Expect, o Outcome) []Mismatch {
+// Check compares an outcome with the expectations, field by field. split is
+// what the matched rule may forward to (Outcome.Split of the reference
+// evaluator, which knows the rules; a data plane only sees the one upstream
+// it picked).
+func Check(engine string, e Expect, o Outcome, split []string) []Mismatch {
 	var out []Mismatch
 	str := func(field string, want *string, got string) {
 		if want != nil && *want != got {
@@ -182,7 +217,19 @@ func Check(engine string, e Expect, o Outcome) []Mismatch {
 		}
 	}
 	str("rule", e.Rule, o.Rule)
-	str("upstream", e.Upstream, o.Upstream)
+	switch {
+	case e.UpstreamIn != nil:
+		if !slices.Contains(e.UpstreamIn, o.Upstream) {
+			out = append(out, Mismatch{Engine: engine, Field: "upstreamIn", Expected: "one of " + showAll(e.UpstreamIn), Actual: show(o.Upstream)})
+		}
+	case e.Upstream != nil && len(split) > 1 && slices.Contains(split, *e.Upstream):
+		// A weighted rule: any member may answer this one request.
+		if !slices.Contains(split, o.Upstream) {
+			out = append(out, Mismatch{Engine: engine, Field: "upstream", Expected: show(*e.Upstream) + " or another upstream of the split " + showAll(split), Actual: show(o.Upstream)})
+		}
+	default:
+		str("upstream", e.Upstream, o.Upstream)
+	}
 	str("path", e.Path, o.Path)
 	str("host", e.Host, o.Host)
 	str("redirect", e.Redirect, o.Redirect)
@@ -233,6 +280,14 @@ func lookup(h http.Header, name string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+func showAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = show(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // show quotes a value so an empty one is visible.

@@ -3,6 +3,7 @@ package routetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -67,8 +68,31 @@ func TestRunEvaluator(t *testing.T) {
 			test: Test{Request: rules.Request{URL: "http://other.example.com/"},
 				Expect: Expect{Rule: ptr(""), Status: ptr(404)}},
 		},
+		"weighted rule, one member saved": {
+			test: Test{Request: rules.Request{URL: "http://shop.example.com/static/a"},
+				Expect: Expect{Rule: ptr("static"), Upstream: ptr("web-v2")}},
+		},
+		"weighted rule, membership": {
+			test: Test{Request: rules.Request{URL: "http://shop.example.com/static/a"},
+				Expect: Expect{UpstreamIn: []string{"web-v2", "web-v1"}}},
+		},
+		"weighted rule, not a member": {
+			test: Test{Request: rules.Request{URL: "http://shop.example.com/static/a"},
+				Expect: Expect{Upstream: ptr("web-v3")}},
+			want: []Mismatch{{EngineEvaluator, "upstream", `"web-v3"`, `"web-v1"`}},
+		},
+		"membership missed": {
+			test: Test{Request: rules.Request{URL: "/healthz"},
+				Expect: Expect{UpstreamIn: []string{"web-v1", "web-v2"}}},
+			want: []Mismatch{{EngineEvaluator, "upstreamIn", `one of "web-v1", "web-v2"`, `""`}},
+		},
+		"pinned random value is exact": {
+			test: Test{Request: rules.Request{URL: "http://shop.example.com/static/a", Random: 95},
+				Expect: Expect{Upstream: ptr("web-v1")}},
+			want: []Mismatch{{EngineEvaluator, "upstream", `"web-v1"`, `"web-v2"`}},
+		},
 		"every field wrong": {
-			test: Test{Request: rules.Request{URL: "http://shop.example.com/static/x", Headers: http.Header{"X-Debug": {"1"}}},
+			test: Test{Request: rules.Request{URL: "http://shop.example.com/static/x", Random: 1, Headers: http.Header{"X-Debug": {"1"}}},
 				Expect: Expect{Rule: ptr("health"), Upstream: ptr("web-v2"), Path: ptr("/static/x"), Host: ptr("shop.example.com"),
 					Status: ptr(503), RequestHeaders: map[string]*string{"x-team": ptr("ops"), "x-debug": ptr("1"), "x-missing": nil},
 					ResponseHeaders: map[string]*string{"cache-control": ptr("no-store")}}},
@@ -134,6 +158,37 @@ func TestRunDataPlane(t *testing.T) {
 	}
 }
 
+// TestRunDataPlaneWeighted: a data plane picks a split's member by chance,
+// so a test saved from one request on a weighted rule passes with either
+// member and fails with anything else, even with a pinned random value.
+func TestRunDataPlaneWeighted(t *testing.T) {
+	ws := loadWorkspace(t, "testdata/shop.yaml")
+	for _, random := range []uint64{0, 95} {
+		test := Test{Name: "canary", Gateway: "public", Request: rules.Request{URL: "http://shop.example.com/static/a", Random: random},
+			Expect: Expect{Rule: ptr("static"), Upstream: ptr("web-v2")}}
+		if random == 0 {
+			test.Expect.Upstream = ptr("web-v1")
+		}
+		tests := map[string]struct {
+			got     string
+			message string
+		}{
+			"web-v1": {"web-v1", ""},
+			"web-v2": {"web-v2", ""},
+			"outside the split": {"web-v3",
+				`sim: upstream: expected "` + *test.Expect.Upstream + `" or another upstream of the split "web-v1", "web-v2", got "web-v3"`},
+		}
+		for name, tc := range tests {
+			t.Run(fmt.Sprint(random, " ", name), func(t *testing.T) {
+				rep := Run(context.Background(), ws, []Test{test}, fakePlane{out: Outcome{Rule: "static", Upstream: tc.got}})
+				if rep.Items[0].Message != tc.message {
+					t.Errorf("message %q, want %q", rep.Items[0].Message, tc.message)
+				}
+			})
+		}
+	}
+}
+
 func TestReportErr(t *testing.T) {
 	ws := loadWorkspace(t, "testdata/shop.yaml")
 	rep := Run(context.Background(), ws, []Test{
@@ -165,6 +220,11 @@ func TestValidate(t *testing.T) {
 			Request: rules.Request{URL: "x", Method: "G T", Headers: http.Header{"bad header": {"v"}}},
 			Expect:  Expect{Status: ptr(42), Redirect: ptr("https://x/"), Upstream: ptr("web"), ResponseHeaders: map[string]*string{"a b": nil}}},
 			[]string{"expect.redirect", "expect.responseHeaders.a b", "expect.status", "name", "request.headers.bad header", "request.method", "request.url"}},
+		"upstreamIn": {Test{Name: "w", Gateway: "g", Request: rules.Request{URL: "/"},
+			Expect: Expect{Upstream: ptr("a"), UpstreamIn: []string{"a", "", "a"}}},
+			[]string{"expect.upstreamIn", "expect.upstreamIn[1]", "expect.upstreamIn[2]"}},
+		"empty upstreamIn": {Test{Name: "w", Gateway: "g", Request: rules.Request{URL: "/"}, Expect: Expect{UpstreamIn: []string{}}},
+			[]string{"expect.upstreamIn"}},
 		"reserved": {Test{Name: "run", Gateway: "g", Request: rules.Request{URL: "/"}, Expect: Expect{Status: ptr(200)}}, []string{"name"}},
 	}
 	for name, tc := range tests {

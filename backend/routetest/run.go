@@ -92,14 +92,22 @@ func Run(ctx context.Context, ws model.Workspace, tests []Test, dp DataPlane) Re
 				prog = rules.Compile(ws.Routes, t.Gateway)
 				programs[t.Gateway] = prog
 			}
-			res.Failures = Check(EngineEvaluator, t.Expect, EvaluatorOutcome(prog.Evaluate(t.Request), t.Request, gw))
+			ref := EvaluatorOutcome(prog.Evaluate(t.Request), t.Request, gw)
+			// A request with its own random value picks its member of a
+			// split in the evaluator as in router_check_tool; a data plane
+			// picks by chance whatever the test says.
+			evalSplit := ref.Split
+			if t.Request.Random != 0 {
+				evalSplit = nil
+			}
+			res.Failures = Check(EngineEvaluator, t.Expect, ref, evalSplit)
 			if dp != nil {
 				if err := ctx.Err(); err != nil {
 					res.Failures = append(res.Failures, Mismatch{Engine: dp.Name(), Actual: "not run: " + err.Error()})
 				} else if o, err := dp.Observe(ctx, t.Gateway, t.Request); err != nil {
 					res.Failures = append(res.Failures, Mismatch{Engine: dp.Name(), Actual: "request failed: " + err.Error()})
 				} else {
-					res.Failures = append(res.Failures, Check(dp.Name(), t.Expect, o)...)
+					res.Failures = append(res.Failures, Check(dp.Name(), t.Expect, o, ref.Split)...)
 				}
 			}
 		}
@@ -145,6 +153,11 @@ func EvaluatorOutcome(res rules.Result, req rules.Request, gw *model.Gateway) Ou
 	default:
 		o.Status = http.StatusOK
 		o.Upstream, o.Path, o.Host = res.Upstream, res.Path, res.Host
+		for i, b := range a.Forward {
+			if model.EffectiveWeight(a.Forward, i) > 0 {
+				o.Split = append(o.Split, b.Upstream)
+			}
+		}
 		o.RequestHeaders = http.Header{}
 		for name, vals := range req.Headers {
 			if strings.EqualFold(name, "host") || strings.HasPrefix(name, ":") {
