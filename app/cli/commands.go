@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -26,6 +30,11 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadManifest(name, data)
+}
+
+// loadManifest is loadFile for data already read.
+func loadManifest(name string, data []byte) (*manifest.File, error) {
 	f, loadErr := manifest.Load(name, data)
 	if f == nil {
 		return nil, loadErr
@@ -61,9 +70,38 @@ func (o *options) loadFile(name string) (*manifest.File, error) {
 		return f, err
 	}
 	if len(ws.Objects()) == 0 {
-		return nil, fmt.Errorf("%s: no documents", name)
+		return nil, fmt.Errorf("%s: %w", name, errNoDocuments)
 	}
 	return f, nil
+}
+
+// errNoDocuments is a file without objects.
+var errNoDocuments = errors.New("no documents")
+
+func isNoDocuments(err error) bool { return errors.Is(err, errNoDocuments) }
+
+// joinProblems merges problem lines ("file:line: ...") with the lines of
+// err, in line order, into one error (nil when there are none).
+func joinProblems(lines []string, err error) error {
+	if err != nil {
+		lines = append(lines, strings.Split(err.Error(), "\n")...)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(lines, func(a, b string) int { return cmp.Compare(lineNumber(a), lineNumber(b)) })
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// lineNumber reads N from "file:N: ...", or 0.
+func lineNumber(s string) int {
+	_, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0
+	}
+	n, _, _ := strings.Cut(rest, ":")
+	v, _ := strconv.Atoi(n)
+	return v
 }
 
 // withServerProblems adds what the server finds in the documents that
@@ -122,20 +160,36 @@ func newApplyCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
 		Short: "Create or update the objects of a multi-document YAML file, all or nothing",
-		Long: `apply sends every Gateway, Upstream and Route of FILE (- for stdin) to the
-server, which stores all of them or, if anything is wrong, none. Problems are
-reported as FILE:LINE: field: message, all of them at once.`,
+		Long: `apply sends every Gateway, Upstream, Route and Secret of FILE (- for stdin)
+to the server, which stores all of them or, if anything is wrong, none.
+RouteTest documents in the file are then created or updated one by one.
+Problems are reported as FILE:LINE: field: message, all of them at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
-			f, err := o.loadFile(file)
+			data, name, err := o.readInput(file)
 			if err != nil {
-				return withServerProblems(cmd.Context(), c, f, err)
+				return err
 			}
-			return f.Explain(o.applyWorkspace(cmd.Context(), c, f.Workspace))
+			tests, rest, testProblems := testDocs(name, data)
+			f, err := loadManifest(name, rest)
+			if len(tests)+len(testProblems) > 0 && f == nil && isNoDocuments(err) {
+				f, err = nil, nil // a file of tests alone
+			} else if err != nil {
+				err = withServerProblems(cmd.Context(), c, f, err)
+			}
+			if err := joinProblems(testProblems, err); err != nil {
+				return err
+			}
+			if f != nil {
+				if err := f.Explain(o.applyWorkspace(cmd.Context(), c, f.Workspace)); err != nil {
+					return err
+				}
+			}
+			return o.applyTests(cmd.Context(), c, name, tests)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "file to apply (- for stdin)")
@@ -188,8 +242,9 @@ func newGetCmd(o *options) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "get KIND [NAME] [-o table|yaml|json]",
-		Short: "Show gateways, upstreams or routes from the server's draft",
-		Long: `get lists objects of KIND (gateway, upstream, route), or shows one by NAME.
+		Short: "Show gateways, upstreams, routes, secrets or route tests from the server",
+		Long: `get lists objects of KIND (gateway, upstream, route, secret, routetest), or
+shows one by NAME.
 -o yaml prints the file format, ready for apply; -o json prints the API's JSON.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -205,6 +260,13 @@ func newGetCmd(o *options) *cobra.Command {
 			c, err := o.client()
 			if err != nil {
 				return err
+			}
+			if kind == kindRouteTest {
+				name := ""
+				if len(args) == 2 {
+					name = args[1]
+				}
+				return o.getTests(cmd.Context(), c, name, output)
 			}
 			var views []json.RawMessage
 			if len(args) == 2 {
@@ -254,7 +316,8 @@ func newDeleteCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete KIND NAME",
 		Short: "Delete an object from the draft",
-		Long: `delete removes a gateway, upstream, route or secret. With --version the server refuses
+		Long: `delete removes a gateway, upstream, route, secret or route test (routetest).
+With --version the server refuses
 if the object changed since you read it; objects still referenced cannot be
 deleted.`,
 		Args: cobra.ExactArgs(2),

@@ -27,8 +27,10 @@ func kindArg(s string) (kind, coll string, err error) {
 		return model.KindRoute, "routes", nil
 	case "secret", "secrets":
 		return model.KindSecret, "secrets", nil
+	case "routetest", "routetests", "test", "tests":
+		return kindRouteTest, "tests", nil
 	}
-	return "", "", fmt.Errorf("unknown kind %q: use gateway, upstream, route or secret", s)
+	return "", "", fmt.Errorf("unknown kind %q: use gateway, upstream, route, secret or routetest", s)
 }
 
 // objectFromView decodes an API object (with kind, whenText, version...)
