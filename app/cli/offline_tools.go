@@ -3,12 +3,16 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/sandbox/checktool"
 )
@@ -42,12 +46,12 @@ the same verdicts with the same exit status. No Envoy and no Bazel needed.`,
 }
 
 func newBootstrapCmd(o *options) *cobra.Command {
-	var gateway, ads, node, out string
+	var gateway, file, ads, node, out string
 	var adminPort int
 	var plaintext bool
 	tlsDirs := xds.ADSTLS{}
 	cmd := &cobra.Command{
-		Use:   "bootstrap --gateway G --ads HOST:PORT [--out DIR] [--cert-dir DIR] [--config-dir DIR]",
+		Use:   "bootstrap --gateway G [--ads HOST:PORT] [-f FILE] [--out DIR] [--cert-dir DIR] [--config-dir DIR]",
 		Short: "Print (or write) the Envoy bootstrap that connects a proxy of a gateway to routedeck's ADS",
 		Long: `bootstrap prints an Envoy bootstrap for a proxy of the gateway. ADS runs over
 mutual TLS: the proxy presents the certificate in --cert-dir (tls.crt,
@@ -55,6 +59,13 @@ tls.key, and ca.crt to check the server; write them with "routedeck certs
 issue --gateway G --out DIR") through two SDS files that must be in
 --config-dir. Envoy watches both directories, so a re-issued certificate is
 used without a restart.
+
+With --server (or ` + EnvServer + `) the server checks the gateway and
+supplies the ADS address its proxies dial and whether ADS runs in plaintext;
+--ads overrides the address when proxies reach the server by another name.
+Without a server the gateway is read from -f FILE or else the data
+directory, and --ads defaults to ` + defaultADS + `. An unknown gateway is
+an error either way.
 
 With --out DIR, bootstrap writes DIR/envoy.yaml and the two SDS files there
 (--config-dir defaults to DIR); without it, it prints the bootstrap and the
@@ -71,44 +82,32 @@ flag on loopback.`,
 				}
 				node = gateway + "-" + host
 			}
-			var adsTLS *xds.ADSTLS
-			if !plaintext {
-				if out != "" && tlsDirs.ConfigDir == "" {
-					abs, err := filepath.Abs(out)
-					if err != nil {
-						return err
-					}
-					tlsDirs.ConfigDir = abs
+			if out != "" && tlsDirs.ConfigDir == "" {
+				abs, err := filepath.Abs(out)
+				if err != nil {
+					return err
 				}
-				adsTLS = &tlsDirs
+				tlsDirs.ConfigDir = abs
 			}
-			b, err := xds.Bootstrap(gateway, node, ads, adminPort, adsTLS)
-			if err != nil {
-				return err
-			}
-			y, err := xds.BootstrapYAML(b)
+			opts := api.BootstrapOptions{Gateway: gateway, Node: node, ADS: ads, AdminPort: adminPort,
+				Plaintext: plaintext, CertDir: tlsDirs.CertDir, ConfigDir: tlsDirs.ConfigDir}
+			rep, err := o.renderBootstrap(cmd, opts, file)
 			if err != nil {
 				return err
 			}
 			if out == "" {
-				_, err = o.stdout.Write(y)
+				_, err = io.WriteString(o.stdout, rep.Bootstrap)
 				return err
 			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(out, BootstrapFile), y, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(out, BootstrapFile), []byte(rep.Bootstrap), 0o644); err != nil {
 				return err
 			}
-			if adsTLS != nil {
-				files, err := xds.SDSFiles(*adsTLS)
-				if err != nil {
+			for name, data := range rep.Files {
+				if err := os.WriteFile(filepath.Join(out, name), []byte(data), 0o644); err != nil {
 					return err
-				}
-				for name, data := range files {
-					if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
-						return err
-					}
 				}
 			}
 			fmt.Fprintf(o.stderr, "wrote %s\n", filepath.Join(out, BootstrapFile))
@@ -117,15 +116,68 @@ flag on loopback.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&gateway, "gateway", "", "gateway the proxy serves (its node.cluster)")
-	f.StringVar(&ads, "ads", "127.0.0.1:18000", "routedeck ADS address as the proxy reaches it")
+	f.StringVarP(&file, "file", "f", "", "without a server: read the gateway from this manifest instead of the data directory")
+	f.StringVar(&ads, "ads", "", "routedeck ADS address as the proxy reaches it (default: the server's; "+defaultADS+" without a server)")
 	f.StringVar(&node, "node", "", "node id (default GATEWAY-HOSTNAME)")
 	f.IntVar(&adminPort, "admin-port", 9901, "Envoy admin port on 127.0.0.1")
 	f.StringVar(&out, "out", "", "write envoy.yaml and the SDS files into this directory instead of printing")
 	f.StringVar(&tlsDirs.CertDir, "cert-dir", xds.DefaultCertDir, "where the proxy finds tls.crt, tls.key and ca.crt")
 	f.StringVar(&tlsDirs.ConfigDir, "config-dir", "", "where the proxy finds the SDS files (default --out, else "+xds.DefaultConfigDir+")")
-	f.BoolVar(&plaintext, "ads-insecure-plaintext", false, "connect to ADS without TLS (a server on loopback started with the same flag)")
+	f.BoolVar(&plaintext, "ads-insecure-plaintext", false, "connect to ADS without TLS (a server on loopback started with the same flag; taken from the server when one is named)")
 	_ = cmd.MarkFlagRequired("gateway")
 	return cmd
+}
+
+// defaultADS is the ADS address bootstrap dials when no server says better:
+// serve's default.
+const defaultADS = "127.0.0.1:18000"
+
+// renderBootstrap renders a bootstrap through the server when one is named
+// (which knows the gateway, its ADS address and TLS mode), else from file
+// or the data directory.
+func (o *options) renderBootstrap(cmd *cobra.Command, opts api.BootstrapOptions, file string) (api.BootstrapReply, error) {
+	if !o.viaServer(cmd) {
+		if _, err := o.gatewayFor(cmd, opts.Gateway, file); err != nil {
+			return api.BootstrapReply{}, err
+		}
+		if opts.ADS == "" {
+			opts.ADS = defaultADS
+		}
+		return api.RenderBootstrap(opts)
+	}
+	if file != "" {
+		return api.BootstrapReply{}, errors.New("-f reads the gateway from a file instead of a server: give one or the other")
+	}
+	c, err := o.client()
+	if err != nil {
+		return api.BootstrapReply{}, err
+	}
+	q := url.Values{"node": {opts.Node}, "adminPort": {strconv.Itoa(opts.AdminPort)}}
+	for k, v := range map[string]string{"ads": opts.ADS, "certDir": opts.CertDir, "configDir": opts.ConfigDir} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var rep api.BootstrapReply
+	if err := c.do(cmd.Context(), "GET", "/gateways/"+url.PathEscape(opts.Gateway)+"/bootstrap?"+q.Encode(), nil, &rep); err != nil {
+		return rep, err
+	}
+	if err := checkPlaintext(cmd, opts.Plaintext, rep.Plaintext); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// checkPlaintext refuses an --ads-insecure-plaintext that disagrees with
+// how the server serves ADS: the proxy could not connect.
+func checkPlaintext(cmd *cobra.Command, asked, server bool) error {
+	if f := cmd.Flag("ads-insecure-plaintext"); f == nil || !f.Changed || asked == server {
+		return nil
+	}
+	if server {
+		return errors.New("the server serves ADS in plaintext: drop --ads-insecure-plaintext=false")
+	}
+	return errors.New("the server serves ADS over mutual TLS: drop --ads-insecure-plaintext")
 }
 
 // BootstrapFile is the name bootstrap --out gives the bootstrap.

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,19 +34,42 @@ func TestCheckKeepsRouterCheckToolVerdicts(t *testing.T) {
 	}
 }
 
-func TestBootstrap(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := Run(context.Background(), []string{"bootstrap", "--gateway", "public", "--node", "n1", "--ads", "routedeck.infra:18000"}, strings.NewReader(""), &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut.String())
+func TestBootstrapOffline(t *testing.T) {
+	e := newEnv(t)
+	tests := map[string]struct {
+		args []string
+		code int
+		want []string
+	}{
+		"from a file": {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml", "--node", "n1", "--ads", "routedeck.infra:18000"}, 0,
+			[]string{"cluster: edge", "id: n1", "address: routedeck.infra", "port_value: 18000"}},
+		"default address": {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml"}, 0, []string{"address: 127.0.0.1", "port_value: 18000"}},
+		"unknown gateway in the file": {[]string{"--gateway", "nope", "-f", "testdata/shop.yaml"}, 1, []string{`has no gateway "nope"`}},
+		"unknown gateway in the data directory": {[]string{"--gateway", "nope"}, 1, []string{`gateway "nope"`, "not found"}},
+		"bad address": {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml", "--ads", "nope"}, 1, []string{"ads: want HOST:PORT"}},
 	}
-	for _, want := range []string{"cluster: public", "id: n1", "routedeck.infra"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("bootstrap lacks %q:\n%s", want, out.String())
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			out, errOut, code := e.run(t, "", append([]string{"bootstrap"}, tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s%s", code, tc.code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, out, errOut)
+				}
+			}
+		})
+	}
+	t.Run("no data directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "none")
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), []string{"bootstrap", "--gateway", "edge", "--data-dir", dir}, strings.NewReader(""), &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "no data directory") {
+			t.Errorf("exit %d: %s", code, errOut.String())
 		}
-	}
-	code = Run(context.Background(), []string{"bootstrap", "--gateway", "public", "--ads", "nope"}, strings.NewReader(""), &out, &errOut)
-	if code != 1 {
-		t.Errorf("bad --ads accepted")
-	}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("bootstrap created the data directory %s", dir)
+		}
+	})
 }

@@ -1,16 +1,19 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/pki"
 	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
@@ -21,7 +24,7 @@ func newManifestsCmd(o *options) *cobra.Command {
 	var days int
 	var opts kubepub.ManifestOptions
 	cmd := &cobra.Command{
-		Use:   "manifests --gateway G --ads HOST:PORT [--namespace NS] [--service-type LoadBalancer|NodePort] [--aws-nlb]",
+		Use:   "manifests --gateway G [--ads HOST:PORT] [-f FILE] [--namespace NS] [--service-type LoadBalancer|NodePort] [--aws-nlb]",
 		Short: "Print Kubernetes manifests that run a gateway's Envoys (for kubectl apply -f -)",
 		Long: `manifests prints a multi-document YAML stream: the Namespace (with
 --create-namespace), a kubernetes.io/tls Secret with a new ADS client
@@ -29,15 +32,21 @@ certificate of the gateway (tls.crt, tls.key) and routedeck's CA bundle
 (ca.crt), a ConfigMap holding the Envoy bootstrap and its SDS files, a
 Deployment running Envoy with both mounted, and a Service exposing the
 gateway's listeners. The gateway is read from -f FILE, or else from the
-data directory; the certificate is issued as "certs issue" does (through
-the server when one is named, else from the data directory).
+server when one is named (--server or ` + EnvServer + `), or else from the
+data directory; an unknown gateway is an error. With a server, the ADS
+address (unless --ads names another), its TLS mode and the CA come from it,
+and the certificate is issued through it (admin token); without one,
+--ads is required and the certificate is issued from the data directory.
 
 Applying the output again renews the certificate in place: Envoy picks up
 the updated Secret without a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gw, err := o.gatewayFor(cmd.Context(), gateway, file)
+			gw, err := o.gatewayFor(cmd, gateway, file)
 			if err != nil {
+				return err
+			}
+			if opts.ADS, opts.InsecurePlaintext, err = o.adsFor(cmd, opts.ADS, opts.InsecurePlaintext); err != nil {
 				return err
 			}
 			if !opts.InsecurePlaintext {
@@ -62,7 +71,7 @@ the updated Secret without a restart.`,
 	f := cmd.Flags()
 	f.StringVar(&gateway, "gateway", "", "gateway whose Envoys to run")
 	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the data directory")
-	f.StringVar(&opts.ADS, "ads", "", "routedeck ADS address as the pods reach it (HOST:PORT)")
+	f.StringVar(&opts.ADS, "ads", "", "routedeck ADS address as the pods reach it (HOST:PORT; default: the server's)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "namespace of the objects")
 	f.BoolVar(&opts.CreateNamespace, "create-namespace", false, "include the Namespace object")
 	f.StringVar(&opts.ServiceType, "service-type", "LoadBalancer", "Service type: LoadBalancer or NodePort")
@@ -71,15 +80,16 @@ the updated Secret without a restart.`,
 	f.Int32Var(&opts.Replicas, "replicas", 2, "Envoy replicas")
 	f.StringVar(&opts.Image, "image", kubepub.DefaultImage, "Envoy image")
 	f.IntVar(&days, "days", int(pki.DefaultLifetime/(24*time.Hour)), "lifetime of the ADS client certificate in days")
-	f.BoolVar(&opts.InsecurePlaintext, "ads-insecure-plaintext", false, "no ADS certificate: for a server started with the same flag (development only)")
+	f.BoolVar(&opts.InsecurePlaintext, "ads-insecure-plaintext", false, "no ADS certificate: for a server started with the same flag (development only; taken from the server when one is named)")
 	_ = cmd.MarkFlagRequired("gateway")
-	_ = cmd.MarkFlagRequired("ads")
 	return cmd
 }
 
-// gatewayFor reads gateway from file when given, else from the data
-// directory.
-func (o *options) gatewayFor(ctx context.Context, gateway, file string) (*model.Gateway, error) {
+// gatewayFor reads gateway from file when given, else from the server when
+// one is named, else from the data directory. A gateway that is not there
+// is an error.
+func (o *options) gatewayFor(cmd *cobra.Command, gateway, file string) (*model.Gateway, error) {
+	ctx := cmd.Context()
 	if file != "" {
 		f, err := o.loadFile(file)
 		if err != nil {
@@ -92,6 +102,26 @@ func (o *options) gatewayFor(ctx context.Context, gateway, file string) (*model.
 		}
 		return nil, fmt.Errorf("%s has no gateway %q", file, gateway)
 	}
+	if o.viaServer(cmd) {
+		c, err := o.client()
+		if err != nil {
+			return nil, err
+		}
+		var raw []byte
+		if err := c.do(ctx, "GET", "/gateways/"+url.PathEscape(gateway), nil, &raw); err != nil {
+			return nil, fmt.Errorf("gateway %q: %w", gateway, err)
+		}
+		obj, err := objectFromView(model.KindGateway, raw)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*model.Gateway), nil
+	}
+	// Opening a data directory that does not exist would create one, with
+	// a new master key, for nothing.
+	if _, err := os.Stat(filepath.Join(o.dataDir, app.DBFile)); err != nil {
+		return nil, fmt.Errorf("no server named (--server or %s), no -f FILE, and no data directory at %s to read gateway %q from", EnvServer, o.dataDir, gateway)
+	}
 	st, err := app.OpenStore(ctx, o.dataDir)
 	if err != nil {
 		return nil, err
@@ -102,6 +132,32 @@ func (o *options) gatewayFor(ctx context.Context, gateway, file string) (*model.
 		return nil, fmt.Errorf("gateway %q in %s: %w", gateway, o.dataDir, err)
 	}
 	return obj.(*model.Gateway), nil
+}
+
+// adsFor is the ADS address and TLS mode proxies use: the flags as given,
+// the rest from the server when one is named.
+func (o *options) adsFor(cmd *cobra.Command, ads string, plaintext bool) (string, bool, error) {
+	if !o.viaServer(cmd) {
+		if ads == "" {
+			return "", false, errors.New("--ads HOST:PORT is required without a server: the address the proxies reach routedeck's ADS at")
+		}
+		return ads, plaintext, nil
+	}
+	c, err := o.client()
+	if err != nil {
+		return "", false, err
+	}
+	var info api.ServerInfo
+	if err := c.do(cmd.Context(), "GET", "/server", nil, &info); err != nil {
+		return "", false, err
+	}
+	if err := checkPlaintext(cmd, plaintext, info.ADS.Plaintext); err != nil {
+		return "", false, err
+	}
+	if ads == "" {
+		ads = info.ADS.Address
+	}
+	return ads, info.ADS.Plaintext, nil
 }
 
 // exportIssue is one line of an export's report.

@@ -194,6 +194,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleEditor), long).Post("/rollback", s.rollback)
 						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
 						r.With(need(auth.RoleViewer)).Get("/lint", s.lintGateway)
+						r.With(need(auth.RoleViewer)).Get("/bootstrap", s.bootstrap)
 						r.With(need(auth.RoleViewer)).Get("/published", s.published)
 						r.With(need(auth.RoleViewer)).Get("/published/{version}", s.publishedVersion)
 						// Deploying and applying exports write to clusters

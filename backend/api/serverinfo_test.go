@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -53,4 +54,47 @@ func TestDialAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestBootstrapEndpoint(t *testing.T) {
+	info := ServerInfo{ADS: ADSInfo{Address: "ads.example.com:18443", CA: "PEM"}}
+	a := newTestAPI(t, func(d *Deps) { d.Info = fixedInfo(info) })
+	a.seed(t)
+	got := a.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?node=p1&certDir=/tls", nil).must(t, http.StatusOK).json(t)
+	boot, _ := got["bootstrap"].(string)
+	files, _ := got["files"].(map[string]any)
+	if got["ads"] != "ads.example.com:18443" || got["node"] != "p1" || got["ca"] != "PEM" || got["plaintext"] != false ||
+		!strings.Contains(boot, "ads.example.com") || !strings.Contains(boot, "cluster: public") || len(files) != 2 {
+		t.Errorf("bootstrap: %v", got)
+	}
+	for _, f := range files {
+		if !strings.Contains(f.(string), "/tls/") {
+			t.Errorf("SDS file ignores certDir: %s", f)
+		}
+	}
+	a.do(t, "viewer", "GET", "/api/v1/gateways/nope/bootstrap", nil).must(t, http.StatusNotFound)
+	fields := a.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?adminPort=70000&certDir=rel&node=a%20b&ads=x&color=red", nil).
+		must(t, http.StatusBadRequest).problemFields(t)
+	if len(fields) != 1 || fields["color"] == "" {
+		t.Errorf("unknown parameter: %v", fields)
+	}
+	fields = a.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?adminPort=70000&certDir=rel&node=a%20b", nil).
+		must(t, http.StatusBadRequest).problemFields(t)
+	for _, f := range []string{"adminPort", "certDir", "node"} {
+		if fields[f] == "" {
+			t.Errorf("no problem for %s: %v", f, fields)
+		}
+	}
+	fields = a.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?ads=nohost", nil).must(t, http.StatusBadRequest).problemFields(t)
+	if fields["ads"] == "" {
+		t.Errorf("bad ads: %v", fields)
+	}
+
+	// A server that does not know its ADS address needs ?ads.
+	bare := newTestAPI(t)
+	bare.seed(t)
+	if f := bare.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap", nil).must(t, http.StatusBadRequest).problemFields(t); f["ads"] == "" {
+		t.Errorf("no ads: %v", f)
+	}
+	bare.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?ads=10.0.0.1:18000", nil).must(t, http.StatusOK)
 }
