@@ -43,10 +43,10 @@ func TestBootstrapOffline(t *testing.T) {
 	}{
 		"from a file": {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml", "--node", "n1", "--ads", "routedeck.infra:18000"}, 0,
 			[]string{"cluster: edge", "id: n1", "address: routedeck.infra", "port_value: 18000"}},
-		"default address": {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml"}, 0, []string{"address: 127.0.0.1", "port_value: 18000"}},
-		"unknown gateway in the file": {[]string{"--gateway", "nope", "-f", "testdata/shop.yaml"}, 1, []string{`has no gateway "nope"`}},
+		"default address":                       {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml"}, 0, []string{"address: 127.0.0.1", "port_value: 18000"}},
+		"unknown gateway in the file":           {[]string{"--gateway", "nope", "-f", "testdata/shop.yaml"}, 1, []string{`has no gateway "nope"`}},
 		"unknown gateway in the data directory": {[]string{"--gateway", "nope"}, 1, []string{`gateway "nope"`, "not found"}},
-		"bad address": {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml", "--ads", "nope"}, 1, []string{"ads: want HOST:PORT"}},
+		"bad address":                           {[]string{"--gateway", "edge", "-f", "testdata/shop.yaml", "--ads", "nope"}, 1, []string{"ads: want HOST:PORT"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
