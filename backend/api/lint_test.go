@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // recordingPublisher publishes nothing: it answers with the next version,
@@ -42,7 +43,7 @@ func TestGatewayLint(t *testing.T) {
 			gateway: "public",
 			routes:  []map[string]any{lintRoute("api-copy", 5, map[string]any{"field": "path", "op": "prefix", "value": "/api"}, false)},
 			status:  http.StatusOK,
-			want: []lintFinding{{Rule: "api-copy", ShadowedBy: "api",
+			want: []lintFinding{{Rule: "api-copy", Kind: "shadowed", Severity: "error", ShadowedBy: "api",
 				Message: `never matches: rule "api" before it has the same condition`}},
 		},
 		"catch-all shadows everything after it": {
@@ -50,8 +51,8 @@ func TestGatewayLint(t *testing.T) {
 			routes:  []map[string]any{lintRoute("everything", 20, "", false)},
 			status:  http.StatusOK,
 			want: []lintFinding{
-				{Rule: "api", ShadowedBy: "everything", Message: `never matches: rule "everything" before it has no condition and takes every request`},
-				{Rule: "home", ShadowedBy: "everything", Message: `never matches: rule "everything" before it has no condition and takes every request`},
+				{Rule: "api", Kind: "shadowed", Severity: "error", ShadowedBy: "everything", Message: `never matches: rule "everything" before it has no condition and takes every request`},
+				{Rule: "home", Kind: "shadowed", Severity: "error", ShadowedBy: "everything", Message: `never matches: rule "everything" before it has no condition and takes every request`},
 			},
 		},
 		"a disabled duplicate is not a finding": {
@@ -85,10 +86,65 @@ func TestGatewayLint(t *testing.T) {
 			if got.Items == nil {
 				t.Fatalf("items is null, want a list: %s", r.body)
 			}
-			if diff := cmp.Diff(tc.want, got.Items); diff != "" {
+			if diff := cmp.Diff(tc.want, got.Items, ignoreWitness); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
+			for _, f := range got.Items {
+				if f.Witness == nil || f.Witness.TakenBy != f.ShadowedBy {
+					t.Errorf("%s: witness %+v", f.Rule, f.Witness)
+				}
+			}
 		})
+	}
+}
+
+// ignoreWitness compares findings without their witness requests (the
+// rules package checks those against the evaluator).
+var ignoreWitness = cmpopts.IgnoreFields(lintFinding{}, "Witness")
+
+func rateLimitOnly(notes []lintNote) []lintNote {
+	var out []lintNote
+	for _, n := range notes {
+		if n.Kind == "rate-limit" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestLintWitnessesAndFixes: the lint answer carries the witness request
+// and the rule that takes it, for the dashboard to show, notes partial
+// overlaps, and offers the fix of a rewrite that doubles a slash.
+func TestLintWitnessesAndFixes(t *testing.T) {
+	a := newTestAPI(t)
+	a.seed(t)
+	canary := lintRoute("canary", 60, `host == "shop.example.com" && path.prefix("/app")`, false)
+	canary["then"].(map[string]any)["rewrite"] = map[string]any{"pathPrefix": "/canary/"}
+	a.do(t, "editor", "POST", "/api/v1/routes", canary).must(t, http.StatusCreated)
+	a.do(t, "editor", "POST", "/api/v1/routes", lintRoute("posts", 70, `method == "POST"`, false)).must(t, http.StatusCreated)
+	body := a.do(t, "viewer", "GET", "/api/v1/gateways/public/lint", nil).must(t, http.StatusOK).json(t)
+
+	items, _ := body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("items %v", items)
+	}
+	f := items[0].(map[string]any)
+	w, _ := f["witness"].(map[string]any)
+	fix, _ := f["fix"].(map[string]any)
+	if f["rule"] != "canary" || f["kind"] != "rewrite-slash" || f["severity"] != "warning" ||
+		w["method"] != "GET" || w["url"] != "http://shop.example.com/app/x" ||
+		fix["field"] != "then.rewrite.pathPrefix" || fix["value"] != "/canary" {
+		t.Errorf("rewrite finding %v", f)
+	}
+	var overlap map[string]any
+	for _, n := range body["notes"].([]any) {
+		if n := n.(map[string]any); n["kind"] == "overlap" && n["rule"] == "canary" {
+			overlap = n
+		}
+	}
+	w, _ = overlap["witness"].(map[string]any)
+	if overlap == nil || overlap["shadowedBy"] != "posts" || w["method"] != "POST" || w["takenBy"] != "posts" {
+		t.Errorf("no overlap note of canary with posts: %v", body["notes"])
 	}
 }
 
@@ -100,7 +156,7 @@ func TestPublishWarnings(t *testing.T) {
 		"clean draft": {want: []lintFinding{}},
 		"shadowed rule": {
 			routes: []map[string]any{lintRoute("home-again", 0, `host == "shop.example.com"`, false)},
-			want: []lintFinding{{Rule: "home-again", ShadowedBy: "home",
+			want: []lintFinding{{Rule: "home-again", Kind: "shadowed", Severity: "error", ShadowedBy: "home",
 				Message: `never matches: rule "home" before it has the same condition`}},
 		},
 	}
@@ -119,7 +175,7 @@ func TestPublishWarnings(t *testing.T) {
 			if got.Version != 1 {
 				t.Errorf("version %d, want 1", got.Version)
 			}
-			if diff := cmp.Diff(tc.want, got.Warnings); diff != "" {
+			if diff := cmp.Diff(tc.want, got.Warnings, ignoreWitness); diff != "" {
 				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
@@ -146,15 +202,15 @@ func TestGatewayLintNotes(t *testing.T) {
 	}
 	// No host: the rule goes into shop.example.com's virtual host and the
 	// catch-all, two buckets of 10.
-	want := []lintNote{{Rule: "everywhere", Message: "rate limit counted per Envoy route: this rule becomes 2 routes (one per virtual host it can match, times its any/not alternatives), each with its own bucket, so up to 20 requests per 1s pass, not 10"}}
-	if diff := cmp.Diff(want, lint.Notes); diff != "" {
+	want := []lintNote{{Rule: "everywhere", Kind: "rate-limit", Message: "rate limit counted per Envoy route: this rule becomes 2 routes (one per virtual host it can match, times its any/not alternatives), each with its own bucket, so up to 20 requests per 1s pass, not 10"}}
+	if diff := cmp.Diff(want, rateLimitOnly(lint.Notes)); diff != "" {
 		t.Errorf("lint notes (-want +got):\n%s", diff)
 	}
 	var pub publishResponse
 	if err := json.Unmarshal(a.do(t, "editor", "POST", "/api/v1/gateways/public/publish", nil).must(t, http.StatusOK).body, &pub); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, pub.Notes); diff != "" {
+	if diff := cmp.Diff(want, rateLimitOnly(pub.Notes)); diff != "" {
 		t.Errorf("publish notes (-want +got):\n%s", diff)
 	}
 }

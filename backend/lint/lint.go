@@ -21,17 +21,31 @@ import (
 )
 
 // Finding is one rule of a gateway's draft that can never match.
+//
+// Kind is rules.FindingShadowed (severity error: the rule can never match)
+// or rules.FindingRewriteSlash (severity warning: its prefix rewrite
+// doubles or drops a slash, with the fix); Witness is a request that shows
+// it, checked with the evaluator.
 type Finding struct {
-	Rule       string `json:"rule"`
-	ShadowedBy string `json:"shadowedBy"`
-	Message    string `json:"message"`
+	Rule       string         `json:"rule"`
+	Kind       string         `json:"kind"`
+	Severity   string         `json:"severity"`
+	ShadowedBy string         `json:"shadowedBy"`
+	Message    string         `json:"message"`
+	Witness    *rules.Witness `json:"witness"`
+	Fix        *rules.Fix     `json:"fix"`
 }
 
 // Note is something an operator should know about a rule that still
-// works: today, a rate limit Envoy applies once per route the rule became.
+// works: an earlier rule that takes part of its requests (kind overlap,
+// with the rule and a request that shows it), or a rate limit Envoy
+// applies once per route the rule became (kind rate-limit).
 type Note struct {
-	Rule    string `json:"rule"`
-	Message string `json:"message"`
+	Rule       string         `json:"rule"`
+	Kind       string         `json:"kind"`
+	ShadowedBy string         `json:"shadowedBy,omitempty"`
+	Message    string         `json:"message"`
+	Witness    *rules.Witness `json:"witness,omitempty"`
 }
 
 // Report is what linting a gateway's draft says.
@@ -142,19 +156,24 @@ func (c *Cache) Report(ctx context.Context, gateway string) (Report, error) {
 	return rep, nil
 }
 
-// Compute lints gateway of ws. Lint only proves shadowing that is certain
-// (a catch-all or an identical condition earlier in evaluation order), so
-// every finding is a rule that takes no traffic. tr translates for the
+// Compute lints gateway of ws (rules.LintAll): every error finding is
+// certain, a rule that takes no traffic, and every witness request was
+// checked with the evaluator; partial overlaps go to the notes. tr translates for the
 // rate-limit notes; nil translates from cold.
 func Compute(ws model.Workspace, gateway string, tr *translate.Translator) Report {
 	out := Report{Items: []Finding{}, Notes: rateLimitNotes(ws, gateway, tr)}
-	for _, f := range rules.Lint(ws.Routes) {
+	for _, f := range rules.LintAll(ws.Routes) {
 		// A gateway workspace holds only this gateway's routes; the
 		// check keeps the answer right should that ever widen.
 		if f.Gateway != gateway {
 			continue
 		}
-		out.Items = append(out.Items, Finding{Rule: f.Rule, ShadowedBy: f.ShadowedBy, Message: f.Message})
+		if f.Severity == rules.SeverityInfo {
+			out.Notes = append(out.Notes, Note{Rule: f.Rule, Kind: f.Kind, ShadowedBy: f.ShadowedBy, Message: f.Message, Witness: f.Witness})
+			continue
+		}
+		out.Items = append(out.Items, Finding{Rule: f.Rule, Kind: f.Kind, Severity: f.Severity, ShadowedBy: f.ShadowedBy,
+			Message: f.Message, Witness: f.Witness, Fix: f.Fix})
 	}
 	return out
 }
@@ -182,7 +201,7 @@ func rateLimitNotes(ws model.Workspace, gateway string, tr *translate.Translator
 			continue
 		}
 		rl := r.Then.RateLimit
-		notes = append(notes, Note{Rule: r.Name, Message: fmt.Sprintf(
+		notes = append(notes, Note{Rule: r.Name, Kind: "rate-limit", Message: fmt.Sprintf(
 			"rate limit counted per Envoy route: this rule becomes %d routes (one per virtual host it can match, times its any/not alternatives), each with its own bucket, so up to %d requests per %s pass, not %d",
 			n, n*rl.Requests, time.Duration(rl.Per), rl.Requests)})
 	}

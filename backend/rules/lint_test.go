@@ -3,10 +3,12 @@ package rules
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -74,8 +76,12 @@ func TestLint(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, Lint(tc.routes), equateEmpty); diff != "" {
+			got := Lint(tc.routes)
+			if diff := cmp.Diff(tc.want, got, equateEmpty, ignoreWitness); diff != "" {
 				t.Fatalf("(-want +got):\n%s", diff)
+			}
+			for _, f := range got {
+				checkWitness(t, tc.routes, f)
 			}
 		})
 	}
@@ -148,8 +154,14 @@ func TestLintImplication(t *testing.T) {
 					Message: `never matches: rule "earlier" before it matches every request this one does`}}
 			}
 			got := Lint([]model.Route{route("earlier", 2, tc.earlier), route("later", 1, tc.later)})
-			if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
+			if diff := cmp.Diff(want, got, equateEmpty, ignoreWitness); diff != "" {
 				t.Fatalf("%s before %s (-want +got):\n%s", tc.earlier, tc.later, diff)
+			}
+			for _, f := range got {
+				if f.Kind != FindingShadowed || f.Severity != SeverityError {
+					t.Errorf("kind %q severity %q", f.Kind, f.Severity)
+				}
+				checkWitness(t, []model.Route{route("earlier", 2, tc.earlier), route("later", 1, tc.later)}, f)
 			}
 			if tc.reverse {
 				if got := Lint([]model.Route{route("earlier", 1, tc.earlier), route("later", 2, tc.later)}); len(got) != 0 {
@@ -157,6 +169,36 @@ func TestLintImplication(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ignoreWitness compares findings without their witness requests, which
+// checkWitness checks against the evaluator instead.
+var ignoreWitness = cmpopts.IgnoreFields(Finding{}, "Kind", "Severity", "Witness")
+
+// checkWitness fails unless f's witness (when it has one) does what the
+// finding says: the rule alone matches it, and the gateway's rules hand it
+// to the rule the witness names.
+func checkWitness(t *testing.T, routes []model.Route, f Finding) {
+	t.Helper()
+	w := f.Witness
+	if w == nil {
+		return
+	}
+	var rule []model.Route
+	for _, r := range routes {
+		if r.Name == f.Rule {
+			rule = append(rule, r)
+		}
+	}
+	req := w.Request()
+	if got := Compile(rule, "").Evaluate(req).Rule; got != f.Rule {
+		t.Errorf("%s: witness %s does not match the rule alone", f.Rule, w)
+	}
+	if w.TakenBy != "" {
+		if got := Compile(routes, f.Gateway).Evaluate(req).Rule; got != w.TakenBy {
+			t.Errorf("%s: witness %s goes to %q, not %q", f.Rule, w, got, w.TakenBy)
+		}
 	}
 }
 
@@ -262,7 +304,7 @@ func TestLintImplicationSound(t *testing.T) {
 	for i := range reqs {
 		reqs[i] = genImplRequest(r)
 	}
-	findings, checked := 0, 0
+	findings, checked, witnessed := 0, 0, 0
 	for i := range 6000 {
 		var a, b model.Condition
 		switch i % 4 {
@@ -284,6 +326,10 @@ func TestLintImplicationSound(t *testing.T) {
 			continue
 		}
 		findings++
+		if got[0].Witness != nil {
+			witnessed++
+			checkWitness(t, []model.Route{ra, rb}, got[0])
+		}
 		pa, pb := Compile([]model.Route{ra}, ""), Compile([]model.Route{rb}, "")
 		for _, req := range reqs {
 			if !matches(pb, req) {
@@ -298,7 +344,10 @@ func TestLintImplicationSound(t *testing.T) {
 	}
 	// Guard against a test that proves nothing: the pools are chosen so
 	// that findings and requests the later rule matches are common.
-	t.Logf("%d findings, %d requests checked", findings, checked)
+	t.Logf("%d findings (%d with a witness), %d requests checked", findings, witnessed, checked)
+	if witnessed < findings/2 {
+		t.Errorf("only %d of %d findings have a witness request", witnessed, findings)
+	}
 	if findings < 300 || checked < 3000 {
 		t.Fatalf("only %d findings and %d requests checked", findings, checked)
 	}
@@ -318,5 +367,110 @@ func BenchmarkLint10k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		Lint(rs)
+	}
+}
+
+func TestLintAll(t *testing.T) {
+	route := func(name string, priority int, when string, rewrite string) model.Route {
+		r := textRoute(name, when)
+		r.Gateway, r.Priority = "g", priority
+		if rewrite != "" {
+			r.Then.Rewrite = &model.Rewrite{PathPrefix: rewrite}
+		}
+		return r
+	}
+	type want struct {
+		rule, kind, severity, takenBy, witness, message string
+		fix                                             *Fix
+	}
+	tests := map[string]struct {
+		routes []model.Route
+		want   []want
+	}{
+		"doubled slash": {
+			routes: []model.Route{route("canary", 1, `host == "shop.example.com" && path.prefix("/app")`, "/canary/")},
+			want: []want{{rule: "canary", kind: FindingRewriteSlash, severity: SeverityWarning, witness: "GET http://shop.example.com/app/x",
+				message: "reaches the upstream as /canary//x",
+				fix:     &Fix{Field: "then.rewrite.pathPrefix", Value: "/canary", Message: `rewrite "/app" to "/canary": the slash after "/app" is kept from the request`}}},
+		},
+		"doubled slash to the root": {
+			routes: []model.Route{route("strip", 1, `path.prefix("/app") && method == "GET"`, "/")},
+			want: []want{{rule: "strip", kind: FindingRewriteSlash, severity: SeverityWarning, witness: "GET http://example.com/app/x",
+				message: "reaches the upstream as //x",
+				fix: &Fix{Field: "when", Value: `path.prefix("/app/") && method == "GET"`,
+					Message: `match "/app/" instead: the rewrite then replaces the slash too ("/app" alone no longer matches)`}}},
+		},
+		"dropped slash": {
+			routes: []model.Route{route("v2", 1, `path.prefix("/api/")`, "/v2")},
+			want: []want{{rule: "v2", kind: FindingRewriteSlash, severity: SeverityWarning, witness: "GET http://example.com/api/x",
+				message: "reaches the upstream as /v2x",
+				fix:     &Fix{Field: "then.rewrite.pathPrefix", Value: "/v2/", Message: `rewrite "/api/" to "/v2/": "/api/" ends with a slash the rewrite replaces`}}},
+		},
+		"slashes that agree": {
+			routes: []model.Route{route("a", 2, `path.prefix("/app/")`, "/canary/"), route("b", 1, `path.prefix("/b")`, "/c")},
+		},
+		"partial overlap": {
+			routes: []model.Route{route("gets", 2, `method == "GET" && host == "shop.example.com"`, ""), route("api", 1, `path.prefix("/api") && host == "shop.example.com"`, "")},
+			want: []want{{rule: "api", kind: FindingOverlap, severity: SeverityInfo, takenBy: "gets", witness: "GET http://shop.example.com/api/x",
+				message: `partly taken by rule "gets" before it: GET http://shop.example.com/api/x goes to "gets", not to this rule`}},
+		},
+		"a narrower rule first is no overlap": {
+			routes: []model.Route{route("v2", 2, `path.prefix("/api/v2")`, ""), route("api", 1, `path.prefix("/api")`, ""), route("default", 0, ``, "")},
+		},
+		"other hosts do not overlap": {
+			routes: []model.Route{route("a", 2, `host == "a.example.com"`, ""), route("b", 1, `host == "b.example.com" && path.prefix("/")`, "")},
+		},
+		"shadowed, with the witness": {
+			routes: []model.Route{route("all", 2, ``, ""), route("api", 1, `path.prefix("/api") && header["x-team"] == "shop"`, "")},
+			want: []want{{rule: "api", kind: FindingShadowed, severity: SeverityError, takenBy: "all", witness: "GET http://example.com/api/x with x-team: shop",
+				message: `never matches: rule "all" before it has no condition and takes every request`}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := LintAll(tc.routes)
+			if len(got) != len(tc.want) {
+				t.Fatalf("findings %+v, want %d", got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				f := got[i]
+				if f.Rule != w.rule || f.Kind != w.kind || f.Severity != w.severity || !strings.Contains(f.Message, w.message) {
+					t.Errorf("finding %+v, want %+v", f, w)
+				}
+				if f.Witness == nil || f.Witness.String() != w.witness || f.Witness.TakenBy != w.takenBy {
+					t.Errorf("witness %v, want %s taken by %q", f.Witness, w.witness, w.takenBy)
+				}
+				if diff := cmp.Diff(w.fix, f.Fix); diff != "" {
+					t.Errorf("fix (-want +got):\n%s", diff)
+				}
+				checkWitness(t, tc.routes, f)
+				if f.Fix != nil && f.Fix.Field == "then.rewrite.pathPrefix" {
+					// The fix removes the finding.
+					fixed := slices.Clone(tc.routes)
+					at := slices.IndexFunc(fixed, func(r model.Route) bool { return r.Name == f.Rule })
+					fixed[at].Then.Rewrite = &model.Rewrite{PathPrefix: f.Fix.Value}
+					if again := LintAll(fixed); len(again) != 0 {
+						t.Errorf("after the fix: %+v", again)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLintAll10k is BenchmarkLint10k with the overlap and rewrite
+// checks the API runs.
+func BenchmarkLintAll10k(b *testing.B) {
+	rs := make([]model.Route, 0, 10000)
+	for i := range 10000 {
+		c, err := Parse(fmt.Sprintf(`host == "h%d.example.com" && path.prefix("/p%d")`, i%1000, i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, model.Route{Meta: model.Meta{Name: fmt.Sprintf("r-%05d", i)}, Gateway: "g", Priority: i % 500, When: c})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		LintAll(rs)
 	}
 }
