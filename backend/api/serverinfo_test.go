@@ -98,3 +98,20 @@ func TestBootstrapEndpoint(t *testing.T) {
 	}
 	bare.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?ads=10.0.0.1:18000", nil).must(t, http.StatusOK)
 }
+
+// TestStaticEndpointsHealthUnknown: nothing has checked a static
+// endpoint, so it is routed to but its health is unknown, not healthy.
+func TestStaticEndpointsHealthUnknown(t *testing.T) {
+	a := newTestAPI(t)
+	a.seed(t)
+	items, _ := a.do(t, "viewer", "GET", "/api/v1/upstreams/web/endpoints", nil).must(t, http.StatusOK).json(t)["items"].([]any)
+	if len(items) == 0 {
+		t.Fatal("no endpoints")
+	}
+	for _, it := range items {
+		e := it.(map[string]any)
+		if e["health"] != "unknown" || e["healthy"] != true {
+			t.Errorf("static endpoint %v", e)
+		}
+	}
+}

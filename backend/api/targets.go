@@ -99,11 +99,11 @@ func (s *server) endpoints(w http.ResponseWriter, r *http.Request) {
 	case u.Static != nil:
 		for _, e := range u.Static.Endpoints {
 			weight := max(e.Weight, 1)
-			reply.Items = append(reply.Items, discovery.Endpoint{Address: e.Address, Port: e.Port, Weight: weight, Healthy: true, Source: discovery.SourceStatic})
+			reply.Items = append(reply.Items, discovery.Endpoint{Address: e.Address, Port: e.Port, Weight: weight, Healthy: true, Health: discovery.HealthUnknown, Source: discovery.SourceStatic})
 		}
 		discovery.SortEndpoints(reply.Items)
 	case u.DNS != nil:
-		reply.Items = append(reply.Items, discovery.Endpoint{Address: u.DNS.Host, Port: u.DNS.Port, Weight: 1, Healthy: true, Source: discovery.SourceDNS})
+		reply.Items = append(reply.Items, discovery.Endpoint{Address: u.DNS.Host, Port: u.DNS.Port, Weight: 1, Healthy: true, Health: discovery.HealthUnknown, Source: discovery.SourceDNS})
 	case s.Endpoints != nil:
 		// Discovery runs but has not picked the upstream up yet (it
 		// follows the store within a fraction of a second).

@@ -31,15 +31,29 @@ type Endpoint struct {
 	Address string `json:"address"`
 	Port    int    `json:"port"`
 	Weight  int    `json:"weight"`
-	// Healthy is the source's verdict (Kubernetes: ready; Consul: checks
-	// passing). Unhealthy endpoints are listed but not routed to.
+	// Healthy says whether the endpoint is routed to: the source's
+	// verdict (Kubernetes: ready; Consul: checks passing, or warning with a
+	// weight), and true where no check runs. Unhealthy endpoints are
+	// listed but not routed to.
 	Healthy bool `json:"healthy"`
+	// Health is what is known of the endpoint's health: HealthHealthy or
+	// HealthUnhealthy when a check ran (a Kubernetes readiness probe, a
+	// Consul check), HealthUnknown when none did (static and DNS
+	// endpoints: nothing has shown that anything listens there).
+	Health string `json:"health"`
 	// Source is one of the Source* kinds.
 	Source string `json:"source"`
 	// Stale means the source could not be reached and this is the last
 	// endpoint set it reported.
 	Stale bool `json:"stale"`
 }
+
+// Health values of Endpoint.Health.
+const (
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+	HealthUnknown   = "unknown"
+)
 
 // Update is what a Source reports for the upstream it watches.
 type Update struct {

@@ -50,7 +50,7 @@ func (d DNS) Watch(ctx context.Context, up model.Upstream, report func(Update)) 
 		case err == nil:
 			eps := make([]Endpoint, 0, len(addrs))
 			for _, a := range addrs {
-				eps = append(eps, Endpoint{Address: a, Port: up.DNS.Port, Weight: 1, Healthy: true, Source: SourceDNS})
+				eps = append(eps, Endpoint{Address: a, Port: up.DNS.Port, Weight: 1, Healthy: true, Health: HealthUnknown, Source: SourceDNS})
 			}
 			SortEndpoints(eps)
 			report(Update{Endpoints: eps})

@@ -25,7 +25,7 @@ func TestDNS(t *testing.T) {
 	}{
 		"IP literal": {
 			host: "127.0.0.2",
-			want: []Endpoint{{Address: "127.0.0.2", Port: 8080, Weight: 1, Healthy: true, Source: SourceDNS}},
+			want: []Endpoint{{Address: "127.0.0.2", Port: 8080, Weight: 1, Healthy: true, Health: HealthUnknown, Source: SourceDNS}},
 		},
 		"server unreachable is stale": {resolver: unreachable, host: "web.routedeck.test", wantStale: true},
 	}

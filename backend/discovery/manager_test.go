@@ -234,8 +234,8 @@ func TestManagerStatic(t *testing.T) {
 		}},
 	}})
 	want := []Endpoint{
-		{Address: "10.0.0.11", Port: 8080, Weight: 1, Healthy: true, Source: SourceStatic},
-		{Address: "10.0.0.12", Port: 8080, Weight: 2, Healthy: true, Source: SourceStatic},
+		{Address: "10.0.0.11", Port: 8080, Weight: 1, Healthy: true, Health: HealthUnknown, Source: SourceStatic},
+		{Address: "10.0.0.12", Port: 8080, Weight: 2, Healthy: true, Health: HealthUnknown, Source: SourceStatic},
 	}
 	if diff := cmp.Diff(want, rec.next(t).eps); diff != "" {
 		t.Fatalf("static endpoints (-want +got):\n%s", diff)

@@ -21,7 +21,7 @@ func (Static) Watch(ctx context.Context, up model.Upstream, report func(Update))
 		if w <= 0 {
 			w = 1
 		}
-		eps = append(eps, Endpoint{Address: e.Address, Port: e.Port, Weight: w, Healthy: true, Source: SourceStatic})
+		eps = append(eps, Endpoint{Address: e.Address, Port: e.Port, Weight: w, Healthy: true, Health: HealthUnknown, Source: SourceStatic})
 	}
 	SortEndpoints(eps)
 	report(Update{Endpoints: eps})

@@ -119,6 +119,7 @@ func endpoints(entries []*api.ServiceEntry) []discovery.Endpoint {
 			Port:    e.Service.Port,
 			Weight:  weight,
 			Healthy: healthy,
+			Health:  consulHealth(status),
 			Source:  discovery.SourceConsul,
 		})
 	}
@@ -127,3 +128,12 @@ func endpoints(entries []*api.ServiceEntry) []discovery.Endpoint {
 }
 
 var _ discovery.Source = (*Source)(nil)
+
+// consulHealth is an endpoint's health from its checks' aggregated status:
+// a warning is not healthy, though Consul may still route to it.
+func consulHealth(status string) string {
+	if status == api.HealthPassing {
+		return discovery.HealthHealthy
+	}
+	return discovery.HealthUnhealthy
+}

@@ -33,8 +33,8 @@ func TestEndpoints(t *testing.T) {
 				entry("192.168.0.1", "", 81, std, api.HealthPassing),
 			},
 			want: []discovery.Endpoint{
-				{Address: "10.0.0.2", Port: 80, Weight: 1, Healthy: true, Source: discovery.SourceConsul},
-				{Address: "192.168.0.1", Port: 81, Weight: 1, Healthy: true, Source: discovery.SourceConsul},
+				{Address: "10.0.0.2", Port: 80, Weight: 1, Healthy: true, Health: discovery.HealthHealthy, Source: discovery.SourceConsul},
+				{Address: "192.168.0.1", Port: 81, Weight: 1, Healthy: true, Health: discovery.HealthHealthy, Source: discovery.SourceConsul},
 			},
 		},
 		"weights by status": {
@@ -46,11 +46,11 @@ func TestEndpoints(t *testing.T) {
 				entry("", "10.0.0.5", 80, api.AgentWeights{}, api.HealthPassing),
 			},
 			want: []discovery.Endpoint{
-				{Address: "10.0.0.1", Port: 80, Weight: 5, Healthy: true, Source: discovery.SourceConsul},
-				{Address: "10.0.0.2", Port: 80, Weight: 2, Healthy: true, Source: discovery.SourceConsul},
-				{Address: "10.0.0.3", Port: 80, Weight: 1, Healthy: false, Source: discovery.SourceConsul},
-				{Address: "10.0.0.4", Port: 80, Weight: 1, Healthy: false, Source: discovery.SourceConsul},
-				{Address: "10.0.0.5", Port: 80, Weight: 1, Healthy: true, Source: discovery.SourceConsul},
+				{Address: "10.0.0.1", Port: 80, Weight: 5, Healthy: true, Health: discovery.HealthHealthy, Source: discovery.SourceConsul},
+				{Address: "10.0.0.2", Port: 80, Weight: 2, Healthy: true, Health: discovery.HealthUnhealthy, Source: discovery.SourceConsul},
+				{Address: "10.0.0.3", Port: 80, Weight: 1, Healthy: false, Health: discovery.HealthUnhealthy, Source: discovery.SourceConsul},
+				{Address: "10.0.0.4", Port: 80, Weight: 1, Healthy: false, Health: discovery.HealthUnhealthy, Source: discovery.SourceConsul},
+				{Address: "10.0.0.5", Port: 80, Weight: 1, Healthy: true, Health: discovery.HealthHealthy, Source: discovery.SourceConsul},
 			},
 		},
 	}

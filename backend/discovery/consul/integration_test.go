@@ -42,7 +42,11 @@ func registerWeb(t *testing.T, client *api.Client) {
 }
 
 func webEndpoint(addr string, healthy, stale bool) discovery.Endpoint {
-	return discovery.Endpoint{Address: addr, Port: 8080, Weight: 1, Healthy: healthy, Source: discovery.SourceConsul, Stale: stale}
+	health := discovery.HealthUnhealthy
+	if healthy {
+		health = discovery.HealthHealthy
+	}
+	return discovery.Endpoint{Address: addr, Port: 8080, Weight: 1, Healthy: healthy, Health: health, Source: discovery.SourceConsul, Stale: stale}
 }
 
 // waitFor polls the manager until upstream's endpoints and stale flag are

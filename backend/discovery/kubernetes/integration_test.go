@@ -92,7 +92,7 @@ func TestKubernetesDiscovery(t *testing.T) {
 	}})
 
 	t.Log("ready endpoints on the target port")
-	got.waitFor(t, false, kep("10.1.0.1", 8080), kep("10.1.0.2", 8080))
+	got.waitFor(t, false, readyEP("10.1.0.1", 8080), kep("10.1.0.2", 8080))
 
 	t.Log("a change arrives within a second")
 	changed := time.Now()

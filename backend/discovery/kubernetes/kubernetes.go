@@ -282,8 +282,14 @@ func Endpoints(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, port in
 				continue // the same pod can appear in two slices while they are rebalanced
 			}
 			seen[key] = true
+			// Ready comes from the pod's readiness probe; the API leaves it
+			// unset when it does not know (to be read as ready).
+			health := discovery.HealthUnknown
+			if e.Conditions.Ready != nil {
+				health = discovery.HealthHealthy
+			}
 			eps = append(eps, discovery.Endpoint{
-				Address: addr, Port: int(target), Weight: 1, Healthy: true, Source: discovery.SourceKubernetes,
+				Address: addr, Port: int(target), Weight: 1, Healthy: true, Health: health, Source: discovery.SourceKubernetes,
 			})
 		}
 	}

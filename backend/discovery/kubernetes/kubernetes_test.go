@@ -28,8 +28,17 @@ func endpoint(ready *bool, addrs ...string) discoveryv1.Endpoint {
 	return discoveryv1.Endpoint{Addresses: addrs, Conditions: discoveryv1.EndpointConditions{Ready: ready}}
 }
 
+// kep is an endpoint the slice does not say is ready: routed to (the API
+// reads a missing condition as ready), its health unknown.
 func kep(addr string, port int) discovery.Endpoint {
-	return discovery.Endpoint{Address: addr, Port: port, Weight: 1, Healthy: true, Source: discovery.SourceKubernetes}
+	return discovery.Endpoint{Address: addr, Port: port, Weight: 1, Healthy: true, Health: discovery.HealthUnknown, Source: discovery.SourceKubernetes}
+}
+
+// readyEP is an endpoint whose readiness probe passed.
+func readyEP(addr string, port int) discovery.Endpoint {
+	e := kep(addr, port)
+	e.Health = discovery.HealthHealthy
+	return e
 }
 
 func TestEndpoints(t *testing.T) {
@@ -57,7 +66,7 @@ func TestEndpoints(t *testing.T) {
 					endpoint(ptr.To(true), "10.1.0.2"), endpoint(nil, "10.1.0.1")),
 			},
 			port: 80,
-			want: []discovery.Endpoint{kep("10.1.0.1", 8080), kep("10.1.0.2", 8080)},
+			want: []discovery.Endpoint{kep("10.1.0.1", 8080), readyEP("10.1.0.2", 8080)},
 		},
 		"second port picks its own slice port": {
 			svc: service(http, metrics),
