@@ -271,7 +271,7 @@ it serves the Gateway API CRDs.`,
 		_ = sub.MarkFlagRequired("gateway")
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(newExportEnvoyCmd(o))
+	cmd.AddCommand(newExportEnvoyCmd(o), newExportOpenAPICmd(o))
 	return cmd
 }
 

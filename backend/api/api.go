@@ -207,6 +207,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
 						r.With(need(auth.RoleViewer)).Get("/logs", s.logs)
 						r.With(need(auth.RoleViewer)).Get("/traffic", s.traffic)
+						r.With(need(auth.RoleViewer)).Get("/export/openapi", s.exportOpenAPI)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
 					}
