@@ -198,44 +198,153 @@ Problems are reported as FILE:LINE: field: message, all of them at once.`,
 
 func newValidateCmd(o *options) *cobra.Command {
 	var file string
-	var offline bool
+	var offline, strict bool
 	cmd := &cobra.Command{
-		Use:   "validate -f FILE",
-		Short: "Check a file as apply would, storing nothing",
+		Use:   "validate -f FILE [--offline] [--strict]",
+		Short: "Check a file as apply would, storing nothing; lint its rules too",
 		Long: `validate checks FILE against the server's draft (references to objects that
 exist there are fine). With --offline it needs no server and checks the file
-on its own: every reference must point inside the file.`,
+on its own: every reference must point inside the file.
+
+Every problem is reported in one pass, as FILE:LINE: field: message:
+unknown fields, bad values and conditions, references to objects that do
+not exist, RouteTest documents. Then the file's rules are linted (rules
+that can never match, rewrites that double a slash, partial overlaps) and
+the findings printed the same way. Lint findings do not fail validate
+unless --strict; "routedeck lint" is the command for CI.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := o.loadFile(file)
+			data, name, err := o.readInput(file)
 			if err != nil {
-				if !offline {
-					if c, cerr := o.client(); cerr == nil {
-						return withServerProblems(cmd.Context(), c, f, err)
-					}
-				}
 				return err
 			}
-			if offline {
-				if err := f.Explain(f.Workspace.Validate()); err != nil {
-					return err
-				}
-			} else {
-				c, err := o.client()
-				if err != nil {
-					return err
-				}
-				if err := c.do(cmd.Context(), "POST", "/validate", f.Workspace, nil); err != nil {
-					return f.Explain(err)
-				}
+			tests, rest, problems := testDocs(name, data)
+			f, loadErr := loadManifest(name, rest)
+			onlyTests := len(tests)+len(problems) > 0 && f == nil && isNoDocuments(loadErr)
+			if onlyTests {
+				loadErr = nil
 			}
-			fmt.Fprintf(o.stdout, "%s: %d objects valid\n", f.Name, len(f.Workspace.Objects()))
+			problems = appendLines(problems, loadErr)
+			if f != nil {
+				var refErr error
+				if offline {
+					refErr = withoutUndecoded(f, f.Explain(f.Workspace.Validate()))
+				} else {
+					c, cerr := o.client()
+					if cerr != nil {
+						return cerr
+					}
+					refErr = withServerProblems(cmd.Context(), c, f, nil)
+				}
+				problems = appendLines(problems, refErr)
+			}
+			problems = dedupe(withoutUnparsed(problems))
+			findings := lintLines(f)
+			if len(problems) > 0 || strict && len(findings) > 0 {
+				return joinProblems(append(problems, findings...), nil)
+			}
+			for _, l := range findings {
+				fmt.Fprintln(o.stdout, l)
+			}
+			n := len(tests)
+			if f != nil {
+				n += len(f.Workspace.Objects())
+			}
+			fmt.Fprintf(o.stdout, "%s: %s valid\n", name, plural(n, "object", "objects"))
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "file to check (- for stdin)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "check the file alone, without a server")
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on lint findings too")
 	return cmd
+}
+
+// appendLines adds the lines of err's message to lines.
+func appendLines(lines []string, err error) []string {
+	if err == nil {
+		return lines
+	}
+	return append(lines, strings.Split(err.Error(), "\n")...)
+}
+
+// dedupe drops repeated lines (the file's own checks and the workspace's
+// can report the same problem), keeping the first.
+func dedupe(lines []string) []string {
+	seen := map[string]bool{}
+	out := lines[:0]
+	for _, l := range lines {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// withoutUnparsed drops the workspace's "not parsed" line of a condition
+// whose parse error is reported at the same place.
+func withoutUnparsed(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if at, ok := strings.CutSuffix(l, " condition text not parsed"); ok && slices.ContainsFunc(lines, func(o string) bool {
+			return o != l && strings.HasPrefix(o, at)
+		}) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// withoutUndecoded drops references to documents of f that did not decode:
+// their own problems are reported already.
+func withoutUndecoded(f *manifest.File, err error) error {
+	if err == nil {
+		return nil
+	}
+	var keep []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if m := unknownRefLine.FindStringSubmatch(l); m != nil && f.Declares(refKinds[m[1]], m[2]) {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(keep, "\n"))
+}
+
+var unknownRefLine = regexp.MustCompile(`unknown (gateway|upstream|secret) "(.*)"$`)
+
+// lintLines lints the rules of f and renders each finding as
+// FILE:LINE: rule: severity: message, with its witness.
+func lintLines(f *manifest.File) []string {
+	if f == nil {
+		return nil
+	}
+	index := map[string]int{}
+	for i, r := range f.Workspace.Routes {
+		index[r.Gateway+"\x00"+r.Name] = i
+	}
+	var out []string
+	for _, fd := range rules.LintAll(f.Workspace.Routes) {
+		line, _ := f.Locate(model.JoinPath(model.Index("routes", index[fd.Gateway+"\x00"+fd.Rule]), "when"))
+		sev := fd.Severity
+		if sev == rules.SeverityInfo {
+			sev = "note"
+		}
+		msg := fmt.Sprintf("%s:%d: rule %q: lint %s: %s", f.Name, line, fd.Rule, sev, fd.Message)
+		if w := fd.Witness; w != nil && w.TakenBy != "" && fd.Kind == rules.FindingShadowed {
+			msg += fmt.Sprintf(" (%s is taken by rule %q)", w, w.TakenBy)
+		}
+		if fd.Fix != nil {
+			msg += fmt.Sprintf("; fix: set %s to %q", fd.Fix.Field, fd.Fix.Value)
+		}
+		out = append(out, msg)
+	}
+	return out
 }
 
 func newGetCmd(o *options) *cobra.Command {

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidateOnePass: unknown fields, an unknown gateway, a condition that
+// does not parse and a rule that can never match are all reported in one
+// run, each at its line, offline and against a server.
+func TestValidateOnePass(t *testing.T) {
+	e := newEnv(t)
+	want := []string{
+		"testdata/rounds.yaml:5: static.endpoints[0].colour: unknown field",
+		`testdata/rounds.yaml:9: gateway: unknown gateway "nowhere"`,
+		"testdata/rounds.yaml:17: when: 1:21: expected a field",
+		`testdata/rounds.yaml:37: rule "dead": lint error: never matches: rule "all" before it matches every request this one does (GET http://a.com/x/x is taken by rule "all")`,
+	}
+	for _, args := range [][]string{{"validate", "--offline", "-f", "testdata/rounds.yaml"}, {"validate", "-f", "testdata/rounds.yaml", "--server", e.url, "--token", e.token}} {
+		_, errOut, code := e.run(t, "", args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != 1 || len(lines) != len(want) {
+			t.Errorf("%v: exit %d, %d lines, want %d:\n%s", args, code, len(lines), len(want), errOut)
+			continue
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(lines[i], w) {
+				t.Errorf("%v line %d:\n%s\nwant prefix:\n%s", args, i+1, lines[i], w)
+			}
+		}
+	}
+
+	// A valid file with a lint finding passes and prints the finding;
+	// --strict fails on it.
+	file := writeFile(t, t.TempDir(), "ok.yaml", `kind: Gateway
+name: edge
+listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Upstream
+name: web
+static: {endpoints: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Route
+name: canary
+gateway: edge
+when: path.prefix("/app")
+then:
+  forward: [{upstream: web}]
+  rewrite: {pathPrefix: "/canary/"}
+`)
+	out, errOut, code := e.run(t, "", "validate", "--offline", "-f", file)
+	if code != 0 || !strings.Contains(out, `:12: rule "canary": lint warning: the prefix rewrite doubles a slash`) ||
+		!strings.Contains(out, `fix: set then.rewrite.pathPrefix to "/canary"`) || !strings.HasSuffix(out, "ok.yaml: 3 objects valid\n") {
+		t.Errorf("valid file with a warning (%d):\n%s%s", code, out, errOut)
+	}
+	if _, _, code := e.run(t, "", "validate", "--offline", "--strict", "-f", file); code != 1 {
+		t.Errorf("--strict with a finding: exit %d", code)
+	}
+	one := writeFile(t, t.TempDir(), "one.yaml", "kind: Gateway\nname: solo\nlisteners: [{name: http, port: 8080, protocol: HTTP}]\n")
+	if out, _, _ := e.run(t, "", "validate", "--offline", "-f", one); !strings.HasSuffix(out, "one.yaml: 1 object valid\n") {
+		t.Errorf("plural: %q", out)
+	}
+}
