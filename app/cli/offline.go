@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,20 +47,7 @@ func newUserCmd(o *options) *cobra.Command {
 			if err := checkAccount(name, role, nil); err != nil {
 				return err
 			}
-			if !fromStdin {
-				return fmt.Errorf("--password-stdin is required: passwords are not taken as arguments, where they would end up in shell history")
-			}
-			// Read no more than a password may hold (plus its line end and one
-			// byte to tell "too long"), so endless stdin costs nothing.
-			line, err := bufio.NewReader(io.LimitReader(o.stdin, auth.MaxPasswordLen+3)).ReadString('\n')
-			if err != nil && line == "" {
-				return fmt.Errorf("read password from stdin: %w", err)
-			}
-			password := strings.TrimRight(line, "\r\n")
-			if err := checkAccount(name, role, &password); err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(password)
+			hash, err := o.readPassword(fromStdin)
 			if err != nil {
 				return err
 			}
@@ -79,8 +68,93 @@ func newUserCmd(o *options) *cobra.Command {
 	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
 	_ = add.MarkFlagRequired("name")
 	_ = add.MarkFlagRequired("role")
-	cmd.AddCommand(add)
+	setPassword := &cobra.Command{
+		Use:   "set-password --name NAME --password-stdin",
+		Short: "Set a user's password, read from the first line of stdin; ends the user's sessions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			hash, err := o.readPassword(fromStdin)
+			if err != nil {
+				return err
+			}
+			st, err := app.OpenStore(cmd.Context(), o.dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.SetUserPassword(cmd.Context(), offlineActor, name, hash); err != nil {
+				return fmt.Errorf("set password of %q: %w", name, err)
+			}
+			fmt.Fprintf(o.stderr, "password of %s set; their sessions ended\n", name)
+			return nil
+		},
+	}
+	setPassword.Flags().StringVar(&name, "name", "", "user name")
+	setPassword.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
+	_ = setPassword.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users with their roles",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := app.OpenStore(cmd.Context(), o.dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			users, err := st.ListUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+			for _, u := range users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete --name NAME",
+		Short: "Delete a user and end their sessions (not the last admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := app.OpenStore(cmd.Context(), o.dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.DeleteUser(cmd.Context(), offlineActor, name); err != nil {
+				return fmt.Errorf("delete user %q: %w", name, err)
+			}
+			fmt.Fprintf(o.stderr, "deleted user %s\n", name)
+			return nil
+		},
+	}
+	del.Flags().StringVar(&name, "name", "", "user name")
+	_ = del.MarkFlagRequired("name")
+	cmd.AddCommand(add, setPassword, list, del)
 	return cmd
+}
+
+// readPassword reads a password from the first line of stdin, checked as
+// the server checks them, and returns its hash.
+func (o *options) readPassword(fromStdin bool) (string, error) {
+	if !fromStdin {
+		return "", fmt.Errorf("--password-stdin is required: passwords are not taken as arguments, where they would end up in shell history")
+	}
+	// Read no more than a password may hold (plus its line end and one
+	// byte to tell "too long"), so endless stdin costs nothing.
+	line, err := bufio.NewReader(io.LimitReader(o.stdin, auth.MaxPasswordLen+3)).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if msg := auth.PasswordProblem(password); msg != "" {
+		return "", fmt.Errorf("password %s", msg)
+	}
+	return auth.HashPassword(password)
 }
 
 func newTokenCmd(o *options) *cobra.Command {
