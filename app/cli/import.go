@@ -18,7 +18,21 @@ import (
 )
 
 func newImportCmd(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "import", Short: "Read configuration another routedeck published, or Kubernetes routing objects", Args: cobra.NoArgs}
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Turn Gateway API, Ingress, Kong, OpenAPI or Consul-published configuration into routes",
+		Long: `import reads routing configuration from elsewhere and prints it as routedeck
+objects, or applies it with --apply. Sources:
+
+  gateway-api  Kubernetes Gateway API HTTPRoutes (YAML)
+  ingress      Kubernetes Ingress objects (YAML)
+  kong         Kong declarative configuration (YAML or JSON)
+  openapi      the paths of an OpenAPI 3.x document
+  consul       what another routedeck published to Consul KV
+
+What does not translate is reported on stderr.`,
+		Args: cobra.NoArgs,
+	}
 	var gateway, addr string
 	var apply bool
 	consul := &cobra.Command{

@@ -219,7 +219,7 @@ it serves the Gateway API CRDs.`,
 				return fmt.Errorf("nothing applied: the Gateway API CRDs are not installed in the cluster")
 			}
 			if apply {
-				fmt.Fprintf(o.stderr, "routedeck: applied %d HTTPRoutes%s\n", len(res.Applied), dryRunNote(dryRun))
+				fmt.Fprintf(o.stderr, "routedeck: applied %s%s\n", plural(len(res.Applied), "HTTPRoute", "HTTPRoutes"), dryRunNote(dryRun))
 			}
 			return nil
 		},
@@ -260,7 +260,7 @@ it serves the Gateway API CRDs.`,
 			}
 			printReport(res.Report)
 			if apply {
-				fmt.Fprintf(o.stderr, "routedeck: wrote %d config entries to consul\n", len(res.Applied))
+				fmt.Fprintf(o.stderr, "routedeck: wrote %s to consul\n", plural(len(res.Applied), "config entry", "config entries"))
 			}
 			return nil
 		},

@@ -183,7 +183,7 @@ func summary(obj model.Object) []string {
 	case *model.Upstream:
 		switch {
 		case o.Static != nil:
-			return []string{fmt.Sprintf("static (%d endpoints)", len(o.Static.Endpoints))}
+			return []string{"static (" + plural(len(o.Static.Endpoints), "endpoint", "endpoints") + ")"}
 		case o.DNS != nil:
 			return []string{fmt.Sprintf("dns %s:%d", o.DNS.Host, o.DNS.Port)}
 		case o.Kubernetes != nil:

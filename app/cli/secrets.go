@@ -123,7 +123,7 @@ func rotateKey(ctx context.Context, dataDir string, getenv func(string) string, 
 			return fmt.Errorf("rotate key: the database is resealed, but the old key could not be dropped from %s: %w", seal.KeyFile(dataDir), err)
 		}
 	}
-	fmt.Fprintf(stderr, "resealed %d rows with master key %s (was %s)\n", n, next.CurrentID(), old.CurrentID())
+	fmt.Fprintf(stderr, "resealed %s with master key %s (was %s)\n", plural(n, "row", "rows"), next.CurrentID(), old.CurrentID())
 	if !fromEnv {
 		fmt.Fprintf(stderr, "the new key is in %s: replace the backed-up copy of it\n", seal.KeyFile(dataDir))
 	}
