@@ -67,6 +67,11 @@ type Config struct {
 	Notices io.Writer
 	// NoDemo skips loading the demo workspace into an empty database.
 	NoDemo bool
+	// NoFirstAdmin skips creating (and announcing) an admin account on an
+	// empty database: the desktop app serves its window as a local admin
+	// and has no use for a password. "routedeck user add" makes one when
+	// the data directory is served later.
+	NoFirstAdmin bool
 	// Getenv supplies the environment the Kubernetes and Consul targets
 	// default from (KUBECONFIG, CONSUL_HTTP_ADDR, ...) and the master key
 	// (ROUTEDECK_MASTER_KEY); nil means os.Getenv.
@@ -491,7 +496,7 @@ func (s *Service) firstStart(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
 	}
-	if users > 0 {
+	if users > 0 || s.cfg.NoFirstAdmin {
 		return nil
 	}
 	password, err := auth.RandomPassword()

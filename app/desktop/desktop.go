@@ -46,6 +46,9 @@ func Run() int {
 		// as with `routedeck serve`; HTTP is served to the window only.
 		ADSListen: envOr("ROUTEDECK_ADS_LISTEN", "127.0.0.1:18000"),
 		Logger:    logger,
+		// Every request of the window runs as the local admin: no
+		// password account to create, and none to print.
+		NoFirstAdmin: true,
 	})
 	h := &lazyHandler{ready: make(chan struct{})}
 	err = wails.Run(&options.App{
