@@ -44,9 +44,16 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 
 ui-deps: frontend/node_modules/.installed
 
-## ui: the Vite build into frontend/dist (embedded by the Go build)
-ui: ui-deps
+## ui: the Vite build into frontend/dist (embedded by the Go build), redone
+## only when a frontend source, its configuration or its packages changed
+UI_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+              frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
+              frontend/package.json frontend/package-lock.json
+ui: frontend/dist/index.html
+
+frontend/dist/index.html: frontend/node_modules/.installed $(UI_SOURCES)
 	cd frontend && npm run build
+	touch $@
 
 ## desktop: the Wails desktop app, build/bin/routedeck-desktop
 desktop: ui
