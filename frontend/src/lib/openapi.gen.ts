@@ -44,6 +44,148 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How proxies reach this server's ADS
+         * @description The address ADS is bound to and the one a proxy dials, whether it serves in plaintext, the names its certificate covers and the CA bundle proxies check it with. bootstrap and manifests in the CLI and the publish screen's hints use it. No query parameters.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerInfo"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateways/{name}/bootstrap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Envoy bootstrap for a proxy of the gateway
+         * @description The bootstrap that connects a proxy of the gateway to this server's ADS (its dial address unless ads is given), in the server's TLS mode, with the SDS files it reads and the CA bundle to check ADS with. The proxy's client certificate comes from POST /certs/gateways/{name}. 404 for an unknown gateway; unknown query parameters are errors.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description node id of the proxy (default: the gateway's name) */
+                    node?: string;
+                    /** @description HOST:PORT the proxy dials, when it reaches the server by another address than the server's own */
+                    ads?: string;
+                    /** @description Envoy admin port on 127.0.0.1 */
+                    adminPort?: number;
+                    /** @description absolute directory of tls.crt, tls.key and ca.crt on the proxy (default /etc/routedeck/tls) */
+                    certDir?: string;
+                    /** @description absolute directory of the SDS files on the proxy (default /etc/envoy) */
+                    configDir?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Bootstrap"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateways/{name}/export/openapi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * OpenAPI 3.1 document of the gateway's routes
+         * @description Documents the gateway's latest published version (the draft when it was never published, or ?version=N): the hosts its rules match as servers, path templates and methods as operations, required headers and query parameters as parameters, JWT, API key and basic auth as security schemes. report lists what the rules do that OpenAPI cannot say (prefix matches, conditions with alternatives). ?download=true answers the document alone as an attachment. 404 for an unknown gateway or version.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    version?: number;
+                    download?: boolean;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAPIExport"] | Record<string, never>;
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1183,7 +1325,7 @@ export interface paths {
         };
         /**
          * Rules of the gateway's draft that can never match
-         * @description Reports draft rules fully shadowed by an earlier enabled rule that has no condition or the same condition (members of && and || in any order). Conditions are compared as written, not proven equivalent, so every finding is certain. 404 for an unknown gateway.
+         * @description items: draft rules that can never match (an earlier enabled rule provably takes every request they would; every such finding is certain) and prefix rewrites that double or drop a slash, each with a witness request checked with the evaluator and, for rewrites, the fix. notes: partial overlaps (an earlier rule takes some requests, with the witness) and rate limits counted per Envoy route. 404 for an unknown gateway.
          */
         get: {
             parameters: {
@@ -2998,6 +3140,49 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        OpenAPIExport: {
+            /** @description the published version documented, or "draft" */
+            version: string;
+            /** @description the OpenAPI 3.1 document */
+            document: Record<string, never>;
+            report: {
+                rule: string;
+                reason: string;
+                /** @description the rule is not in the document */
+                skipped: boolean;
+            }[];
+        };
+        Bootstrap: {
+            gateway: string;
+            node: string;
+            /** @description HOST:PORT the bootstrap dials */
+            ads: string;
+            plaintext: boolean;
+            /** @description Envoy bootstrap, YAML */
+            bootstrap: string;
+            /** @description SDS files the bootstrap reads from configDir, by file name; empty in plaintext */
+            files: {
+                [key: string]: string;
+            };
+            /** @description PEM CA bundle proxies check ADS with (ca.crt) */
+            ca?: string;
+        };
+        ServerInfo: {
+            ads: {
+                /** @description Address ADS is bound to, with the port it got (host:port). */
+                listen: string;
+                /** @description Address a proxy dials: listen, with a wildcard host replaced by the first extra server name or loopback. */
+                address: string;
+                /** @description ADS serves without TLS (development only). */
+                plaintext: boolean;
+                /** @description The server was started without an ADS address: ADS runs on a loopback port chosen at start, for the sandbox; it changes on every restart. */
+                sandboxOnly: boolean;
+                /** @description Names and addresses the ADS server certificate is valid for; empty in plaintext. */
+                serverNames: string[];
+                /** @description PEM bundle of the CA certificates proxies check ADS with (ca.crt); absent in plaintext. */
+                ca?: string;
+            };
+        };
         Problem: {
             type?: string;
             title?: string;
@@ -3297,7 +3482,13 @@ export interface components {
             address?: string;
             port?: number;
             weight?: number;
+            /** @description routed to: the source's verdict, true where no check runs */
             healthy?: boolean;
+            /**
+             * @description what a check showed (a Kubernetes readiness probe, Consul checks); unknown where none ran (static and DNS endpoints)
+             * @enum {string}
+             */
+            health?: "healthy" | "unhealthy" | "unknown";
             /** @enum {string} */
             source?: "static" | "dns" | "kubernetes" | "consul";
             stale?: boolean;
@@ -3311,7 +3502,10 @@ export interface components {
             expect: {
                 /** @description matching rule; "" expects no match */
                 rule?: string;
+                /** @description upstream that receives the request; on a rule that splits traffic by weight, any upstream of the split passes (which one answers a single request is chance) */
                 upstream?: string;
+                /** @description the request must reach one of these upstreams: the members of a weighted split. Not with upstream. */
+                upstreamIn?: string[];
                 /** @description :path the upstream receives */
                 path?: string;
                 /** @description Host the upstream receives */
@@ -3552,17 +3746,46 @@ export interface components {
             note?: string;
             workspace: components["schemas"]["Workspace"];
         };
-        /** @description A rule of the gateway's draft that can never match: an earlier enabled rule (in evaluation order) has no condition or the same condition. */
+        /** @description A finding about a rule of the gateway's draft: it can never match (kind shadowed, severity error: an earlier enabled rule takes every request it would), or its prefix rewrite doubles or drops the slash after the prefix (kind rewrite-slash, severity warning, with the fix). */
         LintFinding: {
-            /** @description The rule that never matches. */
+            /** @description The rule the finding is about. */
             rule: string;
-            /** @description The earlier rule that takes every request it would. */
+            /** @enum {string} */
+            kind: "shadowed" | "rewrite-slash";
+            /** @enum {string} */
+            severity: "error" | "warning";
+            /** @description The earlier rule that takes every request this one would (shadowed); empty otherwise. */
             shadowedBy: string;
             message: string;
+            witness: components["schemas"]["LintWitness"] | null;
+            fix: components["schemas"]["LintFix"] | null;
         };
+        /** @description A request that shows a finding, checked with the evaluator: the rule matches it, and takenBy (when set) is the rule the gateway hands it to instead. Looked for on the first 200 findings of a gateway; absent when none was found. */
+        LintWitness: {
+            method: string;
+            url: string;
+            /** @description Headers it must carry, by lower-case name (cookies as cookie). */
+            headers?: {
+                [key: string]: string;
+            };
+            takenBy?: string;
+        };
+        /** @description A change to one field of the rule that removes the finding. */
+        LintFix: {
+            /** @description Path of the field in the rule: then.rewrite.pathPrefix, or when (value is then condition text). */
+            field: string;
+            value: string;
+            message: string;
+        };
+        /** @description Something to know about a rule that works: an earlier rule that takes part of its requests without being a narrower case of it (kind overlap, with the request that shows it), or a rate limit Envoy counts once per route the rule became (kind rate-limit). */
         LintNote: {
             rule: string;
+            /** @enum {string} */
+            kind: "overlap" | "rate-limit";
+            /** @description overlap: the earlier rule that takes the witness request. */
+            shadowedBy?: string;
             message: string;
+            witness?: components["schemas"]["LintWitness"];
         };
         PublishResult: {
             /** @description The version live now: the new one, or with unchanged the one the draft already equals. */
