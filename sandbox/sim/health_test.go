@@ -30,7 +30,8 @@ type hcBackend struct {
 	status   atomic.Int32
 	answer   atomic.Int32 // to requests other than checks
 	delay    atomic.Int64
-	checks   atomic.Int64
+	checks   atomic.Int64 // checks received
+	passed   atomic.Int64 // checks answered 200
 	lastHost atomic.Pointer[string]
 	lastUA   atomic.Pointer[string]
 	lastHdr  atomic.Pointer[http.Header]
@@ -56,7 +57,11 @@ func newHCBackend(t *testing.T) *hcBackend {
 					return
 				}
 			}
-			w.WriteHeader(int(b.status.Load()))
+			status := int(b.status.Load())
+			if status == 200 {
+				b.passed.Add(1)
+			}
+			w.WriteHeader(status)
 			return
 		}
 		w.Header().Set("x-backend", b.addr())
@@ -69,6 +74,14 @@ func newHCBackend(t *testing.T) *hcBackend {
 func (b *hcBackend) addr() string { return strings.TrimPrefix(b.srv.URL, "http://") }
 
 func ms(n int) *durationpb.Duration { return durationpb.New(time.Duration(n) * time.Millisecond) }
+
+// steady is an unhealthy_threshold no run of timeouts reaches within a
+// test. Only timeouts and connection failures count towards the
+// threshold (an unexpected status fails a host at once), and a check of a
+// healthy backend can miss the 40ms timeout when the machine is busy: with
+// a threshold of 1 that takes a healthy host out, pushes the cluster into
+// panic and sends traffic to the host the test failed.
+const steady = 1000
 
 // httpCheck is a fast HTTP health check of /healthz: every 5ms, also
 // before the cluster carries traffic.
@@ -105,6 +118,23 @@ func waitHealth(t *testing.T, dp *DataPlane, cluster string, what string, cond f
 	}
 }
 
+// answered holds once every one of n hosts had a check answered with a
+// status: a first check that timed out leaves a host unhealthy whatever
+// its backend would have answered.
+func answered(n int) func(map[string]HostHealth) bool {
+	return func(hosts map[string]HostHealth) bool {
+		if len(hosts) != n {
+			return false
+		}
+		for _, h := range hosts {
+			if !strings.HasPrefix(h.LastCheck, "HTTP ") {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func allHealthy(n int) func(map[string]HostHealth) bool {
 	return func(hosts map[string]HostHealth) bool {
 		if len(hosts) != n {
@@ -137,7 +167,7 @@ func TestHealthCheckAvoidsFailingHost(t *testing.T) {
 	h := newHarness(t)
 	a, b := newHCBackend(t), newHCBackend(t)
 	h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")),
-		checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(3, 3)), loadAssignmentOf("web", a.addr(), b.addr()))
+		checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(steady, 3)), loadAssignmentOf("web", a.addr(), b.addr()))
 	waitHealth(t, h.dp, "web", "both hosts to pass their first check", allHealthy(2))
 	if got := *b.lastHost.Load(); got != "hc.example" {
 		t.Errorf("check Host %q, want the configured host", got)
@@ -167,11 +197,13 @@ func TestHealthCheckAvoidsFailingHost(t *testing.T) {
 		t.Errorf("exchange health %+v notes %q", ex.Health, ex.Notes)
 	}
 
-	before := b.checks.Load()
+	// Counted by their answers: a check received before the switch may
+	// still be answered 200 after it.
+	before := b.passed.Load()
 	b.status.Store(200)
 	waitHealth(t, h.dp, "web", "b to return", func(m map[string]HostHealth) bool { return m[b.addr()].Healthy })
-	if n := b.checks.Load() - before; n < 3 {
-		t.Errorf("b returned after %d checks, want at least healthy_threshold (3)", n)
+	if n := b.passed.Load() - before; n < 3 {
+		t.Errorf("b returned after %d passing checks, want at least healthy_threshold (3)", n)
 	}
 	if seen := h.spread(t, 12); seen[a.addr()] != 6 || seen[b.addr()] != 6 {
 		t.Errorf("after b returned: %v, want round robin over both", seen)
@@ -215,9 +247,7 @@ func TestHealthCheckExpectedStatuses(t *testing.T) {
 			b.status.Store(tc.answer)
 			h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")),
 				checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(1, 1, tc.expected...)), loadAssignmentOf("web", b.addr()))
-			hosts := waitHealth(t, h.dp, "web", "the first check", func(m map[string]HostHealth) bool {
-				return len(m) == 1 && !m[b.addr()].PendingHealthCheck
-			})
+			hosts := waitHealth(t, h.dp, "web", "a check answered", answered(1))
 			if got := hosts[b.addr()].Healthy; got != tc.healthy {
 				t.Errorf("healthy %v, want %v (%+v)", got, tc.healthy, hosts[b.addr()])
 			}
@@ -247,7 +277,7 @@ func TestLoadBalancersHonourHealthySet(t *testing.T) {
 			if tc.hash {
 				rt.GetRoute().HashPolicy = []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_Header_{Header: &routev3.RouteAction_HashPolicy_Header{HeaderName: "x-user"}}}}
 			}
-			h.set(t, "1", listener(t), routeConfig(rt), checkedCluster("web", tc.lb, httpCheck(1, 1)), loadAssignmentOf("web", a.addr(), b.addr(), c.addr()))
+			h.set(t, "1", listener(t), routeConfig(rt), checkedCluster("web", tc.lb, httpCheck(steady, 1)), loadAssignmentOf("web", a.addr(), b.addr(), c.addr()))
 			waitHealth(t, h.dp, "web", "all healthy", allHealthy(3))
 			// Which users b served while healthy: with ring hash they
 			// must move elsewhere, the others must stay put.
@@ -264,7 +294,7 @@ func TestLoadBalancersHonourHealthySet(t *testing.T) {
 				resp, _ := h.do(t, "GET", "http://x/", "x-user", user)
 				got := resp.Header.Get("x-backend")
 				if got == b.addr() {
-					t.Fatalf("request %d went to the unhealthy host", i)
+					t.Fatalf("request %d went to the unhealthy host: %+v", i, h.dp.Status().Health["web"])
 				}
 				if tc.hash && before[user] != b.addr() && got != before[user] {
 					t.Errorf("%s moved from %s to %s though its host stayed healthy", user, before[user], got)
@@ -293,7 +323,7 @@ func TestPanicThreshold(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			backs := []*hcBackend{newHCBackend(t), newHCBackend(t), newHCBackend(t)}
-			c := checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(1, 1))
+			c := checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(steady, 1))
 			if tc.threshold != nil {
 				c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: tc.threshold}
 			}
@@ -301,15 +331,7 @@ func TestPanicThreshold(t *testing.T) {
 				b.status.Store(500)
 			}
 			h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")), c, loadAssignmentOf("web", backs[0].addr(), backs[1].addr(), backs[2].addr()))
-			waitHealth(t, h.dp, "web", "every host checked", func(m map[string]HostHealth) bool {
-				n := 0
-				for _, hh := range m {
-					if !hh.PendingHealthCheck {
-						n++
-					}
-				}
-				return n == 3
-			})
+			waitHealth(t, h.dp, "web", "every host's check answered", answered(3))
 			if got := h.dp.Status().Health["web"].Panic; got != tc.wantPanic {
 				t.Errorf("status panic %v, want %v", got, tc.wantPanic)
 			}
@@ -346,18 +368,29 @@ func TestOutlierDetectionEjectsAndReturns(t *testing.T) {
 	h.set(t, "1", listener(t), routeConfig(prefixRoute("r", "/", "web")),
 		outlierCluster("web", &clusterv3.OutlierDetection{Consecutive_5Xx: u32(3), Interval: ms(10), BaseEjectionTime: ms(300), MaxEjectionPercent: u32(50)}),
 		loadAssignment("web", good, bad))
+	// The host is ejected while the request that draws its third 503 is
+	// under way (the detector counts the answer before it goes
+	// downstream), so that request's start and end bound the ejection.
 	statuses := map[int]int{}
+	var ejectedAfter, ejectedBefore time.Time
 	for range 6 {
+		start := time.Now()
 		resp, _ := h.do(t, "GET", "http://x/")
 		statuses[resp.StatusCode]++
+		if resp.StatusCode == 503 && statuses[503] == 3 {
+			ejectedAfter, ejectedBefore = start, time.Now()
+		}
 	}
-	ejectedAt := time.Now()
 	if statuses[503] != 3 {
 		t.Fatalf("round robin gave %v, want three 503s from the bad host", statuses)
 	}
 	hosts := waitHealth(t, h.dp, "web", "the bad host ejected", func(m map[string]HostHealth) bool { return m[bad.Addr()].Ejected })
-	if r := hosts[bad.Addr()]; r.Ejections != 1 || !strings.Contains(r.Reason, "3 consecutive 5xx") {
+	r := hosts[bad.Addr()]
+	if r.Ejections != 1 || !strings.Contains(r.Reason, "3 consecutive 5xx") {
 		t.Errorf("bad host: %+v", r)
+	}
+	if r.EjectedUntil.Before(ejectedAfter.Add(300*time.Millisecond)) || r.EjectedUntil.After(ejectedBefore.Add(300*time.Millisecond)) {
+		t.Errorf("ejected until %v, want base_ejection_time after the ejection (between %v and %v)", r.EjectedUntil, ejectedAfter, ejectedBefore)
 	}
 	for i := range 10 {
 		if resp, body := h.do(t, "GET", "http://x/"); resp.StatusCode != 200 || echoOf(t, body).Endpoint != good.Addr() {
@@ -366,8 +399,8 @@ func TestOutlierDetectionEjectsAndReturns(t *testing.T) {
 	}
 	bad.SetProfile(upstream.Profile{})
 	waitHealth(t, h.dp, "web", "the bad host back", func(m map[string]HostHealth) bool { return !m[bad.Addr()].Ejected })
-	if d := time.Since(ejectedAt); d < 300*time.Millisecond {
-		t.Errorf("returned after %v, before base_ejection_time", d)
+	if d := time.Since(ejectedAfter); d < 300*time.Millisecond {
+		t.Errorf("returned at most %v after its ejection, before base_ejection_time", d)
 	}
 	seen := map[string]int{}
 	for range 4 {
@@ -376,6 +409,78 @@ func TestOutlierDetectionEjectsAndReturns(t *testing.T) {
 	}
 	if seen[bad.Addr()] != 2 {
 		t.Errorf("after its return: %v", seen)
+	}
+}
+
+// TestOutlierEjectionTime drives the detector on a fixed clock: an
+// ejected host returns at the first sweep at or after base_ejection_time
+// times its ejections since the moment it was ejected (not since a
+// sweep), capped at max_ejection_time, and each sweep it spends in
+// service lowers the multiplier by one.
+func TestOutlierEjectionTime(t *testing.T) {
+	start := time.Unix(1_000_000, 0)
+	now := start
+	ch := &clusterHealth{name: "web", hosts: map[string]*hostState{},
+		od:  &odSpec{interval: 10 * time.Second, baseEjection: 30 * time.Second, maxEjection: 70 * time.Second, maxPercent: 100},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), rnd: func(uint64) uint64 { return 0 }, now: func() time.Time { return now }}
+	host := &hostState{addr: "h"}
+	ch.hosts["h"] = host
+	at := func(d time.Duration) { now = start.Add(d) }
+	eject := func(d time.Duration) {
+		t.Helper()
+		at(d)
+		ch.mu.Lock()
+		ch.ejectLocked(host, "test", 100)
+		ch.mu.Unlock()
+		if !host.ejected {
+			t.Fatalf("not ejected at %v", d)
+		}
+	}
+	// sweepAt sweeps at d and reports whether the host is in service.
+	sweepAt := func(d time.Duration) bool {
+		at(d)
+		ch.sweep()
+		return !host.ejected && !host.unhealthy.Load()
+	}
+	steps := []struct {
+		sweep     time.Duration
+		back      bool
+		ejections int
+	}{
+		// Ejected at 3s, between sweeps: out for 30s from then.
+		{10 * time.Second, false, 1},
+		{30 * time.Second, false, 1},
+		{33*time.Second - time.Nanosecond, false, 1},
+		{40 * time.Second, true, 1}, // the first sweep after 33s
+	}
+	eject(3 * time.Second)
+	for _, s := range steps {
+		if back := sweepAt(s.sweep); back != s.back || host.ejections != s.ejections {
+			t.Fatalf("sweep at %v: back %v with %d ejections, want %v with %d", s.sweep, back, host.ejections, s.back, s.ejections)
+		}
+	}
+	// Ejected again at once: twice the base time, from this ejection.
+	eject(41 * time.Second)
+	if want := start.Add(101 * time.Second); !host.ejectedUntil.Equal(want) {
+		t.Errorf("second ejection until %v, want %v", host.ejectedUntil.Sub(start), want.Sub(start))
+	}
+	if sweepAt(100*time.Second) || !sweepAt(101*time.Second) {
+		t.Fatal("second ejection: not back exactly at 2 x base_ejection_time")
+	}
+	// A third ejection would last 90s: max_ejection_time caps it.
+	eject(102 * time.Second)
+	if got := host.ejectedUntil.Sub(start); got != 172*time.Second {
+		t.Errorf("third ejection until %v, want 172s (capped at 70s)", got)
+	}
+	if !sweepAt(172 * time.Second) {
+		t.Fatal("third ejection: not back after max_ejection_time")
+	}
+	// Sweeps in service lower the multiplier, one each.
+	for i, want := range []int{2, 1, 0, 0} {
+		sweepAt(time.Duration(180+10*i) * time.Second)
+		if host.ejections != want {
+			t.Fatalf("sweep %d in service: %d ejections, want %d", i, host.ejections, want)
+		}
 	}
 }
 
@@ -618,7 +723,7 @@ func TestPassingCheckReturnsEjectedHost(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			a, b := newHCBackend(t), newHCBackend(t)
-			c := checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(1, 1))
+			c := checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, httpCheck(steady, 1))
 			// Sweeps are a minute apart: only a check can return b.
 			c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: u32(2), Interval: ms(60_000), BaseEjectionTime: ms(60_000), MaxEjectionPercent: u32(50),
 				SuccessfulActiveHealthCheckUnejectHost: tc.uneject}
@@ -702,9 +807,7 @@ func TestHealthCheckRequestOptions(t *testing.T) {
 	alt := httpCheck(1, 1)
 	alt.AltPort = u32(uint32(other.srv.Listener.Addr().(*net.TCPAddr).Port))
 	h.set(t, "2", listener(t), routeConfig(prefixRoute("r", "/", "web")), checkedCluster("web", clusterv3.Cluster_ROUND_ROBIN, alt), loadAssignmentOf("web", a.addr()))
-	hosts := waitHealth(t, h.dp, "web", "a checked on the other port", func(m map[string]HostHealth) bool {
-		return len(m) == 1 && !m[a.addr()].PendingHealthCheck
-	})
+	hosts := waitHealth(t, h.dp, "web", "a checked on the other port", answered(1))
 	if hosts[a.addr()].Healthy || other.checks.Load() == 0 {
 		t.Errorf("a %+v, other checked %d times", hosts[a.addr()], other.checks.Load())
 	}
