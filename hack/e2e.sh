@@ -91,9 +91,9 @@ target() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.
 # The e2e proxies connect as an operator's Envoy would: a certificate of the
 # data directory's CA for gateway "public", and a bootstrap whose ADS cluster
 # reads it through SDS files, over mutual TLS.
-"$bin" certs issue --gateway public --out "$work/tls" --data-dir "$work/data" 2>>"$work/server.log"
+"$bin" certs issue --gateway public --out "$work/tls" --data-dir "$work/data"
 "$bin" bootstrap --gateway public --node e2e-envoy --ads "127.0.0.1:$ads_port" \
-	--cert-dir "$work/tls" --out "$work/envoy" 2>>"$work/server.log"
+	--cert-dir "$work/tls" --out "$work/envoy" --data-dir "$work/data"
 
 password=$(sed -n 's/.*created user "admin" with password \([^ ]*\).*/\1/p' "$work/server.log" | head -1)
 [ -n "$password" ] || { echo "e2e: no admin password in the server log" >&2; cat "$work/server.log" >&2; exit 1; }
