@@ -212,6 +212,12 @@ func (s *Server) InSync(key string, acked map[string]string) bool {
 // recently disconnected, sorted by node id. Never nil.
 func (s *Server) Proxies(gateway string) []ProxyStatus { return s.tracker.list(gateway) }
 
+// Acked counts the connected proxies of gateway that acknowledged version
+// of typeURL, a cheap way to wait for a push to land.
+func (s *Server) Acked(gateway, typeURL, version string) int {
+	return s.tracker.countAcked(gateway, typeURL, version)
+}
+
 // ByType returns res as the per-type map SetResources takes.
 func ByType(res *translate.Resources) map[string][]types.Resource {
 	m := map[string][]types.Resource{
