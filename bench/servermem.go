@@ -110,12 +110,9 @@ func startClients(ctx context.Context, addr string, n int) (stop func(), err err
 // version of typeURL, as the server tracks their ACKs.
 func waitAcked(ctx context.Context, ads *xds.Server, typeURL string, n int, version string) error {
 	for {
-		acked := 0
-		for _, p := range ads.Proxies(workload.Gateway) {
-			if p.Connected && p.Acked[typeURL] == version {
-				acked++
-			}
-		}
+		// Acked rather than Proxies: copying every proxy's status each
+		// poll would hold the tracker's lock against the very ACKs timed.
+		acked := ads.Acked(workload.Gateway, typeURL, version)
 		if acked >= n {
 			return nil
 		}

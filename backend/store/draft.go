@@ -732,7 +732,7 @@ func (w *draftWrite) rollback(actor, gateway string, version int64) (Published, 
 	if err := w.flush(byName); err != nil {
 		return Published{}, err
 	}
-	p, err := publish(w.ctx, w.tx, w.keys, w.now, actor, gateway, fmt.Sprintf("rollback to version %d", version))
+	p, err := publish(w.ctx, w.tx, w.keys, nil, w.now, actor, gateway, fmt.Sprintf("rollback to version %d", version))
 	if err != nil {
 		return Published{}, err
 	}

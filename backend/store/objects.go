@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 
@@ -282,8 +283,21 @@ func routeRefs(r *model.Route) (upstreams, hosts []string) {
 
 // referencedUpstreams lists every upstream a route needs, including the one
 // serving its JWKS.
+// It is routeRefs' upstream half without the walk over the conditions for
+// hosts: every draft read calls it for every route.
 func referencedUpstreams(r *model.Route) []string {
-	ups, _ := routeRefs(r)
+	var ups []string
+	add := func(u string) {
+		if u != "" && !slices.Contains(ups, u) {
+			ups = append(ups, u)
+		}
+	}
+	for _, b := range r.Then.Forward {
+		add(b.Upstream)
+	}
+	if r.Then.Mirror != nil {
+		add(r.Then.Mirror.Upstream)
+	}
 	if r.Then.Auth != nil && r.Then.Auth.JWT != nil && r.Then.Auth.JWT.JWKSUpstream != "" {
 		ups = append(ups, r.Then.Auth.JWT.JWKSUpstream)
 	}

@@ -16,19 +16,19 @@ import (
 
 // publish records the gateway's draft, as q's transaction sees it, as the
 // gateway's next version.
-func publish(ctx context.Context, q querier, keys *seal.Keyring, now time.Time, actor, gateway, note string) (Published, error) {
+func publish(ctx context.Context, q querier, keys *seal.Keyring, enc *versionEncoder, now time.Time, actor, gateway, note string) (Published, error) {
 	ws, err := gatewayWorkspace(ctx, q, keys, gateway)
 	if err != nil {
 		return Published{}, err
 	}
-	p, _, err := publishWorkspace(ctx, q, keys, now, actor, gateway, note, ws, false)
+	p, _, err := publishWorkspace(ctx, q, keys, enc, now, actor, gateway, note, ws, false)
 	return p, err
 }
 
 // publishWorkspace records ws as the gateway's next version. With
 // skipEqual, a ws equal to the latest version records nothing and returns
 // that version with unchanged set.
-func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, now time.Time, actor, gateway, note string,
+func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, enc *versionEncoder, now time.Time, actor, gateway, note string,
 	ws model.Workspace, skipEqual bool) (p Published, unchanged bool, err error) {
 	digest := workspaceDigest(ws)
 	if skipEqual {
@@ -43,11 +43,7 @@ func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, now ti
 			return Published{}, false, fmt.Errorf("publish %q: read latest version: %w", gateway, err)
 		}
 	}
-	sealed, err := sealWorkspace(keys, ws)
-	if err != nil {
-		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
-	}
-	body, err := json.Marshal(sealed)
+	body, err := enc.encode(keys, gateway, ws)
 	if err != nil {
 		return Published{}, false, fmt.Errorf("publish %q: encode: %w", gateway, err)
 	}

@@ -43,6 +43,8 @@ type Store struct {
 	// keys seal every secret value on its way into the database and open
 	// it on the way out (sealing.go).
 	keys *seal.Keyring
+	// versions encodes published versions (versionenc.go).
+	versions *versionEncoder
 
 	// now is the clock; tests replace it.
 	now func() time.Time
@@ -89,7 +91,7 @@ func Open(ctx context.Context, path string, keys *seal.Keyring) (*Store, error) 
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &Store{wdb: wdb, keys: keys, events: events.NewBus(), now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{wdb: wdb, keys: keys, versions: newVersionEncoder(), events: events.NewBus(), now: func() time.Time { return time.Now().UTC() }}
 	// Migrations run first, on the writer: the readers' query_only pragma
 	// would refuse them, and journal_mode(WAL) must be set before readers
 	// open the file.
@@ -319,7 +321,7 @@ func (s *Store) Publish(ctx context.Context, actor, gateway, note string) (Publi
 		return Published{}, fmt.Errorf("publish %q: %w", gateway, err)
 	}
 	defer tx.Rollback()
-	p, err := publish(ctx, tx, s.keys, s.now(), actor, gateway, note)
+	p, err := publish(ctx, tx, s.keys, s.versions, s.now(), actor, gateway, note)
 	if err != nil {
 		return Published{}, err
 	}
@@ -342,7 +344,7 @@ func (s *Store) PublishWorkspace(ctx context.Context, actor, gateway, note strin
 		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
 	}
 	defer tx.Rollback()
-	p, unchanged, err = publishWorkspace(ctx, tx, s.keys, s.now(), actor, gateway, note, ws, true)
+	p, unchanged, err = publishWorkspace(ctx, tx, s.keys, s.versions, s.now(), actor, gateway, note, ws, true)
 	if err != nil || unchanged {
 		return p, unchanged, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -49,6 +50,11 @@ type typeResources struct {
 	hashes map[string]string
 	all    []*anypb.Any // in name order
 	raw    map[string]types.Resource
+	// parts maps each virtual host of the route configurations to its
+	// encoding, a window into the configuration's own bytes: a one-rule
+	// edit replaces one virtual host, and only that one is encoded (and
+	// validated) again.
+	parts map[*routev3.VirtualHost][]byte
 
 	// subsets gives every stream subscribed to the same names the same
 	// resource slice, so that its encoding is shared (see codec.go).
@@ -103,7 +109,11 @@ func (t *typeResources) release() {
 }
 
 // newTypeResources marshals items once. version is used unless prev holds the
-// same content, in which case prev itself is returned.
+// same content, in which case prev itself is returned. Resources are
+// immutable once handed over (the translator shares unchanged ones between
+// its translations), so an item that is the very message prev was built
+// from keeps prev's encoding, and a route configuration re-encodes only
+// the virtual hosts prev does not have.
 func newTypeResources(typeURL, version string, items []types.Resource, prev *typeResources) (*typeResources, error) {
 	t := &typeResources{
 		typeURL: typeURL,
@@ -119,17 +129,31 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		if _, dup := t.byName[name]; dup {
 			return nil, fmt.Errorf("%s: duplicate resource name %q", typeURL, name)
 		}
-		b, err := opts.Marshal(item)
+		t.names = append(t.names, name)
+		t.raw[name] = item
+		if prev != nil && prev.raw[name] == item {
+			a := prev.byName[name]
+			t.byName[name], t.nameOf[a], t.hashes[name] = a, name, prev.hashes[name]
+			if rc, ok := item.(*routev3.RouteConfiguration); ok {
+				t.keepParts(rc, prev)
+			}
+			continue
+		}
+		var b []byte
+		var err error
+		if rc, ok := item.(*routev3.RouteConfiguration); ok {
+			b, err = t.marshalRoutes(rc, prev)
+		} else {
+			b, err = opts.Marshal(item)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, err)
 		}
 		sum := sha256.Sum256(b)
-		t.names = append(t.names, name)
 		a := &anypb.Any{TypeUrl: typeURL, Value: b}
 		t.byName[name] = a
 		t.nameOf[a] = name
 		t.hashes[name] = hex.EncodeToString(sum[:8])
-		t.raw[name] = item
 	}
 	slices.Sort(t.names)
 	t.all = make([]*anypb.Any, len(t.names))

@@ -25,6 +25,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -211,6 +212,12 @@ func (s *Server) InSync(key string, acked map[string]string) bool {
 // recently disconnected, sorted by node id. Never nil.
 func (s *Server) Proxies(gateway string) []ProxyStatus { return s.tracker.list(gateway) }
 
+// Acked counts the connected proxies of gateway that acknowledged version
+// of typeURL, a cheap way to wait for a push to land.
+func (s *Server) Acked(gateway, typeURL, version string) int {
+	return s.tracker.countAcked(gateway, typeURL, version)
+}
+
 // ByType returns res as the per-type map SetResources takes.
 func ByType(res *translate.Resources) map[string][]types.Resource {
 	m := map[string][]types.Resource{
@@ -270,13 +277,18 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 
+	prev := s.cache.get(key)
 	var p model.Problems
 	for typeURL, items := range byType {
 		if !supportedTypes[typeURL] {
 			p.Add(typeURL, "unsupported resource type")
 			continue
 		}
-		validateAll(&p, typeURL, items)
+		var old *typeResources
+		if prev != nil {
+			old = prev.types[typeURL]
+		}
+		validateAll(&p, typeURL, items, old)
 	}
 	checkConsistency(&p, byType)
 	if err := p.Err(); err != nil {
@@ -286,7 +298,6 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 		version = contentVersion(byType)
 	}
 
-	prev := s.cache.get(key)
 	snap := &snapshot{version: version, types: make(map[string]*typeResources, len(typeOrder))}
 	for _, typeURL := range typeOrder {
 		var old *typeResources
@@ -338,7 +349,7 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 		}
 	}
 	var p model.Problems
-	validateAll(&p, resource.EndpointType, items)
+	validateAll(&p, resource.EndpointType, items, prev.types[resource.EndpointType])
 	checkConsistency(&p, byType)
 	if err := p.Err(); err != nil {
 		return fmt.Errorf("set endpoints %q: %w", key, err)
@@ -366,7 +377,10 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 // ValidateAll reports every violated constraint, not just the first.
 type validator interface{ ValidateAll() error }
 
-func validateAll(p *model.Problems, typeURL string, items []types.Resource) {
+// validateAll validates items, except those prev (the type's resources
+// being served, or nil) already holds: resources are immutable once handed
+// over, and prev's passed validation.
+func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev *typeResources) {
 	kind := typeKind(typeURL)
 	for i, item := range items {
 		name := cache.GetResourceName(item)
@@ -377,6 +391,12 @@ func validateAll(p *model.Problems, typeURL string, items []types.Resource) {
 		}
 		if item == nil {
 			p.Add(path, "nil resource")
+			continue
+		}
+		if prev != nil && prev.raw[name] == item {
+			continue
+		}
+		if rc, ok := item.(*routev3.RouteConfiguration); ok && routesValid(rc, prev) {
 			continue
 		}
 		v, ok := item.(validator)

@@ -133,6 +133,21 @@ func (t *tracker) list(gateway string) []ProxyStatus {
 	return out
 }
 
+// countAcked counts gateway's connected proxies that acknowledged version of
+// typeURL. Unlike list it copies nothing, so waiting on it does not hold
+// up the ACKs it waits for.
+func (t *tracker) countAcked(gateway, typeURL, version string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for k, p := range t.proxies {
+		if k.gateway == gateway && p.Connected && p.Acked[typeURL] == version {
+			n++
+		}
+	}
+	return n
+}
+
 // pruneLocked drops the disconnected proxies last seen more than keep
 // ago.
 func (t *tracker) pruneLocked(now time.Time) {

@@ -111,3 +111,20 @@ func TestTrackerBoundsUnansweredResponses(t *testing.T) {
 		t.Fatalf("acked %q, want 99", got)
 	}
 }
+
+// countAcked counts connected proxies of one gateway at one version of a type.
+func TestTrackerAcked(t *testing.T) {
+	tr := newTracker(slog.New(slog.DiscardHandler), newMetrics(), time.Hour)
+	tr.proxies[proxyKey{"gw", "a"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: true, Acked: map[string]string{"t": "2"}}}
+	tr.proxies[proxyKey{"gw", "b"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: true, Acked: map[string]string{"t": "1"}}}
+	tr.proxies[proxyKey{"gw", "c"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: false, Acked: map[string]string{"t": "2"}}}
+	tr.proxies[proxyKey{"other", "d"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: true, Acked: map[string]string{"t": "2"}}}
+	for _, tc := range []struct {
+		gateway, typeURL, version string
+		want                      int
+	}{{"gw", "t", "2", 1}, {"gw", "t", "1", 1}, {"gw", "u", "2", 0}, {"other", "t", "2", 1}, {"none", "t", "2", 0}} {
+		if got := tr.countAcked(tc.gateway, tc.typeURL, tc.version); got != tc.want {
+			t.Errorf("countAcked(%q, %q, %q) = %d, want %d", tc.gateway, tc.typeURL, tc.version, got, tc.want)
+		}
+	}
+}
