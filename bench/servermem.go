@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/release"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/bench/adsbench"
 	"github.com/routedeck/routedeck/bench/workload"
 )
 
@@ -33,7 +32,7 @@ import (
 func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
-	before, _ := vmStatus("VmRSS")
+	before, _ := adsbench.ProcStatus("VmRSS")
 	dir, err := os.MkdirTemp("", "routedeck-bench-servermem-")
 	if err != nil {
 		return nil, err
@@ -61,14 +60,14 @@ func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 		return nil, err
 	}
 	runtime.GC()
-	rss, _ := vmStatus("VmRSS")
+	rss, _ := adsbench.ProcStatus("VmRSS")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	// What the runtime's scavenger gives back to the system over the
 	// next minutes anyway (the heap freed after loading and translating),
 	// returned at once: the resident memory of the steady state.
 	debug.FreeOSMemory()
-	steady, _ := vmStatus("VmRSS")
+	steady, _ := adsbench.ProcStatus("VmRSS")
 	return []Figure{{
 		Name: "memory.server.rss",
 		Description: fmt.Sprintf("resident memory of the whole server (store, API, lint, release service, ADS) with a published %d-route gateway served to %d ACKing clients (clients in a child process)",
@@ -99,7 +98,7 @@ func startClients(ctx context.Context, addr string, n int) (stop func(), err err
 		return nil, fmt.Errorf("start client process: %w", err)
 	}
 	stop = func() { stdin.Close(); _ = child.Wait() }
-	if err := readLine(stdout, "connected"); err != nil {
+	if err := adsbench.WaitLine(stdout, "connected"); err != nil {
 		stop()
 		return nil, fmt.Errorf("client process: %w", err)
 	}
@@ -129,29 +128,4 @@ func deadlineOf(ctx context.Context) time.Time {
 		return d
 	}
 	return time.Now().Add(time.Minute)
-}
-
-func readLine(r io.Reader, want string) error {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == want {
-			return nil
-		}
-	}
-	return fmt.Errorf("exited before saying %q", want)
-}
-
-// vmStatus reads a "kB" field of /proc/self/status in MiB.
-func vmStatus(field string) (float64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }

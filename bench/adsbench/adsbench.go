@@ -250,7 +250,7 @@ func RunMemory(ctx context.Context, routes, clients int, profile string) (*Memor
 		return nil, err
 	}
 	runtime.GC()
-	m.BaselineRSSMiB, _ = procStatus("VmRSS")
+	m.BaselineRSSMiB, _ = ProcStatus("VmRSS")
 
 	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(clients),
 		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String())
@@ -268,7 +268,7 @@ func RunMemory(ctx context.Context, routes, clients int, profile string) (*Memor
 		return nil, fmt.Errorf("start client process: %w", err)
 	}
 	defer func() { stdin.Close(); _ = child.Wait() }()
-	if err := waitLine(stdout, "connected"); err != nil {
+	if err := WaitLine(stdout, "connected"); err != nil {
 		return nil, fmt.Errorf("client process: %w", err)
 	}
 	if err := waitAcked(ctx, s, clients, v); err != nil {
@@ -284,8 +284,8 @@ func RunMemory(ctx context.Context, routes, clients int, profile string) (*Memor
 	}
 	m.AllAckedMs = ms(time.Since(start))
 	runtime.GC()
-	m.RSSMiB, _ = procStatus("VmRSS")
-	m.PeakRSSMiB, _ = procStatus("VmHWM")
+	m.RSSMiB, _ = ProcStatus("VmRSS")
+	m.PeakRSSMiB, _ = ProcStatus("VmHWM")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.HeapMiB = float64(ms.HeapInuse) / (1 << 20)
@@ -331,7 +331,9 @@ func waitAcked(ctx context.Context, s *xds.Server, clients int, version string) 
 	}
 }
 
-func waitLine(r io.Reader, want string) error {
+// WaitLine reads r until a line says want (a child process announcing it
+// is ready).
+func WaitLine(r io.Reader, want string) error {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if strings.TrimSpace(sc.Text()) == want {
@@ -341,8 +343,8 @@ func waitLine(r io.Reader, want string) error {
 	return fmt.Errorf("exited before saying %q", want)
 }
 
-// procStatus reads a "kB" field of /proc/self/status in MiB.
-func procStatus(field string) (float64, error) {
+// ProcStatus reads a "kB" field of /proc/self/status in MiB.
+func ProcStatus(field string) (float64, error) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err

@@ -28,11 +28,11 @@ func TestRunFanOut(t *testing.T) {
 }
 
 func TestProcStatus(t *testing.T) {
-	rss, err := procStatus("VmRSS")
+	rss, err := ProcStatus("VmRSS")
 	if err != nil || rss <= 0 {
 		t.Errorf("VmRSS = %v, %v", rss, err)
 	}
-	if _, err := procStatus("NoSuchField"); err == nil {
+	if _, err := ProcStatus("NoSuchField"); err == nil {
 		t.Error("want an error for a missing field")
 	}
 }
