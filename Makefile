@@ -119,7 +119,7 @@ test-desktop: desktop
 # Envoy's own test of its tool makes.
 conformance: build
 	@if [ -d "$(CONFORMANCE)" ]; then ./sandbox/checktool/conformance.sh "$(CONFORMANCE)" ./$(BIN) && \
-		ROUTEDECK_ROUTER_CHECK_CORPUS="$(abspath $(CONFORMANCE))" $(GO) test -count=1 -run '^TestEnvoyToolSequence$$' ./sandbox/checktool; \
+		ROUTEDECK_ROUTER_CHECK_CORPUS="$(abspath $(CONFORMANCE))" $(GO) test -tags conformance -count=1 -run '^TestEnvoyToolSequence$$' ./sandbox/checktool; \
 	else echo "conformance: $(CONFORMANCE) not present, skipped"; fi
 
 ## bench: benchmarks and the JSON harness
