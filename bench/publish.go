@@ -23,6 +23,7 @@ import (
 	"github.com/routedeck/routedeck/backend/release"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/bench/adsbench"
 	"github.com/routedeck/routedeck/bench/workload"
 )
 
@@ -144,7 +145,7 @@ func benchPublish(ctx context.Context, sc sizes) ([]Figure, error) {
 	}
 	routesPerEdit := (tr.Translations(release.KindRoute) - routesBefore) / float64(sc.edits)
 
-	stopClients, err := startClients(ctx, svc.ADSAddr().String(), sc.memClients)
+	stopClients, err := adsbench.StartClients(ctx, svc.ADSAddr().String(), sc.memClients)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +231,7 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 	if _, err := rel.Publish(ctx, "bench", workload.Gateway, false); err != nil {
 		return nil, err
 	}
-	stopClients, err := startClients(ctx, lis.Addr().String(), sc.memClients)
+	stopClients, err := adsbench.StartClients(ctx, lis.Addr().String(), sc.memClients)
 	if err != nil {
 		return nil, err
 	}

@@ -6,11 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -51,7 +48,7 @@ func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	stop, err := startClients(ctx, svc.ADSAddr().String(), sc.memClients)
+	stop, err := adsbench.StartClients(ctx, svc.ADSAddr().String(), sc.memClients)
 	if err != nil {
 		return nil, err
 	}
@@ -78,33 +75,6 @@ func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 	}}, nil
 }
 
-// startClients runs n ADS clients of the bench gateway in a child process
-// (this program again, as "-role=clients"), so they take no memory and no
-// scheduling from the server measured here; stop ends them.
-func startClients(ctx context.Context, addr string, n int) (stop func(), err error) {
-	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(n),
-		"-timeout="+time.Until(deadlineOf(ctx)).Round(time.Second).String())
-	child.Stderr = os.Stderr
-	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start client process: %w", err)
-	}
-	stop = func() { stdin.Close(); _ = child.Wait() }
-	if err := adsbench.WaitLine(stdout, "connected"); err != nil {
-		stop()
-		return nil, fmt.Errorf("client process: %w", err)
-	}
-	return stop, nil
-}
-
 // waitAcked waits until n connected proxies of the bench gateway ACKed
 // version of typeURL, as the server tracks their ACKs.
 func waitAcked(ctx context.Context, ads *xds.Server, typeURL string, n int, version string) error {
@@ -121,11 +91,4 @@ func waitAcked(ctx context.Context, ads *xds.Server, typeURL string, n int, vers
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-}
-
-func deadlineOf(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
-	}
-	return time.Now().Add(time.Minute)
 }

@@ -252,25 +252,11 @@ func RunMemory(ctx context.Context, routes, clients int, profile string) (*Memor
 	runtime.GC()
 	m.BaselineRSSMiB, _ = ProcStatus("VmRSS")
 
-	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(clients),
-		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String())
-	child.Stderr = os.Stderr
-	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := child.StdinPipe()
+	stopClients, err := StartClients(ctx, addr, clients)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start client process: %w", err)
-	}
-	defer func() { stdin.Close(); _ = child.Wait() }()
-	if err := WaitLine(stdout, "connected"); err != nil {
-		return nil, fmt.Errorf("client process: %w", err)
-	}
+	defer stopClients()
 	if err := waitAcked(ctx, s, clients, v); err != nil {
 		return nil, err
 	}
@@ -374,4 +360,32 @@ func RunClients(ctx context.Context, addr string, n int) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// StartClients runs n ADS clients of the bench gateway at addr in a child
+// process (this program again, as "-role=clients"), so they take no memory
+// and no scheduling from the server measured, and returns once they are
+// connected; stop ends them.
+func StartClients(ctx context.Context, addr string, n int) (stop func(), err error) {
+	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(n),
+		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String())
+	child.Stderr = os.Stderr
+	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := child.Start(); err != nil {
+		return nil, fmt.Errorf("start client process: %w", err)
+	}
+	stop = func() { stdin.Close(); _ = child.Wait() }
+	if err := WaitLine(stdout, "connected"); err != nil {
+		stop()
+		return nil, fmt.Errorf("client process: %w", err)
+	}
+	return stop, nil
 }
