@@ -211,13 +211,18 @@ func ExportGatewayAPI(ws model.Workspace, gateway, namespace string) GatewayAPIE
 	return out
 }
 
+// ruleMeta names and labels the object a rule exports as, whatever its kind.
+func ruleMeta(r *model.Route, gateway, namespace string) RouteMeta {
+	return RouteMeta{Name: gateway + "-" + r.Name, Namespace: namespace,
+		Labels:      map[string]string{labelManagedBy: "routedeck", labelInstance: gateway},
+		Annotations: map[string]string{"routedeck.io/rule": r.Name, "routedeck.io/priority": fmt.Sprint(r.Priority)}}
+}
+
 func exportRule(ws model.Workspace, r *model.Route, gateway, namespace string, rep *export.Report) (HTTPRoute, bool) {
 	hr := HTTPRoute{
 		APIVersion: GatewayAPIGroupVersion, Kind: HTTPRouteKind,
-		Metadata: RouteMeta{Name: gateway + "-" + r.Name, Namespace: namespace,
-			Labels:      map[string]string{labelManagedBy: "routedeck", labelInstance: gateway},
-			Annotations: map[string]string{"routedeck.io/rule": r.Name, "routedeck.io/priority": fmt.Sprint(r.Priority)}},
-		Spec: HTTPRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
+		Metadata: ruleMeta(r, gateway, namespace),
+		Spec:     HTTPRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
 	}
 	if export.Guarded(rep, r) {
 		return hr, false

@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -66,10 +65,8 @@ func hasGRPC(c model.Condition) bool {
 func exportGRPCRule(ws model.Workspace, r *model.Route, gateway, namespace string, rep *export.Report) (GRPCRoute, bool) {
 	gr := GRPCRoute{
 		APIVersion: GatewayAPIGroupVersion, Kind: GRPCRouteKind,
-		Metadata: RouteMeta{Name: gateway + "-" + r.Name, Namespace: namespace,
-			Labels:      map[string]string{labelManagedBy: "routedeck", labelInstance: gateway},
-			Annotations: map[string]string{"routedeck.io/rule": r.Name, "routedeck.io/priority": fmt.Sprint(r.Priority)}},
-		Spec: GRPCRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
+		Metadata: ruleMeta(r, gateway, namespace),
+		Spec:     GRPCRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
 	}
 	if export.Guarded(rep, r) {
 		return gr, false
