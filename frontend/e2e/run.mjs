@@ -261,10 +261,14 @@ const flows = {
     await shot('03-route-editor');
     await page.keyboard.press(`${mod}+s`);
     await page.waitForURL(new RegExp(`#/routes/${RULE}$`));
-    await notice('saved to the draft');
-    // The notice leaves the Save button free to press again.
-    const toast = await page.locator('.mantine-Notification-root').last().boundingBox();
-    const save = await page.getByRole('button', { name: /^Save/ }).boundingBox();
+    // The notice leaves the Save button free to press again. Both are
+    // measured once visible: the notice slides in, and the editor renders
+    // again for the saved route's address.
+    const toastEl = page.locator('.mantine-Notification-root').filter({ hasText: 'saved to the draft' }).last();
+    const saveEl = page.getByRole('button', { name: /^Save/ });
+    await toastEl.waitFor({ state: 'visible' });
+    await saveEl.waitFor({ state: 'visible' });
+    const [toast, save] = await Promise.all([toastEl.boundingBox(), saveEl.boundingBox()]);
     assert(toast && save, 'no notice or no Save button on screen');
     const overlaps = toast.x < save.x + save.width && save.x < toast.x + toast.width && toast.y < save.y + save.height && save.y < toast.y + toast.height;
     assert(!overlaps, `the notice covers the Save button: ${JSON.stringify({ toast, save })}`);
