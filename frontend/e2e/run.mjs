@@ -261,15 +261,26 @@ const flows = {
     await shot('03-route-editor');
     await page.keyboard.press(`${mod}+s`);
     await page.waitForURL(new RegExp(`#/routes/${RULE}$`));
-    // The notice leaves the Save button free to press again. Both are
-    // measured once visible: the notice slides in, and the editor renders
-    // again for the saved route's address.
-    const toastEl = page.locator('.mantine-Notification-root').filter({ hasText: 'saved to the draft' }).last();
-    const saveEl = page.getByRole('button', { name: /^Save/ });
-    await toastEl.waitFor({ state: 'visible' });
-    await saveEl.waitFor({ state: 'visible' });
-    const [toast, save] = await Promise.all([toastEl.boundingBox(), saveEl.boundingBox()]);
-    assert(toast && save, 'no notice or no Save button on screen');
+    // The notice leaves the Save button free to press again. Both boxes are
+    // read in one frame inside the page: measured one after the other from
+    // here, the notice could slide or close (it closes by itself after a few
+    // seconds) and the editor render again between the two readings. The
+    // boxes count once they hold still for a frame: the notice slides in.
+    const boxes = await page.waitForFunction(() => {
+      const box = (el) => {
+        const r = el?.getBoundingClientRect();
+        return r && r.width > 0 && r.height > 0 ? { x: r.x, y: r.y, width: r.width, height: r.height } : null;
+      };
+      const toast = [...document.querySelectorAll('.mantine-Notification-root')].filter((n) => n.textContent.includes('saved to the draft')).pop();
+      const save = [...document.querySelectorAll('button')].find((b) => /^Save/.test(b.textContent.trim()));
+      const t = box(toast), s = box(save);
+      const now = t && s ? JSON.stringify({ toast: t, save: s }) : null;
+      const still = now !== null && now === window.__e2eBoxes;
+      window.__e2eBoxes = now;
+      return still && { toast: t, save: s };
+    }, null, { polling: 'raf', timeout: 10_000 }).then((h) => h.jsonValue()).catch(() => null);
+    assert(boxes, 'no notice or no Save button on screen');
+    const { toast, save } = boxes;
     const overlaps = toast.x < save.x + save.width && save.x < toast.x + toast.width && toast.y < save.y + save.height && save.y < toast.y + toast.height;
     assert(!overlaps, `the notice covers the Save button: ${JSON.stringify({ toast, save })}`);
     await shot('03-route-saved');
