@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,11 +18,56 @@ import (
 
 func (s *server) listTests(w http.ResponseWriter, r *http.Request) {
 	tests, err := routetest.Load(r.Context(), s.Store, r.URL.Query().Get("gateway"))
+	if err == nil {
+		tests, err = s.redactTests(r.Context(), tests)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeSlice(s, w, r, tests)
+}
+
+// redactTests returns tests as answers show them: the credentials their
+// requests carry read as fingerprints (see routetest.Redacted).
+func (s *server) redactTests(ctx context.Context, tests []routetest.Test) ([]routetest.Test, error) {
+	if len(tests) == 0 {
+		return tests, nil
+	}
+	ws, err := s.Store.Workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]map[string]bool{}
+	out := make([]routetest.Test, len(tests))
+	for i, t := range tests {
+		if names[t.Gateway] == nil {
+			names[t.Gateway] = routetest.CredentialHeaders(ws, t.Gateway)
+		}
+		out[i] = routetest.Redacted(t, names[t.Gateway], s.Fingerprinter)
+	}
+	return out, nil
+}
+
+// restoreTestCredentials puts back, in t, the stored values of the
+// fingerprints a client read and sent back; name is the stored test's
+// ("" for a new test, which has none).
+func (s *server) restoreTestCredentials(ctx context.Context, t *routetest.Test, name string) error {
+	var stored *routetest.Test
+	if name != "" {
+		st, err := s.Store.GetRouteTest(ctx, name)
+		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
+			return err
+		}
+		if err == nil {
+			old, err := routetest.FromStore(st)
+			if err != nil {
+				return err
+			}
+			stored = &old
+		}
+	}
+	return routetest.RestoreCredentials(t, stored, s.Fingerprinter)
 }
 
 func (s *server) getTest(w http.ResponseWriter, r *http.Request) {
@@ -39,14 +85,26 @@ func (s *server) writeStoredTest(w http.ResponseWriter, r *http.Request, status 
 		s.writeError(w, r, err)
 		return
 	}
+	shown, err := s.redactTests(r.Context(), []routetest.Test{t})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(t.Version, 10)))
-	writeJSON(w, status, t)
+	writeJSON(w, status, shown[0])
 }
 
-// checkTest validates a test and that its gateway exists, reporting both.
-func (s *server) checkTest(r *http.Request, t *routetest.Test) error {
+// checkTest validates a test and that its gateway exists, and puts back
+// the credentials it names by fingerprint (stored is the name of the test
+// it replaces, "" for a new one), reporting every problem at once.
+func (s *server) checkTest(r *http.Request, t *routetest.Test, stored string) error {
 	var p model.Problems
 	p.Merge("", t.Validate())
+	if err := s.restoreTestCredentials(r.Context(), t, stored); model.ErrorCode(err) == model.EINVALID {
+		p.Merge("", err)
+	} else if err != nil {
+		return err
+	}
 	if t.Gateway != "" {
 		if _, err := s.Store.Get(r.Context(), model.KindGateway, t.Gateway); model.ErrorCode(err) == model.ENOTFOUND {
 			p.Add("gateway", "no gateway %q", t.Gateway)
@@ -63,7 +121,7 @@ func (s *server) createTest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.checkTest(r, &t); err != nil {
+	if err := s.checkTest(r, &t, ""); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -102,7 +160,7 @@ func (s *server) updateTest(w http.ResponseWriter, r *http.Request) {
 		t.Version = v
 	}
 	var p model.Problems
-	p.Merge("", s.checkTest(r, &t))
+	p.Merge("", s.checkTest(r, &t, name))
 	if t.Version == 0 {
 		p.Add("version", "required: send the version you read (or If-Match) so concurrent edits are detected")
 	}
@@ -192,6 +250,9 @@ func (s *server) exportEnvoyTests(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	tests, err := routetest.Load(r.Context(), s.Store, gateway)
+	if err == nil {
+		tests, err = s.redactTests(r.Context(), tests)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -248,7 +309,16 @@ func (s *server) importEnvoyTests(w http.ResponseWriter, r *http.Request) {
 		p.Merge("file", err)
 	}
 	for i := range tests {
-		p.Merge(model.Index("file.tests", i), tests[i].Validate())
+		at := model.Index("file.tests", i)
+		p.Merge(at, tests[i].Validate())
+		// An exported file shows credentials as fingerprints: importing it
+		// back keeps the stored values.
+		if err := s.restoreTestCredentials(r.Context(), &tests[i], tests[i].Name); model.ErrorCode(err) == model.EINVALID {
+			p.Merge(at, err)
+		} else if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)

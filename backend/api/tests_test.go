@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -150,4 +151,67 @@ func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
+}
+
+// A test saved from a request on an authenticated route holds the
+// credential it sent. No answer shows it: reads give its fingerprint, a
+// client that sends the fingerprint back keeps the stored value, and a
+// failure on that header says the values differ without giving them.
+func TestRouteTestCredentialsNotShown(t *testing.T) {
+	a := newTestAPI(t)
+	a.seed(t)
+	const key, bearer = "k3y-of-alice-0001", "Bearer eyJhbGciOi.secret.token"
+	a.do(t, "editor", "POST", "/api/v1/routes", map[string]any{
+		"name": "keyed", "gateway": "public", "priority": 50, "when": `path.prefix("/keyed")`,
+		"then": map[string]any{"forward": []any{map[string]any{"upstream": "api"}},
+			"auth": map[string]any{"apiKey": map[string]any{"header": "x-api-key", "keys": []any{key}}}},
+	}).must(t, http.StatusCreated)
+	test := map[string]any{"name": "keyed-passes", "gateway": "public",
+		"request": map[string]any{"url": "http://shop.example.com/keyed/x",
+			"headers": map[string]any{"x-api-key": key, "authorization": bearer, "x-user": "7"}},
+		"expect": map[string]any{"rule": "keyed", "requestHeaders": map[string]any{"authorization": "Bearer wrong"}}}
+	a.do(t, "editor", "POST", "/api/v1/tests", test).must(t, http.StatusCreated)
+
+	secrets := []string{key, bearer, "Bearer wrong"}
+	noSecret := func(what string, body []byte) {
+		t.Helper()
+		for _, s := range secrets {
+			if strings.Contains(string(body), s) {
+				t.Errorf("%s shows %q: %s", what, s, body)
+			}
+		}
+	}
+	got := a.do(t, "viewer", "GET", "/api/v1/tests/keyed-passes", nil).must(t, http.StatusOK)
+	noSecret("GET /tests/NAME", got.body)
+	shown := got.json(t)
+	headers := shown["request"].(map[string]any)["headers"].(map[string]any)
+	if !cmp.Equal(headers["x-api-key"], []any{a.fp.Fingerprint(key)}) {
+		t.Errorf("x-api-key shows as %v, want its fingerprint", headers["x-api-key"])
+	}
+	if !cmp.Equal(headers["x-user"], []any{"7"}) {
+		t.Errorf("x-user shows as %v: only credentials are hidden", headers["x-user"])
+	}
+	noSecret("GET /tests", a.do(t, "viewer", "GET", "/api/v1/tests?gateway=public", nil).must(t, http.StatusOK).body)
+	noSecret("GET /tests/envoy", a.do(t, "viewer", "GET", "/api/v1/tests/envoy?gateway=public", nil).must(t, http.StatusOK).body)
+	run := a.do(t, "viewer", "POST", "/api/v1/tests/run", map[string]any{"gateway": "public"}).must(t, http.StatusOK)
+	noSecret("POST /tests/run", run.body)
+	if item := run.json(t)["items"].([]any)[0].(map[string]any); !strings.Contains(item["message"].(string), "requestHeaders.authorization") {
+		t.Errorf("the failing header is not named: %v", item["message"])
+	}
+
+	// What was read, sent back with a changed expectation, keeps the
+	// stored credentials: the test still passes on the keyed rule.
+	shown["expect"] = map[string]any{"rule": "keyed"}
+	a.do(t, "editor", "PUT", "/api/v1/tests/keyed-passes", shown).must(t, http.StatusOK)
+	if rep := a.do(t, "viewer", "POST", "/api/v1/tests/run", map[string]any{"gateway": "public"}).must(t, http.StatusOK).json(t); rep["failed"] != float64(0) {
+		t.Errorf("after a round trip of what was read: %v", rep)
+	}
+	// A fingerprint nothing stored has is refused on its path.
+	bad := map[string]any{"name": "made-up", "gateway": "public",
+		"request": map[string]any{"url": "/keyed", "headers": map[string]any{"x-api-key": "fp:0123456789ab"}},
+		"expect":  map[string]any{"rule": "keyed"}}
+	body := string(a.do(t, "editor", "POST", "/api/v1/tests", bad).must(t, http.StatusBadRequest).body)
+	if !strings.Contains(body, "request.headers.x-api-key[0]") || !strings.Contains(body, "unknown fingerprint") {
+		t.Errorf("made-up fingerprint: %s", body)
+	}
 }

@@ -241,6 +241,9 @@ func Check(engine string, e Expect, o Outcome, split []string) []Mismatch {
 	return out
 }
 
+// absent is what a failure shows for a header that is not there.
+const absent = "(absent)"
+
 func checkHeaders(engine, field string, want map[string]*string, got http.Header, partial bool) []Mismatch {
 	names := make([]string, 0, len(want))
 	for name := range want {
@@ -253,14 +256,14 @@ func checkHeaders(engine, field string, want map[string]*string, got http.Header
 		if !present && partial {
 			continue
 		}
-		actual := "(absent)"
+		actual := absent
 		if present {
 			actual = show(strings.Join(vals, ","))
 		}
 		w := want[name]
 		switch {
 		case w == nil && present:
-			out = append(out, Mismatch{Engine: engine, Field: field + "." + name, Expected: "(absent)", Actual: actual})
+			out = append(out, Mismatch{Engine: engine, Field: field + "." + name, Expected: absent, Actual: actual})
 		case w != nil && (!present || strings.Join(vals, ",") != *w):
 			out = append(out, Mismatch{Engine: engine, Field: field + "." + name, Expected: show(*w), Actual: actual})
 		}

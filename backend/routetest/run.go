@@ -81,6 +81,7 @@ func Run(ctx context.Context, ws model.Workspace, tests []Test, dp DataPlane) Re
 		gateways[ws.Gateways[i].Name] = &ws.Gateways[i]
 	}
 	programs := map[string]*rules.Program{}
+	credentials := map[string]map[string]bool{}
 	for _, t := range tests {
 		res := Result{Name: t.Name, Gateway: t.Gateway}
 		gw, ok := gateways[t.Gateway]
@@ -111,6 +112,10 @@ func Run(ctx context.Context, ws model.Workspace, tests []Test, dp DataPlane) Re
 				}
 			}
 		}
+		if credentials[t.Gateway] == nil {
+			credentials[t.Gateway] = CredentialHeaders(ws, t.Gateway)
+		}
+		hideCredentials(res.Failures, credentials[t.Gateway])
 		res.Passed = len(res.Failures) == 0
 		if res.Passed {
 			rep.Passed++
