@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 
 	consulapi "github.com/hashicorp/consul/api"
@@ -34,7 +35,7 @@ What does not translate is reported on stderr.`,
 		Args: cobra.NoArgs,
 	}
 	var gateway, addr string
-	var apply bool
+	var apply, showCredentials bool
 	consul := &cobra.Command{
 		Use:   "consul [--gateway G] [--consul-addr HOST:PORT] [--apply]",
 		Short: "Read what routedeck published to Consul KV; print it as a file, or --apply it to the server",
@@ -54,7 +55,11 @@ directory (--data-dir) or ` + seal.EnvMasterKey + `, which must be the same.
 Consul holds TLS secrets without their private keys. With --apply, such a
 secret must already exist on the server (with its key): the server's copy is
 kept and the one from Consul is left out. If any is missing, nothing is
-applied and the missing secrets are listed.`,
+applied and the missing secrets are listed.
+
+Printed, credentials read as fingerprints (fp:...), as the server shows
+them: applying the file to a server that holds those values keeps them.
+--show-credentials prints them in clear instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			keys, err := localKeys(o.dataDir, os.Getenv)
@@ -70,6 +75,13 @@ applied and the missing secrets are listed.`,
 					if s.KeepsStoredKey() {
 						fmt.Fprintf(o.stderr, "routedeck: secret %s: consul holds no private key; add it before applying\n", s.Name)
 					}
+				}
+				if keys != nil && !showCredentials {
+					shown := model.RedactWorkspace(ws, keys)
+					if !reflect.DeepEqual(shown, ws) {
+						fmt.Fprintln(o.stderr, "routedeck: credentials are shown as fingerprints; --show-credentials prints them in clear")
+					}
+					ws = shown
 				}
 				return writeYAMLDocs(o.stdout, ws.Objects())
 			}
@@ -91,6 +103,7 @@ applied and the missing secrets are listed.`,
 	consul.Flags().StringVar(&gateway, "gateway", "", "gateway to import (default: everything in the tree)")
 	consul.Flags().StringVar(&addr, "consul-addr", "", "Consul HTTP address (default: CONSUL_HTTP_ADDR)")
 	consul.Flags().BoolVar(&apply, "apply", false, "send the workspace to the server instead of printing it")
+	consul.Flags().BoolVar(&showCredentials, "show-credentials", false, "print basic-auth passwords and API keys in clear (default: fingerprints)")
 	cmd.AddCommand(consul)
 	cmd.AddCommand(newImportConvertCmds(o)...)
 	cmd.AddCommand(newImportOpenAPICmd(o))

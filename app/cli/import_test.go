@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"os"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/model/secrettest"
+	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/internal/testservers"
 )
@@ -26,8 +29,16 @@ func startServer(t *testing.T, ctx context.Context) (*app.Service, *env, *client
 	for _, k := range []string{EnvServer, EnvToken, EnvDataDir} {
 		t.Setenv(k, "")
 	}
+	// The master key comes from the environment when the test sets one,
+	// so two servers can share it as two routedecks sharing Consul do.
+	getenv := func(k string) string {
+		if k == seal.EnvMasterKey {
+			return os.Getenv(k)
+		}
+		return ""
+	}
 	svc := app.New(app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", NoDemo: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard, Getenv: func(string) string { return "" }})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Notices: io.Discard, Getenv: getenv})
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +79,9 @@ func TestImportConsul(t *testing.T) {
 	for _, k := range []string{EnvServer, EnvToken, EnvDataDir, "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN"} {
 		t.Setenv(k, "")
 	}
+	// Both routedecks and the importing command share one master key, as
+	// routedecks sharing Consul must: credentials are sealed in it with it.
+	t.Setenv(seal.EnvMasterKey, seal.EncodeKey(bytes.Repeat([]byte{7}, 32)))
 	agent := testservers.StartConsul(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -85,6 +99,11 @@ func TestImportConsul(t *testing.T) {
 			When: model.Condition{Field: model.FieldPath, Op: model.OpPrefix, Value: path},
 			Then: model.Action{Forward: []model.Backend{{Upstream: upstream}}}}
 	}
+	const apiKey = "edge-api-key-0001"
+	keyed := func(r model.Route) model.Route {
+		r.Then.Auth = &model.Auth{APIKey: &model.APIKeyAuth{Header: "x-api-key", Keys: []string{apiKey}}}
+		return r
+	}
 	ws := model.Workspace{
 		Secrets: []model.Secret{cert},
 		Gateways: []model.Gateway{
@@ -96,7 +115,7 @@ func TestImportConsul(t *testing.T) {
 		},
 		Upstreams: []model.Upstream{{Meta: model.Meta{Name: "shared"}, Static: static("10.0.0.1")}, {Meta: model.Meta{Name: "web"}, Static: static("10.0.0.2")}},
 		Routes: []model.Route{
-			forward("edge", "api", "/api", "shared"), forward("edge", "home", "/", "web"),
+			keyed(forward("edge", "api", "/api", "shared")), forward("edge", "home", "/", "web"),
 			forward("internal", "admin", "/admin", "shared"),
 		},
 	}
@@ -122,13 +141,23 @@ func TestImportConsul(t *testing.T) {
 				t.Errorf("stdout lacks %q:\n%s", want, out)
 			}
 		}
-		for _, unwanted := range []string{"name: internal", "name: admin", "BEGIN PRIVATE KEY", "BEGIN EC PRIVATE KEY", "version:"} {
+		for _, unwanted := range []string{"name: internal", "name: admin", "BEGIN PRIVATE KEY", "BEGIN EC PRIVATE KEY", "version:", apiKey} {
 			if strings.Contains(out, unwanted) {
 				t.Errorf("stdout holds %q:\n%s", unwanted, out)
 			}
 		}
 		if !strings.Contains(errOut, "secret shop-tls: consul holds no private key") {
 			t.Errorf("stderr does not warn about the key: %s", errOut)
+		}
+		if !strings.Contains(out, "keys: ['fp:") || !strings.Contains(errOut, "credentials are shown as fingerprints") {
+			t.Errorf("the API key is not shown as a fingerprint:\n%s%s", out, errOut)
+		}
+	})
+
+	t.Run("print with credentials in clear", func(t *testing.T) {
+		out, errOut, code := e2.run(t, "", append(importArgs, "--show-credentials")...)
+		if code != 0 || !strings.Contains(out, "keys: ["+apiKey+"]") {
+			t.Fatalf("exit %d: %s%s", code, out, errOut)
 		}
 	})
 
