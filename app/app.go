@@ -26,6 +26,7 @@ import (
 	"github.com/routedeck/routedeck/backend/accesslog"
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
+	"github.com/routedeck/routedeck/backend/backup"
 	"github.com/routedeck/routedeck/backend/certfile"
 	"github.com/routedeck/routedeck/backend/events"
 	"github.com/routedeck/routedeck/backend/pki"
@@ -83,7 +84,7 @@ type Config struct {
 }
 
 // DBFile is the database file name inside the data directory.
-const DBFile = "routedeck.db"
+const DBFile = backup.DBFile
 
 // OpenStore opens the database in dataDir, creating the directory (private
 // to the user: it holds password and token hashes, and the master key that
@@ -244,6 +245,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Fingerprinter: st.Keys(),
 		Certs:         &Certs{CA: s.ca, Store: st},
 		AccessLog:     s.accessLog,
+		Backup:        backupSource{dataDir: s.cfg.DataDir, store: st},
 		Info:          s,
 	})
 	if s.cfg.Listen == "" {
@@ -347,7 +349,7 @@ func (s *Service) startADS(addr string) error {
 // AccessLogFile is the request log's database file inside the data
 // directory: a database of its own, so its churn never slows the
 // configuration store.
-const AccessLogFile = "accesslog.db"
+const AccessLogFile = backup.AccessLogFile
 
 // startAccessLog opens the request log and makes it the sink of the
 // access log service on the ADS port.

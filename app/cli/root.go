@@ -108,6 +108,8 @@ running server (--server, --token) or open the data directory directly.`,
 		newTestCmd(o),
 		newImportCmd(o),
 		newLogsCmd(o),
+		newBackupCmd(o),
+		newRestoreCmd(o),
 	)
 	return root
 }

@@ -96,6 +96,9 @@ type Deps struct {
 	Certs Certs
 	// AccessLog is the request log the gateways' proxies report to.
 	AccessLog AccessLog
+	// Backup streams backups of the data directory; nil answers
+	// GET /backup with 501.
+	Backup Backup
 	// Info tells clients how proxies reach the server's ADS; nil answers
 	// GET /server with 501.
 	Info ServerInfoSource
@@ -269,6 +272,7 @@ func NewHandler(deps Deps) http.Handler {
 			r.Delete("/{id}", s.deleteToken)
 		})
 		r.With(need(auth.RoleAdmin)).Get("/audit", s.listAudit)
+		r.With(need(auth.RoleAdmin)).Get("/backup", s.backup)
 		// A certificate lets a proxy read its gateway's configuration,
 		// keys included: admins only, and audited.
 		r.Route("/certs", func(r chi.Router) {

@@ -88,8 +88,9 @@ var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 // below the one the OpenAPI document declares, and lets the declared role
 // through authorization. The declared roles themselves follow the policy:
 // reads viewer, writes editor, users/tokens/audit, targets, sandbox
-// settings, writes to clusters (deploy, export apply) and the CA (a
-// certificate opens a gateway's configuration) admin.
+// settings, writes to clusters (deploy, export apply), the CA (a
+// certificate opens a gateway's configuration) and backups (the whole
+// database, password hashes included) admin.
 func TestAuthEveryRoute(t *testing.T) {
 	a := newTestAPI(t)
 	a.seed(t)
@@ -99,7 +100,8 @@ func TestAuthEveryRoute(t *testing.T) {
 		switch {
 		case path == "/health" || path == "/auth/login":
 			return "none"
-		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit", strings.HasPrefix(path, "/certs"):
+		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit", strings.HasPrefix(path, "/certs"),
+			path == "/backup":
 			return "admin"
 		case method != "GET" && (path == "/targets" || path == "/sandbox/settings" ||
 			strings.HasSuffix(path, "/deploy") || strings.Contains(path, "/export/")):
