@@ -3232,6 +3232,8 @@ export interface components {
                 };
                 /** @description the source held more than 100,000 requests; the first (newest captured) were replayed */
                 truncated?: boolean;
+                /** @description what the source cannot tell, which may hide changes */
+                notes?: string[];
             };
             engines: ("evaluator" | "sim")[];
             /** @description M, the requests replayed */
@@ -3291,6 +3293,7 @@ export interface components {
         };
         ReplayOutcome: {
             rule: string;
+            /** @description what the gateway answers by itself (redirect, direct response, 404, 503); 0 when forwarded to an upstream */
             status: number;
             forward?: {
                 upstream: string;
@@ -3299,9 +3302,11 @@ export interface components {
                 path: string;
                 host: string;
                 requestHeaders: components["schemas"]["ReplayHeaderEdits"];
+                responseHeaders: components["schemas"]["ReplayHeaderEdits"];
             }[];
             redirect?: string;
             body?: string;
+            /** @description headers of the gateway's own answer; a forwarded request's are in each forward entry */
             responseHeaders: components["schemas"]["ReplayHeaderEdits"];
         };
         ReplayHeaderEdits: {
