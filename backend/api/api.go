@@ -96,6 +96,8 @@ type Deps struct {
 	Certs Certs
 	// AccessLog is the request log the gateways' proxies report to.
 	AccessLog AccessLog
+	// Alerts evaluates the alert rules and sends test notifications.
+	Alerts Alerts
 	// Info tells clients how proxies reach the server's ADS; nil answers
 	// GET /server with 501.
 	Info ServerInfoSource
@@ -249,6 +251,8 @@ func NewHandler(deps Deps) http.Handler {
 			r.With(need(auth.RoleViewer)).Get("/consul/services", s.consulServices)
 			r.With(need(auth.RoleViewer)).Get("/consul/kv", s.consulKV)
 		})
+
+		r.Route("/alerts", func(r chi.Router) { s.alertRoutes(r, need) })
 
 		r.Route("/revisions", func(r chi.Router) {
 			r.Use(need(auth.RoleViewer))
