@@ -24,6 +24,7 @@ import (
 
 	"github.com/routedeck/routedeck/assets"
 	"github.com/routedeck/routedeck/backend/accesslog"
+	"github.com/routedeck/routedeck/backend/alert"
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/backup"
@@ -81,6 +82,9 @@ type Config struct {
 	// defaults: 24 hours or 1,000,000 entries per gateway, rollups for
 	// 30 days).
 	AccessLog accesslog.Options
+	// Alerts tunes the alert evaluator (interval, clock, delivery
+	// attempts, the dashboard's URL for links); the rest is wired here.
+	Alerts alert.Options
 }
 
 // DBFile is the database file name inside the data directory.
@@ -134,6 +138,7 @@ type Service struct {
 	events       *events.Metrics
 	translations *release.Metrics
 	accessLog    *accesslog.Store
+	alerts       *alert.Evaluator
 	wg           sync.WaitGroup
 	errc         chan error
 }
@@ -213,6 +218,11 @@ func (s *Service) Start(ctx context.Context) error {
 		s.Stop()
 		return err
 	}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	s.startAlerts(reg, scheme)
 	// The data plane is the sim unless the "sandbox" setting asks for a
 	// real Envoy; Kubernetes and Consul upstreams get a mock per endpoint
 	// discovery reports.
@@ -246,6 +256,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Certs:         &Certs{CA: s.ca, Store: st},
 		AccessLog:     s.accessLog,
 		Backup:        backupSource{dataDir: s.cfg.DataDir, store: st},
+		Alerts:        s.alerts,
 		Info:          s,
 	})
 	if s.cfg.Listen == "" {
@@ -258,11 +269,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.addr = lis.Addr()
 	s.httpSrv = api.NewServer(s.handler, api.Timeouts{}, s.log)
-	scheme := "http"
 	if tlsConf != nil {
 		s.httpSrv.TLSConfig = tlsConf
 		lis = tls.NewListener(lis, tlsConf)
-		scheme = "https"
 	}
 	s.wg.Add(1)
 	go func() {
@@ -448,6 +457,9 @@ func (s *Service) Stop() error {
 		if err := s.sandbox.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop sandbox: %w", err))
 		}
+	}
+	if s.alerts != nil {
+		s.alerts.Stop()
 	}
 	if s.stopRunners != nil {
 		s.stopRunners()

@@ -101,6 +101,8 @@ type Deps struct {
 	Backup Backup
 	// Replayer replays requests against two versions of a gateway.
 	Replayer Replayer
+	// Alerts evaluates the alert rules and sends test notifications.
+	Alerts Alerts
 	// Info tells clients how proxies reach the server's ADS; nil answers
 	// GET /server with 501.
 	Info ServerInfoSource
@@ -257,6 +259,8 @@ func NewHandler(deps Deps) http.Handler {
 			r.With(need(auth.RoleViewer)).Get("/consul/services", s.consulServices)
 			r.With(need(auth.RoleViewer)).Get("/consul/kv", s.consulKV)
 		})
+
+		r.Route("/alerts", func(r chi.Router) { s.alertRoutes(r, need) })
 
 		r.Route("/revisions", func(r chi.Router) {
 			r.Use(need(auth.RoleViewer))

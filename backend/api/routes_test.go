@@ -103,6 +103,9 @@ func TestAuthEveryRoute(t *testing.T) {
 		case strings.HasPrefix(path, "/users"), strings.HasPrefix(path, "/tokens"), path == "/audit", strings.HasPrefix(path, "/certs"),
 			path == "/backup":
 			return "admin"
+		case method != "GET" && strings.HasPrefix(path, "/alerts/notifiers"):
+			// Notifiers hold credentials and make the server connect out.
+			return "admin"
 		case method != "GET" && (path == "/targets" || path == "/sandbox/settings" ||
 			strings.HasSuffix(path, "/deploy") || strings.Contains(path, "/export/")):
 			// Settings (the sandbox's may start a local binary) and writes

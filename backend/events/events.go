@@ -66,12 +66,16 @@ type EndpointsChanged struct {
 	Endpoints []model.Endpoint
 }
 
+// AlertsChanged says alert rules or notifiers were written.
+type AlertsChanged struct{}
+
 // Bus is the set of topics routedeck's services share.
 type Bus struct {
 	Draft     Topic[DraftChanged]
 	Published Topic[Published]
 	Settings  Topic[SettingChanged]
 	Endpoints Topic[EndpointsChanged]
+	Alerts    Topic[AlertsChanged]
 }
 
 // NewBus returns a bus whose topics have no subscribers yet.

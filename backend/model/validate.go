@@ -54,6 +54,10 @@ func nonNegative(p *Problems, path string, d Duration) {
 	}
 }
 
+// CheckName is validateName for names outside the workspace objects
+// (alert rules and notifiers, and the objects they refer to).
+func CheckName(p *Problems, path, name string) { validateName(p, path, name) }
+
 // CheckDescription is validateDescription for descriptions outside the
 // workspace objects (route tests).
 func CheckDescription(p *Problems, path, d string) { validateDescription(p, path, d) }

@@ -363,6 +363,13 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 	if err != nil {
 		return 0, err
 	}
+	total += n
+
+	// Notifiers' credentials, sealed whole.
+	n, err = resealWhole(ctx, tx, "alert_notifiers", "name", "secrets", "notifier", f)
+	if err != nil {
+		return 0, err
+	}
 	return total + n, nil
 }
 

@@ -2187,6 +2187,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a backup of the data directory: a gzip tar with a manifest, a consistent snapshot of the database (secrets stay sealed), the CA, and on request the request log. Never the master key; a restore needs it */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description include a snapshot of the request log database */
+                    accessLog?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the archive, streamed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/gzip": string;
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/certs/gateways/{name}": {
         parameters: {
             query?: never;
@@ -3168,6 +3208,455 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["EnvoyExport"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List alert rules */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["AlertRule"][];
+                        };
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        /**
+         * Create an alert rule
+         * @description The gateway (and rule, when set) must exist in the draft and every notifier must exist. Every problem is reported at once with its field.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AlertRuleInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRule"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/rules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** Get an alert rule */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRule"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        /** Replace an alert rule; version (or If-Match) must be the one read, else 409 */
+        put: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "If-Match"?: string;
+                };
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AlertRuleInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRule"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        post?: never;
+        /** Delete an alert rule and its history; a stale version (If-Match or ?version=) gets 409 */
+        delete: {
+            parameters: {
+                query?: {
+                    version?: number;
+                };
+                header?: {
+                    "If-Match"?: string;
+                };
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/notifiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List notifiers (credentials never returned, only whether they are set) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Notifier"][];
+                        };
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        /** Create a notifier */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NotifierInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Notifier"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/notifiers/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** Get a notifier (credentials never returned) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Notifier"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        /** Replace a notifier; a credential left out is kept, "" removes it */
+        put: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "If-Match"?: string;
+                };
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NotifierInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Notifier"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        post?: never;
+        /** Delete a notifier no alert rule uses */
+        delete: {
+            parameters: {
+                query?: {
+                    version?: number;
+                };
+                header?: {
+                    "If-Match"?: string;
+                };
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/notifiers/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test notification through a notifier (one attempt) and report how it went */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertDelivery"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/states": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every alert rule's current state */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["AlertState"][];
+                        };
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Incidents, newest first, with their notifications */
+        get: {
+            parameters: {
+                query?: {
+                    rule?: string;
+                    limit?: number;
+                    /** @description an incident id: list older ones */
+                    before?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["AlertIncident"][];
+                            limit: number;
+                            maxLimit: number;
+                            /** @description pass as ?before= for the next page */
+                            next?: string;
+                        };
                     };
                 };
                 default: components["responses"]["Problem"];
@@ -4260,6 +4749,157 @@ export interface components {
             disabled?: boolean;
             sampling?: number;
             requestHeaders?: string[];
+        };
+        AlertRuleInput: {
+            name: string;
+            description?: string;
+            gateway: string;
+            /** @description a rule of the gateway; empty watches the whole gateway */
+            rule?: string;
+            /** @enum {string} */
+            metric: "requests" | "error-rate" | "latency";
+            /**
+             * @description requests: count only this class; error-rate: the class whose share is measured (default 5xx, which counts requests without a response too)
+             * @enum {string}
+             */
+            statusClass?: "1xx" | "2xx" | "3xx" | "4xx" | "5xx";
+            /**
+             * @description latency only (default p99)
+             * @enum {string}
+             */
+            percentile?: "p50" | "p90" | "p99";
+            /** @enum {string} */
+            op: ">" | ">=" | "<" | "<=";
+            /** @description a count (requests), a percentage 0-100 (error-rate) or milliseconds (latency) */
+            threshold: number;
+            /** @description the span each evaluation measures, 1m to 1h */
+            window: string;
+            /** @description how long a breach must last before the rule fires (0 to 1h) */
+            for?: string;
+            /** @description fewest requests for error-rate and latency to mean something; below it the rule reads nodata */
+            minRequests?: number;
+            notifiers?: string[];
+            disabled?: boolean;
+            version?: number;
+        };
+        AlertRule: {
+            name: string;
+            description?: string;
+            gateway: string;
+            /** @description a rule of the gateway; empty watches the whole gateway */
+            rule?: string;
+            /** @enum {string} */
+            metric: "requests" | "error-rate" | "latency";
+            /**
+             * @description requests: count only this class; error-rate: the class whose share is measured (default 5xx, which counts requests without a response too)
+             * @enum {string}
+             */
+            statusClass?: "1xx" | "2xx" | "3xx" | "4xx" | "5xx";
+            /**
+             * @description latency only (default p99)
+             * @enum {string}
+             */
+            percentile?: "p50" | "p90" | "p99";
+            /** @enum {string} */
+            op: ">" | ">=" | "<" | "<=";
+            /** @description a count (requests), a percentage 0-100 (error-rate) or milliseconds (latency) */
+            threshold: number;
+            /** @description the span each evaluation measures, 1m to 1h */
+            window: string;
+            /** @description how long a breach must last before the rule fires (0 to 1h) */
+            for?: string;
+            /** @description fewest requests for error-rate and latency to mean something; below it the rule reads nodata */
+            minRequests?: number;
+            notifiers?: string[];
+            disabled?: boolean;
+            version: number;
+            /** Format: date-time */
+            readonly updatedAt?: string;
+            readonly updatedBy?: string;
+        };
+        NotifierInput: {
+            name: string;
+            description?: string;
+            /** @enum {string} */
+            type: "webhook" | "email";
+            webhook?: {
+                /** @description http or https; no user or password in it */
+                url: string;
+                /** @description Authorization header value; sealed at rest, never returned */
+                authorization?: string;
+            };
+            email?: {
+                /** @description host:port of the SMTP server */
+                smarthost: string;
+                from: string;
+                to: string[];
+                username?: string;
+                /** @description sealed at rest, never returned */
+                password?: string;
+                /** @description refuse servers without STARTTLS */
+                requireTls?: boolean;
+            };
+            skipResolved?: boolean;
+            version?: number;
+        };
+        Notifier: {
+            name: string;
+            description?: string;
+            /** @enum {string} */
+            type: "webhook" | "email";
+            webhook?: {
+                url: string;
+                authorizationSet: boolean;
+            };
+            email?: {
+                smarthost: string;
+                from: string;
+                to: string[];
+                username?: string;
+                passwordSet: boolean;
+                requireTls?: boolean;
+            };
+            skipResolved?: boolean;
+            version: number;
+            /** Format: date-time */
+            readonly updatedAt?: string;
+            readonly updatedBy?: string;
+        };
+        AlertDelivery: {
+            notifier: string;
+            /** @enum {string} */
+            event: "firing" | "resolved" | "test";
+            /** Format: date-time */
+            at: string;
+            ok: boolean;
+            attempts: number;
+            error?: string;
+        };
+        AlertIncident: {
+            id: number;
+            rule: string;
+            summary: string;
+            /** Format: date-time */
+            startedAt: string;
+            value: number;
+            /** Format: date-time */
+            resolvedAt?: string;
+            resolvedValue?: number;
+            note?: string;
+            deliveries: components["schemas"]["AlertDelivery"][];
+        };
+        AlertState: {
+            rule: string;
+            /** @enum {string} */
+            state: "ok" | "pending" | "firing" | "nodata" | "disabled" | "unknown";
+            value?: number;
+            requests: number;
+            /** Format: date-time */
+            since?: string;
+            /** Format: date-time */
+            evaluatedAt?: string;
+            incident?: number;
+            error?: string;
         };
     };
     responses: {
