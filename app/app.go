@@ -134,8 +134,11 @@ type Service struct {
 	events       *events.Metrics
 	translations *release.Metrics
 	accessLog    *accesslog.Store
-	wg           sync.WaitGroup
-	errc         chan error
+	// local runs gateways in this process for the dashboard's "run a
+	// local gateway"; they stop with the service.
+	local *localGateways
+	wg    sync.WaitGroup
+	errc  chan error
 }
 
 // New returns a service for cfg; nothing is opened until Start.
@@ -218,6 +221,7 @@ func (s *Service) Start(ctx context.Context) error {
 	// discovery reports.
 	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), ADSCredentials: sandboxCreds,
 		Logger: s.log, Settings: st, Discovered: s.feed.Routable})
+	s.startLocalGateways()
 	s.startSandboxRunner()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.
@@ -246,6 +250,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Certs:         &Certs{CA: s.ca, Store: st},
 		AccessLog:     s.accessLog,
 		Backup:        backupSource{dataDir: s.cfg.DataDir, store: st},
+		LocalGateways: s.local,
 		Info:          s,
 	})
 	if s.cfg.Listen == "" {
@@ -443,6 +448,12 @@ func (s *Service) Stop() error {
 	}
 	if s.stopSandbox != nil {
 		s.stopSandbox()
+	}
+	// Before ADS: the local gateways' streams end as a proxy's would.
+	if s.local != nil {
+		if err := s.local.close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop local gateways: %w", err))
+		}
 	}
 	if s.sandbox != nil {
 		if err := s.sandbox.Close(); err != nil {

@@ -99,6 +99,9 @@ type Deps struct {
 	// Backup streams backups of the data directory; nil answers
 	// GET /backup with 501.
 	Backup Backup
+	// LocalGateways runs gateways in the server's process for trying
+	// them out; nil answers /gateways/{name}/local with 501.
+	LocalGateways LocalGateways
 	// Info tells clients how proxies reach the server's ADS; nil answers
 	// GET /server with 501.
 	Info ServerInfoSource
@@ -210,6 +213,12 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
 						r.With(need(auth.RoleViewer)).Get("/logs", s.logs)
 						r.With(need(auth.RoleViewer)).Get("/traffic", s.traffic)
+						// A local gateway runs in the server's process
+						// and sends requests upstream: editors start it.
+						r.With(need(auth.RoleViewer)).Get("/local", s.localGateway)
+						r.With(need(auth.RoleEditor), long).Put("/local", s.startLocalGateway)
+						r.With(need(auth.RoleEditor)).Delete("/local", s.stopLocalGateway)
+						r.With(need(auth.RoleEditor), long).Post("/local/traffic", s.localTraffic)
 						r.With(need(auth.RoleViewer)).Get("/export/openapi", s.exportOpenAPI)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
