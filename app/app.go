@@ -139,8 +139,11 @@ type Service struct {
 	translations *release.Metrics
 	accessLog    *accesslog.Store
 	alerts       *alert.Evaluator
-	wg           sync.WaitGroup
-	errc         chan error
+	// local runs gateways in this process for the dashboard's "run a
+	// local gateway"; they stop with the service.
+	local *localGateways
+	wg    sync.WaitGroup
+	errc  chan error
 }
 
 // New returns a service for cfg; nothing is opened until Start.
@@ -228,6 +231,7 @@ func (s *Service) Start(ctx context.Context) error {
 	// discovery reports.
 	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), ADSCredentials: sandboxCreds,
 		Logger: s.log, Settings: st, Discovered: s.feed.Routable})
+	s.startLocalGateways()
 	s.startSandboxRunner()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.
@@ -257,6 +261,7 @@ func (s *Service) Start(ctx context.Context) error {
 		AccessLog:     s.accessLog,
 		Backup:        backupSource{dataDir: s.cfg.DataDir, store: st},
 		Alerts:        s.alerts,
+		LocalGateways: s.local,
 		Info:          s,
 	})
 	if s.cfg.Listen == "" {
@@ -452,6 +457,12 @@ func (s *Service) Stop() error {
 	}
 	if s.stopSandbox != nil {
 		s.stopSandbox()
+	}
+	// Before ADS: the local gateways' streams end as a proxy's would.
+	if s.local != nil {
+		if err := s.local.close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop local gateways: %w", err))
+		}
 	}
 	if s.sandbox != nil {
 		if err := s.sandbox.Close(); err != nil {

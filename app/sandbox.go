@@ -13,8 +13,9 @@ import (
 	"github.com/routedeck/routedeck/sandbox/session"
 )
 
-// startSandboxRunner stops the sandbox (data plane, listeners) of every
-// gateway the draft loses, as the store announces it, until Stop.
+// startSandboxRunner stops the sandbox (data plane, listeners) and the
+// local gateway of every gateway the draft loses, as the store announces
+// it, until Stop.
 func (s *Service) startSandboxRunner() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sub := s.store.Events().Draft.Subscribe()
@@ -30,6 +31,7 @@ func (s *Service) startSandboxRunner() {
 			if err := s.sandbox.Prune(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("sandbox: stop deleted gateways' sandboxes", "err", err)
 			}
+			s.local.prune(ctx)
 		})
 	}()
 }

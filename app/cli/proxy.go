@@ -1,21 +1,19 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/localgw"
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
@@ -62,31 +60,20 @@ interrupted.`,
 			}
 			adminAddr := net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
 			opts.BindConfiguredAddress, opts.Logger = true, log
-			lis, err := net.Listen("tcp", adminAddr)
+			proxy, err := localgw.Start(opts, adminAddr)
 			if err != nil {
-				return fmt.Errorf("admin interface: %w", err)
-			}
-			dp, err := sim.Start(opts)
-			if err != nil {
-				lis.Close()
 				return err
 			}
-			defer dp.Close()
 			if adminPath != "" {
-				if err := os.WriteFile(adminPath, []byte(lis.Addr().String()), 0o600); err != nil {
-					lis.Close()
-					return err
+				if err := os.WriteFile(adminPath, []byte(proxy.AdminAddr().String()), 0o600); err != nil {
+					return errors.Join(err, proxy.Close())
 				}
 			}
-			admin := &http.Server{Handler: adminHandler(dp), ReadHeaderTimeout: 10 * time.Second}
-			go func() { _ = admin.Serve(lis) }()
-			fmt.Fprintf(o.stdout, "routedeck proxy: node %s of gateway %s, ADS at %s, admin at %s\n", opts.NodeID, opts.Cluster, opts.ADS, lis.Addr())
+			fmt.Fprintf(o.stdout, "routedeck proxy: node %s of gateway %s, ADS at %s, admin at %s\n", opts.NodeID, opts.Cluster, opts.ADS, proxy.AdminAddr())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return admin.Shutdown(sctx)
+			return proxy.Close()
 		},
 	}
 	f := cmd.Flags()
@@ -94,60 +81,4 @@ interrupted.`,
 	f.StringVar(&adminPath, "admin-address-path", "", "write the admin interface's address to this file")
 	_ = cmd.MarkFlagRequired("bootstrap")
 	return cmd
-}
-
-// live reports whether the proxy has its first configuration: clusters
-// and listeners accepted and every listener served with its routes, no
-// secret awaited, as Envoy's initialization finishes before it is LIVE.
-func live(st sim.Status) bool {
-	if st.Versions[sim.TypeCluster] == "" || st.Versions[sim.TypeListener] == "" || len(st.Warming) > 0 || len(st.WarmingClusters) > 0 {
-		return false
-	}
-	for name := range st.Listeners {
-		if !st.Ready[name] {
-			return false
-		}
-	}
-	return true
-}
-
-// adminHandler is the part of Envoy's admin interface the proxy serves.
-func adminHandler(dp *sim.DataPlane) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-		if live(dp.Status()) {
-			fmt.Fprintln(w, "LIVE")
-			return
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "INITIALIZING")
-	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		stats := dp.Stats()
-		names := sim.StatNames(stats)
-		switch r.URL.Query().Get("format") {
-		case "json":
-			type stat struct {
-				Name  string `json:"name"`
-				Value uint64 `json:"value"`
-			}
-			out := struct {
-				Stats []stat `json:"stats"`
-			}{Stats: make([]stat, 0, len(names))}
-			for _, n := range names {
-				out.Stats = append(out.Stats, stat{n, stats[n]})
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(out)
-		case "":
-			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-			for _, n := range names {
-				fmt.Fprintf(w, "%s: %d\n", n, stats[n])
-			}
-		default:
-			http.Error(w, "usage: /stats?format=json", http.StatusBadRequest)
-		}
-	})
-	return mux
 }

@@ -103,6 +103,9 @@ type Deps struct {
 	Replayer Replayer
 	// Alerts evaluates the alert rules and sends test notifications.
 	Alerts Alerts
+	// LocalGateways runs gateways in the server's process for trying
+	// them out; nil answers /gateways/{name}/local with 501.
+	LocalGateways LocalGateways
 	// Info tells clients how proxies reach the server's ADS; nil answers
 	// GET /server with 501.
 	Info ServerInfoSource
@@ -217,6 +220,12 @@ func NewHandler(deps Deps) http.Handler {
 						// A replay changes nothing; it reads what a viewer
 						// may read (the request log and the versions).
 						r.With(need(auth.RoleViewer), long).Post("/replay", s.replayRequests)
+						// A local gateway runs in the server's process
+						// and sends requests upstream: editors start it.
+						r.With(need(auth.RoleViewer)).Get("/local", s.localGateway)
+						r.With(need(auth.RoleEditor), long).Put("/local", s.startLocalGateway)
+						r.With(need(auth.RoleEditor)).Delete("/local", s.stopLocalGateway)
+						r.With(need(auth.RoleEditor), long).Post("/local/traffic", s.localTraffic)
 						r.With(need(auth.RoleViewer)).Get("/export/openapi", s.exportOpenAPI)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)

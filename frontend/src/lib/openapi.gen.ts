@@ -1359,6 +1359,151 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/gateways/{name}/local": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** The gateway's local gateway: state, listener URLs on loopback, what it acknowledged, sample requests to try */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LocalGateway"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        /**
+         * Start a local gateway: the simulated Envoy in the server's process, serving the gateway's published version on free loopback ports; audited
+         * @description It joins the gateway over ADS like any proxy (node routedeck-local, over mutual TLS with a certificate of the server's CA for the gateway) and reports its requests to the gateway's request log. Starting a running one finds it. The answer comes once it serves the published version, or after 10 s with the state reached; without a published version the state is waiting. It stops with the server.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LocalGateway"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        post?: never;
+        /** Stop the gateway's local gateway and free its ports (stopping a stopped one is no error); audited */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LocalGateway"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateways/{name}/local/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send sample requests through the running local gateway: one per rule of the published version in turn, and one no rule matches, over real connections to its listeners
+         * @description The requests carry User-Agent routedeck-traffic. 409 when no local gateway runs or it serves no listener yet, or the published version has no rule.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description how many to send (default 50) */
+                        requests?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LocalTraffic"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/gateways/{name}/lint": {
         parameters: {
             query?: never;
@@ -4149,6 +4294,72 @@ export interface components {
             items?: components["schemas"]["RuleTraffic"][];
             failing?: string[];
             noTraffic?: string[];
+        };
+        LocalGateway: {
+            gateway: string;
+            /**
+             * @description waiting: the gateway has no published version; starting: its configuration is not served yet; refused: it NACKed the configuration
+             * @enum {string}
+             */
+            state: "stopped" | "waiting" | "starting" | "ready" | "refused";
+            /** @description what the state means, when it is not plain */
+            message?: string;
+            /** @description the node.id it joins the gateway with */
+            node?: string;
+            /** Format: date-time */
+            since?: string;
+            listeners: {
+                name: string;
+                /** @description http://127.0.0.1:PORT (https:// for a TLS listener) */
+                url: string;
+                tls: boolean;
+                /** @description its route configuration arrived */
+                ready: boolean;
+            }[];
+            /** @description URL of its admin interface (/ready, /stats) */
+            admin?: string;
+            /** @description the published version it runs, null until it acknowledged all of it */
+            version: number | null;
+            acked: {
+                [key: string]: string;
+            };
+            inSync: boolean;
+            nack: {
+                typeUrl?: string;
+                error?: string;
+                rule?: string;
+            } | null;
+            /** @description requests to try against it (once ready): the first rules of the published version and one no rule matches */
+            samples: {
+                /** @description the rule that serves it, empty for none */
+                rule: string;
+                method: string;
+                url: string;
+                headers?: {
+                    [key: string]: string;
+                };
+                /** @description the request as a curl command line */
+                curl: string;
+            }[];
+        };
+        LocalTraffic: {
+            sent: number;
+            results: {
+                /** @description the rule the sample is for, empty for none */
+                rule: string;
+                method: string;
+                /** @description the sample's URL, with the host the rules expect */
+                url: string;
+                sent: number;
+                /** @description answers by status code */
+                statuses: {
+                    [key: string]: number;
+                };
+                /** @description requests that got no answer */
+                errors?: number;
+                /** @description why the last of them got none */
+                error?: string;
+            }[];
         };
         Proxy: {
             node?: string;
