@@ -241,7 +241,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Store:     st,
 		Logger:    s.log,
 		UI:        UIHandler(),
-		Publisher: publisher{Service: s.release, store: st, ads: s.ads},
+		Publisher: publisher{Service: s.release, store: st, ads: s.ads, targets: s.targets, log: s.log},
 		Sandbox:   s.sandbox,
 		TestPlane: tests,
 		Simulator: traffic.NewSimulator(s.sandbox),

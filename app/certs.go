@@ -70,6 +70,20 @@ func (c *Certs) IssueGateway(ctx context.Context, actor, gateway string, lifetim
 	return is, nil
 }
 
+// IssueServer issues an ADS server certificate for an xDS replica known
+// to proxies by names.
+func (c *Certs) IssueServer(ctx context.Context, actor string, names []string, lifetime time.Duration) (*pki.Issued, error) {
+	is, err := c.CA.IssueServer(names, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "certs.issue", Target: "ads-server",
+		Detail: fmt.Sprintf("ADS server certificate for %v valid until %s", names, is.NotAfter.UTC().Format(time.RFC3339))}); err != nil {
+		return nil, err
+	}
+	return is, nil
+}
+
 // RotateCA adds a new CA; the previous ones stay trusted for overlap.
 func (c *Certs) RotateCA(ctx context.Context, actor string, overlap time.Duration) (pki.CAInfo, error) {
 	info, err := c.CA.RotateCA(overlap)

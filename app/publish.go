@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"log/slog"
+	"time"
 
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/release"
+	"github.com/routedeck/routedeck/backend/replica"
 	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
 )
 
@@ -16,6 +20,9 @@ type publisher struct {
 	*release.Service
 	store *store.Store
 	ads   *xds.Server
+	// targets, when set, reach the Consul the xDS replicas report to.
+	targets *targets.Service
+	log     *slog.Logger
 }
 
 var _ api.Publisher = publisher{}
@@ -26,18 +33,52 @@ func (p publisher) Publish(ctx context.Context, actor, gateway string, force boo
 	return api.PublishResult{Version: res.Version, Unchanged: res.Unchanged}, err
 }
 
-// Proxies reports the gateway's proxies as the API shows them.
+// Proxies reports the gateway's proxies as the API shows them: those of
+// this server's ADS and, with KV publishing to Consul on, those the xDS
+// replicas report there. A proxy that moved between servers is listed
+// once, where it is connected now.
 func (p publisher) Proxies(ctx context.Context, gateway string) ([]api.Proxy, error) {
 	if _, err := p.store.Get(ctx, model.KindGateway, gateway); err != nil {
 		return nil, err
 	}
-	var out []api.Proxy
+	var all []replica.Proxy
 	for _, ps := range p.ads.Proxies(gateway) {
-		proxy := api.Proxy{Node: ps.Node, Connected: ps.Connected, Acked: ps.Acked, InSync: p.ads.InSync(gateway, ps.Acked)}
+		all = append(all, replica.Proxy{Node: ps.Node, Connected: ps.Connected, ConnectedSince: ps.ConnectedSince,
+			Acked: ps.Acked, InSync: p.ads.InSync(gateway, ps.Acked), Nack: ps.Nack})
+	}
+	all = append(all, p.replicaProxies(ctx, gateway)...)
+	var out []api.Proxy
+	for _, ps := range replica.Dedupe(all) {
+		proxy := api.Proxy{Node: ps.Node, Connected: ps.Connected, Acked: ps.Acked, InSync: ps.InSync, Replica: ps.Replica}
 		if ps.Nack != nil {
 			proxy.Nack = &api.Nack{TypeURL: ps.Nack.TypeURL, Error: ps.Nack.Error, Rule: ps.Nack.Rule}
 		}
 		out = append(out, proxy)
 	}
 	return out, nil
+}
+
+// replicaProxies are the gateway's proxies the xDS replicas report, when
+// KV publishing is on. Consul being away costs the list those, not the
+// answer: they are logged.
+func (p publisher) replicaProxies(ctx context.Context, gateway string) []replica.Proxy {
+	if p.targets == nil {
+		return nil
+	}
+	st, err := p.targets.Settings(ctx)
+	if err != nil || !st.Consul.KVPublish {
+		return nil
+	}
+	client, err := p.targets.Consul(ctx)
+	if err == nil {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		var proxies []replica.Proxy
+		proxies, err = replica.ReadProxies(rctx, client, gateway)
+		if err == nil {
+			return proxies
+		}
+	}
+	p.log.Warn("the xDS replicas' proxies cannot be read from consul", "gateway", gateway, "err", err)
+	return nil
 }

@@ -54,7 +54,7 @@ func (c consulKV) publish(ctx context.Context, pub store.Published) error {
 		return err
 	}
 	kv := consulpub.New(client, consulpub.WithKeys(c.store.Keys()))
-	if err := kv.Publish(ctx, pub.Gateway, kvWorkspace(pub.Workspace)); err != nil {
+	if err := kv.PublishVersion(ctx, pub.Gateway, pub.Version, kvWorkspace(pub.Workspace)); err != nil {
 		return err
 	}
 	c.log.Info("published to consul kv", "gateway", pub.Gateway, "version", pub.Version, "prefix", kv.Prefix())

@@ -98,16 +98,30 @@ token), or else on the data directory directly. Both are audited.`,
 func newCertsIssueCmd(o *options) *cobra.Command {
 	var gateway, out string
 	var days int
+	var adsServer bool
+	var sans []string
 	cmd := &cobra.Command{
-		Use:   "issue --gateway G --out DIR [--days N]",
-		Short: "Issue a gateway's client certificate: writes tls.crt, tls.key and ca.crt into DIR",
+		Use:   "issue (--gateway G | --ads-server --san NAME...) --out DIR [--days N]",
+		Short: "Issue a gateway's client certificate (or an xDS replica's server certificate): writes tls.crt, tls.key and ca.crt into DIR",
 		Long: `issue writes DIR/tls.crt (the certificate, for spiffe://routedeck/gateway/G),
 DIR/tls.key (its private key) and DIR/ca.crt (every CA the server trusts now).
 Each file is replaced by a rename, so an Envoy watching DIR through the
 bootstrap's SDS files picks up a renewed certificate without a restart: run
-it again before the certificate expires (default lifetime 90 days).`,
+it again before the certificate expires (default lifetime 90 days).
+
+With --ads-server instead of --gateway it issues the ADS server certificate
+of an xDS replica ("serve --role xds --ads-cert-dir DIR"), for the names
+proxies reach the replicas by (--san, repeatable: host names or addresses).
+The replica reads the same three files, again when they change; it never
+holds a key of the CA. This works on the data directory only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if adsServer {
+				return o.issueServer(cmd, gateway, sans, days, out)
+			}
+			if gateway == "" {
+				return fmt.Errorf("--gateway is required (or --ads-server for a replica's server certificate)")
+			}
 			is, err := o.issueGateway(cmd, gateway, days)
 			if err != nil {
 				return err
@@ -124,9 +138,41 @@ it again before the certificate expires (default lifetime 90 days).`,
 	cmd.Flags().StringVar(&gateway, "gateway", "", "gateway whose proxies use the certificate (their node.cluster)")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write tls.crt, tls.key and ca.crt into (created 0700)")
 	cmd.Flags().IntVar(&days, "days", int(pki.DefaultLifetime/(24*time.Hour)), "lifetime in days")
-	_ = cmd.MarkFlagRequired("gateway")
+	cmd.Flags().BoolVar(&adsServer, "ads-server", false, "issue an xDS replica's ADS server certificate instead of a gateway's")
+	cmd.Flags().StringSliceVar(&sans, "san", nil, "with --ads-server: a host name or address proxies reach the replicas by (repeatable)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// issueServer writes an xDS replica's ADS server certificate, from the
+// data directory's CA.
+func (o *options) issueServer(cmd *cobra.Command, gateway string, sans []string, days int, out string) error {
+	switch {
+	case gateway != "":
+		return fmt.Errorf("--ads-server and --gateway: choose one")
+	case len(sans) == 0:
+		return fmt.Errorf("--ads-server needs --san: the host names or addresses proxies reach the replicas by")
+	case days < 0:
+		return fmt.Errorf("--days %d: must not be negative", days)
+	case o.viaServer(cmd):
+		return fmt.Errorf("--ads-server works on the data directory (--data-dir), not through --server")
+	}
+	certs, closeStore, err := o.offlineCerts(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	is, err := certs.IssueServer(cmd.Context(), offlineActor, sans, time.Duration(days)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := xds.WriteCredentials(out, &xds.Credentials{Cert: is.CertPEM, Key: is.KeyPEM, CA: is.CAPEM}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stderr, "wrote %s, %s and %s for %s (%v), valid until %s\n",
+		filepath.Join(out, xds.CertFile), filepath.Join(out, xds.KeyFile), filepath.Join(out, xds.CAFile),
+		is.Identity, sans, is.NotAfter.UTC().Format(time.RFC3339))
+	return nil
 }
 
 func newCertsRotateCACmd(o *options) *cobra.Command {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os/signal"
 	"syscall"
 
@@ -11,8 +13,17 @@ import (
 	"github.com/routedeck/routedeck/backend/accesslog"
 )
 
+// Roles of `serve`.
+const (
+	roleWriter = "writer"
+	roleXDS    = "xds"
+)
+
 func newServeCmd(o *options) *cobra.Command {
 	cfg := app.Config{}
+	rcfg := app.ReplicaConfig{}
+	role := roleWriter
+	serveADS := true
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and API (and ADS for Envoys) from the data directory",
@@ -27,11 +38,35 @@ SIGINT or SIGTERM stops it gracefully.
 ADS (--ads-listen) requires mutual TLS: an Envoy presents a certificate of
 the data directory's CA naming its gateway ("routedeck certs issue") and
 receives that gateway's configuration only. The server's own certificate,
-from the same CA, names the listen address, localhost and --ads-san.`,
+from the same CA, names the listen address, localhost and --ads-san.
+With KV publishing to Consul on, --serve-ads=false leaves ADS to xDS
+replicas (the sandbox keeps a loopback ADS port of its own).
+
+--role xds runs an xDS replica instead: no database, no dashboard. It
+follows the versions the writer publishes to Consul KV (CONSUL_HTTP_ADDR or
+--consul-addr) with blocking queries, serves only complete publishes, and
+serves them over ADS on --ads-listen with mutual TLS from --ads-cert-dir
+(tls.crt and tls.key from "certs issue --ads-server", ca.crt the CAs whose
+gateway certificates it accepts). --listen serves its status (GET
+/api/v1/status, /api/v1/ready, /api/v1/gateways/NAME/proxies, /metrics),
+and it reports its proxies to Consul for the writer's console. Credentials
+sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if err := checkRoleFlags(cmd, role); err != nil {
+				return err
+			}
+			if role == roleXDS {
+				rcfg.Listen, rcfg.ADSListen = cfg.Listen, cfg.ADSListen
+				rcfg.ADSInsecurePlaintext, rcfg.ADSInsecureAllowRemote = cfg.ADSInsecurePlaintext, cfg.ADSInsecureAllowRemote
+				rcfg.Logger = o.log
+				return runUntilStopped(ctx, o, app.NewReplica(rcfg))
+			}
+			if !serveADS {
+				cfg.ADSListen = ""
+			}
 			cfg.DataDir, cfg.Logger, cfg.Notices = o.dataDir, o.log, o.stderr
 			svc := app.New(cfg)
 			if err := svc.Start(ctx); err != nil {
@@ -57,5 +92,55 @@ from the same CA, names the listen address, localhost and --ads-san.`,
 	cmd.Flags().BoolVar(&cfg.ADSInsecureAllowRemote, "ads-insecure-allow-remote", false, "allow --ads-insecure-plaintext on a non-loopback --ads-listen")
 	cmd.Flags().DurationVar(&cfg.AccessLog.MaxAge, "access-log-max-age", accesslog.DefaultMaxAge, "how long each gateway's request log keeps requests")
 	cmd.Flags().IntVar(&cfg.AccessLog.MaxEntries, "access-log-max-entries", accesslog.DefaultMaxEntries, "most requests each gateway's request log keeps")
+	cmd.Flags().StringVar(&role, "role", roleWriter, "writer (the console, with the database) or xds (a replica serving ADS from Consul KV)")
+	cmd.Flags().BoolVar(&serveADS, "serve-ads", true, "writer: serve ADS to proxies on --ads-listen; false leaves them to xDS replicas")
+	cmd.Flags().StringVar(&rcfg.ConsulAddr, "consul-addr", "", "xds: Consul HTTP address (default: CONSUL_HTTP_ADDR)")
+	cmd.Flags().StringVar(&rcfg.ADSCertDir, "ads-cert-dir", "", "xds: directory with tls.crt, tls.key (certs issue --ads-server) and ca.crt")
+	cmd.Flags().StringSliceVar(&rcfg.Gateways, "gateway", nil, "xds: serve only these gateways (repeatable; default every published gateway)")
+	cmd.Flags().StringVar(&rcfg.ID, "replica-id", "", "xds: this replica's name in reports (default: the host name)")
+	cmd.Flags().StringVar(&rcfg.MasterKeyFile, "master-key-file", "", "xds: the writer's master.key, to open sealed credentials (or ROUTEDECK_MASTER_KEY)")
 	return cmd
+}
+
+// writerOnly and xdsOnly are the flags that belong to one role.
+var (
+	writerOnly = []string{"tls-cert", "tls-key", "no-demo", "ads-san", "access-log-max-age", "access-log-max-entries", "serve-ads", "data-dir"}
+	xdsOnly    = []string{"consul-addr", "ads-cert-dir", "gateway", "replica-id", "master-key-file"}
+)
+
+// checkRoleFlags refuses a role that does not exist and flags of the other
+// role, which would otherwise be ignored without a word.
+func checkRoleFlags(cmd *cobra.Command, role string) error {
+	var wrong []string
+	switch role {
+	case roleWriter:
+		wrong = xdsOnly
+	case roleXDS:
+		wrong = writerOnly
+	default:
+		return fmt.Errorf("--role %q: want %s or %s", role, roleWriter, roleXDS)
+	}
+	for _, name := range wrong {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return fmt.Errorf("--%s does not apply to --role %s", name, role)
+		}
+		if f := cmd.InheritedFlags().Lookup(name); f != nil && f.Changed {
+			return fmt.Errorf("--%s does not apply to --role %s", name, role)
+		}
+	}
+	return nil
+}
+
+// runUntilStopped runs a replica until SIGINT/SIGTERM or a serving failure.
+func runUntilStopped(ctx context.Context, o *options, svc *app.ReplicaService) error {
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		o.log.Info("shutting down")
+	case serveErr = <-svc.Done():
+	}
+	return errors.Join(serveErr, svc.Stop())
 }

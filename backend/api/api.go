@@ -45,6 +45,9 @@ type Proxy struct {
 	// configuration: it acknowledged the version each type is served at.
 	InSync bool  `json:"inSync"`
 	Nack   *Nack `json:"nack"`
+	// Replica is the xDS replica that holds the proxy's stream, as it
+	// reports to Consul; empty when this server does.
+	Replica string `json:"replica,omitempty"`
 }
 
 // Nack is the last configuration a proxy refused.

@@ -212,6 +212,12 @@ func (s *Server) InSync(key string, acked map[string]string) bool {
 // recently disconnected, sorted by node id. Never nil.
 func (s *Server) Proxies(gateway string) []ProxyStatus { return s.tracker.list(gateway) }
 
+// ProxiesChanged receives a value after proxies connected, disconnected,
+// acknowledged or rejected something since it was last received: a cue
+// for one consumer (an xDS replica reporting its proxies) to look at
+// Proxies again, coalescing bursts.
+func (s *Server) ProxiesChanged() <-chan struct{} { return s.tracker.changed }
+
 // Acked counts the connected proxies of gateway that acknowledged version
 // of typeURL, a cheap way to wait for a push to land.
 func (s *Server) Acked(gateway, typeURL, version string) int {

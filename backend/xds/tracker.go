@@ -94,6 +94,9 @@ type tracker struct {
 	delta   map[int64]*streamState
 	// pruned is when disconnected proxies past keep were last dropped.
 	pruned time.Time
+	// changed holds a value once a proxy connected, disconnected, acked or
+	// nacked since it was last drained (Server.ProxiesChanged).
+	changed chan struct{}
 }
 
 var _ serverv3.Callbacks = (*tracker)(nil)
@@ -104,6 +107,15 @@ func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
 		proxies: make(map[proxyKey]*proxyState),
 		sotw:    make(map[int64]*streamState),
 		delta:   make(map[int64]*streamState),
+		changed: make(chan struct{}, 1),
+	}
+}
+
+// signal says the proxies' view changed, without ever blocking a stream.
+func (t *tracker) signal() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
 	}
 }
 
@@ -202,6 +214,7 @@ func (t *tracker) closed(streams map[int64]*streamState, id int64) {
 		if p.streams == 0 {
 			p.Connected = false
 			p.LastSeen = t.now()
+			t.signal()
 			t.metrics.connected.Dec()
 			t.log.Info("xds: proxy disconnected", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node))
 		}
@@ -238,6 +251,7 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 		if p.streams == 0 {
 			p.Connected = true
 			p.ConnectedSince = now
+			t.signal()
 			t.metrics.connected.Inc()
 			t.log.Info("xds: proxy connected", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node))
 		}
@@ -257,6 +271,7 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 	}
 	// A proxy answers the latest response of a type; older ones can go.
 	delete(s.sent, typeURL)
+	t.signal()
 	if !nacked {
 		p.Acked[typeURL] = sent.version
 		if p.Nack != nil && p.Nack.TypeURL == typeURL && p.Nack.Version != sent.version {

@@ -18,7 +18,8 @@ import (
 )
 
 // FromBootstrap reads what an Envoy started with b would use to reach its
-// management server: the node, the ADS cluster's address and, when that
+// management server: the node, the ADS cluster's hosts (the first in ADS,
+// the others in ADSAlternates) and, when that
 // cluster has an UpstreamTlsContext, its client certificate and trust from
 // the SDS files it names, as Envoy reads them. Like Envoy watching those
 // files, the returned TLS configuration reads the certificate, key and
@@ -40,12 +41,17 @@ func FromBootstrap(b *bootstrapv3.Bootstrap) (DataPlaneOptions, error) {
 	if c == nil {
 		return opts, fmt.Errorf("sim bootstrap: no static cluster %q for ADS", name)
 	}
-	eps := c.GetLoadAssignment().GetEndpoints()
-	if len(eps) == 0 || len(eps[0].GetLbEndpoints()) == 0 {
+	var hosts []string
+	for _, loc := range c.GetLoadAssignment().GetEndpoints() {
+		for _, lb := range loc.GetLbEndpoints() {
+			sa := lb.GetEndpoint().GetAddress().GetSocketAddress()
+			hosts = append(hosts, net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue()))))
+		}
+	}
+	if len(hosts) == 0 {
 		return opts, fmt.Errorf("sim bootstrap: cluster %q has no endpoint", name)
 	}
-	sa := eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
-	opts.ADS = net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue())))
+	opts.ADS, opts.ADSAlternates = hosts[0], hosts[1:]
 	opts.ADSClusterName = name
 
 	ts := c.GetTransportSocket()

@@ -31,6 +31,11 @@ import (
 type DataPlaneOptions struct {
 	// ADS is the management server's host:port.
 	ADS string
+	// ADSAlternates are further hosts of the same management servers
+	// (the other hosts of the bootstrap's ADS cluster): when a stream
+	// ends, the next one is opened to the next host in turn, as Envoy's
+	// ADS cluster picks another host when one goes away.
+	ADSAlternates []string
 	// NodeID and Cluster identify the data plane; the server picks the
 	// snapshot by Cluster ("sandbox/<gateway>" for the sandbox).
 	NodeID, Cluster string
@@ -128,7 +133,7 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 	}
 	dp.cfg.Store(&config{listeners: map[string]*hcmConfig{}, clusters: map[string]*cluster{}, versions: map[string]string{}})
 	dp.client = &adsClient{
-		addr: opts.ADS, log: dp.log, dialOpt: opts.DialOptions, tls: opts.TLS,
+		addrs: append([]string{opts.ADS}, opts.ADSAlternates...), log: dp.log, dialOpt: opts.DialOptions, tls: opts.TLS,
 		node:  &corev3.Node{Id: opts.NodeID, Cluster: opts.Cluster, UserAgentName: "routedeck-sim"},
 		state: &resources{versions: map[string]string{}},
 		check: dp.check, apply: dp.apply, nack: dp.recordNack,

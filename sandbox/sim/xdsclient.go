@@ -80,7 +80,10 @@ type Nack struct {
 // name, the load assignments of the EDS clusters and the secrets the TLS
 // contexts of both name.
 type adsClient struct {
-	addr    string
+	// addrs are the management servers' hosts; a stream goes to one,
+	// the next after it ends.
+	addrs   []string
+	next    int
 	node    *corev3.Node
 	log     *slog.Logger
 	dialOpt []grpc.DialOption
@@ -104,11 +107,13 @@ type typeState struct {
 func (c *adsClient) run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		err := c.stream(ctx)
+		addr := c.addrs[c.next%len(c.addrs)]
+		err := c.stream(ctx, addr)
 		if ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("sim: ADS stream ended, reconnecting", "addr", c.addr, "err", err, "after", backoff)
+		c.next++
+		c.log.Warn("sim: ADS stream ended, reconnecting", "addr", addr, "next", c.addrs[c.next%len(c.addrs)], "err", err, "after", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -118,15 +123,15 @@ func (c *adsClient) run(ctx context.Context) {
 	}
 }
 
-func (c *adsClient) stream(ctx context.Context) error {
+func (c *adsClient) stream(ctx context.Context, addr string) error {
 	creds := insecure.NewCredentials()
 	if c.tls != nil {
 		creds = credentials.NewTLS(c.tls)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, c.dialOpt...)
-	conn, err := grpc.NewClient(c.addr, opts...)
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
-		return fmt.Errorf("dial ADS %s: %w", c.addr, err)
+		return fmt.Errorf("dial ADS %s: %w", addr, err)
 	}
 	defer conn.Close()
 	sctx, cancel := context.WithCancel(ctx)

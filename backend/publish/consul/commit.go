@@ -156,7 +156,9 @@ func (k *KV) checkCommit(gateway string, snap snapshot) error {
 
 // publishSplit commits ops in batches behind gateway's commit record (see
 // the package doc). rec is the record read at the start, if hasRec.
-func (k *KV) publishSplit(ctx context.Context, gateway string, ops api.KVTxnOps, owned map[string]string, rec commitEntry, hasRec bool) error {
+// verOp, if not nil, writes the version record in the transaction that
+// marks the publish done.
+func (k *KV) publishSplit(ctx context.Context, gateway string, ops api.KVTxnOps, verOp *api.KVTxnOp, owned map[string]string, rec commitEntry, hasRec bool) error {
 	// Each batch keeps one operation for checking the lock.
 	batches := slices.Collect(slices.Chunk(ops, maxTxnOps-1))
 	record := commitRecord{State: stateInProgress, Hash: contentHash(owned), Keys: owned, Batches: len(batches)}
@@ -208,7 +210,11 @@ func (k *KV) publishSplit(ctx context.Context, gateway string, ops api.KVTxnOps,
 	}
 	// One operation marks the publish done and releases the lock, so no
 	// reader sees one without the other.
-	if _, err := k.txn(ctx, api.KVTxnOps{{Verb: api.KVUnlock, Key: key, Value: body, Session: session}}); err != nil {
+	done := api.KVTxnOps{{Verb: api.KVUnlock, Key: key, Value: body, Session: session}}
+	if verOp != nil {
+		done = append(done, verOp)
+	}
+	if _, err := k.txn(ctx, done); err != nil {
 		return splitError(gateway, len(batches), len(batches), err)
 	}
 	return nil

@@ -43,6 +43,13 @@
 // owned keys are hashed: upstreams and secrets are shared, and another
 // gateway's publish may legitimately change them afterwards.
 //
+// PublishVersion also records the number the publisher gave the version
+// at routedeck/v1/_version/<gateway>, in the transaction that makes the
+// content visible (the one transaction, or the one that marks a split
+// publish done), so a reader that honours the commit record never pairs a
+// number with content it does not name. xDS replicas (Watch, Tree) serve
+// a gateway under that number.
+//
 // Credentials (API keys, basic-auth passwords: model.MapSecrets) are sealed
 // with routedeck's master key before they are written, so a KV read token
 // does not give them away, and a routedeck with the same key reads them
@@ -107,6 +114,15 @@ type Option func(*KV)
 // WithKeys seals the credentials KV writes with keys' current master key,
 // and opens those it reads with any of keys' master keys.
 func WithKeys(keys *seal.Keyring) Option { return func(k *KV) { k.keys = keys } }
+
+// BeforeBatch runs hook before each content transaction a publish
+// commits (batch counts from 0); an error from it stops the publish there,
+// as a failed transaction would. It is how tests of readers stop a writer
+// between two batches of a split publish, in process or by killing the
+// process while hook blocks.
+func BeforeBatch(hook func(batch int) error) Option {
+	return func(k *KV) { k.beforeBatch = func(batch int, _ api.KVTxnOps) error { return hook(batch) } }
+}
 
 // New returns a KV publisher under DefaultPrefix.
 func New(client *api.Client, opts ...Option) *KV {
@@ -192,31 +208,47 @@ type snapshot struct {
 	unopened map[string]error
 	index    map[string]uint64 // key -> ModifyIndex
 	commits  map[string]commitEntry
+	versions map[string]versionEntry // gateway -> its version record
 }
 
 // read lists the tree in one consistent read, objects and commit records
 // together, so a reader checks objects against the record of the same
 // moment.
 func (k *KV) read(ctx context.Context) (snapshot, error) {
-	pairs, _, err := k.client.KV().List(k.prefix+"/", (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	snap, _, err := k.readWith(ctx, &api.QueryOptions{RequireConsistent: true})
+	return snap, err
+}
+
+// readWith lists the tree as read does, with opts (a blocking query, say),
+// and returns Consul's answer metadata too.
+func (k *KV) readWith(ctx context.Context, opts *api.QueryOptions) (snapshot, *api.QueryMeta, error) {
+	pairs, meta, err := k.client.KV().List(k.prefix+"/", opts.WithContext(ctx))
 	if err != nil {
-		return snapshot{}, fmt.Errorf("consul kv list %s/: %w", k.prefix, err)
+		return snapshot{}, nil, fmt.Errorf("consul kv list %s/: %w", k.prefix, err)
 	}
 	snap := snapshot{raw: map[string][]byte{}, plain: map[string][]byte{}, unopened: map[string]error{},
-		index: map[string]uint64{}, commits: map[string]commitEntry{}}
-	commitFolder := k.commitKey("")
+		index: map[string]uint64{}, commits: map[string]commitEntry{}, versions: map[string]versionEntry{}}
+	commitFolder, versionFolder := k.commitKey(""), k.versionKey("")
 	for _, p := range pairs {
 		if gw, ok := strings.CutPrefix(p.Key, commitFolder); ok {
 			c, err := decodeCommit(p)
 			if err != nil {
-				return snapshot{}, err
+				return snapshot{}, nil, err
 			}
 			snap.commits[gw] = c
 			continue
 		}
+		if gw, ok := strings.CutPrefix(p.Key, versionFolder); ok {
+			v, err := decodeVersion(p)
+			if err != nil {
+				return snapshot{}, nil, err
+			}
+			snap.versions[gw] = v
+			continue
+		}
 		e, err := k.decode(p)
 		if err != nil {
-			return snapshot{}, err
+			return snapshot{}, nil, err
 		}
 		snap.entries = append(snap.entries, e)
 		snap.raw[p.Key] = p.Value
@@ -229,7 +261,7 @@ func (k *KV) read(ctx context.Context) (snapshot, error) {
 		}
 		snap.index[p.Key] = p.ModifyIndex
 	}
-	return snap, nil
+	return snap, meta, nil
 }
 
 // Put writes obj if its key's ModifyIndex is still index; index 0 means
@@ -276,7 +308,27 @@ func (k *KV) Delete(ctx context.Context, kind, name string, index uint64) error 
 // package doc); a conflict or failure in a batch stops it, says how many
 // batches committed, and leaves the gateway reading as interrupted until
 // it is published again.
+//
+// Publish leaves no version record (see PublishVersion), and removes one
+// an earlier publish left: the content it named is gone.
 func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) error {
+	return k.publish(ctx, gateway, 0, ws)
+}
+
+// PublishVersion is Publish that also records version, the number the
+// publisher gave this content, at <prefix>/_version/<gateway>: in the
+// same transaction as the content, or for a split publish in the one that
+// marks it done. xDS replicas serve the gateway under that number, so a
+// proxy that moves from one replica to another, or from the publisher to a
+// replica, sees the same version.
+func (k *KV) PublishVersion(ctx context.Context, gateway string, version int64, ws model.Workspace) error {
+	if version <= 0 {
+		return model.Errorf(model.EINVALID, "publish gateway %q to consul: version %d is not positive", gateway, version)
+	}
+	return k.publish(ctx, gateway, version, ws)
+}
+
+func (k *KV) publish(ctx context.Context, gateway string, version int64, ws model.Workspace) error {
 	if err := checkGatewayWorkspace(gateway, ws); err != nil {
 		return err
 	}
@@ -294,7 +346,8 @@ func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) er
 			"another publish of gateway %q to consul is in progress; publish again once it has finished", gateway)
 	}
 	ops := p.ops()
-	if len(ops) == 0 && (!hasRec || rec.State == stateDone) {
+	verOp := k.versionOp(gateway, version, snap)
+	if len(ops) == 0 && verOp == nil && (!hasRec || rec.State == stateDone) {
 		return nil
 	}
 	// The record guard keeps a split publish that starts after the read
@@ -304,7 +357,11 @@ func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) er
 	if hasRec {
 		guard = &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: k.commitKey(gateway), Index: rec.modifyIndex}
 	}
-	if len(ops)+1 <= maxTxnOps {
+	if verOp != nil && len(ops)+2 <= maxTxnOps {
+		ops = append(ops, verOp)
+		verOp = nil
+	}
+	if verOp == nil && len(ops)+1 <= maxTxnOps {
 		if k.beforeTxn != nil {
 			k.beforeTxn()
 		}
@@ -316,7 +373,7 @@ func (k *KV) Publish(ctx context.Context, gateway string, ws model.Workspace) er
 		_, err = k.txn(ctx, append(ops, guard))
 		return err
 	}
-	return k.publishSplit(ctx, gateway, ops, p.owned, rec, hasRec)
+	return k.publishSplit(ctx, gateway, ops, verOp, p.owned, rec, hasRec)
 }
 
 // publishPlan is what one publish writes and deletes, by kind, in the
