@@ -148,6 +148,20 @@ func (t *tracker) countAcked(gateway, typeURL, version string) int {
 	return n
 }
 
+// ackedVersions counts gateway's connected proxies by the version of
+// typeURL they acknowledged, copying nothing else (see countAcked).
+func (t *tracker) ackedVersions(gateway, typeURL string) map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]int{}
+	for k, p := range t.proxies {
+		if k.gateway == gateway && p.Connected {
+			out[p.Acked[typeURL]]++
+		}
+	}
+	return out
+}
+
 // pruneLocked drops the disconnected proxies last seen more than keep
 // ago.
 func (t *tracker) pruneLocked(now time.Time) {

@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -125,6 +126,14 @@ func TestTrackerAcked(t *testing.T) {
 	}{{"gw", "t", "2", 1}, {"gw", "t", "1", 1}, {"gw", "u", "2", 0}, {"other", "t", "2", 1}, {"none", "t", "2", 0}} {
 		if got := tr.countAcked(tc.gateway, tc.typeURL, tc.version); got != tc.want {
 			t.Errorf("countAcked(%q, %q, %q) = %d, want %d", tc.gateway, tc.typeURL, tc.version, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		gateway, typeURL string
+		want             map[string]int
+	}{{"gw", "t", map[string]int{"2": 1, "1": 1}}, {"gw", "u", map[string]int{"": 2}}, {"none", "t", map[string]int{}}} {
+		if got := tr.ackedVersions(tc.gateway, tc.typeURL); !maps.Equal(got, tc.want) {
+			t.Errorf("ackedVersions(%q, %q) = %v, want %v", tc.gateway, tc.typeURL, got, tc.want)
 		}
 	}
 }
