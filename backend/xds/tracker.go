@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -94,16 +95,25 @@ type tracker struct {
 	delta   map[int64]*streamState
 	// pruned is when disconnected proxies past keep were last dropped.
 	pruned time.Time
+	// connected counts the connected proxies per gateway, and
+	// ackCounts those per gateway, type and acknowledged version
+	// (countAcked).
+	connected map[string]int
+	ackCounts map[ackKey]map[string]int
 }
+
+type ackKey struct{ gateway, typeURL string }
 
 var _ serverv3.Callbacks = (*tracker)(nil)
 
 func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
 	return &tracker{
 		log: log, metrics: m, now: time.Now, keep: keep, max: maxTrackedProxies,
-		proxies: make(map[proxyKey]*proxyState),
-		sotw:    make(map[int64]*streamState),
-		delta:   make(map[int64]*streamState),
+		proxies:   make(map[proxyKey]*proxyState),
+		sotw:      make(map[int64]*streamState),
+		delta:     make(map[int64]*streamState),
+		connected: make(map[string]int),
+		ackCounts: make(map[ackKey]map[string]int),
 	}
 }
 
@@ -134,32 +144,71 @@ func (t *tracker) list(gateway string) []ProxyStatus {
 }
 
 // countAcked counts gateway's connected proxies that acknowledged version of
-// typeURL. Unlike list it copies nothing, so waiting on it does not hold
-// up the ACKs it waits for.
+// typeURL. It reads a count kept as ACKs arrive: a caller waiting for a
+// push to land (polling it often) holds the lock only for a lookup, not
+// for a walk of every proxy, and so does not hold up the ACKs it waits
+// for.
 func (t *tracker) countAcked(gateway, typeURL, version string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
-	for k, p := range t.proxies {
-		if k.gateway == gateway && p.Connected && p.Acked[typeURL] == version {
-			n++
-		}
+	if version == "" {
+		return t.unackedLocked(gateway, typeURL)
+	}
+	return t.ackCounts[ackKey{gateway, typeURL}][version]
+}
+
+// ackedVersions counts gateway's connected proxies by the version of
+// typeURL they acknowledged, "" for none yet.
+func (t *tracker) ackedVersions(gateway, typeURL string) map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := maps.Clone(t.ackCounts[ackKey{gateway, typeURL}])
+	if out == nil {
+		out = map[string]int{}
+	}
+	if n := t.unackedLocked(gateway, typeURL); n > 0 {
+		out[""] = n
+	}
+	return out
+}
+
+// unackedLocked counts gateway's connected proxies that have not
+// acknowledged any version of typeURL.
+func (t *tracker) unackedLocked(gateway, typeURL string) int {
+	n := t.connected[gateway]
+	for _, c := range t.ackCounts[ackKey{gateway, typeURL}] {
+		n -= c
 	}
 	return n
 }
 
-// ackedVersions counts gateway's connected proxies by the version of
-// typeURL they acknowledged, copying nothing else (see countAcked).
-func (t *tracker) ackedVersions(gateway, typeURL string) map[string]int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := map[string]int{}
-	for k, p := range t.proxies {
-		if k.gateway == gateway && p.Connected {
-			out[p.Acked[typeURL]]++
+// countLocked moves the counts of connected proxies by d: for p's
+// gateway, and for each version p acknowledged (typeURL's alone, if set).
+func (t *tracker) countLocked(p *proxyState, typeURL string, d int) {
+	if typeURL == "" {
+		t.connected[p.Gateway] += d
+		if t.connected[p.Gateway] == 0 {
+			delete(t.connected, p.Gateway)
 		}
 	}
-	return out
+	for typ, v := range p.Acked {
+		if typeURL != "" && typ != typeURL {
+			continue
+		}
+		k := ackKey{p.Gateway, typ}
+		byVersion := t.ackCounts[k]
+		if byVersion == nil {
+			byVersion = map[string]int{}
+			t.ackCounts[k] = byVersion
+		}
+		byVersion[v] += d
+		if byVersion[v] == 0 {
+			delete(byVersion, v)
+			if len(byVersion) == 0 {
+				delete(t.ackCounts, k)
+			}
+		}
+	}
 }
 
 // pruneLocked drops the disconnected proxies last seen more than keep
@@ -215,6 +264,7 @@ func (t *tracker) closed(streams map[int64]*streamState, id int64) {
 		p.streams--
 		if p.streams == 0 {
 			p.Connected = false
+			t.countLocked(p, "", -1)
 			p.LastSeen = t.now()
 			t.metrics.connected.Dec()
 			t.log.Info("xds: proxy disconnected", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node))
@@ -251,6 +301,7 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 		s.key, s.attached = key, true
 		if p.streams == 0 {
 			p.Connected = true
+			t.countLocked(p, "", 1)
 			p.ConnectedSince = now
 			t.metrics.connected.Inc()
 			t.log.Info("xds: proxy connected", "gateway", untrusted(s.key.gateway), "node", untrusted(s.key.node))
@@ -272,7 +323,9 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 	// A proxy answers the latest response of a type; older ones can go.
 	delete(s.sent, typeURL)
 	if !nacked {
+		t.countLocked(p, typeURL, -1)
 		p.Acked[typeURL] = sent.version
+		t.countLocked(p, typeURL, 1)
 		if p.Nack != nil && p.Nack.TypeURL == typeURL && p.Nack.Version != sent.version {
 			p.Nack = nil
 		}
