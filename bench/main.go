@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,memory,servermem,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict]
+//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -21,6 +21,9 @@
 //     and with 1,000 ADS clients until all ACKed (bench/publish.go);
 //   - eds: one upstream's endpoint change until 1,000 ADS clients ACKed
 //     the new EDS, and how many rules it translated (none);
+//   - churn: 50 route changes per second through the API (write, publish)
+//     with 1,000 ADS clients: change until all ACKed, CPU and RSS
+//     (bench/churn.go);
 //   - memory: the ADS server's resident memory with 10,000 routes and 1,000
 //     clients, the clients in a child process (adsbench.RunMemory);
 //   - servermem: the whole server's resident memory (store, API, lint,
@@ -46,6 +49,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -93,7 +97,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "sim", "evaluate", "accesslog"}
+var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -105,6 +109,9 @@ func main() {
 	role := flag.String("role", "harness", "harness, or clients (internal: the memory run's fleet)")
 	addr := flag.String("addr", "", "ADS address (clients role)")
 	n := flag.Int("n", 0, "clients to run (clients role)")
+	clients := flag.Int("clients", 0, "ADS clients of the memory, servermem, publish, eds and churn runs instead of 1,000 (100 with -quick), for iteration: the targets are for 1,000")
+	churn := flag.Duration("churn", 0, "how long the churn run lasts (default 60s, 10s with -quick)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the harness process (the server measured, not the client fleet) to this file")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -136,9 +143,25 @@ func main() {
 		_ = flag.Set("test.benchtime", "1s")
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer f.Close()
+	}
 	start := time.Now()
 	rep := Report{At: start.UTC().Truncate(time.Second), Quick: *quick, Machine: machine()}
 	sc := scale(*quick)
+	if *churn > 0 {
+		sc.churn = *churn
+	}
+	if *clients > 0 {
+		sc.memClients = *clients
+	}
 	for _, s := range sections {
 		if !chosen[s] {
 			continue
@@ -164,6 +187,8 @@ func main() {
 			figs, err = benchPublish(ctx, sc)
 		case "eds":
 			figs, err = benchEDS(ctx, sc)
+		case "churn":
+			figs, err = benchChurn(ctx, sc, sc.churn)
 		case "sim":
 			figs, err = benchSim(sc)
 		case "evaluate":
@@ -176,6 +201,7 @@ func main() {
 		}
 		rep.Figures = append(rep.Figures, figs...)
 	}
+	pprof.StopCPUProfile() // a no-op without -cpuprofile
 	for i := range rep.Figures {
 		f := &rep.Figures[i]
 		f.Pass = f.Value <= f.Target
@@ -217,6 +243,7 @@ type sizes struct {
 	evalRounds               int
 	evalDuration             time.Duration // per gateway size, over all rounds
 	alsEntries               int
+	churn                    time.Duration
 }
 
 func scale(quick bool) sizes {
@@ -224,12 +251,14 @@ func scale(quick bool) sizes {
 		return sizes{routes: 1000, hosts: 100, upstreams: 100, fullRuns: 2, edits: 5,
 			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
 			memRoutes: 1000, memClients: 100, simRoutes: 1000,
-			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000}
+			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000,
+			churn: 10 * time.Second}
 	}
 	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
 		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
 		memRoutes: 10000, memClients: 1000, simRoutes: 10000,
-		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000}
+		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000,
+		churn: time.Minute}
 }
 
 // machine reads the CPU model from /proc/cpuinfo and the kernel release.

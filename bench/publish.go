@@ -2,26 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/routedeck/routedeck/app"
-	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/events"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/release"
-	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/bench/adsbench"
 	"github.com/routedeck/routedeck/bench/workload"
@@ -36,30 +30,19 @@ import (
 // the new route configuration (the clients run in a child process, as in
 // the memory run).
 func benchPublish(ctx context.Context, sc sizes) ([]Figure, error) {
-	dir, err := os.MkdirTemp("", "routedeck-bench-publish-")
+	a, err := startAPIServer(ctx, sc.routes, sc.hosts, sc.upstreams)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	svc := app.New(app.Config{DataDir: dir, Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0", ADSInsecurePlaintext: true,
-		NoDemo: true, Notices: io.Discard, Logger: slog.New(slog.DiscardHandler)})
-	if err := svc.Start(ctx); err != nil {
-		return nil, err
+	defer a.stop()
+	svc, st := a.svc, a.svc.Store()
+	publish := func() (int64, time.Duration, error) {
+		v, unchanged, d, err := a.publish(ctx)
+		if err == nil && unchanged {
+			err = fmt.Errorf("publish: unchanged at version %d, want a new version", v)
+		}
+		return v, d, err
 	}
-	defer svc.Stop()
-	st := svc.Store()
-	if _, err := st.Apply(ctx, "bench", workload.Workspace(sc.routes, sc.hosts, sc.upstreams)); err != nil {
-		return nil, fmt.Errorf("load %d routes: %w", sc.routes, err)
-	}
-	tok, hash, err := auth.NewToken()
-	if err == nil {
-		err = st.CreateToken(ctx, "bench", &store.Token{Name: "bench", Role: auth.RoleEditor, Hash: hash})
-	}
-	if err != nil {
-		return nil, err
-	}
-	url := "http://" + svc.Addr().String() + "/api/v1/gateways/" + workload.Gateway + "/publish"
-	var publish func() (int64, time.Duration, error)
 	// served times a publish from its request until ADS serves the new
 	// version, the figure the targets are about; the API answers a little
 	// later, once it has linted what was published (the response time is
@@ -90,30 +73,6 @@ func benchPublish(ctx context.Context, sc sizes) ([]Figure, error) {
 		toServed = time.Since(start)
 		r := <-done
 		return r.v, toServed, time.Since(start), r.err
-	}
-	publish = func() (int64, time.Duration, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader("{}"))
-		if err != nil {
-			return 0, 0, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		start := time.Now()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Version   int64 `json:"version"`
-			Unchanged bool  `json:"unchanged"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&body)
-		d := time.Since(start)
-		if err != nil || resp.StatusCode != http.StatusOK || body.Unchanged {
-			return 0, 0, fmt.Errorf("publish: status %d, unchanged %v, %v", resp.StatusCode, body.Unchanged, err)
-		}
-		return body.Version, d, nil
 	}
 	edit := func(i int) error {
 		obj, err := st.Get(ctx, model.KindRoute, "route-00007")

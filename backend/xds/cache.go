@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -74,6 +75,12 @@ func (t *typeResources) subset(subscribed map[string]struct{}) []*anypb.Any {
 			names = append(names, name)
 		}
 	}
+	return t.named(names)
+}
+
+// named returns the shared slice of the resources named in names, which
+// are sorted and exist.
+func (t *typeResources) named(names []string) []*anypb.Any {
 	if len(names) == len(t.names) {
 		return t.all
 	}
@@ -203,6 +210,64 @@ func (t *typeResources) sotwResponse(req *cache.Request, sub cache.Subscription)
 		DiscoveryResponse: &discovery.DiscoveryResponse{
 			VersionInfo: t.version,
 			Resources:   res,
+			TypeUrl:     t.typeURL,
+		},
+		ReturnedResources: returned,
+	}
+}
+
+// sentByName reports whether a state-of-the-world response of typeURL may
+// carry only what the stream lacks. The xDS protocol asks for the complete
+// set in every response for listeners and clusters alone, whose absence
+// from a response means their removal. Route configurations, load
+// assignments and secrets are subscribed to by name, and a client keeps
+// those a response does not mention: Envoy hands a response only to the
+// watches of the resources it carries, and grpc-go's xDS client does not
+// require all of them in each response for these types. So one changed
+// load assignment of a thousand goes out alone, instead of the thousand
+// to every proxy.
+func sentByName(typeURL string) bool {
+	return typeURL == resource.RouteType || typeURL == resource.EndpointType || typeURL == resource.SecretType
+}
+
+// sotwAnswer returns the response a watch is owed now, or nil when it is
+// to wait for the next snapshot.
+func (t *typeResources) sotwAnswer(req *cache.Request, sub cache.Subscription) *cache.PassthroughResponse {
+	if !sentByName(t.typeURL) || sub.IsWildcard() {
+		if !t.sotwShouldRespond(req, sub) {
+			return nil
+		}
+		return t.sotwResponse(req, sub)
+	}
+	// The stream's returned resources map each name to the hash of the
+	// resource it was last sent, so what it lacks is what differs.
+	known := sub.ReturnedResources()
+	var lacking []string
+	for name := range sub.SubscribedResources() {
+		if h, ok := t.hashes[name]; ok && known[name] != h {
+			lacking = append(lacking, name)
+		}
+	}
+	// After a NACK, the client waits for something new: sending the
+	// rejected resources again would only be rejected again, in a loop.
+	// Otherwise a client at another version gets this version, even with
+	// nothing it lacks, so every proxy's ACK says where it stands.
+	if len(lacking) == 0 && (req.GetErrorDetail() != nil || req.GetVersionInfo() == t.version) {
+		return nil
+	}
+	slices.Sort(lacking)
+	returned := maps.Clone(known)
+	if returned == nil {
+		returned = make(map[string]string, len(lacking))
+	}
+	for _, name := range lacking {
+		returned[name] = t.hashes[name]
+	}
+	return &cache.PassthroughResponse{
+		Request: req,
+		DiscoveryResponse: &discovery.DiscoveryResponse{
+			VersionInfo: t.version,
+			Resources:   t.named(lacking),
 			TypeUrl:     t.typeURL,
 		},
 		ReturnedResources: returned,
@@ -392,11 +457,13 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 			continue
 		}
 		for id, w := range g.sotw {
-			if w.req.GetTypeUrl() != typeURL || !t.sotwShouldRespond(w.req, w.sub) {
+			if w.req.GetTypeUrl() != typeURL {
 				continue
 			}
-			c.sendSotw(w.ch, t.sotwResponse(w.req, w.sub))
-			delete(g.sotw, id)
+			if resp := t.sotwAnswer(w.req, w.sub); resp != nil {
+				c.sendSotw(w.ch, resp)
+				delete(g.sotw, id)
+			}
 		}
 		for id, w := range g.delta {
 			if w.req.GetTypeUrl() != typeURL {
@@ -469,9 +536,11 @@ func (c *snapshotCache) CreateWatch(req *cache.Request, sub cache.Subscription, 
 	defer c.mu.Unlock()
 	g := c.groupLocked(key)
 	if g.snap != nil {
-		if t := g.snap.types[req.GetTypeUrl()]; t != nil && t.sotwShouldRespond(req, sub) {
-			c.sendSotw(ch, t.sotwResponse(req, sub))
-			return func() {}, nil
+		if t := g.snap.types[req.GetTypeUrl()]; t != nil {
+			if resp := t.sotwAnswer(req, sub); resp != nil {
+				c.sendSotw(ch, resp)
+				return func() {}, nil
+			}
 		}
 	}
 	c.nextID++

@@ -224,6 +224,13 @@ func (s *Server) Acked(gateway, typeURL, version string) int {
 	return s.tracker.countAcked(gateway, typeURL, version)
 }
 
+// AckedVersions counts the connected proxies of gateway by the version of
+// typeURL they acknowledged ("" for none yet): where a fleet stands while
+// versions follow each other faster than every proxy takes them.
+func (s *Server) AckedVersions(gateway, typeURL string) map[string]int {
+	return s.tracker.ackedVersions(gateway, typeURL)
+}
+
 // ByType returns res as the per-type map SetResources takes.
 func ByType(res *translate.Resources) map[string][]types.Resource {
 	m := map[string][]types.Resource{

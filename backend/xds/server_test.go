@@ -477,3 +477,73 @@ func TestMetricsRegister(t *testing.T) {
 		t.Error("connected_proxies gauge not exported")
 	}
 }
+
+// TestSotwSendsWhatChanged: state-of-the-world responses of the types
+// watched by name carry only the resources the stream lacks, at the new
+// version; a new stream gets all it subscribes to, and a NACKed change is
+// not sent again.
+func TestSotwSendsWhatChanged(t *testing.T) {
+	s, addr := startServer(t)
+	ctx := context.Background()
+	if err := s.SetGateway(ctx, "public", fixture(t, baseRoutes, baseEndpoints), "1"); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"api", "web-v1"}
+	subscribe := func(c *adsClient) *discovery.DiscoveryResponse {
+		c.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: names})
+		return c.expect(resource.EndpointType)
+	}
+	ack := func(c *adsClient, resp *discovery.DiscoveryResponse) {
+		c.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce, ResourceNames: names})
+	}
+	clusters := func(resp *discovery.DiscoveryResponse) string {
+		var out []string
+		for _, m := range decode(t, resp) {
+			out = append(out, m.(*endpointv3.ClusterLoadAssignment).ClusterName)
+		}
+		return strings.Join(out, ",")
+	}
+	c := dialADS(t, addr, "envoy-1", "public")
+	eds := subscribe(c)
+	if got := clusters(eds); eds.VersionInfo != "1" || got != "api,web-v1" {
+		t.Fatalf("first EDS: version %q with %s, want 1 with api,web-v1", eds.VersionInfo, got)
+	}
+	ack(c, eds)
+
+	setAPI := func(addr string) {
+		t.Helper()
+		err := s.SetEndpoints(ctx, "public", []*endpointv3.ClusterLoadAssignment{
+			loadAssignment("api", addr), loadAssignment("web-v1", baseEndpoints["web-v1"]...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAPI("10.0.0.22:9090")
+	eds2 := c.expect(resource.EndpointType)
+	if got := clusters(eds2); eds2.VersionInfo == eds.VersionInfo || got != "api" {
+		t.Fatalf("after api's endpoints moved: version %q with %s, want a new version with api alone", eds2.VersionInfo, got)
+	}
+	ack(c, eds2)
+	c.expectNothing(100 * time.Millisecond)
+	waitFor(t, "EDS ACK", func() bool { return s.Acked("public", resource.EndpointType, eds2.VersionInfo) == 1 })
+
+	// A stream that starts now gets everything, whatever version it says
+	// it has.
+	fresh := dialADS(t, addr, "envoy-2", "public")
+	fresh.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
+		VersionInfo: eds2.VersionInfo, ResourceNames: names})
+	if resp := fresh.expect(resource.EndpointType); clusters(resp) != "api,web-v1" {
+		t.Fatalf("new stream got %s, want api,web-v1", clusters(resp))
+	}
+
+	// A refused change is not sent again; the next one is.
+	setAPI("10.0.0.23:9090")
+	eds3 := c.expect(resource.EndpointType)
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType, VersionInfo: eds2.VersionInfo, ResponseNonce: eds3.Nonce,
+		ResourceNames: names, ErrorDetail: &status.Status{Code: 3, Message: "no"}})
+	c.expectNothing(100 * time.Millisecond)
+	setAPI("10.0.0.24:9090")
+	if eds4 := c.expect(resource.EndpointType); clusters(eds4) != "api" {
+		t.Fatalf("after a NACK, the next change sent %s, want api", clusters(eds4))
+	}
+}

@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,17 +98,26 @@ type tracker struct {
 	// changed holds a value once a proxy connected, disconnected, acked or
 	// nacked since it was last drained (Server.ProxiesChanged).
 	changed chan struct{}
+	// connected counts the connected proxies per gateway, and
+	// ackCounts those per gateway, type and acknowledged version
+	// (countAcked).
+	connected map[string]int
+	ackCounts map[ackKey]map[string]int
 }
+
+type ackKey struct{ gateway, typeURL string }
 
 var _ serverv3.Callbacks = (*tracker)(nil)
 
 func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
 	return &tracker{
 		log: log, metrics: m, now: time.Now, keep: keep, max: maxTrackedProxies,
-		proxies: make(map[proxyKey]*proxyState),
-		sotw:    make(map[int64]*streamState),
-		delta:   make(map[int64]*streamState),
-		changed: make(chan struct{}, 1),
+		proxies:   make(map[proxyKey]*proxyState),
+		sotw:      make(map[int64]*streamState),
+		delta:     make(map[int64]*streamState),
+		changed:   make(chan struct{}, 1),
+		connected: make(map[string]int),
+		ackCounts: make(map[ackKey]map[string]int),
 	}
 }
 
@@ -146,18 +156,71 @@ func (t *tracker) list(gateway string) []ProxyStatus {
 }
 
 // countAcked counts gateway's connected proxies that acknowledged version of
-// typeURL. Unlike list it copies nothing, so waiting on it does not hold
-// up the ACKs it waits for.
+// typeURL. It reads a count kept as ACKs arrive: a caller waiting for a
+// push to land (polling it often) holds the lock only for a lookup, not
+// for a walk of every proxy, and so does not hold up the ACKs it waits
+// for.
 func (t *tracker) countAcked(gateway, typeURL, version string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
-	for k, p := range t.proxies {
-		if k.gateway == gateway && p.Connected && p.Acked[typeURL] == version {
-			n++
-		}
+	if version == "" {
+		return t.unackedLocked(gateway, typeURL)
+	}
+	return t.ackCounts[ackKey{gateway, typeURL}][version]
+}
+
+// ackedVersions counts gateway's connected proxies by the version of
+// typeURL they acknowledged, "" for none yet.
+func (t *tracker) ackedVersions(gateway, typeURL string) map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := maps.Clone(t.ackCounts[ackKey{gateway, typeURL}])
+	if out == nil {
+		out = map[string]int{}
+	}
+	if n := t.unackedLocked(gateway, typeURL); n > 0 {
+		out[""] = n
+	}
+	return out
+}
+
+// unackedLocked counts gateway's connected proxies that have not
+// acknowledged any version of typeURL.
+func (t *tracker) unackedLocked(gateway, typeURL string) int {
+	n := t.connected[gateway]
+	for _, c := range t.ackCounts[ackKey{gateway, typeURL}] {
+		n -= c
 	}
 	return n
+}
+
+// countLocked moves the counts of connected proxies by d: for p's
+// gateway, and for each version p acknowledged (typeURL's alone, if set).
+func (t *tracker) countLocked(p *proxyState, typeURL string, d int) {
+	if typeURL == "" {
+		t.connected[p.Gateway] += d
+		if t.connected[p.Gateway] == 0 {
+			delete(t.connected, p.Gateway)
+		}
+	}
+	for typ, v := range p.Acked {
+		if typeURL != "" && typ != typeURL {
+			continue
+		}
+		k := ackKey{p.Gateway, typ}
+		byVersion := t.ackCounts[k]
+		if byVersion == nil {
+			byVersion = map[string]int{}
+			t.ackCounts[k] = byVersion
+		}
+		byVersion[v] += d
+		if byVersion[v] == 0 {
+			delete(byVersion, v)
+			if len(byVersion) == 0 {
+				delete(t.ackCounts, k)
+			}
+		}
+	}
 }
 
 // pruneLocked drops the disconnected proxies last seen more than keep
@@ -213,6 +276,7 @@ func (t *tracker) closed(streams map[int64]*streamState, id int64) {
 		p.streams--
 		if p.streams == 0 {
 			p.Connected = false
+			t.countLocked(p, "", -1)
 			p.LastSeen = t.now()
 			t.signal()
 			t.metrics.connected.Dec()
@@ -250,6 +314,7 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 		s.key, s.attached = key, true
 		if p.streams == 0 {
 			p.Connected = true
+			t.countLocked(p, "", 1)
 			p.ConnectedSince = now
 			t.signal()
 			t.metrics.connected.Inc()
@@ -273,7 +338,9 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 	delete(s.sent, typeURL)
 	t.signal()
 	if !nacked {
+		t.countLocked(p, typeURL, -1)
 		p.Acked[typeURL] = sent.version
+		t.countLocked(p, typeURL, 1)
 		if p.Nack != nil && p.Nack.TypeURL == typeURL && p.Nack.Version != sent.version {
 			p.Nack = nil
 		}

@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -112,19 +113,59 @@ func TestTrackerBoundsUnansweredResponses(t *testing.T) {
 	}
 }
 
-// countAcked counts connected proxies of one gateway at one version of a type.
+// countAcked and ackedVersions count connected proxies of one gateway at
+// one version of a type, as ACKs, connections and disconnections move them.
 func TestTrackerAcked(t *testing.T) {
 	tr := newTracker(slog.New(slog.DiscardHandler), newMetrics(), time.Hour)
-	tr.proxies[proxyKey{"gw", "a"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: true, Acked: map[string]string{"t": "2"}}}
-	tr.proxies[proxyKey{"gw", "b"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: true, Acked: map[string]string{"t": "1"}}}
-	tr.proxies[proxyKey{"gw", "c"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: false, Acked: map[string]string{"t": "2"}}}
-	tr.proxies[proxyKey{"other", "d"}] = &proxyState{ProxyStatus: ProxyStatus{Connected: true, Acked: map[string]string{"t": "2"}}}
-	for _, tc := range []struct {
-		gateway, typeURL, version string
-		want                      int
-	}{{"gw", "t", "2", 1}, {"gw", "t", "1", 1}, {"gw", "u", "2", 0}, {"other", "t", "2", 1}, {"none", "t", "2", 0}} {
-		if got := tr.countAcked(tc.gateway, tc.typeURL, tc.version); got != tc.want {
-			t.Errorf("countAcked(%q, %q, %q) = %d, want %d", tc.gateway, tc.typeURL, tc.version, got, tc.want)
+	ctx := context.Background()
+	var id int64
+	// connect opens a stream of node in gateway and has it ACK versions
+	// of type "t" in turn.
+	connect := func(gateway, node string, versions ...string) int64 {
+		id++
+		if err := tr.OnStreamOpen(ctx, id, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.OnStreamRequest(id, &discovery.DiscoveryRequest{Node: &corev3.Node{Id: node, Cluster: gateway}, TypeUrl: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range versions {
+			nonce := strconv.Itoa(i)
+			tr.OnStreamResponse(ctx, id, nil, &discovery.DiscoveryResponse{TypeUrl: "t", VersionInfo: v, Nonce: nonce})
+			if err := tr.OnStreamRequest(id, &discovery.DiscoveryRequest{TypeUrl: "t", VersionInfo: v, ResponseNonce: nonce}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	connect("gw", "a", "1", "2")
+	connect("gw", "b", "1")
+	c := connect("gw", "c", "2")
+	connect("gw", "e")
+	connect("other", "d", "2")
+	tr.OnStreamClosed(c, nil)
+	check := func(when string, want map[string]int) {
+		t.Helper()
+		for _, tc := range []struct {
+			gateway, typeURL, version string
+			want                      int
+		}{{"gw", "t", "2", want["2"]}, {"gw", "t", "1", want["1"]}, {"gw", "t", "", want[""]}, {"gw", "u", "2", 0},
+			{"other", "t", "2", 1}, {"none", "t", "2", 0}} {
+			if got := tr.countAcked(tc.gateway, tc.typeURL, tc.version); got != tc.want {
+				t.Errorf("%s: countAcked(%q, %q, %q) = %d, want %d", when, tc.gateway, tc.typeURL, tc.version, got, tc.want)
+			}
+		}
+		if got := tr.ackedVersions("gw", "t"); !maps.Equal(got, want) {
+			t.Errorf("%s: ackedVersions(gw, t) = %v, want %v", when, got, want)
 		}
 	}
+	check("c disconnected", map[string]int{"2": 1, "1": 1, "": 1})
+	if got := tr.ackedVersions("gw", "u"); !maps.Equal(got, map[string]int{"": 3}) {
+		t.Errorf("ackedVersions(gw, u) = %v, want 3 with none", got)
+	}
+	if got := tr.ackedVersions("none", "t"); len(got) != 0 {
+		t.Errorf("ackedVersions(none, t) = %v, want none", got)
+	}
+	connect("gw", "c")
+	check("c back", map[string]int{"2": 2, "1": 1, "": 1})
 }

@@ -296,16 +296,11 @@ func deadline(ctx context.Context) time.Time {
 	return d
 }
 
-// waitAcked polls the server's proxy view until every client ACKed version
-// of the routes.
+// waitAcked polls the server's count of ACKs until every client ACKed
+// version of the routes.
 func waitAcked(ctx context.Context, s *xds.Server, clients int, version string) error {
 	for {
-		n := 0
-		for _, p := range s.Proxies("bench") {
-			if p.Connected && p.Acked[resource.RouteType] == version {
-				n++
-			}
-		}
+		n := s.Acked("bench", resource.RouteType, version)
 		if n == clients {
 			return nil
 		}

@@ -179,6 +179,14 @@ func (c *adsClient) stream(ctx context.Context, addr string) error {
 	// empty name list never reads as a wildcard.
 	resubscribe := func() error {
 		want := map[string][]string{TypeRoute: routeNames(state), TypeEndpoint: edsNames(state), TypeSecret: sdsNames(state)}
+		pruned := false
+		defer func() {
+			if pruned {
+				c.mu.Lock()
+				c.state = state.clone()
+				c.mu.Unlock()
+			}
+		}()
 		for _, t := range []string{TypeRoute, TypeEndpoint, TypeSecret} {
 			ts := types[t]
 			if ts.sent && slices.Equal(ts.names, want[t]) {
@@ -188,6 +196,12 @@ func (c *adsClient) stream(ctx context.Context, addr string) error {
 				continue
 			}
 			ts.names = want[t]
+			if !pruned {
+				// The data plane may hold on to the applied state.
+				state = state.clone()
+				pruned = true
+			}
+			prune(state, t, ts.names)
 			if err := send(t, nil); err != nil {
 				return err
 			}
@@ -237,9 +251,12 @@ func (c *adsClient) stream(ctx context.Context, addr string) error {
 	}
 }
 
-// decode returns the state with resp's resources in place of the old ones
-// of its type (state of the world: the response is the whole set of its
-// type that was subscribed to).
+// decode returns the state with resp's resources applied. Listeners and
+// clusters are state of the world: a response is the whole set, and what
+// it lacks is removed. Route configurations, load assignments and secrets
+// are watched by name, as Envoy does: a response updates the ones it
+// carries and leaves the others as they are (they go when their
+// subscription does, see prune).
 func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, error) {
 	next := prev.clone()
 	var errs []error
@@ -269,7 +286,9 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 			}
 		}
 	case TypeRoute:
-		next.routes = map[string]*routev3.RouteConfiguration{}
+		if next.routes == nil {
+			next.routes = map[string]*routev3.RouteConfiguration{}
+		}
 		for _, a := range resp.GetResources() {
 			rc := &routev3.RouteConfiguration{}
 			if unpack(a, rc) {
@@ -277,7 +296,9 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 			}
 		}
 	case TypeEndpoint:
-		next.endpoints = map[string]*endpointv3.ClusterLoadAssignment{}
+		if next.endpoints == nil {
+			next.endpoints = map[string]*endpointv3.ClusterLoadAssignment{}
+		}
 		for _, a := range resp.GetResources() {
 			cla := &endpointv3.ClusterLoadAssignment{}
 			if unpack(a, cla) {
@@ -286,7 +307,9 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 		}
 	case TypeSecret:
 		next.secretGen++
-		next.secrets = map[string]*tlsv3.Secret{}
+		if next.secrets == nil {
+			next.secrets = map[string]*tlsv3.Secret{}
+		}
 		for _, a := range resp.GetResources() {
 			sec := &tlsv3.Secret{}
 			if unpack(a, sec) {
@@ -295,6 +318,21 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 		}
 	}
 	return next, errors.Join(errs...)
+}
+
+// prune drops the resources of typeURL no longer subscribed to: Envoy
+// forgets a route configuration, load assignment or secret with the last
+// listener or cluster that named it.
+func prune(s *resources, typeURL string, names []string) {
+	keep := func(name string) bool { _, ok := slices.BinarySearch(names, name); return ok }
+	switch typeURL {
+	case TypeRoute:
+		maps.DeleteFunc(s.routes, func(name string, _ *routev3.RouteConfiguration) bool { return !keep(name) })
+	case TypeEndpoint:
+		maps.DeleteFunc(s.endpoints, func(name string, _ *endpointv3.ClusterLoadAssignment) bool { return !keep(name) })
+	case TypeSecret:
+		maps.DeleteFunc(s.secrets, func(name string, _ *tlsv3.Secret) bool { return !keep(name) })
+	}
 }
 
 func routeNames(s *resources) []string {
