@@ -215,8 +215,8 @@ func (s *Service) Start(ctx context.Context) error {
 	// The data plane is the sim unless the "sandbox" setting asks for a
 	// real Envoy; Kubernetes and Consul upstreams get a mock per endpoint
 	// discovery reports.
-	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), ADSCredentials: sandboxCreds,
-		Logger: s.log, Settings: st, Discovered: s.feed.Routable})
+	s.sandbox = session.New(session.Options{Store: st, Versions: publishedVersions{st}, ADS: s.ads, ADSAddr: s.adsAddr.String(),
+		ADSCredentials: sandboxCreds, Logger: s.log, Settings: st, Discovered: s.feed.Routable})
 	s.startSandboxRunner()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.

@@ -1711,6 +1711,11 @@ export interface paths {
                 content: {
                     "application/json": {
                         gateway: string;
+                        /**
+                         * @description what the request runs against: draft (default), live (the latest published version) or a published version as vN; each runs in a simulated gateway of its own with that version's translation
+                         * @default draft
+                         */
+                        target?: string;
                         request?: components["schemas"]["TestRequest"];
                         /** @description a curl command line, instead of request */
                         curl?: string;
@@ -1725,6 +1730,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description the published version the request ran against; absent for the draft */
+                            version?: number;
                             response: {
                                 status?: number;
                                 headers?: {
