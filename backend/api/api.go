@@ -96,6 +96,8 @@ type Deps struct {
 	Certs Certs
 	// AccessLog is the request log the gateways' proxies report to.
 	AccessLog AccessLog
+	// Replayer replays requests against two versions of a gateway.
+	Replayer Replayer
 	// Info tells clients how proxies reach the server's ADS; nil answers
 	// GET /server with 501.
 	Info ServerInfoSource
@@ -207,6 +209,9 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
 						r.With(need(auth.RoleViewer)).Get("/logs", s.logs)
 						r.With(need(auth.RoleViewer)).Get("/traffic", s.traffic)
+						// A replay changes nothing; it reads what a viewer
+						// may read (the request log and the versions).
+						r.With(need(auth.RoleViewer), long).Post("/replay", s.replayRequests)
 						r.With(need(auth.RoleViewer)).Get("/export/openapi", s.exportOpenAPI)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)
@@ -290,7 +295,11 @@ func NewHandler(deps Deps) http.Handler {
 
 func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		limit := s.MaxBodyBytes
+		if isReplay(r) {
+			limit = max(limit, replayBodyBytes)
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -1225,6 +1225,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/gateways/{name}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay requests (captured traffic of a window, a HAR file, an access-log file in Envoy's default text format or JSON lines, or the saved route tests) against two versions of the gateway (live, vN, draft) through the reference evaluator and the simulated Envoy, and report which would change, grouped by the rule before and after; at most 100,000 requests, files up to 32 MiB, 2 replays at once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReplayRequest"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReplayReport"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/gateways/{name}/traffic": {
         parameters: {
             query?: never;
@@ -3147,6 +3192,154 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ReplayRequest: {
+            /** @description exactly one of since, har, log and tests */
+            source: {
+                /** @description captured requests of this window before now, a duration such as 24h (at most 720h) */
+                since?: string;
+                /** @description an HTTP Archive file as browsers save it */
+                har?: string;
+                /** @description an access-log file, one request a line */
+                log?: string;
+                /**
+                 * @description format of log; detected from the first line when left out
+                 * @enum {string}
+                 */
+                format?: "envoy" | "json";
+                /** @description the gateway's saved route tests */
+                tests?: boolean;
+            };
+            /** @description live (default), draft, or a published version vN */
+            from?: string;
+            /** @description draft (default), live, or a published version vN */
+            to?: string;
+            /** @description example requests per group; default 3 */
+            examples?: number;
+            /** @description run the reference evaluator alone (no simulated Envoy, no fidelity check) */
+            evaluatorOnly?: boolean;
+        };
+        ReplayReport: {
+            gateway: string;
+            from: components["schemas"]["ReplayVersion"];
+            to: components["schemas"]["ReplayVersion"];
+            source: {
+                /** @enum {string} */
+                kind: "captured" | "har" | "log" | "tests";
+                /** @enum {string} */
+                format?: "envoy" | "json";
+                /** Format: date-time */
+                since?: string;
+                /** Format: date-time */
+                until?: string;
+                /** @description requests the source held */
+                read: number;
+                /** @description requests that cannot be replayed, by reason */
+                skipped?: {
+                    [key: string]: number;
+                };
+                /** @description the source held more than 100,000 requests; the first (newest captured) were replayed */
+                truncated?: boolean;
+            };
+            engines: ("evaluator" | "sim")[];
+            /** @description M, the requests replayed */
+            total: number;
+            /** @description N, the requests whose outcome differs */
+            changed: number;
+            /** @description N of M requests would change */
+            summary: string;
+            /** @description changed requests by class: other-rule, other-upstream, now-404, now-redirect, rewrite-changed, headers-changed, status-changed, body-changed */
+            classes: {
+                [key: string]: number;
+            };
+            /** @description changed requests by (rule before, rule after), most changed first; at most 1000 */
+            groups: components["schemas"]["ReplayGroup"][];
+            groupsOmitted?: number;
+            splits: components["schemas"]["ReplaySplit"][];
+            fidelity: {
+                /** @description requests on which the evaluator and the simulated Envoy disagree */
+                requests: number;
+                /** @description the first 50 */
+                alarms: components["schemas"]["ReplayAlarm"][];
+            };
+            durationMs: number;
+        };
+        ReplayVersion: {
+            /** @description live, draft or vN, as asked */
+            ref: string;
+            /** @description the published version; 0 for the draft */
+            version: number;
+        };
+        ReplayGroup: {
+            /** @description "" when no rule matched */
+            ruleBefore: string;
+            ruleAfter: string;
+            requests: number;
+            changed: number;
+            classes: {
+                [key: string]: number;
+            };
+            examples: components["schemas"]["ReplayExample"][];
+        };
+        ReplayExample: {
+            request: components["schemas"]["ReplayRequestInfo"];
+            classes: ("other-rule" | "other-upstream" | "now-404" | "now-redirect" | "rewrite-changed" | "headers-changed" | "status-changed" | "body-changed")[];
+            before: components["schemas"]["ReplayOutcome"];
+            after: components["schemas"]["ReplayOutcome"];
+        };
+        ReplayRequestInfo: {
+            method: string;
+            url: string;
+            /** @description credential headers show (redacted) */
+            headers?: {
+                [key: string]: string;
+            };
+            /** @description line 12, entry 3, test NAME, captured TIME */
+            origin: string;
+        };
+        ReplayOutcome: {
+            rule: string;
+            status: number;
+            forward?: {
+                upstream: string;
+                /** @description 0 to 1 */
+                share: number;
+                path: string;
+                host: string;
+                requestHeaders: components["schemas"]["ReplayHeaderEdits"];
+            }[];
+            redirect?: string;
+            body?: string;
+            responseHeaders: components["schemas"]["ReplayHeaderEdits"];
+        };
+        ReplayHeaderEdits: {
+            set?: {
+                [key: string]: string;
+            };
+            removed?: string[];
+        };
+        ReplaySplit: {
+            ruleBefore: string;
+            ruleAfter: string;
+            requests: number;
+            before: components["schemas"]["ReplayShare"][];
+            after: components["schemas"]["ReplayShare"][];
+            changed: boolean;
+        };
+        ReplayShare: {
+            upstream: string;
+            /** @description expected requests */
+            requests: number;
+            percent: number;
+        };
+        ReplayAlarm: {
+            /** @enum {string} */
+            side: "from" | "to";
+            version: string;
+            request: components["schemas"]["ReplayRequestInfo"];
+            field: string;
+            evaluator: string;
+            sim: string;
+        };
         OpenAPIExport: {
             /** @description the published version documented, or "draft" */
             version: string;
