@@ -791,7 +791,7 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	if tr.Gateway == "" {
 		p.Add("gateway", "required")
 	}
-	if _, _, err := ParseTarget(tr.Target); err != nil {
+	if _, err := ParseTarget(tr.Target); err != nil {
 		p.Add("target", "%v", err)
 	}
 	req := tr.Request

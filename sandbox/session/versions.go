@@ -2,12 +2,10 @@ package session
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/replay"
 )
 
 // Versions gives a gateway's published versions; the store provides it.
@@ -17,27 +15,14 @@ type Versions interface {
 	PublishedWorkspace(ctx context.Context, gateway string, version int64) (int64, model.Workspace, error)
 }
 
-// The targets of a test request: the draft (default), the live version
-// (the latest published) or version N as "vN".
-const (
-	TargetDraft = "draft"
-	TargetLive  = "live"
-)
-
-// ParseTarget reads a target: "" or "draft" is the draft (0, false),
-// "live" the latest published version (0, true), "vN" version N.
-func ParseTarget(target string) (version int64, live bool, err error) {
-	switch target {
-	case "", TargetDraft:
-		return 0, false, nil
-	case TargetLive:
-		return 0, true, nil
+// ParseTarget reads the target of a test request, in the words of a
+// replay's versions (replay.ParseRef): "" or "draft" is the draft,
+// "live" the latest published version, "vN" (or "N") version N.
+func ParseTarget(target string) (replay.Ref, error) {
+	if target == "" {
+		return replay.Ref{Draft: true}, nil
 	}
-	n, perr := strconv.ParseInt(strings.TrimPrefix(target, "v"), 10, 64)
-	if !strings.HasPrefix(target, "v") || perr != nil || n <= 0 || "v"+strconv.FormatInt(n, 10) != target {
-		return 0, false, fmt.Errorf("%q: want draft, live or a published version such as v3", target)
-	}
-	return n, false, nil
+	return replay.ParseRef(target)
 }
 
 // resolve finds the sandbox a request for target of gateway runs in, and
@@ -45,17 +30,17 @@ func ParseTarget(target string) (version int64, live bool, err error) {
 // here, so a publish meanwhile starts another sandbox rather than
 // changing this one.
 func (s *Service) resolve(ctx context.Context, gateway, target string) (instance, *model.Workspace, error) {
-	version, live, err := ParseTarget(target)
+	ref, err := ParseTarget(target)
 	if err != nil {
 		return instance{}, nil, model.Errorf(model.EINVALID, "target: %v", err)
 	}
-	if version == 0 && !live {
+	if ref.Draft {
 		return instance{gateway: gateway}, nil, nil
 	}
 	if s.opts.Versions == nil {
 		return instance{}, nil, model.Errorf(model.EINVALID, "target: this sandbox runs drafts only")
 	}
-	n, ws, err := s.opts.Versions.PublishedWorkspace(ctx, gateway, version)
+	n, ws, err := s.opts.Versions.PublishedWorkspace(ctx, gateway, ref.Version)
 	if err != nil {
 		return instance{}, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/replay"
 	"github.com/routedeck/routedeck/backend/rules"
 )
 
@@ -34,18 +35,18 @@ func (m memVersions) PublishedWorkspace(_ context.Context, gateway string, versi
 
 func TestParseTarget(t *testing.T) {
 	tests := map[string]struct {
-		version int64
-		live    bool
-		bad     bool
+		ref replay.Ref
+		bad bool
 	}{
-		"": {}, "draft": {}, "live": {live: true}, "v1": {version: 1}, "v42": {version: 42},
-		"v0": {bad: true}, "v-1": {bad: true}, "v01": {bad: true}, "v+1": {bad: true}, "3": {bad: true},
-		"v": {bad: true}, "Live": {bad: true}, "v1 ": {bad: true}, "v99999999999999999999": {bad: true},
+		"": {ref: replay.Ref{Draft: true}}, "draft": {ref: replay.Ref{Draft: true}}, "live": {}, "v1": {ref: replay.Ref{Version: 1}},
+		"v42": {ref: replay.Ref{Version: 42}}, "7": {ref: replay.Ref{Version: 7}},
+		"v0": {bad: true}, "v-1": {bad: true}, "v+1": {bad: true}, "v": {bad: true}, "v1 ": {bad: true}, "latest": {bad: true},
+		"v99999999999999999999": {bad: true},
 	}
 	for in, tc := range tests {
-		version, live, err := ParseTarget(in)
-		if (err != nil) != tc.bad || version != tc.version || live != tc.live {
-			t.Errorf("ParseTarget(%q) = %d, %v, %v; want %d, %v, error %v", in, version, live, err, tc.version, tc.live, tc.bad)
+		ref, err := ParseTarget(in)
+		if (err != nil) != tc.bad || ref != tc.ref {
+			t.Errorf("ParseTarget(%q) = %+v, %v; want %+v, error %v", in, ref, err, tc.ref, tc.bad)
 		}
 	}
 }
@@ -165,7 +166,7 @@ func TestTargetRefused(t *testing.T) {
 		code string
 		says string
 	}{
-		"not a target":      {s, `{"gateway":"public","target":"latest","request":{"url":"/"}}`, model.EINVALID, `target: "latest": want draft, live or a published version`},
+		"not a target":      {s, `{"gateway":"public","target":"latest","request":{"url":"/"}}`, model.EINVALID, `target: want live, draft or a published version such as v3, not "latest"`},
 		"version 0":         {s, `{"gateway":"public","target":"v0","request":{"url":"/"}}`, model.EINVALID, "target"},
 		"no such version":   {s, `{"gateway":"public","target":"v7","request":{"url":"/"}}`, model.ENOTFOUND, "no published version 7"},
 		"no such gateway":   {s, `{"gateway":"nope","target":"live","request":{"url":"/"}}`, model.ENOTFOUND, `"nope"`},

@@ -1757,7 +1757,7 @@ export interface paths {
                     "application/json": {
                         gateway: string;
                         /**
-                         * @description what the request runs against: draft (default), live (the latest published version) or a published version as vN; each runs in a simulated gateway of its own with that version's translation
+                         * @description what the request runs against: draft (default), live (the latest published version) or a published version as vN (or N), the words of a replay's from and to; each runs in a simulated gateway of its own with that version's translation
                          * @default draft
                          */
                         target?: string;
