@@ -21,8 +21,8 @@ type publisher struct {
 var _ api.Publisher = publisher{}
 
 // Publish implements api.Publisher.
-func (p publisher) Publish(ctx context.Context, actor, gateway string, force bool) (api.PublishResult, error) {
-	res, err := p.Service.Publish(ctx, actor, gateway, force)
+func (p publisher) Publish(ctx context.Context, actor, gateway string, o api.PublishOptions) (api.PublishResult, error) {
+	res, err := p.Service.Publish(ctx, actor, gateway, release.Overrides{Tests: o.Force, Gate: o.OverrideGate})
 	return api.PublishResult{Version: res.Version, Unchanged: res.Unchanged}, err
 }
 
