@@ -3288,7 +3288,7 @@ export interface components {
             headers?: {
                 [key: string]: string;
             };
-            /** @description line 12, entry 3, test NAME, captured TIME */
+            /** @description where in the source: line 12, entry 3 (of a HAR file), test NAME, entry N, captured TIME (of the request log) */
             origin: string;
         };
         ReplayOutcome: {
