@@ -35,6 +35,7 @@ import (
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/replay"
 	"github.com/routedeck/routedeck/sandbox/session"
 	"github.com/routedeck/routedeck/sandbox/traffic"
 )
@@ -135,6 +136,9 @@ type Service struct {
 	accessLog    *accesslog.Store
 	wg           sync.WaitGroup
 	errc         chan error
+
+	// replayer replays requests against two versions of a gateway.
+	replayer *replay.Engine
 }
 
 // New returns a service for cfg; nothing is opened until Start.
@@ -222,6 +226,7 @@ func (s *Service) Start(ctx context.Context) error {
 	// evaluator, before a publish too.
 	tests := sandboxTests{s.sandbox}
 	s.release.SetTests(tests)
+	s.replayer = &replay.Engine{Versions: st, Log: s.accessLog, Tests: st}
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,
 		Logger:    s.log,
@@ -244,6 +249,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Fingerprinter: st.Keys(),
 		Certs:         &Certs{CA: s.ca, Store: st},
 		AccessLog:     s.accessLog,
+		Replayer:      s.replayer,
 		Info:          s,
 	})
 	if s.cfg.Listen == "" {

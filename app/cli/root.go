@@ -108,6 +108,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newTestCmd(o),
 		newImportCmd(o),
 		newLogsCmd(o),
+		newReplayCmd(o),
 	)
 	return root
 }

@@ -326,6 +326,9 @@ type SourceSummary struct {
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Truncated is set when the source held more than MaxRequests.
 	Truncated bool `json:"truncated,omitempty"`
+	// Notes say what the source cannot tell, which may hide changes
+	// (captured requests keep only some of their headers, say).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Group is the changed requests that one rule decided in From and one
@@ -359,7 +362,8 @@ type RequestInfo struct {
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers,omitempty"`
 	// Origin says where the request came from: "line 12", "entry 3"
-	// (a HAR entry), "test cart-checkout", "captured 2026-12-07T18:00:00Z".
+	// (a HAR entry), "test cart-checkout", "entry 7, captured
+	// 2026-12-07T18:00:00Z" (the request log's entry).
 	Origin string `json:"origin"`
 }
 
@@ -368,8 +372,11 @@ type RequestInfo struct {
 // says otherwise).
 type Outcome struct {
 	// Rule is the deciding rule, "" when none matched.
-	Rule   string `json:"rule"`
-	Status int    `json:"status"`
+	Rule string `json:"rule"`
+	// Status is what the gateway answers by itself (a redirect, a direct
+	// response, 404 when nothing matched, 503 for a missing upstream);
+	// 0 when the request is forwarded and an upstream answers.
+	Status int `json:"status"`
 	// Forward lists the upstreams the request reaches, with their share
 	// (1 for a single upstream; a weighted split's shares add up to 1).
 	Forward []Target `json:"forward,omitempty"`
@@ -377,7 +384,9 @@ type Outcome struct {
 	Redirect string `json:"redirect,omitempty"`
 	// Body is a direct response's body (at most MaxBodyShown bytes).
 	Body string `json:"body,omitempty"`
-	// ResponseHeaders are what the gateway does to the response headers.
+	// ResponseHeaders are the headers of the gateway's own answer (a
+	// redirect, a direct response, the default answer); each Target says
+	// what the gateway does to an upstream's.
 	ResponseHeaders HeaderEdits `json:"responseHeaders"`
 }
 
@@ -389,8 +398,11 @@ type Target struct {
 	// Host header, after rewrites.
 	Path string `json:"path"`
 	Host string `json:"host"`
-	// RequestHeaders are what the gateway does to the request's headers.
-	RequestHeaders HeaderEdits `json:"requestHeaders"`
+	// RequestHeaders are what the gateway does to the request's headers,
+	// ResponseHeaders to the upstream's answer (headers removed are those
+	// an upstream would have sent).
+	RequestHeaders  HeaderEdits `json:"requestHeaders"`
+	ResponseHeaders HeaderEdits `json:"responseHeaders"`
 }
 
 // HeaderEdits are a gateway's changes to a set of headers: headers set

@@ -3316,6 +3316,8 @@ export interface components {
                 };
                 /** @description the source held more than 100,000 requests; the first (newest captured) were replayed */
                 truncated?: boolean;
+                /** @description what the source cannot tell, which may hide changes */
+                notes?: string[];
             };
             engines: ("evaluator" | "sim")[];
             /** @description M, the requests replayed */
@@ -3370,11 +3372,12 @@ export interface components {
             headers?: {
                 [key: string]: string;
             };
-            /** @description line 12, entry 3, test NAME, captured TIME */
+            /** @description where in the source: line 12, entry 3 (of a HAR file), test NAME, entry N, captured TIME (of the request log) */
             origin: string;
         };
         ReplayOutcome: {
             rule: string;
+            /** @description what the gateway answers by itself (redirect, direct response, 404, 503); 0 when forwarded to an upstream */
             status: number;
             forward?: {
                 upstream: string;
@@ -3383,9 +3386,11 @@ export interface components {
                 path: string;
                 host: string;
                 requestHeaders: components["schemas"]["ReplayHeaderEdits"];
+                responseHeaders: components["schemas"]["ReplayHeaderEdits"];
             }[];
             redirect?: string;
             body?: string;
+            /** @description headers of the gateway's own answer; a forwarded request's are in each forward entry */
             responseHeaders: components["schemas"]["ReplayHeaderEdits"];
         };
         ReplayHeaderEdits: {
