@@ -227,6 +227,7 @@ func (s *Service) Start(ctx context.Context) error {
 	tests := sandboxTests{s.sandbox}
 	s.release.SetTests(tests)
 	s.replayer = &replay.Engine{Versions: st, Log: s.accessLog, Tests: st}
+	s.release.SetReplayer(gateReplayer{s.replayer})
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,
 		Logger:    s.log,
