@@ -37,6 +37,7 @@ import (
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/replay"
 	"github.com/routedeck/routedeck/sandbox/session"
 	"github.com/routedeck/routedeck/sandbox/traffic"
 )
@@ -144,6 +145,9 @@ type Service struct {
 	local *localGateways
 	wg    sync.WaitGroup
 	errc  chan error
+
+	// replayer replays requests against two versions of a gateway.
+	replayer *replay.Engine
 }
 
 // New returns a service for cfg; nothing is opened until Start.
@@ -229,14 +233,16 @@ func (s *Service) Start(ctx context.Context) error {
 	// The data plane is the sim unless the "sandbox" setting asks for a
 	// real Envoy; Kubernetes and Consul upstreams get a mock per endpoint
 	// discovery reports.
-	s.sandbox = session.New(session.Options{Store: st, ADS: s.ads, ADSAddr: s.adsAddr.String(), ADSCredentials: sandboxCreds,
-		Logger: s.log, Settings: st, Discovered: s.feed.Routable})
+	s.sandbox = session.New(session.Options{Store: st, Versions: publishedVersions{st}, ADS: s.ads, ADSAddr: s.adsAddr.String(),
+		ADSCredentials: sandboxCreds, Logger: s.log, Settings: st, Discovered: s.feed.Routable})
 	s.startLocalGateways()
 	s.startSandboxRunner()
 	// Route tests run through the simulated Envoy as well as the
 	// evaluator, before a publish too.
 	tests := sandboxTests{s.sandbox}
 	s.release.SetTests(tests)
+	s.replayer = &replay.Engine{Versions: st, Log: s.accessLog, Tests: st}
+	s.release.SetReplayer(gateReplayer{s.replayer})
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,
 		Logger:    s.log,
@@ -262,6 +268,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Backup:        backupSource{dataDir: s.cfg.DataDir, store: st},
 		Alerts:        s.alerts,
 		LocalGateways: s.local,
+		Replayer:      s.replayer,
 		Info:          s,
 	})
 	if s.cfg.Listen == "" {

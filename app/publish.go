@@ -8,10 +8,12 @@ import (
 	"github.com/routedeck/routedeck/backend/api"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/release"
+	replayapi "github.com/routedeck/routedeck/backend/replay"
 	"github.com/routedeck/routedeck/backend/replica"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/sandbox/replay"
 )
 
 // publisher is the API's Publisher: the release service's publish flow,
@@ -28,8 +30,8 @@ type publisher struct {
 var _ api.Publisher = publisher{}
 
 // Publish implements api.Publisher.
-func (p publisher) Publish(ctx context.Context, actor, gateway string, force bool) (api.PublishResult, error) {
-	res, err := p.Service.Publish(ctx, actor, gateway, force)
+func (p publisher) Publish(ctx context.Context, actor, gateway string, o api.PublishOptions) (api.PublishResult, error) {
+	res, err := p.Service.Publish(ctx, actor, gateway, release.Overrides{Tests: o.Force, Gate: o.OverrideGate})
 	return api.PublishResult{Version: res.Version, Unchanged: res.Unchanged}, err
 }
 
@@ -81,4 +83,34 @@ func (p publisher) replicaProxies(ctx context.Context, gateway string) []replica
 	}
 	p.log.Warn("the xDS replicas' proxies cannot be read from consul", "gateway", gateway, "err", err)
 	return nil
+}
+
+// gateReplayer replays for the publish gate: the replay engine with the
+// workspace about to be published as the draft, so what is judged is what
+// would be recorded even if the draft moves meanwhile.
+type gateReplayer struct{ engine *replay.Engine }
+
+var _ release.Replayer = gateReplayer{}
+
+// ReplayDraft implements release.Replayer.
+func (g gateReplayer) ReplayDraft(ctx context.Context, gateway string, draft model.Workspace, window time.Duration) (replayapi.Report, error) {
+	e := *g.engine
+	e.Versions = publishingDraft{Versions: g.engine.Versions, gateway: gateway, draft: draft}
+	return e.Replay(ctx, gateway, replayapi.Request{Source: replayapi.Source{Since: window.String()}, From: replayapi.Live, To: replayapi.Draft})
+}
+
+// publishingDraft is the store's versions with the draft of gateway
+// replaced by the workspace being published.
+type publishingDraft struct {
+	replay.Versions
+	gateway string
+	draft   model.Workspace
+}
+
+// GatewayWorkspace implements replay.Versions.
+func (v publishingDraft) GatewayWorkspace(ctx context.Context, gateway string) (model.Workspace, error) {
+	if gateway == v.gateway {
+		return v.draft, nil
+	}
+	return v.Versions.GatewayWorkspace(ctx, gateway)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/sandbox/session"
 )
 
@@ -85,4 +86,16 @@ func sandboxOutcome(res *session.Result) routetest.Outcome {
 		}
 	}
 	return o
+}
+
+// publishedVersions gives the sandbox the published versions a test
+// request may target.
+type publishedVersions struct{ store *store.Store }
+
+var _ session.Versions = publishedVersions{}
+
+// PublishedWorkspace implements session.Versions.
+func (v publishedVersions) PublishedWorkspace(ctx context.Context, gateway string, version int64) (int64, model.Workspace, error) {
+	p, err := v.store.GetPublished(ctx, gateway, version)
+	return p.Version, p.Workspace, err
 }

@@ -187,7 +187,7 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 	metrics := release.NewMetrics()
 	rel := release.New(release.Options{Store: st, ADS: ads, Endpoints: eps, Logger: log, Metrics: metrics})
 	wait = rel.Start(sctx, st.Events())
-	if _, err := rel.Publish(ctx, "bench", workload.Gateway, false); err != nil {
+	if _, err := rel.Publish(ctx, "bench", workload.Gateway, release.Overrides{}); err != nil {
 		return nil, err
 	}
 	stopClients, err := adsbench.StartClients(ctx, lis.Addr().String(), sc.memClients)

@@ -44,7 +44,7 @@ func benchServerMemory(ctx context.Context, sc sizes) ([]Figure, error) {
 	if _, err := svc.Store().Apply(ctx, "bench", workload.Workspace(sc.memRoutes, sc.memRoutes/10, sc.memRoutes/10)); err != nil {
 		return nil, err
 	}
-	res, err := svc.Release().Publish(ctx, "bench", workload.Gateway, false)
+	res, err := svc.Release().Publish(ctx, "bench", workload.Gateway, release.Overrides{})
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newLogsCmd(o),
 		newBackupCmd(o),
 		newRestoreCmd(o),
+		newReplayCmd(o),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/lint"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/publishgate"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/store"
 )
@@ -27,9 +28,13 @@ import (
 type Publisher interface {
 	// Publish translates, validates and records the gateway's draft as a
 	// new published version and pushes it; a draft equal to the live
-	// version records nothing (PublishResult.Unchanged). force skips the
-	// route tests.
-	Publish(ctx context.Context, actor, gateway string, force bool) (PublishResult, error)
+	// version records nothing (PublishResult.Unchanged). o says what an
+	// admin overrides: failing route tests, the publish gate.
+	Publish(ctx context.Context, actor, gateway string, o PublishOptions) (PublishResult, error)
+	// CheckGate replays the gateway's recent requests against its live
+	// version and its draft and gives the publish gate's verdict, as a
+	// publish now would meet it.
+	CheckGate(ctx context.Context, gateway string) (publishgate.Check, error)
 	// Rollback republishes an older version as a new one.
 	Rollback(ctx context.Context, actor, gateway string, version int64) (newVersion int64, err error)
 	// Proxies reports the proxies of a gateway and what they acknowledged.
@@ -204,6 +209,9 @@ func NewHandler(deps Deps) http.Handler {
 						// may publish, only admins may force (checked in
 						// the handler, where the body is read).
 						r.With(need(auth.RoleEditor), long).Post("/publish", s.publish)
+						// A check publishes nothing: what it replays a
+						// viewer may read.
+						r.With(need(auth.RoleViewer), long).Post("/publish/check", s.publishCheck)
 						r.With(need(auth.RoleEditor), long).Post("/rollback", s.rollback)
 						r.With(need(auth.RoleViewer)).Get("/proxies", s.proxies)
 						r.With(need(auth.RoleViewer)).Get("/lint", s.lintGateway)

@@ -8,13 +8,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/routedeck/routedeck/backend/publishgate"
 )
 
 // recordingPublisher publishes nothing: it answers with the next version,
 // so the API's publish response can be tested without an ADS server.
 type recordingPublisher struct{ version int64 }
 
-func (p *recordingPublisher) Publish(context.Context, string, string, bool) (PublishResult, error) {
+func (p *recordingPublisher) Publish(context.Context, string, string, PublishOptions) (PublishResult, error) {
 	p.version++
 	return PublishResult{Version: p.version}, nil
 }
@@ -24,6 +26,10 @@ func (p *recordingPublisher) Rollback(context.Context, string, string, int64) (i
 }
 
 func (p *recordingPublisher) Proxies(context.Context, string) ([]Proxy, error) { return nil, nil }
+
+func (p *recordingPublisher) CheckGate(context.Context, string) (publishgate.Check, error) {
+	return publishgate.Check{}, nil
+}
 
 // lintRoute is a route body for the API forwarding to upstream web.
 func lintRoute(name string, priority int, when any, disabled bool) map[string]any {

@@ -14,6 +14,17 @@ import (
 type publishRequest struct {
 	// Force publishes even when route tests fail (admins only).
 	Force bool `json:"force"`
+	// OverrideGate publishes even when the publish gate holds it back
+	// (admins only).
+	OverrideGate bool `json:"overrideGate"`
+}
+
+// PublishOptions are an admin's overrides of a publish.
+type PublishOptions struct {
+	// Force publishes despite failing route tests.
+	Force bool
+	// OverrideGate publishes despite the publish gate.
+	OverrideGate bool
 }
 
 func (s *server) publish(w http.ResponseWriter, r *http.Request) {
@@ -22,8 +33,12 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if p, _ := auth.FromContext(r.Context()); req.Force && !auth.Allows(p.Role, auth.RoleAdmin) {
-		s.writeError(w, r, model.Errorf(model.EFORBIDDEN, "force-publishing needs role admin, you have %s", p.Role))
+	if p, _ := auth.FromContext(r.Context()); (req.Force || req.OverrideGate) && !auth.Allows(p.Role, auth.RoleAdmin) {
+		what := "force-publishing"
+		if !req.Force {
+			what = "overriding the publish gate"
+		}
+		s.writeError(w, r, model.Errorf(model.EFORBIDDEN, "%s needs role admin, you have %s", what, p.Role))
 		return
 	}
 	if s.Publisher == nil {
@@ -31,7 +46,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := chi.URLParam(r, "name")
-	res, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), name, req.Force)
+	res, err := s.Publisher.Publish(r.Context(), auth.Actor(r.Context()), name, PublishOptions{Force: req.Force, OverrideGate: req.OverrideGate})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -57,6 +72,30 @@ type publishResponse struct {
 	Unchanged bool          `json:"unchanged"`
 	Warnings  []lintFinding `json:"warnings"`
 	Notes     []lintNote    `json:"notes"`
+}
+
+// publishCheck replays the gateway's recent requests against its live
+// version and its draft, and gives the publish gate's verdict.
+func (s *server) publishCheck(w http.ResponseWriter, r *http.Request) {
+	if err := decodeOptional(r, &struct{}{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.Publisher == nil {
+		s.writeError(w, r, notWired("publishing"))
+		return
+	}
+	name := chi.URLParam(r, "name")
+	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.Publisher.CheckGate(r.Context(), name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }
 
 type rollbackRequest struct {

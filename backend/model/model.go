@@ -36,6 +36,9 @@ type Gateway struct {
 	DefaultResponse *Respond `json:"defaultResponse,omitempty"`
 	// AccessLog configures the request log; nil logs every request.
 	AccessLog *AccessLog `json:"accessLog,omitempty"`
+	// PublishGate refuses publishes that change too much of the traffic
+	// the gateway served lately; nil publishes without replaying it.
+	PublishGate *PublishGate `json:"publishGate,omitempty"`
 }
 
 // Listener protocols.

@@ -159,6 +159,9 @@ func (g *Gateway) Validate() error {
 	if g.AccessLog != nil {
 		validateAccessLog(&p, "accessLog", g.AccessLog)
 	}
+	if g.PublishGate != nil {
+		validatePublishGate(&p, "publishGate", g.PublishGate)
+	}
 	return p.Err()
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -28,8 +29,25 @@ const (
 // GatewayID is the URI SAN of gateway's client certificates.
 func GatewayID(gateway string) string { return gatewayPrefix + gateway }
 
-// SandboxID is the URI SAN of the sandbox data plane of gateway.
-func SandboxID(gateway string) string { return sandboxPrefix + gateway }
+// SandboxID is the URI SAN of a sandbox data plane: name is the gateway
+// (the data plane of its draft) or "<gateway>/v<N>" (of its published
+// version N); see CheckSandboxName.
+func SandboxID(name string) string { return sandboxPrefix + name }
+
+// CheckSandboxName accepts what a sandbox data plane may be named: a
+// gateway name, or a gateway name and a published version as
+// "<gateway>/v<N>", since the sandbox can run any version beside the
+// draft and each needs a snapshot, and so an identity, of its own.
+func CheckSandboxName(name string) error {
+	gateway, version, found := strings.Cut(name, "/v")
+	if err := CheckGatewayName(gateway); err != nil || !found {
+		return err
+	}
+	if n, err := strconv.ParseInt(version, 10, 64); err != nil || n <= 0 || strconv.FormatInt(n, 10) != version {
+		return fmt.Errorf("sandbox name %q: want <gateway> or <gateway>/v<version>, the version a positive number", name)
+	}
+	return nil
+}
 
 // Identity is who a verified client certificate speaks for.
 type Identity struct {
@@ -54,7 +72,7 @@ func identityOf(leaf *x509.Certificate) (Identity, error) {
 			}
 		case strings.HasPrefix(s, sandboxPrefix):
 			name := strings.TrimPrefix(s, sandboxPrefix)
-			if CheckGatewayName(name) == nil {
+			if CheckSandboxName(name) == nil {
 				found = append(found, Identity{Cluster: sandboxKeyPrefix + name, Sandbox: true})
 			}
 		}

@@ -201,6 +201,25 @@ func issueForeign(t *testing.T, a *Authority, uri string) *x509.Certificate {
 	return parseCert(t, got.CertPEM)
 }
 
+func TestCheckSandboxName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"public": true, "public/v1": true, "public/v42": true,
+		"public/v0": false, "public/v-1": false, "public/v01": false, "public/v": false, "public/x1": false,
+		"public/v1/v2": false, "/v1": false, "Public/v1": false, "public/v99999999999999999999": false,
+	} {
+		if err := CheckSandboxName(name); (err == nil) != ok {
+			t.Errorf("CheckSandboxName(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+	sb, err := NewSandboxCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Issue("public/v0"); err == nil {
+		t.Error("a sandbox certificate for version 0 was issued")
+	}
+}
+
 func TestAuthorize(t *testing.T) {
 	a, c, _ := openTest(t)
 	sb, err := NewSandboxCA()
@@ -219,8 +238,11 @@ func TestAuthorize(t *testing.T) {
 	bundle, _ := a.BundlePEM()
 	public, _ := a.IssueGateway("public", 24*time.Hour)
 	sandbox, _ := sb.Issue("public")
+	version, _ := sb.Issue("public/v3")
 	publicState := verify(parseCert(t, public.CertPEM), bundle)
 	sandboxState := verify(parseCert(t, sandbox.CertPEM), sb.ca.certPEM)
+	versionState := verify(parseCert(t, version.CertPEM), sb.ca.certPEM)
+	gatewayVersion := verify(issueForeign(t, a, GatewayID("public/v3")), bundle)
 	forged := verify(issueForeign(t, a, SandboxID("public")), bundle)
 	twoIDs := verify(issueForeign(t, a, GatewayID("public")), bundle)
 
@@ -235,6 +257,11 @@ func TestAuthorize(t *testing.T) {
 		"sandbox identity":              {state: sandboxState, cluster: "sandbox/public"},
 		"sandbox identity, public keys": {state: sandboxState, cluster: "public", err: "not"},
 		"sandbox SAN from the data CA":  {state: forged, cluster: "sandbox/public", err: "not from a CA trusted"},
+		"version sandbox":               {state: versionState, cluster: "sandbox/public/v3"},
+		"version sandbox, the draft's":  {state: versionState, cluster: "sandbox/public", err: "not"},
+		"version sandbox, another":      {state: versionState, cluster: "sandbox/public/v4", err: "not"},
+		"draft sandbox, a version's":    {state: sandboxState, cluster: "sandbox/public/v3", err: "not"},
+		"a version is no gateway name":  {state: gatewayVersion, cluster: "public/v3", err: "names no routedeck gateway"},
 		"gateway SAN, any issuer check": {state: twoIDs, cluster: "public"},
 		"no certificate":                {state: &tls.ConnectionState{}, cluster: "public", err: "no verified"},
 		"plaintext":                     {state: nil, cluster: "public", err: "no verified"},

@@ -49,11 +49,11 @@ func NewSandboxCA() (*SandboxCA, error) {
 }
 
 // Issue returns a client certificate for the sandbox data plane of gateway
-// (node.cluster "sandbox/<gateway>"), PEM encoded, for a real Envoy that
+// (node.cluster "sandbox/<gateway>"; a name of CheckSandboxName), PEM encoded, for a real Envoy that
 // reads files. CAPEM is left empty: the sandbox verifies the server against
 // the data directory's bundle.
 func (s *SandboxCA) Issue(gateway string) (*Issued, error) {
-	if err := CheckGatewayName(gateway); err != nil {
+	if err := CheckSandboxName(gateway); err != nil {
 		return nil, err
 	}
 	id := SandboxID(gateway)

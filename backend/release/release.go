@@ -43,6 +43,9 @@ type Options struct {
 	// Tests is the data plane route tests run through as well as the
 	// reference evaluator before a publish; nil uses the evaluator only.
 	Tests routetest.DataPlane
+	// Replayer replays recent requests for the publish gate; nil refuses
+	// the publishes a gate applies to, unless overridden.
+	Replayer Replayer
 	// Published is called after a version is live on ADS (the Consul KV
 	// copy, say). Its failures are its own to report: the version is
 	// live.
@@ -137,12 +140,16 @@ func (s *Service) report(r *runner) {
 // Publish translates the gateway's draft first, so a draft Envoy cannot
 // take never becomes a published version, then runs the gateway's route
 // tests on it: any failure refuses the publish (ECONFLICT, one field error
-// per failed expectation) unless force is set. A forced publish is
-// recorded in the audit log as publish.force with what failed, before
-// anything is published, so it cannot happen unrecorded. What was
-// translated and tested is what is recorded and served, even if the draft
-// moves meanwhile. A draft equal to the live version records nothing.
-func (s *Service) Publish(ctx context.Context, actor, gateway string, force bool) (Result, error) {
+// per failed expectation) unless o.Tests is set. Then the publish gate, if
+// the live version or the draft has one, replays the requests the gateway
+// served lately against the live version and this draft: a limit passed
+// refuses the publish (ECONFLICT, a field error per limit) unless o.Gate
+// is set. An override is recorded in the audit log (publish.force,
+// publish.gate-override) with what it overrode, before anything is
+// published, so it cannot happen unrecorded. What was translated, tested
+// and replayed is what is recorded and served, even if the draft moves
+// meanwhile. A draft equal to the live version records nothing.
+func (s *Service) Publish(ctx context.Context, actor, gateway string, o Overrides) (Result, error) {
 	ws, err := s.opts.Store.GatewayDraft(ctx, gateway)
 	if err != nil {
 		return Result{}, err
@@ -156,11 +163,14 @@ func (s *Service) Publish(ctx context.Context, actor, gateway string, force bool
 	}
 	// The tests run without the runner's lock: they may start a data
 	// plane, and endpoint updates of the live version go on meanwhile.
-	if err := s.runTests(ctx, actor, gateway, ws, force); err != nil {
+	if err := s.runTests(ctx, actor, gateway, ws, o.Tests); err != nil {
+		return Result{}, err
+	}
+	if err := s.gate(ctx, actor, gateway, ws, o.Gate); err != nil {
 		return Result{}, err
 	}
 	note := ""
-	if force {
+	if o.Tests || o.Gate {
 		note = "forced"
 	}
 	pub, unchanged, err := s.record(ctx, r, actor, gateway, note, ws, res)

@@ -107,7 +107,7 @@ func (f *fixture) editRoute(t *testing.T, name, path string) {
 func TestOneTranslationPerPublish(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	res, err := f.svc.Publish(ctx, "alice", workload.Gateway, false)
+	res, err := f.svc.Publish(ctx, "alice", workload.Gateway, release.Overrides{})
 	if err != nil || res.Version != 1 || res.Unchanged {
 		t.Fatalf("first publish: %+v, %v", res, err)
 	}
@@ -120,7 +120,7 @@ func TestOneTranslationPerPublish(t *testing.T) {
 
 	f.editRoute(t, "route-00007", "/edited")
 	before := f.counts()
-	res, err = f.svc.Publish(ctx, "alice", workload.Gateway, false)
+	res, err = f.svc.Publish(ctx, "alice", workload.Gateway, release.Overrides{})
 	if err != nil || res.Version != 2 {
 		t.Fatalf("second publish: %+v, %v", res, err)
 	}
@@ -131,7 +131,7 @@ func TestOneTranslationPerPublish(t *testing.T) {
 	}
 
 	before = got
-	res, err = f.svc.Publish(ctx, "alice", workload.Gateway, false)
+	res, err = f.svc.Publish(ctx, "alice", workload.Gateway, release.Overrides{})
 	if err != nil || res.Version != 2 || !res.Unchanged {
 		t.Fatalf("publish of an unchanged draft: %+v, %v; want version 2 unchanged", res, err)
 	}
@@ -153,7 +153,7 @@ func TestEndpointChangeIsEDSOnly(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if _, err := f.svc.Publish(ctx, "alice", workload.Gateway, false); err != nil {
+	if _, err := f.svc.Publish(ctx, "alice", workload.Gateway, release.Overrides{}); err != nil {
 		t.Fatal(err)
 	}
 	fleet, err := xdsload.Start(ctx, f.addr, workload.Gateway, "proxy", 5)
@@ -216,7 +216,7 @@ func TestVersionsRecordedElsewhereAreServed(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if _, err := f.svc.Publish(ctx, "alice", workload.Gateway, false); err != nil {
+	if _, err := f.svc.Publish(ctx, "alice", workload.Gateway, release.Overrides{}); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := f.store.Rollback(ctx, "bob", workload.Gateway, 1)

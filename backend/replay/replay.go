@@ -362,7 +362,8 @@ type RequestInfo struct {
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers,omitempty"`
 	// Origin says where the request came from: "line 12", "entry 3"
-	// (a HAR entry), "test cart-checkout", "captured 2026-12-07T18:00:00Z".
+	// (a HAR entry), "test cart-checkout", "entry 7, captured
+	// 2026-12-07T18:00:00Z" (the request log's entry).
 	Origin string `json:"origin"`
 }
 

@@ -3,6 +3,7 @@ package xds
 import (
 	"errors"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -170,7 +171,8 @@ func (a *accessLogService) StreamAccessLogs(stream alsv3.AccessLogService_Stream
 // identify checks the first message's identifier: bounded, naming a node
 // whose gateway the peer's certificate is for, and a log_name that is that
 // gateway (the translator names each logger after its gateway; the sandbox
-// serves a gateway's configuration to "sandbox/<gateway>").
+// serves a gateway's configuration to "sandbox/<gateway>", and a published
+// version of it to "sandbox/<gateway>/v<N>").
 func (a *accessLogService) identify(stream grpc.ServerStream, id *alsv3.StreamAccessLogsMessage_Identifier) (gateway, node string, err error) {
 	n := id.GetNode()
 	if n == nil {
@@ -192,7 +194,8 @@ func (a *accessLogService) identify(stream grpc.ServerStream, id *alsv3.StreamAc
 			return "", "", status.Errorf(codes.PermissionDenied, "node.cluster %q: %v", untrusted(cluster), err)
 		}
 	}
-	if logName != cluster && "sandbox/"+logName != cluster {
+	// A sandbox running a published version is "sandbox/<gateway>/v<N>".
+	if logName != cluster && "sandbox/"+logName != cluster && !strings.HasPrefix(cluster, "sandbox/"+logName+"/v") {
 		return "", "", status.Errorf(codes.PermissionDenied, "log_name %q is not the gateway of node.cluster %q", untrusted(logName), untrusted(cluster))
 	}
 	return cluster, n.GetId(), nil

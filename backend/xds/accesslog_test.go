@@ -173,6 +173,15 @@ func TestAccessLogServiceMTLS(t *testing.T) {
 	if _, batches := sink.entries(); batches[len(batches)-1].Gateway != "sandbox/public" {
 		t.Fatalf("sandbox batch under %q", batches[len(batches)-1].Gateway)
 	}
+	// So does a sandbox running a published version.
+	if err := streamLogs(t, sandboxConn(t, m, "public/v3"), identified("sandbox/public/v3", "public", 1)); err != nil {
+		t.Fatalf("version sandbox: %v", err)
+	}
+	if _, batches := sink.entries(); batches[len(batches)-1].Gateway != "sandbox/public/v3" {
+		t.Fatalf("version sandbox batch under %q", batches[len(batches)-1].Gateway)
+	}
+	wantCode(t, "version sandbox, another log name", streamLogs(t, sandboxConn(t, m, "public/v3"),
+		identified("sandbox/public/v3", "internal", 1)), codes.PermissionDenied)
 }
 
 // TestAccessLogServiceBounds: entries over a stream's rate, or offered to a

@@ -154,7 +154,7 @@ func addCaptured(c *collector, e accesslog.Entry) {
 		scheme = "http"
 	}
 	q := Request{Method: e.Method, Scheme: scheme, Authority: e.Host, Target: target,
-		Origin: fmt.Sprintf("captured %s (entry %d)", e.Time.UTC().Format(time.RFC3339Nano), e.ID)}
+		Origin: fmt.Sprintf("entry %d, captured %s", e.ID, e.Time.UTC().Format(time.RFC3339Nano))}
 	for _, name := range sortedKeys(e.Headers) {
 		q.addHeader(name, e.Headers[name])
 	}

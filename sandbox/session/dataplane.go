@@ -46,8 +46,8 @@ type configured struct {
 // simPlane is the simulated Envoy.
 type simPlane struct{ dp *sim.DataPlane }
 
-// startSim starts the simulated Envoy for the gateway's sandbox. It binds
-// the listeners' (remapped) addresses like Envoy would.
+// startSim starts the simulated Envoy for the sandbox of instance key
+// gateway. It binds the listeners' (remapped) addresses like Envoy would.
 func (s *Service) startSim(gateway string) (dataPlane, error) {
 	opts := sim.DataPlaneOptions{ADS: s.opts.ADSAddr, NodeID: "sandbox-" + gateway, Cluster: Key(gateway),
 		BindConfiguredAddress: true, Logger: s.log}
@@ -95,8 +95,8 @@ type envoyPlane struct {
 	key   string // the snapshot key, Key(gateway)
 }
 
-// startEnvoy runs a real Envoy for the gateway's sandbox in its own
-// directory. The snapshot is already on the ADS server.
+// startEnvoy runs a real Envoy for the sandbox of instance key gateway in
+// its own directory. The snapshot is already on the ADS server.
 func (s *Service) startEnvoy(ctx context.Context, gateway, binary string) (dataPlane, error) {
 	dir, err := os.MkdirTemp(s.opts.WorkDir, "routedeck-envoy-")
 	if err != nil {

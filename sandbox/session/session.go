@@ -54,6 +54,13 @@ type Workspaces interface {
 // Options configure a Service.
 type Options struct {
 	Store Workspaces
+	// Versions gives the gateways' published versions, for test requests
+	// that target one instead of the draft; nil allows the draft only.
+	Versions Versions
+	// MaxVersions bounds the sandboxes of published versions that run at
+	// once, across gateways; the least recently used one is stopped past
+	// it. Default 3.
+	MaxVersions int
 	// ADS is the server the sandbox snapshots go to, and ADSAddr the
 	// address it serves on (the sim connects there over gRPC).
 	ADS     *xds.Server
@@ -84,17 +91,25 @@ type Options struct {
 }
 
 // Service is the sandbox of every gateway that has been sent a test
-// request. It is safe for concurrent use.
+// request: one for its draft and one for each published version a request
+// targeted lately. It is safe for concurrent use.
 type Service struct {
 	opts Options
 	log  *slog.Logger
+	// pool holds the mocks of the drafts' sandboxes; each version's
+	// sandbox has a pool of its own (see gatewaySandbox.pool).
 	pool *upstream.Pool
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// gateways are the running sandboxes by instance key.
 	gateways map[string]*gatewaySandbox
-	// locks serialize the builds and the stop of each gateway's sandbox.
+	// locks serialize the builds and the stop of each sandbox, by
+	// instance key.
 	locks map[string]*gatewayLock
-	ports map[string]*portPicker // by gateway; touched under its lock
+	ports map[string]*portPicker // by instance key; touched under its lock
+	// versions are the published versions' sandboxes in use or kept, by
+	// instance key, for the bound of Options.MaxVersions.
+	versions map[string]*versionUse
 	// closed is set by Close: nothing starts after it.
 	closed bool
 	// uses is the upstreams each gateway's sandbox has mocks for. Mocks
@@ -104,8 +119,9 @@ type Service struct {
 	// ca issues the certificates of TLS mocks; made on first use, kept in
 	// memory only.
 	ca *upstream.CA
-	// translators keep each gateway's draft translation, so a rebuild
-	// after an edit translates only the rules it changed.
+	// translators keep each sandbox's translation by instance key, so a
+	// rebuild after an edit of the draft translates only the rules it
+	// changed.
 	translators translate.Translators
 	// life ends at Close, and with it every request in flight.
 	life    context.Context
@@ -115,23 +131,34 @@ type Service struct {
 // errClosed is the answer of a service that was closed.
 var errClosed = errors.New("the sandbox is shutting down")
 
-// gatewaySandbox is one gateway's running sandbox.
+// gatewaySandbox is one running sandbox: of a gateway's draft, or of one
+// of its published versions.
 type gatewaySandbox struct {
 	gateway string
-	hash    string
-	engine  string
-	binary  string // the Envoy executable; "" for the sim
-	plane   dataPlane
-	prog    *rules.Program
-	res     *translate.Resources
+	// version is the published version it runs; 0 for the draft.
+	version int64
+	// pool holds the mocks of a version's sandbox, which are its own: an
+	// older version may give an upstream other endpoints than the draft,
+	// and mocks shared by name would be resized under the other's feet.
+	// nil for a draft, whose mocks are in Service.pool.
+	pool   *upstream.Pool
+	hash   string
+	engine string
+	binary string // the Envoy executable; "" for the sim
+	plane  dataPlane
+	prog   *rules.Program
+	res    *translate.Resources
 	// addrs is where each listener is served; tls marks the listeners
 	// that terminate TLS.
 	addrs map[string]string
 	tls   map[string]bool
 }
 
-// close stops the data plane.
+// close stops the data plane, and a version's mocks.
 func (gs *gatewaySandbox) close() error {
+	if gs.pool != nil {
+		gs.pool.Close()
+	}
 	if gs.plane == nil {
 		return nil
 	}
@@ -150,9 +177,13 @@ func New(opts Options) *Service {
 	if opts.FindEnvoy == nil {
 		opts.FindEnvoy = envoy.Find
 	}
+	if opts.MaxVersions <= 0 {
+		opts.MaxVersions = 3
+	}
 	life, endLife := context.WithCancel(context.Background())
 	return &Service{opts: opts, log: opts.Logger, pool: upstream.NewPool(opts.Logger), life: life, endLife: endLife,
-		gateways: map[string]*gatewaySandbox{}, locks: map[string]*gatewayLock{}, ports: map[string]*portPicker{}, uses: map[string]map[string]bool{}}
+		gateways: map[string]*gatewaySandbox{}, locks: map[string]*gatewayLock{}, ports: map[string]*portPicker{},
+		uses: map[string]map[string]bool{}, versions: map[string]*versionUse{}}
 }
 
 // Close ends the requests in flight and stops every data plane and mock
@@ -210,6 +241,23 @@ func (s *Service) Stats(gateway string) map[string]uint64 {
 // Key is the ADS snapshot key of a gateway's sandbox.
 func Key(gateway string) string { return "sandbox/" + gateway }
 
+// instance names a sandbox: a gateway's draft (version 0) or one of its
+// published versions.
+type instance struct {
+	gateway string
+	version int64
+}
+
+// key is the instance key: the gateway for its draft, "<gateway>/v<N>"
+// for version N. It names the sandbox's data plane to the ADS server
+// ("sandbox/" + key) and in its certificate (pki.CheckSandboxName).
+func (in instance) key() string {
+	if in.version == 0 {
+		return in.gateway
+	}
+	return in.gateway + "/v" + strconv.FormatInt(in.version, 10)
+}
+
 // workspaceHash identifies what a sandbox runs: any change to the
 // gateway's rules, upstreams or listeners, to the endpoints discovery
 // reports for them, or of the engine or its Envoy binary rebuilds the
@@ -237,7 +285,8 @@ type gatewayLock struct {
 	users int
 }
 
-// lockGateway takes the gateway's lock and returns its release.
+// lockGateway takes the lock of the sandbox of instance key gateway and
+// returns its release.
 func (s *Service) lockGateway(gateway string) (unlock func()) {
 	s.mu.Lock()
 	l := s.locks[gateway]
@@ -258,38 +307,63 @@ func (s *Service) lockGateway(gateway string) (unlock func()) {
 	}
 }
 
-// Stop stops the gateway's sandbox, if it runs: its data plane, the mocks
-// of upstreams no other sandbox uses, and its snapshot on the ADS server.
-// The gateway was deleted, say. A build of it in progress finishes first.
+// Stop stops the gateway's sandboxes, if they run, its draft's and its
+// versions': their data planes, the mocks no other sandbox uses, and
+// their snapshots on the ADS server. The gateway was deleted, say. A build
+// in progress finishes first.
 func (s *Service) Stop(gateway string) error {
-	defer s.lockGateway(gateway)()
-	return s.stopLocked(gateway)
+	s.forgetVersions(gateway)
+	errs := []error{s.stopInstance(instance{gateway: gateway})}
+	s.mu.Lock()
+	var versions []instance
+	for _, gs := range s.gateways {
+		if gs.gateway == gateway && gs.version != 0 {
+			versions = append(versions, instance{gateway, gs.version})
+		}
+	}
+	s.mu.Unlock()
+	for _, in := range versions {
+		errs = append(errs, s.stopInstance(in))
+	}
+	return errors.Join(errs...)
 }
 
-// stopLocked is Stop for a caller holding the gateway's lock.
-func (s *Service) stopLocked(gateway string) error {
+// stopInstance stops one sandbox.
+func (s *Service) stopInstance(in instance) error {
+	defer s.lockGateway(in.key())()
+	return s.stopLocked(in)
+}
+
+// stopLocked is stopInstance for a caller holding the sandbox's lock.
+func (s *Service) stopLocked(in instance) error {
+	key := in.key()
 	s.mu.Lock()
-	gs := s.gateways[gateway]
-	delete(s.gateways, gateway)
-	delete(s.ports, gateway)
-	s.retainMocksLocked(gateway, nil)
+	gs := s.gateways[key]
+	delete(s.gateways, key)
+	delete(s.ports, key)
+	if in.version == 0 {
+		s.retainMocksLocked(key, nil)
+	}
 	s.mu.Unlock()
-	s.translators.Forget(gateway)
-	s.opts.ADS.DeleteGateway(Key(gateway))
+	s.translators.Forget(key)
+	s.opts.ADS.DeleteGateway(Key(key))
 	if gs == nil {
 		return nil
 	}
-	s.log.Info("sandbox: stopped", "gateway", gateway)
+	s.log.Info("sandbox: stopped", "gateway", in.gateway, "version", in.version)
 	return gs.close()
 }
 
-// Running lists the gateways whose sandbox runs, sorted.
+// Running lists the gateways whose sandbox runs (of the draft or of a
+// version), sorted.
 func (s *Service) Running() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]string, 0, len(s.gateways))
-	for name := range s.gateways {
-		out = append(out, name)
+	for _, gs := range s.gateways {
+		if !slices.Contains(out, gs.gateway) {
+			out = append(out, gs.gateway)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -313,17 +387,26 @@ func (s *Service) Prune(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ensure brings the gateway's sandbox up to date with its draft and
-// returns it ready: the data plane has accepted the draft's configuration.
-func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, error) {
-	defer s.lockGateway(gateway)()
-	ws, err := s.opts.Store.GatewayWorkspace(ctx, gateway)
-	if model.ErrorCode(err) == model.ENOTFOUND {
-		// Gone from the store: its sandbox must not linger.
-		_ = s.stopLocked(gateway)
-	}
-	if err != nil {
-		return nil, err
+// ensure brings the sandbox up to date and returns it ready: the data
+// plane has accepted the configuration. The draft's sandbox follows the
+// draft, read here; a version's runs published, the workspace recorded
+// for that version.
+func (s *Service) ensure(ctx context.Context, in instance, published *model.Workspace) (*gatewaySandbox, error) {
+	gateway, key := in.gateway, in.key()
+	defer s.lockGateway(key)()
+	var ws model.Workspace
+	if published != nil {
+		ws = *published
+	} else {
+		var err error
+		ws, err = s.opts.Store.GatewayWorkspace(ctx, gateway)
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			// Gone from the store: its sandbox must not linger.
+			_ = s.stopLocked(in)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	engine, binary, err := s.engine(ctx)
 	if err != nil {
@@ -335,21 +418,42 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		return nil, err
 	}
 	s.mu.Lock()
-	gs := s.gateways[gateway]
-	pp := s.ports[gateway]
+	gs := s.gateways[key]
+	pp := s.ports[key]
 	if pp == nil {
 		pp = newPortPicker()
-		s.ports[gateway] = pp
+		s.ports[key] = pp
 	}
 	s.mu.Unlock()
 	if gs != nil && gs.hash == hash {
 		return gs, nil
 	}
-	endpoints, err := s.startMocks(gateway, ws, discovered)
+	pool := s.pool
+	if in.version != 0 {
+		if gs != nil {
+			pool = gs.pool
+		} else {
+			// Closed below unless a sandbox that keeps it is recorded.
+			pool = upstream.NewPool(s.log)
+			kept := false
+			defer func() {
+				if !kept {
+					pool.Close()
+				}
+			}()
+			defer func() { kept = s.owns(key, pool) }()
+		}
+	}
+	endpoints, keep, err := s.startMocks(pool, ws, discovered)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.translators.For(gateway).Translate(ws, gateway, translate.Options{Endpoints: endpoints})
+	if in.version == 0 {
+		s.mu.Lock()
+		s.retainMocksLocked(key, keep)
+		s.mu.Unlock()
+	}
+	res, err := s.translators.For(key).Translate(ws, gateway, translate.Options{Endpoints: endpoints})
 	if err != nil {
 		return nil, err
 	}
@@ -369,48 +473,52 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 	}
 	version := "sandbox-" + hash
 	since := time.Now()
-	if err := s.opts.ADS.SetGateway(ctx, Key(gateway), res, version); err != nil {
-		return nil, fmt.Errorf("sandbox snapshot for %q: %w", gateway, err)
+	if err := s.opts.ADS.SetGateway(ctx, Key(key), res, version); err != nil {
+		return nil, fmt.Errorf("sandbox snapshot for %q: %w", key, err)
 	}
 	if gs != nil && (gs.engine != engine || gs.binary != binary) {
 		// The engine or the Envoy binary changed: the old data plane
-		// frees the listener ports before the new one binds them.
+		// frees the listener ports before the new one binds them. A
+		// version's mocks stay for the new one.
 		s.mu.Lock()
-		delete(s.gateways, gateway)
+		delete(s.gateways, key)
 		s.mu.Unlock()
-		if err := gs.close(); err != nil {
-			s.log.Warn("sandbox: stop the previous data plane", "gateway", gateway, "engine", gs.engine, "err", err)
+		if err := gs.plane.close(); err != nil {
+			s.log.Warn("sandbox: stop the previous data plane", "gateway", gateway, "version", in.version, "engine", gs.engine, "err", err)
 		}
 		gs = nil
 	}
 	if gs == nil {
-		started := &gatewaySandbox{gateway: gateway, engine: engine, binary: binary}
+		started := &gatewaySandbox{gateway: gateway, version: in.version, engine: engine, binary: binary}
+		if in.version != 0 {
+			started.pool = pool
+		}
 		if engine == EngineEnvoy {
-			started.plane, err = s.startEnvoy(ctx, gateway, binary)
+			started.plane, err = s.startEnvoy(ctx, key, binary)
 		} else {
-			started.plane, err = s.startSim(gateway)
+			started.plane, err = s.startSim(key)
 		}
 		if err != nil {
 			return nil, err
 		}
-		// Kept even if this draft fails, so the next one reuses the data
-		// plane; the empty hash never passes for up to date.
+		// Kept even if this configuration fails, so the next one reuses
+		// the data plane; the empty hash never passes for up to date.
 		s.mu.Lock()
 		closed := s.closed
 		if !closed {
-			s.gateways[gateway] = started
+			s.gateways[key] = started
 		}
 		s.mu.Unlock()
 		if closed {
-			return nil, errors.Join(errClosed, started.close())
+			return nil, errors.Join(errClosed, started.plane.close())
 		}
 		gs = started
 	}
 	// A new value, not an update in place: requests in flight keep the
-	// draft they started with.
-	gs = &gatewaySandbox{gateway: gateway, engine: engine, binary: binary, plane: gs.plane}
+	// configuration they started with.
+	gs = &gatewaySandbox{gateway: gateway, version: in.version, pool: gs.pool, engine: engine, binary: binary, plane: gs.plane}
 	if err := gs.plane.waitConfigured(ctx, configured{version: version, since: since, res: res, addrs: addrs}); err != nil {
-		return nil, fmt.Errorf("sandbox for %q: %w", gateway, err)
+		return nil, fmt.Errorf("sandbox for %q: %w", key, err)
 	}
 	gs.hash, gs.res, gs.prog, gs.addrs = hash, res, rules.Compile(ws.Routes, gateway), addrs
 	gs.tls = map[string]bool{}
@@ -422,10 +530,18 @@ func (s *Service) ensure(ctx context.Context, gateway string) (*gatewaySandbox, 
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	s.gateways[gateway] = gs
+	s.gateways[key] = gs
 	s.mu.Unlock()
-	s.log.Info("sandbox: ready", "gateway", gateway, "draft", hash, "engine", engine)
+	s.log.Info("sandbox: ready", "gateway", gateway, "version", in.version, "hash", hash, "engine", engine)
 	return gs, nil
+}
+
+// owns reports whether the sandbox recorded under key keeps pool.
+func (s *Service) owns(key string, pool *upstream.Pool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gs := s.gateways[key]
+	return gs != nil && gs.pool == pool
 }
 
 // served reports whether the sim serves every listener of res: a TLS
@@ -507,10 +623,10 @@ func (s *Service) discovered(ws model.Workspace) map[string][]model.Endpoint {
 // endpoint discovery reports (in its order, with its weights), each mock
 // saying which real endpoint it stands for; without any, one mock. Mocks
 // of upstreams that no longer exist are stopped; the rest keep their
-// ports.
-func (s *Service) startMocks(gateway string, ws model.Workspace, discovered map[string][]model.Endpoint) (map[string][]model.Endpoint, error) {
+// ports. keep is the upstreams the mocks are for.
+func (s *Service) startMocks(pool *upstream.Pool, ws model.Workspace, discovered map[string][]model.Endpoint) (endpoints map[string][]model.Endpoint, keep map[string]bool, err error) {
 	out := map[string][]model.Endpoint{}
-	keep := map[string]bool{}
+	keep = map[string]bool{}
 	for _, u := range ws.Upstreams {
 		n, weights, real := 1, []int{0}, []string{""}
 		if u.Static != nil && len(u.Static.Endpoints) > 0 {
@@ -528,11 +644,11 @@ func (s *Service) startMocks(gateway string, ws model.Workspace, discovered map[
 		}
 		mode, err := s.mockMode(u)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		servers, err := s.pool.EnsureMode(u.Name, n, mode)
+		servers, err := pool.EnsureMode(u.Name, n, mode)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		keep[u.Name] = true
 		for i, srv := range servers {
@@ -540,10 +656,11 @@ func (s *Service) startMocks(gateway string, ws model.Workspace, discovered map[
 			out[u.Name] = append(out[u.Name], model.Endpoint{Address: "127.0.0.1", Port: srv.Port(), Weight: weights[i]})
 		}
 	}
-	s.mu.Lock()
-	s.retainMocksLocked(gateway, keep)
-	s.mu.Unlock()
-	return out, nil
+	if pool != s.pool {
+		// A version's own pool: nothing else uses it.
+		pool.Retain(keep)
+	}
+	return out, keep, nil
 }
 
 func hasUpstreamTLS(ws model.Workspace) bool {
@@ -575,7 +692,11 @@ func (s *Service) retainMocksLocked(gateway string, uses map[string]bool) {
 // TestRequest is the body of POST /sandbox/requests: a request, or a curl
 // command line to take it from.
 type TestRequest struct {
-	Gateway string         `json:"gateway"`
+	Gateway string `json:"gateway"`
+	// Target is what the request runs against (see ParseTarget): the
+	// draft (default), the live version or a published version "vN",
+	// each translated and served to a data plane of its own.
+	Target  string         `json:"target,omitempty"`
 	Request *rules.Request `json:"request,omitempty"`
 	Curl    string         `json:"curl,omitempty"`
 }
@@ -604,6 +725,9 @@ type TLSResult struct {
 
 // Result is the reply of POST /sandbox/requests.
 type Result struct {
+	// Version is the published version the request ran against; 0, left
+	// out, for the draft.
+	Version  int64    `json:"version,omitempty"`
 	Response Response `json:"response"`
 	// Upstream and Endpoint say which mock answered; nil and "" when the
 	// gateway answered by itself.
@@ -667,6 +791,9 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	if tr.Gateway == "" {
 		p.Add("gateway", "required")
 	}
+	if _, err := ParseTarget(tr.Target); err != nil {
+		p.Add("target", "%v", err)
+	}
 	req := tr.Request
 	switch {
 	case tr.Curl != "" && req != nil:
@@ -707,7 +834,14 @@ func (s *Service) Do(ctx context.Context, tr TestRequest) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	defer context.AfterFunc(s.life, cancel)()
-	gs, err := s.ensure(ctx, tr.Gateway)
+	in, published, err := s.resolve(ctx, tr.Gateway, tr.Target)
+	if err != nil {
+		return nil, err
+	}
+	if in.version != 0 {
+		defer s.useVersion(in)()
+	}
+	gs, err := s.ensure(ctx, in, published)
 	if err != nil {
 		return nil, err
 	}
@@ -785,6 +919,7 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	}
 	dur := time.Since(start)
 	res := &Result{
+		Version:    gs.version,
 		Response:   Response{Status: ans.status, Headers: lowerHeaders(ans.header), Body: string(ans.body)},
 		Engine:     gs.engine,
 		DurationMs: float64(dur.Microseconds()) / 1000,
@@ -840,7 +975,7 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 		}
 		if envoyRule != ref.Rule {
 			res.RuleMismatch = &Mismatch{Envoy: envoyRule, Evaluator: ref.Rule}
-			s.log.Error("sandbox: the simulated Envoy and the evaluator disagree", "gateway", gs.gateway, "envoy", envoyRule, "evaluator", ref.Rule, "url", req.URL)
+			s.log.Error("sandbox: the simulated Envoy and the evaluator disagree", "gateway", gs.gateway, "version", gs.version, "envoy", envoyRule, "evaluator", ref.Rule, "url", req.URL)
 		}
 	}
 	res.Curl = CurlCommand(method, scheme+"://"+hostOr(u.Host, hreq.Host)+u.RequestURI(), req.Headers, req.Body)

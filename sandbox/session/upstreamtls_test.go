@@ -82,7 +82,7 @@ func TestSandboxTrustStaysInSandbox(t *testing.T) {
 	ws := demo(t)
 	withAPITLS(t, ws, &model.UpstreamTLS{SNI: "api.internal", CASecret: "internal-ca"})
 	s := newService(t, ws)
-	if _, err := s.ensure(t.Context(), "public"); err != nil {
+	if _, err := s.ensure(t.Context(), instance{gateway: "public"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	draft, _ := ws.GatewayWorkspace(context.Background(), "public")

@@ -169,6 +169,8 @@ export interface SandboxRequest {
 }
 
 export interface SandboxResult {
+  /** The published version the request ran against; absent for the draft. */
+  version?: number;
   response: { status: number; headers?: Record<string, string | string[]>; body?: string };
   upstream: string | null;
   endpoint?: string;

@@ -1071,8 +1071,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Publish the gateway's draft (force: admins only)
-         * @description Runs the gateway's route tests first; any failure gets 409 with one error per failing expectation (field tests.NAME.FIELD). An admin may send force: true to publish anyway, recorded in the audit log as publish.force. A draft equal to the live version publishes nothing and answers 200 with unchanged: true and that version.
+         * Publish the gateway's draft (force, overrideGate: admins only)
+         * @description Runs the gateway's route tests first; any failure gets 409 with one error per failing expectation (field tests.NAME.FIELD). An admin may send force: true to publish anyway, recorded in the audit log as publish.force. Then, when the live version or the draft has a publishGate, the requests the gateway served over its window are replayed against the live version and the draft: a limit passed gets 409 with one error per limit (field publishGate.maxChangedPercent, publishGate.blockOutsideEditedRules); an admin may send overrideGate: true, recorded in the audit log as publish.gate-override. A draft equal to the live version publishes nothing and answers 200 with unchanged: true and that version.
          */
         post: {
             parameters: {
@@ -1086,7 +1086,10 @@ export interface paths {
             requestBody?: {
                 content: {
                     "application/json": {
+                        /** @description publish although route tests fail (admins only; audited as publish.force) */
                         force?: boolean;
+                        /** @description publish although the publish gate holds it back (admins only; audited as publish.gate-override) */
+                        overrideGate?: boolean;
                     };
                 };
             };
@@ -1901,6 +1904,11 @@ export interface paths {
                 content: {
                     "application/json": {
                         gateway: string;
+                        /**
+                         * @description what the request runs against: draft (default), live (the latest published version) or a published version as vN (or N), the words of a replay's from and to; each runs in a simulated gateway of its own with that version's translation
+                         * @default draft
+                         */
+                        target?: string;
                         request?: components["schemas"]["TestRequest"];
                         /** @description a curl command line, instead of request */
                         curl?: string;
@@ -1915,6 +1923,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description the published version the request ran against; absent for the draft */
+                            version?: number;
                             response: {
                                 status?: number;
                                 headers?: {
@@ -3815,6 +3825,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/gateways/{name}/publish/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay recent requests against the live version and the draft, with the publish gate's verdict
+         * @description What a publish now would meet: the requests the gateway served over the gate's window (24h without a gate) replayed against the live version and the draft, through the reference evaluator and the simulated Envoy, and the publish gate's verdict on them. Nothing is published. With nothing published there is no report.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublishCheck"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3922,7 +3976,7 @@ export interface components {
             headers?: {
                 [key: string]: string;
             };
-            /** @description line 12, entry 3, test NAME, captured TIME */
+            /** @description where in the source: line 12, entry 3 (of a HAR file), test NAME, entry N, captured TIME (of the request log) */
             origin: string;
         };
         ReplayOutcome: {
@@ -4071,6 +4125,7 @@ export interface components {
             listeners: components["schemas"]["Listener"][];
             defaultResponse?: components["schemas"]["Respond"];
             accessLog?: components["schemas"]["AccessLog"];
+            publishGate?: components["schemas"]["PublishGate"];
             readonly kind?: string;
             warnings?: components["schemas"]["Warnings"];
         };
@@ -4366,6 +4421,8 @@ export interface components {
             connected?: boolean;
             /** @description The proxy acknowledged the version each resource type of the gateway's current configuration is served at */
             inSync?: boolean;
+            /** @description The xDS replica (serve --role xds) holding the proxy's stream, as it reports to Consul; absent when this server holds it */
+            replica?: string;
             acked?: {
                 [key: string]: string;
             };
@@ -5111,6 +5168,42 @@ export interface components {
             evaluatedAt?: string;
             incident?: number;
             error?: string;
+        };
+        PublishCheck: {
+            /** @description the live version the draft is compared with; 0 when nothing is published */
+            live: number;
+            /** @description how far back the replayed requests go */
+            window: string;
+            /** @description the replay; null when nothing is published */
+            report: components["schemas"]["ReplayReport"] | null;
+            verdict: components["schemas"]["PublishVerdict"];
+        };
+        PublishVerdict: {
+            /** @description the gate that applies: the live version's and the draft's, the stricter of each limit; null when neither has one */
+            gate: components["schemas"]["PublishGate"] | null;
+            /** @description the publish needs an admin's overrideGate */
+            blocked: boolean;
+            reasons: components["schemas"]["PublishGateReason"][];
+            /** @description what the verdict could not see */
+            notes: string[];
+            /** @description the gateway's rules the draft adds, removes or changes */
+            editedRules: string[];
+            /** @description changed requests no edited rule decides, before or after */
+            outside: number;
+            /** @description their groups, as "before → after" */
+            outsideGroups: string[];
+            changedPercent: number;
+        };
+        PublishGateReason: {
+            /** @enum {string} */
+            limit: "maxChangedPercent" | "blockOutsideEditedRules";
+            message: string;
+        };
+        PublishGate: {
+            /** @description duration text such as "5s" or "1m30s"; a bare number is read as seconds */
+            window?: string;
+            maxChangedPercent?: number;
+            blockOutsideEditedRules?: boolean;
         };
     };
     responses: {

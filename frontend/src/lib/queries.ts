@@ -360,8 +360,9 @@ export function useDeleteObject(collection: ObjectCollection) {
   });
 }
 
-export const sendSandboxRequest = (gateway: string, request: SandboxRequest) =>
-  post<SandboxResult>('/sandbox/requests', { gateway, request });
+/** Sends a test request through the sandbox; `target` is draft (default), live or a published version as `vN`. */
+export const sendSandboxRequest = (gateway: string, request: SandboxRequest, target?: string) =>
+  post<SandboxResult>('/sandbox/requests', target && target !== 'draft' ? { gateway, target, request } : { gateway, request });
 
 /** The reference evaluator's verdict; `full` adds a page of the whole trace (from `cursor`, the previous page's traceNext). */
 export const evaluateRequest = (gateway: string, request: SandboxRequest, full?: { cursor?: string }) =>

@@ -14,7 +14,7 @@ import { useCurrentGateway } from '../gateway';
 import { parseCurl } from '../lib/curl';
 import { MOD_KEY } from '../lib/format';
 import type { SandboxRequest, SandboxResult } from '../lib/model';
-import { sendSandboxRequest, useRoute } from '../lib/queries';
+import { sendSandboxRequest, usePublished, useRoute } from '../lib/queries';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
@@ -33,6 +33,24 @@ function toRequest(d: Draft): SandboxRequest {
   return { method: d.method, url: d.url.trim(), headers, body: d.body || undefined };
 }
 
+/** What a request can run against: the draft, the live version, or any published version. */
+function useTargets(gateway: string | undefined) {
+  const published = usePublished(gateway);
+  const versions = published.data ?? [];
+  const options = [{ value: 'draft', label: 'Draft' }];
+  if (versions.length > 0) {
+    options.push({ value: 'live', label: `Live (version ${versions[0].version})` });
+    for (const p of versions) options.push({ value: `v${p.version}`, label: `Version ${p.version}${p.note ? ` (${p.note})` : ''}` });
+  }
+  return options;
+}
+
+/** How a result names what it ran against. */
+function targetLabel(target: string, result?: SandboxResult) {
+  if (target === 'draft' || !result?.version) return 'the draft';
+  return target === 'live' ? `live (version ${result.version})` : `version ${result.version}`;
+}
+
 /** Compose a request (or paste curl), send it through the sandbox gateway and see where it went and why. */
 export default function Sandbox() {
   const { gateway } = useCurrentGateway();
@@ -40,11 +58,15 @@ export default function Sandbox() {
   const [curlOpen, curl] = useDisclosure(false);
   const [curlText, setCurlText] = useState('');
   const [curlError, setCurlError] = useState<string | null>(null);
-  const send = useMutation({ mutationFn: (req: SandboxRequest) => sendSandboxRequest(gateway!, req) });
+  const targets = useTargets(gateway);
+  const [chosen, setTarget] = useState('draft');
+  // A version of another gateway, or one not listed yet, falls back to the draft.
+  const target = targets.some((t) => t.value === chosen) ? chosen : 'draft';
+  const send = useMutation({ mutationFn: (v: { req: SandboxRequest; target: string }) => sendSandboxRequest(gateway!, v.req, v.target) });
 
   const doSend = () => {
     if (!gateway || !draft.url.trim()) return;
-    send.mutate(toRequest(draft));
+    send.mutate({ req: toRequest(draft), target });
   };
   useHotkeys([['mod+Enter', doSend]], [], true);
 
@@ -65,7 +87,20 @@ export default function Sandbox() {
     <Stack>
       <Group justify="space-between">
         <Title order={3}>Sandbox</Title>
-        <Text size="sm" c="dimmed">Requests go to the draft of <b>{gateway ?? '—'}</b> on a simulated gateway with mock upstreams.</Text>
+        <Group gap="xs">
+          <Text size="sm" c="dimmed">Requests go to</Text>
+          <Select
+            aria-label="Target"
+            data-testid="sandbox-target"
+            size="xs"
+            w={200}
+            data={targets}
+            value={target}
+            onChange={(v) => v && setTarget(v)}
+            allowDeselect={false}
+          />
+          <Text size="sm" c="dimmed">of <b>{gateway ?? '—'}</b> on a simulated gateway with mock upstreams.</Text>
+        </Group>
       </Group>
       <Grid>
         <Grid.Col span={{ base: 12, lg: 5 }}>
@@ -120,7 +155,12 @@ export default function Sandbox() {
           {send.isError && <ErrorNotice error={send.error} title="The sandbox could not send the request" />}
           {send.data && !send.isPending && (
             <Stack gap="sm">
-              <SaveAsTest gateway={gateway!} request={send.variables!} result={send.data} />
+              {send.data.version !== undefined && (
+                <Alert variant="light" color="violet" p="xs" data-testid="sandbox-ran-against">
+                  Ran against {targetLabel(send.variables!.target, send.data)}, not the draft: a simulated gateway with that version&apos;s configuration.
+                </Alert>
+              )}
+              <SaveAsTest gateway={gateway!} request={send.variables!.req} result={send.data} />
               <SandboxResultView result={send.data} />
             </Stack>
           )}
