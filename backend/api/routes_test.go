@@ -111,8 +111,9 @@ func TestAuthEveryRoute(t *testing.T) {
 			// Settings (the sandbox's may start a local binary) and writes
 			// to clusters outside routedeck.
 			return "admin"
-		case strings.HasSuffix(path, "/publish/check"):
-			// Replays the recent requests a viewer may read; publishes nothing.
+		case strings.HasSuffix(path, "/publish/check"), strings.HasSuffix(path, "/replay"):
+			// Replay the recent requests a viewer may read; they publish
+			// and store nothing.
 			return "viewer"
 		case method == "GET", path == "/auth/logout",
 			// Reads include the published versions with their workspace
