@@ -193,6 +193,13 @@ func (e *Evaluator) Evaluate(ctx context.Context) error {
 		}
 		e.evaluate(ctx, r, now)
 	}
+	e.countFiring()
+	return nil
+}
+
+// countFiring sets the firing gauge; it runs before a state change is
+// notified, so whoever hears of it finds the gauge agreeing.
+func (e *Evaluator) countFiring() {
 	e.mu.Lock()
 	firing := 0
 	for _, st := range e.states {
@@ -202,7 +209,6 @@ func (e *Evaluator) Evaluate(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	e.metrics.firing.Set(float64(firing))
-	return nil
 }
 
 // load reads rules, notifiers and open incidents. A rule that vanished
@@ -285,12 +291,12 @@ func (e *Evaluator) evaluate(ctx context.Context, r Rule, now time.Time) {
 	st := e.states[r.Name]
 	st.evaluatedAt = now
 	if err != nil {
+		// The state stays: a request log that cannot answer says
+		// nothing about the traffic.
+		st.err = "reading the request log failed"
 		e.mu.Unlock()
 		e.metrics.evalFailures.Inc()
 		e.log.Warn("alerts: reading the request log failed", "alert_rule", r.Name, "err", err)
-		e.mu.Lock()
-		st.err = "reading the request log failed"
-		e.mu.Unlock()
 		return
 	}
 	st.err = ""
@@ -351,6 +357,7 @@ func (e *Evaluator) fire(ctx context.Context, r Rule, now time.Time, v float64) 
 	st := e.states[r.Name]
 	st.state, st.since, st.incident = StateFiring, now, in
 	e.mu.Unlock()
+	e.countFiring()
 	e.log.Info("alert firing", "alert_rule", r.Name, "summary", summary, "incident", id)
 	e.notify(&notice{event: EventFiring, rule: r, incident: in, value: &v})
 }
@@ -373,6 +380,7 @@ func (e *Evaluator) resolve(ctx context.Context, r Rule, now time.Time, v *float
 	st := e.states[r.Name]
 	st.state, st.since, st.incident, st.pendingSince = next, now, Incident{}, time.Time{}
 	e.mu.Unlock()
+	e.countFiring()
 	e.log.Info("alert resolved", "alert_rule", r.Name, "incident", in.ID, "note", note)
 	e.notify(&notice{event: EventResolved, rule: r, incident: in, value: v})
 }

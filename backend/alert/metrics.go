@@ -1,6 +1,9 @@
 package alert
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
 
 // Metrics are the evaluator's Prometheus collectors.
 type Metrics struct {
@@ -53,4 +56,13 @@ func (m *Metrics) delivered(typ string, ok bool) {
 	} else {
 		m.failed.WithLabelValues(typ).Inc()
 	}
+}
+
+// Firing is how many rules fire, as of the last round.
+func (m *Metrics) Firing() float64 { return testutil.ToFloat64(m.firing) }
+
+// Sent and Failed count notifications of a notifier type so far.
+func (m *Metrics) Sent(typ string) float64 { return testutil.ToFloat64(m.sent.WithLabelValues(typ)) }
+func (m *Metrics) Failed(typ string) float64 {
+	return testutil.ToFloat64(m.failed.WithLabelValues(typ))
 }
