@@ -111,6 +111,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newBackupCmd(o),
 		newRestoreCmd(o),
 		newReplayCmd(o),
+		newAlertsCmd(o),
 	)
 	return root
 }

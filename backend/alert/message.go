@@ -122,7 +122,8 @@ func generatorURL(externalURL, rule string) string {
 	if externalURL == "" {
 		return ""
 	}
-	return strings.TrimSuffix(externalURL, "/") + "/alerts?rule=" + url.QueryEscape(rule)
+	// The dashboard routes by the URL fragment.
+	return strings.TrimSuffix(externalURL, "/") + "/#/alerts?rule=" + url.QueryEscape(rule)
 }
 
 // emailMessage renders n as a plain-text mail from e.From to e.To.

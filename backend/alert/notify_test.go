@@ -312,7 +312,7 @@ func checkBody(t *testing.T, body map[string]any, status, value string) {
 	labels := a["labels"].(map[string]any)
 	ann := a["annotations"].(map[string]any)
 	if labels["alertname"] != "shop-errors" || labels["gateway"] != "public" || a["status"] != status ||
-		ann["value"] != value || !strings.HasPrefix(a["generatorURL"].(string), "https://routedeck.example.com/alerts?rule=shop-errors") {
+		ann["value"] != value || !strings.HasPrefix(a["generatorURL"].(string), "https://routedeck.example.com/#/alerts?rule=shop-errors") {
 		t.Errorf("alert %v", a)
 	}
 	if (status == "firing") != (a["endsAt"] == "0001-01-01T00:00:00Z") {

@@ -22,6 +22,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -1152,6 +1153,87 @@ const flows = {
     await scroller.locator('[data-route="big-09500"]').waitFor();
     assert(frames.p90 < 100, `scrolling is slow: p90 frame ${frames.p90.toFixed(0)} ms`);
     await shot('13-routes-10000');
+  },
+
+  async alerts() {
+    // A webhook receiver on loopback, which the server posts Alertmanager
+    // bodies to.
+    const received = [];
+    const waiters = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ auth: req.headers.authorization, body: JSON.parse(body) });
+        waiters.splice(0).forEach((w) => w());
+        res.end();
+      });
+    });
+    await new Promise((res) => receiver.listen(0, '127.0.0.1', res));
+    const hookURL = `http://127.0.0.1:${receiver.address().port}/hook`;
+    const heard = async (status) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const got = received.find((r) => r.body.status === status && r.body.groupLabels.alertname === rule);
+        if (got) return got;
+        assert(Date.now() < deadline, `the webhook heard no ${status} notification of ${rule}`);
+        await new Promise((res) => { waiters.push(res); setTimeout(res, 1000); });
+      }
+    };
+    const hook = `${RULE}-hook`;
+    const rule = `${RULE}-idle`;
+    try {
+      const made = await api('POST', '/alerts/notifiers', { name: hook, type: 'webhook', webhook: { url: hookURL, authorization: 'Bearer e2e-hook-token' } });
+      assert(made.status === 201, `create notifier: ${made.status} ${made.body.slice(0, 200)}`);
+      assert(!made.body.includes('e2e-hook-token'), 'the notifier answer shows its credential');
+
+      // A rule through the form: gateway public seeing fewer than one
+      // request a minute. The e2e proxies send none, so it fires at once.
+      await go('/alerts');
+      await page.getByRole('button', { name: 'New alert rule' }).click();
+      const form = page.getByTestId('alert-rule-form');
+      await form.getByLabel('Name').fill(rule);
+      await choose(form, 'Gateway', 'public');
+      await choose(form, 'Metric', 'Request count');
+      await choose(form, 'Comparison', '<');
+      await form.getByLabel('Threshold').fill('1');
+      await choose(form, 'Window', '1m');
+      // A bad duration: the server's message shows beside the field.
+      await form.getByLabel('For').fill('soon');
+      await form.getByRole('textbox', { name: 'Notify' }).click();
+      await page.getByRole('option', { name: hook, exact: true }).click();
+      await page.keyboard.press('Escape');
+      await form.getByRole('button', { name: 'Save rule' }).click();
+      await form.getByText('invalid duration "soon"', { exact: false }).waitFor();
+      await form.getByLabel('For').fill('');
+      await form.getByLabel('For').press('Enter');
+      await notice(`Alert rule ${rule} saved.`);
+
+      const row = page.locator(`[data-alert-rule="${rule}"]`);
+      await row.locator('[data-state="firing"]').waitFor({ timeout: 30_000 });
+      const firing = await heard('firing');
+      assert(firing.auth === 'Bearer e2e-hook-token', `webhook Authorization ${firing.auth}`);
+      assert(firing.body.version === '4' && firing.body.alerts[0].labels.gateway === 'public', `webhook body ${JSON.stringify(firing.body)}`);
+      await shot('30-alerts');
+
+      await page.getByRole('tab', { name: 'History' }).click();
+      const timeline = page.getByTestId('alert-history');
+      await timeline.getByText(`firing → ${hook}`).first().waitFor({ timeout: 30_000 });
+      await shot('31-alerts-history');
+
+      // Disabling the rule resolves its incident, and the receiver hears it.
+      await page.getByRole('tab', { name: 'Rules' }).click();
+      await page.getByRole('button', { name: `Edit alert rule ${rule}` }).click();
+      await form.getByLabel('Disabled').check();
+      await form.getByRole('button', { name: 'Save rule' }).click();
+      await notice(`Alert rule ${rule} saved.`);
+      await row.locator('[data-state="disabled"]').waitFor();
+      await heard('resolved');
+    } finally {
+      await api('DELETE', `/alerts/rules/${rule}`);
+      await api('DELETE', `/alerts/notifiers/${hook}`);
+      receiver.close();
+    }
   },
 
   async darkTheme() {

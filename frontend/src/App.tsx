@@ -2,6 +2,7 @@ import { ActionIcon, AppShell, Burger, Group, Menu, NavLink, ScrollArea, Text, T
 import { useDisclosure } from '@mantine/hooks';
 import {
   IconActivity,
+  IconBell,
   IconChartBar,
   IconChecklist,
   IconCloudUpload,
@@ -42,6 +43,7 @@ const UpstreamEditorPage = lazy(() => import('./screens/UpstreamEditor'));
 const Secrets = lazy(() => import('./screens/Secrets'));
 const SecretEditorPage = lazy(() => import('./screens/SecretEditor'));
 const Import = lazy(() => import('./screens/Import'));
+const Alerts = lazy(() => import('./screens/Alerts'));
 
 const NAV = [
   { to: '/', label: 'Overview', icon: IconLayoutDashboard },
@@ -55,6 +57,7 @@ const NAV = [
   { to: '/simulation', label: 'Traffic simulation', icon: IconChartBar },
   { to: '/history', label: 'History', icon: IconHistory },
   { to: '/publish', label: 'Publish', icon: IconCloudUpload },
+  { to: '/alerts', label: 'Alerts', icon: IconBell },
   { to: '/settings', label: 'Settings', icon: IconSettings },
 ];
 
@@ -148,6 +151,7 @@ function Shell() {
             <Route path="/secrets/new" element={<SecretEditorPage />} />
             <Route path="/secrets/:name" element={<SecretEditorPage />} />
             <Route path="/import" element={<Import />} />
+            <Route path="/alerts" element={<Alerts />} />
             <Route path="/sandbox" element={<Sandbox />} />
             <Route path="/tests" element={<RouteTests />} />
             <Route path="/simulation" element={<TrafficSimulation />} />
