@@ -237,6 +237,7 @@ func (e *Evaluator) load(ctx context.Context) error {
 	for _, n := range ns {
 		e.notifiers[n.Name] = n
 	}
+	e.dropQueues()
 	byName := map[string]bool{}
 	for _, r := range rules {
 		byName[r.Name] = true

@@ -16,6 +16,8 @@ const queueSize = 64
 // never hears that an incident resolved before it heard that it fired.
 type queue struct {
 	ch chan *notice
+	// stop ends the queue of a notifier that was deleted.
+	stop chan struct{}
 }
 
 // notify queues n for each of its rule's notifiers.
@@ -25,7 +27,7 @@ func (e *Evaluator) notify(n *notice) {
 		to, ok := e.notifiers[name]
 		q := e.queues[name]
 		if ok && q == nil && e.ctx.Err() == nil {
-			q = &queue{ch: make(chan *notice, queueSize)}
+			q = &queue{ch: make(chan *notice, queueSize), stop: make(chan struct{})}
 			e.queues[name] = q
 			e.wg.Add(1)
 			go e.drain(name, q)
@@ -58,6 +60,8 @@ func (e *Evaluator) drain(name string, q *queue) {
 		select {
 		case <-e.ctx.Done():
 			return
+		case <-q.stop:
+			return
 		case n := <-q.ch:
 			e.mu.Lock()
 			to, ok := e.notifiers[name]
@@ -74,6 +78,18 @@ func (e *Evaluator) drain(name string, q *queue) {
 					"attempts", d.Attempts, "err", d.Error)
 			}
 			e.record(n, d)
+		}
+	}
+}
+
+// dropQueues ends the queues of notifiers that no longer exist, so
+// notifiers created and deleted over time leave no goroutine behind.
+// Called with e.mu held.
+func (e *Evaluator) dropQueues() {
+	for name, q := range e.queues {
+		if _, ok := e.notifiers[name]; !ok {
+			close(q.stop)
+			delete(e.queues, name)
 		}
 	}
 }

@@ -1205,6 +1205,7 @@ const flows = {
       await page.keyboard.press('Escape');
       await form.getByRole('button', { name: 'Save rule' }).click();
       await form.getByText('invalid duration "soon"', { exact: false }).waitFor();
+      await shotOf(form, '32-alerts-rule-error');
       await form.getByLabel('For').fill('');
       await form.getByLabel('For').press('Enter');
       await notice(`Alert rule ${rule} saved.`);
