@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
+//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,replay] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -35,7 +35,10 @@
 //     serve builds, 50 concurrent clients, 1,000 routes and 3 routes in
 //     alternating rounds;
 //   - accesslog: access log entries over loopback gRPC into the ADS
-//     server's access log service and the request log store, committed.
+//     server's access log service and the request log store, committed;
+//   - replay: 100,000 captured requests of a 1,000-route gateway replayed
+//     against its edited draft, through the evaluator alone and through
+//     the evaluator and the simulated Envoy (bench/replay.go).
 //
 // Everything runs on loopback, is bounded in count, and stops at -timeout.
 // -quick shrinks every workload (and says so in the output) for a smoke run.
@@ -97,7 +100,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog"}
+var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog", "replay"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -195,6 +198,8 @@ func main() {
 			figs, err = benchEvaluate(ctx, sc)
 		case "accesslog":
 			figs, err = benchAccessLog(ctx, sc)
+		case "replay":
+			figs, err = benchReplay(ctx, sc)
 		}
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", s, err))
@@ -244,6 +249,8 @@ type sizes struct {
 	evalDuration             time.Duration // per gateway size, over all rounds
 	alsEntries               int
 	churn                    time.Duration
+	// replayRoutes and replayRequests size the replay run.
+	replayRoutes, replayRequests int
 }
 
 func scale(quick bool) sizes {
@@ -252,13 +259,13 @@ func scale(quick bool) sizes {
 			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
 			memRoutes: 1000, memClients: 100, simRoutes: 1000,
 			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000,
-			churn: 10 * time.Second}
+			churn: 10 * time.Second, replayRoutes: 1000, replayRequests: 10000}
 	}
 	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
 		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
 		memRoutes: 10000, memClients: 1000, simRoutes: 10000,
 		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000,
-		churn: time.Minute}
+		churn: time.Minute, replayRoutes: 1000, replayRequests: 100000}
 }
 
 // machine reads the CPU model from /proc/cpuinfo and the kernel release.

@@ -22,6 +22,7 @@ func TestQuickSections(t *testing.T) {
 		"evaluate": {func() ([]Figure, error) { return benchEvaluate(t.Context(), sc) },
 			[]string{"evaluate.1000.throughput", "evaluate.1000.p50", "evaluate.3.throughput"}},
 		"accesslog": {func() ([]Figure, error) { return benchAccessLog(t.Context(), sc) }, []string{"accesslog.ingest"}},
+		"replay":    {func() ([]Figure, error) { return benchReplay(t.Context(), sc) }, []string{"replay.evaluator", "replay.sim.throughput"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

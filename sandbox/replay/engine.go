@@ -171,7 +171,7 @@ func runOne(q *Request, from, to *version, pr probe, withSim bool) result {
 		in[h.Name] = append(in[h.Name], h.Value)
 	}
 	rr := q.evaluatorRequest()
-	eb, ea := from.evaluate(rr, in, pr), to.evaluate(rr, in, pr)
+	eb, ea := from.evaluate(rr, q.Authority, in, pr), to.evaluate(rr, q.Authority, in, pr)
 	res := result{before: eb.rule, after: ea.rule, classes: classify(&eb, &ea)}
 	if len(eb.forward) > 1 || len(ea.forward) > 1 {
 		res.split = &[2][]target{eb.forward, ea.forward}
@@ -336,7 +336,7 @@ func example(q *Request, classes uint16, from, to *version, pr probe, secret fun
 		in[h.Name] = append(in[h.Name], h.Value)
 	}
 	rr := q.evaluatorRequest()
-	b, a := from.evaluate(rr, in, pr), to.evaluate(rr, in, pr)
+	b, a := from.evaluate(rr, q.Authority, in, pr), to.evaluate(rr, q.Authority, in, pr)
 	ex := replay.Example{Request: q.info(secret), Classes: classNames(classes), Before: b.report(), After: a.report()}
 	redact(&ex.Before, secret)
 	redact(&ex.After, secret)

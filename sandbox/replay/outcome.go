@@ -193,10 +193,10 @@ func newProbe(versions ...model.Workspace) probe {
 	return p
 }
 
-// evaluate is the reference evaluator's outcome. in is the request's
-// headers by name.
-func (v *version) evaluate(rr rules.Request, in headerSet, pr probe) outcome {
-	res := v.prog.Explain(rr, rules.ExplainOptions{}).Result
+// evaluate is the reference evaluator's outcome. authority is the Host
+// the evaluator reads from rr, in the request's headers by name.
+func (v *version) evaluate(rr rules.Request, authority string, in headerSet, pr probe) outcome {
+	res := v.rules.program(authority).Explain(rr, rules.ExplainOptions{}).Result
 	o := outcome{rule: res.Rule}
 	resp := pr.set.clone()
 	var routeReq, routeResp *model.HeaderMutation

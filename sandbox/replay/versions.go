@@ -12,7 +12,6 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/replay"
-	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/sandbox/sim"
@@ -35,7 +34,7 @@ type version struct {
 	number int64 // the published version; 0 for the draft
 	ws     model.Workspace
 	gw     *model.Gateway
-	prog   *rules.Program
+	rules  *hostIndex
 	// plain and tls route requests that arrive over HTTP and HTTPS;
 	// either may stand in for the other when the gateway has only one
 	// kind of listener.
@@ -67,7 +66,7 @@ func loadVersion(ctx context.Context, vs Versions, gateway string, ref replay.Re
 // compiles the translation the way the simulated Envoy does when it
 // receives it over ADS.
 func prepare(ref replay.Ref, number int64, ws model.Workspace, gateway string, withSim bool) (*version, error) {
-	v := &version{ref: ref, number: number, ws: ws, prog: rules.Compile(ws.Routes, gateway)}
+	v := &version{ref: ref, number: number, ws: ws, rules: newHostIndex(ws.Routes, gateway)}
 	for i := range ws.Gateways {
 		if ws.Gateways[i].Name == gateway {
 			v.gw = &ws.Gateways[i]
