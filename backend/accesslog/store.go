@@ -340,7 +340,7 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 				roll[k] = r
 			}
 			r.add(e.Status, e.duration)
-			s.metrics.count(e.Gateway, e.Rule, e.Status)
+			s.metrics.observe(&e)
 		}
 	}
 	if err := ins.flush(ctx); err != nil {
