@@ -35,6 +35,7 @@ type Metrics struct {
 	latency          *histogramFamily
 	upstreamLatency  *histogramFamily
 	dropped          prometheus.Counter
+	fileDropped      prometheus.Counter
 	write            prometheus.Histogram
 }
 
@@ -62,6 +63,10 @@ func newMetrics() *Metrics {
 			Namespace: "routedeck", Subsystem: "accesslog", Name: "dropped_total",
 			Help: "Access log entries dropped because the writer was behind (or failed).",
 		}),
+		fileDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "routedeck", Subsystem: "accesslog", Name: "file_dropped_total",
+			Help: "Access log entries not written to the JSON-lines files because their writer was behind or failed.",
+		}),
 		write: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "routedeck", Subsystem: "accesslog", Name: "write_duration_seconds",
 			Help:    "Time to write one batch of entries and their rollups.",
@@ -72,7 +77,7 @@ func newMetrics() *Metrics {
 
 // Collectors returns every collector, for prometheus.Registerer.MustRegister.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests.vec, m.upstreamRequests.vec, m.latency.vec, m.upstreamLatency.vec, m.dropped, m.write}
+	return []prometheus.Collector{m.requests.vec, m.upstreamRequests.vec, m.latency.vec, m.upstreamLatency.vec, m.dropped, m.fileDropped, m.write}
 }
 
 var classNames = [6]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}

@@ -57,6 +57,9 @@ type Options struct {
 	// and counted.
 	MaxQueued      int
 	MaxQueuedBytes int
+	// Files, when Files.Dir is set, also writes every entry to a rotated
+	// JSON-lines file per gateway.
+	Files FileOptions
 	// Now is the clock (tests inject one).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -68,6 +71,8 @@ type Store struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *Metrics
+	// files writes the JSON-lines files; nil when they are off.
+	files *fileSink
 
 	queue       chan xds.AccessLogBatch
 	queued      atomic.Int64
@@ -193,6 +198,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if opts.Files.Dir != "" {
+		if s.files, err = newFileSink(opts.Files, s.log, s.metrics.fileDropped); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	go s.run()
 	return s, nil
 }
@@ -231,6 +242,9 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	<-s.done
+	if s.files != nil {
+		s.files.close()
+	}
 	return s.db.Close()
 }
 
@@ -326,9 +340,13 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 	defer ins.close()
 	roll := map[rollupKey]*rollup{}
 	added := map[string]int{}
+	var kept []Entry // for the files
 	for _, b := range batches {
 		for _, pe := range b.Entries {
 			e := fromProto(b, pe)
+			if s.files != nil {
+				kept = append(kept, e)
+			}
 			if err := ins.add(ctx, &e); err != nil {
 				return err
 			}
@@ -368,6 +386,9 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 	}
 	for g, n := range trimmed {
 		s.counts[g] = n
+	}
+	if s.files != nil {
+		s.files.offer(kept)
 	}
 	s.metrics.write.Observe(time.Since(start).Seconds())
 	s.notify()
@@ -452,7 +473,7 @@ func (in *inserter) close() {
 
 func insertStatement(rows int) string {
 	row := "(" + strings.Repeat("?,", insertParams-1) + "?)"
-	return "INSERT INTO entries (" + insertColumns + ") VALUES " + strings.Repeat(row+",", rows-1) + row
+	return "INSERT OR FAIL INTO entries (" + insertColumns + ") VALUES " + strings.Repeat(row+",", rows-1) + row
 }
 
 type syncRequest struct {
