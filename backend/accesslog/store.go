@@ -471,6 +471,11 @@ func (in *inserter) close() {
 	}
 }
 
+// insertStatement is an INSERT of rows entries. OR FAIL: a plain INSERT
+// of several rows may abort half-way, so SQLite keeps a statement journal
+// of every page it touches to undo it, a tenth of the writer's time; the
+// rows cannot conflict (the id is assigned, every column has a value), and
+// any failure rolls the whole transaction back anyway.
 func insertStatement(rows int) string {
 	row := "(" + strings.Repeat("?,", insertParams-1) + "?)"
 	return "INSERT OR FAIL INTO entries (" + insertColumns + ") VALUES " + strings.Repeat(row+",", rows-1) + row
