@@ -244,6 +244,7 @@ type sizes struct {
 	evalDuration             time.Duration // per gateway size, over all rounds
 	alsEntries               int
 	churn                    time.Duration
+	alsMemEntries            int
 }
 
 func scale(quick bool) sizes {
@@ -252,13 +253,13 @@ func scale(quick bool) sizes {
 			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
 			memRoutes: 1000, memClients: 100, simRoutes: 1000,
 			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000,
-			churn: 10 * time.Second}
+			churn: 10 * time.Second, alsMemEntries: 100000}
 	}
 	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
 		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
 		memRoutes: 10000, memClients: 1000, simRoutes: 10000,
 		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000,
-		churn: time.Minute}
+		churn: time.Minute, alsMemEntries: 10000000}
 }
 
 // machine reads the CPU model from /proc/cpuinfo and the kernel release.
