@@ -74,7 +74,7 @@ type Store struct {
 	// files writes the JSON-lines files; nil when they are off.
 	files *fileSink
 
-	queue       chan xds.AccessLogBatch
+	queue       chan batch
 	queued      atomic.Int64
 	queuedBytes atomic.Int64
 	stop        chan struct{}
@@ -179,7 +179,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open access log %s: %w", path, err)
 	}
 	s := &Store{db: db, opts: opts, log: opts.Logger, metrics: newMetrics(),
-		queue: make(chan xds.AccessLogBatch, 4096), stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan batch, 4096), stop: make(chan struct{}), done: make(chan struct{}),
 		sync: make(chan syncRequest), counts: map[string]int{}, changed: make(chan struct{})}
 	rows, err := db.QueryContext(ctx, `SELECT gateway, COUNT(*) FROM entries GROUP BY gateway`)
 	if err != nil {
@@ -234,6 +234,14 @@ func createFile(ctx context.Context, path string) error {
 // Metrics returns the store's Prometheus collectors.
 func (s *Store) Metrics() *Metrics { return s.metrics }
 
+// batch is an offered batch as it waits for the writer: its entries
+// already converted, which frees the decoded messages, several times
+// larger, as they arrive instead of when they are written.
+type batch struct {
+	entries []Entry
+	bytes   int // encoded size, for MaxQueuedBytes
+}
+
 // Offer queues a batch for writing without blocking; false when the queue
 // is full (or the store closed) and the batch was dropped.
 func (s *Store) Offer(b xds.AccessLogBatch) bool {
@@ -241,21 +249,26 @@ func (s *Store) Offer(b xds.AccessLogBatch) bool {
 	over := s.queued.Add(n) > int64(s.opts.MaxQueued)
 	over = s.queuedBytes.Add(size) > int64(s.opts.MaxQueuedBytes) || over
 	if !over && !s.closed.Load() {
+		q := batch{entries: make([]Entry, len(b.Entries)), bytes: b.Bytes}
+		for i, pe := range b.Entries {
+			q.entries[i] = fromProto(b, pe)
+		}
 		select {
-		case s.queue <- b:
+		case s.queue <- q:
 			return true
 		default:
 		}
 	}
-	s.release(b)
+	s.queued.Add(-n)
+	s.queuedBytes.Add(-size)
 	s.metrics.dropped.Add(float64(n))
 	return false
 }
 
 // release forgets a batch's share of the queue bounds.
-func (s *Store) release(b xds.AccessLogBatch) {
-	s.queued.Add(-int64(len(b.Entries)))
-	s.queuedBytes.Add(-int64(b.Bytes))
+func (s *Store) release(b batch) {
+	s.queued.Add(-int64(len(b.entries)))
+	s.queuedBytes.Add(-int64(b.bytes))
 }
 
 // Close writes what is queued and closes the database.
@@ -290,7 +303,7 @@ func (s *Store) run() {
 	defer close(s.done)
 	ticker := time.NewTicker(flushEvery)
 	defer ticker.Stop()
-	var pending []xds.AccessLogBatch
+	var pending []batch
 	rows := 0
 	flush := func() {
 		if len(pending) == 0 {
@@ -313,7 +326,7 @@ func (s *Store) run() {
 			select {
 			case b := <-s.queue:
 				pending = append(pending, b)
-				rows += len(b.Entries)
+				rows += len(b.entries)
 			default:
 				return
 			}
@@ -323,7 +336,7 @@ func (s *Store) run() {
 		select {
 		case b := <-s.queue:
 			pending = append(pending, b)
-			rows += len(b.Entries)
+			rows += len(b.entries)
 			if rows >= flushRows {
 				flush()
 			}
@@ -352,7 +365,7 @@ func (s *Store) run() {
 
 // write stores batches in one transaction: the entries, the rollups they
 // add to, and the count bound of each gateway they touch.
-func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
+func (s *Store) write(ctx context.Context, batches []batch) error {
 	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -365,12 +378,12 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 	added := map[string]int{}
 	var kept []Entry // for the files
 	for _, b := range batches {
-		for _, pe := range b.Entries {
-			e := fromProto(b, pe)
-			if s.files != nil {
-				kept = append(kept, e)
-			}
-			if err := ins.add(ctx, &e); err != nil {
+		if s.files != nil {
+			kept = append(kept, b.entries...)
+		}
+		for i := range b.entries {
+			e := &b.entries[i]
+			if err := ins.add(ctx, e); err != nil {
 				return err
 			}
 			added[e.Gateway]++
@@ -381,7 +394,7 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 				roll[k] = r
 			}
 			r.add(e.Status, e.duration)
-			s.metrics.observe(&e)
+			s.metrics.observe(e)
 		}
 	}
 	if err := ins.flush(ctx); err != nil {
