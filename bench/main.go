@@ -35,7 +35,9 @@
 //     serve builds, 50 concurrent clients, 1,000 routes and 3 routes in
 //     alternating rounds;
 //   - accesslog: access log entries over loopback gRPC into the ADS
-//     server's access log service and the request log store, committed.
+//     server's access log service and the request log store, committed;
+//     then RSS over ten rounds of a tenth of alsMemEntries each, into a
+//     store bounded to one round.
 //
 // Everything runs on loopback, is bounded in count, and stops at -timeout.
 // -quick shrinks every workload (and says so in the output) for a smoke run.
