@@ -36,6 +36,8 @@
 //     alternating rounds;
 //   - accesslog: access log entries over loopback gRPC into the ADS
 //     server's access log service and the request log store, committed;
+//     then RSS over ten rounds of a tenth of alsMemEntries each, into a
+//     store bounded to one round.
 //   - replay: 100,000 captured requests of a 1,000-route gateway replayed
 //     against its edited draft, through the evaluator alone and through
 //     the evaluator and the simulated Envoy (bench/replay.go).
@@ -251,6 +253,7 @@ type sizes struct {
 	churn                    time.Duration
 	// replayRoutes and replayRequests size the replay run.
 	replayRoutes, replayRequests int
+	alsMemEntries                int
 }
 
 func scale(quick bool) sizes {
@@ -259,13 +262,13 @@ func scale(quick bool) sizes {
 			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
 			memRoutes: 1000, memClients: 100, simRoutes: 1000,
 			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000,
-			churn: 10 * time.Second, replayRoutes: 1000, replayRequests: 10000}
+			churn: 10 * time.Second, replayRoutes: 1000, replayRequests: 10000, alsMemEntries: 100000}
 	}
 	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
 		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
 		memRoutes: 10000, memClients: 1000, simRoutes: 10000,
 		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000,
-		churn: time.Minute, replayRoutes: 1000, replayRequests: 100000}
+		churn: time.Minute, replayRoutes: 1000, replayRequests: 100000, alsMemEntries: 10000000}
 }
 
 // machine reads the CPU model from /proc/cpuinfo and the kernel release.

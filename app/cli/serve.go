@@ -99,6 +99,12 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 	cmd.Flags().StringSliceVar(&rcfg.Gateways, "gateway", nil, "xds: serve only these gateways (repeatable; default every published gateway)")
 	cmd.Flags().StringVar(&rcfg.ID, "replica-id", "", "xds: this replica's name in reports (default: the host name)")
 	cmd.Flags().StringVar(&rcfg.MasterKeyFile, "master-key-file", "", "xds: the writer's master.key, to open sealed credentials (or ROUTEDECK_MASTER_KEY)")
+	cmd.Flags().StringVar(&cfg.AccessLog.Files.Dir, "access-log-dir", "",
+		"also write each gateway's requests as JSON lines to GATEWAY.jsonl in this directory, for log shippers; rotated by size")
+	cmd.Flags().Int64Var(&cfg.AccessLog.Files.MaxBytes, "access-log-file-max-bytes", accesslog.DefaultFileMaxBytes,
+		"size at which a gateway's JSON-lines file is rotated (to GATEWAY.jsonl.1, .2, ...)")
+	cmd.Flags().IntVar(&cfg.AccessLog.Files.MaxFiles, "access-log-file-max-files", accesslog.DefaultFileMaxFiles,
+		"rotated JSON-lines files kept per gateway")
 	return cmd
 }
 

@@ -57,6 +57,9 @@ type Options struct {
 	// and counted.
 	MaxQueued      int
 	MaxQueuedBytes int
+	// Files, when Files.Dir is set, also writes every entry to a rotated
+	// JSON-lines file per gateway.
+	Files FileOptions
 	// Now is the clock (tests inject one).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -68,8 +71,10 @@ type Store struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *Metrics
+	// files writes the JSON-lines files; nil when they are off.
+	files *fileSink
 
-	queue       chan xds.AccessLogBatch
+	queue       chan batch
 	queued      atomic.Int64
 	queuedBytes atomic.Int64
 	stop        chan struct{}
@@ -158,6 +163,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if err := createFile(ctx, path); err != nil {
+		return nil, fmt.Errorf("open access log %s: %w", path, err)
+	}
 	// synchronous(NORMAL): a crash may lose the last commits, which a
 	// request log can afford; the configuration store cannot and keeps
 	// FULL.
@@ -171,7 +179,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open access log %s: %w", path, err)
 	}
 	s := &Store{db: db, opts: opts, log: opts.Logger, metrics: newMetrics(),
-		queue: make(chan xds.AccessLogBatch, 4096), stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan batch, 4096), stop: make(chan struct{}), done: make(chan struct{}),
 		sync: make(chan syncRequest), counts: map[string]int{}, changed: make(chan struct{})}
 	rows, err := db.QueryContext(ctx, `SELECT gateway, COUNT(*) FROM entries GROUP BY gateway`)
 	if err != nil {
@@ -193,12 +201,46 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if opts.Files.Dir != "" {
+		if s.files, err = newFileSink(opts.Files, s.log, s.metrics.fileDropped); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	go s.run()
 	return s, nil
 }
 
+// pageSize is the new database's page size. An entry is a few hundred
+// bytes with its two index keys; pages four times SQLite's default hold
+// four times the rows, so B-tree inserts split and rebalance pages a
+// quarter as often.
+const pageSize = 16384
+
+// createFile creates the database file with pageSize. The driver applies
+// a DSN's pragmas in name order, journal_mode before page_size, and the
+// switch to WAL writes the first page, fixing the size; so the file is
+// made here first. An existing file keeps its page size.
+func createFile(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, fmt.Sprintf(`PRAGMA page_size = %d; PRAGMA journal_mode = WAL`, pageSize))
+	return err
+}
+
 // Metrics returns the store's Prometheus collectors.
 func (s *Store) Metrics() *Metrics { return s.metrics }
+
+// batch is an offered batch as it waits for the writer: its entries
+// already converted, which frees the decoded messages, several times
+// larger, as they arrive instead of when they are written.
+type batch struct {
+	entries []Entry
+	bytes   int // encoded size, for MaxQueuedBytes
+}
 
 // Offer queues a batch for writing without blocking; false when the queue
 // is full (or the store closed) and the batch was dropped.
@@ -207,21 +249,26 @@ func (s *Store) Offer(b xds.AccessLogBatch) bool {
 	over := s.queued.Add(n) > int64(s.opts.MaxQueued)
 	over = s.queuedBytes.Add(size) > int64(s.opts.MaxQueuedBytes) || over
 	if !over && !s.closed.Load() {
+		q := batch{entries: make([]Entry, len(b.Entries)), bytes: b.Bytes}
+		for i, pe := range b.Entries {
+			q.entries[i] = fromProto(b, pe)
+		}
 		select {
-		case s.queue <- b:
+		case s.queue <- q:
 			return true
 		default:
 		}
 	}
-	s.release(b)
+	s.queued.Add(-n)
+	s.queuedBytes.Add(-size)
 	s.metrics.dropped.Add(float64(n))
 	return false
 }
 
 // release forgets a batch's share of the queue bounds.
-func (s *Store) release(b xds.AccessLogBatch) {
-	s.queued.Add(-int64(len(b.Entries)))
-	s.queuedBytes.Add(-int64(b.Bytes))
+func (s *Store) release(b batch) {
+	s.queued.Add(-int64(len(b.entries)))
+	s.queuedBytes.Add(-int64(b.bytes))
 }
 
 // Close writes what is queued and closes the database.
@@ -231,6 +278,9 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	<-s.done
+	if s.files != nil {
+		s.files.close()
+	}
 	return s.db.Close()
 }
 
@@ -253,7 +303,7 @@ func (s *Store) run() {
 	defer close(s.done)
 	ticker := time.NewTicker(flushEvery)
 	defer ticker.Stop()
-	var pending []xds.AccessLogBatch
+	var pending []batch
 	rows := 0
 	flush := func() {
 		if len(pending) == 0 {
@@ -276,7 +326,7 @@ func (s *Store) run() {
 			select {
 			case b := <-s.queue:
 				pending = append(pending, b)
-				rows += len(b.Entries)
+				rows += len(b.entries)
 			default:
 				return
 			}
@@ -286,7 +336,7 @@ func (s *Store) run() {
 		select {
 		case b := <-s.queue:
 			pending = append(pending, b)
-			rows += len(b.Entries)
+			rows += len(b.entries)
 			if rows >= flushRows {
 				flush()
 			}
@@ -315,7 +365,7 @@ func (s *Store) run() {
 
 // write stores batches in one transaction: the entries, the rollups they
 // add to, and the count bound of each gateway they touch.
-func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
+func (s *Store) write(ctx context.Context, batches []batch) error {
 	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -326,10 +376,14 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 	defer ins.close()
 	roll := map[rollupKey]*rollup{}
 	added := map[string]int{}
+	var kept []Entry // for the files
 	for _, b := range batches {
-		for _, pe := range b.Entries {
-			e := fromProto(b, pe)
-			if err := ins.add(ctx, &e); err != nil {
+		if s.files != nil {
+			kept = append(kept, b.entries...)
+		}
+		for i := range b.entries {
+			e := &b.entries[i]
+			if err := ins.add(ctx, e); err != nil {
 				return err
 			}
 			added[e.Gateway]++
@@ -340,7 +394,7 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 				roll[k] = r
 			}
 			r.add(e.Status, e.duration)
-			s.metrics.count(e.Gateway, e.Rule, e.Status)
+			s.metrics.observe(e)
 		}
 	}
 	if err := ins.flush(ctx); err != nil {
@@ -368,6 +422,9 @@ func (s *Store) write(ctx context.Context, batches []xds.AccessLogBatch) error {
 	}
 	for g, n := range trimmed {
 		s.counts[g] = n
+	}
+	if s.files != nil {
+		s.files.offer(kept)
 	}
 	s.metrics.write.Observe(time.Since(start).Seconds())
 	s.notify()
@@ -450,9 +507,14 @@ func (in *inserter) close() {
 	}
 }
 
+// insertStatement is an INSERT of rows entries. OR FAIL: a plain INSERT
+// of several rows may abort half-way, so SQLite keeps a statement journal
+// of every page it touches to undo it, a tenth of the writer's time; the
+// rows cannot conflict (the id is assigned, every column has a value), and
+// any failure rolls the whole transaction back anyway.
 func insertStatement(rows int) string {
 	row := "(" + strings.Repeat("?,", insertParams-1) + "?)"
-	return "INSERT INTO entries (" + insertColumns + ") VALUES " + strings.Repeat(row+",", rows-1) + row
+	return "INSERT OR FAIL INTO entries (" + insertColumns + ") VALUES " + strings.Repeat(row+",", rows-1) + row
 }
 
 type syncRequest struct {

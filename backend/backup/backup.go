@@ -420,16 +420,6 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// ReadManifest returns the manifest at the start of an archive.
-func ReadManifest(r io.Reader) (Manifest, error) {
-	errStop := errors.New("stop")
-	m, err := readArchive(r, DefaultMaxBytes, func(FileInfo) (io.WriteCloser, error) { return nil, errStop })
-	if errors.Is(err, errStop) || err == nil {
-		return m, nil
-	}
-	return m, err
-}
-
 // keyNote is what an operator must know about the master key of a backup.
 func (m Manifest) keyNote() string {
 	if m.IncludesKey {

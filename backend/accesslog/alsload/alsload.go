@@ -36,7 +36,7 @@ type Options struct {
 // and answered. It returns how many entries it sent.
 func Send(ctx context.Context, conn *grpc.ClientConn, o Options) (int, error) {
 	o.Streams, o.PerMessage, o.Rules = or(o.Streams, 4), or(o.PerMessage, 100), or(o.Rules, 20)
-	batch := entries(o.PerMessage, o.Rules)
+	batch := Entries(o.PerMessage, o.Rules)
 	messages := max(o.Entries/o.PerMessage, o.Streams)
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Streams)
@@ -82,8 +82,9 @@ func or(v, def int) int {
 	return def
 }
 
-// entries is one message's worth of requests as Envoy reports them.
-func entries(n, rules int) []*accesslogdata.HTTPAccessLogEntry {
+// Entries is one message's worth of requests as Envoy reports them: n
+// entries spread over rules rules.
+func Entries(n, rules int) []*accesslogdata.HTTPAccessLogEntry {
 	out := make([]*accesslogdata.HTTPAccessLogEntry, n)
 	for i := range out {
 		out[i] = &accesslogdata.HTTPAccessLogEntry{
