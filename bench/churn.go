@@ -177,8 +177,15 @@ run:
 	<-watched
 	mu.Lock()
 	defer mu.Unlock()
+	// A change the server refused or dropped is a finding of the run, not
+	// a reason to throw its other figures away.
+	failed := Figure{Name: "churn.failed", Description: "changes of the churn run that failed (the write or the publish refused, or the connection dropped)",
+		Value: float64(len(errs)), Unit: "changes", Target: 0, Detail: map[string]any{"changes": changes}}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%d of %d changes failed, first: %w", len(errs), changes, errs[0])
+		failed.Detail["first"] = errs[0].Error()
+	}
+	if len(errs) == changes {
+		return nil, fmt.Errorf("all %d changes failed, first: %w", changes, errs[0])
 	}
 	if len(pending) > 0 {
 		return nil, fmt.Errorf("%d of %d changes not ACKed by every proxy 30 s after the run", len(pending), changes)
@@ -208,6 +215,7 @@ run:
 			Value:       round(growth, 1), Unit: "%", Target: 10,
 			Detail: map[string]any{"quarterMiB": round(quarter, 1), "lastQuarterMaxMiB": round(lastMax, 1), "startMiB": round(rss[0], 1)},
 		},
+		failed,
 	}, nil
 }
 

@@ -113,10 +113,11 @@ func (s *Service) runner(gateway string) *runner {
 // discovered now, and records the work in the metrics (the histogram
 // routedeck_xds_translation_duration_seconds counts failed translations
 // too: a rule set that takes long to refuse is worth seeing). Callers hold
-// r.mu.
+// r.mu. Every workspace translated here is a draft or a published version
+// as the store wrote it, so its objects are identified by their versions.
 func (s *Service) translate(r *runner, ws model.Workspace, gateway string) (*translate.Resources, error) {
 	start := time.Now()
-	res, err := r.tr.Translate(ws, gateway, translate.Options{Endpoints: s.endpoints()})
+	res, err := r.tr.Translate(ws, gateway, translate.Options{Endpoints: s.endpoints(), Identified: true})
 	s.opts.ADS.Metrics().ObserveTranslation(time.Since(start))
 	s.report(r)
 	return res, err

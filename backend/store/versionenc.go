@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"maps"
 	"sync"
 	"time"
 
@@ -25,17 +26,25 @@ type versionEncoder struct {
 	// keyID is the sealing key the cached encodings were sealed with;
 	// after a key rotation they are dropped.
 	keyID string
-	byGW  map[string]map[objectID][]byte
+	calls uint64
+	byGW  map[string]map[objectKey]encodedObject
 }
 
-type objectID struct {
-	kind, name string
-	version    int64
-	updated    time.Time
+// objectKey names an object; encodedObject is its encoding and the
+// identity it was encoded at. Keyed by name alone, a lookup hashes a short
+// string, and a publish updates the map in place instead of building one
+// of ten thousand entries again.
+type objectKey struct{ kind, name string }
+
+type encodedObject struct {
+	version int64
+	updated time.Time
+	json    []byte
+	seen    uint64 // the encode call that last met the object
 }
 
 func newVersionEncoder() *versionEncoder {
-	return &versionEncoder{byGW: map[string]map[objectID][]byte{}}
+	return &versionEncoder{byGW: map[string]map[objectKey]encodedObject{}}
 }
 
 // encode returns what json.Marshal(sealWorkspace(keys, ws)) would, the
@@ -50,11 +59,15 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 		e.keyID = id
 		clear(e.byGW)
 	}
-	prev := e.byGW[gateway]
-	next := make(map[objectID][]byte, len(prev))
+	known := e.byGW[gateway]
+	if known == nil {
+		known = map[objectKey]encodedObject{}
+		e.byGW[gateway] = known
+	}
+	e.calls++
 	size := 0
-	for _, p := range prev {
-		size += len(p) + 1
+	for _, o := range known {
+		size += len(o.json) + 1
 	}
 	buf := make([]byte, 0, size+256)
 	buf = append(buf, '{')
@@ -76,9 +89,10 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 			}
 			o := obj(i)
 			m := o.ObjectMeta()
-			id := objectID{kind: o.Kind(), name: m.Name, version: m.Version, updated: m.UpdatedAt}
-			b, ok := prev[id]
-			if !ok || m.Version == 0 {
+			key := objectKey{kind: o.Kind(), name: m.Name}
+			enc, ok := known[key]
+			b := enc.json
+			if !ok || m.Version == 0 || enc.version != m.Version || !enc.updated.Equal(m.UpdatedAt) {
 				var err error
 				if seal {
 					if o, err = sealSecrets(keys, o); err != nil {
@@ -90,7 +104,7 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 				}
 			}
 			if m.Version != 0 {
-				next[id] = b
+				known[key] = encodedObject{version: m.Version, updated: m.UpdatedAt, json: b, seen: e.calls}
 			}
 			buf = append(buf, b...)
 		}
@@ -111,6 +125,7 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 	if err := list("routes", len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
 		return nil, err
 	}
-	e.byGW[gateway] = next
+	// Objects gone from the gateway since the last call go too.
+	maps.DeleteFunc(known, func(_ objectKey, o encodedObject) bool { return o.seen != e.calls })
 	return append(buf, '}'), nil
 }

@@ -86,7 +86,12 @@ func TestVersionEncoder(t *testing.T) {
 	adhoc.Routes[0].Description = "second"
 	check("ad hoc 2", keys, adhoc)
 
+	check("back to the first", keys, ws)
+
 	check("fewer routes", keys, encoderWorkspace(1))
+	if n := len(e.byGW["gw"]); n != 4 {
+		t.Errorf("%d encodings kept after routes went, want 4 (secret, gateway, upstream, route)", n)
+	}
 	check("empty", keys, model.Workspace{})
 
 	rotated, _, err := keys.Rotated()

@@ -38,6 +38,13 @@ type Options struct {
 	// discovery (Kubernetes, Consul) or the sandbox's mock upstreams report
 	// them. Upstreams not in the map use their static/DNS source.
 	Endpoints map[string][]model.Endpoint
+	// Identified says the workspace's objects are as the store wrote
+	// them (a draft or a published version read from it), where every
+	// write moves an object's version and time of last change: a rule
+	// with the version and time of one a Translator translated before is
+	// that rule, and its cache key is not computed again. Leave it unset
+	// for objects changed in memory.
+	Identified bool
 }
 
 // Resources are a gateway's Envoy configuration, each list sorted by name.

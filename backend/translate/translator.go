@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -80,6 +81,12 @@ type compiledRule struct {
 	use      filterUse
 	err      error
 	seenAt   uint64
+	// version and updated identify the rule key was made from, whose own
+	// encoding is key[:ruleKeyLen] (the rest encodes its upstreams); see
+	// Options.Identified.
+	version    int64
+	updated    time.Time
+	ruleKeyLen int
 	// placed caches where the terms went for vhost set generation gen.
 	gen    int
 	placed []placedRoute
@@ -172,7 +179,7 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 		ups[u.Name] = u
 	}
 
-	changes := t.compileRules(ws.Routes, gateway, ups, &problems)
+	changes := t.compileRules(ws.Routes, gateway, ups, opts.Identified, &problems)
 	clusters, clas := t.compileClusters(ws.Upstreams, opts, &problems)
 
 	var parts filterParts
@@ -230,7 +237,7 @@ func (t *Translator) updateDefaultRoute(r *model.Respond) error {
 // compileRules brings t.order up to date: the gateway's enabled rules in
 // priority order (higher first, then name), translating only the ones
 // whose key changed.
-func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[string]*model.Upstream, problems *model.Problems) ruleChanges {
+func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[string]*model.Upstream, identified bool, problems *model.Problems) ruleChanges {
 	var ch ruleChanges
 	if t.order == nil {
 		ch.order = true
@@ -256,10 +263,17 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		if r.Gateway != gateway || r.Disabled {
 			continue
 		}
-		t.enc.reset()
-		t.enc.route(r)
-		t.enc.upstreamRefs(r, ups)
 		c := t.rules[r.Name]
+		t.enc.reset()
+		if identified && c != nil && r.Version != 0 && c.version == r.Version && c.updated.Equal(r.UpdatedAt) {
+			// The rule is the one its key was made from: encoding it again
+			// would give the same bytes. Its upstreams may have moved.
+			t.enc.b = append(t.enc.b, c.key[:c.ruleKeyLen]...)
+		} else {
+			t.enc.route(r)
+		}
+		ruleKeyLen := len(t.enc.b)
+		t.enc.upstreamRefs(r, ups)
 		switch {
 		case c != nil && c.seenAt == t.call:
 			problems.Add(model.Index("routes", i)+".name", "duplicate route name %q", r.Name)
@@ -267,15 +281,17 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		case c == nil:
 			c = &compiledRule{}
 			t.rules[r.Name] = c
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), added: true, index: i})
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), ruleKeyLen: ruleKeyLen, added: true, index: i})
 		case !bytes.Equal(c.key, t.enc.b):
 			forget(c)
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b)})
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), ruleKeyLen: ruleKeyLen})
 		case c.err != nil:
 			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
 		}
 		c.seenAt = t.call
 		c.index = i
+		// The key is unchanged (a job sets these once compiled).
+		c.version, c.updated, c.ruleKeyLen = r.Version, r.UpdatedAt, ruleKeyLen
 	}
 	compileJobs(jobs, ups)
 	t.stats.Routes += int64(len(jobs))
@@ -287,6 +303,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			seenAt, index = t.call, j.index
 		}
 		nc.key, nc.seenAt, nc.index = j.key, seenAt, index
+		nc.version, nc.updated, nc.ruleKeyLen = j.rule.Version, j.rule.UpdatedAt, j.ruleKeyLen
 		if j.added {
 			ch.order = true
 			ch.hosts = ch.hosts || len(nc.hosts) > 0
@@ -325,12 +342,13 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 
 // ruleJob is a rule to compile into the cache entry into.
 type ruleJob struct {
-	rule  *model.Route
-	into  *compiledRule
-	key   []byte
-	added bool // into is new (else it holds the rule's last translation)
-	index int  // position in the workspace
-	out   *compiledRule
+	rule       *model.Route
+	into       *compiledRule
+	key        []byte
+	ruleKeyLen int
+	added      bool // into is new (else it holds the rule's last translation)
+	index      int  // position in the workspace
+	out        *compiledRule
 }
 
 // parallelRules is the number of rules below which one goroutine does the

@@ -49,8 +49,12 @@ type typeResources struct {
 	nameOf map[*anypb.Any]string
 	// hashes is the per-resource version that delta xDS reports.
 	hashes map[string]string
-	all    []*anypb.Any // in name order
-	raw    map[string]types.Resource
+	// changed names the resources that differ from those of prevVersion,
+	// the type's version before this one (sorted; see sotwAnswer).
+	prevVersion string
+	changed     []string
+	all         []*anypb.Any // in name order
+	raw         map[string]types.Resource
 	// parts maps each virtual host of the route configurations to its
 	// encoding, a window into the configuration's own bytes: a one-rule
 	// edit replaces one virtual host, and only that one is encoded (and
@@ -161,8 +165,12 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		t.byName[name] = a
 		t.nameOf[a] = name
 		t.hashes[name] = hex.EncodeToString(sum[:8])
+		if prev != nil && prev.hashes[name] != t.hashes[name] {
+			t.changed = append(t.changed, name)
+		}
 	}
 	slices.Sort(t.names)
+	slices.Sort(t.changed)
 	t.all = make([]*anypb.Any, len(t.names))
 	for i, name := range t.names {
 		t.all[i] = t.byName[name]
@@ -173,6 +181,9 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		return prev, nil
 	}
 	t.version = version
+	if prev != nil {
+		t.prevVersion = prev.version
+	}
 	if prev != nil && prev.version == version {
 		// Same version label for different content would make proxies
 		// believe they are up to date; tell the versions apart.
@@ -239,15 +250,8 @@ func (t *typeResources) sotwAnswer(req *cache.Request, sub cache.Subscription) *
 		}
 		return t.sotwResponse(req, sub)
 	}
-	// The stream's returned resources map each name to the hash of the
-	// resource it was last sent, so what it lacks is what differs.
 	known := sub.ReturnedResources()
-	var lacking []string
-	for name := range sub.SubscribedResources() {
-		if h, ok := t.hashes[name]; ok && known[name] != h {
-			lacking = append(lacking, name)
-		}
-	}
+	lacking := t.lacking(req, sub)
 	// After a NACK, the client waits for something new: sending the
 	// rejected resources again would only be rejected again, in a loop.
 	// Otherwise a client at another version gets this version, even with
@@ -255,7 +259,6 @@ func (t *typeResources) sotwAnswer(req *cache.Request, sub cache.Subscription) *
 	if len(lacking) == 0 && (req.GetErrorDetail() != nil || req.GetVersionInfo() == t.version) {
 		return nil
 	}
-	slices.Sort(lacking)
 	returned := maps.Clone(known)
 	if returned == nil {
 		returned = make(map[string]string, len(lacking))
@@ -272,6 +275,42 @@ func (t *typeResources) sotwAnswer(req *cache.Request, sub cache.Subscription) *
 		},
 		ReturnedResources: returned,
 	}
+}
+
+// lacking returns the names, sorted, of the resources a stream subscribes to
+// and lacks: its returned resources map each name to the hash of the
+// resource last sent, so what it lacks is what differs. A push or an ACK
+// to a thousand proxies subscribed to a thousand load assignments each
+// would compare a million hashes that way, so the usual cases are told
+// apart first. A stream whose every subscribed name has an entry (only
+// subscribed names do: unsubscribing drops them) and that acknowledged
+// version v was answered at v, and so holds v's resource for every name v
+// has: at this version it lacks nothing, and at the version before this
+// one it lacks what changed since.
+func (t *typeResources) lacking(req *cache.Request, sub cache.Subscription) []string {
+	known, subscribed := sub.ReturnedResources(), sub.SubscribedResources()
+	if req.GetErrorDetail() == nil && len(known) == len(subscribed) {
+		switch req.GetVersionInfo() {
+		case t.version:
+			return nil
+		case t.prevVersion:
+			var out []string
+			for _, name := range t.changed {
+				if _, ok := subscribed[name]; ok {
+					out = append(out, name)
+				}
+			}
+			return out
+		}
+	}
+	var out []string
+	for name := range subscribed {
+		if h, ok := t.hashes[name]; ok && known[name] != h {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // sotwShouldRespond reports whether a request must be answered now rather

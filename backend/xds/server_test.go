@@ -543,7 +543,19 @@ func TestSotwSendsWhatChanged(t *testing.T) {
 		ResourceNames: names, ErrorDetail: &status.Status{Code: 3, Message: "no"}})
 	c.expectNothing(100 * time.Millisecond)
 	setAPI("10.0.0.24:9090")
-	if eds4 := c.expect(resource.EndpointType); clusters(eds4) != "api" {
+	eds4 := c.expect(resource.EndpointType)
+	if clusters(eds4) != "api" {
 		t.Fatalf("after a NACK, the next change sent %s, want api", clusters(eds4))
+	}
+
+	// A stream that subscribes to one more name gets that one alone.
+	sub := dialADS(t, addr, "envoy-3", "public")
+	names = []string{"api"}
+	one := subscribe(sub)
+	ack(sub, one)
+	names = []string{"api", "web-v1"}
+	ack(sub, one)
+	if resp := sub.expect(resource.EndpointType); clusters(resp) != "web-v1" || resp.VersionInfo != eds4.VersionInfo {
+		t.Fatalf("after subscribing to web-v1 too: %s at %q, want web-v1 at %q", clusters(resp), resp.VersionInfo, eds4.VersionInfo)
 	}
 }
