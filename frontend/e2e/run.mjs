@@ -1359,6 +1359,26 @@ const flows = {
       await page.screenshot({ path: `${SHOTS}30-replay-before-publish.png`, fullPage: true });
       assert(replay() === 1, 'replay --fail-on-change exits 0 with the draft edited');
 
+      // The sandbox answers "what would live do with this request?" beside the draft.
+      const live = (await get('/gateways/public/published')).items.map((p) => p.version).sort((a, b) => b - a)[0];
+      await go('/sandbox');
+      await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/api/orders');
+      for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
+      const upstreamFor = async (target) => {
+        await choose(page, 'Target', target);
+        await page.getByRole('button', { name: /^Send/ }).click();
+        const result = page.getByTestId('sandbox-result');
+        await result.waitFor();
+        // The result of this send, not of the one before.
+        await page.getByRole('button', { name: /^Send/ }).and(page.locator(':not([data-loading])')).waitFor();
+        return result.getByText(/^→ upstream/).innerText();
+      };
+      assert((await upstreamFor(`Live (version ${live})`)).includes('api'), 'live does not send /api/orders to api');
+      await page.getByTestId('sandbox-ran-against').getByText(`live (version ${live})`).waitFor();
+      await page.screenshot({ path: `${SHOTS}31-sandbox-live.png`, fullPage: true });
+      assert((await upstreamFor('Draft')).includes('web-v2'), 'the draft does not send /api/orders to web-v2');
+      assert(!(await page.getByTestId('sandbox-ran-against').isVisible()), 'a draft result says it ran against a version');
+
       // Undone: nothing changes any more.
       const now = { api: await get('/routes/shop-api'), web: await get('/routes/web'), gw: await get('/gateways/public') };
       await put('/routes/shop-api', { ...before.api, version: now.api.version });
