@@ -91,7 +91,7 @@ func TestSandboxTargetsLive(t *testing.T) {
 	}
 
 	for target, want := range map[string]string{
-		`"v2"`: "has no published version 2", `"latest"`: "want draft, live or a published version",
+		`"v2"`: "has no published version 2", `"latest"`: "want live, draft or a published version",
 	} {
 		code, body := call("viewer", "POST", "/sandbox/requests", `{"gateway":"public","target":`+target+`,"request":{"url":"/"}}`)
 		if code/100 != 4 || !strings.Contains(body, want) {

@@ -98,11 +98,13 @@ target() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.
 password=$(sed -n 's/.*created user "admin" with password \([^ ]*\).*/\1/p' "$work/server.log" | head -1)
 [ -n "$password" ] || { echo "e2e: no admin password in the server log" >&2; cat "$work/server.log" >&2; exit 1; }
 
+# Flows that run routedeck's own commands find it here, from frontend/.
+bin_path=$(realpath "$bin")
 status=0
 (
 	cd frontend
 	ROUTEDECK_URL="http://127.0.0.1:$http_port" ROUTEDECK_ADMIN_PASSWORD="$password" \
-		ROUTEDECK_ADS="127.0.0.1:$ads_port" ROUTEDECK_ADS_BOOTSTRAP="$work/envoy/envoy.yaml" \
+		ROUTEDECK_ADS="127.0.0.1:$ads_port" ROUTEDECK_ADS_BOOTSTRAP="$work/envoy/envoy.yaml" ROUTEDECK_BIN="$bin_path" \
 		ROUTEDECK_E2E_CONSUL="$(target consul)" ROUTEDECK_E2E_KUBECONFIG="$(target kubeconfig)" \
 		ROUTEDECK_E2E_KUBE_CONTEXT="$(target kubeContext)" ROUTEDECK_E2E_TARGETS="$(target control)" \
 		node e2e/run.mjs "$@" 3>&-

@@ -12,7 +12,8 @@
 // route configuration, and the nack flow finds its NACK on the Overview.
 // ROUTEDECK_ADS_BOOTSTRAP names the Envoy bootstrap both connect with, over
 // mutual TLS with the credentials it names (hack/e2e.sh writes it with
-// `routedeck certs issue` and `routedeck bootstrap --out`).
+// `routedeck certs issue` and `routedeck bootstrap --out`). ROUTEDECK_BIN is
+// the routedeck binary, for flows that run its commands against the server.
 //
 // The discovery flows (targets, kubernetesPicker, consulPicker) need a real
 // Consul agent and kube-apiserver, which e2e/targets runs (hack/e2e.sh
@@ -62,12 +63,15 @@ async function consulAgent(action) {
 const NACKER = 'e2e-nacker';
 const NACK_ERROR = 'route: rule/web/0: invalid regex: missing closing )';
 let proxy = null;
+// The built e2e/adsproxy, for flows that start proxies of their own.
+let ADSPROXY = null;
 if (ADS) {
   // Built first and run directly, so that stopping it stops the proxy itself
   // (`go run` would leave its child behind).
   const repo = fileURLToPath(new URL('../../', import.meta.url));
   const bin = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-')), 'adsproxy');
   execFileSync('go', ['build', '-o', bin, './frontend/e2e/adsproxy'], { cwd: repo, stdio: 'inherit' });
+  ADSPROXY = bin;
   const boot = process.env.ROUTEDECK_ADS_BOOTSTRAP;
   const from = boot ? ['-bootstrap', boot] : ['-ads', ADS, '-gateway', 'public'];
   proxy = spawn(bin, [...from, '-for', '5m', '-nack-node', NACKER, '-nack-error', NACK_ERROR], {
@@ -1243,6 +1247,154 @@ const flows = {
     await go(`/routes/${RULE}`);
     await page.getByText('Text', { exact: true }).click();
     await shot('08-dark-editor');
+  },
+
+  async replayBeforePublish() {
+    // Requests go through a proxy of the published gateway and are
+    // captured; an edit of the draft then shows on the publish screen as
+    // "N of M recent requests would change" with the gate's verdict, and
+    // `routedeck replay --fail-on-change` exits 1 until the edit is undone.
+    const BIN = process.env.ROUTEDECK_BIN;
+    assert(ADSPROXY && process.env.ROUTEDECK_ADS_BOOTSTRAP && BIN, 'this flow needs ROUTEDECK_ADS, ROUTEDECK_ADS_BOOTSTRAP and ROUTEDECK_BIN (hack/e2e.sh sets them)');
+    const get = async (path) => {
+      const r = await api('GET', path);
+      assert(r.status === 200, `GET ${path}: ${r.status} ${r.body.slice(0, 200)}`);
+      return JSON.parse(r.body);
+    };
+    const put = async (path, obj) => {
+      const r = await api('PUT', path, obj);
+      assert(r.status === 200, `PUT ${path}: ${r.status} ${r.body.slice(0, 300)}`);
+      return JSON.parse(r.body);
+    };
+    const publish = async (body) => {
+      const r = await api('POST', '/gateways/public/publish', body);
+      assert(r.status === 200, `publish: ${r.status} ${r.body.slice(0, 300)}`);
+    };
+    // A gate on the gateway, and the draft made live, whatever other flows left in it.
+    const gw = await get('/gateways/public');
+    await put('/gateways/public', { ...gw, publishGate: { window: '1h', maxChangedPercent: 25, blockOutsideEditedRules: true } });
+    await publish({ force: true, overrideGate: true });
+
+    // A proxy of the gateway of its own, and traffic through it.
+    const lines = [];
+    const own = spawn(ADSPROXY, ['-bootstrap', process.env.ROUTEDECK_ADS_BOOTSTRAP, '-node', 'e2e-replay', '-for', '3m', '-print-listeners'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    own.stdout.on('data', (d) => lines.push(...String(d).split('\n')));
+    try {
+      const deadline = Date.now() + 30_000;
+      let addr;
+      while (!(addr = lines.map((l) => l.match(/^adsproxy: listener http on (\S+)/)?.[1]).find(Boolean))) {
+        assert(Date.now() < deadline && own.exitCode === null, `the proxy serves no listener: ${lines.join(' | ')}`);
+        await page.waitForTimeout(100);
+      }
+      const since = new Date().toISOString();
+      const sent = [
+        ['shop.example.com', '/cart'],
+        ['shop.example.com', '/cart/42'],
+        ['shop.example.com', '/'],
+        ['shop.example.com', '/api/orders'],
+        ['shop.example.com', '/api/cart/1'],
+        ['shop.example.com', '/static/app.js'],
+        ['cdn.example.com', '/static/site.css'],
+        ['shop.example.com', '/catalog/shoes'],
+        ['any.example.com', '/healthz'],
+        ['nobody.example.com', '/x'],
+      ];
+      for (const [host, path] of sent) {
+        // Node's fetch will not set Host: the proxy is reached by address, the gateway routes by the header.
+        execFileSync('curl', ['-s', '-o', '/dev/null', '-H', `Host: ${host}`, `http://${addr}${path}`]);
+      }
+      // The proxy reports its log about once a second.
+      const logDeadline = Date.now() + 30_000;
+      for (;;) {
+        const n = (await get('/gateways/public/logs?limit=100')).items.filter((e) => e.node === 'e2e-replay' && Date.parse(e.time) >= Date.parse(since)).length;
+        if (n >= sent.length) break;
+        assert(Date.now() < logDeadline, `${n} of ${sent.length} requests captured`);
+        await page.waitForTimeout(250);
+      }
+
+      // A token for the CLI, as CI would hold one.
+      const tok = await api('POST', '/tokens', { name: `e2e-replay-${RULE}`, role: 'viewer' });
+      assert(tok.status === 201, `token: ${tok.status} ${tok.body}`);
+      const token = JSON.parse(tok.body).token;
+      const replay = () => {
+        try {
+          execFileSync(BIN, ['replay', '--gateway', 'public', '--since', '1h', '--fail-on-change', '--server', BASE, '--token', token], { encoding: 'utf8' });
+          return 0;
+        } catch (e) {
+          assert(e.status === 1 && !e.stderr, `replay: exit ${e.status}: ${e.stderr}`);
+          return 1;
+        }
+      };
+      assert(replay() === 0, 'replay --fail-on-change exits 1 with the draft equal to live');
+
+      // The edit: the API rule to the new storefront, the rollout to 50/50,
+      // and the gateway's default answer (no rule decides those requests).
+      const before = { api: await get('/routes/shop-api'), web: await get('/routes/web'), gw: await get('/gateways/public') };
+      await put('/routes/shop-api', { ...before.api, then: { ...before.api.then, forward: [{ upstream: 'web-v2' }] } });
+      await put('/routes/web', {
+        ...before.web,
+        then: { ...before.web.then, forward: [{ upstream: 'web-v1', weight: 50 }, { upstream: 'web-v2', weight: 50 }] },
+      });
+      await put('/gateways/public', { ...before.gw, defaultResponse: { ...before.gw.defaultResponse, status: 410 } });
+
+      await go('/publish');
+      const summary = page.getByTestId('replay-summary');
+      await summary.waitFor({ timeout: 60_000 });
+      const text = await summary.innerText();
+      const m = text.match(/^(\d+) of (\d+) recent requests would change$/);
+      assert(m && Number(m[1]) >= 3 && Number(m[2]) >= sent.length, `summary: ${text}`);
+      const verdict = page.getByTestId('gate-verdict');
+      await verdict.getByText('The publish gate holds this publish back').waitFor();
+      await verdict.locator('[data-limit="blockOutsideEditedRules"]').waitFor();
+      await page.getByTestId('replay-groups').locator('[data-group="shop-api→shop-api"]').waitFor();
+      await page.getByTestId('replay-splits').getByText('web-v1 50%').waitFor();
+      assert(await page.getByRole('button', { name: /^Publish to/ }).isDisabled(), 'Publish is enabled although the gate holds it back');
+      const override = page.getByRole('checkbox', { name: /^Override the gate/ });
+      await override.check();
+      assert(!(await page.getByRole('button', { name: /^Publish to/ }).isDisabled()), 'the override leaves Publish disabled');
+      await override.uncheck();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${SHOTS}30-replay-before-publish.png`, fullPage: true });
+      assert(replay() === 1, 'replay --fail-on-change exits 0 with the draft edited');
+
+      // The sandbox answers "what would live do with this request?" beside the draft.
+      const live = (await get('/gateways/public/published')).items.map((p) => p.version).sort((a, b) => b - a)[0];
+      await go('/sandbox');
+      await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/api/orders');
+      for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
+      const upstreamFor = async (target) => {
+        await choose(page, 'Target', target);
+        await page.getByRole('button', { name: /^Send/ }).click();
+        const result = page.getByTestId('sandbox-result');
+        await result.waitFor();
+        // The result of this send, not of the one before.
+        await page.getByRole('button', { name: /^Send/ }).and(page.locator(':not([data-loading])')).waitFor();
+        return result.getByText(/^→ upstream/).innerText();
+      };
+      assert((await upstreamFor(`Live (version ${live})`)).includes('api'), 'live does not send /api/orders to api');
+      await page.getByTestId('sandbox-ran-against').getByText(`live (version ${live})`).waitFor();
+      await page.screenshot({ path: `${SHOTS}31-sandbox-live.png`, fullPage: true });
+      assert((await upstreamFor('Draft')).includes('web-v2'), 'the draft does not send /api/orders to web-v2');
+      assert(!(await page.getByTestId('sandbox-ran-against').isVisible()), 'a draft result says it ran against a version');
+
+      // Undone: nothing changes any more.
+      const now = { api: await get('/routes/shop-api'), web: await get('/routes/web'), gw: await get('/gateways/public') };
+      await put('/routes/shop-api', { ...before.api, version: now.api.version });
+      await put('/routes/web', { ...before.web, version: now.web.version });
+      await put('/gateways/public', { ...before.gw, version: now.gw.version });
+      assert(replay() === 0, 'replay --fail-on-change exits 1 after the edit is undone');
+      await go('/publish');
+      await page.getByTestId('replay-summary').getByText(/^0 of \d+ recent requests would change$/).waitFor({ timeout: 60_000 });
+    } finally {
+      own.kill('SIGTERM');
+      // The other flows publish without a gate.
+      const cur = JSON.parse((await api('GET', '/gateways/public')).body);
+      delete cur.publishGate;
+      await api('PUT', '/gateways/public', cur);
+      await api('POST', '/gateways/public/publish', { force: true, overrideGate: true });
+    }
   },
 };
 

@@ -35,6 +35,7 @@ func main() {
 	nackNode := flag.String("nack-node", "", "if set, also join as this node and NACK every route configuration")
 	nackError := flag.String("nack-error", "invalid route configuration", "error_detail message of the NACKs of -nack-node")
 	bootstrap := flag.String("bootstrap", "", "Envoy bootstrap to take the ADS address, gateway and TLS credentials from")
+	printListeners := flag.Bool("print-listeners", false, "once the gateway's listeners serve, print where: \"adsproxy: listener NAME on HOST:PORT\"")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -60,6 +61,24 @@ func main() {
 	}
 	defer dp.Close()
 	fmt.Println("adsproxy: simulated Envoy", *node, "connected for gateway", *gateway)
+	if *printListeners {
+		// Requests go through the proxy only once it serves its listeners.
+		st, err := dp.WaitFor(ctx, func(st sim.Status) bool {
+			for name := range st.Listeners {
+				if !st.Ready[name] {
+					return false
+				}
+			}
+			return len(st.Listeners) > 0 && len(st.Warming) == 0
+		})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "adsproxy: no listener: %v\n", err)
+			os.Exit(1)
+		}
+		for name, addr := range st.Listeners {
+			fmt.Println("adsproxy: listener", name, "on", addr)
+		}
+	}
 	if *nackNode == "" {
 		<-ctx.Done()
 		return

@@ -14,6 +14,7 @@ import { keys, useGateways, useProxies, usePublished, usePublishedVersion, useRo
 import { draftWorkspace, workspaceChanges, type ObjectChange } from '../lib/workspaceDiff';
 import type { ProxyStatus } from '../lib/model';
 import { DiffView } from '../components/DiffView';
+import { TrafficChange, type PublishCheck } from '../components/TrafficChange';
 import { TestResults, useRunTests } from './RouteTests';
 
 const CHANGE_COLOR: Record<string, string> = { added: 'green', removed: 'red', changed: 'blue' };
@@ -32,7 +33,15 @@ interface PublishResult {
 }
 
 /** Asks before publishing, listing what goes live. */
-function confirmPublish(gateway: string, liveVersion: number | undefined, changes: ObjectChange[], force: boolean, onConfirm: () => void) {
+function confirmPublish(
+  gateway: string,
+  liveVersion: number | undefined,
+  changes: ObjectChange[],
+  force: boolean,
+  overrideGate: boolean,
+  summary: string | undefined,
+  onConfirm: () => void,
+) {
   modals.openConfirmModal({
     title: `Publish to ${gateway}?`,
     children: (
@@ -51,7 +60,9 @@ function confirmPublish(gateway: string, liveVersion: number | undefined, change
             ))}
           </Stack>
         </ScrollArea.Autosize>
+        {summary && <Text size="sm" fw={600}>{summary}.</Text>}
         {force && <Alert color="orange" p="xs">Route tests are skipped for this publish.</Alert>}
+        {overrideGate && <Alert color="red" p="xs">The publish gate is overridden for this publish; the audit log records it.</Alert>}
       </Stack>
     ),
     labels: { confirm: 'Publish', cancel: 'Cancel' },
@@ -72,6 +83,7 @@ export default function Publish() {
   // Where proxies reach this server's ADS, for the hint below (servers without GET /server leave it out).
   const server = useQuery({ queryKey: ['server'], queryFn: () => get<ServerInfo>('/server'), retry: false, staleTime: Infinity });
   const [force, setForce] = useState(false);
+  const [overrideGate, setOverrideGate] = useState(false);
 
   const live = published.data?.[0];
   const liveVersion = usePublishedVersion(gateway, live?.version);
@@ -89,11 +101,26 @@ export default function Publish() {
     return workspaceChanges(liveVersion.data?.workspace ?? {}, draft);
   }, [gateway, live, liveVersion.data, gws.data, routes.data, ups.data, secrets.data]);
 
+  // The draft as its objects' versions: the replay below runs again when it moves.
+  const draftVersion = useMemo(
+    () => [gws.data, routes.data, ups.data].map((l) => l?.items.map((o) => `${o.name}@${o.version}`).join(',')).join('|'),
+    [gws.data, routes.data, ups.data],
+  );
+  const check = useQuery({
+    queryKey: ['gateways', gateway ?? '', 'publish-check', live?.version ?? 0, draftVersion],
+    queryFn: () => post<PublishCheck>(`/gateways/${seg(gateway!)}/publish/check`, {}),
+    enabled: !!gateway && published.isSuccess && !!gws.data && !!routes.data && !!ups.data,
+    staleTime: Infinity,
+    retry: false,
+  });
+
   const publish = useMutation({
-    mutationFn: () => post<PublishResult>(`/gateways/${seg(gateway!)}/publish`, force ? { force: true } : {}),
+    mutationFn: () =>
+      post<PublishResult>(`/gateways/${seg(gateway!)}/publish`, { ...(force ? { force: true } : {}), ...(overrideGate ? { overrideGate: true } : {}) }),
     onSuccess: (res) => {
-      // Skipping the tests is a choice for one publish, never a standing setting.
+      // Skipping the tests or the gate is a choice for one publish, never a standing setting.
       setForce(false);
+      setOverrideGate(false);
       if (res.unchanged) {
         notifications.show({ color: 'gray', title: 'Nothing to publish', message: `The draft is the same as version ${res.version}, which stays live.` });
         qc.invalidateQueries({ queryKey: keys.published(gateway!) });
@@ -129,6 +156,7 @@ export default function Publish() {
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
   // Only when the comparison is complete: a draft still loading is not "unchanged".
   const nothingToPublish = !!live && changes !== null && changes.length === 0;
+  const gateBlocks = !!check.data?.verdict.blocked && !check.isFetching;
   const loading = published.isPending || liveVersion.isLoading || draftQueries.some((q) => q.isPending);
   const failure = published.error ?? liveVersion.error ?? draftQueries.find((q) => q.error)?.error;
 
@@ -164,8 +192,23 @@ export default function Publish() {
       </Card>
 
       <Card withBorder>
+        <Text fw={600} mb="xs">2. What the recent traffic would see</Text>
+        <TrafficChange
+          check={check.data}
+          pending={check.isFetching}
+          error={check.error}
+          window={check.data?.window}
+          live={live?.version}
+          isAdmin={me.role === 'admin'}
+          override={overrideGate}
+          onOverride={setOverrideGate}
+          onRerun={() => void check.refetch()}
+        />
+      </Card>
+
+      <Card withBorder>
         <Group justify="space-between" mb="xs">
-          <Text fw={600}>2. Route tests</Text>
+          <Text fw={600}>3. Route tests</Text>
           <Button size="xs" variant="light" onClick={() => tests.mutate(gateway)} loading={tests.isPending}>Run tests</Button>
         </Group>
         <Text size="sm" c="dimmed">Publishing runs them too and stops if one fails.</Text>
@@ -174,13 +217,15 @@ export default function Publish() {
       </Card>
 
       <Card withBorder>
-        <Text fw={600} mb="xs">3. Push</Text>
+        <Text fw={600} mb="xs">4. Push</Text>
         <Group>
           <Button
             leftSection={<IconCloudUpload size={16} />}
-            disabled={!canEdit || nothingToPublish}
+            disabled={!canEdit || nothingToPublish || (gateBlocks && !overrideGate)}
             loading={publish.isPending}
-            onClick={() => changes && confirmPublish(gateway, live?.version, changes, force, () => publish.mutate())}
+            onClick={() =>
+              changes && confirmPublish(gateway, live?.version, changes, force, overrideGate, check.data?.report?.summary, () => publish.mutate())
+            }
           >
             Publish to {gateway}
           </Button>
@@ -188,6 +233,11 @@ export default function Publish() {
             <Checkbox label="Skip route tests (admin)" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} />
           )}
         </Group>
+        {gateBlocks && !overrideGate && !nothingToPublish && (
+          <Text size="sm" c="red" mt="xs" data-testid="gate-blocks">
+            The publish gate holds this publish back (see 2){me.role === 'admin' ? ': override it there to publish anyway.' : '.'}
+          </Text>
+        )}
         {nothingToPublish && (
           <Text size="sm" c="dimmed" mt="xs" data-testid="nothing-to-publish">
             Nothing to publish: the draft is the same as version {live?.version}, which is live.
@@ -206,7 +256,7 @@ export default function Publish() {
 
       <Card withBorder>
         <Group justify="space-between" mb="xs">
-          <Text fw={600}>4. Proxies</Text>
+          <Text fw={600}>5. Proxies</Text>
           {watching && <Badge variant="dot">watching</Badge>}
         </Group>
         {proxies.isPending && <DelayedLoader />}
