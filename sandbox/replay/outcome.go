@@ -250,6 +250,11 @@ func (v *version) evaluate(rr rules.Request, authority string, in headerSet, pr 
 		return o
 	}
 	resp.mutate(routeResp)
+	// Envoy types a local reply's body as text/plain unless the answer
+	// says otherwise (envoy-semantics: direct responses).
+	if o.body != "" && resp["content-type"] == nil {
+		resp["content-type"] = []string{"text/plain"}
+	}
 	o.resp = diff(pr.set, resp, nil)
 	return o
 }
@@ -328,10 +333,10 @@ func (o *outcome) fromDecision(d *sim.Decision, in headerSet, pr probe, share fl
 }
 
 // ignoreLocalReplyHeader leaves out what Envoy puts on every local reply
-// and the outcome reports elsewhere (status, redirect) or the rules do not
-// decide (the length and type of the body).
+// and the outcome reports elsewhere (status, redirect, the body and so its
+// length). The body's type is compared: a rule may set it.
 func ignoreLocalReplyHeader(name string) bool {
-	return name == ":status" || name == "location" || name == "content-length" || name == "content-type"
+	return name == ":status" || name == "location" || name == "content-length"
 }
 
 func simHeaders(hs sim.Headers) headerSet {
@@ -377,7 +382,9 @@ func classify(before, after *outcome) uint16 {
 	if bf && af && !sameRewrites(before.forward, after.forward) || before.redirect != "" && after.redirect != "" && before.redirect != after.redirect {
 		c |= bit(replay.ClassRewriteChanged)
 	}
-	if !before.resp.equal(after.resp) || bf && af && !sameHeaderEdits(before.forward, after.forward) {
+	// Like the body below, the gateway's answer headers are compared where
+	// the request is not now answered 404 or redirected, which says so.
+	if !now404 && !nowRedirect && !before.resp.equal(after.resp) || bf && af && !sameHeaderEdits(before.forward, after.forward) {
 		c |= bit(replay.ClassHeadersChanged)
 	}
 	if before.status != after.status && !now404 && !nowRedirect {

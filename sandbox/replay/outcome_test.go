@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,5 +102,35 @@ func TestFidelityAlarm(t *testing.T) {
 	}
 	if o := rep.Fidelity.Alarms[0].Request.Origin; o != "line 1" {
 		t.Errorf("alarm request origin %q", o)
+	}
+}
+
+// A mock response or default answer that sets its own content-type and
+// other headers: the evaluator and the simulated Envoy agree on them, so
+// no fidelity alarm is raised where there is no disagreement.
+func TestLocalReplyHeadersAgree(t *testing.T) {
+	ws := loadYAML(t, "live.yaml")
+	for i := range ws.Routes {
+		if r := &ws.Routes[i]; r.Then.Respond != nil {
+			r.Then.Respond.Headers = map[string]string{"content-type": "application/json", "x-mock": "1"}
+		}
+	}
+	ws.Gateways[0].DefaultResponse.Headers = map[string]string{"Content-Type": "text/html"}
+	v, err := prepare(replay.Ref{Draft: true}, 0, ws, "shop", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []Request
+	for i, target := range []string{"/healthz", "/nowhere-at-all", "/"} {
+		for _, host := range []string{"shop.example.com", "unknown.example.com"} {
+			reqs = append(reqs, Request{Method: "GET", Scheme: "http", Authority: host, Target: target, Origin: fmt.Sprintf("line %d", i+1)})
+		}
+	}
+	rep, err := run(context.Background(), v, v, reqs, options{examples: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Fidelity.Requests != 0 {
+		t.Errorf("%d alarms: %+v", rep.Fidelity.Requests, rep.Fidelity.Alarms)
 	}
 }
