@@ -101,10 +101,17 @@ func readWindow(p *model.Problems, v url.Values) time.Duration {
 func readLogQuery(r *http.Request, now time.Time) (accesslog.Query, bool, error) {
 	v := r.URL.Query()
 	var p model.Problems
-	knownParams(&p, v, "rule", "status", "host", "path", "since", "until", "limit", "cursor", "follow", "sandbox")
+	knownParams(&p, v, "rule", "status", "host", "path", "since", "until", "limit", "cursor", "follow", "after", "sandbox")
 	q := accesslog.Query{Rule: v.Get("rule"), Host: v.Get("host"), PathPrefix: v.Get("path")}
 	q.Gateway, _ = logKey(&p, v, chi.URLParam(r, "name"))
 	follow := readFlag(&p, v, "follow")
+	if a := v.Get("after"); a != "" {
+		if n, err := strconv.ParseInt(a, 10, 64); err != nil || n < 0 {
+			p.Add("after", "want an entry id")
+		} else if !follow {
+			p.Add("after", "only with follow=true")
+		}
+	}
 	if len(q.Rule) > model.MaxNameLen {
 		p.Add("rule", "at most %d bytes", model.MaxNameLen)
 	}
@@ -237,7 +244,10 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 // followLogs streams entries as server-sent events ("entry" events whose
 // id is the entry's, so a client that reconnects with Last-Event-ID
 // misses nothing still stored). It starts after the newest stored entry,
-// or after Last-Event-ID; since/until and cursor do not apply.
+// or after the entry "after" names (the newest of a listing the client
+// shows, so nothing falls between the listing and the stream), or after
+// Last-Event-ID, which a reconnecting browser sends; since/until and
+// cursor do not apply.
 func (s *server) followLogs(w http.ResponseWriter, r *http.Request, q accesslog.Query) {
 	if n := followers.Add(1); n > maxFollowers {
 		followers.Add(-1)
@@ -257,6 +267,9 @@ func (s *server) followLogs(w http.ResponseWriter, r *http.Request, q accesslog.
 			s.writeError(w, r, model.Errorf(model.EINVALID, "Last-Event-ID: want an entry id"))
 			return
 		}
+		after = min(id, after)
+	} else if a := r.URL.Query().Get("after"); a != "" {
+		id, _ := strconv.ParseInt(a, 10, 64) // checked by readLogQuery
 		after = min(id, after)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), followFor)

@@ -1191,6 +1191,8 @@ export interface paths {
                     cursor?: string;
                     /** @description stream new entries as server-sent events */
                     follow?: boolean;
+                    /** @description with follow=true: start after this entry (the newest of the listing shown), so none falls between the listing and the stream; Last-Event-ID, when sent, takes precedence */
+                    after?: number;
                     /** @description the requests of the gateway's sandbox instead */
                     sandbox?: boolean;
                 };

@@ -165,9 +165,15 @@ export function useLogPages(gateway: string | undefined, filters: LogFilters, si
   });
 }
 
-/** The URL of the live stream of entries passing the filters (server-sent events). */
-export function followUrl(gateway: string, filters: LogFilters): string {
-  return `${API_BASE}/gateways/${seg(gateway)}/logs?${logQuery(filters, 0, true)}`;
+/**
+ * The URL of the live stream of entries passing the filters (server-sent
+ * events), starting after entry `after` (the newest listed) so that none
+ * falls between the listing and the stream.
+ */
+export function followUrl(gateway: string, filters: LogFilters, after?: number): string {
+  const q = logQuery(filters, 0, true);
+  if (after !== undefined) q.set('after', String(after));
+  return `${API_BASE}/gateways/${seg(gateway)}/logs?${q}`;
 }
 
 /** A logged request explained against the version that served it. */

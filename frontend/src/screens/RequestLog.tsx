@@ -112,10 +112,16 @@ function LogList({ gateway, filters, follow, onOpen }: { gateway: string; filter
   const [live, setLive] = useState<LogEntry[]>([]);
   const [streamDown, setStreamDown] = useState(false);
 
+  // The stream opens once the first page is in, after its newest entry
+  // (none when the listing is empty: then from what arrives next).
+  const firstPage = pages.data?.pages[0];
+  const newestListed = firstPage ? (firstPage.items[0]?.id ?? null) : undefined;
   useEffect(() => {
-    if (!follow) return;
+    if (!follow || newestListed === undefined) return;
+    // A resumed stream sends again what came since the listing.
+    setLive([]);
     // EventSource resumes by itself after a drop, with Last-Event-ID.
-    const es = new EventSource(followUrl(gateway, filters));
+    const es = new EventSource(followUrl(gateway, filters, newestListed ?? undefined));
     let buffered: LogEntry[] = [];
     es.addEventListener('entry', (ev) => {
       const e = JSON.parse((ev as MessageEvent<string>).data) as LogEntry;
@@ -135,7 +141,7 @@ function LogList({ gateway, filters, follow, onOpen }: { gateway: string; filter
       es.close();
       window.clearInterval(flush);
     };
-  }, [gateway, filters, follow]);
+  }, [gateway, filters, follow, newestListed]);
 
   const listed = useMemo(() => pages.data?.pages.flatMap((p) => p.items) ?? [], [pages.data]);
   const rows = useMemo(() => mergeRows(live, listed), [live, listed]);
@@ -184,7 +190,10 @@ function LogList({ gateway, filters, follow, onOpen }: { gateway: string; filter
                 <div role="cell"><Badge size="sm" variant="light" color={statusColor(e.status)}>{e.status || '—'}</Badge></div>
                 <div role="cell" className="ellipsis">{e.method}</div>
                 <div role="cell" className="ellipsis" title={e.host}>{e.host}</div>
-                <div role="cell" className="mono ellipsis" title={e.path}>{e.path}</div>
+                <div role="cell" className="mono ellipsis" title={e.originalPath ? `${e.path} (rewritten from ${e.originalPath})` : e.path}>
+                  {e.path}
+                  {e.originalPath && <Text span c="dimmed" size="xs" ml={4}>← {e.originalPath}</Text>}
+                </div>
                 <div role="cell" className="ellipsis">{e.rule ? e.rule : <Text span c="dimmed" size="sm">no rule</Text>}</div>
                 <div role="cell" className="ellipsis">{versionLabel(e.version)}</div>
                 <div role="cell" style={{ textAlign: 'right' }}>{(e.durationMs ?? 0).toFixed(1)} ms</div>
