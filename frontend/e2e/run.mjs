@@ -1369,18 +1369,21 @@ const flows = {
     // The dashboard: the log, newest first, with rule and version.
     await go('/logs?gateway=public&window=15m');
     const scroller = page.getByTestId('log-scroller');
-    await scroller.locator(`[data-entry="${ok.id}"]`).waitFor();
+    await scroller.locator('[data-entry]').first().waitFor();
+    const count = Number(await page.getByTestId('log-count').getAttribute('data-count'));
+    assert(count >= list.length, `the request log lists ${count} requests, want at least ${list.length}`);
+    // Live: a request sent now appears on top without a reload.
+    await sendAll([['shop.example.com', '/healthz?live=1']], 1);
+    const liveRow = scroller.locator('[data-entry]').first();
+    await liveRow.filter({ hasText: '/healthz?live=1' }).waitFor();
+    assert((await liveRow.innerText()).includes('healthz') && (await liveRow.innerText()).includes(`v${version}`), `live row: ${await liveRow.innerText()}`);
+    await shot('30-request-log');
+
+    // Filters: 404s only; the 404 is there with no rule and its version.
+    await choose(page, 'Filter by status', '404');
     const row = scroller.locator(`[data-entry="${miss.id}"]`);
     await row.waitFor();
     assert((await row.innerText()).includes('no rule') && (await row.innerText()).includes(`v${version}`), `404 row: ${await row.innerText()}`);
-    // Live: a request sent now appears without a reload.
-    await sendAll([['shop.example.com', '/healthz?live=1']], 1);
-    await scroller.locator('[data-entry]').filter({ hasText: '/healthz?live=1' }).waitFor();
-    await shot('30-request-log');
-
-    // Filters: 404s only.
-    await choose(page, 'Filter by status', '404');
-    await scroller.locator('[data-entry]').first().waitFor();
     const shown = await scroller.locator('[data-entry]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')));
     assert(shown.length >= 5 && shown.every((s) => s === '404'), `status filter shows ${shown}`);
 
@@ -1393,7 +1396,7 @@ const flows = {
     assert((await near.innerText()).includes('Near miss') && (await near.innerText()).includes('host == "shop.example.com"'),
       `near miss: ${await near.innerText()}`);
     assert((await drawer.innerText()).includes(`Explained against v${version}`), 'the explanation names the version that served the request');
-    await shotOf(drawer.locator('.mantine-Drawer-content'), '31-explained-404').catch(async () => shot('31-explained-404'));
+    await drawer.locator('.mantine-Drawer-content').screenshot({ path: `${SHOTS}31-explained-404.png` });
     await page.keyboard.press('Escape');
 
     // The overview: the busiest rule is healthz; rules without traffic are listed.

@@ -50,6 +50,11 @@ describe('mergeRows', () => {
     const live = [entry(7), entry(6), entry(5)];
     expect(mergeRows(live, listed).map((e) => e.id)).toEqual([7, 6, 5, 4]);
   });
+  it('keeps a slow request that is both listed and streamed where the listing has it', () => {
+    // 9 started before 5 but was stored after it: listed lower, streamed too.
+    const listed = [entry(5), entry(9), entry(4)];
+    expect(mergeRows([entry(10), entry(9)], listed).map((e) => e.id)).toEqual([10, 5, 9, 4]);
+  });
   it('keeps at most max rows, the newest', () => {
     expect(mergeRows([entry(9)], [entry(8), entry(7)], 2).map((e) => e.id)).toEqual([9, 8]);
   });

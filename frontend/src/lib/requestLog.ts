@@ -103,11 +103,17 @@ export const MAX_ROWS = 100_000;
 
 /**
  * The rows to show: entries that arrived live (newest first) above the
- * pages listed, without an entry twice, at most max of them.
+ * pages listed, without an entry twice, at most max of them. The listing
+ * is in order of start time and the stream in order of arrival, so a slow
+ * request may be in both: it shows once, where the listing has it.
  */
 export function mergeRows(live: LogEntry[], listed: LogEntry[], max = MAX_ROWS): LogEntry[] {
-  const newestListed = listed.length > 0 ? listed[0].id : 0;
-  const fresh = live.filter((e) => e.id > newestListed);
+  let fresh = live;
+  if (live.length > 0 && listed.length > 0) {
+    const ids = new Set(live.map((e) => e.id));
+    const dup = new Set(listed.filter((e) => ids.has(e.id)).map((e) => e.id));
+    if (dup.size > 0) fresh = live.filter((e) => !dup.has(e.id));
+  }
   const rows = fresh.length === 0 ? listed : fresh.concat(listed);
   return rows.length > max ? rows.slice(0, max) : rows;
 }
