@@ -111,7 +111,7 @@ func TestExplainCommand(t *testing.T) {
 	}{
 		"no gateway":       {[]string{"explain", "/"}, []string{"--gateway: required"}},
 		"no URL":           {[]string{"explain", "--gateway", "edge"}, []string{"URL: required"}},
-		"bad version":      {[]string{"explain", "--gateway", "edge", "--version", "latest", "/"}, []string{`--version: "latest": want live, draft or a published version`}},
+		"bad version":      {[]string{"explain", "--gateway", "edge", "--version", "latest", "/"}, []string{`--version: want live, draft or a published version such as v3, not "latest"`}},
 		"bad header":       {[]string{"explain", "--gateway", "edge", "/", "-H", "nocolon", "-H", "a b: c"}, []string{`-H[0]: "nocolon": want 'name: value'`, "-H: "}},
 		"bad method":       {[]string{"explain", "--gateway", "edge", "GE T", "/"}, []string{"METHOD: "}},
 		"all at once":      {[]string{"explain", "-o", "yaml", "--version", "x"}, []string{"--gateway: required", "-o:", "--version:", "URL: required"}},

@@ -9,12 +9,11 @@ package ruleset
 import (
 	"container/list"
 	"context"
-	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/replay"
 	"github.com/routedeck/routedeck/backend/rules"
 	"github.com/routedeck/routedeck/backend/store"
 )
@@ -36,19 +35,13 @@ var (
 func Published(n int64) Version { return Version{n: n} }
 
 // ParseVersion reads "live", "draft" or a published version "vN" (or
-// "N"), as users write them.
+// "N"), as users write them everywhere a version is named (replay.ParseRef).
 func ParseVersion(s string) (Version, error) {
-	switch s {
-	case "live":
-		return Live, nil
-	case "draft":
-		return Draft, nil
+	ref, err := replay.ParseRef(s)
+	if err != nil {
+		return Version{}, err
 	}
-	n, err := strconv.ParseInt(strings.TrimPrefix(s, "v"), 10, 64)
-	if err != nil || n < 1 || strings.HasPrefix(s, "+") || strings.HasPrefix(s, "v+") {
-		return Version{}, fmt.Errorf("%q: want live, draft or a published version such as v3", clip(s))
-	}
-	return Published(n), nil
+	return Version{draft: ref.Draft, n: ref.Version}, nil
 }
 
 // String is the version as ParseVersion reads it.
@@ -258,12 +251,4 @@ func (l *Loader) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lru.Len()
-}
-
-// clip shortens what a user typed for a message.
-func clip(s string) string {
-	if r := []rune(s); len(r) > 40 {
-		return string(r[:40]) + "…"
-	}
-	return s
 }

@@ -178,14 +178,14 @@ func TestParseVersion(t *testing.T) {
 		"negative":    {in: "-1", err: true},
 		"plus":        {in: "v+1", err: true},
 		"latest":      {in: "latest", err: true},
-		"Live":        {in: "Live", err: true},
+		"Live":        {in: "Live", want: "live"},
 		"overflow":    {in: "v99999999999999999999", err: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			v, err := ruleset.ParseVersion(tc.in)
 			if tc.err {
-				if err == nil || !strings.Contains(err.Error(), "want live, draft or a published version") {
+				if err == nil || !strings.Contains(err.Error(), "want live, draft or a published version such as v3") {
 					t.Fatalf("ParseVersion(%q) = %v, %v; want an error", tc.in, v, err)
 				}
 				return
