@@ -101,6 +101,7 @@ password=$(sed -n 's/.*created user "admin" with password \([^ ]*\).*/\1/p' "$wo
 # Flows that run routedeck's own commands find it here, from frontend/.
 bin_path=$(realpath "$bin")
 status=0
+bin_path=$(realpath "$bin")
 (
 	cd frontend
 	ROUTEDECK_URL="http://127.0.0.1:$http_port" ROUTEDECK_ADMIN_PASSWORD="$password" \

@@ -112,6 +112,7 @@ running server (--server, --token) or open the data directory directly.`,
 		newRestoreCmd(o),
 		newReplayCmd(o),
 		newAlertsCmd(o),
+		newExplainCmd(o),
 	)
 	return root
 }

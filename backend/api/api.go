@@ -20,6 +20,7 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/publishgate"
 	"github.com/routedeck/routedeck/backend/routetest"
+	"github.com/routedeck/routedeck/backend/ruleset"
 	"github.com/routedeck/routedeck/backend/store"
 )
 
@@ -141,6 +142,9 @@ type server struct {
 	// drafts keeps what is derived from each gateway's draft (compiled
 	// rules, lint) until the draft changes.
 	drafts draftCache
+	// versions keeps the compiled rules of draft and published versions
+	// for the explanations.
+	versions *ruleset.Loader
 	// translators find the draft warnings of writes.
 	translators draftTranslators
 	// lint keeps each gateway's lint report until a change touches it.
@@ -167,6 +171,7 @@ func NewHandler(deps Deps) http.Handler {
 	s.Timeouts = s.Timeouts.orDefault()
 	s.authn = &auth.Authenticator{Lookup: deps.Store, Fail: s.writeError}
 	s.lint = lint.New(deps.Store)
+	s.versions = ruleset.NewLoader(draftSource{s}, ruleset.DefaultCacheSize)
 	need := s.authn.Require
 
 	r := chi.NewRouter()
@@ -227,6 +232,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleAdmin), long).Post("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
 						r.With(need(auth.RoleViewer)).Get("/logs", s.logs)
+						r.With(need(auth.RoleViewer)).Get("/logs/{id}/explain", s.explainLogEntry)
 						r.With(need(auth.RoleViewer)).Get("/traffic", s.traffic)
 						// A replay changes nothing; it reads what a viewer
 						// may read (the request log and the versions).
@@ -237,6 +243,8 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleEditor), long).Put("/local", s.startLocalGateway)
 						r.With(need(auth.RoleEditor)).Delete("/local", s.stopLocalGateway)
 						r.With(need(auth.RoleEditor), long).Post("/local/traffic", s.localTraffic)
+						r.With(need(auth.RoleViewer)).Get("/traffic/series", s.trafficSeries)
+						r.With(need(auth.RoleViewer)).Post("/explain", s.explainVersion)
 						r.With(need(auth.RoleViewer)).Get("/export/openapi", s.exportOpenAPI)
 					case kindUpstream.kind:
 						r.With(need(auth.RoleViewer)).Get("/endpoints", s.endpoints)

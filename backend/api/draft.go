@@ -5,14 +5,13 @@ import (
 	"sync"
 
 	"github.com/routedeck/routedeck/backend/model"
-	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/store"
 )
 
-// draftCache keeps what the API derives from a gateway's draft (the
-// workspace read from the store, its compiled rules) for
-// the draft generation it was derived from. Loading and compiling
-// thousands of routes costs milliseconds to seconds, and /evaluate and
-// the routes list ask far more often than the draft changes. Only the
+// draftCache keeps the gateways' draft workspaces as read from the store
+// for the draft generation they were read at. Loading thousands of routes
+// costs milliseconds, and /evaluate and the routes list ask far more often
+// than the draft changes (the compiled rules are kept by ruleset.Loader). Only the
 // newest generation is kept, one entry per gateway that exists.
 type draftCache struct {
 	mu  sync.Mutex
@@ -24,8 +23,7 @@ type draftCache struct {
 // computed once, by the first caller; the others wait for it rather than
 // repeat the work.
 type draftEntry struct {
-	ws   derived[model.Workspace]
-	prog derived[*rules.Program]
+	ws derived[model.Workspace]
 }
 
 // derived is a value computed on first use. A failure is not kept: the
@@ -99,15 +97,22 @@ func (s *server) gatewayDraft(ctx context.Context, gateway string) (*draftEntry,
 	return e, ws, gen, nil
 }
 
-// gatewayProgram is the gateway's draft rules compiled for evaluation,
-// once per draft generation, and that generation.
-func (s *server) gatewayProgram(ctx context.Context, gateway string) (*rules.Program, int64, error) {
-	e, ws, gen, err := s.gatewayDraft(ctx, gateway)
-	if err != nil {
-		return nil, 0, err
-	}
-	// The workspace is shared and never changed, which Compile needs of
-	// the routes it keeps.
-	prog, err := e.prog.get(func() (*rules.Program, error) { return rules.Compile(ws.Routes, gateway), nil })
-	return prog, gen, err
+// draftSource gives the version loader (ruleset.Loader) the draft
+// workspaces this cache already holds, so the draft is read once per
+// generation whoever asks.
+type draftSource struct {
+	*server
+}
+
+func (d draftSource) Draft(ctx context.Context, gateway string) (model.Workspace, int64, error) {
+	_, ws, gen, err := d.gatewayDraft(ctx, gateway)
+	return ws, gen, err
+}
+
+func (d draftSource) LatestVersion(ctx context.Context, gateway string) (int64, error) {
+	return d.Store.LatestVersion(ctx, gateway)
+}
+
+func (d draftSource) GetPublished(ctx context.Context, gateway string, n int64) (store.Published, error) {
+	return d.Store.GetPublished(ctx, gateway, n)
 }

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/ruleset"
 )
 
 // evaluateRequest is the body of POST /evaluate.
@@ -38,6 +40,8 @@ type resultFields rules.Result
 // with ?trace=full one page of the full trace.
 type evaluateReply struct {
 	resultFields
+	// Version is the version whose rules answered: draft or vN.
+	Version string `json:"version"`
 	// Rule is null when no rule matched (shadows resultFields.Rule).
 	Rule       *string           `json:"rule"`
 	Winner     *rules.RuleTrace  `json:"winner"`
@@ -64,16 +68,48 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 	if req.Gateway == "" {
 		p.Add("gateway", "required")
 	}
-	if req.Request.URL == "" {
+	checkEvalRequest(&p, req.Request)
+	opts := readTraceOptions(&p, r.URL.Query())
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rs, err := s.versions.Load(r.Context(), req.Gateway, ruleset.Draft)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reply, err := s.explainRules(rs, ruleset.Draft, req.Request, opts, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeCompact(w, reply)
+}
+
+// checkEvalRequest checks a request to evaluate, with paths under
+// "request".
+func checkEvalRequest(p *model.Problems, req rules.Request) {
+	if req.URL == "" {
 		p.Add("request.url", "required: a URL or a request target such as /v1/cart?x=1")
 	}
-	p.Merge("request", req.Request.Validate())
-	full, from, limit := false, 0, evalTracePage
-	q := r.URL.Query()
+	p.Merge("request", req.Validate())
+}
+
+// traceOptions are the query parameters of an explanation: the summary,
+// or with trace=full (or a cursor) one page of the full trace.
+type traceOptions struct {
+	full   bool
+	limit  int
+	cursor string
+}
+
+func readTraceOptions(p *model.Problems, q url.Values) traceOptions {
+	o := traceOptions{limit: evalTracePage, cursor: q.Get("cursor")}
 	switch t := q.Get("trace"); t {
 	case "":
 	case "full":
-		full = true
+		o.full = true
 	default:
 		p.Add("trace", "must be full (or absent for the summary)")
 	}
@@ -82,66 +118,69 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 		if err != nil || n < 1 || n > evalTracePageLimit {
 			p.Add("limit", "must be a number from 1 to %d", evalTracePageLimit)
 		}
-		limit = n
+		o.limit = n
 	}
-	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	prog, gen, err := s.gatewayProgram(r.Context(), req.Gateway)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if c := q.Get("cursor"); c != "" {
-		if from, err = readTraceCursor(c, gen, req); err != nil {
-			s.writeError(w, r, err)
-			return
+	return o
+}
+
+// explainRules is how rs treats req, as /evaluate answers. asked is the
+// version as the client named it (live, not the number it resolved to),
+// and subject what the trace cursor is bound to besides: the request and
+// whatever else decides the trace.
+func (s *server) explainRules(rs *ruleset.Rules, asked ruleset.Version, req rules.Request, o traceOptions, subject any) (evaluateReply, error) {
+	from, full := 0, o.full
+	if o.cursor != "" {
+		var err error
+		if from, err = readTraceCursor(o.cursor, rs.Stamp(), subject, asked); err != nil {
+			return evaluateReply{}, err
 		}
 		full = true
 	}
-
-	ex := prog.Explain(req.Request, rules.ExplainOptions{Before: evalBefore, NearMisses: evalNearMisses})
-	reply := evaluateReply{resultFields: resultFields(ex.Result), Winner: ex.Winner, Tried: ex.Tried,
-		Before: ex.Before, NearMisses: ex.NearMisses}
+	ex := rs.Program.Explain(req, rules.ExplainOptions{Before: evalBefore, NearMisses: evalNearMisses})
+	reply := evaluateReply{resultFields: resultFields(ex.Result), Version: rs.Version.String(), Winner: ex.Winner,
+		Tried: ex.Tried, Before: ex.Before, NearMisses: ex.NearMisses}
 	reply.Action = redactAction(ex.Result.Action, s.Fingerprinter)
 	if ex.Result.Rule != "" {
 		reply.Rule = &ex.Result.Rule
 	}
 	if full {
-		page, next := prog.TracePage(req.Request, from, limit)
+		page, next := rs.Program.TracePage(req, from, o.limit)
 		reply.Trace = page
 		if next >= 0 {
-			reply.TraceNext = traceCursor(gen, next, req)
+			reply.TraceNext = traceCursor(rs.Stamp(), next, subject)
 		}
 	}
-	// Compact, unlike writeJSON: this is the API's busiest answer, and
-	// indenting it cost a third of its time.
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(reply)
+	return reply, nil
 }
 
-// A trace cursor says where the next page starts, for which draft
-// generation and which request: a page of another draft or request would
-// not continue the one before it.
-func traceCursor(gen int64, next int, req evaluateRequest) string {
+// writeCompact writes v without indenting, unlike writeJSON: explanations
+// are the API's busiest answers, and indenting cost a third of their time.
+func writeCompact(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// A trace cursor says where the next page starts, for which rules (see
+// ruleset.Rules.Stamp) and which subject: a page of other rules or of
+// another request would not continue the one before it.
+func traceCursor(stamp int64, next int, subject any) string {
 	var b [24]byte
-	binary.BigEndian.PutUint64(b[0:], uint64(gen))
+	binary.BigEndian.PutUint64(b[0:], uint64(stamp))
 	binary.BigEndian.PutUint64(b[8:], uint64(next))
-	copy(b[16:], requestDigest(req))
+	copy(b[16:], subjectDigest(subject))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func readTraceCursor(c string, gen int64, req evaluateRequest) (int, error) {
+func readTraceCursor(c string, stamp int64, subject any, asked ruleset.Version) (int, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) != 24 {
 		return 0, fieldError("cursor", "not a cursor this API gave out")
 	}
-	if int64(binary.BigEndian.Uint64(b[0:])) != gen {
-		return 0, model.Errorf(model.ECONFLICT, "the draft changed since this trace began: evaluate again without a cursor")
-	}
-	if string(b[16:]) != string(requestDigest(req)) {
+	if string(b[16:]) != string(subjectDigest(subject)) {
 		return 0, fieldError("cursor", "the cursor belongs to another request: send the same body as for the first page")
+	}
+	if int64(binary.BigEndian.Uint64(b[0:])) != stamp {
+		return 0, model.Errorf(model.ECONFLICT, "the %s changed since this trace began: ask again without a cursor", versionNoun(asked))
 	}
 	next := binary.BigEndian.Uint64(b[8:])
 	if next > 1<<31 {
@@ -150,11 +189,21 @@ func readTraceCursor(c string, gen int64, req evaluateRequest) (int, error) {
 	return int(next), nil
 }
 
-// requestDigest is 8 bytes of a hash of what decides the trace.
-func requestDigest(req evaluateRequest) []byte {
-	b, err := json.Marshal(req)
+func versionNoun(v ruleset.Version) string {
+	switch v {
+	case ruleset.Draft:
+		return "draft"
+	case ruleset.Live:
+		return "live version"
+	}
+	return "version " + v.String()
+}
+
+// subjectDigest is 8 bytes of a hash of what decides the trace.
+func subjectDigest(subject any) []byte {
+	b, err := json.Marshal(subject)
 	if err != nil {
-		b = []byte(fmt.Sprint(req))
+		b = []byte(fmt.Sprint(subject))
 	}
 	sum := sha256.Sum256(b)
 	return sum[:8]

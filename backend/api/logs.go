@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,10 @@ type AccessLog interface {
 	// Changed is closed at the next commit of entries.
 	Changed() <-chan struct{}
 	Traffic(ctx context.Context, gateway string, since time.Time) ([]accesslog.RuleTraffic, error)
+	// Entry returns one entry of a gateway, ENOTFOUND if it is not kept.
+	Entry(ctx context.Context, gateway string, id int64) (accesslog.Entry, error)
+	// Series is a rule's traffic over time, one point per step.
+	Series(ctx context.Context, gateway, rule string, since, until time.Time, step time.Duration) ([]accesslog.Point, error)
 }
 
 // Bounds of the request log endpoints.
@@ -49,34 +54,64 @@ const (
 
 var followers atomic.Int64
 
-// logQueryParams are the parameters GET /gateways/{name}/logs knows.
-var logQueryParams = map[string]bool{"rule": true, "status": true, "host": true, "path": true, "since": true,
-	"until": true, "limit": true, "cursor": true, "follow": true, "sandbox": true}
+// knownParams adds a problem for every parameter of v not in known.
+func knownParams(p *model.Problems, v url.Values, known ...string) {
+	for k := range v {
+		if !slices.Contains(known, k) {
+			p.Add(k, "unknown parameter (known: %s)", strings.Join(known, ", "))
+		}
+	}
+}
+
+// readFlag reads a boolean parameter; absent is false.
+func readFlag(p *model.Problems, v url.Values, name string) bool {
+	switch v.Get(name) {
+	case "", "false", "0":
+		return false
+	case "true", "1":
+		return true
+	}
+	p.Add(name, "must be true or false")
+	return false
+}
+
+// logKey is the gateway key of the request log the parameters select:
+// the gateway's, or with sandbox=true its sandbox's.
+func logKey(p *model.Problems, v url.Values, gateway string) (key string, sandbox bool) {
+	if readFlag(p, v, "sandbox") {
+		return "sandbox/" + gateway, true
+	}
+	return gateway, false
+}
+
+// readWindow reads the window of the traffic endpoints; 1h by default.
+func readWindow(p *model.Problems, v url.Values) time.Duration {
+	ws := v.Get("window")
+	if ws == "" {
+		return time.Hour
+	}
+	d, err := time.ParseDuration(ws)
+	if err != nil || d < time.Minute || d > maxTrafficWindow {
+		p.Add("window", "want a duration from 1m to 720h")
+	}
+	return d
+}
 
 // readLogQuery reads the filters of a logs request, every problem at once.
 func readLogQuery(r *http.Request, now time.Time) (accesslog.Query, bool, error) {
 	v := r.URL.Query()
 	var p model.Problems
-	for k := range v {
-		if !logQueryParams[k] {
-			p.Add(k, "unknown parameter (known: rule, status, host, path, since, until, limit, cursor, follow, sandbox)")
+	knownParams(&p, v, "rule", "status", "host", "path", "since", "until", "limit", "cursor", "follow", "after", "sandbox")
+	q := accesslog.Query{Rule: v.Get("rule"), Host: v.Get("host"), PathPrefix: v.Get("path")}
+	q.Gateway, _ = logKey(&p, v, chi.URLParam(r, "name"))
+	follow := readFlag(&p, v, "follow")
+	if a := v.Get("after"); a != "" {
+		if n, err := strconv.ParseInt(a, 10, 64); err != nil || n < 0 {
+			p.Add("after", "want an entry id")
+		} else if !follow {
+			p.Add("after", "only with follow=true")
 		}
 	}
-	q := accesslog.Query{Gateway: chi.URLParam(r, "name"), Rule: v.Get("rule"), Host: v.Get("host"), PathPrefix: v.Get("path")}
-	flag := func(name string) bool {
-		switch v.Get(name) {
-		case "", "false", "0":
-			return false
-		case "true", "1":
-			return true
-		}
-		p.Add(name, "must be true or false")
-		return false
-	}
-	if flag("sandbox") {
-		q.Gateway = "sandbox/" + q.Gateway
-	}
-	follow := flag("follow")
 	if len(q.Rule) > model.MaxNameLen {
 		p.Add("rule", "at most %d bytes", model.MaxNameLen)
 	}
@@ -209,7 +244,10 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 // followLogs streams entries as server-sent events ("entry" events whose
 // id is the entry's, so a client that reconnects with Last-Event-ID
 // misses nothing still stored). It starts after the newest stored entry,
-// or after Last-Event-ID; since/until and cursor do not apply.
+// or after the entry "after" names (the newest of a listing the client
+// shows, so nothing falls between the listing and the stream), or after
+// Last-Event-ID, which a reconnecting browser sends; since/until and
+// cursor do not apply.
 func (s *server) followLogs(w http.ResponseWriter, r *http.Request, q accesslog.Query) {
 	if n := followers.Add(1); n > maxFollowers {
 		followers.Add(-1)
@@ -229,6 +267,9 @@ func (s *server) followLogs(w http.ResponseWriter, r *http.Request, q accesslog.
 			s.writeError(w, r, model.Errorf(model.EINVALID, "Last-Event-ID: want an entry id"))
 			return
 		}
+		after = min(id, after)
+	} else if a := r.URL.Query().Get("after"); a != "" {
+		id, _ := strconv.ParseInt(a, 10, 64) // checked by readLogQuery
 		after = min(id, after)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), followFor)
@@ -336,27 +377,9 @@ func (s *server) traffic(w http.ResponseWriter, r *http.Request) {
 	}
 	v := r.URL.Query()
 	var p model.Problems
-	for k := range v {
-		if k != "window" && k != "sandbox" {
-			p.Add(k, "unknown parameter (known: window, sandbox)")
-		}
-	}
-	key := name
-	switch v.Get("sandbox") {
-	case "", "false", "0":
-	case "true", "1":
-		key = "sandbox/" + name
-	default:
-		p.Add("sandbox", "must be true or false")
-	}
-	window := time.Hour
-	if ws := v.Get("window"); ws != "" {
-		d, err := time.ParseDuration(ws)
-		if err != nil || d < time.Minute || d > maxTrafficWindow {
-			p.Add("window", "want a duration from 1m to 720h")
-		}
-		window = d
-	}
+	knownParams(&p, v, "window", "sandbox")
+	key, _ := logKey(&p, v, name)
+	window := readWindow(&p, v)
 	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -411,4 +434,64 @@ func (s *server) traffic(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// TrafficSeries is the answer of GET /gateways/{name}/traffic/series.
+type TrafficSeries struct {
+	Rule   string            `json:"rule"`
+	Window string            `json:"window"`
+	Step   string            `json:"step"`
+	Points []accesslog.Point `json:"points"`
+}
+
+// maxSeriesPoints bounds one series; a longer window takes longer steps.
+const maxSeriesPoints = 1000
+
+// trafficSeries is one rule's traffic over a window, step by step, for
+// the route page's charts.
+func (s *server) trafficSeries(w http.ResponseWriter, r *http.Request) {
+	if s.AccessLog == nil {
+		s.writeError(w, r, notWired("the request log"))
+		return
+	}
+	name := chi.URLParam(r, "name")
+	v := r.URL.Query()
+	var p model.Problems
+	knownParams(&p, v, "rule", "window", "step", "sandbox")
+	rule := v.Get("rule")
+	switch {
+	case !v.Has("rule"):
+		p.Add("rule", "required: a rule name, or empty for the requests no rule matched")
+	case len(rule) > model.MaxNameLen:
+		p.Add("rule", "at most %d bytes", model.MaxNameLen)
+	}
+	key, _ := logKey(&p, v, name)
+	window := readWindow(&p, v)
+	// By default about 60 points, in whole minutes (the rollups' grain).
+	step := max((window/60+time.Minute-1)/time.Minute*time.Minute, time.Minute)
+	if ss := v.Get("step"); ss != "" {
+		d, err := time.ParseDuration(ss)
+		if err != nil || d < time.Minute || d%time.Minute != 0 {
+			p.Add("step", "want a whole number of minutes, 1m or more")
+		} else if window/d > maxSeriesPoints {
+			p.Add("step", "at most %d points: for a window of %s, a step of %s or more", maxSeriesPoints, window,
+				(window/maxSeriesPoints+time.Minute-1)/time.Minute*time.Minute)
+		}
+		step = d
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := time.Now()
+	points, err := s.AccessLog.Series(r.Context(), key, rule, now.Add(-window), now, step)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, TrafficSeries{Rule: rule, Window: window.String(), Step: step.String(), Points: points})
 }

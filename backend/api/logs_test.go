@@ -137,8 +137,8 @@ func TestLogsFollow(t *testing.T) {
 	log("public", logEntry("rule/home/0", 200, "/old"))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	open := func(lastID string) (*bufio.Reader, func()) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+"/api/v1/gateways/public/logs?follow=true&rule=api", nil)
+	open := func(lastID string, query ...string) (*bufio.Reader, func()) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+"/api/v1/gateways/public/logs?follow=true&rule=api"+strings.Join(query, ""), nil)
 		req.Header.Set("Authorization", "Bearer "+a.tokens["viewer"])
 		if lastID != "" {
 			req.Header.Set("Last-Event-ID", lastID)
@@ -188,9 +188,27 @@ func TestLogsFollow(t *testing.T) {
 	closeStream()
 	// Resuming after the first entry gets the second again.
 	br, closeStream = open(id1)
-	defer closeStream()
 	if _, e := next(br); e.Path != "/api/2" {
 		t.Fatalf("resumed at %+v", e)
+	}
+	closeStream()
+	// A listing's newest entry starts a stream after it: entries stored
+	// before the stream opened are not lost.
+	br, closeStream = open("", "&after="+id1)
+	if _, e := next(br); e.Path != "/api/2" {
+		t.Fatalf("after the listing: %+v", e)
+	}
+	closeStream()
+	// A reconnecting browser's Last-Event-ID wins over the after it first sent.
+	br, closeStream = open(id1, "&after=0")
+	defer closeStream()
+	if _, e := next(br); e.Path != "/api/2" {
+		t.Fatalf("Last-Event-ID with after: %+v", e)
+	}
+	for _, q := range []string{"?follow=true&after=x", "?after=3"} {
+		if f := a.do(t, "viewer", "GET", "/api/v1/gateways/public/logs"+q, nil).must(t, http.StatusBadRequest).problemFields(t); f["after"] == "" {
+			t.Errorf("%s: %v", q, f)
+		}
 	}
 }
 

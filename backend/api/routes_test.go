@@ -120,7 +120,7 @@ func TestAuthEveryRoute(t *testing.T) {
 			// (GET /gateways/{name}/published/{version}): keys redacted.
 			// Read-only questions that need a body.
 			path == "/evaluate", path == "/validate", path == "/sandbox/requests",
-			path == "/tests/run", path == "/sandbox/simulations":
+			path == "/tests/run", path == "/sandbox/simulations", strings.HasSuffix(path, "/explain"):
 			return "viewer"
 		}
 		return "editor"

@@ -11,6 +11,7 @@ import {
   IconKey,
   IconNetwork,
   IconLayoutDashboard,
+  IconListDetails,
   IconLogout,
   IconMoon,
   IconRoute,
@@ -44,12 +45,14 @@ const Secrets = lazy(() => import('./screens/Secrets'));
 const SecretEditorPage = lazy(() => import('./screens/SecretEditor'));
 const Import = lazy(() => import('./screens/Import'));
 const Alerts = lazy(() => import('./screens/Alerts'));
+const RequestLog = lazy(() => import('./screens/RequestLog'));
 
 const NAV = [
   { to: '/', label: 'Overview', icon: IconLayoutDashboard },
   { to: '/routes', label: 'Routes', icon: IconRoute },
   { to: '/upstreams', label: 'Upstreams', icon: IconServer },
   { to: '/gateways', label: 'Gateways', icon: IconNetwork },
+  { to: '/logs', label: 'Request log', icon: IconListDetails },
   { to: '/secrets', label: 'Secrets', icon: IconKey },
   { to: '/import', label: 'Import', icon: IconFileImport },
   { to: '/sandbox', label: 'Sandbox', icon: IconActivity },
@@ -147,6 +150,7 @@ function Shell() {
             <Route path="/gateways" element={<Gateways />} />
             <Route path="/gateways/new" element={<GatewayEditorPage />} />
             <Route path="/gateways/:name" element={<GatewayEditorPage />} />
+            <Route path="/logs" element={<RequestLog />} />
             <Route path="/secrets" element={<Secrets />} />
             <Route path="/secrets/new" element={<SecretEditorPage />} />
             <Route path="/secrets/:name" element={<SecretEditorPage />} />

@@ -1191,6 +1191,8 @@ export interface paths {
                     cursor?: string;
                     /** @description stream new entries as server-sent events */
                     follow?: boolean;
+                    /** @description with follow=true: start after this entry (the newest of the listing shown), so none falls between the listing and the stream; Last-Event-ID, when sent, takes precedence */
+                    after?: number;
                     /** @description the requests of the gateway's sandbox instead */
                     sandbox?: boolean;
                 };
@@ -1215,6 +1217,61 @@ export interface paths {
                             next?: string;
                         };
                         "text/event-stream": string;
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateways/{name}/logs/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * Explain a logged request against the version that served it: the rule's conditions, or for a request no rule matched the near misses
+         * @description The request is rebuilt from the entry: method, scheme, host, the path before any rewrite, and the request headers the gateway's accessLog keeps. agrees says whether the evaluator picks the rule the proxy used; notes say why it may not (headers the log does not keep) and which version answered when the served one is not a published version.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description an entry of the gateway's sandbox (explained against the draft) */
+                    sandbox?: boolean;
+                    /** @description full: add a page of the trace of every rule tried, in order, with every condition */
+                    trace?: "full";
+                    /** @description traceNext of the previous page (same entry); 409 when the rules changed since the first page */
+                    cursor?: string;
+                    /** @description rules per page of the trace (default 100, at most 500) */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LogExplanation"];
                     };
                 };
                 default: components["responses"]["Problem"];
@@ -1313,6 +1370,108 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateways/{name}/traffic/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** One rule's traffic over a window, step by step: requests, errors, error rate, p50 and p99 latency */
+        get: {
+            parameters: {
+                query: {
+                    /** @description the rule; empty for the requests no rule matched */
+                    rule: string;
+                    /** @description a duration from 1m to 720h; default 1h */
+                    window?: string;
+                    /** @description a whole number of minutes; default about a sixtieth of the window; at most 1000 points */
+                    step?: string;
+                    /** @description the traffic of the gateway's sandbox instead */
+                    sandbox?: boolean;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TrafficSeries"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateways/{name}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Evaluate any version of the gateway's rules (live, a published vN, or the draft) for a request (reference evaluator, no network) */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description full: add a page of the trace of every rule tried, in order, with every condition */
+                    trace?: "full";
+                    /** @description traceNext of the previous page (send the same body); 409 when the rules changed since the first page */
+                    cursor?: string;
+                    /** @description rules per page of the trace (default 100, at most 500) */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ExplainRequest"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EvaluateResult"];
+                    };
+                };
+                default: components["responses"]["Problem"];
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -4249,6 +4408,11 @@ export interface components {
             gateway: string;
             request: components["schemas"]["TestRequest"];
         };
+        ExplainRequest: {
+            /** @description live (the newest published version), draft, or a published version such as v3 */
+            version: string;
+            request: components["schemas"]["TestRequest"];
+        };
         /** @description How one rule fared: every node of its condition in pre-order. */
         RuleTrace: {
             rule?: string;
@@ -4277,6 +4441,8 @@ export interface components {
             redirectUrl?: string;
             status?: number;
             body?: string;
+            /** @description the version whose rules answered: draft or vN (live resolved to its number) */
+            version?: string;
             winner?: components["schemas"]["RuleTrace"] | null;
             /** @description rules tried before the winner (all of them when none matched) */
             tried?: number;
@@ -4349,6 +4515,33 @@ export interface components {
             items?: components["schemas"]["RuleTraffic"][];
             failing?: string[];
             noTraffic?: string[];
+        };
+        TrafficSeries: {
+            rule: string;
+            window: string;
+            step: string;
+            /** @description oldest first, one per step, traffic or not */
+            points: components["schemas"]["TrafficPoint"][];
+        };
+        TrafficPoint: {
+            /**
+             * Format: date-time
+             * @description start of the step
+             */
+            time: string;
+            requests: number;
+            /** @description 5xx and responseless requests */
+            errors: number;
+            errorRate: number;
+            p50Ms: number;
+            p99Ms: number;
+        };
+        LogExplanation: components["schemas"]["EvaluateResult"] & {
+            entry: components["schemas"]["LogEntry"];
+            request: components["schemas"]["TestRequest"];
+            /** @description the evaluator picks the rule that served the request (or, like the proxy, none) */
+            agrees: boolean;
+            notes: string[];
         };
         LocalGateway: {
             gateway: string;

@@ -1,10 +1,21 @@
-import { Alert, Anchor, Badge, Card, Group, Progress, SimpleGrid, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { Alert, Anchor, Badge, Card, Group, Progress, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { useLocalStorage } from '@mantine/hooks';
 import { IconAlertOctagon } from '@tabler/icons-react';
 import { QueryState } from '../components/Loading';
 import type { Gateway } from '../lib/model';
 import { summarizeProxies, type ProxySummary } from '../lib/proxies';
 import { useGateways, useLint, useProxies, usePublished, useRevisions, useRoutes } from '../lib/queries';
 import { shortTypeUrl, timeAgo } from '../lib/format';
+import { trafficSummary, useTraffic } from '../lib/requestLog';
+
+/** The traffic windows the overview offers. */
+const TRAFFIC_WINDOWS = [
+  { value: '1h', label: '1 h' },
+  { value: '6h', label: '6 h' },
+  { value: '24h', label: '24 h' },
+  { value: '168h', label: '7 d' },
+  { value: '720h', label: '30 d' },
+];
 
 /**
  * The landing page: every gateway with its proxies at a glance, last
@@ -13,9 +24,16 @@ import { shortTypeUrl, timeAgo } from '../lib/format';
 export function Overview() {
   const gws = useGateways();
   const routes = useRoutes();
+  const [window, setWindow] = useLocalStorage({ key: 'routedeck.overview.window', defaultValue: '1h' });
   return (
     <Stack>
-      <Title order={3}>Overview</Title>
+      <Group justify="space-between">
+        <Title order={3}>Overview</Title>
+        <Group gap="xs">
+          <Text size="sm" c="dimmed">Traffic over</Text>
+          <SegmentedControl size="xs" data={TRAFFIC_WINDOWS} value={window} onChange={setWindow} aria-label="Traffic window" />
+        </Group>
+      </Group>
       <QueryState query={gws}>
         {(data) =>
           data.items.length === 0 ? (
@@ -23,7 +41,7 @@ export function Overview() {
           ) : (
             <SimpleGrid cols={{ base: 1, md: 2 }}>
               {data.items.map((g) => (
-                <GatewayCard key={g.name} gateway={g} routeCount={routes.data?.items.filter((r) => r.gateway === g.name).length} />
+                <GatewayCard key={g.name} gateway={g} window={window} routeCount={routes.data?.items.filter((r) => r.gateway === g.name).length} />
               ))}
             </SimpleGrid>
           )
@@ -34,7 +52,7 @@ export function Overview() {
   );
 }
 
-function GatewayCard({ gateway, routeCount }: { gateway: Gateway; routeCount?: number }) {
+function GatewayCard({ gateway, routeCount, window }: { gateway: Gateway; routeCount?: number; window: string }) {
   const proxies = useProxies(gateway.name);
   const published = usePublished(gateway.name);
   const lint = useLint(gateway.name);
@@ -77,6 +95,7 @@ function GatewayCard({ gateway, routeCount }: { gateway: Gateway; routeCount?: n
             <Text span c="dimmed">never</Text>
           )}
         </Text>
+        <GatewayTraffic gateway={gateway.name} window={window} />
         {nacks.map((p) => (
           <Alert key={p.node} color="red" icon={<IconAlertOctagon size={16} />} p="xs" title={`${p.node} rejected ${shortTypeUrl(p.nack!.typeUrl)}`}>
             <Text size="sm" className="mono">{p.nack!.error}</Text>
@@ -89,6 +108,57 @@ function GatewayCard({ gateway, routeCount }: { gateway: Gateway; routeCount?: n
         ))}
       </Stack>
     </Card>
+  );
+}
+
+const rulesLink = (names: string[]) =>
+  names.map((r, i) => (
+    <span key={r || '(none)'}>
+      {i > 0 && ', '}
+      {r ? <Anchor href={`#/routes/${encodeURIComponent(r)}`} size="sm">{r}</Anchor> : <Text span size="sm" c="dimmed">no rule</Text>}
+    </span>
+  ));
+
+/** Which rules served the gateway's traffic over the window: the busiest, the failing, and those no request reached. */
+function GatewayTraffic({ gateway, window }: { gateway: string; window: string }) {
+  const traffic = useTraffic(gateway, window);
+  if (traffic.isError) return <Text size="sm" c="dimmed">Traffic: unavailable.</Text>;
+  if (!traffic.data) return <Text size="sm">Traffic: …</Text>;
+  const s = trafficSummary(traffic.data);
+  const logs = `#/logs?gateway=${encodeURIComponent(gateway)}`;
+  return (
+    <Stack gap={4} data-testid={`traffic-${gateway}`}>
+      <Text size="sm">
+        Requests: <b data-testid="traffic-requests">{s.requests.toLocaleString()}</b>
+        {s.requests > 0 && <Text span size="sm" c={s.errorRate > 0 ? 'red' : 'dimmed'}> · {(s.errorRate * 100).toFixed(1)}% errors</Text>}
+        <Anchor href={logs} size="sm" ml="xs">Request log</Anchor>
+      </Text>
+      {s.busiest.length > 0 && (
+        <Table fz="sm" verticalSpacing={1} data-testid="busiest-rules">
+          <Table.Tbody>
+            {s.busiest.map((t) => (
+              <Table.Tr key={t.rule || '(none)'}>
+                <Table.Td>{rulesLink([t.rule ?? ''])}</Table.Td>
+                <Table.Td ta="right">{(t.requests ?? 0).toLocaleString()}</Table.Td>
+                <Table.Td ta="right" c={(t.errorRate ?? 0) > 0 ? 'red' : 'dimmed'}>{((t.errorRate ?? 0) * 100).toFixed(1)}%</Table.Td>
+                <Table.Td ta="right" c="dimmed">p99 {t.p99Ms} ms</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      {s.failing.length > 0 && (
+        <Text size="sm" data-testid="failing-rules">
+          <Text span c="red" fw={500} size="sm">Failing:</Text> {rulesLink(s.failing)}
+        </Text>
+      )}
+      {s.idle.length > 0 && (
+        <Text size="sm" data-testid="idle-rules">
+          <Text span c="orange" fw={500} size="sm">No traffic{traffic.data.version ? ` (v${traffic.data.version})` : ''}:</Text> {rulesLink(s.idle.slice(0, 12))}
+          {s.idle.length > 12 && <Text span size="sm" c="dimmed"> and {s.idle.length - 12} more</Text>}
+        </Text>
+      )}
+    </Stack>
   );
 }
 

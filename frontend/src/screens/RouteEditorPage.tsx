@@ -21,6 +21,7 @@ import { isShadowed, useDeleteRoute, useGateways, useLint, useRoute, useSaveRout
 import { useCurrentGateway } from '../gateway';
 import { notifyOutcome } from '../lib/notify';
 import { isPathConditionProblem, pathConditionProblem } from '../lib/pathRewrite';
+import { RuleTrafficCharts } from '../components/RuleTrafficCharts';
 
 /** /routes/new and /routes/:name: loads the route, then shows the editor. */
 export default function RouteEditorPage() {
@@ -287,6 +288,8 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
             ))}
           </Alert>
         )}
+
+        {!isNew && <RuleTrafficCharts gateway={initial.gateway} rule={initial.name} />}
 
         <SimpleGrid cols={{ base: 1, md: 4 }}>
           <TextInput label="Name" required disabled={!isNew && !canEdit} readOnly={!isNew} {...form.getInputProps('name')} />
