@@ -162,7 +162,7 @@ func BootstrapHosts(gateway, nodeID string, ads []string, adminPort int, tls *AD
 				},
 				LoadAssignment: &endpointv3.ClusterLoadAssignment{
 					ClusterName: XDSClusterName,
-					Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbEndpoints}},
+					Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbEndpoints}},
 				},
 			}},
 		},
