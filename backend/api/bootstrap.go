@@ -89,7 +89,7 @@ const maxBootstrapText = 1024
 // proxy of the gateway that dials this server's ADS (or ?ads=), in its TLS
 // mode, with the CA bundle to check it. 404 for an unknown gateway.
 func (s *server) bootstrap(w http.ResponseWriter, r *http.Request) {
-	if err := onlyQuery(r, "node", "ads", "adminPort", "certDir", "configDir"); err != nil {
+	if err := onlyQueryRepeating(r, []string{"ads"}, "node", "adminPort", "certDir", "configDir"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
