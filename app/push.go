@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 
@@ -34,6 +35,19 @@ type consulKV struct {
 // publish.
 func (c consulKV) published(ctx context.Context, actor string, pub store.Published) {
 	err := c.publish(ctx, pub)
+	// A Consul cluster electing a leader refuses writes for a few
+	// seconds; xDS replicas would stay behind until the next publish, so
+	// the write is tried again meanwhile. A conflict or an invalid
+	// workspace would fail the same way again.
+	for pause := 250 * time.Millisecond; err != nil && pause <= 2*time.Second && retryable(err); pause *= 2 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+			err = c.publish(ctx, pub)
+			continue
+		}
+		break
+	}
 	if err == nil {
 		return
 	}
@@ -42,6 +56,15 @@ func (c consulKV) published(ctx context.Context, actor string, pub store.Publish
 		Detail: fmt.Sprintf("version %d: %v", pub.Version, err)}); aerr != nil {
 		c.log.Error("audit consul publish failure", "err", aerr)
 	}
+}
+
+// retryable reports an error of Consul's availability, not of the publish.
+func retryable(err error) bool {
+	switch model.ErrorCode(err) {
+	case model.ECONFLICT, model.EINVALID, model.ENOTFOUND:
+		return false
+	}
+	return true
 }
 
 func (c consulKV) publish(ctx context.Context, pub store.Published) error {

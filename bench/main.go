@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,replay] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
+//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,replay,replicas] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -40,7 +40,9 @@
 //     store bounded to one round.
 //   - replay: 100,000 captured requests of a 1,000-route gateway replayed
 //     against its edited draft, through the evaluator alone and through
-//     the evaluator and the simulated Envoy (bench/replay.go).
+//     the evaluator and the simulated Envoy (bench/replay.go);
+//   - replicas: a publish to Consul KV until 1,000 ADS clients spread
+//     over two xDS replicas ACKed it (bench/replicas.go).
 //
 // Everything runs on loopback, is bounded in count, and stops at -timeout.
 // -quick shrinks every workload (and says so in the output) for a smoke run.
@@ -102,7 +104,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog", "replay"}
+var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog", "replay", "replicas"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -202,6 +204,8 @@ func main() {
 			figs, err = benchAccessLog(ctx, sc)
 		case "replay":
 			figs, err = benchReplay(ctx, sc)
+		case "replicas":
+			figs, err = benchReplicas(ctx, sc)
 		}
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", s, err))

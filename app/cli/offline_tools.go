@@ -46,7 +46,8 @@ the same verdicts with the same exit status. No Envoy and no Bazel needed.`,
 }
 
 func newBootstrapCmd(o *options) *cobra.Command {
-	var gateway, file, ads, node, out string
+	var gateway, file, node, out string
+	var ads []string
 	var adminPort int
 	var plaintext bool
 	tlsDirs := xds.ADSTLS{}
@@ -71,6 +72,10 @@ With --out DIR, bootstrap writes DIR/envoy.yaml and the two SDS files there
 (--config-dir defaults to DIR); without it, it prints the bootstrap and the
 SDS files are yours to place (run it once with --out to get them).
 
+--ads may be repeated: several xDS replicas ("serve --role xds") become
+hosts of the bootstrap's ADS cluster, and Envoy moves its ADS stream to
+another when one goes away.
+
 --ads-insecure-plaintext leaves TLS out, for a server started with the same
 flag on loopback.`,
 		Args: cobra.NoArgs,
@@ -89,8 +94,11 @@ flag on loopback.`,
 				}
 				tlsDirs.ConfigDir = abs
 			}
-			opts := api.BootstrapOptions{Gateway: gateway, Node: node, ADS: ads, AdminPort: adminPort,
+			opts := api.BootstrapOptions{Gateway: gateway, Node: node, AdminPort: adminPort,
 				Plaintext: plaintext, CertDir: tlsDirs.CertDir, ConfigDir: tlsDirs.ConfigDir}
+			if len(ads) > 0 {
+				opts.ADS, opts.ADSAlternates = ads[0], ads[1:]
+			}
 			rep, err := o.renderBootstrap(cmd, opts, file)
 			if err != nil {
 				return err
@@ -117,7 +125,7 @@ flag on loopback.`,
 	f := cmd.Flags()
 	f.StringVar(&gateway, "gateway", "", "gateway the proxy serves (its node.cluster)")
 	f.StringVarP(&file, "file", "f", "", "without a server: read the gateway from this manifest instead of the data directory")
-	f.StringVar(&ads, "ads", "", "routedeck ADS address as the proxy reaches it (default: the server's; "+defaultADS+" without a server)")
+	f.StringArrayVar(&ads, "ads", nil, "routedeck ADS address as the proxy reaches it, repeatable for xDS replicas (default: the server's; "+defaultADS+" without a server)")
 	f.StringVar(&node, "node", "", "node id (default GATEWAY-HOSTNAME)")
 	f.IntVar(&adminPort, "admin-port", 9901, "Envoy admin port on 127.0.0.1")
 	f.StringVar(&out, "out", "", "write envoy.yaml and the SDS files into this directory instead of printing")
@@ -140,7 +148,7 @@ func (o *options) renderBootstrap(cmd *cobra.Command, opts api.BootstrapOptions,
 		if _, err := o.gatewayFor(cmd, opts.Gateway, file); err != nil {
 			return api.BootstrapReply{}, err
 		}
-		if opts.ADS == "" {
+		if opts.ADS == "" && len(opts.ADSAlternates) == 0 {
 			opts.ADS = defaultADS
 		}
 		return api.RenderBootstrap(opts)
@@ -157,6 +165,9 @@ func (o *options) renderBootstrap(cmd *cobra.Command, opts api.BootstrapOptions,
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	for _, a := range opts.ADSAlternates {
+		q.Add("ads", a)
 	}
 	var rep api.BootstrapReply
 	if err := c.do(cmd.Context(), "GET", "/gateways/"+url.PathEscape(opts.Gateway)+"/bootstrap?"+q.Encode(), nil, &rep); err != nil {

@@ -17,12 +17,16 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/pki"
 	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
+	"github.com/routedeck/routedeck/backend/xds"
 )
 
 func newManifestsCmd(o *options) *cobra.Command {
 	var gateway, file string
 	var days int
+	var ads []string
 	var opts kubepub.ManifestOptions
+	var ropts kubepub.ReplicaOptions
+	var sans []string
 	cmd := &cobra.Command{
 		Use:   "manifests --gateway G [--ads HOST:PORT] [-f FILE] [--namespace NS] [--service-type LoadBalancer|NodePort] [--aws-nlb]",
 		Short: "Print Kubernetes manifests that run a gateway's Envoys (for kubectl apply -f -)",
@@ -39,12 +43,36 @@ and the certificate is issued through it (admin token); without one,
 --ads is required and the certificate is issued from the data directory.
 
 Applying the output again renews the certificate in place: Envoy picks up
-the updated Secret without a restart.`,
+the updated Secret without a restart.
+
+--ads may be repeated: several xDS replicas ("serve --role xds") become
+hosts of the bootstrap's ADS cluster. A Kubernetes Service in front of the
+replicas (manifests --xds-replicas prints one) is one address.
+
+--xds-replicas N prints the xDS replicas instead ("serve --role xds"): a
+kubernetes.io/tls Secret with their ADS server certificate (issued from the
+data directory for the Service's names and --ads-san) and the CA bundle, a
+Deployment of N pods of --image reading Consul at --consul-addr, the
+Service proxies reach them by (` + kubepub.ReplicasName + `.NS.svc:18000: give it
+as --ads to the gateways' manifests) and a PodDisruptionBudget letting one
+pod go at a time. --xds-gateway, repeatable, limits the gateways they
+serve. The master key that opens sealed credentials comes from the Secret
+` + kubepub.MasterKeySecret + ` (key master-key) and a Consul token from ` + kubepub.ConsulTokenSecret + `
+(key token), when they exist.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("xds-replicas") {
+				return o.replicaManifests(cmd, ropts, sans, days)
+			}
+			if gateway == "" {
+				return errors.New("--gateway is required (or --xds-replicas N for the xDS replicas)")
+			}
 			gw, err := o.gatewayFor(cmd, gateway, file)
 			if err != nil {
 				return err
+			}
+			if len(ads) > 0 {
+				opts.ADS, opts.ADSAlternates = ads[0], ads[1:]
 			}
 			if opts.ADS, opts.InsecurePlaintext, err = o.adsFor(cmd, opts.ADS, opts.InsecurePlaintext); err != nil {
 				return err
@@ -70,8 +98,12 @@ the updated Secret without a restart.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&gateway, "gateway", "", "gateway whose Envoys to run")
+	f.Int32Var(&ropts.Replicas, "xds-replicas", 0, "print the manifests of this many xDS replicas instead of a gateway's")
+	f.StringVar(&ropts.Consul, "consul-addr", "", "with --xds-replicas: the Consul HTTP address the replicas read (HOST:PORT)")
+	f.StringSliceVar(&sans, "ads-san", nil, "with --xds-replicas: more names proxies reach the replicas by, for their certificate (repeatable)")
+	f.StringSliceVar(&ropts.Gateways, "xds-gateway", nil, "with --xds-replicas: serve only these gateways (repeatable; default all)")
 	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the data directory")
-	f.StringVar(&opts.ADS, "ads", "", "routedeck ADS address as the pods reach it (HOST:PORT; default: the server's)")
+	f.StringArrayVar(&ads, "ads", nil, "routedeck ADS address as the pods reach it (HOST:PORT, repeatable for xDS replicas; default: the server's)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "namespace of the objects")
 	f.BoolVar(&opts.CreateNamespace, "create-namespace", false, "include the Namespace object")
 	f.StringVar(&opts.ServiceType, "service-type", "LoadBalancer", "Service type: LoadBalancer or NodePort")
@@ -81,8 +113,52 @@ the updated Secret without a restart.`,
 	f.StringVar(&opts.Image, "image", kubepub.DefaultImage, "Envoy image")
 	f.IntVar(&days, "days", int(pki.DefaultLifetime/(24*time.Hour)), "lifetime of the ADS client certificate in days")
 	f.BoolVar(&opts.InsecurePlaintext, "ads-insecure-plaintext", false, "no ADS certificate: for a server started with the same flag (development only; taken from the server when one is named)")
-	_ = cmd.MarkFlagRequired("gateway")
 	return cmd
+}
+
+// replicaManifests prints the xDS replicas' manifests (manifests
+// --xds-replicas), with a server certificate from the data directory.
+func (o *options) replicaManifests(cmd *cobra.Command, ropts kubepub.ReplicaOptions, sans []string, days int) error {
+	for _, name := range []string{"gateway", "file", "ads", "service-type", "aws-nlb", "external-traffic-policy", "replicas"} {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s does not apply to --xds-replicas", name)
+		}
+	}
+	f := cmd.Flags()
+	ropts.Namespace, _ = f.GetString("namespace")
+	ropts.CreateNamespace, _ = f.GetBool("create-namespace")
+	ropts.InsecurePlaintext, _ = f.GetBool("ads-insecure-plaintext")
+	if f.Changed("image") {
+		ropts.Image, _ = f.GetString("image")
+	}
+	if !ropts.InsecurePlaintext {
+		if o.viaServer(cmd) {
+			return errors.New("--xds-replicas issues the replicas' certificate from the data directory (--data-dir), not through --server")
+		}
+		if days < 0 {
+			return fmt.Errorf("--days %d: must not be negative", days)
+		}
+		certs, closeStore, err := o.offlineCerts(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		is, err := certs.IssueServer(cmd.Context(), offlineActor, append(kubepub.ServiceNames(ropts.Namespace), sans...), time.Duration(days)*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		ropts.Credentials = &xds.Credentials{Cert: is.CertPEM, Key: is.KeyPEM, CA: is.CAPEM}
+	}
+	objs, err := kubepub.ReplicaManifests(ropts)
+	if err != nil {
+		return err
+	}
+	out, err := kubepub.YAML(objs)
+	if err != nil {
+		return err
+	}
+	_, err = o.stdout.Write(out)
+	return err
 }
 
 // gatewayFor reads gateway from file when given, else from the server when

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"path"
 	"strconv"
@@ -20,8 +21,12 @@ type BootstrapOptions struct {
 	// Node is the proxy's node id; "" takes the gateway's name.
 	Node string
 	// ADS is the address the proxy dials (HOST:PORT).
-	ADS       string
-	AdminPort int
+	ADS string
+	// ADSAlternates are further addresses of the same ADS (xDS
+	// replicas): the bootstrap's ADS cluster gets every one as a host
+	// (the query repeats "ads").
+	ADSAlternates []string
+	AdminPort     int
 	// Plaintext leaves TLS out (a server that serves ADS in plaintext).
 	Plaintext bool
 	// CertDir and ConfigDir are where the proxy finds its certificate
@@ -31,10 +36,12 @@ type BootstrapOptions struct {
 
 // BootstrapReply is the answer of GET /gateways/{name}/bootstrap.
 type BootstrapReply struct {
-	Gateway   string `json:"gateway"`
-	Node      string `json:"node"`
-	ADS       string `json:"ads"`
-	Plaintext bool   `json:"plaintext"`
+	Gateway string `json:"gateway"`
+	Node    string `json:"node"`
+	ADS     string `json:"ads"`
+	// ADSAlternates are the other ADS addresses of the bootstrap.
+	ADSAlternates []string `json:"adsAlternates,omitempty"`
+	Plaintext     bool     `json:"plaintext"`
 	// Bootstrap is the Envoy bootstrap (YAML), Files the SDS files it
 	// reads from ConfigDir (name -> content; none in plaintext).
 	Bootstrap string            `json:"bootstrap"`
@@ -46,7 +53,7 @@ type BootstrapReply struct {
 // RenderBootstrap renders a proxy's bootstrap and its SDS files. The CLI
 // renders with it offline, the API for a server's own address.
 func RenderBootstrap(o BootstrapOptions) (BootstrapReply, error) {
-	rep := BootstrapReply{Gateway: o.Gateway, Node: o.Node, ADS: o.ADS, Plaintext: o.Plaintext, Files: map[string]string{}}
+	rep := BootstrapReply{Gateway: o.Gateway, Node: o.Node, ADS: o.ADS, ADSAlternates: o.ADSAlternates, Plaintext: o.Plaintext, Files: map[string]string{}}
 	if rep.Node == "" {
 		rep.Node = o.Gateway
 	}
@@ -54,7 +61,7 @@ func RenderBootstrap(o BootstrapOptions) (BootstrapReply, error) {
 	if !o.Plaintext {
 		adsTLS = &xds.ADSTLS{CertDir: o.CertDir, ConfigDir: o.ConfigDir}
 	}
-	b, err := xds.Bootstrap(o.Gateway, rep.Node, o.ADS, o.AdminPort, adsTLS)
+	b, err := xds.BootstrapHosts(o.Gateway, rep.Node, append([]string{o.ADS}, o.ADSAlternates...), o.AdminPort, adsTLS)
 	if err != nil {
 		return rep, err
 	}
@@ -82,7 +89,7 @@ const maxBootstrapText = 1024
 // proxy of the gateway that dials this server's ADS (or ?ads=), in its TLS
 // mode, with the CA bundle to check it. 404 for an unknown gateway.
 func (s *server) bootstrap(w http.ResponseWriter, r *http.Request) {
-	if err := onlyQuery(r, "node", "ads", "adminPort", "certDir", "configDir"); err != nil {
+	if err := onlyQueryRepeating(r, []string{"ads"}, "node", "adminPort", "certDir", "configDir"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -90,6 +97,13 @@ func (s *server) bootstrap(w http.ResponseWriter, r *http.Request) {
 	o := BootstrapOptions{Gateway: chi.URLParam(r, "name"), Node: q.Get("node"), ADS: q.Get("ads"),
 		CertDir: q.Get("certDir"), ConfigDir: q.Get("configDir"), AdminPort: 9901}
 	var p model.Problems
+	if ads := q["ads"]; len(ads) > 1 {
+		o.ADSAlternates = ads[1:]
+		if len(ads) > xds.MaxADSHosts {
+			p.Add("ads", "%d addresses, at most %d", len(ads), xds.MaxADSHosts)
+			o.ADSAlternates = nil
+		}
+	}
 	if v := q.Get("adminPort"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 65535 {
@@ -105,8 +119,10 @@ func (s *server) bootstrap(w http.ResponseWriter, r *http.Request) {
 			p.Add(d.field, "must be an absolute path of at most %d printable characters without spaces", maxBootstrapText)
 		}
 	}
-	if o.ADS != "" && !printable(o.ADS) {
-		p.Add("ads", "must be HOST:PORT")
+	for i, a := range append([]string{o.ADS}, o.ADSAlternates...) {
+		if a != "" && !printable(a) || a == "" && i > 0 {
+			p.Add(fmt.Sprintf("ads[%d]", i), "must be HOST:PORT")
+		}
 	}
 	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
@@ -123,7 +139,7 @@ func (s *server) bootstrap(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		if o.ADS == "" {
+		if o.ADS == "" && len(o.ADSAlternates) == 0 {
 			o.ADS = info.ADS.Address
 		}
 		o.Plaintext, ca = info.ADS.Plaintext, info.ADS.CA

@@ -54,6 +54,18 @@ const (
 // SDSFiles for the files that go with the bootstrap); nil is plaintext,
 // which the server refuses unless started for it.
 func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) (*bootstrapv3.Bootstrap, error) {
+	return BootstrapHosts(gateway, nodeID, []string{adsHostPort}, adminPort, tls)
+}
+
+// MaxADSHosts bounds the ADS addresses of one bootstrap.
+const MaxADSHosts = 64
+
+// BootstrapHosts is Bootstrap with several ADS addresses (xDS replicas):
+// the ADS cluster gets them all as hosts, and Envoy opens its ADS stream
+// to one and moves to another when that one goes away. All IP addresses
+// make a STATIC cluster, else STRICT_DNS. The SNI is the host name when
+// there is exactly one.
+func BootstrapHosts(gateway, nodeID string, ads []string, adminPort int, tls *ADSTLS) (*bootstrapv3.Bootstrap, error) {
 	var p model.Problems
 	if gateway == "" {
 		p.Add("gateway", "required")
@@ -61,15 +73,45 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) 
 	if nodeID == "" {
 		p.Add("node", "required")
 	}
-	host, portText, err := net.SplitHostPort(adsHostPort)
-	port, perr := strconv.Atoi(portText)
-	switch {
-	case err != nil:
-		p.Add("ads", "want HOST:PORT: %v", err)
-	case host == "":
-		p.Add("ads", "host is empty")
-	case perr != nil || port < 1 || port > 65535:
-		p.Add("ads", "port %q is not in 1-65535", portText)
+	if len(ads) == 0 {
+		p.Add("ads", "required: HOST:PORT")
+	}
+	if len(ads) > MaxADSHosts {
+		p.Add("ads", "%d addresses, at most %d", len(ads), MaxADSHosts)
+		ads = ads[:MaxADSHosts]
+	}
+	type hostPort struct {
+		host string
+		port int
+	}
+	var hosts []hostPort
+	allIPs := true
+	names := map[string]bool{}
+	seen := map[string]bool{}
+	for i, a := range ads {
+		field := "ads"
+		if len(ads) > 1 {
+			field = fmt.Sprintf("ads[%d]", i)
+		}
+		host, portText, err := net.SplitHostPort(a)
+		port, perr := strconv.Atoi(portText)
+		switch {
+		case err != nil:
+			p.Add(field, "want HOST:PORT: %v", err)
+		case host == "":
+			p.Add(field, "host is empty")
+		case perr != nil || port < 1 || port > 65535:
+			p.Add(field, "port %q is not in 1-65535", portText)
+		case seen[a]:
+			p.Add(field, "%s is given twice", a)
+		default:
+			seen[a] = true
+			hosts = append(hosts, hostPort{host, port})
+			if net.ParseIP(host) == nil {
+				allIPs = false
+				names[host] = true
+			}
+		}
 	}
 	if adminPort < 0 || adminPort > 65535 {
 		p.Add("adminPort", "%d is not in 0-65535", adminPort)
@@ -92,8 +134,14 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) 
 		return nil, fmt.Errorf("envoy bootstrap: http2 options: %w", err)
 	}
 	discoveryType := clusterv3.Cluster_STRICT_DNS
-	if net.ParseIP(host) != nil {
+	if allIPs {
 		discoveryType = clusterv3.Cluster_STATIC
+	}
+	var lbEndpoints []*endpointv3.LbEndpoint
+	for _, h := range hosts {
+		lbEndpoints = append(lbEndpoints, &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: socketAddress(h.host, h.port)}},
+		})
 	}
 	adsSource := &corev3.ConfigSource{
 		ResourceApiVersion:    corev3.ApiVersion_V3,
@@ -114,13 +162,7 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) 
 				},
 				LoadAssignment: &endpointv3.ClusterLoadAssignment{
 					ClusterName: XDSClusterName,
-					Endpoints: []*endpointv3.LocalityLbEndpoints{{
-						LbEndpoints: []*endpointv3.LbEndpoint{{
-							HostIdentifier: &endpointv3.LbEndpoint_Endpoint{
-								Endpoint: &endpointv3.Endpoint{Address: socketAddress(host, port)},
-							},
-						}},
-					}},
+					Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbEndpoints}},
 				},
 			}},
 		},
@@ -153,10 +195,13 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) 
 	}
 	if tls != nil {
 		// The host name as SNI lets a TLS-routing load balancer in front
-		// of routedeck pick the right backend; an IP address is no SNI.
+		// of routedeck pick the right backend; an IP address is no SNI,
+		// and one SNI cannot name several hosts.
 		sni := ""
-		if net.ParseIP(host) == nil {
-			sni = host
+		if len(names) == 1 {
+			for name := range names {
+				sni = name
+			}
 		}
 		ts, err := tls.transportSocket(sni)
 		if err != nil {

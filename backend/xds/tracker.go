@@ -289,7 +289,13 @@ func (t *tracker) closed(streams map[int64]*streamState, id int64) {
 // first request that carries a node, and turns a response nonce into an ACK
 // or a NACK. A new proxy that finds the table full of connected ones is
 // refused.
-func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3.Node, typeURL, nonce string, errDetail string, nacked bool) error {
+//
+// A state-of-the-world request without a nonce opens a type on the stream;
+// its version (resumed) is the one the proxy accepted before, from this
+// server or from another that serves the same versions (an xDS replica it
+// moved from). It counts as acknowledged: the server sends nothing when
+// that is still the version served, and the proxy runs it.
+func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3.Node, typeURL, nonce, resumed string, errDetail string, nacked bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := streams[id]
@@ -328,6 +334,10 @@ func (t *tracker) request(streams map[int64]*streamState, id int64, node *corev3
 	}
 	p.LastSeen = now
 	if nonce == "" {
+		if resumed != "" && !nacked && p.Acked[typeURL] != resumed {
+			p.Acked[typeURL] = resumed
+			t.signal()
+		}
 		return nil
 	}
 	sent, ok := s.sent[typeURL][nonce]
@@ -400,7 +410,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 		return err
 	}
 	clipErrorDetail(req.GetErrorDetail())
-	return t.request(t.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
+	return t.request(t.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(),
 		req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
 }
 
@@ -426,7 +436,7 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRe
 		return err
 	}
 	clipErrorDetail(req.GetErrorDetail())
-	return t.request(t.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(),
+	return t.request(t.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "",
 		req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
 }
 

@@ -169,3 +169,32 @@ func TestTrackerAcked(t *testing.T) {
 	connect("gw", "c")
 	check("c back", map[string]int{"2": 2, "1": 1, "": 1})
 }
+
+// A proxy that opens a stream with the version it accepted elsewhere (an
+// xDS replica it moved from) runs that version, and is told so; a change
+// is signalled for the replica's report.
+func TestTrackerTakesTheResumedVersion(t *testing.T) {
+	tr := newTracker(slog.New(slog.DiscardHandler), newMetrics(), time.Hour)
+	node := &corev3.Node{Id: "edge-1", Cluster: "public"}
+	if err := tr.OnStreamOpen(context.Background(), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.OnStreamRequest(1, &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.ClusterType, VersionInfo: "7"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tr.changed:
+	default:
+		t.Fatal("no change signalled")
+	}
+	if got := tr.list("public")[0].Acked[resource.ClusterType]; got != "7" {
+		t.Fatalf("acked %q, want the resumed 7", got)
+	}
+	// A first request without a version acknowledges nothing.
+	if err := tr.OnStreamRequest(1, &discovery.DiscoveryRequest{TypeUrl: resource.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tr.list("public")[0].Acked[resource.ListenerType]; ok {
+		t.Fatal("an empty version counted as acknowledged")
+	}
+}

@@ -160,6 +160,8 @@ type process struct {
 	path    string
 	args    []string
 	logPath string
+	// env, when set, is the environment of the process (else this one's).
+	env []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -179,6 +181,7 @@ func (p *process) start() error {
 	}
 	fmt.Fprintf(logf, "\n=== %s start %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(p.args, " "))
 	cmd := exec.Command(p.path, p.args...)
+	cmd.Env = p.env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// A process group of its own, so a Ctrl-C on `go test` does not reach

@@ -60,7 +60,10 @@ func TestDataPlaneMovesToAnotherADSHost(t *testing.T) {
 	defer dp.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	st, err := dp.WaitFor(ctx, func(st Status) bool { return st.Versions[TypeRoute] == "1" && st.Ready["http"] })
+	// Routed once the cluster's endpoints are in too.
+	st, err := dp.WaitFor(ctx, func(st Status) bool {
+		return st.Versions[TypeRoute] == "1" && st.Versions[TypeEndpoint] == "1" && st.Ready["http"] && len(st.WarmingClusters) == 0
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,7 @@ func TestDataPlaneMovesToAnotherADSHost(t *testing.T) {
 	get()
 	ga.Stop()
 	get() // the configuration outlives the stream
-	if _, err := dp.WaitFor(ctx, func(st Status) bool { return st.Versions[TypeRoute] == "2" }); err != nil {
+	if _, err := dp.WaitFor(ctx, func(st Status) bool { return st.Versions[TypeRoute] == "2" && st.Versions[TypeEndpoint] == "2" }); err != nil {
 		t.Fatalf("never moved to %s: %v (status %+v)", b, err, dp.Status())
 	}
 	get()

@@ -36,8 +36,11 @@ const (
 // ManifestOptions say how a gateway's Envoys run in the cluster.
 type ManifestOptions struct {
 	// ADS is routedeck's ADS address as the pods reach it (HOST:PORT).
-	ADS       string
-	Namespace string // default "default"
+	ADS string
+	// ADSAlternates are further addresses of the same ADS (xDS
+	// replicas), hosts of the bootstrap's ADS cluster too.
+	ADSAlternates []string
+	Namespace     string // default "default"
 	// CreateNamespace adds the Namespace object.
 	CreateNamespace bool
 	// ServiceType is LoadBalancer (default) or NodePort.
@@ -148,7 +151,7 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 	if !o.InsecurePlaintext {
 		adsTLS = &xds.ADSTLS{CertDir: xds.DefaultCertDir, ConfigDir: bootstrapDir}
 	}
-	b, err := xds.Bootstrap(gw.Name, ObjectName(gw.Name), o.ADS, o.AdminPort, adsTLS)
+	b, err := xds.BootstrapHosts(gw.Name, ObjectName(gw.Name), append([]string{o.ADS}, o.ADSAlternates...), o.AdminPort, adsTLS)
 	if err != nil {
 		return nil, err
 	}
