@@ -102,7 +102,7 @@ export interface paths {
                 query?: {
                     /** @description node id of the proxy (default: the gateway's name) */
                     node?: string;
-                    /** @description HOST:PORT the proxy dials, when it reaches the server by another address than the server's own */
+                    /** @description HOST:PORT the proxy dials, when it reaches the server by another address than the server's own; repeat it for several xDS replicas (serve --role xds), which all become hosts of the bootstrap's ADS cluster */
                     ads?: string;
                     /** @description Envoy admin port on 127.0.0.1 */
                     adminPort?: number;
@@ -4202,6 +4202,8 @@ export interface components {
             node: string;
             /** @description HOST:PORT the bootstrap dials */
             ads: string;
+            /** @description the other ADS addresses of the bootstrap's ADS cluster, when several were asked for */
+            adsAlternates?: string[];
             plaintext: boolean;
             /** @description Envoy bootstrap, YAML */
             bootstrap: string;
