@@ -197,7 +197,7 @@ func (l *localGateways) SendTraffic(ctx context.Context, actor, gateway string, 
 	}
 	out := api.LocalTraffic{Sent: n}
 	for i, sm := range samples[:min(len(samples), n)] {
-		res := api.LocalTrafficResult{Rule: sm.Rule, Method: sm.Method, URL: sm.URL, Statuses: map[string]int{}}
+		res := api.LocalTrafficResult{Rule: sm.Rule, Method: sm.Method, URL: sm.URL, Headers: sm.Headers, Statuses: map[string]int{}}
 		for j := i; j < n; j += len(samples) {
 			res.Sent++
 			if s := sent[j]; s.Status != 0 {

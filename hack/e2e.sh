@@ -3,7 +3,10 @@
 # loopback ports with a fresh data directory (demo workspace, first admin),
 # and a real Consul agent and kube-apiserver for the upstream pickers
 # (frontend/e2e/targets, with the servers `make tools` builds), then walks
-# the UI flows in headless Chromium (frontend/e2e/run.mjs).
+# the UI flows in headless Chromium (frontend/e2e/run.mjs). Then the data
+# path: `routedeck proxy` runs as a gateway of its own process from the
+# generated bootstrap, serves real HTTP requests, and the request log (API
+# and CLI) and /metrics must report each with its rule and version.
 #
 #   hack/e2e.sh [BINARY [FLOW...]]      (default bin/routedeck, every flow)
 set -euo pipefail
@@ -13,7 +16,9 @@ bin=${1:-bin/routedeck}
 work=$(mktemp -d)
 server=""
 targets=""
+proxy=""
 cleanup() {
+	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null && wait "$proxy" 2>/dev/null
 	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
 	# The targets helper stops its servers within a few seconds of SIGTERM.
 	[ -n "$targets" ] && kill "$targets" 2>/dev/null && wait "$targets" 2>/dev/null
@@ -110,6 +115,145 @@ bin_path=$(realpath "$bin")
 		ROUTEDECK_E2E_KUBE_CONTEXT="$(target kubeContext)" ROUTEDECK_E2E_TARGETS="$(target control)" \
 		node e2e/run.mjs "$@" 3>&-
 ) || status=$?
+
+# The standalone gateway. `routedeck proxy` binds the listeners where the
+# gateway says, so gateway "public" moves to a free port first (8080 is the
+# dashboard's own on a developer's machine), and is published.
+proxy_check() {
+	local url="http://127.0.0.1:$http_port" token gw_port version
+	token=$("$bin" token create --name e2e-proxy-check --role admin --data-dir "$work/data")
+	export ROUTEDECK_SERVER="$url" ROUTEDECK_TOKEN="$token"
+	gw_port=$(free_port)
+	while [ "$gw_port" = "$http_port" ] || [ "$gw_port" = "$ads_port" ]; do gw_port=$(free_port); done
+	"$bin" get gateway public -o yaml | sed "s/port: 8080\$/port: $gw_port/" >"$work/public.yaml"
+	grep -q "port: $gw_port\$" "$work/public.yaml" || { echo "e2e proxy: no listener on 8080 in gateway public" >&2; cat "$work/public.yaml" >&2; return 1; }
+	"$bin" apply -f "$work/public.yaml" >/dev/null
+	"$bin" publish --gateway public --force >/dev/null
+	version=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/gateways/public/published" |
+		python3 -c 'import json, sys; print(max(p["version"] for p in json.load(sys.stdin)["items"]))')
+
+	"$bin" proxy --bootstrap "$work/envoy/envoy.yaml" --admin-address-path "$work/proxy.admin" \
+		>"$work/proxy.log" 2>&1 3>&- &
+	proxy=$!
+	local deadline=$((SECONDS + 30))
+	until [ -s "$work/proxy.admin" ] && [ "$(curl -sS "http://$(cat "$work/proxy.admin")/ready" 2>/dev/null)" = "LIVE" ]; do
+		if ! kill -0 "$proxy" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+			echo "e2e proxy: routedeck proxy did not become LIVE" >&2
+			cat "$work/proxy.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+
+	# Requests are sent once `logs -f` follows the log, and the check ends
+	# when it has printed every one: the stream is the event awaited.
+	python3 - "$bin" "$version" "$gw_port" "$url" "$token" <<'PY'
+import json, subprocess, sys, threading, urllib.request
+
+bin, version, port, url, token = sys.argv[1:]
+node = "e2e-envoy"  # the bootstrap's node, from `routedeck bootstrap --node`
+sent = [  # path, host, expected rule, expected status
+    ("/healthz?n=0", "shop.example.com", "healthz", 200),
+    ("/healthz?n=1", "shop.example.com", "healthz", 200),
+    ("/healthz?n=2", "shop.example.com", "healthz", 200),
+    ("/healthz?n=3", "shop.example.com", "healthz", 200),
+    ("/catalog/shoes", "shop.example.com", "old-catalog", 301),
+    ("/nowhere", "unknown.example.com", "", 404),
+]
+
+def get(path):
+    req = urllib.request.Request(url + path, headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read().decode()
+
+def metrics():
+    out = {}
+    for line in get("/metrics").splitlines():
+        if line.startswith("routedeck_accesslog_requests_total{"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+def requested(e):
+    # A rule that rewrites the path (the redirect's prefix too) logs the
+    # path it made and the one requested, as Envoy does.
+    return e.get("originalPath") or e["path"]
+
+def fail(msg):
+    print("e2e proxy: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+def send(path, host, want):
+    req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), headers={"Host": host})
+    try:
+        status = opener.open(req, timeout=10).status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    if status != want:
+        fail("%s (host %s) through the proxy: %d, want %d" % (path, host, status, want))
+
+opener = urllib.request.build_opener(NoRedirect)
+before = metrics()
+# The first request goes before `logs -f` starts: that prints the newest
+# stored entry, or waits for this one, so its first line says it follows.
+send(*sent[0][:2], sent[0][3])
+follow = subprocess.Popen([bin, "logs", "--gateway", "public", "-f", "-o", "json", "--limit", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+timer = threading.Timer(30, follow.kill)
+timer.start()
+seen = {}
+try:
+    for i, line in enumerate(follow.stdout):
+        e = json.loads(line)
+        if e["node"] == node:
+            seen[requested(e)] = e
+        if i == 0:
+            for path, host, _, want in sent[1:]:
+                send(path, host, want)
+        if len(seen) == len(sent):
+            break
+finally:
+    timer.cancel()
+    follow.kill()
+    follow.wait()
+if len(seen) != len(sent):
+    fail("`routedeck logs -f` printed %d of the %d requests: %s\n%s" % (len(seen), len(sent), sorted(seen), follow.stderr.read()))
+
+def check(source, entries):
+    by_path = {requested(e): e for e in entries if e["node"] == node}
+    for path, host, rule, status in sent:
+        e = by_path.get(path)
+        if e is None:
+            fail("%s: no entry for %s among %s" % (source, path, json.dumps(list(by_path.values()))))
+        if (e["rule"], e["status"], e["version"], e["gateway"], e["host"]) != (rule, status, version, "public", host):
+            fail("%s: entry of %s = %s; want rule %r, status %d, version %s" % (source, path, json.dumps(e), rule, status, version))
+
+check("logs -f", seen.values())
+check("GET /gateways/public/logs", json.loads(get("/api/v1/gateways/public/logs?since=10m&limit=100"))["items"])
+cli = subprocess.run([bin, "logs", "--gateway", "public", "--since", "10m", "-o", "json"], capture_output=True, text=True, check=True)
+check("routedeck logs -o json", [json.loads(l) for l in cli.stdout.splitlines()])
+healthz = json.loads(get("/api/v1/gateways/public/logs?rule=healthz&since=10m"))["items"]
+if sum(1 for e in healthz if e["node"] == node) != 4:
+    fail("?rule=healthz: %s" % json.dumps(healthz))
+
+after = metrics()
+for labels, n in (('gateway="public",rule="healthz",status_class="2xx"', 4),
+                  ('gateway="public",rule="old-catalog",status_class="3xx"', 1),
+                  ('gateway="public",rule="",status_class="4xx"', 1)):
+    key = "routedeck_accesslog_requests_total{%s}" % labels
+    if after.get(key, 0) - before.get(key, 0) != n:
+        fail("/metrics %s went from %s to %s, want +%d" % (key, before.get(key), after.get(key), n))
+print("e2e proxy: routedeck proxy served %d requests; the request log (API, CLI) and /metrics report each with its rule and version %s" % (len(sent), version))
+PY
+}
+# Every run ends with it; `hack/e2e.sh BINARY proxy` runs it alone.
+if [ $status -eq 0 ] && { [ $# -eq 0 ] || [[ " $* " == *" proxy "* ]]; }; then
+	proxy_check || status=$?
+fi
 if [ $status -ne 0 ]; then
 	echo "e2e: failed; server log follows" >&2
 	tail -50 "$work/server.log" >&2

@@ -90,10 +90,11 @@ type LocalTraffic struct {
 
 // LocalTrafficResult counts one sample's answers.
 type LocalTrafficResult struct {
-	Rule   string `json:"rule"`
-	Method string `json:"method"`
-	URL    string `json:"url"`
-	Sent   int    `json:"sent"`
+	Rule    string            `json:"rule"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Sent    int               `json:"sent"`
 	// Statuses counts answers by status code; Errors the requests that
 	// got none, and Error is the last reason.
 	Statuses map[string]int `json:"statuses"`

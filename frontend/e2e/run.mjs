@@ -1500,6 +1500,89 @@ const flows = {
     await shot('44-request-log-100k');
   },
 
+  async localGateway() {
+    // The local gateway serves what is published; alone, this flow
+    // publishes the demo first.
+    const published = JSON.parse((await api('GET', '/gateways/public/published')).body);
+    if (published.items.length === 0) {
+      const r = await api('POST', '/gateways/public/publish', { force: true });
+      assert(r.status === 200, `publish: ${r.status} ${r.body.slice(0, 200)}`);
+    }
+    await go('/gateways/public');
+    const card = page.getByTestId('local-gateway');
+    await card.getByRole('button', { name: 'Run a local gateway' }).click();
+    // The start answers once it serves the published version.
+    await card.getByTestId('local-state').getByText('Running', { exact: true }).waitFor({ timeout: 30_000 });
+    const st = JSON.parse((await api('GET', '/gateways/public/local')).body);
+    assert(st.state === 'ready' && st.inSync && st.version > 0 && st.node === 'routedeck-local', `local gateway: ${JSON.stringify(st)}`);
+    const url = st.listeners[0]?.url ?? '';
+    assert(/^http:\/\/127\.0\.0\.1:\d+$/.test(url) && !url.endsWith(':8080'), `listener URL ${url}`);
+    // The page shows where it listens and how to send it a request.
+    await card.getByTestId('local-listeners').getByText(url, { exact: true }).waitFor();
+    const samples = card.getByTestId('local-samples');
+    await samples.getByText(`curl -i -H 'Host: shop.example.com' '${url}/api/`).waitFor();
+    // It joins the gateway as one of its proxies.
+    const proxies = JSON.parse((await api('GET', '/gateways/public/proxies')).body).items;
+    assert(proxies.some((p) => p.node === 'routedeck-local' && p.connected && p.inSync), `proxies: ${JSON.stringify(proxies)}`);
+
+    // The request log is followed (as the dashboard's log does) from
+    // before the requests go out: once it is open, the traffic starts, and
+    // the flow waits for the entries themselves.
+    await page.evaluate(() => {
+      window.__localEntries = new Promise((resolve, reject) => {
+        const got = [];
+        const es = new EventSource('/api/v1/gateways/public/logs?follow=true');
+        const timer = setTimeout(() => {
+          es.close();
+          reject(new Error(`${got.length} entries of routedeck-local within 30 s`));
+        }, 30_000);
+        window.__localOpen = new Promise((opened) => es.addEventListener('open', opened, { once: true }));
+        es.addEventListener('entry', (ev) => {
+          const e = JSON.parse(ev.data);
+          if (e.node !== 'routedeck-local') return;
+          got.push(e);
+          if (got.length === 15) {
+            clearTimeout(timer);
+            es.close();
+            resolve(got);
+          }
+        });
+      });
+    });
+    await page.evaluate(() => window.__localOpen);
+    // One request of any client, from outside the browser.
+    const direct = await fetch(`${url}/healthz`);
+    assert(direct.status === 200, `GET /healthz through the local gateway: ${direct.status}`);
+    // And the sample traffic: each demo rule in turn and one no rule matches, twice.
+    await card.getByLabel('Sample requests').fill('14');
+    await card.getByRole('button', { name: 'Send sample traffic' }).click();
+    const results = card.getByTestId('local-traffic');
+    await results.getByText('Sent 14 requests').waitFor();
+    await results.getByRole('row').filter({ hasText: 'old-catalog' }).getByText('301 × 2').waitFor();
+    await results.getByRole('row').filter({ hasText: 'no rule' }).getByText('404 × 2').waitFor();
+    const entries = await page.evaluate(() => window.__localEntries);
+    const byRule = {};
+    for (const e of entries) {
+      assert(e.gateway === 'public' && e.version === String(st.version), `entry: ${JSON.stringify(e)}`);
+      byRule[e.rule] = (byRule[e.rule] ?? 0) + 1;
+    }
+    const want = { healthz: 3, 'old-catalog': 2, 'shop-api': 2, 'static-assets': 2, 'web-canary': 2, web: 2, '': 2 };
+    assert(JSON.stringify(byRule, Object.keys(want).sort()) === JSON.stringify(want, Object.keys(want).sort()), `entries by rule: ${JSON.stringify(byRule)}`);
+    // Also by the API's query, as the request log screen asks.
+    const logged = JSON.parse((await api('GET', '/gateways/public/logs?rule=old-catalog&limit=10')).body).items;
+    assert(logged.filter((e) => e.node === 'routedeck-local' && e.status === 301).length === 2, `old-catalog entries: ${JSON.stringify(logged)}`);
+    await results.getByRole('row').filter({ hasText: 'web-canary' }).getByText('x-canary: 1').waitFor();
+    await page.mouse.move(0, 0); // no tooltip over the card
+    await shotOf(card, '27-local-gateway');
+    await card.scrollIntoViewIfNeeded();
+    await shot('27-local-gateway-page');
+
+    await card.getByRole('button', { name: 'Stop' }).click();
+    await card.getByTestId('local-state').getByText('Stopped', { exact: true }).waitFor();
+    const refused = await fetch(`${url}/healthz`).then(() => false, () => true);
+    assert(refused, `the listener ${url} still answers after stop`);
+  },
+
   async darkTheme() {
     await go('/');
     await page.getByRole('button', { name: 'Toggle theme' }).click();

@@ -4600,6 +4600,10 @@ export interface components {
                 method: string;
                 /** @description the sample's URL, with the host the rules expect */
                 url: string;
+                /** @description headers the sample carries for its rule */
+                headers?: {
+                    [key: string]: string;
+                };
                 sent: number;
                 /** @description answers by status code */
                 statuses: {

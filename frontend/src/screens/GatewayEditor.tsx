@@ -7,6 +7,7 @@ import { ApiDocs } from '../components/ApiDocs';
 import { DeployExport } from '../components/DeployExport';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { RequestLogLink } from '../components/RequestLogLink';
+import { LocalGateway } from '../components/LocalGateway';
 import { ObjectEditorShell, SectionError, useObjectEditor, type ObjectKind } from '../components/ObjectEditor';
 import type { Gateway } from '../lib/model';
 import { GATEWAY_CONTAINERS, formFieldKnown, formToGateway, gatewayToForm, type GatewayFormValues } from '../lib/objectForms';
@@ -37,6 +38,7 @@ export default function GatewayEditorPage() {
       {name && <RequestLogLink gateway={name} />}
       <GatewayEditor key={`${name ?? ''}#${generation}`} initial={q.data ?? NEW} isNew={!name} onReload={reload} />
       {/* Below the settings it acts on; outside the editor's form, so its buttons and Ctrl/⌘+Enter do not save the gateway. */}
+      {name && <LocalGateway gateway={name} />}
       {name && <ApiDocs gateway={name} />}
       {name && <DeployExport gateway={name} />}
     </Stack>
