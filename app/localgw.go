@@ -33,6 +33,9 @@ const (
 	localStartWait = 10 * time.Second
 	// localShownSamples is how many sample requests the status offers.
 	localShownSamples = 3
+	// localTrafficBudget bounds the sample traffic of one call: requests
+	// to an upstream that does not answer wait for the route's timeout.
+	localTrafficBudget = time.Minute
 )
 
 // localGateways is the API's LocalGateways: the manager of the in-process
@@ -119,11 +122,11 @@ func (l *localGateways) Start(ctx context.Context, actor, gateway string) (api.L
 	if _, err := l.store.Get(ctx, model.KindGateway, gateway); err != nil {
 		return api.LocalGateway{}, err
 	}
-	_, running := l.m.Status(gateway)
-	if _, err := l.m.Start(gateway); err != nil {
+	_, started, err := l.m.Start(gateway)
+	if err != nil {
 		return api.LocalGateway{}, err
 	}
-	if !running {
+	if started {
 		if err := l.store.Audit(ctx, store.AuditEntry{Actor: actor, Action: "local-gateway.start", Target: "gateway/" + gateway,
 			Detail: "simulated Envoy in the server's process, on loopback ports"}); err != nil {
 			l.log.Warn("local gateway: audit start", "gateway", gateway, "err", err)
@@ -191,7 +194,9 @@ func (l *localGateways) SendTraffic(ctx context.Context, actor, gateway string, 
 	for i := range reqs {
 		reqs[i] = sampleRequest(samples[i%len(samples)])
 	}
-	sent, err := l.m.Send(ctx, gateway, reqs)
+	sctx, cancel := context.WithTimeout(ctx, localTrafficBudget)
+	defer cancel()
+	sent, err := l.m.Send(sctx, gateway, reqs)
 	if err != nil {
 		return api.LocalTraffic{}, err
 	}

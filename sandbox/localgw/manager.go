@@ -111,24 +111,23 @@ func (l Listener) URL() string {
 	return "http://" + l.Address
 }
 
-// Start starts gateway's local gateway, or finds it running. It returns
-// at once: the configuration arrives when the gateway has a published
-// version (WaitLive waits for it).
-func (m *Manager) Start(gateway string) (Status, error) {
+// Start starts gateway's local gateway, or finds it running (started is
+// false then). It returns at once: the configuration arrives when the
+// gateway has a published version (WaitLive waits for it).
+func (m *Manager) Start(gateway string) (st Status, started bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return Status{}, errors.New("local gateways: the server is stopping")
+		return Status{}, false, errors.New("local gateways: the server is stopping")
 	}
 	if l := m.running[gateway]; l != nil {
-		return l.status(gateway), nil
+		return l.status(gateway), false, nil
 	}
 	opts := sim.DataPlaneOptions{ADS: m.opts.ADS, NodeID: NodeID, Cluster: gateway, ListenHost: "127.0.0.1",
 		Logger: m.log.With("local_gateway", gateway)}
 	if m.opts.Credentials != nil {
-		var err error
 		if opts.TLS, err = m.opts.Credentials(gateway); err != nil {
-			return Status{}, fmt.Errorf("local gateway %q: %w", gateway, err)
+			return Status{}, false, fmt.Errorf("local gateway %q: %w", gateway, err)
 		}
 	}
 	// Listeners get a free loopback port each rather than their
@@ -136,12 +135,12 @@ func (m *Manager) Start(gateway string) (Status, error) {
 	// an operator's machine (by the dashboard itself, on 8080).
 	p, err := Start(opts, "127.0.0.1:0")
 	if err != nil {
-		return Status{}, fmt.Errorf("local gateway %q: %w", gateway, err)
+		return Status{}, false, fmt.Errorf("local gateway %q: %w", gateway, err)
 	}
 	l := &local{proxy: p, since: time.Now()}
 	m.running[gateway] = l
 	m.log.Info("local gateway started", "gateway", gateway, "admin", p.AdminAddr().String())
-	return l.status(gateway), nil
+	return l.status(gateway), true, nil
 }
 
 // Stop stops gateway's local gateway, freeing its ports; false when none

@@ -168,16 +168,16 @@ func TestLocalGateway(t *testing.T) {
 	defer m.Close()
 
 	// Nothing published yet: it runs, and waits.
-	st, err := m.Start("public")
-	if err != nil {
-		t.Fatal(err)
+	st, started, err := m.Start("public")
+	if err != nil || !started {
+		t.Fatal(started, err)
 	}
 	if st.Live || len(st.Listeners) != 0 || st.Node != localgw.NodeID || st.Admin == "" {
 		t.Fatalf("before a publish: %+v", st)
 	}
-	again, err := m.Start("public")
-	if err != nil || again.Admin != st.Admin || !again.Since.Equal(st.Since) {
-		t.Fatalf("a second start: %+v, %v; want the running one %+v", again, err, st)
+	again, started, err := m.Start("public")
+	if err != nil || started || again.Admin != st.Admin || !again.Since.Equal(st.Since) {
+		t.Fatalf("a second start: %+v, %v, %v; want the running one %+v", again, started, err, st)
 	}
 	if _, err := m.Send(ctx, "public", []localgw.Request{{Target: "/healthz"}}); model.ErrorCode(err) != model.ECONFLICT {
 		t.Fatalf("sending before it serves a listener: %v, want a conflict", err)
@@ -264,7 +264,7 @@ func TestLocalGatewayIdentity(t *testing.T) {
 	m := localgw.NewManager(localgw.Options{ADS: srv.addr, Logger: slog.New(slog.DiscardHandler),
 		Credentials: func(string) (*tls.Config, error) { return srv.credentials("other") }})
 	defer m.Close()
-	if _, err := m.Start("public"); err != nil {
+	if _, _, err := m.Start("public"); err != nil {
 		t.Fatal(err)
 	}
 	short, stop := context.WithTimeout(ctx, 2*time.Second)
@@ -279,7 +279,7 @@ func TestLocalGatewayIdentity(t *testing.T) {
 func TestManagerClose(t *testing.T) {
 	srv := startServer(t)
 	m := localgw.NewManager(localgw.Options{ADS: srv.addr, Credentials: srv.credentials, Logger: slog.New(slog.DiscardHandler)})
-	a, err := m.Start("public")
+	a, _, err := m.Start("public")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,66 @@ func TestManagerClose(t *testing.T) {
 		t.Fatalf("admin port still taken after close: %v", err)
 	}
 	lis.Close()
-	if _, err := m.Start("public"); err == nil {
+	if _, _, err := m.Start("public"); err == nil {
 		t.Error("started a local gateway after close")
+	}
+}
+
+// TestSendEndsWithItsContext: requests to an upstream that never answers
+// end when the context does, and the ones not sent yet say so, so sample
+// traffic is bounded however the gateway's upstreams behave.
+func TestSendEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	srv := startServer(t)
+	// Accepts connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	srv.publish(t, ctx, silent.Addr().String(), "1")
+	m := localgw.NewManager(localgw.Options{ADS: srv.addr, Credentials: srv.credentials, Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	if _, _, err := m.Start("public"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitLive(ctx, "public"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]localgw.Request, 20)
+	for i := range reqs {
+		reqs[i] = localgw.Request{Host: "shop.example.com", Target: "/shop/" + strconv.Itoa(i)}
+	}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	start := time.Now()
+	sent, err := m.Send(short, "public", reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Send took %s after its context ended", d)
+	}
+	notSent := 0
+	for i, s := range sent {
+		if s.Status != 0 || s.Error == "" {
+			t.Errorf("request %d: %+v, want an error", i, s)
+		}
+		if strings.HasPrefix(s.Error, "not sent: ") {
+			notSent++
+		}
+	}
+	if notSent == 0 || notSent == len(reqs) {
+		t.Errorf("%d of %d not sent; want the in-flight ones failed and the rest not sent", notSent, len(reqs))
 	}
 }

@@ -52,7 +52,9 @@ const (
 
 // Send sends reqs through gateway's local gateway, over real connections
 // to its listeners, a few at a time; outcomes come back in the order of
-// reqs. It fails (ECONFLICT) when the local gateway serves no listener.
+// reqs. Once ctx ends, the requests not sent yet fail with its error. It
+// fails as a whole (ECONFLICT) only when the local gateway serves no
+// listener.
 func (m *Manager) Send(ctx context.Context, gateway string, reqs []Request) ([]Sent, error) {
 	st, ok := m.Status(gateway)
 	if !ok {
@@ -76,8 +78,9 @@ func (m *Manager) Send(ctx context.Context, gateway string, reqs []Request) ([]S
 			}
 		}()
 	}
+	i := 0
 feed:
-	for i := range reqs {
+	for ; i < len(reqs); i++ {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -86,7 +89,10 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	return out, ctx.Err()
+	for ; i < len(reqs); i++ {
+		out[i] = Sent{Error: "not sent: " + ctx.Err().Error()}
+	}
+	return out, nil
 }
 
 func send(ctx context.Context, c *clients, l Listener, r Request) Sent {
