@@ -125,9 +125,17 @@ proxy_check() {
 	export ROUTEDECK_SERVER="$url" ROUTEDECK_TOKEN="$token"
 	gw_port=$(free_port)
 	while [ "$gw_port" = "$http_port" ] || [ "$gw_port" = "$ads_port" ]; do gw_port=$(free_port); done
-	"$bin" get gateway public -o yaml | sed "s/port: 8080\$/port: $gw_port/" >"$work/public.yaml"
-	grep -q "port: $gw_port\$" "$work/public.yaml" || { echo "e2e proxy: no listener on 8080 in gateway public" >&2; cat "$work/public.yaml" >&2; return 1; }
-	"$bin" apply -f "$work/public.yaml" >/dev/null
+	# Whatever port the flows left it on (they may run a proxy of their own).
+	"$bin" get gateway public -o json | python3 -c '
+import json, sys
+gw = json.load(sys.stdin)
+for l in gw["listeners"]:
+    if l["name"] == "http":
+        l["port"] = int(sys.argv[1])
+json.dump(gw, open(sys.argv[2], "w"))
+' "$gw_port" "$work/public.json"
+	curl -fsS -X PUT -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+		--data-binary @"$work/public.json" "$url/api/v1/gateways/public" >/dev/null
 	"$bin" publish --gateway public --force >/dev/null
 	version=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/gateways/public/published" |
 		python3 -c 'import json, sys; print(max(p["version"] for p in json.load(sys.stdin)["items"]))')
@@ -148,17 +156,18 @@ proxy_check() {
 	# Requests are sent once `logs -f` follows the log, and the check ends
 	# when it has printed every one: the stream is the event awaited.
 	python3 - "$bin" "$version" "$gw_port" "$url" "$token" <<'PY'
-import json, subprocess, sys, threading, urllib.request
+import json, random, subprocess, sys, threading, urllib.request
 
 bin, version, port, url, token = sys.argv[1:]
 node = "e2e-envoy"  # the bootstrap's node, from `routedeck bootstrap --node`
+run = "%x" % random.getrandbits(32)  # tells these requests from the flows' through the same node
 sent = [  # path, host, expected rule, expected status
-    ("/healthz?n=0", "shop.example.com", "healthz", 200),
-    ("/healthz?n=1", "shop.example.com", "healthz", 200),
-    ("/healthz?n=2", "shop.example.com", "healthz", 200),
-    ("/healthz?n=3", "shop.example.com", "healthz", 200),
-    ("/catalog/shoes", "shop.example.com", "old-catalog", 301),
-    ("/nowhere", "unknown.example.com", "", 404),
+    ("/healthz?n=0&run=" + run, "shop.example.com", "healthz", 200),
+    ("/healthz?n=1&run=" + run, "shop.example.com", "healthz", 200),
+    ("/healthz?n=2&run=" + run, "shop.example.com", "healthz", 200),
+    ("/healthz?n=3&run=" + run, "shop.example.com", "healthz", 200),
+    ("/catalog/shoes?run=" + run, "shop.example.com", "old-catalog", 301),
+    ("/nowhere?run=" + run, "unknown.example.com", "", 404),
 ]
 
 def get(path):
@@ -209,7 +218,7 @@ seen = {}
 try:
     for i, line in enumerate(follow.stdout):
         e = json.loads(line)
-        if e["node"] == node:
+        if e["node"] == node and requested(e).endswith(run):
             seen[requested(e)] = e
         if i == 0:
             for path, host, _, want in sent[1:]:
@@ -237,7 +246,7 @@ check("GET /gateways/public/logs", json.loads(get("/api/v1/gateways/public/logs?
 cli = subprocess.run([bin, "logs", "--gateway", "public", "--since", "10m", "-o", "json"], capture_output=True, text=True, check=True)
 check("routedeck logs -o json", [json.loads(l) for l in cli.stdout.splitlines()])
 healthz = json.loads(get("/api/v1/gateways/public/logs?rule=healthz&since=10m"))["items"]
-if sum(1 for e in healthz if e["node"] == node) != 4:
+if sum(1 for e in healthz if e["node"] == node and requested(e).endswith(run)) != 4:
     fail("?rule=healthz: %s" % json.dumps(healthz))
 
 after = metrics()
