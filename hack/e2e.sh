@@ -113,6 +113,7 @@ bin_path=$(realpath "$bin")
 		ROUTEDECK_ADS="127.0.0.1:$ads_port" ROUTEDECK_ADS_BOOTSTRAP="$work/envoy/envoy.yaml" ROUTEDECK_BIN="$bin_path" \
 		ROUTEDECK_E2E_CONSUL="$(target consul)" ROUTEDECK_E2E_KUBECONFIG="$(target kubeconfig)" \
 		ROUTEDECK_E2E_KUBE_CONTEXT="$(target kubeContext)" ROUTEDECK_E2E_TARGETS="$(target control)" \
+		ROUTEDECK_E2E_SMTP="$(target smtp)" \
 		node e2e/run.mjs "$@" 3>&-
 ) || status=$?
 

@@ -52,6 +52,7 @@ const TARGETS = {
   kubeconfig: process.env.ROUTEDECK_E2E_KUBECONFIG,
   kubeContext: process.env.ROUTEDECK_E2E_KUBE_CONTEXT,
   consul: process.env.ROUTEDECK_E2E_CONSUL,
+  smtp: process.env.ROUTEDECK_E2E_SMTP,
 };
 const needTargets = () =>
   assert(Object.values(TARGETS).every(Boolean), 'this flow needs the ROUTEDECK_E2E_* variables of e2e/targets (hack/e2e.sh starts it)');
@@ -1280,12 +1281,30 @@ const flows = {
         await new Promise((res) => { waiters.push(res); setTimeout(res, 1000); });
       }
     };
+    // A real SMTP server (the targets helper's, go-smtp) the server sends
+    // mail to, with AUTH PLAIN.
+    needTargets();
+    const mails = async () => (await (await fetch(`${TARGETS.control}/smtp/messages`)).json()).filter((m) => m.data.includes(rule));
+    const mailed = async (status) => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const got = (await mails()).find((m) => m.data.includes(`Alert rule ${rule} is ${status}.`));
+        if (got) return got;
+        assert(Date.now() < deadline, `the SMTP server got no ${status} mail for ${rule}`);
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    };
     const hook = `${RULE}-hook`;
+    const mail = `${RULE}-mail`;
     const rule = `${RULE}-idle`;
     try {
       const made = await api('POST', '/alerts/notifiers', { name: hook, type: 'webhook', webhook: { url: hookURL, authorization: 'Bearer e2e-hook-token' } });
       assert(made.status === 201, `create notifier: ${made.status} ${made.body.slice(0, 200)}`);
       assert(!made.body.includes('e2e-hook-token'), 'the notifier answer shows its credential');
+      const mailer = await api('POST', '/alerts/notifiers', { name: mail, type: 'email',
+        email: { smarthost: TARGETS.smtp, from: 'routedeck@e2e.test', to: ['oncall@e2e.test'], username: 'alerts', password: 'e2e-mail-password' } });
+      assert(mailer.status === 201, `create email notifier: ${mailer.status} ${mailer.body.slice(0, 200)}`);
+      assert(!mailer.body.includes('e2e-mail-password'), 'the notifier answer shows its password');
 
       // A rule through the form: gateway public seeing fewer than one
       // request a minute. The e2e proxies send none, so it fires at once.
@@ -1302,6 +1321,7 @@ const flows = {
       await form.getByLabel('For').fill('soon');
       await form.getByRole('textbox', { name: 'Notify' }).click();
       await page.getByRole('option', { name: hook, exact: true }).click();
+      await page.getByRole('option', { name: mail, exact: true }).click();
       await page.keyboard.press('Escape');
       await form.getByRole('button', { name: 'Save rule' }).click();
       await form.getByText('invalid duration "soon"', { exact: false }).waitFor();
@@ -1315,6 +1335,8 @@ const flows = {
       const firing = await heard('firing');
       assert(firing.auth === 'Bearer e2e-hook-token', `webhook Authorization ${firing.auth}`);
       assert(firing.body.version === '4' && firing.body.alerts[0].labels.gateway === 'public', `webhook body ${JSON.stringify(firing.body)}`);
+      const firingMail = await mailed('firing');
+      assert(firingMail.user === 'alerts' && firingMail.to.includes('oncall@e2e.test'), `mail ${JSON.stringify(firingMail).slice(0, 300)}`);
       await shot('30-alerts');
 
       await page.getByRole('tab', { name: 'History' }).click();
@@ -1330,9 +1352,11 @@ const flows = {
       await notice(`Alert rule ${rule} saved.`);
       await row.locator('[data-state="disabled"]').waitFor();
       await heard('resolved');
+      await mailed('resolved');
     } finally {
       await api('DELETE', `/alerts/rules/${rule}`);
       await api('DELETE', `/alerts/notifiers/${hook}`);
+      await api('DELETE', `/alerts/notifiers/${mail}`);
       receiver.close();
     }
   },

@@ -10,6 +10,7 @@
 //
 //	POST /consul/stop    kill the agent at once, as an outage looks
 //	POST /consul/start   start it again (same address) and seed it again
+//	GET  /smtp/messages  the mails the SMTP server (Smtp) accepted
 //
 // It stops both servers on SIGINT/SIGTERM, when stdin (if a pipe) is
 // closed, when its parent process goes away, or after -for; a stuck
@@ -55,6 +56,10 @@ type info struct {
 	KubeContext string `json:"kubeContext"`
 	// Control is the base URL of the control API.
 	Control string `json:"control"`
+	// SMTP is the mail server's address (HOST:PORT); it takes mail from
+	// user "alerts" (password mailPassword) and lists it on the control
+	// API.
+	SMTP string `json:"smtp"`
 }
 
 // shutdownGrace bounds the whole shutdown: the servers get a few seconds
@@ -121,11 +126,16 @@ func run(limit time.Duration, log *slog.Logger) error {
 		return err
 	}
 
+	mail, mailAddr, err := startMailbox()
+	if err != nil {
+		return fmt.Errorf("smtp listener: %w", err)
+	}
+	defer mail.close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("control listener: %w", err)
 	}
-	srv := &http.Server{Handler: control(env, consul, log), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: control(env, consul, mail, log), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	defer srv.Close()
 
@@ -134,6 +144,7 @@ func run(limit time.Duration, log *slog.Logger) error {
 		Kubeconfig:  kube.Kubeconfig,
 		KubeContext: testservers.KubeContext,
 		Control:     "http://" + l.Addr().String(),
+		SMTP:        mailAddr,
 	})
 	fmt.Println(string(line))
 	log.Info("targets: consul and kube-apiserver are up", "consul", consul.HTTPAddr, "kube", kube.Host)
@@ -151,9 +162,10 @@ func run(limit time.Duration, log *slog.Logger) error {
 
 // control serves the control API. Requests run one at a time: a stop
 // racing a start would leave the agent in either state.
-func control(env *env, consul *testservers.Consul, log *slog.Logger) http.Handler {
+func control(env *env, consul *testservers.Consul, mail *mailbox, log *slog.Logger) http.Handler {
 	var mu sync.Mutex
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /smtp/messages", mail.serveMessages)
 	mux.HandleFunc("POST /consul/stop", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
