@@ -52,7 +52,24 @@ func (s *Service) CheckGate(ctx context.Context, gateway string) (publishgate.Ch
 
 // live is the gateway's latest published version; nil when there is none.
 func (s *Service) live(ctx context.Context, gateway string) (*store.Published, error) {
-	p, err := s.opts.Store.GetPublished(ctx, gateway, 0)
+	// The version this server serves is the live one as a rule: reading
+	// its number is cheap, decoding a whole published workspace is not
+	// (most of a publish of 10,000 routes went there).
+	latest, err := s.opts.Store.LatestVersion(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	if latest == 0 {
+		return nil, nil
+	}
+	r := s.runner(gateway)
+	r.mu.Lock()
+	served := r.served
+	r.mu.Unlock()
+	if served != nil && served.Version == latest {
+		return served, nil
+	}
+	p, err := s.opts.Store.GetPublished(ctx, gateway, latest)
 	if model.ErrorCode(err) == model.ENOTFOUND {
 		return nil, nil
 	}
