@@ -1425,6 +1425,15 @@ const flows = {
     assert((await near.innerText()).includes('Near miss') && (await near.innerText()).includes('host == "shop.example.com"'),
       `near miss: ${await near.innerText()}`);
     assert((await drawer.innerText()).includes(`Explained against v${version}`), 'the explanation names the version that served the request');
+    // The drawer slides in: the picture is taken once it rests against
+    // the right edge and holds still for a frame.
+    await page.waitForFunction(() => {
+      const r = document.querySelector('[role="dialog"]')?.getBoundingClientRect();
+      const now = r ? `${r.left},${r.right}` : null;
+      const still = now !== null && now === window.__e2eDrawer && Math.abs(r.right - window.innerWidth) < 1;
+      window.__e2eDrawer = now;
+      return still;
+    }, null, { polling: 'raf', timeout: 10_000 });
     await shot('41-explained-404');
     await page.keyboard.press('Escape');
 
