@@ -185,8 +185,18 @@ func TestReplicaServesOnlyCompletePublishes(t *testing.T) {
 	if nacks := f.dp.Status().Nacks; len(nacks) > 0 {
 		t.Fatalf("the sim rejected: %+v", nacks)
 	}
-	if ps := f.rep.Proxies("public"); len(ps) != 1 || !ps[0].Connected || !ps[0].InSync || ps[0].Replica != "r1" {
-		t.Fatalf("proxies: %+v", ps)
+	// The sim serves version 4 before its ACK reaches the replica: wait
+	// for the ACK, as the proxy list shows it.
+	for {
+		ps := f.rep.Proxies("public")
+		if len(ps) == 1 && ps[0].Connected && ps[0].InSync && ps[0].Replica == "r1" {
+			break
+		}
+		select {
+		case <-f.ctx.Done():
+			t.Fatalf("proxies: %+v", ps)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
