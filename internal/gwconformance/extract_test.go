@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"testing"
 
 	"google.golang.org/grpc/codes"
 	pb "sigs.k8s.io/gateway-api/conformance/echo-basic/grpcechoserver"
@@ -45,6 +46,12 @@ type confCase struct {
 	Expected   gwhttp.ExpectedResponse
 	// GRPC is set instead of Expected for a GRPCRoute test.
 	GRPC *gwgrpc.ExpectedResponse
+	// Weights, when set, make the case a traffic distribution: the
+	// request is sent many times and the share each backend gets is
+	// checked against its weight, by the module's own check.
+	Weights map[string]float64
+	// transcribed, when set, is the check to make instead (see transcribed).
+	transcribed func(t *testing.T, l *loaded, c confCase) error
 }
 
 type gwRef struct {
@@ -143,10 +150,21 @@ type body struct {
 	addrs       map[string]gwRef // gateway address variables
 	pending     []gwhttp.ExpectedResponse
 	pendingGRPC []gwgrpc.ExpectedResponse
+	// single and singleGRPC are ExpectedResponse variables, sent by name.
+	single     map[string]gwhttp.ExpectedResponse
+	singleGRPC map[string]gwgrpc.ExpectedResponse
+	// weights are map[string]float64 variables: expected traffic shares.
+	weights map[string]map[string]float64
+	// senders are weight senders by variable, each the case it repeats:
+	// the last request sent before it was built.
+	senders map[string]confCase
+	last    *confCase
 }
 
 func (ct *confTest) readBody(b *ast.BlockStmt) {
-	w := &body{ct: ct, strs: map[string]string{}, nns: map[string]gwRef{}, addrs: map[string]gwRef{}}
+	w := &body{ct: ct, strs: map[string]string{}, nns: map[string]gwRef{}, addrs: map[string]gwRef{},
+		single: map[string]gwhttp.ExpectedResponse{}, singleGRPC: map[string]gwgrpc.ExpectedResponse{},
+		weights: map[string]map[string]float64{}, senders: map[string]confCase{}}
 	ast.Inspect(b, w.visit)
 }
 
@@ -161,6 +179,9 @@ func (w *body) visit(n ast.Node) bool {
 			return true
 		}
 		w.assign(exprString(n.Lhs[0]), n.Rhs[0])
+		if call, ok := n.Rhs[0].(*ast.CallExpr); ok && exprString(call.Fun) == "weight.NewFunctionBasedSender" {
+			return false // what the sender sends is the case it repeats
+		}
 	case *ast.ValueSpec:
 		for i, name := range n.Names {
 			if i < len(n.Values) {
@@ -175,7 +196,16 @@ func (w *body) visit(n ast.Node) bool {
 			w.grpcCall(n)
 			return false
 		}
+		if fn == "weight.TestWeightedDistribution" && len(n.Args) == 2 {
+			w.distribution(n)
+			return false
+		}
 		if !strings.HasPrefix(fn, "http.MakeRequestAndExpect") || len(n.Args) < 5 {
+			if sends(fn) {
+				// A request the reader cannot bind to an expectation:
+				// reported, never skipped in silence.
+				w.ct.Unread = append(w.ct.Unread, fn)
+			}
 			return true
 		}
 		addr, ok := w.addrs[exprString(n.Args[3])]
@@ -195,11 +225,13 @@ func (w *body) visit(n ast.Node) bool {
 				return true
 			}
 			cases = []gwhttp.ExpectedResponse{er}
+		} else if er, ok := w.single[exprString(n.Args[4])]; ok {
+			cases = []gwhttp.ExpectedResponse{er}
 		} else {
 			w.pending = nil // sent: the next call has its own cases
 		}
 		for _, c := range cases {
-			w.ct.Cases = append(w.ct.Cases, confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, ByHostPort: addr.byHostPort, Expected: c})
+			w.add(confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, ByHostPort: addr.byHostPort, Expected: c})
 		}
 		return false
 	}
@@ -229,6 +261,33 @@ func (w *body) assign(name string, rhs ast.Expr) {
 		case "[]http.ExpectedResponse":
 			w.pending = nil
 			w.appendCases(v.Elts)
+		case "http.ExpectedResponse":
+			var er gwhttp.ExpectedResponse
+			if err := w.eval(v, reflect.ValueOf(&er).Elem()); err != nil {
+				w.ct.Unread = append(w.ct.Unread, err.Error())
+				return
+			}
+			w.single[name] = er
+		case "grpc.ExpectedResponse":
+			var er gwgrpc.ExpectedResponse
+			if err := w.eval(v, reflect.ValueOf(&er).Elem()); err != nil {
+				w.ct.Unread = append(w.ct.Unread, err.Error())
+				return
+			}
+			w.singleGRPC[name] = er
+		case "map[string]float64":
+			m := map[string]float64{}
+			for _, el := range v.Elts {
+				kv := el.(*ast.KeyValueExpr)
+				k, ok := w.str(kv.Key)
+				f, err := strconv.ParseFloat(exprString(kv.Value), 64)
+				if !ok || err != nil {
+					w.ct.Unread = append(w.ct.Unread, "weight "+exprString(kv.Key)+": "+exprString(kv.Value))
+					continue
+				}
+				m[k] = f
+			}
+			w.weights[name] = m
 		case "[]grpc.ExpectedResponse":
 			w.pendingGRPC = nil
 			for _, e := range v.Elts {
@@ -252,6 +311,12 @@ func (w *body) assign(name string, rhs ast.Expr) {
 	case *ast.CallExpr:
 		fn := exprString(v.Fun)
 		switch {
+		case fn == "weight.NewFunctionBasedSender":
+			if w.last == nil {
+				w.ct.Unread = append(w.ct.Unread, "a weight sender before any request")
+				return
+			}
+			w.senders[name] = *w.last
 		case fn == "append" && len(v.Args) > 0 && exprString(v.Args[0]) == name:
 			w.appendCases(v.Args[1:])
 		case strings.HasPrefix(fn, "kubernetes.GatewayAndHTTPRoutesMustBeAccepted") || strings.HasPrefix(fn, "kubernetes.GatewayAndRoutesMustBeAccepted"):
@@ -286,12 +351,45 @@ func (w *body) grpcCall(n *ast.CallExpr) {
 			return
 		}
 		cases = []gwgrpc.ExpectedResponse{er}
+	} else if er, ok := w.singleGRPC[exprString(n.Args[4])]; ok {
+		cases = []gwgrpc.ExpectedResponse{er}
 	} else {
 		w.pendingGRPC = nil
 	}
 	for _, c := range cases {
-		w.ct.Cases = append(w.ct.Cases, confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, GRPC: &c})
+		w.add(confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, GRPC: &c})
 	}
+}
+
+// add appends a case sent by the test.
+func (w *body) add(c confCase) {
+	w.ct.Cases = append(w.ct.Cases, c)
+	w.last = &c
+}
+
+// distribution adds a traffic distribution case:
+// weight.TestWeightedDistribution(sender, weights) repeats the case the
+// sender was built after.
+func (w *body) distribution(n *ast.CallExpr) {
+	c, ok := w.senders[exprString(n.Args[0])]
+	weights, wok := w.weights[exprString(n.Args[1])]
+	if !ok || !wok {
+		w.ct.Unread = append(w.ct.Unread, "weight.TestWeightedDistribution("+exprString(n.Args[0])+", "+exprString(n.Args[1])+")")
+		return
+	}
+	c.Weights = weights
+	w.ct.Cases = append(w.ct.Cases, c)
+}
+
+// sends reports whether a function the tests call sends requests to a
+// gateway: the reader must bind each such call to its expectations.
+func sends(fn string) bool {
+	for _, p := range []string{"http.MakeRequestAndExpect", "grpc.MakeRequestAndExpect", "tls.MakeTLSRequest", "weight.TestWeighted", "http.AwaitConvergence"} {
+		if strings.HasPrefix(fn, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(fn, ".CaptureRoundTrip") || strings.HasSuffix(fn, ".SendRPC")
 }
 
 func (w *body) appendCases(elts []ast.Expr) {
@@ -476,6 +574,8 @@ func exprString(e ast.Expr) string {
 		return x.Value
 	case *ast.ArrayType:
 		return "[]" + exprString(x.Elt)
+	case *ast.MapType:
+		return "map[" + exprString(x.Key) + "]" + exprString(x.Value)
 	case *ast.StarExpr:
 		return "*" + exprString(x.X)
 	case *ast.IndexExpr:

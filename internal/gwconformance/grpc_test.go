@@ -59,7 +59,7 @@ func startGRPCEcho(t *testing.T, namespace, service string) *grpcEcho {
 		t.Fatal(err)
 	}
 	e := &grpcEcho{namespace: namespace, addr: lis.Addr().String()}
-	e.pod = service + "-" + e.addr
+	e.pod = podName(service, e.addr)
 	s := grpc.NewServer()
 	pb.RegisterGrpcEchoServer(s, e)
 	go func() { _ = s.Serve(lis) }()
@@ -71,24 +71,8 @@ func startGRPCEcho(t *testing.T, namespace, service string) *grpcEcho {
 // the answer as the module's own comparison does (status code, the method
 // the backend got, its namespace and pod).
 func checkGRPC(t *testing.T, l *loaded, c confCase, port int) error {
-	addr, ok := l.listeners[port]
-	if !ok {
-		return fmt.Errorf("no listener on port %d", port)
-	}
 	exp := *c.GRPC
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if md := exp.RequestMetadata; md != nil && md.Authority != "" {
-		opts = append(opts, grpc.WithAuthority(md.Authority))
-	} else {
-		opts = append(opts, grpc.WithAuthority(fmt.Sprintf("192.0.2.10:%d", port)))
-	}
-	conn, err := grpc.NewClient(addr, opts...)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	client := &gwgrpc.DefaultClient{Conn: conn}
-	resp, err := client.SendRPC(t, addr, exp, 10*time.Second)
+	resp, err := sendGRPC(t, l, exp, port)
 	if err != nil {
 		return err
 	}
@@ -116,4 +100,25 @@ func checkGRPC(t *testing.T, l *loaded, c confCase, port int) error {
 		return fmt.Errorf("pod %s, want %s", a.GetContext().GetPod(), exp.Backend)
 	}
 	return nil
+}
+
+// sendGRPC sends one RPC through the data plane's listener for port.
+func sendGRPC(t *testing.T, l *loaded, exp gwgrpc.ExpectedResponse, port int) (*gwgrpc.Response, error) {
+	addr, ok := l.listeners[port]
+	if !ok {
+		return nil, fmt.Errorf("no listener on port %d", port)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if md := exp.RequestMetadata; md != nil && md.Authority != "" {
+		opts = append(opts, grpc.WithAuthority(md.Authority))
+	} else {
+		opts = append(opts, grpc.WithAuthority(fmt.Sprintf("192.0.2.10:%d", port)))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	client := &gwgrpc.DefaultClient{Conn: conn}
+	return client.SendRPC(t, addr, exp, 10*time.Second)
 }
