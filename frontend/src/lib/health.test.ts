@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostState, upstreamBehaviours } from './health';
+import { hostState, overflowSummary, upstreamBehaviours } from './health';
 
 describe('hostState', () => {
   it('names the most pressing state', () => {
@@ -24,5 +24,29 @@ describe('upstreamBehaviours', () => {
       cart: { latencyMs: 20, errorRate: 0, endpoints: { '1': { latencyMs: 0, errorRate: 1 } } },
       web: { endpoints: { '0': { latencyMs: 5, errorRate: 0.5 } } },
     });
+  });
+});
+
+describe('overflowSummary', () => {
+  const base = { perUpstream: {}, statuses: {}, retries: 0, rateLimited: 0, latencyMs: { p50: 0, p90: 0, p99: 0 } };
+  it('lists the clusters whose overflow counters moved, busiest first, and the flags by count', () => {
+    const s = overflowSummary({
+      ...base,
+      overflowed: 15,
+      responseFlags: { UO: 14, URX: 1, UF: 0 },
+      clusters: {
+        web: { upstream_rq_total: 40 },
+        cart: { upstream_rq_total: 2, upstream_rq_retry_overflow: 1 },
+        slow: { upstream_rq_total: 2, upstream_rq_pending_overflow: 14, upstream_cx_overflow: 3 },
+      },
+    });
+    expect(s.clusters).toEqual([
+      { cluster: 'slow', counters: [{ name: 'upstream_rq_pending_overflow', value: 14 }, { name: 'upstream_cx_overflow', value: 3 }] },
+      { cluster: 'cart', counters: [{ name: 'upstream_rq_retry_overflow', value: 1 }] },
+    ]);
+    expect(s.flags).toEqual([{ flag: 'UO', count: 14 }, { flag: 'URX', count: 1 }]);
+  });
+  it('is empty for a run without counters or flags, as older servers answer', () => {
+    expect(overflowSummary(base)).toEqual({ clusters: [], flags: [] });
   });
 });

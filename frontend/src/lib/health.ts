@@ -1,4 +1,4 @@
-import type { HostHealth } from './model';
+import type { HostHealth, SimulationResult } from './model';
 import type { SimulationProfile, UpstreamBehaviour } from './queries';
 
 /** A short word for a host's state, most pressing first. */
@@ -32,4 +32,33 @@ export function upstreamBehaviours(rows: ProfileRow[]): NonNullable<SimulationPr
     }
   }
   return out;
+}
+
+/** Envoy's counters of circuit-breaker overflow, in the order a reader meets them. */
+const OVERFLOW_COUNTERS = ['upstream_rq_pending_overflow', 'upstream_cx_overflow', 'upstream_rq_retry_overflow'] as const;
+
+/** One cluster's overflow counters that moved during a run. */
+export interface ClusterOverflow {
+  cluster: string;
+  counters: { name: string; value: number }[];
+}
+
+/**
+ * What circuit breakers refused in a run: the clusters whose overflow
+ * counters moved, busiest first, and the response flags by count. Empty
+ * lists when nothing overflowed, so the view can say so.
+ */
+export function overflowSummary(result: SimulationResult): { clusters: ClusterOverflow[]; flags: { flag: string; count: number }[] } {
+  const clusters: ClusterOverflow[] = [];
+  for (const [cluster, stats] of Object.entries(result.clusters ?? {})) {
+    const counters = OVERFLOW_COUNTERS.filter((n) => (stats[n] ?? 0) > 0).map((name) => ({ name, value: stats[name] }));
+    if (counters.length) clusters.push({ cluster, counters });
+  }
+  const total = (c: ClusterOverflow) => c.counters.reduce((a, b) => a + b.value, 0);
+  clusters.sort((a, b) => total(b) - total(a) || a.cluster.localeCompare(b.cluster));
+  const flags = Object.entries(result.responseFlags ?? {})
+    .filter(([, count]) => count > 0)
+    .map(([flag, count]) => ({ flag, count }))
+    .sort((a, b) => b.count - a.count || a.flag.localeCompare(b.flag));
+  return { clusters, flags };
 }

@@ -242,4 +242,10 @@ export interface SimulationResult {
   durationMs?: number;
   timedOut?: boolean;
   endpoints?: SimulationEndpoint[];
+  /** Requests a circuit breaker refused, or whose retry it refused (Envoy's UO flag). */
+  overflowed?: number;
+  /** Requests by Envoy response flag. */
+  responseFlags?: Record<string, number>;
+  /** By cluster, the data plane's counters that moved during the run, under Envoy's names. */
+  clusters?: Record<string, Record<string, number>>;
 }

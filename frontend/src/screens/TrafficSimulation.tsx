@@ -8,7 +8,7 @@ import { EndpointResultsView } from '../components/HostHealth';
 import { DelayedLoader, ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
 import { ApiError } from '../lib/api';
-import { upstreamBehaviours, type ProfileRow } from '../lib/health';
+import { overflowSummary, upstreamBehaviours, type ProfileRow } from '../lib/health';
 import type { SimulationResult } from '../lib/model';
 import { runSimulation, useUpstreams, type SimulationProfile } from '../lib/queries';
 
@@ -124,19 +124,37 @@ export function SimulationCharts({ result }: { result: SimulationResult }) {
     color: code.startsWith('5') ? 'red.6' : code.startsWith('4') ? 'orange.5' : code.startsWith('3') ? 'blue.5' : COLORS[i % COLORS.length],
   }));
   const lat = result.latencyMs ?? { p50: 0, p90: 0, p99: 0 };
+  const overflow = overflowSummary(result);
   return (
     <Stack data-testid="simulation-result">
       {result.timedOut && <Alert color="yellow">The run hit its time limit: {result.sent} of the requests were sent.</Alert>}
-      <SimpleGrid cols={4}>
+      <SimpleGrid cols={5}>
         <Card withBorder><Text size="xs" c="dimmed">Failed</Text><Text fw={700} size="xl" c={result.failed ? 'red' : undefined}>{result.failed ?? 0}</Text></Card>
         <Card withBorder><Text size="xs" c="dimmed">Retries</Text><Text fw={700} size="xl">{result.retries}</Text></Card>
         <Card withBorder><Text size="xs" c="dimmed">Rate limited</Text><Text fw={700} size="xl">{result.rateLimited}</Text></Card>
+        <Card withBorder data-testid="overflowed"><Text size="xs" c="dimmed">Circuit breaker overflow (UO)</Text><Text fw={700} size="xl" c={result.overflowed ? 'red' : undefined}>{result.overflowed ?? 0}</Text></Card>
         <Card withBorder><Text size="xs" c="dimmed">Latency p50 / p90 / p99</Text><Text fw={700} size="lg">{fmtMs(lat.p50)} / {fmtMs(lat.p90)} / {fmtMs(lat.p99)} ms</Text></Card>
       </SimpleGrid>
       <Card withBorder>
         <Text fw={600} size="sm" mb="xs">Requests per upstream</Text>
         <BarChart h={220} data={perUpstream} dataKey="upstream" series={[{ name: 'count', color: 'indigo.6', label: 'requests' }]} withBarValueLabel valueFormatter={(v) => String(v)} data-testid="per-upstream-chart" />
       </Card>
+      {(overflow.clusters.length > 0 || overflow.flags.length > 0) && (
+        <Card withBorder data-testid="overflow-detail">
+          <Text fw={600} size="sm" mb="xs">Response flags and overflow counters</Text>
+          {overflow.flags.length > 0 && (
+            <Group gap="md" mb="xs">
+              {overflow.flags.map((f) => <Text key={f.flag} size="sm"><span className="mono">{f.flag}</span> <Text span c="dimmed">{f.count}</Text></Text>)}
+            </Group>
+          )}
+          {overflow.clusters.map((c) => (
+            <Text key={c.cluster} size="sm">
+              <span className="mono">{c.cluster}</span>:{' '}
+              {c.counters.map((k) => `${k.name} ${k.value}`).join(', ')}
+            </Text>
+          ))}
+        </Card>
+      )}
       {result.endpoints && result.endpoints.length > 0 && (
         <Card withBorder>
           <Text fw={600} size="sm" mb="xs">Endpoints</Text>
