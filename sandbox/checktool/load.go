@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -106,9 +107,37 @@ func LoadRouteConfig(path string) (*routev3.RouteConfiguration, error) {
 		return nil, err
 	}
 	if err := rc.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("%s: proto constraint validation failed: %w", path, err)
+		return nil, fmt.Errorf("Proto constraint validation failed (%s)", constraintText(err))
 	}
 	return rc, nil
+}
+
+// constraintText words the constraint violations of a generated validator
+// as Envoy's C++ validators word one ("RouteValidationError.Match:
+// embedded message failed validation | caused by ..."), and lists every
+// violation, separated by "; ", where Envoy stops at the first.
+func constraintText(err error) string {
+	var parts []string
+	if multi, ok := err.(interface{ AllErrors() []error }); ok {
+		for _, e := range multi.AllErrors() {
+			parts = append(parts, constraintText(e))
+		}
+		return strings.Join(parts, "; ")
+	}
+	ve, ok := err.(interface {
+		Field() string
+		Reason() string
+		Cause() error
+		ErrorName() string
+	})
+	if !ok {
+		return err.Error()
+	}
+	out := ve.ErrorName() + "." + ve.Field() + ": " + ve.Reason()
+	if c := ve.Cause(); c != nil {
+		out += " | caused by " + constraintText(c)
+	}
+	return out
 }
 
 // TestFile is Envoy's router check test schema (validation.proto).
@@ -212,37 +241,43 @@ func LoadTestFile(path string) (*TestFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := tf.validate(); err != nil {
-		return nil, fmt.Errorf("%s: proto constraint validation failed: %w", path, err)
+		return nil, fmt.Errorf("Proto constraint validation failed (%w)", err)
 	}
 	return tf, nil
 }
 
-// validate applies validation.proto's constraints, reporting them all.
+// validate applies validation.proto's constraints, reporting them all,
+// each worded as Envoy's validators word it.
 func (tf *TestFile) validate() error {
 	var errs []string
 	if len(tf.Tests) == 0 {
-		errs = append(errs, "tests: at least one test is required")
+		errs = append(errs, "ValidationValidationError.Tests: value must contain at least 1 item(s)")
 	}
 	for i, t := range tf.Tests {
-		at := fmt.Sprintf("tests[%d]", i)
+		item := func(field, reason string) {
+			errs = append(errs, fmt.Sprintf("ValidationValidationError.Tests[%d]: embedded message failed validation | caused by ValidationItemValidationError.%s: %s", i, field, reason))
+		}
+		input := func(field, reason string) {
+			item("Input", "embedded message failed validation | caused by ValidationInputValidationError."+field+": "+reason)
+		}
 		if t.TestName == "" {
-			errs = append(errs, at+".test_name: must not be empty")
+			item("TestName", "value length must be at least 1 characters")
 		}
 		if t.Input == nil {
-			errs = append(errs, at+".input: is required")
+			item("Input", "value is required")
 		} else {
 			if t.Input.Authority == "" {
-				errs = append(errs, at+".input.authority: must not be empty")
+				input("Authority", "value length must be at least 1 characters")
 			}
 			if t.Input.Path == "" {
-				errs = append(errs, at+".input.path: must not be empty")
+				input("Path", "value length must be at least 1 characters")
 			}
-			if len(t.Input.Method) < 3 {
-				errs = append(errs, at+".input.method: must be at least 3 characters")
+			if utf8.RuneCountInString(t.Input.Method) < 3 {
+				input("Method", "value length must be at least 3 characters")
 			}
 		}
 		if t.Validate == nil {
-			errs = append(errs, at+".validate: is required")
+			item("Validate", "value is required")
 		}
 	}
 	if len(errs) > 0 {
