@@ -406,6 +406,36 @@ const flows = {
     await page.getByText('Test saved').waitFor();
   },
 
+  async sandboxWebSocket() {
+    // A rule that allows upgrades: a WebSocket test request reports the
+    // 101 and the message the mock echoed through the tunnel.
+    const name = `${RULE}-ws`;
+    const made = await api('POST', '/routes', { name, gateway: 'public', priority: 900, when: 'host == "shop.example.com" && path.prefix("/e2e-ws")', then: { forward: [{ upstream: 'web-v1' }], websocket: true } });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go('/sandbox');
+      await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/e2e-ws/live');
+      for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
+      await page.getByRole('button', { name: 'Header', exact: true }).click();
+      await page.getByLabel('Header name 1').fill('Upgrade');
+      await page.getByLabel('Header value 1').fill('websocket');
+      await page.getByLabel('URL', { exact: true }).press(`${mod}+Enter`);
+      const ws = page.getByTestId('websocket-result');
+      await ws.or(page.getByRole('alert')).first().waitFor();
+      // Badges are upper-cased by style: read the text as written.
+      const text = await ws.textContent();
+      assert(/handshake accepted/.test(text) && /message echoed/.test(text) && /received hello from the routedeck sandbox/.test(text), `websocket result: ${text}`);
+      const status = await page.getByTestId('sandbox-result').locator('.mantine-Badge-root').first().innerText();
+      assert(status.trim() === '101', `status ${status}, want 101`);
+      assert((await page.getByTestId('matched-rule').innerText()) === name, 'the upgrade did not match its rule');
+      await shotOf(ws, '04-sandbox-websocket');
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
   async brokenRule() {
     await go(`/routes/${RULE}`);
     const row1 = page.getByTestId('condition-row').nth(0);
@@ -507,6 +537,37 @@ const flows = {
     const op = await row.getByRole('textbox', { name: 'Operator' }).inputValue();
     assert(op === 'equals', `operator after switching to method: ${op}`);
     assert((await row.getByLabel('Value').inputValue()) === '', 'the path value stayed on the method row');
+  },
+
+  async rewriteSlashFix() {
+    // "/e2e-app" rewritten to "/e2e-canary/" sends /e2e-app/x upstream as
+    // /e2e-canary//x: the editor shows lint's warning with the request
+    // that shows it, and its fix at a click.
+    const name = `${RULE}-slash`;
+    const made = await api('POST', '/routes', { name, gateway: 'public', priority: 900, when: 'host == "shop.example.com" && path.prefix("/e2e-app")', then: { forward: [{ upstream: 'web-v1' }], rewrite: { pathPrefix: '/e2e-canary/' } } });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go(`/routes/${name}`);
+      const finding = page.getByTestId('lint-finding').filter({ hasText: 'doubles a slash' });
+      await finding.waitFor();
+      const text = await finding.innerText();
+      assert(text.includes('/e2e-canary//'), `the warning does not show the doubled slash: ${text}`);
+      const witness = await finding.getByTestId('lint-witness').innerText();
+      assert(/shop\.example\.com\/e2e-app\//.test(witness), `witness: ${witness}`);
+      await shotOf(finding, '19-rewrite-doubles-slash');
+      await finding.getByRole('button', { name: /^Set rewrite\.pathPrefix to/ }).click();
+      await page.keyboard.press(`${mod}+s`);
+      await notice('saved to the draft');
+      await finding.waitFor({ state: 'detached' });
+      const saved = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      assert(saved.then.rewrite?.pathPrefix === '/e2e-canary', `rewrite after the fix: ${JSON.stringify(saved.then.rewrite)}`);
+      const lint = JSON.parse((await api('GET', '/gateways/public/lint')).body);
+      assert(!lint.items.some((f) => f.rule === name), `lint still reports ${name}: ${JSON.stringify(lint.items)}`);
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
   },
 
   async routeTestEdit() {
@@ -965,6 +1026,35 @@ const flows = {
     const v2 = Math.max(...labels);
     assert(v2 > 200 && v2 < 400, `web-v2 got ${v2} of 400: the canary header did not reach the gateway`);
     await shot('10-simulation');
+  },
+
+  async simulationOverflow() {
+    // web-v1 allows one request at a time: with 20 ms answers and eight
+    // requests in flight, the circuit breaker refuses some, and the run
+    // shows them with the UO flag and Envoy's overflow counter.
+    const orig = JSON.parse((await api('GET', '/upstreams/web-v1')).body);
+    const put = await api('PUT', '/upstreams/web-v1', { ...orig, circuitBreaker: { maxRequests: 1 } });
+    assert(put.status === 200, `set the circuit breaker: ${put.status} ${put.body.slice(0, 200)}`);
+    try {
+      await go('/simulation');
+      await page.getByLabel('Requests').fill('200');
+      await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/');
+      await page.getByRole('button', { name: 'Upstream profile' }).click();
+      await choose(page, 'Upstream', 'web-v1');
+      await page.getByRole('button', { name: 'Run simulation' }).click();
+      await page.getByTestId('simulation-result').waitFor({ timeout: 60_000 });
+      const overflowed = Number((await page.getByTestId('overflowed').innerText()).replace(/[^\d]/g, ''));
+      assert(overflowed > 0, `no request overflowed: ${overflowed}`);
+      const detail = await page.getByTestId('overflow-detail').innerText();
+      const uo = Number(/UO\s+(\d+)/.exec(detail)?.[1] ?? 0);
+      assert(uo === overflowed, `UO flags ${uo}, overflowed ${overflowed}: ${detail}`);
+      assert(/web-v1[^\n]*upstream_rq_pending_overflow \d+/.test(detail), `no overflow counter of web-v1: ${detail}`);
+      await shotOf(page.getByTestId('simulation-result'), '10-simulation-overflow');
+    } finally {
+      const cur = JSON.parse((await api('GET', '/upstreams/web-v1')).body);
+      const back = await api('PUT', '/upstreams/web-v1', { ...cur, circuitBreaker: orig.circuitBreaker });
+      assert(back.status === 200, `restore web-v1: ${back.status} ${back.body.slice(0, 200)}`);
+    }
   },
 
   async routeTests() {

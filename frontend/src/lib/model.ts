@@ -189,6 +189,8 @@ export interface SandboxResult {
   durationMs?: number;
   /** The simulated Envoy's account of the exchange; null with a real Envoy. */
   envoy?: SandboxExchange | null;
+  /** For a WebSocket upgrade the gateway accepted: one message through the tunnel and its echo. */
+  webSocket?: { accepted: boolean; sent: string; received: string; echoed: boolean; roundTripMs: number; error?: string };
 }
 
 /** What the simulated Envoy reports about one request (the fields the UI reads). */

@@ -271,6 +271,18 @@ export function SandboxResultView({ result }: { result: SandboxResult }) {
           </Grid.Col>
         </Grid>
       </Card>
+      {result.webSocket && (
+        <Card withBorder data-testid="websocket-result">
+          <Group gap="xs" mb={4}>
+            <Text size="sm" fw={600}>WebSocket</Text>
+            <Badge size="sm" color={result.webSocket.accepted ? 'green' : 'red'}>{result.webSocket.accepted ? 'handshake accepted' : 'handshake not accepted'}</Badge>
+            <Badge size="sm" color={result.webSocket.echoed ? 'green' : 'red'}>{result.webSocket.echoed ? 'message echoed' : 'no echo'}</Badge>
+            {result.webSocket.echoed && <Text size="xs" c="dimmed">round trip {result.webSocket.roundTripMs.toFixed(1)} ms</Text>}
+          </Group>
+          <Text size="sm">sent <Code>{result.webSocket.sent}</Code>{result.webSocket.received !== '' && <>, received <Code>{result.webSocket.received}</Code></>}</Text>
+          {result.webSocket.error && <Text size="sm" c="red">{result.webSocket.error}</Text>}
+        </Card>
+      )}
       {result.ruleMismatch && (
         <Alert color="red" title="The simulated Envoy and the rules disagree" role="alert">
           Envoy chose <b>{result.ruleMismatch.envoy || 'no rule'}</b>, the rules say <b>{result.ruleMismatch.evaluator || 'no rule'}</b>. This is a translation bug worth reporting.
