@@ -50,6 +50,9 @@ type confCase struct {
 	// request is sent many times and the share each backend gets is
 	// checked against its weight, by the module's own check.
 	Weights map[string]float64
+	// Server, when set, sends the request over TLS with this SNI, to the
+	// HTTPS listener of the port in its URL (443 without one).
+	Server string
 	// transcribed, when set, is the check to make instead (see transcribed).
 	transcribed func(t *testing.T, l *loaded, c confCase) error
 }
@@ -159,12 +162,18 @@ type body struct {
 	// the last request sent before it was built.
 	senders map[string]confCase
 	last    *confCase
+	// tables are slices of anonymous structs (test tables), each row its
+	// fields' expressions; row is the row a range over one is at, bound
+	// to the range's value variable rowVar.
+	tables map[string][]map[string]ast.Expr
+	row    map[string]ast.Expr
+	rowVar string
 }
 
 func (ct *confTest) readBody(b *ast.BlockStmt) {
 	w := &body{ct: ct, strs: map[string]string{}, nns: map[string]gwRef{}, addrs: map[string]gwRef{},
 		single: map[string]gwhttp.ExpectedResponse{}, singleGRPC: map[string]gwgrpc.ExpectedResponse{},
-		weights: map[string]map[string]float64{}, senders: map[string]confCase{}}
+		weights: map[string]map[string]float64{}, senders: map[string]confCase{}, tables: map[string][]map[string]ast.Expr{}}
 	ast.Inspect(b, w.visit)
 }
 
@@ -190,8 +199,24 @@ func (w *body) visit(n ast.Node) bool {
 				w.pending = nil
 			}
 		}
+	case *ast.RangeStmt:
+		rows, ok := w.tables[exprString(n.X)]
+		if !ok || n.Value == nil {
+			return true
+		}
+		// Each row of a test table, with the range's variable bound to it.
+		for _, row := range rows {
+			w.row, w.rowVar = row, exprString(n.Value)
+			ast.Inspect(n.Body, w.visit)
+		}
+		w.row, w.rowVar = nil, ""
+		return false
 	case *ast.CallExpr:
 		fn := exprString(n.Fun)
+		if fn == "tls.MakeTLSRequestAndExpectEventuallyConsistentResponse" && len(n.Args) == 8 {
+			w.tlsCall(n)
+			return false
+		}
 		if fn == "grpc.MakeRequestAndExpectEventuallyConsistentResponse" && len(n.Args) == 5 {
 			w.grpcCall(n)
 			return false
@@ -245,6 +270,12 @@ func (w *body) assign(name string, rhs ast.Expr) {
 			w.strs[name] = s
 		}
 	case *ast.CompositeLit:
+		if at, ok := v.Type.(*ast.ArrayType); ok {
+			if _, ok := at.Elt.(*ast.StructType); ok {
+				w.table(name, v)
+				return
+			}
+		}
 		switch exprString(v.Type) {
 		case "types.NamespacedName":
 			var ref gwRef
@@ -361,6 +392,50 @@ func (w *body) grpcCall(n *ast.CallExpr) {
 	}
 }
 
+// table records a test table: a slice literal of anonymous structs whose
+// rows are keyed literals.
+func (w *body) table(name string, lit *ast.CompositeLit) {
+	var rows []map[string]ast.Expr
+	for _, e := range lit.Elts {
+		cl, ok := e.(*ast.CompositeLit)
+		if !ok {
+			w.ct.Unread = append(w.ct.Unread, "a row of "+name)
+			return
+		}
+		row := map[string]ast.Expr{}
+		for _, el := range cl.Elts {
+			kv, ok := el.(*ast.KeyValueExpr)
+			if !ok {
+				w.ct.Unread = append(w.ct.Unread, "a positional row of "+name)
+				return
+			}
+			row[exprString(kv.Key)] = kv.Value
+		}
+		rows = append(rows, row)
+	}
+	w.tables[name] = rows
+}
+
+// tlsCall binds a request over TLS: tls.MakeTLSRequestAndExpect...(t, r,
+// timeouts, gwAddr, cert, key, serverName, expected).
+func (w *body) tlsCall(n *ast.CallExpr) {
+	addr, ok := w.addrs[exprString(n.Args[3])]
+	server, sok := w.str(n.Args[6])
+	if !ok || !sok {
+		w.ct.Unread = append(w.ct.Unread, "a TLS request to "+exprString(n.Args[3])+" for "+exprString(n.Args[6]))
+		return
+	}
+	cases := w.pending
+	if er, ok := w.single[exprString(n.Args[7])]; ok {
+		cases = []gwhttp.ExpectedResponse{er}
+	} else {
+		w.pending = nil
+	}
+	for _, c := range cases {
+		w.add(confCase{Gateway: addr.name, Namespace: addr.namespace, Listener: addr.listener, Expected: c, Server: server})
+	}
+}
+
 // add appends a case sent by the test.
 func (w *body) add(c confCase) {
 	w.ct.Cases = append(w.ct.Cases, c)
@@ -408,6 +483,9 @@ func (w *body) appendCases(elts []ast.Expr) {
 }
 
 func (w *body) str(e ast.Expr) (string, bool) {
+	if x, ok := w.field(e); ok {
+		return w.str(x)
+	}
 	switch e := e.(type) {
 	case *ast.BasicLit:
 		s, err := strconv.Unquote(e.Value)
@@ -417,6 +495,21 @@ func (w *body) str(e ast.Expr) (string, bool) {
 		return s, ok
 	}
 	return "", false
+}
+
+// field resolves tc.name, where tc is bound to a row of a test table, to
+// the row's expression for the field.
+func (w *body) field(e ast.Expr) (ast.Expr, bool) {
+	sel, ok := e.(*ast.SelectorExpr)
+	if !ok || w.row == nil || exprString(sel.X) != w.rowVar {
+		return nil, false
+	}
+	x, ok := w.row[sel.Sel.Name]
+	if !ok {
+		// A field the row leaves out has its zero value.
+		return &ast.Ident{Name: "nil"}, true
+	}
+	return x, true
 }
 
 // named are the types the literals of the tests use, by their name in
@@ -438,6 +531,9 @@ var named = map[string]reflect.Type{
 // eval sets v from the literal expression e, for the kinds of values the
 // test literals hold; anything else is an error naming the expression.
 func (w *body) eval(e ast.Expr, v reflect.Value) error {
+	if x, ok := w.field(e); ok {
+		return w.eval(x, v)
+	}
 	switch x := e.(type) {
 	case *ast.UnaryExpr:
 		if x.Op == token.AND && v.Kind() == reflect.Pointer {
