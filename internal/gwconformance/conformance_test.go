@@ -458,6 +458,12 @@ func (h *harness) check(t *testing.T, l *loaded, c confCase) error {
 	if err := gwhttp.CompareRoundTrip(t, &req, cReq, cRes, exp); err != nil {
 		return err
 	}
+	// Beyond the suite's checks: the specification has the Host header
+	// reach the backend as the client sent it, port included, unless a
+	// filter rewrites it.
+	if cReq.Pod != "" && exp.Request.Host != "" && (exp.ExpectedRequest == nil || exp.ExpectedRequest.Host == "") && cReq.Host != exp.Request.Host {
+		return fmt.Errorf("the backend got Host %q, the client sent %q", cReq.Host, exp.Request.Host)
+	}
 	return mirrored(t, mirrors)
 }
 
