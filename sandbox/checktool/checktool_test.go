@@ -60,6 +60,8 @@ func TestOutput(t *testing.T) {
 		"failure_texts":            {[]string{"-c", "testdata/formats/route.yaml", "-t", "testdata/formats/failures.yaml", "--only-show-failures"}, 1},
 		"tests_are_route_text":     {[]string{"-c", "testdata/formats/route.yaml", "-t", "testdata/formats/route.pb_text"}, 1},
 		"config_duration_object":   {[]string{"-c", "testdata/load/duration_object.yaml", "-t", "testdata/load/duration_object.tests.yaml", "-d"}, 0},
+		"config_missing":           {[]string{"-c", "testdata/load/no_such_file.yaml", "-t", passing}, 1},
+		"tests_not_json":           {[]string{"-c", rwCfg, "-t", "testdata/load/truncated.json"}, 1},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -3,7 +3,9 @@ package checktool
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,24 +30,47 @@ import (
 // goes through the YAML reader when it is not strict JSON, which accepts
 // what Envoy's lenient JSON reader accepts (such as a trailing comma).
 func toJSON(path string) ([]byte, error) {
-	data, err := input.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext == ".json" && json.Valid(data) {
+	isJSON := strings.ToLower(filepath.Ext(path)) == ".json"
+	if isJSON && json.Valid(data) {
 		return data, nil
 	}
 	if err := input.CheckYAML(path, data); input.IsLimit(err) {
 		return nil, err
 	} else if err != nil {
-		return nil, fmt.Errorf("unable to parse %s: %w", path, err)
+		return nil, parseError(path, isJSON, data, err)
 	}
 	out, err := yaml.YAMLToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("unable to parse %s: %w", path, err)
+		return nil, parseError(path, isJSON, data, err)
 	}
 	return out, nil
+}
+
+// parseError words a file that does not parse as Envoy does for a JSON
+// file, with its content; a YAML file's error names it and the line.
+func parseError(path string, isJSON bool, data []byte, err error) error {
+	if isJSON {
+		return fmt.Errorf("Unable to parse JSON as proto (INVALID_ARGUMENT:%v): %s", err, data)
+	}
+	return fmt.Errorf("unable to parse %s: %w", path, err)
+}
+
+// readFile reads path within the input limits; a file that is not there
+// or cannot be read is reported in Envoy's words.
+func readFile(path string) ([]byte, error) {
+	data, err := input.ReadFile(path)
+	switch {
+	case err == nil || input.IsLimit(err):
+		return data, err
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("Invalid path: %s", path)
+	default:
+		return nil, fmt.Errorf("unable to read file: %s", path)
+	}
 }
 
 // loadMessage reads path into m in the format its extension names, as
@@ -57,7 +82,7 @@ func loadMessage(path string, m proto.Message) error {
 	typ := m.ProtoReflect().Descriptor().FullName()
 	switch {
 	case strings.HasSuffix(path, ".pb"):
-		data, err := input.ReadFile(path)
+		data, err := readFile(path)
 		if err != nil {
 			return err
 		}
@@ -66,7 +91,7 @@ func loadMessage(path string, m proto.Message) error {
 		}
 		return nil
 	case strings.HasSuffix(path, ".pb_text"):
-		data, err := input.ReadFile(path)
+		data, err := readFile(path)
 		if err != nil {
 			return err
 		}
