@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +65,7 @@ var claimed = []string{
 	"SupportHTTPRouteBackendTimeout",
 	"SupportHTTPRouteCORS",
 	"SupportHTTPRouteRequestMirror",
+	"SupportHTTPRouteRequestPercentageMirror",
 	"SupportGRPCRoute",
 	"SupportGRPCRouteNamedRouteRule",
 	"SupportHTTPRouteBackendRequestHeaderModification",
@@ -435,6 +438,9 @@ func (h *harness) check(t *testing.T, l *loaded, c confCase) error {
 		return checkGRPC(t, l, c, port)
 	}
 	exp := c.Expected
+	if slices.ContainsFunc(exp.MirroredTo, func(m gwhttp.MirroredBackend) bool { return m.Percent != nil }) {
+		return mirrorShares(t, l, c, port)
+	}
 	// An address of the documentation range, as a load balancer's would be.
 	gwAddr := net.JoinHostPort("192.0.2.10", strconv.Itoa(port))
 	req := gwhttp.MakeRequest(t, &exp, gwAddr, "HTTP", "http")
@@ -529,6 +535,85 @@ func backendHeaderPerRequest(t *testing.T, l *loaded, c confCase) error {
 		return fmt.Errorf("100 requests all reached %v: the weights were not exercised", seen)
 	}
 	return nil
+}
+
+// mirrorShares checks mirrors that take a percentage of the requests: it
+// sends the case's request 500 times, ten at a time, each answered as
+// expected, and each mirror must get its percentage of them within 15% of
+// it, with the test's own numbers and five tries.
+func mirrorShares(t *testing.T, l *loaded, c confCase, port int) error {
+	const total, parallel, tolerance, tries = 500, 10, 0.15, 5
+	exp := c.Expected
+	mocks := map[string]*upstream.Server{}
+	for _, m := range exp.MirroredTo {
+		s, ok := l.mocks[cmp.Or(m.Namespace, c.Namespace)+"/"+m.Name]
+		if !ok {
+			return fmt.Errorf("mirror backend %s not imported", m.Name)
+		}
+		mocks[m.Name] = s
+	}
+	gwAddr := net.JoinHostPort("192.0.2.10", strconv.Itoa(port))
+	var err error
+	for range tries {
+		before := map[string]uint64{}
+		for name, s := range mocks {
+			before[name] = s.Stats().Requests
+		}
+		errs := make(chan error, total)
+		sem := make(chan struct{}, parallel)
+		var wg sync.WaitGroup
+		for range total {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				e := exp
+				req := gwhttp.MakeRequest(t, &e, gwAddr, "HTTP", "http")
+				cReq, cRes, err := l.roundTrip(req)
+				if err == nil {
+					err = gwhttp.CompareRoundTrip(t, &req, cReq, cRes, e)
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			if e != nil {
+				return e
+			}
+		}
+		err = nil
+		for _, m := range exp.MirroredTo {
+			got := float64(settled(mocks[m.Name]) - before[m.Name])
+			want := total * float64(*m.Percent) / 100
+			if got < want*(1-tolerance) || got > want*(1+tolerance) {
+				err = errors.Join(err, fmt.Errorf("mirror %s got %.0f of %d requests, want %.0f%% (%.0f to %.0f)", m.Name, got, total, float64(*m.Percent), want*(1-tolerance), want*(1+tolerance)))
+			}
+		}
+		if err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// settled is the count of requests s has answered once mirrors still on
+// their way have arrived: a mirror is sent beside its request and nothing
+// reports when it is done, so the count is read until it holds still for
+// 100 ms (at most 5 s). A mirror arriving later only lowers the share
+// measured, within the check's tolerance.
+func settled(s *upstream.Server) uint64 {
+	n := s.Stats().Requests
+	for deadline, still := time.Now().Add(5*time.Second), time.Now(); time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		if m := s.Stats().Requests; m != n {
+			n, still = m, time.Now()
+		} else if time.Since(still) >= 100*time.Millisecond {
+			break
+		}
+	}
+	return n
 }
 
 // mirrored waits until every mock of mirrors has answered one more request

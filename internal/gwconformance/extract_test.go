@@ -644,6 +644,10 @@ func (w *body) eval(e ast.Expr, v reflect.Value) error {
 			}
 		}
 	case *ast.CallExpr:
+		// int32(20) and the like: a conversion of a constant.
+		if len(x.Args) == 1 && strings.HasPrefix(exprString(x.Fun), "int") && v.CanInt() {
+			return w.eval(x.Args[0], v)
+		}
 		// ptr.To[int32](50) and the like.
 		if strings.HasPrefix(exprString(x.Fun), "ptr.To") && len(x.Args) == 1 && v.Kind() == reflect.Pointer {
 			nv := reflect.New(v.Type().Elem())
