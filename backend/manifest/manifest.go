@@ -7,7 +7,6 @@
 package manifest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -230,32 +229,13 @@ func decodeAll(file string, jobs []job) {
 	wg.Wait()
 }
 
-// decode checks the document's structure against its kind (every unknown
-// field and type mismatch, with lines), then decodes it with the strict
-// decoder every input path shares, with its limits (object size,
+// decode decodes the document into its object with the strict decoder
+// every input path shares, straight from the YAML nodes: every unknown
+// field and type mismatch with its line, then its limits (object size,
 // condition depth and size, numbers that do not fit).
 func (j *job) decode(file string) {
-	n := j.node
-	add := func(line int, field, msg string) {
-		j.probs = append(j.probs, Problem{File: file, Line: line, Field: field, Message: msg})
-	}
-	value := convert(n, typeOf(j.obj), "", map[string]bool{"kind": true}, add)
-	if len(j.probs) > 0 {
-		return
-	}
-	raw, err := json.Marshal(value)
-	if err != nil {
-		add(n.Line, "", strings.TrimPrefix(err.Error(), "json: "))
-		return
-	}
-	if err := strictjson.Decode(raw, j.obj); err != nil {
-		fields := model.ErrorFields(err)
-		if len(fields) == 0 {
-			add(n.Line, "", model.ErrorMessage(err))
-		}
-		for _, fe := range fields {
-			add(lineAt(n, splitPath(fe.Field)), fe.Field, fe.Message)
-		}
+	for _, p := range strictjson.DecodeNode(j.node, j.obj, "kind") {
+		j.probs = append(j.probs, Problem{File: file, Line: p.Line, Field: p.Field, Message: p.Message})
 	}
 }
 
