@@ -33,6 +33,9 @@ type fastParser struct {
 	// of a line with content, -1 at the end of the document.
 	ind   int
 	ascii bool // the document has no byte past 0x7f: columns are offsets
+	// depth is the nesting of the collection being read: past MaxDepth
+	// the document is yaml.v3's, and the limit's to refuse.
+	depth int
 
 	nodes []yaml.Node  // the free part of the current block of nodes
 	ptrs  []*yaml.Node // the free part of the current block of content
@@ -144,7 +147,7 @@ func (p *fastParser) document(start, end, line int) (doc *yaml.Node, ok bool) {
 		}
 		p.kids = p.kids[:0]
 	}()
-	p.pos, p.end, p.line, p.lineStart = start, end, line, start
+	p.pos, p.end, p.line, p.lineStart, p.depth = start, end, line, start, 0
 	doc = p.node()
 	doc.Kind = yaml.DocumentNode
 	explicit := strings.HasPrefix(seg, "---")
@@ -188,6 +191,12 @@ func printable(s string) bool {
 }
 
 func (p *fastParser) fail() { panic(fallback{}) }
+
+func (p *fastParser) enter() {
+	if p.depth++; p.depth > MaxDepth {
+		p.fail()
+	}
+}
 
 // node returns a new node from the current block.
 func (p *fastParser) node() *yaml.Node {
@@ -293,6 +302,8 @@ func (p *fastParser) block(ind int) *yaml.Node {
 
 // sequence parses a block sequence whose first "-" is at pos.
 func (p *fastParser) sequence() *yaml.Node {
+	p.enter()
+	defer func() { p.depth-- }()
 	n := p.node()
 	n.Kind, n.Tag, n.Line = yaml.SequenceNode, "!!seq", p.line
 	n.Column = p.column(p.pos)
@@ -336,6 +347,8 @@ func (p *fastParser) sequence() *yaml.Node {
 
 // mapping parses a block mapping whose first key is at pos.
 func (p *fastParser) mapping() *yaml.Node {
+	p.enter()
+	defer func() { p.depth-- }()
 	n := p.node()
 	n.Kind, n.Tag, n.Line = yaml.MappingNode, "!!map", p.line
 	n.Column = p.column(p.pos)
@@ -549,6 +562,8 @@ func unescape(raw string, p *fastParser) string {
 
 // flow parses the flow collection at pos, which must end on its line.
 func (p *fastParser) flow() *yaml.Node {
+	p.enter()
+	defer func() { p.depth-- }()
 	n := p.node()
 	n.Line, n.Column, n.Style = p.line, p.column(p.pos), yaml.FlowStyle
 	closing := byte(']')
@@ -648,8 +663,8 @@ func (p *fastParser) resolve(text string) string {
 		if _, err := strconv.ParseInt(text, 10, 64); err == nil && (text[0] != '0' || text == "0") && !strings.HasPrefix(text, "-0") && !strings.HasPrefix(text, "+") {
 			return "!!int"
 		}
-		if dottedDigits(text) {
-			return "!!str" // 10.0.0.1: not a number, not a date
+		if dottedDigits(text) || strings.Trim(text, numeric) != "" && strings.IndexFunc(text, notNumeric) >= 0 {
+			return "!!str" // 10.0.0.1, 5s, 1.2.3-rc1: not a number, not a date
 		}
 		return p.resolveByYAML(text)
 	case strings.IndexByte("yYnNtTfFoO~", c) >= 0:
@@ -664,6 +679,13 @@ func (p *fastParser) resolve(text string) string {
 	}
 	return "!!str"
 }
+
+// numeric is every character a number or a date may hold, in any of the
+// spellings yaml.v3 reads (0x1F, 0o17, 1_000, 1e3, -.inf, .NaN,
+// 2001-12-14T21:59:43Z).
+const numeric = "0123456789+-._: abcdefABCDEFxXoOtTzZiInN"
+
+func notNumeric(r rune) bool { return !strings.ContainsRune(numeric, r) }
 
 // dottedDigits reports whether s is digits with two dots or more.
 func dottedDigits(s string) bool {
