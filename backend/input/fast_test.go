@@ -161,7 +161,7 @@ func TestFastParserReadsCommonShapes(t *testing.T) {
 	streams := map[string]string{
 		"manifest corpus":    string(workload.CorpusYAML(200)),
 		"gateway api corpus": string(workload.CorpusGatewayAPI(200)),
-		"common shapes": strings.Join(commonShapes, "---\n"),
+		"common shapes":      strings.Join(commonShapes, "---\n"),
 	}
 	for name, src := range streams {
 		p := &fastParser{src: src, tags: map[string]string{}}
