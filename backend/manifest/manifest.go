@@ -146,7 +146,11 @@ func Load(name string, data []byte) (*File, error) {
 		msg = strings.TrimPrefix(msg, ": ")
 		add(line, "", "invalid YAML: %s", msg)
 	}
-	var jobs []job
+	// Routes are most of a large file: they are decoded in place, in one
+	// block, which then becomes the workspace's list.
+	routes := make([]model.Route, 0, countRoutes(docs))
+	f.declared = make(map[string]bool, len(docs))
+	jobs := make([]job, 0, len(docs))
 	for _, root := range docs {
 		if len(root.Content) == 0 {
 			continue
@@ -160,7 +164,13 @@ func Load(name string, data []byte) (*File, error) {
 			continue
 		}
 		kind, name := scalarValue(n, "kind"), scalarValue(n, "name")
-		obj := model.NewObject(kind)
+		var obj model.Object
+		if kind == model.KindRoute {
+			routes = append(routes, model.Route{})
+			obj = &routes[len(routes)-1]
+		} else {
+			obj = model.NewObject(kind)
+		}
 		switch {
 		case kind == "":
 			add(n.Line, "kind", "required: one of %s", strings.Join(model.Kinds, ", "))
@@ -176,8 +186,11 @@ func Load(name string, data []byte) (*File, error) {
 		jobs = append(jobs, job{kind: kind, name: name, node: n, obj: obj})
 	}
 	decodeAll(f.Name, jobs)
-	if routes := countKind(jobs, model.KindRoute); routes > 0 {
-		f.Workspace.Routes = make([]model.Route, 0, routes)
+	if len(routes) > 0 {
+		f.byList["routes"] = make([]document, 0, len(routes))
+		// The routes that decode are moved down over those that did not,
+		// in order: each lands at or before its own place.
+		f.Workspace.Routes = routes[:0]
 	}
 	for _, j := range jobs {
 		probs = append(probs, j.probs...)
@@ -203,14 +216,18 @@ type job struct {
 	probs      []Problem
 }
 
-func countKind(jobs []job, kind string) int {
-	n := 0
-	for _, j := range jobs {
-		if j.kind == kind {
-			n++
+// countRoutes counts the documents that say they are routes.
+func countRoutes(docs []*yaml.Node) int {
+	count := 0
+	for _, root := range docs {
+		if len(root.Content) == 0 {
+			continue
+		}
+		if n := resolve(root.Content[0]); n.Kind == yaml.MappingNode && scalarValue(n, "kind") == model.KindRoute {
+			count++
 		}
 	}
-	return n
+	return count
 }
 
 // decodeAll decodes the documents of a file, spread over the processors:

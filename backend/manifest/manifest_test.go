@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -147,5 +148,32 @@ func TestLoadLimits(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "deep.yaml:207: when.not") {
 		t.Errorf("not placed on the line of the 202nd level (207): %.80s", err)
+	}
+}
+
+// TestBrokenRoutesBetweenGood: the routes that decode keep their order
+// around those that do not, and a path into the workspace still finds
+// its document.
+func TestBrokenRoutesBetweenGood(t *testing.T) {
+	var b strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&b, "---\nkind: Route\nname: r%d\ngateway: g\n", i)
+		if i%3 == 1 {
+			b.WriteString("priority: high\n")
+		}
+	}
+	f, err := Load("m.yaml", []byte(b.String()))
+	if err == nil || err.Error() != "m.yaml:9: priority: expected an integer, got \"high\"\nm.yaml:22: priority: expected an integer, got \"high\"" {
+		t.Fatalf("err = %v", err)
+	}
+	var names []string
+	for _, r := range f.Workspace.Routes {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, " ") != "r0 r2 r3 r5" {
+		t.Errorf("routes %v", names)
+	}
+	if line, _ := f.Locate("routes[2].gateway"); line != 17 {
+		t.Errorf("routes[2].gateway at line %d, want 17", line)
 	}
 }
