@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -43,7 +44,9 @@ func DecodeNode(n *yaml.Node, v any, skip ...string) []NodeProblem {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return []NodeProblem{{Line: n.Line, Message: "strictjson: decode into a nil or non-pointer value"}}
 	}
-	d := nodeDecoder{skip: skip, docLine: n.Line}
+	d := decoders.Get().(*nodeDecoder)
+	*d = nodeDecoder{skip: skip, docLine: n.Line, path: d.path[:0]}
+	defer decoders.Put(d)
 	d.value(n, rv.Elem())
 	switch {
 	case len(d.shape) > 0:
@@ -53,6 +56,10 @@ func DecodeNode(n *yaml.Node, v any, skip ...string) []NodeProblem {
 	}
 	return d.rules
 }
+
+// decoders keeps walkers for reuse: a file of thousands of documents
+// would otherwise grow a path for each.
+var decoders = sync.Pool{New: func() any { return new(nodeDecoder) }}
 
 // nodeDecoder walks one document.
 type nodeDecoder struct {
