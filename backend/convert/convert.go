@@ -52,6 +52,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -163,8 +164,14 @@ func decodeDocument(i int, n *yaml.Node) ([]document, error) {
 	if string(raw) == "null" {
 		return nil, nil
 	}
+	// The header is decoded from the members it is made of, not from the
+	// whole document: what decoding reads of it is the same.
+	header := raw
+	if h, ok := headerJSON(n); ok {
+		header = h
+	}
 	var d document
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := json.Unmarshal(header, &d); err != nil {
 		return nil, fmt.Errorf("document %d: %w", i+1, err)
 	}
 	if d.Kind != "List" {
@@ -285,10 +292,106 @@ func nodeJSON(b *bytes.Buffer, n *yaml.Node) bool {
 	return false
 }
 
-// writeJSONString writes s as a JSON string, as encoding/json would.
+// headerJSON writes the members of document n that decoding a document
+// header reads: those whose key is, but for case, a field of document
+// (encoding/json takes "Kind" for kind), and any key outside ASCII, whose
+// case folding is encoding/json's to judge. It gives up (false) where
+// nodeJSON would.
+func headerJSON(n *yaml.Node) ([]byte, bool) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, false
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		if !headerKey(k) {
+			continue
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, k)
+		b.WriteByte(':')
+		if !nodeJSON(&b, n.Content[i+1]) {
+			return nil, false
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), true
+}
+
+func headerKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if k[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return strings.EqualFold(k, "apiVersion") || strings.EqualFold(k, "kind") || strings.EqualFold(k, "metadata")
+}
+
+// writeJSONString writes s as a JSON string, as encoding/json writes it:
+// <, > and & escaped for HTML, invalid UTF-8 as \ufffd, and U+2028 and
+// U+2029 escaped.
 func writeJSONString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			default:
+				b.WriteString(`\u00`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteString(s[start:i])
+			b.WriteString(`\ufffd`)
+		case r == '\u2028' || r == '\u2029':
+			b.WriteString(s[start:i])
+			b.WriteString(`\u202`)
+			b.WriteByte(hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
 }
 
 // builder collects converted routes with their precedence keys and the
