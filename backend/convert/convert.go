@@ -97,6 +97,9 @@ type document struct {
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	raw []byte
+	// route is a Gateway API route (*httpRoute or *grpcRoute) decoded
+	// straight from the nodes; raw is then not written.
+	route any
 }
 
 func (d document) ref() string {
@@ -147,6 +150,19 @@ func splitDocuments(data []byte) ([]document, error) {
 // decodeDocument decodes document i of a stream; a `kind: List` gives its
 // items.
 func decodeDocument(i int, n *yaml.Node) ([]document, error) {
+	// A Gateway API route, most of a large import, is decoded from the
+	// nodes when they say all there is to say.
+	if header, ok := headerJSON(n); ok {
+		var d document
+		if json.Unmarshal(header, &d) == nil && strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/") &&
+			(d.Kind == "HTTPRoute" || d.Kind == "GRPCRoute") {
+			route := reflect.ValueOf(newRoute(d.Kind))
+			if decodeNode(n, route.Elem()) {
+				d.route = route.Interface()
+				return []document{d}, nil
+			}
+		}
+	}
 	var buf bytes.Buffer
 	raw := []byte(nil)
 	if nodeJSON(&buf, n) {

@@ -183,6 +183,14 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 	return b.result(), nil
 }
 
+// newRoute is a new *httpRoute, or *grpcRoute for kind GRPCRoute.
+func newRoute(kind string) any {
+	if kind == "GRPCRoute" {
+		return new(grpcRoute)
+	}
+	return new(httpRoute)
+}
+
 // decodeRoutes decodes the HTTPRoutes and GRPCRoutes, spread over the
 // processors: each gives a *httpRoute, a *grpcRoute or its error.
 func decodeRoutes(routes []document) []any {
@@ -192,10 +200,11 @@ func decodeRoutes(routes []document) []any {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(routes); i += workers {
-				var v any = new(httpRoute)
-				if routes[i].Kind == "GRPCRoute" {
-					v = new(grpcRoute)
+				if routes[i].route != nil {
+					out[i] = routes[i].route
+					continue
 				}
+				v := newRoute(routes[i].Kind)
 				if err := json.Unmarshal(routes[i].raw, v); err != nil {
 					v = err
 				}
