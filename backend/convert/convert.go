@@ -502,14 +502,21 @@ func (b *builder) upstream(namespace, service string, port int) string {
 
 // result assigns priorities and returns the workspace in apply order.
 func (b *builder) result() Result {
-	slices.SortStableFunc(b.routes, func(x, y candidate) int { return moreSpecific(x.key, y.key) })
+	// The candidates are large: their order is sorted, not they.
+	order := make([]int, len(b.routes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return moreSpecific(b.routes[x].key, b.routes[y].key) })
 	var ws model.Workspace
 	if b.gatewayOut != nil {
 		ws.Gateways = []model.Gateway{*b.gatewayOut}
 	}
-	for i, c := range b.routes {
-		c.route.Priority = (len(b.routes) - i) * 10
-		ws.Routes = append(ws.Routes, c.route)
+	ws.Routes = make([]model.Route, 0, len(b.routes)+len(b.catchAll))
+	for i, c := range order {
+		r := b.routes[c].route
+		r.Priority = (len(b.routes) - i) * 10
+		ws.Routes = append(ws.Routes, r)
 	}
 	ws.Routes = append(ws.Routes, b.catchAll...)
 	for _, name := range slices.Sorted(maps.Keys(b.upstreams)) {

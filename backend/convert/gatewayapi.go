@@ -167,6 +167,7 @@ func GatewayAPI(data []byte, gateway string) (Result, error) {
 		b.issue(d.ref(), "", "skipped: another Gateway than the one imported as %s", gateway)
 	}
 	decoded := decodeRoutes(routes)
+	b.routes = slices.Grow(b.routes, len(routes)) // one or more each
 	for i, d := range routes {
 		switch r := decoded[i].(type) {
 		case error:
