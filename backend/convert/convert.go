@@ -152,15 +152,13 @@ func splitDocuments(data []byte) ([]document, error) {
 func decodeDocument(i int, n *yaml.Node) ([]document, error) {
 	// A Gateway API route, most of a large import, is decoded from the
 	// nodes when they say all there is to say.
-	if header, ok := headerJSON(n); ok {
-		var d document
-		if json.Unmarshal(header, &d) == nil && strings.HasPrefix(d.APIVersion, "gateway.networking.k8s.io/") &&
-			(d.Kind == "HTTPRoute" || d.Kind == "GRPCRoute") {
-			route := reflect.ValueOf(newRoute(d.Kind))
-			if decodeNode(n, route.Elem()) {
-				d.route = route.Interface()
-				return []document{d}, nil
-			}
+	var head document
+	if decodeNode(n, reflect.ValueOf(&head).Elem()) && strings.HasPrefix(head.APIVersion, "gateway.networking.k8s.io/") &&
+		(head.Kind == "HTTPRoute" || head.Kind == "GRPCRoute") {
+		route := reflect.ValueOf(newRoute(head.Kind))
+		if decodeNode(n, route.Elem()) {
+			head.route = route.Interface()
+			return []document{head}, nil
 		}
 	}
 	var buf bytes.Buffer

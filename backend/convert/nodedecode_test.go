@@ -16,12 +16,12 @@ import (
 	"github.com/routedeck/routedeck/bench/workload"
 )
 
-// agree checks that a route decoded from the nodes, when the nodes allow
+// agree checks that a route (or a document header) decoded from the nodes, when the nodes allow
 // it, is the one decoded from their JSON.
 func agree(t *testing.T, name string, n *yaml.Node) (decoded bool) {
 	t.Helper()
-	for _, kind := range []string{"HTTPRoute", "GRPCRoute"} {
-		fast := reflect.ValueOf(newRoute(kind))
+	for _, typ := range []reflect.Type{reflect.TypeFor[httpRoute](), reflect.TypeFor[grpcRoute](), reflect.TypeFor[document]()} {
+		fast := reflect.New(typ)
 		if !decodeNode(n, fast.Elem()) {
 			continue
 		}
@@ -31,13 +31,13 @@ func agree(t *testing.T, name string, n *yaml.Node) (decoded bool) {
 			t.Errorf("%s: decoded from nodes nodeJSON does not write", name)
 			continue
 		}
-		slow := newRoute(kind)
+		slow := reflect.New(typ).Interface()
 		if err := json.Unmarshal(b.Bytes(), slow); err != nil {
 			t.Errorf("%s: decoded from nodes, but its JSON does not decode: %v", name, err)
 			continue
 		}
 		if !reflect.DeepEqual(fast.Interface(), slow) {
-			t.Errorf("%s as %s:\n nodes %+v\n JSON  %+v", name, kind, fast.Interface(), slow)
+			t.Errorf("%s as %v:\n nodes %+v\n JSON  %+v", name, typ, fast.Interface(), slow)
 		}
 	}
 	return decoded
