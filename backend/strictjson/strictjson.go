@@ -6,9 +6,10 @@
 // problem is reported with its JSON path ("then.forward[0].weigth: unknown
 // field"), all of them at once, as an EINVALID *model.Error.
 //
-// Every request body of the API, the CLI's JSON files and the manifest
-// loader's documents decode through Decode; stored data is the store's own
-// and keeps using encoding/json.
+// Every request body of the API and the CLI's JSON files decode through
+// Decode; the manifest loader's YAML documents through DecodeNode, which
+// applies the same rules to the parsed nodes, with lines. Stored data is
+// the store's own and keeps using encoding/json.
 package strictjson
 
 import (
