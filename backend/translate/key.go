@@ -60,7 +60,16 @@ func (e *keyEncoder) ints(list []int) {
 
 func (e *keyEncoder) strMap(m map[string]string) {
 	e.int(int64(len(m)))
-	if len(m) == 0 {
+	switch len(m) {
+	case 0:
+		return
+	case 1:
+		// The common header policy sets one header: no order to fix, so
+		// no sorted copy of the keys.
+		for k, v := range m {
+			e.str(k)
+			e.str(v)
+		}
 		return
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {

@@ -40,9 +40,16 @@ type Translator struct {
 	call uint64
 
 	rules    map[string]*compiledRule
+	byPos    []*compiledRule // the entry of each workspace position, last call
 	clusters map[string]*compiledCluster
 	digests  *digestCache
 	stats    Stats
+
+	// refs is what rules read from the upstreams in the last call
+	// (updateRefs); refsValid says every key was checked against it.
+	refs       []byte
+	refsValid  bool
+	ruleKeyLen int // of the key sameKey left in enc
 
 	// The state of the last successful translation, reused when the
 	// rules' order and host values did not change. Any failure clears it.
@@ -179,7 +186,7 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 		ups[u.Name] = u
 	}
 
-	changes := t.compileRules(ws.Routes, gateway, ups, opts.Identified, &problems)
+	changes := t.compileRules(ws.Routes, gateway, ws.Upstreams, ups, opts.Identified, &problems)
 	clusters, clas := t.compileClusters(ws.Upstreams, opts, &problems)
 
 	var parts filterParts
@@ -237,7 +244,7 @@ func (t *Translator) updateDefaultRoute(r *model.Respond) error {
 // compileRules brings t.order up to date: the gateway's enabled rules in
 // priority order (higher first, then name), translating only the ones
 // whose key changed.
-func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[string]*model.Upstream, identified bool, problems *model.Problems) ruleChanges {
+func (t *Translator) compileRules(routes []model.Route, gateway string, upstreams []model.Upstream, ups map[string]*model.Upstream, identified bool, problems *model.Problems) ruleChanges {
 	var ch ruleChanges
 	if t.order == nil {
 		ch.order = true
@@ -249,6 +256,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			}
 		}
 	}
+	refsSame := t.updateRefs(upstreams)
 	// Keys first, in workspace order (duplicates are found here); then the
 	// rules whose key changed are compiled, in parallel when there are
 	// many; then their results are folded in, in workspace order.
@@ -258,40 +266,54 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 		jobs = make([]ruleJob, 0, len(routes))
 		t.rules = make(map[string]*compiledRule, len(routes))
 	}
+	// byPos[i] held the entry of the rule at position i in the last call;
+	// it is replaced as the loop goes.
+	if n := len(routes); n > len(t.byPos) {
+		t.byPos = append(t.byPos, make([]*compiledRule, n-len(t.byPos))...)
+	} else {
+		clear(t.byPos[n:])
+		t.byPos = t.byPos[:n]
+	}
+	byPos := t.byPos
+	seen := 0
 	for i := range routes {
 		r := &routes[i]
+		last := byPos[i]
+		byPos[i] = nil
 		if r.Gateway != gateway || r.Disabled {
 			continue
 		}
-		c := t.rules[r.Name]
-		t.enc.reset()
-		if identified && c != nil && r.Version != 0 && c.version == r.Version && c.updated.Equal(r.UpdatedAt) {
-			// The rule is the one its key was made from: encoding it again
-			// would give the same bytes. Its upstreams may have moved.
-			t.enc.b = append(t.enc.b, c.key[:c.ruleKeyLen]...)
-		} else {
-			t.enc.route(r)
+		// Rules seldom move, so the entry at the same position usually is
+		// the rule's own: an entry is only ever under its rule's name, and
+		// every entry in byPos was seen in the last call, so it is still
+		// in t.rules. That saves a map lookup per rule.
+		c := last
+		if c == nil || c.name != r.Name {
+			c = t.rules[r.Name]
 		}
-		ruleKeyLen := len(t.enc.b)
-		t.enc.upstreamRefs(r, ups)
-		switch {
-		case c != nil && c.seenAt == t.call:
+		if c != nil && c.seenAt == t.call {
 			problems.Add(model.Index("routes", i)+".name", "duplicate route name %q", r.Name)
 			continue
-		case c == nil:
+		}
+		if c == nil {
+			// New: the job encodes its key, in parallel with the others.
 			c = &compiledRule{}
 			t.rules[r.Name] = c
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), ruleKeyLen: ruleKeyLen, added: true, index: i})
-		case !bytes.Equal(c.key, t.enc.b):
+			jobs = append(jobs, ruleJob{rule: r, into: c, added: true, index: i})
+		} else if !t.sameKey(c, r, ups, identified, refsSame) {
 			forget(c)
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), ruleKeyLen: ruleKeyLen})
-		case c.err != nil:
-			mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), ruleKeyLen: t.ruleKeyLen, index: i})
+		} else {
+			if c.err != nil {
+				mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
+			}
+			// The key is unchanged (a job sets these once compiled).
+			c.version, c.updated = r.Version, r.UpdatedAt
 		}
 		c.seenAt = t.call
 		c.index = i
-		// The key is unchanged (a job sets these once compiled).
-		c.version, c.updated, c.ruleKeyLen = r.Version, r.UpdatedAt, ruleKeyLen
+		byPos[i] = c
+		seen++
 	}
 	compileJobs(jobs, ups)
 	t.stats.Routes += int64(len(jobs))
@@ -316,20 +338,24 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			mergeProblems(problems, model.Index("routes", c.index), fmt.Sprintf("rule %q", c.name), c.err)
 		}
 	}
-	for name, c := range t.rules {
-		if c.seenAt != t.call {
-			forget(c)
-			delete(t.rules, name)
-			ch.order = true
-			ch.hosts = ch.hosts || len(c.hosts) > 0
+	// Every entry seen is a distinct one of t.rules: when all were seen,
+	// there is nothing to delete, and the walk over the map is saved.
+	if seen != len(t.rules) {
+		for name, c := range t.rules {
+			if c.seenAt != t.call {
+				forget(c)
+				delete(t.rules, name)
+				ch.order = true
+				ch.hosts = ch.hosts || len(c.hosts) > 0
+			}
 		}
 	}
 	if ch.order {
 		// Collected in workspace order, which is usually name order
 		// already, so the sort has little left to do.
 		t.order = t.order[:0]
-		for i := range routes {
-			if c := t.rules[routes[i].Name]; c != nil && c.index == i && c.seenAt == t.call && c.err == nil {
+		for _, c := range byPos {
+			if c != nil && c.err == nil {
 				t.order = append(t.order, c)
 			}
 		}
@@ -337,7 +363,56 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, ups map[
 			return model.ComparePrecedence(a.priority, a.name, b.priority, b.name)
 		})
 	}
+	t.refsValid = true
 	return ch
+}
+
+// updateRefs records what rules read from the upstreams (which names
+// exist, and their consistent-hash keys), and reports whether it is what
+// the last call recorded. It is written in workspace order, so equal
+// records mean equal name → upstream maps as far as rules look.
+func (t *Translator) updateRefs(upstreams []model.Upstream) bool {
+	t.enc.reset()
+	for i := range upstreams {
+		t.enc.str(upstreams[i].Name)
+		t.enc.upstreamRef(&upstreams[i])
+	}
+	same := t.refsValid && bytes.Equal(t.refs, t.enc.b)
+	t.refs = append(t.refs[:0], t.enc.b...)
+	// Valid again once every rule's key has been checked against it: a
+	// call cut short by a panic leaves keys of either state.
+	t.refsValid = false
+	return same
+}
+
+// sameKey reports whether rule r still has c's cache key. When it does
+// not, t.enc holds r's key, of which t.ruleKeyLen bytes encode the rule.
+//
+// A key is the rule's encoding followed by what its upstreams hold
+// (upstreamRefs). Every entry's key was checked against the upstreams of
+// the last call (entries not seen then are gone), so when those did not
+// change (refsSame) the upstream part cannot have either, and only the
+// rule's own part is encoded and compared.
+func (t *Translator) sameKey(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, identified, refsSame bool) bool {
+	// With Options.Identified, a rule with the version and time of the
+	// one c was made from is that rule: encoding it again would give the
+	// same bytes.
+	known := identified && r.Version != 0 && c.version == r.Version && c.updated.Equal(r.UpdatedAt)
+	if known && refsSame {
+		return true
+	}
+	t.enc.reset()
+	if known {
+		t.enc.b = append(t.enc.b, c.key[:c.ruleKeyLen]...)
+	} else {
+		t.enc.route(r)
+	}
+	t.ruleKeyLen = len(t.enc.b)
+	if refsSame && t.ruleKeyLen == c.ruleKeyLen && bytes.Equal(c.key[:c.ruleKeyLen], t.enc.b) {
+		return true
+	}
+	t.enc.upstreamRefs(r, ups)
+	return bytes.Equal(c.key, t.enc.b)
 }
 
 // ruleJob is a rule to compile into the cache entry into.
@@ -356,28 +431,47 @@ type ruleJob struct {
 const parallelRules = 256
 
 // compileJobs runs compileRule for every job, spread over the processors
-// for a large batch. compileRule reads only its rule and the upstreams.
+// for a large batch, and encodes the keys of new rules (a cold start's
+// every rule) there too. compileRule reads only its rule and the
+// upstreams.
 func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
-	parallelFor(len(jobs), func(i int) {
-		j := &jobs[i]
-		if j.added {
-			// A new entry has nothing to compare with: compile into it.
-			compileRuleInto(j.into, j.rule, ups)
-			j.out = j.into
-			return
+	parallelChunks(len(jobs), func(start, end int) {
+		var enc keyEncoder
+		for i := start; i < end; i++ {
+			j := &jobs[i]
+			if j.added {
+				enc.reset()
+				enc.route(j.rule)
+				j.ruleKeyLen = len(enc.b)
+				enc.upstreamRefs(j.rule, ups)
+				j.key = bytes.Clone(enc.b)
+				// A new entry has nothing to compare with: compile into it.
+				compileRuleInto(j.into, j.rule, ups)
+				j.out = j.into
+				continue
+			}
+			j.out = compileRule(j.rule, ups)
 		}
-		j.out = compileRule(j.rule, ups)
 	})
 }
 
 // parallelFor calls f(0) to f(n-1), spread over the processors when n is
 // large. Each call must touch only what belongs to its index.
 func parallelFor(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/parallelRules+1)
-	if workers <= 1 {
-		for i := range n {
+	parallelChunks(n, func(start, end int) {
+		for i := start; i < end; i++ {
 			f(i)
 		}
+	})
+}
+
+// parallelChunks calls f on consecutive ranges covering 0 to n-1, in
+// parallel when n is large. Each call must touch only what belongs to its
+// range.
+func parallelChunks(n int, f func(start, end int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelRules+1)
+	if workers <= 1 {
+		f(0, n)
 		return
 	}
 	var wg sync.WaitGroup
@@ -393,9 +487,7 @@ func parallelFor(n int, f func(i int)) {
 					panicked.CompareAndSwap(nil, fmt.Sprintf("translating: %v", v))
 				}
 			}()
-			for i := start; i < end; i++ {
-				f(i)
-			}
+			f(start, end)
 		})
 	}
 	wg.Wait()
