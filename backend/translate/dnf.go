@@ -71,17 +71,27 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 		if c.Any != nil {
 			children, key = c.Any, "any"
 		}
-		out := []term{nil}
+		// out starts as the one empty term (true), left implicit until
+		// the first child replaces it, which saves allocating it.
+		var out []term
+		started := false
 		for i, child := range children {
 			ts, err := expand(child, neg, indexPath(path, key, i))
 			if err != nil {
 				return nil, err
 			}
+			if !started {
+				if len(ts) > maxTermsPerRule {
+					return nil, errTooManyTerms(path)
+				}
+				out, started = ts, true // nothing to combine with yet
+				continue
+			}
 			if len(out)*len(ts) > maxTermsPerRule {
 				return nil, errTooManyTerms(path)
 			}
 			if len(out) == 1 && len(out[0]) == 0 {
-				out = ts // the first child: nothing to combine with yet
+				out = ts // still true: nothing to combine with yet
 				continue
 			}
 			out = crossTerms(out, ts)
@@ -111,7 +121,25 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 	return nil, fieldError(path, fmt.Errorf("empty condition node"))
 }
 
+// crossPair is the product of two one-term lists of few literals (a host
+// test and a path test, say), the usual case, in one allocation.
+type crossPair struct {
+	terms [1]term
+	lits  [3]literal
+}
+
 func crossTerms(a, b []term) []term {
+	if len(a) == 1 && len(b) == 1 && len(a[0])+len(b[0]) <= len(crossPair{}.lits) {
+		p := &crossPair{}
+		t := append(term(p.lits[:0:len(a[0])+len(b[0])]), a[0]...)
+		for _, l := range b[0] {
+			if !t.has(l) {
+				t = append(t, l)
+			}
+		}
+		p.terms[0] = t
+		return p.terms[:]
+	}
 	out := make([]term, 0, len(a)*len(b))
 	for _, x := range a {
 		for _, y := range b {

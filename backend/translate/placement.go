@@ -270,24 +270,38 @@ type placement struct {
 
 // place decides the virtual hosts a term can match in.
 func (vs *vhostSet) place(t term, out []placement) ([]placement, error) {
-	var hostLits []literal
+	// Most terms hold one host equality: its one virtual host is the
+	// candidate, kept in an array that stays on the stack.
+	var one [1]int
 	var cands []int
+	hostLits := 0
 	narrowed := false
-	for _, l := range t {
+	for i := range t {
+		l := &t[i]
 		if l.pred.Field != model.FieldHost {
 			continue
 		}
-		hostLits = append(hostLits, l)
+		hostLits++
 		if l.neg || (l.pred.Op != model.OpEquals && l.pred.Op != model.OpIn) || narrowed {
 			continue
 		}
+		narrowed = true
 		// A positive equality test limits the term to the virtual hosts its
 		// values reach; the other literals are then checked only there.
-		values := l.pred.Values
 		if l.pred.Op == model.OpEquals {
-			values = []string{l.pred.Value}
+			p, err := parseHostPattern(l.pred.Value)
+			if err != nil {
+				return out, withPath(l.path, err)
+			}
+			if p.suffix == "" {
+				one[0] = vs.index[p.raw]
+				cands = one[:]
+			} else {
+				cands = vs.candidates(p)
+			}
+			continue
 		}
-		for _, v := range values {
+		for _, v := range l.pred.Values {
 			p, err := parseHostPattern(v)
 			if err != nil {
 				return out, withPath(l.path, err)
@@ -300,9 +314,8 @@ func (vs *vhostSet) place(t term, out []placement) ([]placement, error) {
 		}
 		sort.Ints(cands)
 		cands = slices.Compact(cands)
-		narrowed = true
 	}
-	if len(hostLits) == 0 {
+	if hostLits == 0 {
 		for i := range vs.list {
 			out = append(out, placement{vhost: i})
 		}
@@ -317,7 +330,10 @@ func (vs *vhostSet) place(t term, out []placement) ([]placement, error) {
 next:
 	for _, i := range cands {
 		pl := placement{vhost: i}
-		for _, l := range hostLits {
+		for _, l := range t {
+			if l.pred.Field != model.FieldHost {
+				continue
+			}
 			res, err := vs.hostLiteral(l, i)
 			if err != nil {
 				return out, withPath(l.path, err)

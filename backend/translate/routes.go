@@ -42,13 +42,50 @@ const defaultRouteName = "default"
 
 // ruleRoute is what a rule's routes share: everything but the match.
 type ruleRoute struct {
-	apply   func(*routev3.Route)
-	pathUse pathUse
+	// forward, redirect or direct is the action; forward may be shared
+	// with other rules (actionCache).
+	forward               *routev3.Route_Route
+	redirect              *routev3.Route_Redirect
+	direct                *routev3.Route_DirectResponse
+	reqAdd, respAdd       []*corev3.HeaderValueOption
+	reqRemove, respRemove []string
+	filters               map[string]*anypb.Any
+	pathUse               pathUse
+}
+
+// apply sets the action and policies on rt. The messages are shared by
+// all of the rule's routes: they are never changed once built.
+func (rr *ruleRoute) apply(rt *routev3.Route) {
+	switch {
+	case rr.forward != nil:
+		rt.Action = rr.forward
+	case rr.redirect != nil:
+		rt.Action = rr.redirect
+	default:
+		rt.Action = rr.direct
+	}
+	rt.RequestHeadersToAdd, rt.RequestHeadersToRemove = rr.reqAdd, rr.reqRemove
+	rt.ResponseHeadersToAdd, rt.ResponseHeadersToRemove = rr.respAdd, rr.respRemove
+	rt.TypedPerFilterConfig = rr.filters
+}
+
+// actionCache shares the route action of rules that only forward to one
+// upstream, the bulk of a large gateway: their RouteAction is a function
+// of the upstream's name and hash key alone, and translated resources are
+// read-only, so one message serves every such rule. A cache lives for one
+// batch of compiled rules, against one set of upstreams; nil disables it.
+type actionCache map[string]*routev3.Route_Route
+
+// plainForward reports whether a's route action depends on nothing but its
+// one backend's upstream (see forwardAction).
+func plainForward(a *model.Action) bool {
+	return len(a.Forward) == 1 && a.Forward[0].Headers == nil && a.Forward[0].Weight >= 0 &&
+		a.Rewrite == nil && a.Timeout == 0 && a.IdleTimeout == 0 && a.Retries == nil && !a.Websocket && a.Mirror == nil
 }
 
 // buildRuleRoute maps a rule's action and policies. Forward-only settings on
 // a redirect or respond rule are rejected, not ignored.
-func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, filterUse, error) {
+func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream, cache actionCache) (ruleRoute, filterUse, error) {
 	a := &r.Then
 	var use filterUse
 	var problems model.Problems
@@ -64,17 +101,22 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, 
 		return out, use, fmt.Errorf("then: exactly one of forward, redirect and respond must be set")
 	}
 
-	var routeAction *routev3.RouteAction
-	var redirect *routev3.RedirectAction
-	var direct *routev3.DirectResponseAction
 	var respondHeaders map[string]string
 	switch {
 	case len(a.Forward) > 0:
-		ra, err := forwardAction(a, ups)
-		if err != nil {
-			return out, use, err
+		if cache != nil && plainForward(a) {
+			out.forward = cache[a.Forward[0].Upstream]
 		}
-		routeAction = ra
+		if out.forward == nil {
+			ra, err := forwardAction(a, ups)
+			if err != nil {
+				return out, use, err
+			}
+			out.forward = &routev3.Route_Route{Route: ra}
+			if cache != nil && plainForward(a) {
+				cache[a.Forward[0].Upstream] = out.forward
+			}
+		}
 		if a.Rewrite != nil && a.Rewrite.PathPrefix != "" {
 			out.pathUse = pathForPrefixRewrite
 		}
@@ -82,15 +124,15 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, 
 			out.pathUse = pathForTemplateRewrite
 		}
 	case a.Redirect != nil:
-		redirect = redirectAction(a.Redirect, &problems)
+		out.redirect = &routev3.Route_Redirect{Redirect: redirectAction(a.Redirect, &problems)}
 		if a.Redirect.PathPrefix != "" {
 			out.pathUse = pathForPrefixRewrite
 		}
 	default:
-		direct = directResponse(a.Respond, &problems, "then.respond")
+		out.direct = &routev3.Route_DirectResponse{DirectResponse: directResponse(a.Respond, &problems, "then.respond")}
 		respondHeaders = a.Respond.Headers
 	}
-	if routeAction == nil {
+	if out.forward == nil {
 		forwardOnly := map[string]bool{
 			"then.rewrite":         a.Rewrite != nil,
 			"then.timeout":         a.Timeout != 0,
@@ -111,32 +153,17 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream) (ruleRoute, 
 	if err != nil {
 		problems.Merge("", err)
 	}
+	out.filters = filters
 
-	var reqAdd, respAdd []*corev3.HeaderValueOption
-	var reqRemove, respRemove []string
 	if a.Headers != nil {
-		reqAdd, reqRemove = headerMutation(a.Headers.Request)
-		respAdd, respRemove = headerMutation(a.Headers.Response)
+		out.reqAdd, out.reqRemove = headerMutation(a.Headers.Request)
+		out.respAdd, out.respRemove = headerMutation(a.Headers.Response)
 	}
 	if len(respondHeaders) > 0 {
-		respAdd = append(setHeaders(respondHeaders), respAdd...)
+		out.respAdd = append(setHeaders(respondHeaders), out.respAdd...)
 	}
 	if err := problems.Err(); err != nil {
 		return out, use, err
-	}
-
-	out.apply = func(rt *routev3.Route) {
-		switch {
-		case routeAction != nil:
-			rt.Action = &routev3.Route_Route{Route: routeAction}
-		case redirect != nil:
-			rt.Action = &routev3.Route_Redirect{Redirect: redirect}
-		default:
-			rt.Action = &routev3.Route_DirectResponse{DirectResponse: direct}
-		}
-		rt.RequestHeadersToAdd, rt.RequestHeadersToRemove = reqAdd, reqRemove
-		rt.ResponseHeadersToAdd, rt.ResponseHeadersToRemove = respAdd, respRemove
-		rt.TypedPerFilterConfig = filters
 	}
 	return out, use, nil
 }

@@ -437,6 +437,7 @@ const parallelRules = 256
 func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 	parallelChunks(len(jobs), func(start, end int) {
 		var enc keyEncoder
+		cache := actionCache{}
 		for i := start; i < end; i++ {
 			j := &jobs[i]
 			if j.added {
@@ -446,11 +447,11 @@ func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 				enc.upstreamRefs(j.rule, ups)
 				j.key = bytes.Clone(enc.b)
 				// A new entry has nothing to compare with: compile into it.
-				compileRuleInto(j.into, j.rule, ups)
+				compileRuleInto(j.into, j.rule, ups, cache)
 				j.out = j.into
 				continue
 			}
-			j.out = compileRule(j.rule, ups)
+			j.out = compileRule(j.rule, ups, cache)
 		}
 	})
 }
@@ -498,14 +499,14 @@ func parallelChunks(n int, f func(start, end int)) {
 
 // compileRule translates one rule into one Envoy route per alternative of
 // its condition (without per-virtual-host :authority matchers).
-func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
+func compileRule(r *model.Route, ups map[string]*model.Upstream, cache actionCache) *compiledRule {
 	c := &compiledRule{}
-	compileRuleInto(c, r, ups)
+	compileRuleInto(c, r, ups, cache)
 	return c
 }
 
 // compileRuleInto is compileRule into c, which it overwrites.
-func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream) {
+func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, cache actionCache) {
 	*c = compiledRule{name: r.Name, priority: r.Priority}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
@@ -527,7 +528,7 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 	var problems model.Problems
 	terms, err := dnf(when, "when")
 	problems.Merge("", err)
-	rr, use, err := buildRuleRoute(r, ups)
+	rr, use, err := buildRuleRoute(r, ups, cache)
 	problems.Merge("", err)
 	if c.err = problems.Err(); c.err != nil {
 		return
