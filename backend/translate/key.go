@@ -20,7 +20,12 @@ type keyEncoder struct{ b []byte }
 func (e *keyEncoder) reset() { e.b = e.b[:0] }
 
 func (e *keyEncoder) str(s string) {
-	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	if len(s) < 0x80 {
+		// The one-byte uvarint of a short length, without the loop.
+		e.b = append(e.b, byte(len(s)))
+	} else {
+		e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	}
 	e.b = append(e.b, s...)
 }
 
@@ -78,24 +83,64 @@ func (e *keyEncoder) strMap(m map[string]string) {
 	}
 }
 
+// Which optional parts of a condition node are set (condition writes
+// only those): a plain predicate, the bulk of every rule, is then one
+// byte and its three strings. nil and empty lists differ, as they do to
+// expand, which refuses an empty all or any.
+const (
+	condAll = 1 << iota
+	condAny
+	condNot
+	condValues
+	condIgnoreCase
+	condText
+)
+
 func (e *keyEncoder) condition(c *model.Condition) {
-	e.int(int64(len(c.All)))
-	for i := range c.All {
-		e.condition(&c.All[i])
+	var set byte
+	if c.All != nil {
+		set |= condAll
 	}
-	e.int(int64(len(c.Any)))
-	for i := range c.Any {
-		e.condition(&c.Any[i])
+	if c.Any != nil {
+		set |= condAny
 	}
-	if e.present(c.Not != nil) {
+	if c.Not != nil {
+		set |= condNot
+	}
+	if c.Values != nil {
+		set |= condValues
+	}
+	if c.IgnoreCase {
+		set |= condIgnoreCase
+	}
+	if c.Text != "" {
+		set |= condText
+	}
+	e.b = append(e.b, set)
+	if set&condAll != 0 {
+		e.int(int64(len(c.All)))
+		for i := range c.All {
+			e.condition(&c.All[i])
+		}
+	}
+	if set&condAny != 0 {
+		e.int(int64(len(c.Any)))
+		for i := range c.Any {
+			e.condition(&c.Any[i])
+		}
+	}
+	if set&condNot != 0 {
 		e.condition(c.Not)
 	}
 	e.str(c.Field)
 	e.str(c.Op)
 	e.str(c.Value)
-	e.strs(c.Values)
-	e.bool(c.IgnoreCase)
-	e.str(c.Text)
+	if set&condValues != 0 {
+		e.strs(c.Values)
+	}
+	if set&condText != 0 {
+		e.str(c.Text)
+	}
 }
 
 func (e *keyEncoder) headerPolicy(h *model.HeaderPolicy) {

@@ -593,9 +593,18 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(upstreams[a].Name, upstreams[b].Name) })
-	clusters := make([]*clusterv3.Cluster, 0, len(upstreams))
-	var clas []*endpointv3.ClusterLoadAssignment
-	for _, i := range order {
+	// Keys first, in name order (duplicates are found here); then the
+	// upstreams whose key changed are built, in parallel when there are
+	// many (a cold start); then the results are collected in name order.
+	type build struct {
+		c          *compiledCluster
+		u          *model.Upstream
+		eps        []model.Endpoint
+		overridden bool
+	}
+	var builds []build
+	entries := make([]*compiledCluster, len(order)) // nil for a duplicate
+	for k, i := range order {
 		u := &upstreams[i]
 		if c := t.clusters[u.Name]; c != nil && c.seenAt == t.call {
 			continue // reported as a duplicate
@@ -610,12 +619,26 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 		if c == nil || !bytes.Equal(c.key, t.enc.b) {
 			t.stats.Clusters++
 			c = &compiledCluster{key: bytes.Clone(t.enc.b)}
-			c.cluster, c.cla, c.err = buildCluster(u, eps, overridden)
+			builds = append(builds, build{c: c, u: u, eps: eps, overridden: overridden})
 			t.clusters[u.Name] = c
 		}
 		c.seenAt = t.call
+		entries[k] = c
+	}
+	// buildCluster reads only its upstream and endpoints.
+	parallelFor(len(builds), func(i int) {
+		b := &builds[i]
+		b.c.cluster, b.c.cla, b.c.err = buildCluster(b.u, b.eps, b.overridden)
+	})
+	clusters := make([]*clusterv3.Cluster, 0, len(upstreams))
+	var clas []*endpointv3.ClusterLoadAssignment
+	for k, c := range entries {
+		if c == nil {
+			continue
+		}
 		if c.err != nil {
-			mergeProblems(problems, model.Index("upstreams", i), fmt.Sprintf("upstream %q", u.Name), c.err)
+			i := order[k]
+			mergeProblems(problems, model.Index("upstreams", i), fmt.Sprintf("upstream %q", upstreams[i].Name), c.err)
 			continue
 		}
 		clusters = append(clusters, c.cluster)
@@ -775,27 +798,38 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 	} else {
 		t.vhosts = slices.Clone(t.vhosts)
 	}
-	for i, p := range vs.list {
+	// Each virtual host is built from its own index's state alone, in
+	// parallel when many changed (a cold start builds them all).
+	vhErrs := make([]error, n)
+	defaultRt, vhosts, vhostRoutes := t.defaultRt, t.vhosts, t.vhostRoutes
+	parallelFor(n, func(i int) {
 		if !dirty[i] {
-			continue
+			return
 		}
+		p := vs.list[i]
 		routes := scratch[i]
-		if t.defaultRt != nil {
-			routes = append(routes, t.defaultRt)
+		if defaultRt != nil {
+			routes = append(routes, defaultRt)
 			scratch[i] = routes
 		}
-		if t.vhosts[i] != nil && slices.Equal(t.vhostRoutes[i], routes) {
-			continue
+		if vhosts[i] != nil && slices.Equal(vhostRoutes[i], routes) {
+			return
 		}
 		vh := &routev3.VirtualHost{Name: vhostName(p), Domains: []string{p.raw}}
 		// Routes are validated one by one when compiled; validating the
 		// virtual host without them checks the rest without walking
 		// thousands of routes again.
 		if err := vh.Validate(); err != nil {
-			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			vhErrs[i] = fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			return
 		}
 		vh.Routes = slices.Clone(routes)
-		t.vhosts[i], t.vhostRoutes[i] = vh, vh.Routes
+		vhosts[i], vhostRoutes[i] = vh, vh.Routes
+	})
+	for _, err := range vhErrs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	// Host conditions compare the host without its port, and the upstream
 	// receives the Host header as sent (port included): Envoy's
