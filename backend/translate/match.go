@@ -50,8 +50,9 @@ type matchResult struct {
 // target is the top-level path predicate a prefix or template rewrite
 // replaces (model.MatchedPathPrefix / MatchedPathTemplate); it must be the
 // path specifier, because Envoy rewrites relative to the specifier.
-func buildMatch(t term, use pathUse, target *model.Condition) (matchResult, error) {
-	m := &routev3.RouteMatch{}
+//
+// m is the zero RouteMatch to fill in.
+func buildMatch(t term, use pathUse, target *model.Condition, m *routev3.RouteMatch) (matchResult, error) {
 	primary := choosePrimaryPath(t, use, target)
 	var res matchResult
 	if primary < 0 {

@@ -45,6 +45,7 @@ type ruleRoute struct {
 	// forward, redirect or direct is the action; forward may be shared
 	// with other rules (actionCache).
 	forward               *routev3.Route_Route
+	shared                *sharedAction // forward's cache entry, when shared
 	redirect              *routev3.Route_Redirect
 	direct                *routev3.Route_DirectResponse
 	reqAdd, respAdd       []*corev3.HeaderValueOption
@@ -74,7 +75,37 @@ func (rr *ruleRoute) apply(rt *routev3.Route) {
 // of the upstream's name and hash key alone, and translated resources are
 // read-only, so one message serves every such rule. A cache lives for one
 // batch of compiled rules, against one set of upstreams; nil disables it.
-type actionCache map[string]*routev3.Route_Route
+type actionCache map[string]*sharedAction
+
+// sharedAction is a route action shared by rules, and whether a route
+// holding it passed validation already.
+type sharedAction struct {
+	action *routev3.Route_Route
+	valid  bool
+}
+
+// validateRoute validates rt, which rr was applied to. A shared action
+// that passed once is not walked again for every rule holding it: rt is
+// validated with a stand-in action instead. That gives the same answer,
+// because protoc-gen-validate checks each field on its own and the action
+// last, and Validate stops at the first failure.
+func (rr *ruleRoute) validateRoute(rt *routev3.Route) error {
+	if rr.shared == nil || !rr.shared.valid {
+		err := rt.Validate()
+		if err == nil && rr.shared != nil {
+			rr.shared.valid = true
+		}
+		return err
+	}
+	rt.Action = validatedAction
+	err := rt.Validate()
+	rt.Action = rr.forward
+	return err
+}
+
+// validatedAction stands in for an action known to be valid; its own
+// validation is next to nothing.
+var validatedAction = &routev3.Route_NonForwardingAction{NonForwardingAction: &routev3.NonForwardingAction{}}
 
 // plainForward reports whether a's route action depends on nothing but its
 // one backend's upstream (see forwardAction).
@@ -105,16 +136,19 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream, cache action
 	switch {
 	case len(a.Forward) > 0:
 		if cache != nil && plainForward(a) {
-			out.forward = cache[a.Forward[0].Upstream]
+			out.shared = cache[a.Forward[0].Upstream]
 		}
-		if out.forward == nil {
+		if out.shared != nil {
+			out.forward = out.shared.action
+		} else {
 			ra, err := forwardAction(a, ups)
 			if err != nil {
 				return out, use, err
 			}
 			out.forward = &routev3.Route_Route{Route: ra}
 			if cache != nil && plainForward(a) {
-				cache[a.Forward[0].Upstream] = out.forward
+				out.shared = &sharedAction{action: out.forward}
+				cache[a.Forward[0].Upstream] = out.shared
 			}
 		}
 		if a.Rewrite != nil && a.Rewrite.PathPrefix != "" {

@@ -276,6 +276,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 	}
 	byPos := t.byPos
 	seen := 0
+	var fresh []compiledRule
 	for i := range routes {
 		r := &routes[i]
 		last := byPos[i]
@@ -297,7 +298,12 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 		}
 		if c == nil {
 			// New: the job encodes its key, in parallel with the others.
-			c = &compiledRule{}
+			if len(fresh) == 0 {
+				// Entries are made in batches: a cold start makes one
+				// per rule.
+				fresh = make([]compiledRule, min(len(routes)-i, 1024))
+			}
+			c, fresh = &fresh[0], fresh[1:]
 			t.rules[r.Name] = c
 			jobs = append(jobs, ruleJob{rule: r, into: c, added: true, index: i})
 		} else if !t.sameKey(c, r, ups, identified, refsSame) {
@@ -438,6 +444,7 @@ func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 	parallelChunks(len(jobs), func(start, end int) {
 		var enc keyEncoder
 		cache := actionCache{}
+		slab := &routeSlab{size: min(end-start, slabSize)}
 		for i := start; i < end; i++ {
 			j := &jobs[i]
 			if j.added {
@@ -445,15 +452,54 @@ func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 				enc.route(j.rule)
 				j.ruleKeyLen = len(enc.b)
 				enc.upstreamRefs(j.rule, ups)
-				j.key = bytes.Clone(enc.b)
+				j.key = slab.bytes(enc.b)
 				// A new entry has nothing to compare with: compile into it.
-				compileRuleInto(j.into, j.rule, ups, cache)
+				compileRuleInto(j.into, j.rule, ups, cache, slab)
 				j.out = j.into
 				continue
 			}
-			j.out = compileRule(j.rule, ups, cache)
+			j.out = &compiledRule{}
+			compileRuleInto(j.out, j.rule, ups, cache, slab)
 		}
 	})
+}
+
+// routeSlab hands out the messages of compiled routes from batches, one
+// allocation for many routes. A batch stays in memory while any of its
+// routes is in use, which bounds the waste to a batch per rule that was
+// translated again.
+type routeSlab struct {
+	size    int // routes per batch: a route edit needs one, not a batch
+	routes  []routev3.Route
+	matches []routev3.RouteMatch
+	keys    []byte
+}
+
+const slabSize = 256
+
+// route returns a zero route and match; a nil slab allocates them alone.
+func (s *routeSlab) route() (*routev3.Route, *routev3.RouteMatch) {
+	if s == nil {
+		return &routev3.Route{}, &routev3.RouteMatch{}
+	}
+	if len(s.routes) == 0 {
+		s.routes, s.matches = make([]routev3.Route, s.size), make([]routev3.RouteMatch, s.size)
+	}
+	rt, m := &s.routes[0], &s.matches[0]
+	s.routes, s.matches = s.routes[1:], s.matches[1:]
+	return rt, m
+}
+
+// bytes returns a copy of b; the copy's capacity is its length, so an
+// append to it cannot reach the next one.
+func (s *routeSlab) bytes(b []byte) []byte {
+	if len(b) > len(s.keys) {
+		s.keys = make([]byte, max(len(b), s.size*64))
+	}
+	out := s.keys[:len(b):len(b)]
+	copy(out, b)
+	s.keys = s.keys[len(b):]
+	return out
 }
 
 // parallelFor calls f(0) to f(n-1), spread over the processors when n is
@@ -501,12 +547,12 @@ func parallelChunks(n int, f func(start, end int)) {
 // its condition (without per-virtual-host :authority matchers).
 func compileRule(r *model.Route, ups map[string]*model.Upstream, cache actionCache) *compiledRule {
 	c := &compiledRule{}
-	compileRuleInto(c, r, ups, cache)
+	compileRuleInto(c, r, ups, cache, nil)
 	return c
 }
 
 // compileRuleInto is compileRule into c, which it overwrites.
-func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, cache actionCache) {
+func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, cache actionCache, slab *routeSlab) {
 	*c = compiledRule{name: r.Name, priority: r.Priority}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
@@ -554,14 +600,15 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 			problems.Merge("", err)
 			continue
 		}
-		res, err := buildMatch(tm, rr.pathUse, target)
+		rt, m := slab.route()
+		res, err := buildMatch(tm, rr.pathUse, target, m)
 		if err != nil {
 			problems.Merge("", err)
 			continue
 		}
-		rt := &routev3.Route{Name: routeName(r.Name, n), Match: res.match}
+		rt.Name, rt.Match = routeName(r.Name, n), res.match
 		rr.apply(rt)
-		if err := rt.Validate(); err != nil {
+		if err := rr.validateRoute(rt); err != nil {
 			problems.Add("", "envoy route %s: %v", rt.Name, err)
 			continue
 		}
@@ -871,7 +918,8 @@ func (t *Translator) updateVhostSet() {
 // need :authority matchers there.
 func placeRule(vs *vhostSet, r *compiledRule) ([]placedRoute, error) {
 	var out []placedRoute
-	var buf []placement
+	var arr [4]placement // a term usually goes to one virtual host
+	buf := arr[:0]
 	var problems model.Problems
 	for _, ct := range r.terms {
 		var err error
