@@ -472,6 +472,7 @@ type routeSlab struct {
 	size    int // routes per batch: a route edit needs one, not a batch
 	routes  []routev3.Route
 	matches []routev3.RouteMatch
+	termBuf []compiledTerm
 	keys    []byte
 }
 
@@ -488,6 +489,39 @@ func (s *routeSlab) route() (*routev3.Route, *routev3.RouteMatch) {
 	rt, m := &s.routes[0], &s.matches[0]
 	s.routes, s.matches = s.routes[1:], s.matches[1:]
 	return rt, m
+}
+
+// terms returns an empty list with room for n terms.
+func (s *routeSlab) terms(n int) []compiledTerm {
+	if s == nil || n > s.size {
+		return make([]compiledTerm, 0, n)
+	}
+	if len(s.termBuf) < n {
+		s.termBuf = make([]compiledTerm, s.size)
+	}
+	out := s.termBuf[:0:n]
+	s.termBuf = s.termBuf[n:]
+	return out
+}
+
+// placedSlab hands out the placement lists of rules from batches.
+type placedSlab struct {
+	size int // placements per batch
+	buf  []placedRoute
+}
+
+// take returns an empty list with room for n placements; appending past
+// n moves the list out of the batch.
+func (s *placedSlab) take(n int) []placedRoute {
+	if n > 16 {
+		return make([]placedRoute, 0, n)
+	}
+	if len(s.buf) < n {
+		s.buf = make([]placedRoute, max(n, s.size))
+	}
+	out := s.buf[:0:n]
+	s.buf = s.buf[n:]
+	return out
 }
 
 // bytes returns a copy of b; the copy's capacity is its length, so an
@@ -613,6 +647,9 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 			continue
 		}
 		checkRegexSizes(rt, &problems)
+		if c.terms == nil {
+			c.terms = slab.terms(len(terms))
+		}
 		c.terms = append(c.terms, compiledTerm{t: tm, route: rt, rr: rr})
 	}
 	c.err = problems.Err()
@@ -808,7 +845,12 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 	}
 	placed := make([][]placedRoute, len(pending))
 	errs := make([]error, len(pending))
-	parallelFor(len(pending), func(i int) { placed[i], errs[i] = placeRule(vs, pending[i]) })
+	parallelChunks(len(pending), func(start, end int) {
+		slab := placedSlab{size: min(end-start, slabSize)}
+		for i := start; i < end; i++ {
+			placed[i], errs[i] = placeRule(vs, pending[i], &slab)
+		}
+	})
 	var problems model.Problems
 	for i, r := range pending {
 		if errs[i] != nil {
@@ -916,7 +958,7 @@ func (t *Translator) updateVhostSet() {
 
 // placeRule decides each term's virtual hosts and builds the routes that
 // need :authority matchers there.
-func placeRule(vs *vhostSet, r *compiledRule) ([]placedRoute, error) {
+func placeRule(vs *vhostSet, r *compiledRule, slab *placedSlab) ([]placedRoute, error) {
 	var out []placedRoute
 	var arr [4]placement // a term usually goes to one virtual host
 	buf := arr[:0]
@@ -943,6 +985,9 @@ func placeRule(vs *vhostSet, r *compiledRule) ([]placedRoute, error) {
 				for _, h := range p.authority {
 					checkRegexSizes(&routev3.Route{Match: &routev3.RouteMatch{Headers: []*routev3.HeaderMatcher{h}}}, &problems)
 				}
+			}
+			if out == nil {
+				out = slab.take(len(buf))
 			}
 			out = append(out, placedRoute{vhost: p.vhost, route: rt})
 		}
