@@ -74,6 +74,21 @@ func TestTranslatorIncremental(t *testing.T) {
 		{"discovered endpoints", func() {
 			opts.Endpoints = map[string][]model.Endpoint{"svc-0004": {{Address: "127.0.0.1", Port: 30000}}}
 		}, false},
+		// The Translator looks a rule's entry up by its position first.
+		{"swap rules", func() { ws.Routes[30], ws.Routes[31] = ws.Routes[31], ws.Routes[30] }, false},
+		{"rename in place", func() { ws.Routes[32].Name = "renamed" }, false},
+		{"duplicate name", func() { ws.Routes[33].Name = ws.Routes[34].Name }, true},
+		{"duplicate renamed", func() { ws.Routes[33].Name = "unique-again" }, false},
+		// Rules read the upstreams' names and hash keys: a change there
+		// checks every rule's whole key again.
+		{"new upstream with a rule edit", func() {
+			ws.Upstreams = append(ws.Upstreams, model.Upstream{Meta: model.Meta{Name: "svc-new"},
+				Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: "10.9.9.9", Port: 80}}}})
+			ws.Routes[40].Then.Forward[0].Upstream = "svc-new"
+		}, false},
+		{"hash key on a shared upstream", func() {
+			ws.Upstreams[5].LoadBalancer = &model.LoadBalancer{Policy: model.LBRingHash, HashOn: &model.HashOn{Cookie: "session"}}
+		}, false},
 		{"broken rule", func() { ws.Routes[20].Then.Forward[0].Upstream = "missing" }, true},
 		{"fixed rule", func() { ws.Routes[20].Then.Forward[0].Upstream = "svc-0001" }, false},
 		{"delete upstream in use", func() { ws.Upstreams = ws.Upstreams[:len(ws.Upstreams)-1] }, true},
