@@ -37,15 +37,54 @@ type term []literal
 // placement drops terms whose host literals are false for a virtual host, and
 // the remaining literals are all expressible as matchers.
 func dnf(c model.Condition, path string) ([]term, error) {
+	return dnfIn(c, path, nil)
+}
+
+// dnfIn is dnf with its literals and products taken from ar (nil: each
+// allocated alone).
+func dnfIn(c model.Condition, path string, ar *termArena) ([]term, error) {
 	if c.IsZero() {
 		return []term{nil}, nil
 	}
-	return expand(c, false, path)
+	return expand(c, false, path, ar)
+}
+
+// termArena hands out the building blocks of terms from batches: a rule
+// expands into a few of them, a cold start into tens of thousands. A
+// batch stays in memory while any rule's terms use it.
+type termArena struct {
+	size  int // blocks per batch
+	ones  []oneLiteral
+	pairs []crossPair
+}
+
+func (a *termArena) one() *oneLiteral {
+	if a == nil {
+		return &oneLiteral{}
+	}
+	if len(a.ones) == 0 {
+		a.ones = make([]oneLiteral, max(a.size, 1))
+	}
+	o := &a.ones[0]
+	a.ones = a.ones[1:]
+	return o
+}
+
+func (a *termArena) pair() *crossPair {
+	if a == nil {
+		return &crossPair{}
+	}
+	if len(a.pairs) == 0 {
+		a.pairs = make([]crossPair, max(a.size, 1))
+	}
+	p := &a.pairs[0]
+	a.pairs = a.pairs[1:]
+	return p
 }
 
 // expand returns the DNF of c (negated when neg), pushing negation down by
 // De Morgan's laws.
-func expand(c model.Condition, neg bool, path string) ([]term, error) {
+func expand(c model.Condition, neg bool, path string, ar *termArena) ([]term, error) {
 	kinds := 0
 	for _, set := range []bool{c.All != nil, c.Any != nil, c.Not != nil, c.IsPredicate()} {
 		if set {
@@ -64,7 +103,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 	case c.Text != "":
 		return nil, fieldError(path, fmt.Errorf("condition text %q was not parsed into a tree", c.Text))
 	case c.Not != nil:
-		return expand(*c.Not, !neg, model.JoinPath(path, "not"))
+		return expand(*c.Not, !neg, model.JoinPath(path, "not"), ar)
 	case c.All != nil && !neg, c.Any != nil && neg:
 		// A conjunction: the cross product of the children's terms.
 		children, key := c.All, "all"
@@ -76,7 +115,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 		var out []term
 		started := false
 		for i, child := range children {
-			ts, err := expand(child, neg, indexPath(path, key, i))
+			ts, err := expand(child, neg, indexPath(path, key, i), ar)
 			if err != nil {
 				return nil, err
 			}
@@ -94,7 +133,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 				out = ts // still true: nothing to combine with yet
 				continue
 			}
-			out = crossTerms(out, ts)
+			out = crossTerms(out, ts, ar)
 		}
 		return out, nil
 	case c.Any != nil || c.All != nil:
@@ -105,7 +144,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 		}
 		var out []term
 		for i, child := range children {
-			ts, err := expand(child, neg, indexPath(path, key, i))
+			ts, err := expand(child, neg, indexPath(path, key, i), ar)
 			if err != nil {
 				return nil, err
 			}
@@ -116,7 +155,7 @@ func expand(c model.Condition, neg bool, path string) ([]term, error) {
 		}
 		return out, nil
 	case c.IsPredicate():
-		return expandPredicate(c, neg, path)
+		return expandPredicate(c, neg, path, ar)
 	}
 	return nil, fieldError(path, fmt.Errorf("empty condition node"))
 }
@@ -128,9 +167,9 @@ type crossPair struct {
 	lits  [3]literal
 }
 
-func crossTerms(a, b []term) []term {
+func crossTerms(a, b []term, ar *termArena) []term {
 	if len(a) == 1 && len(b) == 1 && len(a[0])+len(b[0]) <= len(crossPair{}.lits) {
-		p := &crossPair{}
+		p := ar.pair()
 		t := append(term(p.lits[:0:len(a[0])+len(b[0])]), a[0]...)
 		for _, l := range b[0] {
 			if !t.has(l) {
@@ -175,12 +214,12 @@ func errTooManyTerms(path string) error {
 // expandPredicate rewrites predicates whose negation is not a single Envoy
 // matcher into small disjunctions, so the rest of the translator only meets
 // literals it can map one to one.
-func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
+func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([]term, error) {
 	kind, _, ok := model.ParseField(c.Field)
 	if !ok {
 		return nil, fieldError(model.JoinPath(path, "field"), fmt.Errorf("unknown field %q", c.Field))
 	}
-	one := func(p model.Condition, n bool) []term { return oneTerm(p, n, path) }
+	one := func(p model.Condition, n bool) []term { return oneTerm(p, n, path, ar) }
 	switch kind {
 	case model.FieldGRPCService, model.FieldGRPCMethod:
 		// grpc.service/grpc.method exist only on gRPC requests; they are a
@@ -189,7 +228,7 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 		if err != nil {
 			return nil, fieldError(path, err)
 		}
-		return expand(sub, neg, path)
+		return expand(sub, neg, path, ar)
 	case model.FieldHeader, model.FieldCookie, model.FieldQuery:
 		if (c.Op == model.OpPrefix || c.Op == model.OpSuffix || c.Op == model.OpContains) && c.Value == "" {
 			// Every value starts with, ends with and contains "": the test is
@@ -214,7 +253,7 @@ func expandPredicate(c model.Condition, neg bool, path string) ([]term, error) {
 		if kind == model.FieldHeader && valueMatchesEmpty(c) {
 			// Envoy can only invert a value test on a missing header by
 			// treating it as "", which would not flip a test "" passes.
-			absent, negated := oneTerm(withOp(c, model.OpAbsent), false, path), oneTerm(c, true, path)
+			absent, negated := oneTerm(withOp(c, model.OpAbsent), false, path, ar), oneTerm(c, true, path, ar)
 			negated[0][0].keepMissing = true
 			return append(absent, negated...), nil
 		}
@@ -253,8 +292,9 @@ type oneLiteral struct {
 	pred  model.Condition
 }
 
-func oneTerm(p model.Condition, neg bool, path string) []term {
-	o := &oneLiteral{pred: p}
+func oneTerm(p model.Condition, neg bool, path string, ar *termArena) []term {
+	o := ar.one()
+	o.pred = p
 	o.lits[0] = literal{pred: &o.pred, neg: neg, path: path}
 	o.terms[0] = o.lits[:]
 	return o.terms[:]

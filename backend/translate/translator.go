@@ -445,6 +445,7 @@ func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 		var enc keyEncoder
 		cache := actionCache{}
 		slab := &routeSlab{size: min(end-start, slabSize)}
+		slab.lits.size = slab.size * 2 // a rule holds about two predicates
 		for i := start; i < end; i++ {
 			j := &jobs[i]
 			if j.added {
@@ -474,6 +475,7 @@ type routeSlab struct {
 	matches []routev3.RouteMatch
 	termBuf []compiledTerm
 	keys    []byte
+	lits    termArena
 }
 
 const slabSize = 256
@@ -606,7 +608,11 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 	}
 	// Report the condition's and the action's problems together.
 	var problems model.Problems
-	terms, err := dnf(when, "when")
+	var ar *termArena
+	if slab != nil {
+		ar = &slab.lits
+	}
+	terms, err := dnfIn(when, "when", ar)
 	problems.Merge("", err)
 	rr, use, err := buildRuleRoute(r, ups, cache)
 	problems.Merge("", err)
