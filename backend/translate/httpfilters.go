@@ -71,8 +71,12 @@ func (p *filterParts) add(rule string, use filterUse) {
 
 // perRouteFilters builds the rule's typed_per_filter_config and lists the
 // policies it uses.
-func perRouteFilters(r *model.Route, ups map[string]*model.Upstream) (map[string]*anypb.Any, filterUse, error) {
-	var problems model.Problems
+//
+// problems is scratch space, empty on entry and left empty: the policies
+// take it by pointer through function values, so a local one would be
+// allocated for every rule.
+func perRouteFilters(r *model.Route, ups map[string]*model.Upstream, problems *model.Problems) (map[string]*anypb.Any, filterUse, error) {
+	defer func() { *problems = model.Problems{} }()
 	if au := r.Then.Auth; au != nil {
 		n := 0
 		for _, set := range []bool{au.JWT != nil, au.APIKey != nil, au.Basic != nil} {
@@ -87,7 +91,7 @@ func perRouteFilters(r *model.Route, ups map[string]*model.Upstream) (map[string
 	var out map[string]*anypb.Any
 	var use filterUse
 	for i, p := range httpPolicies {
-		msg, at, part := p.perRoute(r, ups, &problems)
+		msg, at, part := p.perRoute(r, ups, problems)
 		if msg == nil {
 			continue
 		}

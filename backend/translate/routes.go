@@ -116,7 +116,9 @@ func plainForward(a *model.Action) bool {
 
 // buildRuleRoute maps a rule's action and policies. Forward-only settings on
 // a redirect or respond rule are rejected, not ignored.
-func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream, cache actionCache) (ruleRoute, filterUse, error) {
+//
+// scratch is perRouteFilters' scratch space.
+func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream, cache actionCache, scratch *model.Problems) (ruleRoute, filterUse, error) {
 	a := &r.Then
 	var use filterUse
 	var problems model.Problems
@@ -183,7 +185,7 @@ func buildRuleRoute(r *model.Route, ups map[string]*model.Upstream, cache action
 		}
 	}
 
-	filters, use, err := perRouteFilters(r, ups)
+	filters, use, err := perRouteFilters(r, ups, scratch)
 	if err != nil {
 		problems.Merge("", err)
 	}

@@ -470,12 +470,14 @@ func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 // routes is in use, which bounds the waste to a batch per rule that was
 // translated again.
 type routeSlab struct {
-	size    int // routes per batch: a route edit needs one, not a batch
-	routes  []routev3.Route
-	matches []routev3.RouteMatch
-	termBuf []compiledTerm
-	keys    []byte
-	lits    termArena
+	size     int // routes per batch: a route edit needs one, not a batch
+	routes   []routev3.Route
+	matches  []routev3.RouteMatch
+	termBuf  []compiledTerm
+	hosts    []hostPattern
+	keys     []byte
+	lits     termArena
+	problems model.Problems // scratch space for buildRuleRoute
 }
 
 const slabSize = 256
@@ -503,6 +505,20 @@ func (s *routeSlab) terms(n int) []compiledTerm {
 	}
 	out := s.termBuf[:0:n]
 	s.termBuf = s.termBuf[n:]
+	return out
+}
+
+// hostList returns an empty list with room for n host values; appending
+// past n moves the list out of the batch.
+func (s *routeSlab) hostList(n int) []hostPattern {
+	if n > s.size {
+		return nil
+	}
+	if len(s.hosts) < n {
+		s.hosts = make([]hostPattern, s.size)
+	}
+	out := s.hosts[:0:n]
+	s.hosts = s.hosts[n:]
 	return out
 }
 
@@ -614,7 +630,11 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 	}
 	terms, err := dnfIn(when, "when", ar)
 	problems.Merge("", err)
-	rr, use, err := buildRuleRoute(r, ups, cache)
+	scratch := new(model.Problems)
+	if slab != nil {
+		scratch = &slab.problems
+	}
+	rr, use, err := buildRuleRoute(r, ups, cache, scratch)
 	problems.Merge("", err)
 	if c.err = problems.Err(); c.err != nil {
 		return
@@ -634,6 +654,10 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 				return
 			}
 		}
+	}
+	if slab != nil {
+		// Room for a host value per term, the usual count.
+		c.hosts = slab.hostList(len(terms))
 	}
 	for n, tm := range terms {
 		if err := hostValues(tm, &c.hosts); err != nil {
