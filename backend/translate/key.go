@@ -29,6 +29,11 @@ func (e *keyEncoder) str(s string) {
 	e.b = append(e.b, s...)
 }
 
+func (e *keyEncoder) bytes(b []byte) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(b)))
+	e.b = append(e.b, b...)
+}
+
 func (e *keyEncoder) int(i int64) { e.b = binary.AppendVarint(e.b, i) }
 
 func (e *keyEncoder) bool(v bool) {
@@ -305,23 +310,5 @@ func (e *keyEncoder) upstream(u *model.Upstream) {
 		e.str(t.SNI)
 		e.str(t.CASecret)
 		e.bool(t.InsecureSkipVerify)
-	}
-}
-
-// upstreamRefs writes the upstreams a rule's output depends on: forward
-// backends, the mirror and the JWKS upstream.
-func (e *keyEncoder) upstreamRefs(r *model.Route, ups map[string]*model.Upstream) {
-	ref := func(name string) {
-		e.str(name)
-		e.upstreamRef(ups[name])
-	}
-	for i := range r.Then.Forward {
-		ref(r.Then.Forward[i].Upstream)
-	}
-	if r.Then.Mirror != nil {
-		ref(r.Then.Mirror.Upstream)
-	}
-	if au := r.Then.Auth; au != nil && au.JWT != nil && au.JWT.JWKSUpstream != "" {
-		ref(au.JWT.JWKSUpstream)
 	}
 }

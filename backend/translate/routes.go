@@ -84,23 +84,31 @@ type sharedAction struct {
 	valid  bool
 }
 
-// validateRoute validates rt, which rr was applied to. A shared action
-// that passed once is not walked again for every rule holding it: rt is
-// validated with a stand-in action instead. That gives the same answer,
-// because protoc-gen-validate checks each field on its own and the action
-// last, and Validate stops at the first failure.
-func (rr *ruleRoute) validateRoute(rt *routev3.Route) error {
+// checkRoute validates rt, which rr was applied to, and when it passes
+// checks the sizes of its regexes. A shared action that passed once is not
+// walked again for every rule holding it: rt is checked with a stand-in
+// action instead. Validation gives the same answer, because
+// protoc-gen-validate checks each field on its own and the action last,
+// and Validate stops at the first failure; and a shared action, a plain
+// forward, holds no regex.
+func (rr *ruleRoute) checkRoute(rt *routev3.Route, problems *model.Problems) error {
 	if rr.shared == nil || !rr.shared.valid {
-		err := rt.Validate()
-		if err == nil && rr.shared != nil {
+		if err := rt.Validate(); err != nil {
+			return err
+		}
+		if rr.shared != nil {
 			rr.shared.valid = true
 		}
-		return err
+		checkRegexSizes(rt, problems)
+		return nil
 	}
 	rt.Action = validatedAction
-	err := rt.Validate()
-	rt.Action = rr.forward
-	return err
+	defer func() { rt.Action = rr.forward }()
+	if err := rt.Validate(); err != nil {
+		return err
+	}
+	checkRegexSizes(rt, problems)
+	return nil
 }
 
 // validatedAction stands in for an action known to be valid; its own

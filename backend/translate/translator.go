@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -46,10 +47,13 @@ type Translator struct {
 	stats    Stats
 
 	// refs is what rules read from the upstreams in the last call
-	// (updateRefs); refsValid says every key was checked against it.
-	refs       []byte
-	refsValid  bool
-	ruleKeyLen int // of the key sameKey left in enc
+	// (updateRefs); refsValid says every rule was checked against it.
+	// When they changed, prevRefs holds the call before's, and oldRefs
+	// is prevRefs by upstream name once sameRefs needed it.
+	refs, prevRefs []byte
+	refsValid      bool
+	oldRefs        map[string]string
+	refEnc         keyEncoder
 
 	// The state of the last successful translation, reused when the
 	// rules' order and host values did not change. Any failure clears it.
@@ -88,12 +92,10 @@ type compiledRule struct {
 	use      filterUse
 	err      error
 	seenAt   uint64
-	// version and updated identify the rule key was made from, whose own
-	// encoding is key[:ruleKeyLen] (the rest encodes its upstreams); see
+	// version and updated identify the rule key was made from; see
 	// Options.Identified.
-	version    int64
-	updated    time.Time
-	ruleKeyLen int
+	version int64
+	updated time.Time
 	// placed caches where the terms went for vhost set generation gen.
 	gen    int
 	placed []placedRoute
@@ -246,6 +248,13 @@ func (t *Translator) updateDefaultRoute(r *model.Respond) error {
 // whose key changed.
 func (t *Translator) compileRules(routes []model.Route, gateway string, upstreams []model.Upstream, ups map[string]*model.Upstream, identified bool, problems *model.Problems) ruleChanges {
 	var ch ruleChanges
+	if !t.refsValid && len(t.rules) > 0 {
+		// A call cut short (by a panic) left entries translated against
+		// upstreams no longer known: start cold.
+		t.rules = nil
+		clear(t.byPos)
+		t.resetState()
+	}
 	if t.order == nil {
 		ch.order = true
 	}
@@ -306,9 +315,9 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 			c, fresh = &fresh[0], fresh[1:]
 			t.rules[r.Name] = c
 			jobs = append(jobs, ruleJob{rule: r, into: c, added: true, index: i})
-		} else if !t.sameKey(c, r, ups, identified, refsSame) {
+		} else if same, key := t.sameKey(c, r, ups, identified, refsSame); !same {
 			forget(c)
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: bytes.Clone(t.enc.b), ruleKeyLen: t.ruleKeyLen, index: i})
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: key, index: i})
 		} else {
 			if c.err != nil {
 				mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
@@ -331,7 +340,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 			seenAt, index = t.call, j.index
 		}
 		nc.key, nc.seenAt, nc.index = j.key, seenAt, index
-		nc.version, nc.updated, nc.ruleKeyLen = j.rule.Version, j.rule.UpdatedAt, j.ruleKeyLen
+		nc.version, nc.updated = j.rule.Version, j.rule.UpdatedAt
 		if j.added {
 			ch.order = true
 			ch.hosts = ch.hosts || len(nc.hosts) > 0
@@ -380,56 +389,96 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 func (t *Translator) updateRefs(upstreams []model.Upstream) bool {
 	t.enc.reset()
 	for i := range upstreams {
+		t.refEnc.reset()
+		t.refEnc.upstreamRef(&upstreams[i])
 		t.enc.str(upstreams[i].Name)
-		t.enc.upstreamRef(&upstreams[i])
+		t.enc.bytes(t.refEnc.b)
 	}
 	same := t.refsValid && bytes.Equal(t.refs, t.enc.b)
+	if !same {
+		t.prevRefs, t.refs = t.refs, t.prevRefs
+	}
 	t.refs = append(t.refs[:0], t.enc.b...)
-	// Valid again once every rule's key has been checked against it: a
-	// call cut short by a panic leaves keys of either state.
+	t.oldRefs = nil
+	// Valid again once every rule has been checked against it: a call
+	// cut short by a panic leaves entries of either state.
 	t.refsValid = false
 	return same
 }
 
-// sameKey reports whether rule r still has c's cache key. When it does
-// not, t.enc holds r's key, of which t.ruleKeyLen bytes encode the rule.
+// sameKey reports whether c, made from r as it was, still holds r's
+// translation; if not, key is r's cache key now.
 //
-// A key is the rule's encoding followed by what its upstreams hold
-// (upstreamRefs). Every entry's key was checked against the upstreams of
-// the last call (entries not seen then are gone), so when those did not
-// change (refsSame) the upstream part cannot have either, and only the
-// rule's own part is encoded and compared.
-func (t *Translator) sameKey(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, identified, refsSame bool) bool {
+// A key encodes the rule alone. What its routes also read from the
+// upstreams it names is checked apart: every entry was checked against
+// the upstreams of the last call (entries not seen then are gone), so
+// when those did not change (refsSame) nothing is read at all, and when
+// they did, the rule's upstreams then and now are compared (sameRefs).
+func (t *Translator) sameKey(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, identified, refsSame bool) (same bool, key []byte) {
 	// With Options.Identified, a rule with the version and time of the
 	// one c was made from is that rule: encoding it again would give the
 	// same bytes.
-	known := identified && r.Version != 0 && c.version == r.Version && c.updated.Equal(r.UpdatedAt)
-	if known && refsSame {
-		return true
-	}
-	t.enc.reset()
-	if known {
-		t.enc.b = append(t.enc.b, c.key[:c.ruleKeyLen]...)
-	} else {
+	if !identified || r.Version == 0 || c.version != r.Version || !c.updated.Equal(r.UpdatedAt) {
+		t.enc.reset()
 		t.enc.route(r)
+		if !bytes.Equal(c.key, t.enc.b) {
+			return false, bytes.Clone(t.enc.b)
+		}
 	}
-	t.ruleKeyLen = len(t.enc.b)
-	if refsSame && t.ruleKeyLen == c.ruleKeyLen && bytes.Equal(c.key[:c.ruleKeyLen], t.enc.b) {
-		return true
+	return refsSame || t.sameRefs(r, ups), c.key
+}
+
+// sameRefs reports whether what r reads from the upstreams it names is
+// what it read in the last call.
+func (t *Translator) sameRefs(r *model.Route, ups map[string]*model.Upstream) bool {
+	if t.oldRefs == nil {
+		t.oldRefs = decodeRefs(t.prevRefs)
 	}
-	t.enc.upstreamRefs(r, ups)
-	return bytes.Equal(c.key, t.enc.b)
+	t.refEnc.reset()
+	t.refEnc.upstreamRef(nil)
+	absent := string(t.refEnc.b)
+	for _, name := range referencedUpstreams(r) {
+		old, ok := t.oldRefs[name]
+		if !ok {
+			old = absent
+		}
+		t.refEnc.reset()
+		t.refEnc.upstreamRef(ups[name])
+		if old != string(t.refEnc.b) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeRefs reads updateRefs' record back into upstream name → what
+// rules read from it; a later upstream of the same name wins, as in the
+// translation's own name → upstream map.
+func decodeRefs(b []byte) map[string]string {
+	m := map[string]string{}
+	for len(b) > 0 {
+		name, rest := readStr(b)
+		ref, rest := readStr(rest)
+		m[string(name)] = string(ref)
+		b = rest
+	}
+	return m
+}
+
+// readStr reads what keyEncoder.str or bytes wrote at the start of b.
+func readStr(b []byte) (s, rest []byte) {
+	n, k := binary.Uvarint(b)
+	return b[k : k+int(n)], b[k+int(n):]
 }
 
 // ruleJob is a rule to compile into the cache entry into.
 type ruleJob struct {
-	rule       *model.Route
-	into       *compiledRule
-	key        []byte
-	ruleKeyLen int
-	added      bool // into is new (else it holds the rule's last translation)
-	index      int  // position in the workspace
-	out        *compiledRule
+	rule  *model.Route
+	into  *compiledRule
+	key   []byte
+	added bool // into is new (else it holds the rule's last translation)
+	index int  // position in the workspace
+	out   *compiledRule
 }
 
 // parallelRules is the number of rules below which one goroutine does the
@@ -451,8 +500,6 @@ func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 			if j.added {
 				enc.reset()
 				enc.route(j.rule)
-				j.ruleKeyLen = len(enc.b)
-				enc.upstreamRefs(j.rule, ups)
 				j.key = slab.bytes(enc.b)
 				// A new entry has nothing to compare with: compile into it.
 				compileRuleInto(j.into, j.rule, ups, cache, slab)
@@ -672,11 +719,10 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 		}
 		rt.Name, rt.Match = routeName(r.Name, n), res.match
 		rr.apply(rt)
-		if err := rr.validateRoute(rt); err != nil {
+		if err := rr.checkRoute(rt, &problems); err != nil {
 			problems.Add("", "envoy route %s: %v", rt.Name, err)
 			continue
 		}
-		checkRegexSizes(rt, &problems)
 		if c.terms == nil {
 			c.terms = slab.terms(len(terms))
 		}
