@@ -49,11 +49,12 @@ type Translator struct {
 	// refs is what rules read from the upstreams in the last call
 	// (updateRefs); refsValid says every rule was checked against it.
 	// When they changed, prevRefs holds the call before's, and oldRefs
-	// is prevRefs by upstream name once sameRefs needed it.
+	// is prevRefs by upstream name.
 	refs, prevRefs []byte
 	refsValid      bool
 	oldRefs        map[string]string
 	refEnc         keyEncoder
+	checks         []keyCheck // compileRules' scratch
 
 	// The state of the last successful translation, reused when the
 	// rules' order and host values did not change. Any failure clears it.
@@ -286,6 +287,12 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 	byPos := t.byPos
 	seen := 0
 	var fresh []compiledRule
+	checks := t.checks[:0]
+	defer func() {
+		// Kept for the next call, without the rules it pointed to.
+		clear(checks)
+		t.checks = checks[:0]
+	}()
 	for i := range routes {
 		r := &routes[i]
 		last := byPos[i]
@@ -314,21 +321,44 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 			}
 			c, fresh = &fresh[0], fresh[1:]
 			t.rules[r.Name] = c
-			jobs = append(jobs, ruleJob{rule: r, into: c, added: true, index: i})
-		} else if same, key := t.sameKey(c, r, ups, identified, refsSame); !same {
-			forget(c)
-			jobs = append(jobs, ruleJob{rule: r, into: c, key: key, index: i})
+			checks = append(checks, keyCheck{c: c, r: r, index: i, added: true})
 		} else {
+			checks = append(checks, keyCheck{c: c, r: r, index: i})
+		}
+		c.seenAt = t.call
+		c.index = i
+		byPos[i] = c
+		seen++
+	}
+	// Whether each known rule is unchanged: the keys of a large gateway
+	// are encoded on every processor. sameKey reads only its rule, its
+	// entry and what was set up above.
+	if !refsSame {
+		t.oldRefs = decodeRefs(t.prevRefs)
+	}
+	parallelChunks(len(checks), func(start, end int) {
+		var enc keyEncoder
+		for k := start; k < end; k++ {
+			if ch := &checks[k]; !ch.added {
+				ch.same, ch.key = t.sameKey(&enc, ch.c, ch.r, ups, identified, refsSame)
+			}
+		}
+	})
+	for _, k := range checks {
+		c, r, i := k.c, k.r, k.index
+		switch {
+		case k.added:
+			jobs = append(jobs, ruleJob{rule: r, into: c, added: true, index: i})
+		case !k.same:
+			forget(c)
+			jobs = append(jobs, ruleJob{rule: r, into: c, key: k.key, index: i})
+		default:
 			if c.err != nil {
 				mergeProblems(problems, model.Index("routes", i), fmt.Sprintf("rule %q", r.Name), c.err)
 			}
 			// The key is unchanged (a job sets these once compiled).
 			c.version, c.updated = r.Version, r.UpdatedAt
 		}
-		c.seenAt = t.call
-		c.index = i
-		byPos[i] = c
-		seen++
 	}
 	compileJobs(jobs, ups)
 	t.stats.Routes += int64(len(jobs))
@@ -414,37 +444,37 @@ func (t *Translator) updateRefs(upstreams []model.Upstream) bool {
 // the upstreams of the last call (entries not seen then are gone), so
 // when those did not change (refsSame) nothing is read at all, and when
 // they did, the rule's upstreams then and now are compared (sameRefs).
-func (t *Translator) sameKey(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, identified, refsSame bool) (same bool, key []byte) {
+//
+// enc is the caller's scratch encoder; sameKey may run on many rules at
+// once, and reads t.oldRefs, which must be set when !refsSame.
+func (t *Translator) sameKey(enc *keyEncoder, c *compiledRule, r *model.Route, ups map[string]*model.Upstream, identified, refsSame bool) (same bool, key []byte) {
 	// With Options.Identified, a rule with the version and time of the
 	// one c was made from is that rule: encoding it again would give the
 	// same bytes.
 	if !identified || r.Version == 0 || c.version != r.Version || !c.updated.Equal(r.UpdatedAt) {
-		t.enc.reset()
-		t.enc.route(r)
-		if !bytes.Equal(c.key, t.enc.b) {
-			return false, bytes.Clone(t.enc.b)
+		enc.reset()
+		enc.route(r)
+		if !bytes.Equal(c.key, enc.b) {
+			return false, bytes.Clone(enc.b)
 		}
 	}
-	return refsSame || t.sameRefs(r, ups), c.key
+	return refsSame || t.sameRefs(enc, r, ups), c.key
 }
 
 // sameRefs reports whether what r reads from the upstreams it names is
 // what it read in the last call.
-func (t *Translator) sameRefs(r *model.Route, ups map[string]*model.Upstream) bool {
-	if t.oldRefs == nil {
-		t.oldRefs = decodeRefs(t.prevRefs)
-	}
-	t.refEnc.reset()
-	t.refEnc.upstreamRef(nil)
-	absent := string(t.refEnc.b)
+func (t *Translator) sameRefs(enc *keyEncoder, r *model.Route, ups map[string]*model.Upstream) bool {
+	enc.reset()
+	enc.upstreamRef(nil)
+	absent := string(enc.b)
 	for _, name := range referencedUpstreams(r) {
 		old, ok := t.oldRefs[name]
 		if !ok {
 			old = absent
 		}
-		t.refEnc.reset()
-		t.refEnc.upstreamRef(ups[name])
-		if old != string(t.refEnc.b) {
+		enc.reset()
+		enc.upstreamRef(ups[name])
+		if old != string(enc.b) {
 			return false
 		}
 	}
@@ -469,6 +499,17 @@ func decodeRefs(b []byte) map[string]string {
 func readStr(b []byte) (s, rest []byte) {
 	n, k := binary.Uvarint(b)
 	return b[k : k+int(n)], b[k+int(n):]
+}
+
+// keyCheck is an enabled rule that is not a duplicate, with its entry:
+// new, or to be checked against the rule's key.
+type keyCheck struct {
+	c     *compiledRule
+	r     *model.Route
+	index int
+	added bool
+	same  bool
+	key   []byte
 }
 
 // ruleJob is a rule to compile into the cache entry into.
