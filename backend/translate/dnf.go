@@ -17,8 +17,10 @@ const maxTermsPerRule = 64
 // literal is one predicate of a conjunction, possibly negated. path names the
 // predicate in the rule ("when.all[1].not") so errors point at it.
 type literal struct {
-	// pred is the literal's own copy: literals are copied between terms,
-	// and a pointer keeps that cheap.
+	// pred is the predicate: the rule's own while the rule is compiled,
+	// or a rewritten copy (terms kept past that hold copies, see
+	// hostLiterals). Literals are copied between terms, and a pointer
+	// keeps that cheap.
 	pred *model.Condition
 	neg  bool
 	path string
@@ -37,12 +39,13 @@ type term []literal
 // placement drops terms whose host literals are false for a virtual host, and
 // the remaining literals are all expressible as matchers.
 func dnf(c model.Condition, path string) ([]term, error) {
-	return dnfIn(c, path, nil)
+	return dnfIn(&c, path, nil)
 }
 
 // dnfIn is dnf with its literals and products taken from ar (nil: each
-// allocated alone).
-func dnfIn(c model.Condition, path string, ar *termArena) ([]term, error) {
+// allocated alone). The literals of predicates used as they are point
+// into c, which must not change while the terms are in use.
+func dnfIn(c *model.Condition, path string, ar *termArena) ([]term, error) {
 	if c.IsZero() {
 		return []term{nil}, nil
 	}
@@ -56,6 +59,54 @@ type termArena struct {
 	size  int // blocks per batch
 	ones  []oneLiteral
 	pairs []crossPair
+	preds []model.Condition
+	lits  []literal
+}
+
+// pred returns a zero predicate to fill in.
+func (a *termArena) pred() *model.Condition {
+	if a == nil {
+		return &model.Condition{}
+	}
+	if len(a.preds) == 0 {
+		a.preds = make([]model.Condition, max(a.size, 1))
+	}
+	p := &a.preds[0]
+	a.preds = a.preds[1:]
+	return p
+}
+
+// hostLiterals is what of t is kept once its rule is compiled: its host
+// literals, which placement reads, each with its own copy of the
+// predicate (the rule's condition belongs to the caller).
+func hostLiterals(t term, a *termArena) term {
+	n := 0
+	for _, l := range t {
+		if l.pred.Field == model.FieldHost {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	var out term
+	if a == nil || n > a.size {
+		out = make(term, 0, n)
+	} else {
+		if len(a.lits) < n {
+			a.lits = make([]literal, a.size)
+		}
+		out, a.lits = a.lits[:0:n], a.lits[n:]
+	}
+	for _, l := range t {
+		if l.pred.Field == model.FieldHost {
+			p := a.pred()
+			*p = *l.pred
+			l.pred = p
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (a *termArena) one() *oneLiteral {
@@ -84,7 +135,7 @@ func (a *termArena) pair() *crossPair {
 
 // expand returns the DNF of c (negated when neg), pushing negation down by
 // De Morgan's laws.
-func expand(c model.Condition, neg bool, path string, ar *termArena) ([]term, error) {
+func expand(c *model.Condition, neg bool, path string, ar *termArena) ([]term, error) {
 	kinds := 0
 	for _, set := range []bool{c.All != nil, c.Any != nil, c.Not != nil, c.IsPredicate()} {
 		if set {
@@ -103,7 +154,7 @@ func expand(c model.Condition, neg bool, path string, ar *termArena) ([]term, er
 	case c.Text != "":
 		return nil, fieldError(path, fmt.Errorf("condition text %q was not parsed into a tree", c.Text))
 	case c.Not != nil:
-		return expand(*c.Not, !neg, model.JoinPath(path, "not"), ar)
+		return expand(c.Not, !neg, model.JoinPath(path, "not"), ar)
 	case c.All != nil && !neg, c.Any != nil && neg:
 		// A conjunction: the cross product of the children's terms.
 		children, key := c.All, "all"
@@ -114,8 +165,8 @@ func expand(c model.Condition, neg bool, path string, ar *termArena) ([]term, er
 		// the first child replaces it, which saves allocating it.
 		var out []term
 		started := false
-		for i, child := range children {
-			ts, err := expand(child, neg, indexPath(path, key, i), ar)
+		for i := range children {
+			ts, err := expand(&children[i], neg, indexPath(path, key, i), ar)
 			if err != nil {
 				return nil, err
 			}
@@ -143,8 +194,8 @@ func expand(c model.Condition, neg bool, path string, ar *termArena) ([]term, er
 			children, key = c.All, "all"
 		}
 		var out []term
-		for i, child := range children {
-			ts, err := expand(child, neg, indexPath(path, key, i), ar)
+		for i := range children {
+			ts, err := expand(&children[i], neg, indexPath(path, key, i), ar)
 			if err != nil {
 				return nil, err
 			}
@@ -214,12 +265,26 @@ func errTooManyTerms(path string) error {
 // expandPredicate rewrites predicates whose negation is not a single Envoy
 // matcher into small disjunctions, so the rest of the translator only meets
 // literals it can map one to one.
-func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([]term, error) {
+func expandPredicate(orig *model.Condition, neg bool, path string, ar *termArena) ([]term, error) {
+	c := *orig
 	kind, _, ok := model.ParseField(c.Field)
 	if !ok {
 		return nil, fieldError(model.JoinPath(path, "field"), fmt.Errorf("unknown field %q", c.Field))
 	}
-	one := func(p model.Condition, n bool) []term { return oneTerm(p, n, path, ar) }
+	// one is a literal of a rewritten predicate, lit one of c, which is
+	// the rule's own predicate unless rewritten.
+	rewritten := false
+	one := func(p model.Condition, n bool) []term {
+		q := ar.pred()
+		*q = p
+		return oneTerm(q, n, path, ar)
+	}
+	lit := func(n bool) []term {
+		if rewritten {
+			return one(c, n)
+		}
+		return oneTerm(orig, n, path, ar)
+	}
 	switch kind {
 	case model.FieldGRPCService, model.FieldGRPCMethod:
 		// grpc.service/grpc.method exist only on gRPC requests; they are a
@@ -228,15 +293,15 @@ func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([
 		if err != nil {
 			return nil, fieldError(path, err)
 		}
-		return expand(sub, neg, path, ar)
+		return expand(&sub, neg, path, ar)
 	case model.FieldHeader, model.FieldCookie, model.FieldQuery:
 		if (c.Op == model.OpPrefix || c.Op == model.OpSuffix || c.Op == model.OpContains) && c.Value == "" {
 			// Every value starts with, ends with and contains "": the test is
 			// presence, and Envoy refuses empty string matchers anyway.
-			c = withOp(c, model.OpPresent)
+			c, rewritten = withOp(c, model.OpPresent), true
 		}
 		if !neg {
-			return one(c, false), nil
+			return lit(false), nil
 		}
 		// A negated value test on an optional field is true when the field is
 		// absent, while the positive complement ops (not-equals, not-in) are
@@ -253,11 +318,11 @@ func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([
 		if kind == model.FieldHeader && valueMatchesEmpty(c) {
 			// Envoy can only invert a value test on a missing header by
 			// treating it as "", which would not flip a test "" passes.
-			absent, negated := oneTerm(withOp(c, model.OpAbsent), false, path, ar), oneTerm(c, true, path, ar)
+			absent, negated := one(withOp(c, model.OpAbsent), false), lit(true)
 			negated[0][0].keepMissing = true
 			return append(absent, negated...), nil
 		}
-		return one(c, true), nil
+		return lit(true), nil
 	case model.FieldGRPC:
 		if neg {
 			switch c.Op {
@@ -267,7 +332,7 @@ func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([
 				return one(withOp(c, model.OpPresent), false), nil
 			}
 		}
-		return one(c, neg), nil
+		return lit(neg), nil
 	}
 	// host, path, method and scheme are always present, so presence tests
 	// are constants and the complement ops are plain negations.
@@ -281,7 +346,7 @@ func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([
 	if pos := complementOf(c.Op); pos != "" {
 		return one(withOp(c, pos), !neg), nil
 	}
-	return one(c, neg), nil
+	return lit(neg), nil
 }
 
 // oneLiteral is the DNF of one predicate, made in one allocation: it is
@@ -289,13 +354,11 @@ func expandPredicate(c model.Condition, neg bool, path string, ar *termArena) ([
 type oneLiteral struct {
 	terms [1]term
 	lits  [1]literal
-	pred  model.Condition
 }
 
-func oneTerm(p model.Condition, neg bool, path string, ar *termArena) []term {
+func oneTerm(p *model.Condition, neg bool, path string, ar *termArena) []term {
 	o := ar.one()
-	o.pred = p
-	o.lits[0] = literal{pred: &o.pred, neg: neg, path: path}
+	o.lits[0] = literal{pred: p, neg: neg, path: path}
 	o.terms[0] = o.lits[:]
 	return o.terms[:]
 }

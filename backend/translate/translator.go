@@ -288,6 +288,9 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 	seen := 0
 	var fresh []compiledRule
 	checks := t.checks[:0]
+	if cap(checks) < len(routes) {
+		checks = make([]keyCheck, 0, len(routes))
+	}
 	defer func() {
 		// Kept for the next call, without the rules it pointed to.
 		clear(checks)
@@ -698,8 +701,10 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
 		return
 	}
-	when := r.When
-	if hasText(when) {
+	// Literals point into the rule's condition while it is compiled; the
+	// terms kept past that copy what they hold (hostLiterals).
+	when := &r.When
+	if hasText(*when) {
 		// Conditions written as text: parse a private copy, the workspace
 		// belongs to the caller.
 		rc := *r
@@ -708,7 +713,7 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 			c.err = err
 			return
 		}
-		when = rc.When
+		when = &rc.When
 	}
 	// Report the condition's and the action's problems together.
 	var problems model.Problems
@@ -731,12 +736,12 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 	var target *model.Condition
 	switch rr.pathUse {
 	case pathForPrefixRewrite:
-		if v, ok := model.MatchedPathPrefix(when); ok {
-			target = topLevelPathPredicate(when, v, model.OpPrefix, model.OpSegmentPrefix, model.OpExact, model.OpEquals)
+		if v, ok := model.MatchedPathPrefix(*when); ok {
+			target = topLevelPathPredicate(*when, v, model.OpPrefix, model.OpSegmentPrefix, model.OpExact, model.OpEquals)
 		}
 	case pathForTemplateRewrite:
-		if v, ok := model.MatchedPathTemplate(when); ok {
-			target = topLevelPathPredicate(when, v, model.OpTemplate)
+		if v, ok := model.MatchedPathTemplate(*when); ok {
+			target = topLevelPathPredicate(*when, v, model.OpTemplate)
 			if err := checkTemplateRewrite(v, r.Then.Rewrite.PathTemplate); err != nil {
 				c.err = fieldError("then.rewrite.pathTemplate", err)
 				return
@@ -767,7 +772,7 @@ func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upst
 		if c.terms == nil {
 			c.terms = slab.terms(len(terms))
 		}
-		c.terms = append(c.terms, compiledTerm{t: tm, route: rt, rr: rr})
+		c.terms = append(c.terms, compiledTerm{t: hostLiterals(tm, ar), route: rt, rr: rr})
 	}
 	c.err = problems.Err()
 	slices.SortFunc(c.hosts, func(a, b hostPattern) int { return strings.Compare(a.raw, b.raw) })
