@@ -25,7 +25,7 @@ func CheckObject(obj model.Object) error {
 		for _, name := range referencedUpstreams(o) {
 			ups[name] = &model.Upstream{Meta: model.Meta{Name: name}}
 		}
-		return compileRule(o, ups, nil).err
+		return compileRule(o, ups).err
 	case *model.Upstream:
 		_, _, err := buildCluster(o, nil, false)
 		return asProblems(err)

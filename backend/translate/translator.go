@@ -529,10 +529,10 @@ type ruleJob struct {
 // work: a route edit compiles and places one rule, a cold start thousands.
 const parallelRules = 256
 
-// compileJobs runs compileRule for every job, spread over the processors
-// for a large batch, and encodes the keys of new rules (a cold start's
-// every rule) there too. compileRule reads only its rule and the
-// upstreams.
+// compileJobs compiles every job's rule, spread over the processors for a
+// large batch, and encodes the keys of new rules (a cold start's every
+// rule) there too. A job reads only its rule and the upstreams, and
+// writes its own entry and its range's action cache and batches.
 func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
 	parallelChunks(len(jobs), func(start, end int) {
 		var enc keyEncoder
@@ -688,13 +688,15 @@ func parallelChunks(n int, f func(start, end int)) {
 
 // compileRule translates one rule into one Envoy route per alternative of
 // its condition (without per-virtual-host :authority matchers).
-func compileRule(r *model.Route, ups map[string]*model.Upstream, cache actionCache) *compiledRule {
+func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 	c := &compiledRule{}
-	compileRuleInto(c, r, ups, cache, nil)
+	compileRuleInto(c, r, ups, nil, nil)
 	return c
 }
 
-// compileRuleInto is compileRule into c, which it overwrites.
+// compileRuleInto is compileRule into c, which it overwrites, sharing
+// plain forward actions through cache and taking messages from slab
+// (either may be nil).
 func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, cache actionCache, slab *routeSlab) {
 	*c = compiledRule{name: r.Name, priority: r.Priority}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
