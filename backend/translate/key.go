@@ -185,7 +185,18 @@ func (e *keyEncoder) route(r *model.Route) {
 		e.int(int64(b.Weight))
 		e.headerPolicy(b.Headers)
 	}
-	if rd := a.Redirect; e.present(rd != nil) {
+	// Two bytes say which optional parts of the action are set; only
+	// those are written. Most rules only forward, and every rule's key is
+	// encoded on every translation.
+	var set uint16
+	for i, ok := range [...]bool{a.Redirect != nil, a.Respond != nil, a.Rewrite != nil, a.Headers != nil,
+		a.Timeout != 0, a.IdleTimeout != 0, a.Retries != nil, a.Auth != nil, a.Websocket, a.Mirror != nil} {
+		if ok {
+			set |= 1 << i
+		}
+	}
+	e.b = append(e.b, byte(set), byte(set>>8))
+	if rd := a.Redirect; rd != nil {
 		e.str(rd.Scheme)
 		e.str(rd.Host)
 		e.int(int64(rd.Port))
@@ -194,8 +205,10 @@ func (e *keyEncoder) route(r *model.Route) {
 		e.bool(rd.StripQuery)
 		e.int(int64(rd.Status))
 	}
-	e.respond(a.Respond)
-	if rw := a.Rewrite; e.present(rw != nil) {
+	if a.Respond != nil {
+		e.respond(a.Respond)
+	}
+	if rw := a.Rewrite; rw != nil {
 		e.str(rw.PathPrefix)
 		if e.present(rw.PathRegex != nil) {
 			e.str(rw.PathRegex.Pattern)
@@ -206,10 +219,16 @@ func (e *keyEncoder) route(r *model.Route) {
 		e.str(rw.HostFromHeader)
 		e.bool(rw.AutoHost)
 	}
-	e.headerPolicy(a.Headers)
-	e.dur(a.Timeout)
-	e.dur(a.IdleTimeout)
-	if rt := a.Retries; e.present(rt != nil) {
+	if a.Headers != nil {
+		e.headerPolicy(a.Headers)
+	}
+	if a.Timeout != 0 {
+		e.dur(a.Timeout)
+	}
+	if a.IdleTimeout != 0 {
+		e.dur(a.IdleTimeout)
+	}
+	if rt := a.Retries; rt != nil {
 		e.int(int64(rt.Attempts))
 		e.strs(rt.On)
 		e.ints(rt.StatusCodes)
@@ -218,10 +237,8 @@ func (e *keyEncoder) route(r *model.Route) {
 		e.dur(rt.BackoffMax)
 	}
 	// The auth methods are keyed by their policies; that one is set
-	// (Auth{} is an error) is keyed here.
-	e.bool(a.Auth != nil)
-	e.bool(a.Websocket)
-	if m := a.Mirror; e.present(m != nil) {
+	// (Auth{} is an error) is keyed by its bit, as websocket is.
+	if m := a.Mirror; m != nil {
 		e.str(m.Upstream)
 		e.float(m.Percent)
 	}
