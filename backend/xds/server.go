@@ -212,11 +212,12 @@ func (s *Server) InSync(key string, acked map[string]string) bool {
 // recently disconnected, sorted by node id. Never nil.
 func (s *Server) Proxies(gateway string) []ProxyStatus { return s.tracker.list(gateway) }
 
-// ProxiesChanged receives a value after proxies connected, disconnected,
-// acknowledged or rejected something since it was last received: a cue
-// for one consumer (an xDS replica reporting its proxies) to look at
-// Proxies again, coalescing bursts.
-func (s *Server) ProxiesChanged() <-chan struct{} { return s.tracker.changed }
+// WatchProxies returns a channel of its own that receives a value after
+// proxies connected, disconnected, acknowledged or rejected something
+// since it was last received, until ctx is done: a cue to look at Proxies
+// again, bursts coalesced. Any number of consumers may watch (a replica
+// reporting its proxies, a caller waiting for one proxy's ACK).
+func (s *Server) WatchProxies(ctx context.Context) <-chan struct{} { return s.tracker.watch(ctx) }
 
 // Acked counts the connected proxies of gateway that acknowledged version
 // of typeURL, a cheap way to wait for a push to land.
