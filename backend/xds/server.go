@@ -69,6 +69,7 @@ type Server struct {
 	tracker *tracker
 	metrics *Metrics
 	xds     serverv3.Server
+	ads     *adsServer
 	tls     *tls.Config
 	als     *accessLogService
 
@@ -103,6 +104,7 @@ func New(opts Options) *Server {
 		callbacks = newAccess(s.tracker, opts.Authorize)
 	}
 	s.xds = serverv3.NewServer(context.Background(), s.cache, callbacks)
+	s.ads = &adsServer{AggregatedDiscoveryServiceServer: s.xds, cache: s.cache, callbacks: callbacks}
 	return s
 }
 
@@ -111,7 +113,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Register adds ADS and the per-type discovery services to g.
 func (s *Server) Register(g *grpc.Server) {
-	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
+	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.ads)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, s.xds)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, s.xds)
 	clusterservice.RegisterClusterDiscoveryServiceServer(g, s.xds)
