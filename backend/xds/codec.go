@@ -154,15 +154,23 @@ var interned struct {
 
 // unmarshalRequest decodes b into req.
 func unmarshalRequest(b []byte, req *discovery.DiscoveryRequest) error {
-	start, end, err := namesRun(b)
-	if err != nil || end-start < minInternedRun {
+	start, end, names, err := knownRun(b)
+	if err != nil {
+		return proto.Unmarshal(b, req)
+	}
+	if names == nil {
+		start, end, err = namesRun(b)
+	}
+	if names == nil && (err != nil || end-start < minInternedRun) {
 		return proto.Unmarshal(b, req)
 	}
 	run := b[start:end]
-	interned.RLock()
-	names, ok := interned.lists[string(run)]
-	interned.RUnlock()
-	if !ok {
+	if names == nil {
+		interned.RLock()
+		names = interned.lists[string(run)]
+		interned.RUnlock()
+	}
+	if names == nil {
 		if names, err = decodeNames(run); err != nil {
 			return err
 		}
@@ -192,6 +200,45 @@ func unmarshalRequest(b []byte, req *discovery.DiscoveryRequest) error {
 	}
 	req.ResourceNames = names
 	return nil
+}
+
+// knownRun finds where the names start in b (the fields before them are
+// few and short) and whether a known list is what follows: the same
+// bytes, then a field that is not a name. Comparing bytes is cheaper than
+// walking a thousand names to find where they end.
+func knownRun(b []byte) (start, end int, names []string, err error) {
+	for start < len(b) {
+		num, typ, n := protowire.ConsumeTag(b[start:])
+		if n < 0 {
+			return 0, 0, nil, protowire.ParseError(n)
+		}
+		if num == resourceNamesField && typ == protowire.BytesType {
+			break
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[start+n:])
+		if m < 0 {
+			return 0, 0, nil, protowire.ParseError(m)
+		}
+		start += n + m
+	}
+	rest := b[start:]
+	if len(rest) < minInternedRun {
+		return start, start, nil, nil
+	}
+	interned.RLock()
+	defer interned.RUnlock()
+	for key, list := range interned.lists {
+		if len(rest) < len(key) || string(rest[:len(key)]) != key {
+			continue
+		}
+		if after := rest[len(key):]; len(after) > 0 {
+			if num, _, n := protowire.ConsumeTag(after); n > 0 && num == resourceNamesField {
+				continue // more names follow
+			}
+		}
+		return start, start + len(key), list, nil
+	}
+	return start, start, nil, nil
 }
 
 // namesRun returns the bounds of the first run of consecutive
