@@ -143,12 +143,13 @@ func (l *localGateways) Start(ctx context.Context, actor, gateway string) (api.L
 	return l.view(ctx, gateway), nil
 }
 
-// waitAcked waits until the ADS server has the local gateway's ACK of
-// the current snapshot, which trails the data plane applying it by the
-// time the ACK takes to arrive.
+// waitAcked waits until the ADS server has the local gateway's ACK (or
+// NACK) of the current snapshot, which trails the data plane applying it
+// by the time the ACK takes to arrive.
 func (l *localGateways) waitAcked(ctx context.Context, gateway string) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
+	// Watching before the first look: a change between the two is not
+	// missed.
+	changed := l.ads.WatchProxies(ctx)
 	for {
 		if p := l.proxy(gateway); p != nil && (l.ads.InSync(gateway, p.Acked) || p.Nack != nil) {
 			return
@@ -156,7 +157,7 @@ func (l *localGateways) waitAcked(ctx context.Context, gateway string) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-changed:
 		}
 	}
 }

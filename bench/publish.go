@@ -190,16 +190,18 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 	if _, err := rel.Publish(ctx, "bench", workload.Gateway, release.Overrides{}); err != nil {
 		return nil, err
 	}
-	stopClients, err := adsbench.StartClients(ctx, lis.Addr().String(), sc.memClients)
+	clients, err := adsbench.StartClientProcess(ctx, lis.Addr().String(), sc.memClients)
 	if err != nil {
 		return nil, err
 	}
-	defer stopClients()
+	defer clients.Stop()
 	if err := waitAcked(ctx, ads, resource.EndpointType, sc.memClients, ads.TypeVersion(workload.Gateway, resource.EndpointType)); err != nil {
 		return nil, err
 	}
 	routes, gateways := metrics.Translations(release.KindRoute), metrics.Translations(release.KindGateway)
 	var lat []float64
+	serverCPU0, _ := adsbench.CPUSeconds()
+	clientCPU0, _ := clients.CPUSeconds()
 	for i := range sc.edits {
 		before := ads.TypeVersion(workload.Gateway, resource.EndpointType)
 		eps.set("svc-0001", []model.Endpoint{{Address: "10.200.0.1", Port: 8080}, {Address: fmt.Sprintf("10.201.%d.%d", i/250, i%250), Port: 8080}})
@@ -217,6 +219,8 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 		}
 		lat = append(lat, ms(time.Since(start)))
 	}
+	serverCPU, _ := adsbench.CPUSeconds()
+	clientCPU, _ := clients.CPUSeconds()
 	return []Figure{{
 		Name: "eds.change.acked",
 		Description: fmt.Sprintf("endpoint change of one upstream of a %d-route gateway: endpoints-changed event until all %d ADS clients ACKed the new EDS, p99 of %d changes",
@@ -228,6 +232,9 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 			"gatewayTranslations":      metrics.Translations(release.KindGateway) - gateways,
 			"loadAssignmentsPerChange": metrics.Translations(release.KindLoadAssignment) / float64(sc.edits+1),
 			"clientsInChildProcess":    true,
+			// CPU time is what a busy machine does not distort.
+			"serverCpuMsPerChange": round((serverCPU-serverCPU0)*1000/float64(sc.edits), 1),
+			"clientCpuMsPerChange": round((clientCPU-clientCPU0)*1000/float64(sc.edits), 1),
 		},
 	}}, nil
 }

@@ -123,6 +123,7 @@ func (r *Replica) Report(ctx context.Context) {
 		session = ""
 	}
 	defer endSession()
+	proxiesChanged := r.opts.ADS.WatchProxies(ctx)
 	dirty := true
 	for {
 		if dirty && timer == nil {
@@ -131,7 +132,7 @@ func (r *Replica) Report(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.opts.ADS.ProxiesChanged():
+		case <-proxiesChanged:
 			dirty = true
 			continue
 		case <-r.changed:

@@ -277,6 +277,82 @@ func (t *typeResources) sotwAnswer(req *cache.Request, sub cache.Subscription) *
 	}
 }
 
+// adsAnswer is sotwAnswer for the streams served by adsServer: the
+// response a watch is owed now, or nil when it is to wait for the next
+// snapshot.
+func (t *typeResources) adsAnswer(req *discovery.DiscoveryRequest, sub *adsSub) *adsReply {
+	nack := req.GetErrorDetail() != nil
+	var res []*anypb.Any
+	if !sentByName(t.typeURL) || sub.wildcard {
+		if !t.adsShouldRespond(req, sub) {
+			return nil
+		}
+		res = t.all
+		if !sub.wildcard {
+			res = t.subset(sub.names.set)
+		}
+	} else {
+		lacking := t.adsLacking(nack, sub)
+		// As in sotwAnswer: nothing again after a NACK; a stream at
+		// another version hears of this one even with nothing lacking.
+		if len(lacking) == 0 && (nack || req.GetVersionInfo() == t.version) {
+			return nil
+		}
+		res = t.named(lacking)
+	}
+	return &adsReply{req: req, from: t, resp: &discovery.DiscoveryResponse{
+		VersionInfo: t.version,
+		Resources:   res,
+		TypeUrl:     t.typeURL,
+	}}
+}
+
+// adsShouldRespond is sotwShouldRespond over what the stream holds.
+func (t *typeResources) adsShouldRespond(req *discovery.DiscoveryRequest, sub *adsSub) bool {
+	if req.GetErrorDetail() != nil && sub.held != nil && sub.held.version == t.version {
+		return false // a NACK of this very version
+	}
+	if req.GetVersionInfo() != t.version {
+		return true
+	}
+	if sub.wildcard {
+		return sub.held == nil && len(t.names) > 0
+	}
+	for _, name := range sub.names.sorted {
+		if _, exists := t.byName[name]; exists && !sub.holdsAny(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// adsLacking is lacking over what the stream holds: when it holds this
+// version or the one before, in full, what it lacks is known without a
+// look at each name.
+func (t *typeResources) adsLacking(nack bool, sub *adsSub) []string {
+	if !nack && sub.held != nil && sub.unheld == nil {
+		switch sub.held.version {
+		case t.version:
+			return nil
+		case t.prevVersion:
+			var out []string
+			for _, name := range t.changed {
+				if sub.has(name) {
+					out = append(out, name)
+				}
+			}
+			return out
+		}
+	}
+	var out []string
+	for _, name := range sub.names.sorted {
+		if _, ok := t.hashes[name]; ok && !sub.holds(t, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // lacking returns the names, sorted, of the resources a stream subscribes to
 // and lacks: its returned resources map each name to the hash of the
 // resource last sent, so what it lacks is what differs. A push or an ACK
@@ -425,6 +501,13 @@ type group struct {
 	snap  *snapshot
 	sotw  map[int64]*sotwWatch
 	delta map[int64]*deltaWatch
+	ads   map[int64]*adsWatch
+}
+
+type adsWatch struct {
+	req *discovery.DiscoveryRequest
+	sub *adsSub
+	ch  chan *adsReply
 }
 
 // snapshotCache implements go-control-plane's cache.Cache over pre-marshalled
@@ -446,7 +529,7 @@ func newSnapshotCache(log *slog.Logger) *snapshotCache {
 func (c *snapshotCache) groupLocked(key string) *group {
 	g, ok := c.groups[key]
 	if !ok {
-		g = &group{sotw: make(map[int64]*sotwWatch), delta: make(map[int64]*deltaWatch)}
+		g = &group{sotw: make(map[int64]*sotwWatch), delta: make(map[int64]*deltaWatch), ads: make(map[int64]*adsWatch)}
 		c.groups[key] = g
 	}
 	return g
@@ -513,6 +596,19 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 				delete(g.delta, id)
 			}
 		}
+		for id, w := range g.ads {
+			if w.req.GetTypeUrl() != typeURL {
+				continue
+			}
+			if r := t.adsAnswer(w.req, w.sub); r != nil {
+				select {
+				case w.ch <- r:
+				default:
+					c.log.Error("xds: response channel full, dropping response", "typeUrl", typeURL)
+				}
+				delete(g.ads, id)
+			}
+		}
 	}
 }
 
@@ -531,7 +627,7 @@ func (c *snapshotCache) clear(key string) {
 		}
 		g.snap = nil
 	}
-	if len(g.sotw) == 0 && len(g.delta) == 0 {
+	if len(g.sotw) == 0 && len(g.delta) == 0 && len(g.ads) == 0 {
 		delete(c.groups, key)
 	}
 }
@@ -540,7 +636,7 @@ func (c *snapshotCache) clear(key string) {
 // a watch: proxies may name any node.cluster, and one that names a
 // gateway that does not exist must leave nothing behind when it goes.
 func (c *snapshotCache) dropIdleLocked(key string, g *group) {
-	if g.snap == nil && len(g.sotw) == 0 && len(g.delta) == 0 && c.groups[key] == g {
+	if g.snap == nil && len(g.sotw) == 0 && len(g.delta) == 0 && len(g.ads) == 0 && c.groups[key] == g {
 		delete(c.groups, key)
 	}
 }
@@ -591,6 +687,33 @@ func (c *snapshotCache) CreateWatch(req *cache.Request, sub cache.Subscription, 
 		c.dropIdleLocked(key, g)
 		c.mu.Unlock()
 	}, nil
+}
+
+// watchADS answers a request of a state-of-the-world ADS stream at once
+// when the stream is owed a response, and otherwise parks it until the
+// next snapshot; cancel drops the parked watch.
+func (c *snapshotCache) watchADS(req *discovery.DiscoveryRequest, sub *adsSub, ch chan *adsReply) (reply *adsReply, cancel func()) {
+	key := req.GetNode().GetCluster()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groupLocked(key)
+	if g.snap != nil {
+		if t := g.snap.types[req.GetTypeUrl()]; t != nil {
+			if r := t.adsAnswer(req, sub); r != nil {
+				c.dropIdleLocked(key, g)
+				return r, nil
+			}
+		}
+	}
+	c.nextID++
+	id := c.nextID
+	g.ads[id] = &adsWatch{req: req, sub: sub, ch: ch}
+	return nil, func() {
+		c.mu.Lock()
+		delete(g.ads, id)
+		c.dropIdleLocked(key, g)
+		c.mu.Unlock()
+	}
 }
 
 // CreateDeltaWatch is CreateWatch for incremental xDS.

@@ -1,7 +1,12 @@
 package xds
 
 import (
+	"fmt"
+	"slices"
 	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -66,5 +71,69 @@ func TestCodecSharedEncoding(t *testing.T) {
 	tr.release()
 	if lookupShared(tests["wildcard"].resp) != nil {
 		t.Error("encoding still shared after release")
+	}
+}
+
+// TestCodecRequestNames: a request decodes to what the proto decoder
+// makes of it, however its names are laid out, and two requests with the
+// same names share one list.
+func TestCodecRequestNames(t *testing.T) {
+	var many []string
+	for i := range 100 {
+		many = append(many, fmt.Sprintf("upstream-%04d", i))
+	}
+	base := &discovery.DiscoveryRequest{VersionInfo: "3", TypeUrl: resource.EndpointType, ResponseNonce: "12",
+		Node: &corev3.Node{Id: "envoy-1", Cluster: "public"}, ResourceNames: many}
+	ordered, err := proto.MarshalOptions{Deterministic: true}.Marshal(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := func(num protowire.Number, s string) []byte {
+		return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), s)
+	}
+	// Names split in two runs, the type URL between them.
+	var split []byte
+	for i, n := range many {
+		if i == 50 {
+			split = append(split, tag(4, resource.EndpointType)...)
+		}
+		split = append(split, tag(3, n)...)
+	}
+	tests := map[string]struct {
+		b       []byte
+		wantErr bool
+	}{
+		"field order":         {b: ordered},
+		"names split":         {b: split},
+		"few names":           {b: append(tag(3, "a"), tag(4, resource.EndpointType)...)},
+		"no names":            {b: tag(4, resource.ClusterType)},
+		"invalid UTF-8":       {b: append(slices.Repeat(tag(3, "upstream-0001"), 30), tag(3, "\xff\xfe")...), wantErr: true},
+		"truncated":           {b: ordered[:len(ordered)-3], wantErr: true},
+		"names then the rest": {b: append(slices.Concat(slices.Repeat([][]byte{tag(3, "x-long-enough-name")}, 40)...), tag(5, "9")...)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var want, got discovery.DiscoveryRequest
+			wantErr := proto.Unmarshal(tc.b, &want)
+			err := unmarshalRequest(tc.b, &got)
+			if (err != nil) != tc.wantErr || (wantErr != nil) != tc.wantErr {
+				t.Fatalf("error %v, proto says %v, want error: %v", err, wantErr, tc.wantErr)
+			}
+			if err == nil {
+				if d := cmp.Diff(&want, &got, protocmp.Transform()); d != "" {
+					t.Errorf("decoded differently (-proto +codec):\n%s", d)
+				}
+			}
+		})
+	}
+	var a, b discovery.DiscoveryRequest
+	if err := unmarshalRequest(ordered, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := unmarshalRequest(slices.Clone(ordered), &b); err != nil {
+		t.Fatal(err)
+	}
+	if &a.ResourceNames[0] != &b.ResourceNames[0] {
+		t.Error("two requests with the same names decoded two lists")
 	}
 }

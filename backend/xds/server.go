@@ -69,6 +69,7 @@ type Server struct {
 	tracker *tracker
 	metrics *Metrics
 	xds     serverv3.Server
+	ads     *adsServer
 	tls     *tls.Config
 	als     *accessLogService
 
@@ -103,6 +104,7 @@ func New(opts Options) *Server {
 		callbacks = newAccess(s.tracker, opts.Authorize)
 	}
 	s.xds = serverv3.NewServer(context.Background(), s.cache, callbacks)
+	s.ads = &adsServer{AggregatedDiscoveryServiceServer: s.xds, cache: s.cache, callbacks: callbacks}
 	return s
 }
 
@@ -111,7 +113,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Register adds ADS and the per-type discovery services to g.
 func (s *Server) Register(g *grpc.Server) {
-	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
+	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.ads)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, s.xds)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, s.xds)
 	clusterservice.RegisterClusterDiscoveryServiceServer(g, s.xds)
@@ -212,11 +214,12 @@ func (s *Server) InSync(key string, acked map[string]string) bool {
 // recently disconnected, sorted by node id. Never nil.
 func (s *Server) Proxies(gateway string) []ProxyStatus { return s.tracker.list(gateway) }
 
-// ProxiesChanged receives a value after proxies connected, disconnected,
-// acknowledged or rejected something since it was last received: a cue
-// for one consumer (an xDS replica reporting its proxies) to look at
-// Proxies again, coalescing bursts.
-func (s *Server) ProxiesChanged() <-chan struct{} { return s.tracker.changed }
+// WatchProxies returns a channel of its own that receives a value after
+// proxies connected, disconnected, acknowledged or rejected something
+// since it was last received, until ctx is done: a cue to look at Proxies
+// again, bursts coalesced. Any number of consumers may watch (a replica
+// reporting its proxies, a caller waiting for one proxy's ACK).
+func (s *Server) WatchProxies(ctx context.Context) <-chan struct{} { return s.tracker.watch(ctx) }
 
 // Acked counts the connected proxies of gateway that acknowledged version
 // of typeURL, a cheap way to wait for a push to land.

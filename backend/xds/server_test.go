@@ -555,7 +555,19 @@ func TestSotwSendsWhatChanged(t *testing.T) {
 	ack(sub, one)
 	names = []string{"api", "web-v1"}
 	ack(sub, one)
-	if resp := sub.expect(resource.EndpointType); clusters(resp) != "web-v1" || resp.VersionInfo != eds4.VersionInfo {
-		t.Fatalf("after subscribing to web-v1 too: %s at %q, want web-v1 at %q", clusters(resp), resp.VersionInfo, eds4.VersionInfo)
+	both := sub.expect(resource.EndpointType)
+	if clusters(both) != "web-v1" || both.VersionInfo != eds4.VersionInfo {
+		t.Fatalf("after subscribing to web-v1 too: %s at %q, want web-v1 at %q", clusters(both), both.VersionInfo, eds4.VersionInfo)
+	}
+
+	// A name dropped and asked for again is sent again: the proxy
+	// forgot it when it unsubscribed.
+	names = []string{"web-v1"}
+	ack(sub, both)
+	sub.expectNothing(100 * time.Millisecond)
+	names = []string{"api", "web-v1"}
+	ack(sub, both)
+	if resp := sub.expect(resource.EndpointType); clusters(resp) != "api" {
+		t.Fatalf("after subscribing to api again: %s, want api", clusters(resp))
 	}
 }

@@ -95,9 +95,9 @@ type tracker struct {
 	delta   map[int64]*streamState
 	// pruned is when disconnected proxies past keep were last dropped.
 	pruned time.Time
-	// changed holds a value once a proxy connected, disconnected, acked or
-	// nacked since it was last drained (Server.ProxiesChanged).
-	changed chan struct{}
+	// watchers each hold a value once a proxy connected, disconnected,
+	// acked or nacked since they last drained it (Server.WatchProxies).
+	watchers map[chan struct{}]struct{}
 	// connected counts the connected proxies per gateway, and
 	// ackCounts those per gateway, type and acknowledged version
 	// (countAcked).
@@ -115,18 +115,37 @@ func newTracker(log *slog.Logger, m *Metrics, keep time.Duration) *tracker {
 		proxies:   make(map[proxyKey]*proxyState),
 		sotw:      make(map[int64]*streamState),
 		delta:     make(map[int64]*streamState),
-		changed:   make(chan struct{}, 1),
+		watchers:  make(map[chan struct{}]struct{}),
 		connected: make(map[string]int),
 		ackCounts: make(map[ackKey]map[string]int),
 	}
 }
 
-// signal says the proxies' view changed, without ever blocking a stream.
+// signal says the proxies' view changed to every watcher, without ever
+// blocking a stream: a watcher that has not taken the last cue yet gets
+// no second one. Called with t.mu held.
 func (t *tracker) signal() {
-	select {
-	case t.changed <- struct{}{}:
-	default:
+	for ch := range t.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// watch returns a channel that receives a cue after each change of the
+// proxies' view, coalesced, until ctx is done.
+func (t *tracker) watch(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	t.mu.Lock()
+	t.watchers[ch] = struct{}{}
+	t.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		delete(t.watchers, ch)
+		t.mu.Unlock()
+	})
+	return ch
 }
 
 // proxies returns the proxies of gateway sorted by node id, dropping

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -176,6 +177,7 @@ func TestTrackerAcked(t *testing.T) {
 func TestTrackerTakesTheResumedVersion(t *testing.T) {
 	tr := newTracker(slog.New(slog.DiscardHandler), newMetrics(), time.Hour)
 	node := &corev3.Node{Id: "edge-1", Cluster: "public"}
+	changed := tr.watch(t.Context())
 	if err := tr.OnStreamOpen(context.Background(), 1, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func TestTrackerTakesTheResumedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-tr.changed:
+	case <-changed:
 	default:
 		t.Fatal("no change signalled")
 	}
@@ -196,5 +198,60 @@ func TestTrackerTakesTheResumedVersion(t *testing.T) {
 	}
 	if _, ok := tr.list("public")[0].Acked[resource.ListenerType]; ok {
 		t.Fatal("an empty version counted as acknowledged")
+	}
+}
+
+// Every watcher of the proxies is told of each change, bursts coalesced
+// into one cue per watcher; one that stopped watching is told nothing.
+func TestTrackerWatchersEachGetChanges(t *testing.T) {
+	tr := newTracker(slog.New(slog.DiscardHandler), newMetrics(), time.Hour)
+	stopped, stop := context.WithCancel(t.Context())
+	a, b, gone := tr.watch(t.Context()), tr.watch(t.Context()), tr.watch(stopped)
+	stop()
+	// The watcher is dropped once its context is done, asynchronously.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		tr.mu.Lock()
+		n := len(tr.watchers)
+		tr.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d watchers after one stopped, want 2", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pending := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	for i := range 3 { // three proxies connect: one cue each, not three
+		id := int64(i + 1)
+		if err := tr.OnStreamOpen(context.Background(), id, ""); err != nil {
+			t.Fatal(err)
+		}
+		node := &corev3.Node{Id: fmt.Sprintf("edge-%d", i), Cluster: "public"}
+		if err := tr.OnStreamRequest(id, &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.ClusterType}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, ch := range map[string]<-chan struct{}{"a": a, "b": b} {
+		if !pending(ch) {
+			t.Errorf("watcher %s: no cue after proxies connected", name)
+		}
+		if pending(ch) {
+			t.Errorf("watcher %s: a second cue for one burst", name)
+		}
+	}
+	if pending(gone) {
+		t.Error("a watcher that stopped was told of a change")
+	}
+	tr.OnStreamClosed(1, nil)
+	if !pending(a) || !pending(b) {
+		t.Error("a disconnect was not told to every watcher")
 	}
 }

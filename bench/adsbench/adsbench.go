@@ -362,6 +362,22 @@ func RunClients(ctx context.Context, addr string, n int) error {
 // and no scheduling from the server measured, and returns once they are
 // connected; stop ends them.
 func StartClients(ctx context.Context, addr string, n int) (stop func(), err error) {
+	c, err := StartClientProcess(ctx, addr, n)
+	if err != nil {
+		return nil, err
+	}
+	return c.Stop, nil
+}
+
+// ClientProcess is the child process running a fleet (StartClientProcess).
+type ClientProcess struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+}
+
+// StartClientProcess is StartClients, returning the process so that its
+// CPU time can be read.
+func StartClientProcess(ctx context.Context, addr string, n int) (*ClientProcess, error) {
 	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(n),
 		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String())
 	child.Stderr = os.Stderr
@@ -377,10 +393,46 @@ func StartClients(ctx context.Context, addr string, n int) (stop func(), err err
 	if err := child.Start(); err != nil {
 		return nil, fmt.Errorf("start client process: %w", err)
 	}
-	stop = func() { stdin.Close(); _ = child.Wait() }
+	c := &ClientProcess{cmd: child, stdin: stdin}
 	if err := WaitLine(stdout, "connected"); err != nil {
-		stop()
+		c.Stop()
 		return nil, fmt.Errorf("client process: %w", err)
 	}
-	return stop, nil
+	return c, nil
+}
+
+// Stop ends the fleet and waits for the process.
+func (c *ClientProcess) Stop() { c.stdin.Close(); _ = c.cmd.Wait() }
+
+// CPUSeconds is the CPU time (user and system) the process has used.
+func (c *ClientProcess) CPUSeconds() (float64, error) {
+	return procCPU(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+}
+
+// CPUSeconds is the CPU time (user and system) this process has used.
+func CPUSeconds() (float64, error) { return procCPU("/proc/self/stat") }
+
+// procCPU reads utime and stime from a /proc stat file. Clock ticks are
+// 100 a second on every Linux platform Go supports.
+func procCPU(path string) (float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis (state is field 3, utime 14).
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("%s: unexpected format", path)
+	}
+	var ticks float64
+	for _, s := range f[11:13] {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		ticks += v
+	}
+	return ticks / 100, nil
 }
