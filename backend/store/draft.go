@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -29,8 +30,12 @@ type draftCache struct {
 	// still be repaired one object at a time.
 	problems      []keyedProblem
 	problemsKnown bool
+	// mu guards sorted and gateways, which readers fill in lazily.
+	mu sync.Mutex
 	// sorted holds objs in workspace order (nil until needed).
 	sorted []model.Object
+	// gateways holds the gateway workspaces built from this draft.
+	gateways map[string]model.Workspace
 }
 
 // loadDraft returns the committed draft as seen by q's transaction.
@@ -79,6 +84,8 @@ type wsKeys map[string][]objKey
 // ordered returns the cached objects in workspace order, sorting them once
 // per generation.
 func (c *draftCache) ordered() []model.Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.sorted == nil {
 		c.sorted = make([]model.Object, 0, len(c.objs))
 		for _, obj := range c.objs {
