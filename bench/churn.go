@@ -38,8 +38,10 @@ type churnChange struct {
 // churnRate changes per second for d, each an editor's read and write of
 // one route through the API followed by a publish, as a script or a CI
 // job would. Changes overlap when publishes take longer than the interval;
-// a publish that finds its edit already published by another answers
-// with that version. What it reports:
+// the server merges the publishes asked for while one runs into its next
+// round, and answers each with the version that carried its change
+// (versionsPublished counts the versions the answers named). What it
+// reports:
 //
 //   - change -> ACK: from the route's write until every connected proxy
 //     ACKed a route configuration at the change's version or later, p99;
@@ -112,6 +114,7 @@ func benchChurn(ctx context.Context, sc sizes, d time.Duration) ([]Figure, error
 	var wg sync.WaitGroup
 	var changes, skipped int
 	var publishMs []float64
+	versions := map[int64]bool{} // the versions publishes answered with
 	rssStart, _ := adsbench.ProcStatus("VmRSS")
 	rss := []float64{rssStart}
 	cpu0, wall0 := cpuTime(), time.Now()
@@ -154,6 +157,7 @@ run:
 					return
 				}
 				publishMs = append(publishMs, ms(took))
+				versions[v] = true
 				pending = append(pending, churnChange{start: start, version: v})
 			}()
 		}
@@ -202,7 +206,7 @@ run:
 			Value: percentile(ackMs, 0.99), Unit: "ms", Target: 1000,
 			Detail: map[string]any{"medianMs": median(ackMs), "maxMs": percentile(ackMs, 1), "changes": changes,
 				"ticksSkipped": skipped, "publishMedianMs": median(publishMs), "publishP99Ms": percentile(publishMs, 0.99),
-				"clientsInChildProcess": true},
+				"versionsPublished": len(versions), "clientsInChildProcess": true},
 		},
 		{
 			Name:        "churn.cpu",

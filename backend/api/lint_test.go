@@ -220,3 +220,30 @@ func TestGatewayLintNotes(t *testing.T) {
 		t.Errorf("publish notes (-want +got):\n%s", diff)
 	}
 }
+
+// TestPublishLintPending: a gateway over the bound is not linted for the
+// publish answer, which says so; once a report is kept (GET .../lint) the
+// answer carries it.
+func TestPublishLintPending(t *testing.T) {
+	old := publishLintRoutes
+	publishLintRoutes = 0
+	t.Cleanup(func() { publishLintRoutes = old })
+	a := newTestAPI(t, func(d *Deps) { d.Publisher = &recordingPublisher{} })
+	a.seed(t)
+	a.do(t, "editor", "POST", "/api/v1/routes", lintRoute("home-again", 0, `host == "shop.example.com"`, false)).must(t, http.StatusCreated)
+	publish := func() publishResponse {
+		t.Helper()
+		var got publishResponse
+		if err := json.Unmarshal(a.do(t, "editor", "POST", "/api/v1/gateways/public/publish", nil).must(t, http.StatusOK).body, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := publish(); !got.LintPending || len(got.Warnings) != 0 || got.Warnings == nil {
+		t.Fatalf("publish of a gateway over the bound: %+v, want lintPending and no warnings", got)
+	}
+	a.do(t, "viewer", "GET", "/api/v1/gateways/public/lint", nil).must(t, http.StatusOK)
+	if got := publish(); got.LintPending || len(got.Warnings) != 1 || got.Warnings[0].Rule != "home-again" {
+		t.Fatalf("publish with a kept report: %+v, want its warning", got)
+	}
+}

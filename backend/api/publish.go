@@ -51,8 +51,9 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	lint := s.publishWarnings(r, name)
-	writeJSON(w, http.StatusOK, publishResponse{Version: res.Version, Unchanged: res.Unchanged, Warnings: lint.Items, Notes: lint.Notes})
+	lint, pending := s.publishWarnings(r, name)
+	writeJSON(w, http.StatusOK, publishResponse{Version: res.Version, Unchanged: res.Unchanged, Warnings: lint.Items, Notes: lint.Notes,
+		LintPending: pending})
 }
 
 // PublishResult is what a publish did: the version live now and whether
@@ -66,12 +67,15 @@ type PublishResult struct {
 // publishResponse is the answer to a publish: the live version, whether
 // the publish changed nothing (the draft equals that version), the rules
 // of the draft that can never match (warnings, not errors) and notes on
-// rules that work differently from how they read.
+// rules that work differently from how they read, or with lintPending
+// neither: the gateway is too large to lint on the reply's path and has
+// no report kept (GET /gateways/{name}/lint lints it).
 type publishResponse struct {
-	Version   int64         `json:"version"`
-	Unchanged bool          `json:"unchanged"`
-	Warnings  []lintFinding `json:"warnings"`
-	Notes     []lintNote    `json:"notes"`
+	Version     int64         `json:"version"`
+	Unchanged   bool          `json:"unchanged"`
+	Warnings    []lintFinding `json:"warnings"`
+	Notes       []lintNote    `json:"notes"`
+	LintPending bool          `json:"lintPending,omitempty"`
 }
 
 // publishCheck replays the gateway's recent requests against its live

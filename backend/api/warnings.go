@@ -55,7 +55,9 @@ func (s *server) draftWarnings(ctx context.Context, obj model.Object) []model.Fi
 	default:
 		return warnings
 	}
-	ws, err := s.Store.GatewayWorkspace(ctx, gateway)
+	// The store's decoded draft, not a fresh decode of every route of the
+	// gateway on each write; it is only read here.
+	ws, err := s.Store.GatewayDraft(ctx, gateway)
 	if err != nil {
 		s.log.WarnContext(ctx, "draft warnings", "gateway", gateway, "err", err)
 		return warnings
@@ -77,7 +79,9 @@ func (s *server) draftWarnings(ctx context.Context, obj model.Object) []model.Fi
 	case "gateways":
 		index -= len(ws.Secrets)
 	}
-	_, err = s.translators.get(gateway).Translate(ws, gateway, translate.Options{})
+	// Objects from the store are identified by their versions: the
+	// translator keeps what it translated of every unchanged one.
+	_, err = s.translators.get(gateway).Translate(ws, gateway, translate.Options{Identified: true})
 	prefix := model.Index(list, index)
 	for _, fe := range model.ErrorFields(err) {
 		switch {

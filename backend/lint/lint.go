@@ -125,11 +125,27 @@ func (c *Cache) drain() {
 // Report lints the gateway's draft, or returns the report kept since the
 // last change that touched the gateway.
 func (c *Cache) Report(ctx context.Context, gateway string) (Report, error) {
+	rep, _, err := c.report(ctx, gateway, -1)
+	return rep, err
+}
+
+// ReportUpTo is Report for a gateway of at most maxRoutes routes; for a
+// larger one it returns the kept report if there is one, and otherwise
+// lints nothing and returns ok false. Linting grows faster than the
+// routes do (10,000 routes take longer than publishing them), so a reply
+// that must not wait uses this and leaves the rest to GET .../lint.
+func (c *Cache) ReportUpTo(ctx context.Context, gateway string, maxRoutes int) (rep Report, ok bool, err error) {
+	return c.report(ctx, gateway, maxRoutes)
+}
+
+// report is Report, linting only gateways of at most maxRoutes routes
+// (maxRoutes < 0: all).
+func (c *Cache) report(ctx context.Context, gateway string, maxRoutes int) (Report, bool, error) {
 	// The generation is read first: a write after it makes the entry
 	// look older than it is, never newer.
 	gen, err := c.store.DraftGeneration(ctx)
 	if err != nil {
-		return Report{}, err
+		return Report{}, false, err
 	}
 	c.mu.Lock()
 	c.drain()
@@ -141,11 +157,14 @@ func (c *Cache) Report(ctx context.Context, gateway string) (Report, error) {
 	fresh := ok && gen <= c.seen && e.gen >= max(c.touched[gateway], c.everything)
 	c.mu.Unlock()
 	if fresh {
-		return e.report, nil
+		return e.report, true, nil
 	}
 	ws, err := c.store.GatewayDraft(ctx, gateway)
 	if err != nil {
-		return Report{}, err
+		return Report{}, false, err
+	}
+	if maxRoutes >= 0 && len(ws.Routes) > maxRoutes {
+		return Report{}, false, nil
 	}
 	rep := Compute(ws, gateway, c.translators.For(gateway))
 	c.mu.Lock()
@@ -153,7 +172,7 @@ func (c *Cache) Report(ctx context.Context, gateway string) (Report, error) {
 		c.reports[gateway] = entry{gen: gen, report: rep}
 	}
 	c.mu.Unlock()
-	return rep, nil
+	return rep, true, nil
 }
 
 // Compute lints gateway of ws (rules.LintAll): every error finding is

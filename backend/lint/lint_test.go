@@ -142,3 +142,44 @@ func TestDeletedGatewayIsForgotten(t *testing.T) {
 		t.Fatal("the deleted gateway's report is kept")
 	}
 }
+
+// ReportUpTo lints a gateway of at most its bound, and for a larger one
+// answers the report kept since the last change or nothing, linting
+// nothing.
+func TestReportUpToLintsOnlySmallGateways(t *testing.T) {
+	st, _ := open(t)
+	ctx := t.Context()
+	c := New(st)
+	defer c.Close()
+	upTo := func(max int) bool {
+		t.Helper()
+		rep, ok, err := c.ReportUpTo(ctx, "a", max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && len(rep.Notes) != 1 {
+			t.Fatalf("report of a: %+v, want its rate-limit note", rep)
+		}
+		return ok
+	}
+	if upTo(0) || c.computed("a") != 0 {
+		t.Fatalf("a gateway of one route over a bound of 0 was linted (%d reports)", c.computed("a"))
+	}
+	if !upTo(1) || c.computed("a") != 1 {
+		t.Fatalf("a gateway of one route within a bound of 1 was not linted (%d reports)", c.computed("a"))
+	}
+	if !upTo(0) || c.computed("a") != 1 {
+		t.Fatal("the kept report was not answered, or computed again")
+	}
+	obj, err := st.Get(ctx, model.KindRoute, "limited-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.(*model.Route).Priority = 11
+	if err := st.Update(ctx, "test", obj); err != nil {
+		t.Fatal(err)
+	}
+	if upTo(0) || c.computed("a") != 1 {
+		t.Fatal("after a change the stale report was answered, or the gateway linted over its bound")
+	}
+}

@@ -74,6 +74,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
+	queues  map[string]*queue
 }
 
 // runner is one gateway's xDS state: its translator and what is served.
@@ -91,7 +92,7 @@ func New(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{opts: opts, log: opts.Logger, runners: map[string]*runner{}}
+	return &Service{opts: opts, log: opts.Logger, runners: map[string]*runner{}, queues: map[string]*queue{}}
 }
 
 // SetTests sets the data plane route tests run through (it is built after
@@ -138,7 +139,7 @@ func (s *Service) report(r *runner) {
 	r.stats = now
 }
 
-// Publish translates the gateway's draft first, so a draft Envoy cannot
+// publishNow translates the gateway's draft first, so a draft Envoy cannot
 // take never becomes a published version, then runs the gateway's route
 // tests on it: any failure refuses the publish (ECONFLICT, one field error
 // per failed expectation) unless o.Tests is set. Then the publish gate, if
@@ -149,8 +150,9 @@ func (s *Service) report(r *runner) {
 // publish.gate-override) with what it overrode, before anything is
 // published, so it cannot happen unrecorded. What was translated, tested
 // and replayed is what is recorded and served, even if the draft moves
-// meanwhile. A draft equal to the live version records nothing.
-func (s *Service) Publish(ctx context.Context, actor, gateway string, o Overrides) (Result, error) {
+// meanwhile. A draft equal to the live version records nothing. note is
+// the version's note, "forced" with an override.
+func (s *Service) publishNow(ctx context.Context, actor, gateway, note string, o Overrides) (Result, error) {
 	ws, err := s.opts.Store.GatewayDraft(ctx, gateway)
 	if err != nil {
 		return Result{}, err
@@ -170,7 +172,6 @@ func (s *Service) Publish(ctx context.Context, actor, gateway string, o Override
 	if err := s.gate(ctx, actor, gateway, ws, o.Gate); err != nil {
 		return Result{}, err
 	}
-	note := ""
 	if o.Tests || o.Gate {
 		note = "forced"
 	}

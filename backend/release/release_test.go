@@ -2,9 +2,11 @@ package release_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,5 +234,102 @@ func TestVersionsRecordedElsewhereAreServed(t *testing.T) {
 	}
 	if v := f.ads.Version(workload.Gateway); v != "2" {
 		t.Fatalf("ADS serves %q, want 2", v)
+	}
+}
+
+// TestConcurrentPublishesMerge: publishes asked for while one runs are
+// merged into one next round, which publishes the draft holding all their
+// changes and answers each caller with that version; the audit log names
+// every caller. A publish with an override is a round of its own.
+func TestConcurrentPublishesMerge(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	entered, release1 := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.svc = release.New(release.Options{Store: f.store, ADS: f.ads, Logger: slog.New(slog.DiscardHandler), Metrics: f.metrics,
+		Published: func(context.Context, string, store.Published) {
+			// The first round holds here, after its version is live,
+			// until the others have queued behind it.
+			once.Do(func() { close(entered); <-release1 })
+		}})
+	type answer struct {
+		res release.Result
+		err error
+	}
+	publish := func(actor string, o release.Overrides) chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			res, err := f.svc.Publish(ctx, actor, workload.Gateway, o)
+			ch <- answer{res, err}
+		}()
+		return ch
+	}
+	f.editRoute(t, "route-00001", "/first")
+	first := publish("alice", release.Overrides{})
+	<-entered
+	var merged []chan answer
+	for i, actor := range []string{"bob", "carol", "carol"} {
+		f.editRoute(t, fmt.Sprintf("route-0001%d", i), fmt.Sprintf("/merged/%d", i))
+		merged = append(merged, publish(actor, release.Overrides{}))
+	}
+	forced := publish("admin", release.Overrides{Tests: true})
+	for {
+		if rounds, callers := f.svc.RoundsWaitingForTest(workload.Gateway); rounds == 2 && callers == 4 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(release1)
+	if a := <-first; a.err != nil || a.res != (release.Result{Version: 1}) {
+		t.Fatalf("first publish: %+v, %v", a.res, a.err)
+	}
+	for i, ch := range merged {
+		if a := <-ch; a.err != nil || a.res != (release.Result{Version: 2}) {
+			t.Fatalf("merged publish %d: %+v, %v; want version 2", i, a.res, a.err)
+		}
+	}
+	if a := <-forced; a.err != nil || a.res != (release.Result{Version: 2, Unchanged: true}) {
+		t.Fatalf("forced publish after the merged round: %+v, %v; want version 2 unchanged", a.res, a.err)
+	}
+	list, err := f.store.ListPublished(ctx, workload.Gateway)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("versions: %+v, %v; want 2", list, err)
+	}
+	if list[0].Actor != "bob" || list[0].Note != "also published for carol" {
+		t.Errorf("version 2 by %q with note %q, want bob, also published for carol", list[0].Actor, list[0].Note)
+	}
+	v2, err := f.store.GetPublished(ctx, workload.Gateway, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, r := range v2.Workspace.Routes {
+		paths[r.Name] = r.When.All[1].Value
+	}
+	for i := range 3 {
+		if got, want := paths[fmt.Sprintf("route-0001%d", i)], fmt.Sprintf("/merged/%d", i); got != want {
+			t.Errorf("version 2 has route-0001%d at %q, want %q", i, got, want)
+		}
+	}
+	if v := f.ads.Version(workload.Gateway); v != "2" {
+		t.Errorf("ADS serves %q, want 2", v)
+	}
+	entries, err := f.store.ListAudit(ctx, 20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := map[string]bool{}
+	for _, e := range entries {
+		if e.Action == "gateway.publish" && strings.HasPrefix(e.Detail, "version 2") {
+			who[e.Actor] = true
+		}
+	}
+	if !who["bob"] || !who["carol"] {
+		t.Errorf("version 2 audited for %v, want bob and carol", who)
 	}
 }

@@ -29,7 +29,9 @@ const (
 // TestCrashChild is the writer half of TestCrashDurability; run on its own
 // it does nothing. After each write returns it prints one line, "ack KIND
 // NAME VERSION" for an object that must exist with at least that version,
-// or "gone KIND NAME" for one that must not exist.
+// "gone KIND NAME" for one that must not exist, or "pub VERSION ROUTES"
+// for a published version of gateway gw that must read back whole with
+// that many routes.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashDBEnv)
 	if path == "" {
@@ -96,6 +98,11 @@ func TestCrashChild(t *testing.T) {
 			}
 			fmt.Printf("gone %s %s\n", model.KindRoute, tmp.Name)
 		}
+		p, err := s.Publish(ctx, "child", "gw", "")
+		if err != nil {
+			fail("publish", err)
+		}
+		fmt.Printf("pub %d %d\n", p.Version, len(p.Workspace.Routes))
 	}
 }
 
@@ -107,6 +114,7 @@ func TestCrashDurability(t *testing.T) {
 	type key struct{ kind, name string }
 	acked := map[key]int64{}
 	gone := map[key]bool{}
+	published := map[int64]int{} // routes by version
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	// Up to 20 kills within about 20 seconds; on a loaded machine fewer
 	// fit, but never fewer than 5.
@@ -179,6 +187,14 @@ func TestCrashDurability(t *testing.T) {
 				k := key{f[1], f[2]}
 				acked[k] = max(acked[k], v)
 				total++
+			case len(f) == 3 && f[0] == "pub":
+				v, err1 := strconv.ParseInt(f[1], 10, 64)
+				n, err2 := strconv.Atoi(f[2])
+				if err1 != nil || err2 != nil {
+					t.Fatalf("bad line %q", l)
+				}
+				published[v] = n
+				total++
 			case len(f) == 3 && f[0] == "gone":
 				gone[key{f[1], f[2]}] = true
 				total++
@@ -205,6 +221,12 @@ func TestCrashDurability(t *testing.T) {
 		for k := range gone {
 			if _, ok := have[k]; ok {
 				t.Errorf("run %d: %s %s acknowledged as deleted, still there", run, k.kind, k.name)
+			}
+		}
+		for v, n := range published {
+			p, err := s.GetPublished(context.Background(), "gw", v)
+			if err != nil || len(p.Workspace.Routes) != n {
+				t.Errorf("run %d: version %d acknowledged with %d routes, read back %d: %v", run, v, n, len(p.Workspace.Routes), err)
 			}
 		}
 		var check string

@@ -57,6 +57,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// migrationSteps are the parts of migrations SQL cannot do, run after the
+// migration's SQL in its transaction, by migration number.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	7: migrateWholeVersions,
+}
+
 func (s *Store) applyMigration(ctx context.Context, version int, name, body string) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -78,6 +84,11 @@ func (s *Store) applyMigration(ctx context.Context, version int, name, body stri
 	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if step := migrationSteps[version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		version, name, unixNano(s.now())); err != nil {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -29,8 +30,12 @@ type draftCache struct {
 	// still be repaired one object at a time.
 	problems      []keyedProblem
 	problemsKnown bool
+	// mu guards sorted and gateways, which readers fill in lazily.
+	mu sync.Mutex
 	// sorted holds objs in workspace order (nil until needed).
 	sorted []model.Object
+	// gateways holds the gateway workspaces built from this draft.
+	gateways map[string]model.Workspace
 }
 
 // loadDraft returns the committed draft as seen by q's transaction.
@@ -79,6 +84,8 @@ type wsKeys map[string][]objKey
 // ordered returns the cached objects in workspace order, sorting them once
 // per generation.
 func (c *draftCache) ordered() []model.Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.sorted == nil {
 		c.sorted = make([]model.Object, 0, len(c.objs))
 		for _, obj := range c.objs {
@@ -196,8 +203,8 @@ var listIndex = regexp.MustCompile(`^(secrets|gateways|upstreams|routes)\[(\d+)\
 // validate runs model.Workspace.Validate and attaches each problem to its
 // object, so problems can be compared across drafts and relabelled for the
 // caller.
-func validate(ws model.Workspace, keys wsKeys) ([]keyedProblem, error) {
-	err := ws.Validate()
+func validate(checks *objectChecks, ws model.Workspace, keys wsKeys) ([]keyedProblem, error) {
+	err := checks.validate(ws)
 	if err == nil {
 		return nil, nil
 	}
@@ -226,7 +233,9 @@ func validate(ws model.Workspace, keys wsKeys) ([]keyedProblem, error) {
 // draftWrite is one write transaction on the draft: changes are staged, the
 // resulting draft validated, and only then written.
 type draftWrite struct {
-	ctx     context.Context
+	ctx context.Context
+	// checks keeps the objects' own validation across writes.
+	checks  *objectChecks
 	tx      *sql.Tx
 	keys    *seal.Keyring
 	now     time.Time
@@ -262,7 +271,7 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 	if err != nil {
 		return err
 	}
-	w := &draftWrite{ctx: ctx, tx: tx, keys: s.keys, now: s.now(), base: base, changes: map[objKey]model.Object{}}
+	w := &draftWrite{ctx: ctx, tx: tx, keys: s.keys, checks: s.checks, now: s.now(), base: base, changes: map[objKey]model.Object{}}
 	if err := fn(w); err != nil {
 		return err
 	}
@@ -335,7 +344,7 @@ func byName(k objKey) string { return listName(k.kind) + "[" + k.name + "]" }
 // problem, writes the staged changes, their revisions and audit entries.
 func (w *draftWrite) flush(label labeler) error {
 	ws, keys, sorted := w.base.build(w.changes)
-	after, err := validate(ws, keys)
+	after, err := validate(w.checks, ws, keys)
 	if err != nil {
 		return err
 	}
@@ -376,7 +385,7 @@ func (w *draftWrite) baseProblems() ([]keyedProblem, error) {
 		return w.base.problems, nil
 	}
 	ws, keys := w.base.workspaceKeys(nil)
-	problems, err := validate(ws, keys)
+	problems, err := validate(w.checks, ws, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -103,3 +103,70 @@ func UnsealForTest(t testing.TB, s *Store) {
 		t.Fatal(err)
 	}
 }
+
+// WholeVersionsForTest turns s's published versions back into what a
+// version of the store before the version store wrote: one workspace
+// document per version in published, no version_blobs, migration 7 not
+// applied. The next Open must move them again.
+func WholeVersionsForTest(t testing.TB, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	type row struct {
+		gateway, actor, note string
+		version, at          int64
+		digest               sql.NullString
+		manifest             []byte
+	}
+	var rows []row
+	if err := collect(ctx, tx, `SELECT gateway, version, at, actor, note, digest, manifest FROM published`, func(r *sql.Rows) error {
+		var v row
+		if err := r.Scan(&v.gateway, &v.version, &v.at, &v.actor, &v.note, &v.digest, &v.manifest); err != nil {
+			return err
+		}
+		rows = append(rows, v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE published RENAME TO published_new`, `CREATE TABLE published (
+		gateway TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0), at INTEGER NOT NULL,
+		actor TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', workspace TEXT NOT NULL, digest TEXT,
+		PRIMARY KEY (gateway, version))`, `CREATE INDEX published_latest ON published (gateway, version, digest)`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rows {
+		secs, err := readVersion(ctx, tx, r.manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO published (gateway, version, at, actor, note, workspace, digest) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.gateway, r.version, r.at, r.actor, r.note, string(secs.json()), r.digest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{`DROP TABLE published_new`, `DROP TABLE version_blobs`, `DELETE FROM schema_migrations WHERE version = 7`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// VersionBlobsForTest counts the blobs of the version store and their
+// bytes.
+func VersionBlobsForTest(t testing.TB, s *Store) (n, size int64) {
+	t.Helper()
+	if err := s.db.QueryRow(`SELECT count(*), coalesce(sum(length(body)), 0) FROM version_blobs`).Scan(&n, &size); err != nil {
+		t.Fatal(err)
+	}
+	return n, size
+}

@@ -29,28 +29,55 @@ func (s *Store) GatewayDraft(ctx context.Context, gateway string) (model.Workspa
 	return c.gatewayWorkspace(gateway)
 }
 
-// gatewayWorkspace is gatewayWorkspace over the cached objects.
+// gatewayWorkspace is gatewayWorkspace over the cached objects, built
+// once per gateway and draft generation: a publish and the lint of the
+// same draft share it.
 func (c *draftCache) gatewayWorkspace(gateway string) (model.Workspace, error) {
+	c.mu.Lock()
+	ws, ok := c.gateways[gateway]
+	c.mu.Unlock()
+	if ok {
+		return ws, nil
+	}
+	ws, err := c.buildGatewayWorkspace(gateway)
+	if err != nil {
+		return ws, err
+	}
+	c.mu.Lock()
+	if c.gateways == nil {
+		c.gateways = map[string]model.Workspace{}
+	}
+	c.gateways[gateway] = ws
+	c.mu.Unlock()
+	return ws, nil
+}
+
+func (c *draftCache) buildGatewayWorkspace(gateway string) (model.Workspace, error) {
 	var ws model.Workspace
 	g, ok := c.objs[objKey{model.KindGateway, gateway}].(*model.Gateway)
 	if !ok {
 		return ws, model.Errorf(model.ENOTFOUND, "%s %q not found", model.KindGateway, gateway)
 	}
 	ws.Gateways = []model.Gateway{*g}
-	var routes []*model.Route
-	need := map[string]bool{}
-	for _, obj := range c.objs {
-		if r, ok := obj.(*model.Route); ok && r.Gateway == gateway {
-			routes = append(routes, r)
-			for _, u := range referencedUpstreams(r) {
-				need[u] = true
-			}
-		}
+	// Workspace order holds each gateway's routes together, in rule
+	// order (routeLess): no sort here.
+	all := c.ordered()
+	first := sort.Search(len(all), func(i int) bool {
+		r, ok := all[i].(*model.Route)
+		return ok && r.Gateway >= gateway
+	})
+	end := first
+	for end < len(all) && all[end].(*model.Route).Gateway == gateway {
+		end++
 	}
-	slices.SortFunc(routes, func(a, b *model.Route) int { return model.CompareRoutes(a, b) })
-	ws.Routes = make([]model.Route, len(routes))
-	for i, r := range routes {
+	need := map[string]bool{}
+	ws.Routes = make([]model.Route, end-first)
+	for i, obj := range all[first:end] {
+		r := obj.(*model.Route)
 		ws.Routes[i] = *r
+		for _, u := range referencedUpstreams(r) {
+			need[u] = true
+		}
 	}
 	names := make([]string, 0, len(need))
 	for u := range need {

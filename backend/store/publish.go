@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -31,26 +32,30 @@ func publish(ctx context.Context, q querier, keys *seal.Keyring, enc *versionEnc
 func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, enc *versionEncoder, now time.Time, actor, gateway, note string,
 	ws model.Workspace, skipEqual bool) (p Published, unchanged bool, err error) {
 	digest := workspaceDigest(ws)
-	if skipEqual {
-		var version int64
-		var last sql.NullString
-		err := q.QueryRowContext(ctx, `SELECT version, digest FROM published WHERE gateway = ?
-			ORDER BY version DESC LIMIT 1`, gateway).Scan(&version, &last)
-		switch {
-		case err == nil && last.Valid && last.String == digest:
-			return Published{Gateway: gateway, Version: version, Workspace: ws}, true, nil
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
-			return Published{}, false, fmt.Errorf("publish %q: read latest version: %w", gateway, err)
-		}
+	var last int64
+	var lastDigest sql.NullString
+	var lastManifest []byte
+	err = q.QueryRowContext(ctx, `SELECT version, digest, manifest FROM published WHERE gateway = ?
+		ORDER BY version DESC LIMIT 1`, gateway).Scan(&last, &lastDigest, &lastManifest)
+	switch {
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return Published{}, false, fmt.Errorf("publish %q: read latest version: %w", gateway, err)
+	case skipEqual && err == nil && lastDigest.Valid && lastDigest.String == digest:
+		return Published{Gateway: gateway, Version: last, Workspace: ws}, true, nil
 	}
-	body, err := enc.encode(keys, gateway, ws)
+	secs, err := enc.encode(keys, gateway, ws)
 	if err != nil {
 		return Published{}, false, fmt.Errorf("publish %q: encode: %w", gateway, err)
 	}
-	p = Published{Gateway: gateway, At: now, Actor: actor, Note: note, Workspace: ws}
-	if err := q.QueryRowContext(ctx, `INSERT INTO published (gateway, version, at, actor, note, workspace, digest)
-		VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM published WHERE gateway = ?), ?, ?, ?, ?, ?)
-		RETURNING version`, gateway, gateway, unixNano(now), actor, note, string(body), digest).Scan(&p.Version); err != nil {
+	manifest, err := writeVersion(ctx, q, lastManifest, secs)
+	if err != nil {
+		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
+	}
+	// Writes run in BEGIN IMMEDIATE transactions on the one writer, so
+	// the latest version read above is still the latest.
+	p = Published{Gateway: gateway, Version: last + 1, At: now, Actor: actor, Note: note, Workspace: ws}
+	if _, err := q.ExecContext(ctx, `INSERT INTO published (gateway, version, at, actor, note, digest, manifest)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, gateway, p.Version, unixNano(now), actor, note, digest, manifest); err != nil {
 		return Published{}, false, fmt.Errorf("publish %q: %w", gateway, err)
 	}
 	if err := audit(ctx, q, AuditEntry{At: now, Actor: actor, Action: "gateway.publish", Target: gateway,
@@ -68,25 +73,36 @@ func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, enc *v
 // cheap for thousands of routes.
 func workspaceDigest(ws model.Workspace) string {
 	h := sha256.New()
+	var line []byte
 	for _, obj := range ws.Objects() {
 		m := obj.ObjectMeta()
-		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\n", obj.Kind(), m.Name, m.Version, m.UpdatedAt.UnixNano())
+		// The bytes of "%s\x00%s\x00%d\x00%d\n", which digests already
+		// stored were made of, without fmt's cost per object.
+		line = append(line[:0], obj.Kind()...)
+		line = append(line, 0)
+		line = append(line, m.Name...)
+		line = append(line, 0)
+		line = strconv.AppendInt(line, m.Version, 10)
+		line = append(line, 0)
+		line = strconv.AppendInt(line, m.UpdatedAt.UnixNano(), 10)
+		line = append(line, '\n')
+		h.Write(line)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 func getPublished(ctx context.Context, q querier, keys *seal.Keyring, gateway string, version int64) (Published, error) {
-	query := `SELECT version, at, actor, note, workspace FROM published WHERE gateway = ? AND version = ?`
+	query := `SELECT version, at, actor, note, manifest FROM published WHERE gateway = ? AND version = ?`
 	args := []any{gateway, version}
 	if version == 0 {
-		query = `SELECT version, at, actor, note, workspace FROM published WHERE gateway = ?
+		query = `SELECT version, at, actor, note, manifest FROM published WHERE gateway = ?
 			ORDER BY version DESC LIMIT 1`
 		args = args[:1]
 	}
 	p := Published{Gateway: gateway}
 	var at int64
-	var body string
-	err := q.QueryRowContext(ctx, query, args...).Scan(&p.Version, &at, &p.Actor, &p.Note, &body)
+	var manifest []byte
+	err := q.QueryRowContext(ctx, query, args...).Scan(&p.Version, &at, &p.Actor, &p.Note, &manifest)
 	if errors.Is(err, sql.ErrNoRows) {
 		if version == 0 {
 			return p, model.Errorf(model.ENOTFOUND, "gateway %q has never been published", gateway)
@@ -96,7 +112,11 @@ func getPublished(ctx context.Context, q querier, keys *seal.Keyring, gateway st
 		return p, fmt.Errorf("get published %q version %d: %w", gateway, version, err)
 	}
 	p.At = fromUnixNano(at)
-	if err := json.Unmarshal([]byte(body), &p.Workspace); err != nil {
+	secs, err := readVersion(ctx, q, manifest)
+	if err != nil {
+		return p, fmt.Errorf("read published %q version %d: %w", gateway, p.Version, err)
+	}
+	if err := json.Unmarshal(secs.json(), &p.Workspace); err != nil {
 		return p, fmt.Errorf("decode published %q version %d: %w", gateway, p.Version, err)
 	}
 	if err := openWorkspace(keys, &p.Workspace); err != nil {

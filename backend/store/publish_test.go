@@ -174,7 +174,7 @@ func TestRollbackRefusedWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Break version 1 in storage so that restoring it cannot validate.
-	store.RawWriteForTest(t, s, `UPDATE published SET workspace = replace(workspace, '"upstream":"web"', '"upstream":"missing"')`)
+	store.RawWriteForTest(t, s, `UPDATE version_blobs SET body = CAST(replace(CAST(body AS TEXT), '"upstream":"web"', '"upstream":"missing"') AS BLOB)`)
 	mustCreate(t, s, route("b", "public", "web", 0))
 	before, _ := s.Workspace(ctx)
 	revs, audits := counts(t, s)

@@ -141,6 +141,8 @@ func (s *Store) Rekey(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("rekey: commit: %w", err)
 	}
 	// The draft cache holds plaintext, which has not changed; it stays.
+	// The version encoder's kept encodings hold the old sealings.
+	s.versions.forget()
 	return n, nil
 }
 
@@ -273,52 +275,15 @@ func rewriteSecrets(ctx context.Context, tx *sql.Tx, keys *seal.Keyring, f func(
 	}
 
 	// Published versions.
-	type pubRow struct {
-		gateway string
-		version int64
-		body    string
+	n, err := rewriteVersionSecrets(ctx, tx, apply)
+	if err != nil {
+		return 0, err
 	}
-	var pubs []pubRow
-	if err := collect(ctx, tx, `SELECT gateway, version, workspace FROM published`, func(r *sql.Rows) error {
-		var p pubRow
-		if err := r.Scan(&p.gateway, &p.version, &p.body); err != nil {
-			return err
-		}
-		pubs = append(pubs, p)
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("read published versions: %w", err)
-	}
-	for _, p := range pubs {
-		var ws model.Workspace
-		if err := json.Unmarshal([]byte(p.body), &ws); err != nil {
-			return 0, fmt.Errorf("decode published %q version %d: %w", p.gateway, p.version, err)
-		}
-		changed := false
-		for _, obj := range ws.Objects() {
-			c, err := apply(obj)
-			if err != nil {
-				return 0, fmt.Errorf("published %q version %d: %w", p.gateway, p.version, err)
-			}
-			changed = changed || c
-		}
-		if !changed {
-			continue
-		}
-		b, err := json.Marshal(ws)
-		if err != nil {
-			return 0, fmt.Errorf("encode published %q version %d: %w", p.gateway, p.version, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE published SET workspace = ? WHERE gateway = ? AND version = ?`,
-			string(b), p.gateway, p.version); err != nil {
-			return 0, fmt.Errorf("write published %q version %d: %w", p.gateway, p.version, err)
-		}
-		total++
-	}
+	total += n
 
 	// Route tests, sealed whole, and their revisions, whose diffs are
 	// computed again and scrubbed of the draft's credentials.
-	n, err := resealWhole(ctx, tx, "route_tests", "name", "spec", "route test", f)
+	n, err = resealWhole(ctx, tx, "route_tests", "name", "spec", "route test", f)
 	if err != nil {
 		return 0, err
 	}

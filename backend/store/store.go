@@ -45,6 +45,8 @@ type Store struct {
 	keys *seal.Keyring
 	// versions encodes published versions (versionenc.go).
 	versions *versionEncoder
+	// checks keeps draft objects' own validation (objectchecks.go).
+	checks *objectChecks
 
 	// now is the clock; tests replace it.
 	now func() time.Time
@@ -91,7 +93,7 @@ func Open(ctx context.Context, path string, keys *seal.Keyring) (*Store, error) 
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &Store{wdb: wdb, keys: keys, versions: newVersionEncoder(), events: events.NewBus(), now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{wdb: wdb, keys: keys, versions: newVersionEncoder(), checks: newObjectChecks(), events: events.NewBus(), now: func() time.Time { return time.Now().UTC() }}
 	// Migrations run first, on the writer: the readers' query_only pragma
 	// would refuse them, and journal_mode(WAL) must be set before readers
 	// open the file.

@@ -10,12 +10,14 @@ import (
 	"github.com/routedeck/routedeck/backend/seal"
 )
 
-// versionEncoder writes the JSON of a published version (a sealed
-// model.Workspace) reusing, per gateway, the encoding of every object
-// unchanged since the gateway's previous version: after a one-route edit
-// of a 10,000-route gateway only that route is encoded (and its secrets
-// sealed) again. The whole version is still written in the publish's
-// transaction, so durability is that of any other commit.
+// versionEncoder encodes the objects of a published version (a sealed
+// model.Workspace) for the version store (versionstore.go), reusing, per
+// gateway, the encoding and hash of every object unchanged since the
+// gateway's previous version: after a one-route edit of a 10,000-route
+// gateway only that route is encoded (and its secrets sealed) again, and
+// reused encodings keep their hashes, so the version store finds them
+// stored already. Durability is the version store's: what is written goes
+// in the publish's transaction.
 //
 // An object is known unchanged by its identity, as the no-op publish
 // check knows it (workspaceDigest): every write moves its version and
@@ -39,7 +41,7 @@ type objectKey struct{ kind, name string }
 type encodedObject struct {
 	version int64
 	updated time.Time
-	json    []byte
+	blob    blob
 	seen    uint64 // the encode call that last met the object
 }
 
@@ -47,9 +49,18 @@ func newVersionEncoder() *versionEncoder {
 	return &versionEncoder{byGW: map[string]map[objectKey]encodedObject{}}
 }
 
-// encode returns what json.Marshal(sealWorkspace(keys, ws)) would, the
-// sealed values' random nonces aside. A nil e encodes everything.
-func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Workspace) ([]byte, error) {
+// forget drops every kept encoding: the stored versions were sealed again
+// (rekey.go), so kept encodings may name objects no longer stored.
+func (e *versionEncoder) forget() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.byGW)
+}
+
+// encode returns ws's objects, each sealed and encoded as json.Marshal
+// would, by section in model.Workspace's field order. A nil e encodes
+// everything.
+func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Workspace) (sections, error) {
 	if e == nil {
 		e = newVersionEncoder()
 	}
@@ -65,33 +76,15 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 		e.byGW[gateway] = known
 	}
 	e.calls++
-	size := 0
-	for _, o := range known {
-		size += len(o.json) + 1
-	}
-	buf := make([]byte, 0, size+256)
-	buf = append(buf, '{')
-	first := true
-	list := func(field string, n int, seal bool, obj func(int) model.Object) error {
-		if n == 0 {
-			return nil // omitempty
-		}
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		buf = append(buf, '"')
-		buf = append(buf, field...)
-		buf = append(buf, `":[`...)
+	var out sections
+	list := func(sec int, n int, seal bool, obj func(int) model.Object) error {
+		out[sec] = make([]blob, 0, n)
 		for i := range n {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
 			o := obj(i)
 			m := o.ObjectMeta()
 			key := objectKey{kind: o.Kind(), name: m.Name}
 			enc, ok := known[key]
-			b := enc.json
+			b := enc.blob
 			if !ok || m.Version == 0 || enc.version != m.Version || !enc.updated.Equal(m.UpdatedAt) {
 				var err error
 				if seal {
@@ -99,33 +92,33 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 						return err
 					}
 				}
-				if b, err = json.Marshal(o); err != nil {
+				body, err := json.Marshal(o)
+				if err != nil {
 					return err
 				}
+				b = newBlob(body)
 			}
 			if m.Version != 0 {
-				known[key] = encodedObject{version: m.Version, updated: m.UpdatedAt, json: b, seen: e.calls}
+				known[key] = encodedObject{version: m.Version, updated: m.UpdatedAt, blob: b, seen: e.calls}
 			}
-			buf = append(buf, b...)
+			out[sec] = append(out[sec], b)
 		}
-		buf = append(buf, ']')
 		return nil
 	}
-	// The fields of model.Workspace, in its order; sealWorkspace seals
-	// the secrets and routes.
-	if err := list("secrets", len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] }); err != nil {
-		return nil, err
+	// sealWorkspace seals the secrets and routes.
+	if err := list(sectionSecrets, len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] }); err != nil {
+		return out, err
 	}
-	if err := list("gateways", len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] }); err != nil {
-		return nil, err
+	if err := list(sectionGateways, len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] }); err != nil {
+		return out, err
 	}
-	if err := list("upstreams", len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] }); err != nil {
-		return nil, err
+	if err := list(sectionUpstreams, len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] }); err != nil {
+		return out, err
 	}
-	if err := list("routes", len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
-		return nil, err
+	if err := list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
+		return out, err
 	}
 	// Objects gone from the gateway since the last call go too.
 	maps.DeleteFunc(known, func(_ objectKey, o encodedObject) bool { return o.seen != e.calls })
-	return append(buf, '}'), nil
+	return out, nil
 }

@@ -51,10 +51,11 @@ func TestVersionEncoder(t *testing.T) {
 	ws := encoderWorkspace(3)
 	check := func(step string, keys *seal.Keyring, ws model.Workspace) []byte {
 		t.Helper()
-		b, err := e.encode(keys, "gw", ws)
+		secs, err := e.encode(keys, "gw", ws)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
+		b := secs.json()
 		if got := decodeVersion(t, keys, b); !reflect.DeepEqual(got, ws) {
 			t.Fatalf("%s: decoded %+v, want %+v", step, got, ws)
 		}
@@ -64,7 +65,7 @@ func TestVersionEncoder(t *testing.T) {
 		plain := ws
 		plain.Secrets = nil
 		want, _ := json.Marshal(plain)
-		if got, _ := e.encode(keys, "other", plain); string(got) != string(want) {
+		if got, _ := e.encode(keys, "other", plain); string(got.json()) != string(want) {
 			t.Fatalf("%s: encoding\n%s\nwant json.Marshal's\n%s", step, got, want)
 		}
 		return b

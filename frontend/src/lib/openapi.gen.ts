@@ -4950,6 +4950,8 @@ export interface components {
             warnings: components["schemas"]["LintFinding"][];
             /** @description Lint notes of what was published (see GET /gateways/{name}/lint). */
             notes: components["schemas"]["LintNote"][];
+            /** @description The gateway was not linted for this answer (warnings and notes are empty): it has more than 2,000 routes and no lint report kept since its last change. GET /gateways/{name}/lint lints it. */
+            lintPending?: boolean;
         };
         ImportResult: {
             report?: {
