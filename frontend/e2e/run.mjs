@@ -1842,7 +1842,7 @@ const flows = {
     const st = JSON.parse((await api('GET', '/gateways/public/local')).body);
     assert(st.state === 'ready' && st.inSync && st.version > 0 && st.node === 'routedeck-local', `local gateway: ${JSON.stringify(st)}`);
     const url = st.listeners[0]?.url ?? '';
-    assert(/^http:\/\/127\.0\.0\.1:\d+$/.test(url) && !url.endsWith(':8080'), `listener URL ${url}`);
+    assert(/^http:\/\/127\.0\.0\.1:\d+$/.test(url) && !url.endsWith(':8000'), `listener URL ${url}`);
     // The page shows where it listens and how to send it a request.
     await card.getByTestId('local-listeners').getByText(url, { exact: true }).waitFor();
     const samples = card.getByTestId('local-samples');
