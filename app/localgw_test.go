@@ -87,7 +87,7 @@ func TestLocalGatewayThroughTheAPI(t *testing.T) {
 		t.Fatalf("after the publish: %+v", v)
 	}
 	listener, err := url.Parse(v.Listeners[0].URL)
-	if err != nil || listener.Scheme != "http" || listener.Hostname() != "127.0.0.1" || listener.Port() == "8080" {
+	if err != nil || listener.Scheme != "http" || listener.Hostname() != "127.0.0.1" || listener.Port() == "8000" {
 		t.Fatalf("listener URL %q, want a free loopback port", v.Listeners[0].URL)
 	}
 	// The samples: the first rules, then one no rule matches, each a

@@ -118,8 +118,8 @@ bin_path=$(realpath "$bin")
 ) || status=$?
 
 # The standalone gateway. `routedeck proxy` binds the listeners where the
-# gateway says, so gateway "public" moves to a free port first (8080 is the
-# dashboard's own on a developer's machine), and is published.
+# gateway says, so gateway "public" moves to a free port first (the demo's
+# 8000 may be taken on a developer's machine), and is published.
 proxy_check() {
 	local url="http://127.0.0.1:$http_port" token gw_port version
 	token=$("$bin" token create --name e2e-proxy-check --role admin --data-dir "$work/data")

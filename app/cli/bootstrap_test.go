@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,6 +49,23 @@ func TestProxyCommandsAskTheServer(t *testing.T) {
 	}
 	if _, errOut, code := e.client(t, "bootstrap", "--gateway", "nope"); code != 1 || !strings.Contains(errOut, "404") {
 		t.Errorf("unknown gateway: exit %d %s", code, errOut)
+	}
+	// -f: a gateway the server does not have yet, read from the file as
+	// manifests does, dialling the server's ADS address.
+	file := writeFile(t, t.TempDir(), "next.yaml", "kind: Gateway\nname: next\nlisteners: [{name: http, port: 8081, protocol: HTTP}]\n")
+	out, errOut, code = e.client(t, "bootstrap", "--gateway", "next", "-f", file, "--node", "n2")
+	if code != 0 {
+		t.Fatalf("bootstrap -f with a server: %s", errOut)
+	}
+	if b, err = xds.ParseBootstrapYAML([]byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	sock = b.StaticResources.Clusters[0].LoadAssignment.Endpoints[0].LbEndpoints[0].GetEndpoint().Address.GetSocketAddress()
+	if got := net.JoinHostPort(sock.Address, strconv.Itoa(int(sock.GetPortValue()))); got != svc.ADSAddr().String() || b.Node.Cluster != "next" || b.StaticResources.Clusters[0].TransportSocket == nil {
+		t.Errorf("bootstrap -f dials %s as %s (TLS %v), want %s over TLS", got, b.Node.Cluster, b.StaticResources.Clusters[0].TransportSocket != nil, svc.ADSAddr())
+	}
+	if _, errOut, code := e.client(t, "bootstrap", "--gateway", "nope", "-f", file); code != 1 || !strings.Contains(errOut, `has no gateway "nope"`) {
+		t.Errorf("bootstrap -f of a gateway the file lacks: exit %d %s", code, errOut)
 	}
 
 	// manifests (an admin issues the certificate) dial the same address.

@@ -266,7 +266,7 @@ func printExplanation(w io.Writer, gateway string, req rules.Request, ex explana
 		}
 	}
 	if full {
-		pw.printf("\nTrace (%d rules, in evaluation order):\n", len(ex.Trace))
+		pw.printf("\nTrace (%s, in evaluation order):\n", plural(len(ex.Trace), "rule", "rules"))
 		for _, t := range ex.Trace {
 			printRuleTrace(pw, t, "  ")
 		}

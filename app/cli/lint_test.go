@@ -63,4 +63,37 @@ func TestLintCommand(t *testing.T) {
 	if _, _, code := e.client(t, "lint", "--fail-on", "warning"); code != 1 {
 		t.Errorf("--fail-on warning with a warning: exit %d", code)
 	}
+
+	// A partial overlap is a note with the request that shows it, and
+	// fails nothing but --fail-on info.
+	file := writeFile(t, t.TempDir(), "canary.yaml", `kind: Gateway
+name: edge
+listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Upstream
+name: web
+static: {endpoints: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Route
+name: api
+gateway: edge
+priority: 20
+when: path.prefix("/api/")
+then: {forward: [{upstream: web}]}
+---
+kind: Route
+name: canary
+gateway: edge
+priority: 10
+when: header["x-canary"] == "1"
+then: {forward: [{upstream: web}]}
+`)
+	out, errOut, code := e.run(t, "", "lint", "-f", file)
+	if code != 0 || !strings.Contains(out, `rule "canary": note: partly taken by rule "api" before it: GET http://`) ||
+		!strings.Contains(out, "/api/") || !strings.Contains(out, "with x-canary: 1") || !strings.HasSuffix(out, "0 errors, 0 warnings, 1 note\n") {
+		t.Errorf("lint of a partial overlap: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, _, code := e.run(t, "", "lint", "-f", file, "--fail-on", "info"); code != 1 {
+		t.Errorf("--fail-on info with a note: exit %d", code)
+	}
 }

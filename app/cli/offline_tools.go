@@ -61,12 +61,13 @@ issue --gateway G --out DIR") through two SDS files that must be in
 --config-dir. Envoy watches both directories, so a re-issued certificate is
 used without a restart.
 
-With --server (or ` + EnvServer + `) the server checks the gateway and
-supplies the ADS address its proxies dial and whether ADS runs in plaintext;
---ads overrides the address when proxies reach the server by another name.
-Without a server the gateway is read from -f FILE or else the data
-directory, and --ads defaults to ` + defaultADS + `. An unknown gateway is
-an error either way.
+The gateway is read from -f FILE, or else from the server when one is
+named (--server or ` + EnvServer + `), or else from the data directory; an
+unknown gateway is an error. With a server, the ADS address its proxies
+dial (unless --ads names another) and whether ADS runs in plaintext come
+from it; without one, --ads defaults to ` + defaultADS + `, where serve
+listens by default (manifests asks for it instead: pods do not reach the
+server on loopback).
 
 With --out DIR, bootstrap writes DIR/envoy.yaml and the two SDS files there
 (--config-dir defaults to DIR); without it, it prints the bootstrap and the
@@ -124,7 +125,7 @@ flag on loopback.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&gateway, "gateway", "", "gateway the proxy serves (its node.cluster)")
-	f.StringVarP(&file, "file", "f", "", "without a server: read the gateway from this manifest instead of the data directory")
+	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the server or the data directory")
 	f.StringArrayVar(&ads, "ads", nil, "routedeck ADS address as the proxy reaches it, repeatable for xDS replicas (default: the server's; "+defaultADS+" without a server)")
 	f.StringVar(&node, "node", "", "node id (default GATEWAY-HOSTNAME)")
 	f.IntVar(&adminPort, "admin-port", 9901, "Envoy admin port on 127.0.0.1")
@@ -141,20 +142,25 @@ flag on loopback.`,
 const defaultADS = "127.0.0.1:18000"
 
 // renderBootstrap renders a bootstrap through the server when one is named
-// (which knows the gateway, its ADS address and TLS mode), else from file
-// or the data directory.
+// (which knows the gateway, its ADS address and TLS mode), else from the
+// data directory. With -f the gateway comes from the file, as with
+// manifests, and the ADS address and TLS mode still from the server when
+// one is named: a gateway not applied yet gets its proxies ready.
 func (o *options) renderBootstrap(cmd *cobra.Command, opts api.BootstrapOptions, file string) (api.BootstrapReply, error) {
-	if !o.viaServer(cmd) {
+	server := o.viaServer(cmd)
+	if file != "" || !server {
 		if _, err := o.gatewayFor(cmd, opts.Gateway, file); err != nil {
 			return api.BootstrapReply{}, err
 		}
-		if opts.ADS == "" && len(opts.ADSAlternates) == 0 {
+		if server {
+			var err error
+			if opts.ADS, opts.Plaintext, err = o.adsFor(cmd, opts.ADS, opts.Plaintext); err != nil {
+				return api.BootstrapReply{}, err
+			}
+		} else if opts.ADS == "" && len(opts.ADSAlternates) == 0 {
 			opts.ADS = defaultADS
 		}
 		return api.RenderBootstrap(opts)
-	}
-	if file != "" {
-		return api.BootstrapReply{}, errors.New("-f reads the gateway from a file instead of a server: give one or the other")
 	}
 	c, err := o.client()
 	if err != nil {

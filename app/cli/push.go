@@ -102,7 +102,7 @@ serve. The master key that opens sealed credentials comes from the Secret
 	f.StringVar(&ropts.Consul, "consul-addr", "", "with --xds-replicas: the Consul HTTP address the replicas read (HOST:PORT)")
 	f.StringSliceVar(&sans, "ads-san", nil, "with --xds-replicas: more names proxies reach the replicas by, for their certificate (repeatable)")
 	f.StringSliceVar(&ropts.Gateways, "xds-gateway", nil, "with --xds-replicas: serve only these gateways (repeatable; default all)")
-	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the data directory")
+	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the server or the data directory")
 	f.StringArrayVar(&ads, "ads", nil, "routedeck ADS address as the pods reach it (HOST:PORT, repeatable for xDS replicas; default: the server's)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "namespace of the objects")
 	f.BoolVar(&opts.CreateNamespace, "create-namespace", false, "include the Namespace object")

@@ -56,6 +56,20 @@ then:
 	if _, _, code := e.run(t, "", "validate", "--offline", "--strict", "-f", file); code != 1 {
 		t.Errorf("--strict with a finding: exit %d", code)
 	}
+	// A prefix rewrite without its path condition is a problem of when,
+	// said with the fix, at the line of when.
+	rw := writeFile(t, t.TempDir(), "rewrite.yaml", `kind: Route
+name: canary
+gateway: edge
+when: host == "shop.example.com"
+then:
+  forward: [{upstream: web}]
+  rewrite: {pathPrefix: /v2/}
+`)
+	if _, errOut, code := e.run(t, "", "validate", "--offline", "-f", rw); code != 1 ||
+		!strings.Contains(errOut, `rewrite.yaml:4: when: has no path condition for then.rewrite.pathPrefix to replace: add one, such as path.prefix("/"), or rewrite with then.rewrite.pathRegex, which needs none`) {
+		t.Errorf("rewrite without a path condition (%d):\n%s", code, errOut)
+	}
 	one := writeFile(t, t.TempDir(), "one.yaml", "kind: Gateway\nname: solo\nlisteners: [{name: http, port: 8080, protocol: HTTP}]\n")
 	if out, _, _ := e.run(t, "", "validate", "--offline", "-f", one); !strings.HasSuffix(out, "one.yaml: 1 object valid\n") {
 		t.Errorf("plural: %q", out)

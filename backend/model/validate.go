@@ -529,8 +529,8 @@ func validateRedirect(p *Problems, path string, r *Redirect, when Condition, whe
 		if !strings.HasPrefix(r.PathPrefix, "/") {
 			p.Add(path+".pathPrefix", "must start with '/'")
 		}
-		if _, ok := MatchedPathPrefix(when); whenOK && !ok {
-			p.Add(path+".pathPrefix", "needs exactly one path prefix, segmentPrefix, exact or == condition at the top level of when")
+		if whenOK {
+			prefixConditionProblem(p, when, path+".pathPrefix", "")
 		}
 	}
 	switch r.Status {
@@ -561,8 +561,8 @@ func validateRewrite(p *Problems, path string, rw *Rewrite, when Condition, when
 		if !strings.HasPrefix(rw.PathPrefix, "/") {
 			p.Add(path+".pathPrefix", "must start with '/'")
 		}
-		if _, ok := MatchedPathPrefix(when); whenOK && !ok {
-			p.Add(path+".pathPrefix", "needs exactly one path prefix, segmentPrefix, exact or == condition at the top level of when")
+		if whenOK {
+			prefixConditionProblem(p, when, path+".pathPrefix", ", or rewrite with "+path+".pathRegex, which needs none")
 		}
 	}
 	plainText(p, path+".pathPrefix", rw.PathPrefix)
@@ -584,7 +584,11 @@ func validateRewrite(p *Problems, path string, rw *Rewrite, when Condition, when
 		if !whenOK {
 			// judged once the condition is fixed
 		} else if !ok {
-			p.Add(path+".pathTemplate", "needs exactly one path.template condition at the top level of when")
+			if n := countTopLevelPaths(when, OpTemplate); n == 0 {
+				p.Add("when", "has no path.template(...) condition for %s.pathTemplate to take its variables from: add one, such as path.template(\"/users/{id}\")", path)
+			} else {
+				p.Add("when", "has %d path.template(...) conditions; %s.pathTemplate takes its variables from one: keep exactly one, outside any ||", n, path)
+			}
 		} else if t, err := ParsePathTemplate(tmpl); err == nil {
 			vars := map[string]string{}
 			for _, v := range t.Vars {
@@ -638,6 +642,32 @@ func topLevelPredicates(c Condition) []Condition {
 		}
 	}
 	return out
+}
+
+// prefixConditionProblem reports on when, not on the prefix field, when
+// when lacks the one path condition whose match a prefix rewrite or
+// redirect (field) replaces: the fix is in the condition. other names
+// another way out, if there is one.
+func prefixConditionProblem(p *Problems, when Condition, field, other string) {
+	switch n := countTopLevelPaths(when, OpPrefix, OpSegmentPrefix, OpExact, OpEquals); n {
+	case 1:
+	case 0:
+		p.Add("when", "has no path condition for %s to replace: add one, such as path.prefix(\"/\")%s", field, other)
+	default:
+		p.Add("when", "has %d path conditions, and %s needs to know which part of the path to replace: keep exactly one path prefix, exact path or == (outside any ||)", n, field)
+	}
+}
+
+// countTopLevelPaths counts the path predicates with one of ops at the top
+// level of c, the ones MatchedPathPrefix and MatchedPathTemplate look at.
+func countTopLevelPaths(c Condition, ops ...string) int {
+	n := 0
+	for _, pr := range topLevelPredicates(c) {
+		if pr.Field == FieldPath && slices.Contains(ops, pr.Op) {
+			n++
+		}
+	}
+	return n
 }
 
 // MatchedPathPrefix returns the path value a prefix rewrite replaces: the

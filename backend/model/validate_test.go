@@ -246,7 +246,7 @@ func TestRouteValidate(t *testing.T) {
 				r.When = Pred(FieldHost, OpEquals, "a.com")
 				r.Then = Action{Redirect: &Redirect{PathPrefix: "/y"}}
 			},
-			want: []string{"then.redirect.pathPrefix: needs exactly one path prefix"},
+			want: []string{`when: has no path condition for then.redirect.pathPrefix to replace: add one, such as path.prefix("/")`},
 		},
 		"respond": {
 			mutate: func(r *Route) {
@@ -262,7 +262,7 @@ func TestRouteValidate(t *testing.T) {
 		},
 		"rewrite template needs template condition": {
 			mutate: func(r *Route) { r.Then.Rewrite = &Rewrite{PathTemplate: "/v2/{id}"} },
-			want:   []string{"then.rewrite.pathTemplate: needs exactly one path.template"},
+			want:   []string{`when: has no path.template(...) condition for then.rewrite.pathTemplate to take its variables from`},
 		},
 		"rewrite template unknown variable": {
 			mutate: func(r *Route) {
@@ -277,11 +277,21 @@ func TestRouteValidate(t *testing.T) {
 				r.Then.Rewrite = &Rewrite{PathTemplate: "/v2/{id}/x/{rest}", Host: "b.internal:8080"}
 			},
 		},
+		"rewrite prefix without a path condition": {
+			mutate: func(r *Route) { r.When = Pred(FieldHost, OpEquals, "a.com") },
+			want:   []string{`when: has no path condition for then.rewrite.pathPrefix to replace: add one, such as path.prefix("/"), or rewrite with then.rewrite.pathRegex, which needs none`},
+		},
+		"rewrite regex without a path condition": {
+			mutate: func(r *Route) {
+				r.When = Pred(FieldHost, OpEquals, "a.com")
+				r.Then.Rewrite = &Rewrite{PathRegex: &RegexSub{Pattern: "^/(.*)$", Substitution: "/v2/\\1"}}
+			},
+		},
 		"rewrite prefix with two path prefixes": {
 			mutate: func(r *Route) {
 				r.When = And(Pred(FieldPath, OpPrefix, "/a"), Pred(FieldPath, OpPrefix, "/ab"))
 			},
-			want: []string{"then.rewrite.pathPrefix: needs exactly one"},
+			want: []string{"when: has 2 path conditions, and then.rewrite.pathPrefix needs to know which part"},
 		},
 		"header mutations": {
 			mutate: func(r *Route) {

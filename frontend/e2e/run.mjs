@@ -4,7 +4,9 @@
 //   ROUTEDECK_URL=http://127.0.0.1:8080 ROUTEDECK_ADMIN_PASSWORD=... node e2e/run.mjs [flow...]
 //
 // Each flow leaves a screenshot in e2e/screenshots/. The last line is
-// "N passed, N failed"; the exit status is 1 when a flow failed.
+// "N passed, N failed"; the exit status is 1 when a flow failed. With
+// E2E_DEBUG=1 a failure prints the whole error (with Playwright's call log)
+// and its screenshot is of the whole page.
 //
 // With ROUTEDECK_ADS=HOST:PORT (the server's --ads-listen) a simulated Envoy
 // (e2e/adsproxy) joins gateway "public" over ADS, and the publish flow waits
@@ -303,10 +305,9 @@ const flows = {
       // The request that shows it, when the server finds one.
       const lint = JSON.parse((await api('GET', `/gateways/${higher.gateway}/lint`)).body);
       const witness = lint.items.find((f) => f.rule === name)?.witness;
-      if (witness) {
-        const line = await alert.getByTestId('lint-witness').innerText();
-        assert(line.includes(`${witness.method} ${witness.url}`) && line.includes('taken by rule shop-api'), `witness line: ${line}`);
-      }
+      assert(witness, `lint gives no witness request for ${name}: ${JSON.stringify(lint.items.filter((f) => f.rule === name))}`);
+      const line = await alert.getByTestId('lint-witness').innerText();
+      assert(line.includes(`${witness.method} ${witness.url}`) && line.includes('taken by rule shop-api'), `witness line: ${line}`);
       await shot('15-editor-shadowed');
     } finally {
       const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
@@ -436,6 +437,40 @@ const flows = {
     }
   },
 
+  async weightedTest() {
+    // A test saved from one request on the 90/10 demo rule "web" expects
+    // the split, not the member that happened to answer, and so passes
+    // however often it runs.
+    const name = `${RULE}-split`;
+    await go('/sandbox');
+    await page.getByLabel('URL', { exact: true }).fill('http://shop.example.com/e2e-split');
+    for (const b of await page.getByRole('button', { name: /^Remove header/ }).all()) await b.click();
+    await page.getByLabel('URL', { exact: true }).press(`${mod}+Enter`);
+    await page.getByTestId('sandbox-result').waitFor();
+    const winner = await page.locator('[data-winner]').getAttribute('data-rule');
+    assert(winner === 'web', `trace winner is ${winner}, want web`);
+    await page.getByTestId('test-expectation').getByText('upstream one of web-v1, web-v2 (a weighted split)', { exact: false }).waitFor();
+    await page.getByLabel('Test name').fill(name);
+    await page.getByRole('button', { name: 'Save as route test' }).click();
+    await page.getByText('Test saved').waitFor();
+    try {
+      const saved = JSON.parse((await api('GET', `/tests/${name}`)).body);
+      assert(JSON.stringify(saved.expect.upstreamIn) === '["web-v1","web-v2"]' && saved.expect.upstream === undefined && saved.expect.rule === 'web',
+        `saved expectation: ${JSON.stringify(saved.expect)}`);
+      // 80 runs through the evaluator and the simulated Envoy, as in the report of the flaky tests.
+      const tests = Array.from({ length: 80 }, (_, i) => ({ ...saved, name: `${name}-${i}`, version: undefined }));
+      const r = await api('POST', '/tests/run', { gateway: 'public', tests });
+      assert(r.status === 200, `run: ${r.status} ${r.body.slice(0, 300)}`);
+      const rep = JSON.parse(r.body);
+      assert(rep.engines.includes('sim') && rep.passed === 80 && rep.failed === 0,
+        `80 runs of the split test: ${rep.passed} passed, ${rep.failed} failed (${rep.engines}): ${rep.items.find((x) => !x.passed)?.message ?? ''}`);
+    } finally {
+      const cur = JSON.parse((await api('GET', `/tests/${name}`)).body);
+      const gone = await api('DELETE', `/tests/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete test ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
   async brokenRule() {
     await go(`/routes/${RULE}`);
     const row1 = page.getByTestId('condition-row').nth(0);
@@ -516,6 +551,14 @@ const flows = {
     // web-canary's prefix rewrite needs its path condition: without it the
     // editor says so on the condition, and adds it back at a click.
     await go('/routes/web-canary');
+    // A partial overlap is noted with the request that shows it: a canary
+    // request that an earlier rule (shop-api, or this run's rule) takes.
+    const overlap = page.getByTestId('lint-note').filter({ hasText: 'partly taken by rule' }).first();
+    await overlap.waitFor();
+    const by = /partly taken by rule "([^"]+)"/i.exec(await overlap.innerText())?.[1];
+    const example = await overlap.getByTestId('lint-witness').innerText();
+    assert(by && example.startsWith('For example GET http://shop.example.com/') && example.includes('x-canary: 1') && example.includes(`is taken by rule ${by} before it reaches this one`),
+      `overlap note: ${await overlap.innerText()}`);
     // Its third row: path.prefix("/").
     const pathRow = page.getByTestId('condition-row').nth(2);
     assert((await pathRow.getByRole('textbox', { name: 'Field' }).inputValue()) === 'path', 'the third row of web-canary is not its path');
@@ -649,6 +692,92 @@ const flows = {
     }
   },
 
+  async policyFormsMore() {
+    // The other policies: JWT and API keys, faults, a rate limit's burst,
+    // retry backoff, a template rewrite and headers of one backend. Wrong
+    // values first: each of the server's problems lands on its input.
+    const name = `${RULE}-policies2`;
+    const made = await api('POST', '/routes', { name, gateway: 'public', priority: 2, when: 'path.template("/e2e-pol/{id}")', then: { forward: [{ upstream: 'web-v1' }] } });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    const inputError = (label) => page.locator('.mantine-InputWrapper-root').filter({ has: page.getByLabel(new RegExp(`^${label}`)) }).locator('.mantine-InputWrapper-error');
+    // JSON with its keys sorted, to compare objects whatever the order of their keys.
+    const canon = (v) => JSON.stringify(v, (_, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+    try {
+      await go(`/routes/${name}`);
+      const forms = page.getByTestId('policy-forms');
+      await forms.getByText('JWT', { exact: true }).click();
+      await forms.getByLabel('Inject faults').check();
+      await forms.getByLabel('Delay by').fill('0s');
+      await page.getByLabel('Rate limit', { exact: true }).check();
+      await page.getByLabel('Burst').fill('5000000000');
+      await page.getByLabel('Retries', { exact: true }).check();
+      await page.getByLabel('Backoff base').fill('1s');
+      await page.getByLabel('Backoff max').fill('100ms');
+      await page.getByLabel('Rewrite', { exact: true }).check();
+      await page.getByText('Template', { exact: true }).click();
+      await page.getByLabel('Path template').fill('/u/{nope}');
+      await page.getByLabel('Headers of upstream 1').check();
+      await page.getByLabel('Upstream 1 headers request set name 1').fill('x-bad header');
+      await page.getByLabel('Upstream 1 headers request set value 1').fill('v1');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('Could not save the route');
+      for (const [label, want] of [
+        ['Issuer', /required/],
+        ['Delay by', /must be > 0/],
+        ['Burst', /4294967295|at most/],
+        ['Backoff max', /must not be less than backoffBase/],
+        ['Path template', /variable "nope" is not bound/],
+      ]) {
+        const err = inputError(label);
+        await err.waitFor();
+        assert(want.test(await err.innerText()), `${label}: ${await err.innerText()}`);
+      }
+      await forms.getByRole('alert').filter({ hasText: 'set one of jwksUri and jwks' }).waitFor();
+      await page.getByTestId('backend-headers-1').getByRole('alert').filter({ hasText: 'invalid header name "x-bad header"' }).waitFor();
+      await shotOf(page.locator('fieldset').filter({ has: page.getByLabel('Backoff base') }), '24-policy-errors-more');
+      // Fixed, it saves, and every value is stored where it belongs.
+      await forms.getByLabel('Issuer').fill('https://issuer.example.com');
+      await forms.getByLabel('JWKS URL').fill('https://issuer.example.com/.well-known/jwks.json');
+      // A JWKS URL is fetched through an upstream, which the form asks for next.
+      await page.keyboard.press(`${mod}+s`);
+      await notice('Could not save the route');
+      await inputError('JWKS fetched through upstream').getByText('required with jwksUri', { exact: false }).waitFor();
+      await choose(forms, 'JWKS fetched through upstream', 'web-v1');
+      await forms.getByLabel('Delay by').fill('2s');
+      await page.getByLabel('Burst').fill('20');
+      await page.getByLabel('Backoff max').fill('2s');
+      await page.getByLabel('Path template').fill('/u/{id}');
+      await page.getByLabel('Upstream 1 headers request set name 1').fill('x-backend');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('saved to the draft');
+      let saved = JSON.parse((await api('GET', `/routes/${name}`)).body).then;
+      const got = canon([saved.auth, saved.fault, saved.rateLimit?.burst, saved.retries?.backoffBase, saved.retries?.backoffMax, saved.rewrite?.pathTemplate, saved.forward?.[0]?.headers]);
+      const want = canon([
+        { jwt: { issuer: 'https://issuer.example.com', jwksUri: 'https://issuer.example.com/.well-known/jwks.json', jwksUpstream: 'web-v1' } },
+        { delay: { duration: '2s', percent: 10 } }, 20, '1s', '2s', '/u/{id}', { request: { set: { 'x-backend': 'v1' } } },
+      ]);
+      assert(got === want, `saved policies:\n${got}\nwant:\n${want}`);
+      // API keys instead of JWT: stored, shown as fingerprints.
+      await forms.getByText('API key', { exact: true }).click();
+      const keys = forms.getByRole('textbox', { name: 'Keys' });
+      await keys.fill('k-e2e-one');
+      await keys.press('Enter');
+      await page.keyboard.press(`${mod}+s`);
+      await notice('saved to the draft');
+      for (let i = 0; ; i++) {
+        saved = JSON.parse((await api('GET', `/routes/${name}`)).body).then;
+        if (saved.auth?.apiKey) break;
+        assert(i < 50, `auth after choosing API keys: ${JSON.stringify(saved.auth)}`);
+        await page.waitForTimeout(100);
+      }
+      assert(saved.auth.apiKey.header === 'x-api-key' && /^fp:[0-9a-f]{12}$/.test(saved.auth.apiKey.keys?.[0] ?? ''), `API key auth: ${JSON.stringify(saved.auth)}`);
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+    }
+  },
+
   async importFile() {
     const name = `${RULE}-imported`;
     const file = join(mkdtempSync(join(tmpdir(), 'routedeck-e2e-import-')), 'httproute.yaml');
@@ -684,8 +813,7 @@ const flows = {
     assert(route && upstream, `applied: ${applied}`);
     const got = JSON.parse((await api('GET', `/routes/${route}`)).body);
     assert(got.gateway === 'public' && /imported\.example\.com/.test(got.whenText ?? JSON.stringify(got.when)), `imported route: ${JSON.stringify(got)}`);
-    // An OpenAPI document pasted, pointed at an upstream that does not
-    // exist: the preview says that applying would be refused.
+    // An OpenAPI document pasted: one route forwarding to the upstream picked.
     await page.getByText('OpenAPI', { exact: true }).click();
     await page.getByLabel('File content').fill('openapi: 3.0.3\ninfo: {title: pets, version: "1"}\npaths:\n  /pets:\n    get: {responses: {"200": {description: ok}}}\n');
     await choose(page, 'Upstream', 'web-v1');
@@ -693,7 +821,51 @@ const flows = {
     await page.getByRole('button', { name: 'Preview' }).click();
     await preview.getByText(/1 route and 0 upstreams/).waitFor();
     assert((await page.getByTestId('import-problems').count()) === 0, 'the OpenAPI preview has problems');
-    for (const [kind, n] of [['routes', route], ['upstreams', upstream]]) {
+    // An Ingress pasted: the controller's annotation is reported, not imported.
+    await page.getByText('Ingress', { exact: true }).click();
+    await page.getByLabel('File content').fill([
+      'apiVersion: networking.k8s.io/v1',
+      'kind: Ingress',
+      `metadata: {name: ${name}-ing, namespace: shop, annotations: {nginx.ingress.kubernetes.io/rewrite-target: /}}`,
+      'spec:',
+      '  rules:',
+      '  - host: ingress.example.com',
+      '    http:',
+      '      paths:',
+      '      - {path: /i, pathType: Prefix, backend: {service: {name: ing, port: {number: 80}}}}',
+      '',
+    ].join('\n'));
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await preview.getByText(/1 route and 1 upstream for public/).waitFor();
+    await preview.getByTestId('import-report').getByText('annotations are controller-specific and not imported').waitFor();
+    // A Kong configuration pasted with a header name Envoy refuses: the
+    // preview says applying would be refused, and Apply stays off.
+    const kong = (headers) => [
+      '_format_version: "3.0"',
+      'services:',
+      `- name: ${name}-kong`,
+      '  url: http://10.0.0.9:8080',
+      '  routes:',
+      `  - {name: ${name}-kong-r, hosts: [kong.example.com], paths: [/k]${headers}}`,
+      '  plugins:',
+      '  - name: bot-detection',
+      '',
+    ].join('\n');
+    await page.getByText('Kong', { exact: true }).click();
+    await page.getByLabel('File content').fill(kong(', headers: {x-bad header: [a]}'));
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await preview.getByTestId('import-problems').getByText('invalid header name "x-bad header"', { exact: false }).waitFor();
+    assert(await preview.getByRole('button', { name: 'Apply to the draft' }).isDisabled(), 'Apply is enabled with problems');
+    // Fixed, it applies: what has no equivalent is reported first.
+    await page.getByLabel('File content').fill(kong(''));
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await preview.getByTestId('import-report').getByText('plugin bot-detection has no routedeck equivalent', { exact: false }).waitFor();
+    await preview.getByRole('button', { name: 'Apply to the draft' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Apply' }).click();
+    await page.getByTestId('import-applied').getByText(`route/${name}-kong-r created`, { exact: false }).waitFor();
+    const kongRoute = JSON.parse((await api('GET', `/routes/${name}-kong-r`)).body);
+    assert(kongRoute.gateway === 'public' && /kong\.example\.com/.test(kongRoute.whenText), `Kong route: ${JSON.stringify(kongRoute)}`);
+    for (const [kind, n] of [['routes', route], ['upstreams', upstream], ['routes', `${name}-kong-r`], ['upstreams', `${name}-kong`]]) {
       const cur = JSON.parse((await api('GET', `/${kind}/${n}`)).body);
       const gone = await api('DELETE', `/${kind}/${n}?version=${cur.version}`);
       assert(gone.status === 204, `delete ${kind}/${n}: ${gone.status} ${gone.body.slice(0, 200)}`);
@@ -705,13 +877,11 @@ const flows = {
     const card = page.getByTestId('api-docs');
     await card.waitFor();
     const r = await api('GET', '/gateways/public/export/openapi');
-    if (r.status !== 200) {
-      // A server that cannot make the document says why on the card.
-      await card.locator('.mantine-Alert-root').first().waitFor();
-      return;
-    }
+    assert(r.status === 200, `export openapi: ${r.status} ${r.body.slice(0, 200)}`);
     const doc = JSON.parse(r.body).document;
-    await card.getByTestId('api-docs-summary').getByText(`on ${Object.keys(doc.paths ?? {}).length} paths`, { exact: false }).waitFor();
+    const paths = Object.keys(doc.paths ?? {}).length;
+    assert(paths > 0, 'the document of the demo gateway has no paths');
+    await card.getByTestId('api-docs-summary').getByText(`on ${paths} ${paths === 1 ? 'path' : 'paths'}`, { exact: false }).waitFor();
     const [download] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'Download OpenAPI' }).click()]);
     assert(download.suggestedFilename() === 'public-openapi.json', `download named ${download.suggestedFilename()}`);
     const saved = JSON.parse(readFileSync(await download.path(), 'utf8'));
@@ -769,12 +939,30 @@ const flows = {
     await page.getByText(/Version \d+ is being pushed/).waitFor();
     assert(!(await skip.isChecked()), '"Skip route tests" is still ticked after the publish');
     await page.getByTestId('nothing-to-publish').waitFor();
-    // Without proxies, the hint names the ADS address the server really dials.
-    const server = await api('GET', '/server');
-    const noProxies = page.getByTestId('no-proxies');
-    if (server.status === 200 && (await noProxies.count()) > 0) {
-      const { address } = JSON.parse(server.body).ads;
-      await noProxies.getByText(address).waitFor();
+  },
+
+  async adsHint() {
+    // A gateway no proxy has joined: the publish screen says how to start
+    // one, with the ADS address this server really listens on (hack/e2e.sh
+    // gives it a random port, never the default 18000).
+    assert(ADS, 'the adsHint flow needs ROUTEDECK_ADS (the server\'s --ads-listen)');
+    const name = `${RULE}-lonely`;
+    const made = await api('POST', '/gateways', { name, listeners: [{ name: 'http', port: 20000 + Math.floor(Math.random() * 20000), protocol: 'HTTP' }] });
+    assert(made.status === 201, `create gateway ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go('/publish');
+      await choose(page, 'Gateway', name);
+      const hint = page.getByTestId('no-proxies');
+      await hint.waitFor();
+      const text = await hint.innerText();
+      assert(text.includes(`routedeck bootstrap --gateway ${name}`) && text.includes(`dials ADS at ${ADS} over mutual TLS`), `hint: ${text}`);
+      assert(!ADS.endsWith(':18000') && !text.includes(':18000'), `hint names the default port: ${text}`);
+      await shotOf(hint, '06-publish-ads-hint');
+    } finally {
+      await choose(page, 'Gateway', 'public');
+      const cur = JSON.parse((await api('GET', `/gateways/${name}`)).body);
+      const gone = await api('DELETE', `/gateways/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete gateway ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
     }
   },
 
@@ -880,7 +1068,20 @@ const flows = {
   async upstreams() {
     await go('/upstreams');
     await page.getByText('web-v1', { exact: true }).click();
-    await page.getByRole('row').filter({ hasText: '9102' }).getByText('healthy').waitFor();
+    // Nothing listens on the demo's loopback ports and no health check
+    // runs: routed to, but not shown as healthy.
+    const badge = page.locator('[data-endpoints="web-v1"]').getByRole('row').filter({ hasText: '9102' }).locator('[data-health]');
+    await badge.waitFor();
+    assert((await badge.innerText()).toLowerCase() === 'unknown', `endpoint 127.0.0.1:9102 of web-v1 shows ${await badge.innerText()}`);
+    assert(/No health check ran/.test(await badge.getAttribute('title')), `title: ${await badge.getAttribute('title')}`);
+    assert((await page.getByText('healthy', { exact: true }).count()) === 0, 'an endpoint without a check shows healthy');
+    // The panel slides open: pictured once its last row is inside it.
+    await page.waitForFunction(() => {
+      const table = document.querySelector('[data-endpoints="web-v1"]');
+      const last = table?.querySelector('tbody tr:last-child');
+      const item = table?.closest('.mantine-Accordion-item');
+      return !!last && !!item && last.getBoundingClientRect().bottom <= item.getBoundingClientRect().bottom;
+    });
     await shot('09-upstreams');
   },
 
@@ -1168,6 +1369,8 @@ const flows = {
     const eps = page.locator(`[data-endpoints="${name}"]`);
     const row = eps.getByRole('row').filter({ hasText: '10.3.0.1' });
     await row.getByText('consul', { exact: true }).waitFor();
+    // Consul's check ran and passes: this one is healthy.
+    assert((await row.locator('[data-health]').innerText()).toLowerCase() === 'healthy', `health of 10.3.0.1: ${await row.locator('[data-health]').innerText()}`);
     const count = async () => (await eps.getByRole('row').count()) - 1;
     assert((await count()) === 1, `endpoints of ${name}: ${(await eps.getByRole('row').allInnerTexts()).join(' | ')}`);
     // Consul goes away: the endpoint stays, marked stale, with the reason.
@@ -1639,7 +1842,7 @@ const flows = {
     const st = JSON.parse((await api('GET', '/gateways/public/local')).body);
     assert(st.state === 'ready' && st.inSync && st.version > 0 && st.node === 'routedeck-local', `local gateway: ${JSON.stringify(st)}`);
     const url = st.listeners[0]?.url ?? '';
-    assert(/^http:\/\/127\.0\.0\.1:\d+$/.test(url) && !url.endsWith(':8080'), `listener URL ${url}`);
+    assert(/^http:\/\/127\.0\.0\.1:\d+$/.test(url) && !url.endsWith(':8000'), `listener URL ${url}`);
     // The page shows where it listens and how to send it a request.
     await card.getByTestId('local-listeners').getByText(url, { exact: true }).waitFor();
     const samples = card.getByTestId('local-samples');
@@ -1890,8 +2093,8 @@ for (const [name, fn] of Object.entries(flows)) {
     console.log(`ok   ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
     failed++;
-    console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
-    await shot(`fail-${name}`).catch(() => {});
+    console.log(`FAIL ${name}: ${process.env.E2E_DEBUG ? e.message : e.message.split('\n')[0]}`);
+    await page.screenshot({ path: `${SHOTS}fail-${name}.png`, fullPage: !!process.env.E2E_DEBUG }).catch(() => {});
   }
 }
 if (consoleErrors.length) console.log('page errors:\n  ' + consoleErrors.join('\n  '));

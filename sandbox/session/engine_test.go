@@ -216,12 +216,12 @@ func TestRemapListeners(t *testing.T) {
 	}
 	for name, a := range addrs {
 		host, port, _ := net.SplitHostPort(a)
-		if host != "127.0.0.1" || port == "8080" || port == "9090" {
+		if host != "127.0.0.1" || port == "8000" || port == "9090" {
 			t.Errorf("listener %s on %s, want a sandbox loopback port", name, a)
 		}
 	}
 	for _, l := range res.Listeners {
-		if p := l.GetAddress().GetSocketAddress().GetPortValue(); p != 8080 && p != 9090 {
+		if p := l.GetAddress().GetSocketAddress().GetPortValue(); p != 8000 && p != 9090 {
 			t.Errorf("the translator's listener %s was changed to port %d", l.GetName(), p)
 		}
 	}
@@ -275,7 +275,7 @@ func TestSimServesRemappedListeners(t *testing.T) {
 		if got != want || served[name] != want {
 			t.Errorf("listener %s: accepted %s, served on %s, want %s", name, got, served[name], want)
 		}
-		if sa.GetPortValue() == 8080 {
+		if sa.GetPortValue() == 8000 {
 			t.Errorf("listener %s kept the gateway's port", name)
 		}
 	}

@@ -137,7 +137,7 @@ export function ActionForm({ form, upstreams, readOnly }: { form: Form; upstream
         {kind === 'respond' && (
           <Stack gap="xs">
             <NumberInput label="Status" w={120} {...form.getInputProps('then.respond.status')} />
-            <Textarea label="Body" autosize minRows={2} className="mono" {...form.getInputProps('then.respond.body')} />
+            <Textarea label="Body" autosize minRows={2} classNames={{ input: 'mono' }} {...form.getInputProps('then.respond.body')} />
           </Stack>
         )}
       </Stack>

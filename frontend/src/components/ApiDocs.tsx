@@ -3,6 +3,7 @@ import { IconDownload } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError, get, seg } from '../lib/api';
 import { openAPISummary, type OpenAPIExport } from '../lib/apiDocs';
+import { plural } from '../lib/format';
 
 /**
  * The gateway's published routes as an OpenAPI 3.1 document, to download
@@ -38,7 +39,7 @@ export function ApiDocs({ gateway }: { gateway: string }) {
         </Text>
         {s && (
           <Text size="sm" data-testid="api-docs-summary">
-            {version === 'draft' ? 'The draft (nothing is published yet)' : `Published version ${version}`}: {s.operations} operations on {s.paths} paths
+            {version === 'draft' ? 'The draft (nothing is published yet)' : `Published version ${version}`}: {plural(s.operations, 'operation')} on {plural(s.paths, 'path')}
             {s.servers.length ? `, served at ${s.servers.join(', ')}` : ''}
             {s.securitySchemes.length ? `; security: ${s.securitySchemes.join(', ')}` : ''}
           </Text>

@@ -14,6 +14,7 @@ import {
   type LocalTraffic,
 } from '../lib/localGateway';
 import { keys } from '../lib/queries';
+import { plural } from '../lib/format';
 
 /**
  * "Run a local gateway": the gateway's published version served by
@@ -160,7 +161,7 @@ function TrafficResults({ traffic }: { traffic: LocalTraffic }) {
   return (
     <Stack gap={4} data-testid="local-traffic">
       <Text size="sm">
-        Sent {traffic.sent} requests through the local gateway. The request log and the overview show them within a few seconds.
+        Sent {plural(traffic.sent, 'request')} through the local gateway. The request log and the overview show them within a few seconds.
       </Text>
       <Table fz="sm" striped>
         <Table.Thead>

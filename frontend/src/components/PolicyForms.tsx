@@ -175,7 +175,7 @@ export function PolicyForms({ form, upstreams, readOnly }: { form: Form; upstrea
               <TextInput label="JWKS URL" placeholder="https://issuer.example.com/.well-known/jwks.json" {...form.getInputProps('then.auth.jwt.jwksUri')} />
               <Select label="JWKS fetched through upstream" data={upstreams} searchable clearable {...form.getInputProps('then.auth.jwt.jwksUpstream')} />
             </SimpleGrid>
-            <Textarea label="Or the JWKS itself" description="Key material is stored encrypted; a stored value shows as fp:…" className="mono" autosize minRows={1} maxRows={6} {...form.getInputProps('then.auth.jwt.jwks')} />
+            <Textarea label="Or the JWKS itself" description="Key material is stored encrypted; a stored value shows as fp:…" classNames={{ input: 'mono' }} autosize minRows={1} maxRows={6} {...form.getInputProps('then.auth.jwt.jwks')} />
             <SectionErrors form={form} prefix="then.auth" bound={['then.auth.jwt.issuer', 'then.auth.jwt.audiences', 'then.auth.jwt.forwardPayloadHeader', 'then.auth.jwt.jwksUri', 'then.auth.jwt.jwksUpstream', 'then.auth.jwt.jwks']} />
           </Stack>
         )}
@@ -289,15 +289,15 @@ export function RewriteForm({ form }: { form: Form }) {
         <SegmentedControl size="xs" aria-label="Path rewrite" value={kind} onChange={(k) => setKind(k as RewritePathKind)}
           data={[{ value: 'keep', label: 'Keep' }, { value: 'prefix', label: 'Replace the matched prefix' }, { value: 'regex', label: 'Regex' }, { value: 'template', label: 'Template' }]} />
       </Group>
-      {kind === 'prefix' && <TextInput label="New prefix" w={240} className="mono" {...form.getInputProps('then.rewrite.pathPrefix')} />}
+      {kind === 'prefix' && <TextInput label="New prefix" w={240} classNames={{ input: 'mono' }} {...form.getInputProps('then.rewrite.pathPrefix')} />}
       {kind === 'regex' && (
         <Group align="flex-start" grow>
-          <TextInput label="Pattern (RE2)" placeholder="^/api/v1/(.*)$" className="mono" {...form.getInputProps('then.rewrite.pathRegex.pattern')} />
-          <TextInput label="Substitution" placeholder="/v1/\1" className="mono" {...form.getInputProps('then.rewrite.pathRegex.substitution')} />
+          <TextInput label="Pattern (RE2)" placeholder="^/api/v1/(.*)$" classNames={{ input: 'mono' }} {...form.getInputProps('then.rewrite.pathRegex.pattern')} />
+          <TextInput label="Substitution" placeholder="/v1/\1" classNames={{ input: 'mono' }} {...form.getInputProps('then.rewrite.pathRegex.substitution')} />
         </Group>
       )}
       {kind === 'template' && (
-        <TextInput label="Path template" description="Variables of the when's path.template(…), e.g. /users/{id}" className="mono" w={360} {...form.getInputProps('then.rewrite.pathTemplate')} />
+        <TextInput label="Path template" description="Variables of the when's path.template(…), e.g. /users/{id}" classNames={{ input: 'mono' }} w={360} {...form.getInputProps('then.rewrite.pathTemplate')} />
       )}
       <Group gap="sm">
         <Text size="sm" w={40}>Host</Text>

@@ -100,7 +100,7 @@ export function RouteTestEditor({ test, onSaved }: { test: RouteTest; onSaved: (
         {errorOf('request.headers') && <Text c="red" size="xs" role="alert">{errorOf('request.headers')}</Text>}
         <Button size="compact-xs" variant="light" w="fit-content" leftSection={<IconPlus size={12} />} onClick={() => setHeaders([...headers, { name: '', value: '' }])}>Header</Button>
         {(body || ['POST', 'PUT', 'PATCH'].includes(method)) && (
-          <Textarea label="Body" className="mono" autosize minRows={2} maxRows={8} value={body} onChange={(e) => setBody(e.currentTarget.value)} error={errorOf('request.body')} />
+          <Textarea label="Body" classNames={{ input: 'mono' }} autosize minRows={2} maxRows={8} value={body} onChange={(e) => setBody(e.currentTarget.value)} error={errorOf('request.body')} />
         )}
 
         <Text size="sm" fw={500}>Expect</Text>

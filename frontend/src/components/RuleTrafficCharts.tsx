@@ -2,6 +2,7 @@ import { AreaChart, LineChart } from '@mantine/charts';
 import { Anchor, Card, Group, SegmentedControl, SimpleGrid, Stack, Text } from '@mantine/core';
 import { useState } from 'react';
 import { chartPoints, useTrafficSeries } from '../lib/requestLog';
+import { noun } from '../lib/format';
 
 const WINDOWS = [
   { value: '1h', label: '1 h' },
@@ -23,7 +24,7 @@ export function RuleTrafficCharts({ gateway, rule }: { gateway: string; rule: st
         <Group gap="xs">
           <Text fw={600} size="sm">Traffic</Text>
           <Text size="xs" c="dimmed" data-testid="rule-traffic-total">
-            {series.isPending ? '…' : series.isError ? 'unavailable' : `${total.toLocaleString()} requests in the last ${WINDOWS.find((w) => w.value === window)?.label}`}
+            {series.isPending ? '…' : series.isError ? 'unavailable' : `${total.toLocaleString()} ${noun(total, 'request')} in the last ${WINDOWS.find((w) => w.value === window)?.label}`}
           </Text>
           <Anchor href={logLink} size="xs">Request log</Anchor>
         </Group>

@@ -17,3 +17,13 @@ export function timeAgo(iso: string | undefined, now = Date.now()): string {
 
 /** How the platform writes the shortcut modifier: ⌘ on Apple systems, Ctrl elsewhere. */
 export const MOD_KEY = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';
+
+/** The noun for a count: one when n is 1, else many (noun + "s" unless given). */
+export function noun(n: number, one: string, many = `${one}s`): string {
+  return n === 1 ? one : many;
+}
+
+/** "1 route", "2 routes": a count with its noun. */
+export function plural(n: number, one: string, many?: string): string {
+  return `${n} ${noun(n, one, many)}`;
+}

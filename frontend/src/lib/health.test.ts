@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostState, overflowSummary, upstreamBehaviours } from './health';
+import { endpointHealth, hostState, overflowSummary, upstreamBehaviours } from './health';
 
 describe('hostState', () => {
   it('names the most pressing state', () => {
@@ -48,5 +48,17 @@ describe('overflowSummary', () => {
   });
   it('is empty for a run without counters or flags, as older servers answer', () => {
     expect(overflowSummary(base)).toEqual({ clusters: [], flags: [] });
+  });
+});
+
+describe('endpointHealth', () => {
+  it('says unknown unless a check ran', () => {
+    expect(endpointHealth({ healthy: true, health: 'unknown', source: 'static' }).label).toBe('unknown');
+    expect(endpointHealth({ healthy: true, health: 'unknown', source: 'dns' }, true).title).toMatch(/each proxy runs/);
+    expect(endpointHealth({ healthy: true, source: 'static' }).label).toBe('unknown');
+    expect(endpointHealth({ healthy: true, health: 'healthy', source: 'kubernetes' }).label).toBe('healthy');
+    expect(endpointHealth({ healthy: false, health: 'unhealthy', source: 'consul' }).label).toBe('unhealthy');
+    expect(endpointHealth({ healthy: true, health: 'unhealthy', source: 'consul' }).title).toMatch(/still takes a share/);
+    expect(endpointHealth({ healthy: false, source: 'consul' }).label).toBe('unhealthy');
   });
 });

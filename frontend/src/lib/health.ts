@@ -1,4 +1,4 @@
-import type { HostHealth, SimulationResult } from './model';
+import type { EndpointStatus, HostHealth, SimulationResult } from './model';
 import type { SimulationProfile, UpstreamBehaviour } from './queries';
 
 /** A short word for a host's state, most pressing first. */
@@ -7,6 +7,25 @@ export function hostState(h: HostHealth): { label: string; color: string } {
   if (h.pendingHealthCheck) return { label: 'not checked yet', color: 'gray' };
   if (h.failedHealthCheck) return { label: 'failing health check', color: 'orange' };
   return { label: 'healthy', color: 'green' };
+}
+
+/**
+ * An endpoint's health as the control plane knows it. Routed to is not
+ * healthy: a static or DNS endpoint nothing listens on is routed to all
+ * the same, so without a check that ran it is "unknown", never "healthy".
+ */
+export function endpointHealth(e: Pick<EndpointStatus, 'healthy' | 'health' | 'source'>, hasHealthCheck = false): { label: string; color: string; title: string } {
+  if (e.health === 'unhealthy' || (!e.healthy && e.health !== 'healthy')) {
+    return { label: 'unhealthy', color: 'red', title: e.healthy ? 'Its check fails; it still takes a share of the traffic' : 'Its check fails: proxies do not route to it' };
+  }
+  if (e.health === 'healthy') return { label: 'healthy', color: 'green', title: `${e.source === 'consul' ? "Consul's checks" : 'The readiness probe'} pass` };
+  return {
+    label: 'unknown',
+    color: 'gray',
+    title: hasHealthCheck
+      ? "No check result here: each proxy runs the upstream's health check itself. Proxies route to it."
+      : 'No health check ran, so nothing shows that anything listens here. Proxies route to it; add a health check to have them skip it when it is down.',
+  };
 }
 
 /** One row of the simulation form: a whole upstream, or one endpoint of it when endpoint is a number. */

@@ -68,7 +68,10 @@ export interface EndpointStatus {
   address: string;
   port: number;
   weight?: number;
+  /** Whether proxies route to it (true where no check runs). */
   healthy: boolean;
+  /** What is known: "unknown" unless a check ran (a readiness probe, a Consul check). */
+  health?: 'healthy' | 'unhealthy' | 'unknown';
   source: 'static' | 'dns' | 'kubernetes' | 'consul' | string;
   stale?: boolean;
 }

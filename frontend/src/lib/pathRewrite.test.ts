@@ -30,7 +30,10 @@ describe('pathConditionProblem', () => {
     expect(pathConditionProblem({ field: 'path', op: 'template', value: '/u/{id}' }, { rewrite: { pathTemplate: '/{id}' } })).toBeNull();
   });
   it('recognises the server\'s message', () => {
-    expect(isPathConditionProblem('then.rewrite.pathPrefix', 'needs exactly one path prefix, segmentPrefix, exact or == condition at the top level of when')).toBe(true);
+    expect(isPathConditionProblem('when', 'has no path condition for then.rewrite.pathPrefix to replace: add one, such as path.prefix("/"), or rewrite with then.rewrite.pathRegex, which needs none')).toBe(true);
+    expect(isPathConditionProblem('when', 'has 2 path conditions, and then.redirect.pathPrefix needs to know which part of the path to replace: keep exactly one path prefix, exact path or == (outside any ||)')).toBe(true);
+    expect(isPathConditionProblem('when', 'has no path.template(...) condition for then.rewrite.pathTemplate to take its variables from: add one, such as path.template("/users/{id}")')).toBe(true);
+    expect(isPathConditionProblem('when', '1:5: expected a field')).toBe(false);
     expect(isPathConditionProblem('then.rewrite.pathPrefix', "must start with '/'")).toBe(false);
   });
 });

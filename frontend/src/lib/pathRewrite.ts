@@ -57,7 +57,7 @@ export function pathConditionProblem(when: Condition, then: Action): PathConditi
   return null;
 }
 
-/** The server's way of saying the same, which the editor shows on `when` instead. */
+/** The server's way of saying the same (on `when`), which the editor shows with its fix instead. */
 export function isPathConditionProblem(field: string, message: string): boolean {
-  return /^then\.(rewrite|redirect)\.(pathPrefix|pathTemplate)$/.test(field) && /^needs exactly one/.test(message);
+  return field === 'when' && /^has (no|\d+) path(\.template\(\.\.\.\))? conditions?\b.*then\.(rewrite|redirect)\.(pathPrefix|pathTemplate)/.test(message);
 }

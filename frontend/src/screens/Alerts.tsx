@@ -30,7 +30,7 @@ import { useCanEdit, useMe } from '../auth';
 import { modalsConfirm } from '../components/confirm';
 import { QueryState } from '../components/Loading';
 import { ApiError, del, friendlyMessage, get, post, put, seg } from '../lib/api';
-import { timeAgo } from '../lib/format';
+import { plural, timeAgo } from '../lib/format';
 import type { components } from '../lib/openapi.gen';
 import { problemsToFormErrors } from '../lib/problems';
 import { useGateways, useRoutes } from '../lib/queries';
@@ -523,7 +523,7 @@ function History({ rule, onRule }: { rule: string; onRule: (r: string) => void }
                     {in_.deliveries.length > 0 && (
                       <Group gap={4} mt={4}>
                         {in_.deliveries.map((d, i) => (
-                          <Badge key={i} size="sm" tt="none" variant="outline" color={d.ok ? 'teal' : 'red'} title={d.error || `${d.attempts} attempt(s), ${new Date(d.at).toLocaleString()}`}>
+                          <Badge key={i} size="sm" tt="none" variant="outline" color={d.ok ? 'teal' : 'red'} title={d.error || `${plural(d.attempts, 'attempt')}, ${new Date(d.at).toLocaleString()}`}>
                             {d.event} → {d.notifier}{d.ok ? '' : ' failed'}
                           </Badge>
                         ))}

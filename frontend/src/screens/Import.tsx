@@ -9,6 +9,7 @@ import { ErrorNotice } from '../components/Loading';
 import { useCurrentGateway } from '../gateway';
 import { ApiError, post } from '../lib/api';
 import { IMPORT_FORMATS, MAX_IMPORT_BYTES, guessFormat, importObjects, problemsByObject, type ImportFormat, type ImportRequest, type ImportResult } from '../lib/importing';
+import { plural } from '../lib/format';
 import { objectText } from '../lib/objectText';
 import { keys, useGateways, useUpstreams } from '../lib/queries';
 
@@ -41,7 +42,7 @@ export default function Import() {
   const apply = useMutation({
     mutationFn: () => post<ImportResult>('/import', request(true)),
     onSuccess: (res) => {
-      notifications.show({ color: 'green', title: 'Imported', message: `${count(res.applied?.length ?? 0, 'object')} applied to the draft of ${gateway}. Publish to put them live.` });
+      notifications.show({ color: 'green', title: 'Imported', message: `${plural(res.applied?.length ?? 0, 'object')} applied to the draft of ${gateway}. Publish to put them live.` });
       preview.reset();
       for (const k of [keys.routes, keys.upstreams, keys.revisions, keys.lints]) qc.invalidateQueries({ queryKey: k });
     },
@@ -142,7 +143,7 @@ export default function Import() {
           <Stack gap="sm">
             <Group justify="space-between">
               <Text fw={600}>
-                {count(res.workspace.routes?.length ?? 0, 'route')} and {count(res.workspace.upstreams?.length ?? 0, 'upstream')} for {gateway}
+                {plural(res.workspace.routes?.length ?? 0, 'route')} and {plural(res.workspace.upstreams?.length ?? 0, 'upstream')} for {gateway}
               </Text>
               <Button
                 leftSection={<IconFileImport size={16} />}
@@ -150,7 +151,7 @@ export default function Import() {
                 loading={apply.isPending}
                 onClick={() =>
                   modalsConfirm(
-                    `Apply ${count(objects.length, 'object')} to ${gateway}?`,
+                    `Apply ${plural(objects.length, 'object')} to ${gateway}?`,
                     'They are written to the draft all or nothing (existing objects of the same name are replaced); the live configuration changes when you publish.',
                     () => apply.mutate(),
                     'Apply',
@@ -212,6 +213,3 @@ export default function Import() {
     </Stack>
   );
 }
-
-/** "1 route", "2 routes". */
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -29,6 +29,7 @@ import {
   type LogExplanation,
   type LogFilters,
 } from '../lib/requestLog';
+import { noun } from '../lib/format';
 
 const ROW_HEIGHT = 32;
 /** Older pages load when the reader comes this close to the end of what is loaded. */
@@ -212,7 +213,7 @@ function LogList({ gateway, filters, follow, onOpen }: { gateway: string; filter
       </div>
       <Group gap="xs" data-testid="log-status">
         <Text size="xs" c="dimmed" data-testid="log-count" data-count={rows.length}>
-          {rows.length.toLocaleString()} requests{live.length > 0 ? ` (${live.length.toLocaleString()} live)` : ''}
+          {rows.length.toLocaleString()} {noun(rows.length, 'request')}{live.length > 0 ? ` (${live.length.toLocaleString()} live)` : ''}
           {full ? ` — the newest ${MAX_ROWS.toLocaleString()}; narrow the filters to see older ones` : hasNextPage ? ' — older ones load as you scroll' : ''}
         </Text>
         {isFetchingNextPage && <Loader size={12} />}

@@ -10,6 +10,7 @@ import { QueryState } from '../components/Loading';
 import type { Route } from '../lib/model';
 import { lintKey, useGateways, useLints, useRoutesAsTheyLoad, useUpstreams, type LintFinding, witnessText } from '../lib/queries';
 import { actionSummary, byPriority, routeHosts, routeUpstreams, whenText } from '../lib/routeInfo';
+import { plural } from '../lib/format';
 
 // The lint findings of every gateway, by lintKey. A context rather than a
 // column dependency: the columns stay module constants and a lint refetch
@@ -159,7 +160,7 @@ function RouteTable({ routes, loading, filter, onOpen }: { routes: Route[]; load
           <Text size="xs" c="dimmed">loading routes: {loading.loaded.toLocaleString()} of {loading.total.toLocaleString()}</Text>
         </Group>
       ) : (
-        <Text size="xs" c="dimmed">{rows.length} of {routes.length} routes</Text>
+        <Text size="xs" c="dimmed">{rows.length} of {plural(routes.length, 'route')}</Text>
       )}
     </Stack>
   );

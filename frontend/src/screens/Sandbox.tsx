@@ -124,7 +124,7 @@ export default function Sandbox() {
                 Header
               </Button>
               {!['GET', 'HEAD'].includes(draft.method) && (
-                <Textarea label="Body" autosize minRows={3} maxRows={12} className="mono" value={draft.body} onChange={(e) => setDraft({ ...draft, body: e.currentTarget.value })} />
+                <Textarea label="Body" autosize minRows={3} maxRows={12} classNames={{ input: 'mono' }} value={draft.body} onChange={(e) => setDraft({ ...draft, body: e.currentTarget.value })} />
               )}
               <Group justify="space-between">
                 <Button variant="subtle" size="xs" leftSection={<IconTerminal2 size={14} />} onClick={curl.toggle}>Paste curl</Button>

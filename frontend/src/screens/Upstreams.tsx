@@ -4,6 +4,8 @@ import { useCanEdit } from '../auth';
 import { useState } from 'react';
 import { ErrorNotice, DelayedLoader, QueryState } from '../components/Loading';
 import type { Upstream } from '../lib/model';
+import { plural } from '../lib/format';
+import { endpointHealth } from '../lib/health';
 import { useEndpoints, useUpstreams } from '../lib/queries';
 
 /** Where an upstream's endpoints come from, in one line. */
@@ -11,7 +13,7 @@ export function sourceSummary(u: Upstream): { kind: string; text: string } {
   if (u.static) {
     const eps = u.static.endpoints;
     // A few endpoints fit on the line; more are counted.
-    return { kind: 'static', text: eps.length > 0 && eps.length <= 3 ? eps.map((e) => `${e.address}:${e.port}`).join(', ') : `${eps.length} endpoint(s)` };
+    return { kind: 'static', text: eps.length > 0 && eps.length <= 3 ? eps.map((e) => `${e.address}:${e.port}`).join(', ') : plural(eps.length, 'endpoint') };
   }
   if (u.dns) return { kind: 'dns', text: `${u.dns.host}:${u.dns.port}` };
   if (u.kubernetes) return { kind: 'kubernetes', text: `${u.kubernetes.namespace}/${u.kubernetes.service}:${u.kubernetes.port}${u.kubernetes.context ? ` @${u.kubernetes.context}` : ''}` };
@@ -59,7 +61,7 @@ export function Upstreams() {
                           {canEdit ? 'Edit' : 'Details'}
                         </Button>
                       </Group>
-                      {open.includes(u.name) && <EndpointTable name={u.name} />}
+                      {open.includes(u.name) && <EndpointTable name={u.name} hasHealthCheck={!!u.healthCheck} />}
                     </Accordion.Panel>
                   </Accordion.Item>
                 );
@@ -71,7 +73,7 @@ export function Upstreams() {
   );
 }
 
-function EndpointTable({ name }: { name: string }) {
+function EndpointTable({ name, hasHealthCheck }: { name: string; hasHealthCheck: boolean }) {
   const eps = useEndpoints(name);
   if (eps.isPending) return <DelayedLoader />;
   if (eps.isError) return <ErrorNotice error={eps.error} title="Endpoints unavailable" />;
@@ -98,18 +100,21 @@ function EndpointTable({ name }: { name: string }) {
         <Table.Tr><Table.Th>Address</Table.Th><Table.Th>Port</Table.Th><Table.Th>Weight</Table.Th><Table.Th>Health</Table.Th><Table.Th>Source</Table.Th></Table.Tr>
       </Table.Thead>
       <Table.Tbody>
-        {eps.data.items.map((e) => (
-          <Table.Tr key={`${e.address}:${e.port}`}>
-            <Table.Td className="mono">{e.address}</Table.Td>
-            <Table.Td>{e.port}</Table.Td>
-            <Table.Td>{e.weight ?? 1}</Table.Td>
-            <Table.Td>
-              <Badge color={e.healthy ? 'green' : 'red'} variant="light">{e.healthy ? 'healthy' : 'unhealthy'}</Badge>
-              {e.stale && <Badge ml={4} color="yellow" variant="light" title="Discovery is unreachable; these are the last known endpoints">stale</Badge>}
-            </Table.Td>
-            <Table.Td>{e.source}</Table.Td>
-          </Table.Tr>
-        ))}
+        {eps.data.items.map((e) => {
+          const h = endpointHealth(e, hasHealthCheck);
+          return (
+            <Table.Tr key={`${e.address}:${e.port}`}>
+              <Table.Td className="mono">{e.address}</Table.Td>
+              <Table.Td>{e.port}</Table.Td>
+              <Table.Td>{e.weight ?? 1}</Table.Td>
+              <Table.Td>
+                <Badge color={h.color} variant="light" title={h.title} data-health={h.label}>{h.label}</Badge>
+                {e.stale && <Badge ml={4} color="yellow" variant="light" title="Discovery is unreachable; these are the last known endpoints">stale</Badge>}
+              </Table.Td>
+              <Table.Td>{e.source}</Table.Td>
+            </Table.Tr>
+          );
+        })}
       </Table.Tbody>
     </Table>
     </div>
