@@ -115,7 +115,7 @@ func main() {
 	timeout := flag.Duration("timeout", 15*time.Minute, "stop everything after this long")
 	strict := flag.Bool("strict", false, "exit 1 when a figure misses its target")
 	// The memory run's client fleet is this program again (adsbench.RunMemory).
-	role := flag.String("role", "harness", "harness, or clients (internal: the memory run's fleet)")
+	role := flag.String("role", "harness", "harness, or clients (internal: the memory run's fleet), als-server or als-client (internal: the access log run's)")
 	addr := flag.String("addr", "", "ADS address (clients role)")
 	n := flag.Int("n", 0, "clients to run (clients role)")
 	clients := flag.Int("clients", 0, "ADS clients of the memory, servermem, publish, eds and churn runs instead of 1,000 (100 with -quick), for iteration: the targets are for 1,000")
@@ -130,6 +130,18 @@ func main() {
 	if *role == "clients" {
 		if err := adsbench.RunClients(ctx, *addr, *n); err != nil {
 			fmt.Fprintln(os.Stderr, "clients:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	// The access log runs' server and client (bench/accesslog.go).
+	if *role == "als-server" || *role == "als-client" {
+		run := func() error { return runALSServer(ctx, *n) }
+		if *role == "als-client" {
+			run = func() error { return runALSClient(ctx, *addr, *n) }
+		}
+		if err := run(); err != nil {
+			fmt.Fprintln(os.Stderr, *role+":", err)
 			os.Exit(1)
 		}
 		return

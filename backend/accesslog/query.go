@@ -47,32 +47,33 @@ const columns = `id, gateway, ts, node, version, route, rule, method, scheme, ho
 	duration_us, flags, details, upstream_cluster, upstream_host, client, user_agent, request_id, bytes_received, bytes_sent, headers`
 
 // How the request log answers any filter in bounded time, however few
-// entries it matches. Hosted log stores answer this in two ways, and so
-// does this one: indexes on the fields people filter by, and a search
-// that examines a bounded part of the log per call and returns what it
-// found with a token to go on, so a page may hold fewer entries than
-// asked, even none, and still have a next.
+// entries it matches. Hosted log stores answer this with a search that
+// examines a bounded part of the log per call and returns what it found
+// with a token to go on, so a page may hold fewer entries than asked,
+// even none, and still have a next (the dashboard and routedeck logs read
+// on while pages come back short); and with summaries that let a search
+// skip the parts of the log where a value does not occur. Here:
 //
-//   - Each selective filter has an index ending in (ts, id), which yields
-//     entries newest first: the gateway alone, rule, host, and status
-//     class (status / 100).
-//   - A query one index answers entirely (no filter, a rule, a host, a
-//     status class; any time window) reads that index newest first and
-//     stops after the page: its cost is the page's.
-//   - Any other query examines at most scanRows entries of one index (a
-//     tenth as many of an index other than the gateway's, see
-//     driver.rows): an index with fewer entries left in the window
-//     answers completely; otherwise the one whose allowance reaches
-//     furthest back in time. Where scanRows entries end is
-//     found in the index alone, a fraction of the cost of examining the
-//     entries. When the page does not fill within them, the listing goes
-//     on (Page.Next) after the last entry examined.
+//   - Entries have one index, (gateway, ts, id): a gateway's entries
+//     newest first. A query without filters (any time window) reads it
+//     and stops after the page: its cost is the page's.
+//   - A query with filters (rule, status, host, path prefix, and their
+//     combinations) examines at most scanRows entries. Where the
+//     allowance ends is found in the index alone, a fraction of the cost
+//     of examining the entries; when the page does not fill within it, the
+//     listing goes on (Page.Next) after the last entry examined.
+//   - A rule filter first skips to the newest minute that rule served a
+//     request in (with the status class asked for, if one is), which the
+//     per-minute rollups say: a rule with little traffic fills its pages
+//     without reading the minutes it had none.
 //
 // A follower (Since) examines at most scanRows entries by id.
 //
-// Each index costs every insert a B-tree descent; path prefixes, whose
-// matches an index could not return in time order, are left to the
-// bounded search.
+// Indexes on the filtered columns would fill rare filters' pages sooner,
+// but each costs every insert a B-tree descent: a rule index, or a host
+// or status-class one, each cost the writer a fifth or more of its
+// entries per CPU second, which ingestion on one core cannot spare; and
+// path prefixes no index returns in time order.
 const scanRows = 20_000
 
 // Page is one answer of List: entries newest first, and where the
@@ -112,64 +113,11 @@ func (q *Query) where() (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// driver is an index a query can read entries from, newest first.
-type driver struct {
-	index string
-	cond  string // on the index's column after the gateway; "" for none
-	arg   any
-	// exact: the index alone answers every filter of the query.
-	exact bool
-}
-
-// rows is how many of d's index entries a query may examine. The
-// entries of the gateway's index are in the table's order, dozens to a
-// page; those of the other indexes are scattered over the table, each
-// another page to read: they are given a tenth of the rows.
-func (d driver) rows(scanRows int) int {
-	if d.cond == "" {
-		return scanRows
-	}
-	return max(scanRows/10, 1)
-}
-
-// drivers are the indexes q can be read from, the likely most selective
-// first; the last, the gateway's, always applies.
-func (q *Query) drivers() []driver {
-	filters := 0
-	for _, on := range []bool{q.NoRule || q.Rule != "", q.Host != "", q.StatusMin > 0 || q.StatusMax > 0, q.PathPrefix != ""} {
-		if on {
-			filters++
-		}
-	}
-	var out []driver
-	if q.StatusMin > 0 && q.StatusMax > 0 && q.StatusMin/100 == q.StatusMax/100 {
-		whole := q.StatusMin%100 == 0 && q.StatusMax%100 == 99
-		out = append(out, driver{index: "entries_gateway_class_ts", cond: "status / 100 = ?", arg: q.StatusMin / 100,
-			exact: whole && filters == 1})
-	}
-	if q.Host != "" {
-		out = append(out, driver{index: "entries_gateway_host_ts", cond: "host = ?", arg: strings.ToLower(q.Host), exact: filters == 1})
-	}
-	if q.NoRule || q.Rule != "" {
-		rule := q.Rule
-		if q.NoRule {
-			rule = ""
-		}
-		out = append(out, driver{index: "entries_gateway_rule_ts", cond: "rule = ?", arg: rule, exact: filters == 1})
-	}
-	return append(out, driver{index: "entries_gateway_ts", exact: filters == 0})
-}
-
-// span is the part of d's index q reads: its gateway and d's column, in
-// the time window, before q.Before, and from edge on (inclusive) when
-// edge is set.
-func (q *Query) span(d driver, edge *Position) (string, []any) {
+// span is the part of the gateway's index q reads: in the time window,
+// before q.Before, and from edge on (inclusive) when edge is set.
+func (q *Query) span(edge *Position) (string, []any) {
 	conds := []string{"gateway = ?"}
 	args := []any{q.Gateway}
-	if d.cond != "" {
-		conds = append(conds, d.cond)
-		args = append(args, d.arg)
-	}
 	// One lower and one upper bound on ts each, so that SQLite ranges
 	// the index on them; the terms on id break ties of start time.
 	switch {
@@ -181,55 +129,105 @@ func (q *Query) span(d driver, edge *Position) (string, []any) {
 		conds = append(conds, "ts >= ?")
 		args = append(args, q.Since.UnixMicro())
 	}
-	until := int64(math.MaxInt64)
-	if !q.Until.IsZero() {
-		until = q.Until.UnixMicro()
-	}
-	if q.Before != nil && q.Before.Time < until {
+	if up, ok := q.upper(); ok {
 		conds = append(conds, "ts <= ? AND (ts < ? OR id < ?)")
-		args = append(args, q.Before.Time, q.Before.Time, q.Before.ID)
-	} else if !q.Until.IsZero() {
-		conds = append(conds, "ts < ?")
-		args = append(args, until)
+		args = append(args, up.Time, up.Time, up.ID)
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// upper is the position the listing continues below, exclusive: the
+// tighter of q.Before and q.Until.
+func (q *Query) upper() (Position, bool) {
+	switch {
+	case q.Before != nil && (q.Until.IsZero() || q.Before.Time < q.Until.UnixMicro()):
+		return *q.Before, true
+	case !q.Until.IsZero():
+		// ID 0: no entry at Until itself.
+		return Position{Time: q.Until.UnixMicro()}, true
+	}
+	return Position{}, false
+}
+
+// filtered says q has filters beyond the gateway and the time window.
+func (q *Query) filtered() bool {
+	return q.NoRule || q.Rule != "" || q.StatusMin > 0 || q.StatusMax > 0 || q.Host != "" || q.PathPrefix != ""
 }
 
 // List returns a page of up to q.Limit entries matching q, newest first,
 // having examined at most scanRows entries (see scanRows).
 func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	limit := max(q.Limit, 1)
-	ds := q.drivers()
-	for _, d := range ds {
-		if d.exact {
-			return s.page(ctx, q, d, nil, limit)
+	if !q.filtered() {
+		return s.page(ctx, q, nil, limit)
+	}
+	if q.NoRule || q.Rule != "" {
+		done, err := s.skipToRule(ctx, &q)
+		if err != nil || done {
+			return Page{Entries: []Entry{}}, err
 		}
 	}
-	var best driver
-	var edge *Position
-	for _, d := range ds {
-		span, args := q.span(d, nil)
-		var p Position
-		err := s.db.QueryRowContext(ctx, `SELECT ts, id FROM entries INDEXED BY `+d.index+` WHERE `+span+
-			` ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ?`, append(args, d.rows(s.scanRows)-1)...).Scan(&p.Time, &p.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.page(ctx, q, d, nil, limit)
-		}
-		if err != nil {
-			return Page{}, fmt.Errorf("access log query: %w", err)
-		}
-		if edge == nil || p.Time < edge.Time || p.Time == edge.Time && p.ID < edge.ID {
-			best, edge = d, &p
-		}
+	span, args := q.span(nil)
+	var edge Position
+	err := s.db.QueryRowContext(ctx, `SELECT ts, id FROM entries INDEXED BY entries_gateway_ts WHERE `+span+
+		` ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ?`, append(args, s.scanRows-1)...).Scan(&edge.Time, &edge.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Fewer than scanRows entries left: this page reads them all.
+		return s.page(ctx, q, nil, limit)
 	}
-	return s.page(ctx, q, best, edge, limit)
+	if err != nil {
+		return Page{}, fmt.Errorf("access log query: %w", err)
+	}
+	return s.page(ctx, q, &edge, limit)
 }
 
-// page reads the entries matching q from d's index, newest first, down to
-// edge inclusive (nil: to the end of the span).
-func (s *Store) page(ctx context.Context, q Query, d driver, edge *Position, limit int) (Page, error) {
-	span, args := q.span(d, edge)
-	stmt := `SELECT ` + columns + ` FROM entries INDEXED BY ` + d.index + ` WHERE ` + span
+// skipToRule moves q.Before up to the end of the newest minute, within
+// q's window and below its position, in which q's rule served a request
+// (of q's status class, when the status filter is within one), as the
+// rollups count them; done when there is none.
+func (s *Store) skipToRule(ctx context.Context, q *Query) (done bool, err error) {
+	rule := q.Rule
+	if q.NoRule {
+		rule = ""
+	}
+	cond := ""
+	if q.StatusMin > 0 && q.StatusMax > 0 && statusClass(q.StatusMin) == statusClass(q.StatusMax) {
+		cond = " AND s" + classNames[statusClass(q.StatusMin)] + " > 0"
+	}
+	lo := int64(math.MinInt64)
+	if !q.Since.IsZero() {
+		lo = q.Since.Unix() / 60
+	}
+	// Entries past retention are gone whatever the rollups say.
+	lo = max(lo, s.opts.Now().Add(-s.opts.MaxAge).Unix()/60-1)
+	hi := int64(math.MaxInt64)
+	up, bounded := q.upper()
+	if bounded {
+		// The minute of the last microsecond before up.
+		hi = (up.Time - 1) / 60_000_000
+		if up.Time <= 0 {
+			hi = (up.Time-1)/60_000_000 - 1
+		}
+	}
+	var m sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(minute) FROM rollups WHERE gateway = ? AND rule = ? AND minute >= ? AND minute <= ?`+cond,
+		q.Gateway, rule, lo, hi).Scan(&m); err != nil {
+		return false, fmt.Errorf("access log query: %w", err)
+	}
+	if !m.Valid {
+		return true, nil
+	}
+	if end := (m.Int64 + 1) * 60_000_000; !bounded || end < up.Time {
+		q.Before = &Position{Time: end}
+	}
+	return false, nil
+}
+
+// page reads the entries matching q, newest first, down to edge inclusive
+// (nil: to the end of the window).
+func (s *Store) page(ctx context.Context, q Query, edge *Position, limit int) (Page, error) {
+	span, args := q.span(edge)
+	stmt := `SELECT ` + columns + ` FROM entries INDEXED BY entries_gateway_ts WHERE ` + span
 	if filter, fargs := q.where(); filter != "" {
 		stmt += " AND " + filter
 		args = append(args, fargs...)

@@ -126,9 +126,9 @@ CREATE TABLE IF NOT EXISTS entries (
 	headers TEXT NOT NULL         -- JSON object of the kept request headers
 );
 CREATE INDEX IF NOT EXISTS entries_gateway_ts ON entries (gateway, ts, id);
-CREATE INDEX IF NOT EXISTS entries_gateway_rule_ts ON entries (gateway, rule, ts, id);
-CREATE INDEX IF NOT EXISTS entries_gateway_host_ts ON entries (gateway, host, ts, id);
-CREATE INDEX IF NOT EXISTS entries_gateway_class_ts ON entries (gateway, status / 100, ts, id);
+-- Earlier databases index rules too; each index costs every insert, and
+-- queries no longer need it (see scanRows in query.go).
+DROP INDEX IF EXISTS entries_gateway_rule_ts;
 CREATE TABLE IF NOT EXISTS rollups (
 	gateway TEXT NOT NULL,
 	rule TEXT NOT NULL,
@@ -141,9 +141,6 @@ CREATE TABLE IF NOT EXISTS rollups (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute);
 `
-
-// entryIndexes is how many indexes the schema gives entries.
-const entryIndexes = 4
 
 // Open opens (creating) the database at path and starts the writer.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
@@ -182,13 +179,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open access log %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	// A database of an earlier release lacks some indexes of the schema:
-	// building them reads every entry once, a few seconds for a million.
-	var indexes int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'entries' AND name LIKE 'entries_gateway_%'`).Scan(&indexes); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open access log %s: %w", path, err)
-	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open access log %s: %w", path, err)
@@ -196,9 +186,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s := &Store{db: db, opts: opts, log: opts.Logger, metrics: newMetrics(),
 		queue: make(chan batch, 4096), stop: make(chan struct{}), done: make(chan struct{}),
 		sync: make(chan syncRequest), counts: map[string]int{}, changed: make(chan struct{}), scanRows: scanRows}
-	if indexes > 0 && indexes < entryIndexes {
-		s.log.Info("access log: added the query indexes of this release", "path", path)
-	}
 	rows, err := db.QueryContext(ctx, `SELECT gateway, COUNT(*) FROM entries GROUP BY gateway`)
 	if err != nil {
 		db.Close()
