@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +67,10 @@ func pinned(cpu int, args ...string) ([]string, bool) {
 
 func startALSServer(ctx context.Context, maxEntries int) (*alsServer, bool, error) {
 	args, pin := pinned(0, os.Args[0], "-role=als-server", "-n="+strconv.Itoa(maxEntries))
+	// -cpuprofile profiles the server measured: here, this child.
+	if f := flag.Lookup("cpuprofile"); f != nil && f.Value.String() != "" {
+		args = append(args, "-cpuprofile="+f.Value.String()+".als-server")
+	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
@@ -130,8 +136,20 @@ func sendALS(ctx context.Context, addr string, entries int) (int, error) {
 // on loopback and a request log store keeping maxEntries per gateway
 // (the default when 0). It prints "listening ADDR", then answers every
 // "flush" line on its input, once what it received is written, with its
-// alsStats as one JSON line; it ends when its input does.
-func runALSServer(ctx context.Context, maxEntries int) error {
+// alsStats as one JSON line; it ends when its input does. With profile
+// set it writes its CPU profile there.
+func runALSServer(ctx context.Context, maxEntries int, profile string) error {
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	dir, err := os.MkdirTemp("", "routedeck-bench-accesslog-")
 	if err != nil {
 		return err

@@ -136,7 +136,7 @@ func main() {
 	}
 	// The access log runs' server and client (bench/accesslog.go).
 	if *role == "als-server" || *role == "als-client" {
-		run := func() error { return runALSServer(ctx, *n) }
+		run := func() error { return runALSServer(ctx, *n, *cpuProfile) }
 		if *role == "als-client" {
 			run = func() error { return runALSClient(ctx, *addr, *n) }
 		}

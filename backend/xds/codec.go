@@ -89,7 +89,13 @@ func newCodec() codec { return codec{base: encoding.GetCodecV2(protocodec.Name)}
 
 func (c codec) Name() string { return protocodec.Name }
 
-func (c codec) Unmarshal(data mem.BufferSlice, v any) error { return c.base.Unmarshal(data, v) }
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*sizedMessage); ok {
+		m.size = data.Len()
+		return c.base.Unmarshal(data, m.msg)
+	}
+	return c.base.Unmarshal(data, v)
+}
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	resp, ok := v.(*discovery.DiscoveryResponse)
