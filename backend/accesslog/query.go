@@ -194,20 +194,16 @@ func (s *Store) skipToRule(ctx context.Context, q *Query) (done bool, err error)
 	if q.StatusMin > 0 && q.StatusMax > 0 && statusClass(q.StatusMin) == statusClass(q.StatusMax) {
 		cond = " AND s" + classNames[statusClass(q.StatusMin)] + " > 0"
 	}
-	lo := int64(math.MinInt64)
-	if !q.Since.IsZero() {
-		lo = q.Since.Unix() / 60
-	}
 	// Entries past retention are gone whatever the rollups say.
-	lo = max(lo, s.opts.Now().Add(-s.opts.MaxAge).Unix()/60-1)
+	lo := minuteOf(s.opts.Now().Add(-s.opts.MaxAge).UnixMicro()) - 1
+	if !q.Since.IsZero() {
+		lo = max(lo, minuteOf(q.Since.UnixMicro()))
+	}
 	hi := int64(math.MaxInt64)
 	up, bounded := q.upper()
 	if bounded {
 		// The minute of the last microsecond before up.
-		hi = (up.Time - 1) / 60_000_000
-		if up.Time <= 0 {
-			hi = (up.Time-1)/60_000_000 - 1
-		}
+		hi = minuteOf(up.Time - 1)
 	}
 	var m sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MAX(minute) FROM rollups WHERE gateway = ? AND rule = ? AND minute >= ? AND minute <= ?`+cond,
@@ -221,6 +217,16 @@ func (s *Store) skipToRule(ctx context.Context, q *Query) (done bool, err error)
 		q.Before = &Position{Time: end}
 	}
 	return false, nil
+}
+
+// minuteOf is the unix minute of a time in unix microseconds, as the
+// rollups key them.
+func minuteOf(us int64) int64 {
+	m := us / 60_000_000
+	if us%60_000_000 < 0 {
+		m--
+	}
+	return m
 }
 
 // page reads the entries matching q, newest first, down to edge inclusive
