@@ -223,7 +223,12 @@ func benchAccessLog(ctx context.Context, sc sizes) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer srv.close()
+	closed := false
+	defer func() {
+		if !closed {
+			srv.close()
+		}
+	}()
 	before, err := srv.stats()
 	if err != nil {
 		return nil, err
@@ -253,6 +258,9 @@ func benchAccessLog(ctx context.Context, sc sizes) ([]Figure, error) {
 			"serverCPUSeconds": round(cpu, 2), "entriesPerServerCPUSecond": round(float64(stored)/cpu, 0),
 			"pinned": pin, "loadAverage": load},
 	}}
+	// The memory run has a server of its own.
+	srv.close()
+	closed = true
 	mem, err := benchAccessLogMemory(ctx, sc)
 	if err != nil {
 		return nil, err
