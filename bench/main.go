@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,replay,replicas] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
+//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,logquery,replay,replicas] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -38,6 +38,8 @@
 //     server's access log service and the request log store, committed;
 //     then RSS over ten rounds of a tenth of alsMemEntries each, into a
 //     store bounded to one round.
+//   - logquery: request log queries of every filter shape the API offers
+//     on 1,000,000 stored entries (bench/logquery.go);
 //   - replay: 100,000 captured requests of a 1,000-route gateway replayed
 //     against its edited draft, through the evaluator alone and through
 //     the evaluator and the simulated Envoy (bench/replay.go);
@@ -104,7 +106,7 @@ type Report struct {
 
 // sections in the order they run; memory first, in a process that has held
 // nothing else, so its RSS is the ADS server's.
-var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog", "replay", "replicas"}
+var sections = []string{"memory", "servermem", "translate", "incremental", "load", "fanout", "publish", "eds", "churn", "sim", "evaluate", "accesslog", "logquery", "replay", "replicas"}
 
 func main() {
 	testing.Init() // testing.Benchmark reads -test.benchtime
@@ -113,7 +115,7 @@ func main() {
 	timeout := flag.Duration("timeout", 15*time.Minute, "stop everything after this long")
 	strict := flag.Bool("strict", false, "exit 1 when a figure misses its target")
 	// The memory run's client fleet is this program again (adsbench.RunMemory).
-	role := flag.String("role", "harness", "harness, or clients (internal: the memory run's fleet)")
+	role := flag.String("role", "harness", "harness, or clients (internal: the memory run's fleet), als-server or als-client (internal: the access log run's)")
 	addr := flag.String("addr", "", "ADS address (clients role)")
 	n := flag.Int("n", 0, "clients to run (clients role)")
 	clients := flag.Int("clients", 0, "ADS clients of the memory, servermem, publish, eds and churn runs instead of 1,000 (100 with -quick), for iteration: the targets are for 1,000")
@@ -128,6 +130,18 @@ func main() {
 	if *role == "clients" {
 		if err := adsbench.RunClients(ctx, *addr, *n); err != nil {
 			fmt.Fprintln(os.Stderr, "clients:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	// The access log runs' server and client (bench/accesslog.go).
+	if *role == "als-server" || *role == "als-client" {
+		run := func() error { return runALSServer(ctx, *n, *cpuProfile) }
+		if *role == "als-client" {
+			run = func() error { return runALSClient(ctx, *addr, *n) }
+		}
+		if err := run(); err != nil {
+			fmt.Fprintln(os.Stderr, *role+":", err)
 			os.Exit(1)
 		}
 		return
@@ -202,6 +216,8 @@ func main() {
 			figs, err = benchEvaluate(ctx, sc)
 		case "accesslog":
 			figs, err = benchAccessLog(ctx, sc)
+		case "logquery":
+			figs, err = benchLogQuery(ctx, sc)
 		case "replay":
 			figs, err = benchReplay(ctx, sc)
 		case "replicas":
@@ -258,6 +274,8 @@ type sizes struct {
 	// replayRoutes and replayRequests size the replay run.
 	replayRoutes, replayRequests int
 	alsMemEntries                int
+	// logQueryEntries and logQueryRounds size the request log query run.
+	logQueryEntries, logQueryRounds int
 }
 
 func scale(quick bool) sizes {
@@ -266,13 +284,15 @@ func scale(quick bool) sizes {
 			fanOutClients: []int{100, 500}, fanOutRoutes: 100, publishes: 3,
 			memRoutes: 1000, memClients: 100, simRoutes: 1000,
 			evalRoutes: 1000, evalClients: 50, evalRounds: 2, evalDuration: 2 * time.Second, alsEntries: 20000,
-			churn: 10 * time.Second, replayRoutes: 1000, replayRequests: 10000, alsMemEntries: 100000}
+			churn: 10 * time.Second, replayRoutes: 1000, replayRequests: 10000, alsMemEntries: 100000,
+			logQueryEntries: 100000, logQueryRounds: 2}
 	}
 	return sizes{routes: 10000, hosts: 1000, upstreams: 1000, fullRuns: 5, edits: 30,
 		fanOutClients: []int{100, 500, 2000}, fanOutRoutes: 100, publishes: 10,
 		memRoutes: 10000, memClients: 1000, simRoutes: 10000,
 		evalRoutes: 1000, evalClients: 50, evalRounds: 5, evalDuration: 15 * time.Second, alsEntries: 500000,
-		churn: time.Minute, replayRoutes: 1000, replayRequests: 100000, alsMemEntries: 10000000}
+		churn: time.Minute, replayRoutes: 1000, replayRequests: 100000, alsMemEntries: 10000000,
+		logQueryEntries: 1000000, logQueryRounds: 5}
 }
 
 // machine reads the CPU model from /proc/cpuinfo and the kernel release.

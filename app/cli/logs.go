@@ -136,7 +136,9 @@ func (lo *logsOptions) recent(ctx context.Context, c *client) ([]accesslog.Entry
 			return nil, err
 		}
 		out = append(out, page.Items...)
-		if page.Next == "" || len(page.Items) == 0 {
+		// A short page with a next is the server's bounded search
+		// stopping, not the end.
+		if page.Next == "" {
 			break
 		}
 		q.Set("cursor", page.Next)

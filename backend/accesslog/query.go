@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -44,9 +46,51 @@ func PositionOf(e Entry) Position { return Position{Time: e.Time.UnixMicro(), ID
 const columns = `id, gateway, ts, node, version, route, rule, method, scheme, host, path, original_path, status,
 	duration_us, flags, details, upstream_cluster, upstream_host, client, user_agent, request_id, bytes_received, bytes_sent, headers`
 
+// How the request log answers any filter in bounded time, however few
+// entries it matches. Hosted log stores answer this with a search that
+// examines a bounded part of the log per call and returns what it found
+// with a token to go on, so a page may hold fewer entries than asked,
+// even none, and still have a next (the dashboard and routedeck logs read
+// on while pages come back short); and with summaries that let a search
+// skip the parts of the log where a value does not occur. Here:
+//
+//   - Entries have one index, (gateway, ts, id): a gateway's entries
+//     newest first. A query without filters (any time window) reads it
+//     and stops after the page: its cost is the page's.
+//   - A query with filters (rule, status, host, path prefix, and their
+//     combinations) examines at most scanRows entries. Where the
+//     allowance ends is found in the index alone, a fraction of the cost
+//     of examining the entries; when the page does not fill within it, the
+//     listing goes on (Page.Next) after the last entry examined.
+//   - A rule filter first skips to the newest minute that rule served a
+//     request in (with the status class asked for, if one is), which the
+//     per-minute rollups say: a rule with little traffic fills its pages
+//     without reading the minutes it had none.
+//
+// A follower (Since) examines at most scanRows entries by id.
+//
+// Indexes on the filtered columns would fill rare filters' pages sooner,
+// but each costs every insert a B-tree descent: a rule index, or a host
+// or status-class one, each cost the writer a fifth or more of its
+// entries per CPU second, which ingestion on one core cannot spare; and
+// path prefixes no index returns in time order.
+const scanRows = 20_000
+
+// Page is one answer of List: entries newest first, and where the
+// listing goes on.
+type Page struct {
+	Entries []Entry
+	// Next is the Query.Before of the next page, nil when nothing older
+	// matches. A page may hold fewer entries than the limit, even none,
+	// and have a Next: the search stopped at its bound.
+	Next *Position
+}
+
+// where is the condition of q's filters other than the gateway and the
+// time window, "" for none.
 func (q *Query) where() (string, []any) {
-	conds := []string{"gateway = ?"}
-	args := []any{q.Gateway}
+	var conds []string
+	var args []any
 	add := func(c string, a ...any) { conds = append(conds, c); args = append(args, a...) }
 	switch {
 	case q.NoRule:
@@ -66,41 +110,223 @@ func (q *Query) where() (string, []any) {
 	if q.PathPrefix != "" {
 		add("substr(path, 1, ?) = ?", len(q.PathPrefix), q.PathPrefix)
 	}
-	if !q.Since.IsZero() {
-		add("ts >= ?", q.Since.UnixMicro())
+	return strings.Join(conds, " AND "), args
+}
+
+// span is the part of the gateway's index q reads: in the time window,
+// before q.Before, and from edge on (inclusive) when edge is set.
+func (q *Query) span(edge *Position) (string, []any) {
+	conds := []string{"gateway = ?"}
+	args := []any{q.Gateway}
+	// One lower and one upper bound on ts each, so that SQLite ranges
+	// the index on them; the terms on id break ties of start time.
+	switch {
+	case edge != nil:
+		// Within the window: it was found there.
+		conds = append(conds, "ts >= ? AND (ts > ? OR id >= ?)")
+		args = append(args, edge.Time, edge.Time, edge.ID)
+	case !q.Since.IsZero():
+		conds = append(conds, "ts >= ?")
+		args = append(args, q.Since.UnixMicro())
 	}
-	if !q.Until.IsZero() {
-		add("ts < ?", q.Until.UnixMicro())
+	if up, ok := q.upper(); ok {
+		conds = append(conds, "ts <= ? AND (ts < ? OR id < ?)")
+		args = append(args, up.Time, up.Time, up.ID)
 	}
 	return strings.Join(conds, " AND "), args
 }
 
-// Entries returns up to q.Limit entries matching q, newest first, and
-// whether more follow.
-func (s *Store) Entries(ctx context.Context, q Query) ([]Entry, bool, error) {
-	where, args := q.where()
-	if q.Before != nil {
-		where += " AND (ts < ? OR (ts = ? AND id < ?))"
-		args = append(args, q.Before.Time, q.Before.Time, q.Before.ID)
+// upper is the position the listing continues below, exclusive: the
+// tighter of q.Before and q.Until.
+func (q *Query) upper() (Position, bool) {
+	switch {
+	case q.Before != nil && (q.Until.IsZero() || q.Before.Time < q.Until.UnixMicro()):
+		return *q.Before, true
+	case !q.Until.IsZero():
+		// ID 0: no entry at Until itself.
+		return Position{Time: q.Until.UnixMicro()}, true
 	}
-	limit := max(q.Limit, 1)
-	args = append(args, limit+1)
-	out, err := s.query(ctx, `SELECT `+columns+` FROM entries WHERE `+where+` ORDER BY ts DESC, id DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(out) > limit {
-		return out[:limit], true, nil
-	}
-	return out, false, nil
+	return Position{}, false
 }
 
-// Since returns up to limit entries matching q stored after entry id
-// afterID, oldest first: what a follower has not seen yet.
-func (s *Store) Since(ctx context.Context, q Query, afterID int64, limit int) ([]Entry, error) {
-	where, args := q.where()
-	args = append(args, afterID, max(limit, 1))
-	return s.query(ctx, `SELECT `+columns+` FROM entries WHERE `+where+` AND id > ? ORDER BY id LIMIT ?`, args...)
+// filtered says q has filters beyond the gateway and the time window.
+func (q *Query) filtered() bool {
+	return q.NoRule || q.Rule != "" || q.StatusMin > 0 || q.StatusMax > 0 || q.Host != "" || q.PathPrefix != ""
+}
+
+// List returns a page of up to q.Limit entries matching q, newest first,
+// having examined at most scanRows entries (see scanRows).
+func (s *Store) List(ctx context.Context, q Query) (Page, error) {
+	limit := max(q.Limit, 1)
+	if !q.filtered() {
+		return s.page(ctx, q, nil, limit)
+	}
+	if q.NoRule || q.Rule != "" {
+		done, err := s.skipToRule(ctx, &q)
+		if err != nil || done {
+			return Page{Entries: []Entry{}}, err
+		}
+	}
+	span, args := q.span(nil)
+	var edge Position
+	err := s.db.QueryRowContext(ctx, `SELECT ts, id FROM entries INDEXED BY entries_gateway_ts WHERE `+span+
+		` ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ?`, append(args, s.scanRows-1)...).Scan(&edge.Time, &edge.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Fewer than scanRows entries left: this page reads them all.
+		return s.page(ctx, q, nil, limit)
+	}
+	if err != nil {
+		return Page{}, fmt.Errorf("access log query: %w", err)
+	}
+	return s.page(ctx, q, &edge, limit)
+}
+
+// skipToRule moves q.Before up to the end of the newest minute, within
+// q's window and below its position, in which q's rule served a request
+// (of q's status class, when the status filter is within one), as the
+// rollups count them; done when there is none.
+func (s *Store) skipToRule(ctx context.Context, q *Query) (done bool, err error) {
+	rule := q.Rule
+	if q.NoRule {
+		rule = ""
+	}
+	cond := ""
+	if q.StatusMin > 0 && q.StatusMax > 0 && statusClass(q.StatusMin) == statusClass(q.StatusMax) {
+		cond = " AND s" + classNames[statusClass(q.StatusMin)] + " > 0"
+	}
+	// Entries past retention are gone whatever the rollups say.
+	lo := minuteOf(s.opts.Now().Add(-s.opts.MaxAge).UnixMicro()) - 1
+	if !q.Since.IsZero() {
+		lo = max(lo, minuteOf(q.Since.UnixMicro()))
+	}
+	hi := int64(math.MaxInt64)
+	up, bounded := q.upper()
+	if bounded {
+		// The minute of the last microsecond before up.
+		hi = minuteOf(up.Time - 1)
+	}
+	var m sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(minute) FROM rollups WHERE gateway = ? AND rule = ? AND minute >= ? AND minute <= ?`+cond,
+		q.Gateway, rule, lo, hi).Scan(&m); err != nil {
+		return false, fmt.Errorf("access log query: %w", err)
+	}
+	if !m.Valid {
+		return true, nil
+	}
+	if end := (m.Int64 + 1) * 60_000_000; !bounded || end < up.Time {
+		q.Before = &Position{Time: end}
+	}
+	return false, nil
+}
+
+// minuteOf is the unix minute of a time in unix microseconds, as the
+// rollups key them.
+func minuteOf(us int64) int64 {
+	m := us / 60_000_000
+	if us%60_000_000 < 0 {
+		m--
+	}
+	return m
+}
+
+// page reads the entries matching q, newest first, down to edge inclusive
+// (nil: to the end of the window).
+func (s *Store) page(ctx context.Context, q Query, edge *Position, limit int) (Page, error) {
+	span, args := q.span(edge)
+	stmt := `SELECT ` + columns + ` FROM entries INDEXED BY entries_gateway_ts WHERE ` + span
+	if filter, fargs := q.where(); filter != "" {
+		stmt += " AND " + filter
+		args = append(args, fargs...)
+	}
+	out, err := s.query(ctx, stmt+` ORDER BY ts DESC, id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return Page{}, err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		next := PositionOf(out[limit-1])
+		return Page{Entries: out, Next: &next}, nil
+	}
+	return Page{Entries: out, Next: edge}, nil
+}
+
+// Entries returns up to q.Limit entries matching q, newest first, and
+// whether more follow. Unlike List it reads on until the page is full or
+// the log ends, so for a rare filter its cost grows with the log: it is
+// for callers in the process that want a whole answer, not for requests.
+func (s *Store) Entries(ctx context.Context, q Query) ([]Entry, bool, error) {
+	limit := max(q.Limit, 1)
+	out := []Entry{}
+	for {
+		q.Limit = limit - len(out)
+		if q.Limit == 0 {
+			// Full: more follow if any entry does.
+			q.Limit = 1
+			rest, _, err := s.Entries(ctx, q)
+			return out, len(rest) > 0, err
+		}
+		p, err := s.List(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, p.Entries...)
+		if p.Next == nil {
+			return out, false, nil
+		}
+		q.Before = p.Next
+	}
+}
+
+// Tail is one answer of Since.
+type Tail struct {
+	// Entries are oldest first.
+	Entries []Entry
+	// After is the afterID of the next call: the last entry returned,
+	// or the last examined.
+	After int64
+	// More says entries past After are stored already: call again at
+	// once rather than wait for the next commit.
+	More bool
+}
+
+// Since returns up to limit entries matching q stored after entry
+// afterID, oldest first: what a follower has not seen yet. It examines at
+// most scanRows entries, by id whatever their gateway.
+func (s *Store) Since(ctx context.Context, q Query, afterID int64, limit int) (Tail, error) {
+	limit = max(limit, 1)
+	// One read transaction: the newest id and the entries up to it are
+	// of one commit.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Tail{}, fmt.Errorf("access log query: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(id) FROM entries`).Scan(&last); err != nil {
+		return Tail{}, fmt.Errorf("access log query: %w", err)
+	}
+	upto := min(last.Int64, afterID+int64(s.scanRows))
+	if upto <= afterID {
+		return Tail{Entries: []Entry{}, After: afterID}, nil
+	}
+	stmt := `SELECT ` + columns + ` FROM entries NOT INDEXED WHERE gateway = ? AND id > ? AND id <= ?`
+	args := []any{q.Gateway, afterID, upto}
+	if filter, fargs := q.where(); filter != "" {
+		stmt += " AND " + filter
+		args = append(args, fargs...)
+	}
+	// NOT INDEXED: the table's id range, never an index that would read
+	// past it.
+	out, err := queryRows(ctx, tx, stmt+` ORDER BY id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return Tail{}, err
+	}
+	t := Tail{Entries: out, After: upto}
+	if len(out) == limit {
+		t.After = out[limit-1].ID
+	}
+	t.More = t.After < last.Int64
+	return t, nil
 }
 
 // LastID is the id of the newest stored entry (0 if none), where a
@@ -114,7 +340,15 @@ func (s *Store) LastID(ctx context.Context) (int64, error) {
 }
 
 func (s *Store) query(ctx context.Context, stmt string, args ...any) ([]Entry, error) {
-	rows, err := s.db.QueryContext(ctx, stmt, args...)
+	return queryRows(ctx, s.db, stmt, args...)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryRows(ctx context.Context, db querier, stmt string, args ...any) ([]Entry, error) {
+	rows, err := db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("access log query: %w", err)
 	}

@@ -25,8 +25,10 @@ import (
 // (backend/accesslog.Store); without it the logs and traffic endpoints
 // answer 501.
 type AccessLog interface {
-	Entries(ctx context.Context, q accesslog.Query) ([]accesslog.Entry, bool, error)
-	Since(ctx context.Context, q accesslog.Query, afterID int64, limit int) ([]accesslog.Entry, error)
+	// List and Since examine a bounded part of the log per call: a
+	// page may be short, even empty, and still go on.
+	List(ctx context.Context, q accesslog.Query) (accesslog.Page, error)
+	Since(ctx context.Context, q accesslog.Query, afterID int64, limit int) (accesslog.Tail, error)
 	LastID(ctx context.Context) (int64, error)
 	// Changed is closed at the next commit of entries.
 	Changed() <-chan struct{}
@@ -226,14 +228,14 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 		s.followLogs(w, r, q)
 		return
 	}
-	items, more, err := s.AccessLog.Entries(r.Context(), q)
+	page, err := s.AccessLog.List(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	resp := listResponse[accesslog.Entry]{Items: items, Limit: q.Limit, MaxLimit: store.MaxPageSize}
-	if more {
-		resp.Next = encodeLogCursor(accesslog.PositionOf(items[len(items)-1]), filterDigest(r.URL.Query()))
+	resp := listResponse[accesslog.Entry]{Items: page.Entries, Limit: q.Limit, MaxLimit: store.MaxPageSize}
+	if page.Next != nil {
+		resp.Next = encodeLogCursor(*page.Next, filterDigest(r.URL.Query()))
 		nq := r.URL.Query()
 		nq.Set("cursor", resp.Next)
 		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, nq.Encode()))
@@ -298,20 +300,20 @@ func (s *server) followLogs(w http.ResponseWriter, r *http.Request, q accesslog.
 	for {
 		changed := s.AccessLog.Changed()
 		for {
-			batch, err := s.AccessLog.Since(ctx, q, after, followBatch)
+			tail, err := s.AccessLog.Since(ctx, q, after, followBatch)
 			if err != nil {
 				return
 			}
 			var buf []byte
-			for _, e := range batch {
+			for _, e := range tail.Entries {
 				data, _ := json.Marshal(e)
 				buf = fmt.Appendf(buf, "id: %d\nevent: entry\ndata: %s\n\n", e.ID, data)
-				after = e.ID
 			}
+			after = tail.After
 			if len(buf) > 0 && !write(buf) {
 				return
 			}
-			if len(batch) < followBatch {
+			if !tail.More {
 				break
 			}
 		}

@@ -126,14 +126,18 @@ func (a *accessLogService) StreamAccessLogs(stream alsv3.AccessLogService_Stream
 	var gateway, node string
 	bucket := tokenBucket{rate: a.rate, burst: a.burst, tokens: a.burst, last: a.now()}
 	for {
-		msg, err := stream.Recv()
+		// Received through the codec, which reports the encoded size:
+		// measuring the decoded message again would cost a sixth of
+		// the service's time.
+		in := sizedMessage{msg: &alsv3.StreamAccessLogsMessage{}}
+		err := stream.RecvMsg(&in)
 		if errors.Is(err, io.EOF) {
 			return stream.SendAndClose(&alsv3.StreamAccessLogsResponse{})
 		}
 		if err != nil {
 			return err
 		}
-		size := proto.Size(msg)
+		msg, size := in.msg.(*alsv3.StreamAccessLogsMessage), in.size
 		if size > maxALSMessage {
 			a.refused.Inc()
 			return status.Errorf(codes.ResourceExhausted, "message of %d bytes, at most %d", size, maxALSMessage)
@@ -231,6 +235,13 @@ func (t *tracker) acked(gateway, node string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// sizedMessage is a message to receive and, once received, its encoded
+// size (see codec.Unmarshal).
+type sizedMessage struct {
+	msg  proto.Message
+	size int
 }
 
 // tokenBucket is a per-stream rate limit, used from one goroutine.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/translate"
 )
@@ -220,6 +221,27 @@ func TestAccessLogServiceBounds(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.als.dropped.WithLabelValues("queue")); got != 7 {
 		t.Fatalf("queue drops = %v", got)
+	}
+
+	// A message over 1 MiB, encoded, ends the stream; the sink sees
+	// none of it and the size reaches the sink with each batch.
+	sink.mu.Lock()
+	sink.full = false
+	sink.mu.Unlock()
+	before, _ := sink.entries()
+	big := identified("public", "public", 1)
+	big.GetHttpLogs().LogEntry[0].CommonProperties.RouteName = strings.Repeat("r", maxALSMessage)
+	wantCode(t, "message over 1 MiB", streamLogs(t, dialConn(t, addr), big), codes.ResourceExhausted)
+	if after, _ := sink.entries(); after != before {
+		t.Fatalf("%d entries of an oversized message reached the sink", after-before)
+	}
+	small := identified("public", "public", 3)
+	if err := streamLogs(t, dialConn(t, addr), small); err != nil {
+		t.Fatal(err)
+	}
+	_, batches := sink.entries()
+	if got := batches[len(batches)-1].Bytes; got != proto.Size(small) {
+		t.Fatalf("batch of %d bytes offered, the message is %d", got, proto.Size(small))
 	}
 }
 

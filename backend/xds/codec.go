@@ -114,8 +114,14 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes a DiscoveryRequest's resource names through
-// internedNames; everything else as gRPC's proto codec does.
+// internedNames and tells an access log message its encoded size (so the
+// service need not measure the decoded message again); everything else as
+// gRPC's proto codec does.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*sizedMessage); ok {
+		m.size = data.Len()
+		return c.base.Unmarshal(data, m.msg)
+	}
 	req, ok := v.(*discovery.DiscoveryRequest)
 	if !ok {
 		return c.base.Unmarshal(data, v)

@@ -126,7 +126,8 @@ func (s *Server) Register(g *grpc.Server) {
 // grpc.Server around Register should pass them too. Envoy pings idle ADS
 // connections, which the default enforcement policy would punish, and the
 // codec keeps a publish to many proxies from copying the configuration once
-// per proxy.
+// per proxy (and tells the access log service the size of what it
+// receives).
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
