@@ -1168,7 +1168,7 @@ export interface paths {
         };
         /**
          * Requests the gateway's proxies served, newest first; with follow=true, new ones as server-sent events
-         * @description Entries arrive over Envoy's gRPC access log service on the ADS port. With follow=true the answer is text/event-stream: one "entry" event per request (id = the entry's id; send it back as Last-Event-ID to resume), heartbeat comments every 15 s, ending after an hour; since, until and cursor do not apply.
+         * @description Entries arrive over Envoy's gRPC access log service on the ADS port. A listing with filters examines a bounded part of the log per request, so a page may hold fewer entries than the limit, even none, and still have a next: read on with it. With follow=true the answer is text/event-stream: one "entry" event per request (id = the entry's id; send it back as Last-Event-ID to resume), heartbeat comments every 15 s, ending after an hour; since, until and cursor do not apply.
          */
         get: {
             parameters: {
