@@ -11,6 +11,7 @@
 package alert
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
@@ -109,8 +110,9 @@ const (
 )
 
 // Notifier says where notifications go. Its JSON shape is part of the
-// HTTP API; the credentials are never encoded (json:"-"), only whether
-// they are set.
+// HTTP API and of the store's spec column; the credentials are never
+// encoded (json:"-"), only whether they are set, and the webhook URL is
+// encoded only as its origin and, in answers, its fingerprint.
 type Notifier struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
@@ -126,7 +128,18 @@ type Notifier struct {
 
 // Webhook posts the Alertmanager webhook body (version 4) to URL.
 type Webhook struct {
-	URL string `json:"url"`
+	// URL is where notifications are posted. Receivers put their token
+	// in the path or the query (Slack, Teams, PagerDuty, Opsgenie), so
+	// the whole URL is a credential: sealed at rest with the others,
+	// never logged, shown only as Origin and a fingerprint.
+	URL string `json:"-"`
+	// Shown is what an answer shows in the url field: the URL's
+	// fingerprint (see Redacted), which a client sends back to keep the
+	// stored URL. It is empty in what the store keeps.
+	Shown string `json:"url,omitempty"`
+	// Origin is the URL's scheme, host and port: where notifications
+	// go, without the part that carries a token.
+	Origin string `json:"origin"`
 	// Authorization is the Authorization header sent with each POST
 	// ("Bearer ..."): a credential, sealed at rest, never shown.
 	Authorization string `json:"-"`
@@ -156,6 +169,7 @@ type Email struct {
 
 // Secrets are a notifier's credentials, the part the store seals.
 type Secrets struct {
+	URL           string `json:"url,omitempty"`
 	Authorization string `json:"authorization,omitempty"`
 	Password      string `json:"password,omitempty"`
 }
@@ -164,7 +178,7 @@ type Secrets struct {
 func (n *Notifier) Secrets() Secrets {
 	var s Secrets
 	if n.Webhook != nil {
-		s.Authorization = n.Webhook.Authorization
+		s.URL, s.Authorization = n.Webhook.URL, n.Webhook.Authorization
 	}
 	if n.Email != nil {
 		s.Password = n.Email.Password
@@ -172,17 +186,58 @@ func (n *Notifier) Secrets() Secrets {
 	return s
 }
 
-// SetSecrets puts credentials back into n, and the flags that say which
-// are set.
+// SetSecrets puts credentials back into n, and the fields that follow
+// from them: which are set, the URL's origin.
 func (n *Notifier) SetSecrets(s Secrets) {
-	if n.Webhook != nil {
-		n.Webhook.Authorization = s.Authorization
-		n.Webhook.AuthorizationSet = s.Authorization != ""
+	if w := n.Webhook; w != nil {
+		// Notifiers written before the URL was sealed kept it in clear in
+		// the spec, where Shown is decoded from; the next write seals it.
+		if s.URL == "" && w.Shown != "" && !model.IsFingerprint(w.Shown) {
+			s.URL = w.Shown
+		}
+		w.URL, w.Shown, w.Origin = s.URL, "", origin(s.URL)
+		w.Authorization = s.Authorization
+		w.AuthorizationSet = s.Authorization != ""
 	}
 	if n.Email != nil {
 		n.Email.Password = s.Password
 		n.Email.PasswordSet = s.Password != ""
 	}
+}
+
+// Redacted returns n as answers show it: the webhook URL reads as its
+// fingerprint (the other credentials are never encoded). n itself is not
+// changed.
+func (n Notifier) Redacted(fp model.Fingerprinter) Notifier {
+	if n.Webhook != nil {
+		w := *n.Webhook
+		w.Shown = ""
+		if w.URL != "" {
+			w.Shown = fp.Fingerprint(w.URL)
+		}
+		n.Webhook = &w
+	}
+	return n
+}
+
+// RestoreURL undoes Redacted on the webhook URL a client sends: the
+// fingerprint of stored's URL reads as that URL. Anything else comes back
+// as sent; Validate refuses a fingerprint that names no stored URL.
+func RestoreURL(url string, stored Secrets, fp model.Fingerprinter) string {
+	if model.IsFingerprint(url) && stored.URL != "" && fp.Fingerprint(stored.URL) == url {
+		return stored.URL
+	}
+	return url
+}
+
+// origin returns raw's scheme and host (with its port), or "" when raw
+// is no URL.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Incident is one firing of a rule, from the evaluation that found the

@@ -3,11 +3,15 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/routedeck/routedeck/backend/model"
 )
 
 // TestWebhookRetries has a receiver fail its first requests: the
@@ -88,10 +92,96 @@ func TestSenderGivesUpWhenStopped(t *testing.T) {
 }
 
 // TestCredentialsStayOutOfErrors: an error that quotes a credential is
-// stored without it.
+// stored without it; the webhook URL goes whole and by the parts that
+// carry tokens, escaped or not.
 func TestCredentialsStayOutOfErrors(t *testing.T) {
-	got := scrub("535 authentication failed for hunter2-password", Secrets{Password: "hunter2-password"})
-	if got != "535 authentication failed for [redacted]" {
-		t.Errorf("scrubbed: %q", got)
+	secrets := Secrets{Password: "hunter2-password", URL: "https://hooks.example.com/services/T1/B2/tok%2Fen?key=q-secret"}
+	tests := map[string]struct{ msg, want string }{
+		"password":     {"535 authentication failed for hunter2-password", "535 authentication failed for [redacted]"},
+		"whole URL":    {`Post "https://hooks.example.com/services/T1/B2/tok%2Fen?key=q-secret": EOF`, `Post "[redacted]": EOF`},
+		"echoed path":  {"404 no hook at /services/T1/B2/tok%2Fen", "404 no hook at [redacted]"},
+		"decoded path": {"404 no hook at /services/T1/B2/tok/en", "404 no hook at [redacted]"},
+		"query":        {"403 bad key=q-secret", "403 bad [redacted]"},
+		"host stays":   {"POST to hooks.example.com: 503", "POST to hooks.example.com: 503"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := scrub(tc.msg, secrets); got != tc.want {
+				t.Errorf("scrub(%q) = %q, want %q", tc.msg, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWebhookURLStaysOutOfFailures: however a delivery to a webhook
+// fails (nobody listening, a receiver that echoes the URL in its status
+// line, one that never answers), the failure names the host and none of
+// the URL's path or query.
+func TestWebhookURLStaysOutOfFailures(t *testing.T) {
+	const path, query = "/services/T9/B9/path-token-71c2", "key=query-token-0b4e"
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 404 no hook at %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.URL.RequestURI())
+		buf.Flush()
+	}))
+	defer echo.Close()
+	stop := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
+	defer silent.Close()
+	defer close(stop) // before Close, which waits for the handler
+	for name, base := range map[string]string{"nobody listens": closed.URL, "echoes the URL": echo.URL, "never answers": silent.URL} {
+		t.Run(name, func(t *testing.T) {
+			s := newSender(DeliveryOptions{Attempts: 1, Timeout: 200 * time.Millisecond}, "", time.Now)
+			to := &Notifier{Name: "hook", Type: TypeWebhook, Webhook: &Webhook{URL: base + path + "?" + query}}
+			d := s.deliver(context.Background(), to, &notice{event: EventTest})
+			host := strings.TrimPrefix(base, "http://")
+			if d.OK || !strings.Contains(d.Error, host) || strings.Contains(d.Error, "token") {
+				t.Errorf("delivery %+v: want a failure that names %s and no token", d, host)
+			}
+		})
+	}
+}
+
+// TestWebhookURLIsShownByFingerprint: an answer shows the URL's origin
+// and fingerprint; the fingerprint sent back restores the URL, any other
+// is refused; a URL stored in clear by an older version is still read.
+func TestWebhookURLIsShownByFingerprint(t *testing.T) {
+	fp := model.FingerprintFunc(func(v string) string { return fmt.Sprintf("fp:%012x", len(v)) })
+	const url = "https://hooks.example.com:8443/services/T1?key=k"
+	n := Notifier{Name: "hook", Type: TypeWebhook, Webhook: &Webhook{}}
+	n.SetSecrets(Secrets{URL: url, Authorization: "Bearer x"})
+	shown := n.Redacted(fp)
+	if w := shown.Webhook; w.Shown != fp(url) || w.Origin != "https://hooks.example.com:8443" || !w.AuthorizationSet {
+		t.Errorf("shown %+v", w)
+	}
+	if n.Webhook.Shown != "" || n.Webhook.URL != url {
+		t.Errorf("Redacted changed the notifier: %+v", n.Webhook)
+	}
+	b, _ := json.Marshal(shown)
+	if strings.Contains(string(b), "services") || strings.Contains(string(b), "Bearer") {
+		t.Errorf("encoded: %s", b)
+	}
+	if got := RestoreURL(fp(url), n.Secrets(), fp); got != url {
+		t.Errorf("restored %q", got)
+	}
+	other := fp("https://elsewhere.example.com/")
+	n.Webhook.URL = RestoreURL(other, n.Secrets(), fp)
+	if err := n.Validate(); err == nil || !strings.Contains(err.Error(), "unknown fingerprint") {
+		t.Errorf("an unknown fingerprint validates: %v", err)
+	}
+	var old Notifier
+	if err := json.Unmarshal([]byte(`{"name":"hook","type":"webhook","webhook":{"url":"`+url+`"}}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	old.SetSecrets(Secrets{})
+	if old.Webhook.URL != url || old.Webhook.Shown != "" || old.Webhook.Origin != "https://hooks.example.com:8443" {
+		t.Errorf("a notifier stored with its URL in clear reads %+v", old.Webhook)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/smtp"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -234,9 +235,15 @@ func smtpError(step string, err error) error {
 }
 
 // scrub keeps a notifier's credentials out of an error message that is
-// stored and shown: a server may echo what it was sent.
+// stored, shown and logged: a server may echo what it was sent, and Go's
+// errors quote the URL they failed on. The webhook URL goes whole and by
+// its parts that carry tokens (path, query), raw and decoded.
 func scrub(msg string, s Secrets) string {
-	for _, v := range []string{s.Authorization, s.Password} {
+	secrets := []string{s.URL, s.Authorization, s.Password}
+	if u, err := url.Parse(s.URL); err == nil {
+		secrets = append(secrets, u.EscapedPath(), u.Path, u.RawQuery)
+	}
+	for _, v := range secrets {
 		if len(v) >= 4 {
 			msg = strings.ReplaceAll(msg, v, "[redacted]")
 		}

@@ -141,6 +141,8 @@ func (w *Webhook) validate(p *model.Problems, path string) {
 	switch u, err := url.Parse(w.URL); {
 	case w.URL == "":
 		p.Add(at("url"), "required")
+	case model.IsFingerprint(w.URL):
+		p.Add(at("url"), "unknown fingerprint %s; send the URL itself", w.URL)
 	case len(w.URL) > maxURL:
 		p.Add(at("url"), "at most %d bytes", maxURL)
 	case err != nil:
@@ -150,8 +152,9 @@ func (w *Webhook) validate(p *model.Problems, path string) {
 	case u.Host == "":
 		p.Add(at("url"), "must name a host")
 	case u.User != nil:
-		// The URL is shown to every role; a credential belongs in the
-		// Authorization header, which is sealed and never shown.
+		// Go would turn it into a Basic Authorization header beside the
+		// configured one, and receivers log the URLs they are posted to:
+		// a credential belongs in the Authorization header.
 		p.Add(at("url"), "must not carry a user or password: put the credential in authorization")
 	case u.Fragment != "":
 		p.Add(at("url"), "must not have a fragment")

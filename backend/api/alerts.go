@@ -149,7 +149,9 @@ func (s *server) listNotifiers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// Credentials are json:"-": the answer says only whether each is set.
+	for i := range ns {
+		ns[i] = ns[i].Redacted(s.Fingerprinter)
+	}
 	writeItems(w, ns)
 }
 
@@ -159,12 +161,13 @@ func (s *server) getNotifier(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, n)
+	writeJSON(w, http.StatusOK, n.Redacted(s.Fingerprinter))
 }
 
-// notifierBody is what POST and PUT read. Credentials are write-only: on
-// an update, a credential left out keeps the stored one and "" removes
-// it.
+// notifierBody is what POST and PUT read. The webhook URL is a
+// credential shown as its fingerprint: sent back, it keeps the stored
+// URL. The other credentials are write-only: on an update, one left out
+// keeps the stored one and "" removes it.
 type notifierBody struct {
 	Name         string       `json:"name"`
 	Description  string       `json:"description"`
@@ -213,7 +216,7 @@ func (s *server) putNotifier(create bool) http.HandlerFunc {
 		}
 		n := alert.Notifier{Name: b.Name, Description: b.Description, Type: b.Type, SkipResolved: b.SkipResolved, Version: b.Version}
 		if b.Webhook != nil {
-			n.Webhook = &alert.Webhook{URL: b.Webhook.URL, Authorization: kept.Authorization}
+			n.Webhook = &alert.Webhook{URL: alert.RestoreURL(b.Webhook.URL, kept, s.Fingerprinter), Authorization: kept.Authorization}
 			if b.Webhook.Authorization != nil {
 				n.Webhook.Authorization = *b.Webhook.Authorization
 			}
@@ -237,7 +240,7 @@ func (s *server) putNotifier(create bool) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, status, n)
+		writeJSON(w, status, n.Redacted(s.Fingerprinter))
 	}
 }
 

@@ -46,6 +46,7 @@ func alertAPI(t *testing.T) (*testAPI, *alert.Evaluator, *fixedTraffic) {
 type receiver struct {
 	mu     sync.Mutex
 	auths  []string
+	uris   []string
 	bodies []map[string]any
 	srv    *httptest.Server
 }
@@ -57,6 +58,7 @@ func newReceiver(t *testing.T) *receiver {
 		_ = json.NewDecoder(req.Body).Decode(&body)
 		r.mu.Lock()
 		r.auths = append(r.auths, req.Header.Get("Authorization"))
+		r.uris = append(r.uris, req.URL.RequestURI())
 		r.bodies = append(r.bodies, body)
 		r.mu.Unlock()
 	}))
@@ -144,15 +146,19 @@ func TestAlertInputIsStrict(t *testing.T) {
 }
 
 // TestNotifierCredentialsNeverLeave: what a notifier is told to send as
-// credentials is never in an answer to any role, is sealed in the
-// database, is kept by an update that leaves it out, and reaches the
+// credentials (the webhook URL, whose path and query carry tokens, its
+// Authorization header, the SMTP password) is never in an answer to any
+// role, is sealed in the database, is kept by an update that sends the
+// URL's fingerprint back or leaves the others out, and reaches the
 // receiver.
 func TestNotifierCredentialsNeverLeave(t *testing.T) {
 	a, _, _ := alertAPI(t)
 	hook := newReceiver(t)
 	const token, password = "Bearer hook-credential-7f3a", "smtp-password-91c2"
+	const path = "/services/T01/B02/url-token-5c7e?key=url-query-9d1b"
+	url := hook.srv.URL + path
 	a.do(t, "admin", "POST", "/api/v1/alerts/notifiers", map[string]any{"name": "hook", "type": "webhook",
-		"webhook": map[string]any{"url": hook.srv.URL, "authorization": token}}).must(t, http.StatusCreated)
+		"webhook": map[string]any{"url": url, "authorization": token}}).must(t, http.StatusCreated)
 	created := a.do(t, "admin", "POST", "/api/v1/alerts/notifiers", map[string]any{"name": "mail", "type": "email",
 		"email": map[string]any{"smarthost": "127.0.0.1:1", "from": "rd@example.com", "to": []string{"ops@example.com"},
 			"username": "rd", "password": password}}).must(t, http.StatusCreated)
@@ -164,43 +170,66 @@ func TestNotifierCredentialsNeverLeave(t *testing.T) {
 	}
 	answers = append(answers, a.do(t, "admin", "GET", "/api/v1/audit", nil).must(t, http.StatusOK).body)
 	for _, b := range answers {
-		if strings.Contains(string(b), "hook-credential") || strings.Contains(string(b), password) {
-			t.Fatalf("a credential in an answer: %s", b)
+		for _, secret := range []string{"hook-credential", password, "url-token", "url-query"} {
+			if strings.Contains(string(b), secret) {
+				t.Fatalf("a credential (%s) in an answer: %s", secret, b)
+			}
 		}
 	}
 	if !strings.Contains(string(answers[2]), `"authorizationSet": true`) || !strings.Contains(string(answers[3]), `"passwordSet": true`) {
 		t.Errorf("the answers do not say the credentials are set: %s %s", answers[2], answers[3])
 	}
-	var sealed []string
-	rows, err := a.store.DB().Query(`SELECT secrets FROM alert_notifiers`)
+	// A viewer sees where notifications go, and the URL's fingerprint.
+	shown := a.do(t, "viewer", "GET", "/api/v1/alerts/notifiers/hook", nil).must(t, http.StatusOK).json(t)["webhook"].(map[string]any)
+	if shown["origin"] != hook.srv.URL || shown["url"] != a.fp.Fingerprint(url) {
+		t.Errorf("webhook shown as %v, want origin %s and url %s", shown, hook.srv.URL, a.fp.Fingerprint(url))
+	}
+	rows, err := a.store.DB().Query(`SELECT spec, secrets FROM alert_notifiers`)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
 	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		sealed = append(sealed, s)
+		var spec, sealed string
+		rows.Scan(&spec, &sealed)
+		if !seal.IsSealed(sealed) || strings.Contains(spec, "url-token") || strings.Contains(spec, "url-query") {
+			t.Errorf("at rest: spec %s, credentials %q", spec, sealed)
+		}
+		n++
 	}
 	rows.Close()
-	if len(sealed) != 2 || !seal.IsSealed(sealed[0]) || !seal.IsSealed(sealed[1]) {
-		t.Errorf("credentials at rest: %q", sealed)
+	if n != 2 {
+		t.Errorf("%d notifiers at rest, want 2", n)
 	}
-	// An update without the credential keeps it: the test notification
-	// carries it.
+	// An update that sends the URL's fingerprint back and leaves the
+	// Authorization out keeps both: the test notification carries them.
 	a.do(t, "admin", "PUT", "/api/v1/alerts/notifiers/hook", map[string]any{"type": "webhook", "version": 1,
-		"webhook": map[string]any{"url": hook.srv.URL}}).must(t, http.StatusOK)
+		"webhook": map[string]any{"url": shown["url"]}}).must(t, http.StatusOK)
 	d := a.do(t, "admin", "POST", "/api/v1/alerts/notifiers/hook/test", nil).must(t, http.StatusOK).json(t)
 	if d["ok"] != true || d["attempts"] != 1.0 || d["event"] != "test" {
 		t.Errorf("test delivery %v", d)
 	}
-	// "" removes it.
+	// A fingerprint the server does not know is refused on its field,
+	// as is one on a new notifier: there is no URL to keep.
+	other := a.fp.Fingerprint("https://elsewhere.example.com/hook")
+	p := a.do(t, "admin", "PUT", "/api/v1/alerts/notifiers/hook", map[string]any{"type": "webhook", "version": 2,
+		"webhook": map[string]any{"url": other}}).must(t, http.StatusBadRequest).problemFields(t)
+	if !strings.Contains(p["webhook.url"], "unknown fingerprint") {
+		t.Errorf("an unknown fingerprint: %v", p)
+	}
+	a.do(t, "admin", "POST", "/api/v1/alerts/notifiers", map[string]any{"name": "copy", "type": "webhook",
+		"webhook": map[string]any{"url": shown["url"]}}).must(t, http.StatusBadRequest)
+	// "" removes the Authorization; a new URL replaces the old one.
 	a.do(t, "admin", "PUT", "/api/v1/alerts/notifiers/hook", map[string]any{"type": "webhook", "version": 2,
-		"webhook": map[string]any{"url": hook.srv.URL, "authorization": ""}}).must(t, http.StatusOK)
+		"webhook": map[string]any{"url": hook.srv.URL + "/v2", "authorization": ""}}).must(t, http.StatusOK)
 	a.do(t, "admin", "POST", "/api/v1/alerts/notifiers/hook/test", "").must(t, http.StatusOK)
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	if len(hook.auths) != 2 || hook.auths[0] != token || hook.auths[1] != "" {
 		t.Errorf("the receiver got Authorization %q", hook.auths)
+	}
+	if len(hook.uris) != 2 || hook.uris[0] != path || hook.uris[1] != "/v2" {
+		t.Errorf("the receiver was posted to %q, want %q then /v2", hook.uris, path)
 	}
 	if hook.bodies[0]["version"] != "4" || hook.bodies[0]["status"] != "firing" {
 		t.Errorf("test body %v", hook.bodies[0])

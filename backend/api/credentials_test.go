@@ -5,13 +5,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/routedeck/routedeck/backend/alert"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
 )
@@ -59,6 +64,69 @@ func (a *testAPI) credentialRoutes(t *testing.T) {
 	}
 }
 
+// Credentials of the matrix's notifiers: a webhook URL whose path and
+// query carry tokens, as Slack's and PagerDuty's do, its Authorization
+// header and an SMTP password.
+const (
+	matrixHookPath  = "/services/T0MATRIX/B0MATRIX/hook-path-token-4e1d"
+	matrixHookQuery = "hook-query-token-88af"
+	matrixHookAuth  = "Bearer hook-auth-token-c3b0"
+	matrixSMTPPass  = "smtp-matrix-password-02e7"
+)
+
+// credentialAlerts creates a webhook notifier and an email notifier with
+// every kind of credential, and an alert rule that fires on the traffic
+// src reports and notifies both. The webhook's receiver refuses with a
+// status line that echoes the URL it was sent to, so the delivery that
+// fails (recorded in the history, logged) has the URL to leak; the
+// email's server is not there. It returns the webhook's full URL once
+// both deliveries are recorded.
+func (a *testAPI) credentialAlerts(t *testing.T, e *alert.Evaluator) string {
+	t.Helper()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 503 no route for %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.URL.RequestURI())
+		buf.Flush()
+	}))
+	t.Cleanup(echo.Close)
+	hookURL := echo.URL + matrixHookPath + "?key=" + matrixHookQuery
+	a.do(t, "admin", "POST", "/api/v1/alerts/notifiers", map[string]any{"name": "hook", "type": "webhook",
+		"webhook": map[string]any{"url": hookURL, "authorization": matrixHookAuth}}).must(t, http.StatusCreated)
+	a.do(t, "admin", "POST", "/api/v1/alerts/notifiers", map[string]any{"name": "mail", "type": "email",
+		"email": map[string]any{"smarthost": "127.0.0.1:1", "from": "rd@example.com", "to": []string{"ops@example.com"},
+			"username": "rd", "password": matrixSMTPPass}}).must(t, http.StatusCreated)
+	a.do(t, "editor", "POST", "/api/v1/alerts/rules", map[string]any{"name": "errors", "gateway": "public",
+		"metric": "error-rate", "op": ">", "threshold": 5, "window": "1m", "notifiers": []string{"hook", "mail"}}).must(t, http.StatusCreated)
+	e.Reload()
+	if err := e.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Deliveries are recorded once tried; ask until both are there.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		in, err := a.store.OpenIncidents(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(in) == 1 && len(in[0].Deliveries) == 2 {
+			for _, d := range in[0].Deliveries {
+				if d.OK || d.Error == "" {
+					t.Fatalf("delivery %+v, want a failure that says why", d)
+				}
+			}
+			return hookURL
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("open incidents %+v, want one with two deliveries", in)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // secretNeedles are the byte strings no answer may hold: each clear value
 // as written and as JSON escapes it, the htpasswd hash Envoy gets for the
 // clear password, and every base64 line of the private key.
@@ -70,6 +138,10 @@ func secretNeedles(key string) map[string]string {
 		"api key 1":     matrixKeyOne,
 		"api key 2":     matrixKeyTwo,
 		"hmac key":      matrixHMAC,
+		"webhook path":  matrixHookPath,
+		"webhook query": matrixHookQuery,
+		"webhook auth":  matrixHookAuth,
+		"smtp password": matrixSMTPPass,
 	}
 	for _, v := range []string{matrixPassword, matrixHashed} {
 		needles["password "+v] = v
@@ -87,15 +159,27 @@ func secretNeedles(key string) map[string]string {
 
 // TestNoRoleReadsACredential is the role matrix for secret values: after a
 // TLS secret, a basic-auth route and an API-key route exist (edited and
-// published), every GET the API serves, with every name and id it knows,
-// is called as each role, and no answer holds a credential, whatever its
-// status; only an admin's export with ?secrets=true does. Read-only POSTs
-// that echo rules are called too.
+// published) and alert notifiers with credentials have failed to deliver,
+// every GET the API serves, with every name and id it knows, is called as
+// each role, and no answer holds a credential, whatever its status; only
+// an admin's export with ?secrets=true does. Read-only POSTs that echo
+// rules are called too. Nothing the server logged holds one either.
 func TestNoRoleReadsACredential(t *testing.T) {
-	a := newTestAPI(t)
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var e *alert.Evaluator
+	traffic := &fixedTraffic{s: alert.Stats{Requests: 10, Classes: map[string]uint64{"5xx": 10}}}
+	a := newTestAPI(t, func(d *Deps) {
+		d.Logger = logger
+		e = alert.New(alert.Options{Store: d.Store, Source: traffic, Logger: logger, Delivery: alert.DeliveryOptions{Attempts: 1}})
+		d.Alerts = e
+	})
+	t.Cleanup(e.Stop)
 	_, key := a.seedHTTPS(t)
 	a.credentialRoutes(t)
+	hookURL := a.credentialAlerts(t, e)
 	needles := secretNeedles(key)
+	needles["webhook url"] = hookURL
 
 	var revs struct {
 		Items []struct {
@@ -118,6 +202,8 @@ func TestNoRoleReadsACredential(t *testing.T) {
 		"routes":    {"members", "partners", "tokens", "home"},
 		"secrets":   {"shop-tls"},
 		"tests":     {"none"},
+		"rules":     {"errors"},
+		"notifiers": {"hook", "mail"},
 	}
 	// Query strings that change what a GET answers.
 	queries := map[string][]string{
@@ -134,8 +220,8 @@ func TestNoRoleReadsACredential(t *testing.T) {
 			continue
 		}
 		expanded := []string{path}
-		if strings.Contains(path, "{name}") {
-			coll := strings.Split(path, "/")[1]
+		if before, _, ok := strings.Cut(path, "/{name}"); ok {
+			coll := before[strings.LastIndex(before, "/")+1:]
 			expanded = nil
 			for _, n := range names[coll] {
 				expanded = append(expanded, strings.Replace(path, "{name}", n, 1))
@@ -209,12 +295,18 @@ func TestNoRoleReadsACredential(t *testing.T) {
 			}
 		})
 	}
+	for name, n := range needles {
+		if strings.Contains(logs.String(), n) {
+			t.Errorf("the server's log shows the %s", name)
+		}
+	}
 	// The walk must have read every kind of answer that holds credentials,
 	// or it proves nothing.
 	for _, p := range []string{
 		"/routes", "/routes/members", "/routes/partners", "/secrets/shop-tls", "/gateways/public/published/1",
 		"/gateways/public/export/envoy", "/gateways/public/export/envoy?version=1",
 		"/revisions/" + values["{id}"][0] + "/diff", "/audit",
+		"/alerts/notifiers", "/alerts/notifiers/hook", "/alerts/notifiers/mail", "/alerts/history",
 	} {
 		if !answered[p] {
 			t.Errorf("GET %s never answered 200", p)
@@ -290,4 +382,22 @@ func TestCredentialsSurviveARoundTrip(t *testing.T) {
 	if users := a.storedAuth(t, "members").Basic.Users; !maps.Equal(users, want) {
 		t.Fatalf("after adding carol, users = %v", users)
 	}
+}
+
+// syncBuffer collects what the server logs while requests run.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1558,13 +1558,16 @@ const flows = {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        received.push({ auth: req.headers.authorization, body: JSON.parse(body) });
+        received.push({ auth: req.headers.authorization, url: req.url, body: JSON.parse(body) });
         waiters.splice(0).forEach((w) => w());
         res.end();
       });
     });
     await new Promise((res) => receiver.listen(0, '127.0.0.1', res));
-    const hookURL = `http://127.0.0.1:${receiver.address().port}/hook`;
+    // Its URL carries a token in the path and the query, as Slack's and
+    // PagerDuty's do: no answer and no screen may show either.
+    const hookOrigin = `http://127.0.0.1:${receiver.address().port}`;
+    const hookURL = `${hookOrigin}/hook/e2e-path-token?key=e2e-query-token`;
     const heard = async (status) => {
       const deadline = Date.now() + 30_000;
       for (;;) {
@@ -1593,7 +1596,7 @@ const flows = {
     try {
       const made = await api('POST', '/alerts/notifiers', { name: hook, type: 'webhook', webhook: { url: hookURL, authorization: 'Bearer e2e-hook-token' } });
       assert(made.status === 201, `create notifier: ${made.status} ${made.body.slice(0, 200)}`);
-      assert(!made.body.includes('e2e-hook-token'), 'the notifier answer shows its credential');
+      assert(!/e2e-(hook|path|query)-token/.test(made.body), `the notifier answer shows a credential: ${made.body.slice(0, 300)}`);
       const mailer = await api('POST', '/alerts/notifiers', { name: mail, type: 'email',
         email: { smarthost: TARGETS.smtp, from: 'routedeck@e2e.test', to: ['oncall@e2e.test'], username: 'alerts', password: 'e2e-mail-password' } });
       assert(mailer.status === 201, `create email notifier: ${mailer.status} ${mailer.body.slice(0, 200)}`);
@@ -1637,6 +1640,20 @@ const flows = {
       await timeline.getByText(`firing → ${hook}`).first().waitFor({ timeout: 30_000 });
       await shot('31-alerts-history');
 
+      // The webhook notifier shows its origin, never the path and query
+      // that carry its token; saved unchanged, it keeps its URL (the
+      // resolved notification below still reaches the receiver).
+      await page.getByRole('tab', { name: 'Notifiers' }).click();
+      await page.locator(`[data-notifier="${hook}"]`).getByText(hookOrigin, { exact: true }).waitFor();
+      await page.getByRole('button', { name: `Edit notifier ${hook}` }).click();
+      const notifierForm = page.getByTestId('notifier-form');
+      await notifierForm.getByPlaceholder(`${hookOrigin}/… saved (leave empty to keep)`).waitFor();
+      assert(!/e2e-(path|query)-token/.test(await page.content()), 'the notifiers tab shows the webhook URL\'s token');
+      await notifierForm.getByLabel('Description').fill('Pages the on-call engineer.');
+      await shotOf(notifierForm, '33-alerts-notifier-edit');
+      await notifierForm.getByRole('button', { name: 'Save notifier' }).click();
+      await notice(`Notifier ${hook} saved.`);
+
       // Disabling the rule resolves its incident, and the receiver hears it.
       await page.getByRole('tab', { name: 'Rules' }).click();
       await page.getByRole('button', { name: `Edit alert rule ${rule}` }).click();
@@ -1644,7 +1661,8 @@ const flows = {
       await form.getByRole('button', { name: 'Save rule' }).click();
       await notice(`Alert rule ${rule} saved.`);
       await row.locator('[data-state="disabled"]').waitFor();
-      await heard('resolved');
+      const resolved = await heard('resolved');
+      assert(resolved.url === hookURL.slice(hookOrigin.length), `the resolved notification went to ${resolved.url}`);
       await mailed('resolved');
     } finally {
       await api('DELETE', `/alerts/rules/${rule}`);

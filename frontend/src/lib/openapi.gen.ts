@@ -3704,7 +3704,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List notifiers (credentials never returned, only whether they are set) */
+        /** List notifiers (credentials never returned: the webhook URL as its origin and fingerprint, the others only whether they are set) */
         get: {
             parameters: {
                 query?: never;
@@ -3794,7 +3794,7 @@ export interface paths {
                 default: components["responses"]["Problem"];
             };
         };
-        /** Replace a notifier; a credential left out is kept, "" removes it */
+        /** Replace a notifier; the webhook URL's fingerprint keeps the stored URL; another credential left out is kept, "" removes it */
         put: {
             parameters: {
                 query?: never;
@@ -5292,7 +5292,7 @@ export interface components {
             /** @enum {string} */
             type: "webhook" | "email";
             webhook?: {
-                /** @description http or https; no user or password in it */
+                /** @description http or https; no user or password in it. A credential (receivers put tokens in the path and query): sealed at rest, shown only as its fingerprint, which sent back keeps the stored URL */
                 url: string;
                 /** @description Authorization header value; sealed at rest, never returned */
                 authorization?: string;
@@ -5317,7 +5317,10 @@ export interface components {
             /** @enum {string} */
             type: "webhook" | "email";
             webhook?: {
+                /** @description the URL's fingerprint (fp: and 12 hex digits); send it back as the url to keep the stored one */
                 url: string;
+                /** @description the URL's scheme, host and port: where notifications go, without the path and query that carry tokens */
+                origin: string;
                 authorizationSet: boolean;
             };
             email?: {

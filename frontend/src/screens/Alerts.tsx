@@ -301,15 +301,9 @@ function RuleForm({ rule, onDone }: { rule: AlertRule | null; onDone: () => void
   );
 }
 
-/** Where a notifier sends, in one line. */
+/** Where a notifier sends, in one line: a webhook's origin only, since its path and query carry the receiver's token. */
 function destination(n: Notifier): string {
-  if (n.webhook) {
-    try {
-      return new URL(n.webhook.url).host;
-    } catch {
-      return n.webhook.url;
-    }
-  }
+  if (n.webhook) return n.webhook.origin;
   if (n.email) return `${n.email.to.join(', ')} via ${n.email.smarthost}`;
   return '';
 }
@@ -402,7 +396,7 @@ function NotifierForm({ notifier, onDone }: { notifier: Notifier | null; onDone:
       description: notifier?.description ?? '',
       type: (notifier?.type as 'webhook' | 'email') ?? 'webhook',
       skipResolved: notifier?.skipResolved ?? false,
-      webhook: { url: notifier?.webhook?.url ?? '', authorization: '' },
+      webhook: { url: '', authorization: '' },
       email: {
         smarthost: notifier?.email?.smarthost ?? '', from: notifier?.email?.from ?? '', to: notifier?.email?.to ?? [],
         username: notifier?.email?.username ?? '', password: '', requireTls: notifier?.email?.requireTls ?? false,
@@ -414,11 +408,14 @@ function NotifierForm({ notifier, onDone }: { notifier: Notifier | null; onDone:
   const save = useMutation({
     mutationFn: (x: NotifierValues) => {
       // Leaving a credential out keeps the saved one; "" (Remove) deletes it.
+      // The URL is a credential too, shown as its fingerprint: sending that
+      // back keeps the saved URL.
       const secret = (s: string) => (clear ? '' : s || undefined);
+      const url = x.webhook.url || notifier?.webhook?.url || '';
       const body: NotifierInput = {
         name: x.name, description: x.description, type: x.type, skipResolved: x.skipResolved, version: notifier?.version,
         ...(x.type === 'webhook'
-          ? { webhook: { url: x.webhook.url, authorization: secret(x.webhook.authorization) } }
+          ? { webhook: { url, authorization: secret(x.webhook.authorization) } }
           : { email: { ...x.email, password: secret(x.email.password) } }),
       };
       return notifier ? put<Notifier>(`/alerts/notifiers/${seg(notifier.name)}`, body) : post<Notifier>('/alerts/notifiers', body);
@@ -449,7 +446,9 @@ function NotifierForm({ notifier, onDone }: { notifier: Notifier | null; onDone:
           </Group>
           {v.type === 'webhook' ? (
             <Group align="flex-start" grow>
-              <TextInput label="URL" required placeholder="https://hooks.example.com/alertmanager" {...form.getInputProps('webhook.url')} />
+              <TextInput label="URL" required={!notifier?.webhook}
+                placeholder={notifier?.webhook ? `${notifier.webhook.origin}/… saved (leave empty to keep)` : 'https://hooks.example.com/alertmanager'}
+                {...form.getInputProps('webhook.url')} />
               <PasswordInput label="Authorization header" placeholder={keepHint ?? 'Bearer …'} {...form.getInputProps('webhook.authorization')} />
             </Group>
           ) : (
