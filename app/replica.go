@@ -38,6 +38,9 @@ type ReplicaConfig struct {
 	ID string
 	// Listen is the address of the replica's status API.
 	Listen string
+	// StatusTokenFile holds the bearer token that reads the status API
+	// beyond health and readiness; without it only loopback clients can.
+	StatusTokenFile string
 	// ADSListen is the address proxies connect to.
 	ADSListen string
 	// ADSCertDir holds tls.crt, tls.key (the replica's ADS server
@@ -132,6 +135,10 @@ func (s *ReplicaService) Start(ctx context.Context) error {
 		}
 		adsOpts.TLS, adsOpts.Authorize = guard.TLSConfig(), guard.Authorize
 	}
+	statusToken, err := readStatusToken(cfg.StatusTokenFile)
+	if err != nil {
+		return err
+	}
 	keys, err := s.masterKeys()
 	if err != nil {
 		return err
@@ -200,7 +207,7 @@ func (s *ReplicaService) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	s.addr = lis.Addr()
-	s.httpSrv = &http.Server{Handler: s.rep.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+	s.httpSrv = &http.Server{Handler: s.rep.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), statusToken),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -209,8 +216,31 @@ func (s *ReplicaService) Start(ctx context.Context) error {
 			s.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
-	s.log.Info("xds replica serving", "replica", cfg.ID, "ads", s.adsAddr.String(), "status", "http://"+s.addr.String(), "consul", consulCfg.Address)
+	access := "bearer token"
+	if statusToken == "" {
+		access = "loopback clients only (--status-token-file opens it)"
+	}
+	s.log.Info("xds replica serving", "replica", cfg.ID, "ads", s.adsAddr.String(), "status", "http://"+s.addr.String(),
+		"status_access", access, "consul", consulCfg.Address)
 	return nil
+}
+
+// readStatusToken reads the status API's bearer token from path ("" when
+// there is none): one line, at least replica.MinStatusToken bytes, no
+// spaces. The file's content is never repeated in an error.
+func readStatusToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--status-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < replica.MinStatusToken || len(token) > 4096 || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", fmt.Errorf("--status-token-file %s: want one token of %d to 4096 printable characters without spaces", path, replica.MinStatusToken)
+	}
+	return token, nil
 }
 
 // masterKeys opens the writer's master key, from ROUTEDECK_MASTER_KEY or

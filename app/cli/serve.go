@@ -47,9 +47,11 @@ follows the versions the writer publishes to Consul KV (CONSUL_HTTP_ADDR or
 --consul-addr) with blocking queries, serves only complete publishes, and
 serves them over ADS on --ads-listen with mutual TLS from --ads-cert-dir
 (tls.crt and tls.key from "certs issue --ads-server", ca.crt the CAs whose
-gateway certificates it accepts). --listen serves its status (GET
-/api/v1/status, /api/v1/ready, /api/v1/gateways/NAME/proxies, /metrics),
-and it reports its proxies to Consul for the writer's console. Credentials
+gateway certificates it accepts). --listen serves /api/v1/health and
+/api/v1/ready to anyone, for probes; its status (/api/v1/status,
+/api/v1/gateways/NAME/proxies, /metrics) needs the bearer token in
+--status-token-file, or without one answers clients on loopback only. It
+reports its proxies to Consul for the writer's console. Credentials
 sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,6 +101,8 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 	cmd.Flags().StringSliceVar(&rcfg.Gateways, "gateway", nil, "xds: serve only these gateways (repeatable; default every published gateway)")
 	cmd.Flags().StringVar(&rcfg.ID, "replica-id", "", "xds: this replica's name in reports (default: the host name)")
 	cmd.Flags().StringVar(&rcfg.MasterKeyFile, "master-key-file", "", "xds: the writer's master.key, to open sealed credentials (or ROUTEDECK_MASTER_KEY)")
+	cmd.Flags().StringVar(&rcfg.StatusTokenFile, "status-token-file", "",
+		"xds: file holding the bearer token that reads the status, proxies and metrics over the network (default: loopback clients only)")
 	cmd.Flags().StringVar(&cfg.AccessLog.Files.Dir, "access-log-dir", "",
 		"also write each gateway's requests as JSON lines to GATEWAY.jsonl in this directory, for log shippers; rotated by size")
 	cmd.Flags().Int64Var(&cfg.AccessLog.Files.MaxBytes, "access-log-file-max-bytes", accesslog.DefaultFileMaxBytes,
@@ -111,7 +115,7 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 // writerOnly and xdsOnly are the flags that belong to one role.
 var (
 	writerOnly = []string{"tls-cert", "tls-key", "no-demo", "ads-san", "access-log-max-age", "access-log-max-entries", "serve-ads", "data-dir"}
-	xdsOnly    = []string{"consul-addr", "ads-cert-dir", "gateway", "replica-id", "master-key-file"}
+	xdsOnly    = []string{"consul-addr", "ads-cert-dir", "gateway", "replica-id", "master-key-file", "status-token-file"}
 )
 
 // checkRoleFlags refuses a role that does not exist and flags of the other
