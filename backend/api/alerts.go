@@ -27,41 +27,108 @@ type Alerts interface {
 // write: they hold credentials and make the server connect out), states
 // and history (viewers).
 func (s *server) alertRoutes(r chi.Router, need func(string) func(http.Handler) http.Handler) {
-	r.Route("/rules", func(r chi.Router) {
-		r.With(need(auth.RoleViewer)).Get("/", s.listAlertRules)
-		r.With(need(auth.RoleEditor)).Post("/", s.putAlertRule(true))
-		r.With(need(auth.RoleViewer)).Get("/{name}", s.getAlertRule)
-		r.With(need(auth.RoleEditor)).Put("/{name}", s.putAlertRule(false))
-		r.With(need(auth.RoleEditor)).Delete("/{name}", s.deleteAlertRule)
-	})
+	r.Route("/rules", alertKind[alertRuleBody, *alertRuleBody, alert.Rule]{
+		list: s.Store.AlertRules, get: s.Store.AlertRule, build: alertRuleFrom,
+		create: s.Store.CreateAlertRule, update: s.Store.UpdateAlertRule, del: s.Store.DeleteAlertRule,
+	}.routes(s, need(auth.RoleViewer), need(auth.RoleEditor)))
 	r.Route("/notifiers", func(r chi.Router) {
-		r.With(need(auth.RoleViewer)).Get("/", s.listNotifiers)
-		r.With(need(auth.RoleAdmin)).Post("/", s.putNotifier(true))
-		r.With(need(auth.RoleViewer)).Get("/{name}", s.getNotifier)
-		r.With(need(auth.RoleAdmin)).Put("/{name}", s.putNotifier(false))
-		r.With(need(auth.RoleAdmin)).Delete("/{name}", s.deleteNotifier)
+		alertKind[notifierBody, *notifierBody, alert.Notifier]{
+			list: s.Store.AlertNotifiers, get: s.Store.AlertNotifier, build: s.notifierFrom, show: s.notifierShown,
+			create: s.Store.CreateAlertNotifier, update: s.Store.UpdateAlertNotifier, del: s.Store.DeleteAlertNotifier,
+		}.routes(s, need(auth.RoleViewer), need(auth.RoleAdmin))(r)
 		r.With(need(auth.RoleAdmin), s.runsLong).Post("/{name}/test", s.testNotifier)
 	})
 	r.With(need(auth.RoleViewer)).Get("/states", s.alertStates)
 	r.With(need(auth.RoleViewer)).Get("/history", s.alertHistory)
 }
 
-func (s *server) listAlertRules(w http.ResponseWriter, r *http.Request) {
-	rules, err := s.Store.AlertRules(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeItems(w, rules)
+// alertKind is one kind of named, versioned object under /alerts (B the
+// body POST and PUT read, T the object) and the store's methods for it.
+type alertKind[B any, P namedBody[B], T any] struct {
+	list   func(ctx context.Context) ([]T, error)
+	get    func(ctx context.Context, name string) (T, error)
+	create func(ctx context.Context, actor string, obj *T) error
+	update func(ctx context.Context, actor string, obj *T) error
+	del    func(ctx context.Context, actor, name string, version int64) error
+	// build makes the object a body describes, checked; on a PUT the
+	// body's name is the URL's.
+	build func(r *http.Request, b *B) (T, error)
+	// show is the object as answers show it; nil shows it as it is.
+	show func(T) T
 }
 
-func (s *server) getAlertRule(w http.ResponseWriter, r *http.Request) {
-	rule, err := s.Store.AlertRule(r.Context(), chi.URLParam(r, "name"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+// namedBody is a request body that names the object it writes.
+type namedBody[B any] interface {
+	*B
+	name() *string
+}
+
+func (b *alertRuleBody) name() *string { return &b.Name }
+func (b *notifierBody) name() *string  { return &b.Name }
+
+// routes serves the collection: reads for read, writes for write.
+func (k alertKind[B, P, T]) routes(s *server, read, write func(http.Handler) http.Handler) func(chi.Router) {
+	shown := func(obj T) T {
+		if k.show != nil {
+			return k.show(obj)
+		}
+		return obj
 	}
-	writeJSON(w, http.StatusOK, rule)
+	return func(r chi.Router) {
+		r.With(read).Get("/", func(w http.ResponseWriter, r *http.Request) {
+			items, err := k.list(r.Context())
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			for i := range items {
+				items[i] = shown(items[i])
+			}
+			writeItems(w, items)
+		})
+		r.With(read).Get("/{name}", func(w http.ResponseWriter, r *http.Request) {
+			obj, err := k.get(r.Context(), chi.URLParam(r, "name"))
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, shown(obj))
+		})
+		put := func(store func(context.Context, string, *T) error, status int) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				var b B
+				err := decode(r, &b)
+				if err == nil && chi.URLParam(r, "name") != "" {
+					err = nameFromURL(r, P(&b).name())
+				}
+				var obj T
+				if err == nil {
+					obj, err = k.build(r, &b)
+				}
+				if err == nil {
+					err = store(r.Context(), auth.Actor(r.Context()), &obj)
+				}
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				writeJSON(w, status, shown(obj))
+			}
+		}
+		r.With(write).Post("/", put(k.create, http.StatusCreated))
+		r.With(write).Put("/{name}", put(k.update, http.StatusOK))
+		r.With(write).Delete("/{name}", func(w http.ResponseWriter, r *http.Request) {
+			version, err := versionFrom(r, true)
+			if err == nil {
+				err = k.del(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"), version)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
 }
 
 // alertRuleBody is what POST and PUT read: a rule without its change
@@ -84,50 +151,13 @@ type alertRuleBody struct {
 	Version     int64          `json:"version"`
 }
 
-func (s *server) putAlertRule(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var b alertRuleBody
-		if err := decode(r, &b); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if !create {
-			if err := nameFromURL(r, &b.Name); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-		}
-		rule := alert.Rule{Name: b.Name, Description: b.Description, Gateway: b.Gateway, Rule: b.Rule, Metric: b.Metric,
-			StatusClass: b.StatusClass, Percentile: b.Percentile, Op: b.Op, Threshold: b.Threshold, Window: b.Window,
-			For: b.For, MinRequests: b.MinRequests, Notifiers: b.Notifiers, Disabled: b.Disabled, Version: b.Version}
-		rule.Normalize()
-		if err := rule.Validate(); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		put, status := s.Store.UpdateAlertRule, http.StatusOK
-		if create {
-			put, status = s.Store.CreateAlertRule, http.StatusCreated
-		}
-		if err := put(r.Context(), auth.Actor(r.Context()), &rule); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		writeJSON(w, status, rule)
-	}
-}
-
-func (s *server) deleteAlertRule(w http.ResponseWriter, r *http.Request) {
-	version, err := versionFrom(r, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.Store.DeleteAlertRule(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"), version); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+// alertRuleFrom builds the rule b describes, normalized and checked.
+func alertRuleFrom(_ *http.Request, b *alertRuleBody) (alert.Rule, error) {
+	rule := alert.Rule{Name: b.Name, Description: b.Description, Gateway: b.Gateway, Rule: b.Rule, Metric: b.Metric,
+		StatusClass: b.StatusClass, Percentile: b.Percentile, Op: b.Op, Threshold: b.Threshold, Window: b.Window,
+		For: b.For, MinRequests: b.MinRequests, Notifiers: b.Notifiers, Disabled: b.Disabled, Version: b.Version}
+	rule.Normalize()
+	return rule, rule.Validate()
 }
 
 // nameFromURL checks a body's name against the URL's (renaming is not
@@ -141,27 +171,6 @@ func nameFromURL(r *http.Request, name *string) error {
 		return fieldError("name", fmt.Sprintf("%q does not match the URL (%q); renaming is not supported", *name, url))
 	}
 	return nil
-}
-
-func (s *server) listNotifiers(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.Store.AlertNotifiers(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	for i := range ns {
-		ns[i] = ns[i].Redacted(s.Fingerprinter)
-	}
-	writeItems(w, ns)
-}
-
-func (s *server) getNotifier(w http.ResponseWriter, r *http.Request) {
-	n, err := s.Store.AlertNotifier(r.Context(), chi.URLParam(r, "name"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, n.Redacted(s.Fingerprinter))
 }
 
 // notifierBody is what POST and PUT read. The webhook URL is a
@@ -192,70 +201,37 @@ type emailBody struct {
 	RequireTLS bool     `json:"requireTls"`
 }
 
-func (s *server) putNotifier(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var b notifierBody
-		if err := decode(r, &b); err != nil {
-			s.writeError(w, r, err)
-			return
+// notifierFrom builds the notifier b describes, checked. On a PUT the
+// stored notifier's credentials are kept where b leaves them out, and its
+// URL where b sends the URL's fingerprint back.
+func (s *server) notifierFrom(r *http.Request, b *notifierBody) (alert.Notifier, error) {
+	var kept alert.Secrets
+	if r.Method == http.MethodPut {
+		old, err := s.Store.AlertNotifier(r.Context(), b.Name)
+		if err != nil {
+			return alert.Notifier{}, err
 		}
-		if !create {
-			if err := nameFromURL(r, &b.Name); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-		}
-		var kept alert.Secrets
-		if !create {
-			old, err := s.Store.AlertNotifier(r.Context(), b.Name)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			kept = old.Secrets()
-		}
-		n := alert.Notifier{Name: b.Name, Description: b.Description, Type: b.Type, SkipResolved: b.SkipResolved, Version: b.Version}
-		if b.Webhook != nil {
-			n.Webhook = &alert.Webhook{URL: alert.RestoreURL(b.Webhook.URL, kept, s.Fingerprinter), Authorization: kept.Authorization}
-			if b.Webhook.Authorization != nil {
-				n.Webhook.Authorization = *b.Webhook.Authorization
-			}
-		}
-		if e := b.Email; e != nil {
-			n.Email = &alert.Email{Smarthost: e.Smarthost, From: e.From, To: e.To, Username: e.Username,
-				Password: kept.Password, RequireTLS: e.RequireTLS}
-			if e.Password != nil {
-				n.Email.Password = *e.Password
-			}
-		}
-		if err := n.Validate(); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		put, status := s.Store.UpdateAlertNotifier, http.StatusOK
-		if create {
-			put, status = s.Store.CreateAlertNotifier, http.StatusCreated
-		}
-		if err := put(r.Context(), auth.Actor(r.Context()), &n); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		writeJSON(w, status, n.Redacted(s.Fingerprinter))
+		kept = old.Secrets()
 	}
+	n := alert.Notifier{Name: b.Name, Description: b.Description, Type: b.Type, SkipResolved: b.SkipResolved, Version: b.Version}
+	if b.Webhook != nil {
+		n.Webhook = &alert.Webhook{URL: alert.RestoreURL(b.Webhook.URL, kept, s.Fingerprinter), Authorization: kept.Authorization}
+		if b.Webhook.Authorization != nil {
+			n.Webhook.Authorization = *b.Webhook.Authorization
+		}
+	}
+	if e := b.Email; e != nil {
+		n.Email = &alert.Email{Smarthost: e.Smarthost, From: e.From, To: e.To, Username: e.Username,
+			Password: kept.Password, RequireTLS: e.RequireTLS}
+		if e.Password != nil {
+			n.Email.Password = *e.Password
+		}
+	}
+	return n, n.Validate()
 }
 
-func (s *server) deleteNotifier(w http.ResponseWriter, r *http.Request) {
-	version, err := versionFrom(r, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.Store.DeleteAlertNotifier(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"), version); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
+// notifierShown is a notifier as answers show it (see alert.Notifier.Redacted).
+func (s *server) notifierShown(n alert.Notifier) alert.Notifier { return n.Redacted(s.Fingerprinter) }
 
 // testNotifier sends a test notification through a stored notifier.
 func (s *server) testNotifier(w http.ResponseWriter, r *http.Request) {
