@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,6 +20,16 @@ import (
 // offlineActor names the CLI in revisions and the audit log when it writes
 // to the data directory itself.
 const offlineActor = "cli"
+
+// withStore runs f on the data directory's store, opened for it alone
+// and closed after: the offline commands' one way in.
+func (o *options) withStore(cmd *cobra.Command, f func(ctx context.Context, st *store.Store) error) error {
+	st, err := app.OpenStore(cmd.Context(), o.dataDir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f(cmd.Context(), st), st.Close())
+}
 
 // checkAccount reports a bad --name, --role or password in flag terms.
 func checkAccount(name, role string, password *string) error {
@@ -51,16 +63,13 @@ func newUserCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := app.OpenStore(cmd.Context(), o.dataDir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.CreateUser(cmd.Context(), offlineActor, &store.User{Name: name, Role: role, PasswordHash: hash}); err != nil {
-				return fmt.Errorf("add user %q: %w", name, err)
-			}
-			fmt.Fprintf(o.stderr, "added user %s (%s)\n", name, role)
-			return nil
+			return o.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := st.CreateUser(ctx, offlineActor, &store.User{Name: name, Role: role, PasswordHash: hash}); err != nil {
+					return fmt.Errorf("add user %q: %w", name, err)
+				}
+				fmt.Fprintf(o.stderr, "added user %s (%s)\n", name, role)
+				return nil
+			})
 		},
 	}
 	add.Flags().StringVar(&name, "name", "", "user name")
@@ -77,16 +86,13 @@ func newUserCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := app.OpenStore(cmd.Context(), o.dataDir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.SetUserPassword(cmd.Context(), offlineActor, name, hash); err != nil {
-				return fmt.Errorf("set password of %q: %w", name, err)
-			}
-			fmt.Fprintf(o.stderr, "password of %s set; their sessions ended\n", name)
-			return nil
+			return o.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := st.SetUserPassword(ctx, offlineActor, name, hash); err != nil {
+					return fmt.Errorf("set password of %q: %w", name, err)
+				}
+				fmt.Fprintf(o.stderr, "password of %s set; their sessions ended\n", name)
+				return nil
+			})
 		},
 	}
 	setPassword.Flags().StringVar(&name, "name", "", "user name")
@@ -98,21 +104,18 @@ func newUserCmd(o *options) *cobra.Command {
 		Short: "List users with their roles",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := app.OpenStore(cmd.Context(), o.dataDir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			users, err := st.ListUsers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
-			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.UTC().Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return o.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				users, err := st.ListUsers(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+				for _, u := range users {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.UTC().Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	del := &cobra.Command{
@@ -120,16 +123,13 @@ func newUserCmd(o *options) *cobra.Command {
 		Short: "Delete a user and end their sessions (not the last admin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := app.OpenStore(cmd.Context(), o.dataDir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.DeleteUser(cmd.Context(), offlineActor, name); err != nil {
-				return fmt.Errorf("delete user %q: %w", name, err)
-			}
-			fmt.Fprintf(o.stderr, "deleted user %s\n", name)
-			return nil
+			return o.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := st.DeleteUser(ctx, offlineActor, name); err != nil {
+					return fmt.Errorf("delete user %q: %w", name, err)
+				}
+				fmt.Fprintf(o.stderr, "deleted user %s\n", name)
+				return nil
+			})
 		},
 	}
 	del.Flags().StringVar(&name, "name", "", "user name")
@@ -172,16 +172,13 @@ func newTokenCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := app.OpenStore(cmd.Context(), o.dataDir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.CreateToken(cmd.Context(), offlineActor, &store.Token{Name: name, Role: role, Hash: hash}); err != nil {
-				return fmt.Errorf("create token %q: %w", name, err)
-			}
-			fmt.Fprintln(o.stdout, tok)
-			return nil
+			return o.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := st.CreateToken(ctx, offlineActor, &store.Token{Name: name, Role: role, Hash: hash}); err != nil {
+					return fmt.Errorf("create token %q: %w", name, err)
+				}
+				fmt.Fprintln(o.stdout, tok)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "token name (who or what uses it)")
