@@ -33,6 +33,7 @@ import (
 	"github.com/routedeck/routedeck/backend/pki"
 	"github.com/routedeck/routedeck/backend/release"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/ruleset"
 	"github.com/routedeck/routedeck/backend/seal"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
@@ -241,7 +242,7 @@ func (s *Service) Start(ctx context.Context) error {
 	// evaluator, before a publish too.
 	tests := sandboxTests{s.sandbox}
 	s.release.SetTests(tests)
-	s.replayer = &replay.Engine{Versions: st, Log: s.accessLog, Tests: st}
+	s.replayer = &replay.Engine{Versions: ruleset.NewLoader(ruleset.FromStore(st), ruleset.DefaultCacheSize), Log: s.accessLog, Tests: st}
 	s.release.SetReplayer(gateReplayer{s.replayer})
 	s.handler = api.NewHandler(api.Deps{
 		Store:     st,

@@ -10,6 +10,8 @@ import (
 	"github.com/routedeck/routedeck/backend/release"
 	replayapi "github.com/routedeck/routedeck/backend/replay"
 	"github.com/routedeck/routedeck/backend/replica"
+	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/ruleset"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/targets"
 	"github.com/routedeck/routedeck/backend/xds"
@@ -99,7 +101,7 @@ func (g gateReplayer) ReplayDraft(ctx context.Context, gateway string, draft mod
 	return e.Replay(ctx, gateway, replayapi.Request{Source: replayapi.Source{Since: window.String()}, From: replayapi.Live, To: replayapi.Draft})
 }
 
-// publishingDraft is the store's versions with the draft of gateway
+// publishingDraft is the loaded versions with the draft of gateway
 // replaced by the workspace being published.
 type publishingDraft struct {
 	replay.Versions
@@ -107,10 +109,12 @@ type publishingDraft struct {
 	draft   model.Workspace
 }
 
-// GatewayWorkspace implements replay.Versions.
-func (v publishingDraft) GatewayWorkspace(ctx context.Context, gateway string) (model.Workspace, error) {
-	if gateway == v.gateway {
-		return v.draft, nil
+// Load implements replay.Versions.
+func (v publishingDraft) Load(ctx context.Context, gateway string, version ruleset.Version) (*ruleset.Rules, error) {
+	if gateway != v.gateway || !version.IsDraft() {
+		return v.Versions.Load(ctx, gateway, version)
 	}
-	return v.Versions.GatewayWorkspace(ctx, gateway)
+	// Not cached: the workspace is not the draft the store holds.
+	return &ruleset.Rules{Gateway: gateway, Version: ruleset.Draft, Workspace: v.draft,
+		Program: rules.Compile(v.draft.Routes, gateway)}, nil
 }

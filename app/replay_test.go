@@ -42,7 +42,7 @@ func TestReplayAPI(t *testing.T) {
 		t.Errorf("bad log: %d %s", code, b)
 	}
 	code, b = call(auth.RoleViewer, "POST", "/gateways/public/replay", `{"source":{"since":"1h"}}`)
-	if code != 404 || !strings.Contains(b, "never been published") {
+	if code != 400 || !strings.Contains(b, `"field":"from"`) || !strings.Contains(b, "never been published") {
 		t.Errorf("live before any publish: %d %s", code, b)
 	}
 	if code, b = call(auth.RoleViewer, "POST", "/gateways/nope/replay", `{"source":{"since":"1h"},"from":"draft"}`); code != 404 {

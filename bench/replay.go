@@ -17,6 +17,7 @@ import (
 	"github.com/routedeck/routedeck/backend/accesslog"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/replay"
+	"github.com/routedeck/routedeck/backend/ruleset"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/bench/workload"
 	sreplay "github.com/routedeck/routedeck/sandbox/replay"
@@ -70,7 +71,7 @@ func benchReplay(ctx context.Context, sc sizes) ([]Figure, error) {
 		return nil, err
 	}
 
-	e := &sreplay.Engine{Versions: st, Log: al, Timeout: 10 * time.Minute}
+	e := &sreplay.Engine{Versions: ruleset.NewLoader(ruleset.FromStore(st), 0), Log: al, Timeout: 10 * time.Minute}
 	type run struct {
 		rep     replay.Report
 		seconds float64

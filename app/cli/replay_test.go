@@ -221,7 +221,7 @@ func TestReplayFilesAndProblems(t *testing.T) {
 		"format alone":    {args: []string{"--tests", "--format", "json"}, want: []string{"--format: only with --log"}},
 		"bad version":     {args: []string{"--tests", "--from", "yesterday"}, want: []string{`--from: want live, draft or a published version such as v3, not "yesterday"`}},
 		"bad window":      {args: []string{"--since", "forever"}, want: []string{"--since: want a duration"}},
-		"no such version": {args: []string{"--tests", "--from", "v7"}, want: []string{`gateway "shop" has no published version 7`}},
+		"no such version": {args: []string{"--tests", "--from", "v7"}, want: []string{`from: gateway "shop" has no version 7: its versions are v1 to v1`}},
 		"no such file":    {args: []string{"--log", filepath.Join(dir, "missing.log")}, want: []string{"missing.log: no such file"}},
 		"bad lines": {args: []string{"--log", bad}, want: []string{
 			bad + `:3: start time "yesterday" is not an RFC 3339 time`,

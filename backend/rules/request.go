@@ -295,6 +295,11 @@ func splitURL(raw string) (scheme, host, target string) {
 	return "", "", raw
 }
 
+// HostKey is a Host (or :authority) as host conditions compare it: the
+// port removed, ASCII letters in lower case. Callers that group requests
+// or rules by host use it to agree with the evaluator.
+func HostKey(host string) string { return asciiLower(stripPort(host)) }
+
 // stripPort removes ":port" as Envoy's ignore_port_in_host_matching does
 // for matching: from the last ':' unless that colon is inside an IPv6
 // literal.

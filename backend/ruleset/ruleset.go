@@ -58,6 +58,9 @@ func (v Version) String() string {
 // IsDraft reports whether v is the draft.
 func (v Version) IsDraft() bool { return v.draft }
 
+// Number is a published version's number; 0 for the draft and live.
+func (v Version) Number() int64 { return v.n }
+
 // Rules is one version of one gateway's rules, compiled. It is shared by
 // every caller that loads the same version and must not be changed.
 type Rules struct {
@@ -175,7 +178,7 @@ func (l *Loader) Load(ctx context.Context, gateway string, v Version) (*Rules, e
 	n := v.n
 	switch {
 	case latest == 0:
-		return nil, versionError("gateway %q has never been published: explain against the draft instead", gateway)
+		return nil, versionError("gateway %q has never been published: there is no live version, only the draft", gateway)
 	case n == 0:
 		n = latest
 	case n > latest:

@@ -88,11 +88,11 @@ func (e *Engine) Replay(ctx context.Context, gateway string, req replay.Request)
 	withSim := !req.EvaluatorOnly
 	var sides [2]*version
 	for i, ref := range []replay.Ref{fromRef, toRef} {
-		ws, n, err := loadVersion(ctx, e.Versions, gateway, ref)
+		rs, err := loadVersion(ctx, e.Versions, gateway, ref, [...]string{"from", "to"}[i])
 		if err != nil {
 			return replay.Report{}, err
 		}
-		if sides[i], err = prepare(ref, n, ws, gateway, withSim); err != nil {
+		if sides[i], err = prepare(ref, rs.Version.Number(), rs.Workspace, gateway, withSim); err != nil {
 			return replay.Report{}, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/routedeck/routedeck/backend/replay"
 	"github.com/routedeck/routedeck/backend/routetest"
 	"github.com/routedeck/routedeck/backend/rules"
+	"github.com/routedeck/routedeck/backend/ruleset"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/store/storetest"
 	"github.com/routedeck/routedeck/internal/golden"
@@ -96,7 +97,7 @@ func readTestdata(t *testing.T, name string) string {
 // compares the whole report with testdata/golden/NAME.json.
 func TestGolden(t *testing.T) {
 	st := shopStore(t)
-	e := &Engine{Versions: st, Tests: st, Workers: 2}
+	e := &Engine{Versions: ruleset.NewLoader(ruleset.FromStore(st), 0), Tests: st, Workers: 2}
 	tests := map[string]replay.Request{
 		"har":        {Source: replay.Source{HAR: readTestdata(t, "shop.har")}},
 		"envoy-log":  {Source: replay.Source{Log: readTestdata(t, "shop.envoy.log"), Format: replay.FormatEnvoy}},

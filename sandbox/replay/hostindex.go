@@ -49,7 +49,7 @@ func newHostIndex(routes []model.Route, gateway string) *hostIndex {
 
 // program is what a request with this Host (or :authority) runs.
 func (ix *hostIndex) program(authority string) *rules.Program {
-	if p := ix.byHost[hostKey(authority)]; p != nil {
+	if p := ix.byHost[rules.HostKey(authority)]; p != nil {
 		return p
 	}
 	return ix.rest
@@ -99,7 +99,10 @@ func requiredHosts(r model.Route) []string {
 			}
 		}
 		for _, v := range vals {
-			found = append(found, asciiLower(v))
+			// A value with a port never matches (the evaluator compares
+			// hosts without theirs): keyed without it, the rule is
+			// merely tried, and fails, for that host.
+			found = append(found, rules.HostKey(v))
 		}
 		return true
 	}
@@ -107,29 +110,4 @@ func requiredHosts(r model.Route) []string {
 		return nil
 	}
 	return found
-}
-
-// hostKey is the host as the evaluator compares it: the port removed
-// (unless the colon is inside an IPv6 literal), ASCII letters in lower
-// case.
-func hostKey(host string) string {
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.LastIndexByte(host, ']') < i {
-		host = host[:i]
-	}
-	return asciiLower(host)
-}
-
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

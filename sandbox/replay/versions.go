@@ -12,17 +12,15 @@ import (
 
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/replay"
-	"github.com/routedeck/routedeck/backend/store"
+	"github.com/routedeck/routedeck/backend/ruleset"
 	"github.com/routedeck/routedeck/backend/translate"
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
-// Versions reads the versions of a gateway; *store.Store provides it.
+// Versions loads the compiled versions of a gateway; a ruleset.Loader
+// provides them, from its bounded cache, to replays as to explain.
 type Versions interface {
-	// GatewayWorkspace is the gateway's draft.
-	GatewayWorkspace(ctx context.Context, gateway string) (model.Workspace, error)
-	// GetPublished is a published version, 0 for the latest.
-	GetPublished(ctx context.Context, gateway string, version int64) (store.Published, error)
+	Load(ctx context.Context, gateway string, v ruleset.Version) (*ruleset.Rules, error)
 }
 
 // version is one side of a replay, ready to run requests: the rules
@@ -41,30 +39,33 @@ type version struct {
 	plain, tls *sim.Router
 }
 
-// loadVersion reads a version of the gateway. An unknown gateway, or a
-// version that does not exist, is ENOTFOUND; live on a gateway never
-// published says so.
-func loadVersion(ctx context.Context, vs Versions, gateway string, ref replay.Ref) (model.Workspace, int64, error) {
-	if ref.Draft {
-		ws, err := vs.GatewayWorkspace(ctx, gateway)
-		return ws, 0, err
+// loadVersion loads the version of the gateway that ref names, for the
+// side of the request ("from" or "to"). An unknown gateway is ENOTFOUND;
+// a version that does not exist, or live on a gateway never published,
+// is a problem on side.
+func loadVersion(ctx context.Context, vs Versions, gateway string, ref replay.Ref, side string) (*ruleset.Rules, error) {
+	v := ruleset.Published(ref.Version)
+	switch {
+	case ref.Draft:
+		v = ruleset.Draft
+	case ref.Version == 0:
+		v = ruleset.Live
 	}
-	p, err := vs.GetPublished(ctx, gateway, ref.Version)
-	if err != nil {
-		if model.ErrorCode(err) == model.ENOTFOUND && ref.Version == 0 {
-			if _, derr := vs.GatewayWorkspace(ctx, gateway); derr != nil {
-				return model.Workspace{}, 0, derr
-			}
-			return model.Workspace{}, 0, model.Errorf(model.ENOTFOUND, "gateway %q has never been published: there is no live version to replay against (use --from draft or a version)", gateway)
+	rs, err := vs.Load(ctx, gateway, v)
+	if model.ErrorCode(err) == model.EINVALID {
+		var p model.Problems
+		for _, f := range model.ErrorFields(err) {
+			p.Add(side, "%s", f.Message)
 		}
-		return model.Workspace{}, 0, err
+		return nil, p.Err()
 	}
-	return p.Workspace, p.Version, nil
+	return rs, err
 }
 
-// prepare compiles a version's rules and, with withSim, translates it and
-// compiles the translation the way the simulated Envoy does when it
-// receives it over ADS.
+// prepare compiles a version's rules by host and, with withSim,
+// translates it and compiles the translation the way the simulated
+// Envoy does when it receives it over ADS. ws is shared (a loaded
+// version's) and is not changed.
 func prepare(ref replay.Ref, number int64, ws model.Workspace, gateway string, withSim bool) (*version, error) {
 	v := &version{ref: ref, number: number, ws: ws, rules: newHostIndex(ws.Routes, gateway)}
 	for i := range ws.Gateways {
