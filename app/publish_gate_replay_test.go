@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/routedeck/routedeck/backend/accesslog"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/publishgate"
+	"github.com/routedeck/routedeck/internal/simtraffic"
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
@@ -68,40 +68,14 @@ func TestPublishGateHoldsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dp.Close() })
-	if _, err := dp.WaitFor(ctx, func(st sim.Status) bool { return st.Ready["http"] }); err != nil {
-		t.Fatal(err)
+	sent := []simtraffic.Request{
+		{Host: "shop.example.com", Path: "/cart"},          // web, the weighted split
+		{Host: "shop.example.com", Path: "/api/orders"},    // shop-api
+		{Host: "any.example.com", Path: "/healthz"},        // healthz, a direct response
+		{Host: "shop.example.com", Path: "/catalog/shoes"}, // old-catalog, a redirect
+		{Host: "nobody.example.com", Path: "/x"},           // no rule: the default answer
 	}
-	addr := dp.Status().Listeners["http"]
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	sent := []struct{ host, path string }{
-		{"shop.example.com", "/cart"},          // web, the weighted split
-		{"shop.example.com", "/api/orders"},    // shop-api
-		{"any.example.com", "/healthz"},        // healthz, a direct response
-		{"shop.example.com", "/catalog/shoes"}, // old-catalog, a redirect
-		{"nobody.example.com", "/x"},           // no rule: the default answer
-	}
-	for _, s := range sent {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+s.path, nil)
-		req.Host = s.host
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	for {
-		entries, _, err := svc.AccessLog().Entries(ctx, accesslog.Query{Gateway: "public", Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(entries) == len(sent) {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("%d of %d requests captured", len(entries), len(sent))
-		}
-		time.Sleep(50 * time.Millisecond) // the proxy reports its log about once a second
-	}
+	simtraffic.Send(ctx, t, dp, svc.AccessLog(), "public", sent)
 
 	check := func(live int64) publishgate.Check {
 		t.Helper()

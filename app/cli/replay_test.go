@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/routedeck/routedeck/backend/accesslog"
 	"github.com/routedeck/routedeck/backend/replay"
 	"github.com/routedeck/routedeck/backend/xds"
+	"github.com/routedeck/routedeck/internal/simtraffic"
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
 
@@ -71,42 +70,15 @@ func TestReplayCapturedFailOnChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dp.Close() })
-	if _, err := dp.WaitFor(ctx, func(st sim.Status) bool { return st.Ready["http"] }); err != nil {
-		t.Fatal(err)
+	sent := []simtraffic.Request{
+		{Host: "shop.example.com", Path: "/static/app.js"},
+		{Host: "shop.example.com", Path: "/api/cart/items"},
+		{Host: "shop.example.com", Path: "/legacy/catalog"},
+		{Host: "partner.example.com", Path: "/legacy/catalog"},
+		{Host: "shop.example.com", Path: "/docs/intro"},
+		{Host: "shop.example.com", Path: "/blog/2026/launch"},
 	}
-	addr := dp.Status().Listeners["http"]
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	sent := []struct{ host, path string }{
-		{"shop.example.com", "/static/app.js"},
-		{"shop.example.com", "/api/cart/items"},
-		{"shop.example.com", "/legacy/catalog"},
-		{"partner.example.com", "/legacy/catalog"},
-		{"shop.example.com", "/docs/intro"},
-		{"shop.example.com", "/blog/2026/launch"},
-	}
-	for _, s := range sent {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+s.path, nil)
-		req.Host = s.host
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	// The proxy reports its log about once a second.
-	for {
-		entries, _, err := svc.AccessLog().Entries(ctx, accesslog.Query{Gateway: "shop", Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(entries) == len(sent) {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("%d of %d requests captured", len(entries), len(sent))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	simtraffic.Send(ctx, t, dp, svc.AccessLog(), "shop", sent)
 
 	replayCmd := func(extra ...string) (replay.Report, string, int) {
 		t.Helper()
