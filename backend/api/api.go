@@ -240,8 +240,8 @@ func NewHandler(deps Deps) http.Handler {
 						// A local gateway runs in the server's process
 						// and sends requests upstream: editors start it.
 						r.With(need(auth.RoleViewer)).Get("/local", s.localGateway)
-						r.With(need(auth.RoleEditor), long).Put("/local", s.startLocalGateway)
-						r.With(need(auth.RoleEditor)).Delete("/local", s.stopLocalGateway)
+						r.With(need(auth.RoleEditor), long).Put("/local", s.localAction(emptyBody, LocalGateways.Start))
+						r.With(need(auth.RoleEditor)).Delete("/local", s.localAction(noQuery, LocalGateways.Stop))
 						r.With(need(auth.RoleEditor), long).Post("/local/traffic", s.localTraffic)
 						r.With(need(auth.RoleViewer)).Get("/traffic/series", s.trafficSeries)
 						r.With(need(auth.RoleViewer)).Post("/explain", s.explainVersion)

@@ -126,33 +126,29 @@ func (s *server) localGateway(w http.ResponseWriter, r *http.Request) {
 	s.writeLocal(w, r, st, err)
 }
 
-func (s *server) startLocalGateway(w http.ResponseWriter, r *http.Request) {
-	// Nothing to say yet; an empty object or no body at all.
-	var body struct{}
-	if err := decodeOptional(r, &body); err != nil {
-		s.writeError(w, r, err)
-		return
+// localAction answers the PUT that starts and the DELETE that stops the
+// gateway's local gateway: read checks what the request carries, act
+// does it.
+func (s *server) localAction(read func(*http.Request) error,
+	act func(lg LocalGateways, ctx context.Context, actor, gateway string) (LocalGateway, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := read(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if s.LocalGateways == nil {
+			s.writeError(w, r, notWired("running a local gateway"))
+			return
+		}
+		st, err := act(s.LocalGateways, r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"))
+		s.writeLocal(w, r, st, err)
 	}
-	if s.LocalGateways == nil {
-		s.writeError(w, r, notWired("running a local gateway"))
-		return
-	}
-	st, err := s.LocalGateways.Start(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"))
-	s.writeLocal(w, r, st, err)
 }
 
-func (s *server) stopLocalGateway(w http.ResponseWriter, r *http.Request) {
-	if err := onlyQuery(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.LocalGateways == nil {
-		s.writeError(w, r, notWired("running a local gateway"))
-		return
-	}
-	st, err := s.LocalGateways.Stop(r.Context(), auth.Actor(r.Context()), chi.URLParam(r, "name"))
-	s.writeLocal(w, r, st, err)
-}
+// emptyBody reads a body with nothing to say yet: an empty object, or
+// no body at all. noQuery refuses any query parameter.
+func emptyBody(r *http.Request) error { return decodeOptional(r, &struct{}{}) }
+func noQuery(r *http.Request) error   { return onlyQuery(r) }
 
 func (s *server) localTraffic(w http.ResponseWriter, r *http.Request) {
 	var body localTrafficBody
