@@ -231,9 +231,9 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleViewer)).Get("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleAdmin), long).Post("/export/consul", s.exportConsul)
 						r.With(need(auth.RoleViewer)).Get("/export/envoy", s.exportEnvoy)
-						r.With(need(auth.RoleViewer)).Get("/logs", s.logs)
-						r.With(need(auth.RoleViewer)).Get("/logs/{id}/explain", s.explainLogEntry)
-						r.With(need(auth.RoleViewer)).Get("/traffic", s.traffic)
+						r.With(need(auth.RoleViewer), s.withRequestLog).Get("/logs", s.logs)
+						r.With(need(auth.RoleViewer), s.withRequestLog).Get("/logs/{id}/explain", s.explainLogEntry)
+						r.With(need(auth.RoleViewer), s.withRequestLog).Get("/traffic", s.traffic)
 						// A replay changes nothing; it reads what a viewer
 						// may read (the request log and the versions).
 						r.With(need(auth.RoleViewer), long).Post("/replay", s.replayRequests)
@@ -243,7 +243,7 @@ func NewHandler(deps Deps) http.Handler {
 						r.With(need(auth.RoleEditor), long).Put("/local", s.localAction(emptyBody, LocalGateways.Start))
 						r.With(need(auth.RoleEditor)).Delete("/local", s.localAction(noQuery, LocalGateways.Stop))
 						r.With(need(auth.RoleEditor), long).Post("/local/traffic", s.localTraffic)
-						r.With(need(auth.RoleViewer)).Get("/traffic/series", s.trafficSeries)
+						r.With(need(auth.RoleViewer), s.withRequestLog).Get("/traffic/series", s.trafficSeries)
 						r.With(need(auth.RoleViewer)).Post("/explain", s.explainVersion)
 						r.With(need(auth.RoleViewer)).Get("/export/openapi", s.exportOpenAPI)
 					case kindUpstream.kind:

@@ -46,8 +46,7 @@ func (s *server) explainVersion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	rs, err := s.versions.Load(r.Context(), name, v)
@@ -87,10 +86,6 @@ type logExplanation struct {
 // served it: its rule's conditions, or for a request no rule matched
 // (a 404) the near misses.
 func (s *server) explainLogEntry(w http.ResponseWriter, r *http.Request) {
-	if s.AccessLog == nil {
-		s.writeError(w, r, notWired("the request log"))
-		return
-	}
 	name := chi.URLParam(r, "name")
 	q := r.URL.Query()
 	var p model.Problems
@@ -105,8 +100,7 @@ func (s *server) explainLogEntry(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	e, err := s.AccessLog.Entry(r.Context(), key, id)

@@ -207,16 +207,33 @@ func decodeLogCursor(c, filter string) (accesslog.Position, bool) {
 	return accesslog.Position{Time: ts, ID: id}, true
 }
 
+// withRequestLog answers the request log's routes with 501 on a server
+// that keeps no request log.
+func (s *server) withRequestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.AccessLog == nil {
+			s.writeError(w, r, notWired("the request log"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// gatewayExists reports whether gateway name exists, and answers the
+// store's error (404 for an unknown gateway) when it does not.
+func (s *server) gatewayExists(w http.ResponseWriter, r *http.Request, name string) bool {
+	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // logs lists a gateway's recent requests, newest first, or with
 // follow=true streams them as they arrive.
 func (s *server) logs(w http.ResponseWriter, r *http.Request) {
-	if s.AccessLog == nil {
-		s.writeError(w, r, notWired("the request log"))
-		return
-	}
 	name := chi.URLParam(r, "name")
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	q, follow, err := readLogQuery(r, time.Now())
@@ -368,13 +385,8 @@ type Traffic struct {
 
 // traffic sums a gateway's per-rule rollups over a window.
 func (s *server) traffic(w http.ResponseWriter, r *http.Request) {
-	if s.AccessLog == nil {
-		s.writeError(w, r, notWired("the request log"))
-		return
-	}
 	name := chi.URLParam(r, "name")
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	v := r.URL.Query()
@@ -452,10 +464,6 @@ const maxSeriesPoints = 1000
 // trafficSeries is one rule's traffic over a window, step by step, for
 // the route page's charts.
 func (s *server) trafficSeries(w http.ResponseWriter, r *http.Request) {
-	if s.AccessLog == nil {
-		s.writeError(w, r, notWired("the request log"))
-		return
-	}
 	name := chi.URLParam(r, "name")
 	v := r.URL.Query()
 	var p model.Problems
@@ -485,8 +493,7 @@ func (s *server) trafficSeries(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	now := time.Now()

@@ -90,8 +90,7 @@ func (s *server) publishCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := chi.URLParam(r, "name")
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	c, err := s.Publisher.CheckGate(r.Context(), name)
@@ -147,8 +146,7 @@ func (s *server) proxies(w http.ResponseWriter, r *http.Request) {
 // published lists the gateway's published versions, newest first.
 func (s *server) published(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	list, err := s.Store.ListPublished(r.Context(), name)
@@ -169,8 +167,7 @@ func (s *server) publishedVersion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNotFound("gateway %q has no published version %q", name, chi.URLParam(r, "version")))
 		return
 	}
-	if _, err := s.Store.Get(r.Context(), model.KindGateway, name); err != nil {
-		s.writeError(w, r, err)
+	if !s.gatewayExists(w, r, name) {
 		return
 	}
 	p, err := s.Store.GetPublished(r.Context(), name, v)
