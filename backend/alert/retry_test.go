@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/internal/testservers"
 )
 
 // TestWebhookRetries has a receiver fail its first requests: the
@@ -121,17 +122,7 @@ func TestWebhookURLStaysOutOfFailures(t *testing.T) {
 	const path, query = "/services/T9/B9/path-token-71c2", "key=query-token-0b4e"
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(buf, "HTTP/1.1 404 no hook at %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.URL.RequestURI())
-		buf.Flush()
-	}))
-	defer echo.Close()
+	echo := testservers.URLEcho(t)
 	stop := make(chan struct{})
 	silent := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
 	defer silent.Close()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/routedeck/routedeck/backend/alert"
 	"github.com/routedeck/routedeck/backend/auth"
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/internal/testservers"
 )
 
 // Clear credentials of the matrix test. The password has characters that
@@ -83,17 +83,7 @@ const (
 // both deliveries are recorded.
 func (a *testAPI) credentialAlerts(t *testing.T, e *alert.Evaluator) string {
 	t.Helper()
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(buf, "HTTP/1.1 503 no route for %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.URL.RequestURI())
-		buf.Flush()
-	}))
-	t.Cleanup(echo.Close)
+	echo := testservers.URLEcho(t)
 	hookURL := echo.URL + matrixHookPath + "?key=" + matrixHookQuery
 	a.do(t, "admin", "POST", "/api/v1/alerts/notifiers", map[string]any{"name": "hook", "type": "webhook",
 		"webhook": map[string]any{"url": hookURL, "authorization": matrixHookAuth}}).must(t, http.StatusCreated)
