@@ -191,7 +191,8 @@ func (n *Notifier) Secrets() Secrets {
 func (n *Notifier) SetSecrets(s Secrets) {
 	if w := n.Webhook; w != nil {
 		// Notifiers written before the URL was sealed kept it in clear in
-		// the spec, where Shown is decoded from; the next write seals it.
+		// the spec, where Shown is decoded from; the store seals such URLs
+		// when it opens the database.
 		if s.URL == "" && w.Shown != "" && !model.IsFingerprint(w.Shown) {
 			s.URL = w.Shown
 		}

@@ -227,17 +227,8 @@ func (s *Store) putNotifier(ctx context.Context, actor string, n *alert.Notifier
 				return "", model.Errorf(model.EINVALID, "at most %d notifiers", alert.MaxNotifiers)
 			}
 		}
-		n.SetSecrets(n.Secrets()) // the flags follow the values
 		n.Version, n.UpdatedAt, n.UpdatedBy = version, now, actor
-		spec, err := json.Marshal(n) // credentials are json:"-"
-		if err != nil {
-			return "", err
-		}
-		plain, err := json.Marshal(n.Secrets())
-		if err != nil {
-			return "", err
-		}
-		sealed, err := sealText(s.keys, "notifier "+n.Name, plain)
+		spec, sealed, err := s.encodeNotifier(n)
 		if err != nil {
 			return "", err
 		}
@@ -245,7 +236,7 @@ func (s *Store) putNotifier(ctx context.Context, actor string, n *alert.Notifier
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET version = excluded.version, spec = excluded.spec, secrets = excluded.secrets,
 				updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-			n.Name, version, string(spec), sealed, unixNano(now), actor); err != nil {
+			n.Name, version, spec, sealed, unixNano(now), actor); err != nil {
 			return "", fmt.Errorf("write notifier %q: %w", n.Name, err)
 		}
 		if create {
@@ -253,6 +244,22 @@ func (s *Store) putNotifier(ctx context.Context, actor string, n *alert.Notifier
 		}
 		return "notifier.update", nil
 	}, actor, n.Name)
+}
+
+// encodeNotifier returns n's spec column (no credentials: they are
+// json:"-") and its sealed credentials.
+func (s *Store) encodeNotifier(n *alert.Notifier) (spec, sealed string, err error) {
+	n.SetSecrets(n.Secrets()) // the flags and the origin follow the values
+	b, err := json.Marshal(n)
+	if err != nil {
+		return "", "", err
+	}
+	plain, err := json.Marshal(n.Secrets())
+	if err != nil {
+		return "", "", err
+	}
+	sealed, err = sealText(s.keys, "notifier "+n.Name, plain)
+	return string(b), sealed, err
 }
 
 // DeleteAlertNotifier removes a notifier no rule uses (EINVALID naming

@@ -61,3 +61,38 @@ func TestNotifierCredentialsAreSealedAndRekeyed(t *testing.T) {
 		t.Errorf("after the rotation the notifier reads %+v", got.Email)
 	}
 }
+
+// TestOpenSealsNotifierURLs opens a database whose webhook notifier kept
+// its URL in clear (as notifiers did before the URL counted as a
+// credential): the URL moves into the sealed credentials, the file holds
+// it in clear no more, and the notifier still posts to it.
+func TestOpenSealsNotifierURLs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "routedeck.db")
+	keys := storetest.Keys(t, dir)
+	s, err := store.Open(ctx, path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const url = "https://hooks.example.com/services/T000/B000/url-token-8c2f"
+	n := &alert.Notifier{Name: "hook", Type: alert.TypeWebhook, Webhook: &alert.Webhook{URL: url}}
+	if err := s.CreateAlertNotifier(ctx, "test", n); err != nil {
+		t.Fatal(err)
+	}
+	store.NotifierURLInClearForTest(t, s, "hook", url)
+	s.Close()
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "url-token-8c2f") {
+		t.Fatal("setting up: no clear URL in the old database")
+	}
+
+	s = storetest.MustOpenAt(t, path, keys)
+	storetest.ScanForSecrets(t, dir, map[string]string{"webhook URL token": "url-token-8c2f"})
+	got, err := s.AlertNotifier(ctx, "hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Webhook.URL != url || got.Webhook.Origin != "https://hooks.example.com" {
+		t.Fatalf("read back: url %q origin %q", got.Webhook.URL, got.Webhook.Origin)
+	}
+}

@@ -170,3 +170,18 @@ func VersionBlobsForTest(t testing.TB, s *Store) (n, size int64) {
 	}
 	return n, size
 }
+
+// NotifierURLInClearForTest gives notifier name the shape notifiers were
+// stored in before a webhook URL counted as a credential: the URL in
+// clear in the spec, the sealed credentials without it.
+func NotifierURLInClearForTest(t testing.TB, s *Store, name, url string) {
+	t.Helper()
+	sealed, err := sealText(s.keys, "notifier "+name, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wdb.Exec(`UPDATE alert_notifiers SET spec = json_set(spec, '$.webhook.url', ?), secrets = ? WHERE name = ?`,
+		url, sealed, name); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -25,7 +25,61 @@ func (s *Store) checkKeys(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("read seal check: %w", err)
 	}
-	return s.openCheck(sealed)
+	if err := s.openCheck(sealed); err != nil {
+		return err
+	}
+	return s.sealNotifierURLs(ctx)
+}
+
+// sealNotifierURLs moves webhook URLs that notifiers kept in clear in
+// their spec (written before the URL counted as a credential) into their
+// sealed secrets, then compacts the file so the clear URLs do not linger
+// in free pages or the WAL. Reading a notifier already takes such a URL
+// from the spec (alert.Notifier.SetSecrets); writing it back seals it.
+func (s *Store) sealNotifierURLs(ctx context.Context) error {
+	rows, err := s.wdb.QueryContext(ctx, `SELECT name FROM alert_notifiers
+		WHERE json_extract(spec, '$.webhook.url') IS NOT NULL AND json_extract(spec, '$.webhook.url') NOT LIKE 'fp:%'`)
+	if err != nil {
+		return fmt.Errorf("seal notifier URLs: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("seal notifier URLs: %w", err)
+		}
+		names = append(names, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("seal notifier URLs: %w", err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("seal notifier URLs: %w", err)
+	}
+	defer tx.Rollback()
+	for _, name := range names {
+		n, err := s.scanNotifier(tx.QueryRowContext(ctx, `SELECT name, version, spec, secrets, updated_at, updated_by
+			FROM alert_notifiers WHERE name = ?`, name))
+		if err != nil {
+			return fmt.Errorf("seal notifier URLs: %w", err)
+		}
+		spec, sealed, err := s.encodeNotifier(&n)
+		if err != nil {
+			return fmt.Errorf("seal notifier URLs: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE alert_notifiers SET spec = ?, secrets = ? WHERE name = ?`, spec, sealed, name); err != nil {
+			return fmt.Errorf("seal notifier URLs: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("seal notifier URLs: commit: %w", err)
+	}
+	return s.Compact(ctx)
 }
 
 func (s *Store) openCheck(sealed string) error {
