@@ -1505,12 +1505,24 @@ const flows = {
     // The lint badges load once the list is whole; the render is timed on
     // its own, not against the server linting 10,000 rules.
     await page.waitForLoadState('networkidle');
+    // The render is held to the page's own work: the CPU time of its main
+    // thread, which other processes busy on the machine do not stretch as
+    // they stretch wall time (the wall time is printed beside it).
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const threadMs = async () => {
+      const { metrics } = await cdp.send('Performance.getMetrics');
+      return 1000 * metrics.find((m) => m.name === 'ThreadTime').value;
+    };
     const t1 = Date.now();
+    const cpu1 = await threadMs();
     await choose(page, 'Filter by gateway', 'e2e-big');
     await page.getByText(`${N} of `).waitFor({ timeout: 30_000 });
     await page.locator('[data-route^="big-"]').first().waitFor();
+    const filterCPUMs = Math.round((await threadMs()) - cpu1);
     const filterMs = Date.now() - t1;
-    console.log(`     list of ${N}+ routes: first rows ${firstMs} ms after navigation, all loaded at ${allMs} ms, filtered to ${N} in ${filterMs} ms`);
+    await cdp.detach();
+    console.log(`     list of ${N}+ routes: first rows ${firstMs} ms after navigation, all loaded at ${allMs} ms, filtered to ${N} in ${filterMs} ms (${filterCPUMs} ms of the page's main thread)`);
     if (firstMs > 600) {
       // Slow: say where the time went, request by request.
       const entries = await page.evaluate(() =>
@@ -1518,12 +1530,12 @@ const flows = {
       );
       console.log(`     requests: ${entries.join('; ')}`);
     }
-    // Rendering the 10,000 rows is held to a second. Showing the first rows
+    // Rendering the 10,000 rows is held to a second of the page's CPU. Showing the first rows
     // (typically 0.4 s here) includes starting the page, and loading every
     // route (about 7 MB of JSON) transfer time: both get more room, so a
     // busy CI machine does not fail the suite on those alone.
     assert(firstMs < 1500, `the route list took ${firstMs} ms to show`);
-    assert(filterMs < 1000, `rendering ${N} routes took ${filterMs} ms`);
+    assert(filterCPUMs < 1000, `rendering ${N} routes took ${filterCPUMs} ms of the page's main thread (${filterMs} ms wall)`);
     assert(allMs < 3000, `the route list took ${allMs} ms to load every route`);
     const scroller = page.getByTestId('routes-scroller');
     const rendered = await scroller.locator('[data-route]').count();
