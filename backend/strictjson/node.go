@@ -62,9 +62,10 @@ func DecodeNode(n *yaml.Node, v any, skip ...string) []NodeProblem {
 		u.Ends = true
 		all = append(all, u)
 	}
-	if len(all) > maxProblems+1 {
+	if len(all) > maxProblems {
 		// Problems of shape are not counted while walking (the input
-		// limits bound them); the answer is bounded here.
+		// limits bound them); the answer is bounded here, and past the
+		// bound the value is not whole.
 		all = append(all[:maxProblems], NodeProblem{Line: all[maxProblems].Line, Message: "stopped after " + strconv.Itoa(maxProblems) + " problems", Ends: true})
 	}
 	return all

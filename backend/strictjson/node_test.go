@@ -3,6 +3,7 @@ package strictjson_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,26 @@ func TestDecodeNodeKinds(t *testing.T) {
 				t.Errorf("decoded %#v\nwant %#v", v, tt.val)
 			}
 		})
+	}
+}
+
+// TestDecodeNodeBounded: past maxProblems problems of shape the answer is
+// cut, and its last problem says the value is not whole.
+func TestDecodeNodeBounded(t *testing.T) {
+	for _, keys := range []int{100, 101, 150} {
+		var b strings.Builder
+		b.WriteString("name: r\n")
+		for i := range keys {
+			fmt.Fprintf(&b, "bogus%d: 1\n", i)
+		}
+		var r model.Route
+		ps := strictjson.DecodeNode(parseNode(t, b.String()), &r)
+		ends := slices.ContainsFunc(ps, func(p strictjson.NodeProblem) bool { return p.Ends })
+		switch {
+		case keys <= 100 && (len(ps) != keys || ends):
+			t.Errorf("%d unknown keys: %d problems, ends %v", keys, len(ps), ends)
+		case keys > 100 && (len(ps) != 101 || !ps[100].Ends || ps[100].Message != "stopped after 100 problems"):
+			t.Errorf("%d unknown keys: %d problems, last %+v", keys, len(ps), ps[len(ps)-1])
+		}
 	}
 }
