@@ -190,8 +190,8 @@ func TestApplyBadFileReportsEveryProblemAndStoresNothing(t *testing.T) {
 			}
 		})
 	}
-	// The broken file's condition is reported too once structure is fixed:
-	// structural problems hide nothing else in other documents.
+	// validate reports the same problems: structural ones hide nothing
+	// else, in other documents or in their own.
 	_, errOut, _ := e.client(t, "validate", "--offline", "-f", "testdata/broken.yaml")
 	if !strings.Contains(errOut, "broken.yaml:5") {
 		t.Errorf("validate --offline: %s", errOut)

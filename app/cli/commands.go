@@ -319,17 +319,24 @@ func withoutUndecoded(f *manifest.File, err error) error {
 var unknownRefLine = regexp.MustCompile(`unknown (gateway|upstream|secret) "(.*)"$`)
 
 // lintLines lints the rules of f and renders each finding as
-// FILE:LINE: rule: severity: message, with its witness.
+// FILE:LINE: rule: severity: message, with its witness. Routes that
+// decoded only in part are left out: a field left at its zero value (a
+// when that is not what the file says) would give findings about rules
+// the file does not have.
 func lintLines(f *manifest.File) []string {
 	if f == nil {
 		return nil
 	}
 	index := map[string]int{}
+	var whole []model.Route
 	for i, r := range f.Workspace.Routes {
 		index[r.Gateway+"\x00"+r.Name] = i
+		if !f.Partial("routes", i) {
+			whole = append(whole, r)
+		}
 	}
 	var out []string
-	for _, fd := range rules.LintAll(f.Workspace.Routes) {
+	for _, fd := range rules.LintAll(whole) {
 		line, _ := f.Locate(model.JoinPath(model.Index("routes", index[fd.Gateway+"\x00"+fd.Rule]), "when"))
 		sev := fd.Severity
 		if sev == rules.SeverityInfo {

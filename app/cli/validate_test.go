@@ -7,25 +7,38 @@ import (
 
 // TestValidateOnePass: unknown fields, an unknown gateway, a condition that
 // does not parse and a rule that can never match are all reported in one
-// run, each at its line, offline and against a server.
+// run, each at its line, offline and against a server, whether they are
+// in different documents or in one.
 func TestValidateOnePass(t *testing.T) {
 	e := newEnv(t)
-	want := []string{
-		"testdata/rounds.yaml:5: static.endpoints[0].colour: unknown field",
-		`testdata/rounds.yaml:9: gateway: unknown gateway "nowhere"`,
-		"testdata/rounds.yaml:17: when: 1:21: expected a field",
-		`testdata/rounds.yaml:37: rule "dead": lint error: never matches: rule "all" before it matches every request this one does (GET http://a.com/x/x is taken by rule "all")`,
+	files := map[string][]string{
+		"testdata/rounds.yaml": {
+			"testdata/rounds.yaml:5: static.endpoints[0].colour: unknown field",
+			`testdata/rounds.yaml:9: gateway: unknown gateway "nowhere"`,
+			"testdata/rounds.yaml:17: when: 1:21: expected a field",
+			`testdata/rounds.yaml:37: rule "dead": lint error: never matches: rule "all" before it matches every request this one does (GET http://a.com/x/x is taken by rule "all")`,
+		},
+		// Inside one document too: an unknown field and a bad duration
+		// do not hide its unknown gateway and its broken condition.
+		"testdata/onepass.yaml": {
+			`testdata/onepass.yaml:9: gateway: unknown gateway "nowhere"`,
+			"testdata/onepass.yaml:10: colour: unknown field",
+			"testdata/onepass.yaml:11: when: 1:21: expected a field",
+			`testdata/onepass.yaml:14: then.timeout: invalid duration "soon": use units like 250ms, 5s, 1m`,
+		},
 	}
-	for _, args := range [][]string{{"validate", "--offline", "-f", "testdata/rounds.yaml"}, {"validate", "-f", "testdata/rounds.yaml", "--server", e.url, "--token", e.token}} {
-		_, errOut, code := e.run(t, "", args...)
-		lines := strings.Split(strings.TrimSpace(errOut), "\n")
-		if code != 1 || len(lines) != len(want) {
-			t.Errorf("%v: exit %d, %d lines, want %d:\n%s", args, code, len(lines), len(want), errOut)
-			continue
-		}
-		for i, w := range want {
-			if !strings.HasPrefix(lines[i], w) {
-				t.Errorf("%v line %d:\n%s\nwant prefix:\n%s", args, i+1, lines[i], w)
+	for file, want := range files {
+		for _, args := range [][]string{{"validate", "--offline", "-f", file}, {"validate", "-f", file, "--server", e.url, "--token", e.token}} {
+			_, errOut, code := e.run(t, "", args...)
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			if code != 1 || len(lines) != len(want) {
+				t.Errorf("%v: exit %d, %d lines, want %d:\n%s", args, code, len(lines), len(want), errOut)
+				continue
+			}
+			for i, w := range want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("%v line %d:\n%s\nwant prefix:\n%s", args, i+1, lines[i], w)
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -103,25 +104,78 @@ func (s *server) viewWarnings(obj model.Object, warnings []model.FieldError) (an
 // (strictjson.DecodeObject: what a read answered may be sent back).
 // Condition text is parsed. complete, when set, fills in what the client
 // may leave out or send as fingerprints (stored secret values) before the
-// object is checked.
+// object is checked. When the only problems are of its fields, the object
+// comes back with them, for withReferences.
 func decodeObject(r *http.Request, k kindInfo, complete func(model.Object) error) (model.Object, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := strictjson.DecodeObject(body, k.kind)
-	if err != nil {
-		return nil, err
+	obj, decodeErr := strictjson.DecodeObject(body, k.kind)
+	if obj == nil {
+		return nil, decodeErr
 	}
 	if complete != nil {
 		if err := complete(obj); err != nil {
-			return nil, err
+			return nil, cmp.Or(decodeErr, err)
 		}
 	}
-	if err := prepare(obj); err != nil {
-		return nil, err
+	if err := withDecodeProblems(decodeErr, prepare(obj)); err != nil {
+		return obj, err
 	}
 	return obj, nil
+}
+
+// withReferences adds to the problems err of an object that did not
+// decode or check cleanly what is wrong between it and the draft (an
+// unknown gateway or upstream, which the store checks only once the
+// object is right), so one answer holds everything. A field that has a
+// problem already gets no second one.
+func (s *server) withReferences(r *http.Request, k kindInfo, obj model.Object, err error) error {
+	own := model.ErrorFields(err)
+	if obj == nil || model.ErrorCode(err) != model.EINVALID || len(own) == 0 {
+		return err
+	}
+	draft, derr := s.Store.Workspace(r.Context())
+	if derr != nil {
+		return err
+	}
+	var ws model.Workspace
+	ws.Add(obj)
+	// The object comes first in its list of the merged workspace.
+	at := model.Index(k.path, 0)
+	var p model.Problems
+	p.Merge("", err)
+	merged := mergeWorkspace(ws, draft)
+	for _, fe := range model.ErrorFields(merged.Validate()) {
+		rest, ok := strings.CutPrefix(fe.Field, at)
+		if !ok || rest != "" && rest[0] != '.' {
+			continue
+		}
+		if rest = strings.TrimPrefix(rest, "."); !strictjson.Hidden(rest, own) {
+			p.Add(rest, "%s", fe.Message)
+		}
+	}
+	return p.Err()
+}
+
+// withDecodeProblems answers the problems of a body that decoded with
+// field problems (decodeErr) together with those the object's checks
+// found in the rest, less the checks' follow-ons of a field that did not
+// decode, so one answer holds everything.
+func withDecodeProblems(decodeErr, checkErr error) error {
+	if decodeErr == nil {
+		return checkErr
+	}
+	decoded := model.ErrorFields(decodeErr)
+	var p model.Problems
+	p.Merge("", decodeErr)
+	for _, fe := range model.ErrorFields(checkErr) {
+		if !strictjson.Hidden(fe.Field, decoded) {
+			p.Add(fe.Field, "%s", fe.Message)
+		}
+	}
+	return p.Err()
 }
 
 // prepare parses condition text and checks the object on its own, so a
@@ -216,7 +270,7 @@ func (s *server) createObject(k kindInfo) http.HandlerFunc {
 			return model.RestoreSecrets(obj, nil, s.Fingerprinter)
 		})
 		if err != nil {
-			s.writeError(w, r, err)
+			s.writeError(w, r, s.withReferences(r, k, obj, err))
 			return
 		}
 		if err := s.Store.Create(r.Context(), auth.Actor(r.Context()), obj); err != nil {
@@ -232,17 +286,18 @@ func (s *server) updateObject(k kindInfo) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := chi.URLParam(r, "name")
 		obj, err := decodeObject(r, k, func(obj model.Object) error {
+			// The name may be left to the URL; the checks need it.
+			if meta := obj.ObjectMeta(); meta.Name == "" {
+				meta.Name = name
+			}
 			return s.restoreSecrets(r, k, name, obj)
 		})
 		if err != nil {
-			s.writeError(w, r, err)
+			s.writeError(w, r, s.withReferences(r, k, obj, err))
 			return
 		}
 		meta := obj.ObjectMeta()
-		switch {
-		case meta.Name == "":
-			meta.Name = name
-		case meta.Name != name:
+		if meta.Name != name {
 			s.writeError(w, r, fieldError("name", fmt.Sprintf("%q does not match the URL (%q); renaming is not supported", meta.Name, name)))
 			return
 		}

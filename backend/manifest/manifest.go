@@ -76,6 +76,9 @@ type document struct {
 	kind string
 	name string
 	node *yaml.Node // the document's top-level mapping
+	// decoded are the document's field problems when it decoded only in
+	// part: checks of the rest do not repeat them (strictjson.Hidden).
+	decoded []model.FieldError
 }
 
 // File is a loaded manifest: the workspace it describes and enough of the
@@ -121,7 +124,10 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // package; pass their errors to Explain to locate them in the file. On error
 // the returned *Error lists every problem, and the File still holds the
 // documents that decoded, so a caller can check those too and report
-// everything at once (see Merge).
+// everything at once (see Merge). A document whose problems are all of
+// single fields is among them, those fields left at their zero values
+// (Explain drops what only follows from them); one that hit a limit is
+// not, so hostile input is never checked further.
 func Load(name string, data []byte) (*File, error) {
 	f := &File{Name: name, byList: map[string][]document{}, declared: map[string]bool{}}
 	var probs []Problem
@@ -194,11 +200,15 @@ func Load(name string, data []byte) (*File, error) {
 	}
 	for _, j := range jobs {
 		probs = append(probs, j.probs...)
-		if len(j.probs) > 0 || j.name == "" {
+		if j.ends || j.name == "" {
 			continue
 		}
+		doc := document{kind: j.kind, name: j.name, node: j.node}
+		for _, p := range j.probs {
+			doc.decoded = append(doc.decoded, model.FieldError{Field: p.Field, Message: p.Message})
+		}
 		list := listName(j.kind)
-		f.byList[list] = append(f.byList[list], document{kind: j.kind, name: j.name, node: j.node})
+		f.byList[list] = append(f.byList[list], doc)
 		f.Workspace.Add(j.obj)
 	}
 	if len(probs) > 0 {
@@ -208,12 +218,14 @@ func Load(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-// job is one document to decode into obj; probs are its problems.
+// job is one document to decode into obj; probs are its problems, and
+// ends says one of them stopped the decoding.
 type job struct {
 	kind, name string
 	node       *yaml.Node
 	obj        model.Object
 	probs      []Problem
+	ends       bool
 }
 
 // countRoutes counts the documents that say they are routes.
@@ -248,11 +260,12 @@ func decodeAll(file string, jobs []job) {
 
 // decode decodes the document into its object with the strict decoder
 // every input path shares, straight from the YAML nodes: every unknown
-// field and type mismatch with its line, then its limits (object size,
+// field and type mismatch with its line, and its limits (object size,
 // condition depth and size, numbers that do not fit).
 func (j *job) decode(file string) {
 	for _, p := range strictjson.DecodeNode(j.node, j.obj, "kind") {
 		j.probs = append(j.probs, Problem{File: file, Line: p.Line, Field: p.Field, Message: p.Message})
+		j.ends = j.ends || p.Ends
 	}
 }
 
@@ -291,8 +304,10 @@ func sortProblems(probs []Problem) {
 // Explain locates the field errors of err (paths such as
 // "routes[1].then.forward[0].upstream", as model.Workspace.Validate and the
 // API report them against this file's Workspace) in the file. It returns an
-// *Error with one problem per field error; errors without fields are
-// returned unchanged, and nil stays nil.
+// *Error with one problem per field error, leaving out those at or under a
+// field of the document that did not decode (its zero value is not what
+// the file says: "required" there would only repeat Load's problem);
+// errors without fields are returned unchanged, and nil stays nil.
 func (f *File) Explain(err error) error {
 	if err == nil {
 		return nil
@@ -303,11 +318,24 @@ func (f *File) Explain(err error) error {
 	}
 	var probs []Problem
 	for _, fe := range fields {
-		line, rel := f.Locate(fe.Field)
+		doc, line, rel := f.locate(fe.Field)
+		if doc != nil && strictjson.Hidden(rel, doc.decoded) {
+			continue
+		}
 		probs = append(probs, Problem{File: f.Name, Line: line, Field: rel, Message: fe.Message})
+	}
+	if len(probs) == 0 {
+		return nil
 	}
 	sortProblems(probs)
 	return &Error{Problems: probs}
+}
+
+// Partial reports whether the document at list[i] of the workspace
+// ("routes", 2) decoded only in part: it has field problems of its own.
+func (f *File) Partial(list string, i int) bool {
+	docs := f.byList[list]
+	return i >= 0 && i < len(docs) && len(docs[i].decoded) > 0
 }
 
 // Locate maps a workspace field path to a line of the file and the path
@@ -315,17 +343,23 @@ func (f *File) Explain(err error) error {
 // When the path goes deeper than the YAML (a field that is missing), the
 // line of the deepest existing part is used: that is where to add it.
 func (f *File) Locate(path string) (line int, rel string) {
+	_, line, rel = f.locate(path)
+	return line, rel
+}
+
+// locate is Locate that also gives the document, nil for unknown paths.
+func (f *File) locate(path string) (doc *document, line int, rel string) {
 	segs := splitPath(path)
 	if len(segs) < 2 || segs[1].index < 0 {
-		return 0, path
+		return nil, 0, path
 	}
 	docs := f.byList[segs[0].key]
 	i := segs[1].index
 	if segs[0].key == "" || i >= len(docs) {
-		return 0, path
+		return nil, 0, path
 	}
 	rest := segs[2:]
-	return lineAt(docs[i].node, rest), joinSegs(rest)
+	return &docs[i], lineAt(docs[i].node, rest), joinSegs(rest)
 }
 
 // lineAt is the line of the node at segs under n, or of the deepest part

@@ -20,6 +20,10 @@ type NodeProblem struct {
 	Line    int
 	Field   string
 	Message string
+	// Ends is set on a problem that stopped the walk (a limit, or too many
+	// problems): the value decoded is not whole and must not be checked
+	// any further.
+	Ends bool
 }
 
 // DecodeNode decodes the parsed YAML mapping n into v, a non-nil pointer,
@@ -29,32 +33,42 @@ type NodeProblem struct {
 // value of the wrong shape is reported with its line. Keys of n named in
 // skip are not fields (a manifest's "kind").
 //
-// Values then meet the rules and limits of Decode, as if the document had
+// Values also meet the rules and limits of Decode, as if the document had
 // arrived as the JSON it converts to: numbers that fit their field,
 // condition trees bounded in depth and size, no null inside a condition,
 // a model object's JSON at most model.MaxObjectBytes, nesting at most
-// model.MaxJSONDepth. Those problems are reported only when the document
-// has none of the first kind, as Decode would see them once the shape is
-// right (the shape problems are the ones to fix first).
+// model.MaxJSONDepth.
+//
+// A field with a problem is left at its zero value and the walk goes on,
+// so the problems come back all at once and, unless one of them Ends the
+// walk, v holds the rest of the document for the caller to check further
+// (its paths under a problem's Field are that problem's follow-ons: see
+// Hidden). At most maxProblems are returned.
 //
 // Aliases must have been checked against the input limits (backend/input)
 // before: an alias is walked as the node it stands for.
 func DecodeNode(n *yaml.Node, v any, skip ...string) []NodeProblem {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return []NodeProblem{{Line: n.Line, Message: "strictjson: decode into a nil or non-pointer value"}}
+		return []NodeProblem{{Line: n.Line, Message: "strictjson: decode into a nil or non-pointer value", Ends: true}}
 	}
 	d := decoders.Get().(*nodeDecoder)
 	*d = nodeDecoder{skip: skip, docLine: n.Line, path: d.path[:0]}
 	defer decoders.Put(d)
 	d.value(n, rv.Elem())
-	switch {
-	case len(d.shape) > 0:
-		return d.shape
-	case d.unencodable != nil:
-		return []NodeProblem{*d.unencodable}
+	all := append(d.shape, d.rules...)
+	if d.unencodable != nil {
+		u := *d.unencodable
+		u.Ends = true
+		all = append(all, u)
 	}
-	return d.rules
+	if len(all) > maxProblems {
+		// Problems of shape are not counted while walking (the input
+		// limits bound them); the answer is bounded here, and past the
+		// bound the value is not whole.
+		all = append(all[:maxProblems], NodeProblem{Line: all[maxProblems].Line, Message: "stopped after " + strconv.Itoa(maxProblems) + " problems", Ends: true})
+	}
+	return all
 }
 
 // decoders keeps walkers for reuse: a file of thousands of documents
@@ -65,8 +79,8 @@ var decoders = sync.Pool{New: func() any { return new(nodeDecoder) }}
 type nodeDecoder struct {
 	skip []string // top-level keys that are not fields
 	// shape holds the problems of shape (unknown keys, wrong types),
-	// every one of them; rules the problems of the rules that apply once
-	// the shape is right, at most maxProblems of them as Decode keeps.
+	// every one of them; rules the problems of Decode's rules and limits,
+	// at most maxProblems of them as Decode keeps.
 	shape, rules []NodeProblem
 	stopped      bool // no more rule problems: a limit or maxProblems
 	// unencodable is a value that has no JSON form (a float .nan), which
@@ -113,7 +127,7 @@ func (d *nodeDecoder) shapeProblem(line int, msg string) {
 func (d *nodeDecoder) ruleProblem(line int, msg string) { d.ruleProblemAt(line, d.at(), msg) }
 
 func (d *nodeDecoder) ruleProblemAt(line int, path, msg string) {
-	if d.stopped || len(d.shape) > 0 {
+	if d.stopped {
 		return
 	}
 	if len(d.rules) >= maxProblems {
@@ -122,7 +136,7 @@ func (d *nodeDecoder) ruleProblemAt(line int, path, msg string) {
 	}
 	d.rules = append(d.rules, NodeProblem{Line: line, Field: path, Message: msg})
 	if len(d.rules) == maxProblems {
-		d.rules = append(d.rules, NodeProblem{Line: line, Message: "stopped after " + strconv.Itoa(maxProblems) + " problems"})
+		d.rules = append(d.rules, NodeProblem{Line: line, Message: "stopped after " + strconv.Itoa(maxProblems) + " problems", Ends: true})
 		d.stopped = true
 	}
 }
@@ -132,7 +146,7 @@ func (d *nodeDecoder) fatal(line int, msg string) {
 	if d.stopped {
 		return
 	}
-	d.rules = append(d.rules, NodeProblem{Line: line, Field: d.at(), Message: msg})
+	d.rules = append(d.rules, NodeProblem{Line: line, Field: d.at(), Message: msg, Ends: true})
 	d.stopped = true
 }
 

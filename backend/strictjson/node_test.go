@@ -3,6 +3,7 @@ package strictjson_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +32,7 @@ func problemList(ps []strictjson.NodeProblem) []string {
 }
 
 // TestDecodeNodeRoute decodes routes from YAML nodes: problems of shape
-// (all of them, with lines) first; the rules of Decode only once the
-// shape is right.
+// (all of them, with lines) and the rules of Decode, together.
 func TestDecodeNodeRoute(t *testing.T) {
 	const then = "then: {forward: [{upstream: u}]}\n"
 	tests := map[string]struct {
@@ -56,9 +56,9 @@ func TestDecodeNodeRoute(t *testing.T) {
 			want: []string{"3: name: duplicate key"},
 		},
 		"a scalar is text for a string": {yaml: "name: 1\ngateway: true\n" + then},
-		"rules wait for the shape": {
+		"shape and rules in one pass": {
 			yaml: "name: r\ngateway: g\nwhen: {not: null}\nbogus: 1\n" + then,
-			want: []string{`4: bogus: unknown field`},
+			want: []string{`4: bogus: unknown field`, `3: when.not: must not be null`},
 		},
 		"integer past int64": {
 			yaml: "name: r\npriority: 99999999999999999999999\n",
@@ -131,8 +131,10 @@ func TestDecodeNodeHostile(t *testing.T) {
 	var r model.Route
 	start := time.Now()
 	ps := strictjson.DecodeNode(parseNode(t, src), &r)
-	if len(ps) != 99_999 || ps[0].Field != "gateway" || ps[0].Message != "duplicate key" {
-		t.Fatalf("%d problems, first %v", len(ps), ps[0])
+	// 99,999 problems, of which a bounded answer keeps the first.
+	if len(ps) != 101 || ps[0].Field != "gateway" || ps[0].Message != "duplicate key" || ps[0].Ends ||
+		ps[100].Message != "stopped after 100 problems" || !ps[100].Ends {
+		t.Fatalf("%d problems, first %v, last %v", len(ps), ps[0], ps[len(ps)-1])
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)
@@ -209,5 +211,26 @@ func TestDecodeNodeKinds(t *testing.T) {
 				t.Errorf("decoded %#v\nwant %#v", v, tt.val)
 			}
 		})
+	}
+}
+
+// TestDecodeNodeBounded: past maxProblems problems of shape the answer is
+// cut, and its last problem says the value is not whole.
+func TestDecodeNodeBounded(t *testing.T) {
+	for _, keys := range []int{100, 101, 150} {
+		var b strings.Builder
+		b.WriteString("name: r\n")
+		for i := range keys {
+			fmt.Fprintf(&b, "bogus%d: 1\n", i)
+		}
+		var r model.Route
+		ps := strictjson.DecodeNode(parseNode(t, b.String()), &r)
+		ends := slices.ContainsFunc(ps, func(p strictjson.NodeProblem) bool { return p.Ends })
+		switch {
+		case keys <= 100 && (len(ps) != keys || ends):
+			t.Errorf("%d unknown keys: %d problems, ends %v", keys, len(ps), ends)
+		case keys > 100 && (len(ps) != 101 || !ps[100].Ends || ps[100].Message != "stopped after 100 problems"):
+			t.Errorf("%d unknown keys: %d problems, last %+v", keys, len(ps), ps[len(ps)-1])
+		}
 	}
 }

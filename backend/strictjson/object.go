@@ -15,6 +15,12 @@ import (
 // name kind), and for routes "whenText" (the condition as text) and, in the
 // answer to a write, "warnings"; those are dropped. It is what every API
 // write of one object decodes its body with.
+//
+// When every problem is one of a single field (unknown, miscased or
+// duplicate key, wrong type, bad value), the object is returned with the
+// error, those fields left at their zero values, so the caller can check
+// the rest and answer everything at once (see Hidden); after a syntax
+// error or a limit it is nil.
 func DecodeObject(data []byte, kind string) (model.Object, error) {
 	obj := model.NewObject(kind)
 	if obj == nil {
@@ -24,8 +30,11 @@ func DecodeObject(data []byte, kind string) (model.Object, error) {
 		return nil, &model.Error{Code: model.EINVALID, Message: "invalid input",
 			Fields: []model.FieldError{{Message: "expected an object, got null"}}}
 	}
-	if err := Decode(data, &objectBody{obj: obj}); err != nil {
-		return nil, err
+	if whole, err := decode(data, &objectBody{obj: obj}); err != nil {
+		if !whole {
+			return nil, err
+		}
+		return obj, err
 	}
 	return obj, nil
 }

@@ -43,18 +43,27 @@ type Custom interface {
 // Decode decodes the one JSON value in data into v, a non-nil pointer. It
 // returns nil or an EINVALID *model.Error listing every problem.
 func Decode(data []byte, v any) error {
+	_, err := decode(data, v)
+	return err
+}
+
+// decode is Decode that also says whether v holds the whole document
+// (whole): every problem was one of a single field, left at its zero
+// value, so v may be checked further. A syntax error or a limit leaves v
+// part read.
+func decode(data []byte, v any) (whole bool, err error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("strictjson: decode into %T: need a non-nil pointer", v)
+		return false, fmt.Errorf("strictjson: decode into %T: need a non-nil pointer", v)
 	}
 	d := newDecoder(data)
 	d.ValueFrom(d.Next(), rv.Elem(), "")
 	if !d.stopped {
 		if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
-			d.Problem("", "must hold a single JSON value, with nothing after it")
+			d.fatal("", "must hold a single JSON value, with nothing after it")
 		}
 	}
-	return d.err()
+	return !d.limited, d.err()
 }
 
 // Decoder reads one document. Custom implementations use its methods; the
@@ -65,6 +74,7 @@ type Decoder struct {
 	p    model.Problems
 
 	stopped bool // a syntax error or a limit ends the document
+	limited bool // stopped by such a problem: the value is not whole
 	depth   int  // JSON nesting of the value being read
 
 	// tokStart is the input offset before the last token read by Next,
@@ -99,6 +109,7 @@ func (d *Decoder) Problem(path, format string, args ...any) {
 	d.p.Add(path, format, args...)
 	if d.p.Len() == maxProblems {
 		d.p.Add("", "stopped after %d problems", maxProblems)
+		d.limited = true
 		d.stop()
 	}
 }
@@ -109,6 +120,7 @@ func (d *Decoder) fatal(path, format string, args ...any) {
 		return
 	}
 	d.p.Add(path, format, args...)
+	d.limited = true
 	d.stop()
 }
 
