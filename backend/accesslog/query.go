@@ -232,6 +232,7 @@ func minuteOf(us int64) int64 {
 // page reads the entries matching q, newest first, down to edge inclusive
 // (nil: to the end of the window).
 func (s *Store) page(ctx context.Context, q Query, edge *Position, limit int) (Page, error) {
+	s.pagesRead.Add(1)
 	span, args := q.span(edge)
 	stmt := `SELECT ` + columns + ` FROM entries INDEXED BY entries_gateway_ts WHERE ` + span
 	if filter, fargs := q.where(); filter != "" {
@@ -257,14 +258,8 @@ func (s *Store) page(ctx context.Context, q Query, edge *Position, limit int) (P
 func (s *Store) Entries(ctx context.Context, q Query) ([]Entry, bool, error) {
 	limit := max(q.Limit, 1)
 	out := []Entry{}
-	for {
+	for len(out) < limit {
 		q.Limit = limit - len(out)
-		if q.Limit == 0 {
-			// Full: more follow if any entry does.
-			q.Limit = 1
-			rest, _, err := s.Entries(ctx, q)
-			return out, len(rest) > 0, err
-		}
 		p, err := s.List(ctx, q)
 		if err != nil {
 			return nil, false, err
@@ -272,6 +267,17 @@ func (s *Store) Entries(ctx context.Context, q Query) ([]Entry, bool, error) {
 		out = append(out, p.Entries...)
 		if p.Next == nil {
 			return out, false, nil
+		}
+		q.Before = p.Next
+	}
+	// Full: more follow if one more entry matches past the last page. One
+	// entry is looked for, page after bounded page, never the rest of the
+	// log entry by entry.
+	q.Limit = 1
+	for {
+		p, err := s.List(ctx, q)
+		if err != nil || len(p.Entries) > 0 || p.Next == nil {
+			return out, err == nil && len(p.Entries) > 0, err
 		}
 		q.Before = p.Next
 	}

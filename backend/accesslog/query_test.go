@@ -261,3 +261,31 @@ func TestFollowingIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestEntriesReadsOnlyThePagesItNeeds: a whole answer of a few entries
+// reads a few bounded pages, and finds whether more follow with one
+// more entry, not by walking the rest of the log (which made a replay of
+// an hour of traffic take minutes).
+func TestEntriesReadsOnlyThePagesItNeeds(t *testing.T) {
+	s, c := openTest(t, Options{})
+	s.scanRows = 50
+	fillMixed(t, s, "g", 2000, c.now())
+	for _, q := range []Query{
+		{Gateway: "g", Limit: 10},
+		{Gateway: "g", Host: "h0", Limit: 10},
+	} {
+		before := s.pagesRead.Load()
+		got, more, err := s.Entries(context.Background(), q)
+		if err != nil || len(got) != 10 || !more {
+			t.Fatalf("%+v: %d entries, more %v, %v", q, len(got), more, err)
+		}
+		if pages := s.pagesRead.Load() - before; pages > 5 {
+			t.Errorf("%+v: %d pages read for 10 entries", q, pages)
+		}
+	}
+	// The end of the log: every match, and none said to follow.
+	got, more, err := s.Entries(context.Background(), Query{Gateway: "other", Limit: 10_000})
+	if err != nil || len(got) != 500 || more {
+		t.Fatalf("whole gateway: %d entries, more %v, %v", len(got), more, err)
+	}
+}

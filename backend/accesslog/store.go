@@ -94,6 +94,9 @@ type Store struct {
 
 	// scanRows bounds the entries one query examines (tests lower it).
 	scanRows int
+	// pagesRead counts the queries of listings, so tests can hold a
+	// listing to the pages it needs.
+	pagesRead atomic.Int64
 }
 
 var _ xds.AccessLogSink = (*Store)(nil)
