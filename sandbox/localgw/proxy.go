@@ -76,10 +76,11 @@ func (p *Proxy) Close() error {
 }
 
 // Live reports whether a proxy has its first configuration: clusters and
-// listeners accepted and every listener served with its routes, no secret
-// awaited, as Envoy's initialization finishes before it is LIVE.
+// listeners accepted, every EDS cluster with its load assignment and every
+// listener served with its routes, no secret awaited, as Envoy's
+// initialization finishes before it is LIVE.
 func Live(st sim.Status) bool {
-	if st.Versions[sim.TypeCluster] == "" || st.Versions[sim.TypeListener] == "" || len(st.Warming) > 0 || len(st.WarmingClusters) > 0 {
+	if st.Versions[sim.TypeCluster] == "" || st.Versions[sim.TypeListener] == "" || len(st.Warming) > 0 || len(st.WarmingClusters) > 0 || len(st.AwaitingEndpoints) > 0 {
 		return false
 	}
 	for name := range st.Listeners {

@@ -117,6 +117,9 @@ type cluster struct {
 	// edsHealth is set when the load assignment marks some endpoint
 	// unhealthy.
 	edsHealth bool
+	// awaitingEDS marks an EDS cluster whose load assignment has not
+	// arrived: Envoy's initialization waits for it.
+	awaitingEDS bool
 	// healthyRing caches the ring of the last healthy set the ring hash
 	// balancer chose from.
 	healthyRing atomic.Pointer[subsetRing]
@@ -482,6 +485,7 @@ func buildClusterParts(c *clusterv3.Cluster, s *resources) (*cluster, error) {
 			name = n
 		}
 		cla = s.endpoints[name]
+		out.awaitingEDS = cla == nil
 	case clusterv3.Cluster_STATIC, clusterv3.Cluster_STRICT_DNS, clusterv3.Cluster_LOGICAL_DNS:
 	default:
 		return nil, fmt.Errorf("discovery type %s is not supported", c.GetType())

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,6 +328,9 @@ type Status struct {
 	// WarmingClusters lists, by cluster, the SDS secrets its TLS context
 	// waits for: a new cluster is not routed to until they arrive.
 	WarmingClusters map[string][]string `json:"warmingClusters,omitempty"`
+	// AwaitingEndpoints lists the EDS clusters whose load assignment has
+	// not arrived yet: they have no host to route to.
+	AwaitingEndpoints []string `json:"awaitingEndpoints,omitempty"`
 	// Health is, by cluster, the health of the hosts of clusters with
 	// active health checks or outlier detection.
 	Health map[string]ClusterHealth `json:"health,omitempty"`
@@ -349,6 +353,9 @@ func (dp *DataPlane) Status() Status {
 		st.WarmingClusters = maps.Clone(cfg.clusterWarming)
 	}
 	for name, cl := range cfg.clusters {
+		if cl.awaitingEDS {
+			st.AwaitingEndpoints = append(st.AwaitingEndpoints, name)
+		}
 		if cl.health == nil {
 			continue
 		}
@@ -365,6 +372,7 @@ func (dp *DataPlane) Status() Status {
 			st.TLS[name] = hc.tls
 		}
 	}
+	slices.Sort(st.AwaitingEndpoints)
 	return st
 }
 
