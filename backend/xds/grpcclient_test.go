@@ -100,6 +100,35 @@ func grpcResources(t *testing.T, addrA, addrB string, weights map[string]uint32)
 	return res
 }
 
+// withProbe adds to res a route that sends RPCs marked "x-probe: true" to
+// cluster probe at addr. An RPC reaching it shows that the client routes
+// with a configuration holding the route, and so with no older one: the
+// channel swaps its whole route table at once.
+func withProbe(t *testing.T, res *translate.Resources, addr string) *translate.Resources {
+	t.Helper()
+	vh := res.Routes[0].VirtualHosts[0]
+	probe := &routev3.Route{
+		Name: "rule/probe/0",
+		Match: &routev3.RouteMatch{
+			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
+			Headers: []*routev3.HeaderMatcher{{
+				Name: "x-probe",
+				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+					MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "true"},
+				}},
+			}},
+		},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: "probe"}}},
+	}
+	vh.Routes = append([]*routev3.Route{probe}, vh.Routes...)
+	res.Clusters = append(res.Clusters, edsCluster("probe"))
+	la := loadAssignment("probe", addr)
+	la.Endpoints[0].Locality = &corev3.Locality{Region: "local", Zone: "probe"}
+	la.Endpoints[0].LoadBalancingWeight = wrapperspb.UInt32(1)
+	res.Endpoints = append(res.Endpoints, la)
+	return res
+}
+
 func sortResources(res *translate.Resources) {
 	if len(res.Clusters) == 2 && res.Clusters[0].Name > res.Clusters[1].Name {
 		res.Clusters[0], res.Clusters[1] = res.Clusters[1], res.Clusters[0]
@@ -116,6 +145,7 @@ func TestGRPCProxylessClient(t *testing.T) {
 	s, adsAddr := startServer(t)
 	addrA := startIdentityServer(t, "A")
 	addrB := startIdentityServer(t, "B")
+	addrProbe := startIdentityServer(t, "probe")
 	ctx := context.Background()
 	if err := s.SetGateway(ctx, "public", grpcResources(t, addrA, addrB, map[string]uint32{"a": 50, "b": 50}), "1"); err != nil {
 		t.Fatal(err)
@@ -179,10 +209,22 @@ func TestGRPCProxylessClient(t *testing.T) {
 	before := s.Proxies("public")[0]
 
 	// Re-publish: everything not marked canary now goes to A.
-	if err := s.SetGateway(ctx, "public", grpcResources(t, addrA, addrB, map[string]uint32{"a": 100}), "2"); err != nil {
+	if err := s.SetGateway(ctx, "public", withProbe(t, grpcResources(t, addrA, addrB, map[string]uint32{"a": 100}), addrProbe), "2"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "RDS v2 ACK", func() bool { return s.Proxies("public")[0].Acked[resource.RouteType] == "2" })
+	// grpc-go ACKs a response once it has parsed it and handed it to its
+	// resolver, which builds the channel's new route table later, on a
+	// goroutine of its own: the ACK does not mean RPCs follow version 2
+	// yet. A probe RPC reaching the route only version 2 has does. (The
+	// channel takes the new route table before its balancer knows the new
+	// cluster, so a probe may fail meanwhile.)
+	waitFor(t, "an RPC routed by version 2", func() bool {
+		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "x-probe", "true"), 10*time.Second)
+		defer cancel()
+		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{}, grpc.WaitForReady(true))
+		return err == nil && resp.ServerId == "probe"
+	})
 	if got := count(50, false); got["A"] != 50 {
 		t.Fatalf("after re-publish RPCs landed %v, want all 50 on A", got)
 	}
