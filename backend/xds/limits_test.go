@@ -142,23 +142,29 @@ func TestADSBoundsNackDetail(t *testing.T) {
 		t.Fatal(err)
 	}
 	detail := "route rule/static-assets/0: " + strings.Repeat("é", 1950_000)
+	// Each NACK is near the largest message a proxy may send, and decoding
+	// one is real work: the next proxy sends its own once the server has
+	// recorded this one, so each wait covers one NACK, never a backlog.
 	for i := range 20 {
-		c := dialADS(t, addr, fmt.Sprintf("envoy-%02d", i), "public")
+		node := fmt.Sprintf("envoy-%02d", i)
+		c := dialADS(t, addr, node, "public")
 		c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ListenerType})
 		lds := c.expect(resource.ListenerType)
 		c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ListenerType, ResponseNonce: lds.Nonce,
 			ErrorDetail: &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: detail}})
-	}
-	waitFor(t, "20 NACKs", func() bool {
-		ps := s.Proxies("public")
-		for _, p := range ps {
-			if p.Nack == nil {
-				return false
+		waitFor(t, "the NACK of "+node, func() bool {
+			for _, p := range s.Proxies("public") {
+				if p.Node == node {
+					return p.Nack != nil
+				}
 			}
-		}
-		return len(ps) == 20
-	})
+			return false
+		})
+	}
 	ps := s.Proxies("public")
+	if len(ps) != 20 {
+		t.Fatalf("%d proxies listed, want 20", len(ps))
+	}
 	n := ps[0].Nack
 	marker := fmt.Sprintf("… [truncated: %d bytes in all]", len(detail))
 	if !strings.HasPrefix(n.Error, "route rule/static-assets/0: éé") || !strings.HasSuffix(n.Error, marker) ||
