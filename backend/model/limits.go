@@ -73,6 +73,10 @@ const (
 	// MaxInlineJWKSBytes bounds an inline JWKS document.
 	MaxInlineJWKSBytes = 64 << 10
 
+	// MaxRouteListeners bounds the listeners one rule names; a gateway
+	// with more listeners than this is served by leaving the list empty.
+	MaxRouteListeners = 64
+
 	// MaxUint32 is the largest value of Envoy's uint32 fields (weights,
 	// thresholds, retry counts, token buckets): a larger number would wrap.
 	MaxUint32 = 1<<32 - 1

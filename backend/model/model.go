@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Kinds of documents in the workspace file format.
 const (
@@ -197,7 +200,11 @@ type UpstreamTLS struct {
 // matches wins.
 type Route struct {
 	Meta
-	Gateway     string    `json:"gateway"`
+	Gateway string `json:"gateway"`
+	// Listeners names the gateway listeners the rule answers on, as a
+	// Gateway API parentRef's sectionName or port attaches a route to some
+	// of a gateway's listeners; empty means every listener of the gateway.
+	Listeners   []string  `json:"listeners,omitempty"`
 	Priority    int       `json:"priority,omitempty"`
 	Description string    `json:"description,omitempty"`
 	Disabled    bool      `json:"disabled,omitempty"`
@@ -395,4 +402,20 @@ type Workspace struct {
 	Gateways  []Gateway  `json:"gateways,omitempty"`
 	Upstreams []Upstream `json:"upstreams,omitempty"`
 	Routes    []Route    `json:"routes,omitempty"`
+}
+
+// HasListener reports whether the gateway has a listener of that name.
+func (g *Gateway) HasListener(name string) bool {
+	for i := range g.Listeners {
+		if g.Listeners[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// OnListener reports whether the rule answers on the named listener of its
+// gateway.
+func (r *Route) OnListener(listener string) bool {
+	return len(r.Listeners) == 0 || slices.Contains(r.Listeners, listener)
 }

@@ -361,6 +361,15 @@ func (r *Route) Validate() error {
 	validateName(&p, "name", r.Name)
 	validateName(&p, "gateway", r.Gateway)
 	validateDescription(&p, "description", r.Description)
+	if len(r.Listeners) > MaxRouteListeners {
+		p.Add("listeners", "at most %d listeners", MaxRouteListeners)
+	}
+	for i, l := range r.Listeners {
+		validateName(&p, Index("listeners", i), l)
+		if slices.Contains(r.Listeners[:i], l) {
+			p.Add(Index("listeners", i), "listener %q is named twice", l)
+		}
+	}
 	whenErr := r.When.Validate()
 	p.Merge("when", whenErr)
 	// Rewrites that depend on the condition are only judged against a valid
@@ -949,8 +958,14 @@ func (ws *Workspace) ValidateWith(check func(Object) error) error {
 		// costs more than the checks when nothing is wrong.
 		prefix := func() string { return Index("routes", i) }
 		validateElem(&p, check, "routes", "route", i, r, routes)
-		if _, ok := gateways[r.Gateway]; !ok && r.Gateway != "" {
+		if gi, ok := gateways[r.Gateway]; !ok && r.Gateway != "" {
 			p.Add(prefix()+".gateway", "unknown gateway %q", r.Gateway)
+		} else if ok {
+			for j, l := range r.Listeners {
+				if !ws.Gateways[gi].HasListener(l) && l != "" {
+					p.Add(prefix()+"."+Index("listeners", j), "gateway %q has no listener %q", r.Gateway, l)
+				}
+			}
 		}
 		upstreamRef := func(path func() string, name string) {
 			if _, ok := upstreams[name]; !ok && name != "" {

@@ -453,6 +453,7 @@ func TestWorkspaceValidate(t *testing.T) {
 	r2.Then.Auth = &Auth{JWT: &JWTAuth{Issuer: "i", JWKSURI: "https://idp/keys", JWKSUpstream: "idp"}}
 	bad := validRoute()
 	bad.Then.Forward[1].Weight = -5
+	bad.Listeners = []string{"http", "admin", "Bad Name", "http"}
 	ws := Workspace{
 		Gateways:  []Gateway{validGateway(), validGateway()},
 		Upstreams: []Upstream{up("web-v1"), up("web-v2"), up("web-v1")},
@@ -469,6 +470,10 @@ func TestWorkspaceValidate(t *testing.T) {
 		`routes[1].then.auth.jwt.jwksUpstream: unknown upstream "idp"`,
 		`routes[2].name: duplicate route name "static-assets"`,
 		"routes[2].then.forward[1].weight: must not be negative",
+		`routes[2].listeners[2]: invalid name "Bad Name"`,
+		`routes[2].listeners[3]: listener "http" is named twice`,
+		`routes[2].listeners[1]: gateway "public" has no listener "admin"`,
+		`routes[2].listeners[2]: gateway "public" has no listener "Bad Name"`,
 	})
 
 	ok := Workspace{Secrets: []Secret{testSecret(t)}, Gateways: []Gateway{validGateway()}, Upstreams: []Upstream{up("web-v1"), up("web-v2")}, Routes: []Route{validRoute()}}

@@ -36,7 +36,7 @@ func CheckObject(obj model.Object) error {
 				p.Merge("defaultResponse", err)
 			}
 		}
-		if _, err := buildListeners(o, nil); err != nil {
+		if _, err := buildListeners(o, nil, nil); err != nil {
 			p.Merge("", asProblems(err))
 		}
 		return p.Err()

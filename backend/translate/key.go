@@ -175,6 +175,7 @@ func (e *keyEncoder) respond(r *model.Respond) {
 func (e *keyEncoder) route(r *model.Route) {
 	e.str(r.Name)
 	e.str(r.Gateway)
+	e.strs(r.Listeners)
 	e.int(int64(r.Priority))
 	e.bool(r.Disabled)
 	e.condition(&r.When)

@@ -26,13 +26,13 @@ func adsSource() *corev3.ConfigSource {
 // policies' filter chain (httpfilters.go) and the gateway's route
 // configuration over RDS. Settings of the whole connection manager, such
 // as access loggers, belong here.
-func httpConnectionManager(gw *model.Gateway, filters []*hcmv3.HttpFilter, problems *model.Problems) *hcmv3.HttpConnectionManager {
+func httpConnectionManager(gw *model.Gateway, rds string, filters []*hcmv3.HttpFilter, problems *model.Problems) *hcmv3.HttpConnectionManager {
 	return &hcmv3.HttpConnectionManager{
 		StatPrefix: gw.Name,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
 			ConfigSource:    adsSource(),
-			RouteConfigName: gw.Name,
+			RouteConfigName: rds,
 		}},
 		// No strip_any_host_port: the route configuration ignores the
 		// port when matching hosts and leaves the Host header as sent.
@@ -41,21 +41,41 @@ func httpConnectionManager(gw *model.Gateway, filters []*hcmv3.HttpFilter, probl
 	}
 }
 
-// buildListeners makes one Listener per gateway listener. They all route
-// through the gateway's single RouteConfiguration (named after the gateway).
-func buildListeners(gw *model.Gateway, parts filterParts) ([]*listenerv3.Listener, error) {
+// buildListeners makes one Listener per gateway listener. They route
+// through the gateway's RouteConfiguration (named after the gateway), or
+// through their own when a rule names them (own; see routeConfigName).
+func buildListeners(gw *model.Gateway, parts filterParts, own map[string]bool) ([]*listenerv3.Listener, error) {
 	var problems model.Problems
 	filters, err := httpFilters(parts)
 	if err != nil {
 		return nil, err
 	}
-	hcm, err := anyOf(httpConnectionManager(gw, filters, &problems))
-	if err != nil {
-		return nil, fmt.Errorf("http connection manager: %w", err)
+	hcms := map[string]*listenerv3.Filter{} // by route configuration name
+	hcmFor := func(rds string) (*listenerv3.Filter, error) {
+		if f := hcms[rds]; f != nil {
+			return f, nil
+		}
+		var p model.Problems
+		hcm, err := anyOf(httpConnectionManager(gw, rds, filters, &p))
+		if err != nil {
+			return nil, fmt.Errorf("http connection manager: %w", err)
+		}
+		if len(hcms) == 0 {
+			// The connection managers differ only in their RDS name: the
+			// access log problems are the same for each.
+			problems.Merge("", p.Err())
+		}
+		f := &listenerv3.Filter{
+			Name:       "envoy.filters.network.http_connection_manager",
+			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
+		}
+		hcms[rds] = f
+		return f, nil
 	}
-	hcmFilter := &listenerv3.Filter{
-		Name:       "envoy.filters.network.http_connection_manager",
-		ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
+	// The gateway's own first, so its problems are reported even when
+	// every listener reads its own route configuration.
+	if _, err := hcmFor(gw.Name); err != nil {
+		return nil, err
 	}
 
 	var out []*listenerv3.Listener
@@ -77,6 +97,10 @@ func buildListeners(gw *model.Gateway, parts filterParts) ([]*listenerv3.Listene
 		}
 		if l.Port < 1 || l.Port > 65535 {
 			problems.Add(path+".port", "must be between 1 and 65535")
+		}
+		hcmFilter, err := hcmFor(routeConfigName(gw.Name, l.Name, own))
+		if err != nil {
+			return nil, err
 		}
 		lis := &listenerv3.Listener{
 			Name: l.Name,

@@ -58,17 +58,14 @@ type Translator struct {
 
 	// The state of the last successful translation, reused when the
 	// rules' order and host values did not change. Any failure clears it.
-	order       []*compiledRule // enabled rules in priority order
-	hostSet     []string        // the host values behind vs
-	vs          *vhostSet
-	generation  int // bumped whenever vs changes; placements carry it
-	vhosts      []*routev3.VirtualHost
-	vhostRoutes [][]*routev3.Route
-	rc          *routev3.RouteConfiguration
-	defaultKey  []byte
-	defaultRt   *routev3.Route
-	scratch     [][]*routev3.Route
-	dirty       []bool
+	order      []*compiledRule // enabled rules in priority order
+	hostSet    []string        // the host values behind vs
+	vs         *vhostSet
+	generation int          // bumped whenever vs changes; placements carry it
+	views      []*routeView // the route configurations built last
+	defaultKey []byte
+	defaultRt  *routev3.Route
+	dirty      []bool
 }
 
 // NewTranslator returns a Translator with empty caches.
@@ -90,9 +87,11 @@ type compiledRule struct {
 	index    int // position in the workspace, for error paths
 	terms    []compiledTerm
 	hosts    []hostPattern // host values its conditions compare with, sorted, unique
-	use      filterUse
-	err      error
-	seenAt   uint64
+	// listeners the rule answers on; empty for every listener.
+	listeners []string
+	use       filterUse
+	err       error
+	seenAt    uint64
 	// version and updated identify the rule key was made from; see
 	// Options.Identified.
 	version int64
@@ -162,7 +161,7 @@ func (t *Translator) Translate(ws model.Workspace, gateway string, opts Options)
 // resetState forgets the last translation's order and virtual hosts (the
 // per-rule and per-upstream caches stay), so the next call rebuilds them.
 func (t *Translator) resetState() {
-	t.order, t.hostSet, t.vs, t.vhosts, t.vhostRoutes, t.rc = nil, nil, nil, nil, nil, nil
+	t.order, t.hostSet, t.vs, t.views = nil, nil, nil, nil
 	t.generation++
 }
 
@@ -199,7 +198,8 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 	if err := t.updateDefaultRoute(gw.DefaultResponse); err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
-	listeners, err := buildListeners(gw, parts)
+	own := t.ownListeners(gw, &problems)
+	listeners, err := buildListeners(gw, parts, own)
 	if err != nil {
 		mergeProblems(&problems, gwPath, gwName, err)
 	}
@@ -208,13 +208,13 @@ func (t *Translator) translate(ws model.Workspace, gateway string, opts Options)
 		return nil, err
 	}
 
-	rc, err := t.routeConfig(gw.Name, changes)
+	rcs, err := t.routeConfigs(gw, own, changes)
 	if err != nil {
 		return nil, err
 	}
 	return &Resources{
 		Listeners: listeners,
-		Routes:    []*routev3.RouteConfiguration{rc},
+		Routes:    rcs,
 		Clusters:  clusters,
 		Endpoints: clas,
 		Secrets:   secrets,
@@ -231,7 +231,7 @@ func (t *Translator) updateDefaultRoute(r *model.Respond) error {
 	}
 	t.defaultKey = bytes.Clone(t.enc.b)
 	t.defaultRt = nil
-	t.rc = nil // every virtual host ends with it
+	t.views = nil // every virtual host ends with it
 	if r == nil {
 		return nil
 	}
@@ -699,6 +699,10 @@ func compileRule(r *model.Route, ups map[string]*model.Upstream) *compiledRule {
 // (either may be nil).
 func compileRuleInto(c *compiledRule, r *model.Route, ups map[string]*model.Upstream, cache actionCache, slab *routeSlab) {
 	*c = compiledRule{name: r.Name, priority: r.Priority}
+	if len(r.Listeners) > 0 {
+		// The workspace belongs to the caller.
+		c.listeners = slices.Clone(r.Listeners)
+	}
 	if strings.ContainsAny(r.Name, "/") || r.Name == "" {
 		c.err = fieldError("name", errors.New("rule names must be non-empty and must not contain '/' (they appear in Envoy route names)"))
 		return
@@ -934,22 +938,102 @@ func (ts *Translators) Forget(gateway string) {
 	delete(ts.m, gateway)
 }
 
-// routeConfig places every rule into the virtual hosts it can match, in
-// priority order, and ends each virtual host with the default response.
-// When neither the order of the rules nor the virtual hosts changed, only
-// the virtual hosts that changed rules touch are rebuilt.
-func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteConfiguration, error) {
+// routeView is one RouteConfiguration of the gateway and the state it was
+// built from. A gateway whose rules all answer on every listener has one,
+// named after the gateway; when rules name listeners, each listener some
+// rule names gets its own (gateway/listener) and the other listeners share
+// the gateway's, which then holds only the rules of every listener.
+type routeView struct {
+	name     string
+	listener string // "" for the rules of every listener
+	// vhosts and vhostRoutes are the last virtual hosts built and the
+	// routes each was built from, by index in the vhost set.
+	vhosts      []*routev3.VirtualHost
+	vhostRoutes [][]*routev3.Route
+	scratch     [][]*routev3.Route
+	rc          *routev3.RouteConfiguration
+}
+
+// holds reports whether the rule's routes belong in the view.
+func (v *routeView) holds(r *compiledRule) bool {
+	return len(r.listeners) == 0 || v.listener != "" && slices.Contains(r.listeners, v.listener)
+}
+
+// routeConfigName is the RouteConfiguration a listener's connection
+// manager reads: its own when a rule names it (own), else the gateway's.
+// Gateway and listener names cannot hold '/', so the names never clash.
+func routeConfigName(gateway, listener string, own map[string]bool) string {
+	if own[listener] {
+		return gateway + "/" + listener
+	}
+	return gateway
+}
+
+// ownListeners returns the listeners of gw that some enabled rule names,
+// and reports a rule naming a listener gw does not have.
+func (t *Translator) ownListeners(gw *model.Gateway, problems *model.Problems) map[string]bool {
+	var own map[string]bool
+	for _, r := range t.order {
+		for j, l := range r.listeners {
+			if own[l] {
+				continue
+			}
+			if !gw.HasListener(l) {
+				problems.Add(model.Index("routes", r.index)+"."+model.Index("listeners", j),
+					"rule %q: gateway %q has no listener %q", r.name, gw.Name, l)
+				continue
+			}
+			if own == nil {
+				own = map[string]bool{}
+			}
+			own[l] = true
+		}
+	}
+	return own
+}
+
+// routeConfigs places every rule into the virtual hosts it can match, in
+// priority order, and ends each virtual host with the default response;
+// then it builds the route configurations the listeners read (see
+// routeView), sorted by name. When neither the order of the rules nor the
+// virtual hosts changed, only the virtual hosts that changed rules touch
+// are rebuilt.
+func (t *Translator) routeConfigs(gw *model.Gateway, own map[string]bool, ch ruleChanges) ([]*routev3.RouteConfiguration, error) {
 	if ch.hosts || t.vs == nil {
 		t.updateVhostSet()
 	}
 	vs := t.vs
 	n := len(vs.list)
-	full := ch.order || t.rc == nil || t.rc.Name != name || len(t.vhosts) != n
-	if cap(t.scratch) < n {
-		t.scratch = make([][]*routev3.Route, n)
+	// The views wanted now: the gateway's own while a listener reads it,
+	// then one per listener a rule names, in name order.
+	var want []string // listener of each view
+	for _, l := range gw.Listeners {
+		if !own[l.Name] {
+			want = append(want, "")
+			break
+		}
+	}
+	want = append(want, slices.Sorted(maps.Keys(own))...)
+	views := make([]*routeView, len(want))
+	fresh := make([]bool, len(want))
+	for i, l := range want {
+		name := routeConfigName(gw.Name, l, own)
+		for _, v := range t.views {
+			if v.listener == l && v.name == name {
+				views[i] = v
+			}
+		}
+		if views[i] == nil || views[i].rc == nil || len(views[i].vhosts) != n {
+			views[i] = &routeView{name: name, listener: l}
+			fresh[i] = true
+		}
+	}
+	t.views = views
+	full := ch.order
+	if cap(t.dirty) < n {
 		t.dirty = make([]bool, n)
 	}
-	scratch, dirty := t.scratch[:n], t.dirty[:n]
+	dirty := t.dirty[:n]
 	for i := range dirty {
 		dirty[i] = full
 	}
@@ -989,34 +1073,55 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
-	if !full && !slices.Contains(dirty, true) {
-		return t.rc, nil
+	out := make([]*routev3.RouteConfiguration, len(views))
+	for i, v := range views {
+		rc, err := t.buildView(v, vs, full || fresh[i], dirty)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = rc
 	}
+	return out, nil
+}
 
+// buildView brings one route configuration up to date: every virtual host
+// when full, else the dirty ones.
+func (t *Translator) buildView(v *routeView, vs *vhostSet, full bool, dirty []bool) (*routev3.RouteConfiguration, error) {
+	n := len(dirty)
+	if !full && !slices.Contains(dirty, true) {
+		return v.rc, nil
+	}
+	if cap(v.scratch) < n {
+		v.scratch = make([][]*routev3.Route, n)
+	}
+	scratch := v.scratch[:n]
 	for i := range scratch {
-		if dirty[i] {
+		if full || dirty[i] {
 			scratch[i] = scratch[i][:0]
 		}
 	}
 	for _, r := range t.order {
+		if !v.holds(r) {
+			continue
+		}
 		for _, p := range r.placed {
-			if dirty[p.vhost] {
+			if full || dirty[p.vhost] {
 				scratch[p.vhost] = append(scratch[p.vhost], p.route)
 			}
 		}
 	}
 	if full {
-		t.vhosts = make([]*routev3.VirtualHost, n)
-		t.vhostRoutes = make([][]*routev3.Route, n)
+		v.vhosts = make([]*routev3.VirtualHost, n)
+		v.vhostRoutes = make([][]*routev3.Route, n)
 	} else {
-		t.vhosts = slices.Clone(t.vhosts)
+		v.vhosts = slices.Clone(v.vhosts)
 	}
 	// Each virtual host is built from its own index's state alone, in
 	// parallel when many changed (a cold start builds them all).
 	vhErrs := make([]error, n)
-	defaultRt, vhosts, vhostRoutes := t.defaultRt, t.vhosts, t.vhostRoutes
+	defaultRt, vhosts, vhostRoutes := t.defaultRt, v.vhosts, v.vhostRoutes
 	parallelFor(n, func(i int) {
-		if !dirty[i] {
+		if !full && !dirty[i] {
 			return
 		}
 		p := vs.list[i]
@@ -1041,6 +1146,7 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 	})
 	for _, err := range vhErrs {
 		if err != nil {
+			v.rc = nil
 			return nil, err
 		}
 	}
@@ -1048,12 +1154,13 @@ func (t *Translator) routeConfig(name string, ch ruleChanges) (*routev3.RouteCon
 	// receives the Host header as sent (port included): Envoy's
 	// ignore_port_in_host_matching does both, where the connection
 	// manager's strip_any_host_port would rewrite the header.
-	rc := &routev3.RouteConfiguration{Name: name, VirtualHosts: t.vhosts, IgnorePortInHostMatching: true}
-	shell := &routev3.RouteConfiguration{Name: name, IgnorePortInHostMatching: true}
+	rc := &routev3.RouteConfiguration{Name: v.name, VirtualHosts: v.vhosts, IgnorePortInHostMatching: true}
+	shell := &routev3.RouteConfiguration{Name: v.name, IgnorePortInHostMatching: true}
 	if err := shell.Validate(); err != nil {
-		return nil, fmt.Errorf("route configuration %s: %w", name, err)
+		v.rc = nil
+		return nil, fmt.Errorf("route configuration %s: %w", v.name, err)
 	}
-	t.rc = rc
+	v.rc = rc
 	return rc, nil
 }
 
@@ -1077,7 +1184,7 @@ func (t *Translator) updateVhostSet() {
 	t.hostSet = keys
 	t.vs = newVhostSet(domains)
 	t.generation++
-	t.rc = nil
+	t.views = nil
 }
 
 // placeRule decides each term's virtual hosts and builds the routes that

@@ -92,6 +92,23 @@ func TestTranslatorIncremental(t *testing.T) {
 		{"broken rule", func() { ws.Routes[20].Then.Forward[0].Upstream = "missing" }, true},
 		{"fixed rule", func() { ws.Routes[20].Then.Forward[0].Upstream = "svc-0001" }, false},
 		{"delete upstream in use", func() { ws.Upstreams = ws.Upstreams[:len(ws.Upstreams)-1] }, true},
+		{"restore upstream", func() {
+			ws.Upstreams = append(ws.Upstreams, model.Upstream{Meta: model.Meta{Name: "svc-new"},
+				Static: &model.StaticSource{Endpoints: []model.Endpoint{{Address: "10.9.9.9", Port: 80}}}})
+		}, false},
+		// Rules naming listeners split the route configuration.
+		{"second listener", func() {
+			ws.Gateways[0].Listeners = append(ws.Gateways[0].Listeners, model.Listener{Name: "admin", Port: 8081, Protocol: model.ProtocolHTTP})
+		}, false},
+		{"rule on one listener", func() { ws.Routes[50].Listeners = []string{"admin"} }, false},
+		{"path edit on one listener", func() { ws.Routes[50].When.All[1].Value = "/admin-changed" }, false},
+		{"path edit on every listener", func() { ws.Routes[51].When.All[1].Value = "/changed-again" }, false},
+		{"rule on an unknown listener", func() { ws.Routes[52].Listeners = []string{"nowhere"} }, true},
+		{"rule on both listeners", func() { ws.Routes[52].Listeners = []string{"admin", "http"} }, false},
+		{"every rule off one listener", func() {
+			ws.Routes[50].Listeners = nil
+			ws.Routes[52].Listeners = nil
+		}, false},
 	}
 	var prev *Resources
 	for _, s := range steps {
@@ -108,6 +125,28 @@ func TestTranslatorIncremental(t *testing.T) {
 			continue
 		}
 		sameResources(t, s.name, got, want)
+		if s.name == "path edit on one listener" || s.name == "path edit on every listener" {
+			// Each route configuration rebuilds the edited rule's virtual
+			// host and keeps the others.
+			if len(got.Routes) != 2 || len(prev.Routes) != 2 {
+				t.Fatalf("%s: %d route configurations, want 2", s.name, len(got.Routes))
+			}
+			for k := range got.Routes {
+				changed := 0
+				for i, vh := range got.Routes[k].VirtualHosts {
+					if vh != prev.Routes[k].VirtualHosts[i] {
+						changed++
+					}
+				}
+				want := 1
+				if s.name == "path edit on one listener" && got.Routes[k].Name == "bench" {
+					want = 0 // the rule is not in it
+				}
+				if changed != want {
+					t.Errorf("%s: %s rebuilt %d virtual hosts, want %d", s.name, got.Routes[k].Name, changed, want)
+				}
+			}
+		}
 		if s.name == "path edit" {
 			// Only the edited rule's virtual host is rebuilt.
 			changed := 0
