@@ -260,15 +260,6 @@ func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []stri
 		b.issue(obj, "spec.hostnames", "no hostname is accepted by the listeners the route attaches to: skipped")
 		return nil, at, false
 	}
-	if !at.all {
-		for i, l := range b.source.listeners {
-			if b.source.usable[i] && !slices.ContainsFunc(at.listeners, func(a k8sListener) bool { return a.Port == l.Port }) {
-				b.issue(obj, "spec.parentRefs", "not attached to listener %s (port %d), but routedeck routes apply on every port of the gateway: the route answers there too",
-					l.Name, l.Port)
-				break
-			}
-		}
-	}
 	if anyHost {
 		return []hostGroup{{}}, at, true
 	}
@@ -360,13 +351,13 @@ func (b *builder) httpRoute(d document, hr httpRoute) {
 					b.issue(obj, fmt.Sprintf("%s.queryParams[%d].type", mp, qi), "unknown match type %q, read as Exact", q.Type)
 				}
 			}
-			b.addPerHost(d, groups, ri, mi, key, cs, act)
+			b.addPerHost(d, groups, at, ri, mi, key, cs, act)
 		}
 	}
 }
 
 // addPerHost adds the route of match mi of rule ri once per hostname group.
-func (b *builder) addPerHost(d document, groups []hostGroup, ri, mi int, key specificity, cs []model.Condition, act model.Action) {
+func (b *builder) addPerHost(d document, groups []hostGroup, at attachment, ri, mi int, key specificity, cs []model.Condition, act model.Action) {
 	for gi, g := range groups {
 		when := cs
 		if g.has {
@@ -375,6 +366,7 @@ func (b *builder) addPerHost(d document, groups []hostGroup, ri, mi int, key spe
 		b.routes = append(b.routes, candidate{key: g.key(key), route: model.Route{
 			Meta:        model.Meta{Name: b.matchName(d, groups, gi, ri, mi)},
 			Gateway:     b.gateway,
+			Listeners:   slices.Clone(at.names),
 			Description: fmt.Sprintf("imported from %s %s/%s, rule %d, match %d", d.Kind, d.namespace(), d.Metadata.Name, ri, mi),
 			When:        all(when),
 			Then:        act,

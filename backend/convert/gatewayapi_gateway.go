@@ -66,6 +66,9 @@ type source struct {
 	// usable[i] is false for a listener that was not imported (TLS
 	// passthrough, TCP, ...): routes cannot attach to it.
 	usable []bool
+	// imported[i] is the index of the routedeck listener that serves
+	// listener i (several share one when they share a port).
+	imported []int
 }
 
 // attachment is what a route's parentRefs leave of the gateway: the
@@ -73,6 +76,9 @@ type source struct {
 type attachment struct {
 	listeners []k8sListener
 	all       bool // every imported listener of the gateway
+	// names are the routedeck listeners of listeners, when they are not
+	// all of the gateway's: the routes' Listeners.
+	names []string
 }
 
 // pickSource chooses the Gateway of the input that becomes gateway: the
@@ -109,7 +115,8 @@ func pickSource(gateways []document, gateway string) (*document, error) {
 // hostname) become one listener whose certificates are chosen by SNI.
 func (b *builder) gatewayObject(d document, gw k8sGateway) *source {
 	obj, ns := d.ref(), d.namespace()
-	src := &source{namespace: ns, name: d.Metadata.Name, listeners: gw.Spec.Listeners, usable: make([]bool, len(gw.Spec.Listeners))}
+	src := &source{namespace: ns, name: d.Metadata.Name, listeners: gw.Spec.Listeners,
+		usable: make([]bool, len(gw.Spec.Listeners)), imported: make([]int, len(gw.Spec.Listeners))}
 	if d.APIVersion != "gateway.networking.k8s.io/v1" {
 		b.issue(obj, "apiVersion", "read as gateway.networking.k8s.io/v1")
 	}
@@ -154,6 +161,7 @@ func (b *builder) gatewayObject(d document, gw k8sGateway) *source {
 			// listener is named after the port, since no single one fits.
 			out.Listeners[at].Name = Name(strings.ToLower(proto) + "-" + strconv.Itoa(l.Port))
 		}
+		src.imported[i] = at
 		if proto != model.ProtocolHTTPS {
 			continue
 		}
@@ -225,6 +233,7 @@ func (b *builder) attach(obj, ns, kind string, refs []parentRef) attachment {
 		return attachment{all: true}
 	}
 	var got []k8sListener
+	var names []string
 	taken := make([]bool, len(src.listeners))
 	for _, p := range refs {
 		if (p.Group != nil && *p.Group != "gateway.networking.k8s.io") || (p.Kind != nil && *p.Kind != "Gateway") {
@@ -246,6 +255,11 @@ func (b *builder) attach(obj, ns, kind string, refs []parentRef) attachment {
 			}
 			taken[i] = true
 			got = append(got, l)
+			if b.gatewayOut != nil {
+				if n := b.gatewayOut.Listeners[src.imported[i]].Name; !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
 		}
 	}
 	usable := 0
@@ -254,7 +268,14 @@ func (b *builder) attach(obj, ns, kind string, refs []parentRef) attachment {
 			usable++
 		}
 	}
-	return attachment{listeners: got, all: len(got) == usable}
+	at := attachment{listeners: got, all: len(got) == usable}
+	if !at.all && b.gatewayOut != nil && len(names) < len(b.gatewayOut.Listeners) {
+		// Listeners sharing a port share a routedeck listener: a route on
+		// some of them is told apart by hostname, not by listener.
+		slices.Sort(names)
+		at.names = names
+	}
+	return at
 }
 
 // allows reports whether listener l admits a route of kind from namespace

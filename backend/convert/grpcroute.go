@@ -100,7 +100,7 @@ func (b *builder) grpcRoute(d document, gr grpcRoute) {
 					b.issue(obj, fmt.Sprintf("%s.headers[%d].type", mp, hi), "unknown match type %q, read as Exact", h.Type)
 				}
 			}
-			b.addPerHost(d, groups, ri, mi, key, cs, action)
+			b.addPerHost(d, groups, at, ri, mi, key, cs, action)
 		}
 	}
 }

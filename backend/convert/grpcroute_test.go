@@ -62,3 +62,75 @@ func TestGRPCRouteRoundTrip(t *testing.T) {
 		t.Errorf("round trip (-imported +re-imported):\n%s", diff)
 	}
 }
+
+// TestListenersRoundTrip: routes attached by sectionName or port answer
+// on those listeners only, export attaches them by sectionName, and the
+// export imported with the same Gateway attaches them to the same
+// listeners.
+func TestListenersRoundTrip(t *testing.T) {
+	gateway := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: web}
+spec:
+  listeners:
+  - {name: web, port: 8080, protocol: HTTP}
+  - {name: admin, port: 8081, protocol: HTTP}
+  - {name: alt, port: 8082, protocol: HTTP}
+`
+	routes := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: console, namespace: web}
+spec:
+  parentRefs: [{name: public, sectionName: admin}, {name: public, port: 8082}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /console}}], backendRefs: [{name: console, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: web}
+spec:
+  parentRefs: [{name: public}]
+  rules: [{backendRefs: [{name: site, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: rpc, namespace: web}
+spec:
+  parentRefs: [{name: public, port: 8080}]
+  rules: [{matches: [{method: {service: echo.Echo}}], backendRefs: [{name: echo, port: 9000}]}]
+`
+	attached := func(ws model.Workspace) map[string][]string {
+		m := map[string][]string{}
+		for _, r := range ws.Routes {
+			m[r.Then.Forward[0].Upstream] = r.Listeners
+		}
+		return m
+	}
+	first, err := GatewayAPI([]byte(gateway+"---\n"+routes), "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"console-web-80": {"admin", "alt"}, "site-web-80": nil, "echo-web-9000": {"web"}}
+	if diff := cmp.Diff(want, attached(first.Workspace)); diff != "" {
+		t.Fatalf("imported listeners (-want +got):\n%s\nreport: %+v", diff, first.Report)
+	}
+	if err := first.Workspace.Validate(); err != nil {
+		t.Fatalf("imported workspace: %v", err)
+	}
+	ex := kubepub.ExportGatewayAPI(first.Workspace, "public", "web")
+	out, err := ex.RoutesYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"sectionName: admin", "sectionName: alt", "sectionName: web"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("export has no %q:\n%s", s, out)
+		}
+	}
+	second, err := GatewayAPI([]byte(gateway+"---\n"+string(out)), "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, attached(second.Workspace)); diff != "" {
+		t.Errorf("re-imported listeners (-want +got):\n%s", diff)
+	}
+}

@@ -39,7 +39,7 @@ func ExportEntries(ws model.Workspace, gateway string) EntriesExport {
 	var splitters []api.ConfigEntry
 
 	for _, r := range export.SortedRules(ws, gateway) {
-		if export.Guarded(&rep, r) {
+		if export.Guarded(&rep, r) || export.ListenerBound(&rep, r) {
 			continue
 		}
 		dest, ok := destination(ws, r, gateway, &rep, services, resolvers, &splitters)

@@ -160,6 +160,17 @@ func Guarded(rep *Report, r *model.Route) bool {
 	return false
 }
 
+// ListenerBound reports whether r must be left out by an exporter that
+// cannot attach a route to some listeners only: exported, a rule meant for
+// one port (an internal one, say) would answer on every port.
+func ListenerBound(rep *Report, r *model.Route) bool {
+	if len(r.Listeners) == 0 {
+		return false
+	}
+	rep.Skip(r.Name, "listeners", "attaching a route to some listeners has no equivalent; exported, the rule would answer on every listener")
+	return true
+}
+
 // UnsupportedPolicies reports the action policies neither exporter maps
 // and that the exported route can do without (rate limits, CORS, ...).
 func UnsupportedPolicies(rep *Report, r *model.Route) {

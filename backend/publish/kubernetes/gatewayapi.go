@@ -49,10 +49,24 @@ type HTTPRouteSpec struct {
 	Rules      []HTTPRouteRule `json:"rules"`
 }
 
-// ParentRef attaches the route to a Gateway.
+// ParentRef attaches the route to a Gateway, or to one of its listeners.
 type ParentRef struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
+	Name        string `json:"name"`
+	Namespace   string `json:"namespace,omitempty"`
+	SectionName string `json:"sectionName,omitempty"`
+}
+
+// parentRefs attaches a rule's route to the Gateway, or to the listeners
+// the rule names: their names are the Gateway's listener names.
+func parentRefs(r *model.Route, gateway string) []ParentRef {
+	if len(r.Listeners) == 0 {
+		return []ParentRef{{Name: gateway}}
+	}
+	out := make([]ParentRef, len(r.Listeners))
+	for i, l := range r.Listeners {
+		out[i] = ParentRef{Name: gateway, SectionName: l}
+	}
+	return out
 }
 
 // HTTPRouteRule is one rule of an HTTPRoute.
@@ -222,7 +236,7 @@ func exportRule(ws model.Workspace, r *model.Route, gateway, namespace string, r
 	hr := HTTPRoute{
 		APIVersion: GatewayAPIGroupVersion, Kind: HTTPRouteKind,
 		Metadata: ruleMeta(r, gateway, namespace),
-		Spec:     HTTPRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
+		Spec:     HTTPRouteSpec{ParentRefs: parentRefs(r, gateway)},
 	}
 	if export.Guarded(rep, r) {
 		return hr, false

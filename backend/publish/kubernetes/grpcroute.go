@@ -66,7 +66,7 @@ func exportGRPCRule(ws model.Workspace, r *model.Route, gateway, namespace strin
 	gr := GRPCRoute{
 		APIVersion: GatewayAPIGroupVersion, Kind: GRPCRouteKind,
 		Metadata: ruleMeta(r, gateway, namespace),
-		Spec:     GRPCRouteSpec{ParentRefs: []ParentRef{{Name: gateway}}},
+		Spec:     GRPCRouteSpec{ParentRefs: parentRefs(r, gateway)},
 	}
 	if export.Guarded(rep, r) {
 		return gr, false
