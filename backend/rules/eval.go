@@ -316,6 +316,8 @@ func (cr *compiledRule) trace(v *view) RuleTrace {
 	switch {
 	case cr.route.Disabled:
 		rt.Skipped = "disabled"
+	case !cr.route.OnListener(v.listener):
+		rt.Skipped = offListener(cr.route)
 	case cr.err != "":
 		rt.Conditions = append(rt.Conditions, ConditionTrace{Expr: cr.route.When.Text, Error: cr.err})
 		rt.FirstFailing = cr.err
@@ -334,6 +336,11 @@ func (cr *compiledRule) trace(v *view) RuleTrace {
 		}
 	}
 	return rt
+}
+
+// offListener says why a rule was not tried on the request's listener.
+func offListener(r *model.Route) string {
+	return "only on listeners " + strings.Join(r.Listeners, ", ")
 }
 
 // applyMatch fills in the effect of the matched rule cr.
@@ -403,6 +410,8 @@ func (p *Program) Explain(req Request, opts ExplainOptions) Explanation {
 			b := RuleBrief{Rule: cr.route.Name, Priority: cr.route.Priority, FirstFailing: first}
 			if cr.route.Disabled {
 				b.Skipped = "disabled"
+			} else if !cr.route.OnListener(v.listener) {
+				b.Skipped = offListener(cr.route)
 			}
 			ex.Before = append(ex.Before, b)
 		}
@@ -439,7 +448,7 @@ func (p *Program) TracePage(req Request, from, limit int) (page []RuleTrace, nex
 // near miss needs, or with count false at one.
 func (cr *compiledRule) quick(v *view, count bool) (matched bool, failed int, first string) {
 	switch {
-	case cr.route.Disabled:
+	case cr.route.Disabled, !cr.route.OnListener(v.listener):
 		return false, 0, ""
 	case cr.err != "":
 		return false, 1, cr.err

@@ -217,6 +217,37 @@ func TestEvaluateOrderAndTrace(t *testing.T) {
 	}
 }
 
+// TestEvaluateListeners: a rule that names listeners is tried only for a
+// request on one of them, and says so in the trace and in an explanation.
+func TestEvaluateListeners(t *testing.T) {
+	routes := []model.Route{textRoute("admin", `path.prefix("/admin")`), textRoute("any", ``)}
+	routes[0].Priority = 10
+	routes[0].Listeners = []string{"admin", "ops"}
+	p := Compile(routes, "public")
+	for _, tc := range []struct{ listener, want, skipped string }{
+		{"admin", "admin", ""},
+		{"ops", "admin", ""},
+		{"web", "any", "only on listeners admin, ops"},
+		{"", "any", "only on listeners admin, ops"},
+	} {
+		req := Request{URL: "/admin/x", Listener: tc.listener}
+		res := p.Evaluate(req)
+		if res.Rule != tc.want || res.Trace[0].Skipped != tc.skipped {
+			t.Errorf("listener %q: rule %q, first skipped %q; want %q, %q", tc.listener, res.Rule, res.Trace[0].Skipped, tc.want, tc.skipped)
+		}
+		ex := p.Explain(req, ExplainOptions{Before: 10})
+		if ex.Result.Rule != tc.want {
+			t.Errorf("listener %q: explained rule %q, want %q", tc.listener, ex.Result.Rule, tc.want)
+		}
+		if tc.skipped != "" && (len(ex.Before) != 1 || ex.Before[0].Skipped != tc.skipped) {
+			t.Errorf("listener %q: explained before %+v", tc.listener, ex.Before)
+		}
+	}
+	if err := (Request{URL: "/", Listener: "Not A Name"}).Validate(); err == nil || !strings.Contains(err.Error(), "listener:") {
+		t.Errorf("bad listener name: %v", err)
+	}
+}
+
 func TestEvaluateBadCondition(t *testing.T) {
 	routes := []model.Route{textRoute("broken", `host == `), textRoute("fallback", ``)}
 	routes[0].Priority = 1
@@ -447,6 +478,7 @@ func TestExplainAgreesWithEvaluate(t *testing.T) {
 		{URL: "http://shop.example.com/static/app.js?v=2", Headers: hdr("x-canary", "1", "cookie", "session id=x")},
 		{Method: "POST", URL: "https://a.b.example.com:8443/shop.v1.Cart/Add", Headers: hdr("content-type", "application/grpc")},
 		{URL: "/"},
+		{URL: "/admin", Listener: "admin"},
 		{Method: "HEAD", URL: "/GET?&&%20||=]", Headers: hdr("x-canary", "*.example.com", "v", "")},
 	}
 	for i := range 200 {
@@ -462,6 +494,9 @@ func TestExplainAgreesWithEvaluate(t *testing.T) {
 			}
 			route := model.Route{Meta: model.Meta{Name: fmt.Sprintf("r%02d", j)}, Priority: r.IntN(3), When: c, Then: forwardTo("u")}
 			route.Disabled = r.IntN(8) == 0
+			if r.IntN(6) == 0 {
+				route.Listeners = []string{"admin"}
+			}
 			routes = append(routes, route)
 		}
 		p := Compile(routes, "")

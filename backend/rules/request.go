@@ -24,6 +24,10 @@ type Request struct {
 	Body    string      `json:"body,omitempty"`
 	Scheme  string      `json:"scheme,omitempty"`
 	Random  uint64      `json:"random,omitempty"`
+	// Listener is the gateway listener the request arrives on. Rules that
+	// name listeners answer only there; a request that names none reaches
+	// only the rules of every listener, as on a listener no rule names.
+	Listener string `json:"listener,omitempty"`
 }
 
 // UnmarshalJSON accepts header values as a string or a list of strings, so
@@ -155,6 +159,9 @@ func (r Request) Validate() error {
 	if total > MaxHeaderBytes && p.Len() == 0 {
 		p.Add("headers", "method, URL and headers take %d bytes; Envoy takes at most %d (max_request_headers_kb, 60 KiB)", total, MaxHeaderBytes)
 	}
+	if r.Listener != "" {
+		model.CheckName(&p, "listener", r.Listener)
+	}
 	if len(r.Body) > MaxBodyBytes {
 		p.Add("body", "%d bytes; a test request's body may be at most %d bytes (1 MiB, Envoy's default buffer limit)", len(r.Body), MaxBodyBytes)
 	}
@@ -216,6 +223,7 @@ type view struct {
 	query     string // after '?', without it
 	hasQuery  bool
 	headers   map[string][]string // lower-case name -> values
+	listener  string              // the listener it arrived on, "" for unnamed
 
 	queryParams map[string]string   // first value per key, parsed lazily
 	cookies     map[string][]string // parsed lazily
@@ -226,7 +234,7 @@ type view struct {
 }
 
 func newView(req Request) *view {
-	v := &view{method: req.Method, headers: map[string][]string{}}
+	v := &view{method: req.Method, headers: map[string][]string{}, listener: req.Listener}
 	if v.method == "" {
 		v.method = "GET"
 	}

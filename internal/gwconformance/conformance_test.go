@@ -69,6 +69,7 @@ var claimed = []string{
 	"SupportGRPCRoute",
 	"SupportGRPCRouteNamedRouteRule",
 	"SupportHTTPRouteBackendRequestHeaderModification",
+	"SupportHTTPRouteParentRefPort",
 }
 
 // notRun are tests whose expectations are about Kubernetes status
