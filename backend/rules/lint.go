@@ -92,6 +92,7 @@ func Lint(routes []model.Route) []Finding {
 		type earlier struct {
 			name string
 			dnf  []conjunction
+			r    *model.Route
 		}
 		var before []earlier
 		// Most rule sets are partitioned by host, and a rule that requires
@@ -107,12 +108,15 @@ func Lint(routes []model.Route) []Finding {
 				continue
 			}
 			when := Normalize(rr.When)
-			text := Format(sortedCondition(when))
+			// Rules on different listeners are compared like rules with
+			// different conditions: only an earlier rule on every
+			// listener of this one can take all its requests.
+			text := Format(sortedCondition(when)) + listenerKey(r)
 			d, dnfOK := dnf(when)
 			by := ""
 			if catchAll == "" && seen[text] == "" && dnfOK {
 				for _, i := range candidates(d, byHost, anyHost) {
-					if dnfImplies(d, before[i].dnf) {
+					if coversListeners(before[i].r, r) && dnfImplies(d, before[i].dnf) {
 						by = before[i].name
 						break
 					}
@@ -124,7 +128,7 @@ func Lint(routes []model.Route) []Finding {
 				} else {
 					anyHost = append(anyHost, len(before))
 				}
-				before = append(before, earlier{r.Name, d})
+				before = append(before, earlier{r.Name, d, r})
 			}
 			shadowed := func(by, why string) {
 				out = append(out, Finding{Gateway: g, Rule: r.Name, Kind: FindingShadowed, Severity: SeverityError, ShadowedBy: by,
@@ -139,7 +143,7 @@ func Lint(routes []model.Route) []Finding {
 				shadowed(by, "matches every request this one does")
 			default:
 				seen[text] = r.Name
-				if text == "" {
+				if text == "" { // no condition, on every listener
 					catchAll = r.Name
 				}
 			}
@@ -177,11 +181,13 @@ func (w *witnesses) shadowed(r model.Route, by string) *Witness {
 		return nil
 	}
 	alone := Compile([]model.Route{r}, "")
-	if wt := findWitness([]model.Condition{r.When}, []*Program{alone}, w.program(), by); wt != nil {
+	// Any listener of r will do: the rule that shadows it answers there.
+	listener := firstListener(&r)
+	if wt := findWitness([]model.Condition{r.When}, listener, []*Program{alone}, w.program(), by); wt != nil {
 		wt.TakenBy = by
 		return wt
 	}
-	wt := findWitness([]model.Condition{r.When}, []*Program{alone}, nil, "")
+	wt := findWitness([]model.Condition{r.When}, listener, []*Program{alone}, nil, "")
 	if wt == nil {
 		return nil
 	}
@@ -191,6 +197,60 @@ func (w *witnesses) shadowed(r model.Route, by string) *Witness {
 	}
 	wt.TakenBy = taker
 	return wt
+}
+
+// listenerKey tells apart, in Lint's table of conditions seen, rules on
+// different listeners ("" for a rule on every listener).
+func listenerKey(r *model.Route) string {
+	if len(r.Listeners) == 0 {
+		return ""
+	}
+	return "\x00" + strings.Join(slices.Sorted(slices.Values(r.Listeners)), "\x00")
+}
+
+// firstListener is a listener r answers on: "" (a request that names
+// none) for a rule on every listener.
+func firstListener(r *model.Route) string {
+	if len(r.Listeners) == 0 {
+		return ""
+	}
+	return r.Listeners[0]
+}
+
+// coversListeners reports whether a answers on every listener b does.
+func coversListeners(a, b *model.Route) bool {
+	if len(a.Listeners) == 0 {
+		return true
+	}
+	if len(b.Listeners) == 0 {
+		return false
+	}
+	for _, l := range b.Listeners {
+		if !slices.Contains(a.Listeners, l) {
+			return false
+		}
+	}
+	return true
+}
+
+// sharedListener reports whether a and b answer on some listener in
+// common, and a listener a request reaching both arrives on ("" when both
+// answer on every listener).
+func sharedListener(a, b *model.Route) (string, bool) {
+	switch {
+	case len(a.Listeners) == 0 && len(b.Listeners) == 0:
+		return "", true
+	case len(a.Listeners) == 0:
+		return firstListener(b), true
+	case len(b.Listeners) == 0:
+		return firstListener(a), true
+	}
+	for _, l := range b.Listeners {
+		if slices.Contains(a.Listeners, l) {
+			return l, true
+		}
+	}
+	return "", false
 }
 
 // sortedCondition orders the members of every && and || by their text:
@@ -335,13 +395,17 @@ func overlaps(g string, rs []model.Route, shadowed map[string]bool, w *witnesses
 		if cs[j].ok && !shadowed[g+"\x00"+b.Name] && checks < maxOverlapChecks {
 			for _, i := range candidates(cs[j].dnf, byHost, anyHost) {
 				a := &rs[i]
-				if a.When.IsZero() || dnfImplies(cs[i].dnf, cs[j].dnf) {
+				listener, shared := sharedListener(a, b)
+				if !shared {
+					continue // they never see the same request
+				}
+				if a.When.IsZero() && coversListeners(a, b) || dnfImplies(cs[i].dnf, cs[j].dnf) {
 					continue // a catch-all shadows, a narrower rule is an exception
 				}
 				if checks++; checks > maxOverlapChecks {
 					break
 				}
-				wt := findWitness([]model.Condition{a.When, b.When}, []*Program{cs[i].alone, cs[j].alone}, nil, "")
+				wt := findWitness([]model.Condition{a.When, b.When}, listener, []*Program{cs[i].alone, cs[j].alone}, nil, "")
 				if wt == nil {
 					continue
 				}
@@ -388,7 +452,7 @@ func rewriteSlash(g string, r model.Route) *Finding {
 		return nil
 	}
 	alone := Compile([]model.Route{r}, "")
-	wt := findWitness([]model.Condition{r.When}, []*Program{alone}, nil, "")
+	wt := findWitness([]model.Condition{r.When}, firstListener(&r), []*Program{alone}, nil, "")
 	if wt == nil {
 		return nil
 	}

@@ -73,6 +73,26 @@ func TestLint(t *testing.T) {
 		"unparsable rules are skipped": {
 			routes: []model.Route{route("bad", "g", 2, `host ==`), route("a", "g", 1, `host ==`)},
 		},
+		"rules on other listeners do not shadow": {
+			routes: func() []model.Route {
+				admin, all := route("admin", "g", 9, ``), route("all", "g", 5, `path.prefix("/a")`)
+				admin.Listeners = []string{"admin"}
+				web, web2 := route("web", "g", 3, `path.prefix("/a")`), route("web2", "g", 2, `path.prefix("/b")`)
+				web.Listeners, web2.Listeners = []string{"web"}, []string{"web", "admin"}
+				return []model.Route{admin, all, web, web2}
+			}(),
+			// all is taken on admin only, web2 on admin only: neither is
+			// dead; web is, on its one listener.
+			want: []Finding{{Gateway: "g", Rule: "web", ShadowedBy: "all", Message: `never matches: rule "all" before it matches every request this one does`}},
+		},
+		"a catch-all on the same listeners shadows": {
+			routes: func() []model.Route {
+				a, b := route("a", "g", 9, ``), route("b", "g", 5, `path.prefix("/b")`)
+				a.Listeners, b.Listeners = []string{"admin", "web"}, []string{"web"}
+				return []model.Route{a, b}
+			}(),
+			want: []Finding{{Gateway: "g", Rule: "b", ShadowedBy: "a", Message: `never matches: rule "a" before it matches every request this one does`}},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -413,6 +433,22 @@ func TestLintAll(t *testing.T) {
 			routes: []model.Route{route("gets", 2, `method == "GET" && host == "shop.example.com"`, ""), route("api", 1, `path.prefix("/api") && host == "shop.example.com"`, "")},
 			want: []want{{rule: "api", kind: FindingOverlap, severity: SeverityInfo, takenBy: "gets", witness: "GET http://shop.example.com/api/x",
 				message: `partly taken by rule "gets" before it: GET http://shop.example.com/api/x goes to "gets", not to this rule`}},
+		},
+		"rules on disjoint listeners do not overlap": {
+			routes: func() []model.Route {
+				a, b := route("gets", 2, `method == "GET" && host == "shop.example.com"`, ""), route("api", 1, `path.prefix("/api") && host == "shop.example.com"`, "")
+				a.Listeners, b.Listeners = []string{"web"}, []string{"admin"}
+				return []model.Route{a, b}
+			}(),
+		},
+		"rules sharing a listener overlap there": {
+			routes: func() []model.Route {
+				a, b := route("gets", 2, `method == "GET" && host == "shop.example.com"`, ""), route("api", 1, `path.prefix("/api") && host == "shop.example.com"`, "")
+				a.Listeners, b.Listeners = []string{"web", "admin"}, []string{"admin"}
+				return []model.Route{a, b}
+			}(),
+			want: []want{{rule: "api", kind: FindingOverlap, severity: SeverityInfo, takenBy: "gets", witness: "GET http://shop.example.com/api/x on listener admin",
+				message: `partly taken by rule "gets" before it: GET http://shop.example.com/api/x on listener admin goes to "gets", not to this rule`}},
 		},
 		"a narrower rule first is no overlap": {
 			routes: []model.Route{route("v2", 2, `path.prefix("/api/v2")`, ""), route("api", 1, `path.prefix("/api")`, ""), route("default", 0, ``, "")},

@@ -21,6 +21,9 @@ type Witness struct {
 	// Headers are the headers the request must carry (cookies as a
 	// Cookie header), by lower-case name.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Listener is the listener the request arrives on, when the rules
+	// involved answer on some listeners only.
+	Listener string `json:"listener,omitempty"`
 	// TakenBy is the rule the request goes to instead of the finding's
 	// rule (shadowed and overlap findings).
 	TakenBy string `json:"takenBy,omitempty"`
@@ -37,12 +40,15 @@ func (w Witness) String() string {
 	for _, k := range names {
 		s += fmt.Sprintf(" with %s: %s", k, w.Headers[k])
 	}
+	if w.Listener != "" {
+		s += " on listener " + w.Listener
+	}
 	return s
 }
 
 // Request is the witness as an evaluator request.
 func (w Witness) Request() Request {
-	req := Request{Method: w.Method, URL: w.URL}
+	req := Request{Method: w.Method, URL: w.URL, Listener: w.Listener}
 	if len(w.Headers) > 0 {
 		req.Headers = http.Header{}
 		for k, v := range w.Headers {
@@ -60,8 +66,9 @@ const maxWitnessTries = 16
 // candidates come from the alternatives of the conditions: a request that
 // satisfies the predicates of one alternative of each; every candidate is
 // checked with the evaluator, so a witness is never wrong, only sometimes
-// not found (a regex, or predicates that contradict each other).
-func findWitness(conds []model.Condition, want []*Program, full *Program, taker string) *Witness {
+// not found (a regex, or predicates that contradict each other). The
+// request arrives on listener.
+func findWitness(conds []model.Condition, listener string, want []*Program, full *Program, taker string) *Witness {
 	alts := [][]pred{{}}
 	for _, c := range conds {
 		ca := alternatives(c, false)
@@ -77,6 +84,7 @@ func findWitness(conds []model.Condition, want []*Program, full *Program, taker 
 	}
 	for _, a := range alts {
 		w := build(a)
+		w.Listener = listener
 		req := w.Request()
 		ok := true
 		for _, p := range want {

@@ -26,7 +26,7 @@ func Samples(routes []model.Route, gateway string) []Sample {
 			continue
 		}
 		alone := &Program{rules: []*compiledRule{cr}}
-		if w := findWitness([]model.Condition{cr.when}, []*Program{alone}, full, cr.route.Name); w != nil {
+		if w := findWitness([]model.Condition{cr.when}, firstListener(cr.route), []*Program{alone}, full, cr.route.Name); w != nil {
 			out = append(out, Sample{Rule: cr.route.Name, Witness: *w})
 		}
 		if len(out) >= maxWitnesses {
