@@ -7,6 +7,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/translate"
@@ -79,6 +80,21 @@ func listenerTLS(l *listenerv3.Listener) bool {
 	for _, fc := range l.GetFilterChains() {
 		if fc.GetTransportSocket() != nil {
 			return true
+		}
+	}
+	return false
+}
+
+// ownRoutes reports whether l reads a route configuration of its own
+// (some rule names it) rather than the gateway's, which holds only the
+// rules of every listener.
+func ownRoutes(l *listenerv3.Listener, gateway string) bool {
+	for _, fc := range l.GetFilterChains() {
+		for _, f := range fc.GetFilters() {
+			hcm := &hcmv3.HttpConnectionManager{}
+			if f.GetTypedConfig().UnmarshalTo(hcm) == nil {
+				return hcm.GetRds().GetRouteConfigName() != gateway
+			}
 		}
 	}
 	return false

@@ -152,6 +152,10 @@ type gatewaySandbox struct {
 	// that terminate TLS.
 	addrs map[string]string
 	tls   map[string]bool
+	// own marks the listeners that read a route configuration of their
+	// own: a request that names no listener goes to another when it can,
+	// as the evaluator then takes only the rules of every listener.
+	own map[string]bool
 }
 
 // close stops the data plane, and a version's mocks.
@@ -521,9 +525,10 @@ func (s *Service) ensure(ctx context.Context, in instance, published *model.Work
 		return nil, fmt.Errorf("sandbox for %q: %w", key, err)
 	}
 	gs.hash, gs.res, gs.prog, gs.addrs = hash, res, rules.Compile(ws.Routes, gateway), addrs
-	gs.tls = map[string]bool{}
+	gs.tls, gs.own = map[string]bool{}, map[string]bool{}
 	for _, l := range res.Listeners {
 		gs.tls[l.GetName()] = listenerTLS(l)
+		gs.own[l.GetName()] = ownRoutes(l, gateway)
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -861,7 +866,13 @@ func (s *Service) send(ctx context.Context, gs *gatewaySandbox, req rules.Reques
 	if req.Scheme != "" {
 		scheme = req.Scheme
 	}
-	listener := pickListener(gs.tls, scheme == "https")
+	listener := req.Listener
+	if _, ok := gs.addrs[listener]; listener != "" && !ok {
+		return nil, model.Errorf(model.EINVALID, "request.listener: gateway %q has no listener %q", gs.gateway, listener)
+	}
+	if listener == "" {
+		listener = pickListener(gs.tls, gs.own, scheme == "https")
+	}
 	if listener == "" {
 		return nil, model.Errorf(model.EINVALID, "gateway %q has no listener in the sandbox", gs.gateway)
 	}
@@ -1008,14 +1019,21 @@ func hostOr(a, b string) string {
 	return b
 }
 
-// pickListener chooses the listener a request is sent to: the first by
-// name that matches the request's scheme (TLS or not), else the first.
-func pickListener(tlsByName map[string]bool, tls bool) string {
+// pickListener chooses the listener a request that names none is sent
+// to: the first by name that matches the request's scheme (TLS or not)
+// and reads the gateway's route configuration (not own), else the first
+// that matches the scheme, else the first.
+func pickListener(tlsByName, own map[string]bool, tls bool) string {
 	names := make([]string, 0, len(tlsByName))
 	for name := range tlsByName {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	for _, n := range names {
+		if tlsByName[n] == tls && !own[n] {
+			return n
+		}
+	}
 	for _, n := range names {
 		if tlsByName[n] == tls {
 			return n

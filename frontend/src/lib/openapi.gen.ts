@@ -4321,6 +4321,7 @@ export interface components {
             readonly updatedAt?: string;
             readonly updatedBy?: string;
             gateway: string;
+            listeners?: string[];
             priority?: number;
             description?: string;
             disabled?: boolean;
