@@ -27,7 +27,7 @@ export function isRouteFormField(path: string): boolean {
 }
 
 const ROUTE_FIELDS = [
-  /^(name|gateway|priority|description|disabled)$/,
+  /^(name|gateway|listeners|priority|description|disabled)$/,
   /^then$/,
   /^then\.forward$/,
   /^then\.forward\.\d+\.(upstream|weight)$/,

@@ -169,6 +169,8 @@ export interface SandboxRequest {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /** The gateway listener it arrives on; absent: one that only the rules of every listener answer on. */
+  listener?: string;
 }
 
 export interface SandboxResult {

@@ -218,6 +218,8 @@ export interface LintWitness {
   url: string;
   /** Headers it must carry, by lower-case name. */
   headers?: Record<string, string>;
+  /** The listener it arrives on, when the rules involved answer on some listeners only. */
+  listener?: string;
   takenBy?: string;
 }
 
@@ -259,7 +261,7 @@ export const isShadowed = (f: LintFinding) => !f.kind || f.kind === 'shadowed';
 /** A witness request in one line, as curl-like text: GET http://host/path with x-canary: 1. */
 export function witnessText(w: LintWitness): string {
   const headers = Object.entries(w.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
-  return `${w.method} ${w.url}${headers.length ? ` with ${headers.join(', ')}` : ''}`;
+  return `${w.method} ${w.url}${headers.length ? ` with ${headers.join(', ')}` : ''}${w.listener ? ` on listener ${w.listener}` : ''}`;
 }
 
 /** The lint findings and notes of one gateway's draft routes. */

@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Fieldset, Group, Kbd, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Fieldset, Group, Kbd, MultiSelect, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useHotkeys } from '@mantine/hooks';
 import { modalsConfirm } from '../components/confirm';
@@ -70,6 +70,7 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       name: initial.name,
       version: initial.version,
       gateway: initial.gateway,
+      listeners: initial.listeners ?? [],
       priority: initial.priority ?? 0,
       description: initial.description ?? '',
       disabled: initial.disabled ?? false,
@@ -126,6 +127,7 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
       name: v.name,
       version: v.version,
       gateway: v.gateway,
+      listeners: v.listeners?.length ? v.listeners : undefined,
       priority: Number(v.priority) || 0,
       description: v.description || undefined,
       disabled: v.disabled || undefined,
@@ -213,6 +215,17 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
   };
 
   const gatewayNames = useMemo(() => gws.data?.items.map((g) => g.name) ?? [], [gws.data]);
+  // The chosen gateway's listeners, plus any the route names that it does
+  // not have (after a gateway change), so they show and can be removed.
+  const chosenListeners = form.values.listeners;
+  const listenerOptions = useMemo(() => {
+    const gw = gws.data?.items.find((g) => g.name === form.values.gateway);
+    const opts = (gw?.listeners ?? []).map((l) => ({ value: l.name, label: `${l.name} (${l.protocol} ${l.port})` }));
+    for (const name of chosenListeners ?? []) {
+      if (!opts.some((o) => o.value === name)) opts.push({ value: name, label: `${name} (not on this gateway)` });
+    }
+    return opts;
+  }, [gws.data, form.values.gateway, chosenListeners]);
 
   return (
     <form
@@ -297,7 +310,22 @@ export function RouteEditor({ initial, isNew, onReload }: { initial: Route; isNe
           <NumberInput label="Priority" description="Higher is tried first" disabled={!canEdit} {...form.getInputProps('priority')} />
           <Switch mt={32} label="Disabled" disabled={!canEdit} {...form.getInputProps('disabled', { type: 'checkbox' })} />
         </SimpleGrid>
-        <TextInput label="Description" disabled={!canEdit} {...form.getInputProps('description')} />
+        <SimpleGrid cols={{ base: 1, md: 2 }}>
+          <MultiSelect
+            label="Listeners"
+            description="Answer only on these listeners of the gateway; none chosen: every listener"
+            placeholder={chosenListeners?.length ? undefined : 'Every listener'}
+            data={listenerOptions}
+            searchable
+            clearable
+            hidePickedOptions
+            nothingFoundMessage="The gateway has no other listener"
+            disabled={!canEdit}
+            data-testid="route-listeners"
+            {...form.getInputProps('listeners')}
+          />
+          <TextInput label="Description" disabled={!canEdit} {...form.getInputProps('description')} />
+        </SimpleGrid>
 
         <Fieldset legend="When">
           <Stack gap="xs">

@@ -14,7 +14,7 @@ import { useCurrentGateway } from '../gateway';
 import { parseCurl } from '../lib/curl';
 import { MOD_KEY } from '../lib/format';
 import type { SandboxRequest, SandboxResult } from '../lib/model';
-import { sendSandboxRequest, usePublished, useRoute } from '../lib/queries';
+import { sendSandboxRequest, useGateways, usePublished, useRoute } from '../lib/queries';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
@@ -23,6 +23,7 @@ interface Draft {
   url: string;
   headers: { name: string; value: string }[];
   body: string;
+  listener?: string;
 }
 
 const EMPTY: Draft = { method: 'GET', url: 'http://shop.example.com/', headers: [], body: '' };
@@ -30,7 +31,7 @@ const EMPTY: Draft = { method: 'GET', url: 'http://shop.example.com/', headers: 
 function toRequest(d: Draft): SandboxRequest {
   const headers: Record<string, string> = {};
   for (const h of d.headers) if (h.name.trim()) headers[h.name.trim().toLowerCase()] = h.value;
-  return { method: d.method, url: d.url.trim(), headers, body: d.body || undefined };
+  return { method: d.method, url: d.url.trim(), headers, body: d.body || undefined, listener: d.listener || undefined };
 }
 
 /** What a request can run against: the draft, the live version, or any published version. */
@@ -63,6 +64,9 @@ export default function Sandbox() {
   // A version of another gateway, or one not listed yet, falls back to the draft.
   const target = targets.some((t) => t.value === chosen) ? chosen : 'draft';
   const send = useMutation({ mutationFn: (v: { req: SandboxRequest; target: string }) => sendSandboxRequest(gateway!, v.req, v.target) });
+  // A listener is chosen only on a gateway with several: rules may answer on some of them only.
+  const gws = useGateways();
+  const listeners = gws.data?.items.find((g) => g.name === gateway)?.listeners ?? [];
 
   const doSend = () => {
     if (!gateway || !draft.url.trim()) return;
@@ -73,7 +77,7 @@ export default function Sandbox() {
   const importCurl = () => {
     try {
       const r = parseCurl(curlText);
-      setDraft({ method: r.method, url: r.url, headers: Object.entries(r.headers).map(([name, value]) => ({ name, value })), body: r.body ?? '' });
+      setDraft({ method: r.method, url: r.url, headers: Object.entries(r.headers).map(([name, value]) => ({ name, value })), body: r.body ?? '', listener: draft.listener });
       setCurlError(null);
       curl.close();
     } catch (e) {
@@ -110,6 +114,18 @@ export default function Sandbox() {
                 <Select aria-label="Method" data={METHODS} value={draft.method} onChange={(m) => m && setDraft({ ...draft, method: m })} w={110} allowDeselect={false} searchable />
                 <TextInput aria-label="URL" className="mono" style={{ flex: 1 }} value={draft.url} onChange={(e) => setDraft({ ...draft, url: e.currentTarget.value })} placeholder="http://shop.example.com/static/app.js" />
               </Group>
+              {listeners.length > 1 && (
+                <Select
+                  label="Listener"
+                  size="xs"
+                  data-testid="sandbox-listener"
+                  placeholder="Any (rules of every listener)"
+                  data={listeners.map((l) => ({ value: l.name, label: `${l.name} (${l.protocol} ${l.port})` }))}
+                  value={draft.listener && listeners.some((l) => l.name === draft.listener) ? draft.listener : null}
+                  onChange={(v) => setDraft({ ...draft, listener: v ?? undefined })}
+                  clearable
+                />
+              )}
               <Text size="sm" fw={500}>Headers</Text>
               {draft.headers.map((h, i) => (
                 <Group key={i} gap="xs" wrap="nowrap">
