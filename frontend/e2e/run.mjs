@@ -316,6 +316,46 @@ const flows = {
     }
   },
 
+  async routeListeners() {
+    // A route attached to one listener with the editor's picker, by
+    // keyboard; it then answers on that listener only.
+    const name = `${RULE}-listener`;
+    const listener = 'e2e-admin';
+    const gw = JSON.parse((await api('GET', '/gateways/public')).body);
+    const put = await api('PUT', '/gateways/public', { ...gw, listeners: [...gw.listeners, { name: listener, port: 18081, protocol: 'HTTP' }] });
+    assert(put.status === 200, `add listener: ${put.status} ${put.body.slice(0, 200)}`);
+    const made = await api('POST', '/routes', {
+      name, gateway: 'public', priority: 10000, when: 'path.prefix("/e2e-listener")', then: { respond: { status: 299, body: 'admin' } },
+    });
+    assert(made.status === 201, `create ${name}: ${made.status} ${made.body.slice(0, 200)}`);
+    try {
+      await go(`/routes/${name}`);
+      const picker = page.getByRole('textbox', { name: 'Listeners' });
+      await picker.click();
+      await page.keyboard.type('e2e');
+      await page.getByRole('option', { name: new RegExp(`^${listener}`) }).waitFor();
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Escape');
+      await page.keyboard.press(`${mod}+s`);
+      await notice(`Route ${name} saved to the draft.`);
+      const saved = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      assert(JSON.stringify(saved.listeners) === JSON.stringify([listener]), `saved listeners: ${JSON.stringify(saved.listeners)}`);
+      await shot('16-editor-listeners');
+      // The evaluator takes the route on its listener only.
+      const on = JSON.parse((await api('POST', '/evaluate', { gateway: 'public', request: { url: 'http://shop.example.com/e2e-listener', listener } })).body);
+      const off = JSON.parse((await api('POST', '/evaluate', { gateway: 'public', request: { url: 'http://shop.example.com/e2e-listener' } })).body);
+      assert(on.rule === name && off.rule !== name, `on ${listener}: ${on.rule}; on another listener: ${off.rule}`);
+    } finally {
+      const cur = JSON.parse((await api('GET', `/routes/${name}`)).body);
+      const gone = await api('DELETE', `/routes/${name}?version=${cur.version}`);
+      assert(gone.status === 204, `delete ${name}: ${gone.status} ${gone.body.slice(0, 200)}`);
+      const now = JSON.parse((await api('GET', '/gateways/public')).body);
+      const back = await api('PUT', '/gateways/public', { ...now, listeners: now.listeners.filter((l) => l.name !== listener) });
+      assert(back.status === 200, `remove listener: ${back.status} ${back.body.slice(0, 200)}`);
+    }
+  },
+
   async rateLimitNote() {
     // No host: the rule goes into every virtual host of the gateway, and
     // Envoy keeps a rate-limit bucket per route. The editor says so.
