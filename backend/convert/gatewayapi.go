@@ -260,6 +260,9 @@ func (b *builder) routeAttachment(d document, refs []parentRef, hostnames []stri
 		b.issue(obj, "spec.hostnames", "no hostname is accepted by the listeners the route attaches to: skipped")
 		return nil, at, false
 	}
+	if at.mixedHosts {
+		b.issue(obj, "spec.parentRefs", "attaches to listeners on several ports that accept different hostnames: the route matches the hostnames of all of them on each of those ports")
+	}
 	if anyHost {
 		return []hostGroup{{}}, at, true
 	}

@@ -79,6 +79,9 @@ type attachment struct {
 	// names are the routedeck listeners of listeners, when they are not
 	// all of the gateway's: the routes' Listeners.
 	names []string
+	// mixedHosts says the attached listeners on different routedeck
+	// listeners (ports) accept different hostnames.
+	mixedHosts bool
 }
 
 // pickSource chooses the Gateway of the input that becomes gateway: the
@@ -234,6 +237,7 @@ func (b *builder) attach(obj, ns, kind string, refs []parentRef) attachment {
 	}
 	var got []k8sListener
 	var names []string
+	hostsOf := map[int][]string{} // routedeck listener -> hostnames attached there
 	taken := make([]bool, len(src.listeners))
 	for _, p := range refs {
 		if (p.Group != nil && *p.Group != "gateway.networking.k8s.io") || (p.Kind != nil && *p.Kind != "Gateway") {
@@ -255,6 +259,9 @@ func (b *builder) attach(obj, ns, kind string, refs []parentRef) attachment {
 			}
 			taken[i] = true
 			got = append(got, l)
+			if !slices.Contains(hostsOf[src.imported[i]], l.Hostname) {
+				hostsOf[src.imported[i]] = append(hostsOf[src.imported[i]], l.Hostname)
+			}
 			if b.gatewayOut != nil {
 				if n := b.gatewayOut.Listeners[src.imported[i]].Name; !slices.Contains(names, n) {
 					names = append(names, n)
@@ -269,6 +276,15 @@ func (b *builder) attach(obj, ns, kind string, refs []parentRef) attachment {
 		}
 	}
 	at := attachment{listeners: got, all: len(got) == usable}
+	var first []string
+	for _, hs := range hostsOf {
+		slices.Sort(hs)
+		if first == nil {
+			first = hs
+		} else if !slices.Equal(first, hs) {
+			at.mixedHosts = true
+		}
+	}
 	if !at.all && b.gatewayOut != nil && len(names) < len(b.gatewayOut.Listeners) {
 		// Listeners sharing a port share a routedeck listener: a route on
 		// some of them is told apart by hostname, not by listener.

@@ -3,6 +3,7 @@ package convert
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,5 +133,43 @@ spec:
 	}
 	if diff := cmp.Diff(want, attached(second.Workspace)); diff != "" {
 		t.Errorf("re-imported listeners (-want +got):\n%s", diff)
+	}
+}
+
+// TestListenersWithDifferentHostnames: a route on listeners of several
+// ports with different hostnames matches their union on each port, and
+// the report says so.
+func TestListenersWithDifferentHostnames(t *testing.T) {
+	in := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: web}
+spec:
+  listeners:
+  - {name: a, port: 8080, protocol: HTTP, hostname: a.example.com}
+  - {name: b, port: 8081, protocol: HTTP, hostname: b.example.com}
+  - {name: c, port: 8082, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: web}
+spec:
+  parentRefs: [{name: public, sectionName: a}, {name: public, sectionName: b}]
+  rules: [{backendRefs: [{name: site, port: 80}]}]
+`
+	res, err := GatewayAPI([]byte(in), "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, is := range res.Report {
+		found = found || strings.Contains(is.Message, "several ports that accept different hostnames")
+	}
+	if !found {
+		t.Errorf("no report of the hostnames per port: %+v", res.Report)
+	}
+	for _, r := range res.Workspace.Routes {
+		if !slices.Equal(r.Listeners, []string{"a", "b"}) {
+			t.Errorf("route %s on listeners %v, want [a b]", r.Name, r.Listeners)
+		}
 	}
 }
