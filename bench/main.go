@@ -2,7 +2,7 @@
 // design promises at scale and prints one JSON document: the machine, then
 // every figure with its target and whether it met it.
 //
-//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,logquery,replay,replicas] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE]
+//	go run ./bench [-only translate,incremental,load,fanout,publish,eds,churn,memory,servermem,sim,evaluate,accesslog,logquery,replay,replicas] [-quick] [-timeout 15m] [-strict] [-churn 60s] [-cpuprofile FILE] [-memprofile FILE]
 //
 // Figures:
 //   - translate: a cold translation of 10,000 routes over 1,000 hosts and
@@ -121,6 +121,7 @@ func main() {
 	clients := flag.Int("clients", 0, "ADS clients of the memory, servermem, publish, eds and churn runs instead of 1,000 (100 with -quick), for iteration: the targets are for 1,000")
 	churn := flag.Duration("churn", 0, "how long the churn run lasts (default 60s, 10s with -quick)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the harness process (the server measured, not the client fleet) to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile of the server the servermem run measures, at the moment measured, to this file")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -195,7 +196,7 @@ func main() {
 		case "memory":
 			figs, err = benchMemory(ctx, sc)
 		case "servermem":
-			figs, err = benchServerMemory(ctx, sc)
+			figs, err = benchServerMemory(ctx, sc, *memProfile)
 		case "translate":
 			figs, err = benchTranslate(sc)
 		case "incremental":

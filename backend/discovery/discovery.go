@@ -70,7 +70,9 @@ type Update struct {
 // A Source watches the endpoints of upstreams of one kind.
 type Source interface {
 	// Watch reports up's endpoints through report until ctx ends, then
-	// returns nil. The first report comes once the initial set is known
+	// returns nil; a source whose endpoints cannot change may return nil
+	// after its one report instead (a parked goroutine per upstream costs
+	// a stack each, thousands of them on a large gateway). The first report comes once the initial set is known
 	// (or the backend is found unreachable). Reports for one watch may come
 	// from several goroutines but never concurrently. Watch returns an
 	// error only when up cannot be watched at all (it is not of this

@@ -7,7 +7,8 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 )
 
-// Static reports the endpoints an upstream lists by hand, once.
+// Static reports the endpoints an upstream lists by hand, once, and
+// returns: they change only with the upstream, which starts a new watch.
 type Static struct{}
 
 // Watch implements Source.
@@ -25,6 +26,5 @@ func (Static) Watch(ctx context.Context, up model.Upstream, report func(Update))
 	}
 	SortEndpoints(eps)
 	report(Update{Endpoints: eps})
-	<-ctx.Done()
 	return nil
 }
