@@ -14,6 +14,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/routedeck/routedeck/app"
+	"github.com/routedeck/routedeck/backend/memlimit"
 	"github.com/routedeck/routedeck/backend/release"
 	"github.com/routedeck/routedeck/backend/xds"
 	"github.com/routedeck/routedeck/bench/adsbench"
@@ -43,6 +44,8 @@ func benchServerMemory(ctx context.Context, sc sizes, memProfile string) ([]Figu
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// The soft memory limit routedeck serve sets by default.
+	defer memlimit.Start(memlimit.Auto, memlimit.Env{}, slog.New(slog.DiscardHandler))()
 	svc := app.New(app.Config{DataDir: dir, Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0", ADSInsecurePlaintext: true,
 		NoDemo: true, Notices: io.Discard, Logger: slog.New(slog.DiscardHandler)})
 	if err := svc.Start(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/accesslog"
+	"github.com/routedeck/routedeck/backend/memlimit"
 )
 
 // Roles of `serve`.
@@ -24,6 +26,7 @@ func newServeCmd(o *options) *cobra.Command {
 	rcfg := app.ReplicaConfig{}
 	role := roleWriter
 	serveADS := true
+	memLimit := memlimit.Auto
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and API (and ADS for Envoys) from the data directory",
@@ -60,6 +63,12 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 			if err := checkRoleFlags(cmd, role); err != nil {
 				return err
 			}
+			if v := os.Getenv(EnvMemoryLimit); v != "" && !cmd.Flags().Changed("memory-limit") {
+				if err := memLimit.Set(v); err != nil {
+					return fmt.Errorf("%s: %w", EnvMemoryLimit, err)
+				}
+			}
+			defer memlimit.Start(memLimit, memlimit.Env{}, o.log)()
 			if role == roleXDS {
 				rcfg.Listen, rcfg.ADSListen = cfg.Listen, cfg.ADSListen
 				rcfg.ADSInsecurePlaintext, rcfg.ADSInsecureAllowRemote = cfg.ADSInsecurePlaintext, cfg.ADSInsecureAllowRemote
@@ -103,6 +112,9 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 	cmd.Flags().StringVar(&rcfg.MasterKeyFile, "master-key-file", "", "xds: the writer's master.key, to open sealed credentials (or ROUTEDECK_MASTER_KEY)")
 	cmd.Flags().StringVar(&rcfg.StatusTokenFile, "status-token-file", "",
 		"xds: file holding the bearer token that reads the status, proxies and metrics over the network (default: loopback clients only)")
+	cmd.Flags().Var(&memLimit, "memory-limit", fmt.Sprintf("soft memory limit the runtime collects and returns memory to stay under: auto (%d%% of the container's limit, else %s; GOMEMLIMIT when set), off, or a size such as 512MiB; "+
+		"raised while the live heap needs more, so the collector keeps %d%% headroom (env %s)",
+		int(memlimit.CgroupShare*100), memlimit.Bytes(memlimit.Default), int(memlimit.MinHeadroom*100), EnvMemoryLimit))
 	cmd.Flags().StringVar(&cfg.AccessLog.Files.Dir, "access-log-dir", "",
 		"also write each gateway's requests as JSON lines to GATEWAY.jsonl in this directory, for log shippers; rotated by size")
 	cmd.Flags().Int64Var(&cfg.AccessLog.Files.MaxBytes, "access-log-file-max-bytes", accesslog.DefaultFileMaxBytes,
@@ -111,6 +123,9 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 		"rotated JSON-lines files kept per gateway")
 	return cmd
 }
+
+// EnvMemoryLimit sets --memory-limit.
+const EnvMemoryLimit = "ROUTEDECK_MEMORY_LIMIT"
 
 // writerOnly and xdsOnly are the flags that belong to one role.
 var (
