@@ -44,8 +44,15 @@ func benchServerMemory(ctx context.Context, sc sizes, memProfile string) ([]Figu
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	// The soft memory limit routedeck serve sets by default.
-	defer memlimit.Start(memlimit.Auto, memlimit.Env{}, slog.New(slog.DiscardHandler))()
+	// The soft memory limit routedeck serve sets: its default, or the
+	// setting given as serve would read it from the environment.
+	limit := memlimit.Auto
+	if v := os.Getenv("ROUTEDECK_MEMORY_LIMIT"); v != "" {
+		if limit, err = memlimit.Parse(v); err != nil {
+			return nil, err
+		}
+	}
+	defer memlimit.Start(limit, memlimit.Env{}, slog.New(slog.DiscardHandler))()
 	svc := app.New(app.Config{DataDir: dir, Listen: "127.0.0.1:0", ADSListen: "127.0.0.1:0", ADSInsecurePlaintext: true,
 		NoDemo: true, Notices: io.Discard, Logger: slog.New(slog.DiscardHandler)})
 	if err := svc.Start(ctx); err != nil {

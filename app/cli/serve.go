@@ -112,9 +112,9 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 	cmd.Flags().StringVar(&rcfg.MasterKeyFile, "master-key-file", "", "xds: the writer's master.key, to open sealed credentials (or ROUTEDECK_MASTER_KEY)")
 	cmd.Flags().StringVar(&rcfg.StatusTokenFile, "status-token-file", "",
 		"xds: file holding the bearer token that reads the status, proxies and metrics over the network (default: loopback clients only)")
-	cmd.Flags().Var(&memLimit, "memory-limit", fmt.Sprintf("soft memory limit the runtime collects and returns memory to stay under: auto (%d%% of the container's limit, else %s; GOMEMLIMIT when set), off, or a size such as 512MiB; "+
+	cmd.Flags().Var(&memLimit, "memory-limit", fmt.Sprintf("soft memory limit the runtime collects and returns memory to stay under: auto (%d%% of the container's limit, none outside a container; GOMEMLIMIT when set), off, or a size such as 512MiB; "+
 		"raised while the live heap needs more, so the collector keeps %d%% headroom (env %s)",
-		int(memlimit.CgroupShare*100), memlimit.Bytes(memlimit.Default), int(memlimit.MinHeadroom*100), EnvMemoryLimit))
+		int(memlimit.CgroupShare*100), int(memlimit.MinHeadroom*100), EnvMemoryLimit))
 	cmd.Flags().StringVar(&cfg.AccessLog.Files.Dir, "access-log-dir", "",
 		"also write each gateway's requests as JSON lines to GATEWAY.jsonl in this directory, for log shippers; rotated by size")
 	cmd.Flags().Int64Var(&cfg.AccessLog.Files.MaxBytes, "access-log-file-max-bytes", accesslog.DefaultFileMaxBytes,

@@ -25,12 +25,6 @@ import (
 	"sync"
 )
 
-// Default is the limit "auto" picks outside a container with a memory
-// limit: what a server with a 10,000-route gateway and 1,000 proxies
-// needs, so smaller deployments never meet it and larger ones raise it
-// through the headroom rule (or set their own).
-const Default = 128 << 20
-
 // CgroupShare is the part of a container's memory limit "auto" takes: the
 // rest is for memory the runtime does not manage (the mapped executable,
 // SQLite's page cache) and the limit's softness.
@@ -55,8 +49,10 @@ const (
 	fixed
 )
 
-// Auto is the default setting: the container's limit when there is one,
-// else Default; GOMEMLIMIT, when set, wins.
+// Auto is the default setting: a share of the container's limit when
+// there is one, else none, so a server outside a container collects as
+// any Go program does (a limit there trades CPU for resident memory, an
+// operator's choice); GOMEMLIMIT, when set, wins.
 var Auto = Setting{mode: auto}
 
 // Off leaves the runtime's memory limit alone.
@@ -168,7 +164,7 @@ func (s Setting) Base(env Env) (int64, string) {
 		if n := cgroupLimit(env.ReadFile); n > 0 {
 			return int64(float64(n) * CgroupShare), "container memory limit"
 		}
-		return Default, "default"
+		return 0, "no container memory limit"
 	}
 	return 0, "off"
 }

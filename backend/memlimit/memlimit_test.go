@@ -83,7 +83,7 @@ func TestBase(t *testing.T) {
 			want:  1073741824 * 9 / 10, wantFrom: "container memory limit"},
 		{name: "auto in a cgroup v2 group without limit", setting: Auto, getenv: none,
 			files: map[string]string{"/proc/self/cgroup": "0::/user.slice\n", "/sys/fs/cgroup/user.slice/memory.max": "max\n"},
-			want:  Default, wantFrom: "default"},
+			want:  0, wantFrom: "no container memory limit"},
 		{name: "auto in a cgroup v1 container", setting: Auto, getenv: none,
 			files: map[string]string{"/proc/self/cgroup": "5:cpu:/\n4:memory:/docker/abc\n0::/\n",
 				"/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "536870912"},
@@ -91,8 +91,8 @@ func TestBase(t *testing.T) {
 		{name: "auto in a cgroup v1 group without limit", setting: Auto, getenv: none,
 			files: map[string]string{"/proc/self/cgroup": "4:memory:/\n",
 				"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712"},
-			want: Default, wantFrom: "default"},
-		{name: "auto without cgroups", setting: Auto, getenv: none, want: Default, wantFrom: "default"},
+			want: 0, wantFrom: "no container memory limit"},
+		{name: "auto without cgroups", setting: Auto, getenv: none, want: 0, wantFrom: "no container memory limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, from := tc.setting.Base(Env{Getenv: tc.getenv, ReadFile: files(tc.files)})
