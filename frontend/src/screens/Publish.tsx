@@ -210,7 +210,7 @@ export default function Publish() {
 
   // The change list's open items; null until the user opens or closes one (a short list starts open).
   const [openChanges, setOpenChanges] = useState<string[] | null>(null);
-  const isOpen = (key: string) => (openChanges ?? (changes && changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : [])).includes(key);
+  const open = openChanges ?? (changes && changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : []);
 
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
   // Only when the comparison is complete: a draft still loading is not "unchanged".
@@ -232,7 +232,7 @@ export default function Publish() {
         {failure && <ErrorNotice error={failure} />}
         {changes && changes.length === 0 && <Text size="sm" c="dimmed">The draft is the same as what is live.</Text>}
         {changes && changes.length > 0 && (
-          <Accordion variant="contained" multiple data-testid="publish-changes" value={openChanges ?? (changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : [])} onChange={setOpenChanges}>
+          <Accordion variant="contained" multiple data-testid="publish-changes" value={open} onChange={setOpenChanges}>
             {changes.map((c) => (
               <Accordion.Item key={`${c.kind}/${c.name}`} value={`${c.kind}/${c.name}`} data-change={`${c.kind.toLowerCase()}/${c.name}`}>
                 <Accordion.Control>
@@ -243,7 +243,7 @@ export default function Publish() {
                 </Accordion.Control>
                 <Accordion.Panel>
                   {/* Diffed when opened: a publish of thousands of objects would otherwise diff them all at once. */}
-                  {isOpen(`${c.kind}/${c.name}`) && (
+                  {open.includes(`${c.kind}/${c.name}`) && (
                     <DiffView rows={diffLines(c.before, c.after)} leftTitle={live ? `Live (version ${live.version})` : 'Live'} rightTitle="Draft" />
                   )}
                 </Accordion.Panel>
