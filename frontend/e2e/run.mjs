@@ -989,6 +989,11 @@ const flows = {
     try {
       await page.getByRole('button', { name: /^Publish to/ }).click({ timeout: 120_000 });
       console.log(`     publish screen of ${routes.length} routes ready in ${Date.now() - t0} ms`);
+      // A first publish changes every rule: both lists show the first 100.
+      if ((await page.getByTestId('publish-changes-more').count()) > 0) {
+        assert((await page.locator('[data-change]').count()) === 100, 'the change list shows more than its first 100 objects');
+        await page.getByTestId('publish-confirm').getByText(/^and \d+ more$/).waitFor();
+      }
       await page.getByTestId('publish-confirm').waitFor();
       await page.waitForTimeout(300); // the dialog fades in
       const published = page.waitForResponse((res) => res.url().endsWith(`/gateways/${gw}/publish`) && res.request().method() === 'POST');

@@ -34,6 +34,9 @@ interface PublishResult {
   lintPending?: boolean;
 }
 
+/** How many changed objects the change list shows before "Show all". */
+const CHANGES_SHOWN = 100;
+
 /** How long the publish screen waits for the lint of a large gateway before it stops watching. */
 const LINT_WAIT_MS = 120_000;
 
@@ -81,12 +84,13 @@ function confirmPublish(
         </Text>
         <ScrollArea.Autosize mah={260}>
           <Stack gap={4}>
-            {changes.map((c) => (
+            {changes.slice(0, CHANGES_SHOWN).map((c) => (
               <Group key={`${c.kind}/${c.name}`} gap="xs" wrap="nowrap">
                 <Badge size="sm" color={CHANGE_COLOR[c.change]} miw={74}>{c.change}</Badge>
                 <Text size="sm" className="mono">{c.kind.toLowerCase()}/{c.name}</Text>
               </Group>
             ))}
+            {changes.length > CHANGES_SHOWN && <Text size="sm" c="dimmed">and {changes.length - CHANGES_SHOWN} more</Text>}
           </Stack>
         </ScrollArea.Autosize>
         {summary && <Text size="sm" fw={600}>{summary}.</Text>}
@@ -211,6 +215,9 @@ export default function Publish() {
   // The change list's open items; null until the user opens or closes one (a short list starts open).
   const [openChanges, setOpenChanges] = useState<string[] | null>(null);
   const open = openChanges ?? (changes && changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : []);
+  // A first publish of a large gateway changes thousands of objects: the
+  // list shows the first ones until asked for all.
+  const [showAll, setShowAll] = useState(false);
 
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
   // Only when the comparison is complete: a draft still loading is not "unchanged".
@@ -233,7 +240,7 @@ export default function Publish() {
         {changes && changes.length === 0 && <Text size="sm" c="dimmed">The draft is the same as what is live.</Text>}
         {changes && changes.length > 0 && (
           <Accordion variant="contained" multiple data-testid="publish-changes" value={open} onChange={setOpenChanges}>
-            {changes.map((c) => (
+            {(showAll ? changes : changes.slice(0, CHANGES_SHOWN)).map((c) => (
               <Accordion.Item key={`${c.kind}/${c.name}`} value={`${c.kind}/${c.name}`} data-change={`${c.kind.toLowerCase()}/${c.name}`}>
                 <Accordion.Control>
                   <Group gap="xs">
@@ -250,6 +257,14 @@ export default function Publish() {
               </Accordion.Item>
             ))}
           </Accordion>
+        )}
+        {changes && changes.length > CHANGES_SHOWN && !showAll && (
+          <Group mt="xs" gap="xs">
+            <Text size="sm" c="dimmed" data-testid="publish-changes-more">
+              {changes.length - CHANGES_SHOWN} more of {changes.length} changes.
+            </Text>
+            <Button size="xs" variant="subtle" onClick={() => setShowAll(true)}>Show all</Button>
+          </Group>
         )}
       </Card>
 
