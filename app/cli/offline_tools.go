@@ -25,11 +25,16 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 
 func newCheckCmd(o *options) *cobra.Command {
 	return &cobra.Command{
-		Use:   "check -c ROUTECONFIG -t TESTS [--details] [--only-show-failures] [-f PERCENT] [--covall]",
+		Use:   "check -c ROUTECONFIG -t TESTS [--details] [--only-show-failures] [-f PERCENT] [--covall] [-o RESULTS]",
 		Short: "Run Envoy router_check_tool tests against a route configuration with the simulated router",
 		Long: `check takes the same arguments as Envoy's router_check_tool: a RouteConfiguration
 (YAML or JSON) and a test file of requests with expected routes, and reports
-the same verdicts with the same exit status. No Envoy and no Bazel needed.`,
+the same verdicts with the same exit status. No Envoy and no Bazel needed.
+
+-o/--output-path writes the results as Envoy's tool does: the test file
+schema's ValidationResult message (envoy.RouterCheckToolSchema, Envoy's
+validation.proto) in protobuf binary, each failed test with the expected and
+actual value of every failed assertion.`,
 		// router_check_tool's own flag syntax is the contract, so the
 		// arguments go to it untouched.
 		DisableFlagParsing: true,

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/routedeck/routedeck/app"
 	"github.com/routedeck/routedeck/backend/api"
+	"github.com/routedeck/routedeck/backend/input"
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/pki"
 	kubepub "github.com/routedeck/routedeck/backend/publish/kubernetes"
@@ -21,7 +25,7 @@ import (
 )
 
 func newManifestsCmd(o *options) *cobra.Command {
-	var gateway, file string
+	var gateway, file, statusTokenFile string
 	var days int
 	var ads []string
 	var opts kubepub.ManifestOptions
@@ -56,16 +60,25 @@ Deployment of N pods of --image reading Consul at --consul-addr, the
 Service proxies reach them by (` + kubepub.ReplicasName + `.NS.svc:18000: give it
 as --ads to the gateways' manifests) and a PodDisruptionBudget letting one
 pod go at a time. --xds-gateway, repeatable, limits the gateways they
-serve. The master key that opens sealed credentials comes from the Secret
+serve. Their status API (status, proxies, metrics) needs a bearer token
+over the network: the Secret ` + kubepub.StatusTokenSecret + ` holds it (key ` + kubepub.StatusTokenKey + `),
+mounted as the file the replicas read when they start. --status-token-file
+gives it; without, a random one is made each time, so re-applying then
+needs the replicas restarted to take the new one. Read it back with
+kubectl get secret ` + kubepub.StatusTokenSecret + ` -o jsonpath='{.data.token}' | base64 -d.
+The master key that opens sealed credentials comes from the Secret
 ` + kubepub.MasterKeySecret + ` (key master-key) and a Consul token from ` + kubepub.ConsulTokenSecret + `
 (key token), when they exist.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("xds-replicas") {
-				return o.replicaManifests(cmd, ropts, sans, days)
+				return o.replicaManifests(cmd, ropts, sans, days, statusTokenFile)
 			}
 			if gateway == "" {
 				return errors.New("--gateway is required (or --xds-replicas N for the xDS replicas)")
+			}
+			if cmd.Flags().Changed("status-token-file") {
+				return errors.New("--status-token-file applies to --xds-replicas only")
 			}
 			gw, err := o.gatewayFor(cmd, gateway, file)
 			if err != nil {
@@ -102,6 +115,7 @@ serve. The master key that opens sealed credentials comes from the Secret
 	f.StringVar(&ropts.Consul, "consul-addr", "", "with --xds-replicas: the Consul HTTP address the replicas read (HOST:PORT)")
 	f.StringSliceVar(&sans, "ads-san", nil, "with --xds-replicas: more names proxies reach the replicas by, for their certificate (repeatable)")
 	f.StringSliceVar(&ropts.Gateways, "xds-gateway", nil, "with --xds-replicas: serve only these gateways (repeatable; default all)")
+	f.StringVar(&statusTokenFile, "status-token-file", "", "with --xds-replicas: file with the replicas' status API token (default: a random one)")
 	f.StringVarP(&file, "file", "f", "", "read the gateway from this manifest instead of the server or the data directory")
 	f.StringArrayVar(&ads, "ads", nil, "routedeck ADS address as the pods reach it (HOST:PORT, repeatable for xDS replicas; default: the server's)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "namespace of the objects")
@@ -118,7 +132,7 @@ serve. The master key that opens sealed credentials comes from the Secret
 
 // replicaManifests prints the xDS replicas' manifests (manifests
 // --xds-replicas), with a server certificate from the data directory.
-func (o *options) replicaManifests(cmd *cobra.Command, ropts kubepub.ReplicaOptions, sans []string, days int) error {
+func (o *options) replicaManifests(cmd *cobra.Command, ropts kubepub.ReplicaOptions, sans []string, days int, statusTokenFile string) error {
 	for _, name := range []string{"gateway", "file", "ads", "service-type", "aws-nlb", "external-traffic-policy", "replicas"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s does not apply to --xds-replicas", name)
@@ -148,6 +162,21 @@ func (o *options) replicaManifests(cmd *cobra.Command, ropts kubepub.ReplicaOpti
 			return err
 		}
 		ropts.Credentials = &xds.Credentials{Cert: is.CertPEM, Key: is.KeyPEM, CA: is.CAPEM}
+	}
+	if statusTokenFile != "" {
+		// Read as the replica reads it; its content is never repeated
+		// in an error.
+		b, err := input.ReadFile(statusTokenFile)
+		if err != nil {
+			return fmt.Errorf("--status-token-file: %w", err)
+		}
+		ropts.StatusToken = strings.TrimSpace(string(b))
+	} else {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		ropts.StatusToken = base64.RawURLEncoding.EncodeToString(raw)
 	}
 	objs, err := kubepub.ReplicaManifests(ropts)
 	if err != nil {

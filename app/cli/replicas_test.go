@@ -149,7 +149,7 @@ func TestReplicaManifests(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(kinds, []string{"Secret", "Deployment", "Service", "PodDisruptionBudget"}) {
+	if !slices.Equal(kinds, []string{"Secret", "Secret", "Deployment", "Service", "PodDisruptionBudget"}) {
 		t.Fatalf("kinds %v", kinds)
 	}
 	if *dep.Spec.Replicas != 3 || dep.Namespace != "infra" {
@@ -177,15 +177,45 @@ func TestReplicaManifests(t *testing.T) {
 	if leaf.URIs[0].String() != pki.ServerID {
 		t.Errorf("certificate for %v", leaf.URIs)
 	}
+	// The status token: from --status-token-file, else a new random one.
+	tokenFile := writeFile(t, t.TempDir(), "token", "  operator-chosen-token-1234\n")
+	statusToken := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := e.run(t, "", append([]string{"manifests", "--xds-replicas", "2", "--image", "x", "--consul-addr", "c:8500", "--ads-insecure-plaintext"}, args...)...)
+		if code != 0 {
+			t.Fatalf("manifests --xds-replicas: %s", errOut)
+		}
+		for _, doc := range strings.Split(out, "\n---\n") {
+			var s corev1.Secret
+			if err := yaml.Unmarshal([]byte(doc), &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Kind == "Secret" && s.Name == "routedeck-xds-status" {
+				return string(s.Data["token"])
+			}
+		}
+		t.Fatalf("no status token Secret in:\n%s", out)
+		return ""
+	}
+	if got := statusToken("--status-token-file", tokenFile); got != "operator-chosen-token-1234" {
+		t.Errorf("status token %q, want the file's", got)
+	}
+	if a, b := statusToken(), statusToken(); len(a) < 32 || a == b {
+		t.Errorf("generated status tokens %q and %q", a, b)
+	}
+	if _, errOut, code := e.run(t, "", "manifests", "--gateway", "public", "--ads-insecure-plaintext", "--ads", "a:1", "--status-token-file", tokenFile); code == 0 || !strings.Contains(errOut, "--status-token-file applies to --xds-replicas only") {
+		t.Errorf("--status-token-file for a gateway: exit %d: %s", code, errOut)
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		want string
 	}{
-		"no image":       {[]string{"--consul-addr", "c:8500"}, "image"},
-		"no consul":      {[]string{"--image", "x"}, "consul"},
-		"gateway flag":   {[]string{"--image", "x", "--consul-addr", "c:8500", "--gateway", "edge"}, "--gateway does not apply"},
-		"no replicas":    {[]string{"--image", "x", "--consul-addr", "c:8500", "--xds-replicas", "-1"}, "replicas"},
-		"gateway needed": {nil, "--gateway is required"},
+		"short status token": {[]string{"--image", "x", "--consul-addr", "c:8500", "--status-token-file", writeFile(t, t.TempDir(), "short", "short")}, "statusToken"},
+		"no image":           {[]string{"--consul-addr", "c:8500"}, "image"},
+		"no consul":          {[]string{"--image", "x"}, "consul"},
+		"gateway flag":       {[]string{"--image", "x", "--consul-addr", "c:8500", "--gateway", "edge"}, "--gateway does not apply"},
+		"no replicas":        {[]string{"--image", "x", "--consul-addr", "c:8500", "--xds-replicas", "-1"}, "replicas"},
+		"gateway needed":     {nil, "--gateway is required"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"manifests", "--ads-insecure-plaintext"}

@@ -110,7 +110,7 @@ func (s *server) importFile(w http.ResponseWriter, r *http.Request) {
 		out.Report = []convert.Issue{}
 	}
 	ws := res.Workspace
-	err = s.checkWorkspace(r, &ws)
+	err = s.checkWorkspace(r, &ws, nil)
 	if model.ErrorCode(err) == model.EINVALID && !req.Apply {
 		// The preview shows what applying would refuse, next to the objects.
 		out.Problems = model.ErrorFields(err)

@@ -16,49 +16,62 @@ import (
 // ws itself ("routes[2].then.forward[0].upstream"), which is what lets the
 // CLI point at the line of the file they came from: ws's objects go first
 // in the merged workspace, so their indices are unchanged.
-func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace) error {
+//
+// Everything is checked in one pass, so a client fixes everything in one
+// round: decodeErr (the body's field problems, its fields left at zero)
+// and conditions that do not parse are reported with what the checks
+// find in the rest, less the checks' follow-ons of those fields
+// (strictjson.Hidden), each problem once.
+func (s *server) checkWorkspace(r *http.Request, ws *model.Workspace, decodeErr error) error {
 	var p model.Problems
+	p.Merge("", decodeErr)
 	p.Merge("", resolveWorkspace(ws))
-	if p.Len() > 0 {
-		return p.Err()
+	known := p.List()
+	seen := map[model.FieldError]bool{}
+	for _, fe := range known {
+		seen[fe] = true
+	}
+	add := func(prefix string, err error) {
+		var q model.Problems
+		q.Merge(prefix, err)
+		for _, fe := range q.List() {
+			if !seen[fe] && !strictjson.Hidden(fe.Field, known) {
+				seen[fe] = true
+				p.Add(fe.Field, "%s", fe.Message)
+			}
+		}
 	}
 	draft, err := s.Store.Workspace(r.Context())
 	if err != nil {
+		if p.Len() > 0 {
+			// The body's own problems are the answer still.
+			return p.Err()
+		}
 		return fmt.Errorf("load draft: %w", err)
 	}
 	// Objects read from the server carry fingerprints for their secret
 	// values (and secrets may leave their keys out): they keep the draft's.
-	p.Merge("", model.RestoreWorkspaceSecrets(ws, draft, s.Fingerprinter))
+	add("", model.RestoreWorkspaceSecrets(ws, draft, s.Fingerprinter))
 	for i := range ws.Secrets {
-		p.Merge(model.Index("secrets", i), translate.Validate(&ws.Secrets[i]))
+		add(model.Index("secrets", i), translate.Validate(&ws.Secrets[i]))
 	}
 	for i := range ws.Gateways {
-		p.Merge(model.Index("gateways", i), translate.Validate(&ws.Gateways[i]))
+		add(model.Index("gateways", i), translate.Validate(&ws.Gateways[i]))
 	}
 	for i := range ws.Upstreams {
-		p.Merge(model.Index("upstreams", i), translate.Validate(&ws.Upstreams[i]))
+		add(model.Index("upstreams", i), translate.Validate(&ws.Upstreams[i]))
 	}
 	for i := range ws.Routes {
-		p.Merge(model.Index("routes", i), translate.Validate(&ws.Routes[i]))
+		add(model.Index("routes", i), translate.Validate(&ws.Routes[i]))
 	}
+	// What is wrong between objects too (unknown upstreams, duplicate
+	// names).
 	merged := mergeWorkspace(*ws, draft)
 	mergedErr := merged.Validate()
 	if p.Len() == 0 {
 		return mergedErr
 	}
-	// Some objects are broken on their own; report what is wrong between
-	// objects too (unknown upstreams, duplicate names), each problem once,
-	// so a client fixes everything in one round.
-	seen := map[model.FieldError]bool{}
-	for _, fe := range p.List() {
-		seen[fe] = true
-	}
-	for _, fe := range model.ErrorFields(mergedErr) {
-		if !seen[fe] {
-			seen[fe] = true
-			p.Add(fe.Field, "%s", fe.Message)
-		}
-	}
+	add("", mergedErr)
 	return p.Err()
 }
 
@@ -85,11 +98,13 @@ func mergeWorkspace(ws, draft model.Workspace) model.Workspace {
 
 // decodeWorkspace reads a workspace body ({"secrets": [...], "gateways":
 // [...], "upstreams": [...], "routes": [...]}) strictly, reporting every
-// broken object, each with its list path ("routes[2].gatway").
-func decodeWorkspace(r *http.Request) (model.Workspace, error) {
+// broken object, each with its list path ("routes[2].gatway"). The
+// workspace comes back with field problems, nil after a syntax error or a
+// limit (strictjson.DecodeWorkspace).
+func decodeWorkspace(r *http.Request) (*model.Workspace, error) {
 	body, err := readBody(r)
 	if err != nil {
-		return model.Workspace{}, err
+		return nil, err
 	}
 	return strictjson.DecodeWorkspace(body)
 }
@@ -100,17 +115,21 @@ type applyResponse struct {
 }
 
 // checkedWorkspace reads and checks the workspace of an apply or validate
-// request, answering the problem itself when there is one.
+// request, answering the problem itself when there is one. A body whose
+// fields did not all decode is still checked, so one answer holds its
+// decoding problems and what the checks find in the rest of every object
+// (less their follow-ons of a field that did not decode).
 func (s *server) checkedWorkspace(w http.ResponseWriter, r *http.Request) (model.Workspace, bool) {
-	ws, err := decodeWorkspace(r)
-	if err == nil {
-		err = s.checkWorkspace(r, &ws)
+	ws, decodeErr := decodeWorkspace(r)
+	if ws == nil {
+		s.writeError(w, r, decodeErr)
+		return model.Workspace{}, false
 	}
-	if err != nil {
+	if err := s.checkWorkspace(r, ws, decodeErr); err != nil {
 		s.writeError(w, r, err)
-		return ws, false
+		return *ws, false
 	}
-	return ws, true
+	return *ws, true
 }
 
 func (s *server) apply(w http.ResponseWriter, r *http.Request) {

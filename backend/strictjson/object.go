@@ -94,9 +94,24 @@ func (o *objectBody) DecodeStrict(d *Decoder, path string, tok json.Token) {
 // DecodeObject would, so every problem of every object comes back with its
 // list path ("routes[2].gatway") and a deep condition meets the condition
 // bound, not the JSON one.
-func DecodeWorkspace(data []byte) (model.Workspace, error) {
-	var ws model.Workspace
-	err := Decode(data, &workspaceBody{ws: &ws})
+//
+// As with DecodeObject, when every problem is one of a single field the
+// workspace is returned with the error, every object in place and those
+// fields at their zero values, so the caller can check the rest and
+// answer everything at once (see Hidden); after a syntax error or a limit
+// it is nil.
+func DecodeWorkspace(data []byte) (*model.Workspace, error) {
+	ws := &model.Workspace{}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		// Would decode as no lists at all: a client sending null has
+		// not sent the workspace it meant to.
+		return nil, &model.Error{Code: model.EINVALID, Message: "invalid input",
+			Fields: []model.FieldError{{Message: "expected an object, got null"}}}
+	}
+	whole, err := decode(data, &workspaceBody{ws: ws})
+	if err != nil && !whole {
+		return nil, err
+	}
 	return ws, err
 }
 

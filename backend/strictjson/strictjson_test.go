@@ -215,13 +215,27 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestWorkspaceLists(t *testing.T) {
-	_, err := strictjson.DecodeWorkspace([]byte(`{"routes":[{"name":"a","gateway":"g","then":{"forward":[{"upstream":"u"}]}},{"name":"b","gatway":"g"}],"upstreams":[{"name":"u","static":{"endpoints":[{"address":"1.2.3.4","port":80,"weight":4294967296}]}}],"Routes":[],"routes":null}`))
+	ws, err := strictjson.DecodeWorkspace([]byte(`{"routes":[{"name":"a","gateway":"g","then":{"forward":[{"upstream":"u"}]}},{"name":"b","gatway":"g"}],"upstreams":[{"name":"u","static":{"endpoints":[{"address":"1.2.3.4","port":80,"weight":4294967296}]}}],"Routes":[],"routes":null}`))
 	if err == nil {
 		t.Fatal("decoded")
 	}
 	for _, want := range []string{"routes[1].gatway: unknown field", `Routes: unknown field (did you mean "routes"?)`, "routes: duplicate key"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v does not contain %q", err, want)
+		}
+	}
+	// Field problems only: every object is there for further checks, the
+	// ones that did not decode at their zero values.
+	if ws == nil || len(ws.Routes) != 2 || ws.Routes[1].Name != "b" || ws.Routes[1].Gateway != "" || len(ws.Upstreams) != 1 {
+		t.Fatalf("workspace %+v", ws)
+	}
+	for name, body := range map[string]string{
+		"syntax":  `{"routes":[{"name":"a",`,
+		"null":    `null`,
+		"trailer": `{} {}`,
+	} {
+		if ws, err := strictjson.DecodeWorkspace([]byte(body)); err == nil || ws != nil {
+			t.Errorf("%s: %+v, %v; want no workspace and an error", name, ws, err)
 		}
 	}
 }

@@ -965,6 +965,55 @@ const flows = {
     assert(await page.getByRole('button', { name: /^Publish to/ }).isDisabled(), 'Publish stays enabled with nothing to publish');
   },
 
+  async publishLintPending() {
+    // Over 2,000 rules a publish answer leaves the lint out (lintPending):
+    // the screen says the lint runs, then shows what it found. The last
+    // rule copies the first one's condition at a lower priority, so the
+    // first takes every request it would. Apply is idempotent; the run's
+    // own description makes each run's draft differ from what is live.
+    const gw = 'e2e-lint';
+    const routes = Array.from({ length: 2_001 }, (_, i) => ({
+      name: `lint-${String(i).padStart(4, '0')}`,
+      gateway: gw,
+      priority: 10,
+      when: `host == "lint${i}.example.com"`,
+      then: { forward: [{ upstream: 'web-v1' }] },
+    }));
+    routes.push({ name: 'lint-shadowed', gateway: gw, priority: 5, description: `publish run ${RULE}`, when: routes[0].when, then: routes[0].then });
+    const r = await api('POST', '/apply', { gateways: [{ name: gw, listeners: [{ name: 'http', port: 8082, protocol: 'HTTP' }] }], routes });
+    assert(r.status === 200, `apply ${routes.length} routes: ${r.status} ${r.body.slice(0, 200)}`);
+    await go('/publish');
+    const t0 = Date.now();
+    await page.getByRole('textbox', { name: 'Gateway', exact: true }).click();
+    await page.getByRole('option', { name: gw, exact: true }).click({ timeout: 120_000 });
+    try {
+      await page.getByRole('button', { name: /^Publish to/ }).click({ timeout: 120_000 });
+      console.log(`     publish screen of ${routes.length} routes ready in ${Date.now() - t0} ms`);
+      // A first publish changes every rule: both lists show the first 100.
+      if ((await page.getByTestId('publish-changes-more').count()) > 0) {
+        assert((await page.locator('[data-change]').count()) === 100, 'the change list shows more than its first 100 objects');
+        await page.getByTestId('publish-confirm').getByText(/^and \d+ more$/).waitFor();
+      }
+      await page.getByTestId('publish-confirm').waitFor();
+      await page.waitForTimeout(300); // the dialog fades in
+      const published = page.waitForResponse((res) => res.url().endsWith(`/gateways/${gw}/publish`) && res.request().method() === 'POST');
+      const linted = page.waitForResponse((res) => res.url().endsWith(`/gateways/${gw}/lint`), { timeout: 120_000 });
+      await page.getByRole('dialog').getByRole('button', { name: 'Publish', exact: true }).click();
+      const answer = await (await published).json();
+      assert(answer.lintPending === true && answer.warnings?.length === 0, `the publish answer: ${JSON.stringify(answer).slice(0, 200)}`);
+      // The screen asks for the lint itself once the publish answered.
+      assert((await linted).status() === 200, 'the lint after the publish failed');
+      const warning = page.locator('.mantine-Notification-root').filter({ hasText: '1 rule never match' });
+      await warning.getByText(/lint-shadowed: /).waitFor();
+      // The notice that the lint runs gives way to its result.
+      await page.getByText('Checking for rules that never match').waitFor({ state: 'detached' });
+      await page.waitForTimeout(300); // the notification slides in
+      await shot('06-publish-lint-pending');
+    } finally {
+      await choose(page, 'Gateway', 'public');
+    }
+  },
+
   async publishSkipTests() {
     // An admin may skip the route tests for one publish; the box is clear again afterwards.
     const cur = JSON.parse((await api('GET', '/routes/healthz')).body);

@@ -440,7 +440,7 @@ func (h *harness) check(t *testing.T, l *loaded, c confCase) error {
 	}
 	exp := c.Expected
 	if slices.ContainsFunc(exp.MirroredTo, func(m gwhttp.MirroredBackend) bool { return m.Percent != nil }) {
-		return mirrorShares(t, l, c, port)
+		return h.mirrorShares(t, l, c, port)
 	}
 	// An address of the documentation range, as a load balancer's would be.
 	gwAddr := net.JoinHostPort("192.0.2.10", strconv.Itoa(port))
@@ -471,7 +471,7 @@ func (h *harness) check(t *testing.T, l *loaded, c confCase) error {
 	if cReq.Pod != "" && exp.Request.Host != "" && (exp.ExpectedRequest == nil || exp.ExpectedRequest.Host == "") && cReq.Host != exp.Request.Host {
 		return fmt.Errorf("the backend got Host %q, the client sent %q", cReq.Host, exp.Request.Host)
 	}
-	return mirrored(t, mirrors)
+	return h.mirrored(t, mirrors)
 }
 
 // distribution sends the case's request many times and checks the share
@@ -542,7 +542,7 @@ func backendHeaderPerRequest(t *testing.T, l *loaded, c confCase) error {
 // sends the case's request 500 times, ten at a time, each answered as
 // expected, and each mirror must get its percentage of them within 15% of
 // it, with the test's own numbers and five tries.
-func mirrorShares(t *testing.T, l *loaded, c confCase, port int) error {
+func (h *harness) mirrorShares(t *testing.T, l *loaded, c confCase, port int) error {
 	const total, parallel, tolerance, tries = 500, 10, 0.15, 5
 	exp := c.Expected
 	mocks := map[string]*upstream.Server{}
@@ -584,9 +584,12 @@ func mirrorShares(t *testing.T, l *loaded, c confCase, port int) error {
 				return e
 			}
 		}
+		if err := h.mirrorsEnded(t); err != nil {
+			return err
+		}
 		err = nil
 		for _, m := range exp.MirroredTo {
-			got := float64(settled(mocks[m.Name]) - before[m.Name])
+			got := float64(mocks[m.Name].Stats().Requests - before[m.Name])
 			want := total * float64(*m.Percent) / 100
 			if got < want*(1-tolerance) || got > want*(1+tolerance) {
 				err = errors.Join(err, fmt.Errorf("mirror %s got %.0f of %d requests, want %.0f%% (%.0f to %.0f)", m.Name, got, total, float64(*m.Percent), want*(1-tolerance), want*(1+tolerance)))
@@ -599,37 +602,29 @@ func mirrorShares(t *testing.T, l *loaded, c confCase, port int) error {
 	return err
 }
 
-// settled is the count of requests s has answered once mirrors still on
-// their way have arrived: a mirror is sent beside its request and nothing
-// reports when it is done, so the count is read until it holds still for
-// 100 ms (at most 5 s). A mirror arriving later only lowers the share
-// measured, within the check's tolerance.
-func settled(s *upstream.Server) uint64 {
-	n := s.Stats().Requests
-	for deadline, still := time.Now().Add(5*time.Second), time.Now(); time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-		if m := s.Stats().Requests; m != n {
-			n, still = m, time.Now()
-		} else if time.Since(still) >= 100*time.Millisecond {
-			break
-		}
+// mirrorsEnded waits until every mirror the data plane has sent so far has
+// ended: a mirror goes beside its request and may reach its backend after
+// the response, so the data plane's completion event, not the response,
+// says when the backends' counts are final. Each mirror ends within its
+// own 10 s deadline.
+func (h *harness) mirrorsEnded(t *testing.T) error {
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := h.dp.WaitMirrors(ctx, h.dp.Mirrors().Sent); err != nil {
+		return fmt.Errorf("mirrors still running: %w", err)
 	}
-	return n
+	return nil
 }
 
-// mirrored waits until every mock of mirrors has answered one more request
-// than it had: a mirror is sent beside the request, its answer ignored, so
-// it may arrive after the response.
-func mirrored(t *testing.T, before map[*upstream.Server]uint64) error {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
+// mirrored checks that every mock of mirrors has answered one more request
+// than it had, once the request's mirrors have ended.
+func (h *harness) mirrored(t *testing.T, before map[*upstream.Server]uint64) error {
+	if err := h.mirrorsEnded(t); err != nil {
+		return err
+	}
 	for s, n := range before {
-		for s.Stats().Requests <= n {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("the mirror %s received nothing", s.Name())
-			case <-time.After(2 * time.Millisecond):
-			}
+		if s.Stats().Requests <= n {
+			return fmt.Errorf("the mirror %s received nothing", s.Name())
 		}
 	}
 	return nil

@@ -11,6 +11,9 @@ import (
 	"github.com/routedeck/routedeck/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 func TestCorpus(t *testing.T) {
@@ -147,15 +150,149 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
-func TestOutputFile(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "results.json")
-	var stdout, stderr bytes.Buffer
-	Run([]string{"-c", "testdata/corpus/Headers.yaml", "-t", "testdata/corpus/HeadersFailures.golden.proto.json", "-o", out, "--only-show-failures"}, &stdout, &stderr)
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
+// wireFields splits one protobuf message into its fields by number, each
+// value as raw bytes (length-delimited) or its varint. It reads the wire
+// format directly, so the field numbers are checked independently of the
+// schema the tool writes with.
+func wireFields(t *testing.T, b []byte) map[protowire.Number][]any {
+	t.Helper()
+	out := map[protowire.Number][]any{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch typ {
+		case protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				t.Fatalf("field %d: %v", num, protowire.ParseError(m))
+			}
+			out[num], b = append(out[num], v), b[m:]
+		case protowire.VarintType:
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				t.Fatalf("field %d: %v", num, protowire.ParseError(m))
+			}
+			out[num], b = append(out[num], v), b[m:]
+		default:
+			t.Fatalf("field %d: unexpected wire type %d", num, typ)
+		}
 	}
-	if !strings.Contains(string(data), `"test_name": "every kind of failure"`) || strings.Contains(string(data), "passing test") {
-		t.Fatalf("results file:\n%s", data)
+	return out
+}
+
+// TestOutputFile checks that --output-path holds what Envoy's tool writes:
+// envoy.RouterCheckToolSchema.ValidationResult in protobuf binary, with the
+// failure record of each failed assertion under Envoy's field numbers.
+func TestOutputFile(t *testing.T) {
+	const cfg, tests = "testdata/corpus/Headers.yaml", "testdata/corpus/HeadersFailures.golden.proto.json"
+	str := func(b any) string { return string(b.([]byte)) }
+	// A StringValue or UInt32Value wrapper holds its value in field 1.
+	wrapped := func(b any) any {
+		f := wireFields(t, b.([]byte))
+		if len(f[1]) == 0 {
+			return ""
+		}
+		if s, ok := f[1][0].([]byte); ok {
+			return string(s)
+		}
+		return f[1][0]
+	}
+	for name, tc := range map[string]struct {
+		args  []string
+		names []string
+	}{
+		"all tests":     {nil, []string{"passing test", "every kind of failure"}},
+		"only failures": {[]string{"--only-show-failures"}, []string{"every kind of failure"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "results.pb")
+			var stdout, stderr bytes.Buffer
+			if code := Run(append([]string{"-c", cfg, "-t", tests, "-o", out}, tc.args...), &stdout, &stderr); code != 1 {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The file is the whole message, decodable by the schema too.
+			m := dynamicpb.NewMessage(resultType)
+			if err := proto.Unmarshal(data, m); err != nil {
+				t.Fatal(err)
+			}
+			items := wireFields(t, data)[1] // test_results
+			if len(items) != len(tc.names) {
+				t.Fatalf("%d results, want %d", len(items), len(tc.names))
+			}
+			for i, it := range items {
+				f := wireFields(t, it.([]byte))
+				if got := str(f[1][0]); got != tc.names[i] { // test_name
+					t.Fatalf("result %d is %q, want %q", i, got, tc.names[i])
+				}
+				if tc.names[i] == "passing test" {
+					if len(f[2]) != 1 || f[2][0] != uint64(1) || len(f[3]) != 0 { // test_passed, no failure
+						t.Fatalf("passing test: %v", f)
+					}
+					continue
+				}
+				if len(f[2]) != 0 || len(f[3]) != 1 { // test_passed false is not written; failure is
+					t.Fatalf("failed test: %v", f)
+				}
+				fail := wireFields(t, f[3][0].([]byte))
+				want := map[protowire.Number]any{
+					1: "other", 2: "app", // cluster_name
+					3: "vc", 4: "", // virtual_cluster_name
+					5: "nope", 6: "app", // virtual_host_name
+					7: "h", 8: "app", // host_rewrite
+					9: "/x", 10: "/copy", // path_rewrite
+					11: "http://app/copy", 12: "", // path_redirect
+					13: uint64(302), 14: "", // code_redirect (0 is not written)
+				}
+				for num, w := range want {
+					if len(fail[num]) != 1 {
+						t.Fatalf("failure field %d: %d values, want 1", num, len(fail[num]))
+					}
+					if got := wrapped(fail[num][0]); got != w {
+						t.Fatalf("failure field %d = %#v, want %#v", num, got, w)
+					}
+				}
+				// request_header_match_failures: the eight failed matchers
+				// in order, each with its matcher (field 1, whose name is
+				// field 1) and the header's value ("" when absent).
+				reqs := fail[15]
+				wantNames := []string{"x-copied", "x-copied", "x-copied", "x-missing", "X-Copied", "x-absent", "x-copied", "x-copied"}
+				wantValues := []string{"v-copied", "v-copied", "v-copied", "", "v-copied", "", "v-copied", "v-copied"}
+				if len(reqs) != len(wantNames) || len(fail[16]) != 0 {
+					t.Fatalf("%d request and %d response header failures, want %d and 0", len(reqs), len(fail[16]), len(wantNames))
+				}
+				for j, r := range reqs {
+					hf := wireFields(t, r.([]byte))
+					if got := str(wireFields(t, hf[1][0].([]byte))[1][0]); got != wantNames[j] {
+						t.Fatalf("header failure %d names %q, want %q", j, got, wantNames[j])
+					}
+					if got := wrapped(hf[2][0]); got != wantValues[j] {
+						t.Fatalf("header failure %d value %q, want %q", j, got, wantValues[j])
+					}
+				}
+				for num := range fail {
+					if _, ok := want[num]; !ok && num != 15 {
+						t.Fatalf("unexpected failure field %d", num)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestOutputFileUnwritable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(t.TempDir(), "missing", "results.pb")
+	if code := Run([]string{"-c", "testdata/corpus/Rewrites.yaml", "-t", "testdata/corpus/Rewrites.golden.proto.json", "-o", out}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if want := "Failed to open file for write " + out + "\n"; stderr.String() != want {
+		t.Fatalf("stderr %q, want %q", stderr.String(), want)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/routedeck/routedeck/sandbox/sim"
 )
@@ -154,25 +154,10 @@ func formatDouble(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) 
 
 // Result is the outcome of one test.
 type Result struct {
-	TestName string   `json:"test_name"`
-	Passed   bool     `json:"test_passed"`
-	Failures []string `json:"failures,omitempty"`
-}
-
-// writeResults writes --output-path. Envoy writes a binary
-// ValidationResult proto there; this tool writes the same fields as JSON.
-func writeResults(path string, results []Result, onlyFailures bool) error {
-	var out []Result
-	for _, r := range results {
-		if !onlyFailures || !r.Passed {
-			out = append(out, r)
-		}
-	}
-	data, err := json.MarshalIndent(map[string]any{"test_results": out}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	TestName string
+	Passed   bool
+	Failures []string
+	failure  failureRecord
 }
 
 func (c *Checker) printResults(results []Result, o Options, stdout, stderr io.Writer) {
@@ -300,7 +285,7 @@ func (c *Checker) RunTests(tests []TestCase) []Result {
 }
 
 func (c *Checker) runTest(t TestCase) Result {
-	res := Result{TestName: t.TestName}
+	res := Result{TestName: t.TestName, failure: newFailureRecord()}
 	fail := func(s string) { res.Failures = append(res.Failures, s) }
 	req, err := request(t.Input)
 	if err != nil {
@@ -328,6 +313,7 @@ func (c *Checker) runTest(t TestCase) Result {
 		}
 		if *expected != actual {
 			fail(fmt.Sprintf("expected: [%s], actual: [%s], test type: %s", *expected, actual, testType))
+			res.failure.strings(testType, *expected, actual)
 			return
 		}
 		if entry && covered != nil && testType != "path_redirect" {
@@ -367,6 +353,7 @@ func (c *Checker) runTest(t TestCase) Result {
 		}
 		if actual != *v.CodeRedirect {
 			fail(fmt.Sprintf("expected: [%d], actual: [%d], test type: code_redirect", *v.CodeRedirect, actual))
+			res.failure.pair("code_redirect", wrapperspb.UInt32(*v.CodeRedirect), wrapperspb.UInt32(actual))
 		} else if direct {
 			c.cov.mark(key, d).redirectCode = true
 		}
@@ -412,8 +399,11 @@ func (c *Checker) runTest(t TestCase) Result {
 	}
 	for _, side := range sides {
 		for _, raw := range side.matches {
-			if msg := matchHeader(side.headers, raw, side.name+"_header_matches"); msg != "" {
+			if msg, hm, actual := matchHeader(side.headers, raw, side.name+"_header_matches"); msg != "" {
 				fail(msg)
+				if hm != nil {
+					res.failure.headerMatch(side.name, hm, actual)
+				}
 			}
 		}
 		for _, hv := range side.fields {
@@ -427,36 +417,38 @@ func (c *Checker) runTest(t TestCase) Result {
 }
 
 // matchHeader checks one header matcher and returns the tool's failure
-// text, or "" when it matches.
-func matchHeader(h sim.Headers, raw json.RawMessage, testType string) string {
+// text, or "" when it matches, with the matcher and the header's value
+// ("" when absent) for the failure record.
+func matchHeader(h sim.Headers, raw json.RawMessage, testType string) (string, *routev3.HeaderMatcher, string) {
 	hm := &routev3.HeaderMatcher{}
 	if err := protojson.Unmarshal(raw, hm); err != nil {
-		return fmt.Sprintf("invalid header matcher %s: %v", raw, err)
+		return fmt.Sprintf("invalid header matcher %s: %v", raw, err), nil, ""
 	}
 	m, err := sim.NewHeaderMatcher(hm)
 	if err != nil {
-		return fmt.Sprintf("invalid header matcher %s: %v", raw, err)
+		return fmt.Sprintf("invalid header matcher %s: %v", raw, err), nil, ""
 	}
 	if m.Match(h) {
-		return ""
+		return "", nil, ""
 	}
+	actual, present := h.Get(m.Name())
 	actualValue := "NULL"
-	if v, ok := h.Get(m.Name()); ok {
-		actualValue = v
+	if present {
+		actualValue = actual
 	}
 	tt := testType + "." + specifierName(hm)
 	switch s := hm.GetHeaderMatchSpecifier().(type) {
 	case nil, *routev3.HeaderMatcher_PresentMatch:
 		inv := hm.GetInvertMatch()
-		return fmt.Sprintf("expected: [has(%s):%t], actual: [has(%s):%t], test type: %s", hm.GetName(), !inv, hm.GetName(), inv, tt)
+		return fmt.Sprintf("expected: [has(%s):%t], actual: [has(%s):%t], test type: %s", hm.GetName(), !inv, hm.GetName(), inv, tt), hm, actual
 	case *routev3.HeaderMatcher_StringMatch:
 		if exact, ok := s.StringMatch.GetMatchPattern().(*matcherv3.StringMatcher_Exact); ok {
 			not := ""
 			if hm.GetInvertMatch() {
 				not = "NOT "
 			}
-			return fmt.Sprintf("expected: [%s: %s], actual: %s[%s: %s], test type: %s", hm.GetName(), exact.Exact, not, hm.GetName(), actualValue, tt)
+			return fmt.Sprintf("expected: [%s: %s], actual: %s[%s: %s], test type: %s", hm.GetName(), exact.Exact, not, hm.GetName(), actualValue, tt), hm, actual
 		}
 	}
-	return fmt.Sprintf("actual: [%s: %s], test type: %s", hm.GetName(), actualValue, tt)
+	return fmt.Sprintf("actual: [%s: %s], test type: %s", hm.GetName(), actualValue, tt), hm, actual
 }

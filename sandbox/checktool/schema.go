@@ -82,12 +82,49 @@ var schemaMessages = []struct {
 		{"key", 2, "string", false},
 		{"value", 3, "string", false},
 	}},
+	// What --output-path holds: the results, serialized in binary.
+	{"ValidationResult", []schemaField{
+		{"test_results", 1, ".envoy.RouterCheckToolSchema.ValidationItemResult", true},
+	}},
+	{"ValidationItemResult", []schemaField{
+		{"test_name", 1, "string", false},
+		{"test_passed", 2, "bool", false},
+		{"failure", 3, ".envoy.RouterCheckToolSchema.ValidationFailure", false},
+	}},
+	// Each pair is set only when that assertion failed.
+	{"ValidationFailure", []schemaField{
+		{"expected_cluster_name", 1, ".google.protobuf.StringValue", false},
+		{"actual_cluster_name", 2, ".google.protobuf.StringValue", false},
+		{"expected_virtual_cluster_name", 3, ".google.protobuf.StringValue", false},
+		{"actual_virtual_cluster_name", 4, ".google.protobuf.StringValue", false},
+		{"expected_virtual_host_name", 5, ".google.protobuf.StringValue", false},
+		{"actual_virtual_host_name", 6, ".google.protobuf.StringValue", false},
+		{"expected_host_rewrite", 7, ".google.protobuf.StringValue", false},
+		{"actual_host_rewrite", 8, ".google.protobuf.StringValue", false},
+		{"expected_path_rewrite", 9, ".google.protobuf.StringValue", false},
+		{"actual_path_rewrite", 10, ".google.protobuf.StringValue", false},
+		{"expected_path_redirect", 11, ".google.protobuf.StringValue", false},
+		{"actual_path_redirect", 12, ".google.protobuf.StringValue", false},
+		{"expected_code_redirect", 13, ".google.protobuf.UInt32Value", false},
+		{"actual_code_redirect", 14, ".google.protobuf.UInt32Value", false},
+		{"request_header_match_failures", 15, ".envoy.RouterCheckToolSchema.HeaderMatchFailure", true},
+		{"response_header_match_failures", 16, ".envoy.RouterCheckToolSchema.HeaderMatchFailure", true},
+	}},
+	{"HeaderMatchFailure", []schemaField{
+		{"header_matcher", 1, ".envoy.config.route.v3.HeaderMatcher", false},
+		{"actual_header_value", 2, ".google.protobuf.StringValue", false},
+	}},
 }
 
-// validationType is the descriptor of envoy.RouterCheckToolSchema.Validation.
-var validationType = buildSchema()
+// schemaFile describes envoy.RouterCheckToolSchema; validationType reads
+// test files and resultType is what --output-path writes.
+var (
+	schemaFile     = buildSchema()
+	validationType = schemaFile.Messages().ByName("Validation")
+	resultType     = schemaFile.Messages().ByName("ValidationResult")
+)
 
-func buildSchema() protoreflect.MessageDescriptor {
+func buildSchema() protoreflect.FileDescriptor {
 	scalars := map[string]descriptorpb.FieldDescriptorProto_Type{
 		"string": descriptorpb.FieldDescriptorProto_TYPE_STRING,
 		"uint64": descriptorpb.FieldDescriptorProto_TYPE_UINT64,
@@ -131,7 +168,7 @@ func buildSchema() protoreflect.MessageDescriptor {
 	if err != nil {
 		panic(fmt.Sprintf("router check schema: %v", err))
 	}
-	return file.Messages().ByName("Validation")
+	return file
 }
 
 // jsonName is protoc's lowerCamelCase JSON name, which JSON files may use

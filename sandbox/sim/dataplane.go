@@ -102,6 +102,8 @@ type DataPlane struct {
 	accessLogs accessLogs
 	// tunnels are the upgraded connections in use.
 	tunnels tunnels
+	// mirrors counts mirrored requests sent and ended (mirrors.go).
+	mirrors mirrorCounter
 }
 
 type listenerServer struct {
@@ -687,8 +689,10 @@ func upstreamRequest(ctx context.Context, scheme, endpoint string, h Headers, bo
 }
 
 // mirror sends a copy to the shadow cluster and forgets it; Envoy adds
-// "-shadow" to the host so upstreams can tell.
+// "-shadow" to the host so upstreams can tell. The caller has counted it
+// with dp.mirrors.start.
 func (dp *DataPlane) mirror(cl *cluster, h Headers, body io.Reader, length int64) {
+	defer dp.mirrors.finish()
 	if c, ok := body.(io.Closer); ok {
 		// However the shadow ends, the request stops feeding it.
 		defer c.Close()

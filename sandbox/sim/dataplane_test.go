@@ -444,16 +444,28 @@ func TestDataPlaneUpgradesMirrorsAndHashing(t *testing.T) {
 		}
 	})
 	t.Run("mirror", func(t *testing.T) {
-		before := shadow.Stats().Requests
+		// The shadow answers after the response has reached the client,
+		// so only the completion event says when it has the copy.
+		shadow.SetProfile(upstream.Profile{Latency: 200 * time.Millisecond})
+		defer shadow.SetProfile(upstream.Profile{})
+		before, mirrors, start := shadow.Stats().Requests, h.dp.Mirrors(), time.Now()
 		if resp, _ := h.do(t, "POST", "http://x/mirror"); resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for shadow.Stats().Requests == before {
-			if time.Now().After(deadline) {
-				t.Fatal("the shadow cluster got no copy")
-			}
-			time.Sleep(5 * time.Millisecond)
+		got := h.dp.Mirrors()
+		if got.Sent != mirrors.Sent+1 {
+			t.Fatalf("mirrors sent %d, want %d once the response is in", got.Sent, mirrors.Sent+1)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := h.dp.WaitMirrors(ctx, got.Sent); err != nil {
+			t.Fatalf("waiting for the mirror: %v", err)
+		}
+		if d := time.Since(start); d < 200*time.Millisecond {
+			t.Fatalf("the wait ended after %v, before the shadow answered", d)
+		}
+		if n := shadow.Stats().Requests; n != before+1 {
+			t.Fatalf("the shadow cluster got %d copies, want 1", n-before)
 		}
 	})
 	t.Run("ring hash by header", func(t *testing.T) {

@@ -332,6 +332,7 @@ func (dp *DataPlane) routeRequest(w http.ResponseWriter, r *http.Request, cfg *c
 					if body != nil {
 						sb = body.shadow()
 					}
+					dp.mirrors.start()
 					go dp.mirror(mc, up.Clone(), sb, r.ContentLength)
 					fc.note("mirrored to %s", m.cluster)
 				}

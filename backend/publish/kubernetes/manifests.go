@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -163,18 +162,15 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 		return nil, err
 	}
 	name := ObjectName(gw.Name)
-	labels := map[string]string{labelManagedBy: "routedeck", labelName: "envoy", labelInstance: gw.Name}
-	selector := map[string]string{labelName: "envoy", labelInstance: gw.Name}
-	meta := func(kindName string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: kindName, Namespace: o.Namespace, Labels: labels}
+	w := workload{
+		namespace: o.Namespace,
+		labels:    map[string]string{labelManagedBy: "routedeck", labelName: "envoy", labelInstance: gw.Name},
+		selector:  map[string]string{labelName: "envoy", labelInstance: gw.Name},
 	}
 
 	var objs []runtime.Object
 	if o.CreateNamespace {
-		objs = append(objs, &corev1.Namespace{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-			ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{labelManagedBy: "routedeck"}},
-		})
+		objs = append(objs, w.namespaceObject())
 	}
 	config := map[string]string{"envoy.yaml": string(bootstrap)}
 	volumes := []corev1.Volume{{Name: "bootstrap", VolumeSource: corev1.VolumeSource{
@@ -189,28 +185,15 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 		for file, data := range sds {
 			config[file] = string(data)
 		}
-		// Replacing the Secret's data (a re-issued certificate, a new CA
-		// bundle) reaches the running Envoys: the kubelet swaps the
-		// files and Envoy watches the directory. No restart, so no
-		// checksum annotation on the pod template.
-		objs = append(objs, &corev1.Secret{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-			ObjectMeta: meta(TLSSecretName(gw.Name)),
-			Type:       corev1.SecretTypeTLS,
-			Data: map[string][]byte{
-				corev1.TLSCertKey:       o.Credentials.Cert,
-				corev1.TLSPrivateKeyKey: o.Credentials.Key,
-				xds.CAFile:              o.Credentials.CA,
-			},
-		})
-		volumes = append(volumes, corev1.Volume{Name: "ads-tls", VolumeSource: corev1.VolumeSource{
-			Secret: &corev1.SecretVolumeSource{SecretName: TLSSecretName(gw.Name)},
-		}})
+		// Envoy watches the directory, so a re-issued certificate needs
+		// no restart, and the pod template no checksum annotation.
+		objs = append(objs, w.tlsSecret(TLSSecretName(gw.Name), o.Credentials))
+		volumes = append(volumes, secretVolume("ads-tls", TLSSecretName(gw.Name), nil))
 		mounts = append(mounts, corev1.VolumeMount{Name: "ads-tls", MountPath: xds.DefaultCertDir, ReadOnly: true})
 	}
 	objs = append(objs, &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: meta(name),
+		ObjectMeta: w.meta(name),
 		Data:       config,
 	})
 
@@ -225,56 +208,34 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 	}
 	containerPorts = append(containerPorts, corev1.ContainerPort{Name: "ready", ContainerPort: ReadyPort, Protocol: corev1.ProtocolTCP})
 
-	replicas := o.Replicas
-	objs = append(objs, &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: meta(name),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: selector},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{
-						Name:  "envoy",
-						Image: o.Image,
-						Args: []string{
-							"--config-path", bootstrapDir + "/envoy.yaml",
-							"--service-node", "$(POD_NAME)",
-							"--log-level", "info",
-						},
-						Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
-							FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
-						}}},
-						Ports: containerPorts,
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-								Path: "/ready", Port: intstr.FromString("ready"),
-							}},
-							PeriodSeconds:    5,
-							FailureThreshold: 2,
-						},
-						VolumeMounts: mounts,
-					}},
-					Volumes: volumes,
-					// Let in-flight requests drain after the endpoint is
-					// removed from the load balancer.
-					TerminationGracePeriodSeconds: ptr(int64(30)),
-				},
+	objs = append(objs, w.deployment(name, o.Replicas, corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:  "envoy",
+			Image: o.Image,
+			Args: []string{
+				"--config-path", bootstrapDir + "/envoy.yaml",
+				"--service-node", "$(POD_NAME)",
+				"--log-level", "info",
 			},
-		},
-	})
+			Env:   []corev1.EnvVar{podNameEnv},
+			Ports: containerPorts,
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+					Path: "/ready", Port: intstr.FromString("ready"),
+				}},
+				PeriodSeconds:    5,
+				FailureThreshold: 2,
+			},
+			VolumeMounts: mounts,
+		}},
+		Volumes: volumes,
+		// Let in-flight requests drain after the endpoint is removed
+		// from the load balancer.
+		TerminationGracePeriodSeconds: ptr(int64(30)),
+	}))
 
-	svc := &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: meta(name),
-		Spec: corev1.ServiceSpec{
-			Type:                  corev1.ServiceType(o.ServiceType),
-			Selector:              selector,
-			Ports:                 servicePorts,
-			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicy(o.ExternalTrafficPolicy),
-		},
-	}
+	svc := w.service(name, corev1.ServiceType(o.ServiceType), servicePorts)
+	svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicy(o.ExternalTrafficPolicy)
 	if o.AWSNLB {
 		svc.Annotations = map[string]string{AWSLoadBalancerType: "nlb"}
 	}
@@ -282,19 +243,33 @@ func Manifests(gw *model.Gateway, o ManifestOptions) ([]runtime.Object, error) {
 	return objs, nil
 }
 
-// RedactedKey replaces a private key in WithoutPrivateKeys' copies.
+// RedactedKey replaces a private key or token in WithoutPrivateKeys'
+// copies.
 const RedactedKey = "<redacted>"
 
 // WithoutPrivateKeys returns objs with every Secret replaced by a copy
-// whose tls.key is RedactedKey, for showing what was applied.
+// whose tls.key (and the replicas' status token) is RedactedKey, for
+// showing what was applied.
 func WithoutPrivateKeys(objs []runtime.Object) []runtime.Object {
 	out := make([]runtime.Object, len(objs))
 	for i, o := range objs {
 		out[i] = o
-		if sec, ok := o.(*corev1.Secret); ok && sec.Data[corev1.TLSPrivateKeyKey] != nil {
-			c := sec.DeepCopy()
-			c.Data[corev1.TLSPrivateKeyKey] = []byte(RedactedKey)
-			out[i] = c
+		sec, ok := o.(*corev1.Secret)
+		if !ok {
+			continue
+		}
+		secret := []string{corev1.TLSPrivateKeyKey}
+		if sec.Name == StatusTokenSecret {
+			secret = append(secret, StatusTokenKey)
+		}
+		for _, k := range secret {
+			if sec.Data[k] != nil {
+				if out[i] == o {
+					sec = sec.DeepCopy()
+					out[i] = sec
+				}
+				sec.Data[k] = []byte(RedactedKey)
+			}
 		}
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/replica"
 	"github.com/routedeck/routedeck/backend/xds"
 )
 
@@ -31,8 +32,16 @@ const (
 	// ConsulTokenSecret is the Secret (key "token") the replicas take
 	// CONSUL_HTTP_TOKEN from, when it exists.
 	ConsulTokenSecret = "routedeck-consul"
-	// replicaCertDir is where the replicas' ADS credentials are mounted.
-	replicaCertDir = "/etc/routedeck/ads-tls"
+	// StatusTokenSecret holds (key StatusTokenKey) the bearer token that
+	// reads the replicas' status API, /metrics and proxies over the
+	// network; without it they answer loopback only, which no one in
+	// the cluster is.
+	StatusTokenSecret = ReplicasName + "-status"
+	StatusTokenKey    = "token"
+	// replicaCertDir is where the replicas' ADS credentials are mounted,
+	// replicaStatusDir their status token.
+	replicaCertDir   = "/etc/routedeck/ads-tls"
+	replicaStatusDir = "/etc/routedeck/status"
 )
 
 // ReplicaOptions say how the xDS replicas run.
@@ -55,6 +64,11 @@ type ReplicaOptions struct {
 	// InsecurePlaintext.
 	Credentials       *xds.Credentials
 	InsecurePlaintext bool
+	// StatusToken is the bearer token of the replicas' status API
+	// (replica.MinStatusToken to 4096 printable characters); required.
+	// It goes into the Secret StatusTokenSecret, mounted as the file
+	// --status-token-file names. The replicas read it when they start.
+	StatusToken string
 }
 
 // ServiceNames are the names proxies in the cluster reach the replicas'
@@ -98,28 +112,31 @@ func (o *ReplicaOptions) validate() error {
 	case o.Credentials != nil && (len(o.Credentials.Cert) == 0 || len(o.Credentials.Key) == 0 || len(o.Credentials.CA) == 0):
 		p.Add("credentials", "need a certificate, its key and the CA bundle")
 	}
+	// The replica's own rule for the file (app.readStatusToken): a pod
+	// that would refuse to start is an error here instead.
+	if t := o.StatusToken; len(t) < replica.MinStatusToken || len(t) > 4096 || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		p.Add("statusToken", "want one token of %d to 4096 printable characters without spaces", replica.MinStatusToken)
+	}
 	return p.Err()
 }
 
 // ReplicaManifests returns the objects that run the xDS replicas: the
-// Namespace (when asked), the Secret with their ADS server credentials,
+// Namespace (when asked), the Secret with their status token, the Secret
+// with their ADS server credentials,
 // the Deployment, the Service proxies reach them by (ServiceAddress) and
 // a PodDisruptionBudget, in the order they are applied.
 func ReplicaManifests(o ReplicaOptions) ([]runtime.Object, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("manifests for the xds replicas: %w", err)
 	}
-	labels := map[string]string{labelManagedBy: "routedeck", labelName: "routedeck-xds", labelInstance: "xds"}
-	selector := map[string]string{labelName: "routedeck-xds", labelInstance: "xds"}
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: o.Namespace, Labels: labels}
+	w := workload{
+		namespace: o.Namespace,
+		labels:    map[string]string{labelManagedBy: "routedeck", labelName: "routedeck-xds", labelInstance: "xds"},
+		selector:  map[string]string{labelName: "routedeck-xds", labelInstance: "xds"},
 	}
 	var objs []runtime.Object
 	if o.CreateNamespace {
-		objs = append(objs, &corev1.Namespace{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-			ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{labelManagedBy: "routedeck"}},
-		})
+		objs = append(objs, w.namespaceObject())
 	}
 	args := []string{"serve", "--role", "xds",
 		"--listen", fmt.Sprintf("0.0.0.0:%d", ReplicaStatusPort),
@@ -127,31 +144,23 @@ func ReplicaManifests(o ReplicaOptions) ([]runtime.Object, error) {
 		"--consul-addr", o.Consul,
 		"--replica-id", "$(POD_NAME)",
 		"--log-format", "json",
+		"--status-token-file", replicaStatusDir + "/" + StatusTokenKey,
 	}
 	for _, g := range o.Gateways {
 		args = append(args, "--gateway", g)
 	}
-	var volumes []corev1.Volume
-	var mounts []corev1.VolumeMount
+	// The token is a file of a Secret volume, as the replica reads it:
+	// never an argument or a ConfigMap value, which anyone reading the
+	// pod or the namespace's ConfigMaps would see.
+	objs = append(objs, w.secret(StatusTokenSecret, corev1.SecretTypeOpaque, map[string][]byte{StatusTokenKey: []byte(o.StatusToken)}))
+	volumes := []corev1.Volume{secretVolume("status-token", StatusTokenSecret, ptr(int32(0o400)))}
+	mounts := []corev1.VolumeMount{{Name: "status-token", MountPath: replicaStatusDir, ReadOnly: true}}
 	if o.InsecurePlaintext {
 		args = append(args, "--ads-insecure-plaintext", "--ads-insecure-allow-remote")
 	} else {
 		args = append(args, "--ads-cert-dir", replicaCertDir)
-		// A re-issued certificate or a new CA bundle reaches the running
-		// replicas as the kubelet swaps the files; they read them again.
-		objs = append(objs, &corev1.Secret{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-			ObjectMeta: meta(ReplicasName + "-ads-tls"),
-			Type:       corev1.SecretTypeTLS,
-			Data: map[string][]byte{
-				corev1.TLSCertKey:       o.Credentials.Cert,
-				corev1.TLSPrivateKeyKey: o.Credentials.Key,
-				xds.CAFile:              o.Credentials.CA,
-			},
-		})
-		volumes = append(volumes, corev1.Volume{Name: "ads-tls", VolumeSource: corev1.VolumeSource{
-			Secret: &corev1.SecretVolumeSource{SecretName: ReplicasName + "-ads-tls", DefaultMode: ptr(int32(0o400))},
-		}})
+		objs = append(objs, w.tlsSecret(ReplicasName+"-ads-tls", o.Credentials))
+		volumes = append(volumes, secretVolume("ads-tls", ReplicasName+"-ads-tls", ptr(int32(0o400))))
 		mounts = append(mounts, corev1.VolumeMount{Name: "ads-tls", MountPath: replicaCertDir, ReadOnly: true})
 	}
 	optionalSecret := func(env, secret, key string) corev1.EnvVar {
@@ -159,90 +168,69 @@ func ReplicaManifests(o ReplicaOptions) ([]runtime.Object, error) {
 			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key, Optional: ptr(true),
 		}}}
 	}
-	replicas := o.Replicas
-	objs = append(objs, &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: meta(ReplicasName),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: selector},
-			// One pod at a time, and a new one ready before an old one
-			// goes: proxies move off a stopping replica to a serving one.
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr(intstr.FromInt32(0)), MaxSurge: ptr(intstr.FromInt32(1))}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					// Replicas on different nodes, so one node going away
-					// takes one replica.
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
-								TopologyKey:   "kubernetes.io/hostname",
-							},
-						}},
-					}},
-					Containers: []corev1.Container{{
-						Name:  "xds",
-						Image: o.Image,
-						Args:  args,
-						Env: []corev1.EnvVar{
-							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
-								FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
-							}},
-							optionalSecret("ROUTEDECK_MASTER_KEY", MasterKeySecret, "master-key"),
-							optionalSecret("CONSUL_HTTP_TOKEN", ConsulTokenSecret, "token"),
-						},
-						Ports: []corev1.ContainerPort{
-							{Name: "ads", ContainerPort: ReplicaADSPort, Protocol: corev1.ProtocolTCP},
-							{Name: "status", ContainerPort: ReplicaStatusPort, Protocol: corev1.ProtocolTCP},
-						},
-						// Ready once every followed gateway is served, so a
-						// new replica gets no proxy before it has their
-						// configuration.
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-								Path: "/api/v1/ready", Port: intstr.FromString("status"),
-							}},
-							PeriodSeconds: 5, FailureThreshold: 2,
-						},
-						LivenessProbe: &corev1.Probe{
-							ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-								Path: "/api/v1/health", Port: intstr.FromString("status"),
-							}},
-							PeriodSeconds: 10, FailureThreshold: 3,
-						},
-						VolumeMounts: mounts,
-						SecurityContext: &corev1.SecurityContext{
-							RunAsNonRoot:             ptr(true),
-							AllowPrivilegeEscalation: ptr(false),
-							ReadOnlyRootFilesystem:   ptr(true),
-						},
-					}},
-					Volumes:                       volumes,
-					TerminationGracePeriodSeconds: ptr(int64(10)),
+	dep := w.deployment(ReplicasName, o.Replicas, corev1.PodSpec{
+		// Replicas on different nodes, so one node going away takes one
+		// replica.
+		Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+				Weight: 100,
+				PodAffinityTerm: corev1.PodAffinityTerm{
+					LabelSelector: &metav1.LabelSelector{MatchLabels: w.selector},
+					TopologyKey:   "kubernetes.io/hostname",
 				},
+			}},
+		}},
+		Containers: []corev1.Container{{
+			Name:  "xds",
+			Image: o.Image,
+			Args:  args,
+			Env: []corev1.EnvVar{
+				podNameEnv,
+				optionalSecret("ROUTEDECK_MASTER_KEY", MasterKeySecret, "master-key"),
+				optionalSecret("CONSUL_HTTP_TOKEN", ConsulTokenSecret, "token"),
 			},
-		},
+			Ports: []corev1.ContainerPort{
+				{Name: "ads", ContainerPort: ReplicaADSPort, Protocol: corev1.ProtocolTCP},
+				{Name: "status", ContainerPort: ReplicaStatusPort, Protocol: corev1.ProtocolTCP},
+			},
+			// Ready once every followed gateway is served, so a new
+			// replica gets no proxy before it has their configuration.
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+					Path: "/api/v1/ready", Port: intstr.FromString("status"),
+				}},
+				PeriodSeconds: 5, FailureThreshold: 2,
+			},
+			LivenessProbe: &corev1.Probe{
+				ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+					Path: "/api/v1/health", Port: intstr.FromString("status"),
+				}},
+				PeriodSeconds: 10, FailureThreshold: 3,
+			},
+			VolumeMounts: mounts,
+			SecurityContext: &corev1.SecurityContext{
+				RunAsNonRoot:             ptr(true),
+				AllowPrivilegeEscalation: ptr(false),
+				ReadOnlyRootFilesystem:   ptr(true),
+			},
+		}},
+		Volumes:                       volumes,
+		TerminationGracePeriodSeconds: ptr(int64(10)),
 	})
-	objs = append(objs, &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: meta(ReplicasName),
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: selector,
-			Ports: []corev1.ServicePort{{Name: "ads", Port: ReplicaADSPort, TargetPort: intstr.FromString("ads"),
-				Protocol: corev1.ProtocolTCP, AppProtocol: ptr("grpc")}},
-		},
-	})
+	// One pod at a time, and a new one ready before an old one goes:
+	// proxies move off a stopping replica to a serving one.
+	dep.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr(intstr.FromInt32(0)), MaxSurge: ptr(intstr.FromInt32(1))}}
+	objs = append(objs, dep)
+	svc := w.service(ReplicasName, corev1.ServiceTypeClusterIP, []corev1.ServicePort{{Name: "ads", Port: ReplicaADSPort,
+		TargetPort: intstr.FromString("ads"), Protocol: corev1.ProtocolTCP, AppProtocol: ptr("grpc")}})
+	objs = append(objs, svc)
 	objs = append(objs, &policyv1.PodDisruptionBudget{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
-		ObjectMeta: meta(ReplicasName),
+		ObjectMeta: w.meta(ReplicasName),
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			MaxUnavailable: ptr(intstr.FromInt32(1)),
-			Selector:       &metav1.LabelSelector{MatchLabels: selector},
+			Selector:       &metav1.LabelSelector{MatchLabels: w.selector},
 		},
 	})
 	return objs, nil

@@ -30,6 +30,38 @@ interface PublishResult {
   unchanged?: boolean;
   warnings?: LintFinding[];
   notes?: LintNote[];
+  /** The gateway is too large to lint on the publish's path: warnings and notes are not in this answer. */
+  lintPending?: boolean;
+}
+
+/** How many changed objects the change list shows before "Show all". */
+const CHANGES_SHOWN = 100;
+
+/** How long the publish screen waits for the lint of a large gateway before it stops watching. */
+const LINT_WAIT_MS = 120_000;
+
+/** Shows a lint report's shadowed rules and notes; says so when there are none and quiet is false. */
+function showLint(gateway: string, warnings: LintFinding[] | undefined, notes: LintNote[] | undefined, quiet: boolean) {
+  // Shadowed rules do not stop a publish, but they are dead weight worth a look.
+  if (warnings?.length) {
+    notifications.show({
+      color: 'yellow',
+      title: `${warnings.length} rule${warnings.length === 1 ? '' : 's'} never match`,
+      message: warnings.map((w) => `${w.rule}: ${w.message}`).join('\n'),
+      autoClose: 15_000,
+    });
+  }
+  if (notes?.length) {
+    notifications.show({
+      color: 'yellow',
+      title: `Worth knowing about ${notes.length} rule${notes.length === 1 ? '' : 's'}`,
+      message: notes.map((n) => `${n.rule}: ${n.message}`).join('\n'),
+      autoClose: 15_000,
+    });
+  }
+  if (!quiet && !warnings?.length && !notes?.length) {
+    notifications.show({ color: 'green', title: 'Lint finished', message: `Every rule of ${gateway} can match.`, autoClose: 6_000 });
+  }
 }
 
 /** Asks before publishing, listing what goes live. */
@@ -52,12 +84,13 @@ function confirmPublish(
         </Text>
         <ScrollArea.Autosize mah={260}>
           <Stack gap={4}>
-            {changes.map((c) => (
+            {changes.slice(0, CHANGES_SHOWN).map((c) => (
               <Group key={`${c.kind}/${c.name}`} gap="xs" wrap="nowrap">
                 <Badge size="sm" color={CHANGE_COLOR[c.change]} miw={74}>{c.change}</Badge>
                 <Text size="sm" className="mono">{c.kind.toLowerCase()}/{c.name}</Text>
               </Group>
             ))}
+            {changes.length > CHANGES_SHOWN && <Text size="sm" c="dimmed">and {changes.length - CHANGES_SHOWN} more</Text>}
           </Stack>
         </ScrollArea.Autosize>
         {summary && <Text size="sm" fw={600}>{summary}.</Text>}
@@ -127,22 +160,48 @@ export default function Publish() {
         return;
       }
       notifications.show({ color: 'green', title: 'Published', message: `Version ${res.version} is being pushed to the proxies of ${gateway}.` });
-      // Shadowed rules do not stop a publish, but they are dead weight worth a look.
-      if (res.warnings?.length) {
+      if (!res.lintPending) {
+        showLint(gateway!, res.warnings, res.notes, true);
+      } else {
+        // Too large to lint on the publish's path: GET .../lint lints it and
+        // answers when it is done, so its answer is the event to wait for.
+        const id = `lint-${gateway}-${res.version}`;
+        const gw = gateway!;
         notifications.show({
-          color: 'yellow',
-          title: `${res.warnings.length} rule${res.warnings.length === 1 ? '' : 's'} never match`,
-          message: res.warnings.map((w) => `${w.rule}: ${w.message}`).join('\n'),
-          autoClose: 15_000,
+          id,
+          loading: true,
+          autoClose: false,
+          withCloseButton: false,
+          title: 'Checking for rules that never match',
+          message: `${gw} is large, so its lint runs after the publish; the result shows here.`,
         });
-      }
-      if (res.notes?.length) {
-        notifications.show({
-          color: 'yellow',
-          title: `Worth knowing about ${res.notes.length} rule${res.notes.length === 1 ? '' : 's'}`,
-          message: res.notes.map((n) => `${n.rule}: ${n.message}`).join('\n'),
-          autoClose: 15_000,
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the lint took longer than ${LINT_WAIT_MS / 1000} s; the Routes list shows it once done`)), LINT_WAIT_MS);
         });
+        Promise.race([
+          qc.fetchQuery({
+            queryKey: keys.lint(gw),
+            queryFn: () => get<{ items: LintFinding[]; notes?: LintNote[] }>(`/gateways/${seg(gw)}/lint`),
+          }),
+          timeout,
+        ])
+          .then((report) => {
+            notifications.hide(id);
+            showLint(gw, report.items, report.notes, false);
+          })
+          .catch((err: unknown) => {
+            notifications.update({
+              id,
+              loading: false,
+              color: 'red',
+              autoClose: 15_000,
+              withCloseButton: true,
+              title: 'Lint did not finish',
+              message: friendlyMessage(err),
+            });
+          })
+          .finally(() => clearTimeout(timer));
       }
       setWatching(true);
       setTimeout(() => setWatching(false), 60_000);
@@ -152,6 +211,13 @@ export default function Publish() {
       qc.invalidateQueries({ queryKey: keys.secrets });
     },
   });
+
+  // The change list's open items; null until the user opens or closes one (a short list starts open).
+  const [openChanges, setOpenChanges] = useState<string[] | null>(null);
+  const open = openChanges ?? (changes && changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : []);
+  // A first publish of a large gateway changes thousands of objects: the
+  // list shows the first ones until asked for all.
+  const [showAll, setShowAll] = useState(false);
 
   if (!gateway) return <Alert>Pick a gateway first.</Alert>;
   // Only when the comparison is complete: a draft still loading is not "unchanged".
@@ -173,8 +239,8 @@ export default function Publish() {
         {failure && <ErrorNotice error={failure} />}
         {changes && changes.length === 0 && <Text size="sm" c="dimmed">The draft is the same as what is live.</Text>}
         {changes && changes.length > 0 && (
-          <Accordion variant="contained" multiple data-testid="publish-changes" defaultValue={changes.length <= 3 ? changes.map((c) => `${c.kind}/${c.name}`) : []}>
-            {changes.map((c) => (
+          <Accordion variant="contained" multiple data-testid="publish-changes" value={open} onChange={setOpenChanges}>
+            {(showAll ? changes : changes.slice(0, CHANGES_SHOWN)).map((c) => (
               <Accordion.Item key={`${c.kind}/${c.name}`} value={`${c.kind}/${c.name}`} data-change={`${c.kind.toLowerCase()}/${c.name}`}>
                 <Accordion.Control>
                   <Group gap="xs">
@@ -183,11 +249,22 @@ export default function Publish() {
                   </Group>
                 </Accordion.Control>
                 <Accordion.Panel>
-                  <DiffView rows={diffLines(c.before, c.after)} leftTitle={live ? `Live (version ${live.version})` : 'Live'} rightTitle="Draft" />
+                  {/* Diffed when opened: a publish of thousands of objects would otherwise diff them all at once. */}
+                  {open.includes(`${c.kind}/${c.name}`) && (
+                    <DiffView rows={diffLines(c.before, c.after)} leftTitle={live ? `Live (version ${live.version})` : 'Live'} rightTitle="Draft" />
+                  )}
                 </Accordion.Panel>
               </Accordion.Item>
             ))}
           </Accordion>
+        )}
+        {changes && changes.length > CHANGES_SHOWN && !showAll && (
+          <Group mt="xs" gap="xs">
+            <Text size="sm" c="dimmed" data-testid="publish-changes-more">
+              {changes.length - CHANGES_SHOWN} more of {changes.length} changes.
+            </Text>
+            <Button size="xs" variant="subtle" onClick={() => setShowAll(true)}>Show all</Button>
+          </Group>
         )}
       </Card>
 
