@@ -93,17 +93,29 @@ func (c *draftCache) deriveGatewayWorkspace(gateway string, prev model.Workspace
 	ws := prev
 	ws.Routes = slices.Clone(prev.Routes)
 	for _, ch := range mine {
+		i := -1
 		if r, ok := ch.before.(*model.Route); ok && r.Gateway == gateway {
-			i := routePosition(ws.Routes, r)
-			if i < 0 {
+			if i = routePosition(ws.Routes, r); i < 0 {
 				return model.Workspace{}, false
 			}
+		}
+		r, ok := ch.after.(*model.Route)
+		if !ok || r.Gateway != gateway {
+			ws.Routes = slices.Delete(ws.Routes, i, i+1)
+			continue
+		}
+		// An edit that keeps the route's place in rule order (its
+		// priority) replaces it there, without moving the others.
+		if i >= 0 && (i == 0 || model.CompareRoutes(&ws.Routes[i-1], r) < 0) &&
+			(i+1 == len(ws.Routes) || model.CompareRoutes(r, &ws.Routes[i+1]) < 0) {
+			ws.Routes[i] = *r
+			continue
+		}
+		if i >= 0 {
 			ws.Routes = slices.Delete(ws.Routes, i, i+1)
 		}
-		if r, ok := ch.after.(*model.Route); ok && r.Gateway == gateway {
-			i := sort.Search(len(ws.Routes), func(i int) bool { return model.CompareRoutes(r, &ws.Routes[i]) < 0 })
-			ws.Routes = slices.Insert(ws.Routes, i, *r)
-		}
+		j := sort.Search(len(ws.Routes), func(j int) bool { return model.CompareRoutes(r, &ws.Routes[j]) < 0 })
+		ws.Routes = slices.Insert(ws.Routes, j, *r)
 	}
 	if !sameRefsOnly(mine) {
 		ws.Upstreams, ws.Secrets = c.namedBy(&ws.Gateways[0], ws.Routes)
