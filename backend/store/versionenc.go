@@ -30,8 +30,13 @@ type versionEncoder struct {
 	// after a key rotation they are dropped.
 	keyID string
 	// byGW holds each gateway's last encoded version, by section, in the
-	// workspace's order.
-	byGW map[string]*[numSections][]encodedObject
+	// workspace's order, and spare the lists before it, whose arrays
+	// the next encoding of the gateway fills: a publish of ten thousand
+	// routes allocates no list of them.
+	byGW  map[string]*[numSections][]encodedObject
+	spare map[string]*[numSections][]encodedObject
+	// digest is the buffer digests are made in.
+	digest []byte
 }
 
 // objectKey names an object.
@@ -51,7 +56,7 @@ type encodedObject struct {
 }
 
 func newVersionEncoder() *versionEncoder {
-	return &versionEncoder{byGW: map[string]*[numSections][]encodedObject{}}
+	return &versionEncoder{byGW: map[string]*[numSections][]encodedObject{}, spare: map[string]*[numSections][]encodedObject{}}
 }
 
 // forget drops every kept encoding: the stored versions were sealed again
@@ -60,6 +65,7 @@ func (e *versionEncoder) forget() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	clear(e.byGW)
+	clear(e.spare)
 }
 
 // encode returns ws's objects, each sealed and encoded as json.Marshal
@@ -81,17 +87,24 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 	if id := keys.CurrentID(); id != e.keyID {
 		e.keyID = id
 		clear(e.byGW)
+		clear(e.spare)
 	}
 	last := e.byGW[gateway]
 	if last == nil {
 		last = &[numSections][]encodedObject{}
 	}
-	var next [numSections][]encodedObject
+	next := e.spare[gateway]
+	if next == nil {
+		next = &[numSections][]encodedObject{}
+	}
 	var out sections
-	digest := make([]byte, 0, 64*(len(ws.Secrets)+len(ws.Gateways)+len(ws.Upstreams)+len(ws.Routes)))
+	digest := e.digest[:0]
 	list := func(sec int, n int, seal bool, obj func(int) model.Object) error {
 		out[sec] = make([]blob, 0, n)
-		next[sec] = make([]encodedObject, 0, n)
+		if cap(next[sec]) < n || cap(next[sec]) > 2*n+64 {
+			next[sec] = make([]encodedObject, 0, n)
+		}
+		next[sec] = next[sec][:0]
 		prev, j := last[sec], 0
 		for i := range n {
 			o := obj(i)
@@ -131,6 +144,8 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 			}
 			out[sec] = append(out[sec], enc.blob)
 		}
+		// What the spare held past this version's objects goes.
+		clear(next[sec][len(next[sec]):cap(next[sec])])
 		return nil
 	}
 	// sealWorkspace seals the secrets and routes.
@@ -146,7 +161,8 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 	if err := list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
 		return out, "", err
 	}
-	e.byGW[gateway] = &next
+	e.byGW[gateway], e.spare[gateway] = next, last
+	e.digest = digest
 	sum := sha256.Sum256(digest)
 	return out, hex.EncodeToString(sum[:]), nil
 }
