@@ -200,3 +200,60 @@ func TestIncrementalChecksAgreeWithWholeValidation(t *testing.T) {
 		t.Errorf("%d writes refused, %d made, %d of them on a draft with problems: the run exercises too little", refused, written, withProblems)
 	}
 }
+
+// Readers take gateway workspaces (derived from the previous generation's)
+// while a writer edits routes: each read is a whole, ordered workspace of
+// some generation (run with -race).
+func TestGatewayDraftWhileWriting(t *testing.T) {
+	s := seeded(t)
+	for i := range 50 {
+		mustCreate(t, s, route(fmt.Sprintf("r%02d", i), "public", "web", i%5))
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			ws, err := s.GatewayDraft(ctx, "public")
+			if err == nil && len(ws.Routes) != 50 {
+				err = fmt.Errorf("%d routes, want 50", len(ws.Routes))
+			}
+			for i := 1; err == nil && i < len(ws.Routes); i++ {
+				if model.CompareRoutes(&ws.Routes[i-1], &ws.Routes[i]) >= 0 {
+					err = fmt.Errorf("routes %s and %s out of rule order", ws.Routes[i-1].Name, ws.Routes[i].Name)
+				}
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for i := range 100 {
+		obj, err := s.Get(ctx, model.KindRoute, fmt.Sprintf("r%02d", i%50))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := obj.(*model.Route)
+		r.Priority = (r.Priority + 3) % 7
+		if err := s.Update(ctx, "t", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GatewayDraft(ctx, "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(store.GatewayDraftBuiltForTest(t, s, "public"), got); diff != "" {
+		t.Fatalf("after the writes the gateway's workspace differs from one built whole:\n%s", diff)
+	}
+}
