@@ -28,7 +28,8 @@ type draftCache struct {
 	// objs are the objects as of some earlier generation, shared by the
 	// caches made since; over holds what changed since then (nil:
 	// deleted). Copying ten thousand entries per write would cost more
-	// than the write, so over grows until compact folds it in.
+	// than the write, so over grows up to maxOverlay entries before a
+	// cache gets a map of its own.
 	objs map[objKey]model.Object
 	over map[objKey]model.Object
 	// sorted holds the objects in workspace order.

@@ -55,8 +55,8 @@ func (c *draftCache) gatewayWorkspace(gateway string) (model.Workspace, error) {
 		c.gateways = map[string]model.Workspace{}
 	}
 	c.gateways[gateway] = ws
-	// The previous generation's workspace is kept until this one's is
-	// built: it is the one memory of this gateway that may be stale.
+	// The previous generation's workspace is needed no more: letting it
+	// go keeps at most this generation's in memory.
 	delete(c.prev, gateway)
 	c.mu.Unlock()
 	return ws, nil
