@@ -48,13 +48,23 @@ type draftCache struct {
 	mu sync.Mutex
 	// gateways holds the gateway workspaces built from this draft.
 	gateways map[string]model.Workspace
-	// prev holds the gateway workspaces the previous generation had
-	// built and delta the write that made this one from it, so a
-	// gateway's workspace after a one-route edit is the previous one
-	// with that route replaced (gatewaydraft.go).
-	prev  map[string]model.Workspace
+	// prev holds, per gateway, the workspace an earlier generation built
+	// and the changes written since, so a gateway's workspace after a
+	// one-route edit is the last one built with that route replaced
+	// (gatewaydraft.go).
+	prev map[string]pendingWorkspace
+}
+
+// pendingWorkspace is a gateway workspace some generation built and the
+// changes of the writes since, in the order written.
+type pendingWorkspace struct {
+	ws    model.Workspace
 	delta []change
 }
+
+// maxPending bounds the changes a pendingWorkspace gathers: past it,
+// building the workspace whole costs less than applying them.
+const maxPending = 64
 
 // change is one object a write changed: before nil for a create, after
 // nil for a delete.
@@ -125,7 +135,7 @@ func (c *draftCache) ordered() []model.Object { return c.sorted }
 // next is the cache after changes, at generation gen. The writer calls it
 // once the write committed, and hands the reference index over.
 func (c *draftCache) next(gen int64, changes []change, problems map[objKey][]keyedProblem) *draftCache {
-	n := &draftCache{gen: gen, objs: c.objs, problems: problems, problemsKnown: problems != nil, refs: c.refs, delta: changes}
+	n := &draftCache{gen: gen, objs: c.objs, problems: problems, problemsKnown: problems != nil, refs: c.refs}
 	c.refs = nil
 	if len(c.over)+len(changes) > maxOverlay {
 		n.objs = make(map[objKey]model.Object, len(c.objs)+len(changes))
@@ -156,11 +166,23 @@ func (c *draftCache) next(gen int64, changes []change, problems map[objKey][]key
 		}
 	}
 	n.sorted = reorder(c.sorted, changes)
+	// Workspaces built from c, or carried by c from an earlier
+	// generation, go on with this write's changes: writes come faster
+	// than publishes under churn, and every publish should find one.
 	c.mu.Lock()
-	if len(c.gateways) > 0 {
-		n.prev = maps.Clone(c.gateways)
+	defer c.mu.Unlock()
+	if len(changes) > maxPending {
+		return n
 	}
-	c.mu.Unlock()
+	n.prev = make(map[string]pendingWorkspace, len(c.gateways)+len(c.prev))
+	for g, ws := range c.gateways {
+		n.prev[g] = pendingWorkspace{ws: ws, delta: changes}
+	}
+	for g, p := range c.prev {
+		if _, built := c.gateways[g]; !built && len(p.delta)+len(changes) <= maxPending {
+			n.prev[g] = pendingWorkspace{ws: p.ws, delta: slices.Concat(p.delta, changes)}
+		}
+	}
 	return n
 }
 

@@ -42,7 +42,7 @@ func (c *draftCache) gatewayWorkspace(gateway string) (model.Workspace, error) {
 		return ws, nil
 	}
 	if derive {
-		ws, ok = c.deriveGatewayWorkspace(gateway, prev)
+		ws, ok = c.deriveGatewayWorkspace(gateway, prev.ws, prev.delta)
 	}
 	if !ok {
 		var err error
@@ -62,15 +62,15 @@ func (c *draftCache) gatewayWorkspace(gateway string) (model.Workspace, error) {
 	return ws, nil
 }
 
-// deriveGatewayWorkspace is prev, the gateway's workspace in the previous
-// generation, with c.delta applied: routes replaced, inserted or removed in
-// rule order, and the upstreams and secrets they name brought along. A
-// change of the gateway itself, of an upstream or of a secret answers
-// false (build it whole): they are rare, and what they touch is spread
-// over the workspace.
-func (c *draftCache) deriveGatewayWorkspace(gateway string, prev model.Workspace) (model.Workspace, bool) {
+// deriveGatewayWorkspace is prev, the gateway's workspace in an earlier
+// generation, with delta, the changes written since, applied: routes
+// replaced, inserted or removed in rule order, and the upstreams and
+// secrets they name brought along. A change of the gateway itself, of an
+// upstream or of a secret answers false (build it whole): they are rare,
+// and what they touch is spread over the workspace.
+func (c *draftCache) deriveGatewayWorkspace(gateway string, prev model.Workspace, delta []change) (model.Workspace, bool) {
 	var mine []change
-	for _, ch := range c.delta {
+	for _, ch := range delta {
 		switch ch.key.kind {
 		case model.KindRoute:
 			if onGateway(ch.before, gateway) || onGateway(ch.after, gateway) {
@@ -86,9 +86,6 @@ func (c *draftCache) deriveGatewayWorkspace(gateway string, prev model.Workspace
 	}
 	if len(mine) == 0 {
 		return prev, true
-	}
-	if len(mine) > 64 {
-		return model.Workspace{}, false
 	}
 	ws := prev
 	ws.Routes = slices.Clone(prev.Routes)
