@@ -24,11 +24,15 @@ type draftRefs struct {
 	// routes of each gateway that read an API key from a header, which
 	// the gateway's access log must not keep.
 	keyRoutes map[string]map[string]struct{}
+	// routes of each gateway that name its listeners, which an edit of
+	// the gateway can take away.
+	listenerRoutes map[string]map[string]struct{}
 }
 
 func newDraftRefs(objs []model.Object) *draftRefs {
 	r := &draftRefs{gatewayRoutes: map[string]map[string]struct{}{}, upstreamRoutes: map[string]map[string]struct{}{},
-		secretUsers: map[string]map[objKey]struct{}{}, keyRoutes: map[string]map[string]struct{}{}}
+		secretUsers: map[string]map[objKey]struct{}{}, keyRoutes: map[string]map[string]struct{}{},
+		listenerRoutes: map[string]map[string]struct{}{}}
 	for _, obj := range objs {
 		r.update(obj, true)
 	}
@@ -45,6 +49,9 @@ func (r *draftRefs) update(obj model.Object, add bool) {
 		}
 		if readsAPIKeyHeader(o) {
 			indexSet(r.keyRoutes, o.Gateway, o.Name, add)
+		}
+		if len(o.Listeners) > 0 {
+			indexSet(r.listenerRoutes, o.Gateway, o.Name, add)
 		}
 	case *model.Gateway, *model.Upstream:
 		for _, s := range model.ObjectSecretNames(obj) {
@@ -98,12 +105,15 @@ func (w *draftWrite) affected() map[objKey]bool {
 		exists := func(o model.Object) bool { return o != nil }
 		switch k.kind {
 		case model.KindGateway:
-			// Routes name a gateway: only its coming or going changes
-			// what they say.
+			// Routes name a gateway, and some its listeners: its coming
+			// or going changes what they all say, an edit what those
+			// naming listeners say.
+			routes := refs.listenerRoutes[k.name]
 			if exists(before) != exists(after) {
-				for _, rk := range routeKeys(refs.gatewayRoutes[k.name]) {
-					out[rk] = true
-				}
+				routes = refs.gatewayRoutes[k.name]
+			}
+			for _, rk := range routeKeys(routes) {
+				out[rk] = true
 			}
 		case model.KindUpstream:
 			if exists(before) != exists(after) {

@@ -38,10 +38,19 @@ func TestIncrementalChecksAgreeWithWholeValidation(t *testing.T) {
 		if rng.IntN(20) == 0 {
 			r.When = model.Pred(model.FieldPath, model.OpPrefix, "no-slash")
 		}
+		if rng.IntN(10) < 3 {
+			r.Listeners = []string{pick("l", 2)}
+		}
 		return r
 	}
 	newGateway := func(name string) *model.Gateway {
 		g := gateway(name)
+		// Listener l0 on port 8080, and l1 on 8081 on some versions of
+		// the gateway: an edit can take away a listener routes name.
+		g.Listeners[0].Name = "l0"
+		if rng.IntN(2) == 0 {
+			g.Listeners = append(g.Listeners, model.Listener{Name: "l1", Port: 8081, Protocol: model.ProtocolHTTP})
+		}
 		if rng.IntN(10) < 4 {
 			g.AccessLog = &model.AccessLog{RequestHeaders: []string{"X-Key"}}
 		}
