@@ -13,7 +13,10 @@ import (
 // (the routes on a gateway it deletes, the gateways using a secret it
 // edits) without visiting every route of the draft. The writer owns it: it
 // moves from one committed draft to the next and is changed only once a
-// write has committed.
+// write has committed. Every reference model.Workspace.ValidateWith checks
+// between objects needs its entry here and in affected;
+// TestIncrementalChecksAgreeWithWholeValidation holds the two to the same
+// answers.
 type draftRefs struct {
 	// routes on each gateway.
 	gatewayRoutes map[string]map[string]struct{}
