@@ -59,6 +59,13 @@ type fixture struct {
 // Kubernetes service (its endpoints come from discovery).
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOf(t, workload.Workspace(200, 20, 10))
+}
+
+// newFixtureOf is newFixture over ws, whose second upstream becomes the
+// Kubernetes service.
+func newFixtureOf(t testing.TB, ws model.Workspace) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := &fixture{store: storetest.MustOpen(t), ads: xds.New(xds.Options{Logger: log}), metrics: release.NewMetrics(),
@@ -70,7 +77,6 @@ func newFixture(t *testing.T) *fixture {
 	f.addr = lis.Addr().String()
 	served := make(chan struct{})
 	go func() { defer close(served); _ = f.ads.Serve(ctx, lis) }()
-	ws := workload.Workspace(200, 20, 10)
 	ws.Upstreams[1].Static = nil
 	ws.Upstreams[1].Kubernetes = &model.KubernetesSource{Namespace: "shop", Service: "web", Port: 80}
 	if _, err := f.store.Apply(ctx, "test", ws); err != nil {
@@ -90,7 +96,7 @@ func (f *fixture) counts() map[string]float64 {
 	return out
 }
 
-func (f *fixture) editRoute(t *testing.T, name, path string) {
+func (f *fixture) editRoute(t testing.TB, name, path string) {
 	t.Helper()
 	obj, err := f.store.Get(t.Context(), model.KindRoute, name)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,26 +17,71 @@ import (
 	"github.com/routedeck/routedeck/backend/seal"
 )
 
-// draftCache is the decoded draft as of one committed generation. Every
-// write validates the whole resulting draft; decoding thousands of routes
-// for each write would dominate its cost, so the writer keeps the last
-// committed draft and reuses it while the stored generation is unchanged.
-// Objects in it are never mutated: writes build a new cache.
+// draftCache is the decoded draft as of one committed generation. Decoding
+// thousands of routes for each write would dominate its cost, so the writer
+// keeps the last committed draft and reuses it while the stored generation
+// is unchanged. Objects in it are never mutated: each write makes a new
+// cache from the last one and its changes, at a cost that follows the size
+// of the change rather than the size of the draft.
 type draftCache struct {
-	gen  int64
+	gen int64
+	// objs are the objects as of some earlier generation, shared by the
+	// caches made since; over holds what changed since then (nil:
+	// deleted). Copying ten thousand entries per write would cost more
+	// than the write, so over grows up to maxOverlay entries before a
+	// cache gets a map of its own.
 	objs map[objKey]model.Object
-	// problems are the validation problems of this draft (nil until known).
-	// A write is refused only for problems it adds, so a draft that became
+	over map[objKey]model.Object
+	// sorted holds the objects in workspace order.
+	sorted []model.Object
+	// problems are the validation problems of this draft by the object
+	// they are about (the zero key: about none), nil until known. A
+	// write is refused only for problems it adds, so a draft that became
 	// invalid some other way (a stricter Validate after an upgrade) can
 	// still be repaired one object at a time.
-	problems      []keyedProblem
+	problems      map[objKey][]keyedProblem
 	problemsKnown bool
-	// mu guards sorted and gateways, which readers fill in lazily.
+	// refs indexes references between the objects; only the writer
+	// uses it, and it moves to the next cache when a write commits.
+	refs *draftRefs
+	// mu guards gateways, which readers fill in lazily.
 	mu sync.Mutex
-	// sorted holds objs in workspace order (nil until needed).
-	sorted []model.Object
 	// gateways holds the gateway workspaces built from this draft.
 	gateways map[string]model.Workspace
+	// prev holds, per gateway, the workspace an earlier generation built
+	// and the changes written since, so a gateway's workspace after a
+	// one-route edit is the last one built with that route replaced
+	// (gatewaydraft.go).
+	prev map[string]pendingWorkspace
+}
+
+// pendingWorkspace is a gateway workspace some generation built and the
+// changes of the writes since, in the order written.
+type pendingWorkspace struct {
+	ws    model.Workspace
+	delta []change
+}
+
+// maxPending bounds the changes a pendingWorkspace gathers: past it,
+// building the workspace whole costs less than applying them.
+const maxPending = 64
+
+// change is one object a write changed: before nil for a create, after
+// nil for a delete.
+type change struct {
+	key           objKey
+	before, after model.Object
+}
+
+// maxOverlay bounds the changes a cache keeps on top of its shared map.
+const maxOverlay = 512
+
+// get returns the object of k, or nil.
+func (c *draftCache) get(k objKey) model.Object {
+	if obj, ok := c.over[k]; ok {
+		return obj
+	}
+	return c.objs[k]
 }
 
 // loadDraft returns the committed draft as seen by q's transaction.
@@ -62,10 +108,12 @@ func (s *Store) loadDraft(ctx context.Context, q querier) (*draftCache, error) {
 			return nil, fmt.Errorf("read draft: %w", err)
 		}
 		c.objs[keyOf(obj)] = obj
+		c.sorted = append(c.sorted, obj)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read draft: %w", err)
 	}
+	sort.Slice(c.sorted, func(i, j int) bool { return objectLess(c.sorted[i], c.sorted[j]) })
 	s.setDraft(c)
 	return c, nil
 }
@@ -81,19 +129,114 @@ func (s *Store) setDraft(c *draftCache) {
 // wsKeys maps a list name ("routes") to the key of the object at each index.
 type wsKeys map[string][]objKey
 
-// ordered returns the cached objects in workspace order, sorting them once
-// per generation.
-func (c *draftCache) ordered() []model.Object {
+// ordered returns the cached objects in workspace order.
+func (c *draftCache) ordered() []model.Object { return c.sorted }
+
+// next is the cache after changes, at generation gen. The writer calls it
+// once the write committed, and hands the reference index over.
+func (c *draftCache) next(gen int64, changes []change, problems map[objKey][]keyedProblem) *draftCache {
+	n := &draftCache{gen: gen, objs: c.objs, problems: problems, problemsKnown: problems != nil, refs: c.refs}
+	c.refs = nil
+	if len(c.over)+len(changes) > maxOverlay {
+		n.objs = make(map[objKey]model.Object, len(c.objs)+len(changes))
+		for _, obj := range c.sorted {
+			n.objs[keyOf(obj)] = obj
+		}
+	} else {
+		n.over = make(map[objKey]model.Object, len(c.over)+len(changes))
+		for k, obj := range c.over {
+			n.over[k] = obj
+		}
+	}
+	for _, ch := range changes {
+		if n.over != nil {
+			n.over[ch.key] = ch.after
+		} else if ch.after == nil {
+			delete(n.objs, ch.key)
+		} else {
+			n.objs[ch.key] = ch.after
+		}
+		if n.refs != nil {
+			if ch.before != nil {
+				n.refs.update(ch.before, false)
+			}
+			if ch.after != nil {
+				n.refs.update(ch.after, true)
+			}
+		}
+	}
+	n.sorted = reorder(c.sorted, changes)
+	// Workspaces built from c, or carried by c from an earlier
+	// generation, go on with this write's changes: writes come faster
+	// than publishes under churn, and every publish should find one.
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sorted == nil {
-		c.sorted = make([]model.Object, 0, len(c.objs))
-		for _, obj := range c.objs {
-			c.sorted = append(c.sorted, obj)
-		}
-		sort.Slice(c.sorted, func(i, j int) bool { return objectLess(c.sorted[i], c.sorted[j]) })
+	if len(changes) > maxPending {
+		return n
 	}
-	return c.sorted
+	n.prev = make(map[string]pendingWorkspace, len(c.gateways)+len(c.prev))
+	for g, ws := range c.gateways {
+		n.prev[g] = pendingWorkspace{ws: ws, delta: changes}
+	}
+	for g, p := range c.prev {
+		if _, built := c.gateways[g]; !built && len(p.delta)+len(changes) <= maxPending {
+			n.prev[g] = pendingWorkspace{ws: p.ws, delta: slices.Concat(p.delta, changes)}
+		}
+	}
+	return n
+}
+
+// reorder returns sorted (in workspace order) with changes applied, as a
+// new slice. Few changes move by binary search; a big apply is cheaper to
+// sort.
+func reorder(sorted []model.Object, changes []change) []model.Object {
+	if len(changes) > 64 {
+		gone := make(map[objKey]bool, len(changes))
+		for _, ch := range changes {
+			gone[ch.key] = true
+		}
+		out := make([]model.Object, 0, len(sorted)+len(changes))
+		for _, obj := range sorted {
+			if !gone[keyOf(obj)] {
+				out = append(out, obj)
+			}
+		}
+		for _, ch := range changes {
+			if ch.after != nil {
+				out = append(out, ch.after)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return objectLess(out[i], out[j]) })
+		return out
+	}
+	out := make([]model.Object, len(sorted), len(sorted)+len(changes))
+	copy(out, sorted)
+	for _, ch := range changes {
+		if ch.before != nil {
+			if i := position(out, ch.before); i >= 0 {
+				out = slices.Delete(out, i, i+1)
+			}
+		}
+		if ch.after != nil {
+			i := sort.Search(len(out), func(i int) bool { return objectLess(ch.after, out[i]) })
+			out = slices.Insert(out, i, ch.after)
+		}
+	}
+	return out
+}
+
+// position finds obj in sorted by binary search, -1 if absent.
+func position(sorted []model.Object, obj model.Object) int {
+	k := keyOf(obj)
+	for i := sort.Search(len(sorted), func(i int) bool { return !objectLess(sorted[i], obj) }); i < len(sorted); i++ {
+		if keyOf(sorted[i]) == k {
+			return i
+		}
+		if objectLess(obj, sorted[i]) {
+			break
+		}
+	}
+	return -1
 }
 
 // objectLess is workspace order: secrets, gateways, upstreams, routes;
@@ -123,40 +266,10 @@ func kindRank(kind string) int {
 	return 3
 }
 
-// workspaceKeys builds a Workspace of the cached objects with changes
-// applied (nil value: deleted), in workspace order. The objects share memory
-// with the cache, so the result is for validation only.
-func (c *draftCache) workspaceKeys(changes map[objKey]model.Object) (model.Workspace, wsKeys) {
-	ws, keys, _ := c.build(changes)
-	return ws, keys
-}
-
-// build is workspaceKeys that also returns the objects in workspace order,
-// which become the next cache's order once the write commits.
-func (c *draftCache) build(changes map[objKey]model.Object) (model.Workspace, wsKeys, []model.Object) {
-	base := c.ordered()
-	objs := make([]model.Object, 0, len(base)+len(changes))
-	for _, obj := range base {
-		if _, changed := changes[keyOf(obj)]; !changed {
-			objs = append(objs, obj)
-		}
-	}
-	var added []model.Object
-	for _, obj := range changes {
-		if obj != nil {
-			added = append(added, obj)
-		}
-	}
-	// Few changes go in by binary search; a big apply is cheaper to sort.
-	if len(added) > 64 {
-		objs = append(objs, added...)
-		sort.Slice(objs, func(i, j int) bool { return objectLess(objs[i], objs[j]) })
-	} else {
-		for _, obj := range added {
-			i := sort.Search(len(objs), func(i int) bool { return objectLess(obj, objs[i]) })
-			objs = slices.Insert(objs, i, obj)
-		}
-	}
+// workspaceOf builds a Workspace of objs, which are in workspace order, and
+// the key of the object at each index of its lists. The objects share
+// memory with the cache, so the result is for validation only.
+func workspaceOf(objs []model.Object) (model.Workspace, wsKeys) {
 	var n [4]int
 	for _, obj := range objs {
 		n[kindRank(obj.Kind())]++
@@ -178,7 +291,7 @@ func (c *draftCache) build(changes map[objKey]model.Object) (model.Workspace, ws
 		list := listName(obj.Kind())
 		keys[list] = append(keys[list], keyOf(obj))
 	}
-	return ws, keys, objs
+	return ws, keys
 }
 
 func routeLess(a, b *model.Route) bool {
@@ -200,11 +313,16 @@ type keyedProblem struct {
 
 var listIndex = regexp.MustCompile(`^(secrets|gateways|upstreams|routes)\[(\d+)\]\.?`)
 
-// validate runs model.Workspace.Validate and attaches each problem to its
-// object, so problems can be compared across drafts and relabelled for the
-// caller.
-func validate(checks *objectChecks, ws model.Workspace, keys wsKeys) ([]keyedProblem, error) {
-	err := checks.validate(ws)
+// validate runs model.Workspace.Validate (over part of the draft with
+// part set, see objectChecks) and attaches each problem to its object, so
+// problems can be compared across drafts and relabelled for the caller.
+func validate(checks *objectChecks, ws model.Workspace, keys wsKeys, part bool) ([]keyedProblem, error) {
+	var err error
+	if part {
+		err = checks.validatePart(ws)
+	} else {
+		err = checks.validate(ws)
+	}
 	if err == nil {
 		return nil, nil
 	}
@@ -243,9 +361,9 @@ type draftWrite struct {
 	changes map[objKey]model.Object
 	ops     []op
 	flushed int // ops[:flushed] are written
-	// problems and order of the draft after the last flush.
-	problems []keyedProblem
-	sorted   []model.Object
+	// problems holds, after a flush, the problems of the objects whose
+	// problems the staged changes can change (no entry: as in base).
+	problems map[objKey][]keyedProblem
 	// published are the versions recorded, announced after the commit.
 	published []Published
 }
@@ -275,31 +393,26 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 	if err := fn(w); err != nil {
 		return err
 	}
-	next := base
+	var gen int64
 	if len(w.ops) > 0 {
-		next = &draftCache{objs: make(map[objKey]model.Object, len(base.objs)+len(w.changes)),
-			problems: w.problems, problemsKnown: true, sorted: w.sorted}
-		for k, obj := range base.objs {
-			next.objs[k] = obj
-		}
-		for k, obj := range w.changes {
-			if obj == nil {
-				delete(next.objs, k)
-			} else {
-				next.objs[k] = obj
-			}
-		}
 		if err := tx.QueryRowContext(ctx, `UPDATE draft_generation SET generation = generation + 1
-			WHERE id = 1 RETURNING generation`).Scan(&next.gen); err != nil {
+			WHERE id = 1 RETURNING generation`).Scan(&gen); err != nil {
 			return fmt.Errorf("bump draft generation: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.setDraft(next)
 	if len(w.ops) > 0 {
-		s.announceDraft(next.gen, base, w.changes)
+		changes := w.changeList()
+		next := base.next(gen, changes, w.nextProblems())
+		for _, ch := range changes {
+			if ch.after == nil {
+				s.checks.forget(ch.key)
+			}
+		}
+		s.setDraft(next)
+		s.announceDraft(gen, changes)
 	}
 	for _, p := range w.published {
 		s.announcePublished(p)
@@ -307,12 +420,65 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 	return nil
 }
 
+// changeList is the staged changes with what each replaced, in workspace
+// order of the objects as they end.
+func (w *draftWrite) changeList() []change {
+	out := make([]change, 0, len(w.changes))
+	for k, after := range w.changes {
+		before := w.base.get(k)
+		if before == nil && after == nil {
+			continue // created and deleted in one write
+		}
+		out = append(out, change{key: k, before: before, after: after})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].after, out[j].after
+		if a == nil {
+			a = out[i].before
+		}
+		if b == nil {
+			b = out[j].before
+		}
+		return objectLess(a, b)
+	})
+	return out
+}
+
+// nextProblems is the problems of the draft the write leaves: the base's,
+// with those of the objects the write checked replaced.
+func (w *draftWrite) nextProblems() map[objKey][]keyedProblem {
+	if !w.base.problemsKnown {
+		return nil
+	}
+	out := maps.Clone(w.base.problems)
+	if out == nil {
+		out = map[objKey][]keyedProblem{}
+	}
+	for k, ps := range w.problems {
+		if len(ps) == 0 {
+			delete(out, k)
+		} else {
+			out[k] = ps
+		}
+	}
+	return out
+}
+
+// refs returns the base draft's reference index, building it on the
+// first write after a load.
+func (w *draftWrite) refs() *draftRefs {
+	if w.base.refs == nil {
+		w.base.refs = newDraftRefs(w.base.sorted)
+	}
+	return w.base.refs
+}
+
 // current returns the object as staged so far, or nil.
 func (w *draftWrite) current(k objKey) model.Object {
 	if obj, ok := w.changes[k]; ok {
 		return obj
 	}
-	return w.base.objs[k]
+	return w.base.get(k)
 }
 
 // stage records a change; after is nil for a delete.
@@ -342,23 +508,34 @@ func byName(k objKey) string { return listName(k.kind) + "[" + k.name + "]" }
 
 // flush validates the draft with every staged change and, if it adds no
 // problem, writes the staged changes, their revisions and audit entries.
+// Only the objects whose problems the changes can change are checked
+// (affected): every other object keeps the problems the base draft has,
+// so a one-route write checks one route and what it names, not the
+// draft.
 func (w *draftWrite) flush(label labeler) error {
-	ws, keys, sorted := w.base.build(w.changes)
-	after, err := validate(w.checks, ws, keys)
-	if err != nil {
-		return err
-	}
 	before, err := w.baseProblems()
 	if err != nil {
 		return err
 	}
-	known := make(map[keyedProblem]bool, len(before))
-	for _, bp := range before {
-		known[bp] = true
+	check := w.affected()
+	check[objKey{}] = true // problems about no object are the whole check's
+	ws, keys := w.partialWorkspace(check)
+	found, err := validate(w.checks, ws, keys, true)
+	if err != nil {
+		return err
+	}
+	after := make(map[objKey][]keyedProblem, len(check))
+	for k := range check {
+		after[k] = nil
+	}
+	for _, np := range found {
+		if check[np.key] {
+			after[np.key] = append(after[np.key], np)
+		}
 	}
 	var p model.Problems
-	for _, np := range after {
-		if known[np] {
+	for _, np := range found {
+		if !check[np.key] || slices.Contains(before[np.key], np) {
 			continue
 		}
 		prefix := ""
@@ -370,7 +547,7 @@ func (w *draftWrite) flush(label labeler) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
-	w.problems, w.sorted = after, sorted
+	w.problems = after
 	for _, o := range w.ops[w.flushed:] {
 		if err := w.persist(o); err != nil {
 			return err
@@ -380,19 +557,25 @@ func (w *draftWrite) flush(label labeler) error {
 	return nil
 }
 
-func (w *draftWrite) baseProblems() ([]keyedProblem, error) {
+// baseProblems are the base draft's problems by object, from a whole
+// validation the first time a draft loaded from the database is written.
+func (w *draftWrite) baseProblems() (map[objKey][]keyedProblem, error) {
 	if w.base.problemsKnown {
 		return w.base.problems, nil
 	}
-	ws, keys := w.base.workspaceKeys(nil)
-	problems, err := validate(w.checks, ws, keys)
+	ws, keys := workspaceOf(w.base.sorted)
+	problems, err := validate(w.checks, ws, keys, false)
 	if err != nil {
 		return nil, err
 	}
+	byKey := map[objKey][]keyedProblem{}
+	for _, p := range problems {
+		byKey[p.key] = append(byKey[p.key], p)
+	}
 	// Only the writer reaches here and the cache is replaced, never
 	// edited, once the write commits, so recording the result is safe.
-	w.base.problems, w.base.problemsKnown = problems, true
-	return problems, nil
+	w.base.problems, w.base.problemsKnown = byKey, true
+	return byKey, nil
 }
 
 // persist writes one change with its revision and audit entry.
@@ -564,19 +747,40 @@ func (w *draftWrite) delete(actor, kind, name string, version int64) error {
 }
 
 // referrers lists, sorted, the routes that refer to a gateway or upstream,
-// or the gateways and upstreams ("gateways[edge]") that use a secret.
+// or the gateways and upstreams ("gateways[edge]") that use a secret, as
+// the staged changes leave them: the candidates are those the base's index
+// names and those staged.
 func (w *draftWrite) referrers(k objKey) []string {
+	refs := w.refs()
+	var candidates []objKey
+	switch k.kind {
+	case model.KindSecret:
+		candidates = slices.Collect(maps.Keys(refs.secretUsers[k.name]))
+	case model.KindGateway:
+		candidates = routeKeys(refs.gatewayRoutes[k.name])
+	case model.KindUpstream:
+		candidates = routeKeys(refs.upstreamRoutes[k.name])
+	}
+	for ck := range w.changes {
+		candidates = append(candidates, ck)
+	}
+	seen := map[objKey]bool{}
 	var out []string
-	visit := func(obj model.Object) {
+	for _, ck := range candidates {
+		obj := w.current(ck)
+		if seen[ck] || obj == nil {
+			continue
+		}
+		seen[ck] = true
 		if k.kind == model.KindSecret {
 			if slices.Contains(model.ObjectSecretNames(obj), k.name) {
-				out = append(out, byName(keyOf(obj)))
+				out = append(out, byName(ck))
 			}
-			return
+			continue
 		}
 		r, ok := obj.(*model.Route)
 		if !ok {
-			return
+			continue
 		}
 		switch k.kind {
 		case model.KindGateway:
@@ -587,19 +791,6 @@ func (w *draftWrite) referrers(k objKey) []string {
 			if slices.Contains(referencedUpstreams(r), k.name) {
 				out = append(out, r.Name)
 			}
-		}
-	}
-	for key, obj := range w.base.objs {
-		if ch, ok := w.changes[key]; ok {
-			obj = ch
-		}
-		if obj != nil {
-			visit(obj)
-		}
-	}
-	for key, obj := range w.changes {
-		if _, ok := w.base.objs[key]; !ok && obj != nil {
-			visit(obj)
 		}
 	}
 	sort.Strings(out)
@@ -727,11 +918,13 @@ func (w *draftWrite) rollback(actor, gateway string, version int64) (Published, 
 	}
 	// Routes the gateway gained since that version go.
 	var drop []model.Object
-	for k, obj := range w.base.objs {
-		if r, ok := obj.(*model.Route); ok && r.Gateway == gateway && !keep[k] {
-			if _, changed := w.changes[k]; !changed {
-				drop = append(drop, obj)
-			}
+	for _, obj := range gatewayRoutes(w.base.sorted, gateway) {
+		k := keyOf(obj)
+		if keep[k] {
+			continue
+		}
+		if _, changed := w.changes[k]; !changed {
+			drop = append(drop, obj)
 		}
 	}
 	sort.Slice(drop, func(i, j int) bool { return drop[i].ObjectMeta().Name < drop[j].ObjectMeta().Name })

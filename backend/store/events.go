@@ -2,7 +2,6 @@ package store
 
 import (
 	"github.com/routedeck/routedeck/backend/events"
-	"github.com/routedeck/routedeck/backend/model"
 )
 
 // Events is the bus the store announces its committed changes on: every
@@ -11,15 +10,15 @@ import (
 // endpoint changes travel on the same bus.
 func (s *Store) Events() *events.Bus { return s.events }
 
-// announceDraft publishes one committed draft write: changes maps keys to
-// their new objects, nil for a delete, whose old object base holds.
-func (s *Store) announceDraft(gen int64, base *draftCache, changes map[objKey]model.Object) {
+// announceDraft publishes one committed draft write: the objects it
+// created or updated, as stored, and those it deleted, as they were.
+func (s *Store) announceDraft(gen int64, changes []change) {
 	ev := events.DraftChanged{Generation: gen}
-	for k, obj := range changes {
-		if obj != nil {
-			ev.Changed = append(ev.Changed, obj)
-		} else if old := base.objs[k]; old != nil {
-			ev.Deleted = append(ev.Deleted, old)
+	for _, ch := range changes {
+		if ch.after != nil {
+			ev.Changed = append(ev.Changed, ch.after)
+		} else {
+			ev.Deleted = append(ev.Deleted, ch.before)
 		}
 	}
 	s.events.Draft.Publish(ev)

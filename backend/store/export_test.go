@@ -185,3 +185,35 @@ func NotifierURLInClearForTest(t testing.TB, s *Store, name, url string) {
 		t.Fatal(err)
 	}
 }
+
+// GatewayDraftBuiltForTest is GatewayDraft built whole from the cached
+// draft, as if no earlier generation's workspace could be reused.
+func GatewayDraftBuiltForTest(t testing.TB, s *Store, gateway string) model.Workspace {
+	t.Helper()
+	s.mu.Lock()
+	c := s.draft
+	s.mu.Unlock()
+	ws, err := c.buildGatewayWorkspace(gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// DraftProblemsForTest are the problems the cached draft knows of, as
+// "routes/name.field: message", or nil when it knows none yet.
+func DraftProblemsForTest(s *Store) map[string]bool {
+	s.mu.Lock()
+	c := s.draft
+	s.mu.Unlock()
+	if !c.problemsKnown {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, ps := range c.problems {
+		for _, p := range ps {
+			out[listName(p.key.kind)+"/"+p.key.name+"."+p.field+": "+p.message] = true
+		}
+	}
+	return out
+}

@@ -10,10 +10,11 @@ import (
 
 // objectChecks keeps what each draft object's own Validate answered, by
 // the object's identity (kind, name, version, time of last change: every
-// write moves the last two), so a draft write validates the objects it
-// changes and only the references between the others: a one-route edit
-// of a 10,000-route draft checks one route instead of ten thousand.
-// Objects not written yet (version 0) are always checked.
+// write moves the last two), so the objects a write brings in only to
+// check references against (flush, draftrefs.go) are not validated again,
+// nor is every object of a draft loaded from the database validated once
+// more when the first write checks it whole. Objects not written yet
+// (version 0) are always checked.
 type objectChecks struct {
 	mu    sync.Mutex
 	calls uint64
@@ -37,8 +38,32 @@ func (c *objectChecks) validate(ws model.Workspace) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	err := c.validateLocked(ws)
+	maps.DeleteFunc(c.known, func(_ objectKey, k objectCheck) bool { return k.seen != c.calls })
+	return err
+}
+
+// validatePart is validate over part of the draft: the answers about
+// objects it does not meet are kept (forget drops a deleted object's).
+func (c *objectChecks) validatePart(ws model.Workspace) error {
+	if c == nil {
+		return ws.Validate()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.validateLocked(ws)
+}
+
+// forget drops the answer about a deleted object.
+func (c *objectChecks) forget(k objKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.known, objectKey(k))
+}
+
+func (c *objectChecks) validateLocked(ws model.Workspace) error {
 	c.calls++
-	err := ws.ValidateWith(func(obj model.Object) error {
+	return ws.ValidateWith(func(obj model.Object) error {
 		m := obj.ObjectMeta()
 		if m.Version == 0 {
 			return obj.Validate()
@@ -53,6 +78,4 @@ func (c *objectChecks) validate(ws model.Workspace) error {
 		c.known[key] = objectCheck{version: m.Version, updated: m.UpdatedAt, err: err, seen: c.calls}
 		return err
 	})
-	maps.DeleteFunc(c.known, func(_ objectKey, k objectCheck) bool { return k.seen != c.calls })
-	return err
 }

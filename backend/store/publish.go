@@ -31,7 +31,13 @@ func publish(ctx context.Context, q querier, keys *seal.Keyring, enc *versionEnc
 // that version with unchanged set.
 func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, enc *versionEncoder, now time.Time, actor, gateway, note string,
 	ws model.Workspace, skipEqual bool) (p Published, unchanged bool, err error) {
-	digest := workspaceDigest(ws)
+	// The encoding reuses what the gateway's last version encoded, so
+	// it costs little even when the draft turns out unchanged; the
+	// digest comes out of the same walk.
+	secs, digest, err := enc.encode(keys, gateway, ws)
+	if err != nil {
+		return Published{}, false, fmt.Errorf("publish %q: encode: %w", gateway, err)
+	}
 	var last int64
 	var lastDigest sql.NullString
 	var lastManifest []byte
@@ -42,10 +48,6 @@ func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, enc *v
 		return Published{}, false, fmt.Errorf("publish %q: read latest version: %w", gateway, err)
 	case skipEqual && err == nil && lastDigest.Valid && lastDigest.String == digest:
 		return Published{Gateway: gateway, Version: last, Workspace: ws}, true, nil
-	}
-	secs, err := enc.encode(keys, gateway, ws)
-	if err != nil {
-		return Published{}, false, fmt.Errorf("publish %q: encode: %w", gateway, err)
 	}
 	manifest, err := writeVersion(ctx, q, lastManifest, secs)
 	if err != nil {
@@ -72,23 +74,25 @@ func publishWorkspace(ctx context.Context, q querier, keys *seal.Keyring, enc *v
 // Hashing identities rather than the encoded workspace keeps the check
 // cheap for thousands of routes.
 func workspaceDigest(ws model.Workspace) string {
-	h := sha256.New()
-	var line []byte
+	var buf []byte
 	for _, obj := range ws.Objects() {
-		m := obj.ObjectMeta()
-		// The bytes of "%s\x00%s\x00%d\x00%d\n", which digests already
-		// stored were made of, without fmt's cost per object.
-		line = append(line[:0], obj.Kind()...)
-		line = append(line, 0)
-		line = append(line, m.Name...)
-		line = append(line, 0)
-		line = strconv.AppendInt(line, m.Version, 10)
-		line = append(line, 0)
-		line = strconv.AppendInt(line, m.UpdatedAt.UnixNano(), 10)
-		line = append(line, '\n')
-		h.Write(line)
+		buf = digestLine(buf, obj.Kind(), obj.ObjectMeta())
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
+}
+
+// digestLine appends the object's line of a digest: the bytes of
+// "%s\x00%s\x00%d\x00%d\n", which digests already stored were made of.
+func digestLine(buf []byte, kind string, m *model.Meta) []byte {
+	buf = append(buf, kind...)
+	buf = append(buf, 0)
+	buf = append(buf, m.Name...)
+	buf = append(buf, 0)
+	buf = strconv.AppendInt(buf, m.Version, 10)
+	buf = append(buf, 0)
+	buf = strconv.AppendInt(buf, m.UpdatedAt.UnixNano(), 10)
+	return append(buf, '\n')
 }
 
 func getPublished(ctx context.Context, q querier, keys *seal.Keyring, gateway string, version int64) (Published, error) {

@@ -205,9 +205,7 @@ func (s *Store) scrubSecrets(ctx context.Context, text string) (string, error) {
 		return "", err
 	}
 	var sc scrubber
-	// objs, not ordered(): the cache is shared with the writer, and only
-	// its map is never written after it is built.
-	for _, obj := range draft.objs {
+	for _, obj := range draft.ordered() {
 		sc.add(obj)
 	}
 	return sc.scrub(s.keys, text), nil

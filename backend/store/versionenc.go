@@ -1,8 +1,9 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"maps"
 	"sync"
 	"time"
 
@@ -28,25 +29,34 @@ type versionEncoder struct {
 	// keyID is the sealing key the cached encodings were sealed with;
 	// after a key rotation they are dropped.
 	keyID string
-	calls uint64
-	byGW  map[string]map[objectKey]encodedObject
+	// byGW holds each gateway's last encoded version, by section, in the
+	// workspace's order, and spare the lists before it, whose arrays
+	// the next encoding of the gateway fills: a publish of ten thousand
+	// routes allocates no list of them.
+	byGW  map[string]*[numSections][]encodedObject
+	spare map[string]*[numSections][]encodedObject
+	// digest is the buffer digests are made in.
+	digest []byte
 }
 
-// objectKey names an object; encodedObject is its encoding and the
-// identity it was encoded at. Keyed by name alone, a lookup hashes a short
-// string, and a publish updates the map in place instead of building one
-// of ten thousand entries again.
+// objectKey names an object.
 type objectKey struct{ kind, name string }
 
+// encodedObject is an object's encoding, the identity it was encoded at
+// and its place in workspace order (name, and a route's priority).
 type encodedObject struct {
-	version int64
-	updated time.Time
-	blob    blob
-	seen    uint64 // the encode call that last met the object
+	name     string
+	priority int
+	version  int64
+	updated  time.Time
+	blob     blob
+	// line is the object's line of the version's digest
+	// (workspaceDigest).
+	line []byte
 }
 
 func newVersionEncoder() *versionEncoder {
-	return &versionEncoder{byGW: map[string]map[objectKey]encodedObject{}}
+	return &versionEncoder{byGW: map[string]*[numSections][]encodedObject{}, spare: map[string]*[numSections][]encodedObject{}}
 }
 
 // forget drops every kept encoding: the stored versions were sealed again
@@ -55,12 +65,20 @@ func (e *versionEncoder) forget() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	clear(e.byGW)
+	clear(e.spare)
 }
 
 // encode returns ws's objects, each sealed and encoded as json.Marshal
-// would, by section in model.Workspace's field order. A nil e encodes
-// everything.
-func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Workspace) (sections, error) {
+// would, by section in model.Workspace's field order, and ws's digest
+// (workspaceDigest), made in the same walk. A nil e encodes everything.
+//
+// Each section is walked beside the gateway's last encoded one, both in
+// workspace order (routes by priority and name, the rest by name), as a
+// merge: an object met at the same place with the same identity reuses
+// its encoding, which takes no lookup per object; one that is not (new,
+// changed, or out of order in a workspace not built from the store) is
+// encoded.
+func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Workspace) (sections, string, error) {
 	if e == nil {
 		e = newVersionEncoder()
 	}
@@ -69,23 +87,44 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 	if id := keys.CurrentID(); id != e.keyID {
 		e.keyID = id
 		clear(e.byGW)
+		clear(e.spare)
 	}
-	known := e.byGW[gateway]
-	if known == nil {
-		known = map[objectKey]encodedObject{}
-		e.byGW[gateway] = known
+	last := e.byGW[gateway]
+	if last == nil {
+		last = &[numSections][]encodedObject{}
 	}
-	e.calls++
+	next := e.spare[gateway]
+	if next == nil {
+		next = &[numSections][]encodedObject{}
+	}
 	var out sections
+	digest := e.digest[:0]
 	list := func(sec int, n int, seal bool, obj func(int) model.Object) error {
 		out[sec] = make([]blob, 0, n)
+		if cap(next[sec]) < n || cap(next[sec]) > 2*n+64 {
+			next[sec] = make([]encodedObject, 0, n)
+		}
+		next[sec] = next[sec][:0]
+		prev, j := last[sec], 0
 		for i := range n {
 			o := obj(i)
 			m := o.ObjectMeta()
-			key := objectKey{kind: o.Kind(), name: m.Name}
-			enc, ok := known[key]
-			b := enc.blob
-			if !ok || m.Version == 0 || enc.version != m.Version || !enc.updated.Equal(m.UpdatedAt) {
+			priority := 0
+			if r, ok := o.(*model.Route); ok {
+				priority = r.Priority
+			}
+			// Skip what the previous version had before this object. The
+			// names are tested first: mostly they are the same string,
+			// which compares without reading it.
+			for j < len(prev) && prev[j].name != m.Name && model.ComparePrecedence(prev[j].priority, prev[j].name, priority, m.Name) < 0 {
+				j++
+			}
+			var enc encodedObject
+			if j < len(prev) && prev[j].name == m.Name && prev[j].priority == priority && m.Version != 0 &&
+				prev[j].version == m.Version && prev[j].updated.Equal(m.UpdatedAt) {
+				enc = prev[j]
+				j++
+			} else {
 				var err error
 				if seal {
 					if o, err = sealSecrets(keys, o); err != nil {
@@ -96,29 +135,34 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 				if err != nil {
 					return err
 				}
-				b = newBlob(body)
+				enc = encodedObject{name: m.Name, priority: priority, version: m.Version, updated: m.UpdatedAt, blob: newBlob(body),
+					line: digestLine(nil, o.Kind(), m)}
 			}
+			digest = append(digest, enc.line...)
 			if m.Version != 0 {
-				known[key] = encodedObject{version: m.Version, updated: m.UpdatedAt, blob: b, seen: e.calls}
+				next[sec] = append(next[sec], enc)
 			}
-			out[sec] = append(out[sec], b)
+			out[sec] = append(out[sec], enc.blob)
 		}
+		// What the spare held past this version's objects goes.
+		clear(next[sec][len(next[sec]):cap(next[sec])])
 		return nil
 	}
 	// sealWorkspace seals the secrets and routes.
 	if err := list(sectionSecrets, len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] }); err != nil {
-		return out, err
+		return out, "", err
 	}
 	if err := list(sectionGateways, len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] }); err != nil {
-		return out, err
+		return out, "", err
 	}
 	if err := list(sectionUpstreams, len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] }); err != nil {
-		return out, err
+		return out, "", err
 	}
 	if err := list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
-		return out, err
+		return out, "", err
 	}
-	// Objects gone from the gateway since the last call go too.
-	maps.DeleteFunc(known, func(_ objectKey, o encodedObject) bool { return o.seen != e.calls })
-	return out, nil
+	e.byGW[gateway], e.spare[gateway] = next, last
+	e.digest = digest
+	sum := sha256.Sum256(digest)
+	return out, hex.EncodeToString(sum[:]), nil
 }

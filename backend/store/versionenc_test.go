@@ -51,9 +51,12 @@ func TestVersionEncoder(t *testing.T) {
 	ws := encoderWorkspace(3)
 	check := func(step string, keys *seal.Keyring, ws model.Workspace) []byte {
 		t.Helper()
-		secs, err := e.encode(keys, "gw", ws)
+		secs, digest, err := e.encode(keys, "gw", ws)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
+		}
+		if want := workspaceDigest(ws); digest != want {
+			t.Fatalf("%s: digest %s, want %s", step, digest, want)
 		}
 		b := secs.json()
 		if got := decodeVersion(t, keys, b); !reflect.DeepEqual(got, ws) {
@@ -65,7 +68,7 @@ func TestVersionEncoder(t *testing.T) {
 		plain := ws
 		plain.Secrets = nil
 		want, _ := json.Marshal(plain)
-		if got, _ := e.encode(keys, "other", plain); string(got.json()) != string(want) {
+		if got, _, _ := e.encode(keys, "other", plain); string(got.json()) != string(want) {
 			t.Fatalf("%s: encoding\n%s\nwant json.Marshal's\n%s", step, got, want)
 		}
 		return b
@@ -89,8 +92,25 @@ func TestVersionEncoder(t *testing.T) {
 
 	check("back to the first", keys, ws)
 
+	// A route moved in rule order and one added before the others: the
+	// walk beside the last version finds its place again after each.
+	moved := encoderWorkspace(3)
+	moved.Routes[0], moved.Routes[2] = moved.Routes[2], moved.Routes[0]
+	moved.Routes[0].Priority, moved.Routes[0].Version = 5, 2
+	check("moved", keys, moved)
+	added := encoderWorkspace(3)
+	extra := added.Routes[0]
+	extra.Name, extra.Priority = "aaa", 9
+	added.Routes = append([]model.Route{extra}, added.Routes...)
+	check("added", keys, added)
+	check("back again", keys, ws)
+
 	check("fewer routes", keys, encoderWorkspace(1))
-	if n := len(e.byGW["gw"]); n != 4 {
+	n := 0
+	for _, sec := range e.byGW["gw"] {
+		n += len(sec)
+	}
+	if n != 4 {
 		t.Errorf("%d encodings kept after routes went, want 4 (secret, gateway, upstream, route)", n)
 	}
 	check("empty", keys, model.Workspace{})
@@ -100,7 +120,7 @@ func TestVersionEncoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := check("rotated key", rotated.CurrentOnly(), ws)
-	if _, err := e.encode(keys, "gw", ws); err != nil {
+	if _, _, err := e.encode(keys, "gw", ws); err != nil {
 		t.Fatal(err)
 	}
 	if got := decodeVersion(t, rotated.CurrentOnly(), b); !reflect.DeepEqual(got, ws) {
