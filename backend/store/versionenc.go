@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"maps"
+	"runtime"
 	"sync"
 	"time"
 
@@ -76,49 +77,94 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 		e.byGW[gateway] = known
 	}
 	e.calls++
+	// First the objects kept encoded are taken and the others listed;
+	// those are encoded next, in parallel: a first publish encodes every
+	// object of the gateway.
 	var out sections
-	list := func(sec int, n int, seal bool, obj func(int) model.Object) error {
-		out[sec] = make([]blob, 0, n)
+	var todo []encodeJob
+	list := func(sec int, n int, seal bool, obj func(int) model.Object) {
+		out[sec] = make([]blob, n)
 		for i := range n {
 			o := obj(i)
 			m := o.ObjectMeta()
 			key := objectKey{kind: o.Kind(), name: m.Name}
 			enc, ok := known[key]
-			b := enc.blob
 			if !ok || m.Version == 0 || enc.version != m.Version || !enc.updated.Equal(m.UpdatedAt) {
-				var err error
-				if seal {
-					if o, err = sealSecrets(keys, o); err != nil {
-						return err
-					}
-				}
-				body, err := json.Marshal(o)
-				if err != nil {
-					return err
-				}
-				b = newBlob(body)
+				todo = append(todo, encodeJob{sec: sec, i: i, obj: o, seal: seal})
+				continue
 			}
-			if m.Version != 0 {
-				known[key] = encodedObject{version: m.Version, updated: m.UpdatedAt, blob: b, seen: e.calls}
-			}
-			out[sec] = append(out[sec], b)
+			known[key] = encodedObject{version: m.Version, updated: m.UpdatedAt, blob: enc.blob, seen: e.calls}
+			out[sec][i] = enc.blob
 		}
-		return nil
 	}
 	// sealWorkspace seals the secrets and routes.
-	if err := list(sectionSecrets, len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] }); err != nil {
+	list(sectionSecrets, len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] })
+	list(sectionGateways, len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] })
+	list(sectionUpstreams, len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] })
+	list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] })
+	if err := encodeAll(keys, todo); err != nil {
+		// Nothing was kept for the objects listed: a later call encodes
+		// them again.
 		return out, err
 	}
-	if err := list(sectionGateways, len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] }); err != nil {
-		return out, err
-	}
-	if err := list(sectionUpstreams, len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] }); err != nil {
-		return out, err
-	}
-	if err := list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
-		return out, err
+	for _, j := range todo {
+		out[j.sec][j.i] = j.blob
+		if m := j.obj.ObjectMeta(); m.Version != 0 {
+			known[objectKey{kind: j.obj.Kind(), name: m.Name}] = encodedObject{version: m.Version, updated: m.UpdatedAt, blob: j.blob, seen: e.calls}
+		}
 	}
 	// Objects gone from the gateway since the last call go too.
 	maps.DeleteFunc(known, func(_ objectKey, o encodedObject) bool { return o.seen != e.calls })
 	return out, nil
+}
+
+// encodeJob is an object to encode: where its blob goes and, once
+// encoded, the blob.
+type encodeJob struct {
+	sec, i int
+	obj    model.Object
+	seal   bool
+	blob   blob
+}
+
+// parallelEncode is the fewest objects worth a second goroutine.
+const parallelEncode = 256
+
+// encodeAll encodes the jobs' objects, sealing their secrets where asked,
+// on every core when there are many; the error is the first job's that
+// failed, as a loop would return it.
+func encodeAll(keys *seal.Keyring, jobs []encodeJob) error {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelEncode+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	chunk := (len(jobs) + workers - 1) / workers
+	for w := range workers {
+		part := jobs[min(w*chunk, len(jobs)):min((w+1)*chunk, len(jobs))]
+		wg.Go(func() {
+			for k := range part {
+				j := &part[k]
+				o := j.obj
+				var err error
+				if j.seal {
+					if o, err = sealSecrets(keys, o); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+				body, err := json.Marshal(o)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				j.blob = newBlob(body)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -89,6 +89,15 @@ func TestVersionEncoder(t *testing.T) {
 
 	check("back to the first", keys, ws)
 
+	// Enough objects to be encoded on several goroutines, each in its
+	// place; then a rotation re-encodes them all in parallel too.
+	many := encoderWorkspace(3 * parallelEncode)
+	many.Routes[len(many.Routes)-1].Then.Headers = &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-last": "1"}}}
+	check("many routes", keys, many)
+	if n := len(e.byGW["gw"]); n != 3+len(many.Routes) {
+		t.Errorf("%d encodings kept for %d objects", n, 3+len(many.Routes))
+	}
+
 	check("fewer routes", keys, encoderWorkspace(1))
 	if n := len(e.byGW["gw"]); n != 4 {
 		t.Errorf("%d encodings kept after routes went, want 4 (secret, gateway, upstream, route)", n)
