@@ -134,10 +134,14 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		raw:     make(map[string]types.Resource, len(items)),
 	}
 	digest := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, item := range items {
+	// First what prev holds already is taken; the rest is marshalled and
+	// hashed next, in parallel. A route configuration marshals its own
+	// virtual hosts in parallel (marshalRoutes).
+	encs := make([]encoded, len(items))
+	var todo []int
+	for i, item := range items {
 		name := cache.GetResourceName(item)
-		if _, dup := t.byName[name]; dup {
+		if _, dup := t.raw[name]; dup {
 			return nil, fmt.Errorf("%s: duplicate resource name %q", typeURL, name)
 		}
 		t.names = append(t.names, name)
@@ -150,22 +154,33 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 			}
 			continue
 		}
-		var b []byte
-		var err error
 		if rc, ok := item.(*routev3.RouteConfiguration); ok {
-			b, err = t.marshalRoutes(rc, prev)
-		} else {
-			b, err = opts.Marshal(item)
+			b, err := t.marshalRoutes(rc, prev)
+			encs[i] = encoded{body: b, err: err, done: true}
+			encs[i].hash()
 		}
-		if err != nil {
-			return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, err)
+		todo = append(todo, i)
+	}
+	parallelChunks(len(todo), parallelMin, func(start, end int) {
+		opts := proto.MarshalOptions{Deterministic: true}
+		for _, i := range todo[start:end] {
+			if !encs[i].done {
+				encs[i].body, encs[i].err = opts.Marshal(items[i])
+				encs[i].hash()
+			}
 		}
-		sum := sha256.Sum256(b)
-		a := &anypb.Any{TypeUrl: typeURL, Value: b}
+	})
+	for _, i := range todo {
+		name := cache.GetResourceName(items[i])
+		e := encs[i]
+		if e.err != nil {
+			return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, e.err)
+		}
+		a := &anypb.Any{TypeUrl: typeURL, Value: e.body}
 		t.byName[name] = a
 		t.nameOf[a] = name
-		t.hashes[name] = hex.EncodeToString(sum[:8])
-		if prev != nil && prev.hashes[name] != t.hashes[name] {
+		t.hashes[name] = e.version
+		if prev != nil && prev.hashes[name] != e.version {
 			t.changed = append(t.changed, name)
 		}
 	}
@@ -191,6 +206,22 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 	}
 	registerShared(t.version, t.typeURL, t.all)
 	return t, nil
+}
+
+// encoded is a resource marshalled for a snapshot, and its per-resource
+// version: a hash of the very bytes served.
+type encoded struct {
+	body    []byte
+	version string
+	err     error
+	done    bool
+}
+
+func (e *encoded) hash() {
+	if e.err == nil {
+		sum := sha256.Sum256(e.body)
+		e.version = hex.EncodeToString(sum[:8])
+	}
 }
 
 // wildcardReturned stands, in the returned-resources map of a wildcard
