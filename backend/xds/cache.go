@@ -125,7 +125,39 @@ func (t *typeResources) release() {
 // its translations), so an item that is the very message prev was built
 // from keeps prev's encoding, and a route configuration re-encodes only
 // the virtual hosts prev does not have.
-func newTypeResources(typeURL, version string, items []types.Resource, prev *typeResources) (*typeResources, error) {
+//
+// warm, when not nil, holds encodings of validated resources made ahead
+// (Server.Warm): an item that is the very message warm holds takes its
+// encoding from there.
+func newTypeResources(typeURL, version string, items []types.Resource, prev, warm *typeResources) (*typeResources, error) {
+	t, err := encodeTypeResources(typeURL, items, prev, warm)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.New()
+	for _, name := range t.names {
+		fmt.Fprintf(digest, "%s=%s;", name, t.hashes[name])
+	}
+	t.digest = hex.EncodeToString(digest.Sum(nil)[:8])
+	if prev != nil && prev.digest == t.digest {
+		return prev, nil
+	}
+	t.version = version
+	if prev != nil {
+		t.prevVersion = prev.version
+	}
+	if prev != nil && prev.version == version {
+		// Same version label for different content would make proxies
+		// believe they are up to date; tell the versions apart.
+		t.version = version + "." + t.digest
+	}
+	registerShared(t.version, t.typeURL, t.all)
+	return t, nil
+}
+
+// encodeTypeResources is newTypeResources without the version: items
+// marshalled and hashed, in name order, nothing registered.
+func encodeTypeResources(typeURL string, items []types.Resource, prev, warm *typeResources) (*typeResources, error) {
 	t := &typeResources{
 		typeURL: typeURL,
 		byName:  make(map[string]*anypb.Any, len(items)),
@@ -133,10 +165,9 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		hashes:  make(map[string]string, len(items)),
 		raw:     make(map[string]types.Resource, len(items)),
 	}
-	digest := sha256.New()
-	// First what prev holds already is taken; the rest is marshalled and
-	// hashed next, in parallel. A route configuration marshals its own
-	// virtual hosts in parallel (marshalRoutes).
+	// First what prev or warm holds already is taken; the rest is
+	// marshalled and hashed next, in parallel. A route configuration
+	// marshals its own virtual hosts in parallel (marshalRoutes).
 	encs := make([]encoded, len(items))
 	var todo []int
 	for i, item := range items {
@@ -146,16 +177,19 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 		}
 		t.names = append(t.names, name)
 		t.raw[name] = item
-		if prev != nil && prev.raw[name] == item {
-			a := prev.byName[name]
-			t.byName[name], t.nameOf[a], t.hashes[name] = a, name, prev.hashes[name]
+		if src := holder(name, item, prev, warm); src != nil {
+			a := src.byName[name]
+			t.byName[name], t.nameOf[a], t.hashes[name] = a, name, src.hashes[name]
 			if rc, ok := item.(*routev3.RouteConfiguration); ok {
-				t.keepParts(rc, prev)
+				t.keepParts(rc, src)
+			}
+			if src != prev && prev != nil && prev.hashes[name] != src.hashes[name] {
+				t.changed = append(t.changed, name)
 			}
 			continue
 		}
 		if rc, ok := item.(*routev3.RouteConfiguration); ok {
-			b, err := t.marshalRoutes(rc, prev)
+			b, err := t.marshalRoutes(rc, prev, warm)
 			encs[i] = encoded{body: b, err: err, done: true}
 			encs[i].hash()
 		}
@@ -189,23 +223,20 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 	t.all = make([]*anypb.Any, len(t.names))
 	for i, name := range t.names {
 		t.all[i] = t.byName[name]
-		fmt.Fprintf(digest, "%s=%s;", name, t.hashes[name])
 	}
-	t.digest = hex.EncodeToString(digest.Sum(nil)[:8])
-	if prev != nil && prev.digest == t.digest {
-		return prev, nil
-	}
-	t.version = version
-	if prev != nil {
-		t.prevVersion = prev.version
-	}
-	if prev != nil && prev.version == version {
-		// Same version label for different content would make proxies
-		// believe they are up to date; tell the versions apart.
-		t.version = version + "." + t.digest
-	}
-	registerShared(t.version, t.typeURL, t.all)
 	return t, nil
+}
+
+// holder returns prev or warm, whichever holds item, the very message,
+// under name; nil when neither does.
+func holder(name string, item types.Resource, prev, warm *typeResources) *typeResources {
+	switch {
+	case prev != nil && prev.raw[name] == item:
+		return prev
+	case warm != nil && warm.raw[name] == item:
+		return warm
+	}
+	return nil
 }
 
 // encoded is a resource marshalled for a snapshot, and its per-resource

@@ -37,9 +37,9 @@ func routeShell(rc *routev3.RouteConfiguration, withName bool) *routev3.RouteCon
 }
 
 // marshalRoutes encodes rc deterministically, taking the encoding of every
-// virtual host prev already has from prev, and records where each virtual
-// host's encoding lies in the result.
-func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev *typeResources) ([]byte, error) {
+// virtual host prev or warm already has from there, and records where each
+// virtual host's encoding lies in the result.
+func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev, warm *typeResources) ([]byte, error) {
 	opts := proto.MarshalOptions{Deterministic: true}
 	head, err := opts.Marshal(&routev3.RouteConfiguration{Name: rc.GetName()})
 	if err != nil {
@@ -55,6 +55,9 @@ func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev *type
 	parallelChunks(len(vhs), parallelMin, func(start, end int) {
 		for i := start; i < end; i++ {
 			b, ok := prev.part(vhs[i])
+			if !ok {
+				b, ok = warm.part(vhs[i])
+			}
 			if !ok {
 				b, errs[i] = opts.Marshal(vhs[i])
 			}
@@ -110,8 +113,8 @@ func (t *typeResources) part(vh *routev3.VirtualHost) ([]byte, bool) {
 }
 
 // routesValid reports whether rc passes validation, validating only the
-// virtual hosts prev does not already hold.
-func routesValid(rc *routev3.RouteConfiguration, prev *typeResources) bool {
+// virtual hosts neither prev nor warm holds already.
+func routesValid(rc *routev3.RouteConfiguration, prev, warm *typeResources) bool {
 	if routeShell(rc, true).ValidateAll() != nil {
 		return false
 	}
@@ -123,6 +126,9 @@ func routesValid(rc *routev3.RouteConfiguration, prev *typeResources) bool {
 				return
 			}
 			if _, ok := prev.part(vh); ok {
+				continue
+			}
+			if _, ok := warm.part(vh); ok {
 				continue
 			}
 			if vh.ValidateAll() != nil {
