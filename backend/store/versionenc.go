@@ -71,9 +71,10 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 		e.keyID = id
 		clear(e.byGW)
 	}
+	total := len(ws.Secrets) + len(ws.Gateways) + len(ws.Upstreams) + len(ws.Routes)
 	known := e.byGW[gateway]
 	if known == nil {
-		known = map[objectKey]encodedObject{}
+		known = make(map[objectKey]encodedObject, total)
 		e.byGW[gateway] = known
 	}
 	e.calls++
@@ -82,6 +83,9 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 	// object of the gateway.
 	var out sections
 	var todo []encodeJob
+	if len(known) == 0 {
+		todo = make([]encodeJob, 0, total)
+	}
 	list := func(sec int, n int, seal bool, obj func(int) model.Object) {
 		out[sec] = make([]blob, n)
 		for i := range n {
