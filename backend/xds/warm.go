@@ -3,12 +3,15 @@ package xds
 import (
 	"sync"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/translate"
 )
 
 // Warm validates and marshals, ahead of time, the resources of res that
-// key's snapshot does not hold, so that a SetGateway of res that follows
+// key's snapshot does not hold (and only those), so that a SetGateway of res that follows
 // only assembles them. A publish warms the snapshot of its translation
 // while the store records the version, which it must before the version
 // is served: for a first publish of 10,000 routes that work is then done
@@ -31,12 +34,23 @@ func (s *Server) Warm(key string, res *translate.Resources) {
 		if prev != nil {
 			old = prev.types[typeURL]
 		}
+		// Only what old does not hold: after a one-rule edit, the route
+		// configuration alone, whose other virtual hosts old holds.
+		var fresh []types.Resource
+		for _, item := range items {
+			if holder(cache.GetResourceName(item), item, old, nil) == nil {
+				fresh = append(fresh, item)
+			}
+		}
+		if len(fresh) == 0 {
+			continue
+		}
 		var p model.Problems
-		validateAll(&p, typeURL, items, old, nil)
+		validateAll(&p, typeURL, fresh, old, nil)
 		if p.Err() != nil {
 			continue
 		}
-		t, err := encodeTypeResources(typeURL, items, old, nil)
+		t, err := encodeTypeResources(typeURL, fresh, old, nil)
 		if err != nil {
 			continue
 		}
