@@ -191,12 +191,25 @@ func (s *Service) publishNow(ctx context.Context, actor, gateway, note string, o
 // translation. r.mu is held from recording to serving, so the runner's
 // own handling of the published event finds the version served already.
 // An unchanged draft is served only if its version is not (a failed
-// serve before).
+// serve before). The snapshot of res is validated and encoded while the
+// store writes (xds.Server.Warm); it is served only once the version is
+// recorded.
 func (s *Service) record(ctx context.Context, r *runner, actor, gateway, note string, ws model.Workspace,
 	res *translate.Resources) (store.Published, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("publish: preparing the snapshot panicked", "gateway", gateway, "panic", p)
+			}
+		}()
+		s.opts.ADS.Warm(gateway, res)
+	}()
 	pub, unchanged, err := s.opts.Store.PublishWorkspace(ctx, actor, gateway, note, ws)
+	<-warmed
 	if err != nil {
 		return pub, false, err
 	}

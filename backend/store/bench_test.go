@@ -7,6 +7,7 @@ import (
 	"github.com/routedeck/routedeck/backend/model"
 	"github.com/routedeck/routedeck/backend/store"
 	"github.com/routedeck/routedeck/backend/store/storetest"
+	"github.com/routedeck/routedeck/bench/workload"
 )
 
 // BenchmarkStore10k measures writes and lists against a draft of 10,000
@@ -113,6 +114,28 @@ func editPublish(b *testing.B, s *store.Store, name string) {
 		}
 		if _, unchanged, err := s.PublishWorkspace(ctx, "bench", r.Gateway, "", ws); err != nil || unchanged {
 			b.Fatal(err, unchanged)
+		}
+	}
+}
+
+// BenchmarkPublishCold measures recording the first version of a
+// 10,000-route gateway (workload.Workspace, the bench harness's), what a
+// cold publish spends in the store: every object encoded, hashed and
+// written, in a fresh database each time.
+func BenchmarkPublishCold(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s := storetest.MustOpen(b)
+		if _, err := s.Apply(ctx, "bench", workload.Workspace(10000, 1000, 1000)); err != nil {
+			b.Fatal(err)
+		}
+		ws, err := s.GatewayDraft(ctx, workload.Gateway)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, _, err := s.PublishWorkspace(ctx, "bench", workload.Gateway, "", ws); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"runtime"
 	"sync"
 	"time"
 
@@ -99,7 +100,14 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 	}
 	var out sections
 	digest := e.digest[:0]
-	list := func(sec int, n int, seal bool, obj func(int) model.Object) error {
+	// Objects not kept encoded are listed as the walk meets them and
+	// encoded after it, in parallel: a first publish encodes every object
+	// of the gateway.
+	var todo []encodeJob
+	if len(last[sectionRoutes]) == 0 {
+		todo = make([]encodeJob, 0, len(ws.Secrets)+len(ws.Gateways)+len(ws.Upstreams)+len(ws.Routes))
+	}
+	list := func(sec int, n int, seal bool, obj func(int) model.Object) {
 		out[sec] = make([]blob, 0, n)
 		if cap(next[sec]) < n || cap(next[sec]) > 2*n+64 {
 			next[sec] = make([]encodedObject, 0, n)
@@ -120,49 +128,98 @@ func (e *versionEncoder) encode(keys *seal.Keyring, gateway string, ws model.Wor
 				j++
 			}
 			var enc encodedObject
-			if j < len(prev) && prev[j].name == m.Name && prev[j].priority == priority && m.Version != 0 &&
-				prev[j].version == m.Version && prev[j].updated.Equal(m.UpdatedAt) {
+			kept := j < len(prev) && prev[j].name == m.Name && prev[j].priority == priority && m.Version != 0 &&
+				prev[j].version == m.Version && prev[j].updated.Equal(m.UpdatedAt)
+			if kept {
 				enc = prev[j]
 				j++
 			} else {
-				var err error
-				if seal {
-					if o, err = sealSecrets(keys, o); err != nil {
-						return err
-					}
-				}
-				body, err := json.Marshal(o)
-				if err != nil {
-					return err
-				}
-				enc = encodedObject{name: m.Name, priority: priority, version: m.Version, updated: m.UpdatedAt, blob: newBlob(body),
+				enc = encodedObject{name: m.Name, priority: priority, version: m.Version, updated: m.UpdatedAt,
 					line: digestLine(nil, o.Kind(), m)}
 			}
 			digest = append(digest, enc.line...)
+			at := -1
 			if m.Version != 0 {
+				at = len(next[sec])
 				next[sec] = append(next[sec], enc)
+			}
+			if !kept {
+				todo = append(todo, encodeJob{sec: sec, i: len(out[sec]), next: at, obj: o, seal: seal})
 			}
 			out[sec] = append(out[sec], enc.blob)
 		}
 		// What the spare held past this version's objects goes.
 		clear(next[sec][len(next[sec]):cap(next[sec])])
-		return nil
 	}
 	// sealWorkspace seals the secrets and routes.
-	if err := list(sectionSecrets, len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] }); err != nil {
+	list(sectionSecrets, len(ws.Secrets), true, func(i int) model.Object { return &ws.Secrets[i] })
+	list(sectionGateways, len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] })
+	list(sectionUpstreams, len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] })
+	list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] })
+	if err := encodeAll(keys, todo); err != nil {
+		// The lists stay the spare ones: a later call encodes them again.
 		return out, "", err
 	}
-	if err := list(sectionGateways, len(ws.Gateways), false, func(i int) model.Object { return &ws.Gateways[i] }); err != nil {
-		return out, "", err
-	}
-	if err := list(sectionUpstreams, len(ws.Upstreams), false, func(i int) model.Object { return &ws.Upstreams[i] }); err != nil {
-		return out, "", err
-	}
-	if err := list(sectionRoutes, len(ws.Routes), true, func(i int) model.Object { return &ws.Routes[i] }); err != nil {
-		return out, "", err
+	for _, t := range todo {
+		out[t.sec][t.i] = t.blob
+		if t.next >= 0 {
+			next[t.sec][t.next].blob = t.blob
+		}
 	}
 	e.byGW[gateway], e.spare[gateway] = next, last
 	e.digest = digest
 	sum := sha256.Sum256(digest)
 	return out, hex.EncodeToString(sum[:]), nil
+}
+
+// encodeJob is an object to encode: where its blob goes (its place in the
+// section and in the kept list, -1 if not kept) and, once encoded, the
+// blob.
+type encodeJob struct {
+	sec, i, next int
+	obj          model.Object
+	seal         bool
+	blob         blob
+}
+
+// parallelEncode is the fewest objects worth a second goroutine.
+const parallelEncode = 256
+
+// encodeAll encodes the jobs' objects, sealing their secrets where asked,
+// on every core when there are many; the error is the first job's that
+// failed, as a loop would return it.
+func encodeAll(keys *seal.Keyring, jobs []encodeJob) error {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelEncode+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	chunk := (len(jobs) + workers - 1) / workers
+	for w := range workers {
+		part := jobs[min(w*chunk, len(jobs)):min((w+1)*chunk, len(jobs))]
+		wg.Go(func() {
+			for k := range part {
+				j := &part[k]
+				o := j.obj
+				var err error
+				if j.seal {
+					if o, err = sealSecrets(keys, o); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+				body, err := json.Marshal(o)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				j.blob = newBlob(body)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -105,6 +105,19 @@ func TestVersionEncoder(t *testing.T) {
 	check("added", keys, added)
 	check("back again", keys, ws)
 
+	// Enough objects to be encoded on several goroutines, each in its
+	// place; then a rotation re-encodes them all in parallel too.
+	many := encoderWorkspace(3 * parallelEncode)
+	many.Routes[len(many.Routes)-1].Then.Headers = &model.HeaderPolicy{Request: &model.HeaderMutation{Set: map[string]string{"x-last": "1"}}}
+	check("many routes", keys, many)
+	kept := 0
+	for _, sec := range e.byGW["gw"] {
+		kept += len(sec)
+	}
+	if n := kept; n != 3+len(many.Routes) {
+		t.Errorf("%d encodings kept for %d objects", n, 3+len(many.Routes))
+	}
+
 	check("fewer routes", keys, encoderWorkspace(1))
 	n := 0
 	for _, sec := range e.byGW["gw"] {

@@ -66,8 +66,9 @@ func TestVersionStoreWritesWhatChanged(t *testing.T) {
 	}
 	n2, size2 := store.VersionBlobsForTest(t, s)
 	// The route and its chunk; a chunk boundary that moved makes it two
-	// chunks at most. Where chunks end depends on the objects' hashes, so
-	// on the times in them: a chunk holds up to 512 hashes of 32 bytes.
+	// chunks at most. Chunk lengths follow the routes' hashes (their
+	// times of change among them), so a chunk may hold up to maxChunk
+	// (512) hashes of 32 bytes: that, not an average, bounds the bytes.
 	if n2-n1 < 2 || n2-n1 > 3 || size2-size1 > 2*512*32+1024 {
 		t.Errorf("a one-route edit stored %d blobs of %d bytes (the first version: %d bytes), want the route and its chunk",
 			n2-n1, size2-size1, size1)

@@ -125,55 +125,17 @@ func (t *typeResources) release() {
 // its translations), so an item that is the very message prev was built
 // from keeps prev's encoding, and a route configuration re-encodes only
 // the virtual hosts prev does not have.
-func newTypeResources(typeURL, version string, items []types.Resource, prev *typeResources) (*typeResources, error) {
-	t := &typeResources{
-		typeURL: typeURL,
-		byName:  make(map[string]*anypb.Any, len(items)),
-		nameOf:  make(map[*anypb.Any]string, len(items)),
-		hashes:  make(map[string]string, len(items)),
-		raw:     make(map[string]types.Resource, len(items)),
+//
+// warm, when not nil, holds encodings of validated resources made ahead
+// (Server.Warm): an item that is the very message warm holds takes its
+// encoding from there.
+func newTypeResources(typeURL, version string, items []types.Resource, prev, warm *typeResources) (*typeResources, error) {
+	t, err := encodeTypeResources(typeURL, items, prev, warm)
+	if err != nil {
+		return nil, err
 	}
 	digest := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, item := range items {
-		name := cache.GetResourceName(item)
-		if _, dup := t.byName[name]; dup {
-			return nil, fmt.Errorf("%s: duplicate resource name %q", typeURL, name)
-		}
-		t.names = append(t.names, name)
-		t.raw[name] = item
-		if prev != nil && prev.raw[name] == item {
-			a := prev.byName[name]
-			t.byName[name], t.nameOf[a], t.hashes[name] = a, name, prev.hashes[name]
-			if rc, ok := item.(*routev3.RouteConfiguration); ok {
-				t.keepParts(rc, prev)
-			}
-			continue
-		}
-		var b []byte
-		var err error
-		if rc, ok := item.(*routev3.RouteConfiguration); ok {
-			b, err = t.marshalRoutes(rc, prev)
-		} else {
-			b, err = opts.Marshal(item)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, err)
-		}
-		sum := sha256.Sum256(b)
-		a := &anypb.Any{TypeUrl: typeURL, Value: b}
-		t.byName[name] = a
-		t.nameOf[a] = name
-		t.hashes[name] = hex.EncodeToString(sum[:8])
-		if prev != nil && prev.hashes[name] != t.hashes[name] {
-			t.changed = append(t.changed, name)
-		}
-	}
-	slices.Sort(t.names)
-	slices.Sort(t.changed)
-	t.all = make([]*anypb.Any, len(t.names))
-	for i, name := range t.names {
-		t.all[i] = t.byName[name]
+	for _, name := range t.names {
 		fmt.Fprintf(digest, "%s=%s;", name, t.hashes[name])
 	}
 	t.digest = hex.EncodeToString(digest.Sum(nil)[:8])
@@ -191,6 +153,106 @@ func newTypeResources(typeURL, version string, items []types.Resource, prev *typ
 	}
 	registerShared(t.version, t.typeURL, t.all)
 	return t, nil
+}
+
+// encodeTypeResources is newTypeResources without the version: items
+// marshalled and hashed, in name order, nothing registered.
+func encodeTypeResources(typeURL string, items []types.Resource, prev, warm *typeResources) (*typeResources, error) {
+	t := &typeResources{
+		typeURL: typeURL,
+		byName:  make(map[string]*anypb.Any, len(items)),
+		nameOf:  make(map[*anypb.Any]string, len(items)),
+		hashes:  make(map[string]string, len(items)),
+		raw:     make(map[string]types.Resource, len(items)),
+	}
+	// First what prev or warm holds already is taken; the rest is
+	// marshalled and hashed next, in parallel. A route configuration
+	// marshals its own virtual hosts in parallel (marshalRoutes).
+	encs := make([]encoded, len(items))
+	var todo []int
+	for i, item := range items {
+		name := cache.GetResourceName(item)
+		if _, dup := t.raw[name]; dup {
+			return nil, fmt.Errorf("%s: duplicate resource name %q", typeURL, name)
+		}
+		t.names = append(t.names, name)
+		t.raw[name] = item
+		if src := holder(name, item, prev, warm); src != nil {
+			a := src.byName[name]
+			t.byName[name], t.nameOf[a], t.hashes[name] = a, name, src.hashes[name]
+			if rc, ok := item.(*routev3.RouteConfiguration); ok {
+				t.keepParts(rc, src)
+			}
+			if src != prev && prev != nil && prev.hashes[name] != src.hashes[name] {
+				t.changed = append(t.changed, name)
+			}
+			continue
+		}
+		if rc, ok := item.(*routev3.RouteConfiguration); ok {
+			b, err := t.marshalRoutes(rc, prev, warm)
+			encs[i] = encoded{body: b, err: err, done: true}
+			encs[i].hash()
+		}
+		todo = append(todo, i)
+	}
+	parallelChunks(len(todo), parallelMin, func(start, end int) {
+		opts := proto.MarshalOptions{Deterministic: true}
+		for _, i := range todo[start:end] {
+			if !encs[i].done {
+				encs[i].body, encs[i].err = opts.Marshal(items[i])
+				encs[i].hash()
+			}
+		}
+	})
+	for _, i := range todo {
+		name := cache.GetResourceName(items[i])
+		e := encs[i]
+		if e.err != nil {
+			return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, e.err)
+		}
+		a := &anypb.Any{TypeUrl: typeURL, Value: e.body}
+		t.byName[name] = a
+		t.nameOf[a] = name
+		t.hashes[name] = e.version
+		if prev != nil && prev.hashes[name] != e.version {
+			t.changed = append(t.changed, name)
+		}
+	}
+	slices.Sort(t.names)
+	slices.Sort(t.changed)
+	t.all = make([]*anypb.Any, len(t.names))
+	for i, name := range t.names {
+		t.all[i] = t.byName[name]
+	}
+	return t, nil
+}
+
+// holder returns prev or warm, whichever holds item, the very message,
+// under name; nil when neither does.
+func holder(name string, item types.Resource, prev, warm *typeResources) *typeResources {
+	switch {
+	case prev != nil && prev.raw[name] == item:
+		return prev
+	case warm != nil && warm.raw[name] == item:
+		return warm
+	}
+	return nil
+}
+
+// encoded is a resource marshalled for a snapshot, and its per-resource
+// version: a hash of the very bytes served.
+type encoded struct {
+	body    []byte
+	version string
+	err     error
+	done    bool
+}
+
+func (e *encoded) hash() {
+	if e.err == nil {
+		sum := sha256.Sum256(e.body)
+		e.version = hex.EncodeToString(sum[:8])
+	}
 }
 
 // wildcardReturned stands, in the returned-resources map of a wildcard

@@ -23,7 +23,7 @@ import (
 func TestCodecSharedEncoding(t *testing.T) {
 	res := fixture(t, baseRoutes, baseEndpoints)
 	items := ByType(res)[resource.ClusterType]
-	tr, err := newTypeResources(resource.ClusterType, "7", items, nil)
+	tr, err := newTypeResources(resource.ClusterType, "7", items, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

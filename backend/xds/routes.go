@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"sync/atomic"
+
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -35,9 +37,9 @@ func routeShell(rc *routev3.RouteConfiguration, withName bool) *routev3.RouteCon
 }
 
 // marshalRoutes encodes rc deterministically, taking the encoding of every
-// virtual host prev already has from prev, and records where each virtual
-// host's encoding lies in the result.
-func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev *typeResources) ([]byte, error) {
+// virtual host prev or warm already has from there, and records where each
+// virtual host's encoding lies in the result.
+func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev, warm *typeResources) ([]byte, error) {
 	opts := proto.MarshalOptions{Deterministic: true}
 	head, err := opts.Marshal(&routev3.RouteConfiguration{Name: rc.GetName()})
 	if err != nil {
@@ -47,16 +49,26 @@ func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev *type
 	if err != nil {
 		return nil, err
 	}
-	encs := make([][]byte, len(rc.GetVirtualHosts()))
-	size := len(head) + len(tail)
-	for i, vh := range rc.GetVirtualHosts() {
-		b, ok := prev.part(vh)
-		if !ok {
-			if b, err = opts.Marshal(vh); err != nil {
-				return nil, err
+	vhs := rc.GetVirtualHosts()
+	encs := make([][]byte, len(vhs))
+	errs := make([]error, len(vhs))
+	parallelChunks(len(vhs), parallelMin, func(start, end int) {
+		for i := start; i < end; i++ {
+			b, ok := prev.part(vhs[i])
+			if !ok {
+				b, ok = warm.part(vhs[i])
 			}
+			if !ok {
+				b, errs[i] = opts.Marshal(vhs[i])
+			}
+			encs[i] = b
 		}
-		encs[i] = b
+	})
+	size := len(head) + len(tail)
+	for i, b := range encs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
 		size += protowire.SizeTag(virtualHostsField) + protowire.SizeBytes(len(b))
 	}
 	if t.parts == nil {
@@ -101,18 +113,29 @@ func (t *typeResources) part(vh *routev3.VirtualHost) ([]byte, bool) {
 }
 
 // routesValid reports whether rc passes validation, validating only the
-// virtual hosts prev does not already hold.
-func routesValid(rc *routev3.RouteConfiguration, prev *typeResources) bool {
+// virtual hosts neither prev nor warm holds already.
+func routesValid(rc *routev3.RouteConfiguration, prev, warm *typeResources) bool {
 	if routeShell(rc, true).ValidateAll() != nil {
 		return false
 	}
-	for _, vh := range rc.GetVirtualHosts() {
-		if _, ok := prev.part(vh); ok {
-			continue
+	vhs := rc.GetVirtualHosts()
+	var invalid atomic.Bool
+	parallelChunks(len(vhs), parallelMin, func(start, end int) {
+		for _, vh := range vhs[start:end] {
+			if invalid.Load() {
+				return
+			}
+			if _, ok := prev.part(vh); ok {
+				continue
+			}
+			if _, ok := warm.part(vh); ok {
+				continue
+			}
+			if vh.ValidateAll() != nil {
+				invalid.Store(true)
+				return
+			}
 		}
-		if vh.ValidateAll() != nil {
-			return false
-		}
-	}
-	return true
+	})
+	return !invalid.Load()
 }

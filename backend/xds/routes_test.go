@@ -107,13 +107,17 @@ func TestChangedVirtualHostValidated(t *testing.T) {
 	if err := s.SetGateway(ctx, "gw", res, "1"); err != nil {
 		t.Fatal(err)
 	}
-	bad := editVirtualHost(res, 2, func(vh *routev3.VirtualHost) { vh.Domains = nil })
-	err = s.SetGateway(ctx, "gw", bad, "2")
-	if err == nil || !strings.Contains(err.Error(), "Domains") {
-		t.Fatalf("virtual host without domains: err = %v, want a validation error naming Domains", err)
-	}
-	if v := s.Version("gw"); v != "1" {
-		t.Fatalf("version served after a refused update = %q, want 1", v)
+	// The first and the last virtual host: each validated by a
+	// different goroutine.
+	for _, i := range []int{0, len(res.Routes[0].VirtualHosts) - 1} {
+		bad := editVirtualHost(res, i, func(vh *routev3.VirtualHost) { vh.Domains = nil })
+		err = s.SetGateway(ctx, "gw", bad, "2")
+		if err == nil || !strings.Contains(err.Error(), "Domains") {
+			t.Fatalf("virtual host %d without domains: err = %v, want a validation error naming Domains", i, err)
+		}
+		if v := s.Version("gw"); v != "1" {
+			t.Fatalf("version served after a refused update = %q, want 1", v)
+		}
 	}
 	// A route configuration level violation is caught too.
 	badName := editVirtualHost(res, 2, func(*routev3.VirtualHost) {})

@@ -72,6 +72,7 @@ type Server struct {
 	ads     *adsServer
 	tls     *tls.Config
 	als     *accessLogService
+	warm    warmCache
 
 	// setMu serialises snapshot changes so each is derived from the one
 	// before it (versions of unchanged types are kept, endpoints updated
@@ -277,6 +278,7 @@ func (s *Server) SetGateway(ctx context.Context, gateway string, res *translate.
 func (s *Server) DeleteGateway(key string) {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
+	s.warm.take(key)
 	s.cache.clear(key)
 	s.log.Info("xds: snapshot deleted", "key", key)
 }
@@ -295,6 +297,7 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 	defer s.setMu.Unlock()
 
 	prev := s.cache.get(key)
+	warm := s.warm.take(key)
 	var p model.Problems
 	for typeURL, items := range byType {
 		if !supportedTypes[typeURL] {
@@ -305,7 +308,7 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 		if prev != nil {
 			old = prev.types[typeURL]
 		}
-		validateAll(&p, typeURL, items, old)
+		validateAll(&p, typeURL, items, old, warm[typeURL])
 	}
 	checkConsistency(&p, byType)
 	if err := p.Err(); err != nil {
@@ -321,7 +324,7 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 		if prev != nil {
 			old = prev.types[typeURL]
 		}
-		t, err := newTypeResources(typeURL, version, byType[typeURL], old)
+		t, err := newTypeResources(typeURL, version, byType[typeURL], old, warm[typeURL])
 		if err != nil {
 			for _, built := range snap.types {
 				if prev == nil || prev.types[built.typeURL] != built {
@@ -366,14 +369,14 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 		}
 	}
 	var p model.Problems
-	validateAll(&p, resource.EndpointType, items, prev.types[resource.EndpointType])
+	validateAll(&p, resource.EndpointType, items, prev.types[resource.EndpointType], nil)
 	checkConsistency(&p, byType)
 	if err := p.Err(); err != nil {
 		return fmt.Errorf("set endpoints %q: %w", key, err)
 	}
 	old := prev.types[resource.EndpointType]
 	edsVersion := prev.version + "/eds-" + contentVersion(map[string][]types.Resource{resource.EndpointType: items})
-	t, err := newTypeResources(resource.EndpointType, edsVersion, items, old)
+	t, err := newTypeResources(resource.EndpointType, edsVersion, items, old, nil)
 	if err != nil {
 		return fmt.Errorf("set endpoints %q: %w", key, err)
 	}
@@ -395,9 +398,10 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 type validator interface{ ValidateAll() error }
 
 // validateAll validates items, except those prev (the type's resources
-// being served, or nil) already holds: resources are immutable once handed
-// over, and prev's passed validation.
-func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev *typeResources) {
+// being served, or nil) or warm (made by Warm, or nil) already holds:
+// resources are immutable once handed over, and what both hold passed
+// validation.
+func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev, warm *typeResources) {
 	kind := typeKind(typeURL)
 	for i, item := range items {
 		name := cache.GetResourceName(item)
@@ -410,10 +414,10 @@ func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev
 			p.Add(path, "nil resource")
 			continue
 		}
-		if prev != nil && prev.raw[name] == item {
+		if holder(name, item, prev, warm) != nil {
 			continue
 		}
-		if rc, ok := item.(*routev3.RouteConfiguration); ok && routesValid(rc, prev) {
+		if rc, ok := item.(*routev3.RouteConfiguration); ok && routesValid(rc, prev, warm) {
 			continue
 		}
 		v, ok := item.(validator)
