@@ -133,10 +133,23 @@ func GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.MaxConcurrentStreams(1 << 20),
+		// A proxy repeats every name it subscribes to in every request:
+		// with a thousand load assignments an ACK is some 20 KB, past a
+		// quarter of gRPC's default 64 KB window, so each would cost a
+		// WINDOW_UPDATE of the stream and of the connection, and the
+		// default dynamic window adds a ping per read to size itself. A
+		// fixed 1 MiB window does neither, and holds what a proxy can
+		// have buffered below the 16 MiB the dynamic one may grow to.
+		grpc.InitialWindowSize(adsWindow),
+		grpc.InitialConnWindowSize(adsWindow),
 		// Shares one encoding of a response among all proxies it goes to.
 		grpc.ForceServerCodecV2(newCodec()),
 	}
 }
+
+// adsWindow is the HTTP/2 window the server gives each stream and
+// connection.
+const adsWindow = 1 << 20
 
 // Serve serves ADS on lis until ctx is done, then stops gracefully (giving
 // streams a few seconds) and returns nil. With Options.TLS it serves over
