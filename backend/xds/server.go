@@ -385,8 +385,7 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 		return fmt.Errorf("set endpoints %q: %w", key, err)
 	}
 	old := prev.types[resource.EndpointType]
-	edsVersion := prev.version + "/eds-" + contentVersion(map[string][]types.Resource{resource.EndpointType: items})
-	t, err := newTypeResources(resource.EndpointType, edsVersion, items, old)
+	t, err := newTypeResourcesDigest(resource.EndpointType, prev.version+"/eds-", items, old)
 	if err != nil {
 		return fmt.Errorf("set endpoints %q: %w", key, err)
 	}
@@ -414,6 +413,9 @@ func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev
 	kind := typeKind(typeURL)
 	for i, item := range items {
 		name := cache.GetResourceName(item)
+		if name != "" && item != nil && prev != nil && prev.raw[name] == item {
+			continue
+		}
 		path := fmt.Sprintf("%s[%q]", kind, name)
 		if name == "" {
 			path = model.Index(kind, i)
@@ -421,9 +423,6 @@ func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev
 		}
 		if item == nil {
 			p.Add(path, "nil resource")
-			continue
-		}
-		if prev != nil && prev.raw[name] == item {
 			continue
 		}
 		if rc, ok := item.(*routev3.RouteConfiguration); ok && routesValid(rc, prev) {
