@@ -122,6 +122,7 @@ func main() {
 	churn := flag.Duration("churn", 0, "how long the churn run lasts (default 60s, 10s with -quick)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the harness process (the server measured, not the client fleet) to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile of the server the servermem run measures, at the moment measured, to this file")
+	timedProfile := flag.String("timedprofile", "", "eds: write CPU profiles of the timed changes only, the harness's to FILE and the client fleet's to FILE.clients")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -129,7 +130,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	if *role == "clients" {
-		if err := adsbench.RunClients(ctx, *addr, *n); err != nil {
+		if err := adsbench.RunClients(ctx, *addr, *n, *cpuProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "clients:", err)
 			os.Exit(1)
 		}
@@ -184,6 +185,7 @@ func main() {
 	if *clients > 0 {
 		sc.memClients = *clients
 	}
+	sc.timedProfile = *timedProfile
 	for _, s := range sections {
 		if !chosen[s] {
 			continue
@@ -277,6 +279,10 @@ type sizes struct {
 	alsMemEntries                int
 	// logQueryEntries and logQueryRounds size the request log query run.
 	logQueryEntries, logQueryRounds int
+	// timedProfile is where the eds run writes CPU profiles of its timed
+	// part alone ("" for none): setup (a publish, a thousand clients
+	// connecting) would otherwise drown what a change costs.
+	timedProfile string
 }
 
 func scale(quick bool) sizes {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -198,16 +200,40 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 	if _, err := rel.Publish(ctx, "bench", workload.Gateway, release.Overrides{}); err != nil {
 		return nil, err
 	}
-	clients, err := adsbench.StartClientProcess(ctx, lis.Addr().String(), sc.memClients)
+	clientProfile := ""
+	if sc.timedProfile != "" {
+		clientProfile = sc.timedProfile + ".clients"
+	}
+	clients, err := adsbench.StartClientProcessProfiled(ctx, lis.Addr().String(), sc.memClients, clientProfile)
 	if err != nil {
 		return nil, err
 	}
 	defer clients.Stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-clients.Exited():
+			cancel(errors.New("client process ended"))
+		case <-ctx.Done():
+		}
+	}()
 	if err := waitAcked(ctx, ads, resource.EndpointType, sc.memClients, ads.TypeVersion(workload.Gateway, resource.EndpointType)); err != nil {
 		return nil, err
 	}
 	routes, gateways := metrics.Translations(release.KindRoute), metrics.Translations(release.KindGateway)
 	var lat []float64
+	if sc.timedProfile != "" {
+		stop, err := startProfile(sc.timedProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		if err := clients.StartProfile(); err != nil {
+			return nil, err
+		}
+		defer clients.StopProfile()
+	}
 	serverCPU0, _ := adsbench.CPUSeconds()
 	clientCPU0, _ := clients.CPUSeconds()
 	for i := range sc.edits {
@@ -245,6 +271,19 @@ func benchEDS(ctx context.Context, sc sizes) ([]Figure, error) {
 			"clientCpuMsPerChange": round((clientCPU-clientCPU0)*1000/float64(sc.edits), 1),
 		},
 	}}, nil
+}
+
+// startProfile starts a CPU profile of this process to path.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-timedprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // endpointMap stands in for discovery's endpoint lists.

@@ -130,18 +130,34 @@ func (t *typeResources) release() {
 // (Server.Warm): an item that is the very message warm holds takes its
 // encoding from there.
 func newTypeResources(typeURL, version string, items []types.Resource, prev, warm *typeResources) (*typeResources, error) {
+	return buildTypeResources(typeURL, func(string) string { return version }, items, prev, warm)
+}
+
+// newTypeResourcesDigest is newTypeResources with the version prefix
+// followed by the content's digest: a version that every replica derives
+// alike from the content, with no second pass over the resources to hash
+// them.
+func newTypeResourcesDigest(typeURL, prefix string, items []types.Resource, prev *typeResources) (*typeResources, error) {
+	return buildTypeResources(typeURL, func(digest string) string { return prefix + digest[:12] }, items, prev, nil)
+}
+
+func buildTypeResources(typeURL string, versionOf func(digest string) string, items []types.Resource, prev, warm *typeResources) (*typeResources, error) {
 	t, err := encodeTypeResources(typeURL, items, prev, warm)
 	if err != nil {
 		return nil, err
 	}
 	digest := sha256.New()
 	for _, name := range t.names {
-		fmt.Fprintf(digest, "%s=%s;", name, t.hashes[name])
+		digest.Write([]byte(name))
+		digest.Write([]byte{'='})
+		digest.Write([]byte(t.hashes[name]))
+		digest.Write([]byte{';'})
 	}
 	t.digest = hex.EncodeToString(digest.Sum(nil)[:8])
 	if prev != nil && prev.digest == t.digest {
 		return prev, nil
 	}
+	version := versionOf(t.digest)
 	t.version = version
 	if prev != nil {
 		t.prevVersion = prev.version
@@ -563,7 +579,12 @@ type group struct {
 	snap  *snapshot
 	sotw  map[int64]*sotwWatch
 	delta map[int64]*deltaWatch
-	ads   map[int64]*adsWatch
+	// ads holds the parked watches of the streams served by adsServer
+	// by type URL: an endpoint change answers the load assignment
+	// watches of a thousand proxies without a look at their three
+	// thousand others.
+	ads  map[string]map[int64]*adsWatch
+	nADS int // watches in ads
 }
 
 type adsWatch struct {
@@ -591,7 +612,7 @@ func newSnapshotCache(log *slog.Logger) *snapshotCache {
 func (c *snapshotCache) groupLocked(key string) *group {
 	g, ok := c.groups[key]
 	if !ok {
-		g = &group{sotw: make(map[int64]*sotwWatch), delta: make(map[int64]*deltaWatch), ads: make(map[int64]*adsWatch)}
+		g = &group{sotw: make(map[int64]*sotwWatch), delta: make(map[int64]*deltaWatch), ads: make(map[string]map[int64]*adsWatch)}
 		c.groups[key] = g
 	}
 	return g
@@ -658,17 +679,14 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 				delete(g.delta, id)
 			}
 		}
-		for id, w := range g.ads {
-			if w.req.GetTypeUrl() != typeURL {
-				continue
-			}
+		for id, w := range g.ads[typeURL] {
 			if r := t.adsAnswer(w.req, w.sub); r != nil {
 				select {
 				case w.ch <- r:
 				default:
 					c.log.Error("xds: response channel full, dropping response", "typeUrl", typeURL)
 				}
-				delete(g.ads, id)
+				g.dropADS(typeURL, id)
 			}
 		}
 	}
@@ -689,7 +707,7 @@ func (c *snapshotCache) clear(key string) {
 		}
 		g.snap = nil
 	}
-	if len(g.sotw) == 0 && len(g.delta) == 0 && len(g.ads) == 0 {
+	if len(g.sotw) == 0 && len(g.delta) == 0 && g.nADS == 0 {
 		delete(c.groups, key)
 	}
 }
@@ -698,7 +716,7 @@ func (c *snapshotCache) clear(key string) {
 // a watch: proxies may name any node.cluster, and one that names a
 // gateway that does not exist must leave nothing behind when it goes.
 func (c *snapshotCache) dropIdleLocked(key string, g *group) {
-	if g.snap == nil && len(g.sotw) == 0 && len(g.delta) == 0 && len(g.ads) == 0 && c.groups[key] == g {
+	if g.snap == nil && len(g.sotw) == 0 && len(g.delta) == 0 && g.nADS == 0 && c.groups[key] == g {
 		delete(c.groups, key)
 	}
 }
@@ -769,12 +787,25 @@ func (c *snapshotCache) watchADS(req *discovery.DiscoveryRequest, sub *adsSub, c
 	}
 	c.nextID++
 	id := c.nextID
-	g.ads[id] = &adsWatch{req: req, sub: sub, ch: ch}
+	typeURL := req.GetTypeUrl()
+	if g.ads[typeURL] == nil {
+		g.ads[typeURL] = map[int64]*adsWatch{}
+	}
+	g.ads[typeURL][id] = &adsWatch{req: req, sub: sub, ch: ch}
+	g.nADS++
 	return nil, func() {
 		c.mu.Lock()
-		delete(g.ads, id)
+		g.dropADS(typeURL, id)
 		c.dropIdleLocked(key, g)
 		c.mu.Unlock()
+	}
+}
+
+// dropADS forgets the ADS watch id of typeURL, if still parked.
+func (g *group) dropADS(typeURL string, id int64) {
+	if _, ok := g.ads[typeURL][id]; ok {
+		delete(g.ads[typeURL], id)
+		g.nADS--
 	}
 }
 

@@ -134,10 +134,23 @@ func GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.MaxConcurrentStreams(1 << 20),
+		// A proxy repeats every name it subscribes to in every request:
+		// with a thousand load assignments an ACK is some 20 KB, past a
+		// quarter of gRPC's default 64 KB window, so each would cost a
+		// WINDOW_UPDATE of the stream and of the connection, and the
+		// default dynamic window adds a ping per read to size itself. A
+		// fixed 1 MiB window does neither, and holds what a proxy can
+		// have buffered below the 16 MiB the dynamic one may grow to.
+		grpc.InitialWindowSize(adsWindow),
+		grpc.InitialConnWindowSize(adsWindow),
 		// Shares one encoding of a response among all proxies it goes to.
 		grpc.ForceServerCodecV2(newCodec()),
 	}
 }
+
+// adsWindow is the HTTP/2 window the server gives each stream and
+// connection.
+const adsWindow = 1 << 20
 
 // Serve serves ADS on lis until ctx is done, then stops gracefully (giving
 // streams a few seconds) and returns nil. With Options.TLS it serves over
@@ -375,8 +388,7 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 		return fmt.Errorf("set endpoints %q: %w", key, err)
 	}
 	old := prev.types[resource.EndpointType]
-	edsVersion := prev.version + "/eds-" + contentVersion(map[string][]types.Resource{resource.EndpointType: items})
-	t, err := newTypeResources(resource.EndpointType, edsVersion, items, old, nil)
+	t, err := newTypeResourcesDigest(resource.EndpointType, prev.version+"/eds-", items, old)
 	if err != nil {
 		return fmt.Errorf("set endpoints %q: %w", key, err)
 	}
@@ -405,6 +417,9 @@ func validateAll(p *model.Problems, typeURL string, items []types.Resource, prev
 	kind := typeKind(typeURL)
 	for i, item := range items {
 		name := cache.GetResourceName(item)
+		if name != "" && item != nil && prev != nil && prev.raw[name] == item {
+			continue
+		}
 		path := fmt.Sprintf("%s[%q]", kind, name)
 		if name == "" {
 			path = model.Index(kind, i)

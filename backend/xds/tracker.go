@@ -222,22 +222,30 @@ func (t *tracker) countLocked(p *proxyState, typeURL string, d int) {
 			delete(t.connected, p.Gateway)
 		}
 	}
+	if typeURL != "" {
+		// Every ACK moves one type: no walk over the others.
+		if v, ok := p.Acked[typeURL]; ok {
+			t.countAckLocked(ackKey{p.Gateway, typeURL}, v, d)
+		}
+		return
+	}
 	for typ, v := range p.Acked {
-		if typeURL != "" && typ != typeURL {
-			continue
-		}
-		k := ackKey{p.Gateway, typ}
-		byVersion := t.ackCounts[k]
-		if byVersion == nil {
-			byVersion = map[string]int{}
-			t.ackCounts[k] = byVersion
-		}
-		byVersion[v] += d
-		if byVersion[v] == 0 {
-			delete(byVersion, v)
-			if len(byVersion) == 0 {
-				delete(t.ackCounts, k)
-			}
+		t.countAckLocked(ackKey{p.Gateway, typ}, v, d)
+	}
+}
+
+// countAckLocked moves the count of proxies at version v of k by d.
+func (t *tracker) countAckLocked(k ackKey, v string, d int) {
+	byVersion := t.ackCounts[k]
+	if byVersion == nil {
+		byVersion = map[string]int{}
+		t.ackCounts[k] = byVersion
+	}
+	byVersion[v] += d
+	if byVersion[v] == 0 {
+		delete(byVersion, v)
+		if len(byVersion) == 0 {
+			delete(t.ackCounts, k)
 		}
 	}
 }

@@ -49,7 +49,7 @@ func main() {
 	defer cancel()
 
 	if *role == "clients" {
-		if err := adsbench.RunClients(ctx, *addr, *n); err != nil {
+		if err := adsbench.RunClients(ctx, *addr, *n, ""); err != nil {
 			fmt.Fprintln(os.Stderr, "clients:", err)
 			os.Exit(1)
 		}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -341,18 +342,33 @@ func ProcStatus(field string) (float64, error) {
 
 // RunClients is the child process of the memory run: it connects the
 // fleet, says so, and runs until its parent closes stdin or ctx ends.
-func RunClients(ctx context.Context, addr string, n int) error {
+func RunClients(ctx context.Context, addr string, n int, profile string) error {
 	fleet, err := xdsload.Start(ctx, addr, "bench", "envoy", n)
 	if err != nil {
 		return err
 	}
 	defer fleet.Stop()
+	if profile != "" {
+		stop, err := profileOnSignal(profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Println("connected")
 	done := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(done) }()
+	// A client whose stream fails must fail the run, not leave it
+	// waiting for an ACK that never comes.
+	failed := make(chan error, 1)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { failed <- fleet.Failed(fctx) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
+	case err := <-failed:
+		return err
 	}
 	return nil
 }
@@ -371,15 +387,23 @@ func StartClients(ctx context.Context, addr string, n int) (stop func(), err err
 
 // ClientProcess is the child process running a fleet (StartClientProcess).
 type ClientProcess struct {
-	cmd   *exec.Cmd
-	stdin io.Closer
+	cmd    *exec.Cmd
+	stdin  io.Closer
+	exited chan struct{} // closed once the process has ended
 }
 
 // StartClientProcess is StartClients, returning the process so that its
 // CPU time can be read.
 func StartClientProcess(ctx context.Context, addr string, n int) (*ClientProcess, error) {
+	return StartClientProcessProfiled(ctx, addr, n, "")
+}
+
+// StartClientProcessProfiled is StartClientProcess with a CPU profile of
+// the fleet written to profile between StartProfile and StopProfile
+// ("" for none).
+func StartClientProcessProfiled(ctx context.Context, addr string, n int, profile string) (*ClientProcess, error) {
 	child := exec.CommandContext(ctx, os.Args[0], "-role=clients", "-addr="+addr, "-n="+strconv.Itoa(n),
-		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String())
+		"-timeout="+time.Until(deadline(ctx)).Round(time.Second).String(), "-cpuprofile="+profile)
 	child.Stderr = os.Stderr
 	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := child.StdinPipe()
@@ -393,7 +417,8 @@ func StartClientProcess(ctx context.Context, addr string, n int) (*ClientProcess
 	if err := child.Start(); err != nil {
 		return nil, fmt.Errorf("start client process: %w", err)
 	}
-	c := &ClientProcess{cmd: child, stdin: stdin}
+	c := &ClientProcess{cmd: child, stdin: stdin, exited: make(chan struct{})}
+	go func() { _ = child.Wait(); close(c.exited) }()
 	if err := WaitLine(stdout, "connected"); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("client process: %w", err)
@@ -402,7 +427,44 @@ func StartClientProcess(ctx context.Context, addr string, n int) (*ClientProcess
 }
 
 // Stop ends the fleet and waits for the process.
-func (c *ClientProcess) Stop() { c.stdin.Close(); _ = c.cmd.Wait() }
+func (c *ClientProcess) Stop() { c.stdin.Close(); <-c.exited }
+
+// Exited is closed once the process has ended, as it does when a client
+// fails: whoever waits for the fleet's ACKs should stop waiting.
+func (c *ClientProcess) Exited() <-chan struct{} { return c.exited }
+
+// StartProfile starts the fleet's CPU profile (StartClientProcessProfiled).
+func (c *ClientProcess) StartProfile() error { return c.cmd.Process.Signal(syscall.SIGUSR1) }
+
+// StopProfile stops and writes the fleet's CPU profile.
+func (c *ClientProcess) StopProfile() error { return c.cmd.Process.Signal(syscall.SIGUSR2) }
+
+// profileOnSignal writes a CPU profile to path from SIGUSR1 to SIGUSR2
+// (or the returned stop).
+func profileOnSignal(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sig:
+				if s == syscall.SIGUSR1 {
+					_ = pprof.StartCPUProfile(f)
+				} else {
+					pprof.StopCPUProfile()
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(sig); close(done); pprof.StopCPUProfile(); f.Close() }, nil
+}
 
 // CPUSeconds is the CPU time (user and system) the process has used.
 func (c *ClientProcess) CPUSeconds() (float64, error) {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -81,6 +82,12 @@ func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls
 	for i := range n {
 		conn, err := grpc.NewClient(addr,
 			grpc.WithTransportCredentials(creds),
+			// Envoy's gRPC client advertises 256 MiB windows on its
+			// streams and connections: it neither pings to size its
+			// window nor sends a WINDOW_UPDATE per response, and
+			// neither do these clients.
+			grpc.WithInitialWindowSize(envoyWindow),
+			grpc.WithInitialConnWindowSize(envoyWindow),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.ForceCodecV2(f.codec)))
 		if err != nil {
 			f.Stop()
@@ -112,6 +119,11 @@ func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls
 	}
 	return f, nil
 }
+
+// envoyWindow is the initial HTTP/2 stream and connection window of
+// Envoy's gRPC client (initial_stream_window_size and
+// initial_connection_window_size default to 256 MiB).
+const envoyWindow = 256 << 20
 
 // maxDialing bounds the connections being set up at once: thousands of
 // TLS handshakes started together on a small machine would outlast gRPC's
@@ -177,7 +189,7 @@ func (f *Fleet) run(ctx context.Context, conn *grpc.ClientConn, node *corev3.Nod
 		// the ACK of the response that named them.
 		if dep := dependent[resp.TypeUrl]; dep != "" && !slices.Equal(subs[dep].names, names) {
 			s := subs[dep]
-			s.names = names
+			s.names = f.codec.share(names)
 			req := &discovery.DiscoveryRequest{TypeUrl: dep, ResourceNames: names, VersionInfo: s.version, ResponseNonce: s.nonce}
 			if err := stream.Send(req); err != nil {
 				return fmt.Errorf("subscribe %s: %w", dep, err)
@@ -335,6 +347,23 @@ func (f *Fleet) Wait(ctx context.Context, typeURL, version string) error {
 	return nil
 }
 
+// Failed blocks until a client fails, returning its error, or ctx is
+// done (nil).
+func (f *Fleet) Failed(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.changed.Broadcast()
+	})
+	defer stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.errs) == 0 && ctx.Err() == nil {
+		f.changed.Wait()
+	}
+	return errors.Join(f.errs...)
+}
+
 // WaitAll is Wait for every type in Types.
 func (f *Fleet) WaitAll(ctx context.Context, version string) error {
 	for _, t := range Types {
@@ -364,17 +393,38 @@ func (f *Fleet) Stop() {
 // of the world every ACK carries every name subscribed to, a thousand load
 // assignments for a gateway of a thousand upstreams, and a thousand
 // clients encoding them on the server's machine would weigh on what is
-// measured. The bytes sent are those of an ordinary encoding, the names
-// last.
+// measured. The clients of a fleet subscribe to the same names, so they
+// share one slice of them (share) and with it one encoding. The bytes sent
+// are those of an ordinary encoding, the names last.
 type requestCodec struct {
 	base encoding.CodecV2
 
-	mu    sync.Mutex
-	names map[*string][]byte // by the subscription's name slice
+	mu     sync.Mutex
+	names  map[*string][]byte  // by the subscription's name slice
+	shared map[string][]string // by the names joined
 }
 
 func newRequestCodec() *requestCodec {
-	return &requestCodec{base: encoding.GetCodecV2(protocodec.Name), names: map[*string][]byte{}}
+	return &requestCodec{base: encoding.GetCodecV2(protocodec.Name), names: map[*string][]byte{}, shared: map[string][]string{}}
+}
+
+// maxShared bounds the distinct name lists a fleet keeps; its clients
+// normally subscribe to a few.
+const maxShared = 64
+
+// share returns the fleet's slice equal to names, which no one modifies.
+func (c *requestCodec) share(names []string) []string {
+	key := strings.Join(names, "\x00")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.shared[key]; ok {
+		return s
+	}
+	if len(c.shared) >= maxShared {
+		clear(c.shared) // subscriptions moved on
+	}
+	c.shared[key] = names
+	return names
 }
 
 func (c *requestCodec) Name() string { return protocodec.Name }
