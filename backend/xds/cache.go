@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -504,7 +505,9 @@ func (t *typeResources) sotwShouldRespond(req *cache.Request, sub cache.Subscrip
 
 // deltaResponse builds the incremental response for one watch, or returns nil
 // when the client already has everything it subscribes to.
-func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscription) *cache.DeltaPassthroughResponse {
+// keep, when not nil, says which resources the stream may have (see
+// vhdsStreams); those it holds and may not are removed.
+func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscription, keep func(string) bool) *cache.DeltaPassthroughResponse {
 	returned := sub.ReturnedResources()
 	next := make(map[string]string)
 	var res []*discovery.Resource
@@ -518,16 +521,18 @@ func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscri
 	}
 	if sub.IsWildcard() {
 		for _, name := range t.names {
-			add(name)
+			if keep == nil || keep(name) {
+				add(name)
+			}
 		}
 		for name := range returned {
-			if _, ok := t.byName[name]; !ok {
+			if _, ok := next[name]; !ok {
 				removed = append(removed, name)
 			}
 		}
 	} else {
 		for name := range sub.SubscribedResources() {
-			if _, ok := t.byName[name]; ok {
+			if _, ok := t.byName[name]; ok && (keep == nil || keep(name)) {
 				add(name)
 			} else if _, ok := returned[name]; ok {
 				removed = append(removed, name)
@@ -559,6 +564,23 @@ func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscri
 type snapshot struct {
 	version string
 	types   map[string]*typeResources
+	// vhds, when the server delivers routes by VHDS, holds what delta
+	// streams get instead of types (see vhds.go).
+	vhds *vhdsForms
+}
+
+// deltaOrder is typeOrder for delta streams, which may also subscribe to
+// virtual hosts: after the route configurations that hold them.
+var deltaOrder = append(slices.Clone(typeOrder), resource.VirtualHostType)
+
+// deltaType returns what a delta stream of typeURL is served, or nil.
+func (s *snapshot) deltaType(typeURL string) *typeResources {
+	if s.vhds != nil {
+		if t := s.vhds.types[typeURL]; t != nil {
+			return t
+		}
+	}
+	return s.types[typeURL]
 }
 
 type sotwWatch struct {
@@ -601,12 +623,15 @@ type snapshotCache struct {
 	mu     sync.Mutex
 	groups map[string]*group
 	nextID int64
+	// vhdsStreams holds, by delta stream, the route configurations it
+	// subscribes to (see vhds.go).
+	vhdsStreams map[*corev3.Node]map[string]bool
 }
 
 var _ cache.Cache = (*snapshotCache)(nil)
 
 func newSnapshotCache(log *slog.Logger) *snapshotCache {
-	return &snapshotCache{log: log, groups: make(map[string]*group)}
+	return &snapshotCache{log: log, groups: make(map[string]*group), vhdsStreams: make(map[*corev3.Node]map[string]bool)}
 }
 
 func (c *snapshotCache) groupLocked(key string) *group {
@@ -654,9 +679,21 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 				t.release()
 			}
 		}
+		old.vhds.release(snap.vhds)
 	}
 	g.snap = snap
-	for _, typeURL := range typeOrder {
+	for _, typeURL := range deltaOrder {
+		if t := snap.deltaType(typeURL); t != nil {
+			for id, w := range g.delta {
+				if w.req.GetTypeUrl() != typeURL {
+					continue
+				}
+				if resp := t.deltaResponse(w.req, w.sub, c.vhdsKeep(w.req)); resp != nil {
+					c.sendDelta(w.ch, resp)
+					delete(g.delta, id)
+				}
+			}
+		}
 		t := snap.types[typeURL]
 		if t == nil {
 			continue
@@ -668,15 +705,6 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 			if resp := t.sotwAnswer(w.req, w.sub); resp != nil {
 				c.sendSotw(w.ch, resp)
 				delete(g.sotw, id)
-			}
-		}
-		for id, w := range g.delta {
-			if w.req.GetTypeUrl() != typeURL {
-				continue
-			}
-			if resp := t.deltaResponse(w.req, w.sub); resp != nil {
-				c.sendDelta(w.ch, resp)
-				delete(g.delta, id)
 			}
 		}
 		for id, w := range g.ads[typeURL] {
@@ -705,6 +733,7 @@ func (c *snapshotCache) clear(key string) {
 		for _, t := range g.snap.types {
 			t.release()
 		}
+		g.snap.vhds.release(nil)
 		g.snap = nil
 	}
 	if len(g.sotw) == 0 && len(g.delta) == 0 && g.nADS == 0 {
@@ -815,9 +844,14 @@ func (c *snapshotCache) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subs
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.groupLocked(key)
+	if req.GetTypeUrl() == resource.RouteType {
+		// After this watch's own answer, so that route configurations
+		// reach the stream before their virtual hosts.
+		defer c.routesSubscribed(g, req.GetNode(), sub)
+	}
 	if g.snap != nil {
-		if t := g.snap.types[req.GetTypeUrl()]; t != nil {
-			if resp := t.deltaResponse(req, sub); resp != nil {
+		if t := g.snap.deltaType(req.GetTypeUrl()); t != nil {
+			if resp := t.deltaResponse(req, sub, c.vhdsKeep(req)); resp != nil {
 				c.sendDelta(ch, resp)
 				return func() {}, nil
 			}

@@ -60,6 +60,11 @@ type Options struct {
 	// with PermissionDenied and receives nothing. nil lets every stream
 	// in (plaintext development).
 	Authorize Authorizer
+	// VHDS delivers the virtual hosts of route configurations to delta
+	// ADS streams as resources of their own, so a one-rule edit sends one
+	// virtual host instead of the whole route configuration (see
+	// vhds.go). State-of-the-world streams are served as without it.
+	VHDS bool
 }
 
 // Server is the ADS server. Create it with New.
@@ -73,6 +78,7 @@ type Server struct {
 	tls     *tls.Config
 	als     *accessLogService
 	warm    warmCache
+	vhds    bool
 
 	// setMu serialises snapshot changes so each is derived from the one
 	// before it (versions of unchanged types are kept, endpoints updated
@@ -97,6 +103,7 @@ func New(opts Options) *Server {
 		cache:   newSnapshotCache(log),
 		metrics: m,
 		tls:     opts.TLS,
+		vhds:    opts.VHDS,
 	}
 	s.tracker = newTracker(log, m, keep)
 	s.als = newAccessLogService(s, opts.Authorize)
@@ -104,6 +111,7 @@ func New(opts Options) *Server {
 	if opts.Authorize != nil {
 		callbacks = newAccess(s.tracker, opts.Authorize)
 	}
+	callbacks = streamEnd{Callbacks: callbacks, cache: s.cache}
 	s.xds = serverv3.NewServer(context.Background(), s.cache, callbacks)
 	s.ads = &adsServer{AggregatedDiscoveryServiceServer: s.xds, cache: s.cache, callbacks: callbacks}
 	return s
@@ -218,11 +226,23 @@ func (s *Server) InSync(key string, acked map[string]string) bool {
 	}
 	for typeURL, t := range snap.types {
 		wildcard := typeURL == resource.ListenerType || typeURL == resource.ClusterType
-		if (wildcard || len(t.names) > 0) && acked[typeURL] != t.version {
+		if (wildcard || len(t.names) > 0) && acked[typeURL] != t.version && !snap.vhdsInSync(typeURL, acked) {
 			return false
 		}
 	}
 	return true
+}
+
+// vhdsInSync reports whether a proxy served by VHDS holds the current
+// typeURL: the route configurations of the delta form, with their virtual
+// hosts.
+func (s *snapshot) vhdsInSync(typeURL string, acked map[string]string) bool {
+	if s.vhds == nil || typeURL != resource.RouteType {
+		return false
+	}
+	hosts := s.vhds.types[resource.VirtualHostType]
+	return acked[typeURL] == s.vhds.types[typeURL].version &&
+		(len(hosts.names) == 0 || acked[resource.VirtualHostType] == hosts.version)
 }
 
 // Proxies returns the proxies of gateway (node.cluster), connected or
@@ -348,6 +368,22 @@ func (s *Server) SetResources(_ context.Context, key string, byType map[string][
 		}
 		snap.types[typeURL] = t
 	}
+	if s.vhds {
+		var prevForms *vhdsForms
+		if prev != nil {
+			prevForms = prev.vhds
+		}
+		forms, err := buildVHDS(version, byType, prevForms)
+		if err != nil {
+			for _, built := range snap.types {
+				if prev == nil || prev.types[built.typeURL] != built {
+					built.release()
+				}
+			}
+			return fmt.Errorf("set snapshot %q: %w", key, err)
+		}
+		snap.vhds = forms
+	}
 	s.cache.set(key, snap)
 	d := time.Since(start)
 	s.metrics.snapshotSet.Observe(d.Seconds())
@@ -395,7 +431,7 @@ func (s *Server) SetEndpoints(_ context.Context, key string, endpoints []*endpoi
 	if t == old {
 		return nil
 	}
-	snap := &snapshot{version: prev.version, types: make(map[string]*typeResources, len(prev.types))}
+	snap := &snapshot{version: prev.version, types: make(map[string]*typeResources, len(prev.types)), vhds: prev.vhds}
 	for typeURL, tr := range prev.types {
 		snap.types[typeURL] = tr
 	}
