@@ -11,6 +11,7 @@ import (
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -52,6 +53,7 @@ func FromBootstrap(b *bootstrapv3.Bootstrap) (DataPlaneOptions, error) {
 		return opts, fmt.Errorf("sim bootstrap: cluster %q has no endpoint", name)
 	}
 	opts.ADS, opts.ADSAlternates = hosts[0], hosts[1:]
+	opts.Delta = b.GetDynamicResources().GetAdsConfig().GetApiType() == corev3.ApiConfigSource_DELTA_GRPC
 	opts.ADSClusterName = name
 
 	ts := c.GetTransportSocket()

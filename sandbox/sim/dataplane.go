@@ -62,6 +62,10 @@ type DataPlaneOptions struct {
 	// gRPC services that name it, such as access logs, reach ADS's
 	// address with TLS.
 	ADSClusterName string
+	// Delta runs ADS as incremental xDS, as an Envoy whose bootstrap's
+	// ADS api_type is DELTA_GRPC (FromBootstrap reads it); route
+	// configurations may then take their virtual hosts from VHDS.
+	Delta bool
 }
 
 // DataPlane is the simulated Envoy: an ADS client that builds a compiled
@@ -139,7 +143,7 @@ func Start(opts DataPlaneOptions) (*DataPlane, error) {
 		addrs: append([]string{opts.ADS}, opts.ADSAlternates...), log: dp.log, dialOpt: opts.DialOptions, tls: opts.TLS,
 		node:  &corev3.Node{Id: opts.NodeID, Cluster: opts.Cluster, UserAgentName: "routedeck-sim"},
 		state: &resources{versions: map[string]string{}},
-		check: dp.check, apply: dp.apply, nack: dp.recordNack,
+		check: dp.check, apply: dp.apply, nack: dp.recordNack, delta: opts.Delta,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	dp.cancel = cancel

@@ -50,6 +50,12 @@ type resources struct {
 	// secretGen counts secret responses, so a rotated certificate
 	// rebuilds the listeners that present it.
 	secretGen uint64
+	// vhds holds the route configurations served by VHDS and their
+	// virtual hosts (delta streams only).
+	vhds vhdsState
+	// resourceVersions holds, by type, the version of every resource a
+	// delta stream delivered, which a new stream reports to the server.
+	resourceVersions map[string]map[string]string
 }
 
 func (r *resources) clone() *resources {
@@ -63,6 +69,9 @@ func (r *resources) clone() *resources {
 
 		clusterGen: r.clusterGen,
 		secretGen:  r.secretGen,
+
+		vhds:             r.vhds.clone(),
+		resourceVersions: maps.Clone(r.resourceVersions),
 	}
 }
 
@@ -93,6 +102,9 @@ type adsClient struct {
 	check func(typeURL string, next *resources) error
 	apply func(*resources)
 	nack  func(Nack)
+	// delta runs incremental xDS (the bootstrap's ADS api_type
+	// DELTA_GRPC) instead of state of the world.
+	delta bool
 
 	mu    sync.Mutex
 	state *resources
@@ -108,7 +120,12 @@ func (c *adsClient) run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		addr := c.addrs[c.next%len(c.addrs)]
-		err := c.stream(ctx, addr)
+		var err error
+		if c.delta {
+			err = c.deltaStream(ctx, addr)
+		} else {
+			err = c.stream(ctx, addr)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -123,7 +140,7 @@ func (c *adsClient) run(ctx context.Context) {
 	}
 }
 
-func (c *adsClient) stream(ctx context.Context, addr string) error {
+func (c *adsClient) dial(addr string) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if c.tls != nil {
 		creds = credentials.NewTLS(c.tls)
@@ -131,7 +148,15 @@ func (c *adsClient) stream(ctx context.Context, addr string) error {
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, c.dialOpt...)
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
-		return fmt.Errorf("dial ADS %s: %w", addr, err)
+		return nil, fmt.Errorf("dial ADS %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+func (c *adsClient) stream(ctx context.Context, addr string) error {
+	conn, err := c.dial(addr)
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
 	sctx, cancel := context.WithCancel(ctx)
@@ -291,9 +316,14 @@ func decode(prev *resources, resp *discovery.DiscoveryResponse) (*resources, err
 		}
 		for _, a := range resp.GetResources() {
 			rc := &routev3.RouteConfiguration{}
-			if unpack(a, rc) {
-				next.routes[rc.GetName()] = rc
+			if !unpack(a, rc) {
+				continue
 			}
+			if rc.GetVhds() != nil {
+				errs = append(errs, fmt.Errorf("route configuration %q: vhds: ADS must use DELTA_GRPC api_type when used as VHDS config source", rc.GetName()))
+				continue
+			}
+			next.routes[rc.GetName()] = rc
 		}
 	case TypeEndpoint:
 		if next.endpoints == nil {
