@@ -16,6 +16,8 @@
 //   - fanout: a publish until every ADS client ACKed it, for 100, 500 and
 //     2,000 clients (package adsbench over backend/xds/xdsload), and for
 //     2,000 clients over mutual TLS, held to 1.5x the plaintext figure;
+//     and one-route edits of the 10,000-route gateway until 1,000 clients
+//     ACKed, state-of-the-world clients and delta clients with VHDS;
 //   - publish: publishes through the API of the server routedeck serve
 //     builds, 10,000 routes: the first (cold), after a one-route edit,
 //     and with 1,000 ADS clients until all ACKed (bench/publish.go);
@@ -399,5 +401,21 @@ func benchFanOut(ctx context.Context, sc sizes) ([]Figure, error) {
 		Detail: map[string]any{"maxMs": r.MaxMs, "meanMs": round(r.MeanMs, 3), "connectMs": r.ConnectMs,
 			"ratioToPlaintext": round(r.P50Ms/plain[c].P50Ms, 3)},
 	})
+	// One-route edits of the large gateway to sc.memClients proxies:
+	// state-of-the-world clients get the whole route configuration, delta
+	// clients of a server with VHDS the one virtual host.
+	for _, vhds := range []bool{false, true} {
+		e, err := adsbench.RunEdit(ctx, vhds, sc.memClients, sc.routes, sc.hosts, sc.edits)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Figure{
+			Name: fmt.Sprintf("fanout.edit.%s.%d", e.Mode, e.Clients),
+			Description: fmt.Sprintf("one-route edit of a %d-route, %d-host gateway, from the snapshot set until all %d ADS clients (%s) ACKed it (p99 of %d edits)",
+				e.Routes, e.Hosts, e.Clients, map[bool]string{false: "state of the world", true: "delta with VHDS"}[vhds], e.Edits),
+			Value: e.P99Ms, Unit: "ms", Target: 200,
+			Detail: map[string]any{"p50Ms": e.P50Ms, "maxMs": e.MaxMs, "connectMs": e.ConnectMs},
+		})
+	}
 	return out, nil
 }

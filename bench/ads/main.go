@@ -4,6 +4,7 @@
 // loopback and stops by itself; results are printed as JSON on stdout.
 //
 //	go run ./bench/ads [-clients 100,500,2000] [-publishes 10] [-mem-routes 10000] [-mem-clients 1000]
+//	                   [-edit-clients 1000 -edit-routes 10000 -edits 30]
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 type Result struct {
 	GoMaxProcs int               `json:"gomaxprocs"`
 	FanOut     []adsbench.FanOut `json:"fanOut"`
+	Edit       []adsbench.Edit   `json:"edit,omitempty"`
 	Memory     *adsbench.Memory  `json:"memory,omitempty"`
 }
 
@@ -41,6 +43,9 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Minute, "stop everything after this long")
 	addr := flag.String("addr", "", "ADS address (clients role)")
 	n := flag.Int("n", 0, "clients to run (clients role)")
+	editClients := flag.Int("edit-clients", 0, "clients for the one-route edit runs, state of the world and delta with VHDS (0 skips them)")
+	editRoutes := flag.Int("edit-routes", 10000, "routes of the edit runs' gateway, over a tenth as many hosts")
+	edits := flag.Int("edits", 30, "edits per edit run")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -57,6 +62,15 @@ func main() {
 	}
 
 	res := Result{GoMaxProcs: runtime.GOMAXPROCS(0)}
+	if *editClients > 0 {
+		for _, vhds := range []bool{false, true} {
+			e, err := adsbench.RunEdit(ctx, vhds, *editClients, *editRoutes, max(1, *editRoutes/10), *edits)
+			if err != nil {
+				fail(err)
+			}
+			res.Edit = append(res.Edit, e)
+		}
+	}
 	// The memory run goes first, in a process that has held nothing else.
 	if *memRoutes > 0 {
 		m, err := adsbench.RunMemory(ctx, *memRoutes, *memClients, *memProfile)

@@ -36,3 +36,20 @@ func TestProcStatus(t *testing.T) {
 		t.Error("want an error for a missing field")
 	}
 }
+
+// TestRunEdit: one-route edits reach every client, whole route
+// configurations over state of the world and one virtual host over delta
+// with VHDS.
+func TestRunEdit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, vhds := range []bool{false, true} {
+		r, err := RunEdit(ctx, vhds, 5, 200, 20, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Clients != 5 || r.Edits != 3 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.MaxMs < r.P99Ms || r.ConnectMs <= 0 {
+			t.Errorf("result = %+v", r)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package xdsload
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -12,6 +13,7 @@ import (
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -25,6 +27,11 @@ import (
 // generation is part of every path, so successive generations differ in
 // their routes (and only there).
 func Gateway(routes, generation int) (*translate.Resources, error) {
+	return GatewayHosts(routes, 10, generation)
+}
+
+// GatewayHosts is Gateway with the routes spread over hosts virtual hosts.
+func GatewayHosts(routes, hosts, generation int) (*translate.Resources, error) {
 	ads := &corev3.ConfigSource{
 		ResourceApiVersion:    corev3.ApiVersion_V3,
 		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
@@ -52,7 +59,7 @@ func Gateway(routes, generation int) (*translate.Resources, error) {
 			}}}},
 		}},
 	}
-	const vhosts = 10
+	vhosts := max(1, hosts)
 	rc := &routev3.RouteConfiguration{Name: "http"}
 	for v := range vhosts {
 		rc.VirtualHosts = append(rc.VirtualHosts, &routev3.VirtualHost{
@@ -106,4 +113,20 @@ func Gateway(routes, generation int) (*translate.Resources, error) {
 		res.Endpoints = append(res.Endpoints, la)
 	}
 	return res, nil
+}
+
+// EditRoute returns res with route i (of GatewayHosts' numbering) matching
+// prefix instead, as the translator hands over a one-rule edit: a new
+// route configuration and virtual host, every other message shared.
+func EditRoute(res *translate.Resources, i int, prefix string) *translate.Resources {
+	rc := res.Routes[0]
+	v := i % len(rc.VirtualHosts)
+	vh := proto.Clone(rc.VirtualHosts[v]).(*routev3.VirtualHost)
+	r := vh.Routes[(i/len(rc.VirtualHosts))%len(vh.Routes)]
+	r.Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: prefix}
+	edited := &routev3.RouteConfiguration{Name: rc.Name, VirtualHosts: slices.Clone(rc.VirtualHosts)}
+	edited.VirtualHosts[v] = vh
+	out := *res
+	out.Routes = []*routev3.RouteConfiguration{edited}
+	return &out
 }

@@ -71,6 +71,10 @@ func Start(ctx context.Context, addr, gateway, prefix string, n int) (*Fleet, er
 // all proxies of one gateway may share); nil is plaintext. Each client
 // still has its own connection and handshake.
 func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls.Config) (*Fleet, error) {
+	return start(ctx, addr, gateway, prefix, n, cfg, false)
+}
+
+func start(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls.Config, delta bool) (*Fleet, error) {
 	creds := insecure.NewCredentials()
 	if cfg != nil {
 		creds = credentials.NewTLS(cfg)
@@ -109,7 +113,11 @@ func StartTLS(ctx context.Context, addr, gateway, prefix string, n int, cfg *tls
 				}
 				return
 			}
-			if err := f.run(ctx, conn, node, c); err != nil && ctx.Err() == nil {
+			run := f.run
+			if delta {
+				run = f.runDelta
+			}
+			if err := run(ctx, conn, node, c); err != nil && ctx.Err() == nil {
 				f.mu.Lock()
 				f.errs = append(f.errs, fmt.Errorf("%s: %w", node.Id, err))
 				f.mu.Unlock()
