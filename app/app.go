@@ -65,7 +65,11 @@ type Config struct {
 	// and loopback, that proxies use to reach ADS (the SANs of its
 	// certificate).
 	ADSNames []string
-	Logger   *slog.Logger
+	// ADSVHDS serves delta ADS streams route configurations whose
+	// virtual hosts come by VHDS (xds.Options.VHDS), and makes the
+	// bootstraps it renders use delta ADS.
+	ADSVHDS bool
+	Logger  *slog.Logger
 	// Notices receives what an operator must see once, such as the first
 	// admin password. Defaults to stderr.
 	Notices io.Writer
@@ -324,7 +328,7 @@ func (s *Service) serverTLS() (*tls.Config, error) {
 // credentials from a CA that exists only in this process; or, when asked
 // for, plaintext on loopback.
 func (s *Service) adsSecurity(keys pki.Sealer, listen string) (xds.Options, *pki.SandboxCredentials, error) {
-	opts := xds.Options{Logger: s.log}
+	opts := xds.Options{Logger: s.log, VHDS: s.cfg.ADSVHDS}
 	ca, err := pki.Open(s.cfg.DataDir, keys, pki.Options{})
 	if err != nil {
 		return opts, nil, fmt.Errorf("open CA in %s: %w", s.cfg.DataDir, err)
@@ -404,6 +408,7 @@ func (s *Service) ServerInfo(context.Context) (api.ServerInfo, error) {
 		Address:     api.DialAddress(s.adsAddr, s.cfg.ADSNames),
 		Plaintext:   s.cfg.ADSInsecurePlaintext,
 		SandboxOnly: s.cfg.ADSListen == "",
+		VHDS:        s.cfg.ADSVHDS,
 	}
 	if !info.Plaintext {
 		host, _, _ := net.SplitHostPort(info.Listen)

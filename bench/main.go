@@ -414,7 +414,7 @@ func benchFanOut(ctx context.Context, sc sizes) ([]Figure, error) {
 			Description: fmt.Sprintf("one-route edit of a %d-route, %d-host gateway, from the snapshot set until all %d ADS clients (%s) ACKed it (p99 of %d edits)",
 				e.Routes, e.Hosts, e.Clients, map[bool]string{false: "state of the world", true: "delta with VHDS"}[vhds], e.Edits),
 			Value: e.P99Ms, Unit: "ms", Target: 200,
-			Detail: map[string]any{"p50Ms": e.P50Ms, "maxMs": e.MaxMs, "connectMs": e.ConnectMs},
+			Detail: map[string]any{"p50Ms": e.P50Ms, "maxMs": e.MaxMs, "connectMs": e.ConnectMs, "setSnapshotP50Ms": e.SetP50Ms},
 		})
 	}
 	return out, nil

@@ -54,7 +54,7 @@ func newBootstrapCmd(o *options) *cobra.Command {
 	var gateway, file, node, out string
 	var ads []string
 	var adminPort int
-	var plaintext bool
+	var plaintext, delta bool
 	tlsDirs := xds.ADSTLS{}
 	cmd := &cobra.Command{
 		Use:   "bootstrap --gateway G [--ads HOST:PORT] [-f FILE] [--out DIR] [--cert-dir DIR] [--config-dir DIR]",
@@ -101,7 +101,7 @@ flag on loopback.`,
 				tlsDirs.ConfigDir = abs
 			}
 			opts := api.BootstrapOptions{Gateway: gateway, Node: node, AdminPort: adminPort,
-				Plaintext: plaintext, CertDir: tlsDirs.CertDir, ConfigDir: tlsDirs.ConfigDir}
+				Plaintext: plaintext, CertDir: tlsDirs.CertDir, ConfigDir: tlsDirs.ConfigDir, Delta: delta}
 			if len(ads) > 0 {
 				opts.ADS, opts.ADSAlternates = ads[0], ads[1:]
 			}
@@ -137,6 +137,7 @@ flag on loopback.`,
 	f.StringVar(&out, "out", "", "write envoy.yaml and the SDS files into this directory instead of printing")
 	f.StringVar(&tlsDirs.CertDir, "cert-dir", xds.DefaultCertDir, "where the proxy finds tls.crt, tls.key and ca.crt")
 	f.StringVar(&tlsDirs.ConfigDir, "config-dir", "", "where the proxy finds the SDS files (default --out, else "+xds.DefaultConfigDir+")")
+	f.BoolVar(&delta, "ads-delta", false, "use delta ADS (DELTA_GRPC), as a server started with --ads-vhds needs; taken from the server when one is named")
 	f.BoolVar(&plaintext, "ads-insecure-plaintext", false, "connect to ADS without TLS (a server on loopback started with the same flag; taken from the server when one is named)")
 	_ = cmd.MarkFlagRequired("gateway")
 	return cmd

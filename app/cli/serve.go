@@ -100,6 +100,8 @@ sealed in KV open with ROUTEDECK_MASTER_KEY or --master-key-file.`,
 	cmd.Flags().StringSliceVar(&cfg.ADSNames, "ads-san", nil, "extra host names or addresses Envoys use to reach ADS, for the server certificate (repeatable)")
 	cmd.Flags().BoolVar(&cfg.ADSInsecurePlaintext, "ads-insecure-plaintext", false,
 		"serve ADS without TLS, for loopback development only: any client that connects gets any gateway's configuration, keys included")
+	cmd.Flags().BoolVar(&cfg.ADSVHDS, "ads-vhds", false,
+		"send route configurations to delta ADS streams with their virtual hosts as resources of their own (VHDS), so an edit sends only the hosts it changed; bootstraps rendered by this server then use delta ADS")
 	cmd.Flags().BoolVar(&cfg.ADSInsecureAllowRemote, "ads-insecure-allow-remote", false, "allow --ads-insecure-plaintext on a non-loopback --ads-listen")
 	cmd.Flags().DurationVar(&cfg.AccessLog.MaxAge, "access-log-max-age", accesslog.DefaultMaxAge, "how long each gateway's request log keeps requests")
 	cmd.Flags().IntVar(&cfg.AccessLog.MaxEntries, "access-log-max-entries", accesslog.DefaultMaxEntries, "most requests each gateway's request log keeps")

@@ -32,6 +32,9 @@ type BootstrapOptions struct {
 	// CertDir and ConfigDir are where the proxy finds its certificate
 	// and the SDS files (xds.ADSTLS); "" takes the defaults.
 	CertDir, ConfigDir string
+	// Delta runs ADS as incremental xDS (a server that serves routes by
+	// VHDS, see xds.UseDeltaADS).
+	Delta bool
 }
 
 // BootstrapReply is the answer of GET /gateways/{name}/bootstrap.
@@ -64,6 +67,9 @@ func RenderBootstrap(o BootstrapOptions) (BootstrapReply, error) {
 	b, err := xds.BootstrapHosts(o.Gateway, rep.Node, append([]string{o.ADS}, o.ADSAlternates...), o.AdminPort, adsTLS)
 	if err != nil {
 		return rep, err
+	}
+	if o.Delta {
+		xds.UseDeltaADS(b)
 	}
 	y, err := xds.BootstrapYAML(b)
 	if err != nil {
@@ -142,7 +148,7 @@ func (s *server) bootstrap(w http.ResponseWriter, r *http.Request) {
 		if o.ADS == "" && len(o.ADSAlternates) == 0 {
 			o.ADS = info.ADS.Address
 		}
-		o.Plaintext, ca = info.ADS.Plaintext, info.ADS.CA
+		o.Plaintext, ca, o.Delta = info.ADS.Plaintext, info.ADS.CA, info.ADS.VHDS
 	}
 	if o.ADS == "" {
 		s.writeError(w, r, &model.Error{Code: model.EINVALID, Message: "this server does not know its ADS address",

@@ -32,6 +32,10 @@ type ADSInfo struct {
 	// ServerNames are the names and addresses the ADS certificate is
 	// valid for (empty in plaintext).
 	ServerNames []string `json:"serverNames"`
+	// VHDS is true when ADS sends routes to delta streams as virtual
+	// hosts of their own (serve --ads-vhds): proxies' bootstraps then use
+	// delta ADS.
+	VHDS bool `json:"vhds"`
 	// CA is the PEM trust bundle proxies check the ADS server with (the
 	// ca.crt of a proxy; empty in plaintext). Certificates are public.
 	CA string `json:"ca,omitempty"`

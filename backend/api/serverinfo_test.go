@@ -72,6 +72,18 @@ func TestBootstrapEndpoint(t *testing.T) {
 			t.Errorf("SDS file ignores certDir: %s", f)
 		}
 	}
+	if strings.Contains(boot, "DELTA_GRPC") {
+		t.Errorf("delta ADS from a server without VHDS:\n%s", boot)
+	}
+	// A server serving routes by VHDS renders delta ADS bootstraps.
+	vhds := newTestAPI(t, func(d *Deps) {
+		d.Info = fixedInfo(ServerInfo{ADS: ADSInfo{Address: "ads.example.com:18443", CA: "PEM", VHDS: true}})
+	})
+	vhds.seed(t)
+	got = vhds.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap", nil).must(t, http.StatusOK).json(t)
+	if boot, _ := got["bootstrap"].(string); !strings.Contains(boot, "DELTA_GRPC") {
+		t.Errorf("bootstrap of a VHDS server without delta ADS:\n%s", boot)
+	}
 	a.do(t, "viewer", "GET", "/api/v1/gateways/nope/bootstrap", nil).must(t, http.StatusNotFound)
 	fields := a.do(t, "viewer", "GET", "/api/v1/gateways/public/bootstrap?adminPort=70000&certDir=rel&node=a%20b&ads=x&color=red", nil).
 		must(t, http.StatusBadRequest).problemFields(t)

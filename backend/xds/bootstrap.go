@@ -57,6 +57,16 @@ func Bootstrap(gateway, nodeID, adsHostPort string, adminPort int, tls *ADSTLS) 
 	return BootstrapHosts(gateway, nodeID, []string{adsHostPort}, adminPort, tls)
 }
 
+// UseDeltaADS switches b's ADS stream to incremental xDS (DELTA_GRPC), as
+// proxies of a server with Options.VHDS need: Envoy takes virtual hosts
+// by VHDS only over a delta ADS stream, and refuses a route configuration
+// with vhds otherwise. No on_demand filter is needed, since the server
+// sends every virtual host of a route configuration once the proxy holds
+// it, before any request could ask for one.
+func UseDeltaADS(b *bootstrapv3.Bootstrap) {
+	b.GetDynamicResources().GetAdsConfig().ApiType = corev3.ApiConfigSource_DELTA_GRPC
+}
+
 // MaxADSHosts bounds the ADS addresses of one bootstrap.
 const MaxADSHosts = 64
 

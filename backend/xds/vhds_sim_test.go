@@ -38,8 +38,8 @@ func catchAll(name, domain, cluster string) *routev3.VirtualHost {
 	}}}
 }
 
-// TestVHDSSimulatedEnvoy runs the simulated Envoy over delta ADS against
-// a server with VHDS on: requests route by the virtual hosts VHDS gave it,
+// TestVHDSSimulatedEnvoy runs the simulated Envoy from a delta ADS
+// bootstrap against a server with VHDS on: requests route by the virtual hosts VHDS gave it,
 // a one-route edit reaches it as one virtual host (its route
 // configuration stays at its version), a removed host answers 404, and a
 // virtual host it refuses is NACKed while it keeps serving what it had.
@@ -60,8 +60,32 @@ func TestVHDSSimulatedEnvoy(t *testing.T) {
 	}
 	set("1", vhdsGateway(t, upstreams, baseRoutes, catchAll("b", "b.example", "web-v1")))
 
-	dp, err := sim.Start(sim.DataPlaneOptions{ADS: addr, NodeID: "envoy-1", Cluster: "public", Delta: true,
-		Logger: slog.New(slog.DiscardHandler)})
+	// The proxy starts from the bootstrap routedeck renders for it.
+	b, err := Bootstrap("public", "envoy-1", addr, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	UseDeltaADS(b)
+	y, err := BootstrapYAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(y), "apiType: DELTA_GRPC") && !strings.Contains(string(y), "api_type: DELTA_GRPC") {
+		t.Fatalf("bootstrap without delta ADS:\n%s", y)
+	}
+	parsed, err := ParseBootstrapYAML(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := sim.FromBootstrap(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opts.Delta {
+		t.Fatal("the sim reads no delta ADS from the bootstrap")
+	}
+	opts.Logger = slog.New(slog.DiscardHandler)
+	dp, err := sim.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 // loopback and stops by itself; results are printed as JSON on stdout.
 //
 //	go run ./bench/ads [-clients 100,500,2000] [-publishes 10] [-mem-routes 10000] [-mem-clients 1000]
-//	                   [-edit-clients 1000 -edit-routes 10000 -edits 30]
+//	                   [-edit-clients 1000 -edit-routes 10000 -edits 30 -edit-modes sotw,vhds]
 package main
 
 import (
@@ -46,6 +46,7 @@ func main() {
 	editClients := flag.Int("edit-clients", 0, "clients for the one-route edit runs, state of the world and delta with VHDS (0 skips them)")
 	editRoutes := flag.Int("edit-routes", 10000, "routes of the edit runs' gateway, over a tenth as many hosts")
 	edits := flag.Int("edits", 30, "edits per edit run")
+	editModes := flag.String("edit-modes", "sotw,vhds", "edit runs: sotw (state-of-the-world clients), vhds (delta clients, VHDS server)")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -63,7 +64,11 @@ func main() {
 
 	res := Result{GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if *editClients > 0 {
-		for _, vhds := range []bool{false, true} {
+		for _, mode := range strings.Split(*editModes, ",") {
+			if mode != "sotw" && mode != "vhds" {
+				fail(fmt.Errorf("-edit-modes: unknown mode %q", mode))
+			}
+			vhds := mode == "vhds"
 			e, err := adsbench.RunEdit(ctx, vhds, *editClients, *editRoutes, max(1, *editRoutes/10), *edits)
 			if err != nil {
 				fail(err)

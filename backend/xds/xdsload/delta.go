@@ -20,7 +20,8 @@ import (
 // whose bootstrap's ADS api_type is DELTA_GRPC: clusters and listeners by
 // wildcard, load assignments and route configurations by name, and, once
 // a route configuration takes its virtual hosts from VHDS, virtual hosts
-// by wildcard. Each client keeps the resources it holds, ACKs every
+// by wildcard. Resources are decoded as the state-of-the-world clients
+// decode them. Each client keeps the resources it holds, ACKs every
 // response by its nonce, and counts as having acknowledged a type at the
 // response's system_version_info.
 func StartDelta(ctx context.Context, addr, gateway, prefix string, n int) (*Fleet, error) {
@@ -142,12 +143,15 @@ func (h *deltaHeld) apply(resp *discovery.DeltaDiscoveryResponse) (vhds bool, er
 				return false, err
 			}
 		case resource.VirtualHostType:
-			var vh routev3.VirtualHost
-			if err := a.UnmarshalTo(&vh); err != nil {
+			// As far as its name, as the state-of-the-world client
+			// reads a route configuration (see decode); name is
+			// field 1 of both.
+			name, err := routeConfigName(a.Value)
+			if err != nil {
 				return false, err
 			}
-			if vh.GetName() != r.GetName() {
-				return false, fmt.Errorf("virtual host %q sent as %q", vh.GetName(), r.GetName())
+			if name != r.GetName() {
+				return false, fmt.Errorf("virtual host %q sent as %q", name, r.GetName())
 			}
 		}
 	}

@@ -4224,6 +4224,8 @@ export interface components {
                 plaintext: boolean;
                 /** @description The server was started without an ADS address: ADS runs on a loopback port chosen at start, for the sandbox; it changes on every restart. */
                 sandboxOnly: boolean;
+                /** @description ADS sends route configurations to delta streams with their virtual hosts as resources of their own (VHDS, serve --ads-vhds); bootstraps the server renders use delta ADS. */
+                vhds: boolean;
                 /** @description Names and addresses the ADS server certificate is valid for; empty in plaintext. */
                 serverNames: string[];
                 /** @description PEM bundle of the CA certificates proxies check ADS with (ca.crt); absent in plaintext. */
