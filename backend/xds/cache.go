@@ -54,8 +54,10 @@ type typeResources struct {
 	// the type's version before this one (sorted; see sotwAnswer).
 	prevVersion string
 	changed     []string
-	all         []*anypb.Any // in name order
-	raw         map[string]types.Resource
+	// gone names the resources of prevVersion this one does not have.
+	gone []string
+	all  []*anypb.Any // in name order
+	raw  map[string]types.Resource
 	// parts maps each virtual host of the route configurations to its
 	// encoding, a window into the configuration's own bytes: a one-rule
 	// edit replaces one virtual host, and only that one is encoded (and
@@ -146,6 +148,13 @@ func buildTypeResources(typeURL string, versionOf func(digest string) string, it
 	t, err := encodeTypeResources(typeURL, items, prev, warm)
 	if err != nil {
 		return nil, err
+	}
+	if prev != nil {
+		for _, name := range prev.names {
+			if _, ok := t.byName[name]; !ok {
+				t.gone = append(t.gone, name)
+			}
+		}
 	}
 	digest := sha256.New()
 	for _, name := range t.names {
@@ -506,45 +515,108 @@ func (t *typeResources) sotwShouldRespond(req *cache.Request, sub cache.Subscrip
 // deltaResponse builds the incremental response for one watch, or returns nil
 // when the client already has everything it subscribes to.
 // keep, when not nil, says which resources the stream may have (see
-// vhdsStreams); those it holds and may not are removed.
-func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscription, keep func(string) bool) *cache.DeltaPassthroughResponse {
+// vhdsStreams), and keepGen names that choice; those it holds and may not
+// are removed.
+func (t *typeResources) deltaResponse(req *cache.DeltaRequest, sub cache.Subscription, keep func(string) bool, keepGen string) *cache.DeltaPassthroughResponse {
 	returned := sub.ReturnedResources()
-	next := make(map[string]string)
 	var res []*discovery.Resource
 	var removed []string
-	add := func(name string) {
-		v := t.hashes[name]
-		next[name] = v
-		if prev, ok := returned[name]; !ok || prev != v {
-			res = append(res, &discovery.Resource{Name: name, Version: v, Resource: t.byName[name]})
-		}
+	wanted := func(name string) bool {
+		_, ok := t.byName[name]
+		return ok && (keep == nil || keep(name))
 	}
-	if sub.IsWildcard() {
-		for _, name := range t.names {
-			if keep == nil || keep(name) {
-				add(name)
-			}
-		}
-		for name := range returned {
-			if _, ok := next[name]; !ok {
-				removed = append(removed, name)
-			}
-		}
-	} else {
-		for name := range sub.SubscribedResources() {
-			if _, ok := t.byName[name]; ok && (keep == nil || keep(name)) {
-				add(name)
-			} else if _, ok := returned[name]; ok {
-				removed = append(removed, name)
-			}
+	consider := func(name string) {
+		if v, ok := returned[name]; !ok || v != t.hashes[name] {
+			res = append(res, &discovery.Resource{Name: name, Version: t.hashes[name], Resource: t.byName[name]})
 		}
 	}
 	// The first wildcard request of a stream is always answered, even when
 	// empty: Envoy waits for it to finish initialising.
 	first := sub.IsWildcard() && req.GetResponseNonce() == ""
-	if len(res) == 0 && len(removed) == 0 && !first {
+	// Every ACK of every stream comes here, mostly to find nothing new,
+	// and a new version changes few resources: a stream known to hold
+	// all it may have of a version (deltaHeld) is answered from what
+	// changed since, without a look at every resource. Otherwise the
+	// changes are found by lookups alone, and the map of what the stream
+	// will hold is built only when there are some.
+	mark := t.version + "\x00" + keepGen
+	held, known := returned[deltaHeld]
+	// A stream's first request may carry initial versions of its own
+	// making; deltaHeld is only believed once this server set it.
+	if known && req.GetResponseNonce() != "" && (sub.IsWildcard() || len(returned) == len(sub.SubscribedResources())+1) {
+		switch held {
+		case mark:
+			return nil
+		case t.prevVersion + "\x00" + keepGen:
+			for _, name := range t.changed {
+				if _, ok := sub.SubscribedResources()[name]; (ok || sub.IsWildcard()) && wanted(name) {
+					res = append(res, &discovery.Resource{Name: name, Version: t.hashes[name], Resource: t.byName[name]})
+				}
+			}
+			for _, name := range t.gone {
+				if _, ok := returned[name]; ok {
+					removed = append(removed, name)
+				}
+			}
+			return t.deltaReply(req, returned, res, removed, mark, false)
+		}
+	}
+	if sub.IsWildcard() {
+		for _, name := range t.names {
+			if keep == nil || keep(name) {
+				consider(name)
+			}
+		}
+		for name := range returned {
+			if name != deltaHeld && !wanted(name) {
+				removed = append(removed, name)
+			}
+		}
+	} else {
+		for name := range sub.SubscribedResources() {
+			if wanted(name) {
+				consider(name)
+			} else if _, ok := returned[name]; ok {
+				removed = append(removed, name)
+			}
+		}
+	}
+	if len(res) == 0 && len(removed) == 0 && !first && held == mark {
 		return nil
 	}
+	return t.deltaReply(req, returned, res, removed, mark, first)
+}
+
+// deltaHeld is the entry of a delta stream's returned-resources map that
+// says which version (and choice of virtual hosts) of the type it holds
+// in full. No resource is named so: resource names are never empty and
+// this one is.
+const deltaHeld = "\x00"
+
+// deltaReply answers with res and removed, held being what the stream
+// then holds in full. A reply with neither, only to record held, is not
+// sent: the stream's map is updated in place (the server does not read it
+// concurrently: it calls the cache from the stream's own goroutine).
+func (t *typeResources) deltaReply(req *cache.DeltaRequest, returned map[string]string, res []*discovery.Resource, removed []string, held string, first bool) *cache.DeltaPassthroughResponse {
+	if len(res) == 0 && len(removed) == 0 && !first {
+		if returned != nil {
+			returned[deltaHeld] = held
+		}
+		return nil
+	}
+	// go-control-plane keeps the map as the stream's own and changes it
+	// when the stream unsubscribes, so it is a copy.
+	next := maps.Clone(returned)
+	if next == nil {
+		next = make(map[string]string, len(res)+1)
+	}
+	for _, r := range res {
+		next[r.Name] = r.Version
+	}
+	for _, name := range removed {
+		delete(next, name)
+	}
+	next[deltaHeld] = held
 	slices.SortFunc(res, func(a, b *discovery.Resource) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(removed)
 	return &cache.DeltaPassthroughResponse{
@@ -625,13 +697,14 @@ type snapshotCache struct {
 	nextID int64
 	// vhdsStreams holds, by delta stream, the route configurations it
 	// subscribes to (see vhds.go).
-	vhdsStreams map[*corev3.Node]map[string]bool
+	vhdsStreams map[*corev3.Node]streamRoutes
+	vhdsGen     uint64
 }
 
 var _ cache.Cache = (*snapshotCache)(nil)
 
 func newSnapshotCache(log *slog.Logger) *snapshotCache {
-	return &snapshotCache{log: log, groups: make(map[string]*group), vhdsStreams: make(map[*corev3.Node]map[string]bool)}
+	return &snapshotCache{log: log, groups: make(map[string]*group), vhdsStreams: make(map[*corev3.Node]streamRoutes)}
 }
 
 func (c *snapshotCache) groupLocked(key string) *group {
@@ -673,7 +746,8 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.groupLocked(key)
-	if old := g.snap; old != nil {
+	old := g.snap
+	if old != nil {
 		for typeURL, t := range old.types {
 			if snap.types[typeURL] != t {
 				t.release()
@@ -683,12 +757,15 @@ func (c *snapshotCache) set(key string, snap *snapshot) {
 	}
 	g.snap = snap
 	for _, typeURL := range deltaOrder {
-		if t := snap.deltaType(typeURL); t != nil {
+		// A delta watch parked on the very resources still served has
+		// nothing new to get (a change of the virtual hosts a stream may
+		// have is answered where it happens, in routesSubscribed).
+		if t := snap.deltaType(typeURL); t != nil && (old == nil || old.deltaType(typeURL) != t) {
 			for id, w := range g.delta {
 				if w.req.GetTypeUrl() != typeURL {
 					continue
 				}
-				if resp := t.deltaResponse(w.req, w.sub, c.vhdsKeep(w.req)); resp != nil {
+				if resp := c.deltaAnswer(t, w.req, w.sub); resp != nil {
 					c.sendDelta(w.ch, resp)
 					delete(g.delta, id)
 				}
@@ -851,7 +928,7 @@ func (c *snapshotCache) CreateDeltaWatch(req *cache.DeltaRequest, sub cache.Subs
 	}
 	if g.snap != nil {
 		if t := g.snap.deltaType(req.GetTypeUrl()); t != nil {
-			if resp := t.deltaResponse(req, sub, c.vhdsKeep(req)); resp != nil {
+			if resp := c.deltaAnswer(t, req, sub); resp != nil {
 				c.sendDelta(ch, resp)
 				return func() {}, nil
 			}

@@ -33,6 +33,7 @@ package xds
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -179,17 +180,25 @@ func (f *vhdsForms) release(next *vhdsForms) {
 // go-control-plane's delta server gives every request of a stream the
 // node of its first request, so the node identifies the stream.
 
-// vhdsKeep returns which virtual hosts the stream of req may be sent, or
-// nil when req is not for virtual hosts.
-func (c *snapshotCache) vhdsKeep(req *cache.DeltaRequest) func(string) bool {
+// streamRoutes are the route configurations a delta stream subscribes to;
+// gen changes with them.
+type streamRoutes struct {
+	names map[string]bool
+	gen   string
+}
+
+// deltaAnswer is t.deltaResponse for a delta watch, which may have only
+// some virtual hosts.
+func (c *snapshotCache) deltaAnswer(t *typeResources, req *cache.DeltaRequest, sub cache.Subscription) *cache.DeltaPassthroughResponse {
 	if req.GetTypeUrl() != resource.VirtualHostType {
-		return nil
+		return t.deltaResponse(req, sub, nil, "")
 	}
 	routes := c.vhdsStreams[req.GetNode()]
-	return func(name string) bool {
+	keep := func(name string) bool {
 		i := strings.LastIndexByte(name, '/')
-		return i > 0 && routes[name[:i]]
+		return i > 0 && routes.names[name[:i]]
 	}
+	return t.deltaResponse(req, sub, keep, routes.gen)
 }
 
 // routesSubscribed records the route configurations the delta stream of
@@ -200,10 +209,11 @@ func (c *snapshotCache) routesSubscribed(g *group, node *corev3.Node, sub cache.
 	for name := range sub.SubscribedResources() {
 		routes[name] = true
 	}
-	if maps.Equal(routes, c.vhdsStreams[node]) {
+	if maps.Equal(routes, c.vhdsStreams[node].names) {
 		return
 	}
-	c.vhdsStreams[node] = routes
+	c.vhdsGen++
+	c.vhdsStreams[node] = streamRoutes{names: routes, gen: strconv.FormatUint(c.vhdsGen, 10)}
 	if g.snap == nil {
 		return
 	}
@@ -215,7 +225,7 @@ func (c *snapshotCache) routesSubscribed(g *group, node *corev3.Node, sub cache.
 		if w.req.GetNode() != node || w.req.GetTypeUrl() != resource.VirtualHostType {
 			continue
 		}
-		if resp := t.deltaResponse(w.req, w.sub, c.vhdsKeep(w.req)); resp != nil {
+		if resp := c.deltaAnswer(t, w.req, w.sub); resp != nil {
 			c.sendDelta(w.ch, resp)
 			delete(g.delta, id)
 		}
