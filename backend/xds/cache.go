@@ -595,8 +595,10 @@ const deltaHeld = "\x00"
 
 // deltaReply answers with res and removed, held being what the stream
 // then holds in full. A reply with neither, only to record held, is not
-// sent: the stream's map is updated in place (the server does not read it
-// concurrently: it calls the cache from the stream's own goroutine).
+// sent: the stream's map is updated in place. That is safe because the
+// server touches the map of a type only from the stream's goroutine,
+// after it cancelled the type's watch, which takes the cache's lock that
+// every caller of this holds.
 func (t *typeResources) deltaReply(req *cache.DeltaRequest, returned map[string]string, res []*discovery.Resource, removed []string, held string, first bool) *cache.DeltaPassthroughResponse {
 	if len(res) == 0 && len(removed) == 0 && !first {
 		if returned != nil {
