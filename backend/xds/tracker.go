@@ -595,8 +595,15 @@ func resourceNames(a *anypb.Any) (names []string, routes []*routev3.Route) {
 		return nil, nil
 	}
 	names = []string{cache.GetResourceName(msg)}
-	if rc, ok := msg.(*routev3.RouteConfiguration); ok && a.GetTypeUrl() == resource.RouteType {
-		for _, vh := range rc.GetVirtualHosts() {
+	var vhosts []*routev3.VirtualHost
+	switch m := msg.(type) {
+	case *routev3.RouteConfiguration:
+		vhosts = m.GetVirtualHosts()
+	case *routev3.VirtualHost: // VHDS
+		vhosts = []*routev3.VirtualHost{m}
+	}
+	if vhosts != nil && (a.GetTypeUrl() == resource.RouteType || a.GetTypeUrl() == resource.VirtualHostType) {
+		for _, vh := range vhosts {
 			names = append(names, vh.GetName())
 			for _, r := range vh.GetRoutes() {
 				names = append(names, r.GetName())

@@ -159,6 +159,9 @@ func TestVHDSSimulatedEnvoy(t *testing.T) {
 		ps := s.Proxies("public")
 		return len(ps) == 1 && ps[0].Nack != nil && ps[0].Nack.TypeURL == resource.VirtualHostType
 	})
+	if rule := s.Proxies("public")[0].Nack.Rule; rule != "c" {
+		t.Errorf("NACK attributed to rule %q, want c, the one rule of the refused virtual host", rule)
+	}
 	if code, body := get("a.example", "/api/x"); code != 200 || body != "web-v1" {
 		t.Errorf("a.example/api/x after the refused update: %d %q", code, body)
 	}
