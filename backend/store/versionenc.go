@@ -4,11 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/parallel"
 	"github.com/routedeck/routedeck/backend/seal"
 )
 
@@ -189,33 +189,24 @@ const parallelEncode = 256
 // on every core when there are many; the error is the first job's that
 // failed, as a loop would return it.
 func encodeAll(keys *seal.Keyring, jobs []encodeJob) error {
-	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelEncode+1)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	chunk := (len(jobs) + workers - 1) / workers
-	for w := range workers {
-		part := jobs[min(w*chunk, len(jobs)):min((w+1)*chunk, len(jobs))]
-		wg.Go(func() {
-			for k := range part {
-				j := &part[k]
-				o := j.obj
-				var err error
-				if j.seal {
-					if o, err = sealSecrets(keys, o); err != nil {
-						errs[w] = err
-						return
-					}
-				}
-				body, err := json.Marshal(o)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				j.blob = newBlob(body)
+	errs := make([]error, len(jobs))
+	parallel.For(len(jobs), parallelEncode, func(k int) {
+		j := &jobs[k]
+		o := j.obj
+		var err error
+		if j.seal {
+			if o, err = sealSecrets(keys, o); err != nil {
+				errs[k] = err
+				return
 			}
-		})
-	}
-	wg.Wait()
+		}
+		body, err := json.Marshal(o)
+		if err != nil {
+			errs[k] = err
+			return
+		}
+		j.blob = newBlob(body)
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err

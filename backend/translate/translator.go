@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -19,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/routedeck/routedeck/backend/model"
+	"github.com/routedeck/routedeck/backend/parallel"
 	"github.com/routedeck/routedeck/backend/rules"
 )
 
@@ -339,7 +338,7 @@ func (t *Translator) compileRules(routes []model.Route, gateway string, upstream
 	if !refsSame {
 		t.oldRefs = decodeRefs(t.prevRefs)
 	}
-	parallelChunks(len(checks), func(start, end int) {
+	parallel.Chunks(len(checks), parallelRules, func(start, end int) {
 		var enc keyEncoder
 		for k := start; k < end; k++ {
 			if ch := &checks[k]; !ch.added {
@@ -534,7 +533,7 @@ const parallelRules = 256
 // rule) there too. A job reads only its rule and the upstreams, and
 // writes its own entry and its range's action cache and batches.
 func compileJobs(jobs []ruleJob, ups map[string]*model.Upstream) {
-	parallelChunks(len(jobs), func(start, end int) {
+	parallel.Chunks(len(jobs), parallelRules, func(start, end int) {
 		var enc keyEncoder
 		cache := actionCache{}
 		slab := &routeSlab{size: min(end-start, slabSize)}
@@ -643,47 +642,6 @@ func (s *routeSlab) bytes(b []byte) []byte {
 	copy(out, b)
 	s.keys = s.keys[len(b):]
 	return out
-}
-
-// parallelFor calls f(0) to f(n-1), spread over the processors when n is
-// large. Each call must touch only what belongs to its index.
-func parallelFor(n int, f func(i int)) {
-	parallelChunks(n, func(start, end int) {
-		for i := start; i < end; i++ {
-			f(i)
-		}
-	})
-}
-
-// parallelChunks calls f on consecutive ranges covering 0 to n-1, in
-// parallel when n is large. Each call must touch only what belongs to its
-// range.
-func parallelChunks(n int, f func(start, end int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/parallelRules+1)
-	if workers <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	var panicked atomic.Value
-	chunk := (n + workers - 1) / workers
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		wg.Go(func() {
-			// A panic is raised again in the caller's goroutine, where
-			// the caller can recover it, as from a serial loop.
-			defer func() {
-				if v := recover(); v != nil {
-					panicked.CompareAndSwap(nil, fmt.Sprintf("translating: %v", v))
-				}
-			}()
-			f(start, end)
-		})
-	}
-	wg.Wait()
-	if v := panicked.Load(); v != nil {
-		panic(v)
-	}
 }
 
 // compileRule translates one rule into one Envoy route per alternative of
@@ -838,7 +796,7 @@ func (t *Translator) compileClusters(upstreams []model.Upstream, opts Options, p
 		entries[k] = c
 	}
 	// buildCluster reads only its upstream and endpoints.
-	parallelFor(len(builds), func(i int) {
+	parallel.For(len(builds), parallelRules, func(i int) {
 		b := &builds[i]
 		b.c.cluster, b.c.cla, b.c.err = buildCluster(b.u, b.eps, b.overridden)
 	})
@@ -1053,7 +1011,7 @@ func (t *Translator) routeConfigs(gw *model.Gateway, own map[string]bool, ch rul
 	}
 	placed := make([][]placedRoute, len(pending))
 	errs := make([]error, len(pending))
-	parallelChunks(len(pending), func(start, end int) {
+	parallel.Chunks(len(pending), parallelRules, func(start, end int) {
 		slab := placedSlab{size: min(end-start, slabSize)}
 		for i := start; i < end; i++ {
 			placed[i], errs[i] = placeRule(vs, pending[i], &slab)
@@ -1120,7 +1078,7 @@ func (t *Translator) buildView(v *routeView, vs *vhostSet, full bool, dirty []bo
 	// parallel when many changed (a cold start builds them all).
 	vhErrs := make([]error, n)
 	defaultRt, vhosts, vhostRoutes := t.defaultRt, v.vhosts, v.vhostRoutes
-	parallelFor(n, func(i int) {
+	parallel.For(n, parallelRules, func(i int) {
 		if !full && !dirty[i] {
 			return
 		}

@@ -20,6 +20,8 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/routedeck/routedeck/backend/parallel"
 )
 
 // typeOrder is the order in which a new snapshot is pushed to the open
@@ -221,7 +223,7 @@ func encodeTypeResources(typeURL string, items []types.Resource, prev, warm *typ
 		}
 		todo = append(todo, i)
 	}
-	parallelChunks(len(todo), parallelMin, func(start, end int) {
+	parallel.Chunks(len(todo), parallelMin, func(start, end int) {
 		opts := proto.MarshalOptions{Deterministic: true}
 		for _, i := range todo[start:end] {
 			if !encs[i].done {

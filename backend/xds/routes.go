@@ -7,6 +7,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/routedeck/routedeck/backend/parallel"
 )
 
 // virtualHostsField is RouteConfiguration.virtual_hosts; name (1) is the
@@ -52,7 +54,7 @@ func (t *typeResources) marshalRoutes(rc *routev3.RouteConfiguration, prev, warm
 	vhs := rc.GetVirtualHosts()
 	encs := make([][]byte, len(vhs))
 	errs := make([]error, len(vhs))
-	parallelChunks(len(vhs), parallelMin, func(start, end int) {
+	parallel.Chunks(len(vhs), parallelMin, func(start, end int) {
 		for i := start; i < end; i++ {
 			b, ok := prev.part(vhs[i])
 			if !ok {
@@ -120,7 +122,7 @@ func routesValid(rc *routev3.RouteConfiguration, prev, warm *typeResources) bool
 	}
 	vhs := rc.GetVirtualHosts()
 	var invalid atomic.Bool
-	parallelChunks(len(vhs), parallelMin, func(start, end int) {
+	parallel.Chunks(len(vhs), parallelMin, func(start, end int) {
 		for _, vh := range vhs[start:end] {
 			if invalid.Load() {
 				return
@@ -139,3 +141,7 @@ func routesValid(rc *routev3.RouteConfiguration, prev, warm *typeResources) bool
 	})
 	return !invalid.Load()
 }
+
+// parallelMin is the fewest resources (or virtual hosts) per goroutine:
+// marshalling one costs tens of microseconds, starting a goroutine one.
+const parallelMin = 4
