@@ -49,7 +49,7 @@ type churnChange struct {
 //     HTTP client and polling included) over the run, in cores;
 //   - RSS: the growth of resident memory from a quarter into the run to
 //     its largest in the last quarter, in percent: flat is within 10%.
-func benchChurn(ctx context.Context, sc sizes, d time.Duration) ([]Figure, error) {
+func benchChurn(ctx context.Context, sc sizes, d time.Duration, memProfile string) ([]Figure, error) {
 	a, err := startAPIServer(ctx, sc.routes, sc.hosts, sc.upstreams)
 	if err != nil {
 		return nil, err
@@ -164,6 +164,13 @@ run:
 	}
 	tick.Stop()
 	second.Stop()
+	// What the server holds at the end of the run, while it is at its
+	// largest: the breakdown says heap or not, the profile what.
+	breakdown := memBreakdown()
+	var profileErr error
+	if memProfile != "" {
+		profileErr = writeHeapProfile(memProfile + ".churn")
+	}
 	wg.Wait()
 	wall, cpu := time.Since(wall0), cpuTime()-cpu0
 	// Every change made must reach every proxy, in a bounded time.
@@ -179,6 +186,9 @@ run:
 	}
 	stopWatch()
 	<-watched
+	if profileErr != nil {
+		return nil, profileErr
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	// A change the server refused or dropped is a finding of the run, not
@@ -217,7 +227,7 @@ run:
 			Name:        "churn.rss.growth",
 			Description: "resident memory of the server process during the churn run: largest in its last quarter over the value a quarter in, growth in percent (flat: within 10%)",
 			Value:       round(growth, 1), Unit: "%", Target: 10,
-			Detail: map[string]any{"quarterMiB": round(quarter, 1), "lastQuarterMaxMiB": round(lastMax, 1), "startMiB": round(rss[0], 1)},
+			Detail: map[string]any{"quarterMiB": round(quarter, 1), "lastQuarterMaxMiB": round(lastMax, 1), "startMiB": round(rss[0], 1), "atEnd": breakdown},
 		},
 		failed,
 	}, nil

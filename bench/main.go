@@ -123,7 +123,7 @@ func main() {
 	clients := flag.Int("clients", 0, "ADS clients of the memory, servermem, publish, eds and churn runs instead of 1,000 (100 with -quick), for iteration: the targets are for 1,000")
 	churn := flag.Duration("churn", 0, "how long the churn run lasts (default 60s, 10s with -quick)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the harness process (the server measured, not the client fleet) to this file")
-	memProfile := flag.String("memprofile", "", "write a heap profile of the server the servermem run measures, at the moment measured, to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile of the server the servermem run measures, at the moment measured, to this file (and the churn run's, at its end, to FILE.churn)")
 	timedProfile := flag.String("timedprofile", "", "eds: write CPU profiles of the timed changes only, the harness's to FILE and the client fleet's to FILE.clients")
 	flag.Parse()
 
@@ -214,7 +214,7 @@ func main() {
 		case "eds":
 			figs, err = benchEDS(ctx, sc)
 		case "churn":
-			figs, err = benchChurn(ctx, sc, sc.churn)
+			figs, err = benchChurn(ctx, sc, sc.churn, *memProfile)
 		case "sim":
 			figs, err = benchSim(sc)
 		case "evaluate":

@@ -90,18 +90,19 @@ func (s *Store) loadDraft(ctx context.Context, q querier) (*draftCache, error) {
 	if err := q.QueryRowContext(ctx, `SELECT generation FROM draft_generation WHERE id = 1`).Scan(&gen); err != nil {
 		return nil, fmt.Errorf("read draft generation: %w", err)
 	}
-	s.mu.Lock()
-	c := s.draft
-	s.mu.Unlock()
-	if c != nil && c.gen == gen {
-		return c, nil
+	if s.hooks.generationRead != nil {
+		s.hooks.generationRead(gen)
 	}
+	if c, err := s.cachedDraft(ctx, gen); c != nil || err != nil {
+		return c, err
+	}
+	s.draftDecodes.Add(1)
 	rows, err := q.QueryContext(ctx, `SELECT `+objectColumns+` FROM objects`)
 	if err != nil {
 		return nil, fmt.Errorf("read draft: %w", err)
 	}
 	defer rows.Close()
-	c = &draftCache{gen: gen, objs: map[objKey]model.Object{}}
+	c := &draftCache{gen: gen, objs: map[objKey]model.Object{}}
 	for rows.Next() {
 		obj, err := scanObject(s.keys, rows)
 		if err != nil {
@@ -118,11 +119,73 @@ func (s *Store) loadDraft(ctx context.Context, q querier) (*draftCache, error) {
 	return c, nil
 }
 
+// cachedDraft returns the kept draft of generation gen, or nil when none
+// is kept. Decoding the whole draft again costs a large workspace tens of
+// megabytes and a good part of a second, so a reader that sees the
+// generation of a write that committed but has not yet handed its cache
+// over waits for it: under a steady stream of writes, readers land in
+// that window all the time, and each decoding the draft of its own is
+// what made memory and latency grow with the rate of writes.
+func (s *Store) cachedDraft(ctx context.Context, gen int64) (*draftCache, error) {
+	s.mu.Lock()
+	c, w := s.keptDraft(gen), s.committing
+	s.mu.Unlock()
+	if c != nil || w == nil || w.gen != gen {
+		return c, nil
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keptDraft(gen), nil
+}
+
+// keptDraft is the kept draft of generation gen, or nil; s.mu held.
+func (s *Store) keptDraft(gen int64) *draftCache {
+	for _, c := range []*draftCache{s.draft, s.draftBefore} {
+		if c != nil && c.gen == gen {
+			return c
+		}
+	}
+	return nil
+}
+
 func (s *Store) setDraft(c *draftCache) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draft == nil || c.gen >= s.draft.gen {
+	if s.draft == nil || c.gen > s.draft.gen {
+		s.draftBefore, s.draft = s.draft, c
+	} else if c.gen == s.draft.gen {
 		s.draft = c
+	}
+}
+
+// draftCommit is a draft write from its commit until the cache of what
+// it committed is kept: done is closed then, or when the commit failed.
+type draftCommit struct {
+	gen  int64
+	done chan struct{}
+}
+
+// beginCommit records that the write of generation gen is committing.
+func (s *Store) beginCommit(gen int64) *draftCommit {
+	w := &draftCommit{gen: gen, done: make(chan struct{})}
+	s.mu.Lock()
+	s.committing = w
+	s.mu.Unlock()
+	return w
+}
+
+// endCommit releases the readers waiting for w; it may be called again.
+func (s *Store) endCommit(w *draftCommit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committing == w {
+		s.committing = nil
+		close(w.done)
 	}
 }
 
@@ -400,8 +463,16 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 			return fmt.Errorf("bump draft generation: %w", err)
 		}
 	}
+	var commit *draftCommit
+	if len(w.ops) > 0 {
+		commit = s.beginCommit(gen)
+		defer s.endCommit(commit)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.hooks.committed != nil {
+		s.hooks.committed()
 	}
 	if len(w.ops) > 0 {
 		changes := w.changeList()
@@ -412,6 +483,7 @@ func (s *Store) writeDraft(ctx context.Context, fn func(*draftWrite) error) erro
 			}
 		}
 		s.setDraft(next)
+		s.endCommit(commit)
 		s.announceDraft(gen, changes)
 	}
 	for _, p := range w.published {

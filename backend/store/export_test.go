@@ -217,3 +217,13 @@ func DraftProblemsForTest(s *Store) map[string]bool {
 	}
 	return out
 }
+
+// DraftDecodesForTest is how many times s decoded the whole draft.
+func DraftDecodesForTest(s *Store) int64 { return s.draftDecodes.Load() }
+
+// DraftHooksForTest stops s's draft reads once they have read the draft
+// generation (generationRead) and its draft writes once they committed
+// (committed); nil leaves a point alone.
+func DraftHooksForTest(s *Store, generationRead func(gen int64), committed func()) {
+	s.hooks.generationRead, s.hooks.committed = generationRead, committed
+}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/routedeck/routedeck/backend/events"
@@ -53,6 +54,20 @@ type Store struct {
 
 	mu    sync.Mutex
 	draft *draftCache // last committed draft, see draft.go
+	// draftBefore is the draft one generation before draft: a reader
+	// whose transaction began just before the last commit sees it.
+	draftBefore *draftCache
+	// committing is the write between its commit and the cache of what
+	// it committed, nil when none (see loadDraft).
+	committing *draftCommit
+	// draftDecodes counts the decodings of the whole draft.
+	draftDecodes atomic.Int64
+	// hooks stop a draft read or write at a point of interest, in tests
+	// of what readers see while a write commits; nil otherwise.
+	hooks struct {
+		generationRead func(gen int64) // a draft read saw gen
+		committed      func()          // a draft write committed
+	}
 	// draftMu orders draft writes from start to announcement, so their
 	// events arrive in generation order, one generation apart.
 	draftMu sync.Mutex
