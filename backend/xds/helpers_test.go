@@ -35,7 +35,14 @@ func startServer(t testing.TB, logger ...*slog.Logger) (*Server, string) {
 	if len(logger) > 0 {
 		log = logger[0]
 	}
-	s := New(Options{Logger: log})
+	return serveOptions(t, Options{Logger: log})
+}
+
+// serveOptions serves ADS with opts on a loopback port for the length of
+// the test.
+func serveOptions(t testing.TB, opts Options) (*Server, string) {
+	t.Helper()
+	s := New(opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,27 +49,14 @@ func startMTLSServer(t testing.TB) *mtlsServer {
 		t.Fatal(err)
 	}
 	guard := pki.NewGuard(ca, sb, pki.ServerNames("127.0.0.1", nil))
-	s := New(Options{Logger: slog.New(slog.DiscardHandler), TLS: guard.TLSConfig(), Authorize: guard.Authorize})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	s, addr := serveOptions(t, Options{Logger: slog.New(slog.DiscardHandler), TLS: guard.TLSConfig(), Authorize: guard.Authorize})
 	for _, key := range []string{"public", "internal", "sandbox/public"} {
 		res := fixture(t, []testRoute{{rule: "r", prefix: "/", cluster: "web"}}, map[string][]string{"web": {"10.0.0.1:80"}})
 		if err := s.SetGateway(t.Context(), key, res, "v-"+key); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &mtlsServer{Server: s, addr: lis.Addr().String(), dataDir: dir, ca: ca, sandbox: sb}
+	return &mtlsServer{Server: s, addr: addr, dataDir: dir, ca: ca, sandbox: sb}
 }
 
 // issue returns a client certificate of gateway from the server's CA.

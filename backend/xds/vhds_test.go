@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -24,21 +23,7 @@ import (
 // startVHDSServer is startServer with VHDS on.
 func startVHDSServer(t testing.TB) (*Server, string) {
 	t.Helper()
-	s := New(Options{Logger: slog.New(slog.DiscardHandler), VHDS: true})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s, lis.Addr().String()
+	return serveOptions(t, Options{Logger: slog.New(slog.DiscardHandler), VHDS: true})
 }
 
 // twoHosts is the fixture with its virtual host split in two: a.example
